@@ -1,0 +1,132 @@
+/**
+ * The one catalogue of Twinloop's errors. Every error that leaves the core or an adapter is a
+ * TwinloopError with a stable `code`; the HTTP adapter maps codes to statuses in exactly one place
+ * (ERROR_STATUS below) and `docs/errors.md` describes every code (a test checks both stay in step).
+ *
+ * Codes are ADT-compatible where ADT has an equivalent (DigitalTwinNotFound, ModelNotFound, ...),
+ * so clients written for Azure Digital Twins recognise them.
+ */
+
+/** Where a problem is: a JSON pointer into a document, and/or a line and column in a text. */
+export interface ProblemLocation {
+  /** Which document: a file path, a topic, "request body", a model id ... */
+  source?: string;
+  /** RFC 6901 JSON pointer into that document ("" is the whole document). */
+  pointer?: string;
+  /** 1-based line and column in the source text, when there is one. */
+  line?: number;
+  column?: number;
+}
+
+/** One problem found by a validation; validations report every problem at once. */
+export interface Problem extends ProblemLocation {
+  /** Stable machine-readable code of this problem (e.g. "dtdl.name.invalid", "query.syntax"). */
+  code: string;
+  message: string;
+  severity?: 'error' | 'warning';
+}
+
+export const ERROR_STATUS = {
+  // generic
+  BadRequest: 400,
+  ValidationFailed: 400,
+  PayloadTooLarge: 413,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  Conflict: 409,
+  PreconditionFailed: 412,
+  TooManyRequests: 429,
+  InternalError: 500,
+  ServiceUnavailable: 503,
+  // models
+  InvalidModel: 400,
+  ModelNotFound: 404,
+  ModelIdAlreadyExists: 409,
+  ModelReferencesNotDecommissioned: 409,
+  ModelInUse: 409,
+  ModelDecommissioned: 400,
+  // twins and relationships
+  DigitalTwinNotFound: 404,
+  DigitalTwinAlreadyExists: 412,
+  ComponentNotFound: 404,
+  RelationshipNotFound: 404,
+  RelationshipAlreadyExists: 412,
+  InvalidTwin: 400,
+  InvalidRelationship: 400,
+  InvalidPatch: 400,
+  InvalidTelemetry: 400,
+  // query
+  QuerySyntaxError: 400,
+  QueryNotSupported: 400,
+  QueryTooLarge: 400,
+  InvalidContinuationToken: 400,
+  // history
+  InvalidHistoryQuery: 400,
+  // configuration and lifecycle (not HTTP-facing, but catalogued)
+  InvalidConfig: 500,
+  PortInUse: 500,
+  StorageCorrupt: 500,
+  StorageError: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface TwinloopErrorOptions {
+  cause?: unknown;
+  /** Every problem, when the error sums up a validation. */
+  problems?: readonly Problem[];
+  /** Extra machine-readable details (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+/** The base error: a literal stable code, a message, and optionally the problems found. */
+export class TwinloopError extends Error {
+  readonly code: ErrorCode;
+  readonly problems: readonly Problem[];
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: TwinloopErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TwinloopError';
+    this.code = code;
+    this.problems = options.problems ?? [];
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export function isTwinloopError(e: unknown): e is TwinloopError {
+  return e instanceof TwinloopError;
+}
+
+/** Formats problems as "source/pointer (line:col): message [code]" lines for logs and the CLI. */
+export function formatProblem(p: Problem): string {
+  const where: string[] = [];
+  if (p.source) where.push(p.source);
+  if (p.pointer !== undefined && p.pointer !== '') where.push(`#${p.pointer}`);
+  if (p.line !== undefined) where.push(`${p.line}:${p.column ?? 1}`);
+  const at = where.length ? `${where.join(' ')}: ` : '';
+  return `${at}${p.message} [${p.code}]`;
+}
+
+// ---- constructors for the common cases, so messages stay uniform ----
+
+export const errors = {
+  twinNotFound: (id: string) => new TwinloopError('DigitalTwinNotFound', `There is no digital twin with id '${id}'.`),
+  modelNotFound: (id: string) => new TwinloopError('ModelNotFound', `There is no model with id '${id}'.`),
+  relationshipNotFound: (twinId: string, relId: string) =>
+    new TwinloopError('RelationshipNotFound', `Twin '${twinId}' has no relationship with id '${relId}'.`),
+  componentNotFound: (twinId: string, name: string) =>
+    new TwinloopError('ComponentNotFound', `Twin '${twinId}' has no component '${name}'.`),
+  preconditionFailed: (what: string) =>
+    new TwinloopError('PreconditionFailed', `${what}: the If-Match etag does not match the current one.`),
+  validation: (code: ErrorCode, message: string, problems: readonly Problem[]) =>
+    new TwinloopError(code, problems.length ? `${message}\n${problems.map(formatProblem).join('\n')}` : message, {
+      problems,
+    }),
+};

@@ -1,0 +1,70 @@
+/**
+ * The twin graph's records and its read/write contract. One TwinGraph holds one workspace's twins
+ * and relationships in memory with the indexes the query engine needs (by id, by model, adjacency
+ * both ways); storage adapters persist it, the graph itself does no I/O.
+ */
+
+/** One digital twin. Property values are plain JSON, components are nested objects as in ADT. */
+export interface TwinRecord {
+  readonly id: string;
+  readonly modelId: string;
+  readonly workspace: string;
+  /** Opaque version tag, changes on every write (ADT form: W/"..."). */
+  etag: string;
+  /** Last write to the twin, ms since epoch. */
+  lastUpdateTime: number;
+  /**
+   * Property values by name; a component is an object of its properties by name.
+   * Never contains `$`-prefixed keys: those are derived ($dtId, $etag, $metadata).
+   */
+  contents: Record<string, unknown>;
+  /** Per-property last update time (ms): key "prop", or "component/prop" for a component's property. */
+  propertyTimes: Record<string, number>;
+  /** Latest telemetry reading by name ("name" or "component/name"): value and source time (ms). */
+  telemetry: Record<string, { value: unknown; time: number }>;
+}
+
+/** One relationship (an edge), owned by its source twin; ids are unique per source twin. */
+export interface RelationshipRecord {
+  readonly id: string;
+  readonly sourceId: string;
+  readonly targetId: string;
+  readonly name: string;
+  readonly workspace: string;
+  etag: string;
+  lastUpdateTime: number;
+  /** Relationship property values by name. */
+  properties: Record<string, unknown>;
+}
+
+/** Read access to one workspace's graph. Iterables are live views: do not mutate while iterating. */
+export interface GraphView {
+  readonly twinCount: number;
+  readonly relationshipCount: number;
+  /** The twin, or undefined. */
+  getTwin(id: string): TwinRecord | undefined;
+  /** Every twin, in no particular order. */
+  allTwins(): Iterable<TwinRecord>;
+  /** Twins whose model is `modelId`, or (exact = false) any model that extends it. */
+  twinsOfModel(modelId: string, exact: boolean): Iterable<TwinRecord>;
+  /** The relationship `relId` of `sourceId`, or undefined. */
+  getRelationship(sourceId: string, relId: string): RelationshipRecord | undefined;
+  /** Relationships leaving `sourceId` (optionally only those called `name`). */
+  outgoing(sourceId: string, name?: string): Iterable<RelationshipRecord>;
+  /** Relationships arriving at `targetId` (optionally only those called `name`). */
+  incoming(targetId: string, name?: string): Iterable<RelationshipRecord>;
+  /** Every relationship, in no particular order. */
+  allRelationships(): Iterable<RelationshipRecord>;
+}
+
+/** The mutable graph. Writes are immediately visible to the next read (no indexing lag). */
+export interface TwinGraph extends GraphView {
+  /** Inserts or replaces the twin with this id (indexes updated). */
+  putTwin(twin: TwinRecord): void;
+  /** Removes the twin; returns false when absent. Callers remove its relationships first. */
+  deleteTwin(id: string): boolean;
+  /** Inserts or replaces the relationship (sourceId, id). @throws if source or target twin is absent. */
+  putRelationship(rel: RelationshipRecord): void;
+  /** Removes the relationship; returns false when absent. */
+  deleteRelationship(sourceId: string, relId: string): boolean;
+}

@@ -1,0 +1,65 @@
+/**
+ * Events the platform emits as writes commit: what the WebSocket stream (and later the analytics
+ * and rules engines) consume. Emitted only after the write is durable.
+ */
+
+export type LiveEvent =
+  | {
+      type: 'telemetry';
+      workspace: string;
+      twinId: string;
+      modelId: string;
+      component?: string;
+      /** Source time (ms since epoch) of these readings. */
+      time: number;
+      values: Record<string, unknown>;
+    }
+  | {
+      type: 'propertyChange';
+      workspace: string;
+      twinId: string;
+      modelId: string;
+      time: number;
+      /** The JSON Patch applied (ADT form). */
+      patch: readonly { op: string; path: string; value?: unknown }[];
+    }
+  | { type: 'twinCreated' | 'twinReplaced' | 'twinDeleted'; workspace: string; twinId: string; modelId: string; time: number }
+  | {
+      type: 'relationshipCreated' | 'relationshipReplaced' | 'relationshipUpdated' | 'relationshipDeleted';
+      workspace: string;
+      twinId: string; // the source twin
+      modelId: string; // the source twin's model
+      relationshipId: string;
+      relationshipName: string;
+      targetId: string;
+      time: number;
+    };
+
+export type LiveListener = (events: readonly LiveEvent[]) => void;
+
+/** In-process fan-out of committed events. Listeners must be fast and never throw. */
+export class LiveEventBus {
+  private readonly listeners = new Set<LiveListener>();
+
+  /** Registers a listener; returns the function that removes it. */
+  subscribe(listener: LiveListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** Delivers a batch of committed events to every listener, in order. */
+  publish(events: readonly LiveEvent[]): void {
+    if (events.length === 0) return;
+    for (const l of this.listeners) {
+      try {
+        l(events);
+      } catch {
+        // A faulty listener must not break ingestion; listeners count their own errors.
+      }
+    }
+  }
+}

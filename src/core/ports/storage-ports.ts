@@ -1,0 +1,179 @@
+/**
+ * Storage ports: what the core needs from a store. The embedded adapter is SQLite
+ * (adapters/sqlite); PostgreSQL comes next and must pass the same contract suites.
+ * Every method documents its failure: storage failures throw TwinloopError('StorageError').
+ */
+import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
+
+// ---------------------------------------------------------------- models
+
+export interface StoredModel {
+  workspace: string;
+  /** The interface DTMI. */
+  id: string;
+  /** The model document exactly as uploaded (JSON text of one DTDL interface). */
+  definition: string;
+  /** Upload time, ms since epoch. */
+  uploadTime: number;
+  decommissioned: boolean;
+}
+
+export interface ModelStore {
+  /** Every stored model of the workspace, in upload order. */
+  list(workspace: string): StoredModel[];
+  /** Inserts all models in one transaction; @throws StorageError (nothing written) on failure. */
+  insert(models: readonly StoredModel[]): void;
+  /** Sets the decommissioned flag; returns false when the model is absent. */
+  setDecommissioned(workspace: string, id: string, decommissioned: boolean): boolean;
+  /** Deletes the model; returns false when absent. */
+  delete(workspace: string, id: string): boolean;
+}
+
+// ---------------------------------------------------------------- twins
+
+export interface TwinStore {
+  /** Every twin of the workspace (telemetry last values included), for loading the graph at start. */
+  loadTwins(workspace: string): Iterable<TwinRecord>;
+  /** Every relationship of the workspace. */
+  loadRelationships(workspace: string): Iterable<RelationshipRecord>;
+  /** Durably inserts or replaces the twin (not its telemetry, which history keeps). */
+  saveTwin(twin: TwinRecord): void;
+  /** Durably deletes the twin and its relationships (both directions). */
+  deleteTwin(workspace: string, id: string): void;
+  saveRelationship(rel: RelationshipRecord): void;
+  deleteRelationship(workspace: string, sourceId: string, relId: string): void;
+  /** Runs fn in one transaction (all or nothing). */
+  transaction<T>(fn: () => T): T;
+}
+
+// ---------------------------------------------------------------- history
+
+export type HistoryValue = number | string | boolean | null | Record<string, unknown> | unknown[];
+
+/** One timestamped value of one series. A series is (workspace, twinId, path). */
+export interface HistoryPoint {
+  workspace: string;
+  twinId: string;
+  /** "name" or "component/name" (or a deeper path for object members: "comp/name/field"). */
+  path: string;
+  kind: 'telemetry' | 'property';
+  /** Source time, ms since epoch. */
+  ts: number;
+  value: HistoryValue;
+}
+
+export type AggregateFn = 'avg' | 'min' | 'max' | 'sum' | 'count' | 'first' | 'last';
+
+export interface HistoryRawQuery {
+  workspace: string;
+  twinId: string;
+  path: string;
+  /** Inclusive start, exclusive end; ms since epoch. */
+  from: number;
+  to: number;
+  /** Page size (the adapter caps it). */
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  order?: 'asc' | 'desc';
+}
+
+export interface HistoryRawPage {
+  points: { ts: number; value: HistoryValue }[];
+  /** Present when there are more points. */
+  cursor?: string;
+}
+
+export interface HistoryAggregateQuery {
+  workspace: string;
+  twinId: string;
+  path: string;
+  from: number;
+  to: number;
+  /** Bucket width, ms; buckets start at `from`. */
+  interval: number;
+  fns: readonly AggregateFn[];
+}
+
+export interface HistoryBucket {
+  /** Bucket start, ms. */
+  start: number;
+  count: number;
+  avg?: number | null;
+  min?: number | null;
+  max?: number | null;
+  sum?: number | null;
+  first?: HistoryValue;
+  last?: HistoryValue;
+}
+
+export interface SeriesInfo {
+  workspace: string;
+  twinId: string;
+  path: string;
+  kind: 'telemetry' | 'property';
+  lastTs: number;
+  lastValue: HistoryValue;
+}
+
+export interface HistoryStore {
+  /**
+   * Appends points durably. Resolves once the points are committed to disk (group commit: many
+   * concurrent appends share one transaction). @throws StorageError (rejects) when the commit fails.
+   */
+  append(points: readonly HistoryPoint[]): Promise<void>;
+  /** Raw points of one series in [from, to), paged. */
+  queryRaw(q: HistoryRawQuery): HistoryRawPage;
+  /** Aggregates of one series over fixed buckets in [from, to); empty buckets have count 0. */
+  queryAggregate(q: HistoryAggregateQuery): HistoryBucket[];
+  /** Series of a twin (for listing what has history), with their latest values. */
+  listSeries(workspace: string, twinId?: string): SeriesInfo[];
+  /** Deletes points older than `before` (ms); returns how many were removed. */
+  prune(before: number): number;
+  /** Deletes every series of the twin. */
+  deleteTwin(workspace: string, twinId: string): void;
+  /** Commits what is pending and stops accepting appends. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- dead letters
+
+export interface DeadLetter {
+  /** Assigned by the store (monotonic). */
+  id?: number;
+  workspace: string;
+  /** When it was received, ms since epoch. */
+  time: number;
+  /** Where it came from: "mqtt", "http", "http-bulk", "file", ... */
+  source: string;
+  /** MQTT topic, HTTP route, file path ... */
+  topic?: string;
+  /** Client or device id when known. */
+  clientId?: string;
+  /** The raw payload as received (binary-safe). */
+  payload: Buffer;
+  /** Stable error code and a readable reason. */
+  code: string;
+  reason: string;
+  /** Every problem found, each with where it is. */
+  problems?: { code: string; message: string; pointer?: string; line?: number; column?: number }[];
+}
+
+export interface DeadLetterQuery {
+  workspace: string;
+  limit: number;
+  /** Only ids lower than this (pages backwards from newest). */
+  beforeId?: number;
+  source?: string;
+  twinId?: string;
+}
+
+export interface DeadLetterStore {
+  /** Durably stores dead letters (resolves on commit). */
+  add(letters: readonly DeadLetter[]): Promise<void>;
+  /** Newest first. */
+  list(q: DeadLetterQuery): DeadLetter[];
+  count(workspace: string): number;
+  /** Deletes dead letters older than `before` (ms); returns how many. */
+  prune(before: number): number;
+}

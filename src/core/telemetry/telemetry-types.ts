@@ -1,0 +1,35 @@
+/**
+ * Telemetry as it enters the platform, transport-neutral: MQTT, HTTP and files all turn their input
+ * into IncomingMessage and hand it to the ingest service, which answers once the readings are
+ * durable (or dead-lettered).
+ */
+
+/** A message as received, before any parsing: the raw bytes are kept for the dead-letter store. */
+export interface IncomingMessage {
+  /** "mqtt", "http", "http-bulk", "file", "sim" ... */
+  source: string;
+  workspace: string;
+  /** MQTT topic or HTTP route, when there is one. */
+  topic?: string;
+  clientId?: string;
+  /** Receive time, ms since epoch (used when a reading carries no source time). */
+  receivedAt: number;
+  payload: Buffer;
+  /** Target twin and component when the transport already says (topic or URL); else from the payload. */
+  twinId?: string;
+  component?: string;
+}
+
+/** One validated reading set: values of several telemetries of one twin (or one of its components) at one time. */
+export interface ReadingSet {
+  twinId: string;
+  component?: string;
+  /** Source time, ms since epoch. */
+  time: number;
+  values: Record<string, unknown>;
+}
+
+/** The outcome of one message: accepted readings, or the reason it went to the dead letters. */
+export type IngestOutcome =
+  | { ok: true; readings: number }
+  | { ok: false; code: string; reason: string };
