@@ -1,0 +1,75 @@
+/**
+ * Group commit: requests made in the same tick (or within `delayMs`) are committed together by one
+ * synchronous `commit` call (one transaction, one fsync); then every request's promise resolves,
+ * or, when the commit throws, every one of them rejects with that error.
+ */
+
+export interface GroupCommitOptions {
+  /** Wait this long (ms) for more requests before committing; 0 (default) = end of the current tick. */
+  delayMs?: number;
+  /** Commit at once when this many items are queued (default 200,000). */
+  maxItems?: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export class GroupCommitter<T> {
+  private items: T[] = [];
+  private waiters: Waiter[] = [];
+  private scheduled = false;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private readonly delayMs: number;
+  private readonly maxItems: number;
+
+  /** `commit` runs synchronously with every queued item; it must be all-or-nothing. */
+  constructor(
+    private readonly commit: (items: T[]) => void,
+    options: GroupCommitOptions = {},
+  ) {
+    this.delayMs = Math.max(0, options.delayMs ?? 0);
+    this.maxItems = Math.max(1, options.maxItems ?? 200_000);
+  }
+
+  get pending(): number {
+    return this.items.length;
+  }
+
+  /** Queues items; resolves when they are committed. */
+  submit(items: readonly T[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      for (const it of items) this.items.push(it);
+      this.waiters.push({ resolve, reject });
+      if (this.items.length >= this.maxItems) {
+        this.flush();
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        this.timer = this.delayMs > 0 ? setTimeout(() => this.flush(), this.delayMs) : setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits what is queued now (synchronously); promises settle right after. */
+  flush(): void {
+    if (this.timer !== undefined) {
+      if (this.delayMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+      else clearImmediate(this.timer as NodeJS.Immediate);
+      this.timer = undefined;
+    }
+    this.scheduled = false;
+    const items = this.items;
+    const waiters = this.waiters;
+    if (waiters.length === 0) return;
+    this.items = [];
+    this.waiters = [];
+    try {
+      this.commit(items);
+    } catch (e) {
+      for (const w of waiters) w.reject(e);
+      return;
+    }
+    for (const w of waiters) w.resolve();
+  }
+}

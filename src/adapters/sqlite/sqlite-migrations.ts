@@ -1,0 +1,117 @@
+/**
+ * The ordered schema migrations of the embedded database. Migration i (0-based) takes the schema
+ * from user_version i to i + 1. Never edit a migration that has shipped: append a new one.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  name: string;
+  up(db: Database.Database): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: 'models, twins and relationships',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE models (
+          seq INTEGER PRIMARY KEY,
+          workspace TEXT NOT NULL,
+          id TEXT NOT NULL,
+          definition TEXT NOT NULL,
+          upload_time INTEGER NOT NULL,
+          decommissioned INTEGER NOT NULL DEFAULT 0,
+          UNIQUE (workspace, id)
+        );
+        CREATE TABLE twins (
+          workspace TEXT NOT NULL,
+          id TEXT NOT NULL,
+          model_id TEXT NOT NULL,
+          etag TEXT NOT NULL,
+          last_update INTEGER NOT NULL,
+          contents TEXT NOT NULL,
+          property_times TEXT NOT NULL,
+          PRIMARY KEY (workspace, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE relationships (
+          workspace TEXT NOT NULL,
+          source_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          target_id TEXT NOT NULL,
+          name TEXT NOT NULL,
+          etag TEXT NOT NULL,
+          last_update INTEGER NOT NULL,
+          properties TEXT NOT NULL,
+          PRIMARY KEY (workspace, source_id, id)
+        ) WITHOUT ROWID;
+        CREATE INDEX relationships_by_target ON relationships (workspace, target_id);
+      `);
+    },
+  },
+  {
+    name: 'history: series, log and chunks',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE series (
+          id INTEGER PRIMARY KEY,
+          workspace TEXT NOT NULL,
+          twin_id TEXT NOT NULL,
+          path TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          last_ts REAL,
+          last_value TEXT,
+          UNIQUE (workspace, twin_id, path)
+        );
+        -- One row per group commit: packed (series, ts, value) triples; emptied by compaction.
+        CREATE TABLE history_log (
+          id INTEGER PRIMARY KEY,
+          nums BLOB,
+          extra TEXT
+        );
+        -- Compacted points of one series, columnar, sorted by ts, with summaries of the whole chunk.
+        CREATE TABLE history_chunks (
+          id INTEGER PRIMARY KEY,
+          series_id INTEGER NOT NULL,
+          min_ts REAL NOT NULL,
+          max_ts REAL NOT NULL,
+          count INTEGER NOT NULL,
+          num_count INTEGER NOT NULL,
+          sum REAL,
+          min REAL,
+          max REAL,
+          first_ts REAL NOT NULL,
+          first_value TEXT,
+          last_ts REAL NOT NULL,
+          last_value TEXT,
+          ts BLOB NOT NULL,
+          vals BLOB NOT NULL,
+          json TEXT
+        );
+        -- (series_id, max_ts, min_ts): a window [from, to) scans only chunks ending at or after `from`.
+        CREATE INDEX history_chunks_by_series ON history_chunks (series_id, max_ts, min_ts);
+      `);
+    },
+  },
+  {
+    name: 'dead letters',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE dead_letters (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          workspace TEXT NOT NULL,
+          time INTEGER NOT NULL,
+          source TEXT NOT NULL,
+          topic TEXT,
+          client_id TEXT,
+          twin_id TEXT,
+          payload BLOB NOT NULL,
+          code TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          problems TEXT
+        );
+        CREATE INDEX dead_letters_by_workspace ON dead_letters (workspace, id);
+        CREATE INDEX dead_letters_by_time ON dead_letters (time);
+      `);
+    },
+  },
+];

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { authRequired, cliLayer, envLayer, resolveConfig } from './config.js';
+import { TwinloopError } from '../core/errors/errors.js';
+
+describe('config', () => {
+  it('has working defaults: loopback, embedded broker, no auth needed', () => {
+    const cfg = resolveConfig([], '/tmp/x');
+    expect(cfg.host).toBe('127.0.0.1');
+    expect(cfg.dataDir).toBe('/tmp/x/data');
+    expect(cfg.mqtt.url).toBeUndefined();
+    expect(authRequired(cfg)).toBe(false);
+    expect(Object.isFrozen(cfg)).toBe(true);
+    expect(Object.isFrozen(cfg.mqtt)).toBe(true);
+  });
+
+  it('layers env under the command line', () => {
+    const cfg = resolveConfig([
+      envLayer({ TWINLOOP_HTTP_PORT: '9000', TWINLOOP_MQTT_PORT: '1999', TWINLOOP_HOST: '0.0.0.0' }),
+      cliLayer({ httpPort: '9001' }),
+    ]);
+    expect(cfg.httpPort).toBe(9001);
+    expect(cfg.httpPortExplicit).toBe(true);
+    expect(cfg.mqtt.port).toBe(1999);
+    expect(cfg.mqtt.portExplicit).toBe(true);
+    expect(authRequired(cfg)).toBe(true);
+  });
+
+  it('reports every problem at once', () => {
+    let err: unknown;
+    try {
+      resolveConfig([cliLayer({ httpPort: 'abc', mqttPort: '70000', mqttUrl: 'http://x', logLevel: 'loud' })]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TwinloopError);
+    const e = err as TwinloopError;
+    expect(e.code).toBe('InvalidConfig');
+    const pointers = e.problems.map((p) => p.pointer);
+    expect(pointers).toEqual(expect.arrayContaining(['/httpPort', '/mqtt/port', '/mqtt/url', '/logLevel']));
+  });
+
+  it('refuses auth off on a public address', () => {
+    expect(() => resolveConfig([cliLayer({ host: '0.0.0.0', auth: 'off' })])).toThrow(/only allowed when bound to loopback/);
+  });
+});

@@ -1,0 +1,253 @@
+/**
+ * Twinloop's configuration: one schema (TypeBox), layered sources
+ * (defaults < config file < environment < command line), validated once after merging with every
+ * problem reported at once, then deep-frozen. This is the only module that reads process.env.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { TwinloopError, type Problem } from '../core/errors/errors.js';
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+
+export const ConfigSchema = Type.Object(
+  {
+    /** Folder holding the database, the access token and TLS material. */
+    dataDir: Type.String({ minLength: 1 }),
+    /** Address the HTTP API, WebSocket stream and embedded MQTT broker bind to. */
+    host: Type.String({ minLength: 1 }),
+    httpPort: Port,
+    /** True when httpPort was given explicitly: a busy explicit port is an error, a busy default is skipped. */
+    httpPortExplicit: Type.Boolean(),
+    mqtt: Type.Object({
+      /** Embedded broker port (ignored with `url`). */
+      port: Port,
+      portExplicit: Type.Boolean(),
+      /** External broker: Twinloop becomes its client instead of running a broker. */
+      url: Type.Optional(Type.String({ pattern: '^(mqtt|mqtts|tcp|ssl|ws|wss)://' })),
+      /** Largest accepted MQTT message, bytes. */
+      maxMessageBytes: Type.Integer({ minimum: 256 }),
+    }),
+    tls: Type.Optional(Type.Object({ certFile: Type.String(), keyFile: Type.String() })),
+    /**
+     * "auto": a token is required unless bound to loopback; "on": always; "off": never (only allowed on loopback).
+     */
+    auth: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')]),
+    limits: Type.Object({
+      maxBodyBytes: Type.Integer({ minimum: 1024 }),
+      maxQueryLength: Type.Integer({ minimum: 64 }),
+      maxQueryHops: Type.Integer({ minimum: 1 }),
+    }),
+    history: Type.Object({
+      /** Days of history kept; 0 keeps everything. */
+      retentionDays: Type.Number({ minimum: 0 }),
+      /** SQLite synchronous mode: FULL survives power loss, NORMAL survives a process crash (kill -9). */
+      synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')]),
+    }),
+    /** Pilot loaded on first start (a folder under pilots/ or a path); "none" loads nothing. */
+    pilot: Type.String({ minLength: 1 }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type TwinloopConfig = Static<typeof ConfigSchema>;
+
+/** A partial configuration as one source gives it. */
+export type ConfigLayer = {
+  [K in keyof TwinloopConfig]?: TwinloopConfig[K] extends object ? Partial<TwinloopConfig[K]> : TwinloopConfig[K];
+};
+
+export const DEFAULT_HTTP_PORT = 8480;
+export const DEFAULT_MQTT_PORT = 1883;
+
+export function defaultConfig(): TwinloopConfig {
+  return {
+    dataDir: './data',
+    host: '127.0.0.1',
+    httpPort: DEFAULT_HTTP_PORT,
+    httpPortExplicit: false,
+    mqtt: { port: DEFAULT_MQTT_PORT, portExplicit: false, maxMessageBytes: 256 * 1024 },
+    auth: 'auto',
+    limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000, maxQueryHops: 100 },
+    history: { retentionDays: 0, synchronous: 'FULL' },
+    pilot: 'pump-line',
+    logLevel: 'info',
+  };
+}
+
+/** Options as the command line gives them (commander's parsed options). */
+export interface CliConfigOptions {
+  config?: string;
+  data?: string;
+  host?: string;
+  httpPort?: string;
+  mqttPort?: string;
+  mqttUrl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  auth?: string;
+  pilot?: string;
+  logLevel?: string;
+  retentionDays?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function num(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : (v as unknown as number); // left as-is so validation reports it
+}
+
+/** The layer given by TWINLOOP_* environment variables. */
+export function envLayer(env: Env): ConfigLayer {
+  const layer: ConfigLayer = {};
+  if (env.TWINLOOP_DATA) layer.dataDir = env.TWINLOOP_DATA;
+  if (env.TWINLOOP_HOST) layer.host = env.TWINLOOP_HOST;
+  if (env.TWINLOOP_HTTP_PORT) {
+    layer.httpPort = num(env.TWINLOOP_HTTP_PORT);
+    layer.httpPortExplicit = true;
+  }
+  const mqtt: Partial<TwinloopConfig['mqtt']> = {};
+  if (env.TWINLOOP_MQTT_PORT) {
+    mqtt.port = num(env.TWINLOOP_MQTT_PORT);
+    mqtt.portExplicit = true;
+  }
+  if (env.TWINLOOP_MQTT_URL) mqtt.url = env.TWINLOOP_MQTT_URL;
+  if (Object.keys(mqtt).length) layer.mqtt = mqtt;
+  if (env.TWINLOOP_TLS_CERT || env.TWINLOOP_TLS_KEY)
+    layer.tls = { certFile: env.TWINLOOP_TLS_CERT ?? '', keyFile: env.TWINLOOP_TLS_KEY ?? '' };
+  if (env.TWINLOOP_AUTH) layer.auth = env.TWINLOOP_AUTH as TwinloopConfig['auth'];
+  if (env.TWINLOOP_PILOT) layer.pilot = env.TWINLOOP_PILOT;
+  if (env.TWINLOOP_LOG_LEVEL) layer.logLevel = env.TWINLOOP_LOG_LEVEL as TwinloopConfig['logLevel'];
+  if (env.TWINLOOP_RETENTION_DAYS) layer.history = { retentionDays: num(env.TWINLOOP_RETENTION_DAYS) };
+  return layer;
+}
+
+/** The layer given by command-line options. */
+export function cliLayer(o: CliConfigOptions): ConfigLayer {
+  const layer: ConfigLayer = {};
+  if (o.data) layer.dataDir = o.data;
+  if (o.host) layer.host = o.host;
+  if (o.httpPort !== undefined) {
+    layer.httpPort = num(o.httpPort);
+    layer.httpPortExplicit = true;
+  }
+  const mqtt: Partial<TwinloopConfig['mqtt']> = {};
+  if (o.mqttPort !== undefined) {
+    mqtt.port = num(o.mqttPort);
+    mqtt.portExplicit = true;
+  }
+  if (o.mqttUrl) mqtt.url = o.mqttUrl;
+  if (Object.keys(mqtt).length) layer.mqtt = mqtt;
+  if (o.tlsCert || o.tlsKey) layer.tls = { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' };
+  if (o.auth) layer.auth = o.auth as TwinloopConfig['auth'];
+  if (o.pilot) layer.pilot = o.pilot;
+  if (o.logLevel) layer.logLevel = o.logLevel as TwinloopConfig['logLevel'];
+  if (o.retentionDays !== undefined) layer.history = { retentionDays: num(o.retentionDays) };
+  return layer;
+}
+
+/** Reads a JSON config file as a layer; a broken file is an InvalidConfig error saying where. */
+export function fileLayer(file: string): ConfigLayer {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TwinloopError('InvalidConfig', `Cannot read the config file ${file}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  try {
+    return JSON.parse(text) as ConfigLayer;
+  } catch (e) {
+    throw new TwinloopError('InvalidConfig', `The config file ${file} is not valid JSON: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Record<string, unknown>, layer: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(layer)) {
+    if (v === undefined) continue;
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? merge(out[k], v) : v;
+  }
+  return out;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (isPlainObject(o) || Array.isArray(o)) {
+    for (const v of Object.values(o as object)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+/**
+ * Builds the configuration from its layers, validates it (every problem at once) and freezes it.
+ * @throws TwinloopError('InvalidConfig') listing every problem.
+ */
+export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd()): Readonly<TwinloopConfig> {
+  let merged: Record<string, unknown> = defaultConfig() as unknown as Record<string, unknown>;
+  for (const l of layers) merged = merge(merged, l as Record<string, unknown>);
+  const problems: Problem[] = [...Value.Errors(ConfigSchema, merged)].map((e) => ({
+    code: 'config.invalid',
+    pointer: e.path,
+    message: `${e.path || '(root)'}: ${e.message}${e.value !== undefined ? ` (got ${JSON.stringify(e.value)})` : ''}`,
+  }));
+  const cfg = merged as unknown as TwinloopConfig;
+  if (problems.length === 0) {
+    if (cfg.auth === 'off' && !isLoopback(cfg.host))
+      problems.push({
+        code: 'config.auth',
+        pointer: '/auth',
+        message: `auth "off" is only allowed when bound to loopback; host is ${cfg.host}`,
+      });
+    if (cfg.tls && (!cfg.tls.certFile || !cfg.tls.keyFile))
+      problems.push({ code: 'config.tls', pointer: '/tls', message: 'TLS needs both --tls-cert and --tls-key' });
+  }
+  if (problems.length) {
+    throw new TwinloopError(
+      'InvalidConfig',
+      `Invalid configuration:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`,
+      { problems },
+    );
+  }
+  cfg.dataDir = path.resolve(cwd, cfg.dataDir);
+  if (cfg.tls) cfg.tls = { certFile: path.resolve(cwd, cfg.tls.certFile), keyFile: path.resolve(cwd, cfg.tls.keyFile) };
+  return deepFreeze(cfg);
+}
+
+/** The usual way: defaults < file (--config or TWINLOOP_CONFIG) < environment < command line. */
+export function loadConfig(cli: CliConfigOptions, env: Env = process.env): Readonly<TwinloopConfig> {
+  const file = cli.config ?? env.TWINLOOP_CONFIG;
+  const layers: ConfigLayer[] = [];
+  if (file) layers.push(fileLayer(file));
+  layers.push(envLayer(env), cliLayer(cli));
+  return resolveConfig(layers);
+}
+
+/** True when the server must demand a token. */
+export function authRequired(cfg: Pick<TwinloopConfig, 'auth' | 'host'>): boolean {
+  return cfg.auth === 'on' || (cfg.auth === 'auto' && !isLoopback(cfg.host));
+}
+
+/** Client-side settings for CLI commands that talk to a running server. */
+export function clientEnv(env: Env = process.env): { url?: string; token?: string } {
+  return { url: env.TWINLOOP_URL, token: env.TWINLOOP_TOKEN };
+}

@@ -1,0 +1,161 @@
+/**
+ * The ADT JSON shape of twins and relationships, and the path accessor the query language uses to
+ * read a field of a twin (`T.$dtId`, `T.comp.prop`, `T.$metadata.prop.lastUpdateTime`, ...).
+ *
+ * Components are told apart from object-valued properties without the model: a property always
+ * has its own lastUpdateTime (propertyTimes["prop"]); a component never does, its properties are
+ * timed as "comp/prop". Callers that know the model may pass `isComponent` to be exact.
+ *
+ * Latest telemetry is readable from queries in two ways (ADT has neither):
+ *   - `T.vibration` — when `vibration` is not a property or component of the twin, the path falls
+ *     back to the latest telemetry value of that name (`T.comp.temp` → telemetry "comp/temp");
+ *   - `T.$telemetry.vibration` (or `T.$telemetry.comp.temp`) — explicitly the telemetry, even
+ *     when a property has the same name.
+ */
+import type { RelationshipRecord, TwinRecord } from './graph-types.js';
+
+export type ComponentTest = (twin: TwinRecord, name: string) => boolean;
+
+/** The default component test: an object value without its own property time. */
+export const looksLikeComponent: ComponentTest = (twin, name) => {
+  const v = twin.contents[name];
+  return isPlainObject(v) && twin.propertyTimes[name] === undefined;
+};
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * The twin as ADT returns it.
+ * @example twinToJson(t) // { $dtId: 'pump-1', $etag: 'W/"…"', $metadata: { $model: 'dtmi:x:Pump;1', … }, rpm: 1200 }
+ */
+export function twinToJson(twin: TwinRecord, isComponent: ComponentTest = looksLikeComponent): Record<string, unknown> {
+  const metadata: Record<string, unknown> = { $model: twin.modelId, $lastUpdateTime: iso(twin.lastUpdateTime) };
+  const json: Record<string, unknown> = { $dtId: twin.id, $etag: twin.etag, $metadata: metadata };
+  for (const [name, value] of Object.entries(twin.contents)) {
+    if (isComponent(twin, name) && isPlainObject(value)) {
+      const compMeta: Record<string, unknown> = {};
+      for (const prop of Object.keys(value)) {
+        const t = twin.propertyTimes[`${name}/${prop}`];
+        if (t !== undefined) compMeta[prop] = { lastUpdateTime: iso(t) };
+      }
+      json[name] = { ...value, $metadata: compMeta };
+    } else {
+      json[name] = value;
+      const t = twin.propertyTimes[name];
+      if (t !== undefined) metadata[name] = { lastUpdateTime: iso(t) };
+    }
+  }
+  return json;
+}
+
+/** The relationship as ADT returns it. */
+export function relationshipToJson(rel: RelationshipRecord): Record<string, unknown> {
+  return {
+    $relationshipId: rel.id,
+    $etag: rel.etag,
+    $sourceId: rel.sourceId,
+    $relationshipName: rel.name,
+    $targetId: rel.targetId,
+    ...rel.properties,
+  };
+}
+
+/**
+ * Reads one field of a twin by path; undefined means "not defined" (IS_DEFINED is false).
+ * @example twinField(t, ['$metadata', '$model']); twinField(t, ['thermostat', 'setPoint']); twinField(t, ['vibration'])
+ */
+export function twinField(twin: TwinRecord, path: readonly string[]): unknown {
+  const head = path[0];
+  if (head === undefined) return twinToJson(twin);
+  switch (head) {
+    case '$dtId':
+      return path.length === 1 ? twin.id : undefined;
+    case '$etag':
+      return path.length === 1 ? twin.etag : undefined;
+    case '$metadata':
+      return metadataField(twin, path);
+    case '$telemetry':
+      return telemetryField(twin, path, 1);
+  }
+  const value = own(twin.contents, head);
+  if (value !== undefined) {
+    if (path.length > 1 && path[1] === '$metadata' && isPlainObject(value) && looksLikeComponent(twin, head)) {
+      return componentMetadata(twin, head, value, path.slice(2));
+    }
+    const found = member(value, path, 1);
+    if (found !== undefined) return found;
+  }
+  return telemetryField(twin, path, 0);
+}
+
+/** Reads one field of a relationship by path (`$relationshipId`, `$sourceId`, `$targetId`, `$relationshipName`, `$etag`, properties). */
+export function relationshipField(rel: RelationshipRecord, path: readonly string[]): unknown {
+  const head = path[0];
+  if (head === undefined) return relationshipToJson(rel);
+  const rest = path.length === 1;
+  switch (head) {
+    case '$relationshipId':
+      return rest ? rel.id : undefined;
+    case '$sourceId':
+      return rest ? rel.sourceId : undefined;
+    case '$targetId':
+      return rest ? rel.targetId : undefined;
+    case '$relationshipName':
+      return rest ? rel.name : undefined;
+    case '$etag':
+      return rest ? rel.etag : undefined;
+  }
+  return member(own(rel.properties, head), path, 1);
+}
+
+function metadataField(twin: TwinRecord, path: readonly string[]): unknown {
+  const key = path[1];
+  if (key === undefined) return (twinToJson(twin) as { $metadata: unknown }).$metadata;
+  if (key === '$model') return path.length === 2 ? twin.modelId : undefined;
+  if (key === '$lastUpdateTime') return path.length === 2 ? iso(twin.lastUpdateTime) : undefined;
+  const t = own(twin.propertyTimes, key);
+  if (typeof t !== 'number') return undefined;
+  const entry = { lastUpdateTime: iso(t) };
+  return member(entry, path, 2);
+}
+
+function componentMetadata(twin: TwinRecord, comp: string, value: Record<string, unknown>, rest: readonly string[]): unknown {
+  const meta: Record<string, unknown> = {};
+  for (const prop of Object.keys(value)) {
+    const t = twin.propertyTimes[`${comp}/${prop}`];
+    if (t !== undefined) meta[prop] = { lastUpdateTime: iso(t) };
+  }
+  return member(meta, rest, 0);
+}
+
+function telemetryField(twin: TwinRecord, path: readonly string[], from: number): unknown {
+  const a = path[from];
+  if (a === undefined) return undefined;
+  const b = path[from + 1];
+  if (b !== undefined) {
+    const inComp = own(twin.telemetry, `${a}/${b}`) as { value: unknown } | undefined;
+    if (inComp !== undefined) return member(inComp.value, path, from + 2);
+  }
+  const reading = own(twin.telemetry, a) as { value: unknown } | undefined;
+  return reading === undefined ? undefined : member(reading.value, path, from + 1);
+}
+
+/** Walks object members path[from..]; undefined as soon as one is missing or not an object. */
+function member(value: unknown, path: readonly string[], from: number): unknown {
+  let v = value;
+  for (let i = from; i < path.length; i++) {
+    if (!isPlainObject(v)) return undefined;
+    v = own(v, path[i] as string);
+    if (v === undefined) return undefined;
+  }
+  return v;
+}
+
+/** An own property only: a query must never reach Object.prototype (`T.constructor`). */
+function own(obj: object, key: string): unknown {
+  return Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,43 @@
+/**
+ * Digital Twin Model Identifier (DTMI) syntax, as DTDL v3 defines it: the user-DTMI regular expression,
+ * the reserved prefixes that user `@id`s may not use, and the de-versioned form used by `@context` rules.
+ */
+
+const DTMI_RE =
+  /^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*(?:;[1-9][0-9]{0,8}(?:\.[1-9][0-9]{0,5})?)?$/;
+
+/** Longest DTMI accepted anywhere (elements other than Interfaces). */
+export const MAX_DTMI_LENGTH = 2048;
+/** Longest `@id` of an Interface. */
+export const MAX_INTERFACE_ID_LENGTH = 128;
+
+const RESERVED_PREFIXES = ['dtmi:dtdl:', 'dtmi:standard:'] as const;
+
+/** True when `s` is a syntactically valid DTMI (with or without a version). */
+export function isDtmi(s: unknown): s is string {
+  return typeof s === 'string' && s.length <= MAX_DTMI_LENGTH && DTMI_RE.test(s);
+}
+
+/** True when the DTMI carries a `;version` suffix. */
+export function hasVersion(dtmi: string): boolean {
+  return dtmi.includes(';');
+}
+
+/** True when a DTMI starts with a prefix that only the language itself may use in `@id`. */
+export function hasReservedPrefix(dtmi: string): boolean {
+  return RESERVED_PREFIXES.some((p) => dtmi.startsWith(p));
+}
+
+/** "dtmi:ex:foo;3" -> "dtmi:ex:foo". */
+export function deversion(dtmi: string): string {
+  const i = dtmi.indexOf(';');
+  return i < 0 ? dtmi : dtmi.slice(0, i);
+}
+
+/** The major version of a DTMI ("dtmi:dtdl:context;3" -> 3), or undefined when it has none. */
+export function majorVersion(dtmi: string): number | undefined {
+  const i = dtmi.indexOf(';');
+  if (i < 0) return undefined;
+  const v = Number.parseInt(dtmi.slice(i + 1), 10);
+  return Number.isFinite(v) ? v : undefined;
+}
