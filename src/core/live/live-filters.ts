@@ -35,7 +35,8 @@ export interface LiveMembershipEvent {
   type: 'membership';
   workspace: string;
   twinId: string;
-  modelId: string;
+  /** The twin's model, when the event that changed the membership was about this twin. */
+  modelId?: string;
   member: boolean;
   time: number;
 }

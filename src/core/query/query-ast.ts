@@ -15,7 +15,9 @@ export type Expr =
   | { kind: 'and' | 'or'; left: Expr; right: Expr; pos: Pos }
   | { kind: 'not'; operand: Expr; pos: Pos }
   | { kind: 'in'; operand: Expr; list: Literal[]; negated: boolean; pos: Pos }
-  | { kind: 'call'; name: string; args: Expr[]; pos: Pos };
+  | { kind: 'call'; name: string; args: Expr[]; pos: Pos }
+  /** IS_OF_MODEL([alias,] 'dtmi', [exact]); alias undefined means the default collection. */
+  | { kind: 'isOfModel'; alias?: string; model: string; exact: boolean; pos: Pos };
 
 export interface SelectItem {
   /** A collection alias (`T`) or a path into one (`T.name`); or COUNT() inside projections is not allowed. */

@@ -8,8 +8,8 @@
  *
  * Never throws: every problem comes back with where it is (JSON pointer, and line:column for syntax).
  */
-import { ParseErrorCode, parse as parseLenient, printParseErrorCode } from 'jsonc-parser';
-import type { ParseError } from 'jsonc-parser';
+import { parse as parseLenient, printParseErrorCode } from 'jsonc-parser';
+import type { ParseError, ParseErrorCode } from 'jsonc-parser';
 import type { Problem } from '../errors/errors.js';
 import type { ReadingSet } from './telemetry-types.js';
 
@@ -130,27 +130,27 @@ function parseJson(text: string, lineOffset: number): { ok: true; value: unknown
   }
 }
 
+// jsonc-parser's ParseErrorCode is an ambient const enum (unusable under verbatimModuleSyntax): go by name.
+const JSON_ERROR_TEXT: Record<string, string> = {
+  ValueExpected: 'a value was expected',
+  CommaExpected: "',' was expected",
+  ColonExpected: "':' was expected",
+  PropertyNameExpected: 'a property name was expected',
+  CloseBraceExpected: "'}' was expected",
+  CloseBracketExpected: "']' was expected",
+  EndOfFileExpected: 'unexpected content after the JSON value',
+  InvalidCommentToken: 'comments are not allowed in JSON',
+  InvalidSymbol: 'invalid symbol',
+  UnexpectedEndOfString: 'unterminated string',
+  UnexpectedEndOfNumber: 'unterminated number',
+  InvalidCharacter: 'invalid character in a string',
+  InvalidEscapeCharacter: 'invalid escape sequence',
+  InvalidUnicode: 'invalid unicode escape',
+};
+
 function describeJsonError(code: ParseErrorCode): string {
-  switch (code) {
-    case ParseErrorCode.ValueExpected:
-      return 'a value was expected';
-    case ParseErrorCode.CommaExpected:
-      return "',' was expected";
-    case ParseErrorCode.ColonExpected:
-      return "':' was expected";
-    case ParseErrorCode.PropertyNameExpected:
-      return 'a property name was expected';
-    case ParseErrorCode.CloseBraceExpected:
-      return "'}' was expected";
-    case ParseErrorCode.CloseBracketExpected:
-      return "']' was expected";
-    case ParseErrorCode.EndOfFileExpected:
-      return 'unexpected content after the JSON value';
-    case ParseErrorCode.InvalidCommentToken:
-      return 'comments are not allowed in JSON';
-    default:
-      return printParseErrorCode(code);
-  }
+  const name = printParseErrorCode(code);
+  return JSON_ERROR_TEXT[name] ?? name;
 }
 
 function lineColumn(text: string, offset: number): { line: number; column: number } {

@@ -18,6 +18,8 @@ export interface IncomingMessage {
   /** Target twin and component when the transport already says (topic or URL); else from the payload. */
   twinId?: string;
   component?: string;
+  /** A model the transport says the twin has (an MQTT topic's {modelId} token): the twin's model must be or extend it. */
+  modelId?: string;
 }
 
 /** One validated reading set: values of several telemetries of one twin (or one of its components) at one time. */

@@ -1,0 +1,49 @@
+/**
+ * What both MQTT adapters (embedded aedes broker, external broker client) do with a PUBLISH: match
+ * the topic against the telemetry scheme, build an IncomingMessage and hand it to the ingest service.
+ * Resolves when the readings or the dead letter are durable, so the caller can acknowledge then.
+ */
+import type { TelemetryIngest } from '../../core/telemetry/ingest-service.js';
+import type { IngestOutcome } from '../../core/telemetry/telemetry-types.js';
+import type { TopicScheme } from '../../core/telemetry/topic-scheme.js';
+
+/** The few logging calls the MQTT adapters make (a pino logger fits). */
+export interface MqttLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export const silentLogger: MqttLogger = { info() {}, warn() {}, error() {} };
+
+/**
+ * Ingests one MQTT message. Returns undefined when the topic is not a telemetry topic (the caller
+ * passes the message through untouched). @throws StorageError (rejects) when the store fails.
+ */
+export function ingestMqttMessage(
+  ingest: TelemetryIngest,
+  scheme: TopicScheme,
+  topic: string,
+  payload: Buffer,
+  clientId: string | undefined,
+): Promise<IngestOutcome> | undefined {
+  const m = scheme.match(topic);
+  if (m.kind === 'other') return undefined;
+  const receivedAt = Date.now();
+  if (m.kind === 'invalid') {
+    // The workspace cannot be trusted from a broken topic: the dead letter goes to the topic's first id level or "default".
+    return ingest.reject({ source: 'mqtt', workspace: 'default', topic, clientId, receivedAt, payload }, 'BadRequest', m.reason);
+  }
+  const t = m.target;
+  return ingest.ingest({
+    source: 'mqtt',
+    workspace: t.workspace,
+    topic,
+    clientId,
+    receivedAt,
+    payload,
+    twinId: t.twinId,
+    component: t.component,
+    modelId: t.modelId,
+  });
+}

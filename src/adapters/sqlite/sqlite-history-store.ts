@@ -1,0 +1,395 @@
+/**
+ * HistoryStore on SQLite, built for ingest rates a row-per-reading table cannot reach:
+ *
+ * - write path: appends made in the same tick are group-committed as ONE row of `history_log` (a
+ *   packed blob of (series id, ts, value) triples) in one transaction; then the points go to
+ *   in-memory per-series buffers and every caller's promise resolves.
+ * - compaction (periodic, or when enough points are buffered): each series' buffer becomes a
+ *   columnar chunk in `history_chunks` with summary columns, series' last values are written, and
+ *   the log rows are deleted, all in one transaction. Small chunks of slow series are merged in
+ *   tiers (8 of one size into one) so a 1 Hz series does not end up as millions of tiny chunks.
+ * - open: the log is replayed into the buffers and compacted, so the `series` table (last values,
+ *   read by the twin store at start) is current.
+ * - queries read chunks plus buffers, so every committed point is visible.
+ */
+import type Database from 'better-sqlite3';
+import { TwinloopError } from '../../core/errors/errors.js';
+import type {
+  HistoryAggregateQuery,
+  HistoryBucket,
+  HistoryPoint,
+  HistoryRawPage,
+  HistoryRawQuery,
+  HistoryStore,
+  HistoryValue,
+  SeriesInfo,
+} from '../../core/ports/storage-ports.js';
+import { storageError } from './sqlite-database.js';
+import { GroupCommitter } from './sqlite-group-commit.js';
+import { HistoryReader, type SeriesBuffer } from './sqlite-history-query.js';
+import { SeriesCompactor, type SeriesState } from './sqlite-history-compactor.js';
+import { decodeLog, encodeLog, type LogBatch } from './sqlite-history-codec.js';
+
+export interface SqliteHistoryStoreOptions {
+  /** Wait this long (ms) to gather appends into one commit; 0 (default) = same tick. */
+  commitDelayMs?: number;
+  /** Compact at least this often (ms) while points are buffered (default 10,000). */
+  compactIntervalMs?: number;
+  /** Compact as soon as this many points are buffered (default 1,000,000). */
+  compactMaxPoints?: number;
+  /** Points per full chunk (default 4096). */
+  chunkPoints?: number;
+}
+
+type Kind = HistoryPoint['kind'];
+
+export class SqliteHistoryStore implements HistoryStore {
+  private readonly committer: GroupCommitter<HistoryPoint>;
+  private readonly reader: HistoryReader;
+  private readonly compactor: SeriesCompactor;
+  /** Series touched since open: workspace → twin → path → state. */
+  private readonly cache = new Map<string, Map<string, Map<string, SeriesState>>>();
+  private readonly byId = new Map<number, SeriesState>();
+  private readonly dirty = new Set<SeriesState>();
+  private buffered = 0;
+  private maxLogId = 0;
+  private nextSeriesId: number;
+  private closed = false;
+  private compactScheduled = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly compactMaxPoints: number;
+  private readonly stmt: {
+    seriesByKey: Database.Statement<[string, string, string], SeriesRow>;
+    seriesById: Database.Statement<[number], SeriesRow>;
+    insertSeries: Database.Statement<[number, string, string, string, string]>;
+    insertLog: Database.Statement<[Buffer | null, string | null]>;
+    listSeries: Database.Statement<[string], SeriesRow>;
+    listTwinSeries: Database.Statement<[string, string], SeriesRow>;
+  };
+
+  constructor(
+    private readonly db: Database.Database,
+    options: SqliteHistoryStoreOptions = {},
+  ) {
+    try {
+      this.stmt = {
+        seriesByKey: db.prepare('SELECT * FROM series WHERE workspace = ? AND twin_id = ? AND path = ?'),
+        seriesById: db.prepare('SELECT * FROM series WHERE id = ?'),
+        insertSeries: db.prepare('INSERT INTO series (id, workspace, twin_id, path, kind) VALUES (?, ?, ?, ?, ?)'),
+        insertLog: db.prepare('INSERT INTO history_log (nums, extra) VALUES (?, ?)'),
+        listSeries: db.prepare('SELECT * FROM series WHERE workspace = ? ORDER BY twin_id, path'),
+        listTwinSeries: db.prepare('SELECT * FROM series WHERE workspace = ? AND twin_id = ? ORDER BY path'),
+      };
+      this.reader = new HistoryReader(db);
+      this.compactor = new SeriesCompactor(db, options.chunkPoints ?? 4096);
+      this.nextSeriesId = ((db.prepare('SELECT max(id) AS m FROM series').get() as { m: number | null }).m ?? 0) + 1;
+      this.replayLog();
+    } catch (e) {
+      throw storageError('Cannot open the history store', e);
+    }
+    this.compactMaxPoints = options.compactMaxPoints ?? 1_000_000;
+    this.committer = new GroupCommitter((points) => this.commit(points), { delayMs: options.commitDelayMs ?? 0 });
+    this.timer = setInterval(() => {
+      if (this.buffered > 0) this.compactSafely();
+    }, options.compactIntervalMs ?? 10_000);
+    this.timer.unref();
+  }
+
+  append(points: readonly HistoryPoint[]): Promise<void> {
+    if (this.closed) return Promise.reject(new TwinloopError('StorageError', 'The history store is closed.'));
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i]!;
+      if (typeof p.ts !== 'number' || !Number.isFinite(p.ts)) {
+        return Promise.reject(
+          new TwinloopError('InvalidTelemetry', `History point ${i} has no finite timestamp (ts = ${String(p.ts)}).`, {
+            problems: [{ code: 'history.ts.invalid', message: 'ts must be a finite number of ms', pointer: `/${i}/ts` }],
+          }),
+        );
+      }
+      if (p.value === undefined) {
+        return Promise.reject(
+          new TwinloopError('InvalidTelemetry', `History point ${i} has no value.`, {
+            problems: [{ code: 'history.value.missing', message: 'value is undefined', pointer: `/${i}/value` }],
+          }),
+        );
+      }
+    }
+    if (points.length === 0) return Promise.resolve();
+    return this.committer.submit(points);
+  }
+
+  queryRaw(q: HistoryRawQuery): HistoryRawPage {
+    const s = this.lookup(q.workspace, q.twinId, q.path);
+    return this.read(() => this.reader.raw(q, s?.id, s));
+  }
+
+  queryAggregate(q: HistoryAggregateQuery): HistoryBucket[] {
+    const s = this.lookup(q.workspace, q.twinId, q.path);
+    return this.read(() => this.reader.aggregate(q, s?.id, s));
+  }
+
+  listSeries(workspace: string, twinId?: string): SeriesInfo[] {
+    return this.read(() => {
+      const rows = twinId === undefined ? this.stmt.listSeries.all(workspace) : this.stmt.listTwinSeries.all(workspace, twinId);
+      const out: SeriesInfo[] = [];
+      for (const r of rows) {
+        const s = this.byId.get(r.id) ?? rowToState(r);
+        if (!s.hasLast) continue;
+        out.push({ workspace, twinId: s.twinId, path: s.path, kind: s.kind, lastTs: s.lastTs, lastValue: s.lastValue });
+      }
+      return out;
+    });
+  }
+
+  prune(before: number): number {
+    this.compactNow();
+    try {
+      return this.db.transaction(() => this.compactor.prune(before))();
+    } catch (e) {
+      throw storageError('Cannot prune history', e);
+    } finally {
+      for (const s of this.byId.values()) s.small = [];
+    }
+  }
+
+  deleteTwin(workspace: string, twinId: string): void {
+    this.compactNow();
+    try {
+      this.db.transaction(() => this.compactor.deleteTwin(workspace, twinId))();
+    } catch (e) {
+      throw storageError('Cannot delete the history of a twin', e);
+    }
+    const twins = this.cache.get(workspace);
+    const paths = twins?.get(twinId);
+    if (paths) for (const s of paths.values()) this.byId.delete(s.id);
+    twins?.delete(twinId);
+  }
+
+  /** Commits queued appends now (normally done at the end of the tick). */
+  flush(): void {
+    this.committer.flush();
+  }
+
+  /** Compacts every buffered point into chunks and empties the log (also runs periodically). */
+  compactNow(): void {
+    this.committer.flush();
+    if (this.dirty.size === 0) return;
+    try {
+      this.db.transaction(() => {
+        for (const s of this.dirty) this.compactor.compactSeries(s);
+        this.compactor.deleteLogUpTo(this.maxLogId);
+      })();
+    } catch (e) {
+      // Chunk ids created in the failed transaction are gone: forget the tiers, keep the buffers.
+      for (const s of this.dirty) s.small = [];
+      throw storageError('Cannot compact history', e);
+    }
+    for (const s of this.dirty) {
+      s.bts = [];
+      s.bnum = [];
+      s.bjson = null;
+      s.lastDirty = false;
+    }
+    this.dirty.clear();
+    this.buffered = 0;
+  }
+
+  /** Points committed but not yet compacted (for tests and metrics). */
+  get bufferedPoints(): number {
+    return this.buffered;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.committer.flush();
+    this.compactNow();
+    await Promise.resolve();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof TwinloopError) throw e;
+      throw storageError('Cannot read history', e);
+    }
+  }
+
+  private compactSafely(): void {
+    try {
+      this.compactNow();
+    } catch {
+      // Points stay buffered and in the log; the next compaction retries. Appends are unaffected.
+    }
+  }
+
+  /** The series' state, from the cache or the database; undefined when it does not exist. */
+  private lookup(workspace: string, twinId: string, path: string): SeriesState | undefined {
+    const hit = this.cache.get(workspace)?.get(twinId)?.get(path);
+    if (hit) return hit;
+    const row = this.read(() => this.stmt.seriesByKey.get(workspace, twinId, path));
+    return row ? this.remember(rowToState(row)) : undefined;
+  }
+
+  private remember(s: SeriesState): SeriesState {
+    let twins = this.cache.get(s.workspace);
+    if (!twins) this.cache.set(s.workspace, (twins = new Map()));
+    let paths = twins.get(s.twinId);
+    if (!paths) twins.set(s.twinId, (paths = new Map()));
+    paths.set(s.path, s);
+    this.byId.set(s.id, s);
+    return s;
+  }
+
+  private forget(s: SeriesState): void {
+    this.cache.get(s.workspace)?.get(s.twinId)?.delete(s.path);
+    this.byId.delete(s.id);
+  }
+
+  /** One group commit: one log row (plus new series rows) in one transaction. */
+  private commit(points: HistoryPoint[]): void {
+    const created: SeriesState[] = [];
+    const states: SeriesState[] = new Array<SeriesState>(points.length);
+    const batch: LogBatch = {
+      n: 0,
+      sids: new Uint32Array(points.length),
+      ts: new Float64Array(points.length),
+      vals: new Float64Array(points.length),
+      extra: [],
+    };
+    let logId: number;
+    try {
+      for (let i = 0; i < points.length; i++) {
+        const p = points[i]!;
+        let s = this.cache.get(p.workspace)?.get(p.twinId)?.get(p.path);
+        if (!s) {
+          const row = this.stmt.seriesByKey.get(p.workspace, p.twinId, p.path);
+          if (row) s = this.remember(rowToState(row));
+          else {
+            s = this.remember(newState(this.nextSeriesId++, p.workspace, p.twinId, p.path, p.kind));
+            created.push(s);
+          }
+        }
+        states[i] = s;
+        if (typeof p.value === 'number') {
+          batch.sids[batch.n] = s.id;
+          batch.ts[batch.n] = p.ts;
+          batch.vals[batch.n] = p.value;
+          batch.n++;
+        } else {
+          batch.extra.push([s.id, p.ts, p.value]);
+        }
+      }
+      const { nums, extra } = encodeLog(batch);
+      logId = this.db.transaction(() => {
+        for (const s of created) this.stmt.insertSeries.run(s.id, s.workspace, s.twinId, s.path, s.kind);
+        return Number(this.stmt.insertLog.run(nums, extra).lastInsertRowid);
+      })();
+    } catch (e) {
+      for (const s of created) this.forget(s);
+      throw storageError('Cannot commit history points', e);
+    }
+    this.maxLogId = logId;
+    for (let i = 0; i < points.length; i++) this.buffer(states[i]!, points[i]!.ts, points[i]!.value);
+    this.buffered += points.length;
+    if (this.buffered >= this.compactMaxPoints && !this.compactScheduled) {
+      this.compactScheduled = true;
+      setImmediate(() => {
+        this.compactScheduled = false;
+        if (!this.closed) this.compactSafely();
+      });
+    }
+  }
+
+  private buffer(s: SeriesState, ts: number, value: HistoryValue): void {
+    if (typeof value === 'number') {
+      s.bnum.push(value);
+    } else {
+      (s.bjson ??= new Map()).set(s.bts.length, value);
+      s.bnum.push(NaN);
+    }
+    s.bts.push(ts);
+    if (!s.hasLast || ts >= s.lastTs) {
+      s.lastTs = ts;
+      s.lastValue = value;
+      s.hasLast = true;
+      s.lastDirty = true;
+    }
+    this.dirty.add(s);
+  }
+
+  /** Reads the log left by the last run into the buffers, then compacts it. */
+  private replayLog(): void {
+    const ids = this.db.prepare('SELECT id FROM history_log ORDER BY id').pluck().all() as number[];
+    if (ids.length === 0) return;
+    const get = this.db.prepare<[number], { nums: Buffer | null; extra: string | null }>(
+      'SELECT nums, extra FROM history_log WHERE id = ?',
+    );
+    for (const id of ids) {
+      const row = get.get(id);
+      if (!row) continue;
+      const b = decodeLog(row.nums, row.extra);
+      for (let i = 0; i < b.n; i++) this.replayPoint(b.sids[i]!, b.ts[i]!, b.vals[i]!);
+      for (const [sid, ts, v] of b.extra) this.replayPoint(sid, ts, v);
+      this.maxLogId = id;
+    }
+    this.compactNow();
+  }
+
+  private replayPoint(sid: number, ts: number, value: HistoryValue): void {
+    let s = this.byId.get(sid);
+    if (!s) {
+      const row = this.stmt.seriesById.get(sid);
+      if (!row) {
+        throw new TwinloopError('StorageCorrupt', `The history log refers to series ${sid}, which does not exist.`);
+      }
+      s = this.remember(rowToState(row));
+    }
+    this.buffer(s, ts, value);
+    this.buffered++;
+  }
+}
+
+interface SeriesRow {
+  id: number;
+  workspace: string;
+  twin_id: string;
+  path: string;
+  kind: string;
+  last_ts: number | null;
+  last_value: string | null;
+}
+
+function newState(id: number, workspace: string, twinId: string, path: string, kind: Kind): SeriesState {
+  return {
+    id,
+    workspace,
+    twinId,
+    path,
+    kind,
+    lastTs: -Infinity,
+    lastValue: null,
+    hasLast: false,
+    lastDirty: false,
+    bts: [],
+    bnum: [],
+    bjson: null,
+    small: [],
+  };
+}
+
+function rowToState(r: SeriesRow): SeriesState {
+  const s = newState(r.id, r.workspace, r.twin_id, r.path, r.kind === 'property' ? 'property' : 'telemetry');
+  if (r.last_ts !== null && r.last_value !== null) {
+    s.lastTs = r.last_ts;
+    s.lastValue = JSON.parse(r.last_value) as HistoryValue;
+    s.hasLast = true;
+  }
+  return s;
+}
+
+export type { SeriesBuffer };

@@ -1,0 +1,360 @@
+/**
+ * The live stream's router: listens to the LiveEventBus, decides which subscription of which
+ * session gets each committed event (by twin ids, by model, or by query membership), and hands
+ * the events to the sessions' bounded queues.
+ *
+ * Why the bus listener only appends to an inbox: ingestion calls `bus.publish` on its hot path,
+ * so routing, query re-evaluation, serialisation and sending all happen later, on a scheduled
+ * drain. A slow subscriber only fills (and then coalesces) its own queue.
+ */
+import type { LiveEvent, LiveEventBus } from './live-events.js';
+import type { LiveDelivered, LiveEventKind, LiveMembershipEvent, LiveSubscriptionSpec } from './live-filters.js';
+import { eventKind } from './live-filters.js';
+import type { LiveCounters, LiveSessionLimits, LiveSink } from './live-session.js';
+import { LiveSession, emptyCounters } from './live-session.js';
+import { TwinloopError } from '../errors/errors.js';
+
+/** A compiled query subscription: which twins satisfy the query now. */
+export interface LiveQueryMatcher {
+  /** Ids of every twin the query selects now (called once, at subscribe). */
+  members(): Iterable<string>;
+  /** Whether the twin satisfies the query now (false when it does not exist). */
+  matches(twinId: string): boolean;
+  /** True when the WHERE reads telemetry, so telemetry events must re-evaluate membership. */
+  readonly readsTelemetry?: boolean;
+}
+
+/**
+ * Compiles a query for live matching against a workspace's current graph.
+ * @throws TwinloopError QuerySyntaxError / QueryNotSupported (with line:column problems).
+ */
+export type LiveQueryCompiler = (workspace: string, query: string) => LiveQueryMatcher;
+
+export interface LiveHubOptions {
+  bus: LiveEventBus;
+  /** True when `modelId` is `baseId` or extends it (ModelLookup.isOfModel of that workspace). */
+  isOfModel: (workspace: string, modelId: string, baseId: string) => boolean;
+  /** Needed for query subscriptions; without it they are refused with QueryNotSupported. */
+  compileQuery?: LiveQueryCompiler;
+  /** Per-session queue bounds (defaults: 10 000 events, 1 000 lifecycle reserve, 1 MiB, 1 000 per round). */
+  limits?: Partial<LiveSessionLimits>;
+  /** Subscriptions one session may hold (default 100). */
+  maxSubscriptionsPerSession?: number;
+  /** How often a session that is behind retries sending, ms (default 10). */
+  retryMs?: number;
+  /** Runs the drain soon after a publish (default setImmediate). Tests may pass their own. */
+  schedule?: (fn: () => void) => void;
+}
+
+/** Figures for metrics: totals since start plus current sizes. */
+export interface LiveHubStats extends LiveCounters {
+  sessions: number;
+  subscriptions: number;
+  /** Events waiting in session queues now. */
+  queued: number;
+  /** Sessions whose transport is above its high-water mark now. */
+  behindSessions: number;
+}
+
+export interface LiveSubscribeResult {
+  id: string;
+  /** For a query subscription: how many twins satisfy it at subscribe time. */
+  memberCount?: number;
+}
+
+interface Subscription {
+  spec: LiveSubscriptionSpec;
+  session: SessionState;
+  /** Model subscriptions: memo of isOfModel by event model. */
+  modelMemo?: Map<string, boolean>;
+  matcher?: LiveQueryMatcher;
+  members?: Set<string>;
+}
+
+interface SessionState {
+  session: LiveSession;
+  subs: Map<string, Subscription>;
+  open: boolean;
+}
+
+/** What a transport holds for one connection. */
+export interface LiveSessionHandle {
+  /**
+   * Adds a subscription. @throws TwinloopError Conflict (id in use), TooManyRequests (limit),
+   * QuerySyntaxError / QueryNotSupported (bad query).
+   */
+  subscribe(spec: LiveSubscriptionSpec): LiveSubscribeResult;
+  /** Removes a subscription and what is queued for it; false when unknown. */
+  unsubscribe(id: string): boolean;
+  /** Tries to send what is queued (call when the transport drained). */
+  flush(): void;
+  /** This session's counters. */
+  readonly counters: Readonly<LiveCounters>;
+  readonly queued: number;
+  /** Ends the session (idempotent). */
+  close(): void;
+}
+
+const DEFAULT_LIMITS: LiveSessionLimits = {
+  maxQueue: 10_000,
+  lifecycleReserve: 1_000,
+  highWaterBytes: 1 << 20,
+  maxFrameEvents: 1_000,
+};
+
+const key = (workspace: string, twinId: string): string => `${workspace}\u0000${twinId}`;
+
+/**
+ * @example
+ * const hub = new LiveHub({ bus, isOfModel: (ws, m, b) => models.isOfModel(m, b), compileQuery });
+ * const session = hub.openSession({ get bufferedAmount() { return ws.bufferedAmount }, send: (f) => ws.send(f) });
+ * session.subscribe(parseSubscription(msg, opts));
+ */
+export class LiveHub {
+  private readonly limits: LiveSessionLimits;
+  private readonly maxSubs: number;
+  private readonly retryMs: number;
+  private readonly schedule: (fn: () => void) => void;
+  private readonly totals = emptyCounters();
+  private readonly sessions = new Set<SessionState>();
+  private readonly byTwin = new Map<string, Set<Subscription>>();
+  private readonly modelSubs = new Set<Subscription>();
+  private readonly querySubs = new Set<Subscription>();
+  private inbox: (readonly LiveEvent[])[] = [];
+  private drainScheduled = false;
+  private readonly waiting = new Set<SessionState>();
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly unlisten: () => void;
+
+  constructor(private readonly opts: LiveHubOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.maxSubs = opts.maxSubscriptionsPerSession ?? 100;
+    this.retryMs = opts.retryMs ?? 10;
+    this.schedule = opts.schedule ?? ((fn) => setImmediate(fn));
+    // The hot path: one push, at most one schedule call.
+    this.unlisten = opts.bus.subscribe((events) => {
+      this.inbox.push(events);
+      if (!this.drainScheduled) {
+        this.drainScheduled = true;
+        this.schedule(() => this.drain());
+      }
+    });
+  }
+
+  /** Opens a session whose frames go to `sink`. */
+  openSession(sink: LiveSink): LiveSessionHandle {
+    const state: SessionState = { session: new LiveSession(sink, this.limits, this.totals), subs: new Map(), open: true };
+    this.sessions.add(state);
+    const hub = this;
+    return {
+      subscribe: (spec) => hub.subscribe(state, spec),
+      unsubscribe: (id) => hub.unsubscribe(state, id),
+      flush: () => hub.flushSession(state),
+      get counters() {
+        return state.session.counters;
+      },
+      get queued() {
+        return state.session.queued;
+      },
+      close: () => hub.closeSession(state),
+    };
+  }
+
+  stats(): LiveHubStats {
+    let subscriptions = 0;
+    let queued = 0;
+    let behindSessions = 0;
+    for (const s of this.sessions) {
+      subscriptions += s.subs.size;
+      queued += s.session.queued;
+      if (s.session.sink.bufferedAmount > this.limits.highWaterBytes) behindSessions++;
+    }
+    return { ...this.totals, sessions: this.sessions.size, subscriptions, queued, behindSessions };
+  }
+
+  /** Processes what the bus delivered so far, now (the scheduled drain does the same). */
+  drain(): void {
+    this.drainScheduled = false;
+    const batches = this.inbox;
+    if (batches.length === 0) return;
+    this.inbox = [];
+    const touched = new Set<SessionState>();
+    for (const batch of batches) for (const ev of batch) this.route(ev, touched);
+    for (const s of touched) this.flushSession(s);
+  }
+
+  /** Stops listening to the bus and closes every session. */
+  close(): void {
+    this.unlisten();
+    for (const s of [...this.sessions]) this.closeSession(s);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  // ------------------------------------------------------------------ subscriptions
+
+  private subscribe(state: SessionState, spec: LiveSubscriptionSpec): LiveSubscribeResult {
+    if (!state.open) throw new TwinloopError('BadRequest', 'The session is closed.');
+    if (state.subs.has(spec.id)) throw new TwinloopError('Conflict', `Subscription id '${spec.id}' is already in use on this connection.`);
+    if (state.subs.size >= this.maxSubs)
+      throw new TwinloopError('TooManyRequests', `At most ${this.maxSubs} subscriptions are allowed per connection.`);
+    const sub: Subscription = { spec, session: state };
+    const f = spec.filter;
+    let result: LiveSubscribeResult = { id: spec.id };
+    if (f.kind === 'twinIds') {
+      for (const id of f.twinIds) {
+        const k = key(spec.workspace, id);
+        let set = this.byTwin.get(k);
+        if (set === undefined) this.byTwin.set(k, (set = new Set()));
+        set.add(sub);
+      }
+    } else if (f.kind === 'model') {
+      sub.modelMemo = new Map();
+      this.modelSubs.add(sub);
+    } else {
+      if (this.opts.compileQuery === undefined)
+        throw new TwinloopError('QueryNotSupported', 'Query subscriptions are not available on this server.');
+      sub.matcher = this.opts.compileQuery(spec.workspace, f.query); // throws on a bad query
+      sub.members = new Set(sub.matcher.members());
+      this.querySubs.add(sub);
+      result = { id: spec.id, memberCount: sub.members.size };
+    }
+    state.subs.set(spec.id, sub);
+    return result;
+  }
+
+  private unsubscribe(state: SessionState, id: string): boolean {
+    const sub = state.subs.get(id);
+    if (sub === undefined) return false;
+    this.detach(sub);
+    state.subs.delete(id);
+    state.session.discard(id);
+    return true;
+  }
+
+  private detach(sub: Subscription): void {
+    const f = sub.spec.filter;
+    if (f.kind === 'twinIds') {
+      for (const id of f.twinIds) {
+        const k = key(sub.spec.workspace, id);
+        const set = this.byTwin.get(k);
+        set?.delete(sub);
+        if (set?.size === 0) this.byTwin.delete(k);
+      }
+    } else if (f.kind === 'model') this.modelSubs.delete(sub);
+    else this.querySubs.delete(sub);
+  }
+
+  private closeSession(state: SessionState): void {
+    if (!state.open) return;
+    state.open = false;
+    for (const sub of state.subs.values()) this.detach(sub);
+    state.subs.clear();
+    state.session.close();
+    this.sessions.delete(state);
+    this.waiting.delete(state);
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  private route(ev: LiveEvent, touched: Set<SessionState>): void {
+    const kind = eventKind(ev);
+    let json: string | undefined;
+    const deliver = (sub: Subscription): void => {
+      json ??= JSON.stringify(ev);
+      sub.session.session.enqueue(sub.spec.id, ev, json);
+      touched.add(sub.session);
+    };
+
+    const direct = this.byTwin.get(key(ev.workspace, ev.twinId));
+    if (direct !== undefined) for (const sub of direct) if (sub.spec.types.has(kind)) deliver(sub);
+
+    for (const sub of this.modelSubs) {
+      if (sub.spec.workspace !== ev.workspace || !sub.spec.types.has(kind)) continue;
+      const f = sub.spec.filter as Extract<LiveSubscriptionSpec['filter'], { kind: 'model' }>;
+      let ok = sub.modelMemo!.get(ev.modelId);
+      if (ok === undefined) {
+        ok = f.exact ? ev.modelId === f.model : this.opts.isOfModel(ev.workspace, ev.modelId, f.model);
+        sub.modelMemo!.set(ev.modelId, ok);
+      }
+      if (ok) deliver(sub);
+    }
+
+    for (const sub of this.querySubs) {
+      if (sub.spec.workspace !== ev.workspace) continue;
+      this.routeQuery(sub, ev, kind, deliver, touched);
+    }
+  }
+
+  /** Query membership: kept as a set, re-evaluated only for the twins an event may have changed. */
+  private routeQuery(
+    sub: Subscription,
+    ev: LiveEvent,
+    kind: LiveEventKind,
+    deliver: (sub: Subscription) => void,
+    touched: Set<SessionState>,
+  ): void {
+    const members = sub.members!;
+    const wanted = sub.spec.types.has(kind);
+    if (ev.type === 'telemetry' && !sub.matcher!.readsTelemetry) {
+      if (wanted && members.has(ev.twinId)) deliver(sub);
+      return;
+    }
+    if (ev.type === 'twinDeleted') {
+      if (members.delete(ev.twinId)) {
+        if (wanted) deliver(sub);
+        this.membership(sub, ev, ev.twinId, false, touched);
+      }
+      return;
+    }
+    const was = members.has(ev.twinId);
+    const now = this.evaluate(sub, ev.twinId);
+    if (now && !was) this.membership(sub, ev, ev.twinId, true, touched);
+    if (wanted && (was || now)) deliver(sub);
+    if (was && !now) this.membership(sub, ev, ev.twinId, false, touched);
+    // A relationship may change what a JOIN sees from its target too.
+    if ('targetId' in ev && ev.targetId !== ev.twinId) {
+      const tWas = members.has(ev.targetId);
+      const tNow = this.evaluate(sub, ev.targetId);
+      if (tWas !== tNow) this.membership(sub, ev, ev.targetId, tNow, touched);
+    }
+  }
+
+  private evaluate(sub: Subscription, twinId: string): boolean {
+    let now: boolean;
+    try {
+      now = sub.matcher!.matches(twinId);
+    } catch {
+      now = false; // a twin the query cannot evaluate is not a member
+    }
+    if (now) sub.members!.add(twinId);
+    else sub.members!.delete(twinId);
+    return now;
+  }
+
+  private membership(sub: Subscription, cause: LiveEvent, twinId: string, member: boolean, touched: Set<SessionState>): void {
+    const m: LiveMembershipEvent = { type: 'membership', workspace: cause.workspace, twinId, member, time: cause.time };
+    if (twinId === cause.twinId) m.modelId = cause.modelId;
+    sub.session.session.enqueue(sub.spec.id, m satisfies LiveDelivered);
+    touched.add(sub.session);
+  }
+
+  private flushSession(state: SessionState): void {
+    if (!state.open) return;
+    if (state.session.flush()) this.waiting.delete(state);
+    else {
+      this.waiting.add(state);
+      this.armRetry();
+    }
+  }
+
+  private armRetry(): void {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      for (const s of [...this.waiting]) this.flushSession(s);
+    }, this.retryMs);
+    // A waiting subscriber must not keep the process alive on its own.
+    this.retryTimer.unref?.();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Resolves dependent references (DTMI strings in element-valued members) against the elements of the batch
+ * and the already-known interfaces, applying the referenceability (partition) and type-conformance rules.
+ * References found nowhere make the model incomplete: they are listed as unresolved identifiers.
+ */
+import type { InterfaceInfo } from '../model-types.js';
+import type { ElementRef, ParsedElement } from './element-types.js';
+import type { ProblemSink } from './problems.js';
+import { CLASS_SPECS } from './vocabulary.js';
+
+/** Read access to interfaces known before this batch. */
+export interface KnownInterfaces {
+  getInterface(id: string): InterfaceInfo | undefined;
+}
+
+export type Target = { kind: 'element'; el: ParsedElement } | { kind: 'known'; info: InterfaceInfo } | { kind: 'std'; name: string };
+
+export class References {
+  readonly byId = new Map<string, ParsedElement>();
+  readonly unresolved = new Set<string>();
+  private readonly resolved = new Map<ElementRef, Target | undefined>();
+
+  constructor(
+    private readonly elements: readonly ParsedElement[],
+    private readonly known: KnownInterfaces | undefined,
+    private readonly sink: ProblemSink,
+  ) {
+    for (const el of elements) {
+      if (el.id === undefined) continue;
+      if (this.byId.has(el.id)) sink.error('dtdl.id.duplicate', `"@id" "${el.id}" is used by more than one element.`, el.source, `${el.pointer}/@id`);
+      else this.byId.set(el.id, el);
+    }
+    for (const el of elements) for (const [member, refs] of el.children) for (const ref of refs) this.resolve(el, member, ref);
+  }
+
+  private resolve(el: ParsedElement, member: string, ref: ElementRef): void {
+    if (ref.kind === 'element') return void this.resolved.set(ref, ref);
+    if (ref.kind === 'std') return void this.resolved.set(ref, ref);
+    const classes = CLASS_SPECS[el.cls].members[member]?.classes ?? [];
+    const t = this.byId.get(ref.id);
+    if (t) {
+      const referenceable = t.cls === 'Interface' || t.topLevel || t.partition === el.partition;
+      if (!referenceable) {
+        this.sink.error('dtdl.reference.notReferenceable', `"${ref.id}" is not referenceable from here (it is nested in another Interface).`, el.source, ref.pointer);
+      } else if (!classes.includes(t.cls)) {
+        this.sink.error('dtdl.reference.type', `"${ref.id}" is a ${t.cls}; "${member}" needs ${classes.join(' or ')}.`, el.source, ref.pointer);
+      } else this.resolved.set(ref, { kind: 'element', el: t });
+      return;
+    }
+    const info = this.known?.getInterface(ref.id);
+    if (info) {
+      if (classes.includes('Interface')) this.resolved.set(ref, { kind: 'known', info });
+      else this.sink.error('dtdl.reference.type', `"${ref.id}" is an Interface; "${member}" needs ${classes.join(' or ')}.`, el.source, ref.pointer);
+      return;
+    }
+    this.unresolved.add(ref.id);
+    this.sink.error('dtdl.reference.unresolved', `"${ref.id}" is referenced but not defined in this batch nor known.`, el.source, ref.pointer);
+  }
+
+  /** The resolved targets of one member of an element (unresolved or invalid references are skipped). */
+  targets(el: ParsedElement, member: string): Target[] {
+    const out: Target[] = [];
+    for (const ref of el.children.get(member) ?? []) {
+      const t = this.resolved.get(ref);
+      if (t) out.push(t);
+    }
+    return out;
+  }
+
+  /** Every (member, target, pointer) edge leaving an element. */
+  edges(el: ParsedElement): { member: string; target: Target; pointer: string }[] {
+    const out: { member: string; target: Target; pointer: string }[] = [];
+    for (const [member, refs] of el.children) {
+      for (const ref of refs) {
+        const t = this.resolved.get(ref);
+        if (t) out.push({ member, target: t, pointer: ref.kind === 'ref' ? ref.pointer : ref.kind === 'element' ? ref.el.pointer : el.pointer });
+      }
+    }
+    return out;
+  }
+}

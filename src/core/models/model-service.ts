@@ -1,0 +1,278 @@
+/**
+ * ADT model semantics for one workspace: upload a batch (all or nothing), list with
+ * `dependenciesFor` / `includeModelDefinition`, get, decommission, delete. The registry does the DTDL
+ * work (parsing, resolution, dependency graph); this service adds what ADT exposes on top of it
+ * (upload time, decommissioned flag, the document as uploaded) and persists through a ModelStore.
+ */
+import { TwinloopError, errors, type Problem } from '../errors/errors.js';
+import type { ModelStore, StoredModel } from '../ports/storage-ports.js';
+import type { InterfaceInfo, ModelLookup } from './model-types.js';
+
+/** What the model service needs from the DTDL model registry (src/core/models/model-registry.ts). */
+export interface ModelRegistryPort extends ModelLookup {
+  /** Parses, resolves and adds every document; all or nothing. @throws TwinloopError('InvalidModel', { problems }) */
+  add(batch: readonly unknown[]): unknown;
+  /** Removes one model. */
+  remove(id: string): unknown;
+  /** Models `id` references directly or transitively (extends, component schemas, ...), not including itself. */
+  dependenciesOf(id: string): Iterable<string>;
+}
+
+/** ADT's DigitalTwinsModelData. */
+export interface ModelData {
+  id: string;
+  displayName: Record<string, string>;
+  description: Record<string, string>;
+  /** ISO 8601. */
+  uploadTime: string;
+  decommissioned: boolean;
+  model?: unknown;
+}
+
+export interface ModelServiceOptions {
+  workspace: string;
+  registry: ModelRegistryPort;
+  store: ModelStore;
+  /** Clock, ms since epoch (tests pass a fixed one). */
+  now?: () => number;
+}
+
+export interface ListModelsOptions {
+  /** Return these models and everything they depend on. @throws ModelNotFound for an unknown id */
+  dependenciesFor?: readonly string[];
+  includeModelDefinition?: boolean;
+}
+
+interface ModelMeta {
+  definition: unknown;
+  uploadTime: number;
+  decommissioned: boolean;
+}
+
+/**
+ * One workspace's models, ADT-style.
+ *
+ * @example
+ * const models = new ModelService({ workspace: 'default', registry, store });
+ * models.load();                       // from the store, at start
+ * models.add([{ '@id': 'dtmi:ex:Room;1', '@type': 'Interface', '@context': 'dtmi:dtdl:context;3' }]);
+ */
+export class ModelService implements ModelLookup {
+  readonly workspace: string;
+  private readonly registry: ModelRegistryPort;
+  private readonly store: ModelStore;
+  private readonly now: () => number;
+  /** In upload order (Map keeps insertion order). */
+  private readonly meta = new Map<string, ModelMeta>();
+
+  constructor(options: ModelServiceOptions) {
+    this.workspace = options.workspace;
+    this.registry = options.registry;
+    this.store = options.store;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Loads the stored models into the registry (at start). @throws InvalidModel when stored documents no longer resolve */
+  load(): number {
+    const stored = this.store.list(this.workspace);
+    if (stored.length === 0) return 0;
+    const docs = stored.map((m) => parseStored(m));
+    this.registry.add(docs);
+    stored.forEach((m, i) =>
+      this.meta.set(m.id, { definition: docs[i], uploadTime: m.uploadTime, decommissioned: m.decommissioned }),
+    );
+    return stored.length;
+  }
+
+  // ---------------------------------------------------------------- ModelLookup
+
+  getInterface(id: string): InterfaceInfo | undefined {
+    return this.registry.getInterface(id);
+  }
+
+  isOfModel(modelId: string, baseId: string): boolean {
+    return this.registry.isOfModel(modelId, baseId);
+  }
+
+  has(id: string): boolean {
+    return this.meta.has(id);
+  }
+
+  isDecommissioned(id: string): boolean {
+    return this.meta.get(id)?.decommissioned ?? false;
+  }
+
+  get count(): number {
+    return this.meta.size;
+  }
+
+  // ---------------------------------------------------------------- ADT operations
+
+  /**
+   * Uploads a batch of DTDL interfaces, all or nothing.
+   * @throws InvalidModel (400) when the body is not an array of objects or a document is not valid DTDL
+   * @throws ModelIdAlreadyExists (409) when an id is already uploaded (or repeated in the batch)
+   */
+  add(batch: unknown): ModelData[] {
+    if (!Array.isArray(batch)) {
+      throw errors.validation('InvalidModel', 'The request body must be a JSON array of DTDL interfaces.', [
+        { code: 'models.notArray', message: 'Expected an array of DTDL interfaces.', pointer: '', source: 'request body' },
+      ]);
+    }
+    if (batch.length === 0) {
+      throw errors.validation('InvalidModel', 'The batch of models is empty.', [
+        { code: 'models.empty', message: 'Expected at least one DTDL interface.', pointer: '', source: 'request body' },
+      ]);
+    }
+    const problems: Problem[] = [];
+    const ids: string[] = [];
+    const seen = new Set<string>();
+    const existing: string[] = [];
+    batch.forEach((doc, i) => {
+      if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+        problems.push({ code: 'models.notObject', message: 'Each model must be a JSON object.', pointer: `/${i}`, source: 'request body' });
+        return;
+      }
+      const id = (doc as Record<string, unknown>)['@id'];
+      if (typeof id !== 'string') {
+        problems.push({ code: 'models.id.missing', message: "The model has no string '@id'.", pointer: `/${i}/@id`, source: 'request body' });
+        return;
+      }
+      if (seen.has(id)) {
+        problems.push({ code: 'models.id.duplicate', message: `The id '${id}' appears twice in the batch.`, pointer: `/${i}/@id`, source: 'request body' });
+      }
+      seen.add(id);
+      ids.push(id);
+      if (this.meta.has(id)) existing.push(id);
+    });
+    if (problems.length) throw errors.validation('InvalidModel', 'The models are not valid.', problems);
+    if (existing.length) {
+      throw new TwinloopError(
+        'ModelIdAlreadyExists',
+        `Model with same id already exists: ${existing.join(', ')}. Delete it first or upload a new version (;N+1).`,
+        { details: { ids: existing } },
+      );
+    }
+
+    this.registry.add(batch); // validates and resolves; throws InvalidModel with every problem
+    const uploadTime = this.now();
+    const stored: StoredModel[] = batch.map((doc, i) => ({
+      workspace: this.workspace,
+      id: ids[i]!,
+      definition: JSON.stringify(doc),
+      uploadTime,
+      decommissioned: false,
+    }));
+    try {
+      this.store.insert(stored);
+    } catch (e) {
+      // Keep the registry in step with the store: nothing of the batch stays.
+      for (const id of [...ids].reverse()) this.safeRemove(id);
+      throw e;
+    }
+    batch.forEach((doc, i) => this.meta.set(ids[i]!, { definition: doc, uploadTime, decommissioned: false }));
+    return ids.map((id) => this.toData(id, false));
+  }
+
+  /** Models in upload order (or `dependenciesFor` and their dependencies). @throws ModelNotFound */
+  list(options: ListModelsOptions = {}): ModelData[] {
+    const include = options.includeModelDefinition ?? false;
+    if (!options.dependenciesFor || options.dependenciesFor.length === 0) {
+      return [...this.meta.keys()].map((id) => this.toData(id, include));
+    }
+    const wanted = new Set<string>();
+    for (const id of options.dependenciesFor) {
+      if (!this.meta.has(id)) throw errors.modelNotFound(id);
+      wanted.add(id);
+      for (const dep of this.registry.dependenciesOf(id)) wanted.add(dep);
+    }
+    return [...this.meta.keys()].filter((id) => wanted.has(id)).map((id) => this.toData(id, include));
+  }
+
+  /** One model. @throws ModelNotFound */
+  get(id: string, includeModelDefinition = false): ModelData {
+    if (!this.meta.has(id)) throw errors.modelNotFound(id);
+    return this.toData(id, includeModelDefinition);
+  }
+
+  /**
+   * Applies ADT's model patch: only `[{ "op": "replace", "path": "/decommissioned", "value": true }]`.
+   * @throws ModelNotFound, InvalidPatch
+   */
+  update(id: string, patch: unknown): void {
+    const m = this.meta.get(id);
+    if (!m) throw errors.modelNotFound(id);
+    const problems: Problem[] = [];
+    if (!Array.isArray(patch) || patch.length === 0) {
+      problems.push({ code: 'patch.notArray', message: 'Expected a non-empty JSON Patch array.', pointer: '', source: 'request body' });
+    } else {
+      patch.forEach((op: unknown, i) => {
+        const o = (typeof op === 'object' && op !== null ? op : {}) as Record<string, unknown>;
+        if (o.op !== 'replace') problems.push({ code: 'patch.op', message: "Only 'replace' is supported on a model.", pointer: `/${i}/op`, source: 'request body' });
+        if (o.path !== '/decommissioned') problems.push({ code: 'patch.path', message: "Only '/decommissioned' can be changed on a model.", pointer: `/${i}/path`, source: 'request body' });
+        if (o.value !== true) problems.push({ code: 'patch.value', message: 'A model can only be decommissioned (value true); it cannot be recommissioned.', pointer: `/${i}/value`, source: 'request body' });
+      });
+    }
+    if (problems.length) throw errors.validation('InvalidPatch', `The patch of model '${id}' is not valid.`, problems);
+    if (m.decommissioned) return;
+    if (!this.store.setDecommissioned(this.workspace, id, true)) throw errors.modelNotFound(id);
+    m.decommissioned = true;
+  }
+
+  /** Deletes a model no other model depends on. @throws ModelNotFound, ModelInUse (409) */
+  delete(id: string): void {
+    if (!this.meta.has(id)) throw errors.modelNotFound(id);
+    const dependents = [...this.meta.keys()].filter((other) => other !== id && [...this.registry.dependenciesOf(other)].includes(id));
+    if (dependents.length) {
+      throw new TwinloopError(
+        'ModelInUse',
+        `Model '${id}' cannot be deleted: other models refer to it (${dependents.join(', ')}). Delete those first.`,
+        { details: { dependents } },
+      );
+    }
+    this.store.delete(this.workspace, id);
+    this.registry.remove(id);
+    this.meta.delete(id);
+  }
+
+  private safeRemove(id: string): void {
+    try {
+      this.registry.remove(id);
+    } catch {
+      // Best effort rollback; the store error is what the caller must see.
+    }
+  }
+
+  private toData(id: string, includeModel: boolean): ModelData {
+    const m = this.meta.get(id)!;
+    const doc = (typeof m.definition === 'object' && m.definition !== null ? m.definition : {}) as Record<string, unknown>;
+    const data: ModelData = {
+      id,
+      displayName: languageMap(doc.displayName),
+      description: languageMap(doc.description),
+      uploadTime: new Date(m.uploadTime).toISOString(),
+      decommissioned: m.decommissioned,
+    };
+    if (includeModel) data.model = m.definition;
+    return data;
+  }
+}
+
+/** DTDL allows a plain string or a language map; ADT always answers a language map. */
+function languageMap(v: unknown): Record<string, string> {
+  if (typeof v === 'string') return { en: v };
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const out: Record<string, string> = {};
+    for (const [k, s] of Object.entries(v)) if (typeof s === 'string') out[k] = s;
+    return out;
+  }
+  return {};
+}
+
+function parseStored(m: StoredModel): unknown {
+  try {
+    return JSON.parse(m.definition) as unknown;
+  } catch (e) {
+    throw new TwinloopError('StorageCorrupt', `Stored model '${m.id}' of workspace '${m.workspace}' is not valid JSON.`, { cause: e });
+  }
+}

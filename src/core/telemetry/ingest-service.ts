@@ -1,0 +1,316 @@
+/**
+ * The ingest service: every transport (MQTT, HTTP, files, simulation) hands it IncomingMessages. It
+ * parses, validates against the twin's model, appends to history, and only once the append is
+ * durable updates the twins' latest telemetry and publishes `telemetry` live events. Rejected input
+ * goes to the dead-letter store (raw payload, topic, time, code, reason) and the call resolves with
+ * ok:false once that is durable. Bad input never throws; a storage failure rejects.
+ *
+ * Throughput: messages arriving in the same event-loop turn share one history append and one
+ * dead-letter write (and the store group-commits concurrent appends), so a burst costs a few
+ * commits, not one per message; per-message work is a JSON.parse and a few map lookups.
+ */
+import type { Problem } from '../errors/errors.js';
+import type { LiveEvent, LiveEventBus } from '../live/live-events.js';
+import type { DeadLetter, DeadLetterStore, HistoryPoint, HistoryStore, HistoryValue } from '../ports/storage-ports.js';
+import { IngestStats } from './ingest-stats.js';
+import { parseNdjsonPayload, parseTelemetryPayload } from './payload-parser.js';
+import { checkReadingSet } from './reading-validator.js';
+import type { IngestWorkspace } from './reading-validator.js';
+import type { IncomingMessage, IngestOutcome, ReadingSet } from './telemetry-types.js';
+
+export interface IngestServiceOptions {
+  /** The workspace's twin graph and models, or undefined when there is no such workspace. */
+  workspace: (name: string) => IngestWorkspace | undefined;
+  history: HistoryStore;
+  deadLetters: DeadLetterStore;
+  live: LiveEventBus;
+  /** Counters to update (pass one to share it with the metrics adapter); a new one by default. */
+  stats?: IngestStats;
+  /** Larger payloads are dead-lettered as PayloadTooLarge (default 256 KiB). */
+  maxPayloadBytes?: number;
+  /** How much of an oversize payload its dead letter keeps (default 4 KiB). */
+  oversizeKeptBytes?: number;
+}
+
+/** The outcome of one NDJSON request: one entry per non-blank line. */
+export interface BulkIngestOutcome {
+  acceptedLines: number;
+  readings: number;
+  deadLettered: number;
+  lines: ({ line: number } & IngestOutcome)[];
+}
+
+/** What transports depend on (the MQTT adapters take this, not the class). */
+export interface TelemetryIngest {
+  ingest(msg: IncomingMessage): Promise<IngestOutcome>;
+  /** Dead-letters a message the transport itself refuses (e.g. an unusable topic). */
+  reject(msg: IncomingMessage, code: string, reason: string, problems?: readonly Problem[]): Promise<IngestOutcome>;
+}
+
+interface AcceptedSet {
+  ws: IngestWorkspace;
+  workspace: string;
+  rs: ReadingSet;
+  values: Record<string, unknown>;
+}
+
+interface Batch<T> {
+  items: T[];
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
+
+/**
+ * @example
+ * const ingest = new IngestService({ workspace: (ws) => workspaces.get(ws), history, deadLetters, live });
+ * await ingest.ingest({ source: 'mqtt', workspace: 'default', twinId: 'pump-1', receivedAt: Date.now(),
+ *   payload: Buffer.from('{"temperature": 21.5}') });   // → { ok: true, readings: 1 }
+ */
+export class IngestService implements TelemetryIngest {
+  readonly stats: IngestStats;
+  private readonly maxPayloadBytes: number;
+  private readonly oversizeKeptBytes: number;
+  private pointBatch: Batch<{ points: HistoryPoint[]; sets: AcceptedSet[] }> | undefined;
+  private letterBatch: Batch<DeadLetter> | undefined;
+
+  constructor(private readonly options: IngestServiceOptions) {
+    this.stats = options.stats ?? new IngestStats();
+    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.oversizeKeptBytes = options.oversizeKeptBytes ?? 4096;
+  }
+
+  /** Ingests one message; resolves when its readings (or its dead letter) are durable. @throws StorageError (rejects). */
+  async ingest(msg: IncomingMessage): Promise<IngestOutcome> {
+    if (msg.payload.length > this.maxPayloadBytes) {
+      return this.reject(
+        { ...msg, payload: msg.payload.subarray(0, this.oversizeKeptBytes) },
+        'PayloadTooLarge',
+        `The payload has ${msg.payload.length} bytes, more than the limit of ${this.maxPayloadBytes} (the dead letter keeps the first ${this.oversizeKeptBytes}).`,
+      );
+    }
+    const ws = this.options.workspace(msg.workspace);
+    if (!ws) return this.reject(msg, 'NotFound', `There is no workspace '${msg.workspace}'.`);
+    if (msg.twinId === undefined) return this.reject(msg, 'BadRequest', 'The message names no twin.');
+    let sets: AcceptedSet[];
+    try {
+      const parsed = parseTelemetryPayload(msg.payload, { twinId: msg.twinId, component: msg.component, receivedAt: msg.receivedAt });
+      if (!parsed.ok) return this.reject(msg, 'InvalidTelemetry', parsed.problems[0]!.message, parsed.problems);
+      sets = [];
+      const problems: Problem[] = [];
+      let failure: { code: string; reason: string } | undefined;
+      const many = parsed.readings.length > 1 || msg.payload[firstNonSpace(msg.payload)] === 0x5b; // '['
+      parsed.readings.forEach((rs, i) => {
+        const check = checkReadingSet(rs, ws, many ? `/${i}` : '', msg.modelId);
+        if (check.ok) sets.push({ ws, workspace: msg.workspace, rs, values: check.values });
+        else {
+          failure ??= check;
+          problems.push(...check.problems);
+        }
+      });
+      // A message is one unit: devices retry whole messages, so half-storing one would duplicate the rest.
+      if (failure) return this.reject(msg, failure.code, failure.reason, problems);
+    } catch (e) {
+      return this.reject(msg, 'InternalError', `Ingestion failed unexpectedly: ${(e as Error).message}`);
+    }
+    const points = toPoints(sets);
+    await this.commit(points, sets);
+    this.stats.acceptedMessages++;
+    this.stats.acceptedReadings += points.length;
+    return { ok: true, readings: points.length };
+  }
+
+  /**
+   * Ingests NDJSON (one reading set per line, `$dtId` naming the twin): good lines are stored,
+   * each bad line is dead-lettered on its own with its line number. @throws StorageError (rejects).
+   */
+  async ingestBulk(msg: IncomingMessage): Promise<BulkIngestOutcome> {
+    const out: BulkIngestOutcome = { acceptedLines: 0, readings: 0, deadLettered: 0, lines: [] };
+    if (msg.payload.length > this.maxPayloadBytes) {
+      const o = await this.ingest(msg); // the same PayloadTooLarge dead letter
+      out.deadLettered = 1;
+      out.lines.push({ line: 1, ...o });
+      return out;
+    }
+    const ws = this.options.workspace(msg.workspace);
+    if (!ws) {
+      const o = await this.reject(msg, 'NotFound', `There is no workspace '${msg.workspace}'.`);
+      out.deadLettered = 1;
+      out.lines.push({ line: 1, ...o });
+      return out;
+    }
+    const lines = parseNdjsonPayload(msg.payload, { receivedAt: msg.receivedAt, twinId: msg.twinId, component: msg.component });
+    const sets: AcceptedSet[] = [];
+    const rejections: Promise<IngestOutcome>[] = [];
+    const accepted: { line: number; readings: number }[] = [];
+    for (const l of lines) {
+      const lineMsg = { ...msg, payload: Buffer.from(l.text, 'utf8') };
+      if (!l.result.ok) {
+        rejections.push(this.reject(lineMsg, 'InvalidTelemetry', `line ${l.line}: ${l.result.problems[0]!.message}`, l.result.problems));
+        out.lines.push({ line: l.line, ok: false, code: 'InvalidTelemetry', reason: '' });
+        continue;
+      }
+      const rs = l.result.readings[0]!;
+      const check = checkReadingSet(rs, ws, '', msg.modelId);
+      if (!check.ok) {
+        for (const p of check.problems) p.line = l.line;
+        rejections.push(this.reject(lineMsg, check.code, `line ${l.line}: ${check.reason}`, check.problems));
+        out.lines.push({ line: l.line, ok: false, code: check.code, reason: '' });
+        continue;
+      }
+      sets.push({ ws, workspace: msg.workspace, rs, values: check.values });
+      const n = Object.keys(check.values).length;
+      accepted.push({ line: l.line, readings: n });
+      out.lines.push({ line: l.line, ok: true, readings: n });
+    }
+    const points = toPoints(sets);
+    const [outcomes] = await Promise.all([Promise.all(rejections), points.length ? this.commit(points, sets) : undefined]);
+    // Fill in the rejected lines' reasons from their outcomes (same order as pushed).
+    let r = 0;
+    for (const entry of out.lines) {
+      if (!entry.ok) {
+        const o = outcomes[r++];
+        if (o && !o.ok) entry.reason = o.reason;
+      }
+    }
+    out.acceptedLines = accepted.length;
+    out.readings = points.length;
+    out.deadLettered = rejections.length;
+    if (accepted.length) {
+      this.stats.acceptedMessages += accepted.length;
+      this.stats.acceptedReadings += points.length;
+    }
+    return out;
+  }
+
+  /** Stores a dead letter; resolves (ok:false) once it is durable. @throws StorageError (rejects). */
+  async reject(msg: IncomingMessage, code: string, reason: string, problems?: readonly Problem[]): Promise<IngestOutcome> {
+    const letter: DeadLetter = {
+      workspace: msg.workspace,
+      time: msg.receivedAt,
+      source: msg.source,
+      payload: msg.payload,
+      code,
+      reason,
+    };
+    if (msg.topic !== undefined) letter.topic = msg.topic;
+    if (msg.clientId !== undefined) letter.clientId = msg.clientId;
+    if (problems?.length) {
+      letter.problems = problems.map((p) => {
+        const q: NonNullable<DeadLetter['problems']>[number] = { code: p.code, message: p.message };
+        if (p.pointer !== undefined) q.pointer = p.pointer;
+        if (p.line !== undefined) q.line = p.line;
+        if (p.column !== undefined) q.column = p.column;
+        return q;
+      });
+    }
+    let batch = this.letterBatch;
+    if (!batch) {
+      batch = this.letterBatch = newBatch();
+      const b = batch;
+      setImmediate(() => {
+        this.letterBatch = undefined;
+        Promise.resolve()
+          .then(() => this.options.deadLetters.add(b.items))
+          .then(b.resolve, b.reject);
+      });
+    }
+    batch.items.push(letter);
+    await batch.done;
+    this.stats.countDeadLetter(code);
+    return { ok: false, code, reason };
+  }
+
+  /** Appends with every other message of this turn; after the commit, updates twins and publishes. */
+  private commit(points: HistoryPoint[], sets: AcceptedSet[]): Promise<void> {
+    let batch = this.pointBatch;
+    if (!batch) {
+      batch = this.pointBatch = newBatch();
+      const b = batch;
+      setImmediate(() => {
+        this.pointBatch = undefined;
+        const all: HistoryPoint[] = [];
+        const allSets: AcceptedSet[] = [];
+        for (const item of b.items) {
+          for (const p of item.points) all.push(p);
+          for (const s of item.sets) allSets.push(s);
+        }
+        Promise.resolve()
+          .then(() => this.options.history.append(all))
+          .then(
+          () => {
+            try {
+              this.afterCommit(allSets);
+            } finally {
+              b.resolve();
+            }
+          },
+          (e: unknown) => {
+            this.stats.storageFailures++;
+            b.reject(e);
+          },
+        );
+      });
+    }
+    batch.items.push({ points, sets });
+    return batch.done;
+  }
+
+  private afterCommit(sets: readonly AcceptedSet[]): void {
+    const events: LiveEvent[] = [];
+    for (const s of sets) {
+      // Look the twin up again: it may have been replaced or deleted while the append committed.
+      const twin = s.ws.graph.getTwin(s.rs.twinId);
+      if (!twin) continue;
+      const prefix = s.rs.component === undefined ? '' : `${s.rs.component}/`;
+      for (const [name, value] of Object.entries(s.values)) {
+        const path = prefix + name;
+        const last = twin.telemetry[path];
+        if (!last || last.time <= s.rs.time) twin.telemetry[path] = { value, time: s.rs.time };
+      }
+      const ev: LiveEvent = { type: 'telemetry', workspace: s.workspace, twinId: twin.id, modelId: twin.modelId, time: s.rs.time, values: s.values };
+      if (s.rs.component !== undefined) ev.component = s.rs.component;
+      events.push(ev);
+    }
+    this.stats.acceptedReadingSets += sets.length;
+    this.options.live.publish(events);
+  }
+}
+
+function toPoints(sets: readonly AcceptedSet[]): HistoryPoint[] {
+  const points: HistoryPoint[] = [];
+  for (const s of sets) {
+    const prefix = s.rs.component === undefined ? '' : `${s.rs.component}/`;
+    for (const [name, value] of Object.entries(s.values)) {
+      points.push({
+        workspace: s.workspace,
+        twinId: s.rs.twinId,
+        path: prefix + name,
+        kind: 'telemetry',
+        ts: s.rs.time,
+        value: value as HistoryValue,
+      });
+    }
+  }
+  return points;
+}
+
+function newBatch<T>(): Batch<T> {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch nobody awaits any more must not become an unhandled rejection; awaiters still see it.
+  done.catch(() => undefined);
+  return { items: [], done, resolve, reject };
+}
+
+function firstNonSpace(buf: Uint8Array): number {
+  let i = 0;
+  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x0a || buf[i] === 0x0d || buf[i] === 0x09)) i++;
+  return i;
+}
