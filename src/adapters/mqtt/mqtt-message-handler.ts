@@ -26,12 +26,22 @@ export function ingestMqttMessage(
   topic: string,
   payload: Buffer,
   clientId: string | undefined,
+  maxBytes: number,
 ): Promise<IngestOutcome> | undefined {
   const m = scheme.match(topic);
   if (m.kind === 'other') return undefined;
   const receivedAt = Date.now();
+  if (payload.length > maxBytes) {
+    const kept = 4096;
+    const workspace = m.kind === 'telemetry' ? m.target.workspace : 'default';
+    return ingest.reject(
+      { source: 'mqtt', workspace, topic, clientId, receivedAt, payload: payload.subarray(0, kept) },
+      'PayloadTooLarge',
+      `The payload has ${payload.length} bytes, more than the MQTT limit of ${maxBytes} (the dead letter keeps the first ${kept}).`,
+    );
+  }
   if (m.kind === 'invalid') {
-    // The workspace cannot be trusted from a broken topic: the dead letter goes to the topic's first id level or "default".
+    // A broken topic names no trustworthy workspace: its dead letter is kept in "default".
     return ingest.reject({ source: 'mqtt', workspace: 'default', topic, clientId, receivedAt, payload }, 'BadRequest', m.reason);
   }
   const t = m.target;

@@ -4,8 +4,10 @@
  *
  * - Log row (one per group commit): `nums` = [ts f64 × n][value f64 × n][series id u32 × n] for the
  *   numeric points, `extra` = JSON [[seriesId, ts, value], ...] for the others.
- * - Chunk (compacted points of one series, sorted by ts): `ts` = f64 × n, `vals` = f64 × n, `json` =
- *   JSON [[index, value], ...] for the non-numeric points, plus summaries of the whole chunk.
+ * - Chunk (compacted points of one series, sorted by ts): `ts` (see encodeTs: regular steps, u32
+ *   deltas or raw f64), `vals` = f64 × n, `json` = JSON [[index, value], ...] for the non-numeric
+ *   points, plus summaries of the whole chunk. Reading blobs is most of a query's cost, so the
+ *   timestamps, usually integer ms at a steady rate, are stored compactly.
  */
 import type { HistoryValue } from '../../core/ports/storage-ports.js';
 
@@ -57,8 +59,8 @@ export function encodeLog(batch: LogBatch): { nums: Buffer | null; extra: string
 
 export function decodeLog(nums: Buffer | null, extra: string | null): LogBatch {
   let n = 0;
-  let ts = new Float64Array(0);
-  let vals = new Float64Array(0);
+  let ts: Float64Array = new Float64Array(0);
+  let vals: Float64Array = new Float64Array(0);
   let sids = new Uint32Array(0);
   if (nums && nums.byteLength > 0) {
     n = nums.byteLength / 20;
@@ -148,7 +150,7 @@ export function encodeChunk(c: Columns): ChunkRow {
     first_value: JSON.stringify(valueAt(c, 0)),
     last_ts: c.ts[n - 1] as number,
     last_value: JSON.stringify(valueAt(c, n - 1)),
-    ts: asBuffer(c.ts),
+    ts: encodeTs(c.ts),
     vals: asBuffer(c.vals),
     json: c.json && c.json.size ? JSON.stringify([...c.json]) : null,
   };
@@ -156,7 +158,7 @@ export function encodeChunk(c: Columns): ChunkRow {
 
 export function decodeChunk(ts: Buffer, vals: Buffer, json: string | null): Columns {
   return {
-    ts: f64(ts),
+    ts: decodeTs(ts, vals.byteLength >>> 3),
     vals: f64(vals),
     json: json ? new Map(JSON.parse(json) as [number, HistoryValue][]) : null,
   };
@@ -184,4 +186,83 @@ export function sliceColumns(c: Columns, start: number, end: number): Columns {
   let json: Map<number, HistoryValue> | null = null;
   if (c.json) for (const [i, v] of c.json) if (i >= start && i < end) (json ??= new Map()).set(i - start, v);
   return { ts: c.ts.slice(start, end), vals: c.vals.slice(start, end), json };
+}
+
+// ---------------------------------------------------------------- timestamps of a chunk
+
+const TS_RAW = 0;
+const TS_REGULAR = 1;
+const TS_DELTA32 = 2;
+
+/**
+ * Sorted timestamps as an 8-byte header (format, pad) and a payload: REGULAR = [first f64][step f64]
+ * when every step is the same; DELTA32 = [first f64][u32 × (n - 1)] when all are integers with
+ * steps below 2^32 ms; RAW = f64 × n otherwise.
+ */
+export function encodeTs(ts: Float64Array): Buffer {
+  const n = ts.length;
+  const first = ts[0] as number;
+  let integral = Number.isInteger(first);
+  let regular = n >= 2;
+  const step = n >= 2 ? (ts[1] as number) - first : 0;
+  let maxDelta = 0;
+  for (let i = 1; i < n && (integral || regular); i++) {
+    const t = ts[i] as number;
+    const d = t - (ts[i - 1] as number);
+    if (d !== step) regular = false;
+    if (!Number.isInteger(t)) integral = false;
+    if (d > maxDelta) maxDelta = d;
+  }
+  if (regular && first + step * (n - 1) === ts[n - 1]) {
+    // Recomputing first + step * i must give the stored values exactly.
+    let exact = true;
+    for (let i = 0; i < n && exact; i++) if (first + step * i !== ts[i]) exact = false;
+    if (exact) {
+      const out = Buffer.alloc(24);
+      out[0] = TS_REGULAR;
+      out.writeDoubleLE(first, 8);
+      out.writeDoubleLE(step, 16);
+      return out;
+    }
+  }
+  if (integral && maxDelta < 2 ** 32) {
+    const out = Buffer.alloc(16 + 4 * (n - 1));
+    out[0] = TS_DELTA32;
+    out.writeDoubleLE(first, 8);
+    const d = new Uint32Array(out.buffer, out.byteOffset + 16, n - 1);
+    for (let i = 1; i < n; i++) d[i - 1] = (ts[i] as number) - (ts[i - 1] as number);
+    return out;
+  }
+  const out = Buffer.alloc(8 + 8 * n);
+  out[0] = TS_RAW;
+  new Float64Array(out.buffer, out.byteOffset + 8, n).set(ts);
+  return out;
+}
+
+/** Decodes timestamps of a chunk of n points. */
+export function decodeTs(buf: Buffer, n: number): Float64Array {
+  const format = buf[0];
+  if (format === TS_RAW) return f64(buf, 8, n);
+  const first = buf.readDoubleLE(8);
+  const out = new Float64Array(n);
+  if (format === TS_REGULAR) {
+    const step = buf.readDoubleLE(16);
+    for (let i = 0; i < n; i++) out[i] = first + step * i;
+    return out;
+  }
+  if (format === TS_DELTA32) {
+    const off = buf.byteOffset + 16;
+    const d =
+      off % 4 === 0
+        ? new Uint32Array(buf.buffer, off, n - 1)
+        : Uint32Array.from({ length: n - 1 }, (_, i) => buf.readUInt32LE(16 + 4 * i));
+    let t = first;
+    out[0] = t;
+    for (let i = 1; i < n; i++) {
+      t += d[i - 1] as number;
+      out[i] = t;
+    }
+    return out;
+  }
+  throw new Error(`unknown timestamp format ${String(format)}`);
 }

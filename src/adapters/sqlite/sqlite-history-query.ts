@@ -14,7 +14,7 @@ import type {
   HistoryRawQuery,
   HistoryValue,
 } from '../../core/ports/storage-ports.js';
-import { decodeChunk, valueAt, type Columns } from './sqlite-history-codec.js';
+import { decodeChunk, sortColumns, valueAt, type Columns } from './sqlite-history-codec.js';
 
 /** Committed points of one series not yet compacted (arrival order). */
 export interface SeriesBuffer {
@@ -92,32 +92,62 @@ export class HistoryReader {
     const firstVal: HistoryValue[] = [];
     const lastVal: HistoryValue[] = [];
 
+    /** Adds sorted columns: walks bucket by bucket, so the inner loop is a plain sum/min/max. */
     const addColumns = (c: Columns): void => {
       const ts = c.ts;
       const vals = c.vals;
       const json = c.json;
-      for (let i = 0; i < ts.length; i++) {
-        const t = ts[i] as number;
-        if (t < from || t >= to) continue;
-        const b = Math.floor((t - from) / interval);
-        count[b]!++;
-        if (json === null || !json.has(i)) {
-          const v = vals[i] as number;
-          numCount[b]!++;
-          sum[b]! += v;
-          if (v < min[b]!) min[b] = v;
-          if (v > max[b]!) max[b] = v;
+      const len = ts.length;
+      let i = lowerBound(ts, from);
+      while (i < len) {
+        const t0 = ts[i] as number;
+        if (t0 >= to) break;
+        const b = Math.floor((t0 - from) / interval);
+        const edge = Math.min(to, from + (b + 1) * interval);
+        let j = i;
+        let s = 0;
+        let mn = min[b]!;
+        let mx = max[b]!;
+        let nums = 0;
+        if (json === null) {
+          for (; j < len; j++) {
+            if ((ts[j] as number) >= edge) break;
+            const v = vals[j] as number;
+            s += v;
+            if (v < mn) mn = v;
+            if (v > mx) mx = v;
+          }
+          nums = j - i;
+        } else {
+          for (; j < len; j++) {
+            if ((ts[j] as number) >= edge) break;
+            if (json.has(j)) continue;
+            const v = vals[j] as number;
+            s += v;
+            if (v < mn) mn = v;
+            if (v > mx) mx = v;
+            nums++;
+          }
+        }
+        count[b]! += j - i;
+        if (nums > 0) {
+          numCount[b]! += nums;
+          sum[b]! += s;
+          min[b] = mn;
+          max[b] = mx;
         }
         if (firstTs && lastTs) {
-          if (t < firstTs[b]!) {
-            firstTs[b] = t;
+          if (t0 < firstTs[b]!) {
+            firstTs[b] = t0;
             firstVal[b] = valueAt(c, i);
           }
-          if (t >= lastTs[b]!) {
-            lastTs[b] = t;
-            lastVal[b] = valueAt(c, i);
+          const tl = ts[j - 1] as number;
+          if (tl >= lastTs[b]!) {
+            lastTs[b] = tl;
+            lastVal[b] = valueAt(c, j - 1);
           }
         }
+        i = j;
       }
     };
 
@@ -150,7 +180,7 @@ export class HistoryReader {
       for (const id of straddling) addColumns(this.chunk(id));
     }
     if (buf && buf.bts.length) {
-      addColumns({ ts: Float64Array.from(buf.bts), vals: Float64Array.from(buf.bnum), json: buf.bjson });
+      addColumns(sortColumns({ ts: Float64Array.from(buf.bts), vals: Float64Array.from(buf.bnum), json: buf.bjson }));
     }
 
     const fns = new Set<AggregateFn>(q.fns);
@@ -252,6 +282,19 @@ export class HistoryReader {
     }
     return result;
   }
+}
+
+/** First index whose ts is >= t (ts sorted ascending). */
+function lowerBound(ts: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  if (hi === 0 || (ts[0] as number) >= t) return 0;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ts[mid] as number) < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 interface Cursor {

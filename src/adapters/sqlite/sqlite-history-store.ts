@@ -71,6 +71,8 @@ export class SqliteHistoryStore implements HistoryStore {
     private readonly db: Database.Database,
     options: SqliteHistoryStoreOptions = {},
   ) {
+    this.compactMaxPoints = options.compactMaxPoints ?? 1_000_000;
+    this.committer = new GroupCommitter((points) => this.commit(points), { delayMs: options.commitDelayMs ?? 0 });
     try {
       this.stmt = {
         seriesByKey: db.prepare('SELECT * FROM series WHERE workspace = ? AND twin_id = ? AND path = ?'),
@@ -87,8 +89,6 @@ export class SqliteHistoryStore implements HistoryStore {
     } catch (e) {
       throw storageError('Cannot open the history store', e);
     }
-    this.compactMaxPoints = options.compactMaxPoints ?? 1_000_000;
-    this.committer = new GroupCommitter((points) => this.commit(points), { delayMs: options.commitDelayMs ?? 0 });
     this.timer = setInterval(() => {
       if (this.buffered > 0) this.compactSafely();
     }, options.compactIntervalMs ?? 10_000);

@@ -87,8 +87,9 @@ export const MIGRATIONS: readonly Migration[] = [
           vals BLOB NOT NULL,
           json TEXT
         );
-        -- (series_id, max_ts, min_ts): a window [from, to) scans only chunks ending at or after `from`.
+        -- (series_id, max_ts, min_ts): a window [from, to) scans only chunks ending at or after "from".
         CREATE INDEX history_chunks_by_series ON history_chunks (series_id, max_ts, min_ts);
+        CREATE INDEX history_chunks_by_end ON history_chunks (max_ts);
       `);
     },
   },

@@ -53,6 +53,8 @@ export const ERROR_STATUS = {
   ComponentNotFound: 404,
   RelationshipNotFound: 404,
   RelationshipAlreadyExists: 412,
+  /** ADT's code: a twin cannot be deleted while relationships (either direction) remain. */
+  RelationshipsNotDeleted: 400,
   InvalidTwin: 400,
   InvalidRelationship: 400,
   InvalidPatch: 400,

@@ -22,6 +22,11 @@ export interface LiveQueryMatcher {
   matches(twinId: string): boolean;
   /** True when the WHERE reads telemetry, so telemetry events must re-evaluate membership. */
   readonly readsTelemetry?: boolean;
+  /**
+   * True when a twin's membership depends on other twins (JOIN / MATCH): then every change in the
+   * workspace recomputes the whole member set, since any twin may be the one the pattern reads.
+   */
+  readonly dependsOnOtherTwins?: boolean;
 }
 
 /**
@@ -300,6 +305,16 @@ export class LiveHub {
       if (wanted && members.has(ev.twinId)) deliver(sub);
       return;
     }
+    if (sub.matcher!.dependsOnOtherTwins) {
+      const next = this.allMembers(sub);
+      const entered = [...next].filter((id) => !members.has(id));
+      const left = [...members].filter((id) => !next.has(id));
+      sub.members = next;
+      for (const id of entered) this.membership(sub, ev, id, true, touched);
+      if (wanted && (members.has(ev.twinId) || next.has(ev.twinId))) deliver(sub);
+      for (const id of left) this.membership(sub, ev, id, false, touched);
+      return;
+    }
     if (ev.type === 'twinDeleted') {
       if (members.delete(ev.twinId)) {
         if (wanted) deliver(sub);
@@ -317,6 +332,14 @@ export class LiveHub {
       const tWas = members.has(ev.targetId);
       const tNow = this.evaluate(sub, ev.targetId);
       if (tWas !== tNow) this.membership(sub, ev, ev.targetId, tNow, touched);
+    }
+  }
+
+  private allMembers(sub: Subscription): Set<string> {
+    try {
+      return new Set(sub.matcher!.members());
+    } catch {
+      return new Set(); // the graph no longer satisfies the query's assumptions: nothing matches
     }
   }
 

@@ -6,17 +6,8 @@
  */
 import { TwinloopError, errors, type Problem } from '../errors/errors.js';
 import type { ModelStore, StoredModel } from '../ports/storage-ports.js';
+import type { ModelRegistry } from './model-registry.js';
 import type { InterfaceInfo, ModelLookup } from './model-types.js';
-
-/** What the model service needs from the DTDL model registry (src/core/models/model-registry.ts). */
-export interface ModelRegistryPort extends ModelLookup {
-  /** Parses, resolves and adds every document; all or nothing. @throws TwinloopError('InvalidModel', { problems }) */
-  add(batch: readonly unknown[]): unknown;
-  /** Removes one model. */
-  remove(id: string): unknown;
-  /** Models `id` references directly or transitively (extends, component schemas, ...), not including itself. */
-  dependenciesOf(id: string): Iterable<string>;
-}
 
 /** ADT's DigitalTwinsModelData. */
 export interface ModelData {
@@ -31,7 +22,7 @@ export interface ModelData {
 
 export interface ModelServiceOptions {
   workspace: string;
-  registry: ModelRegistryPort;
+  registry: ModelRegistry;
   store: ModelStore;
   /** Clock, ms since epoch (tests pass a fixed one). */
   now?: () => number;
@@ -59,7 +50,7 @@ interface ModelMeta {
  */
 export class ModelService implements ModelLookup {
   readonly workspace: string;
-  private readonly registry: ModelRegistryPort;
+  private readonly registry: ModelRegistry;
   private readonly store: ModelStore;
   private readonly now: () => number;
   /** In upload order (Map keeps insertion order). */
@@ -77,7 +68,13 @@ export class ModelService implements ModelLookup {
     const stored = this.store.list(this.workspace);
     if (stored.length === 0) return 0;
     const docs = stored.map((m) => parseStored(m));
-    this.registry.add(docs);
+    this.registry.add(
+      docs.map((json, i) => ({ source: `stored model ${stored[i]!.id}`, json })),
+      { reload: true },
+    );
+    stored.forEach((m) => {
+      if (m.decommissioned) this.registry.setDecommissioned(m.id, true);
+    });
     stored.forEach((m, i) =>
       this.meta.set(m.id, { definition: docs[i], uploadTime: m.uploadTime, decommissioned: m.decommissioned }),
     );
@@ -154,7 +151,8 @@ export class ModelService implements ModelLookup {
       );
     }
 
-    this.registry.add(batch); // validates and resolves; throws InvalidModel with every problem
+    // Validates and resolves against what is uploaded; throws InvalidModel with every problem.
+    this.registry.add(batch.map((json, i) => ({ source: `request body[${i}]`, json })));
     const uploadTime = this.now();
     const stored: StoredModel[] = batch.map((doc, i) => ({
       workspace: this.workspace,
@@ -216,13 +214,15 @@ export class ModelService implements ModelLookup {
     if (problems.length) throw errors.validation('InvalidPatch', `The patch of model '${id}' is not valid.`, problems);
     if (m.decommissioned) return;
     if (!this.store.setDecommissioned(this.workspace, id, true)) throw errors.modelNotFound(id);
+    this.registry.setDecommissioned(id, true);
     m.decommissioned = true;
   }
 
   /** Deletes a model no other model depends on. @throws ModelNotFound, ModelInUse (409) */
   delete(id: string): void {
     if (!this.meta.has(id)) throw errors.modelNotFound(id);
-    const dependents = [...this.meta.keys()].filter((other) => other !== id && [...this.registry.dependenciesOf(other)].includes(id));
+    // Extends, components and relationship targets, transitively (ADT: ModelReferencesNotDeleted).
+    const dependents = [...this.meta.keys()].filter((other) => other !== id && this.registry.dependenciesOf(other).includes(id));
     if (dependents.length) {
       throw new TwinloopError(
         'ModelInUse',
@@ -231,8 +231,8 @@ export class ModelService implements ModelLookup {
       );
     }
     this.store.delete(this.workspace, id);
-    this.registry.remove(id);
     this.meta.delete(id);
+    this.registry.remove(id);
   }
 
   private safeRemove(id: string): void {

@@ -153,6 +153,7 @@ export class IngestService implements TelemetryIngest {
         continue;
       }
       const rs = l.result.readings[0]!;
+      lineMsg.twinId = rs.twinId;
       const check = checkReadingSet(rs, ws, '', msg.modelId);
       if (!check.ok) {
         for (const p of check.problems) p.line = l.line;
@@ -187,7 +188,8 @@ export class IngestService implements TelemetryIngest {
 
   /** Stores a dead letter; resolves (ok:false) once it is durable. @throws StorageError (rejects). */
   async reject(msg: IncomingMessage, code: string, reason: string, problems?: readonly Problem[]): Promise<IngestOutcome> {
-    const letter: DeadLetter = {
+    // twinId is read by the SQLite dead-letter store for its twin filter (DeadLetterQuery.twinId).
+    const letter: DeadLetter & { twinId?: string } = {
       workspace: msg.workspace,
       time: msg.receivedAt,
       source: msg.source,
@@ -197,6 +199,7 @@ export class IngestService implements TelemetryIngest {
     };
     if (msg.topic !== undefined) letter.topic = msg.topic;
     if (msg.clientId !== undefined) letter.clientId = msg.clientId;
+    if (msg.twinId !== undefined) letter.twinId = msg.twinId;
     if (problems?.length) {
       letter.problems = problems.map((p) => {
         const q: NonNullable<DeadLetter['problems']>[number] = { code: p.code, message: p.message };

@@ -77,7 +77,9 @@ export function checkReadingSet(rs: ReadingSet, ws: IngestWorkspace, pointer: st
       value = raw.value;
     }
     const before = problems.length;
-    for (const p of validateValue(tel.schema, value, value === raw ? at : `${at}/value`)) problems.push(p);
+    for (const p of validateValue(tel.schema, value, value === raw ? at : `${at}/value`)) {
+      problems.push({ ...p, message: `Telemetry '${name}': ${p.message}` });
+    }
     if (problems.length === before) values[name] = value;
   }
   if (problems.length) {

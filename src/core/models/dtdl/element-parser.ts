@@ -26,6 +26,8 @@ export interface Expectation {
   defaultClass?: ClassName;
   /** Member of the parent that includes this element ("schemas", "contents", ...). */
   memberName?: string;
+  /** The member admits DTDL v2 elements. */
+  allowV2?: boolean;
   /** For EnumValues: the parent Enum's valueSchema. */
   enumValueSchema?: string;
 }
@@ -83,8 +85,11 @@ function readType(obj: Record<string, unknown>, p: string, exp: Expectation, ctx
       r.error('dtdl.type.notDtmiNorTerm', `Type "${t}" is neither a DTMI nor a term.`, at(i));
       ok = false;
     } else if (isReserved(t) || c) {
-      r.error('dtdl.type.irrelevant', `Type "${t}" cannot co-type a ${cls}.`, at(i));
-      ok = false;
+      if (ctx.undefinedExtension) informal = true; // an undefined extension may designate it
+      else {
+        r.error('dtdl.type.irrelevant', `Type "${t}" cannot co-type a ${cls}.`, at(i));
+        ok = false;
+      }
     } else if (ctx.quantitativeTypes && isSemanticType(t)) {
       if (spec.semanticTypes) semanticTypes.push(t);
       else {
@@ -109,8 +114,9 @@ function readId(obj: Record<string, unknown>, p: string, cls: ClassName, r: Repo
     r.error('dtdl.id.invalid', '"@id" must be a DTMI string.', ip);
     return undefined;
   }
+  const text: string = v;
   if (!isDtmi(v)) {
-    r.error('dtdl.dtmi.invalid', `"${v.length > 80 ? `${v.slice(0, 80)}…` : v}" is not a valid DTMI.`, ip);
+    r.error('dtdl.dtmi.invalid', `"${text.length > 80 ? `${text.slice(0, 80)}…` : text}" is not a valid DTMI.`, ip);
     return undefined;
   }
   if (hasReservedPrefix(v)) {
@@ -141,6 +147,8 @@ export function parseElement(
     return undefined;
   }
   const ctx = readContext(v['@context'], '@context' in v ? childPointer(p, '@context') : p, parentCtx, topLevel, st.options, r);
+  if (ctx.version === 2 && !topLevel && ctx !== parentCtx && !exp.allowV2)
+    r.error('dtdl.context.version', `A DTDL v2 element is not allowed in "${exp.memberName ?? ''}" of a DTDL v3 element.`, p);
   const tr = readType(v, p, exp, ctx, r);
   if (!tr) return undefined;
   const { cls } = tr;
@@ -245,7 +253,7 @@ function readElementMember(
   items.forEach((item, i) => {
     const ip = Array.isArray(value) ? childPointer(p, i) : p;
     if (isObject(item)) {
-      const childExp: Expectation = { classes: ms.classes ?? [], memberName: term };
+      const childExp: Expectation = { classes: ms.classes ?? [], memberName: term, allowV2: ms.allowV2 === true };
       if (ms.defaultClass) childExp.defaultClass = ms.defaultClass;
       if (term === 'enumValues') {
         if (enumVs) childExp.enumValueSchema = enumVs;

@@ -57,7 +57,8 @@ export function readLiteral(kind: LiteralKind, v: unknown, p: string, member: st
     ok = false;
   }
   if ('@type' in v) {
-    const t = v['@type'];
+    const raw = v['@type'];
+    const t = Array.isArray(raw) && raw.length === 1 ? (raw[0] as unknown) : raw;
     if (typeof t !== 'string' || !XSD_TYPES[kind].includes(t)) {
       r.error('dtdl.literal.invalid', `"@type" of a ${kind} value object must be "${XSD_TYPES[kind][0]}".`, childPointer(p, '@type'));
       ok = false;

@@ -61,6 +61,30 @@ export class TextPositions {
   }
 }
 
+/** Members named twice in one object (JSON.parse silently keeps the last): their positions and pointers. */
+export function findDuplicateKeys(text: string): { key: string; pointer: string; line: number; column: number }[] {
+  const root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
+  if (!root) return [];
+  const pos = new TextPositions(text);
+  const out: { key: string; pointer: string; line: number; column: number }[] = [];
+  const walk = (n: Node, pointer: string): void => {
+    if (n.type === 'object') {
+      const seen = new Set<string>();
+      for (const prop of n.children ?? []) {
+        const [k, v] = prop.children ?? [];
+        if (!k || typeof k.value !== 'string') continue;
+        const key = k.value;
+        const p = childPointer(pointer, key);
+        if (seen.has(key)) out.push({ key, pointer: p, ...pos.at(k.offset) });
+        seen.add(key);
+        if (v) walk(v, p);
+      }
+    } else if (n.type === 'array') (n.children ?? []).forEach((c, i) => walk(c, childPointer(pointer, i)));
+  };
+  walk(root, '');
+  return out;
+}
+
 export interface JsonSyntaxError extends LineColumn {
   message: string;
 }

@@ -42,7 +42,7 @@ export class References {
       const referenceable = t.cls === 'Interface' || t.topLevel || t.partition === el.partition;
       if (!referenceable) {
         this.sink.error('dtdl.reference.notReferenceable', `"${ref.id}" is not referenceable from here (it is nested in another Interface).`, el.source, ref.pointer);
-      } else if (!classes.includes(t.cls)) {
+      } else if (!classes.includes(t.cls) || (t.ctx.version === 2 && CLASS_SPECS[el.cls].members[member]?.allowV2 !== true)) {
         this.sink.error('dtdl.reference.type', `"${ref.id}" is a ${t.cls}; "${member}" needs ${classes.join(' or ')}.`, el.source, ref.pointer);
       } else this.resolved.set(ref, { kind: 'element', el: t });
       return;

@@ -53,6 +53,8 @@ export interface MemberSpec {
   classes?: readonly ClassName[];
   /** Class assumed for a nested element without `@type` (for classes whose `@type` is optional). */
   defaultClass?: ClassName;
+  /** Included elements may be DTDL v2 elements (a nested "dtmi:dtdl:context;2"). */
+  allowV2?: boolean;
   /** Allowed values for `choice` members (terms; DTMI forms are derived). */
   choices?: readonly string[];
 }
@@ -71,7 +73,7 @@ const described: Record<string, MemberSpec> = {
   description: { kind: 'lstring' },
   displayName: { kind: 'lstring' },
 };
-const schemaMember: MemberSpec = { kind: 'schema', required: true, card: 'exactlyOne', classes: COMPLEX_SCHEMA_CLASSES };
+const schemaMember: MemberSpec = { kind: 'schema', required: true, card: 'exactlyOne', classes: COMPLEX_SCHEMA_CLASSES, allowV2: true };
 const nameMember: MemberSpec = { kind: 'name', required: true };
 
 export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
@@ -80,8 +82,8 @@ export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
     idRequired: true,
     members: {
       ...described,
-      contents: { kind: 'elements', card: 'many', classes: CONTENT_CLASSES },
-      extends: { kind: 'elements', card: 'many', classes: ['Interface'] },
+      contents: { kind: 'elements', card: 'many', classes: CONTENT_CLASSES, allowV2: true },
+      extends: { kind: 'elements', card: 'many', classes: ['Interface'], allowV2: true },
       schemas: { kind: 'elements', card: 'many', classes: COMPLEX_SCHEMA_CLASSES },
     },
   },
@@ -99,7 +101,7 @@ export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
   CommandResponse: { typeRequired: false, semanticTypes: true, members: { ...described, name: nameMember, schema: schemaMember } },
   Component: {
     typeRequired: true,
-    members: { ...described, name: nameMember, schema: { kind: 'elements', required: true, card: 'exactlyOne', classes: ['Interface'] } },
+    members: { ...described, name: nameMember, schema: { kind: 'elements', required: true, card: 'exactlyOne', classes: ['Interface'], allowV2: true } },
   },
   Enum: {
     typeRequired: true,
@@ -140,7 +142,7 @@ export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
       name: nameMember,
       maxMultiplicity: { kind: 'integer' },
       minMultiplicity: { kind: 'integer' },
-      properties: { kind: 'elements', card: 'many', classes: ['Property'] },
+      properties: { kind: 'elements', card: 'many', classes: ['Property'], allowV2: true },
       target: { kind: 'dtmi' },
       writable: { kind: 'boolean' },
     },

@@ -1,0 +1,134 @@
+/**
+ * Load generator process for bench/ingest: C TCP connections, each simulating devices/C devices and
+ * keeping W QoS 1 PUBLISHes in flight; 5 readings per message. MQTT 3.1.1 is written and read by hand
+ * (a few dozen bytes per packet) so the generator stays cheap next to the system under test.
+ * argv: host port connections window devices durationMs topicPrefix
+ * Sends { type: 'done', published, acked, elapsedMs } to the parent.
+ */
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+
+const [host = '127.0.0.1', portS = '1883', connS = '20', winS = '200', devS = '1000', durS = '10000', prefix = 'twins/'] = process.argv.slice(2);
+const port = Number(portS);
+const connections = Number(connS);
+const window = Number(winS);
+const devices = Number(devS);
+const durationMs = Number(durS);
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 128;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+
+function connectPacket(clientId: string): Buffer {
+  const id = Buffer.from(clientId);
+  const body = Buffer.concat([Buffer.from([0, 4, 77, 81, 84, 84, 4, 2, 0, 60]), Buffer.from([id.length >> 8, id.length & 255]), id]);
+  return Buffer.concat([Buffer.from([0x10]), varint(body.length), body]);
+}
+
+function publishPacket(topic: string, messageId: number, payload: Buffer): Buffer {
+  const t = Buffer.from(topic);
+  const rem = 2 + t.length + 2 + payload.length;
+  const head = Buffer.concat([Buffer.from([0x32]), varint(rem)]);
+  const buf = Buffer.allocUnsafe(head.length + rem);
+  head.copy(buf, 0);
+  let o = head.length;
+  buf.writeUInt16BE(t.length, o);
+  o += 2;
+  t.copy(buf, o);
+  o += t.length;
+  buf.writeUInt16BE(messageId, o);
+  o += 2;
+  payload.copy(buf, o);
+  return buf;
+}
+
+let published = 0;
+let acked = 0;
+let stopping = false;
+const start = Date.now();
+
+function runConnection(index: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const perConn = Math.ceil(devices / connections);
+    const first = index * perConn + 1;
+    const last = Math.min(devices, first + perConn - 1);
+    let device = first;
+    let nextId = 1;
+    let inflight = 0;
+    let pending: Buffer = Buffer.alloc(0);
+    const sock: Socket = connect(port, host);
+    sock.setNoDelay(true);
+    let seq = 0;
+    const sendMore = () => {
+      if (stopping) return;
+      sock.cork();
+      while (inflight < window) {
+        seq++;
+        const payload = Buffer.from(
+          `{"temperature":${(20 + (seq % 50) / 10).toFixed(1)},"vibration":${(seq % 97) / 10},"pressure":${(3 + (seq % 13) / 10).toFixed(1)},"flow":${seq % 41},"rpm":${1400 + (seq % 100)}}`,
+        );
+        sock.write(publishPacket(`${prefix}pump-${device}/telemetry`, nextId, payload));
+        nextId = nextId === 65535 ? 1 : nextId + 1;
+        device = device === last ? first : device + 1;
+        inflight++;
+        published++;
+      }
+      sock.uncork();
+    };
+    sock.on('connect', () => sock.write(connectPacket(`tl-bench-load-${process.pid}-${index}`)));
+    sock.on('data', (chunk: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      let o = 0;
+      while (pending.length - o >= 2) {
+        const type = pending[o]! >> 4;
+        const len = pending[o + 1]!; // server packets here are tiny (remaining length < 128)
+        if (pending.length - o < 2 + len) break;
+        if (type === 2) {
+          if (pending[o + 3] !== 0) return reject(new Error(`CONNACK refused: ${pending[o + 3]}`));
+          sendMore();
+        } else if (type === 4) {
+          inflight--;
+          acked++;
+        }
+        o += 2 + len;
+      }
+      pending = pending.subarray(o);
+      if (stopping) {
+        if (inflight === 0) sock.end();
+      } else sendMore();
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve());
+    stopTimers.push(() => {
+      if (inflight === 0) sock.end();
+    });
+  });
+}
+
+const stopTimers: (() => void)[] = [];
+setTimeout(() => {
+  stopping = true;
+  for (const f of stopTimers) f();
+  // Unacknowledged messages after a grace period are reported as such (acked < published).
+  setTimeout(() => finish(), 15_000).unref();
+}, durationMs);
+
+let finished = false;
+function finish(): void {
+  if (finished) return;
+  finished = true;
+  process.send?.({ type: 'done', published, acked, elapsedMs: Date.now() - start });
+  setTimeout(() => process.exit(0), 50);
+}
+
+Promise.all(Array.from({ length: connections }, (_, i) => runConnection(i))).then(finish, (e: unknown) => {
+  console.error(`load generator: ${(e as Error).message}`);
+  finish();
+});

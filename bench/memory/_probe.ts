@@ -1,0 +1,22 @@
+import { InMemoryTwinGraph } from '../../src/core/graph/in-memory-twin-graph.js';
+import type { RelationshipRecord, TwinRecord } from '../../src/core/graph/graph-types.js';
+const gc = (globalThis as any).gc as () => void;
+const N = 200_000, R = 400_000;
+const T0 = Date.UTC(2026, 10, 1);
+let seq = 0;
+const etag = () => `W/"${(++seq).toString(16).padStart(8, '0')}-5b1e-4c2a-9f00-${(seq * 7919).toString(16).padStart(12, '0')}"`;
+const heap = () => { gc(); gc(); return process.memoryUsage().heapUsed; };
+const mode = process.argv[2];
+let h0 = heap();
+const twins: TwinRecord[] = [];
+for (let i = 0; i < N; i++) twins.push({ id: `sensor-${i % 100}-${i % 20}-${i}-${i % 19}`, modelId: 'dtmi:bench:Sensor;1', workspace: 'default', etag: etag(), lastUpdateTime: T0, contents: { name: `S${i % 19}`, unit: 'degC', enabled: true, threshold: 80 }, propertyTimes: { name: T0, unit: T0, enabled: T0, threshold: T0 }, telemetry: { value: { value: Math.random() * 100, time: T0 } } });
+let h1 = heap(); console.log('twin records B/twin', ((h1 - h0) / N).toFixed(0));
+const rels: RelationshipRecord[] = [];
+for (let i = 0; i < R; i++) { const s = twins[i % N]!.id, t = twins[(i * 7) % N]!.id; rels.push({ id: `near-${i}`, sourceId: s, targetId: t, name: 'near', workspace: 'default', etag: etag(), lastUpdateTime: T0, properties: {} }); }
+let h2 = heap(); console.log('rel records B/rel', ((h2 - h1) / R).toFixed(0));
+const g = new InMemoryTwinGraph();
+for (const t of twins) g.putTwin(t);
+let h3 = heap(); console.log('graph twin index B/twin', ((h3 - h2) / N).toFixed(0));
+for (const r of rels) g.putRelationship(r);
+let h4 = heap(); console.log('graph rel index B/rel', ((h4 - h3) / R).toFixed(0));
+console.log(twins.length + rels.length + g.twinCount);

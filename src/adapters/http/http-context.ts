@@ -1,0 +1,54 @@
+/**
+ * What the HTTP adapter is given by the composition root: the workspace's services and stores, and
+ * the server's own options (security, limits, plugins). Routes receive the resolved context.
+ */
+import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { GraphView } from '../../core/graph/graph-types.js';
+import type { ModelService } from '../../core/models/model-service.js';
+import type { DeadLetterStore, HistoryStore } from '../../core/ports/storage-ports.js';
+import type { IncomingMessage, IngestOutcome } from '../../core/telemetry/telemetry-types.js';
+import type { TwinService } from '../../core/twins/twin-service.js';
+
+/** One workspace as the HTTP API serves it (only "default" exists for now). */
+export interface HttpWorkspace {
+  name: string;
+  models: ModelService;
+  twins: TwinService;
+  graph: GraphView;
+}
+
+/** The ingest service as the HTTP API uses it. */
+export interface HttpIngestPort {
+  ingest(msg: IncomingMessage): Promise<IngestOutcome>;
+  ingestBulk(msg: IncomingMessage): Promise<{ acceptedLines: number; readings: number; deadLettered: number; lines: unknown[] }>;
+}
+
+export interface HttpServerOptions {
+  workspace: HttpWorkspace;
+  ingest: HttpIngestPort;
+  history: Pick<HistoryStore, 'queryRaw' | 'queryAggregate' | 'listSeries'>;
+  deadLetters: Pick<DeadLetterStore, 'list' | 'count'>;
+  /** prom-client registry to expose at /metrics; the HTTP metrics are registered in it. */
+  metrics?: Registry;
+  /** Interface to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: the OS picks one; listen() reports it). */
+  port?: number;
+  /** When set, every route except /healthz needs `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Serve HTTPS with this PEM certificate and key. */
+  tls?: { cert: string; key: string };
+  /** Largest request body in bytes (default 16 MiB). */
+  bodyLimit?: number;
+  /** Longest query text accepted by POST /query (default 8000, ADT's limit; the engine caps it too). */
+  maxQueryLength?: number;
+  /** Fastify logger option (default false). */
+  logger?: FastifyServerOptions['logger'];
+  /** Secret signing query continuation tokens (default: random per process). */
+  queryTokenSecret?: Uint8Array;
+  /** Plugins registered after the built-in routes (e.g. the live WebSocket stream). */
+  plugins?: FastifyPluginAsync[];
+  /** Extra fields for /healthz (e.g. storage status). */
+  health?: () => Record<string, unknown>;
+}

@@ -1,0 +1,85 @@
+/**
+ * The one place where errors become HTTP responses: TwinloopError codes map to statuses through
+ * ERROR_STATUS, and Fastify's own errors (schema validation, unparsable or oversize bodies, unknown
+ * routes) are turned into the same ADT body shape `{ error: { code, message, details? } }`.
+ * No route writes an error status by hand.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_STATUS, TwinloopError, isTwinloopError, type ErrorCode, type Problem } from '../../core/errors/errors.js';
+
+/** ADT's ErrorResponse body. */
+export interface AdtErrorBody {
+  error: {
+    code: string;
+    message: string;
+    details?: { code: string; message: string; pointer?: string; source?: string; line?: number; column?: number }[];
+  };
+}
+
+export function errorBody(e: TwinloopError): AdtErrorBody {
+  const body: AdtErrorBody = { error: { code: e.code, message: e.message } };
+  if (e.problems.length) {
+    body.error.details = e.problems.map((p) => {
+      const d: NonNullable<AdtErrorBody['error']['details']>[number] = { code: p.code, message: p.message };
+      if (p.pointer !== undefined) d.pointer = p.pointer;
+      if (p.source !== undefined) d.source = p.source;
+      if (p.line !== undefined) d.line = p.line;
+      if (p.column !== undefined) d.column = p.column;
+      return d;
+    });
+  }
+  return body;
+}
+
+/** Turns anything thrown into a TwinloopError (Fastify's errors included). */
+export function toTwinloopError(err: unknown): TwinloopError {
+  if (isTwinloopError(err)) return err;
+  const fe = err as Partial<FastifyError> & { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
+  if (fe && Array.isArray(fe.validation)) {
+    const where = fe.validationContext ?? 'request';
+    const problems: Problem[] = fe.validation.map((v) => {
+      const missing = typeof v.params?.missingProperty === 'string' ? `/${v.params.missingProperty}` : '';
+      return {
+        code: `request.${where}`,
+        message: `${where}${v.instancePath ?? ''}${missing ? missing : ''} ${v.message ?? 'is not valid'}`,
+        pointer: `${v.instancePath ?? ''}${missing}`,
+        source: where,
+      };
+    });
+    return new TwinloopError('BadRequest', `The request ${where} is not valid.`, { problems, cause: err });
+  }
+  switch (fe?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new TwinloopError('PayloadTooLarge', 'The request body is larger than the server accepts (see the bodyLimit option / --http-body-limit).', { cause: err });
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new TwinloopError('BadRequest', `The request body is not valid JSON: ${fe.message ?? ''}`, { cause: err });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new TwinloopError('BadRequest', fe.message ?? 'The request body cannot be read.', { cause: err });
+  }
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === status) ?? 'BadRequest';
+    return new TwinloopError(code, fe?.message ?? 'Bad request.', { cause: err });
+  }
+  return new TwinloopError('InternalError', 'An internal error occurred; it has been logged.', { cause: err });
+}
+
+/** Sends a TwinloopError as ADT does (status, x-ms-error-code header, ErrorResponse body). */
+export function sendError(reply: FastifyReply, e: TwinloopError): FastifyReply {
+  if (e.code === 'Unauthorized') void reply.header('www-authenticate', 'Bearer');
+  return reply.status(e.status).header('x-ms-error-code', e.code).type('application/json; charset=utf-8').send(errorBody(e));
+}
+
+/** Installs the error and not-found handlers on the root instance. */
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const e = toTwinloopError(err);
+    if (e.status >= 500) request.log.error({ err: e.cause ?? e, code: e.code }, e.message);
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new TwinloopError('NotFound', `There is no route ${request.method} ${request.url.split('?')[0]}.`)),
+  );
+}

@@ -1,0 +1,95 @@
+/**
+ * Operator routes (Twinloop's own): /healthz (no token needed), /metrics (Prometheus text),
+ * /deadletters (newest first, paged; the payload as text when it is UTF-8, else base64).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { TwinloopError } from '../../core/errors/errors.js';
+import type { DeadLetter } from '../../core/ports/storage-ports.js';
+import type { HttpServerOptions, HttpWorkspace } from './http-context.js';
+import { nextLink } from './http-adt-common.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A dead letter as JSON: the payload as text when it decodes as UTF-8, else base64. */
+export function deadLetterJson(d: DeadLetter): Record<string, unknown> {
+  let payload: string;
+  let payloadEncoding: 'utf8' | 'base64';
+  try {
+    payload = utf8.decode(d.payload);
+    payloadEncoding = 'utf8';
+  } catch {
+    payload = d.payload.toString('base64');
+    payloadEncoding = 'base64';
+  }
+  return {
+    id: d.id,
+    time: new Date(d.time).toISOString(),
+    source: d.source,
+    ...(d.topic !== undefined ? { topic: d.topic } : {}),
+    ...(d.clientId !== undefined ? { clientId: d.clientId } : {}),
+    code: d.code,
+    reason: d.reason,
+    problems: d.problems ?? [],
+    payloadBytes: d.payload.length,
+    payloadEncoding,
+    payload,
+  };
+}
+
+export function registerOpsRoutes(
+  app: FastifyInstance,
+  ws: HttpWorkspace,
+  options: Pick<HttpServerOptions, 'deadLetters' | 'health'>,
+  metrics: Registry | undefined,
+): void {
+  const started = Date.now();
+  app.get('/healthz', { schema: { tags: ['Operations (Twinloop)'], summary: 'Liveness and a few counts; needs no token.' } }, async () => ({
+    status: 'ok',
+    uptimeSeconds: Math.round((Date.now() - started) / 1000),
+    workspace: ws.name,
+    models: ws.models.count,
+    twins: ws.graph.twinCount,
+    relationships: ws.graph.relationshipCount,
+    ...(options.health?.() ?? {}),
+  }));
+
+  app.get('/metrics', { schema: { tags: ['Operations (Twinloop)'], summary: 'Prometheus metrics.' } }, async (_req, reply) => {
+    if (!metrics) throw new TwinloopError('NotFound', 'Metrics are not enabled on this server.');
+    return reply.type(metrics.contentType).send(await metrics.metrics());
+  });
+
+  app.get(
+    '/deadletters',
+    {
+      schema: {
+        tags: ['Operations (Twinloop)'],
+        summary: 'Rejected input, newest first.',
+        querystring: {
+          type: 'object',
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            before: { type: 'integer', minimum: 1, description: 'only ids lower than this (from nextLink)' },
+            source: { type: 'string' },
+            twinId: { type: 'string' },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query as { limit?: number; before?: number; source?: string; twinId?: string };
+      const limit = q.limit ?? 100;
+      const letters = options.deadLetters.list({
+        workspace: ws.name,
+        limit,
+        ...(q.before !== undefined ? { beforeId: q.before } : {}),
+        ...(q.source ? { source: q.source } : {}),
+        ...(q.twinId ? { twinId: q.twinId } : {}),
+      });
+      const out: Record<string, unknown> = { total: options.deadLetters.count(ws.name), value: letters.map(deadLetterJson) };
+      const last = letters[letters.length - 1];
+      if (letters.length === limit && last?.id !== undefined) out.nextLink = nextLink(req, { before: String(last.id), limit: String(limit) });
+      return out;
+    },
+  );
+}

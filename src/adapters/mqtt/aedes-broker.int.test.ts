@@ -1,0 +1,127 @@
+// The embedded broker with the real ingest stack (SQLite in a temp folder) and real MQTT.js clients.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { TwinloopError } from '../../core/errors/errors.js';
+import { AedesBroker } from './aedes-broker.js';
+import { createIngestStack } from './mqtt-test-fixture.js';
+import type { IngestStack } from './mqtt-test-fixture.js';
+
+let dir: string;
+let stack: IngestStack;
+let broker: AedesBroker;
+const clients: MqttClient[] = [];
+
+async function connect(url: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...opts });
+  clients.push(c);
+  return c;
+}
+
+function raw(twinId: string, path: string) {
+  return stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 1000 }).points;
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'twinloop-aedes-'));
+  stack = createIngestStack({ dataDir: dir, twins: 5, synchronous: 'NORMAL' });
+  broker = new AedesBroker({ host: '127.0.0.1', port: 0, ingest: stack.service, maxMessageBytes: 64 * 1024 });
+  await broker.start();
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.endAsync(true);
+  await broker.close();
+  await stack.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('AedesBroker', () => {
+  it('binds port 0 and stores QoS 1 telemetry before PUBACK', async () => {
+    expect(broker.port).toBeGreaterThan(0);
+    const c = await connect(broker.url);
+    // The PUBACK (publishAsync resolving) comes only after the commit: the rows are there at once.
+    await c.publishAsync('twins/pump-1/telemetry', '{"$ts":5000,"temperature":21.5,"vibration":3.2}', { qos: 1 });
+    expect(raw('pump-1', 'temperature')).toEqual([{ ts: 5000, value: 21.5 }]);
+    expect(raw('pump-1', 'vibration')).toEqual([{ ts: 5000, value: 3.2 }]);
+    await c.publishAsync('twinloop/default/twins/pump-2/components/motor/telemetry', '{"current":4}', { qos: 1 });
+    expect(raw('pump-2', 'motor/current')).toHaveLength(1);
+    expect(stack.graph.getTwin('pump-1')!.telemetry.temperature).toEqual({ value: 21.5, time: 5000 });
+  });
+
+  it('dead-letters bad messages with their reasons and keeps serving other clients', async () => {
+    const bad = await connect(broker.url, { clientId: 'bad-device' });
+    const good = await connect(broker.url, { clientId: 'good-device' });
+    const cases: [string, string, string][] = [
+      ['twins/pump-1/telemetry', '{"temperature": ', 'InvalidTelemetry'],
+      ['twins/ghost/telemetry', '{"temperature": 1}', 'DigitalTwinNotFound'],
+      ['twins/pump-1/telemetry', '{"humidity": 1}', 'InvalidTelemetry'],
+      ['twins/pump-1/telemetry', '{"temperature": "hot"}', 'InvalidTelemetry'],
+      ['twins/pump-1/telemetry', `{"pad":"${'x'.repeat(70 * 1024)}"}`, 'PayloadTooLarge'],
+      ['twins/a%ZZ/telemetry', '{"temperature": 1}', 'BadRequest'],
+    ];
+    for (const [topic, payload] of cases) await bad.publishAsync(topic, payload, { qos: 1 });
+    await good.publishAsync('twins/pump-3/telemetry', '{"temperature": 30}', { qos: 1 });
+    expect(raw('pump-3', 'temperature')).toHaveLength(1);
+    expect(bad.connected).toBe(true);
+    const letters = stack.deadLetters.list({ workspace: 'default', limit: 100 }).reverse();
+    expect(letters.map((l) => l.code)).toEqual(cases.map((c) => c[2]));
+    expect(letters.every((l) => l.clientId === 'bad-device' && l.source === 'mqtt')).toBe(true);
+    expect(letters[0]!.reason).toMatch(/Malformed JSON at 1:17/);
+    expect(letters[1]!.topic).toBe('twins/ghost/telemetry');
+    expect(letters[2]!.reason).toMatch(/humidity/);
+    expect(letters[3]!.problems?.[0]?.pointer).toBe('/temperature');
+    expect(raw('pump-1', 'temperature')).toEqual([]);
+  });
+
+  it('passes other topics through and forwards telemetry to subscribers', async () => {
+    const sub = await connect(broker.url);
+    const got: string[] = [];
+    sub.on('message', (t) => got.push(t));
+    await sub.subscribeAsync(['status/#', 'twins/+/telemetry'], { qos: 1 });
+    const pub = await connect(broker.url);
+    await pub.publishAsync('status/line-1', 'up', { qos: 1 });
+    await pub.publishAsync('twins/pump-4/telemetry', '{"rpm": 1450}', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got.sort()).toEqual(['status/line-1', 'twins/pump-4/telemetry']);
+    expect(stack.deadLetters.count('default')).toBe(0);
+  });
+
+  it('requires the token as the password when one is configured', async () => {
+    const secured = new AedesBroker({ host: '127.0.0.1', port: 0, ingest: stack.service, token: 's3cret' });
+    await secured.start();
+    try {
+      await expect(mqtt.connectAsync(secured.url, { reconnectPeriod: 0, username: 'x', password: 'wrong' })).rejects.toThrow();
+      await expect(mqtt.connectAsync(secured.url, { reconnectPeriod: 0 })).rejects.toThrow();
+      const ok = await connect(secured.url, { username: 'device', password: 's3cret' });
+      await ok.publishAsync('twins/pump-5/telemetry', '{"flow": 2}', { qos: 1 });
+      expect(raw('pump-5', 'flow')).toHaveLength(1);
+      await ok.endAsync(true);
+    } finally {
+      await secured.close();
+    }
+  });
+
+  it('turns a busy port into PortInUse with the ways out', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const second = new AedesBroker({ host: '127.0.0.1', port, ingest: stack.service });
+      const err = await second.start().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(TwinloopError);
+      expect((err as TwinloopError).code).toBe('PortInUse');
+      expect((err as TwinloopError).message).toContain(`MQTT port ${port} on 127.0.0.1 is in use`);
+      expect((err as TwinloopError).message).toContain('--mqtt-url');
+    } finally {
+      blocker.close();
+    }
+  });
+});

@@ -1,0 +1,193 @@
+/**
+ * TwinStore on SQLite: twins and relationships keyed by (workspace, id), contents and property
+ * times as JSON. loadTwins fills each twin's telemetry from the history `series` table (latest value
+ * per telemetry series) in the same pass, streaming rows with .iterate() so a million twins load
+ * without building an array of rows.
+ */
+import type Database from 'better-sqlite3';
+import type { RelationshipRecord, TwinRecord } from '../../core/graph/graph-types.js';
+import type { TwinStore } from '../../core/ports/storage-ports.js';
+import { storageError } from './sqlite-database.js';
+
+export interface SqliteTwinStoreOptions {
+  /**
+   * The history store of the same database: its buffered last values are written to `series` before
+   * loading (the store does that at open too, so this matters only for loads after start).
+   */
+  history?: { compactNow(): void };
+}
+
+interface TwinRow {
+  workspace: string;
+  id: string;
+  model_id: string;
+  etag: string;
+  last_update: number;
+  contents: string;
+  property_times: string;
+  path: string | null;
+  last_ts: number | null;
+  last_value: string | null;
+}
+
+interface RelRow {
+  workspace: string;
+  source_id: string;
+  id: string;
+  target_id: string;
+  name: string;
+  etag: string;
+  last_update: number;
+  properties: string;
+}
+
+export class SqliteTwinStore implements TwinStore {
+  private readonly s: {
+    load: Database.Statement<[string], TwinRow>;
+    loadRels: Database.Statement<[string], RelRow>;
+    saveTwin: Database.Statement;
+    deleteTwin: Database.Statement<[string, string]>;
+    deleteRelsOf: Database.Statement<[string, string, string, string]>;
+    saveRel: Database.Statement;
+    deleteRel: Database.Statement<[string, string, string]>;
+  };
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly options: SqliteTwinStoreOptions = {},
+  ) {
+    this.s = {
+      // Rows come grouped by twin (twins scanned in key order, series looked up per twin).
+      load: db.prepare(
+        `SELECT t.*, s.path, s.last_ts, s.last_value FROM twins t
+         LEFT JOIN series s ON s.workspace = t.workspace AND s.twin_id = t.id AND s.kind = 'telemetry'
+                            AND s.last_ts IS NOT NULL
+         WHERE t.workspace = ? ORDER BY t.id`,
+      ),
+      loadRels: db.prepare('SELECT * FROM relationships WHERE workspace = ?'),
+      saveTwin: db.prepare(
+        `INSERT OR REPLACE INTO twins (workspace, id, model_id, etag, last_update, contents, property_times)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      deleteTwin: db.prepare('DELETE FROM twins WHERE workspace = ? AND id = ?'),
+      deleteRelsOf: db.prepare('DELETE FROM relationships WHERE workspace = ? AND source_id = ? OR workspace = ? AND target_id = ?'),
+      saveRel: db.prepare(
+        `INSERT OR REPLACE INTO relationships (workspace, source_id, id, target_id, name, etag, last_update, properties)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      deleteRel: db.prepare('DELETE FROM relationships WHERE workspace = ? AND source_id = ? AND id = ?'),
+    };
+  }
+
+  /** Streams the workspace's twins; do not write to this database until the iteration ends. */
+  *loadTwins(workspace: string): Iterable<TwinRecord> {
+    this.options.history?.compactNow();
+    let cur: TwinRecord | undefined;
+    let it: IterableIterator<TwinRow>;
+    try {
+      it = this.s.load.iterate(workspace);
+    } catch (e) {
+      throw storageError('Cannot load twins', e);
+    }
+    for (;;) {
+      let next: IteratorResult<TwinRow>;
+      try {
+        next = it.next();
+      } catch (e) {
+        throw storageError('Cannot load twins', e);
+      }
+      if (next.done) break;
+      const r = next.value;
+      if (!cur || cur.id !== r.id) {
+        if (cur) yield cur;
+        cur = {
+          id: r.id,
+          modelId: r.model_id,
+          workspace: r.workspace,
+          etag: r.etag,
+          lastUpdateTime: r.last_update,
+          contents: JSON.parse(r.contents) as Record<string, unknown>,
+          propertyTimes: JSON.parse(r.property_times) as Record<string, number>,
+          telemetry: {},
+        };
+      }
+      if (r.path !== null && r.last_ts !== null && r.last_value !== null) {
+        cur.telemetry[r.path] = { value: JSON.parse(r.last_value) as unknown, time: r.last_ts };
+      }
+    }
+    if (cur) yield cur;
+  }
+
+  *loadRelationships(workspace: string): Iterable<RelationshipRecord> {
+    try {
+      for (const r of this.s.loadRels.iterate(workspace)) {
+        yield {
+          id: r.id,
+          sourceId: r.source_id,
+          targetId: r.target_id,
+          name: r.name,
+          workspace: r.workspace,
+          etag: r.etag,
+          lastUpdateTime: r.last_update,
+          properties: JSON.parse(r.properties) as Record<string, unknown>,
+        };
+      }
+    } catch (e) {
+      throw storageError('Cannot load relationships', e);
+    }
+  }
+
+  saveTwin(t: TwinRecord): void {
+    this.run('Cannot save a twin', () =>
+      this.s.saveTwin.run(
+        t.workspace,
+        t.id,
+        t.modelId,
+        t.etag,
+        t.lastUpdateTime,
+        JSON.stringify(t.contents),
+        JSON.stringify(t.propertyTimes),
+      ),
+    );
+  }
+
+  deleteTwin(workspace: string, id: string): void {
+    this.run('Cannot delete a twin', () =>
+      this.transaction(() => {
+        this.s.deleteRelsOf.run(workspace, id, workspace, id);
+        this.s.deleteTwin.run(workspace, id);
+      }),
+    );
+  }
+
+  saveRelationship(r: RelationshipRecord): void {
+    this.run('Cannot save a relationship', () =>
+      this.s.saveRel.run(
+        r.workspace,
+        r.sourceId,
+        r.id,
+        r.targetId,
+        r.name,
+        r.etag,
+        r.lastUpdateTime,
+        JSON.stringify(r.properties),
+      ),
+    );
+  }
+
+  deleteRelationship(workspace: string, sourceId: string, relId: string): void {
+    this.run('Cannot delete a relationship', () => this.s.deleteRel.run(workspace, sourceId, relId));
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  private run(what: string, fn: () => unknown): void {
+    try {
+      fn();
+    } catch (e) {
+      throw storageError(what, e);
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Reads a pilot folder: `models/*.json` (DTDL interfaces, one or an array per file) and `twins.json`
+ * (`{ twins: [ADT twin JSON], relationships: [ADT relationship JSON] }`). Pilots ship in `pilots/`;
+ * a user copies one to make their own and passes its path with --pilot.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TwinloopError } from '../core/errors/errors.js';
+
+export interface PilotFiles {
+  name: string;
+  dir: string;
+  description?: string;
+  models: { source: string; json: unknown }[];
+  twins: Record<string, unknown>[];
+  relationships: Record<string, unknown>[];
+}
+
+/** The pilots/ folder shipped with the package (works from src/ with tsx and from dist/). */
+export function shippedPilotsDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, 'pilots');
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  return path.resolve('pilots');
+}
+
+/** Resolves a pilot name (a folder under pilots/) or a path. */
+export function resolvePilotDir(nameOrPath: string): string {
+  if (nameOrPath.includes('/') || nameOrPath.startsWith('.')) return path.resolve(nameOrPath);
+  return path.join(shippedPilotsDir(), nameOrPath);
+}
+
+function parseJsonFile(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) as unknown;
+  } catch (e) {
+    throw new TwinloopError('BadRequest', `Pilot file ${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export function readPilot(nameOrPath: string): PilotFiles {
+  const dir = resolvePilotDir(nameOrPath);
+  const modelsDir = path.join(dir, 'models');
+  if (!existsSync(modelsDir)) {
+    const available = existsSync(shippedPilotsDir()) ? readdirSync(shippedPilotsDir()).join(', ') : 'none';
+    throw new TwinloopError('NotFound', `No pilot at ${dir} (it needs a models/ folder). Shipped pilots: ${available}.`);
+  }
+  const models = readdirSync(modelsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .flatMap((f) => {
+      const json = parseJsonFile(path.join(modelsDir, f));
+      return (Array.isArray(json) ? json : [json]).map((j) => ({ source: path.join(modelsDir, f), json: j as unknown }));
+    });
+  const twinsFile = path.join(dir, 'twins.json');
+  const graph = existsSync(twinsFile)
+    ? (parseJsonFile(twinsFile) as { description?: string; twins?: Record<string, unknown>[]; relationships?: Record<string, unknown>[] })
+    : {};
+  return {
+    name: path.basename(dir),
+    dir,
+    description: graph.description,
+    models,
+    twins: graph.twins ?? [],
+    relationships: graph.relationships ?? [],
+  };
+}

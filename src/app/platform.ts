@@ -1,0 +1,330 @@
+/**
+ * The composition root: the one place that builds adapters and wires them to the core.
+ * Start order: storage → models and twin graph → services → pilot (first run) → connectors (MQTT)
+ * → HTTP (with the live stream) last. Stop in reverse: HTTP, MQTT, live hub, storage (which flushes).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { isTwinloopError, TwinloopError, type ErrorCode } from '../core/errors/errors.js';
+import { InMemoryTwinGraph } from '../core/graph/in-memory-twin-graph.js';
+import { LiveEventBus } from '../core/live/live-events.js';
+import { LiveHub } from '../core/live/live-hub.js';
+import { createLiveQueryCompiler } from '../core/live/live-query.js';
+import { ModelRegistry } from '../core/models/model-registry.js';
+import { ModelService } from '../core/models/model-service.js';
+import { IngestService } from '../core/telemetry/ingest-service.js';
+import { IngestStats } from '../core/telemetry/ingest-stats.js';
+import { TwinService } from '../core/twins/twin-service.js';
+import { createHttpServer, type HttpServer } from '../adapters/http/http-server.js';
+import { liveWsPlugin } from '../adapters/http/live/live-ws-plugin.js';
+import { registerPlatformMetrics } from '../adapters/metrics/prometheus-platform-metrics.js';
+import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
+import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
+import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
+import { authRequired, type TwinloopConfig } from './config.js';
+import { loadPilot } from './pilot-loader.js';
+import { ensureToken, removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
+
+export const DEFAULT_WORKSPACE = 'default';
+/** How many ports above a busy default port are tried before giving up. */
+const PORT_FALLBACK_TRIES = 20;
+
+export interface Platform {
+  readonly config: Readonly<TwinloopConfig>;
+  readonly logger: Logger;
+  readonly runtime: RuntimeInfo;
+  /** The access token when one is required, else undefined. */
+  readonly token: string | undefined;
+  readonly storage: SqliteStorage;
+  readonly models: ModelService;
+  readonly twins: TwinService;
+  readonly graph: InMemoryTwinGraph;
+  readonly ingest: IngestService;
+  readonly live: LiveEventBus;
+  readonly metrics: Registry;
+  /** Stops everything in reverse order, flushing storage. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartPlatformOptions {
+  /** Logger to use (default: pino to stdout at config.logLevel). */
+  logger?: Logger;
+  /** Print the "where to look" banner (default true). */
+  banner?: boolean;
+}
+
+function readPem(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TwinloopError('InvalidConfig', `Cannot read the TLS ${what} ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Tries `bind(port)`; when the port is a busy default, tries the next ones and says so.
+ * An explicit port is never changed: its PortInUse error (which says how to pick another) stands.
+ */
+async function bindWithFallback<T>(
+  what: string,
+  port: number,
+  explicit: boolean,
+  logger: Logger,
+  bind: (port: number) => Promise<T>,
+): Promise<T> {
+  let lastError: unknown;
+  const tries = explicit || port === 0 ? 1 : PORT_FALLBACK_TRIES;
+  for (let i = 0; i < tries; i++) {
+    try {
+      const r = await bind(port + i);
+      if (i > 0) logger.warn(`${what}: default port ${port} is in use, bound ${port + i} instead`);
+      return r;
+    } catch (e) {
+      if (!(isTwinloopError(e) && e.code === ('PortInUse' satisfies ErrorCode))) throw e;
+      lastError = e;
+    }
+  }
+  throw lastError;
+}
+
+export async function startPlatform(config: Readonly<TwinloopConfig>, options: StartPlatformOptions = {}): Promise<Platform> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'twinloop' } });
+  mkdirSync(config.dataDir, { recursive: true });
+
+  // Security material first: a bad certificate path fails before anything is opened.
+  const tls = config.tls
+    ? { cert: readPem(config.tls.certFile, 'certificate'), key: readPem(config.tls.keyFile, 'key') }
+    : undefined;
+  let token: string | undefined;
+  let tokenCreated = false;
+  if (authRequired(config)) {
+    const t = ensureToken(config.dataDir);
+    token = t.token;
+    tokenCreated = t.created;
+  }
+
+  // ---- storage
+  const storage = openSqliteStorage({ dataDir: config.dataDir, synchronous: config.history.synchronous });
+  const closers: (() => Promise<void> | void)[] = [() => storage.close()];
+  const stopAll = async () => {
+    for (const c of closers.reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        logger.error({ err: e }, 'error while stopping');
+      }
+    }
+    closers.length = 0;
+  };
+
+  try {
+    // ---- the default workspace: models, graph, services
+    const workspace = DEFAULT_WORKSPACE;
+    const registry = new ModelRegistry();
+    const models = new ModelService({ workspace, registry, store: storage.models });
+    const modelCount = models.load();
+    const graph = new InMemoryTwinGraph({ hierarchy: registry });
+    let twinCount = 0;
+    for (const t of storage.twins.loadTwins(workspace)) {
+      graph.putTwin(t);
+      twinCount++;
+    }
+    let relCount = 0;
+    for (const r of storage.twins.loadRelationships(workspace)) {
+      try {
+        graph.putRelationship(r);
+        relCount++;
+      } catch (e) {
+        logger.warn({ err: e, relationship: r.id, source: r.sourceId }, 'skipped a stored relationship whose twin is missing');
+      }
+    }
+    logger.info({ models: modelCount, twins: twinCount, relationships: relCount, file: storage.file }, 'storage opened');
+
+    const live = new LiveEventBus();
+    const twins = new TwinService({ workspace, models, graph, store: storage.twins, history: storage.history, live });
+    const stats = new IngestStats();
+    const ingest = new IngestService({
+      workspace: (name) => (name === workspace ? { graph, models } : undefined),
+      history: storage.history,
+      deadLetters: storage.deadLetters,
+      live,
+      stats,
+      maxPayloadBytes: config.mqtt.maxMessageBytes,
+    });
+
+    // ---- first run: the pilot
+    if (modelCount === 0 && twinCount === 0 && config.pilot !== 'none') {
+      const r = await loadPilot(config.pilot, { models, twins });
+      logger.info({ pilot: r.name, models: r.models, twins: r.twins, relationships: r.relationships }, 'pilot loaded');
+    }
+
+    // ---- retention
+    const retentionMs = config.history.retentionDays * 86_400_000;
+    if (retentionMs > 0) {
+      const prune = () => {
+        try {
+          const before = Date.now() - retentionMs;
+          const points = storage.history.prune(before);
+          const letters = storage.deadLetters.prune(before);
+          if (points || letters) logger.info({ points, deadLetters: letters }, 'retention: pruned');
+        } catch (e) {
+          logger.error({ err: e }, 'retention: prune failed');
+        }
+      };
+      prune();
+      const timer = setInterval(prune, 3600_000);
+      timer.unref();
+      closers.push(() => clearInterval(timer));
+    }
+
+    // ---- MQTT
+    const mqttLogger = logger.child({ component: 'mqtt' });
+    const mqttLog = {
+      info: (msg: string, meta?: Record<string, unknown>) => mqttLogger.info(meta ?? {}, msg),
+      warn: (msg: string, meta?: Record<string, unknown>) => mqttLogger.warn(meta ?? {}, msg),
+      error: (msg: string, meta?: Record<string, unknown>) => mqttLogger.error(meta ?? {}, msg),
+    };
+    let mqttUrl: string;
+    let brokerClients: () => number = () => 0;
+    if (config.mqtt.url) {
+      const client = new MqttClientIngest({
+        url: config.mqtt.url,
+        ingest,
+        logger: mqttLog,
+        maxMessageBytes: config.mqtt.maxMessageBytes,
+      });
+      await client.start();
+      closers.push(() => client.close());
+      mqttUrl = config.mqtt.url;
+    } else {
+      const broker = await bindWithFallback('MQTT', config.mqtt.port, config.mqtt.portExplicit, logger, async (port) => {
+        const b = new AedesBroker({
+          host: config.host,
+          port,
+          tls,
+          token,
+          ingest,
+          logger: mqttLog,
+          maxMessageBytes: config.mqtt.maxMessageBytes,
+        });
+        try {
+          await b.start();
+        } catch (e) {
+          await b.close().catch(() => undefined);
+          throw e;
+        }
+        return b;
+      });
+      closers.push(() => broker.close());
+      mqttUrl = broker.url;
+      brokerClients = () => broker.connectedClients;
+    }
+
+    // ---- live stream
+    const isOfModel = (_ws: string, modelId: string, baseId: string) => models.isOfModel(modelId, baseId);
+    const hub = new LiveHub({
+      bus: live,
+      isOfModel,
+      compileQuery: createLiveQueryCompiler({
+        graphOf: (ws) => (ws === workspace ? graph : undefined),
+        isOfModel,
+        maxHops: config.limits.maxQueryHops,
+      }),
+    });
+    closers.push(() => hub.close());
+
+    // ---- metrics
+    const metrics = new Registry();
+    registerPlatformMetrics(metrics, {
+      ingest: () => stats.snapshot(),
+      live: () => hub.stats(),
+      twins: () => graph.twinCount,
+      relationships: () => graph.relationshipCount,
+      mqttClients: brokerClients,
+      historyBuffered: () => storage.history.bufferedPoints,
+    });
+
+    // ---- HTTP last
+    const http: HttpServer = await bindWithFallback('HTTP', config.httpPort, config.httpPortExplicit, logger, async (port) => {
+      const server = await createHttpServer({
+        workspace: { name: workspace, models, twins, graph },
+        ingest,
+        history: storage.history,
+        deadLetters: storage.deadLetters,
+        metrics,
+        host: config.host,
+        port,
+        token,
+        tls,
+        bodyLimit: config.limits.maxBodyBytes,
+        maxQueryLength: config.limits.maxQueryLength,
+        plugins: [liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength })],
+        health: () => ({ twins: graph.twinCount, models: models.count }),
+      });
+      try {
+        await server.listen();
+      } catch (e) {
+        await server.close().catch(() => undefined);
+        throw e;
+      }
+      return server;
+    });
+    closers.push(() => http.close());
+    const address = http.app.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+    const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const httpUrl = `${tls ? 'https' : 'http'}://${shownHost}:${httpPort}`;
+
+    const runtime: RuntimeInfo = {
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      httpUrl,
+      liveUrl: `${tls ? 'wss' : 'ws'}://${shownHost}:${httpPort}/live`,
+      mqttUrl,
+      mqttMode: config.mqtt.url ? 'external' : 'embedded',
+    };
+    writeRuntimeInfo(config.dataDir, runtime);
+    closers.push(() => removeRuntimeInfo(config.dataDir));
+
+    if (options.banner ?? true) {
+      const lines = [
+        '',
+        'Twinloop is running',
+        `  HTTP API (ADT-compatible)  ${httpUrl}   docs: ${httpUrl}/docs`,
+        `  Live stream (WebSocket)    ${runtime.liveUrl}`,
+        `  MQTT (${runtime.mqttMode === 'embedded' ? 'embedded broker' : 'external broker'})${' '.repeat(runtime.mqttMode === 'embedded' ? 5 : 5)}${mqttUrl}   topics: twins/{twinId}/telemetry`,
+        `  Data                       ${config.dataDir}`,
+        `  Twins                      ${graph.twinCount} (try: npx twinloop query "SELECT * FROM DIGITALTWINS")`,
+      ];
+      if (token) {
+        lines.push(
+          tokenCreated
+            ? `  Access token (shown once; kept in ${config.dataDir}/token):\n    ${token}`
+            : `  Access token: in ${config.dataDir}/token`,
+        );
+      }
+      lines.push('  Stop with Ctrl+C (everything is flushed).', '');
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+
+    let stopped: Promise<void> | undefined;
+    return {
+      config,
+      logger,
+      runtime,
+      token,
+      storage,
+      models,
+      twins,
+      graph,
+      ingest,
+      live,
+      metrics,
+      stop: () => (stopped ??= stopAll()),
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

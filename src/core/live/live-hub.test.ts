@@ -1,0 +1,291 @@
+import { describe, it, expect, vi } from 'vitest';
+import { LiveEventBus } from './live-events.js';
+import type { LiveEvent } from './live-events.js';
+import { LiveHub } from './live-hub.js';
+import type { LiveQueryMatcher } from './live-hub.js';
+import { parseSubscription } from './live-filters.js';
+import type { LiveSink } from './live-session.js';
+import { TwinloopError } from '../errors/errors.js';
+
+class FakeSink implements LiveSink {
+  bufferedAmount = 0;
+  frames: unknown[] = [];
+  send(frame: string): void {
+    this.frames.push(JSON.parse(frame));
+  }
+  events(sub?: string): { type: string; twinId: string; [k: string]: unknown }[] {
+    return this.frames
+      .filter((f): f is { sub: string; events: never[] } => typeof f === 'object' && f !== null && 'sub' in f)
+      .filter((f) => sub === undefined || f.sub === sub)
+      .flatMap((f) => f.events);
+  }
+}
+
+const PUMP = 'dtmi:ex:Pump;1';
+const BIG_PUMP = 'dtmi:ex:BigPump;1';
+const VALVE = 'dtmi:ex:Valve;1';
+const tel = (twinId: string, values: Record<string, unknown>, modelId = PUMP, component?: string): LiveEvent => ({
+  type: 'telemetry', workspace: 'w', twinId, modelId, time: Date.now(), values, ...(component ? { component } : {}),
+});
+const pc = (twinId: string, path: string, value: unknown, modelId = PUMP): LiveEvent => ({
+  type: 'propertyChange', workspace: 'w', twinId, modelId, time: Date.now(), patch: [{ op: 'replace', path, value }],
+});
+const life = (type: 'twinCreated' | 'twinDeleted', twinId: string, modelId = PUMP): LiveEvent => ({ type, workspace: 'w', twinId, modelId, time: Date.now() });
+
+const parse = (m: Record<string, unknown>) => parseSubscription(m, { defaultWorkspace: 'w', maxTwinIds: 1000, maxQueryLength: 1000 });
+
+function setup(over: Partial<ConstructorParameters<typeof LiveHub>[0]> = {}) {
+  const bus = new LiveEventBus();
+  const hub = new LiveHub({
+    bus,
+    isOfModel: (_ws, m, b) => m === b || (m === BIG_PUMP && b === PUMP),
+    schedule: () => {}, // the tests drain by hand
+    ...over,
+  });
+  return { bus, hub };
+}
+
+describe('LiveHub routing', () => {
+  it('delivers by twin ids, only the asked types, batched per publish', () => {
+    const { bus, hub } = setup();
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 'a', twinIds: ['p1'], types: ['telemetry'] }));
+    bus.publish([tel('p1', { x: 1 }), tel('p2', { x: 2 }), pc('p1', '/x', 1), tel('p1', { x: 3 })]);
+    hub.drain();
+    expect(sink.frames).toHaveLength(1);
+    expect(sink.events('a').map((e) => e['values'])).toEqual([{ x: 1 }, { x: 3 }]);
+  });
+
+  it('delivers by model, with inheritance unless exact', () => {
+    const { bus, hub } = setup();
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 'any', model: PUMP }));
+    s.subscribe(parse({ id: 'exact', model: PUMP, exact: true }));
+    bus.publish([tel('p1', { x: 1 }), tel('b1', { x: 1 }, BIG_PUMP), tel('v1', { x: 1 }, VALVE)]);
+    hub.drain();
+    expect(sink.events('any').map((e) => e.twinId)).toEqual(['p1', 'b1']);
+    expect(sink.events('exact').map((e) => e.twinId)).toEqual(['p1']);
+  });
+
+  it('ignores other workspaces and stops after unsubscribe', () => {
+    const { bus, hub } = setup();
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 'a', twinIds: ['p1'] }));
+    bus.publish([{ ...tel('p1', { x: 1 }), workspace: 'other' }]);
+    hub.drain();
+    expect(sink.frames).toHaveLength(0);
+    expect(s.unsubscribe('a')).toBe(true);
+    expect(s.unsubscribe('a')).toBe(false);
+    bus.publish([tel('p1', { x: 1 })]);
+    hub.drain();
+    expect(sink.frames).toHaveLength(0);
+    expect(hub.stats().subscriptions).toBe(0);
+  });
+
+  it('refuses duplicate ids, too many subscriptions and queries without a compiler', () => {
+    const { hub } = setup({ maxSubscriptionsPerSession: 2 });
+    const s = hub.openSession(new FakeSink());
+    s.subscribe(parse({ id: 'a', twinIds: ['p1'] }));
+    expect(() => s.subscribe(parse({ id: 'a', twinIds: ['p1'] }))).toThrow(expect.objectContaining({ code: 'Conflict' }));
+    s.subscribe(parse({ id: 'b', twinIds: ['p1'] }));
+    expect(() => s.subscribe(parse({ id: 'c', twinIds: ['p1'] }))).toThrow(expect.objectContaining({ code: 'TooManyRequests' }));
+    const s2 = hub.openSession(new FakeSink());
+    expect(() => s2.subscribe(parse({ id: 'q', query: 'SELECT T FROM DIGITALTWINS T' }))).toThrow(TwinloopError);
+  });
+
+  it('serialises an event once for every session that receives it unchanged', () => {
+    const { bus, hub } = setup();
+    const sinks = [new FakeSink(), new FakeSink(), new FakeSink()];
+    for (const k of sinks) hub.openSession(k).subscribe(parse({ id: 'a', model: PUMP }));
+    const ev = tel('p1', { x: 1 });
+    bus.publish([ev]);
+    const spy = vi.spyOn(JSON, 'stringify');
+    hub.drain();
+    const calls = spy.mock.calls.filter((c) => c[0] === ev).length;
+    spy.mockRestore();
+    expect(calls).toBe(1);
+    for (const k of sinks) expect(k.events('a')).toHaveLength(1);
+  });
+});
+
+describe('LiveHub query subscriptions', () => {
+  // A tiny "graph": twin -> temperature property; the query is "temperature > 50".
+  function queryWorld() {
+    const temps = new Map<string, number>([['p1', 60], ['p2', 10]]);
+    let evaluations = 0;
+    const compileQuery = (_ws: string, q: string): LiveQueryMatcher => {
+      if (!q.includes('WHERE')) throw new TwinloopError('QuerySyntaxError', 'expected WHERE at 1:30', { problems: [{ code: 'query.syntax', message: 'x', line: 1, column: 30 }] });
+      return {
+        members: () => [...temps].filter(([, t]) => t > 50).map(([id]) => id),
+        matches: (id) => {
+          evaluations++;
+          return (temps.get(id) ?? -Infinity) > 50;
+        },
+      };
+    };
+    return { temps, compileQuery, evaluations: () => evaluations };
+  }
+
+  it('tracks membership: telemetry of members only, enter/leave on property changes, delete', () => {
+    const w = queryWorld();
+    const { bus, hub } = setup({ compileQuery: w.compileQuery });
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    expect(s.subscribe(parse({ id: 'q', query: 'SELECT T FROM DIGITALTWINS T WHERE T.temperature > 50' })).memberCount).toBe(1);
+
+    bus.publish([tel('p1', { a: 1 }), tel('p2', { a: 2 })]);
+    hub.drain();
+    expect(sink.events('q').map((e) => e.twinId)).toEqual(['p1']);
+    expect(w.evaluations()).toBe(0); // telemetry does not re-evaluate the WHERE
+
+    sink.frames = [];
+    w.temps.set('p2', 70);
+    w.temps.set('p1', 5);
+    bus.publish([pc('p2', '/temperature', 70), pc('p1', '/temperature', 5)]);
+    hub.drain();
+    expect(sink.events('q').map((e) => [e.type, e.twinId, e['member']])).toEqual([
+      ['membership', 'p2', true],
+      ['propertyChange', 'p2', undefined],
+      ['propertyChange', 'p1', undefined],
+      ['membership', 'p1', false],
+    ]);
+    expect(w.evaluations()).toBe(2); // only the changed twins
+
+    sink.frames = [];
+    w.temps.delete('p2');
+    bus.publish([tel('p1', { a: 3 }), life('twinDeleted', 'p2'), life('twinDeleted', 'p1')]);
+    hub.drain();
+    expect(sink.events('q').map((e) => [e.type, e.twinId])).toEqual([
+      ['twinDeleted', 'p2'],
+      ['membership', 'p2'],
+    ]);
+  });
+
+  it('passes the query error (with line and column) to the caller', () => {
+    const w = queryWorld();
+    const { hub } = setup({ compileQuery: w.compileQuery });
+    const s = hub.openSession(new FakeSink());
+    try {
+      s.subscribe(parse({ id: 'q', query: 'SELECT T FROM DIGITALTWINS T' }));
+      expect.unreachable();
+    } catch (e) {
+      expect((e as TwinloopError).code).toBe('QuerySyntaxError');
+      expect((e as TwinloopError).problems[0]).toMatchObject({ line: 1, column: 30 });
+    }
+  });
+});
+
+describe('LiveHub slow subscribers', () => {
+  it('publish stays O(1): the listener defers routing, then a stalled subscriber coalesces per twin+component', () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000 } });
+    const slow = new FakeSink();
+    const fast = new FakeSink();
+    const slowSession = hub.openSession(slow);
+    slowSession.subscribe(parse({ id: 's', model: PUMP }));
+    hub.openSession(fast).subscribe(parse({ id: 'f', twinIds: ['p0'] }));
+    slow.bufferedAmount = 10_000; // the socket is not draining
+
+    const N = 20_000;
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) bus.publish([tel(`p${i % 10}`, { x: i, [`k${i % 3}`]: i }, PUMP, i % 7 ? 'c' : undefined)]);
+    const publishMs = performance.now() - t0;
+    expect(hub.stats().queued).toBe(0); // nothing routed during publish
+    expect(publishMs).toBeLessThan(1000); // generous on a shared machine: 20k pushes onto an array
+
+    hub.drain();
+    // 10 twins x 2 components (none, "c") stay queued; every other event merged into them.
+    expect(hub.stats()).toMatchObject({ queued: 20, coalesced: N - 20, dropped: 0 });
+    expect(slowSession.counters.coalesced).toBe(N - 20);
+    expect(slow.frames).toHaveLength(0);
+    expect(fast.events('f')).toHaveLength(N / 10); // the fast one got every event of p0, uncoalesced
+
+    slow.bufferedAmount = 0;
+    slowSession.flush();
+    const got = slow.events('s');
+    expect(got).toHaveLength(20);
+    // The merged reading of p3 without component holds the last x of that key and all three k fields.
+    const lastI = Math.max(...Array.from({ length: N }, (_, i) => i).filter((i) => i % 10 === 3 && i % 7 === 0));
+    const p3 = got.find((e) => e.twinId === 'p3' && e['component'] === undefined)!;
+    expect((p3['values'] as Record<string, number>)['x']).toBe(lastI);
+    expect(Object.keys(p3['values'] as object).sort()).toEqual(['k0', 'k1', 'k2', 'x']);
+  });
+
+  it('a drained subscriber gets a dropped notice then the latest values', () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000 } });
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 's', twinIds: ['p1', 'p2'] }));
+    sink.bufferedAmount = 5000;
+    bus.publish([tel('p1', { x: 1, y: 1 })]);
+    bus.publish([tel('p1', { x: 2 }), tel('p2', { x: 9 })]);
+    bus.publish([tel('p1', { x: 3 }), pc('p1', '/a', 1), pc('p1', '/a', 2)]);
+    hub.drain();
+    expect(sink.frames).toHaveLength(0);
+    expect(s.counters.coalesced).toBe(3);
+    sink.bufferedAmount = 0;
+    s.flush();
+    expect(sink.frames[0]).toEqual({ type: 'dropped', count: 3, coalesced: 3, overflowed: 0 });
+    expect(sink.events('s').map((e) => [e.type, e.twinId, e['values'] ?? e['patch']])).toEqual([
+      ['telemetry', 'p1', { x: 3, y: 1 }],
+      ['telemetry', 'p2', { x: 9 }],
+      ['propertyChange', 'p1', [{ op: 'replace', path: '/a', value: 2 }]],
+    ]);
+    expect(s.queued).toBe(0);
+  });
+
+  it('bounds the queue: overflowing updates and lifecycle events are counted as dropped', () => {
+    const { bus, hub } = setup({ limits: { maxQueue: 5, lifecycleReserve: 2, highWaterBytes: 1000 } });
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 's', model: PUMP }));
+    sink.bufferedAmount = 5000;
+    for (let i = 0; i < 8; i++) bus.publish([tel(`p${i}`, { x: i })]); // 5 kept, 3 dropped
+    for (let i = 0; i < 4; i++) bus.publish([life('twinCreated', `n${i}`)]); // 2 kept in the reserve, 2 dropped
+    bus.publish([tel('p0', { x: 100 })]); // merges into p0 although the queue is full
+    hub.drain();
+    expect(s.queued).toBe(7);
+    expect(s.counters).toMatchObject({ dropped: 5, coalesced: 1, delivered: 0 });
+    expect(hub.stats()).toMatchObject({ dropped: 5, coalesced: 1, behindSessions: 1 });
+    sink.bufferedAmount = 0;
+    s.flush();
+    expect(sink.frames[0]).toEqual({ type: 'dropped', count: 6, coalesced: 1, overflowed: 5 });
+    expect(sink.events('s').map((e) => e.twinId)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'n0', 'n1']);
+    expect(sink.events('s')[0]!['values']).toEqual({ x: 100 });
+  });
+
+  it('does not merge an update across a lifecycle event of the same twin', () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000 } });
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 's', twinIds: ['p1'] }));
+    sink.bufferedAmount = 5000;
+    bus.publish([tel('p1', { x: 1 }), life('twinDeleted', 'p1'), life('twinCreated', 'p1'), tel('p1', { x: 2 }), tel('p1', { x: 3 })]);
+    hub.drain();
+    sink.bufferedAmount = 0;
+    s.flush();
+    expect(sink.events('s').map((e) => [e.type, e['values']])).toEqual([
+      ['telemetry', { x: 1 }],
+      ['twinDeleted', undefined],
+      ['twinCreated', undefined],
+      ['telemetry', { x: 3 }],
+    ]);
+  });
+
+  it('retries a stalled session on its own once the transport drains', async () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000 }, retryMs: 5 });
+    const sink = new FakeSink();
+    hub.openSession(sink).subscribe(parse({ id: 's', twinIds: ['p1'] }));
+    sink.bufferedAmount = 5000;
+    bus.publish([tel('p1', { x: 1 })]);
+    hub.drain();
+    expect(sink.frames).toHaveLength(0);
+    sink.bufferedAmount = 0;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sink.events('s')).toHaveLength(1);
+    hub.close();
+    expect(bus.listenerCount).toBe(0);
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, it, expect } from 'vitest';
+import { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
+import type { TwinRecord } from '../graph/graph-types.js';
+import { TwinloopError } from '../errors/errors.js';
+import { LiveEventBus } from './live-events.js';
+import { LiveHub } from './live-hub.js';
+import { parseSubscription } from './live-filters.js';
+import { createLiveQueryCompiler } from './live-query.js';
+
+const PUMP = 'dtmi:ex:Pump;1';
+const LINE = 'dtmi:ex:Line;1';
+
+function twin(id: string, modelId: string, contents: Record<string, unknown>): TwinRecord {
+  return { id, modelId, workspace: 'w', etag: 'W/"1"', lastUpdateTime: 0, contents, propertyTimes: {}, telemetry: {} };
+}
+
+function world() {
+  const graph = new InMemoryTwinGraph();
+  graph.putTwin(twin('p1', PUMP, { temperature: 80 }));
+  graph.putTwin(twin('p2', PUMP, { temperature: 20 }));
+  graph.putTwin(twin('L1', LINE, { status: 'on' }));
+  graph.putRelationship({ id: 'r1', sourceId: 'L1', targetId: 'p1', name: 'contains', workspace: 'w', etag: 'W/"1"', lastUpdateTime: 0, properties: {} });
+  const isOfModel = (_w: string, m: string, b: string) => m === b;
+  const compile = createLiveQueryCompiler({ graphOf: (w) => (w === 'w' ? graph : undefined), isOfModel });
+  return { graph, compile, isOfModel };
+}
+
+function fails(f: () => unknown): TwinloopError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TwinloopError);
+    return e as TwinloopError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('createLiveQueryCompiler (real query engine)', () => {
+  it('evaluates one twin against the current graph', () => {
+    const { graph, compile } = world();
+    const m = compile('w', 'SELECT T FROM DIGITALTWINS T WHERE T.temperature > 50');
+    expect([...m.members()]).toEqual(['p1']);
+    expect(m.matches('p1')).toBe(true);
+    expect(m.matches('p2')).toBe(false);
+    expect(m.matches('nope')).toBe(false);
+    graph.putTwin(twin('p2', PUMP, { temperature: 99 }));
+    expect(m.matches('p2')).toBe(true);
+    expect(m.readsTelemetry).toBe(true); // T.temperature may fall back to telemetry
+    expect(m.dependsOnOtherTwins).toBe(false);
+  });
+
+  it('knows when a WHERE reads only $ fields', () => {
+    const { compile } = world();
+    const m = compile('w', `SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${PUMP}') AND $dtId IN ['p1', 'L1']`);
+    expect([...m.members()]).toEqual(['p1']);
+    expect(m.readsTelemetry).toBe(false);
+  });
+
+  it('follows the selected collection of a MATCH', () => {
+    const { compile } = world();
+    const m = compile('w', "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.status = 'on'");
+    expect([...m.members()]).toEqual(['p1']);
+    expect(m.matches('p1')).toBe(true);
+    expect(m.matches('L1')).toBe(false);
+    expect(m.dependsOnOtherTwins).toBe(true);
+  });
+
+  it('reports syntax errors with line and column, and refuses what cannot be followed', () => {
+    const { compile } = world();
+    const e = fails(() => compile('w', 'SELECT T FROM DIGITALTWINS T\nWHERE T.x >'));
+    expect(e.code).toBe('QuerySyntaxError');
+    expect(e.problems[0]).toMatchObject({ line: 2 });
+    expect(fails(() => compile('w', 'SELECT COUNT() FROM DIGITALTWINS')).code).toBe('QueryNotSupported');
+    expect(fails(() => compile('w', 'SELECT R FROM RELATIONSHIPS R')).code).toBe('QueryNotSupported');
+    expect(fails(() => compile('w', 'SELECT L, P FROM DIGITALTWINS MATCH (L)-[:contains]->(P)')).problems[0]).toMatchObject({ line: 1, column: 8, code: 'query.live.unsupported' });
+    expect(fails(() => compile('nowhere', 'SELECT T FROM DIGITALTWINS T')).code).toBe('NotFound');
+  });
+
+  it('drives hub membership from real graph writes, including MATCH patterns', () => {
+    const { graph, compile, isOfModel } = world();
+    const bus = new LiveEventBus();
+    const hub = new LiveHub({ bus, isOfModel, compileQuery: compile, schedule: () => {} });
+    const frames: { sub: string; events: { type: string; twinId: string; member?: boolean }[] }[] = [];
+    const s = hub.openSession({ bufferedAmount: 0, send: (f) => frames.push(JSON.parse(f)) });
+    const opts = { defaultWorkspace: 'w', maxTwinIds: 10, maxQueryLength: 8000 };
+    s.subscribe(parseSubscription({ id: 'hot', query: 'SELECT T FROM DIGITALTWINS T WHERE T.temperature > 50' }, opts));
+    s.subscribe(parseSubscription({ id: 'line', query: "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.status = 'on'" }, opts));
+
+    // The line is switched off: p1 leaves the MATCH subscription though the event is about L1.
+    graph.putTwin(twin('L1', LINE, { status: 'off' }));
+    graph.putTwin(twin('p2', PUMP, { temperature: 70 }));
+    bus.publish([
+      { type: 'propertyChange', workspace: 'w', twinId: 'L1', modelId: LINE, time: 1, patch: [{ op: 'replace', path: '/status', value: 'off' }] },
+      { type: 'propertyChange', workspace: 'w', twinId: 'p2', modelId: PUMP, time: 1, patch: [{ op: 'replace', path: '/temperature', value: 70 }] },
+    ]);
+    hub.drain();
+    const of = (sub: string) => frames.filter((f) => f.sub === sub).flatMap((f) => f.events).map((e) => [e.type, e.twinId, e.member]);
+    expect(of('line')).toEqual([['membership', 'p1', false]]);
+    expect(of('hot')).toEqual([
+      ['membership', 'p2', true],
+      ['propertyChange', 'p2', undefined],
+    ]);
+  });
+});

@@ -1,0 +1,94 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TwinloopError } from '../errors/errors.js';
+import { ALL_MODELS, MODELS, openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
+
+function caught(fn: () => unknown): TwinloopError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof TwinloopError) return e;
+    throw e;
+  }
+  throw new Error('expected a TwinloopError');
+}
+
+describe('ModelService', () => {
+  let w: TestWorkspace;
+  const T0 = Date.UTC(2024, 0, 2, 3, 4, 5);
+  beforeEach(() => {
+    w = openTestWorkspace({ now: () => T0 });
+  });
+  afterEach(async () => w.close());
+
+  it('adds a batch and answers ADT model data (language maps, ISO upload time)', () => {
+    const added = w.models.add(ALL_MODELS);
+    expect(added.map((m) => m.id)).toEqual(ALL_MODELS.map((m) => m['@id']));
+    const room = w.models.get('dtmi:test:Room;1', true);
+    expect(room).toEqual({
+      id: 'dtmi:test:Room;1',
+      displayName: { en: 'Room', de: 'Raum' },
+      description: {},
+      uploadTime: '2024-01-02T03:04:05.000Z',
+      decommissioned: false,
+      model: MODELS.room,
+    });
+    expect(w.models.get('dtmi:test:Space;1').displayName).toEqual({ en: 'Space' });
+    expect(w.models.get('dtmi:test:Space;1').model).toBeUndefined();
+    expect(w.storage.models.list('default').map((m) => m.id)).toHaveLength(4);
+  });
+
+  it('is all or nothing: one invalid model keeps the whole batch out', () => {
+    const bad = { '@id': 'dtmi:test:Bad;1', '@type': 'Interface', '@context': 'dtmi:dtdl:context;3', contents: [{ '@type': 'Property', name: 'x', schema: 'nope' }] };
+    const e = caught(() => w.models.add([MODELS.sensor, bad]));
+    expect(e.code).toBe('InvalidModel');
+    expect(e.problems.length).toBeGreaterThan(0);
+    expect(w.models.list()).toEqual([]);
+    expect(w.storage.models.list('default')).toEqual([]);
+  });
+
+  it('409 when a model id already exists; 400 for a body that is not an array', () => {
+    w.models.add([MODELS.sensor]);
+    expect(caught(() => w.models.add([MODELS.sensor])).status).toBe(409);
+    expect(caught(() => w.models.add({})).code).toBe('InvalidModel');
+    expect(caught(() => w.models.add([MODELS.thermostat, MODELS.thermostat])).problems[0]?.pointer).toBe('/1/@id');
+  });
+
+  it('lists with dependenciesFor (the models and what they depend on) and 404s unknown ids', () => {
+    w.models.add(ALL_MODELS);
+    expect(w.models.list({ dependenciesFor: ['dtmi:test:Room;1'] }).map((m) => m.id).sort()).toEqual(
+      ['dtmi:test:Room;1', 'dtmi:test:Sensor;1', 'dtmi:test:Space;1', 'dtmi:test:Thermostat;1'].sort(),
+    );
+    expect(w.models.list({ dependenciesFor: ['dtmi:test:Sensor;1'] }).map((m) => m.id)).toEqual(['dtmi:test:Sensor;1']);
+    expect(caught(() => w.models.list({ dependenciesFor: ['dtmi:test:Nope;1'] })).code).toBe('ModelNotFound');
+  });
+
+  it('decommissions with ADT patch only; the flag survives a reload', async () => {
+    w.models.add(ALL_MODELS);
+    expect(caught(() => w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: false }])).code).toBe('InvalidPatch');
+    w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
+    expect(w.models.get('dtmi:test:Sensor;1').decommissioned).toBe(true);
+    const dir = w.dir;
+    await w.storage.close();
+    const again = openTestWorkspace({ dir });
+    try {
+      expect(again.models.get('dtmi:test:Sensor;1').decommissioned).toBe(true);
+      expect(again.models.isDecommissioned('dtmi:test:Sensor;1')).toBe(true);
+    } finally {
+      await again.storage.close();
+    }
+  });
+
+  it('deletes only models nothing depends on (409 ModelInUse otherwise)', () => {
+    w.models.add(ALL_MODELS);
+    const e = caught(() => w.models.delete('dtmi:test:Space;1'));
+    expect(e.code).toBe('ModelInUse');
+    expect(e.status).toBe(409);
+    // Sensor is the target of Room's relationship: in use too.
+    expect(caught(() => w.models.delete('dtmi:test:Sensor;1')).code).toBe('ModelInUse');
+    w.models.delete('dtmi:test:Room;1');
+    w.models.delete('dtmi:test:Space;1');
+    expect(w.models.list().map((m) => m.id).sort()).toEqual(['dtmi:test:Sensor;1', 'dtmi:test:Thermostat;1']);
+    expect(w.storage.models.list('default')).toHaveLength(2);
+    expect(caught(() => w.models.delete('dtmi:test:Room;1')).code).toBe('ModelNotFound');
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * The contract every DeadLetterStore adapter passes: call describeDeadLetterStoreContract from the
+ * adapter's test file with a factory for a fresh, empty store.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DeadLetter, DeadLetterStore } from './storage-ports.js';
+
+export interface DeadLetterStoreFixture {
+  store: DeadLetterStore;
+  /** Closes the current store and opens a new one on the same data. */
+  reopen(): Promise<DeadLetterStore>;
+  cleanup(): Promise<void>;
+}
+
+function letter(i: number, over: Partial<DeadLetter> = {}): DeadLetter {
+  return {
+    workspace: 'ws',
+    time: 1000 + i,
+    source: i % 2 ? 'mqtt' : 'http',
+    topic: `t/${i}`,
+    payload: Buffer.from([i & 0xff, 0, 0xff, 0x80]),
+    code: 'InvalidTelemetry',
+    reason: `bad ${i}`,
+    ...over,
+  };
+}
+
+export function describeDeadLetterStoreContract(name: string, make: () => Promise<DeadLetterStoreFixture>): void {
+  describe(`DeadLetterStore contract: ${name}`, () => {
+    let fx: DeadLetterStoreFixture;
+    let store: DeadLetterStore;
+    beforeEach(async () => {
+      fx = await make();
+      store = fx.store;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    it('keeps the payload byte for byte and the problems with where they are', async () => {
+      const payload = Buffer.from([0, 1, 2, 0xfe, 0xff, 0x00, 0xc3, 0x28]); // not valid UTF-8
+      const problems = [{ code: 'json.syntax', message: 'Unexpected token', line: 1, column: 7, pointer: '/a/0' }];
+      await store.add([letter(1, { payload, problems, clientId: 'dev-1' })]);
+      const [d] = store.list({ workspace: 'ws', limit: 10 });
+      expect(d).toBeDefined();
+      expect(Buffer.compare(d!.payload, payload)).toBe(0);
+      expect(d!.problems).toEqual(problems);
+      expect(d).toMatchObject({ workspace: 'ws', time: 1001, source: 'mqtt', topic: 't/1', clientId: 'dev-1', code: 'InvalidTelemetry', reason: 'bad 1' });
+      expect(typeof d!.id).toBe('number');
+    });
+
+    it('lists newest first with paging by id, without gaps or duplicates', async () => {
+      await Promise.all(Array.from({ length: 25 }, (_, i) => store.add([letter(i)])));
+      expect(store.count('ws')).toBe(25);
+      const ids: number[] = [];
+      let beforeId: number | undefined;
+      for (;;) {
+        const page = store.list({ workspace: 'ws', limit: 7, ...(beforeId !== undefined ? { beforeId } : {}) });
+        if (page.length === 0) break;
+        for (const d of page) ids.push(d.id!);
+        beforeId = page[page.length - 1]!.id;
+      }
+      expect(ids).toHaveLength(25);
+      expect(new Set(ids).size).toBe(25);
+      expect(ids).toEqual([...ids].sort((a, b) => b - a));
+    });
+
+    it('filters by source and by workspace', async () => {
+      await store.add([letter(1), letter(2), letter(3), letter(4, { workspace: 'other' })]);
+      expect(store.list({ workspace: 'ws', limit: 10, source: 'mqtt' }).map((d) => d.reason)).toEqual(['bad 3', 'bad 1']);
+      expect(store.list({ workspace: 'other', limit: 10 }).map((d) => d.reason)).toEqual(['bad 4']);
+      expect(store.count('other')).toBe(1);
+      expect(store.count('nobody')).toBe(0);
+    });
+
+    it('keeps dead letters across reopen and prunes old ones', async () => {
+      await store.add(Array.from({ length: 10 }, (_, i) => letter(i)));
+      store = await fx.reopen();
+      expect(store.count('ws')).toBe(10);
+      expect(store.prune(1005)).toBe(5);
+      expect(store.list({ workspace: 'ws', limit: 100 }).map((d) => d.time)).toEqual([1009, 1008, 1007, 1006, 1005]);
+      expect(store.prune(1005)).toBe(0);
+    });
+
+    it('ids keep growing after pruning everything (monotonic)', async () => {
+      await store.add([letter(1)]);
+      const [first] = store.list({ workspace: 'ws', limit: 1 });
+      store.prune(Number.MAX_SAFE_INTEGER);
+      await store.add([letter(2)]);
+      const [second] = store.list({ workspace: 'ws', limit: 1 });
+      expect(second!.id!).toBeGreaterThan(first!.id!);
+    });
+  });
+}

@@ -1,0 +1,53 @@
+/**
+ * Continuation tokens for query paging. A token names the query (a hash of its text and options)
+ * and the offset of the next row, signed with an HMAC so that a client can neither forge an offset
+ * nor reuse a token with another query. Tokens are opaque to clients and valid for the process
+ * that signed them unless a fixed secret is configured.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { TwinloopError } from '../errors/errors.js';
+
+const PROCESS_SECRET = randomBytes(32);
+
+export interface TokenState {
+  queryHash: string;
+  offset: number;
+}
+
+export function queryHash(text: string, maxHops: number): string {
+  return createHash('sha256').update(`${maxHops}\u0000${text}`).digest('base64url').slice(0, 22);
+}
+
+function mac(payload: string, secret: Uint8Array): string {
+  return createHmac('sha256', secret).update(payload).digest('base64url').slice(0, 22);
+}
+
+export function encodeToken(state: TokenState, secret: Uint8Array = PROCESS_SECRET): string {
+  const payload = Buffer.from(JSON.stringify([1, state.queryHash, state.offset])).toString('base64url');
+  return `${payload}.${mac(payload, secret)}`;
+}
+
+const invalid = (why: string): TwinloopError =>
+  new TwinloopError('InvalidContinuationToken', `The continuation token is not valid for this query: ${why}.`);
+
+/** @throws TwinloopError 'InvalidContinuationToken' when the token was altered, forged or belongs to another query. */
+export function decodeToken(token: string, expectedHash: string, secret: Uint8Array = PROCESS_SECRET): number {
+  if (typeof token !== 'string' || token.length > 200) throw invalid('malformed');
+  const dot = token.indexOf('.');
+  if (dot < 0) throw invalid('malformed');
+  const payload = token.slice(0, dot);
+  const given = Buffer.from(token.slice(dot + 1));
+  const wanted = Buffer.from(mac(payload, secret));
+  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw invalid('signature mismatch');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch (cause) {
+    throw new TwinloopError('InvalidContinuationToken', 'The continuation token is malformed.', { cause });
+  }
+  if (!Array.isArray(parsed) || parsed[0] !== 1 || typeof parsed[1] !== 'string' || !Number.isSafeInteger(parsed[2]) || (parsed[2] as number) < 0) {
+    throw invalid('malformed');
+  }
+  if (parsed[1] !== expectedHash) throw invalid('it was issued for a different query');
+  return parsed[2] as number;
+}

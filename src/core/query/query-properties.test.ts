@@ -1,0 +1,114 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { TwinloopError } from '../errors/errors.js';
+import { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
+import { executeQuery } from './query-executor.js';
+import { parseQuery } from './query-parser.js';
+import { buildTestGraph, rel, testIsOfModel, twin } from './query-test-graph.js';
+
+const VOCAB = [
+  'SELECT', 'select', 'TOP', 'COUNT', 'FROM', 'DIGITALTWINS', 'RELATIONSHIPS', 'JOIN', 'RELATED', 'MATCH', 'WHERE',
+  'AND', 'OR', 'NOT', 'IN', 'NIN', 'AS', 'IS_OF_MODEL', 'IS_DEFINED', 'STARTSWITH', 'CONTAINS', 'IS_NUMBER', 'exact',
+  'true', 'false', 'null', 'T', 'CT', 'R', 'a', 'b', '$dtId', '$metadata', '$model', 'name', 'contains', 'feeds',
+  '*', '(', ')', '[', ']', ',', '.', '=', '!=', '<>', '<', '<=', '>', '>=', '-', '->', '<-', ':', '|', '..',
+  "'pump-1'", '"dtmi:t:Pump;1"', '0', '1', '2', '5', '-3', '1.5', '\n', '--c\n', '#', "'", '\\',
+];
+
+const graph = buildTestGraph();
+const onlyTwinloopErrors = (fn: () => unknown): void => {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof TwinloopError)) throw e;
+    if (e.code === 'QuerySyntaxError') {
+      const p = e.problems[0];
+      expect(p?.line).toBeGreaterThanOrEqual(1);
+      expect(p?.column).toBeGreaterThanOrEqual(1);
+    }
+  }
+};
+
+describe('the parser and executor never throw anything but TwinloopError', () => {
+  it('on random strings', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (s) => {
+        onlyTwinloopErrors(() => parseQuery(s));
+        onlyTwinloopErrors(() => executeQuery(graph, s, { isOfModel: testIsOfModel }));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('on random token sequences (which also reach the planner and executor)', () => {
+    const prefix = fc.constantFrom('', 'SELECT ', 'SELECT * FROM DIGITALTWINS ', 'SELECT T FROM DIGITALTWINS T WHERE ', 'SELECT a, b FROM DIGITALTWINS MATCH ');
+    fc.assert(
+      fc.property(prefix, fc.array(fc.constantFrom(...VOCAB), { maxLength: 30 }), (p, toks) => {
+        const text = p + toks.join(' ');
+        onlyTwinloopErrors(() => executeQuery(graph, text, { isOfModel: testIsOfModel, maxHops: 6 }));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});
+
+// ---- random small graphs ----
+const smallGraph = fc
+  .record({
+    n: fc.integer({ min: 1, max: 7 }),
+    edges: fc.array(fc.tuple(fc.nat(6), fc.nat(6), fc.constantFrom('a', 'b')), { maxLength: 18 }),
+  })
+  .map(({ n, edges }) => {
+    const g = new InMemoryTwinGraph();
+    for (let i = 0; i < n; i++) g.putTwin(twin(`t${i}`, i % 2 ? 'Odd' : 'Even', { v: i }));
+    const list: [string, string, string][] = [];
+    edges.forEach(([s, t, name], k) => {
+      if (s >= n || t >= n) return;
+      g.putRelationship(rel(`t${s}`, name, `t${t}`, {}, `r${k}`));
+      list.push([`t${s}`, `t${t}`, name]);
+    });
+    return { g, n, list };
+  });
+
+const sortRows = (rows: unknown[]): string[] => rows.map((r) => JSON.stringify(r)).sort();
+
+describe('random graphs', () => {
+  it('a one-hop MATCH returns exactly the rows of the equivalent JOIN', () => {
+    fc.assert(
+      fc.property(smallGraph, fc.constantFrom('a', 'b'), fc.boolean(), ({ g }, name, filtered) => {
+        const where = filtered ? " WHERE IS_OF_MODEL(X, 'dtmi:t:Even;1') AND Y.v > 1" : '';
+        const cols = 'SELECT X.$dtId AS x, Y.$dtId AS y, R.$relationshipId AS r FROM DIGITALTWINS';
+        const m = executeQuery(g, `${cols} MATCH (X)-[R:${name}]->(Y)${where}`, { isOfModel: testIsOfModel, pageSize: 10_000 });
+        const j = executeQuery(g, `${cols} X JOIN Y RELATED X.${name} R${where}`, { isOfModel: testIsOfModel, pageSize: 10_000 });
+        expect(sortRows(m.value)).toEqual(sortRows(j.value));
+        // reversing the arrow gives the same pairs
+        const rev = executeQuery(g, `${cols} MATCH (Y)<-[R:${name}]-(X)${where}`, { isOfModel: testIsOfModel, pageSize: 10_000 });
+        expect(sortRows(rev.value)).toEqual(sortRows(j.value));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('variable hops return the twins some walk of min..max hops reaches (brute-force reference)', () => {
+    fc.assert(
+      fc.property(smallGraph, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 4 }), ({ g, list }, min, extra) => {
+        const max = Math.max(min, 1) + extra;
+        // reference: sets of twins reachable by walks of exactly d hops, d = 0..max
+        let level = new Set(['t0']);
+        const want = new Set<string>(min === 0 ? ['t0'] : []);
+        for (let d = 1; d <= max; d++) {
+          const next = new Set<string>();
+          for (const [s, t, name] of list) if (name === 'a' && level.has(s)) next.add(t);
+          if (d >= min) for (const t of next) want.add(t);
+          level = next;
+        }
+        const rows = executeQuery(g, `SELECT y.$dtId AS y FROM DIGITALTWINS MATCH (x)-[:a*${min}..${max}]->(y) WHERE x.$dtId = 't0'`, {
+          isOfModel: testIsOfModel,
+          pageSize: 10_000,
+        }).value as { y: string }[];
+        expect(rows.map((r) => r.y).sort()).toEqual([...want].sort());
+        expect(new Set(rows.map((r) => r.y)).size).toBe(rows.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

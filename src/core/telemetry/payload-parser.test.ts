@@ -1,0 +1,107 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { parseNdjsonPayload, parseTelemetryPayload } from './payload-parser.js';
+
+const ctx = { twinId: 'pump-1', receivedAt: 1_000 };
+
+describe('parseTelemetryPayload', () => {
+  it('reads one reading set at receive time', () => {
+    const r = parseTelemetryPayload(Buffer.from('{"temperature": 21.5, "vibration": 3.2}'), ctx);
+    expect(r).toEqual({ ok: true, readings: [{ twinId: 'pump-1', time: 1_000, values: { temperature: 21.5, vibration: 3.2 } }] });
+  });
+
+  it('takes $ts as RFC 3339 or epoch ms, and many reading sets per message', () => {
+    const r = parseTelemetryPayload(
+      '[{"$ts":"2026-11-24T10:00:00Z","temperature":21},{"$ts":1790000000000,"temperature":22}]',
+      { ...ctx, component: 'motor' },
+    );
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.readings.map((x) => [x.time, x.component, x.values.temperature])).toEqual([
+      [Date.parse('2026-11-24T10:00:00Z'), 'motor', 21],
+      [1790000000000, 'motor', 22],
+    ]);
+  });
+
+  it('reports malformed JSON with line and column', () => {
+    const r = parseTelemetryPayload('{\n  "temperature": ,\n}', ctx);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.problems[0]).toMatchObject({ code: 'payload.json', line: 2, column: 18 });
+    expect(r.problems[0]!.message).toContain('2:18');
+  });
+
+  it('rejects bad $ts, unknown $ keys, empty sets, non-objects, invalid UTF-8 — with pointers', () => {
+    const bad = parseTelemetryPayload('[{"$ts":"yesterday","t":1},{"$dtId":"x","t":1},{},5]', ctx);
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.problems.map((p) => [p.code, p.pointer])).toEqual([
+      ['payload.time', '/0/$ts'],
+      ['payload.reserved', '/1/$dtId'],
+      ['payload.empty', '/2'],
+      ['payload.shape', '/3'],
+    ]);
+    expect(parseTelemetryPayload('[]', ctx).ok).toBe(false);
+    expect(parseTelemetryPayload('"x"', ctx).ok).toBe(false);
+    const utf = parseTelemetryPayload(Buffer.from([0x7b, 0xff, 0x7d]), ctx);
+    expect(utf.ok ? '' : utf.problems[0]!.code).toBe('payload.encoding');
+    // a timestamp without a zone is ambiguous
+    expect(parseTelemetryPayload('{"$ts":"2026-11-24T10:00:00","t":1}', ctx).ok).toBe(false);
+  });
+
+  it('never throws on random bytes and always answers ok or problems with a code', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const r = parseTelemetryPayload(Buffer.from(bytes), ctx);
+        if (r.ok) expect(r.readings.length).toBeGreaterThan(0);
+        else expect(r.problems.length > 0 && r.problems.every((p) => p.code && p.message)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never throws on random JSON and accepts exactly the objects with non-$ keys', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const r = parseTelemetryPayload(JSON.stringify(v), ctx);
+        const isSet = (x: unknown) =>
+          x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length > 0 && Object.keys(x).every((k) => !k.startsWith('$'));
+        const expected = Array.isArray(v) ? v.length > 0 && v.every(isSet) : isSet(v);
+        expect(r.ok).toBe(expected);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('parseNdjsonPayload', () => {
+  it('gives each line its own outcome, with line numbers on problems', () => {
+    const text = ['{"$dtId":"pump-1","temperature":21}', '', '{"$dtId":"pump-2","$component":"motor","$ts":5,"rpm":3}', '{"temperature":', '{"temperature":1}'].join('\r\n');
+    const lines = parseNdjsonPayload(Buffer.from(text), { receivedAt: 9 });
+    expect(lines.map((l) => [l.line, l.result.ok])).toEqual([
+      [1, true],
+      [3, true],
+      [4, false],
+      [5, false],
+    ]);
+    const l3 = lines[1]!.result;
+    expect(l3.ok && l3.readings[0]).toEqual({ twinId: 'pump-2', component: 'motor', time: 5, values: { rpm: 3 } });
+    const l4 = lines[2]!.result;
+    expect(!l4.ok && l4.problems[0]).toMatchObject({ code: 'payload.json', line: 4 });
+    const l5 = lines[3]!.result;
+    expect(!l5.ok && l5.problems[0]).toMatchObject({ code: 'payload.twinId', line: 5 });
+    expect(lines[2]!.text).toBe('{"temperature":');
+  });
+
+  it('never throws on random text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (s) => {
+        for (const l of parseNdjsonPayload(s, { receivedAt: 0 })) {
+          expect(l.line).toBeGreaterThan(0);
+          if (!l.result.ok) expect(l.result.problems.every((p) => p.line === l.line)).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

@@ -1,0 +1,159 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TwinloopError } from '../errors/errors.js';
+import { ALL_MODELS, openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
+
+const ROOM = 'dtmi:test:Room;1';
+const room = (extra: Record<string, unknown> = {}) => ({ $metadata: { $model: ROOM }, thermostat: { $metadata: {} }, ...extra });
+
+async function caught(p: Promise<unknown> | (() => unknown)): Promise<TwinloopError> {
+  try {
+    if (typeof p === 'function') p();
+    else await p;
+  } catch (e) {
+    if (e instanceof TwinloopError) return e;
+    throw e;
+  }
+  throw new Error('expected a TwinloopError');
+}
+
+describe('TwinService', () => {
+  let w: TestWorkspace;
+  let clock = 1_700_000_000_000;
+  beforeEach(() => {
+    clock = 1_700_000_000_000;
+    w = openTestWorkspace({ now: () => clock });
+    w.models.add(ALL_MODELS);
+  });
+  afterEach(async () => w.close());
+
+  it('creates a twin, persists it, sets etag and times, records history and publishes after the write', async () => {
+    const t = await w.twins.createOrReplace('r1', room({ temperature: 21.5, thermostat: { $metadata: {}, setPoint: 20 } }));
+    expect(t.etag).toMatch(/^W\/"[0-9a-f-]{36}"$/);
+    expect(t.contents).toEqual({ temperature: 21.5, thermostat: { setPoint: 20 } });
+    expect(t.propertyTimes).toEqual({ temperature: clock, 'thermostat/setPoint': clock });
+    expect(w.graph.getTwin('r1')).toBe(t);
+    expect([...w.storage.twins.loadTwins('default')].map((x) => x.id)).toEqual(['r1']);
+    const page = w.storage.history.queryRaw({ workspace: 'default', twinId: 'r1', path: 'temperature', from: 0, to: clock + 1, limit: 10 });
+    expect(page.points).toEqual([{ ts: clock, value: 21.5 }]);
+    expect(w.events.map((e) => e.type)).toEqual(['twinCreated']);
+  });
+
+  it('reports every problem of a twin at once, each with a pointer', async () => {
+    const e = await caught(
+      w.twins.createOrReplace('r1', {
+        $metadata: { $model: ROOM },
+        temperature: 'hot',
+        humidity: 3,
+        colour: 'red',
+        info: { floor: 1.5 },
+      }),
+    );
+    expect(e.code).toBe('ValidationFailed');
+    const pointers = e.problems.map((p) => p.pointer).sort();
+    expect(pointers).toEqual(['/colour', '/humidity', '/info/floor', '/temperature', '/thermostat']);
+    expect(e.problems.find((p) => p.pointer === '/humidity')?.message).toMatch(/Telemetry/);
+    expect(e.problems.find((p) => p.pointer === '/thermostat')?.code).toBe('twin.component.missing');
+    expect(w.graph.twinCount).toBe(0);
+  });
+
+  it('rejects an unknown or missing model, and a decommissioned one', async () => {
+    expect((await caught(w.twins.createOrReplace('x', { $metadata: { $model: 'dtmi:test:Nope;1' } }))).problems[0]?.pointer).toBe('/$metadata/$model');
+    expect((await caught(w.twins.createOrReplace('x', { temperature: 1 }))).code).toBe('ValidationFailed');
+    w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
+    expect((await caught(w.twins.createOrReplace('s', { $metadata: { $model: 'dtmi:test:Sensor;1' } }))).code).toBe('ModelDecommissioned');
+  });
+
+  it('If-None-Match: * refuses to replace an existing twin (412); without it the twin is replaced', async () => {
+    await w.twins.createOrReplace('r1', room({ temperature: 1 }));
+    const e = await caught(w.twins.createOrReplace('r1', room(), { ifNoneMatch: '*' }));
+    expect(e.status).toBe(412);
+    const t = await w.twins.createOrReplace('r1', room({ name: 'B' }));
+    expect(t.contents).toEqual({ name: 'B', thermostat: {} });
+    expect(w.events.map((x) => x.type)).toEqual(['twinCreated', 'twinReplaced']);
+  });
+
+  it('applies a JSON Patch atomically with per-property times, a new etag and If-Match', async () => {
+    const t0 = await w.twins.createOrReplace('r1', room({ temperature: 1, info: { floor: 1 } }));
+    clock += 1000;
+    const t1 = await w.twins.update(
+      'r1',
+      [
+        { op: 'replace', path: '/temperature', value: 2 },
+        { op: 'add', path: '/info/wing', value: 'east' },
+        { op: 'add', path: '/thermostat/mode', value: 'eco' },
+      ],
+      { ifMatch: t0.etag },
+    );
+    expect(t1.etag).not.toBe(t0.etag);
+    expect(t1.contents).toEqual({ temperature: 2, info: { floor: 1, wing: 'east' }, thermostat: { mode: 'eco' } });
+    expect(t1.propertyTimes).toEqual({ temperature: clock, info: clock, 'thermostat/mode': clock });
+    expect(t1.lastUpdateTime).toBe(clock);
+    const change = w.events.at(-1);
+    expect(change?.type).toBe('propertyChange');
+    // A stale etag is refused and changes nothing.
+    const e = await caught(w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 3 }], { ifMatch: t0.etag }));
+    expect(e.status).toBe(412);
+    expect(w.twins.get('r1').contents.temperature).toBe(2);
+    // '*' matches any etag.
+    await w.twins.update('r1', [{ op: 'remove', path: '/temperature' }], { ifMatch: '*' });
+    expect(w.twins.get('r1').contents.temperature).toBeUndefined();
+    expect(w.twins.get('r1').propertyTimes.temperature).toBeUndefined();
+  });
+
+  it('a patch with one bad operation changes nothing and names every bad operation', async () => {
+    await w.twins.createOrReplace('r1', room({ temperature: 1 }));
+    const e = await caught(
+      w.twins.update('r1', [
+        { op: 'replace', path: '/temperature', value: 5 },
+        { op: 'replace', path: '/name', value: 'x' },
+        { op: 'move', path: '/a', from: '/b' },
+        { op: 'add', path: '/$metadata/$model', value: 'x' },
+      ]),
+    );
+    expect(e.code).toBe('InvalidPatch');
+    expect(e.problems.map((p) => p.pointer).sort()).toEqual(['/1/path', '/2/op', '/3/path']);
+    expect(w.twins.get('r1').contents.temperature).toBe(1);
+    const v = await caught(w.twins.update('r1', [{ op: 'add', path: '/temperature', value: 'warm' }, { op: 'add', path: '/humidity', value: 1 }]));
+    expect(v.code).toBe('ValidationFailed');
+    expect(v.problems.map((p) => p.pointer).sort()).toEqual(['/humidity', '/temperature']);
+  });
+
+  it('gets and patches components; unknown components are 404', async () => {
+    await w.twins.createOrReplace('r1', room({ thermostat: { $metadata: {}, setPoint: 20 } }));
+    expect(w.twins.getComponent('r1', 'thermostat').value).toEqual({ setPoint: 20 });
+    await w.twins.updateComponent('r1', 'thermostat', [{ op: 'replace', path: '/setPoint', value: 22 }]);
+    expect(w.twins.get('r1').contents.thermostat).toEqual({ setPoint: 22 });
+    expect((await caught(() => w.twins.getComponent('r1', 'info'))).code).toBe('ComponentNotFound');
+    const e = await caught(w.twins.updateComponent('r1', 'thermostat', [{ op: 'add', path: '/setPoint', value: 'x' }]));
+    expect(e.problems[0]?.pointer).toBe('/thermostat/setPoint');
+  });
+
+  it('refuses to delete a twin that still has relationships (RelationshipsNotDeleted, 400)', async () => {
+    await w.twins.createOrReplace('r1', room());
+    await w.twins.createOrReplace('s1', { $metadata: { $model: 'dtmi:test:Sensor;1' } });
+    await w.twins.relationships.createOrReplace('r1', 'c1', { $targetId: 's1', $relationshipName: 'contains' });
+    const e = await caught(w.twins.delete('s1'));
+    expect(e.code).toBe('RelationshipsNotDeleted');
+    expect(e.status).toBe(400);
+    await w.twins.relationships.delete('r1', 'c1');
+    const stale = await caught(w.twins.delete('s1', { ifMatch: 'W/"nope"' }));
+    expect(stale.status).toBe(412);
+    await w.twins.delete('s1');
+    expect(w.graph.getTwin('s1')).toBeUndefined();
+    expect([...w.storage.twins.loadTwins('default')].map((t) => t.id)).toEqual(['r1']);
+    expect((await caught(() => w.twins.get('s1'))).code).toBe('DigitalTwinNotFound');
+  });
+
+  it('survives a restart: twins reload from SQLite', async () => {
+    const dir = w.dir;
+    await w.twins.createOrReplace('r1', room({ temperature: 7 }));
+    await w.storage.close();
+    const again = openTestWorkspace({ dir });
+    try {
+      expect(again.twins.get('r1').contents.temperature).toBe(7);
+      expect(again.models.get(ROOM).id).toBe(ROOM);
+    } finally {
+      await again.storage.close();
+    }
+  });
+});

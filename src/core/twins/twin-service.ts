@@ -1,0 +1,348 @@
+/**
+ * ADT twin semantics for one workspace: get, create-or-replace, JSON-Patch update and delete of twins
+ * and their components. Every write is checked against the twin's model (all problems at once, each
+ * with a pointer), persisted through the TwinStore, applied to the in-memory graph, its property
+ * changes appended to history, and only then published as live events.
+ *
+ * Writes check and commit synchronously (TwinStore is synchronous), so If-Match checks cannot
+ * interleave with another write; only the history append is awaited afterwards.
+ * Relationships live in relationship-service.ts; TwinService exposes both through one object.
+ */
+import { TwinloopError, errors, type Problem } from '../errors/errors.js';
+import type { RelationshipRecord, TwinGraph, TwinRecord } from '../graph/graph-types.js';
+import type { LiveEvent } from '../live/live-events.js';
+import type { InterfaceInfo } from '../models/model-types.js';
+import type { HistoryPoint, HistoryValue, TwinStore } from '../ports/storage-ports.js';
+import { applyPatch, clone, parsePatch, toPointer, type PatchOp } from './json-patch.js';
+import { RelationshipService } from './relationship-service.js';
+import { checkTwinContents } from './twin-validation.js';
+import {
+  checkIfMatch,
+  checkIfNoneMatch,
+  newEtag,
+  type LiveEventSink,
+  type PropertyHistoryPort,
+  type TwinModelPort,
+  type WriteConditions,
+} from './twin-write-support.js';
+
+export interface TwinServiceOptions {
+  /** The workspace this service serves (only "default" exists for now). */
+  workspace: string;
+  models: TwinModelPort;
+  graph: TwinGraph;
+  store: TwinStore;
+  /** Property changes are appended here as kind 'property' points (optional). */
+  history?: PropertyHistoryPort;
+  /** Committed changes are published here (optional). */
+  live?: LiveEventSink;
+  /** Clock, ms since epoch. */
+  now?: () => number;
+  /** Etag factory (default W/"<uuid>"). */
+  etag?: () => string;
+  /** Longest twin / relationship id accepted (default 1024 characters). */
+  maxIdLength?: number;
+}
+
+/**
+ * @example
+ * const twins = new TwinService({ workspace: 'default', models, graph, store, history, live });
+ * await twins.createOrReplace('pump-1', { $metadata: { $model: 'dtmi:ex:Pump;1' }, rpm: 1200 });
+ * await twins.update('pump-1', [{ op: 'replace', path: '/rpm', value: 1400 }], { ifMatch: etag });
+ */
+export class TwinService {
+  readonly workspace: string;
+  /** Relationship operations (same models, graph, store and events). */
+  readonly relationships: RelationshipService;
+  private readonly o: Required<Pick<TwinServiceOptions, 'models' | 'graph' | 'store' | 'now' | 'etag' | 'maxIdLength'>> &
+    TwinServiceOptions;
+
+  constructor(options: TwinServiceOptions) {
+    this.workspace = options.workspace;
+    this.o = { now: Date.now, etag: newEtag, maxIdLength: 1024, ...options };
+    this.relationships = new RelationshipService({ ...this.o, checkId: (kind, id) => this.checkId(kind, id) });
+  }
+
+  /** The twin. @throws DigitalTwinNotFound */
+  get(id: string): TwinRecord {
+    const t = this.o.graph.getTwin(id);
+    if (!t) throw errors.twinNotFound(id);
+    return t;
+  }
+
+  /** True when `name` is a component of the twin's model (for serialising the twin). */
+  isComponent(twin: TwinRecord, name: string): boolean {
+    return this.o.models.getInterface(twin.modelId)?.contents.get(name)?.kind === 'Component';
+  }
+
+  /**
+   * Creates or replaces a twin from ADT's body (`$metadata.$model` plus properties and components).
+   * @throws PreconditionFailed (If-None-Match: * and it exists), ModelDecommissioned, ValidationFailed
+   */
+  async createOrReplace(id: string, body: unknown, cond: WriteConditions = {}): Promise<TwinRecord> {
+    this.checkId('twin', id);
+    const existing = this.o.graph.getTwin(id);
+    checkIfNoneMatch(`Digital twin '${id}'`, existing !== undefined, cond.ifNoneMatch);
+    const { modelId, contents, problems } = readTwinBody(body);
+    let iface: InterfaceInfo | undefined;
+    if (modelId !== undefined) {
+      iface = this.o.models.getInterface(modelId);
+      if (!iface) {
+        problems.push({ code: 'twin.model.unknown', message: `Model ${modelId} is not uploaded.`, pointer: '/$metadata/$model', source: 'request body' });
+      } else if (this.o.models.isDecommissioned(modelId)) {
+        throw new TwinloopError('ModelDecommissioned', `Model ${modelId} is decommissioned: no new twins can use it.`);
+      }
+    }
+    if (iface) problems.push(...checkTwinContents(iface, contents, this.o.models, { requireComponents: true }));
+    if (problems.length || !iface || modelId === undefined) {
+      throw errors.validation('ValidationFailed', `Digital twin '${id}' is not valid.`, problems);
+    }
+    const now = this.o.now();
+    const propertyTimes: Record<string, number> = {};
+    for (const [name, value] of Object.entries(contents)) {
+      if (iface.contents.get(name)?.kind === 'Component') {
+        for (const p of Object.keys(value as object)) propertyTimes[`${name}/${p}`] = now;
+      } else propertyTimes[name] = now;
+    }
+    const twin: TwinRecord = {
+      id,
+      modelId,
+      workspace: this.workspace,
+      etag: this.o.etag(),
+      lastUpdateTime: now,
+      contents,
+      propertyTimes,
+      // Latest telemetry survives a replace; the ingest service updates this object in place.
+      telemetry: existing?.telemetry ?? {},
+    };
+    this.o.store.saveTwin(twin);
+    this.o.graph.putTwin(twin);
+    await this.appendHistory(twin, Object.keys(propertyTimes), now);
+    this.publish([{ type: existing ? 'twinReplaced' : 'twinCreated', workspace: this.workspace, twinId: id, modelId, time: now }]);
+    return twin;
+  }
+
+  /**
+   * Applies a JSON Patch (add/replace/remove on `/prop`, `/comp/prop`, `/obj/field`) atomically.
+   * @throws DigitalTwinNotFound, PreconditionFailed, InvalidPatch, ValidationFailed
+   */
+  async update(id: string, patch: unknown, cond: WriteConditions = {}): Promise<TwinRecord> {
+    const twin = this.get(id);
+    checkIfMatch(`Digital twin '${id}'`, twin.etag, cond.ifMatch);
+    return this.applyTwinPatch(twin, patch);
+  }
+
+  /** A component's values. @throws DigitalTwinNotFound, ComponentNotFound */
+  getComponent(id: string, component: string): { twin: TwinRecord; value: Record<string, unknown> } {
+    const twin = this.get(id);
+    this.requireComponent(twin, component);
+    const value = twin.contents[component];
+    return { twin, value: typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {} };
+  }
+
+  /** Patches one component (paths relative to it). @throws as update, and ComponentNotFound */
+  async updateComponent(id: string, component: string, patch: unknown, cond: WriteConditions = {}): Promise<TwinRecord> {
+    const twin = this.get(id);
+    this.requireComponent(twin, component);
+    checkIfMatch(`Digital twin '${id}'`, twin.etag, cond.ifMatch);
+    const prefix = toPointer([component]);
+    const rebased = Array.isArray(patch)
+      ? patch.map((op: unknown) =>
+          typeof op === 'object' && op !== null && typeof (op as { path?: unknown }).path === 'string'
+            ? { ...op, path: prefix + String((op as { path: string }).path) }
+            : op,
+        )
+      : patch;
+    return this.applyTwinPatch(twin, rebased);
+  }
+
+  /**
+   * Deletes a twin that has no relationships left (ADT's rule).
+   * @throws DigitalTwinNotFound, PreconditionFailed, RelationshipsNotDeleted (400)
+   */
+  async delete(id: string, cond: WriteConditions = {}): Promise<void> {
+    const twin = this.get(id);
+    checkIfMatch(`Digital twin '${id}'`, twin.etag, cond.ifMatch);
+    const out = first(this.o.graph.outgoing(id));
+    const inc = first(this.o.graph.incoming(id));
+    if (out || inc) {
+      const r = (out ?? inc)!;
+      throw new TwinloopError(
+        'RelationshipsNotDeleted',
+        `Digital twin '${id}' still has relationships (e.g. '${r.id}' from '${r.sourceId}' to '${r.targetId}'); delete its outgoing and incoming relationships first.`,
+      );
+    }
+    this.o.store.deleteTwin(this.workspace, id);
+    this.o.graph.deleteTwin(id);
+    this.publish([{ type: 'twinDeleted', workspace: this.workspace, twinId: id, modelId: twin.modelId, time: this.o.now() }]);
+    await Promise.resolve();
+  }
+
+  // ---------------------------------------------------------------- relationship shortcuts
+
+  getRelationship(id: string, relId: string): RelationshipRecord {
+    return this.relationships.get(id, relId);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private async applyTwinPatch(twin: TwinRecord, patch: unknown): Promise<TwinRecord> {
+    const { ops, problems } = parsePatch(patch);
+    const usable = ops.filter((op) => {
+      if (op.segments[0]!.startsWith('$')) {
+        problems.push({ code: 'patch.path.system', message: `${op.path}: system properties ($dtId, $etag, $metadata) cannot be patched.`, pointer: `/${op.index}/path`, source: 'request body' });
+        return false;
+      }
+      if (op.segments.length >= 2 && op.segments[1] === '$metadata') {
+        problems.push({ code: 'patch.path.system', message: `${op.path}: a component's $metadata cannot be patched.`, pointer: `/${op.index}/path`, source: 'request body' });
+        return false;
+      }
+      return true;
+    });
+    const next = clone(twin.contents);
+    problems.push(...applyPatch(next, usable));
+    if (problems.length) throw errors.validation('InvalidPatch', `The patch of digital twin '${twin.id}' is not valid.`, problems);
+    const iface = this.o.models.getInterface(twin.modelId);
+    if (!iface) {
+      throw errors.validation('ValidationFailed', `Digital twin '${twin.id}' cannot be patched.`, [
+        { code: 'twin.model.unknown', message: `Its model ${twin.modelId} is no longer uploaded.`, pointer: '/$metadata/$model' },
+      ]);
+    }
+    const touched = new Set(usable.map((op) => op.segments[0]!));
+    const invalid = checkTwinContents(iface, next, this.o.models, { requireComponents: false, only: touched });
+    if (invalid.length) throw errors.validation('ValidationFailed', `The patch of digital twin '${twin.id}' is not valid for model ${twin.modelId}.`, invalid);
+
+    const now = this.o.now();
+    const propertyTimes = { ...twin.propertyTimes };
+    const changed = new Set<string>();
+    for (const op of usable) this.touchTimes(iface, op, next, propertyTimes, changed, now);
+    const updated: TwinRecord = {
+      ...twin,
+      etag: this.o.etag(),
+      lastUpdateTime: now,
+      contents: next,
+      propertyTimes,
+      telemetry: twin.telemetry,
+    };
+    this.o.store.saveTwin(updated);
+    this.o.graph.putTwin(updated);
+    await this.appendHistory(updated, [...changed], now);
+    this.publish([
+      {
+        type: 'propertyChange',
+        workspace: this.workspace,
+        twinId: twin.id,
+        modelId: twin.modelId,
+        time: now,
+        patch: usable.map((op) => (op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value })),
+      },
+    ]);
+    return updated;
+  }
+
+  /** Updates per-property times for one applied operation; `changed` collects the history paths. */
+  private touchTimes(
+    iface: InterfaceInfo,
+    op: PatchOp,
+    next: Record<string, unknown>,
+    times: Record<string, number>,
+    changed: Set<string>,
+    now: number,
+  ): void {
+    const [head, second] = op.segments as [string, ...string[]];
+    if (iface.contents.get(head)?.kind !== 'Component') {
+      if (op.op === 'remove' && op.segments.length === 1) delete times[head];
+      else times[head] = now;
+      changed.add(head);
+      return;
+    }
+    if (second !== undefined) {
+      const key = `${head}/${second}`;
+      if (op.op === 'remove' && op.segments.length === 2) delete times[key];
+      else times[key] = now;
+      changed.add(key);
+      return;
+    }
+    // The whole component was set: its properties are all new.
+    for (const k of Object.keys(times)) if (k.startsWith(`${head}/`)) delete times[k];
+    const comp = next[head];
+    if (typeof comp === 'object' && comp !== null) {
+      for (const p of Object.keys(comp)) {
+        times[`${head}/${p}`] = now;
+        changed.add(`${head}/${p}`);
+      }
+    }
+  }
+
+  private requireComponent(twin: TwinRecord, component: string): void {
+    if (!this.isComponent(twin, component)) throw errors.componentNotFound(twin.id, component);
+  }
+
+  private async appendHistory(twin: TwinRecord, paths: readonly string[], now: number): Promise<void> {
+    if (!this.o.history || paths.length === 0) return;
+    const points: HistoryPoint[] = paths.map((path) => ({
+      workspace: this.workspace,
+      twinId: twin.id,
+      path,
+      kind: 'property',
+      ts: now,
+      value: valueAt(twin.contents, path),
+    }));
+    await this.o.history.append(points);
+  }
+
+  private publish(events: LiveEvent[]): void {
+    this.o.live?.publish(events);
+  }
+
+  private checkId(kind: 'twin' | 'relationship', id: string): void {
+    if (id.length === 0 || id.length > this.o.maxIdLength || /[\u0000-\u001f]/.test(id)) {
+      throw new TwinloopError(
+        'BadRequest',
+        `The ${kind} id must be 1 to ${this.o.maxIdLength} characters without control characters.`,
+      );
+    }
+  }
+}
+
+/** Splits ADT's twin body into model id, contents (no `$` keys) and problems. */
+function readTwinBody(body: unknown): { modelId: string | undefined; contents: Record<string, unknown>; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const contents: Record<string, unknown> = {};
+  const src = 'request body';
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    problems.push({ code: 'twin.notObject', message: 'A digital twin must be a JSON object.', pointer: '', source: src });
+    return { modelId: undefined, contents, problems };
+  }
+  const b = body as Record<string, unknown>;
+  const meta = b.$metadata;
+  let modelId: string | undefined;
+  if (typeof meta !== 'object' || meta === null || typeof (meta as Record<string, unknown>).$model !== 'string') {
+    problems.push({ code: 'twin.model.missing', message: 'A digital twin needs "$metadata": { "$model": "<model id>" }.', pointer: '/$metadata/$model', source: src });
+  } else modelId = (meta as Record<string, string>).$model;
+  for (const [k, v] of Object.entries(b)) {
+    if (k === '$metadata' || k === '$dtId' || k === '$etag') continue;
+    if (k.startsWith('$')) {
+      problems.push({ code: 'twin.member.reserved', message: `'${k}' is not a writable system property.`, pointer: toPointer([k]), source: src });
+      continue;
+    }
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && '$metadata' in v) {
+      const { $metadata: _ignored, ...rest } = v as Record<string, unknown>;
+      contents[k] = rest;
+    } else contents[k] = v;
+  }
+  return { modelId, contents, problems };
+}
+
+function valueAt(contents: Record<string, unknown>, path: string): HistoryValue {
+  let v: unknown = contents;
+  for (const seg of path.split('/')) {
+    v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[seg] : undefined;
+  }
+  return v === undefined ? null : (v as HistoryValue);
+}
+
+function first<T>(it: Iterable<T>): T | undefined {
+  for (const x of it) return x;
+  return undefined;
+}

@@ -1,0 +1,60 @@
+/**
+ * Small pieces every twin and relationship write shares: etags and the conditional-request checks
+ * of ADT (If-Match with one or more etags or `*`, If-None-Match: `*` only), and the port types the
+ * twin service depends on.
+ */
+import { TwinloopError, errors } from '../errors/errors.js';
+import type { LiveEvent } from '../live/live-events.js';
+import type { ModelLookup } from '../models/model-types.js';
+import type { HistoryPoint } from '../ports/storage-ports.js';
+
+/** What the twin service needs to know about models: the resolved interfaces and ADT's decommissioned flag. */
+export interface TwinModelPort extends ModelLookup {
+  isDecommissioned(id: string): boolean;
+}
+
+/** The part of the history store the twin service writes (property changes). */
+export interface PropertyHistoryPort {
+  append(points: readonly HistoryPoint[]): Promise<void>;
+}
+
+/** Where committed changes go (the LiveEventBus). */
+export interface LiveEventSink {
+  publish(events: readonly LiveEvent[]): void;
+}
+
+/** Conditions of a write, from the If-Match / If-None-Match headers. */
+export interface WriteConditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+}
+
+/** A fresh weak etag in ADT's form. */
+export function newEtag(): string {
+  return `W/"${globalThis.crypto.randomUUID()}"`;
+}
+
+/** Throws PreconditionFailed (412) when `ifMatch` is given and matches neither `*` nor the current etag. */
+export function checkIfMatch(what: string, current: string, ifMatch: string | undefined): void {
+  if (ifMatch === undefined || ifMatch.trim() === '') return;
+  const wanted = ifMatch.split(',').map((s) => s.trim());
+  if (wanted.includes('*') || wanted.some((w) => sameEtag(w, current))) return;
+  throw errors.preconditionFailed(what);
+}
+
+/** If-None-Match: only `*` is meaningful on ADT's PUTs (create only when absent). */
+export function checkIfNoneMatch(what: string, exists: boolean, ifNoneMatch: string | undefined): void {
+  if (ifNoneMatch === undefined || ifNoneMatch.trim() === '') return;
+  if (ifNoneMatch.trim() !== '*') {
+    throw new TwinloopError('BadRequest', `If-None-Match only supports '*' (got '${ifNoneMatch}').`);
+  }
+  if (exists) {
+    throw new TwinloopError('PreconditionFailed', `${what} already exists and If-None-Match: * was given.`);
+  }
+}
+
+/** Etags compare by their opaque part, whether or not the client kept the W/ prefix and quotes. */
+function sameEtag(a: string, b: string): boolean {
+  const strip = (s: string): string => s.replace(/^W\//, '').replace(/^"|"$/g, '');
+  return strip(a) === strip(b);
+}
