@@ -7,7 +7,7 @@
  * Prints a markdown block and appends it to bench/RESULTS.md.
  *
  * Options: --seconds N (duration of each throughput run, default 5), --runs N (query runs, default 30),
- * --dry (print only, do not append to RESULTS.md).
+ * --twins N (twins for the start-up load, default 1,000,000), --dry (print only, no RESULTS.md).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -223,6 +223,49 @@ async function queries(): Promise<{ loadSecs: number; chunks: number; fileMb: nu
   return { loadSecs, chunks, fileMb, results };
 }
 
+/** (c) Start-up load: N twins with 2 telemetry series each, read back by loadTwins (telemetry filled). */
+async function twinLoad(n: number): Promise<{ n: number; writeSecs: number; loadSecs: number; withTelemetry: number }> {
+  const dir = tmp();
+  let storage = openSqliteStorage({ dataDir: dir, synchronous: 'NORMAL' });
+  const w0 = performance.now();
+  storage.twins.transaction(() => {
+    for (let i = 0; i < n; i++) {
+      storage.twins.saveTwin({
+        id: `twin-${i}`,
+        modelId: 'dtmi:example:Pump;1',
+        workspace: 'default',
+        etag: 'W/"1"',
+        lastUpdateTime: 1,
+        contents: { name: `pump ${i}`, rated: { flow: 10, head: 20 } },
+        propertyTimes: { name: 1 },
+        telemetry: {},
+      });
+    }
+  });
+  for (let i = 0; i < n; i += 50_000) {
+    const pts: HistoryPoint[] = [];
+    for (let j = i; j < Math.min(n, i + 50_000); j++) {
+      pts.push({ workspace: 'default', twinId: `twin-${j}`, path: 'flow', kind: 'telemetry', ts: 1000, value: j });
+      pts.push({ workspace: 'default', twinId: `twin-${j}`, path: 'motor/state', kind: 'telemetry', ts: 1000, value: 'on' });
+    }
+    await storage.history.append(pts);
+  }
+  await storage.close();
+  const writeSecs = (performance.now() - w0) / 1000;
+  storage = openSqliteStorage({ dataDir: dir, synchronous: 'NORMAL' });
+  const l0 = performance.now();
+  let count = 0;
+  let withTelemetry = 0;
+  for (const t of storage.twins.loadTwins('default')) {
+    count++;
+    if (t.telemetry['flow'] && t.telemetry['motor/state']) withTelemetry++;
+  }
+  const loadSecs = (performance.now() - l0) / 1000;
+  await storage.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { n: count, writeSecs, loadSecs, withTelemetry };
+}
+
 async function main(): Promise<void> {
   const tp: ThroughputResult[] = [];
   for (const sync of args.includes('--queries-only') ? [] : (['FULL', 'NORMAL'] as const)) {
@@ -239,13 +282,14 @@ async function main(): Promise<void> {
     console.error(`offered 150k ${sync}: acked ${Math.round(r.acked)}/s p99 ${r.p99.toFixed(1)} ms cpu ${r.cpuPct.toFixed(0)}%`);
   }
   const q = await queries();
+  const tl = await twinLoad(arg('twins', 1_000_000));
   const lines: string[] = [];
   lines.push(`## History storage (SQLite) — ${new Date().toISOString()}`);
   lines.push('');
   lines.push(
     `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}.`,
   );
-  lines.push(`Command: \`npm run bench:history -- --seconds ${SECONDS} --runs ${RUNS}\``);
+  lines.push(`Command: \`npm run bench:history -- ${args.filter((a) => a !== '--dry').join(' ')}\``);
   lines.push('');
   lines.push('**Noisy run**: the machine was shared with other engineers running builds and tests at the same time; figures are indicative, not a clean baseline.');
   lines.push('');
@@ -274,6 +318,10 @@ async function main(): Promise<void> {
   for (const r of q.results) {
     lines.push(`| ${r.name} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.cpuP50.toFixed(1)} | ${r.result} |`);
   }
+  lines.push('');
+  lines.push(`### (c) Start-up: loadTwins of ${tl.n.toLocaleString('en-US')} twins with 2 telemetry series each`);
+  lines.push('');
+  lines.push(`Load (open + iterate, telemetry filled from the series' last values): **${tl.loadSecs.toFixed(1)} s**; ${tl.withTelemetry.toLocaleString('en-US')} twins had both telemetry values. (Writing them: ${tl.writeSecs.toFixed(1)} s.)`);
   lines.push('');
   const block = lines.join('\n');
   console.log(block);

@@ -7,6 +7,7 @@
  *   2. bare: the same broker with only a counting QoS 1 subscriber — the transport's limit.
  * Brokers: the embedded aedes broker; the machine's Mosquitto (MQTT_URL, default 127.0.0.1:1883);
  * a private Mosquitto with max_queued_messages 0 (when /usr/sbin/mosquitto exists).
+ * Set BENCH_CPU_PROF=<dir> to write a CPU profile of the system under test.
  * Options: --duration S (default 20), --connections C (20), --window W (100), --only embedded|machine|private
  * Prints a markdown block and appends it to bench/RESULTS.md.
  */
@@ -34,8 +35,12 @@ const WARMUP_MS = 2000;
 const READINGS = 5;
 const MACHINE_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 
+// BENCH_CPU_PROF=dir profiles the system under test (node --cpu-prof) to see where its time goes.
+const PROF_DIR = process.env.BENCH_CPU_PROF;
+
 function child(script: string, argv: string[]): ChildProcess {
-  return fork(join(here, script), argv, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const prof = PROF_DIR && script === 'system-under-test.ts' && argv[0] !== 'plain' ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
+  return fork(join(here, script), argv, { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 function next<T>(c: ChildProcess, type: string, timeoutMs = 120_000): Promise<T> {

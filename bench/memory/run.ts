@@ -14,11 +14,14 @@ if (!gc) {
   console.error('Run with --expose-gc (npm run bench:memory does).');
   process.exit(2);
 }
+// `--relationships N` (default 2,000,000); containment alone is ~1,002,000.
+const relArg = process.argv.indexOf('--relationships');
+const relationships = relArg > 0 ? Number(process.argv[relArg + 1]) : 2_000_000;
 gc();
 const before = process.memoryUsage();
 const t0 = performance.now();
 // 100 sites × 20 lines × 25 machines × 19 sensors = 1,002,100 twins
-const plant = buildPlant({ sites: 100, linesPerSite: 20, machinesPerLine: 25, sensorsPerMachine: 19, relationships: 2_000_000 });
+const plant = buildPlant({ sites: 100, linesPerSite: 20, machinesPerLine: 25, sensorsPerMachine: 19, relationships });
 const buildMs = performance.now() - t0;
 const { graph } = plant;
 
@@ -52,6 +55,6 @@ const lines = [
   '|---|---|---:|',
   ...results,
 ];
-report('Memory benchmark (bench/memory/run.ts)', 'npm run bench:memory', lines);
+report('Memory benchmark (bench/memory/run.ts)', `npm run bench:memory${relArg > 0 ? ` -- --relationships ${relationships}` : ''}`, lines);
 // keep the graph alive until after the measurement
 if (graph.twinCount < 0) console.log(plant.sites.length);

@@ -108,9 +108,11 @@ export async function startPlatform(config: Readonly<TwinloopConfig>, options: S
   const storage = openSqliteStorage({ dataDir: config.dataDir, synchronous: config.history.synchronous });
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
   const stopAll = async () => {
-    for (const c of closers.reverse()) {
+    for (const [i, c] of closers.reverse().entries()) {
       try {
+        const t0 = performance.now();
         await c();
+        logger.debug({ step: i, ms: Math.round(performance.now() - t0) }, 'stopped a component');
       } catch (e) {
         logger.error({ err: e }, 'error while stopping');
       }

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { ALL_MODELS } from '../../../test/adt-sdk/workspace-fixture.js';
 import { startTestServer, type TestServer } from '../../../test/adt-sdk/http-fixture.js';
 import { TwinloopError } from '../../core/errors/errors.js';
+import type { InjectOptions } from 'fastify';
 
 const V = '?api-version=2023-10-31';
 const ROOM = 'dtmi:test:Room;1';
@@ -14,7 +15,7 @@ describe('HTTP API (ADT data plane + extensions)', () => {
     s = await startTestServer();
   });
   afterAll(async () => s.close());
-  const inject = (o: Parameters<TestServer['http']['app']['inject']>[0]) => s.http.app.inject(o);
+  const inject = (o: InjectOptions) => s.http.app.inject(o);
 
   it('uploads models (201), lists them paged with nextLink, gets one with its definition', async () => {
     const up = await inject({ method: 'POST', url: `/models${V}`, ...json(ALL_MODELS) });

@@ -53,7 +53,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    maxParamLength: 4096,
+    routerOptions: { maxParamLength: 4096 },
     ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     ajv: { customOptions: { coerceTypes: true, allErrors: true } },
   }) as unknown as FastifyInstance;
@@ -148,6 +148,8 @@ function installBearerAuth(app: FastifyInstance, token: string): void {
   const expected = digest(token);
   app.addHook('onRequest', async (req) => {
     if (req.url === '/healthz' || req.url.startsWith('/healthz?')) return;
+    // WebSocket upgrades authenticate in their own plugin (browsers cannot set headers: ?token= there).
+    if (req.headers.upgrade?.toLowerCase() === 'websocket') return;
     const auth = req.headers.authorization;
     const m = typeof auth === 'string' ? /^Bearer\s+(.+)$/i.exec(auth) : null;
     if (!m || !timingSafeEqual(digest(m[1]!.trim()), expected)) {

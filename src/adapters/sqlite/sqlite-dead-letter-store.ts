@@ -52,7 +52,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     return this.committer.submit(letters);
   }
 
-  list(q: DeadLetterQuery): DeadLetter[] {
+  list(q: DeadLetterQuery): DeadLetterWithTwin[] {
     if (!Number.isInteger(q.limit) || q.limit < 1) {
       throw new TwinloopError('BadRequest', `limit must be a positive integer (got ${q.limit}).`);
     }

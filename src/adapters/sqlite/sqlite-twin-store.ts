@@ -17,18 +17,8 @@ export interface SqliteTwinStoreOptions {
   history?: { compactNow(): void };
 }
 
-interface TwinRow {
-  workspace: string;
-  id: string;
-  model_id: string;
-  etag: string;
-  last_update: number;
-  contents: string;
-  property_times: string;
-  path: string | null;
-  last_ts: number | null;
-  last_value: string | null;
-}
+/** id, model_id, etag, last_update, contents, property_times, telemetry JSON (raw row). */
+type TwinRow = [string, string, string, number, string, string, string];
 
 interface RelRow {
   workspace: string;
@@ -57,13 +47,16 @@ export class SqliteTwinStore implements TwinStore {
     private readonly options: SqliteTwinStoreOptions = {},
   ) {
     this.s = {
-      // Rows come grouped by twin (twins scanned in key order, series looked up per twin).
-      load: db.prepare(
-        `SELECT t.*, s.path, s.last_ts, s.last_value FROM twins t
-         LEFT JOIN series s ON s.workspace = t.workspace AND s.twin_id = t.id AND s.kind = 'telemetry'
-                            AND s.last_ts IS NOT NULL
-         WHERE t.workspace = ? ORDER BY t.id`,
-      ),
+      // One row per twin, its telemetry's last values gathered by SQLite as JSON {path: [ts, value]}:
+      // one row crossing into JS per twin is what makes a million twins load in seconds.
+      load: db
+        .prepare(
+          `SELECT t.id, t.model_id, t.etag, t.last_update, t.contents, t.property_times,
+             (SELECT json_group_object(s.path, json_array(s.last_ts, json(s.last_value))) FROM series s
+               WHERE s.workspace = t.workspace AND s.twin_id = t.id AND s.kind = 'telemetry' AND s.last_ts IS NOT NULL)
+           FROM twins t WHERE t.workspace = ?`,
+        )
+        .raw(true) as unknown as Database.Statement<[string], TwinRow>,
       loadRels: db.prepare('SELECT * FROM relationships WHERE workspace = ?'),
       saveTwin: db.prepare(
         `INSERT OR REPLACE INTO twins (workspace, id, model_id, etag, last_update, contents, property_times)
@@ -82,7 +75,6 @@ export class SqliteTwinStore implements TwinStore {
   /** Streams the workspace's twins; do not write to this database until the iteration ends. */
   *loadTwins(workspace: string): Iterable<TwinRecord> {
     this.options.history?.compactNow();
-    let cur: TwinRecord | undefined;
     let it: IterableIterator<TwinRow>;
     try {
       it = this.s.load.iterate(workspace);
@@ -96,26 +88,25 @@ export class SqliteTwinStore implements TwinStore {
       } catch (e) {
         throw storageError('Cannot load twins', e);
       }
-      if (next.done) break;
-      const r = next.value;
-      if (!cur || cur.id !== r.id) {
-        if (cur) yield cur;
-        cur = {
-          id: r.id,
-          modelId: r.model_id,
-          workspace: r.workspace,
-          etag: r.etag,
-          lastUpdateTime: r.last_update,
-          contents: JSON.parse(r.contents) as Record<string, unknown>,
-          propertyTimes: JSON.parse(r.property_times) as Record<string, number>,
-          telemetry: {},
-        };
+      if (next.done) return;
+      const [id, modelId, etag, lastUpdateTime, contents, propertyTimes, tel] = next.value;
+      const telemetry: TwinRecord['telemetry'] = {};
+      const last = JSON.parse(tel) as Record<string, [number, unknown]>;
+      for (const path in last) {
+        const [time, value] = last[path]!;
+        telemetry[path] = { value, time };
       }
-      if (r.path !== null && r.last_ts !== null && r.last_value !== null) {
-        cur.telemetry[r.path] = { value: JSON.parse(r.last_value) as unknown, time: r.last_ts };
-      }
+      yield {
+        id,
+        modelId,
+        workspace,
+        etag,
+        lastUpdateTime,
+        contents: JSON.parse(contents) as Record<string, unknown>,
+        propertyTimes: JSON.parse(propertyTimes) as Record<string, number>,
+        telemetry,
+      };
     }
-    if (cur) yield cur;
   }
 
   *loadRelationships(workspace: string): Iterable<RelationshipRecord> {

@@ -3,16 +3,17 @@
  * engine needs — by id, by model, and adjacency both ways.
  *
  * Sized for a million twins and millions of relationships in under 1.5 GB:
- *  - relationships are kept in a compact internal form (Edge): no copy of the source id (implicit),
- *    target id and relationship name interned, no workspace per edge, no empty properties object.
- *    Reads hand out fresh RelationshipRecord objects — mutate a copy and putRelationship it back;
- *  - adjacency is one global Map from twin id to its edges: the edge itself when there is one, an
- *    exactly-sized array when there are a few (a pushed-to array over-allocates ~17 slots), and
- *    only "hub" twins with many outgoing edges get a per-source id index, so building a hub with
- *    10,000 edges stays linear;
- *  - no per-twin Map or Set; model ids are interned as the keys of the model index.
+ *  - every twin gets a slot number; relationships live in column storage (EdgeStore) with
+ *    adjacency threaded through it, so an edge costs ~70 bytes plus its id and etag strings, and
+ *    no twin has a Map, Set or array of its own;
+ *  - reads hand out fresh RelationshipRecord objects (source/target ids are the graph's own
+ *    strings, names interned, no empty properties object kept): to change one, put it back;
+ *  - only "hub" twins with many outgoing edges get a per-source id index, so building a hub with
+ *    10,000 edges stays linear; model ids are interned as the keys of the model index.
+ * The graph holds one workspace: records read back carry the workspace of the first write.
  */
 import { TwinloopError, errors } from '../errors/errors.js';
+import { EdgeStore } from './edge-store.js';
 import type { RelationshipRecord, TwinGraph, TwinRecord } from './graph-types.js';
 
 /** What the graph needs from the model registry: every model that extends `modelId`, transitively. */
@@ -28,23 +29,6 @@ export interface InMemoryTwinGraphOptions {
   hubThreshold?: number;
 }
 
-/** A stored relationship. `source` and `target` are the graph's own (interned) twin id strings. */
-interface Edge {
-  id: string;
-  source: string;
-  target: string;
-  name: string;
-  etag: string;
-  time: number;
-  props: Record<string, unknown> | null;
-}
-
-/** One twin's edges in one direction: none, one, or an array. */
-type EdgeList = Edge | Edge[];
-
-/** Arrays up to this length are copied exactly-sized on insert instead of pushed to. */
-const EXACT_UP_TO = 8;
-
 /**
  * @example
  * const g = new InMemoryTwinGraph({ hierarchy: registry });
@@ -53,17 +37,17 @@ const EXACT_UP_TO = 8;
  * [...g.outgoing('line-3', 'contains')];
  */
 export class InMemoryTwinGraph implements TwinGraph {
-  private readonly twins = new Map<string, TwinRecord>();
+  /** Twin id -> slot; its iteration order is the order twins were first put. */
+  private readonly slots = new Map<string, number>();
+  private readonly records: (TwinRecord | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
   private readonly byModel = new Map<string, Set<TwinRecord>>();
-  private readonly out = new Map<string, EdgeList>();
-  private readonly inc = new Map<string, EdgeList>();
-  /** Only for sources with more than hubThreshold outgoing edges: relId -> edge. */
-  private readonly hubIndex = new Map<string, Map<string, Edge>>();
-  private readonly names = new Map<string, string>();
+  private readonly edges = new EdgeStore();
+  /** Only for twins with more than hubThreshold outgoing edges: relId -> edge slot. */
+  private readonly hubIndex = new Map<number, Map<string, number>>();
   private readonly hierarchy: ModelHierarchy | undefined;
   private readonly hubThreshold: number;
-  private readonly workspace: { value: string | undefined } = { value: undefined };
-  private relCount = 0;
+  private workspace: string | undefined;
 
   constructor(options: InMemoryTwinGraphOptions = {}) {
     this.hierarchy = options.hierarchy;
@@ -71,19 +55,20 @@ export class InMemoryTwinGraph implements TwinGraph {
   }
 
   get twinCount(): number {
-    return this.twins.size;
+    return this.slots.size;
   }
 
   get relationshipCount(): number {
-    return this.relCount;
+    return this.edges.count;
   }
 
   getTwin(id: string): TwinRecord | undefined {
-    return this.twins.get(id);
+    const s = this.slots.get(id);
+    return s === undefined ? undefined : this.records[s];
   }
 
-  allTwins(): Iterable<TwinRecord> {
-    return this.twins.values();
+  *allTwins(): Iterable<TwinRecord> {
+    for (const s of this.slots.values()) yield this.records[s] as TwinRecord;
   }
 
   *twinsOfModel(modelId: string, exact: boolean): Iterable<TwinRecord> {
@@ -101,37 +86,61 @@ export class InMemoryTwinGraph implements TwinGraph {
   }
 
   getRelationship(sourceId: string, relId: string): RelationshipRecord | undefined {
-    const e = this.findEdge(sourceId, relId);
-    return e && this.toRecord(e);
+    const s = this.slots.get(sourceId);
+    if (s === undefined) return undefined;
+    const e = this.findEdge(s, relId);
+    return e < 0 ? undefined : this.toRecord(e);
   }
 
   *outgoing(sourceId: string, name?: string): Iterable<RelationshipRecord> {
-    for (const e of edgesOf(this.out.get(sourceId))) if (name === undefined || e.name === name) yield this.toRecord(e);
+    const s = this.slots.get(sourceId);
+    if (s === undefined) return;
+    const n = name === undefined ? -2 : this.edges.nameIndex(name);
+    if (n === -1) return;
+    for (const e of this.edges.outOf(s)) if (n === -2 || this.edges.name[e] === n) yield this.toRecord(e);
   }
 
   *incoming(targetId: string, name?: string): Iterable<RelationshipRecord> {
-    for (const e of edgesOf(this.inc.get(targetId))) if (name === undefined || e.name === name) yield this.toRecord(e);
+    const s = this.slots.get(targetId);
+    if (s === undefined) return;
+    const n = name === undefined ? -2 : this.edges.nameIndex(name);
+    if (n === -1) return;
+    for (const e of this.edges.inOf(s)) if (n === -2 || this.edges.name[e] === n) yield this.toRecord(e);
   }
 
   *allRelationships(): Iterable<RelationshipRecord> {
-    for (const list of this.out.values()) for (const e of edgesOf(list)) yield this.toRecord(e);
+    for (const s of this.slots.values()) for (const e of this.edges.outOf(s)) yield this.toRecord(e);
   }
 
   putTwin(twin: TwinRecord): void {
-    const old = this.twins.get(twin.id);
-    if (old) this.byModel.get(old.modelId)?.delete(old);
-    // Map.set on an existing key keeps its position: iteration order (and so paging) is stable.
-    this.twins.set(twin.id, twin);
+    this.workspace ??= twin.workspace;
+    const s = this.slots.get(twin.id);
+    if (s !== undefined) {
+      const old = this.records[s] as TwinRecord;
+      this.byModel.get(old.modelId)?.delete(old);
+      // Same slot, same Map position: iteration order (and so paging) is stable across updates.
+      this.records[s] = twin;
+    } else {
+      const slot = this.freeSlots.pop() ?? this.records.length;
+      this.records[slot] = twin;
+      this.slots.set(twin.id, slot);
+      this.edges.ensureTwin(slot);
+    }
     let set = this.byModel.get(twin.modelId);
     if (!set) this.byModel.set(twin.modelId, (set = new Set()));
     set.add(twin);
-    this.workspace.value ??= twin.workspace;
   }
 
+  /** Removes the twin. Callers remove its relationships first; any left are removed with it. */
   deleteTwin(id: string): boolean {
-    const old = this.twins.get(id);
-    if (!old) return false;
-    this.twins.delete(id);
+    const s = this.slots.get(id);
+    if (s === undefined) return false;
+    const old = this.records[s] as TwinRecord;
+    for (const e of [...this.edges.outOf(s), ...this.edges.inOf(s)]) this.removeEdge(e);
+    this.slots.delete(id);
+    this.records[s] = undefined;
+    this.freeSlots.push(s);
+    this.hubIndex.delete(s);
     const set = this.byModel.get(old.modelId);
     if (set) {
       set.delete(old);
@@ -141,78 +150,75 @@ export class InMemoryTwinGraph implements TwinGraph {
   }
 
   putRelationship(rel: RelationshipRecord): void {
-    const source = this.twins.get(rel.sourceId);
-    if (!source) throw errors.twinNotFound(rel.sourceId);
-    const target = this.twins.get(rel.targetId);
-    if (!target) {
+    const src = this.slots.get(rel.sourceId);
+    if (src === undefined) throw errors.twinNotFound(rel.sourceId);
+    const tgt = this.slots.get(rel.targetId);
+    if (tgt === undefined) {
       throw new TwinloopError(
         'InvalidRelationship',
         `Relationship '${rel.id}' of '${rel.sourceId}' targets '${rel.targetId}', which does not exist.`,
         { details: { sourceId: rel.sourceId, relationshipId: rel.id, targetId: rel.targetId } },
       );
     }
-    this.workspace.value ??= rel.workspace;
-    let name = this.names.get(rel.name);
-    if (name === undefined) this.names.set(rel.name, (name = rel.name));
-    const edge: Edge = {
-      id: rel.id,
-      source: source.id,
-      target: target.id,
-      name,
-      etag: rel.etag,
-      time: rel.lastUpdateTime,
-      props: hasKeys(rel.properties) ? rel.properties : null,
-    };
-    const old = this.findEdge(rel.sourceId, rel.id);
-    if (old) {
-      this.out.set(source.id, replaceIn(this.out.get(source.id), old, edge));
-      if (old.target === edge.target) this.inc.set(edge.target, replaceIn(this.inc.get(edge.target), old, edge));
-      else {
-        removeFrom(this.inc, old.target, old);
-        addTo(this.inc, edge.target, edge);
-      }
-      this.hubIndex.get(source.id)?.set(edge.id, edge);
+    this.workspace ??= rel.workspace;
+    const name = this.edges.internName(rel.name);
+    const props = hasKeys(rel.properties) ? { ...rel.properties } : null;
+    const old = this.findEdge(src, rel.id);
+    if (old >= 0) {
+      this.edges.update(old, tgt, name, rel.etag, rel.lastUpdateTime, props);
       return;
     }
-    const list = addTo(this.out, source.id, edge);
-    addTo(this.inc, edge.target, edge);
-    this.relCount++;
-    const hub = this.hubIndex.get(source.id);
-    if (hub) hub.set(edge.id, edge);
-    else if (Array.isArray(list) && list.length > this.hubThreshold) this.hubIndex.set(source.id, new Map(list.map((e) => [e.id, e])));
+    const e = this.edges.add(rel.id, src, tgt, name, rel.etag, rel.lastUpdateTime, props);
+    const hub = this.hubIndex.get(src);
+    if (hub) hub.set(rel.id, e);
+    else {
+      let degree = 0;
+      for (const x of this.edges.outOf(src)) if (x >= 0 && ++degree > this.hubThreshold) break;
+      if (degree > this.hubThreshold) {
+        const index = new Map<string, number>();
+        for (const x of this.edges.outOf(src)) index.set(this.edges.ids[x] as string, x);
+        this.hubIndex.set(src, index);
+      }
+    }
   }
 
   deleteRelationship(sourceId: string, relId: string): boolean {
-    const old = this.findEdge(sourceId, relId);
-    if (!old) return false;
-    removeFrom(this.out, sourceId, old);
-    removeFrom(this.inc, old.target, old);
-    const hub = this.hubIndex.get(sourceId);
-    if (hub) {
-      hub.delete(relId);
-      if (hub.size <= this.hubThreshold / 2) this.hubIndex.delete(sourceId);
-    }
-    this.relCount--;
+    const s = this.slots.get(sourceId);
+    if (s === undefined) return false;
+    const e = this.findEdge(s, relId);
+    if (e < 0) return false;
+    this.removeEdge(e);
     return true;
   }
 
-  private findEdge(sourceId: string, relId: string): Edge | undefined {
-    const hub = this.hubIndex.get(sourceId);
-    if (hub) return hub.get(relId);
-    for (const e of edgesOf(this.out.get(sourceId))) if (e.id === relId) return e;
-    return undefined;
+  private removeEdge(e: number): void {
+    const src = this.edges.src[e] as number;
+    const hub = this.hubIndex.get(src);
+    if (hub) {
+      hub.delete(this.edges.ids[e] as string);
+      if (hub.size <= this.hubThreshold / 2) this.hubIndex.delete(src);
+    }
+    this.edges.remove(e);
   }
 
-  private toRecord(e: Edge): RelationshipRecord {
+  private findEdge(src: number, relId: string): number {
+    const hub = this.hubIndex.get(src);
+    if (hub) return hub.get(relId) ?? -1;
+    return this.edges.findOut(src, relId);
+  }
+
+  private toRecord(e: number): RelationshipRecord {
+    const x = this.edges;
+    const props = x.props[e];
     return {
-      id: e.id,
-      sourceId: e.source,
-      targetId: e.target,
-      name: e.name,
-      workspace: this.workspace.value ?? '',
-      etag: e.etag,
-      lastUpdateTime: e.time,
-      properties: e.props === null ? {} : { ...e.props },
+      id: x.ids[e] as string,
+      sourceId: (this.records[x.src[e] as number] as TwinRecord).id,
+      targetId: (this.records[x.tgt[e] as number] as TwinRecord).id,
+      name: x.names[x.name[e] as number] as string,
+      workspace: this.workspace ?? '',
+      etag: x.etags[e] as string,
+      lastUpdateTime: x.time[e] as number,
+      properties: props ? { ...props } : {},
     };
   }
 
@@ -224,50 +230,7 @@ export class InMemoryTwinGraph implements TwinGraph {
   }
 }
 
-const NONE: readonly Edge[] = Object.freeze([]);
-
-function edgesOf(list: EdgeList | undefined): readonly Edge[] {
-  if (list === undefined) return NONE;
-  return Array.isArray(list) ? list : [list];
-}
-
 function hasKeys(o: Record<string, unknown>): boolean {
   for (const k in o) if (Object.hasOwn(o, k)) return true;
   return false;
-}
-
-function addTo(map: Map<string, EdgeList>, key: string, e: Edge): EdgeList {
-  const list = map.get(key);
-  let next: EdgeList;
-  if (list === undefined) next = e;
-  else if (!Array.isArray(list)) next = [list, e];
-  else if (list.length < EXACT_UP_TO) next = [...list, e];
-  else {
-    list.push(e);
-    next = list;
-  }
-  if (next !== list) map.set(key, next);
-  return next;
-}
-
-function removeFrom(map: Map<string, EdgeList>, key: string, e: Edge): void {
-  const list = map.get(key);
-  if (list === undefined) return;
-  if (!Array.isArray(list)) {
-    if (list === e) map.delete(key);
-    return;
-  }
-  const i = list.indexOf(e);
-  if (i < 0) return;
-  if (list.length === 2) map.set(key, list[1 - i] as Edge);
-  else if (list.length <= EXACT_UP_TO) map.set(key, list.filter((x) => x !== e));
-  else list.splice(i, 1);
-}
-
-function replaceIn(list: EdgeList | undefined, old: Edge, e: Edge): EdgeList {
-  if (list === undefined || list === old) return e;
-  if (!Array.isArray(list)) return list;
-  const i = list.indexOf(old);
-  if (i >= 0) list[i] = e;
-  return list;
 }

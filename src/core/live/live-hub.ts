@@ -150,18 +150,17 @@ export class LiveHub {
   openSession(sink: LiveSink): LiveSessionHandle {
     const state: SessionState = { session: new LiveSession(sink, this.limits, this.totals), subs: new Map(), open: true };
     this.sessions.add(state);
-    const hub = this;
     return {
-      subscribe: (spec) => hub.subscribe(state, spec),
-      unsubscribe: (id) => hub.unsubscribe(state, id),
-      flush: () => hub.flushSession(state),
+      subscribe: (spec) => this.subscribe(state, spec),
+      unsubscribe: (id) => this.unsubscribe(state, id),
+      flush: () => this.flushSession(state),
       get counters() {
         return state.session.counters;
       },
       get queued() {
         return state.session.queued;
       },
-      close: () => hub.closeSession(state),
+      close: () => this.closeSession(state),
     };
   }
 

@@ -37,7 +37,6 @@ export function runPlan(plan: QueryPlan, graph: GraphView, emit: Emit): void {
     const wasBound = row[step.to];
     const { edge } = step;
     const names = edge.names;
-    const nameOk = (r: RelationshipRecord): boolean => names.length === 0 || names.includes(r.name);
     const visit = (other: TwinRecord, rel: RelationshipRecord | undefined): boolean => {
       if (wasBound !== undefined) {
         if (other !== wasBound) return true;
@@ -48,9 +47,9 @@ export function runPlan(plan: QueryPlan, graph: GraphView, emit: Emit): void {
     };
     let go = true;
     if (!edge.variable) {
-      go = forEachNeighbour(graph, fromTwin, step.direction, nameOk, (other, rel) => visit(other, rel));
+      go = forEachNeighbour(graph, fromTwin, step.direction, names, (other, rel) => visit(other, rel));
     } else {
-      go = variableHops(graph, fromTwin, step.direction, nameOk, edge.minHops, edge.maxHops, (other) => visit(other, undefined));
+      go = variableHops(graph, fromTwin, step.direction, names, edge.minHops, edge.maxHops, (other) => visit(other, undefined));
     }
     if (wasBound === undefined) row[step.to] = undefined;
     if (edge.rel !== undefined) row[edge.rel] = undefined;
@@ -96,18 +95,21 @@ function forEachNeighbour(
   graph: GraphView,
   twin: TwinRecord,
   direction: 'out' | 'in' | 'both',
-  nameOk: (r: RelationshipRecord) => boolean,
+  names: readonly string[],
   visit: (other: TwinRecord, rel: RelationshipRecord) => boolean,
 ): boolean {
+  const nameOk = (r: RelationshipRecord): boolean => names.length === 0 || names.includes(r.name);
+  // With one name, let the graph filter (it can skip building records for other relationships).
+  const only = names.length === 1 ? names[0] : undefined;
   if (direction !== 'in') {
-    for (const r of graph.outgoing(twin.id)) {
+    for (const r of graph.outgoing(twin.id, only)) {
       if (!nameOk(r)) continue;
       const other = graph.getTwin(r.targetId);
       if (other && !visit(other, r)) return false;
     }
   }
   if (direction !== 'out') {
-    for (const r of graph.incoming(twin.id)) {
+    for (const r of graph.incoming(twin.id, only)) {
       // An undirected walk sees a self-loop once, from its outgoing side.
       if (!nameOk(r) || (direction === 'both' && r.sourceId === r.targetId)) continue;
       const other = graph.getTwin(r.sourceId);
@@ -121,7 +123,7 @@ function variableHops(
   graph: GraphView,
   start: TwinRecord,
   direction: 'out' | 'in' | 'both',
-  nameOk: (r: RelationshipRecord) => boolean,
+  names: readonly string[],
   minHops: number,
   maxHops: number,
   visit: (other: TwinRecord) => boolean,
@@ -137,7 +139,7 @@ function variableHops(
     const level = new Set<TwinRecord>();
     const inRange = d >= minHops;
     for (const node of frontier) {
-      const go = forEachNeighbour(graph, node, direction, nameOk, (other) => {
+      const go = forEachNeighbour(graph, node, direction, names, (other) => {
         if (level.has(other)) return true;
         level.add(other);
         if (inRange) {

@@ -185,8 +185,9 @@ function readingSet(
   const values: Record<string, unknown> = {};
   let count = 0;
   for (const [key, value] of Object.entries(item)) {
-    const at = `${pointer}/${pointerToken(key)}`;
-    if (key.startsWith('$')) {
+    if (key.charCodeAt(0) === 36 /* $ */) {
+      // The pointer is built only here: the hot path (plain telemetry names) never needs it.
+      const at = `${pointer}/${pointerToken(key)}`;
       if (key === '$ts') {
         const t = parseTime(value);
         if (t === undefined) {

@@ -56,11 +56,11 @@ export function checkReadingSet(rs: ReadingSet, ws: IngestWorkspace, pointer: st
   const problems: Problem[] = [];
   const values: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(rs.values)) {
-    const at = `${pointer}/${pointerToken(name)}`;
     const tel = telemetryOf(iface, name);
+    const at = () => `${pointer}/${pointerToken(name)}`; // only built for a problem
     if (!tel) {
       const where = rs.component === undefined ? `twin '${rs.twinId}' (${iface.id})` : `component '${rs.component}' (${iface.id})`;
-      problems.push({ code: 'telemetry.unknown', message: `'${name}' is not a telemetry of ${where}.`, pointer: at });
+      problems.push({ code: 'telemetry.unknown', message: `'${name}' is not a telemetry of ${where}.`, pointer: at() });
       continue;
     }
     let value = raw;
@@ -70,17 +70,18 @@ export function checkReadingSet(rs: ReadingSet, ws: IngestWorkspace, pointer: st
         problems.push({
           code: 'telemetry.unit',
           message: `Unit '${raw.unit}' of '${name}' does not match: the model ${declared}.`,
-          pointer: `${at}/unit`,
+          pointer: `${at()}/unit`,
         });
         continue;
       }
       value = raw.value;
     }
-    const before = problems.length;
-    for (const p of validateValue(tel.schema, value, value === raw ? at : `${at}/value`)) {
-      problems.push({ ...p, message: `Telemetry '${name}': ${p.message}` });
+    const found = validateValue(tel.schema, value, value === raw ? '' : '/value');
+    if (found.length === 0) values[name] = value;
+    else {
+      const base = at();
+      for (const p of found) problems.push({ ...p, pointer: base + (p.pointer ?? ''), message: `Telemetry '${name}': ${p.message}` });
     }
-    if (problems.length === before) values[name] = value;
   }
   if (problems.length) {
     const first = problems[0]!;

@@ -51,7 +51,7 @@ describe('TopicScheme', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 40 }), fc.option(fc.string({ minLength: 1, maxLength: 10 }), { nil: undefined }), (id, comp) => {
         const topic = telemetryTopic(id, { workspace: 'ws', component: comp });
-        expect(topic).not.toMatch(/[+#\u0000]/);
+        expect(topic.includes('+') || topic.includes('#') || topic.includes('\u0000')).toBe(false);
         const m = scheme.match(topic);
         expect(m).toEqual({ kind: 'telemetry', target: comp === undefined ? { workspace: 'ws', twinId: id } : { workspace: 'ws', twinId: id, component: comp } });
       }),

@@ -125,6 +125,7 @@ export function telemetryTopic(twinId: string, options: { workspace?: string; co
 
 /** Percent-encodes only what cannot stand in a topic level: `/`, `+`, `#`, `%` and NUL. */
 export function encodeLevel(id: string): string {
+  // eslint-disable-next-line no-control-regex -- NUL must be escaped: MQTT forbids it in topics
   return id.replace(/[%/+#\u0000]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 

@@ -296,7 +296,7 @@ export class TwinService {
   }
 
   private checkId(kind: 'twin' | 'relationship', id: string): void {
-    if (id.length === 0 || id.length > this.o.maxIdLength || /[\u0000-\u001f]/.test(id)) {
+    if (id.length === 0 || id.length > this.o.maxIdLength || hasControlCharacter(id)) {
       throw new TwinloopError(
         'BadRequest',
         `The ${kind} id must be 1 to ${this.o.maxIdLength} characters without control characters.`,
@@ -340,6 +340,11 @@ function valueAt(contents: Record<string, unknown>, path: string): HistoryValue 
     v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[seg] : undefined;
   }
   return v === undefined ? null : (v as HistoryValue);
+}
+
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20) return true;
+  return false;
 }
 
 function first<T>(it: Iterable<T>): T | undefined {

@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ERROR_STATUS, TwinloopError, type ErrorCode } from '../../core/errors/errors.js';
+import { errorBody, toTwinloopError } from './http-errors.js';
+
+const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+
+describe('error catalogue ↔ HTTP ↔ docs', () => {
+  const codes = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+  it.each(codes)('%s has an HTTP status and a line in docs/errors.md with that status', (code) => {
+    const status = ERROR_STATUS[code];
+    expect(status).toBeGreaterThanOrEqual(400);
+    expect(status).toBeLessThan(600);
+    const line = doc.split('\n').find((l) => l.startsWith(`| \`${code}\` |`));
+    expect(line, `docs/errors.md has no line for ${code}`).toBeDefined();
+    expect(line).toContain(`| ${status} |`);
+  });
+
+  it('the docs list no code that does not exist', () => {
+    const documented = [...doc.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual([...codes].sort());
+  });
+
+  it('turns problems into ADT error details and Fastify errors into catalogue codes', () => {
+    const e = new TwinloopError('ValidationFailed', 'bad', { problems: [{ code: 'x', message: 'y', pointer: '/a' }] });
+    expect(errorBody(e)).toEqual({ error: { code: 'ValidationFailed', message: 'bad', details: [{ code: 'x', message: 'y', pointer: '/a' }] } });
+    expect(toTwinloopError(Object.assign(new Error('too big'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 })).code).toBe('PayloadTooLarge');
+    expect(toTwinloopError(new Error('boom')).code).toBe('InternalError');
+    const v = toTwinloopError(Object.assign(new Error('v'), { validation: [{ instancePath: '', message: 'must have required property', params: { missingProperty: 'query' } }], validationContext: 'body' }));
+    expect(v.code).toBe('BadRequest');
+    expect(v.problems[0]?.pointer).toBe('/query');
+  });
+});

@@ -1,0 +1,22 @@
+/**
+ * Starts a whole Twinloop platform for a test: a temp data folder, OS-chosen ports, the pump-line
+ * pilot, logs silenced. Used by the end-to-end and crash tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { cliLayer, resolveConfig, type CliConfigOptions } from '../../src/app/config.js';
+import { startPlatform, type Platform } from '../../src/app/platform.js';
+
+export function tempDataDir(prefix = 'twinloop-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function startTestPlatform(dataDir: string, cli: CliConfigOptions = {}): Promise<Platform> {
+  const config = resolveConfig([cliLayer({ data: dataDir, httpPort: '0', mqttPort: '0', logLevel: 'silent', ...cli })]);
+  return startPlatform(config, { logger: pino({ level: process.env.TL_TEST_LOG ?? 'silent' }), banner: false });
+}
+
+export const API = 'api-version=2023-10-31';
