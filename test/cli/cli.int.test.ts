@@ -1,0 +1,76 @@
+/**
+ * The `twinloop` command against a running platform: it finds the server through the data folder's
+ * runtime.json, and its errors are messages with a non-zero exit, never stack traces.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Platform } from '../../src/app/platform.js';
+import { startTestPlatform, tempDataDir } from '../platform/platform-fixture.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const exec = promisify(execFile);
+const data = tempDataDir('twinloop-cli-');
+let platform: Platform;
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await exec(process.execPath, ['--import', 'tsx', path.join(root, 'src/app/cli/main.ts'), ...args], {
+      cwd: root,
+      env: { ...process.env, TWINLOOP_DATA: data.dir },
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+beforeAll(async () => {
+  platform = await startTestPlatform(data.dir);
+});
+afterAll(async () => {
+  await platform?.stop();
+  data.cleanup();
+});
+
+describe('twinloop CLI', () => {
+  it('validates model files offline, with places and a non-zero exit on errors', async () => {
+    const ok = await cli('models', 'validate', path.join(root, 'pilots/pump-line/models'));
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/6 file\(s\), \d+ interface\(s\), 0 error\(s\)/);
+    const bad = path.join(data.dir, 'bad.json');
+    writeFileSync(bad, '{\n  "@context": "dtmi:dtdl:context;3",\n  "@id": "dtmi:x:Bad;1",\n  "@type": "Interface",\n  "contents": [ { "@type": "Property", "name": "1bad", "schema": "double" } ]\n}\n');
+    const r = await cli('models', 'validate', bad);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/bad\.json.*contents\/0\/name.*\[dtdl\./);
+  });
+
+  it('sends telemetry, queries it back and lists dead letters', async () => {
+    expect((await cli('send', 'pump-1b', 'vibration=9.5', 'running=true')).code).toBe(0);
+    const q = await cli('query', "SELECT T.$dtId FROM DIGITALTWINS T WHERE T.vibration > 9");
+    expect(q.code).toBe(0);
+    expect(JSON.parse(q.stdout)).toEqual([{ $dtId: 'pump-1b' }]);
+    const bad = await cli('send', 'pump-1b', 'vibration="loud"');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/InvalidTelemetry/);
+    const dl = await cli('dead-letters');
+    expect(JSON.parse(dl.stdout)).toMatchObject({ value: [{ code: 'InvalidTelemetry' }] });
+  });
+
+  it('reports a bad query with its line and column', async () => {
+    const r = await cli('query', 'SELECT * FROM DIGITALTWINS T\nWHERE T.x >');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/QuerySyntaxError/);
+    expect(r.stderr).toMatch(/line 2/i);
+  });
+
+  it('says clearly when no server is running', async () => {
+    const r = await cli('twins', 'get', 'x', '--url', 'http://127.0.0.1:9');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Cannot reach Twinloop/);
+  });
+});
