@@ -90,6 +90,10 @@ interface OfferedResult {
   p50: number;
   p99: number;
   cpuPct: number;
+  /** Longest gap between two generator ticks: how long the event loop was blocked (commit or compaction). */
+  maxStallMs: number;
+  /** Points sent but not yet acknowledged when the window closed. */
+  backlog: number;
 }
 
 /** Open loop: offers `rate` readings/s as 5-reading messages, never waiting for acks; measures what is acknowledged. */
@@ -105,9 +109,13 @@ async function offered(sync: SqliteSynchronous, rate: number): Promise<OfferedRe
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   const t0 = Date.UTC(2025, 0, 1);
+  let lastTick = start;
+  let maxStall = 0;
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
+      maxStall = Math.max(maxStall, now - lastTick);
+      lastTick = now;
       if (now - start >= SECONDS * 1000) return resolve();
       const due = Math.floor((rate * (now - start)) / 1000) - sent;
       const msgs = Math.min(Math.ceil(due / 5), 50_000);
@@ -134,6 +142,7 @@ async function offered(sync: SqliteSynchronous, rate: number): Promise<OfferedRe
   });
   const secs = (performance.now() - start) / 1000;
   const ackedIn = acked;
+  const backlog = sent - acked;
   const cpu = process.cpuUsage(cpu0);
   await storage.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -146,6 +155,8 @@ async function offered(sync: SqliteSynchronous, rate: number): Promise<OfferedRe
     p50: pct(lat, 50),
     p99: pct(lat, 99),
     cpuPct: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100,
+    maxStallMs: maxStall,
+    backlog,
   };
 }
 
@@ -268,7 +279,7 @@ async function twinLoad(n: number): Promise<{ n: number; writeSecs: number; load
 
 async function main(): Promise<void> {
   const tp: ThroughputResult[] = [];
-  for (const sync of args.includes('--queries-only') ? [] : (['FULL', 'NORMAL'] as const)) {
+  for (const sync of args.includes('--queries-only') || args.includes('--offered-only') ? [] : (['FULL', 'NORMAL'] as const)) {
     for (const mpt of [20, 200, 1000]) {
       const r = await throughput(sync, mpt);
       tp.push(r);
@@ -276,11 +287,12 @@ async function main(): Promise<void> {
     }
   }
   const off: OfferedResult[] = [];
-  for (const sync of args.includes('--queries-only') ? [] : (['FULL', 'NORMAL'] as const)) {
+  for (const sync of args.includes('--queries-only') || args.includes('--no-offered') ? [] : (['FULL', 'NORMAL'] as const)) {
     const r = await offered(sync, 150_000);
     off.push(r);
-    console.error(`offered 150k ${sync}: acked ${Math.round(r.acked)}/s p99 ${r.p99.toFixed(1)} ms cpu ${r.cpuPct.toFixed(0)}%`);
+    console.error(`offered 150k ${sync}: acked ${Math.round(r.acked)}/s backlog ${r.backlog} p99 ${r.p99.toFixed(1)} ms stall ${r.maxStallMs.toFixed(0)} ms cpu ${r.cpuPct.toFixed(0)}%`);
   }
+  if (args.includes('--offered-only')) return;
   const q = await queries();
   const tl = await twinLoad(arg('twins', 1_000_000));
   const lines: string[] = [];
@@ -303,10 +315,10 @@ async function main(): Promise<void> {
   lines.push('');
   lines.push('### (a2) Offered load 150,000 readings/s (open loop: 5-reading messages, appends not awaited; the benchmark itself builds the messages)');
   lines.push('');
-  lines.push('| synchronous | offered/s | acknowledged/s | ack latency p50 ms | p99 ms | process CPU (% of one core) |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+  lines.push('| synchronous | offered/s | acknowledged/s | backlog at end | ack latency p50 ms | p99 ms | longest event-loop stall ms | process CPU (% of one core) |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of off) {
-    lines.push(`| ${r.sync} | ${r.offered.toLocaleString('en-US')} | ${Math.round(r.acked).toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.cpuPct.toFixed(0)} |`);
+    lines.push(`| ${r.sync} | ${r.offered.toLocaleString('en-US')} | ${Math.round(r.acked).toLocaleString('en-US')} | ${r.backlog.toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.maxStallMs.toFixed(0)} | ${r.cpuPct.toFixed(0)} |`);
   }
   lines.push('');
   lines.push(`### (b) One series, 30 days at 1 Hz (2,592,000 points), ${RUNS} runs each`);

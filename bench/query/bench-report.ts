@@ -22,7 +22,7 @@ export function machineLine(): string {
   return `${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${gb} GB RAM, ${os.platform()} ${os.release()}, Node ${process.version}`;
 }
 
-export const mb = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(0)} MB`;
+export const mb = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 
 /** Prints the block and appends it to bench/RESULTS.md (created with a title when absent). */
 export function report(title: string, command: string, lines: readonly string[]): void {
@@ -37,6 +37,10 @@ export function report(title: string, command: string, lines: readonly string[])
     '',
   ].join('\n');
   console.log(`\n${block}`);
-  if (!existsSync(RESULTS_FILE)) writeFileSync(RESULTS_FILE, '# Benchmark results\n\nAppended by the bench scripts; one section per run.\n\n');
+  if (!existsSync(RESULTS_FILE))
+    writeFileSync(
+      RESULTS_FILE,
+      '# Benchmark results\n\nAppended by the bench scripts; one section per run.\n\n',
+    );
   appendFileSync(RESULTS_FILE, `${block}\n`);
 }

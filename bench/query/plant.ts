@@ -20,7 +20,8 @@ export const M = {
 const MACHINE_KINDS: readonly string[] = [M.Pump, M.Motor, M.Machine];
 const DESCENDANTS: Record<string, string[]> = { [M.Machine]: [M.Pump, M.Motor, M.Compressor] };
 export const descendantsOf = (m: string): string[] => DESCENDANTS[m] ?? [];
-export const isOfModel = (m: string, base: string): boolean => m === base || (DESCENDANTS[base] ?? []).includes(m);
+export const isOfModel = (m: string, base: string): boolean =>
+  m === base || (DESCENDANTS[base] ?? []).includes(m);
 
 export interface PlantShape {
   sites: number;
@@ -53,18 +54,43 @@ export function prng(seed: number): () => number {
 
 const T0 = Date.UTC(2026, 10, 1);
 let etagSeq = 0;
-const etag = (): string => `W/"${(++etagSeq).toString(16).padStart(8, '0')}-5b1e-4c2a-9f00-${(etagSeq * 7919).toString(16).padStart(12, '0')}"`;
+const etag = (): string =>
+  `W/"${(++etagSeq).toString(16).padStart(8, '0')}-5b1e-4c2a-9f00-${(etagSeq * 7919).toString(16).padStart(12, '0')}"`;
 
-function mkTwin(id: string, modelId: string, contents: Record<string, unknown>, telemetry: Record<string, unknown>, t: number): TwinRecord {
+function mkTwin(
+  id: string,
+  modelId: string,
+  contents: Record<string, unknown>,
+  telemetry: Record<string, unknown>,
+  t: number,
+): TwinRecord {
   const propertyTimes: Record<string, number> = {};
   for (const k of Object.keys(contents)) propertyTimes[k] = t;
   const tel: Record<string, { value: unknown; time: number }> = {};
   for (const [k, v] of Object.entries(telemetry)) tel[k] = { value: v, time: t };
-  return { id, modelId, workspace: 'default', etag: etag(), lastUpdateTime: t, contents, propertyTimes, telemetry: tel };
+  return {
+    id,
+    modelId,
+    workspace: 'default',
+    etag: etag(),
+    lastUpdateTime: t,
+    contents,
+    propertyTimes,
+    telemetry: tel,
+  };
 }
 
 function mkRel(sourceId: string, id: string, name: string, targetId: string, t: number): RelationshipRecord {
-  return { id, sourceId, targetId, name, workspace: 'default', etag: etag(), lastUpdateTime: t, properties: {} };
+  return {
+    id,
+    sourceId,
+    targetId,
+    name,
+    workspace: 'default',
+    etag: etag(),
+    lastUpdateTime: t,
+    properties: {},
+  };
 }
 
 export function buildPlant(shape: PlantShape, seed = 42): Plant {
@@ -90,7 +116,13 @@ export function buildPlant(shape: PlantShape, seed = 42): Plant {
         const machine = `machine-${s}-${l}-${m}`;
         const model = rnd() < 0.02 ? M.Compressor : (MACHINE_KINDS[m % MACHINE_KINDS.length] as string);
         graph.putTwin(
-          mkTwin(machine, model, { name: `M${m}`, rpm: Math.round(500 + rnd() * 2500), serial: `SN${s}${l}${m}` }, { vibration: Math.round(rnd() * 1000) / 100, power: rnd() * 50 }, T0 + m),
+          mkTwin(
+            machine,
+            model,
+            { name: `M${m}`, rpm: Math.round(500 + rnd() * 2500), serial: `SN${s}${l}${m}` },
+            { vibration: Math.round(rnd() * 1000) / 100, power: rnd() * 50 },
+            T0 + m,
+          ),
         );
         plant.machines.push(machine);
         link(line, 'contains', machine);
@@ -98,7 +130,15 @@ export function buildPlant(shape: PlantShape, seed = 42): Plant {
         prev = machine;
         for (let k = 0; k < shape.sensorsPerMachine; k++) {
           const sensor = `sensor-${s}-${l}-${m}-${k}`;
-          graph.putTwin(mkTwin(sensor, M.Sensor, { name: `S${k}`, unit: 'degC', enabled: true, threshold: 80 }, { value: Math.round(rnd() * 10000) / 100 }, T0 + k));
+          graph.putTwin(
+            mkTwin(
+              sensor,
+              M.Sensor,
+              { name: `S${k}`, unit: 'degC', enabled: true, threshold: 80 },
+              { value: Math.round(rnd() * 10000) / 100 },
+              T0 + k,
+            ),
+          );
           plant.sensors.push(sensor);
           link(machine, 'hasSensor', sensor);
         }

@@ -10,7 +10,13 @@ import { buildPlant, isOfModel, prng } from './plant.js';
 
 const quick = process.argv.includes('--quick');
 const t0 = performance.now();
-const plant = buildPlant({ sites: 20, linesPerSite: 10, machinesPerLine: 25, sensorsPerMachine: 19, relationships: 300_000 });
+const plant = buildPlant({
+  sites: 20,
+  linesPerSite: 10,
+  machinesPerLine: 25,
+  sensorsPerMachine: 19,
+  relationships: 300_000,
+});
 const buildMs = performance.now() - t0;
 const { graph } = plant;
 const opts: QueryOptions = { isOfModel, pageSize: 1000 };
@@ -27,27 +33,32 @@ interface Case {
 const cases: Case[] = [
   {
     name: '3-hop MATCH + filter, anchored on a line (line → machine → sensor → monitored machine)',
-    make: () => `SELECT m2.$dtId AS id FROM DIGITALTWINS MATCH (l)-[:contains]->(m)-[:hasSensor]->(s)-[:monitors]->(m2) WHERE l.$dtId = '${pick(plant.lines)}' AND s.value > 50 AND m2.rpm > 1000`,
+    make: () =>
+      `SELECT m2.$dtId AS id FROM DIGITALTWINS MATCH (l)-[:contains]->(m)-[:hasSensor]->(s)-[:monitors]->(m2) WHERE l.$dtId = '${pick(plant.lines)}' AND s.value > 50 AND m2.rpm > 1000`,
     allPages: true,
   },
   {
     name: '3-hop MATCH + filter, anchored on a site (site → line → machine → sensor, ~4,750 paths)',
-    make: () => `SELECT s.$dtId AS id FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE site.$dtId = '${pick(plant.sites)}' AND s.value > 99`,
+    make: () =>
+      `SELECT s.$dtId AS id FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE site.$dtId = '${pick(plant.sites)}' AND s.value > 99`,
     allPages: true,
   },
   {
     name: '3-hop MATCH + filter, unanchored, selective model (compressors vibrating > 9)',
-    make: () => `SELECT site.$dtId AS site, m.$dtId AS m FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE IS_OF_MODEL(m, 'dtmi:bench:Compressor;1') AND m.vibration > 9 AND s.value > 99`,
+    make: () =>
+      `SELECT site.$dtId AS site, m.$dtId AS m FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE IS_OF_MODEL(m, 'dtmi:bench:Compressor;1') AND m.vibration > 9 AND s.value > 99`,
     allPages: true,
   },
   {
     name: '3-hop MATCH + filter, unanchored, broad (every site → … → sensor, COUNT)',
-    make: () => `SELECT COUNT() FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE IS_OF_MODEL(site, 'dtmi:bench:Site;1') AND l.active = true AND s.value > 99`,
+    make: () =>
+      `SELECT COUNT() FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE IS_OF_MODEL(site, 'dtmi:bench:Site;1') AND l.active = true AND s.value > 99`,
     allPages: true,
   },
   {
     name: 'JOIN: site → lines → machines with rpm > 2500',
-    make: () => `SELECT L.$dtId AS line, M.$dtId AS machine FROM DIGITALTWINS S JOIN L RELATED S.contains JOIN M RELATED L.contains WHERE S.$dtId = '${pick(plant.sites)}' AND M.rpm > 2500`,
+    make: () =>
+      `SELECT L.$dtId AS line, M.$dtId AS machine FROM DIGITALTWINS S JOIN L RELATED S.contains JOIN M RELATED L.contains WHERE S.$dtId = '${pick(plant.sites)}' AND M.rpm > 2500`,
     allPages: true,
   },
   {
@@ -62,7 +73,8 @@ const cases: Case[] = [
   },
   {
     name: 'Model-index scan (COUNT of machines incl. derived models with vibration > 9)',
-    make: () => `SELECT COUNT() FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:bench:Machine;1') AND T.vibration > 9`,
+    make: () =>
+      `SELECT COUNT() FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:bench:Machine;1') AND T.vibration > 9`,
     allPages: true,
   },
 ];
@@ -71,7 +83,11 @@ function run(text: string, allPages: boolean): number {
   let rows = 0;
   let token: string | null = null;
   do {
-    const page = executeQuery(graph, text, { ...opts, pageSize: allPages ? 1000 : 100, continuationToken: token });
+    const page = executeQuery(graph, text, {
+      ...opts,
+      pageSize: allPages ? 1000 : 100,
+      continuationToken: token,
+    });
     rows += page.value.length;
     token = allPages ? page.continuationToken : null;
   } while (token);
@@ -96,16 +112,26 @@ for (const c of cases) {
     rows = run(text, c.allPages);
     samples.push(performance.now() - s);
   }
-  lines.push(`| ${c.name} | ${samples.length} | ${rows} | ${percentile(samples, 50).toFixed(2)} | ${percentile(samples, 99).toFixed(2)} |`);
+  lines.push(
+    `| ${c.name} | ${samples.length} | ${rows} | ${percentile(samples, 50).toFixed(2)} | ${percentile(samples, 99).toFixed(2)} |`,
+  );
   console.error(lines[lines.length - 1]);
 }
 
 // A 10-hop path: machine 0 of a line feeds machine 1 … feeds machine 10.
 const start = plant.machines[0] as string;
 const s10 = performance.now();
-const ten = executeQuery(graph, `SELECT b.$dtId AS id FROM DIGITALTWINS MATCH (a)-[:feeds*10]->(b) WHERE a.$dtId = '${start}'`, opts);
+const ten = executeQuery(
+  graph,
+  `SELECT b.$dtId AS id FROM DIGITALTWINS MATCH (a)-[:feeds*10]->(b) WHERE a.$dtId = '${start}'`,
+  opts,
+);
 const tenMs = performance.now() - s10;
-const upTo = executeQuery(graph, `SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:feeds*1..24]->(b) WHERE a.$dtId = '${start}'`, opts);
+const upTo = executeQuery(
+  graph,
+  `SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:feeds*1..24]->(b) WHERE a.$dtId = '${start}'`,
+  opts,
+);
 lines.push(
   '',
   `10-hop path: \`MATCH (a)-[:feeds*10]->(b) WHERE a.$dtId = '${start}'\` → ${JSON.stringify(ten.value)} in ${tenMs.toFixed(2)} ms; ` +

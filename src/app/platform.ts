@@ -261,6 +261,7 @@ export async function startPlatform(config: Readonly<TwinloopConfig>, options: S
         tls,
         bodyLimit: config.limits.maxBodyBytes,
         maxQueryLength: config.limits.maxQueryLength,
+        maxQueryHops: config.limits.maxQueryHops,
         plugins: [liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength })],
         health: () => ({ twins: graph.twinCount, models: models.count }),
       });

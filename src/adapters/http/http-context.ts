@@ -43,6 +43,8 @@ export interface HttpServerOptions {
   bodyLimit?: number;
   /** Longest query text accepted by POST /query (default 8000, ADT's limit; the engine caps it too). */
   maxQueryLength?: number;
+  /** Cap on MATCH variable hops (default: the query engine's, 100). */
+  maxQueryHops?: number;
   /** Fastify logger option (default false). */
   logger?: FastifyServerOptions['logger'];
   /** Secret signing query continuation tokens (default: random per process). */

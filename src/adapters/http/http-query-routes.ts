@@ -11,6 +11,8 @@ import { pageSize } from './http-adt-common.js';
 
 export interface QueryRouteOptions {
   maxQueryLength: number;
+  /** Cap on MATCH variable hops (default: the engine's). */
+  maxHops?: number;
   tokenSecret?: Uint8Array;
 }
 
@@ -40,6 +42,8 @@ export function registerQueryRoutes(app: FastifyInstance, ws: HttpWorkspace, opt
         pageSize: pageSize(req, QUERY_LIMITS.defaultPageSize),
         continuationToken: body.continuationToken ?? null,
         isOfModel: (m, base) => ws.models.isOfModel(m, base),
+        isComponent: (t, n) => ws.twins.isComponent(t, n),
+        ...(options.maxHops !== undefined ? { maxHops: options.maxHops } : {}),
         ...(options.tokenSecret ? { tokenSecret: options.tokenSecret } : {}),
       });
       return reply.header('query-charge', String(1 + page.value.length)).send({ value: page.value, continuationToken: page.continuationToken });

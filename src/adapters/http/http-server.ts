@@ -85,6 +85,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     registerTwinRoutes(adt, ws);
     registerQueryRoutes(adt, ws, {
       maxQueryLength: options.maxQueryLength ?? QUERY_LIMITS.maxQueryLength,
+      ...(options.maxQueryHops !== undefined ? { maxHops: options.maxQueryHops } : {}),
       ...(options.queryTokenSecret ? { tokenSecret: options.queryTokenSecret } : {}),
     });
     registerTelemetryRoutes(adt, ws, options.ingest);

@@ -102,7 +102,8 @@ export class HistoryReader {
       while (i < len) {
         const t0 = ts[i] as number;
         if (t0 >= to) break;
-        const b = Math.floor((t0 - from) / interval);
+        // Clamp: float rounding must never put a point of [from, to) outside the buckets.
+        const b = Math.min(n - 1, Math.floor((t0 - from) / interval));
         const edge = Math.min(to, from + (b + 1) * interval);
         let j = i;
         let s = 0;
@@ -154,8 +155,8 @@ export class HistoryReader {
     if (seriesId !== undefined) {
       const straddling: number[] = [];
       for (const r of this.summaries.iterate(seriesId, from, to)) {
-        const b0 = Math.floor((r.min_ts - from) / interval);
-        if (r.min_ts >= from && r.max_ts < to && b0 === Math.floor((r.max_ts - from) / interval)) {
+        const b0 = Math.min(n - 1, Math.floor((r.min_ts - from) / interval));
+        if (r.min_ts >= from && r.max_ts < to && b0 === Math.min(n - 1, Math.floor((r.max_ts - from) / interval))) {
           count[b0]! += r.count;
           if (r.num_count > 0) {
             numCount[b0]! += r.num_count;
@@ -199,7 +200,12 @@ export class HistoryReader {
     return out;
   }
 
-  /** One page of raw points in [from, to); see encodeCursor for the paging rule. */
+  /**
+   * One page of raw points in [from, to). The cursor holds the last timestamp returned and how many
+   * points at exactly that timestamp were returned, so pages neither skip nor repeat points (points
+   * sharing one timestamp are ordered by chunk, then position; a compaction between two pages may
+   * reorder points that share a timestamp, never points with different ones).
+   */
   raw(q: HistoryRawQuery, seriesId: number | undefined, buf: SeriesBuffer | undefined): HistoryRawPage {
     const order = q.order ?? 'asc';
     if (order !== 'asc' && order !== 'desc') {

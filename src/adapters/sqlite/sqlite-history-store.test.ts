@@ -71,6 +71,22 @@ describe('SqliteHistoryStore internals', () => {
     }
   });
 
+  it('rejects a point that cannot be stored without failing the other appends of its commit', async () => {
+    const fx = tempStorage();
+    try {
+      const { history } = fx.storage;
+      const good = history.append([p('ok', 1, 1)]);
+      const bigint = history.append([{ ...p('bad', 1, 1), value: { n: 10n } as unknown as number }]);
+      const noTwin = history.append([p('', 1, 1)]);
+      await expect(bigint).rejects.toMatchObject({ code: 'InvalidTelemetry', problems: [{ pointer: '/0/value' }] });
+      await expect(noTwin).rejects.toMatchObject({ code: 'InvalidTelemetry', problems: [{ pointer: '/0/twinId' }] });
+      await good;
+      expect(history.queryRaw({ workspace: 'w', twinId: 'ok', path: 'v', from: 0, to: 10, limit: 10 }).points).toHaveLength(1);
+    } finally {
+      await fx.cleanup();
+    }
+  });
+
   it('merges the small chunks of a slow series in tiers', async () => {
     const fx = tempStorage({ history: { chunkPoints: 4096 } });
     try {

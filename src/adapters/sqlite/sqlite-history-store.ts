@@ -106,6 +106,14 @@ export class SqliteHistoryStore implements HistoryStore {
           }),
         );
       }
+      const where = invalidPoint(p);
+      if (where) {
+        return Promise.reject(
+          new TwinloopError('InvalidTelemetry', `History point ${i} is invalid: ${where.message}`, {
+            problems: [{ code: 'history.point.invalid', message: where.message, pointer: `/${i}/${where.field}` }],
+          }),
+        );
+      }
       if (p.value === undefined) {
         return Promise.reject(
           new TwinloopError('InvalidTelemetry', `History point ${i} has no value.`, {
@@ -352,6 +360,22 @@ export class SqliteHistoryStore implements HistoryStore {
     this.buffer(s, ts, value);
     this.buffered++;
   }
+}
+
+/** Checks what would otherwise fail inside a group commit and take every other caller's points with it. */
+function invalidPoint(p: HistoryPoint): { field: string; message: string } | undefined {
+  for (const f of ['workspace', 'twinId', 'path'] as const) {
+    if (typeof p[f] !== 'string' || p[f] === '') return { field: f, message: `${f} must be a non-empty string` };
+  }
+  if (p.kind !== 'telemetry' && p.kind !== 'property') return { field: 'kind', message: 'kind must be "telemetry" or "property"' };
+  if (typeof p.value !== 'number' && p.value !== undefined) {
+    try {
+      if (JSON.stringify(p.value) === undefined) return { field: 'value', message: 'the value cannot be written as JSON' };
+    } catch (e) {
+      return { field: 'value', message: `the value cannot be written as JSON (${(e as Error).message})` };
+    }
+  }
+  return undefined;
 }
 
 interface SeriesRow {

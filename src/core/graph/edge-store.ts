@@ -11,7 +11,12 @@
 
 const NIL = -1;
 
-function grow<T extends Int32Array | Float64Array>(a: T, size: number, make: (n: number) => T, fill?: number): T {
+function grow<T extends Int32Array | Float64Array>(
+  a: T,
+  size: number,
+  make: (n: number) => T,
+  fill?: number,
+): T {
   if (size <= a.length) return a;
   const b = make(Math.max(size, Math.ceil(a.length * 1.5) + 16));
   b.set(a);
@@ -23,7 +28,8 @@ export class EdgeStore {
   // per edge
   ids: string[] = [];
   etags: string[] = [];
-  props: (Record<string, unknown> | null)[] = [];
+  /** Only edges that have properties (most have none). */
+  props = new Map<number, Record<string, unknown>>();
   src = new Int32Array(0);
   tgt = new Int32Array(0);
   name = new Int32Array(0);
@@ -69,7 +75,15 @@ export class EdgeStore {
   }
 
   /** Appends a new edge to its source's outgoing list and its target's incoming list. */
-  add(id: string, src: number, tgt: number, name: number, etag: string, time: number, props: Record<string, unknown> | null): number {
+  add(
+    id: string,
+    src: number,
+    tgt: number,
+    name: number,
+    etag: string,
+    time: number,
+    props: Record<string, unknown> | null,
+  ): number {
     const e = this.free.pop() ?? this.top++;
     if (e >= this.src.length) {
       const n = e + 1;
@@ -84,7 +98,7 @@ export class EdgeStore {
     }
     this.ids[e] = id;
     this.etags[e] = etag;
-    this.props[e] = props;
+    this.setProps(e, props);
     this.src[e] = src;
     this.tgt[e] = tgt;
     this.name[e] = name;
@@ -102,7 +116,14 @@ export class EdgeStore {
   }
 
   /** Overwrites an edge's fields in place; moves it between incoming lists when the target changes. */
-  update(e: number, tgt: number, name: number, etag: string, time: number, props: Record<string, unknown> | null): void {
+  update(
+    e: number,
+    tgt: number,
+    name: number,
+    etag: string,
+    time: number,
+    props: Record<string, unknown> | null,
+  ): void {
     if (this.tgt[e] !== tgt) {
       this.unlinkIn(e);
       this.linkIn(e, tgt);
@@ -110,7 +131,12 @@ export class EdgeStore {
     this.name[e] = name;
     this.etags[e] = etag;
     this.time[e] = time;
-    this.props[e] = props;
+    this.setProps(e, props);
+  }
+
+  private setProps(e: number, props: Record<string, unknown> | null): void {
+    if (props) this.props.set(e, props);
+    else this.props.delete(e);
   }
 
   remove(e: number): void {
@@ -118,7 +144,7 @@ export class EdgeStore {
     this.unlinkIn(e);
     this.ids[e] = '';
     this.etags[e] = '';
-    this.props[e] = null;
+    this.props.delete(e);
     this.free.push(e);
     this.count--;
   }
@@ -134,7 +160,8 @@ export class EdgeStore {
 
   /** The outgoing edge of `slot` with this id (linear in the out-degree), or -1. */
   findOut(slot: number, id: string): number {
-    for (let e = this.headOut[slot] ?? NIL; e !== NIL; e = this.nextOut[e] as number) if (this.ids[e] === id) return e;
+    for (let e = this.headOut[slot] ?? NIL; e !== NIL; e = this.nextOut[e] as number)
+      if (this.ids[e] === id) return e;
     return NIL;
   }
 

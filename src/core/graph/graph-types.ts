@@ -55,6 +55,8 @@ export interface GraphView {
   incoming(targetId: string, name?: string): Iterable<RelationshipRecord>;
   /** Every relationship, in no particular order. */
   allRelationships(): Iterable<RelationshipRecord>;
+  /** How many twins twinsOfModel would yield (optional; lets the query planner pick the smaller side). */
+  modelCount?(modelId: string, exact: boolean): number;
 }
 
 /** The mutable graph. Writes are immediately visible to the next read (no indexing lag). */

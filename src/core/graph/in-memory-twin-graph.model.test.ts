@@ -6,7 +6,14 @@ import { InMemoryTwinGraph } from './in-memory-twin-graph.js';
 // Model-based test: random sequences of writes against the graph and against a naive reference
 // (plain maps and arrays); every read must agree, including order.
 const twin = (id: string, v: number): TwinRecord => ({
-  id, modelId: `m${v % 2}`, workspace: 'w', etag: `e${v}`, lastUpdateTime: v, contents: { v }, propertyTimes: {}, telemetry: {},
+  id,
+  modelId: `m${v % 2}`,
+  workspace: 'w',
+  etag: `e${v}`,
+  lastUpdateTime: v,
+  contents: { v },
+  propertyTimes: {},
+  telemetry: {},
 });
 
 type Op =
@@ -16,17 +23,30 @@ type Op =
   | { op: 'deleteRel'; s: number; r: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ op: fc.constant('putTwin' as const), t: fc.nat(5), v: fc.nat(9) }),
-  fc.record({ op: fc.constant('deleteTwin' as const), t: fc.nat(5) }),
-  fc.record({ op: fc.constant('putRel' as const), s: fc.nat(5), r: fc.nat(6), t: fc.nat(5), name: fc.constantFrom('a', 'b'), v: fc.nat(9) }),
-  fc.record({ op: fc.constant('putRel' as const), s: fc.nat(5), r: fc.nat(6), t: fc.nat(5), name: fc.constantFrom('a', 'b'), v: fc.nat(9) }),
-  fc.record({ op: fc.constant('deleteRel' as const), s: fc.nat(5), r: fc.nat(6) }),
+  { arbitrary: fc.record({ op: fc.constant('putTwin' as const), t: fc.nat(5), v: fc.nat(9) }), weight: 2 },
+  { arbitrary: fc.record({ op: fc.constant('deleteTwin' as const), t: fc.nat(5) }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      op: fc.constant('putRel' as const),
+      s: fc.nat(3),
+      r: fc.nat(4),
+      t: fc.nat(3),
+      name: fc.constantFrom('a', 'b'),
+      v: fc.nat(9),
+    }),
+    weight: 6,
+  },
+  { arbitrary: fc.record({ op: fc.constant('deleteRel' as const), s: fc.nat(3), r: fc.nat(4) }), weight: 4 },
 );
+/** Every run starts with all six twins present, so most relationship writes are valid. */
+const opsArb = fc
+  .array(opArb, { maxLength: 80 })
+  .map((ops): Op[] => [...[0, 1, 2, 3, 4, 5].map((t): Op => ({ op: 'putTwin', t, v: t })), ...ops]);
 
 describe('InMemoryTwinGraph against a naive reference', () => {
   it('agrees on every read after random writes (hub index on and off)', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 80 }), fc.constantFrom(2, 16), (ops, hubThreshold) => {
+      fc.property(opsArb, fc.constantFrom(2, 16), (ops, hubThreshold) => {
         const g = new InMemoryTwinGraph({ hubThreshold });
         const twins = new Map<string, TwinRecord>();
         let rels: RelationshipRecord[] = []; // insertion order of (source, id)
@@ -41,7 +61,13 @@ describe('InMemoryTwinGraph against a naive reference', () => {
             rels = rels.filter((r) => r.sourceId !== id && r.targetId !== id);
           } else if (o.op === 'putRel') {
             const r: RelationshipRecord = {
-              id: `r${o.r}`, sourceId: `t${o.s}`, targetId: `t${o.t}`, name: o.name, workspace: 'w', etag: `e${o.v}`, lastUpdateTime: o.v,
+              id: `r${o.r}`,
+              sourceId: `t${o.s}`,
+              targetId: `t${o.t}`,
+              name: o.name,
+              workspace: 'w',
+              etag: `e${o.v}`,
+              lastUpdateTime: o.v,
               properties: o.v % 3 ? { v: o.v } : {},
             };
             const ok = twins.has(r.sourceId) && twins.has(r.targetId);
@@ -61,14 +87,27 @@ describe('InMemoryTwinGraph against a naive reference', () => {
         }
         expect(g.twinCount).toBe(twins.size);
         expect(g.relationshipCount).toBe(rels.length);
-        const key = (r: RelationshipRecord): string => JSON.stringify([r.sourceId, r.id, r.targetId, r.name, r.etag, r.lastUpdateTime, r.properties]);
+        const key = (r: RelationshipRecord): string =>
+          JSON.stringify([r.sourceId, r.id, r.targetId, r.name, r.etag, r.lastUpdateTime, r.properties]);
         expect([...g.allRelationships()].map(key).sort()).toEqual(rels.map(key).sort());
         for (const id of twins.keys()) {
           expect(g.getTwin(id)).toBe(twins.get(id));
           expect([...g.outgoing(id)].map(key)).toEqual(rels.filter((r) => r.sourceId === id).map(key));
-          expect([...g.outgoing(id, 'a')].map(key)).toEqual(rels.filter((r) => r.sourceId === id && r.name === 'a').map(key));
-          expect([...g.incoming(id)].map(key).sort()).toEqual(rels.filter((r) => r.targetId === id).map(key).sort());
-          expect([...g.incoming(id, 'b')].map(key).sort()).toEqual(rels.filter((r) => r.targetId === id && r.name === 'b').map(key).sort());
+          expect([...g.outgoing(id, 'a')].map(key)).toEqual(
+            rels.filter((r) => r.sourceId === id && r.name === 'a').map(key),
+          );
+          expect([...g.incoming(id)].map(key).sort()).toEqual(
+            rels
+              .filter((r) => r.targetId === id)
+              .map(key)
+              .sort(),
+          );
+          expect([...g.incoming(id, 'b')].map(key).sort()).toEqual(
+            rels
+              .filter((r) => r.targetId === id && r.name === 'b')
+              .map(key)
+              .sort(),
+          );
           for (let r = 0; r < 7; r++) {
             const want = rels.find((x) => x.sourceId === id && x.id === `r${r}`);
             const got = g.getRelationship(id, `r${r}`);
@@ -76,10 +115,15 @@ describe('InMemoryTwinGraph against a naive reference', () => {
           }
         }
         for (const m of ['m0', 'm1']) {
-          expect([...g.twinsOfModel(m, true)].map((t) => t.id).sort()).toEqual([...twins.values()].filter((t) => t.modelId === m).map((t) => t.id).sort());
+          expect([...g.twinsOfModel(m, true)].map((t) => t.id).sort()).toEqual(
+            [...twins.values()]
+              .filter((t) => t.modelId === m)
+              .map((t) => t.id)
+              .sort(),
+          );
         }
       }),
-      { numRuns: 400 },
+      { numRuns: 500 },
     );
   });
 
@@ -88,7 +132,16 @@ describe('InMemoryTwinGraph against a naive reference', () => {
     g.putTwin(twin('a', 1));
     g.putTwin(twin('b', 2));
     const props = { flow: 1 };
-    g.putRelationship({ id: 'r', sourceId: 'a', targetId: 'b', name: 'x', workspace: 'w', etag: 'e', lastUpdateTime: 5, properties: props });
+    g.putRelationship({
+      id: 'r',
+      sourceId: 'a',
+      targetId: 'b',
+      name: 'x',
+      workspace: 'w',
+      etag: 'e',
+      lastUpdateTime: 5,
+      properties: props,
+    });
     props.flow = 99;
     const r = g.getRelationship('a', 'r');
     expect(r?.properties).toEqual({ flow: 1 });

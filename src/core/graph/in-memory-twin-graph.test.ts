@@ -4,10 +4,24 @@ import type { RelationshipRecord, TwinRecord } from './graph-types.js';
 import { InMemoryTwinGraph } from './in-memory-twin-graph.js';
 
 const twin = (id: string, modelId: string, contents: Record<string, unknown> = {}): TwinRecord => ({
-  id, modelId, workspace: 'w', etag: 'W/"1"', lastUpdateTime: 0, contents, propertyTimes: {}, telemetry: {},
+  id,
+  modelId,
+  workspace: 'w',
+  etag: 'W/"1"',
+  lastUpdateTime: 0,
+  contents,
+  propertyTimes: {},
+  telemetry: {},
 });
 const rel = (sourceId: string, id: string, targetId: string, name: string): RelationshipRecord => ({
-  id, sourceId, targetId, name, workspace: 'w', etag: 'W/"1"', lastUpdateTime: 0, properties: {},
+  id,
+  sourceId,
+  targetId,
+  name,
+  workspace: 'w',
+  etag: 'W/"1"',
+  lastUpdateTime: 0,
+  properties: {},
 });
 const ids = (it: Iterable<{ id: string }>): string[] => [...it].map((x) => x.id).sort();
 

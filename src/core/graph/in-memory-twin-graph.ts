@@ -41,7 +41,9 @@ export class InMemoryTwinGraph implements TwinGraph {
   private readonly slots = new Map<string, number>();
   private readonly records: (TwinRecord | undefined)[] = [];
   private readonly freeSlots: number[] = [];
-  private readonly byModel = new Map<string, Set<TwinRecord>>();
+  /** Model id -> slots of its twins; modelPos[slot] is the twin's index in that array (O(1) removal). */
+  private readonly byModel = new Map<string, number[]>();
+  private modelPos = new Int32Array(0);
   private readonly edges = new EdgeStore();
   /** Only for twins with more than hubThreshold outgoing edges: relId -> edge slot. */
   private readonly hubIndex = new Map<number, Map<string, number>>();
@@ -73,15 +75,15 @@ export class InMemoryTwinGraph implements TwinGraph {
 
   *twinsOfModel(modelId: string, exact: boolean): Iterable<TwinRecord> {
     for (const m of this.modelsFor(modelId, exact)) {
-      const set = this.byModel.get(m);
-      if (set) yield* set;
+      const slots = this.byModel.get(m);
+      if (slots) for (const s of slots) yield this.records[s] as TwinRecord;
     }
   }
 
   /** How many twins twinsOfModel(modelId, exact) yields, without iterating them (for the planner). */
   modelCount(modelId: string, exact: boolean): number {
     let n = 0;
-    for (const m of this.modelsFor(modelId, exact)) n += this.byModel.get(m)?.size ?? 0;
+    for (const m of this.modelsFor(modelId, exact)) n += this.byModel.get(m)?.length ?? 0;
     return n;
   }
 
@@ -117,18 +119,43 @@ export class InMemoryTwinGraph implements TwinGraph {
     const s = this.slots.get(twin.id);
     if (s !== undefined) {
       const old = this.records[s] as TwinRecord;
-      this.byModel.get(old.modelId)?.delete(old);
       // Same slot, same Map position: iteration order (and so paging) is stable across updates.
       this.records[s] = twin;
-    } else {
-      const slot = this.freeSlots.pop() ?? this.records.length;
-      this.records[slot] = twin;
-      this.slots.set(twin.id, slot);
-      this.edges.ensureTwin(slot);
+      if (old.modelId !== twin.modelId) {
+        this.unindexModel(old.modelId, s);
+        this.indexModel(twin.modelId, s);
+      }
+      return;
     }
-    let set = this.byModel.get(twin.modelId);
-    if (!set) this.byModel.set(twin.modelId, (set = new Set()));
-    set.add(twin);
+    const slot = this.freeSlots.pop() ?? this.records.length;
+    this.records[slot] = twin;
+    this.slots.set(twin.id, slot);
+    this.edges.ensureTwin(slot);
+    if (slot >= this.modelPos.length) {
+      const grown = new Int32Array(Math.ceil(this.modelPos.length * 1.5) + 16);
+      grown.set(this.modelPos);
+      this.modelPos = grown;
+    }
+    this.indexModel(twin.modelId, slot);
+  }
+
+  private indexModel(modelId: string, slot: number): void {
+    let slots = this.byModel.get(modelId);
+    if (!slots) this.byModel.set(modelId, (slots = []));
+    this.modelPos[slot] = slots.length;
+    slots.push(slot);
+  }
+
+  private unindexModel(modelId: string, slot: number): void {
+    const slots = this.byModel.get(modelId);
+    if (!slots) return;
+    const i = this.modelPos[slot] as number;
+    const last = slots.pop() as number;
+    if (last !== slot) {
+      slots[i] = last;
+      this.modelPos[last] = i;
+    }
+    if (slots.length === 0) this.byModel.delete(modelId);
   }
 
   /** Removes the twin. Callers remove its relationships first; any left are removed with it. */
@@ -136,16 +163,13 @@ export class InMemoryTwinGraph implements TwinGraph {
     const s = this.slots.get(id);
     if (s === undefined) return false;
     const old = this.records[s] as TwinRecord;
-    for (const e of [...this.edges.outOf(s), ...this.edges.inOf(s)]) this.removeEdge(e);
+    // A Set: a self-loop is in both lists.
+    for (const e of new Set([...this.edges.outOf(s), ...this.edges.inOf(s)])) this.removeEdge(e);
     this.slots.delete(id);
     this.records[s] = undefined;
     this.freeSlots.push(s);
     this.hubIndex.delete(s);
-    const set = this.byModel.get(old.modelId);
-    if (set) {
-      set.delete(old);
-      if (set.size === 0) this.byModel.delete(old.modelId);
-    }
+    this.unindexModel(old.modelId, s);
     return true;
   }
 
@@ -209,7 +233,7 @@ export class InMemoryTwinGraph implements TwinGraph {
 
   private toRecord(e: number): RelationshipRecord {
     const x = this.edges;
-    const props = x.props[e];
+    const props = x.props.get(e);
     return {
       id: x.ids[e] as string,
       sourceId: (this.records[x.src[e] as number] as TwinRecord).id,

@@ -11,7 +11,11 @@ const pump: TwinRecord = {
   lastUpdateTime: T0,
   contents: { rpm: 1200, location: { x: 1, y: 2 }, motor: { temp: 60, mode: 'eco' } },
   propertyTimes: { rpm: T0, location: T0 + 1000, 'motor/temp': T0 + 2000 },
-  telemetry: { vibration: { value: 7.5, time: T0 }, 'motor/current': { value: 3.2, time: T0 }, rpm: { value: 999, time: T0 } },
+  telemetry: {
+    vibration: { value: 7.5, time: T0 },
+    'motor/current': { value: 3.2, time: T0 },
+    rpm: { value: 999, time: T0 },
+  },
 };
 
 describe('twinToJson', () => {
@@ -32,8 +36,24 @@ describe('twinToJson', () => {
   });
 
   it('gives the ADT relationship shape', () => {
-    const r = { id: 'r1', sourceId: 'a', targetId: 'b', name: 'feeds', workspace: 'w', etag: 'W/"x"', lastUpdateTime: 0, properties: { flow: 3 } };
-    expect(relationshipToJson(r)).toEqual({ $relationshipId: 'r1', $etag: 'W/"x"', $sourceId: 'a', $relationshipName: 'feeds', $targetId: 'b', flow: 3 });
+    const r = {
+      id: 'r1',
+      sourceId: 'a',
+      targetId: 'b',
+      name: 'feeds',
+      workspace: 'w',
+      etag: 'W/"x"',
+      lastUpdateTime: 0,
+      properties: { flow: 3 },
+    };
+    expect(relationshipToJson(r)).toEqual({
+      $relationshipId: 'r1',
+      $etag: 'W/"x"',
+      $sourceId: 'a',
+      $relationshipName: 'feeds',
+      $targetId: 'b',
+      flow: 3,
+    });
     expect(relationshipField(r, ['$targetId'])).toBe('b');
     expect(relationshipField(r, ['flow'])).toBe(3);
     expect(relationshipField(r, ['constructor'])).toBeUndefined();
@@ -49,7 +69,9 @@ describe('twinField', () => {
     expect(twinField(pump, ['rpm'])).toBe(1200);
     expect(twinField(pump, ['location', 'y'])).toBe(2);
     expect(twinField(pump, ['motor', 'mode'])).toBe('eco');
-    expect(twinField(pump, ['motor', '$metadata', 'temp', 'lastUpdateTime'])).toBe('2026-01-02T03:04:07.000Z');
+    expect(twinField(pump, ['motor', '$metadata', 'temp', 'lastUpdateTime'])).toBe(
+      '2026-01-02T03:04:07.000Z',
+    );
     expect(twinField(pump, ['location', 'z'])).toBeUndefined();
     expect(twinField(pump, ['$dtId', 'x'])).toBeUndefined();
   });

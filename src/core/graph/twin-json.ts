@@ -28,8 +28,14 @@ const iso = (ms: number): string => new Date(ms).toISOString();
  * The twin as ADT returns it.
  * @example twinToJson(t) // { $dtId: 'pump-1', $etag: 'W/"…"', $metadata: { $model: 'dtmi:x:Pump;1', … }, rpm: 1200 }
  */
-export function twinToJson(twin: TwinRecord, isComponent: ComponentTest = looksLikeComponent): Record<string, unknown> {
-  const metadata: Record<string, unknown> = { $model: twin.modelId, $lastUpdateTime: iso(twin.lastUpdateTime) };
+export function twinToJson(
+  twin: TwinRecord,
+  isComponent: ComponentTest = looksLikeComponent,
+): Record<string, unknown> {
+  const metadata: Record<string, unknown> = {
+    $model: twin.modelId,
+    $lastUpdateTime: iso(twin.lastUpdateTime),
+  };
   const json: Record<string, unknown> = { $dtId: twin.id, $etag: twin.etag, $metadata: metadata };
   for (const [name, value] of Object.entries(twin.contents)) {
     if (isComponent(twin, name) && isPlainObject(value)) {
@@ -79,7 +85,12 @@ export function twinField(twin: TwinRecord, path: readonly string[]): unknown {
   }
   const value = own(twin.contents, head);
   if (value !== undefined) {
-    if (path.length > 1 && path[1] === '$metadata' && isPlainObject(value) && looksLikeComponent(twin, head)) {
+    if (
+      path.length > 1 &&
+      path[1] === '$metadata' &&
+      isPlainObject(value) &&
+      looksLikeComponent(twin, head)
+    ) {
       return componentMetadata(twin, head, value, path.slice(2));
     }
     const found = member(value, path, 1);
@@ -119,7 +130,12 @@ function metadataField(twin: TwinRecord, path: readonly string[]): unknown {
   return member(entry, path, 2);
 }
 
-function componentMetadata(twin: TwinRecord, comp: string, value: Record<string, unknown>, rest: readonly string[]): unknown {
+function componentMetadata(
+  twin: TwinRecord,
+  comp: string,
+  value: Record<string, unknown>,
+  rest: readonly string[],
+): unknown {
   const meta: Record<string, unknown> = {};
   for (const prop of Object.keys(value)) {
     const t = twin.propertyTimes[`${comp}/${prop}`];

@@ -150,6 +150,8 @@ export interface DeadLetter {
   topic?: string;
   /** Client or device id when known. */
   clientId?: string;
+  /** The twin the message was meant for, when known (for filtering). */
+  twinId?: string;
   /** The raw payload as received (binary-safe). */
   payload: Buffer;
   /** Stable error code and a readable reason. */

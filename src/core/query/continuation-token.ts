@@ -28,10 +28,17 @@ export function encodeToken(state: TokenState, secret: Uint8Array = PROCESS_SECR
 }
 
 const invalid = (why: string): TwinloopError =>
-  new TwinloopError('InvalidContinuationToken', `The continuation token is not valid for this query: ${why}.`);
+  new TwinloopError(
+    'InvalidContinuationToken',
+    `The continuation token is not valid for this query: ${why}.`,
+  );
 
 /** @throws TwinloopError 'InvalidContinuationToken' when the token was altered, forged or belongs to another query. */
-export function decodeToken(token: string, expectedHash: string, secret: Uint8Array = PROCESS_SECRET): number {
+export function decodeToken(
+  token: string,
+  expectedHash: string,
+  secret: Uint8Array = PROCESS_SECRET,
+): number {
   if (typeof token !== 'string' || token.length > 200) throw invalid('malformed');
   const dot = token.indexOf('.');
   if (dot < 0) throw invalid('malformed');
@@ -45,7 +52,13 @@ export function decodeToken(token: string, expectedHash: string, secret: Uint8Ar
   } catch (cause) {
     throw new TwinloopError('InvalidContinuationToken', 'The continuation token is malformed.', { cause });
   }
-  if (!Array.isArray(parsed) || parsed[0] !== 1 || typeof parsed[1] !== 'string' || !Number.isSafeInteger(parsed[2]) || (parsed[2] as number) < 0) {
+  if (
+    !Array.isArray(parsed) ||
+    parsed[0] !== 1 ||
+    typeof parsed[1] !== 'string' ||
+    !Number.isSafeInteger(parsed[2]) ||
+    (parsed[2] as number) < 0
+  ) {
     throw invalid('malformed');
   }
   if (parsed[1] !== expectedHash) throw invalid('it was issued for a different query');

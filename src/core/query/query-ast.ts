@@ -28,9 +28,7 @@ export interface SelectItem {
 }
 
 export type SelectClause =
-  | { kind: 'star'; pos: Pos }
-  | { kind: 'count'; pos: Pos }
-  | { kind: 'items'; items: SelectItem[]; pos: Pos };
+  { kind: 'star'; pos: Pos } | { kind: 'count'; pos: Pos } | { kind: 'items'; items: SelectItem[]; pos: Pos };
 
 export interface JoinClause {
   /** The new twin collection. */

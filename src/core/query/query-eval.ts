@@ -47,10 +47,11 @@ export function resolvePath(ctx: EvalContext, e: Expr & { kind: 'path' }): Resol
 
 export function fieldReader(p: ResolvedPath): ValueFn {
   const { v, rest } = p;
-  if (v.kind === 'twin') return (row) => {
-    const t = row[v.slot] as TwinRecord | undefined;
-    return t === undefined ? undefined : twinField(t, rest);
-  };
+  if (v.kind === 'twin')
+    return (row) => {
+      const t = row[v.slot] as TwinRecord | undefined;
+      return t === undefined ? undefined : twinField(t, rest);
+    };
   return (row) => {
     const r = row[v.slot] as RelationshipRecord | undefined;
     return r === undefined ? undefined : relationshipField(r, rest);
@@ -92,11 +93,14 @@ export function isOfModelVar(ctx: EvalContext, e: Expr & { kind: 'isOfModel' }):
   const v = e.alias === undefined ? ctx.defaultVar : ctx.lookupVar(e.alias);
   if (!v) {
     throw syntaxError(
-      e.alias === undefined ? 'IS_OF_MODEL needs a collection name here, e.g. IS_OF_MODEL(T, ...)' : `Unknown collection '${e.alias}'`,
+      e.alias === undefined
+        ? 'IS_OF_MODEL needs a collection name here, e.g. IS_OF_MODEL(T, ...)'
+        : `Unknown collection '${e.alias}'`,
       e.pos,
     );
   }
-  if (v.kind !== 'twin') throw syntaxError(`IS_OF_MODEL applies to twins, '${v.name}' is a relationship`, e.pos);
+  if (v.kind !== 'twin')
+    throw syntaxError(`IS_OF_MODEL applies to twins, '${v.name}' is a relationship`, e.pos);
   return v;
 }
 
@@ -185,10 +189,12 @@ export function compileCondition(ctx: EvalContext, e: Expr): (row: Row) => Truth
 function compileCall(ctx: EvalContext, e: Expr & { kind: 'call' }): ValueFn {
   const args = e.args.map((a) => compileExpr(ctx, a));
   const a0 = args[0] as ValueFn;
-  const typeTest = (test: (v: unknown) => boolean): ValueFn => (row) => {
-    const v = a0(row);
-    return v === undefined ? false : test(v);
-  };
+  const typeTest =
+    (test: (v: unknown) => boolean): ValueFn =>
+    (row) => {
+      const v = a0(row);
+      return v === undefined ? false : test(v);
+    };
   switch (e.name) {
     case 'IS_DEFINED':
       return (row) => a0(row) !== undefined;

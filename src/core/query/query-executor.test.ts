@@ -8,10 +8,13 @@ import { buildTestGraph, rel, testIsOfModel, twin } from './query-test-graph.js'
 
 const g = buildTestGraph();
 const opts: QueryOptions = { isOfModel: testIsOfModel, pageSize: 1000 };
-const q = (text: string, o: Partial<QueryOptions> = {}, graph: GraphView = g): unknown[] => executeQuery(graph, text, { ...opts, ...o }).value;
+const q = (text: string, o: Partial<QueryOptions> = {}, graph: GraphView = g): unknown[] =>
+  executeQuery(graph, text, { ...opts, ...o }).value;
 /** Sorted $dtIds of `key` in each row (or of the row itself when key is undefined). */
 const ids = (rows: unknown[], key?: string): string[] =>
-  rows.map((r) => ((key ? (r as Record<string, { $dtId: string }>)[key] : r) as { $dtId: string }).$dtId).sort();
+  rows
+    .map((r) => ((key ? (r as Record<string, { $dtId: string }>)[key] : r) as { $dtId: string }).$dtId)
+    .sort();
 const errorOf = (fn: () => unknown): TwinloopError => {
   try {
     fn();
@@ -28,30 +31,52 @@ describe('SELECT shapes', () => {
     expect(all).toHaveLength(g.twinCount);
     const p1 = q("SELECT * FROM DIGITALTWINS WHERE $dtId = 'pump-1'");
     expect(p1).toEqual([
-      expect.objectContaining({ $dtId: 'pump-1', $etag: 'W/"pump-1"', rpm: 1200, $metadata: expect.objectContaining({ $model: 'dtmi:t:Pump;1' }) }),
+      expect.objectContaining({
+        $dtId: 'pump-1',
+        $etag: 'W/"pump-1"',
+        rpm: 1200,
+        $metadata: expect.objectContaining({ $model: 'dtmi:t:Pump;1' }),
+      }),
     ]);
     expect(q("SELECT T FROM DIGITALTWINS T WHERE T.$dtId = 'pump-1'")).toEqual([{ T: p1[0] }]);
   });
 
   it('projects properties with AS and leaves undefined ones out', () => {
-    const rows = q("SELECT T.name, T.rpm AS speed, T.motor.temp FROM DIGITALTWINS T WHERE T.$dtId IN ['pump-1', 'pump-4']");
+    const rows = q(
+      "SELECT T.name, T.rpm AS speed, T.motor.temp FROM DIGITALTWINS T WHERE T.$dtId IN ['pump-1', 'pump-4']",
+    );
     expect(rows).toEqual([{ name: 'P1', speed: 1200, temp: 70 }, { name: 'P4' }]);
   });
 
   it('SELECT T, CT returns both collections per row', () => {
-    const rows = q("SELECT L, P FROM DIGITALTWINS L JOIN P RELATED L.contains WHERE L.$dtId = 'line-1'") as { L: { $dtId: string }; P: { $dtId: string } }[];
+    const rows = q("SELECT L, P FROM DIGITALTWINS L JOIN P RELATED L.contains WHERE L.$dtId = 'line-1'") as {
+      L: { $dtId: string };
+      P: { $dtId: string };
+    }[];
     expect(rows.map((r) => [r.L.$dtId, r.P.$dtId])).toEqual([['line-1', 'pump-3']]);
+  });
+
+  it("uses the caller's component test for returned twins", () => {
+    const text = "SELECT * FROM DIGITALTWINS WHERE $dtId = 'pump-1'";
+    const byDefault = q(text)[0] as { motor: Record<string, unknown> };
+    expect(byDefault.motor.$metadata).toEqual({ temp: { lastUpdateTime: '1970-01-01T00:00:01.000Z' } });
+    const plain = q(text, { isComponent: () => false })[0] as { motor: Record<string, unknown> };
+    expect(plain.motor).toEqual({ temp: 70 });
   });
 
   it('COUNT and TOP', () => {
     expect(q('SELECT COUNT() FROM DIGITALTWINS')).toEqual([{ COUNT: g.twinCount }]);
-    expect(q("SELECT COUNT() FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:t:Machine;1')")).toEqual([{ COUNT: 5 }]);
+    expect(q("SELECT COUNT() FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:t:Machine;1')")).toEqual([
+      { COUNT: 5 },
+    ]);
     expect(q('SELECT TOP(3) T FROM DIGITALTWINS T')).toHaveLength(3);
     expect(q('SELECT TOP(3) COUNT() FROM DIGITALTWINS T')).toEqual([{ COUNT: 3 }]);
   });
 
   it('rejects two columns with one name', () => {
-    expect(errorOf(() => q('SELECT A.name, B.name FROM DIGITALTWINS A JOIN B RELATED A.contains')).code).toBe('QuerySyntaxError');
+    expect(errorOf(() => q('SELECT A.name, B.name FROM DIGITALTWINS A JOIN B RELATED A.contains')).code).toBe(
+      'QuerySyntaxError',
+    );
   });
 });
 
@@ -79,11 +104,22 @@ describe('WHERE', () => {
 
   it('IN and NIN', () => {
     expect(where("T.name IN ['P1', 'P3', 'nope']")).toEqual(['pump-1', 'pump-3']);
-    expect(where("T.name NIN ['P1', 'P2', 'P3', 'P4', 'F1', 'South'] AND IS_DEFINED(T.name)")).toEqual(['line-1', 'line-2', 'line-3', 'site-1']);
+    expect(where("T.name NIN ['P1', 'P2', 'P3', 'P4', 'F1', 'South'] AND IS_DEFINED(T.name)")).toEqual([
+      'line-1',
+      'line-2',
+      'line-3',
+      'site-1',
+    ]);
   });
 
   it('every function', () => {
-    expect(where("IS_OF_MODEL(T, 'dtmi:t:Machine;1')")).toEqual(['fan-1', 'pump-1', 'pump-2', 'pump-3', 'pump-4']);
+    expect(where("IS_OF_MODEL(T, 'dtmi:t:Machine;1')")).toEqual([
+      'fan-1',
+      'pump-1',
+      'pump-2',
+      'pump-3',
+      'pump-4',
+    ]);
     expect(where("IS_OF_MODEL(T, 'dtmi:t:Machine;1', exact)")).toEqual([]);
     expect(where("IS_OF_MODEL(T, 'dtmi:t:Fan;1', exact)")).toEqual(['fan-1']);
     expect(ids(q("SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:t:Fan;1')"))).toEqual(['fan-1']);
@@ -104,14 +140,18 @@ describe('WHERE', () => {
     expect(where('T.motor.temp > 50')).toEqual(['pump-1']);
     expect(where('T.location.y = 2')).toEqual(['pump-1']);
     expect(where("T.$metadata.$model = 'dtmi:t:Fan;1'")).toEqual(['fan-1']);
-    expect(where("T.$metadata.rpm.lastUpdateTime = '1970-01-01T00:00:01.000Z' AND T.rpm > 2000")).toEqual(['fan-1']);
+    expect(where("T.$metadata.rpm.lastUpdateTime = '1970-01-01T00:00:01.000Z' AND T.rpm > 2000")).toEqual([
+      'fan-1',
+    ]);
     expect(where('T.vibration > 7')).toEqual(['pump-1', 'pump-3']);
     expect(where('T.$telemetry.vibration < 7')).toEqual(['pump-2']);
     expect(where('T.motor.current = 3')).toEqual(['pump-1']);
   });
 
   it('"the pumps on line 3 whose last vibration reading is above 7"', () => {
-    const rows = q("SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.$dtId = 'line-3' AND IS_OF_MODEL(P, 'dtmi:t:Pump;1') AND P.vibration > 7");
+    const rows = q(
+      "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.$dtId = 'line-3' AND IS_OF_MODEL(P, 'dtmi:t:Pump;1') AND P.vibration > 7",
+    );
     expect(ids(rows, 'P')).toEqual(['pump-1']);
   });
 
@@ -124,14 +164,19 @@ describe('WHERE', () => {
 
 describe('JOIN and FROM RELATIONSHIPS', () => {
   it('follows JOIN chains and filters on relationship properties', () => {
-    const rows = q("SELECT S, L, P FROM DIGITALTWINS S JOIN L RELATED S.contains JOIN P RELATED L.contains WHERE S.$dtId = 'site-1' AND P.rpm > 1000") as Record<string, { $dtId: string }>[];
+    const rows = q(
+      "SELECT S, L, P FROM DIGITALTWINS S JOIN L RELATED S.contains JOIN P RELATED L.contains WHERE S.$dtId = 'site-1' AND P.rpm > 1000",
+    ) as Record<string, { $dtId: string }>[];
     expect(rows.map((r) => `${r.L?.$dtId}/${r.P?.$dtId}`).sort()).toEqual(['line-3/fan-1', 'line-3/pump-1']);
-    const flows = q('SELECT A.name AS a, B.name AS b, R.flow FROM DIGITALTWINS A JOIN B RELATED A.feeds R WHERE R.flow > 5');
+    const flows = q(
+      'SELECT A.name AS a, B.name AS b, R.flow FROM DIGITALTWINS A JOIN B RELATED A.feeds R WHERE R.flow > 5',
+    );
     expect(flows).toEqual([{ a: 'P1', b: 'P2', flow: 10 }]);
   });
 
   it('runs JOINs anchored on a joined twin by walking backwards', () => {
-    const text = "SELECT S, P FROM DIGITALTWINS S JOIN L RELATED S.contains JOIN P RELATED L.contains WHERE P.$dtId = 'pump-4'";
+    const text =
+      "SELECT S, P FROM DIGITALTWINS S JOIN L RELATED S.contains JOIN P RELATED L.contains WHERE P.$dtId = 'pump-4'";
     const plan = planQuery(parseQuery(text), g, { maxHops: 100, isOfModel: testIsOfModel });
     expect(plan.start).toMatchObject({ kind: 'ids', ids: ['pump-4'] });
     expect(ids(q(text), 'S')).toEqual(['site-1']);
@@ -139,9 +184,23 @@ describe('JOIN and FROM RELATIONSHIPS', () => {
 
   it('FROM RELATIONSHIPS', () => {
     const rows = q("SELECT * FROM RELATIONSHIPS R WHERE R.$sourceId = 'pump-1'");
-    expect(rows).toEqual([{ $relationshipId: 'pump-1-feeds-pump-2', $etag: 'W/"r"', $sourceId: 'pump-1', $relationshipName: 'feeds', $targetId: 'pump-2', flow: 10 }]);
-    expect(q("SELECT COUNT() FROM RELATIONSHIPS R WHERE R.$relationshipName = 'next'")).toEqual([{ COUNT: 10 }]);
-    expect(q("SELECT R.$sourceId FROM RELATIONSHIPS R WHERE R.$targetId = 'pump-1'")).toEqual([{ $sourceId: 'line-3' }, { $sourceId: 'pump-2' }]);
+    expect(rows).toEqual([
+      {
+        $relationshipId: 'pump-1-feeds-pump-2',
+        $etag: 'W/"r"',
+        $sourceId: 'pump-1',
+        $relationshipName: 'feeds',
+        $targetId: 'pump-2',
+        flow: 10,
+      },
+    ]);
+    expect(q("SELECT COUNT() FROM RELATIONSHIPS R WHERE R.$relationshipName = 'next'")).toEqual([
+      { COUNT: 10 },
+    ]);
+    expect(q("SELECT R.$sourceId FROM RELATIONSHIPS R WHERE R.$targetId = 'pump-1'")).toEqual([
+      { $sourceId: 'line-3' },
+      { $sourceId: 'pump-2' },
+    ]);
   });
 });
 
@@ -156,8 +215,23 @@ describe('MATCH', () => {
   it('variable hops, directions and cycles', () => {
     const from = (pattern: string, anchor: string): string[] =>
       ids(q(`SELECT b FROM DIGITALTWINS MATCH ${pattern} WHERE a.$dtId = '${anchor}'`), 'b');
-    expect(from('(a)-[:contains*1..2]->(b)', 'site-1')).toEqual(['fan-1', 'line-1', 'line-2', 'line-3', 'pump-1', 'pump-2', 'pump-3', 'pump-4']);
-    expect(from('(a)-[:contains*2]->(b)', 'site-1')).toEqual(['fan-1', 'pump-1', 'pump-2', 'pump-3', 'pump-4']);
+    expect(from('(a)-[:contains*1..2]->(b)', 'site-1')).toEqual([
+      'fan-1',
+      'line-1',
+      'line-2',
+      'line-3',
+      'pump-1',
+      'pump-2',
+      'pump-3',
+      'pump-4',
+    ]);
+    expect(from('(a)-[:contains*2]->(b)', 'site-1')).toEqual([
+      'fan-1',
+      'pump-1',
+      'pump-2',
+      'pump-3',
+      'pump-4',
+    ]);
     expect(from('(a)<-[:contains*]-(b)', 'pump-3')).toEqual(['line-1', 'site-1']);
     expect(from('(a)-[:contains]-(b)', 'line-1')).toEqual(['pump-3', 'site-1']);
     // the feeds cycle: walks of any length terminate; pump-1 reaches itself in 2 hops
@@ -167,14 +241,21 @@ describe('MATCH', () => {
     expect(from('(a)-[*..2]->(b)', 'line-3')).toEqual(['fan-1', 'pump-1', 'pump-2']);
   });
 
-  it('a 10-hop path, and more than ADT\'s 5 hops with a range', () => {
-    expect(ids(q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*10]->(b) WHERE a.$dtId = 'c0'"), 'b')).toEqual(['c10']);
-    expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*6..100]->(b) WHERE a.$dtId = 'c0'")).toEqual([{ COUNT: 5 }]);
-    expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*11]->(b) WHERE a.$dtId = 'c0'")).toEqual([{ COUNT: 0 }]);
+  it("a 10-hop path, and more than ADT's 5 hops with a range", () => {
+    expect(ids(q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*10]->(b) WHERE a.$dtId = 'c0'"), 'b')).toEqual([
+      'c10',
+    ]);
+    expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*6..100]->(b) WHERE a.$dtId = 'c0'")).toEqual([
+      { COUNT: 5 },
+    ]);
+    expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*11]->(b) WHERE a.$dtId = 'c0'")).toEqual([
+      { COUNT: 0 },
+    ]);
   });
 
   it('chains of conditions and anchors at the far end', () => {
-    const text = "SELECT s.$dtId AS s, l.$dtId AS l FROM DIGITALTWINS MATCH (s)-[:contains]->(l)-[:contains]->(p) WHERE p.$dtId = 'pump-2'";
+    const text =
+      "SELECT s.$dtId AS s, l.$dtId AS l FROM DIGITALTWINS MATCH (s)-[:contains]->(l)-[:contains]->(p) WHERE p.$dtId = 'pump-2'";
     const plan = planQuery(parseQuery(text), g, { maxHops: 100, isOfModel: testIsOfModel });
     expect(plan.start).toMatchObject({ kind: 'ids', ids: ['pump-2'] });
     expect(plan.steps.map((s) => s.direction)).toEqual(['in', 'in']);
@@ -182,9 +263,17 @@ describe('MATCH', () => {
   });
 
   it('unanchored MATCH over the whole graph, started from the model index when it can', () => {
-    const rows = q("SELECT a.$dtId AS a, b.$dtId AS b FROM DIGITALTWINS MATCH (a)-[:contains]->(b) WHERE IS_OF_MODEL(b, 'dtmi:t:Fan;1')");
+    const rows = q(
+      "SELECT a.$dtId AS a, b.$dtId AS b FROM DIGITALTWINS MATCH (a)-[:contains]->(b) WHERE IS_OF_MODEL(b, 'dtmi:t:Fan;1')",
+    );
     expect(rows).toEqual([{ a: 'line-3', b: 'fan-1' }]);
-    const plan = planQuery(parseQuery("SELECT a FROM DIGITALTWINS MATCH (a)-[:contains]->(b) WHERE IS_OF_MODEL(b, 'dtmi:t:Fan;1')"), g, { maxHops: 100, isOfModel: testIsOfModel });
+    const plan = planQuery(
+      parseQuery(
+        "SELECT a FROM DIGITALTWINS MATCH (a)-[:contains]->(b) WHERE IS_OF_MODEL(b, 'dtmi:t:Fan;1')",
+      ),
+      g,
+      { maxHops: 100, isOfModel: testIsOfModel },
+    );
     expect(plan.start).toMatchObject({ kind: 'model', model: 'dtmi:t:Fan;1' });
     expect(q('SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*2]->(b)')).toEqual([{ COUNT: 9 }]);
     expect(q('SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[]->(b)')).toEqual([{ COUNT: g.relationshipCount }]);
@@ -196,14 +285,23 @@ describe('MATCH', () => {
   });
 
   it('enforces the hop cap and refuses a relationship name on variable hops', () => {
-    const e = errorOf(() => q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*1..8]->(b) WHERE a.$dtId = 'c0'", { maxHops: 5 }));
+    const e = errorOf(() =>
+      q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*1..8]->(b) WHERE a.$dtId = 'c0'", { maxHops: 5 }),
+    );
     expect(e.code).toBe('QueryNotSupported');
-    expect(ids(q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*]->(b) WHERE a.$dtId = 'c0'", { maxHops: 3 }), 'b')).toEqual(['c1', 'c2', 'c3']);
-    expect(errorOf(() => q('SELECT b FROM DIGITALTWINS MATCH (a)-[r:next*2]->(b)')).code).toBe('QueryNotSupported');
+    expect(
+      ids(q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*]->(b) WHERE a.$dtId = 'c0'", { maxHops: 3 }), 'b'),
+    ).toEqual(['c1', 'c2', 'c3']);
+    expect(errorOf(() => q('SELECT b FROM DIGITALTWINS MATCH (a)-[r:next*2]->(b)')).code).toBe(
+      'QueryNotSupported',
+    );
   });
 
   it('SELECT * with several collections returns every named one', () => {
-    const rows = q("SELECT * FROM DIGITALTWINS MATCH (a)-[r:feeds]->(b) WHERE a.$dtId = 'pump-1'") as Record<string, Record<string, unknown>>[];
+    const rows = q("SELECT * FROM DIGITALTWINS MATCH (a)-[r:feeds]->(b) WHERE a.$dtId = 'pump-1'") as Record<
+      string,
+      Record<string, unknown>
+    >[];
     expect(Object.keys(rows[0] ?? {}).sort()).toEqual(['a', 'b', 'r']);
     expect(rows[0]?.r?.flow).toBe(10);
   });
@@ -231,7 +329,11 @@ describe('paging, limits and freshness', () => {
   it('pages within TOP and reports no next page after it', () => {
     const p1 = executeQuery(g, 'SELECT TOP(5) T FROM DIGITALTWINS T', { ...opts, pageSize: 3 });
     expect(p1.value).toHaveLength(3);
-    const p2 = executeQuery(g, 'SELECT TOP(5) T FROM DIGITALTWINS T', { ...opts, pageSize: 3, continuationToken: p1.continuationToken });
+    const p2 = executeQuery(g, 'SELECT TOP(5) T FROM DIGITALTWINS T', {
+      ...opts,
+      pageSize: 3,
+      continuationToken: p1.continuationToken,
+    });
     expect(p2.value).toHaveLength(2);
     expect(p2.continuationToken).toBeNull();
     const exact = executeQuery(g, 'SELECT TOP(3) T FROM DIGITALTWINS T', { ...opts, pageSize: 3 });
@@ -242,16 +344,26 @@ describe('paging, limits and freshness', () => {
     const p1 = executeQuery(g, 'SELECT * FROM DIGITALTWINS', { ...opts, pageSize: 2 });
     const token = p1.continuationToken as string;
     const [payload, sig] = token.split('.') as [string, string];
-    const forged = Buffer.from(JSON.stringify([1, JSON.parse(Buffer.from(payload, 'base64url').toString())[1], 0])).toString('base64url');
+    const forged = Buffer.from(
+      JSON.stringify([1, JSON.parse(Buffer.from(payload, 'base64url').toString())[1], 0]),
+    ).toString('base64url');
     for (const bad of [`${forged}.${sig}`, `${payload}.${sig.slice(1)}x`, 'garbage', '']) {
       if (bad === '') continue; // empty means "first page"
-      expect(errorOf(() => executeQuery(g, 'SELECT * FROM DIGITALTWINS', { ...opts, continuationToken: bad })).code).toBe('InvalidContinuationToken');
+      expect(
+        errorOf(() => executeQuery(g, 'SELECT * FROM DIGITALTWINS', { ...opts, continuationToken: bad }))
+          .code,
+      ).toBe('InvalidContinuationToken');
     }
-    expect(errorOf(() => executeQuery(g, 'SELECT T FROM DIGITALTWINS T', { ...opts, continuationToken: token })).code).toBe('InvalidContinuationToken');
+    expect(
+      errorOf(() => executeQuery(g, 'SELECT T FROM DIGITALTWINS T', { ...opts, continuationToken: token }))
+        .code,
+    ).toBe('InvalidContinuationToken');
   });
 
   it('enforces query length and page size limits', () => {
-    expect(errorOf(() => q(`SELECT * FROM DIGITALTWINS T WHERE T.a = '${'x'.repeat(9000)}'`)).code).toBe('QueryTooLarge');
+    expect(errorOf(() => q(`SELECT * FROM DIGITALTWINS T WHERE T.a = '${'x'.repeat(9000)}'`)).code).toBe(
+      'QueryTooLarge',
+    );
     expect(errorOf(() => q('SELECT * FROM DIGITALTWINS', { pageSize: 0 })).code).toBe('BadRequest');
     expect(errorOf(() => q('SELECT * FROM DIGITALTWINS', { pageSize: 10_001 })).code).toBe('BadRequest');
   });

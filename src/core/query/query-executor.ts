@@ -14,7 +14,12 @@
  */
 import { TwinloopError } from '../errors/errors.js';
 import type { GraphView, RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
-import { relationshipToJson, twinToJson } from '../graph/twin-json.js';
+import {
+  looksLikeComponent,
+  relationshipToJson,
+  twinToJson,
+  type ComponentTest,
+} from '../graph/twin-json.js';
 import { decodeToken, encodeToken, queryHash } from './continuation-token.js';
 import type { QueryAst } from './query-ast.js';
 import { fieldReader, resolvePath, type Row, type ValueFn, type VarInfo } from './query-eval.js';
@@ -39,6 +44,8 @@ export interface QueryOptions {
   maxHops?: number;
   /** True when `modelId` is `base` or extends it (the model registry's isOfModel). */
   isOfModel: (modelId: string, base: string) => boolean;
+  /** Tells components from object properties in returned twins (default: looksLikeComponent). */
+  isComponent?: ComponentTest;
   /** Secret signing continuation tokens; default: random per process. */
   tokenSecret?: Uint8Array;
 }
@@ -57,17 +64,26 @@ export interface QueryPage {
  *   InvalidContinuationToken, BadRequest (page size)
  */
 export function executeQuery(graph: GraphView, text: string, options: QueryOptions): QueryPage {
-  if (typeof text !== 'string' || text.trim() === '') throw new TwinloopError('BadRequest', 'The query text is empty.');
+  if (typeof text !== 'string' || text.trim() === '')
+    throw new TwinloopError('BadRequest', 'The query text is empty.');
   if (text.length > QUERY_LIMITS.maxQueryLength) {
-    throw new TwinloopError('QueryTooLarge', `The query is ${text.length} characters long; at most ${QUERY_LIMITS.maxQueryLength} are allowed.`);
+    throw new TwinloopError(
+      'QueryTooLarge',
+      `The query is ${text.length} characters long; at most ${QUERY_LIMITS.maxQueryLength} are allowed.`,
+    );
   }
   const pageSize = options.pageSize ?? QUERY_LIMITS.defaultPageSize;
   if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > QUERY_LIMITS.maxPageSize) {
-    throw new TwinloopError('BadRequest', `The page size must be a whole number from 1 to ${QUERY_LIMITS.maxPageSize}, not ${pageSize}.`);
+    throw new TwinloopError(
+      'BadRequest',
+      `The page size must be a whole number from 1 to ${QUERY_LIMITS.maxPageSize}, not ${pageSize}.`,
+    );
   }
   const maxHops = options.maxHops ?? QUERY_LIMITS.defaultMaxHops;
   const hash = queryHash(text, maxHops);
-  const offset = options.continuationToken ? decodeToken(options.continuationToken, hash, options.tokenSecret) : 0;
+  const offset = options.continuationToken
+    ? decodeToken(options.continuationToken, hash, options.tokenSecret)
+    : 0;
 
   const ast = parseQuery(text);
   const plan = planQuery(ast, graph, { maxHops, isOfModel: options.isOfModel });
@@ -79,7 +95,7 @@ export function executeQuery(graph: GraphView, text: string, options: QueryOptio
     return { value: [{ COUNT: Math.min(n, top) }], continuationToken: null };
   }
 
-  const project = projector(ast, plan);
+  const project = projector(ast, plan, options.isComponent ?? looksLikeComponent);
   const value: unknown[] = [];
   let seen = 0;
   let more = false;
@@ -100,20 +116,22 @@ export function executeQuery(graph: GraphView, text: string, options: QueryOptio
   };
 }
 
-function toJson(v: VarInfo, row: Row): unknown {
+function toJson(v: VarInfo, row: Row, isComponent: ComponentTest): unknown {
   const x = row[v.slot];
   if (x === undefined) return undefined;
-  return v.kind === 'twin' ? twinToJson(x as TwinRecord) : relationshipToJson(x as RelationshipRecord);
+  return v.kind === 'twin'
+    ? twinToJson(x as TwinRecord, isComponent)
+    : relationshipToJson(x as RelationshipRecord);
 }
 
-function projector(ast: QueryAst, plan: QueryPlan): (row: Row) => unknown {
+function projector(ast: QueryAst, plan: QueryPlan, isComponent: ComponentTest): (row: Row) => unknown {
   const named = plan.vars.filter((v) => !v.name.startsWith('#'));
   if (ast.select.kind === 'star') {
     const only = plan.vars.length === 1 ? plan.vars[0] : undefined;
-    if (only) return (row) => toJson(only, row);
+    if (only) return (row) => toJson(only, row, isComponent);
     return (row) => {
       const out: Record<string, unknown> = {};
-      for (const v of named) out[v.name] = toJson(v, row);
+      for (const v of named) out[v.name] = toJson(v, row, isComponent);
       return out;
     };
   }
@@ -127,7 +145,7 @@ function projector(ast: QueryAst, plan: QueryPlan): (row: Row) => unknown {
     keys.add(item.key);
     const p = resolvePath(plan.ctx, item.expr);
     const v = p.v;
-    const read: ValueFn = p.rest.length === 0 ? (row) => toJson(v, row) : fieldReader(p);
+    const read: ValueFn = p.rest.length === 0 ? (row) => toJson(v, row, isComponent) : fieldReader(p);
     cols.push({ key: item.key, read });
   }
   return (row) => {

@@ -21,7 +21,28 @@ export interface Token extends Pos {
 }
 
 // Longest first, so "->" wins over "-" and "<=" over "<".
-const PUNCT = ['<>', '!=', '<=', '>=', '->', '<-', '..', '(', ')', '[', ']', ',', '.', '*', '=', '<', '>', '-', ':', '|'];
+const PUNCT = [
+  '<>',
+  '!=',
+  '<=',
+  '>=',
+  '->',
+  '<-',
+  '..',
+  '(',
+  ')',
+  '[',
+  ']',
+  ',',
+  '.',
+  '*',
+  '=',
+  '<',
+  '>',
+  '-',
+  ':',
+  '|',
+];
 
 export function syntaxError(message: string, at: Pos): TwinloopError {
   return new TwinloopError('QuerySyntaxError', `${message} (line ${at.line}, column ${at.column})`, {
@@ -73,7 +94,10 @@ export function tokenize(text: string): Token[] {
         j++;
         while (isDigit(text[j])) j++;
       }
-      if ((text[j] === 'e' || text[j] === 'E') && (isDigit(text[j + 1]) || (/[+-]/.test(text[j + 1] ?? '') && isDigit(text[j + 2])))) {
+      if (
+        (text[j] === 'e' || text[j] === 'E') &&
+        (isDigit(text[j + 1]) || (/[+-]/.test(text[j + 1] ?? '') && isDigit(text[j + 2])))
+      ) {
         j += 2;
         while (isDigit(text[j])) j++;
       }
@@ -95,13 +119,24 @@ export function tokenize(text: string): Token[] {
         }
         if (d === '\\') {
           const e = text[j + 1];
-          const escaped: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', '/': '/' };
+          const escaped: Record<string, string> = {
+            n: '\n',
+            t: '\t',
+            r: '\r',
+            '\\': '\\',
+            "'": "'",
+            '"': '"',
+            '/': '/',
+          };
           if (e !== undefined && escaped[e] !== undefined) {
             out += escaped[e];
             j += 2;
             continue;
           }
-          throw syntaxError(`Unknown escape '\\${e ?? ''}' in string literal`, { line, column: j - lineStart + 1 });
+          throw syntaxError(`Unknown escape '\\${e ?? ''}' in string literal`, {
+            line,
+            column: j - lineStart + 1,
+          });
         }
         out += d;
         j++;

@@ -27,7 +27,9 @@ describe('parseQuery: SELECT and FROM', () => {
   });
 
   it('parses TOP, COUNT and projections with AS', () => {
-    const a = parseQuery('SELECT TOP(5) T.name, R.flow AS f, CT FROM DIGITALTWINS T JOIN CT RELATED T.feeds R');
+    const a = parseQuery(
+      'SELECT TOP(5) T.name, R.flow AS f, CT FROM DIGITALTWINS T JOIN CT RELATED T.feeds R',
+    );
     expect(a.top).toBe(5);
     expect(a.select.kind).toBe('items');
     if (a.select.kind !== 'items') return;
@@ -37,11 +39,16 @@ describe('parseQuery: SELECT and FROM', () => {
       [['CT'], 'CT'],
     ]);
     expect(parseQuery('SELECT COUNT() FROM DIGITALTWINS').select.kind).toBe('count');
-    expect(parseQuery('SELECT TOP (3) * FROM RELATIONSHIPS R').from).toMatchObject({ kind: 'relationships', alias: 'R' });
+    expect(parseQuery('SELECT TOP (3) * FROM RELATIONSHIPS R').from).toMatchObject({
+      kind: 'relationships',
+      alias: 'R',
+    });
   });
 
   it('parses any number of JOINs, with and without relationship names', () => {
-    const a = parseQuery('SELECT A, B, C, D, E, F, G FROM DIGITALTWINS A JOIN B RELATED A.r JOIN C RELATED B.r RC JOIN D RELATED C.r JOIN E RELATED D.r JOIN F RELATED E.r JOIN G RELATED F.r');
+    const a = parseQuery(
+      'SELECT A, B, C, D, E, F, G FROM DIGITALTWINS A JOIN B RELATED A.r JOIN C RELATED B.r RC JOIN D RELATED C.r JOIN E RELATED D.r JOIN F RELATED E.r JOIN G RELATED F.r',
+    );
     expect(a.joins).toHaveLength(6);
     expect(a.joins[1]).toMatchObject({ alias: 'C', from: 'B', relName: 'r', relAlias: 'RC' });
     expect(a.joins[0]?.relAlias).toBeUndefined();
@@ -50,22 +57,32 @@ describe('parseQuery: SELECT and FROM', () => {
 
 describe('parseQuery: MATCH', () => {
   it('parses hops, names, directions and chains', () => {
-    const a = parseQuery('SELECT a, b, c FROM DIGITALTWINS MATCH (a)-[r:contains]->(b)<-[:feeds|supplies*2..5]-(c)-[*]-()-[:x*3]->(d)-[*..4]->(e)-[]-(f) WHERE a.$dtId = \'x\'');
+    const a = parseQuery(
+      "SELECT a, b, c FROM DIGITALTWINS MATCH (a)-[r:contains]->(b)<-[:feeds|supplies*2..5]-(c)-[*]-()-[:x*3]->(d)-[*..4]->(e)-[]-(f) WHERE a.$dtId = 'x'",
+    );
     const m = a.match;
     expect(m?.nodes.map((n) => n.anonymous)).toEqual([false, false, false, true, false, false, false]);
-    expect(m?.edges.map((e) => [e.direction, e.names, e.minHops, e.maxHops, e.variable, e.relAlias])).toEqual([
-      ['out', ['contains'], 1, 1, false, 'r'],
-      ['in', ['feeds', 'supplies'], 2, 5, true, undefined],
-      ['both', [], 1, undefined, true, undefined],
-      ['out', ['x'], 3, 3, true, undefined],
-      ['out', [], 1, 4, true, undefined],
-      ['both', [], 1, 1, false, undefined],
-    ]);
+    expect(m?.edges.map((e) => [e.direction, e.names, e.minHops, e.maxHops, e.variable, e.relAlias])).toEqual(
+      [
+        ['out', ['contains'], 1, 1, false, 'r'],
+        ['in', ['feeds', 'supplies'], 2, 5, true, undefined],
+        ['both', [], 1, undefined, true, undefined],
+        ['out', ['x'], 3, 3, true, undefined],
+        ['out', [], 1, 4, true, undefined],
+        ['both', [], 1, 1, false, undefined],
+      ],
+    );
   });
 
   it('reports bad patterns with positions', () => {
-    expect(syntaxErrorOf('SELECT a FROM DIGITALTWINS MATCH (a)<-[:x]->(b)')).toMatchObject({ line: 1, column: 43 });
-    expect(syntaxErrorOf('SELECT a FROM DIGITALTWINS MATCH (a)-[:x*5..2]->(b)')).toMatchObject({ line: 1, column: 37 });
+    expect(syntaxErrorOf('SELECT a FROM DIGITALTWINS MATCH (a)<-[:x]->(b)')).toMatchObject({
+      line: 1,
+      column: 43,
+    });
+    expect(syntaxErrorOf('SELECT a FROM DIGITALTWINS MATCH (a)-[:x*5..2]->(b)')).toMatchObject({
+      line: 1,
+      column: 37,
+    });
     expect(syntaxErrorOf('SELECT a FROM DIGITALTWINS MATCH (a)')).toMatchObject({ column: 37 });
   });
 });
@@ -90,19 +107,37 @@ describe('parseQuery: WHERE', () => {
   });
 
   it('parses IS_OF_MODEL without a collection, and every type-test function', () => {
-    const a = parseQuery("SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:x:A;1') AND IS_DEFINED(x) AND IS_NULL(x) AND IS_BOOL(x) AND IS_NUMBER(x) AND IS_STRING(x) AND IS_PRIMITIVE(x) AND IS_OBJECT(x) AND ENDSWITH(x, 'a') AND CONTAINS(x, 'b')");
+    const a = parseQuery(
+      "SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:x:A;1') AND IS_DEFINED(x) AND IS_NULL(x) AND IS_BOOL(x) AND IS_NUMBER(x) AND IS_STRING(x) AND IS_PRIMITIVE(x) AND IS_OBJECT(x) AND ENDSWITH(x, 'a') AND CONTAINS(x, 'b')",
+    );
     const json = JSON.stringify(a.where);
-    for (const f of ['IS_DEFINED', 'IS_NULL', 'IS_BOOL', 'IS_NUMBER', 'IS_STRING', 'IS_PRIMITIVE', 'IS_OBJECT', 'ENDSWITH', 'CONTAINS']) {
+    for (const f of [
+      'IS_DEFINED',
+      'IS_NULL',
+      'IS_BOOL',
+      'IS_NUMBER',
+      'IS_STRING',
+      'IS_PRIMITIVE',
+      'IS_OBJECT',
+      'ENDSWITH',
+      'CONTAINS',
+    ]) {
       expect(json).toContain(`"name":"${f}"`);
     }
     expect(json).toContain('"kind":"isOfModel","model":"dtmi:x:A;1","exact":false');
   });
 
   it('reads paths into components, $metadata and escapes in strings; ignores -- comments', () => {
-    const a = parseQuery("SELECT T.$metadata.$model FROM DIGITALTWINS T -- all of them\nWHERE T.comp.prop = 'it\\'s'");
+    const a = parseQuery(
+      "SELECT T.$metadata.$model FROM DIGITALTWINS T -- all of them\nWHERE T.comp.prop = 'it\\'s'",
+    );
     expect(JSON.stringify(a)).toContain('"segments":["T","comp","prop"]');
     expect(JSON.stringify(a)).toContain(`"value":"it's"`);
-    expect(a.select.kind === 'items' && a.select.items[0]?.expr.segments).toEqual(['T', '$metadata', '$model']);
+    expect(a.select.kind === 'items' && a.select.items[0]?.expr.segments).toEqual([
+      'T',
+      '$metadata',
+      '$model',
+    ]);
   });
 
   it('reads x<-5 as x < -5', () => {
@@ -116,7 +151,7 @@ describe('parseQuery: errors carry line and column', () => {
     ['SELECT', 1, 7, 'Expected'],
     ['SELECT * FROM TWINS', 1, 15, 'DIGITALTWINS'],
     ['SELECT *\nFROM DIGITALTWINS T\nWHERE T.x = ', 3, 13, 'value'],
-    ['SELECT * FROM DIGITALTWINS T WHERE T.x = \'abc', 1, 42, 'Unterminated'],
+    ["SELECT * FROM DIGITALTWINS T WHERE T.x = 'abc", 1, 42, 'Unterminated'],
     ['SELECT * FROM DIGITALTWINS T WHERE T.x # 1', 1, 40, "Unexpected character '#'"],
     ['SELECT * FROM DIGITALTWINS T WHERE FOO(T.x)', 1, 36, "Unknown function 'FOO'"],
     ['SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.x)', 1, 36, 'takes 2'],
@@ -124,7 +159,7 @@ describe('parseQuery: errors carry line and column', () => {
     ['SELECT * FROM DIGITALTWINS T\n  JOIN RELATED T.x', 2, 8, 'joined collection'],
     ['SELECT TOP(x) * FROM DIGITALTWINS', 1, 12, 'whole number'],
     ['SELECT * FROM DIGITALTWINS T WHERE T.a = 1 T.b', 1, 44, 'AND, OR'],
-    ['SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, \'m\', sloppy)', 1, 56, "'exact'"],
+    ["SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'm', sloppy)", 1, 56, "'exact'"],
   ])('%j -> %i:%i', (text, line, column, fragment) => {
     const e = syntaxErrorOf(text);
     expect({ line: e.line, column: e.column }).toEqual({ line, column });
@@ -132,7 +167,9 @@ describe('parseQuery: errors carry line and column', () => {
   });
 
   it('refuses absurd nesting instead of overflowing the stack', () => {
-    const e = syntaxErrorOf(`SELECT * FROM DIGITALTWINS T WHERE ${'('.repeat(5000)}T.a = 1${')'.repeat(5000)}`);
+    const e = syntaxErrorOf(
+      `SELECT * FROM DIGITALTWINS T WHERE ${'('.repeat(5000)}T.a = 1${')'.repeat(5000)}`,
+    );
     expect(e.message).toContain('nested too deeply');
   });
 });

@@ -10,18 +10,53 @@
  *   expr    := or;  or := and {OR and};  and := not {AND not};  not := NOT not | cmp
  *   cmp     := primary [(= | != | <> | < | <= | > | >=) primary | [NOT] IN list | NIN list]
  */
-import type { Expr, JoinClause, Literal, MatchEdge, MatchNode, MatchPattern, QueryAst, SelectClause, SelectItem } from './query-ast.js';
+import type {
+  Expr,
+  JoinClause,
+  Literal,
+  MatchEdge,
+  MatchNode,
+  MatchPattern,
+  QueryAst,
+  SelectClause,
+  SelectItem,
+} from './query-ast.js';
 import { syntaxError, tokenize, type Pos, type Token } from './query-lexer.js';
 
 const RESERVED = new Set([
-  'SELECT', 'FROM', 'WHERE', 'JOIN', 'RELATED', 'MATCH', 'AND', 'OR', 'NOT', 'IN', 'NIN', 'AS', 'TOP', 'COUNT',
-  'DIGITALTWINS', 'RELATIONSHIPS', 'TRUE', 'FALSE', 'NULL',
+  'SELECT',
+  'FROM',
+  'WHERE',
+  'JOIN',
+  'RELATED',
+  'MATCH',
+  'AND',
+  'OR',
+  'NOT',
+  'IN',
+  'NIN',
+  'AS',
+  'TOP',
+  'COUNT',
+  'DIGITALTWINS',
+  'RELATIONSHIPS',
+  'TRUE',
+  'FALSE',
+  'NULL',
 ]);
 
 /** Function name -> allowed argument counts (IS_OF_MODEL is parsed on its own). */
 const FUNCTIONS: Record<string, readonly number[]> = {
-  IS_DEFINED: [1], IS_NULL: [1], IS_BOOL: [1], IS_NUMBER: [1], IS_STRING: [1], IS_PRIMITIVE: [1], IS_OBJECT: [1],
-  STARTSWITH: [2], ENDSWITH: [2], CONTAINS: [2],
+  IS_DEFINED: [1],
+  IS_NULL: [1],
+  IS_BOOL: [1],
+  IS_NUMBER: [1],
+  IS_STRING: [1],
+  IS_PRIMITIVE: [1],
+  IS_OBJECT: [1],
+  STARTSWITH: [2],
+  ENDSWITH: [2],
+  CONTAINS: [2],
 };
 
 /** Deepest nesting of parentheses / NOT accepted, so hostile input cannot overflow the stack. */
@@ -64,7 +99,11 @@ class Parser {
       if (!this.isAliasNext()) throw this.expected('a collection name after AS');
     }
     const alias = this.isAliasNext() ? this.next().text : undefined;
-    const ast: QueryAst = { select, from: { kind, pos: at(fromTok), ...(alias !== undefined && { alias }) }, joins: [] };
+    const ast: QueryAst = {
+      select,
+      from: { kind, pos: at(fromTok), ...(alias !== undefined && { alias }) },
+      joins: [],
+    };
     if (top !== undefined) ast.top = top;
     if (this.isKeyword('MATCH')) ast.match = this.matchPattern();
     while (this.isKeyword('JOIN')) ast.joins.push(this.join());
@@ -72,7 +111,10 @@ class Parser {
       this.next();
       ast.where = this.expr();
     }
-    if (this.peek().kind !== 'eof') throw this.expected(ast.where ? 'AND, OR or the end of the query' : 'JOIN, WHERE or the end of the query');
+    if (this.peek().kind !== 'eof')
+      throw this.expected(
+        ast.where ? 'AND, OR or the end of the query' : 'JOIN, WHERE or the end of the query',
+      );
     return ast;
   }
 
@@ -98,7 +140,8 @@ class Parser {
 
   private selectItem(): SelectItem {
     const t = this.peek();
-    if (t.kind !== 'ident' || RESERVED.has(t.text.toUpperCase())) throw this.expected('a collection or property to select');
+    if (t.kind !== 'ident' || RESERVED.has(t.text.toUpperCase()))
+      throw this.expected('a collection or property to select');
     const expr = this.path();
     let key = expr.segments[expr.segments.length - 1] as string;
     if (this.isKeyword('AS')) {
@@ -133,7 +176,7 @@ class Parser {
       edges.push(this.matchEdge());
       nodes.push(this.matchNode());
     }
-    if (edges.length === 0) throw this.expected("a relationship condition such as -[:contains]->");
+    if (edges.length === 0) throw this.expected('a relationship condition such as -[:contains]->');
     return { nodes, edges, pos };
   }
 
@@ -152,7 +195,14 @@ class Parser {
     const start = this.next();
     const leftArrow = start.text === '<-';
     this.punct('[');
-    const edge: MatchEdge = { names: [], direction: 'both', minHops: 1, maxHops: 1, variable: false, pos: at(start) };
+    const edge: MatchEdge = {
+      names: [],
+      direction: 'both',
+      minHops: 1,
+      maxHops: 1,
+      variable: false,
+      pos: at(start),
+    };
     if (this.isAliasNext()) edge.relAlias = this.next().text;
     if (this.isPunct(':')) {
       this.next();
@@ -182,7 +232,11 @@ class Parser {
     this.punct(']');
     const end = this.peek();
     if (end.kind === 'punct' && end.text === '->') {
-      if (leftArrow) throw syntaxError("A relationship condition cannot point both ways ('<-[...]->'); use '-[...]-'", at(end));
+      if (leftArrow)
+        throw syntaxError(
+          "A relationship condition cannot point both ways ('<-[...]->'); use '-[...]-'",
+          at(end),
+        );
       edge.direction = 'out';
     } else if (end.kind === 'punct' && end.text === '-') {
       edge.direction = leftArrow ? 'in' : 'both';
@@ -239,7 +293,15 @@ class Parser {
     const left = this.primary();
     const t = this.peek();
     if (t.kind === 'punct') {
-      const ops: Record<string, '=' | '!=' | '<' | '<=' | '>' | '>='> = { '=': '=', '!=': '!=', '<>': '!=', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
+      const ops: Record<string, '=' | '!=' | '<' | '<=' | '>' | '>='> = {
+        '=': '=',
+        '!=': '!=',
+        '<>': '!=',
+        '<': '<',
+        '<=': '<=',
+        '>': '>',
+        '>=': '>=',
+      };
       const op = ops[t.text];
       if (op) {
         this.next();
@@ -251,7 +313,13 @@ class Parser {
         const n = this.peek();
         if (n.kind !== 'number') throw this.expected('a number after "<-"');
         this.next();
-        return { kind: 'compare', op: '<', left, right: { kind: 'literal', value: -(n.value as number), pos: at(t) }, pos: at(t) };
+        return {
+          kind: 'compare',
+          op: '<',
+          left,
+          right: { kind: 'literal', value: -(n.value as number), pos: at(t) },
+          pos: at(t),
+        };
       }
     }
     if (this.isKeyword('IN') || this.isKeyword('NIN')) {
@@ -259,7 +327,11 @@ class Parser {
       this.next();
       return { kind: 'in', operand: left, list: this.literalList(), negated, pos: at(t) };
     }
-    if (this.isKeyword('NOT') && this.peekAt(1).kind === 'ident' && this.peekAt(1).text.toUpperCase() === 'IN') {
+    if (
+      this.isKeyword('NOT') &&
+      this.peekAt(1).kind === 'ident' &&
+      this.peekAt(1).text.toUpperCase() === 'IN'
+    ) {
       this.next();
       this.next();
       return { kind: 'in', operand: left, list: this.literalList(), negated: true, pos: at(t) };
@@ -273,7 +345,8 @@ class Parser {
     if (!this.isPunct(']')) {
       for (;;) {
         const e = this.primary();
-        if (e.kind !== 'literal') throw syntaxError('A list holds literal values only (strings, numbers, true, false, null)', e.pos);
+        if (e.kind !== 'literal')
+          throw syntaxError('A list holds literal values only (strings, numbers, true, false, null)', e.pos);
         items.push(e.value);
         if (!this.isPunct(',')) break;
         this.next();
@@ -345,7 +418,7 @@ class Parser {
   private isOfModel(pos: Pos): Expr {
     let alias: string | undefined;
     if (this.peek().kind === 'ident') {
-      alias = this.aliasName("a collection name or a model id in quotes");
+      alias = this.aliasName('a collection name or a model id in quotes');
       this.punct(',');
     }
     const m = this.peek();
@@ -431,7 +504,12 @@ class Parser {
 
   private expected(what: string): Error {
     const t = this.peek();
-    const found = t.kind === 'eof' ? 'the end of the query' : t.kind === 'string' ? `the string '${t.text}'` : `'${t.text}'`;
+    const found =
+      t.kind === 'eof'
+        ? 'the end of the query'
+        : t.kind === 'string'
+          ? `the string '${t.text}'`
+          : `'${t.text}'`;
     return syntaxError(`Expected ${what} but found ${found}`, at(t));
   }
 }

@@ -13,7 +13,16 @@ import { TwinloopError } from '../errors/errors.js';
 import type { GraphView } from '../graph/graph-types.js';
 import type { Expr, QueryAst } from './query-ast.js';
 import { syntaxError, type Pos } from './query-lexer.js';
-import { compileCondition, resolvePath, varsOf, isOfModelVar, type EvalContext, type Row, type Truth, type VarInfo } from './query-eval.js';
+import {
+  compileCondition,
+  resolvePath,
+  varsOf,
+  isOfModelVar,
+  type EvalContext,
+  type Row,
+  type Truth,
+  type VarInfo,
+} from './query-eval.js';
 
 export interface PlanEdge {
   a: number;
@@ -89,26 +98,54 @@ export function planQuery(ast: QueryAst, graph: GraphView, options: PlanOptions)
   let defaultVar: VarInfo | undefined;
   if (ast.from.kind === 'relationships') {
     if (ast.match || ast.joins.length) {
-      throw new TwinloopError('QueryNotSupported', 'JOIN and MATCH apply to FROM DIGITALTWINS, not FROM RELATIONSHIPS.');
+      throw new TwinloopError(
+        'QueryNotSupported',
+        'JOIN and MATCH apply to FROM DIGITALTWINS, not FROM RELATIONSHIPS.',
+      );
     }
     defaultVar = declare(ast.from.alias ?? '#from', 'rel', ast.from.pos, false);
   } else if (ast.match) {
     if (ast.from.alias !== undefined) {
-      throw syntaxError('With MATCH, name the twins inside the pattern, not after DIGITALTWINS', ast.from.pos);
+      throw syntaxError(
+        'With MATCH, name the twins inside the pattern, not after DIGITALTWINS',
+        ast.from.pos,
+      );
     }
     const m = ast.match;
     const nodeSlots = m.nodes.map((n) => declare(n.name, 'twin', n.pos, true).slot);
     m.edges.forEach((e, i) => {
       if (e.relAlias !== undefined && e.variable) {
-        throw new TwinloopError('QueryNotSupported', `A relationship name ('${e.relAlias}') cannot be given to a variable-hop condition: it would stand for many relationships (line ${e.pos.line}, column ${e.pos.column}).`, {
-          problems: [{ code: 'query.variableHopAlias', message: 'relationship variable on a variable-hop condition', line: e.pos.line, column: e.pos.column }],
-        });
+        throw new TwinloopError(
+          'QueryNotSupported',
+          `A relationship name ('${e.relAlias}') cannot be given to a variable-hop condition: it would stand for many relationships (line ${e.pos.line}, column ${e.pos.column}).`,
+          {
+            problems: [
+              {
+                code: 'query.variableHopAlias',
+                message: 'relationship variable on a variable-hop condition',
+                line: e.pos.line,
+                column: e.pos.column,
+              },
+            ],
+          },
+        );
       }
       const maxHops = e.maxHops ?? options.maxHops;
       if (maxHops > options.maxHops) {
-        throw new TwinloopError('QueryNotSupported', `At most ${options.maxHops} hops are allowed, the query asks for ${maxHops} (line ${e.pos.line}, column ${e.pos.column}).`, {
-          problems: [{ code: 'query.tooManyHops', message: `more than ${options.maxHops} hops`, line: e.pos.line, column: e.pos.column }],
-        });
+        throw new TwinloopError(
+          'QueryNotSupported',
+          `At most ${options.maxHops} hops are allowed, the query asks for ${maxHops} (line ${e.pos.line}, column ${e.pos.column}).`,
+          {
+            problems: [
+              {
+                code: 'query.tooManyHops',
+                message: `more than ${options.maxHops} hops`,
+                line: e.pos.line,
+                column: e.pos.column,
+              },
+            ],
+          },
+        );
       }
       edges.push({
         a: nodeSlots[i] as number,
@@ -126,7 +163,8 @@ export function planQuery(ast: QueryAst, graph: GraphView, options: PlanOptions)
   }
   for (const j of ast.joins) {
     const from = byName.get(j.from);
-    if (!from || from.kind !== 'twin') throw syntaxError(`Unknown twin collection '${j.from}' in JOIN`, j.pos);
+    if (!from || from.kind !== 'twin')
+      throw syntaxError(`Unknown twin collection '${j.from}' in JOIN`, j.pos);
     const to = declare(j.alias, 'twin', j.pos, false);
     edges.push({
       a: from.slot,
@@ -144,7 +182,11 @@ export function planQuery(ast: QueryAst, graph: GraphView, options: PlanOptions)
   else if (defaultVar === undefined) defaultVar = vars[0];
 
   const ctx: EvalContext = { lookupVar: (n) => byName.get(n), defaultVar, isOfModel: options.isOfModel };
-  const conjuncts: Conjunct[] = splitAnd(ast.where).map((expr) => ({ expr, slots: varsOf(ctx, expr), used: false }));
+  const conjuncts: Conjunct[] = splitAnd(ast.where).map((expr) => ({
+    expr,
+    slots: varsOf(ctx, expr),
+    used: false,
+  }));
 
   const start = chooseStart(vars, edges, conjuncts, ctx, graph);
   const bound = new Set<number>([start.slot]);
@@ -165,7 +207,11 @@ export function planQuery(ast: QueryAst, graph: GraphView, options: PlanOptions)
   const pending = [...edges];
   while (pending.length) {
     const i = pending.findIndex((e) => bound.has(e.a) || bound.has(e.b));
-    if (i < 0) throw new TwinloopError('QueryNotSupported', 'Every twin in the query must be connected to the others by JOIN or MATCH.');
+    if (i < 0)
+      throw new TwinloopError(
+        'QueryNotSupported',
+        'Every twin in the query must be connected to the others by JOIN or MATCH.',
+      );
     const e = pending.splice(i, 1)[0] as PlanEdge;
     const forward = bound.has(e.a);
     const from = forward ? e.a : e.b;
@@ -199,18 +245,27 @@ function idAnchor(ctx: EvalContext, e: Expr, field: string): { slot: number; ids
   };
   if (e.kind === 'compare' && e.op === '=') {
     const l = isField(e.left);
-    if (l !== undefined && e.right.kind === 'literal' && typeof e.right.value === 'string') return { slot: l, ids: [e.right.value] };
+    if (l !== undefined && e.right.kind === 'literal' && typeof e.right.value === 'string')
+      return { slot: l, ids: [e.right.value] };
     const r = isField(e.right);
-    if (r !== undefined && e.left.kind === 'literal' && typeof e.left.value === 'string') return { slot: r, ids: [e.left.value] };
+    if (r !== undefined && e.left.kind === 'literal' && typeof e.left.value === 'string')
+      return { slot: r, ids: [e.left.value] };
   }
   if (e.kind === 'in' && !e.negated) {
     const s = isField(e.operand);
-    if (s !== undefined) return { slot: s, ids: [...new Set(e.list.filter((x): x is string => typeof x === 'string'))] };
+    if (s !== undefined)
+      return { slot: s, ids: [...new Set(e.list.filter((x): x is string => typeof x === 'string'))] };
   }
   return undefined;
 }
 
-function chooseStart(vars: VarInfo[], edges: PlanEdge[], conjuncts: Conjunct[], ctx: EvalContext, graph: GraphView): StartSource {
+function chooseStart(
+  vars: VarInfo[],
+  edges: PlanEdge[],
+  conjuncts: Conjunct[],
+  ctx: EvalContext,
+  graph: GraphView,
+): StartSource {
   const first = vars[0] as VarInfo;
   if (first.kind === 'rel') {
     for (const c of conjuncts) {
@@ -225,7 +280,10 @@ function chooseStart(vars: VarInfo[], edges: PlanEdge[], conjuncts: Conjunct[], 
   const consider = (cost: number, source: StartSource, conjunct?: Conjunct): void => {
     if (!best || cost < best.cost) best = { cost, source, ...(conjunct && { conjunct }) };
   };
-  const counting = typeof (graph as Partial<ModelCounting>).modelCount === 'function' ? (graph as unknown as ModelCounting) : undefined;
+  const counting =
+    typeof (graph as Partial<ModelCounting>).modelCount === 'function'
+      ? (graph as unknown as ModelCounting)
+      : undefined;
   for (const c of conjuncts) {
     const anchor = idAnchor(ctx, c.expr, '$dtId');
     if (anchor && vars[anchor.slot]?.kind === 'twin') {

@@ -7,11 +7,76 @@ import { parseQuery } from './query-parser.js';
 import { buildTestGraph, rel, testIsOfModel, twin } from './query-test-graph.js';
 
 const VOCAB = [
-  'SELECT', 'select', 'TOP', 'COUNT', 'FROM', 'DIGITALTWINS', 'RELATIONSHIPS', 'JOIN', 'RELATED', 'MATCH', 'WHERE',
-  'AND', 'OR', 'NOT', 'IN', 'NIN', 'AS', 'IS_OF_MODEL', 'IS_DEFINED', 'STARTSWITH', 'CONTAINS', 'IS_NUMBER', 'exact',
-  'true', 'false', 'null', 'T', 'CT', 'R', 'a', 'b', '$dtId', '$metadata', '$model', 'name', 'contains', 'feeds',
-  '*', '(', ')', '[', ']', ',', '.', '=', '!=', '<>', '<', '<=', '>', '>=', '-', '->', '<-', ':', '|', '..',
-  "'pump-1'", '"dtmi:t:Pump;1"', '0', '1', '2', '5', '-3', '1.5', '\n', '--c\n', '#', "'", '\\',
+  'SELECT',
+  'select',
+  'TOP',
+  'COUNT',
+  'FROM',
+  'DIGITALTWINS',
+  'RELATIONSHIPS',
+  'JOIN',
+  'RELATED',
+  'MATCH',
+  'WHERE',
+  'AND',
+  'OR',
+  'NOT',
+  'IN',
+  'NIN',
+  'AS',
+  'IS_OF_MODEL',
+  'IS_DEFINED',
+  'STARTSWITH',
+  'CONTAINS',
+  'IS_NUMBER',
+  'exact',
+  'true',
+  'false',
+  'null',
+  'T',
+  'CT',
+  'R',
+  'a',
+  'b',
+  '$dtId',
+  '$metadata',
+  '$model',
+  'name',
+  'contains',
+  'feeds',
+  '*',
+  '(',
+  ')',
+  '[',
+  ']',
+  ',',
+  '.',
+  '=',
+  '!=',
+  '<>',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  '-',
+  '->',
+  '<-',
+  ':',
+  '|',
+  '..',
+  "'pump-1'",
+  '"dtmi:t:Pump;1"',
+  '0',
+  '1',
+  '2',
+  '5',
+  '-3',
+  '1.5',
+  '\n',
+  '--c\n',
+  '#',
+  "'",
+  '\\',
 ];
 
 const graph = buildTestGraph();
@@ -40,7 +105,13 @@ describe('the parser and executor never throw anything but TwinloopError', () =>
   });
 
   it('on random token sequences (which also reach the planner and executor)', () => {
-    const prefix = fc.constantFrom('', 'SELECT ', 'SELECT * FROM DIGITALTWINS ', 'SELECT T FROM DIGITALTWINS T WHERE ', 'SELECT a, b FROM DIGITALTWINS MATCH ');
+    const prefix = fc.constantFrom(
+      '',
+      'SELECT ',
+      'SELECT * FROM DIGITALTWINS ',
+      'SELECT T FROM DIGITALTWINS T WHERE ',
+      'SELECT a, b FROM DIGITALTWINS MATCH ',
+    );
     fc.assert(
       fc.property(prefix, fc.array(fc.constantFrom(...VOCAB), { maxLength: 30 }), (p, toks) => {
         const text = p + toks.join(' ');
@@ -77,11 +148,20 @@ describe('random graphs', () => {
       fc.property(smallGraph, fc.constantFrom('a', 'b'), fc.boolean(), ({ g }, name, filtered) => {
         const where = filtered ? " WHERE IS_OF_MODEL(X, 'dtmi:t:Even;1') AND Y.v > 1" : '';
         const cols = 'SELECT X.$dtId AS x, Y.$dtId AS y, R.$relationshipId AS r FROM DIGITALTWINS';
-        const m = executeQuery(g, `${cols} MATCH (X)-[R:${name}]->(Y)${where}`, { isOfModel: testIsOfModel, pageSize: 10_000 });
-        const j = executeQuery(g, `${cols} X JOIN Y RELATED X.${name} R${where}`, { isOfModel: testIsOfModel, pageSize: 10_000 });
+        const m = executeQuery(g, `${cols} MATCH (X)-[R:${name}]->(Y)${where}`, {
+          isOfModel: testIsOfModel,
+          pageSize: 10_000,
+        });
+        const j = executeQuery(g, `${cols} X JOIN Y RELATED X.${name} R${where}`, {
+          isOfModel: testIsOfModel,
+          pageSize: 10_000,
+        });
         expect(sortRows(m.value)).toEqual(sortRows(j.value));
         // reversing the arrow gives the same pairs
-        const rev = executeQuery(g, `${cols} MATCH (Y)<-[R:${name}]-(X)${where}`, { isOfModel: testIsOfModel, pageSize: 10_000 });
+        const rev = executeQuery(g, `${cols} MATCH (Y)<-[R:${name}]-(X)${where}`, {
+          isOfModel: testIsOfModel,
+          pageSize: 10_000,
+        });
         expect(sortRows(rev.value)).toEqual(sortRows(j.value));
       }),
       { numRuns: 200 },
@@ -90,24 +170,33 @@ describe('random graphs', () => {
 
   it('variable hops return the twins some walk of min..max hops reaches (brute-force reference)', () => {
     fc.assert(
-      fc.property(smallGraph, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 4 }), ({ g, list }, min, extra) => {
-        const max = Math.max(min, 1) + extra;
-        // reference: sets of twins reachable by walks of exactly d hops, d = 0..max
-        let level = new Set(['t0']);
-        const want = new Set<string>(min === 0 ? ['t0'] : []);
-        for (let d = 1; d <= max; d++) {
-          const next = new Set<string>();
-          for (const [s, t, name] of list) if (name === 'a' && level.has(s)) next.add(t);
-          if (d >= min) for (const t of next) want.add(t);
-          level = next;
-        }
-        const rows = executeQuery(g, `SELECT y.$dtId AS y FROM DIGITALTWINS MATCH (x)-[:a*${min}..${max}]->(y) WHERE x.$dtId = 't0'`, {
-          isOfModel: testIsOfModel,
-          pageSize: 10_000,
-        }).value as { y: string }[];
-        expect(rows.map((r) => r.y).sort()).toEqual([...want].sort());
-        expect(new Set(rows.map((r) => r.y)).size).toBe(rows.length);
-      }),
+      fc.property(
+        smallGraph,
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 4 }),
+        ({ g, list }, min, extra) => {
+          const max = Math.max(min, 1) + extra;
+          // reference: sets of twins reachable by walks of exactly d hops, d = 0..max
+          let level = new Set(['t0']);
+          const want = new Set<string>(min === 0 ? ['t0'] : []);
+          for (let d = 1; d <= max; d++) {
+            const next = new Set<string>();
+            for (const [s, t, name] of list) if (name === 'a' && level.has(s)) next.add(t);
+            if (d >= min) for (const t of next) want.add(t);
+            level = next;
+          }
+          const rows = executeQuery(
+            g,
+            `SELECT y.$dtId AS y FROM DIGITALTWINS MATCH (x)-[:a*${min}..${max}]->(y) WHERE x.$dtId = 't0'`,
+            {
+              isOfModel: testIsOfModel,
+              pageSize: 10_000,
+            },
+          ).value as { y: string }[];
+          expect(rows.map((r) => r.y).sort()).toEqual([...want].sort());
+          expect(new Set(rows.map((r) => r.y)).size).toBe(rows.length);
+        },
+      ),
       { numRuns: 300 },
     );
   });

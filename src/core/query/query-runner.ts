@@ -49,7 +49,9 @@ export function runPlan(plan: QueryPlan, graph: GraphView, emit: Emit): void {
     if (!edge.variable) {
       go = forEachNeighbour(graph, fromTwin, step.direction, names, (other, rel) => visit(other, rel));
     } else {
-      go = variableHops(graph, fromTwin, step.direction, names, edge.minHops, edge.maxHops, (other) => visit(other, undefined));
+      go = variableHops(graph, fromTwin, step.direction, names, edge.minHops, edge.maxHops, (other) =>
+        visit(other, undefined),
+      );
     }
     if (wasBound === undefined) row[step.to] = undefined;
     if (edge.rel !== undefined) row[edge.rel] = undefined;
@@ -81,7 +83,12 @@ export function runPlan(plan: QueryPlan, graph: GraphView, emit: Emit): void {
     case 'relsBySource':
     case 'relsByTarget':
     case 'allRels': {
-      const rels = s.kind === 'allRels' ? graph.allRelationships() : s.kind === 'relsBySource' ? graph.outgoing(s.id) : graph.incoming(s.id);
+      const rels =
+        s.kind === 'allRels'
+          ? graph.allRelationships()
+          : s.kind === 'relsBySource'
+            ? graph.outgoing(s.id)
+            : graph.incoming(s.id);
       for (const r of rels) {
         row[s.slot] = r;
         if (!afterStart()) return;

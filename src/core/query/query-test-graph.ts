@@ -18,19 +18,37 @@ export const testDescendantsOf = (modelId: string): string[] =>
     .filter(([, bases]) => bases.includes(modelId))
     .map(([m]) => m);
 
-export function twin(id: string, model: string, contents: Record<string, unknown> = {}, telemetry: Record<string, unknown> = {}): TwinRecord {
+export function twin(
+  id: string,
+  model: string,
+  contents: Record<string, unknown> = {},
+  telemetry: Record<string, unknown> = {},
+): TwinRecord {
   const propertyTimes: Record<string, number> = {};
   for (const [k, v] of Object.entries(contents)) {
-    if (k === 'motor' && typeof v === 'object' && v) for (const p of Object.keys(v)) propertyTimes[`motor/${p}`] = 1000;
+    if (k === 'motor' && typeof v === 'object' && v)
+      for (const p of Object.keys(v)) propertyTimes[`motor/${p}`] = 1000;
     else propertyTimes[k] = 1000;
   }
   return {
-    id, modelId: `dtmi:t:${model};1`, workspace: 'w', etag: `W/"${id}"`, lastUpdateTime: 1000, contents, propertyTimes,
+    id,
+    modelId: `dtmi:t:${model};1`,
+    workspace: 'w',
+    etag: `W/"${id}"`,
+    lastUpdateTime: 1000,
+    contents,
+    propertyTimes,
     telemetry: Object.fromEntries(Object.entries(telemetry).map(([k, value]) => [k, { value, time: 2000 }])),
   };
 }
 
-export function rel(sourceId: string, name: string, targetId: string, properties: Record<string, unknown> = {}, id = `${sourceId}-${name}-${targetId}`): RelationshipRecord {
+export function rel(
+  sourceId: string,
+  name: string,
+  targetId: string,
+  properties: Record<string, unknown> = {},
+  id = `${sourceId}-${name}-${targetId}`,
+): RelationshipRecord {
   return { id, sourceId, targetId, name, workspace: 'w', etag: 'W/"r"', lastUpdateTime: 1000, properties };
 }
 
@@ -41,8 +59,17 @@ export function buildTestGraph(): InMemoryTwinGraph {
     g.putTwin(twin(l, 'Line', { name: l.toUpperCase(), number: Number(l.slice(5)) }));
     g.putRelationship(rel('site-1', 'contains', l));
   }
-  g.putTwin(twin('pump-1', 'Pump', { name: 'P1', rpm: 1200, flag: true, nothing: null, location: { x: 1, y: 2 }, motor: { temp: 70 } }, { vibration: 8, 'motor/current': 3 }));
-  g.putTwin(twin('pump-2', 'Pump', { name: 'P2', rpm: 900, flag: false, motor: { temp: 40 } }, { vibration: 5 }));
+  g.putTwin(
+    twin(
+      'pump-1',
+      'Pump',
+      { name: 'P1', rpm: 1200, flag: true, nothing: null, location: { x: 1, y: 2 }, motor: { temp: 70 } },
+      { vibration: 8, 'motor/current': 3 },
+    ),
+  );
+  g.putTwin(
+    twin('pump-2', 'Pump', { name: 'P2', rpm: 900, flag: false, motor: { temp: 40 } }, { vibration: 5 }),
+  );
   g.putTwin(twin('pump-3', 'Pump', { name: 'P3', rpm: '1000' }, { vibration: 9 }));
   g.putTwin(twin('pump-4', 'Pump', { name: 'P4' }));
   g.putTwin(twin('fan-1', 'Fan', { name: 'F1', rpm: 3000 }));
