@@ -44,7 +44,11 @@ interface ThroughputResult {
 
 async function throughput(sync: SqliteSynchronous, messagesPerTick: number): Promise<ThroughputResult> {
   const dir = tmp();
-  const storage = openSqliteStorage({ dataDir: dir, synchronous: sync, history: { compactIntervalMs: 5000 } });
+  const storage = openSqliteStorage({
+    dataDir: dir,
+    synchronous: sync,
+    history: { compactIntervalMs: 5000 },
+  });
   const SERIES = 1000;
   const READINGS = 5;
   let t = Date.UTC(2025, 0, 1);
@@ -60,7 +64,14 @@ async function throughput(sync: SqliteSynchronous, messagesPerTick: number): Pro
       const twin = `twin-${msg % SERIES}`;
       const batch: HistoryPoint[] = [];
       for (let r = 0; r < READINGS; r++) {
-        batch.push({ workspace: 'default', twinId: twin, path: `sensor/r${r}`, kind: 'telemetry', ts: t, value: Math.sin(msg + r) * 100 });
+        batch.push({
+          workspace: 'default',
+          twinId: twin,
+          path: `sensor/r${r}`,
+          kind: 'telemetry',
+          ts: t,
+          value: Math.sin(msg + r) * 100,
+        });
       }
       if (msg % SERIES === SERIES - 1) t += 1000;
       msg++;
@@ -99,7 +110,11 @@ interface OfferedResult {
 /** Open loop: offers `rate` readings/s as 5-reading messages, never waiting for acks; measures what is acknowledged. */
 async function offered(sync: SqliteSynchronous, rate: number): Promise<OfferedResult> {
   const dir = tmp();
-  const storage = openSqliteStorage({ dataDir: dir, synchronous: sync, history: { compactIntervalMs: 5000 } });
+  const storage = openSqliteStorage({
+    dataDir: dir,
+    synchronous: sync,
+    history: { compactIntervalMs: 5000 },
+  });
   const SERIES = 1000;
   let sent = 0;
   let acked = 0;
@@ -124,7 +139,14 @@ async function offered(sync: SqliteSynchronous, rate: number): Promise<OfferedRe
         const ts = t0 + Math.floor(msg / SERIES) * 1000;
         const batch: HistoryPoint[] = [];
         for (let r = 0; r < 5; r++) {
-          batch.push({ workspace: 'default', twinId: twin, path: `sensor/r${r}`, kind: 'telemetry', ts, value: (msg % 997) + r });
+          batch.push({
+            workspace: 'default',
+            twinId: twin,
+            path: `sensor/r${r}`,
+            kind: 'telemetry',
+            ts,
+            value: (msg % 997) + r,
+          });
         }
         const sentAt = performance.now();
         storage.history.append(batch).then(
@@ -169,9 +191,18 @@ interface QueryResult {
   result: string;
 }
 
-async function queries(): Promise<{ loadSecs: number; chunks: number; fileMb: number; results: QueryResult[] }> {
+async function queries(): Promise<{
+  loadSecs: number;
+  chunks: number;
+  fileMb: number;
+  results: QueryResult[];
+}> {
   const dir = tmp();
-  const storage = openSqliteStorage({ dataDir: dir, synchronous: 'NORMAL', history: { compactMaxPoints: 5_000_000 } });
+  const storage = openSqliteStorage({
+    dataDir: dir,
+    synchronous: 'NORMAL',
+    history: { compactMaxPoints: 5_000_000 },
+  });
   const N = 30 * 24 * 3600;
   const t0 = Date.UTC(2025, 0, 1);
   const loadStart = performance.now();
@@ -179,7 +210,14 @@ async function queries(): Promise<{ loadSecs: number; chunks: number; fileMb: nu
   for (let i = 0; i < N; i += BATCH) {
     const batch: HistoryPoint[] = [];
     for (let j = i; j < Math.min(N, i + BATCH); j++) {
-      batch.push({ workspace: 'default', twinId: 'pump-1', path: 'flow', kind: 'telemetry', ts: t0 + j * 1000, value: 50 + 10 * Math.sin(j / 3600) });
+      batch.push({
+        workspace: 'default',
+        twinId: 'pump-1',
+        path: 'flow',
+        kind: 'telemetry',
+        ts: t0 + j * 1000,
+        value: 50 + 10 * Math.sin(j / 3600),
+      });
     }
     await storage.history.append(batch);
   }
@@ -221,11 +259,26 @@ async function queries(): Promise<{ loadSecs: number; chunks: number; fileMb: nu
     return `${b.length} buckets`;
   });
   time('raw page of 1,000 (mid-range, asc)', () => {
-    const p = storage.history.queryRaw({ workspace: 'default', twinId: 'pump-1', path: 'flow', from: from + (to - from) / 2, to, limit: 1000 });
+    const p = storage.history.queryRaw({
+      workspace: 'default',
+      twinId: 'pump-1',
+      path: 'flow',
+      from: from + (to - from) / 2,
+      to,
+      limit: 1000,
+    });
     return `${p.points.length} points`;
   });
   time('raw page of 1,000 (newest, desc)', () => {
-    const p = storage.history.queryRaw({ workspace: 'default', twinId: 'pump-1', path: 'flow', from, to, limit: 1000, order: 'desc' });
+    const p = storage.history.queryRaw({
+      workspace: 'default',
+      twinId: 'pump-1',
+      path: 'flow',
+      from,
+      to,
+      limit: 1000,
+      order: 'desc',
+    });
     return `${p.points.length} points`;
   });
   await storage.close();
@@ -235,7 +288,9 @@ async function queries(): Promise<{ loadSecs: number; chunks: number; fileMb: nu
 }
 
 /** (c) Start-up load: N twins with 2 telemetry series each, read back by loadTwins (telemetry filled). */
-async function twinLoad(n: number): Promise<{ n: number; writeSecs: number; loadSecs: number; withTelemetry: number }> {
+async function twinLoad(
+  n: number,
+): Promise<{ n: number; writeSecs: number; loadSecs: number; withTelemetry: number }> {
   const dir = tmp();
   let storage = openSqliteStorage({ dataDir: dir, synchronous: 'NORMAL' });
   const w0 = performance.now();
@@ -256,8 +311,22 @@ async function twinLoad(n: number): Promise<{ n: number; writeSecs: number; load
   for (let i = 0; i < n; i += 50_000) {
     const pts: HistoryPoint[] = [];
     for (let j = i; j < Math.min(n, i + 50_000); j++) {
-      pts.push({ workspace: 'default', twinId: `twin-${j}`, path: 'flow', kind: 'telemetry', ts: 1000, value: j });
-      pts.push({ workspace: 'default', twinId: `twin-${j}`, path: 'motor/state', kind: 'telemetry', ts: 1000, value: 'on' });
+      pts.push({
+        workspace: 'default',
+        twinId: `twin-${j}`,
+        path: 'flow',
+        kind: 'telemetry',
+        ts: 1000,
+        value: j,
+      });
+      pts.push({
+        workspace: 'default',
+        twinId: `twin-${j}`,
+        path: 'motor/state',
+        kind: 'telemetry',
+        ts: 1000,
+        value: 'on',
+      });
     }
     await storage.history.append(pts);
   }
@@ -279,7 +348,9 @@ async function twinLoad(n: number): Promise<{ n: number; writeSecs: number; load
 
 async function main(): Promise<void> {
   const tp: ThroughputResult[] = [];
-  for (const sync of args.includes('--queries-only') || args.includes('--offered-only') ? [] : (['FULL', 'NORMAL'] as const)) {
+  for (const sync of args.includes('--queries-only') || args.includes('--offered-only')
+    ? []
+    : (['FULL', 'NORMAL'] as const)) {
     for (const mpt of [20, 200, 1000]) {
       const r = await throughput(sync, mpt);
       tp.push(r);
@@ -287,10 +358,14 @@ async function main(): Promise<void> {
     }
   }
   const off: OfferedResult[] = [];
-  for (const sync of args.includes('--queries-only') || args.includes('--no-offered') ? [] : (['FULL', 'NORMAL'] as const)) {
+  for (const sync of args.includes('--queries-only') || args.includes('--no-offered')
+    ? []
+    : (['FULL', 'NORMAL'] as const)) {
     const r = await offered(sync, 150_000);
     off.push(r);
-    console.error(`offered 150k ${sync}: acked ${Math.round(r.acked)}/s backlog ${r.backlog} p99 ${r.p99.toFixed(1)} ms stall ${r.maxStallMs.toFixed(0)} ms cpu ${r.cpuPct.toFixed(0)}%`);
+    console.error(
+      `offered 150k ${sync}: acked ${Math.round(r.acked)}/s backlog ${r.backlog} p99 ${r.p99.toFixed(1)} ms stall ${r.maxStallMs.toFixed(0)} ms cpu ${r.cpuPct.toFixed(0)}%`,
+    );
   }
   if (args.includes('--offered-only')) return;
   const q = await queries();
@@ -303,37 +378,55 @@ async function main(): Promise<void> {
   );
   lines.push(`Command: \`npm run bench:history -- ${args.filter((a) => a !== '--dry').join(' ')}\``);
   lines.push('');
-  lines.push('**Noisy run**: the machine was shared with other engineers running builds and tests at the same time; figures are indicative, not a clean baseline.');
+  lines.push(
+    '**Noisy run**: the machine was shared with other engineers running builds and tests at the same time; figures are indicative, not a clean baseline.',
+  );
   lines.push('');
   lines.push('### (a) Append throughput (1,000 series, 5 readings per message, one group commit per tick)');
   lines.push('');
   lines.push('| synchronous | messages per commit | points/s | commits/s | CPU µs per point |');
   lines.push('| --- | ---: | ---: | ---: | ---: |');
   for (const r of tp) {
-    lines.push(`| ${r.sync} | ${r.messagesPerTick} | ${Math.round(r.pointsPerSec).toLocaleString('en-US')} | ${Math.round(r.commitsPerSec)} | ${r.cpuUsPerPoint.toFixed(2)} |`);
+    lines.push(
+      `| ${r.sync} | ${r.messagesPerTick} | ${Math.round(r.pointsPerSec).toLocaleString('en-US')} | ${Math.round(r.commitsPerSec)} | ${r.cpuUsPerPoint.toFixed(2)} |`,
+    );
   }
   lines.push('');
-  lines.push('### (a2) Offered load 150,000 readings/s (open loop: 5-reading messages, appends not awaited; the benchmark itself builds the messages)');
+  lines.push(
+    '### (a2) Offered load 150,000 readings/s (open loop: 5-reading messages, appends not awaited; the benchmark itself builds the messages)',
+  );
   lines.push('');
-  lines.push('| synchronous | offered/s | acknowledged/s | backlog at end | ack latency p50 ms | p99 ms | longest event-loop stall ms | process CPU (% of one core) |');
+  lines.push(
+    '| synchronous | offered/s | acknowledged/s | backlog at end | ack latency p50 ms | p99 ms | longest event-loop stall ms | process CPU (% of one core) |',
+  );
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of off) {
-    lines.push(`| ${r.sync} | ${r.offered.toLocaleString('en-US')} | ${Math.round(r.acked).toLocaleString('en-US')} | ${r.backlog.toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.maxStallMs.toFixed(0)} | ${r.cpuPct.toFixed(0)} |`);
+    lines.push(
+      `| ${r.sync} | ${r.offered.toLocaleString('en-US')} | ${Math.round(r.acked).toLocaleString('en-US')} | ${r.backlog.toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.maxStallMs.toFixed(0)} | ${r.cpuPct.toFixed(0)} |`,
+    );
   }
   lines.push('');
   lines.push(`### (b) One series, 30 days at 1 Hz (2,592,000 points), ${RUNS} runs each`);
   lines.push('');
-  lines.push(`Load: ${q.loadSecs.toFixed(1)} s (appends of 100,000 + compaction), ${q.chunks} chunks, file ${q.fileMb.toFixed(0)} MB.`);
+  lines.push(
+    `Load: ${q.loadSecs.toFixed(1)} s (appends of 100,000 + compaction), ${q.chunks} chunks, file ${q.fileMb.toFixed(0)} MB.`,
+  );
   lines.push('');
   lines.push('| query | wall p50 ms | wall p99 ms | CPU p50 ms | result |');
   lines.push('| --- | ---: | ---: | ---: | --- |');
   for (const r of q.results) {
-    lines.push(`| ${r.name} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.cpuP50.toFixed(1)} | ${r.result} |`);
+    lines.push(
+      `| ${r.name} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.cpuP50.toFixed(1)} | ${r.result} |`,
+    );
   }
   lines.push('');
-  lines.push(`### (c) Start-up: loadTwins of ${tl.n.toLocaleString('en-US')} twins with 2 telemetry series each`);
+  lines.push(
+    `### (c) Start-up: loadTwins of ${tl.n.toLocaleString('en-US')} twins with 2 telemetry series each`,
+  );
   lines.push('');
-  lines.push(`Load (open + iterate, telemetry filled from the series' last values): **${tl.loadSecs.toFixed(1)} s**; ${tl.withTelemetry.toLocaleString('en-US')} twins had both telemetry values. (Writing them: ${tl.writeSecs.toFixed(1)} s.)`);
+  lines.push(
+    `Load (open + iterate, telemetry filled from the series' last values): **${tl.loadSecs.toFixed(1)} s**; ${tl.withTelemetry.toLocaleString('en-US')} twins had both telemetry values. (Writing them: ${tl.writeSecs.toFixed(1)} s.)`,
+  );
   lines.push('');
   const block = lines.join('\n');
   console.log(block);

@@ -17,7 +17,7 @@ if (!dataDir || (sync !== 'FULL' && sync !== 'NORMAL')) {
 const storage = openSqliteStorage({
   dataDir,
   synchronous: sync,
-  history: { compactMaxPoints: 30_000, compactIntervalMs: 50, chunkPoints: 1024 },
+  history: { compactMaxPoints: 30_000, compactIntervalMs: 50, chunkPoints: 1024, compactSlicePoints: 2_000 },
 });
 const SERIES = ['a', 'b', 'c'];
 const last = storage.history.listSeries('crash', 'twin').find((s) => s.path === 'a');
@@ -28,9 +28,24 @@ for (;;) {
   const pending: Promise<void>[] = [];
   const first = seq;
   for (let m = 0; m < 200; m++, seq++) {
-    const pts: HistoryPoint[] = SERIES.map((path) => ({ workspace: 'crash', twinId: 'twin', path, kind: 'telemetry', ts: seq, value: seq }));
+    const pts: HistoryPoint[] = SERIES.map((path) => ({
+      workspace: 'crash',
+      twinId: 'twin',
+      path,
+      kind: 'telemetry',
+      ts: seq,
+      value: seq,
+    }));
     // a non-numeric series too, every 10th message
-    if (seq % 10 === 0) pts.push({ workspace: 'crash', twinId: 'twin', path: 'state', kind: 'telemetry', ts: seq, value: { seq } });
+    if (seq % 10 === 0)
+      pts.push({
+        workspace: 'crash',
+        twinId: 'twin',
+        path: 'state',
+        kind: 'telemetry',
+        ts: seq,
+        value: { seq },
+      });
     pending.push(storage.history.append(pts));
   }
   await Promise.all(pending);

@@ -18,12 +18,19 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinloop-crash-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 /** Runs the child until it has acknowledged for `runMs` after its first ack, kills it, returns the highest acked seq. */
-function runAndKill(sync: 'FULL' | 'NORMAL', runMs: number): Promise<{ start: number; acked: number; acks: number }> {
+function runAndKill(
+  sync: 'FULL' | 'NORMAL',
+  runMs: number,
+): Promise<{ start: number; acked: number; acks: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'history-crash-child.ts'), dataDir, sync], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(here, 'history-crash-child.ts'), dataDir, sync],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     let start = -1;
@@ -83,9 +90,23 @@ describe('history survives kill -9', () => {
             interval: acked + 1,
             fns: ['count', 'sum', 'min', 'max'],
           });
-          expect(b).toEqual({ start: 0, count: acked + 1, sum: (acked * (acked + 1)) / 2, min: 0, max: acked });
+          expect(b).toEqual({
+            start: 0,
+            count: acked + 1,
+            sum: (acked * (acked + 1)) / 2,
+            min: 0,
+            max: acked,
+          });
         }
-        const state = storage.history.queryAggregate({ workspace: 'crash', twinId: 'twin', path: 'state', from: 0, to: acked + 1, interval: acked + 1, fns: ['count', 'last'] });
+        const state = storage.history.queryAggregate({
+          workspace: 'crash',
+          twinId: 'twin',
+          path: 'state',
+          from: 0,
+          to: acked + 1,
+          interval: acked + 1,
+          fns: ['count', 'last'],
+        });
         expect(state[0]!.count).toBe(Math.floor(acked / 10) + 1);
         expect(state[0]!.last).toEqual({ seq: Math.floor(acked / 10) * 10 });
         const series = storage.history.listSeries('crash', 'twin').find((s) => s.path === 'a');

@@ -19,9 +19,9 @@ afterEach(() => {
 });
 
 function tables(db: Database.Database): string[] {
-  return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[]).filter(
-    (n) => !n.startsWith('sqlite_'),
-  );
+  return (
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[]
+  ).filter((n) => !n.startsWith('sqlite_'));
 }
 
 describe('openSqliteDatabase', () => {
@@ -46,14 +46,18 @@ describe('openSqliteDatabase', () => {
     const fresh = openSqliteDatabase({ dataDir: dir() });
     const latestTables = tables(fresh.db);
     fresh.close();
-    expect(latestTables).toEqual(expect.arrayContaining(['models', 'twins', 'series', 'history_chunks', 'dead_letters']));
+    expect(latestTables).toEqual(
+      expect.arrayContaining(['models', 'twins', 'series', 'history_chunks', 'dead_letters']),
+    );
     for (let v = 0; v < LATEST_SCHEMA_VERSION; v++) {
       const dataDir = dir();
       const old = openSqliteDatabase({ dataDir, targetVersion: v });
       expect(old.schemaVersion).toBe(v);
       if (v >= 1) {
         old.db
-          .prepare("INSERT INTO models (workspace, id, definition, upload_time) VALUES ('w', 'dtmi:x;1', '{}', 1)")
+          .prepare(
+            "INSERT INTO models (workspace, id, definition, upload_time) VALUES ('w', 'dtmi:x;1', '{}', 1)",
+          )
           .run();
       }
       old.close();
@@ -76,7 +80,10 @@ describe('openSqliteDatabase', () => {
 
   it('reports StorageCorrupt for a file that is not a database, never a raw crash', () => {
     const dataDir = dir();
-    fs.writeFileSync(path.join(dataDir, 'twinloop.db'), 'this is not a database, just some text '.repeat(200));
+    fs.writeFileSync(
+      path.join(dataDir, 'twinloop.db'),
+      'this is not a database, just some text '.repeat(200),
+    );
     let err: unknown;
     try {
       openSqliteStorage({ dataDir });

@@ -42,7 +42,12 @@ export interface SqliteDatabase {
 /** The schema version this build writes. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 
-const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_VTAB']);
+const CORRUPT_CODES = new Set([
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+  'SQLITE_CORRUPT_INDEX',
+  'SQLITE_CORRUPT_VTAB',
+]);
 
 /** True when a better-sqlite3 error says the file is damaged or not a database. */
 export function isCorruptionError(e: unknown): boolean {
@@ -56,11 +61,18 @@ export function storageError(what: string, e: unknown, file?: string): TwinloopE
   const msg = e instanceof Error ? e.message : String(e);
   const where = file ? ` (${file})` : '';
   return isCorruptionError(e)
-    ? new TwinloopError('StorageCorrupt', `${what}: the database file is corrupt or not a database${where}: ${msg}`, {
+    ? new TwinloopError(
+        'StorageCorrupt',
+        `${what}: the database file is corrupt or not a database${where}: ${msg}`,
+        {
+          cause: e,
+          details: file ? { file } : undefined,
+        },
+      )
+    : new TwinloopError('StorageError', `${what}${where}: ${msg}`, {
         cause: e,
         details: file ? { file } : undefined,
-      })
-    : new TwinloopError('StorageError', `${what}${where}: ${msg}`, { cause: e, details: file ? { file } : undefined });
+      });
 }
 
 /** Applies migrations in order from the current user_version up to `target`, each in its own transaction. */
@@ -95,9 +107,13 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   try {
     fs.mkdirSync(options.dataDir, { recursive: true });
   } catch (e) {
-    throw new TwinloopError('StorageError', `Cannot create the data folder ${options.dataDir}: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new TwinloopError(
+      'StorageError',
+      `Cannot create the data folder ${options.dataDir}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
   let db: Database.Database;
   try {
@@ -124,9 +140,13 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
       const rows = db.pragma('quick_check') as { quick_check: string }[];
       const bad = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
       if (bad.length) {
-        throw new TwinloopError('StorageCorrupt', `The database ${file} is corrupt: ${bad.slice(0, 5).join('; ')}`, {
-          details: { file, problems: bad.slice(0, 20) },
-        });
+        throw new TwinloopError(
+          'StorageCorrupt',
+          `The database ${file} is corrupt: ${bad.slice(0, 5).join('; ')}`,
+          {
+            details: { file, problems: bad.slice(0, 20) },
+          },
+        );
       }
     }
     const version = migrate(db, options.targetVersion ?? LATEST_SCHEMA_VERSION);

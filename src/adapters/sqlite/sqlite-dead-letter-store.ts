@@ -73,7 +73,9 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     args.push(Math.min(q.limit, this.maxPage));
     try {
       const rows = this.db
-        .prepare<unknown[], Row>(`SELECT * FROM dead_letters WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`)
+        .prepare<unknown[], Row>(
+          `SELECT * FROM dead_letters WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+        )
         .all(...args);
       return rows.map(fromRow);
     } catch (e) {
@@ -83,8 +85,11 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 
   count(workspace: string): number {
     try {
-      return (this.db.prepare('SELECT count(*) AS n FROM dead_letters WHERE workspace = ?').get(workspace) as { n: number })
-        .n;
+      return (
+        this.db.prepare('SELECT count(*) AS n FROM dead_letters WHERE workspace = ?').get(workspace) as {
+          n: number;
+        }
+      ).n;
     } catch (e) {
       throw storageError('Cannot count dead letters', e);
     }

@@ -46,7 +46,8 @@ export class GroupCommitter<T> {
         this.flush();
       } else if (!this.scheduled) {
         this.scheduled = true;
-        this.timer = this.delayMs > 0 ? setTimeout(() => this.flush(), this.delayMs) : setImmediate(() => this.flush());
+        this.timer =
+          this.delayMs > 0 ? setTimeout(() => this.flush(), this.delayMs) : setImmediate(() => this.flush());
       }
     });
   }

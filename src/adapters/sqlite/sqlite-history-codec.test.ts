@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concatColumns, decodeChunk, decodeLog, decodeTs, encodeChunk, encodeLog, encodeTs } from './sqlite-history-codec.js';
+import {
+  concatColumns,
+  decodeChunk,
+  decodeLog,
+  decodeTs,
+  encodeChunk,
+  encodeLog,
+  encodeTs,
+} from './sqlite-history-codec.js';
 
 describe('history codec', () => {
   it('round-trips sorted timestamps exactly, whatever their spacing (property)', () => {
@@ -10,9 +18,13 @@ describe('history codec', () => {
       // fractional ms
       fc.array(fc.double({ min: -1e12, max: 1e12, noNaN: true }), { minLength: 1, maxLength: 300 }),
       // regular steps
-      fc.tuple(fc.integer({ min: 0, max: 2e12 }), fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 1, max: 300 })).map(
-        ([t0, step, n]) => Array.from({ length: n }, (_, i) => t0 + step * i),
-      ),
+      fc
+        .tuple(
+          fc.integer({ min: 0, max: 2e12 }),
+          fc.integer({ min: 0, max: 100_000 }),
+          fc.integer({ min: 1, max: 300 }),
+        )
+        .map(([t0, step, n]) => Array.from({ length: n }, (_, i) => t0 + step * i)),
     );
     fc.assert(
       fc.property(sortedTs, (arr) => {
@@ -39,14 +51,20 @@ describe('history codec', () => {
       sids: Uint32Array.from([7, 4_000_000_000]),
       ts: Float64Array.from([1, 2.5]),
       vals: Float64Array.from([-0.5, 1e300]),
-      extra: [[3, 9, { a: [1, 'x'] }], [3, 10, null]],
+      extra: [
+        [3, 9, { a: [1, 'x'] }],
+        [3, 10, null],
+      ],
     });
     const dec = decodeLog(enc.nums, enc.extra);
     expect(dec.n).toBe(2);
     expect(Array.from(dec.sids)).toEqual([7, 4_000_000_000]);
     expect(Array.from(dec.ts)).toEqual([1, 2.5]);
     expect(Array.from(dec.vals)).toEqual([-0.5, 1e300]);
-    expect(dec.extra).toEqual([[3, 9, { a: [1, 'x'] }], [3, 10, null]]);
+    expect(dec.extra).toEqual([
+      [3, 9, { a: [1, 'x'] }],
+      [3, 10, null],
+    ]);
   });
 
   it('encodes chunks with summaries over numeric values and keeps equal timestamps in arrival order', () => {

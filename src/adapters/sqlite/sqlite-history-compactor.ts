@@ -37,6 +37,8 @@ export interface SeriesState extends SeriesBuffer {
   lastDirty: boolean;
   /** Small chunks written since open, oldest first (chunks of earlier runs are not merged). */
   small: SmallChunk[];
+  /** Points handed to the compaction pass under way (still visible to queries until written). */
+  frozen: SeriesBuffer | null;
 }
 
 const FAN_IN = 8;
@@ -49,9 +51,14 @@ export class SeriesCompactor {
   private readonly insertChunk: Database.Statement;
   private readonly updateChunk: Database.Statement;
   private readonly deleteChunk: Database.Statement<[number]>;
-  private readonly chunkBlobs: Database.Statement<[number], { ts: Buffer; vals: Buffer; json: string | null }>;
+  private readonly chunkBlobs: Database.Statement<
+    [number],
+    { ts: Buffer; vals: Buffer; json: string | null }
+  >;
   private readonly updateLast: Database.Statement<[number, string, number]>;
   private readonly deleteLog: Database.Statement<[number]>;
+  private readonly progress: Database.Statement<[number, number]>;
+  private readonly clearProgress: Database.Statement<[]>;
   private readonly smallLimit: number;
 
   constructor(
@@ -73,20 +80,41 @@ export class SeriesCompactor {
     this.chunkBlobs = db.prepare('SELECT ts, vals, json FROM history_chunks WHERE id = ?');
     this.updateLast = db.prepare('UPDATE series SET last_ts = ?, last_value = ? WHERE id = ?');
     this.deleteLog = db.prepare('DELETE FROM history_log WHERE id <= ?');
+    this.progress = db.prepare('INSERT OR REPLACE INTO history_compacted (series_id, log_id) VALUES (?, ?)');
+    this.clearProgress = db.prepare('DELETE FROM history_compacted');
     this.smallLimit = Math.max(1, Math.floor(chunkPoints / 2));
   }
 
-  /** Writes the series' buffer as chunks (and its last value); the caller clears the buffer after commit. */
-  compactSeries(s: SeriesState): void {
-    if (s.bts.length > 0) {
-      const cols = sortColumns({ ts: Float64Array.from(s.bts), vals: Float64Array.from(s.bnum), json: s.bjson });
+  /**
+   * Writes buffered points of a series as chunks, its last value, and that its log points up to
+   * `epoch` are compacted (so a replay after a crash mid-pass does not add them twice).
+   */
+  compactSeries(s: SeriesState, buf: SeriesBuffer, epoch: number): void {
+    if (buf.bts.length > 0) {
+      const cols = sortColumns({
+        ts: Float64Array.from(buf.bts),
+        vals: Float64Array.from(buf.bnum),
+        json: buf.bjson,
+      });
       this.writePieces(s, cols);
     }
     if (s.lastDirty) this.updateLast.run(s.lastTs, JSON.stringify(s.lastValue), s.id);
+    this.progress.run(s.id, epoch);
   }
 
-  deleteLogUpTo(maxId: number): void {
-    this.deleteLog.run(maxId);
+  /** Ends a pass: every point of log rows up to `epoch` is in chunks. */
+  finishPass(epoch: number): void {
+    this.deleteLog.run(epoch);
+    this.clearProgress.run();
+  }
+
+  /** Series id → log id up to which its points are already compacted (left by an interrupted pass). */
+  loadProgress(): Map<number, number> {
+    const rows = this.db.prepare('SELECT series_id, log_id FROM history_compacted').raw().all() as [
+      number,
+      number,
+    ][];
+    return new Map(rows);
   }
 
   /** Deletes points with ts < before; returns how many. */
@@ -97,7 +125,9 @@ export class SeriesCompactor {
     this.db.prepare('DELETE FROM history_chunks WHERE max_ts < ?').run(before);
     let removed = whole?.n ?? 0;
     const straddling = this.db
-      .prepare<[number, number], { id: number }>('SELECT id FROM history_chunks WHERE max_ts >= ? AND min_ts < ?')
+      .prepare<[number, number], { id: number }>(
+        'SELECT id FROM history_chunks WHERE max_ts >= ? AND min_ts < ?',
+      )
       .all(before, before);
     for (const { id } of straddling) {
       const c = this.read(id);

@@ -45,8 +45,14 @@ interface SummaryRow {
 export class HistoryReader {
   private readonly summaries: Database.Statement<[number, number, number], SummaryRow>;
   private readonly blobs: Database.Statement<[number], { ts: Buffer; vals: Buffer; json: string | null }>;
-  private readonly rangeAsc: Database.Statement<[number, number, number], { id: number; min_ts: number; max_ts: number }>;
-  private readonly rangeDesc: Database.Statement<[number, number, number], { id: number; min_ts: number; max_ts: number }>;
+  private readonly rangeAsc: Database.Statement<
+    [number, number, number],
+    { id: number; min_ts: number; max_ts: number }
+  >;
+  private readonly rangeDesc: Database.Statement<
+    [number, number, number],
+    { id: number; min_ts: number; max_ts: number }
+  >;
 
   constructor(db: Database.Database) {
     this.summaries = db.prepare(
@@ -69,17 +75,27 @@ export class HistoryReader {
   }
 
   /** Aggregates over [from, to) in buckets of `interval`; seriesId undefined = no such series. */
-  aggregate(q: HistoryAggregateQuery, seriesId: number | undefined, buf: SeriesBuffer | undefined): HistoryBucket[] {
+  aggregate(
+    q: HistoryAggregateQuery,
+    seriesId: number | undefined,
+    bufs: readonly SeriesBuffer[],
+  ): HistoryBucket[] {
     const { from, to, interval } = q;
     if (!Number.isFinite(from) || !Number.isFinite(to) || !(to > from)) {
       throw new TwinloopError('InvalidHistoryQuery', `The window [${from}, ${to}) is empty or not finite.`);
     }
     if (!Number.isFinite(interval) || !(interval > 0)) {
-      throw new TwinloopError('InvalidHistoryQuery', `The interval must be a positive number of ms (got ${interval}).`);
+      throw new TwinloopError(
+        'InvalidHistoryQuery',
+        `The interval must be a positive number of ms (got ${interval}).`,
+      );
     }
     const n = Math.ceil((to - from) / interval);
     if (n > MAX_BUCKETS) {
-      throw new TwinloopError('InvalidHistoryQuery', `The query asks for ${n} buckets; at most ${MAX_BUCKETS} are allowed.`);
+      throw new TwinloopError(
+        'InvalidHistoryQuery',
+        `The query asks for ${n} buckets; at most ${MAX_BUCKETS} are allowed.`,
+      );
     }
     const wantFirstLast = q.fns.includes('first') || q.fns.includes('last');
     const count = new Float64Array(n);
@@ -156,7 +172,11 @@ export class HistoryReader {
       const straddling: number[] = [];
       for (const r of this.summaries.iterate(seriesId, from, to)) {
         const b0 = Math.min(n - 1, Math.floor((r.min_ts - from) / interval));
-        if (r.min_ts >= from && r.max_ts < to && b0 === Math.min(n - 1, Math.floor((r.max_ts - from) / interval))) {
+        if (
+          r.min_ts >= from &&
+          r.max_ts < to &&
+          b0 === Math.min(n - 1, Math.floor((r.max_ts - from) / interval))
+        ) {
           count[b0]! += r.count;
           if (r.num_count > 0) {
             numCount[b0]! += r.num_count;
@@ -180,8 +200,12 @@ export class HistoryReader {
       }
       for (const id of straddling) addColumns(this.chunk(id));
     }
-    if (buf && buf.bts.length) {
-      addColumns(sortColumns({ ts: Float64Array.from(buf.bts), vals: Float64Array.from(buf.bnum), json: buf.bjson }));
+    for (const buf of bufs) {
+      if (buf.bts.length) {
+        addColumns(
+          sortColumns({ ts: Float64Array.from(buf.bts), vals: Float64Array.from(buf.bnum), json: buf.bjson }),
+        );
+      }
     }
 
     const fns = new Set<AggregateFn>(q.fns);
@@ -206,7 +230,7 @@ export class HistoryReader {
    * sharing one timestamp are ordered by chunk, then position; a compaction between two pages may
    * reorder points that share a timestamp, never points with different ones).
    */
-  raw(q: HistoryRawQuery, seriesId: number | undefined, buf: SeriesBuffer | undefined): HistoryRawPage {
+  raw(q: HistoryRawQuery, seriesId: number | undefined, bufs: readonly SeriesBuffer[]): HistoryRawPage {
     const order = q.order ?? 'asc';
     if (order !== 'asc' && order !== 'desc') {
       throw new TwinloopError('InvalidHistoryQuery', `order must be "asc" or "desc" (got ${String(order)}).`);
@@ -259,11 +283,19 @@ export class HistoryReader {
         }
       }
     }
-    if (buf && buf.bts.length) {
-      const c: Columns = { ts: Float64Array.from(buf.bts), vals: Float64Array.from(buf.bnum), json: buf.bjson };
+    for (let k = 0; k < bufs.length; k++) {
+      const buf = bufs[k]!;
+      if (!buf.bts.length) continue;
+      const c: Columns = {
+        ts: Float64Array.from(buf.bts),
+        vals: Float64Array.from(buf.bnum),
+        json: buf.bjson,
+      };
+      // Buffers come after every chunk, in arrival order.
+      const o = Number.MAX_SAFE_INTEGER - bufs.length + k;
       for (let i = 0; i < c.ts.length; i++) {
         const t = c.ts[i] as number;
-        if (inRange(t)) cands.push({ t, o: Number.MAX_SAFE_INTEGER, i, c });
+        if (inRange(t)) cands.push({ t, o, i, c });
       }
     }
     cands.sort(cmp);
@@ -337,7 +369,10 @@ function decodeCursor(s: string, order: 'asc' | 'desc'): Cursor {
     throw new TwinloopError('InvalidContinuationToken', 'The history cursor is not valid.');
   }
   if (o.o !== order) {
-    throw new TwinloopError('InvalidContinuationToken', `The history cursor was made for order "${o.o}", not "${order}".`);
+    throw new TwinloopError(
+      'InvalidContinuationToken',
+      `The history cursor was made for order "${o.o}", not "${order}".`,
+    );
   }
   return { t: o.t, k: o.k, o: o.o };
 }

@@ -55,17 +55,21 @@ describe('SqliteHistoryStore internals', () => {
     try {
       const { history, db } = fx.storage;
       // Make the commit fail: a trigger aborts inserts into the log.
-      db.exec("CREATE TRIGGER fail_log BEFORE INSERT ON history_log BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
+      db.exec(
+        "CREATE TRIGGER fail_log BEFORE INSERT ON history_log BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+      );
       const a = history.append([p('x', 1, 1)]);
       const b = history.append([p('y', 1, 2)]);
       await expect(a).rejects.toMatchObject({ code: 'StorageError' });
       await expect(b).rejects.toMatchObject({ code: 'StorageError' });
-      expect(history.queryRaw({ workspace: 'w', twinId: 'x', path: 'v', from: 0, to: 10, limit: 10 }).points).toEqual([]);
+      expect(
+        history.queryRaw({ workspace: 'w', twinId: 'x', path: 'v', from: 0, to: 10, limit: 10 }).points,
+      ).toEqual([]);
       db.exec('DROP TRIGGER fail_log');
       await history.append([p('x', 2, 3)]);
-      expect(history.queryRaw({ workspace: 'w', twinId: 'x', path: 'v', from: 0, to: 10, limit: 10 }).points).toEqual([
-        { ts: 2, value: 3 },
-      ]);
+      expect(
+        history.queryRaw({ workspace: 'w', twinId: 'x', path: 'v', from: 0, to: 10, limit: 10 }).points,
+      ).toEqual([{ ts: 2, value: 3 }]);
     } finally {
       await fx.cleanup();
     }
@@ -78,10 +82,69 @@ describe('SqliteHistoryStore internals', () => {
       const good = history.append([p('ok', 1, 1)]);
       const bigint = history.append([{ ...p('bad', 1, 1), value: { n: 10n } as unknown as number }]);
       const noTwin = history.append([p('', 1, 1)]);
-      await expect(bigint).rejects.toMatchObject({ code: 'InvalidTelemetry', problems: [{ pointer: '/0/value' }] });
-      await expect(noTwin).rejects.toMatchObject({ code: 'InvalidTelemetry', problems: [{ pointer: '/0/twinId' }] });
+      await expect(bigint).rejects.toMatchObject({
+        code: 'InvalidTelemetry',
+        problems: [{ pointer: '/0/value' }],
+      });
+      await expect(noTwin).rejects.toMatchObject({
+        code: 'InvalidTelemetry',
+        problems: [{ pointer: '/0/twinId' }],
+      });
       await good;
-      expect(history.queryRaw({ workspace: 'w', twinId: 'ok', path: 'v', from: 0, to: 10, limit: 10 }).points).toHaveLength(1);
+      expect(
+        history.queryRaw({ workspace: 'w', twinId: 'ok', path: 'v', from: 0, to: 10, limit: 10 }).points,
+      ).toHaveLength(1);
+    } finally {
+      await fx.cleanup();
+    }
+  });
+
+  it('compacts in slices; queries see points mid-pass; a crash mid-pass neither loses nor duplicates', async () => {
+    const fx = tempStorage({ history: { compactMaxPoints: 30, compactSlicePoints: 1 } });
+    const { history, db } = fx.storage;
+    const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+    await history.append(
+      ['a', 'b', 'c', 'd'].flatMap((twin) => Array.from({ length: 10 }, (_, i) => p(twin, i, i))),
+    );
+    // The pass started on reaching 30 points; one series per slice, one slice per event-loop turn.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(count('SELECT count(*) AS n FROM history_compacted')).toBeGreaterThan(0);
+    expect(count('SELECT count(*) AS n FROM history_compacted')).toBeLessThan(4);
+    expect(count('SELECT count(*) AS n FROM history_log')).toBe(1);
+    for (const twin of ['a', 'b', 'c', 'd']) {
+      const [b] = history.queryAggregate({
+        workspace: 'w',
+        twinId: twin,
+        path: 'v',
+        from: 0,
+        to: 10,
+        interval: 10,
+        fns: ['sum'],
+      });
+      expect(b).toEqual({ start: 0, count: 10, sum: 45 });
+    }
+    // Crash now: the file is closed mid-pass, with some series written and the log still there.
+    db.close();
+    const { openSqliteStorage } = await import('./sqlite-storage.js');
+    const again = openSqliteStorage({ dataDir: fx.dataDir });
+    fx.storage = again;
+    try {
+      for (const twin of ['a', 'b', 'c', 'd']) {
+        const page = again.history.queryRaw({
+          workspace: 'w',
+          twinId: twin,
+          path: 'v',
+          from: 0,
+          to: 100,
+          limit: 100,
+        });
+        expect(page.points.map((x) => x.value)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      }
+      expect((again.db.prepare('SELECT count(*) AS n FROM history_log').get() as { n: number }).n).toBe(0);
+      expect((again.db.prepare('SELECT count(*) AS n FROM history_compacted').get() as { n: number }).n).toBe(
+        0,
+      );
     } finally {
       await fx.cleanup();
     }
@@ -98,7 +161,15 @@ describe('SqliteHistoryStore internals', () => {
       const chunks = (db.prepare('SELECT count(*) AS n FROM history_chunks').get() as { n: number }).n;
       // 64 one-point compactions: 8 merge into one (level 1), 8 of those into one (level 2).
       expect(chunks).toBe(1);
-      const [b] = history.queryAggregate({ workspace: 'w', twinId: 'slow', path: 'v', from: 0, to: 64, interval: 64, fns: ['sum'] });
+      const [b] = history.queryAggregate({
+        workspace: 'w',
+        twinId: 'slow',
+        path: 'v',
+        from: 0,
+        to: 64,
+        interval: 64,
+        fns: ['sum'],
+      });
       expect(b).toEqual({ start: 0, count: 64, sum: (63 * 64) / 2 });
     } finally {
       await fx.cleanup();
@@ -115,7 +186,9 @@ describe('SqliteHistoryStore internals', () => {
     const { openSqliteStorage } = await import('./sqlite-storage.js');
     const again = openSqliteStorage({ dataDir });
     try {
-      expect(again.history.queryRaw({ workspace: 'w', twinId: 'r', path: 'v', from: 0, to: 10, limit: 10 }).points).toEqual([
+      expect(
+        again.history.queryRaw({ workspace: 'w', twinId: 'r', path: 'v', from: 0, to: 10, limit: 10 }).points,
+      ).toEqual([
         { ts: 1, value: 10 },
         { ts: 2, value: 20 },
       ]);

@@ -4,10 +4,13 @@
  * - write path: appends made in the same tick are group-committed as ONE row of `history_log` (a
  *   packed blob of (series id, ts, value) triples) in one transaction; then the points go to
  *   in-memory per-series buffers and every caller's promise resolves.
- * - compaction (periodic, or when enough points are buffered): each series' buffer becomes a
- *   columnar chunk in `history_chunks` with summary columns, series' last values are written, and
- *   the log rows are deleted, all in one transaction. Small chunks of slow series are merged in
- *   tiers (8 of one size into one) so a 1 Hz series does not end up as millions of tiny chunks.
+ * - compaction (periodic, or when enough points are buffered): a pass freezes the live buffers
+ *   and writes each series' points as a columnar chunk of `history_chunks` with summary columns, in
+ *   slices of ~50,000 points (one transaction each, yielding to the event loop between slices so
+ *   ingest is not stalled). Each slice records which series are done (`history_compacted`), so a
+ *   crash mid-pass neither loses nor duplicates points; the last slice deletes the log rows.
+ *   Small chunks of slow series are merged in tiers (8 of one size into one) so a 1 Hz series does
+ *   not end up as millions of tiny chunks.
  * - open: the log is replayed into the buffers and compacted, so the `series` table (last values,
  *   read by the twin store at start) is current.
  * - queries read chunks plus buffers, so every committed point is visible.
@@ -28,6 +31,7 @@ import { storageError } from './sqlite-database.js';
 import { GroupCommitter } from './sqlite-group-commit.js';
 import { HistoryReader, type SeriesBuffer } from './sqlite-history-query.js';
 import { SeriesCompactor, type SeriesState } from './sqlite-history-compactor.js';
+import { invalidPoint, newState, rowToState, type SeriesRow } from './sqlite-history-series.js';
 import { decodeLog, encodeLog, type LogBatch } from './sqlite-history-codec.js';
 
 export interface SqliteHistoryStoreOptions {
@@ -39,9 +43,12 @@ export interface SqliteHistoryStoreOptions {
   compactMaxPoints?: number;
   /** Points per full chunk (default 4096). */
   chunkPoints?: number;
+  /**
+   * A compaction pass runs in slices of about this many points, one transaction each, yielding to
+   * the event loop in between so ingest is not stalled for the whole pass (default 50,000).
+   */
+  compactSlicePoints?: number;
 }
-
-type Kind = HistoryPoint['kind'];
 
 export class SqliteHistoryStore implements HistoryStore {
   private readonly committer: GroupCommitter<HistoryPoint>;
@@ -51,11 +58,17 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly cache = new Map<string, Map<string, Map<string, SeriesState>>>();
   private readonly byId = new Map<number, SeriesState>();
   private readonly dirty = new Set<SeriesState>();
+  /** Points in live buffers (not yet handed to a compaction pass). */
   private buffered = 0;
+  /** Points in frozen buffers of the pass under way. */
+  private frozenPoints = 0;
+  /** The compaction pass under way: series whose frozen points are still to be written. */
+  private pass: { epoch: number; queue: SeriesState[]; next: number } | null = null;
+  private passRunning = false;
+  private readonly sliceBudget: number;
   private maxLogId = 0;
   private nextSeriesId: number;
   private closed = false;
-  private compactScheduled = false;
   private readonly timer: NodeJS.Timeout;
   private readonly compactMaxPoints: number;
   private readonly stmt: {
@@ -72,25 +85,31 @@ export class SqliteHistoryStore implements HistoryStore {
     options: SqliteHistoryStoreOptions = {},
   ) {
     this.compactMaxPoints = options.compactMaxPoints ?? 1_000_000;
-    this.committer = new GroupCommitter((points) => this.commit(points), { delayMs: options.commitDelayMs ?? 0 });
+    this.sliceBudget = Math.max(1, options.compactSlicePoints ?? 50_000);
+    this.committer = new GroupCommitter((points) => this.commit(points), {
+      delayMs: options.commitDelayMs ?? 0,
+    });
     try {
       this.stmt = {
         seriesByKey: db.prepare('SELECT * FROM series WHERE workspace = ? AND twin_id = ? AND path = ?'),
         seriesById: db.prepare('SELECT * FROM series WHERE id = ?'),
-        insertSeries: db.prepare('INSERT INTO series (id, workspace, twin_id, path, kind) VALUES (?, ?, ?, ?, ?)'),
+        insertSeries: db.prepare(
+          'INSERT INTO series (id, workspace, twin_id, path, kind) VALUES (?, ?, ?, ?, ?)',
+        ),
         insertLog: db.prepare('INSERT INTO history_log (nums, extra) VALUES (?, ?)'),
         listSeries: db.prepare('SELECT * FROM series WHERE workspace = ? ORDER BY twin_id, path'),
         listTwinSeries: db.prepare('SELECT * FROM series WHERE workspace = ? AND twin_id = ? ORDER BY path'),
       };
       this.reader = new HistoryReader(db);
       this.compactor = new SeriesCompactor(db, options.chunkPoints ?? 4096);
-      this.nextSeriesId = ((db.prepare('SELECT max(id) AS m FROM series').get() as { m: number | null }).m ?? 0) + 1;
+      this.nextSeriesId =
+        ((db.prepare('SELECT max(id) AS m FROM series').get() as { m: number | null }).m ?? 0) + 1;
       this.replayLog();
     } catch (e) {
       throw storageError('Cannot open the history store', e);
     }
     this.timer = setInterval(() => {
-      if (this.buffered > 0) this.compactSafely();
+      if (this.buffered > 0 || this.pass) this.runPass();
     }, options.compactIntervalMs ?? 10_000);
     this.timer.unref();
   }
@@ -98,26 +117,13 @@ export class SqliteHistoryStore implements HistoryStore {
   append(points: readonly HistoryPoint[]): Promise<void> {
     if (this.closed) return Promise.reject(new TwinloopError('StorageError', 'The history store is closed.'));
     for (let i = 0; i < points.length; i++) {
-      const p = points[i]!;
-      if (typeof p.ts !== 'number' || !Number.isFinite(p.ts)) {
+      const bad = invalidPoint(points[i]!);
+      if (bad) {
         return Promise.reject(
-          new TwinloopError('InvalidTelemetry', `History point ${i} has no finite timestamp (ts = ${String(p.ts)}).`, {
-            problems: [{ code: 'history.ts.invalid', message: 'ts must be a finite number of ms', pointer: `/${i}/ts` }],
-          }),
-        );
-      }
-      const where = invalidPoint(p);
-      if (where) {
-        return Promise.reject(
-          new TwinloopError('InvalidTelemetry', `History point ${i} is invalid: ${where.message}`, {
-            problems: [{ code: 'history.point.invalid', message: where.message, pointer: `/${i}/${where.field}` }],
-          }),
-        );
-      }
-      if (p.value === undefined) {
-        return Promise.reject(
-          new TwinloopError('InvalidTelemetry', `History point ${i} has no value.`, {
-            problems: [{ code: 'history.value.missing', message: 'value is undefined', pointer: `/${i}/value` }],
+          new TwinloopError('InvalidTelemetry', `History point ${i} is invalid: ${bad.message}.`, {
+            problems: [
+              { code: 'history.point.invalid', message: bad.message, pointer: `/${i}/${bad.field}` },
+            ],
           }),
         );
       }
@@ -128,28 +134,41 @@ export class SqliteHistoryStore implements HistoryStore {
 
   queryRaw(q: HistoryRawQuery): HistoryRawPage {
     const s = this.lookup(q.workspace, q.twinId, q.path);
-    return this.read(() => this.reader.raw(q, s?.id, s));
+    return this.read(() => this.reader.raw(q, s?.id, s ? buffersOf(s) : []));
   }
 
   queryAggregate(q: HistoryAggregateQuery): HistoryBucket[] {
     const s = this.lookup(q.workspace, q.twinId, q.path);
-    return this.read(() => this.reader.aggregate(q, s?.id, s));
+    return this.read(() => this.reader.aggregate(q, s?.id, s ? buffersOf(s) : []));
   }
 
   listSeries(workspace: string, twinId?: string): SeriesInfo[] {
     return this.read(() => {
-      const rows = twinId === undefined ? this.stmt.listSeries.all(workspace) : this.stmt.listTwinSeries.all(workspace, twinId);
+      const rows =
+        twinId === undefined
+          ? this.stmt.listSeries.all(workspace)
+          : this.stmt.listTwinSeries.all(workspace, twinId);
       const out: SeriesInfo[] = [];
       for (const r of rows) {
         const s = this.byId.get(r.id) ?? rowToState(r);
         if (!s.hasLast) continue;
-        out.push({ workspace, twinId: s.twinId, path: s.path, kind: s.kind, lastTs: s.lastTs, lastValue: s.lastValue });
+        out.push({
+          workspace,
+          twinId: s.twinId,
+          path: s.path,
+          kind: s.kind,
+          lastTs: s.lastTs,
+          lastValue: s.lastValue,
+        });
       }
       return out;
     });
   }
 
   prune(before: number): number {
+    if (typeof before !== 'number' || Number.isNaN(before)) {
+      throw new TwinloopError('InvalidHistoryQuery', `prune needs a time in ms (got ${String(before)}).`);
+    }
     this.compactNow();
     try {
       return this.db.transaction(() => this.compactor.prune(before))();
@@ -178,33 +197,20 @@ export class SqliteHistoryStore implements HistoryStore {
     this.committer.flush();
   }
 
-  /** Compacts every buffered point into chunks and empties the log (also runs periodically). */
+  /**
+   * Compacts every buffered point into chunks and empties the log, synchronously (the periodic
+   * compaction does the same in slices). @throws StorageError when a slice cannot be written.
+   */
   compactNow(): void {
     this.committer.flush();
-    if (this.dirty.size === 0) return;
-    try {
-      this.db.transaction(() => {
-        for (const s of this.dirty) this.compactor.compactSeries(s);
-        this.compactor.deleteLogUpTo(this.maxLogId);
-      })();
-    } catch (e) {
-      // Chunk ids created in the failed transaction are gone: forget the tiers, keep the buffers.
-      for (const s of this.dirty) s.small = [];
-      throw storageError('Cannot compact history', e);
-    }
-    for (const s of this.dirty) {
-      s.bts = [];
-      s.bnum = [];
-      s.bjson = null;
-      s.lastDirty = false;
-    }
-    this.dirty.clear();
-    this.buffered = 0;
+    if (this.pass) this.finishPass();
+    this.startPass();
+    if (this.pass) this.finishPass();
   }
 
   /** Points committed but not yet compacted (for tests and metrics). */
   get bufferedPoints(): number {
-    return this.buffered;
+    return this.buffered + this.frozenPoints;
   }
 
   async close(): Promise<void> {
@@ -227,12 +233,74 @@ export class SqliteHistoryStore implements HistoryStore {
     }
   }
 
-  private compactSafely(): void {
-    try {
-      this.compactNow();
-    } catch {
-      // Points stay buffered and in the log; the next compaction retries. Appends are unaffected.
+  /** Hands every live buffer to a new pass (their points are those of log rows up to maxLogId). */
+  private startPass(): void {
+    if (this.pass || this.dirty.size === 0) return;
+    const queue = [...this.dirty];
+    for (const s of queue) {
+      s.frozen = { bts: s.bts, bnum: s.bnum, bjson: s.bjson };
+      s.bts = [];
+      s.bnum = [];
+      s.bjson = null;
     }
+    this.dirty.clear();
+    this.frozenPoints += this.buffered;
+    this.buffered = 0;
+    this.pass = { epoch: this.maxLogId, queue, next: 0 };
+  }
+
+  /** Writes the next slice of the pass in one transaction; the last slice also empties the log. */
+  private step(budget: number): void {
+    const pass = this.pass;
+    if (!pass) return;
+    const first = pass.next;
+    let points = 0;
+    while (pass.next < pass.queue.length && (pass.next === first || points < budget)) {
+      points += pass.queue[pass.next++]!.frozen?.bts.length ?? 0;
+    }
+    const slice = pass.queue.slice(first, pass.next);
+    const last = pass.next >= pass.queue.length;
+    try {
+      this.db.transaction(() => {
+        for (const s of slice) if (s.frozen) this.compactor.compactSeries(s, s.frozen, pass.epoch);
+        if (last) this.compactor.finishPass(pass.epoch);
+      })();
+    } catch (e) {
+      // Nothing of the slice was written: retry it later. Its chunk ids are gone, so forget the tiers.
+      pass.next = first;
+      for (const s of slice) s.small = [];
+      throw storageError('Cannot compact history', e);
+    }
+    for (const s of slice) {
+      this.frozenPoints -= s.frozen?.bts.length ?? 0;
+      s.frozen = null;
+      s.lastDirty = false;
+    }
+    if (last) this.pass = null;
+  }
+
+  private finishPass(): void {
+    while (this.pass) this.step(Infinity);
+  }
+
+  /** Runs a pass in slices, yielding to the event loop between them. Failures are retried by the timer. */
+  private runPass(): void {
+    if (this.passRunning || this.closed) return;
+    this.passRunning = true;
+    const next = (): void => {
+      try {
+        if (this.closed) return void (this.passRunning = false);
+        if (!this.pass) this.startPass();
+        this.step(this.sliceBudget);
+      } catch {
+        // Points stay buffered and in the log; the timer retries. Appends are unaffected.
+        this.passRunning = false;
+        return;
+      }
+      if (this.pass) setImmediate(next);
+      else this.passRunning = false;
+    };
+    setImmediate(next);
   }
 
   /** The series' state, from the cache or the database; undefined when it does not exist. */
@@ -304,13 +372,7 @@ export class SqliteHistoryStore implements HistoryStore {
     this.maxLogId = logId;
     for (let i = 0; i < points.length; i++) this.buffer(states[i]!, points[i]!.ts, points[i]!.value);
     this.buffered += points.length;
-    if (this.buffered >= this.compactMaxPoints && !this.compactScheduled) {
-      this.compactScheduled = true;
-      setImmediate(() => {
-        this.compactScheduled = false;
-        if (!this.closed) this.compactSafely();
-      });
-    }
+    if (this.buffered >= this.compactMaxPoints) this.runPass();
   }
 
   private buffer(s: SeriesState, ts: number, value: HistoryValue): void {
@@ -337,12 +399,17 @@ export class SqliteHistoryStore implements HistoryStore {
     const get = this.db.prepare<[number], { nums: Buffer | null; extra: string | null }>(
       'SELECT nums, extra FROM history_log WHERE id = ?',
     );
+    // A pass interrupted by a crash already wrote some series' points: skip those.
+    const done = this.compactor.loadProgress();
     for (const id of ids) {
       const row = get.get(id);
       if (!row) continue;
       const b = decodeLog(row.nums, row.extra);
-      for (let i = 0; i < b.n; i++) this.replayPoint(b.sids[i]!, b.ts[i]!, b.vals[i]!);
-      for (const [sid, ts, v] of b.extra) this.replayPoint(sid, ts, v);
+      for (let i = 0; i < b.n; i++) {
+        const sid = b.sids[i]!;
+        if ((done.get(sid) ?? 0) < id) this.replayPoint(sid, b.ts[i]!, b.vals[i]!);
+      }
+      for (const [sid, ts, v] of b.extra) if ((done.get(sid) ?? 0) < id) this.replayPoint(sid, ts, v);
       this.maxLogId = id;
     }
     this.compactNow();
@@ -353,7 +420,10 @@ export class SqliteHistoryStore implements HistoryStore {
     if (!s) {
       const row = this.stmt.seriesById.get(sid);
       if (!row) {
-        throw new TwinloopError('StorageCorrupt', `The history log refers to series ${sid}, which does not exist.`);
+        throw new TwinloopError(
+          'StorageCorrupt',
+          `The history log refers to series ${sid}, which does not exist.`,
+        );
       }
       s = this.remember(rowToState(row));
     }
@@ -362,58 +432,9 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 }
 
-/** Checks what would otherwise fail inside a group commit and take every other caller's points with it. */
-function invalidPoint(p: HistoryPoint): { field: string; message: string } | undefined {
-  for (const f of ['workspace', 'twinId', 'path'] as const) {
-    if (typeof p[f] !== 'string' || p[f] === '') return { field: f, message: `${f} must be a non-empty string` };
-  }
-  if (p.kind !== 'telemetry' && p.kind !== 'property') return { field: 'kind', message: 'kind must be "telemetry" or "property"' };
-  if (typeof p.value !== 'number' && p.value !== undefined) {
-    try {
-      if (JSON.stringify(p.value) === undefined) return { field: 'value', message: 'the value cannot be written as JSON' };
-    } catch (e) {
-      return { field: 'value', message: `the value cannot be written as JSON (${(e as Error).message})` };
-    }
-  }
-  return undefined;
-}
-
-interface SeriesRow {
-  id: number;
-  workspace: string;
-  twin_id: string;
-  path: string;
-  kind: string;
-  last_ts: number | null;
-  last_value: string | null;
-}
-
-function newState(id: number, workspace: string, twinId: string, path: string, kind: Kind): SeriesState {
-  return {
-    id,
-    workspace,
-    twinId,
-    path,
-    kind,
-    lastTs: -Infinity,
-    lastValue: null,
-    hasLast: false,
-    lastDirty: false,
-    bts: [],
-    bnum: [],
-    bjson: null,
-    small: [],
-  };
-}
-
-function rowToState(r: SeriesRow): SeriesState {
-  const s = newState(r.id, r.workspace, r.twin_id, r.path, r.kind === 'property' ? 'property' : 'telemetry');
-  if (r.last_ts !== null && r.last_value !== null) {
-    s.lastTs = r.last_ts;
-    s.lastValue = JSON.parse(r.last_value) as HistoryValue;
-    s.hasLast = true;
-  }
-  return s;
+/** The committed points of a series not yet in chunks: those of the pass under way, then the live ones. */
+function buffersOf(s: SeriesState): SeriesBuffer[] {
+  return s.frozen ? [s.frozen, s] : [s];
 }
 
 export type { SeriesBuffer };

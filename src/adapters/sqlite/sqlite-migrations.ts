@@ -90,6 +90,12 @@ export const MIGRATIONS: readonly Migration[] = [
         -- (series_id, max_ts, min_ts): a window [from, to) scans only chunks ending at or after "from".
         CREATE INDEX history_chunks_by_series ON history_chunks (series_id, max_ts, min_ts);
         CREATE INDEX history_chunks_by_end ON history_chunks (max_ts);
+        -- During a compaction pass: series whose log points up to log_id are already in chunks
+        -- (replay skips them); emptied when the pass ends.
+        CREATE TABLE history_compacted (
+          series_id INTEGER PRIMARY KEY,
+          log_id INTEGER NOT NULL
+        );
       `);
     },
   },

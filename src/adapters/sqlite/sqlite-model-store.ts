@@ -63,7 +63,9 @@ export class SqliteModelStore implements ModelStore {
 
   delete(workspace: string, id: string): boolean {
     try {
-      return this.db.prepare('DELETE FROM models WHERE workspace = ? AND id = ?').run(workspace, id).changes > 0;
+      return (
+        this.db.prepare('DELETE FROM models WHERE workspace = ? AND id = ?').run(workspace, id).changes > 0
+      );
     } catch (e) {
       throw storageError('Cannot delete a model', e);
     }

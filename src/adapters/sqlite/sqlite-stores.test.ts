@@ -6,7 +6,11 @@ import { tempStorage } from './sqlite-test-fixture.js';
 
 describeModelStoreContract('sqlite', async () => {
   const fx = tempStorage();
-  return { store: fx.storage.models, reopen: async () => (await fx.reopen()).models, cleanup: () => fx.cleanup() };
+  return {
+    store: fx.storage.models,
+    reopen: async () => (await fx.reopen()).models,
+    cleanup: () => fx.cleanup(),
+  };
 });
 
 describeTwinStoreContract('sqlite', async () => {
@@ -24,7 +28,11 @@ describeTwinStoreContract('sqlite', async () => {
 
 describeDeadLetterStoreContract('sqlite', async () => {
   const fx = tempStorage();
-  return { store: fx.storage.deadLetters, reopen: async () => (await fx.reopen()).deadLetters, cleanup: () => fx.cleanup() };
+  return {
+    store: fx.storage.deadLetters,
+    reopen: async () => (await fx.reopen()).deadLetters,
+    cleanup: () => fx.cleanup(),
+  };
 });
 
 describe('SqliteDeadLetterStore extras', () => {
@@ -32,11 +40,26 @@ describe('SqliteDeadLetterStore extras', () => {
     const fx = tempStorage();
     try {
       const dl = fx.storage.deadLetters;
-      const base = { workspace: 'ws', time: 1, source: 'mqtt', payload: Buffer.from('x'), code: 'InvalidTelemetry', reason: 'r' };
-      await Promise.all([dl.add([{ ...base, twinId: 'pump-1' }]), dl.add([{ ...base, twinId: 'pump-2' }]), dl.add([base])]);
-      expect(dl.list({ workspace: 'ws', limit: 10, twinId: 'pump-1' }).map((d) => d.twinId)).toEqual(['pump-1']);
+      const base = {
+        workspace: 'ws',
+        time: 1,
+        source: 'mqtt',
+        payload: Buffer.from('x'),
+        code: 'InvalidTelemetry',
+        reason: 'r',
+      };
+      await Promise.all([
+        dl.add([{ ...base, twinId: 'pump-1' }]),
+        dl.add([{ ...base, twinId: 'pump-2' }]),
+        dl.add([base]),
+      ]);
+      expect(dl.list({ workspace: 'ws', limit: 10, twinId: 'pump-1' }).map((d) => d.twinId)).toEqual([
+        'pump-1',
+      ]);
       expect(dl.count('ws')).toBe(3);
-      expect(() => dl.list({ workspace: 'ws', limit: 0 })).toThrow(expect.objectContaining({ code: 'BadRequest' }) as Error);
+      expect(() => dl.list({ workspace: 'ws', limit: 0 })).toThrow(
+        expect.objectContaining({ code: 'BadRequest' }) as Error,
+      );
     } finally {
       await fx.cleanup();
     }
@@ -49,10 +72,28 @@ describe('SqliteDeadLetterStore extras', () => {
       const N = 20_000;
       twins.transaction(() => {
         for (let i = 0; i < N; i++) {
-          twins.saveTwin({ id: `t${i}`, modelId: 'dtmi:m;1', workspace: 'ws', etag: 'e', lastUpdateTime: 1, contents: { i }, propertyTimes: {}, telemetry: {} });
+          twins.saveTwin({
+            id: `t${i}`,
+            modelId: 'dtmi:m;1',
+            workspace: 'ws',
+            etag: 'e',
+            lastUpdateTime: 1,
+            contents: { i },
+            propertyTimes: {},
+            telemetry: {},
+          });
         }
       });
-      await history.append(Array.from({ length: N }, (_, i) => ({ workspace: 'ws', twinId: `t${i}`, path: 'v', kind: 'telemetry' as const, ts: 5, value: i })));
+      await history.append(
+        Array.from({ length: N }, (_, i) => ({
+          workspace: 'ws',
+          twinId: `t${i}`,
+          path: 'v',
+          kind: 'telemetry' as const,
+          ts: 5,
+          value: i,
+        })),
+      );
       let n = 0;
       let ok = 0;
       for (const t of twins.loadTwins('ws')) {

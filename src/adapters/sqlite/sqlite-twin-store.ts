@@ -63,7 +63,9 @@ export class SqliteTwinStore implements TwinStore {
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       deleteTwin: db.prepare('DELETE FROM twins WHERE workspace = ? AND id = ?'),
-      deleteRelsOf: db.prepare('DELETE FROM relationships WHERE workspace = ? AND source_id = ? OR workspace = ? AND target_id = ?'),
+      deleteRelsOf: db.prepare(
+        'DELETE FROM relationships WHERE workspace = ? AND source_id = ? OR workspace = ? AND target_id = ?',
+      ),
       saveRel: db.prepare(
         `INSERT OR REPLACE INTO relationships (workspace, source_id, id, target_id, name, etag, last_update, properties)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -25,7 +25,10 @@ function letter(i: number, over: Partial<DeadLetter> = {}): DeadLetter {
   };
 }
 
-export function describeDeadLetterStoreContract(name: string, make: () => Promise<DeadLetterStoreFixture>): void {
+export function describeDeadLetterStoreContract(
+  name: string,
+  make: () => Promise<DeadLetterStoreFixture>,
+): void {
   describe(`DeadLetterStore contract: ${name}`, () => {
     let fx: DeadLetterStoreFixture;
     let store: DeadLetterStore;
@@ -39,13 +42,23 @@ export function describeDeadLetterStoreContract(name: string, make: () => Promis
 
     it('keeps the payload byte for byte and the problems with where they are', async () => {
       const payload = Buffer.from([0, 1, 2, 0xfe, 0xff, 0x00, 0xc3, 0x28]); // not valid UTF-8
-      const problems = [{ code: 'json.syntax', message: 'Unexpected token', line: 1, column: 7, pointer: '/a/0' }];
+      const problems = [
+        { code: 'json.syntax', message: 'Unexpected token', line: 1, column: 7, pointer: '/a/0' },
+      ];
       await store.add([letter(1, { payload, problems, clientId: 'dev-1' })]);
       const [d] = store.list({ workspace: 'ws', limit: 10 });
       expect(d).toBeDefined();
       expect(Buffer.compare(d!.payload, payload)).toBe(0);
       expect(d!.problems).toEqual(problems);
-      expect(d).toMatchObject({ workspace: 'ws', time: 1001, source: 'mqtt', topic: 't/1', clientId: 'dev-1', code: 'InvalidTelemetry', reason: 'bad 1' });
+      expect(d).toMatchObject({
+        workspace: 'ws',
+        time: 1001,
+        source: 'mqtt',
+        topic: 't/1',
+        clientId: 'dev-1',
+        code: 'InvalidTelemetry',
+        reason: 'bad 1',
+      });
       expect(typeof d!.id).toBe('number');
     });
 
@@ -55,7 +68,11 @@ export function describeDeadLetterStoreContract(name: string, make: () => Promis
       const ids: number[] = [];
       let beforeId: number | undefined;
       for (;;) {
-        const page = store.list({ workspace: 'ws', limit: 7, ...(beforeId !== undefined ? { beforeId } : {}) });
+        const page = store.list({
+          workspace: 'ws',
+          limit: 7,
+          ...(beforeId !== undefined ? { beforeId } : {}),
+        });
         if (page.length === 0) break;
         for (const d of page) ids.push(d.id!);
         beforeId = page[page.length - 1]!.id;
@@ -67,7 +84,10 @@ export function describeDeadLetterStoreContract(name: string, make: () => Promis
 
     it('filters by source and by workspace', async () => {
       await store.add([letter(1), letter(2), letter(3), letter(4, { workspace: 'other' })]);
-      expect(store.list({ workspace: 'ws', limit: 10, source: 'mqtt' }).map((d) => d.reason)).toEqual(['bad 3', 'bad 1']);
+      expect(store.list({ workspace: 'ws', limit: 10, source: 'mqtt' }).map((d) => d.reason)).toEqual([
+        'bad 3',
+        'bad 1',
+      ]);
       expect(store.list({ workspace: 'other', limit: 10 }).map((d) => d.reason)).toEqual(['bad 4']);
       expect(store.count('other')).toBe(1);
       expect(store.count('nobody')).toBe(0);
@@ -78,7 +98,9 @@ export function describeDeadLetterStoreContract(name: string, make: () => Promis
       store = await fx.reopen();
       expect(store.count('ws')).toBe(10);
       expect(store.prune(1005)).toBe(5);
-      expect(store.list({ workspace: 'ws', limit: 100 }).map((d) => d.time)).toEqual([1009, 1008, 1007, 1006, 1005]);
+      expect(store.list({ workspace: 'ws', limit: 100 }).map((d) => d.time)).toEqual([
+        1009, 1008, 1007, 1006, 1005,
+      ]);
       expect(store.prune(1005)).toBe(0);
     });
 

@@ -63,7 +63,12 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
     });
 
     it('returns appended points in time order, asc and desc, within [from, to)', async () => {
-      await store.append([pt('t1', 'temp', 30, 3), pt('t1', 'temp', 10, 1), pt('t1', 'temp', 20, 2), pt('t1', 'temp', 40, 4)]);
+      await store.append([
+        pt('t1', 'temp', 30, 3),
+        pt('t1', 'temp', 10, 1),
+        pt('t1', 'temp', 20, 2),
+        pt('t1', 'temp', 40, 4),
+      ]);
       const asc = store.queryRaw({ workspace: WS, twinId: 't1', path: 'temp', from: 10, to: 40, limit: 100 });
       expect(asc.points).toEqual([
         { ts: 10, value: 1 },
@@ -71,11 +76,24 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
         { ts: 30, value: 3 },
       ]);
       expect(asc.cursor).toBeUndefined();
-      const desc = store.queryRaw({ workspace: WS, twinId: 't1', path: 'temp', from: 0, to: 100, limit: 100, order: 'desc' });
+      const desc = store.queryRaw({
+        workspace: WS,
+        twinId: 't1',
+        path: 'temp',
+        from: 0,
+        to: 100,
+        limit: 100,
+        order: 'desc',
+      });
       expect(desc.points.map((p) => p.ts)).toEqual([40, 30, 20, 10]);
       // other series and workspaces are separate
-      expect(store.queryRaw({ workspace: 'other', twinId: 't1', path: 'temp', from: 0, to: 100, limit: 10 }).points).toEqual([]);
-      expect(store.queryRaw({ workspace: WS, twinId: 't1', path: 'hum', from: 0, to: 100, limit: 10 }).points).toEqual([]);
+      expect(
+        store.queryRaw({ workspace: 'other', twinId: 't1', path: 'temp', from: 0, to: 100, limit: 10 })
+          .points,
+      ).toEqual([]);
+      expect(
+        store.queryRaw({ workspace: WS, twinId: 't1', path: 'hum', from: 0, to: 100, limit: 10 }).points,
+      ).toEqual([]);
     });
 
     it('aggregates over buckets with edges, empty buckets and points outside the window', async () => {
@@ -90,20 +108,44 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       ];
       await store.append(pts);
       const fns: AggregateFn[] = ['avg', 'min', 'max', 'sum', 'count', 'first', 'last'];
-      const b = store.queryAggregate({ workspace: WS, twinId: 't1', path: 'v', from: 1000, to: 1400, interval: 100, fns });
+      const b = store.queryAggregate({
+        workspace: WS,
+        twinId: 't1',
+        path: 'v',
+        from: 1000,
+        to: 1400,
+        interval: 100,
+        fns,
+      });
       expect(b.map((x) => x.start)).toEqual([1000, 1100, 1200, 1300]);
       expect(b[0]).toMatchObject({ count: 2, avg: 2, min: 1, max: 3, sum: 4, first: 1, last: 3 });
       expect(b[1]).toMatchObject({ count: 1, avg: 10, min: 10, max: 10, sum: 10, first: 10, last: 10 });
       expect(b[2]).toMatchObject({ count: 0, avg: null, min: null, max: null });
       expect(b[3]).toMatchObject({ count: 1, avg: -5, first: -5, last: -5 });
       // a last bucket cut short by `to`
-      const c = store.queryAggregate({ workspace: WS, twinId: 't1', path: 'v', from: 1000, to: 1150, interval: 100, fns: ['count'] });
+      const c = store.queryAggregate({
+        workspace: WS,
+        twinId: 't1',
+        path: 'v',
+        from: 1000,
+        to: 1150,
+        interval: 100,
+        fns: ['count'],
+      });
       expect(c.map((x) => [x.start, x.count])).toEqual([
         [1000, 2],
         [1100, 1],
       ]);
       // a series with no points: every bucket empty
-      const e = store.queryAggregate({ workspace: WS, twinId: 'nobody', path: 'v', from: 0, to: 300, interval: 100, fns: ['avg'] });
+      const e = store.queryAggregate({
+        workspace: WS,
+        twinId: 'nobody',
+        path: 'v',
+        from: 0,
+        to: 300,
+        interval: 100,
+        fns: ['avg'],
+      });
       expect(e).toEqual([
         { start: 0, count: 0, avg: null },
         { start: 100, count: 0, avg: null },
@@ -115,7 +157,10 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       let run = 0;
       const arb = fc.record({
         points: fc.array(
-          fc.record({ ts: fc.integer({ min: 0, max: 2000 }), v: fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.constant('s')) }),
+          fc.record({
+            ts: fc.integer({ min: 0, max: 2000 }),
+            v: fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.constant('s')),
+          }),
           { maxLength: 200 },
         ),
         from: fc.integer({ min: 0, max: 1000 }),
@@ -132,7 +177,15 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
           if (run % 5 === 0) store = await fx.reopen();
           await store.append(pts.slice(cut));
           const to = from + span;
-          const got = store.queryAggregate({ workspace: WS, twinId: twin, path: 'x', from, to, interval, fns: ['avg', 'min', 'max', 'sum', 'first', 'last'] });
+          const got = store.queryAggregate({
+            workspace: WS,
+            twinId: twin,
+            path: 'x',
+            from,
+            to,
+            interval,
+            fns: ['avg', 'min', 'max', 'sum', 'first', 'last'],
+          });
           const want = naiveBuckets(pts, from, to, interval);
           expect(got.length).toBe(want.length);
           for (let i = 0; i < want.length; i++) {
@@ -171,7 +224,16 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
           let cursor: string | undefined;
           let pages = 0;
           do {
-            const page = store.queryRaw({ workspace: WS, twinId: 't1', path: 'p', from: 0, to: 1e9, limit, order, ...(cursor ? { cursor } : {}) });
+            const page = store.queryRaw({
+              workspace: WS,
+              twinId: 't1',
+              path: 'p',
+              from: 0,
+              to: 1e9,
+              limit,
+              order,
+              ...(cursor ? { cursor } : {}),
+            });
             for (const p of page.points) seen.push(p.value as number);
             cursor = page.cursor;
             pages++;
@@ -185,7 +247,15 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
         }
       }
       expect(() =>
-        store.queryRaw({ workspace: WS, twinId: 't1', path: 'p', from: 0, to: 1e9, limit: 5, cursor: 'not-a-cursor' }),
+        store.queryRaw({
+          workspace: WS,
+          twinId: 't1',
+          path: 'p',
+          from: 0,
+          to: 1e9,
+          limit: 5,
+          cursor: 'not-a-cursor',
+        }),
       ).toThrow(expect.objectContaining({ code: 'InvalidContinuationToken' }) as Error);
     });
 
@@ -201,16 +271,34 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       ]);
       const raw = store.queryRaw({ workspace: WS, twinId: 't2', path: 'state', from: 0, to: 10, limit: 10 });
       expect(raw.points.map((p) => p.value)).toEqual(['on', true, obj, null, 7.5, [1, 2]]);
-      const [b] = store.queryAggregate({ workspace: WS, twinId: 't2', path: 'state', from: 0, to: 10, interval: 10, fns: ['count', 'avg', 'first', 'last', 'min'] });
+      const [b] = store.queryAggregate({
+        workspace: WS,
+        twinId: 't2',
+        path: 'state',
+        from: 0,
+        to: 10,
+        interval: 10,
+        fns: ['count', 'avg', 'first', 'last', 'min'],
+      });
       expect(b).toEqual({ start: 0, count: 6, avg: 7.5, min: 7.5, first: 'on', last: [1, 2] });
     });
 
     it('resolves concurrent appends together and they are all visible', async () => {
-      const all = Array.from({ length: 50 }, (_, i) => store.append([pt('t3', 'c', i, i), pt('t4', 'c', i, -i)]));
+      const all = Array.from({ length: 50 }, (_, i) =>
+        store.append([pt('t3', 'c', i, i), pt('t4', 'c', i, -i)]),
+      );
       await Promise.all(all);
       const page = store.queryRaw({ workspace: WS, twinId: 't3', path: 'c', from: 0, to: 100, limit: 100 });
       expect(page.points.map((p) => p.value)).toEqual(Array.from({ length: 50 }, (_, i) => i));
-      const [agg] = store.queryAggregate({ workspace: WS, twinId: 't4', path: 'c', from: 0, to: 100, interval: 100, fns: ['sum'] });
+      const [agg] = store.queryAggregate({
+        workspace: WS,
+        twinId: 't4',
+        path: 'c',
+        from: 0,
+        to: 100,
+        interval: 100,
+        fns: ['sum'],
+      });
       expect(agg).toEqual({ start: 0, count: 50, sum: -1225 });
     });
 
@@ -219,14 +307,25 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       const good = store.append([pt('t5', 'x', 5, 1)]);
       await expect(bad).rejects.toMatchObject({ code: expect.any(String) as string });
       await good;
-      expect(store.queryRaw({ workspace: WS, twinId: 't5', path: 'x', from: 0, to: 10, limit: 10 }).points).toEqual([{ ts: 5, value: 1 }]);
+      expect(
+        store.queryRaw({ workspace: WS, twinId: 't5', path: 'x', from: 0, to: 10, limit: 10 }).points,
+      ).toEqual([{ ts: 5, value: 1 }]);
     });
 
     it('keeps data and latest values across reopen; lists series', async () => {
-      await store.append([pt('t1', 'a', 5, 1), pt('t1', 'a', 7, 2), pt('t1', 'a', 6, 9), pt('t1', 'b', 1, 'x')]);
-      await store.append([{ workspace: WS, twinId: 't2', path: 'comp/p', kind: 'property', ts: 3, value: { z: 1 } }]);
+      await store.append([
+        pt('t1', 'a', 5, 1),
+        pt('t1', 'a', 7, 2),
+        pt('t1', 'a', 6, 9),
+        pt('t1', 'b', 1, 'x'),
+      ]);
+      await store.append([
+        { workspace: WS, twinId: 't2', path: 'comp/p', kind: 'property', ts: 3, value: { z: 1 } },
+      ]);
       store = await fx.reopen();
-      expect(store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points).toEqual([
+      expect(
+        store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
+      ).toEqual([
         { ts: 5, value: 1 },
         { ts: 6, value: 9 },
         { ts: 7, value: 2 },
@@ -243,7 +342,10 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       expect(store.listSeries(WS, 't2').map((s) => s.path)).toEqual(['comp/p']);
       // the latest value moves with a newer point, not with an older one
       await store.append([pt('t1', 'a', 8, 3), pt('t1', 'a', 1, 100)]);
-      expect(store.listSeries(WS, 't1').find((s) => s.path === 'a')).toMatchObject({ lastTs: 8, lastValue: 3 });
+      expect(store.listSeries(WS, 't1').find((s) => s.path === 'a')).toMatchObject({
+        lastTs: 8,
+        lastValue: 3,
+      });
     });
 
     it('prunes points older than a time and counts them', async () => {
@@ -256,7 +358,9 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       const page = store.queryRaw({ workspace: WS, twinId: 't1', path: 'r', from: 0, to: 1000, limit: 1000 });
       expect(page.points.map((p) => p.ts)).toEqual(Array.from({ length: 58 }, (_, i) => i + 42));
       store = await fx.reopen();
-      expect(store.queryRaw({ workspace: WS, twinId: 't1', path: 'r', from: 0, to: 1000, limit: 1000 }).points).toHaveLength(58);
+      expect(
+        store.queryRaw({ workspace: WS, twinId: 't1', path: 'r', from: 0, to: 1000, limit: 1000 }).points,
+      ).toHaveLength(58);
       expect(store.prune(42)).toBe(0);
     });
 
@@ -264,13 +368,19 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       await store.append([pt('t1', 'a', 1, 1), pt('t1', 'b', 1, 2), pt('t2', 'a', 1, 3)]);
       store.deleteTwin(WS, 't1');
       expect(store.listSeries(WS, 't1')).toEqual([]);
-      expect(store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points).toEqual([]);
+      expect(
+        store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
+      ).toEqual([]);
       expect(store.listSeries(WS, 't2')).toHaveLength(1);
       store = await fx.reopen();
-      expect(store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points).toEqual([]);
+      expect(
+        store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
+      ).toEqual([]);
       // a twin re-created with the same id starts a new history
       await store.append([pt('t1', 'a', 5, 50)]);
-      expect(store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points).toEqual([{ ts: 5, value: 50 }]);
+      expect(
+        store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
+      ).toEqual([{ ts: 5, value: 50 }]);
     });
 
     it('rejects appends after close', async () => {

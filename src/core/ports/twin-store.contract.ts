@@ -61,7 +61,10 @@ export function describeTwinStoreContract(name: string, make: () => Promise<Twin
       store.saveTwin(twin('x', { workspace: 'other' }));
       await reopen();
       const loaded = [...store.loadTwins('ws')].sort((p, q) => p.id.localeCompare(q.id));
-      expect(loaded).toEqual([twin('a', { etag: 'W/"a-2"', contents: { name: 'A2' }, lastUpdateTime: 2000 }), twin('b')]);
+      expect(loaded).toEqual([
+        twin('a', { etag: 'W/"a-2"', contents: { name: 'A2' }, lastUpdateTime: 2000 }),
+        twin('b'),
+      ]);
       expect([...store.loadTwins('other')].map((t) => t.id)).toEqual(['x']);
     });
 
@@ -81,7 +84,10 @@ export function describeTwinStoreContract(name: string, make: () => Promise<Twin
       });
       await reopen();
       const byId = new Map([...store.loadTwins('ws')].map((t) => [t.id, t]));
-      expect(byId.get('a')!.telemetry).toEqual({ flow: { value: 2.5, time: 20 }, 'motor/state': { value: 'on', time: 15 } });
+      expect(byId.get('a')!.telemetry).toEqual({
+        flow: { value: 2.5, time: 20 },
+        'motor/state': { value: 'on', time: 15 },
+      });
       expect(byId.get('b')!.telemetry).toEqual({});
     });
 
