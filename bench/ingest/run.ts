@@ -8,6 +8,7 @@
  * Brokers: the embedded aedes broker; the machine's Mosquitto (MQTT_URL, default 127.0.0.1:1883);
  * a private Mosquitto with max_queued_messages 0 (when /usr/sbin/mosquitto exists).
  * Set BENCH_CPU_PROF=<dir> to write a CPU profile of the system under test.
+ * BENCH_SUT_FLAGS="--max-semi-space-size=64" passes Node flags to the system under test.
  * Options: --duration S (default 20), --connections C (20), --window W (100), --only embedded|machine|private
  * Prints a markdown block and appends it to bench/RESULTS.md.
  */
@@ -40,7 +41,7 @@ const PROF_DIR = process.env.BENCH_CPU_PROF;
 
 function child(script: string, argv: string[]): ChildProcess {
   const prof = PROF_DIR && script === 'system-under-test.ts' && argv[0] !== 'plain' ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
-  return fork(join(here, script), argv, { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(join(here, script), argv, { execArgv: ['--import', 'tsx', ...(process.env.BENCH_SUT_FLAGS && script === 'system-under-test.ts' ? process.env.BENCH_SUT_FLAGS.split(' ') : []), ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 function next<T>(c: ChildProcess, type: string, timeoutMs = 120_000): Promise<T> {

@@ -60,7 +60,9 @@ export class MqttClientIngest {
   private readonly baseDelay: number;
   private readonly maxDelay: number;
   /** Acks waiting for their message's commit, in arrival order; replaced on every (re)connect. */
+  /** PUBACKs in arrival order; `head` is the first not yet sent (shift() would be O(n) per ack). */
   private queue: PendingAck[] = [];
+  private head = 0;
   private byId = new Map<number, PendingAck>();
   private subscribed = false;
   private readonly safeUrl: string;
@@ -128,6 +130,7 @@ export class MqttClientIngest {
       this.subscribed = false;
       // Acks for the closed connection must never go out on the next one: the broker redelivers these messages.
       this.queue = [];
+      this.head = 0;
       this.byId = new Map();
     });
     client.on('reconnect', () => {
@@ -209,11 +212,20 @@ export class MqttClientIngest {
 
   private flush(send: (packet: Packet, cb?: (err?: Error) => void) => void): void {
     const q = this.queue;
-    while (q.length && q[0]!.ready && q[0]!.ack) {
-      const e = q.shift()!;
+    let h = this.head;
+    while (h < q.length && q[h]!.ready && q[h]!.ack) {
+      const e = q[h++]!;
       this.byId.delete(e.messageId);
       send(e.ack!);
     }
+    if (h === q.length) {
+      q.length = 0;
+      h = 0;
+    } else if (h > 4096 && h * 2 > q.length) {
+      q.splice(0, h);
+      h = 0;
+    }
+    this.head = h;
   }
 }
 
