@@ -17,7 +17,8 @@ function walk(dir: string): string[] {
   });
 }
 
-const IMPORT = /^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+const IMPORT =
+  /^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
@@ -35,7 +36,8 @@ const files = walk(src);
 const rel = (f: string) => path.relative(src, f);
 
 // Node built-ins and packages that open sockets, files or databases, or are frameworks.
-const IO_MODULES = /^(node:)?(fs|net|tls|http|https|http2|dgram|child_process|worker_threads|cluster|dns)(\/|$)|^(better-sqlite3|pg|mqtt|aedes|fastify|@fastify\/|ws|nats|pino|prom-client|node-opcua)/;
+const IO_MODULES =
+  /^(node:)?(fs|net|tls|http|https|http2|dgram|child_process|worker_threads|cluster|dns)(\/|$)|^(better-sqlite3|pg|mqtt|aedes|fastify|@fastify\/|ws|nats|pino|prom-client|node-opcua)/;
 
 describe('architecture', () => {
   it('finds the source files', () => {

@@ -8,7 +8,15 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 
-const [host = '127.0.0.1', portS = '1883', connS = '20', winS = '200', devS = '1000', durS = '10000', prefix = 'twins/'] = process.argv.slice(2);
+const [
+  host = '127.0.0.1',
+  portS = '1883',
+  connS = '20',
+  winS = '200',
+  devS = '1000',
+  durS = '10000',
+  prefix = 'twins/',
+] = process.argv.slice(2);
 const port = Number(portS);
 const connections = Number(connS);
 const window = Number(winS);
@@ -28,7 +36,11 @@ function varint(n: number): Buffer {
 
 function connectPacket(clientId: string): Buffer {
   const id = Buffer.from(clientId);
-  const body = Buffer.concat([Buffer.from([0, 4, 77, 81, 84, 84, 4, 2, 0, 60]), Buffer.from([id.length >> 8, id.length & 255]), id]);
+  const body = Buffer.concat([
+    Buffer.from([0, 4, 77, 81, 84, 84, 4, 2, 0, 60]),
+    Buffer.from([id.length >> 8, id.length & 255]),
+    id,
+  ]);
   return Buffer.concat([Buffer.from([0x10]), varint(body.length), body]);
 }
 

@@ -40,8 +40,21 @@ const MACHINE_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const PROF_DIR = process.env.BENCH_CPU_PROF;
 
 function child(script: string, argv: string[]): ChildProcess {
-  const prof = PROF_DIR && script === 'system-under-test.ts' && argv[0] !== 'plain' ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
-  return fork(join(here, script), argv, { execArgv: ['--import', 'tsx', ...(process.env.BENCH_SUT_FLAGS && script === 'system-under-test.ts' ? process.env.BENCH_SUT_FLAGS.split(' ') : []), ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const prof =
+    PROF_DIR && script === 'system-under-test.ts' && argv[0] !== 'plain'
+      ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR]
+      : [];
+  return fork(join(here, script), argv, {
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_SUT_FLAGS && script === 'system-under-test.ts'
+        ? process.env.BENCH_SUT_FLAGS.split(' ')
+        : []),
+      ...prof,
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 function next<T>(c: ChildProcess, type: string, timeoutMs = 120_000): Promise<T> {
@@ -75,7 +88,15 @@ async function freePort(): Promise<number> {
 }
 
 function load(host: string, port: number): { proc: ChildProcess; done: Promise<LoadResult> } {
-  const proc = child('load-generator.ts', [host, String(port), String(CONNECTIONS), String(WINDOW), String(DEVICES), String(DURATION_S * 1000 + WARMUP_MS), 'twins/']);
+  const proc = child('load-generator.ts', [
+    host,
+    String(port),
+    String(CONNECTIONS),
+    String(WINDOW),
+    String(DEVICES),
+    String(DURATION_S * 1000 + WARMUP_MS),
+    'twins/',
+  ]);
   return { proc, done: next<LoadResult>(proc, 'done', DURATION_S * 1000 + 60_000) };
 }
 
@@ -95,7 +116,10 @@ async function ingestPhase(mode: 'embedded' | 'external', url: string): Promise<
   try {
     const { port } = await next<{ port: number }>(sut, 'ready');
     const u = new URL(url);
-    const gen = load(mode === 'embedded' ? '127.0.0.1' : u.hostname, mode === 'embedded' ? port : Number(u.port || 1883));
+    const gen = load(
+      mode === 'embedded' ? '127.0.0.1' : u.hostname,
+      mode === 'embedded' ? port : Number(u.port || 1883),
+    );
     await sleep(WARMUP_MS);
     sut.send({ type: 'mark' });
     const a = await next<{ acceptedMessages: number; acceptedReadings: number; t: number }>(sut, 'stats');
@@ -133,7 +157,10 @@ async function ingestPhase(mode: 'embedded' | 'external', url: string): Promise<
   }
 }
 
-async function barePhase(url: string, plainEmbedded: boolean): Promise<{ msgsPerS: number; received: number; acked: number }> {
+async function barePhase(
+  url: string,
+  plainEmbedded: boolean,
+): Promise<{ msgsPerS: number; received: number; acked: number }> {
   let broker: ChildProcess | undefined;
   let target = new URL(url);
   if (plainEmbedded) {
@@ -141,7 +168,11 @@ async function barePhase(url: string, plainEmbedded: boolean): Promise<{ msgsPer
     const { port } = await next<{ port: number }>(broker, 'ready');
     target = new URL(`mqtt://127.0.0.1:${port}`);
   }
-  const sub = child('bare-subscriber.ts', [target.toString(), 'twins/+/telemetry', plainEmbedded ? '4' : '5']);
+  const sub = child('bare-subscriber.ts', [
+    target.toString(),
+    'twins/+/telemetry',
+    plainEmbedded ? '4' : '5',
+  ]);
   try {
     await next(sub, 'ready');
     const gen = load(target.hostname, Number(target.port || 1883));
@@ -173,7 +204,10 @@ async function privateMosquitto(): Promise<{ url: string; stop: () => Promise<vo
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'twinloop-bench-mosq-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n`);
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n`,
+  );
   const p = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
   await sleep(500);
   if (p.exitCode !== null) return undefined;
@@ -217,7 +251,11 @@ if (want('private')) {
       const ingest = await ingestPhase('external', m.url);
       console.error('private Mosquitto: bare phase ...');
       const bare = await barePhase(m.url, false);
-      rows.push({ broker: 'private Mosquitto (max_queued_messages 0, max_inflight_messages 0)', ingest, bare });
+      rows.push({
+        broker: 'private Mosquitto (max_queued_messages 0, max_inflight_messages 0)',
+        ingest,
+        bare,
+      });
     } finally {
       await m.stop();
     }
@@ -229,7 +267,9 @@ const date = new Date().toISOString();
 const lines = [
   `### Ingest benchmark — ${date}`,
   '',
-  `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; load average at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; load average at end ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
   `- Node ${process.version}; command: \`npm run bench:ingest -- ${args.join(' ')}\``,
   `- Load: ${DEVICES} devices over ${CONNECTIONS} connections, ${WINDOW} QoS 1 messages in flight per connection, ${READINGS} readings/message, ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; SQLite synchronous=FULL, group commit.`,
   '- **Noisy run**: the machine (2 cores) is shared with other engineers working at the same time; figures vary between runs.',

@@ -14,7 +14,8 @@ import { AedesBroker } from '../../src/adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../../src/adapters/mqtt/mqtt-client-ingest.js';
 import { createIngestStack } from '../../src/adapters/mqtt/mqtt-test-fixture.js';
 
-const [mode = 'embedded', dataDir = '', twinsS = '1000', url = 'mqtt://127.0.0.1:1883'] = process.argv.slice(2);
+const [mode = 'embedded', dataDir = '', twinsS = '1000', url = 'mqtt://127.0.0.1:1883'] =
+  process.argv.slice(2);
 const twins = Number(twinsS);
 const send = (m: unknown) => process.send?.(m);
 
@@ -30,7 +31,11 @@ if (mode === 'plain') {
   });
 } else {
   const stack = createIngestStack({ dataDir, twins, synchronous: 'FULL' });
-  const log = { info: () => undefined, warn: (m: string) => console.error(m), error: (m: string) => console.error(m) };
+  const log = {
+    info: () => undefined,
+    warn: (m: string) => console.error(m),
+    error: (m: string) => console.error(m),
+  };
   let stop: () => Promise<void>;
   let port = 0;
   if (mode === 'embedded') {
@@ -44,7 +49,13 @@ if (mode === 'plain') {
     stop = async () => {
       await client.close();
       // Leave no persistent session behind on a shared broker.
-      const c = await mqtt.connectAsync(url, { clientId, clean: true, protocolVersion: 5, properties: { sessionExpiryInterval: 0 }, reconnectPeriod: 0 });
+      const c = await mqtt.connectAsync(url, {
+        clientId,
+        clean: true,
+        protocolVersion: 5,
+        properties: { sessionExpiryInterval: 0 },
+        reconnectPeriod: 0,
+      });
       await c.endAsync();
     };
   }
@@ -52,11 +63,25 @@ if (mode === 'plain') {
   process.on('message', (m: { type: string }) => {
     if (m.type === 'mark') {
       const s = stack.service.stats.snapshot();
-      send({ type: 'stats', acceptedMessages: s.acceptedMessages, acceptedReadings: s.acceptedReadings, deadLetters: s.deadLetters, t: Date.now() });
+      send({
+        type: 'stats',
+        acceptedMessages: s.acceptedMessages,
+        acceptedReadings: s.acceptedReadings,
+        deadLetters: s.deadLetters,
+        t: Date.now(),
+      });
     } else if (m.type === 'count') {
       let rows = 0;
       for (const series of stack.history.listSeries('default')) {
-        const [b] = stack.history.queryAggregate({ workspace: 'default', twinId: series.twinId, path: series.path, from: 0, to: 8.64e15, interval: 8.64e15, fns: ['count'] });
+        const [b] = stack.history.queryAggregate({
+          workspace: 'default',
+          twinId: series.twinId,
+          path: series.path,
+          from: 0,
+          to: 8.64e15,
+          interval: 8.64e15,
+          fns: ['count'],
+        });
         rows += b?.count ?? 0;
       }
       send({ type: 'rows', rows });

@@ -20,7 +20,10 @@ const twins = arg('twins', 1000);
 
 const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `bench-latency-${process.pid}`, clean: true });
+const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+  clientId: `bench-latency-${process.pid}`,
+  clean: true,
+});
 let sent = 0;
 let acked = 0;
 let failed = 0;
@@ -31,7 +34,10 @@ await new Promise<void>((resolve) => {
   // Every 2 ms send what is due so far: a steady offered rate, independent of how fast acks return.
   const timer = setInterval(() => {
     const now = performance.now();
-    const due = Math.min(Math.floor(((Math.min(now, end) - start) / 1000) * rate), Math.round(seconds * rate));
+    const due = Math.min(
+      Math.floor(((Math.min(now, end) - start) / 1000) * rate),
+      Math.round(seconds * rate),
+    );
     while (sent < due) {
       const twin = `pump-${(sent % twins) + 1}`;
       const payload = `{"$ts":${Date.now()},"temperature":${20 + (sent % 50) / 10},"flow":${monoMs()}}`;
@@ -51,4 +57,6 @@ await new Promise<void>((resolve) => {
 const waitUntil = performance.now() + 5000;
 while (acked + failed < sent && performance.now() < waitUntil) await new Promise((r) => setTimeout(r, 20));
 await client.endAsync();
-process.stdout.write(`${JSON.stringify({ sent, acked, failed, seconds: (performance.now() - start) / 1000 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ sent, acked, failed, seconds: (performance.now() - start) / 1000 })}\n`,
+);

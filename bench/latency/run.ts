@@ -36,8 +36,15 @@ const tsx = path.join(here, '..', '..', 'node_modules', '.bin', 'tsx');
 const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** Starts a tsx child and resolves with the first JSON line it prints that has `key`. */
-function child(script: string, childArgs: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
-  const p = spawn(tsx, [path.join(here, script), ...childArgs], { env: { ...process.env, ...env }, stdio: 'pipe' });
+function child(
+  script: string,
+  childArgs: string[],
+  env: Record<string, string> = {},
+): ChildProcessWithoutNullStreams {
+  const p = spawn(tsx, [path.join(here, script), ...childArgs], {
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
   p.stderr.on('data', (d: Buffer) => process.stderr.write(`[${script}] ${d.toString()}`));
   return p;
 }
@@ -65,7 +72,11 @@ const server = child('server.ts', [], { BENCH_TWINS: String(TWINS), BENCH_SYNC: 
 const ready = await jsonLine<{ mqttPort: number; httpPort: number }>(server, 'ready', 60_000);
 
 // The subscriber: every telemetry event of every pump.
-const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+const histogram = hdr.build({
+  lowestDiscernibleValue: 1,
+  highestTrackableValue: 120_000_000,
+  numberOfSignificantValueDigits: 3,
+});
 let received = 0;
 let measured = 0;
 let droppedNotices = 0;
@@ -79,7 +90,11 @@ await new Promise<void>((resolve, reject) => {
 const subscribed = new Promise<void>((resolve) => {
   ws.on('message', (data) => {
     const now = monoMs();
-    const m = JSON.parse(data.toString()) as { type?: string; count?: number; events?: { values?: { flow?: number } }[] };
+    const m = JSON.parse(data.toString()) as {
+      type?: string;
+      count?: number;
+      events?: { values?: { flow?: number } }[];
+    };
     if (m.type === 'subscribed') return resolve();
     if (m.type === 'dropped') {
       droppedNotices++;
@@ -100,18 +115,37 @@ const subscribed = new Promise<void>((resolve) => {
     }
   });
 });
-ws.send(JSON.stringify({ op: 'subscribe', id: 'all', model: 'dtmi:twinloop:test:Pump;1', types: ['telemetry'] }));
+ws.send(
+  JSON.stringify({ op: 'subscribe', id: 'all', model: 'dtmi:twinloop:test:Pump;1', types: ['telemetry'] }),
+);
 await subscribed;
 
-const publisher = child('publisher.ts', ['--port', String(ready.mqttPort), '--rate', String(RATE), '--seconds', String(SECONDS), '--twins', String(TWINS)]);
-const pub = await jsonLine<{ sent: number; acked: number; failed: number; seconds: number }>(publisher, 'sent', (SECONDS + 60) * 1000);
+const publisher = child('publisher.ts', [
+  '--port',
+  String(ready.mqttPort),
+  '--rate',
+  String(RATE),
+  '--seconds',
+  String(SECONDS),
+  '--twins',
+  String(TWINS),
+]);
+const pub = await jsonLine<{ sent: number; acked: number; failed: number; seconds: number }>(
+  publisher,
+  'sent',
+  (SECONDS + 60) * 1000,
+);
 // Let the last events arrive.
 const settle = monoMs() + 3000;
 while (received < pub.sent && monoMs() < settle) await new Promise((r) => setTimeout(r, 20));
 ws.close();
 
 server.stdin.write('stop\n');
-const { stats } = await jsonLine<{ stats: { hub: Record<string, number>; ingest: Record<string, number> } }>(server, 'stats', 30_000);
+const { stats } = await jsonLine<{ stats: { hub: Record<string, number>; ingest: Record<string, number> } }>(
+  server,
+  'stats',
+  30_000,
+);
 
 const ms = (us: number): string => (us / 1000).toFixed(2);
 const p50 = histogram.getValueAtPercentile(50);
@@ -119,7 +153,10 @@ const p99 = histogram.getValueAtPercentile(99);
 const p999 = histogram.getValueAtPercentile(99.9);
 const max = histogram.maxValue;
 const cpu = os.cpus();
-const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = os
+  .loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 const verdict = p99 < 25_000 ? 'meets' : 'misses';
 const block = [
   `### Live latency (MQTT QoS 1 → ingest → WebSocket) — ${new Date().toISOString()}`,

@@ -28,14 +28,19 @@ const isOfModel = (_ws: string, m: string, b: string): boolean => models.isOfMod
 const hub = new LiveHub({
   bus: stack.live,
   isOfModel,
-  compileQuery: createLiveQueryCompiler({ graphOf: (ws) => (ws === 'default' ? stack.graph : undefined), isOfModel }),
+  compileQuery: createLiveQueryCompiler({
+    graphOf: (ws) => (ws === 'default' ? stack.graph : undefined),
+    isOfModel,
+  }),
 });
 const broker = new AedesBroker({ host: '127.0.0.1', port: 0, ingest: stack.service });
 const app = Fastify();
 await app.register(liveWsPlugin({ hub }));
 const httpUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 const { port: mqttPort } = await broker.start();
-process.stdout.write(`${JSON.stringify({ ready: true, mqttPort, httpPort: Number(new URL(httpUrl).port), dataDir })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ ready: true, mqttPort, httpPort: Number(new URL(httpUrl).port), dataDir })}\n`,
+);
 
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {

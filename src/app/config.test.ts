@@ -28,7 +28,9 @@ describe('config', () => {
   it('reports every problem at once', () => {
     let err: unknown;
     try {
-      resolveConfig([cliLayer({ httpPort: 'abc', mqttPort: '70000', mqttUrl: 'http://x', logLevel: 'loud' })]);
+      resolveConfig([
+        cliLayer({ httpPort: 'abc', mqttPort: '70000', mqttUrl: 'http://x', logLevel: 'loud' }),
+      ]);
     } catch (e) {
       err = e;
     }
@@ -40,6 +42,8 @@ describe('config', () => {
   });
 
   it('refuses auth off on a public address', () => {
-    expect(() => resolveConfig([cliLayer({ host: '0.0.0.0', auth: 'off' })])).toThrow(/only allowed when bound to loopback/);
+    expect(() => resolveConfig([cliLayer({ host: '0.0.0.0', auth: 'off' })])).toThrow(
+      /only allowed when bound to loopback/,
+    );
   });
 });

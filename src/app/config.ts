@@ -58,7 +58,9 @@ export type TwinloopConfig = Static<typeof ConfigSchema>;
 
 /** A partial configuration as one source gives it. */
 export type ConfigLayer = {
-  [K in keyof TwinloopConfig]?: TwinloopConfig[K] extends object ? Partial<TwinloopConfig[K]> : TwinloopConfig[K];
+  [K in keyof TwinloopConfig]?: TwinloopConfig[K] extends object
+    ? Partial<TwinloopConfig[K]>
+    : TwinloopConfig[K];
 };
 
 export const DEFAULT_HTTP_PORT = 8480;
@@ -165,9 +167,13 @@ export function fileLayer(file: string): ConfigLayer {
   try {
     return JSON.parse(text) as ConfigLayer;
   } catch (e) {
-    throw new TwinloopError('InvalidConfig', `The config file ${file} is not valid JSON: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new TwinloopError(
+      'InvalidConfig',
+      `The config file ${file} is not valid JSON: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -219,7 +225,11 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
         message: `auth "off" is only allowed when bound to loopback; host is ${cfg.host}`,
       });
     if (cfg.tls && (!cfg.tls.certFile || !cfg.tls.keyFile))
-      problems.push({ code: 'config.tls', pointer: '/tls', message: 'TLS needs both --tls-cert and --tls-key' });
+      problems.push({
+        code: 'config.tls',
+        pointer: '/tls',
+        message: 'TLS needs both --tls-cert and --tls-key',
+      });
   }
   if (problems.length) {
     throw new TwinloopError(
@@ -229,7 +239,8 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
     );
   }
   cfg.dataDir = path.resolve(cwd, cfg.dataDir);
-  if (cfg.tls) cfg.tls = { certFile: path.resolve(cwd, cfg.tls.certFile), keyFile: path.resolve(cwd, cfg.tls.keyFile) };
+  if (cfg.tls)
+    cfg.tls = { certFile: path.resolve(cwd, cfg.tls.certFile), keyFile: path.resolve(cwd, cfg.tls.keyFile) };
   return deepFreeze(cfg);
 }
 

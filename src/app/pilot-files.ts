@@ -38,7 +38,9 @@ function parseJsonFile(file: string): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) as unknown;
   } catch (e) {
-    throw new TwinloopError('BadRequest', `Pilot file ${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
+    throw new TwinloopError('BadRequest', `Pilot file ${file} is not valid JSON: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -47,18 +49,28 @@ export function readPilot(nameOrPath: string): PilotFiles {
   const modelsDir = path.join(dir, 'models');
   if (!existsSync(modelsDir)) {
     const available = existsSync(shippedPilotsDir()) ? readdirSync(shippedPilotsDir()).join(', ') : 'none';
-    throw new TwinloopError('NotFound', `No pilot at ${dir} (it needs a models/ folder). Shipped pilots: ${available}.`);
+    throw new TwinloopError(
+      'NotFound',
+      `No pilot at ${dir} (it needs a models/ folder). Shipped pilots: ${available}.`,
+    );
   }
   const models = readdirSync(modelsDir)
     .filter((f) => f.endsWith('.json'))
     .sort()
     .flatMap((f) => {
       const json = parseJsonFile(path.join(modelsDir, f));
-      return (Array.isArray(json) ? json : [json]).map((j) => ({ source: path.join(modelsDir, f), json: j as unknown }));
+      return (Array.isArray(json) ? json : [json]).map((j) => ({
+        source: path.join(modelsDir, f),
+        json: j as unknown,
+      }));
     });
   const twinsFile = path.join(dir, 'twins.json');
   const graph = existsSync(twinsFile)
-    ? (parseJsonFile(twinsFile) as { description?: string; twins?: Record<string, unknown>[]; relationships?: Record<string, unknown>[] })
+    ? (parseJsonFile(twinsFile) as {
+        description?: string;
+        twins?: Record<string, unknown>[];
+        relationships?: Record<string, unknown>[];
+      })
     : {};
   return {
     name: path.basename(dir),

@@ -21,7 +21,10 @@ export async function loadPilot(
   const pilot = readPilot(nameOrPath);
   const where = (what: string, e: unknown) =>
     isTwinloopError(e)
-      ? new TwinloopError(e.code, `Pilot ${pilot.name}: ${what}: ${e.message}`, { cause: e, problems: e.problems })
+      ? new TwinloopError(e.code, `Pilot ${pilot.name}: ${what}: ${e.message}`, {
+          cause: e,
+          problems: e.problems,
+        })
       : e;
   try {
     services.models.add(pilot.models.map((m) => m.json));
@@ -44,5 +47,10 @@ export async function loadPilot(
       throw where(`relationship ${String($sourceId)}/${String($relationshipId)}`, e);
     }
   }
-  return { name: pilot.name, models: pilot.models.length, twins: pilot.twins.length, relationships: pilot.relationships.length };
+  return {
+    name: pilot.name,
+    models: pilot.models.length,
+    twins: pilot.twins.length,
+    relationships: pilot.relationships.length,
+  };
 }

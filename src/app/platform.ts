@@ -58,7 +58,9 @@ function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {
-    throw new TwinloopError('InvalidConfig', `Cannot read the TLS ${what} ${file}: ${(e as Error).message}`, { cause: e });
+    throw new TwinloopError('InvalidConfig', `Cannot read the TLS ${what} ${file}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -88,7 +90,10 @@ async function bindWithFallback<T>(
   throw lastError;
 }
 
-export async function startPlatform(config: Readonly<TwinloopConfig>, options: StartPlatformOptions = {}): Promise<Platform> {
+export async function startPlatform(
+  config: Readonly<TwinloopConfig>,
+  options: StartPlatformOptions = {},
+): Promise<Platform> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'twinloop' } });
   mkdirSync(config.dataDir, { recursive: true });
 
@@ -138,13 +143,26 @@ export async function startPlatform(config: Readonly<TwinloopConfig>, options: S
         graph.putRelationship(r);
         relCount++;
       } catch (e) {
-        logger.warn({ err: e, relationship: r.id, source: r.sourceId }, 'skipped a stored relationship whose twin is missing');
+        logger.warn(
+          { err: e, relationship: r.id, source: r.sourceId },
+          'skipped a stored relationship whose twin is missing',
+        );
       }
     }
-    logger.info({ models: modelCount, twins: twinCount, relationships: relCount, file: storage.file }, 'storage opened');
+    logger.info(
+      { models: modelCount, twins: twinCount, relationships: relCount, file: storage.file },
+      'storage opened',
+    );
 
     const live = new LiveEventBus();
-    const twins = new TwinService({ workspace, models, graph, store: storage.twins, history: storage.history, live });
+    const twins = new TwinService({
+      workspace,
+      models,
+      graph,
+      store: storage.twins,
+      history: storage.history,
+      live,
+    });
     const stats = new IngestStats();
     const ingest = new IngestService({
       workspace: (name) => (name === workspace ? { graph, models } : undefined),
@@ -158,7 +176,10 @@ export async function startPlatform(config: Readonly<TwinloopConfig>, options: S
     // ---- first run: the pilot
     if (modelCount === 0 && twinCount === 0 && config.pilot !== 'none') {
       const r = await loadPilot(config.pilot, { models, twins });
-      logger.info({ pilot: r.name, models: r.models, twins: r.twins, relationships: r.relationships }, 'pilot loaded');
+      logger.info(
+        { pilot: r.name, models: r.models, twins: r.twins, relationships: r.relationships },
+        'pilot loaded',
+      );
     }
 
     // ---- retention
@@ -200,24 +221,30 @@ export async function startPlatform(config: Readonly<TwinloopConfig>, options: S
       closers.push(() => client.close());
       mqttUrl = config.mqtt.url;
     } else {
-      const broker = await bindWithFallback('MQTT', config.mqtt.port, config.mqtt.portExplicit, logger, async (port) => {
-        const b = new AedesBroker({
-          host: config.host,
-          port,
-          tls,
-          token,
-          ingest,
-          logger: mqttLog,
-          maxMessageBytes: config.mqtt.maxMessageBytes,
-        });
-        try {
-          await b.start();
-        } catch (e) {
-          await b.close().catch(() => undefined);
-          throw e;
-        }
-        return b;
-      });
+      const broker = await bindWithFallback(
+        'MQTT',
+        config.mqtt.port,
+        config.mqtt.portExplicit,
+        logger,
+        async (port) => {
+          const b = new AedesBroker({
+            host: config.host,
+            port,
+            tls,
+            token,
+            ingest,
+            logger: mqttLog,
+            maxMessageBytes: config.mqtt.maxMessageBytes,
+          });
+          try {
+            await b.start();
+          } catch (e) {
+            await b.close().catch(() => undefined);
+            throw e;
+          }
+          return b;
+        },
+      );
       closers.push(() => broker.close());
       mqttUrl = broker.url;
       brokerClients = () => broker.connectedClients;
@@ -248,31 +275,37 @@ export async function startPlatform(config: Readonly<TwinloopConfig>, options: S
     });
 
     // ---- HTTP last
-    const http: HttpServer = await bindWithFallback('HTTP', config.httpPort, config.httpPortExplicit, logger, async (port) => {
-      const server = await createHttpServer({
-        workspace: { name: workspace, models, twins, graph },
-        ingest,
-        history: storage.history,
-        deadLetters: storage.deadLetters,
-        metrics,
-        host: config.host,
-        port,
-        token,
-        tls,
-        bodyLimit: config.limits.maxBodyBytes,
-        maxQueryLength: config.limits.maxQueryLength,
-        maxQueryHops: config.limits.maxQueryHops,
-        plugins: [liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength })],
-        health: () => ({ twins: graph.twinCount, models: models.count }),
-      });
-      try {
-        await server.listen();
-      } catch (e) {
-        await server.close().catch(() => undefined);
-        throw e;
-      }
-      return server;
-    });
+    const http: HttpServer = await bindWithFallback(
+      'HTTP',
+      config.httpPort,
+      config.httpPortExplicit,
+      logger,
+      async (port) => {
+        const server = await createHttpServer({
+          workspace: { name: workspace, models, twins, graph },
+          ingest,
+          history: storage.history,
+          deadLetters: storage.deadLetters,
+          metrics,
+          host: config.host,
+          port,
+          token,
+          tls,
+          bodyLimit: config.limits.maxBodyBytes,
+          maxQueryLength: config.limits.maxQueryLength,
+          maxQueryHops: config.limits.maxQueryHops,
+          plugins: [liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength })],
+          health: () => ({ twins: graph.twinCount, models: models.count }),
+        });
+        try {
+          await server.listen();
+        } catch (e) {
+          await server.close().catch(() => undefined);
+          throw e;
+        }
+        return server;
+      },
+    );
     closers.push(() => http.close());
     const address = http.app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;

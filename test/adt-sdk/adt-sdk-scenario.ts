@@ -10,7 +10,9 @@ import { ALL_MODELS } from './workspace-fixture.js';
 const url = process.argv[2];
 if (!url) throw new Error('usage: adt-sdk-scenario.ts <https url>');
 
-const credential: TokenCredential = { getToken: async () => ({ token: 'sdk-token', expiresOnTimestamp: Date.now() + 3600e3 }) };
+const credential: TokenCredential = {
+  getToken: async () => ({ token: 'sdk-token', expiresOnTimestamp: Date.now() + 3600e3 }),
+};
 const client = new DigitalTwinsClient(url, credential);
 const out: Record<string, unknown> = {};
 
@@ -27,31 +29,71 @@ async function main(): Promise<void> {
   const created = await client.createModels([...ALL_MODELS]);
   out.modelsCreated = created.length;
   const listed: string[] = [];
-  for await (const page of client.listModels(undefined, true, 2).byPage()) for (const m of page.value ?? []) listed.push(m.id);
+  for await (const page of client.listModels(undefined, true, 2).byPage())
+    for (const m of page.value ?? []) listed.push(m.id);
   out.modelsListed = listed.sort();
-  out.modelDefinitionId = ((await client.getModel('dtmi:test:Room;1', true)).model as { '@id': string })['@id'];
+  out.modelDefinitionId = ((await client.getModel('dtmi:test:Room;1', true)).model as { '@id': string })[
+    '@id'
+  ];
 
-  const room = await client.upsertDigitalTwin('room-1', JSON.stringify({ $metadata: { $model: 'dtmi:test:Room;1' }, temperature: 20, thermostat: { $metadata: {} } }));
+  const room = await client.upsertDigitalTwin(
+    'room-1',
+    JSON.stringify({
+      $metadata: { $model: 'dtmi:test:Room;1' },
+      temperature: 20,
+      thermostat: { $metadata: {} },
+    }),
+  );
   out.roomEtagHeader = room.etag;
   out.roomEtagBody = (room.body as { $etag: string }).$etag;
-  out.createOnlyAgain = await status(client.upsertDigitalTwin('room-1', JSON.stringify({ $metadata: { $model: 'dtmi:test:Room;1' }, thermostat: { $metadata: {} } }), { ifNoneMatch: '*' }));
-  for (let i = 0; i < 25; i++) await client.upsertDigitalTwin(`sensor-${i}`, JSON.stringify({ $metadata: { $model: 'dtmi:test:Sensor;1' }, kind: i % 2 ? 'co2' : 'temp' }));
+  out.createOnlyAgain = await status(
+    client.upsertDigitalTwin(
+      'room-1',
+      JSON.stringify({ $metadata: { $model: 'dtmi:test:Room;1' }, thermostat: { $metadata: {} } }),
+      { ifNoneMatch: '*' },
+    ),
+  );
+  for (let i = 0; i < 25; i++)
+    await client.upsertDigitalTwin(
+      `sensor-${i}`,
+      JSON.stringify({ $metadata: { $model: 'dtmi:test:Sensor;1' }, kind: i % 2 ? 'co2' : 'temp' }),
+    );
 
-  const upd = await client.updateDigitalTwin('room-1', [{ op: 'replace', path: '/temperature', value: 23 }], { ifMatch: room.etag! });
+  const upd = await client.updateDigitalTwin('room-1', [{ op: 'replace', path: '/temperature', value: 23 }], {
+    ifMatch: room.etag!,
+  });
   out.updateEtagChanged = upd.etag !== undefined && upd.etag !== room.etag;
-  out.staleUpdate = await status(client.updateDigitalTwin('room-1', [{ op: 'replace', path: '/temperature', value: 1 }], { ifMatch: room.etag! }));
+  out.staleUpdate = await status(
+    client.updateDigitalTwin('room-1', [{ op: 'replace', path: '/temperature', value: 1 }], {
+      ifMatch: room.etag!,
+    }),
+  );
   out.temperature = ((await client.getDigitalTwin('room-1')).body as { temperature: number }).temperature;
   await client.updateComponent('room-1', 'thermostat', [{ op: 'add', path: '/setPoint', value: 21 }]);
   out.setPoint = ((await client.getComponent('room-1', 'thermostat')).body as { setPoint: number }).setPoint;
 
-  await client.upsertRelationship('room-1', 'c1', { $relationshipId: 'c1', $sourceId: 'room-1', $targetId: 'sensor-0', $relationshipName: 'contains' });
-  await client.upsertRelationship('room-1', 'c2', { $targetId: 'sensor-1', $relationshipName: 'contains', since: '2024' });
+  await client.upsertRelationship('room-1', 'c1', {
+    $relationshipId: 'c1',
+    $sourceId: 'room-1',
+    $targetId: 'sensor-0',
+    $relationshipName: 'contains',
+  });
+  await client.upsertRelationship('room-1', 'c2', {
+    $targetId: 'sensor-1',
+    $relationshipName: 'contains',
+    since: '2024',
+  });
   const rel = await client.getRelationship('room-1', 'c2');
   out.relEtag = typeof rel.etag === 'string';
-  await client.updateRelationship('room-1', 'c2', [{ op: 'replace', path: '/since', value: '2025' }], { ifMatch: rel.etag! });
-  out.thirdContains = await status(client.upsertRelationship('room-1', 'c3', { $targetId: 'sensor-2', $relationshipName: 'contains' }));
+  await client.updateRelationship('room-1', 'c2', [{ op: 'replace', path: '/since', value: '2025' }], {
+    ifMatch: rel.etag!,
+  });
+  out.thirdContains = await status(
+    client.upsertRelationship('room-1', 'c3', { $targetId: 'sensor-2', $relationshipName: 'contains' }),
+  );
   const rels: string[] = [];
-  for await (const r of client.listRelationships('room-1')) rels.push((r as { $relationshipId: string }).$relationshipId);
+  for await (const r of client.listRelationships('room-1'))
+    rels.push((r as { $relationshipId: string }).$relationshipId);
   out.relationships = rels.sort();
   const incoming: string[] = [];
   for await (const r of client.listIncomingRelationships('sensor-0')) incoming.push(r.sourceId ?? '?');
@@ -59,7 +101,9 @@ async function main(): Promise<void> {
 
   const ids: string[] = [];
   let pages = 0;
-  for await (const page of client.queryTwins("SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL('dtmi:test:Sensor;1')", 10).byPage()) {
+  for await (const page of client
+    .queryTwins("SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL('dtmi:test:Sensor;1')", 10)
+    .byPage()) {
     pages++;
     for (const t of page.value ?? []) ids.push((t as { $dtId: string }).$dtId);
   }
@@ -67,7 +111,9 @@ async function main(): Promise<void> {
   out.queryPages = pages;
 
   await client.publishTelemetry('room-1', { humidity: 55 }, 'msg-1');
-  await client.publishComponentTelemetry('room-1', 'thermostat', JSON.stringify({}), 'msg-2').catch(() => undefined);
+  await client
+    .publishComponentTelemetry('room-1', 'thermostat', JSON.stringify({}), 'msg-2')
+    .catch(() => undefined);
   out.badTelemetry = await status(client.publishTelemetry('room-1', { humidity: 'wet' }, 'msg-3'));
 
   out.deleteRelated = await status(client.deleteDigitalTwin('sensor-0'));
@@ -77,14 +123,20 @@ async function main(): Promise<void> {
 
   await client.decomissionModel('dtmi:test:Sensor;1');
   out.decommissioned = (await client.getModel('dtmi:test:Sensor;1')).decommissioned;
-  out.twinOfDecommissioned = await status(client.upsertDigitalTwin('sensor-x', JSON.stringify({ $metadata: { $model: 'dtmi:test:Sensor;1' } })));
+  out.twinOfDecommissioned = await status(
+    client.upsertDigitalTwin('sensor-x', JSON.stringify({ $metadata: { $model: 'dtmi:test:Sensor;1' } })),
+  );
   out.deleteUsedModel = await status(client.deleteModel('dtmi:test:Space;1'));
   await client.deleteModel('dtmi:test:Thermostat;1').catch(() => undefined);
-  out.modelGoneAfterDelete = await status(client.deleteModel('dtmi:test:Room;1').then(() => client.getModel('dtmi:test:Room;1')));
+  out.modelGoneAfterDelete = await status(
+    client.deleteModel('dtmi:test:Room;1').then(() => client.getModel('dtmi:test:Room;1')),
+  );
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`scenario failed: ${String((e as Error).stack ?? e)}\nobserved so far: ${JSON.stringify(out)}\n`);
+  process.stderr.write(
+    `scenario failed: ${String((e as Error).stack ?? e)}\nobserved so far: ${JSON.stringify(out)}\n`,
+  );
   process.exit(1);
 });

@@ -22,13 +22,32 @@ describe('@azure/digital-twins-core SDK over HTTPS', () => {
   let url: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'twinloop-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     s = await startTestServer({
-      tls: { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') },
+      tls: {
+        cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+        key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+      },
       token: 'sdk-token',
     });
     url = (await s.http.listen()).url;
@@ -44,14 +63,23 @@ describe('@azure/digital-twins-core SDK over HTTPS', () => {
   });
 
   it('runs the whole ADT scenario with the official SDK', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(here, 'adt-sdk-scenario.ts'), url], {
-      cwd: root,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
-      timeout: 60_000,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', join(here, 'adt-sdk-scenario.ts'), url],
+      {
+        cwd: root,
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
+        timeout: 60_000,
+      },
+    );
     const o = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
     expect(o.modelsCreated).toBe(4);
-    expect(o.modelsListed).toEqual(['dtmi:test:Room;1', 'dtmi:test:Sensor;1', 'dtmi:test:Space;1', 'dtmi:test:Thermostat;1']);
+    expect(o.modelsListed).toEqual([
+      'dtmi:test:Room;1',
+      'dtmi:test:Sensor;1',
+      'dtmi:test:Space;1',
+      'dtmi:test:Thermostat;1',
+    ]);
     expect(o.modelDefinitionId).toBe('dtmi:test:Room;1');
     expect(o.roomEtagHeader).toBe(o.roomEtagBody);
     expect(o.createOnlyAgain).toBe(412);

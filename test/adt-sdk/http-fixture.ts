@@ -4,7 +4,11 @@
  */
 import { Registry } from 'prom-client';
 import { IngestService } from '../../src/core/telemetry/ingest-service.js';
-import { createHttpServer, type HttpServer, type HttpServerOptions } from '../../src/adapters/http/http-server.js';
+import {
+  createHttpServer,
+  type HttpServer,
+  type HttpServerOptions,
+} from '../../src/adapters/http/http-server.js';
 import { openTestWorkspace, type TestWorkspace } from './workspace-fixture.js';
 
 export interface TestServer {

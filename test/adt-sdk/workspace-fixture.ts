@@ -53,7 +53,13 @@ export const MODELS = {
       {
         '@type': 'Property',
         name: 'info',
-        schema: { '@type': 'Object', fields: [{ name: 'floor', schema: 'integer' }, { name: 'wing', schema: 'string' }] },
+        schema: {
+          '@type': 'Object',
+          fields: [
+            { name: 'floor', schema: 'integer' },
+            { name: 'wing', schema: 'string' },
+          ],
+        },
       },
       { '@type': 'Telemetry', name: 'humidity', schema: 'double' },
       { '@type': 'Component', name: 'thermostat', schema: 'dtmi:test:Thermostat;1' },
@@ -86,7 +92,12 @@ export function openTestWorkspace(options: { dir?: string; now?: () => number } 
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'twinloop-twins-'));
   const storage = openSqliteStorage({ dataDir: dir, synchronous: 'NORMAL' });
   const registry = new ModelRegistry();
-  const models = new ModelService({ workspace: 'default', registry, store: storage.models, ...(options.now ? { now: options.now } : {}) });
+  const models = new ModelService({
+    workspace: 'default',
+    registry,
+    store: storage.models,
+    ...(options.now ? { now: options.now } : {}),
+  });
   models.load();
   const graph = new InMemoryTwinGraph({ hierarchy: registry });
   for (const t of storage.twins.loadTwins('default')) graph.putTwin(t);

@@ -18,10 +18,14 @@ let platform: Platform;
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await exec(process.execPath, ['--import', 'tsx', path.join(root, 'src/app/cli/main.ts'), ...args], {
-      cwd: root,
-      env: { ...process.env, TWINLOOP_DATA: data.dir },
-    });
+    const r = await exec(
+      process.execPath,
+      ['--import', 'tsx', path.join(root, 'src/app/cli/main.ts'), ...args],
+      {
+        cwd: root,
+        env: { ...process.env, TWINLOOP_DATA: data.dir },
+      },
+    );
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -43,7 +47,10 @@ describe('twinloop CLI', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/6 file\(s\), \d+ interface\(s\), 0 error\(s\)/);
     const bad = path.join(data.dir, 'bad.json');
-    writeFileSync(bad, '{\n  "@context": "dtmi:dtdl:context;3",\n  "@id": "dtmi:x:Bad;1",\n  "@type": "Interface",\n  "contents": [ { "@type": "Property", "name": "1bad", "schema": "double" } ]\n}\n');
+    writeFileSync(
+      bad,
+      '{\n  "@context": "dtmi:dtdl:context;3",\n  "@id": "dtmi:x:Bad;1",\n  "@type": "Interface",\n  "contents": [ { "@type": "Property", "name": "1bad", "schema": "double" } ]\n}\n',
+    );
     const r = await cli('models', 'validate', bad);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/bad\.json.*contents\/0\/name.*\[dtdl\./);
@@ -51,7 +58,7 @@ describe('twinloop CLI', () => {
 
   it('sends telemetry, queries it back and lists dead letters', async () => {
     expect((await cli('send', 'pump-1b', 'vibration=9.5', 'running=true')).code).toBe(0);
-    const q = await cli('query', "SELECT T.$dtId FROM DIGITALTWINS T WHERE T.vibration > 9");
+    const q = await cli('query', 'SELECT T.$dtId FROM DIGITALTWINS T WHERE T.vibration > 9');
     expect(q.code).toBe(0);
     expect(JSON.parse(q.stdout)).toEqual([{ $dtId: 'pump-1b' }]);
     const bad = await cli('send', 'pump-1b', 'vibration="loud"');

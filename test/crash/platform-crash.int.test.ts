@@ -17,7 +17,20 @@ const data = tempDataDir('twinloop-crash-');
 function startChild(): ChildProcess {
   return spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(root, 'src/app/cli/main.ts'), 'start', '--data', data.dir, '--http-port', '0', '--mqtt-port', '0', '--log-level', 'warn'],
+    [
+      '--import',
+      'tsx',
+      path.join(root, 'src/app/cli/main.ts'),
+      'start',
+      '--data',
+      data.dir,
+      '--http-port',
+      '0',
+      '--mqtt-port',
+      '0',
+      '--log-level',
+      'warn',
+    ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
 }
@@ -47,7 +60,11 @@ describe('crash safety', () => {
       const child = startChild();
       const { mqttUrl } = await waitForRuntime(child);
       const clients = await Promise.all(
-        ['pump-1a', 'pump-3a', 'pump-3b'].map((twin) => mqtt.connectAsync(mqttUrl, { clientId: `crash-${twin}-${round}`, reconnectPeriod: 0 }).then((c) => ({ c, twin }))),
+        ['pump-1a', 'pump-3a', 'pump-3b'].map((twin) =>
+          mqtt
+            .connectAsync(mqttUrl, { clientId: `crash-${twin}-${round}`, reconnectPeriod: 0 })
+            .then((c) => ({ c, twin })),
+        ),
       );
       let seq = round * 1_000_000;
       let stop = false;
@@ -68,7 +85,9 @@ describe('crash safety', () => {
       await new Promise((r) => setTimeout(r, 1500 + round * 500));
       child.kill('SIGKILL');
       stop = true;
-      await new Promise<void>((r) => (child.exitCode !== null || child.signalCode ? r() : child.once('exit', () => r())));
+      await new Promise<void>((r) =>
+        child.exitCode !== null || child.signalCode ? r() : child.once('exit', () => r()),
+      );
       // The broker is gone: no PUBACK can arrive any more. In-flight publishes stay pending in
       // MQTT.js (no reconnect), so the senders are left behind rather than awaited.
       void senders;
@@ -85,7 +104,15 @@ describe('crash safety', () => {
       for (const twin of ['pump-1a', 'pump-3a', 'pump-3b']) {
         let cursor: string | undefined;
         do {
-          const page = p.storage.history.queryRaw({ workspace: 'default', twinId: twin, path: 'flow', from: 0, to: Date.now() + 60_000, limit: 10_000, cursor });
+          const page = p.storage.history.queryRaw({
+            workspace: 'default',
+            twinId: twin,
+            path: 'flow',
+            from: 0,
+            to: Date.now() + 60_000,
+            limit: 10_000,
+            cursor,
+          });
           for (const pt of page.points) stored.add(pt.value as number);
           cursor = page.cursor;
         } while (cursor);

@@ -15,8 +15,13 @@ export function tempDataDir(prefix = 'twinloop-test-'): { dir: string; cleanup: 
 }
 
 export async function startTestPlatform(dataDir: string, cli: CliConfigOptions = {}): Promise<Platform> {
-  const config = resolveConfig([cliLayer({ data: dataDir, httpPort: '0', mqttPort: '0', logLevel: 'silent', ...cli })]);
-  return startPlatform(config, { logger: pino({ level: process.env.TL_TEST_LOG ?? 'silent' }), banner: false });
+  const config = resolveConfig([
+    cliLayer({ data: dataDir, httpPort: '0', mqttPort: '0', logLevel: 'silent', ...cli }),
+  ]);
+  return startPlatform(config, {
+    logger: pino({ level: process.env.TL_TEST_LOG ?? 'silent' }),
+    banner: false,
+  });
 }
 
 export const API = 'api-version=2023-10-31';

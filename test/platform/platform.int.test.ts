@@ -50,7 +50,11 @@ describe('the core loop', () => {
 
   it('MQTT reading → twin state, history and a WebSocket subscriber', async () => {
     const ws = new WebSocket(platform.runtime.liveUrl);
-    const frames: { type?: string; sub?: string; events?: { type: string; twinId: string; values?: Record<string, unknown> }[] }[] = [];
+    const frames: {
+      type?: string;
+      sub?: string;
+      events?: { type: string; twinId: string; values?: Record<string, unknown> }[];
+    }[] = [];
     ws.on('message', (m) => frames.push(JSON.parse(String(m)) as (typeof frames)[number]));
     await new Promise<void>((res, rej) => {
       ws.once('open', () => res());
@@ -60,9 +64,16 @@ describe('the core loop', () => {
     await waitFor(() => frames.some((f) => f.type === 'subscribed'));
 
     const client = await mqtt.connectAsync(platform.runtime.mqttUrl, { clientId: 'dev-pump-3a' });
-    await client.publishAsync('twins/pump-3a/telemetry', JSON.stringify({ vibration: 7.8, temperature: 63.2, flow: 51 }), { qos: 1 });
+    await client.publishAsync(
+      'twins/pump-3a/telemetry',
+      JSON.stringify({ vibration: 7.8, temperature: 63.2, flow: 51 }),
+      { qos: 1 },
+    );
     // PUBACK arrived: the reading is durable and visible to the very next query.
-    const rows = await query(platform, "SELECT T.$dtId, T.vibration FROM DIGITALTWINS T WHERE T.vibration > 7");
+    const rows = await query(
+      platform,
+      'SELECT T.$dtId, T.vibration FROM DIGITALTWINS T WHERE T.vibration > 7',
+    );
     expect(rows).toEqual([{ $dtId: 'pump-3a', vibration: 7.8 }]);
 
     await waitFor(() => frames.some((f) => f.sub === 's1' && f.events?.some((e) => e.type === 'telemetry')));
@@ -70,7 +81,9 @@ describe('the core loop', () => {
     expect(ev?.twinId).toBe('pump-3a');
     expect(ev?.values).toMatchObject({ vibration: 7.8 });
 
-    const hist = await fetch(`${platform.runtime.httpUrl}/digitaltwins/pump-3a/history?path=temperature&from=0&to=${Date.now() + 1000}&${API}`);
+    const hist = await fetch(
+      `${platform.runtime.httpUrl}/digitaltwins/pump-3a/history?path=temperature&from=0&to=${Date.now() + 1000}&${API}`,
+    );
     expect(hist.status).toBe(200);
     const h = (await hist.json()) as { value: { value: unknown }[] };
     expect(h.value.map((p) => p.value)).toEqual([63.2]);
@@ -81,10 +94,15 @@ describe('the core loop', () => {
     await client.publishAsync('twins/pump-3a/telemetry', '{"colour": "red"}', { qos: 1 });
     await client.publishAsync('twins/pump-3b/telemetry', '{"vibration": 2.5}', { qos: 1 });
     const dl = await fetch(`${platform.runtime.httpUrl}/deadletters?${API}`);
-    const letters = ((await dl.json()) as { value: { code: string; topic: string; payload: string }[] }).value;
-    expect(letters.map((l) => l.code).sort()).toEqual(['DigitalTwinNotFound', 'InvalidTelemetry', 'InvalidTelemetry'].sort());
+    const letters = ((await dl.json()) as { value: { code: string; topic: string; payload: string }[] })
+      .value;
+    expect(letters.map((l) => l.code).sort()).toEqual(
+      ['DigitalTwinNotFound', 'InvalidTelemetry', 'InvalidTelemetry'].sort(),
+    );
     expect(letters.find((l) => l.payload === '{"vibration": ')?.topic).toBe('twins/pump-3a/telemetry');
-    expect(await query(platform, "SELECT T.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-3b'")).toEqual([{ vibration: 2.5 }]);
+    expect(await query(platform, "SELECT T.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-3b'")).toEqual(
+      [{ vibration: 2.5 }],
+    );
 
     await client.endAsync();
     ws.close();
@@ -95,7 +113,9 @@ describe('the core loop', () => {
     platform = await startTestPlatform(data.dir);
     expect(await query(platform, 'SELECT COUNT() FROM DIGITALTWINS')).toEqual([{ COUNT: 12 }]);
     // latest telemetry survives too
-    expect(await query(platform, "SELECT T.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-3a'")).toEqual([{ vibration: 7.8 }]);
+    expect(await query(platform, "SELECT T.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-3a'")).toEqual(
+      [{ vibration: 7.8 }],
+    );
   });
 
   it('an explicit busy port stops with a way out, never a crash', async () => {
@@ -121,10 +141,18 @@ describe('the core loop', () => {
       expect(p.token).toMatch(/^tl_/);
       const denied = await fetch(`${p.runtime.httpUrl}/models?${API}`);
       expect(denied.status).toBe(401);
-      const ok = await fetch(`${p.runtime.httpUrl}/models?${API}`, { headers: { authorization: `Bearer ${p.token}` } });
+      const ok = await fetch(`${p.runtime.httpUrl}/models?${API}`, {
+        headers: { authorization: `Bearer ${p.token}` },
+      });
       expect(ok.status).toBe(200);
-      await expect(mqtt.connectAsync(p.runtime.mqttUrl, { reconnectPeriod: 0, password: 'wrong', username: 'x' })).rejects.toThrow();
-      const c = await mqtt.connectAsync(p.runtime.mqttUrl, { reconnectPeriod: 0, password: p.token, username: 'x' });
+      await expect(
+        mqtt.connectAsync(p.runtime.mqttUrl, { reconnectPeriod: 0, password: 'wrong', username: 'x' }),
+      ).rejects.toThrow();
+      const c = await mqtt.connectAsync(p.runtime.mqttUrl, {
+        reconnectPeriod: 0,
+        password: p.token,
+        username: 'x',
+      });
       await c.endAsync();
       const ws = new WebSocket(p.runtime.liveUrl);
       const code = await new Promise<number>((res) => {

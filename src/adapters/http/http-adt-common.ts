@@ -47,7 +47,10 @@ export function pageSize(request: FastifyRequest, fallback = DEFAULT_PAGE_SIZE):
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 1) {
-    throw new TwinloopError('BadRequest', `The max-items-per-page header must be a whole number of at least 1, not '${raw}'.`);
+    throw new TwinloopError(
+      'BadRequest',
+      `The max-items-per-page header must be a whole number of at least 1, not '${raw}'.`,
+    );
   }
   return Math.min(n, MAX_PAGE_SIZE);
 }
@@ -69,17 +72,29 @@ export function readListCursor(request: FastifyRequest): ListCursor | undefined 
   } catch {
     // reported below
   }
-  throw new TwinloopError('InvalidContinuationToken', 'The continuationToken of this list is not valid; start again from the first page.');
+  throw new TwinloopError(
+    'InvalidContinuationToken',
+    'The continuationToken of this list is not valid; start again from the first page.',
+  );
 }
 
 /** One page of `items` as ADT answers it: `{ value, nextLink? }`. */
-export function pageOf<T, R>(request: FastifyRequest, items: readonly T[], map: (item: T) => R): { value: R[]; nextLink?: string } {
+export function pageOf<T, R>(
+  request: FastifyRequest,
+  items: readonly T[],
+  map: (item: T) => R,
+): { value: R[]; nextLink?: string } {
   const cursor = readListCursor(request);
   const n = cursor?.n ?? pageSize(request);
   const o = cursor?.o ?? 0;
   const value = items.slice(o, o + n).map(map);
   if (o + n >= items.length) return { value };
-  return { value, nextLink: nextLink(request, { continuationToken: Buffer.from(JSON.stringify({ o: o + n, n })).toString('base64url') }) };
+  return {
+    value,
+    nextLink: nextLink(request, {
+      continuationToken: Buffer.from(JSON.stringify({ o: o + n, n })).toString('base64url'),
+    }),
+  };
 }
 
 /** An absolute URL to the same route with `params` replacing those of the current query. */

@@ -21,7 +21,9 @@ export interface HttpWorkspace {
 /** The ingest service as the HTTP API uses it. */
 export interface HttpIngestPort {
   ingest(msg: IncomingMessage): Promise<IngestOutcome>;
-  ingestBulk(msg: IncomingMessage): Promise<{ acceptedLines: number; readings: number; deadLettered: number; lines: unknown[] }>;
+  ingestBulk(
+    msg: IncomingMessage,
+  ): Promise<{ acceptedLines: number; readings: number; deadLettered: number; lines: unknown[] }>;
 }
 
 export interface HttpServerOptions {

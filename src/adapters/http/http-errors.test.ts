@@ -12,22 +12,45 @@ describe('error catalogue ↔ HTTP ↔ docs', () => {
     const status = ERROR_STATUS[code];
     expect(status).toBeGreaterThanOrEqual(400);
     expect(status).toBeLessThan(600);
-    const line = doc.split('\n').find((l) => l.startsWith(`| \`${code}\` |`));
-    expect(line, `docs/errors.md has no line for ${code}`).toBeDefined();
-    expect(line).toContain(`| ${status} |`);
+    // Cells are compared trimmed: column padding is the formatter's business, not the content's.
+    const cells = doc
+      .split('\n')
+      .map((l) => l.split('|').map((c) => c.trim()))
+      .find((c) => c[1] === `\`${code}\``);
+    expect(cells, `docs/errors.md has no line for ${code}`).toBeDefined();
+    expect(cells?.[2]).toBe(String(status));
   });
 
   it('the docs list no code that does not exist', () => {
-    const documented = [...doc.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
+    const documented = [...doc.matchAll(/^\| `([A-Za-z]+)`\s*\|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...codes].sort());
   });
 
   it('turns problems into ADT error details and Fastify errors into catalogue codes', () => {
-    const e = new TwinloopError('ValidationFailed', 'bad', { problems: [{ code: 'x', message: 'y', pointer: '/a' }] });
-    expect(errorBody(e)).toEqual({ error: { code: 'ValidationFailed', message: 'bad', details: [{ code: 'x', message: 'y', pointer: '/a' }] } });
-    expect(toTwinloopError(Object.assign(new Error('too big'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 })).code).toBe('PayloadTooLarge');
+    const e = new TwinloopError('ValidationFailed', 'bad', {
+      problems: [{ code: 'x', message: 'y', pointer: '/a' }],
+    });
+    expect(errorBody(e)).toEqual({
+      error: {
+        code: 'ValidationFailed',
+        message: 'bad',
+        details: [{ code: 'x', message: 'y', pointer: '/a' }],
+      },
+    });
+    expect(
+      toTwinloopError(
+        Object.assign(new Error('too big'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }),
+      ).code,
+    ).toBe('PayloadTooLarge');
     expect(toTwinloopError(new Error('boom')).code).toBe('InternalError');
-    const v = toTwinloopError(Object.assign(new Error('v'), { validation: [{ instancePath: '', message: 'must have required property', params: { missingProperty: 'query' } }], validationContext: 'body' }));
+    const v = toTwinloopError(
+      Object.assign(new Error('v'), {
+        validation: [
+          { instancePath: '', message: 'must have required property', params: { missingProperty: 'query' } },
+        ],
+        validationContext: 'body',
+      }),
+    );
     expect(v.code).toBe('BadRequest');
     expect(v.problems[0]?.pointer).toBe('/query');
   });

@@ -5,14 +5,27 @@
  * No route writes an error status by hand.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_STATUS, TwinloopError, isTwinloopError, type ErrorCode, type Problem } from '../../core/errors/errors.js';
+import {
+  ERROR_STATUS,
+  TwinloopError,
+  isTwinloopError,
+  type ErrorCode,
+  type Problem,
+} from '../../core/errors/errors.js';
 
 /** ADT's ErrorResponse body. */
 export interface AdtErrorBody {
   error: {
     code: string;
     message: string;
-    details?: { code: string; message: string; pointer?: string; source?: string; line?: number; column?: number }[];
+    details?: {
+      code: string;
+      message: string;
+      pointer?: string;
+      source?: string;
+      line?: number;
+      column?: number;
+    }[];
   };
 }
 
@@ -34,7 +47,9 @@ export function errorBody(e: TwinloopError): AdtErrorBody {
 /** Turns anything thrown into a TwinloopError (Fastify's errors included). */
 export function toTwinloopError(err: unknown): TwinloopError {
   if (isTwinloopError(err)) return err;
-  const fe = err as Partial<FastifyError> & { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
+  const fe = err as Partial<FastifyError> & {
+    validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[];
+  };
   if (fe && Array.isArray(fe.validation)) {
     const where = fe.validationContext ?? 'request';
     const problems: Problem[] = fe.validation.map((v) => {
@@ -50,26 +65,41 @@ export function toTwinloopError(err: unknown): TwinloopError {
   }
   switch (fe?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new TwinloopError('PayloadTooLarge', 'The request body is larger than the server accepts (see the bodyLimit option / --http-body-limit).', { cause: err });
+      return new TwinloopError(
+        'PayloadTooLarge',
+        'The request body is larger than the server accepts (see the bodyLimit option / --http-body-limit).',
+        { cause: err },
+      );
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new TwinloopError('BadRequest', `The request body is not valid JSON: ${fe.message ?? ''}`, { cause: err });
+      return new TwinloopError('BadRequest', `The request body is not valid JSON: ${fe.message ?? ''}`, {
+        cause: err,
+      });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new TwinloopError('BadRequest', fe.message ?? 'The request body cannot be read.', { cause: err });
+      return new TwinloopError('BadRequest', fe.message ?? 'The request body cannot be read.', {
+        cause: err,
+      });
   }
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
   if (status >= 400 && status < 500) {
-    const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === status) ?? 'BadRequest';
+    const code =
+      (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === status) ?? 'BadRequest';
     return new TwinloopError(code, fe?.message ?? 'Bad request.', { cause: err });
   }
-  return new TwinloopError('InternalError', 'An internal error occurred; it has been logged.', { cause: err });
+  return new TwinloopError('InternalError', 'An internal error occurred; it has been logged.', {
+    cause: err,
+  });
 }
 
 /** Sends a TwinloopError as ADT does (status, x-ms-error-code header, ErrorResponse body). */
 export function sendError(reply: FastifyReply, e: TwinloopError): FastifyReply {
   if (e.code === 'Unauthorized') void reply.header('www-authenticate', 'Bearer');
-  return reply.status(e.status).header('x-ms-error-code', e.code).type('application/json; charset=utf-8').send(errorBody(e));
+  return reply
+    .status(e.status)
+    .header('x-ms-error-code', e.code)
+    .type('application/json; charset=utf-8')
+    .send(errorBody(e));
 }
 
 /** Installs the error and not-found handlers on the root instance. */
@@ -80,6 +110,9 @@ export function installErrorHandlers(app: FastifyInstance): void {
     return sendError(reply, e);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new TwinloopError('NotFound', `There is no route ${request.method} ${request.url.split('?')[0]}.`)),
+    sendError(
+      reply,
+      new TwinloopError('NotFound', `There is no route ${request.method} ${request.url.split('?')[0]}.`),
+    ),
   );
 }

@@ -19,7 +19,12 @@ export function parseTime(raw: string | undefined, name: string, problems: Probl
   if (raw === undefined || raw === '') return undefined;
   const ms = /^-?\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
   if (!Number.isSafeInteger(ms)) {
-    problems.push({ code: 'history.time', message: `'${name}' must be an ISO 8601 date-time or epoch milliseconds, not '${raw}'.`, pointer: `/${name}`, source: 'query string' });
+    problems.push({
+      code: 'history.time',
+      message: `'${name}' must be an ISO 8601 date-time or epoch milliseconds, not '${raw}'.`,
+      pointer: `/${name}`,
+      source: 'query string',
+    });
     return undefined;
   }
   return ms;
@@ -34,10 +39,19 @@ export function parseInterval(raw: string, problems: Problem[]): number | undefi
   if (simple) ms = Number(simple[1]) * UNIT_MS[simple[2] ?? 'ms']!;
   const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(raw);
   if (!simple && iso && raw !== 'P' && raw !== 'PT') {
-    ms = Number(iso[1] ?? 0) * DAY + Number(iso[2] ?? 0) * 3_600_000 + Number(iso[3] ?? 0) * 60_000 + Math.round(Number(iso[4] ?? 0) * 1000);
+    ms =
+      Number(iso[1] ?? 0) * DAY +
+      Number(iso[2] ?? 0) * 3_600_000 +
+      Number(iso[3] ?? 0) * 60_000 +
+      Math.round(Number(iso[4] ?? 0) * 1000);
   }
   if (ms === undefined || !Number.isSafeInteger(ms) || ms <= 0) {
-    problems.push({ code: 'history.interval', message: `'interval' must be a positive duration such as 500ms, 15s, 5m, 1h, 1d or PT5M, not '${raw}'.`, pointer: '/interval', source: 'query string' });
+    problems.push({
+      code: 'history.interval',
+      message: `'interval' must be a positive duration such as 500ms, 15s, 5m, 1h, 1d or PT5M, not '${raw}'.`,
+      pointer: '/interval',
+      source: 'query string',
+    });
     return undefined;
   }
   return ms;
@@ -45,7 +59,11 @@ export function parseInterval(raw: string, problems: Problem[]): number | undefi
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function registerHistoryRoutes(app: FastifyInstance, ws: HttpWorkspace, history: HttpServerOptions['history']): void {
+export function registerHistoryRoutes(
+  app: FastifyInstance,
+  ws: HttpWorkspace,
+  history: HttpServerOptions['history'],
+): void {
   app.get(
     '/digitaltwins/:id/history',
     {
@@ -60,7 +78,10 @@ export function registerHistoryRoutes(app: FastifyInstance, ws: HttpWorkspace, h
             from: { type: 'string', description: 'ISO 8601 or epoch ms (default: to - 24 h)' },
             to: { type: 'string', description: 'ISO 8601 or epoch ms, exclusive (default: now)' },
             interval: { type: 'string', description: 'bucket width: 500ms, 15s, 5m, 1h, 1d, PT5M' },
-            fn: { type: 'string', description: 'comma list of avg,min,max,sum,count,first,last (default avg)' },
+            fn: {
+              type: 'string',
+              description: 'comma list of avg,min,max,sum,count,first,last (default avg)',
+            },
             limit: { type: 'string' },
             cursor: { type: 'string' },
             order: { type: 'string', enum: ['asc', 'desc'] },
@@ -73,30 +94,82 @@ export function registerHistoryRoutes(app: FastifyInstance, ws: HttpWorkspace, h
       const q = req.query as Record<string, string | undefined>;
       const problems: Problem[] = [];
       const path = q.path;
-      if (!path) problems.push({ code: 'history.path', message: "'path' is required (a property or telemetry name, 'component/name' inside a component).", pointer: '/path', source: 'query string' });
+      if (!path)
+        problems.push({
+          code: 'history.path',
+          message: "'path' is required (a property or telemetry name, 'component/name' inside a component).",
+          pointer: '/path',
+          source: 'query string',
+        });
       const to = parseTime(q.to, 'to', problems) ?? Date.now();
       const from = parseTime(q.from, 'from', problems) ?? to - DAY;
-      if (from >= to) problems.push({ code: 'history.range', message: `'from' (${iso(from)}) must be before 'to' (${iso(to)}).`, pointer: '/from', source: 'query string' });
+      if (from >= to)
+        problems.push({
+          code: 'history.range',
+          message: `'from' (${iso(from)}) must be before 'to' (${iso(to)}).`,
+          pointer: '/from',
+          source: 'query string',
+        });
       const interval = q.interval !== undefined ? parseInterval(q.interval, problems) : undefined;
       let fns: AggregateFn[] = [];
       if (q.fn !== undefined) {
-        if (q.interval === undefined) problems.push({ code: 'history.fn', message: "'fn' needs an 'interval' (the bucket width).", pointer: '/fn', source: 'query string' });
+        if (q.interval === undefined)
+          problems.push({
+            code: 'history.fn',
+            message: "'fn' needs an 'interval' (the bucket width).",
+            pointer: '/fn',
+            source: 'query string',
+          });
         fns = q.fn.split(',').map((s) => s.trim()) as AggregateFn[];
-        for (const f of fns) if (!FNS.includes(f)) problems.push({ code: 'history.fn', message: `Unknown aggregate '${f}'; use ${FNS.join(', ')}.`, pointer: '/fn', source: 'query string' });
+        for (const f of fns)
+          if (!FNS.includes(f))
+            problems.push({
+              code: 'history.fn',
+              message: `Unknown aggregate '${f}'; use ${FNS.join(', ')}.`,
+              pointer: '/fn',
+              source: 'query string',
+            });
       }
       const limit = q.limit === undefined ? 1000 : Number(q.limit);
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {
-        problems.push({ code: 'history.limit', message: `'limit' must be a whole number from 1 to ${MAX_HISTORY_LIMIT}.`, pointer: '/limit', source: 'query string' });
+        problems.push({
+          code: 'history.limit',
+          message: `'limit' must be a whole number from 1 to ${MAX_HISTORY_LIMIT}.`,
+          pointer: '/limit',
+          source: 'query string',
+        });
       }
       if (interval !== undefined && from < to && (to - from) / interval > MAX_HISTORY_BUCKETS) {
-        problems.push({ code: 'history.buckets', message: `That is ${Math.ceil((to - from) / interval)} buckets; at most ${MAX_HISTORY_BUCKETS} are allowed (widen the interval or shorten the range).`, pointer: '/interval', source: 'query string' });
+        problems.push({
+          code: 'history.buckets',
+          message: `That is ${Math.ceil((to - from) / interval)} buckets; at most ${MAX_HISTORY_BUCKETS} are allowed (widen the interval or shorten the range).`,
+          pointer: '/interval',
+          source: 'query string',
+        });
       }
-      if (problems.length) throw errors.validation('InvalidHistoryQuery', 'The history query is not valid.', problems);
-      if (!ws.graph.getTwin(twinId) && history.listSeries(ws.name, twinId).length === 0) throw errors.twinNotFound(twinId);
+      if (problems.length)
+        throw errors.validation('InvalidHistoryQuery', 'The history query is not valid.', problems);
+      if (!ws.graph.getTwin(twinId) && history.listSeries(ws.name, twinId).length === 0)
+        throw errors.twinNotFound(twinId);
 
       if (interval !== undefined) {
-        const buckets = history.queryAggregate({ workspace: ws.name, twinId, path: path!, from, to, interval, fns: fns.length ? fns : ['avg'] });
-        return { twinId, path, from: iso(from), to: iso(to), interval, value: buckets.map((b) => ({ time: iso(b.start), ...b })) };
+        const buckets = history.queryAggregate({
+          workspace: ws.name,
+          twinId,
+          path: path!,
+          from,
+          to,
+          interval,
+          fns: fns.length ? fns : ['avg'],
+        });
+        return {
+          twinId,
+          path,
+          from: iso(from),
+          to: iso(to),
+          interval,
+          value: buckets.map((b) => ({ time: iso(b.start), ...b })),
+        };
       }
       const page = history.queryRaw({
         workspace: ws.name,

@@ -9,7 +9,12 @@ function counter(registry: Registry): Counter<'method' | 'route' | 'status'> {
   const name = 'twinloop_http_requests_total';
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Counter<'method' | 'route' | 'status'>;
-  return new Counter({ name, help: 'HTTP requests answered, by method, route and status.', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  return new Counter({
+    name,
+    help: 'HTTP requests answered, by method, route and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
 }
 
 function histogram(registry: Registry): Histogram<'method' | 'route'> {

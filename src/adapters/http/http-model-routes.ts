@@ -20,10 +20,14 @@ function list(v: unknown): string[] | undefined {
 }
 
 export function registerModelRoutes(app: FastifyInstance, ws: HttpWorkspace): void {
-  app.post('/models', { schema: { tags, summary: 'Uploads one or more models (all or nothing).', body: { type: 'array' } } }, async (req, reply) => {
-    const created = ws.models.add(req.body);
-    return reply.status(201).send(created);
-  });
+  app.post(
+    '/models',
+    { schema: { tags, summary: 'Uploads one or more models (all or nothing).', body: { type: 'array' } } },
+    async (req, reply) => {
+      const created = ws.models.add(req.body);
+      return reply.status(201).send(created);
+    },
+  );
 
   app.get(
     '/models',
@@ -44,7 +48,10 @@ export function registerModelRoutes(app: FastifyInstance, ws: HttpWorkspace): vo
     async (req) => {
       const q = req.query as Record<string, unknown>;
       const deps = list(q.dependenciesFor);
-      const models = ws.models.list({ ...(deps ? { dependenciesFor: deps } : {}), includeModelDefinition: bool(q.includeModelDefinition) });
+      const models = ws.models.list({
+        ...(deps ? { dependenciesFor: deps } : {}),
+        includeModelDefinition: bool(q.includeModelDefinition),
+      });
       return pageOf(req, models, (m) => m);
     },
   );
@@ -56,7 +63,10 @@ export function registerModelRoutes(app: FastifyInstance, ws: HttpWorkspace): vo
         tags,
         summary: 'Gets one model.',
         params: idParams,
-        querystring: { type: 'object', properties: { includeModelDefinition: { type: 'string', enum: ['true', 'false'] } } },
+        querystring: {
+          type: 'object',
+          properties: { includeModelDefinition: { type: 'string', enum: ['true', 'false'] } },
+        },
       },
     },
     async (req) => {
@@ -65,13 +75,21 @@ export function registerModelRoutes(app: FastifyInstance, ws: HttpWorkspace): vo
     },
   );
 
-  app.patch('/models/:id', { schema: { tags, summary: 'Decommissions a model.', params: idParams } }, async (req, reply) => {
-    ws.models.update((req.params as { id: string }).id, req.body);
-    return reply.status(204).send();
-  });
+  app.patch(
+    '/models/:id',
+    { schema: { tags, summary: 'Decommissions a model.', params: idParams } },
+    async (req, reply) => {
+      ws.models.update((req.params as { id: string }).id, req.body);
+      return reply.status(204).send();
+    },
+  );
 
-  app.delete('/models/:id', { schema: { tags, summary: 'Deletes a model no other model refers to.', params: idParams } }, async (req, reply) => {
-    ws.models.delete((req.params as { id: string }).id);
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/models/:id',
+    { schema: { tags, summary: 'Deletes a model no other model refers to.', params: idParams } },
+    async (req, reply) => {
+      ws.models.delete((req.params as { id: string }).id);
+      return reply.status(204).send();
+    },
+  );
 }

@@ -44,20 +44,28 @@ export function registerOpsRoutes(
   metrics: Registry | undefined,
 ): void {
   const started = Date.now();
-  app.get('/healthz', { schema: { tags: ['Operations (Twinloop)'], summary: 'Liveness and a few counts; needs no token.' } }, async () => ({
-    status: 'ok',
-    uptimeSeconds: Math.round((Date.now() - started) / 1000),
-    workspace: ws.name,
-    models: ws.models.count,
-    twins: ws.graph.twinCount,
-    relationships: ws.graph.relationshipCount,
-    ...(options.health?.() ?? {}),
-  }));
+  app.get(
+    '/healthz',
+    { schema: { tags: ['Operations (Twinloop)'], summary: 'Liveness and a few counts; needs no token.' } },
+    async () => ({
+      status: 'ok',
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      workspace: ws.name,
+      models: ws.models.count,
+      twins: ws.graph.twinCount,
+      relationships: ws.graph.relationshipCount,
+      ...(options.health?.() ?? {}),
+    }),
+  );
 
-  app.get('/metrics', { schema: { tags: ['Operations (Twinloop)'], summary: 'Prometheus metrics.' } }, async (_req, reply) => {
-    if (!metrics) throw new TwinloopError('NotFound', 'Metrics are not enabled on this server.');
-    return reply.type(metrics.contentType).send(await metrics.metrics());
-  });
+  app.get(
+    '/metrics',
+    { schema: { tags: ['Operations (Twinloop)'], summary: 'Prometheus metrics.' } },
+    async (_req, reply) => {
+      if (!metrics) throw new TwinloopError('NotFound', 'Metrics are not enabled on this server.');
+      return reply.type(metrics.contentType).send(await metrics.metrics());
+    },
+  );
 
   app.get(
     '/deadletters',
@@ -86,9 +94,13 @@ export function registerOpsRoutes(
         ...(q.source ? { source: q.source } : {}),
         ...(q.twinId ? { twinId: q.twinId } : {}),
       });
-      const out: Record<string, unknown> = { total: options.deadLetters.count(ws.name), value: letters.map(deadLetterJson) };
+      const out: Record<string, unknown> = {
+        total: options.deadLetters.count(ws.name),
+        value: letters.map(deadLetterJson),
+      };
       const last = letters[letters.length - 1];
-      if (letters.length === limit && last?.id !== undefined) out.nextLink = nextLink(req, { before: String(last.id), limit: String(limit) });
+      if (letters.length === limit && last?.id !== undefined)
+        out.nextLink = nextLink(req, { before: String(last.id), limit: String(limit) });
       return out;
     },
   );

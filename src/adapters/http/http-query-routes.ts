@@ -16,7 +16,11 @@ export interface QueryRouteOptions {
   tokenSecret?: Uint8Array;
 }
 
-export function registerQueryRoutes(app: FastifyInstance, ws: HttpWorkspace, options: QueryRouteOptions): void {
+export function registerQueryRoutes(
+  app: FastifyInstance,
+  ws: HttpWorkspace,
+  options: QueryRouteOptions,
+): void {
   app.post(
     '/query',
     {
@@ -46,7 +50,9 @@ export function registerQueryRoutes(app: FastifyInstance, ws: HttpWorkspace, opt
         ...(options.maxHops !== undefined ? { maxHops: options.maxHops } : {}),
         ...(options.tokenSecret ? { tokenSecret: options.tokenSecret } : {}),
       });
-      return reply.header('query-charge', String(1 + page.value.length)).send({ value: page.value, continuationToken: page.continuationToken });
+      return reply
+        .header('query-charge', String(1 + page.value.length))
+        .send({ value: page.value, continuationToken: page.continuationToken });
     },
   );
 }

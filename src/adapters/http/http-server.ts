@@ -68,11 +68,15 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       openapi: '3.0.3',
       info: {
         title: 'Twinloop API',
-        description: 'Azure Digital Twins data-plane REST API (2022-05-31, 2023-10-31) plus Twinloop extensions. See docs/api.md.',
+        description:
+          'Azure Digital Twins data-plane REST API (2022-05-31, 2023-10-31) plus Twinloop extensions. See docs/api.md.',
         version: '0.1.0',
       },
       ...(options.token !== undefined
-        ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, security: [{ bearer: [] }] }
+        ? {
+            components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+            security: [{ bearer: [] }],
+          }
         : {}),
     },
   });
@@ -115,7 +119,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       }
       const address = app.server.address();
       const actual = typeof address === 'object' && address ? address.port : port;
-      const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+      const urlHost =
+        host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
       return { port: actual, url: `${options.tls ? 'https' : 'http'}://${urlHost}:${actual}` };
     },
     async close() {
@@ -135,7 +140,10 @@ function installBodyParser(app: FastifyInstance): void {
     try {
       done(null, JSON.parse(buf.toString('utf8')) as unknown);
     } catch (e) {
-      done(new TwinloopError('BadRequest', `The request body is not valid JSON: ${(e as Error).message}`), undefined);
+      done(
+        new TwinloopError('BadRequest', `The request body is not valid JSON: ${(e as Error).message}`),
+        undefined,
+      );
     }
   });
 }
@@ -154,7 +162,10 @@ function installBearerAuth(app: FastifyInstance, token: string): void {
     const auth = req.headers.authorization;
     const m = typeof auth === 'string' ? /^Bearer\s+(.+)$/i.exec(auth) : null;
     if (!m || !timingSafeEqual(digest(m[1]!.trim()), expected)) {
-      throw new TwinloopError('Unauthorized', 'This server needs "Authorization: Bearer <token>" (see --token / TWINLOOP_TOKEN).');
+      throw new TwinloopError(
+        'Unauthorized',
+        'This server needs "Authorization: Bearer <token>" (see --token / TWINLOOP_TOKEN).',
+      );
     }
   });
 }

@@ -18,12 +18,20 @@ export function sourceTime(request: FastifyRequest): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const ms = Date.parse(raw);
   if (!Number.isFinite(ms)) {
-    throw new TwinloopError('BadRequest', `The Telemetry-Source-Time header '${raw}' is not an RFC 3339 date-time (e.g. 2024-05-01T12:00:00Z).`);
+    throw new TwinloopError(
+      'BadRequest',
+      `The Telemetry-Source-Time header '${raw}' is not an RFC 3339 date-time (e.g. 2024-05-01T12:00:00Z).`,
+    );
   }
   return ms;
 }
 
-function message(req: FastifyRequest, ws: HttpWorkspace, source: string, extra: Partial<IncomingMessage>): IncomingMessage {
+function message(
+  req: FastifyRequest,
+  ws: HttpWorkspace,
+  source: string,
+  extra: Partial<IncomingMessage>,
+): IncomingMessage {
   const msg: IncomingMessage = {
     source,
     workspace: ws.name,
@@ -35,9 +43,15 @@ function message(req: FastifyRequest, ws: HttpWorkspace, source: string, extra: 
   return msg;
 }
 
-export function registerTelemetryRoutes(app: FastifyInstance, ws: HttpWorkspace, ingest: HttpIngestPort): void {
+export function registerTelemetryRoutes(
+  app: FastifyInstance,
+  ws: HttpWorkspace,
+  ingest: HttpIngestPort,
+): void {
   const single = async (req: FastifyRequest, twinId: string, component?: string): Promise<void> => {
-    const outcome = await ingest.ingest(message(req, ws, 'http', component === undefined ? { twinId } : { twinId, component }));
+    const outcome = await ingest.ingest(
+      message(req, ws, 'http', component === undefined ? { twinId } : { twinId, component }),
+    );
     if (!outcome.ok) {
       const code: ErrorCode = outcome.code in ERROR_STATUS ? (outcome.code as ErrorCode) : 'InvalidTelemetry';
       throw new TwinloopError(code, `${outcome.reason} (kept in the dead letters: GET /deadletters)`);
@@ -48,7 +62,11 @@ export function registerTelemetryRoutes(app: FastifyInstance, ws: HttpWorkspace,
     '/digitaltwins/:id/telemetry',
     {
       config: { rawBody: true },
-      schema: { tags: ['Telemetry'], summary: 'Publishes telemetry of a twin; 204 once durable.', params: { type: 'object', properties: { id: str } } },
+      schema: {
+        tags: ['Telemetry'],
+        summary: 'Publishes telemetry of a twin; 204 once durable.',
+        params: { type: 'object', properties: { id: str } },
+      },
     },
     async (req, reply) => {
       await single(req, (req.params as { id: string }).id);
@@ -79,7 +97,8 @@ export function registerTelemetryRoutes(app: FastifyInstance, ws: HttpWorkspace,
       config: { rawBody: true },
       schema: {
         tags: ['Telemetry (Twinloop)'],
-        summary: 'NDJSON: one reading set per line ({"$dtId": "...", "temperature": 21}); returns counts and per-line outcomes.',
+        summary:
+          'NDJSON: one reading set per line ({"$dtId": "...", "temperature": 21}); returns counts and per-line outcomes.',
       },
     },
     async (req) => ingest.ingestBulk(message(req, ws, 'http-bulk', {})),

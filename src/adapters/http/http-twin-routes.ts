@@ -12,7 +12,11 @@ const twinTags = ['Digital twins'];
 const relTags = ['Relationships'];
 const str = { type: 'string' } as const;
 const twinParams = { type: 'object', properties: { id: str }, required: ['id'] } as const;
-const compParams = { type: 'object', properties: { id: str, component: str }, required: ['id', 'component'] } as const;
+const compParams = {
+  type: 'object',
+  properties: { id: str, component: str },
+  required: ['id', 'component'],
+} as const;
 const relParams = { type: 'object', properties: { id: str, relId: str }, required: ['id', 'relId'] } as const;
 
 /** The twin as ADT returns it, with components told apart by the model. */
@@ -21,7 +25,11 @@ export function twinJson(ws: HttpWorkspace, twin: TwinRecord): Record<string, un
 }
 
 /** A component as ADT returns it: its properties and their metadata. */
-export function componentJson(twin: TwinRecord, name: string, value: Record<string, unknown>): Record<string, unknown> {
+export function componentJson(
+  twin: TwinRecord,
+  name: string,
+  value: Record<string, unknown>,
+): Record<string, unknown> {
   const meta: Record<string, unknown> = {};
   for (const p of Object.keys(value)) {
     const t = twin.propertyTimes[`${name}/${p}`];
@@ -42,14 +50,24 @@ function incomingJson(rel: RelationshipRecord): Record<string, unknown> {
 export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): void {
   const twins = ws.twins;
 
-  app.get('/digitaltwins/:id', { schema: { tags: twinTags, summary: 'Gets a digital twin.', params: twinParams } }, async (req, reply) => {
-    const twin = twins.get((req.params as { id: string }).id);
-    return withEtag(reply, twin.etag).send(twinJson(ws, twin));
-  });
+  app.get(
+    '/digitaltwins/:id',
+    { schema: { tags: twinTags, summary: 'Gets a digital twin.', params: twinParams } },
+    async (req, reply) => {
+      const twin = twins.get((req.params as { id: string }).id);
+      return withEtag(reply, twin.etag).send(twinJson(ws, twin));
+    },
+  );
 
   app.put(
     '/digitaltwins/:id',
-    { schema: { tags: twinTags, summary: 'Creates or replaces a digital twin (If-None-Match: * to only create).', params: twinParams } },
+    {
+      schema: {
+        tags: twinTags,
+        summary: 'Creates or replaces a digital twin (If-None-Match: * to only create).',
+        params: twinParams,
+      },
+    },
     async (req, reply) => {
       const twin = await twins.createOrReplace((req.params as { id: string }).id, req.body, conditions(req));
       return withEtag(reply, twin.etag).status(200).send(twinJson(ws, twin));
@@ -58,7 +76,13 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
 
   app.patch(
     '/digitaltwins/:id',
-    { schema: { tags: twinTags, summary: 'Updates a digital twin with a JSON Patch (If-Match).', params: twinParams } },
+    {
+      schema: {
+        tags: twinTags,
+        summary: 'Updates a digital twin with a JSON Patch (If-Match).',
+        params: twinParams,
+      },
+    },
     async (req, reply) => {
       const twin = await twins.update((req.params as { id: string }).id, req.body, conditions(req));
       return withEtag(reply, twin.etag).status(204).send();
@@ -67,7 +91,13 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
 
   app.delete(
     '/digitaltwins/:id',
-    { schema: { tags: twinTags, summary: 'Deletes a digital twin without relationships (If-Match).', params: twinParams } },
+    {
+      schema: {
+        tags: twinTags,
+        summary: 'Deletes a digital twin without relationships (If-Match).',
+        params: twinParams,
+      },
+    },
     async (req, reply) => {
       await twins.delete((req.params as { id: string }).id, conditions(req));
       return reply.status(204).send();
@@ -86,7 +116,13 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
 
   app.patch(
     '/digitaltwins/:id/components/:component',
-    { schema: { tags: twinTags, summary: 'Updates a component with a JSON Patch (If-Match).', params: compParams } },
+    {
+      schema: {
+        tags: twinTags,
+        summary: 'Updates a component with a JSON Patch (If-Match).',
+        params: compParams,
+      },
+    },
     async (req, reply) => {
       const { id, component } = req.params as { id: string; component: string };
       const twin = await twins.updateComponent(id, component, req.body, conditions(req));
@@ -106,7 +142,10 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
     },
     async (req) => {
       const { relationshipName } = req.query as { relationshipName?: string };
-      const rels = twins.relationships.listOutgoing((req.params as { id: string }).id, relationshipName || undefined);
+      const rels = twins.relationships.listOutgoing(
+        (req.params as { id: string }).id,
+        relationshipName || undefined,
+      );
       return pageOf(req, rels, relationshipToJson);
     },
   );
@@ -121,7 +160,8 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
         querystring: { type: 'object', properties: { continuationToken: str } },
       },
     },
-    async (req) => pageOf(req, twins.relationships.listIncoming((req.params as { id: string }).id), incomingJson),
+    async (req) =>
+      pageOf(req, twins.relationships.listIncoming((req.params as { id: string }).id), incomingJson),
   );
 
   app.get(
@@ -136,7 +176,13 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
 
   app.put(
     '/digitaltwins/:id/relationships/:relId',
-    { schema: { tags: relTags, summary: 'Creates or replaces a relationship (If-None-Match: * to only create).', params: relParams } },
+    {
+      schema: {
+        tags: relTags,
+        summary: 'Creates or replaces a relationship (If-None-Match: * to only create).',
+        params: relParams,
+      },
+    },
     async (req, reply) => {
       const { id, relId } = req.params as { id: string; relId: string };
       const rel = await twins.relationships.createOrReplace(id, relId, req.body, conditions(req));
@@ -146,7 +192,13 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
 
   app.patch(
     '/digitaltwins/:id/relationships/:relId',
-    { schema: { tags: relTags, summary: "Updates a relationship's properties with a JSON Patch (If-Match).", params: relParams } },
+    {
+      schema: {
+        tags: relTags,
+        summary: "Updates a relationship's properties with a JSON Patch (If-Match).",
+        params: relParams,
+      },
+    },
     async (req, reply) => {
       const { id, relId } = req.params as { id: string; relId: string };
       const rel = await twins.relationships.update(id, relId, req.body, conditions(req));

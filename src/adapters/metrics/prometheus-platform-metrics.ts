@@ -32,9 +32,24 @@ function totalCounter(registry: Registry, name: string, help: string, read: () =
 
 export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSources): void {
   collectDefaultMetrics({ register: registry, prefix: 'twinloop_process_' });
-  totalCounter(registry, 'twinloop_ingest_messages_total', 'Telemetry messages accepted (durably committed)', () => s.ingest().acceptedMessages);
-  totalCounter(registry, 'twinloop_ingest_readings_total', 'Telemetry readings accepted', () => s.ingest().acceptedReadings);
-  totalCounter(registry, 'twinloop_ingest_storage_failures_total', 'History appends that failed (not acknowledged)', () => s.ingest().storageFailures);
+  totalCounter(
+    registry,
+    'twinloop_ingest_messages_total',
+    'Telemetry messages accepted (durably committed)',
+    () => s.ingest().acceptedMessages,
+  );
+  totalCounter(
+    registry,
+    'twinloop_ingest_readings_total',
+    'Telemetry readings accepted',
+    () => s.ingest().acceptedReadings,
+  );
+  totalCounter(
+    registry,
+    'twinloop_ingest_storage_failures_total',
+    'History appends that failed (not acknowledged)',
+    () => s.ingest().storageFailures,
+  );
   const lastByCode = new Map<string, number>();
   new Counter({
     name: 'twinloop_dead_letters_total',
@@ -61,12 +76,35 @@ export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSou
   gauge('twinloop_twins', 'Digital twins in memory', s.twins);
   gauge('twinloop_relationships', 'Relationships in memory', s.relationships);
   gauge('twinloop_mqtt_clients', 'Clients connected to the embedded MQTT broker', s.mqttClients);
-  gauge('twinloop_history_buffered_points', 'History points committed to the log, not yet compacted into chunks', s.historyBuffered);
+  gauge(
+    'twinloop_history_buffered_points',
+    'History points committed to the log, not yet compacted into chunks',
+    s.historyBuffered,
+  );
   gauge('twinloop_live_sessions', 'WebSocket live sessions', () => s.live().sessions);
   gauge('twinloop_live_subscriptions', 'Live subscriptions', () => s.live().subscriptions);
   gauge('twinloop_live_queued_events', 'Events queued for live subscribers', () => s.live().queued);
-  totalCounter(registry, 'twinloop_live_delivered_total', 'Events delivered to live subscribers', () => s.live().delivered);
-  totalCounter(registry, 'twinloop_live_coalesced_total', 'Live events merged into a queued update of the same twin (slow subscriber)', () => s.live().coalesced);
-  totalCounter(registry, 'twinloop_live_dropped_total', 'Live events dropped because a subscriber queue was full', () => s.live().dropped);
-  gauge('twinloop_live_behind_sessions', 'Live sessions whose socket is above its high-water mark', () => s.live().behindSessions);
+  totalCounter(
+    registry,
+    'twinloop_live_delivered_total',
+    'Events delivered to live subscribers',
+    () => s.live().delivered,
+  );
+  totalCounter(
+    registry,
+    'twinloop_live_coalesced_total',
+    'Live events merged into a queued update of the same twin (slow subscriber)',
+    () => s.live().coalesced,
+  );
+  totalCounter(
+    registry,
+    'twinloop_live_dropped_total',
+    'Live events dropped because a subscriber queue was full',
+    () => s.live().dropped,
+  );
+  gauge(
+    'twinloop_live_behind_sessions',
+    'Live sessions whose socket is above its high-water mark',
+    () => s.live().behindSessions,
+  );
 }

@@ -23,7 +23,8 @@ async function connect(url: string, opts: mqtt.IClientOptions = {}): Promise<Mqt
 }
 
 function raw(twinId: string, path: string) {
-  return stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 1000 }).points;
+  return stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 1000 })
+    .points;
 }
 
 beforeEach(async () => {
@@ -45,10 +46,14 @@ describe('AedesBroker', () => {
     expect(broker.port).toBeGreaterThan(0);
     const c = await connect(broker.url);
     // The PUBACK (publishAsync resolving) comes only after the commit: the rows are there at once.
-    await c.publishAsync('twins/pump-1/telemetry', '{"$ts":5000,"temperature":21.5,"vibration":3.2}', { qos: 1 });
+    await c.publishAsync('twins/pump-1/telemetry', '{"$ts":5000,"temperature":21.5,"vibration":3.2}', {
+      qos: 1,
+    });
     expect(raw('pump-1', 'temperature')).toEqual([{ ts: 5000, value: 21.5 }]);
     expect(raw('pump-1', 'vibration')).toEqual([{ ts: 5000, value: 3.2 }]);
-    await c.publishAsync('twinloop/default/twins/pump-2/components/motor/telemetry', '{"current":4}', { qos: 1 });
+    await c.publishAsync('twinloop/default/twins/pump-2/components/motor/telemetry', '{"current":4}', {
+      qos: 1,
+    });
     expect(raw('pump-2', 'motor/current')).toHaveLength(1);
     expect(stack.graph.getTwin('pump-1')!.telemetry.temperature).toEqual({ value: 21.5, time: 5000 });
   });
@@ -95,7 +100,9 @@ describe('AedesBroker', () => {
     const secured = new AedesBroker({ host: '127.0.0.1', port: 0, ingest: stack.service, token: 's3cret' });
     await secured.start();
     try {
-      await expect(mqtt.connectAsync(secured.url, { reconnectPeriod: 0, username: 'x', password: 'wrong' })).rejects.toThrow();
+      await expect(
+        mqtt.connectAsync(secured.url, { reconnectPeriod: 0, username: 'x', password: 'wrong' }),
+      ).rejects.toThrow();
       await expect(mqtt.connectAsync(secured.url, { reconnectPeriod: 0 })).rejects.toThrow();
       const ok = await connect(secured.url, { username: 'device', password: 's3cret' });
       await ok.publishAsync('twins/pump-5/telemetry', '{"flow": 2}', { qos: 1 });

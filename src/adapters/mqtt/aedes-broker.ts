@@ -65,7 +65,9 @@ export class AedesBroker {
         if (!this.tokenDigest) return done(null, true);
         // Compare digests: equal length for timingSafeEqual, and no length leak.
         if (password && timingSafeEqual(digest(password), this.tokenDigest)) return done(null, true);
-        const err = new Error('Bad token: present the Twinloop MQTT token as the password.') as AuthenticateError;
+        const err = new Error(
+          'Bad token: present the Twinloop MQTT token as the password.',
+        ) as AuthenticateError;
         err.returnCode = 4; // bad user name or password
         done(err, false);
       },
@@ -73,7 +75,14 @@ export class AedesBroker {
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
         let pending;
         try {
-          pending = ingestMqttMessage(this.options.ingest, this.scheme, packet.topic, payload, client?.id, this.maxMessageBytes);
+          pending = ingestMqttMessage(
+            this.options.ingest,
+            this.scheme,
+            packet.topic,
+            payload,
+            client?.id,
+            this.maxMessageBytes,
+          );
         } catch (e) {
           this.log.error(`MQTT ingest failed for topic '${packet.topic}': ${(e as Error).message}`);
           return callback(e as Error);
@@ -83,14 +92,18 @@ export class AedesBroker {
           () => callback(null),
           (e: unknown) => {
             // Storage failed: no PUBACK. aedes closes the connection and the device resends after reconnecting.
-            this.log.error(`MQTT ingest could not store a message on '${packet.topic}': ${(e as Error).message}`);
+            this.log.error(
+              `MQTT ingest could not store a message on '${packet.topic}': ${(e as Error).message}`,
+            );
             callback(e as Error);
           },
         );
       },
     };
     this.aedes = new Aedes(aedesOptions);
-    this.aedes.on('clientError', (client, err) => this.log.warn(`MQTT client '${client.id}': ${err.message}`));
+    this.aedes.on('clientError', (client, err) =>
+      this.log.warn(`MQTT client '${client.id}': ${err.message}`),
+    );
   }
 
   /** The bound port (after start). */
@@ -112,7 +125,9 @@ export class AedesBroker {
     await this.aedes.listen();
     const tls = this.options.tls;
     const handle = this.aedes.handle;
-    const server = tls ? createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca }, handle) : createTcpServer(handle);
+    const server = tls
+      ? createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca }, handle)
+      : createTcpServer(handle);
     server.on('connection', (socket) => socket.setNoDelay(true));
     try {
       await new Promise<void>((resolve, reject) => {
@@ -133,17 +148,23 @@ export class AedesBroker {
         );
       }
       if (code === 'EACCES') {
-        throw new TwinloopError('PortInUse', `MQTT port ${port} on ${host} needs privileges. Use --mqtt-port N (above 1023) or TWINLOOP_MQTT_PORT.`, {
-          cause: e,
-          details: { host, port },
-        });
+        throw new TwinloopError(
+          'PortInUse',
+          `MQTT port ${port} on ${host} needs privileges. Use --mqtt-port N (above 1023) or TWINLOOP_MQTT_PORT.`,
+          {
+            cause: e,
+            details: { host, port },
+          },
+        );
       }
       throw e;
     }
     server.on('error', (e) => this.log.error(`MQTT listener error: ${e.message}`));
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
-    this.log.info(`MQTT broker listening on ${this.url} (telemetry topics: ${this.scheme.subscriptionFilters().join(', ')})`);
+    this.log.info(
+      `MQTT broker listening on ${this.url} (telemetry topics: ${this.scheme.subscriptionFilters().join(', ')})`,
+    );
     return { host, port: this.boundPort, url: this.url };
   }
 

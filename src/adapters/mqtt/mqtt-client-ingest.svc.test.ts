@@ -24,7 +24,8 @@ let stack: IngestStack;
 const cleanup: (() => Promise<unknown>)[] = [];
 
 function raw(twinId: string, path: string) {
-  return stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 1000 }).points;
+  return stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 1000 })
+    .points;
 }
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
@@ -37,7 +38,13 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 
 /** Ends the persistent session left on the shared broker. */
 async function dropSession(clientId: string): Promise<void> {
-  const c = await mqtt.connectAsync(MQTT_URL, { clientId, clean: true, protocolVersion: 5, properties: { sessionExpiryInterval: 0 }, reconnectPeriod: 0 });
+  const c = await mqtt.connectAsync(MQTT_URL, {
+    clientId,
+    clean: true,
+    protocolVersion: 5,
+    properties: { sessionExpiryInterval: 0 },
+    reconnectPeriod: 0,
+  });
   await c.endAsync();
 }
 
@@ -56,7 +63,10 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
   it('ingests good messages and dead-letters bad ones', async () => {
     const clientId = `tl-ingest-${run}-a`;
     const ingest = new MqttClientIngest({ url: MQTT_URL, clientId, topics, ingest: stack.service });
-    cleanup.push(() => dropSession(clientId), () => ingest.close());
+    cleanup.push(
+      () => dropSession(clientId),
+      () => ingest.close(),
+    );
     await ingest.start();
     expect(ingest.connected).toBe(true);
     const pub = await mqtt.connectAsync(MQTT_URL, { reconnectPeriod: 0 });
@@ -65,7 +75,12 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
     await pub.publishAsync(topic('ghost'), '{"temperature":21}', { qos: 1 });
     await pub.publishAsync(topic('pump-1'), '{"temperature":', { qos: 1 });
     await until(() => raw('pump-1', 'temperature').length === 1 && stack.deadLetters.count('default') === 2);
-    expect(stack.deadLetters.list({ workspace: 'default', limit: 10 }).map((l) => l.code).sort()).toEqual(['DigitalTwinNotFound', 'InvalidTelemetry']);
+    expect(
+      stack.deadLetters
+        .list({ workspace: 'default', limit: 10 })
+        .map((l) => l.code)
+        .sort(),
+    ).toEqual(['DigitalTwinNotFound', 'InvalidTelemetry']);
   });
 
   it('sends PUBACK only after the commit', async () => {
@@ -89,7 +104,10 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
       live: stack.live,
     });
     const ingest = new MqttClientIngest({ url: MQTT_URL, clientId, topics, ingest: service });
-    cleanup.push(() => dropSession(clientId), () => ingest.close());
+    cleanup.push(
+      () => dropSession(clientId),
+      () => ingest.close(),
+    );
     await ingest.start();
     const pubacks: number[] = [];
     const c = (ingest as unknown as { client: mqtt.MqttClient }).client;
@@ -119,7 +137,12 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
       url: MQTT_URL,
       clientId,
       topics,
-      ingest: new IngestService({ workspace: () => ({ graph: stack.graph, models }), history: stuck, deadLetters: stack.deadLetters, live: stack.live }),
+      ingest: new IngestService({
+        workspace: () => ({ graph: stack.graph, models }),
+        history: stuck,
+        deadLetters: stack.deadLetters,
+        live: stack.live,
+      }),
     });
     cleanup.push(() => dropSession(clientId));
     await first.start();
@@ -138,12 +161,24 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
 
   it('does not crash and keeps retrying when the broker is unreachable', async () => {
     const logs: string[] = [];
-    const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
-    const ingest = new MqttClientIngest({ url: 'mqtt://127.0.0.1:1', ingest: stack.service, startTimeoutMs: 800, reconnectDelayMs: 100, logger: log });
+    const log = {
+      info: (m: string) => logs.push(m),
+      warn: (m: string) => logs.push(m),
+      error: (m: string) => logs.push(m),
+    };
+    const ingest = new MqttClientIngest({
+      url: 'mqtt://127.0.0.1:1',
+      ingest: stack.service,
+      startTimeoutMs: 800,
+      reconnectDelayMs: 100,
+      logger: log,
+    });
     cleanup.push(() => ingest.close());
     await ingest.start();
     expect(ingest.connected).toBe(false);
-    expect(logs.some((m) => m.includes('127.0.0.1:1') && /unreachable|not reachable|ECONNREFUSED/.test(m))).toBe(true);
+    expect(
+      logs.some((m) => m.includes('127.0.0.1:1') && /unreachable|not reachable|ECONNREFUSED/.test(m)),
+    ).toBe(true);
   });
 
   it('reports the machine Mosquitto port as in use when the embedded broker wants it', async () => {

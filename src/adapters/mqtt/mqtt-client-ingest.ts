@@ -97,7 +97,11 @@ export class MqttClientIngest {
     if (v5) {
       // Keep the session for a week across disconnects, and allow many unacknowledged messages in flight
       // (Mosquitto otherwise sends at most max_inflight_messages = 20 before waiting for our acks).
-      opts.properties = { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: 65535, ...this.options.clientOptions?.properties };
+      opts.properties = {
+        sessionExpiryInterval: 7 * 24 * 3600,
+        receiveMaximum: 65535,
+        ...this.options.clientOptions?.properties,
+      };
     }
     const client = mqtt.connect(this.options.url, opts);
     this.client = client;
@@ -109,7 +113,9 @@ export class MqttClientIngest {
     client.on('connect', (connack) => {
       delay = this.baseDelay;
       client.options.reconnectPeriod = delay;
-      this.log.info(`MQTT ingest connected to ${this.safeUrl} as '${this.clientId}' (session present: ${connack.sessionPresent}).`);
+      this.log.info(
+        `MQTT ingest connected to ${this.safeUrl} as '${this.clientId}' (session present: ${connack.sessionPresent}).`,
+      );
       const filters = this.scheme.subscriptionFilters();
       client.subscribe(
         filters.map((f) => f),
@@ -120,7 +126,8 @@ export class MqttClientIngest {
             return;
           }
           const refused = (granted ?? []).filter((g) => g.qos > 2);
-          if (refused.length) this.log.error(`MQTT ingest: the broker refused ${refused.map((g) => g.topic).join(', ')}.`);
+          if (refused.length)
+            this.log.error(`MQTT ingest: the broker refused ${refused.map((g) => g.topic).join(', ')}.`);
           this.subscribed = true;
           firstSubscribed();
         },
@@ -137,7 +144,9 @@ export class MqttClientIngest {
       delay = Math.min(this.maxDelay, delay * 2);
       client.options.reconnectPeriod = delay;
     });
-    client.on('offline', () => this.log.warn(`MQTT broker ${this.safeUrl} unreachable; retrying (next in ${delay} ms).`));
+    client.on('offline', () =>
+      this.log.warn(`MQTT broker ${this.safeUrl} unreachable; retrying (next in ${delay} ms).`),
+    );
     client.on('error', (err) => this.log.error(`MQTT ingest (${this.safeUrl}): ${err.message}`));
 
     const timeout = this.options.startTimeoutMs ?? 5000;
@@ -146,7 +155,9 @@ export class MqttClientIngest {
       ready,
       new Promise<void>((resolve) => {
         timer = setTimeout(() => {
-          this.log.warn(`MQTT broker ${this.safeUrl} not reachable within ${timeout} ms; ingestion starts when it is.`);
+          this.log.warn(
+            `MQTT broker ${this.safeUrl} not reachable within ${timeout} ms; ingestion starts when it is.`,
+          );
           resolve();
         }, timeout);
       }),
@@ -182,13 +193,22 @@ export class MqttClientIngest {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       let pending;
       try {
-        pending = ingestMqttMessage(this.options.ingest, this.scheme, packet.topic, payload, undefined, this.maxMessageBytes);
+        pending = ingestMqttMessage(
+          this.options.ingest,
+          this.scheme,
+          packet.topic,
+          payload,
+          undefined,
+          this.maxMessageBytes,
+        );
       } catch (e) {
         pending = Promise.reject(e as Error);
       }
       if (!pending) return callback();
       if (packet.qos === 0 || packet.messageId === undefined) {
-        pending.catch((e: unknown) => this.log.error(`MQTT ingest lost a QoS 0 message on '${packet.topic}': ${(e as Error).message}`));
+        pending.catch((e: unknown) =>
+          this.log.error(`MQTT ingest lost a QoS 0 message on '${packet.topic}': ${(e as Error).message}`),
+        );
         return callback();
       }
       const entry: PendingAck = { messageId: packet.messageId, ready: false };
@@ -202,7 +222,9 @@ export class MqttClientIngest {
         },
         (e: unknown) => {
           // Not stored: never acknowledge. Drop the connection so the broker redelivers after reconnecting.
-          this.log.error(`MQTT ingest could not store a message on '${packet.topic}': ${(e as Error).message}; reconnecting.`);
+          this.log.error(
+            `MQTT ingest could not store a message on '${packet.topic}': ${(e as Error).message}; reconnecting.`,
+          );
           if (queue === this.queue) client.stream?.destroy();
         },
       );

@@ -42,7 +42,11 @@ export function ingestMqttMessage(
   }
   if (m.kind === 'invalid') {
     // A broken topic names no trustworthy workspace: its dead letter is kept in "default".
-    return ingest.reject({ source: 'mqtt', workspace: 'default', topic, clientId, receivedAt, payload }, 'BadRequest', m.reason);
+    return ingest.reject(
+      { source: 'mqtt', workspace: 'default', topic, clientId, receivedAt, payload },
+      'BadRequest',
+      m.reason,
+    );
   }
   const t = m.target;
   return ingest.ingest({

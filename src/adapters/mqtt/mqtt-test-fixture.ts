@@ -48,12 +48,22 @@ export function pumpModels(): ModelLookup {
   const map: Map<string, InterfaceInfo> = r.interfaces;
   return {
     getInterface: (id) => map.get(id),
-    isOfModel: (modelId, baseId) => modelId === baseId || (map.get(modelId)?.ancestors.includes(baseId) ?? false),
+    isOfModel: (modelId, baseId) =>
+      modelId === baseId || (map.get(modelId)?.ancestors.includes(baseId) ?? false),
   };
 }
 
 export function pumpTwin(id: string, workspace = 'default'): TwinRecord {
-  return { id, modelId: PUMP_MODEL_ID, workspace, etag: 'W/"1"', lastUpdateTime: 0, contents: {}, propertyTimes: {}, telemetry: {} };
+  return {
+    id,
+    modelId: PUMP_MODEL_ID,
+    workspace,
+    etag: 'W/"1"',
+    lastUpdateTime: 0,
+    contents: {},
+    propertyTimes: {},
+    telemetry: {},
+  };
 }
 
 export interface IngestStack {
@@ -73,7 +83,10 @@ export function createIngestStack(options: {
   synchronous?: SqliteSynchronous;
   service?: Partial<IngestServiceOptions>;
 }): IngestStack {
-  const database = openSqliteDatabase({ dataDir: options.dataDir, synchronous: options.synchronous ?? 'FULL' });
+  const database = openSqliteDatabase({
+    dataDir: options.dataDir,
+    synchronous: options.synchronous ?? 'FULL',
+  });
   const history = new SqliteHistoryStore(database.db);
   const deadLetters = new SqliteDeadLetterStore(database.db);
   const graph = new InMemoryTwinGraph();

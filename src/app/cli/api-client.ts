@@ -34,7 +34,10 @@ export class ApiClient {
     const env = clientEnv();
     const dataDir = path.resolve(o.data ?? process.env.TWINLOOP_DATA ?? './data');
     const runtime = readRuntimeInfo(dataDir);
-    this.baseUrl = (o.url ?? env.url ?? runtime?.httpUrl ?? `http://127.0.0.1:${DEFAULT_HTTP_PORT}`).replace(/\/$/, '');
+    this.baseUrl = (o.url ?? env.url ?? runtime?.httpUrl ?? `http://127.0.0.1:${DEFAULT_HTTP_PORT}`).replace(
+      /\/$/,
+      '',
+    );
     this.token = o.token ?? env.token ?? readToken(dataDir);
   }
 
@@ -48,7 +51,13 @@ export class ApiClient {
   async request(
     method: string,
     p: string,
-    opts: { body?: unknown; raw?: string; contentType?: string; query?: Record<string, string | undefined>; headers?: Record<string, string> } = {},
+    opts: {
+      body?: unknown;
+      raw?: string;
+      contentType?: string;
+      query?: Record<string, string | undefined>;
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<{ status: number; body: unknown; headers: Headers }> {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
@@ -64,7 +73,12 @@ export class ApiClient {
     try {
       res = await fetch(this.url(p, opts.query), { method, headers, body });
     } catch (e) {
-      throw new ApiError(0, 'Unreachable', `Cannot reach Twinloop at ${this.baseUrl} (${(e as Error).message}). Is it running? Start it with 'npm start' or pass --url.`, undefined);
+      throw new ApiError(
+        0,
+        'Unreachable',
+        `Cannot reach Twinloop at ${this.baseUrl} (${(e as Error).message}). Is it running? Start it with 'npm start' or pass --url.`,
+        undefined,
+      );
     }
     const text = await res.text();
     let parsed: unknown = text;

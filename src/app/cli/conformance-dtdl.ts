@@ -52,7 +52,8 @@ export function judgeCase(c: ConformanceCase): string | undefined {
   const expectedUnresolved = c.expect?.unresolvedIdentifiers;
   if (expectedUnresolved) {
     const missing = expectedUnresolved.filter((id) => !result.unresolved.includes(id));
-    if (missing.length) return `expected unresolved ${missing.join(', ')}; got [${result.unresolved.join(', ')}]`;
+    if (missing.length)
+      return `expected unresolved ${missing.join(', ')}; got [${result.unresolved.join(', ')}]`;
   }
   if (ok === c.valid) return undefined;
   if (c.valid) {
@@ -79,7 +80,12 @@ export async function runConformance(dir: string): Promise<ConformanceReport> {
         reason = `parser threw: ${(e as Error).message}`;
       }
       const pass = reason === undefined;
-      for (const t of [k.all, report.overall.all, c.valid ? k.valid : k.invalid, c.valid ? report.overall.valid : report.overall.invalid]) {
+      for (const t of [
+        k.all,
+        report.overall.all,
+        c.valid ? k.valid : k.invalid,
+        c.valid ? report.overall.valid : report.overall.invalid,
+      ]) {
         t.total++;
         if (pass) t.passed++;
       }
@@ -100,7 +106,9 @@ export function formatReport(r: ConformanceReport, verbose: boolean): string {
   for (const [kind, t] of Object.entries(r.byKind).sort()) {
     lines.push(`  ${kind.padEnd(15)} all ${pct(t.all)}  valid ${pct(t.valid)}  invalid ${pct(t.invalid)}`);
   }
-  lines.push(`  ${'Overall'.padEnd(15)} all ${pct(r.overall.all)}  valid ${pct(r.overall.valid)}  invalid ${pct(r.overall.invalid)}`);
+  lines.push(
+    `  ${'Overall'.padEnd(15)} all ${pct(r.overall.all)}  valid ${pct(r.overall.valid)}  invalid ${pct(r.overall.invalid)}`,
+  );
   if (verbose) for (const f of r.failures) lines.push(`  FAIL ${f.file} #${f.index}: ${f.reason}`);
   else if (r.failures.length) lines.push(`  ${r.failures.length} failing cases (--verbose lists them)`);
   return lines.join('\n');
@@ -126,7 +134,9 @@ async function main(argv: string[]): Promise<number> {
   const report = await runConformance(dir);
   console.log(formatReport(report, verbose));
   if (min !== undefined && rate(report.overall.all) < min) {
-    console.error(`Overall rate ${(100 * rate(report.overall.all)).toFixed(2)}% is below the minimum ${(100 * min).toFixed(2)}%.`);
+    console.error(
+      `Overall rate ${(100 * rate(report.overall.all)).toFixed(2)}% is below the minimum ${(100 * min).toFixed(2)}%.`,
+    );
     return 1;
   }
   return 0;

@@ -13,7 +13,9 @@ import { formatProblem, isTwinloopError } from '../../core/errors/errors.js';
 const program = new Command();
 program
   .name('twinloop')
-  .description('Twinloop: an open-source digital twin platform (DTDL v3, ADT-compatible API, MQTT, history, live).')
+  .description(
+    'Twinloop: an open-source digital twin platform (DTDL v3, ADT-compatible API, MQTT, history, live).',
+  )
   .version('0.1.0')
   .showHelpAfterError();
 
@@ -34,7 +36,8 @@ function run<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
     } catch (e) {
       if (e instanceof ApiError) {
         process.stderr.write(`error: ${e.code}: ${e.message}\n`);
-        const details = (e.body as { error?: { details?: { message: string }[] } } | undefined)?.error?.details;
+        const details = (e.body as { error?: { details?: { message: string }[] } } | undefined)?.error
+          ?.details;
         for (const d of details ?? []) process.stderr.write(`  - ${d.message}\n`);
       } else if (isTwinloopError(e)) {
         process.stderr.write(`error: ${e.code}: ${e.message}\n`);
@@ -66,10 +69,19 @@ program
   .option('--host <host>', 'address to bind (env TWINLOOP_HOST); anything but loopback requires a token')
   .option('--http-port <n>', 'HTTP/WebSocket port (env TWINLOOP_HTTP_PORT)')
   .option('--mqtt-port <n>', 'embedded MQTT broker port (env TWINLOOP_MQTT_PORT)')
-  .option('--mqtt-url <url>', 'use an external MQTT broker instead of the embedded one (env TWINLOOP_MQTT_URL)')
+  .option(
+    '--mqtt-url <url>',
+    'use an external MQTT broker instead of the embedded one (env TWINLOOP_MQTT_URL)',
+  )
   .option('--tls-cert <file>', 'PEM certificate: serve HTTPS, WSS and MQTTS (env TWINLOOP_TLS_CERT)')
   .option('--tls-key <file>', 'PEM private key (env TWINLOOP_TLS_KEY)')
-  .addOption(new Option('--auth <mode>', 'token auth: auto (off on loopback only), on, off').choices(['auto', 'on', 'off']))
+  .addOption(
+    new Option('--auth <mode>', 'token auth: auto (off on loopback only), on, off').choices([
+      'auto',
+      'on',
+      'off',
+    ]),
+  )
   .option('--pilot <name>', 'pilot loaded on first start: a folder under pilots/, a path, or "none"')
   .option('--no-pilot', 'load no pilot on first start')
   .option('--retention-days <n>', 'days of history kept (0 = forever)')
@@ -105,8 +117,11 @@ program
 
 function withClient(cmd: Command): Command {
   return cmd
-    .option('--url <url>', 'Twinloop HTTP URL (env TWINLOOP_URL; default: from the data folder, else http://127.0.0.1:8480)')
-    .option('--token <token>', 'access token (env TWINLOOP_TOKEN; default: the data folder\'s token file)')
+    .option(
+      '--url <url>',
+      'Twinloop HTTP URL (env TWINLOOP_URL; default: from the data folder, else http://127.0.0.1:8480)',
+    )
+    .option('--token <token>', "access token (env TWINLOOP_TOKEN; default: the data folder's token file)")
     .option('--data <dir>', 'data folder of the local server (to find its URL and token)');
 }
 
@@ -127,7 +142,9 @@ withClient(models.command('add <fileOrDir>').description('upload DTDL model file
   }),
 );
 
-withClient(models.command('list').description('list models').option('--definitions', 'include definitions')).action(
+withClient(
+  models.command('list').description('list models').option('--definitions', 'include definitions'),
+).action(
   run(async (o: { definitions?: boolean }, cmd: Command) => {
     const client = new ApiClient(clientOptions(cmd));
     const res = await client.request('GET', '/models', {
@@ -151,7 +168,10 @@ models
     run(async (p: string) => {
       const { validateModelsPath } = await import('./models-validate.js');
       const r = await validateModelsPath(p);
-      for (const prob of r.problems) process.stdout.write(`${prob.severity === 'warning' ? 'warning' : 'error'}: ${formatProblem(prob)}\n`);
+      for (const prob of r.problems)
+        process.stdout.write(
+          `${prob.severity === 'warning' ? 'warning' : 'error'}: ${formatProblem(prob)}\n`,
+        );
       const errorsCount = r.problems.filter((x) => x.severity !== 'warning').length;
       process.stdout.write(`${r.files} file(s), ${r.interfaces} interface(s), ${errorsCount} error(s)\n`);
       if (errorsCount) process.exitCode = 1;
@@ -164,22 +184,37 @@ const twins = program.command('twins').description('digital twins and relationsh
 
 withClient(twins.command('get <id>').description('show a twin')).action(
   run(async (id: string, _o: unknown, cmd: Command) => {
-    print((await new ApiClient(clientOptions(cmd)).request('GET', `/digitaltwins/${encodeURIComponent(id)}`)).body);
+    print(
+      (await new ApiClient(clientOptions(cmd)).request('GET', `/digitaltwins/${encodeURIComponent(id)}`))
+        .body,
+    );
   }),
 );
 
 withClient(
   twins
     .command('create <id> <json>')
-    .description('create or replace a twin: JSON text or @file, e.g. \'{"$metadata":{"$model":"dtmi:x;1"}}\''),
+    .description(
+      'create or replace a twin: JSON text or @file, e.g. \'{"$metadata":{"$model":"dtmi:x;1"}}\'',
+    ),
 ).action(
   run(async (id: string, json: string, _o: unknown, cmd: Command) => {
     const body = JSON.parse(json.startsWith('@') ? readFileSync(json.slice(1), 'utf8') : json) as unknown;
-    print((await new ApiClient(clientOptions(cmd)).request('PUT', `/digitaltwins/${encodeURIComponent(id)}`, { body })).body);
+    print(
+      (
+        await new ApiClient(clientOptions(cmd)).request('PUT', `/digitaltwins/${encodeURIComponent(id)}`, {
+          body,
+        })
+      ).body,
+    );
   }),
 );
 
-withClient(twins.command('patch <id> <jsonPatch>').description('apply a JSON Patch, e.g. \'[{"op":"replace","path":"/flowSetpoint","value":40}]\'')).action(
+withClient(
+  twins
+    .command('patch <id> <jsonPatch>')
+    .description('apply a JSON Patch, e.g. \'[{"op":"replace","path":"/flowSetpoint","value":40}]\''),
+).action(
   run(async (id: string, patch: string, _o: unknown, cmd: Command) => {
     await new ApiClient(clientOptions(cmd)).request('PATCH', `/digitaltwins/${encodeURIComponent(id)}`, {
       body: JSON.parse(patch) as unknown,
@@ -196,7 +231,12 @@ withClient(twins.command('delete <id>').description('delete a twin (its relation
   }),
 );
 
-withClient(twins.command('relationships <id>').description('list a twin\'s outgoing relationships').option('--incoming', 'incoming instead')).action(
+withClient(
+  twins
+    .command('relationships <id>')
+    .description("list a twin's outgoing relationships")
+    .option('--incoming', 'incoming instead'),
+).action(
   run(async (id: string, o: { incoming?: boolean }, cmd: Command) => {
     const p = `/digitaltwins/${encodeURIComponent(id)}/${o.incoming ? 'incomingrelationships' : 'relationships'}`;
     print((await new ApiClient(clientOptions(cmd)).request('GET', p)).body);
@@ -280,7 +320,9 @@ withClient(
     const headers: Record<string, string> = { 'message-id': `cli-${Date.now()}` };
     if (o.time) headers['telemetry-source-time'] = o.time;
     await new ApiClient(clientOptions(cmd)).request('POST', p, { body, headers });
-    process.stdout.write(`sent ${Object.keys(body).length} reading(s) to ${twinId}${o.component ? '/' + o.component : ''}\n`);
+    process.stdout.write(
+      `sent ${Object.keys(body).length} reading(s) to ${twinId}${o.component ? '/' + o.component : ''}\n`,
+    );
   }),
 );
 
@@ -294,20 +336,31 @@ withClient(
     .option('--fn <list>', 'aggregates: avg,min,max,sum,count,first,last', 'avg')
     .option('--limit <n>', 'raw points per page', '1000'),
 ).action(
-  run(async (twinId: string, p: string, o: { from?: string; to?: string; interval?: string; fn: string; limit: string }, cmd: Command) => {
-    const now = Date.now();
-    const res = await new ApiClient(clientOptions(cmd)).request('GET', `/digitaltwins/${encodeURIComponent(twinId)}/history`, {
-      query: {
-        path: p,
-        from: o.from ?? String(now - 3600_000),
-        to: o.to ?? String(now + 1),
-        interval: o.interval,
-        fn: o.interval ? o.fn : undefined,
-        limit: o.interval ? undefined : o.limit,
-      },
-    });
-    print(res.body);
-  }),
+  run(
+    async (
+      twinId: string,
+      p: string,
+      o: { from?: string; to?: string; interval?: string; fn: string; limit: string },
+      cmd: Command,
+    ) => {
+      const now = Date.now();
+      const res = await new ApiClient(clientOptions(cmd)).request(
+        'GET',
+        `/digitaltwins/${encodeURIComponent(twinId)}/history`,
+        {
+          query: {
+            path: p,
+            from: o.from ?? String(now - 3600_000),
+            to: o.to ?? String(now + 1),
+            interval: o.interval,
+            fn: o.interval ? o.fn : undefined,
+            limit: o.interval ? undefined : o.limit,
+          },
+        },
+      );
+      print(res.body);
+    },
+  ),
 );
 
 withClient(
@@ -317,7 +370,9 @@ withClient(
     .option('--limit <n>', 'how many', '50'),
 ).action(
   run(async (o: { limit: string }, cmd: Command) => {
-    const res = await new ApiClient(clientOptions(cmd)).request('GET', '/deadletters', { query: { limit: o.limit } });
+    const res = await new ApiClient(clientOptions(cmd)).request('GET', '/deadletters', {
+      query: { limit: o.limit },
+    });
     print(res.body);
   }),
 );

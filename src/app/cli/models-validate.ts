@@ -16,7 +16,9 @@ async function listJsonFiles(path: string): Promise<string[]> {
   const s = await stat(path);
   if (s.isFile()) return [path];
   const out: string[] = [];
-  for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
     const full = join(path, entry.name);
     if (entry.isDirectory()) out.push(...(await listJsonFiles(full)));
     else if (entry.isFile() && entry.name.toLowerCase().endsWith('.json')) out.push(full);
@@ -33,7 +35,18 @@ export async function validateModelsPath(
   try {
     files = await listJsonFiles(fileOrDir);
   } catch (e) {
-    return { problems: [{ code: 'file.unreadable', message: `Cannot read ${fileOrDir}: ${(e as Error).message}`, source: fileOrDir, severity: 'error' }], interfaces: 0, files: 0 };
+    return {
+      problems: [
+        {
+          code: 'file.unreadable',
+          message: `Cannot read ${fileOrDir}: ${(e as Error).message}`,
+          source: fileOrDir,
+          severity: 'error',
+        },
+      ],
+      interfaces: 0,
+      files: 0,
+    };
   }
   const inputs: { source: string; text: string }[] = [];
   const problems: Problem[] = [];
@@ -41,7 +54,12 @@ export async function validateModelsPath(
     try {
       inputs.push({ source: f, text: await readFile(f, 'utf8') });
     } catch (e) {
-      problems.push({ code: 'file.unreadable', message: `Cannot read ${f}: ${(e as Error).message}`, source: f, severity: 'error' });
+      problems.push({
+        code: 'file.unreadable',
+        message: `Cannot read ${f}: ${(e as Error).message}`,
+        source: f,
+        severity: 'error',
+      });
     }
   }
   const result = parseDtdl(inputs, { allowUndefinedExtensions: options.allowUndefinedExtensions ?? false });

@@ -119,7 +119,8 @@ export function formatProblem(p: Problem): string {
 // ---- constructors for the common cases, so messages stay uniform ----
 
 export const errors = {
-  twinNotFound: (id: string) => new TwinloopError('DigitalTwinNotFound', `There is no digital twin with id '${id}'.`),
+  twinNotFound: (id: string) =>
+    new TwinloopError('DigitalTwinNotFound', `There is no digital twin with id '${id}'.`),
   modelNotFound: (id: string) => new TwinloopError('ModelNotFound', `There is no model with id '${id}'.`),
   relationshipNotFound: (twinId: string, relId: string) =>
     new TwinloopError('RelationshipNotFound', `Twin '${twinId}' has no relationship with id '${relId}'.`),
@@ -128,7 +129,11 @@ export const errors = {
   preconditionFailed: (what: string) =>
     new TwinloopError('PreconditionFailed', `${what}: the If-Match etag does not match the current one.`),
   validation: (code: ErrorCode, message: string, problems: readonly Problem[]) =>
-    new TwinloopError(code, problems.length ? `${message}\n${problems.map(formatProblem).join('\n')}` : message, {
-      problems,
-    }),
+    new TwinloopError(
+      code,
+      problems.length ? `${message}\n${problems.map(formatProblem).join('\n')}` : message,
+      {
+        problems,
+      },
+    ),
 };

@@ -24,7 +24,14 @@ function apply(doc: Record<string, unknown>, patch: readonly Op[]): Record<strin
 
 describe('coalescing', () => {
   it('merges telemetry values, later wins, inputs untouched', () => {
-    const a = { type: 'telemetry' as const, workspace: 'w', twinId: 't', modelId: 'm', time: 1, values: { x: 1, y: 1 } };
+    const a = {
+      type: 'telemetry' as const,
+      workspace: 'w',
+      twinId: 't',
+      modelId: 'm',
+      time: 1,
+      values: { x: 1, y: 1 },
+    };
     const b = { ...a, time: 2, values: { y: 2, z: 3 } };
     expect(mergeTelemetry(a, b)).toEqual({ ...a, time: 2, values: { x: 1, y: 2, z: 3 } });
     expect(a.values).toEqual({ x: 1, y: 1 });
@@ -54,18 +61,29 @@ describe('coalescing', () => {
     const a = [{ op: 'add', path: '/arr/0', value: 1 }];
     const b = [{ op: 'replace', path: '/arr/0', value: 2 }];
     expect(mergePatches(a, b)).toHaveLength(2);
-    expect(mergePatches([{ op: 'replace', path: '/x', value: 1 }], [{ op: 'add', path: '/arr/-', value: 1 }])).toHaveLength(2);
+    expect(
+      mergePatches([{ op: 'replace', path: '/x', value: 1 }], [{ op: 'add', path: '/arr/-', value: 1 }]),
+    ).toHaveLength(2);
   });
 
   it('merges property changes', () => {
-    const a = { type: 'propertyChange' as const, workspace: 'w', twinId: 't', modelId: 'm', time: 5, patch: [{ op: 'replace', path: '/x', value: 1 }] };
+    const a = {
+      type: 'propertyChange' as const,
+      workspace: 'w',
+      twinId: 't',
+      modelId: 'm',
+      time: 5,
+      patch: [{ op: 'replace', path: '/x', value: 1 }],
+    };
     const b = { ...a, time: 6, patch: [{ op: 'replace', path: '/x', value: 2 }] };
     expect(mergePropertyChanges(a, b).patch).toEqual([{ op: 'replace', path: '/x', value: 2 }]);
     expect(mergePropertyChanges(a, b).time).toBe(6);
   });
 
   it('applying the merged patch equals applying both in order (objects)', () => {
-    const path = fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 3 }).map((p) => `/${p.join('/')}`);
+    const path = fc
+      .array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 3 })
+      .map((p) => `/${p.join('/')}`);
     const op = fc.oneof(
       fc.record({ op: fc.constantFrom('add', 'replace'), path, value: fc.integer() }),
       fc.record({ op: fc.constant('remove'), path }),

@@ -24,7 +24,9 @@ function overwrites(later: PatchOp, earlierPath: string): boolean {
   if (later.op === 'add' && ARRAY_POSITION.test(last)) return false;
   if (earlierPath.startsWith(`${later.path}/`)) return true;
   // Same path: an earlier array insertion or removal shifted the elements, so it must stay.
-  return earlierPath === later.path && !ARRAY_POSITION.test(earlierPath.slice(earlierPath.lastIndexOf('/') + 1));
+  return (
+    earlierPath === later.path && !ARRAY_POSITION.test(earlierPath.slice(earlierPath.lastIndexOf('/') + 1))
+  );
 }
 
 /**
@@ -34,7 +36,11 @@ function overwrites(later: PatchOp, earlierPath: string): boolean {
  */
 export function mergePatches(a: readonly PatchOp[], b: readonly PatchOp[]): PatchOp[] {
   const kept = a.filter(
-    (op) => !((op.op === 'add' || op.op === 'replace' || op.op === 'remove') && b.some((later) => overwrites(later, op.path))),
+    (op) =>
+      !(
+        (op.op === 'add' || op.op === 'replace' || op.op === 'remove') &&
+        b.some((later) => overwrites(later, op.path))
+      ),
   );
   return [...kept, ...b];
 }

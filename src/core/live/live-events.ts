@@ -23,7 +23,13 @@ export type LiveEvent =
       /** The JSON Patch applied (ADT form). */
       patch: readonly { op: string; path: string; value?: unknown }[];
     }
-  | { type: 'twinCreated' | 'twinReplaced' | 'twinDeleted'; workspace: string; twinId: string; modelId: string; time: number }
+  | {
+      type: 'twinCreated' | 'twinReplaced' | 'twinDeleted';
+      workspace: string;
+      twinId: string;
+      modelId: string;
+      time: number;
+    }
   | {
       type: 'relationshipCreated' | 'relationshipReplaced' | 'relationshipUpdated' | 'relationshipDeleted';
       workspace: string;

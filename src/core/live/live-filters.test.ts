@@ -34,7 +34,7 @@ describe('parseSubscription', () => {
   });
 
   it('accepts a query', () => {
-    const s = parseSubscription({ id: 'q', query: "SELECT T FROM DIGITALTWINS T WHERE T.x > 1" }, opts);
+    const s = parseSubscription({ id: 'q', query: 'SELECT T FROM DIGITALTWINS T WHERE T.x > 1' }, opts);
     expect(s.filter.kind).toBe('query');
   });
 

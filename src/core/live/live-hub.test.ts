@@ -24,15 +24,38 @@ class FakeSink implements LiveSink {
 const PUMP = 'dtmi:ex:Pump;1';
 const BIG_PUMP = 'dtmi:ex:BigPump;1';
 const VALVE = 'dtmi:ex:Valve;1';
-const tel = (twinId: string, values: Record<string, unknown>, modelId = PUMP, component?: string): LiveEvent => ({
-  type: 'telemetry', workspace: 'w', twinId, modelId, time: Date.now(), values, ...(component ? { component } : {}),
+const tel = (
+  twinId: string,
+  values: Record<string, unknown>,
+  modelId = PUMP,
+  component?: string,
+): LiveEvent => ({
+  type: 'telemetry',
+  workspace: 'w',
+  twinId,
+  modelId,
+  time: Date.now(),
+  values,
+  ...(component ? { component } : {}),
 });
 const pc = (twinId: string, path: string, value: unknown, modelId = PUMP): LiveEvent => ({
-  type: 'propertyChange', workspace: 'w', twinId, modelId, time: Date.now(), patch: [{ op: 'replace', path, value }],
+  type: 'propertyChange',
+  workspace: 'w',
+  twinId,
+  modelId,
+  time: Date.now(),
+  patch: [{ op: 'replace', path, value }],
 });
-const life = (type: 'twinCreated' | 'twinDeleted', twinId: string, modelId = PUMP): LiveEvent => ({ type, workspace: 'w', twinId, modelId, time: Date.now() });
+const life = (type: 'twinCreated' | 'twinDeleted', twinId: string, modelId = PUMP): LiveEvent => ({
+  type,
+  workspace: 'w',
+  twinId,
+  modelId,
+  time: Date.now(),
+});
 
-const parse = (m: Record<string, unknown>) => parseSubscription(m, { defaultWorkspace: 'w', maxTwinIds: 1000, maxQueryLength: 1000 });
+const parse = (m: Record<string, unknown>) =>
+  parseSubscription(m, { defaultWorkspace: 'w', maxTwinIds: 1000, maxQueryLength: 1000 });
 
 function setup(over: Partial<ConstructorParameters<typeof LiveHub>[0]> = {}) {
   const bus = new LiveEventBus();
@@ -89,11 +112,17 @@ describe('LiveHub routing', () => {
     const { hub } = setup({ maxSubscriptionsPerSession: 2 });
     const s = hub.openSession(new FakeSink());
     s.subscribe(parse({ id: 'a', twinIds: ['p1'] }));
-    expect(() => s.subscribe(parse({ id: 'a', twinIds: ['p1'] }))).toThrow(expect.objectContaining({ code: 'Conflict' }));
+    expect(() => s.subscribe(parse({ id: 'a', twinIds: ['p1'] }))).toThrow(
+      expect.objectContaining({ code: 'Conflict' }),
+    );
     s.subscribe(parse({ id: 'b', twinIds: ['p1'] }));
-    expect(() => s.subscribe(parse({ id: 'c', twinIds: ['p1'] }))).toThrow(expect.objectContaining({ code: 'TooManyRequests' }));
+    expect(() => s.subscribe(parse({ id: 'c', twinIds: ['p1'] }))).toThrow(
+      expect.objectContaining({ code: 'TooManyRequests' }),
+    );
     const s2 = hub.openSession(new FakeSink());
-    expect(() => s2.subscribe(parse({ id: 'q', query: 'SELECT T FROM DIGITALTWINS T' }))).toThrow(TwinloopError);
+    expect(() => s2.subscribe(parse({ id: 'q', query: 'SELECT T FROM DIGITALTWINS T' }))).toThrow(
+      TwinloopError,
+    );
   });
 
   it('serialises an event once for every session that receives it unchanged', () => {
@@ -114,10 +143,16 @@ describe('LiveHub routing', () => {
 describe('LiveHub query subscriptions', () => {
   // A tiny "graph": twin -> temperature property; the query is "temperature > 50".
   function queryWorld() {
-    const temps = new Map<string, number>([['p1', 60], ['p2', 10]]);
+    const temps = new Map<string, number>([
+      ['p1', 60],
+      ['p2', 10],
+    ]);
     let evaluations = 0;
     const compileQuery = (_ws: string, q: string): LiveQueryMatcher => {
-      if (!q.includes('WHERE')) throw new TwinloopError('QuerySyntaxError', 'expected WHERE at 1:30', { problems: [{ code: 'query.syntax', message: 'x', line: 1, column: 30 }] });
+      if (!q.includes('WHERE'))
+        throw new TwinloopError('QuerySyntaxError', 'expected WHERE at 1:30', {
+          problems: [{ code: 'query.syntax', message: 'x', line: 1, column: 30 }],
+        });
       return {
         members: () => [...temps].filter(([, t]) => t > 50).map(([id]) => id),
         matches: (id) => {
@@ -134,7 +169,10 @@ describe('LiveHub query subscriptions', () => {
     const { bus, hub } = setup({ compileQuery: w.compileQuery });
     const sink = new FakeSink();
     const s = hub.openSession(sink);
-    expect(s.subscribe(parse({ id: 'q', query: 'SELECT T FROM DIGITALTWINS T WHERE T.temperature > 50' })).memberCount).toBe(1);
+    expect(
+      s.subscribe(parse({ id: 'q', query: 'SELECT T FROM DIGITALTWINS T WHERE T.temperature > 50' }))
+        .memberCount,
+    ).toBe(1);
 
     bus.publish([tel('p1', { a: 1 }), tel('p2', { a: 2 })]);
     hub.drain();
@@ -190,7 +228,8 @@ describe('LiveHub slow subscribers', () => {
 
     const N = 20_000;
     const t0 = performance.now();
-    for (let i = 0; i < N; i++) bus.publish([tel(`p${i % 10}`, { x: i, [`k${i % 3}`]: i }, PUMP, i % 7 ? 'c' : undefined)]);
+    for (let i = 0; i < N; i++)
+      bus.publish([tel(`p${i % 10}`, { x: i, [`k${i % 3}`]: i }, PUMP, i % 7 ? 'c' : undefined)]);
     const publishMs = performance.now() - t0;
     expect(hub.stats().queued).toBe(0); // nothing routed during publish
     expect(publishMs).toBeLessThan(1000); // generous on a shared machine: 20k pushes onto an array
@@ -207,7 +246,9 @@ describe('LiveHub slow subscribers', () => {
     const got = slow.events('s');
     expect(got).toHaveLength(20);
     // The merged reading of p3 without component holds the last x of that key and all three k fields.
-    const lastI = Math.max(...Array.from({ length: N }, (_, i) => i).filter((i) => i % 10 === 3 && i % 7 === 0));
+    const lastI = Math.max(
+      ...Array.from({ length: N }, (_, i) => i).filter((i) => i % 10 === 3 && i % 7 === 0),
+    );
     const p3 = got.find((e) => e.twinId === 'p3' && e['component'] === undefined)!;
     expect((p3['values'] as Record<string, number>)['x']).toBe(lastI);
     expect(Object.keys(p3['values'] as object).sort()).toEqual(['k0', 'k1', 'k2', 'x']);
@@ -262,7 +303,13 @@ describe('LiveHub slow subscribers', () => {
     const s = hub.openSession(sink);
     s.subscribe(parse({ id: 's', twinIds: ['p1'] }));
     sink.bufferedAmount = 5000;
-    bus.publish([tel('p1', { x: 1 }), life('twinDeleted', 'p1'), life('twinCreated', 'p1'), tel('p1', { x: 2 }), tel('p1', { x: 3 })]);
+    bus.publish([
+      tel('p1', { x: 1 }),
+      life('twinDeleted', 'p1'),
+      life('twinCreated', 'p1'),
+      tel('p1', { x: 2 }),
+      tel('p1', { x: 3 }),
+    ]);
     hub.drain();
     sink.bufferedAmount = 0;
     s.flush();

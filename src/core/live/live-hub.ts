@@ -8,7 +8,12 @@
  * drain. A slow subscriber only fills (and then coalesces) its own queue.
  */
 import type { LiveEvent, LiveEventBus } from './live-events.js';
-import type { LiveDelivered, LiveEventKind, LiveMembershipEvent, LiveSubscriptionSpec } from './live-filters.js';
+import type {
+  LiveDelivered,
+  LiveEventKind,
+  LiveMembershipEvent,
+  LiveSubscriptionSpec,
+} from './live-filters.js';
 import { eventKind } from './live-filters.js';
 import type { LiveCounters, LiveSessionLimits, LiveSink } from './live-session.js';
 import { LiveSession, emptyCounters } from './live-session.js';
@@ -148,7 +153,11 @@ export class LiveHub {
 
   /** Opens a session whose frames go to `sink`. */
   openSession(sink: LiveSink): LiveSessionHandle {
-    const state: SessionState = { session: new LiveSession(sink, this.limits, this.totals), subs: new Map(), open: true };
+    const state: SessionState = {
+      session: new LiveSession(sink, this.limits, this.totals),
+      subs: new Map(),
+      open: true,
+    };
     this.sessions.add(state);
     return {
       subscribe: (spec) => this.subscribe(state, spec),
@@ -199,9 +208,16 @@ export class LiveHub {
 
   private subscribe(state: SessionState, spec: LiveSubscriptionSpec): LiveSubscribeResult {
     if (!state.open) throw new TwinloopError('BadRequest', 'The session is closed.');
-    if (state.subs.has(spec.id)) throw new TwinloopError('Conflict', `Subscription id '${spec.id}' is already in use on this connection.`);
+    if (state.subs.has(spec.id))
+      throw new TwinloopError(
+        'Conflict',
+        `Subscription id '${spec.id}' is already in use on this connection.`,
+      );
     if (state.subs.size >= this.maxSubs)
-      throw new TwinloopError('TooManyRequests', `At most ${this.maxSubs} subscriptions are allowed per connection.`);
+      throw new TwinloopError(
+        'TooManyRequests',
+        `At most ${this.maxSubs} subscriptions are allowed per connection.`,
+      );
     const sub: Subscription = { spec, session: state };
     const f = spec.filter;
     let result: LiveSubscribeResult = { id: spec.id };
@@ -354,8 +370,20 @@ export class LiveHub {
     return now;
   }
 
-  private membership(sub: Subscription, cause: LiveEvent, twinId: string, member: boolean, touched: Set<SessionState>): void {
-    const m: LiveMembershipEvent = { type: 'membership', workspace: cause.workspace, twinId, member, time: cause.time };
+  private membership(
+    sub: Subscription,
+    cause: LiveEvent,
+    twinId: string,
+    member: boolean,
+    touched: Set<SessionState>,
+  ): void {
+    const m: LiveMembershipEvent = {
+      type: 'membership',
+      workspace: cause.workspace,
+      twinId,
+      member,
+      time: cause.time,
+    };
     if (twinId === cause.twinId) m.modelId = cause.modelId;
     sub.session.session.enqueue(sub.spec.id, m satisfies LiveDelivered);
     touched.add(sub.session);

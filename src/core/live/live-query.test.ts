@@ -11,7 +11,16 @@ const PUMP = 'dtmi:ex:Pump;1';
 const LINE = 'dtmi:ex:Line;1';
 
 function twin(id: string, modelId: string, contents: Record<string, unknown>): TwinRecord {
-  return { id, modelId, workspace: 'w', etag: 'W/"1"', lastUpdateTime: 0, contents, propertyTimes: {}, telemetry: {} };
+  return {
+    id,
+    modelId,
+    workspace: 'w',
+    etag: 'W/"1"',
+    lastUpdateTime: 0,
+    contents,
+    propertyTimes: {},
+    telemetry: {},
+  };
 }
 
 function world() {
@@ -19,7 +28,16 @@ function world() {
   graph.putTwin(twin('p1', PUMP, { temperature: 80 }));
   graph.putTwin(twin('p2', PUMP, { temperature: 20 }));
   graph.putTwin(twin('L1', LINE, { status: 'on' }));
-  graph.putRelationship({ id: 'r1', sourceId: 'L1', targetId: 'p1', name: 'contains', workspace: 'w', etag: 'W/"1"', lastUpdateTime: 0, properties: {} });
+  graph.putRelationship({
+    id: 'r1',
+    sourceId: 'L1',
+    targetId: 'p1',
+    name: 'contains',
+    workspace: 'w',
+    etag: 'W/"1"',
+    lastUpdateTime: 0,
+    properties: {},
+  });
   const isOfModel = (_w: string, m: string, b: string) => m === b;
   const compile = createLiveQueryCompiler({ graphOf: (w) => (w === 'w' ? graph : undefined), isOfModel });
   return { graph, compile, isOfModel };
@@ -51,7 +69,10 @@ describe('createLiveQueryCompiler (real query engine)', () => {
 
   it('knows when a WHERE reads only $ fields', () => {
     const { compile } = world();
-    const m = compile('w', `SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${PUMP}') AND $dtId IN ['p1', 'L1']`);
+    const m = compile(
+      'w',
+      `SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${PUMP}') AND $dtId IN ['p1', 'L1']`,
+    );
     expect([...m.members()]).toEqual(['p1']);
     expect(m.readsTelemetry).toBe(false);
   });
@@ -72,7 +93,9 @@ describe('createLiveQueryCompiler (real query engine)', () => {
     expect(e.problems[0]).toMatchObject({ line: 2 });
     expect(fails(() => compile('w', 'SELECT COUNT() FROM DIGITALTWINS')).code).toBe('QueryNotSupported');
     expect(fails(() => compile('w', 'SELECT R FROM RELATIONSHIPS R')).code).toBe('QueryNotSupported');
-    expect(fails(() => compile('w', 'SELECT L, P FROM DIGITALTWINS MATCH (L)-[:contains]->(P)')).problems[0]).toMatchObject({ line: 1, column: 8, code: 'query.live.unsupported' });
+    expect(
+      fails(() => compile('w', 'SELECT L, P FROM DIGITALTWINS MATCH (L)-[:contains]->(P)')).problems[0],
+    ).toMatchObject({ line: 1, column: 8, code: 'query.live.unsupported' });
     expect(fails(() => compile('nowhere', 'SELECT T FROM DIGITALTWINS T')).code).toBe('NotFound');
   });
 
@@ -83,18 +106,43 @@ describe('createLiveQueryCompiler (real query engine)', () => {
     const frames: { sub: string; events: { type: string; twinId: string; member?: boolean }[] }[] = [];
     const s = hub.openSession({ bufferedAmount: 0, send: (f) => frames.push(JSON.parse(f)) });
     const opts = { defaultWorkspace: 'w', maxTwinIds: 10, maxQueryLength: 8000 };
-    s.subscribe(parseSubscription({ id: 'hot', query: 'SELECT T FROM DIGITALTWINS T WHERE T.temperature > 50' }, opts));
-    s.subscribe(parseSubscription({ id: 'line', query: "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.status = 'on'" }, opts));
+    s.subscribe(
+      parseSubscription({ id: 'hot', query: 'SELECT T FROM DIGITALTWINS T WHERE T.temperature > 50' }, opts),
+    );
+    s.subscribe(
+      parseSubscription(
+        { id: 'line', query: "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.status = 'on'" },
+        opts,
+      ),
+    );
 
     // The line is switched off: p1 leaves the MATCH subscription though the event is about L1.
     graph.putTwin(twin('L1', LINE, { status: 'off' }));
     graph.putTwin(twin('p2', PUMP, { temperature: 70 }));
     bus.publish([
-      { type: 'propertyChange', workspace: 'w', twinId: 'L1', modelId: LINE, time: 1, patch: [{ op: 'replace', path: '/status', value: 'off' }] },
-      { type: 'propertyChange', workspace: 'w', twinId: 'p2', modelId: PUMP, time: 1, patch: [{ op: 'replace', path: '/temperature', value: 70 }] },
+      {
+        type: 'propertyChange',
+        workspace: 'w',
+        twinId: 'L1',
+        modelId: LINE,
+        time: 1,
+        patch: [{ op: 'replace', path: '/status', value: 'off' }],
+      },
+      {
+        type: 'propertyChange',
+        workspace: 'w',
+        twinId: 'p2',
+        modelId: PUMP,
+        time: 1,
+        patch: [{ op: 'replace', path: '/temperature', value: 70 }],
+      },
     ]);
     hub.drain();
-    const of = (sub: string) => frames.filter((f) => f.sub === sub).flatMap((f) => f.events).map((e) => [e.type, e.twinId, e.member]);
+    const of = (sub: string) =>
+      frames
+        .filter((f) => f.sub === sub)
+        .flatMap((f) => f.events)
+        .map((e) => [e.type, e.twinId, e.member]);
     expect(of('line')).toEqual([['membership', 'p1', false]]);
     expect(of('hot')).toEqual([
       ['membership', 'p2', true],

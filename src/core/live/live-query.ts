@@ -24,7 +24,9 @@ export interface LiveQueryCompilerOptions {
 
 function unsupported(message: string, at: { line: number; column: number }): TwinloopError {
   return new TwinloopError('QueryNotSupported', `${message} (line ${at.line}, column ${at.column})`, {
-    problems: [{ code: 'query.live.unsupported', message, source: 'query', line: at.line, column: at.column }],
+    problems: [
+      { code: 'query.live.unsupported', message, source: 'query', line: at.line, column: at.column },
+    ],
   });
 }
 
@@ -71,8 +73,10 @@ function readsTelemetry(e: Expr | undefined, c: { twins: Set<string>; rels: Set<
  * (`SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE ...`).
  */
 function trackedAlias(ast: QueryAst, c: { twins: Set<string> }): { path: string[]; single: boolean } {
-  if (ast.from.kind !== 'twins') throw unsupported('A live query selects twins: use FROM DIGITALTWINS', ast.from.pos);
-  if (ast.select.kind === 'count') throw unsupported('COUNT() cannot be followed live; select the twins instead', ast.select.pos);
+  if (ast.from.kind !== 'twins')
+    throw unsupported('A live query selects twins: use FROM DIGITALTWINS', ast.from.pos);
+  if (ast.select.kind === 'count')
+    throw unsupported('COUNT() cannot be followed live; select the twins instead', ast.select.pos);
   if (ast.top !== undefined) throw unsupported('TOP cannot be followed live', ast.select.pos);
   const single = ast.joins.length === 0 && ast.match === undefined;
   if (single) return { path: ast.from.alias === undefined ? ['$dtId'] : [ast.from.alias, '$dtId'], single };
@@ -80,7 +84,10 @@ function trackedAlias(ast: QueryAst, c: { twins: Set<string> }): { path: string[
   const only = items.length === 1 ? items[0] : undefined;
   const name = only?.expr.segments.length === 1 ? only.expr.segments[0] : undefined;
   if (name === undefined || !c.twins.has(name)) {
-    throw unsupported('With JOIN or MATCH, a live query must select exactly one twin collection (SELECT P ...)', ast.select.pos);
+    throw unsupported(
+      'With JOIN or MATCH, a live query must select exactly one twin collection (SELECT P ...)',
+      ast.select.pos,
+    );
   }
   return { path: [name, '$dtId'], single };
 }
@@ -95,7 +102,10 @@ export function createLiveQueryCompiler(options: LiveQueryCompilerOptions): Live
   const maxHops = options.maxHops ?? QUERY_LIMITS.defaultMaxHops;
   return (workspace: string, text: string): LiveQueryMatcher => {
     if (text.length > QUERY_LIMITS.maxQueryLength) {
-      throw new TwinloopError('QueryTooLarge', `The query is ${text.length} characters long; at most ${QUERY_LIMITS.maxQueryLength} are allowed.`);
+      throw new TwinloopError(
+        'QueryTooLarge',
+        `The query is ${text.length} characters long; at most ${QUERY_LIMITS.maxQueryLength} are allowed.`,
+      );
     }
     const graph = options.graphOf(workspace);
     if (graph === undefined) throw new TwinloopError('NotFound', `There is no workspace '${workspace}'.`);
@@ -105,8 +115,11 @@ export function createLiveQueryCompiler(options: LiveQueryCompilerOptions): Live
     const isOfModel = (m: string, b: string): boolean => options.isOfModel(workspace, m, b);
     // Plans the whole query once now, so that semantic errors (unknown alias ...) surface at subscribe.
     const fullPlan = planQuery(ast, graph, { maxHops, isOfModel });
-    const trackedVar = fullPlan.vars.find((v) => v.name === (tracked.path.length === 1 ? fullPlan.ctx.defaultVar?.name : tracked.path[0]));
-    if (trackedVar === undefined || trackedVar.kind !== 'twin') throw unsupported('The selected collection is not a twin collection', ast.select.pos);
+    const trackedVar = fullPlan.vars.find(
+      (v) => v.name === (tracked.path.length === 1 ? fullPlan.ctx.defaultVar?.name : tracked.path[0]),
+    );
+    if (trackedVar === undefined || trackedVar.kind !== 'twin')
+      throw unsupported('The selected collection is not a twin collection', ast.select.pos);
 
     const pos = ast.from.pos;
     return {
@@ -129,7 +142,8 @@ export function createLiveQueryCompiler(options: LiveQueryCompilerOptions): Live
           right: { kind: 'literal', value: twinId, pos },
           pos,
         };
-        const where: Expr = ast.where === undefined ? restriction : { kind: 'and', left: restriction, right: ast.where, pos };
+        const where: Expr =
+          ast.where === undefined ? restriction : { kind: 'and', left: restriction, right: ast.where, pos };
         let found = false;
         runPlan(planQuery({ ...ast, where }, graph, { maxHops, isOfModel }), graph, () => {
           found = true;

@@ -3,7 +3,12 @@ import { ModelRegistry } from './model-registry.js';
 import { TwinloopError } from '../errors/errors.js';
 
 const ctx = 'dtmi:dtdl:context;3';
-const device = { '@context': ctx, '@id': 'dtmi:ex:Device;1', '@type': 'Interface', contents: [{ '@type': 'Property', name: 'serial', schema: 'string' }] };
+const device = {
+  '@context': ctx,
+  '@id': 'dtmi:ex:Device;1',
+  '@type': 'Interface',
+  contents: [{ '@type': 'Property', name: 'serial', schema: 'string' }],
+};
 const sensor = {
   '@context': ctx,
   '@id': 'dtmi:ex:Sensor;1',
@@ -15,7 +20,12 @@ const sensor = {
     { '@type': 'Relationship', name: 'in', target: 'dtmi:ex:Room;1' },
   ],
 };
-const battery = { '@context': ctx, '@id': 'dtmi:ex:Battery;1', '@type': 'Interface', contents: [{ '@type': 'Property', name: 'level', schema: 'double' }] };
+const battery = {
+  '@context': ctx,
+  '@id': 'dtmi:ex:Battery;1',
+  '@type': 'Interface',
+  contents: [{ '@type': 'Property', name: 'level', schema: 'double' }],
+};
 const room = { '@context': ctx, '@id': 'dtmi:ex:Room;1', '@type': 'Interface' };
 
 function thrown(f: () => unknown): TwinloopError {
@@ -31,21 +41,34 @@ function thrown(f: () => unknown): TwinloopError {
 describe('ModelRegistry', () => {
   it('adds a batch, resolves across batches and answers lookups', () => {
     const reg = new ModelRegistry();
-    expect(reg.add([{ source: 'a', json: [device, battery, room] }]).added.map((i) => i.id).sort()).toEqual(['dtmi:ex:Battery;1', 'dtmi:ex:Device;1', 'dtmi:ex:Room;1']);
+    expect(
+      reg
+        .add([{ source: 'a', json: [device, battery, room] }])
+        .added.map((i) => i.id)
+        .sort(),
+    ).toEqual(['dtmi:ex:Battery;1', 'dtmi:ex:Device;1', 'dtmi:ex:Room;1']);
     const { added } = reg.add([{ source: 'b', json: sensor }]);
     expect(added.map((i) => i.id)).toEqual(['dtmi:ex:Sensor;1']);
     expect(reg.get('dtmi:ex:Sensor;1')?.contents.get('serial')?.definedIn).toBe('dtmi:ex:Device;1');
     expect(reg.isOfModel('dtmi:ex:Sensor;1', 'dtmi:ex:Device;1')).toBe(true);
     expect(reg.isOfModel('dtmi:ex:Device;1', 'dtmi:ex:Sensor;1')).toBe(false);
     expect(reg.descendantsOf('dtmi:ex:Device;1')).toEqual(['dtmi:ex:Sensor;1']);
-    expect(reg.dependenciesOf('dtmi:ex:Sensor;1').sort()).toEqual(['dtmi:ex:Battery;1', 'dtmi:ex:Device;1', 'dtmi:ex:Room;1']);
+    expect(reg.dependenciesOf('dtmi:ex:Sensor;1').sort()).toEqual([
+      'dtmi:ex:Battery;1',
+      'dtmi:ex:Device;1',
+      'dtmi:ex:Room;1',
+    ]);
     expect(reg.definition('dtmi:ex:Sensor;1')).toEqual(sensor);
     expect(reg.list()).toHaveLength(4);
   });
 
   it('is all-or-nothing and reports every problem', () => {
     const reg = new ModelRegistry();
-    const bad = { ...room, '@id': 'dtmi:ex:Bad;1', contents: [{ '@type': 'Property', name: 'x y', schema: 'nope' }] };
+    const bad = {
+      ...room,
+      '@id': 'dtmi:ex:Bad;1',
+      contents: [{ '@type': 'Property', name: 'x y', schema: 'nope' }],
+    };
     const e = thrown(() => reg.add([{ source: 'c', json: [device, bad] }]));
     expect(e.code).toBe('InvalidModel');
     expect(e.problems.map((p) => p.code).sort()).toEqual(['dtdl.name.invalid', 'dtdl.schema.invalid']);

@@ -59,14 +59,17 @@ export class ModelRegistry implements ModelLookup {
    */
   add(docs: readonly ModelDocument[], options: ModelAddOptions = {}): { added: InterfaceInfo[] } {
     const topIds: string[] = [];
-    for (const d of docs) for (const o of topLevelObjects(d.json)) {
-      const id = idOf(o);
-      if (id !== undefined) topIds.push(id);
-    }
+    for (const d of docs)
+      for (const o of topLevelObjects(d.json)) {
+        const id = idOf(o);
+        if (id !== undefined) topIds.push(id);
+      }
     if (!options.reload) {
       const taken = topIds.filter((id) => this.entries.has(id));
       if (taken.length)
-        throw new TwinloopError('ModelIdAlreadyExists', `Model id(s) already exist: ${taken.join(', ')}.`, { details: { ids: taken } });
+        throw new TwinloopError('ModelIdAlreadyExists', `Model id(s) already exist: ${taken.join(', ')}.`, {
+          details: { ids: taken },
+        });
     }
     const result = parseDtdl(
       docs.map((d) => ({ source: d.source, json: d.json })),
@@ -74,22 +77,35 @@ export class ModelRegistry implements ModelLookup {
     );
     const problems: Problem[] = result.problems.filter((p) => p.severity !== 'warning');
     if (problems.length || result.unresolved.length)
-      throw errors.validation('InvalidModel', `The model batch is not valid DTDL v3${result.unresolved.length ? ` (unresolved: ${result.unresolved.join(', ')})` : ''}.`, problems);
+      throw errors.validation(
+        'InvalidModel',
+        `The model batch is not valid DTDL v3${result.unresolved.length ? ` (unresolved: ${result.unresolved.join(', ')})` : ''}.`,
+        problems,
+      );
     const nested = [...result.interfaces.keys()].filter((id) => !topIds.includes(id) && this.entries.has(id));
     if (!options.reload && nested.length)
-      throw new TwinloopError('ModelIdAlreadyExists', `Model id(s) already exist: ${nested.join(', ')}.`, { details: { ids: nested } });
+      throw new TwinloopError('ModelIdAlreadyExists', `Model id(s) already exist: ${nested.join(', ')}.`, {
+        details: { ids: nested },
+      });
 
     const now = new Date().toISOString();
     const definitions = new Map<string, unknown>();
-    for (const d of docs) for (const o of topLevelObjects(d.json)) {
-      const id = idOf(o);
-      if (id !== undefined) definitions.set(id, o);
-    }
+    for (const d of docs)
+      for (const o of topLevelObjects(d.json)) {
+        const id = idOf(o);
+        if (id !== undefined) definitions.set(id, o);
+      }
     const added: InterfaceInfo[] = [];
     for (const [id, info] of result.interfaces) {
       const top = definitions.has(id);
       const owner = top ? id : (topIds.find((t) => this.containsId(definitions.get(t), id)) ?? id);
-      this.entries.set(id, { info, definition: top ? definitions.get(id) : undefined, definedBy: owner, decommissioned: false, uploadedAt: now });
+      this.entries.set(id, {
+        info,
+        definition: top ? definitions.get(id) : undefined,
+        definedBy: owner,
+        decommissioned: false,
+        uploadedAt: now,
+      });
       added.push(info);
     }
     return { added };
@@ -166,12 +182,20 @@ export class ModelRegistry implements ModelLookup {
   remove(id: string): void {
     const entry = this.entries.get(id);
     if (!entry) throw errors.modelNotFound(id);
-    const owned = new Set([...this.entries.entries()].filter(([, e]) => e.definedBy === entry.definedBy).map(([k]) => k));
+    const owned = new Set(
+      [...this.entries.entries()].filter(([, e]) => e.definedBy === entry.definedBy).map(([k]) => k),
+    );
     const users = [...this.entries.values()]
-      .filter((e) => !owned.has(e.info.id) && this.directDependencies(e.info, false).some((d) => owned.has(d)))
+      .filter(
+        (e) => !owned.has(e.info.id) && this.directDependencies(e.info, false).some((d) => owned.has(d)),
+      )
       .map((e) => e.info.id);
     if (users.length)
-      throw new TwinloopError('ModelInUse', `Model '${id}' is used by ${users.join(', ')} (extends or component); delete those first.`, { details: { users } });
+      throw new TwinloopError(
+        'ModelInUse',
+        `Model '${id}' is used by ${users.join(', ')} (extends or component); delete those first.`,
+        { details: { users } },
+      );
     for (const k of owned) this.entries.delete(k);
   }
 

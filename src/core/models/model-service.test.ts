@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TwinloopError } from '../errors/errors.js';
-import { ALL_MODELS, MODELS, openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
+import {
+  ALL_MODELS,
+  MODELS,
+  openTestWorkspace,
+  type TestWorkspace,
+} from '../../../test/adt-sdk/workspace-fixture.js';
 
 function caught(fn: () => unknown): TwinloopError {
   try {
@@ -38,7 +43,12 @@ describe('ModelService', () => {
   });
 
   it('is all or nothing: one invalid model keeps the whole batch out', () => {
-    const bad = { '@id': 'dtmi:test:Bad;1', '@type': 'Interface', '@context': 'dtmi:dtdl:context;3', contents: [{ '@type': 'Property', name: 'x', schema: 'nope' }] };
+    const bad = {
+      '@id': 'dtmi:test:Bad;1',
+      '@type': 'Interface',
+      '@context': 'dtmi:dtdl:context;3',
+      contents: [{ '@type': 'Property', name: 'x', schema: 'nope' }],
+    };
     const e = caught(() => w.models.add([MODELS.sensor, bad]));
     expect(e.code).toBe('InvalidModel');
     expect(e.problems.length).toBeGreaterThan(0);
@@ -50,21 +60,34 @@ describe('ModelService', () => {
     w.models.add([MODELS.sensor]);
     expect(caught(() => w.models.add([MODELS.sensor])).status).toBe(409);
     expect(caught(() => w.models.add({})).code).toBe('InvalidModel');
-    expect(caught(() => w.models.add([MODELS.thermostat, MODELS.thermostat])).problems[0]?.pointer).toBe('/1/@id');
+    expect(caught(() => w.models.add([MODELS.thermostat, MODELS.thermostat])).problems[0]?.pointer).toBe(
+      '/1/@id',
+    );
   });
 
   it('lists with dependenciesFor (the models and what they depend on) and 404s unknown ids', () => {
     w.models.add(ALL_MODELS);
-    expect(w.models.list({ dependenciesFor: ['dtmi:test:Room;1'] }).map((m) => m.id).sort()).toEqual(
+    expect(
+      w.models
+        .list({ dependenciesFor: ['dtmi:test:Room;1'] })
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual(
       ['dtmi:test:Room;1', 'dtmi:test:Sensor;1', 'dtmi:test:Space;1', 'dtmi:test:Thermostat;1'].sort(),
     );
-    expect(w.models.list({ dependenciesFor: ['dtmi:test:Sensor;1'] }).map((m) => m.id)).toEqual(['dtmi:test:Sensor;1']);
+    expect(w.models.list({ dependenciesFor: ['dtmi:test:Sensor;1'] }).map((m) => m.id)).toEqual([
+      'dtmi:test:Sensor;1',
+    ]);
     expect(caught(() => w.models.list({ dependenciesFor: ['dtmi:test:Nope;1'] })).code).toBe('ModelNotFound');
   });
 
   it('decommissions with ADT patch only; the flag survives a reload', async () => {
     w.models.add(ALL_MODELS);
-    expect(caught(() => w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: false }])).code).toBe('InvalidPatch');
+    expect(
+      caught(() =>
+        w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: false }]),
+      ).code,
+    ).toBe('InvalidPatch');
     w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
     expect(w.models.get('dtmi:test:Sensor;1').decommissioned).toBe(true);
     const dir = w.dir;
@@ -87,7 +110,12 @@ describe('ModelService', () => {
     expect(caught(() => w.models.delete('dtmi:test:Sensor;1')).code).toBe('ModelInUse');
     w.models.delete('dtmi:test:Room;1');
     w.models.delete('dtmi:test:Space;1');
-    expect(w.models.list().map((m) => m.id).sort()).toEqual(['dtmi:test:Sensor;1', 'dtmi:test:Thermostat;1']);
+    expect(
+      w.models
+        .list()
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual(['dtmi:test:Sensor;1', 'dtmi:test:Thermostat;1']);
     expect(w.storage.models.list('default')).toHaveLength(2);
     expect(caught(() => w.models.delete('dtmi:test:Room;1')).code).toBe('ModelNotFound');
   });

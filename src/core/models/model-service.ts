@@ -76,7 +76,11 @@ export class ModelService implements ModelLookup {
       if (m.decommissioned) this.registry.setDecommissioned(m.id, true);
     });
     stored.forEach((m, i) =>
-      this.meta.set(m.id, { definition: docs[i], uploadTime: m.uploadTime, decommissioned: m.decommissioned }),
+      this.meta.set(m.id, {
+        definition: docs[i],
+        uploadTime: m.uploadTime,
+        decommissioned: m.decommissioned,
+      }),
     );
     return stored.length;
   }
@@ -113,12 +117,22 @@ export class ModelService implements ModelLookup {
   add(batch: unknown): ModelData[] {
     if (!Array.isArray(batch)) {
       throw errors.validation('InvalidModel', 'The request body must be a JSON array of DTDL interfaces.', [
-        { code: 'models.notArray', message: 'Expected an array of DTDL interfaces.', pointer: '', source: 'request body' },
+        {
+          code: 'models.notArray',
+          message: 'Expected an array of DTDL interfaces.',
+          pointer: '',
+          source: 'request body',
+        },
       ]);
     }
     if (batch.length === 0) {
       throw errors.validation('InvalidModel', 'The batch of models is empty.', [
-        { code: 'models.empty', message: 'Expected at least one DTDL interface.', pointer: '', source: 'request body' },
+        {
+          code: 'models.empty',
+          message: 'Expected at least one DTDL interface.',
+          pointer: '',
+          source: 'request body',
+        },
       ]);
     }
     const problems: Problem[] = [];
@@ -127,16 +141,31 @@ export class ModelService implements ModelLookup {
     const existing: string[] = [];
     batch.forEach((doc, i) => {
       if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-        problems.push({ code: 'models.notObject', message: 'Each model must be a JSON object.', pointer: `/${i}`, source: 'request body' });
+        problems.push({
+          code: 'models.notObject',
+          message: 'Each model must be a JSON object.',
+          pointer: `/${i}`,
+          source: 'request body',
+        });
         return;
       }
       const id = (doc as Record<string, unknown>)['@id'];
       if (typeof id !== 'string') {
-        problems.push({ code: 'models.id.missing', message: "The model has no string '@id'.", pointer: `/${i}/@id`, source: 'request body' });
+        problems.push({
+          code: 'models.id.missing',
+          message: "The model has no string '@id'.",
+          pointer: `/${i}/@id`,
+          source: 'request body',
+        });
         return;
       }
       if (seen.has(id)) {
-        problems.push({ code: 'models.id.duplicate', message: `The id '${id}' appears twice in the batch.`, pointer: `/${i}/@id`, source: 'request body' });
+        problems.push({
+          code: 'models.id.duplicate',
+          message: `The id '${id}' appears twice in the batch.`,
+          pointer: `/${i}/@id`,
+          source: 'request body',
+        });
       }
       seen.add(id);
       ids.push(id);
@@ -202,16 +231,40 @@ export class ModelService implements ModelLookup {
     if (!m) throw errors.modelNotFound(id);
     const problems: Problem[] = [];
     if (!Array.isArray(patch) || patch.length === 0) {
-      problems.push({ code: 'patch.notArray', message: 'Expected a non-empty JSON Patch array.', pointer: '', source: 'request body' });
+      problems.push({
+        code: 'patch.notArray',
+        message: 'Expected a non-empty JSON Patch array.',
+        pointer: '',
+        source: 'request body',
+      });
     } else {
       patch.forEach((op: unknown, i) => {
         const o = (typeof op === 'object' && op !== null ? op : {}) as Record<string, unknown>;
-        if (o.op !== 'replace') problems.push({ code: 'patch.op', message: "Only 'replace' is supported on a model.", pointer: `/${i}/op`, source: 'request body' });
-        if (o.path !== '/decommissioned') problems.push({ code: 'patch.path', message: "Only '/decommissioned' can be changed on a model.", pointer: `/${i}/path`, source: 'request body' });
-        if (o.value !== true) problems.push({ code: 'patch.value', message: 'A model can only be decommissioned (value true); it cannot be recommissioned.', pointer: `/${i}/value`, source: 'request body' });
+        if (o.op !== 'replace')
+          problems.push({
+            code: 'patch.op',
+            message: "Only 'replace' is supported on a model.",
+            pointer: `/${i}/op`,
+            source: 'request body',
+          });
+        if (o.path !== '/decommissioned')
+          problems.push({
+            code: 'patch.path',
+            message: "Only '/decommissioned' can be changed on a model.",
+            pointer: `/${i}/path`,
+            source: 'request body',
+          });
+        if (o.value !== true)
+          problems.push({
+            code: 'patch.value',
+            message: 'A model can only be decommissioned (value true); it cannot be recommissioned.',
+            pointer: `/${i}/value`,
+            source: 'request body',
+          });
       });
     }
-    if (problems.length) throw errors.validation('InvalidPatch', `The patch of model '${id}' is not valid.`, problems);
+    if (problems.length)
+      throw errors.validation('InvalidPatch', `The patch of model '${id}' is not valid.`, problems);
     if (m.decommissioned) return;
     if (!this.store.setDecommissioned(this.workspace, id, true)) throw errors.modelNotFound(id);
     this.registry.setDecommissioned(id, true);
@@ -222,7 +275,9 @@ export class ModelService implements ModelLookup {
   delete(id: string): void {
     if (!this.meta.has(id)) throw errors.modelNotFound(id);
     // Extends, components and relationship targets, transitively (ADT: ModelReferencesNotDeleted).
-    const dependents = [...this.meta.keys()].filter((other) => other !== id && this.registry.dependenciesOf(other).includes(id));
+    const dependents = [...this.meta.keys()].filter(
+      (other) => other !== id && this.registry.dependenciesOf(other).includes(id),
+    );
     if (dependents.length) {
       throw new TwinloopError(
         'ModelInUse',
@@ -245,7 +300,10 @@ export class ModelService implements ModelLookup {
 
   private toData(id: string, includeModel: boolean): ModelData {
     const m = this.meta.get(id)!;
-    const doc = (typeof m.definition === 'object' && m.definition !== null ? m.definition : {}) as Record<string, unknown>;
+    const doc = (typeof m.definition === 'object' && m.definition !== null ? m.definition : {}) as Record<
+      string,
+      unknown
+    >;
     const data: ModelData = {
       id,
       displayName: languageMap(doc.displayName),
@@ -273,6 +331,10 @@ function parseStored(m: StoredModel): unknown {
   try {
     return JSON.parse(m.definition) as unknown;
   } catch (e) {
-    throw new TwinloopError('StorageCorrupt', `Stored model '${m.id}' of workspace '${m.workspace}' is not valid JSON.`, { cause: e });
+    throw new TwinloopError(
+      'StorageCorrupt',
+      `Stored model '${m.id}' of workspace '${m.workspace}' is not valid JSON.`,
+      { cause: e },
+    );
   }
 }

@@ -38,31 +38,97 @@ describe('validateValue', () => {
     const e: Schema = { kind: 'enum', valueSchema: 'integer', values: [{ name: 'a', value: 1 }] };
     expect(codes(e, 1)).toEqual([]);
     expect(codes(e, 2)).toEqual(['value.enum']);
-    const o: Schema = { kind: 'object', fields: [{ name: 'a', schema: prim('integer') }, { name: 'b', schema: prim('string') }] };
+    const o: Schema = {
+      kind: 'object',
+      fields: [
+        { name: 'a', schema: prim('integer') },
+        { name: 'b', schema: prim('string') },
+      ],
+    };
     expect(codes(o, { a: 1 })).toEqual([]); // missing fields are allowed
     const probs = validateValue(o, { a: 'x', c: 1 }, '/o');
-    expect(probs.map((p) => [p.code, p.pointer])).toEqual([['value.type', '/o/a'], ['value.field.unknown', '/o/c']]);
-    const m: Schema = { kind: 'map', key: { name: 'k' }, value: { name: 'v', schema: { kind: 'array', elementSchema: prim('double') } } };
+    expect(probs.map((p) => [p.code, p.pointer])).toEqual([
+      ['value.type', '/o/a'],
+      ['value.field.unknown', '/o/c'],
+    ]);
+    const m: Schema = {
+      kind: 'map',
+      key: { name: 'k' },
+      value: { name: 'v', schema: { kind: 'array', elementSchema: prim('double') } },
+    };
     expect(validateValue(m, { 'a/b': [1, 'x'] }, '').map((p) => p.pointer)).toEqual(['/a~1b/1']);
   });
 
   it('checks GeoJSON shapes', () => {
     expect(codes(prim('point'), { type: 'Point', coordinates: [1, 2] })).toEqual([]);
     expect(codes(prim('point'), { type: 'Point', coordinates: [1] })).toEqual(['value.geo']);
-    expect(codes(prim('polygon'), { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]] })).toEqual([]);
-    expect(codes(prim('polygon'), { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 1]]] })).toEqual(['value.geo']);
-    expect(codes(prim('lineString'), { type: 'Point', coordinates: [[0, 0], [1, 1]] })).toEqual(['value.geo']);
+    expect(
+      codes(prim('polygon'), {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [0, 0],
+            [1, 0],
+            [1, 1],
+            [0, 0],
+          ],
+        ],
+      }),
+    ).toEqual([]);
+    expect(
+      codes(prim('polygon'), {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [0, 0],
+            [1, 0],
+            [1, 1],
+            [0, 1],
+          ],
+        ],
+      }),
+    ).toEqual(['value.geo']);
+    expect(
+      codes(prim('lineString'), {
+        type: 'Point',
+        coordinates: [
+          [0, 0],
+          [1, 1],
+        ],
+      }),
+    ).toEqual(['value.geo']);
   });
 
   it('never throws on random values and schemas', () => {
-    const names: PrimitiveSchemaName[] = ['boolean', 'integer', 'long', 'double', 'float', 'string', 'date', 'dateTime', 'time', 'duration', 'uuid', 'bytes', 'point', 'polygon', 'unsignedLong', 'decimal'];
+    const names: PrimitiveSchemaName[] = [
+      'boolean',
+      'integer',
+      'long',
+      'double',
+      'float',
+      'string',
+      'date',
+      'dateTime',
+      'time',
+      'duration',
+      'uuid',
+      'bytes',
+      'point',
+      'polygon',
+      'unsignedLong',
+      'decimal',
+    ];
     const schema: fc.Arbitrary<Schema> = fc.letrec<{ s: Schema }>((tie) => ({
       s: fc.oneof(
         { depthSize: 'small', withCrossShrink: true },
         fc.constantFrom(...names).map((name) => ({ kind: 'primitive', name }) as Schema),
         tie('s').map((elementSchema) => ({ kind: 'array', elementSchema }) as Schema),
-        tie('s').map((schema) => ({ kind: 'map', key: { name: 'k' }, value: { name: 'v', schema } }) as Schema),
-        fc.array(fc.tuple(fc.string(), tie('s')), { maxLength: 3 }).map((f) => ({ kind: 'object', fields: f.map(([name, schema]) => ({ name, schema })) }) as Schema),
+        tie('s').map(
+          (schema) => ({ kind: 'map', key: { name: 'k' }, value: { name: 'v', schema } }) as Schema,
+        ),
+        fc
+          .array(fc.tuple(fc.string(), tie('s')), { maxLength: 3 })
+          .map((f) => ({ kind: 'object', fields: f.map(([name, schema]) => ({ name, schema })) }) as Schema),
       ),
     })).s;
     fc.assert(

@@ -24,8 +24,10 @@ const FLOAT_MAX = 3.4028234663852886e38;
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const TIME_RE = /^([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$/;
-const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
-const DURATION_RE = /^P(?!$)(\d+(?:[.,]\d+)?Y)?(\d+(?:[.,]\d+)?M)?(\d+(?:[.,]\d+)?W)?(\d+(?:[.,]\d+)?D)?(T(?=\d)(\d+(?:[.,]\d+)?H)?(\d+(?:[.,]\d+)?M)?(\d+(?:[.,]\d+)?S)?)?$/;
+const DATETIME_RE =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+const DURATION_RE =
+  /^P(?!$)(\d+(?:[.,]\d+)?Y)?(\d+(?:[.,]\d+)?M)?(\d+(?:[.,]\d+)?W)?(\d+(?:[.,]\d+)?D)?(T(?=\d)(\d+(?:[.,]\d+)?H)?(\d+(?:[.,]\d+)?M)?(\d+(?:[.,]\d+)?S)?)?$/;
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const DECIMAL_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
@@ -46,7 +48,10 @@ function describe(v: unknown): string {
 
 function validDate(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1) return false;
-  const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1] ?? 0;
+  const days =
+    [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][
+      m - 1
+    ] ?? 0;
   return d <= days;
 }
 
@@ -57,7 +62,12 @@ function push(out: Out, code: string, pointer: string, message: string): void {
 }
 
 function isPosition(v: unknown): boolean {
-  return Array.isArray(v) && v.length >= 2 && v.length <= 3 && v.every((n) => typeof n === 'number' && Number.isFinite(n));
+  return (
+    Array.isArray(v) &&
+    v.length >= 2 &&
+    v.length <= 3 &&
+    v.every((n) => typeof n === 'number' && Number.isFinite(n))
+  );
 }
 function isLine(v: unknown): boolean {
   return Array.isArray(v) && v.length >= 2 && v.every(isPosition);
@@ -84,7 +94,8 @@ const GEO: Record<string, { type: string; coords: (v: unknown) => boolean }> = {
 function checkPrimitive(name: PrimitiveSchemaName, v: unknown, p: string, out: Out): void {
   const range = INT_RANGES[name];
   if (range) {
-    if (typeof v !== 'number' || !Number.isInteger(v)) return push(out, 'value.type', p, `Expected an integer (${name}), got ${describe(v)}.`);
+    if (typeof v !== 'number' || !Number.isInteger(v))
+      return push(out, 'value.type', p, `Expected an integer (${name}), got ${describe(v)}.`);
     const [lo, hi] = range;
     const big = BigInt(v);
     if (big < BigInt(lo) || big > BigInt(hi))
@@ -97,46 +108,63 @@ function checkPrimitive(name: PrimitiveSchemaName, v: unknown, p: string, out: O
       return;
     case 'double':
     case 'float':
-      if (typeof v !== 'number' || !Number.isFinite(v)) return push(out, 'value.type', p, `Expected a finite number (${name}), got ${describe(v)}.`);
-      if (name === 'float' && Math.abs(v) > FLOAT_MAX) push(out, 'value.range', p, `${v} is out of range for float.`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        return push(out, 'value.type', p, `Expected a finite number (${name}), got ${describe(v)}.`);
+      if (name === 'float' && Math.abs(v) > FLOAT_MAX)
+        push(out, 'value.range', p, `${v} is out of range for float.`);
       return;
     case 'decimal':
     case 'scaledDecimal':
       if (typeof v === 'number' && Number.isFinite(v)) return;
       if (typeof v === 'string' && DECIMAL_RE.test(v)) return;
-      if (name === 'scaledDecimal' && isPlainObject(v) && typeof v.scale === 'number' && typeof v.value === 'string' && DECIMAL_RE.test(v.value)) return;
+      if (
+        name === 'scaledDecimal' &&
+        isPlainObject(v) &&
+        typeof v.scale === 'number' &&
+        typeof v.value === 'string' &&
+        DECIMAL_RE.test(v.value)
+      )
+        return;
       return push(out, 'value.type', p, `Expected a decimal number, got ${describe(v)}.`);
     case 'string':
       if (typeof v !== 'string') push(out, 'value.type', p, `Expected a string, got ${describe(v)}.`);
       return;
     case 'date': {
       const m = typeof v === 'string' ? DATE_RE.exec(v) : null;
-      if (!m || !validDate(Number(m[1]), Number(m[2]), Number(m[3]))) push(out, 'value.format', p, `Expected an ISO 8601 date (YYYY-MM-DD), got ${describe(v)}.`);
+      if (!m || !validDate(Number(m[1]), Number(m[2]), Number(m[3])))
+        push(out, 'value.format', p, `Expected an ISO 8601 date (YYYY-MM-DD), got ${describe(v)}.`);
       return;
     }
     case 'time':
-      if (typeof v !== 'string' || !TIME_RE.test(v)) push(out, 'value.format', p, `Expected an ISO 8601 time (hh:mm:ss), got ${describe(v)}.`);
+      if (typeof v !== 'string' || !TIME_RE.test(v))
+        push(out, 'value.format', p, `Expected an ISO 8601 time (hh:mm:ss), got ${describe(v)}.`);
       return;
     case 'dateTime': {
       const m = typeof v === 'string' ? DATETIME_RE.exec(v) : null;
-      if (!m || !validDate(Number(m[1]), Number(m[2]), Number(m[3]))) push(out, 'value.format', p, `Expected an ISO 8601 / RFC 3339 date-time, got ${describe(v)}.`);
+      if (!m || !validDate(Number(m[1]), Number(m[2]), Number(m[3])))
+        push(out, 'value.format', p, `Expected an ISO 8601 / RFC 3339 date-time, got ${describe(v)}.`);
       return;
     }
     case 'duration':
-      if (typeof v !== 'string' || !DURATION_RE.test(v)) push(out, 'value.format', p, `Expected an ISO 8601 duration (e.g. PT5M), got ${describe(v)}.`);
+      if (typeof v !== 'string' || !DURATION_RE.test(v))
+        push(out, 'value.format', p, `Expected an ISO 8601 duration (e.g. PT5M), got ${describe(v)}.`);
       return;
     case 'uuid':
-      if (typeof v !== 'string' || !UUID_RE.test(v)) push(out, 'value.format', p, `Expected a UUID, got ${describe(v)}.`);
+      if (typeof v !== 'string' || !UUID_RE.test(v))
+        push(out, 'value.format', p, `Expected a UUID, got ${describe(v)}.`);
       return;
     case 'bytes':
-      if (typeof v !== 'string' || !BASE64_RE.test(v)) push(out, 'value.format', p, `Expected base64-encoded bytes, got ${describe(v)}.`);
+      if (typeof v !== 'string' || !BASE64_RE.test(v))
+        push(out, 'value.format', p, `Expected base64-encoded bytes, got ${describe(v)}.`);
       return;
     default: {
       const geo = GEO[name];
       if (!geo) return push(out, 'value.type', p, `Unknown schema "${String(name)}".`);
-      if (!isPlainObject(v)) return push(out, 'value.type', p, `Expected a GeoJSON ${geo.type} object, got ${describe(v)}.`);
+      if (!isPlainObject(v))
+        return push(out, 'value.type', p, `Expected a GeoJSON ${geo.type} object, got ${describe(v)}.`);
       if (v.type !== geo.type) push(out, 'value.geo', `${p}/type`, `Expected "type": "${geo.type}".`);
-      if (!geo.coords(v.coordinates)) push(out, 'value.geo', `${p}/coordinates`, `"coordinates" are not valid for a GeoJSON ${geo.type}.`);
+      if (!geo.coords(v.coordinates))
+        push(out, 'value.geo', `${p}/coordinates`, `"coordinates" are not valid for a GeoJSON ${geo.type}.`);
       return;
     }
   }
@@ -149,9 +177,20 @@ function check(schema: Schema, v: unknown, p: string, out: Out, depth: number): 
       return checkPrimitive(schema.name, v, p, out);
     case 'enum': {
       const want = schema.valueSchema === 'integer' ? 'number' : 'string';
-      if (typeof v !== want) return push(out, 'value.type', p, `Expected an enum value (${schema.valueSchema}), got ${describe(v)}.`);
+      if (typeof v !== want)
+        return push(
+          out,
+          'value.type',
+          p,
+          `Expected an enum value (${schema.valueSchema}), got ${describe(v)}.`,
+        );
       if (!schema.values.some((e) => e.value === v))
-        push(out, 'value.enum', p, `${JSON.stringify(v)} is not one of ${schema.values.map((e) => JSON.stringify(e.value)).join(', ')}.`);
+        push(
+          out,
+          'value.enum',
+          p,
+          `${JSON.stringify(v)} is not one of ${schema.values.map((e) => JSON.stringify(e.value)).join(', ')}.`,
+        );
       return;
     }
     case 'array':
@@ -159,8 +198,10 @@ function check(schema: Schema, v: unknown, p: string, out: Out, depth: number): 
       v.forEach((item, i) => check(schema.elementSchema, item, `${p}/${i}`, out, depth + 1));
       return;
     case 'map':
-      if (!isPlainObject(v)) return push(out, 'value.type', p, `Expected an object (map), got ${describe(v)}.`);
-      for (const [k, item] of Object.entries(v)) check(schema.value.schema, item, `${p}/${escapeSegment(k)}`, out, depth + 1);
+      if (!isPlainObject(v))
+        return push(out, 'value.type', p, `Expected an object (map), got ${describe(v)}.`);
+      for (const [k, item] of Object.entries(v))
+        check(schema.value.schema, item, `${p}/${escapeSegment(k)}`, out, depth + 1);
       return;
     case 'object': {
       if (!isPlainObject(v)) return push(out, 'value.type', p, `Expected an object, got ${describe(v)}.`);
@@ -168,7 +209,13 @@ function check(schema: Schema, v: unknown, p: string, out: Out, depth: number): 
       for (const [k, item] of Object.entries(v)) {
         const fp = `${p}/${escapeSegment(k)}`;
         const fs = fields.get(k);
-        if (!fs) push(out, 'value.field.unknown', fp, `Unknown field "${k}" (known: ${[...fields.keys()].join(', ') || 'none'}).`);
+        if (!fs)
+          push(
+            out,
+            'value.field.unknown',
+            fp,
+            `Unknown field "${k}" (known: ${[...fields.keys()].join(', ') || 'none'}).`,
+          );
         else check(fs, item, fp, out, depth + 1);
       }
       return;

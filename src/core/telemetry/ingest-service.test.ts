@@ -22,7 +22,15 @@ afterEach(async () => {
 });
 
 function msg(payload: string, extra: Partial<IncomingMessage> = {}): IncomingMessage {
-  return { source: 'mqtt', workspace: 'default', topic: 't', receivedAt: 1_000, payload: Buffer.from(payload), twinId: 'pump-1', ...extra };
+  return {
+    source: 'mqtt',
+    workspace: 'default',
+    topic: 't',
+    receivedAt: 1_000,
+    payload: Buffer.from(payload),
+    twinId: 'pump-1',
+    ...extra,
+  };
 }
 
 function raw(twinId: string, path: string) {
@@ -33,7 +41,9 @@ describe('IngestService', () => {
   it('stores readings, then updates the twin and publishes one live event per reading set', async () => {
     const events: LiveEvent[] = [];
     stack.live.subscribe((evs) => events.push(...evs));
-    const out = await stack.service.ingest(msg('[{"$ts":2000,"temperature":21.5,"rpm":1450},{"$ts":3000,"temperature":22}]'));
+    const out = await stack.service.ingest(
+      msg('[{"$ts":2000,"temperature":21.5,"rpm":1450},{"$ts":3000,"temperature":22}]'),
+    );
     expect(out).toEqual({ ok: true, readings: 3 });
     expect(raw('pump-1', 'temperature')).toEqual([
       { ts: 2000, value: 21.5 },
@@ -41,14 +51,24 @@ describe('IngestService', () => {
     ]);
     expect(stack.graph.getTwin('pump-1')!.telemetry.temperature).toEqual({ value: 22, time: 3000 });
     expect(events).toHaveLength(2);
-    expect(events[0]).toMatchObject({ type: 'telemetry', twinId: 'pump-1', modelId: 'dtmi:twinloop:test:Pump;1', time: 2000 });
+    expect(events[0]).toMatchObject({
+      type: 'telemetry',
+      twinId: 'pump-1',
+      modelId: 'dtmi:twinloop:test:Pump;1',
+      time: 2000,
+    });
     expect(stack.service.stats.snapshot()).toMatchObject({ acceptedMessages: 1, acceptedReadings: 3 });
   });
 
   it('stores component telemetry under component/name and accepts a matching unit', async () => {
-    expect(await stack.service.ingest(msg('{"current": 4.2}', { component: 'motor' }))).toEqual({ ok: true, readings: 1 });
+    expect(await stack.service.ingest(msg('{"current": 4.2}', { component: 'motor' }))).toEqual({
+      ok: true,
+      readings: 1,
+    });
     expect(raw('pump-1', 'motor/current')).toEqual([{ ts: 1000, value: 4.2 }]);
-    expect(await stack.service.ingest(msg('{"temperature": {"value": 20, "unit": "degreeCelsius"}}'))).toEqual({ ok: true, readings: 1 });
+    expect(
+      await stack.service.ingest(msg('{"temperature": {"value": 20, "unit": "degreeCelsius"}}')),
+    ).toEqual({ ok: true, readings: 1 });
     expect(raw('pump-1', 'temperature')).toEqual([{ ts: 1000, value: 20 }]);
   });
 
@@ -57,7 +77,13 @@ describe('IngestService', () => {
     ['unknown twin', '{"temperature": 1}', { twinId: 'nope' }, 'DigitalTwinNotFound', /nope/],
     ['unknown telemetry', '{"humidity": 1}', {}, 'InvalidTelemetry', /'humidity' is not a telemetry/],
     ['wrong type', '{"temperature": "hot"}', {}, 'InvalidTelemetry', /temperature/],
-    ['wrong unit', '{"temperature": {"value": 70, "unit": "degreeFahrenheit"}}', {}, 'InvalidTelemetry', /degreeFahrenheit/],
+    [
+      'wrong unit',
+      '{"temperature": {"value": 70, "unit": "degreeFahrenheit"}}',
+      {},
+      'InvalidTelemetry',
+      /degreeFahrenheit/,
+    ],
     ['unknown component', '{"current": 1}', { component: 'gearbox' }, 'ComponentNotFound', /gearbox/],
     ['unknown workspace', '{"temperature": 1}', { workspace: 'elsewhere' }, 'NotFound', /elsewhere/],
     ['integer telemetry given a fraction', '{"rpm": 1.5}', {}, 'InvalidTelemetry', /rpm/],
@@ -120,10 +146,18 @@ describe('IngestService', () => {
 
   it('shares one commit between concurrent messages and keeps the latest value by source time', async () => {
     const outs = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => stack.service.ingest(msg(`{"$ts":${10_000 - i},"temperature":${i}}`, { twinId: `pump-${(i % 3) + 1}` }))),
+      Array.from({ length: 200 }, (_, i) =>
+        stack.service.ingest(
+          msg(`{"$ts":${10_000 - i},"temperature":${i}}`, { twinId: `pump-${(i % 3) + 1}` }),
+        ),
+      ),
     );
     expect(outs.every((o) => o.ok)).toBe(true);
-    expect(raw('pump-1', 'temperature').length + raw('pump-2', 'temperature').length + raw('pump-3', 'temperature').length).toBe(200);
+    expect(
+      raw('pump-1', 'temperature').length +
+        raw('pump-2', 'temperature').length +
+        raw('pump-3', 'temperature').length,
+    ).toBe(200);
     expect(stack.graph.getTwin('pump-1')!.telemetry.temperature).toEqual({ value: 0, time: 10_000 });
   });
 
@@ -131,7 +165,9 @@ describe('IngestService', () => {
     const events: LiveEvent[] = [];
     stack.live.subscribe((evs) => events.push(...evs));
     await stack.history.close();
-    await expect(stack.service.ingest(msg('{"temperature": 1}'))).rejects.toMatchObject({ code: 'StorageError' });
+    await expect(stack.service.ingest(msg('{"temperature": 1}'))).rejects.toMatchObject({
+      code: 'StorageError',
+    });
     expect(stack.graph.getTwin('pump-1')!.telemetry.temperature).toBeUndefined();
     expect(events).toEqual([]);
     expect(stack.service.stats.storageFailures).toBe(1);
@@ -139,15 +175,21 @@ describe('IngestService', () => {
 
   it('answers every random payload with ok or a durable dead letter, never a throw', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.from(b)), fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v)))), async (payload) => {
-        const before = stack.deadLetters.count('default');
-        const out = await stack.service.ingest({ ...msg(''), payload });
-        if (out.ok) expect(out.readings).toBeGreaterThan(0);
-        else {
-          expect(out.reason.length).toBeGreaterThan(0);
-          expect(stack.deadLetters.count('default')).toBe(before + 1);
-        }
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.from(b)),
+          fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
+        ),
+        async (payload) => {
+          const before = stack.deadLetters.count('default');
+          const out = await stack.service.ingest({ ...msg(''), payload });
+          if (out.ok) expect(out.readings).toBeGreaterThan(0);
+          else {
+            expect(out.reason.length).toBeGreaterThan(0);
+            expect(stack.deadLetters.count('default')).toBe(before + 1);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -11,7 +11,13 @@
  */
 import type { Problem } from '../errors/errors.js';
 import type { LiveEvent, LiveEventBus } from '../live/live-events.js';
-import type { DeadLetter, DeadLetterStore, HistoryPoint, HistoryStore, HistoryValue } from '../ports/storage-ports.js';
+import type {
+  DeadLetter,
+  DeadLetterStore,
+  HistoryPoint,
+  HistoryStore,
+  HistoryValue,
+} from '../ports/storage-ports.js';
 import { IngestStats } from './ingest-stats.js';
 import { parseNdjsonPayload, parseTelemetryPayload } from './payload-parser.js';
 import { checkReadingSet } from './reading-validator.js';
@@ -44,7 +50,12 @@ export interface BulkIngestOutcome {
 export interface TelemetryIngest {
   ingest(msg: IncomingMessage): Promise<IngestOutcome>;
   /** Dead-letters a message the transport itself refuses (e.g. an unusable topic). */
-  reject(msg: IncomingMessage, code: string, reason: string, problems?: readonly Problem[]): Promise<IngestOutcome>;
+  reject(
+    msg: IncomingMessage,
+    code: string,
+    reason: string,
+    problems?: readonly Problem[],
+  ): Promise<IngestOutcome>;
 }
 
 interface AcceptedSet {
@@ -96,8 +107,13 @@ export class IngestService implements TelemetryIngest {
     if (msg.twinId === undefined) return this.reject(msg, 'BadRequest', 'The message names no twin.');
     let sets: AcceptedSet[];
     try {
-      const parsed = parseTelemetryPayload(msg.payload, { twinId: msg.twinId, component: msg.component, receivedAt: msg.receivedAt });
-      if (!parsed.ok) return this.reject(msg, 'InvalidTelemetry', parsed.problems[0]!.message, parsed.problems);
+      const parsed = parseTelemetryPayload(msg.payload, {
+        twinId: msg.twinId,
+        component: msg.component,
+        receivedAt: msg.receivedAt,
+      });
+      if (!parsed.ok)
+        return this.reject(msg, 'InvalidTelemetry', parsed.problems[0]!.message, parsed.problems);
       sets = [];
       const problems: Problem[] = [];
       let failure: { code: string; reason: string } | undefined;
@@ -141,14 +157,25 @@ export class IngestService implements TelemetryIngest {
       out.lines.push({ line: 1, ...o });
       return out;
     }
-    const lines = parseNdjsonPayload(msg.payload, { receivedAt: msg.receivedAt, twinId: msg.twinId, component: msg.component });
+    const lines = parseNdjsonPayload(msg.payload, {
+      receivedAt: msg.receivedAt,
+      twinId: msg.twinId,
+      component: msg.component,
+    });
     const sets: AcceptedSet[] = [];
     const rejections: Promise<IngestOutcome>[] = [];
     const accepted: { line: number; readings: number }[] = [];
     for (const l of lines) {
       const lineMsg = { ...msg, payload: Buffer.from(l.text, 'utf8') };
       if (!l.result.ok) {
-        rejections.push(this.reject(lineMsg, 'InvalidTelemetry', `line ${l.line}: ${l.result.problems[0]!.message}`, l.result.problems));
+        rejections.push(
+          this.reject(
+            lineMsg,
+            'InvalidTelemetry',
+            `line ${l.line}: ${l.result.problems[0]!.message}`,
+            l.result.problems,
+          ),
+        );
         out.lines.push({ line: l.line, ok: false, code: 'InvalidTelemetry', reason: '' });
         continue;
       }
@@ -167,7 +194,10 @@ export class IngestService implements TelemetryIngest {
       out.lines.push({ line: l.line, ok: true, readings: n });
     }
     const points = toPoints(sets);
-    const [outcomes] = await Promise.all([Promise.all(rejections), points.length ? this.commit(points, sets) : undefined]);
+    const [outcomes] = await Promise.all([
+      Promise.all(rejections),
+      points.length ? this.commit(points, sets) : undefined,
+    ]);
     // Fill in the rejected lines' reasons from their outcomes (same order as pushed).
     let r = 0;
     for (const entry of out.lines) {
@@ -187,7 +217,12 @@ export class IngestService implements TelemetryIngest {
   }
 
   /** Stores a dead letter; resolves (ok:false) once it is durable. @throws StorageError (rejects). */
-  async reject(msg: IncomingMessage, code: string, reason: string, problems?: readonly Problem[]): Promise<IngestOutcome> {
+  async reject(
+    msg: IncomingMessage,
+    code: string,
+    reason: string,
+    problems?: readonly Problem[],
+  ): Promise<IngestOutcome> {
     // twinId is read by the SQLite dead-letter store for its twin filter (DeadLetterQuery.twinId).
     const letter: DeadLetter & { twinId?: string } = {
       workspace: msg.workspace,
@@ -243,18 +278,18 @@ export class IngestService implements TelemetryIngest {
         Promise.resolve()
           .then(() => this.options.history.append(all))
           .then(
-          () => {
-            try {
-              this.afterCommit(allSets);
-            } finally {
-              b.resolve();
-            }
-          },
-          (e: unknown) => {
-            this.stats.storageFailures++;
-            b.reject(e);
-          },
-        );
+            () => {
+              try {
+                this.afterCommit(allSets);
+              } finally {
+                b.resolve();
+              }
+            },
+            (e: unknown) => {
+              this.stats.storageFailures++;
+              b.reject(e);
+            },
+          );
       });
     }
     batch.items.push({ points, sets });
@@ -273,7 +308,14 @@ export class IngestService implements TelemetryIngest {
         const last = twin.telemetry[path];
         if (!last || last.time <= s.rs.time) twin.telemetry[path] = { value, time: s.rs.time };
       }
-      const ev: LiveEvent = { type: 'telemetry', workspace: s.workspace, twinId: twin.id, modelId: twin.modelId, time: s.rs.time, values: s.values };
+      const ev: LiveEvent = {
+        type: 'telemetry',
+        workspace: s.workspace,
+        twinId: twin.id,
+        modelId: twin.modelId,
+        time: s.rs.time,
+        values: s.values,
+      };
       if (s.rs.component !== undefined) ev.component = s.rs.component;
       events.push(ev);
     }

@@ -7,7 +7,10 @@ const ctx = { twinId: 'pump-1', receivedAt: 1_000 };
 describe('parseTelemetryPayload', () => {
   it('reads one reading set at receive time', () => {
     const r = parseTelemetryPayload(Buffer.from('{"temperature": 21.5, "vibration": 3.2}'), ctx);
-    expect(r).toEqual({ ok: true, readings: [{ twinId: 'pump-1', time: 1_000, values: { temperature: 21.5, vibration: 3.2 } }] });
+    expect(r).toEqual({
+      ok: true,
+      readings: [{ twinId: 'pump-1', time: 1_000, values: { temperature: 21.5, vibration: 3.2 } }],
+    });
   });
 
   it('takes $ts as RFC 3339 or epoch ms, and many reading sets per message', () => {
@@ -65,7 +68,11 @@ describe('parseTelemetryPayload', () => {
       fc.property(fc.jsonValue(), (v) => {
         const r = parseTelemetryPayload(JSON.stringify(v), ctx);
         const isSet = (x: unknown) =>
-          x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length > 0 && Object.keys(x).every((k) => !k.startsWith('$'));
+          x !== null &&
+          typeof x === 'object' &&
+          !Array.isArray(x) &&
+          Object.keys(x).length > 0 &&
+          Object.keys(x).every((k) => !k.startsWith('$'));
         const expected = Array.isArray(v) ? v.length > 0 && v.every(isSet) : isSet(v);
         expect(r.ok).toBe(expected);
       }),
@@ -76,7 +83,13 @@ describe('parseTelemetryPayload', () => {
 
 describe('parseNdjsonPayload', () => {
   it('gives each line its own outcome, with line numbers on problems', () => {
-    const text = ['{"$dtId":"pump-1","temperature":21}', '', '{"$dtId":"pump-2","$component":"motor","$ts":5,"rpm":3}', '{"temperature":', '{"temperature":1}'].join('\r\n');
+    const text = [
+      '{"$dtId":"pump-1","temperature":21}',
+      '',
+      '{"$dtId":"pump-2","$component":"motor","$ts":5,"rpm":3}',
+      '{"temperature":',
+      '{"temperature":1}',
+    ].join('\r\n');
     const lines = parseNdjsonPayload(Buffer.from(text), { receivedAt: 9 });
     expect(lines.map((l) => [l.line, l.result.ok])).toEqual([
       [1, true],
@@ -85,7 +98,12 @@ describe('parseNdjsonPayload', () => {
       [5, false],
     ]);
     const l3 = lines[1]!.result;
-    expect(l3.ok && l3.readings[0]).toEqual({ twinId: 'pump-2', component: 'motor', time: 5, values: { rpm: 3 } });
+    expect(l3.ok && l3.readings[0]).toEqual({
+      twinId: 'pump-2',
+      component: 'motor',
+      time: 5,
+      values: { rpm: 3 },
+    });
     const l4 = lines[2]!.result;
     expect(!l4.ok && l4.problems[0]).toMatchObject({ code: 'payload.json', line: 4 });
     const l5 = lines[3]!.result;

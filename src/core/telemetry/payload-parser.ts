@@ -41,7 +41,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * parseTelemetryPayload(Buffer.from('{"temperature":21.5}'), { twinId: 'pump-1', receivedAt: Date.now() });
  * // → { ok: true, readings: [{ twinId: 'pump-1', time: <receivedAt>, values: { temperature: 21.5 } }] }
  */
-export function parseTelemetryPayload(payload: Uint8Array | string, ctx: MessageParseContext): PayloadParseResult {
+export function parseTelemetryPayload(
+  payload: Uint8Array | string,
+  ctx: MessageParseContext,
+): PayloadParseResult {
   const decoded = decode(payload);
   if (typeof decoded !== 'string') return { ok: false, problems: [decoded] };
   const json = parseJson(decoded, 0);
@@ -86,9 +89,21 @@ export function parseNdjsonPayload(
       continue;
     }
     const problems: Problem[] = [];
-    const rs = readingSet(json.value, '', defaults.twinId, defaults.component, defaults.receivedAt, true, problems);
+    const rs = readingSet(
+      json.value,
+      '',
+      defaults.twinId,
+      defaults.component,
+      defaults.receivedAt,
+      true,
+      problems,
+    );
     for (const p of problems) p.line = line;
-    out.push({ line, text, result: rs && !problems.length ? { ok: true, readings: [rs] } : { ok: false, problems } });
+    out.push({
+      line,
+      text,
+      result: rs && !problems.length ? { ok: true, readings: [rs] } : { ok: false, problems },
+    });
   }
   return out;
 }
@@ -107,13 +122,20 @@ function decode(payload: Uint8Array | string): string | Problem {
   }
 }
 
-function parseJson(text: string, lineOffset: number): { ok: true; value: unknown } | { ok: false; problem: Problem } {
+function parseJson(
+  text: string,
+  lineOffset: number,
+): { ok: true; value: unknown } | { ok: false; problem: Problem } {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (e) {
     // JSON.parse in Node 20 does not say where; a second, error-collecting pass finds the position.
     const errors: ParseError[] = [];
-    parseLenient(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+    parseLenient(text, errors, {
+      disallowComments: true,
+      allowTrailingComma: false,
+      allowEmptyContent: false,
+    });
     const first = errors[0];
     const offset = first?.offset ?? 0;
     const { line, column } = lineColumn(text, offset);
@@ -175,7 +197,9 @@ function readingSet(
   problems: Problem[],
 ): ReadingSet | undefined {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-    problems.push(problem('payload.shape', 'A reading set must be a JSON object of telemetry names to values.', pointer));
+    problems.push(
+      problem('payload.shape', 'A reading set must be a JSON object of telemetry names to values.', pointer),
+    );
     return undefined;
   }
   const before = problems.length;
@@ -192,18 +216,26 @@ function readingSet(
         const t = parseTime(value);
         if (t === undefined) {
           problems.push(
-            problem('payload.time', '$ts must be an RFC 3339 date-time with a zone or a number of ms since the epoch.', at),
+            problem(
+              'payload.time',
+              '$ts must be an RFC 3339 date-time with a zone or a number of ms since the epoch.',
+              at,
+            ),
           );
         } else time = t;
       } else if (bulk && key === '$dtId') {
-        if (typeof value !== 'string' || value === '') problems.push(problem('payload.twinId', '$dtId must be a non-empty string.', at));
+        if (typeof value !== 'string' || value === '')
+          problems.push(problem('payload.twinId', '$dtId must be a non-empty string.', at));
         else dtId = value;
       } else if (bulk && key === '$component') {
-        if (typeof value !== 'string' || value === '') problems.push(problem('payload.component', '$component must be a non-empty string.', at));
+        if (typeof value !== 'string' || value === '')
+          problems.push(problem('payload.component', '$component must be a non-empty string.', at));
         else comp = value;
       } else {
         const allowed = bulk ? '$ts, $dtId, $component' : '$ts';
-        problems.push(problem('payload.reserved', `Unknown reserved key '${key}' (allowed here: ${allowed}).`, at));
+        problems.push(
+          problem('payload.reserved', `Unknown reserved key '${key}' (allowed here: ${allowed}).`, at),
+        );
       }
       continue;
     }

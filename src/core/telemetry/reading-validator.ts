@@ -28,7 +28,12 @@ export interface IngestWorkspace {
  * Validates one reading set. `pointer` is where the set sits in its payload ("" or "/3").
  * `modelId`, when the topic named one, must be the twin's model or one of its bases.
  */
-export function checkReadingSet(rs: ReadingSet, ws: IngestWorkspace, pointer: string, modelId?: string): ReadingCheck {
+export function checkReadingSet(
+  rs: ReadingSet,
+  ws: IngestWorkspace,
+  pointer: string,
+  modelId?: string,
+): ReadingCheck {
   const twin = ws.graph.getTwin(rs.twinId);
   if (!twin) {
     return fail('DigitalTwinNotFound', `There is no digital twin with id '${rs.twinId}'.`, [
@@ -59,8 +64,15 @@ export function checkReadingSet(rs: ReadingSet, ws: IngestWorkspace, pointer: st
     const tel = telemetryOf(iface, name);
     const at = () => `${pointer}/${pointerToken(name)}`; // only built for a problem
     if (!tel) {
-      const where = rs.component === undefined ? `twin '${rs.twinId}' (${iface.id})` : `component '${rs.component}' (${iface.id})`;
-      problems.push({ code: 'telemetry.unknown', message: `'${name}' is not a telemetry of ${where}.`, pointer: at() });
+      const where =
+        rs.component === undefined
+          ? `twin '${rs.twinId}' (${iface.id})`
+          : `component '${rs.component}' (${iface.id})`;
+      problems.push({
+        code: 'telemetry.unknown',
+        message: `'${name}' is not a telemetry of ${where}.`,
+        pointer: at(),
+      });
       continue;
     }
     let value = raw;
@@ -80,12 +92,18 @@ export function checkReadingSet(rs: ReadingSet, ws: IngestWorkspace, pointer: st
     if (found.length === 0) values[name] = value;
     else {
       const base = at();
-      for (const p of found) problems.push({ ...p, pointer: base + (p.pointer ?? ''), message: `Telemetry '${name}': ${p.message}` });
+      for (const p of found)
+        problems.push({
+          ...p,
+          pointer: base + (p.pointer ?? ''),
+          message: `Telemetry '${name}': ${p.message}`,
+        });
     }
   }
   if (problems.length) {
     const first = problems[0]!;
-    const reason = problems.length === 1 ? first.message : `${first.message} (and ${problems.length - 1} more problem(s))`;
+    const reason =
+      problems.length === 1 ? first.message : `${first.message} (and ${problems.length - 1} more problem(s))`;
     return fail('InvalidTelemetry', reason, problems);
   }
   return { ok: true, twin, values };
@@ -104,7 +122,12 @@ function isUnitWrapper(raw: unknown, schema: Schema): raw is { value: unknown; u
   if (schema.kind === 'object' || schema.kind === 'map') return false;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return false;
   const keys = Object.keys(raw);
-  return keys.length === 2 && 'value' in raw && 'unit' in raw && typeof (raw as { unit: unknown }).unit === 'string';
+  return (
+    keys.length === 2 &&
+    'value' in raw &&
+    'unit' in raw &&
+    typeof (raw as { unit: unknown }).unit === 'string'
+  );
 }
 
 function fail(code: ReadingFailureCode, reason: string, problems: Problem[]): ReadingCheck {

@@ -32,6 +32,4 @@ export interface ReadingSet {
 }
 
 /** The outcome of one message: accepted readings, or the reason it went to the dead letters. */
-export type IngestOutcome =
-  | { ok: true; readings: number }
-  | { ok: false; code: string; reason: string };
+export type IngestOutcome = { ok: true; readings: number } | { ok: false; code: string; reason: string };

@@ -89,7 +89,10 @@ export class TopicScheme {
         if ('literal' in l) continue;
         const decoded = decodeLevel(levels[i]!);
         if (decoded === undefined) {
-          return { kind: 'invalid', reason: `Topic level ${i + 1} ('${levels[i]}') is not valid percent-encoding.` };
+          return {
+            kind: 'invalid',
+            reason: `Topic level ${i + 1} ('${levels[i]}') is not valid percent-encoding.`,
+          };
         }
         if (decoded === '') {
           return { kind: 'invalid', reason: `Topic level ${i + 1} ({${l.token}}) is empty.` };
@@ -117,16 +120,27 @@ export class TopicScheme {
 }
 
 /** Builds the topic a device publishes to (ids percent-encoded where they need it). */
-export function telemetryTopic(twinId: string, options: { workspace?: string; component?: string } = {}): string {
+export function telemetryTopic(
+  twinId: string,
+  options: { workspace?: string; component?: string } = {},
+): string {
   const ws = options.workspace;
-  const base = ws === undefined ? `twins/${encodeLevel(twinId)}` : `twinloop/${encodeLevel(ws)}/twins/${encodeLevel(twinId)}`;
-  return options.component === undefined ? `${base}/telemetry` : `${base}/components/${encodeLevel(options.component)}/telemetry`;
+  const base =
+    ws === undefined
+      ? `twins/${encodeLevel(twinId)}`
+      : `twinloop/${encodeLevel(ws)}/twins/${encodeLevel(twinId)}`;
+  return options.component === undefined
+    ? `${base}/telemetry`
+    : `${base}/components/${encodeLevel(options.component)}/telemetry`;
 }
 
 /** Percent-encodes only what cannot stand in a topic level: `/`, `+`, `#`, `%` and NUL. */
 export function encodeLevel(id: string): string {
-  // eslint-disable-next-line no-control-regex -- NUL must be escaped: MQTT forbids it in topics
-  return id.replace(/[%/+#\u0000]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  return id.replace(
+    // eslint-disable-next-line no-control-regex -- NUL must be escaped: MQTT forbids it in topics
+    /[%/+#\u0000]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+  );
 }
 
 function decodeLevel(level: string): string | undefined {
@@ -143,17 +157,21 @@ const TOKEN = /^\{(?:[A-Za-z]+:)?([A-Za-z]+)\}$/;
 
 function compilePattern(source: string): CompiledPattern {
   const parts = source.split('/');
-  if (parts[0]?.startsWith('$')) throw new Error(`Topic pattern '${source}': the first level must not start with '$'.`);
+  if (parts[0]?.startsWith('$'))
+    throw new Error(`Topic pattern '${source}': the first level must not start with '$'.`);
   const levels = parts.map((part, i) => {
     const t = TOKEN.exec(part);
     if (t) {
       const token = t[1]!;
       if (!TOKENS.has(token)) {
-        throw new Error(`Topic pattern '${source}': unknown token {${token}} at level ${i + 1} (known: ${[...TOKENS].join(', ')}).`);
+        throw new Error(
+          `Topic pattern '${source}': unknown token {${token}} at level ${i + 1} (known: ${[...TOKENS].join(', ')}).`,
+        );
       }
       return { token };
     }
-    if (!LITERAL.test(part)) throw new Error(`Topic pattern '${source}': level ${i + 1} ('${part}') is not a valid label.`);
+    if (!LITERAL.test(part))
+      throw new Error(`Topic pattern '${source}': level ${i + 1} ('${part}') is not a valid label.`);
     return { literal: part };
   });
   if (!levels.some((l) => 'token' in l && (l.token === 'twinId' || l.token === 'senderId'))) {

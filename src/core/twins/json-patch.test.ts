@@ -38,7 +38,12 @@ describe('json-patch', () => {
 
   it('rejects malformed documents with a pointer per problem', () => {
     expect(parsePatch({}).problems[0]?.pointer).toBe('');
-    const { problems } = parsePatch([1, { op: 'copy', path: '/a' }, { op: 'add', path: 'a' }, { op: 'replace', path: '/a' }]);
+    const { problems } = parsePatch([
+      1,
+      { op: 'copy', path: '/a' },
+      { op: 'add', path: 'a' },
+      { op: 'replace', path: '/a' },
+    ]);
     expect(problems.map((p) => p.pointer)).toEqual(['/0', '/1/op', '/2/path', '/2/value', '/3/value']);
   });
 });

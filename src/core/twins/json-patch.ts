@@ -41,12 +41,22 @@ export function parsePatch(doc: unknown): { ops: PatchOp[]; problems: Problem[] 
   const problems: Problem[] = [];
   const ops: PatchOp[] = [];
   if (!Array.isArray(doc)) {
-    problems.push({ code: 'patch.notArray', message: 'A JSON Patch document must be an array of operations.', pointer: '', source: SOURCE });
+    problems.push({
+      code: 'patch.notArray',
+      message: 'A JSON Patch document must be an array of operations.',
+      pointer: '',
+      source: SOURCE,
+    });
     return { ops, problems };
   }
   doc.forEach((raw: unknown, index) => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      problems.push({ code: 'patch.opNotObject', message: 'Each operation must be an object.', pointer: `/${index}`, source: SOURCE });
+      problems.push({
+        code: 'patch.opNotObject',
+        message: 'Each operation must be an object.',
+        pointer: `/${index}`,
+        source: SOURCE,
+      });
       return;
     }
     const o = raw as Record<string, unknown>;
@@ -71,7 +81,12 @@ export function parsePatch(doc: unknown): { ops: PatchOp[]; problems: Problem[] 
       ok = false;
     }
     if ((o.op === 'add' || o.op === 'replace') && !('value' in o)) {
-      problems.push({ code: 'patch.value', message: `A '${o.op}' operation needs a value.`, pointer: `/${index}/value`, source: SOURCE });
+      problems.push({
+        code: 'patch.value',
+        message: `A '${o.op}' operation needs a value.`,
+        pointer: `/${index}/value`,
+        source: SOURCE,
+      });
       ok = false;
     }
     if (ok) {
@@ -98,7 +113,12 @@ export function applyPatch(target: Record<string, unknown>, ops: readonly PatchO
       if (parent === undefined) break;
     }
     const at = (message: string, code = 'patch.target'): void => {
-      problems.push({ code, message: `${op.op} ${op.path}: ${message}`, pointer: `/${op.index}/path`, source: SOURCE });
+      problems.push({
+        code,
+        message: `${op.op} ${op.path}: ${message}`,
+        pointer: `/${op.index}/path`,
+        source: SOURCE,
+      });
     };
     if (typeof parent !== 'object' || parent === null) {
       at(`the parent '${toPointer(parentPath) || '/'}' does not exist (add it first, as an object).`);

@@ -11,7 +11,13 @@ import type { RelationshipInfo } from '../models/model-types.js';
 import type { TwinStore } from '../ports/storage-ports.js';
 import { applyPatch, clone, parsePatch, toPointer } from './json-patch.js';
 import { checkRelationshipProperties } from './twin-validation.js';
-import { checkIfMatch, checkIfNoneMatch, type LiveEventSink, type TwinModelPort, type WriteConditions } from './twin-write-support.js';
+import {
+  checkIfMatch,
+  checkIfNoneMatch,
+  type LiveEventSink,
+  type TwinModelPort,
+  type WriteConditions,
+} from './twin-write-support.js';
 
 export interface RelationshipServiceOptions {
   workspace: string;
@@ -25,7 +31,14 @@ export interface RelationshipServiceOptions {
 }
 
 const SRC = 'request body';
-const SYSTEM_KEYS = new Set(['$relationshipId', '$sourceId', '$targetId', '$relationshipName', '$etag', '$lastUpdateTime']);
+const SYSTEM_KEYS = new Set([
+  '$relationshipId',
+  '$sourceId',
+  '$targetId',
+  '$relationshipName',
+  '$etag',
+  '$lastUpdateTime',
+]);
 
 export class RelationshipService {
   constructor(private readonly o: RelationshipServiceOptions) {}
@@ -55,36 +68,71 @@ export class RelationshipService {
    * (`$targetId`, `$relationshipName`, properties).
    * @throws DigitalTwinNotFound (source), PreconditionFailed, InvalidRelationship
    */
-  async createOrReplace(sourceId: string, relId: string, body: unknown, cond: WriteConditions = {}): Promise<RelationshipRecord> {
+  async createOrReplace(
+    sourceId: string,
+    relId: string,
+    body: unknown,
+    cond: WriteConditions = {},
+  ): Promise<RelationshipRecord> {
     this.o.checkId('relationship', relId);
     const source = this.twin(sourceId);
     const existing = this.o.graph.getRelationship(sourceId, relId);
     checkIfNoneMatch(`Relationship '${relId}' of '${sourceId}'`, existing !== undefined, cond.ifNoneMatch);
     const problems: Problem[] = [];
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      problems.push({ code: 'relationship.notObject', message: 'A relationship must be a JSON object.', pointer: '', source: SRC });
+      problems.push({
+        code: 'relationship.notObject',
+        message: 'A relationship must be a JSON object.',
+        pointer: '',
+        source: SRC,
+      });
       throw errors.validation('InvalidRelationship', `Relationship '${relId}' is not valid.`, problems);
     }
     const b = body as Record<string, unknown>;
     const targetId = b.$targetId;
     const name = b.$relationshipName;
     if (typeof targetId !== 'string' || targetId === '') {
-      problems.push({ code: 'relationship.target.missing', message: '"$targetId" (the target twin id) is required.', pointer: '/$targetId', source: SRC });
+      problems.push({
+        code: 'relationship.target.missing',
+        message: '"$targetId" (the target twin id) is required.',
+        pointer: '/$targetId',
+        source: SRC,
+      });
     }
     if (typeof name !== 'string' || name === '') {
-      problems.push({ code: 'relationship.name.missing', message: '"$relationshipName" is required.', pointer: '/$relationshipName', source: SRC });
+      problems.push({
+        code: 'relationship.name.missing',
+        message: '"$relationshipName" is required.',
+        pointer: '/$relationshipName',
+        source: SRC,
+      });
     }
     if (b.$relationshipId !== undefined && b.$relationshipId !== relId) {
-      problems.push({ code: 'relationship.id.mismatch', message: `"$relationshipId" must be '${relId}' (the id in the URL).`, pointer: '/$relationshipId', source: SRC });
+      problems.push({
+        code: 'relationship.id.mismatch',
+        message: `"$relationshipId" must be '${relId}' (the id in the URL).`,
+        pointer: '/$relationshipId',
+        source: SRC,
+      });
     }
     if (b.$sourceId !== undefined && b.$sourceId !== sourceId) {
-      problems.push({ code: 'relationship.source.mismatch', message: `"$sourceId" must be '${sourceId}' (the twin in the URL).`, pointer: '/$sourceId', source: SRC });
+      problems.push({
+        code: 'relationship.source.mismatch',
+        message: `"$sourceId" must be '${sourceId}' (the twin in the URL).`,
+        pointer: '/$sourceId',
+        source: SRC,
+      });
     }
     const properties: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(b)) {
       if (SYSTEM_KEYS.has(k)) continue;
       if (k.startsWith('$')) {
-        problems.push({ code: 'relationship.member.reserved', message: `'${k}' is not a writable system property.`, pointer: toPointer([k]), source: SRC });
+        problems.push({
+          code: 'relationship.member.reserved',
+          message: `'${k}' is not a writable system property.`,
+          pointer: toPointer([k]),
+          source: SRC,
+        });
       } else properties[k] = v;
     }
     let info: RelationshipInfo | undefined;
@@ -94,7 +142,12 @@ export class RelationshipService {
     if (typeof targetId === 'string' && targetId !== '') {
       const target = this.o.graph.getTwin(targetId);
       if (!target) {
-        problems.push({ code: 'relationship.target.notFound', message: `The target twin '${targetId}' does not exist.`, pointer: '/$targetId', source: SRC });
+        problems.push({
+          code: 'relationship.target.notFound',
+          message: `The target twin '${targetId}' does not exist.`,
+          pointer: '/$targetId',
+          source: SRC,
+        });
       } else if (info?.target && !this.o.models.isOfModel(target.modelId, info.target)) {
         problems.push({
           code: 'relationship.target.model',
@@ -119,7 +172,12 @@ export class RelationshipService {
       }
       problems.push(...checkRelationshipProperties(info.properties, info.name, properties));
     }
-    if (problems.length) throw errors.validation('InvalidRelationship', `Relationship '${relId}' of '${sourceId}' is not valid.`, problems);
+    if (problems.length)
+      throw errors.validation(
+        'InvalidRelationship',
+        `Relationship '${relId}' of '${sourceId}' is not valid.`,
+        problems,
+      );
 
     const now = this.o.now();
     const rel: RelationshipRecord = {
@@ -140,18 +198,29 @@ export class RelationshipService {
   }
 
   /** Patches a relationship's properties atomically. @throws RelationshipNotFound, PreconditionFailed, InvalidPatch, InvalidRelationship */
-  async update(sourceId: string, relId: string, patch: unknown, cond: WriteConditions = {}): Promise<RelationshipRecord> {
+  async update(
+    sourceId: string,
+    relId: string,
+    patch: unknown,
+    cond: WriteConditions = {},
+  ): Promise<RelationshipRecord> {
     const rel = this.get(sourceId, relId);
     checkIfMatch(`Relationship '${relId}' of '${sourceId}'`, rel.etag, cond.ifMatch);
     const { ops, problems } = parsePatch(patch);
     const usable = ops.filter((op) => {
       if (!op.segments[0]!.startsWith('$')) return true;
-      problems.push({ code: 'patch.path.system', message: `${op.path}: system properties of a relationship cannot be patched (replace the relationship instead).`, pointer: `/${op.index}/path`, source: SRC });
+      problems.push({
+        code: 'patch.path.system',
+        message: `${op.path}: system properties of a relationship cannot be patched (replace the relationship instead).`,
+        pointer: `/${op.index}/path`,
+        source: SRC,
+      });
       return false;
     });
     const next = clone(rel.properties);
     problems.push(...applyPatch(next, usable));
-    if (problems.length) throw errors.validation('InvalidPatch', `The patch of relationship '${relId}' is not valid.`, problems);
+    if (problems.length)
+      throw errors.validation('InvalidPatch', `The patch of relationship '${relId}' is not valid.`, problems);
     const source = this.twin(sourceId);
     const invalid: Problem[] = [];
     const info = this.declared(source, rel.name, invalid);
@@ -160,9 +229,19 @@ export class RelationshipService {
       const subset = Object.fromEntries(Object.entries(next).filter(([k]) => touched.has(k)));
       invalid.push(...checkRelationshipProperties(info.properties, rel.name, subset));
     }
-    if (invalid.length) throw errors.validation('InvalidRelationship', `The patch of relationship '${relId}' is not valid for its model.`, invalid);
+    if (invalid.length)
+      throw errors.validation(
+        'InvalidRelationship',
+        `The patch of relationship '${relId}' is not valid for its model.`,
+        invalid,
+      );
     const now = this.o.now();
-    const updated: RelationshipRecord = { ...rel, etag: this.o.etag(), lastUpdateTime: now, properties: next };
+    const updated: RelationshipRecord = {
+      ...rel,
+      etag: this.o.etag(),
+      lastUpdateTime: now,
+      properties: next,
+    };
     this.o.store.saveRelationship(updated);
     this.o.graph.putRelationship(updated);
     this.publish('relationshipUpdated', source, updated, now);
@@ -190,12 +269,19 @@ export class RelationshipService {
   private declared(source: TwinRecord, name: string, problems: Problem[]): RelationshipInfo | undefined {
     const iface = this.o.models.getInterface(source.modelId);
     if (!iface) {
-      problems.push({ code: 'relationship.source.modelUnknown', message: `The source twin's model ${source.modelId} is no longer uploaded.`, pointer: '/$relationshipName', source: SRC });
+      problems.push({
+        code: 'relationship.source.modelUnknown',
+        message: `The source twin's model ${source.modelId} is no longer uploaded.`,
+        pointer: '/$relationshipName',
+        source: SRC,
+      });
       return undefined;
     }
     const c = iface.contents.get(name);
     if (c?.kind === 'Relationship') return c;
-    const declaredNames = [...iface.contents.values()].filter((x) => x.kind === 'Relationship').map((x) => x.name);
+    const declaredNames = [...iface.contents.values()]
+      .filter((x) => x.kind === 'Relationship')
+      .map((x) => x.name);
     problems.push({
       code: 'relationship.name.unknown',
       message: `Model ${source.modelId} declares no relationship '${name}'${declaredNames.length ? ` (it declares: ${declaredNames.join(', ')})` : ' (it declares none)'}.`,
@@ -205,7 +291,12 @@ export class RelationshipService {
     return undefined;
   }
 
-  private publish(type: Extract<LiveEvent, { relationshipId: string }>['type'], source: TwinRecord, rel: RelationshipRecord, now: number): void {
+  private publish(
+    type: Extract<LiveEvent, { relationshipId: string }>['type'],
+    source: TwinRecord,
+    rel: RelationshipRecord,
+    now: number,
+  ): void {
     this.o.live?.publish([
       {
         type,
@@ -220,4 +311,3 @@ export class RelationshipService {
     ]);
   }
 }
-

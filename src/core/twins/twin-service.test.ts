@@ -1,9 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TwinloopError } from '../errors/errors.js';
-import { ALL_MODELS, openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
+import {
+  ALL_MODELS,
+  openTestWorkspace,
+  type TestWorkspace,
+} from '../../../test/adt-sdk/workspace-fixture.js';
 
 const ROOM = 'dtmi:test:Room;1';
-const room = (extra: Record<string, unknown> = {}) => ({ $metadata: { $model: ROOM }, thermostat: { $metadata: {} }, ...extra });
+const room = (extra: Record<string, unknown> = {}) => ({
+  $metadata: { $model: ROOM },
+  thermostat: { $metadata: {} },
+  ...extra,
+});
 
 async function caught(p: Promise<unknown> | (() => unknown)): Promise<TwinloopError> {
   try {
@@ -27,13 +35,23 @@ describe('TwinService', () => {
   afterEach(async () => w.close());
 
   it('creates a twin, persists it, sets etag and times, records history and publishes after the write', async () => {
-    const t = await w.twins.createOrReplace('r1', room({ temperature: 21.5, thermostat: { $metadata: {}, setPoint: 20 } }));
+    const t = await w.twins.createOrReplace(
+      'r1',
+      room({ temperature: 21.5, thermostat: { $metadata: {}, setPoint: 20 } }),
+    );
     expect(t.etag).toMatch(/^W\/"[0-9a-f-]{36}"$/);
     expect(t.contents).toEqual({ temperature: 21.5, thermostat: { setPoint: 20 } });
     expect(t.propertyTimes).toEqual({ temperature: clock, 'thermostat/setPoint': clock });
     expect(w.graph.getTwin('r1')).toBe(t);
     expect([...w.storage.twins.loadTwins('default')].map((x) => x.id)).toEqual(['r1']);
-    const page = w.storage.history.queryRaw({ workspace: 'default', twinId: 'r1', path: 'temperature', from: 0, to: clock + 1, limit: 10 });
+    const page = w.storage.history.queryRaw({
+      workspace: 'default',
+      twinId: 'r1',
+      path: 'temperature',
+      from: 0,
+      to: clock + 1,
+      limit: 10,
+    });
     expect(page.points).toEqual([{ ts: clock, value: 21.5 }]);
     expect(w.events.map((e) => e.type)).toEqual(['twinCreated']);
   });
@@ -57,10 +75,15 @@ describe('TwinService', () => {
   });
 
   it('rejects an unknown or missing model, and a decommissioned one', async () => {
-    expect((await caught(w.twins.createOrReplace('x', { $metadata: { $model: 'dtmi:test:Nope;1' } }))).problems[0]?.pointer).toBe('/$metadata/$model');
+    expect(
+      (await caught(w.twins.createOrReplace('x', { $metadata: { $model: 'dtmi:test:Nope;1' } }))).problems[0]
+        ?.pointer,
+    ).toBe('/$metadata/$model');
     expect((await caught(w.twins.createOrReplace('x', { temperature: 1 }))).code).toBe('ValidationFailed');
     w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
-    expect((await caught(w.twins.createOrReplace('s', { $metadata: { $model: 'dtmi:test:Sensor;1' } }))).code).toBe('ModelDecommissioned');
+    expect(
+      (await caught(w.twins.createOrReplace('s', { $metadata: { $model: 'dtmi:test:Sensor;1' } }))).code,
+    ).toBe('ModelDecommissioned');
   });
 
   it('If-None-Match: * refuses to replace an existing twin (412); without it the twin is replaced', async () => {
@@ -85,13 +108,19 @@ describe('TwinService', () => {
       { ifMatch: t0.etag },
     );
     expect(t1.etag).not.toBe(t0.etag);
-    expect(t1.contents).toEqual({ temperature: 2, info: { floor: 1, wing: 'east' }, thermostat: { mode: 'eco' } });
+    expect(t1.contents).toEqual({
+      temperature: 2,
+      info: { floor: 1, wing: 'east' },
+      thermostat: { mode: 'eco' },
+    });
     expect(t1.propertyTimes).toEqual({ temperature: clock, info: clock, 'thermostat/mode': clock });
     expect(t1.lastUpdateTime).toBe(clock);
     const change = w.events.at(-1);
     expect(change?.type).toBe('propertyChange');
     // A stale etag is refused and changes nothing.
-    const e = await caught(w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 3 }], { ifMatch: t0.etag }));
+    const e = await caught(
+      w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 3 }], { ifMatch: t0.etag }),
+    );
     expect(e.status).toBe(412);
     expect(w.twins.get('r1').contents.temperature).toBe(2);
     // '*' matches any etag.
@@ -113,7 +142,12 @@ describe('TwinService', () => {
     expect(e.code).toBe('InvalidPatch');
     expect(e.problems.map((p) => p.pointer).sort()).toEqual(['/1/path', '/2/op', '/3/path']);
     expect(w.twins.get('r1').contents.temperature).toBe(1);
-    const v = await caught(w.twins.update('r1', [{ op: 'add', path: '/temperature', value: 'warm' }, { op: 'add', path: '/humidity', value: 1 }]));
+    const v = await caught(
+      w.twins.update('r1', [
+        { op: 'add', path: '/temperature', value: 'warm' },
+        { op: 'add', path: '/humidity', value: 1 },
+      ]),
+    );
     expect(v.code).toBe('ValidationFailed');
     expect(v.problems.map((p) => p.pointer).sort()).toEqual(['/humidity', '/temperature']);
   });
@@ -124,14 +158,19 @@ describe('TwinService', () => {
     await w.twins.updateComponent('r1', 'thermostat', [{ op: 'replace', path: '/setPoint', value: 22 }]);
     expect(w.twins.get('r1').contents.thermostat).toEqual({ setPoint: 22 });
     expect((await caught(() => w.twins.getComponent('r1', 'info'))).code).toBe('ComponentNotFound');
-    const e = await caught(w.twins.updateComponent('r1', 'thermostat', [{ op: 'add', path: '/setPoint', value: 'x' }]));
+    const e = await caught(
+      w.twins.updateComponent('r1', 'thermostat', [{ op: 'add', path: '/setPoint', value: 'x' }]),
+    );
     expect(e.problems[0]?.pointer).toBe('/thermostat/setPoint');
   });
 
   it('refuses to delete a twin that still has relationships (RelationshipsNotDeleted, 400)', async () => {
     await w.twins.createOrReplace('r1', room());
     await w.twins.createOrReplace('s1', { $metadata: { $model: 'dtmi:test:Sensor;1' } });
-    await w.twins.relationships.createOrReplace('r1', 'c1', { $targetId: 's1', $relationshipName: 'contains' });
+    await w.twins.relationships.createOrReplace('r1', 'c1', {
+      $targetId: 's1',
+      $relationshipName: 'contains',
+    });
     const e = await caught(w.twins.delete('s1'));
     expect(e.code).toBe('RelationshipsNotDeleted');
     expect(e.status).toBe(400);

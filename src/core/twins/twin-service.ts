@@ -54,13 +54,18 @@ export class TwinService {
   readonly workspace: string;
   /** Relationship operations (same models, graph, store and events). */
   readonly relationships: RelationshipService;
-  private readonly o: Required<Pick<TwinServiceOptions, 'models' | 'graph' | 'store' | 'now' | 'etag' | 'maxIdLength'>> &
+  private readonly o: Required<
+    Pick<TwinServiceOptions, 'models' | 'graph' | 'store' | 'now' | 'etag' | 'maxIdLength'>
+  > &
     TwinServiceOptions;
 
   constructor(options: TwinServiceOptions) {
     this.workspace = options.workspace;
     this.o = { now: Date.now, etag: newEtag, maxIdLength: 1024, ...options };
-    this.relationships = new RelationshipService({ ...this.o, checkId: (kind, id) => this.checkId(kind, id) });
+    this.relationships = new RelationshipService({
+      ...this.o,
+      checkId: (kind, id) => this.checkId(kind, id),
+    });
   }
 
   /** The twin. @throws DigitalTwinNotFound */
@@ -88,12 +93,21 @@ export class TwinService {
     if (modelId !== undefined) {
       iface = this.o.models.getInterface(modelId);
       if (!iface) {
-        problems.push({ code: 'twin.model.unknown', message: `Model ${modelId} is not uploaded.`, pointer: '/$metadata/$model', source: 'request body' });
+        problems.push({
+          code: 'twin.model.unknown',
+          message: `Model ${modelId} is not uploaded.`,
+          pointer: '/$metadata/$model',
+          source: 'request body',
+        });
       } else if (this.o.models.isDecommissioned(modelId)) {
-        throw new TwinloopError('ModelDecommissioned', `Model ${modelId} is decommissioned: no new twins can use it.`);
+        throw new TwinloopError(
+          'ModelDecommissioned',
+          `Model ${modelId} is decommissioned: no new twins can use it.`,
+        );
       }
     }
-    if (iface) problems.push(...checkTwinContents(iface, contents, this.o.models, { requireComponents: true }));
+    if (iface)
+      problems.push(...checkTwinContents(iface, contents, this.o.models, { requireComponents: true }));
     if (problems.length || !iface || modelId === undefined) {
       throw errors.validation('ValidationFailed', `Digital twin '${id}' is not valid.`, problems);
     }
@@ -118,7 +132,15 @@ export class TwinService {
     this.o.store.saveTwin(twin);
     this.o.graph.putTwin(twin);
     await this.appendHistory(twin, Object.keys(propertyTimes), now);
-    this.publish([{ type: existing ? 'twinReplaced' : 'twinCreated', workspace: this.workspace, twinId: id, modelId, time: now }]);
+    this.publish([
+      {
+        type: existing ? 'twinReplaced' : 'twinCreated',
+        workspace: this.workspace,
+        twinId: id,
+        modelId,
+        time: now,
+      },
+    ]);
     return twin;
   }
 
@@ -137,11 +159,19 @@ export class TwinService {
     const twin = this.get(id);
     this.requireComponent(twin, component);
     const value = twin.contents[component];
-    return { twin, value: typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {} };
+    return {
+      twin,
+      value: typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {},
+    };
   }
 
   /** Patches one component (paths relative to it). @throws as update, and ComponentNotFound */
-  async updateComponent(id: string, component: string, patch: unknown, cond: WriteConditions = {}): Promise<TwinRecord> {
+  async updateComponent(
+    id: string,
+    component: string,
+    patch: unknown,
+    cond: WriteConditions = {},
+  ): Promise<TwinRecord> {
     const twin = this.get(id);
     this.requireComponent(twin, component);
     checkIfMatch(`Digital twin '${id}'`, twin.etag, cond.ifMatch);
@@ -174,7 +204,15 @@ export class TwinService {
     }
     this.o.store.deleteTwin(this.workspace, id);
     this.o.graph.deleteTwin(id);
-    this.publish([{ type: 'twinDeleted', workspace: this.workspace, twinId: id, modelId: twin.modelId, time: this.o.now() }]);
+    this.publish([
+      {
+        type: 'twinDeleted',
+        workspace: this.workspace,
+        twinId: id,
+        modelId: twin.modelId,
+        time: this.o.now(),
+      },
+    ]);
     await Promise.resolve();
   }
 
@@ -190,27 +228,54 @@ export class TwinService {
     const { ops, problems } = parsePatch(patch);
     const usable = ops.filter((op) => {
       if (op.segments[0]!.startsWith('$')) {
-        problems.push({ code: 'patch.path.system', message: `${op.path}: system properties ($dtId, $etag, $metadata) cannot be patched.`, pointer: `/${op.index}/path`, source: 'request body' });
+        problems.push({
+          code: 'patch.path.system',
+          message: `${op.path}: system properties ($dtId, $etag, $metadata) cannot be patched.`,
+          pointer: `/${op.index}/path`,
+          source: 'request body',
+        });
         return false;
       }
       if (op.segments.length >= 2 && op.segments[1] === '$metadata') {
-        problems.push({ code: 'patch.path.system', message: `${op.path}: a component's $metadata cannot be patched.`, pointer: `/${op.index}/path`, source: 'request body' });
+        problems.push({
+          code: 'patch.path.system',
+          message: `${op.path}: a component's $metadata cannot be patched.`,
+          pointer: `/${op.index}/path`,
+          source: 'request body',
+        });
         return false;
       }
       return true;
     });
     const next = clone(twin.contents);
     problems.push(...applyPatch(next, usable));
-    if (problems.length) throw errors.validation('InvalidPatch', `The patch of digital twin '${twin.id}' is not valid.`, problems);
+    if (problems.length)
+      throw errors.validation(
+        'InvalidPatch',
+        `The patch of digital twin '${twin.id}' is not valid.`,
+        problems,
+      );
     const iface = this.o.models.getInterface(twin.modelId);
     if (!iface) {
       throw errors.validation('ValidationFailed', `Digital twin '${twin.id}' cannot be patched.`, [
-        { code: 'twin.model.unknown', message: `Its model ${twin.modelId} is no longer uploaded.`, pointer: '/$metadata/$model' },
+        {
+          code: 'twin.model.unknown',
+          message: `Its model ${twin.modelId} is no longer uploaded.`,
+          pointer: '/$metadata/$model',
+        },
       ]);
     }
     const touched = new Set(usable.map((op) => op.segments[0]!));
-    const invalid = checkTwinContents(iface, next, this.o.models, { requireComponents: false, only: touched });
-    if (invalid.length) throw errors.validation('ValidationFailed', `The patch of digital twin '${twin.id}' is not valid for model ${twin.modelId}.`, invalid);
+    const invalid = checkTwinContents(iface, next, this.o.models, {
+      requireComponents: false,
+      only: touched,
+    });
+    if (invalid.length)
+      throw errors.validation(
+        'ValidationFailed',
+        `The patch of digital twin '${twin.id}' is not valid for model ${twin.modelId}.`,
+        invalid,
+      );
 
     const now = this.o.now();
     const propertyTimes = { ...twin.propertyTimes };
@@ -234,7 +299,9 @@ export class TwinService {
         twinId: twin.id,
         modelId: twin.modelId,
         time: now,
-        patch: usable.map((op) => (op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value })),
+        patch: usable.map((op) =>
+          op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
+        ),
       },
     ]);
     return updated;
@@ -306,24 +373,47 @@ export class TwinService {
 }
 
 /** Splits ADT's twin body into model id, contents (no `$` keys) and problems. */
-function readTwinBody(body: unknown): { modelId: string | undefined; contents: Record<string, unknown>; problems: Problem[] } {
+function readTwinBody(body: unknown): {
+  modelId: string | undefined;
+  contents: Record<string, unknown>;
+  problems: Problem[];
+} {
   const problems: Problem[] = [];
   const contents: Record<string, unknown> = {};
   const src = 'request body';
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    problems.push({ code: 'twin.notObject', message: 'A digital twin must be a JSON object.', pointer: '', source: src });
+    problems.push({
+      code: 'twin.notObject',
+      message: 'A digital twin must be a JSON object.',
+      pointer: '',
+      source: src,
+    });
     return { modelId: undefined, contents, problems };
   }
   const b = body as Record<string, unknown>;
   const meta = b.$metadata;
   let modelId: string | undefined;
-  if (typeof meta !== 'object' || meta === null || typeof (meta as Record<string, unknown>).$model !== 'string') {
-    problems.push({ code: 'twin.model.missing', message: 'A digital twin needs "$metadata": { "$model": "<model id>" }.', pointer: '/$metadata/$model', source: src });
+  if (
+    typeof meta !== 'object' ||
+    meta === null ||
+    typeof (meta as Record<string, unknown>).$model !== 'string'
+  ) {
+    problems.push({
+      code: 'twin.model.missing',
+      message: 'A digital twin needs "$metadata": { "$model": "<model id>" }.',
+      pointer: '/$metadata/$model',
+      source: src,
+    });
   } else modelId = (meta as Record<string, string>).$model;
   for (const [k, v] of Object.entries(b)) {
     if (k === '$metadata' || k === '$dtId' || k === '$etag') continue;
     if (k.startsWith('$')) {
-      problems.push({ code: 'twin.member.reserved', message: `'${k}' is not a writable system property.`, pointer: toPointer([k]), source: src });
+      problems.push({
+        code: 'twin.member.reserved',
+        message: `'${k}' is not a writable system property.`,
+        pointer: toPointer([k]),
+        source: src,
+      });
       continue;
     }
     if (typeof v === 'object' && v !== null && !Array.isArray(v) && '$metadata' in v) {

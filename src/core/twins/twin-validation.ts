@@ -36,7 +36,12 @@ export function checkTwinContents(
     }
     if (content.kind === 'Component') {
       if (!present) {
-        problems.push({ code: 'twin.component.missing', message: `Component '${name}' cannot be removed.`, pointer: ptr, source: SOURCE });
+        problems.push({
+          code: 'twin.component.missing',
+          message: `Component '${name}' cannot be removed.`,
+          pointer: ptr,
+          source: SOURCE,
+        });
         continue;
       }
       problems.push(...checkComponent(name, content.schema, contents[name], models));
@@ -96,11 +101,25 @@ export function checkRelationshipProperties(
 function checkComponent(name: string, schemaId: string, value: unknown, models: ModelLookup): Problem[] {
   const ptr = toPointer([name]);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return [{ code: 'twin.component.notObject', message: `Component '${name}' must be an object such as { "$metadata": {} }.`, pointer: ptr, source: SOURCE }];
+    return [
+      {
+        code: 'twin.component.notObject',
+        message: `Component '${name}' must be an object such as { "$metadata": {} }.`,
+        pointer: ptr,
+        source: SOURCE,
+      },
+    ];
   }
   const iface = models.getInterface(schemaId);
   if (!iface) {
-    return [{ code: 'twin.component.modelUnknown', message: `Component '${name}' has model ${schemaId}, which is not uploaded.`, pointer: ptr, source: SOURCE }];
+    return [
+      {
+        code: 'twin.component.modelUnknown',
+        message: `Component '${name}' has model ${schemaId}, which is not uploaded.`,
+        pointer: ptr,
+        source: SOURCE,
+      },
+    ];
   }
   const problems: Problem[] = [];
   for (const [k, v] of Object.entries(value)) {
@@ -109,7 +128,12 @@ function checkComponent(name: string, schemaId: string, value: unknown, models: 
     const content = iface.contents.get(k);
     if (!content) problems.push(unknownMember(iface.id, k, p));
     else if (content.kind !== 'Property') {
-      problems.push({ code: 'twin.member.notProperty', message: `'${k}' is a ${content.kind} of ${iface.id}, not a Property.`, pointer: p, source: SOURCE });
+      problems.push({
+        code: 'twin.member.notProperty',
+        message: `'${k}' is a ${content.kind} of ${iface.id}, not a Property.`,
+        pointer: p,
+        source: SOURCE,
+      });
     } else problems.push(...checkProperty(content, v, p));
   }
   return problems;

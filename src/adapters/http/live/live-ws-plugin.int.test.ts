@@ -52,20 +52,33 @@ class Client {
   }
 }
 
-const tel = (twinId: string, values: Msg, modelId = PUMP): LiveEvent => ({ type: 'telemetry', workspace: 'default', twinId, modelId, time: 1, values });
+const tel = (twinId: string, values: Msg, modelId = PUMP): LiveEvent => ({
+  type: 'telemetry',
+  workspace: 'default',
+  twinId,
+  modelId,
+  time: 1,
+  values,
+});
 
 describe('live WebSocket plugin', () => {
   let app: FastifyInstance;
   let base: string;
   const bus = new LiveEventBus();
-  const temps = new Map<string, number>([['p1', 80], ['p2', 20]]);
+  const temps = new Map<string, number>([
+    ['p1', 80],
+    ['p2', 20],
+  ]);
   const hub = new LiveHub({
     bus,
     isOfModel: (_w, m, b) => m === b || (m === BIG && b === PUMP),
     // Stands in for the query engine here: "temperature > 50"; the real engine has its own test.
     compileQuery: (_w, q) => {
       const at = q.indexOf('WHERE');
-      if (at < 0) throw new TwinloopError('QuerySyntaxError', 'Expected WHERE', { problems: [{ code: 'query.syntax', message: 'Expected WHERE', line: 1, column: q.length + 1 }] });
+      if (at < 0)
+        throw new TwinloopError('QuerySyntaxError', 'Expected WHERE', {
+          problems: [{ code: 'query.syntax', message: 'Expected WHERE', line: 1, column: q.length + 1 }],
+        });
       return {
         members: () => [...temps].filter(([, t]) => t > 50).map(([id]) => id),
         matches: (id) => (temps.get(id) ?? 0) > 50,
@@ -103,11 +116,22 @@ describe('live WebSocket plugin', () => {
   it('subscribes by query: member count, then membership changes', async () => {
     const c = await Client.open(`${base}/live`);
     c.send({ op: 'subscribe', id: 'q', query: 'SELECT T FROM DIGITALTWINS T WHERE T.temperature > 50' });
-    expect(await c.waitFor((m) => m['type'] === 'subscribed')).toEqual({ type: 'subscribed', id: 'q', memberCount: 1 });
+    expect(await c.waitFor((m) => m['type'] === 'subscribed')).toEqual({
+      type: 'subscribed',
+      id: 'q',
+      memberCount: 1,
+    });
     temps.set('p2', 90);
     bus.publish([
       tel('p2', { x: 0 }), // not yet a member when published? membership is evaluated on the current graph
-      { type: 'propertyChange', workspace: 'default', twinId: 'p2', modelId: PUMP, time: 2, patch: [{ op: 'replace', path: '/temperature', value: 90 }] },
+      {
+        type: 'propertyChange',
+        workspace: 'default',
+        twinId: 'p2',
+        modelId: PUMP,
+        time: 2,
+        patch: [{ op: 'replace', path: '/temperature', value: 90 }],
+      },
     ]);
     await c.waitFor((m) => m['sub'] === 'q');
     const evs = c.events('q').map((e) => [e['type'], e['twinId']]);
@@ -127,7 +151,14 @@ describe('live WebSocket plugin', () => {
     c.send({ op: 'ping', id: 'still-there' });
     await c.waitFor((m) => m['type'] === 'pong');
     const errs = c.frames.filter((f) => f['type'] === 'error');
-    expect(errs.map((e) => e['code'])).toEqual(['BadRequest', 'BadRequest', 'QuerySyntaxError', 'BadRequest', 'NotFound', 'PayloadTooLarge']);
+    expect(errs.map((e) => e['code'])).toEqual([
+      'BadRequest',
+      'BadRequest',
+      'QuerySyntaxError',
+      'BadRequest',
+      'NotFound',
+      'PayloadTooLarge',
+    ]);
     expect(errs[0]!['message']).toMatch(/not valid JSON/);
     expect(errs[2]!['problems']).toEqual([expect.objectContaining({ line: 1, column: 29 })]);
     expect((errs[3]!['problems'] as Msg[]).map((p) => p['pointer'])).toEqual(['/model', '/types/0']);
@@ -167,7 +198,13 @@ describe('live WebSocket plugin with a subscriber that stops reading', () => {
       const notice = await c.waitFor((m) => m['type'] === 'dropped', 10_000);
       expect(notice['coalesced']).toBeGreaterThan(0);
       // Eventually the newest reading of each twin arrives, the very last one included.
-      await c.waitFor(() => c.frames.some((f) => (f['events'] as Msg[] | undefined)?.some((e) => (e['values'] as Msg)['seq'] === lastSeq)), 10_000);
+      await c.waitFor(
+        () =>
+          c.frames.some((f) =>
+            (f['events'] as Msg[] | undefined)?.some((e) => (e['values'] as Msg)['seq'] === lastSeq),
+          ),
+        10_000,
+      );
       const received = c.frames.flatMap((f) => (f['events'] as Msg[] | undefined) ?? []).length;
       expect(received).toBeLessThan(seq); // fewer frames than events: coalescing happened
       c.ws.close();
@@ -197,15 +234,22 @@ describe('live WebSocket plugin with a token', () => {
   it('refuses a connection without the token or with a wrong one', async () => {
     await expect(Client.open(`${base}/live`)).rejects.toThrow('HTTP 401');
     await expect(Client.open(`${base}/live?token=nope`)).rejects.toThrow('HTTP 401');
-    await expect(Client.open(`${base}/live`, { authorization: 'Bearer s3cretX' })).rejects.toThrow('HTTP 401');
+    await expect(Client.open(`${base}/live`, { authorization: 'Bearer s3cretX' })).rejects.toThrow(
+      'HTTP 401',
+    );
   });
 
   it('accepts the token as a bearer header or a query parameter', async () => {
-    for (const c of [await Client.open(`${base}/live`, { authorization: 'Bearer s3cret' }), await Client.open(`${base}/live?token=s3cret`)]) {
+    for (const c of [
+      await Client.open(`${base}/live`, { authorization: 'Bearer s3cret' }),
+      await Client.open(`${base}/live?token=s3cret`),
+    ]) {
       c.send({ op: 'subscribe', id: 's', twinIds: ['t1'] });
       await c.waitFor((m) => m['type'] === 'subscribed');
       bus.publish([{ type: 'twinCreated', workspace: 'default', twinId: 't1', modelId: PUMP, time: 1 }]);
-      expect((await c.waitFor((m) => m['sub'] === 's'))['events']).toEqual([expect.objectContaining({ type: 'twinCreated', twinId: 't1' })]);
+      expect((await c.waitFor((m) => m['sub'] === 's'))['events']).toEqual([
+        expect.objectContaining({ type: 'twinCreated', twinId: 't1' }),
+      ]);
       c.ws.close();
     }
   });

@@ -79,10 +79,10 @@ export function liveWsPlugin(options: LiveWsPluginOptions): FastifyPluginAsync {
     const authorize = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
       if (options.token === undefined) return undefined;
       if (!tokenMatches(options.token, presentedToken(req))) {
-        return reply
-          .code(401)
-          .header('www-authenticate', 'Bearer')
-          .send({ code: 'Unauthorized', message: 'A valid token is required (Authorization: Bearer <token> or ?token=).' });
+        return reply.code(401).header('www-authenticate', 'Bearer').send({
+          code: 'Unauthorized',
+          message: 'A valid token is required (Authorization: Bearer <token> or ?token=).',
+        });
       }
       return undefined;
     };
@@ -103,11 +103,18 @@ export function liveWsPlugin(options: LiveWsPluginOptions): FastifyPluginAsync {
         reply({ type: 'error', code, message, ...extra } satisfies ErrorFrame);
 
       socket.on('message', (data, isBinary) => {
-        const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
+        const size = Array.isArray(data)
+          ? data.reduce((n, b) => n + b.length, 0)
+          : (data as Buffer | ArrayBuffer).byteLength;
         if (isBinary) return fail('BadRequest', 'Binary messages are not supported; send JSON text.');
         if (size > maxMessageBytes)
-          return fail('PayloadTooLarge', `The message is ${size} bytes; at most ${maxMessageBytes} are accepted.`);
-        const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+          return fail(
+            'PayloadTooLarge',
+            `The message is ${size} bytes; at most ${maxMessageBytes} are accepted.`,
+          );
+        const text = Array.isArray(data)
+          ? Buffer.concat(data).toString('utf8')
+          : Buffer.from(data as Buffer).toString('utf8');
         handle(text);
       });
       socket.on('close', () => session.close());
@@ -133,17 +140,25 @@ export function liveWsPlugin(options: LiveWsPluginOptions): FastifyPluginAsync {
             }
             case 'unsubscribe': {
               if (id === undefined) return fail('BadRequest', 'unsubscribe needs the subscription "id".');
-              if (!session.unsubscribe(id)) return fail('NotFound', `There is no subscription '${id}' on this connection.`, idPart);
+              if (!session.unsubscribe(id))
+                return fail('NotFound', `There is no subscription '${id}' on this connection.`, idPart);
               return reply({ type: 'unsubscribed', id });
             }
             case 'ping':
               return reply({ type: 'pong', ...idPart });
             default:
-              return fail('BadRequest', `Unknown op ${JSON.stringify(m['op'])}; expected "subscribe", "unsubscribe" or "ping".`, idPart);
+              return fail(
+                'BadRequest',
+                `Unknown op ${JSON.stringify(m['op'])}; expected "subscribe", "unsubscribe" or "ping".`,
+                idPart,
+              );
           }
         } catch (e) {
           if (isTwinloopError(e)) {
-            return fail(e.code, e.message, { ...idPart, ...(e.problems.length ? { problems: e.problems } : {}) });
+            return fail(e.code, e.message, {
+              ...idPart,
+              ...(e.problems.length ? { problems: e.problems } : {}),
+            });
           }
           const err = new TwinloopError('InternalError', 'The message could not be handled.', { cause: e });
           app.log.error({ err: e }, 'live: message handling failed');

@@ -47,7 +47,12 @@ export function readContext(
   r: Reporter,
 ): ActiveContext {
   if (value === undefined) {
-    if (topLevel) r.error('dtdl.context.missing', 'A top-level element must have "@context" including "dtmi:dtdl:context;3".', pointer);
+    if (topLevel)
+      r.error(
+        'dtdl.context.missing',
+        'A top-level element must have "@context" including "dtmi:dtdl:context;3".',
+        pointer,
+      );
     return parent;
   }
   let items: unknown[];
@@ -86,21 +91,33 @@ export function readContext(
     seenDeversioned.add(deversion(s));
     if (s.startsWith(DTDL_CONTEXT_PREFIX)) {
       const v = majorVersion(s);
-      if (v !== 2 && v !== 3) r.error('dtdl.context.version', `"${s}" is not a DTDL version this parser knows (2 or 3).`, p);
-      if (sawOther) r.error('dtdl.context.order', '"dtmi:dtdl:context;3" must precede any extension context.', p);
+      if (v !== 2 && v !== 3)
+        r.error('dtdl.context.version', `"${s}" is not a DTDL version this parser knows (2 or 3).`, p);
+      if (sawOther)
+        r.error('dtdl.context.order', '"dtmi:dtdl:context;3" must precede any extension context.', p);
       dtdlCount++;
-      if (dtdlCount === 2) r.warn('dtdl.context.multipleDtdl', 'More than one DTDL language context is listed.', p);
+      if (dtdlCount === 2)
+        r.warn('dtdl.context.multipleDtdl', 'More than one DTDL language context is listed.', p);
     } else {
       sawOther = true;
       if (!KNOWN_EXTENSIONS.has(s)) {
         if (options.allowUndefinedExtensions) undefinedExtension = true;
-        else r.error('dtdl.context.undefinedExtension', `Extension context "${s}" has no available definition.`, p);
+        else
+          r.error(
+            'dtdl.context.undefinedExtension',
+            `Extension context "${s}" has no available definition.`,
+            p,
+          );
       }
     }
     values.set(deversion(s), s);
   });
   if (topLevel && !strings.includes(DTDL_V3_CONTEXT))
-    r.error('dtdl.context.missing', 'A top-level element must have "@context" including "dtmi:dtdl:context;3".', pointer);
+    r.error(
+      'dtdl.context.missing',
+      'A top-level element must have "@context" including "dtmi:dtdl:context;3".',
+      pointer,
+    );
 
   const dtdl = values.get('dtmi:dtdl:context');
   const version = dtdl ? (majorVersion(dtdl) ?? 3) : parent.version;

@@ -42,7 +42,13 @@ interface TypeReading {
   informallyCoTyped: boolean;
 }
 
-function readType(obj: Record<string, unknown>, p: string, exp: Expectation, ctx: ActiveContext, r: Reporter): TypeReading | undefined {
+function readType(
+  obj: Record<string, unknown>,
+  p: string,
+  exp: Expectation,
+  ctx: ActiveContext,
+  r: Reporter,
+): TypeReading | undefined {
   const tp = childPointer(p, '@type');
   if (!('@type' in obj)) {
     if (exp.defaultClass) return { cls: exp.defaultClass, semanticTypes: [], informallyCoTyped: false };
@@ -66,11 +72,16 @@ function readType(obj: Record<string, unknown>, p: string, exp: Expectation, ctx
     }
   });
   if (material.size === 0) {
-    r.error('dtdl.type.notAllowed', `"@type" must include ${exp.classes.map((c) => `"${c}"`).join(' or ')} here.`, tp);
+    r.error(
+      'dtdl.type.notAllowed',
+      `"@type" must include ${exp.classes.map((c) => `"${c}"`).join(' or ')} here.`,
+      tp,
+    );
     return undefined;
   }
   const [cls] = [...material.keys()] as [ClassName];
-  if ((material.get(cls) ?? 0) > 1) r.warn('dtdl.style.duplicateType', `"@type" lists "${cls}" more than once.`, tp);
+  if ((material.get(cls) ?? 0) > 1)
+    r.warn('dtdl.style.duplicateType', `"@type" lists "${cls}" more than once.`, tp);
   const spec = CLASS_SPECS[cls];
   const semanticTypes: string[] = [];
   let informal = false;
@@ -85,7 +96,8 @@ function readType(obj: Record<string, unknown>, p: string, exp: Expectation, ctx
       r.error('dtdl.type.notDtmiNorTerm', `Type "${t}" is neither a DTMI nor a term.`, at(i));
       ok = false;
     } else if (isReserved(t) || c) {
-      if (ctx.undefinedExtension) informal = true; // an undefined extension may designate it
+      if (ctx.undefinedExtension)
+        informal = true; // an undefined extension may designate it
       else {
         r.error('dtdl.type.irrelevant', `Type "${t}" cannot co-type a ${cls}.`, at(i));
         ok = false;
@@ -99,7 +111,11 @@ function readType(obj: Record<string, unknown>, p: string, exp: Expectation, ctx
     } else if (ctx.undefinedExtension) {
       informal = true; // defined, perhaps, by an extension whose definition we do not have
     } else {
-      r.error('dtdl.type.undefined', `Type "${t}" is not defined by DTDL or by an extension in the active context.`, at(i));
+      r.error(
+        'dtdl.type.undefined',
+        `Type "${t}" is not defined by DTDL or by an extension in the active context.`,
+        at(i),
+      );
       ok = false;
     }
   });
@@ -116,7 +132,11 @@ function readId(obj: Record<string, unknown>, p: string, cls: ClassName, r: Repo
   }
   const text: string = v;
   if (!isDtmi(v)) {
-    r.error('dtdl.dtmi.invalid', `"${text.length > 80 ? `${text.slice(0, 80)}…` : text}" is not a valid DTMI.`, ip);
+    r.error(
+      'dtdl.dtmi.invalid',
+      `"${text.length > 80 ? `${text.slice(0, 80)}…` : text}" is not a valid DTMI.`,
+      ip,
+    );
     return undefined;
   }
   if (hasReservedPrefix(v)) {
@@ -124,7 +144,11 @@ function readId(obj: Record<string, unknown>, p: string, cls: ClassName, r: Repo
     return undefined;
   }
   if (cls === 'Interface' && v.length > MAX_INTERFACE_ID_LENGTH) {
-    r.error('dtdl.id.tooLong', `An Interface "@id" must not be longer than ${MAX_INTERFACE_ID_LENGTH} characters.`, ip);
+    r.error(
+      'dtdl.id.tooLong',
+      `An Interface "@id" must not be longer than ${MAX_INTERFACE_ID_LENGTH} characters.`,
+      ip,
+    );
     return undefined;
   }
   return v;
@@ -143,12 +167,27 @@ export function parseElement(
   r: Reporter,
 ): ParsedElement | undefined {
   if (!isObject(v)) {
-    r.error('dtdl.element.invalid', `Expected a DTDL element (a JSON object) of class ${exp.classes.join(' or ')}.`, p);
+    r.error(
+      'dtdl.element.invalid',
+      `Expected a DTDL element (a JSON object) of class ${exp.classes.join(' or ')}.`,
+      p,
+    );
     return undefined;
   }
-  const ctx = readContext(v['@context'], '@context' in v ? childPointer(p, '@context') : p, parentCtx, topLevel, st.options, r);
+  const ctx = readContext(
+    v['@context'],
+    '@context' in v ? childPointer(p, '@context') : p,
+    parentCtx,
+    topLevel,
+    st.options,
+    r,
+  );
   if (ctx.version === 2 && !topLevel && ctx !== parentCtx && !exp.allowV2)
-    r.error('dtdl.context.version', `A DTDL v2 element is not allowed in "${exp.memberName ?? ''}" of a DTDL v3 element.`, p);
+    r.error(
+      'dtdl.context.version',
+      `A DTDL v2 element is not allowed in "${exp.memberName ?? ''}" of a DTDL v3 element.`,
+      p,
+    );
   const tr = readType(v, p, exp, ctx, r);
   if (!tr) return undefined;
   const { cls } = tr;
@@ -172,7 +211,11 @@ export function parseElement(
     const id = readId(v, p, cls, r);
     if (id) el.id = id;
   } else if (idRequiredIn(cls, exp.memberName)) {
-    r.error('dtdl.id.required', `A ${cls} ${cls === 'Interface' ? '' : 'in "schemas" '}must have an "@id".`, p);
+    r.error(
+      'dtdl.id.required',
+      `A ${cls} ${cls === 'Interface' ? '' : 'in "schemas" '}must have an "@id".`,
+      p,
+    );
   }
 
   const seen = new Map<string, string>();
@@ -201,7 +244,8 @@ export function parseElement(
       }
       seen.set(term, key);
       const ms = spec.members[term] as MemberSpec;
-      if (ms.kind === 'elements' || ms.kind === 'schema') readElementMember(el, term, ms, value, kp, st, r, enumVs);
+      if (ms.kind === 'elements' || ms.kind === 'schema')
+        readElementMember(el, term, ms, value, kp, st, r, enumVs);
       else readLiteralMember(el, term, ms, value, kp, r, exp.enumValueSchema);
       continue;
     }
@@ -209,10 +253,14 @@ export function parseElement(
       unitMember = { value, pointer: kp };
       continue;
     }
-    if (key.startsWith('dtmi:') && !isDtmi(key)) r.error('dtdl.member.invalidDtmi', `Member "${key}" starts with "dtmi:" but is not a valid DTMI.`, kp);
-    else if (key.includes(':') && !key.startsWith('dtmi:')) r.error('dtdl.member.notDtmiNorTerm', `Member "${key}" is neither a DTMI nor a term.`, kp);
-    else if (tr.informallyCoTyped) continue; // an undefined extension may define it
-    else if (isDtmi(key) || isReserved(key)) r.error('dtdl.member.irrelevant', `Member "${key}" is not allowed in a ${cls}.`, kp);
+    if (key.startsWith('dtmi:') && !isDtmi(key))
+      r.error('dtdl.member.invalidDtmi', `Member "${key}" starts with "dtmi:" but is not a valid DTMI.`, kp);
+    else if (key.includes(':') && !key.startsWith('dtmi:'))
+      r.error('dtdl.member.notDtmiNorTerm', `Member "${key}" is neither a DTMI nor a term.`, kp);
+    else if (tr.informallyCoTyped)
+      continue; // an undefined extension may define it
+    else if (isDtmi(key) || isReserved(key))
+      r.error('dtdl.member.irrelevant', `Member "${key}" is not allowed in a ${cls}.`, kp);
     else r.error('dtdl.member.undefined', `Member "${key}" is not defined for a ${cls}.`, kp);
   }
   for (const [term, ms] of Object.entries(spec.members)) {
@@ -222,10 +270,19 @@ export function parseElement(
   return el;
 }
 
-function checkQuantity(el: ParsedElement, unit: { value: unknown; pointer: string } | undefined, p: string, r: Reporter): void {
+function checkQuantity(
+  el: ParsedElement,
+  unit: { value: unknown; pointer: string } | undefined,
+  p: string,
+  r: Reporter,
+): void {
   const schema = el.children.get('schema')?.[0];
   if (schema && !(schema.kind === 'std' && NUMERIC_SCHEMAS.has(schema.name)))
-    r.error('dtdl.semanticType.schema', `A ${el.semanticTypes.join('/')} must have a numeric schema (double, float, integer or long).`, childPointer(p, 'schema'));
+    r.error(
+      'dtdl.semanticType.schema',
+      `A ${el.semanticTypes.join('/')} must have a numeric schema (double, float, integer or long).`,
+      childPointer(p, 'schema'),
+    );
   if (!unit) return;
   const u = Array.isArray(unit.value) && unit.value.length === 1 ? (unit.value[0] as unknown) : unit.value;
   if (typeof u !== 'string' || !el.semanticTypes.some((t) => isUnitOf(t, u)))
@@ -246,14 +303,22 @@ function readElementMember(
   const items = Array.isArray(value) ? value : [value];
   const card = ms.card ?? 'many';
   if ((card === 'exactlyOne' && items.length !== 1) || (card === 'atMostOne' && items.length > 1)) {
-    r.error('dtdl.member.value', `"${term}" must hold ${card === 'exactlyOne' ? 'exactly one' : 'at most one'} value.`, p);
+    r.error(
+      'dtdl.member.value',
+      `"${term}" must hold ${card === 'exactlyOne' ? 'exactly one' : 'at most one'} value.`,
+      p,
+    );
     return;
   }
   const refs: ElementRef[] = [];
   items.forEach((item, i) => {
     const ip = Array.isArray(value) ? childPointer(p, i) : p;
     if (isObject(item)) {
-      const childExp: Expectation = { classes: ms.classes ?? [], memberName: term, allowV2: ms.allowV2 === true };
+      const childExp: Expectation = {
+        classes: ms.classes ?? [],
+        memberName: term,
+        allowV2: ms.allowV2 === true,
+      };
       if (ms.defaultClass) childExp.defaultClass = ms.defaultClass;
       if (term === 'enumValues') {
         if (enumVs) childExp.enumValueSchema = enumVs;
@@ -271,7 +336,12 @@ function readElementMember(
           return;
         }
       }
-      if (isDtmi(item) && !isReserved(item) && !item.startsWith('dtmi:dtdl:') && !item.startsWith('dtmi:standard:')) {
+      if (
+        isDtmi(item) &&
+        !isReserved(item) &&
+        !item.startsWith('dtmi:dtdl:') &&
+        !item.startsWith('dtmi:standard:')
+      ) {
         refs.push({ kind: 'ref', id: item, pointer: ip });
         return;
       }
@@ -293,7 +363,12 @@ function rawValueSchema(obj: Record<string, unknown>, version: number): string |
   const v = Array.isArray(raw) && raw.length === 1 ? (raw[0] as unknown) : raw;
   if (typeof v !== 'string') return undefined;
   for (const t of ['integer', 'string']) {
-    if (v === t || v === `dtmi:dtdl:instance:Schema:${t};${version}` || v === `dtmi:dtdl:instance:Schema:${t};2`) return t;
+    if (
+      v === t ||
+      v === `dtmi:dtdl:instance:Schema:${t};${version}` ||
+      v === `dtmi:dtdl:instance:Schema:${t};2`
+    )
+      return t;
   }
   return undefined;
 }

@@ -3,7 +3,13 @@
  * schemas), and on the way applies the rules that need the flattened view: names unique among contents
  * including inherited ones, no Component inside a Component's Interface, unique enum values / field names.
  */
-import type { ContentInfo, InterfaceInfo, PropertyInfo, Schema, PrimitiveSchemaName } from '../model-types.js';
+import type {
+  ContentInfo,
+  InterfaceInfo,
+  PropertyInfo,
+  Schema,
+  PrimitiveSchemaName,
+} from '../model-types.js';
 import type { ParsedElement } from './element-types.js';
 import { preferredText } from './literals.js';
 import type { ProblemSink } from './problems.js';
@@ -41,14 +47,24 @@ export class InterfaceBuilder {
     return out;
   }
 
-  private checkUnique(el: ParsedElement, member: string, what: string, get: (e: ParsedElement) => unknown): void {
+  private checkUnique(
+    el: ParsedElement,
+    member: string,
+    what: string,
+    get: (e: ParsedElement) => unknown,
+  ): void {
     const seen = new Set<unknown>();
     for (const t of this.refs.targets(el, member)) {
       if (t.kind !== 'element') continue;
       const v = get(t.el);
       if (v === undefined) continue;
       if (seen.has(v))
-        this.sink.error(what === 'name' ? 'dtdl.name.duplicate' : 'dtdl.enum.duplicateValue', `${what} ${JSON.stringify(v)} appears more than once in "${member}".`, t.el.source, t.el.pointer);
+        this.sink.error(
+          what === 'name' ? 'dtdl.name.duplicate' : 'dtdl.enum.duplicateValue',
+          `${what} ${JSON.stringify(v)} appears more than once in "${member}".`,
+          t.el.source,
+          t.el.pointer,
+        );
       seen.add(v);
     }
   }
@@ -58,7 +74,12 @@ export class InterfaceBuilder {
       const flat = this.flat(t, false);
       for (const e of flat.values()) {
         if (e.info.kind === 'Component') {
-          this.sink.error('dtdl.component.nested', `The Interface of a Component must not itself have Components ("${e.info.name}").`, el.source, `${el.pointer}/schema`);
+          this.sink.error(
+            'dtdl.component.nested',
+            `The Interface of a Component must not itself have Components ("${e.info.name}").`,
+            el.source,
+            `${el.pointer}/schema`,
+          );
           return;
         }
       }
@@ -81,7 +102,13 @@ export class InterfaceBuilder {
     const add = (name: string, entry: FlatEntry, pointer: string): void => {
       const prev = out.get(name);
       if (prev && prev.key !== entry.key) {
-        if (report) this.sink.error('dtdl.name.duplicate', `Name "${name}" is used by more than one content of ${el.id ?? 'this Interface'} (including inherited ones).`, el.source, pointer);
+        if (report)
+          this.sink.error(
+            'dtdl.name.duplicate',
+            `Name "${name}" is used by more than one content of ${el.id ?? 'this Interface'} (including inherited ones).`,
+            el.source,
+            pointer,
+          );
         return;
       }
       out.set(name, entry);
@@ -102,9 +129,18 @@ export class InterfaceBuilder {
     const contents = new Map<string, ContentInfo>();
     for (const [name, e] of this.flat({ kind: 'element', el }, false)) contents.set(name, e.info);
     const schemas = new Map<string, Schema>();
-    for (const s of this.refs.targets(el, 'schemas')) if (s.kind === 'element' && s.el.id) schemas.set(s.el.id, this.schema(s, new Set()));
-    const ext = (el.children.get('extends') ?? []).flatMap((r) => (r.kind === 'ref' ? [r.id] : r.kind === 'element' && r.el.id ? [r.el.id] : []));
-    const info: InterfaceInfo = { id: el.id ?? '', extends: ext, ancestors: this.ancestors(el), contents, schemas };
+    for (const s of this.refs.targets(el, 'schemas'))
+      if (s.kind === 'element' && s.el.id) schemas.set(s.el.id, this.schema(s, new Set()));
+    const ext = (el.children.get('extends') ?? []).flatMap((r) =>
+      r.kind === 'ref' ? [r.id] : r.kind === 'element' && r.el.id ? [r.el.id] : [],
+    );
+    const info: InterfaceInfo = {
+      id: el.id ?? '',
+      extends: ext,
+      ancestors: this.ancestors(el),
+      contents,
+      schemas,
+    };
     const dn = preferredText(el.displayName);
     if (dn !== undefined) info.displayName = dn;
     const ds = preferredText(el.description);
@@ -137,7 +173,9 @@ export class InterfaceBuilder {
     const definedIn = owner.id ?? '';
     const base = {
       name: c.name ?? '',
-      id: c.id ?? `${definedIn.split(';')[0] ?? ''}:_contents:__${c.name ?? ''};${definedIn.split(';')[1] ?? '1'}`,
+      id:
+        c.id ??
+        `${definedIn.split(';')[0] ?? ''}:_contents:__${c.name ?? ''};${definedIn.split(';')[1] ?? '1'}`,
       semanticTypes: c.semanticTypes,
       definedIn,
     } as const;
@@ -169,7 +207,13 @@ export class InterfaceBuilder {
           const pi = this.content(p.el, owner);
           if (pi.kind === 'Property') properties.set(p.el.name, pi);
         }
-        const rel: ContentInfo = { kind: 'Relationship', ...base, ...extra, writable: c.writable ?? false, properties };
+        const rel: ContentInfo = {
+          kind: 'Relationship',
+          ...base,
+          ...extra,
+          writable: c.writable ?? false,
+          properties,
+        };
         if (c.target !== undefined) rel.target = c.target;
         if (c.minMultiplicity !== undefined) rel.minMultiplicity = c.minMultiplicity;
         if (c.maxMultiplicity !== undefined) rel.maxMultiplicity = c.maxMultiplicity;
@@ -178,9 +222,11 @@ export class InterfaceBuilder {
       default: {
         const cmd: ContentInfo = { kind: 'Command', ...base, ...extra };
         const [req] = this.refs.targets(c, 'request');
-        if (req?.kind === 'element') cmd.request = { name: req.el.name ?? '', schema: schemaOf(req.el), nullable: false };
+        if (req?.kind === 'element')
+          cmd.request = { name: req.el.name ?? '', schema: schemaOf(req.el), nullable: false };
         const [res] = this.refs.targets(c, 'response');
-        if (res?.kind === 'element') cmd.response = { name: res.el.name ?? '', schema: schemaOf(res.el), nullable: false };
+        if (res?.kind === 'element')
+          cmd.response = { name: res.el.name ?? '', schema: schemaOf(res.el), nullable: false };
         return cmd;
       }
     }
@@ -205,21 +251,36 @@ export class InterfaceBuilder {
           const values = this.refs.targets(el, 'enumValues').flatMap((v) => {
             if (v.kind !== 'element' || v.el.name === undefined || v.el.enumValue === undefined) return [];
             const dn = preferredText(v.el.displayName);
-            return [dn !== undefined ? { name: v.el.name, value: v.el.enumValue, displayName: dn } : { name: v.el.name, value: v.el.enumValue }];
+            return [
+              dn !== undefined
+                ? { name: v.el.name, value: v.el.enumValue, displayName: dn }
+                : { name: v.el.name, value: v.el.enumValue },
+            ];
           });
-          return withId({ kind: 'enum', valueSchema: el.choice?.valueSchema === 'integer' ? 'integer' : 'string', values });
+          return withId({
+            kind: 'enum',
+            valueSchema: el.choice?.valueSchema === 'integer' ? 'integer' : 'string',
+            values,
+          });
         }
         case 'Map': {
           const [k] = this.refs.targets(el, 'mapKey');
           const [v] = this.refs.targets(el, 'mapValue');
           const keyName = k?.kind === 'element' ? (k.el.name ?? 'key') : 'key';
-          const value = v?.kind === 'element' ? { name: v.el.name ?? 'value', schema: first(v.el, 'schema') } : { name: 'value', schema: { kind: 'primitive', name: 'string' } as Schema };
+          const value =
+            v?.kind === 'element'
+              ? { name: v.el.name ?? 'value', schema: first(v.el, 'schema') }
+              : { name: 'value', schema: { kind: 'primitive', name: 'string' } as Schema };
           return withId({ kind: 'map', key: { name: keyName }, value });
         }
         case 'Object': {
-          const fields = this.refs.targets(el, 'fields').flatMap((f) =>
-            f.kind === 'element' && f.el.name !== undefined ? [{ name: f.el.name, schema: first(f.el, 'schema') }] : [],
-          );
+          const fields = this.refs
+            .targets(el, 'fields')
+            .flatMap((f) =>
+              f.kind === 'element' && f.el.name !== undefined
+                ? [{ name: f.el.name, schema: first(f.el, 'schema') }]
+                : [],
+            );
           return withId({ kind: 'object', fields });
         }
         default:

@@ -14,7 +14,11 @@ export const MAX_EXTENDS_VALUES = 1024;
 export const MAX_SCHEMA_DEPTH = 5;
 
 /** Reports cycles; returns the elements that lie on one (later rules skip them to stay finite). */
-export function checkCycles(elements: readonly ParsedElement[], refs: References, sink: ProblemSink): Set<ParsedElement> {
+export function checkCycles(
+  elements: readonly ParsedElement[],
+  refs: References,
+  sink: ProblemSink,
+): Set<ParsedElement> {
   const state = new Map<ParsedElement, 1 | 2>();
   const onCycle = new Set<ParsedElement>();
   const stack: ParsedElement[] = [];
@@ -26,8 +30,18 @@ export function checkCycles(elements: readonly ParsedElement[], refs: References
       const t = e.target.el;
       const s = state.get(t);
       if (s === 1) {
-        const code = e.member === 'extends' ? 'dtdl.extends.cycle' : SCHEMA_STEP_MEMBERS.has(e.member) ? 'dtdl.schema.cycle' : 'dtdl.reference.cycle';
-        sink.error(code, `"${e.member}" leads back to ${t.id ?? 'an enclosing element'}: an element must not have a path to itself.`, el.source, e.pointer);
+        const code =
+          e.member === 'extends'
+            ? 'dtdl.extends.cycle'
+            : SCHEMA_STEP_MEMBERS.has(e.member)
+              ? 'dtdl.schema.cycle'
+              : 'dtdl.reference.cycle';
+        sink.error(
+          code,
+          `"${e.member}" leads back to ${t.id ?? 'an enclosing element'}: an element must not have a path to itself.`,
+          el.source,
+          e.pointer,
+        );
         for (let i = stack.indexOf(t); i < stack.length; i++) onCycle.add(stack[i] as ParsedElement);
       } else if (s === undefined) visit(t);
     }
@@ -62,8 +76,10 @@ export function checkExtends(
     if (m !== undefined) return m;
     depthMemo.set(key, 0);
     let d = 0;
-    if (t.kind === 'element' && !onCycle.has(t.el)) for (const b of refs.targets(t.el, 'extends')) d = Math.max(d, 1 + depth(b));
-    if (t.kind === 'known') for (const b of knownExtends(t.info, known)) d = Math.max(d, 1 + depth({ kind: 'known', info: b }));
+    if (t.kind === 'element' && !onCycle.has(t.el))
+      for (const b of refs.targets(t.el, 'extends')) d = Math.max(d, 1 + depth(b));
+    if (t.kind === 'known')
+      for (const b of knownExtends(t.info, known)) d = Math.max(d, 1 + depth({ kind: 'known', info: b }));
     depthMemo.set(key, d);
     return d;
   };
@@ -71,7 +87,12 @@ export function checkExtends(
     if (el.cls !== 'Interface' || onCycle.has(el)) continue;
     const d = depth({ kind: 'element', el });
     if (d > MAX_EXTENDS_DEPTH)
-      sink.error('dtdl.extends.depth', `"extends" is ${d} levels deep; at most ${MAX_EXTENDS_DEPTH} are allowed.`, el.source, `${el.pointer}/extends`);
+      sink.error(
+        'dtdl.extends.depth',
+        `"extends" is ${d} levels deep; at most ${MAX_EXTENDS_DEPTH} are allowed.`,
+        el.source,
+        `${el.pointer}/extends`,
+      );
     // union of all extends paths: count the values of every extends member met
     const seen = new Set<unknown>();
     let count = 0;
@@ -89,15 +110,32 @@ export function checkExtends(
     };
     walk({ kind: 'element', el });
     if (count > MAX_EXTENDS_VALUES)
-      sink.error('dtdl.extends.count', `The "extends" hierarchy holds ${count} values; at most ${MAX_EXTENDS_VALUES} are allowed.`, el.source, `${el.pointer}/extends`);
+      sink.error(
+        'dtdl.extends.count',
+        `The "extends" hierarchy holds ${count} values; at most ${MAX_EXTENDS_VALUES} are allowed.`,
+        el.source,
+        `${el.pointer}/extends`,
+      );
   }
 }
 
-const SCHEMA_PATH_MEMBERS = new Set(['schema', 'elementSchema', 'mapValue', 'mapKey', 'fields', 'enumValues']);
+const SCHEMA_PATH_MEMBERS = new Set([
+  'schema',
+  'elementSchema',
+  'mapValue',
+  'mapKey',
+  'fields',
+  'enumValues',
+]);
 const COMPLEX = new Set(['Array', 'Map', 'Object']);
 
 /** Checks the nesting depth of complex schemas. */
-export function checkSchemaDepth(elements: readonly ParsedElement[], refs: References, onCycle: Set<ParsedElement>, sink: ProblemSink): void {
+export function checkSchemaDepth(
+  elements: readonly ParsedElement[],
+  refs: References,
+  onCycle: Set<ParsedElement>,
+  sink: ProblemSink,
+): void {
   const memo = new Map<ParsedElement, number>();
   const steps = (el: ParsedElement): number => {
     const m = memo.get(el);
@@ -118,6 +156,11 @@ export function checkSchemaDepth(elements: readonly ParsedElement[], refs: Refer
     if (!COMPLEX.has(el.cls)) continue;
     const d = steps(el);
     if (d > MAX_SCHEMA_DEPTH)
-      sink.error('dtdl.schema.depth', `Complex schemas are nested ${d} levels deep here; at most ${MAX_SCHEMA_DEPTH} are allowed.`, el.source, el.pointer);
+      sink.error(
+        'dtdl.schema.depth',
+        `Complex schemas are nested ${d} levels deep here; at most ${MAX_SCHEMA_DEPTH} are allowed.`,
+        el.source,
+        el.pointer,
+      );
   }
 }

@@ -34,7 +34,13 @@ function bareOk(kind: LiteralKind, v: unknown): v is LiteralValue {
 }
 
 /** One representational literal; undefined (after reporting) when it is not one. */
-export function readLiteral(kind: LiteralKind, v: unknown, p: string, member: string, r: Reporter): LiteralValue | undefined {
+export function readLiteral(
+  kind: LiteralKind,
+  v: unknown,
+  p: string,
+  member: string,
+  r: Reporter,
+): LiteralValue | undefined {
   if (bareOk(kind, v)) return v;
   if (!isObject(v)) {
     r.error('dtdl.literal.invalid', `"${member}" must be a ${kind} (or a value object holding one).`, p);
@@ -43,7 +49,11 @@ export function readLiteral(kind: LiteralKind, v: unknown, p: string, member: st
   let ok = true;
   for (const key of Object.keys(v)) {
     if (key !== '@value' && key !== '@type') {
-      r.error('dtdl.literal.invalid', `A value object of "${member}" may only have "@value" and "@type", not "${key}".`, childPointer(p, key));
+      r.error(
+        'dtdl.literal.invalid',
+        `A value object of "${member}" may only have "@value" and "@type", not "${key}".`,
+        childPointer(p, key),
+      );
       ok = false;
     }
   }
@@ -60,7 +70,11 @@ export function readLiteral(kind: LiteralKind, v: unknown, p: string, member: st
     const raw = v['@type'];
     const t = Array.isArray(raw) && raw.length === 1 ? (raw[0] as unknown) : raw;
     if (typeof t !== 'string' || !XSD_TYPES[kind].includes(t)) {
-      r.error('dtdl.literal.invalid', `"@type" of a ${kind} value object must be "${XSD_TYPES[kind][0]}".`, childPointer(p, '@type'));
+      r.error(
+        'dtdl.literal.invalid',
+        `"@type" of a ${kind} value object must be "${XSD_TYPES[kind][0]}".`,
+        childPointer(p, '@type'),
+      );
       ok = false;
     }
   } else r.warn('dtdl.literal.untyped', `A value object of "${member}" should have "@type".`, p);
@@ -81,7 +95,11 @@ export function readSingleLiteral(
 ): LiteralValue | null | undefined {
   if (Array.isArray(v)) {
     if (v.length > 1 || (card === 'exactlyOne' && v.length === 0)) {
-      r.error('dtdl.literal.invalid', `"${member}" must hold ${card === 'exactlyOne' ? 'exactly one' : 'at most one'} value.`, p);
+      r.error(
+        'dtdl.literal.invalid',
+        `"${member}" must hold ${card === 'exactlyOne' ? 'exactly one' : 'at most one'} value.`,
+        p,
+      );
       return undefined;
     }
     if (v.length === 0) return null;
@@ -91,12 +109,21 @@ export function readSingleLiteral(
 }
 
 /** A localizable string; returns its values by language ("" for the default language). */
-export function readLocalizable(v: unknown, p: string, member: string, r: Reporter): Record<string, string> | undefined {
+export function readLocalizable(
+  v: unknown,
+  p: string,
+  member: string,
+  r: Reporter,
+): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   let ok = true;
   const checkLength = (s: string, at: string): void => {
     if (s.length > MAX_STRING_LENGTH) {
-      r.error('dtdl.string.tooLong', `"${member}" must not be longer than ${MAX_STRING_LENGTH} characters.`, at);
+      r.error(
+        'dtdl.string.tooLong',
+        `"${member}" must not be longer than ${MAX_STRING_LENGTH} characters.`,
+        at,
+      );
       ok = false;
     }
   };
@@ -115,13 +142,21 @@ export function readLocalizable(v: unknown, p: string, member: string, r: Report
         return;
       }
       if (!isObject(item)) {
-        r.error('dtdl.lstring.invalid', `Each value of "${member}" must be a string or a language-tagged value object.`, ip);
+        r.error(
+          'dtdl.lstring.invalid',
+          `Each value of "${member}" must be a string or a language-tagged value object.`,
+          ip,
+        );
         ok = false;
         return;
       }
       for (const key of Object.keys(item)) {
         if (key !== '@value' && key !== '@language') {
-          r.error('dtdl.lstring.invalid', `A language-tagged value may only have "@value" and "@language", not "${key}".`, childPointer(ip, key));
+          r.error(
+            'dtdl.lstring.invalid',
+            `A language-tagged value may only have "@value" and "@language", not "${key}".`,
+            childPointer(ip, key),
+          );
           ok = false;
         }
       }
@@ -133,12 +168,20 @@ export function readLocalizable(v: unknown, p: string, member: string, r: Report
       if ('@language' in item) {
         const lang = item['@language'];
         if (typeof lang !== 'string' || !LANGUAGE_RE.test(lang)) {
-          r.error('dtdl.lstring.language', `"@language" must be a language code such as "en" or "en-US".`, childPointer(ip, '@language'));
+          r.error(
+            'dtdl.lstring.language',
+            `"@language" must be a language code such as "en" or "en-US".`,
+            childPointer(ip, '@language'),
+          );
           ok = false;
           return;
         }
         if (langs.has(lang)) {
-          r.error('dtdl.lstring.language', `Language "${lang}" appears more than once.`, childPointer(ip, '@language'));
+          r.error(
+            'dtdl.lstring.language',
+            `Language "${lang}" appears more than once.`,
+            childPointer(ip, '@language'),
+          );
           ok = false;
         }
         langs.add(lang);

@@ -32,7 +32,12 @@ export function readLiteralMember(
     case 'comment': {
       const s = readSingleLiteral('string', v, p, term, 'atMostOne', r);
       if (typeof s === 'string') {
-        if (s.length > MAX_STRING_LENGTH) r.error('dtdl.string.tooLong', `"comment" must not be longer than ${MAX_STRING_LENGTH} characters.`, p);
+        if (s.length > MAX_STRING_LENGTH)
+          r.error(
+            'dtdl.string.tooLong',
+            `"comment" must not be longer than ${MAX_STRING_LENGTH} characters.`,
+            p,
+          );
         else el.comment = s;
       }
       return;
@@ -40,9 +45,14 @@ export function readLiteralMember(
     case 'name': {
       const s = readSingleLiteral('string', v, p, term, 'exactlyOne', r);
       if (typeof s !== 'string') return;
-      if (s.length > MAX_STRING_LENGTH) r.error('dtdl.name.tooLong', `"name" must not be longer than ${MAX_STRING_LENGTH} characters.`, p);
+      if (s.length > MAX_STRING_LENGTH)
+        r.error('dtdl.name.tooLong', `"name" must not be longer than ${MAX_STRING_LENGTH} characters.`, p);
       else if (!NAME_RE.test(s))
-        r.error('dtdl.name.invalid', `"${s}" is not a valid name: letters, digits and "_", starting with a letter, ending with a letter or digit.`, p);
+        r.error(
+          'dtdl.name.invalid',
+          `"${s}" is not a valid name: letters, digits and "_", starting with a letter, ending with a letter or digit.`,
+          p,
+        );
       else el.name = s;
       return;
     }
@@ -93,15 +103,27 @@ export function readLiteralMember(
       const items = Array.isArray(v) ? v : [v];
       const exactly = spec.card === 'exactlyOne';
       if (items.length > 1 || (exactly && items.length === 0)) {
-        r.error('dtdl.member.value', `"${term}" must hold ${exactly ? 'exactly one' : 'at most one'} value.`, p);
+        r.error(
+          'dtdl.member.value',
+          `"${term}" must hold ${exactly ? 'exactly one' : 'at most one'} value.`,
+          p,
+        );
         return;
       }
       items.forEach((c, i) => {
         const ip = Array.isArray(v) ? childPointer(p, i) : p;
         const choice = (spec.choices ?? []).find(
-          (t) => c === t || c === reservedDtmi(t, el.ctx.version) || (term !== 'commandType' && c === reservedDtmi(t, 2)),
+          (t) =>
+            c === t ||
+            c === reservedDtmi(t, el.ctx.version) ||
+            (term !== 'commandType' && c === reservedDtmi(t, 2)),
         );
-        if (!choice) r.error('dtdl.member.value', `"${term}" must be one of ${(spec.choices ?? []).map((t) => `"${t}"`).join(', ')}.`, ip);
+        if (!choice)
+          r.error(
+            'dtdl.member.value',
+            `"${term}" must be one of ${(spec.choices ?? []).map((t) => `"${t}"`).join(', ')}.`,
+            ip,
+          );
         else {
           el.choice ??= {};
           el.choice[term] = choice;

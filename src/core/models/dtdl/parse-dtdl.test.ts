@@ -20,12 +20,49 @@ const derived = {
   '@id': 'dtmi:ex:Derived;1',
   '@type': 'Interface',
   extends: 'dtmi:ex:Base;1',
-  schemas: [{ '@id': 'dtmi:ex:Mode;1', '@type': 'Enum', valueSchema: 'string', enumValues: [{ name: 'on', enumValue: 'ON' }, { name: 'off', enumValue: 'OFF' }] }],
+  schemas: [
+    {
+      '@id': 'dtmi:ex:Mode;1',
+      '@type': 'Enum',
+      valueSchema: 'string',
+      enumValues: [
+        { name: 'on', enumValue: 'ON' },
+        { name: 'off', enumValue: 'OFF' },
+      ],
+    },
+  ],
   contents: [
     { '@type': 'Property', name: 'mode', schema: 'dtmi:ex:Mode;1', writable: true },
-    { '@type': 'Relationship', name: 'feeds', target: 'dtmi:ex:Base;1', maxMultiplicity: 3, properties: [{ '@type': 'Property', name: 'since', schema: 'dateTime' }] },
-    { '@type': 'Command', name: 'reset', request: { name: 'delay', schema: 'duration' }, response: { name: 'ok', schema: 'boolean' } },
-    { '@type': 'Component', name: 'sub', schema: { '@id': 'dtmi:ex:Sub;1', '@type': 'Interface', contents: { '@type': 'Telemetry', name: 'x', schema: { '@type': 'Map', mapKey: { name: 'k', schema: 'string' }, mapValue: { name: 'v', schema: { '@type': 'Array', elementSchema: 'integer' } } } } } },
+    {
+      '@type': 'Relationship',
+      name: 'feeds',
+      target: 'dtmi:ex:Base;1',
+      maxMultiplicity: 3,
+      properties: [{ '@type': 'Property', name: 'since', schema: 'dateTime' }],
+    },
+    {
+      '@type': 'Command',
+      name: 'reset',
+      request: { name: 'delay', schema: 'duration' },
+      response: { name: 'ok', schema: 'boolean' },
+    },
+    {
+      '@type': 'Component',
+      name: 'sub',
+      schema: {
+        '@id': 'dtmi:ex:Sub;1',
+        '@type': 'Interface',
+        contents: {
+          '@type': 'Telemetry',
+          name: 'x',
+          schema: {
+            '@type': 'Map',
+            mapKey: { name: 'k', schema: 'string' },
+            mapValue: { name: 'v', schema: { '@type': 'Array', elementSchema: 'integer' } },
+          },
+        },
+      },
+    },
   ],
 };
 
@@ -42,13 +79,36 @@ describe('parseDtdl: valid models', () => {
     expect(d.ancestors).toEqual(['dtmi:ex:Base;1']);
     expect([...d.contents.keys()].sort()).toEqual(['feeds', 'mode', 'reset', 'serial', 'sub', 'temp']);
     const temp = d.contents.get('temp');
-    expect(temp).toMatchObject({ kind: 'Telemetry', definedIn: 'dtmi:ex:Base;1', semanticTypes: ['Temperature'], unit: 'degreeCelsius' });
-    expect(d.contents.get('mode')).toMatchObject({ kind: 'Property', writable: true, schema: { kind: 'enum', valueSchema: 'string' } });
-    expect(d.contents.get('feeds')).toMatchObject({ kind: 'Relationship', target: 'dtmi:ex:Base;1', maxMultiplicity: 3 });
-    expect(d.contents.get('reset')).toMatchObject({ kind: 'Command', request: { name: 'delay', schema: { kind: 'primitive', name: 'duration' } } });
+    expect(temp).toMatchObject({
+      kind: 'Telemetry',
+      definedIn: 'dtmi:ex:Base;1',
+      semanticTypes: ['Temperature'],
+      unit: 'degreeCelsius',
+    });
+    expect(d.contents.get('mode')).toMatchObject({
+      kind: 'Property',
+      writable: true,
+      schema: { kind: 'enum', valueSchema: 'string' },
+    });
+    expect(d.contents.get('feeds')).toMatchObject({
+      kind: 'Relationship',
+      target: 'dtmi:ex:Base;1',
+      maxMultiplicity: 3,
+    });
+    expect(d.contents.get('reset')).toMatchObject({
+      kind: 'Command',
+      request: { name: 'delay', schema: { kind: 'primitive', name: 'duration' } },
+    });
     expect(d.contents.get('sub')).toMatchObject({ kind: 'Component', schema: 'dtmi:ex:Sub;1' });
     expect(r.interfaces.get('dtmi:ex:Sub;1')?.contents.get('x')).toMatchObject({
-      schema: { kind: 'map', key: { name: 'k' }, value: { name: 'v', schema: { kind: 'array', elementSchema: { kind: 'primitive', name: 'integer' } } } },
+      schema: {
+        kind: 'map',
+        key: { name: 'k' },
+        value: {
+          name: 'v',
+          schema: { kind: 'array', elementSchema: { kind: 'primitive', name: 'integer' } },
+        },
+      },
     });
     expect(d.schemas.has('dtmi:ex:Mode;1')).toBe(true);
     expect(r.interfaces.get('dtmi:ex:Base;1')?.displayName).toBe('Base');
@@ -65,7 +125,8 @@ describe('parseDtdl: valid models', () => {
 
 describe('parseDtdl: problems with codes, pointers and positions', () => {
   it('reports a bad DTMI with its pointer and line/column', () => {
-    const text = '{\n  "@context": "dtmi:dtdl:context;3",\n  "@id": "dtmi:ex:bad id;1",\n  "@type": "Interface"\n}';
+    const text =
+      '{\n  "@context": "dtmi:dtdl:context;3",\n  "@id": "dtmi:ex:bad id;1",\n  "@type": "Interface"\n}';
     const r = parseDtdl([{ source: 'm.json', text }]);
     const p = r.problems.find((x) => x.code === 'dtdl.dtmi.invalid');
     expect(p).toMatchObject({ source: 'm.json', pointer: '/@id', line: 3, column: 10 });
@@ -86,7 +147,15 @@ describe('parseDtdl: problems with codes, pointers and positions', () => {
       ],
     };
     const r = parseDtdl([{ source: 'x', json: [bad, base] }]);
-    expect(codes(r).sort()).toEqual(['dtdl.member.undefined', 'dtdl.multiplicity.invalid', 'dtdl.name.duplicate', 'dtdl.name.invalid', 'dtdl.schema.invalid'].sort());
+    expect(codes(r).sort()).toEqual(
+      [
+        'dtdl.member.undefined',
+        'dtdl.multiplicity.invalid',
+        'dtdl.name.duplicate',
+        'dtdl.name.invalid',
+        'dtdl.schema.invalid',
+      ].sort(),
+    );
     expect(r.problems.find((p) => p.code === 'dtdl.name.invalid')?.pointer).toBe('/0/contents/1/name');
     expect(r.problems.find((p) => p.code === 'dtdl.member.undefined')?.pointer).toBe('/0/contents/4/foo');
   });
@@ -98,8 +167,18 @@ describe('parseDtdl: problems with codes, pointers and positions', () => {
   });
 
   it('detects extends cycles and too deep hierarchies', () => {
-    const a = { '@context': 'dtmi:dtdl:context;3', '@id': 'dtmi:ex:A;1', '@type': 'Interface', extends: 'dtmi:ex:B;1' };
-    const b = { '@context': 'dtmi:dtdl:context;3', '@id': 'dtmi:ex:B;1', '@type': 'Interface', extends: 'dtmi:ex:A;1' };
+    const a = {
+      '@context': 'dtmi:dtdl:context;3',
+      '@id': 'dtmi:ex:A;1',
+      '@type': 'Interface',
+      extends: 'dtmi:ex:B;1',
+    };
+    const b = {
+      '@context': 'dtmi:dtdl:context;3',
+      '@id': 'dtmi:ex:B;1',
+      '@type': 'Interface',
+      extends: 'dtmi:ex:A;1',
+    };
     expect(codes(parseDtdl([{ source: 'c', json: [a, b] }]))).toContain('dtdl.extends.cycle');
     const chain = Array.from({ length: 12 }, (_, i) => ({
       '@context': 'dtmi:dtdl:context;3',
@@ -111,18 +190,29 @@ describe('parseDtdl: problems with codes, pointers and positions', () => {
   });
 
   it('rejects undefined extensions unless allowed, and knows quantitativeTypes', () => {
-    const m = { '@context': ['dtmi:dtdl:context;3', 'dtmi:ex:ext;1'], '@id': 'dtmi:ex:E;1', '@type': 'Interface' };
+    const m = {
+      '@context': ['dtmi:dtdl:context;3', 'dtmi:ex:ext;1'],
+      '@id': 'dtmi:ex:E;1',
+      '@type': 'Interface',
+    };
     expect(codes(parseDtdl([{ source: 'e', json: m }]))).toEqual(['dtdl.context.undefinedExtension']);
-    expect(isValidResult(parseDtdl([{ source: 'e', json: m }], { allowUndefinedExtensions: true }))).toBe(true);
+    expect(isValidResult(parseDtdl([{ source: 'e', json: m }], { allowUndefinedExtensions: true }))).toBe(
+      true,
+    );
     const wrongUnit = structuredClone(base);
     (wrongUnit.contents[0] as Record<string, unknown>).unit = 'metre';
     expect(codes(parseDtdl([{ source: 'u', json: wrongUnit }]))).toEqual(['dtdl.unit.invalid']);
   });
 
   it('reports members named twice in one object (JSON.parse would hide it)', () => {
-    const text = '{"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:A;1",\n "@type": "Interface", "@id": "dtmi:ex:B;1"}';
+    const text =
+      '{"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:A;1",\n "@type": "Interface", "@id": "dtmi:ex:B;1"}';
     const r = parseDtdl([{ source: 'dup.json', text }]);
-    expect(r.problems.find((p) => p.code === 'dtdl.json.duplicateKey')).toMatchObject({ pointer: '/@id', line: 2, column: 24 });
+    expect(r.problems.find((p) => p.code === 'dtdl.json.duplicateKey')).toMatchObject({
+      pointer: '/@id',
+      line: 2,
+      column: 24,
+    });
   });
 
   it('reports broken JSON with line and column', () => {
@@ -144,12 +234,21 @@ describe('parseDtdl: robustness', () => {
   });
 
   it('never throws on mutated interfaces', () => {
-    const leaf = fc.oneof(fc.constantFrom('Interface', 'Property', 'Telemetry', 'double', 'dtmi:ex:A;1', 'name', 'schema', '@id'), fc.jsonValue());
+    const leaf = fc.oneof(
+      fc.constantFrom('Interface', 'Property', 'Telemetry', 'double', 'dtmi:ex:A;1', 'name', 'schema', '@id'),
+      fc.jsonValue(),
+    );
     const mutated = fc.record({
       '@context': fc.oneof(fc.constant('dtmi:dtdl:context;3'), leaf),
       '@id': fc.oneof(fc.constant('dtmi:ex:A;1'), leaf),
       '@type': fc.oneof(fc.constant('Interface'), leaf),
-      contents: fc.array(fc.dictionary(fc.constantFrom('@type', 'name', 'schema', 'writable', 'target', 'extends', 'contents', 'x'), leaf), { maxLength: 4 }),
+      contents: fc.array(
+        fc.dictionary(
+          fc.constantFrom('@type', 'name', 'schema', 'writable', 'target', 'extends', 'contents', 'x'),
+          leaf,
+        ),
+        { maxLength: 4 },
+      ),
       extends: fc.oneof(fc.constant('dtmi:ex:A;1'), leaf),
     });
     fc.assert(

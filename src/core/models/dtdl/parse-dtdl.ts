@@ -55,7 +55,11 @@ export function isValidResult(r: ParseDtdlResult): boolean {
 /** Parses and validates a batch of DTDL documents. Never throws on bad input: everything is a Problem. */
 export function parseDtdl(inputs: readonly DtdlInput[], options: ParseDtdlOptions = {}): ParseDtdlResult {
   const sink = new ProblemSink();
-  const st: ParseState = { options: { allowUndefinedExtensions: options.allowUndefinedExtensions ?? false }, elements: [], nextPartition: 0 };
+  const st: ParseState = {
+    options: { allowUndefinedExtensions: options.allowUndefinedExtensions ?? false },
+    elements: [],
+    nextPartition: 0,
+  };
   const positions = new Map<string, TextPositions>();
 
   for (const input of inputs) {
@@ -64,14 +68,35 @@ export function parseDtdl(inputs: readonly DtdlInput[], options: ParseDtdlOption
     if (input.text !== undefined) {
       const parsed = parseJsonText(input.text);
       if ('error' in parsed) {
-        sink.problems.push({ code: 'dtdl.json.syntax', message: parsed.error.message, source: input.source, pointer: '', line: parsed.error.line, column: parsed.error.column, severity: 'error' });
+        sink.problems.push({
+          code: 'dtdl.json.syntax',
+          message: parsed.error.message,
+          source: input.source,
+          pointer: '',
+          line: parsed.error.line,
+          column: parsed.error.column,
+          severity: 'error',
+        });
         continue;
       }
       doc = parsed.value;
-      for (const d of findDuplicateKeys(input.text.charCodeAt(0) === 0xfeff ? input.text.slice(1) : input.text)) {
-        sink.problems.push({ code: 'dtdl.json.duplicateKey', message: `Member "${d.key}" appears more than once in the same object.`, source: input.source, pointer: d.pointer, line: d.line, column: d.column, severity: 'error' });
+      for (const d of findDuplicateKeys(
+        input.text.charCodeAt(0) === 0xfeff ? input.text.slice(1) : input.text,
+      )) {
+        sink.problems.push({
+          code: 'dtdl.json.duplicateKey',
+          message: `Member "${d.key}" appears more than once in the same object.`,
+          source: input.source,
+          pointer: d.pointer,
+          line: d.line,
+          column: d.column,
+          severity: 'error',
+        });
       }
-      positions.set(input.source, new TextPositions(input.text.charCodeAt(0) === 0xfeff ? input.text.slice(1) : input.text));
+      positions.set(
+        input.source,
+        new TextPositions(input.text.charCodeAt(0) === 0xfeff ? input.text.slice(1) : input.text),
+      );
     }
     const roots: { v: unknown; p: string }[] = [];
     if (Array.isArray(doc)) doc.forEach((v, i) => roots.push({ v, p: childPointer('', i) }));
@@ -82,7 +107,17 @@ export function parseDtdl(inputs: readonly DtdlInput[], options: ParseDtdlOption
           r.error('dtdl.root.invalid', 'A document must be an object or an array of objects.', p);
           continue;
         }
-        parseElement(v, p, { classes: ['Interface'] }, undefined, ROOTLESS_CONTEXT, true, st, input.source, r);
+        parseElement(
+          v,
+          p,
+          { classes: ['Interface'] },
+          undefined,
+          ROOTLESS_CONTEXT,
+          true,
+          st,
+          input.source,
+          r,
+        );
       }
     } else r.error('dtdl.root.invalid', 'A document must be an object or an array of objects.', '');
   }
@@ -99,7 +134,12 @@ export function parseDtdl(inputs: readonly DtdlInput[], options: ParseDtdlOption
     unresolved = [...refs.unresolved];
   } catch (e) {
     // A defect of ours must not crash the caller: report it as a problem.
-    sink.error('dtdl.internal', `Internal parser error: ${(e as Error).message}`, inputs[0]?.source ?? '', '');
+    sink.error(
+      'dtdl.internal',
+      `Internal parser error: ${(e as Error).message}`,
+      inputs[0]?.source ?? '',
+      '',
+    );
   }
 
   for (const p of sink.problems) {

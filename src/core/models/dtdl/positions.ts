@@ -52,7 +52,9 @@ export class TextPositions {
       this.tree = parseTree(this.text, [], { disallowComments: true, allowTrailingComma: false });
     }
     if (!this.tree) return undefined;
-    const segs: (string | number)[] = pointerSegments(pointer).map((s) => (/^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s));
+    const segs: (string | number)[] = pointerSegments(pointer).map((s) =>
+      /^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s,
+    );
     for (let n = segs.length; n >= 0; n--) {
       const node = findNodeAtLocation(this.tree, segs.slice(0, n));
       if (node) return this.at(node.offset);
@@ -62,7 +64,9 @@ export class TextPositions {
 }
 
 /** Members named twice in one object (JSON.parse silently keeps the last): their positions and pointers. */
-export function findDuplicateKeys(text: string): { key: string; pointer: string; line: number; column: number }[] {
+export function findDuplicateKeys(
+  text: string,
+): { key: string; pointer: string; line: number; column: number }[] {
   const root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
   if (!root) return [];
   const pos = new TextPositions(text);

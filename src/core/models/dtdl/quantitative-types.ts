@@ -13,17 +13,37 @@ export const UNIT_TYPES: Readonly<Record<string, readonly string[]>> = {
   AngularVelocityUnit: 'degreePerSecond radianPerSecond revolutionPerMinute revolutionPerSecond'.split(' '),
   ApparentEnergyUnit: 'gigavoltAmpereHour kilovoltAmpereHour megavoltAmpereHour voltAmpereHour'.split(' '),
   ApparentPowerUnit: 'gigavoltAmpere kilovoltAmpere megavoltAmpere millivoltAmpere voltAmpere'.split(' '),
-  AreaUnit: 'acre hectare squareCentimetre squareFoot squareInch squareKilometre squareMetre squareMillimetre'.split(' '),
+  AreaUnit:
+    'acre hectare squareCentimetre squareFoot squareInch squareKilometre squareMetre squareMillimetre'.split(
+      ' ',
+    ),
   CapacitanceUnit: 'farad microfarad millifarad nanofarad picofarad'.split(' '),
   Unitless: 'partsPerBillion partsPerMillion partsPerQuadrillion partsPerTrillion percent unity'.split(' '),
   CurrentUnit: 'ampere kiloampere microampere milliampere'.split(' '),
-  DataRateUnit: 'bitPerSecond bytePerSecond exbibitPerSecond exbibytePerSecond gibibitPerSecond gibibytePerSecond kibibitPerSecond kibibytePerSecond mebibitPerSecond mebibytePerSecond tebibitPerSecond tebibytePerSecond yobibitPerSecond yobibytePerSecond zebibitPerSecond zebibytePerSecond'.split(' '),
-  DataSizeUnit: 'bit byte exbibit exbibyte gibibit gibibyte kibibit kibibyte mebibit mebibyte tebibit tebibyte yobibit yobibyte zebibit zebibyte'.split(' '),
-  DensityUnit: 'gramPerCubicMetre kilogramPerCubicMetre microgramPerCubicMetre milligramPerCubicMetre'.split(' '),
-  LengthUnit: 'astronomicalUnit centimetre foot inch kilometre metre micrometre mile millimetre nanometre nauticalMile'.split(' '),
+  DataRateUnit:
+    'bitPerSecond bytePerSecond exbibitPerSecond exbibytePerSecond gibibitPerSecond gibibytePerSecond kibibitPerSecond kibibytePerSecond mebibitPerSecond mebibytePerSecond tebibitPerSecond tebibytePerSecond yobibitPerSecond yobibytePerSecond zebibitPerSecond zebibytePerSecond'.split(
+      ' ',
+    ),
+  DataSizeUnit:
+    'bit byte exbibit exbibyte gibibit gibibyte kibibit kibibyte mebibit mebibyte tebibit tebibyte yobibit yobibyte zebibit zebibyte'.split(
+      ' ',
+    ),
+  DensityUnit: 'gramPerCubicMetre kilogramPerCubicMetre microgramPerCubicMetre milligramPerCubicMetre'.split(
+    ' ',
+  ),
+  LengthUnit:
+    'astronomicalUnit centimetre foot inch kilometre metre micrometre mile millimetre nanometre nauticalMile'.split(
+      ' ',
+    ),
   ChargeUnit: 'ampereHour coulomb milliampereHour'.split(' '),
-  EnergyUnit: 'britishThermalUnit electronvolt gigajoule gigawattHour joule kiloBritishThermalUnit kilojoule kilowattHour megaelectronvolt megajoule megawattHour milliwattHour terawattHour wattHour'.split(' '),
-  PowerUnit: 'britishThermalUnitPerHour gigajoulePerHour gigawatt horsepower joulePerHour joulePerSecond kiloBritishThermalUnitPerHour kilojoulePerHour kilojoulePerSecond kilowatt kilowattHourPerYear megajoulePerHour megawatt microwatt milliwatt tonOfRefrigeration watt'.split(' '),
+  EnergyUnit:
+    'britishThermalUnit electronvolt gigajoule gigawattHour joule kiloBritishThermalUnit kilojoule kilowattHour megaelectronvolt megajoule megawattHour milliwattHour terawattHour wattHour'.split(
+      ' ',
+    ),
+  PowerUnit:
+    'britishThermalUnitPerHour gigajoulePerHour gigawatt horsepower joulePerHour joulePerSecond kiloBritishThermalUnitPerHour kilojoulePerHour kilojoulePerSecond kilowatt kilowattHourPerYear megajoulePerHour megawatt microwatt milliwatt tonOfRefrigeration watt'.split(
+      ' ',
+    ),
   ForceUnit: 'newton ounce pound ton'.split(' '),
   FrequencyUnit: 'gigahertz hertz kilohertz megahertz millihertz'.split(' '),
   IlluminanceUnit: 'footcandle lux'.split(' '),
@@ -37,19 +57,34 @@ export const UNIT_TYPES: Readonly<Record<string, readonly string[]>> = {
   MagneticInductionUnit: 'gauss tesla'.split(' '),
   MassUnit: 'gram kilogram massPound microgram milligram slug tonne'.split(' '),
   MassFlowRateUnit: 'gramPerHour gramPerSecond kilogramPerHour kilogramPerSecond massPoundPerHour'.split(' '),
-  PressureUnit: 'bar decapascal hectopascal inchesOfMercury inchesOfWater kilopascal millibar millimetresOfMercury pascal poundPerSquareInch'.split(' '),
+  PressureUnit:
+    'bar decapascal hectopascal inchesOfMercury inchesOfWater kilopascal millibar millimetresOfMercury pascal poundPerSquareInch'.split(
+      ' ',
+    ),
   RadioactivityUnit: 'becquerel gigabecquerel kilobecquerel megabecquerel'.split(' '),
-  ReactiveEnergyUnit: 'gigavoltAmpereReactiveHour kilovoltAmpereReactiveHour megavoltAmpereReactiveHour voltAmpereReactiveHour'.split(' '),
-  ReactivePowerUnit: 'gigavoltAmpereReactive kilovoltAmpereReactive megavoltAmpereReactive millivoltAmpereReactive voltAmpereReactive'.split(' '),
+  ReactiveEnergyUnit:
+    'gigavoltAmpereReactiveHour kilovoltAmpereReactiveHour megavoltAmpereReactiveHour voltAmpereReactiveHour'.split(
+      ' ',
+    ),
+  ReactivePowerUnit:
+    'gigavoltAmpereReactive kilovoltAmpereReactive megavoltAmpereReactive millivoltAmpereReactive voltAmpereReactive'.split(
+      ' ',
+    ),
   ResistanceUnit: 'kiloohm megaohm milliohm ohm'.split(' '),
   SoundPressureUnit: 'bel decibel'.split(' '),
   TemperatureUnit: 'degreeCelsius degreeFahrenheit kelvin'.split(' '),
   TimeUnit: 'day hour microsecond millisecond minute nanosecond second year'.split(' '),
   TorqueUnit: 'newtonMetre'.split(' '),
-  VelocityUnit: 'centimetrePerSecond kilometrePerHour kilometrePerSecond knot metrePerHour metrePerSecond milePerHour milePerSecond'.split(' '),
+  VelocityUnit:
+    'centimetrePerSecond kilometrePerHour kilometrePerSecond knot metrePerHour metrePerSecond milePerHour milePerSecond'.split(
+      ' ',
+    ),
   VoltageUnit: 'kilovolt megavolt microvolt millivolt volt'.split(' '),
   VolumeUnit: 'cubicCentimetre cubicFoot cubicInch cubicMetre fluidOunce gallon litre millilitre'.split(' '),
-  VolumeFlowRateUnit: 'cubicFootPerMinute cubicMetrePerHour cubicMetrePerMinute cubicMetrePerSecond gallonPerHour gallonPerMinute litrePerHour litrePerMinute litrePerSecond millilitrePerHour millilitrePerMinute millilitrePerSecond'.split(' '),
+  VolumeFlowRateUnit:
+    'cubicFootPerMinute cubicMetrePerHour cubicMetrePerMinute cubicMetrePerSecond gallonPerHour gallonPerMinute litrePerHour litrePerMinute litrePerSecond millilitrePerHour millilitrePerMinute millilitrePerSecond'.split(
+      ' ',
+    ),
 };
 
 /** Semantic type -> the unit type its `unit` must come from. */

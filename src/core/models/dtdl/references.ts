@@ -13,7 +13,10 @@ export interface KnownInterfaces {
   getInterface(id: string): InterfaceInfo | undefined;
 }
 
-export type Target = { kind: 'element'; el: ParsedElement } | { kind: 'known'; info: InterfaceInfo } | { kind: 'std'; name: string };
+export type Target =
+  | { kind: 'element'; el: ParsedElement }
+  | { kind: 'known'; info: InterfaceInfo }
+  | { kind: 'std'; name: string };
 
 export class References {
   readonly byId = new Map<string, ParsedElement>();
@@ -27,10 +30,17 @@ export class References {
   ) {
     for (const el of elements) {
       if (el.id === undefined) continue;
-      if (this.byId.has(el.id)) sink.error('dtdl.id.duplicate', `"@id" "${el.id}" is used by more than one element.`, el.source, `${el.pointer}/@id`);
+      if (this.byId.has(el.id))
+        sink.error(
+          'dtdl.id.duplicate',
+          `"@id" "${el.id}" is used by more than one element.`,
+          el.source,
+          `${el.pointer}/@id`,
+        );
       else this.byId.set(el.id, el);
     }
-    for (const el of elements) for (const [member, refs] of el.children) for (const ref of refs) this.resolve(el, member, ref);
+    for (const el of elements)
+      for (const [member, refs] of el.children) for (const ref of refs) this.resolve(el, member, ref);
   }
 
   private resolve(el: ParsedElement, member: string, ref: ElementRef): void {
@@ -41,20 +51,44 @@ export class References {
     if (t) {
       const referenceable = t.cls === 'Interface' || t.topLevel || t.partition === el.partition;
       if (!referenceable) {
-        this.sink.error('dtdl.reference.notReferenceable', `"${ref.id}" is not referenceable from here (it is nested in another Interface).`, el.source, ref.pointer);
-      } else if (!classes.includes(t.cls) || (t.ctx.version === 2 && CLASS_SPECS[el.cls].members[member]?.allowV2 !== true)) {
-        this.sink.error('dtdl.reference.type', `"${ref.id}" is a ${t.cls}; "${member}" needs ${classes.join(' or ')}.`, el.source, ref.pointer);
+        this.sink.error(
+          'dtdl.reference.notReferenceable',
+          `"${ref.id}" is not referenceable from here (it is nested in another Interface).`,
+          el.source,
+          ref.pointer,
+        );
+      } else if (
+        !classes.includes(t.cls) ||
+        (t.ctx.version === 2 && CLASS_SPECS[el.cls].members[member]?.allowV2 !== true)
+      ) {
+        this.sink.error(
+          'dtdl.reference.type',
+          `"${ref.id}" is a ${t.cls}; "${member}" needs ${classes.join(' or ')}.`,
+          el.source,
+          ref.pointer,
+        );
       } else this.resolved.set(ref, { kind: 'element', el: t });
       return;
     }
     const info = this.known?.getInterface(ref.id);
     if (info) {
       if (classes.includes('Interface')) this.resolved.set(ref, { kind: 'known', info });
-      else this.sink.error('dtdl.reference.type', `"${ref.id}" is an Interface; "${member}" needs ${classes.join(' or ')}.`, el.source, ref.pointer);
+      else
+        this.sink.error(
+          'dtdl.reference.type',
+          `"${ref.id}" is an Interface; "${member}" needs ${classes.join(' or ')}.`,
+          el.source,
+          ref.pointer,
+        );
       return;
     }
     this.unresolved.add(ref.id);
-    this.sink.error('dtdl.reference.unresolved', `"${ref.id}" is referenced but not defined in this batch nor known.`, el.source, ref.pointer);
+    this.sink.error(
+      'dtdl.reference.unresolved',
+      `"${ref.id}" is referenced but not defined in this batch nor known.`,
+      el.source,
+      ref.pointer,
+    );
   }
 
   /** The resolved targets of one member of an element (unresolved or invalid references are skipped). */
@@ -73,7 +107,12 @@ export class References {
     for (const [member, refs] of el.children) {
       for (const ref of refs) {
         const t = this.resolved.get(ref);
-        if (t) out.push({ member, target: t, pointer: ref.kind === 'ref' ? ref.pointer : ref.kind === 'element' ? ref.el.pointer : el.pointer });
+        if (t)
+          out.push({
+            member,
+            target: t,
+            pointer: ref.kind === 'ref' ? ref.pointer : ref.kind === 'element' ? ref.el.pointer : el.pointer,
+          });
       }
     }
     return out;

@@ -23,12 +23,32 @@ export type ClassName =
   | 'Array';
 
 export const ALL_CLASSES: readonly ClassName[] = [
-  'Interface', 'Command', 'CommandRequest', 'CommandResponse', 'Component', 'Enum', 'EnumValue', 'Field',
-  'Map', 'MapKey', 'MapValue', 'Object', 'Property', 'Relationship', 'Telemetry', 'Array',
+  'Interface',
+  'Command',
+  'CommandRequest',
+  'CommandResponse',
+  'Component',
+  'Enum',
+  'EnumValue',
+  'Field',
+  'Map',
+  'MapKey',
+  'MapValue',
+  'Object',
+  'Property',
+  'Relationship',
+  'Telemetry',
+  'Array',
 ];
 
 export const COMPLEX_SCHEMA_CLASSES: readonly ClassName[] = ['Array', 'Enum', 'Map', 'Object'];
-export const CONTENT_CLASSES: readonly ClassName[] = ['Command', 'Component', 'Property', 'Relationship', 'Telemetry'];
+export const CONTENT_CLASSES: readonly ClassName[] = [
+  'Command',
+  'Component',
+  'Property',
+  'Relationship',
+  'Telemetry',
+];
 
 /** How a member's value is read. */
 export type MemberKind =
@@ -73,7 +93,13 @@ const described: Record<string, MemberSpec> = {
   description: { kind: 'lstring' },
   displayName: { kind: 'lstring' },
 };
-const schemaMember: MemberSpec = { kind: 'schema', required: true, card: 'exactlyOne', classes: COMPLEX_SCHEMA_CLASSES, allowV2: true };
+const schemaMember: MemberSpec = {
+  kind: 'schema',
+  required: true,
+  card: 'exactlyOne',
+  classes: COMPLEX_SCHEMA_CLASSES,
+  allowV2: true,
+};
 const nameMember: MemberSpec = { kind: 'name', required: true };
 
 export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
@@ -93,15 +119,37 @@ export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
       ...described,
       name: nameMember,
       commandType: { kind: 'choice', card: 'atMostOne', choices: ['asynchronous', 'synchronous'] },
-      request: { kind: 'elements', card: 'atMostOne', classes: ['CommandRequest'], defaultClass: 'CommandRequest' },
-      response: { kind: 'elements', card: 'atMostOne', classes: ['CommandResponse'], defaultClass: 'CommandResponse' },
+      request: {
+        kind: 'elements',
+        card: 'atMostOne',
+        classes: ['CommandRequest'],
+        defaultClass: 'CommandRequest',
+      },
+      response: {
+        kind: 'elements',
+        card: 'atMostOne',
+        classes: ['CommandResponse'],
+        defaultClass: 'CommandResponse',
+      },
     },
   },
-  CommandRequest: { typeRequired: false, semanticTypes: true, members: { ...described, name: nameMember, schema: schemaMember } },
-  CommandResponse: { typeRequired: false, semanticTypes: true, members: { ...described, name: nameMember, schema: schemaMember } },
+  CommandRequest: {
+    typeRequired: false,
+    semanticTypes: true,
+    members: { ...described, name: nameMember, schema: schemaMember },
+  },
+  CommandResponse: {
+    typeRequired: false,
+    semanticTypes: true,
+    members: { ...described, name: nameMember, schema: schemaMember },
+  },
   Component: {
     typeRequired: true,
-    members: { ...described, name: nameMember, schema: { kind: 'elements', required: true, card: 'exactlyOne', classes: ['Interface'], allowV2: true } },
+    members: {
+      ...described,
+      name: nameMember,
+      schema: { kind: 'elements', required: true, card: 'exactlyOne', classes: ['Interface'], allowV2: true },
+    },
   },
   Enum: {
     typeRequired: true,
@@ -111,24 +159,54 @@ export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
       enumValues: { kind: 'elements', card: 'many', classes: ['EnumValue'], defaultClass: 'EnumValue' },
     },
   },
-  EnumValue: { typeRequired: false, members: { ...described, name: nameMember, enumValue: { kind: 'enumValue', required: true } } },
-  Field: { typeRequired: false, semanticTypes: true, members: { ...described, name: nameMember, schema: schemaMember } },
+  EnumValue: {
+    typeRequired: false,
+    members: { ...described, name: nameMember, enumValue: { kind: 'enumValue', required: true } },
+  },
+  Field: {
+    typeRequired: false,
+    semanticTypes: true,
+    members: { ...described, name: nameMember, schema: schemaMember },
+  },
   Map: {
     typeRequired: true,
     members: {
       ...described,
-      mapKey: { kind: 'elements', required: true, card: 'exactlyOne', classes: ['MapKey'], defaultClass: 'MapKey' },
-      mapValue: { kind: 'elements', required: true, card: 'exactlyOne', classes: ['MapValue'], defaultClass: 'MapValue' },
+      mapKey: {
+        kind: 'elements',
+        required: true,
+        card: 'exactlyOne',
+        classes: ['MapKey'],
+        defaultClass: 'MapKey',
+      },
+      mapValue: {
+        kind: 'elements',
+        required: true,
+        card: 'exactlyOne',
+        classes: ['MapValue'],
+        defaultClass: 'MapValue',
+      },
     },
   },
   MapKey: {
     typeRequired: false,
-    members: { ...described, name: nameMember, schema: { kind: 'choice', required: true, card: 'exactlyOne', choices: ['string'] } },
+    members: {
+      ...described,
+      name: nameMember,
+      schema: { kind: 'choice', required: true, card: 'exactlyOne', choices: ['string'] },
+    },
   },
-  MapValue: { typeRequired: false, semanticTypes: true, members: { ...described, name: nameMember, schema: schemaMember } },
+  MapValue: {
+    typeRequired: false,
+    semanticTypes: true,
+    members: { ...described, name: nameMember, schema: schemaMember },
+  },
   Object: {
     typeRequired: true,
-    members: { ...described, fields: { kind: 'elements', card: 'many', classes: ['Field'], defaultClass: 'Field' } },
+    members: {
+      ...described,
+      fields: { kind: 'elements', card: 'many', classes: ['Field'], defaultClass: 'Field' },
+    },
   },
   Property: {
     typeRequired: true,
@@ -147,7 +225,11 @@ export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
       writable: { kind: 'boolean' },
     },
   },
-  Telemetry: { typeRequired: true, semanticTypes: true, members: { ...described, name: nameMember, schema: schemaMember } },
+  Telemetry: {
+    typeRequired: true,
+    semanticTypes: true,
+    members: { ...described, name: nameMember, schema: schemaMember },
+  },
   Array: {
     typeRequired: true,
     members: { ...described, elementSchema: { ...schemaMember } },
@@ -156,7 +238,9 @@ export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
 
 /** Complex schemas need an `@id` when they are declared in an Interface's `schemas`. */
 export function idRequiredIn(cls: ClassName, memberName: string | undefined): boolean {
-  return CLASS_SPECS[cls].idRequired === true || (memberName === 'schemas' && COMPLEX_SCHEMA_CLASSES.includes(cls));
+  return (
+    CLASS_SPECS[cls].idRequired === true || (memberName === 'schemas' && COMPLEX_SCHEMA_CLASSES.includes(cls))
+  );
 }
 
 /** Members whose value counts as a `schema` step for the depth limit of complex schemas. */
@@ -245,7 +329,10 @@ export function isReserved(s: string): boolean {
  * Reads a class name from a type string in a given version: "Property" or "dtmi:dtdl:class:Property;3".
  * Returns the class and whether it was written as a DTMI.
  */
-export function classOfTypeString(s: string, version: number): { cls: ClassName; viaDtmi: boolean } | undefined {
+export function classOfTypeString(
+  s: string,
+  version: number,
+): { cls: ClassName; viaDtmi: boolean } | undefined {
   if ((ALL_CLASSES as readonly string[]).includes(s)) return { cls: s as ClassName, viaDtmi: false };
   const prefix = 'dtmi:dtdl:class:';
   const suffix = `;${version}`;
