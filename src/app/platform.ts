@@ -331,7 +331,7 @@ export async function startPlatform(
         `  Live stream (WebSocket)    ${runtime.liveUrl}`,
         `  MQTT (${runtime.mqttMode === 'embedded' ? 'embedded broker' : 'external broker'})${' '.repeat(runtime.mqttMode === 'embedded' ? 5 : 5)}${mqttUrl}   topics: twins/{twinId}/telemetry`,
         `  Data                       ${config.dataDir}`,
-        `  Twins                      ${graph.twinCount} (try: npx twinloop query "SELECT * FROM DIGITALTWINS")`,
+        `  Twins                      ${graph.twinCount} (try: npm run -s twinloop -- query "SELECT * FROM DIGITALTWINS")`,
       ];
       if (token) {
         lines.push(
