@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { HistoryPoint } from '../../src/core/ports/storage-ports.js';
 import { openSqliteStorage } from '../../src/adapters/sqlite/sqlite-storage.js';
 import type { SqliteSynchronous } from '../../src/adapters/sqlite/sqlite-database.js';
+import { loadNote } from '../machine-note.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number): number => {
@@ -378,9 +379,7 @@ async function main(): Promise<void> {
   );
   lines.push(`Command: \`npm run bench:history -- ${args.filter((a) => a !== '--dry').join(' ')}\``);
   lines.push('');
-  lines.push(
-    '**Noisy run**: the machine was shared with other engineers running builds and tests at the same time; figures are indicative, not a clean baseline.',
-  );
+  lines.push(loadNote());
   lines.push('');
   lines.push('### (a) Append throughput (1,000 series, 5 readings per message, one group commit per tick)');
   lines.push('');

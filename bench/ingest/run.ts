@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadNote } from '../machine-note.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -272,7 +273,7 @@ const lines = [
     .join(' ')}`,
   `- Node ${process.version}; command: \`npm run bench:ingest -- ${args.join(' ')}\``,
   `- Load: ${DEVICES} devices over ${CONNECTIONS} connections, ${WINDOW} QoS 1 messages in flight per connection, ${READINGS} readings/message, ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; SQLite synchronous=FULL, group commit.`,
-  '- **Noisy run**: the machine (2 cores) is shared with other engineers working at the same time; figures vary between runs.',
+  `- ${loadNote()}`,
   '',
   '| broker | ingest msgs/s | readings/s | bare subscriber msgs/s | ratio | acked by broker | readings stored | lost readings | dead letters |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|',

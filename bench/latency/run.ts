@@ -19,6 +19,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
+import { loadNote } from '../machine-note.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number): number => {
@@ -164,7 +165,7 @@ const block = [
   `- Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}; load average at the end ${load}`,
   `- Node ${process.version}; command: \`npm run bench:latency${args.length ? ` -- ${args.join(' ')}` : ''}\``,
   `- Offered ${RATE} msg/s for ${SECONDS} s over ${TWINS} twins (1 reading set of 2 telemetries per message), QoS 1, SQLite synchronous ${SYNC}; first ${WARMUP} s excluded from the histogram`,
-  `- **Noisy run**: the machine (2 cores) is shared with other engineers' builds and tests while this ran; treat the figures as indicative, not a baseline.`,
+  `- ${loadNote()}`,
   '',
   '| sent | acked | received by the subscriber | measured | p50 | p99 | p99.9 | max | coalesced | dropped |',
   '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',

@@ -6,6 +6,7 @@ import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadNote } from '../machine-note.js';
 
 export const RESULTS_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'RESULTS.md');
 
@@ -31,7 +32,7 @@ export function report(title: string, command: string, lines: readonly string[])
     '',
     `- Machine: ${machineLine()}`,
     `- Command: \`${command}\``,
-    '- Note: noisy run — the machine (2 shared cores) was in use by other engineers at the same time.',
+    `- ${loadNote()}`,
     '',
     ...lines,
     '',
