@@ -18,7 +18,10 @@ import { IngestStats } from '../core/telemetry/ingest-stats.js';
 import { TwinService } from '../core/twins/twin-service.js';
 import { createHttpServer, type HttpServer } from '../adapters/http/http-server.js';
 import { liveWsPlugin } from '../adapters/http/live/live-ws-plugin.js';
-import { registerPlatformMetrics } from '../adapters/metrics/prometheus-platform-metrics.js';
+import {
+  createCommitMetrics,
+  registerPlatformMetrics,
+} from '../adapters/metrics/prometheus-platform-metrics.js';
 import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
 import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
@@ -109,8 +112,14 @@ export async function startPlatform(
     tokenCreated = t.created;
   }
 
-  // ---- storage
-  const storage = openSqliteStorage({ dataDir: config.dataDir, synchronous: config.history.synchronous });
+  // ---- storage (the metrics registry first, so commits can be timed from the start)
+  const metrics = new Registry();
+  const recorders = createCommitMetrics(metrics);
+  const storage = openSqliteStorage({
+    dataDir: config.dataDir,
+    synchronous: config.history.synchronous,
+    history: { onCommit: (info) => recorders.observeHistoryCommit(info) },
+  });
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
   const stopAll = async () => {
     for (const [i, c] of closers.reverse().entries()) {
@@ -264,7 +273,6 @@ export async function startPlatform(
     closers.push(() => hub.close());
 
     // ---- metrics
-    const metrics = new Registry();
     registerPlatformMetrics(metrics, {
       ingest: () => stats.snapshot(),
       live: () => hub.stats(),

@@ -104,6 +104,14 @@ describe('the core loop', () => {
       [{ vibration: 2.5 }],
     );
 
+    // Metrics: what was accepted, rejected and committed is counted.
+    const metrics = await (await fetch(`${platform.runtime.httpUrl}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(metric('twinloop_ingest_messages_total')).toBe(2);
+    expect(metric('twinloop_dead_letters_total\\{code="InvalidTelemetry"\\}')).toBe(2);
+    expect(metric('twinloop_history_commit_seconds_count')).toBeGreaterThanOrEqual(2);
+    expect(metric('twinloop_live_sessions')).toBe(1);
+
     await client.endAsync();
     ws.close();
   });

@@ -2,7 +2,7 @@
  * Prometheus metrics of the platform (prom-client). The core keeps plain counters; this adapter
  * reads them at scrape time, so the hot paths never touch prom-client.
  */
-import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { IngestStatsSnapshot } from '../../core/telemetry/ingest-stats.js';
 import type { LiveHubStats } from '../../core/live/live-hub.js';
 
@@ -28,6 +28,39 @@ function totalCounter(registry: Registry, name: string, help: string, read: () =
       last = now;
     },
   });
+}
+
+/** Metrics fed by the platform as things happen (not read at scrape time). */
+export interface PlatformMetricRecorders {
+  /** One durable group commit of history (ms, items). */
+  observeHistoryCommit(info: { ms: number; items: number; failed: boolean }): void;
+}
+
+/** The commit-latency histogram; created before storage opens so storage can report into it. */
+export function createCommitMetrics(registry: Registry): PlatformMetricRecorders {
+  const latency = new Histogram({
+    name: 'twinloop_history_commit_seconds',
+    help: 'Duration of one durable group commit of history (transaction + fsync)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const points = new Counter({
+    name: 'twinloop_history_committed_points_total',
+    help: 'History points made durable by group commits',
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'twinloop_history_commit_failures_total',
+    help: 'Group commits of history that failed (their writers were not acknowledged)',
+    registers: [registry],
+  });
+  return {
+    observeHistoryCommit({ ms, items, failed }) {
+      latency.observe(ms / 1000);
+      if (failed) failures.inc();
+      else points.inc(items);
+    },
+  };
 }
 
 export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSources): void {

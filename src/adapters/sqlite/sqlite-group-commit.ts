@@ -9,6 +9,8 @@ export interface GroupCommitOptions {
   delayMs?: number;
   /** Commit at once when this many items are queued (default 200,000). */
   maxItems?: number;
+  /** Told after every commit attempt: how long it took (ms), how many items and callers, and whether it failed. */
+  onCommit?: (info: { ms: number; items: number; waiters: number; failed: boolean }) => void;
 }
 
 interface Waiter {
@@ -23,6 +25,7 @@ export class GroupCommitter<T> {
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private readonly delayMs: number;
   private readonly maxItems: number;
+  private readonly onCommit: GroupCommitOptions['onCommit'];
 
   /** `commit` runs synchronously with every queued item; it must be all-or-nothing. */
   constructor(
@@ -31,6 +34,7 @@ export class GroupCommitter<T> {
   ) {
     this.delayMs = Math.max(0, options.delayMs ?? 0);
     this.maxItems = Math.max(1, options.maxItems ?? 200_000);
+    this.onCommit = options.onCommit;
   }
 
   get pending(): number {
@@ -65,12 +69,24 @@ export class GroupCommitter<T> {
     if (waiters.length === 0) return;
     this.items = [];
     this.waiters = [];
+    const t0 = performance.now();
     try {
       this.commit(items);
     } catch (e) {
+      this.report(t0, items.length, waiters.length, true);
       for (const w of waiters) w.reject(e);
       return;
     }
+    this.report(t0, items.length, waiters.length, false);
     for (const w of waiters) w.resolve();
+  }
+
+  private report(t0: number, items: number, waiters: number, failed: boolean): void {
+    if (!this.onCommit) return;
+    try {
+      this.onCommit({ ms: performance.now() - t0, items, waiters, failed });
+    } catch {
+      // an observer must never break a commit
+    }
   }
 }

@@ -28,7 +28,7 @@ import type {
   SeriesInfo,
 } from '../../core/ports/storage-ports.js';
 import { storageError } from './sqlite-database.js';
-import { GroupCommitter } from './sqlite-group-commit.js';
+import { GroupCommitter, type GroupCommitOptions } from './sqlite-group-commit.js';
 import { HistoryReader, type SeriesBuffer } from './sqlite-history-query.js';
 import { SeriesCompactor, type SeriesState } from './sqlite-history-compactor.js';
 import { invalidPoint, newState, rowToState, type SeriesRow } from './sqlite-history-series.js';
@@ -48,6 +48,8 @@ export interface SqliteHistoryStoreOptions {
    * the event loop in between so ingest is not stalled for the whole pass (default 2,500: measured, larger slices put 20–50 ms stalls into live latency).
    */
   compactSlicePoints?: number;
+  /** Told after every group commit (for the commit-latency metric). */
+  onCommit?: GroupCommitOptions['onCommit'];
 }
 
 export class SqliteHistoryStore implements HistoryStore {
@@ -88,6 +90,7 @@ export class SqliteHistoryStore implements HistoryStore {
     this.sliceBudget = Math.max(1, options.compactSlicePoints ?? 2_500);
     this.committer = new GroupCommitter((points) => this.commit(points), {
       delayMs: options.commitDelayMs ?? 0,
+      onCommit: options.onCommit,
     });
     try {
       this.stmt = {
