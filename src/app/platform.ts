@@ -3,6 +3,7 @@
  * Start order: storage → models and twin graph → services → pilot (first run) → connectors (MQTT)
  * → HTTP (with the live stream) last. Stop in reverse: HTTP, MQTT, live hub, storage (which flushes).
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -222,6 +223,9 @@ export async function startPlatform(
     if (config.mqtt.url) {
       const client = new MqttClientIngest({
         url: config.mqtt.url,
+        // Stable per data folder: a restart resumes the broker's persistent session (and gets what
+        // was queued meanwhile), while two Twinloops with different folders never take each other's.
+        clientId: `twinloop-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
         ingest,
         logger: mqttLog,
         maxMessageBytes: config.mqtt.maxMessageBytes,

@@ -1,0 +1,50 @@
+/**
+ * Twinloop as a client of the machine's MQTT broker (`--mqtt-url`, address from MQTT_URL): a device
+ * publishes to Mosquitto, Twinloop ingests it, and its PUBACK to the device came from Mosquitto while
+ * Twinloop's own PUBACK to Mosquitto waits for the durable commit (checked in the adapter's tests).
+ */
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Platform } from '../../src/app/platform.js';
+import { API, startTestPlatform, tempDataDir } from './platform-fixture.js';
+
+const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+const data = tempDataDir('twinloop-ext-');
+let platform: Platform;
+
+beforeAll(async () => {
+  platform = await startTestPlatform(data.dir, { mqttUrl: MQTT_URL });
+});
+afterAll(async () => {
+  await platform?.stop();
+  data.cleanup();
+});
+
+async function query(q: string): Promise<unknown[]> {
+  const res = await fetch(`${platform.runtime.httpUrl}/query?${API}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: q }),
+  });
+  return ((await res.json()) as { value: unknown[] }).value;
+}
+
+describe('external broker', () => {
+  it('reports the external broker and ingests what devices publish there', async () => {
+    expect(platform.runtime.mqttMode).toBe('external');
+    expect(platform.runtime.mqttUrl).toBe(MQTT_URL);
+    // A unique value: the machine's broker is shared with other tests and runs.
+    const marker = 1000 + Math.round(Math.random() * 1e6) / 1e3;
+    const device = await mqtt.connectAsync(MQTT_URL, { clientId: `ext-dev-${process.pid}` });
+    await device.publishAsync('twins/pump-1c/telemetry', JSON.stringify({ temperature: marker }), { qos: 1 });
+    await device.endAsync();
+    const end = Date.now() + 10_000;
+    let rows: unknown[] = [];
+    while (Date.now() < end) {
+      rows = await query("SELECT T.temperature FROM DIGITALTWINS T WHERE T.$dtId = 'pump-1c'");
+      if ((rows[0] as { temperature?: number } | undefined)?.temperature === marker) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(rows).toEqual([{ temperature: marker }]);
+  });
+});
