@@ -8,7 +8,7 @@
  * Brokers: the embedded aedes broker; the machine's Mosquitto (MQTT_URL, default 127.0.0.1:1883);
  * a private Mosquitto with max_queued_messages 0 (when /usr/sbin/mosquitto exists).
  * Set BENCH_CPU_PROF=<dir> to write a CPU profile of the system under test.
- * BENCH_SUT_FLAGS="--max-semi-space-size=64" passes Node flags to the system under test.
+ * The system under test gets the Node flags `npm start` uses (bench/server-flags.ts); BENCH_SUT_FLAGS overrides them.
  * Options: --duration S (default 20), --connections C (20), --window W (100), --only embedded|machine|private
  * Prints a markdown block and appends it to bench/RESULTS.md.
  */
@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNote } from '../machine-note.js';
+import { serverNodeFlags } from '../server-flags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -46,14 +47,7 @@ function child(script: string, argv: string[]): ChildProcess {
       ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR]
       : [];
   return fork(join(here, script), argv, {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(process.env.BENCH_SUT_FLAGS && script === 'system-under-test.ts'
-        ? process.env.BENCH_SUT_FLAGS.split(' ')
-        : []),
-      ...prof,
-    ],
+    execArgv: ['--import', 'tsx', ...(script === 'system-under-test.ts' ? serverNodeFlags() : []), ...prof],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }

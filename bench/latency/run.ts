@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { loadNote } from '../machine-note.js';
+import { serverNodeFlags } from '../server-flags.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number): number => {
@@ -33,7 +34,6 @@ const TWINS = arg('twins', 1000);
 const DRY = args.includes('--dry');
 const SYNC = args.includes('--normal') ? 'NORMAL' : 'FULL';
 const here = path.dirname(fileURLToPath(import.meta.url));
-const tsx = path.join(here, '..', '..', 'node_modules', '.bin', 'tsx');
 const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** Starts a tsx child and resolves with the first JSON line it prints that has `key`. */
@@ -42,7 +42,8 @@ function child(
   childArgs: string[],
   env: Record<string, string> = {},
 ): ChildProcessWithoutNullStreams {
-  const p = spawn(tsx, [path.join(here, script), ...childArgs], {
+  const flags = script === 'server.ts' ? serverNodeFlags() : [];
+  const p = spawn(process.execPath, [...flags, '--import', 'tsx', path.join(here, script), ...childArgs], {
     env: { ...process.env, ...env },
     stdio: 'pipe',
   });

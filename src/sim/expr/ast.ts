@@ -11,7 +11,8 @@ export interface ExprPosition {
   offset: number;
 }
 
-export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '^' | '<' | '<=' | '>' | '>=' | '==' | '!=' | '&&' | '||';
+export type BinaryOp =
+  '+' | '-' | '*' | '/' | '%' | '^' | '<' | '<=' | '>' | '>=' | '==' | '!=' | '&&' | '||';
 export type UnaryOp = '-' | '+' | '!';
 
 export type ExprNode =

@@ -48,7 +48,12 @@ export const EXPR_FUNCTIONS: ReadonlyMap<string, ExprFunction> = new Map<string,
   ['sign', f(1, 1, 'sign(x)', Math.sign)],
   ['hypot', f(1, Infinity, 'hypot(x, ...)', Math.hypot)],
   ['clamp', f(3, 3, 'clamp(x, lo, hi)', clamp)],
-  ['step', f(2, 2, 'step(edge, x) — 0 below edge, 1 from it', (edge, x) => ((x as number) < (edge as number) ? 0 : 1))],
+  [
+    'step',
+    f(2, 2, 'step(edge, x) — 0 below edge, 1 from it', (edge, x) =>
+      (x as number) < (edge as number) ? 0 : 1,
+    ),
+  ],
   [
     'smoothstep',
     f(3, 3, 'smoothstep(edge0, edge1, x) — Hermite 0..1', (e0, e1, x) => {
@@ -56,7 +61,15 @@ export const EXPR_FUNCTIONS: ReadonlyMap<string, ExprFunction> = new Map<string,
       return u * u * (3 - 2 * u);
     }),
   ],
-  ['lerp', f(3, 3, 'lerp(a, b, u) — a + (b - a) * u', (a, b, u) => (a as number) + ((b as number) - (a as number)) * (u as number))],
+  [
+    'lerp',
+    f(
+      3,
+      3,
+      'lerp(a, b, u) — a + (b - a) * u',
+      (a, b, u) => (a as number) + ((b as number) - (a as number)) * (u as number),
+    ),
+  ],
 ]);
 
 export const EXPR_CONSTANTS: ReadonlyMap<string, number> = new Map([

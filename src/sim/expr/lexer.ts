@@ -60,7 +60,8 @@ export function tokenize(text: string): Token[] {
       if (text.charAt(i) === 'e' || text.charAt(i) === 'E') {
         let j = i + 1;
         if (text.charAt(j) === '+' || text.charAt(j) === '-') j++;
-        if (!isDigit(text.charAt(j))) throw exprError('A number has an exponent without digits.', here(start));
+        if (!isDigit(text.charAt(j)))
+          throw exprError('A number has an exponent without digits.', here(start));
         i = j;
         while (isDigit(text.charAt(i))) i++;
       }
