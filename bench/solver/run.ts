@@ -5,7 +5,8 @@
  * rtol 1e-13 reference for Van der Pol) and median wall time, side by side in one run.
  * "At equal accuracy": the cheapest Twinloop tolerance (from a ladder) whose error is at most
  * SciPy's, and the time ratio against it. Prints a markdown block and appends it to
- * bench/RESULTS.md (--dry: print only; --reps N: repetitions, default 7).
+ * bench/RESULTS.md (--dry: print only; --reps N: repetitions, default 7; --fleet N: assets in the
+ * fleet-scale run, default 1,000, 0 to skip).
  * Not a timed test: it reports, it does not assert.
  */
 import { execFileSync } from 'node:child_process';

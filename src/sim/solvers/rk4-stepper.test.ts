@@ -79,3 +79,11 @@ describe('Rk4Stepper against analytic solutions', () => {
     expect((err as { details: { t: number } }).details.t).toBeLessThan(1.2);
   });
 });
+
+describe('Rk4Stepper guards', () => {
+  it('refuses a step too small to move time forward instead of looping', () => {
+    const s = new Rk4Stepper(decay.f, 1e20, [1], { h: 1 });
+    expect(() => s.advanceTo(2e20)).toThrow(/too small to advance/);
+    expect(() => new Rk4Stepper(decay.f, 0, [1], { h: 0 })).toThrow(/h must be/);
+  });
+});

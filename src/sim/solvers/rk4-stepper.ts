@@ -88,6 +88,14 @@ export class Rk4Stepper implements OdeStepper {
     let h = this.hFixed;
     const last = t + h * (1 + SLIVER) >= tLimit;
     if (last) h = tLimit - t;
+    else if (t + h === t) {
+      // h below the spacing of doubles at t: time would stand still.
+      throw badRequest(`rk4 step size ${h} is too small to advance from t = ${t}.`, {
+        reason: 'stepUnderflow',
+        t,
+        h,
+      });
+    }
     const n = this.dim;
     const f = this.f;
     const y = this.yCur;

@@ -233,9 +233,9 @@ export function solveIvp(
     for (let i = 0; i < events.length; i++) gPrev[i] = events[i]!.g(stepper.t, stepper.y);
   };
   /** Emits tEval points in (tPrev, upTo] (or [t0, t0] at the start) from the dense output. */
-  const emitEval = (upTo: number, inclusive: boolean): void => {
+  const emitEval = (upTo: number): void => {
     if (!tEval) return;
-    while (evalIdx < tEval.length && (inclusive ? tEval[evalIdx]! <= upTo : tEval[evalIdx]! < upTo)) {
+    while (evalIdx < tEval.length && tEval[evalIdx]! <= upTo) {
       stepper.interpolate(tEval[evalIdx]!, scratch);
       outT.push(tEval[evalIdx]!);
       outY.pushAll(scratch);
@@ -279,7 +279,7 @@ export function solveIvp(
 
   emitPoint(t0, stepper.y);
   refreshG();
-  emitEval(t0, true);
+  emitEval(t0);
   let stopped = applyDiscrete();
   let tFinal = t0;
   let yFinal = Float64Array.from(stepper.y);
@@ -328,7 +328,7 @@ export function solveIvp(
       }
     }
     if (terminalAt >= 0) {
-      emitEval(terminalAt, true);
+      emitEval(terminalAt);
       stepper.interpolate(terminalAt, scratch);
       emitPoint(terminalAt, scratch);
       tFinal = terminalAt;
@@ -336,7 +336,7 @@ export function solveIvp(
       status = 'terminated';
       break;
     }
-    emitEval(tb, true);
+    emitEval(tb);
     emitPoint(tb, stepper.y);
     tFinal = tb;
     if (di < order.length && discrete[order[di]!]!.t <= tb) stopped = applyDiscrete();
