@@ -100,7 +100,11 @@ export type FaultKind = 'bias' | 'drift' | 'spike' | 'stuck' | 'dropout' | 'degr
 export interface FaultSpec {
   name: string;
   kind: FaultKind;
-  /** A state, output or input (a telemetry/property mapping for `dropout`; a state for `degradation`). */
+  /**
+   * A process signal (input, state, output: the whole model sees the fault) or a sensor,
+   * `telemetry.NAME` / `properties.NAME` (only the measurement). `dropout` needs a sensor,
+   * `degradation` a state.
+   */
   target: string;
   /** bias and spike: offset added. */
   magnitude: number;

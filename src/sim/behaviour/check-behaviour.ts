@@ -11,7 +11,7 @@ import { checkExpr } from '../expr/compile-expr.js';
 import { isReservedName } from '../expr/functions.js';
 import type { BehaviourSpec, ExprSource, MappingSpec, OutputSpec } from './behaviour-types.js';
 import type { Loc } from './located-document.js';
-import type { SpecReader } from './read-behaviour.js';
+import type { SpecReader } from './spec-reader.js';
 
 /** The name of simulation time (seconds since the simulation started) in every expression. */
 export const TIME_NAME = 't';
@@ -136,24 +136,36 @@ function orderOutputs(r: SpecReader, outputs: readonly OutputSpec[]): OutputSpec
   return order;
 }
 
+/**
+ * Fault targets: a plain name is a process signal (input, state, output) and the fault changes what
+ * the whole model sees; `telemetry.NAME` / `properties.NAME` is a sensor fault that changes only the
+ * measurement. A dropout is always a sensor fault (a plain mapped name is accepted and normalised).
+ */
 function checkFaults(r: SpecReader, spec: BehaviourSpec, slots: ReadonlyMap<string, number>): void {
   const states = new Set(spec.states.map((s) => s.name));
-  const mapped = new Set([...spec.telemetry, ...spec.properties].map((m) => m.name));
+  const sensors = new Set([
+    ...spec.telemetry.map((m) => `telemetry.${m.name}`),
+    ...spec.properties.map((m) => `properties.${m.name}`),
+  ]);
   const signals = new Set([...spec.inputs.map((i) => i.name), ...states, ...spec.outputs.map((o) => o.name)]);
   for (const f of spec.faults) {
+    if (f.kind === 'dropout' && !f.target.includes('.')) {
+      const both = ['telemetry', 'properties'].map((k) => `${k}.${f.target}`).filter((x) => sensors.has(x));
+      if (both.length === 1) f.target = both[0] as string;
+    }
     const ok =
       f.kind === 'dropout'
-        ? mapped.has(f.target)
+        ? sensors.has(f.target)
         : f.kind === 'degradation'
           ? states.has(f.target)
-          : signals.has(f.target);
+          : signals.has(f.target) || sensors.has(f.target);
     if (ok) continue;
     const expected =
       f.kind === 'dropout'
-        ? 'a telemetry or property mapped by this model'
+        ? 'a telemetry or property mapped by this model (telemetry.NAME or properties.NAME)'
         : f.kind === 'degradation'
           ? 'a state (its derivative grows by the rate)'
-          : 'an input, a state or an output';
+          : 'an input, a state, an output, or a mapped telemetry.NAME / properties.NAME';
     const why = slots.has(f.target) ? `'${f.target}' is not ${expected}` : `there is no '${f.target}'`;
     r.problem(
       'sim.behaviour.unknownTarget',

@@ -17,7 +17,9 @@ import { checkBehaviour } from './check-behaviour.js';
 import type { CheckedLayout } from './check-behaviour.js';
 import { aggregate, cycleAt, scheduleAt } from './input-signals.js';
 import { readLocatedDocument } from './located-document.js';
-import { readBehaviourSpec, SpecReader } from './read-behaviour.js';
+import { readBehaviourSpec } from './read-behaviour.js';
+import { SpecReader } from './spec-reader.js';
+import { gaussian } from './random.js';
 
 export interface BehaviourOptions {
   /** Names the document in problems (a file path...). */
@@ -211,7 +213,8 @@ function buildModel(
   const mappings = [...spec.telemetry, ...spec.properties].map((m: MappingSpec) => ({
     spec: m,
     ev: compileChecked(m.from.ast, slots),
-    dropout: faultsOn(m.name, ['dropout']),
+    dropout: faultsOn(sensorName(m), ['dropout']),
+    faults: faultsOn(sensorName(m), VALUE_FAULTS),
   }));
 
   const isOn = (rt: BehaviourRuntime, f: FaultSpec, index: number, t: number): boolean => {
@@ -379,6 +382,7 @@ function buildModel(
           continue;
         }
         let v = map.ev(rt.frame);
+        if (map.faults.length) v = applyFaults(map.faults, v, t, rt);
         const noise = map.spec.noise;
         if (noise && noise.std > 0) v += noise.std * gaussian(random);
         if (noise && noise.resolution > 0) v = Math.round(v / noise.resolution) * noise.resolution;
@@ -395,19 +399,7 @@ function buildModel(
   };
 }
 
-/** A standard normal sample (Box–Muller) from a uniform source. */
-export function gaussian(random: () => number): number {
-  const u = 1 - random(); // (0, 1]: log stays finite
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
-
-/** A small seeded uniform generator (mulberry32), so simulations with noise are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+/** How sensor faults name a mapping: telemetry.NAME or properties.NAME. */
+function sensorName(m: MappingSpec): string {
+  return `${m.contentKind === 'Telemetry' ? 'telemetry' : 'properties'}.${m.name}`;
 }

@@ -130,7 +130,9 @@ export function readLocatedDocument(text: string, source?: string): LocatedDocum
 
 /**
  * The document position of a line/column inside an expression written as a scalar at `loc`.
- * Exact for one-line plain and quoted scalars; for multi-line scalars it follows the source lines.
+ * Exact for one-line plain and quoted scalars and for block scalars (| and >, whose lines keep their
+ * breaks for |). A plain or quoted scalar spread over several lines is folded into one line by YAML,
+ * so positions past its first line are approximate (the scalar's line, a column past its end).
  */
 export function positionInScalar(
   loc: Loc,
@@ -140,9 +142,10 @@ export function positionInScalar(
   exprColumn: number,
 ): { line: number; column: number } {
   if (style === 'block') {
-    const line = loc.line + exprLine;
-    const indent = /^ */.exec(lines[line - 1] ?? '')?.[0].length ?? 0;
-    return { line, column: indent + exprColumn };
+    // Block content starts on the line after the indicator; its indentation (that of the first
+    // content line) is stripped from every line of the value.
+    const indent = /^ */.exec(lines[loc.line] ?? '')?.[0].length ?? 0;
+    return { line: loc.line + exprLine, column: indent + exprColumn };
   }
   if (exprLine === 1)
     return { line: loc.line, column: loc.column + exprColumn - 1 + (style === 'quoted' ? 1 : 0) };

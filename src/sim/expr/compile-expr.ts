@@ -7,7 +7,7 @@
  * Semantics: everything is a double. Comparisons and `&&`, `||`, `!` give 1 or 0; a value is true
  * when it is neither 0 nor NaN. `%` is the JavaScript remainder, `^` is power (right-associative).
  */
-import { errors } from '../../core/errors/errors.js';
+import { errors, TwinloopError } from '../../core/errors/errors.js';
 import type { Problem } from '../../core/errors/errors.js';
 import type { BinaryOp, ExprNode } from './ast.js';
 import { exprProblem } from './expr-errors.js';
@@ -129,7 +129,10 @@ interface Compiled {
 const EMPTY_FRAME = new Float64Array(0);
 const truthy = (v: number): boolean => v !== 0 && v === v;
 
-/** Compiles a tree already accepted by checkExpr. Throws only on a tree checkExpr would refuse. */
+/**
+ * Compiles a tree already accepted by checkExpr (callers that collect problems themselves).
+ * @throws TwinloopError('InternalError') on a tree checkExpr would have refused.
+ */
 export function compileChecked(node: ExprNode, scope: ExprScope): Evaluator {
   return compileNode(node, scope).ev;
 }
@@ -146,7 +149,8 @@ function compileNode(n: ExprNode, scope: ExprScope): Compiled {
       const c = EXPR_CONSTANTS.get(n.name);
       if (c !== undefined) return constant(c);
       const slot = scope.get(n.name);
-      if (slot === undefined || isForbiddenName(n.name)) throw new Error(`unchecked name ${n.name}`);
+      if (slot === undefined || isForbiddenName(n.name))
+        throw new TwinloopError('InternalError', `Expression was not checked: unknown name '${n.name}'.`);
       return { ev: (f) => f[slot] as number };
     }
     case 'unary': {
@@ -179,7 +183,11 @@ function compileNode(n: ExprNode, scope: ExprScope): Compiled {
     }
     case 'call': {
       const fn = EXPR_FUNCTIONS.get(n.callee);
-      if (fn === undefined) throw new Error(`unchecked function ${n.callee}`);
+      if (fn === undefined)
+        throw new TwinloopError(
+          'InternalError',
+          `Expression was not checked: unknown function '${n.callee}'.`,
+        );
       const args = n.args.map((a) => compileNode(a, scope));
       const impl = fn.fn;
       if (args.every((a) => a.constant !== undefined))

@@ -3,8 +3,8 @@
  * the line and column inside the expression text. Callers embedding expressions in a larger document
  * shift those positions with `shiftProblem`.
  */
-import { errors, TwinloopError } from '../../core/errors/errors.js';
-import type { Problem } from '../../core/errors/errors.js';
+import { errors } from '../../core/errors/errors.js';
+import type { Problem, TwinloopError } from '../../core/errors/errors.js';
 import type { ExprPosition } from './ast.js';
 
 export function exprProblem(code: string, message: string, pos: ExprPosition): Problem {

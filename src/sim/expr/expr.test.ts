@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TwinloopError } from '../../core/errors/errors.js';
-import { compileExpr, parseExpr, printExpr, tokenize } from './index.js';
+import { compileChecked, compileExpr, parseExpr, printExpr, tokenize } from './index.js';
 
 const scope = new Map([
   ['a', 0],
@@ -105,6 +105,11 @@ describe('expression language', () => {
     for (const src of ['(sin)(1)', 'a[0]', 'sin.call(1)', 'a.b.c(1)', "'x'", 'a => 1', 'x = 1']) {
       expect(() => compileExpr(src, scope)).toThrow(TwinloopError);
     }
+  });
+
+  it('compileChecked refuses a tree that was not checked', () => {
+    expect(() => compileChecked(parseExpr('q + 1'), scope)).toThrow(/not checked/);
+    expect(() => compileChecked(parseExpr('nope(1)'), scope)).toThrow(TwinloopError);
   });
 
   it('refuses absurd nesting and length with a TwinloopError, not a stack overflow', () => {
