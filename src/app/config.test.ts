@@ -46,4 +46,25 @@ describe('config', () => {
       /only allowed when bound to loopback/,
     );
   });
+
+  it('simulates by default at speed 1; --no-sim / TWINLOOP_SIM=off turn it off; a bad value is reported', () => {
+    expect(resolveConfig([]).simulation).toEqual({ enabled: true, speed: 1 });
+    const cfg = resolveConfig([envLayer({ TWINLOOP_SIM: 'off', TWINLOOP_SIM_SPEED: '60' })]);
+    expect(cfg.simulation).toEqual({ enabled: false, speed: 60 });
+    expect(
+      resolveConfig([envLayer({ TWINLOOP_SIM: 'off' }), cliLayer({ sim: 'on', simSpeed: '2' })]).simulation,
+    ).toEqual({
+      enabled: true,
+      speed: 2,
+    });
+    let err: TwinloopError | undefined;
+    try {
+      resolveConfig([cliLayer({ sim: 'maybe', simSpeed: '0' })]);
+    } catch (e) {
+      err = e as TwinloopError;
+    }
+    expect(err?.problems.map((p) => p.pointer)).toEqual(
+      expect.arrayContaining(['/simulation/enabled', '/simulation/speed']),
+    );
+  });
 });

@@ -47,6 +47,12 @@ export const ConfigSchema = Type.Object(
     }),
     /** Pilot loaded on first start (a folder under pilots/ or a path); "none" loads nothing. */
     pilot: Type.String({ minLength: 1 }),
+    /** The device simulator: plays the pilot's behaviours/ over MQTT (see docs/simulation.md). */
+    simulation: Type.Object({
+      enabled: Type.Boolean(),
+      /** Simulated seconds per wall second. */
+      speed: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
+    }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -77,6 +83,7 @@ export function defaultConfig(): TwinloopConfig {
     limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000, maxQueryHops: 100 },
     history: { retentionDays: 0, synchronous: 'FULL' },
     pilot: 'pump-line',
+    simulation: { enabled: true, speed: 1 },
     logLevel: 'info',
   };
 }
@@ -93,6 +100,9 @@ export interface CliConfigOptions {
   tlsKey?: string;
   auth?: string;
   pilot?: string;
+  /** 'on' or 'off' (commander's --sim / --no-sim, mapped by the CLI). */
+  sim?: string;
+  simSpeed?: string;
   logLevel?: string;
   retentionDays?: string;
 }
@@ -103,6 +113,17 @@ function num(v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
   return Number.isFinite(n) ? n : (v as unknown as number); // left as-is so validation reports it
+}
+
+/** on/off (anything else is left as-is so validation reports it) and a speed. */
+function simLayer(
+  on: string | undefined,
+  speed: string | undefined,
+): Partial<TwinloopConfig['simulation']> | undefined {
+  const sim: Partial<TwinloopConfig['simulation']> = {};
+  if (on) sim.enabled = on === 'on' ? true : on === 'off' ? false : (on as unknown as boolean);
+  if (speed !== undefined && speed !== '') sim.speed = num(speed);
+  return Object.keys(sim).length ? sim : undefined;
 }
 
 /** The layer given by TWINLOOP_* environment variables. */
@@ -125,6 +146,8 @@ export function envLayer(env: Env): ConfigLayer {
     layer.tls = { certFile: env.TWINLOOP_TLS_CERT ?? '', keyFile: env.TWINLOOP_TLS_KEY ?? '' };
   if (env.TWINLOOP_AUTH) layer.auth = env.TWINLOOP_AUTH as TwinloopConfig['auth'];
   if (env.TWINLOOP_PILOT) layer.pilot = env.TWINLOOP_PILOT;
+  const sim = simLayer(env.TWINLOOP_SIM, env.TWINLOOP_SIM_SPEED);
+  if (sim) layer.simulation = sim;
   if (env.TWINLOOP_LOG_LEVEL) layer.logLevel = env.TWINLOOP_LOG_LEVEL as TwinloopConfig['logLevel'];
   if (env.TWINLOOP_RETENTION_DAYS) layer.history = { retentionDays: num(env.TWINLOOP_RETENTION_DAYS) };
   return layer;
@@ -149,6 +172,8 @@ export function cliLayer(o: CliConfigOptions): ConfigLayer {
   if (o.tlsCert || o.tlsKey) layer.tls = { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' };
   if (o.auth) layer.auth = o.auth as TwinloopConfig['auth'];
   if (o.pilot) layer.pilot = o.pilot;
+  const sim = simLayer(o.sim, o.simSpeed);
+  if (sim) layer.simulation = sim;
   if (o.logLevel) layer.logLevel = o.logLevel as TwinloopConfig['logLevel'];
   if (o.retentionDays !== undefined) layer.history = { retentionDays: num(o.retentionDays) };
   return layer;

@@ -81,3 +81,26 @@ export function readPilot(nameOrPath: string): PilotFiles {
     relationships: graph.relationships ?? [],
   };
 }
+
+/** A pilot's behaviour model files (`behaviours/*.yaml|yml|json`, sorted); [] without the folder. */
+export function readPilotBehaviours(nameOrPath: string): { source: string; text: string }[] {
+  const dir = path.join(resolvePilotDir(nameOrPath), 'behaviours');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /\.(ya?ml|json)$/.test(f))
+    .sort()
+    .map((f) => {
+      const source = path.join(dir, f);
+      try {
+        return { source, text: readFileSync(source, 'utf8').replace(/^\uFEFF/, '') };
+      } catch (e) {
+        throw new TwinloopError(
+          'BadRequest',
+          `Cannot read the behaviour file ${source}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+    });
+}

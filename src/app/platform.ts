@@ -1,7 +1,8 @@
 /**
  * The composition root: the one place that builds adapters and wires them to the core.
  * Start order: storage → models and twin graph → services → pilot (first run) → connectors (MQTT)
- * → HTTP (with the live stream) last. Stop in reverse: HTTP, MQTT, live hub, storage (which flushes).
+ * → HTTP (with the live stream) → the device simulator (when on and the pilot has behaviours/).
+ * Stop in reverse: simulator, HTTP, MQTT, live hub, storage (which flushes).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -27,7 +28,9 @@ import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
 import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
 import { authRequired, type TwinloopConfig } from './config.js';
+import { readPilotBehaviours } from './pilot-files.js';
 import { loadPilot } from './pilot-loader.js';
+import { startSimulator, type Simulator } from './simulator.js';
 import { ensureToken, removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
 
 export const DEFAULT_WORKSPACE = 'default';
@@ -47,6 +50,8 @@ export interface Platform {
   readonly ingest: IngestService;
   readonly live: LiveEventBus;
   readonly metrics: Registry;
+  /** The device simulator playing the pilot's behaviours, when on (config.simulation). */
+  readonly simulator: Simulator | undefined;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
 }
@@ -335,6 +340,32 @@ export async function startPlatform(
     writeRuntimeInfo(config.dataDir, runtime);
     closers.push(() => removeRuntimeInfo(config.dataDir));
 
+    // ---- the device simulator: a client of the broker like any device, started once all is up
+    let simulator: Simulator | undefined;
+    if (
+      config.simulation.enabled &&
+      config.pilot !== 'none' &&
+      readPilotBehaviours(config.pilot).length > 0
+    ) {
+      const simLogger = logger.child({ component: 'simulator' });
+      const sim = await startSimulator({
+        pilot: config.pilot,
+        models,
+        twinsOf: (iface) => [...graph.twinsOfModel(iface, false)].map((t) => t.id),
+        mqttUrl,
+        // The embedded broker takes the token as password; an external broker's URL carries its own.
+        password: config.mqtt.url ? undefined : token,
+        speed: config.simulation.speed,
+        logger: {
+          info: (msg, meta) => simLogger.info(meta ?? {}, msg),
+          warn: (msg, meta) => simLogger.warn(meta ?? {}, msg),
+          error: (msg, meta) => simLogger.error(meta ?? {}, msg),
+        },
+      });
+      simulator = sim;
+      closers.push(() => sim.stop());
+    }
+
     if (options.banner ?? true) {
       const lines = [
         '',
@@ -345,6 +376,12 @@ export async function startPlatform(
         `  Data                       ${config.dataDir}`,
         `  Twins                      ${graph.twinCount} (try: npm run -s twinloop -- query "SELECT * FROM DIGITALTWINS")`,
       ];
+      if (simulator) {
+        const assets = simulator.stats().assets;
+        lines.push(
+          `  Simulation                 ${assets} assets of ${config.pilot}, speed ×${simulator.speed} (--no-sim to turn off)`,
+        );
+      }
       if (token) {
         lines.push(
           tokenCreated
@@ -369,6 +406,7 @@ export async function startPlatform(
       ingest,
       live,
       metrics,
+      simulator,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {

@@ -30,6 +30,7 @@ function startChild(): ChildProcess {
       '0',
       '--log-level',
       'warn',
+      '--no-sim',
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -16,7 +16,8 @@ export function tempDataDir(prefix = 'twinloop-test-'): { dir: string; cleanup: 
 
 export async function startTestPlatform(dataDir: string, cli: CliConfigOptions = {}): Promise<Platform> {
   const config = resolveConfig([
-    cliLayer({ data: dataDir, httpPort: '0', mqttPort: '0', logLevel: 'silent', ...cli }),
+    // sim off: these tests assert exact telemetry values and counters; simulated pumps would add to them.
+    cliLayer({ data: dataDir, httpPort: '0', mqttPort: '0', logLevel: 'silent', sim: 'off', ...cli }),
   ]);
   return startPlatform(config, {
     logger: pino({ level: process.env.TL_TEST_LOG ?? 'silent' }),

@@ -84,6 +84,9 @@ program
   )
   .option('--pilot <name>', 'pilot loaded on first start: a folder under pilots/, a path, or "none"')
   .option('--no-pilot', 'load no pilot on first start')
+  .option('--sim', "simulate the pilot's devices live over MQTT (default; env TWINLOOP_SIM=on|off)")
+  .option('--no-sim', 'do not simulate devices')
+  .option('--sim-speed <x>', 'simulated seconds per wall second (default 1; env TWINLOOP_SIM_SPEED)')
   .option('--retention-days <n>', 'days of history kept (0 = forever)')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
   .action(
@@ -93,6 +96,7 @@ program
       const cli = { ...opts } as Record<string, string | undefined>;
       if (opts.pilot === false) cli.pilot = 'none';
       if (opts.pilot === true) delete cli.pilot;
+      if (typeof opts.sim === 'boolean') cli.sim = opts.sim ? 'on' : 'off';
       const config = loadConfig(cli);
       const platform = await startPlatform(config);
       let stopping = false;
@@ -111,6 +115,79 @@ program
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     }),
+  );
+
+// ----------------------------------------------------------------- simulate
+
+program
+  .command('simulate')
+  .description(
+    "play a pilot's device behaviours (behaviours/*.yaml) against a running Twinloop over MQTT; " +
+      "the models and twins come from the pilot folder's own files",
+  )
+  .option('--pilot <name>', 'a folder under pilots/ or a path', 'pump-line')
+  .option('--speed <x>', 'simulated seconds per wall second', '1')
+  .option('--seed <n>', 'seed of the parameter spread and sensor noise', '1')
+  .option('--sample-interval <s>', 'simulated seconds between readings of one device', '10')
+  .option('--mqtt-url <url>', "broker URL (default: the running server's, from the data folder)")
+  .option('--token <token>', "MQTT password (env TWINLOOP_TOKEN; default: the data folder's token file)")
+  .option('--data <dir>', 'data folder of the local server (to find its broker and token)')
+  .action(
+    run(
+      async (o: {
+        pilot: string;
+        speed: string;
+        seed: string;
+        sampleInterval: string;
+        mqttUrl?: string;
+        token?: string;
+        data?: string;
+      }) => {
+        const { readRuntimeInfo, readToken } = await import('../runtime-files.js');
+        const { startSimulator, pilotWorkspace } = await import('../simulator.js');
+        const { TwinloopError } = await import('../../core/errors/errors.js');
+        const dataDir = path.resolve(o.data ?? process.env.TWINLOOP_DATA ?? './data');
+        const mqttUrl = o.mqttUrl ?? readRuntimeInfo(dataDir)?.mqttUrl;
+        if (!mqttUrl)
+          throw new TwinloopError(
+            'ServiceUnavailable',
+            `No running Twinloop found in ${dataDir} (no runtime.json): start one, or give --mqtt-url / --data.`,
+          );
+        const numberOf = (v: string, what: string): number => {
+          const n = Number(v);
+          if (!Number.isFinite(n) || n <= 0)
+            throw new TwinloopError('BadRequest', `${what} must be a number > 0, got '${v}'.`);
+          return n;
+        };
+        const log = (level: string) => (msg: string) =>
+          process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
+        const sim = await startSimulator({
+          pilot: o.pilot,
+          ...pilotWorkspace(o.pilot),
+          mqttUrl,
+          password: o.token ?? process.env.TWINLOOP_TOKEN ?? readToken(dataDir),
+          speed: numberOf(o.speed, '--speed'),
+          seed: Math.trunc(numberOf(o.seed, '--seed')),
+          sampleInterval: numberOf(o.sampleInterval, '--sample-interval'),
+          logger: { info: log('info'), warn: log('warn'), error: log('error') },
+        });
+        const fleets = sim.fleets.map((f) => `${f.assets} × ${f.behaviour}`).join(', ');
+        process.stdout.write(
+          `Simulating ${fleets} of ${o.pilot} at speed ×${sim.speed} → ${mqttUrl}. Stop with Ctrl+C.\n`,
+        );
+        const stop = () => {
+          void sim.stop().then(() => {
+            const s = sim.stats();
+            process.stdout.write(
+              `stopped after ${s.simulatedSeconds} simulated s: ${s.published} published, ${s.failed} failed, ${s.skipped} skipped\n`,
+            );
+            process.exit(0);
+          });
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+    ),
   );
 
 // ----------------------------------------------------------------- client options

@@ -1,0 +1,205 @@
+/**
+ * The device simulator end to end: a whole platform with the pump-line pilot and simulation on (at
+ * speed 600, token auth on so the simulator must log in like a device), the pumps' telemetry
+ * arriving over MQTT into the graph and history without dead letters; and bad behaviour files
+ * rejected with their file and line before anything connects.
+ */
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TwinloopError } from '../core/errors/errors.js';
+import { API, startTestPlatform, tempDataDir } from '../../test/platform/platform-fixture.js';
+import type { Platform } from './platform.js';
+import { encodeTopicLevel, pilotWorkspace, startSimulator } from './simulator.js';
+import { shippedPilotsDir } from './pilot-files.js';
+
+const dirs: { cleanup: () => void }[] = [];
+afterAll(() => dirs.forEach((d) => d.cleanup()));
+
+async function api(p: Platform, method: string, route: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${p.runtime.httpUrl}${route}${route.includes('?') ? '&' : '?'}${API}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(p.token ? { authorization: `Bearer ${p.token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+const count = async (p: Platform, q: string): Promise<number> =>
+  ((await api(p, 'POST', '/query', { query: q })) as { value: { COUNT: number }[] }).value[0]?.COUNT ?? -1;
+
+describe('the device simulator in the platform', () => {
+  it('simulates every pump of the pilot live over MQTT: values in the graph and history, no dead letters', async () => {
+    const data = tempDataDir('twinloop-sim-');
+    dirs.push(data);
+    const p = await startTestPlatform(data.dir, { sim: 'on', simSpeed: '600', auth: 'on' });
+    try {
+      expect(p.token).toBeTruthy(); // the simulator had to present it as its MQTT password
+      const sim = p.simulator;
+      expect(sim).toBeDefined();
+      const pumps = await count(
+        p,
+        "SELECT COUNT() FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:twinloop:pumpline:Pump;1')",
+      );
+      expect(pumps).toBeGreaterThan(0);
+      expect(sim?.fleets).toEqual([
+        { behaviour: 'pump-line-pump', interface: 'dtmi:twinloop:pumpline:Pump;1', assets: pumps },
+      ]);
+
+      const deadline = Date.now() + 20_000;
+      let withValues = 0;
+      while (Date.now() < deadline) {
+        withValues = await count(
+          p,
+          'SELECT COUNT() FROM DIGITALTWINS T WHERE IS_DEFINED(T.vibration) AND IS_DEFINED(T.temperature)',
+        );
+        if (withValues === pumps && (sim?.stats().published ?? 0) >= pumps * 5) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(withValues).toBe(pumps);
+
+      const rows = (
+        (await api(p, 'POST', '/query', {
+          query:
+            "SELECT T.$dtId, T.vibration, T.temperature, T.flow, T.running FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:twinloop:pumpline:Pump;1')",
+        })) as { value: { vibration: number; temperature: number; flow: number; running: boolean }[] }
+      ).value;
+      for (const r of rows) {
+        expect(r.vibration).toBeGreaterThan(0.1);
+        expect(r.vibration).toBeLessThan(10);
+        expect(r.temperature).toBeGreaterThan(10); // ambient 20 °C, warming up
+        expect(r.temperature).toBeLessThan(100);
+        expect(r.flow).toBeGreaterThan(0);
+        expect(r.running).toBe(true);
+      }
+
+      const id = 'pump-3a';
+      const hist = (await api(
+        p,
+        'GET',
+        `/digitaltwins/${id}/history?path=vibration&from=0&to=${Date.now() + 60_000}`,
+      )) as {
+        value: { time: string | number; value: number }[];
+      };
+      expect(hist.value.length).toBeGreaterThanOrEqual(3);
+      expect(hist.value.every((pt) => typeof pt.value === 'number' && Number.isFinite(pt.value))).toBe(true);
+
+      const letters = (await api(p, 'GET', '/deadletters')) as { value: unknown[] };
+      expect(letters.value).toEqual([]);
+      const stats = sim?.stats();
+      expect(stats?.failed).toBe(0);
+      expect(stats?.simulatedSeconds).toBeGreaterThan(0);
+    } finally {
+      await p.stop();
+    }
+    // Stopped first on shutdown: no timer keeps running after stop.
+    const after = p.simulator?.stats().simulatedSeconds;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(p.simulator?.stats().simulatedSeconds).toBe(after);
+  }, 40_000);
+
+  it('is off with sim off (the other platform tests rely on it)', async () => {
+    const data = tempDataDir('twinloop-sim-off-');
+    dirs.push(data);
+    const p = await startTestPlatform(data.dir);
+    try {
+      expect(p.simulator).toBeUndefined();
+      expect(await count(p, 'SELECT COUNT() FROM DIGITALTWINS T WHERE IS_DEFINED(T.vibration)')).toBe(0);
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
+describe('the device simulator on bad input', () => {
+  /** A copy of pump-line with one behaviour file replaced. */
+  function pilotWith(file: string, text: string): string {
+    const d = tempDataDir('twinloop-pilot-');
+    dirs.push(d);
+    const dir = path.join(d.dir, 'my-pilot');
+    cpSync(path.join(shippedPilotsDir(), 'pump-line', 'models'), path.join(dir, 'models'), {
+      recursive: true,
+    });
+    cpSync(path.join(shippedPilotsDir(), 'pump-line', 'twins.json'), path.join(dir, 'twins.json'));
+    mkdirSync(path.join(dir, 'behaviours'));
+    writeFileSync(path.join(dir, 'behaviours', file), text);
+    return dir;
+  }
+  const start = (dir: string) =>
+    startSimulator({
+      pilot: dir,
+      ...pilotWorkspace(dir),
+      mqttUrl: 'mqtt://127.0.0.1:1',
+      connectTimeoutMs: 500,
+    });
+
+  async function failure(dir: string): Promise<TwinloopError> {
+    const e: unknown = await start(dir).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(TwinloopError);
+    return e as TwinloopError;
+  }
+
+  it('names the file and line of a YAML syntax error', async () => {
+    const dir = pilotWith(
+      'broken.yaml',
+      'behaviour: x\ninterface: dtmi:twinloop:pumpline:Pump;1\nstates: [\n',
+    );
+    const e = await failure(dir);
+    expect(e.code).toBe('ValidationFailed');
+    expect(e.message).toContain(path.join(dir, 'behaviours', 'broken.yaml'));
+    expect(e.message).toMatch(/broken\.yaml:\d+:\d+/);
+  });
+
+  it('names the file and line of an unknown interface', async () => {
+    const dir = pilotWith(
+      'ghost.yaml',
+      '# a pump of no known model\nbehaviour: ghost\ninterface: dtmi:nowhere:Ghost;1\n',
+    );
+    const e = await failure(dir);
+    expect(e.code).toBe('ModelNotFound');
+    expect(e.message).toContain('ghost.yaml:3');
+    expect(e.message).toContain('dtmi:nowhere:Ghost;1');
+  });
+
+  it('passes on the behaviour compiler’s problems (with their line) for a bad expression', async () => {
+    const dir = pilotWith(
+      'bad-expr.yaml',
+      [
+        'behaviour: bad',
+        'interface: dtmi:twinloop:pumpline:Pump;1',
+        'states:',
+        '  x: { initial: 0, derivative: "1 +* 2" }',
+        'telemetry:',
+        '  vibration: x',
+      ].join('\n'),
+    );
+    const e = await failure(dir);
+    expect(e.code).toBe('ValidationFailed');
+    expect(e.message).toContain('bad-expr.yaml');
+    expect(e.problems.some((pr) => pr.line === 4)).toBe(true);
+  });
+
+  it('says clearly when no broker answers', async () => {
+    const dir = pilotWith('pump.behaviour.yaml', '');
+    cpSync(
+      path.join(shippedPilotsDir(), 'pump-line', 'behaviours', 'pump.behaviour.yaml'),
+      path.join(dir, 'behaviours', 'pump.behaviour.yaml'),
+    );
+    const e = await failure(dir);
+    expect(e.code).toBe('ServiceUnavailable');
+    expect(e.message).toContain('mqtt://127.0.0.1:1');
+  });
+
+  it('percent-encodes twin ids in topics as docs/mqtt.md says', () => {
+    expect(encodeTopicLevel('line/3#a')).toBe('line%2F3%23a');
+    expect(encodeTopicLevel('a+b%c\0')).toBe('a%2Bb%25c%00');
+    expect(encodeTopicLevel('pump-3a')).toBe('pump-3a');
+  });
+});
