@@ -75,7 +75,8 @@ export function decodeLog(nums: Buffer | null, extra: string | null): LogBatch {
 
 // ---------------------------------------------------------------- chunks
 
-export interface ChunkRow {
+/** The summary columns of a chunk: what aggregate queries read without decoding the chunk. */
+export interface ChunkSummaryRow {
   min_ts: number;
   max_ts: number;
   count: number;
@@ -87,6 +88,9 @@ export interface ChunkRow {
   first_value: string;
   last_ts: number;
   last_value: string;
+}
+
+export interface ChunkRow extends ChunkSummaryRow {
   ts: Buffer;
   vals: Buffer;
   json: string | null;

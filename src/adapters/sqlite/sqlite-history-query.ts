@@ -14,7 +14,13 @@ import type {
   HistoryRawQuery,
   HistoryValue,
 } from '../../core/ports/storage-ports.js';
-import { decodeChunk, sortColumns, valueAt, type Columns } from './sqlite-history-codec.js';
+import {
+  decodeChunk,
+  sortColumns,
+  valueAt,
+  type ChunkSummaryRow,
+  type Columns,
+} from './sqlite-history-codec.js';
 
 /** Committed points of one series not yet compacted (arrival order). */
 export interface SeriesBuffer {
@@ -26,19 +32,8 @@ export interface SeriesBuffer {
 export const MAX_BUCKETS = 100_000;
 export const MAX_PAGE = 10_000;
 
-interface SummaryRow {
+interface SummaryRow extends ChunkSummaryRow {
   id: number;
-  min_ts: number;
-  max_ts: number;
-  count: number;
-  num_count: number;
-  sum: number | null;
-  min: number | null;
-  max: number | null;
-  first_ts: number;
-  first_value: string;
-  last_ts: number;
-  last_value: string;
 }
 
 /** Prepared statements the queries use. */

@@ -306,7 +306,12 @@ export class IngestService implements TelemetryIngest {
       for (const [name, value] of Object.entries(s.values)) {
         const path = prefix + name;
         const last = twin.telemetry[path];
-        if (!last || last.time <= s.rs.time) twin.telemetry[path] = { value, time: s.rs.time };
+        // Updated in place: this runs for every reading, and only the value is ever handed out.
+        if (!last) twin.telemetry[path] = { value, time: s.rs.time };
+        else if (last.time <= s.rs.time) {
+          last.value = value;
+          last.time = s.rs.time;
+        }
       }
       const ev: LiveEvent = {
         type: 'telemetry',
