@@ -72,14 +72,13 @@ export class AedesBroker {
         done(err, false);
       },
       authorizePublish: (client, packet, callback) => {
-        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
         let pending;
         try {
           pending = ingestMqttMessage(
             this.options.ingest,
             this.scheme,
             packet.topic,
-            payload,
+            packet.payload,
             client?.id,
             this.maxMessageBytes,
           );

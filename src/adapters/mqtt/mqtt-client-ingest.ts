@@ -190,14 +190,13 @@ export class MqttClientIngest {
       send(packet, cb, ...rest);
     };
     client.handleMessage = (packet: IPublishPacket, callback) => {
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       let pending;
       try {
         pending = ingestMqttMessage(
           this.options.ingest,
           this.scheme,
           packet.topic,
-          payload,
+          packet.payload,
           undefined,
           this.maxMessageBytes,
         );

@@ -24,10 +24,11 @@ export function ingestMqttMessage(
   ingest: TelemetryIngest,
   scheme: TopicScheme,
   topic: string,
-  payload: Buffer,
+  raw: Buffer | Uint8Array | string,
   clientId: string | undefined,
   maxBytes: number,
 ): Promise<IngestOutcome> | undefined {
+  const payload = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
   const m = scheme.match(topic);
   if (m.kind === 'other') return undefined;
   const receivedAt = Date.now();
