@@ -28,9 +28,12 @@ import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
 import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
 import { authRequired, type TwinloopConfig } from './config.js';
-import { readPilotBehaviours } from './pilot-files.js';
+import { ControlService } from '../core/control/control-service.js';
+import type { DeviceChannel } from '../core/ports/device-channel.js';
+import { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
+import { loadBehaviourCatalog } from './behaviour-files.js';
 import { loadPilot } from './pilot-loader.js';
-import { startSimulator, type Simulator } from './simulator.js';
+import { startSimulator, type Simulator, type SimulatorWorld } from './simulator.js';
 import { ensureToken, removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
 
 export const DEFAULT_WORKSPACE = 'default';
@@ -50,6 +53,10 @@ export interface Platform {
   readonly ingest: IngestService;
   readonly live: LiveEventBus;
   readonly metrics: Registry;
+  /** Commands and desired state to devices. */
+  readonly control: ControlService;
+  /** The behaviour models of the workspace (the pilot's behaviours/), by the models they simulate. */
+  readonly behaviours: BehaviourCatalog;
   /** The device simulator playing the pilot's behaviours, when on (config.simulation). */
   readonly simulator: Simulator | undefined;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
@@ -225,6 +232,7 @@ export async function startPlatform(
     };
     let mqttUrl: string;
     let brokerClients: () => number = () => 0;
+    let channel: DeviceChannel;
     if (config.mqtt.url) {
       const client = new MqttClientIngest({
         url: config.mqtt.url,
@@ -237,6 +245,7 @@ export async function startPlatform(
       });
       await client.start();
       closers.push(() => client.close());
+      channel = client;
       mqttUrl = config.mqtt.url;
     } else {
       const broker = await bindWithFallback(
@@ -264,9 +273,28 @@ export async function startPlatform(
         },
       );
       closers.push(() => broker.close());
+      channel = broker;
       mqttUrl = broker.url;
       brokerClients = () => broker.connectedClients;
     }
+
+    // ---- control: commands and desired state back to devices
+    const control = new ControlService({
+      workspace,
+      graph,
+      models,
+      channel,
+      onError: (err, twinId) =>
+        mqttLogger.warn({ err, twin: twinId }, 'could not publish the desired state of a twin'),
+    });
+    control.start(live);
+    closers.push(() => control.stop());
+    const desiredCount = await control.publishAllDesired();
+    if (desiredCount) mqttLogger.debug({ twins: desiredCount }, 'desired state published');
+
+    // ---- behaviour models (the pilot's behaviours/), compiled against the workspace's models
+    const behaviours =
+      config.pilot === 'none' ? new BehaviourCatalog([], models) : loadBehaviourCatalog(config.pilot, models);
 
     // ---- live stream
     const isOfModel = (_ws: string, modelId: string, baseId: string) => models.isOfModel(modelId, baseId);
@@ -311,6 +339,7 @@ export async function startPlatform(
           bodyLimit: config.limits.maxBodyBytes,
           maxQueryLength: config.limits.maxQueryLength,
           maxQueryHops: config.limits.maxQueryHops,
+          control,
           plugins: [liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength })],
           health: () => ({ twins: graph.twinCount, models: models.count }),
         });
@@ -342,16 +371,13 @@ export async function startPlatform(
 
     // ---- the device simulator: a client of the broker like any device, started once all is up
     let simulator: Simulator | undefined;
-    if (
-      config.simulation.enabled &&
-      config.pilot !== 'none' &&
-      readPilotBehaviours(config.pilot).length > 0
-    ) {
+    if (config.simulation.enabled && behaviours.size > 0) {
       const simLogger = logger.child({ component: 'simulator' });
       const sim = await startSimulator({
         pilot: config.pilot,
-        models,
-        twinsOf: (iface) => [...graph.twinsOfModel(iface, false)].map((t) => t.id),
+        catalog: behaviours,
+        twins: [...graph.allTwins()].map((t) => ({ id: t.id, modelId: t.modelId })),
+        world: graphWorld(graph),
         mqttUrl,
         // The embedded broker takes the token as password; an external broker's URL carries its own.
         password: config.mqtt.url ? undefined : token,
@@ -406,6 +432,8 @@ export async function startPlatform(
       ingest,
       live,
       metrics,
+      control,
+      behaviours,
       simulator,
       stop: () => (stopped ??= stopAll()),
     };
@@ -413,4 +441,19 @@ export async function startPlatform(
     await stopAll();
     throw e;
   }
+}
+
+/** The simulator's view of the live twin graph: properties, relationships, latest values. */
+function graphWorld(graph: InMemoryTwinGraph): SimulatorWorld {
+  return {
+    property: (id, name) => graph.getTwin(id)?.contents[name],
+    related: (id, name, direction) =>
+      direction === 'outgoing'
+        ? [...graph.outgoing(id, name)].map((r) => r.targetId)
+        : [...graph.incoming(id, name)].map((r) => r.sourceId),
+    latest: (id, name) => {
+      const t = graph.getTwin(id);
+      return t?.telemetry[name]?.value ?? t?.contents[name];
+    },
+  };
 }

@@ -102,6 +102,86 @@ describe('the device simulator in the platform', () => {
     expect(p.simulator?.stats().simulatedSeconds).toBe(after);
   }, 40_000);
 
+  it('reacts to commands and desired properties from the platform, and reads relationship inputs', async () => {
+    const data = tempDataDir('twinloop-sim-ctl-');
+    dirs.push(data);
+    const p = await startTestPlatform(data.dir, { sim: 'on', simSpeed: '600' });
+    const latest = (id: string) => p.graph.getTwin(id)?.telemetry ?? {};
+    const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 15_000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await waitFor(
+        'readings of pump-3a and pump-3b',
+        () => 'flow' in latest('pump-3a') && 'dischargePressure' in latest('pump-3b'),
+      );
+      // pump-3a feeds pump-3b: 3b's inlet is 3a's discharge, so 3b discharges at a higher pressure
+      // (without the wiring both would start from the default inlet pressure of 1 bar).
+      await waitFor('the relationship input to reach pump-3b', () => {
+        const a = latest('pump-3a').dischargePressure?.value as number;
+        const b = latest('pump-3b').dischargePressure?.value as number;
+        return b > a + 1;
+      });
+
+      // A desired property: flowSetpoint caps the flow of pump-3a at 20 m³/h.
+      const patch = await fetch(`${p.runtime.httpUrl}/digitaltwins/pump-3a?${API}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json-patch+json' },
+        body: JSON.stringify([{ op: 'add', path: '/flowSetpoint', value: 20 }]),
+      });
+      expect(patch.status).toBe(204);
+      const desired = (await (await fetch(`${p.runtime.httpUrl}/digitaltwins/pump-3a/desired`)).json()) as {
+        desired: Record<string, unknown>;
+      };
+      expect(desired.desired.flowSetpoint).toBe(20);
+      await waitFor('the flow of pump-3a to follow the set-point', () => {
+        const f = latest('pump-3a').flow;
+        return f !== undefined && f.time > Date.now() - 500 && Math.abs((f.value as number) - 20) < 2;
+      });
+      expect(p.simulator?.stats().desired).toBeGreaterThanOrEqual(1);
+
+      // A command: setRunning false stops pump-3c.
+      const res = await fetch(`${p.runtime.httpUrl}/digitaltwins/pump-3c/commands/setRunning`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: 'false',
+      });
+      expect(res.status).toBe(202);
+      const receipt = (await res.json()) as { requestId: string; status: string; topic: string };
+      expect(receipt.status).toBe('sent');
+      expect(receipt.topic).toBe('twins/pump-3c/commands/setRunning');
+      await waitFor('pump-3c to report running = false', () => latest('pump-3c').running?.value === false);
+      await waitFor(
+        'pump-3c flow to drop to about zero',
+        () => Math.abs(latest('pump-3c').flow?.value as number) < 1.5,
+      );
+      expect(latest('pump-3d').running?.value).toBe(true); // the others keep running
+      expect(p.simulator?.stats().commands).toBe(1);
+
+      // Bad commands are refused by the platform with the reason, never sent.
+      const bad = await fetch(`${p.runtime.httpUrl}/digitaltwins/pump-3c/commands/setRunning`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '"fast"',
+      });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('ValidationFailed');
+      const unknown = await fetch(`${p.runtime.httpUrl}/digitaltwins/pump-3c/commands/selfDestruct`, {
+        method: 'POST',
+      });
+      expect(unknown.status).toBe(404);
+      expect(((await unknown.json()) as { error: { message: string } }).error.message).toContain(
+        'setRunning',
+      );
+    } finally {
+      await p.stop();
+    }
+  }, 40_000);
+
   it('is off with sim off (the other platform tests rely on it)', async () => {
     const data = tempDataDir('twinloop-sim-off-');
     dirs.push(data);
@@ -129,7 +209,7 @@ describe('the device simulator on bad input', () => {
     writeFileSync(path.join(dir, 'behaviours', file), text);
     return dir;
   }
-  const start = (dir: string) =>
+  const start = async (dir: string) =>
     startSimulator({
       pilot: dir,
       ...pilotWorkspace(dir),

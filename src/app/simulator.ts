@@ -3,6 +3,7 @@
  * their interface and publishes the readings over MQTT exactly as a real device would (QoS 1 to
  * `twins/{twinId}/telemetry`, JSON with `$ts`), so the platform cannot tell them from real pumps.
  * Used by `twinloop start` (in-process, after MQTT and HTTP are up) and `twinloop simulate`.
+ * Like a device, it subscribes to its twins' commands and desired state and reacts to them.
  *
  * Time: one fleet runner per behaviour, simulated time from t0 = 0 on a real clock at `speed`
  * simulated seconds per wall second. A sample at simulated time t is stamped
@@ -13,14 +14,22 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
+import { DEVICE_CONTROL_FILTERS, parseDeviceTopic } from '../core/control/device-topics.js';
 import { TwinloopError } from '../core/errors/errors.js';
 import { isValidResult, parseDtdl } from '../core/models/dtdl/parse-dtdl.js';
 import type { ModelLookup } from '../core/models/model-types.js';
-import { compileBehaviour } from '../sim/behaviour/compile-behaviour.js';
-import { readLocatedDocument } from '../sim/behaviour/located-document.js';
+import { encodeLevel, telemetryTopic } from '../core/telemetry/topic-scheme.js';
+import type { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
+import type { CompiledBehaviour } from '../sim/behaviour/compile-behaviour.js';
 import { createRealClock } from '../sim/runner/clock.js';
-import { createFleetRunner, type FleetRunner, type ReadingSet } from '../sim/runner/fleet-runner.js';
-import { readPilot, readPilotBehaviours } from './pilot-files.js';
+import {
+  createFleetRunner,
+  type FleetRunner,
+  type ReadingSet,
+  type RelationshipWiring,
+} from '../sim/runner/fleet-runner.js';
+import { loadBehaviourCatalog } from './behaviour-files.js';
+import { readPilot } from './pilot-files.js';
 
 export interface SimulatorLogger {
   info(msg: string, meta?: Record<string, unknown>): void;
@@ -28,13 +37,31 @@ export interface SimulatorLogger {
   error(msg: string, meta?: Record<string, unknown>): void;
 }
 
+/** A twin to simulate: the behaviour is the catalog's for its model. */
+export interface SimulatorTwin {
+  id: string;
+  modelId: string;
+}
+
+/** What simulated devices read of the world besides their own model: the twins they are wired to. */
+export interface SimulatorWorld {
+  /** A twin's property value (for `property` inputs' starting values), undefined when unset. */
+  property(twinId: string, name: string): unknown;
+  /** Ids at the other end of a twin's relationships called `relationship`. */
+  related(twinId: string, relationship: string, direction: 'outgoing' | 'incoming'): string[];
+  /** A twin's latest telemetry or property value by name (twins this simulator does not play). */
+  latest(twinId: string, name: string): unknown;
+}
+
 export interface SimulatorOptions {
-  /** Pilot name (a folder under pilots/) or path; its `behaviours/` folder is played. */
+  /** Pilot name or path (for messages). */
   pilot: string;
-  /** Resolves each behaviour's `interface:` (a ModelService or a parsed pilot). */
-  models: ModelLookup;
-  /** Ids of the twins of an interface (including models extending it): the simulated assets. */
-  twinsOf: (interfaceId: string) => Iterable<string>;
+  /** The behaviours to play, by the models they simulate. */
+  catalog: BehaviourCatalog;
+  /** The twins to simulate: every one whose model has a behaviour in the catalog is an asset. */
+  twins: Iterable<SimulatorTwin>;
+  /** Relationship and property inputs read from here (none: inputs keep their defaults). */
+  world?: SimulatorWorld;
   mqttUrl: string;
   /** MQTT password: the platform's token when auth is on. */
   password?: string;
@@ -44,6 +71,8 @@ export interface SimulatorOptions {
   seed?: number;
   /** Simulated seconds between two readings of one asset (default 10). */
   sampleInterval?: number;
+  /** Simulated seconds between two reads of relationship inputs (default: every sample). */
+  relationshipInterval?: number;
   logger?: SimulatorLogger;
   /** How long to wait for the broker's first CONNACK (default 5000 ms). */
   connectTimeoutMs?: number;
@@ -57,6 +86,12 @@ export interface SimulatorStats {
   failed: number;
   /** Reading sets not sent because the broker was unreachable at the time. */
   skipped: number;
+  /** Commands received for simulated twins and applied. */
+  commands: number;
+  /** Commands or desired-state messages that could not be applied (logged). */
+  rejected: number;
+  /** Desired-state documents applied to property inputs. */
+  desired: number;
   /** Simulated seconds since the start (the slowest runner). */
   simulatedSeconds: number;
 }
@@ -66,6 +101,10 @@ export interface Simulator {
   /** Simulated assets per behaviour, e.g. [{ behaviour: 'pump-line-pump', interface: 'dtmi:…', assets: 7 }]. */
   readonly fleets: readonly { behaviour: string; interface: string; assets: number }[];
   readonly speed: number;
+  /** True when the twin is one of the simulated assets. */
+  simulates(twinId: string): boolean;
+  /** The simulated time (s) a wall-clock time (ms since epoch) corresponds to. */
+  simTime(wallMs: number): number;
   stats(): SimulatorStats;
   /** Stops the runners, then waits for in-flight publishes and disconnects. Idempotent. */
   stop(): Promise<void>;
@@ -74,48 +113,30 @@ export interface Simulator {
 const silent: SimulatorLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** The topic level of a twin id, percent-encoded as docs/mqtt.md says. */
-export function encodeTopicLevel(id: string): string {
-  return id.replace(/[%/+#\0]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+export const encodeTopicLevel = encodeLevel;
+
+interface Fleet {
+  source: string;
+  interfaceId: string;
+  model: CompiledBehaviour;
+  assetIds: string[];
 }
 
-/** The `interface:` of a behaviour text, read without compiling (the model is needed to compile). */
-function interfaceOf(source: string, text: string): string {
-  const doc = readLocatedDocument(text, source);
-  const root = doc.root;
-  if (root === undefined || doc.problems.some((p) => p.severity !== 'warning')) {
-    const first = doc.problems[0];
-    throw new TwinloopError(
-      'ValidationFailed',
-      `Behaviour model ${source}${first?.line !== undefined ? `:${first.line}:${first.column ?? 1}` : ''} is not valid YAML/JSON: ${first?.message ?? 'empty document'}`,
-      { problems: doc.problems },
-    );
-  }
-  const entry = root.kind === 'map' ? root.entries.find((e) => e.key === 'interface') : undefined;
-  if (!entry || entry.value.kind !== 'scalar' || typeof entry.value.value !== 'string') {
-    const loc = entry?.value.loc ?? root.loc;
-    throw new TwinloopError(
-      'ValidationFailed',
-      `Behaviour model ${source}:${loc.line}:${loc.column}: it needs an 'interface:' naming the DTMI of the twins it simulates.`,
-    );
-  }
-  return entry.value.value;
-}
-
-/** Compiles a pilot's behaviours against the models; every error names the file (and line). */
-function compileFleets(o: SimulatorOptions) {
-  return readPilotBehaviours(o.pilot).map(({ source, text }) => {
-    const interfaceId = interfaceOf(source, text);
-    const iface = o.models.getInterface(interfaceId);
-    if (!iface) {
-      const line = text.split('\n').findIndex((l) => /^interface\s*:/.test(l)) + 1;
-      throw new TwinloopError(
-        'ModelNotFound',
-        `Behaviour model ${source}:${line || 1}: interface ${interfaceId} is not a model of the workspace.`,
-      );
+/** Groups the twins by the behaviour that simulates them (each twin in exactly one fleet). */
+function fleetsOf(o: SimulatorOptions): Fleet[] {
+  const byInterface = new Map<string, Fleet>();
+  for (const t of o.twins) {
+    const entry = o.catalog.forModel(t.modelId);
+    if (!entry) continue;
+    let f = byInterface.get(entry.interfaceId);
+    if (!f) {
+      f = { source: entry.source, interfaceId: entry.interfaceId, model: entry.model, assetIds: [] };
+      byInterface.set(entry.interfaceId, f);
     }
-    const model = compileBehaviour(text, iface, { source, lookup: o.models });
-    return { source, interfaceId, model, assetIds: [...o.twinsOf(interfaceId)].sort() };
-  });
+    f.assetIds.push(t.id);
+  }
+  for (const f of byInterface.values()) f.assetIds.sort();
+  return [...byInterface.values()];
 }
 
 function connect(o: SimulatorOptions, log: SimulatorLogger): Promise<MqttClient> {
@@ -145,10 +166,16 @@ function connect(o: SimulatorOptions, log: SimulatorLogger): Promise<MqttClient>
   });
 }
 
+const asNumber = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'boolean' ? (v ? 1 : 0) : undefined;
+
 /**
- * Compiles the pilot's behaviours, connects to the broker and starts the simulation.
- * @throws TwinloopError ValidationFailed / ModelNotFound for a bad behaviour file (naming it and the
- *   line), NotFound when the pilot has no behaviours/, ServiceUnavailable when the broker is unreachable.
+ * Connects to the broker and starts simulating every twin whose model has a behaviour: readings
+ * published as a device would, commands (`twins/{id}/commands/{name}`) and desired state
+ * (`twins/{id}/desired`) received as a device would, relationship inputs read from the twins
+ * they are wired to (the simulator's own latest readings for simulated ones, else the world's).
+ * @throws TwinloopError InvalidConfig for a bad speed, NotFound when nothing is to be simulated,
+ *   ServiceUnavailable when the broker is unreachable.
  */
 export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const log = o.logger ?? silent;
@@ -156,16 +183,15 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   if (!(Number.isFinite(speed) && speed > 0))
     throw new TwinloopError('InvalidConfig', `Simulation speed must be a number > 0, got ${String(speed)}.`);
   const sampleInterval = o.sampleInterval ?? 10;
-  if (readPilotBehaviours(o.pilot).length === 0)
+  if (o.catalog.size === 0)
     throw new TwinloopError('NotFound', `Pilot ${o.pilot} has no behaviours/ folder: nothing to simulate.`);
-  const fleets = compileFleets(o).filter((f) => {
-    if (f.assetIds.length === 0)
-      log.warn(`Simulator: no twins of ${f.interfaceId} to simulate (${f.source}).`);
-    return f.assetIds.length > 0;
-  });
+  const fleets = fleetsOf(o);
+  for (const e of o.catalog.list())
+    if (!fleets.some((f) => f.interfaceId === e.interfaceId))
+      log.warn(`Simulator: no twins of ${e.interfaceId} to simulate (${e.source}).`);
 
   const client = await connect(o, log);
-  const stats = { published: 0, failed: 0, skipped: 0 };
+  const stats = { published: 0, failed: 0, skipped: 0, commands: 0, rejected: 0, desired: 0 };
   let lastFailLog = 0;
   let offline = false;
   client.on('offline', () => {
@@ -181,7 +207,10 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const t0 = 0;
   const wallStart = Date.now();
   const clock = createRealClock({ now: Date.now, setTimeout, clearTimeout });
+  /** Latest values each simulated asset published (relationship inputs read them). */
+  const lastValues = new Map<string, Record<string, number | boolean>>();
   const publish = (r: ReadingSet): void => {
+    lastValues.set(r.assetId, { ...lastValues.get(r.assetId), ...r.properties, ...r.values });
     const keys = Object.keys(r.values);
     if (keys.length === 0) return; // everything dropped out: a real device sends nothing either
     if (!client.connected) {
@@ -192,7 +221,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       ...r.values,
       $ts: Math.round(wallStart + ((r.time - t0) * 1000) / speed),
     });
-    client.publish(`twins/${encodeTopicLevel(r.assetId)}/telemetry`, payload, { qos: 1 }, (err) => {
+    client.publish(telemetryTopic(r.assetId), payload, { qos: 1 }, (err) => {
       if (!err) {
         stats.published++;
         return;
@@ -207,6 +236,21 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     });
   };
 
+  const world = o.world;
+  const wiring: RelationshipWiring | undefined = world
+    ? (assetId, input) => {
+        const src = input.source;
+        if (src.kind !== 'relationship') return [];
+        const values: number[] = [];
+        for (const id of world.related(assetId, src.relationship, src.direction)) {
+          const v = asNumber(lastValues.get(id)?.[src.source] ?? world.latest(id, src.source));
+          if (v !== undefined) values.push(v);
+        }
+        return values;
+      }
+    : undefined;
+
+  const runnerOf = new Map<string, { runner: FleetRunner; model: CompiledBehaviour }>();
   const runners: FleetRunner[] = [];
   try {
     for (const f of fleets) {
@@ -221,16 +265,78 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
         sink: publish,
         clock,
         speed,
+        ...(wiring && f.model.relationshipInputs.length
+          ? {
+              relationships: wiring,
+              relationshipEvery: Math.max(1, Math.round(o.relationshipInterval ?? sampleInterval)),
+            }
+          : {}),
         // Coarse wall steps: a timer per tick at speed 600 would be 600 wake-ups a second for nothing.
         timerMs: Math.max(50, Math.min(1000, (sampleInterval * 1000) / speed)),
         onError: (e) => log.error(`Simulator: ${f.source} stopped: ${(e as Error).message}`),
       });
       runners.push(runner);
+      for (const id of f.assetIds) runnerOf.set(id, { runner, model: f.model });
+      // Property inputs start from the twin's own property, as a device configured by the platform.
+      if (world)
+        for (const input of f.model.spec.inputs) {
+          if (input.source.kind !== 'property') continue;
+          for (const id of f.assetIds) {
+            const v = asNumber(world.property(id, input.source.property));
+            if (v !== undefined) runner.setInput(id, input.name, v);
+          }
+        }
     }
   } catch (e) {
     client.end(true);
     throw e;
   }
+
+  const onControl = (topic: string, payload: Buffer): void => {
+    const target = parseDeviceTopic(topic);
+    if (!target) return;
+    const sim = runnerOf.get(target.twinId);
+    if (!sim) return; // a twin this simulator does not play
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch (e) {
+      stats.rejected++;
+      log.warn(`Simulator: ${topic}: the message is not JSON (${(e as Error).message}); ignored.`);
+      return;
+    }
+    try {
+      if (target.kind === 'command') {
+        const request = (body as { request?: unknown } | null)?.request;
+        sim.runner.command(target.twinId, target.command, request);
+        stats.commands++;
+        log.info(`Simulator: ${target.twinId} received command ${target.command}.`);
+        return;
+      }
+      const desired = (body as { desired?: unknown } | null)?.desired;
+      if (typeof desired !== 'object' || desired === null)
+        throw new TwinloopError('BadRequest', "the desired-state document has no 'desired' object");
+      let applied = 0;
+      for (const input of sim.model.spec.inputs) {
+        if (input.source.kind !== 'property') continue;
+        const v = asNumber((desired as Record<string, unknown>)[input.source.property]);
+        if (v === undefined) continue;
+        sim.runner.setInput(target.twinId, input.name, v);
+        applied++;
+      }
+      if (applied) stats.desired++;
+    } catch (e) {
+      stats.rejected++;
+      log.warn(`Simulator: ${target.twinId} cannot apply ${topic}: ${(e as Error).message}`);
+    }
+  };
+  client.on('message', onControl);
+  await new Promise<void>((resolve) => {
+    client.subscribe([...DEVICE_CONTROL_FILTERS], { qos: 1 }, (err) => {
+      if (err) log.warn(`Simulator: cannot subscribe to commands and desired state: ${err.message}`);
+      resolve();
+    });
+  });
   for (const r of runners) r.start();
 
   let stopped: Promise<void> | undefined;
@@ -242,6 +348,8 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       assets: f.assetIds.length,
     })),
     speed,
+    simulates: (twinId) => runnerOf.has(twinId),
+    simTime: (wallMs) => t0 + ((wallMs - wallStart) / 1000) * speed,
     stats: () => ({
       assets: fleets.reduce((n, f) => n + f.assetIds.length, 0),
       ...stats,
@@ -266,8 +374,11 @@ function variationFor(model: { layout: { parameters: readonly string[] } }): Rec
   return Object.fromEntries(Object.entries(wanted).filter(([p]) => model.layout.parameters.includes(p)));
 }
 
-/** Reads a pilot folder's models and twins, for `twinloop simulate` run without a platform in-process. */
-export function pilotWorkspace(pilot: string): Pick<SimulatorOptions, 'models' | 'twinsOf'> {
+/**
+ * A pilot folder's models, twins and relationships as a simulator sees them, for `twinloop simulate`
+ * run without a platform in-process: the catalog, the twins, and a world answering from the files.
+ */
+export function pilotWorkspace(pilot: string): Pick<SimulatorOptions, 'catalog' | 'twins' | 'world'> {
   const files = readPilot(pilot);
   const modelsDir = path.join(files.dir, 'models');
   const parsed = parseDtdl(
@@ -284,12 +395,23 @@ export function pilotWorkspace(pilot: string): Pick<SimulatorOptions, 'models' |
     getInterface: (id) => parsed.interfaces.get(id),
     isOfModel: (m, b) => m === b || (parsed.interfaces.get(m)?.ancestors.includes(b) ?? false),
   };
-  const twinsOf = (interfaceId: string): string[] =>
-    files.twins
-      .filter((t) => {
-        const model = (t.$metadata as { $model?: unknown } | undefined)?.$model;
-        return typeof model === 'string' && models.isOfModel(model, interfaceId);
-      })
-      .map((t) => String(t.$dtId));
-  return { models, twinsOf };
+  const twins = files.twins.map((t) => ({
+    id: String(t.$dtId),
+    modelId: String((t.$metadata as { $model?: unknown } | undefined)?.$model ?? ''),
+  }));
+  const byId = new Map(files.twins.map((t) => [String(t.$dtId), t]));
+  const rels = files.relationships.map((r) => ({
+    source: String(r.$sourceId),
+    target: String(r.$targetId),
+    name: String(r.$relationshipName),
+  }));
+  const world: SimulatorWorld = {
+    property: (id, name) => byId.get(id)?.[name],
+    related: (id, name, direction) =>
+      direction === 'outgoing'
+        ? rels.filter((r) => r.source === id && r.name === name).map((r) => r.target)
+        : rels.filter((r) => r.target === id && r.name === name).map((r) => r.source),
+    latest: (id, name) => byId.get(id)?.[name],
+  };
+  return { catalog: loadBehaviourCatalog(pilot, models), twins, world };
 }

@@ -9,6 +9,7 @@ import type { ModelService } from '../../core/models/model-service.js';
 import type { DeadLetterStore, HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IncomingMessage, IngestOutcome } from '../../core/telemetry/telemetry-types.js';
 import type { TwinService } from '../../core/twins/twin-service.js';
+import type { HttpControlPort } from './http-control-routes.js';
 
 /** One workspace as the HTTP API serves it (only "default" exists for now). */
 export interface HttpWorkspace {
@@ -53,6 +54,8 @@ export interface HttpServerOptions {
   queryTokenSecret?: Uint8Array;
   /** Plugins registered after the built-in routes (e.g. the live WebSocket stream). */
   plugins?: FastifyPluginAsync[];
+  /** Commands and desired state to devices (routes under /digitaltwins/{id}/commands and /desired). */
+  control?: HttpControlPort;
   /** Extra fields for /healthz (e.g. storage status). */
   health?: () => Record<string, unknown>;
 }

@@ -13,6 +13,7 @@ import { QUERY_LIMITS } from '../../core/query/query-executor.js';
 import type { HttpServerOptions } from './http-context.js';
 import { checkApiVersion } from './http-adt-common.js';
 import { installErrorHandlers } from './http-errors.js';
+import { registerControlRoutes } from './http-control-routes.js';
 import { registerHistoryRoutes } from './http-history-routes.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { registerModelRoutes } from './http-model-routes.js';
@@ -95,6 +96,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     registerTelemetryRoutes(adt, ws, options.ingest);
   });
   registerHistoryRoutes(app, ws, options.history);
+  if (options.control) registerControlRoutes(app, options.control);
   registerOpsRoutes(app, ws, options, options.metrics);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   for (const plugin of options.plugins ?? []) await app.register(plugin);

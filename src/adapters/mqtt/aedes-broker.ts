@@ -7,6 +7,8 @@
  * too. All packets of one socket read are handled concurrently, so one slow device does not hold
  * up the others and a connection's in-flight messages share a commit.
  */
+import { isPlatformOnlyTopic } from '../../core/control/device-topics.js';
+import type { DevicePublishOptions } from '../../core/ports/device-channel.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
@@ -72,6 +74,14 @@ export class AedesBroker {
         done(err, false);
       },
       authorizePublish: (client, packet, callback) => {
+        if (isPlatformOnlyTopic(packet.topic)) {
+          // Commands and desired state come from the platform only (published in-process, which
+          // does not pass here): a device publishing there would command other devices.
+          this.log.warn(
+            `MQTT client '${client?.id ?? '?'}' may not publish on '${packet.topic}' (platform-only topic).`,
+          );
+          return callback(new Error(`Publishing on ${packet.topic} is reserved to the platform.`));
+        }
         let pending;
         try {
           pending = ingestMqttMessage(
@@ -165,6 +175,23 @@ export class AedesBroker {
       `MQTT broker listening on ${this.url} (telemetry topics: ${this.scheme.subscriptionFilters().join(', ')})`,
     );
     return { host, port: this.boundPort, url: this.url };
+  }
+
+  /** Publishes from the platform to devices (commands, desired state): the DeviceChannel port. */
+  publish(topic: string, payload: string, options: DevicePublishOptions): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.aedes.publish(
+        {
+          cmd: 'publish',
+          topic,
+          payload: Buffer.from(payload, 'utf8'),
+          qos: options.qos,
+          retain: options.retain,
+          dup: false,
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
   }
 
   /** Stops accepting connections, closes client connections and the broker. */

@@ -10,6 +10,7 @@
  * PUBACK it sends is intercepted and released, in arrival order, when that message's ingest resolves.
  * Acks still pending when the connection drops are discarded: the broker redelivers those messages.
  */
+import type { DevicePublishOptions } from '../../core/ports/device-channel.js';
 import mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { TelemetryIngest } from '../../core/telemetry/ingest-service.js';
@@ -75,6 +76,21 @@ export class MqttClientIngest {
     this.baseDelay = options.reconnectDelayMs ?? 500;
     this.maxDelay = options.maxReconnectDelayMs ?? 30_000;
     this.safeUrl = redact(options.url);
+  }
+
+  /**
+   * Publishes from the platform to devices through the external broker (the DeviceChannel port):
+   * resolves on PUBACK (QoS 1). @throws when not connected, so a caller can report it.
+   */
+  publish(topic: string, payload: string, options: DevicePublishOptions): Promise<void> {
+    const client = this.client;
+    if (!client?.connected)
+      return Promise.reject(new Error(`not connected to the MQTT broker at ${this.safeUrl}`));
+    return new Promise((resolve, reject) => {
+      client.publish(topic, payload, { qos: options.qos, retain: options.retain }, (err) =>
+        err ? reject(err) : resolve(),
+      );
+    });
   }
 
   /** True while connected and subscribed. */

@@ -143,7 +143,8 @@ export function encodeLevel(id: string): string {
   );
 }
 
-function decodeLevel(level: string): string | undefined {
+/** Decodes a percent-encoded topic level; undefined when the encoding is bad. */
+export function decodeLevel(level: string): string | undefined {
   if (!level.includes('%')) return level;
   try {
     return decodeURIComponent(level);

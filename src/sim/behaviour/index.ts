@@ -23,3 +23,5 @@ export type {
 } from './behaviour-types.js';
 export { encodingOf, TIME_NAME } from './check-behaviour.js';
 export { aggregate, cycleAt, scheduleAt } from './input-signals.js';
+export { BehaviourCatalog } from './behaviour-catalog.js';
+export type { CatalogEntry, CatalogModels } from './behaviour-catalog.js';
