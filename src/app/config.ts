@@ -50,8 +50,10 @@ export const ConfigSchema = Type.Object(
     /** The device simulator: plays the pilot's behaviours/ over MQTT (see docs/simulation.md). */
     simulation: Type.Object({
       enabled: Type.Boolean(),
-      /** Simulated seconds per wall second. */
-      speed: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
+      /** Simulated seconds per wall second (default: the pilot scenario's, else 1). */
+      speed: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 })),
+      /** Shadow mode: each twin with a behaviour gets residuals (measured − model) as telemetry. */
+      shadow: Type.Boolean(),
     }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -83,7 +85,7 @@ export function defaultConfig(): TwinloopConfig {
     limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000, maxQueryHops: 100 },
     history: { retentionDays: 0, synchronous: 'FULL' },
     pilot: 'pump-line',
-    simulation: { enabled: true, speed: 1 },
+    simulation: { enabled: true, shadow: true },
     logLevel: 'info',
   };
 }
@@ -103,6 +105,8 @@ export interface CliConfigOptions {
   /** 'on' or 'off' (commander's --sim / --no-sim, mapped by the CLI). */
   sim?: string;
   simSpeed?: string;
+  /** 'on' or 'off' (--shadow / --no-shadow). */
+  shadow?: string;
   logLevel?: string;
   retentionDays?: string;
 }
@@ -119,9 +123,12 @@ function num(v: string | undefined): number | undefined {
 function simLayer(
   on: string | undefined,
   speed: string | undefined,
+  shadow: string | undefined,
 ): Partial<TwinloopConfig['simulation']> | undefined {
   const sim: Partial<TwinloopConfig['simulation']> = {};
-  if (on) sim.enabled = on === 'on' ? true : on === 'off' ? false : (on as unknown as boolean);
+  const flag = (v: string): boolean => (v === 'on' ? true : v === 'off' ? false : (v as unknown as boolean));
+  if (on) sim.enabled = flag(on);
+  if (shadow) sim.shadow = flag(shadow);
   if (speed !== undefined && speed !== '') sim.speed = num(speed);
   return Object.keys(sim).length ? sim : undefined;
 }
@@ -146,7 +153,7 @@ export function envLayer(env: Env): ConfigLayer {
     layer.tls = { certFile: env.TWINLOOP_TLS_CERT ?? '', keyFile: env.TWINLOOP_TLS_KEY ?? '' };
   if (env.TWINLOOP_AUTH) layer.auth = env.TWINLOOP_AUTH as TwinloopConfig['auth'];
   if (env.TWINLOOP_PILOT) layer.pilot = env.TWINLOOP_PILOT;
-  const sim = simLayer(env.TWINLOOP_SIM, env.TWINLOOP_SIM_SPEED);
+  const sim = simLayer(env.TWINLOOP_SIM, env.TWINLOOP_SIM_SPEED, env.TWINLOOP_SHADOW);
   if (sim) layer.simulation = sim;
   if (env.TWINLOOP_LOG_LEVEL) layer.logLevel = env.TWINLOOP_LOG_LEVEL as TwinloopConfig['logLevel'];
   if (env.TWINLOOP_RETENTION_DAYS) layer.history = { retentionDays: num(env.TWINLOOP_RETENTION_DAYS) };
@@ -172,7 +179,7 @@ export function cliLayer(o: CliConfigOptions): ConfigLayer {
   if (o.tlsCert || o.tlsKey) layer.tls = { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' };
   if (o.auth) layer.auth = o.auth as TwinloopConfig['auth'];
   if (o.pilot) layer.pilot = o.pilot;
-  const sim = simLayer(o.sim, o.simSpeed);
+  const sim = simLayer(o.sim, o.simSpeed, o.shadow);
   if (sim) layer.simulation = sim;
   if (o.logLevel) layer.logLevel = o.logLevel as TwinloopConfig['logLevel'];
   if (o.retentionDays !== undefined) layer.history = { retentionDays: num(o.retentionDays) };

@@ -33,6 +33,7 @@ import type { DeviceChannel } from '../core/ports/device-channel.js';
 import { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
 import { loadBehaviourCatalog } from './behaviour-files.js';
 import { loadPilot } from './pilot-loader.js';
+import { ShadowService } from '../sim/shadow/shadow-service.js';
 import { startSimulator, type Simulator, type SimulatorWorld } from './simulator.js';
 import { ensureToken, removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
 
@@ -57,6 +58,8 @@ export interface Platform {
   readonly control: ControlService;
   /** The behaviour models of the workspace (the pilot's behaviours/), by the models they simulate. */
   readonly behaviours: BehaviourCatalog;
+  /** Shadow mode, when on (config.simulation.shadow) and the workspace has behaviours. */
+  readonly shadow: ShadowService | undefined;
   /** The device simulator playing the pilot's behaviours, when on (config.simulation). */
   readonly simulator: Simulator | undefined;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
@@ -296,6 +299,8 @@ export async function startPlatform(
     const behaviours =
       config.pilot === 'none' ? new BehaviourCatalog([], models) : loadBehaviourCatalog(config.pilot, models);
 
+    let simulator: Simulator | undefined; // started last, once everything is up
+
     // ---- live stream
     const isOfModel = (_ws: string, modelId: string, baseId: string) => models.isOfModel(modelId, baseId);
     const hub = new LiveHub({
@@ -340,6 +345,20 @@ export async function startPlatform(
           maxQueryLength: config.limits.maxQueryLength,
           maxQueryHops: config.limits.maxQueryHops,
           control,
+          simulator: {
+            status: () =>
+              simulator && {
+                running: true,
+                pilot: simulator.pilot,
+                speed: simulator.speed,
+                fleets: simulator.fleets,
+                stats: simulator.stats(),
+              },
+            fault: (twinId, fault, on) => {
+              if (!simulator) throw new TwinloopError('ServiceUnavailable', 'The device simulator is off.');
+              return simulator.fault(twinId, fault, on);
+            },
+          },
           plugins: [liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength })],
           health: () => ({ twins: graph.twinCount, models: models.count }),
         });
@@ -370,7 +389,6 @@ export async function startPlatform(
     closers.push(() => removeRuntimeInfo(config.dataDir));
 
     // ---- the device simulator: a client of the broker like any device, started once all is up
-    let simulator: Simulator | undefined;
     if (config.simulation.enabled && behaviours.size > 0) {
       const simLogger = logger.child({ component: 'simulator' });
       const sim = await startSimulator({
@@ -392,6 +410,35 @@ export async function startPlatform(
       closers.push(() => sim.stop());
     }
 
+    // ---- shadow mode: each twin with a behaviour, residuals back as derived telemetry
+    let shadow: ShadowService | undefined;
+    if (config.simulation.shadow && behaviours.size > 0) {
+      const shadowLogger = logger.child({ component: 'shadow' });
+      let lastErrorLog = 0;
+      const sim = simulator;
+      shadow = new ShadowService({
+        workspace,
+        graph,
+        catalog: behaviours,
+        writeDerived: (twinId, time, values) => ingest.ingestDerived(workspace, twinId, time, values),
+        // Simulated twins run on the simulator's clock; live ones on Unix seconds (a daily
+        // schedule is then the UTC time of day).
+        simTime: sim ? (ms) => sim.simTime(ms) : (ms) => ms / 1000,
+        onError: (err, twinId) => {
+          if (Date.now() - lastErrorLog < 10_000) return;
+          lastErrorLog = Date.now();
+          shadowLogger.warn({ err, twin: twinId }, 'shadow mode: a twin could not be followed');
+        },
+      });
+      const s = shadow;
+      s.start(live);
+      const off = control.onCommand((twinId, command, request) => s.onCommand(twinId, command, request));
+      closers.push(() => {
+        off();
+        s.stop();
+      });
+    }
+
     if (options.banner ?? true) {
       const lines = [
         '',
@@ -406,6 +453,11 @@ export async function startPlatform(
         const assets = simulator.stats().assets;
         lines.push(
           `  Simulation                 ${assets} assets of ${config.pilot}, speed ×${simulator.speed} (--no-sim to turn off)`,
+        );
+      }
+      if (shadow) {
+        lines.push(
+          `  Shadow mode                residuals as <telemetry>Residual on each twin with a behaviour (--no-shadow to turn off)`,
         );
       }
       if (token) {
@@ -434,6 +486,7 @@ export async function startPlatform(
       metrics,
       control,
       behaviours,
+      shadow,
       simulator,
       stop: () => (stopped ??= stopAll()),
     };

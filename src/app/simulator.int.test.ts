@@ -182,6 +182,61 @@ describe('the device simulator in the platform', () => {
     }
   }, 40_000);
 
+  it('shadow mode: residuals near zero for healthy pumps, large for the one with cavitation', async () => {
+    const data = tempDataDir('twinloop-shadow-');
+    dirs.push(data);
+    const p = await startTestPlatform(data.dir, { sim: 'on', simSpeed: '600', shadow: 'on' });
+    const residual = (id: string) => p.graph.getTwin(id)?.telemetry.vibrationResidual;
+    const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 15_000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      expect(p.shadow).toBeDefined();
+      const pumps = ['pump-1a', 'pump-1b', 'pump-1c', 'pump-3a', 'pump-3b', 'pump-3c', 'pump-3d'];
+      await waitFor('residuals of every pump', () => pumps.every((id) => residual(id) !== undefined));
+      await new Promise((r) => setTimeout(r, 500)); // ~5 simulated minutes of readings
+      const series = async (id: string, from: number) => {
+        const res = await fetch(
+          `${p.runtime.httpUrl}/digitaltwins/${id}/history?path=vibrationResidual&from=${from}&to=${Date.now() + 600_000}&limit=10000`,
+        );
+        expect(res.status).toBe(200);
+        return ((await res.json()) as { value: { value: number }[] }).value.map((v) => v.value);
+      };
+      for (const id of pumps) {
+        const r = await series(id, 0);
+        expect(r.length).toBeGreaterThan(5);
+        // healthy: sensor noise (σ 0.05) plus this pump's spread of parameters (baseVibration ±10%)
+        expect(Math.max(...r.map(Math.abs))).toBeLessThan(0.6);
+      }
+      const predicted = p.graph.getTwin('pump-3a')?.telemetry.vibrationPredicted?.value as number;
+      expect(predicted).toBeGreaterThan(0.5);
+
+      const at = Date.now();
+      const res = await fetch(`${p.runtime.httpUrl}/simulator/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ twinId: 'pump-1a', fault: 'cavitation' }),
+      });
+      expect(res.status).toBe(200);
+      await waitFor('the cavitation residual', () => ((residual('pump-1a')?.value as number) ?? 0) > 3);
+      const q = await fetch(`${p.runtime.httpUrl}/query?${API}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'SELECT T.$dtId FROM DIGITALTWINS T WHERE T.vibrationResidual > 3' }),
+      });
+      const ids = ((await q.json()) as { value: { $dtId: string }[] }).value.map((v) => v.$dtId);
+      expect(ids).toEqual(['pump-1a']);
+      expect(Math.max(...(await series('pump-1b', at)).map(Math.abs))).toBeLessThan(0.6);
+      expect(p.shadow?.stats().errors).toBe(0);
+    } finally {
+      await p.stop();
+    }
+  }, 40_000);
+
   it('is off with sim off (the other platform tests rely on it)', async () => {
     const data = tempDataDir('twinloop-sim-off-');
     dirs.push(data);

@@ -105,6 +105,11 @@ export interface Simulator {
   simulates(twinId: string): boolean;
   /** The simulated time (s) a wall-clock time (ms since epoch) corresponds to. */
   simTime(wallMs: number): number;
+  /**
+   * Switches a fault of a simulated device on or off now (what a scenario's events do at a time).
+   * @throws TwinloopError NotFound (not a simulated twin), BadRequest (no such fault; lists them).
+   */
+  fault(twinId: string, fault: string, on: boolean): { behaviour: string; simulatedTime: number };
   stats(): SimulatorStats;
   /** Stops the runners, then waits for in-flight publishes and disconnects. Idempotent. */
   stop(): Promise<void>;
@@ -350,6 +355,20 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     speed,
     simulates: (twinId) => runnerOf.has(twinId),
     simTime: (wallMs) => t0 + ((wallMs - wallStart) / 1000) * speed,
+    fault(twinId, fault, on) {
+      const sim = runnerOf.get(twinId);
+      if (!sim) throw new TwinloopError('NotFound', `Twin '${twinId}' is not simulated.`);
+      const faults = sim.model.layout.faults;
+      if (!faults.includes(fault))
+        throw new TwinloopError(
+          'BadRequest',
+          `Behaviour '${sim.model.spec.behaviour}' of '${twinId}' has no fault '${fault}'${faults.length ? ` (it has: ${faults.join(', ')})` : ''}.`,
+        );
+      if (on) sim.runner.activateFault(twinId, fault);
+      else sim.runner.deactivateFault(twinId, fault);
+      log.info(`Simulator: fault ${fault} ${on ? 'on' : 'off'} for ${twinId}.`);
+      return { behaviour: sim.model.spec.behaviour, simulatedTime: sim.runner.t };
+    },
     stats: () => ({
       assets: fleets.reduce((n, f) => n + f.assetIds.length, 0),
       ...stats,

@@ -16,8 +16,17 @@ export function tempDataDir(prefix = 'twinloop-test-'): { dir: string; cleanup: 
 
 export async function startTestPlatform(dataDir: string, cli: CliConfigOptions = {}): Promise<Platform> {
   const config = resolveConfig([
-    // sim off: these tests assert exact telemetry values and counters; simulated pumps would add to them.
-    cliLayer({ data: dataDir, httpPort: '0', mqttPort: '0', logLevel: 'silent', sim: 'off', ...cli }),
+    // sim and shadow off: these tests assert exact telemetry values and counters; simulated pumps and
+    // shadow residuals would add to them.
+    cliLayer({
+      data: dataDir,
+      httpPort: '0',
+      mqttPort: '0',
+      logLevel: 'silent',
+      sim: 'off',
+      shadow: 'off',
+      ...cli,
+    }),
   ]);
   return startPlatform(config, {
     logger: pino({ level: process.env.TL_TEST_LOG ?? 'silent' }),

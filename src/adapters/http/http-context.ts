@@ -10,6 +10,7 @@ import type { DeadLetterStore, HistoryStore } from '../../core/ports/storage-por
 import type { IncomingMessage, IngestOutcome } from '../../core/telemetry/telemetry-types.js';
 import type { TwinService } from '../../core/twins/twin-service.js';
 import type { HttpControlPort } from './http-control-routes.js';
+import type { HttpSimulatorPort } from './http-simulator-routes.js';
 
 /** One workspace as the HTTP API serves it (only "default" exists for now). */
 export interface HttpWorkspace {
@@ -56,6 +57,8 @@ export interface HttpServerOptions {
   plugins?: FastifyPluginAsync[];
   /** Commands and desired state to devices (routes under /digitaltwins/{id}/commands and /desired). */
   control?: HttpControlPort;
+  /** The in-process device simulator (GET /simulator, POST /simulator/faults). */
+  simulator?: HttpSimulatorPort;
   /** Extra fields for /healthz (e.g. storage status). */
   health?: () => Record<string, unknown>;
 }

@@ -14,6 +14,7 @@ import type { HttpServerOptions } from './http-context.js';
 import { checkApiVersion } from './http-adt-common.js';
 import { installErrorHandlers } from './http-errors.js';
 import { registerControlRoutes } from './http-control-routes.js';
+import { registerSimulatorRoutes } from './http-simulator-routes.js';
 import { registerHistoryRoutes } from './http-history-routes.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { registerModelRoutes } from './http-model-routes.js';
@@ -97,6 +98,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   });
   registerHistoryRoutes(app, ws, options.history);
   if (options.control) registerControlRoutes(app, options.control);
+  if (options.simulator) registerSimulatorRoutes(app, options.simulator);
   registerOpsRoutes(app, ws, options, options.metrics);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   for (const plugin of options.plugins ?? []) await app.register(plugin);

@@ -86,7 +86,15 @@ program
   .option('--no-pilot', 'load no pilot on first start')
   .option('--sim', "simulate the pilot's devices live over MQTT (default; env TWINLOOP_SIM=on|off)")
   .option('--no-sim', 'do not simulate devices')
-  .option('--sim-speed <x>', 'simulated seconds per wall second (default 1; env TWINLOOP_SIM_SPEED)')
+  .option(
+    '--sim-speed <x>',
+    "simulated seconds per wall second (default: the pilot scenario's, else 1; env TWINLOOP_SIM_SPEED)",
+  )
+  .option(
+    '--shadow',
+    'shadow mode: residuals of each twin against its behaviour model (default; env TWINLOOP_SHADOW=on|off)',
+  )
+  .option('--no-shadow', 'no shadow mode')
   .option('--retention-days <n>', 'days of history kept (0 = forever)')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
   .action(
@@ -97,6 +105,7 @@ program
       if (opts.pilot === false) cli.pilot = 'none';
       if (opts.pilot === true) delete cli.pilot;
       if (typeof opts.sim === 'boolean') cli.sim = opts.sim ? 'on' : 'off';
+      if (typeof opts.shadow === 'boolean') cli.shadow = opts.shadow ? 'on' : 'off';
       const config = loadConfig(cli);
       const platform = await startPlatform(config);
       let stopping = false;

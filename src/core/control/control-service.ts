@@ -42,8 +42,11 @@ export interface CommandReceipt {
   status: 'sent';
 }
 
+export type CommandListener = (twinId: string, command: string, request: unknown) => void;
+
 export class ControlService {
   private unsubscribe: (() => void) | undefined;
+  private readonly commandListeners = new Set<CommandListener>();
 
   constructor(private readonly o: ControlServiceOptions) {}
 
@@ -96,7 +99,20 @@ export class ControlService {
         { cause: e },
       );
     }
+    for (const l of this.commandListeners) {
+      try {
+        l(twinId, command, request);
+      } catch {
+        // a listener's failure is its own (it logs); the command was sent
+      }
+    }
     return { requestId: msg.requestId, twinId, command, topic, sentAt: msg.sentAt, status: 'sent' };
+  }
+
+  /** Called after each command the broker took (shadow mode follows them). Returns the remover. */
+  onCommand(listener: CommandListener): () => void {
+    this.commandListeners.add(listener);
+    return () => this.commandListeners.delete(listener);
   }
 
   /** The twin's desired-state document (its writable properties that are set). */

@@ -9,7 +9,7 @@
  * dead-letter write (and the store group-commits concurrent appends), so a burst costs a few
  * commits, not one per message; per-message work is a JSON.parse and a few map lookups.
  */
-import type { Problem } from '../errors/errors.js';
+import { TwinloopError, type Problem } from '../errors/errors.js';
 import type { LiveEvent, LiveEventBus } from '../live/live-events.js';
 import type {
   DeadLetter,
@@ -136,6 +136,39 @@ export class IngestService implements TelemetryIngest {
     this.stats.acceptedMessages++;
     this.stats.acceptedReadings += points.length;
     return { ok: true, readings: points.length };
+  }
+
+  /**
+   * Stores values the platform derives for a twin (shadow-mode residuals, later analytics) as
+   * telemetry: history, latest values and live events exactly like a device's readings, but not
+   * checked against the model — their names are the platform's (e.g. `vibrationResidual`). A name the
+   * twin's model declares is refused (it would mix the device's series with a derived one).
+   * @throws TwinloopError BadRequest (unknown twin or workspace, a declared name, a non-finite value);
+   *   StorageError when the append fails.
+   */
+  async ingestDerived(
+    workspace: string,
+    twinId: string,
+    time: number,
+    values: Readonly<Record<string, number>>,
+  ): Promise<void> {
+    const ws = this.options.workspace(workspace);
+    const twin = ws?.graph.getTwin(twinId);
+    if (!ws || !twin) throw new TwinloopError('BadRequest', `No twin '${twinId}' in workspace '${workspace}'.`);
+    const iface = ws.models.getInterface(twin.modelId);
+    for (const [name, v] of Object.entries(values)) {
+      if (iface?.contents.has(name))
+        throw new TwinloopError(
+          'BadRequest',
+          `Derived value '${name}' of '${twinId}' has the name of a content of ${twin.modelId}.`,
+        );
+      if (!Number.isFinite(v))
+        throw new TwinloopError('BadRequest', `Derived value '${name}' of '${twinId}' is not finite.`);
+    }
+    const sets: AcceptedSet[] = [{ ws, workspace, rs: { twinId, time, values: { ...values } }, values }];
+    const points = toPoints(sets);
+    await this.commit(points, sets);
+    this.stats.derivedReadings += points.length;
   }
 
   /**

@@ -12,6 +12,8 @@ export interface IngestStatsSnapshot {
   deadLettersByCode: Record<string, number>;
   /** Appends to history that failed (the messages were not acknowledged). */
   storageFailures: number;
+  /** Values derived by the platform (shadow-mode residuals...) stored as telemetry. */
+  derivedReadings: number;
 }
 
 export class IngestStats {
@@ -20,6 +22,7 @@ export class IngestStats {
   acceptedReadingSets = 0;
   deadLetters = 0;
   storageFailures = 0;
+  derivedReadings = 0;
   readonly deadLettersByCode = new Map<string, number>();
 
   countDeadLetter(code: string): void {
@@ -35,6 +38,7 @@ export class IngestStats {
       deadLetters: this.deadLetters,
       deadLettersByCode: Object.fromEntries(this.deadLettersByCode),
       storageFailures: this.storageFailures,
+      derivedReadings: this.derivedReadings,
     };
   }
 }
