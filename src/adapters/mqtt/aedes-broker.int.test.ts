@@ -35,7 +35,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.endAsync(true);
+  for (const c of clients.splice(0)) c.end(true);
   await broker.close();
   await stack.close();
   rmSync(dir, { recursive: true, force: true });
@@ -93,6 +93,29 @@ describe('AedesBroker', () => {
     await pub.publishAsync('twins/pump-4/telemetry', '{"rpm": 1450}', { qos: 1 });
     await new Promise((r) => setTimeout(r, 100));
     expect(got.sort()).toEqual(['status/line-1', 'twins/pump-4/telemetry']);
+    expect(stack.deadLetters.count('default')).toBe(0);
+  });
+
+  it('publishes commands and retained desired state from the platform; devices may not publish there', async () => {
+    await broker.publish('twins/pump-1/desired', '{"desired":{"flowSetpoint":20}}', { qos: 1, retain: true });
+    const device = await connect(broker.url, { clientId: 'pump-1-device' });
+    const got: [string, string][] = [];
+    device.on('message', (t, m) => got.push([t, m.toString()]));
+    await device.subscribeAsync(['twins/pump-1/commands/+', 'twins/pump-1/desired'], { qos: 1 });
+    await broker.publish('twins/pump-1/commands/setRunning', '{"request":false}', { qos: 1, retain: false });
+    const deadline = Date.now() + 2000;
+    while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual([
+      ['twins/pump-1/desired', '{"desired":{"flowSetpoint":20}}'], // retained: the late subscriber gets it
+      ['twins/pump-1/commands/setRunning', '{"request":false}'],
+    ]);
+    // Another client publishing a command is refused (aedes drops the publish and the connection).
+    const rogue = await connect(broker.url, { clientId: 'rogue' });
+    rogue.on('error', () => undefined);
+    // (no PUBACK comes: do not wait for one)
+    rogue.publish('twins/pump-1/commands/setRunning', '{"request":true}', { qos: 1 }, () => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toHaveLength(2);
     expect(stack.deadLetters.count('default')).toBe(0);
   });
 
