@@ -68,6 +68,27 @@ describe('twinloop CLI', () => {
     expect(JSON.parse(dl.stdout)).toMatchObject({ value: [{ code: 'InvalidTelemetry' }] });
   });
 
+  it('sends a command to a device, refusing a bad one with the reason', async () => {
+    const heard: [string, string, unknown][] = [];
+    const off = platform.control.onCommand((...a) => heard.push(a));
+    try {
+      const ok = await cli('command', 'pump-3a', 'setRunning', 'false');
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/sent setRunning to pump-3a .*twins\/pump-3a\/commands\/setRunning/);
+      expect(heard).toEqual([['pump-3a', 'setRunning', false]]);
+      const bad = await cli('command', 'pump-3a', 'setRunning', 'maybe');
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/ValidationFailed/);
+      expect(heard).toHaveLength(1);
+      // the simulator is off in this platform: the fault command says so
+      const fault = await cli('fault', 'pump-3a', 'bearingDamage');
+      expect(fault.code).toBe(1);
+      expect(fault.stderr).toMatch(/simulator is off/);
+    } finally {
+      off();
+    }
+  });
+
   it('reports a bad query with its line and column', async () => {
     const r = await cli('query', 'SELECT * FROM DIGITALTWINS T\nWHERE T.x >');
     expect(r.code).toBe(1);
