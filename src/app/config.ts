@@ -45,8 +45,11 @@ export const ConfigSchema = Type.Object(
       /** SQLite synchronous mode: FULL survives power loss, NORMAL survives a process crash (kill -9). */
       synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')]),
     }),
-    /** Pilot loaded on first start (a folder under pilots/ or a path); "none" loads nothing. */
-    pilot: Type.String({ minLength: 1 }),
+    /**
+     * Pilot: loaded on first start, its behaviours simulated (a folder under pilots/ or a path);
+     * "none" for none. Default: the one the data folder was seeded with, else "pump-line".
+     */
+    pilot: Type.Optional(Type.String({ minLength: 1 })),
     /** The device simulator: plays the pilot's behaviours/ over MQTT (see docs/simulation.md). */
     simulation: Type.Object({
       enabled: Type.Boolean(),
@@ -84,7 +87,6 @@ export function defaultConfig(): TwinloopConfig {
     auth: 'auto',
     limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000, maxQueryHops: 100 },
     history: { retentionDays: 0, synchronous: 'FULL' },
-    pilot: 'pump-line',
     simulation: { enabled: true, shadow: true },
     logLevel: 'info',
   };

@@ -35,9 +35,18 @@ import { loadBehaviourCatalog } from './behaviour-files.js';
 import { loadPilot } from './pilot-loader.js';
 import { ShadowService } from '../sim/shadow/shadow-service.js';
 import { startSimulator, type Simulator, type SimulatorWorld } from './simulator.js';
-import { ensureToken, removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
+import {
+  ensureToken,
+  readPilotRecord,
+  removeRuntimeInfo,
+  writePilotRecord,
+  writeRuntimeInfo,
+  type RuntimeInfo,
+} from './runtime-files.js';
 
 export const DEFAULT_WORKSPACE = 'default';
+/** The pilot a new data folder is seeded with. */
+export const DEFAULT_PILOT = 'pump-line';
 /** How many ports above a busy default port are tried before giving up. */
 const PORT_FALLBACK_TRIES = 20;
 
@@ -198,9 +207,20 @@ export async function startPlatform(
       maxPayloadBytes: config.mqtt.maxMessageBytes,
     });
 
-    // ---- first run: the pilot
-    if (modelCount === 0 && twinCount === 0 && config.pilot !== 'none') {
-      const r = await loadPilot(config.pilot, { models, twins });
+    // ---- the pilot: seeded on first run; later runs keep the data folder's own
+    const recorded = readPilotRecord(config.dataDir)?.pilot;
+    const empty = modelCount === 0 && twinCount === 0;
+    if (!empty && recorded && config.pilot && config.pilot !== 'none' && config.pilot !== recorded)
+      throw new TwinloopError(
+        'InvalidConfig',
+        `The data folder ${config.dataDir} holds the pilot '${recorded}', not '${config.pilot}'. Start '${config.pilot}' in its own folder (--data ./data-${config.pilot.replace(/[^\w-]+/g, '_')}), or leave out --pilot to go on with '${recorded}'.`,
+      );
+    // A folder seeded before pilot.json existed is taken to hold the default pilot (checked below).
+    const guessed = !config.pilot && !recorded && !empty;
+    let pilot = config.pilot ?? recorded ?? DEFAULT_PILOT;
+    if (empty) writePilotRecord(config.dataDir, pilot);
+    if (empty && pilot !== 'none') {
+      const r = await loadPilot(pilot, { models, twins });
       logger.info(
         { pilot: r.name, models: r.models, twins: r.twins, relationships: r.relationships },
         'pilot loaded',
@@ -296,8 +316,19 @@ export async function startPlatform(
     if (desiredCount) mqttLogger.debug({ twins: desiredCount }, 'desired state published');
 
     // ---- behaviour models (the pilot's behaviours/), compiled against the workspace's models
-    const behaviours =
-      config.pilot === 'none' ? new BehaviourCatalog([], models) : loadBehaviourCatalog(config.pilot, models);
+    let behaviours = new BehaviourCatalog([], models);
+    if (pilot !== 'none') {
+      try {
+        behaviours = loadBehaviourCatalog(pilot, models);
+      } catch (e) {
+        if (!guessed) throw e;
+        logger.warn(
+          { err: e },
+          `the data folder names no pilot and the ${pilot} behaviours do not fit its models: no simulation (give --pilot)`,
+        );
+        pilot = 'none';
+      }
+    }
 
     let simulator: Simulator | undefined; // started last, once everything is up
 
@@ -392,7 +423,7 @@ export async function startPlatform(
     if (config.simulation.enabled && behaviours.size > 0) {
       const simLogger = logger.child({ component: 'simulator' });
       const sim = await startSimulator({
-        pilot: config.pilot,
+        pilot,
         catalog: behaviours,
         twins: [...graph.allTwins()].map((t) => ({ id: t.id, modelId: t.modelId })),
         world: graphWorld(graph),
@@ -452,7 +483,7 @@ export async function startPlatform(
       if (simulator) {
         const assets = simulator.stats().assets;
         lines.push(
-          `  Simulation                 ${assets} assets of ${config.pilot}, speed ×${simulator.speed} (--no-sim to turn off)`,
+          `  Simulation                 ${assets} assets of ${pilot}, speed ×${simulator.speed} (--no-sim to turn off)`,
         );
       }
       if (shadow) {

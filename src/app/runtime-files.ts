@@ -9,6 +9,30 @@ import path from 'node:path';
 
 export const TOKEN_FILE = 'token';
 export const RUNTIME_FILE = 'runtime.json';
+/** Which pilot the data folder was seeded with (written on first start). */
+export const PILOT_FILE = 'pilot.json';
+
+export interface PilotRecord {
+  /** As given: a name under pilots/ or a path. */
+  pilot: string;
+  loadedAt: string;
+}
+
+export function readPilotRecord(dataDir: string): PilotRecord | undefined {
+  try {
+    const r = JSON.parse(readFileSync(path.join(dataDir, PILOT_FILE), 'utf8')) as PilotRecord;
+    return typeof r.pilot === 'string' && r.pilot ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writePilotRecord(dataDir: string, pilot: string): void {
+  const file = path.join(dataDir, PILOT_FILE);
+  const record: PilotRecord = { pilot, loadedAt: new Date().toISOString() };
+  writeFileSync(file + '.tmp', JSON.stringify(record, null, 2));
+  renameSync(file + '.tmp', file);
+}
 
 export interface RuntimeInfo {
   pid: number;

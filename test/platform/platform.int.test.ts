@@ -126,6 +126,19 @@ describe('the core loop', () => {
     );
   });
 
+  it('a data folder keeps its pilot: another --pilot is refused with a way out', async () => {
+    await platform.stop();
+    const e: unknown = await startTestPlatform(data.dir, { pilot: 'ev-fleet' }).then(
+      (p) => p.stop(),
+      (x: unknown) => x,
+    );
+    expect(e).toMatchObject({ code: 'InvalidConfig' });
+    expect((e as Error).message).toMatch(/holds the pilot 'pump-line'.*--data \.\/data-ev-fleet/);
+    platform = await startTestPlatform(data.dir); // no --pilot: goes on with pump-line
+    expect(platform.behaviours.size).toBeGreaterThan(0);
+    expect(await query(platform, 'SELECT COUNT() FROM DIGITALTWINS')).toEqual([{ COUNT: 12 }]);
+  });
+
   it('an explicit busy port stops with a way out, never a crash', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
