@@ -47,15 +47,18 @@ describe('config', () => {
     );
   });
 
-  it('simulates by default at speed 1; --no-sim / TWINLOOP_SIM=off turn it off; a bad value is reported', () => {
-    expect(resolveConfig([]).simulation).toEqual({ enabled: true, speed: 1 });
-    const cfg = resolveConfig([envLayer({ TWINLOOP_SIM: 'off', TWINLOOP_SIM_SPEED: '60' })]);
-    expect(cfg.simulation).toEqual({ enabled: false, speed: 60 });
+  it('simulates and shadows by default (speed: the pilot scenario's); flags and env turn them off; a bad value is reported', () => {
+    expect(resolveConfig([]).simulation).toEqual({ enabled: true, shadow: true });
+    const cfg = resolveConfig([
+      envLayer({ TWINLOOP_SIM: 'off', TWINLOOP_SIM_SPEED: '60', TWINLOOP_SHADOW: 'off' }),
+    ]);
+    expect(cfg.simulation).toEqual({ enabled: false, speed: 60, shadow: false });
     expect(
       resolveConfig([envLayer({ TWINLOOP_SIM: 'off' }), cliLayer({ sim: 'on', simSpeed: '2' })]).simulation,
     ).toEqual({
       enabled: true,
       speed: 2,
+      shadow: true,
     });
     let err: TwinloopError | undefined;
     try {
