@@ -47,7 +47,7 @@ describe('config', () => {
     );
   });
 
-  it('simulates and shadows by default (speed: the pilot scenario's); flags and env turn them off; a bad value is reported', () => {
+  it('simulates and shadows by default (speed: from the pilot scenario); flags and env turn them off; a bad value is reported', () => {
     expect(resolveConfig([]).simulation).toEqual({ enabled: true, shadow: true });
     const cfg = resolveConfig([
       envLayer({ TWINLOOP_SIM: 'off', TWINLOOP_SIM_SPEED: '60', TWINLOOP_SHADOW: 'off' }),
