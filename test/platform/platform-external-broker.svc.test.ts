@@ -47,4 +47,27 @@ describe('external broker', () => {
     }
     expect(rows).toEqual([{ temperature: marker }]);
   });
+
+  it('sends commands to devices through the external broker', async () => {
+    const device = await mqtt.connectAsync(MQTT_URL, { clientId: `ext-cmd-${process.pid}` });
+    const got: { topic: string; body: { requestId: string; request: unknown } }[] = [];
+    device.on('message', (topic, m) => got.push({ topic, body: JSON.parse(m.toString()) as never }));
+    await device.subscribeAsync('twins/pump-1c/commands/+', { qos: 1 });
+    const res = await fetch(`${platform.runtime.httpUrl}/digitaltwins/pump-1c/commands/setRunning`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'false',
+    });
+    expect(res.status).toBe(202);
+    const { requestId } = (await res.json()) as { requestId: string };
+    const end = Date.now() + 5000;
+    // The machine's broker is shared: pick our own request out of whatever else arrives.
+    while (!got.some((g) => g.body.requestId === requestId) && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(got.find((g) => g.body.requestId === requestId)).toMatchObject({
+      topic: 'twins/pump-1c/commands/setRunning',
+      body: { requestId, request: false },
+    });
+    await device.endAsync();
+  });
 });
