@@ -24,6 +24,7 @@ import type { CompiledBehaviour } from '../sim/behaviour/compile-behaviour.js';
 import { createRealClock } from '../sim/runner/clock.js';
 import {
   createFleetRunner,
+  type AssetSnapshot,
   type FleetRunner,
   type ReadingSet,
   type RelationshipWiring,
@@ -110,6 +111,8 @@ export interface Simulator {
    * @throws TwinloopError NotFound (not a simulated twin), BadRequest (no such fault; lists them).
    */
   fault(twinId: string, fault: string, on: boolean): { behaviour: string; simulatedTime: number };
+  /** The simulated device's whole state now (a what-if fork point); undefined when not simulated. */
+  snapshot(twinId: string): AssetSnapshot | undefined;
   stats(): SimulatorStats;
   /** Stops the runners, then waits for in-flight publishes and disconnects. Idempotent. */
   stop(): Promise<void>;
@@ -355,6 +358,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     speed,
     simulates: (twinId) => runnerOf.has(twinId),
     simTime: (wallMs) => t0 + ((wallMs - wallStart) / 1000) * speed,
+    snapshot: (twinId) => runnerOf.get(twinId)?.runner.snapshot(twinId),
     fault(twinId, fault, on) {
       const sim = runnerOf.get(twinId);
       if (!sim) throw new TwinloopError('NotFound', `Twin '${twinId}' is not simulated.`);

@@ -25,3 +25,5 @@ export { encodingOf, TIME_NAME } from './check-behaviour.js';
 export { aggregate, cycleAt, scheduleAt } from './input-signals.js';
 export { BehaviourCatalog } from './behaviour-catalog.js';
 export type { CatalogEntry, CatalogModels } from './behaviour-catalog.js';
+export { idealTelemetry } from './ideal-telemetry.js';
+export type { IdealProbe, IdealTelemetry } from './ideal-telemetry.js';

@@ -4,7 +4,7 @@ import { parseDtdl } from '../../core/models/dtdl/parse-dtdl.js';
 import type { InterfaceInfo } from '../../core/models/model-types.js';
 import { compileBehaviour, seededRandom } from '../behaviour/index.js';
 import { solveIvp } from '../solvers/solve-ivp.js';
-import { behaviourSimulator } from './behaviour-simulator.js';
+import { behaviourSeriesSimulator, behaviourSimulator } from './behaviour-simulator.js';
 import { calibrate } from './calibrate.js';
 
 const ROOM_ID = 'dtmi:test:Room;1';
@@ -148,5 +148,75 @@ describe('behaviourSimulator + calibrate (end to end)', () => {
     expect(() => behaviourSimulator({ ...base, times: [] })).toThrow(/no observation times/);
     expect(() => behaviourSimulator({ ...base, fixed: { tau: 3 } })).toThrow(/both fitted and fixed/);
     expect(() => behaviourSimulator(base)(Float64Array.of(1, 2))).toThrow(/Expected 1 parameter/);
+  });
+
+  it('observes several series from one run, each at its own times, concatenated in order', () => {
+    const tT = [0, 250, 600, 1800, 3600];
+    const tP = [301, 600, 2401];
+    const both = behaviourSeriesSimulator({
+      model,
+      parameters: ['tau', 'gain'],
+      series: [
+        { observe: { telemetry: 'temperature' }, times: tT },
+        { observe: 'power', times: tP },
+      ],
+    });
+    const p = Float64Array.of(420, 7.5);
+    const alone = behaviourSimulator({
+      model,
+      parameters: ['tau', 'gain'],
+      times: tT,
+      observe: { telemetry: 'temperature' },
+    })(p);
+    const out = both(p);
+    expect(out).toHaveLength(tT.length + tP.length);
+    for (let i = 0; i < tT.length; i++) expect(out[i]).toBeCloseTo(alone[i] as number, 6);
+    expect(Array.from(out.subarray(tT.length))).toEqual([1000, 1000, 400]);
+    // Starts at the earliest time of any series; the temperature mapping adds 0.5 to T (18 at t = 0).
+    expect(out[0]).toBe(18.5);
+  });
+
+  it('starts named states at given values, the others at their initial expressions', () => {
+    const sim = behaviourSeriesSimulator({
+      model,
+      parameters: ['ambient'],
+      series: [{ observe: 'T', times: [0, 100] }],
+      initial: { T: 25 },
+    });
+    const [T0, T100] = sim(Float64Array.of(18));
+    expect(T0).toBe(25);
+    // Heater off before 300 s: T relaxes from 25 towards ambient (18) with tau = 600.
+    expect(T100).toBeCloseTo(18 + 7 * Math.exp(-100 / 600), 6);
+    expect(() =>
+      behaviourSeriesSimulator({
+        model,
+        parameters: ['tau'],
+        series: [{ observe: 'T', times: [0] }],
+        initial: { nope: 1 },
+      }),
+    ).toThrow(/no state 'nope'/);
+  });
+
+  it('rejects no series, an empty series and bad times, naming the series', () => {
+    const base = { model, parameters: ['tau'] };
+    expect(() => behaviourSeriesSimulator({ ...base, series: [] })).toThrow(/no observed series/);
+    expect(() =>
+      behaviourSeriesSimulator({
+        ...base,
+        series: [
+          { observe: 'T', times: [0] },
+          { observe: 'T', times: [] },
+        ],
+      }),
+    ).toThrow(/Series 1 has no observation times/);
+    expect(() =>
+      behaviourSeriesSimulator({
+        ...base,
+        series: [
+          { observe: 'T', times: [0] },
+          { observe: 'T', times: [5, 5] },
+        ],
+      }),
+    ).toThrow(/Observation time 1 of series 1/);
   });
 });

@@ -43,6 +43,20 @@ interface Action {
   apply: (t: number) => void;
 }
 
+/** Everything needed to continue an asset elsewhere (a what-if fork): copies, not views. */
+export interface AssetSnapshot {
+  /** Simulated time (s). */
+  t: number;
+  /** States, model.layout.states order. */
+  state: Float64Array;
+  /** Raw input values, model.layout.inputs order. */
+  inputs: Float64Array;
+  /** Switch-on time of each fault (NaN = off), model.layout.faults order. */
+  faultStart: Float64Array;
+  faultHold: Float64Array;
+  parameters: Record<string, number>;
+}
+
 export interface FleetRunner {
   /** Current simulated time (s): every asset is here between calls. */
   readonly t: number;
@@ -53,6 +67,8 @@ export interface FleetRunner {
   state(assetId: string): Float64Array;
   /** An asset's parameter values after variation and overrides. */
   parameters(assetId: string): Record<string, number>;
+  /** A copy of an asset's whole simulated state now. @throws TwinloopError NotFound. */
+  snapshot(assetId: string): AssetSnapshot;
   /** Steps taken and right-hand-side calls, summed over the fleet. */
   stats(): { assetSteps: number; fevals: number };
   /**
@@ -252,6 +268,18 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
       return Object.fromEntries(
         model.layout.parameters.map((p) => [p, rt.frame[model.layout.slots.get(p) as number] as number]),
       );
+    },
+    snapshot(assetId) {
+      const i = assetIndex(assetId);
+      const rt = runtimes[i] as BehaviourRuntime;
+      return {
+        t: tk(k),
+        state: Float64Array.from((steppers[i] as OdeStepper).y),
+        inputs: Float64Array.from(rt.inputs),
+        faultStart: Float64Array.from(rt.faultStart),
+        faultHold: Float64Array.from(rt.faultHold),
+        parameters: runner.parameters(assetId),
+      };
     },
     stats() {
       let assetSteps = 0;

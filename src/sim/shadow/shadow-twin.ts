@@ -11,8 +11,7 @@
  */
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { BehaviourRuntime, CompiledBehaviour } from '../behaviour/compile-behaviour.js';
-import type { MappingSpec } from '../behaviour/behaviour-types.js';
-import { compileChecked, type Evaluator } from '../expr/compile-expr.js';
+import { idealTelemetry, type IdealProbe, type IdealTelemetry } from '../behaviour/ideal-telemetry.js';
 import { createStepper } from '../solvers/solve-ivp.js';
 import type { OdeStepper } from '../solvers/ode-types.js';
 
@@ -32,29 +31,11 @@ export interface ShadowTwinOptions {
   maxStep?: number;
 }
 
-interface Probe {
-  name: string;
-  ev: Evaluator;
-  /** The state a bare `from: state` reads, else -1. */
-  state: number;
-}
-
-/** Probes of the numeric (double-encoded) telemetry mappings, noise and sensor faults left out. */
-function probesOf(model: CompiledBehaviour): Probe[] {
-  const states = model.layout.states;
-  return model.spec.telemetry
-    .filter((m: MappingSpec) => m.encoding === 'double')
-    .map((m) => ({
-      name: m.name,
-      ev: compileChecked(m.from.ast, model.layout.slots),
-      state: m.from.ast.kind === 'name' ? states.indexOf(m.from.ast.name) : -1,
-    }));
-}
-
 export class ShadowTwin {
   private readonly rt: BehaviourRuntime;
-  private readonly probes: Probe[];
-  private readonly out: Float64Array;
+  private readonly ideal: IdealTelemetry;
+  /** Numeric telemetry only: residuals of booleans and integers say little. */
+  private readonly probes: readonly IdealProbe[];
   private readonly maxStep: number;
   private stepper: OdeStepper | undefined;
 
@@ -65,8 +46,8 @@ export class ShadowTwin {
   ) {
     this.rt = model.createRuntime(options.parameters);
     this.rt.faultStart.fill(NaN); // the healthy model: faults the behaviour schedules itself stay off
-    this.probes = probesOf(model);
-    this.out = new Float64Array(model.layout.outputs.length);
+    this.ideal = idealTelemetry(model);
+    this.probes = this.ideal.probes.filter((p) => p.encoding === 'double');
     this.maxStep = options.maxStep ?? 60;
   }
 
@@ -146,13 +127,13 @@ export class ShadowTwin {
         { cause: e },
       );
     }
-    this.model.outputs(t, s.y, this.rt, this.out); // fills the frame the probes read
+    const ideal = this.ideal.values(t, s.y, this.rt);
     const predicted: Record<string, number> = {};
     const residuals: Record<string, number> = {};
     for (const p of this.probes) {
       const v = m.get(p.name);
       if (v === undefined) continue;
-      const pred = p.ev(this.rt.frame);
+      const pred = ideal[p.name] as number;
       if (!Number.isFinite(pred)) continue;
       predicted[p.name] = pred;
       residuals[p.name] = v - pred;
