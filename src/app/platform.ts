@@ -34,6 +34,8 @@ import { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
 import { loadBehaviourCatalog } from './behaviour-files.js';
 import { loadPilot } from './pilot-loader.js';
 import { ShadowService } from '../sim/shadow/shadow-service.js';
+import { WhatIfService } from '../sim/whatif/what-if-service.js';
+import { simulationsPlugin } from '../adapters/http/simulations/simulations-plugin.js';
 import { startSimulator, type Simulator, type SimulatorWorld } from './simulator.js';
 import {
   ensureToken,
@@ -67,6 +69,8 @@ export interface Platform {
   readonly control: ControlService;
   /** The behaviour models of the workspace (the pilot's behaviours/), by the models they simulate. */
   readonly behaviours: BehaviourCatalog;
+  /** What-if runs (POST /simulations). */
+  readonly whatIf: WhatIfService;
   /** Shadow mode, when on (config.simulation.shadow) and the workspace has behaviours. */
   readonly shadow: ShadowService | undefined;
   /** The device simulator playing the pilot's behaviours, when on (config.simulation). */
@@ -331,6 +335,36 @@ export async function startPlatform(
     }
 
     let simulator: Simulator | undefined; // started last, once everything is up
+    let shadow: ShadowService | undefined;
+
+    // ---- what-if runs: read the live twins (and the simulator's or shadows' states), never write
+    const whatIf = new WhatIfService({
+      catalog: behaviours,
+      world: {
+        modelOf: (id) => graph.getTwin(id)?.modelId,
+        property: (id, name) => graph.getTwin(id)?.contents[name],
+        related: (id, name, direction) =>
+          direction === 'outgoing'
+            ? [...graph.outgoing(id, name)].map((r) => r.targetId)
+            : [...graph.incoming(id, name)].map((r) => r.sourceId),
+        outgoing: (id) => [...graph.outgoing(id)].map((r) => ({ name: r.name, targetId: r.targetId })),
+        latest: (id, name) => {
+          const t = graph.getTwin(id);
+          return t?.telemetry[name]?.value ?? t?.contents[name];
+        },
+        now: () => (simulator ? simulator.simTime(Date.now()) : Date.now() / 1000),
+        snapshot: (id) => {
+          const sim = simulator?.snapshot(id);
+          if (sim) return { source: 'simulator', snapshot: sim };
+          const sh = shadow?.shadowOf(id);
+          return sh && Number.isFinite(sh.t)
+            ? { source: 'shadow', snapshot: { t: sh.t, state: sh.state() } }
+            : undefined;
+        },
+      },
+      yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
+    });
+    closers.push(() => whatIf.close());
 
     // ---- live stream
     const isOfModel = (_ws: string, modelId: string, baseId: string) => models.isOfModel(modelId, baseId);
@@ -390,7 +424,10 @@ export async function startPlatform(
               return simulator.fault(twinId, fault, on);
             },
           },
-          plugins: [liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength })],
+          plugins: [
+            liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength }),
+            simulationsPlugin(whatIf),
+          ],
           health: () => ({ twins: graph.twinCount, models: models.count }),
         });
         try {
@@ -442,7 +479,6 @@ export async function startPlatform(
     }
 
     // ---- shadow mode: each twin with a behaviour, residuals back as derived telemetry
-    let shadow: ShadowService | undefined;
     if (config.simulation.shadow && behaviours.size > 0) {
       const shadowLogger = logger.child({ component: 'shadow' });
       let lastErrorLog = 0;
@@ -518,6 +554,7 @@ export async function startPlatform(
       control,
       behaviours,
       shadow,
+      whatIf,
       simulator,
       stop: () => (stopped ??= stopAll()),
     };

@@ -337,7 +337,7 @@ export class WhatIfService {
       const modelId = this.o.world.modelOf(id) as string;
       const entry = this.o.catalog.forModel(modelId);
       if (entry) chosen.push({ id, model: entry.model });
-      else if (r.root !== undefined && id !== r.root && !(Array.isArray(r.twins) && r.twins.includes(id)))
+      else if (r.root !== undefined && !(Array.isArray(r.twins) && r.twins.includes(id)))
         skipped.push({ twinId: id, reason: `model ${modelId} has no behaviour` });
       else
         problem(
