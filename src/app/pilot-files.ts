@@ -6,12 +6,16 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TwinloopError } from '../core/errors/errors.js';
+import { TwinloopError, errors } from '../core/errors/errors.js';
+import { expandScenarioFleet, readScenario } from '../sim/scenario/read-scenario.js';
+import type { ScenarioSpec } from '../sim/scenario/scenario-types.js';
 
 export interface PilotFiles {
   name: string;
   dir: string;
   description?: string;
+  /** scenario.yaml, when the pilot has one (simulation settings, generated fleet, events). */
+  scenario?: ScenarioSpec;
   models: { source: string; json: unknown }[];
   twins: Record<string, unknown>[];
   relationships: Record<string, unknown>[];
@@ -44,7 +48,32 @@ function parseJsonFile(file: string): unknown {
   }
 }
 
-export function readPilot(nameOrPath: string): PilotFiles {
+/** Options of readPilot. */
+export interface ReadPilotOptions {
+  /** How many assets the scenario's fleet generates (--assets N; default: its `count`). */
+  assets?: number;
+}
+
+/**
+ * Reads a pilot's scenario.yaml (undefined without one).
+ * @throws TwinloopError ValidationFailed with every problem at its line and column.
+ */
+export function readPilotScenario(nameOrPath: string): ScenarioSpec | undefined {
+  const file = path.join(resolvePilotDir(nameOrPath), 'scenario.yaml');
+  if (!existsSync(file)) return undefined;
+  const { scenario, problems } = readScenario(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''), file);
+  const errs = problems.filter((p) => p.severity !== 'warning');
+  if (!scenario || errs.length)
+    throw errors.validation('ValidationFailed', `Pilot scenario ${file} is invalid.`, errs);
+  return scenario;
+}
+
+/**
+ * Reads a pilot folder: models, twins.json, and the twins and relationships its scenario's fleet
+ * generates. @throws TwinloopError NotFound (no such pilot), BadRequest (bad JSON), ValidationFailed
+ * (bad scenario), BadRequest (--assets without a fleet).
+ */
+export function readPilot(nameOrPath: string, options: ReadPilotOptions = {}): PilotFiles {
   const dir = resolvePilotDir(nameOrPath);
   const modelsDir = path.join(dir, 'models');
   if (!existsSync(modelsDir)) {
@@ -72,13 +101,21 @@ export function readPilot(nameOrPath: string): PilotFiles {
         relationships?: Record<string, unknown>[];
       })
     : {};
+  const scenario = readPilotScenario(dir);
+  if (options.assets !== undefined && !scenario?.fleet)
+    throw new TwinloopError(
+      'BadRequest',
+      `Pilot ${path.basename(dir)} generates no fleet (its scenario.yaml has no 'fleet:'), so --assets cannot size it.`,
+    );
+  const fleet = scenario?.fleet ? expandScenarioFleet(scenario.fleet, options.assets) : undefined;
   return {
     name: path.basename(dir),
     dir,
     description: graph.description,
+    ...(scenario ? { scenario } : {}),
     models,
-    twins: graph.twins ?? [],
-    relationships: graph.relationships ?? [],
+    twins: [...(graph.twins ?? []), ...(fleet?.twins ?? [])],
+    relationships: [...(graph.relationships ?? []), ...(fleet?.relationships ?? [])],
   };
 }
 

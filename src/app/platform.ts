@@ -33,6 +33,7 @@ import type { DeviceChannel } from '../core/ports/device-channel.js';
 import { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
 import { loadBehaviourCatalog } from './behaviour-files.js';
 import { loadPilot } from './pilot-loader.js';
+import { readPilotScenario } from './pilot-files.js';
 import { ShadowService } from '../sim/shadow/shadow-service.js';
 import { WhatIfService } from '../sim/whatif/what-if-service.js';
 import { simulationsPlugin } from '../adapters/http/simulations/simulations-plugin.js';
@@ -457,6 +458,7 @@ export async function startPlatform(
     closers.push(() => removeRuntimeInfo(config.dataDir));
 
     // ---- the device simulator: a client of the broker like any device, started once all is up
+    const scenario = pilot === 'none' ? undefined : readPilotScenario(pilot);
     if (config.simulation.enabled && behaviours.size > 0) {
       const simLogger = logger.child({ component: 'simulator' });
       const sim = await startSimulator({
@@ -464,10 +466,11 @@ export async function startPlatform(
         catalog: behaviours,
         twins: [...graph.allTwins()].map((t) => ({ id: t.id, modelId: t.modelId })),
         world: graphWorld(graph),
+        ...(scenario ? { scenario } : {}),
         mqttUrl,
         // The embedded broker takes the token as password; an external broker's URL carries its own.
         password: config.mqtt.url ? undefined : token,
-        speed: config.simulation.speed,
+        speed: config.simulation.speed ?? scenario?.simulation.speed ?? 1,
         logger: {
           info: (msg, meta) => simLogger.info(meta ?? {}, msg),
           warn: (msg, meta) => simLogger.warn(meta ?? {}, msg),

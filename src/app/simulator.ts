@@ -29,6 +29,7 @@ import {
   type ReadingSet,
   type RelationshipWiring,
 } from '../sim/runner/fleet-runner.js';
+import type { ScenarioSpec } from '../sim/scenario/scenario-types.js';
 import { loadBehaviourCatalog } from './behaviour-files.js';
 import { readPilot } from './pilot-files.js';
 
@@ -63,6 +64,8 @@ export interface SimulatorOptions {
   twins: Iterable<SimulatorTwin>;
   /** Relationship and property inputs read from here (none: inputs keep their defaults). */
   world?: SimulatorWorld;
+  /** The pilot's scenario: default sample interval and seed, and timed events (docs/pilots.md). */
+  scenario?: ScenarioSpec;
   mqttUrl: string;
   /** MQTT password: the platform's token when auth is on. */
   password?: string;
@@ -190,7 +193,8 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const speed = o.speed ?? 1;
   if (!(Number.isFinite(speed) && speed > 0))
     throw new TwinloopError('InvalidConfig', `Simulation speed must be a number > 0, got ${String(speed)}.`);
-  const sampleInterval = o.sampleInterval ?? 10;
+  const sampleInterval = o.sampleInterval ?? o.scenario?.simulation.sampleInterval ?? 10;
+  const seed = o.seed ?? o.scenario?.simulation.seed ?? 1;
   if (o.catalog.size === 0)
     throw new TwinloopError('NotFound', `Pilot ${o.pilot} has no behaviours/ folder: nothing to simulate.`);
   const fleets = fleetsOf(o);
@@ -268,7 +272,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
         t0,
         tick: 1,
         sampleInterval,
-        seed: o.seed ?? 1,
+        seed,
         variation: variationFor(f.model),
         sink: publish,
         clock,
@@ -298,6 +302,28 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   } catch (e) {
     client.end(true);
     throw e;
+  }
+
+  // The scenario's events, at their simulated times (checked now: a bad one stops the start).
+  for (const e of o.scenario?.events ?? []) {
+    const at = `${o.pilot}/scenario.yaml:${e.loc.line}:${e.loc.column}`;
+    const sim = runnerOf.get(e.twin);
+    if (!sim) {
+      log.warn(`Simulator: ${at}: twin '${e.twin}' is not simulated; its event is skipped.`);
+      continue;
+    }
+    try {
+      const a = e.action;
+      if (a.kind === 'command') sim.runner.command(e.twin, a.command, a.payload, e.at);
+      else if (a.kind === 'input') sim.runner.setInput(e.twin, a.input, a.value, e.at);
+      else if (a.on) sim.runner.activateFault(e.twin, a.fault, e.at);
+      else sim.runner.deactivateFault(e.twin, a.fault, e.at);
+    } catch (err) {
+      client.end(true);
+      throw new TwinloopError('ValidationFailed', `Scenario event at ${at}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
   }
 
   const onControl = (topic: string, payload: Buffer): void => {
@@ -401,8 +427,14 @@ function variationFor(model: { layout: { parameters: readonly string[] } }): Rec
  * A pilot folder's models, twins and relationships as a simulator sees them, for `twinloop simulate`
  * run without a platform in-process: the catalog, the twins, and a world answering from the files.
  */
-export function pilotWorkspace(pilot: string): Pick<SimulatorOptions, 'catalog' | 'twins' | 'world'> {
-  const files = readPilot(pilot);
+export function pilotWorkspace(
+  pilot: string,
+  options: { assets?: number } = {},
+): Pick<SimulatorOptions, 'catalog' | 'twins' | 'world' | 'scenario'> & {
+  /** The pilot's twins and relationships (ADT JSON), generated fleet included. */
+  files: ReturnType<typeof readPilot>;
+} {
+  const files = readPilot(pilot, options);
   const modelsDir = path.join(files.dir, 'models');
   const parsed = parseDtdl(
     readdirSync(modelsDir)
@@ -436,5 +468,11 @@ export function pilotWorkspace(pilot: string): Pick<SimulatorOptions, 'catalog' 
         : rels.filter((r) => r.target === id && r.name === name).map((r) => r.source),
     latest: (id, name) => byId.get(id)?.[name],
   };
-  return { catalog: loadBehaviourCatalog(pilot, models), twins, world };
+  return {
+    catalog: loadBehaviourCatalog(pilot, models),
+    twins,
+    world,
+    ...(files.scenario ? { scenario: files.scenario } : {}),
+    files,
+  };
 }

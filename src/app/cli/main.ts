@@ -135,20 +135,30 @@ program
       "the models and twins come from the pilot folder's own files",
   )
   .option('--pilot <name>', 'a folder under pilots/ or a path', 'pump-line')
-  .option('--speed <x>', 'simulated seconds per wall second', '1')
-  .option('--seed <n>', 'seed of the parameter spread and sensor noise', '1')
-  .option('--sample-interval <s>', 'simulated seconds between readings of one device', '10')
+  .option('--speed <x>', "simulated seconds per wall second (default: the pilot scenario's, else 1)")
+  .option('--assets <n>', "how many assets the pilot scenario's fleet generates (default: its count)")
+  .option('--seed <n>', "seed of the parameter spread and sensor noise (default: the scenario's, else 1)")
+  .option(
+    '--sample-interval <s>',
+    'simulated seconds between readings of one device (default: the scenario’s, else 10)',
+  )
   .option('--mqtt-url <url>', "broker URL (default: the running server's, from the data folder)")
-  .option('--token <token>', "MQTT password (env TWINLOOP_TOKEN; default: the data folder's token file)")
+  .option('--url <url>', "Twinloop HTTP URL, to create missing fleet twins (default: the running server's)")
+  .option(
+    '--token <token>',
+    "MQTT password / API token (env TWINLOOP_TOKEN; default: the data folder's token file)",
+  )
   .option('--data <dir>', 'data folder of the local server (to find its broker and token)')
   .action(
     run(
       async (o: {
         pilot: string;
-        speed: string;
-        seed: string;
-        sampleInterval: string;
+        speed?: string;
+        assets?: string;
+        seed?: string;
+        sampleInterval?: string;
         mqttUrl?: string;
+        url?: string;
         token?: string;
         data?: string;
       }) => {
@@ -162,7 +172,8 @@ program
             'ServiceUnavailable',
             `No running Twinloop found in ${dataDir} (no runtime.json): start one, or give --mqtt-url / --data.`,
           );
-        const numberOf = (v: string, what: string): number => {
+        const numberOf = (v: string | undefined, what: string): number | undefined => {
+          if (v === undefined) return undefined;
           const n = Number(v);
           if (!Number.isFinite(n) || n <= 0)
             throw new TwinloopError('BadRequest', `${what} must be a number > 0, got '${v}'.`);
@@ -170,14 +181,36 @@ program
         };
         const log = (level: string) => (msg: string) =>
           process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
+        const assets = numberOf(o.assets, '--assets');
+        const token = o.token ?? process.env.TWINLOOP_TOKEN ?? readToken(dataDir);
+        const workspace = pilotWorkspace(o.pilot, assets === undefined ? {} : { assets: Math.round(assets) });
+        if (assets !== undefined) {
+          // A sized fleet has twins the server may not have yet: create the missing ones first.
+          const { ApiClient } = await import('./api-client.js');
+          const { ensurePilotTwins } = await import('./ensure-twins.js');
+          const created = await ensurePilotTwins(
+            new ApiClient({ url: o.url, token, data: o.data }),
+            workspace.files,
+          );
+          if (created.twins || created.relationships)
+            process.stdout.write(
+              `created ${created.twins} twin(s) and ${created.relationships} relationship(s) for the fleet\n`,
+            );
+        }
+        const speed = numberOf(o.speed, '--speed');
+        const seed = numberOf(o.seed, '--seed');
+        const sampleInterval = numberOf(o.sampleInterval, '--sample-interval');
         const sim = await startSimulator({
           pilot: o.pilot,
-          ...pilotWorkspace(o.pilot),
+          catalog: workspace.catalog,
+          twins: workspace.twins,
+          world: workspace.world,
+          ...(workspace.scenario ? { scenario: workspace.scenario } : {}),
           mqttUrl,
-          password: o.token ?? process.env.TWINLOOP_TOKEN ?? readToken(dataDir),
-          speed: numberOf(o.speed, '--speed'),
-          seed: Math.trunc(numberOf(o.seed, '--seed')),
-          sampleInterval: numberOf(o.sampleInterval, '--sample-interval'),
+          password: token,
+          speed: speed ?? workspace.scenario?.simulation.speed ?? 1,
+          ...(seed === undefined ? {} : { seed: Math.trunc(seed) }),
+          ...(sampleInterval === undefined ? {} : { sampleInterval }),
           logger: { info: log('info'), warn: log('warn'), error: log('error') },
         });
         const fleets = sim.fleets.map((f) => `${f.assets} × ${f.behaviour}`).join(', ');
