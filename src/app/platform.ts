@@ -37,6 +37,8 @@ import { readPilotScenario } from './pilot-files.js';
 import { ShadowService } from '../sim/shadow/shadow-service.js';
 import { WhatIfService } from '../sim/whatif/what-if-service.js';
 import { simulationsPlugin } from '../adapters/http/simulations/simulations-plugin.js';
+import { calibrationPlugin } from '../adapters/http/calibration/calibration-plugin.js';
+import { CalibrationService, historyFromStore } from '../sim/calibration/calibration-service.js';
 import { startSimulator, type Simulator, type SimulatorWorld } from './simulator.js';
 import {
   ensureToken,
@@ -70,6 +72,8 @@ export interface Platform {
   readonly control: ControlService;
   /** The behaviour models of the workspace (the pilot's behaviours/), by the models they simulate. */
   readonly behaviours: BehaviourCatalog;
+  /** Calibration of twins' behaviour parameters (POST /digitaltwins/{id}/calibrations). */
+  readonly calibration: CalibrationService;
   /** What-if runs (POST /simulations). */
   readonly whatIf: WhatIfService;
   /** Shadow mode, when on (config.simulation.shadow) and the workspace has behaviours. */
@@ -338,6 +342,31 @@ export async function startPlatform(
     let simulator: Simulator | undefined; // started last, once everything is up
     let shadow: ShadowService | undefined;
 
+    // ---- calibration: fit a twin's behaviour parameters to its history, apply them on request
+    const calibration = new CalibrationService({
+      workspace,
+      store: storage.behaviour,
+      history: historyFromStore(storage.history, workspace),
+      twin: (id) => {
+        const t = graph.getTwin(id);
+        return t && { modelId: t.modelId, properties: t.contents };
+      },
+      behaviours,
+      // Simulated twins on the simulator's clock; others on Unix seconds, as in shadow mode.
+      simTime: (id) => {
+        const sim = simulator;
+        return sim?.simulates(id) ? (ms: number) => sim.simTime(ms) : (ms: number) => ms / 1000;
+      },
+      // The shadow restarts with the new values; the simulated device (the "real" asset) is left alone.
+      onApplied: (id) => shadow?.forget(id),
+    });
+    closers.push(
+      live.subscribe((evs) => {
+        for (const e of evs)
+          if (e.type === 'twinDeleted' && e.workspace === workspace) calibration.deleteTwin(e.twinId);
+      }),
+    );
+
     // ---- what-if runs: read the live twins (and the simulator's or shadows' states), never write
     const whatIf = new WhatIfService({
       catalog: behaviours,
@@ -362,6 +391,7 @@ export async function startPlatform(
             ? { source: 'shadow', snapshot: { t: sh.t, state: sh.state() } }
             : undefined;
         },
+        parameters: (id) => calibration.applied(id),
       },
       yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
     });
@@ -428,6 +458,7 @@ export async function startPlatform(
           plugins: [
             liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength }),
             simulationsPlugin(whatIf),
+            calibrationPlugin({ calibration }),
           ],
           health: () => ({ twins: graph.twinCount, models: models.count }),
         });
@@ -494,6 +525,7 @@ export async function startPlatform(
         // Simulated twins run on the simulator's clock; live ones on Unix seconds (a daily
         // schedule is then the UTC time of day).
         simTime: sim ? (ms) => sim.simTime(ms) : (ms) => ms / 1000,
+        parameters: (id) => calibration.applied(id),
         onError: (err, twinId) => {
           if (Date.now() - lastErrorLog < 10_000) return;
           lastErrorLog = Date.now();
@@ -558,6 +590,7 @@ export async function startPlatform(
       behaviours,
       shadow,
       whatIf,
+      calibration,
       simulator,
       stop: () => (stopped ??= stopAll()),
     };

@@ -17,7 +17,7 @@ function simulate(days: number, setup?: (r: ReturnType<typeof createFleetRunner>
   const ws = pilotWorkspace('ev-fleet');
   const entry = ws.catalog.forModel(VEHICLE);
   if (!entry) throw new Error('no vehicle behaviour');
-  const cars = ws.twins.filter((t) => t.modelId === VEHICLE).map((t) => t.id);
+  const cars = [...ws.twins].filter((t) => t.modelId === VEHICLE).map((t) => t.id);
   const world = ws.world!;
   const readings = new Map<string, ReadingSet[]>(cars.map((c) => [c, []]));
   const runner = createFleetRunner({

@@ -121,4 +121,33 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'behaviour parameters and calibrations',
+    up: (db) => {
+      db.exec(`
+        -- The parameter values applied to a twin's behaviour (vals: JSON object name -> number).
+        CREATE TABLE behaviour_parameters (
+          workspace TEXT NOT NULL,
+          twin_id TEXT NOT NULL,
+          behaviour TEXT NOT NULL,
+          vals TEXT NOT NULL,
+          calibration_id TEXT,
+          applied_at INTEGER NOT NULL,
+          PRIMARY KEY (workspace, twin_id)
+        ) WITHOUT ROWID;
+        -- Calibrations run on a twin; report: the rest of the CalibrationRecord as JSON.
+        CREATE TABLE calibrations (
+          seq INTEGER PRIMARY KEY,
+          workspace TEXT NOT NULL,
+          twin_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          behaviour TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          report TEXT NOT NULL,
+          UNIQUE (workspace, twin_id, id)
+        );
+        CREATE INDEX calibrations_by_twin ON calibrations (workspace, twin_id, created_at, seq);
+      `);
+    },
+  },
 ];

@@ -1,10 +1,11 @@
 /**
  * One call that opens the embedded storage of a data folder: the database (migrated), then the
- * history store (which replays its log), then the model, twin and dead-letter stores on the same
- * connection. close() commits what is pending and closes the file.
+ * history store (which replays its log), then the model, twin, dead-letter and behaviour parameter
+ * stores on the same connection. close() commits what is pending and closes the file.
  */
 import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite-database.js';
 import type Database from 'better-sqlite3';
+import { SqliteBehaviourParameterStore } from './sqlite-behaviour-parameter-store.js';
 import { SqliteDeadLetterStore, type SqliteDeadLetterStoreOptions } from './sqlite-dead-letter-store.js';
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './sqlite-history-store.js';
 import { SqliteModelStore } from './sqlite-model-store.js';
@@ -22,6 +23,8 @@ export interface SqliteStorage {
   twins: SqliteTwinStore;
   history: SqliteHistoryStore;
   deadLetters: SqliteDeadLetterStore;
+  /** Behaviour parameters applied to twins, and calibrations. */
+  behaviour: SqliteBehaviourParameterStore;
   /** Flushes history and dead letters, then closes the database. */
   close(): Promise<void>;
 }
@@ -51,6 +54,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     twins: new SqliteTwinStore(database.db, { history }),
     history,
     deadLetters,
+    behaviour: new SqliteBehaviourParameterStore(database.db),
     close: async () => {
       if (closed) return;
       closed = true;

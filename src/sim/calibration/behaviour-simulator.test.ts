@@ -187,6 +187,17 @@ describe('behaviourSimulator + calibrate (end to end)', () => {
     expect(T0).toBe(25);
     // Heater off before 300 s: T relaxes from 25 towards ambient (18) with tau = 600.
     expect(T100).toBeCloseTo(18 + 7 * Math.exp(-100 / 600), 6);
+    // A start value fitted with the parameters: it follows them in the vector.
+    const withStart = behaviourSeriesSimulator({
+      model,
+      parameters: ['tau'],
+      fitInitial: ['T'],
+      series: [{ observe: 'T', times: [0, 100] }],
+    });
+    const [S0, S100] = withStart(Float64Array.of(600, 22));
+    expect(S0).toBe(22);
+    expect(S100).toBeCloseTo(18 + 4 * Math.exp(-100 / 600), 6);
+    expect(() => withStart(Float64Array.of(600))).toThrow(/Expected 2 parameter values/);
     expect(() =>
       behaviourSeriesSimulator({
         model,

@@ -35,6 +35,11 @@ export interface BehaviourSimulatorOptions {
    * trial parameters. Ignored when `initialState` is given.
    */
   initial?: Readonly<Record<string, number>>;
+  /**
+   * States whose initial values are fitted too: their values follow the parameters' in the vector
+   * `simulate` receives (a start that is only known with noise is estimated, not assumed).
+   */
+  fitInitial?: readonly string[];
   /** Sets inputs on each fresh runtime before the run (`model.setInput(rt, 'u', 1)`, commands...). */
   setup?: (rt: BehaviourRuntime) => void;
   /** Solver tolerances (defaults 1e-8 / 1e-10: tighter than the noise, so the fit sees the model). */
@@ -145,6 +150,13 @@ function build(
   });
   const readers = series.map((s) => observer(model, s.observe));
   const initialOverrides = initialOf(model, options.initial);
+  const fitInitial = (options.fitInitial ?? []).map((name) => {
+    const s = model.layout.states.indexOf(name);
+    if (s < 0)
+      throw new TwinloopError('BadRequest', `Behaviour '${model.spec.behaviour}' has no state '${name}'.`);
+    return s;
+  });
+  const nValues = parameters.length + fitInitial.length;
 
   // The union of all observation times (one integration serves every series), and for each union
   // time the (series, output position) pairs read there, as CSR arrays.
@@ -171,11 +183,8 @@ function build(
   const tEnd = union[union.length - 1] as number;
 
   return (params) => {
-    if (params.length !== parameters.length) {
-      throw new TwinloopError(
-        'BadRequest',
-        `Expected ${parameters.length} parameter values, got ${params.length}.`,
-      );
+    if (params.length !== nValues) {
+      throw new TwinloopError('BadRequest', `Expected ${nValues} parameter values, got ${params.length}.`);
     }
     const overrides: Record<string, number> = { ...options.fixed };
     parameters.forEach((name, j) => (overrides[name] = params[j] as number));
@@ -187,6 +196,7 @@ function build(
       y0 = model.initialState(rt);
       for (const [s, v] of initialOverrides) y0[s] = v;
     }
+    fitInitial.forEach((s, j) => (y0[s] = params[parameters.length + j] as number));
     const pred = new Float64Array(total);
     const sample = (i: number, y: Float64Array): void => {
       model.outputs(union[i] as number, y, rt, outputs); // evaluates the whole frame at (t, y)

@@ -6,8 +6,15 @@ export type {
   CalibrationRequest,
   CalibrationResult,
 } from './calibrate.js';
-export { behaviourSimulator } from './behaviour-simulator.js';
+export { behaviourSeriesSimulator, behaviourSimulator } from './behaviour-simulator.js';
 export type { BehaviourSimulatorOptions } from './behaviour-simulator.js';
+export { calibrateTwin } from './twin-calibration.js';
+export { CalibrationService, historyFromStore } from './calibration-service.js';
+export type {
+  CalibrationServiceOptions,
+  EffectiveParameters,
+  TwinCalibrationRequest,
+} from './calibration-service.js';
 export { levenbergMarquardt } from './levenberg-marquardt.js';
 export type {
   LevenbergMarquardtOptions,

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TwinloopError } from '../../core/errors/errors.js';
 import { parseDtdl } from '../../core/models/dtdl/parse-dtdl.js';
@@ -53,6 +55,23 @@ telemetry:
 `;
 
 const T0_MS = Date.UTC(2026, 0, 5, 8, 0, 0);
+
+/** The pump-line pilot's pump behaviour, compiled against the pilot's models, and a pump's true values. */
+function pumpSetup() {
+  const dir = join(import.meta.dirname, '../../../pilots/pump-line');
+  const r = parseDtdl(
+    readdirSync(join(dir, 'models'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => ({ source: f, text: readFileSync(join(dir, 'models', f), 'utf8') })),
+  );
+  const lookup = {
+    getInterface: (id: string) => r.interfaces.get(id),
+    isOfModel: (m: string, b: string) => m === b || (r.interfaces.get(m)?.ancestors.includes(b) ?? false),
+  };
+  const text = readFileSync(join(dir, 'behaviours', 'pump.behaviour.yaml'), 'utf8');
+  const pump = compileBehaviour(text, r.interfaces.get('dtmi:twinloop:pumpline:Pump;1')!, { lookup });
+  return { pump, truth: { frictionLoss: 0.19, bearingCooling: 0.026, baseVibration: 1.32 } };
+}
 
 interface HistoryOptions {
   truth: Record<string, number>;
@@ -115,7 +134,14 @@ describe('calibrateTwin', () => {
     expect(r.data.telemetry[0]).toMatchObject({ name: 'temperature', points: 241, read: 241, skipped: 0 });
     expect(r.data.telemetry[0]?.rmse).toBeCloseTo(r.rmse, 12);
     expect(Math.abs(r.data.telemetry[0]!.bias)).toBeLessThan(0.03);
-    expect(r.initialState).toBe('measured');
+    // The start of T was estimated with the parameters (from the first reading), and its interval holds 18.
+    expect(r.initialState).toBe('estimated');
+    expect(r.initialStates).toHaveLength(1);
+    expect(r.initialStates[0]).toMatchObject({ name: 'T', unit: 'degreeCelsius' });
+    expect(r.initialStates[0]?.initial).toBe(h.temperature![0]!.v);
+    expect(r.initialStates[0]?.low).toBeLessThan(18);
+    expect(r.initialStates[0]?.high).toBeGreaterThan(18);
+    expect(r.values).toEqual({ loss: r.parameters[0]?.value, capacity: r.parameters[1]?.value });
   });
 
   it('fits several telemetry in different units together, each weighted so that none dominates', () => {
@@ -147,6 +173,61 @@ describe('calibrateTwin', () => {
     expect(r.data.points).toBe(482);
     // Both stages' simulations are counted.
     expect(r.evaluations).toBeGreaterThan(r.iterations);
+  });
+
+  it('reports intervals that hold when the series are unequally noisy (pump, many noise draws)', () => {
+    // The pump's vibration is noisy relative to its range, its temperature is not; baseVibration
+    // shows only in the vibration, the thermal parameters only in the temperature. Weighted only by
+    // their observations' variances, the fit would pool the two series' residual variances: intervals
+    // several times too wide for the thermal parameters and too narrow for baseVibration.
+    const { pump, truth: pumpTruth } = pumpSetup();
+    const times = Float64Array.from({ length: 721 }, (_, i) => i * 10); // two hours
+    const rt = pump.createRuntime(pumpTruth);
+    const sol = solveIvp(pump.rhs(rt), 0, pump.initialState(rt), 7200, {
+      tEval: times,
+      rtol: 1e-10,
+      atol: 1e-10,
+    });
+    const names = Object.keys(pumpTruth) as (keyof typeof pumpTruth)[];
+    const z = Object.fromEntries(names.map((n) => [n, [] as number[]]));
+    const covered = Object.fromEntries(names.map((n) => [n, 0]));
+    const N = 20;
+    for (let seed = 1; seed <= N; seed++) {
+      const rnd = seededRandom(seed);
+      const h: Record<string, HistorySample[]> = { temperature: [], vibration: [] };
+      times.forEach((t, i) => {
+        const m = pump.measure(t, sol.row(i), rt, rnd);
+        h.temperature!.push({ t: t * 1000, v: m.telemetry.temperature });
+        h.vibration!.push({ t: t * 1000, v: m.telemetry.vibration });
+      });
+      const r = calibrateTwin({
+        model: pump,
+        telemetry: [
+          { name: 'temperature', points: h.temperature! },
+          { name: 'vibration', points: h.vibration! },
+        ],
+        inputs: { running: 1 },
+        fit: {
+          parameters: [
+            { name: 'frictionLoss', min: 0.01, max: 1 },
+            { name: 'bearingCooling', min: 0.001, max: 0.5 },
+            { name: 'baseVibration' },
+          ],
+        },
+      });
+      for (const p of r.parameters) {
+        const v = pumpTruth[p.name as keyof typeof pumpTruth];
+        z[p.name]!.push((p.value - v) / p.stdError!);
+        if (p.low! < v && p.high! > v) covered[p.name]!++;
+      }
+    }
+    for (const name of names) {
+      // 95% intervals: about 19 of 20 cover the truth; (value − truth)/stdError has an RMS of about 1.
+      expect(covered[name], name).toBeGreaterThanOrEqual(15);
+      const rms = Math.sqrt(z[name]!.reduce((s, x) => s + x * x, 0) / N);
+      expect(rms, name).toBeGreaterThan(0.5);
+      expect(rms, name).toBeLessThan(1.7);
+    }
   });
 
   it('Nelder–Mead finds the same values, without intervals', () => {
@@ -211,16 +292,18 @@ describe('calibrateTwin', () => {
     expect(heatingFit?.rmse).toBeLessThan(1e-9); // the heater's on/off read as 1/0 exactly
   });
 
-  it('starts states a telemetry reads directly at its first value (unless told to use the model’s)', () => {
+  it('estimates the start of states a telemetry reads directly (unless told to use the model’s)', () => {
     // The room was already at 25 °C when the window starts.
     const h = history(model, { truth, T0: 25 });
     const base = { model, telemetry: [{ name: 'temperature', points: h.temperature! }] };
     const fit = { parameters: [{ name: 'loss' }, { name: 'capacity' }] };
-    const measured = calibrateTwin({ ...base, fit });
-    expect(Math.abs(measured.values.loss! - truth.loss) / truth.loss).toBeLessThan(0.05);
+    const estimated = calibrateTwin({ ...base, fit });
+    expect(Math.abs(estimated.values.loss! - truth.loss) / truth.loss).toBeLessThan(0.05);
+    expect(estimated.initialStates[0]?.value).toBeCloseTo(25, 1);
     const fromModel = calibrateTwin({ ...base, fit: { ...fit, initialState: 'model' } });
     expect(fromModel.initialState).toBe('model');
-    expect(fromModel.rmse).toBeGreaterThan(2 * measured.rmse);
+    expect(fromModel.initialStates).toEqual([]);
+    expect(fromModel.rmse).toBeGreaterThan(2 * estimated.rmse);
   });
 
   it('thins long series evenly to maxPoints, keeping the first and the last', () => {
@@ -309,7 +392,7 @@ describe('calibrateTwin', () => {
       /'heatLoss' has no numeric point in the window \(1 read, 1 not numbers/,
     );
     expect(problems[1]?.message).toMatch(
-      /Found 2 numeric points in the window; fitting 2 parameters needs at least 3/,
+      /Found 2 numeric points in the window; fitting 2 parameters and 1 start value needs at least 4/,
     );
   });
 });

@@ -11,8 +11,11 @@
  *
  * The model is the healthy one, as in shadow mode: no sensor noise (each telemetry is observed
  * through its mapping, noise-free), faults off, inputs held at given constants (others at their
- * defaults; schedules and cycles follow simulated time). States that a telemetry reads directly
- * (`from: bearingTemp`) start at that telemetry's first value unless `initialState: 'model'`.
+ * defaults; schedules and cycles follow simulated time). States that a fitted telemetry reads
+ * directly (`from: bearingTemp`) have their start values fitted too, from that telemetry's first value
+ * (unless `initialState: 'model'`): a window that begins on a warm pump is not mistaken for a pump
+ * that warms up, and — unlike fixing the start at the first, noisy, reading — the uncertainty of the
+ * start is carried into the parameters' intervals.
  */
 import { errors, type Problem } from '../../core/errors/errors.js';
 import type {
@@ -50,8 +53,8 @@ export interface TwinFitSpec {
   method?: 'lm' | 'nelder-mead';
   /** Most points used per telemetry; more are thinned evenly, first and last kept (default 2000). */
   maxPoints?: number;
-  /** Default 'measured' (see the module comment). */
-  initialState?: 'measured' | 'model';
+  /** Default 'estimated' (see the module comment). */
+  initialState?: 'estimated' | 'model';
   /** Budget of simulations per optimisation stage (default: the optimiser's own). */
   maxEvaluations?: number;
 }
@@ -82,7 +85,9 @@ export interface TwinCalibrationResult {
   /** The applied parameters (of this model) the fit was made against. */
   base: Record<string, number>;
   inputs: Record<string, number>;
-  initialState: 'measured' | 'model';
+  initialState: 'estimated' | 'model';
+  /** The fitted start values of states (with 'estimated'). */
+  initialStates: CalibrationRecordParameter[];
   data: {
     from: number;
     to: number;
@@ -138,32 +143,37 @@ export function calibrateTwin(input: TwinCalibrationInput): TwinCalibrationResul
     }
   });
   const total = series.reduce((n, s) => n + s.t.length, 0);
-  if (total < names.length + 1) {
+  const estimated = input.fit.initialState === 'model' ? [] : statesReadBy(model, series);
+  const unknowns = names.length + estimated.length;
+  if (total < unknowns + 1) {
+    const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+    const what = `${plural(names.length, 'parameter')}${estimated.length ? ` and ${plural(estimated.length, 'start value')}` : ''}`;
     problems.push({
       code: 'calibration.points',
       pointer: '/telemetry',
-      message: `Found ${total} numeric point${total === 1 ? '' : 's'} in the window; fitting ${names.length} parameter${names.length === 1 ? '' : 's'} needs at least ${names.length + 1}.`,
+      message: `Found ${plural(total, 'numeric point')} in the window; fitting ${what} needs at least ${unknowns + 1}.`,
     });
   }
   if (problems.length) throw errors.validation('BadRequest', 'Too little history to calibrate on.', problems);
 
   // ---- the simulation
   const t0 = Math.min(...series.filter((s) => s.t.length).map((s) => s.t[0] as number));
-  const initial = input.fit.initialState === 'model' ? {} : measuredInitial(model, series, t0);
   const fixed = Object.fromEntries(Object.entries(base).filter(([p]) => !names.includes(p)));
   const simulate = behaviourSeriesSimulator({
     model,
     parameters: names,
+    fitInitial: estimated.map((e) => e.name),
     series: series.map((s) => ({ observe: { telemetry: s.name }, times: s.t })),
     t0,
     fixed,
-    initial,
     setup: (rt) => {
       rt.faultStart.fill(NaN); // the healthy model: faults the behaviour schedules itself stay off
       for (const [name, v] of Object.entries(inputs)) model.setInput(rt, name, v);
     },
     ...maxStepFor(model),
   });
+  /** Everything fitted: the parameters, then the estimated start values. */
+  const unknownsStart: CalibrationParameter[] = [...fitted, ...estimated];
   const observed = new Float64Array(total);
   let at = 0;
   for (const s of series) {
@@ -205,16 +215,16 @@ export function calibrateTwin(input: TwinCalibrationInput): TwinCalibrationResul
   let evaluations = 0;
   let iterations = 0;
   if (series.length === 1) {
-    r = run(fitted);
+    r = run(unknownsStart);
   } else {
-    const stage1 = run(fitted, weightsFor(scales.map((s) => 1 / s)));
+    const stage1 = run(unknownsStart, weightsFor(scales.map((s) => 1 / s)));
     const ms = perSeriesStats(series, stage1.residuals).map((st, k) =>
       Math.max(st.rmse ** 2, 1e-6 * (scales[k] as number)),
     );
     evaluations += stage1.evaluations;
     iterations += stage1.iterations;
     r = run(
-      fitted.map((p) => ({ ...p, initial: stage1.values[p.name] as number })),
+      unknownsStart.map((p, j) => ({ ...p, initial: stage1.parameters[j]?.value as number })),
       weightsFor(ms.map((m) => 1 / m)),
     );
   }
@@ -222,7 +232,22 @@ export function calibrateTwin(input: TwinCalibrationInput): TwinCalibrationResul
   iterations += r.iterations;
 
   const stats = perSeriesStats(series, r.residuals);
-  const specs = new Map(model.spec.parameters.map((p) => [p.name, p]));
+  const units = new Map<string, string | undefined>([
+    ...model.spec.parameters.map((p) => [p.name, p.unit] as const),
+    ...model.spec.states.map((st) => [st.name, st.unit] as const),
+  ]);
+  const reported = r.parameters.map((p, j) => {
+    const f = unknownsStart[j] as CalibrationParameter;
+    const out: CalibrationRecordParameter = { name: p.name, value: p.value, initial: f.initial };
+    if (f.min !== undefined && Number.isFinite(f.min)) out.min = f.min;
+    if (f.max !== undefined && Number.isFinite(f.max)) out.max = f.max;
+    if (p.stdError !== undefined) out.stdError = p.stdError;
+    if (p.low !== undefined && Number.isFinite(p.low)) out.low = p.low;
+    if (p.high !== undefined && Number.isFinite(p.high)) out.high = p.high;
+    const unit = units.get(p.name);
+    if (unit !== undefined) out.unit = unit;
+    return out;
+  });
   const allT = series.flatMap((s) =>
     s.t.length ? [s.ms[0] as number, s.ms[s.ms.length - 1] as number] : [],
   );
@@ -234,22 +259,12 @@ export function calibrateTwin(input: TwinCalibrationInput): TwinCalibrationResul
     evaluations,
     rmse: r.rmse,
     r2: Number.isFinite(r.r2) ? r.r2 : null,
-    parameters: r.parameters.map((p, j) => {
-      const f = fitted[j] as CalibrationParameter;
-      const out: CalibrationRecordParameter = { name: p.name, value: p.value, initial: f.initial };
-      if (f.min !== undefined && Number.isFinite(f.min)) out.min = f.min;
-      if (f.max !== undefined && Number.isFinite(f.max)) out.max = f.max;
-      if (p.stdError !== undefined) out.stdError = p.stdError;
-      if (p.low !== undefined && Number.isFinite(p.low)) out.low = p.low;
-      if (p.high !== undefined && Number.isFinite(p.high)) out.high = p.high;
-      const unit = specs.get(p.name)?.unit;
-      if (unit !== undefined) out.unit = unit;
-      return out;
-    }),
-    values: r.values,
+    parameters: reported.slice(0, names.length),
+    values: Object.fromEntries(names.map((n) => [n, r.values[n] as number])),
     base,
     inputs,
-    initialState: input.fit.initialState ?? 'measured',
+    initialState: input.fit.initialState ?? 'estimated',
+    initialStates: reported.slice(names.length),
     data: {
       from: Math.min(...allT),
       to: Math.max(...allT),
@@ -407,8 +422,8 @@ function checkInput(input: TwinCalibrationInput): Checked {
   if (!Number.isSafeInteger(maxPoints) || maxPoints < 2 || maxPoints > MAX_MAX_POINTS)
     bad('/maxPoints', `maxPoints must be a whole number from 2 to ${MAX_MAX_POINTS}.`);
   const initialState = fit?.initialState;
-  if (initialState !== undefined && initialState !== 'measured' && initialState !== 'model')
-    bad('/initialState', `initialState must be 'measured' or 'model', not '${String(initialState)}'.`);
+  if (initialState !== undefined && initialState !== 'estimated' && initialState !== 'model')
+    bad('/initialState', `initialState must be 'estimated' or 'model', not '${String(initialState)}'.`);
   const maxEvaluations = fit?.maxEvaluations;
   if (maxEvaluations !== undefined && !(isNum(maxEvaluations) && maxEvaluations >= 1))
     bad('/maxEvaluations', 'maxEvaluations must be a number >= 1.');
@@ -515,24 +530,19 @@ function perSeriesStats(series: readonly { v: Float64Array }[], residuals: Float
 }
 
 /**
- * States a fitted telemetry reads directly (`from: state`) start at that telemetry's first value,
- * when that value is at the start (within one sampling interval of the series): a window that
- * begins on a warm pump does not then ask the fit to explain a warm-up the pump never had.
+ * The states fitted telemetry read directly (`from: state`), each with its telemetry's first value
+ * as the starting guess of its start value (unbounded: a start value is whatever the data says).
  */
-function measuredInitial(
+function statesReadBy(
   model: CompiledBehaviour,
   series: readonly ({ name: string } & SimPoints)[],
-  t0: number,
-): Record<string, number> {
-  const out: Record<string, number> = {};
+): CalibrationParameter[] {
+  const out: CalibrationParameter[] = [];
   for (const s of series) {
-    const mapping = model.spec.telemetry.find((m) => m.name === s.name);
-    const ast = mapping?.from.ast;
-    if (ast?.kind !== 'name' || !model.layout.states.includes(ast.name) || ast.name in out) continue;
-    if (s.t.length === 0) continue;
-    const spacing =
-      s.t.length > 1 ? ((s.t[s.t.length - 1] as number) - (s.t[0] as number)) / (s.t.length - 1) : 0;
-    if ((s.t[0] as number) - t0 <= spacing) out[ast.name] = s.v[0] as number;
+    const ast = model.spec.telemetry.find((m) => m.name === s.name)?.from.ast;
+    if (ast?.kind !== 'name' || !model.layout.states.includes(ast.name) || s.t.length === 0) continue;
+    if (out.some((e) => e.name === ast.name)) continue;
+    out.push({ name: ast.name, initial: s.v[0] as number });
   }
   return out;
 }
