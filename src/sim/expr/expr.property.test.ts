@@ -35,7 +35,8 @@ function reference(n: ExprNode, vars: Readonly<Record<string, number>>): number 
         '*': () => a * b,
         '/': () => a / b,
         '%': () => a % b,
-        '^': () => a ** b,
+        // The language defines small whole powers as products (compile-expr.ts `power`).
+        '^': () => (b === 2 ? a * a : b === 3 ? a * a * a : b === 4 ? a * a * (a * a) : a ** b),
         '<': () => Number(a < b),
         '<=': () => Number(a <= b),
         '>': () => Number(a > b),

@@ -49,6 +49,11 @@ export interface FleetRunnerOptions {
   /** Default 'rk4' (with h = tick unless stepper.h says otherwise). */
   method?: SolverMethod;
   stepper?: StepperOptions;
+  /**
+   * RK4 with one step per tick: step the assets together in structure of arrays (default true;
+   * same results to rounding, several times faster). Assets with faults or actions step alone.
+   */
+  batch?: boolean;
   /** Seed of the parameter variation and of each asset's noise stream (default 1). */
   seed?: number;
   /** Relative standard deviation per parameter: value × (1 + std·N(0,1)), drawn per asset. */

@@ -17,6 +17,7 @@ import type { BehaviourRuntime, CompiledBehaviour } from '../behaviour/compile-b
 import type { InputSpec } from '../behaviour/behaviour-types.js';
 import type { OdeStepper } from '../solvers/ode-types.js';
 import { createStepper } from '../solvers/solve-ivp.js';
+import { createBatchRk4, type BatchRk4 } from './batch-rk4.js';
 import type { Clock, TimerHandle } from './clock.js';
 import {
   checkFleetOptions,
@@ -131,6 +132,33 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
   });
   const n = ids.length;
   const { t0, tick, ticksPerSample, relationshipEvery } = cfg;
+  // The quiet majority steps together (batch-rk4.ts); an asset with a fault on, or any action,
+  // steps alone on its own stepper from then on.
+  const inBatch = new Uint8Array(n);
+  let batch: BatchRk4 | undefined;
+  if ((options.batch ?? true) && cfg.method === 'rk4' && cfg.stepper.h === tick) {
+    const members: number[] = [];
+    runtimes.forEach((rt, i) => {
+      if (rt.faultStart.every((v) => Number.isNaN(v))) members.push(i);
+    });
+    batch = createBatchRk4(
+      model,
+      runtimes,
+      members,
+      members.map((i) => (steppers[i] as OdeStepper).y),
+    );
+    if (batch) for (const i of batch.members) inBatch[i] = 1;
+  }
+  const scratch = new Float64Array(model.layout.states.length);
+  /** The current state of an asset, wherever it steps. */
+  const yOf = (i: number): Float64Array =>
+    inBatch[i] ? (batch as BatchRk4).stateOf(i, scratch) : (steppers[i] as OdeStepper).y;
+  /** Moves an asset out of the batch onto its own stepper, at time t (where the batch is). */
+  const alone = (i: number, t: number): void => {
+    if (!inBatch[i]) return;
+    inBatch[i] = 0;
+    (steppers[i] as OdeStepper).reset(t, (batch as BatchRk4).remove(i));
+  };
   const tk = (k: number): number => t0 + k * tick;
   let k = 0;
   let begun = false;
@@ -144,6 +172,7 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
     return i;
   };
   const restart = (i: number, t: number): void => {
+    if (inBatch[i]) return; // fixed-step RK4 in a batch keeps no history to invalidate
     const s = steppers[i] as OdeStepper;
     s.reset(t, s.y);
   };
@@ -154,9 +183,14 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
       throw bad(`Action time must be a finite number, got ${String(at)}.`);
     if (at === undefined || at === now) {
       apply(now);
+      // An input change keeps a batched asset in its batch; a fault switched on takes it out.
+      if (inBatch[i] && !(runtimes[i] as BehaviourRuntime).faultStart.every((v) => Number.isNaN(v)))
+        alone(i, now);
+      if (inBatch[i]) batch?.inputsChanged();
       restart(i, now);
       return;
     }
+    alone(i, now); // an action inside a tick splits that asset's step: it steps alone from now on
     if (at < now) throw bad(`Action time ${at} s is before the simulation time ${now} s.`);
     const action = { at, seq: seq++, asset: i, apply };
     let j = queue.length;
@@ -167,7 +201,7 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
   const sample = (t: number): void => {
     if (!sink) return;
     for (let i = 0; i < n; i++) {
-      const m = model.measure(t, (steppers[i] as OdeStepper).y, runtimes[i] as BehaviourRuntime, randoms[i]!);
+      const m = model.measure(t, yOf(i), runtimes[i] as BehaviourRuntime, randoms[i]!);
       sink({
         assetId: ids[i] as string,
         time: t,
@@ -197,6 +231,7 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
       }
       if (changed) restart(i, t);
     }
+    batch?.inputsChanged();
   };
 
   /** The hot loop: from tick k to tick kTarget. */
@@ -219,7 +254,16 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
           a.apply(a.at);
           s.reset(a.at, s.y);
         }
+        if (batch && batch.members.length) {
+          try {
+            batch.step(tk(k), tick);
+          } catch (e) {
+            i = (e as { asset?: number }).asset ?? -1;
+            throw e;
+          }
+        }
         for (i = 0; i < n; i++) {
+          if (inBatch[i]) continue;
           const s = steppers[i] as OdeStepper;
           if (s.t < tn) s.advanceTo(tn);
         }
@@ -262,7 +306,7 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
     get running() {
       return timer !== undefined;
     },
-    state: (assetId) => Float64Array.from((steppers[assetIndex(assetId)] as OdeStepper).y),
+    state: (assetId) => Float64Array.from(yOf(assetIndex(assetId))),
     parameters(assetId) {
       const rt = runtimes[assetIndex(assetId)] as BehaviourRuntime;
       return Object.fromEntries(
@@ -274,7 +318,7 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
       const rt = runtimes[i] as BehaviourRuntime;
       return {
         t: tk(k),
-        state: Float64Array.from((steppers[i] as OdeStepper).y),
+        state: Float64Array.from(yOf(i)),
         inputs: Float64Array.from(rt.inputs),
         faultStart: Float64Array.from(rt.faultStart),
         faultHold: Float64Array.from(rt.faultHold),
@@ -287,6 +331,10 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
       for (const s of steppers) {
         assetSteps += s.stats.steps;
         fevals += s.stats.fevals;
+      }
+      if (batch) {
+        assetSteps += batch.stats.steps;
+        fevals += batch.stats.fevals;
       }
       return { assetSteps, fevals };
     },
