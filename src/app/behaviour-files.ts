@@ -8,7 +8,9 @@ import type { ModelLookup } from '../core/models/model-types.js';
 import { BehaviourCatalog, type CatalogEntry } from '../sim/behaviour/behaviour-catalog.js';
 import { compileBehaviour } from '../sim/behaviour/compile-behaviour.js';
 import { readLocatedDocument } from '../sim/behaviour/located-document.js';
-import { readPilotBehaviours } from './pilot-files.js';
+import { pathToFileURL } from 'node:url';
+import { installBehaviourPlugin } from '../sim/behaviour/behaviour-plugin.js';
+import { pilotBehaviourPlugins, readPilotBehaviours } from './pilot-files.js';
 
 /** The `interface:` of a behaviour text, read without compiling (the model is needed to compile). */
 function interfaceOf(source: string, text: string): string {
@@ -48,10 +50,36 @@ export function compileBehaviourFile(source: string, text: string, models: Model
 }
 
 /**
- * The catalog of a pilot's behaviours (empty when it has no behaviours/ folder).
- * @throws TwinloopError ValidationFailed / ModelNotFound / Conflict naming the file.
+ * Installs a pilot's behaviour plug-ins (`behaviours/*.plugin.mjs|js`, see
+ * src/sim/behaviour/behaviour-plugin.ts). @returns the functions installed.
+ * @throws TwinloopError ValidationFailed naming the file when one cannot be loaded or is malformed.
  */
-export function loadBehaviourCatalog(pilot: string, models: ModelLookup): BehaviourCatalog {
+export async function loadBehaviourPlugins(pilot: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const file of pilotBehaviourPlugins(pilot)) {
+    let mod: { default?: unknown };
+    try {
+      mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    } catch (e) {
+      throw new TwinloopError(
+        'ValidationFailed',
+        `Behaviour plug-in ${file} cannot be loaded: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    names.push(...installBehaviourPlugin(mod.default, file));
+  }
+  return names;
+}
+
+/**
+ * The catalog of a pilot's behaviours (empty when it has no behaviours/ folder), its plug-ins
+ * installed first. @throws TwinloopError ValidationFailed / ModelNotFound / Conflict naming the file.
+ */
+export async function loadBehaviourCatalog(pilot: string, models: ModelLookup): Promise<BehaviourCatalog> {
+  await loadBehaviourPlugins(pilot);
   const entries = readPilotBehaviours(pilot).map(({ source, text }) =>
     compileBehaviourFile(source, text, models),
   );

@@ -141,3 +141,13 @@ export function readPilotBehaviours(nameOrPath: string): { source: string; text:
       }
     });
 }
+
+/** A pilot's behaviour plug-in modules (`behaviours/*.plugin.mjs|js`, sorted); [] without any. */
+export function pilotBehaviourPlugins(nameOrPath: string): string[] {
+  const dir = path.join(resolvePilotDir(nameOrPath), 'behaviours');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /\.plugin\.(mjs|js)$/.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
+}

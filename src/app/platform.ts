@@ -328,7 +328,7 @@ export async function startPlatform(
     let behaviours = new BehaviourCatalog([], models);
     if (pilot !== 'none') {
       try {
-        behaviours = loadBehaviourCatalog(pilot, models);
+        behaviours = await loadBehaviourCatalog(pilot, models);
       } catch (e) {
         if (!guessed) throw e;
         logger.warn(

@@ -48,6 +48,7 @@ describe('the device simulator in the platform', () => {
       expect(pumps).toBeGreaterThan(0);
       expect(sim?.fleets).toEqual([
         { behaviour: 'pump-line-pump', interface: 'dtmi:twinloop:pumpline:Pump;1', assets: pumps },
+        { behaviour: 'pump-line-tank', interface: 'dtmi:twinloop:pumpline:Tank;1', assets: 2 },
       ]);
 
       const deadline = Date.now() + 20_000;
@@ -267,7 +268,7 @@ describe('the device simulator on bad input', () => {
   const start = async (dir: string) =>
     startSimulator({
       pilot: dir,
-      ...pilotWorkspace(dir),
+      ...(await pilotWorkspace(dir)),
       mqttUrl: 'mqtt://127.0.0.1:1',
       connectTimeoutMs: 500,
     });

@@ -147,7 +147,10 @@ function fleetsOf(o: SimulatorOptions): Fleet[] {
     f.assetIds.push(t.id);
   }
   for (const f of byInterface.values()) f.assetIds.sort();
-  return [...byInterface.values()];
+  const order = o.catalog.list().map((e) => e.interfaceId); // the catalog's (file) order
+  return [...byInterface.values()].sort(
+    (a, b) => order.indexOf(a.interfaceId) - order.indexOf(b.interfaceId),
+  );
 }
 
 function connect(o: SimulatorOptions, log: SimulatorLogger): Promise<MqttClient> {
@@ -427,13 +430,15 @@ function variationFor(model: { layout: { parameters: readonly string[] } }): Rec
  * A pilot folder's models, twins and relationships as a simulator sees them, for `twinloop simulate`
  * run without a platform in-process: the catalog, the twins, and a world answering from the files.
  */
-export function pilotWorkspace(
+export async function pilotWorkspace(
   pilot: string,
   options: { assets?: number } = {},
-): Pick<SimulatorOptions, 'catalog' | 'twins' | 'world' | 'scenario'> & {
-  /** The pilot's twins and relationships (ADT JSON), generated fleet included. */
-  files: ReturnType<typeof readPilot>;
-} {
+): Promise<
+  Pick<SimulatorOptions, 'catalog' | 'twins' | 'world' | 'scenario'> & {
+    /** The pilot's twins and relationships (ADT JSON), generated fleet included. */
+    files: ReturnType<typeof readPilot>;
+  }
+> {
   const files = readPilot(pilot, options);
   const modelsDir = path.join(files.dir, 'models');
   const parsed = parseDtdl(
@@ -469,7 +474,7 @@ export function pilotWorkspace(
     latest: (id, name) => byId.get(id)?.[name],
   };
   return {
-    catalog: loadBehaviourCatalog(pilot, models),
+    catalog: await loadBehaviourCatalog(pilot, models),
     twins,
     world,
     ...(files.scenario ? { scenario: files.scenario } : {}),

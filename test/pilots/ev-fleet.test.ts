@@ -13,8 +13,9 @@ const VEHICLE = 'dtmi:twinloop:evfleet:Vehicle;1';
 const DAY = 86_400;
 const HOUR = 3600;
 
+const ws = await pilotWorkspace('ev-fleet');
+
 function simulate(days: number, setup?: (r: ReturnType<typeof createFleetRunner>) => void) {
-  const ws = pilotWorkspace('ev-fleet');
   const entry = ws.catalog.forModel(VEHICLE);
   if (!entry) throw new Error('no vehicle behaviour');
   const cars = [...ws.twins].filter((t) => t.modelId === VEHICLE).map((t) => t.id);
@@ -61,7 +62,6 @@ describe('the ev-fleet pilot', () => {
       'ev-007',
       'ev-008',
     ]);
-    const ws = pilotWorkspace('ev-fleet');
     expect(ws.world!.related('ev-001', 'chargesAt', 'outgoing')).toEqual(['station-home-a']);
     expect(ws.world!.related('ev-002', 'chargesAt', 'outgoing')).toEqual(['station-home-b']);
     expect(ws.world!.related('ev-002', 'hasVehicle', 'incoming')).toEqual(['fleet-lyon']);

@@ -183,7 +183,10 @@ program
           process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
         const assets = numberOf(o.assets, '--assets');
         const token = o.token ?? process.env.TWINLOOP_TOKEN ?? readToken(dataDir);
-        const workspace = pilotWorkspace(o.pilot, assets === undefined ? {} : { assets: Math.round(assets) });
+        const workspace = await pilotWorkspace(
+          o.pilot,
+          assets === undefined ? {} : { assets: Math.round(assets) },
+        );
         if (assets !== undefined) {
           // A sized fleet has twins the server may not have yet: create the missing ones first.
           const { ApiClient } = await import('./api-client.js');

@@ -27,3 +27,5 @@ export { BehaviourCatalog } from './behaviour-catalog.js';
 export type { CatalogEntry, CatalogModels } from './behaviour-catalog.js';
 export { idealTelemetry } from './ideal-telemetry.js';
 export type { IdealProbe, IdealTelemetry } from './ideal-telemetry.js';
+export { installBehaviourPlugin } from './behaviour-plugin.js';
+export type { BehaviourPlugin, BehaviourPluginFunction } from './behaviour-plugin.js';

@@ -35,15 +35,13 @@ const { node: arbNode } = fc.letrec<{ node: ExprNode }>((tie) => ({
     fc
       .tuple(fc.constantFrom(...BINARY), tie('node'), tie('node'))
       .map(([op, left, right]): ExprNode => ({ kind: 'binary', op, left, right, pos })),
-    fc
-      .tuple(tie('node'), tie('node'), tie('node'))
-      .map(([test, then, otherwise]): ExprNode => ({
-        kind: 'conditional',
-        test,
-        then,
-        else: otherwise,
-        pos,
-      })),
+    fc.tuple(tie('node'), tie('node'), tie('node')).map(([test, then, otherwise]): ExprNode => ({
+      kind: 'conditional',
+      test,
+      then,
+      else: otherwise,
+      pos,
+    })),
     fc
       .constantFrom(...FUNCS)
       .chain((f) =>

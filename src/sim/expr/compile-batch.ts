@@ -14,7 +14,7 @@
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { ExprNode } from './ast.js';
 import { compileChecked, power, type Evaluator, type ExprScope } from './compile-expr.js';
-import { EXPR_CONSTANTS, EXPR_FUNCTIONS } from './functions.js';
+import { EXPR_CONSTANTS, exprFunction } from './functions.js';
 
 /** A column-producing evaluation: returns a column of n values (owned by the node or a slot's). */
 export type ColumnEvaluator = (uniform: Float64Array) => Float64Array;
@@ -275,7 +275,7 @@ const BINARY: Record<string, (a: number, b: number) => number> = {
 };
 
 function call(callee: string, args: Operand[], n: number): ColumnEvaluator {
-  const fn = EXPR_FUNCTIONS.get(callee);
+  const fn = exprFunction(callee);
   if (!fn)
     throw new TwinloopError('InternalError', `Expression was not checked: unknown function '${callee}'.`);
   const out = new Float64Array(n);

@@ -11,7 +11,7 @@ import { errors, TwinloopError } from '../../core/errors/errors.js';
 import type { Problem } from '../../core/errors/errors.js';
 import type { BinaryOp, ExprNode } from './ast.js';
 import { exprProblem } from './expr-errors.js';
-import { EXPR_CONSTANTS, EXPR_FUNCTIONS, isForbiddenName } from './functions.js';
+import { EXPR_CONSTANTS, exprFunction, isForbiddenName } from './functions.js';
 import { parseExpr } from './parser.js';
 
 /** Where each variable lives in the frame: name -> slot index. */
@@ -59,7 +59,7 @@ export function checkExpr(node: ExprNode, scope: ExprScope): Problem[] {
         visit(n.else);
         return;
       case 'call': {
-        const fn = EXPR_FUNCTIONS.get(n.callee);
+        const fn = exprFunction(n.callee);
         if (fn === undefined) {
           problems.push(
             exprProblem(
@@ -222,7 +222,7 @@ function compileNode(n: ExprNode, scope: ExprScope): Compiled {
       return { ev: (f) => (truthy(te(f)) ? ae(f) : be(f)) };
     }
     case 'call': {
-      const fn = EXPR_FUNCTIONS.get(n.callee);
+      const fn = exprFunction(n.callee);
       if (fn === undefined)
         throw new TwinloopError(
           'InternalError',

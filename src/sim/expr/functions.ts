@@ -72,6 +72,33 @@ export const EXPR_FUNCTIONS: ReadonlyMap<string, ExprFunction> = new Map<string,
   ],
 ]);
 
+/**
+ * Functions added by behaviour plug-ins (src/sim/behaviour/behaviour-plugin.ts): TypeScript/JavaScript
+ * the operator installs, for what the expression language cannot say (a pump curve from a table, a
+ * tank's volume from its geometry...). Always namespaced, `plugin.function`, so they can never shadow
+ * the language's own; expressions still pass them numbers only and get a number back.
+ */
+const PLUGIN_FUNCTIONS = new Map<string, ExprFunction>();
+
+const PLUGIN_NAME = /^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*$/;
+
+/**
+ * Registers (or replaces: a plug-in loaded again) a plug-in function; models compiled before keep
+ * the function they were compiled with. @throws Error for a name that is not `namespace.function`.
+ */
+export function registerExprFunction(name: string, f: ExprFunction): void {
+  if (!PLUGIN_NAME.test(name) || isForbiddenName(name))
+    throw new Error(`Plug-in function name '${name}' must be 'plugin.function' (letters, digits, _).`);
+  if (typeof f.fn !== 'function' || !(f.minArgs >= 0) || !(f.maxArgs >= f.minArgs))
+    throw new Error(`Plug-in function '${name}' needs fn and minArgs ≤ maxArgs.`);
+  PLUGIN_FUNCTIONS.set(name, f);
+}
+
+/** A function by name: the language's own, else a registered plug-in's. */
+export function exprFunction(name: string): ExprFunction | undefined {
+  return EXPR_FUNCTIONS.get(name) ?? PLUGIN_FUNCTIONS.get(name);
+}
+
 export const EXPR_CONSTANTS: ReadonlyMap<string, number> = new Map([
   ['pi', Math.PI],
   ['e', Math.E],
