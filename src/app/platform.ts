@@ -36,6 +36,7 @@ import { loadPilot } from './pilot-loader.js';
 import { readPilotScenario } from './pilot-files.js';
 import { ShadowService } from '../sim/shadow/shadow-service.js';
 import { WhatIfService } from '../sim/whatif/what-if-service.js';
+import { graphWorld as whatIfWorld } from '../sim/whatif/graph-world.js';
 import { simulationsPlugin } from '../adapters/http/simulations/simulations-plugin.js';
 import { calibrationPlugin } from '../adapters/http/calibration/calibration-plugin.js';
 import { CalibrationService, historyFromStore } from '../sim/calibration/calibration-service.js';
@@ -370,18 +371,7 @@ export async function startPlatform(
     // ---- what-if runs: read the live twins (and the simulator's or shadows' states), never write
     const whatIf = new WhatIfService({
       catalog: behaviours,
-      world: {
-        modelOf: (id) => graph.getTwin(id)?.modelId,
-        property: (id, name) => graph.getTwin(id)?.contents[name],
-        related: (id, name, direction) =>
-          direction === 'outgoing'
-            ? [...graph.outgoing(id, name)].map((r) => r.targetId)
-            : [...graph.incoming(id, name)].map((r) => r.sourceId),
-        outgoing: (id) => [...graph.outgoing(id)].map((r) => ({ name: r.name, targetId: r.targetId })),
-        latest: (id, name) => {
-          const t = graph.getTwin(id);
-          return t?.telemetry[name]?.value ?? t?.contents[name];
-        },
+      world: whatIfWorld(graph, {
         now: () => (simulator ? simulator.simTime(Date.now()) : Date.now() / 1000),
         snapshot: (id) => {
           const sim = simulator?.snapshot(id);
@@ -392,7 +382,8 @@ export async function startPlatform(
             : undefined;
         },
         parameters: (id) => calibration.applied(id),
-      },
+      }),
+      interfaces: models,
       yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
     });
     closers.push(() => whatIf.close());
@@ -496,7 +487,7 @@ export async function startPlatform(
         pilot,
         catalog: behaviours,
         twins: [...graph.allTwins()].map((t) => ({ id: t.id, modelId: t.modelId })),
-        world: graphWorld(graph),
+        world: whatIfWorld(graph, { now: () => Date.now() / 1000 }), // property, related, latest
         ...(scenario ? { scenario } : {}),
         mqttUrl,
         // The embedded broker takes the token as password; an external broker's URL carries its own.
@@ -598,19 +589,4 @@ export async function startPlatform(
     await stopAll();
     throw e;
   }
-}
-
-/** The simulator's view of the live twin graph: properties, relationships, latest values. */
-function graphWorld(graph: InMemoryTwinGraph): SimulatorWorld {
-  return {
-    property: (id, name) => graph.getTwin(id)?.contents[name],
-    related: (id, name, direction) =>
-      direction === 'outgoing'
-        ? [...graph.outgoing(id, name)].map((r) => r.targetId)
-        : [...graph.incoming(id, name)].map((r) => r.sourceId),
-    latest: (id, name) => {
-      const t = graph.getTwin(id);
-      return t?.telemetry[name]?.value ?? t?.contents[name];
-    },
-  };
 }

@@ -1,15 +1,18 @@
 /**
- * What-if runs over HTTP (docs/what-if.md):
- * - POST /simulations → 201 the job (queued or running) with links; `?wait=MS` waits up to MS for
- *   it to finish and answers with the job as it is then (200 when finished, 201 otherwise);
+ * What-if runs over HTTP (docs/what-if.md), a Fastify plugin given to the server's `plugins`:
+ * - POST /simulations → 201 the job (queued or running) with links; `?wait=MS` waits up to MS
+ *   (at most 2 min) for it to finish and answers 200 with the finished job (201 if still running);
  * - GET /simulations, GET /simulations/{id} → jobs with status and progress;
- * - DELETE /simulations/{id} → cancels a queued or running job (200 with the job);
- * - GET /simulations/{id}/trajectories → JSON (409 until it has succeeded);
- * - GET /simulations/{id}/trajectories.csv (or Accept: text/csv) → long CSV
- *   `twin,time,kind,name,value` (time in simulated seconds after the fork), streamed.
+ * - DELETE /simulations/{id} → 200, the job cancelled (a finished job is returned as it is);
+ * - GET /simulations/{id}/trajectories → JSON per twin: times and series by name, with units
+ *   (409 until the job has succeeded); with `Accept: text/csv`, the CSV;
+ * - GET /simulations/{id}/trajectories.csv → long CSV `twin,time,kind,name,value`, streamed.
+ * The request body is checked by the service (every problem at once, with pointers); the schema
+ * here documents it. Errors go through the server's one error handler (TwinloopError codes).
  */
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { TwinloopError } from '../../../core/errors/errors.js';
 import type { WhatIfJob, WhatIfResult } from '../../../sim/whatif/what-if-types.js';
 
 /** What the routes need of the WhatIfService. */
@@ -22,58 +25,169 @@ export interface SimulationsPort {
   result(id: string): WhatIfResult;
 }
 
-const MAX_WAIT_MS = 120_000;
+export interface SimulationsPluginOptions {
+  /** Longest `?wait=` honoured, ms (default 120,000). */
+  maxWaitMs?: number;
+}
+
+const TAGS = ['What-if simulations (Twinloop)'];
+const idParams = { type: 'object', properties: { id: { type: 'string' } } } as const;
+/** Series by name; a value that is not a finite number is null (fast-json-stringify would refuse NaN). */
+const numbers = {
+  type: 'object',
+  additionalProperties: { type: 'array', items: { description: 'a number, or null when not finite' } },
+} as const;
+/** The request's maps of numbers by name. */
+const numberMap = { type: 'object', additionalProperties: { type: 'number' } } as const;
+const duration = {
+  anyOf: [{ type: 'number' }, { type: 'string' }],
+  description: "seconds, or a duration: '500ms', '90s', '15min', '24h', '7d', '2w'",
+} as const;
+
+const requestSchema = {
+  type: 'object',
+  description: 'Checked by the service: every problem is reported at once with its JSON pointer.',
+  properties: {
+    name: { type: 'string', description: 'A label for the run.' },
+    twins: { type: 'array', items: { type: 'string' }, description: 'Twins to run (each with a behaviour).' },
+    root: {
+      type: 'string',
+      description: 'A twin; the twins reachable from it over outgoing relationships run.',
+    },
+    follow: {
+      type: 'array',
+      items: { type: 'string' },
+      description: "With 'root': only these relationships.",
+    },
+    depth: { type: 'integer', description: "With 'root': most hops (default: unlimited)." },
+    horizon: { ...duration, description: `Simulated time to run: ${duration.description}.` },
+    sampleInterval: {
+      ...duration,
+      description: 'Between samples (default: horizon / 500, at least the step).',
+    },
+    method: { type: 'string', enum: ['rk4', 'dopri5'] },
+    step: { ...duration, description: 'RK4 step (default 1 s) or DOPRI5 largest step (default 60 s).' },
+    changes: {
+      type: 'object',
+      description: "By twin id ('*': every twin of the run): values set at the fork.",
+      additionalProperties: {
+        type: 'object',
+        properties: { parameters: numberMap, inputs: numberMap, states: numberMap },
+      },
+    },
+    events: {
+      type: 'array',
+      items: {
+        type: 'object',
+        description:
+          "Exactly one of 'command' (with 'payload'), 'fault' (with 'off'), 'input' (with 'value').",
+        properties: {
+          at: duration,
+          twin: { type: 'string' },
+          command: { type: 'string' },
+          payload: {},
+          fault: { type: 'string' },
+          off: { type: 'boolean' },
+          input: { type: 'string' },
+          value: { type: 'number' },
+        },
+      },
+    },
+  },
+  required: ['horizon'],
+} as const;
 
 const jobSchema = {
   type: 'object',
-  additionalProperties: true,
   properties: {
     id: { type: 'string' },
     name: { type: 'string' },
     status: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] },
-    progress: { type: 'number' },
+    progress: { type: 'number', description: '0..1 of the horizon simulated' },
     simulatedSeconds: { type: 'number' },
+    horizon: { type: 'number', description: 'seconds' },
+    sampleInterval: { type: 'number', description: 'seconds' },
+    method: { type: 'string', enum: ['rk4', 'dopri5'] },
+    step: { type: 'number', description: 'seconds' },
+    twins: { type: 'array', items: { type: 'string' } },
+    skipped: {
+      type: 'array',
+      items: { type: 'object', properties: { twinId: { type: 'string' }, reason: { type: 'string' } } },
+    },
+    createdAt: { type: 'string', format: 'date-time' },
+    startedAt: { type: 'string', format: 'date-time' },
+    finishedAt: { type: 'string', format: 'date-time' },
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    links: {
+      type: 'object',
+      properties: { self: { type: 'string' }, trajectories: { type: 'string' }, csv: { type: 'string' } },
+    },
+  },
+} as const;
+
+const trajectorySchema = {
+  type: 'object',
+  properties: {
+    twinId: { type: 'string' },
+    behaviour: { type: 'string' },
+    fork: { type: 'string', enum: ['simulator', 'shadow', 'model'] },
+    forkTime: { type: 'number', description: "the twin's model time (s) at sample time 0" },
+    times: { type: 'array', items: { type: 'number' }, description: 'seconds after the fork' },
+    telemetry: numbers,
+    properties: numbers,
+    states: numbers,
+    outputs: numbers,
+    units: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+} as const;
+
+const resultSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
     horizon: { type: 'number' },
     sampleInterval: { type: 'number' },
-    method: { type: 'string' },
-    twins: { type: 'array', items: { type: 'string' } },
-    skipped: { type: 'array', items: { type: 'object', additionalProperties: true } },
-    createdAt: { type: 'string' },
-    startedAt: { type: 'string' },
-    finishedAt: { type: 'string' },
-    error: { type: 'object', additionalProperties: true },
-    links: { type: 'object', additionalProperties: { type: 'string' } },
+    twins: { type: 'array', items: trajectorySchema },
   },
 } as const;
 
 const withLinks = (job: WhatIfJob) => ({
   ...job,
   links: {
-    self: `/simulations/${job.id}`,
-    trajectories: `/simulations/${job.id}/trajectories`,
-    csv: `/simulations/${job.id}/trajectories.csv`,
+    self: `/simulations/${encodeURIComponent(job.id)}`,
+    trajectories: `/simulations/${encodeURIComponent(job.id)}/trajectories`,
+    csv: `/simulations/${encodeURIComponent(job.id)}/trajectories.csv`,
   },
 });
 
 const finished = (j: WhatIfJob): boolean =>
   j.status === 'succeeded' || j.status === 'failed' || j.status === 'cancelled';
 
-/** One CSV line per value, in chunks of about 64 KiB; numbers in their shortest round-trip form. */
-function* csvLines(result: WhatIfResult): Generator<string> {
+/**
+ * One CSV line per value, in chunks of about 64 KiB; numbers in their shortest round-trip form, empty
+ * when not finite (null in JSON).
+ */
+function* csvChunks(result: WhatIfResult): Generator<string> {
   yield 'twin,time,kind,name,value\n';
   for (const tr of result.twins) {
     const twin = csvField(tr.twinId);
     const groups = [
       ['telemetry', tr.telemetry],
+      ['property', tr.properties],
       ['state', tr.states],
       ['output', tr.outputs],
     ] as const;
+    const series = groups.flatMap(([kind, byName]) =>
+      Object.entries(byName).map(([name, values]) => ({ prefix: `,${kind},${csvField(name)},`, values })),
+    );
     let chunk = '';
     for (let i = 0; i < tr.times.length; i++) {
-      const t = tr.times[i] as number;
-      for (const [kind, series] of groups)
-        for (const [name, values] of Object.entries(series))
-          chunk += `${twin},${t},${kind},${csvField(name)},${values[i]}\n`;
+      const head = `${twin},${tr.times[i]}`;
+      for (const s of series) {
+        const v = s.values[i] as number;
+        chunk += `${head}${s.prefix}${Number.isFinite(v) ? v : ''}\n`;
+      }
       if (chunk.length > 64 * 1024) {
         yield chunk;
         chunk = '';
@@ -84,55 +198,90 @@ function* csvLines(result: WhatIfResult): Generator<string> {
 }
 
 function csvField(s: string): string {
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 function sendCsv(reply: FastifyReply, id: string, result: WhatIfResult): FastifyReply {
   return reply
     .header('content-type', 'text/csv; charset=utf-8')
-    .header('content-disposition', `attachment; filename="simulation-${id}.csv"`)
-    .send(Readable.from(csvLines(result)));
+    .header('content-disposition', `attachment; filename="simulation-${id.replace(/[^\w.-]/g, '_')}.csv"`)
+    .send(Readable.from(csvChunks(result)));
 }
 
-export function simulationsPlugin(service: SimulationsPort): FastifyPluginAsync {
-  return async (app) => {
-    const tags = ['What-if simulations (Twinloop)'];
-    const idParam = { type: 'object', properties: { id: { type: 'string' } } };
+/** True when the client prefers CSV to JSON. */
+function wantsCsv(req: FastifyRequest): boolean {
+  const accept = (req.headers.accept ?? '').toLowerCase();
+  const csv = accept.indexOf('text/csv');
+  const json = accept.indexOf('application/json');
+  return csv >= 0 && (json < 0 || csv < json);
+}
 
+/**
+ * @example
+ *   const whatIf = new WhatIfService({ catalog, world, yieldNow });
+ *   await createHttpServer({ ..., plugins: [simulationsPlugin(whatIf)] });
+ */
+export function simulationsPlugin(
+  service: SimulationsPort,
+  options: SimulationsPluginOptions = {},
+): FastifyPluginAsync {
+  const maxWaitMs = options.maxWaitMs ?? 120_000;
+  return async function simulationRoutes(app: FastifyInstance): Promise<void> {
     app.post(
       '/simulations',
       {
         schema: {
-          tags,
-          summary:
-            'Starts a what-if run: forks twins or a subgraph, runs a horizon with changes, keeps trajectories.',
-          description: 'Body and semantics: docs/what-if.md. Live twins are never touched.',
+          tags: TAGS,
+          summary: 'Starts a what-if run: forks twins or a subgraph, runs a horizon with changes.',
+          description:
+            'Live twins are never touched. 201 with the job; with ?wait=MS, waits up to MS (at most ' +
+            `${maxWaitMs} ms) and answers 200 with the finished job. See docs/what-if.md.`,
           querystring: {
             type: 'object',
-            properties: { wait: { type: 'integer', minimum: 0, description: 'ms to wait for the result' } },
+            properties: { wait: { type: 'integer', minimum: 0, description: 'ms to wait for the end' } },
           },
-          body: { type: 'object', additionalProperties: true },
+          body: requestSchema,
           response: { 200: jobSchema, 201: jobSchema },
         },
+        // The service checks the body (all problems at once) and the query is read below: the
+        // schema above is documentation, not a second, different validator.
+        validatorCompiler: () => () => true,
       },
       async (req, reply) => {
-        const job = service.create(req.body);
-        const wait = (req.query as { wait?: number }).wait;
-        if (wait) {
-          const after = await service.wait(job.id, Math.min(wait, MAX_WAIT_MS));
-          return reply
-            .code(finished(after) ? 200 : 201)
-            .header('location', `/simulations/${job.id}`)
-            .send(withLinks(after));
+        const raw = (req.query as Record<string, unknown>).wait;
+        let wait = 0;
+        if (raw !== undefined) {
+          wait = typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+          if (!Number.isFinite(wait))
+            throw new TwinloopError('BadRequest', "'wait' is a number of milliseconds.", {
+              problems: [
+                {
+                  code: 'request.querystring',
+                  message: `'wait' must be a whole number of milliseconds, not ${JSON.stringify(raw)}.`,
+                  pointer: '/wait',
+                  source: 'querystring',
+                },
+              ],
+            });
         }
-        return reply.code(201).header('location', `/simulations/${job.id}`).send(withLinks(job));
+        const job = service.create(req.body);
+        const location = `/simulations/${encodeURIComponent(job.id)}`;
+        const after = wait > 0 ? await service.wait(job.id, Math.min(wait, maxWaitMs)) : job;
+        return reply
+          .code(finished(after) ? 200 : 201)
+          .header('location', location)
+          .send(withLinks(after));
       },
     );
 
     app.get(
       '/simulations',
       {
-        schema: { tags, summary: 'Recent what-if runs, newest first (finished ones are kept for a while).' },
+        schema: {
+          tags: TAGS,
+          summary: 'What-if runs kept, newest first (finished ones for a while only).',
+          response: { 200: { type: 'object', properties: { value: { type: 'array', items: jobSchema } } } },
+        },
       },
       async () => ({ value: service.list().map(withLinks) }),
     );
@@ -141,9 +290,9 @@ export function simulationsPlugin(service: SimulationsPort): FastifyPluginAsync 
       '/simulations/:id',
       {
         schema: {
-          tags,
-          summary: 'One what-if run: status, progress, errors.',
-          params: idParam,
+          tags: TAGS,
+          summary: 'One what-if run: status, progress, error.',
+          params: idParams,
           response: { 200: jobSchema },
         },
       },
@@ -154,9 +303,9 @@ export function simulationsPlugin(service: SimulationsPort): FastifyPluginAsync 
       '/simulations/:id',
       {
         schema: {
-          tags,
-          summary: 'Cancels a queued or running what-if run.',
-          params: idParam,
+          tags: TAGS,
+          summary: 'Cancels a queued or running what-if run (at once); a finished one is left as it is.',
+          params: idParams,
           response: { 200: jobSchema },
         },
       },
@@ -167,17 +316,25 @@ export function simulationsPlugin(service: SimulationsPort): FastifyPluginAsync 
       '/simulations/:id/trajectories',
       {
         schema: {
-          tags,
+          tags: TAGS,
           summary:
             "A finished run's trajectories (JSON; CSV with Accept: text/csv). 409 until it has succeeded.",
-          params: idParam,
+          params: idParams,
+          response: { 200: resultSchema },
         },
       },
       async (req, reply) => {
         const id = (req.params as { id: string }).id;
         const result = service.result(id);
-        if (/\btext\/csv\b/.test(req.headers.accept ?? '')) return sendCsv(reply, id, result);
-        return { id, ...result };
+        if (wantsCsv(req)) return sendCsv(reply, id, result);
+        const job = service.get(id);
+        return {
+          id,
+          ...(job.name !== undefined ? { name: job.name } : {}),
+          horizon: job.horizon,
+          sampleInterval: job.sampleInterval,
+          twins: result.twins,
+        };
       },
     );
 
@@ -185,9 +342,12 @@ export function simulationsPlugin(service: SimulationsPort): FastifyPluginAsync 
       '/simulations/:id/trajectories.csv',
       {
         schema: {
-          tags,
-          summary: "A finished run's trajectories as CSV: twin,time,kind,name,value.",
-          params: idParam,
+          tags: TAGS,
+          summary: "A finished run's trajectories as CSV, one value a line: twin,time,kind,name,value.",
+          description:
+            'time: seconds after the fork; kind: telemetry, property, state or output. 409 until it has succeeded.',
+          params: idParams,
+          produces: ['text/csv'],
         },
       },
       async (req, reply) => {
