@@ -40,7 +40,7 @@ import { graphWorld as whatIfWorld } from '../sim/whatif/graph-world.js';
 import { simulationsPlugin } from '../adapters/http/simulations/simulations-plugin.js';
 import { calibrationPlugin } from '../adapters/http/calibration/calibration-plugin.js';
 import { CalibrationService, historyFromStore } from '../sim/calibration/calibration-service.js';
-import { startSimulator, type Simulator, type SimulatorWorld } from './simulator.js';
+import { startSimulator, type Simulator } from './simulator.js';
 import {
   ensureToken,
   readPilotRecord,
