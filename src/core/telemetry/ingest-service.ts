@@ -154,7 +154,8 @@ export class IngestService implements TelemetryIngest {
   ): Promise<void> {
     const ws = this.options.workspace(workspace);
     const twin = ws?.graph.getTwin(twinId);
-    if (!ws || !twin) throw new TwinloopError('BadRequest', `No twin '${twinId}' in workspace '${workspace}'.`);
+    if (!ws || !twin)
+      throw new TwinloopError('BadRequest', `No twin '${twinId}' in workspace '${workspace}'.`);
     const iface = ws.models.getInterface(twin.modelId);
     for (const [name, v] of Object.entries(values)) {
       if (iface?.contents.has(name))
