@@ -85,6 +85,8 @@ describe('the pump-line tanks', () => {
     expect(world.related('tank-1', 'feeds', 'outgoing').sort()).toEqual(['pump-1a', 'pump-1c']);
     expect(Math.min(...flows.values())).toBeGreaterThan(20); // the pumps really draw
     const t1 = levels['tank-1']!;
+    // the level sensor's 1 mm resolution, printed as a sensor prints it (1.511, not 1.5110000000000001)
+    expect(t1.every((v) => (String(v).split('.')[1] ?? '').length <= 3)).toBe(true);
     // tank-1 (40 m³, Ø 2.5 m): held near 65 % full ≈ 1.5 m, never empty nor overflowing
     expect(Math.min(...t1)).toBeGreaterThan(0.5);
     expect(Math.max(...t1)).toBeLessThan(2.5);

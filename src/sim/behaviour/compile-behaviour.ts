@@ -385,7 +385,7 @@ function buildModel(
         if (map.faults.length) v = applyFaults(map.faults, v, t, rt);
         const noise = map.spec.noise;
         if (noise && noise.std > 0) v += noise.std * gaussian(random);
-        if (noise && noise.resolution > 0) v = Math.round(v / noise.resolution) * noise.resolution;
+        if (noise && noise.resolution > 0) v = quantise(v, noise.resolution);
         if (!Number.isFinite(v)) {
           m.invalid.push(name);
           continue;
@@ -402,4 +402,21 @@ function buildModel(
 /** How sensor faults name a mapping: telemetry.NAME or properties.NAME. */
 function sensorName(m: MappingSpec): string {
   return `${m.contentKind === 'Telemetry' ? 'telemetry' : 'properties'}.${m.name}`;
+}
+
+/** Decimal places of a resolution as written (0.25 → 2, 1e-3 → 3, 5 → 0). */
+function decimalsOf(step: number): number {
+  const [mantissa = '', exponent] = String(step).split('e');
+  const fraction = mantissa.split('.')[1]?.length ?? 0;
+  return Math.max(0, fraction - Number(exponent ?? 0));
+}
+
+/**
+ * `v` on the sensor's grid of `step`, printed as the sensor would: 1.511 rather than
+ * 1.5110000000000001 (the rounding error of the multiplication is rounded away).
+ */
+function quantise(v: number, step: number): number {
+  const q = Math.round(v / step) * step;
+  const d = decimalsOf(step);
+  return d <= 15 ? Number(q.toFixed(d)) : q;
 }
