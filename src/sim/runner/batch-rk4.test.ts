@@ -3,28 +3,11 @@
  * the pump-line pump behaviour with parameter spread, a relationship input, commands at and between
  * ticks, a fault, sampling — compared state by state after two simulated hours.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isValidResult, parseDtdl } from '../../core/models/dtdl/parse-dtdl.js';
-import type { ModelLookup } from '../../core/models/model-types.js';
-import { compileBehaviour } from '../behaviour/compile-behaviour.js';
+import { pilotBehaviour } from '../../../test/support/pilot-behaviour.js';
 import { createFleetRunner, type ReadingSet } from './fleet-runner.js';
 
-const ROOT = join(import.meta.dirname, '../../..');
-function pump() {
-  const dir = join(ROOT, 'pilots/pump-line/models');
-  const r = parseDtdl(readdirSync(dir).map((f) => ({ source: f, text: readFileSync(join(dir, f), 'utf8') })));
-  if (!isValidResult(r)) throw new Error('pilot models invalid');
-  const lookup: ModelLookup = {
-    getInterface: (id) => r.interfaces.get(id),
-    isOfModel: (m, b) => m === b || (r.interfaces.get(m)?.ancestors.includes(b) ?? false),
-  };
-  const yaml = readFileSync(join(ROOT, 'pilots/pump-line/behaviours/pump.behaviour.yaml'), 'utf8');
-  return compileBehaviour(yaml, lookup.getInterface('dtmi:twinloop:pumpline:Pump;1')!, { lookup });
-}
-
-const model = pump();
+const model = pilotBehaviour('pump-line', 'pump.behaviour.yaml', 'dtmi:twinloop:pumpline:Pump;1');
 const ids = Array.from({ length: 12 }, (_, i) => `p${i}`);
 
 function run(batch: boolean) {

@@ -12,7 +12,7 @@
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { BehaviourRuntime, CompiledBehaviour } from '../behaviour/compile-behaviour.js';
 import { cycleAt, scheduleAt } from '../behaviour/input-signals.js';
-import type { ExprNode } from '../expr/ast.js';
+import { namesIn } from '../expr/ast.js';
 import { compileBatch, type BatchCompiled } from '../expr/compile-batch.js';
 
 export interface BatchRk4 {
@@ -27,32 +27,6 @@ export interface BatchRk4 {
   /** Members' inputs were changed in their runtimes (relationship refresh): re-read them. */
   inputsChanged(): void;
   readonly stats: { steps: number; fevals: number };
-}
-
-function namesIn(node: ExprNode, into: Set<string>): Set<string> {
-  switch (node.kind) {
-    case 'name':
-      into.add(node.name);
-      break;
-    case 'unary':
-      namesIn(node.operand, into);
-      break;
-    case 'binary':
-      namesIn(node.left, into);
-      namesIn(node.right, into);
-      break;
-    case 'conditional':
-      namesIn(node.test, into);
-      namesIn(node.then, into);
-      namesIn(node.else, into);
-      break;
-    case 'call':
-      for (const a of node.args) namesIn(a, into);
-      break;
-    default:
-      break;
-  }
-  return into;
 }
 
 /**

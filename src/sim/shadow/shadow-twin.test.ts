@@ -3,35 +3,12 @@
  * "the device"): residuals stay within the sensor noise while the pump is healthy, follow its
  * commands, and grow once bearing damage is injected into the device (not into the shadow).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isValidResult, parseDtdl } from '../../core/models/dtdl/parse-dtdl.js';
-import type { ModelLookup } from '../../core/models/model-types.js';
-import { compileBehaviour } from '../behaviour/compile-behaviour.js';
+import { pilotBehaviour } from '../../../test/support/pilot-behaviour.js';
 import { createFleetRunner, type ReadingSet } from '../runner/fleet-runner.js';
 import { ShadowTwin } from './shadow-twin.js';
 
-const ROOT = join(import.meta.dirname, '../../..');
-const PILOT = join(ROOT, 'pilots/pump-line');
-
-function pumpModel() {
-  const dir = join(PILOT, 'models');
-  const r = parseDtdl(
-    readdirSync(dir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => ({ source: f, text: readFileSync(join(dir, f), 'utf8') })),
-  );
-  if (!isValidResult(r)) throw new Error('pilot models invalid');
-  const lookup: ModelLookup = {
-    getInterface: (id) => r.interfaces.get(id),
-    isOfModel: (m, b) => m === b || (r.interfaces.get(m)?.ancestors.includes(b) ?? false),
-  };
-  const yaml = readFileSync(join(PILOT, 'behaviours/pump.behaviour.yaml'), 'utf8');
-  return compileBehaviour(yaml, lookup.getInterface('dtmi:twinloop:pumpline:Pump;1')!, { lookup });
-}
-
-const model = pumpModel();
+const model = pilotBehaviour('pump-line', 'pump.behaviour.yaml', 'dtmi:twinloop:pumpline:Pump;1');
 const HOUR = 3600;
 
 /** Runs one simulated device for `hours`, sampled every 60 s, with the given actions. */
