@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TwinloopError } from '../core/errors/errors.js';
-import { API, startTestPlatform, tempDataDir } from '../../test/platform/platform-fixture.js';
+import { API, startTestPlatform, tempDataDir, waitFor } from '../../test/platform/platform-fixture.js';
 import type { Platform } from './platform.js';
 import { encodeTopicLevel, pilotWorkspace, startSimulator } from './simulator.js';
 import { shippedPilotsDir } from './pilot-files.js';
@@ -108,13 +108,6 @@ describe('the device simulator in the platform', () => {
     dirs.push(data);
     const p = await startTestPlatform(data.dir, { sim: 'on', simSpeed: '600' });
     const latest = (id: string) => p.graph.getTwin(id)?.telemetry ?? {};
-    const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
-      const deadline = Date.now() + 15_000;
-      while (!ok()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
     try {
       await waitFor(
         'readings of pump-3a and pump-3b',
@@ -188,13 +181,6 @@ describe('the device simulator in the platform', () => {
     dirs.push(data);
     const p = await startTestPlatform(data.dir, { sim: 'on', simSpeed: '600', shadow: 'on' });
     const residual = (id: string) => p.graph.getTwin(id)?.telemetry.vibrationResidual;
-    const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
-      const deadline = Date.now() + 15_000;
-      while (!ok()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
     try {
       expect(p.shadow).toBeDefined();
       const pumps = ['pump-1a', 'pump-1b', 'pump-1c', 'pump-3a', 'pump-3b', 'pump-3c', 'pump-3d'];

@@ -35,3 +35,12 @@ export async function startTestPlatform(dataDir: string, cli: CliConfigOptions =
 }
 
 export const API = 'api-version=2023-10-31';
+
+/** Polls `ok` every 50 ms until it holds; throws naming `what` after `ms` (default 15 s). */
+export async function waitFor(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
