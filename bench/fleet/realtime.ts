@@ -17,7 +17,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
@@ -26,17 +25,12 @@ import { startPlatform } from '../../src/app/platform.js';
 import { telemetryTopic } from '../../src/core/telemetry/topic-scheme.js';
 import { createFleetRunner, type ReadingSet } from '../../src/sim/runner/fleet-runner.js';
 import { loadNote } from '../machine-note.js';
+import { appendResults, numberFlag } from '../results-file.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const dry = argv.includes('--dry');
 const shadowOn = argv.includes('--shadow');
-const numArg = (name: string, fallback: number): number => {
-  const i = argv.indexOf(name);
-  const v = i >= 0 ? Number(argv[i + 1]) : fallback;
-  if (!(v > 0)) throw new Error(`${name} needs a positive number.`);
-  return v;
-};
+const numArg = (name: string, fallback: number): number => numberFlag(argv, name, fallback);
 const ASSETS = Math.round(numArg('--assets', 1000));
 const MINUTES = numArg('--minutes', 30);
 const SAMPLE = numArg('--sample', 10);
@@ -146,10 +140,7 @@ try {
   const block = lines.join('\n') + '\n';
   console.log(block);
   if (!dry) {
-    const file = path.join(here, '..', 'RESULTS.md');
-    const prefix = fs.existsSync(file) && !fs.readFileSync(file, 'utf8').endsWith('\n\n') ? '\n' : '';
-    fs.appendFileSync(file, prefix + block);
-    console.log(`Appended to ${path.relative(process.cwd(), file)}`);
+    appendResults(block);
   }
 } finally {
   await platform.stop();

@@ -17,16 +17,12 @@ import type { ModelLookup } from '../../src/core/models/model-types.js';
 import { compileBehaviour } from '../../src/sim/behaviour/compile-behaviour.js';
 import { createFleetRunner } from '../../src/sim/runner/fleet-runner.js';
 import { loadNote } from '../machine-note.js';
+import { appendResults, numberFlag } from '../results-file.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const dry = argv.includes('--dry');
-const numArg = (name: string, fallback: number): number => {
-  const i = argv.indexOf(name);
-  const v = i >= 0 ? Number(argv[i + 1]) : fallback;
-  if (!(v > 0)) throw new Error(`${name} needs a positive number.`);
-  return v;
-};
+const numArg = (name: string, fallback: number): number => numberFlag(argv, name, fallback);
 const ASSETS = Math.round(numArg('--assets', 1000));
 const HOURS = numArg('--hours', 24);
 const TARGET_S = 30;
@@ -108,8 +104,5 @@ lines.push(
 const block = lines.join('\n') + '\n';
 console.log(block);
 if (!dry) {
-  const file = path.join(here, '..', 'RESULTS.md');
-  const prefix = fs.existsSync(file) && !fs.readFileSync(file, 'utf8').endsWith('\n\n') ? '\n' : '';
-  fs.appendFileSync(file, prefix + block);
-  console.log(`Appended to ${path.relative(process.cwd(), file)}`);
+  appendResults(block);
 }

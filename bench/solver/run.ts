@@ -10,7 +10,6 @@
  * Not a timed test: it reports, it does not assert.
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import { Rk4Stepper } from '../../src/sim/solvers/rk4-stepper.js';
 import { solveIvp, type SolveIvpOptions } from '../../src/sim/solvers/solve-ivp.js';
 import { decay, harmonic, vanDerPol, type TestProblem } from '../../src/sim/solvers/test-problems.js';
 import { loadNote } from '../machine-note.js';
+import { appendResults } from '../results-file.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -279,8 +279,5 @@ if (scipy) {
 const block = lines.join('\n') + '\n';
 console.log(block);
 if (!dry) {
-  const file = path.join(here, '..', 'RESULTS.md');
-  const prefix = fs.existsSync(file) && !fs.readFileSync(file, 'utf8').endsWith('\n\n') ? '\n' : '';
-  fs.appendFileSync(file, prefix + block);
-  console.log(`Appended to ${path.relative(process.cwd(), file)}`);
+  appendResults(block);
 }
