@@ -1,3 +1,10 @@
-/** Pilot scenario files: simulation settings, a generated fleet, timed events. */
-export { expandScenarioFleet, fleetTwinId, readScenario } from './read-scenario.js';
+/** Pilot scenario files: simulation settings, generated assets, timed events (docs/pilots.md). */
+export { readScenario } from './read-scenario.js';
+export { assetCounts, expandScenarioAssets, expandScenarioFleet } from './expand-assets.js';
+export type { ExpandedAssets } from './expand-assets.js';
+export { assetTwinId, fillValue, fleetTwinId } from './asset-pattern.js';
+export { parseScenarioTime, TIME_UNITS } from './scenario-time.js';
+export type { TimeResult } from './scenario-time.js';
+export { behaviourCommands, checkScenario, resolveScenarioEvents } from './scenario-events.js';
+export type { IsOfModel, ScenarioCheckWorld, ScenarioTwin } from './scenario-events.js';
 export type * from './scenario-types.js';
