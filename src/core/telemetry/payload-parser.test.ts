@@ -73,11 +73,66 @@ describe('parseTelemetryPayload', () => {
           !Array.isArray(x) &&
           Object.keys(x).length > 0 &&
           Object.keys(x).every((k) => !k.startsWith('$'));
-        const expected = Array.isArray(v) ? v.length > 0 && v.every(isSet) : isSet(v);
+        // __proto__-family keys anywhere make the message invalid (json.key.forbidden)
+        const hostile = (x: unknown): boolean =>
+          typeof x === 'object' &&
+          x !== null &&
+          Object.entries(x).some(
+            ([k, y]) => ['__proto__', 'constructor', 'prototype'].includes(k) || hostile(y),
+          );
+        const expected = !hostile(v) && (Array.isArray(v) ? v.length > 0 && v.every(isSet) : isSet(v));
         expect(r.ok).toBe(expected);
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('hostile telemetry', () => {
+  const hostileKey = fc.constantFrom('__proto__', 'constructor', 'prototype');
+  const name = fc.stringMatching(/^[a-z][a-zA-Z0-9]{0,8}$/);
+
+  it('refuses a __proto__ key instead of reading zero values', () => {
+    const r = parseTelemetryPayload('{"__proto__":{"temperature":99}}', ctx);
+    expect(r).toMatchObject({ ok: false, problems: [{ code: 'json.key.forbidden', pointer: '/__proto__' }] });
+  });
+
+  it('property: a hostile key at any depth of a message or an NDJSON line is refused with its pointer', () => {
+    fc.assert(
+      fc.property(
+        fc.array(name, { maxLength: 8 }),
+        hostileKey,
+        fc.jsonValue({ maxDepth: 2 }),
+        (path, key, leaf) => {
+          // {"temperature":1,"p0":{"p1":{…{"<hostile>": leaf}}}}, written as the bytes a device sends
+          let inner = `{"${key}":${JSON.stringify(leaf)}}`;
+          for (let i = path.length - 1; i >= 0; i--) inner = `{"${path[i]}":${inner}}`;
+          const text = `{"temperature":1,${inner.slice(1)}`;
+          const pointer = `/${[...path, key].join('/')}`;
+          const r = parseTelemetryPayload(text, ctx);
+          expect(r).toMatchObject({ ok: false, problems: [{ code: 'json.key.forbidden', pointer }] });
+          const [line] = parseNdjsonPayload(`\n{"$dtId":"pump-1",${text.slice(1)}\n`, ctx);
+          expect(line!.result).toMatchObject({
+            ok: false,
+            problems: [{ code: 'json.key.forbidden', pointer, line: 2 }],
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses 1e999 as a number out of range and 10k-deep nesting as too deep, not a crash', () => {
+    const big = parseTelemetryPayload('{"temperature":1e999}', ctx);
+    expect(big).toMatchObject({
+      ok: false,
+      problems: [{ code: 'json.number.range', pointer: '/temperature' }],
+    });
+    expect(!big.ok && big.problems[0]!.message).toMatch(/^Number out of range at \/temperature/);
+    const deep = parseTelemetryPayload('{"t":' + '['.repeat(10_000) + ']'.repeat(10_000) + '}', ctx);
+    expect(deep).toMatchObject({ ok: false, problems: [{ code: 'json.depth' }] });
+    const deepBad = parseNdjsonPayload('{"t":' + '['.repeat(10_000), ctx);
+    expect(deepBad[0]!.result).toMatchObject({ ok: false, problems: [{ code: 'payload.json', line: 1 }] });
   });
 });
 

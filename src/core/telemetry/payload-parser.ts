@@ -7,10 +7,12 @@
  * milliseconds since the epoch; without it the receive time is used.
  *
  * Never throws: every problem comes back with where it is (JSON pointer, and line:column for syntax).
+ * Keys `__proto__`, `constructor` and `prototype` are refused (json.key.forbidden, with the pointer):
+ * copied into a reading set they would swap its prototype and the message would be acknowledged
+ * with zero readings instead of being dead-lettered.
  */
-import { parse as parseLenient, printParseErrorCode } from 'jsonc-parser';
-import type { ParseError, ParseErrorCode } from 'jsonc-parser';
 import type { Problem } from '../errors/errors.js';
+import { JSON_PROBLEM, decodeUtf8, parseUntrustedJson } from '../json/untrusted-json.js';
 import type { ReadingSet } from './telemetry-types.js';
 
 export type PayloadParseResult = { ok: true; readings: ReadingSet[] } | { ok: false; problems: Problem[] };
@@ -32,7 +34,6 @@ export interface NdjsonLineResult {
 
 const MAX_TIME = 8.64e15; // the ECMAScript Date range
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Parses one telemetry message (object or array of objects).
@@ -85,7 +86,7 @@ export function parseNdjsonPayload(
     const line = i + 1;
     const json = parseJson(text, i);
     if (!json.ok) {
-      out.push({ line, text, result: { ok: false, problems: [json.problem] } });
+      out.push({ line, text, result: { ok: false, problems: [{ ...json.problem, line }] } });
       continue;
     }
     const problems: Problem[] = [];
@@ -115,76 +116,38 @@ export function pointerToken(key: string): string {
 
 function decode(payload: Uint8Array | string): string | Problem {
   if (typeof payload === 'string') return payload;
-  try {
-    return utf8.decode(payload);
-  } catch {
-    return problem('payload.encoding', 'The payload is not valid UTF-8 text.', '');
-  }
+  const text = decodeUtf8(payload);
+  if (typeof text === 'string') return text;
+  return problem(
+    'payload.encoding',
+    `The payload is not valid UTF-8 text (bad byte at offset ${text.badByteOffset}).`,
+    '',
+  );
 }
 
+/**
+ * The one untrusted-JSON parser (src/core/json): syntax errors with line:column, and refusals of
+ * `__proto__`-family keys, nesting deeper than 128 and non-finite numbers, each with its pointer.
+ */
 function parseJson(
   text: string,
   lineOffset: number,
 ): { ok: true; value: unknown } | { ok: false; problem: Problem } {
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch (e) {
-    // JSON.parse in Node 20 does not say where; a second, error-collecting pass finds the position.
-    const errors: ParseError[] = [];
-    parseLenient(text, errors, {
-      disallowComments: true,
-      allowTrailingComma: false,
-      allowEmptyContent: false,
-    });
-    const first = errors[0];
-    const offset = first?.offset ?? 0;
-    const { line, column } = lineColumn(text, offset);
-    const what = first ? describeJsonError(first.error) : (e as Error).message;
-    return {
-      ok: false,
-      problem: {
-        code: 'payload.json',
-        message: `Malformed JSON at ${line + lineOffset}:${column}: ${what}.`,
-        line: line + lineOffset,
-        column,
-      },
-    };
-  }
-}
-
-// jsonc-parser's ParseErrorCode is an ambient const enum (unusable under verbatimModuleSyntax): go by name.
-const JSON_ERROR_TEXT: Record<string, string> = {
-  ValueExpected: 'a value was expected',
-  CommaExpected: "',' was expected",
-  ColonExpected: "':' was expected",
-  PropertyNameExpected: 'a property name was expected',
-  CloseBraceExpected: "'}' was expected",
-  CloseBracketExpected: "']' was expected",
-  EndOfFileExpected: 'unexpected content after the JSON value',
-  InvalidCommentToken: 'comments are not allowed in JSON',
-  InvalidSymbol: 'invalid symbol',
-  UnexpectedEndOfString: 'unterminated string',
-  UnexpectedEndOfNumber: 'unterminated number',
-  InvalidCharacter: 'invalid character in a string',
-  InvalidEscapeCharacter: 'invalid escape sequence',
-  InvalidUnicode: 'invalid unicode escape',
-};
-
-function describeJsonError(code: ParseErrorCode): string {
-  const name = printParseErrorCode(code);
-  return JSON_ERROR_TEXT[name] ?? name;
-}
-
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: offset - lineStart + 1 };
+  const r = parseUntrustedJson(text, { what: 'The payload' });
+  if (r.ok) return r;
+  const p = r.problem;
+  if (p.code !== JSON_PROBLEM.syntax) return r;
+  const line = (p.line ?? 1) + lineOffset;
+  const where = p.line === undefined ? '' : ` at ${line}:${p.column ?? 1}`;
+  const what = p.message.replace(/^Malformed JSON(?: at \d+:\d+)?: /, '');
+  return {
+    ok: false,
+    problem: {
+      code: 'payload.json',
+      message: `Malformed JSON${where}: ${what}`,
+      ...(p.line === undefined ? {} : { line, column: p.column ?? 1 }),
+    },
+  };
 }
 
 function readingSet(
