@@ -2,9 +2,12 @@
  * JSON Patch (RFC 6902) as ADT accepts it on twins, components and relationships: `add`, `replace`
  * and `remove` on JSON pointers (`/prop`, `/comp/prop`, `/obj/field`, `/arr/0`). The whole patch is
  * checked first and applied to a copy, so a failing patch changes nothing; every problem is
- * reported at once, each with a pointer into the patch document.
+ * reported at once, each with a pointer into the patch document. Untrusted keys are data: a path
+ * through `__proto__`, `constructor` or `prototype`, or such a key inside a value, is refused
+ * (applied, it would swap the prototype of the copy and slip past the model check).
  */
 import type { Problem } from '../errors/errors.js';
+import { checkUntrustedValue, isForbiddenKey } from '../json/untrusted-json.js';
 
 export type PatchOpName = 'add' | 'replace' | 'remove';
 
@@ -49,6 +52,8 @@ export function parsePatch(doc: unknown): { ops: PatchOp[]; problems: Problem[] 
     });
     return { ops, problems };
   }
+  const hostile = checkUntrustedValue(doc, { what: 'The patch', source: SOURCE });
+  if (hostile) problems.push(hostile);
   doc.forEach((raw: unknown, index) => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       problems.push({
@@ -75,6 +80,16 @@ export function parsePatch(doc: unknown): { ops: PatchOp[]; problems: Problem[] 
       problems.push({
         code: 'patch.path',
         message: `The path ${JSON.stringify(o.path)} is not a JSON pointer to a member (e.g. "/temperature").`,
+        pointer: `/${index}/path`,
+        source: SOURCE,
+      });
+      ok = false;
+    }
+    const forbidden = segments?.find(isForbiddenKey);
+    if (forbidden !== undefined) {
+      problems.push({
+        code: 'patch.path.forbidden',
+        message: `The path ${JSON.stringify(o.path)} goes through '${forbidden}': __proto__, constructor and prototype are never members.`,
         pointer: `/${index}/path`,
         source: SOURCE,
       });

@@ -9,6 +9,7 @@ import type { RelationshipRecord, TwinGraph, TwinRecord } from '../graph/graph-t
 import type { LiveEvent } from '../live/live-events.js';
 import type { RelationshipInfo } from '../models/model-types.js';
 import type { TwinStore } from '../ports/storage-ports.js';
+import { checkUntrustedValue } from '../json/untrusted-json.js';
 import { applyPatch, clone, parsePatch, toPointer } from './json-patch.js';
 import { checkRelationshipProperties } from './twin-validation.js';
 import {
@@ -88,6 +89,9 @@ export class RelationshipService {
       });
       throw errors.validation('InvalidRelationship', `Relationship '${relId}' is not valid.`, problems);
     }
+    const hostile = checkUntrustedValue(body, { what: 'The relationship', source: SRC });
+    if (hostile)
+      throw errors.validation('InvalidRelationship', `Relationship '${relId}' is not valid.`, [hostile]);
     const b = body as Record<string, unknown>;
     const targetId = b.$targetId;
     const name = b.$relationshipName;

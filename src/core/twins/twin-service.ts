@@ -13,6 +13,7 @@ import type { RelationshipRecord, TwinGraph, TwinRecord } from '../graph/graph-t
 import type { LiveEvent } from '../live/live-events.js';
 import type { InterfaceInfo } from '../models/model-types.js';
 import type { HistoryPoint, HistoryValue, TwinStore } from '../ports/storage-ports.js';
+import { checkUntrustedValue } from '../json/untrusted-json.js';
 import { applyPatch, clone, parsePatch, toPointer, type PatchOp } from './json-patch.js';
 import { RelationshipService } from './relationship-service.js';
 import { checkTwinContents } from './twin-validation.js';
@@ -88,6 +89,9 @@ export class TwinService {
     this.checkId('twin', id);
     const existing = this.o.graph.getTwin(id);
     checkIfNoneMatch(`Digital twin '${id}'`, existing !== undefined, cond.ifNoneMatch);
+    // Untrusted keys are data: a __proto__ member would be copied as a prototype, unchecked.
+    const hostile = checkUntrustedValue(body, { what: 'The digital twin', source: 'request body' });
+    if (hostile) throw errors.validation('ValidationFailed', `Digital twin '${id}' is not valid.`, [hostile]);
     const { modelId, contents, problems } = readTwinBody(body);
     let iface: InterfaceInfo | undefined;
     if (modelId !== undefined) {
