@@ -41,6 +41,45 @@ describe('config', () => {
     expect(pointers).toEqual(expect.arrayContaining(['/httpPort', '/mqtt/port', '/mqtt/url', '/logLevel']));
   });
 
+  it('has CORS off and no extra hosts by default; --cors-origin / --allowed-host take repeats and comma lists over env and file', () => {
+    expect(resolveConfig([]).http).toEqual({ corsOrigins: [], allowedHosts: [] });
+    const cfg = resolveConfig([
+      { http: { corsOrigins: ['https://file.example'] } },
+      envLayer({
+        TWINLOOP_CORS_ORIGINS: 'https://env.example',
+        TWINLOOP_ALLOWED_HOSTS: 'twins.lan, proxy:8443',
+      }),
+      cliLayer({ corsOrigin: ['https://a.example/', 'http://localhost:5173,https://b.example'] }),
+    ]);
+    expect(cfg.http.corsOrigins).toEqual(['https://a.example', 'http://localhost:5173', 'https://b.example']);
+    expect(cfg.http.allowedHosts).toEqual(['twins.lan', 'proxy:8443']);
+    expect(Object.isFrozen(cfg.http.corsOrigins)).toBe(true);
+    expect(resolveConfig([{ http: { corsOrigins: ['https://file.example'] } }]).http.corsOrigins).toEqual([
+      'https://file.example',
+    ]);
+  });
+
+  it('refuses a CORS origin that is not scheme://host[:port] (no "*", no path) and a bad host name', () => {
+    let err: TwinloopError | undefined;
+    try {
+      resolveConfig([
+        cliLayer({ corsOrigin: '*,https://ok.example,ftp://x,https://a.example/path', allowedHost: 'a b' }),
+      ]);
+    } catch (e) {
+      err = e as TwinloopError;
+    }
+    expect(err?.code).toBe('InvalidConfig');
+    expect(err?.problems.map((p) => p.pointer)).toEqual(
+      expect.arrayContaining([
+        '/http/corsOrigins/0',
+        '/http/corsOrigins/2',
+        '/http/corsOrigins/3',
+        '/http/allowedHosts/0',
+      ]),
+    );
+    expect(err?.problems.map((p) => p.pointer)).not.toContain('/http/corsOrigins/1');
+  });
+
   it('refuses auth off on a public address', () => {
     expect(() => resolveConfig([cliLayer({ host: '0.0.0.0', auth: 'off' })])).toThrow(
       /only allowed when bound to loopback/,

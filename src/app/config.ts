@@ -30,6 +30,15 @@ export const ConfigSchema = Type.Object(
       maxMessageBytes: Type.Integer({ minimum: 256 }),
     }),
     tls: Type.Optional(Type.Object({ certFile: Type.String(), keyFile: Type.String() })),
+    /** The HTTP edge (see docs/api.md, "Security and limits"). */
+    http: Type.Object({
+      /** Origins (`https://app.example.com`) allowed cross-origin access: CORS and the Origin check. None by default. */
+      corsOrigins: Type.Array(Type.String({ pattern: '^https?://[^/?#\\s]+$' })),
+      /** Host names (`name` or `name:port`) accepted besides the bound ones (DNS-rebinding check). */
+      allowedHosts: Type.Array(
+        Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:/?#\\s\\[\\]@]+)(:\\d{1,5})?$' }),
+      ),
+    }),
     /**
      * "auto": a token is required unless bound to loopback; "on": always; "off": never (only allowed on loopback).
      */
@@ -85,6 +94,7 @@ export function defaultConfig(): TwinloopConfig {
     httpPortExplicit: false,
     mqtt: { port: DEFAULT_MQTT_PORT, portExplicit: false, maxMessageBytes: 256 * 1024 },
     auth: 'auto',
+    http: { corsOrigins: [], allowedHosts: [] },
     limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000, maxQueryHops: 100 },
     history: { retentionDays: 0, synchronous: 'FULL' },
     simulation: { enabled: true, shadow: true },
@@ -103,6 +113,10 @@ export interface CliConfigOptions {
   tlsCert?: string;
   tlsKey?: string;
   auth?: string;
+  /** --cors-origin (repeatable, or a comma list). */
+  corsOrigin?: string | readonly string[];
+  /** --allowed-host (repeatable, or a comma list). */
+  allowedHost?: string | readonly string[];
   pilot?: string;
   /** 'on' or 'off' (commander's --sim / --no-sim, mapped by the CLI). */
   sim?: string;
@@ -135,6 +149,26 @@ function simLayer(
   return Object.keys(sim).length ? sim : undefined;
 }
 
+/** A repeatable or comma-separated list option; undefined when not given. */
+function list(v: string | readonly string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const items = (typeof v === 'string' ? [v] : v).flatMap((x) => x.split(',')).map((x) => x.trim());
+  return items.filter((x) => x !== '');
+}
+
+/** The HTTP edge options of one layer. */
+function httpLayer(
+  corsOrigins: string | readonly string[] | undefined,
+  allowedHosts: string | readonly string[] | undefined,
+): Partial<TwinloopConfig['http']> | undefined {
+  const http: Partial<TwinloopConfig['http']> = {};
+  const origins = list(corsOrigins);
+  const hosts = list(allowedHosts);
+  if (origins) http.corsOrigins = origins.map((o) => o.replace(/\/$/, ''));
+  if (hosts) http.allowedHosts = hosts;
+  return Object.keys(http).length ? http : undefined;
+}
+
 /** The layer given by TWINLOOP_* environment variables. */
 export function envLayer(env: Env): ConfigLayer {
   const layer: ConfigLayer = {};
@@ -154,6 +188,8 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_TLS_CERT || env.TWINLOOP_TLS_KEY)
     layer.tls = { certFile: env.TWINLOOP_TLS_CERT ?? '', keyFile: env.TWINLOOP_TLS_KEY ?? '' };
   if (env.TWINLOOP_AUTH) layer.auth = env.TWINLOOP_AUTH as TwinloopConfig['auth'];
+  const http = httpLayer(env.TWINLOOP_CORS_ORIGINS, env.TWINLOOP_ALLOWED_HOSTS);
+  if (http) layer.http = http;
   if (env.TWINLOOP_PILOT) layer.pilot = env.TWINLOOP_PILOT;
   const sim = simLayer(env.TWINLOOP_SIM, env.TWINLOOP_SIM_SPEED, env.TWINLOOP_SHADOW);
   if (sim) layer.simulation = sim;
@@ -180,6 +216,8 @@ export function cliLayer(o: CliConfigOptions): ConfigLayer {
   if (Object.keys(mqtt).length) layer.mqtt = mqtt;
   if (o.tlsCert || o.tlsKey) layer.tls = { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' };
   if (o.auth) layer.auth = o.auth as TwinloopConfig['auth'];
+  const http = httpLayer(o.corsOrigin, o.allowedHost);
+  if (http) layer.http = http;
   if (o.pilot) layer.pilot = o.pilot;
   const sim = simLayer(o.sim, o.simSpeed, o.shadow);
   if (sim) layer.simulation = sim;

@@ -62,6 +62,8 @@ export interface Platform {
   readonly runtime: RuntimeInfo;
   /** The access token when one is required, else undefined. */
   readonly token: string | undefined;
+  /** Every HTTP route (method and URL pattern), for the edge tests. */
+  readonly httpRoutes: readonly { method: string; url: string }[];
   readonly storage: SqliteStorage;
   readonly models: ModelService;
   readonly twins: TwinService;
@@ -427,6 +429,9 @@ export async function startPlatform(
           host: config.host,
           port,
           token,
+          allowedHosts: config.http.allowedHosts,
+          corsOrigins: config.http.corsOrigins,
+          loggerInstance: logger.child({ component: 'http' }),
           tls,
           bodyLimit: config.limits.maxBodyBytes,
           maxQueryLength: config.limits.maxQueryLength,
@@ -570,6 +575,7 @@ export async function startPlatform(
       logger,
       runtime,
       token,
+      httpRoutes: http.routes,
       storage,
       models,
       twins,

@@ -2,7 +2,7 @@
  * What the HTTP adapter is given by the composition root: the workspace's services and stores, and
  * the server's own options (security, limits, plugins). Routes receive the resolved context.
  */
-import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { GraphView } from '../../core/graph/graph-types.js';
 import type { ModelService } from '../../core/models/model-service.js';
@@ -39,8 +39,14 @@ export interface HttpServerOptions {
   host?: string;
   /** Port (default 0: the OS picks one; listen() reports it). */
   port?: number;
-  /** When set, every route except /healthz needs `Authorization: Bearer <token>`. */
+  /** When set, every route except GET /healthz needs `Authorization: Bearer <token>`. */
   token?: string;
+  /** Host names accepted besides the bound ones (`name` or `name:port`; see http-edge-guard.ts). */
+  allowedHosts?: readonly string[];
+  /** Origins allowed cross-origin access (CORS and the Origin check); none by default. */
+  corsOrigins?: readonly string[];
+  /** Deepest JSON nesting accepted in request bodies (default 128). */
+  maxJsonDepth?: number;
   /** Serve HTTPS with this PEM certificate and key. */
   tls?: { cert: string; key: string };
   /** Largest request body in bytes (default 16 MiB). */
@@ -51,6 +57,8 @@ export interface HttpServerOptions {
   maxQueryHops?: number;
   /** Fastify logger option (default false). */
   logger?: FastifyServerOptions['logger'];
+  /** A pino logger to use instead (the platform's): 5xx errors are logged with their request id. */
+  loggerInstance?: FastifyBaseLogger;
   /** Secret signing query continuation tokens (default: random per process). */
   queryTokenSecret?: Uint8Array;
   /** Plugins registered after the built-in routes (e.g. the live WebSocket stream). */

@@ -18,6 +18,8 @@ export interface AdtErrorBody {
   error: {
     code: string;
     message: string;
+    /** On 5xx: the request id (also in `x-request-id`), as logged. */
+    requestId?: string;
     details?: {
       code: string;
       message: string;
@@ -76,6 +78,11 @@ export function toTwinloopError(err: unknown): TwinloopError {
         cause: err,
       });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new TwinloopError(
+        'UnsupportedMediaType',
+        'The Content-Type header is not a media type; send application/json.',
+        { cause: err },
+      );
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new TwinloopError('BadRequest', fe.message ?? 'The request body cannot be read.', {
         cause: err,
@@ -95,18 +102,28 @@ export function toTwinloopError(err: unknown): TwinloopError {
 /** Sends a TwinloopError as ADT does (status, x-ms-error-code header, ErrorResponse body). */
 export function sendError(reply: FastifyReply, e: TwinloopError): FastifyReply {
   if (e.code === 'Unauthorized') void reply.header('www-authenticate', 'Bearer');
+  const body = errorBody(e);
+  // A 5xx names its request id, so a user's report leads to the log line.
+  if (e.status >= 500) body.error.requestId = reply.request.id;
   return reply
     .status(e.status)
     .header('x-ms-error-code', e.code)
+    .header('x-request-id', reply.request.id)
     .type('application/json; charset=utf-8')
-    .send(errorBody(e));
+    .send(body);
 }
 
 /** Installs the error and not-found handlers on the root instance. */
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toTwinloopError(err);
-    if (e.status >= 500) request.log.error({ err: e.cause ?? e, code: e.code }, e.message);
+    // Every 5xx is logged here, the one place, with its request id (pino adds reqId too).
+    if (e.status >= 500) {
+      request.log.error(
+        { err: e.cause ?? e, code: e.code, requestId: request.id, method: request.method, url: request.url },
+        `HTTP ${e.status} ${e.code} (request ${request.id}): ${e.message}`,
+      );
+    }
     return sendError(reply, e);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -46,7 +46,10 @@ export function registerOpsRoutes(
   const started = Date.now();
   app.get(
     '/healthz',
-    { schema: { tags: ['Operations (Twinloop)'], summary: 'Liveness and a few counts; needs no token.' } },
+    {
+      config: { public: true },
+      schema: { tags: ['Operations (Twinloop)'], summary: 'Liveness and a few counts; needs no token.' },
+    },
     async () => ({
       status: 'ok',
       uptimeSeconds: Math.round((Date.now() - started) / 1000),

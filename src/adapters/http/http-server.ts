@@ -1,17 +1,24 @@
 /**
  * The HTTP server: Azure Digital Twins' data-plane REST API (api-version 2022-05-31 and 2023-10-31)
  * plus Twinloop's extensions (bulk telemetry, history, dead letters, health, metrics, OpenAPI).
- * Security and limits are options: a bearer token for every route but /healthz, TLS from PEM
- * strings, a body size limit, a query length limit. A busy port becomes TwinloopError('PortInUse').
+ * The edge every request passes (http-edge-guard.ts): Host checked against the bound names, the
+ * bearer token on every route but GET /healthz, Origin checked on writes and WebSocket upgrades;
+ * CORS only for configured origins; bodies only in the accepted media types, parsed as untrusted
+ * JSON (http-body-parser.ts). TLS from PEM strings, a body size limit, a query length limit.
+ * A busy port becomes TwinloopError('PortInUse').
  */
-import { timingSafeEqual, createHash } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TwinloopError } from '../../core/errors/errors.js';
 import { QUERY_LIMITS } from '../../core/query/query-executor.js';
 import type { HttpServerOptions } from './http-context.js';
 import { checkApiVersion } from './http-adt-common.js';
+import { installBodyParser } from './http-body-parser.js';
+import { installEdgeGuard } from './http-edge-guard.js';
 import { installErrorHandlers } from './http-errors.js';
 import { registerControlRoutes } from './http-control-routes.js';
 import { registerSimulatorRoutes } from './http-simulator-routes.js';
@@ -33,11 +40,19 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route wants the raw bytes, unparsed (telemetry). */
     rawBody?: boolean;
+    /** Media types this route takes besides JSON (http-body-parser.ts). */
+    bodyTypes?: readonly string[];
+    /** GET/HEAD of this route need no token (only /healthz). */
+    public?: boolean;
+    /** The WebSocket upgrade of this route may carry the token as `?token=` (only /live). */
+    tokenInQuery?: boolean;
   }
 }
 
 export interface HttpServer {
   app: FastifyInstance;
+  /** Every route registered (method and URL pattern), plugins' included. */
+  routes: readonly { method: string; url: string }[];
   /** Starts listening. @throws TwinloopError('PortInUse') when the port is taken */
   listen(): Promise<{ port: number; url: string }>;
   close(): Promise<void>;
@@ -53,16 +68,45 @@ export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance
+      ? { loggerInstance: options.loggerInstance }
+      : { logger: options.logger ?? false }),
+    // No line per request (the metrics count them); errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     routerOptions: { maxParamLength: 4096 },
     ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     ajv: { customOptions: { coerceTypes: true, allErrors: true } },
   }) as unknown as FastifyInstance;
 
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
   installErrorHandlers(app);
-  installBodyParser(app);
-  if (options.token !== undefined) installBearerAuth(app, options.token);
+  installBodyParser(app, options.maxJsonDepth !== undefined ? { maxJsonDepth: options.maxJsonDepth } : {});
+  const host = options.host ?? '127.0.0.1';
+  installEdgeGuard(app, {
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    host,
+    allowedHosts: options.allowedHosts ?? [],
+    corsOrigins: options.corsOrigins ?? [],
+    tls: options.tls !== undefined,
+    boundPort: () => {
+      const a = app.server.listening ? app.server.address() : null;
+      return typeof a === 'object' && a ? a.port : undefined;
+    },
+    hostname: hostname(),
+  });
+  if (options.corsOrigins?.length) {
+    await app.register(cors, {
+      origin: [...options.corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      exposedHeaders: ['etag', 'location', 'query-charge', 'x-ms-error-code', 'x-request-id'],
+      maxAge: 600,
+    });
+  }
   if (options.metrics) installHttpMetrics(app, options.metrics);
 
   await app.register(swagger, {
@@ -104,10 +148,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   await app.ready();
 
-  const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
   return {
     app,
+    routes,
     async listen() {
       try {
         await app.listen({ host, port });
@@ -131,45 +175,4 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       await app.close();
     },
   };
-}
-
-/** One parser for every content type: keeps the raw bytes, parses JSON unless the route wants raw bytes. */
-function installBodyParser(app: FastifyInstance): void {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req: FastifyRequest, body: Buffer | string, done) => {
-    const buf = typeof body === 'string' ? Buffer.from(body) : body;
-    req.rawBody = buf;
-    if (req.routeOptions.config.rawBody) return done(null, buf);
-    if (buf.length === 0) return done(null, undefined);
-    try {
-      done(null, JSON.parse(buf.toString('utf8')) as unknown);
-    } catch (e) {
-      done(
-        new TwinloopError('BadRequest', `The request body is not valid JSON: ${(e as Error).message}`),
-        undefined,
-      );
-    }
-  });
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-/** Every route except /healthz needs `Authorization: Bearer <token>` (compared in constant time). */
-function installBearerAuth(app: FastifyInstance, token: string): void {
-  const expected = digest(token);
-  app.addHook('onRequest', async (req) => {
-    if (req.url === '/healthz' || req.url.startsWith('/healthz?')) return;
-    // WebSocket upgrades authenticate in their own plugin (browsers cannot set headers: ?token= there).
-    if (req.headers.upgrade?.toLowerCase() === 'websocket') return;
-    const auth = req.headers.authorization;
-    const m = typeof auth === 'string' ? /^Bearer\s+(.+)$/i.exec(auth) : null;
-    if (!m || !timingSafeEqual(digest(m[1]!.trim()), expected)) {
-      throw new TwinloopError(
-        'Unauthorized',
-        'This server needs "Authorization: Bearer <token>" (see --token / TWINLOOP_TOKEN).',
-      );
-    }
-  });
 }

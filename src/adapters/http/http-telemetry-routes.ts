@@ -9,6 +9,7 @@ import { ERROR_STATUS, TwinloopError, type ErrorCode } from '../../core/errors/e
 import type { IncomingMessage } from '../../core/telemetry/telemetry-types.js';
 import type { HttpIngestPort, HttpWorkspace } from './http-context.js';
 import { header } from './http-adt-common.js';
+import { NDJSON_BODY_TYPES } from './http-body-parser.js';
 
 const str = { type: 'string' } as const;
 
@@ -94,7 +95,7 @@ export function registerTelemetryRoutes(
   app.post(
     '/telemetry/bulk',
     {
-      config: { rawBody: true },
+      config: { rawBody: true, bodyTypes: NDJSON_BODY_TYPES },
       schema: {
         tags: ['Telemetry (Twinloop)'],
         summary:

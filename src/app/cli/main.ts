@@ -82,6 +82,16 @@ program
       'off',
     ]),
   )
+  .option(
+    '--cors-origin <url>',
+    'allow cross-origin browser access from this origin, e.g. https://app.example.com (repeatable or a comma list; env TWINLOOP_CORS_ORIGINS; default none)',
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
+  .option(
+    '--allowed-host <name>',
+    'also answer to this Host name (name or name:port; repeatable or a comma list; env TWINLOOP_ALLOWED_HOSTS)',
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
   .option('--pilot <name>', 'pilot loaded on first start: a folder under pilots/, a path, or "none"')
   .option('--no-pilot', 'load no pilot on first start')
   .option('--sim', "simulate the pilot's devices live over MQTT (default; env TWINLOOP_SIM=on|off)")

@@ -35,6 +35,12 @@ export const ERROR_STATUS = {
   Forbidden: 403,
   NotFound: 404,
   MethodNotAllowed: 405,
+  /** The request's Content-Type is not one the route takes (JSON; NDJSON where documented). */
+  UnsupportedMediaType: 415,
+  /** The Host header names no address of this server (DNS rebinding). */
+  HostNotAllowed: 421,
+  /** A browser's cross-origin write or WebSocket upgrade from an origin that is not configured. */
+  OriginNotAllowed: 403,
   Conflict: 409,
   PreconditionFailed: 412,
   TooManyRequests: 429,
