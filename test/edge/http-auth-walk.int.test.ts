@@ -194,6 +194,9 @@ describe('bearer authentication on every route', () => {
     expect(await open(`${live}?token=wrong`)).toBe(401);
     expect(await open(`${live}?token=${token}`)).toBe(101);
     expect(await open(live, { authorization: `Bearer ${token}` })).toBe(101);
+    // cross-site WebSocket hijacking: a page elsewhere may not open the stream, even with the token
+    expect(await open(`${live}?token=${token}`, { origin: 'http://evil.example' })).toBe(403);
+    expect(await open(`${live}?token=${token}`, { origin: `http://127.0.0.1:${port}` })).toBe(101);
     // ?token= is for /live only: an upgrade of another route with it is still 401
     const other = await rawRequest(port, 'GET', `/models?token=${token}`, [
       ['Upgrade', 'websocket'],
