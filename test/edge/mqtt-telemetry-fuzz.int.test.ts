@@ -100,11 +100,9 @@ const cases: fc.Arbitrary<() => Case> = fc.oneof(
       ),
     })),
   // bytes that are not UTF-8, and random bytes
-  fc
-    .uint8Array({ maxLength: 64 })
-    .map((b) => () => ({
-      payload: Buffer.concat([Buffer.from('{"temperature":"'), Buffer.from([0xff, ...b]), Buffer.from('"}')]),
-    })),
+  fc.uint8Array({ maxLength: 64 }).map((b) => () => ({
+    payload: Buffer.concat([Buffer.from('{"temperature":"'), Buffer.from([0xff, ...b]), Buffer.from('"}')]),
+  })),
   fc.uint8Array({ maxLength: 200 }).map((b) => () => ({ payload: Buffer.from(b) })),
 );
 
