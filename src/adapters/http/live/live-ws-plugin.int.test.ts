@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
+import fc from 'fast-check';
 import { LiveEventBus } from '../../../core/live/live-events.js';
 import type { LiveEvent } from '../../../core/live/live-events.js';
 import { LiveHub } from '../../../core/live/live-hub.js';
@@ -162,6 +163,38 @@ describe('live WebSocket plugin', () => {
     expect(errs[0]!['message']).toMatch(/not valid JSON/);
     expect(errs[2]!['problems']).toEqual([expect.objectContaining({ line: 1, column: 29 })]);
     expect((errs[3]!['problems'] as Msg[]).map((p) => p['pointer'])).toEqual(['/model', '/types/0']);
+    expect(c.ws.readyState).toBe(WebSocket.OPEN);
+    c.ws.close();
+  });
+
+  it('parses messages as untrusted JSON: hostile keys, deep nesting and 1e999 get error frames with pointers', async () => {
+    const c = await Client.open(`${base}/live`);
+    const sent: string[] = [];
+    fc.assert(
+      fc.property(
+        fc.array(fc.stringMatching(/^[a-z]{1,5}$/), { maxLength: 4 }),
+        fc.constantFrom('__proto__', 'constructor', 'prototype'),
+        (path, key) => {
+          let inner = `{"${key}":{"op":"ping"}}`;
+          for (let i = path.length - 1; i >= 0; i--) inner = `{"${path[i]}":${inner}}`;
+          sent.push(`{"op":"subscribe","id":"h${sent.length}",${inner.slice(1)}`);
+        },
+      ),
+      { numRuns: 20 },
+    );
+    for (const m of sent) c.send(m);
+    c.send('['.repeat(600) + ']'.repeat(600));
+    c.send('{"op":"ping","id":1e999}');
+    // (a text frame that is not UTF-8 never reaches the plugin: ws closes the socket with 1007, as RFC 6455 says)
+    c.send({ op: 'ping', id: 'after' });
+    await c.waitFor((m) => m['type'] === 'pong' && m['id'] === 'after');
+    const errs = c.frames.filter((f) => f['type'] === 'error');
+    expect(errs).toHaveLength(sent.length + 2);
+    expect(errs.every((e) => e['code'] === 'BadRequest')).toBe(true);
+    const codes = errs.map((e) => ((e['problems'] as Msg[])[0] as Msg)['code']);
+    expect(codes.slice(0, sent.length).every((x) => x === 'json.key.forbidden')).toBe(true);
+    expect(codes.slice(sent.length)).toEqual(['json.depth', 'json.number.range']);
+    expect(c.frames.filter((f) => f['type'] === 'subscribed')).toEqual([]);
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
     c.ws.close();
   });
