@@ -75,6 +75,9 @@ export function hostMatcher(o: EdgeGuardOptions): (hostHeader: string | undefine
     if (extra.some((e) => e.name === h.name && (e.port === undefined || e.port === h.port))) return true;
     const ipLiteral = isIP(h.name.replace(/^\[|\]$/g, '')) !== 0;
     if (!names.has(h.name) && !(isWildcard(o.host) && ipLiteral)) return false;
+    // On loopback the port must be ours too (another local port is another server). A wildcard
+    // bind is typically reached through a port mapping (a container), so only the name counts.
+    if (!isLoopbackBind(o.host)) return true;
     const port = o.boundPort();
     return h.port === undefined || port === undefined || Number(h.port) === port;
   };
