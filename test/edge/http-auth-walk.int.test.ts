@@ -171,6 +171,11 @@ describe('bearer authentication on every route', () => {
     expect((await rawRequest(port, 'HEAD', '/healthz')).status).toBe(200);
     const ok = await rawRequest(port, 'GET', '/models', [['Authorization', `Bearer ${token}`]]);
     expect(ok.status).toBe(200);
+    // the refusal says where the token is (start has no --token option)
+    const refused = await rawRequest(port, 'GET', '/models');
+    const message = (JSON.parse(refused.body) as { error: { message: string } }).error.message;
+    expect(message).toMatch(/DATA\/token/);
+    expect(message).not.toMatch(/--token/);
     const lower = await rawRequest(port, 'GET', '/models', [['authorization', `bearer  ${token} `]]);
     expect(lower.status).toBe(200);
   });

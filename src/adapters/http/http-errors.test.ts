@@ -43,6 +43,11 @@ describe('error catalogue ↔ HTTP ↔ docs', () => {
       ).code,
     ).toBe('PayloadTooLarge');
     expect(toTwinloopError(new Error('boom')).code).toBe('InternalError');
+    expect(
+      toTwinloopError(
+        Object.assign(new Error('bad type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }),
+      ).code,
+    ).toBe('UnsupportedMediaType');
     const v = toTwinloopError(
       Object.assign(new Error('v'), {
         validation: [
