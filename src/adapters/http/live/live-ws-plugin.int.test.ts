@@ -198,6 +198,45 @@ describe('live WebSocket plugin', () => {
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
     c.ws.close();
   });
+  it('property: any text message gets exactly one answer, never InternalError, and the socket stays open', async () => {
+    const c = await Client.open(`${base}/live`);
+    const hostile = fc
+      .tuple(fc.constantFrom('__proto__', 'constructor', 'prototype'), fc.jsonValue({ maxDepth: 2 }))
+      .map(([k, v]) => `{"op":"subscribe","id":"x","${k}":${JSON.stringify(v)}}`);
+    const message = fc.oneof(
+      fc.json({ maxDepth: 3 }),
+      fc.string({ maxLength: 40 }),
+      hostile,
+      fc.integer({ min: 33, max: 900 }).map((d) => '['.repeat(d) + ']'.repeat(d)),
+      fc.constantFrom(
+        '{"op":"ping","id":1e999}',
+        '{"op":"subscribe","id":"t","twinIds":[1e999]}',
+        '{"op":"unsubscribe"}',
+      ),
+    );
+    let round = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 6 }), async (msgs) => {
+        const start = c.frames.length;
+        const marker = `end-${round++}`;
+        for (const m of msgs) c.send(m);
+        c.send({ op: 'ping', id: marker });
+        await c.waitFor((f) => f['type'] === 'pong' && f['id'] === marker);
+        const answers = c.frames.slice(start).filter((f) => f['type'] !== 'events');
+        expect(answers).toHaveLength(msgs.length + 1);
+        expect(answers.some((f) => f['code'] === 'InternalError')).toBe(false);
+        expect(c.ws.readyState).toBe(WebSocket.OPEN);
+        // leave no subscription behind, and let its answer arrive before the next round counts
+        for (const f of answers.filter((a) => a['type'] === 'subscribed')) {
+          const id = f['id'];
+          c.send({ op: 'unsubscribe', id });
+          await c.waitFor((g) => g['type'] === 'unsubscribed' && g['id'] === id);
+        }
+      }),
+      { numRuns: 40 },
+    );
+    c.ws.close();
+  });
 });
 
 describe('live WebSocket plugin with a subscriber that stops reading', () => {
