@@ -95,6 +95,11 @@ function presentedToken(req: FastifyRequest, queryAllowed: boolean): string | un
   return q.length === 1 ? q[0] : undefined;
 }
 
+/** A header value quoted in a message, cut to a readable length. */
+function clip(v: string): string {
+  return v.length > 100 ? `${v.slice(0, 100)}…` : v;
+}
+
 function isWebSocketUpgrade(req: FastifyRequest): boolean {
   return req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket';
 }
@@ -120,7 +125,7 @@ export function installEdgeGuard(app: FastifyInstance, o: EdgeGuardOptions): voi
     if (!hostOk(req.headers.host)) {
       throw new TwinloopError(
         'HostNotAllowed',
-        `This server does not answer to the host '${String(req.headers.host)}'. Use the address it printed at start, or allow the name with --allowed-host (TWINLOOP_ALLOWED_HOSTS).`,
+        `This server does not answer to the host '${clip(String(req.headers.host))}'. Use the address it printed at start, or allow the name with --allowed-host (TWINLOOP_ALLOWED_HOSTS).`,
       );
     }
     const origin = typeof req.headers.origin === 'string' ? req.headers.origin.toLowerCase() : undefined;
@@ -150,7 +155,7 @@ export function installEdgeGuard(app: FastifyInstance, o: EdgeGuardOptions): voi
         throw new TwinloopError(
           'OriginNotAllowed',
           origin !== undefined
-            ? `Cross-origin requests from ${origin} are refused. Allow that origin with --cors-origin ${origin} (TWINLOOP_CORS_ORIGINS).`
+            ? `Cross-origin requests from ${clip(origin)} are refused. Allow that origin with --cors-origin ${clip(origin)} (TWINLOOP_CORS_ORIGINS).`
             : "Cross-site requests are refused (Sec-Fetch-Site: cross-site). Allow the page's origin with --cors-origin.",
         );
       }
