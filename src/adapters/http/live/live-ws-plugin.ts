@@ -89,87 +89,84 @@ export function liveWsPlugin(options: LiveWsPluginOptions): FastifyPluginAsync {
     };
 
     // tokenInQuery: the server's edge guard takes `?token=` here (and only here), for browsers.
-    app.get(
-      path,
-      { websocket: true, config: { tokenInQuery: true }, preValidation: authorize },
-      (socket: WebSocket) => {
-        const session: LiveSessionHandle = options.hub.openSession({
-          get bufferedAmount() {
-            return socket.bufferedAmount;
-          },
-          send(frame) {
-            if (socket.readyState === socket.OPEN) socket.send(frame);
-          },
-        });
-        const reply = (frame: object): void => {
-          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
-        };
-        const fail = (code: string, message: string, extra: Partial<ErrorFrame> = {}): void =>
-          reply({ type: 'error', code, message, ...extra } satisfies ErrorFrame);
+    const route = { websocket: true, config: { tokenInQuery: true }, preValidation: authorize } as const;
+    app.get(path, route, (socket: WebSocket) => {
+      const session: LiveSessionHandle = options.hub.openSession({
+        get bufferedAmount() {
+          return socket.bufferedAmount;
+        },
+        send(frame) {
+          if (socket.readyState === socket.OPEN) socket.send(frame);
+        },
+      });
+      const reply = (frame: object): void => {
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+      };
+      const fail = (code: string, message: string, extra: Partial<ErrorFrame> = {}): void =>
+        reply({ type: 'error', code, message, ...extra } satisfies ErrorFrame);
 
-        socket.on('message', (data, isBinary) => {
-          const size = Array.isArray(data)
-            ? data.reduce((n, b) => n + b.length, 0)
-            : (data as Buffer | ArrayBuffer).byteLength;
-          if (isBinary) return fail('BadRequest', 'Binary messages are not supported; send JSON text.');
-          if (size > maxMessageBytes)
-            return fail(
-              'PayloadTooLarge',
-              `The message is ${size} bytes; at most ${maxMessageBytes} are accepted.`,
-            );
-          handle(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer));
-        });
-        socket.on('close', () => session.close());
-        socket.on('error', () => session.close());
+      socket.on('message', (data, isBinary) => {
+        const size = Array.isArray(data)
+          ? data.reduce((n, b) => n + b.length, 0)
+          : (data as Buffer | ArrayBuffer).byteLength;
+        if (isBinary) return fail('BadRequest', 'Binary messages are not supported; send JSON text.');
+        if (size > maxMessageBytes)
+          return fail(
+            'PayloadTooLarge',
+            `The message is ${size} bytes; at most ${maxMessageBytes} are accepted.`,
+          );
+        handle(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer));
+      });
+      socket.on('close', () => session.close());
+      socket.on('error', () => session.close());
 
-        function handle(bytes: Buffer): void {
-          // The one untrusted-JSON parser: UTF-8, depth, non-finite numbers, __proto__-family keys.
-          const parsed = parseUntrustedJson(bytes, { what: 'The message', maxDepth: 32 });
-          if (!parsed.ok) {
-            const p = parsed.problem;
-            const text = p.code === 'json.syntax' ? `The message is not valid JSON. ${p.message}` : p.message;
-            return fail('BadRequest', text, { problems: [p] });
-          }
-          const msg = parsed.value;
-          if (typeof msg !== 'object' || msg === null || Array.isArray(msg))
-            return fail('BadRequest', 'A message must be a JSON object with an "op".');
-          const m = msg as Record<string, unknown>;
-          const id = typeof m['id'] === 'string' ? m['id'] : undefined;
-          const idPart = id === undefined ? {} : { id };
-          try {
-            switch (m['op']) {
-              case 'subscribe': {
-                const result = session.subscribe(parseSubscription(m, parseOpts));
-                return reply({ type: 'subscribed', ...result });
-              }
-              case 'unsubscribe': {
-                if (id === undefined) return fail('BadRequest', 'unsubscribe needs the subscription "id".');
-                if (!session.unsubscribe(id))
-                  return fail('NotFound', `There is no subscription '${id}' on this connection.`, idPart);
-                return reply({ type: 'unsubscribed', id });
-              }
-              case 'ping':
-                return reply({ type: 'pong', ...idPart });
-              default:
-                return fail(
-                  'BadRequest',
-                  `Unknown op ${JSON.stringify(m['op'])}; expected "subscribe", "unsubscribe" or "ping".`,
-                  idPart,
-                );
-            }
-          } catch (e) {
-            if (isTwinloopError(e)) {
-              return fail(e.code, e.message, {
-                ...idPart,
-                ...(e.problems.length ? { problems: e.problems } : {}),
-              });
-            }
-            const err = new TwinloopError('InternalError', 'The message could not be handled.', { cause: e });
-            app.log.error({ err: e }, 'live: message handling failed');
-            return fail(err.code, err.message, idPart);
-          }
+      function handle(bytes: Buffer): void {
+        // The one untrusted-JSON parser: UTF-8, depth, non-finite numbers, __proto__-family keys.
+        const parsed = parseUntrustedJson(bytes, { what: 'The message', maxDepth: 32 });
+        if (!parsed.ok) {
+          const p = parsed.problem;
+          const text = p.code === 'json.syntax' ? `The message is not valid JSON. ${p.message}` : p.message;
+          return fail('BadRequest', text, { problems: [p] });
         }
-      },
-    );
+        const msg = parsed.value;
+        if (typeof msg !== 'object' || msg === null || Array.isArray(msg))
+          return fail('BadRequest', 'A message must be a JSON object with an "op".');
+        const m = msg as Record<string, unknown>;
+        const id = typeof m['id'] === 'string' ? m['id'] : undefined;
+        const idPart = id === undefined ? {} : { id };
+        try {
+          switch (m['op']) {
+            case 'subscribe': {
+              const result = session.subscribe(parseSubscription(m, parseOpts));
+              return reply({ type: 'subscribed', ...result });
+            }
+            case 'unsubscribe': {
+              if (id === undefined) return fail('BadRequest', 'unsubscribe needs the subscription "id".');
+              if (!session.unsubscribe(id))
+                return fail('NotFound', `There is no subscription '${id}' on this connection.`, idPart);
+              return reply({ type: 'unsubscribed', id });
+            }
+            case 'ping':
+              return reply({ type: 'pong', ...idPart });
+            default:
+              return fail(
+                'BadRequest',
+                `Unknown op ${JSON.stringify(m['op'])}; expected "subscribe", "unsubscribe" or "ping".`,
+                idPart,
+              );
+          }
+        } catch (e) {
+          if (isTwinloopError(e)) {
+            return fail(e.code, e.message, {
+              ...idPart,
+              ...(e.problems.length ? { problems: e.problems } : {}),
+            });
+          }
+          const err = new TwinloopError('InternalError', 'The message could not be handled.', { cause: e });
+          app.log.error({ err: e }, 'live: message handling failed');
+          return fail(err.code, err.message, idPart);
+        }
+      }
+    });
   };
 }
