@@ -203,6 +203,24 @@ describe('untrusted JSON bodies', () => {
     expect(code(patch)).toBe('InvalidPatch');
   });
 
+  it('treats __proto__ and constructor as ordinary ids in URLs (ids are data, not keys)', async () => {
+    for (const id of ['__proto__', 'constructor', 'prototype']) {
+      const put = await rawRequest(
+        port,
+        'PUT',
+        `/digitaltwins/${id}`,
+        [JSON_CT],
+        `{"$metadata":{"$model":"${ROOM}"},"thermostat":{"$metadata":{}},"temperature":20}`,
+      );
+      expect(put.status).toBe(200);
+      const get = await rawRequest(port, 'GET', `/digitaltwins/${id}`);
+      expect(JSON.parse(get.body)).toMatchObject({ $dtId: id, temperature: 20 });
+      expect((await rawRequest(port, 'GET', `/digitaltwins/r1/components/${id}`)).status).toBe(404);
+      expect((await rawRequest(port, 'DELETE', `/digitaltwins/${id}`)).status).toBe(204);
+    }
+    expect(s.w.graph.getTwin('r1')).toBeDefined();
+  });
+
   it('says where a syntax error is', async () => {
     const r = await rawRequest(port, 'POST', '/query', [JSON_CT], '{\n  "query": "x",\n  oops\n}');
     expect(r.status).toBe(400);
