@@ -488,6 +488,7 @@ export async function startPlatform(
         catalog: behaviours,
         twins: [...graph.allTwins()].map((t) => ({ id: t.id, modelId: t.modelId })),
         world: whatIfWorld(graph, { now: () => Date.now() / 1000 }), // property, related, latest
+        live, // readings sent by others take a simulated twin's telemetry over for a while
         ...(scenario ? { scenario } : {}),
         mqttUrl,
         // The embedded broker takes the token as password; an external broker's URL carries its own.
