@@ -18,6 +18,7 @@ import { registerDevice } from './cmd-device.js';
 import { registerHistory } from './cmd-history.js';
 import { registerDeadLetters } from './cmd-dead-letters.js';
 import { registerWhatIf } from './cmd-whatif.js';
+import { registerStatus } from './cmd-status.js';
 
 const program = new Command();
 program
@@ -59,6 +60,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerHistory,
   registerDeadLetters,
   registerWhatIf,
+  registerStatus,
 ];
 const kit: CliKit = { run };
 for (const register of COMMANDS) register(program, kit);

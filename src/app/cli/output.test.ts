@@ -58,13 +58,13 @@ describe('CLI output', () => {
     expect(JSON.parse(formatRows([{ a: 1 }], 'json', { json: { value: [{ a: 1 }] } }))).toEqual({
       value: [{ a: 1 }],
     });
-    expect(renderCsv([{ a: 1.23456789, b: 'x,"y"' }])).toBe('a,b\r\n1.23456789,"x,""y"""\r\n');
+    expect(renderCsv([{ a: 1.23456789, b: 'x,"y"' }])).toBe('a,b\n1.23456789,"x,""y"""\n');
   });
 
   it('CSV round-trips any text field (property)', () => {
     fc.assert(
       fc.property(fc.string(), (s) => {
-        const line = renderCsv([{ v: s }]).slice('v\r\n'.length, -2);
+        const line = renderCsv([{ v: s }]).slice('v\n'.length, -1);
         const parsed = line.startsWith('"') ? line.slice(1, -1).replace(/""/g, '"') : line;
         expect(parsed).toBe(s);
       }),

@@ -142,14 +142,14 @@ function csvField(v: unknown): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** CSV (RFC 4180): a header line, full-precision values, ISO times as the API gives them. */
+/** CSV (RFC 4180 quoting, one line per row ending in \n): a header line, full-precision values, ISO times as the API gives them. */
 export function renderCsv(rows: readonly Row[], columns?: readonly Column[]): string {
   const cols = columns ?? columnsOf(rows);
   return [
     cols.map((c) => csvField(c.key)).join(','),
     ...rows.map((r) => cols.map((c) => csvField(r[c.key])).join(',')),
   ]
-    .map((l) => l + '\r\n')
+    .map((l) => l + '\n')
     .join('');
 }
 
