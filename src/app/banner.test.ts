@@ -12,6 +12,7 @@ const base: BannerInfo = {
   twins: 12,
   pilot: 'pump-line',
   exampleTwin: 'pump-1a',
+  exampleTelemetry: 'vibration',
   simulator: { assets: 9, speed: 60 },
   shadow: true,
   defaultPorts: { http: 8480, mqtt: 1883 },
@@ -21,7 +22,7 @@ describe('the start banner', () => {
   it('prints a ready-to-paste mosquitto_pub line with the MQTT port actually bound', () => {
     const text = formatBanner(base);
     expect(text).toContain(
-      "try: mosquitto_pub -h 127.0.0.1 -p 1884 -q 1 -t 'twins/pump-1a/telemetry' -m '{\"vibration\": 8.1}'",
+      "try: mosquitto_pub -h 127.0.0.1 -p 1884 -q 1 -t 'twins/pump-1a/telemetry' -m '{\"vibration\": 1}'",
     );
     expect(text).toContain('port 1883 is taken');
     expect(text).toContain('Home page                  http://127.0.0.1:8480/');

@@ -19,6 +19,8 @@ export interface BannerInfo {
   pilot: string;
   /** A twin of the pilot to show in the MQTT example (else a placeholder). */
   exampleTwin?: string;
+  /** A telemetry name of that twin's model for the example (else `value`). */
+  exampleTelemetry?: string;
   simulator?: { assets: number; speed: number };
   shadow: boolean;
   token?: { value: string; created: boolean };
@@ -60,7 +62,7 @@ function mqttEndpoint(url: string): { host: string; port: number; tls: boolean }
 
 /** A `mosquitto_pub` line that publishes one reading to this server's broker (token as password). */
 export function mosquittoPubLine(
-  info: Pick<BannerInfo, 'mqttUrl' | 'exampleTwin' | 'token'>,
+  info: Pick<BannerInfo, 'mqttUrl' | 'exampleTwin' | 'exampleTelemetry' | 'token'>,
 ): string | undefined {
   const ep = mqttEndpoint(info.mqttUrl);
   if (!ep) return undefined;
@@ -68,7 +70,8 @@ export function mosquittoPubLine(
   const parts = ['mosquitto_pub', '-h', ep.host, '-p', String(ep.port)];
   if (ep.tls) parts.push('--capath', '/etc/ssl/certs');
   if (info.token) parts.push('-u', 'device', '-P', '"$(cat TOKEN_FILE)"');
-  parts.push('-q', '1', '-t', `'twins/${twin}/telemetry'`, '-m', `'{"vibration": 8.1}'`);
+  const name = JSON.stringify(info.exampleTelemetry ?? 'value');
+  parts.push('-q', '1', '-t', `'twins/${twin}/telemetry'`, '-m', `'{${name}: 1}'`);
   return parts.join(' ');
 }
 
@@ -97,6 +100,7 @@ export function bannerLines(info: BannerInfo): string[] {
   const pub = mosquittoPubLine({
     mqttUrl: info.mqttUrl,
     ...(info.exampleTwin ? { exampleTwin: info.exampleTwin } : {}),
+    ...(info.exampleTelemetry ? { exampleTelemetry: info.exampleTelemetry } : {}),
     ...(info.token ? { token: info.token } : {}),
   });
   if (pub)
@@ -132,28 +136,46 @@ export function formatBanner(info: BannerInfo): string {
   return ['', ...bannerLines(info), ''].join('\n') + '\n';
 }
 
+/**
+ * A twin and telemetry for the banner's MQTT example: the first twin (by id) that has a behaviour,
+ * and the first numeric telemetry the behaviour publishes.
+ */
+export function exampleReading(
+  twins: Iterable<{ id: string; modelId: string }>,
+  behaviours: {
+    forModel(
+      modelId: string,
+    ): { model: { spec: { telemetry: readonly { name: string; encoding: string }[] } } } | undefined;
+  },
+): { exampleTwin?: string; exampleTelemetry?: string } {
+  let best: { id: string; modelId: string } | undefined;
+  for (const t of twins) if (behaviours.forModel(t.modelId) && (!best || t.id < best.id)) best = t;
+  if (!best) return {};
+  const telemetry = behaviours
+    .forModel(best.modelId)
+    ?.model.spec.telemetry.find((m) => m.encoding === 'double')?.name;
+  return { exampleTwin: best.id, ...(telemetry ? { exampleTelemetry: telemetry } : {}) };
+}
+
 /** What the home page (GET /) says, read at each request. */
-export function homeInfo(
-  pilot: string,
-  graph: { readonly twinCount: number; allTwins(): Iterable<{ id: string; modelId: string }> },
-  models: { readonly count: number },
-  mqttUrl: string,
-  simulator: { speed: number; stats(): { assets: number }; simulates(id: string): boolean } | undefined,
-  shadow: unknown,
-  token: string | undefined,
-): HomeInfo {
-  let exampleTwin: string | undefined;
-  if (simulator)
-    for (const t of graph.allTwins())
-      if (simulator.simulates(t.id) && (!exampleTwin || t.id < exampleTwin)) exampleTwin = t.id;
+export function homeInfo(p: {
+  pilot: string;
+  graph: { readonly twinCount: number; allTwins(): Iterable<{ id: string; modelId: string }> };
+  models: { readonly count: number };
+  behaviours: Parameters<typeof exampleReading>[1];
+  mqttUrl: string;
+  simulator: { speed: number; stats(): { assets: number } } | undefined;
+  shadow: unknown;
+  token: string | undefined;
+}): HomeInfo {
   return {
-    pilot,
-    twins: graph.twinCount,
-    models: models.count,
-    mqttUrl,
-    shadow: shadow !== undefined,
-    auth: token !== undefined,
-    ...(simulator ? { simulator: { assets: simulator.stats().assets, speed: simulator.speed } } : {}),
-    ...(exampleTwin ? { exampleTwin } : {}),
+    pilot: p.pilot,
+    twins: p.graph.twinCount,
+    models: p.models.count,
+    mqttUrl: p.mqttUrl,
+    shadow: p.shadow !== undefined,
+    auth: p.token !== undefined,
+    ...(p.simulator ? { simulator: { assets: p.simulator.stats().assets, speed: p.simulator.speed } } : {}),
+    ...exampleReading(p.graph.allTwins(), p.behaviours),
   };
 }

@@ -41,7 +41,7 @@ import { simulationsPlugin } from '../adapters/http/simulations/simulations-plug
 import { calibrationPlugin } from '../adapters/http/calibration/calibration-plugin.js';
 import { CalibrationService, historyFromStore } from '../sim/calibration/calibration-service.js';
 import { startSimulator, type Simulator } from './simulator.js';
-import { formatBanner, homeInfo } from './banner.js';
+import { exampleReading, formatBanner, homeInfo } from './banner.js';
 import { homePlugin } from '../adapters/http/http-home-routes.js';
 import {
   ensureToken,
@@ -452,7 +452,9 @@ export async function startPlatform(
             liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength }),
             simulationsPlugin(whatIf),
             calibrationPlugin({ calibration }),
-            homePlugin({ info: () => homeInfo(pilot, graph, models, mqttUrl, simulator, shadow, token) }),
+            homePlugin({
+              info: () => homeInfo({ pilot, graph, models, behaviours, mqttUrl, simulator, shadow, token }),
+            }),
           ],
           health: () => ({ twins: graph.twinCount, models: models.count }),
         });
@@ -544,10 +546,7 @@ export async function startPlatform(
           cwd: process.cwd(),
           twins: graph.twinCount,
           pilot,
-          exampleTwin: [...graph.allTwins()]
-            .filter((t) => behaviours.forModel(t.modelId))
-            .map((t) => t.id)
-            .sort()[0],
+          ...exampleReading(graph.allTwins(), behaviours),
           ...(simulator ? { simulator: { assets: simulator.stats().assets, speed: simulator.speed } } : {}),
           shadow: shadow !== undefined,
           ...(token ? { token: { value: token, created: tokenCreated } } : {}),

@@ -246,6 +246,13 @@ describe('the README walk-through, as written, in the default mode', () => {
       ].sort(),
     );
 
+    // The banner's own MQTT line reaches this broker with a reading the model accepts.
+    const bannerPub = /try: (mosquitto_pub .*)/.exec(banner)?.[1];
+    expect(bannerPub).toBeDefined();
+    expect((await sh(bannerPub!)).code).toBe(0);
+    const letters = json<{ value: unknown[] }>(await sh('twinloop dead-letters'));
+    expect(letters.value).toHaveLength(1); // only the README's deliberate mistake
+
     // The effects that take a moment: the commanded pump stops; the faulty one is simulated again
     // and shadow mode follows it.
     const q = async (query: string) => json<Record<string, unknown>[]>(await sh(`twinloop query "${query}"`));

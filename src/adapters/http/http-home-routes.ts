@@ -17,8 +17,9 @@ export interface HomeInfo {
   shadow: boolean;
   /** True when the API needs a token. */
   auth: boolean;
-  /** A twin to use in the examples. */
+  /** A twin and one of its telemetry names to use in the examples. */
   exampleTwin?: string;
+  exampleTelemetry?: string;
 }
 
 export interface HomePluginOptions {
@@ -149,7 +150,7 @@ ${links.map(([href, text]) => `<li><a href="${e(href)}">${e(text)}</a></li>`).jo
 <pre>alias twinloop='npm run -s twinloop --'
 twinloop query "SELECT * FROM DIGITALTWINS"
 twinloop history ${e(twin)}
-mosquitto_pub -p ${e(port)} -q 1 -t 'twins/${e(twin)}/telemetry' -m '{"vibration": 8.1}'</pre>
+mosquitto_pub -p ${e(port)} -q 1 -t 'twins/${e(twin)}/telemetry' -m '{${e(JSON.stringify(info.exampleTelemetry ?? 'value'))}: 1}'</pre>
 <h2>Read next</h2>
 <p>In <code>README.md</code> of your clone: ${README_SECTIONS.map((s) => `“${e(s)}”`).join(', ')}.
 Then <code>docs/api.md</code>, <code>docs/mqtt.md</code>, <code>docs/live.md</code>, <code>docs/simulation.md</code>, <code>docs/what-if.md</code>.</p>
