@@ -13,7 +13,7 @@ function setup() {
 describe('the hand-over rule', () => {
   it("ignores the simulator's own readings (by their $ts) and derived values", () => {
     const { h } = setup();
-    h.stamped('pump-3a', 500);
+    h.stamped('pump-3a', 500, ['vibration']);
     h.seen('pump-3a', 500, { vibration: 1.2 }, names, () => undefined);
     h.seen('pump-3a', 777, { vibrationResidual: 0.1 }, names, () => undefined);
     expect(h.list('pump-3a')).toEqual([]);
@@ -36,6 +36,21 @@ describe('the hand-over rule', () => {
     expect(h.filter('pump-3a', { vibration: 1 })).toEqual({ vibration: 1 });
     expect(h.twins()).toBe(0);
     expect(logged.some((m) => m.includes('publishes all its telemetry again'))).toBe(true);
+  });
+
+  it('asks for the sent values to be repeated when a simulated reading of them crossed in flight', () => {
+    const { h } = setup();
+    h.stamped('pump-3a', 1000, ['vibration', 'flow']);
+    h.stamped('pump-3a', 1200, ['dischargePressure']); // not a name sent: no crossing by itself
+    // Sent at 990, committed after the simulator's 1000: the simulator's would stand as the latest.
+    expect(h.seen('pump-3a', 990, { vibration: 7.4 }, names, () => undefined)).toEqual({
+      repeatAfter: 1200,
+      names: ['vibration'],
+    });
+    // Nothing crossed: a value sent after the simulator's last reading.
+    expect(h.seen('pump-3a', 1300, { flow: 50 }, names, () => undefined)).toBeUndefined();
+    // Old history sent with its own time (a backfill) is not repeated.
+    expect(h.seen('pump-3a', -5000, { vibration: 5 }, names, () => undefined)).toBeUndefined();
   });
 
   it('gives a twin back at once on a command or a fault', () => {

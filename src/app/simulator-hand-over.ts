@@ -28,32 +28,42 @@ export interface HandOverOptions {
 const OWN_STAMPS = 64;
 
 /** The hand-over state of one simulator's twins. */
+/** How much later a simulated reading may be stamped and still count as crossing one sent by hand. */
+const CROSSING_MS = 1000;
+
 export function handOverState(o: HandOverOptions) {
   const log = o.log;
   const now = o.now ?? Date.now;
   const span = o.handOverMs ?? DEFAULT_HAND_OVER_MS;
-  const own = new Map<string, number[]>();
+  /** The simulator's recent readings per twin: their `$ts` and the names they carried. */
+  const own = new Map<string, { ts: number; names: readonly string[] }[]>();
   /** twin → telemetry name → wall ms until which the simulator leaves it alone. */
   const held = new Map<string, Map<string, number>>();
   const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
   return {
-    stamped(twinId: string, ts: number): void {
+    stamped(twinId: string, ts: number, names: readonly string[]): void {
       let a = own.get(twinId);
       if (!a) own.set(twinId, (a = []));
-      a.push(ts);
+      a.push({ ts, names });
       if (a.length > OWN_STAMPS) a.shift();
     },
-    /** A committed reading: unless the simulator sent it, its telemetry names are handed over. */
+    /**
+     * A committed reading: unless the simulator sent it, its telemetry names are handed over.
+     * Returns the `$ts` after which the simulator must repeat the reading's values once (a simulated
+     * reading of those names crossed it in flight, stamped up to a second later, and would otherwise
+     * stand as the latest), else undefined.
+     */
     seen(
       twinId: string,
       time: number,
       values: Record<string, unknown>,
       names: ReadonlySet<string> | undefined,
       take: (name: string, value: unknown) => void,
-    ): void {
-      if (own.get(twinId)?.includes(time)) return;
+    ): { repeatAfter: number; names: string[] } | undefined {
+      const mine = own.get(twinId) ?? [];
+      if (mine.some((r) => r.ts === time)) return undefined;
       const taken = Object.keys(values).filter((k) => names?.has(k));
-      if (!taken.length) return; // derived values (residuals) or names the simulator never sends
+      if (!taken.length) return undefined; // derived values (residuals) or names the simulator never sends
       let h = held.get(twinId);
       if (!h) held.set(twinId, (h = new Map()));
       const fresh = taken.filter((k) => !h.has(k));
@@ -66,6 +76,11 @@ export function handOverState(o: HandOverOptions) {
         log.info(
           `Simulator: ${twinId}: ${fresh.join(', ')} sent by another client; the simulator leaves ${fresh.length > 1 ? 'them' : 'it'} alone until ${clock(until)} UTC (a command or fault gives ${twinId} back).`,
         );
+      const crossed = mine.filter(
+        (r) => r.ts > time && r.ts - time <= CROSSING_MS && r.names.some((n) => taken.includes(n)),
+      );
+      if (!crossed.length) return undefined;
+      return { repeatAfter: Math.max(...mine.map((r) => r.ts)), names: taken };
     },
     /** The reading set without the names someone else holds; expired hand-overs end here. */
     filter<V>(twinId: string, values: Record<string, V>): Record<string, V> {

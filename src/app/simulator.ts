@@ -259,7 +259,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       return;
     }
     const $ts = Math.round(wallStart + ((r.time - t0) * 1000) / speed);
-    hand.stamped(r.assetId, $ts);
+    hand.stamped(r.assetId, $ts, keys);
     const payload = JSON.stringify({ ...values, $ts });
     client.publish(telemetryTopic(r.assetId), payload, { qos: 1 }, (err) => {
       if (!err) {
@@ -366,10 +366,18 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     for (const e of events) {
       if (e.type !== 'telemetry' || e.component !== undefined || !runnerOf.has(e.twinId)) continue;
       const names = telemetryNames.get(fleetOf.get(e.twinId) ?? '');
-      hand.seen(e.twinId, e.time, e.values, names, (name, v) => {
+      const repeat = hand.seen(e.twinId, e.time, e.values, names, (name, v) => {
         const n = asNumber(v);
         if (n !== undefined) lastValues.set(e.twinId, { ...lastValues.get(e.twinId), [name]: n });
       });
+      // A simulated reading crossed the one sent in flight: repeat the sent values once after it,
+      // so that what was sent stands as the latest (in the graph and at the top of history).
+      if (repeat && client.connected) {
+        const $ts = repeat.repeatAfter + 1;
+        const values = Object.fromEntries(repeat.names.map((n) => [n, e.values[n]]));
+        hand.stamped(e.twinId, $ts, repeat.names);
+        client.publish(telemetryTopic(e.twinId), JSON.stringify({ ...values, $ts }), { qos: 1 });
+      }
     }
   });
 
