@@ -160,6 +160,18 @@ describe('twinloop whatif', () => {
   });
 });
 
+describe('twinloop send --mqtt', () => {
+  it("publishes over MQTT to the broker's port actually bound, like a device", async () => {
+    const r = await cli('send', '--mqtt', 'pump-1c', 'vibration=4.25', '--time', at(30_000));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`over ${platform.runtime.mqttUrl} (twins/pump-1c/telemetry)`);
+    const h = JSON.parse((await cli('history', 'pump-1c', 'vibration', '--limit', '1')).stdout) as {
+      value: { time: string; value: number }[];
+    };
+    expect(h.value[0]).toMatchObject({ time: at(30_000), value: 4.25 });
+  });
+});
+
 describe('twinloop status', () => {
   it('prints the MQTT port actually bound, for scripts', async () => {
     const r = await cli('status', '--mqtt-port');
