@@ -81,7 +81,7 @@ export function whatIfRequest(json: string | undefined, o: WhatIfOptions): Recor
   return req;
 }
 
-function progressBar(job: WhatIfJob, width = 30): string {
+export function progressBar(job: WhatIfJob, width = 30): string {
   const p = Math.max(0, Math.min(1, job.progress));
   const done = Math.round(p * width);
   return `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${String(Math.floor(p * 100)).padStart(3)}%  ${shortDuration(job.simulatedSeconds)} of ${shortDuration(job.horizon)} simulated`;
