@@ -41,6 +41,8 @@ import { simulationsPlugin } from '../adapters/http/simulations/simulations-plug
 import { calibrationPlugin } from '../adapters/http/calibration/calibration-plugin.js';
 import { CalibrationService, historyFromStore } from '../sim/calibration/calibration-service.js';
 import { startSimulator, type Simulator } from './simulator.js';
+import { exampleReading, formatBanner, homeInfo } from './banner.js';
+import { homePlugin } from '../adapters/http/http-home-routes.js';
 import {
   ensureToken,
   readPilotRecord,
@@ -455,6 +457,9 @@ export async function startPlatform(
             liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength }),
             simulationsPlugin(whatIf),
             calibrationPlugin({ calibration }),
+            homePlugin({
+              info: () => homeInfo({ pilot, graph, models, behaviours, mqttUrl, simulator, shadow, token }),
+            }),
           ],
           health: () => ({ twins: graph.twinCount, models: models.count }),
         });
@@ -493,6 +498,7 @@ export async function startPlatform(
         catalog: behaviours,
         twins: [...graph.allTwins()].map((t) => ({ id: t.id, modelId: t.modelId })),
         world: whatIfWorld(graph, { now: () => Date.now() / 1000 }), // property, related, latest
+        live, // readings sent by others take a simulated twin's telemetry over for a while
         ...(scenario ? { scenario } : {}),
         mqttUrl,
         // The embedded broker takes the token as password; an external broker's URL carries its own.
@@ -537,37 +543,21 @@ export async function startPlatform(
       });
     }
 
-    if (options.banner ?? true) {
-      const lines = [
-        '',
-        'Twinloop is running',
-        `  HTTP API (ADT-compatible)  ${httpUrl}   docs: ${httpUrl}/docs`,
-        `  Live stream (WebSocket)    ${runtime.liveUrl}`,
-        `  MQTT (${runtime.mqttMode === 'embedded' ? 'embedded broker' : 'external broker'})${' '.repeat(runtime.mqttMode === 'embedded' ? 5 : 5)}${mqttUrl}   topics: twins/{twinId}/telemetry`,
-        `  Data                       ${config.dataDir}`,
-        `  Twins                      ${graph.twinCount} (try: npm run -s twinloop -- query "SELECT * FROM DIGITALTWINS")`,
-      ];
-      if (simulator) {
-        const assets = simulator.stats().assets;
-        lines.push(
-          `  Simulation                 ${assets} assets of ${pilot}, speed ×${simulator.speed} (--no-sim to turn off)`,
-        );
-      }
-      if (shadow) {
-        lines.push(
-          `  Shadow mode                residuals as <telemetry>Residual on each twin with a behaviour (--no-shadow to turn off)`,
-        );
-      }
-      if (token) {
-        lines.push(
-          tokenCreated
-            ? `  Access token (shown once; kept in ${config.dataDir}/token):\n    ${token}`
-            : `  Access token: in ${config.dataDir}/token`,
-        );
-      }
-      lines.push('  Stop with Ctrl+C (everything is flushed).', '');
-      process.stdout.write(lines.join('\n') + '\n');
-    }
+    if (options.banner ?? true)
+      process.stdout.write(
+        formatBanner({
+          ...runtime,
+          dataDir: config.dataDir,
+          cwd: process.cwd(),
+          twins: graph.twinCount,
+          pilot,
+          ...exampleReading(graph.allTwins(), behaviours),
+          ...(simulator ? { simulator: { assets: simulator.stats().assets, speed: simulator.speed } } : {}),
+          shadow: shadow !== undefined,
+          ...(token ? { token: { value: token, created: tokenCreated } } : {}),
+          defaultPorts: { http: config.httpPort, mqtt: config.mqtt.port },
+        }),
+      );
 
     let stopped: Promise<void> | undefined;
     return {

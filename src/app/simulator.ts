@@ -9,6 +9,12 @@
  * simulated seconds per wall second. A sample at simulated time t is stamped
  * `$ts = wallStart + (t − t0)·1000/speed`: the wall time at which it falls due, so history lines
  * up with the wall clock whatever the speed (at speed 600, ten simulated minutes fill one second).
+ *
+ * Hand-over: a reading of a simulated twin that another client sends (by HTTP or MQTT: any reading
+ * the simulator did not publish itself, seen on the live event bus) wins. The simulator stops
+ * publishing those telemetry names for that twin for `handOverMs` of wall time (default 10 min), so
+ * a value sent by hand stays the twin's latest value; its other telemetry goes on. Acting on the
+ * simulated device (a command to it, or `fault()`) hands the twin back to the simulator at once.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +24,7 @@ import { DEVICE_CONTROL_FILTERS, parseDeviceTopic } from '../core/control/device
 import { TwinloopError } from '../core/errors/errors.js';
 import { isValidResult, parseDtdl } from '../core/models/dtdl/parse-dtdl.js';
 import type { ModelLookup } from '../core/models/model-types.js';
+import type { LiveListener } from '../core/live/live-events.js';
 import { encodeLevel, telemetryTopic } from '../core/telemetry/topic-scheme.js';
 import type { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
 import type { CompiledBehaviour } from '../sim/behaviour/compile-behaviour.js';
@@ -31,6 +38,9 @@ import {
 } from '../sim/runner/fleet-runner.js';
 import type { ScenarioSpec } from '../sim/scenario/scenario-types.js';
 import { loadBehaviourCatalog } from './behaviour-files.js';
+import { handOverState, type HandOver } from './simulator-hand-over.js';
+
+export { DEFAULT_HAND_OVER_MS, type HandOver } from './simulator-hand-over.js';
 import { readPilot } from './pilot-files.js';
 
 export interface SimulatorLogger {
@@ -80,6 +90,16 @@ export interface SimulatorOptions {
   logger?: SimulatorLogger;
   /** How long to wait for the broker's first CONNACK (default 5000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * The platform's committed events: readings of simulated twins that the simulator did not send
+   * (a person or another client) take the twin's telemetry of that name over for `handOverMs`.
+   * Absent (`twinloop simulate`): the simulator never yields.
+   */
+  live?: { subscribe(listener: LiveListener): () => void };
+  /** How long a reading sent by someone else keeps the simulator off that telemetry (default 10 min). */
+  handOverMs?: number;
+  /** Wall clock for hand-over expiry (default Date.now; tests). */
+  now?: () => number;
 }
 
 export interface SimulatorStats {
@@ -98,6 +118,8 @@ export interface SimulatorStats {
   desired: number;
   /** Simulated seconds since the start (the slowest runner). */
   simulatedSeconds: number;
+  /** Twins with telemetry handed over to another client right now (see `handedOver`). */
+  handedOver: number;
 }
 
 export interface Simulator {
@@ -116,6 +138,8 @@ export interface Simulator {
   fault(twinId: string, fault: string, on: boolean): { behaviour: string; simulatedTime: number };
   /** The simulated device's whole state now (a what-if fork point); undefined when not simulated. */
   snapshot(twinId: string): AssetSnapshot | undefined;
+  /** The twin's telemetry currently left to another client (empty: the simulator publishes it all). */
+  handedOver(twinId: string): HandOver[];
   stats(): SimulatorStats;
   /** Stops the runners, then waits for in-flight publishes and disconnects. Idempotent. */
   stop(): Promise<void>;
@@ -224,18 +248,19 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const clock = createRealClock({ now: Date.now, setTimeout, clearTimeout });
   /** Latest values each simulated asset published (relationship inputs read them). */
   const lastValues = new Map<string, Record<string, number | boolean>>();
+  const hand = handOverState({ ...o, log });
   const publish = (r: ReadingSet): void => {
-    lastValues.set(r.assetId, { ...lastValues.get(r.assetId), ...r.properties, ...r.values });
-    const keys = Object.keys(r.values);
+    const values = hand.filter(r.assetId, r.values);
+    lastValues.set(r.assetId, { ...lastValues.get(r.assetId), ...r.properties, ...values });
+    const keys = Object.keys(values);
     if (keys.length === 0) return; // everything dropped out: a real device sends nothing either
     if (!client.connected) {
       stats.skipped++;
       return;
     }
-    const payload = JSON.stringify({
-      ...r.values,
-      $ts: Math.round(wallStart + ((r.time - t0) * 1000) / speed),
-    });
+    const $ts = Math.round(wallStart + ((r.time - t0) * 1000) / speed);
+    hand.stamped(r.assetId, $ts, keys);
+    const payload = JSON.stringify({ ...values, $ts });
     client.publish(telemetryTopic(r.assetId), payload, { qos: 1 }, (err) => {
       if (!err) {
         stats.published++;
@@ -266,6 +291,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     : undefined;
 
   const runnerOf = new Map<string, { runner: FleetRunner; model: CompiledBehaviour }>();
+  const fleetOf = new Map<string, string>();
   const runners: FleetRunner[] = [];
   try {
     for (const f of fleets) {
@@ -291,7 +317,10 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
         onError: (e) => log.error(`Simulator: ${f.source} stopped: ${(e as Error).message}`),
       });
       runners.push(runner);
-      for (const id of f.assetIds) runnerOf.set(id, { runner, model: f.model });
+      for (const id of f.assetIds) {
+        runnerOf.set(id, { runner, model: f.model });
+        fleetOf.set(id, f.interfaceId);
+      }
       // Property inputs start from the twin's own property, as a device configured by the platform.
       if (world)
         for (const input of f.model.spec.inputs) {
@@ -329,11 +358,35 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     }
   }
 
+  // Readings of simulated twins sent by someone else take that telemetry over for a while.
+  const telemetryNames = new Map(
+    fleets.map((f) => [f.interfaceId, new Set(f.model.spec.telemetry.map((m) => m.name))]),
+  );
+  const offLive = o.live?.subscribe((events) => {
+    for (const e of events) {
+      if (e.type !== 'telemetry' || e.component !== undefined || !runnerOf.has(e.twinId)) continue;
+      const names = telemetryNames.get(fleetOf.get(e.twinId) ?? '');
+      const repeat = hand.seen(e.twinId, e.time, e.values, names, (name, v) => {
+        const n = asNumber(v);
+        if (n !== undefined) lastValues.set(e.twinId, { ...lastValues.get(e.twinId), [name]: n });
+      });
+      // A simulated reading crossed the one sent in flight: repeat the sent values once after it,
+      // so that what was sent stands as the latest (in the graph and at the top of history).
+      if (repeat && client.connected) {
+        const $ts = repeat.repeatAfter + 1;
+        const values = Object.fromEntries(repeat.names.map((n) => [n, e.values[n]]));
+        hand.stamped(e.twinId, $ts, repeat.names);
+        client.publish(telemetryTopic(e.twinId), JSON.stringify({ ...values, $ts }), { qos: 1 });
+      }
+    }
+  });
+
   const onControl = (topic: string, payload: Buffer): void => {
     const target = parseDeviceTopic(topic);
     if (!target) return;
     const sim = runnerOf.get(target.twinId);
     if (!sim) return; // a twin this simulator does not play
+    if (target.kind === 'command') hand.giveBack(target.twinId, `command ${target.command}`);
     let body: unknown;
     try {
       body = JSON.parse(payload.toString('utf8'));
@@ -388,6 +441,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     simulates: (twinId) => runnerOf.has(twinId),
     simTime: (wallMs) => t0 + ((wallMs - wallStart) / 1000) * speed,
     snapshot: (twinId) => runnerOf.get(twinId)?.runner.snapshot(twinId),
+    handedOver: (twinId) => hand.list(twinId),
     fault(twinId, fault, on) {
       const sim = runnerOf.get(twinId);
       if (!sim) throw new TwinloopError('NotFound', `Twin '${twinId}' is not simulated.`);
@@ -399,16 +453,19 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
         );
       if (on) sim.runner.activateFault(twinId, fault);
       else sim.runner.deactivateFault(twinId, fault);
+      hand.giveBack(twinId, `fault ${fault}`);
       log.info(`Simulator: fault ${fault} ${on ? 'on' : 'off'} for ${twinId}.`);
       return { behaviour: sim.model.spec.behaviour, simulatedTime: sim.runner.t };
     },
     stats: () => ({
       assets: fleets.reduce((n, f) => n + f.assetIds.length, 0),
       ...stats,
+      handedOver: hand.twins(),
       simulatedSeconds: runners.length ? Math.min(...runners.map((r) => r.t)) - t0 : 0,
     }),
     stop: () =>
       (stopped ??= (async () => {
+        offLive?.();
         for (const r of runners) r.stop();
         // Wait for in-flight PUBACKs, but never hang a shutdown on a vanished broker.
         await Promise.race([

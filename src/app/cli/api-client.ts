@@ -28,7 +28,8 @@ export class ApiError extends Error {
 
 export class ApiClient {
   readonly baseUrl: string;
-  private readonly token: string | undefined;
+  /** The access token sent (also the MQTT password of `send --mqtt`). */
+  readonly token: string | undefined;
 
   constructor(o: ClientOptions) {
     const env = clientEnv();

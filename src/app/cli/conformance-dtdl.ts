@@ -7,6 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isValidResult, parseDtdl } from '../../core/models/dtdl/parse-dtdl.js';
+import { isTwinloopError, TwinloopError } from '../../core/errors/errors.js';
 
 export interface ConformanceCase {
   valid: boolean;
@@ -63,9 +64,33 @@ export function judgeCase(c: ConformanceCase): string | undefined {
   return 'expected invalid; parser accepted it';
 }
 
-/** Runs every case of every *.json file of the suite folder. */
+/** The environment variable that skips the conformance test on purpose (`1`), e.g. on a clone without the suite. */
+export const SKIP_CONFORMANCE_ENV = 'TWINLOOP_SKIP_CONFORMANCE';
+
+/** What to say when the suite is not where it was looked for. */
+export function missingSuiteMessage(dir: string, why: string): string {
+  return (
+    `The DTDL v3 conformance suite is missing: ${why} (looked in ${dir}). Put the official suite's ` +
+    `test files (Azure/opendigitaltwins-dtdl, DTDL/v3 spec tests, *.json) there, or set ` +
+    `${SKIP_CONFORMANCE_ENV}=1 to skip the conformance test on purpose.`
+  );
+}
+
+/**
+ * Runs every case of every *.json file of the suite folder.
+ * @throws TwinloopError NotFound when the folder is missing or holds no case file: a missing suite
+ *   is never a silent pass.
+ */
 export async function runConformance(dir: string): Promise<ConformanceReport> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    throw new TwinloopError('NotFound', missingSuiteMessage(dir, (e as Error).message), { cause: e });
+  }
+  const files = names.filter((f) => f.endsWith('.json')).sort();
+  if (files.length === 0)
+    throw new TwinloopError('NotFound', missingSuiteMessage(dir, 'the folder has no *.json case file'));
   const report: ConformanceReport = { byKind: {}, overall: emptyTriple(), failures: [], files: files.length };
   for (const file of files) {
     const text = await readFile(join(dir, file), 'utf8');
@@ -146,7 +171,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
-      console.error(e);
+      console.error(isTwinloopError(e) ? `error: ${e.code}: ${e.message}` : e);
       process.exit(2);
     },
   );

@@ -1,0 +1,156 @@
+/**
+ * Talking to twins' devices: `twinloop send` (telemetry over HTTP), `twinloop command` (a command
+ * to the device over MQTT) and `twinloop fault` (a fault of a simulated device, switched on now).
+ */
+import type { Command } from 'commander';
+import { TwinloopError } from '../../core/errors/errors.js';
+import { telemetryTopic } from '../../core/telemetry/topic-scheme.js';
+import { ApiClient } from './api-client.js';
+import { clientOptions, withClient, type CliKit } from './cli-kit.js';
+
+export function registerDevice(program: Command, { run }: CliKit): void {
+  withClient(
+    program
+      .command('command <twinId> <command> [request]')
+      .description(
+        "send a command to a twin's device, e.g. command pump-3a setRunning false (request: JSON; a bare word is a string)",
+      ),
+  ).action(
+    run(async (twinId: string, command: string, request: string | undefined, _o: unknown, cmd: Command) => {
+      let body: unknown;
+      if (request !== undefined) {
+        try {
+          body = JSON.parse(request);
+        } catch {
+          body = request;
+        }
+      }
+      const r = await new ApiClient(clientOptions(cmd)).request(
+        'POST',
+        `/digitaltwins/${encodeURIComponent(twinId)}/commands/${encodeURIComponent(command)}`,
+        body === undefined ? {} : { body },
+      );
+      const receipt = r.body as { requestId: string; topic: string };
+      process.stdout.write(
+        `sent ${command} to ${twinId} (request ${receipt.requestId}, topic ${receipt.topic})\n`,
+      );
+    }),
+  );
+
+  withClient(
+    program
+      .command('fault <twinId> <fault>')
+      .description(
+        "switch a fault of a simulated device on now, e.g. fault pump-3a bearingDamage (the server's simulator)",
+      )
+      .option('--off', 'switch it off instead'),
+  ).action(
+    run(async (twinId: string, fault: string, o: { off?: boolean }, cmd: Command) => {
+      const r = await new ApiClient(clientOptions(cmd)).request('POST', '/simulator/faults', {
+        body: { twinId, fault, on: !o.off },
+      });
+      const b = r.body as { behaviour: string; simulatedTime: number };
+      process.stdout.write(
+        `${fault} ${o.off ? 'off' : 'on'} for ${twinId} (behaviour ${b.behaviour}, simulated t = ${Math.round(b.simulatedTime)} s)\n`,
+      );
+    }),
+  );
+
+  withClient(
+    program
+      .command('send <twinId> <readings...>')
+      .description('publish a telemetry reading set, e.g. send pump-3a vibration=7.4 temperature=61')
+      .option('--component <name>', 'the component the telemetry belongs to')
+      .option('--time <iso>', 'source time of the readings (default: now)')
+      .option(
+        '--mqtt',
+        "publish over MQTT (QoS 1) to the server's broker, as a device would, instead of HTTP (a reading the model refuses is then acknowledged and dead-lettered: see twinloop dead-letters)",
+      ),
+  ).action(
+    run(
+      async (
+        twinId: string,
+        readings: string[],
+        o: { component?: string; time?: string; mqtt?: boolean },
+        cmd: Command,
+      ) => {
+        const body: Record<string, unknown> = {};
+        for (const r of readings) {
+          const eq = r.indexOf('=');
+          if (eq <= 0) throw new Error(`'${r}' is not name=value`);
+          const raw = r.slice(eq + 1);
+          let v: unknown = raw;
+          try {
+            v = JSON.parse(raw);
+          } catch {
+            /* a bare string */
+          }
+          body[r.slice(0, eq)] = v;
+        }
+        if (o.mqtt) {
+          const sent = await publishOverMqtt(new ApiClient(clientOptions(cmd)), twinId, body, o);
+          process.stdout.write(
+            `sent ${Object.keys(body).length} reading(s) to ${twinId}${o.component ? '/' + o.component : ''} over ${sent}\n`,
+          );
+          return;
+        }
+        const p = o.component
+          ? `/digitaltwins/${encodeURIComponent(twinId)}/components/${encodeURIComponent(o.component)}/telemetry`
+          : `/digitaltwins/${encodeURIComponent(twinId)}/telemetry`;
+        const headers: Record<string, string> = { 'message-id': `cli-${Date.now()}` };
+        if (o.time) headers['telemetry-source-time'] = o.time;
+        await new ApiClient(clientOptions(cmd)).request('POST', p, { body, headers });
+        process.stdout.write(
+          `sent ${Object.keys(body).length} reading(s) to ${twinId}${o.component ? '/' + o.component : ''}\n`,
+        );
+      },
+    ),
+  );
+}
+
+/**
+ * Publishes a reading set to the server's MQTT broker (its URL from GET /, the port actually bound),
+ * QoS 1: resolves once the broker has acknowledged it, that is once it is stored. Returns the topic.
+ */
+async function publishOverMqtt(
+  client: ApiClient,
+  twinId: string,
+  body: Record<string, unknown>,
+  o: { component?: string; time?: string },
+): Promise<string> {
+  const home = (await client.request('GET', '/', { headers: { accept: 'application/json' } })).body as {
+    mqttUrl?: string;
+  };
+  if (!home.mqttUrl)
+    throw new TwinloopError(
+      'ServiceUnavailable',
+      `The server at ${client.baseUrl} did not say its MQTT URL.`,
+    );
+  let ts: number | undefined;
+  if (o.time !== undefined) {
+    ts = /^\d+$/.test(o.time) ? Number(o.time) : Date.parse(o.time);
+    if (!Number.isSafeInteger(ts))
+      throw new TwinloopError('BadRequest', `--time must be an ISO date-time or epoch ms, not '${o.time}'.`);
+  }
+  const { default: mqtt } = await import('mqtt');
+  const topic = telemetryTopic(twinId, o.component === undefined ? {} : { component: o.component });
+  const c = await mqtt
+    .connectAsync(home.mqttUrl, {
+      clientId: `twinloop-cli-${process.pid}`,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...(client.token ? { username: 'twinloop-cli', password: client.token } : {}),
+    })
+    .catch((e: unknown) => {
+      throw new TwinloopError(
+        'ServiceUnavailable',
+        `Cannot reach the MQTT broker at ${home.mqttUrl}: ${(e as Error).message}`,
+      );
+    });
+  try {
+    await c.publishAsync(topic, JSON.stringify(ts === undefined ? body : { ...body, $ts: ts }), { qos: 1 });
+  } finally {
+    await c.endAsync();
+  }
+  return `${home.mqttUrl} (${topic})`;
+}
