@@ -1,0 +1,165 @@
+/**
+ * One stream of events shared by every subscription that asks for the same thing (same workspace,
+ * filter and types): events routed to it are serialised once, sealed into a chunk of UTF-8 bytes
+ * per drain, and each member subscription reads the chunks from its own cursor. A member whose
+ * transport keeps up costs a frame per drain; one that does not read costs nothing per event.
+ *
+ * The log is bounded in bytes (`maxBytes`): when it is over, the oldest chunk is dropped even if
+ * members have not read it. Those members are then *lagged*: what they missed is folded into a
+ * catch-up (latest values per twin, lifecycle events in order, bounded — live-catch-up.ts) that
+ * they receive, after a `dropped` notice, once their transport drains. While any member is lagged
+ * every chunk leaving the log is folded, so the catch-up always holds the latest values up to the
+ * log's head.
+ */
+import type { LiveDelivered } from './live-filters.js';
+import type { CatchUpLimits } from './live-catch-up.js';
+import { CatchUpQueue } from './live-catch-up.js';
+
+const utf8 = new TextEncoder();
+
+export interface LiveChunk {
+  seq: number;
+  /** The events' JSON, comma-separated, without brackets. */
+  bytes: Uint8Array;
+  events: readonly LiveDelivered[];
+}
+
+/** One subscription reading a channel. */
+export interface ChannelMember {
+  readonly subId: string;
+  /** Seq of the next chunk to send. */
+  cursor: number;
+  /** True once the log dropped chunks it had not read: a catch-up is owed. */
+  lagged: boolean;
+  /** Events missed since it lagged, and how many of those the catch-up could not keep. */
+  missed: number;
+  overflowed: number;
+  /** Called with the counts as chunks are folded (session and hub counters). */
+  onFold(missed: number, overflowed: number): void;
+}
+
+export class LiveChannel {
+  readonly members = new Set<ChannelMember>();
+  private openEvents: LiveDelivered[] = [];
+  private openJson: string[] = [];
+  private log: LiveChunk[] = [];
+  private nextSeq = 0;
+  private logBytes = 0;
+  private catchUp: CatchUpQueue | undefined;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly catchUpLimits: CatchUpLimits,
+  ) {}
+
+  /** Bytes held in the log now. */
+  get bytes(): number {
+    return this.logBytes;
+  }
+
+  /** Adds an event to the chunk being built; `json` is its shared serialisation when known. */
+  append(ev: LiveDelivered, json?: string): void {
+    this.openEvents.push(ev);
+    this.openJson.push(json ?? JSON.stringify(ev));
+  }
+
+  /** Closes the chunk being built (end of a drain). */
+  seal(): void {
+    if (this.openEvents.length === 0) return;
+    const bytes = utf8.encode(this.openJson.join(','));
+    this.log.push({ seq: this.nextSeq++, bytes, events: this.openEvents });
+    this.logBytes += bytes.length;
+    this.openEvents = [];
+    this.openJson = [];
+  }
+
+  /** A new member starts at the next chunk (it gets what is committed from now on). */
+  join(member: Omit<ChannelMember, 'cursor' | 'lagged' | 'missed' | 'overflowed'>): ChannelMember {
+    const m: ChannelMember = { ...member, cursor: this.nextSeq, lagged: false, missed: 0, overflowed: 0 };
+    this.members.add(m);
+    return m;
+  }
+
+  leave(m: ChannelMember): void {
+    this.members.delete(m);
+    this.trim();
+  }
+
+  /** True when the member has chunks to read or a catch-up owed. */
+  pending(m: ChannelMember): boolean {
+    return m.lagged || m.cursor < this.nextSeq;
+  }
+
+  /** Events sealed and not yet read by the member (for stats). */
+  queuedFor(m: ChannelMember): number {
+    let n = m.lagged ? (this.catchUp?.size ?? 0) : 0;
+    for (const c of this.log) if (c.seq >= m.cursor) n += c.events.length;
+    return n;
+  }
+
+  /**
+   * The catch-up owed to a lagged member (latest values, in order) with its counts; the member is
+   * then back in step, at the log's head.
+   */
+  takeCatchUp(m: ChannelMember): { events: readonly LiveDelivered[]; missed: number; overflowed: number } {
+    const out = { events: [...(this.catchUp?.snapshot() ?? [])], missed: m.missed, overflowed: m.overflowed };
+    m.lagged = false;
+    m.missed = 0;
+    m.overflowed = 0;
+    let anyLagged = false;
+    for (const o of this.members) anyLagged ||= o.lagged;
+    if (!anyLagged) this.catchUp = undefined;
+    return out;
+  }
+
+  /** The next chunks from the member's cursor, about `maxEvents` events at most (at least one chunk). */
+  take(m: ChannelMember, maxEvents: number): { parts: Uint8Array[]; events: number } {
+    const parts: Uint8Array[] = [];
+    let events = 0;
+    const first = this.log.length ? (this.log[0] as LiveChunk).seq : this.nextSeq;
+    for (let i = Math.max(0, m.cursor - first); i < this.log.length; i++) {
+      const c = this.log[i] as LiveChunk;
+      if (parts.length > 0 && events + c.events.length > maxEvents) break;
+      parts.push(c.bytes);
+      events += c.events.length;
+      m.cursor = c.seq + 1;
+    }
+    return { parts, events };
+  }
+
+  /** `n` events were lost before routing (the hub's inbox was full): every member is told so. */
+  markLost(n: number): void {
+    for (const m of this.members) {
+      m.lagged = true;
+      m.missed += n;
+      m.overflowed += n;
+      m.onFold(n, n);
+    }
+  }
+
+  /**
+   * Drops chunks every member has read, then, while the log is over its byte bound, the oldest
+   * chunks even if unread: their readers become lagged and the chunks are folded into the catch-up.
+   */
+  trim(): void {
+    while (this.log.length > 0) {
+      const head = this.log[0] as LiveChunk;
+      let unread = false;
+      for (const m of this.members) if (m.cursor <= head.seq) unread = true;
+      if (unread && this.logBytes <= this.maxBytes) return;
+      this.log.shift();
+      this.logBytes -= head.bytes.length;
+      if (!unread && this.catchUp === undefined) continue;
+      this.catchUp ??= new CatchUpQueue(this.catchUpLimits);
+      const overflowed = this.catchUp.fold(head.events);
+      for (const m of this.members) {
+        if (m.cursor > head.seq) continue;
+        m.lagged = true;
+        m.cursor = head.seq + 1;
+        m.missed += head.events.length;
+        m.overflowed += overflowed;
+        m.onFold(head.events.length, overflowed);
+      }
+    }
+  }
+}
