@@ -5,7 +5,8 @@
  * process) either read every frame or never read their socket (paused). Three variants per round,
  * interleaved: no subscribers, S reading, S paused. The rate is accepted messages/s over the
  * measured window; after each phase the readings stored are counted from the store (loss).
- * Options: --duration S (10), --rounds R (3), --subscribers S (20), --connections C (20), --window W (100)
+ * Options: --duration S (10), --rounds R (3), --subscribers S (20), --connections C (20), --window W (100),
+ * --only reading|paused (with the baseline). BENCH_CPU_PROF=dir writes CPU profiles of the server.
  * Prints a markdown block with medians and ratios and appends it to bench/RESULTS.md (--dry: not).
  */
 import { fork } from 'node:child_process';
@@ -30,9 +31,13 @@ const DEVICES = 1000;
 const READINGS = 5;
 const WARMUP_MS = 2000;
 
+// BENCH_CPU_PROF=dir profiles the system under test (node --cpu-prof) to see where its time goes.
+const PROF_DIR = process.env.BENCH_CPU_PROF;
+
 function child(path: string, args: string[], server = false): ChildProcess {
+  const prof = server && PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
   return fork(join(here, path), args, {
-    execArgv: ['--import', 'tsx', ...(server ? serverNodeFlags() : [])],
+    execArgv: ['--import', 'tsx', ...(server ? serverNodeFlags() : []), ...prof],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }
@@ -60,6 +65,7 @@ type Variant = 'none' | 'reading' | 'paused';
 interface Stats {
   acceptedMessages: number;
   t: number;
+  cpuMs: number;
   rss: number;
   live: { delivered: number; coalesced: number; dropped: number; queued: number };
 }
@@ -71,6 +77,10 @@ interface Figures {
   received: number;
   rssMiB: number;
   live: Stats['live'];
+  /** Server CPU (user + system) per accepted message over the window, µs. */
+  serverCpuUs: number;
+  /** Subscriber process CPU over the window, in cores. */
+  subscriberCores: number;
 }
 
 async function phase(variant: Variant): Promise<Figures> {
@@ -94,11 +104,18 @@ async function phase(variant: Variant): Promise<Figures> {
     ]);
     const done = next<{ acked: number }>(gen, 'done', DURATION_S * 1000 + 60_000);
     await sleep(WARMUP_MS);
+    const subCpu = async () => {
+      if (!subs) return 0;
+      subs.send({ type: 'mark' });
+      return (await next<{ cpuMs: number }>(subs, 'count')).cpuMs;
+    };
     sut.send({ type: 'mark' });
     const a = await next<Stats>(sut, 'stats');
+    const sa = await subCpu();
     await sleep(DURATION_S * 1000);
     sut.send({ type: 'mark' });
     const b = await next<Stats>(sut, 'stats');
+    const sb = await subCpu();
     const { acked } = await done;
     await sleep(500);
     sut.send({ type: 'count' });
@@ -116,6 +133,8 @@ async function phase(variant: Variant): Promise<Figures> {
       received,
       rssMiB: b.rss / 2 ** 20,
       live: b.live,
+      serverCpuUs: ((b.cpuMs - a.cpuMs) * 1000) / Math.max(1, b.acceptedMessages - a.acceptedMessages),
+      subscriberCores: (sb - sa) / (b.t - a.t),
     };
   } finally {
     if (subs) await stopChild(subs);
@@ -124,7 +143,11 @@ async function phase(variant: Variant): Promise<Figures> {
   }
 }
 
-const variants: Variant[] = ['none', 'reading', 'paused'];
+const only = argv.indexOf('--only');
+const variants: Variant[] = (
+  only >= 0 ? (argv[only + 1] ?? '').split(',') : ['none', 'reading', 'paused']
+) as Variant[];
+if (!variants.includes('none')) variants.unshift('none');
 const results = new Map<Variant, Figures[]>(variants.map((v) => [v, []]));
 for (let r = 1; r <= ROUNDS; r++)
   for (const v of variants) {
@@ -154,13 +177,15 @@ const lines = [
   `- Load: ${DEVICES} devices over ${CONNECTIONS} MQTT connections (embedded aedes), ${WINDOW} QoS 1 messages in flight each, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; SQLite synchronous=FULL. Subscribers: one WebSocket each, subscribed to every twin (model subscription), in their own process. ${ROUNDS} rounds, variants interleaved; medians.`,
   `- ${loadNote()}`,
   '',
-  '| variant | ingest msgs/s (median) | per round | ratio to none | readings stored / acked×5 (lost) | events received by subscribers | coalesced / dropped by server | server RSS |',
-  '|---|---:|---|---:|---|---:|---|---:|',
+  '| variant | ingest msgs/s (median) | per round | ratio to none | server CPU µs per message (median) | subscriber process, cores | readings stored / acked×5 (lost) | events received by subscribers | coalesced / dropped by server | server RSS |',
+  '|---|---:|---|---:|---:|---:|---|---:|---|---:|',
   ...variants.map((v) => {
     const rs = results.get(v)!;
     const m = median(rs.map((x) => x.msgsPerS));
     const last = rs[rs.length - 1]!;
-    return `| ${label[v]} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs.map((x) => f(x.received)).join(' / ')} | ${f(last.live.coalesced)} / ${f(last.live.dropped)} | ${last.rssMiB.toFixed(0)} MiB |`;
+    const cpu = median(rs.map((x) => x.serverCpuUs));
+    const subCores = median(rs.map((x) => x.subscriberCores));
+    return `| ${label[v]} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${cpu.toFixed(1)} | ${v === 'none' ? '–' : subCores.toFixed(2)} | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs.map((x) => f(x.received)).join(' / ')} | ${f(last.live.coalesced)} / ${f(last.live.dropped)} | ${last.rssMiB.toFixed(0)} MiB |`;
   }),
   '',
   'Target: ≥ 0.9 of the no-subscriber rate with subscribers reading and paused.',

@@ -40,6 +40,7 @@ process.on('message', (m: { type: string }) => {
       t: Date.now(),
       live: hub.stats(),
       rss: process.memoryUsage().rss,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
   } else if (m.type === 'count') {
     let rows = 0;

@@ -3,7 +3,10 @@
  * subscribed to every twin of the pump model. Mode 'reading' parses every frame and counts the
  * events; mode 'paused' stops reading its socket once subscribed (the TCP window fills, the
  * server's send buffer grows: a stalled dashboard). argv: url n mode
- * Messages: → ready; 'mark' → count {events, frames, dropped}; 'stop'.
+ * A load generator stays cheap next to the system under test: event frames are counted by scanning
+ * their bytes for event starts (every 100th is parsed in full and checked against the scan); other
+ * messages (subscribed, dropped notices) are parsed.
+ * Messages: → ready; 'mark' → count {events, frames, dropped, cpuMs}; 'stop'.
  */
 import WebSocket from 'ws';
 
@@ -13,13 +16,23 @@ let events = 0;
 let frames = 0;
 let dropped = 0;
 const sockets: WebSocket[] = [];
+const EVENT_START = Buffer.from('{"type":"');
 
 async function open(i: number): Promise<void> {
-  const ws = new WebSocket(url);
+  const ws = new WebSocket(url, { skipUTF8Validation: true });
   sockets.push(ws);
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);
-    ws.on('message', (d) => {
+    ws.on('message', (d: Buffer) => {
+      if (d.subarray(0, 7).toString() === '{"sub":') {
+        frames++;
+        let n = 0;
+        for (let at = d.indexOf(EVENT_START); at >= 0; at = d.indexOf(EVENT_START, at + 1)) n++;
+        if (frames % 100 === 0 && (JSON.parse(d.toString()) as { events: unknown[] }).events.length !== n)
+          throw new Error('event count scan disagrees with the parsed frame');
+        events += n;
+        return;
+      }
       const m = JSON.parse(d.toString()) as { type?: string; events?: unknown[]; count?: number };
       if (m.type === 'subscribed') {
         if (mode === 'paused') (ws as unknown as { _socket: { pause(): void } })._socket.pause();
@@ -39,8 +52,10 @@ async function open(i: number): Promise<void> {
 await Promise.all(Array.from({ length: Number(nS) }, (_, i) => open(i)));
 send({ type: 'ready' });
 process.on('message', (m: { type: string }) => {
-  if (m.type === 'mark') send({ type: 'count', events, frames, dropped });
-  else if (m.type === 'stop') {
+  if (m.type === 'mark') {
+    const u = process.cpuUsage();
+    send({ type: 'count', events, frames, dropped, cpuMs: (u.user + u.system) / 1000 });
+  } else if (m.type === 'stop') {
     for (const ws of sockets) ws.terminate();
     process.exit(0);
   }

@@ -17,16 +17,32 @@ import { CatchUpQueue } from './live-catch-up.js';
 
 const utf8 = new TextEncoder();
 
+/** Each event's JSON, made once for every channel that carries it. */
+const jsonCache = new WeakMap<LiveDelivered, string>();
+function jsonOf(ev: LiveDelivered): string {
+  let json = jsonCache.get(ev);
+  if (json === undefined) jsonCache.set(ev, (json = JSON.stringify(ev)));
+  return json;
+}
+
 export interface LiveChunk {
   seq: number;
-  /** The events' JSON, comma-separated, without brackets. */
-  bytes: Uint8Array;
+  /**
+   * The events' JSON, comma-separated, without brackets; undefined while no reader could take the
+   * chunk (every transport was behind when it was sealed): it is made when first read, and never
+   * for a chunk that is folded into a catch-up unread.
+   */
+  bytes: Uint8Array | undefined;
+  /** Bytes counted against the bound: exact once serialised, estimated before. */
+  size: number;
   events: readonly LiveDelivered[];
 }
 
 /** One subscription reading a channel. */
 export interface ChannelMember {
   readonly subId: string;
+  /** True when its transport can take a frame now (below its high-water mark). */
+  ready(): boolean;
   /** Seq of the next chunk to send. */
   cursor: number;
   /** True once the log dropped chunks it had not read: a catch-up is owed. */
@@ -41,8 +57,9 @@ export interface ChannelMember {
 export class LiveChannel {
   readonly members = new Set<ChannelMember>();
   private openEvents: LiveDelivered[] = [];
-  private openJson: string[] = [];
   private log: LiveChunk[] = [];
+  /** Serialised bytes per event seen so far, to estimate chunks not serialised yet. */
+  private bytesPerEvent = 200;
   private nextSeq = 0;
   private logBytes = 0;
   private catchUp: CatchUpQueue | undefined;
@@ -57,20 +74,32 @@ export class LiveChannel {
     return this.logBytes;
   }
 
-  /** Adds an event to the chunk being built; `json` is its shared serialisation when known. */
-  append(ev: LiveDelivered, json?: string): void {
+  /** Adds an event to the chunk being built. */
+  append(ev: LiveDelivered): void {
     this.openEvents.push(ev);
-    this.openJson.push(json ?? JSON.stringify(ev));
   }
 
-  /** Closes the chunk being built (end of a drain). */
+  /** Closes the chunk being built (end of a drain); serialises it when a reader can take it now. */
   seal(): void {
     if (this.openEvents.length === 0) return;
-    const bytes = utf8.encode(this.openJson.join(','));
-    this.log.push({ seq: this.nextSeq++, bytes, events: this.openEvents });
-    this.logBytes += bytes.length;
+    const chunk: LiveChunk = { seq: this.nextSeq++, bytes: undefined, size: 0, events: this.openEvents };
     this.openEvents = [];
-    this.openJson = [];
+    let hot = false;
+    for (const m of this.members) hot ||= !m.lagged && m.ready();
+    if (hot) this.serialise(chunk);
+    else chunk.size = Math.ceil(chunk.events.length * this.bytesPerEvent);
+    this.log.push(chunk);
+    this.logBytes += chunk.size;
+  }
+
+  private serialise(chunk: LiveChunk): Uint8Array {
+    if (chunk.bytes !== undefined) return chunk.bytes;
+    const bytes = utf8.encode(chunk.events.map(jsonOf).join(','));
+    chunk.bytes = bytes;
+    this.logBytes += bytes.length - chunk.size;
+    chunk.size = bytes.length;
+    this.bytesPerEvent = 0.9 * this.bytesPerEvent + (0.1 * bytes.length) / chunk.events.length;
+    return bytes;
   }
 
   /** A new member starts at the next chunk (it gets what is committed from now on). */
@@ -120,7 +149,7 @@ export class LiveChannel {
     for (let i = Math.max(0, m.cursor - first); i < this.log.length; i++) {
       const c = this.log[i] as LiveChunk;
       if (parts.length > 0 && events + c.events.length > maxEvents) break;
-      parts.push(c.bytes);
+      parts.push(this.serialise(c));
       events += c.events.length;
       m.cursor = c.seq + 1;
     }
@@ -148,7 +177,7 @@ export class LiveChannel {
       for (const m of this.members) if (m.cursor <= head.seq) unread = true;
       if (unread && this.logBytes <= this.maxBytes) return;
       this.log.shift();
-      this.logBytes -= head.bytes.length;
+      this.logBytes -= head.size;
       if (!unread && this.catchUp === undefined) continue;
       this.catchUp ??= new CatchUpQueue(this.catchUpLimits);
       const overflowed = this.catchUp.fold(head.events);

@@ -410,14 +410,12 @@ export class LiveHub {
 
   private route(ev: LiveEvent, touched: Set<Subscription>): void {
     const kind = eventKind(ev);
-    let json: string | undefined;
     const deliver = (sub: Subscription): void => {
-      json ??= JSON.stringify(ev);
-      sub.channel.append(ev, json);
+      sub.channel.append(ev);
       touched.add(sub);
     };
 
-    const direct = this.byTwin.get(key(ev.workspace, ev.twinId));
+    const direct = this.byTwin.size > 0 ? this.byTwin.get(key(ev.workspace, ev.twinId)) : undefined;
     if (direct !== undefined) for (const sub of direct) if (sub.spec.types.has(kind)) deliver(sub);
 
     for (const sub of this.modelSubs) {

@@ -89,6 +89,7 @@ export class LiveSession {
   attach(subId: string, channel: LiveChannel): void {
     const member = channel.join({
       subId,
+      ready: () => !this.closed && !this.behind,
       onFold: (missed, overflowed) => {
         this.count('coalesced', missed - overflowed);
         this.count('dropped', overflowed);
