@@ -410,6 +410,19 @@ describe('LiveHub slow subscribers', () => {
     expect(sink.frames.map((f) => (f as { events: unknown[] }).events.length)).toEqual([1, 2]);
   });
 
+  it('bounds the inbox: batches beyond it are not kept, and every subscriber is told what it lost', () => {
+    const { bus, hub } = setup({ maxInboxEvents: 10 });
+    const sinks = [new FakeSink(), new FakeSink()];
+    sinks.forEach((k) => hub.openSession(k).subscribe(parse({ id: 'a', model: PUMP })));
+    for (let i = 0; i < 14; i++) bus.publish([tel(`p${i}`, { x: i })]); // 10 kept, 4 counted
+    hub.drain(true);
+    for (const k of sinks) {
+      expect(k.frames[0]).toEqual({ type: 'dropped', sub: 'a', count: 4, coalesced: 0, overflowed: 4 });
+      expect(k.events('a')).toHaveLength(10);
+    }
+    expect(hub.stats()).toMatchObject({ dropped: 8, delivered: 20 });
+  });
+
   it('retries a stalled session on its own once the transport drains', async () => {
     const { bus, hub } = setup({ limits: { highWaterBytes: 1000 }, retryMs: 5 });
     const sink = new FakeSink();

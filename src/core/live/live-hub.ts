@@ -296,11 +296,8 @@ export class LiveHub {
   private overflowAll(touched: Set<Subscription>): void {
     const n = this.inboxOverflow;
     this.inboxOverflow = 0;
-    for (const s of this.sessions)
-      for (const sub of s.subs.values()) {
-        sub.channel.markLost(n);
-        touched.add(sub);
-      }
+    for (const s of this.sessions) for (const sub of s.subs.values()) touched.add(sub);
+    for (const sub of touched) sub.channel.markLost(n);
   }
 
   /** Stops listening to the bus and closes every session. */
