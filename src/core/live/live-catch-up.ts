@@ -21,6 +21,11 @@ type Mergeable = Extract<LiveDelivered, { type: 'telemetry' | 'propertyChange' }
 export class CatchUpQueue {
   /** Events held, in stream order (merged ones are copies this queue owns and may change). */
   private entries: LiveDelivered[] = [];
+  /** Each entry's JSON, made when a snapshot is serialised; cleared when a merge changes the entry. */
+  private json: (string | undefined)[] = [];
+  private readonly indexOf = new Map<LiveDelivered, number>();
+  /** Bumped by every fold: a serialised snapshot of this version is still current. */
+  version = 0;
   /** Where a later update of a twin may merge: twin, then "t\0component" or "p". */
   private readonly mergeIndex = new Map<string, Map<string, Mergeable>>();
   /** Events that fitted nowhere, since this queue was created. */
@@ -36,14 +41,16 @@ export class CatchUpQueue {
 
   /** Folds events in; returns how many of them overflowed. O(1) per event apart from the merge itself. */
   fold(events: readonly LiveDelivered[]): number {
+    this.version++;
     const before = this.overflowed;
     for (const ev of events) this.add(ev);
     return this.overflowed - before;
   }
 
-  /** The events held, in order (the caller serialises them at once: merged entries change later). */
-  snapshot(): readonly LiveDelivered[] {
-    return this.entries;
+  /** The events held as JSON, comma-separated; only entries changed since the last call are serialised. */
+  serialise(): string {
+    for (let i = 0; i < this.entries.length; i++) this.json[i] ??= JSON.stringify(this.entries[i]);
+    return this.json.join(',');
   }
 
   private add(ev: LiveDelivered): void {
@@ -55,6 +62,7 @@ export class CatchUpQueue {
         else if (pending.type === 'propertyChange' && ev.type === 'propertyChange')
           pending.patch = mergePatches(pending.patch, ev.patch);
         pending.time = Math.max(pending.time, ev.time);
+        this.json[this.indexOf.get(pending) as number] = undefined;
         this.coalesced++;
         return;
       }
@@ -64,7 +72,9 @@ export class CatchUpQueue {
       }
       const own: Mergeable =
         ev.type === 'telemetry' ? { ...ev, values: { ...ev.values } } : { ...ev, patch: [...ev.patch] };
+      this.indexOf.set(own, this.entries.length);
       this.entries.push(own);
+      this.json.push(undefined);
       let byKey = this.mergeIndex.get(ev.twinId);
       if (byKey === undefined) this.mergeIndex.set(ev.twinId, (byKey = new Map()));
       byKey.set(key, own);
@@ -77,5 +87,6 @@ export class CatchUpQueue {
     // Nothing later merges across a lifecycle event of its twin.
     this.mergeIndex.delete(ev.twinId);
     this.entries.push(ev);
+    this.json.push(undefined);
   }
 }

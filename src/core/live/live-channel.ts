@@ -63,6 +63,8 @@ export class LiveChannel {
   private nextSeq = 0;
   private logBytes = 0;
   private catchUp: CatchUpQueue | undefined;
+  /** The catch-up serialised at a version, shared by readers that catch up before the next fold. */
+  private catchUpJson: { version: number; json: string } | undefined;
 
   constructor(
     private readonly maxBytes: number,
@@ -130,14 +132,25 @@ export class LiveChannel {
    * The catch-up owed to a lagged member (latest values, in order) with its counts; the member is
    * then back in step, at the log's head.
    */
-  takeCatchUp(m: ChannelMember): { events: readonly LiveDelivered[]; missed: number; overflowed: number } {
-    const out = { events: [...(this.catchUp?.snapshot() ?? [])], missed: m.missed, overflowed: m.overflowed };
+  takeCatchUp(m: ChannelMember): { count: number; json: string; missed: number; overflowed: number } {
+    const c = this.catchUp;
+    if (c !== undefined && this.catchUpJson?.version !== c.version)
+      this.catchUpJson = { version: c.version, json: c.serialise() };
+    const out = {
+      count: c?.size ?? 0,
+      json: c !== undefined ? (this.catchUpJson as { json: string }).json : '',
+      missed: m.missed,
+      overflowed: m.overflowed,
+    };
     m.lagged = false;
     m.missed = 0;
     m.overflowed = 0;
     let anyLagged = false;
     for (const o of this.members) anyLagged ||= o.lagged;
-    if (!anyLagged) this.catchUp = undefined;
+    if (!anyLagged) {
+      this.catchUp = undefined;
+      this.catchUpJson = undefined;
+    }
     return out;
   }
 

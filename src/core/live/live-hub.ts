@@ -49,7 +49,7 @@ export interface LiveHubOptions {
   /** Needed for query subscriptions; without it they are refused with QueryNotSupported. */
   compileQuery?: LiveQueryCompiler;
   /**
-   * Bounds (defaults: 1 MiB unread per channel, catch-ups of 10 000 updates + 1 000 lifecycle
+   * Bounds (defaults: 4 MiB unread per channel, catch-ups of 10 000 updates + 1 000 lifecycle
    * events, 1 MiB transport high-water mark, about 1 000 events a frame).
    */
   limits?: Partial<LiveSessionLimits>;
@@ -133,7 +133,7 @@ export interface LiveSessionHandle {
 }
 
 const DEFAULT_LIMITS: LiveSessionLimits = {
-  maxChannelBytes: 1 << 20,
+  maxChannelBytes: 4 << 20,
   maxQueue: 10_000,
   lifecycleReserve: 1_000,
   highWaterBytes: 1 << 20,

@@ -149,11 +149,9 @@ export class LiveSession {
           overflowed: c.overflowed,
         }),
       );
-      if (c.events.length > 0) {
-        this.sink.send(
-          `{"sub":${JSON.stringify(member.subId)},"events":[${c.events.map((e) => JSON.stringify(e)).join(',')}]}`,
-        );
-        this.sent(c.events.length);
+      if (c.count > 0) {
+        this.sink.send(`{"sub":${JSON.stringify(member.subId)},"events":[${c.json}]}`);
+        this.sent(c.count);
       }
       return;
     }
