@@ -180,15 +180,16 @@ export class LiveChannel {
   }
 
   /**
-   * Drops chunks every member has read, then, while the log is over its byte bound, the oldest
-   * chunks even if unread: their readers become lagged and the chunks are folded into the catch-up.
+   * Drops chunks every member has read, then, while the log is over its byte bound (or `maxBytes`,
+   * when the hub needs room), the oldest chunks even if unread: their readers become lagged and the
+   * chunks are folded into the catch-up.
    */
-  trim(): void {
+  trim(maxBytes = this.maxBytes): void {
     while (this.log.length > 0) {
       const head = this.log[0] as LiveChunk;
       let unread = false;
       for (const m of this.members) if (m.cursor <= head.seq) unread = true;
-      if (unread && this.logBytes <= this.maxBytes) return;
+      if (unread && this.logBytes <= maxBytes) return;
       this.log.shift();
       this.logBytes -= head.size;
       if (!unread && this.catchUp === undefined) continue;

@@ -423,6 +423,31 @@ describe('LiveHub slow subscribers', () => {
     expect(hub.stats()).toMatchObject({ dropped: 8, delivered: 20 });
   });
 
+  it('bounds what all channels keep together: the largest fold first', () => {
+    const { bus, hub } = setup({
+      limits: { highWaterBytes: 1000, maxChannelBytes: 1 << 20 },
+      maxTotalChannelBytes: 3000,
+    });
+    const sinks = [new FakeSink(), new FakeSink(), new FakeSink()];
+    const sessions = sinks.map((k) => hub.openSession(k));
+    sessions.forEach((s, i) => s.subscribe(parse({ id: 's', twinIds: [`p${i}`] })));
+    sinks.forEach((k) => (k.bufferedAmount = 5000)); // nobody reads
+    for (let round = 0; round < 30; round++) {
+      bus.publish([0, 1, 2].map((i) => tel(`p${i}`, { x: round, pad: 'z'.repeat(40) })));
+      hub.drain(true);
+      expect(hub.stats().channelBytes).toBeLessThanOrEqual(3000);
+    }
+    expect(hub.stats().channels).toBe(3);
+    sinks.forEach((k) => (k.bufferedAmount = 0));
+    sessions.forEach((s) => s.flush());
+    for (const [i, k] of sinks.entries()) {
+      expect(k.frames[0]).toMatchObject({ type: 'dropped', sub: 's', overflowed: 0 });
+      const xs = k.events('s').map((e) => (e['values'] as { x: number }).x);
+      expect(xs.at(-1)).toBe(29); // the latest value arrives
+      expect(k.events('s').every((e) => e.twinId === `p${i}`)).toBe(true);
+    }
+  });
+
   it('retries a stalled session on its own once the transport drains', async () => {
     const { bus, hub } = setup({ limits: { highWaterBytes: 1000 }, retryMs: 5 });
     const sink = new FakeSink();

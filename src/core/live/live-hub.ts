@@ -61,6 +61,11 @@ export interface LiveHubOptions {
   frameIntervalMs?: number;
   /** Most time one drain routes before it lets other work run, ms (default 5). */
   sliceMs?: number;
+  /**
+   * Unread bytes all channels together keep at most (default 64 MiB): beyond, the largest channels
+   * fold what their laggers have not read into catch-ups, as if over their own bound.
+   */
+  maxTotalChannelBytes?: number;
   /** Events waiting to be routed at most (default 200 000); beyond, batches are counted as overflowed. */
   maxInboxEvents?: number;
   /** Runs the drain after `delayMs` (default setImmediate / setTimeout). Tests may pass their own. */
@@ -166,6 +171,7 @@ export class LiveHub {
   private readonly frameIntervalMs: number;
   private readonly sliceMs: number;
   private readonly maxInboxEvents: number;
+  private readonly maxTotalChannelBytes: number;
   private readonly totals = emptyCounters();
   private readonly sessions = new Set<SessionState>();
   private readonly byTwin = new Map<string, Set<Subscription>>();
@@ -198,6 +204,7 @@ export class LiveHub {
     this.frameIntervalMs = opts.frameIntervalMs ?? 10;
     this.sliceMs = opts.sliceMs ?? 5;
     this.maxInboxEvents = opts.maxInboxEvents ?? 200_000;
+    this.maxTotalChannelBytes = opts.maxTotalChannelBytes ?? 64 << 20;
     // The hot path: one push (or one count when full), at most one schedule call.
     this.unlisten = opts.bus.subscribe((events) => {
       if (this.inboxEvents + events.length > this.maxInboxEvents) this.inboxOverflow += events.length;
@@ -248,8 +255,7 @@ export class LiveHub {
       queued += s.session.queued;
       if (s.session.sink.bufferedAmount > this.limits.highWaterBytes) behindSessions++;
     }
-    const routed = new Set([...this.modelSubs, ...this.querySubs]);
-    for (const set of this.byTwin.values()) for (const sub of set) routed.add(sub);
+    const routed = this.routed();
     let channelBytes = 0;
     for (const sub of routed) channelBytes += sub.channel.bytes;
     return {
@@ -258,7 +264,7 @@ export class LiveHub {
       subscriptions,
       queued,
       behindSessions,
-      channels: routed.size,
+      channels: routed.length,
       channelBytes,
     };
   }
@@ -290,6 +296,29 @@ export class LiveHub {
     }
     for (const s of sessions) this.flushSession(s);
     for (const sub of touched) sub.channel.trim();
+    this.bound();
+  }
+
+  /** Keeps the unread bytes of all channels under maxTotalChannelBytes, the largest giving way first. */
+  private bound(): void {
+    const channels = this.routed().map((sub) => sub.channel);
+    let total = 0;
+    for (const c of channels) total += c.bytes;
+    if (total <= this.maxTotalChannelBytes) return;
+    channels.sort((a, b) => b.bytes - a.bytes);
+    for (const c of channels) {
+      if (total <= this.maxTotalChannelBytes) break;
+      const before = c.bytes;
+      c.trim(Math.max(0, before - (total - this.maxTotalChannelBytes)));
+      total -= before - c.bytes;
+    }
+  }
+
+  /** Every subscription routed now (one per channel). */
+  private routed(): Subscription[] {
+    const routed = new Set([...this.modelSubs, ...this.querySubs]);
+    for (const set of this.byTwin.values()) for (const sub of set) routed.add(sub);
+    return [...routed];
   }
 
   /** The inbox was full: every subscriber is told it missed events (a `dropped` notice, overflowed). */
