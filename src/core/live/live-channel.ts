@@ -113,7 +113,15 @@ export class LiveChannel {
 
   leave(m: ChannelMember): void {
     this.members.delete(m);
+    this.forgetCatchUpUnlessLagging();
     this.trim();
+  }
+
+  /** The catch-up is kept only while some member lags (it is what they are owed). */
+  private forgetCatchUpUnlessLagging(): void {
+    for (const o of this.members) if (o.lagged) return;
+    this.catchUp = undefined;
+    this.catchUpJson = undefined;
   }
 
   /** True when the member has chunks to read or a catch-up owed. */
@@ -145,12 +153,7 @@ export class LiveChannel {
     m.lagged = false;
     m.missed = 0;
     m.overflowed = 0;
-    let anyLagged = false;
-    for (const o of this.members) anyLagged ||= o.lagged;
-    if (!anyLagged) {
-      this.catchUp = undefined;
-      this.catchUpJson = undefined;
-    }
+    this.forgetCatchUpUnlessLagging();
     return out;
   }
 
