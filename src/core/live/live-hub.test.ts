@@ -448,6 +448,22 @@ describe('LiveHub slow subscribers', () => {
     }
   });
 
+  it('a lagging reader catches up only once its transport has mostly drained (no lag-resume flapping)', () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000, maxChannelBytes: 0 } });
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 's', twinIds: ['p1'] }));
+    sink.bufferedAmount = 5000;
+    bus.publish([tel('p1', { x: 1 })]);
+    hub.drain();
+    sink.bufferedAmount = 600; // below the mark, but not drained
+    expect(s.flush()).toBe(false);
+    expect(sink.frames).toHaveLength(0);
+    sink.bufferedAmount = 200;
+    expect(s.flush()).toBe(true);
+    expect(sink.frames[0]).toMatchObject({ type: 'dropped', sub: 's', count: 1 });
+  });
+
   it('retries a stalled session on its own once the transport drains', async () => {
     const { bus, hub } = setup({ limits: { highWaterBytes: 1000 }, retryMs: 5 });
     const sink = new FakeSink();

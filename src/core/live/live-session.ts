@@ -119,13 +119,20 @@ export class LiveSession {
     if (this.closed) return true;
     for (;;) {
       let sent = false;
+      let held = false;
       for (const s of this.subs.values()) {
         if (!s.channel.pending(s.member)) continue;
         if (this.behind) return false;
+        // A lagging reader catches up only once its transport has mostly drained: resuming at the
+        // first byte below the mark would lag again at once, and every catch-up is a frame of all twins.
+        if (s.member.lagged && this.sink.bufferedAmount > this.limits.highWaterBytes / 4) {
+          held = true;
+          continue;
+        }
         this.sendOne(s);
         sent = true;
       }
-      if (!sent) return true;
+      if (!sent) return !held;
     }
   }
 
