@@ -109,4 +109,18 @@ describe('config', () => {
       expect.arrayContaining(['/simulation/enabled', '/simulation/speed']),
     );
   });
+
+  it('bounds what-if trajectories in memory: 256 MiB kept, 64 MiB a run by default; env sets them; a run larger than the total is refused', () => {
+    expect(resolveConfig([]).whatIf).toEqual({ maxKeptMiB: 256, maxResultMiB: 64 });
+    const cfg = resolveConfig([
+      envLayer({ TWINLOOP_WHATIF_MAX_KEPT_MIB: '512', TWINLOOP_WHATIF_MAX_RESULT_MIB: '128' }),
+    ]);
+    expect(cfg.whatIf).toEqual({ maxKeptMiB: 512, maxResultMiB: 128 });
+    expect(() => resolveConfig([{ whatIf: { maxKeptMiB: 32, maxResultMiB: 64 } }])).toThrow(
+      /whatIf.maxResultMiB \(64\) cannot exceed whatIf.maxKeptMiB \(32\)/,
+    );
+    expect(() => resolveConfig([envLayer({ TWINLOOP_WHATIF_MAX_KEPT_MIB: 'lots' })])).toThrow(
+      /\/whatIf\/maxKeptMiB/,
+    );
+  });
 });

@@ -67,6 +67,13 @@ export const ConfigSchema = Type.Object(
       /** Shadow mode: each twin with a behaviour gets residuals (measured − model) as telemetry. */
       shadow: Type.Boolean(),
     }),
+    /** What-if runs: bounds of the trajectories kept in memory (docs/what-if.md). */
+    whatIf: Type.Object({
+      /** MiB of trajectories kept at most, all runs together (finished and running). */
+      maxKeptMiB: Type.Number({ minimum: 1 }),
+      /** MiB of trajectories one run may produce (a larger run is refused before it starts). */
+      maxResultMiB: Type.Number({ minimum: 1 }),
+    }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -98,6 +105,7 @@ export function defaultConfig(): TwinloopConfig {
     limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000, maxQueryHops: 100 },
     history: { retentionDays: 0, synchronous: 'FULL' },
     simulation: { enabled: true, shadow: true },
+    whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
     logLevel: 'info',
   };
 }
@@ -195,6 +203,10 @@ export function envLayer(env: Env): ConfigLayer {
   if (sim) layer.simulation = sim;
   if (env.TWINLOOP_LOG_LEVEL) layer.logLevel = env.TWINLOOP_LOG_LEVEL as TwinloopConfig['logLevel'];
   if (env.TWINLOOP_RETENTION_DAYS) layer.history = { retentionDays: num(env.TWINLOOP_RETENTION_DAYS) };
+  const whatIf: Partial<TwinloopConfig['whatIf']> = {};
+  if (env.TWINLOOP_WHATIF_MAX_KEPT_MIB) whatIf.maxKeptMiB = num(env.TWINLOOP_WHATIF_MAX_KEPT_MIB);
+  if (env.TWINLOOP_WHATIF_MAX_RESULT_MIB) whatIf.maxResultMiB = num(env.TWINLOOP_WHATIF_MAX_RESULT_MIB);
+  if (Object.keys(whatIf).length) layer.whatIf = whatIf;
   return layer;
 }
 
@@ -295,6 +307,12 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
         code: 'config.auth',
         pointer: '/auth',
         message: `auth "off" is only allowed when bound to loopback; host is ${cfg.host}`,
+      });
+    if (cfg.whatIf.maxResultMiB > cfg.whatIf.maxKeptMiB)
+      problems.push({
+        code: 'config.whatIf',
+        pointer: '/whatIf/maxResultMiB',
+        message: `whatIf.maxResultMiB (${cfg.whatIf.maxResultMiB}) cannot exceed whatIf.maxKeptMiB (${cfg.whatIf.maxKeptMiB}): one run must fit in what is kept`,
       });
     if (cfg.tls && (!cfg.tls.certFile || !cfg.tls.keyFile))
       problems.push({

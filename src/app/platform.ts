@@ -389,6 +389,8 @@ export async function startPlatform(
       }),
       interfaces: models,
       yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
+      maxKeptBytes: config.whatIf.maxKeptMiB * 1024 * 1024,
+      maxResultBytes: config.whatIf.maxResultMiB * 1024 * 1024,
     });
     closers.push(() => whatIf.close());
 

@@ -15,7 +15,9 @@ class FakeSink implements LiveSink {
   }
   events(sub?: string): { type: string; twinId: string; [k: string]: unknown }[] {
     return this.frames
-      .filter((f): f is { sub: string; events: never[] } => typeof f === 'object' && f !== null && 'sub' in f)
+      .filter(
+        (f): f is { sub: string; events: never[] } => typeof f === 'object' && f !== null && 'events' in f,
+      )
       .filter((f) => sub === undefined || f.sub === sub)
       .flatMap((f) => f.events);
   }
@@ -217,8 +219,8 @@ describe('LiveHub query subscriptions', () => {
 });
 
 describe('LiveHub slow subscribers', () => {
-  it('publish stays O(1): the listener defers routing, then a stalled subscriber coalesces per twin+component', () => {
-    const { bus, hub } = setup({ limits: { highWaterBytes: 1000 } });
+  it('publish stays O(1): the listener defers routing; a stalled subscriber costs nothing per event until its channel is full, then catches up with the latest per twin+component', () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000, maxChannelBytes: 0 } });
     const slow = new FakeSink();
     const fast = new FakeSink();
     const slowSession = hub.openSession(slow);
@@ -234,15 +236,16 @@ describe('LiveHub slow subscribers', () => {
     expect(hub.stats().queued).toBe(0); // nothing routed during publish
     expect(publishMs).toBeLessThan(1000); // generous on a shared machine: 20k pushes onto an array
 
-    hub.drain();
-    // 10 twins x 2 components (none, "c") stay queued; every other event merged into them.
-    expect(hub.stats()).toMatchObject({ queued: 20, coalesced: N - 20, dropped: 0 });
-    expect(slowSession.counters.coalesced).toBe(N - 20);
+    hub.drain(true);
+    // The channel keeps no unread bytes (bound 0): 10 twins x 2 components are held for the slow one.
+    expect(hub.stats()).toMatchObject({ queued: 20, coalesced: N, dropped: 0 });
+    expect(slowSession.counters.coalesced).toBe(N);
     expect(slow.frames).toHaveLength(0);
     expect(fast.events('f')).toHaveLength(N / 10); // the fast one got every event of p0, uncoalesced
 
     slow.bufferedAmount = 0;
     slowSession.flush();
+    expect(slow.frames[0]).toEqual({ type: 'dropped', sub: 's', count: N, coalesced: N, overflowed: 0 });
     const got = slow.events('s');
     expect(got).toHaveLength(20);
     // The merged reading of p3 without component holds the last x of that key and all three k fields.
@@ -254,8 +257,25 @@ describe('LiveHub slow subscribers', () => {
     expect(Object.keys(p3['values'] as object).sort()).toEqual(['k0', 'k1', 'k2', 'x']);
   });
 
-  it('a drained subscriber gets a dropped notice then the latest values', () => {
+  it('keeps what a stalled subscriber has not read, uncoalesced, while its channel is under its byte bound', () => {
     const { bus, hub } = setup({ limits: { highWaterBytes: 1000 } });
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 's', twinIds: ['p1'] }));
+    sink.bufferedAmount = 5000;
+    for (let i = 0; i < 5; i++) {
+      bus.publish([tel('p1', { x: i })]);
+      hub.drain();
+    }
+    expect(s.queued).toBe(5);
+    sink.bufferedAmount = 0;
+    s.flush();
+    expect(sink.frames).toHaveLength(1); // one frame for the five drains
+    expect(sink.events('s').map((e) => e['values'])).toEqual([0, 1, 2, 3, 4].map((x) => ({ x })));
+  });
+
+  it('a drained subscriber gets a dropped notice then the latest values', () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000, maxChannelBytes: 0 } });
     const sink = new FakeSink();
     const s = hub.openSession(sink);
     s.subscribe(parse({ id: 's', twinIds: ['p1', 'p2'] }));
@@ -265,10 +285,10 @@ describe('LiveHub slow subscribers', () => {
     bus.publish([tel('p1', { x: 3 }), pc('p1', '/a', 1), pc('p1', '/a', 2)]);
     hub.drain();
     expect(sink.frames).toHaveLength(0);
-    expect(s.counters.coalesced).toBe(3);
+    expect(s.counters.coalesced).toBe(6);
     sink.bufferedAmount = 0;
     s.flush();
-    expect(sink.frames[0]).toEqual({ type: 'dropped', count: 3, coalesced: 3, overflowed: 0 });
+    expect(sink.frames[0]).toEqual({ type: 'dropped', sub: 's', count: 6, coalesced: 6, overflowed: 0 });
     expect(sink.events('s').map((e) => [e.type, e.twinId, e['values'] ?? e['patch']])).toEqual([
       ['telemetry', 'p1', { x: 3, y: 1 }],
       ['telemetry', 'p2', { x: 9 }],
@@ -277,28 +297,30 @@ describe('LiveHub slow subscribers', () => {
     expect(s.queued).toBe(0);
   });
 
-  it('bounds the queue: overflowing updates and lifecycle events are counted as dropped', () => {
-    const { bus, hub } = setup({ limits: { maxQueue: 5, lifecycleReserve: 2, highWaterBytes: 1000 } });
+  it('bounds the catch-up: overflowing updates and lifecycle events are counted as dropped', () => {
+    const { bus, hub } = setup({
+      limits: { maxQueue: 5, lifecycleReserve: 2, highWaterBytes: 1000, maxChannelBytes: 0 },
+    });
     const sink = new FakeSink();
     const s = hub.openSession(sink);
     s.subscribe(parse({ id: 's', model: PUMP }));
     sink.bufferedAmount = 5000;
     for (let i = 0; i < 8; i++) bus.publish([tel(`p${i}`, { x: i })]); // 5 kept, 3 dropped
     for (let i = 0; i < 4; i++) bus.publish([life('twinCreated', `n${i}`)]); // 2 kept in the reserve, 2 dropped
-    bus.publish([tel('p0', { x: 100 })]); // merges into p0 although the queue is full
+    bus.publish([tel('p0', { x: 100 })]); // merges into p0 although the catch-up is full
     hub.drain();
     expect(s.queued).toBe(7);
-    expect(s.counters).toMatchObject({ dropped: 5, coalesced: 1, delivered: 0 });
-    expect(hub.stats()).toMatchObject({ dropped: 5, coalesced: 1, behindSessions: 1 });
+    expect(s.counters).toMatchObject({ dropped: 5, coalesced: 8, delivered: 0 });
+    expect(hub.stats()).toMatchObject({ dropped: 5, coalesced: 8, behindSessions: 1 });
     sink.bufferedAmount = 0;
     s.flush();
-    expect(sink.frames[0]).toEqual({ type: 'dropped', count: 6, coalesced: 1, overflowed: 5 });
+    expect(sink.frames[0]).toEqual({ type: 'dropped', sub: 's', count: 13, coalesced: 8, overflowed: 5 });
     expect(sink.events('s').map((e) => e.twinId)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'n0', 'n1']);
     expect(sink.events('s')[0]!['values']).toEqual({ x: 100 });
   });
 
   it('does not merge an update across a lifecycle event of the same twin', () => {
-    const { bus, hub } = setup({ limits: { highWaterBytes: 1000 } });
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000, maxChannelBytes: 0 } });
     const sink = new FakeSink();
     const s = hub.openSession(sink);
     s.subscribe(parse({ id: 's', twinIds: ['p1'] }));
@@ -319,6 +341,127 @@ describe('LiveHub slow subscribers', () => {
       ['twinCreated', undefined],
       ['telemetry', { x: 3 }],
     ]);
+  });
+
+  it('a lagging reader never gets a value older than one it already has (catch-up folds every chunk while anyone lags)', () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000, maxChannelBytes: 150 } });
+    const a = new FakeSink();
+    const b = new FakeSink();
+    const sa = hub.openSession(a);
+    const sb = hub.openSession(b);
+    sa.subscribe(parse({ id: 's', twinIds: ['p1'] }));
+    sb.subscribe(parse({ id: 's', twinIds: ['p1'] }));
+    a.bufferedAmount = 5000; // a stalls first
+    const step = (values: Record<string, unknown>) => {
+      bus.publish([tel('p1', values)]);
+      hub.drain();
+    };
+    step({ x: 1, y: 1 });
+    step({ x: 2 });
+    step({ x: 3 }); // a lags: its catch-up starts here
+    step({ y: 2 }); // b reads it
+    b.bufferedAmount = 5000; // now b stalls too
+    for (let i = 4; i < 10; i++) step({ x: i });
+    b.bufferedAmount = 0;
+    a.bufferedAmount = 0;
+    sb.flush();
+    sa.flush();
+    const latest = (sink: FakeSink) =>
+      Object.assign({}, ...sink.events('s').map((e) => e['values'] as Record<string, unknown>));
+    expect(latest(b)).toEqual({ x: 9, y: 2 });
+    expect(latest(a)).toEqual({ x: 9, y: 2 });
+    expect(b.frames.some((f) => (f as { type?: string }).type === 'dropped')).toBe(true);
+  });
+
+  it('subscriptions asking for the same thing share one channel: routed and serialised once for all', () => {
+    const { bus, hub } = setup();
+    const sinks = Array.from({ length: 20 }, () => new FakeSink());
+    sinks.forEach((k, i) => hub.openSession(k).subscribe(parse({ id: `all-${i}`, model: PUMP })));
+    hub.openSession(new FakeSink()).subscribe(parse({ id: 'other', model: PUMP, exact: true }));
+    expect(hub.stats()).toMatchObject({ subscriptions: 21, channels: 2 });
+    bus.publish([tel('p1', { x: 1 }), tel('p2', { x: 2 })]);
+    hub.drain();
+    sinks.forEach((k, i) => expect(k.events(`all-${i}`).map((e) => e.twinId)).toEqual(['p1', 'p2']));
+  });
+
+  it('paces drains: events published within one frame interval go out in one frame', () => {
+    let now = 0;
+    const pending: { fn: () => void; at: number }[] = [];
+    const { bus, hub } = setup({
+      clock: () => now,
+      frameIntervalMs: 10,
+      schedule: (fn, delayMs) => pending.push({ fn, at: now + delayMs }),
+    });
+    const sink = new FakeSink();
+    hub.openSession(sink).subscribe(parse({ id: 's', twinIds: ['p1'] }));
+    const run = () => {
+      for (const p of pending.splice(0)) {
+        now = Math.max(now, p.at);
+        p.fn();
+      }
+    };
+    bus.publish([tel('p1', { x: 1 })]);
+    run(); // first drain at once
+    bus.publish([tel('p1', { x: 2 })]);
+    bus.publish([tel('p1', { x: 3 })]);
+    expect(pending).toHaveLength(1);
+    expect(pending[0]!.at).toBe(10); // not before the interval has passed
+    run();
+    expect(sink.frames.map((f) => (f as { events: unknown[] }).events.length)).toEqual([1, 2]);
+  });
+
+  it('bounds the inbox: batches beyond it are not kept, and every subscriber is told what it lost', () => {
+    const { bus, hub } = setup({ maxInboxEvents: 10 });
+    const sinks = [new FakeSink(), new FakeSink()];
+    sinks.forEach((k) => hub.openSession(k).subscribe(parse({ id: 'a', model: PUMP })));
+    for (let i = 0; i < 14; i++) bus.publish([tel(`p${i}`, { x: i })]); // 10 kept, 4 counted
+    hub.drain(true);
+    for (const k of sinks) {
+      expect(k.frames[0]).toEqual({ type: 'dropped', sub: 'a', count: 4, coalesced: 0, overflowed: 4 });
+      expect(k.events('a')).toHaveLength(10);
+    }
+    expect(hub.stats()).toMatchObject({ dropped: 8, delivered: 20 });
+  });
+
+  it('bounds what all channels keep together: the largest fold first', () => {
+    const { bus, hub } = setup({
+      limits: { highWaterBytes: 1000, maxChannelBytes: 1 << 20 },
+      maxTotalChannelBytes: 3000,
+    });
+    const sinks = [new FakeSink(), new FakeSink(), new FakeSink()];
+    const sessions = sinks.map((k) => hub.openSession(k));
+    sessions.forEach((s, i) => s.subscribe(parse({ id: 's', twinIds: [`p${i}`] })));
+    sinks.forEach((k) => (k.bufferedAmount = 5000)); // nobody reads
+    for (let round = 0; round < 30; round++) {
+      bus.publish([0, 1, 2].map((i) => tel(`p${i}`, { x: round, pad: 'z'.repeat(40) })));
+      hub.drain(true);
+      expect(hub.stats().channelBytes).toBeLessThanOrEqual(3000);
+    }
+    expect(hub.stats().channels).toBe(3);
+    sinks.forEach((k) => (k.bufferedAmount = 0));
+    sessions.forEach((s) => s.flush());
+    for (const [i, k] of sinks.entries()) {
+      expect(k.frames[0]).toMatchObject({ type: 'dropped', sub: 's', overflowed: 0 });
+      const xs = k.events('s').map((e) => (e['values'] as { x: number }).x);
+      expect(xs.at(-1)).toBe(29); // the latest value arrives
+      expect(k.events('s').every((e) => e.twinId === `p${i}`)).toBe(true);
+    }
+  });
+
+  it('a lagging reader catches up only once its transport has mostly drained (no lag-resume flapping)', () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000, maxChannelBytes: 0 } });
+    const sink = new FakeSink();
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 's', twinIds: ['p1'] }));
+    sink.bufferedAmount = 5000;
+    bus.publish([tel('p1', { x: 1 })]);
+    hub.drain();
+    sink.bufferedAmount = 600; // below the mark, but not drained
+    s.flush();
+    expect(sink.frames).toHaveLength(0);
+    sink.bufferedAmount = 200;
+    s.flush();
+    expect(sink.frames[0]).toMatchObject({ type: 'dropped', sub: 's', count: 1 });
   });
 
   it('retries a stalled session on its own once the transport drains', async () => {

@@ -1,11 +1,12 @@
 /**
- * The live stream's router: listens to the LiveEventBus, decides which subscription of which
- * session gets each committed event (by twin ids, by model, or by query membership), and hands
- * the events to the sessions' bounded queues.
+ * The live stream's router: listens to the LiveEventBus, decides which channel gets each committed
+ * event (by twin ids, by model, or by query membership) and lets the sessions read their channels.
  *
- * Why the bus listener only appends to an inbox: ingestion calls `bus.publish` on its hot path,
- * so routing, query re-evaluation, serialisation and sending all happen later, on a scheduled
- * drain. A slow subscriber only fills (and then coalesces) its own queue.
+ * Why the bus listener only appends to an inbox: ingestion calls `bus.publish` on its hot path, so
+ * routing, query re-evaluation, serialisation and sending all happen later, on a scheduled drain
+ * (at most one every `frameIntervalMs`, in slices of at most `sliceMs`). Subscriptions asking for
+ * the same thing share one channel (live-channel.ts): an event is routed and serialised once per
+ * channel, not once per subscriber, and a subscriber that does not read costs nothing per event.
  */
 import type { LiveEvent, LiveEventBus } from './live-events.js';
 import type {
@@ -17,6 +18,7 @@ import type {
 import { eventKind } from './live-filters.js';
 import type { LiveCounters, LiveSessionLimits, LiveSink } from './live-session.js';
 import { LiveSession, emptyCounters } from './live-session.js';
+import { LiveChannel } from './live-channel.js';
 import { TwinloopError } from '../errors/errors.js';
 
 /** A compiled query subscription: which twins satisfy the query now. */
@@ -46,14 +48,30 @@ export interface LiveHubOptions {
   isOfModel: (workspace: string, modelId: string, baseId: string) => boolean;
   /** Needed for query subscriptions; without it they are refused with QueryNotSupported. */
   compileQuery?: LiveQueryCompiler;
-  /** Per-session queue bounds (defaults: 10 000 events, 1 000 lifecycle reserve, 1 MiB, 1 000 per round). */
+  /**
+   * Bounds (defaults: 4 MiB unread per channel, catch-ups of 10 000 updates + 1 000 lifecycle
+   * events, 1 MiB transport high-water mark, about 1 000 events a frame).
+   */
   limits?: Partial<LiveSessionLimits>;
   /** Subscriptions one session may hold (default 100). */
   maxSubscriptionsPerSession?: number;
   /** How often a session that is behind retries sending, ms (default 10). */
   retryMs?: number;
-  /** Runs the drain soon after a publish (default setImmediate). Tests may pass their own. */
-  schedule?: (fn: () => void) => void;
+  /** Least time between two drains, ms (default 10): frames carry what committed meanwhile. */
+  frameIntervalMs?: number;
+  /** Most time one drain routes before it lets other work run, ms (default 5). */
+  sliceMs?: number;
+  /**
+   * Unread bytes all channels together keep at most (default 64 MiB): beyond, the largest channels
+   * fold what their laggers have not read into catch-ups, as if over their own bound.
+   */
+  maxTotalChannelBytes?: number;
+  /** Events waiting to be routed at most (default 200 000); beyond, batches are counted as overflowed. */
+  maxInboxEvents?: number;
+  /** Runs the drain after `delayMs` (default setImmediate / setTimeout). Tests may pass their own. */
+  schedule?: (fn: () => void, delayMs: number) => void;
+  /** Monotonic clock, ms (default performance.now). */
+  clock?: () => number;
 }
 
 /** Figures for metrics: totals since start plus current sizes. */
@@ -64,6 +82,10 @@ export interface LiveHubStats extends LiveCounters {
   queued: number;
   /** Sessions whose transport is above its high-water mark now. */
   behindSessions: number;
+  /** Distinct streams routed (subscriptions asking for the same thing share one). */
+  channels: number;
+  /** Bytes held for readers that have not read them yet, over all channels. */
+  channelBytes: number;
 }
 
 export interface LiveSubscribeResult {
@@ -72,9 +94,17 @@ export interface LiveSubscribeResult {
   memberCount?: number;
 }
 
+/**
+ * What is routed: one per distinct (workspace, filter, types) for id and model subscriptions,
+ * one per query subscription (its membership is its own). Its channel is read by its subscriptions.
+ */
 interface Subscription {
   spec: LiveSubscriptionSpec;
-  session: SessionState;
+  channel: LiveChannel;
+  /** Subscriptions reading the channel, with their sessions. */
+  readers: Map<string, { session: SessionState; subId: string }>;
+  /** Key in `shared` (id and model subscriptions). */
+  shareKey?: string;
   /** Model subscriptions: memo of isOfModel by event model. */
   modelMemo?: Map<string, boolean>;
   matcher?: LiveQueryMatcher;
@@ -85,6 +115,8 @@ interface SessionState {
   session: LiveSession;
   subs: Map<string, Subscription>;
   open: boolean;
+  /** Reader key of this session in its subscriptions' `readers`. */
+  key: string;
 }
 
 /** What a transport holds for one connection. */
@@ -94,7 +126,7 @@ export interface LiveSessionHandle {
    * QuerySyntaxError / QueryNotSupported (bad query).
    */
   subscribe(spec: LiveSubscriptionSpec): LiveSubscribeResult;
-  /** Removes a subscription and what is queued for it; false when unknown. */
+  /** Removes a subscription (what it has not read is forgotten); false when unknown. */
   unsubscribe(id: string): boolean;
   /** Tries to send what is queued (call when the transport drained). */
   flush(): void;
@@ -106,6 +138,7 @@ export interface LiveSessionHandle {
 }
 
 const DEFAULT_LIMITS: LiveSessionLimits = {
+  maxChannelBytes: 4 << 20,
   maxQueue: 10_000,
   lifecycleReserve: 1_000,
   highWaterBytes: 1 << 20,
@@ -113,6 +146,15 @@ const DEFAULT_LIMITS: LiveSessionLimits = {
 };
 
 const key = (workspace: string, twinId: string): string => `${workspace}\u0000${twinId}`;
+
+/** Subscriptions with the same key share a channel (query subscriptions never do). */
+function shareKeyOf(spec: LiveSubscriptionSpec): string | undefined {
+  const f = spec.filter;
+  const types = [...spec.types].sort().join(',');
+  if (f.kind === 'twinIds') return JSON.stringify([spec.workspace, types, 'ids', [...f.twinIds].sort()]);
+  if (f.kind === 'model') return JSON.stringify([spec.workspace, types, 'model', f.model, f.exact]);
+  return undefined;
+}
 
 /**
  * @example
@@ -124,14 +166,26 @@ export class LiveHub {
   private readonly limits: LiveSessionLimits;
   private readonly maxSubs: number;
   private readonly retryMs: number;
-  private readonly schedule: (fn: () => void) => void;
+  private readonly schedule: (fn: () => void, delayMs: number) => void;
+  private readonly clock: () => number;
+  private readonly frameIntervalMs: number;
+  private readonly sliceMs: number;
+  private readonly maxInboxEvents: number;
+  private readonly maxTotalChannelBytes: number;
   private readonly totals = emptyCounters();
   private readonly sessions = new Set<SessionState>();
   private readonly byTwin = new Map<string, Set<Subscription>>();
   private readonly modelSubs = new Set<Subscription>();
   private readonly querySubs = new Set<Subscription>();
+  private readonly shared = new Map<string, Subscription>();
   private inbox: (readonly LiveEvent[])[] = [];
+  private inboxHead = 0;
+  private inboxEvents = 0;
+  /** Events not routed because the inbox was full, since the last drain. */
+  private inboxOverflow = 0;
   private drainScheduled = false;
+  private lastDrain = -Infinity;
+  private sessionSeq = 0;
   private readonly waiting = new Set<SessionState>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly unlisten: () => void;
@@ -140,15 +194,33 @@ export class LiveHub {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.maxSubs = opts.maxSubscriptionsPerSession ?? 100;
     this.retryMs = opts.retryMs ?? 10;
-    this.schedule = opts.schedule ?? ((fn) => setImmediate(fn));
-    // The hot path: one push, at most one schedule call.
+    this.schedule =
+      opts.schedule ??
+      ((fn, delayMs) => {
+        if (delayMs > 0) setTimeout(fn, delayMs);
+        else setImmediate(fn);
+      });
+    this.clock = opts.clock ?? (() => performance.now());
+    this.frameIntervalMs = opts.frameIntervalMs ?? 10;
+    this.sliceMs = opts.sliceMs ?? 5;
+    this.maxInboxEvents = opts.maxInboxEvents ?? 200_000;
+    this.maxTotalChannelBytes = opts.maxTotalChannelBytes ?? 64 << 20;
+    // The hot path: one push (or one count when full), at most one schedule call.
     this.unlisten = opts.bus.subscribe((events) => {
-      this.inbox.push(events);
-      if (!this.drainScheduled) {
-        this.drainScheduled = true;
-        this.schedule(() => this.drain());
+      if (this.inboxEvents + events.length > this.maxInboxEvents) this.inboxOverflow += events.length;
+      else {
+        this.inbox.push(events);
+        this.inboxEvents += events.length;
       }
+      this.scheduleDrain();
     });
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    const wait = this.lastDrain + this.frameIntervalMs - this.clock();
+    this.schedule(() => this.drain(), Math.max(0, wait));
   }
 
   /** Opens a session whose frames go to `sink`. */
@@ -157,6 +229,7 @@ export class LiveHub {
       session: new LiveSession(sink, this.limits, this.totals),
       subs: new Map(),
       open: true,
+      key: `s${++this.sessionSeq}`,
     };
     this.sessions.add(state);
     return {
@@ -182,18 +255,78 @@ export class LiveHub {
       queued += s.session.queued;
       if (s.session.sink.bufferedAmount > this.limits.highWaterBytes) behindSessions++;
     }
-    return { ...this.totals, sessions: this.sessions.size, subscriptions, queued, behindSessions };
+    const routed = this.routed();
+    let channelBytes = 0;
+    for (const sub of routed) channelBytes += sub.channel.bytes;
+    return {
+      ...this.totals,
+      sessions: this.sessions.size,
+      subscriptions,
+      queued,
+      behindSessions,
+      channels: routed.length,
+      channelBytes,
+    };
   }
 
-  /** Processes what the bus delivered so far, now (the scheduled drain does the same). */
-  drain(): void {
+  /**
+   * Routes what the bus delivered so far and sends what the transports take (the scheduled drain
+   * does the same). Stops after `sliceMs` and schedules the rest, unless `all`.
+   */
+  drain(all = false): void {
     this.drainScheduled = false;
-    const batches = this.inbox;
-    if (batches.length === 0) return;
-    this.inbox = [];
-    const touched = new Set<SessionState>();
-    for (const batch of batches) for (const ev of batch) this.route(ev, touched);
-    for (const s of touched) this.flushSession(s);
+    this.lastDrain = this.clock();
+    const touched = new Set<Subscription>();
+    if (this.inboxOverflow > 0) this.overflowAll(touched);
+    while (this.inboxHead < this.inbox.length) {
+      const batch = this.inbox[this.inboxHead] as readonly LiveEvent[];
+      this.inbox[this.inboxHead++] = [];
+      this.inboxEvents -= batch.length;
+      for (const ev of batch) this.route(ev, touched);
+      if (!all && this.clock() - this.lastDrain > this.sliceMs) break;
+    }
+    if (this.inboxHead === this.inbox.length) {
+      this.inbox = [];
+      this.inboxHead = 0;
+    } else this.scheduleDrain();
+    const sessions = new Set<SessionState>();
+    for (const sub of touched) {
+      sub.channel.seal();
+      for (const r of sub.readers.values()) sessions.add(r.session);
+    }
+    for (const s of sessions) this.flushSession(s);
+    for (const sub of touched) sub.channel.trim();
+    this.bound();
+  }
+
+  /** Keeps the unread bytes of all channels under maxTotalChannelBytes, the largest giving way first. */
+  private bound(): void {
+    const channels = this.routed().map((sub) => sub.channel);
+    let total = 0;
+    for (const c of channels) total += c.bytes;
+    if (total <= this.maxTotalChannelBytes) return;
+    channels.sort((a, b) => b.bytes - a.bytes);
+    for (const c of channels) {
+      if (total <= this.maxTotalChannelBytes) break;
+      const before = c.bytes;
+      c.trim(Math.max(0, before - (total - this.maxTotalChannelBytes)));
+      total -= before - c.bytes;
+    }
+  }
+
+  /** Every subscription routed now (one per channel). */
+  private routed(): Subscription[] {
+    const routed = new Set([...this.modelSubs, ...this.querySubs]);
+    for (const set of this.byTwin.values()) for (const sub of set) routed.add(sub);
+    return [...routed];
+  }
+
+  /** The inbox was full: every subscriber is told it missed events (a `dropped` notice, overflowed). */
+  private overflowAll(touched: Set<Subscription>): void {
+    const n = this.inboxOverflow;
+    this.inboxOverflow = 0;
+    for (const s of this.sessions) for (const sub of s.subs.values()) touched.add(sub);
+    for (const sub of touched) sub.channel.markLost(n);
   }
 
   /** Stops listening to the bus and closes every session. */
@@ -218,27 +351,47 @@ export class LiveHub {
         'TooManyRequests',
         `At most ${this.maxSubs} subscriptions are allowed per connection.`,
       );
-    const sub: Subscription = { spec, session: state };
-    const f = spec.filter;
+    const shareKey = shareKeyOf(spec);
+    const existing = shareKey === undefined ? undefined : this.shared.get(shareKey);
+    let sub: Subscription;
     let result: LiveSubscribeResult = { id: spec.id };
-    if (f.kind === 'twinIds') {
-      for (const id of f.twinIds) {
-        const k = key(spec.workspace, id);
-        let set = this.byTwin.get(k);
-        if (set === undefined) this.byTwin.set(k, (set = new Set()));
-        set.add(sub);
+    if (existing !== undefined) sub = existing;
+    else {
+      sub = {
+        spec,
+        channel: new LiveChannel(this.limits.maxChannelBytes, {
+          maxEvents: this.limits.maxQueue,
+          lifecycleReserve: this.limits.lifecycleReserve,
+        }),
+        readers: new Map(),
+        ...(shareKey !== undefined ? { shareKey } : {}),
+      };
+      const f = spec.filter;
+      if (f.kind === 'twinIds') {
+        for (const id of f.twinIds) {
+          const k = key(spec.workspace, id);
+          let set = this.byTwin.get(k);
+          if (set === undefined) this.byTwin.set(k, (set = new Set()));
+          set.add(sub);
+        }
+      } else if (f.kind === 'model') {
+        sub.modelMemo = new Map();
+        this.modelSubs.add(sub);
+      } else {
+        if (this.opts.compileQuery === undefined)
+          throw new TwinloopError(
+            'QueryNotSupported',
+            'Query subscriptions are not available on this server.',
+          );
+        sub.matcher = this.opts.compileQuery(spec.workspace, f.query); // throws on a bad query
+        sub.members = new Set(sub.matcher.members());
+        this.querySubs.add(sub);
+        result = { id: spec.id, memberCount: sub.members.size };
       }
-    } else if (f.kind === 'model') {
-      sub.modelMemo = new Map();
-      this.modelSubs.add(sub);
-    } else {
-      if (this.opts.compileQuery === undefined)
-        throw new TwinloopError('QueryNotSupported', 'Query subscriptions are not available on this server.');
-      sub.matcher = this.opts.compileQuery(spec.workspace, f.query); // throws on a bad query
-      sub.members = new Set(sub.matcher.members());
-      this.querySubs.add(sub);
-      result = { id: spec.id, memberCount: sub.members.size };
+      if (shareKey !== undefined) this.shared.set(shareKey, sub);
     }
+    sub.readers.set(`${state.key}\u0000${spec.id}`, { session: state, subId: spec.id });
+    state.session.attach(spec.id, sub.channel);
     state.subs.set(spec.id, sub);
     return result;
   }
@@ -246,17 +399,21 @@ export class LiveHub {
   private unsubscribe(state: SessionState, id: string): boolean {
     const sub = state.subs.get(id);
     if (sub === undefined) return false;
-    this.detach(sub);
     state.subs.delete(id);
-    state.session.discard(id);
+    state.session.detach(id);
+    this.release(sub, state, id);
     return true;
   }
 
-  private detach(sub: Subscription): void {
+  /** One reader fewer; the last one takes the routing away. */
+  private release(sub: Subscription, state: SessionState, id: string): void {
+    sub.readers.delete(`${state.key}\u0000${id}`);
+    if (sub.readers.size > 0) return;
+    if (sub.shareKey !== undefined) this.shared.delete(sub.shareKey);
     const f = sub.spec.filter;
     if (f.kind === 'twinIds') {
-      for (const id of f.twinIds) {
-        const k = key(sub.spec.workspace, id);
+      for (const tid of f.twinIds) {
+        const k = key(sub.spec.workspace, tid);
         const set = this.byTwin.get(k);
         set?.delete(sub);
         if (set?.size === 0) this.byTwin.delete(k);
@@ -268,25 +425,23 @@ export class LiveHub {
   private closeSession(state: SessionState): void {
     if (!state.open) return;
     state.open = false;
-    for (const sub of state.subs.values()) this.detach(sub);
-    state.subs.clear();
     state.session.close();
+    for (const [id, sub] of state.subs) this.release(sub, state, id);
+    state.subs.clear();
     this.sessions.delete(state);
     this.waiting.delete(state);
   }
 
   // ------------------------------------------------------------------ routing
 
-  private route(ev: LiveEvent, touched: Set<SessionState>): void {
+  private route(ev: LiveEvent, touched: Set<Subscription>): void {
     const kind = eventKind(ev);
-    let json: string | undefined;
     const deliver = (sub: Subscription): void => {
-      json ??= JSON.stringify(ev);
-      sub.session.session.enqueue(sub.spec.id, ev, json);
-      touched.add(sub.session);
+      sub.channel.append(ev);
+      touched.add(sub);
     };
 
-    const direct = this.byTwin.get(key(ev.workspace, ev.twinId));
+    const direct = this.byTwin.size > 0 ? this.byTwin.get(key(ev.workspace, ev.twinId)) : undefined;
     if (direct !== undefined) for (const sub of direct) if (sub.spec.types.has(kind)) deliver(sub);
 
     for (const sub of this.modelSubs) {
@@ -312,7 +467,7 @@ export class LiveHub {
     ev: LiveEvent,
     kind: LiveEventKind,
     deliver: (sub: Subscription) => void,
-    touched: Set<SessionState>,
+    touched: Set<Subscription>,
   ): void {
     const members = sub.members!;
     const wanted = sub.spec.types.has(kind);
@@ -375,7 +530,7 @@ export class LiveHub {
     cause: LiveEvent,
     twinId: string,
     member: boolean,
-    touched: Set<SessionState>,
+    touched: Set<Subscription>,
   ): void {
     const m: LiveMembershipEvent = {
       type: 'membership',
@@ -385,8 +540,8 @@ export class LiveHub {
       time: cause.time,
     };
     if (twinId === cause.twinId) m.modelId = cause.modelId;
-    sub.session.session.enqueue(sub.spec.id, m satisfies LiveDelivered);
-    touched.add(sub.session);
+    sub.channel.append(m satisfies LiveDelivered);
+    touched.add(sub);
   }
 
   private flushSession(state: SessionState): void {

@@ -1,13 +1,12 @@
 /**
- * One subscriber's bounded outgoing queue. Events are appended as they are routed and sent as
- * frames (one per subscription per flush) while the transport keeps up. When it falls behind
- * (its buffered bytes above the high-water mark, or the queue full), telemetry and property
- * changes are coalesced per twin (and component) into the update still waiting; what cannot be
- * kept is counted and reported to the client as a `dropped` notice, never silently lost.
+ * One connection's side of the live stream: its subscriptions, each a member of a shared channel
+ * (live-channel.ts), and the sending. Frames go out while the transport is below its high-water
+ * mark, one frame per subscription per round (round-robin, so one busy subscription does not
+ * starve the others); above it nothing is sent and nothing is copied for this connection — its
+ * channels keep the chunks it has not read, within their byte bound, then fold what it missed into
+ * a catch-up it gets, after a `dropped` notice, once it reads again.
  */
-import type { LiveDelivered } from './live-filters.js';
-import { isMergeable } from './live-filters.js';
-import { mergePropertyChanges, mergeTelemetry } from './live-coalesce.js';
+import type { LiveChannel, ChannelMember } from './live-channel.js';
 
 /** Where a session's frames go (a WebSocket in production). */
 export interface LiveSink {
@@ -15,16 +14,23 @@ export interface LiveSink {
   readonly bufferedAmount: number;
   /** Sends one text frame; must not throw (transports report their errors themselves). */
   send(frame: string): void;
+  /**
+   * Sends one text frame given as its UTF-8 bytes, as they are (a WebSocket can: no re-encoding
+   * per subscriber). Without it, frames are decoded and given to send().
+   */
+  sendText?(utf8: Uint8Array): void;
 }
 
 export interface LiveSessionLimits {
-  /** Events a session may hold before it is considered behind; mergeable events beyond it are dropped. */
+  /** Unread bytes a channel keeps for its slowest subscriber before that one lags (catch-up). */
+  maxChannelBytes: number;
+  /** Updates a lagging subscriber's catch-up holds (latest per twin and component); beyond, they overflow. */
   maxQueue: number;
-  /** Extra room for lifecycle and membership events beyond maxQueue (they are never coalesced). */
+  /** Extra room in the catch-up for lifecycle and membership events (never merged). */
   lifecycleReserve: number;
-  /** Transport bytes in flight above which nothing more is sent and updates are coalesced. */
+  /** Transport bytes in flight above which nothing more is sent to the connection. */
   highWaterBytes: number;
-  /** Most events taken from the queue for one round of frames. */
+  /** About how many events one frame carries at most (a frame holds whole drains). */
   maxFrameEvents: number;
 }
 
@@ -32,9 +38,9 @@ export interface LiveSessionLimits {
 export interface LiveCounters {
   /** Events handed to the transport. */
   delivered: number;
-  /** Events merged into an earlier, still-queued update of the same twin. */
+  /** Events a lagging subscriber missed whose latest values its catch-up keeps. */
   coalesced: number;
-  /** Events discarded because the queue was full (lifecycle ones included). */
+  /** Events a lagging subscriber missed that its catch-up could not keep. */
   dropped: number;
   framesSent: number;
 }
@@ -43,24 +49,21 @@ export function emptyCounters(): LiveCounters {
   return { delivered: 0, coalesced: 0, dropped: 0, framesSent: 0 };
 }
 
-interface Entry {
-  sub: string;
-  ev: LiveDelivered;
-  /** The event's JSON, shared by every session that got the event unchanged; undefined once merged. */
-  json: string | undefined;
-  /** Coalescing key within its twin ("telemetry\0component" or "propertyChange"), for mergeable events. */
-  key: string | undefined;
-  twinKey: string;
+interface SessionSub {
+  channel: LiveChannel;
+  member: ChannelMember;
+  /** `{"sub":"<id>","events":[` in UTF-8. */
+  prefix: Uint8Array;
 }
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+const COMMA = utf8.encode(',');
+const SUFFIX = utf8.encode(']}');
 
 export class LiveSession {
   readonly counters: LiveCounters = emptyCounters();
-  private queue: Entry[] = [];
-  private head = 0;
-  /** Pending mergeable entries by sub+twin, then by kind+component: where a later update may merge. */
-  private readonly mergeIndex = new Map<string, Map<string, Entry>>();
-  private noticeCoalesced = 0;
-  private noticeDropped = 0;
+  private readonly subs = new Map<string, SessionSub>();
   private closed = false;
 
   constructor(
@@ -70,130 +73,121 @@ export class LiveSession {
     private readonly totals: LiveCounters,
   ) {}
 
+  /** Events waiting for this connection (its unread chunks and catch-ups). */
   get queued(): number {
-    return this.queue.length - this.head;
+    let n = 0;
+    for (const s of this.subs.values()) n += s.channel.queuedFor(s.member);
+    return n;
   }
 
-  /** True when the transport or the queue is saturated: updates are then coalesced. */
+  /** True when the transport is above its high-water mark. */
   get behind(): boolean {
-    return this.sink.bufferedAmount > this.limits.highWaterBytes || this.queued >= this.limits.maxQueue;
+    return this.sink.bufferedAmount > this.limits.highWaterBytes;
+  }
+
+  /** Makes subscription `subId` a reader of `channel`, from the next chunk on. */
+  attach(subId: string, channel: LiveChannel): void {
+    const member = channel.join({
+      subId,
+      ready: () => !this.closed && !this.behind,
+      onFold: (missed, overflowed) => {
+        this.count('coalesced', missed - overflowed);
+        this.count('dropped', overflowed);
+      },
+    });
+    this.subs.set(subId, {
+      channel,
+      member,
+      prefix: utf8.encode(`{"sub":${JSON.stringify(subId)},"events":[`),
+    });
+  }
+
+  /** Stops reading for one subscription; returns its channel (undefined when unknown). */
+  detach(subId: string): LiveChannel | undefined {
+    const s = this.subs.get(subId);
+    if (s === undefined) return undefined;
+    this.subs.delete(subId);
+    s.channel.leave(s.member);
+    return s.channel;
   }
 
   /**
-   * Queues one event for subscription `sub`. O(1) apart from a merge of the event's values.
-   * `json` is the event's shared serialisation (omit it for an event built for this session only).
-   */
-  enqueue(sub: string, ev: LiveDelivered, json?: string): void {
-    if (this.closed) return;
-    const twinKey = `${sub}\u0000${ev.twinId}`;
-    if (isMergeable(ev)) {
-      const key = ev.type === 'telemetry' ? `t\u0000${ev.component ?? ''}` : 'p';
-      const pending = this.mergeIndex.get(twinKey)?.get(key);
-      if (pending !== undefined && this.behind) {
-        pending.ev =
-          ev.type === 'telemetry'
-            ? mergeTelemetry(pending.ev as typeof ev, ev)
-            : mergePropertyChanges(pending.ev as typeof ev, ev);
-        pending.json = undefined;
-        this.count('coalesced');
-        return;
-      }
-      if (this.queued >= this.limits.maxQueue) {
-        this.count('dropped');
-        return;
-      }
-      const entry: Entry = { sub, ev, json, key, twinKey };
-      this.push(entry);
-      let byKey = this.mergeIndex.get(twinKey);
-      if (byKey === undefined) this.mergeIndex.set(twinKey, (byKey = new Map()));
-      byKey.set(key, entry);
-      return;
-    }
-    // Lifecycle and membership events keep their place in the stream: nothing later merges across them.
-    if (this.queued >= this.limits.maxQueue + this.limits.lifecycleReserve) {
-      this.count('dropped');
-      return;
-    }
-    this.mergeIndex.delete(twinKey);
-    this.push({ sub, ev, json, key: undefined, twinKey });
-  }
-
-  /**
-   * Sends what is queued while the transport is below its high-water mark: a `dropped` notice
-   * first when updates were coalesced or dropped since the last one, then one frame per
-   * subscription for each round of at most maxFrameEvents events. Returns true when the queue
-   * is empty (false: call again once the transport drains).
+   * Sends what is waiting while the transport is below its high-water mark. Returns true when
+   * nothing is left (false: call again once the transport drains).
    */
   flush(): boolean {
     if (this.closed) return true;
-    while (this.queued > 0 || this.noticeCoalesced + this.noticeDropped > 0) {
-      if (this.sink.bufferedAmount > this.limits.highWaterBytes) return false;
-      if (this.noticeCoalesced + this.noticeDropped > 0) {
-        const c = this.noticeCoalesced;
-        const d = this.noticeDropped;
-        this.noticeCoalesced = 0;
-        this.noticeDropped = 0;
-        this.sink.send(JSON.stringify({ type: 'dropped', count: c + d, coalesced: c, overflowed: d }));
-        continue;
-      }
-      const end = Math.min(this.queue.length, this.head + this.limits.maxFrameEvents);
-      // Group this round by subscription, keeping each subscription's order.
-      const bySub = new Map<string, string[]>();
-      for (let i = this.head; i < end; i++) {
-        const e = this.queue[i]!;
-        if (e.key !== undefined) {
-          const byKey = this.mergeIndex.get(e.twinKey);
-          if (byKey?.get(e.key) === e) {
-            byKey.delete(e.key);
-            if (byKey.size === 0) this.mergeIndex.delete(e.twinKey);
-          }
+    for (;;) {
+      let sent = false;
+      let held = false;
+      for (const s of this.subs.values()) {
+        if (!s.channel.pending(s.member)) continue;
+        if (this.behind) return false;
+        // A lagging reader catches up only once its transport has mostly drained: resuming at the
+        // first byte below the mark would lag again at once, and every catch-up is a frame of all twins.
+        if (s.member.lagged && this.sink.bufferedAmount > this.limits.highWaterBytes / 4) {
+          held = true;
+          continue;
         }
-        let list = bySub.get(e.sub);
-        if (list === undefined) bySub.set(e.sub, (list = []));
-        list.push(e.json ?? JSON.stringify(e.ev));
+        this.sendOne(s);
+        sent = true;
       }
-      this.head = end;
-      if (this.head === this.queue.length) {
-        this.queue = [];
-        this.head = 0;
-      } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      for (const [sub, events] of bySub) {
-        this.sink.send(`{"sub":${JSON.stringify(sub)},"events":[${events.join(',')}]}`);
-        this.counters.framesSent++;
-        this.totals.framesSent++;
-        this.counters.delivered += events.length;
-        this.totals.delivered += events.length;
-      }
+      if (!sent) return !held;
     }
-    return true;
   }
 
-  /** Forgets what is queued for one subscription (after unsubscribe). */
-  discard(sub: string): void {
-    const kept = this.queue.slice(this.head).filter((e) => e.sub !== sub);
-    this.queue = kept;
-    this.head = 0;
-    for (const k of [...this.mergeIndex.keys()]) if (k.startsWith(`${sub}\u0000`)) this.mergeIndex.delete(k);
-  }
-
-  close(): void {
+  /** Leaves every channel; returns them (the hub forgets the empty ones). */
+  close(): LiveChannel[] {
     this.closed = true;
-    this.queue = [];
-    this.head = 0;
-    this.mergeIndex.clear();
+    const channels = [...this.subs.keys()].map((id) => this.detach(id) as LiveChannel);
+    return channels;
   }
 
-  private push(e: Entry): void {
-    this.queue.push(e);
+  private sendOne(s: SessionSub): void {
+    const { member, channel } = s;
+    if (member.lagged) {
+      const c = channel.takeCatchUp(member);
+      this.sink.send(
+        JSON.stringify({
+          type: 'dropped',
+          sub: member.subId,
+          count: c.missed,
+          coalesced: c.missed - c.overflowed,
+          overflowed: c.overflowed,
+        }),
+      );
+      if (c.count > 0) {
+        this.sink.send(`{"sub":${JSON.stringify(member.subId)},"events":[${c.json}]}`);
+        this.sent(c.count);
+      }
+      return;
+    }
+    const { parts, events } = channel.take(member, this.limits.maxFrameEvents);
+    let size = s.prefix.length + SUFFIX.length + Math.max(0, parts.length - 1);
+    for (const p of parts) size += p.length;
+    const frame = new Uint8Array(size);
+    frame.set(s.prefix, 0);
+    let at = s.prefix.length;
+    parts.forEach((p, i) => {
+      if (i > 0) frame.set(COMMA, at++);
+      frame.set(p, at);
+      at += p.length;
+    });
+    frame.set(SUFFIX, at);
+    if (this.sink.sendText) this.sink.sendText(frame);
+    else this.sink.send(utf8Decoder.decode(frame));
+    this.sent(events);
+    channel.trim();
   }
 
-  private count(what: 'coalesced' | 'dropped'): void {
-    this.counters[what]++;
-    this.totals[what]++;
-    if (what === 'coalesced') this.noticeCoalesced++;
-    else this.noticeDropped++;
+  private sent(events: number): void {
+    this.counters.framesSent++;
+    this.totals.framesSent++;
+    this.count('delivered', events);
+  }
+
+  private count(what: 'delivered' | 'coalesced' | 'dropped', n: number): void {
+    this.counters[what] += n;
+    this.totals[what] += n;
   }
 }

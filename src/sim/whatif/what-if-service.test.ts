@@ -6,6 +6,19 @@ import { describe, expect, it } from 'vitest';
 import type { TwinloopError } from '../../core/errors/errors.js';
 import { heaterWorld, lag } from './test-heater.js';
 import { WhatIfService, type WhatIfServiceOptions } from './what-if-service.js';
+import type { KeptResult } from './what-if-kept.js';
+
+/** The bytes a kept result really holds in its typed arrays. */
+const arrayBytes = (r: KeptResult): number =>
+  r.twins.reduce(
+    (n, t) =>
+      n +
+      t.times.byteLength +
+      [t.telemetry, t.properties, t.states, t.outputs]
+        .flatMap((g) => Object.values(g))
+        .reduce((m, a) => m + a.byteLength, 0),
+    0,
+  );
 
 const immediate = (): Promise<void> => new Promise((res) => setImmediate(res));
 const LONG = { twins: ['h1', 'h2', 'h3'], horizon: '300d', sampleInterval: '30d' }; // ~78 M steps: never ends here
@@ -133,5 +146,56 @@ describe('what-if jobs', () => {
     expect(done.error?.code).toBe('BadRequest');
     expect(done.error?.message).toMatch(/Twin 'h2' cannot be simulated past/);
     expect(refusal(() => s.result(job.id)).message).toMatch(/is failed \(Twin 'h2'/);
+  });
+
+  it('keeps trajectories under maxKeptBytes, however many runs finish: the least recently used are evicted', async () => {
+    const probe = service();
+    const one = probe.s.create({ twins: ['h1', 'h2'], horizon: '2h', sampleInterval: 1 });
+    await probe.s.wait(one.id, 10_000);
+    const size = probe.s.memory().keptBytes;
+    const r = probe.s.result(one.id);
+    expect(r.twins[0]!.times).toBeInstanceOf(Float64Array);
+    expect(r.twins[0]!.times).toHaveLength(7201);
+    // Accounted: the arrays' own bytes (8 a value) plus a small fixed overhead per series.
+    expect(size).toBeGreaterThanOrEqual(arrayBytes(r));
+    expect(size).toBeLessThan(arrayBytes(r) * 1.05);
+
+    const cap = Math.floor(size * 3.5);
+    const { s, advance } = service({ maxKeptBytes: cap, maxRunning: 2 });
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++)
+      ids.push(s.create({ twins: ['h1', 'h2'], horizon: '2h', sampleInterval: 1 }).id);
+    let peak = 0;
+    const busy = () => s.list().some((j) => j.status === 'queued' || j.status === 'running');
+    while (busy()) {
+      const m = s.memory();
+      peak = Math.max(peak, m.keptBytes + m.reservedBytes);
+      advance(10);
+      await new Promise((res) => setTimeout(res, 1));
+    }
+    expect(peak).toBeLessThanOrEqual(cap);
+    const m = s.memory();
+    expect(m.kept).toBe(3); // 3 results of `size` fit under 3.5 × size
+    expect(m.keptBytes).toBeLessThanOrEqual(cap);
+    // The kept ones are the newest; the oldest answer 404 naming the byte bound.
+    const kept = s
+      .list()
+      .filter((j) => j.status === 'succeeded')
+      .map((j) => j.id);
+    expect(kept).toEqual(ids.slice(-3).reverse());
+    expect(refusal(() => s.result(ids[0]!))).toMatchObject({ code: 'NotFound' });
+    expect(refusal(() => s.get(ids[0]!)).message).toMatch(/MiB of trajectories/);
+    expect(kept.reduce((n, id) => n + arrayBytes(s.result(id)), 0)).toBeLessThanOrEqual(cap);
+  });
+
+  it('refuses a run whose trajectories would exceed maxResultBytes, naming the limit and what fits', () => {
+    const { s } = service({ maxResultBytes: 1024 * 1024 });
+    const e = refusal(() => s.create({ twins: ['h1', 'h2'], horizon: '1d', sampleInterval: 1 }));
+    expect(e.code).toBe('BadRequest');
+    expect(e.problems[0]).toMatchObject({ code: 'whatif.limit', pointer: '/sampleInterval' });
+    expect(e.message).toMatch(/a run keeps at most 1 MiB \(whatIf\.maxResultMiB\)/);
+    const at = Number(/at least (\d+) s/.exec(e.message)![1]);
+    expect(s.create({ twins: ['h1', 'h2'], horizon: '1d', sampleInterval: at }).status).toBe('running');
+    s.close();
   });
 });

@@ -1,15 +1,24 @@
 /**
  * What-if jobs: a request is checked in full and forked (what-if-plan.ts) before it is queued, so a
  * job that exists is a run that can start. At most `maxRunning` jobs compute at once, the others wait
- * in order (at most `maxQueued`). Finished jobs are kept with their trajectories for `keepMs`, and at
- * most `maxKept` of them (the least recently used go first).
+ * in order (at most `maxQueued`). Finished jobs are kept with their trajectories for `keepMs`, at
+ * most `maxKept` of them, and at most `maxKeptBytes` of trajectories (the least recently used go
+ * first). A run's trajectories are sized before it runs: one larger than `maxResultBytes` is refused
+ * (400, naming the limit and the sample interval that fits), and a run starts only once its size
+ * fits beside what is kept and what the other running runs will keep, so the accounted bytes
+ * (what-if-kept.ts: Float64Arrays, 8 bytes a value) never exceed `maxKeptBytes`.
  */
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { InterfaceInfo } from '../../core/models/model-types.js';
 import type { BehaviourCatalog } from '../behaviour/behaviour-catalog.js';
 import { runWhatIf, type WhatIfPlan } from './what-if-engine.js';
 import { DEFAULT_WHAT_IF_LIMITS, planWhatIf, type WhatIfLimits } from './what-if-plan.js';
-import type { WhatIfJob, WhatIfResult, WhatIfWorld } from './what-if-types.js';
+import type { WhatIfJob, WhatIfWorld } from './what-if-types.js';
+import { keepResult, mib, plannedResultBytes, samplesOf, type KeptResult } from './what-if-kept.js';
+
+/** Default bounds of kept trajectories: all runs together, and one run. */
+export const DEFAULT_MAX_KEPT_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
 export interface WhatIfServiceOptions {
   catalog: BehaviourCatalog;
@@ -26,6 +35,10 @@ export interface WhatIfServiceOptions {
   /** Finished jobs kept (default 50) and for how long (default 1 h). */
   maxKept?: number;
   keepMs?: number;
+  /** Bytes of trajectories kept at most, all runs together, running ones counted (default 256 MiB). */
+  maxKeptBytes?: number;
+  /** Bytes of trajectories one run may produce (default 64 MiB, at most maxKeptBytes). */
+  maxResultBytes?: number;
   /** Milliseconds of work between yields (default 10). */
   sliceMs?: number;
   /** Wall clock, ms (default Date.now). */
@@ -37,7 +50,9 @@ export interface WhatIfServiceOptions {
 interface Entry {
   job: WhatIfJob;
   plan?: WhatIfPlan;
-  result?: WhatIfResult;
+  result?: KeptResult;
+  /** Bytes accounted: the planned size while queued or running, the kept size once succeeded, else 0. */
+  bytes: number;
   abort: AbortController;
   done: Promise<void>;
   resolveDone: () => void;
@@ -60,9 +75,31 @@ export class WhatIfService {
   private readonly queue: Entry[] = [];
   private running = 0;
   private readonly limits: WhatIfLimits;
+  private readonly maxKeptBytes: number;
+  private readonly maxResultBytes: number;
 
   constructor(private readonly o: WhatIfServiceOptions) {
     this.limits = { ...DEFAULT_WHAT_IF_LIMITS, ...o.limits };
+    this.maxKeptBytes = o.maxKeptBytes ?? DEFAULT_MAX_KEPT_BYTES;
+    this.maxResultBytes = Math.min(o.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES, this.maxKeptBytes);
+  }
+
+  /**
+   * Bytes of trajectories accounted now: kept (finished runs) and reserved (running runs, at
+   * their planned size); their sum never exceeds `limit`.
+   */
+  memory(): { keptBytes: number; reservedBytes: number; kept: number; limit: number; perRunLimit: number } {
+    let keptBytes = 0;
+    let reservedBytes = 0;
+    let kept = 0;
+    for (const e of this.jobs.values()) {
+      if (e.job.status === 'running') reservedBytes += e.bytes;
+      else if (e.result) {
+        keptBytes += e.bytes;
+        kept++;
+      }
+    }
+    return { keptBytes, reservedBytes, kept, limit: this.maxKeptBytes, perRunLimit: this.maxResultBytes };
   }
 
   /** The limits a request is checked against. */
@@ -89,6 +126,18 @@ export class WhatIfService {
       ...(this.o.interfaces ? { interfaces: this.o.interfaces } : {}),
     });
     const { plan } = planned;
+    const bytes = plannedResultBytes(plan);
+    if (bytes > this.maxResultBytes) {
+      const samples = samplesOf(plan);
+      const message = `The run's trajectories would take ${mib(bytes)} (${samples} samples per twin × ${plan.twins.length} twins, 8 bytes a value); a run keeps at most ${mib(this.maxResultBytes)} (whatIf.maxResultMiB): take a 'sampleInterval' of at least ${Math.ceil((plan.sampleInterval * bytes) / this.maxResultBytes)} s, a shorter 'horizon' or fewer twins.`;
+      throw new TwinloopError(
+        'BadRequest',
+        `The simulation request is not valid: /sampleInterval: ${message}`,
+        {
+          problems: [{ code: 'whatif.limit', pointer: '/sampleInterval', message }],
+        },
+      );
+    }
     let resolveDone!: () => void;
     const done = new Promise<void>((res) => (resolveDone = res));
     const job: WhatIfJob = {
@@ -105,7 +154,15 @@ export class WhatIfService {
       skipped: planned.skipped,
       createdAt: new Date(this.now()).toISOString(),
     };
-    const entry: Entry = { job, plan, abort: new AbortController(), done, resolveDone, used: this.now() };
+    const entry: Entry = {
+      job,
+      plan,
+      bytes,
+      abort: new AbortController(),
+      done,
+      resolveDone,
+      used: this.now(),
+    };
     this.prune();
     this.jobs.set(job.id, entry);
     this.queue.push(entry);
@@ -125,7 +182,7 @@ export class WhatIfService {
   }
 
   /** The trajectories. @throws TwinloopError NotFound; Conflict while the job has not succeeded. */
-  result(id: string): WhatIfResult {
+  result(id: string): KeptResult {
     const e = this.entry(id);
     if (!e.result)
       throw new TwinloopError(
@@ -176,7 +233,7 @@ export class WhatIfService {
     if (!e)
       throw new TwinloopError(
         'NotFound',
-        `There is no simulation '${id}' (finished runs are kept for ${Math.round((this.o.keepMs ?? 3_600_000) / 60_000)} min, at most ${this.o.maxKept ?? 50} of them).`,
+        `There is no simulation '${id}' (finished runs are kept for ${Math.round((this.o.keepMs ?? 3_600_000) / 60_000)} min, at most ${this.o.maxKept ?? 50} of them and ${mib(this.maxKeptBytes)} of trajectories; the least recently read go first).`,
       );
     e.used = this.now();
     return e;
@@ -192,10 +249,32 @@ export class WhatIfService {
       if (Date.parse(e.job.finishedAt as string) + keepMs <= now) this.jobs.delete(e.job.id);
     const kept = finished.filter((e) => this.jobs.has(e.job.id)).sort((a, b) => a.used - b.used);
     for (let i = 0; i < kept.length - maxKept; i++) this.jobs.delete((kept[i] as Entry).job.id);
+    this.evict(0);
+  }
+
+  /**
+   * Drops the least recently used finished runs until `room` more bytes fit under maxKeptBytes.
+   * Returns false when they do not (what is left is running).
+   */
+  private evict(room: number): boolean {
+    const m = this.memory();
+    let used = m.keptBytes + m.reservedBytes;
+    if (used + room <= this.maxKeptBytes) return true;
+    const kept = [...this.jobs.values()]
+      .filter((e) => isFinished(e.job) && e.result)
+      .sort((a, b) => a.used - b.used);
+    for (const e of kept) {
+      if (used + room <= this.maxKeptBytes) break;
+      this.jobs.delete(e.job.id);
+      used -= e.bytes;
+    }
+    return used + room <= this.maxKeptBytes;
   }
 
   private pump(): void {
     while (this.running < (this.o.maxRunning ?? 2) && this.queue.length) {
+      // A run starts once its planned size fits beside what is kept and what runs (never over the cap).
+      if (!this.evict((this.queue[0] as Entry).bytes) && this.running > 0) return;
       const e = this.queue.shift() as Entry;
       const plan = e.plan as WhatIfPlan;
       this.running++;
@@ -214,8 +293,19 @@ export class WhatIfService {
         .then(
           (result) => {
             if (e.job.status !== 'running') return;
-            e.result = result;
+            const kept = keepResult(result);
+            if (kept.bytes > this.maxResultBytes) {
+              e.job.error = {
+                code: 'BadRequest',
+                message: `The run's trajectories take ${mib(kept.bytes)}; a run keeps at most ${mib(this.maxResultBytes)} (whatIf.maxResultMiB): take a larger 'sampleInterval' or fewer twins.`,
+              };
+              this.finish(e, 'failed');
+              return;
+            }
+            e.result = kept;
+            e.bytes = kept.bytes;
             this.finish(e, 'succeeded');
+            this.evict(0);
           },
           (err: unknown) => {
             if (e.job.status !== 'running') return;
@@ -233,6 +323,7 @@ export class WhatIfService {
   }
 
   private finish(e: Entry, status: 'succeeded' | 'failed' | 'cancelled'): void {
+    if (status !== 'succeeded') e.bytes = 0;
     e.job.status = status;
     e.job.finishedAt = new Date(this.now()).toISOString();
     e.used = this.now();

@@ -49,7 +49,9 @@ class Client {
     }
   }
   events(sub: string): Msg[] {
-    return this.frames.filter((f) => f['sub'] === sub).flatMap((f) => f['events'] as Msg[]);
+    return this.frames
+      .filter((f) => f['sub'] === sub && Array.isArray(f['events']))
+      .flatMap((f) => f['events'] as Msg[]);
   }
 }
 
@@ -323,6 +325,66 @@ describe('live WebSocket plugin with a token', () => {
         expect.objectContaining({ type: 'twinCreated', twinId: 't1' }),
       ]);
       c.ws.close();
+    }
+  });
+});
+
+describe('live WebSocket plugin with many subscribers, some paused', () => {
+  it('shares one bounded channel: readers get every event in order, paused ones cost at most the bound, then catch up', async () => {
+    const bus = new LiveEventBus();
+    const maxChannelBytes = 32 * 1024;
+    const hub = new LiveHub({
+      bus,
+      isOfModel: (_w, m, b) => m === b,
+      limits: { highWaterBytes: 16 * 1024, maxChannelBytes },
+    });
+    const app = Fastify();
+    await app.register(liveWsPlugin({ hub }));
+    const base = (await app.listen({ port: 0, host: '127.0.0.1' })).replace('http', 'ws');
+    try {
+      const clients = await Promise.all(Array.from({ length: 6 }, () => Client.open(`${base}/live`)));
+      clients.forEach((c, i) => c.send({ op: 'subscribe', id: `all-${i}`, model: PUMP }));
+      for (const c of clients) await c.waitFor((m) => m['type'] === 'subscribed');
+      expect(hub.stats()).toMatchObject({ subscriptions: 6, channels: 1 });
+      const [reader, ...paused] = clients as [Client, ...Client[]];
+      const sockets = paused.map(
+        (c) => (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket,
+      );
+      for (const s of sockets) s.pause();
+      const pad = 'y'.repeat(300);
+      let seq = 0;
+      let maxHeld = 0;
+      for (let round = 0; round < 100 && hub.stats().coalesced === 0; round++) {
+        for (let i = 0; i < 200; i++) bus.publish([tel(`p${seq % 7}`, { seq: seq++, pad })]);
+        await new Promise((r) => setTimeout(r, 15));
+        maxHeld = Math.max(maxHeld, hub.stats().channelBytes);
+      }
+      expect(hub.stats().coalesced).toBeGreaterThan(0); // the paused ones lagged
+      // What the server holds for them is bounded by the channel's bound (plus one drain's chunk).
+      expect(maxHeld).toBeLessThan(maxChannelBytes + 200 * 400);
+      const last = seq - 1;
+      await reader.waitFor(
+        () => reader.events('all-0').some((e) => (e['values'] as Msg)['seq'] === last),
+        10_000,
+      );
+      // The reader that kept up got every event, in order, without a notice.
+      expect(reader.events('all-0').map((e) => (e['values'] as Msg)['seq'])).toEqual(
+        Array.from({ length: seq }, (_, i) => i),
+      );
+      expect(reader.frames.some((f) => f['type'] === 'dropped')).toBe(false);
+      for (const s of sockets) s.resume();
+      for (const [k, c] of paused.entries()) {
+        const notice = await c.waitFor((m) => m['type'] === 'dropped', 10_000);
+        expect(notice).toMatchObject({ sub: `all-${k + 1}`, overflowed: 0 });
+        await c.waitFor(
+          () => c.events(`all-${k + 1}`).some((e) => (e['values'] as Msg)['seq'] === last),
+          10_000,
+        );
+      }
+      for (const c of clients) c.ws.close();
+    } finally {
+      hub.close();
+      await app.close();
     }
   });
 });

@@ -6,14 +6,16 @@
  * - DELETE /simulations/{id} → 200, the job cancelled (a finished job is returned as it is);
  * - GET /simulations/{id}/trajectories → JSON per twin: times and series by name, with units
  *   (409 until the job has succeeded); with `Accept: text/csv`, the CSV;
- * - GET /simulations/{id}/trajectories.csv → long CSV `twin,time,kind,name,value`, streamed.
+ * - GET /simulations/{id}/trajectories.csv → long CSV `twin,time,kind,name,value`.
+ * Both documents are streamed as the client reads them (simulations-download.ts).
  * The request body is checked by the service (every problem at once, with pointers); the schema
  * here documents it. Errors go through the server's one error handler (TwinloopError codes).
  */
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { TwinloopError } from '../../../core/errors/errors.js';
-import type { WhatIfJob, WhatIfResult } from '../../../sim/whatif/what-if-types.js';
+import type { KeptResult } from '../../../sim/whatif/what-if-kept.js';
+import type { WhatIfJob } from '../../../sim/whatif/what-if-types.js';
+import { csvDownload, jsonDownload } from './simulations-download.js';
 
 /** What the routes need of the WhatIfService. */
 export interface SimulationsPort {
@@ -22,7 +24,7 @@ export interface SimulationsPort {
   list(): WhatIfJob[];
   cancel(id: string): WhatIfJob;
   wait(id: string, ms: number): Promise<WhatIfJob>;
-  result(id: string): WhatIfResult;
+  result(id: string): KeptResult;
 }
 
 export interface SimulationsPluginOptions {
@@ -164,48 +166,11 @@ const withLinks = (job: WhatIfJob) => ({
 const finished = (j: WhatIfJob): boolean =>
   j.status === 'succeeded' || j.status === 'failed' || j.status === 'cancelled';
 
-/**
- * One CSV line per value, in chunks of about 64 KiB; numbers in their shortest round-trip form, empty
- * when not finite (null in JSON).
- */
-function* csvChunks(result: WhatIfResult): Generator<string> {
-  yield 'twin,time,kind,name,value\n';
-  for (const tr of result.twins) {
-    const twin = csvField(tr.twinId);
-    const groups = [
-      ['telemetry', tr.telemetry],
-      ['property', tr.properties],
-      ['state', tr.states],
-      ['output', tr.outputs],
-    ] as const;
-    const series = groups.flatMap(([kind, byName]) =>
-      Object.entries(byName).map(([name, values]) => ({ prefix: `,${kind},${csvField(name)},`, values })),
-    );
-    let chunk = '';
-    for (let i = 0; i < tr.times.length; i++) {
-      const head = `${twin},${tr.times[i]}`;
-      for (const s of series) {
-        const v = s.values[i] as number;
-        chunk += `${head}${s.prefix}${Number.isFinite(v) ? v : ''}\n`;
-      }
-      if (chunk.length > 64 * 1024) {
-        yield chunk;
-        chunk = '';
-      }
-    }
-    if (chunk) yield chunk;
-  }
-}
-
-function csvField(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-function sendCsv(reply: FastifyReply, id: string, result: WhatIfResult): FastifyReply {
+function sendCsv(reply: FastifyReply, id: string, result: KeptResult): FastifyReply {
   return reply
     .header('content-type', 'text/csv; charset=utf-8')
     .header('content-disposition', `attachment; filename="simulation-${id.replace(/[^\w.-]/g, '_')}.csv"`)
-    .send(Readable.from(csvChunks(result)));
+    .send(csvDownload(result));
 }
 
 /** True when the client prefers CSV to JSON. */
@@ -328,13 +293,13 @@ export function simulationsPlugin(
         const result = service.result(id);
         if (wantsCsv(req)) return sendCsv(reply, id, result);
         const job = service.get(id);
-        return {
+        const head = {
           id,
           ...(job.name !== undefined ? { name: job.name } : {}),
           horizon: job.horizon,
           sampleInterval: job.sampleInterval,
-          twins: result.twins,
         };
+        return reply.type('application/json; charset=utf-8').send(jsonDownload(head, result));
       },
     );
 
