@@ -1,15 +1,19 @@
 /**
  * One call that opens the embedded storage of a data folder: the database (migrated), then the
  * history store (which replays its log), then the model, twin, dead-letter and behaviour parameter
- * stores on the same connection. close() commits what is pending and closes the file.
+ * stores on the same connection. close() commits what is pending and closes the file. `health`
+ * says whether writes work now (readiness), from the group commits and a probe write.
  */
 import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite-database.js';
 import type Database from 'better-sqlite3';
+import type { GroupCommitOptions } from './sqlite-group-commit.js';
 import { SqliteBehaviourParameterStore } from './sqlite-behaviour-parameter-store.js';
 import { SqliteDeadLetterStore, type SqliteDeadLetterStoreOptions } from './sqlite-dead-letter-store.js';
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './sqlite-history-store.js';
 import { SqliteModelStore } from './sqlite-model-store.js';
 import { SqliteTwinStore } from './sqlite-twin-store.js';
+import type { IntegrityCheckResult } from './sqlite-file-checks.js';
+import { SqliteWriteHealth } from './sqlite-write-health.js';
 
 export interface SqliteStorageOptions extends SqliteDatabaseOptions {
   history?: SqliteHistoryStoreOptions;
@@ -19,6 +23,10 @@ export interface SqliteStorageOptions extends SqliteDatabaseOptions {
 export interface SqliteStorage {
   db: Database.Database;
   file: string;
+  /** What the integrity check at open did. */
+  integrity: IntegrityCheckResult;
+  /** Whether writes work now (readiness). */
+  health: SqliteWriteHealth;
   models: SqliteModelStore;
   twins: SqliteTwinStore;
   history: SqliteHistoryStore;
@@ -38,18 +46,34 @@ export interface SqliteStorage {
  */
 export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage {
   const database = openSqliteDatabase(options);
+  const health = new SqliteWriteHealth(database.db);
+  const observe =
+    (next: GroupCommitOptions['onCommit']): GroupCommitOptions['onCommit'] =>
+    (info) => {
+      health.observe(info);
+      next?.(info);
+    };
   let history: SqliteHistoryStore;
+  let deadLetters: SqliteDeadLetterStore;
   try {
-    history = new SqliteHistoryStore(database.db, options.history);
+    history = new SqliteHistoryStore(database.db, {
+      ...options.history,
+      onCommit: observe(options.history?.onCommit),
+    });
+    deadLetters = new SqliteDeadLetterStore(database.db, {
+      ...options.deadLetters,
+      onCommit: observe(options.deadLetters?.onCommit),
+    });
   } catch (e) {
     database.close();
     throw e;
   }
-  const deadLetters = new SqliteDeadLetterStore(database.db, options.deadLetters);
   let closed = false;
   return {
     db: database.db,
     file: database.file,
+    integrity: database.integrity,
+    health,
     models: new SqliteModelStore(database.db),
     twins: new SqliteTwinStore(database.db, { history }),
     history,

@@ -12,9 +12,14 @@ import { storageError } from './sqlite-database.js';
 export interface SqliteTwinStoreOptions {
   /**
    * The history store of the same database: its buffered last values are written to `series` before
-   * loading (the store does that at open too, so this matters only for loads after start).
+   * loading (the store does that at open too, so this matters only for loads after start), and a
+   * deleted twin's history goes with it (in the same transaction), so a new twin that reuses the id
+   * starts clean, also after a restart.
    */
-  history?: { compactNow(): void };
+  history?: {
+    compactNow(): void;
+    deleteTwin(workspace: string, twinId: string, alsoInTransaction?: () => void): void;
+  };
 }
 
 /** id, model_id, etag, last_update, contents, property_times, telemetry JSON (raw row). */
@@ -145,11 +150,13 @@ export class SqliteTwinStore implements TwinStore {
   }
 
   deleteTwin(workspace: string, id: string): void {
+    const deleteRows = () => {
+      this.s.deleteRelsOf.run(workspace, id, workspace, id);
+      this.s.deleteTwin.run(workspace, id);
+    };
+    const history = this.options.history;
     this.run('Cannot delete a twin', () =>
-      this.transaction(() => {
-        this.s.deleteRelsOf.run(workspace, id, workspace, id);
-        this.s.deleteTwin.run(workspace, id);
-      }),
+      history ? history.deleteTwin(workspace, id, deleteRows) : this.transaction(deleteRows),
     );
   }
 
