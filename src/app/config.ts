@@ -129,7 +129,6 @@ export interface CliConfigOptions {
   shadow?: string;
   logLevel?: string;
   retentionDays?: string;
-  deadLetterRetentionDays?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -212,8 +211,6 @@ export function cliLayer(o: CliConfigOptions): ConfigLayer {
   if (sim) layer.simulation = sim;
   if (o.logLevel) layer.logLevel = o.logLevel as TwinloopConfig['logLevel'];
   if (o.retentionDays !== undefined) layer.history = { retentionDays: num(o.retentionDays) };
-  if (o.deadLetterRetentionDays !== undefined)
-    layer.deadLetters = { retentionDays: num(o.deadLetterRetentionDays) };
   return layer;
 }
 
