@@ -83,6 +83,7 @@ interface ListingFigures {
   pagesForAll: number;
   healthP99: number;
   healthMax: number;
+  healthSamples: number;
   listMs: number;
 }
 
@@ -145,6 +146,7 @@ async function deadLetterListing(mode: string, env: Record<string, string>): Pro
       pagesForAll: pages,
       healthP99: percentile(latencies, 99),
       healthMax: latencies[latencies.length - 1] ?? NaN,
+      healthSamples: latencies.length,
       listMs,
     };
   } finally {
@@ -214,11 +216,11 @@ const block = [
   `- Command: \`npm run bench:storage${argv.length ? ` -- ${argv.join(' ')}` : ''}\`.`,
   `- A: a \`twinloop start\` process gets ${LETTERS} bad telemetry messages of ${PAYLOAD / 1024} KiB over HTTP (all dead-lettered); this process then sends 4 parallel \`GET /deadletters?limit=1000\`, 3 rounds, probing \`/healthz\` every 20 ms. Server RSS is its peak (VmHWM).`,
   '',
-  '| dead letters | stored | peak RSS before → after lists | largest response | pages for all | one round of 4 lists | /healthz p99 / max |',
+  '| dead letters | stored | peak RSS before → after lists | largest response | pages for all | one round of 4 lists | /healthz p99 / max (samples) |',
   '|---|---:|---:|---:|---:|---:|---:|',
   ...listings.map(
     (l) =>
-      `| ${l.mode} | ${l.stored} | ${f(l.peakBefore, 0)} → ${f(l.peakAfter, 0)} MiB | ${f(l.responseMiB)} MiB | ${l.pagesForAll} | ${f(l.listMs, 0)} ms | ${f(l.healthP99)} / ${f(l.healthMax)} ms |`,
+      `| ${l.mode} | ${l.stored} | ${f(l.peakBefore, 0)} → ${f(l.peakAfter, 0)} MiB | ${f(l.responseMiB)} MiB | ${l.pagesForAll} | ${f(l.listMs, 0)} ms | ${f(l.healthP99)} / ${f(l.healthMax)} ms (${l.healthSamples}) |`,
   ),
   '',
   `- B: \`PRAGMA quick_check\` at start on a history database of ${points.toLocaleString('en-US')} points (${f(qc.mb)} MiB): ${f(qc.warmMs, 0)} ms with the file in the page cache (${f(qc.warmMs / qc.mb, 2)} ms/MiB)${qc.coldMs !== undefined ? `, ${f(qc.coldMs, 0)} ms cold after dropping the page cache (${f(qc.coldMs / qc.mb, 2)} ms/MiB)` : ' (cold not measured: /proc/sys/vm/drop_caches not writable)'}. Default bound \`storage.integrityCheckMaxMB\` = 1024.`,

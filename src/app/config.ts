@@ -48,8 +48,8 @@ export const ConfigSchema = Type.Object(
     storage: Type.Object({
       /**
        * At start, PRAGMA quick_check the database (with its WAL) when it is at most this many MiB; 0
-       * never. It reads every page (~0.5 ms/MiB cached, ~6 ms/MiB cold), so a huge file is skipped
-       * with a warning rather than holding the start for minutes.
+       * never. It reads every page (measured 0.3 ms/MiB cached, 1.7 ms/MiB cold), so a huge file
+       * is skipped with a warning rather than holding the start for minutes.
        */
       integrityCheckMaxMB: Type.Number({ minimum: 0 }),
     }),
