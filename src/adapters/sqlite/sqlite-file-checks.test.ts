@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import fs, { statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TwinloopError } from '../../core/errors/errors.js';
@@ -121,6 +121,15 @@ describe('database file checks at open', () => {
     const e = caught(() => openSqliteStorage({ dataDir, checkIntegrity: true }));
     expect(e.code).toBe('StorageCorrupt');
     expect(e.message).toMatch(/is damaged.*\.recover/);
+  });
+
+  it('refuses a truncated database of any size, without reading it all', async () => {
+    const dataDir = await folderWithHistory();
+    const file = path.join(dataDir, 'twinloop.db');
+    truncateSync(file, statSync(file).size - 3 * 4096);
+    const e = caught(() => openSqliteStorage({ dataDir, checkIntegrity: true, integrityCheckMaxBytes: 0 }));
+    expect(e.code).toBe('StorageCorrupt');
+    expect(e.message).toMatch(/is truncated: \d+ bytes where its header says \d+/);
   });
 
   it('skips the integrity check of a file above the size bound, and says so', async () => {

@@ -7,9 +7,11 @@
  * leaves a stale lock behind. Another process (or another connection of this one) gets SQLITE_BUSY.
  * The file is separate from the main database, whose WAL mode and readers stay as they are.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { storageError } from './sqlite-database.js';
+import { PRIVATE_FILE_MODE } from './sqlite-file-checks.js';
 
 /** File name of the lock inside the data folder. */
 export const LOCK_FILE = 'lock';
@@ -32,6 +34,8 @@ export function tryLockFolder(dataDir: string, fileName = LOCK_FILE): FolderLock
   const file = path.join(dataDir, fileName);
   let db: Database.Database;
   try {
+    // Created private first: SQLite gives its journal the same mode.
+    fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE_MODE));
     db = new Database(file);
   } catch (e) {
     throw storageError('Cannot open the lock file of the data folder', e, file);
