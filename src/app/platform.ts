@@ -27,6 +27,7 @@ import {
 import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
 import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
+import { startBackgroundIntegrityCheck } from '../adapters/sqlite/sqlite-background-check.js';
 import { authRequired, type TwinloopConfig } from './config.js';
 import { ControlService } from '../core/control/control-service.js';
 import type { DeviceChannel } from '../core/ports/device-channel.js';
@@ -179,12 +180,25 @@ async function startLocked(
       maxBytes: config.deadLetters.maxMB * 1024 * 1024,
     },
   });
-  if (config.storage.integrityCheckMaxMB > 0 && !storage.integrity.checked)
+  const closers: (() => Promise<void> | void)[] = [() => lock.release(), () => storage.close()];
+  if (config.storage.integrityCheckMaxMB > 0 && !storage.integrity.checked) {
+    // Too big to check before starting: checked in a worker thread; damage makes /readyz fail.
     logger.warn(
       { bytes: storage.integrity.bytes, maxMB: config.storage.integrityCheckMaxMB },
-      'the database is larger than storage.integrityCheckMaxMB: its integrity was not checked at start',
+      'the database is larger than storage.integrityCheckMaxMB: its integrity is checked in the background',
     );
-  const closers: (() => Promise<void> | void)[] = [() => lock.release(), () => storage.close()];
+    const check = startBackgroundIntegrityCheck(storage.file);
+    void check.done.then((r) => {
+      if ('problems' in r && r.problems.length) {
+        storage.health.markDamaged(`The database is damaged: ${r.problems.slice(0, 3).join('; ')}`);
+        logger.error(
+          { file: storage.file, problems: r.problems },
+          'the background integrity check found the database damaged: stop, restore it from a backup',
+        );
+      } else if ('problems' in r) logger.info({ file: storage.file }, 'background integrity check: ok');
+    });
+    closers.push(() => check.stop());
+  }
   const stopAll = async () => {
     for (const [i, c] of closers.reverse().entries()) {
       try {

@@ -17,7 +17,10 @@ import {
   deniesOpenWriters,
   denyWrites,
 } from '../../src/adapters/sqlite/sqlite-fault-fixture.js';
-import { API, startTestPlatform, tempDataDir } from './platform-fixture.js';
+import { pino } from 'pino';
+import { cliLayer, resolveConfig } from '../../src/app/config.js';
+import { startPlatform } from '../../src/app/platform.js';
+import { API, startTestPlatform, tempDataDir, waitFor } from './platform-fixture.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const exec = promisify(execFile);
@@ -74,6 +77,23 @@ describe('storage faults at start', () => {
     await expect(startTestPlatform(dir)).rejects.toMatchObject({
       code: 'StorageCorrupt',
       message: expect.stringMatching(/is damaged/),
+    });
+  });
+
+  it('checks a database above the start bound in the background: damage makes /readyz fail', async () => {
+    const dir = await seeded(60_000);
+    damageEnd(path.join(dir, 'twinloop.db'));
+    const config = resolveConfig([
+      { storage: { integrityCheckMaxMB: 0.01 } }, // the file is bigger: not checked before starting
+      cliLayer({ data: dir, httpPort: '0', mqttPort: '0', sim: 'off', shadow: 'off' }),
+    ]);
+    const p = await startPlatform(config, { logger: pino({ level: 'silent' }), banner: false });
+    cleanups.push(() => p.stop());
+    await waitFor('the background check', () => !p.storage.health.check().ready);
+    const res = await fetch(`${p.runtime.httpUrl}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({
+      checks: { storage: { status: 'failing', reason: expect.stringMatching(/^The database is damaged/) } },
     });
   });
 

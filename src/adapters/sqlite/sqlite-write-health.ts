@@ -1,11 +1,12 @@
 /**
- * Whether the database takes writes now: the readiness of the storage. Two signals:
+ * Whether the database takes writes now: the readiness of the storage. Its signals:
  *
  * - the group commits of history and dead letters report every attempt; a failed commit makes the
  *   storage unready until a later commit (or a recovery probe) succeeds;
  * - a probe write, at most once per `probeIntervalMs`: rolled back while healthy (cheap; fails on a
  *   read-only file), committed as a no-op while unready (so an idle platform notices that writes
- *   work again, e.g. once disk space is freed).
+ *   work again, e.g. once disk space is freed);
+ * - markDamaged(): a background integrity check found the file damaged; that lasts.
  */
 import type Database from 'better-sqlite3';
 import { probeWrite } from './sqlite-file-checks.js';
@@ -29,6 +30,7 @@ export interface WriteHealth {
 
 export class SqliteWriteHealth {
   private failure: { reason: string; since: number } | undefined;
+  private damaged: { reason: string; since: number } | undefined;
   private lastProbe = -Infinity;
   private readonly probeIntervalMs: number;
   private readonly now: () => number;
@@ -39,6 +41,11 @@ export class SqliteWriteHealth {
   ) {
     this.probeIntervalMs = Math.max(0, options.probeIntervalMs ?? 1000);
     this.now = options.now ?? Date.now;
+  }
+
+  /** The database is damaged (a background integrity check found it): unready for good. */
+  markDamaged(reason: string): void {
+    this.damaged = { reason, since: this.now() };
   }
 
   /** Told about every group commit (history, dead letters). */
@@ -62,6 +69,7 @@ export class SqliteWriteHealth {
       }
     }
     if (!this.db.open) return { ready: false, reason: 'The database is closed.' };
+    if (this.damaged) return { ready: false, ...this.damaged };
     return this.failure ? { ready: false, ...this.failure } : { ready: true };
   }
 
