@@ -27,7 +27,6 @@ import {
 import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
 import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
-import { startBackgroundIntegrityCheck } from '../adapters/sqlite/sqlite-background-check.js';
 import { authRequired, type TwinloopConfig } from './config.js';
 import { ControlService } from '../core/control/control-service.js';
 import type { DeviceChannel } from '../core/ports/device-channel.js';
@@ -187,15 +186,11 @@ async function startLocked(
       { bytes: storage.integrity.bytes, maxMB: config.storage.integrityCheckMaxMB },
       'the database is larger than storage.integrityCheckMaxMB: its integrity is checked in the background',
     );
-    const check = startBackgroundIntegrityCheck(storage.file);
-    void check.done.then((r) => {
-      if ('problems' in r && r.problems.length) {
-        storage.health.markDamaged(`The database is damaged: ${r.problems.slice(0, 3).join('; ')}`);
-        logger.error(
-          { file: storage.file, problems: r.problems },
-          'the background integrity check found the database damaged: stop, restore it from a backup',
-        );
-      } else if ('problems' in r) logger.info({ file: storage.file }, 'background integrity check: ok');
+    const check = storage.checkInBackground((r) => {
+      if ('error' in r) logger.warn({ reason: r.error }, 'the background integrity check did not finish');
+      else if (r.problems.length)
+        logger.error({ file: storage.file, problems: r.problems }, 'the database is damaged: restore it');
+      else logger.info({ file: storage.file }, 'background integrity check: ok');
     });
     closers.push(() => check.stop());
   }

@@ -49,11 +49,15 @@ describe('background integrity check', () => {
     damageEnd(path.join(dataDir, 'twinloop.db'));
     const s = openSqliteStorage({ dataDir, synchronous: 'NORMAL' }); // not checked at open
     try {
-      const r = await startBackgroundIntegrityCheck(s.file).done;
-      expect('problems' in r && r.problems.length).toBeGreaterThan(0);
       expect(s.health.check()).toEqual({ ready: true });
-      s.health.markDamaged('The database is damaged');
-      expect(s.health.check()).toMatchObject({ ready: false, reason: 'The database is damaged' });
+      const told: unknown[] = [];
+      const r = await s.checkInBackground((x) => told.push(x)).done;
+      expect('problems' in r && r.problems.length).toBeGreaterThan(0);
+      expect(told).toEqual([r]);
+      expect(s.health.check()).toMatchObject({
+        ready: false,
+        reason: expect.stringMatching(/^The database is damaged: /),
+      });
     } finally {
       await s.close().catch(() => undefined);
     }

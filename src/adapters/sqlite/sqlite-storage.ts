@@ -14,6 +14,11 @@ import { SqliteModelStore } from './sqlite-model-store.js';
 import { SqliteTwinStore } from './sqlite-twin-store.js';
 import type { IntegrityCheckResult } from './sqlite-file-checks.js';
 import { SqliteWriteHealth } from './sqlite-write-health.js';
+import {
+  startBackgroundIntegrityCheck,
+  type BackgroundCheck,
+  type BackgroundCheckResult,
+} from './sqlite-background-check.js';
 
 export interface SqliteStorageOptions extends SqliteDatabaseOptions {
   history?: SqliteHistoryStoreOptions;
@@ -27,6 +32,11 @@ export interface SqliteStorage {
   integrity: IntegrityCheckResult;
   /** Whether writes work now (readiness). */
   health: SqliteWriteHealth;
+  /**
+   * Checks the file in a worker thread (for a file too big to check at open); damage marks `health`
+   * unready for good. `onResult` is told what the check found (or why it could not run).
+   */
+  checkInBackground(onResult?: (r: BackgroundCheckResult) => void): BackgroundCheck;
   models: SqliteModelStore;
   twins: SqliteTwinStore;
   history: SqliteHistoryStore;
@@ -74,6 +84,15 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     file: database.file,
     integrity: database.integrity,
     health,
+    checkInBackground: (onResult) => {
+      const check = startBackgroundIntegrityCheck(database.file);
+      void check.done.then((r) => {
+        if ('problems' in r && r.problems.length)
+          health.markDamaged(`The database is damaged: ${r.problems.slice(0, 3).join('; ')}`);
+        onResult?.(r);
+      });
+      return check;
+    },
     models: new SqliteModelStore(database.db),
     twins: new SqliteTwinStore(database.db, { history }),
     history,
