@@ -6,7 +6,7 @@
  *    load generator) sends 4 parallel `GET /deadletters?limit=1000`, 3 rounds, while it probes
  *    `/healthz` every 20 ms. Reported: the server's peak RSS (VmHWM), response sizes, /healthz latency.
  *    Run twice: with the defaults (payloads kept up to 16 KiB) and keeping whole payloads (256 KiB,
- *    as before the cap); pages are bounded at 4 MiB in both.
+ *    as before the cap); pages are bounded at 1 MiB in both.
  * B. The integrity check at start: PRAGMA quick_check on a history database of --points points
  *    (default 20M), with the file in the page cache and, when /proc/sys/vm/drop_caches is writable, cold.
  *

@@ -200,7 +200,7 @@ describe('a running platform', () => {
     while (url) {
       const res = await fetch(url);
       const text = await res.text();
-      expect(text.length).toBeLessThan(6 * 1024 * 1024);
+      expect(text.length).toBeLessThan(2 * 1024 * 1024); // 1 MiB of payload a page, by default
       const body = JSON.parse(text) as {
         value: { payloadBytes: number; payloadTruncated?: boolean; receivedBytes?: number }[];
         nextLink?: string;

@@ -63,7 +63,7 @@ export interface HttpServerOptions {
   health?: () => Record<string, unknown>;
   /** Readiness checks for /readyz (see http-ops-routes.ts): each says whether it is ready, and why not. */
   readiness?: () => Record<string, ReadinessCheck>;
-  /** Largest /deadletters page, bytes of payload (default 4 MiB). */
+  /** Largest /deadletters page, bytes of payload (default 1 MiB). */
   maxDeadLetterPageBytes?: number;
 }
 
