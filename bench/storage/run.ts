@@ -3,7 +3,7 @@
  *
  * A. Dead letters listed in parallel: a real `twinloop start` process (the system under test) gets
  *    1,000 bad telemetry messages of 200 KiB over HTTP (all dead-lettered), then this process (the
- *    load generator) sends 4 parallel `GET /deadletters?limit=1000`, 3 rounds, while it probes
+ *    load generator) sends 4 parallel `GET /deadletters?limit=1000`, 20 rounds, while it probes
  *    `/healthz` every 20 ms. Reported: the server's peak RSS (VmHWM), response sizes, /healthz latency.
  *    Run twice: with the defaults (payloads kept up to 16 KiB) and keeping whole payloads (256 KiB,
  *    as before the cap); pages are bounded at 1 MiB in both.
@@ -28,6 +28,7 @@ const dry = argv.includes('--dry');
 const points = numberFlag(argv, '--points', 20_000_000);
 const LETTERS = 1000;
 const PAYLOAD = 200 * 1024;
+const ROUNDS = 20;
 
 function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
@@ -81,6 +82,9 @@ interface ListingFigures {
   peakAfter: number;
   responseMiB: number;
   pagesForAll: number;
+  idleP50: number;
+  idleP99: number;
+  healthP50: number;
   healthP99: number;
   healthMax: number;
   healthSamples: number;
@@ -105,19 +109,23 @@ async function deadLetterListing(mode: string, env: Record<string, string>): Pro
     }
     const first = (await (await fetch(`${url}/deadletters?limit=1`)).json()) as { total: number };
     const peakBefore = peakRssMiB(child.pid!);
-    const latencies: number[] = [];
-    let probing = true;
-    const prober = (async () => {
-      while (probing) {
+    const probe = async (until: () => boolean): Promise<number[]> => {
+      const out: number[] = [];
+      while (!until()) {
         const t0 = performance.now();
         await (await fetch(`${url}/healthz`)).arrayBuffer();
-        latencies.push(performance.now() - t0);
+        out.push(performance.now() - t0);
         await new Promise((r) => setTimeout(r, 20));
       }
-    })();
+      return out;
+    };
+    const idleEnd = Date.now() + 2000;
+    const idle = (await probe(() => Date.now() > idleEnd)).sort((a, b) => a - b);
+    let listing = true;
+    const prober = probe(() => !listing);
     let responseBytes = 0;
     const t0 = performance.now();
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       const sizes = await Promise.all(
         Array.from(
           { length: 4 },
@@ -126,9 +134,9 @@ async function deadLetterListing(mode: string, env: Record<string, string>): Pro
       );
       responseBytes = Math.max(responseBytes, ...sizes);
     }
-    const listMs = (performance.now() - t0) / 3;
-    probing = false;
-    await prober;
+    const listMs = (performance.now() - t0) / ROUNDS;
+    listing = false;
+    const latencies = (await prober).sort((a, b) => a - b);
     const peakAfter = peakRssMiB(child.pid!);
     let pages = 0;
     let next: string | undefined = `${url}/deadletters?limit=1000`;
@@ -136,7 +144,6 @@ async function deadLetterListing(mode: string, env: Record<string, string>): Pro
       next = ((await (await fetch(next)).json()) as { nextLink?: string }).nextLink;
       pages++;
     }
-    latencies.sort((a, b) => a - b);
     return {
       mode,
       stored: first.total,
@@ -144,6 +151,9 @@ async function deadLetterListing(mode: string, env: Record<string, string>): Pro
       peakAfter,
       responseMiB: responseBytes / 1024 / 1024,
       pagesForAll: pages,
+      idleP50: percentile(idle, 50),
+      idleP99: percentile(idle, 99),
+      healthP50: percentile(latencies, 50),
       healthP99: percentile(latencies, 99),
       healthMax: latencies[latencies.length - 1] ?? NaN,
       healthSamples: latencies.length,
@@ -214,13 +224,13 @@ const block = [
   `- Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.split(' ')[0] ?? '?'}), ${f(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
   `- ${loadNote()}`,
   `- Command: \`npm run bench:storage${argv.length ? ` -- ${argv.join(' ')}` : ''}\`.`,
-  `- A: a \`twinloop start\` process gets ${LETTERS} bad telemetry messages of ${PAYLOAD / 1024} KiB over HTTP (all dead-lettered); this process then sends 4 parallel \`GET /deadletters?limit=1000\`, 3 rounds, probing \`/healthz\` every 20 ms. Server RSS is its peak (VmHWM).`,
+  `- A: a \`twinloop start\` process gets ${LETTERS} bad telemetry messages of ${PAYLOAD / 1024} KiB over HTTP (all dead-lettered); this process then sends 4 parallel \`GET /deadletters?limit=1000\`, ${ROUNDS} rounds, probing \`/healthz\` every 20 ms (and for 2 s before, idle). Server RSS is its peak (VmHWM).`,
   '',
-  '| dead letters | stored | peak RSS before → after lists | largest response | pages for all | one round of 4 lists | /healthz p99 / max (samples) |',
-  '|---|---:|---:|---:|---:|---:|---:|',
+  '| dead letters | stored | peak RSS before → after lists | largest response | pages for all | one round of 4 lists | /healthz idle p50 / p99 | /healthz during lists p50 / p99 / max (samples) |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|',
   ...listings.map(
     (l) =>
-      `| ${l.mode} | ${l.stored} | ${f(l.peakBefore, 0)} → ${f(l.peakAfter, 0)} MiB | ${f(l.responseMiB)} MiB | ${l.pagesForAll} | ${f(l.listMs, 0)} ms | ${f(l.healthP99)} / ${f(l.healthMax)} ms (${l.healthSamples}) |`,
+      `| ${l.mode} | ${l.stored} | ${f(l.peakBefore, 0)} → ${f(l.peakAfter, 0)} MiB | ${f(l.responseMiB)} MiB | ${l.pagesForAll} | ${f(l.listMs, 0)} ms | ${f(l.idleP50)} / ${f(l.idleP99)} ms | ${f(l.healthP50)} / ${f(l.healthP99)} / ${f(l.healthMax)} ms (${l.healthSamples}) |`,
   ),
   '',
   `- B: \`PRAGMA quick_check\` at start on a history database of ${points.toLocaleString('en-US')} points (${f(qc.mb)} MiB): ${f(qc.warmMs, 0)} ms with the file in the page cache (${f(qc.warmMs / qc.mb, 2)} ms/MiB)${qc.coldMs !== undefined ? `, ${f(qc.coldMs, 0)} ms cold after dropping the page cache (${f(qc.coldMs / qc.mb, 2)} ms/MiB)` : ' (cold not measured: /proc/sys/vm/drop_caches not writable)'}. Default bound \`storage.integrityCheckMaxMB\` = 1024.`,
