@@ -94,7 +94,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
       return check;
     },
     models: new SqliteModelStore(database.db),
-    twins: new SqliteTwinStore(database.db, { history }),
+    twins: new SqliteTwinStore(database.db, { history, onWriteError: (e) => health.writeFailed(e) }),
     history,
     deadLetters,
     behaviour: new SqliteBehaviourParameterStore(database.db),

@@ -20,6 +20,8 @@ export interface SqliteTwinStoreOptions {
     compactNow(): void;
     deleteTwin(workspace: string, twinId: string, alsoInTransaction?: () => void): void;
   };
+  /** Told when a write fails (the storage's readiness). */
+  onWriteError?: (e: unknown) => void;
 }
 
 /** id, model_id, etag, last_update, contents, property_times, telemetry JSON (raw row). */
@@ -187,7 +189,9 @@ export class SqliteTwinStore implements TwinStore {
     try {
       fn();
     } catch (e) {
-      throw storageError(what, e);
+      const err = storageError(what, e);
+      if (err.code === 'StorageError' || err.code === 'StorageCorrupt') this.options.onWriteError?.(err);
+      throw err;
     }
   }
 }

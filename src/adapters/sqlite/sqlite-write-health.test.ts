@@ -59,4 +59,27 @@ describe('storage readiness (write health)', () => {
       await storage.history.append([point(3)]);
     },
   );
+
+  it.runIf(deniesOpenWriters)('fails when a twin write fails', () => {
+    dataDir = tempDir();
+    storage = openSqliteStorage({ dataDir, synchronous: 'NORMAL' });
+    const twin = {
+      id: 't1',
+      modelId: 'dtmi:x:M;1',
+      workspace: 'default',
+      etag: 'W/"1"',
+      lastUpdateTime: 1,
+      contents: {},
+      propertyTimes: {},
+      telemetry: {},
+    };
+    storage.twins.saveTwin(twin);
+    expect(storage.health.check()).toEqual({ ready: true });
+    denyWrites(path.join(dataDir, 'twinloop.db-wal'));
+    expect(() => storage!.twins.saveTwin({ ...twin, etag: 'W/"2"' })).toThrow(/I\/O error/);
+    expect(storage.health.check()).toMatchObject({
+      ready: false,
+      reason: expect.stringMatching(/I\/O error/),
+    });
+  });
 });

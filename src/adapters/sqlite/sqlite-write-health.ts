@@ -1,8 +1,9 @@
 /**
  * Whether the database takes writes now: the readiness of the storage. Its signals:
  *
- * - the group commits of history and dead letters report every attempt; a failed commit makes the
- *   storage unready until a later commit (or a recovery probe) succeeds;
+ * - the group commits of history and dead letters report every attempt, and the twin store its
+ *   failed writes; a failure makes the storage unready until a later commit (or a recovery probe)
+ *   succeeds;
  * - a probe write, at most once per `probeIntervalMs`: rolled back while healthy (cheap; fails on a
  *   read-only file), committed as a no-op while unready (so an idle platform notices that writes
  *   work again, e.g. once disk space is freed);
@@ -52,6 +53,11 @@ export class SqliteWriteHealth {
   observe(info: CommitInfo): void {
     if (info.failed) this.fail(info.error);
     else this.failure = undefined;
+  }
+
+  /** Told about a failed synchronous write (twins, relationships). */
+  writeFailed(e: unknown): void {
+    this.fail(e);
   }
 
   /** The current readiness; probes the database when the last probe is older than the interval. */
