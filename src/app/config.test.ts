@@ -123,4 +123,29 @@ describe('config', () => {
       /\/whatIf\/maxKeptMiB/,
     );
   });
+
+  it('bounds storage by default (integrity check size, dead-letter age, size and payload), from env or file', () => {
+    const cfg = resolveConfig([]);
+    expect(cfg.storage).toEqual({ integrityCheckMaxMB: 1024 });
+    expect(cfg.deadLetters).toEqual({ retentionDays: 7, maxMB: 256, maxPayloadBytes: 16384 });
+    const env = resolveConfig([
+      { deadLetters: { maxMB: 64 } },
+      envLayer({
+        TWINLOOP_INTEGRITY_CHECK_MAX_MB: '0',
+        TWINLOOP_DEADLETTER_RETENTION_DAYS: '30',
+        TWINLOOP_DEADLETTER_MAX_PAYLOAD_BYTES: '1024',
+      }),
+    ]);
+    expect(env.storage.integrityCheckMaxMB).toBe(0);
+    expect(env.deadLetters).toEqual({ retentionDays: 30, maxMB: 64, maxPayloadBytes: 1024 });
+    let err: TwinloopError | undefined;
+    try {
+      resolveConfig([envLayer({ TWINLOOP_DEADLETTER_MAX_MB: '0', TWINLOOP_INTEGRITY_CHECK_MAX_MB: 'lots' })]);
+    } catch (e) {
+      err = e as TwinloopError;
+    }
+    expect(err?.problems.map((p) => p.pointer)).toEqual(
+      expect.arrayContaining(['/deadLetters/maxMB', '/storage/integrityCheckMaxMB']),
+    );
+  });
 });

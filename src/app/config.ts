@@ -54,6 +54,23 @@ export const ConfigSchema = Type.Object(
       /** SQLite synchronous mode: FULL survives power loss, NORMAL survives a process crash (kill -9). */
       synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')]),
     }),
+    storage: Type.Object({
+      /**
+       * At start, PRAGMA quick_check the database (with its WAL) when it is at most this many MiB; 0
+       * never. It reads every page (measured 0.3 ms/MiB cached, 1.7 ms/MiB cold), so a bigger file
+       * is checked after start in a worker thread (damage then fails /readyz) rather than holding
+       * the start for minutes.
+       */
+      integrityCheckMaxMB: Type.Number({ minimum: 0 }),
+    }),
+    deadLetters: Type.Object({
+      /** Days dead letters are kept; 0 keeps them until the size cap prunes them. */
+      retentionDays: Type.Number({ minimum: 0 }),
+      /** Total size of kept dead letters, MiB; the oldest go first beyond it. */
+      maxMB: Type.Number({ exclusiveMinimum: 0 }),
+      /** Bytes of each rejected payload kept; the rest is cut (and the letter says so). */
+      maxPayloadBytes: Type.Integer({ minimum: 0 }),
+    }),
     /**
      * Pilot: loaded on first start, its behaviours simulated (a folder under pilots/ or a path);
      * "none" for none. Default: the one the data folder was seeded with, else "pump-line".
@@ -104,6 +121,8 @@ export function defaultConfig(): TwinloopConfig {
     http: { corsOrigins: [], allowedHosts: [] },
     limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000, maxQueryHops: 100 },
     history: { retentionDays: 0, synchronous: 'FULL' },
+    storage: { integrityCheckMaxMB: 1024 },
+    deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
     simulation: { enabled: true, shadow: true },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
     logLevel: 'info',
@@ -207,6 +226,14 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_WHATIF_MAX_KEPT_MIB) whatIf.maxKeptMiB = num(env.TWINLOOP_WHATIF_MAX_KEPT_MIB);
   if (env.TWINLOOP_WHATIF_MAX_RESULT_MIB) whatIf.maxResultMiB = num(env.TWINLOOP_WHATIF_MAX_RESULT_MIB);
   if (Object.keys(whatIf).length) layer.whatIf = whatIf;
+  if (env.TWINLOOP_INTEGRITY_CHECK_MAX_MB)
+    layer.storage = { integrityCheckMaxMB: num(env.TWINLOOP_INTEGRITY_CHECK_MAX_MB) };
+  const dl: Partial<TwinloopConfig['deadLetters']> = {};
+  if (env.TWINLOOP_DEADLETTER_RETENTION_DAYS) dl.retentionDays = num(env.TWINLOOP_DEADLETTER_RETENTION_DAYS);
+  if (env.TWINLOOP_DEADLETTER_MAX_MB) dl.maxMB = num(env.TWINLOOP_DEADLETTER_MAX_MB);
+  if (env.TWINLOOP_DEADLETTER_MAX_PAYLOAD_BYTES)
+    dl.maxPayloadBytes = num(env.TWINLOOP_DEADLETTER_MAX_PAYLOAD_BYTES);
+  if (Object.keys(dl).length) layer.deadLetters = dl;
   return layer;
 }
 

@@ -5,7 +5,7 @@
  * Stop in reverse: simulator, HTTP, MQTT, live hub, storage (which flushes).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { isTwinloopError, TwinloopError, type ErrorCode } from '../core/errors/errors.js';
@@ -43,6 +43,8 @@ import { CalibrationService, historyFromStore } from '../sim/calibration/calibra
 import { startSimulator, type Simulator } from './simulator.js';
 import { exampleReading, formatBanner, homeInfo } from './banner.js';
 import { homePlugin } from '../adapters/http/http-home-routes.js';
+import type { FolderLock } from '../adapters/sqlite/sqlite-folder-lock.js';
+import { lockDataFolder } from './data-folder-lock.js';
 import {
   ensureToken,
   readPilotRecord,
@@ -137,8 +139,22 @@ export async function startPlatform(
   options: StartPlatformOptions = {},
 ): Promise<Platform> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'twinloop' } });
-  mkdirSync(config.dataDir, { recursive: true });
+  // One process per data folder: taken before anything is opened or bound, released last.
+  const lock = lockDataFolder(config.dataDir);
+  try {
+    return await startLocked(config, options, logger, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
 
+async function startLocked(
+  config: Readonly<TwinloopConfig>,
+  options: StartPlatformOptions,
+  logger: Logger,
+  lock: FolderLock,
+): Promise<Platform> {
   // Security material first: a bad certificate path fails before anything is opened.
   const tls = config.tls
     ? { cert: readPem(config.tls.certFile, 'certificate'), key: readPem(config.tls.keyFile, 'key') }
@@ -157,9 +173,31 @@ export async function startPlatform(
   const storage = openSqliteStorage({
     dataDir: config.dataDir,
     synchronous: config.history.synchronous,
+    // A seeded folder (pilot.json) whose database is missing or empty is damage, never a new install.
+    holdsData: readPilotRecord(config.dataDir) !== undefined,
+    checkIntegrity: config.storage.integrityCheckMaxMB > 0,
+    integrityCheckMaxBytes: config.storage.integrityCheckMaxMB * 1024 * 1024,
     history: { onCommit: (info) => recorders.observeHistoryCommit(info) },
+    deadLetters: {
+      maxPayloadBytes: config.deadLetters.maxPayloadBytes,
+      maxBytes: config.deadLetters.maxMB * 1024 * 1024,
+    },
   });
-  const closers: (() => Promise<void> | void)[] = [() => storage.close()];
+  const closers: (() => Promise<void> | void)[] = [() => lock.release(), () => storage.close()];
+  if (config.storage.integrityCheckMaxMB > 0 && !storage.integrity.checked) {
+    // Too big to check before starting: checked in a worker thread; damage makes /readyz fail.
+    logger.warn(
+      { bytes: storage.integrity.bytes, maxMB: config.storage.integrityCheckMaxMB },
+      'the database is larger than storage.integrityCheckMaxMB: its integrity is checked in the background',
+    );
+    const check = storage.checkInBackground((r) => {
+      if ('error' in r) logger.warn({ reason: r.error }, 'the background integrity check did not finish');
+      else if (r.problems.length)
+        logger.error({ file: storage.file, problems: r.problems }, 'the database is damaged: restore it');
+      else logger.info({ file: storage.file }, 'background integrity check: ok');
+    });
+    closers.push(() => check.stop());
+  }
   const stopAll = async () => {
     for (const [i, c] of closers.reverse().entries()) {
       try {
@@ -210,6 +248,11 @@ export async function startPlatform(
       store: storage.twins,
       history: storage.history,
       live,
+      onHistoryError: (err, twinId) =>
+        logger.error(
+          { err, twin: twinId },
+          'a twin write is committed, but its property history could not be recorded',
+        ),
     });
     const stats = new IngestStats();
     const ingest = new IngestService({
@@ -241,24 +284,25 @@ export async function startPlatform(
       );
     }
 
-    // ---- retention
-    const retentionMs = config.history.retentionDays * 86_400_000;
-    if (retentionMs > 0) {
-      const prune = () => {
-        try {
-          const before = Date.now() - retentionMs;
-          const points = storage.history.prune(before);
-          const letters = storage.deadLetters.prune(before);
-          if (points || letters) logger.info({ points, deadLetters: letters }, 'retention: pruned');
-        } catch (e) {
-          logger.error({ err: e }, 'retention: prune failed');
-        }
-      };
-      prune();
-      const timer = setInterval(prune, 3600_000);
-      timer.unref();
-      closers.push(() => clearInterval(timer));
-    }
+    // ---- retention: history (when configured) and dead letters (by age and by size, by default)
+    const historyRetentionMs = config.history.retentionDays * 86_400_000;
+    const letterRetentionMs = config.deadLetters.retentionDays * 86_400_000;
+    const prune = () => {
+      try {
+        const now = Date.now();
+        const points = historyRetentionMs > 0 ? storage.history.prune(now - historyRetentionMs) : 0;
+        const letters =
+          (letterRetentionMs > 0 ? storage.deadLetters.prune(now - letterRetentionMs) : 0) +
+          storage.deadLetters.pruneToSize();
+        if (points || letters) logger.info({ points, deadLetters: letters }, 'retention: pruned');
+      } catch (e) {
+        logger.error({ err: e }, 'retention: prune failed');
+      }
+    };
+    prune();
+    const retentionTimer = setInterval(prune, 3600_000);
+    retentionTimer.unref();
+    closers.push(() => clearInterval(retentionTimer));
 
     // ---- MQTT
     const mqttLogger = logger.child({ component: 'mqtt' });
@@ -464,6 +508,8 @@ export async function startPlatform(
             }),
           ],
           health: () => ({ twins: graph.twinCount, models: models.count }),
+          // Readiness: writes work (group commits and a probe write; see sqlite-write-health.ts).
+          readiness: () => ({ storage: storage.health.check() }),
         });
         try {
           await server.listen();
@@ -489,7 +535,7 @@ export async function startPlatform(
       mqttMode: config.mqtt.url ? 'external' : 'embedded',
     };
     writeRuntimeInfo(config.dataDir, runtime);
-    closers.push(() => removeRuntimeInfo(config.dataDir));
+    closers.push(() => removeRuntimeInfo(config.dataDir, runtime));
 
     // ---- the device simulator: a client of the broker like any device, started once all is up
     const scenario = pilot === 'none' ? undefined : readPilotScenario(pilot);

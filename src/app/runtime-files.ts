@@ -1,11 +1,13 @@
 /**
  * Files the running platform keeps in its data folder besides the database: the access token
- * (created on first start when one is needed, printed once) and runtime.json (the URLs actually
- * bound, so the CLI finds a server that had to move off a busy default port).
+ * (created on first start when one is needed, printed once), runtime.json (the URLs actually
+ * bound, so the CLI finds a server that had to move off a busy default port), pilot.json, and the
+ * folder's lock with lock.json (who holds it). Every file is written 0600 (private to the user).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { PRIVATE_FILE_MODE, ensureDataFolder, makePrivate } from '../adapters/sqlite/sqlite-file-checks.js';
 
 export const TOKEN_FILE = 'token';
 export const RUNTIME_FILE = 'runtime.json';
@@ -30,8 +32,15 @@ export function readPilotRecord(dataDir: string): PilotRecord | undefined {
 export function writePilotRecord(dataDir: string, pilot: string): void {
   const file = path.join(dataDir, PILOT_FILE);
   const record: PilotRecord = { pilot, loadedAt: new Date().toISOString() };
-  writeFileSync(file + '.tmp', JSON.stringify(record, null, 2));
-  renameSync(file + '.tmp', file);
+  writePrivateFile(file, JSON.stringify(record, null, 2));
+}
+
+/** Writes a file atomically (temp file, then rename), readable and writable by the user only. */
+export function writePrivateFile(file: string, text: string): void {
+  const tmp = file + '.tmp';
+  rmSync(tmp, { force: true }); // a leftover temp file would keep its old mode
+  writeFileSync(tmp, text, { mode: PRIVATE_FILE_MODE });
+  renameSync(tmp, file);
 }
 
 export interface RuntimeInfo {
@@ -48,11 +57,14 @@ export function ensureToken(dataDir: string): { token: string; created: boolean;
   const file = path.join(dataDir, TOKEN_FILE);
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
-    if (token.length >= 16) return { token, created: false, file };
+    if (token.length >= 16) {
+      makePrivate(file);
+      return { token, created: false, file };
+    }
   }
-  mkdirSync(dataDir, { recursive: true });
+  ensureDataFolder(dataDir);
   const token = `tl_${randomBytes(24).toString('base64url')}`;
-  writeFileSync(file, token + '\n', { mode: 0o600 });
+  writePrivateFile(file, token + '\n');
   return { token, created: true, file };
 }
 
@@ -62,9 +74,7 @@ export function readToken(dataDir: string): string | undefined {
 }
 
 export function writeRuntimeInfo(dataDir: string, info: RuntimeInfo): void {
-  const file = path.join(dataDir, RUNTIME_FILE);
-  writeFileSync(file + '.tmp', JSON.stringify(info, null, 2));
-  renameSync(file + '.tmp', file);
+  writePrivateFile(path.join(dataDir, RUNTIME_FILE), JSON.stringify(info, null, 2));
 }
 
 export function readRuntimeInfo(dataDir: string): RuntimeInfo | undefined {
@@ -75,6 +85,12 @@ export function readRuntimeInfo(dataDir: string): RuntimeInfo | undefined {
   }
 }
 
-export function removeRuntimeInfo(dataDir: string): void {
+/**
+ * Removes runtime.json only when it is this process's own (same pid and start time): a process
+ * never deletes the file of another Twinloop.
+ */
+export function removeRuntimeInfo(dataDir: string, own: Pick<RuntimeInfo, 'pid' | 'startedAt'>): void {
+  const current = readRuntimeInfo(dataDir);
+  if (current && (current.pid !== own.pid || current.startedAt !== own.startedAt)) return;
   rmSync(path.join(dataDir, RUNTIME_FILE), { force: true });
 }

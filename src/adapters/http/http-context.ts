@@ -69,4 +69,15 @@ export interface HttpServerOptions {
   simulator?: HttpSimulatorPort;
   /** Extra fields for /healthz (e.g. storage status). */
   health?: () => Record<string, unknown>;
+  /** Readiness checks for /readyz (see http-ops-routes.ts): each says whether it is ready, and why not. */
+  readiness?: () => Record<string, ReadinessCheck>;
+  /** Largest /deadletters page, bytes of payload (default 1 MiB). */
+  maxDeadLetterPageBytes?: number;
+}
+
+/** One readiness check: ready, or why not (`reason`) and since when (ms since epoch). */
+export interface ReadinessCheck {
+  ready: boolean;
+  reason?: string;
+  since?: number;
 }

@@ -1,15 +1,24 @@
 /**
- * Operator routes (Twinloop's own): /healthz (no token needed), /metrics (Prometheus text),
- * /deadletters (newest first, paged; the payload as text when it is UTF-8, else base64).
+ * Operator routes (Twinloop's own): /healthz (liveness: the process answers; no token needed),
+ * /readyz (readiness: 200 when writes work, else 503 with the reason; the token like any route when
+ * one is required), /metrics (Prometheus text), /deadletters (newest first, paged by id and bounded
+ * in bytes; the payload as text when it is UTF-8, else base64).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { DeadLetter } from '../../core/ports/storage-ports.js';
-import type { HttpServerOptions, HttpWorkspace } from './http-context.js';
+import type { HttpServerOptions, HttpWorkspace, ReadinessCheck } from './http-context.js';
 import { nextLink } from './http-adt-common.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Default byte budget of one /deadletters page (payload bytes; the JSON is at most ~4/3 of it). A
+ * page is built and serialised in one go on the event loop: measured 35-50 ms for 4 MiB on this
+ * 2-core machine, so 1 MiB keeps each page to about 10 ms.
+ */
+export const DEFAULT_DEAD_LETTER_PAGE_BYTES = 1024 * 1024;
 
 /** A dead letter as JSON: the payload as text when it decodes as UTF-8, else base64. */
 export function deadLetterJson(d: DeadLetter): Record<string, unknown> {
@@ -32,15 +41,43 @@ export function deadLetterJson(d: DeadLetter): Record<string, unknown> {
     reason: d.reason,
     problems: d.problems ?? [],
     payloadBytes: d.payload.length,
+    ...(d.receivedBytes !== undefined && d.receivedBytes > d.payload.length
+      ? { payloadTruncated: true, receivedBytes: d.receivedBytes }
+      : {}),
     payloadEncoding,
     payload,
+  };
+}
+
+/** The answer of /readyz: ready only when every check is. */
+export function readinessJson(checks: Record<string, ReadinessCheck>): {
+  ready: boolean;
+  body: Record<string, unknown>;
+} {
+  const entries = Object.entries(checks);
+  const ready = entries.every(([, c]) => c.ready);
+  return {
+    ready,
+    body: {
+      status: ready ? 'ready' : 'unavailable',
+      checks: Object.fromEntries(
+        entries.map(([name, c]) => [
+          name,
+          {
+            status: c.ready ? 'ok' : 'failing',
+            ...(c.reason !== undefined ? { reason: c.reason } : {}),
+            ...(c.since !== undefined ? { since: new Date(c.since).toISOString() } : {}),
+          },
+        ]),
+      ),
+    },
   };
 }
 
 export function registerOpsRoutes(
   app: FastifyInstance,
   ws: HttpWorkspace,
-  options: Pick<HttpServerOptions, 'deadLetters' | 'health'>,
+  options: Pick<HttpServerOptions, 'deadLetters' | 'health' | 'readiness' | 'maxDeadLetterPageBytes'>,
   metrics: Registry | undefined,
 ): void {
   const started = Date.now();
@@ -59,6 +96,20 @@ export function registerOpsRoutes(
       relationships: ws.graph.relationshipCount,
       ...(options.health?.() ?? {}),
     }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['Operations (Twinloop)'],
+        summary: 'Readiness: 200 when writes work, else 503 with the failing check and its reason.',
+      },
+    },
+    async (_req, reply) => {
+      const { ready, body } = readinessJson(options.readiness?.() ?? {});
+      return reply.status(ready ? 200 : 503).send(body);
+    },
   );
 
   app.get(
@@ -93,6 +144,7 @@ export function registerOpsRoutes(
       const letters = options.deadLetters.list({
         workspace: ws.name,
         limit,
+        maxBytes: options.maxDeadLetterPageBytes ?? DEFAULT_DEAD_LETTER_PAGE_BYTES,
         ...(q.before !== undefined ? { beforeId: q.before } : {}),
         ...(q.source ? { source: q.source } : {}),
         ...(q.twinId ? { twinId: q.twinId } : {}),
@@ -101,8 +153,19 @@ export function registerOpsRoutes(
         total: options.deadLetters.count(ws.name),
         value: letters.map(deadLetterJson),
       };
+      // A page ends at `limit` letters or at the byte budget: either way there may be more.
       const last = letters[letters.length - 1];
-      if (letters.length === limit && last?.id !== undefined)
+      const more =
+        letters.length === limit ||
+        (last?.id !== undefined &&
+          options.deadLetters.list({
+            workspace: ws.name,
+            limit: 1,
+            beforeId: last.id,
+            ...(q.source ? { source: q.source } : {}),
+            ...(q.twinId ? { twinId: q.twinId } : {}),
+          }).length > 0);
+      if (more && last?.id !== undefined)
         out.nextLink = nextLink(req, { before: String(last.id), limit: String(limit) });
       return out;
     },

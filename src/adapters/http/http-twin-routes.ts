@@ -2,11 +2,23 @@
  * ADT's twin, component and relationship routes under /digitaltwins/{id}, with ADT's status codes
  * (PUT 200 + body, PATCH 204, DELETE 204) and the entity's etag in the ETag header.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RelationshipRecord, TwinRecord } from '../../core/graph/graph-types.js';
 import { relationshipToJson, twinToJson } from '../../core/graph/twin-json.js';
 import type { HttpWorkspace } from './http-context.js';
 import { conditions, pageOf, withEtag } from './http-adt-common.js';
+
+/** Header set on a committed twin write whose property history could not be recorded. */
+export const HISTORY_WARNING_HEADER = 'Twinloop-Warning';
+
+/** Says on the answer that the write is committed but its history was not recorded (logged). */
+function warnIfUnrecorded(reply: FastifyReply, ws: HttpWorkspace, twin: TwinRecord): FastifyReply {
+  if (ws.twins.historyNotRecorded(twin) === undefined) return reply;
+  return reply.header(
+    HISTORY_WARNING_HEADER,
+    'HistoryNotRecorded: the change is committed, but its property history could not be recorded (see the server log).',
+  );
+}
 
 const twinTags = ['Digital twins'];
 const relTags = ['Relationships'];
@@ -70,7 +82,9 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
     },
     async (req, reply) => {
       const twin = await twins.createOrReplace((req.params as { id: string }).id, req.body, conditions(req));
-      return withEtag(reply, twin.etag).status(200).send(twinJson(ws, twin));
+      return withEtag(warnIfUnrecorded(reply, ws, twin), twin.etag)
+        .status(200)
+        .send(twinJson(ws, twin));
     },
   );
 
@@ -85,7 +99,9 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
     },
     async (req, reply) => {
       const twin = await twins.update((req.params as { id: string }).id, req.body, conditions(req));
-      return withEtag(reply, twin.etag).status(204).send();
+      return withEtag(warnIfUnrecorded(reply, ws, twin), twin.etag)
+        .status(204)
+        .send();
     },
   );
 
@@ -126,7 +142,9 @@ export function registerTwinRoutes(app: FastifyInstance, ws: HttpWorkspace): voi
     async (req, reply) => {
       const { id, component } = req.params as { id: string; component: string };
       const twin = await twins.updateComponent(id, component, req.body, conditions(req));
-      return withEtag(reply, twin.etag).status(204).send();
+      return withEtag(warnIfUnrecorded(reply, ws, twin), twin.etag)
+        .status(204)
+        .send();
     },
   );
 

@@ -8,11 +8,18 @@
  * both. Group commit (see sqlite-group-commit.ts) makes one fsync serve many appends, so FULL is the
  * default.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { TwinloopError } from '../../core/errors/errors.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
+import {
+  checkIntegrity,
+  ensureDataFolder,
+  makePrivate,
+  prepareDatabaseFile,
+  requireWritable,
+  type IntegrityCheckResult,
+} from './sqlite-file-checks.js';
 
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
 
@@ -27,6 +34,13 @@ export interface SqliteDatabaseOptions {
   busyTimeoutMs?: number;
   /** Run PRAGMA quick_check at open (default false: it reads the whole file). */
   checkIntegrity?: boolean;
+  /** With checkIntegrity: check only a file (with its WAL) up to this size, bytes (default: any size). */
+  integrityCheckMaxBytes?: number;
+  /**
+   * The folder is known to hold data (e.g. it was seeded): a missing or zero-length database file is
+   * then refused as damage instead of being taken for a new install (default false).
+   */
+  holdsData?: boolean;
   /** Migrate only up to this version (tests of older schemas); default: the latest. */
   targetVersion?: number;
 }
@@ -36,6 +50,8 @@ export interface SqliteDatabase {
   readonly db: Database.Database;
   readonly file: string;
   readonly schemaVersion: number;
+  /** What the integrity check at open did (checked: false when it was off or the file too big). */
+  readonly integrity: IntegrityCheckResult;
   close(): void;
 }
 
@@ -98,23 +114,17 @@ export function migrate(db: Database.Database, target: number = LATEST_SCHEMA_VE
 
 /**
  * Opens (creating when absent) the database of a data folder and migrates it to the latest schema.
- * @throws TwinloopError StorageCorrupt when the file is not a database or is damaged; StorageError otherwise.
+ * A new folder is created 0700 and the database files 0600; a read-only file is refused (a probe
+ * write), and so is a missing or empty file where data is expected (see sqlite-file-checks.ts).
+ * @throws TwinloopError StorageCorrupt when the file is not a database, is damaged, or is missing or
+ *   empty in a folder that holds data; StorageError otherwise (read-only, data path is a file, ...).
  * @example
  *   const { db, close } = openSqliteDatabase({ dataDir: './data', synchronous: 'FULL' });
  */
 export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDatabase {
   const file = path.join(options.dataDir, options.fileName ?? 'twinloop.db');
-  try {
-    fs.mkdirSync(options.dataDir, { recursive: true });
-  } catch (e) {
-    throw new TwinloopError(
-      'StorageError',
-      `Cannot create the data folder ${options.dataDir}: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    );
-  }
+  ensureDataFolder(options.dataDir);
+  prepareDatabaseFile(file, options.holdsData ?? false);
   let db: Database.Database;
   try {
     db = new Database(file);
@@ -136,24 +146,18 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
     db.pragma('mmap_size = 268435456');
     // Checkpoint less often than the default 1000 pages: group commits write big log rows.
     db.pragma('wal_autocheckpoint = 4000');
-    if (options.checkIntegrity) {
-      const rows = db.pragma('quick_check') as { quick_check: string }[];
-      const bad = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
-      if (bad.length) {
-        throw new TwinloopError(
-          'StorageCorrupt',
-          `The database ${file} is corrupt: ${bad.slice(0, 5).join('; ')}`,
-          {
-            details: { file, problems: bad.slice(0, 20) },
-          },
-        );
-      }
-    }
+    makePrivate(`${file}-wal`, `${file}-shm`);
+    // Before any check that reads: a damaged file fails the check, not a misleading probe.
+    const integrity = options.checkIntegrity
+      ? checkIntegrity(db, file, options.integrityCheckMaxBytes ?? Infinity)
+      : { checked: false, bytes: 0, ms: 0 };
+    requireWritable(db, file);
     const version = migrate(db, options.targetVersion ?? LATEST_SCHEMA_VERSION);
     return {
       db,
       file,
       schemaVersion: version,
+      integrity,
       close: () => {
         if (db.open) db.close();
       },

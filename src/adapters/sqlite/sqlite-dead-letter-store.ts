@@ -1,6 +1,11 @@
 /**
  * DeadLetterStore on SQLite: the raw payload as a BLOB (binary-safe), problems as JSON. `add()` is
  * group-committed like history appends: letters added in the same tick share one transaction.
+ *
+ * Bounded by default: each payload is kept up to `maxPayloadBytes` (the letter records the size as
+ * received), and the total size of the letters is kept under `maxBytes` by deleting the oldest
+ * ones as soon as an add goes over it (age retention is the caller's prune(before)). list() reads
+ * rows one by one and ends a page at `maxBytes` of payload, so no page holds hundreds of MiB.
  */
 import type Database from 'better-sqlite3';
 import { TwinloopError } from '../../core/errors/errors.js';
@@ -11,6 +16,10 @@ import { GroupCommitter, type GroupCommitOptions } from './sqlite-group-commit.j
 export interface SqliteDeadLetterStoreOptions extends GroupCommitOptions {
   /** Largest page `list` returns (default 1000). */
   maxPage?: number;
+  /** Bytes of each payload kept (default 16 KiB); the rest is cut and `receivedBytes` set. */
+  maxPayloadBytes?: number;
+  /** Total size of the letters (payload, reason, problems, ~100 bytes of row), bytes (default 256 MiB). */
+  maxBytes?: number;
 }
 
 /** A dead letter may name the twin it was meant for (used by the twinId filter of list). */
@@ -28,22 +37,35 @@ interface Row {
   code: string;
   reason: string;
   problems: string | null;
+  received_bytes: number | null;
 }
+
+/** What a row costs, as SQL over dead_letters (length() of a BLOB does not read it). */
+const ROW_COST = `(length(payload) + length(CAST(reason AS BLOB)) + coalesce(length(CAST(problems AS BLOB)), 0) + coalesce(length(CAST(topic AS BLOB)), 0) + 100)`;
+/** Pruning for size goes down to this share of the limit, so it does not run on every add. */
+const PRUNE_TO = 0.9;
 
 export class SqliteDeadLetterStore implements DeadLetterStore {
   private readonly committer: GroupCommitter<DeadLetterWithTwin>;
   private readonly insert: Database.Statement;
   private readonly maxPage: number;
+  private readonly maxPayloadBytes: number;
+  private readonly maxBytes: number;
+  /** Total cost of the stored letters (see ROW_COST), kept in step by add and the prunes. */
+  private bytes: number;
 
   constructor(
     private readonly db: Database.Database,
     options: SqliteDeadLetterStoreOptions = {},
   ) {
     this.insert = db.prepare(
-      `INSERT INTO dead_letters (workspace, time, source, topic, client_id, twin_id, payload, code, reason, problems)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO dead_letters (workspace, time, source, topic, client_id, twin_id, payload, code, reason, problems, received_bytes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.maxPage = options.maxPage ?? 1000;
+    this.maxPayloadBytes = Math.max(0, options.maxPayloadBytes ?? 16 * 1024);
+    this.maxBytes = Math.max(1, options.maxBytes ?? 256 * 1024 * 1024);
+    this.bytes = this.totalBytes();
     this.committer = new GroupCommitter((letters) => this.commit(letters), options);
   }
 
@@ -71,13 +93,22 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
       args.push(q.twinId);
     }
     args.push(Math.min(q.limit, this.maxPage));
+    const budget = q.maxBytes ?? Infinity;
+    const out: DeadLetterWithTwin[] = [];
+    let bytes = 0;
     try {
-      const rows = this.db
+      // One row at a time: a page ends at the byte budget without reading the rows after it.
+      const it = this.db
         .prepare<unknown[], Row>(
           `SELECT * FROM dead_letters WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
         )
-        .all(...args);
-      return rows.map(fromRow);
+        .iterate(...args);
+      for (const r of it) {
+        if (out.length > 0 && bytes + r.payload.length > budget) break;
+        bytes += r.payload.length;
+        out.push(fromRow(r));
+      }
+      return out;
     } catch (e) {
       throw storageError('Cannot list dead letters', e);
     }
@@ -97,10 +128,42 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 
   prune(before: number): number {
     try {
-      return this.db.prepare('DELETE FROM dead_letters WHERE time < ?').run(before).changes;
+      const n = this.db.prepare('DELETE FROM dead_letters WHERE time < ?').run(before).changes;
+      if (n) this.bytes = this.totalBytes();
+      return n;
     } catch (e) {
       throw storageError('Cannot prune dead letters', e);
     }
+  }
+
+  pruneToSize(): number {
+    if (this.bytes <= this.maxBytes) return 0;
+    try {
+      const target = this.maxBytes * PRUNE_TO;
+      let excess = this.bytes - target;
+      let lastId: number | undefined;
+      // Oldest first (ids grow with time of arrival), every workspace: find where to cut.
+      for (const r of this.db
+        .prepare<[], { id: number; cost: number }>(
+          `SELECT id, ${ROW_COST} AS cost FROM dead_letters ORDER BY id`,
+        )
+        .iterate()) {
+        lastId = r.id;
+        excess -= r.cost;
+        if (excess <= 0) break;
+      }
+      if (lastId === undefined) return 0;
+      const n = this.db.prepare('DELETE FROM dead_letters WHERE id <= ?').run(lastId).changes;
+      this.bytes = this.totalBytes();
+      return n;
+    } catch (e) {
+      throw storageError('Cannot prune dead letters', e);
+    }
+  }
+
+  /** Total cost of the stored letters (see ROW_COST), bytes. */
+  get storedBytes(): number {
+    return this.bytes;
   }
 
   /** Commits what is queued now. */
@@ -108,10 +171,20 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     this.committer.flush();
   }
 
+  private totalBytes(): number {
+    return (
+      this.db.prepare(`SELECT coalesce(sum(${ROW_COST}), 0) AS b FROM dead_letters`).get() as { b: number }
+    ).b;
+  }
+
   private commit(letters: DeadLetterWithTwin[]): void {
+    let added = 0;
     try {
       this.db.transaction(() => {
         for (const l of letters) {
+          const cut = l.payload.length > this.maxPayloadBytes;
+          const payload = cut ? l.payload.subarray(0, this.maxPayloadBytes) : l.payload;
+          const problems = l.problems ? JSON.stringify(l.problems) : null;
           this.insert.run(
             l.workspace,
             l.time,
@@ -119,15 +192,30 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
             l.topic ?? null,
             l.clientId ?? null,
             l.twinId ?? null,
-            l.payload,
+            payload,
             l.code,
             l.reason,
-            l.problems ? JSON.stringify(l.problems) : null,
+            problems,
+            cut ? (l.receivedBytes ?? l.payload.length) : (l.receivedBytes ?? null),
           );
+          added +=
+            payload.length +
+            Buffer.byteLength(l.reason) +
+            (problems ? Buffer.byteLength(problems) : 0) +
+            (l.topic ? Buffer.byteLength(l.topic) : 0) +
+            100;
         }
       })();
     } catch (e) {
       throw storageError('Cannot store dead letters', e);
+    }
+    this.bytes += added;
+    if (this.bytes > this.maxBytes) {
+      try {
+        this.pruneToSize();
+      } catch {
+        // The letters are stored; the next add (or the periodic prune) tries again.
+      }
     }
   }
 }
@@ -146,5 +234,6 @@ function fromRow(r: Row): DeadLetterWithTwin {
   if (r.client_id !== null) d.clientId = r.client_id;
   if (r.twin_id !== null) d.twinId = r.twin_id;
   if (r.problems !== null) d.problems = JSON.parse(r.problems) as NonNullable<DeadLetter['problems']>;
+  if (r.received_bytes !== null) d.receivedBytes = r.received_bytes;
   return d;
 }

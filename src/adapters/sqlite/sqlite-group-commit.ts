@@ -9,8 +9,20 @@ export interface GroupCommitOptions {
   delayMs?: number;
   /** Commit at once when this many items are queued (default 200,000). */
   maxItems?: number;
-  /** Told after every commit attempt: how long it took (ms), how many items and callers, and whether it failed. */
-  onCommit?: (info: { ms: number; items: number; waiters: number; failed: boolean }) => void;
+  /**
+   * Told after every commit attempt: how long it took (ms), how many items and callers, whether it
+   * failed, and why (`error`, when it failed).
+   */
+  onCommit?: (info: CommitInfo) => void;
+}
+
+/** What onCommit is told about one commit attempt. */
+export interface CommitInfo {
+  ms: number;
+  items: number;
+  waiters: number;
+  failed: boolean;
+  error?: unknown;
 }
 
 interface Waiter {
@@ -73,7 +85,7 @@ export class GroupCommitter<T> {
     try {
       this.commit(items);
     } catch (e) {
-      this.report(t0, items.length, waiters.length, true);
+      this.report(t0, items.length, waiters.length, true, e);
       for (const w of waiters) w.reject(e);
       return;
     }
@@ -81,10 +93,16 @@ export class GroupCommitter<T> {
     for (const w of waiters) w.resolve();
   }
 
-  private report(t0: number, items: number, waiters: number, failed: boolean): void {
+  private report(t0: number, items: number, waiters: number, failed: boolean, error?: unknown): void {
     if (!this.onCommit) return;
     try {
-      this.onCommit({ ms: performance.now() - t0, items, waiters, failed });
+      this.onCommit({
+        ms: performance.now() - t0,
+        items,
+        waiters,
+        failed,
+        ...(failed ? { error } : {}),
+      });
     } catch {
       // an observer must never break a commit
     }

@@ -30,10 +30,19 @@ describe('history codec', () => {
       fc.property(sortedTs, (arr) => {
         const ts = Float64Array.from([...arr].sort((a, b) => a - b));
         const back = decodeTs(encodeTs(ts), ts.length);
-        expect(Array.from(back)).toEqual(Array.from(ts));
+        // -0 is the instant 0: it comes back as 0 (see encodeTs); every other value exactly.
+        expect(Array.from(back)).toEqual(Array.from(ts, (t) => t + 0));
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('stores a -0 timestamp as the instant 0, whichever format is chosen', () => {
+    for (const arr of [[-0], [-0, 0], [-0, -0, -0], [-0, 1, 2], [-0, 1.5], [-5, -0, 0, 7.25]]) {
+      const back = decodeTs(encodeTs(Float64Array.from(arr)), arr.length);
+      expect(Array.from(back)).toEqual(arr.map((t) => t + 0));
+      for (const t of back) expect(Object.is(t, -0)).toBe(false);
+    }
   });
 
   it('stores regular and integer timestamps compactly', () => {

@@ -202,8 +202,12 @@ const TS_DELTA32 = 2;
  * Sorted timestamps as an 8-byte header (format, pad) and a payload: REGULAR = [first f64][step f64]
  * when every step is the same; DELTA32 = [first f64][u32 × (n - 1)] when all are integers with
  * steps below 2^32 ms; RAW = f64 × n otherwise.
+ *
+ * A timestamp is an instant: -0 ms and 0 ms are the same one, and the codec stores it as 0 (the
+ * compact formats rebuild values by addition, which cannot give -0 back).
  */
-export function encodeTs(ts: Float64Array): Buffer {
+export function encodeTs(input: Float64Array): Buffer {
+  const ts = withoutNegativeZero(input);
   const n = ts.length;
   const first = ts[0] as number;
   let integral = Number.isInteger(first);
@@ -241,6 +245,14 @@ export function encodeTs(ts: Float64Array): Buffer {
   out[0] = TS_RAW;
   new Float64Array(out.buffer, out.byteOffset + 8, n).set(ts);
   return out;
+}
+
+/** The timestamps with any -0 replaced by 0 (a copy only when there is one). */
+function withoutNegativeZero(ts: Float64Array): Float64Array {
+  for (let i = 0; i < ts.length; i++) {
+    if (Object.is(ts[i], -0)) return ts.map((t) => t + 0);
+  }
+  return ts;
 }
 
 /** Decodes timestamps of a chunk of n points. */

@@ -182,10 +182,17 @@ export class SqliteHistoryStore implements HistoryStore {
     }
   }
 
-  deleteTwin(workspace: string, twinId: string): void {
+  /**
+   * Deletes every series of the twin. `alsoInTransaction` runs in the same transaction (the twin
+   * store deletes the twin itself with its history: all or nothing).
+   */
+  deleteTwin(workspace: string, twinId: string, alsoInTransaction?: () => void): void {
     this.compactNow();
     try {
-      this.db.transaction(() => this.compactor.deleteTwin(workspace, twinId))();
+      this.db.transaction(() => {
+        this.compactor.deleteTwin(workspace, twinId);
+        alsoInTransaction?.();
+      })();
     } catch (e) {
       throw storageError('Cannot delete the history of a twin', e);
     }

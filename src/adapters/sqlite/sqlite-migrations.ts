@@ -150,4 +150,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'dead letters: size as received (payloads are kept up to a cap)',
+    up: (db) => {
+      db.exec(`
+        -- The payload's size as received when the stored payload was cut to the cap; NULL when whole.
+        ALTER TABLE dead_letters ADD COLUMN received_bytes INTEGER;
+      `);
+    },
+  },
 ];

@@ -1,15 +1,24 @@
 /**
  * One call that opens the embedded storage of a data folder: the database (migrated), then the
  * history store (which replays its log), then the model, twin, dead-letter and behaviour parameter
- * stores on the same connection. close() commits what is pending and closes the file.
+ * stores on the same connection. close() commits what is pending and closes the file. `health`
+ * says whether writes work now (readiness), from the group commits and a probe write.
  */
 import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite-database.js';
 import type Database from 'better-sqlite3';
+import type { GroupCommitOptions } from './sqlite-group-commit.js';
 import { SqliteBehaviourParameterStore } from './sqlite-behaviour-parameter-store.js';
 import { SqliteDeadLetterStore, type SqliteDeadLetterStoreOptions } from './sqlite-dead-letter-store.js';
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './sqlite-history-store.js';
 import { SqliteModelStore } from './sqlite-model-store.js';
 import { SqliteTwinStore } from './sqlite-twin-store.js';
+import type { IntegrityCheckResult } from './sqlite-file-checks.js';
+import { SqliteWriteHealth } from './sqlite-write-health.js';
+import {
+  startBackgroundIntegrityCheck,
+  type BackgroundCheck,
+  type BackgroundCheckResult,
+} from './sqlite-background-check.js';
 
 export interface SqliteStorageOptions extends SqliteDatabaseOptions {
   history?: SqliteHistoryStoreOptions;
@@ -19,6 +28,15 @@ export interface SqliteStorageOptions extends SqliteDatabaseOptions {
 export interface SqliteStorage {
   db: Database.Database;
   file: string;
+  /** What the integrity check at open did. */
+  integrity: IntegrityCheckResult;
+  /** Whether writes work now (readiness). */
+  health: SqliteWriteHealth;
+  /**
+   * Checks the file in a worker thread (for a file too big to check at open); damage marks `health`
+   * unready for good. `onResult` is told what the check found (or why it could not run).
+   */
+  checkInBackground(onResult?: (r: BackgroundCheckResult) => void): BackgroundCheck;
   models: SqliteModelStore;
   twins: SqliteTwinStore;
   history: SqliteHistoryStore;
@@ -38,20 +56,45 @@ export interface SqliteStorage {
  */
 export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage {
   const database = openSqliteDatabase(options);
+  const health = new SqliteWriteHealth(database.db);
+  const observe =
+    (next: GroupCommitOptions['onCommit']): GroupCommitOptions['onCommit'] =>
+    (info) => {
+      health.observe(info);
+      next?.(info);
+    };
   let history: SqliteHistoryStore;
+  let deadLetters: SqliteDeadLetterStore;
   try {
-    history = new SqliteHistoryStore(database.db, options.history);
+    history = new SqliteHistoryStore(database.db, {
+      ...options.history,
+      onCommit: observe(options.history?.onCommit),
+    });
+    deadLetters = new SqliteDeadLetterStore(database.db, {
+      ...options.deadLetters,
+      onCommit: observe(options.deadLetters?.onCommit),
+    });
   } catch (e) {
     database.close();
     throw e;
   }
-  const deadLetters = new SqliteDeadLetterStore(database.db, options.deadLetters);
   let closed = false;
   return {
     db: database.db,
     file: database.file,
+    integrity: database.integrity,
+    health,
+    checkInBackground: (onResult) => {
+      const check = startBackgroundIntegrityCheck(database.file);
+      void check.done.then((r) => {
+        if ('problems' in r && r.problems.length)
+          health.markDamaged(`The database is damaged: ${r.problems.slice(0, 3).join('; ')}`);
+        onResult?.(r);
+      });
+      return check;
+    },
     models: new SqliteModelStore(database.db),
-    twins: new SqliteTwinStore(database.db, { history }),
+    twins: new SqliteTwinStore(database.db, { history, onWriteError: (e) => health.writeFailed(e) }),
     history,
     deadLetters,
     behaviour: new SqliteBehaviourParameterStore(database.db),

@@ -12,9 +12,16 @@ import { storageError } from './sqlite-database.js';
 export interface SqliteTwinStoreOptions {
   /**
    * The history store of the same database: its buffered last values are written to `series` before
-   * loading (the store does that at open too, so this matters only for loads after start).
+   * loading (the store does that at open too, so this matters only for loads after start), and a
+   * deleted twin's history goes with it (in the same transaction), so a new twin that reuses the id
+   * starts clean, also after a restart.
    */
-  history?: { compactNow(): void };
+  history?: {
+    compactNow(): void;
+    deleteTwin(workspace: string, twinId: string, alsoInTransaction?: () => void): void;
+  };
+  /** Told when a write fails (the storage's readiness). */
+  onWriteError?: (e: unknown) => void;
 }
 
 /** id, model_id, etag, last_update, contents, property_times, telemetry JSON (raw row). */
@@ -145,11 +152,13 @@ export class SqliteTwinStore implements TwinStore {
   }
 
   deleteTwin(workspace: string, id: string): void {
+    const deleteRows = () => {
+      this.s.deleteRelsOf.run(workspace, id, workspace, id);
+      this.s.deleteTwin.run(workspace, id);
+    };
+    const history = this.options.history;
     this.run('Cannot delete a twin', () =>
-      this.transaction(() => {
-        this.s.deleteRelsOf.run(workspace, id, workspace, id);
-        this.s.deleteTwin.run(workspace, id);
-      }),
+      history ? history.deleteTwin(workspace, id, deleteRows) : this.transaction(deleteRows),
     );
   }
 
@@ -180,7 +189,9 @@ export class SqliteTwinStore implements TwinStore {
     try {
       fn();
     } catch (e) {
-      throw storageError(what, e);
+      const err = storageError(what, e);
+      if (err.code === 'StorageError' || err.code === 'StorageCorrupt') this.options.onWriteError?.(err);
+      throw err;
     }
   }
 }

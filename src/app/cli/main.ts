@@ -42,6 +42,9 @@ function run<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
         for (const d of details ?? []) process.stderr.write(`  - ${d.message}\n`);
       } else if (isTwinloopError(e)) {
         process.stderr.write(`error: ${e.code}: ${e.message}\n`);
+      } else if (typeof (e as NodeJS.ErrnoException | null)?.syscall === 'string') {
+        // A system error (ENOENT, EACCES, ...) outside our wrapping: its message says it all.
+        process.stderr.write(`error: ${(e as Error).message}\n`);
       } else {
         process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
       }

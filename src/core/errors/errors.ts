@@ -75,6 +75,8 @@ export const ERROR_STATUS = {
   // configuration and lifecycle (not HTTP-facing, but catalogued)
   InvalidConfig: 500,
   PortInUse: 500,
+  /** Another process holds the data folder's lock (one Twinloop per data folder). */
+  DataFolderInUse: 500,
   StorageCorrupt: 500,
   StorageError: 500,
 } as const;

@@ -104,6 +104,27 @@ export function describeDeadLetterStoreContract(
       expect(store.prune(1005)).toBe(0);
     });
 
+    it('ends a page at maxBytes of payload (at least one letter) and pages on without gaps', async () => {
+      await store.add(Array.from({ length: 12 }, (_, i) => letter(i, { payload: Buffer.alloc(100, i) })));
+      expect(store.list({ workspace: 'ws', limit: 100, maxBytes: 250 })).toHaveLength(2);
+      expect(store.list({ workspace: 'ws', limit: 100, maxBytes: 1 })).toHaveLength(1);
+      const times: number[] = [];
+      let beforeId: number | undefined;
+      for (;;) {
+        const page = store.list({
+          workspace: 'ws',
+          limit: 100,
+          maxBytes: 350,
+          ...(beforeId !== undefined ? { beforeId } : {}),
+        });
+        if (page.length === 0) break;
+        times.push(...page.map((d) => d.time));
+        beforeId = page[page.length - 1]!.id;
+      }
+      expect(times).toEqual(Array.from({ length: 12 }, (_, i) => 1011 - i));
+      expect(store.pruneToSize()).toBe(0); // far under any size limit
+    });
+
     it('ids keep growing after pruning everything (monotonic)', async () => {
       await store.add([letter(1)]);
       const [first] = store.list({ workspace: 'ws', limit: 1 });

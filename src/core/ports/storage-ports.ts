@@ -38,7 +38,10 @@ export interface TwinStore {
   loadRelationships(workspace: string): Iterable<RelationshipRecord>;
   /** Durably inserts or replaces the twin (not its telemetry, which history keeps). */
   saveTwin(twin: TwinRecord): void;
-  /** Durably deletes the twin and its relationships (both directions). */
+  /**
+   * Durably deletes the twin and its relationships (both directions), and its history where the
+   * store holds it: a new twin that reuses the id starts with no telemetry or history.
+   */
   deleteTwin(workspace: string, id: string): void;
   saveRelationship(rel: RelationshipRecord): void;
   deleteRelationship(workspace: string, sourceId: string, relId: string): void;
@@ -152,8 +155,10 @@ export interface DeadLetter {
   clientId?: string;
   /** The twin the message was meant for, when known (for filtering). */
   twinId?: string;
-  /** The raw payload as received (binary-safe). */
+  /** The raw payload as received (binary-safe); its head only when it was cut (see receivedBytes). */
   payload: Buffer;
+  /** Set when the store kept only the head of the payload: its size as received, bytes. */
+  receivedBytes?: number;
   /** Stable error code and a readable reason. */
   code: string;
   reason: string;
@@ -168,14 +173,21 @@ export interface DeadLetterQuery {
   beforeId?: number;
   source?: string;
   twinId?: string;
+  /** End the page once its payloads reach this many bytes (it holds at least one letter). */
+  maxBytes?: number;
 }
 
 export interface DeadLetterStore {
-  /** Durably stores dead letters (resolves on commit). */
+  /**
+   * Durably stores dead letters (resolves on commit). A store may keep only the head of a large
+   * payload (then `receivedBytes` is set) and drop the oldest letters when over its size limit.
+   */
   add(letters: readonly DeadLetter[]): Promise<void>;
-  /** Newest first. */
+  /** Newest first; at most `limit` letters and, with `maxBytes`, about that many payload bytes. */
   list(q: DeadLetterQuery): DeadLetter[];
   count(workspace: string): number;
-  /** Deletes dead letters older than `before` (ms); returns how many. */
+  /** Deletes dead letters older than `before` (ms); returns how many. @throws StorageError */
   prune(before: number): number;
+  /** Deletes the oldest dead letters (every workspace) while over the size limit; returns how many. */
+  pruneToSize(): number;
 }

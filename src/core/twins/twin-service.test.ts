@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TwinloopError } from '../errors/errors.js';
+import { TwinService } from './twin-service.js';
 import {
   ALL_MODELS,
   openTestWorkspace,
@@ -191,6 +192,60 @@ describe('TwinService', () => {
     try {
       expect(again.twins.get('r1').contents.temperature).toBe(7);
       expect(again.models.get(ROOM).id).toBe(ROOM);
+    } finally {
+      await again.storage.close();
+    }
+  });
+
+  it('a committed write whose history append fails is returned and published as committed, the failure told', async () => {
+    await w.twins.createOrReplace('r1', room({ temperature: 7 }));
+    const told: [unknown, string][] = [];
+    const twins = new TwinService({
+      workspace: 'default',
+      models: w.models,
+      graph: w.graph,
+      store: w.storage.twins,
+      history: w.storage.history,
+      live: w.live,
+      onHistoryError: (err, id) => told.push([err, id]),
+    });
+    // A real failure of the real store: appends are refused once it is closed.
+    await w.storage.history.close();
+    const t = await twins.update('r1', [{ op: 'replace', path: '/temperature', value: 8 }]);
+    expect(t.contents.temperature).toBe(8);
+    expect(w.graph.getTwin('r1')).toBe(t);
+    expect([...w.storage.twins.loadTwins('default')][0]?.contents.temperature).toBe(8); // committed
+    expect(twins.historyNotRecorded(t)).toMatchObject({ code: 'StorageError' });
+    expect(told).toEqual([[expect.objectContaining({ code: 'StorageError' }), 'r1']]);
+    expect(w.events.map((e) => e.type)).toEqual(['twinCreated', 'propertyChange']);
+    const replaced = await twins.createOrReplace('r1', room({ temperature: 9 }));
+    expect(twins.historyNotRecorded(replaced)).toBeDefined();
+    expect(w.graph.getTwin('r1')?.contents.temperature).toBe(9);
+  });
+
+  it('a twin deleted and created again with the same id starts clean, also after a restart', async () => {
+    const dir = w.dir;
+    await w.twins.createOrReplace('r1', room({ temperature: 7 }));
+    await w.storage.history.append([
+      { workspace: 'default', twinId: 'r1', path: 'humidity', kind: 'telemetry', ts: clock, value: 55 },
+    ]);
+    await w.twins.delete('r1');
+    await w.twins.createOrReplace('r1', room({ name: 'new' }));
+    expect(w.twins.get('r1').telemetry).toEqual({});
+    await w.storage.close();
+    const again = openTestWorkspace({ dir });
+    try {
+      expect(again.twins.get('r1').telemetry).toEqual({}); // latest telemetry reloads from history
+      expect(again.storage.history.listSeries('default', 'r1').map((s) => s.path)).toEqual(['name']);
+      const old = again.storage.history.queryRaw({
+        workspace: 'default',
+        twinId: 'r1',
+        path: 'temperature',
+        from: 0,
+        to: clock + 1,
+        limit: 10,
+      });
+      expect(old.points).toEqual([]);
     } finally {
       await again.storage.close();
     }

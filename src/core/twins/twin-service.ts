@@ -5,7 +5,9 @@
  * changes appended to history, and only then published as live events.
  *
  * Writes check and commit synchronously (TwinStore is synchronous), so If-Match checks cannot
- * interleave with another write; only the history append is awaited afterwards.
+ * interleave with another write; only the history append is awaited afterwards. When that append
+ * fails, the write stays what it is, committed: it is returned and published as usual, the failure
+ * goes to `onHistoryError`, and `historyNotRecorded(twin)` tells the caller (never a failed write).
  * Relationships live in relationship-service.ts; TwinService exposes both through one object.
  */
 import { TwinloopError, errors, type Problem } from '../errors/errors.js';
@@ -43,6 +45,8 @@ export interface TwinServiceOptions {
   etag?: () => string;
   /** Longest twin / relationship id accepted (default 1024 characters). */
   maxIdLength?: number;
+  /** Told when a committed write's property history could not be appended (to log it). */
+  onHistoryError?: (err: unknown, twinId: string) => void;
 }
 
 /**
@@ -55,6 +59,8 @@ export class TwinService {
   readonly workspace: string;
   /** Relationship operations (same models, graph, store and events). */
   readonly relationships: RelationshipService;
+  /** Twins returned by writes whose property history could not be recorded, with the error. */
+  private readonly unrecorded = new WeakMap<TwinRecord, unknown>();
   private readonly o: Required<
     Pick<TwinServiceOptions, 'models' | 'graph' | 'store' | 'now' | 'etag' | 'maxIdLength'>
   > &
@@ -67,6 +73,14 @@ export class TwinService {
       ...this.o,
       checkId: (kind, id) => this.checkId(kind, id),
     });
+  }
+
+  /**
+   * The error that kept the property history of this write from being recorded, when it was not:
+   * the twin returned by a write is committed either way.
+   */
+  historyNotRecorded(twin: TwinRecord): unknown {
+    return this.unrecorded.get(twin);
   }
 
   /** The twin. @throws DigitalTwinNotFound */
@@ -349,6 +363,7 @@ export class TwinService {
     if (!this.isComponent(twin, component)) throw errors.componentNotFound(twin.id, component);
   }
 
+  /** Appends the changed properties to history; a failure is recorded and told, never thrown. */
   private async appendHistory(twin: TwinRecord, paths: readonly string[], now: number): Promise<void> {
     if (!this.o.history || paths.length === 0) return;
     const points: HistoryPoint[] = paths.map((path) => ({
@@ -359,7 +374,17 @@ export class TwinService {
       ts: now,
       value: valueAt(twin.contents, path),
     }));
-    await this.o.history.append(points);
+    try {
+      await this.o.history.append(points);
+    } catch (e) {
+      // The twin is committed (store and graph): report what failed, not a failed write.
+      this.unrecorded.set(twin, e);
+      try {
+        this.o.onHistoryError?.(e, twin.id);
+      } catch {
+        // a logger must never turn a committed write into a failure
+      }
+    }
   }
 
   private publish(events: LiveEvent[]): void {
