@@ -233,7 +233,11 @@ describe('AedesBroker graceful stop', () => {
           if (err) return;
           got.add(ts);
           // Stop half-way through a commit window: messages are waiting for their commit.
-          if (++total === 400) setTimeout(() => (stopping = b.close()), 75);
+          if (++total === 400) {
+            setTimeout(() => {
+              stopping = b.close();
+            }, 75);
+          }
           send();
         });
       };
