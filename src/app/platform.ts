@@ -4,7 +4,6 @@
  * → HTTP (with the live stream) → the device simulator (when on and the pilot has behaviours/).
  * Stop in reverse: simulator, HTTP, MQTT, live hub, storage (which flushes).
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -26,6 +25,7 @@ import {
 } from '../adapters/metrics/prometheus-platform-metrics.js';
 import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
+import { ensureMqttClientId } from '../adapters/mqtt/mqtt-client-id.js';
 import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
 import { authRequired, type TwinloopConfig } from './config.js';
 import { ControlService } from '../core/control/control-service.js';
@@ -269,9 +269,9 @@ export async function startPlatform(
     if (config.mqtt.url) {
       const client = new MqttClientIngest({
         url: config.mqtt.url,
-        // Stable per data folder: a restart resumes the broker's persistent session (and gets what
-        // was queued meanwhile), while two Twinloops with different folders never take each other's.
-        clientId: `twinloop-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
+        // Random, kept in the data folder (0600): a restart resumes the broker's persistent session,
+        // and nobody can guess the id to take that session over. Never logged (its fingerprint is).
+        clientId: ensureMqttClientId(config.dataDir).clientId,
         ingest,
         logger: mqttLog,
         maxMessageBytes: config.mqtt.maxMessageBytes,
