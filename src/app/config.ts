@@ -28,6 +28,11 @@ export const ConfigSchema = Type.Object(
       url: Type.Optional(Type.String({ pattern: '^(mqtt|mqtts|tcp|ssl|ws|wss)://' })),
       /** Largest accepted MQTT message, bytes. */
       maxMessageBytes: Type.Integer({ minimum: 256 }),
+      /**
+       * Embedded broker: largest MQTT packet, bytes; a larger one is refused from its header and the
+       * client disconnected. Default: max(2 × maxMessageBytes, maxMessageBytes + 64 KiB).
+       */
+      maxPacketBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
     }),
     tls: Type.Optional(Type.Object({ certFile: Type.String(), keyFile: Type.String() })),
     /**
@@ -150,6 +155,7 @@ export function envLayer(env: Env): ConfigLayer {
     mqtt.portExplicit = true;
   }
   if (env.TWINLOOP_MQTT_URL) mqtt.url = env.TWINLOOP_MQTT_URL;
+  if (env.TWINLOOP_MQTT_MAX_PACKET_BYTES) mqtt.maxPacketBytes = num(env.TWINLOOP_MQTT_MAX_PACKET_BYTES);
   if (Object.keys(mqtt).length) layer.mqtt = mqtt;
   if (env.TWINLOOP_TLS_CERT || env.TWINLOOP_TLS_KEY)
     layer.tls = { certFile: env.TWINLOOP_TLS_CERT ?? '', keyFile: env.TWINLOOP_TLS_KEY ?? '' };
@@ -257,6 +263,12 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
         code: 'config.auth',
         pointer: '/auth',
         message: `auth "off" is only allowed when bound to loopback; host is ${cfg.host}`,
+      });
+    if (cfg.mqtt.maxPacketBytes !== undefined && cfg.mqtt.maxPacketBytes < cfg.mqtt.maxMessageBytes)
+      problems.push({
+        code: 'config.mqtt',
+        pointer: '/mqtt/maxPacketBytes',
+        message: `mqtt.maxPacketBytes (${cfg.mqtt.maxPacketBytes}) must be at least mqtt.maxMessageBytes (${cfg.mqtt.maxMessageBytes})`,
       });
     if (cfg.tls && (!cfg.tls.certFile || !cfg.tls.keyFile))
       problems.push({

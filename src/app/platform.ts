@@ -26,6 +26,7 @@ import {
 import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
 import { ensureMqttClientId } from '../adapters/mqtt/mqtt-client-id.js';
+import { deviceRoutesPlugin } from '../adapters/http/http-device-routes.js';
 import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
 import { authRequired, type TwinloopConfig } from './config.js';
 import { ControlService } from '../core/control/control-service.js';
@@ -265,6 +266,7 @@ export async function startPlatform(
     };
     let mqttUrl: string;
     let brokerClients: () => number = () => 0;
+    let revokedCredential: (id: string) => void = () => undefined;
     let channel: DeviceChannel;
     if (config.mqtt.url) {
       const client = new MqttClientIngest({
@@ -292,9 +294,11 @@ export async function startPlatform(
             port,
             tls,
             token,
+            credentials: storage.credentials,
             ingest,
             logger: mqttLog,
             maxMessageBytes: config.mqtt.maxMessageBytes,
+            maxPacketBytes: config.mqtt.maxPacketBytes,
           });
           try {
             await b.start();
@@ -309,7 +313,15 @@ export async function startPlatform(
       channel = broker;
       mqttUrl = broker.url;
       brokerClients = () => broker.connectedClients;
+      revokedCredential = (id) => broker.disconnectCredential(id);
     }
+    // A deleted twin's device credentials go with it (a new twin reusing the id starts without them).
+    closers.push(
+      live.subscribe((events) => {
+        for (const e of events)
+          if (e.type === 'twinDeleted') storage.credentials.revokeTwin(e.workspace, e.twinId);
+      }),
+    );
 
     // ---- control: commands and desired state back to devices
     const control = new ControlService({
@@ -450,6 +462,12 @@ export async function startPlatform(
             liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength }),
             simulationsPlugin(whatIf),
             calibrationPlugin({ calibration }),
+            deviceRoutesPlugin({
+              workspace,
+              credentials: storage.credentials,
+              twinExists: (id) => graph.getTwin(id) !== undefined,
+              onRevoked: (id) => revokedCredential(id),
+            }),
           ],
           health: () => ({ twins: graph.twinCount, models: models.count }),
         });

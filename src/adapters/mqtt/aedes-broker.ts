@@ -290,6 +290,23 @@ export class AedesBroker {
     await closed;
   }
 
+  /** Disconnects every client connected with this device credential (it was revoked); returns how many. */
+  disconnectCredential(credentialId: string): number {
+    const clients = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
+    let n = 0;
+    for (const c of Object.values(clients)) {
+      const p = c && this.principals.get(c);
+      if (c && p?.kind === 'device' && p.credential.id === credentialId) {
+        this.log.info(
+          `MQTT client '${c.id}' disconnected: its device credential ${credentialId} was revoked.`,
+        );
+        c.close();
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Connected clients right now. */
   get connectedClients(): number {
     return this.aedes.connectedClients;
