@@ -8,6 +8,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ApiClient, ApiError, type ClientOptions } from './api-client.js';
+import { registerDeviceCommands } from './devices-commands.js';
 import { formatProblem, isTwinloopError } from '../../core/errors/errors.js';
 
 const program = new Command();
@@ -545,6 +546,8 @@ withClient(
     print(res.body);
   }),
 );
+
+registerDeviceCommands(program, { withClient, run, clientOptions });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`error: ${(e as Error).message}\n`);
