@@ -25,7 +25,7 @@ export class HistoryDedupe {
   private readonly chunksAt: Database.Statement<[number, number, number], { id: number }>;
   private readonly chunkTs: Database.Statement<[number], { ts: Buffer; count: number }>;
   private cached: CachedChunk | null = null;
-  /** Points skipped as already stored since open (for tests and metrics). */
+  /** Points skipped as already stored since open (counted by the store once its commit succeeded). */
   skipped = 0;
 
   constructor(db: Database.Database) {
@@ -42,7 +42,7 @@ export class HistoryDedupe {
   filter(
     points: readonly HistoryPoint[],
     states: readonly SeriesState[],
-  ): { points: readonly HistoryPoint[]; states: readonly SeriesState[] } {
+  ): { points: readonly HistoryPoint[]; states: readonly SeriesState[]; skipped: number } {
     let keep: boolean[] | null = null;
     /** ts accepted so far in this batch per series; built on the first point that needs it. */
     let batch: Map<SeriesState, Set<number>> | null = null;
@@ -61,15 +61,16 @@ export class HistoryDedupe {
       if (batch.get(s)?.has(p.ts) || this.stored(s, p.ts)) {
         keep ??= points.map(() => true);
         keep[i] = false;
-        this.skipped++;
         continue;
       }
       addTs(batch, s, p.ts);
     }
-    if (!keep) return { points, states };
+    if (!keep) return { points, states, skipped: 0 };
+    const kept = points.filter((_, i) => keep[i]);
     return {
-      points: points.filter((_, i) => keep[i]),
+      points: kept,
       states: states.filter((_, i) => keep[i]),
+      skipped: points.length - kept.length,
     };
   }
 

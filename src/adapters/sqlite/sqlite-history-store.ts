@@ -368,7 +368,8 @@ export class SqliteHistoryStore implements HistoryStore {
         }
         allStates[i] = s;
       }
-      ({ points, states } = this.dedupe.filter(all, allStates));
+      let skipped: number;
+      ({ points, states, skipped } = this.dedupe.filter(all, allStates));
       for (let i = 0; i < points.length; i++) {
         const p = points[i]!;
         const s = states[i]!;
@@ -381,13 +382,15 @@ export class SqliteHistoryStore implements HistoryStore {
           batch.extra.push([s.id, p.ts, p.value]);
         }
       }
-      // Every point was already stored (a redelivery): nothing to write, the callers are answered.
-      if (points.length === 0) return;
-      const { nums, extra } = encodeLog(batch);
-      logId = this.db.transaction(() => {
-        for (const s of created) this.stmt.insertSeries.run(s.id, s.workspace, s.twinId, s.path, s.kind);
-        return Number(this.stmt.insertLog.run(nums, extra).lastInsertRowid);
-      })();
+      // When every point was already stored (a redelivery) there is nothing to write.
+      if (points.length > 0) {
+        const { nums, extra } = encodeLog(batch);
+        logId = this.db.transaction(() => {
+          for (const s of created) this.stmt.insertSeries.run(s.id, s.workspace, s.twinId, s.path, s.kind);
+          return Number(this.stmt.insertLog.run(nums, extra).lastInsertRowid);
+        })();
+      } else logId = this.maxLogId;
+      this.dedupe.skipped += skipped;
     } catch (e) {
       for (const s of created) this.forget(s);
       throw storageError('Cannot commit history points', e);
