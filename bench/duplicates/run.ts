@@ -7,12 +7,15 @@
  * the store is quiet, the store is counted: rows, distinct (series, ts), and what the broker
  * acknowledged to the publisher (readings it may have dropped: Mosquitto's max_queued_messages).
  * Options: --trials N (10) --duration S (8) --rate MSG/S (1000) --devices N (100)
- *          --dry (print only). Broker: MQTT_URL (default the machine's Mosquitto, 127.0.0.1:1883).
+ *          --dry (print only). Broker: MQTT_URL (default the machine's Mosquitto, 127.0.0.1:1883);
+ *          --private: a private Mosquitto with max_queued_messages 0 (it drops nothing while Twinloop is down).
  */
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +30,8 @@ const DURATION_MS = numberFlag(argv, '--duration', 8) * 1000;
 const RATE = numberFlag(argv, '--rate', 1000);
 const DEVICES = numberFlag(argv, '--devices', 100);
 const DRY = argv.includes('--dry');
-const URL_ = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+const PRIVATE = argv.includes('--private');
+let URL_ = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const READINGS = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -137,6 +141,33 @@ async function trial(i: number): Promise<Trial> {
   }
 }
 
+/** A private Mosquitto that never drops queued messages (the same settings as bench/ingest's). */
+async function privateMosquitto(): Promise<{ url: string; stop: () => void }> {
+  if (!existsSync('/usr/sbin/mosquitto')) throw new Error('--private needs /usr/sbin/mosquitto');
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  const dir = mkdtempSync(join(tmpdir(), 'twinloop-bench-dup-mosq-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n`,
+  );
+  const p = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
+  await sleep(500);
+  if (p.exitCode !== null) throw new Error('the private Mosquitto did not start');
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    stop: () => {
+      p.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const priv = PRIVATE ? await privateMosquitto() : undefined;
+if (priv) URL_ = priv.url;
 const results: Trial[] = [];
 for (let i = 1; i <= TRIALS; i++) {
   const t = await trial(i);
@@ -146,6 +177,8 @@ for (let i = 1; i <= TRIALS; i++) {
   );
 }
 
+priv?.stop();
+
 const fmt = (n: number) => n.toLocaleString('en-US');
 const sum = (k: keyof Trial) => results.reduce((a, t) => a + t[k], 0);
 const lines = [
@@ -153,7 +186,7 @@ const lines = [
   '',
   `- Machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}.`,
   `- ${loadNote()}`,
-  `- Command: \`npm run bench:duplicates${argv.length ? ` -- ${argv.join(' ')}` : ''}\`; broker ${URL_} (the machine's Mosquitto, default limits: it may drop what it queues beyond max_queued_messages while Twinloop is down — counted as lost, not as duplicates).`,
+  `- Command: \`npm run bench:duplicates${argv.length ? ` -- ${argv.join(' ')}` : ''}\`; broker ${URL_} (${PRIVATE ? 'a private Mosquitto with max_queued_messages 0 and max_inflight_messages 0: it drops nothing' : "the machine's Mosquitto, default limits: it drops what it queues beyond max_queued_messages (1000) while Twinloop is down or slow — counted as lost, not as duplicates"}).`,
   `- Per trial: ${DEVICES} devices publish QoS 1 at ${fmt(RATE)} msg/s for ${DURATION_MS / 1000} s, ${READINGS} readings per message, each carrying \`$ts\`; Twinloop's ingest process (SQLite FULL, persistent session) is killed with SIGKILL at a random point between 25% and 60% of the stream and restarted on the same data folder and client id.`,
   '',
   '| trial | killed at | msgs acked by broker | rows stored | stored twice | redeliveries skipped | readings lost |',

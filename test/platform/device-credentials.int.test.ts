@@ -58,6 +58,12 @@ describe('device credentials', () => {
     };
     expect(made).toMatchObject({ label: 'bench unit', mqtt: { clientId: twinId } });
     expect(made.token).toMatch(/^tldc_dc_[0-9a-f]{16}_/);
+    // No body at all is fine too; an unknown member is not.
+    const bare = await api('POST', `/devices/${twinId}/credentials`);
+    expect(bare.status).toBe(201);
+    const bareId = ((await bare.json()) as { id: string }).id;
+    expect((await api('POST', `/devices/${twinId}/credentials`, { lable: 'typo' })).status).toBe(400);
+    expect((await api('DELETE', `/devices/${twinId}/credentials/${bareId}`)).status).toBe(204);
     const list = (await (await api('GET', `/devices/${twinId}/credentials`)).json()) as { value: unknown[] };
     expect(list.value).toEqual([expect.objectContaining({ id: made.id, label: 'bench unit' })]);
     expect(JSON.stringify(list)).not.toContain(made.token);
