@@ -318,8 +318,17 @@ export async function startPlatform(
     // A deleted twin's device credentials go with it (a new twin reusing the id starts without them).
     closers.push(
       live.subscribe((events) => {
-        for (const e of events)
-          if (e.type === 'twinDeleted') storage.credentials.revokeTwin(e.workspace, e.twinId);
+        for (const e of events) {
+          if (e.type !== 'twinDeleted') continue;
+          try {
+            storage.credentials.revokeTwin(e.workspace, e.twinId);
+          } catch (err) {
+            mqttLogger.error(
+              { err, twin: e.twinId },
+              'could not revoke the device credentials of a deleted twin',
+            );
+          }
+        }
       }),
     );
 

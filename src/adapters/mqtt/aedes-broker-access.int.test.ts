@@ -138,6 +138,20 @@ describe('AedesBroker principals', () => {
     expect(await refused({ clientId: 'pump-1', password: pump1.token })).toMatchObject({ code: 4 });
   });
 
+  it('refuses a device as "server unavailable" when its credential cannot be checked, and logs it', async () => {
+    const issued = credentials.create({ workspace: 'default', twinId: 'pump-1' });
+    await start({
+      token: 'platform-secret',
+      credentials: {
+        verify: () => {
+          throw new Error('database is locked');
+        },
+      },
+    });
+    expect(await refused({ clientId: 'pump-1', password: issued.token })).toMatchObject({ code: 3 });
+    expect(logs.some((l) => l.includes('database is locked'))).toBe(true);
+  });
+
   it('the platform token keeps full rights: $SYS, #, any twin', async () => {
     await start({ token: 'platform-secret' });
     const sim = await connect({ clientId: 'twinloop-sim', password: 'platform-secret' });

@@ -90,7 +90,16 @@ export class AedesBroker {
       options.maxPacketBytes ?? Math.max(2 * this.maxMessageBytes, this.maxMessageBytes + 64 * 1024);
     const aedesOptions: AedesOptions = {
       authenticate: (client, _username, password, done) => {
-        const principal = this.authenticate(client, password);
+        let principal: MqttPrincipal | string;
+        try {
+          principal = this.authenticate(client, password);
+        } catch (e) {
+          // The credential store failed: refuse for now ("server unavailable"), the device retries.
+          this.log.error(`MQTT client '${client.id}' not checked: ${(e as Error).message}`);
+          const err = new Error('credentials cannot be checked now') as AuthenticateError;
+          err.returnCode = 3;
+          return done(err, false);
+        }
         if (typeof principal === 'string') {
           this.log.warn(`MQTT client '${client.id}' refused: ${principal}`);
           const err = new Error(principal) as AuthenticateError;
