@@ -64,7 +64,6 @@ export function registerDeviceRoutes(app: FastifyInstance, options: DeviceRoutes
         params: twinParams,
         body: {
           type: ['object', 'null'],
-          additionalProperties: false,
           properties: { label: { type: 'string', maxLength: 200 } },
         },
         response: {
@@ -89,7 +88,15 @@ export function registerDeviceRoutes(app: FastifyInstance, options: DeviceRoutes
     async (req, reply) => {
       const { twinId } = req.params as { twinId: string };
       existing(options, twinId);
-      const label = (req.body as { label?: string } | null | undefined)?.label;
+      const body = (req.body ?? {}) as { label?: string };
+      // Checked here: the server's schema validator drops unknown members silently.
+      const unknown = Object.keys(body).filter((k) => k !== 'label');
+      if (unknown.length)
+        throw new TwinloopError(
+          'BadRequest',
+          `Unknown member(s) ${unknown.join(', ')}: only "label" is allowed.`,
+        );
+      const label = body.label;
       const issued = credentials.create({ workspace, twinId, ...(label !== undefined ? { label } : {}) });
       return reply.code(201).send({
         ...view(issued.credential),
