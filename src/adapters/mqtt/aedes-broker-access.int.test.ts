@@ -168,7 +168,13 @@ describe('AedesBroker principals', () => {
     expect(await granted(a, ['#', 'twins/+/commands/+', '$SYS/#', '$SYS/+/new/clients'])).toEqual([
       1, 1, 128, 128,
     ]);
+    // `#` never carries $SYS (which would name every client connecting).
+    const seen: string[] = [];
+    a.on('message', (t) => seen.push(t));
+    (await connect({ clientId: 'another-device' })).end(true);
     expect(await refused({ clientId: 'pump-2' })).toMatchObject({ code: 2 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.filter((t) => t.startsWith('$'))).toEqual([]);
     expect(a.connected).toBe(true);
     // A device credential is honoured without auth too: its holder takes over its own twin's id.
     const cred = credentials.create({ workspace: 'default', twinId: 'pump-2' });
