@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { authRequired, cliLayer, envLayer, resolveConfig } from './config.js';
 import { TwinloopError } from '../core/errors/errors.js';
 
+const InvalidConfigLike = /mqtt\/maxPacketBytes|maxPacketBytes/;
+
 describe('config', () => {
   it('has working defaults: loopback, embedded broker, no auth needed', () => {
     const cfg = resolveConfig([], '/tmp/x');
@@ -78,6 +80,21 @@ describe('config', () => {
       ]),
     );
     expect(err?.problems.map((p) => p.pointer)).not.toContain('/http/corsOrigins/1');
+  });
+
+  it('takes the MQTT packet-size limit from a file or the environment; it may not be below maxMessageBytes', () => {
+    expect(resolveConfig([]).mqtt.maxPacketBytes).toBeUndefined(); // the broker derives it from maxMessageBytes
+    const cfg = resolveConfig([
+      { mqtt: { maxMessageBytes: 4096 } },
+      envLayer({ TWINLOOP_MQTT_MAX_PACKET_BYTES: '65536' }),
+    ]);
+    expect(cfg.mqtt.maxPacketBytes).toBe(65536);
+    expect(() => resolveConfig([{ mqtt: { maxPacketBytes: 2048 } }])).toThrow(
+      /mqtt.maxPacketBytes \(2048\) must be at least mqtt.maxMessageBytes \(262144\)/,
+    );
+    expect(() => resolveConfig([envLayer({ TWINLOOP_MQTT_MAX_PACKET_BYTES: 'big' })])).toThrow(
+      InvalidConfigLike,
+    );
   });
 
   it('refuses auth off on a public address', () => {

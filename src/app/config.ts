@@ -28,6 +28,11 @@ export const ConfigSchema = Type.Object(
       url: Type.Optional(Type.String({ pattern: '^(mqtt|mqtts|tcp|ssl|ws|wss)://' })),
       /** Largest accepted MQTT message, bytes. */
       maxMessageBytes: Type.Integer({ minimum: 256 }),
+      /**
+       * Embedded broker: largest MQTT packet, bytes; a larger one is refused from its header and the
+       * client disconnected. Default: max(2 × maxMessageBytes, maxMessageBytes + 64 KiB).
+       */
+      maxPacketBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
     }),
     tls: Type.Optional(Type.Object({ certFile: Type.String(), keyFile: Type.String() })),
     /** The HTTP edge (see docs/api.md, "Security and limits"). */
@@ -211,6 +216,7 @@ export function envLayer(env: Env): ConfigLayer {
     mqtt.portExplicit = true;
   }
   if (env.TWINLOOP_MQTT_URL) mqtt.url = env.TWINLOOP_MQTT_URL;
+  if (env.TWINLOOP_MQTT_MAX_PACKET_BYTES) mqtt.maxPacketBytes = num(env.TWINLOOP_MQTT_MAX_PACKET_BYTES);
   if (Object.keys(mqtt).length) layer.mqtt = mqtt;
   if (env.TWINLOOP_TLS_CERT || env.TWINLOOP_TLS_KEY)
     layer.tls = { certFile: env.TWINLOOP_TLS_CERT ?? '', keyFile: env.TWINLOOP_TLS_KEY ?? '' };
@@ -340,6 +346,12 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
         code: 'config.whatIf',
         pointer: '/whatIf/maxResultMiB',
         message: `whatIf.maxResultMiB (${cfg.whatIf.maxResultMiB}) cannot exceed whatIf.maxKeptMiB (${cfg.whatIf.maxKeptMiB}): one run must fit in what is kept`,
+      });
+    if (cfg.mqtt.maxPacketBytes !== undefined && cfg.mqtt.maxPacketBytes < cfg.mqtt.maxMessageBytes)
+      problems.push({
+        code: 'config.mqtt',
+        pointer: '/mqtt/maxPacketBytes',
+        message: `mqtt.maxPacketBytes (${cfg.mqtt.maxPacketBytes}) must be at least mqtt.maxMessageBytes (${cfg.mqtt.maxMessageBytes})`,
       });
     if (cfg.tls && (!cfg.tls.certFile || !cfg.tls.keyFile))
       problems.push({

@@ -4,7 +4,6 @@
  * → HTTP (with the live stream) → the device simulator (when on and the pilot has behaviours/).
  * Stop in reverse: simulator, HTTP, MQTT, live hub, storage (which flushes).
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -26,6 +25,8 @@ import {
 } from '../adapters/metrics/prometheus-platform-metrics.js';
 import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
+import { ensureMqttClientId } from '../adapters/mqtt/mqtt-client-id.js';
+import { deviceRoutesPlugin } from '../adapters/http/http-device-routes.js';
 import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
 import { authRequired, type TwinloopConfig } from './config.js';
 import { ControlService } from '../core/control/control-service.js';
@@ -313,13 +314,14 @@ async function startLocked(
     };
     let mqttUrl: string;
     let brokerClients: () => number = () => 0;
+    let revokedCredential: (id: string) => void = () => undefined;
     let channel: DeviceChannel;
     if (config.mqtt.url) {
       const client = new MqttClientIngest({
         url: config.mqtt.url,
-        // Stable per data folder: a restart resumes the broker's persistent session (and gets what
-        // was queued meanwhile), while two Twinloops with different folders never take each other's.
-        clientId: `twinloop-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
+        // Random, kept in the data folder (0600): a restart resumes the broker's persistent session,
+        // and nobody can guess the id to take that session over. Never logged (its fingerprint is).
+        clientId: ensureMqttClientId(config.dataDir).clientId,
         ingest,
         logger: mqttLog,
         maxMessageBytes: config.mqtt.maxMessageBytes,
@@ -340,9 +342,11 @@ async function startLocked(
             port,
             tls,
             token,
+            credentials: storage.credentials,
             ingest,
             logger: mqttLog,
             maxMessageBytes: config.mqtt.maxMessageBytes,
+            maxPacketBytes: config.mqtt.maxPacketBytes,
           });
           try {
             await b.start();
@@ -357,7 +361,24 @@ async function startLocked(
       channel = broker;
       mqttUrl = broker.url;
       brokerClients = () => broker.connectedClients;
+      revokedCredential = (id) => broker.disconnectCredential(id);
     }
+    // A deleted twin's device credentials go with it (a new twin reusing the id starts without them).
+    closers.push(
+      live.subscribe((events) => {
+        for (const e of events) {
+          if (e.type !== 'twinDeleted') continue;
+          try {
+            storage.credentials.revokeTwin(e.workspace, e.twinId);
+          } catch (err) {
+            mqttLogger.error(
+              { err, twin: e.twinId },
+              'could not revoke the device credentials of a deleted twin',
+            );
+          }
+        }
+      }),
+    );
 
     // ---- control: commands and desired state back to devices
     const control = new ControlService({
@@ -505,6 +526,12 @@ async function startLocked(
             calibrationPlugin({ calibration }),
             homePlugin({
               info: () => homeInfo({ pilot, graph, models, behaviours, mqttUrl, simulator, shadow, token }),
+            }),
+            deviceRoutesPlugin({
+              workspace,
+              credentials: storage.credentials,
+              twinExists: (id) => graph.getTwin(id) !== undefined,
+              onRevoked: (id) => revokedCredential(id),
             }),
           ],
           health: () => ({ twins: graph.twinCount, models: models.count }),

@@ -3,6 +3,9 @@
  * publishes to Mosquitto, Twinloop ingests it, and its PUBACK to the device came from Mosquitto while
  * Twinloop's own PUBACK to Mosquitto waits for the durable commit (checked in the adapter's tests).
  */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../src/app/platform.js';
@@ -46,6 +49,19 @@ describe('external broker', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(rows).toEqual([{ temperature: marker }]);
+  });
+
+  it('connects with a random client id kept secret in the data folder (0600), not derived from the path', () => {
+    const file = join(data.dir, 'mqtt-client-id');
+    const id = readFileSync(file, 'utf8').trim();
+    expect(id).toMatch(/^twinloop-[0-9a-f]{32}$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const predictable = `twinloop-${createHash('sha256').update(data.dir).digest('hex').slice(0, 12)}`;
+    expect(id.startsWith(predictable)).toBe(false);
+    // Not in what the platform reports about itself either.
+    expect(JSON.stringify(platform.runtime)).not.toContain(id);
+    for (const f of readdirSync(data.dir).filter((n) => n.endsWith('.json')))
+      expect(readFileSync(join(data.dir, f), 'utf8')).not.toContain(id);
   });
 
   it('sends commands to devices through the external broker', async () => {

@@ -6,15 +6,24 @@
  * hook awaits ingestion. Other topics pass through untouched; telemetry is forwarded to subscribers
  * too. All packets of one socket read are handled concurrently, so one slow device does not hold
  * up the others and a connection's in-flight messages share a commit.
+ *
+ * Clients are principals (mqtt-access.ts): the platform token, a device credential scoped to one
+ * twin, or anonymous when authentication is off. Packets larger than maxPacketBytes are refused
+ * while their header is read (never buffered whole). close() is graceful: it stops taking new
+ * messages, waits for the commits under way and sends their PUBACKs before closing connections.
  */
-import { isPlatformOnlyTopic } from '../../core/control/device-topics.js';
 import type { DevicePublishOptions } from '../../core/ports/device-channel.js';
+import type { DeviceCredentialStore } from '../../core/ports/device-credential-store.js';
+import { parseDeviceToken } from '../../core/ports/device-credential-store.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer as createTcpServer } from 'node:net';
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes } from 'aedes';
-import type { AuthenticateError, AedesOptions } from 'aedes';
+import type { AuthenticateError, AedesOptions, Client } from 'aedes';
+import { maySubscribe, publishRefusal } from './mqtt-access.js';
+import type { MqttPrincipal } from './mqtt-access.js';
+import { limitPacketSize } from './mqtt-packet-limit.js';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { TelemetryIngest } from '../../core/telemetry/ingest-service.js';
 import { TopicScheme } from '../../core/telemetry/topic-scheme.js';
@@ -28,8 +37,17 @@ export interface AedesBrokerOptions {
   port?: number;
   /** PEM certificate and key: listen with TLS (mqtts). */
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
-  /** When set, clients must present it as the MQTT password (any username). */
+  /** The platform token: when set, clients must present it (or a device credential) as the MQTT password. */
   token?: string;
+  /** Device credentials: a client presenting one is that twin's device (see mqtt-access.ts). */
+  credentials?: Pick<DeviceCredentialStore, 'verify'>;
+  /**
+   * Largest MQTT packet accepted, bytes (default: twice maxMessageBytes, at least maxMessageBytes +
+   * 64 KiB). A larger packet is refused as soon as its header is read and the client disconnected.
+   */
+  maxPacketBytes?: number;
+  /** How long close() waits for commits under way before closing anyway (default 10 s). */
+  closeTimeoutMs?: number;
   /** Telemetry topic patterns (default DEFAULT_TELEMETRY_TOPICS). */
   topics?: readonly string[];
   /**
@@ -55,6 +73,12 @@ export class AedesBroker {
   private readonly log: MqttLogger;
   private readonly tokenDigest: Buffer | undefined;
   private readonly maxMessageBytes: number;
+  private readonly maxPacketBytes: number;
+  private readonly principals = new WeakMap<Client, MqttPrincipal>();
+  /** Ingests whose PUBACK is owed (close() waits for them). */
+  private readonly owed = new Set<Promise<unknown>>();
+  private readonly sockets = new Set<Socket>();
+  private closing = false;
   private boundPort = 0;
 
   constructor(private readonly options: AedesBrokerOptions) {
@@ -62,26 +86,48 @@ export class AedesBroker {
     this.log = options.logger ?? silentLogger;
     this.maxMessageBytes = options.maxMessageBytes ?? 256 * 1024;
     this.tokenDigest = options.token === undefined ? undefined : digest(Buffer.from(options.token, 'utf8'));
+    this.maxPacketBytes =
+      options.maxPacketBytes ?? Math.max(2 * this.maxMessageBytes, this.maxMessageBytes + 64 * 1024);
     const aedesOptions: AedesOptions = {
-      authenticate: (_client, _username, password, done) => {
-        if (!this.tokenDigest) return done(null, true);
-        // Compare digests: equal length for timingSafeEqual, and no length leak.
-        if (password && timingSafeEqual(digest(password), this.tokenDigest)) return done(null, true);
-        const err = new Error(
-          'Bad token: present the Twinloop MQTT token as the password.',
-        ) as AuthenticateError;
-        err.returnCode = 4; // bad user name or password
-        done(err, false);
+      authenticate: (client, _username, password, done) => {
+        let principal: MqttPrincipal | string;
+        try {
+          principal = this.authenticate(client, password);
+        } catch (e) {
+          // The credential store failed: refuse for now ("server unavailable"), the device retries.
+          this.log.error(`MQTT client '${client.id}' not checked: ${(e as Error).message}`);
+          const err = new Error('credentials cannot be checked now') as AuthenticateError;
+          err.returnCode = 3;
+          return done(err, false);
+        }
+        if (typeof principal === 'string') {
+          this.log.warn(`MQTT client '${client.id}' refused: ${principal}`);
+          const err = new Error(principal) as AuthenticateError;
+          err.returnCode = principal.startsWith('client id') ? 2 : 4; // identifier rejected / bad user name or password
+          return done(err, false);
+        }
+        this.principals.set(client, principal);
+        done(null, true);
+      },
+      authorizeSubscribe: (client, sub, callback) => {
+        const principal = this.principals.get(client) ?? { kind: 'anonymous' };
+        if (maySubscribe(principal, sub.topic)) return callback(null, sub);
+        this.log.warn(`MQTT client '${client.id}' may not subscribe to '${sub.topic}'.`);
+        callback(null, null); // SUBACK failure for this filter; the connection stays
       },
       authorizePublish: (client, packet, callback) => {
-        if (isPlatformOnlyTopic(packet.topic)) {
+        const principal: MqttPrincipal = client
+          ? (this.principals.get(client) ?? { kind: 'anonymous' })
+          : { kind: 'platform' };
+        const refusal = publishRefusal(principal, packet.topic, this.scheme);
+        if (refusal) {
           // Commands and desired state come from the platform only (published in-process, which
-          // does not pass here): a device publishing there would command other devices.
-          this.log.warn(
-            `MQTT client '${client?.id ?? '?'}' may not publish on '${packet.topic}' (platform-only topic).`,
-          );
-          return callback(new Error(`Publishing on ${packet.topic} is reserved to the platform.`));
+          // does not pass here); a device publishes only its own twin's telemetry.
+          this.log.warn(`MQTT client '${client?.id ?? '?'}' may not publish: ${refusal}.`);
+          return callback(new Error(refusal));
         }
+        // Stopping: take nothing new. No PUBACK: the device resends it to the next run.
+        if (this.closing) return;
         let pending;
         try {
           pending = ingestMqttMessage(
@@ -97,7 +143,7 @@ export class AedesBroker {
           return callback(e as Error);
         }
         if (!pending) return callback(null);
-        pending.then(
+        const owed = pending.then(
           () => callback(null),
           (e: unknown) => {
             // Storage failed: no PUBACK. aedes closes the connection and the device resends after reconnecting.
@@ -107,12 +153,40 @@ export class AedesBroker {
             callback(e as Error);
           },
         );
+        this.owed.add(owed);
+        void owed.finally(() => this.owed.delete(owed));
       },
     };
     this.aedes = new Aedes(aedesOptions);
     this.aedes.on('clientError', (client, err) =>
       this.log.warn(`MQTT client '${client.id}': ${err.message}`),
     );
+  }
+
+  /** The client's principal, or why it is refused (a message starting "client id" is CONNACK 2, else 4). */
+  private authenticate(client: Client, password: Buffer | undefined): MqttPrincipal | string {
+    const given = password?.toString('utf8');
+    let principal: MqttPrincipal | undefined;
+    if (given !== undefined && parseDeviceToken(given)) {
+      const credential = this.options.credentials?.verify(given);
+      if (!credential) return 'unknown or revoked device credential';
+      if (client.id !== credential.twinId)
+        return `client id '${client.id}' is not the credential's twin: a device connects with its twin id ('${credential.twinId}') as client id`;
+      principal = { kind: 'device', credential };
+    } else if (this.tokenDigest) {
+      // Compare digests: equal length for timingSafeEqual, and no length leak.
+      if (!password || !timingSafeEqual(digest(password), this.tokenDigest))
+        return 'bad token: present the Twinloop MQTT token or a device credential as the password';
+      principal = { kind: 'platform' };
+    } else principal = { kind: 'anonymous' };
+    if (principal.kind === 'anonymous') {
+      // Without credentials nobody may take over a connected session (aedes would close it).
+      const clients = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
+      const existing = clients[client.id];
+      if (existing && existing !== client && existing.connected)
+        return `client id '${client.id}' is in use by a connected client`;
+    }
+    return principal;
   }
 
   /** The bound port (after start). */
@@ -133,7 +207,11 @@ export class AedesBroker {
     const port = this.options.port ?? 1883;
     await this.aedes.listen();
     const tls = this.options.tls;
-    const handle = this.aedes.handle;
+    const handle = (socket: Socket): void => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      limitPacketSize(this.aedes.handle(socket), this.maxPacketBytes, this.log);
+    };
     const server = tls
       ? createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca }, handle)
       : createTcpServer(handle);
@@ -194,12 +272,48 @@ export class AedesBroker {
     });
   }
 
-  /** Stops accepting connections, closes client connections and the broker. */
+  /**
+   * Stops gracefully: no new connections and no new messages (a message arriving now gets no PUBACK,
+   * so its device resends it to the next run), waits for the commits under way (at most
+   * closeTimeoutMs) and for their PUBACKs to leave, then closes the connections and the broker.
+   */
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.closing = true;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined;
+    const deadline = Date.now() + (this.options.closeTimeoutMs ?? 10_000);
+    while (this.owed.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.owed]),
+        new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),
+      ]);
+      clearTimeout(timer);
+    }
+    // aedes writes the PUBACK a tick after the callback; then the bytes must leave the socket buffers.
+    await new Promise((r) => setImmediate(r));
+    while ([...this.sockets].some((s) => s.writableLength > 0 && !s.destroyed) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closed;
+  }
+
+  /** Disconnects every client connected with this device credential (it was revoked); returns how many. */
+  disconnectCredential(credentialId: string): number {
+    const clients = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
+    let n = 0;
+    for (const c of Object.values(clients)) {
+      const p = c && this.principals.get(c);
+      if (c && p?.kind === 'device' && p.credential.id === credentialId) {
+        this.log.info(
+          `MQTT client '${c.id}' disconnected: its device credential ${credentialId} was revoked.`,
+        );
+        c.close();
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Connected clients right now. */

@@ -9,6 +9,7 @@ import type { Packet } from 'mqtt';
 import { IngestService } from '../../core/telemetry/ingest-service.js';
 import type { HistoryPoint } from '../../core/ports/storage-ports.js';
 import { AedesBroker } from './aedes-broker.js';
+import { clientIdFingerprint } from './mqtt-client-id.js';
 import { MqttClientIngest } from './mqtt-client-ingest.js';
 import { createIngestStack, pumpModels } from './mqtt-test-fixture.js';
 import type { IngestStack } from './mqtt-test-fixture.js';
@@ -137,6 +138,7 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
       url: MQTT_URL,
       clientId,
       topics,
+      closeTimeoutMs: 300, // its commit never ends: close gives up waiting
       ingest: new IngestService({
         workspace: () => ({ graph: stack.graph, models }),
         history: stuck,
@@ -157,6 +159,59 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
     await second.start();
     await until(() => raw('pump-3', 'flow').length === 1);
     expect(raw('pump-3', 'flow')).toEqual([{ ts: 7, value: 3 }]);
+  });
+
+  it('a graceful stop mid-stream sends the PUBACK of every stored message: nothing stored twice', async () => {
+    const clientId = `tl-ingest-${run}-d`;
+    // Slow commits: at the stop, messages are always waiting for theirs.
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+    stack = createIngestStack({
+      dataDir: dir,
+      twins: 5,
+      synchronous: 'NORMAL',
+      history: { commitDelayMs: 100 },
+    });
+    const logs: string[] = [];
+    const log = {
+      info: (m: string) => logs.push(m),
+      warn: (m: string) => logs.push(m),
+      error: (m: string) => logs.push(m),
+    };
+    const first = new MqttClientIngest({
+      url: MQTT_URL,
+      clientId,
+      topics,
+      ingest: stack.service,
+      logger: log,
+    });
+    cleanup.push(() => dropSession(clientId));
+    await first.start();
+    // The secret client id is never logged; its fingerprint is.
+    expect(logs.join('\n')).not.toContain(clientId);
+    expect(logs.join('\n')).toContain(`fingerprint ${clientIdFingerprint(clientId)}`);
+    const N = 600;
+    const pub = await mqtt.connectAsync(MQTT_URL, { reconnectPeriod: 0 });
+    cleanup.push(() => pub.endAsync());
+    // No $ts: a redelivered message would be stored a second time, so duplicates show.
+    const sent = (async () => {
+      for (let i = 1; i <= N; i++) {
+        await pub.publishAsync(topic('pump-4'), `{"flow":${i}}`, { qos: 1 });
+        if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await until(() => raw('pump-4', 'flow').length >= 150, 10_000);
+    await first.close();
+    const second = new MqttClientIngest({ url: MQTT_URL, clientId, topics, ingest: stack.service });
+    cleanup.push(() => second.close());
+    await second.start();
+    await sent;
+    await until(() => new Set(raw('pump-4', 'flow').map((p) => p.value)).size === N, 15_000);
+    await new Promise((r) => setTimeout(r, 500)); // any late redelivery would land now
+    stack.history.flush();
+    const values = raw('pump-4', 'flow').map((p) => p.value as number);
+    expect(values.length - new Set(values).size).toBe(0); // stored twice: none
+    expect(values).toHaveLength(N);
   });
 
   it('does not crash and keeps retrying when the broker is unreachable', async () => {

@@ -9,9 +9,15 @@
  * would allow one message per commit per connection, so instead the callback runs at once and the
  * PUBACK it sends is intercepted and released, in arrival order, when that message's ingest resolves.
  * Acks still pending when the connection drops are discarded: the broker redelivers those messages.
+ *
+ * close() is graceful: messages arriving after it starts are not ingested and get no PUBACK (the
+ * broker keeps them for the next session); the commits under way finish and their PUBACKs go out
+ * before the DISCONNECT. The client id is a secret (a client using it takes over the session): it is
+ * never logged, only its fingerprint.
  */
 import type { DevicePublishOptions } from '../../core/ports/device-channel.js';
 import mqtt from 'mqtt';
+import { clientIdFingerprint } from './mqtt-client-id.js';
 import type { IClientOptions, IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { TelemetryIngest } from '../../core/telemetry/ingest-service.js';
 import { TopicScheme } from '../../core/telemetry/topic-scheme.js';
@@ -21,8 +27,10 @@ import type { MqttLogger } from './mqtt-message-handler.js';
 export interface MqttClientIngestOptions {
   /** mqtt://, mqtts://, ws:// or wss:// URL; user name and password may be given in it. */
   url: string;
-  /** Fixed client id, so the broker keeps the session (and queued messages) across restarts. */
+  /** Fixed client id, so the broker keeps the session (and queued messages) across restarts. Secret: never logged. */
   clientId?: string;
+  /** How long close() waits for commits under way before disconnecting anyway (default 10 s). */
+  closeTimeoutMs?: number;
   /** Telemetry topic patterns (default DEFAULT_TELEMETRY_TOPICS); subscribed with `+` for tokens. */
   topics?: readonly string[];
   /** MQTT protocol version: 5 (default) or 4 (3.1.1). */
@@ -67,6 +75,12 @@ export class MqttClientIngest {
   private byId = new Map<number, PendingAck>();
   private subscribed = false;
   private readonly safeUrl: string;
+  /** Ingests whose PUBACK is owed (close() waits for them). */
+  private readonly owed = new Set<Promise<unknown>>();
+  /** Set by close(): messages arriving now are neither ingested nor acknowledged. */
+  private closing = false;
+  /** Message ids received while closing: their PUBACK is withheld, so the broker redelivers them. */
+  private readonly withheld = new Set<number>();
 
   constructor(private readonly options: MqttClientIngestOptions) {
     this.scheme = new TopicScheme(options.topics);
@@ -130,7 +144,7 @@ export class MqttClientIngest {
       delay = this.baseDelay;
       client.options.reconnectPeriod = delay;
       this.log.info(
-        `MQTT ingest connected to ${this.safeUrl} as '${this.clientId}' (session present: ${connack.sessionPresent}).`,
+        `MQTT ingest connected to ${this.safeUrl} (client id fingerprint ${clientIdFingerprint(this.clientId)}, session present: ${connack.sessionPresent}).`,
       );
       const filters = this.scheme.subscriptionFilters();
       client.subscribe(
@@ -155,6 +169,7 @@ export class MqttClientIngest {
       this.queue = [];
       this.head = 0;
       this.byId = new Map();
+      this.withheld.clear();
     });
     client.on('reconnect', () => {
       delay = Math.min(this.maxDelay, delay * 2);
@@ -181,10 +196,25 @@ export class MqttClientIngest {
     clearTimeout(timer);
   }
 
-  /** Disconnects (pending acks are not sent: the broker redelivers those messages to the next session). */
+  /**
+   * Disconnects gracefully: takes no new message, waits for the commits under way (at most
+   * closeTimeoutMs), sends their PUBACKs, then DISCONNECT. Messages not committed are redelivered by
+   * the broker to the next session.
+   */
   async close(): Promise<void> {
     const client = this.client;
+    this.closing = true;
+    const deadline = Date.now() + (this.options.closeTimeoutMs ?? 10_000);
+    while (this.owed.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.owed]),
+        new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),
+      ]);
+      clearTimeout(timer);
+    }
     this.client = undefined;
+    // end() (not forced) writes DISCONNECT after the PUBACKs already handed to the stream.
     if (client) await client.endAsync();
   }
 
@@ -194,6 +224,14 @@ export class MqttClientIngest {
     };
     const send = internal._sendPacket.bind(client);
     internal._sendPacket = (packet, cb, ...rest) => {
+      if (
+        packet.cmd === 'puback' &&
+        packet.messageId !== undefined &&
+        this.withheld.delete(packet.messageId)
+      ) {
+        cb?.(); // received while closing: not stored, so not acknowledged (the broker redelivers it)
+        return;
+      }
       if (packet.cmd === 'puback' && packet.messageId !== undefined) {
         const entry = this.byId.get(packet.messageId);
         if (entry && !entry.ack) {
@@ -206,6 +244,10 @@ export class MqttClientIngest {
       send(packet, cb, ...rest);
     };
     client.handleMessage = (packet: IPublishPacket, callback) => {
+      if (this.closing) {
+        if (packet.qos > 0 && packet.messageId !== undefined) this.withheld.add(packet.messageId);
+        return callback();
+      }
       let pending;
       try {
         pending = ingestMqttMessage(
@@ -230,7 +272,7 @@ export class MqttClientIngest {
       const queue = this.queue;
       queue.push(entry);
       this.byId.set(entry.messageId, entry);
-      pending.then(
+      const owed = pending.then(
         () => {
           entry.ready = true;
           if (queue === this.queue) this.flush(send);
@@ -243,6 +285,8 @@ export class MqttClientIngest {
           if (queue === this.queue) client.stream?.destroy();
         },
       );
+      this.owed.add(owed);
+      void owed.finally(() => this.owed.delete(owed));
       callback();
     };
   }

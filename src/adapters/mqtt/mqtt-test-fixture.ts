@@ -14,6 +14,7 @@ import { openSqliteDatabase } from '../sqlite/sqlite-database.js';
 import type { SqliteDatabase, SqliteSynchronous } from '../sqlite/sqlite-database.js';
 import { SqliteDeadLetterStore } from '../sqlite/sqlite-dead-letter-store.js';
 import { SqliteHistoryStore } from '../sqlite/sqlite-history-store.js';
+import type { SqliteHistoryStoreOptions } from '../sqlite/sqlite-history-store.js';
 
 export const PUMP_MODEL_ID = 'dtmi:twinloop:test:Pump;1';
 export const MOTOR_MODEL_ID = 'dtmi:twinloop:test:Motor;1';
@@ -82,12 +83,13 @@ export function createIngestStack(options: {
   twins: number;
   synchronous?: SqliteSynchronous;
   service?: Partial<IngestServiceOptions>;
+  history?: SqliteHistoryStoreOptions;
 }): IngestStack {
   const database = openSqliteDatabase({
     dataDir: options.dataDir,
     synchronous: options.synchronous ?? 'FULL',
   });
-  const history = new SqliteHistoryStore(database.db);
+  const history = new SqliteHistoryStore(database.db, options.history);
   const deadLetters = new SqliteDeadLetterStore(database.db);
   const graph = new InMemoryTwinGraph();
   for (let i = 1; i <= options.twins; i++) graph.putTwin(pumpTwin(`pump-${i}`));

@@ -32,6 +32,8 @@ export interface SeriesState extends SeriesBuffer {
   kind: 'telemetry' | 'property';
   lastTs: number;
   lastValue: HistoryValue;
+  /** No stored (or accepted) point of the series is later than this (exactly-once check; may be above). */
+  maxTs: number;
   hasLast: boolean;
   /** lastTs/lastValue changed since the series row was written. */
   lastDirty: boolean;

@@ -31,6 +31,7 @@ export function newState(
     kind,
     lastTs: -Infinity,
     lastValue: null,
+    maxTs: -Infinity,
     hasLast: false,
     lastDirty: false,
     bts: [],
@@ -45,6 +46,7 @@ export function rowToState(r: SeriesRow): SeriesState {
   const s = newState(r.id, r.workspace, r.twin_id, r.path, r.kind === 'property' ? 'property' : 'telemetry');
   if (r.last_ts !== null && r.last_value !== null) {
     s.lastTs = r.last_ts;
+    s.maxTs = r.last_ts;
     s.lastValue = JSON.parse(r.last_value) as HistoryValue;
     s.hasLast = true;
   }

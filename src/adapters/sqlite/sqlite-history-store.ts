@@ -33,6 +33,7 @@ import { HistoryReader, type SeriesBuffer } from './sqlite-history-query.js';
 import { SeriesCompactor, type SeriesState } from './sqlite-history-compactor.js';
 import { invalidPoint, newState, rowToState, type SeriesRow } from './sqlite-history-series.js';
 import { decodeLog, encodeLog, type LogBatch } from './sqlite-history-codec.js';
+import { HistoryDedupe } from './sqlite-history-dedupe.js';
 
 export interface SqliteHistoryStoreOptions {
   /** Wait this long (ms) to gather appends into one commit; 0 (default) = same tick. */
@@ -56,6 +57,7 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly committer: GroupCommitter<HistoryPoint>;
   private readonly reader: HistoryReader;
   private readonly compactor: SeriesCompactor;
+  private readonly dedupe: HistoryDedupe;
   /** Series touched since open: workspace → twin → path → state. */
   private readonly cache = new Map<string, Map<string, Map<string, SeriesState>>>();
   private readonly byId = new Map<number, SeriesState>();
@@ -105,6 +107,7 @@ export class SqliteHistoryStore implements HistoryStore {
       };
       this.reader = new HistoryReader(db);
       this.compactor = new SeriesCompactor(db, options.chunkPoints ?? 4096);
+      this.dedupe = new HistoryDedupe(db);
       this.nextSeriesId =
         ((db.prepare('SELECT max(id) AS m FROM series').get() as { m: number | null }).m ?? 0) + 1;
       this.replayLog();
@@ -173,6 +176,7 @@ export class SqliteHistoryStore implements HistoryStore {
       throw new TwinloopError('InvalidHistoryQuery', `prune needs a time in ms (got ${String(before)}).`);
     }
     this.compactNow();
+    this.dedupe.invalidate();
     try {
       return this.db.transaction(() => this.compactor.prune(before))();
     } catch (e) {
@@ -188,6 +192,7 @@ export class SqliteHistoryStore implements HistoryStore {
    */
   deleteTwin(workspace: string, twinId: string, alsoInTransaction?: () => void): void {
     this.compactNow();
+    this.dedupe.invalidate();
     try {
       this.db.transaction(() => {
         this.compactor.deleteTwin(workspace, twinId);
@@ -216,6 +221,11 @@ export class SqliteHistoryStore implements HistoryStore {
     if (this.pass) this.finishPass();
     this.startPass();
     if (this.pass) this.finishPass();
+  }
+
+  /** Points with a source time skipped because their series already held that time (since open). */
+  get duplicatesSkipped(): number {
+    return this.dedupe.skipped;
   }
 
   /** Points committed but not yet compacted (for tests and metrics). */
@@ -270,6 +280,7 @@ export class SqliteHistoryStore implements HistoryStore {
     }
     const slice = pass.queue.slice(first, pass.next);
     const last = pass.next >= pass.queue.length;
+    this.dedupe.invalidate();
     try {
       this.db.transaction(() => {
         for (const s of slice) if (s.frozen) this.compactor.compactSeries(s, s.frozen, pass.epoch);
@@ -337,20 +348,22 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   /** One group commit: one log row (plus new series rows) in one transaction. */
-  private commit(points: HistoryPoint[]): void {
+  private commit(all: HistoryPoint[]): void {
     const created: SeriesState[] = [];
-    const states: SeriesState[] = new Array<SeriesState>(points.length);
+    const allStates: SeriesState[] = new Array<SeriesState>(all.length);
     const batch: LogBatch = {
       n: 0,
-      sids: new Uint32Array(points.length),
-      ts: new Float64Array(points.length),
-      vals: new Float64Array(points.length),
+      sids: new Uint32Array(all.length),
+      ts: new Float64Array(all.length),
+      vals: new Float64Array(all.length),
       extra: [],
     };
     let logId: number;
+    let points: readonly HistoryPoint[] = all;
+    let states: readonly SeriesState[] = allStates;
     try {
-      for (let i = 0; i < points.length; i++) {
-        const p = points[i]!;
+      for (let i = 0; i < all.length; i++) {
+        const p = all[i]!;
         let s = this.cache.get(p.workspace)?.get(p.twinId)?.get(p.path);
         if (!s) {
           const row = this.stmt.seriesByKey.get(p.workspace, p.twinId, p.path);
@@ -360,7 +373,13 @@ export class SqliteHistoryStore implements HistoryStore {
             created.push(s);
           }
         }
-        states[i] = s;
+        allStates[i] = s;
+      }
+      let skipped: number;
+      ({ points, states, skipped } = this.dedupe.filter(all, allStates));
+      for (let i = 0; i < points.length; i++) {
+        const p = points[i]!;
+        const s = states[i]!;
         if (typeof p.value === 'number') {
           batch.sids[batch.n] = s.id;
           batch.ts[batch.n] = p.ts;
@@ -370,11 +389,15 @@ export class SqliteHistoryStore implements HistoryStore {
           batch.extra.push([s.id, p.ts, p.value]);
         }
       }
-      const { nums, extra } = encodeLog(batch);
-      logId = this.db.transaction(() => {
-        for (const s of created) this.stmt.insertSeries.run(s.id, s.workspace, s.twinId, s.path, s.kind);
-        return Number(this.stmt.insertLog.run(nums, extra).lastInsertRowid);
-      })();
+      // When every point was already stored (a redelivery) there is nothing to write.
+      if (points.length > 0) {
+        const { nums, extra } = encodeLog(batch);
+        logId = this.db.transaction(() => {
+          for (const s of created) this.stmt.insertSeries.run(s.id, s.workspace, s.twinId, s.path, s.kind);
+          return Number(this.stmt.insertLog.run(nums, extra).lastInsertRowid);
+        })();
+      } else logId = this.maxLogId;
+      this.dedupe.skipped += skipped;
     } catch (e) {
       for (const s of created) this.forget(s);
       throw storageError('Cannot commit history points', e);
@@ -393,6 +416,7 @@ export class SqliteHistoryStore implements HistoryStore {
       s.bnum.push(NaN);
     }
     s.bts.push(ts);
+    if (ts > s.maxTs) s.maxTs = ts;
     if (!s.hasLast || ts >= s.lastTs) {
       s.lastTs = ts;
       s.lastValue = value;

@@ -159,4 +159,22 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'device credentials',
+    up: (db) => {
+      db.exec(`
+        -- A token scoped to one twin; digest: SHA-256 of the token's secret (the secret is never stored).
+        CREATE TABLE device_credentials (
+          seq INTEGER PRIMARY KEY,
+          id TEXT NOT NULL UNIQUE,
+          workspace TEXT NOT NULL,
+          twin_id TEXT NOT NULL,
+          label TEXT,
+          created_at INTEGER NOT NULL,
+          digest BLOB NOT NULL
+        );
+        CREATE INDEX device_credentials_by_twin ON device_credentials (workspace, twin_id);
+      `);
+    },
+  },
 ];

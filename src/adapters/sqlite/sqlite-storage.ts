@@ -8,6 +8,7 @@ import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite-databas
 import type Database from 'better-sqlite3';
 import type { GroupCommitOptions } from './sqlite-group-commit.js';
 import { SqliteBehaviourParameterStore } from './sqlite-behaviour-parameter-store.js';
+import { SqliteDeviceCredentialStore } from './sqlite-device-credential-store.js';
 import { SqliteDeadLetterStore, type SqliteDeadLetterStoreOptions } from './sqlite-dead-letter-store.js';
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './sqlite-history-store.js';
 import { SqliteModelStore } from './sqlite-model-store.js';
@@ -43,6 +44,8 @@ export interface SqliteStorage {
   deadLetters: SqliteDeadLetterStore;
   /** Behaviour parameters applied to twins, and calibrations. */
   behaviour: SqliteBehaviourParameterStore;
+  /** Device credentials (tokens scoped to one twin, stored hashed). */
+  credentials: SqliteDeviceCredentialStore;
   /** Flushes history and dead letters, then closes the database. */
   close(): Promise<void>;
 }
@@ -98,6 +101,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     history,
     deadLetters,
     behaviour: new SqliteBehaviourParameterStore(database.db),
+    credentials: new SqliteDeviceCredentialStore(database.db),
     close: async () => {
       if (closed) return;
       closed = true;

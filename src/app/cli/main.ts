@@ -19,6 +19,7 @@ import { registerHistory } from './cmd-history.js';
 import { registerDeadLetters } from './cmd-dead-letters.js';
 import { registerWhatIf } from './cmd-whatif.js';
 import { registerStatus } from './cmd-status.js';
+import { registerDevices } from './cmd-devices.js';
 
 const program = new Command();
 program
@@ -64,6 +65,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerDeadLetters,
   registerWhatIf,
   registerStatus,
+  registerDevices,
 ];
 const kit: CliKit = { run };
 for (const register of COMMANDS) register(program, kit);

@@ -376,11 +376,64 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       expect(
         store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
       ).toEqual([]);
-      // a twin re-created with the same id starts a new history
-      await store.append([pt('t1', 'a', 5, 50)]);
+      // a twin re-created with the same id starts a new history, in which an old source time is new
+      await store.append([pt('t1', 'a', 5, 50), { ...pt('t1', 'b', 1, 20), once: true }]);
       expect(
         store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
       ).toEqual([{ ts: 5, value: 50 }]);
+      expect(
+        store.queryRaw({ workspace: WS, twinId: 't1', path: 'b', from: 0, to: 10, limit: 10 }).points,
+      ).toEqual([{ ts: 1, value: 20 }]);
+    });
+
+    it('stores a point with a source time once per series and ts: redelivered, resent, in one batch, after reopen', async () => {
+      const once = (twinId: string, path: string, ts: number, value: HistoryValue): HistoryPoint => ({
+        ...pt(twinId, path, ts, value),
+        once: true,
+      });
+      const read = (twinId: string, path: string) =>
+        store.queryRaw({ workspace: WS, twinId, path, from: 0, to: 1e6, limit: 1000 }).points;
+      await store.append([once('d1', 'temp', 10, 1), once('d1', 'temp', 20, 2), once('d1', 'flow', 10, 5)]);
+      // The same message again (a redelivery), the same ts within one append, and concurrent resends.
+      await store.append([once('d1', 'temp', 10, 1), once('d1', 'temp', 20, 2)]);
+      await store.append([once('d1', 'temp', 30, 3), once('d1', 'temp', 30, 3)]);
+      await Promise.all([
+        store.append([once('d1', 'temp', 40, 4)]),
+        store.append([once('d1', 'temp', 40, 4)]),
+      ]);
+      // A late point between stored ones is new; the first stored value wins over a different one at the same ts.
+      await store.append([once('d1', 'temp', 15, 1.5), once('d1', 'temp', 20, 99)]);
+      expect(read('d1', 'temp')).toEqual([
+        { ts: 10, value: 1 },
+        { ts: 15, value: 1.5 },
+        { ts: 20, value: 2 },
+        { ts: 30, value: 3 },
+        { ts: 40, value: 4 },
+      ]);
+      // Another series (twin or name) with the same ts is its own reading; non-numeric values too.
+      await store.append([
+        once('d2', 'temp', 10, 7),
+        once('d1', 'state', 10, 'on'),
+        once('d1', 'state', 10, 'on'),
+      ]);
+      expect(read('d2', 'temp')).toEqual([{ ts: 10, value: 7 }]);
+      expect(read('d1', 'state')).toEqual([{ ts: 10, value: 'on' }]);
+      store = await fx.reopen();
+      // After a restart (the crash case: the originals are in chunks or the replayed log) nothing doubles.
+      await store.append(Array.from({ length: 50 }, (_, i) => once('d1', 'temp', 10 * (i % 5) + 10, 0)));
+      await store.append([once('d1', 'flow', 10, 6), once('d1', 'state', 10, 'off')]);
+      expect(read('d1', 'temp').map((p) => p.ts)).toEqual([10, 15, 20, 30, 40, 50]);
+      expect(read('d1', 'flow')).toEqual([{ ts: 10, value: 5 }]);
+      expect(read('d1', 'state')).toEqual([{ ts: 10, value: 'on' }]);
+      expect(store.listSeries(WS, 'd1').find((s) => s.path === 'temp')?.lastValue).toBe(0);
+    });
+
+    it('stores every point without a source time, even at a ts already held', async () => {
+      await store.append([pt('r1', 'temp', 10, 1), pt('r1', 'temp', 10, 1)]);
+      await store.append([pt('r1', 'temp', 10, 1), { ...pt('r1', 'temp', 10, 2), once: true }]);
+      expect(
+        store.queryRaw({ workspace: WS, twinId: 'r1', path: 'temp', from: 0, to: 100, limit: 10 }).points,
+      ).toHaveLength(3);
     });
 
     it('rejects appends after close', async () => {

@@ -63,6 +63,12 @@ export interface HistoryPoint {
   /** Source time, ms since epoch. */
   ts: number;
   value: HistoryValue;
+  /**
+   * True when `ts` is the device's own source time (`$ts`): the point is stored at most once per
+   * series and ts, so a message redelivered after a crash or resent after a lost PUBACK never counts
+   * twice (the first stored value wins). Points without it (server receive time) are always stored.
+   */
+  once?: boolean;
 }
 
 export type AggregateFn = 'avg' | 'min' | 'max' | 'sum' | 'count' | 'first' | 'last';

@@ -368,14 +368,17 @@ function toPoints(sets: readonly AcceptedSet[]): HistoryPoint[] {
   for (const s of sets) {
     const prefix = s.rs.component === undefined ? '' : `${s.rs.component}/`;
     for (const [name, value] of Object.entries(s.values)) {
-      points.push({
+      const p: HistoryPoint = {
         workspace: s.workspace,
         twinId: s.rs.twinId,
         path: prefix + name,
         kind: 'telemetry',
         ts: s.rs.time,
         value: value as HistoryValue,
-      });
+      };
+      // A source time makes the reading idempotent: a redelivered or resent message is stored once.
+      if (s.rs.sourceTime) p.once = true;
+      points.push(p);
     }
   }
   return points;

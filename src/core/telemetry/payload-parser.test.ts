@@ -157,6 +157,7 @@ describe('parseNdjsonPayload', () => {
       twinId: 'pump-2',
       component: 'motor',
       time: 5,
+      sourceTime: true,
       values: { rpm: 3 },
     });
     const l4 = lines[2]!.result;

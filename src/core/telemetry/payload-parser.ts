@@ -167,6 +167,7 @@ function readingSet(
   }
   const before = problems.length;
   let time = receivedAt;
+  let sourceTime = false;
   let dtId = twinId;
   let comp = component;
   const values: Record<string, unknown> = {};
@@ -185,7 +186,10 @@ function readingSet(
               at,
             ),
           );
-        } else time = t;
+        } else {
+          time = t;
+          sourceTime = true;
+        }
       } else if (bulk && key === '$dtId') {
         if (typeof value !== 'string' || value === '')
           problems.push(problem('payload.twinId', '$dtId must be a non-empty string.', at));
@@ -214,6 +218,7 @@ function readingSet(
   if (problems.length !== before || dtId === undefined) return undefined;
   const rs: ReadingSet = { twinId: dtId, time, values };
   if (comp !== undefined) rs.component = comp;
+  if (sourceTime) rs.sourceTime = true;
   return rs;
 }
 

@@ -28,6 +28,8 @@ export interface ReadingSet {
   component?: string;
   /** Source time, ms since epoch. */
   time: number;
+  /** True when the time came from the payload (`$ts`), not from the receive time. */
+  sourceTime?: boolean;
   values: Record<string, unknown>;
 }
 

@@ -1,0 +1,128 @@
+/**
+ * DeviceCredentialStore on SQLite: one row per credential with the SHA-256 digest of its secret,
+ * never the secret. Lookup is by the public id carried in the token; the digest is then compared in
+ * constant time.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type {
+  DeviceCredential,
+  DeviceCredentialStore,
+  IssuedDeviceCredential,
+} from '../../core/ports/device-credential-store.js';
+import { parseDeviceToken } from '../../core/ports/device-credential-store.js';
+import { storageError } from './sqlite-database.js';
+
+interface Row {
+  id: string;
+  workspace: string;
+  twin_id: string;
+  label: string | null;
+  created_at: number;
+  digest: Buffer;
+}
+
+function toCredential(r: Row): DeviceCredential {
+  const c: DeviceCredential = {
+    id: r.id,
+    workspace: r.workspace,
+    twinId: r.twin_id,
+    createdAt: r.created_at,
+  };
+  if (r.label !== null) c.label = r.label;
+  return c;
+}
+
+function digest(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
+  private readonly stmt: {
+    insert: Database.Statement<[string, string, string, string | null, number, Buffer]>;
+    byId: Database.Statement<[string], Row>;
+    list: Database.Statement<[string], Row>;
+    listTwin: Database.Statement<[string, string], Row>;
+    revoke: Database.Statement<[string, string]>;
+    revokeTwin: Database.Statement<[string, string]>;
+  };
+
+  constructor(db: Database.Database) {
+    this.stmt = {
+      insert: db.prepare(
+        'INSERT INTO device_credentials (id, workspace, twin_id, label, created_at, digest) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      byId: db.prepare('SELECT * FROM device_credentials WHERE id = ?'),
+      list: db.prepare('SELECT * FROM device_credentials WHERE workspace = ? ORDER BY seq'),
+      listTwin: db.prepare(
+        'SELECT * FROM device_credentials WHERE workspace = ? AND twin_id = ? ORDER BY seq',
+      ),
+      revoke: db.prepare('DELETE FROM device_credentials WHERE workspace = ? AND id = ?'),
+      revokeTwin: db.prepare('DELETE FROM device_credentials WHERE workspace = ? AND twin_id = ?'),
+    };
+  }
+
+  create(input: { workspace: string; twinId: string; label?: string }): IssuedDeviceCredential {
+    const id = `dc_${randomBytes(8).toString('hex')}`;
+    const secret = randomBytes(32).toString('base64url');
+    const credential: DeviceCredential = {
+      id,
+      workspace: input.workspace,
+      twinId: input.twinId,
+      createdAt: Date.now(),
+    };
+    if (input.label !== undefined) credential.label = input.label;
+    try {
+      this.stmt.insert.run(
+        id,
+        input.workspace,
+        input.twinId,
+        input.label ?? null,
+        credential.createdAt,
+        digest(secret),
+      );
+    } catch (e) {
+      throw storageError('Cannot store a device credential', e);
+    }
+    return { credential, token: `tldc_${id}_${secret}` };
+  }
+
+  verify(token: string): DeviceCredential | undefined {
+    const t = typeof token === 'string' ? parseDeviceToken(token) : undefined;
+    if (!t) return undefined;
+    let row: Row | undefined;
+    try {
+      row = this.stmt.byId.get(t.id);
+    } catch (e) {
+      throw storageError('Cannot read device credentials', e);
+    }
+    if (!row || row.digest.length !== 32) return undefined;
+    return timingSafeEqual(digest(t.secret), row.digest) ? toCredential(row) : undefined;
+  }
+
+  list(workspace: string, twinId?: string): DeviceCredential[] {
+    try {
+      const rows =
+        twinId === undefined ? this.stmt.list.all(workspace) : this.stmt.listTwin.all(workspace, twinId);
+      return rows.map(toCredential);
+    } catch (e) {
+      throw storageError('Cannot read device credentials', e);
+    }
+  }
+
+  revoke(workspace: string, id: string): boolean {
+    try {
+      return this.stmt.revoke.run(workspace, id).changes > 0;
+    } catch (e) {
+      throw storageError('Cannot revoke a device credential', e);
+    }
+  }
+
+  revokeTwin(workspace: string, twinId: string): number {
+    try {
+      return this.stmt.revokeTwin.run(workspace, twinId).changes;
+    } catch (e) {
+      throw storageError('Cannot revoke device credentials', e);
+    }
+  }
+}
