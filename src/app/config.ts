@@ -37,7 +37,23 @@ export const ConfigSchema = Type.Object(
     limits: Type.Object({
       maxBodyBytes: Type.Integer({ minimum: 1024 }),
       maxQueryLength: Type.Integer({ minimum: 64 }),
-      maxQueryHops: Type.Integer({ minimum: 1 }),
+    }),
+    /** The work budget of every query, and the kept cursors of paged results (docs/api.md). */
+    query: Type.Object({
+      /** Twins and relationships one request may visit. */
+      maxVisits: Type.Integer({ minimum: 1000 }),
+      /** Wall time one request may take, ms (pauses included). */
+      timeoutMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
+      /** CPU time one slice may take before the query yields the event loop, ms. */
+      sliceMs: Type.Number({ minimum: 0.5, maximum: 1000 }),
+      /** Hop cap of variable-hop conditions (absent: none); reaching it is an error. */
+      maxHops: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** How long a paged result waits for its next page, ms. */
+      cursorTtlMs: Type.Integer({ minimum: 1000 }),
+      /** Paged results kept at once. */
+      maxCursors: Type.Integer({ minimum: 1 }),
+      /** Estimated memory of all kept paged results, bytes. */
+      cursorMaxBytes: Type.Integer({ minimum: 65_536 }),
     }),
     history: Type.Object({
       /** Days of history kept; 0 keeps everything. */
@@ -85,7 +101,17 @@ export function defaultConfig(): TwinloopConfig {
     httpPortExplicit: false,
     mqtt: { port: DEFAULT_MQTT_PORT, portExplicit: false, maxMessageBytes: 256 * 1024 },
     auth: 'auto',
-    limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000, maxQueryHops: 100 },
+    limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000 },
+    // Keeps a hopeless query (an unanchored MATCH over a dense graph) to well under a second of
+    // work; slices of 5 ms keep MQTT acknowledgements and /healthz answering while it runs.
+    query: {
+      maxVisits: 1_000_000,
+      timeoutMs: 10_000,
+      sliceMs: 5,
+      cursorTtlMs: 5 * 60_000,
+      maxCursors: 1000,
+      cursorMaxBytes: 64 * 1024 * 1024,
+    },
     history: { retentionDays: 0, synchronous: 'FULL' },
     simulation: { enabled: true, shadow: true },
     logLevel: 'info',
@@ -111,6 +137,9 @@ export interface CliConfigOptions {
   shadow?: string;
   logLevel?: string;
   retentionDays?: string;
+  queryMaxVisits?: string;
+  queryTimeoutMs?: string;
+  queryMaxHops?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -133,6 +162,19 @@ function simLayer(
   if (shadow) sim.shadow = flag(shadow);
   if (speed !== undefined && speed !== '') sim.speed = num(speed);
   return Object.keys(sim).length ? sim : undefined;
+}
+
+/** The query budget options one source gives (numbers left as-is when not numbers, for validation). */
+function queryLayer(
+  maxVisits: string | undefined,
+  timeoutMs: string | undefined,
+  maxHops: string | undefined,
+): Partial<TwinloopConfig['query']> | undefined {
+  const q: Partial<TwinloopConfig['query']> = {};
+  if (maxVisits !== undefined && maxVisits !== '') q.maxVisits = num(maxVisits);
+  if (timeoutMs !== undefined && timeoutMs !== '') q.timeoutMs = num(timeoutMs);
+  if (maxHops !== undefined && maxHops !== '') q.maxHops = num(maxHops);
+  return Object.keys(q).length ? q : undefined;
 }
 
 /** The layer given by TWINLOOP_* environment variables. */
@@ -159,6 +201,12 @@ export function envLayer(env: Env): ConfigLayer {
   if (sim) layer.simulation = sim;
   if (env.TWINLOOP_LOG_LEVEL) layer.logLevel = env.TWINLOOP_LOG_LEVEL as TwinloopConfig['logLevel'];
   if (env.TWINLOOP_RETENTION_DAYS) layer.history = { retentionDays: num(env.TWINLOOP_RETENTION_DAYS) };
+  const query = queryLayer(
+    env.TWINLOOP_QUERY_MAX_VISITS,
+    env.TWINLOOP_QUERY_TIMEOUT_MS,
+    env.TWINLOOP_QUERY_MAX_HOPS,
+  );
+  if (query) layer.query = query;
   return layer;
 }
 
@@ -185,6 +233,8 @@ export function cliLayer(o: CliConfigOptions): ConfigLayer {
   if (sim) layer.simulation = sim;
   if (o.logLevel) layer.logLevel = o.logLevel as TwinloopConfig['logLevel'];
   if (o.retentionDays !== undefined) layer.history = { retentionDays: num(o.retentionDays) };
+  const query = queryLayer(o.queryMaxVisits, o.queryTimeoutMs, o.queryMaxHops);
+  if (query) layer.query = query;
   return layer;
 }
 

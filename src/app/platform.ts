@@ -396,7 +396,8 @@ export async function startPlatform(
       compileQuery: createLiveQueryCompiler({
         graphOf: (ws) => (ws === workspace ? graph : undefined),
         isOfModel,
-        maxHops: config.limits.maxQueryHops,
+        ...(config.query.maxHops !== undefined ? { maxHops: config.query.maxHops } : {}),
+        budget: config.query,
       }),
     });
     closers.push(() => hub.close());
@@ -430,7 +431,15 @@ export async function startPlatform(
           tls,
           bodyLimit: config.limits.maxBodyBytes,
           maxQueryLength: config.limits.maxQueryLength,
-          maxQueryHops: config.limits.maxQueryHops,
+          ...(config.query.maxHops !== undefined ? { maxQueryHops: config.query.maxHops } : {}),
+          query: {
+            budget: config.query,
+            cursors: {
+              ttlMs: config.query.cursorTtlMs,
+              maxCursors: config.query.maxCursors,
+              maxBytes: config.query.cursorMaxBytes,
+            },
+          },
           control,
           simulator: {
             status: () =>

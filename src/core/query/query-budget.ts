@@ -45,6 +45,11 @@ export class QueryBudget {
   pauses = 0;
   /** List entries the walk holds now (start lists, neighbour lists): sizes a kept cursor. */
   held = 0;
+  /**
+   * Set by the walk (query-runner.ts): copies the lists it has open, so that it can be left
+   * suspended while writes commit (before a pause, and before a cursor is kept for its next page).
+   */
+  suspend: () => void = () => undefined;
   private started = 0;
   private sliceStarted = 0;
   private nextClock = CLOCK_EVERY;

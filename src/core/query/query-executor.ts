@@ -179,8 +179,8 @@ function* pageWork(graph: GraphView, text: string, options: QueryOptions): PageW
   const { budget, rows, project } = cursor;
   const want = Math.min(pageSize, cursor.remaining);
   const value: unknown[] = [];
-  // The row read ahead by the previous page opens this one.
-  if (cursor.seq > 0) value.push(project(cursor.pending));
+  // The row read ahead by the previous page opens this one (unless a write removed part of it).
+  if (cursor.seq > 0 && refresh(graph, cursor.pending)) value.push(project(cursor.pending));
   let more = false;
   for (;;) {
     if (value.length === want && cursor.remaining <= want) break; // TOP ends here: no look-ahead
@@ -204,6 +204,7 @@ function* pageWork(graph: GraphView, text: string, options: QueryOptions): PageW
     return { value, continuationToken: null, visits: budget.visits };
   }
   cursor.seq++;
+  budget.suspend(); // the walk lets go of live graph iterators before writes can commit
   cursors.put(cursor);
   return {
     value,
@@ -213,6 +214,18 @@ function* pageWork(graph: GraphView, text: string, options: QueryOptions): PageW
     ),
     visits: budget.visits,
   };
+}
+
+/** Re-reads a kept row's twins and relationships in place; false when one was deleted meanwhile. */
+function refresh(graph: GraphView, row: Row): boolean {
+  for (let i = 0; i < row.length; i++) {
+    const x = row[i];
+    if (x === undefined) continue;
+    const now = 'modelId' in x ? graph.getTwin(x.id) : graph.getRelationship(x.sourceId, x.id);
+    if (now === undefined) return false;
+    row[i] = now;
+  }
+  return true;
 }
 
 function* pause(budget: QueryBudget): Generator<typeof PAUSE, void, void> {

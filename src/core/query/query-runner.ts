@@ -89,6 +89,7 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
   const beforePause = (): void => {
     for (const s of open) budget.held += s.copy();
   };
+  budget.suspend = beforePause;
 
   const passes = (filters: readonly ((row: Row) => unknown)[]): boolean => {
     for (const f of filters) if (f(row) !== true) return false;
