@@ -76,8 +76,17 @@ interface PublisherResult {
   seconds: number;
   ackUs: { p50: number; p99: number; p999: number; max: number; count: number };
 }
+interface ServerPhase {
+  loopDelayP50Ms: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  gcMs: number;
+  gcMaxMs: number;
+  cpuShare: number;
+}
 interface Phase {
   name: string;
+  server?: ServerPhase;
   pub: PublisherResult;
   healthz: hdr.Histogram;
   healthzFailed: number;
@@ -94,6 +103,8 @@ const ready = await jsonLine<{ httpUrl: string; mqttPort: number; twins: number;
 );
 
 async function phase(name: string, withQueries: boolean): Promise<Phase> {
+  server.stdin.write('phase\n'); // starts the server's measurements of this phase
+  await jsonLine<{ phase: ServerPhase }>(server, 'phase', 10_000);
   const healthz = histogram();
   const queryMs = histogram();
   let healthzFailed = 0;
@@ -148,8 +159,13 @@ async function phase(name: string, withQueries: boolean): Promise<Phase> {
   ]);
   const pub = await jsonLine<PublisherResult>(publisher, 'sent', (SECONDS + 60) * 1000);
   running = false;
+  const { phase: serverPhase } = await (async () => {
+    const p = jsonLine<{ phase: ServerPhase }>(server, 'phase', 30_000);
+    server.stdin.write('phase\n');
+    return p;
+  })();
   await Promise.all([probe, queryLoop]);
-  return { name, pub, healthz, healthzFailed, queries, queryStatuses, queryMs };
+  return { name, server: serverPhase, pub, healthz, healthzFailed, queries, queryStatuses, queryMs };
 }
 
 const phases = [
@@ -185,6 +201,15 @@ const block = [
   '| phase | sent | acked | ack p50 ms | ack p99 ms | ack max ms | /healthz probes | /healthz p50 ms | /healthz p99 ms | /healthz max ms | queries (status) |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ...rows,
+  '',
+  'Where the time goes in the server process (same phases): event-loop delay, GC pauses, CPU used per wall second.',
+  '',
+  '| phase | loop delay p50 ms | p99 ms | max ms | GC total ms | GC max ms | CPU share |',
+  '|---|---:|---:|---:|---:|---:|---:|',
+  ...phases.map(
+    (p) =>
+      `| ${p.name} | ${p.server?.loopDelayP50Ms.toFixed(1)} | ${p.server?.loopDelayP99Ms.toFixed(1)} | ${p.server?.loopDelayMaxMs.toFixed(1)} | ${p.server?.gcMs.toFixed(0)} | ${p.server?.gcMaxMs.toFixed(1)} | ${p.server?.cpuShare.toFixed(2)} |`,
+  ),
   '',
   `Messages accepted by ingest over both phases: ${stats.ingest['acceptedMessages']} of ${phases.reduce((n, p) => n + p.pub.sent, 0)} sent (${stats.ingest['deadLetters']} dead letters, ${stats.ingest['storageFailures']} storage failures); /healthz failures: ${phases.map((p) => p.healthzFailed).join(' / ')}. Target p99 < 50 ms for both under the query loop: ${meets ? 'meets' : 'misses'} it on this run.`,
   '',

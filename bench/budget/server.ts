@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import readline from 'node:readline';
 import { PUMP_MODELS } from '../../src/adapters/mqtt/mqtt-test-fixture.js';
 import { resolveConfig } from '../../src/app/config.js';
@@ -61,8 +62,43 @@ process.stdout.write(
   `${JSON.stringify({ ready: true, httpUrl: platform.runtime.httpUrl, mqttPort, twins: platform.graph.twinCount, relationships: platform.graph.relationshipCount })}\n`,
 );
 
+// Where the time goes, per phase: event-loop delay and garbage-collection pauses of this process.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+let gcMs = 0;
+let gcMaxMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gcMs += e.duration;
+    gcMaxMs = Math.max(gcMaxMs, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+const cpu0 = { at: process.cpuUsage(), t: performance.now() };
+
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {
+  if (line.trim() === 'phase') {
+    // Reports the phase that ended and starts measuring the next one.
+    const cpu = process.cpuUsage(cpu0.at);
+    const wall = performance.now() - cpu0.t;
+    process.stdout.write(
+      `${JSON.stringify({
+        phase: {
+          loopDelayP50Ms: loopDelay.percentile(50) / 1e6,
+          loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+          loopDelayMaxMs: loopDelay.max / 1e6,
+          gcMs,
+          gcMaxMs,
+          cpuShare: (cpu.user + cpu.system) / 1000 / wall,
+        },
+      })}\n`,
+    );
+    loopDelay.reset();
+    gcMs = gcMaxMs = 0;
+    cpu0.at = process.cpuUsage();
+    cpu0.t = performance.now();
+    return;
+  }
   if (line.trim() !== 'stop') return;
   void (async () => {
     const stats = { ingest: platform.ingest.stats.snapshot() };
