@@ -37,6 +37,8 @@ class Source<T> {
   private it: Iterator<T> | undefined;
   private buf: T[] | undefined;
   private i = 0;
+  /** Items copied (0 until copied). */
+  size = 0;
 
   constructor(items: Iterable<T>) {
     this.it = items[Symbol.iterator]();
@@ -62,6 +64,7 @@ class Source<T> {
     for (let r = it.next(); !r.done; r = it.next()) buf.push(r.value);
     this.buf = buf;
     this.it = undefined;
+    this.size = buf.length;
     return buf.length;
   }
 }
@@ -82,8 +85,8 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
     return s;
   };
   const closeSource = (): void => {
-    open.pop();
-    if (open.length === 0) budget.held = 0;
+    const s = open.pop();
+    if (s?.copied) budget.held -= s.size;
   };
   /** Called when budget.visit() says the slice is over: copy the open lists, then pause. */
   const beforePause = (): void => {
