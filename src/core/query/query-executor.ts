@@ -67,6 +67,12 @@ export interface QueryOptions {
 export interface QueryAsyncOptions extends QueryOptions {
   /** Gives the event loop back between slices (default: setImmediate). */
   yieldNow?: () => Promise<void>;
+  /**
+   * Waits `ms` (default: setTimeout). Used to back off when the server is busy: when other work
+   * kept the event loop longer than a slice while the query was paused, the query waits twice that
+   * (at most BACKOFF_MAX_MS) before its next slice, so ingest keeps most of a busy process.
+   */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface QueryPage {
@@ -105,13 +111,23 @@ export async function executeQueryAsync(
   options: QueryAsyncOptions,
 ): Promise<QueryPage> {
   const yieldNow = options.yieldNow ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const now = options.now ?? (() => performance.now());
+  const sliceMs = options.budget?.sliceMs ?? DEFAULT_QUERY_BUDGET.sliceMs;
   const work = pageWork(graph, text, options);
   for (;;) {
     const r = work.next();
     if (r.done) return r.value;
+    const t = now();
     await yieldNow();
+    const others = now() - t; // what the rest of the process did meanwhile
+    if (others > sliceMs) await sleep(Math.min(BACKOFF * others, BACKOFF_MAX_MS));
   }
 }
+
+/** A busy process: the query waits this many times what the others took (see QueryAsyncOptions.sleep). */
+const BACKOFF = 2;
+const BACKOFF_MAX_MS = 50;
 
 /** The page as a generator that yields PAUSE when a slice is over. */
 function* pageWork(graph: GraphView, text: string, options: QueryOptions): PageWork {
