@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import { TwinloopError } from '../errors/errors.js';
 import { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
 import { QueryCursorStore } from './query-cursors.js';
@@ -119,5 +120,31 @@ describe('paging by kept cursors', () => {
     expect(
       errorOf(() => executeQuery(twins(30), text, { ...o, continuationToken: p.continuationToken })).code,
     ).toBe('InvalidContinuationToken');
+  });
+
+  it('any token a client makes up is a clear 400 or 410, never a crash or another page', () => {
+    const g = twins(30);
+    const cursors = new QueryCursorStore();
+    const o: QueryOptions = { isOfModel: testIsOfModel, cursors, pageSize: 5 };
+    const real = executeQuery(g, text, o).continuationToken as string;
+    const [payload] = real.split('.') as [string, string];
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.string().map((sig) => `${payload}.${sig}`),
+          fc
+            .jsonValue()
+            .map((v) => `${Buffer.from(JSON.stringify(v)).toString('base64url')}.${real.split('.')[1]}`),
+        ),
+        (token) => {
+          if (token === '' || token === real) return;
+          const e = errorOf(() => executeQuery(g, text, { ...o, continuationToken: token }));
+          expect(['InvalidContinuationToken', 'ContinuationTokenExpired']).toContain(e.code);
+        },
+      ),
+    );
+    // The real token still works after all that.
+    expect(executeQuery(g, text, { ...o, continuationToken: real }).value).toHaveLength(5);
   });
 });
