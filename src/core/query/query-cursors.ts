@@ -133,7 +133,7 @@ export class QueryCursorStore {
 function expired(l: QueryCursorLimits): TwinloopError {
   return new TwinloopError(
     'ContinuationTokenExpired',
-    `The continuation token has expired: a paged result is kept ${Math.round(l.ttlMs / 1000)} s after its last page, ` +
+    `The continuation token has expired (or is in use by another request): a paged result is kept ${Math.round(l.ttlMs / 1000)} s after its last page, ` +
       `and at most ${l.maxCursors} results (${Math.round(l.maxBytes / 1048576)} MiB) are kept at once. Run the query ` +
       'again from the first page (or raise query.cursorTtlMs, query.maxCursors or query.cursorMaxBytes).',
   );
