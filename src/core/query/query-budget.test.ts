@@ -108,6 +108,29 @@ describe('cooperative execution', () => {
     expect(ticks).toBeGreaterThanOrEqual(pauses);
   });
 
+  it('backs off while the rest of the process is busy: waits twice what the others took, at most 50 ms', async () => {
+    let t = 0;
+    const sleeps: number[] = [];
+    let busy = 0;
+    await executeQueryAsync(dense(100, 8), 'SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[*]-(b)', {
+      ...opts(),
+      budget: { sliceMs: 5, maxVisits: 1e9, timeoutMs: 1e9 },
+      now: () => (t += 0.05),
+      // Every other pause, the rest of the process takes 20 ms (or 40 ms) before the query resumes.
+      yieldNow: async () => {
+        busy++;
+        if (busy % 2 === 0) t += busy % 4 === 0 ? 40 : 20;
+      },
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        t += ms;
+      },
+    });
+    expect(busy).toBeGreaterThan(4);
+    expect(sleeps.length).toBe(Math.floor(busy / 2));
+    for (const ms of sleeps) expect([40, 50]).toContain(Math.round(ms));
+  });
+
   it('writes that commit between slices: deleted twins are not returned, updated ones are read new', async () => {
     const g = chain(3000);
     let wrote = false;
