@@ -58,7 +58,13 @@ export function registerQueryRoutes(
           `The query is ${body.query.length} characters long; this server accepts at most ${options.maxQueryLength}.`,
         );
       }
+      // A client that goes away stops its query at the next slice instead of leaving it to the budget.
+      const cancelled = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableEnded) cancelled.abort();
+      });
       const page = await executeQueryAsync(ws.graph, body.query, {
+        signal: cancelled.signal,
         pageSize: pageSize(req, QUERY_LIMITS.defaultPageSize),
         continuationToken: body.continuationToken ?? null,
         isOfModel: (m, base) => ws.models.isOfModel(m, base),

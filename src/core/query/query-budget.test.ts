@@ -131,6 +131,24 @@ describe('cooperative execution', () => {
     for (const ms of sleeps) expect([40, 50]).toContain(Math.round(ms));
   });
 
+  it('a cancelled request stops its query at the next pause', async () => {
+    const cancelled = new AbortController();
+    let pauses = 0;
+    const e = await errorOf(
+      executeQueryAsync(dense(320, 16), 'SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[*]-(b)-[*]-(c)', {
+        ...opts(),
+        budget: { sliceMs: 1, maxVisits: 1e12, timeoutMs: 1e9 },
+        signal: cancelled.signal,
+        yieldNow: async () => {
+          if (++pauses === 3) cancelled.abort();
+        },
+      }),
+    );
+    expect(e.code).toBe('BadRequest');
+    expect(e.message).toContain('cancelled');
+    expect(pauses).toBe(3);
+  });
+
   it('writes that commit between slices: deleted twins are not returned, updated ones are read new', async () => {
     const g = chain(3000);
     let wrote = false;

@@ -73,6 +73,8 @@ export interface QueryAsyncOptions extends QueryOptions {
    * (at most BACKOFF_MAX_MS) before its next slice, so ingest keeps most of a busy process.
    */
   sleep?: (ms: number) => Promise<void>;
+  /** Stops the query at its next pause (e.g. the client went away): it rejects with BadRequest. */
+  signal?: AbortSignal;
 }
 
 export interface QueryPage {
@@ -122,6 +124,10 @@ export async function executeQueryAsync(
     await yieldNow();
     const others = now() - t; // what the rest of the process did meanwhile
     if (others > sliceMs) await sleep(Math.min(BACKOFF * others, BACKOFF_MAX_MS));
+    if (options.signal?.aborted) {
+      work.return(undefined as never);
+      throw new TwinloopError('BadRequest', 'The query was stopped: its request was cancelled.');
+    }
   }
 }
 
