@@ -5,6 +5,7 @@
  * Target: RSS < 1.5 GB. Not a timed test: it reports, it does not assert.
  */
 import { performance } from 'node:perf_hooks';
+import { QueryCursorStore } from '../../src/core/query/query-cursors.js';
 import { executeQuery } from '../../src/core/query/query-executor.js';
 import { mb, report } from '../query/bench-report.js';
 import { buildPlant, isOfModel } from '../query/plant.js';
@@ -53,7 +54,7 @@ const queries: [string, string][] = [
 const results: string[] = [];
 for (const [name, text] of queries) {
   const s = performance.now();
-  const page = executeQuery(graph, text, { isOfModel });
+  const page = executeQuery(graph, text, { isOfModel, cursors: new QueryCursorStore() });
   results.push(`| ${name} | ${JSON.stringify(page.value)} | ${(performance.now() - s).toFixed(1)} |`);
 }
 gc();

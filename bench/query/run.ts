@@ -4,6 +4,7 @@
  * Not a timed test: it reports, it does not assert.
  */
 import { performance } from 'node:perf_hooks';
+import { QueryCursorStore } from '../../src/core/query/query-cursors.js';
 import { executeQuery, type QueryOptions } from '../../src/core/query/query-executor.js';
 import { percentile, report } from './bench-report.js';
 import { buildPlant, isOfModel, prng } from './plant.js';
@@ -19,7 +20,7 @@ const plant = buildPlant({
 });
 const buildMs = performance.now() - t0;
 const { graph } = plant;
-const opts: QueryOptions = { isOfModel, pageSize: 1000 };
+const opts: QueryOptions = { isOfModel, pageSize: 1000, cursors: new QueryCursorStore() };
 const rnd = prng(7);
 const pick = (xs: string[]): string => xs[Math.floor(rnd() * xs.length)] as string;
 

@@ -165,4 +165,37 @@ describe('config', () => {
       expect.arrayContaining(['/deadLetters/maxMB', '/storage/integrityCheckMaxMB']),
     );
   });
+
+  it('every query has a budget by default; file, env and command line set it; bad values are reported', () => {
+    const d = resolveConfig([], '/tmp/x');
+    expect(d.query).toMatchObject({ maxVisits: 1_000_000, timeoutMs: 10_000, sliceMs: 5 });
+    expect(d.query.maxHops).toBeUndefined(); // no hop cap: [*] walks as far as the graph goes
+    expect(Object.isFrozen(d.query)).toBe(true);
+    const cfg = resolveConfig([
+      { query: { sliceMs: 2, maxCursors: 10 } } as never,
+      envLayer({ TWINLOOP_QUERY_MAX_VISITS: '5000', TWINLOOP_QUERY_TIMEOUT_MS: '2000' }),
+      cliLayer({ queryTimeoutMs: '3000', queryMaxHops: '50' }),
+    ]);
+    expect(cfg.query).toMatchObject({
+      maxVisits: 5000,
+      timeoutMs: 3000,
+      sliceMs: 2,
+      maxHops: 50,
+      maxCursors: 10,
+    });
+    let err: unknown;
+    try {
+      resolveConfig([
+        envLayer({ TWINLOOP_QUERY_MAX_VISITS: 'lots' }),
+        cliLayer({ queryTimeoutMs: '0', queryMaxHops: '-1' }),
+      ]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TwinloopError);
+    const pointers = (err as TwinloopError).problems.map((p) => p.pointer);
+    expect(pointers).toEqual(
+      expect.arrayContaining(['/query/maxVisits', '/query/timeoutMs', '/query/maxHops']),
+    );
+  });
 });

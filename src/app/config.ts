@@ -51,7 +51,23 @@ export const ConfigSchema = Type.Object(
     limits: Type.Object({
       maxBodyBytes: Type.Integer({ minimum: 1024 }),
       maxQueryLength: Type.Integer({ minimum: 64 }),
-      maxQueryHops: Type.Integer({ minimum: 1 }),
+    }),
+    /** The work budget of every query, and the kept cursors of paged results (docs/api.md). */
+    query: Type.Object({
+      /** Twins and relationships one request may visit. */
+      maxVisits: Type.Integer({ minimum: 1000 }),
+      /** Wall time one request may take, ms (pauses included). */
+      timeoutMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
+      /** CPU time one slice may take before the query yields the event loop, ms. */
+      sliceMs: Type.Number({ minimum: 0.5, maximum: 1000 }),
+      /** Hop cap of variable-hop conditions (absent: none); reaching it is an error. */
+      maxHops: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** How long a paged result waits for its next page, ms. */
+      cursorTtlMs: Type.Integer({ minimum: 1000 }),
+      /** Paged results kept at once. */
+      maxCursors: Type.Integer({ minimum: 1 }),
+      /** Estimated memory of all kept paged results, bytes. */
+      cursorMaxBytes: Type.Integer({ minimum: 65_536 }),
     }),
     history: Type.Object({
       /** Days of history kept; 0 keeps everything. */
@@ -124,7 +140,17 @@ export function defaultConfig(): TwinloopConfig {
     mqtt: { port: DEFAULT_MQTT_PORT, portExplicit: false, maxMessageBytes: 256 * 1024 },
     auth: 'auto',
     http: { corsOrigins: [], allowedHosts: [] },
-    limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000, maxQueryHops: 100 },
+    limits: { maxBodyBytes: 16 * 1024 * 1024, maxQueryLength: 8000 },
+    // Keeps a hopeless query (an unanchored MATCH over a dense graph) to well under a second of
+    // work; slices of 5 ms keep MQTT acknowledgements and /healthz answering while it runs.
+    query: {
+      maxVisits: 1_000_000,
+      timeoutMs: 10_000,
+      sliceMs: 5,
+      cursorTtlMs: 5 * 60_000,
+      maxCursors: 1000,
+      cursorMaxBytes: 64 * 1024 * 1024,
+    },
     history: { retentionDays: 0, synchronous: 'FULL' },
     storage: { integrityCheckMaxMB: 1024 },
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
@@ -157,6 +183,9 @@ export interface CliConfigOptions {
   shadow?: string;
   logLevel?: string;
   retentionDays?: string;
+  queryMaxVisits?: string;
+  queryTimeoutMs?: string;
+  queryMaxHops?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -201,6 +230,19 @@ function httpLayer(
   return Object.keys(http).length ? http : undefined;
 }
 
+/** The query budget options one source gives (numbers left as-is when not numbers, for validation). */
+function queryLayer(
+  maxVisits: string | undefined,
+  timeoutMs: string | undefined,
+  maxHops: string | undefined,
+): Partial<TwinloopConfig['query']> | undefined {
+  const q: Partial<TwinloopConfig['query']> = {};
+  if (maxVisits !== undefined && maxVisits !== '') q.maxVisits = num(maxVisits);
+  if (timeoutMs !== undefined && timeoutMs !== '') q.timeoutMs = num(timeoutMs);
+  if (maxHops !== undefined && maxHops !== '') q.maxHops = num(maxHops);
+  return Object.keys(q).length ? q : undefined;
+}
+
 /** The layer given by TWINLOOP_* environment variables. */
 export function envLayer(env: Env): ConfigLayer {
   const layer: ConfigLayer = {};
@@ -240,6 +282,12 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_DEADLETTER_MAX_PAYLOAD_BYTES)
     dl.maxPayloadBytes = num(env.TWINLOOP_DEADLETTER_MAX_PAYLOAD_BYTES);
   if (Object.keys(dl).length) layer.deadLetters = dl;
+  const query = queryLayer(
+    env.TWINLOOP_QUERY_MAX_VISITS,
+    env.TWINLOOP_QUERY_TIMEOUT_MS,
+    env.TWINLOOP_QUERY_MAX_HOPS,
+  );
+  if (query) layer.query = query;
   return layer;
 }
 
@@ -268,6 +316,8 @@ export function cliLayer(o: CliConfigOptions): ConfigLayer {
   if (sim) layer.simulation = sim;
   if (o.logLevel) layer.logLevel = o.logLevel as TwinloopConfig['logLevel'];
   if (o.retentionDays !== undefined) layer.history = { retentionDays: num(o.retentionDays) };
+  const query = queryLayer(o.queryMaxVisits, o.queryTimeoutMs, o.queryMaxHops);
+  if (query) layer.query = query;
   return layer;
 }
 

@@ -467,7 +467,8 @@ async function startLocked(
       compileQuery: createLiveQueryCompiler({
         graphOf: (ws) => (ws === workspace ? graph : undefined),
         isOfModel,
-        maxHops: config.limits.maxQueryHops,
+        ...(config.query.maxHops !== undefined ? { maxHops: config.query.maxHops } : {}),
+        budget: config.query,
       }),
     });
     closers.push(() => hub.close());
@@ -504,7 +505,15 @@ async function startLocked(
           tls,
           bodyLimit: config.limits.maxBodyBytes,
           maxQueryLength: config.limits.maxQueryLength,
-          maxQueryHops: config.limits.maxQueryHops,
+          ...(config.query.maxHops !== undefined ? { maxQueryHops: config.query.maxHops } : {}),
+          query: {
+            budget: config.query,
+            cursors: {
+              ttlMs: config.query.cursorTtlMs,
+              maxCursors: config.query.maxCursors,
+              maxBytes: config.query.cursorMaxBytes,
+            },
+          },
           control,
           simulator: {
             status: () =>

@@ -5,6 +5,8 @@
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { GraphView } from '../../core/graph/graph-types.js';
+import type { QueryBudgetLimits } from '../../core/query/query-budget.js';
+import type { QueryCursorLimits } from '../../core/query/query-cursors.js';
 import type { ModelService } from '../../core/models/model-service.js';
 import type { DeadLetterStore, HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IncomingMessage, IngestOutcome } from '../../core/telemetry/telemetry-types.js';
@@ -53,8 +55,10 @@ export interface HttpServerOptions {
   bodyLimit?: number;
   /** Longest query text accepted by POST /query (default 8000, ADT's limit; the engine caps it too). */
   maxQueryLength?: number;
-  /** Cap on MATCH variable hops (default: the query engine's, 100). */
+  /** Cap on MATCH variable hops (default: none; reaching a cap is QueryBudgetExceeded). */
   maxQueryHops?: number;
+  /** Work budget of one POST /query request and the kept paging cursors (docs/api.md). */
+  query?: { budget?: Partial<QueryBudgetLimits>; cursors?: Partial<QueryCursorLimits> };
   /** Fastify logger option (default false). */
   logger?: FastifyServerOptions['logger'];
   /** A pino logger to use instead (the platform's): 5xx errors are logged with their request id. */

@@ -2,18 +2,32 @@
  * ADT's POST /query: `{ query, continuationToken? }` in, `{ value, continuationToken }` out, the
  * page size from the `max-items-per-page` header and a `query-charge` header (see docs/api.md: it
  * counts rows, it is not ADT's billing unit).
+ *
+ * Every request runs cooperatively within its work budget (executeQueryAsync), so a heavy query
+ * never holds the event loop; the rest of a paged result waits in a QueryCursorStore owned by this
+ * route (dropped when the server closes).
  */
 import type { FastifyInstance } from 'fastify';
 import { TwinloopError } from '../../core/errors/errors.js';
-import { QUERY_LIMITS, executeQuery } from '../../core/query/query-executor.js';
+import type { QueryBudgetLimits } from '../../core/query/query-budget.js';
+import {
+  DEFAULT_CURSOR_LIMITS,
+  QueryCursorStore,
+  type QueryCursorLimits,
+} from '../../core/query/query-cursors.js';
+import { QUERY_LIMITS, executeQueryAsync } from '../../core/query/query-executor.js';
 import type { HttpWorkspace } from './http-context.js';
 import { pageSize } from './http-adt-common.js';
 
 export interface QueryRouteOptions {
   maxQueryLength: number;
-  /** Cap on MATCH variable hops (default: the engine's). */
+  /** Cap on MATCH variable hops (default: none). */
   maxHops?: number;
   tokenSecret?: Uint8Array;
+  /** Work budget of one request (default: the engine's DEFAULT_QUERY_BUDGET). */
+  budget?: Partial<QueryBudgetLimits>;
+  /** Bounds of the kept paging cursors (default: DEFAULT_CURSOR_LIMITS). */
+  cursors?: Partial<QueryCursorLimits>;
 }
 
 export function registerQueryRoutes(
@@ -21,6 +35,8 @@ export function registerQueryRoutes(
   ws: HttpWorkspace,
   options: QueryRouteOptions,
 ): void {
+  const cursors = new QueryCursorStore({ ...DEFAULT_CURSOR_LIMITS, ...options.cursors });
+  app.addHook('onClose', async () => cursors.clear());
   app.post(
     '/query',
     {
@@ -42,11 +58,19 @@ export function registerQueryRoutes(
           `The query is ${body.query.length} characters long; this server accepts at most ${options.maxQueryLength}.`,
         );
       }
-      const page = executeQuery(ws.graph, body.query, {
+      // A client that goes away stops its query at the next slice instead of leaving it to the budget.
+      const cancelled = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableEnded) cancelled.abort();
+      });
+      const page = await executeQueryAsync(ws.graph, body.query, {
+        signal: cancelled.signal,
         pageSize: pageSize(req, QUERY_LIMITS.defaultPageSize),
         continuationToken: body.continuationToken ?? null,
         isOfModel: (m, base) => ws.models.isOfModel(m, base),
         isComponent: (t, n) => ws.twins.isComponent(t, n),
+        cursors,
+        ...(options.budget ? { budget: options.budget } : {}),
         ...(options.maxHops !== undefined ? { maxHops: options.maxHops } : {}),
         ...(options.tokenSecret ? { tokenSecret: options.tokenSecret } : {}),
       });

@@ -137,6 +137,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       maxQueryLength: options.maxQueryLength ?? QUERY_LIMITS.maxQueryLength,
       ...(options.maxQueryHops !== undefined ? { maxHops: options.maxQueryHops } : {}),
       ...(options.queryTokenSecret ? { tokenSecret: options.queryTokenSecret } : {}),
+      ...options.query,
     });
     registerTelemetryRoutes(adt, ws, options.ingest);
   });

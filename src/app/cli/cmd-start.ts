@@ -53,6 +53,12 @@ export function registerStart(program: Command, { run }: CliKit): void {
     )
     .option('--no-shadow', 'no shadow mode')
     .option('--retention-days <n>', 'days of history kept (0 = forever)')
+    .option(
+      '--query-max-visits <n>',
+      'twins and relationships one query may visit (env TWINLOOP_QUERY_MAX_VISITS)',
+    )
+    .option('--query-timeout-ms <n>', 'wall time one query may take, ms (env TWINLOOP_QUERY_TIMEOUT_MS)')
+    .option('--query-max-hops <n>', 'hop cap of [*] conditions, default none (env TWINLOOP_QUERY_MAX_HOPS)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(
       run(async (opts: Record<string, string | boolean | undefined>) => {

@@ -70,6 +70,10 @@ export const ERROR_STATUS = {
   QueryNotSupported: 400,
   QueryTooLarge: 400,
   InvalidContinuationToken: 400,
+  /** The kept cursor of a paged query result expired, was dropped, or its token was already used. */
+  ContinuationTokenExpired: 410,
+  /** A query passed its work budget (visits, wall time) or the configured hop cap. */
+  QueryBudgetExceeded: 422,
   // history
   InvalidHistoryQuery: 400,
   // configuration and lifecycle (not HTTP-facing, but catalogued)

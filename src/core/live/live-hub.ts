@@ -183,6 +183,8 @@ export class LiveHub {
   private inboxEvents = 0;
   /** Events not routed because the inbox was full, since the last drain. */
   private inboxOverflow = 0;
+  /** JOIN/MATCH subscriptions with events in this drain: recomputed once, after routing the drain. */
+  private readonly recompute = new Map<Subscription, LiveEvent[]>();
   private drainScheduled = false;
   private lastDrain = -Infinity;
   private sessionSeq = 0;
@@ -289,6 +291,9 @@ export class LiveHub {
       this.inbox = [];
       this.inboxHead = 0;
     } else this.scheduleDrain();
+    // JOIN/MATCH subscriptions: one recompute for all the events of this drain.
+    for (const [sub, events] of this.recompute) this.recomputeQuery(sub, events, touched);
+    this.recompute.clear();
     const sessions = new Set<SessionState>();
     for (const sub of touched) {
       sub.channel.seal();
@@ -471,18 +476,16 @@ export class LiveHub {
   ): void {
     const members = sub.members!;
     const wanted = sub.spec.types.has(kind);
-    if (ev.type === 'telemetry' && !sub.matcher!.readsTelemetry) {
-      if (wanted && members.has(ev.twinId)) deliver(sub);
+    if (sub.matcher!.dependsOnOtherTwins) {
+      // Any twin may be the one the pattern reads: recompute once per drain, not once per event
+      // (telemetry waits with the other events, so a subscription's events keep their order).
+      const pending = this.recompute.get(sub);
+      if (pending === undefined) this.recompute.set(sub, [ev]);
+      else pending.push(ev);
       return;
     }
-    if (sub.matcher!.dependsOnOtherTwins) {
-      const next = this.allMembers(sub);
-      const entered = [...next].filter((id) => !members.has(id));
-      const left = [...members].filter((id) => !next.has(id));
-      sub.members = next;
-      for (const id of entered) this.membership(sub, ev, id, true, touched);
-      if (wanted && (members.has(ev.twinId) || next.has(ev.twinId))) deliver(sub);
-      for (const id of left) this.membership(sub, ev, id, false, touched);
+    if (ev.type === 'telemetry' && !sub.matcher!.readsTelemetry) {
+      if (wanted && members.has(ev.twinId)) deliver(sub);
       return;
     }
     if (ev.type === 'twinDeleted') {
@@ -505,10 +508,35 @@ export class LiveHub {
     }
   }
 
+  /**
+   * A JOIN/MATCH subscription after a drain's events: one recompute of the member set; entered
+   * members announced before the events, the events of members (before or after), then the left.
+   */
+  private recomputeQuery(sub: Subscription, events: LiveEvent[], touched: Set<Subscription>): void {
+    const members = sub.members!;
+    const needed = events.some((ev) => ev.type !== 'telemetry' || sub.matcher!.readsTelemetry);
+    const next = needed ? this.allMembers(sub) : members;
+    const causes = new Map<string, LiveEvent>();
+    for (const ev of events) causes.set(ev.twinId, ev);
+    const last = events[events.length - 1] as LiveEvent;
+    sub.members = next;
+    for (const id of next)
+      if (!members.has(id)) this.membership(sub, causes.get(id) ?? last, id, true, touched);
+    for (const ev of events) {
+      if (!sub.spec.types.has(eventKind(ev)) || !(members.has(ev.twinId) || next.has(ev.twinId))) continue;
+      sub.channel.append(ev);
+      touched.add(sub);
+    }
+    for (const id of members)
+      if (!next.has(id)) this.membership(sub, causes.get(id) ?? last, id, false, touched);
+  }
+
   private allMembers(sub: Subscription): Set<string> {
     try {
       return new Set(sub.matcher!.members());
-    } catch {
+    } catch (e) {
+      // Over its work budget: keep the members it had rather than announce that all of them left.
+      if (e instanceof TwinloopError && e.code === 'QueryBudgetExceeded') return sub.members!;
       return new Set(); // the graph no longer satisfies the query's assumptions: nothing matches
     }
   }

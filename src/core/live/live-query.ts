@@ -9,8 +9,9 @@ import type { GraphView, TwinRecord } from '../graph/graph-types.js';
 import type { Expr, QueryAst } from '../query/query-ast.js';
 import { parseQuery } from '../query/query-parser.js';
 import { planQuery } from '../query/query-planner.js';
-import { runPlan } from '../query/query-runner.js';
+import { runPlanSync } from '../query/query-runner.js';
 import { QUERY_LIMITS } from '../query/query-executor.js';
+import { DEFAULT_QUERY_BUDGET, QueryBudget, type QueryBudgetLimits } from '../query/query-budget.js';
 import type { LiveQueryCompiler, LiveQueryMatcher } from './live-hub.js';
 
 export interface LiveQueryCompilerOptions {
@@ -18,8 +19,13 @@ export interface LiveQueryCompilerOptions {
   graphOf: (workspace: string) => GraphView | undefined;
   /** The workspace's ModelLookup.isOfModel. */
   isOfModel: (workspace: string, modelId: string, baseId: string) => boolean;
-  /** Hop cap for MATCH variable hops (default: the query engine's). */
+  /** Hop cap for MATCH variable hops (default: the query engine's, none). */
   maxHops?: number;
+  /**
+   * Work budget of one evaluation (default: the query engine's). An evaluation runs synchronously
+   * on the live hub's drain, so the visit limit is what bounds it; passing it throws QueryBudgetExceeded.
+   */
+  budget?: Partial<QueryBudgetLimits>;
 }
 
 function unsupported(message: string, at: { line: number; column: number }): TwinloopError {
@@ -100,6 +106,7 @@ function trackedAlias(ast: QueryAst, c: { twins: Set<string> }): { path: string[
  */
 export function createLiveQueryCompiler(options: LiveQueryCompilerOptions): LiveQueryCompiler {
   const maxHops = options.maxHops ?? QUERY_LIMITS.defaultMaxHops;
+  const limits: QueryBudgetLimits = { ...DEFAULT_QUERY_BUDGET, ...options.budget };
   return (workspace: string, text: string): LiveQueryMatcher => {
     if (text.length > QUERY_LIMITS.maxQueryLength) {
       throw new TwinloopError(
@@ -127,7 +134,7 @@ export function createLiveQueryCompiler(options: LiveQueryCompilerOptions): Live
       dependsOnOtherTwins: !tracked.single,
       members(): Iterable<string> {
         const ids = new Set<string>();
-        runPlan(planQuery(ast, graph, { maxHops, isOfModel }), graph, (row) => {
+        runPlanSync(planQuery(ast, graph, { maxHops, isOfModel }), graph, new QueryBudget(limits), (row) => {
           ids.add((row[trackedVar.slot] as TwinRecord).id);
           return true;
         });
@@ -145,7 +152,8 @@ export function createLiveQueryCompiler(options: LiveQueryCompilerOptions): Live
         const where: Expr =
           ast.where === undefined ? restriction : { kind: 'and', left: restriction, right: ast.where, pos };
         let found = false;
-        runPlan(planQuery({ ...ast, where }, graph, { maxHops, isOfModel }), graph, () => {
+        const plan = planQuery({ ...ast, where }, graph, { maxHops, isOfModel });
+        runPlanSync(plan, graph, new QueryBudget(limits), () => {
           found = true;
           return false;
         });

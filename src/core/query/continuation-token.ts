@@ -1,8 +1,9 @@
 /**
  * Continuation tokens for query paging. A token names the query (a hash of its text and options)
- * and the offset of the next row, signed with an HMAC so that a client can neither forge an offset
- * nor reuse a token with another query. Tokens are opaque to clients and valid for the process
- * that signed them unless a fixed secret is configured.
+ * and the kept server-side cursor that holds the rest of its result (query-cursors.ts), with the
+ * number of pages served, signed with an HMAC so that a client can neither forge a cursor id nor
+ * reuse a token with another query. Tokens are opaque to clients and valid while their cursor is
+ * kept, in the process that signed them.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TwinloopError } from '../errors/errors.js';
@@ -11,7 +12,10 @@ const PROCESS_SECRET = randomBytes(32);
 
 export interface TokenState {
   queryHash: string;
-  offset: number;
+  /** The kept cursor (QueryCursorStore id). */
+  cursor: string;
+  /** Pages served before the one this token asks for. */
+  seq: number;
 }
 
 export function queryHash(text: string, maxHops: number): string {
@@ -23,7 +27,9 @@ function mac(payload: string, secret: Uint8Array): string {
 }
 
 export function encodeToken(state: TokenState, secret: Uint8Array = PROCESS_SECRET): string {
-  const payload = Buffer.from(JSON.stringify([1, state.queryHash, state.offset])).toString('base64url');
+  const payload = Buffer.from(JSON.stringify([2, state.queryHash, state.cursor, state.seq])).toString(
+    'base64url',
+  );
   return `${payload}.${mac(payload, secret)}`;
 }
 
@@ -38,7 +44,7 @@ export function decodeToken(
   token: string,
   expectedHash: string,
   secret: Uint8Array = PROCESS_SECRET,
-): number {
+): { cursor: string; seq: number } {
   if (typeof token !== 'string' || token.length > 200) throw invalid('malformed');
   const dot = token.indexOf('.');
   if (dot < 0) throw invalid('malformed');
@@ -54,13 +60,14 @@ export function decodeToken(
   }
   if (
     !Array.isArray(parsed) ||
-    parsed[0] !== 1 ||
+    parsed[0] !== 2 ||
     typeof parsed[1] !== 'string' ||
-    !Number.isSafeInteger(parsed[2]) ||
-    (parsed[2] as number) < 0
+    typeof parsed[2] !== 'string' ||
+    !Number.isSafeInteger(parsed[3]) ||
+    (parsed[3] as number) < 1
   ) {
     throw invalid('malformed');
   }
   if (parsed[1] !== expectedHash) throw invalid('it was issued for a different query');
-  return parsed[2] as number;
+  return { cursor: parsed[2], seq: parsed[3] as number };
 }

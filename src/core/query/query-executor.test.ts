@@ -1,13 +1,14 @@
 import { describe, it, expect } from 'vitest';
 import { TwinloopError } from '../errors/errors.js';
 import type { GraphView } from '../graph/graph-types.js';
+import { QueryCursorStore } from './query-cursors.js';
 import { executeQuery, type QueryOptions } from './query-executor.js';
 import { parseQuery } from './query-parser.js';
 import { planQuery } from './query-planner.js';
 import { buildTestGraph, rel, testIsOfModel, twin } from './query-test-graph.js';
 
 const g = buildTestGraph();
-const opts: QueryOptions = { isOfModel: testIsOfModel, pageSize: 1000 };
+const opts: QueryOptions = { isOfModel: testIsOfModel, pageSize: 1000, cursors: new QueryCursorStore() };
 const q = (text: string, o: Partial<QueryOptions> = {}, graph: GraphView = g): unknown[] =>
   executeQuery(graph, text, { ...opts, ...o }).value;
 /** Sorted $dtIds of `key` in each row (or of the row itself when key is undefined). */
@@ -284,13 +285,26 @@ describe('MATCH', () => {
     expect(rows).toEqual([{ a: 'pump-1' }, { a: 'pump-2' }]);
   });
 
-  it('enforces the hop cap and refuses a relationship name on variable hops', () => {
+  it('a configured hop cap that would cut a walk short is an error, never a silent cut', () => {
     const e = errorOf(() =>
       q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*1..8]->(b) WHERE a.$dtId = 'c0'", { maxHops: 5 }),
     );
     expect(e.code).toBe('QueryNotSupported');
+    const cut = errorOf(() =>
+      q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*]->(b) WHERE a.$dtId = 'c0'", { maxHops: 3 }),
+    );
+    expect(cut.code).toBe('QueryBudgetExceeded');
+    expect(cut.details).toMatchObject({ limit: 'maxHops', value: 3 });
+    expect(cut.message).toContain('query.maxHops');
+    // A cap the walk never reaches changes nothing; an explicit bound under the cap is the query's own.
     expect(
-      ids(q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*]->(b) WHERE a.$dtId = 'c0'", { maxHops: 3 }), 'b'),
+      ids(q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*]->(b) WHERE a.$dtId = 'c0'", { maxHops: 10 }), 'b'),
+    ).toHaveLength(10);
+    expect(
+      ids(
+        q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*1..3]->(b) WHERE a.$dtId = 'c0'", { maxHops: 3 }),
+        'b',
+      ),
     ).toEqual(['c1', 'c2', 'c3']);
     expect(errorOf(() => q('SELECT b FROM DIGITALTWINS MATCH (a)-[r:next*2]->(b)')).code).toBe(
       'QueryNotSupported',

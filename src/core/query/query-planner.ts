@@ -33,6 +33,8 @@ export interface PlanEdge {
   minHops: number;
   maxHops: number;
   variable: boolean;
+  /** True when maxHops is the configured cap, not the query's own bound: reaching it is an error. */
+  capped: boolean;
 }
 
 export type StartSource =
@@ -64,6 +66,7 @@ export interface QueryPlan {
 }
 
 export interface PlanOptions {
+  /** Hop cap for variable hops; Infinity (the default of every caller) for none. */
   maxHops: number;
   isOfModel(modelId: string, base: string): boolean;
 }
@@ -131,10 +134,11 @@ export function planQuery(ast: QueryAst, graph: GraphView, options: PlanOptions)
         );
       }
       const maxHops = e.maxHops ?? options.maxHops;
+      const capped = e.variable && e.maxHops === undefined && Number.isFinite(options.maxHops);
       if (maxHops > options.maxHops) {
         throw new TwinloopError(
           'QueryNotSupported',
-          `At most ${options.maxHops} hops are allowed, the query asks for ${maxHops} (line ${e.pos.line}, column ${e.pos.column}).`,
+          `At most ${options.maxHops} hops are allowed (query.maxHops), the query asks for ${maxHops} (line ${e.pos.line}, column ${e.pos.column}).`,
           {
             problems: [
               {
@@ -156,6 +160,7 @@ export function planQuery(ast: QueryAst, graph: GraphView, options: PlanOptions)
         minHops: e.minHops,
         maxHops,
         variable: e.variable,
+        capped,
       });
     });
   } else {
@@ -175,6 +180,7 @@ export function planQuery(ast: QueryAst, graph: GraphView, options: PlanOptions)
       minHops: 1,
       maxHops: 1,
       variable: false,
+      capped: false,
     });
   }
   // With joins or MATCH, bare paths are ambiguous; ADT also wants them qualified.

@@ -2,9 +2,12 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { TwinloopError } from '../errors/errors.js';
 import { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
+import { QueryCursorStore } from './query-cursors.js';
 import { executeQuery } from './query-executor.js';
 import { parseQuery } from './query-parser.js';
 import { buildTestGraph, rel, testIsOfModel, twin } from './query-test-graph.js';
+
+const cursors = new QueryCursorStore();
 
 const VOCAB = [
   'SELECT',
@@ -98,7 +101,7 @@ describe('the parser and executor never throw anything but TwinloopError', () =>
     fc.assert(
       fc.property(fc.string({ maxLength: 200 }), (s) => {
         onlyTwinloopErrors(() => parseQuery(s));
-        onlyTwinloopErrors(() => executeQuery(graph, s, { isOfModel: testIsOfModel }));
+        onlyTwinloopErrors(() => executeQuery(graph, s, { cursors, isOfModel: testIsOfModel }));
       }),
       { numRuns: 500 },
     );
@@ -115,7 +118,9 @@ describe('the parser and executor never throw anything but TwinloopError', () =>
     fc.assert(
       fc.property(prefix, fc.array(fc.constantFrom(...VOCAB), { maxLength: 30 }), (p, toks) => {
         const text = p + toks.join(' ');
-        onlyTwinloopErrors(() => executeQuery(graph, text, { isOfModel: testIsOfModel, maxHops: 6 }));
+        onlyTwinloopErrors(() =>
+          executeQuery(graph, text, { cursors, isOfModel: testIsOfModel, maxHops: 6 }),
+        );
       }),
       { numRuns: 1500 },
     );
@@ -151,16 +156,19 @@ describe('random graphs', () => {
         const m = executeQuery(g, `${cols} MATCH (X)-[R:${name}]->(Y)${where}`, {
           isOfModel: testIsOfModel,
           pageSize: 10_000,
+          cursors,
         });
         const j = executeQuery(g, `${cols} X JOIN Y RELATED X.${name} R${where}`, {
           isOfModel: testIsOfModel,
           pageSize: 10_000,
+          cursors,
         });
         expect(sortRows(m.value)).toEqual(sortRows(j.value));
         // reversing the arrow gives the same pairs
         const rev = executeQuery(g, `${cols} MATCH (Y)<-[R:${name}]-(X)${where}`, {
           isOfModel: testIsOfModel,
           pageSize: 10_000,
+          cursors,
         });
         expect(sortRows(rev.value)).toEqual(sortRows(j.value));
       }),
@@ -191,6 +199,7 @@ describe('random graphs', () => {
             {
               isOfModel: testIsOfModel,
               pageSize: 10_000,
+              cursors,
             },
           ).value as { y: string }[];
           expect(rows.map((r) => r.y).sort()).toEqual([...want].sort());

@@ -88,7 +88,8 @@ export function calibrate(request: CalibrationRequest): CalibrationResult {
     try {
       pred = request.simulate(Float64Array.from(p));
     } catch (e) {
-      if (strict) throw e;
+      // A cooperative fit's slice ending is not a failed simulation (cooperative-fit.ts).
+      if (strict || (e instanceof Error && e.name === 'FitSuspended')) throw e;
       return new Float64Array(m).fill(NaN);
     }
     if (pred?.length !== m) {

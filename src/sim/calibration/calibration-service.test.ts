@@ -118,6 +118,33 @@ describe('CalibrationService on SQLite history', () => {
     await fx.cleanup();
   });
 
+  it('a fit never holds the event loop: it yields between slices and gives the same result', async () => {
+    let yields = 0;
+    let ticks = 0;
+    let running = true;
+    const tick = (): void => {
+      ticks++;
+      if (running) setImmediate(tick);
+    };
+    const sliced = service({
+      fitSliceMs: 0, // a slice per new simulation: the most pauses
+      yieldNow: () => {
+        yields++;
+        return new Promise((resolve) => setImmediate(resolve));
+      },
+    });
+    const ticksAtStart = ticks;
+    setImmediate(tick);
+    const r = await sliced.calibrate('pump-1', REQUEST);
+    running = false;
+    expect(yields).toBeGreaterThan(10);
+    expect(ticks - ticksAtStart).toBeGreaterThanOrEqual(yields); // other work ran between the slices
+    const whole = await service({ fitSliceMs: 1e9 }).calibrate('pump-1', REQUEST);
+    expect(r.parameters).toEqual(whole.parameters);
+    expect(r.evaluations).toBe(whole.evaluations);
+    expect(r.rmse).toBe(whole.rmse);
+  });
+
   it('recovers the pump’s parameters, applies them, keeps them across a reopen, and resets', async () => {
     const s = service();
     const r = await s.calibrate('pump-1', REQUEST);

@@ -12,12 +12,8 @@ import type {
 } from '../../core/ports/behaviour-parameter-store.js';
 import type { HistoryRawQuery, HistoryStore } from '../../core/ports/storage-ports.js';
 import type { CatalogEntry } from '../behaviour/behaviour-catalog.js';
-import {
-  calibrateTwin,
-  type FitParameter,
-  type HistorySample,
-  type TelemetryHistory,
-} from './twin-calibration.js';
+import { calibrateTwinCooperative } from './cooperative-fit.js';
+import { type FitParameter, type HistorySample, type TelemetryHistory } from './twin-calibration.js';
 
 /** Reads up to `limit` points of one series of a twin in [fromMs, toMs), ascending by time. */
 export type CalibrationHistory = (
@@ -58,6 +54,13 @@ export interface CalibrationServiceOptions {
   maxRead?: number;
   /** Budget of simulations per optimisation stage (default: the optimiser's own). */
   maxEvaluations?: number;
+  /**
+   * Gives the event loop back between slices of a fit (default: setImmediate), so ingest and
+   * /healthz never wait behind a calibration (cooperative-fit.ts).
+   */
+  yieldNow?: () => Promise<void>;
+  /** Time one slice of a fit may take, ms (default 10). */
+  fitSliceMs?: number;
 }
 
 /** A calibration request (the HTTP body, times already in ms). */
@@ -157,20 +160,26 @@ export class CalibrationService {
     }
     const started = this.now();
     const simTime = this.o.simTime?.(twinId);
-    const result = calibrateTwin({
-      model,
-      telemetry,
-      inputs,
-      applied: applied?.values ?? {},
-      ...(simTime ? { simTime } : {}),
-      fit: {
-        parameters: req.parameters,
-        ...(req.method !== undefined ? { method: req.method } : {}),
-        ...(req.maxPoints !== undefined ? { maxPoints: req.maxPoints } : {}),
-        ...(req.initialState !== undefined ? { initialState: req.initialState } : {}),
-        ...(this.o.maxEvaluations !== undefined ? { maxEvaluations: this.o.maxEvaluations } : {}),
+    const { pauses: _pauses, ...result } = await calibrateTwinCooperative(
+      {
+        model,
+        telemetry,
+        inputs,
+        applied: applied?.values ?? {},
+        ...(simTime ? { simTime } : {}),
+        fit: {
+          parameters: req.parameters,
+          ...(req.method !== undefined ? { method: req.method } : {}),
+          ...(req.maxPoints !== undefined ? { maxPoints: req.maxPoints } : {}),
+          ...(req.initialState !== undefined ? { initialState: req.initialState } : {}),
+          ...(this.o.maxEvaluations !== undefined ? { maxEvaluations: this.o.maxEvaluations } : {}),
+        },
       },
-    });
+      {
+        ...(this.o.yieldNow ? { yieldNow: this.o.yieldNow } : {}),
+        ...(this.o.fitSliceMs !== undefined ? { sliceMs: this.o.fitSliceMs } : {}),
+      },
+    );
     const record: CalibrationRecord = {
       id: this.newId(),
       workspace: this.o.workspace,

@@ -69,6 +69,8 @@ export interface TwinCalibrationInput {
   /** Parameters already applied to the twin: held fixed when not fitted, the start when fitted. */
   applied?: Readonly<Record<string, number>>;
   fit: TwinFitSpec;
+  /** Wraps the simulation the fit calls (cooperative-fit.ts memoises it and cuts the fit into slices). */
+  wrapSimulate?: (simulate: (params: Float64Array) => Float64Array) => (params: Float64Array) => Float64Array;
 }
 
 export interface TwinCalibrationResult {
@@ -159,7 +161,7 @@ export function calibrateTwin(input: TwinCalibrationInput): TwinCalibrationResul
   // ---- the simulation
   const t0 = Math.min(...series.filter((s) => s.t.length).map((s) => s.t[0] as number));
   const fixed = Object.fromEntries(Object.entries(base).filter(([p]) => !names.includes(p)));
-  const simulate = behaviourSeriesSimulator({
+  const simulateRaw = behaviourSeriesSimulator({
     model,
     parameters: names,
     fitInitial: estimated.map((e) => e.name),
@@ -172,6 +174,7 @@ export function calibrateTwin(input: TwinCalibrationInput): TwinCalibrationResul
     },
     ...maxStepFor(model),
   });
+  const simulate = input.wrapSimulate ? input.wrapSimulate(simulateRaw) : simulateRaw;
   /** Everything fitted: the parameters, then the estimated start values. */
   const unknownsStart: CalibrationParameter[] = [...fitted, ...estimated];
   const observed = new Float64Array(total);
