@@ -17,12 +17,14 @@ import { CatchUpQueue } from './live-catch-up.js';
 
 const utf8 = new TextEncoder();
 
-/** Each event's JSON, made once for every channel that carries it. */
-const jsonCache = new WeakMap<LiveDelivered, string>();
-function jsonOf(ev: LiveDelivered): string {
-  let json = jsonCache.get(ev);
-  if (json === undefined) jsonCache.set(ev, (json = JSON.stringify(ev)));
-  return json;
+/**
+ * A chunk's events as JSON, comma-separated, without brackets: one JSON.stringify of the whole
+ * array. Measured here, it costs less than half of stringifying each event and caching it for the
+ * other channels (a WeakMap entry per event), so it wins unless an event travels in three or more
+ * channels; equal subscriptions already share one channel.
+ */
+function eventsJson(events: readonly LiveDelivered[]): string {
+  return JSON.stringify(events).slice(1, -1);
 }
 
 export interface LiveChunk {
@@ -96,7 +98,7 @@ export class LiveChannel {
 
   private serialise(chunk: LiveChunk): Uint8Array {
     if (chunk.bytes !== undefined) return chunk.bytes;
-    const bytes = utf8.encode(chunk.events.map(jsonOf).join(','));
+    const bytes = utf8.encode(eventsJson(chunk.events));
     chunk.bytes = bytes;
     this.logBytes += bytes.length - chunk.size;
     chunk.size = bytes.length;
