@@ -4,7 +4,7 @@
  *
  * Why the bus listener only appends to an inbox: ingestion calls `bus.publish` on its hot path, so
  * routing, query re-evaluation, serialisation and sending all happen later, on a scheduled drain
- * (at most one every `frameIntervalMs`, in slices of at most `sliceMs`). Subscriptions asking for
+ * (at most one every `frameIntervalMs`, 5 ms by default, in slices of at most `sliceMs`). Subscriptions asking for
  * the same thing share one channel (live-channel.ts): an event is routed and serialised once per
  * channel, not once per subscriber, and a subscriber that does not read costs nothing per event.
  */
@@ -57,7 +57,7 @@ export interface LiveHubOptions {
   maxSubscriptionsPerSession?: number;
   /** How often a session that is behind retries sending, ms (default 10). */
   retryMs?: number;
-  /** Least time between two drains, ms (default 10): frames carry what committed meanwhile. */
+  /** Least time between two drains, ms (default 5): frames carry what committed meanwhile. */
   frameIntervalMs?: number;
   /** Most time one drain routes before it lets other work run, ms (default 5). */
   sliceMs?: number;
@@ -203,7 +203,7 @@ export class LiveHub {
         else setImmediate(fn);
       });
     this.clock = opts.clock ?? (() => performance.now());
-    this.frameIntervalMs = opts.frameIntervalMs ?? 10;
+    this.frameIntervalMs = opts.frameIntervalMs ?? 5;
     this.sliceMs = opts.sliceMs ?? 5;
     this.maxInboxEvents = opts.maxInboxEvents ?? 200_000;
     this.maxTotalChannelBytes = opts.maxTotalChannelBytes ?? 64 << 20;
