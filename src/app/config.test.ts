@@ -170,6 +170,7 @@ describe('config', () => {
     const d = resolveConfig([], '/tmp/x');
     expect(d.query).toMatchObject({ maxVisits: 1_000_000, timeoutMs: 10_000, sliceMs: 5 });
     expect(d.query.maxHops).toBeUndefined(); // no hop cap: [*] walks as far as the graph goes
+    expect(d.query.liveMaxVisits).toBe(50_000); // live evaluations are synchronous: a smaller budget
     expect(Object.isFrozen(d.query)).toBe(true);
     const cfg = resolveConfig([
       { query: { sliceMs: 2, maxCursors: 10 } } as never,

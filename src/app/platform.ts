@@ -468,7 +468,12 @@ async function startLocked(
         graphOf: (ws) => (ws === workspace ? graph : undefined),
         isOfModel,
         ...(config.query.maxHops !== undefined ? { maxHops: config.query.maxHops } : {}),
-        budget: config.query,
+        // Live evaluations are synchronous: a smaller visit budget keeps each to ~20 ms.
+        budget: {
+          ...config.query,
+          maxVisits: config.query.liveMaxVisits,
+          visitsSetting: 'query.liveMaxVisits',
+        },
       }),
     });
     closers.push(() => hub.close());

@@ -16,6 +16,8 @@ export interface QueryBudgetLimits {
   timeoutMs: number;
   /** CPU time one slice may take before the query yields the event loop, ms. */
   sliceMs: number;
+  /** Which setting `maxVisits` comes from, for the error message (default: a request's). */
+  visitsSetting?: 'query.maxVisits' | 'query.liveMaxVisits';
 }
 
 export const DEFAULT_QUERY_BUDGET: Readonly<QueryBudgetLimits> = Object.freeze({
@@ -27,6 +29,7 @@ export const DEFAULT_QUERY_BUDGET: Readonly<QueryBudgetLimits> = Object.freeze({
 /** How an operator raises each limit (the message of QueryBudgetExceeded says it). */
 const HOW_TO_RAISE = {
   maxVisits: 'query.maxVisits in the config file, TWINLOOP_QUERY_MAX_VISITS or --query-max-visits',
+  liveMaxVisits: 'query.liveMaxVisits in the config file',
   timeoutMs: 'query.timeoutMs in the config file, TWINLOOP_QUERY_TIMEOUT_MS or --query-timeout-ms',
 } as const;
 
@@ -94,16 +97,20 @@ export class QueryBudget {
     if (this.now() - this.started > this.limits.timeoutMs) throw this.exceeded('timeoutMs');
   }
 
+  private get visitsSetting(): string {
+    return this.limits.visitsSetting ?? 'query.maxVisits';
+  }
+
   private exceeded(limit: 'maxVisits' | 'timeoutMs'): TwinloopError {
     const elapsed = Math.round(this.now() - this.started);
     const what =
       limit === 'maxVisits'
-        ? `it visited more than ${this.limits.maxVisits.toLocaleString('en')} twins and relationships (query.maxVisits)`
+        ? `it visited more than ${this.limits.maxVisits.toLocaleString('en')} twins and relationships (${this.visitsSetting})`
         : `it ran for more than ${this.limits.timeoutMs} ms (query.timeoutMs)`;
     return new TwinloopError(
       'QueryBudgetExceeded',
       `The query was stopped: ${what}. Anchor it (WHERE X.$dtId = '...' or IS_OF_MODEL) or bound its hops ` +
-        `(e.g. [*1..5]) so it does less work, or raise the limit with ${HOW_TO_RAISE[limit]}.`,
+        `(e.g. [*1..5]) so it does less work, or raise the limit with ${HOW_TO_RAISE[limit === 'maxVisits' && this.visitsSetting === 'query.liveMaxVisits' ? 'liveMaxVisits' : limit]}.`,
       {
         details: {
           limit,
