@@ -2,36 +2,17 @@
  * The `twinloop` command against a running platform: it finds the server through the data folder's
  * runtime.json, and its errors are messages with a non-zero exit, never stack traces.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../src/app/platform.js';
 import { startTestPlatform, tempDataDir } from '../platform/platform-fixture.js';
+import { cliFor, root } from './cli-runner.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const exec = promisify(execFile);
 const data = tempDataDir('twinloop-cli-');
 let platform: Platform;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await exec(
-      process.execPath,
-      ['--import', 'tsx', path.join(root, 'src/app/cli/main.ts'), ...args],
-      {
-        cwd: root,
-        env: { ...process.env, TWINLOOP_DATA: data.dir },
-      },
-    );
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const cli = cliFor(data.dir);
 
 beforeAll(async () => {
   platform = await startTestPlatform(data.dir);
