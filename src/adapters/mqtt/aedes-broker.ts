@@ -12,6 +12,7 @@
  * while their header is read (never buffered whole). close() is graceful: it stops taking new
  * messages, waits for the commits under way and sends their PUBACKs before closing connections.
  */
+import { OwedAcks } from './mqtt-owed-acks.js';
 import type { DevicePublishOptions } from '../../core/ports/device-channel.js';
 import type { DeviceCredentialStore } from '../../core/ports/device-credential-store.js';
 import { parseDeviceToken } from '../../core/ports/device-credential-store.js';
@@ -76,7 +77,7 @@ export class AedesBroker {
   private readonly maxPacketBytes: number;
   private readonly principals = new WeakMap<Client, MqttPrincipal>();
   /** Ingests whose PUBACK is owed (close() waits for them). */
-  private readonly owed = new Set<Promise<unknown>>();
+  private readonly owed = new OwedAcks();
   private readonly sockets = new Set<Socket>();
   private closing = false;
   private boundPort = 0;
@@ -154,7 +155,6 @@ export class AedesBroker {
           },
         );
         this.owed.add(owed);
-        void owed.finally(() => this.owed.delete(owed));
       },
     };
     this.aedes = new Aedes(aedesOptions);
@@ -283,14 +283,7 @@ export class AedesBroker {
     this.closing = true;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined;
     const deadline = Date.now() + (this.options.closeTimeoutMs ?? 10_000);
-    while (this.owed.size > 0 && Date.now() < deadline) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.owed]),
-        new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),
-      ]);
-      clearTimeout(timer);
-    }
+    await this.owed.settle(deadline);
     // aedes writes the PUBACK a tick after the callback; then the bytes must leave the socket buffers.
     await new Promise((r) => setImmediate(r));
     while ([...this.sockets].some((s) => s.writableLength > 0 && !s.destroyed) && Date.now() < deadline)

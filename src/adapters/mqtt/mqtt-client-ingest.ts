@@ -15,6 +15,7 @@
  * before the DISCONNECT. The client id is a secret (a client using it takes over the session): it is
  * never logged, only its fingerprint.
  */
+import { OwedAcks } from './mqtt-owed-acks.js';
 import type { DevicePublishOptions } from '../../core/ports/device-channel.js';
 import mqtt from 'mqtt';
 import { clientIdFingerprint } from './mqtt-client-id.js';
@@ -76,7 +77,7 @@ export class MqttClientIngest {
   private subscribed = false;
   private readonly safeUrl: string;
   /** Ingests whose PUBACK is owed (close() waits for them). */
-  private readonly owed = new Set<Promise<unknown>>();
+  private readonly owed = new OwedAcks();
   /** Set by close(): messages arriving now are neither ingested nor acknowledged. */
   private closing = false;
   /** Message ids received while closing: their PUBACK is withheld, so the broker redelivers them. */
@@ -205,14 +206,7 @@ export class MqttClientIngest {
     const client = this.client;
     this.closing = true;
     const deadline = Date.now() + (this.options.closeTimeoutMs ?? 10_000);
-    while (this.owed.size > 0 && Date.now() < deadline) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.owed]),
-        new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),
-      ]);
-      clearTimeout(timer);
-    }
+    await this.owed.settle(deadline);
     this.client = undefined;
     // end() (not forced) writes DISCONNECT after the PUBACKs already handed to the stream.
     if (client) await client.endAsync();
@@ -286,7 +280,6 @@ export class MqttClientIngest {
         },
       );
       this.owed.add(owed);
-      void owed.finally(() => this.owed.delete(owed));
       callback();
     };
   }
