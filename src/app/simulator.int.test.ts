@@ -224,6 +224,36 @@ describe('the device simulator in the platform', () => {
     }
   }, 40_000);
 
+  it('plays model events of the scenario on every twin of that model (a `model:` event, not only `twin:`)', async () => {
+    const pilotDir = tempDataDir('twinloop-model-events-');
+    dirs.push(pilotDir);
+    const dir = path.join(pilotDir.dir, 'stopped-line');
+    cpSync(path.join(shippedPilotsDir(), 'pump-line'), dir, { recursive: true });
+    writeFileSync(
+      path.join(dir, 'scenario.yaml'),
+      [
+        'scenario: all-pumps-stopped',
+        'simulation: { speed: 600, sampleInterval: 10s, seed: 1 }',
+        'events:',
+        '  - { at: 0s, model: "dtmi:twinloop:pumpline:Pump;1", command: setRunning, payload: false }',
+      ].join('\n'),
+    );
+    const data = tempDataDir('twinloop-sim-');
+    dirs.push(data);
+    const p = await startTestPlatform(data.dir, { sim: 'on', pilot: dir });
+    try {
+      const pumps = [...p.graph.allTwins()].filter((t) => t.modelId === 'dtmi:twinloop:pumpline:Pump;1');
+      expect(pumps.length).toBeGreaterThan(1);
+      await waitFor(
+        'every pump to report running = false',
+        () => pumps.every((t) => p.graph.getTwin(t.id)?.telemetry.running?.value === false),
+        20_000,
+      );
+    } finally {
+      await p.stop();
+    }
+  }, 40_000);
+
   it('is off with sim off (the other platform tests rely on it)', async () => {
     const data = tempDataDir('twinloop-sim-off-');
     dirs.push(data);

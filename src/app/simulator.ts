@@ -37,6 +37,7 @@ import {
   type RelationshipWiring,
 } from '../sim/runner/fleet-runner.js';
 import type { ScenarioSpec } from '../sim/scenario/scenario-types.js';
+import { resolveScenarioEvents, scheduleScenarioEvent } from '../sim/scenario/scenario-events.js';
 import { loadBehaviourCatalog } from './behaviour-files.js';
 import { handOverState, type HandOver } from './simulator-hand-over.js';
 
@@ -158,11 +159,12 @@ interface Fleet {
 }
 
 /** Groups the twins by the behaviour that simulates them (each twin in exactly one fleet). */
-function fleetsOf(o: SimulatorOptions): Fleet[] {
+function fleetsOf(o: SimulatorOptions, simulated: SimulatorTwin[]): Fleet[] {
   const byInterface = new Map<string, Fleet>();
   for (const t of o.twins) {
     const entry = o.catalog.forModel(t.modelId);
     if (!entry) continue;
+    simulated.push(t);
     let f = byInterface.get(entry.interfaceId);
     if (!f) {
       f = { source: entry.source, interfaceId: entry.interfaceId, model: entry.model, assetIds: [] };
@@ -224,7 +226,8 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const seed = o.seed ?? o.scenario?.simulation.seed ?? 1;
   if (o.catalog.size === 0)
     throw new TwinloopError('NotFound', `Pilot ${o.pilot} has no behaviours/ folder: nothing to simulate.`);
-  const fleets = fleetsOf(o);
+  const simulated: SimulatorTwin[] = [];
+  const fleets = fleetsOf(o, simulated);
   for (const e of o.catalog.list())
     if (!fleets.some((f) => f.interfaceId === e.interfaceId))
       log.warn(`Simulator: no twins of ${e.interfaceId} to simulate (${e.source}).`);
@@ -337,7 +340,11 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   }
 
   // The scenario's events, at their simulated times (checked now: a bad one stops the start).
-  for (const e of o.scenario?.events ?? []) {
+  // Model events (`model:` instead of `twin:`) become one event per simulated twin of that model.
+  const events = o.scenario
+    ? resolveScenarioEvents(o.scenario, simulated, (m, b) => o.catalog.isOfModel(m, b))
+    : [];
+  for (const e of events) {
     const at = `${o.pilot}/scenario.yaml:${e.loc.line}:${e.loc.column}`;
     const sim = runnerOf.get(e.twin);
     if (!sim) {
@@ -345,11 +352,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       continue;
     }
     try {
-      const a = e.action;
-      if (a.kind === 'command') sim.runner.command(e.twin, a.command, a.payload, e.at);
-      else if (a.kind === 'input') sim.runner.setInput(e.twin, a.input, a.value, e.at);
-      else if (a.on) sim.runner.activateFault(e.twin, a.fault, e.at);
-      else sim.runner.deactivateFault(e.twin, a.fault, e.at);
+      scheduleScenarioEvent(sim.runner, e);
     } catch (err) {
       client.end(true);
       throw new TwinloopError('ValidationFailed', `Scenario event at ${at}: ${(err as Error).message}`, {

@@ -48,6 +48,11 @@ export class BehaviourCatalog {
   }
 
   /** Every behaviour, in the order given. */
+  /** True when `modelId` is `baseId` or extends it (the workspace's models). */
+  isOfModel(modelId: string, baseId: string): boolean {
+    return this.models.isOfModel(modelId, baseId);
+  }
+
   list(): CatalogEntry[] {
     return [...this.byInterface.values()];
   }

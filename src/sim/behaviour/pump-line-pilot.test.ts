@@ -20,7 +20,7 @@ import { VirtualClock } from '../runner/clock.js';
 import { createFleetRunner, type FleetRunner, type ReadingSet } from '../runner/fleet-runner.js';
 import { expandScenarioAssets } from '../scenario/expand-assets.js';
 import { readScenario } from '../scenario/read-scenario.js';
-import { checkScenario, resolveScenarioEvents } from '../scenario/scenario-events.js';
+import { checkScenario, resolveScenarioEvents, scheduleScenarioEvent } from '../scenario/scenario-events.js';
 import { installBehaviourPlugin } from './behaviour-plugin.js';
 import { compileBehaviour, validateBehaviour, type CompiledBehaviour } from './compile-behaviour.js';
 
@@ -146,11 +146,7 @@ function play(hours: number, setup: (p: Play) => void = applyScenario): Play {
 function applyScenario(p: Play): void {
   for (const e of resolveScenarioEvents(scenario, twins, lookup.isOfModel)) {
     const runner = p.runners.get(twins.find((t) => t.id === e.twin)!.modelId)!;
-    const a = e.action;
-    if (a.kind === 'command') runner.command(e.twin, a.command, a.payload, e.at);
-    else if (a.kind === 'input') runner.setInput(e.twin, a.input, a.value, e.at);
-    else if (a.on) runner.activateFault(e.twin, a.fault, e.at);
-    else runner.deactivateFault(e.twin, a.fault, e.at);
+    scheduleScenarioEvent(runner, e);
   }
 }
 

@@ -5,6 +5,11 @@ export type { ExpandedAssets } from './expand-assets.js';
 export { assetTwinId, fillValue, fleetTwinId } from './asset-pattern.js';
 export { parseScenarioTime, TIME_UNITS } from './scenario-time.js';
 export type { TimeResult } from './scenario-time.js';
-export { behaviourCommands, checkScenario, resolveScenarioEvents } from './scenario-events.js';
-export type { IsOfModel, ScenarioCheckWorld, ScenarioTwin } from './scenario-events.js';
+export {
+  behaviourCommands,
+  checkScenario,
+  resolveScenarioEvents,
+  scheduleScenarioEvent,
+} from './scenario-events.js';
+export type { IsOfModel, ScenarioCheckWorld, ScenarioEventTarget, ScenarioTwin } from './scenario-events.js';
 export type * from './scenario-types.js';

@@ -39,6 +39,27 @@ export function resolveScenarioEvents(
 }
 
 /** What checkScenario needs to know of the pilot. */
+/** What scheduling an event needs of a runner (the fleet runner's methods). */
+export interface ScenarioEventTarget {
+  command(assetId: string, command: string, payload: unknown, at?: number): void;
+  setInput(assetId: string, input: string, value: number, at?: number): void;
+  activateFault(assetId: string, fault: string, at?: number): void;
+  deactivateFault(assetId: string, fault: string, at?: number): void;
+}
+
+/**
+ * Schedules one resolved event on the runner of its twin's behaviour, at its simulated time: the
+ * one way the device simulator (and the pilot tests, which play a pilot as it does) apply a scenario.
+ * @throws Error from the runner when the event does not fit the behaviour.
+ */
+export function scheduleScenarioEvent(runner: ScenarioEventTarget, e: ScenarioEvent): void {
+  const a = e.action;
+  if (a.kind === 'command') runner.command(e.twin, a.command, a.payload, e.at);
+  else if (a.kind === 'input') runner.setInput(e.twin, a.input, a.value, e.at);
+  else if (a.on) runner.activateFault(e.twin, a.fault, e.at);
+  else runner.deactivateFault(e.twin, a.fault, e.at);
+}
+
 export interface ScenarioCheckWorld {
   /** Every twin: twins.json and the generated ones. */
   twins: readonly ScenarioTwin[];
