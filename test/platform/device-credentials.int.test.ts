@@ -111,3 +111,46 @@ describe('device credentials', () => {
     ).toEqual([]);
   });
 });
+
+describe('device credential routes on hostile input', () => {
+  const raw = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
+    fetch(`${platform.runtime.httpUrl}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${platform.token}`, 'content-type': 'application/json', ...headers },
+      body,
+    });
+  const codeOf = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
+
+  it('refuses hostile keys, deep and huge JSON, bad UTF-8, other media types and cross-site writes', async () => {
+    const path = `/devices/${twinId}/credentials`;
+    const before = platform.storage.credentials.list('default', twinId).length;
+    const cases: [string | Buffer, Record<string, string>, number, string][] = [
+      ['{"__proto__":{"label":"x"}}', {}, 400, 'BadRequest'],
+      ['{"label":"a","constructor":{"prototype":1}}', {}, 400, 'BadRequest'],
+      ['['.repeat(10_000) + ']'.repeat(10_000), {}, 400, 'BadRequest'],
+      [Buffer.from([0x7b, 0x22, 0x6c, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), {}, 400, 'BadRequest'],
+      [JSON.stringify({ label: 'x'.repeat(201) }), {}, 400, 'BadRequest'],
+      ['{"label":"x"}', { 'content-type': 'text/plain' }, 415, 'UnsupportedMediaType'],
+      ['{"label":"x"}', { origin: 'https://evil.example' }, 403, 'OriginNotAllowed'],
+    ];
+    for (const [body, headers, status, code] of cases) {
+      const r = await raw(path, body, headers);
+      expect(r.status, `${String(body).slice(0, 40)} ${JSON.stringify(headers)}`).toBe(status);
+      expect(await codeOf(r)).toBe(code);
+    }
+    expect(platform.storage.credentials.list('default', twinId)).toHaveLength(before);
+  });
+
+  it('bounds the credentials one twin may hold', async () => {
+    const path = `/devices/${twinId}/credentials`;
+    let held = platform.storage.credentials.list('default', twinId).length;
+    while (held < 20) {
+      expect((await api('POST', path, {})).status).toBe(201);
+      held++;
+    }
+    const r = await api('POST', path, { label: 'one too many' });
+    expect(r.status).toBe(409);
+    expect(await codeOf(r)).toBe('Conflict');
+    expect(platform.storage.credentials.list('default', twinId)).toHaveLength(20);
+  });
+});

@@ -20,6 +20,8 @@ export interface DeviceRoutesOptions {
 }
 
 const TAGS = ['Devices (Twinloop)'];
+/** Credentials one twin may hold at once: enough to rotate, a bound on what one client can store. */
+export const MAX_CREDENTIALS_PER_TWIN = 20;
 const twinParams = { type: 'object', properties: { twinId: { type: 'string' } } } as const;
 const credentialJson = {
   type: 'object',
@@ -95,6 +97,11 @@ export function registerDeviceRoutes(app: FastifyInstance, options: DeviceRoutes
         throw new TwinloopError(
           'BadRequest',
           `Unknown member(s) ${unknown.join(', ')}: only "label" is allowed.`,
+        );
+      if (credentials.list(workspace, twinId).length >= MAX_CREDENTIALS_PER_TWIN)
+        throw new TwinloopError(
+          'Conflict',
+          `Twin '${twinId}' already has ${MAX_CREDENTIALS_PER_TWIN} device credentials, the most one twin may hold: revoke one first (DELETE /devices/${twinId}/credentials/{id}).`,
         );
       const label = body.label;
       const issued = credentials.create({ workspace, twinId, ...(label !== undefined ? { label } : {}) });
