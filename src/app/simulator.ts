@@ -38,6 +38,7 @@ import {
 } from '../sim/runner/fleet-runner.js';
 import type { ScenarioSpec } from '../sim/scenario/scenario-types.js';
 import { resolveScenarioEvents, scheduleScenarioEvent } from '../sim/scenario/scenario-events.js';
+import { parseUntrustedJson } from '../core/json/untrusted-json.js';
 import { loadBehaviourCatalog } from './behaviour-files.js';
 import { handOverState, type HandOver } from './simulator-hand-over.js';
 
@@ -390,14 +391,14 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     const sim = runnerOf.get(target.twinId);
     if (!sim) return; // a twin this simulator does not play
     if (target.kind === 'command') hand.giveBack(target.twinId, `command ${target.command}`);
-    let body: unknown;
-    try {
-      body = JSON.parse(payload.toString('utf8'));
-    } catch (e) {
+    // On an external broker anyone may publish here: read it as untrusted JSON like any input.
+    const parsed = parseUntrustedJson(payload, { what: 'The message' });
+    if (!parsed.ok) {
       stats.rejected++;
-      log.warn(`Simulator: ${topic}: the message is not JSON (${(e as Error).message}); ignored.`);
+      log.warn(`Simulator: ${topic}: ${parsed.problem.message} Ignored.`);
       return;
     }
+    const body = parsed.value;
     try {
       if (target.kind === 'command') {
         const request = (body as { request?: unknown } | null)?.request;

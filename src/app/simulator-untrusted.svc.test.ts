@@ -1,0 +1,44 @@
+/**
+ * On an external broker (the machine's Mosquitto, MQTT_URL) anyone may publish on the topics the
+ * device simulator reads commands and desired state from: it reads them as untrusted JSON. Hostile
+ * keys, 10k-deep nesting and bad UTF-8 are counted as rejected and ignored; a valid command still works.
+ */
+import path from 'node:path';
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/platform/platform-fixture.js';
+import { shippedPilotsDir } from './pilot-files.js';
+import { pilotWorkspace, startSimulator } from './simulator.js';
+
+const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+
+describe('the device simulator on an external broker', () => {
+  it('reads command messages as untrusted JSON', async () => {
+    const dir = path.join(shippedPilotsDir(), 'pump-line');
+    const sim = await startSimulator({
+      pilot: dir,
+      ...(await pilotWorkspace(dir)),
+      mqttUrl: MQTT_URL,
+      speed: 60,
+    });
+    const client = await mqtt.connectAsync(MQTT_URL, { reconnectPeriod: 0 });
+    try {
+      const topic = 'twins/pump-3a/commands/setRunning';
+      for (const m of [
+        '{"__proto__":{"request":false}}',
+        '{"request":false,"constructor":{"prototype":{}}}',
+        '['.repeat(10_000) + ']'.repeat(10_000),
+        Buffer.from([0x7b, 0x22, 0x72, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]),
+      ])
+        await client.publishAsync(topic, m, { qos: 1 });
+      await waitFor('the four messages rejected', () => sim.stats().rejected >= 4);
+      expect(sim.stats().commands).toBe(0);
+      await client.publishAsync(topic, '{"request":false}', { qos: 1 });
+      await waitFor('the valid command', () => sim.stats().commands === 1);
+      expect(sim.stats().rejected).toBe(4);
+    } finally {
+      await client.endAsync();
+      await sim.stop();
+    }
+  });
+});
