@@ -509,7 +509,7 @@ export async function pilotWorkspace(
       .map((f) => ({ source: path.join(modelsDir, f), text: readFileSync(path.join(modelsDir, f), 'utf8') })),
   );
   if (!isValidResult(parsed))
-    throw new TwinloopError('InvalidModel', `Pilot ${files.name}: its models are invalid.`, {
+    throw new TwinloopError('DTDLParserError', `Pilot ${files.name}: its models are invalid.`, {
       problems: parsed.problems,
     });
   const models: ModelLookup = {

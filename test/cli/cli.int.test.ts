@@ -73,7 +73,7 @@ describe('twinloop CLI', () => {
   it('reports a bad query with its line and column', async () => {
     const r = await cli('query', 'SELECT * FROM DIGITALTWINS T\nWHERE T.x >');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/QuerySyntaxError/);
+    expect(r.stderr).toMatch(/SqlQueryError/);
     expect(r.stderr).toMatch(/line 2/i);
   });
 

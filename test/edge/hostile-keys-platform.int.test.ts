@@ -40,7 +40,7 @@ describe('hostile keys on a started platform', () => {
     const body = (await r.json()) as {
       error: { code: string; details: { code: string; pointer: string }[] };
     };
-    expect(body.error.code).toBe('InvalidPatch');
+    expect(body.error.code).toBe('JsonPatchInvalid');
     expect(body.error.details[0]).toMatchObject({ code: 'patch.path.forbidden', pointer: '/0/path' });
     const after = (await (await fetch(`${base}/digitaltwins/pump-1a/desired`)).json()) as {
       desired: unknown;

@@ -200,7 +200,7 @@ describe('untrusted JSON bodies', () => {
       '[{"op":"add","path":"/__proto__","value":{"temperature":"hot"}}]',
     );
     expect(patch.status).toBe(400);
-    expect(code(patch)).toBe('InvalidPatch');
+    expect(code(patch)).toBe('JsonPatchInvalid');
   });
 
   it('treats __proto__ and constructor as ordinary ids in URLs (ids are data, not keys)', async () => {

@@ -26,7 +26,7 @@ describe('HTTP API (ADT data plane + extensions)', () => {
     expect(up.json()).toHaveLength(4);
     const again = await inject({ method: 'POST', url: `/models${V}`, ...json([ALL_MODELS[2]]) });
     expect(again.statusCode).toBe(409);
-    expect(again.json().error.code).toBe('ModelIdAlreadyExists');
+    expect(again.json().error.code).toBe('ModelAlreadyExists');
     const p1 = await inject({ method: 'GET', url: `/models${V}`, headers: { 'max-items-per-page': '3' } });
     expect(p1.json().value).toHaveLength(3);
     const next = new URL(p1.json().nextLink as string);

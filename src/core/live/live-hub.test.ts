@@ -154,7 +154,7 @@ describe('LiveHub query subscriptions', () => {
     let evaluations = 0;
     const compileQuery = (_ws: string, q: string): LiveQueryMatcher => {
       if (!q.includes('WHERE'))
-        throw new TwinloopError('QuerySyntaxError', 'expected WHERE at 1:30', {
+        throw new TwinloopError('SqlQueryError', 'expected WHERE at 1:30', {
           problems: [{ code: 'query.syntax', message: 'x', line: 1, column: 30 }],
         });
       return {
@@ -214,7 +214,7 @@ describe('LiveHub query subscriptions', () => {
       s.subscribe(parse({ id: 'q', query: 'SELECT T FROM DIGITALTWINS T' }));
       expect.unreachable();
     } catch (e) {
-      expect((e as TwinloopError).code).toBe('QuerySyntaxError');
+      expect((e as TwinloopError).code).toBe('SqlQueryError');
       expect((e as TwinloopError).problems[0]).toMatchObject({ line: 1, column: 30 });
     }
   });

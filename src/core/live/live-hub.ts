@@ -38,7 +38,7 @@ export interface LiveQueryMatcher {
 
 /**
  * Compiles a query for live matching against a workspace's current graph.
- * @throws TwinloopError QuerySyntaxError / QueryNotSupported (with line:column problems).
+ * @throws TwinloopError SqlQueryError / QueryNotSupported (with line:column problems).
  */
 export type LiveQueryCompiler = (workspace: string, query: string) => LiveQueryMatcher;
 
@@ -123,7 +123,7 @@ interface SessionState {
 export interface LiveSessionHandle {
   /**
    * Adds a subscription. @throws TwinloopError Conflict (id in use), TooManyRequests (limit),
-   * QuerySyntaxError / QueryNotSupported (bad query).
+   * SqlQueryError / QueryNotSupported (bad query).
    */
   subscribe(spec: LiveSubscriptionSpec): LiveSubscribeResult;
   /** Removes a subscription (what it has not read is forgotten); false when unknown. */

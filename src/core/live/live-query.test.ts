@@ -89,7 +89,7 @@ describe('createLiveQueryCompiler (real query engine)', () => {
   it('reports syntax errors with line and column, and refuses what cannot be followed', () => {
     const { compile } = world();
     const e = fails(() => compile('w', 'SELECT T FROM DIGITALTWINS T\nWHERE T.x >'));
-    expect(e.code).toBe('QuerySyntaxError');
+    expect(e.code).toBe('SqlQueryError');
     expect(e.problems[0]).toMatchObject({ line: 2 });
     expect(fails(() => compile('w', 'SELECT COUNT() FROM DIGITALTWINS')).code).toBe('QueryNotSupported');
     expect(fails(() => compile('w', 'SELECT R FROM RELATIONSHIPS R')).code).toBe('QueryNotSupported');

@@ -101,7 +101,7 @@ function trackedAlias(ast: QueryAst, c: { twins: Set<string> }): { path: string[
 /**
  * @example
  * const hub = new LiveHub({ bus, isOfModel, compileQuery: createLiveQueryCompiler({ graphOf, isOfModel }) });
- * @throws (from the returned compiler) TwinloopError QuerySyntaxError / QueryNotSupported with line and column,
+ * @throws (from the returned compiler) TwinloopError SqlQueryError / QueryNotSupported with line and column,
  *   QueryTooLarge, NotFound for an unknown workspace.
  */
 export function createLiveQueryCompiler(options: LiveQueryCompilerOptions): LiveQueryCompiler {

@@ -70,18 +70,18 @@ describe('ModelRegistry', () => {
       contents: [{ '@type': 'Property', name: 'x y', schema: 'nope' }],
     };
     const e = thrown(() => reg.add([{ source: 'c', json: [device, bad] }]));
-    expect(e.code).toBe('InvalidModel');
+    expect(e.code).toBe('DTDLParserError');
     expect(e.problems.map((p) => p.code).sort()).toEqual(['dtdl.name.invalid', 'dtdl.schema.invalid']);
     expect(reg.list()).toHaveLength(0);
     const u = thrown(() => reg.add([{ source: 'd', json: sensor }]));
-    expect(u.code).toBe('InvalidModel');
+    expect(u.code).toBe('DTDLParserError');
     expect(u.message).toContain('dtmi:ex:Device;1');
   });
 
   it('refuses ids that are taken and deletion of models in use', () => {
     const reg = new ModelRegistry();
     reg.add([{ source: 'a', json: [device, battery, room, sensor] }]);
-    expect(thrown(() => reg.add([{ source: 'again', json: device }])).code).toBe('ModelIdAlreadyExists');
+    expect(thrown(() => reg.add([{ source: 'again', json: device }])).code).toBe('ModelAlreadyExists');
     expect(thrown(() => reg.remove('dtmi:ex:Device;1')).code).toBe('ModelInUse');
     expect(thrown(() => reg.remove('dtmi:ex:Nope;1')).code).toBe('ModelNotFound');
     reg.remove('dtmi:ex:Sensor;1');

@@ -55,7 +55,7 @@ export class ModelRegistry implements ModelLookup {
 
   /**
    * Validates a batch against the registered models and adds it, all or nothing.
-   * @throws TwinloopError ModelIdAlreadyExists when an id is taken; InvalidModel with every problem.
+   * @throws TwinloopError ModelAlreadyExists when an id is taken; DTDLParserError with every problem.
    */
   add(docs: readonly ModelDocument[], options: ModelAddOptions = {}): { added: InterfaceInfo[] } {
     const topIds: string[] = [];
@@ -67,7 +67,7 @@ export class ModelRegistry implements ModelLookup {
     if (!options.reload) {
       const taken = topIds.filter((id) => this.entries.has(id));
       if (taken.length)
-        throw new TwinloopError('ModelIdAlreadyExists', `Model id(s) already exist: ${taken.join(', ')}.`, {
+        throw new TwinloopError('ModelAlreadyExists', `Model id(s) already exist: ${taken.join(', ')}.`, {
           details: { ids: taken },
         });
     }
@@ -78,13 +78,13 @@ export class ModelRegistry implements ModelLookup {
     const problems: Problem[] = result.problems.filter((p) => p.severity !== 'warning');
     if (problems.length || result.unresolved.length)
       throw errors.validation(
-        'InvalidModel',
+        'DTDLParserError',
         `The model batch is not valid DTDL v3${result.unresolved.length ? ` (unresolved: ${result.unresolved.join(', ')})` : ''}.`,
         problems,
       );
     const nested = [...result.interfaces.keys()].filter((id) => !topIds.includes(id) && this.entries.has(id));
     if (!options.reload && nested.length)
-      throw new TwinloopError('ModelIdAlreadyExists', `Model id(s) already exist: ${nested.join(', ')}.`, {
+      throw new TwinloopError('ModelAlreadyExists', `Model id(s) already exist: ${nested.join(', ')}.`, {
         details: { ids: nested },
       });
 

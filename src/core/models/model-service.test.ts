@@ -50,7 +50,7 @@ describe('ModelService', () => {
       contents: [{ '@type': 'Property', name: 'x', schema: 'nope' }],
     };
     const e = caught(() => w.models.add([MODELS.sensor, bad]));
-    expect(e.code).toBe('InvalidModel');
+    expect(e.code).toBe('DTDLParserError');
     expect(e.problems.length).toBeGreaterThan(0);
     expect(w.models.list()).toEqual([]);
     expect(w.storage.models.list('default')).toEqual([]);
@@ -59,7 +59,7 @@ describe('ModelService', () => {
   it('409 when a model id already exists; 400 for a body that is not an array', () => {
     w.models.add([MODELS.sensor]);
     expect(caught(() => w.models.add([MODELS.sensor])).status).toBe(409);
-    expect(caught(() => w.models.add({})).code).toBe('InvalidModel');
+    expect(caught(() => w.models.add({})).code).toBe('DTDLParserError');
     expect(caught(() => w.models.add([MODELS.thermostat, MODELS.thermostat])).problems[0]?.pointer).toBe(
       '/1/@id',
     );
@@ -87,7 +87,7 @@ describe('ModelService', () => {
       caught(() =>
         w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: false }]),
       ).code,
-    ).toBe('InvalidPatch');
+    ).toBe('JsonPatchInvalid');
     w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
     expect(w.models.get('dtmi:test:Sensor;1').decommissioned).toBe(true);
     const dir = w.dir;

@@ -63,7 +63,7 @@ export class ModelService implements ModelLookup {
     this.now = options.now ?? Date.now;
   }
 
-  /** Loads the stored models into the registry (at start). @throws InvalidModel when stored documents no longer resolve */
+  /** Loads the stored models into the registry (at start). @throws DTDLParserError when stored documents no longer resolve */
   load(): number {
     const stored = this.store.list(this.workspace);
     if (stored.length === 0) return 0;
@@ -111,22 +111,26 @@ export class ModelService implements ModelLookup {
 
   /**
    * Uploads a batch of DTDL interfaces, all or nothing.
-   * @throws InvalidModel (400) when the body is not an array of objects or a document is not valid DTDL
-   * @throws ModelIdAlreadyExists (409) when an id is already uploaded (or repeated in the batch)
+   * @throws DTDLParserError (400) when the body is not an array of objects or a document is not valid DTDL
+   * @throws ModelAlreadyExists (409) when an id is already uploaded (or repeated in the batch)
    */
   add(batch: unknown): ModelData[] {
     if (!Array.isArray(batch)) {
-      throw errors.validation('InvalidModel', 'The request body must be a JSON array of DTDL interfaces.', [
-        {
-          code: 'models.notArray',
-          message: 'Expected an array of DTDL interfaces.',
-          pointer: '',
-          source: 'request body',
-        },
-      ]);
+      throw errors.validation(
+        'DTDLParserError',
+        'The request body must be a JSON array of DTDL interfaces.',
+        [
+          {
+            code: 'models.notArray',
+            message: 'Expected an array of DTDL interfaces.',
+            pointer: '',
+            source: 'request body',
+          },
+        ],
+      );
     }
     if (batch.length === 0) {
-      throw errors.validation('InvalidModel', 'The batch of models is empty.', [
+      throw errors.validation('DTDLParserError', 'The batch of models is empty.', [
         {
           code: 'models.empty',
           message: 'Expected at least one DTDL interface.',
@@ -171,16 +175,16 @@ export class ModelService implements ModelLookup {
       ids.push(id);
       if (this.meta.has(id)) existing.push(id);
     });
-    if (problems.length) throw errors.validation('InvalidModel', 'The models are not valid.', problems);
+    if (problems.length) throw errors.validation('DTDLParserError', 'The models are not valid.', problems);
     if (existing.length) {
       throw new TwinloopError(
-        'ModelIdAlreadyExists',
+        'ModelAlreadyExists',
         `Model with same id already exists: ${existing.join(', ')}. Delete it first or upload a new version (;N+1).`,
         { details: { ids: existing } },
       );
     }
 
-    // Validates and resolves against what is uploaded; throws InvalidModel with every problem.
+    // Validates and resolves against what is uploaded; throws DTDLParserError with every problem.
     this.registry.add(batch.map((json, i) => ({ source: `request body[${i}]`, json })));
     const uploadTime = this.now();
     const stored: StoredModel[] = batch.map((doc, i) => ({
@@ -224,7 +228,7 @@ export class ModelService implements ModelLookup {
 
   /**
    * Applies ADT's model patch: only `[{ "op": "replace", "path": "/decommissioned", "value": true }]`.
-   * @throws ModelNotFound, InvalidPatch
+   * @throws ModelNotFound, JsonPatchInvalid
    */
   update(id: string, patch: unknown): void {
     const m = this.meta.get(id);
@@ -264,7 +268,7 @@ export class ModelService implements ModelLookup {
       });
     }
     if (problems.length)
-      throw errors.validation('InvalidPatch', `The patch of model '${id}' is not valid.`, problems);
+      throw errors.validation('JsonPatchInvalid', `The patch of model '${id}' is not valid.`, problems);
     if (m.decommissioned) return;
     if (!this.store.setDecommissioned(this.workspace, id, true)) throw errors.modelNotFound(id);
     this.registry.setDecommissioned(id, true);

@@ -76,7 +76,7 @@ describe('SELECT shapes', () => {
 
   it('rejects two columns with one name', () => {
     expect(errorOf(() => q('SELECT A.name, B.name FROM DIGITALTWINS A JOIN B RELATED A.contains')).code).toBe(
-      'QuerySyntaxError',
+      'SqlQueryError',
     );
   });
 });
@@ -158,7 +158,7 @@ describe('WHERE', () => {
 
   it('reports an unknown collection with its position', () => {
     const e = errorOf(() => q('SELECT T FROM DIGITALTWINS T\nJOIN C RELATED X.contains'));
-    expect(e.code).toBe('QuerySyntaxError');
+    expect(e.code).toBe('SqlQueryError');
     expect(e.problems[0]).toMatchObject({ line: 2, column: 1 });
   });
 });

@@ -92,7 +92,7 @@ type PageWork = Generator<typeof PAUSE, QueryPage, void>;
  * const page = executeQuery(graph, "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.$dtId = 'line-3' AND P.vibration > 7",
  *   { isOfModel: registry.isOfModel.bind(registry), cursors });
  * // page.value: [{ P: { $dtId: 'pump-7', ... } }], page.continuationToken: null
- * @throws TwinloopError QuerySyntaxError (problems[0].line/column), QueryNotSupported, QueryTooLarge,
+ * @throws TwinloopError SqlQueryError (problems[0].line/column), QueryNotSupported, QueryTooLarge,
  *   QueryBudgetExceeded, InvalidContinuationToken, ContinuationTokenExpired, BadRequest (page size)
  */
 export function executeQuery(graph: GraphView, text: string, options: QueryOptions): QueryPage {

@@ -45,7 +45,7 @@ const PUNCT = [
 ];
 
 export function syntaxError(message: string, at: Pos): TwinloopError {
-  return new TwinloopError('QuerySyntaxError', `${message} (line ${at.line}, column ${at.column})`, {
+  return new TwinloopError('SqlQueryError', `${message} (line ${at.line}, column ${at.column})`, {
     problems: [{ code: 'query.syntax', message, source: 'query', line: at.line, column: at.column }],
   });
 }
@@ -54,7 +54,7 @@ const isIdentStart = (c: string): boolean => /[A-Za-z_$]/.test(c);
 const isIdentPart = (c: string): boolean => /[A-Za-z0-9_$]/.test(c);
 const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
 
-/** Splits the query text into tokens; throws QuerySyntaxError at the first character it cannot read. */
+/** Splits the query text into tokens; throws SqlQueryError at the first character it cannot read. */
 export function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;

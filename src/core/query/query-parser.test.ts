@@ -8,7 +8,7 @@ function syntaxErrorOf(text: string): { line: number; column: number; message: s
   } catch (e) {
     expect(e).toBeInstanceOf(TwinloopError);
     const err = e as TwinloopError;
-    expect(err.code).toBe('QuerySyntaxError');
+    expect(err.code).toBe('SqlQueryError');
     const p = err.problems[0];
     expect(p).toBeDefined();
     return { line: p?.line ?? -1, column: p?.column ?? -1, message: err.message };

@@ -1,7 +1,7 @@
 /**
  * Recursive-descent parser of the ADT query language (plus its extensions: any number of JOINs,
  * MATCH without the five-hop and one-anchor limits). Text in, QueryAst out; every error is a
- * QuerySyntaxError whose Problem carries the line and column of the offending token.
+ * SqlQueryError whose Problem carries the line and column of the offending token.
  *
  *   query   := SELECT [TOP '(' n ')'] (* | COUNT '(' ')' | item {, item}) FROM (DIGITALTWINS|RELATIONSHIPS) [[AS] alias]
  *              [MATCH pattern] {JOIN alias RELATED alias.rel [alias]} [WHERE expr]
@@ -64,7 +64,7 @@ const MAX_DEPTH = 200;
 
 /**
  * @example parseQuery("SELECT T FROM DIGITALTWINS T WHERE T.$dtId = 'pump-1'")
- * @throws TwinloopError 'QuerySyntaxError' with problems[0].line / .column
+ * @throws TwinloopError 'SqlQueryError' with problems[0].line / .column
  */
 export function parseQuery(text: string): QueryAst {
   return new Parser(tokenize(text)).query();

@@ -88,7 +88,7 @@ const onlyTwinloopErrors = (fn: () => unknown): void => {
     fn();
   } catch (e) {
     if (!(e instanceof TwinloopError)) throw e;
-    if (e.code === 'QuerySyntaxError') {
+    if (e.code === 'SqlQueryError') {
       const p = e.problems[0];
       expect(p?.line).toBeGreaterThanOrEqual(1);
       expect(p?.column).toBeGreaterThanOrEqual(1);

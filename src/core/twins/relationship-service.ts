@@ -201,7 +201,7 @@ export class RelationshipService {
     return rel;
   }
 
-  /** Patches a relationship's properties atomically. @throws RelationshipNotFound, PreconditionFailed, InvalidPatch, InvalidRelationship */
+  /** Patches a relationship's properties atomically. @throws RelationshipNotFound, PreconditionFailed, JsonPatchInvalid, InvalidRelationship */
   async update(
     sourceId: string,
     relId: string,
@@ -224,7 +224,11 @@ export class RelationshipService {
     const next = clone(rel.properties);
     problems.push(...applyPatch(next, usable));
     if (problems.length)
-      throw errors.validation('InvalidPatch', `The patch of relationship '${relId}' is not valid.`, problems);
+      throw errors.validation(
+        'JsonPatchInvalid',
+        `The patch of relationship '${relId}' is not valid.`,
+        problems,
+      );
     const source = this.twin(sourceId);
     const invalid: Problem[] = [];
     const info = this.declared(source, rel.name, invalid);

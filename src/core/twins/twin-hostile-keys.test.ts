@@ -59,7 +59,7 @@ describe('hostile keys in twin writes', () => {
     const e = await caught(
       w.twins.update('r1', wire('[{"op":"add","path":"/__proto__","value":{"temperature":"not a number"}}]')),
     );
-    expect(e.code).toBe('InvalidPatch');
+    expect(e.code).toBe('JsonPatchInvalid');
     expect(e.problems[0]).toMatchObject({ code: 'patch.path.forbidden', pointer: '/0/path' });
     expect((w.twins.get('r1').contents as { temperature?: unknown }).temperature).toBeUndefined();
     unchanged();
@@ -76,7 +76,7 @@ describe('hostile keys in twin writes', () => {
           const path = '/' + [...before, key, ...after].join('/');
           const patch = wire(JSON.stringify([{ op, path, ...(op === 'remove' ? {} : { value: 1 }) }]));
           const e = await caught(w.twins.update('r1', patch));
-          expect(e.code).toBe('InvalidPatch');
+          expect(e.code).toBe('JsonPatchInvalid');
           expect(e.problems.some((p) => p.code === 'patch.path.forbidden')).toBe(true);
           unchanged();
         },
@@ -95,7 +95,7 @@ describe('hostile keys in twin writes', () => {
         async (path, key, leaf, target) => {
           const text = `[{"op":"add","path":"${target}","value":${nested(path, key, leaf)}}]`;
           const e = await caught(w.twins.update('r1', wire(text)));
-          expect(e.code).toBe('InvalidPatch');
+          expect(e.code).toBe('JsonPatchInvalid');
           expect(e.problems[0]).toMatchObject({
             code: 'json.key.forbidden',
             pointer: `/0/value/${[...path, key].join('/')}`,
@@ -155,7 +155,7 @@ describe('hostile keys in twin writes', () => {
         wire('[{"op":"add","path":"/__proto__","value":{"since":5}}]'),
       ),
     );
-    expect(p.code).toBe('InvalidPatch');
+    expect(p.code).toBe('JsonPatchInvalid');
     expect(Object.getPrototypeOf(w.twins.relationships.get('r1', 'rel').properties)).toBe(Object.prototype);
   });
 });

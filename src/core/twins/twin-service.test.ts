@@ -140,7 +140,7 @@ describe('TwinService', () => {
         { op: 'add', path: '/$metadata/$model', value: 'x' },
       ]),
     );
-    expect(e.code).toBe('InvalidPatch');
+    expect(e.code).toBe('JsonPatchInvalid');
     expect(e.problems.map((p) => p.pointer).sort()).toEqual(['/1/path', '/2/op', '/3/path']);
     expect(w.twins.get('r1').contents.temperature).toBe(1);
     const v = await caught(

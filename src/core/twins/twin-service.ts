@@ -164,7 +164,7 @@ export class TwinService {
 
   /**
    * Applies a JSON Patch (add/replace/remove on `/prop`, `/comp/prop`, `/obj/field`) atomically.
-   * @throws DigitalTwinNotFound, PreconditionFailed, InvalidPatch, ValidationFailed
+   * @throws DigitalTwinNotFound, PreconditionFailed, JsonPatchInvalid, ValidationFailed
    */
   async update(id: string, patch: unknown, cond: WriteConditions = {}): Promise<TwinRecord> {
     const twin = this.get(id);
@@ -269,7 +269,7 @@ export class TwinService {
     problems.push(...applyPatch(next, usable));
     if (problems.length)
       throw errors.validation(
-        'InvalidPatch',
+        'JsonPatchInvalid',
         `The patch of digital twin '${twin.id}' is not valid.`,
         problems,
       );

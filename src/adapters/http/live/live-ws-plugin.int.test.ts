@@ -79,7 +79,7 @@ describe('live WebSocket plugin', () => {
     compileQuery: (_w, q) => {
       const at = q.indexOf('WHERE');
       if (at < 0)
-        throw new TwinloopError('QuerySyntaxError', 'Expected WHERE', {
+        throw new TwinloopError('SqlQueryError', 'Expected WHERE', {
           problems: [{ code: 'query.syntax', message: 'Expected WHERE', line: 1, column: q.length + 1 }],
         });
       return {
@@ -157,7 +157,7 @@ describe('live WebSocket plugin', () => {
     expect(errs.map((e) => e['code'])).toEqual([
       'BadRequest',
       'BadRequest',
-      'QuerySyntaxError',
+      'SqlQueryError',
       'BadRequest',
       'NotFound',
       'PayloadTooLarge',
