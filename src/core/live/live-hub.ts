@@ -441,13 +441,10 @@ export class LiveHub {
 
   private route(ev: LiveEvent, touched: Set<Subscription>): void {
     const kind = eventKind(ev);
-    const deliver = (sub: Subscription): void => {
-      sub.channel.append(ev);
-      touched.add(sub);
-    };
-
+    // No closure per event: this runs for every committed event.
     const direct = this.byTwin.size > 0 ? this.byTwin.get(key(ev.workspace, ev.twinId)) : undefined;
-    if (direct !== undefined) for (const sub of direct) if (sub.spec.types.has(kind)) deliver(sub);
+    if (direct !== undefined)
+      for (const sub of direct) if (sub.spec.types.has(kind)) deliverTo(sub, ev, touched);
 
     for (const sub of this.modelSubs) {
       if (sub.spec.workspace !== ev.workspace || !sub.spec.types.has(kind)) continue;
@@ -457,12 +454,12 @@ export class LiveHub {
         ok = f.exact ? ev.modelId === f.model : this.opts.isOfModel(ev.workspace, ev.modelId, f.model);
         sub.modelMemo!.set(ev.modelId, ok);
       }
-      if (ok) deliver(sub);
+      if (ok) deliverTo(sub, ev, touched);
     }
 
     for (const sub of this.querySubs) {
       if (sub.spec.workspace !== ev.workspace) continue;
-      this.routeQuery(sub, ev, kind, deliver, touched);
+      this.routeQuery(sub, ev, kind, touched);
     }
   }
 
@@ -471,7 +468,6 @@ export class LiveHub {
     sub: Subscription,
     ev: LiveEvent,
     kind: LiveEventKind,
-    deliver: (sub: Subscription) => void,
     touched: Set<Subscription>,
   ): void {
     const members = sub.members!;
@@ -485,12 +481,12 @@ export class LiveHub {
       return;
     }
     if (ev.type === 'telemetry' && !sub.matcher!.readsTelemetry) {
-      if (wanted && members.has(ev.twinId)) deliver(sub);
+      if (wanted && members.has(ev.twinId)) deliverTo(sub, ev, touched);
       return;
     }
     if (ev.type === 'twinDeleted') {
       if (members.delete(ev.twinId)) {
-        if (wanted) deliver(sub);
+        if (wanted) deliverTo(sub, ev, touched);
         this.membership(sub, ev, ev.twinId, false, touched);
       }
       return;
@@ -498,7 +494,7 @@ export class LiveHub {
     const was = members.has(ev.twinId);
     const now = this.evaluate(sub, ev.twinId);
     if (now && !was) this.membership(sub, ev, ev.twinId, true, touched);
-    if (wanted && (was || now)) deliver(sub);
+    if (wanted && (was || now)) deliverTo(sub, ev, touched);
     if (was && !now) this.membership(sub, ev, ev.twinId, false, touched);
     // A relationship may change what a JOIN sees from its target too.
     if ('targetId' in ev && ev.targetId !== ev.twinId) {
@@ -590,4 +586,10 @@ export class LiveHub {
     // A waiting subscriber must not keep the process alive on its own.
     this.retryTimer.unref?.();
   }
+}
+
+/** Appends a routed event to a subscription's channel and marks the channel for sealing. */
+function deliverTo(sub: Subscription, ev: LiveEvent, touched: Set<Subscription>): void {
+  sub.channel.append(ev);
+  touched.add(sub);
 }

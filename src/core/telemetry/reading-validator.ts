@@ -62,7 +62,6 @@ export function checkReadingSet(
   const values: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(rs.values)) {
     const tel = telemetryOf(iface, name);
-    const at = () => `${pointer}/${pointerToken(name)}`; // only built for a problem
     if (!tel) {
       const where =
         rs.component === undefined
@@ -71,7 +70,7 @@ export function checkReadingSet(
       problems.push({
         code: 'telemetry.unknown',
         message: `'${name}' is not a telemetry of ${where}.`,
-        pointer: at(),
+        pointer: pointerAt(pointer, name),
       });
       continue;
     }
@@ -82,7 +81,7 @@ export function checkReadingSet(
         problems.push({
           code: 'telemetry.unit',
           message: `Unit '${raw.unit}' of '${name}' does not match: the model ${declared}.`,
-          pointer: `${at()}/unit`,
+          pointer: `${pointerAt(pointer, name)}/unit`,
         });
         continue;
       }
@@ -91,7 +90,7 @@ export function checkReadingSet(
     const found = validateValue(tel.schema, value, value === raw ? '' : '/value');
     if (found.length === 0) values[name] = value;
     else {
-      const base = at();
+      const base = pointerAt(pointer, name);
       for (const p of found)
         problems.push({
           ...p,
@@ -132,4 +131,9 @@ function isUnitWrapper(raw: unknown, schema: Schema): raw is { value: unknown; u
 
 function fail(code: ReadingFailureCode, reason: string, problems: Problem[]): ReadingCheck {
   return { ok: false, code, reason, problems };
+}
+
+/** The JSON pointer of reading `name` in a set at `pointer` (built only for a problem). */
+function pointerAt(pointer: string, name: string): string {
+  return `${pointer}/${pointerToken(name)}`;
 }
