@@ -9,6 +9,7 @@ export type ClassName =
   | 'Command'
   | 'CommandRequest'
   | 'CommandResponse'
+  | 'CommandPayload'
   | 'Component'
   | 'Enum'
   | 'EnumValue'
@@ -22,6 +23,10 @@ export type ClassName =
   | 'Telemetry'
   | 'Array';
 
+/** DTDL language versions this parser implements. */
+export type DtdlVersion = 2 | 3;
+
+/** The classes of DTDL v3 (v2 has CommandPayload instead of CommandRequest and CommandResponse). */
 export const ALL_CLASSES: readonly ClassName[] = [
   'Interface',
   'Command',
@@ -67,6 +72,9 @@ export type Cardinality = 'many' | 'atMostOne' | 'exactlyOne';
 
 export interface MemberSpec {
   kind: MemberKind;
+  /** Fewest / most values an element-valued member may include (DTDL v2 set limits). */
+  minCount?: number;
+  maxCount?: number;
   required?: boolean;
   card?: Cardinality;
   /** Classes an included or referenced element may conform to. */
@@ -102,7 +110,10 @@ const schemaMember: MemberSpec = {
 };
 const nameMember: MemberSpec = { kind: 'name', required: true };
 
-export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
+export type ClassSpecTable = Readonly<Partial<Record<ClassName, ClassSpec>>>;
+
+/** The element classes of DTDL v3 (v2's table is in vocabulary-v2.ts). */
+export const CLASS_SPECS: ClassSpecTable = {
   Interface: {
     typeRequired: true,
     idRequired: true,
@@ -238,9 +249,7 @@ export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
 
 /** Complex schemas need an `@id` when they are declared in an Interface's `schemas`. */
 export function idRequiredIn(cls: ClassName, memberName: string | undefined): boolean {
-  return (
-    CLASS_SPECS[cls].idRequired === true || (memberName === 'schemas' && COMPLEX_SCHEMA_CLASSES.includes(cls))
-  );
+  return cls === 'Interface' || (memberName === 'schemas' && COMPLEX_SCHEMA_CLASSES.includes(cls));
 }
 
 /** Members whose value counts as a `schema` step for the depth limit of complex schemas. */
