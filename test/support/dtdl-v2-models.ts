@@ -195,7 +195,13 @@ export const streetLight = {
   '@type': 'Interface',
   extends: V2.asset,
   contents: [
-    { '@type': ['Property', 'Illuminance'], name: 'targetLux', schema: 'double', unit: 'lux', writable: true },
+    {
+      '@type': ['Property', 'Illuminance'],
+      name: 'targetLux',
+      schema: 'double',
+      unit: 'lux',
+      writable: true,
+    },
     { '@type': 'Telemetry', name: 'lampHours', schema: { '@type': 'Array', elementSchema: 'double' } },
     {
       '@type': 'Property',

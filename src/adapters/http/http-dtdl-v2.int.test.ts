@@ -75,7 +75,9 @@ describe('HTTP API with DTDL v2 models', () => {
       weather: { $metadata: {}, pressureAlarm: 'high' },
     });
     expect(badComp.statusCode).toBe(400);
-    expect((badComp.json().error.details as Detail[]).map((d) => d.pointer)).toEqual(['/weather/pressureAlarm']);
+    expect((badComp.json().error.details as Detail[]).map((d) => d.pointer)).toEqual([
+      '/weather/pressureAlarm',
+    ]);
   });
 
   it('relationships with properties and a target checked through v2 extends', async () => {
@@ -130,7 +132,9 @@ describe('HTTP API with DTDL v2 models', () => {
       '@id': 'dtmi:example:v3:SmartRoom;1',
       '@type': 'Interface',
       extends: V2.room,
-      contents: [{ '@type': 'Property', name: 'scenes', schema: { '@type': 'Array', elementSchema: 'string' } }],
+      contents: [
+        { '@type': 'Property', name: 'scenes', schema: { '@type': 'Array', elementSchema: 'string' } },
+      ],
     };
     expect((await inject({ method: 'POST', url: `/models${V}`, ...json([v3]) })).statusCode).toBe(201);
     const twin = await put('/digitaltwins/sr-1', {

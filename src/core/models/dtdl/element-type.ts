@@ -75,7 +75,8 @@ export function readType(
   const semanticTypes: string[] = [];
   let informal = false;
   const irrelevant = (t: string, i: number, what = 'Type'): void => {
-    if (ctx.undefinedExtension) informal = true; // an undefined extension may designate it
+    if (ctx.undefinedExtension)
+      informal = true; // an undefined extension may designate it
     else r.error('dtdl.type.irrelevant', `${what} "${t}" cannot co-type a ${cls}.`, at(i));
   };
   types.forEach((t, i) => {
@@ -85,7 +86,8 @@ export function readType(
     if (t.startsWith('dtmi:') && !isDtmiIn(t, ctx.version)) {
       r.error('dtdl.type.invalidDtmi', `Type "${t}" starts with "dtmi:" but is not a valid DTMI.`, at(i));
     } else if (t.includes(':') && !t.startsWith('dtmi:')) {
-      if (v2) informal = true; // v2 allows any other IRI as an (informal) co-type
+      if (v2)
+        informal = true; // v2 allows any other IRI as an (informal) co-type
       else r.error('dtdl.type.notDtmiNorTerm', `Type "${t}" is neither a DTMI nor a term.`, at(i));
     } else if (st) {
       if (!spec.semanticTypes) irrelevant(t, i, 'Semantic type');
@@ -154,7 +156,8 @@ export function checkQuantity(el: ParsedElement, unit: UnitMember | undefined, p
       );
       return;
     }
-    if (read.viaDtmi) r.warn('dtdl.style.preferTerm', `Prefer "${read.term}" over "${String(u)}".`, unit.pointer);
+    if (read.viaDtmi)
+      r.warn('dtdl.style.preferTerm', `Prefer "${read.term}" over "${String(u)}".`, unit.pointer);
     el.unit = read.term;
     return;
   }

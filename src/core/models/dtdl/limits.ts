@@ -166,7 +166,14 @@ export function checkSchemaDepth(
   }
 }
 
-const GEOSPATIAL = new Set(['point', 'multiPoint', 'lineString', 'multiLineString', 'polygon', 'multiPolygon']);
+const GEOSPATIAL = new Set([
+  'point',
+  'multiPoint',
+  'lineString',
+  'multiLineString',
+  'polygon',
+  'multiPolygon',
+]);
 const PROPERTY_SCHEMA_PATH = new Set(['schema', 'elementSchema', 'fields', 'mapValue']);
 
 /**

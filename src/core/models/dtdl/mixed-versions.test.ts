@@ -46,7 +46,10 @@ describe('v3 referring to v2 (allowed)', () => {
     expect(pump.dtdlVersion).toBe(3);
     expect(r.interfaces.get('dtmi:ex:Equipment;1')?.dtdlVersion).toBe(2);
     expect(pump.ancestors).toEqual(['dtmi:ex:Equipment;1']);
-    expect(pump.contents.get('temp')).toMatchObject({ semanticTypes: ['Temperature'], unit: 'degreeCelsius' });
+    expect(pump.contents.get('temp')).toMatchObject({
+      semanticTypes: ['Temperature'],
+      unit: 'degreeCelsius',
+    });
     expect(pump.contents.get('legacy')).toMatchObject({ kind: 'Component', schema: 'dtmi:ex:Legacy;1' });
   });
 
@@ -65,7 +68,13 @@ describe('v3 referring to v2 (allowed)', () => {
           '@type': 'Relationship',
           name: 'r',
           properties: [
-            { '@context': V2, '@type': ['Property', 'Length'], name: 'dist', schema: 'double', unit: 'metre' },
+            {
+              '@context': V2,
+              '@type': ['Property', 'Length'],
+              name: 'dist',
+              schema: 'double',
+              unit: 'metre',
+            },
           ],
         },
       ],
@@ -105,7 +114,10 @@ describe('v2 referring to v3 (refused)', () => {
   });
 
   it('a v2 Component may not have a v3 Interface as schema', () => {
-    const r = parse({ ...v2Legacy, contents: [{ '@type': 'Component', name: 'c', schema: 'dtmi:ex:New;1' }] }, v3Base);
+    const r = parse(
+      { ...v2Legacy, contents: [{ '@type': 'Component', name: 'c', schema: 'dtmi:ex:New;1' }] },
+      v3Base,
+    );
     expect(errors(r)).toEqual([
       expect.objectContaining({ code: 'dtdl.reference.version', pointer: '/contents/0/schema' }),
     ]);
@@ -122,7 +134,10 @@ describe('v2 referring to v3 (refused)', () => {
   });
 
   it('a v2 Relationship may target a v3 Interface', () => {
-    const r = parse({ ...v2Legacy, contents: [{ '@type': 'Relationship', name: 'r', target: 'dtmi:ex:New;1' }] }, v3Base);
+    const r = parse(
+      { ...v2Legacy, contents: [{ '@type': 'Relationship', name: 'r', target: 'dtmi:ex:New;1' }] },
+      v3Base,
+    );
     expect(errors(r)).toEqual([]);
   });
 });

@@ -50,7 +50,8 @@ export class References {
     const classes = ms?.classes ?? [];
     const from = el.ctx.version;
     // v3 members that admit v2 elements say so (allowV2); a v2 element admits no other version.
-    const versionOk = (to: number): boolean => to === from || (from === 3 && to === 2 && ms?.allowV2 === true);
+    const versionOk = (to: number): boolean =>
+      to === from || (from === 3 && to === 2 && ms?.allowV2 === true);
     const t = this.byId.get(ref.id);
     if (t) {
       const referenceable = t.cls === 'Interface' || t.topLevel || t.partition === el.partition;

@@ -7,7 +7,8 @@
  */
 
 const ANGLE = 'degreeOfArc minuteOfArc radian secondOfArc turn';
-const LENGTH = 'astronomicalUnit centimetre foot inch kilometre metre micrometre mile millimetre nanometre nauticalMile';
+const LENGTH =
+  'astronomicalUnit centimetre foot inch kilometre metre micrometre mile millimetre nanometre nauticalMile';
 const POWER = 'gigawatt horsepower kilowatt kilowattHourPerYear megawatt microwatt milliwatt watt';
 const FORCE = 'newton ounce pound ton';
 const DENSITY = 'gramPerCubicMetre kilogramPerCubicMetre';
@@ -84,9 +85,7 @@ export const SEMANTIC_UNITS_V2: ReadonlyMap<string, ReadonlySet<string>> = new M
 export const UNIT_TYPES_V2: ReadonlySet<string> = new Set(Object.values(TABLE).map(([ut]) => ut));
 
 /** Every unit of the table. */
-export const UNITS_V2: ReadonlySet<string> = new Set(
-  [...SEMANTIC_UNITS_V2.values()].flatMap((s) => [...s]),
-);
+export const UNITS_V2: ReadonlySet<string> = new Set([...SEMANTIC_UNITS_V2.values()].flatMap((s) => [...s]));
 
 const TYPE_DTMI_PREFIX = 'dtmi:standard:class:';
 const UNIT_DTMI_PREFIX = 'dtmi:standard:unit:';
