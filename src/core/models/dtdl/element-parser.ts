@@ -16,6 +16,9 @@ import type { Reporter } from './problems.js';
 import { idRequiredIn, memberTermOfDtmi, standardSchemaOf } from './vocabulary.js';
 import type { ClassName, MemberSpec } from './vocabulary.js';
 
+/** Deepest structural nesting of elements read (DTDL's own limits keep valid models far below it). */
+export const MAX_ELEMENT_DEPTH = 64;
+
 export interface ParseState {
   options: ContextOptions;
   elements: ParsedElement[];
@@ -91,6 +94,17 @@ export function parseElement(
     r.error(
       'dtdl.element.invalid',
       `Expected a DTDL element (a JSON object) of class ${exp.classes.join(' or ')}.`,
+      p,
+    );
+    return undefined;
+  }
+  let depth = 0;
+  for (let q = parent; q && depth <= MAX_ELEMENT_DEPTH; q = q.parent) depth++;
+  if (depth > MAX_ELEMENT_DEPTH) {
+    // Far beyond what DTDL's limits allow (extends 10, schemas 5 deep): stop before the stack does.
+    r.error(
+      'dtdl.element.tooDeep',
+      `Elements are nested more than ${MAX_ELEMENT_DEPTH} levels deep here; DTDL's limits allow far less.`,
       p,
     );
     return undefined;

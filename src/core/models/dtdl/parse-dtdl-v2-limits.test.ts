@@ -137,3 +137,71 @@ describe('DTDL v2 ranges', () => {
     );
   });
 });
+
+describe('DTDL v2 hostile input', () => {
+  it('never throws on mutated v2 interfaces (prototype names, DTMI forms, wrong shapes)', () => {
+    const leaf = fc.oneof(
+      fc.constantFrom(
+        '__proto__',
+        'constructor',
+        'toString',
+        'Temperature',
+        'dtmi:standard:class:Temperature;2',
+        'dtmi:standard:unit:kelvin;2',
+        'kelvin',
+        'CommandPayload',
+        'dtmi:dtdl:context;3',
+        'dtmi:ex:A',
+        'dtmi:ex:A;1',
+        'point',
+        'Array',
+      ),
+      fc.jsonValue({ maxDepth: 3 }),
+    );
+    const element = fc.dictionary(
+      fc.constantFrom(
+        '@type',
+        '@context',
+        '@id',
+        'name',
+        'schema',
+        'unit',
+        'dtmi:dtdl:property:unit;2',
+        '__proto__',
+        'constructor',
+        'request',
+        'properties',
+        'fields',
+        'x:y',
+      ),
+      leaf,
+    );
+    const doc = fc.record({
+      '@context': fc.oneof(fc.constant(CTX), fc.constant([CTX, 'dtmi:iotcentral:context;2']), leaf),
+      '@id': fc.oneof(fc.constant('dtmi:ex:A;1'), leaf),
+      '@type': fc.oneof(fc.constant('Interface'), leaf),
+      contents: fc.array(element, { maxLength: 4 }),
+      extends: fc.oneof(fc.constant('dtmi:ex:A;1'), leaf),
+    });
+    fc.assert(
+      fc.property(doc, (d) => {
+        const r = parseDtdl([{ source: 'fuzz', json: d }]);
+        expect(r.problems.some((p) => p.code === 'dtdl.internal')).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reports a v2 document nested 10,000 schemas deep (JSON or text) without crashing', () => {
+    let schema: unknown = 'double';
+    for (let i = 0; i < 10_000; i++) schema = { '@type': 'Array', elementSchema: schema };
+    const doc = iface({ contents: [{ '@type': 'Telemetry', name: 't', schema }] });
+    const c = codes([doc]);
+    expect(c).toContain('dtdl.element.tooDeep');
+    const deep = '{"@type":"Array","elementSchema":'.repeat(10_000) + '"double"' + '}'.repeat(10_000);
+    const text = `{"@context":"${CTX}","@id":"dtmi:ex:Thing;1","@type":"Interface","contents":[{"@type":"Telemetry","name":"t","schema":${deep}}]}`;
+    const r = parseDtdl([{ source: 'deep.json', text }]);
+    expect(r.problems.map((p) => p.code)).toContain('dtdl.element.tooDeep');
+    expect(r.problems.map((p) => p.code)).not.toContain('dtdl.internal');
+  });
+});
