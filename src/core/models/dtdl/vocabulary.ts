@@ -1,7 +1,8 @@
 /**
- * The DTDL v3 (and, for nested v2 elements, v2) vocabulary: the reserved strings table, the element classes
- * with the members each may have, and the standard (primitive and geospatial) schemas. Tables, not code,
- * so the element parser stays generic and every rule of the specification maps to one entry here.
+ * The DTDL v3 vocabulary: the reserved strings table, the element classes with the members each may have,
+ * and the standard (primitive and geospatial) schemas, which v2 shares. Tables, not code, so the element
+ * parser stays generic and every rule of the specification maps to one entry here (v2's tables:
+ * vocabulary-v2.ts; both behind language.ts).
  */
 
 export type ClassName =
@@ -332,24 +333,6 @@ export function reservedTermOfDtmi(dtmi: string): string | undefined {
 /** True when a string is listed in the reserved strings table (term or DTMI column). */
 export function isReserved(s: string): boolean {
   return isReservedTerm(s) || RESERVED_DTMIS.has(s);
-}
-
-/**
- * Reads a class name from a type string in a given version: "Property" or "dtmi:dtdl:class:Property;3".
- * Returns the class and whether it was written as a DTMI.
- */
-export function classOfTypeString(
-  s: string,
-  version: number,
-): { cls: ClassName; viaDtmi: boolean } | undefined {
-  if ((ALL_CLASSES as readonly string[]).includes(s)) return { cls: s as ClassName, viaDtmi: false };
-  const prefix = 'dtmi:dtdl:class:';
-  const suffix = `;${version}`;
-  if (s.startsWith(prefix) && s.endsWith(suffix)) {
-    const c = s.slice(prefix.length, -suffix.length);
-    if ((ALL_CLASSES as readonly string[]).includes(c)) return { cls: c as ClassName, viaDtmi: true };
-  }
-  return undefined;
 }
 
 /** Reads a standard schema string ("double", "dtmi:dtdl:instance:Schema:double;3", geospatial too). */
