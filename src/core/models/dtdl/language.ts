@@ -4,12 +4,8 @@
  * vocabulary.ts, v2 tables in vocabulary-v2.ts.
  */
 import { ALL_CLASSES, CLASS_SPECS, isReserved, reservedDtmi } from './vocabulary.js';
-import type { ClassName, ClassSpec, DtdlVersion } from './vocabulary.js';
+import type { ClassName, ClassSpec } from './vocabulary.js';
 import { ALL_CLASSES_V2, CLASS_SPECS_V2, isReservedV2, reservedDtmiV2 } from './vocabulary-v2.js';
-
-export function asVersion(v: number): DtdlVersion {
-  return v === 2 ? 2 : 3;
-}
 
 /** The definition of a class in a version (falls back to the other version's for a foreign class). */
 export function classSpec(cls: ClassName, version: number): ClassSpec {

@@ -24,9 +24,6 @@ export type ClassName =
   | 'Telemetry'
   | 'Array';
 
-/** DTDL language versions this parser implements. */
-export type DtdlVersion = 2 | 3;
-
 /** The classes of DTDL v3 (v2 has CommandPayload instead of CommandRequest and CommandResponse). */
 export const ALL_CLASSES: readonly ClassName[] = [
   'Interface',
