@@ -1,4 +1,4 @@
-/** `twinloop models add|list|delete|validate`: DTDL v3 models (validate works offline). */
+/** `twinloop models add|list|delete|validate`: DTDL v3 and v2 models (validate works offline). */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatProblem } from '../../core/errors/errors.js';
@@ -7,7 +7,7 @@ import { clientOptions, formatOf, jsonFiles, withClient, withOutput, type CliKit
 import { printRows, type Row } from './output.js';
 
 export function registerModels(program: Command, { run }: CliKit): void {
-  const models = program.command('models').description('DTDL v3 models');
+  const models = program.command('models').description('DTDL v3 and v2 models');
 
   withClient(models.command('add <fileOrDir>').description('upload DTDL model files (one batch)')).action(
     run(async (p: string, _o: unknown, cmd: Command) => {

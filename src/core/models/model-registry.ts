@@ -79,7 +79,7 @@ export class ModelRegistry implements ModelLookup {
     if (problems.length || result.unresolved.length)
       throw errors.validation(
         'DTDLParserError',
-        `The model batch is not valid DTDL v3${result.unresolved.length ? ` (unresolved: ${result.unresolved.join(', ')})` : ''}.`,
+        `The model batch is not valid DTDL${result.unresolved.length ? ` (unresolved: ${result.unresolved.join(', ')})` : ''}.`,
         problems,
       );
     const nested = [...result.interfaces.keys()].filter((id) => !topIds.includes(id) && this.entries.has(id));

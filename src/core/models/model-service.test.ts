@@ -119,4 +119,21 @@ describe('ModelService', () => {
     expect(w.storage.models.list('default')).toHaveLength(2);
     expect(caught(() => w.models.delete('dtmi:test:Room;1')).code).toBe('ModelNotFound');
   });
+
+  it('answers a DTDL v2 model with its language maps, whatever form the document used', () => {
+    const v2 = {
+      '@context': 'dtmi:dtdl:context;2',
+      '@id': 'dtmi:test:v2:Lamp;1',
+      '@type': 'Interface',
+      displayName: ['Lamp', { '@value': 'Lampe', '@language': 'fr' }],
+      description: { en: 'A lamp', sv: 'En lampa' },
+      contents: [{ '@type': ['Property', 'Illuminance'], name: 'lux', schema: 'double', unit: 'lux' }],
+    };
+    w.models.add([v2]);
+    const m = w.models.get('dtmi:test:v2:Lamp;1', true);
+    expect(m.displayName).toEqual({ en: 'Lamp', fr: 'Lampe' });
+    expect(m.description).toEqual({ en: 'A lamp', sv: 'En lampa' });
+    expect(m.model).toEqual(v2);
+    expect(w.models.getInterface('dtmi:test:v2:Lamp;1')?.contents.get('lux')?.unit).toBe('lux');
+  });
 });

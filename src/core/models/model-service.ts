@@ -320,10 +320,25 @@ export class ModelService implements ModelLookup {
   }
 }
 
-/** DTDL allows a plain string or a language map; ADT always answers a language map. */
+/**
+ * DTDL (v2 and v3) allows a plain string, a language map, or an array of strings and
+ * `{ "@value", "@language" }` objects; ADT always answers a language map (English by default).
+ */
 function languageMap(v: unknown): Record<string, string> {
   if (typeof v === 'string') return { en: v };
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+  if (Array.isArray(v)) {
+    const out: Record<string, string> = {};
+    for (const item of v) {
+      if (typeof item === 'string') out.en = item;
+      else if (typeof item === 'object' && item !== null) {
+        const o = item as Record<string, unknown>;
+        const lang = typeof o['@language'] === 'string' ? o['@language'] : 'en';
+        if (typeof o['@value'] === 'string') out[lang] = o['@value'];
+      }
+    }
+    return out;
+  }
+  if (typeof v === 'object' && v !== null) {
     const out: Record<string, string> = {};
     for (const [k, s] of Object.entries(v)) if (typeof s === 'string') out[k] = s;
     return out;

@@ -1,5 +1,5 @@
 /**
- * The resolved, ready-to-use shape of DTDL v3 interfaces that the rest of Twinloop consumes
+ * The resolved, ready-to-use shape of DTDL v2 and v3 interfaces that the rest of Twinloop consumes
  * (twin validation, ingestion, query, simulation). The parser (dtdl/) produces it from DTDL
  * JSON-LD documents; nothing outside models/ needs to know JSON-LD.
  */
@@ -111,6 +111,8 @@ export type ContentInfo = PropertyInfo | TelemetryInfo | CommandInfo | Relations
 /** One DTDL Interface, with everything inherited through `extends` flattened in. */
 export interface InterfaceInfo {
   id: string;
+  /** DTDL language version of the Interface's definition (2 or 3; absent means 3). */
+  dtdlVersion?: 2 | 3;
   displayName?: string;
   description?: string;
   comment?: string;

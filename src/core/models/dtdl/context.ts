@@ -1,13 +1,16 @@
 /**
- * `@context` rules of DTDL v3: shape, DTMI-with-version values, the DTDL context first, known extensions,
+ * `@context` rules of DTDL v3 and v2: shape, DTMI-with-version values, the DTDL context first, known extensions,
  * and how contexts combine down the element hierarchy into the *active context* of each element.
  */
-import { deversion, hasVersion, isDtmi, majorVersion } from './dtmi.js';
+import { deversion, hasVersion, isDtmi, isDtmiV2, majorVersion } from './dtmi.js';
 import type { Reporter } from './problems.js';
 import { QUANTITATIVE_TYPES_CONTEXT } from './quantitative-types.js';
 
 const DTDL_CONTEXT_PREFIX = 'dtmi:dtdl:context;';
 export const DTDL_V3_CONTEXT = 'dtmi:dtdl:context;3';
+export const DTDL_V2_CONTEXT = 'dtmi:dtdl:context;2';
+/** IoT Central's v2 extension: allowed (discouraged) before the DTDL context; its definition is not built in. */
+const IOTCENTRAL_V2_CONTEXT = 'dtmi:iotcentral:context;2';
 
 /** Extension contexts this parser knows the definition of. */
 export const KNOWN_EXTENSIONS: ReadonlySet<string> = new Set([QUANTITATIVE_TYPES_CONTEXT]);
@@ -50,7 +53,7 @@ export function readContext(
     if (topLevel)
       r.error(
         'dtdl.context.missing',
-        'A top-level element must have "@context" including "dtmi:dtdl:context;3".',
+        'A top-level element must have "@context" including "dtmi:dtdl:context;3" (or ";2" for DTDL v2).',
         pointer,
       );
     return parent;
@@ -76,6 +79,12 @@ export function readContext(
   });
   if (!ok) return parent;
 
+  // The element's DTDL version decides which context rules apply: the last DTDL context in force.
+  const merged = new Map(parent.values);
+  for (const s of strings) merged.set(deversion(s), s);
+  const dtdlValue = merged.get('dtmi:dtdl:context');
+  const version = dtdlValue ? (majorVersion(dtdlValue) ?? 3) : parent.version;
+
   let sawOther = false;
   let dtdlCount = 0;
   const seen = new Set<string>();
@@ -89,39 +98,48 @@ export function readContext(
       r.warn('dtdl.context.duplicate', `Context "${s}" repeats a context with another version.`, p);
     seen.add(s);
     seenDeversioned.add(deversion(s));
+    if (version === 2 && !isDtmiV2(s))
+      r.error('dtdl.context.invalid', `Context "${s}" must be a DTDL v2 DTMI (integer version).`, p);
     if (s.startsWith(DTDL_CONTEXT_PREFIX)) {
       const v = majorVersion(s);
       if (v !== 2 && v !== 3)
         r.error('dtdl.context.version', `"${s}" is not a DTDL version this parser knows (2 or 3).`, p);
-      if (sawOther)
+      if (version === 2 && s === DTDL_V2_CONTEXT && i > 0) {
+        // v2: the DTDL context comes first; only IoT Central's context may (but should not) precede it.
+        if (strings.slice(0, i).every((x) => x === IOTCENTRAL_V2_CONTEXT))
+          r.warn('dtdl.context.order', `"${DTDL_V2_CONTEXT}" should be the first context.`, p);
+        else r.error('dtdl.context.order', `"${DTDL_V2_CONTEXT}" must be the first context.`, p);
+      } else if (version !== 2 && sawOther)
         r.error('dtdl.context.order', '"dtmi:dtdl:context;3" must precede any extension context.', p);
       dtdlCount++;
       if (dtdlCount === 2)
         r.warn('dtdl.context.multipleDtdl', 'More than one DTDL language context is listed.', p);
     } else {
       sawOther = true;
-      if (!KNOWN_EXTENSIONS.has(s)) {
+      // quantitativeTypes extends DTDL v3; v2 has its semantic types built in and no such extension.
+      const known = KNOWN_EXTENSIONS.has(s) && version !== 2;
+      if (!known) {
         if (options.allowUndefinedExtensions) undefinedExtension = true;
         else
           r.error(
             'dtdl.context.undefinedExtension',
-            `Extension context "${s}" has no available definition.`,
+            `Extension context "${s}" has no available definition${version === 2 ? ' for DTDL v2' : ''}.`,
             p,
           );
       }
     }
     values.set(deversion(s), s);
   });
-  if (topLevel && !strings.includes(DTDL_V3_CONTEXT))
+  if (topLevel && !strings.includes(DTDL_V3_CONTEXT) && !strings.includes(DTDL_V2_CONTEXT))
     r.error(
       'dtdl.context.missing',
-      'A top-level element must have "@context" including "dtmi:dtdl:context;3".',
+      'A top-level element must have "@context" including "dtmi:dtdl:context;3" (or ";2" for DTDL v2).',
       pointer,
     );
 
-  const dtdl = values.get('dtmi:dtdl:context');
-  const version = dtdl ? (majorVersion(dtdl) ?? 3) : parent.version;
   // An extension listed with another version than the one we know is not defined for us.
-  const quant = values.get(QUANTITATIVE_TYPES_CONTEXT.split(';')[0] ?? '') === QUANTITATIVE_TYPES_CONTEXT;
+  const quant =
+    version !== 2 &&
+    values.get(QUANTITATIVE_TYPES_CONTEXT.split(';')[0] ?? '') === QUANTITATIVE_TYPES_CONTEXT;
   return { version, values, quantitativeTypes: quant, undefinedExtension };
 }

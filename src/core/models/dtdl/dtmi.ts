@@ -6,6 +6,10 @@
 const DTMI_RE =
   /^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*(?:;[1-9][0-9]{0,8}(?:\.[1-9][0-9]{0,5})?)?$/;
 
+/** DTDL v2's DTMI: the version is required and is a single integer (no unversioned or "1.2" forms). */
+const DTMI_V2_RE =
+  /^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}$/;
+
 /** Longest DTMI accepted anywhere (elements other than Interfaces). */
 export const MAX_DTMI_LENGTH = 2048;
 /** Longest `@id` of an Interface. */
@@ -16,6 +20,16 @@ const RESERVED_PREFIXES = ['dtmi:dtdl:', 'dtmi:standard:'] as const;
 /** True when `s` is a syntactically valid DTMI (with or without a version). */
 export function isDtmi(s: unknown): s is string {
   return typeof s === 'string' && s.length <= MAX_DTMI_LENGTH && DTMI_RE.test(s);
+}
+
+/** True when `s` is a valid DTMI of DTDL v2 (version required, integer only). */
+export function isDtmiV2(s: unknown): s is string {
+  return typeof s === 'string' && s.length <= MAX_DTMI_LENGTH && DTMI_V2_RE.test(s);
+}
+
+/** True when `s` is a valid DTMI for an element of the given DTDL version. */
+export function isDtmiIn(s: unknown, version: number): s is string {
+  return version === 2 ? isDtmiV2(s) : isDtmi(s);
 }
 
 /** True when the DTMI carries a `;version` suffix. */

@@ -5,15 +5,19 @@
  */
 import { readContext } from './context.js';
 import type { ActiveContext, ContextOptions } from './context.js';
-import { MAX_INTERFACE_ID_LENGTH, hasReservedPrefix, isDtmi } from './dtmi.js';
+import { MAX_INTERFACE_ID_LENGTH, hasReservedPrefix, isDtmi, isDtmiIn } from './dtmi.js';
+import { checkQuantity, readType } from './element-type.js';
+import type { UnitMember } from './element-type.js';
 import type { ElementRef, ParsedElement } from './element-types.js';
+import { classSpec, isReservedIn } from './language.js';
 import { readLiteralMember } from './member-values.js';
 import { childPointer } from './positions.js';
 import type { Reporter } from './problems.js';
-import { NUMERIC_SCHEMAS, standardSchemaOf } from './vocabulary.js';
-import { CLASS_SPECS, classOfTypeString, idRequiredIn, isReserved, memberTermOfDtmi } from './vocabulary.js';
+import { idRequiredIn, memberTermOfDtmi, standardSchemaOf } from './vocabulary.js';
 import type { ClassName, MemberSpec } from './vocabulary.js';
-import { isSemanticType, isUnitOf } from './quantitative-types.js';
+
+/** Deepest structural nesting of elements read (DTDL's own limits keep valid models far below it). */
+export const MAX_ELEMENT_DEPTH = 64;
 
 export interface ParseState {
   options: ContextOptions;
@@ -36,94 +40,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-interface TypeReading {
-  cls: ClassName;
-  semanticTypes: string[];
-  informallyCoTyped: boolean;
-}
-
-function readType(
+function readId(
   obj: Record<string, unknown>,
   p: string,
-  exp: Expectation,
-  ctx: ActiveContext,
+  cls: ClassName,
+  version: number,
   r: Reporter,
-): TypeReading | undefined {
-  const tp = childPointer(p, '@type');
-  if (!('@type' in obj)) {
-    if (exp.defaultClass) return { cls: exp.defaultClass, semanticTypes: [], informallyCoTyped: false };
-    r.error('dtdl.type.missing', `"@type" is required here (one of ${exp.classes.join(', ')}).`, p);
-    return undefined;
-  }
-  const raw = obj['@type'];
-  const list = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : undefined;
-  if (!list || list.some((t) => typeof t !== 'string')) {
-    r.error('dtdl.type.invalid', '"@type" must be a string or an array of strings.', tp);
-    return undefined;
-  }
-  const types = list as string[];
-  const at = (i: number): string => (typeof raw === 'string' ? tp : childPointer(tp, i));
-  const material = new Map<ClassName, number>();
-  types.forEach((t, i) => {
-    const c = classOfTypeString(t, ctx.version);
-    if (c && exp.classes.includes(c.cls)) {
-      material.set(c.cls, (material.get(c.cls) ?? 0) + 1);
-      if (c.viaDtmi) r.warn('dtdl.style.preferTerm', `Prefer "${c.cls}" over "${t}".`, at(i));
-    }
-  });
-  if (material.size === 0) {
-    r.error(
-      'dtdl.type.notAllowed',
-      `"@type" must include ${exp.classes.map((c) => `"${c}"`).join(' or ')} here.`,
-      tp,
-    );
-    return undefined;
-  }
-  const [cls] = [...material.keys()] as [ClassName];
-  if ((material.get(cls) ?? 0) > 1)
-    r.warn('dtdl.style.duplicateType', `"@type" lists "${cls}" more than once.`, tp);
-  const spec = CLASS_SPECS[cls];
-  const semanticTypes: string[] = [];
-  let informal = false;
-  let ok = true;
-  types.forEach((t, i) => {
-    const c = classOfTypeString(t, ctx.version);
-    if (c && c.cls === cls) return;
-    if (t.startsWith('dtmi:') && !isDtmi(t)) {
-      r.error('dtdl.type.invalidDtmi', `Type "${t}" starts with "dtmi:" but is not a valid DTMI.`, at(i));
-      ok = false;
-    } else if (t.includes(':') && !t.startsWith('dtmi:')) {
-      r.error('dtdl.type.notDtmiNorTerm', `Type "${t}" is neither a DTMI nor a term.`, at(i));
-      ok = false;
-    } else if (isReserved(t) || c) {
-      if (ctx.undefinedExtension)
-        informal = true; // an undefined extension may designate it
-      else {
-        r.error('dtdl.type.irrelevant', `Type "${t}" cannot co-type a ${cls}.`, at(i));
-        ok = false;
-      }
-    } else if (ctx.quantitativeTypes && isSemanticType(t)) {
-      if (spec.semanticTypes) semanticTypes.push(t);
-      else {
-        r.error('dtdl.type.irrelevant', `Semantic type "${t}" cannot co-type a ${cls}.`, at(i));
-        ok = false;
-      }
-    } else if (ctx.undefinedExtension) {
-      informal = true; // defined, perhaps, by an extension whose definition we do not have
-    } else {
-      r.error(
-        'dtdl.type.undefined',
-        `Type "${t}" is not defined by DTDL or by an extension in the active context.`,
-        at(i),
-      );
-      ok = false;
-    }
-  });
-  if (!ok && types.length === 0) return undefined;
-  return { cls, semanticTypes, informallyCoTyped: informal };
-}
-
-function readId(obj: Record<string, unknown>, p: string, cls: ClassName, r: Reporter): string | undefined {
+): string | undefined {
   const v = obj['@id'];
   const ip = childPointer(p, '@id');
   if (typeof v !== 'string') {
@@ -131,10 +54,11 @@ function readId(obj: Record<string, unknown>, p: string, cls: ClassName, r: Repo
     return undefined;
   }
   const text: string = v;
-  if (!isDtmi(v)) {
+  if (!isDtmiIn(v, version)) {
+    const v2hint = version === 2 && isDtmi(v) ? ' in DTDL v2 (a version ";N" is required, N an integer)' : '';
     r.error(
       'dtdl.dtmi.invalid',
-      `"${text.length > 80 ? `${text.slice(0, 80)}…` : text}" is not a valid DTMI.`,
+      `"${text.length > 80 ? `${text.slice(0, 80)}…` : text}" is not a valid DTMI${v2hint}.`,
       ip,
     );
     return undefined;
@@ -174,6 +98,17 @@ export function parseElement(
     );
     return undefined;
   }
+  let depth = 0;
+  for (let q = parent; q && depth <= MAX_ELEMENT_DEPTH; q = q.parent) depth++;
+  if (depth > MAX_ELEMENT_DEPTH) {
+    // Far beyond what DTDL's limits allow (extends 10, schemas 5 deep): stop before the stack does.
+    r.error(
+      'dtdl.element.tooDeep',
+      `Elements are nested more than ${MAX_ELEMENT_DEPTH} levels deep here; DTDL's limits allow far less.`,
+      p,
+    );
+    return undefined;
+  }
   const ctx = readContext(
     v['@context'],
     '@context' in v ? childPointer(p, '@context') : p,
@@ -182,16 +117,18 @@ export function parseElement(
     st.options,
     r,
   );
-  if (ctx.version === 2 && !topLevel && ctx !== parentCtx && !exp.allowV2)
+  // v3 admits v2 elements in some members (contents, extends, schema ...); v2 admits no other version.
+  if (!topLevel && ctx.version !== parentCtx.version && !(ctx.version === 2 && exp.allowV2))
     r.error(
       'dtdl.context.version',
-      `A DTDL v2 element is not allowed in "${exp.memberName ?? ''}" of a DTDL v3 element.`,
+      `A DTDL v${ctx.version} element is not allowed in "${exp.memberName ?? ''}" of a DTDL v${parentCtx.version} element.`,
       p,
     );
   const tr = readType(v, p, exp, ctx, r);
   if (!tr) return undefined;
   const { cls } = tr;
-  const spec = CLASS_SPECS[cls];
+  const v2 = ctx.version === 2;
+  const spec = classSpec(cls, ctx.version);
   const newPartition = topLevel || cls === 'Interface' || !parent;
   const el: ParsedElement = {
     cls,
@@ -208,7 +145,7 @@ export function parseElement(
   st.elements.push(el);
 
   if ('@id' in v) {
-    const id = readId(v, p, cls, r);
+    const id = readId(v, p, cls, ctx.version, r);
     if (id) el.id = id;
   } else if (idRequiredIn(cls, exp.memberName)) {
     r.error(
@@ -219,13 +156,16 @@ export function parseElement(
   }
 
   const seen = new Map<string, string>();
-  let unitMember: { value: unknown; pointer: string } | undefined;
+  let unitMember: UnitMember | undefined;
   const enumVs = cls === 'Enum' ? rawValueSchema(v, ctx.version) : undefined;
   for (const [key, value] of Object.entries(v)) {
     const kp = childPointer(p, key);
     if (key.startsWith('@')) {
-      if (key !== '@context' && key !== '@id' && key !== '@type')
-        r.error('dtdl.member.keyword', `Keyword "${key}" is not allowed in a ${cls}.`, kp);
+      if (key === '@context' || key === '@id' || key === '@type') continue;
+      // v2: "@graph" must not be present, other keywords should not; v3: no other keyword.
+      if (v2 && key !== '@graph')
+        r.warn('dtdl.member.keyword', `Keyword "${key}" should not be used in a ${cls}.`, kp);
+      else r.error('dtdl.member.keyword', `Keyword "${key}" is not allowed in a ${cls}.`, kp);
       continue;
     }
     let term: string | undefined;
@@ -249,17 +189,23 @@ export function parseElement(
       else readLiteralMember(el, term, ms, value, kp, r, exp.enumValueSchema);
       continue;
     }
-    if (key === 'unit' && tr.semanticTypes.length > 0) {
-      unitMember = { value, pointer: kp };
+    if ((key === 'unit' || (v2 && key === 'dtmi:dtdl:property:unit;2')) && tr.semanticTypes.length > 0) {
+      if (unitMember)
+        r.error('dtdl.member.termAndDtmi', '"unit" is given twice (as a term and as a DTMI).', kp);
+      else {
+        unitMember = { value, pointer: kp };
+        if (key !== 'unit') r.warn('dtdl.style.preferTerm', `Prefer "unit" over "${key}".`, kp);
+      }
       continue;
     }
-    if (key.startsWith('dtmi:') && !isDtmi(key))
+    if (v2 && tr.informallyCoTyped) continue; // v2: an informal co-type may define any member
+    if (key.startsWith('dtmi:') && !isDtmiIn(key, ctx.version))
       r.error('dtdl.member.invalidDtmi', `Member "${key}" starts with "dtmi:" but is not a valid DTMI.`, kp);
     else if (key.includes(':') && !key.startsWith('dtmi:'))
       r.error('dtdl.member.notDtmiNorTerm', `Member "${key}" is neither a DTMI nor a term.`, kp);
     else if (tr.informallyCoTyped)
       continue; // an undefined extension may define it
-    else if (isDtmi(key) || isReserved(key))
+    else if (isDtmi(key) || isReservedIn(key, ctx.version))
       r.error('dtdl.member.irrelevant', `Member "${key}" is not allowed in a ${cls}.`, kp);
     else r.error('dtdl.member.undefined', `Member "${key}" is not defined for a ${cls}.`, kp);
   }
@@ -268,26 +214,6 @@ export function parseElement(
   }
   if (tr.semanticTypes.length > 0) checkQuantity(el, unitMember, p, r);
   return el;
-}
-
-function checkQuantity(
-  el: ParsedElement,
-  unit: { value: unknown; pointer: string } | undefined,
-  p: string,
-  r: Reporter,
-): void {
-  const schema = el.children.get('schema')?.[0];
-  if (schema && !(schema.kind === 'std' && NUMERIC_SCHEMAS.has(schema.name)))
-    r.error(
-      'dtdl.semanticType.schema',
-      `A ${el.semanticTypes.join('/')} must have a numeric schema (double, float, integer or long).`,
-      childPointer(p, 'schema'),
-    );
-  if (!unit) return;
-  const u = Array.isArray(unit.value) && unit.value.length === 1 ? (unit.value[0] as unknown) : unit.value;
-  if (typeof u !== 'string' || !el.semanticTypes.some((t) => isUnitOf(t, u)))
-    r.error('dtdl.unit.invalid', `"unit" must be a unit of ${el.semanticTypes.join('/')}.`, unit.pointer);
-  else el.unit = u;
 }
 
 function readElementMember(
@@ -310,6 +236,18 @@ function readElementMember(
     );
     return;
   }
+  if (ms.minCount !== undefined && items.length < ms.minCount)
+    r.error(
+      'dtdl.member.count',
+      `"${term}" of a DTDL v${el.ctx.version} ${el.cls} must hold at least ${ms.minCount} value(s).`,
+      p,
+    );
+  if (ms.maxCount !== undefined && items.length > ms.maxCount)
+    r.error(
+      'dtdl.member.count',
+      `"${term}" of a DTDL v${el.ctx.version} ${el.cls} holds ${items.length} values; at most ${ms.maxCount} are allowed.`,
+      p,
+    );
   const refs: ElementRef[] = [];
   items.forEach((item, i) => {
     const ip = Array.isArray(value) ? childPointer(p, i) : p;
@@ -337,8 +275,8 @@ function readElementMember(
         }
       }
       if (
-        isDtmi(item) &&
-        !isReserved(item) &&
+        isDtmiIn(item, el.ctx.version) &&
+        !isReservedIn(item, el.ctx.version) &&
         !item.startsWith('dtmi:dtdl:') &&
         !item.startsWith('dtmi:standard:')
       ) {

@@ -14,6 +14,7 @@ import type { ParsedElement } from './element-types.js';
 import { preferredText } from './literals.js';
 import type { ProblemSink } from './problems.js';
 import type { KnownInterfaces, References, Target } from './references.js';
+import { MAX_CONTENTS_V2 } from './vocabulary-v2.js';
 
 interface FlatEntry {
   info: ContentInfo;
@@ -35,7 +36,17 @@ export class InterfaceBuilder {
   /** Builds every Interface of the batch (with an id) and runs the rules that need flattened contents. */
   buildAll(elements: readonly ParsedElement[]): Map<string, InterfaceInfo> {
     const out = new Map<string, InterfaceInfo>();
-    for (const el of elements) if (el.cls === 'Interface') this.flat({ kind: 'element', el }, true);
+    for (const el of elements) {
+      if (el.cls !== 'Interface') continue;
+      const flat = this.flat({ kind: 'element', el }, true);
+      if (el.ctx.version === 2 && flat.size > MAX_CONTENTS_V2)
+        this.sink.error(
+          'dtdl.contents.count',
+          `A DTDL v2 Interface may have at most ${MAX_CONTENTS_V2} contents, including inherited ones; ${el.id ?? 'this one'} has ${flat.size}.`,
+          el.source,
+          `${el.pointer}/contents`,
+        );
+    }
     for (const el of elements) {
       if (el.cls === 'Interface' && el.id !== undefined && !out.has(el.id)) out.set(el.id, this.info(el));
       if (el.cls === 'Component') this.checkComponent(el);
@@ -136,6 +147,7 @@ export class InterfaceBuilder {
     );
     const info: InterfaceInfo = {
       id: el.id ?? '',
+      dtdlVersion: el.ctx.version === 2 ? 2 : 3,
       extends: ext,
       ancestors: this.ancestors(el),
       contents,

@@ -86,6 +86,7 @@ export function checkExtends(
   for (const el of elements) {
     if (el.cls !== 'Interface' || onCycle.has(el)) continue;
     const d = depth({ kind: 'element', el });
+    const v2 = el.ctx.version === 2; // v2 bounds each "extends" (2 values) instead of the whole hierarchy
     if (d > MAX_EXTENDS_DEPTH)
       sink.error(
         'dtdl.extends.depth',
@@ -109,7 +110,7 @@ export function checkExtends(
       }
     };
     walk({ kind: 'element', el });
-    if (count > MAX_EXTENDS_VALUES)
+    if (!v2 && count > MAX_EXTENDS_VALUES)
       sink.error(
         'dtdl.extends.count',
         `The "extends" hierarchy holds ${count} values; at most ${MAX_EXTENDS_VALUES} are allowed.`,
@@ -161,6 +162,53 @@ export function checkSchemaDepth(
         `Complex schemas are nested ${d} levels deep here; at most ${MAX_SCHEMA_DEPTH} are allowed.`,
         el.source,
         el.pointer,
+      );
+  }
+}
+
+const GEOSPATIAL = new Set([
+  'point',
+  'multiPoint',
+  'lineString',
+  'multiLineString',
+  'polygon',
+  'multiPolygon',
+]);
+const PROPERTY_SCHEMA_PATH = new Set(['schema', 'elementSchema', 'fields', 'mapValue']);
+
+/**
+ * DTDL v2: a Property must not be an ancestor of an element whose "schema" includes an Array or a
+ * geospatial schema (v3 lifted this: Arrays, hence GeoJSON, are allowed in Properties).
+ */
+export function checkV2PropertySchemas(
+  elements: readonly ParsedElement[],
+  refs: References,
+  onCycle: Set<ParsedElement>,
+  sink: ProblemSink,
+): void {
+  for (const prop of elements) {
+    if (prop.cls !== 'Property' || prop.ctx.version !== 2) continue;
+    const seen = new Set<ParsedElement>();
+    let found: string | undefined;
+    const walk = (el: ParsedElement): void => {
+      if (found || seen.has(el) || onCycle.has(el)) return;
+      seen.add(el);
+      for (const e of refs.edges(el)) {
+        if (found || !PROPERTY_SCHEMA_PATH.has(e.member)) continue;
+        const t = e.target;
+        if (e.member === 'schema' && t.kind === 'std' && GEOSPATIAL.has(t.name))
+          found = `the geospatial schema "${t.name}"`;
+        else if (e.member === 'schema' && t.kind === 'element' && t.el.cls === 'Array') found = 'an Array';
+        else if (t.kind === 'element') walk(t.el);
+      }
+    };
+    walk(prop);
+    if (found)
+      sink.error(
+        'dtdl.property.schemaExcluded',
+        `A DTDL v2 Property cannot hold ${found} in its schema (Arrays and geospatial schemas need DTDL v3).`,
+        prop.source,
+        `${prop.pointer}/schema`,
       );
   }
 }

@@ -33,6 +33,38 @@ function bareOk(kind: LiteralKind, v: unknown): v is LiteralValue {
   return isInt32(v);
 }
 
+/**
+ * Checks the extra members of a value object (beyond `allowed`). v3: none may be present. v2 (`lenient`):
+ * every name must start with "@", "@id", "@context" and "@graph" must not be present, other keywords
+ * should not (a warning). Returns false when an error was reported.
+ */
+function checkValueObjectKeys(
+  v: Record<string, unknown>,
+  allowed: readonly string[],
+  p: string,
+  what: string,
+  lenient: boolean,
+  r: Reporter,
+): boolean {
+  let ok = true;
+  for (const key of Object.keys(v)) {
+    if (allowed.includes(key)) continue;
+    const kp = childPointer(p, key);
+    const only = `${allowed.map((a) => `"${a}"`).join(' and ')}`;
+    if (lenient && key.startsWith('@') && !['@id', '@context', '@graph'].includes(key)) {
+      r.warn('dtdl.literal.keyword', `${what} should only have ${only}, not "${key}".`, kp);
+      continue;
+    }
+    r.error(
+      what.startsWith('A language') ? 'dtdl.lstring.invalid' : 'dtdl.literal.invalid',
+      `${what} may only have ${only}, not "${key}".`,
+      kp,
+    );
+    ok = false;
+  }
+  return ok;
+}
+
 /** One representational literal; undefined (after reporting) when it is not one. */
 export function readLiteral(
   kind: LiteralKind,
@@ -40,23 +72,14 @@ export function readLiteral(
   p: string,
   member: string,
   r: Reporter,
+  lenient = false,
 ): LiteralValue | undefined {
   if (bareOk(kind, v)) return v;
   if (!isObject(v)) {
     r.error('dtdl.literal.invalid', `"${member}" must be a ${kind} (or a value object holding one).`, p);
     return undefined;
   }
-  let ok = true;
-  for (const key of Object.keys(v)) {
-    if (key !== '@value' && key !== '@type') {
-      r.error(
-        'dtdl.literal.invalid',
-        `A value object of "${member}" may only have "@value" and "@type", not "${key}".`,
-        childPointer(p, key),
-      );
-      ok = false;
-    }
-  }
+  let ok = checkValueObjectKeys(v, ['@value', '@type'], p, `A value object of "${member}"`, lenient, r);
   if (!('@value' in v)) {
     r.error('dtdl.literal.invalid', `A value object of "${member}" must have "@value".`, p);
     return undefined;
@@ -92,6 +115,7 @@ export function readSingleLiteral(
   member: string,
   card: 'atMostOne' | 'exactlyOne',
   r: Reporter,
+  lenient = false,
 ): LiteralValue | null | undefined {
   if (Array.isArray(v)) {
     if (v.length > 1 || (card === 'exactlyOne' && v.length === 0)) {
@@ -103,27 +127,32 @@ export function readSingleLiteral(
       return undefined;
     }
     if (v.length === 0) return null;
-    return readLiteral(kind, v[0], childPointer(p, 0), member, r);
+    return readLiteral(kind, v[0], childPointer(p, 0), member, r, lenient);
   }
-  return readLiteral(kind, v, p, member, r);
+  return readLiteral(kind, v, p, member, r, lenient);
 }
 
-/** A localizable string; returns its values by language ("" for the default language). */
+export interface LocalizableOptions {
+  /** Longest value (default 512; DTDL v2's displayName: 64). */
+  maxLength?: number;
+  /** DTDL v2: other "@" keywords in a language-tagged value are a warning, not an error. */
+  lenientKeywords?: boolean;
+}
+
+/** A localizable string; returns its values by language ("en" for the default language). */
 export function readLocalizable(
   v: unknown,
   p: string,
   member: string,
   r: Reporter,
+  options: LocalizableOptions = {},
 ): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   let ok = true;
+  const max = options.maxLength ?? MAX_STRING_LENGTH;
   const checkLength = (s: string, at: string): void => {
-    if (s.length > MAX_STRING_LENGTH) {
-      r.error(
-        'dtdl.string.tooLong',
-        `"${member}" must not be longer than ${MAX_STRING_LENGTH} characters.`,
-        at,
-      );
+    if (s.length > max) {
+      r.error('dtdl.string.tooLong', `"${member}" must not be longer than ${max} characters.`, at);
       ok = false;
     }
   };
@@ -150,16 +179,17 @@ export function readLocalizable(
         ok = false;
         return;
       }
-      for (const key of Object.keys(item)) {
-        if (key !== '@value' && key !== '@language') {
-          r.error(
-            'dtdl.lstring.invalid',
-            `A language-tagged value may only have "@value" and "@language", not "${key}".`,
-            childPointer(ip, key),
-          );
-          ok = false;
-        }
-      }
+      if (
+        !checkValueObjectKeys(
+          item,
+          ['@value', '@language'],
+          ip,
+          'A language-tagged value',
+          options.lenientKeywords ?? false,
+          r,
+        )
+      )
+        ok = false;
       const value = item['@value'];
       if (typeof value !== 'string') {
         r.error('dtdl.lstring.invalid', 'A language-tagged value must have a string "@value".', ip);

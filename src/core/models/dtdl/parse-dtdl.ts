@@ -1,5 +1,5 @@
 /**
- * Entry point of Twinloop's own DTDL v3 parser: validates a batch of JSON documents (each one Interface or
+ * Entry point of Twinloop's own DTDL parser (v3, and v2 alone or mixed with v3): validates a batch of JSON documents (each one Interface or
  * an array of them) against the specification, resolves references within the batch and against already
  * known interfaces, and returns the resolved InterfaceInfo of every Interface with every problem found.
  *
@@ -14,7 +14,7 @@ import { parseElement } from './element-parser.js';
 import type { ParseState } from './element-parser.js';
 import type { ParsedElement } from './element-types.js';
 import { InterfaceBuilder } from './interface-builder.js';
-import { checkCycles, checkExtends, checkSchemaDepth } from './limits.js';
+import { checkCycles, checkExtends, checkSchemaDepth, checkV2PropertySchemas } from './limits.js';
 import { TextPositions, childPointer, findDuplicateKeys, parseJsonText } from './positions.js';
 import { ProblemSink, reporterFor } from './problems.js';
 import { References } from './references.js';
@@ -130,6 +130,7 @@ export function parseDtdl(inputs: readonly DtdlInput[], options: ParseDtdlOption
     const onCycle = checkCycles(elements, refs, sink);
     checkExtends(elements, refs, options.known, onCycle, sink);
     checkSchemaDepth(elements, refs, onCycle, sink);
+    checkV2PropertySchemas(elements, refs, onCycle, sink);
     interfaces = new InterfaceBuilder(refs, options.known, onCycle, sink).buildAll(elements);
     unresolved = [...refs.unresolved];
   } catch (e) {

@@ -49,7 +49,11 @@ export class TextPositions {
   ofPointer(pointer: string): LineColumn | undefined {
     if (!this.treeBuilt) {
       this.treeBuilt = true;
-      this.tree = parseTree(this.text, [], { disallowComments: true, allowTrailingComma: false });
+      try {
+        this.tree = parseTree(this.text, [], { disallowComments: true, allowTrailingComma: false });
+      } catch {
+        this.tree = undefined; // too deep for the tree builder: problems keep their pointers only
+      }
     }
     if (!this.tree) return undefined;
     const segs: (string | number)[] = pointerSegments(pointer).map((s) =>
@@ -67,7 +71,12 @@ export class TextPositions {
 export function findDuplicateKeys(
   text: string,
 ): { key: string; pointer: string; line: number; column: number }[] {
-  const root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
+  let root: Node | undefined;
+  try {
+    root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
+  } catch {
+    return []; // too deep for the tree builder; the element parser reports the depth itself
+  }
   if (!root) return [];
   const pos = new TextPositions(text);
   const out: { key: string; pointer: string; line: number; column: number }[] = [];
@@ -85,7 +94,11 @@ export function findDuplicateKeys(
       }
     } else if (n.type === 'array') (n.children ?? []).forEach((c, i) => walk(c, childPointer(pointer, i)));
   };
-  walk(root, '');
+  try {
+    walk(root, '');
+  } catch {
+    // nesting too deep to walk: the duplicates found so far are reported
+  }
   return out;
 }
 

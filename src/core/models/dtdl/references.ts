@@ -6,7 +6,7 @@
 import type { InterfaceInfo } from '../model-types.js';
 import type { ElementRef, ParsedElement } from './element-types.js';
 import type { ProblemSink } from './problems.js';
-import { CLASS_SPECS } from './vocabulary.js';
+import { classSpec } from './language.js';
 
 /** Read access to interfaces known before this batch. */
 export interface KnownInterfaces {
@@ -46,7 +46,12 @@ export class References {
   private resolve(el: ParsedElement, member: string, ref: ElementRef): void {
     if (ref.kind === 'element') return void this.resolved.set(ref, ref);
     if (ref.kind === 'std') return void this.resolved.set(ref, ref);
-    const classes = CLASS_SPECS[el.cls].members[member]?.classes ?? [];
+    const ms = classSpec(el.cls, el.ctx.version).members[member];
+    const classes = ms?.classes ?? [];
+    const from = el.ctx.version;
+    // v3 members that admit v2 elements say so (allowV2); a v2 element admits no other version.
+    const versionOk = (to: number): boolean =>
+      to === from || (from === 3 && to === 2 && ms?.allowV2 === true);
     const t = this.byId.get(ref.id);
     if (t) {
       const referenceable = t.cls === 'Interface' || t.topLevel || t.partition === el.partition;
@@ -57,22 +62,23 @@ export class References {
           el.source,
           ref.pointer,
         );
-      } else if (
-        !classes.includes(t.cls) ||
-        (t.ctx.version === 2 && CLASS_SPECS[el.cls].members[member]?.allowV2 !== true)
-      ) {
+      } else if (!classes.includes(t.cls)) {
         this.sink.error(
           'dtdl.reference.type',
           `"${ref.id}" is a ${t.cls}; "${member}" needs ${classes.join(' or ')}.`,
           el.source,
           ref.pointer,
         );
+      } else if (!versionOk(t.ctx.version)) {
+        this.versionError(el, member, ref.id, ref.pointer, t.ctx.version);
       } else this.resolved.set(ref, { kind: 'element', el: t });
       return;
     }
     const info = this.known?.getInterface(ref.id);
     if (info) {
-      if (classes.includes('Interface')) this.resolved.set(ref, { kind: 'known', info });
+      if (classes.includes('Interface') && !versionOk(info.dtdlVersion ?? 3))
+        this.versionError(el, member, ref.id, ref.pointer, info.dtdlVersion ?? 3);
+      else if (classes.includes('Interface')) this.resolved.set(ref, { kind: 'known', info });
       else
         this.sink.error(
           'dtdl.reference.type',
@@ -88,6 +94,16 @@ export class References {
       `"${ref.id}" is referenced but not defined in this batch nor known.`,
       el.source,
       ref.pointer,
+    );
+  }
+
+  private versionError(el: ParsedElement, member: string, id: string, pointer: string, to: number): void {
+    this.sink.error(
+      'dtdl.reference.version',
+      `"${id}" is a DTDL v${to} element; "${member}" of a DTDL v${el.ctx.version} ${el.cls} cannot refer to it` +
+        (el.ctx.version === 2 ? ' (a v2 Interface may not extend or embed a v3 Interface).' : '.'),
+      el.source,
+      pointer,
     );
   }
 

@@ -1,7 +1,8 @@
 /**
- * The DTDL v3 (and, for nested v2 elements, v2) vocabulary: the reserved strings table, the element classes
- * with the members each may have, and the standard (primitive and geospatial) schemas. Tables, not code,
- * so the element parser stays generic and every rule of the specification maps to one entry here.
+ * The DTDL v3 vocabulary: the reserved strings table, the element classes with the members each may have,
+ * and the standard (primitive and geospatial) schemas, which v2 shares. Tables, not code, so the element
+ * parser stays generic and every rule of the specification maps to one entry here (v2's tables:
+ * vocabulary-v2.ts; both behind language.ts).
  */
 
 export type ClassName =
@@ -9,6 +10,7 @@ export type ClassName =
   | 'Command'
   | 'CommandRequest'
   | 'CommandResponse'
+  | 'CommandPayload'
   | 'Component'
   | 'Enum'
   | 'EnumValue'
@@ -22,6 +24,7 @@ export type ClassName =
   | 'Telemetry'
   | 'Array';
 
+/** The classes of DTDL v3 (v2 has CommandPayload instead of CommandRequest and CommandResponse). */
 export const ALL_CLASSES: readonly ClassName[] = [
   'Interface',
   'Command',
@@ -67,6 +70,9 @@ export type Cardinality = 'many' | 'atMostOne' | 'exactlyOne';
 
 export interface MemberSpec {
   kind: MemberKind;
+  /** Fewest / most values an element-valued member may include (DTDL v2 set limits). */
+  minCount?: number;
+  maxCount?: number;
   required?: boolean;
   card?: Cardinality;
   /** Classes an included or referenced element may conform to. */
@@ -102,7 +108,10 @@ const schemaMember: MemberSpec = {
 };
 const nameMember: MemberSpec = { kind: 'name', required: true };
 
-export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
+export type ClassSpecTable = Readonly<Partial<Record<ClassName, ClassSpec>>>;
+
+/** The element classes of DTDL v3 (v2's table is in vocabulary-v2.ts). */
+export const CLASS_SPECS: ClassSpecTable = {
   Interface: {
     typeRequired: true,
     idRequired: true,
@@ -238,9 +247,7 @@ export const CLASS_SPECS: Readonly<Record<ClassName, ClassSpec>> = {
 
 /** Complex schemas need an `@id` when they are declared in an Interface's `schemas`. */
 export function idRequiredIn(cls: ClassName, memberName: string | undefined): boolean {
-  return (
-    CLASS_SPECS[cls].idRequired === true || (memberName === 'schemas' && COMPLEX_SCHEMA_CLASSES.includes(cls))
-  );
+  return cls === 'Interface' || (memberName === 'schemas' && COMPLEX_SCHEMA_CLASSES.includes(cls));
 }
 
 /** Members whose value counts as a `schema` step for the depth limit of complex schemas. */
@@ -323,24 +330,6 @@ export function reservedTermOfDtmi(dtmi: string): string | undefined {
 /** True when a string is listed in the reserved strings table (term or DTMI column). */
 export function isReserved(s: string): boolean {
   return isReservedTerm(s) || RESERVED_DTMIS.has(s);
-}
-
-/**
- * Reads a class name from a type string in a given version: "Property" or "dtmi:dtdl:class:Property;3".
- * Returns the class and whether it was written as a DTMI.
- */
-export function classOfTypeString(
-  s: string,
-  version: number,
-): { cls: ClassName; viaDtmi: boolean } | undefined {
-  if ((ALL_CLASSES as readonly string[]).includes(s)) return { cls: s as ClassName, viaDtmi: false };
-  const prefix = 'dtmi:dtdl:class:';
-  const suffix = `;${version}`;
-  if (s.startsWith(prefix) && s.endsWith(suffix)) {
-    const c = s.slice(prefix.length, -suffix.length);
-    if ((ALL_CLASSES as readonly string[]).includes(c)) return { cls: c as ClassName, viaDtmi: true };
-  }
-  return undefined;
 }
 
 /** Reads a standard schema string ("double", "dtmi:dtdl:instance:Schema:double;3", geospatial too). */
