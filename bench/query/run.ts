@@ -130,7 +130,7 @@ const ten = executeQuery(
 const tenMs = performance.now() - s10;
 const upTo = executeQuery(
   graph,
-  `SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:feeds*1..24]->(b) WHERE a.$dtId = '${start}'`,
+  `SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:feeds*..24]->(b) WHERE a.$dtId = '${start}'`,
   opts,
 );
 lines.push(

@@ -216,7 +216,7 @@ describe('MATCH', () => {
   it('variable hops, directions and cycles', () => {
     const from = (pattern: string, anchor: string): string[] =>
       ids(q(`SELECT b FROM DIGITALTWINS MATCH ${pattern} WHERE a.$dtId = '${anchor}'`), 'b');
-    expect(from('(a)-[:contains*1..2]->(b)', 'site-1')).toEqual([
+    expect(from('(a)-[:contains*0..2]->(b)', 'site-1')).toEqual([
       'fan-1',
       'line-1',
       'line-2',
@@ -226,6 +226,8 @@ describe('MATCH', () => {
       'pump-3',
       'pump-4',
     ]);
+    // ADT: *1..2 excludes its starting limit: 2 hops only
+    expect(from('(a)-[:contains*1..2]->(b)', 'site-1')).toEqual(from('(a)-[:contains*2]->(b)', 'site-1'));
     expect(from('(a)-[:contains*2]->(b)', 'site-1')).toEqual([
       'fan-1',
       'pump-1',
@@ -237,7 +239,7 @@ describe('MATCH', () => {
     expect(from('(a)-[:contains]-(b)', 'line-1')).toEqual(['pump-3', 'site-1']);
     // the feeds cycle: walks of any length terminate; pump-1 reaches itself in 2 hops
     expect(from('(a)-[:feeds*]->(b)', 'pump-1')).toEqual(['pump-1', 'pump-2']);
-    expect(from('(a)-[:feeds*0..0]->(b)', 'pump-1')).toEqual(['pump-1']);
+    expect(from('(a)-[:feeds*0]->(b)', 'pump-1')).toEqual(['pump-1']);
     expect(from('(a)-[:feeds|contains*1..3]-(b)', 'pump-1')).toContain('site-1');
     expect(from('(a)-[*..2]->(b)', 'line-3')).toEqual(['fan-1', 'pump-1', 'pump-2']);
   });
@@ -246,7 +248,8 @@ describe('MATCH', () => {
     expect(ids(q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*10]->(b) WHERE a.$dtId = 'c0'"), 'b')).toEqual([
       'c10',
     ]);
-    expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*6..100]->(b) WHERE a.$dtId = 'c0'")).toEqual([
+    // more than 5 hops, at most 100: c6..c10
+    expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*5..100]->(b) WHERE a.$dtId = 'c0'")).toEqual([
       { COUNT: 5 },
     ]);
     expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*11]->(b) WHERE a.$dtId = 'c0'")).toEqual([
@@ -302,7 +305,7 @@ describe('MATCH', () => {
     ).toHaveLength(10);
     expect(
       ids(
-        q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*1..3]->(b) WHERE a.$dtId = 'c0'", { maxHops: 3 }),
+        q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*..3]->(b) WHERE a.$dtId = 'c0'", { maxHops: 3 }),
         'b',
       ),
     ).toEqual(['c1', 'c2', 'c3']);

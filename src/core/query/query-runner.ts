@@ -156,8 +156,11 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
     if (edge.rel !== undefined) row[edge.rel] = undefined;
   }
 
-  /** The distinct end twins of a variable-hop walk, level by level. */
-  function* variableHops(
+  /**
+   * The distinct end twins of a variable-hop condition: twins at the end of a trail (a path that
+   * uses no relationship twice: ADT traverses each relationship once) of minHops..maxHops hops.
+   */
+  function variableHops(
     startTwin: TwinRecord,
     direction: Dir,
     names: readonly string[],
@@ -165,17 +168,35 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
     maxHops: number,
     capped: boolean,
   ): Generator<TwinRecord | typeof PAUSE, void, void> {
-    const emitted = new Set<string>();
-    if (minHops === 0) {
-      emitted.add(startTwin.id);
-      yield startTwin;
-    }
+    return minHops <= 1
+      ? nearHops(startTwin, direction, names, minHops, maxHops, capped)
+      : trailHops(startTwin, direction, names, minHops, maxHops, capped);
+  }
+
+  /**
+   * minHops 0 or 1, breadth first: every twin but the start is expanded once (a shortest path is a
+   * trail, so a twin is in range when its distance is). The start twin is in range when a cycle
+   * through it is no longer than maxHops: directed, an edge back to it; undirected, an edge that
+   * joins two branches of the search (labelled by their first relationship), the standard shortest
+   * cycle through a vertex.
+   */
+  function* nearHops(
+    startTwin: TwinRecord,
+    direction: Dir,
+    names: readonly string[],
+    minHops: number,
+    maxHops: number,
+    capped: boolean,
+  ): Generator<TwinRecord | typeof PAUSE, void, void> {
+    let startOut = minHops === 0;
+    if (startOut) yield startTwin;
+    const depth = new Map<string, number>([[startTwin.id, 0]]);
+    /** Twin id -> the first relationship of its branch (undirected walks only). */
+    const branch = new Map<string, string>();
     let frontier: TwinRecord[] = [startTwin];
     let d = 1;
     for (; d <= maxHops && frontier.length > 0; d++) {
       const next: TwinRecord[] = [];
-      const level = new Set<string>();
-      const inRange = d >= minHops;
       for (const node of frontier) {
         const src = openSource(relationshipsOf(graph, node.id, direction, names));
         for (let r0 = src.next(); r0 !== undefined; r0 = src.next()) {
@@ -186,16 +207,28 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
           const r = freshRel(r0, src);
           if (r === undefined) continue;
           const id = r.sourceId === node.id ? r.targetId : r.sourceId;
-          if (level.has(id)) continue;
+          const key = relKey(r);
+          const nodeBranch = node === startTwin ? key : (branch.get(node.id) as string);
+          const seen = depth.get(id);
+          if (seen !== undefined) {
+            if (startOut) continue;
+            // A cycle through the start: an edge back to it, or (undirected) one joining two branches.
+            const closes =
+              id === startTwin.id
+                ? direction !== 'both' || node === startTwin || nodeBranch !== key
+                : direction === 'both' && branch.get(id) !== nodeBranch;
+            if (closes && (depth.get(node.id) as number) + seen + 1 <= maxHops) {
+              startOut = true;
+              yield startTwin;
+            }
+            continue;
+          }
           const other = graph.getTwin(id);
           if (other === undefined) continue;
-          level.add(id);
-          if (inRange) {
-            if (emitted.has(id)) continue;
-            emitted.add(id);
-            next.push(other);
-            yield other;
-          } else next.push(other);
+          depth.set(id, d);
+          if (direction === 'both') branch.set(id, nodeBranch);
+          next.push(other);
+          yield other;
         }
         closeSource();
       }
@@ -205,8 +238,68 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
       // The cap stopped the walk: an error if one more hop would reach a twin not reached yet.
       for (const node of frontier) {
         for (const r of relationshipsOf(graph, node.id, direction, names)) {
-          if (!emitted.has(r.sourceId === node.id ? r.targetId : r.sourceId)) throw hopCapReached(maxHops);
+          if (!depth.has(r.sourceId === node.id ? r.targetId : r.sourceId)) throw hopCapReached(maxHops);
         }
+      }
+    }
+  }
+
+  /**
+   * minHops 2 or more, depth first over trails (no relationship twice on one trail), each end twin
+   * yielded once. Exact, and as cheap as the graph is sparse; on dense graphs the budget ends it.
+   */
+  function* trailHops(
+    startTwin: TwinRecord,
+    direction: Dir,
+    names: readonly string[],
+    minHops: number,
+    maxHops: number,
+    capped: boolean,
+  ): Generator<TwinRecord | typeof PAUSE, void, void> {
+    const emitted = new Set<string>();
+    /** Relationships on the current trail. */
+    const used = new Set<string>();
+    /** Twins at the cap whose trail could go on (only when the cap, not the query, bounds the walk). */
+    const atCap: TwinRecord[] = [];
+    const stack: { node: TwinRecord; src: Source<RelationshipRecord>; key: string | undefined }[] = [
+      {
+        node: startTwin,
+        src: openSource(relationshipsOf(graph, startTwin.id, direction, names)),
+        key: undefined,
+      },
+    ];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as (typeof stack)[number];
+      const r0 = top.src.next();
+      if (r0 === undefined) {
+        closeSource();
+        stack.pop();
+        if (top.key !== undefined) used.delete(top.key);
+        continue;
+      }
+      if (budget.visit()) {
+        beforePause();
+        yield PAUSE;
+      }
+      const r = freshRel(r0, top.src);
+      if (r === undefined) continue;
+      const key = relKey(r);
+      if (used.has(key)) continue;
+      const other = graph.getTwin(r.sourceId === top.node.id ? r.targetId : r.sourceId);
+      if (other === undefined) continue;
+      const hops = stack.length;
+      if (hops >= minHops && !emitted.has(other.id)) {
+        emitted.add(other.id);
+        yield other;
+      }
+      if (hops < maxHops) {
+        used.add(key);
+        stack.push({ node: other, src: openSource(relationshipsOf(graph, other.id, direction, names)), key });
+      } else if (capped) atCap.push(other);
+    }
+    for (const node of atCap) {
+      for (const r of relationshipsOf(graph, node.id, direction, names)) {
+        if (!emitted.has(r.sourceId === node.id ? r.targetId : r.sourceId)) throw hopCapReached(maxHops);
       }
     }
   }
@@ -274,6 +367,9 @@ function hopCapReached(maxHops: number): TwinloopError {
     { details: { limit: 'maxHops', value: maxHops } },
   );
 }
+
+/** A relationship's identity within the graph (ids are unique per source twin). */
+const relKey = (r: RelationshipRecord): string => `${r.sourceId}\u0000${r.id}`;
 
 /** Relationships along which `twinId` reaches its neighbours (the other end is the neighbour). */
 function* relationshipsOf(
