@@ -357,7 +357,7 @@ describe('paging, limits and freshness', () => {
     expect(exact.continuationToken).toBeNull();
   });
 
-  it('rejects tampered tokens and tokens of another query', () => {
+  it('rejects tampered tokens; a genuine token stands for its query, whatever text comes with it', () => {
     const p1 = executeQuery(g, 'SELECT * FROM DIGITALTWINS', { ...opts, pageSize: 2 });
     const token = p1.continuationToken as string;
     const [payload, sig] = token.split('.') as [string, string];
@@ -371,10 +371,36 @@ describe('paging, limits and freshness', () => {
           .code,
       ).toBe('InvalidContinuationToken');
     }
+    // ADT: "the query is ignored if a continuation token is provided"
+    const p2 = executeQuery(g, 'SELECT T FROM DIGITALTWINS T', {
+      ...opts,
+      pageSize: 2,
+      continuationToken: token,
+    });
+    expect(p2.value).toHaveLength(2);
+    expect(p2.value[0]).toHaveProperty('$dtId');
+  });
+
+  it('a next page needs only the token, and keeps the first page size (what the .NET SDK sends)', () => {
+    const text = 'SELECT T.$dtId AS id FROM DIGITALTWINS T';
+    const all = (executeQuery(g, text, opts).value as { id: string }[]).map((r) => r.id);
+    const seen: string[] = [];
+    let page = executeQuery(g, text, { ...opts, pageSize: 7 });
+    seen.push(...(page.value as { id: string }[]).map((r) => r.id));
+    while (page.continuationToken) {
+      const { pageSize: _ignored, ...noSize } = opts;
+      page = executeQuery(g, undefined, { ...noSize, continuationToken: page.continuationToken });
+      expect(page.value.length).toBeLessThanOrEqual(7);
+      if (page.continuationToken) expect(page.value).toHaveLength(7);
+      seen.push(...(page.value as { id: string }[]).map((r) => r.id));
+    }
+    expect(seen).toEqual(all);
+    // a page size given with the token wins
+    const first = executeQuery(g, text, { ...opts, pageSize: 3 });
     expect(
-      errorOf(() => executeQuery(g, 'SELECT T FROM DIGITALTWINS T', { ...opts, continuationToken: token }))
-        .code,
-    ).toBe('InvalidContinuationToken');
+      executeQuery(g, '', { ...opts, pageSize: 5, continuationToken: first.continuationToken }).value,
+    ).toHaveLength(5);
+    expect(errorOf(() => executeQuery(g, undefined, opts)).code).toBe('BadRequest');
   });
 
   it('enforces query length and page size limits', () => {
