@@ -86,7 +86,8 @@ export function tokenize(text: string): Token[] {
       continue;
     }
     // `[[name]]`: an identifier that may be a reserved word or start with a digit (ADT's escaping).
-    if (c === '[' && text[i + 1] === '[') {
+    // (`[[[` is a '[' that opens an escaped name: `-[[[Group]]]->` is a relationship condition.)
+    if (c === '[' && text[i + 1] === '[' && text[i + 2] !== '[') {
       const end = text.indexOf(']]', i + 2);
       const nl = text.indexOf('\n', i + 2);
       if (end < 0 || (nl >= 0 && nl < end))

@@ -476,7 +476,7 @@ class Parser {
 
   private isOfModel(pos: Pos): Expr {
     let alias: string | undefined;
-    if (this.peek().kind === 'ident' && !this.isKeyword('EXACT')) {
+    if (this.peek().kind === 'ident') {
       alias = this.aliasName('a collection name or a model id in quotes');
       this.punct(',');
     }
