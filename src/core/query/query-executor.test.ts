@@ -283,6 +283,26 @@ describe('MATCH', () => {
     expect(q('SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[]->(b)')).toEqual([{ COUNT: g.relationshipCount }]);
   });
 
+  it('a chain of single-hop conditions binds each relationship once: no walking back the way it came', () => {
+    const rows = q(
+      "SELECT b.$dtId AS b, c.$dtId AS c FROM DIGITALTWINS MATCH (a)-[]-(b)-[]-(c) WHERE a.$dtId = 'line-1'",
+    ) as { b: string; c: string }[];
+    expect(rows.map((r) => `${r.b}>${r.c}`).sort()).toEqual(['site-1>line-2', 'site-1>line-3']);
+    // JOINs are joins: two JOINs over one self-loop may bind it twice
+    const loop = buildTestGraph();
+    loop.putRelationship(rel('c0', 'self', 'c0'));
+    expect(
+      q(
+        "SELECT C FROM DIGITALTWINS A JOIN B RELATED A.self JOIN C RELATED B.self WHERE A.$dtId = 'c0'",
+        {},
+        loop,
+      ),
+    ).toHaveLength(1);
+    expect(
+      q("SELECT c FROM DIGITALTWINS MATCH (a)-[:self]->(b)-[:self]->(c) WHERE a.$dtId = 'c0'", {}, loop),
+    ).toHaveLength(0);
+  });
+
   it('a repeated name closes a cycle', () => {
     const rows = q('SELECT a.$dtId AS a FROM DIGITALTWINS MATCH (a)-[:feeds]->(b)-[:feeds]->(a)');
     expect(rows).toEqual([{ a: 'pump-1' }, { a: 'pump-2' }]);

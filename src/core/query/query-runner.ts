@@ -94,6 +94,8 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
   };
   budget.suspend = beforePause;
 
+  /** Relationships bound by the single-hop MATCH conditions of the current row. */
+  const patternRels = new Set<string>();
   const passes = (filters: readonly ((row: Row) => unknown)[]): boolean => {
     for (const f of filters) if (f(row) !== true) return false;
     return true;
@@ -119,6 +121,8 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
         }
         const r = freshRel(r0, src);
         if (r === undefined) continue;
+        const key = edge.distinct ? relKey(r) : undefined;
+        if (key !== undefined && patternRels.has(key)) continue;
         const other = graph.getTwin(r.sourceId === fromTwin.id ? r.targetId : r.sourceId);
         if (other === undefined) continue;
         if (wasBound !== undefined) {
@@ -127,7 +131,11 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
         if (edge.rel !== undefined) row[edge.rel] = r;
         if (!passes(step.filters)) continue;
         if (k === last) yield row;
-        else yield* expand(k + 1);
+        else {
+          if (key !== undefined) patternRels.add(key);
+          yield* expand(k + 1);
+          if (key !== undefined) patternRels.delete(key);
+        }
       }
       closeSource();
     } else {
