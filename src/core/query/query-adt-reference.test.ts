@@ -568,6 +568,23 @@ describe('WHERE, functions and operators (reference-query-clause-where, -functio
     ]);
   });
 
+  it('metadata fields: $dtId, $metadata.$model, $etag; COUNT with a model filter and a property', () => {
+    expect(where("T.$metadata.$model = 'dtmi:sample:Room;1' AND T.Temperature > 75")).toEqual([
+      'Room1',
+      'Room3',
+    ]);
+    expect(where('T.$etag = \'W/"Room2"\'')).toEqual(['Room2']);
+    expect(
+      run(
+        g,
+        "SELECT COUNT() FROM DIGITALTWINS c WHERE IS_OF_MODEL('dtmi:sample:Room;1') AND c.Humidity > 35",
+      ),
+    ).toEqual([{ COUNT: 2 }]);
+    expect(
+      run(g, "SELECT T.$dtId, T.$metadata.$model FROM DIGITALTWINS T WHERE T.$dtId IN ['123', 'Room2']"),
+    ).toEqual([{ $dtId: 'Room2', $model: 'dtmi:sample:Room;1' }]);
+  });
+
   it('ARRAY_CONTAINS: top-level members only', () => {
     expect(run(g, 'SELECT T.name FROM DIGITALTWINS T WHERE ARRAY_CONTAINS (T.floor_number, 2)')).toEqual([
       { name: 'R1' },
