@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { TwinloopError } from '../errors/errors.js';
 import type { Expr, Literal, MatchEdge, QueryAst, SelectItem } from './query-ast.js';
-import { RESERVED_WORDS, parseQuery } from './query-parser.js';
+import { parseQuery } from './query-parser.js';
+import { RESERVED_WORDS } from './query-vocabulary.js';
 
 // ---- printing a tree as query text ----
 

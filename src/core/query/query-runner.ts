@@ -12,62 +12,24 @@
  * is looked up again: one deleted meanwhile is skipped, one replaced is read in its new version.
  * That is the consistency rule in docs/api.md.
  *
- * Variable-hop edges (`*`, `*N..M`) yield each distinct end twin once per start twin. They are
- * walked level by level; below the minimum hop count a level is de-duplicated on its own (walks of
- * exactly d hops), from the minimum on a twin already reached is never expanded again — so cycles
- * terminate and an unbounded `*` really is unbounded: it ends where the graph ends (or where the
- * budget ends). A configured hop cap that would cut a walk short is an error, never a silent cut.
+ * Variable-hop edges (`*`, `*N..M`) yield each distinct end twin of a trail (no relationship twice)
+ * once per start twin (query-hops.ts): cycles terminate and an unbounded `*` really is unbounded:
+ * it ends where the graph ends (or where the budget ends). A configured hop cap that would cut a
+ * walk short is an error, never a silent cut. The single-hop conditions of one MATCH pattern bind
+ * different relationships.
  */
-import { TwinloopError } from '../errors/errors.js';
 import type { GraphView, RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
 import type { QueryBudget } from './query-budget.js';
 import type { Row } from './query-eval.js';
+import { PAUSE, relKey, relationshipsOf, variableHops, type HopWalk } from './query-hops.js';
 import type { PlanStep, QueryPlan } from './query-planner.js';
+import { Source } from './query-source.js';
 
 /** Yielded when the slice is over: the driver yields the event loop, then pulls again. */
-export const PAUSE: unique symbol = Symbol('pause');
+export { PAUSE };
 export type RowStream = Generator<Row | typeof PAUSE, void, void>;
 /** Pulls through a nested walk: rows and pauses go up, nothing comes back. */
 type Walk = Generator<Row | typeof PAUSE, void, void>;
-
-type Dir = 'out' | 'in' | 'both';
-
-/** A list read from a live graph iterator until a pause, then from a copy of what was left. */
-class Source<T> {
-  private it: Iterator<T> | undefined;
-  private buf: T[] | undefined;
-  private i = 0;
-  /** Items copied (0 until copied). */
-  size = 0;
-
-  constructor(items: Iterable<T>) {
-    this.it = items[Symbol.iterator]();
-  }
-
-  /** True once copied: items read since may have changed (a pause came after the copy). */
-  get copied(): boolean {
-    return this.buf !== undefined;
-  }
-
-  /** The next item, or undefined at the end (items are never undefined). */
-  next(): T | undefined {
-    if (this.buf) return this.i < this.buf.length ? this.buf[this.i++] : undefined;
-    const r = (this.it as Iterator<T>).next();
-    return r.done ? undefined : r.value;
-  }
-
-  /** Copies what is left and lets go of the live iterator; returns how many items were copied. */
-  copy(): number {
-    if (this.buf) return 0;
-    const it = this.it as Iterator<T>;
-    const buf: T[] = [];
-    for (let r = it.next(); !r.done; r = it.next()) buf.push(r.value);
-    this.buf = buf;
-    this.it = undefined;
-    this.size = buf.length;
-    return buf.length;
-  }
-}
 
 /**
  * The rows of `plan`, one mutable array reused for every row: read (or copy) a row before pulling
@@ -140,6 +102,7 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
       closeSource();
     } else {
       const ends = variableHops(
+        walk,
         fromTwin,
         step.direction,
         edge.names,
@@ -164,153 +127,7 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
     if (edge.rel !== undefined) row[edge.rel] = undefined;
   }
 
-  /**
-   * The distinct end twins of a variable-hop condition: twins at the end of a trail (a path that
-   * uses no relationship twice: ADT traverses each relationship once) of minHops..maxHops hops.
-   */
-  function variableHops(
-    startTwin: TwinRecord,
-    direction: Dir,
-    names: readonly string[],
-    minHops: number,
-    maxHops: number,
-    capped: boolean,
-  ): Generator<TwinRecord | typeof PAUSE, void, void> {
-    return minHops <= 1
-      ? nearHops(startTwin, direction, names, minHops, maxHops, capped)
-      : trailHops(startTwin, direction, names, minHops, maxHops, capped);
-  }
-
-  /**
-   * minHops 0 or 1, breadth first: every twin but the start is expanded once (a shortest path is a
-   * trail, so a twin is in range when its distance is). The start twin is in range when a cycle
-   * through it is no longer than maxHops: directed, an edge back to it; undirected, an edge that
-   * joins two branches of the search (labelled by their first relationship), the standard shortest
-   * cycle through a vertex.
-   */
-  function* nearHops(
-    startTwin: TwinRecord,
-    direction: Dir,
-    names: readonly string[],
-    minHops: number,
-    maxHops: number,
-    capped: boolean,
-  ): Generator<TwinRecord | typeof PAUSE, void, void> {
-    let startOut = minHops === 0;
-    if (startOut) yield startTwin;
-    const depth = new Map<string, number>([[startTwin.id, 0]]);
-    /** Twin id -> the first relationship of its branch (undirected walks only). */
-    const branch = new Map<string, string>();
-    let frontier: TwinRecord[] = [startTwin];
-    let d = 1;
-    for (; d <= maxHops && frontier.length > 0; d++) {
-      const next: TwinRecord[] = [];
-      for (const node of frontier) {
-        const src = openSource(relationshipsOf(graph, node.id, direction, names));
-        for (let r0 = src.next(); r0 !== undefined; r0 = src.next()) {
-          if (budget.visit()) {
-            beforePause();
-            yield PAUSE;
-          }
-          const r = freshRel(r0, src);
-          if (r === undefined) continue;
-          const id = r.sourceId === node.id ? r.targetId : r.sourceId;
-          const key = relKey(r);
-          const nodeBranch = node === startTwin ? key : (branch.get(node.id) as string);
-          const seen = depth.get(id);
-          if (seen !== undefined) {
-            if (startOut) continue;
-            // A cycle through the start: an edge back to it, or (undirected) one joining two branches.
-            const closes =
-              id === startTwin.id
-                ? direction !== 'both' || node === startTwin || nodeBranch !== key
-                : direction === 'both' && branch.get(id) !== nodeBranch;
-            if (closes && (depth.get(node.id) as number) + seen + 1 <= maxHops) {
-              startOut = true;
-              yield startTwin;
-            }
-            continue;
-          }
-          const other = graph.getTwin(id);
-          if (other === undefined) continue;
-          depth.set(id, d);
-          if (direction === 'both') branch.set(id, nodeBranch);
-          next.push(other);
-          yield other;
-        }
-        closeSource();
-      }
-      frontier = next;
-    }
-    if (capped && frontier.length > 0 && d > maxHops) {
-      // The cap stopped the walk: an error if one more hop would reach a twin not reached yet.
-      for (const node of frontier) {
-        for (const r of relationshipsOf(graph, node.id, direction, names)) {
-          if (!depth.has(r.sourceId === node.id ? r.targetId : r.sourceId)) throw hopCapReached(maxHops);
-        }
-      }
-    }
-  }
-
-  /**
-   * minHops 2 or more, depth first over trails (no relationship twice on one trail), each end twin
-   * yielded once. Exact, and as cheap as the graph is sparse; on dense graphs the budget ends it.
-   */
-  function* trailHops(
-    startTwin: TwinRecord,
-    direction: Dir,
-    names: readonly string[],
-    minHops: number,
-    maxHops: number,
-    capped: boolean,
-  ): Generator<TwinRecord | typeof PAUSE, void, void> {
-    const emitted = new Set<string>();
-    /** Relationships on the current trail. */
-    const used = new Set<string>();
-    /** Twins at the cap whose trail could go on (only when the cap, not the query, bounds the walk). */
-    const atCap: TwinRecord[] = [];
-    const stack: { node: TwinRecord; src: Source<RelationshipRecord>; key: string | undefined }[] = [
-      {
-        node: startTwin,
-        src: openSource(relationshipsOf(graph, startTwin.id, direction, names)),
-        key: undefined,
-      },
-    ];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1] as (typeof stack)[number];
-      const r0 = top.src.next();
-      if (r0 === undefined) {
-        closeSource();
-        stack.pop();
-        if (top.key !== undefined) used.delete(top.key);
-        continue;
-      }
-      if (budget.visit()) {
-        beforePause();
-        yield PAUSE;
-      }
-      const r = freshRel(r0, top.src);
-      if (r === undefined) continue;
-      const key = relKey(r);
-      if (used.has(key)) continue;
-      const other = graph.getTwin(r.sourceId === top.node.id ? r.targetId : r.sourceId);
-      if (other === undefined) continue;
-      const hops = stack.length;
-      if (hops >= minHops && !emitted.has(other.id)) {
-        emitted.add(other.id);
-        yield other;
-      }
-      if (hops < maxHops) {
-        used.add(key);
-        stack.push({ node: other, src: openSource(relationshipsOf(graph, other.id, direction, names)), key });
-      } else if (capped) atCap.push(other);
-    }
-    for (const node of atCap) {
-      for (const r of relationshipsOf(graph, node.id, direction, names)) {
-        if (!emitted.has(r.sourceId === node.id ? r.targetId : r.sourceId)) throw hopCapReached(maxHops);
-      }
-    }
-  }
+  const walk: HopWalk = { graph, budget, openSource, closeSource, beforePause, freshRel };
 
   const s = start;
   switch (s.kind) {
@@ -362,38 +179,6 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
         else yield* expand(0);
       }
       closeSource();
-    }
-  }
-}
-
-function hopCapReached(maxHops: number): TwinloopError {
-  return new TwinloopError(
-    'QueryBudgetExceeded',
-    `The query was stopped: a variable-hop condition reached the hop cap of ${maxHops} (query.maxHops) ` +
-      `and the graph goes on. Give the condition an upper bound (e.g. [*1..${maxHops}]) to stop there on ` +
-      `purpose, or raise or remove the cap (query.maxHops in the config file, TWINLOOP_QUERY_MAX_HOPS or --query-max-hops).`,
-    { details: { limit: 'maxHops', value: maxHops } },
-  );
-}
-
-/** A relationship's identity within the graph (ids are unique per source twin). */
-const relKey = (r: RelationshipRecord): string => `${r.sourceId}\u0000${r.id}`;
-
-/** Relationships along which `twinId` reaches its neighbours (the other end is the neighbour). */
-function* relationshipsOf(
-  graph: GraphView,
-  twinId: string,
-  direction: Dir,
-  names: readonly string[],
-): Generator<RelationshipRecord, void, void> {
-  const nameOk = (r: RelationshipRecord): boolean => names.length === 0 || names.includes(r.name);
-  // With one name, let the graph filter (it can skip building records for other relationships).
-  const only = names.length === 1 ? names[0] : undefined;
-  if (direction !== 'in') for (const r of graph.outgoing(twinId, only)) if (nameOk(r)) yield r;
-  if (direction !== 'out') {
-    for (const r of graph.incoming(twinId, only)) {
-      // An undirected walk sees a self-loop once, from its outgoing side.
-      if (nameOk(r) && !(direction === 'both' && r.sourceId === r.targetId)) yield r;
     }
   }
 }
