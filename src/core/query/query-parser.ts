@@ -382,7 +382,7 @@ class Parser {
   private call(): Expr {
     const nameTok = this.next();
     const upper = nameTok.text.toUpperCase();
-    const name = FUNCTION_ALIASES[upper] ?? upper;
+    const name = Object.hasOwn(FUNCTION_ALIASES, upper) ? (FUNCTION_ALIASES[upper] as string) : upper;
     const pos = at(nameTok);
     this.punct('(');
     if (name === 'IS_OF_MODEL') return this.isOfModel(pos);
