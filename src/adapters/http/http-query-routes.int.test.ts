@@ -142,7 +142,9 @@ describe('POST /query paging as the SDKs call it', () => {
     for (const body of [{}, { query: '' }, { continuationToken: null }, { query: '   ' }]) {
       const r = await post(url, body);
       expect(r.status).toBe(400);
-      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('BadRequest');
+      const { error } = (await r.json()) as { error: { code: string; details: { pointer?: string }[] } };
+      expect(error.code).toBe('BadRequest');
+      expect(error.details[0]?.pointer).toBe('/query');
     }
     const numeric = await post(url, { query: 42 }); // coerced to the text "42": not a query
     expect(numeric.status).toBe(400);

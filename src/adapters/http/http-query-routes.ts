@@ -57,6 +57,16 @@ export function registerQueryRoutes(
         throw new TwinloopError(
           'BadRequest',
           'The body needs a query ({"query": "SELECT ..."}) or the continuationToken of a previous page.',
+          {
+            problems: [
+              {
+                code: 'query.missing',
+                message: 'Expected a query (or a continuationToken)',
+                source: 'request body',
+                pointer: '/query',
+              },
+            ],
+          },
         );
       }
       if (!token && body.query !== undefined && body.query.length > options.maxQueryLength) {
