@@ -1,7 +1,8 @@
 /**
- * ADT's POST /query: `{ query, continuationToken? }` in, `{ value, continuationToken }` out, the
- * page size from the `max-items-per-page` header and a `query-charge` header (see docs/api.md: it
- * counts rows, it is not ADT's billing unit).
+ * ADT's POST /query: `{ query }` or `{ continuationToken }` (or both: the query is then ignored, as
+ * ADT does; the .NET SDK sends only the token for page 2) in, `{ value, continuationToken }` out,
+ * the page size from the `max-items-per-page` header (on a next page, default: the first page's)
+ * and a `query-charge` header (see docs/api.md: it counts rows, it is not ADT's billing unit).
  *
  * Every request runs cooperatively within its work budget (executeQueryAsync), so a heavy query
  * never holds the event loop; the rest of a paged result waits in a QueryCursorStore owned by this
@@ -17,7 +18,7 @@ import {
 } from '../../core/query/query-cursors.js';
 import { QUERY_LIMITS, executeQueryAsync } from '../../core/query/query-executor.js';
 import type { HttpWorkspace } from './http-context.js';
-import { pageSize } from './http-adt-common.js';
+import { header, pageSize } from './http-adt-common.js';
 
 export interface QueryRouteOptions {
   maxQueryLength: number;
@@ -45,14 +46,30 @@ export function registerQueryRoutes(
         summary: 'Runs a query over the twin graph, paged by continuationToken.',
         body: {
           type: 'object',
-          required: ['query'],
           properties: { query: { type: 'string' }, continuationToken: { type: ['string', 'null'] } },
         },
       },
     },
     async (req, reply) => {
-      const body = req.body as { query: string; continuationToken?: string | null };
-      if (body.query.length > options.maxQueryLength) {
+      const body = req.body as { query?: string; continuationToken?: string | null };
+      const token = body.continuationToken ?? null;
+      if (!token && (body.query === undefined || body.query.trim() === '')) {
+        throw new TwinloopError(
+          'BadRequest',
+          'The body needs a query ({"query": "SELECT ..."}) or the continuationToken of a previous page.',
+          {
+            problems: [
+              {
+                code: 'query.missing',
+                message: 'Expected a query (or a continuationToken)',
+                source: 'request body',
+                pointer: '/query',
+              },
+            ],
+          },
+        );
+      }
+      if (!token && body.query !== undefined && body.query.length > options.maxQueryLength) {
         throw new TwinloopError(
           'QueryTooLarge',
           `The query is ${body.query.length} characters long; this server accepts at most ${options.maxQueryLength}.`,
@@ -63,10 +80,13 @@ export function registerQueryRoutes(
       reply.raw.once('close', () => {
         if (!reply.raw.writableEnded) cancelled.abort();
       });
-      const page = await executeQueryAsync(ws.graph, body.query, {
+      const sizeHeader = header(req, 'max-items-per-page');
+      const page = await executeQueryAsync(ws.graph, token ? undefined : body.query, {
         signal: cancelled.signal,
-        pageSize: pageSize(req, QUERY_LIMITS.defaultPageSize),
-        continuationToken: body.continuationToken ?? null,
+        ...(sizeHeader !== undefined && sizeHeader !== ''
+          ? { pageSize: pageSize(req, QUERY_LIMITS.defaultPageSize) }
+          : {}),
+        continuationToken: token,
         isOfModel: (m, base) => ws.models.isOfModel(m, base),
         isComponent: (t, n) => ws.twins.isComponent(t, n),
         cursors,

@@ -1,9 +1,9 @@
 /**
  * Continuation tokens for query paging. A token names the query (a hash of its text and options)
  * and the kept server-side cursor that holds the rest of its result (query-cursors.ts), with the
- * number of pages served, signed with an HMAC so that a client can neither forge a cursor id nor
- * reuse a token with another query. Tokens are opaque to clients and valid while their cursor is
- * kept, in the process that signed them.
+ * number of pages served, signed with an HMAC so that a client cannot forge a cursor id. Tokens are
+ * opaque to clients and valid while their cursor is kept, in the process that signed them. A token
+ * stands for its query: the next page needs nothing else (the .NET SDK sends only the token).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TwinloopError } from '../errors/errors.js';
@@ -39,12 +39,12 @@ const invalid = (why: string): TwinloopError =>
     `The continuation token is not valid for this query: ${why}.`,
   );
 
-/** @throws TwinloopError 'InvalidContinuationToken' when the token was altered, forged or belongs to another query. */
-export function decodeToken(
-  token: string,
-  expectedHash: string,
-  secret: Uint8Array = PROCESS_SECRET,
-): { cursor: string; seq: number } {
+/**
+ * Reads a token this process signed. The token alone names its query (ADT: "the query is ignored
+ * if a continuation token is provided"), so a client may send it without the query text.
+ * @throws TwinloopError 'InvalidContinuationToken' when the token was altered or forged.
+ */
+export function decodeToken(token: string, secret: Uint8Array = PROCESS_SECRET): TokenState {
   if (typeof token !== 'string' || token.length > 200) throw invalid('malformed');
   const dot = token.indexOf('.');
   if (dot < 0) throw invalid('malformed');
@@ -68,6 +68,5 @@ export function decodeToken(
   ) {
     throw invalid('malformed');
   }
-  if (parsed[1] !== expectedHash) throw invalid('it was issued for a different query');
-  return { cursor: parsed[2], seq: parsed[3] as number };
+  return { queryHash: parsed[1], cursor: parsed[2], seq: parsed[3] as number };
 }

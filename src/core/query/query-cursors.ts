@@ -41,6 +41,8 @@ export interface QueryCursor {
   readonly rows: RowStream;
   readonly budget: QueryBudget;
   readonly project: (row: Row) => unknown;
+  /** Rows per page asked for by the first page: the default of the next ones. */
+  readonly pageSize: number;
   /** The row read ahead to know there was a next page (a copy). */
   pending: Row;
   /** Rows TOP still allows (Infinity without TOP). */

@@ -210,6 +210,17 @@ function compileCall(ctx: EvalContext, e: Expr & { kind: 'call' }): ValueFn {
       return typeTest((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v));
     case 'IS_OBJECT':
       return typeTest(isPlainObject);
+    case 'ARRAY_CONTAINS': {
+      // Top-level members only (ADT does not search nested arrays); primitives compare by value.
+      const a1 = args[1] as ValueFn;
+      return (row) => {
+        const list = a0(row);
+        const v = a1(row);
+        if (!Array.isArray(list) || v === undefined || (typeof v === 'object' && v !== null))
+          return undefined;
+        return list.includes(v);
+      };
+    }
     case 'STARTSWITH':
     case 'ENDSWITH':
     case 'CONTAINS': {

@@ -216,7 +216,7 @@ describe('MATCH', () => {
   it('variable hops, directions and cycles', () => {
     const from = (pattern: string, anchor: string): string[] =>
       ids(q(`SELECT b FROM DIGITALTWINS MATCH ${pattern} WHERE a.$dtId = '${anchor}'`), 'b');
-    expect(from('(a)-[:contains*1..2]->(b)', 'site-1')).toEqual([
+    expect(from('(a)-[:contains*0..2]->(b)', 'site-1')).toEqual([
       'fan-1',
       'line-1',
       'line-2',
@@ -226,6 +226,8 @@ describe('MATCH', () => {
       'pump-3',
       'pump-4',
     ]);
+    // ADT: *1..2 excludes its starting limit: 2 hops only
+    expect(from('(a)-[:contains*1..2]->(b)', 'site-1')).toEqual(from('(a)-[:contains*2]->(b)', 'site-1'));
     expect(from('(a)-[:contains*2]->(b)', 'site-1')).toEqual([
       'fan-1',
       'pump-1',
@@ -237,7 +239,7 @@ describe('MATCH', () => {
     expect(from('(a)-[:contains]-(b)', 'line-1')).toEqual(['pump-3', 'site-1']);
     // the feeds cycle: walks of any length terminate; pump-1 reaches itself in 2 hops
     expect(from('(a)-[:feeds*]->(b)', 'pump-1')).toEqual(['pump-1', 'pump-2']);
-    expect(from('(a)-[:feeds*0..0]->(b)', 'pump-1')).toEqual(['pump-1']);
+    expect(from('(a)-[:feeds*0]->(b)', 'pump-1')).toEqual(['pump-1']);
     expect(from('(a)-[:feeds|contains*1..3]-(b)', 'pump-1')).toContain('site-1');
     expect(from('(a)-[*..2]->(b)', 'line-3')).toEqual(['fan-1', 'pump-1', 'pump-2']);
   });
@@ -246,7 +248,8 @@ describe('MATCH', () => {
     expect(ids(q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*10]->(b) WHERE a.$dtId = 'c0'"), 'b')).toEqual([
       'c10',
     ]);
-    expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*6..100]->(b) WHERE a.$dtId = 'c0'")).toEqual([
+    // more than 5 hops, at most 100: c6..c10
+    expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*5..100]->(b) WHERE a.$dtId = 'c0'")).toEqual([
       { COUNT: 5 },
     ]);
     expect(q("SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[:next*11]->(b) WHERE a.$dtId = 'c0'")).toEqual([
@@ -280,6 +283,26 @@ describe('MATCH', () => {
     expect(q('SELECT COUNT() FROM DIGITALTWINS MATCH (a)-[]->(b)')).toEqual([{ COUNT: g.relationshipCount }]);
   });
 
+  it('a chain of single-hop conditions binds each relationship once: no walking back the way it came', () => {
+    const rows = q(
+      "SELECT b.$dtId AS b, c.$dtId AS c FROM DIGITALTWINS MATCH (a)-[]-(b)-[]-(c) WHERE a.$dtId = 'line-1'",
+    ) as { b: string; c: string }[];
+    expect(rows.map((r) => `${r.b}>${r.c}`).sort()).toEqual(['site-1>line-2', 'site-1>line-3']);
+    // JOINs are joins: two JOINs over one self-loop may bind it twice
+    const loop = buildTestGraph();
+    loop.putRelationship(rel('c0', 'self', 'c0'));
+    expect(
+      q(
+        "SELECT C FROM DIGITALTWINS A JOIN B RELATED A.self JOIN C RELATED B.self WHERE A.$dtId = 'c0'",
+        {},
+        loop,
+      ),
+    ).toHaveLength(1);
+    expect(
+      q("SELECT c FROM DIGITALTWINS MATCH (a)-[:self]->(b)-[:self]->(c) WHERE a.$dtId = 'c0'", {}, loop),
+    ).toHaveLength(0);
+  });
+
   it('a repeated name closes a cycle', () => {
     const rows = q('SELECT a.$dtId AS a FROM DIGITALTWINS MATCH (a)-[:feeds]->(b)-[:feeds]->(a)');
     expect(rows).toEqual([{ a: 'pump-1' }, { a: 'pump-2' }]);
@@ -302,7 +325,7 @@ describe('MATCH', () => {
     ).toHaveLength(10);
     expect(
       ids(
-        q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*1..3]->(b) WHERE a.$dtId = 'c0'", { maxHops: 3 }),
+        q("SELECT b FROM DIGITALTWINS MATCH (a)-[:next*..3]->(b) WHERE a.$dtId = 'c0'", { maxHops: 3 }),
         'b',
       ),
     ).toEqual(['c1', 'c2', 'c3']);
@@ -354,7 +377,7 @@ describe('paging, limits and freshness', () => {
     expect(exact.continuationToken).toBeNull();
   });
 
-  it('rejects tampered tokens and tokens of another query', () => {
+  it('rejects tampered tokens; a genuine token stands for its query, whatever text comes with it', () => {
     const p1 = executeQuery(g, 'SELECT * FROM DIGITALTWINS', { ...opts, pageSize: 2 });
     const token = p1.continuationToken as string;
     const [payload, sig] = token.split('.') as [string, string];
@@ -368,10 +391,36 @@ describe('paging, limits and freshness', () => {
           .code,
       ).toBe('InvalidContinuationToken');
     }
+    // ADT: "the query is ignored if a continuation token is provided"
+    const p2 = executeQuery(g, 'SELECT T FROM DIGITALTWINS T', {
+      ...opts,
+      pageSize: 2,
+      continuationToken: token,
+    });
+    expect(p2.value).toHaveLength(2);
+    expect(p2.value[0]).toHaveProperty('$dtId');
+  });
+
+  it('a next page needs only the token, and keeps the first page size (what the .NET SDK sends)', () => {
+    const text = 'SELECT T.$dtId AS id FROM DIGITALTWINS T';
+    const all = (executeQuery(g, text, opts).value as { id: string }[]).map((r) => r.id);
+    const seen: string[] = [];
+    let page = executeQuery(g, text, { ...opts, pageSize: 7 });
+    seen.push(...(page.value as { id: string }[]).map((r) => r.id));
+    while (page.continuationToken) {
+      const { pageSize: _ignored, ...noSize } = opts;
+      page = executeQuery(g, undefined, { ...noSize, continuationToken: page.continuationToken });
+      expect(page.value.length).toBeLessThanOrEqual(7);
+      if (page.continuationToken) expect(page.value).toHaveLength(7);
+      seen.push(...(page.value as { id: string }[]).map((r) => r.id));
+    }
+    expect(seen).toEqual(all);
+    // a page size given with the token wins
+    const first = executeQuery(g, text, { ...opts, pageSize: 3 });
     expect(
-      errorOf(() => executeQuery(g, 'SELECT T FROM DIGITALTWINS T', { ...opts, continuationToken: token }))
-        .code,
-    ).toBe('InvalidContinuationToken');
+      executeQuery(g, '', { ...opts, pageSize: 5, continuationToken: first.continuationToken }).value,
+    ).toHaveLength(5);
+    expect(errorOf(() => executeQuery(g, undefined, opts)).code).toBe('BadRequest');
   });
 
   it('enforces query length and page size limits', () => {

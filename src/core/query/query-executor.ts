@@ -44,9 +44,12 @@ export const QUERY_LIMITS = {
 } as const;
 
 export interface QueryOptions {
-  /** Rows per page (default 100, at most 10,000). */
+  /**
+   * Rows per page (default 100, at most 10,000). For a next page, default: the first page's size
+   * (the .NET SDK sends the page size with the first request only).
+   */
   pageSize?: number;
-  /** From the previous page's answer. */
+  /** From the previous page's answer. With a token the query text is ignored (ADT) and may be empty. */
   continuationToken?: string | null;
   /** Hop cap for MATCH variable hops (default: none). Reaching it is an error, never a silent cut. */
   maxHops?: number;
@@ -95,7 +98,7 @@ type PageWork = Generator<typeof PAUSE, QueryPage, void>;
  * @throws TwinloopError SqlQueryError (problems[0].line/column), QueryNotSupported, QueryTooLarge,
  *   QueryBudgetExceeded, InvalidContinuationToken, ContinuationTokenExpired, BadRequest (page size)
  */
-export function executeQuery(graph: GraphView, text: string, options: QueryOptions): QueryPage {
+export function executeQuery(graph: GraphView, text: string | undefined, options: QueryOptions): QueryPage {
   const work = pageWork(graph, text, options);
   for (;;) {
     const r = work.next();
@@ -109,7 +112,7 @@ export function executeQuery(graph: GraphView, text: string, options: QueryOptio
  */
 export async function executeQueryAsync(
   graph: GraphView,
-  text: string,
+  text: string | undefined,
   options: QueryAsyncOptions,
 ): Promise<QueryPage> {
   const yieldNow = options.yieldNow ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
@@ -136,31 +139,26 @@ const BACKOFF = 2;
 const BACKOFF_MAX_MS = 50;
 
 /** The page as a generator that yields PAUSE when a slice is over. */
-function* pageWork(graph: GraphView, text: string, options: QueryOptions): PageWork {
-  if (typeof text !== 'string' || text.trim() === '')
-    throw new TwinloopError('BadRequest', 'The query text is empty.');
-  if (text.length > QUERY_LIMITS.maxQueryLength) {
-    throw new TwinloopError(
-      'QueryTooLarge',
-      `The query is ${text.length} characters long; at most ${QUERY_LIMITS.maxQueryLength} are allowed.`,
-    );
-  }
-  const pageSize = options.pageSize ?? QUERY_LIMITS.defaultPageSize;
-  if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > QUERY_LIMITS.maxPageSize) {
+function* pageWork(graph: GraphView, text: string | undefined, options: QueryOptions): PageWork {
+  const requested = options.pageSize;
+  if (
+    requested !== undefined &&
+    (!Number.isSafeInteger(requested) || requested < 1 || requested > QUERY_LIMITS.maxPageSize)
+  ) {
     throw new TwinloopError(
       'BadRequest',
-      `The page size must be a whole number from 1 to ${QUERY_LIMITS.maxPageSize}, not ${pageSize}.`,
+      `The page size must be a whole number from 1 to ${QUERY_LIMITS.maxPageSize}, not ${requested}.`,
     );
   }
   const maxHops = options.maxHops ?? QUERY_LIMITS.defaultMaxHops;
-  const hash = queryHash(text, maxHops);
   const { cursors } = options;
 
   let cursor: QueryCursor;
   if (options.continuationToken) {
-    const t = decodeToken(options.continuationToken, hash, options.tokenSecret);
+    // ADT ignores the query text when a token is given: the token alone names the query.
+    const t = decodeToken(options.continuationToken, options.tokenSecret);
     cursor = cursors.take(t.cursor, t.seq);
-    if (cursor.graph !== graph) {
+    if (cursor.graph !== graph || cursor.queryHash !== t.queryHash) {
       cursor.rows.return();
       throw new TwinloopError(
         'InvalidContinuationToken',
@@ -169,6 +167,15 @@ function* pageWork(graph: GraphView, text: string, options: QueryOptions): PageW
     }
     cursor.budget.restart();
   } else {
+    if (typeof text !== 'string' || text.trim() === '')
+      throw new TwinloopError('BadRequest', 'The query text is empty (and no continuationToken was given).');
+    if (text.length > QUERY_LIMITS.maxQueryLength) {
+      throw new TwinloopError(
+        'QueryTooLarge',
+        `The query is ${text.length} characters long; at most ${QUERY_LIMITS.maxQueryLength} are allowed.`,
+      );
+    }
+    const hash = queryHash(text, maxHops);
     const ast = parseQuery(text);
     const plan = planQuery(ast, graph, { maxHops, isOfModel: options.isOfModel });
     const budget = new QueryBudget({ ...DEFAULT_QUERY_BUDGET, ...options.budget }, options.now);
@@ -186,6 +193,7 @@ function* pageWork(graph: GraphView, text: string, options: QueryOptions): PageW
     cursor = {
       id: cursors.newId(),
       queryHash: hash,
+      pageSize: requested ?? QUERY_LIMITS.defaultPageSize,
       graph,
       rows,
       budget,
@@ -199,7 +207,7 @@ function* pageWork(graph: GraphView, text: string, options: QueryOptions): PageW
   }
 
   const { budget, rows, project } = cursor;
-  const want = Math.min(pageSize, cursor.remaining);
+  const want = Math.min(requested ?? cursor.pageSize, cursor.remaining);
   const value: unknown[] = [];
   // The row read ahead by the previous page opens this one (unless a write removed part of it).
   if (cursor.seq > 0 && refresh(graph, cursor.pending)) value.push(project(cursor.pending));
@@ -231,7 +239,7 @@ function* pageWork(graph: GraphView, text: string, options: QueryOptions): PageW
   return {
     value,
     continuationToken: encodeToken(
-      { queryHash: hash, cursor: cursor.id, seq: cursor.seq },
+      { queryHash: cursor.queryHash, cursor: cursor.id, seq: cursor.seq },
       options.tokenSecret,
     ),
     visits: budget.visits,

@@ -18,6 +18,8 @@ export interface Token extends Pos {
   text: string;
   /** For numbers. */
   value?: number;
+  /** True for an identifier written `[[like this]]`: never a keyword, whatever it spells. */
+  quoted?: boolean;
 }
 
 // Longest first, so "->" wins over "-" and "<=" over "<".
@@ -50,6 +52,10 @@ export function syntaxError(message: string, at: Pos): TwinloopError {
   });
 }
 
+/** No twin or relationship can hold a `__proto__` member (the JSON parser refuses it), and as a name it could reach prototypes. */
+const protoName = (at: Pos): TwinloopError =>
+  syntaxError("'__proto__' cannot be used as a name in a query", at);
+
 const isIdentStart = (c: string): boolean => /[A-Za-z_$]/.test(c);
 const isIdentPart = (c: string): boolean => /[A-Za-z0-9_$]/.test(c);
 const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
@@ -79,10 +85,26 @@ export function tokenize(text: string): Token[] {
       while (i < n && text[i] !== '\n') i++;
       continue;
     }
+    // `[[name]]`: an identifier that may be a reserved word or start with a digit (ADT's escaping).
+    // (`[[[` is a '[' that opens an escaped name: `-[[[Group]]]->` is a relationship condition.)
+    if (c === '[' && text[i + 1] === '[' && text[i + 2] !== '[') {
+      const end = text.indexOf(']]', i + 2);
+      const nl = text.indexOf('\n', i + 2);
+      if (end < 0 || (nl >= 0 && nl < end))
+        throw syntaxError("Unterminated '[[' (close the name with ']]')", pos);
+      const name = text.slice(i + 2, end);
+      if (name.trim() === '') throw syntaxError("Empty '[[ ]]': write a name between the brackets", pos);
+      if (name === '__proto__') throw protoName(pos);
+      tokens.push({ kind: 'ident', text: name, quoted: true, ...pos });
+      i = end + 2;
+      continue;
+    }
     if (isIdentStart(c)) {
       let j = i + 1;
       while (j < n && isIdentPart(text[j] as string)) j++;
-      tokens.push({ kind: 'ident', text: text.slice(i, j), ...pos });
+      const name = text.slice(i, j);
+      if (name === '__proto__') throw protoName(pos);
+      tokens.push({ kind: 'ident', text: name, ...pos });
       i = j;
       continue;
     }
@@ -102,6 +124,11 @@ export function tokenize(text: string): Token[] {
         while (isDigit(text[j])) j++;
       }
       const raw = text.slice(i, j);
+      if (!Number.isFinite(Number(raw)))
+        throw syntaxError(
+          `The number ${raw.length > 40 ? `${raw.slice(0, 40)}...` : raw} is out of range`,
+          pos,
+        );
       tokens.push({ kind: 'number', text: raw, value: Number(raw), ...pos });
       i = j;
       continue;

@@ -65,7 +65,8 @@ describe('parseQuery: MATCH', () => {
     expect(m?.edges.map((e) => [e.direction, e.names, e.minHops, e.maxHops, e.variable, e.relAlias])).toEqual(
       [
         ['out', ['contains'], 1, 1, false, 'r'],
-        ['in', ['feeds', 'supplies'], 2, 5, true, undefined],
+        // ADT: the starting limit is not in the range, the ending limit is (*2..5 is 3, 4 or 5 hops)
+        ['in', ['feeds', 'supplies'], 3, 5, true, undefined],
         ['both', [], 1, undefined, true, undefined],
         ['out', ['x'], 3, 3, true, undefined],
         ['out', [], 1, 4, true, undefined],
@@ -81,9 +82,14 @@ describe('parseQuery: MATCH', () => {
     });
     expect(syntaxErrorOf('SELECT a FROM DIGITALTWINS MATCH (a)-[:x*5..2]->(b)')).toMatchObject({
       line: 1,
-      column: 37,
+      column: 41,
     });
-    expect(syntaxErrorOf('SELECT a FROM DIGITALTWINS MATCH (a)')).toMatchObject({ column: 37 });
+    // *2..2 is empty: more than 2 and at most 2
+    expect(syntaxErrorOf('SELECT a FROM DIGITALTWINS MATCH (a)-[:x*2..2]->(b)')).toMatchObject({
+      column: 41,
+      message: expect.stringContaining('empty'),
+    });
+    expect(syntaxErrorOf('SELECT a FROM DIGITALTWINS MATCH (a)-[:x]->')).toMatchObject({ column: 44 });
   });
 });
 

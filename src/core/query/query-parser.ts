@@ -3,10 +3,14 @@
  * MATCH without the five-hop and one-anchor limits). Text in, QueryAst out; every error is a
  * SqlQueryError whose Problem carries the line and column of the offending token.
  *
- *   query   := SELECT [TOP '(' n ')'] (* | COUNT '(' ')' | item {, item}) FROM (DIGITALTWINS|RELATIONSHIPS) [[AS] alias]
+ *   query   := SELECT [TOP '(' n ')'] [* | COUNT '(' ')' | item {, item}] FROM (DIGITALTWINS|RELATIONSHIPS) [[AS] alias]
  *              [MATCH pattern] {JOIN alias RELATED alias.rel [alias]} [WHERE expr]
+ *              (the select list may be left out only after TOP: `SELECT TOP(5) FROM DIGITALTWINS`)
  *   pattern := '(' [name] ')' { edge '(' [name] ')' }
- *   edge    := '-[' spec ']->' | '<-[' spec ']-' | '-[' spec ']-'      spec := [r] [':' a {'|' b}] ['*' [n] ['..' [m]]]
+ *   edge    := '-[' spec ']->' | '<-[' spec ']-' | '-[' spec ']-'      spec := [r] [[':'] a {'|' b}] ['*' [n] ['..' [m]]]
+ *   hops    := '*n' exactly n; '*n..m' more than n and at most m (ADT: the start is excluded, the end
+ *              included); '*..m' 1 to m; none: one hop. Extensions: '*' any number >= 1, '*n..' more than n.
+ *   name    := identifier that is not a reserved word, or any text in '[[' ']]'
  *   expr    := or;  or := and {OR and};  and := not {AND not};  not := NOT not | cmp
  *   cmp     := primary [(= | != | <> | < | <= | > | >=) primary | [NOT] IN list | NIN list]
  */
@@ -22,42 +26,7 @@ import type {
   SelectItem,
 } from './query-ast.js';
 import { syntaxError, tokenize, type Pos, type Token } from './query-lexer.js';
-
-const RESERVED = new Set([
-  'SELECT',
-  'FROM',
-  'WHERE',
-  'JOIN',
-  'RELATED',
-  'MATCH',
-  'AND',
-  'OR',
-  'NOT',
-  'IN',
-  'NIN',
-  'AS',
-  'TOP',
-  'COUNT',
-  'DIGITALTWINS',
-  'RELATIONSHIPS',
-  'TRUE',
-  'FALSE',
-  'NULL',
-]);
-
-/** Function name -> allowed argument counts (IS_OF_MODEL is parsed on its own). */
-const FUNCTIONS: Record<string, readonly number[]> = {
-  IS_DEFINED: [1],
-  IS_NULL: [1],
-  IS_BOOL: [1],
-  IS_NUMBER: [1],
-  IS_STRING: [1],
-  IS_PRIMITIVE: [1],
-  IS_OBJECT: [1],
-  STARTSWITH: [2],
-  ENDSWITH: [2],
-  CONTAINS: [2],
-};
+import { FUNCTIONS, FUNCTION_ALIASES, RESERVED_WORDS as RESERVED } from './query-vocabulary.js';
 
 /** Deepest nesting of parentheses / NOT accepted, so hostile input cannot overflow the stack. */
 const MAX_DEPTH = 200;
@@ -86,7 +55,11 @@ class Parser {
       top = this.integer('TOP count');
       this.punct(')');
     }
-    const select = this.selectClause();
+    // `SELECT TOP(5) FROM DIGITALTWINS`: TOP without a select list returns the items, as `*` does.
+    const select: SelectClause =
+      top !== undefined && this.isKeyword('FROM')
+        ? { kind: 'star', pos: at(this.peek()) }
+        : this.selectClause();
     this.keyword('FROM');
     const fromTok = this.peek();
     let kind: 'twins' | 'relationships';
@@ -140,15 +113,12 @@ class Parser {
 
   private selectItem(): SelectItem {
     const t = this.peek();
-    if (t.kind !== 'ident' || RESERVED.has(t.text.toUpperCase()))
-      throw this.expected('a collection or property to select');
+    if (!this.isAliasNext()) throw this.expected('a collection or property to select');
     const expr = this.path();
     let key = expr.segments[expr.segments.length - 1] as string;
     if (this.isKeyword('AS')) {
       this.next();
-      const a = this.peek();
-      if (a.kind !== 'ident' || RESERVED.has(a.text.toUpperCase())) throw this.expected('a name after AS');
-      key = this.next().text;
+      key = this.aliasName('a name after AS');
     }
     return { expr, key, pos: at(t) };
   }
@@ -160,10 +130,7 @@ class Parser {
     this.keyword('RELATED');
     const from = this.aliasName('a collection name before the relationship name');
     this.punct('.');
-    const rel = this.peek();
-    if (rel.kind !== 'ident') throw this.expected('a relationship name');
-    this.next();
-    const j: JoinClause = { alias, from, relName: rel.text, pos };
+    const j: JoinClause = { alias, from, relName: this.relName(), pos };
     if (this.isAliasNext()) j.relAlias = this.next().text;
     return j;
   }
@@ -172,11 +139,11 @@ class Parser {
     const pos = at(this.next());
     const nodes: MatchNode[] = [this.matchNode()];
     const edges: MatchEdge[] = [];
+    // `MATCH (a)` alone is allowed: one twin collection, no relationship condition.
     while (this.isPunct('-') || this.isPunct('<-')) {
       edges.push(this.matchEdge());
       nodes.push(this.matchNode());
     }
-    if (edges.length === 0) throw this.expected('a relationship condition such as -[:contains]->');
     return { nodes, edges, pos };
   }
 
@@ -203,32 +170,23 @@ class Parser {
       variable: false,
       pos: at(start),
     };
-    if (this.isAliasNext()) edge.relAlias = this.next().text;
-    if (this.isPunct(':')) {
-      this.next();
+    const nameList = (): void => {
       edge.names.push(this.relName());
       while (this.isPunct('|')) {
         this.next();
         edge.names.push(this.relName());
       }
-    }
-    if (this.isPunct('*')) {
+    };
+    // `[a|b*..3]` (a list of names without ':', as in one of ADT's own samples) names relationships;
+    // a single word without ':' (`[r]`) names the relationship variable.
+    if (this.peek().kind === 'ident' && this.peekAt(1).kind === 'punct' && this.peekAt(1).text === '|')
+      nameList();
+    else if (this.isAliasNext()) edge.relAlias = this.next().text;
+    if (this.isPunct(':')) {
       this.next();
-      edge.variable = true;
-      edge.minHops = 1;
-      edge.maxHops = undefined;
-      if (this.peek().kind === 'number') {
-        edge.minHops = this.integer('hop count');
-        edge.maxHops = edge.minHops;
-      }
-      if (this.isPunct('..')) {
-        this.next();
-        edge.maxHops = this.peek().kind === 'number' ? this.integer('hop count') : undefined;
-      }
-      if (edge.maxHops !== undefined && edge.maxHops < edge.minHops) {
-        throw syntaxError(`The hop range ${edge.minHops}..${edge.maxHops} is empty`, edge.pos);
-      }
+      nameList();
     }
+    if (this.isPunct('*')) this.hopRange(edge);
     this.punct(']');
     const end = this.peek();
     if (end.kind === 'punct' && end.text === '->') {
@@ -243,6 +201,33 @@ class Parser {
     } else throw this.expected("'->' or '-' after the relationship condition");
     this.next();
     return edge;
+  }
+
+  /**
+   * ADT's hop counts: `*n` exactly n; `*n..m` more than n and at most m (the starting limit is not
+   * in the range, the ending limit is); `*..m` one to m. Extensions: `*` (one or more, no limit)
+   * and `*n..` (more than n, no limit); `*0` is the twin itself.
+   */
+  private hopRange(edge: MatchEdge): void {
+    const star = this.next();
+    edge.variable = true;
+    let from: number | undefined;
+    if (this.peek().kind === 'number') from = this.integer('hop count');
+    if (!this.isPunct('..')) {
+      edge.minHops = from ?? 1;
+      edge.maxHops = from;
+      return;
+    }
+    this.next();
+    const to = this.peek().kind === 'number' ? this.integer('hop count') : undefined;
+    edge.minHops = (from ?? 0) + 1;
+    edge.maxHops = to;
+    if (to !== undefined && to < edge.minHops) {
+      throw syntaxError(
+        `The hop range ${from ?? ''}..${to} is empty: it counts hops after ${from ?? 0} up to and including ${to}`,
+        at(star),
+      );
+    }
   }
 
   private relName(): string {
@@ -330,6 +315,7 @@ class Parser {
     if (
       this.isKeyword('NOT') &&
       this.peekAt(1).kind === 'ident' &&
+      !this.peekAt(1).quoted &&
       this.peekAt(1).text.toUpperCase() === 'IN'
     ) {
       this.next();
@@ -382,6 +368,7 @@ class Parser {
       throw this.expected('a value, a property or a condition');
     }
     if (t.kind !== 'ident') throw this.expected('a value, a property or a condition');
+    if (t.quoted) return this.path();
     const upper = t.text.toUpperCase();
     if (upper === 'TRUE' || upper === 'FALSE' || upper === 'NULL') {
       this.next();
@@ -394,11 +381,12 @@ class Parser {
 
   private call(): Expr {
     const nameTok = this.next();
-    const name = nameTok.text.toUpperCase();
+    const upper = nameTok.text.toUpperCase();
+    const name = Object.hasOwn(FUNCTION_ALIASES, upper) ? (FUNCTION_ALIASES[upper] as string) : upper;
     const pos = at(nameTok);
     this.punct('(');
     if (name === 'IS_OF_MODEL') return this.isOfModel(pos);
-    const arity = FUNCTIONS[name];
+    const arity = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
     if (!arity) throw syntaxError(`Unknown function '${nameTok.text}'`, pos);
     const args: Expr[] = [];
     if (!this.isPunct(')')) {
@@ -465,7 +453,7 @@ class Parser {
 
   private isKeyword(k: string): boolean {
     const t = this.peek();
-    return t.kind === 'ident' && t.text.toUpperCase() === k;
+    return t.kind === 'ident' && !t.quoted && t.text.toUpperCase() === k;
   }
 
   private isPunct(p: string): boolean {
@@ -475,7 +463,7 @@ class Parser {
 
   private isAliasNext(): boolean {
     const t = this.peek();
-    return t.kind === 'ident' && !RESERVED.has(t.text.toUpperCase());
+    return t.kind === 'ident' && (t.quoted === true || !RESERVED.has(t.text.toUpperCase()));
   }
 
   private aliasName(what: string): string {
@@ -504,6 +492,17 @@ class Parser {
 
   private expected(what: string): Error {
     const t = this.peek();
+    if (
+      t.kind === 'ident' &&
+      !t.quoted &&
+      RESERVED.has(t.text.toUpperCase()) &&
+      !/^(FROM|WHERE|AND|OR|AS|JOIN|MATCH)$/i.test(t.text)
+    ) {
+      return syntaxError(
+        `Expected ${what} but found the reserved word '${t.text}': to use it as a name, escape it as [[${t.text}]]`,
+        at(t),
+      );
+    }
     const found =
       t.kind === 'eof'
         ? 'the end of the query'

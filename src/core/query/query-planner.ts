@@ -35,6 +35,12 @@ export interface PlanEdge {
   variable: boolean;
   /** True when maxHops is the configured cap, not the query's own bound: reaching it is an error. */
   capped: boolean;
+  /**
+   * A single-hop MATCH condition: it binds no relationship that another single-hop condition of the
+   * pattern already bound (ADT traverses a relationship once), so `(a)-[]-(b)-[]-(c)` never walks
+   * back over the relationship it came by. JOIN conditions are joins: no such rule.
+   */
+  distinct: boolean;
 }
 
 export type StartSource =
@@ -161,6 +167,7 @@ export function planQuery(ast: QueryAst, graph: GraphView, options: PlanOptions)
         maxHops,
         variable: e.variable,
         capped,
+        distinct: !e.variable,
       });
     });
   } else {
@@ -181,6 +188,7 @@ export function planQuery(ast: QueryAst, graph: GraphView, options: PlanOptions)
       maxHops: 1,
       variable: false,
       capped: false,
+      distinct: false,
     });
   }
   // With joins or MATCH, bare paths are ambiguous; ADT also wants them qualified.

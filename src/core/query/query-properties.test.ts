@@ -176,37 +176,46 @@ describe('random graphs', () => {
     );
   });
 
-  it('variable hops return the twins some walk of min..max hops reaches (brute-force reference)', () => {
+  it("variable hops return the twins at the end of some trail in ADT's hop range (brute-force reference)", () => {
+    // ADT: `*n` exactly n hops, `*n..m` more than n and at most m, `*..m` 1 to m; a trail uses no
+    // relationship twice ("a relationship is traversed only once").
+    const form = fc.oneof(
+      fc.integer({ min: 0, max: 4 }).map((n) => ({ text: `*${n}`, min: n, max: n })),
+      fc
+        .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 3 }))
+        .map(([n, k]) => ({ text: `*${n}..${n + k}`, min: n + 1, max: n + k })),
+      fc.integer({ min: 1, max: 4 }).map((m) => ({ text: `*..${m}`, min: 1, max: m })),
+      // extensions: no upper bound (trails are finite, so the reference ends too)
+      fc.constant({ text: '*', min: 1, max: Infinity }),
+      fc.integer({ min: 0, max: 3 }).map((n) => ({ text: `*${n}..`, min: n + 1, max: Infinity })),
+    );
     fc.assert(
-      fc.property(
-        smallGraph,
-        fc.integer({ min: 0, max: 3 }),
-        fc.integer({ min: 0, max: 4 }),
-        ({ g, list }, min, extra) => {
-          const max = Math.max(min, 1) + extra;
-          // reference: sets of twins reachable by walks of exactly d hops, d = 0..max
-          let level = new Set(['t0']);
-          const want = new Set<string>(min === 0 ? ['t0'] : []);
-          for (let d = 1; d <= max; d++) {
-            const next = new Set<string>();
-            for (const [s, t, name] of list) if (name === 'a' && level.has(s)) next.add(t);
-            if (d >= min) for (const t of next) want.add(t);
-            level = next;
-          }
-          const rows = executeQuery(
-            g,
-            `SELECT y.$dtId AS y FROM DIGITALTWINS MATCH (x)-[:a*${min}..${max}]->(y) WHERE x.$dtId = 't0'`,
-            {
-              isOfModel: testIsOfModel,
-              pageSize: 10_000,
-              cursors,
-            },
-          ).value as { y: string }[];
-          expect(rows.map((r) => r.y).sort()).toEqual([...want].sort());
-          expect(new Set(rows.map((r) => r.y)).size).toBe(rows.length);
-        },
-      ),
-      { numRuns: 300 },
+      fc.property(smallGraph, form, fc.boolean(), ({ g, list }, hops, directed) => {
+        const want = new Set<string>(hops.min === 0 ? ['t0'] : []);
+        const used = new Set<number>();
+        const walk = (at: string, len: number): void => {
+          if (len === hops.max) return;
+          list.forEach(([s, t, name], k) => {
+            if (name !== 'a' || used.has(k)) return;
+            const next = s === at ? t : !directed && t === at ? s : undefined;
+            if (next === undefined) return;
+            if (len + 1 >= hops.min) want.add(next);
+            used.add(k);
+            walk(next, len + 1);
+            used.delete(k);
+          });
+        };
+        walk('t0', 0);
+        const arrow = directed ? '->' : '-';
+        const rows = executeQuery(
+          g,
+          `SELECT y.$dtId AS y FROM DIGITALTWINS MATCH (x)-[:a${hops.text}]${arrow}(y) WHERE x.$dtId = 't0'`,
+          { isOfModel: testIsOfModel, pageSize: 10_000, cursors },
+        ).value as { y: string }[];
+        expect(rows.map((r) => r.y).sort()).toEqual([...want].sort());
+        expect(new Set(rows.map((r) => r.y)).size).toBe(rows.length);
+      }),
+      { numRuns: 600 },
     );
   });
 });

@@ -12,62 +12,24 @@
  * is looked up again: one deleted meanwhile is skipped, one replaced is read in its new version.
  * That is the consistency rule in docs/api.md.
  *
- * Variable-hop edges (`*`, `*N..M`) yield each distinct end twin once per start twin. They are
- * walked level by level; below the minimum hop count a level is de-duplicated on its own (walks of
- * exactly d hops), from the minimum on a twin already reached is never expanded again — so cycles
- * terminate and an unbounded `*` really is unbounded: it ends where the graph ends (or where the
- * budget ends). A configured hop cap that would cut a walk short is an error, never a silent cut.
+ * Variable-hop edges (`*`, `*N..M`) yield each distinct end twin of a trail (no relationship twice)
+ * once per start twin (query-hops.ts): cycles terminate and an unbounded `*` really is unbounded:
+ * it ends where the graph ends (or where the budget ends). A configured hop cap that would cut a
+ * walk short is an error, never a silent cut. The single-hop conditions of one MATCH pattern bind
+ * different relationships.
  */
-import { TwinloopError } from '../errors/errors.js';
 import type { GraphView, RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
 import type { QueryBudget } from './query-budget.js';
 import type { Row } from './query-eval.js';
+import { PAUSE, relKey, relationshipsOf, variableHops, type HopWalk } from './query-hops.js';
 import type { PlanStep, QueryPlan } from './query-planner.js';
+import { Source } from './query-source.js';
 
 /** Yielded when the slice is over: the driver yields the event loop, then pulls again. */
-export const PAUSE: unique symbol = Symbol('pause');
+export { PAUSE };
 export type RowStream = Generator<Row | typeof PAUSE, void, void>;
 /** Pulls through a nested walk: rows and pauses go up, nothing comes back. */
 type Walk = Generator<Row | typeof PAUSE, void, void>;
-
-type Dir = 'out' | 'in' | 'both';
-
-/** A list read from a live graph iterator until a pause, then from a copy of what was left. */
-class Source<T> {
-  private it: Iterator<T> | undefined;
-  private buf: T[] | undefined;
-  private i = 0;
-  /** Items copied (0 until copied). */
-  size = 0;
-
-  constructor(items: Iterable<T>) {
-    this.it = items[Symbol.iterator]();
-  }
-
-  /** True once copied: items read since may have changed (a pause came after the copy). */
-  get copied(): boolean {
-    return this.buf !== undefined;
-  }
-
-  /** The next item, or undefined at the end (items are never undefined). */
-  next(): T | undefined {
-    if (this.buf) return this.i < this.buf.length ? this.buf[this.i++] : undefined;
-    const r = (this.it as Iterator<T>).next();
-    return r.done ? undefined : r.value;
-  }
-
-  /** Copies what is left and lets go of the live iterator; returns how many items were copied. */
-  copy(): number {
-    if (this.buf) return 0;
-    const it = this.it as Iterator<T>;
-    const buf: T[] = [];
-    for (let r = it.next(); !r.done; r = it.next()) buf.push(r.value);
-    this.buf = buf;
-    this.it = undefined;
-    this.size = buf.length;
-    return buf.length;
-  }
-}
 
 /**
  * The rows of `plan`, one mutable array reused for every row: read (or copy) a row before pulling
@@ -94,6 +56,8 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
   };
   budget.suspend = beforePause;
 
+  /** Relationships bound by the single-hop MATCH conditions of the current row. */
+  const patternRels = new Set<string>();
   const passes = (filters: readonly ((row: Row) => unknown)[]): boolean => {
     for (const f of filters) if (f(row) !== true) return false;
     return true;
@@ -119,6 +83,8 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
         }
         const r = freshRel(r0, src);
         if (r === undefined) continue;
+        const key = edge.distinct ? relKey(r) : undefined;
+        if (key !== undefined && patternRels.has(key)) continue;
         const other = graph.getTwin(r.sourceId === fromTwin.id ? r.targetId : r.sourceId);
         if (other === undefined) continue;
         if (wasBound !== undefined) {
@@ -127,11 +93,16 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
         if (edge.rel !== undefined) row[edge.rel] = r;
         if (!passes(step.filters)) continue;
         if (k === last) yield row;
-        else yield* expand(k + 1);
+        else {
+          if (key !== undefined) patternRels.add(key);
+          yield* expand(k + 1);
+          if (key !== undefined) patternRels.delete(key);
+        }
       }
       closeSource();
     } else {
       const ends = variableHops(
+        walk,
         fromTwin,
         step.direction,
         edge.names,
@@ -156,60 +127,7 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
     if (edge.rel !== undefined) row[edge.rel] = undefined;
   }
 
-  /** The distinct end twins of a variable-hop walk, level by level. */
-  function* variableHops(
-    startTwin: TwinRecord,
-    direction: Dir,
-    names: readonly string[],
-    minHops: number,
-    maxHops: number,
-    capped: boolean,
-  ): Generator<TwinRecord | typeof PAUSE, void, void> {
-    const emitted = new Set<string>();
-    if (minHops === 0) {
-      emitted.add(startTwin.id);
-      yield startTwin;
-    }
-    let frontier: TwinRecord[] = [startTwin];
-    let d = 1;
-    for (; d <= maxHops && frontier.length > 0; d++) {
-      const next: TwinRecord[] = [];
-      const level = new Set<string>();
-      const inRange = d >= minHops;
-      for (const node of frontier) {
-        const src = openSource(relationshipsOf(graph, node.id, direction, names));
-        for (let r0 = src.next(); r0 !== undefined; r0 = src.next()) {
-          if (budget.visit()) {
-            beforePause();
-            yield PAUSE;
-          }
-          const r = freshRel(r0, src);
-          if (r === undefined) continue;
-          const id = r.sourceId === node.id ? r.targetId : r.sourceId;
-          if (level.has(id)) continue;
-          const other = graph.getTwin(id);
-          if (other === undefined) continue;
-          level.add(id);
-          if (inRange) {
-            if (emitted.has(id)) continue;
-            emitted.add(id);
-            next.push(other);
-            yield other;
-          } else next.push(other);
-        }
-        closeSource();
-      }
-      frontier = next;
-    }
-    if (capped && frontier.length > 0 && d > maxHops) {
-      // The cap stopped the walk: an error if one more hop would reach a twin not reached yet.
-      for (const node of frontier) {
-        for (const r of relationshipsOf(graph, node.id, direction, names)) {
-          if (!emitted.has(r.sourceId === node.id ? r.targetId : r.sourceId)) throw hopCapReached(maxHops);
-        }
-      }
-    }
-  }
+  const walk: HopWalk = { graph, budget, openSource, closeSource, beforePause, freshRel };
 
   const s = start;
   switch (s.kind) {
@@ -261,35 +179,6 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
         else yield* expand(0);
       }
       closeSource();
-    }
-  }
-}
-
-function hopCapReached(maxHops: number): TwinloopError {
-  return new TwinloopError(
-    'QueryBudgetExceeded',
-    `The query was stopped: a variable-hop condition reached the hop cap of ${maxHops} (query.maxHops) ` +
-      `and the graph goes on. Give the condition an upper bound (e.g. [*1..${maxHops}]) to stop there on ` +
-      `purpose, or raise or remove the cap (query.maxHops in the config file, TWINLOOP_QUERY_MAX_HOPS or --query-max-hops).`,
-    { details: { limit: 'maxHops', value: maxHops } },
-  );
-}
-
-/** Relationships along which `twinId` reaches its neighbours (the other end is the neighbour). */
-function* relationshipsOf(
-  graph: GraphView,
-  twinId: string,
-  direction: Dir,
-  names: readonly string[],
-): Generator<RelationshipRecord, void, void> {
-  const nameOk = (r: RelationshipRecord): boolean => names.length === 0 || names.includes(r.name);
-  // With one name, let the graph filter (it can skip building records for other relationships).
-  const only = names.length === 1 ? names[0] : undefined;
-  if (direction !== 'in') for (const r of graph.outgoing(twinId, only)) if (nameOk(r)) yield r;
-  if (direction !== 'out') {
-    for (const r of graph.incoming(twinId, only)) {
-      // An undirected walk sees a self-loop once, from its outgoing side.
-      if (nameOk(r) && !(direction === 'both' && r.sourceId === r.targetId)) yield r;
     }
   }
 }
