@@ -1,0 +1,64 @@
+/**
+ * The checks' process, started by run.ts with NODE_EXTRA_CA_CERTS naming the server's self-signed
+ * certificate (the SDK and fetch then trust it; nothing turns verification off). Reads the server's
+ * URL and token from the environment, runs the checks and prints one JSON line: the results.
+ */
+import { DigitalTwinsClient } from '@azure/digital-twins-core';
+import type { TokenCredential } from '@azure/core-auth';
+import { AREAS, Rest, onceMap, runChecks, type Area, type Check, type CheckContext } from './harness.js';
+import { apiVersionChecks, modelChecks } from './checks-models.js';
+import { componentChecks, twinChecks } from './checks-twins.js';
+import { relationshipChecks } from './checks-relationships.js';
+import { queryChecks } from './checks-query.js';
+import { eventRouteChecks, telemetryChecks } from './checks-telemetry-routes.js';
+import { errorChecks } from './checks-errors.js';
+import { deleteJobChecks, importJobChecks } from './checks-jobs.js';
+import { selfTestChecks } from './self-test.js';
+
+/** Every check in the order they run: delete jobs last, since they empty the instance. */
+export const ALL_CHECKS: readonly Check[] = [
+  ...apiVersionChecks,
+  ...modelChecks,
+  ...twinChecks,
+  ...componentChecks,
+  ...relationshipChecks,
+  ...queryChecks,
+  ...telemetryChecks,
+  ...eventRouteChecks,
+  ...errorChecks,
+  ...importJobChecks,
+  ...deleteJobChecks,
+];
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const url = env.CONFORMANCE_URL;
+  const token = env.CONFORMANCE_TOKEN;
+  const blobBase = env.CONFORMANCE_BLOB_URL;
+  if (!url || !token || !blobBase) throw new Error('run through run.ts: CONFORMANCE_URL, _TOKEN and _BLOB_URL are missing');
+  const areas = (env.CONFORMANCE_AREAS ?? '').split(',').filter(Boolean) as Area[];
+  for (const a of areas) if (!(AREAS as readonly string[]).includes(a)) throw new Error(`unknown area '${a}'`);
+  const credential: TokenCredential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600e3 }) };
+  const ctx: CheckContext = {
+    rest: new Rest(url, token),
+    sdk: new DigitalTwinsClient(url, credential),
+    run: String(Date.now()),
+    once: onceMap(),
+    endpoint: env.CONFORMANCE_ENDPOINT || 'conformance',
+    async blob(name, text) {
+      const inputUri = `${blobBase}/${encodeURIComponent(name)}`;
+      const res = await fetch(inputUri, { method: 'PUT', body: text });
+      if (res.status !== 201) throw new Error(`the local blob server answered ${res.status}`);
+      return { inputUri, outputUri: `${blobBase}/${encodeURIComponent(`${name}.output`)}` };
+    },
+  };
+  let checks = areas.length ? ALL_CHECKS.filter((c) => areas.includes(c.area)) : [...ALL_CHECKS];
+  if (env.CONFORMANCE_SELF_TEST === '1') checks = [...selfTestChecks, ...checks];
+  const results = await runChecks(checks, ctx);
+  process.stdout.write(JSON.stringify(results) + '\n');
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(2);
+});
