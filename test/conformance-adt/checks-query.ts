@@ -10,10 +10,15 @@ import { Q, buildQueryGraph } from './fixtures.js';
 type Row = Record<string, unknown>;
 
 /** Every row of a query, following continuationToken the way the .NET SDK does (page 2+: only the token). */
-export async function queryAll(ctx: CheckContext, query: string, pageSize?: number): Promise<{ rows: Row[]; pages: number; first: RestResponse }> {
+export async function queryAll(
+  ctx: CheckContext,
+  query: string,
+  pageSize?: number,
+): Promise<{ rows: Row[]; pages: number; first: RestResponse }> {
   const headers: Record<string, string> = pageSize ? { 'max-items-per-page': String(pageSize) } : {};
   const first = await ctx.rest.post('/query', { query }, { headers });
-  if (first.status !== 200) throw new Mismatch(`HTTP 200 for ${query}`, `HTTP ${first.status} ${first.text.slice(0, 200)}`);
+  if (first.status !== 200)
+    throw new Mismatch(`HTTP 200 for ${query}`, `HTTP ${first.status} ${first.text.slice(0, 200)}`);
   let body = first.body as { value: Row[]; continuationToken?: string | null };
   const rows = [...body.value];
   let pages = 1;
@@ -55,30 +60,142 @@ const FROM = 'learn:reference-query-clause-from';
 const ROOMS = `IS_OF_MODEL('${Q.room}')`;
 
 export const queryChecks: Check[] = [
-  rows('IS_OF_MODEL includes derived models', `${FN}#is_of_model`, `SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`, ['q-B1', 'q-F1', 'q-F2', 'q-R1', 'q-R2', 'q-R3']),
-  rows('IS_OF_MODEL(..., exact) only the model itself', `${FN}#is_of_model`, `SELECT * FROM DIGITALTWINS DT WHERE IS_OF_MODEL(DT, '${Q.floor}', exact)`, ['q-F1', 'q-F2']),
-  rows('WHERE T.$dtId = ...', `${WHERE}#example`, "SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'q-R1'", ['q-R1']),
-  rows('comparison > and <=', `${OPS}#comparison-operators`, `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND T.temperature > 20 AND T.temperature <= 25`, ['q-R2', 'q-R3']),
-  rows('!= ', `${OPS}#comparison-operators`, `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND T.temperature != 22`, ['q-R1', 'q-R3']),
-  rows('IN [...]', `${OPS}#comparison-operators`, "SELECT * FROM DIGITALTWINS T WHERE T.$dtId IN ['q-R1', 'q-R3', 'nope']", ['q-R1', 'q-R3']),
-  rows('NIN [...]', `${OPS}#comparison-operators`, `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND T.$dtId NIN ['q-R1', 'q-R3']`, ['q-R2']),
-  rows('OR and NOT', `${OPS}#logical-operators`, `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND (T.temperature < 21 OR NOT T.temperature < 25)`, ['q-R1', 'q-R3']),
-  rows('unqualified property names', `${FROM}#select-from-digitaltwins`, `SELECT * FROM DIGITALTWINS WHERE ${ROOMS} AND temperature >= 22`, ['q-R2', 'q-R3']),
-  rows('$metadata.$model in WHERE', 'learn:how-to-query-graph#query-by-model', `SELECT * FROM DIGITALTWINS T WHERE T.$metadata.$model = '${Q.floor}'`, ['q-F1', 'q-F2']),
-  rows('nested object property', 'learn:how-to-query-graph#query-by-property (complex properties)', `SELECT * FROM DIGITALTWINS T WHERE T.info.wing = 'east'`, ['q-R1']),
-  rows('STARTSWITH', `${FN}#startswith`, "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'q-R')", ['q-R1', 'q-R2', 'q-R3']),
-  rows('ENDSWITH', `${FN}#endswith`, "SELECT * FROM DIGITALTWINS T WHERE ENDSWITH(T.name, 'floor')", ['q-F1', 'q-F2']),
-  rows('CONTAINS (string)', `${FN}#contains`, "SELECT * FROM DIGITALTWINS T WHERE CONTAINS(T.name, 'sensor')", ['q-S1', 'q-S2']),
-  rows('IS_DEFINED', `${FN}#is_defined`, `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND IS_DEFINED(T.humidity)`, ['q-R1']),
-  rows('IS_BOOL', `${FN}#is_bool`, 'SELECT * FROM DIGITALTWINS T WHERE IS_BOOL(T.occupied)', ['q-R1', 'q-R2']),
-  rows('IS_BOOL with != false', `${FN}#is_bool`, 'SELECT * FROM DIGITALTWINS T WHERE IS_BOOL(T.occupied) AND T.occupied != false', ['q-R1']),
-  rows('IS_NUMBER', `${FN}#is_number`, "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'q-') AND IS_NUMBER(T.level)", ['q-F1', 'q-F2']),
-  rows('IS_STRING', `${FN}#is_string`, "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'q-') AND IS_STRING(T.kind)", ['q-S1', 'q-S2']),
-  rows('IS_OBJECT', `${FN}#is_object`, "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'q-') AND IS_OBJECT(T.info)", ['q-R1']),
-  rows('IS_PRIMITIVE', `${FN}#is_primitive`, "SELECT * FROM DIGITALTWINS T WHERE T.$dtId IN ['q-R1', 'q-R2', 'q-F1'] AND IS_PRIMITIVE(T.temperature)", ['q-R1', 'q-R2']),
-  rows('ARRAY_CONTAINS (string)', `${FN}#array_contains`, "SELECT * FROM DIGITALTWINS T WHERE ARRAY_CONTAINS(T.tags, 'north')", ['q-R1']),
-  rows('ARRAY_CONTAINS: no match', `${FN}#array_contains`, "SELECT * FROM DIGITALTWINS T WHERE ARRAY_CONTAINS(T.tags, 'west')", []),
-  rows('[[reserved]] escaping of a property named group', 'learn:reference-query-reserved#escaping-reserved-keywords-in-queries', "SELECT * FROM DIGITALTWINS WHERE [[group]] = 'alpha'", ['q-B1', 'q-R1']),
+  rows(
+    'IS_OF_MODEL includes derived models',
+    `${FN}#is_of_model`,
+    `SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`,
+    ['q-B1', 'q-F1', 'q-F2', 'q-R1', 'q-R2', 'q-R3'],
+  ),
+  rows(
+    'IS_OF_MODEL(..., exact) only the model itself',
+    `${FN}#is_of_model`,
+    `SELECT * FROM DIGITALTWINS DT WHERE IS_OF_MODEL(DT, '${Q.floor}', exact)`,
+    ['q-F1', 'q-F2'],
+  ),
+  rows('WHERE T.$dtId = ...', `${WHERE}#example`, "SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'q-R1'", [
+    'q-R1',
+  ]),
+  rows(
+    'comparison > and <=',
+    `${OPS}#comparison-operators`,
+    `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND T.temperature > 20 AND T.temperature <= 25`,
+    ['q-R2', 'q-R3'],
+  ),
+  rows(
+    '!= ',
+    `${OPS}#comparison-operators`,
+    `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND T.temperature != 22`,
+    ['q-R1', 'q-R3'],
+  ),
+  rows(
+    'IN [...]',
+    `${OPS}#comparison-operators`,
+    "SELECT * FROM DIGITALTWINS T WHERE T.$dtId IN ['q-R1', 'q-R3', 'nope']",
+    ['q-R1', 'q-R3'],
+  ),
+  rows(
+    'NIN [...]',
+    `${OPS}#comparison-operators`,
+    `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND T.$dtId NIN ['q-R1', 'q-R3']`,
+    ['q-R2'],
+  ),
+  rows(
+    'OR and NOT',
+    `${OPS}#logical-operators`,
+    `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND (T.temperature < 21 OR NOT T.temperature < 25)`,
+    ['q-R1', 'q-R3'],
+  ),
+  rows(
+    'unqualified property names',
+    `${FROM}#select-from-digitaltwins`,
+    `SELECT * FROM DIGITALTWINS WHERE ${ROOMS} AND temperature >= 22`,
+    ['q-R2', 'q-R3'],
+  ),
+  rows(
+    '$metadata.$model in WHERE',
+    'learn:how-to-query-graph#query-by-model',
+    `SELECT * FROM DIGITALTWINS T WHERE T.$metadata.$model = '${Q.floor}'`,
+    ['q-F1', 'q-F2'],
+  ),
+  rows(
+    'nested object property',
+    'learn:how-to-query-graph#query-by-property (complex properties)',
+    `SELECT * FROM DIGITALTWINS T WHERE T.info.wing = 'east'`,
+    ['q-R1'],
+  ),
+  rows('STARTSWITH', `${FN}#startswith`, "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'q-R')", [
+    'q-R1',
+    'q-R2',
+    'q-R3',
+  ]),
+  rows('ENDSWITH', `${FN}#endswith`, "SELECT * FROM DIGITALTWINS T WHERE ENDSWITH(T.name, 'floor')", [
+    'q-F1',
+    'q-F2',
+  ]),
+  rows(
+    'CONTAINS (string)',
+    `${FN}#contains`,
+    "SELECT * FROM DIGITALTWINS T WHERE CONTAINS(T.name, 'sensor')",
+    ['q-S1', 'q-S2'],
+  ),
+  rows(
+    'IS_DEFINED',
+    `${FN}#is_defined`,
+    `SELECT * FROM DIGITALTWINS T WHERE ${ROOMS} AND IS_DEFINED(T.humidity)`,
+    ['q-R1'],
+  ),
+  rows('IS_BOOL', `${FN}#is_bool`, 'SELECT * FROM DIGITALTWINS T WHERE IS_BOOL(T.occupied)', [
+    'q-R1',
+    'q-R2',
+  ]),
+  rows(
+    'IS_BOOL with != false',
+    `${FN}#is_bool`,
+    'SELECT * FROM DIGITALTWINS T WHERE IS_BOOL(T.occupied) AND T.occupied != false',
+    ['q-R1'],
+  ),
+  rows(
+    'IS_NUMBER',
+    `${FN}#is_number`,
+    "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'q-') AND IS_NUMBER(T.level)",
+    ['q-F1', 'q-F2'],
+  ),
+  rows(
+    'IS_STRING',
+    `${FN}#is_string`,
+    "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'q-') AND IS_STRING(T.kind)",
+    ['q-S1', 'q-S2'],
+  ),
+  rows(
+    'IS_OBJECT',
+    `${FN}#is_object`,
+    "SELECT * FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 'q-') AND IS_OBJECT(T.info)",
+    ['q-R1'],
+  ),
+  rows(
+    'IS_PRIMITIVE',
+    `${FN}#is_primitive`,
+    "SELECT * FROM DIGITALTWINS T WHERE T.$dtId IN ['q-R1', 'q-R2', 'q-F1'] AND IS_PRIMITIVE(T.temperature)",
+    ['q-R1', 'q-R2'],
+  ),
+  rows(
+    'ARRAY_CONTAINS (string)',
+    `${FN}#array_contains`,
+    "SELECT * FROM DIGITALTWINS T WHERE ARRAY_CONTAINS(T.tags, 'north')",
+    ['q-R1'],
+  ),
+  rows(
+    'ARRAY_CONTAINS: no match',
+    `${FN}#array_contains`,
+    "SELECT * FROM DIGITALTWINS T WHERE ARRAY_CONTAINS(T.tags, 'west')",
+    [],
+  ),
+  rows(
+    '[[reserved]] escaping of a property named group',
+    'learn:reference-query-reserved#escaping-reserved-keywords-in-queries',
+    "SELECT * FROM DIGITALTWINS WHERE [[group]] = 'alpha'",
+    ['q-B1', 'q-R1'],
+  ),
   {
     area: 'query',
     via: 'rest',
@@ -98,7 +215,10 @@ export const queryChecks: Check[] = [
     source: `${SEL}#project-property-example-property-not-present-for-a-data-row`,
     async run(ctx) {
       await buildQueryGraph(ctx);
-      const { rows: got } = await queryAll(ctx, "SELECT T.name, T.humidity FROM DIGITALTWINS T WHERE T.$dtId IN ['q-R1', 'q-R2']");
+      const { rows: got } = await queryAll(
+        ctx,
+        "SELECT T.name, T.humidity FROM DIGITALTWINS T WHERE T.$dtId IN ['q-R1', 'q-R2']",
+      );
       const byName = Object.fromEntries(got.map((r) => [String(r.name), r]));
       expectEq('Lab row', { name: 'Lab', humidity: 40 }, byName.Lab);
       expectEq('Meeting room row', { name: 'Meeting room' }, byName['Meeting room']);
@@ -111,7 +231,10 @@ export const queryChecks: Check[] = [
     source: `${SEL}#select-count`,
     async run(ctx) {
       await buildQueryGraph(ctx);
-      const { rows: got } = await queryAll(ctx, `SELECT COUNT() FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`);
+      const { rows: got } = await queryAll(
+        ctx,
+        `SELECT COUNT() FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`,
+      );
       expectEq('rows', [{ COUNT: 6 }], got);
     },
   },
@@ -122,7 +245,10 @@ export const queryChecks: Check[] = [
     source: `${SEL}#select-count`,
     async run(ctx) {
       await buildQueryGraph(ctx);
-      const { rows: got } = await queryAll(ctx, "SELECT COUNT() FROM RELATIONSHIPS R WHERE R.$relationshipName = 'feeds'");
+      const { rows: got } = await queryAll(
+        ctx,
+        "SELECT COUNT() FROM RELATIONSHIPS R WHERE R.$relationshipName = 'feeds'",
+      );
       expectEq('rows', [{ COUNT: 1 }], got);
     },
   },
@@ -135,7 +261,11 @@ export const queryChecks: Check[] = [
       await buildQueryGraph(ctx);
       const { rows: got } = await queryAll(ctx, `SELECT TOP(2) FROM DIGITALTWINS WHERE ${ROOMS}`);
       expectEq('rows', 2, got.length);
-      expectTrue('each row is a room twin', got.every((r) => String(r.$dtId).startsWith('q-R')), got.map((r) => r.$dtId));
+      expectTrue(
+        'each row is a room twin',
+        got.every((r) => String(r.$dtId).startsWith('q-R')),
+        got.map((r) => r.$dtId),
+      );
     },
   },
   {
@@ -145,13 +275,38 @@ export const queryChecks: Check[] = [
     source: `${FROM}#select-from-relationships`,
     async run(ctx) {
       await buildQueryGraph(ctx);
-      const { rows: got } = await queryAll(ctx, "SELECT * FROM RELATIONSHIPS WHERE $sourceId IN ['q-F1', 'q-F2']");
-      expectSet('relationships', ['f1-r1', 'f1-r2', 'f2-r3'], got.map((r) => String(r.$relationshipId)));
+      const { rows: got } = await queryAll(
+        ctx,
+        "SELECT * FROM RELATIONSHIPS WHERE $sourceId IN ['q-F1', 'q-F2']",
+      );
+      expectSet(
+        'relationships',
+        ['f1-r1', 'f1-r2', 'f2-r3'],
+        got.map((r) => String(r.$relationshipId)),
+      );
     },
   },
-  rows('JOIN ... RELATED', `${JOIN}#example`, "SELECT R FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE F.$dtId = 'q-F1'", ['q-R1', 'q-R2'], 'R'),
-  rows('JOIN with a relationship alias filtered in WHERE', `${JOIN}#example; ${SEL}#project-with-join-example`, "SELECT R FROM DIGITALTWINS F JOIN R RELATED F.contains Rel WHERE F.$dtId = 'q-F1' AND Rel.since = '2021'", ['q-R2'], 'R'),
-  rows('three chained JOINs', `${JOIN}#multiple-joins-example`, "SELECT S FROM DIGITALTWINS B JOIN F RELATED B.contains JOIN R RELATED F.contains JOIN S RELATED R.contains WHERE B.$dtId = 'q-B1'", ['q-S1', 'q-S2'], 'S'),
+  rows(
+    'JOIN ... RELATED',
+    `${JOIN}#example`,
+    "SELECT R FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE F.$dtId = 'q-F1'",
+    ['q-R1', 'q-R2'],
+    'R',
+  ),
+  rows(
+    'JOIN with a relationship alias filtered in WHERE',
+    `${JOIN}#example; ${SEL}#project-with-join-example`,
+    "SELECT R FROM DIGITALTWINS F JOIN R RELATED F.contains Rel WHERE F.$dtId = 'q-F1' AND Rel.since = '2021'",
+    ['q-R2'],
+    'R',
+  ),
+  rows(
+    'three chained JOINs',
+    `${JOIN}#multiple-joins-example`,
+    "SELECT S FROM DIGITALTWINS B JOIN F RELATED B.contains JOIN R RELATED F.contains JOIN S RELATED R.contains WHERE B.$dtId = 'q-B1'",
+    ['q-S1', 'q-S2'],
+    'S',
+  ),
   {
     area: 'query',
     via: 'rest',
@@ -159,33 +314,123 @@ export const queryChecks: Check[] = [
     source: `${SEL}#project-with-join-example`,
     async run(ctx) {
       await buildQueryGraph(ctx);
-      const { rows: got } = await queryAll(ctx, "SELECT F, R, Rel FROM DIGITALTWINS F JOIN R RELATED F.contains Rel WHERE F.$dtId = 'q-F2'");
+      const { rows: got } = await queryAll(
+        ctx,
+        "SELECT F, R, Rel FROM DIGITALTWINS F JOIN R RELATED F.contains Rel WHERE F.$dtId = 'q-F2'",
+      );
       expectEq('rows', 1, got.length);
       const r = got[0] ?? {};
-      expectEq('F, R, Rel', ['q-F2', 'q-R3', 'f2-r3'], [(r.F as Row)?.$dtId, (r.R as Row)?.$dtId, (r.Rel as Row)?.$relationshipId]);
+      expectEq(
+        'F, R, Rel',
+        ['q-F2', 'q-R3', 'f2-r3'],
+        [(r.F as Row)?.$dtId, (r.R as Row)?.$dtId, (r.Rel as Row)?.$relationshipId],
+      );
     },
   },
-  rows('MATCH one hop, left to right', `${MATCH}#specify-relationship-direction`, "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains]->(X) WHERE B.$dtId = 'q-B1'", ['q-F1', 'q-F2'], 'X'),
-  rows('MATCH right to left', `${MATCH}#specify-relationship-direction`, "SELECT R FROM DIGITALTWINS MATCH (S)<-[:contains]-(R) WHERE S.$dtId = 'q-S1'", ['q-R1'], 'R'),
-  rows('MATCH non-directional', `${MATCH}#specify-relationship-direction`, "SELECT X FROM DIGITALTWINS MATCH (R)-[:feeds]-(X) WHERE R.$dtId = 'q-R2'", ['q-R1'], 'X'),
-  rows('MATCH with a list of relationship names', `${MATCH}#specify-relationship-name`, "SELECT X FROM DIGITALTWINS MATCH (R)-[:contains|feeds]->(X) WHERE R.$dtId = 'q-R1'", ['q-S1', 'q-R2'], 'X'),
-  rows('MATCH with no relationship name', `${MATCH}#specify-relationship-name`, "SELECT X FROM DIGITALTWINS MATCH (R)-[]->(X) WHERE R.$dtId = 'q-R1'", ['q-S1', 'q-R2'], 'X'),
-  rows('MATCH exact hops [*2]', `${MATCH}#specify-number-of-hops`, "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains*2]->(X) WHERE B.$dtId = 'q-B1'", ['q-R1', 'q-R2', 'q-R3'], 'X'),
-  rows('MATCH exact hops [*3]', `${MATCH}#specify-number-of-hops`, "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains*3]->(X) WHERE B.$dtId = 'q-B1'", ['q-S1', 'q-S2'], 'X'),
-  rows('MATCH [*1..3]: the starting limit is excluded, the ending one included (2 or 3 hops)', `${MATCH}#specify-number-of-hops`, "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains*1..3]->(X) WHERE B.$dtId = 'q-B1'", ['q-R1', 'q-R2', 'q-R3', 'q-S1', 'q-S2'], 'X'),
-  rows('MATCH [*..2]: up to and including 2 hops', `${MATCH}#specify-number-of-hops`, "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains*..2]->(X) WHERE B.$dtId = 'q-B1'", ['q-F1', 'q-F2', 'q-R1', 'q-R2', 'q-R3'], 'X'),
-  rows('MATCH with a relationship variable filtered in WHERE', `${MATCH}#assign-query-variable-to-relationship-and-specify-relationship-properties`, "SELECT X FROM DIGITALTWINS MATCH (F)-[r:contains]->(X) WHERE F.$dtId = 'q-F1' AND r.since = '2020'", ['q-R1'], 'X'),
-  rows('MATCH chained conditions', `${MATCH}#combine-match-operations`, "SELECT R FROM DIGITALTWINS MATCH (B)-[:contains]->(F)-[:contains]->(R) WHERE B.$dtId = 'q-B1'", ['q-R1', 'q-R2', 'q-R3'], 'R'),
-  rows('MATCH (a) with no relationship condition', `${MATCH}#syntax (no relationship condition)`, "SELECT A FROM DIGITALTWINS MATCH (A) WHERE A.$dtId = 'q-R1'", ['q-R1'], 'A'),
-  rows('MATCH with a twin property filter', `${MATCH}#example`, "SELECT X FROM DIGITALTWINS MATCH (F)-[:contains]->(X) WHERE F.$dtId = 'q-F1' AND X.temperature > 21", ['q-R2'], 'X'),
+  rows(
+    'MATCH one hop, left to right',
+    `${MATCH}#specify-relationship-direction`,
+    "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains]->(X) WHERE B.$dtId = 'q-B1'",
+    ['q-F1', 'q-F2'],
+    'X',
+  ),
+  rows(
+    'MATCH right to left',
+    `${MATCH}#specify-relationship-direction`,
+    "SELECT R FROM DIGITALTWINS MATCH (S)<-[:contains]-(R) WHERE S.$dtId = 'q-S1'",
+    ['q-R1'],
+    'R',
+  ),
+  rows(
+    'MATCH non-directional',
+    `${MATCH}#specify-relationship-direction`,
+    "SELECT X FROM DIGITALTWINS MATCH (R)-[:feeds]-(X) WHERE R.$dtId = 'q-R2'",
+    ['q-R1'],
+    'X',
+  ),
+  rows(
+    'MATCH with a list of relationship names',
+    `${MATCH}#specify-relationship-name`,
+    "SELECT X FROM DIGITALTWINS MATCH (R)-[:contains|feeds]->(X) WHERE R.$dtId = 'q-R1'",
+    ['q-S1', 'q-R2'],
+    'X',
+  ),
+  rows(
+    'MATCH with no relationship name',
+    `${MATCH}#specify-relationship-name`,
+    "SELECT X FROM DIGITALTWINS MATCH (R)-[]->(X) WHERE R.$dtId = 'q-R1'",
+    ['q-S1', 'q-R2'],
+    'X',
+  ),
+  rows(
+    'MATCH exact hops [*2]',
+    `${MATCH}#specify-number-of-hops`,
+    "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains*2]->(X) WHERE B.$dtId = 'q-B1'",
+    ['q-R1', 'q-R2', 'q-R3'],
+    'X',
+  ),
+  rows(
+    'MATCH exact hops [*3]',
+    `${MATCH}#specify-number-of-hops`,
+    "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains*3]->(X) WHERE B.$dtId = 'q-B1'",
+    ['q-S1', 'q-S2'],
+    'X',
+  ),
+  rows(
+    'MATCH [*1..3]: the starting limit is excluded, the ending one included (2 or 3 hops)',
+    `${MATCH}#specify-number-of-hops`,
+    "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains*1..3]->(X) WHERE B.$dtId = 'q-B1'",
+    ['q-R1', 'q-R2', 'q-R3', 'q-S1', 'q-S2'],
+    'X',
+  ),
+  rows(
+    'MATCH [*..2]: up to and including 2 hops',
+    `${MATCH}#specify-number-of-hops`,
+    "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains*..2]->(X) WHERE B.$dtId = 'q-B1'",
+    ['q-F1', 'q-F2', 'q-R1', 'q-R2', 'q-R3'],
+    'X',
+  ),
+  rows(
+    'MATCH with a relationship variable filtered in WHERE',
+    `${MATCH}#assign-query-variable-to-relationship-and-specify-relationship-properties`,
+    "SELECT X FROM DIGITALTWINS MATCH (F)-[r:contains]->(X) WHERE F.$dtId = 'q-F1' AND r.since = '2020'",
+    ['q-R1'],
+    'X',
+  ),
+  rows(
+    'MATCH chained conditions',
+    `${MATCH}#combine-match-operations`,
+    "SELECT R FROM DIGITALTWINS MATCH (B)-[:contains]->(F)-[:contains]->(R) WHERE B.$dtId = 'q-B1'",
+    ['q-R1', 'q-R2', 'q-R3'],
+    'R',
+  ),
+  rows(
+    'MATCH (a) with no relationship condition',
+    `${MATCH}#syntax (no relationship condition)`,
+    "SELECT A FROM DIGITALTWINS MATCH (A) WHERE A.$dtId = 'q-R1'",
+    ['q-R1'],
+    'A',
+  ),
+  rows(
+    'MATCH with a twin property filter',
+    `${MATCH}#example`,
+    "SELECT X FROM DIGITALTWINS MATCH (F)-[:contains]->(X) WHERE F.$dtId = 'q-F1' AND X.temperature > 21",
+    ['q-R2'],
+    'X',
+  ),
   {
     area: 'query',
     via: 'rest',
     name: 'paging: max-items-per-page pages; page 2+ sent with only continuationToken (.NET SDK)',
-    source: 'spec:Query_QueryTwins (max-items-per-page; QuerySpecification.continuationToken); example QueryNextPage',
+    source:
+      'spec:Query_QueryTwins (max-items-per-page; QuerySpecification.continuationToken); example QueryNextPage',
     async run(ctx) {
       await buildQueryGraph(ctx);
-      const { rows: got, pages } = await queryAll(ctx, `SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`, 2);
+      const { rows: got, pages } = await queryAll(
+        ctx,
+        `SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`,
+        2,
+      );
       expectSet('all rows over the pages', ['q-B1', 'q-F1', 'q-F2', 'q-R1', 'q-R2', 'q-R3'], ids(got));
       expectTrue('at least 3 pages of 2', pages >= 3, pages);
     },
@@ -194,7 +439,8 @@ export const queryChecks: Check[] = [
     area: 'query',
     via: 'rest',
     name: 'paging: query and continuationToken together (the query is ignored)',
-    source: 'spec:definitions/QuerySpecification ("This value is ignored if a continuation token is provided")',
+    source:
+      'spec:definitions/QuerySpecification ("This value is ignored if a continuation token is provided")',
     async run(ctx) {
       await buildQueryGraph(ctx);
       const query = `SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`;
@@ -203,9 +449,17 @@ export const queryChecks: Check[] = [
       expectStatus(first, 200);
       const b1 = first.body as { value: Row[]; continuationToken?: string };
       expectTrue('a continuationToken', typeof b1.continuationToken === 'string', b1.continuationToken);
-      const second = await ctx.rest.post('/query', { query, continuationToken: b1.continuationToken }, { headers });
+      const second = await ctx.rest.post(
+        '/query',
+        { query, continuationToken: b1.continuationToken },
+        { headers },
+      );
       expectStatus(second, 200);
-      expectSet('both pages', ['q-B1', 'q-F1', 'q-F2', 'q-R1', 'q-R2', 'q-R3'], ids([...b1.value, ...(second.body as { value: Row[] }).value]));
+      expectSet(
+        'both pages',
+        ['q-B1', 'q-F1', 'q-F2', 'q-R1', 'q-R2', 'q-R3'],
+        ids([...b1.value, ...(second.body as { value: Row[] }).value]),
+      );
     },
   },
   {
@@ -215,7 +469,9 @@ export const queryChecks: Check[] = [
     source: 'spec:definitions/QueryResult (continuationToken optional)',
     async run(ctx) {
       await buildQueryGraph(ctx);
-      const res = await ctx.rest.post('/query', { query: "SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'q-R1'" });
+      const res = await ctx.rest.post('/query', {
+        query: "SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'q-R1'",
+      });
       expectStatus(res, 200);
       const t = (res.body as { continuationToken?: unknown }).continuationToken;
       expectTrue('no continuationToken', t === undefined || t === null, t);
@@ -237,13 +493,15 @@ export const queryChecks: Check[] = [
   {
     area: 'query',
     via: 'sdk',
-    name: 'queryTwins byPage({maxPageSize: 2}) returns every row over pages',
+    name: 'queryTwins(query, 2).byPage() returns every row over pages (page 2+ sends query and continuationToken)',
     source: 'spec:Query_QueryTwins via @azure/digital-twins-core',
     async run(ctx) {
       await buildQueryGraph(ctx);
       const got: string[] = [];
       let pages = 0;
-      for await (const page of ctx.sdk.queryTwins(`SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`).byPage({ maxPageSize: 2 })) {
+      for await (const page of ctx.sdk
+        .queryTwins(`SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`, 2)
+        .byPage()) {
         pages++;
         for (const r of page.value ?? []) got.push(String((r as Row).$dtId));
       }
@@ -259,7 +517,9 @@ export const queryChecks: Check[] = [
     async run(ctx) {
       await buildQueryGraph(ctx);
       const got: string[] = [];
-      for await (const r of ctx.sdk.queryTwins("SELECT R FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE F.$dtId = 'q-F1'"))
+      for await (const r of ctx.sdk.queryTwins(
+        "SELECT R FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE F.$dtId = 'q-F1'",
+      ))
         got.push(String(((r as Row).R as Row | undefined)?.$dtId));
       expectSet('rows', ['q-R1', 'q-R2'], got);
     },
@@ -270,7 +530,11 @@ export const queryChecks: Check[] = [
     name: 'a syntax error: 400 SqlQueryError',
     source: 'spec:Query_QueryTwins (400 SqlQueryError)',
     async run(ctx) {
-      expectError(await ctx.rest.post('/query', { query: 'SELEKT * FROM DIGITALTWINS' }), 400, 'SqlQueryError');
+      expectError(
+        await ctx.rest.post('/query', { query: 'SELEKT * FROM DIGITALTWINS' }),
+        400,
+        'SqlQueryError',
+      );
     },
   },
   {
@@ -283,4 +547,3 @@ export const queryChecks: Check[] = [
     },
   },
 ];
-

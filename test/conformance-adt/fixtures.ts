@@ -122,8 +122,20 @@ export const QUERY_TWINS: Record<string, Record<string, unknown>> = {
 export const QUERY_RELATIONSHIPS = [
   { $sourceId: 'q-B1', $relationshipId: 'b1-f1', $targetId: 'q-F1', $relationshipName: 'contains' },
   { $sourceId: 'q-B1', $relationshipId: 'b1-f2', $targetId: 'q-F2', $relationshipName: 'contains' },
-  { $sourceId: 'q-F1', $relationshipId: 'f1-r1', $targetId: 'q-R1', $relationshipName: 'contains', since: '2020' },
-  { $sourceId: 'q-F1', $relationshipId: 'f1-r2', $targetId: 'q-R2', $relationshipName: 'contains', since: '2021' },
+  {
+    $sourceId: 'q-F1',
+    $relationshipId: 'f1-r1',
+    $targetId: 'q-R1',
+    $relationshipName: 'contains',
+    since: '2020',
+  },
+  {
+    $sourceId: 'q-F1',
+    $relationshipId: 'f1-r2',
+    $targetId: 'q-R2',
+    $relationshipName: 'contains',
+    since: '2021',
+  },
   { $sourceId: 'q-F2', $relationshipId: 'f2-r3', $targetId: 'q-R3', $relationshipName: 'contains' },
   { $sourceId: 'q-R1', $relationshipId: 'r1-s1', $targetId: 'q-S1', $relationshipName: 'contains' },
   { $sourceId: 'q-R3', $relationshipId: 'r3-s2', $targetId: 'q-S2', $relationshipName: 'contains' },
@@ -135,9 +147,13 @@ export async function buildQueryGraph(ctx: CheckContext): Promise<void> {
   await ctx.once('query-graph', async () => {
     const up = await ctx.rest.post('/models', QUERY_MODELS);
     if (up.status !== 409) expectStatus(up, 201);
-    for (const [id, twin] of Object.entries(QUERY_TWINS)) expectStatus(await ctx.rest.put(p`/digitaltwins/${id}`, twin), 200);
+    for (const [id, twin] of Object.entries(QUERY_TWINS))
+      expectStatus(await ctx.rest.put(p`/digitaltwins/${id}`, twin), 200);
     for (const r of QUERY_RELATIONSHIPS)
-      expectStatus(await ctx.rest.put(p`/digitaltwins/${r.$sourceId}/relationships/${r.$relationshipId}`, r), 200);
+      expectStatus(
+        await ctx.rest.put(p`/digitaltwins/${r.$sourceId}/relationships/${r.$relationshipId}`, r),
+        200,
+      );
   });
 }
 
@@ -259,7 +275,11 @@ export const M = {
   old: 'dtmi:conf:m:Old;1',
 };
 
-export const iface = (id: string, context: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+export const iface = (
+  id: string,
+  context: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => ({
   '@id': id,
   '@type': 'Interface',
   '@context': context,

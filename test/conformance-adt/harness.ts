@@ -102,7 +102,8 @@ export interface RestResponse {
 }
 
 export function expectStatus(res: RestResponse, status: number): void {
-  if (res.status !== status) throw new Mismatch(`HTTP ${status}`, `HTTP ${res.status} ${res.text.slice(0, 200)}`);
+  if (res.status !== status)
+    throw new Mismatch(`HTTP ${status}`, `HTTP ${res.status} ${res.text.slice(0, 200)}`);
 }
 
 /** An ADT error: the status, and the code both in the x-ms-error-code header and in the body's error.code. */
@@ -140,7 +141,10 @@ export async function expectSdkError(p: Promise<unknown>, status: number, code?:
 
 /** A path with every interpolated value percent-encoded as one segment. */
 export function p(strings: TemplateStringsArray, ...values: unknown[]): string {
-  return strings.reduce((acc, s, i) => acc + s + (i < values.length ? encodeURIComponent(String(values[i])) : ''), '');
+  return strings.reduce(
+    (acc, s, i) => acc + s + (i < values.length ? encodeURIComponent(String(values[i])) : ''),
+    '',
+  );
 }
 
 export interface RestOptions {

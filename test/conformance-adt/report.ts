@@ -46,7 +46,11 @@ export function parseFloor(text: string): Floor | undefined {
   }
   const n = Number(t);
   if (!Number.isFinite(n) || n < 0 || t === '') return undefined;
-  return n <= 1 ? { kind: 'fraction', value: n } : Number.isInteger(n) ? { kind: 'count', value: n } : undefined;
+  return n <= 1
+    ? { kind: 'fraction', value: n }
+    : Number.isInteger(n)
+      ? { kind: 'count', value: n }
+      : undefined;
 }
 
 /** Undefined when the report meets the floor, else why not. */
@@ -70,10 +74,14 @@ export function formatReport(r: ConformanceReport, verbose: boolean): string {
   for (const area of AREAS) {
     const a = r.byArea[area];
     if (!a) continue;
-    lines.push(`  ${area.padEnd(14)} ${cell(a.rest).padStart(8)} ${cell(a.sdk).padStart(8)} ${cell(a.all).padStart(8)}`);
+    lines.push(
+      `  ${area.padEnd(14)} ${cell(a.rest).padStart(8)} ${cell(a.sdk).padStart(8)} ${cell(a.all).padStart(8)}`,
+    );
   }
   const o = r.overall;
-  lines.push(`  ${'total'.padEnd(14)} ${cell(o.rest).padStart(8)} ${cell(o.sdk).padStart(8)} ${cell(o.all).padStart(8)}`);
+  lines.push(
+    `  ${'total'.padEnd(14)} ${cell(o.rest).padStart(8)} ${cell(o.sdk).padStart(8)} ${cell(o.all).padStart(8)}`,
+  );
   const failing = r.results.filter((c) => !c.pass);
   if (verbose) {
     for (const f of failing) {

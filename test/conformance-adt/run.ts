@@ -84,18 +84,56 @@ function makeCertificate(dir: string): { cert: string; key: string } {
   const key = path.join(dir, 'key.pem');
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
     { stdio: 'ignore' },
   );
   return { cert, key };
 }
 
-async function startTwinloop(dataDir: string, tls: { cert: string; key: string }, config?: string): Promise<{ child: ChildProcess; url: string; token: string }> {
+async function startTwinloop(
+  dataDir: string,
+  tls: { cert: string; key: string },
+  config?: string,
+): Promise<{ child: ChildProcess; url: string; token: string }> {
   const args = [
-    '--import', 'tsx', path.join(root, 'src/app/cli/main.ts'), 'start',
-    '--data', dataDir, '--host', '127.0.0.1', '--http-port', '0', '--mqtt-port', '0',
-    '--tls-cert', tls.cert, '--tls-key', tls.key, '--auth', 'on', '--no-pilot', '--no-sim', '--log-level', 'warn',
+    '--import',
+    'tsx',
+    path.join(root, 'src/app/cli/main.ts'),
+    'start',
+    '--data',
+    dataDir,
+    '--host',
+    '127.0.0.1',
+    '--http-port',
+    '0',
+    '--mqtt-port',
+    '0',
+    '--tls-cert',
+    tls.cert,
+    '--tls-key',
+    tls.key,
+    '--auth',
+    'on',
+    '--no-pilot',
+    '--no-sim',
+    '--log-level',
+    'warn',
     ...(config ? ['--config', path.resolve(config)] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });

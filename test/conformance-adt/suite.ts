@@ -5,40 +5,23 @@
  */
 import { DigitalTwinsClient } from '@azure/digital-twins-core';
 import type { TokenCredential } from '@azure/core-auth';
-import { AREAS, Rest, onceMap, runChecks, type Area, type Check, type CheckContext } from './harness.js';
-import { apiVersionChecks, modelChecks } from './checks-models.js';
-import { componentChecks, twinChecks } from './checks-twins.js';
-import { relationshipChecks } from './checks-relationships.js';
-import { queryChecks } from './checks-query.js';
-import { eventRouteChecks, telemetryChecks } from './checks-telemetry-routes.js';
-import { errorChecks } from './checks-errors.js';
-import { deleteJobChecks, importJobChecks } from './checks-jobs.js';
+import { AREAS, Rest, onceMap, runChecks, type Area, type CheckContext } from './harness.js';
+import { ALL_CHECKS } from './checks.js';
 import { selfTestChecks } from './self-test.js';
-
-/** Every check in the order they run: delete jobs last, since they empty the instance. */
-export const ALL_CHECKS: readonly Check[] = [
-  ...apiVersionChecks,
-  ...modelChecks,
-  ...twinChecks,
-  ...componentChecks,
-  ...relationshipChecks,
-  ...queryChecks,
-  ...telemetryChecks,
-  ...eventRouteChecks,
-  ...errorChecks,
-  ...importJobChecks,
-  ...deleteJobChecks,
-];
 
 async function main(): Promise<void> {
   const env = process.env;
   const url = env.CONFORMANCE_URL;
   const token = env.CONFORMANCE_TOKEN;
   const blobBase = env.CONFORMANCE_BLOB_URL;
-  if (!url || !token || !blobBase) throw new Error('run through run.ts: CONFORMANCE_URL, _TOKEN and _BLOB_URL are missing');
+  if (!url || !token || !blobBase)
+    throw new Error('run through run.ts: CONFORMANCE_URL, _TOKEN and _BLOB_URL are missing');
   const areas = (env.CONFORMANCE_AREAS ?? '').split(',').filter(Boolean) as Area[];
-  for (const a of areas) if (!(AREAS as readonly string[]).includes(a)) throw new Error(`unknown area '${a}'`);
-  const credential: TokenCredential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600e3 }) };
+  for (const a of areas)
+    if (!(AREAS as readonly string[]).includes(a)) throw new Error(`unknown area '${a}'`);
+  const credential: TokenCredential = {
+    getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600e3 }),
+  };
   const ctx: CheckContext = {
     rest: new Rest(url, token),
     sdk: new DigitalTwinsClient(url, credential),
