@@ -5,6 +5,7 @@ import { componentChecks, twinChecks } from './checks-twins.js';
 import { relationshipChecks } from './checks-relationships.js';
 import { queryChecks } from './checks-query.js';
 import { eventRouteChecks, telemetryChecks } from './checks-telemetry-routes.js';
+import { queryPagingChecks } from './checks-query-paging.js';
 import { errorChecks } from './checks-errors.js';
 import { deleteJobChecks, importJobChecks } from './checks-jobs.js';
 
@@ -16,6 +17,7 @@ export const ALL_CHECKS: readonly Check[] = [
   ...componentChecks,
   ...relationshipChecks,
   ...queryChecks,
+  ...queryPagingChecks,
   ...telemetryChecks,
   ...eventRouteChecks,
   ...errorChecks,
