@@ -184,6 +184,41 @@ export const modelChecks: Check[] = [
       expectEq('decommissioned', true, (got.body as ModelData).decommissioned);
     },
   ),
+  rest(
+    'an upload with one invalid model uploads none of them',
+    'spec:DigitalTwinModels_Add ("When any error occurs, no models are uploaded")',
+    async (ctx) => {
+      const good = iface('dtmi:conf:m:AllOrNothing;1', DTDL_V3);
+      const bad = iface('dtmi:conf:m:Broken;1', DTDL_V3, { contents: [{ '@type': 'Nope', name: 'x' }] });
+      expectStatus(await ctx.rest.post('/models', [good, bad]), 400);
+      expectStatus(await ctx.rest.get(p`/models/${'dtmi:conf:m:AllOrNothing;1'}`), 404);
+    },
+  ),
+  rest(
+    'a twin of a model decommissioned after it was created can still be updated',
+    'learn .NET DigitalTwinsClient.DecommissionModel remarks ("existing digital twins may continue to use this model"); learn:concepts-models#model-decommissioning',
+    async (ctx) => {
+      const id = 'dtmi:conf:m:Sunset;1';
+      expectStatus(
+        await ctx.rest.post('/models', [
+          iface(id, DTDL_V3, { contents: [{ '@type': 'Property', name: 'v', schema: 'double' }] }),
+        ]),
+        201,
+      );
+      expectStatus(
+        await ctx.rest.put(p`/digitaltwins/${'m-sunset'}`, { $metadata: { $model: id }, v: 1 }),
+        200,
+      );
+      expectStatus(
+        await ctx.rest.patch(p`/models/${id}`, [{ op: 'replace', path: '/decommissioned', value: true }]),
+        204,
+      );
+      expectStatus(
+        await ctx.rest.patch(p`/digitaltwins/${'m-sunset'}`, [{ op: 'replace', path: '/v', value: 2 }]),
+        204,
+      );
+    },
+  ),
   rest('delete a model nothing references: 204, then 404', 'spec:DigitalTwinModels_Delete', async (ctx) => {
     const id = 'dtmi:conf:m:Lonely;1';
     expectStatus(await ctx.rest.post('/models', [iface(id, DTDL_V3)]), 201);

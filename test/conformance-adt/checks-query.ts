@@ -310,6 +310,23 @@ export const queryChecks: Check[] = [
   {
     area: 'query',
     via: 'rest',
+    name: 'SELECT * rows are twins with $dtId, $etag and $metadata.$model',
+    source: 'spec:Query_QueryTwins; example QueryFirstPage',
+    async run(ctx) {
+      await buildQueryGraph(ctx);
+      const { rows: got } = await queryAll(ctx, "SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'q-F1'");
+      const t = got[0] ?? {};
+      expectEq(
+        '$dtId, $metadata.$model',
+        ['q-F1', Q.floor],
+        [t.$dtId, (t.$metadata as Row | undefined)?.$model],
+      );
+      expectTrue('$etag', typeof t.$etag === 'string', t.$etag);
+    },
+  },
+  {
+    area: 'query',
+    via: 'rest',
     name: 'JOIN projecting twin, twin and relationship',
     source: `${SEL}#project-with-join-example`,
     async run(ctx) {
@@ -388,6 +405,13 @@ export const queryChecks: Check[] = [
     `${MATCH}#specify-number-of-hops`,
     "SELECT X FROM DIGITALTWINS MATCH (B)-[:contains*..2]->(X) WHERE B.$dtId = 'q-B1'",
     ['q-F1', 'q-F2', 'q-R1', 'q-R2', 'q-R3'],
+    'X',
+  ),
+  rows(
+    'MATCH non-directional over 2 hops: a relationship is traversed only once',
+    `${MATCH}#specify-relationship-direction ("Cyclic relationships are automatically detected, so that a relationship is traversed only once")`,
+    "SELECT X FROM DIGITALTWINS MATCH (S)-[:contains*2]-(X) WHERE S.$dtId = 'q-S1'",
+    ['q-F1'],
     'X',
   ),
   rows(

@@ -208,6 +208,16 @@ export const eventRouteChecks: Check[] = [
     },
   ),
   er(
+    'add without a filter: 400 (filter is required)',
+    'spec:definitions/EventRoute (required: endpointName, filter)',
+    async (ctx) => {
+      expectStatus(
+        await ctx.rest.put(p`/eventroutes/${'route-no-filter'}`, { endpointName: ctx.endpoint }),
+        400,
+      );
+    },
+  ),
+  er(
     'get a missing route: 404 EventRouteNotFound',
     'spec:EventRoutes_GetById (404 EventRouteNotFound)',
     async (ctx) => {
