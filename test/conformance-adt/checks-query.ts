@@ -113,13 +113,13 @@ export const queryChecks: Check[] = [
   ),
   rows(
     '$metadata.$model in WHERE',
-    'learn:how-to-query-graph#query-by-model',
+    'spec example GetTwin ($metadata.$model is part of the twin JSON the query filters)',
     `SELECT * FROM DIGITALTWINS T WHERE T.$metadata.$model = '${Q.floor}'`,
     ['q-F1', 'q-F2'],
   ),
   rows(
     'nested object property',
-    'learn:how-to-query-graph#query-by-property (complex properties)',
+    'learn:how-to-query-graph#query-by-property (T.<property>.<key>, QueryByProperty4)',
     `SELECT * FROM DIGITALTWINS T WHERE T.info.wing = 'east'`,
     ['q-R1'],
   ),
@@ -236,6 +236,40 @@ export const queryChecks: Check[] = [
         `SELECT COUNT() FROM DIGITALTWINS WHERE IS_OF_MODEL('${Q.space}')`,
       );
       expectEq('rows', [{ COUNT: 6 }], got);
+    },
+  },
+  rows(
+    "a string literal with an escaped single quote ('Chef\\'s kitchen')",
+    'learn:how-to-query-graph#query-by-property (EscapedSingleQuote)',
+    "SELECT * FROM DIGITALTWINS WHERE name = 'Chef\\'s kitchen'",
+    ['q-R3'],
+  ),
+  {
+    area: 'query',
+    via: 'rest',
+    name: 'SELECT COUNT() with a JOIN',
+    source: 'learn:how-to-query-graph#count-items (SelectCount3)',
+    async run(ctx) {
+      await buildQueryGraph(ctx);
+      const { rows: got } = await queryAll(
+        ctx,
+        "SELECT COUNT() FROM DIGITALTWINS F JOIN R RELATED F.contains WHERE F.$dtId = 'q-F1'",
+      );
+      expectEq('rows', [{ COUNT: 2 }], got);
+    },
+  },
+  {
+    area: 'query',
+    via: 'rest',
+    name: 'projections with AS aliases over a JOIN',
+    source: 'learn:how-to-query-graph#specify-return-set-with-projections (Projections4)',
+    async run(ctx) {
+      await buildQueryGraph(ctx);
+      const { rows: got } = await queryAll(
+        ctx,
+        "SELECT R.name AS roomName, Rel.since AS since, F.level AS floorLevel FROM DIGITALTWINS F JOIN R RELATED F.contains Rel WHERE F.$dtId = 'q-F1' AND R.$dtId = 'q-R1'",
+      );
+      expectEq('rows', [{ roomName: 'Lab', since: '2020', floorLevel: 1 }], got);
     },
   },
   {

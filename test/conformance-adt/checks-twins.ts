@@ -168,7 +168,7 @@ export const twinChecks: Check[] = [
       const when = '2022-05-31T12:00:00.000125009Z';
       const res = await ctx.rest.patch(p`/digitaltwins/${'t-source'}`, [
         { op: 'replace', path: '/temperature', value: 6 },
-        { op: 'add', path: '/$metadata/temperature/sourceTime', value: when },
+        { op: 'replace', path: '/$metadata/temperature/sourceTime', value: when },
       ]);
       expectStatus(res, 204);
       const md = ((await ctx.rest.get(p`/digitaltwins/${'t-source'}`)).body as Twin).$metadata as Record<

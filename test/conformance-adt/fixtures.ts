@@ -114,7 +114,7 @@ export const QUERY_TWINS: Record<string, Record<string, unknown>> = {
     tags: ['south'],
     thermostat: thermo,
   },
-  'q-R3': { $metadata: { $model: Q.room }, name: 'Kitchen', temperature: 25, thermostat: thermo },
+  'q-R3': { $metadata: { $model: Q.room }, name: "Chef's kitchen", temperature: 25, thermostat: thermo },
   'q-S1': { $metadata: { $model: Q.sensor }, name: 'Lab sensor', kind: 'co2' },
   'q-S2': { $metadata: { $model: Q.sensor }, name: 'Kitchen sensor', kind: 'temperature' },
 };
