@@ -26,6 +26,11 @@ export type Area = (typeof AREAS)[number];
 /** The api-version the spec file is for; what raw REST checks send unless a check says otherwise. */
 export const SPEC_VERSION = '2023-10-31';
 /** The four GA data-plane versions (azure-rest-api-specs, digitaltwins/data-plane/DigitalTwins/stable/). */
+/** No request may stall the suite: a server that does not answer fails the check. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** A whole check (setup included, job polling included). */
+export const CHECK_TIMEOUT_MS = 120_000;
+
 export const GA_VERSIONS = ['2020-10-31', '2022-05-31', '2023-06-30', '2023-10-31'] as const;
 
 export interface Check {
@@ -191,7 +196,12 @@ export class Rest {
       body = JSON.stringify(o.body);
       headers['content-type'] = o.contentType ?? 'application/json';
     }
-    const res = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const res = await fetch(url, {
+      method,
+      headers,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      ...(body !== undefined ? { body } : {}),
+    });
     const text = await res.text();
     let parsed: unknown;
     try {
@@ -226,8 +236,17 @@ export async function runChecks(checks: readonly Check[], ctx: CheckContext): Pr
   for (const c of checks) {
     const t0 = performance.now();
     const base = { area: c.area, via: c.via, name: c.name, source: c.source };
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await c.run(ctx);
+      await Promise.race([
+        c.run(ctx),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Mismatch(`an answer within ${CHECK_TIMEOUT_MS} ms`, 'no answer')),
+            CHECK_TIMEOUT_MS,
+          );
+        }),
+      ]);
       out.push({ ...base, pass: true, ms: performance.now() - t0 });
     } catch (e) {
       const r: CheckResult = { ...base, pass: false, ms: performance.now() - t0 };
@@ -239,6 +258,8 @@ export async function runChecks(checks: readonly Check[], ctx: CheckContext): Pr
         r.got = (e as Error)?.message ?? String(e);
       }
       out.push(r);
+    } finally {
+      clearTimeout(timer);
     }
   }
   return out;
