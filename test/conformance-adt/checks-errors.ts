@@ -34,6 +34,14 @@ export const errorChecks: Check[] = [
       );
     },
   ),
+  e(
+    'DigitalTwinModels_Add 400 ModelVersionNotSupported (a DTDL version ADT does not support: dtmi:dtdl:context;4) or DTDLParserError',
+    'spec:DigitalTwinModels_Add (ModelVersionNotSupported - The version of DTDL used is not supported); ADT supports DTDL v2 and v3',
+    async (ctx) => {
+      const v4 = iface('dtmi:conf:e:Four;1', 'dtmi:dtdl:context;4');
+      expectError(await ctx.rest.post('/models', [v4]), 400, ['ModelVersionNotSupported', 'DTDLParserError']);
+    },
+  ),
   e('DigitalTwinModels_Add 409 ModelAlreadyExists', 'spec:DigitalTwinModels_Add', async (ctx) => {
     const m = iface('dtmi:conf:e:Twice;1', DTDL_V3);
     await ctx.rest.post('/models', [m]);

@@ -31,7 +31,7 @@ export const queryPagingChecks: Check[] = [
   {
     area: 'query',
     via: 'rest',
-    name: 'paging: query and continuationToken together (the query is ignored)',
+    name: 'paging: query and continuationToken together, as the JS and Python SDKs send page 2+ (the query is ignored)',
     source:
       'spec:definitions/QuerySpecification ("This value is ignored if a continuation token is provided")',
     async run(ctx) {

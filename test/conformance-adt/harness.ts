@@ -23,7 +23,10 @@ export const AREAS = [
 ] as const;
 export type Area = (typeof AREAS)[number];
 
-/** The api-version the spec file is for; what raw REST checks send unless a check says otherwise. */
+/**
+ * The api-version the spec file is for; what raw REST checks send unless a check says otherwise, and
+ * the default of the .NET SDK (Azure.DigitalTwins.Core, ServiceVersion.V2023_10_31).
+ */
 export const SPEC_VERSION = '2023-10-31';
 /** The four GA data-plane versions (azure-rest-api-specs, digitaltwins/data-plane/DigitalTwins/stable/). */
 /** No request may stall the suite: a server that does not answer fails the check. */
