@@ -6,6 +6,7 @@ import { relationshipChecks } from './checks-relationships.js';
 import { queryChecks } from './checks-query.js';
 import { eventRouteChecks, telemetryChecks } from './checks-telemetry-routes.js';
 import { queryPagingChecks } from './checks-query-paging.js';
+import { eventDeliveryChecks } from './checks-event-delivery.js';
 import { errorChecks } from './checks-errors.js';
 import { deleteJobChecks, importJobChecks } from './checks-jobs.js';
 
@@ -20,6 +21,7 @@ export const ALL_CHECKS: readonly Check[] = [
   ...queryPagingChecks,
   ...telemetryChecks,
   ...eventRouteChecks,
+  ...eventDeliveryChecks,
   ...errorChecks,
   ...importJobChecks,
   ...deleteJobChecks,

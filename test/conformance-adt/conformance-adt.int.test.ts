@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runConformance } from './run.js';
-import { SELF_TEST_ERROR_SHAPE, SELF_TEST_RIGHT, SELF_TEST_THROWS, SELF_TEST_WRONG } from './self-test.js';
+import {
+  SELF_TEST_ERROR_SHAPE,
+  SELF_TEST_RIGHT,
+  SELF_TEST_THROWS,
+  SELF_TEST_WEBHOOK,
+  SELF_TEST_WRONG,
+} from './self-test.js';
 
 describe('npm run conformance:adt', () => {
   it('runs checks against a real Twinloop over HTTPS and fails what must fail', async () => {
@@ -19,6 +25,7 @@ describe('npm run conformance:adt', () => {
     });
     const byName = new Map(out.selfTest.map((r) => [r.name, r]));
     expect(byName.get(SELF_TEST_RIGHT)?.pass).toBe(true);
+    expect(byName.get(SELF_TEST_WEBHOOK)?.pass).toBe(true);
     expect(byName.get(SELF_TEST_WRONG)).toMatchObject({ pass: false, expected: 'HTTP 200' });
     expect(byName.get(SELF_TEST_WRONG)?.got).toMatch(/^HTTP 404/);
     expect(byName.get(SELF_TEST_THROWS)).toMatchObject({ pass: false, got: 'thrown on purpose' });

@@ -78,6 +78,10 @@ export interface CheckContext {
   blob(name: string, text: string): Promise<{ inputUri: string; outputUri: string }>;
   /** The event-route endpoint name the server has (declared by config; see docs/migrating-from-adt.md). */
   readonly endpoint: string;
+  /** What the runner's webhook receiver got so far (when the config routes an endpoint there). */
+  webhookEvents(): Promise<{ headers: Record<string, unknown>; body: string }[]>;
+  /** The URL of that receiver (what a config file gets as ${CONFORMANCE_WEBHOOK_URL}). */
+  readonly webhookUrl: string;
 }
 
 export function show(v: unknown): string {

@@ -9,7 +9,7 @@
  *                              [--endpoint NAME] [--twinloop-config FILE] [--self-test] [--keep]
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,11 +55,30 @@ export function parseArgs(argv: readonly string[]): RunOptions | string {
   return o;
 }
 
-/** A stand-in for a storage blob: PUT stores a body, GET answers it (the import jobs' input and output). */
-async function startBlobServer(): Promise<{ url: string; server: Server }> {
+/**
+ * A stand-in for a storage blob: PUT stores a body, GET answers it (the import jobs' input and output);
+ * and a webhook receiver for event routes, whose deliveries GET /blobs/webhook-events lists.
+ */
+async function startBlobServer(): Promise<{ url: string; webhookUrl: string; server: Server }> {
   const blobs = new Map<string, Buffer>();
+  const events: { headers: Record<string, unknown>; body: string }[] = [];
   const server = createServer((req, res) => {
     const key = req.url ?? '/';
+    if (key === '/blobs/webhook-events' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(events));
+      return;
+    }
+    if (key.startsWith('/webhook')) {
+      // The event-route endpoint a config file may declare (${CONFORMANCE_WEBHOOK_URL}): keeps what arrives.
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.method === 'POST')
+          events.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(req.method === 'POST' ? 200 : 204).end();
+      });
+      return;
+    }
     if (req.method === 'PUT' || req.method === 'POST') {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -76,7 +95,8 @@ async function startBlobServer(): Promise<{ url: string; server: Server }> {
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/blobs`, server };
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url: `${base}/blobs`, webhookUrl: `${base}/webhook`, server };
 }
 
 function makeCertificate(dir: string): { cert: string; key: string } {
@@ -134,7 +154,7 @@ async function startTwinloop(
     '--no-sim',
     '--log-level',
     'warn',
-    ...(config ? ['--config', path.resolve(config)] : []),
+    ...(config ? ['--config', config] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -182,7 +202,14 @@ export async function runConformance(o: RunOptions): Promise<RunOutcome> {
   let twinloop: ChildProcess | undefined;
   try {
     const tls = makeCertificate(dir);
-    const started = await startTwinloop(dataDir, tls, o.twinloopConfig);
+    let config: string | undefined;
+    if (o.twinloopConfig) {
+      // The config may name the runner's webhook receiver as an endpoint: ${CONFORMANCE_WEBHOOK_URL}.
+      config = path.join(dir, 'twinloop-config.json');
+      const text = readFileSync(path.resolve(o.twinloopConfig), 'utf8');
+      writeFileSync(config, text.replaceAll('${CONFORMANCE_WEBHOOK_URL}', blob.webhookUrl));
+    }
+    const started = await startTwinloop(dataDir, tls, config);
     twinloop = started.child;
     const { stdout } = await execFileP(process.execPath, ['--import', 'tsx', path.join(here, 'suite.ts')], {
       cwd: root,

@@ -28,6 +28,11 @@ async function main(): Promise<void> {
     run: String(Date.now()),
     once: onceMap(),
     endpoint: env.CONFORMANCE_ENDPOINT || 'conformance',
+    webhookUrl: blobBase.replace(/\/blobs$/, '/webhook'),
+    async webhookEvents() {
+      const res = await fetch(`${blobBase}/webhook-events`);
+      return (await res.json()) as { headers: Record<string, unknown>; body: string }[];
+    },
     async blob(name, text) {
       const inputUri = `${blobBase}/${encodeURIComponent(name)}`;
       const res = await fetch(inputUri, { method: 'PUT', body: text });
