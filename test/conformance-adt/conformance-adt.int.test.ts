@@ -21,6 +21,7 @@ describe('npm run conformance:adt', () => {
       areas: ['components'],
       selfTest: true,
       keep: false,
+      blobStyle: 'http',
       floor: { kind: 'count', value: 1_000_000 },
     });
     const byName = new Map(out.selfTest.map((r) => [r.name, r]));

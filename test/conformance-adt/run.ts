@@ -6,7 +6,8 @@
  * NODE_EXTRA_CA_CERTS, and prints a pass/fail table per area. Writes nothing into the repository.
  *
  *   npm run conformance:adt -- [--verbose] [--json] [--min 0.8|120|80%] [--area query,models]
- *                              [--endpoint NAME] [--twinloop-config FILE] [--self-test] [--keep]
+ *                              [--endpoint NAME] [--twinloop-config FILE] [--blob-style http|file]
+ *                              [--self-test] [--keep]
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,10 +33,19 @@ export interface RunOptions {
   twinloopConfig?: string;
   selfTest: boolean;
   keep: boolean;
+  /** How import files are named in inputBlobUri: an http:// URL of the runner's blob server (default) or a file:// URL. */
+  blobStyle: 'http' | 'file';
 }
 
 export function parseArgs(argv: readonly string[]): RunOptions | string {
-  const o: RunOptions = { verbose: false, json: false, areas: [], selfTest: false, keep: false };
+  const o: RunOptions = {
+    verbose: false,
+    json: false,
+    areas: [],
+    selfTest: false,
+    keep: false,
+    blobStyle: 'http',
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     const value = (): string | undefined => argv[++i];
@@ -50,7 +60,11 @@ export function parseArgs(argv: readonly string[]): RunOptions | string {
     } else if (a === '--area') o.areas.push(...(value() ?? '').split(',').filter(Boolean));
     else if (a === '--endpoint') o.endpoint = value();
     else if (a === '--twinloop-config') o.twinloopConfig = value();
-    else return `unknown argument '${a}'`;
+    else if (a === '--blob-style') {
+      const v = value();
+      if (v !== 'http' && v !== 'file') return '--blob-style is http or file';
+      o.blobStyle = v;
+    } else return `unknown argument '${a}'`;
   }
   return o;
 }
@@ -224,6 +238,8 @@ export async function runConformance(o: RunOptions): Promise<RunOutcome> {
         CONFORMANCE_AREAS: o.areas.join(','),
         CONFORMANCE_ENDPOINT: o.endpoint ?? '',
         CONFORMANCE_SELF_TEST: o.selfTest ? '1' : '0',
+        CONFORMANCE_BLOB_STYLE: o.blobStyle,
+        CONFORMANCE_BLOB_DIR: dir,
       },
     });
     const all = JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]') as CheckResult[];

@@ -3,6 +3,9 @@
  * certificate (the SDK and fetch then trust it; nothing turns verification off). Reads the server's
  * URL and token from the environment, runs the checks and prints one JSON line: the results.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DigitalTwinsClient } from '@azure/digital-twins-core';
 import type { TokenCredential } from '@azure/core-auth';
 import { AREAS, Rest, onceMap, runChecks, type Area, type CheckContext } from './harness.js';
@@ -34,6 +37,15 @@ async function main(): Promise<void> {
       return (await res.json()) as { headers: Record<string, unknown>; body: string }[];
     },
     async blob(name, text) {
+      if (env.CONFORMANCE_BLOB_STYLE === 'file') {
+        // file:// URLs into the run's temporary folder, for servers that read local files only.
+        const dir = env.CONFORMANCE_BLOB_DIR ?? '';
+        writeFileSync(path.join(dir, name), text);
+        return {
+          inputUri: pathToFileURL(path.join(dir, name)).href,
+          outputUri: pathToFileURL(path.join(dir, `${name}.output`)).href,
+        };
+      }
       const inputUri = `${blobBase}/${encodeURIComponent(name)}`;
       const res = await fetch(inputUri, { method: 'PUT', body: text });
       if (res.status !== 201) throw new Error(`the local blob server answered ${res.status}`);
