@@ -156,7 +156,12 @@ export const eventRouteChecks: Check[] = [
       expectStatus(put, 204);
       const get = await ctx.rest.get(p`/eventroutes/${'route-1'}`);
       expectStatus(get, 200);
-      expectEq('route', { id: 'route-1', endpointName: ctx.endpoint, filter: 'true' }, get.body);
+      const r = get.body as { id?: string; endpointName?: string; filter?: string } | undefined;
+      expectEq(
+        'id, endpointName, filter',
+        ['route-1', ctx.endpoint, 'true'],
+        [r?.id, r?.endpointName, r?.filter],
+      );
       const list = await ctx.rest.get('/eventroutes');
       expectTrue(
         'list holds route-1',
