@@ -213,7 +213,8 @@ export class ImportFileReader {
       ...(this.options.maxDepth !== undefined ? { maxDepth: this.options.maxDepth } : {}),
     });
     if (!parsed.ok) {
-      const e = this.error(n, LINE_ERROR.json, parsed.problem.message);
+      const m = parsed.problem.message;
+      const e = this.error(n, LINE_ERROR.json, m.startsWith(`Line ${n}`) ? m : `Line ${n}: ${m}`);
       e.problem = parsed.problem;
       if (!this.headerSeen) e.fatal = true;
       return e;
@@ -339,7 +340,7 @@ export class ImportFileReader {
   }
 
   private fatal(n: number, message: string): LineError {
-    const e = this.error(n, LINE_ERROR.header, message);
+    const e = this.error(n, LINE_ERROR.header, message.startsWith('Line ') ? message : `Line ${n}: ${message}`);
     e.fatal = true;
     return e;
   }
