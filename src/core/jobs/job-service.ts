@@ -245,6 +245,7 @@ export class JobService {
   private pump(): void {
     if (this.pumping || this.stopping) return;
     this.pumping = (async () => {
+      await Promise.resolve(); // so `pumping` is set before the loop can end and clear it
       try {
         while (!this.stopping) {
           const next = this.queue.shift();
