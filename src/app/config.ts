@@ -129,6 +129,8 @@ export const ConfigSchema = Type.Object(
       retentionDays: Type.Number({ exclusiveMinimum: 0 }),
       /** Twins or relationships written per transaction (then the event loop is yielded). */
       batchSize: Type.Integer({ minimum: 1, maximum: 10_000 }),
+      /** Most ms of writes per transaction (a batch is cut into slices; the event loop runs between). */
+      sliceMs: Type.Number({ minimum: 1, maximum: 1000 }),
       /** Longest line of an import file, KiB. */
       maxLineKiB: Type.Integer({ minimum: 1 }),
       /** Largest Models section, MiB (held for its one batch). */
@@ -192,6 +194,7 @@ export function defaultConfig(): TwinloopConfig {
       maxJobs: 100,
       retentionDays: 30,
       batchSize: 200,
+      sliceMs: 10,
       maxLineKiB: 4096,
       maxModelMiB: 64,
       maxInputMiB: 16_384,

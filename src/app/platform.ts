@@ -493,6 +493,7 @@ async function startLocked(
         maxJobs: config.jobs.maxJobs,
         retentionMs: config.jobs.retentionDays * 86_400_000,
         batchSize: config.jobs.batchSize,
+        sliceMs: config.jobs.sliceMs,
         maxLineBytes: config.jobs.maxLineKiB * 1024,
         maxModelBytes: config.jobs.maxModelMiB * 1024 * 1024,
         maxLoggedErrors: config.jobs.maxLoggedErrors,

@@ -65,6 +65,7 @@ const limits = {
   maxJobs: 3,
   retentionMs: 86_400_000,
   batchSize: 10,
+  sliceMs: 10,
   maxLineBytes: 1024,
   maxModelBytes: 1 << 20,
   maxLoggedErrors: 100,

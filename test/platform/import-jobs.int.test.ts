@@ -131,7 +131,7 @@ describe('import jobs', () => {
     const up = await fetch(`${platform.runtime.httpUrl}/jobs/imports/second/input?${API}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/x-ndjson' },
-      body: fs.createReadStream(small) as unknown as BodyInit,
+      body: fs.createReadStream(small) as unknown as ReadableStream,
       duplex: 'half',
     } as RequestInit);
     expect(up.status).toBe(201);

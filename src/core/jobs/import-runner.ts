@@ -44,8 +44,10 @@ export interface ImportRunOptions {
   totalBytes?: number;
   target: ImportTarget;
   log: ImportLogSink;
-  /** Twins or relationships per batch (one transaction, then a yield). */
+  /** Twins or relationships gathered per batch. */
   batchSize: number;
+  /** Most ms of writes in one transaction: a batch is cut into slices, with a yield after each. */
+  sliceMs: number;
   maxLineBytes: number;
   /** Bytes of the Models section held for its one batch. */
   maxModelBytes: number;
@@ -240,43 +242,56 @@ class ImportRun {
     await this.o.yieldNow();
   }
 
-  /** Writes the pending twins or relationships in one transaction, logs the refused ones, yields. */
+  /**
+   * Writes the pending twins or relationships, one transaction per slice (at most `sliceMs` of
+   * work, however large the batch), logs the refused ones, and yields after each slice.
+   */
   private async flushBatch(): Promise<void> {
-    if (this.batch.length === 0) return;
-    const batch = this.batch;
-    this.batch = [];
-    const started: Promise<unknown>[] = [];
-    try {
-      this.o.target.transaction(() => {
-        for (const p of batch) {
-          started.push(
-            p.kind === 'twin'
-              ? this.o.target.createTwin(p.id, p.body)
-              : this.o.target.createRelationship(p.sourceId, p.relationshipId, p.body),
-          );
-        }
-      });
-    } catch (e) {
-      await Promise.allSettled(started);
-      throw new Stop({ error: toJobError(e, 'A batch could not be committed') });
-    }
-    const results = await Promise.allSettled(started);
-    for (const [i, r] of results.entries()) {
-      const p = batch[i]!;
-      if (r.status === 'fulfilled') {
-        if (p.kind === 'twin') this.progress.twins++;
-        else this.progress.relationships++;
-        continue;
+    while (this.batch.length > 0) {
+      const batch = this.batch;
+      const started: Promise<unknown>[] = [];
+      const t0 = this.o.now();
+      try {
+        this.o.target.transaction(() => {
+          for (const p of batch) {
+            started.push(
+              p.kind === 'twin'
+                ? this.o.target.createTwin(p.id, p.body)
+                : this.o.target.createRelationship(p.sourceId, p.relationshipId, p.body),
+            );
+            if (this.o.now() - t0 >= this.o.sliceMs) break;
+          }
+        });
+      } catch (e) {
+        this.batch = [];
+        await Promise.allSettled(started);
+        throw new Stop({ error: toJobError(e, 'A batch could not be committed') });
       }
-      const err = toJobError(r.reason, 'The item could not be written');
-      const section = p.kind === 'twin' ? 'Twins' : 'Relationships';
-      const detail: Record<string, unknown> = { section, lineNumber: p.lineNumber, code: err.code, message: err.message.split('\n')[0] };
-      if (isTwinloopError(r.reason) && r.reason.problems.length) detail.problems = r.reason.problems.map((q) => problemJson(q));
-      await this.logError(detail);
+      this.batch = batch.slice(started.length);
+      const results = await Promise.allSettled(started);
+      for (const [i, r] of results.entries()) {
+        const p = batch[i]!;
+        if (r.status === 'fulfilled') {
+          if (p.kind === 'twin') this.progress.twins++;
+          else this.progress.relationships++;
+          continue;
+        }
+        const err = toJobError(r.reason, 'The item could not be written');
+        const section = p.kind === 'twin' ? 'Twins' : 'Relationships';
+        const detail: Record<string, unknown> = {
+          section,
+          lineNumber: p.lineNumber,
+          code: err.code,
+          message: err.message.split('\n')[0],
+        };
+        if (isTwinloopError(r.reason) && r.reason.problems.length)
+          detail.problems = r.reason.problems.map((q) => problemJson(q));
+        await this.logError(detail);
+      }
+      await this.o.onProgress(this.progress);
+      await this.o.yieldNow();
+      if (this.o.cancelled()) throw new Stop('cancelled');
     }
-    await this.o.onProgress(this.progress);
-    await this.o.yieldNow();
-    if (this.o.cancelled()) throw new Stop('cancelled');
   }
 
   private async lineError(e: LineError): Promise<void> {

@@ -29,6 +29,8 @@ export interface JobLimits {
   /** How long a finished job is kept (purgeDateTime), ms. */
   retentionMs: number;
   batchSize: number;
+  /** Most ms of writes per transaction before the event loop is yielded. */
+  sliceMs: number;
   maxLineBytes: number;
   maxModelBytes: number;
   maxLoggedErrors: number;
@@ -330,6 +332,7 @@ export class JobService {
           target: this.o.importTarget,
           log,
           batchSize: l.batchSize,
+          sliceMs: l.sliceMs,
           maxLineBytes: l.maxLineBytes,
           maxModelBytes: l.maxModelBytes,
           maxLoggedErrors: l.maxLoggedErrors,
