@@ -30,7 +30,15 @@ const API = 'api-version=2023-10-31';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinloop-bench-import-'));
 try {
   const config = resolveConfig([
-    cliLayer({ data: dataDir, httpPort: '0', mqttPort: '0', logLevel: 'silent', sim: 'off', shadow: 'off', pilot: 'none' }),
+    cliLayer({
+      data: dataDir,
+      httpPort: '0',
+      mqttPort: '0',
+      logLevel: 'silent',
+      sim: 'off',
+      shadow: 'off',
+      pilot: 'none',
+    }),
     { jobs: { batchSize: BATCH } },
   ]);
   const platform = await startPlatform(config, { logger: pino({ level: 'silent' }), banner: false });
@@ -72,7 +80,10 @@ try {
   const res = await fetch(`${platform.runtime.httpUrl}/jobs/imports/bench?${API}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ inputBlobUri: pathToFileURL(file).href, outputBlobUri: 'https://example/bench.log' }),
+    body: JSON.stringify({
+      inputBlobUri: pathToFileURL(file).href,
+      outputBlobUri: 'https://example/bench.log',
+    }),
   });
   if (res.status !== 201) throw new Error(`create: ${res.status} ${await res.text()}`);
   let job: { status: string; progress: Record<string, number> };
@@ -89,9 +100,18 @@ try {
   const log = (await (await fetch(`${platform.runtime.httpUrl}/jobs/imports/bench/output?${API}`)).text())
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as { timestamp: string; logType: string; details: { section?: string; status?: string } });
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          timestamp: string;
+          logType: string;
+          details: { section?: string; status?: string };
+        },
+    );
   const at = (section: string | undefined, status: string) =>
-    Date.parse(log.find((l) => l.details.section === section && l.details.status === status)?.timestamp ?? 'x');
+    Date.parse(
+      log.find((l) => l.details.section === section && l.details.status === status)?.timestamp ?? 'x',
+    );
   const twinsS = (at('Relationships', 'Started') - at('Twins', 'Started')) / 1000;
   const relsS = (at(undefined, 'Succeeded') - at('Relationships', 'Started')) / 1000;
   const p = job.progress;

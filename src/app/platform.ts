@@ -501,7 +501,8 @@ async function startLocked(
       },
       yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
       newId: randomUUID,
-      onError: (err, job) => jobLogger.error({ err, job: job.id, kind: job.kind }, 'a job stopped on an error'),
+      onError: (err, job) =>
+        jobLogger.error({ err, job: job.id, kind: job.kind }, 'a job stopped on an error'),
     });
 
     // ---- live stream

@@ -77,8 +77,18 @@ describe('JobService', () => {
     const fx = tempStorage();
     try {
       const store = fx.storage.jobs;
-      const running = applyJobEvent(newImportJob('was-running', 'mem:a', 'mem:o', 1, 1000), { type: 'start' }, 2, 1000);
-      const cancelling = applyJobEvent(applyJobEvent(newImportJob('was-cancelling', 'mem:a', 'mem:o', 1, 1000), { type: 'start' }, 2, 1000), { type: 'cancel' }, 3, 1000);
+      const running = applyJobEvent(
+        newImportJob('was-running', 'mem:a', 'mem:o', 1, 1000),
+        { type: 'start' },
+        2,
+        1000,
+      );
+      const cancelling = applyJobEvent(
+        applyJobEvent(newImportJob('was-cancelling', 'mem:a', 'mem:o', 1, 1000), { type: 'start' }, 2, 1000),
+        { type: 'cancel' },
+        3,
+        1000,
+      );
       await store.put(running);
       await store.put(cancelling);
       await store.put(newImportJob('queued', 'mem:a', 'mem:o', 4, 1000));
@@ -86,7 +96,10 @@ describe('JobService', () => {
       const jobs = new JobService({ store, ...f, limits, yieldNow: async () => undefined, newId: () => 'x' });
       await jobs.start();
       await jobs.idle();
-      expect(await jobs.getImport('was-running')).toMatchObject({ status: 'failed', error: { code: 'JobInterrupted' } });
+      expect(await jobs.getImport('was-running')).toMatchObject({
+        status: 'failed',
+        error: { code: 'JobInterrupted' },
+      });
       expect((await jobs.getImport('was-cancelling')).status).toBe('cancelled');
       expect(await jobs.getImport('queued')).toMatchObject({ status: 'succeeded', progress: { twins: 25 } });
       expect(f.twins).toHaveLength(25);
@@ -101,14 +114,24 @@ describe('JobService', () => {
       let open!: () => void;
       const gate = new Promise<void>((r) => (open = r));
       const f = fakes(gate);
-      const jobs = new JobService({ store: fx.storage.jobs, ...f, limits, yieldNow: async () => undefined, newId: () => 'x' });
+      const jobs = new JobService({
+        store: fx.storage.jobs,
+        ...f,
+        limits,
+        yieldNow: async () => undefined,
+        newId: () => 'x',
+      });
       await jobs.start();
       await jobs.createImport('first', { inputBlobUri: 'mem:1', outputBlobUri: 'mem:o' });
       await jobs.createImport('second', { inputBlobUri: 'mem:2', outputBlobUri: 'mem:o' });
-      await expect(jobs.createImport('bad', { inputBlobUri: 'file:///etc/passwd', outputBlobUri: 'mem:o' })).rejects.toMatchObject({ code: 'ValidationFailed' });
+      await expect(
+        jobs.createImport('bad', { inputBlobUri: 'file:///etc/passwd', outputBlobUri: 'mem:o' }),
+      ).rejects.toMatchObject({ code: 'ValidationFailed' });
       expect((await jobs.cancelImport('second')).status).toBe('cancelled');
       await jobs.createImport('third', { inputBlobUri: 'mem:3', outputBlobUri: 'mem:o' });
-      await expect(jobs.createImport('fourth', { inputBlobUri: 'mem:4', outputBlobUri: 'mem:o' })).rejects.toMatchObject({ code: 'JobLimitReached' });
+      await expect(
+        jobs.createImport('fourth', { inputBlobUri: 'mem:4', outputBlobUri: 'mem:o' }),
+      ).rejects.toMatchObject({ code: 'JobLimitReached' });
       await expect(jobs.deleteImport('first')).rejects.toMatchObject({ code: 'ValidationFailed' });
       open();
       await jobs.idle();

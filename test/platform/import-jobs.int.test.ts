@@ -20,7 +20,15 @@ let importsDir: string;
 
 async function start(jobs: ConfigLayer['jobs'] = {}): Promise<Platform> {
   const config = resolveConfig([
-    cliLayer({ data: data.dir, httpPort: '0', mqttPort: '0', logLevel: 'silent', sim: 'off', shadow: 'off', pilot: 'none' }),
+    cliLayer({
+      data: data.dir,
+      httpPort: '0',
+      mqttPort: '0',
+      logLevel: 'silent',
+      sim: 'off',
+      shadow: 'off',
+      pilot: 'none',
+    }),
     { jobs: { maxLineKiB: 64, batchSize: 100, ...jobs } },
   ]);
   return startPlatform(config, { logger: pino({ level: 'silent' }), banner: false });
@@ -34,7 +42,12 @@ function api(method: string, url: string, body?: unknown, headers: Record<string
   });
 }
 
-type Job = { id: string; status: string; error?: { code: string }; progress: Record<string, number> } & Record<string, unknown>;
+type Job = {
+  id: string;
+  status: string;
+  error?: { code: string };
+  progress: Record<string, number>;
+} & Record<string, unknown>;
 
 async function job(id: string, kind = 'imports'): Promise<Job> {
   return (await (await api('GET', `/jobs/${kind}/${encodeURIComponent(id)}?${API}`)).json()) as Job;
@@ -53,7 +66,10 @@ async function finished(id: string, kind = 'imports'): Promise<Job> {
 
 async function output(id: string): Promise<Record<string, unknown>[]> {
   const text = await (await api('GET', `/jobs/imports/${encodeURIComponent(id)}/output?${API}`)).text();
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 const EXPECTED_CODE: Record<BadKind, string[]> = {
@@ -85,9 +101,17 @@ describe('import jobs', () => {
 
   it('imports a few thousand twins and relationships, logging every bad line with its number and reason', async () => {
     const file = path.join(importsDir, 'graph.ndjson');
-    facts = await writeImportFile(file, { twins: 2000, relationships: 3000, bad: BAD_KINDS, hugeLineBytes: 200_000 });
+    facts = await writeImportFile(file, {
+      twins: 2000,
+      relationships: 3000,
+      bad: BAD_KINDS,
+      hugeLineBytes: 200_000,
+    });
     const outputUri = pathToFileURL(path.join(importsDir, 'graph.log.ndjson')).href;
-    const res = await api('PUT', `/jobs/imports/big?${API}`, { inputBlobUri: pathToFileURL(file).href, outputBlobUri: outputUri });
+    const res = await api('PUT', `/jobs/imports/big?${API}`, {
+      inputBlobUri: pathToFileURL(file).href,
+      outputBlobUri: outputUri,
+    });
     expect(res.status).toBe(201);
     const created = (await res.json()) as Job;
     expect(created).toMatchObject({ id: 'big', outputBlobUri: outputUri });
@@ -96,18 +120,38 @@ describe('import jobs', () => {
     expect(done.status).toBe('succeeded');
     expect(done).toHaveProperty('finishedDateTime');
     expect(done).toHaveProperty('purgeDateTime');
-    expect(done.progress).toMatchObject({ models: 2, twins: facts.twins, relationships: facts.relationships, lines: facts.lines, bytesRead: facts.bytes, totalBytes: facts.bytes });
+    expect(done.progress).toMatchObject({
+      models: 2,
+      twins: facts.twins,
+      relationships: facts.relationships,
+      lines: facts.lines,
+      bytesRead: facts.bytes,
+      totalBytes: facts.bytes,
+    });
     // Every good item is there, none of the bad ones.
     expect(platform.graph.twinCount).toBe(facts.twins);
     expect(platform.graph.relationshipCount).toBe(facts.relationships);
-    for (const bad of ['broken', 'nomodel', 'invalid', 'proto', 'deep', 'huge', 'late']) expect(platform.graph.getTwin(bad)).toBeUndefined();
+    for (const bad of ['broken', 'nomodel', 'invalid', 'proto', 'deep', 'huge', 'late'])
+      expect(platform.graph.getTwin(bad)).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 
     const log = await output('big');
-    expect(log[0]).toMatchObject({ jobId: 'big', jobType: 'Import', logType: 'Info', details: { status: 'Started' } });
-    expect(log.at(-1)).toMatchObject({ logType: 'Info', details: { status: 'Succeeded', twins: facts.twins } });
-    const errors = log.filter((l) => l.logType === 'Error').map((l) => l.details as { lineNumber: number; code: string; message: string });
-    expect(errors.map((e) => e.lineNumber).sort((a, b) => a - b)).toEqual([...facts.badLines.keys()].sort((a, b) => a - b));
+    expect(log[0]).toMatchObject({
+      jobId: 'big',
+      jobType: 'Import',
+      logType: 'Info',
+      details: { status: 'Started' },
+    });
+    expect(log.at(-1)).toMatchObject({
+      logType: 'Info',
+      details: { status: 'Succeeded', twins: facts.twins },
+    });
+    const errors = log
+      .filter((l) => l.logType === 'Error')
+      .map((l) => l.details as { lineNumber: number; code: string; message: string });
+    expect(errors.map((e) => e.lineNumber).sort((a, b) => a - b)).toEqual(
+      [...facts.badLines.keys()].sort((a, b) => a - b),
+    );
     for (const e of errors) {
       const kind = facts.badLines.get(e.lineNumber)!;
       expect(EXPECTED_CODE[kind], `line ${e.lineNumber} (${kind}): ${e.code} ${e.message}`).toContain(e.code);
@@ -115,16 +159,28 @@ describe('import jobs', () => {
     }
     expect(done.progress.errors).toBe(facts.badLines.size);
     // The log is also where outputBlobUri said.
-    expect(fs.readFileSync(path.join(importsDir, 'graph.log.ndjson'), 'utf8').split('\n').filter(Boolean)).toHaveLength(log.length);
+    expect(
+      fs.readFileSync(path.join(importsDir, 'graph.log.ndjson'), 'utf8').split('\n').filter(Boolean),
+    ).toHaveLength(log.length);
     // The imported graph answers queries like any other.
-    const q = await api('POST', `/query?${API}`, { query: "SELECT COUNT() FROM RELATIONSHIPS R WHERE R.$relationshipName = 'next'" });
-    expect(((await q.json()) as { value: { COUNT: number }[] }).value[0]!.COUNT).toBe(facts.relationships - 1);
+    const q = await api('POST', `/query?${API}`, {
+      query: "SELECT COUNT() FROM RELATIONSHIPS R WHERE R.$relationshipName = 'next'",
+    });
+    expect(((await q.json()) as { value: { COUNT: number }[] }).value[0]!.COUNT).toBe(
+      facts.relationships - 1,
+    );
   }, 120_000);
 
   it('refuses a second job with the same id, lists jobs paged, deletes finished ones', async () => {
-    const again = await api('PUT', `/jobs/imports/big?${API}`, { inputBlobUri: 'https://x/y', outputBlobUri: 'https://x/z' });
+    const again = await api('PUT', `/jobs/imports/big?${API}`, {
+      inputBlobUri: 'https://x/y',
+      outputBlobUri: 'https://x/z',
+    });
     expect(again.status).toBe(400);
-    expect(again.headers.get('x-ms-error-code') ?? ((await again.json()) as { error: { code: string } }).error.code).toBe('ValidationFailed');
+    expect(
+      again.headers.get('x-ms-error-code') ??
+        ((await again.json()) as { error: { code: string } }).error.code,
+    ).toBe('ValidationFailed');
     // A second job: the input is uploaded through the API (streamed), then named by its URI.
     const small = path.join(data.dir, 'small.ndjson');
     await writeImportFile(small, { twins: 10, relationships: 5 });
@@ -137,13 +193,24 @@ describe('import jobs', () => {
     expect(up.status).toBe(201);
     const { inputBlobUri } = (await up.json()) as { inputBlobUri: string };
     expect(inputBlobUri.startsWith(pathToFileURL(importsDir).href)).toBe(true);
-    expect((await api('PUT', `/jobs/imports/second?${API}`, { inputBlobUri, outputBlobUri: 'https://blob.example/out.ndjson' })).status).toBe(201);
+    expect(
+      (
+        await api('PUT', `/jobs/imports/second?${API}`, {
+          inputBlobUri,
+          outputBlobUri: 'https://blob.example/out.ndjson',
+        })
+      ).status,
+    ).toBe(201);
     const second = await finished('second');
     expect(second.status).toBe('succeeded'); // everything exists already: each line is an error
     expect(second.progress).toMatchObject({ twins: 0, relationships: 0, errors: 2 + 11 + 6 });
-    expect((await output('second')).some((l) => (l.details as { code?: string }).code === 'ModelAlreadyExists')).toBe(true);
+    expect(
+      (await output('second')).some((l) => (l.details as { code?: string }).code === 'ModelAlreadyExists'),
+    ).toBe(true);
 
-    const p1 = (await (await api('GET', `/jobs/imports?${API}`, undefined, { 'max-items-per-page': '1' })).json()) as { value: Job[]; nextLink: string };
+    const p1 = (await (
+      await api('GET', `/jobs/imports?${API}`, undefined, { 'max-items-per-page': '1' })
+    ).json()) as { value: Job[]; nextLink: string };
     expect(p1.value.map((j) => j.id)).toEqual(['big']);
     const p2 = (await (await fetch(p1.nextLink)).json()) as { value: Job[]; nextLink?: string };
     expect(p2.value.map((j) => j.id)).toEqual(['second']);
@@ -151,7 +218,9 @@ describe('import jobs', () => {
 
     expect((await api('DELETE', `/jobs/imports/second?${API}`)).status).toBe(204);
     expect((await api('GET', `/jobs/imports/second?${API}`)).status).toBe(404);
-    const nf = (await (await api('GET', `/jobs/imports/second?${API}`)).json()) as { error: { code: string } };
+    const nf = (await (await api('GET', `/jobs/imports/second?${API}`)).json()) as {
+      error: { code: string };
+    };
     expect(nf.error.code).toBe('ImportJobNotFound');
     expect((await api('DELETE', `/jobs/imports/second?${API}`)).status).toBe(204);
   }, 60_000);
@@ -178,7 +247,10 @@ describe('import jobs', () => {
       [`${base}/graph.ndjson`, `${base}/graph.ndjson`],
     ];
     for (const [i, [input, output]] of cases.entries()) {
-      const res = await api('PUT', `/jobs/imports/bad-${i}?${API}`, { inputBlobUri: input, outputBlobUri: output });
+      const res = await api('PUT', `/jobs/imports/bad-${i}?${API}`, {
+        inputBlobUri: input,
+        outputBlobUri: output,
+      });
       const body = (await res.json()) as { error: { code: string; message: string } };
       expect(res.status, `${input} → ${output}: ${body.error.message}`).toBe(400);
       expect(body.error.code).toBe('ValidationFailed');
@@ -188,19 +260,50 @@ describe('import jobs', () => {
 
   it('answers hostile requests with clear errors', async () => {
     const put = (body: string | Buffer, type = 'application/json', extra: Record<string, string> = {}) =>
-      fetch(`${platform.runtime.httpUrl}/jobs/imports/hostile?${API}`, { method: 'PUT', headers: { 'content-type': type, ...extra }, body });
-    const codes = async (r: Response) => [r.status, ((await r.json()) as { error: { code: string } }).error.code];
-    expect(await codes(await put('{"__proto__": {"x": 1}, "inputBlobUri": "a", "outputBlobUri": "b"}'))).toEqual([400, 'BadRequest']);
-    expect(await codes(await put(`{"inputBlobUri": ${'['.repeat(10_000)}${']'.repeat(10_000)}}`))).toEqual([400, 'BadRequest']);
-    expect(await codes(await put(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])))).toEqual([400, 'BadRequest']);
-    expect(await codes(await put('inputBlobUri=a', 'application/x-www-form-urlencoded'))).toEqual([415, 'UnsupportedMediaType']);
+      fetch(`${platform.runtime.httpUrl}/jobs/imports/hostile?${API}`, {
+        method: 'PUT',
+        headers: { 'content-type': type, ...extra },
+        body,
+      });
+    const codes = async (r: Response) => [
+      r.status,
+      ((await r.json()) as { error: { code: string } }).error.code,
+    ];
+    expect(
+      await codes(await put('{"__proto__": {"x": 1}, "inputBlobUri": "a", "outputBlobUri": "b"}')),
+    ).toEqual([400, 'BadRequest']);
+    expect(await codes(await put(`{"inputBlobUri": ${'['.repeat(10_000)}${']'.repeat(10_000)}}`))).toEqual([
+      400,
+      'BadRequest',
+    ]);
+    expect(await codes(await put(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])))).toEqual([
+      400,
+      'BadRequest',
+    ]);
+    expect(await codes(await put('inputBlobUri=a', 'application/x-www-form-urlencoded'))).toEqual([
+      415,
+      'UnsupportedMediaType',
+    ]);
     expect(await codes(await put('{}'))).toEqual([400, 'ValidationFailed']);
-    expect(await codes(await put(JSON.stringify({ inputBlobUri: 'x'.repeat(100), outputBlobUri: 7 })))).toEqual([400, 'ValidationFailed']);
-    const longId = await api('PUT', `/jobs/imports/${'j'.repeat(200)}?${API}`, { inputBlobUri: 'https://a/b', outputBlobUri: 'https://a/c' });
+    expect(
+      await codes(await put(JSON.stringify({ inputBlobUri: 'x'.repeat(100), outputBlobUri: 7 }))),
+    ).toEqual([400, 'ValidationFailed']);
+    const longId = await api('PUT', `/jobs/imports/${'j'.repeat(200)}?${API}`, {
+      inputBlobUri: 'https://a/b',
+      outputBlobUri: 'https://a/c',
+    });
     expect(longId.status).toBe(400);
-    const crossSite = await put('{"inputBlobUri": "https://a/b", "outputBlobUri": "https://a/c"}', 'application/json', { origin: 'https://evil.example' });
+    const crossSite = await put(
+      '{"inputBlobUri": "https://a/b", "outputBlobUri": "https://a/c"}',
+      'application/json',
+      { origin: 'https://evil.example' },
+    );
     expect(crossSite.status).toBe(403);
-    const upload = await fetch(`${platform.runtime.httpUrl}/jobs/imports/hostile/input?${API}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    const upload = await fetch(`${platform.runtime.httpUrl}/jobs/imports/hostile/input?${API}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'text/plain' },
+      body: 'x',
+    });
     expect(await codes(upload)).toEqual([415, 'UnsupportedMediaType']);
     expect((await api('POST', `/jobs/imports/nope/cancel?${API}`)).status).toBe(404);
     expect((await api('GET', `/jobs/imports/big?api-version=1999-01-01`)).status).toBe(400);
@@ -211,9 +314,14 @@ describe('import jobs', () => {
     const file = path.join(importsDir, 'cancel.ndjson');
     const f = await writeImportFile(file, { twins: 30_000, relationships: 0 });
     // Another instance's ids: the rooms exist already, so use a fresh model-less prefix by deleting first.
-    expect((await api('POST', `/jobs/deletions?${API}`, undefined, { 'operation-id': 'wipe-1' })).status).toBe(202);
+    expect(
+      (await api('POST', `/jobs/deletions?${API}`, undefined, { 'operation-id': 'wipe-1' })).status,
+    ).toBe(202);
     expect((await finished('wipe-1', 'deletions')).status).toBe('succeeded');
-    await api('PUT', `/jobs/imports/cancel-me?${API}`, { inputBlobUri: pathToFileURL(file).href, outputBlobUri: 'https://x/log' });
+    await api('PUT', `/jobs/imports/cancel-me?${API}`, {
+      inputBlobUri: pathToFileURL(file).href,
+      outputBlobUri: 'https://x/log',
+    });
     await waitFor('progress', () => platform.graph.twinCount > 500);
     const res = await api('POST', `/jobs/imports/cancel-me/cancel?${API}`);
     expect(res.status).toBe(200);
@@ -228,7 +336,9 @@ describe('import jobs', () => {
   }, 60_000);
 
   it('a job stopped mid-way by a restart is failed (JobInterrupted); what it wrote stays', async () => {
-    expect((await api('POST', `/jobs/deletions?${API}`, undefined, { 'operation-id': 'wipe-2' })).status).toBe(202);
+    expect(
+      (await api('POST', `/jobs/deletions?${API}`, undefined, { 'operation-id': 'wipe-2' })).status,
+    ).toBe(202);
     expect((await finished('wipe-2', 'deletions')).status).toBe('succeeded');
     await api('PUT', `/jobs/imports/restart-me?${API}`, {
       inputBlobUri: pathToFileURL(path.join(importsDir, 'cancel.ndjson')).href,
@@ -251,7 +361,10 @@ describe('delete jobs', () => {
     await writeImportFile(file, { twins: 50, relationships: 100 });
     await api('POST', `/jobs/deletions?${API}`, undefined, { 'operation-id': 'wipe-3' });
     await finished('wipe-3', 'deletions');
-    await api('PUT', `/jobs/imports/for-delete?${API}`, { inputBlobUri: pathToFileURL(file).href, outputBlobUri: 'https://x/log3' });
+    await api('PUT', `/jobs/imports/for-delete?${API}`, {
+      inputBlobUri: pathToFileURL(file).href,
+      outputBlobUri: 'https://x/log3',
+    });
     expect((await finished('for-delete')).status).toBe('succeeded');
     expect(platform.graph.twinCount).toBe(51);
 
@@ -259,13 +372,20 @@ describe('delete jobs', () => {
     expect(res.status).toBe(202);
     const created = (await res.json()) as Job;
     expect(res.headers.get('operation-id')).toBe(created.id);
-    expect(res.headers.get('operation-location')).toMatch(new RegExp(`/jobs/deletions/${created.id}\\?api-version=2023-10-31$`));
+    expect(res.headers.get('operation-location')).toMatch(
+      new RegExp(`/jobs/deletions/${created.id}\\?api-version=2023-10-31$`),
+    );
     expect(['notstarted', 'running']).toContain(created.status);
     const done = await finished(created.id, 'deletions');
-    expect(done).toMatchObject({ status: 'succeeded', progress: { twins: 51, relationships: 101, models: 2 } });
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      progress: { twins: 51, relationships: 101, models: 2 },
+    });
     expect(platform.graph.twinCount).toBe(0);
     expect(platform.models.count).toBe(0);
-    expect((await api('POST', `/jobs/deletions?${API}`, undefined, { 'operation-id': created.id })).status).toBe(400);
+    expect(
+      (await api('POST', `/jobs/deletions?${API}`, undefined, { 'operation-id': created.id })).status,
+    ).toBe(400);
     expect((await api('POST', `/jobs/deletions?${API}&timeoutInMinutes=abc`)).status).toBe(400);
     const nf = await api('GET', `/jobs/deletions/nope?${API}`);
     expect(nf.status).toBe(404);

@@ -16,7 +16,12 @@ export const IMPORT_MODELS = [
     contents: [
       { '@type': 'Property', name: 'temperature', schema: 'double' },
       { '@type': 'Property', name: 'label', schema: 'string' },
-      { '@type': 'Relationship', name: 'next', target: ROOM, properties: [{ '@type': 'Property', name: 'weight', schema: 'double' }] },
+      {
+        '@type': 'Relationship',
+        name: 'next',
+        target: ROOM,
+        properties: [{ '@type': 'Property', name: 'weight', schema: 'double' }],
+      },
     ],
   },
   {
@@ -95,7 +100,12 @@ export async function writeImportFile(file: string, spec: ImportFileSpec): Promi
     if (buffered > 1 << 20) await flush();
   };
   const twin = (i: number) =>
-    JSON.stringify({ $dtId: roomId(i), $metadata: { $model: ROOM }, temperature: 20 + (i % 10), label: `Room ${i}` });
+    JSON.stringify({
+      $dtId: roomId(i),
+      $metadata: { $model: ROOM },
+      temperature: 20 + (i % 10),
+      label: `Room ${i}`,
+    });
 
   await put('{"Section": "Header"}');
   await put(JSON.stringify({ fileVersion: '1.0.0', author: 'twinloop tests', organization: 'twinloop' }));
@@ -109,31 +119,79 @@ export async function writeImportFile(file: string, spec: ImportFileSpec): Promi
     if (i !== badTwinsAt) continue;
     if (bad.has('malformedJson')) await put('{"$dtId": "broken", "$metadata": {"$model": ', 'malformedJson');
     if (bad.has('badUtf8'))
-      await put(Buffer.concat([Buffer.from('{"$dtId": "utf8-'), Buffer.from([0xc3, 0x28]), Buffer.from(`", "$metadata": {"$model": "${ROOM}"}}`)]), 'badUtf8');
-    if (bad.has('unknownModel')) await put(JSON.stringify({ $dtId: 'nomodel', $metadata: { $model: 'dtmi:test:import:Nope;1' } }), 'unknownModel');
-    if (bad.has('invalidTwin')) await put(JSON.stringify({ $dtId: 'invalid', $metadata: { $model: ROOM }, temperature: 'hot' }), 'invalidTwin');
+      await put(
+        Buffer.concat([
+          Buffer.from('{"$dtId": "utf8-'),
+          Buffer.from([0xc3, 0x28]),
+          Buffer.from(`", "$metadata": {"$model": "${ROOM}"}}`),
+        ]),
+        'badUtf8',
+      );
+    if (bad.has('unknownModel'))
+      await put(
+        JSON.stringify({ $dtId: 'nomodel', $metadata: { $model: 'dtmi:test:import:Nope;1' } }),
+        'unknownModel',
+      );
+    if (bad.has('invalidTwin'))
+      await put(
+        JSON.stringify({ $dtId: 'invalid', $metadata: { $model: ROOM }, temperature: 'hot' }),
+        'invalidTwin',
+      );
     if (bad.has('duplicateTwin')) await put(twin(0), 'duplicateTwin');
-    if (bad.has('protoKey')) await put(`{"$dtId": "proto", "$metadata": {"$model": "${ROOM}"}, "__proto__": {"polluted": true}}`, 'protoKey');
-    if (bad.has('deepJson')) await put(`{"$dtId": "deep", "$metadata": {"$model": "${ROOM}"}, "label": ${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'deepJson');
-    if (bad.has('hugeLine')) await put(`{"$dtId": "huge", "label": "${'x'.repeat(spec.hugeLineBytes ?? 5 << 20)}"}`, 'hugeLine');
+    if (bad.has('protoKey'))
+      await put(
+        `{"$dtId": "proto", "$metadata": {"$model": "${ROOM}"}, "__proto__": {"polluted": true}}`,
+        'protoKey',
+      );
+    if (bad.has('deepJson'))
+      await put(
+        `{"$dtId": "deep", "$metadata": {"$model": "${ROOM}"}, "label": ${'['.repeat(10_000)}${']'.repeat(10_000)}}`,
+        'deepJson',
+      );
+    if (bad.has('hugeLine'))
+      await put(`{"$dtId": "huge", "label": "${'x'.repeat(spec.hugeLineBytes ?? 5 << 20)}"}`, 'hugeLine');
   }
   await put('{"Section": "Relationships"}');
   const rel = (i: number) => {
     const s = i % spec.twins;
     const t = (s + 1 + Math.floor(i / spec.twins)) % spec.twins;
-    return JSON.stringify({ $dtId: roomId(s), $relationshipId: `r-${i}`, $targetId: roomId(t), $relationshipName: 'next', weight: i % 7 });
+    return JSON.stringify({
+      $dtId: roomId(s),
+      $relationshipId: `r-${i}`,
+      $targetId: roomId(t),
+      $relationshipName: 'next',
+      weight: i % 7,
+    });
   };
   const badRelsAt = Math.floor(spec.relationships / 2);
   for (let i = 0; i < spec.relationships; i++) {
     await put(rel(i));
     if (i !== badRelsAt) continue;
     if (bad.has('missingTarget'))
-      await put(JSON.stringify({ $dtId: roomId(0), $relationshipId: 'to-ghost', $targetId: 'ghost', $relationshipName: 'next' }), 'missingTarget');
+      await put(
+        JSON.stringify({
+          $dtId: roomId(0),
+          $relationshipId: 'to-ghost',
+          $targetId: 'ghost',
+          $relationshipName: 'next',
+        }),
+        'missingTarget',
+      );
     if (bad.has('duplicateRelationship')) await put(rel(0), 'duplicateRelationship');
     if (bad.has('relationshipWithoutId'))
-      await put(JSON.stringify({ $dtId: roomId(0), $targetId: roomId(1), $relationshipName: 'next' }), 'relationshipWithoutId');
+      await put(
+        JSON.stringify({ $dtId: roomId(0), $targetId: roomId(1), $relationshipName: 'next' }),
+        'relationshipWithoutId',
+      );
   }
-  await put(JSON.stringify({ $dtId: 'building-1', $relationshipId: 'has-0', $targetId: roomId(0), $relationshipName: 'has' }));
+  await put(
+    JSON.stringify({
+      $dtId: 'building-1',
+      $relationshipId: 'has-0',
+      $targetId: roomId(0),
+      $relationshipName: 'has',
+    }),
+  );
   if (bad.has('sectionOutOfOrder')) {
     await put('{"Section": "Twins"}', 'sectionOutOfOrder');
     // Read in no section: refused, and logged with its own line.

@@ -78,10 +78,13 @@ describe('FileImportIo over http(s)', () => {
   it('keeps an upload over the budget nowhere', async () => {
     const x = io();
     await expect(
-      x.saveUpload('j', (async function* () {
-        yield new Uint8Array(600);
-        yield new Uint8Array(600);
-      })()),
+      x.saveUpload(
+        'j',
+        (async function* () {
+          yield new Uint8Array(600);
+          yield new Uint8Array(600);
+        })(),
+      ),
     ).rejects.toMatchObject({ code: 'PayloadTooLarge' });
     expect(fs.readdirSync(x.folder)).toEqual([]);
   });

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { ImportLogEntry } from '../../core/jobs/import-runner.js';
 import type { ImportInput, ImportIo, ImportLog } from '../../core/ports/import-io.js';
@@ -55,16 +56,25 @@ export class FileImportIo implements ImportIo {
     if (input.protocol === 'file:') this.insideImports(input, 'inputBlobUri', true);
     else if (input.protocol === 'http:' || input.protocol === 'https:') {
       if (!this.o.httpInput) {
-        throw new TwinloopError('ValidationFailed', 'inputBlobUri: http(s) inputs are off on this server (jobs.httpInput); use a file: URI in the imports folder or upload the file (PUT /jobs/imports/{id}/input).');
+        throw new TwinloopError(
+          'ValidationFailed',
+          'inputBlobUri: http(s) inputs are off on this server (jobs.httpInput); use a file: URI in the imports folder or upload the file (PUT /jobs/imports/{id}/input).',
+        );
       }
     } else {
-      throw new TwinloopError('ValidationFailed', `inputBlobUri: the scheme '${input.protocol}' is not supported; use file: (inside ${this.importsDir}) or http(s):.`);
+      throw new TwinloopError(
+        'ValidationFailed',
+        `inputBlobUri: the scheme '${input.protocol}' is not supported; use file: (inside ${this.importsDir}) or http(s):.`,
+      );
     }
     const output = parseUri(outputBlobUri, 'outputBlobUri');
     if (output.protocol === 'file:') {
       const p = this.insideImports(output, 'outputBlobUri', false);
       if (fs.existsSync(p)) {
-        throw new TwinloopError('ValidationFailed', `outputBlobUri: ${p} exists already; an import job never overwrites a file. Name a new one.`);
+        throw new TwinloopError(
+          'ValidationFailed',
+          `outputBlobUri: ${p} exists already; an import job never overwrites a file. Name a new one.`,
+        );
       }
       if (input.protocol === 'file:' && this.insideImports(input, 'inputBlobUri', true) === p) {
         throw new TwinloopError('ValidationFailed', 'outputBlobUri must not be the input file.');
@@ -184,7 +194,10 @@ export class FileImportIo implements ImportIo {
       throw new TwinloopError('ValidationFailed', `${what}: '${url.href}' is not a local file URI.`);
     }
     const refuse = () =>
-      new TwinloopError('ValidationFailed', `${what}: file URIs must name a file inside the imports folder ${this.importsDir} (jobs.importsFolder).`);
+      new TwinloopError(
+        'ValidationFailed',
+        `${what}: file URIs must name a file inside the imports folder ${this.importsDir} (jobs.importsFolder).`,
+      );
     if (!inside(this.importsDir, p)) throw refuse();
     let real: string;
     try {
@@ -207,7 +220,16 @@ export class FileImportIo implements ImportIo {
 
   private async openHttp(url: URL): Promise<ImportInput> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new TwinloopError('ServiceUnavailable', `inputBlobUri: reading ${redact(url)} took longer than ${this.o.httpTimeoutMs} ms (jobs.httpTimeoutMs).`)), this.o.httpTimeoutMs);
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new TwinloopError(
+            'ServiceUnavailable',
+            `inputBlobUri: reading ${redact(url)} took longer than ${this.o.httpTimeoutMs} ms (jobs.httpTimeoutMs).`,
+          ),
+        ),
+      this.o.httpTimeoutMs,
+    );
     timer.unref();
     const doFetch = this.o.fetch ?? fetch;
     let res: Response;
@@ -215,12 +237,19 @@ export class FileImportIo implements ImportIo {
       res = await doFetch(url, { signal: controller.signal, redirect: 'follow' });
     } catch (e) {
       clearTimeout(timer);
-      throw new TwinloopError('ServiceUnavailable', `inputBlobUri: ${redact(url)} could not be read: ${(e as Error).message}`, { cause: e });
+      throw new TwinloopError(
+        'ServiceUnavailable',
+        `inputBlobUri: ${redact(url)} could not be read: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     if (!res.ok || !res.body) {
       clearTimeout(timer);
       await res.body?.cancel().catch(() => undefined);
-      throw new TwinloopError('ValidationFailed', `inputBlobUri: ${redact(url)} answered ${res.status} ${res.statusText}.`);
+      throw new TwinloopError(
+        'ValidationFailed',
+        `inputBlobUri: ${redact(url)} answered ${res.status} ${res.statusText}.`,
+      );
     }
     const length = Number(res.headers.get('content-length') ?? NaN);
     if (Number.isFinite(length) && length > this.o.maxInputBytes) {
@@ -229,7 +258,7 @@ export class FileImportIo implements ImportIo {
       throw tooLarge(this.o.maxInputBytes);
     }
     const max = this.o.maxInputBytes;
-    const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    const source = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
     async function* counted(): AsyncGenerator<Uint8Array> {
       let bytes = 0;
       try {
@@ -278,7 +307,10 @@ function inside(dir: string, p: string): boolean {
 }
 
 function tooLarge(max: number): TwinloopError {
-  return new TwinloopError('PayloadTooLarge', `The import input is larger than ${max} bytes (jobs.maxInputMB).`);
+  return new TwinloopError(
+    'PayloadTooLarge',
+    `The import input is larger than ${max} bytes (jobs.maxInputMB).`,
+  );
 }
 
 /** A URL without credentials or query (a SAS token stays out of logs and job errors). */

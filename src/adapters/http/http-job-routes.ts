@@ -40,11 +40,15 @@ function readPosition(req: FastifyRequest): Position | undefined {
   if (raw === undefined) return undefined;
   try {
     const p = JSON.parse(Buffer.from(String(raw), 'base64url').toString('utf8')) as Position;
-    if (Number.isSafeInteger(p.c) && typeof p.i === 'string' && Number.isSafeInteger(p.n) && p.n >= 1) return p;
+    if (Number.isSafeInteger(p.c) && typeof p.i === 'string' && Number.isSafeInteger(p.n) && p.n >= 1)
+      return p;
   } catch {
     // reported below
   }
-  throw new TwinloopError('InvalidContinuationToken', 'The continuationToken of this list is not valid; start again from the first page.');
+  throw new TwinloopError(
+    'InvalidContinuationToken',
+    'The continuationToken of this list is not valid; start again from the first page.',
+  );
 }
 
 async function listPage(req: FastifyRequest, jobs: JobService, kind: JobKind) {
@@ -53,7 +57,9 @@ async function listPage(req: FastifyRequest, jobs: JobService, kind: JobKind) {
   const page = await jobs.list(kind, n, pos ? { createdAt: pos.c, id: pos.i } : undefined);
   const value = page.jobs.map(jobToJson);
   if (!page.next) return { value };
-  const token = Buffer.from(JSON.stringify({ c: page.next.createdAt, i: page.next.id, n })).toString('base64url');
+  const token = Buffer.from(JSON.stringify({ c: page.next.createdAt, i: page.next.id, n })).toString(
+    'base64url',
+  );
   return { value, nextLink: nextLink(req, { continuationToken: token }) };
 }
 
@@ -96,7 +102,9 @@ export function jobRoutesPlugin(options: JobRoutesOptions): FastifyPluginAsync {
 
     app.delete(
       '/jobs/imports/:id',
-      { schema: { tags, summary: 'Deletes a finished import job (its id can be reused).', params: idParams } },
+      {
+        schema: { tags, summary: 'Deletes a finished import job (its id can be reused).', params: idParams },
+      },
       async (req, reply) => {
         await jobs.deleteImport((req.params as { id: string }).id);
         return reply.status(204).send();
@@ -111,7 +119,13 @@ export function jobRoutesPlugin(options: JobRoutesOptions): FastifyPluginAsync {
 
     app.get(
       '/jobs/imports/:id/output',
-      { schema: { tags: ['Jobs (Twinloop)'], summary: "The import job's output log (NDJSON).", params: idParams } },
+      {
+        schema: {
+          tags: ['Jobs (Twinloop)'],
+          summary: "The import job's output log (NDJSON).",
+          params: idParams,
+        },
+      },
       async (req, reply) => {
         const job = await jobs.getImport((req.params as { id: string }).id);
         const file = io.logPath(job.id, job.outputBlobUri);
@@ -132,12 +146,19 @@ export function jobRoutesPlugin(options: JobRoutesOptions): FastifyPluginAsync {
       upload.removeAllContentTypeParsers();
       upload.addContentTypeParser('*', (req, payload, done) => {
         const { type, charset } = mediaType(req.headers['content-type']);
-        if (!(NDJSON_BODY_TYPES as readonly string[]).includes(type) || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
+        if (
+          !(NDJSON_BODY_TYPES as readonly string[]).includes(type) ||
+          (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+        ) {
           payload.resume();
           done(
-            new TwinloopError('UnsupportedMediaType', `An import file is sent as ${NDJSON_BODY_TYPES.join(' or ')} (UTF-8).`, {
-              details: { accepted: NDJSON_BODY_TYPES },
-            }),
+            new TwinloopError(
+              'UnsupportedMediaType',
+              `An import file is sent as ${NDJSON_BODY_TYPES.join(' or ')} (UTF-8).`,
+              {
+                details: { accepted: NDJSON_BODY_TYPES },
+              },
+            ),
             undefined,
           );
           return;
@@ -149,15 +170,22 @@ export function jobRoutesPlugin(options: JobRoutesOptions): FastifyPluginAsync {
         {
           schema: {
             tags: ['Jobs (Twinloop)'],
-            summary: 'Uploads an import file (NDJSON body, streamed); answers the inputBlobUri to create the job with.',
+            summary:
+              'Uploads an import file (NDJSON body, streamed); answers the inputBlobUri to create the job with.',
             params: idParams,
           },
         },
         async (req, reply) => {
           const { id } = req.params as { id: string };
           const body = req.body as AsyncIterable<Uint8Array> | undefined;
-          if (!body || typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
-            throw new TwinloopError('BadRequest', 'Send the import file as the request body (application/x-ndjson).');
+          if (
+            !body ||
+            typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function'
+          ) {
+            throw new TwinloopError(
+              'BadRequest',
+              'Send the import file as the request body (application/x-ndjson).',
+            );
           }
           const saved = await io.saveUpload(id, body);
           return reply.status(201).send({ inputBlobUri: saved.uri, bytes: saved.bytes });
@@ -177,7 +205,10 @@ export function jobRoutesPlugin(options: JobRoutesOptions): FastifyPluginAsync {
       async (req, reply) => {
         const q = req.query as { timeoutInMinutes?: number };
         const job = await jobs.createDelete(header(req, 'operation-id') || undefined, q.timeoutInMinutes);
-        const location = new URL(`/jobs/deletions/${encodeURIComponent(job.id)}`, `${req.protocol}://${req.host}`);
+        const location = new URL(
+          `/jobs/deletions/${encodeURIComponent(job.id)}`,
+          `${req.protocol}://${req.host}`,
+        );
         const apiVersion = (req.query as Record<string, unknown>)['api-version'];
         if (typeof apiVersion === 'string') location.searchParams.set('api-version', apiVersion);
         return reply

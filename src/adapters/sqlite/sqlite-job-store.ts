@@ -59,7 +59,10 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  list(kind: JobKind, options: { limit: number; after?: { createdAt: number; id: string } }): Promise<JobRecord[]> {
+  list(
+    kind: JobKind,
+    options: { limit: number; after?: { createdAt: number; id: string } },
+  ): Promise<JobRecord[]> {
     return this.run('Cannot list jobs', () => {
       const a = options.after;
       const rows = a

@@ -45,7 +45,11 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
     relationships: 0,
     twins: 0,
     models: 0,
-    total: { relationships: target.relationshipCount(), twins: target.twinCount(), models: target.modelIds().length },
+    total: {
+      relationships: target.relationshipCount(),
+      twins: target.twinCount(),
+      models: target.modelIds().length,
+    },
   };
   const fail = (error: JobError): DeleteOutcome => ({ status: 'failed', progress, error });
   const late = () => o.deadline !== undefined && o.now() > o.deadline;
@@ -111,7 +115,8 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
         deleted++;
         progress.models++;
       } catch (e) {
-        if (!isTwinloopError(e) || e.code !== 'ModelInUse') return fail(toJobError(e, `Model ${id} could not be deleted`));
+        if (!isTwinloopError(e) || e.code !== 'ModelInUse')
+          return fail(toJobError(e, `Model ${id} could not be deleted`));
         lastError = e;
       }
       if (deleted > 0 && deleted % o.batchSize === 0) await o.yieldNow();

@@ -63,7 +63,15 @@ describe('ImportFileReader', () => {
         '{"Section": "Relationships"}\n{"$dtId": "t1", "$relationshipId": "r1", "$targetId": "t1", "$relationshipName": "near"}\n',
     );
     expect(lines.map((l) => l.kind)).toEqual([
-      'section', 'header', 'section', 'model', 'section', 'twin', 'blank', 'section', 'relationship',
+      'section',
+      'header',
+      'section',
+      'model',
+      'section',
+      'twin',
+      'blank',
+      'section',
+      'relationship',
     ]);
     const rel = lines[8]!;
     expect(rel).toMatchObject({ kind: 'relationship', lineNumber: 9, sourceId: 't1', relationshipId: 'r1' });
@@ -96,7 +104,9 @@ describe('ImportFileReader', () => {
         enc.encode('{"Section": "Nope"}\n'), // 15: no such section
       ]),
     );
-    const errors = lines.filter((l) => l.kind === 'error').map((l) => [l.lineNumber, l.kind === 'error' && l.code]);
+    const errors = lines
+      .filter((l) => l.kind === 'error')
+      .map((l) => [l.lineNumber, l.kind === 'error' && l.code]);
     expect(errors).toEqual([
       [4, 'InvalidJson'],
       [5, 'InvalidJson'],

@@ -286,7 +286,10 @@ export class ImportFileReader {
     this.expectHeaderObject = false;
     if (!obj) return this.fatal(n, `Line ${n}: the header must be a JSON object.`);
     const fileVersion = obj.fileVersion;
-    if (typeof fileVersion !== 'string' || !(SUPPORTED_FILE_VERSIONS as readonly string[]).includes(fileVersion)) {
+    if (
+      typeof fileVersion !== 'string' ||
+      !(SUPPORTED_FILE_VERSIONS as readonly string[]).includes(fileVersion)
+    ) {
       return this.fatal(
         n,
         `Line ${n}: the header's fileVersion must be one of ${SUPPORTED_FILE_VERSIONS.join(', ')} (found ${JSON.stringify(fileVersion) ?? 'nothing'}).`,
@@ -340,7 +343,11 @@ export class ImportFileReader {
   }
 
   private fatal(n: number, message: string): LineError {
-    const e = this.error(n, LINE_ERROR.header, message.startsWith('Line ') ? message : `Line ${n}: ${message}`);
+    const e = this.error(
+      n,
+      LINE_ERROR.header,
+      message.startsWith('Line ') ? message : `Line ${n}: ${message}`,
+    );
     e.fatal = true;
     return e;
   }

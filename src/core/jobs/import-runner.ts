@@ -20,7 +20,11 @@ export interface ImportTarget {
   /** Creates a twin that must not exist yet. Rejects with the service's error. */
   createTwin(id: string, body: Record<string, unknown>): Promise<unknown>;
   /** Creates a relationship that must not exist yet. Rejects with the service's error. */
-  createRelationship(sourceId: string, relationshipId: string, body: Record<string, unknown>): Promise<unknown>;
+  createRelationship(
+    sourceId: string,
+    relationshipId: string,
+    body: Record<string, unknown>,
+  ): Promise<unknown>;
   /** Runs fn in one store transaction (the writes it starts synchronously commit together). */
   transaction(fn: () => void): void;
 }
@@ -122,7 +126,8 @@ class ImportRun {
       try {
         for await (const chunk of this.o.input) {
           this.progress.bytesRead += chunk.length;
-          for (const line of this.splitter.push(chunk)) await this.onLine(line.lineNumber, this.reader.read(line));
+          for (const line of this.splitter.push(chunk))
+            await this.onLine(line.lineNumber, this.reader.read(line));
           if (this.o.cancelled()) throw new Stop('cancelled');
         }
       } catch (e) {
@@ -134,7 +139,10 @@ class ImportRun {
       for (const line of this.splitter.end()) await this.onLine(line.lineNumber, this.reader.read(line));
       if (!this.reader.hasHeader) {
         throw new Stop({
-          error: { code: 'ValidationFailed', message: 'The input is empty: an import file starts with {"Section": "Header"}.' },
+          error: {
+            code: 'ValidationFailed',
+            message: 'The input is empty: an import file starts with {"Section": "Header"}.',
+          },
         });
       }
       await this.flushAll();
@@ -146,7 +154,11 @@ class ImportRun {
         await this.info({ status: 'Cancelled' });
         return { status: 'cancelled', progress: this.progress };
       }
-      await this.entry('Error', { status: 'Failed', code: e.outcome.error.code, message: e.outcome.error.message });
+      await this.entry('Error', {
+        status: 'Failed',
+        code: e.outcome.error.code,
+        message: e.outcome.error.message,
+      });
       return { status: 'failed', progress: this.progress, error: e.outcome.error };
     }
     await this.finishLog();
@@ -164,7 +176,9 @@ class ImportRun {
       case 'error':
         await this.lineError(line);
         if (line.fatal) {
-          throw new Stop({ error: { code: 'ValidationFailed', message: `The input is not an import file. ${line.message}` } });
+          throw new Stop({
+            error: { code: 'ValidationFailed', message: `The input is not an import file. ${line.message}` },
+          });
         }
         return;
       case 'section':
@@ -175,7 +189,12 @@ class ImportRun {
       case 'model': {
         const bytes = JSON.stringify(line.model).length;
         if (this.modelBytes + bytes > this.o.maxModelBytes) {
-          await this.itemError(line.lineNumber, 'Models', 'LimitExceeded', `The Models section is larger than ${this.o.maxModelBytes} bytes (jobs.maxModelBytes); this model is not read.`);
+          await this.itemError(
+            line.lineNumber,
+            'Models',
+            'LimitExceeded',
+            `The Models section is larger than ${this.o.maxModelBytes} bytes (jobs.maxModelBytes); this model is not read.`,
+          );
           return;
         }
         this.modelBytes += bytes;
@@ -203,7 +222,12 @@ class ImportRun {
     const upload: typeof this.models = [];
     for (const m of this.models) {
       if (this.modelIds.has(m.id) || this.o.target.hasModel(m.id)) {
-        await this.itemError(m.lineNumber, 'Models', 'ModelAlreadyExists', `Model ${m.id} already exists; this line is skipped.`);
+        await this.itemError(
+          m.lineNumber,
+          'Models',
+          'ModelAlreadyExists',
+          `Model ${m.id} already exists; this line is skipped.`,
+        );
         continue;
       }
       this.modelIds.add(m.id);

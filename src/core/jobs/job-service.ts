@@ -114,11 +114,17 @@ export class JobService {
    */
   async createImport(id: string, body: unknown): Promise<ImportJobRecord> {
     checkJobId('import', id);
-    const b = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+    const b =
+      typeof body === 'object' && body !== null && !Array.isArray(body)
+        ? (body as Record<string, unknown>)
+        : undefined;
     const input = b?.inputBlobUri;
     const output = b?.outputBlobUri;
     if (typeof input !== 'string' || input === '' || typeof output !== 'string' || output === '') {
-      throw new TwinloopError('ValidationFailed', 'An import job needs "inputBlobUri" and "outputBlobUri" (strings).');
+      throw new TwinloopError(
+        'ValidationFailed',
+        'An import job needs "inputBlobUri" and "outputBlobUri" (strings).',
+      );
     }
     await this.checkNew('import', id);
     this.o.io.checkUris(input, output);
@@ -171,7 +177,10 @@ export class JobService {
    * Starts a delete job (ADT: 202). `operationId` is the job id when given (else a new one).
    * @throws ValidationFailed (id taken, bad timeout), JobLimitReached
    */
-  async createDelete(operationId: string | undefined, timeoutMinutes: number | undefined): Promise<DeleteJobRecord> {
+  async createDelete(
+    operationId: string | undefined,
+    timeoutMinutes: number | undefined,
+  ): Promise<DeleteJobRecord> {
     const id = operationId ?? this.o.newId();
     checkJobId('delete', id);
     if (timeoutMinutes !== undefined && (!Number.isSafeInteger(timeoutMinutes) || timeoutMinutes < 1)) {
@@ -197,7 +206,9 @@ export class JobService {
     const jobs = await this.o.store.list(kind, { limit: limit + 1, ...(after ? { after } : {}) });
     const page = jobs.slice(0, limit).map((j) => this.fresh(j));
     const last = page[page.length - 1];
-    return jobs.length > limit && last ? { jobs: page, next: { createdAt: last.createdAt, id: last.id } } : { jobs: page };
+    return jobs.length > limit && last
+      ? { jobs: page, next: { createdAt: last.createdAt, id: last.id } }
+      : { jobs: page };
   }
 
   /** Resolves when no job is queued or running (for tests and the CLI). */
@@ -208,7 +219,10 @@ export class JobService {
   private async checkNew(kind: JobKind, id: string): Promise<void> {
     await this.o.store.purge(this.now());
     if (await this.o.store.get(kind, id)) {
-      throw new TwinloopError('ValidationFailed', `A ${kind} job with id '${id}' already exists; delete it first or use another id.`);
+      throw new TwinloopError(
+        'ValidationFailed',
+        `A ${kind} job with id '${id}' already exists; delete it first or use another id.`,
+      );
     }
     if ((await this.o.store.count(kind)) >= this.o.limits.maxJobs) {
       throw new TwinloopError(
@@ -292,7 +306,10 @@ export class JobService {
     if (this.stopping && event.type === 'cancelled' && !this.cancelRequested) {
       event = {
         type: 'fail',
-        error: { code: 'JobInterrupted', message: 'Twinloop was stopped while this job ran; what it wrote stays written.' },
+        error: {
+          code: 'JobInterrupted',
+          message: 'Twinloop was stopped while this job ran; what it wrote stays written.',
+        },
       };
     }
     const base = this.current ?? job;
@@ -301,7 +318,10 @@ export class JobService {
     await this.o.store.put(finished);
   }
 
-  private async runImportJob(job: ImportJobRecord, save: (p: ImportJobRecord['progress']) => Promise<void>): Promise<JobEvent> {
+  private async runImportJob(
+    job: ImportJobRecord,
+    save: (p: ImportJobRecord['progress']) => Promise<void>,
+  ): Promise<JobEvent> {
     const l = this.o.limits;
     let log;
     try {
@@ -351,7 +371,10 @@ export class JobService {
     }
   }
 
-  private async runDeleteJob(job: DeleteJobRecord, save: (p: DeleteJobRecord['progress']) => Promise<void>): Promise<JobEvent> {
+  private async runDeleteJob(
+    job: DeleteJobRecord,
+    save: (p: DeleteJobRecord['progress']) => Promise<void>,
+  ): Promise<JobEvent> {
     const r = await runDelete({
       target: this.o.deleteTarget,
       batchSize: this.o.limits.batchSize,

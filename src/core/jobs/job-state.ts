@@ -109,7 +109,12 @@ export function canApply(job: Pick<JobRecord, 'kind' | 'status'>, event: JobEven
  * The job after `event` at time `now` (a new object).
  * @throws ValidationFailed when the event does not apply (e.g. cancel of a finished job)
  */
-export function applyJobEvent<J extends JobRecord>(job: J, event: JobEvent, now: number, retentionMs: number): J {
+export function applyJobEvent<J extends JobRecord>(
+  job: J,
+  event: JobEvent,
+  now: number,
+  retentionMs: number,
+): J {
   const next = canApply(job, event.type) ? TRANSITIONS[job.status][event.type] : undefined;
   if (!next) {
     throw new TwinloopError(

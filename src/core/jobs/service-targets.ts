@@ -19,19 +19,22 @@ export interface ServiceTargetOptions {
 }
 
 export function serviceImportTarget(o: ServiceTargetOptions): ImportTarget {
-  const exists = (code: 'DigitalTwinAlreadyExists' | 'RelationshipAlreadyExists', what: string) => (e: unknown) => {
-    if (isTwinloopError(e) && e.code === 'PreconditionFailed') {
-      throw new TwinloopError(code, `${what} exists already; an import job does not replace it.`);
-    }
-    throw e;
-  };
+  const exists =
+    (code: 'DigitalTwinAlreadyExists' | 'RelationshipAlreadyExists', what: string) => (e: unknown) => {
+      if (isTwinloopError(e) && e.code === 'PreconditionFailed') {
+        throw new TwinloopError(code, `${what} exists already; an import job does not replace it.`);
+      }
+      throw e;
+    };
   return {
     hasModel: (id) => o.models.has(id),
     addModels: (models) => {
       o.models.add(models);
     },
     createTwin: (id, body) =>
-      o.twins.createOrReplace(id, body, { ifNoneMatch: '*' }).catch(exists('DigitalTwinAlreadyExists', `Twin '${id}'`)),
+      o.twins
+        .createOrReplace(id, body, { ifNoneMatch: '*' })
+        .catch(exists('DigitalTwinAlreadyExists', `Twin '${id}'`)),
     createRelationship: (sourceId, relId, body) =>
       o.twins.relationships
         .createOrReplace(sourceId, relId, body, { ifNoneMatch: '*' })

@@ -49,7 +49,10 @@ export function describeJobStoreContract(name: string, make: () => Promise<JobSt
       expect(first.map((j) => j.id)).toEqual(['job-6', 'job-5', 'job-4']);
       const last = first[2]!;
       expect(await store.delete('import', last.id)).toBe(true);
-      const next = await store.list('import', { limit: 10, after: { createdAt: last.createdAt, id: last.id } });
+      const next = await store.list('import', {
+        limit: 10,
+        after: { createdAt: last.createdAt, id: last.id },
+      });
       expect(next.map((j) => j.id)).toEqual(['job-3', 'job-2', 'job-1', 'job-0']);
       expect(await store.list('delete', { limit: 10 })).toEqual([]);
       const started = applyJobEvent((await store.get('import', 'job-1'))!, { type: 'start' }, 200, DAY);

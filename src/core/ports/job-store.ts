@@ -14,7 +14,10 @@ export interface JobStore {
    * Jobs of one kind in creation order (then id), at most `limit`, starting after the job
    * `after` (an id from a previous page; a deleted one still works as a position).
    */
-  list(kind: JobKind, options: { limit: number; after?: { createdAt: number; id: string } }): Promise<JobRecord[]>;
+  list(
+    kind: JobKind,
+    options: { limit: number; after?: { createdAt: number; id: string } },
+  ): Promise<JobRecord[]>;
   /** Jobs of any kind whose status is one of `statuses` (to recover after a restart). */
   withStatus(statuses: readonly string[]): Promise<JobRecord[]>;
   /** How many jobs of the kind are kept. */
