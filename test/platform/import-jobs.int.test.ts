@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliLayer, resolveConfig, type ConfigLayer } from '../../src/app/config.js';
 import { startPlatform, type Platform } from '../../src/app/platform.js';
 import { BAD_KINDS, writeImportFile, type BadKind, type ImportFileFacts } from '../support/import-file.js';
+import { cliFor } from '../cli/cli-runner.js';
 import { API, tempDataDir, waitFor } from './platform-fixture.js';
 
 const data = tempDataDir('twinloop-import-');
@@ -352,6 +353,26 @@ describe('import jobs', () => {
     expect(j.error?.code).toBe('JobInterrupted');
     expect(platform.graph.twinCount).toBeGreaterThan(500);
     expect(platform.graph.twinCount).toBeLessThan(30_000);
+  }, 60_000);
+});
+
+describe('twinloop jobs (CLI)', () => {
+  it('uploads a file, follows the job to its end and prints its log', async () => {
+    expect(
+      (await api('POST', `/jobs/deletions?${API}`, undefined, { 'operation-id': 'wipe-cli' })).status,
+    ).toBe(202);
+    await finished('wipe-cli', 'deletions');
+    const file = path.join(data.dir, 'cli.ndjson');
+    await writeImportFile(file, { twins: 20, relationships: 10, bad: ['invalidTwin'] });
+    const cli = cliFor(data.dir);
+    const r = await cli('jobs', 'import', file, '--id', 'from-cli', '--wait');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('import job from-cli created');
+    expect(r.stdout).toMatch(/succeeded: 21 twins, 11 relationships, 1 errors/);
+    const log = await cli('jobs', 'log', 'from-cli');
+    expect(log.stdout).toContain('"code":"ValidationFailed"');
+    expect((await cli('jobs', 'delete-all')).code).toBe(2);
   }, 60_000);
 });
 
