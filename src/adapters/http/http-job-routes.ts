@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { JobService } from '../../core/jobs/job-service.js';
-import { jobToJson, type JobKind } from '../../core/jobs/job-state.js';
+import { checkJobId, jobToJson, type JobKind } from '../../core/jobs/job-state.js';
 import type { FileImportIo } from '../files/file-import-io.js';
 import { checkApiVersion, header, nextLink, pageSize } from './http-adt-common.js';
 import { mediaType, NDJSON_BODY_TYPES } from './http-body-parser.js';
@@ -177,6 +177,7 @@ export function jobRoutesPlugin(options: JobRoutesOptions): FastifyPluginAsync {
         },
         async (req, reply) => {
           const { id } = req.params as { id: string };
+          checkJobId('import', id);
           const body = req.body as AsyncIterable<Uint8Array> | undefined;
           if (
             !body ||

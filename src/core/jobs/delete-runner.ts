@@ -9,7 +9,9 @@ import { toJobError } from './import-runner.js';
 import type { DeleteProgress, JobError } from './job-state.js';
 
 export interface DeleteTarget {
+  /** Every relationship; the iteration must go on correctly while the yielded ones are deleted. */
   relationships(): Iterable<{ sourceId: string; id: string }>;
+  /** Every twin id; the same rule. */
   twinIds(): Iterable<string>;
   modelIds(): string[];
   relationshipCount(): number;
@@ -27,6 +29,8 @@ export interface DeleteRunOptions {
   /** ms since epoch after which the job fails (from timeoutInMinutes), if any. */
   deadline?: number;
   yieldNow: () => Promise<void>;
+  /** True when Twinloop is stopping: the job ends failed (JobInterrupted) at its next batch. */
+  interrupted?: () => boolean;
   onProgress: (progress: DeleteProgress) => void | Promise<void>;
   now: () => number;
 }
@@ -53,6 +57,11 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
   };
   const fail = (error: JobError): DeleteOutcome => ({ status: 'failed', progress, error });
   const late = () => o.deadline !== undefined && o.now() > o.deadline;
+  const stopping = () => o.interrupted?.() ?? false;
+  const interruptedError: JobError = {
+    code: 'JobInterrupted',
+    message: 'Twinloop was stopped while this delete job ran; what it deleted stays deleted.',
+  };
   const timeout = (): JobError => ({
     code: 'TimeoutError',
     message: 'The delete job ran past its timeoutInMinutes; what was deleted stays deleted.',
@@ -64,13 +73,24 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
     write: (item: T) => Promise<void>,
     count: () => void,
   ): Promise<JobError | undefined> => {
+    // One iterator across batches (the target's iterables must allow deleting what they yielded);
+    // when it ends, one fresh pass makes sure nothing was left behind.
+    let it = source()[Symbol.iterator]();
+    let fresh = true;
     for (;;) {
       const batch: T[] = [];
-      for (const x of source()) {
-        batch.push(x);
-        if (batch.length >= o.batchSize) break;
+      while (batch.length < o.batchSize) {
+        const n = it.next();
+        if (n.done) break;
+        batch.push(n.value);
       }
-      if (batch.length === 0) return undefined;
+      if (batch.length === 0) {
+        if (fresh) return undefined;
+        it = source()[Symbol.iterator]();
+        fresh = true;
+        continue;
+      }
+      fresh = false;
       const started: Promise<void>[] = [];
       try {
         target.transaction(() => {
@@ -87,6 +107,7 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
       if (failed) return toJobError(failed.reason, 'An entity could not be deleted');
       await o.yieldNow();
       if (late()) return timeout();
+      if (stopping()) return interruptedError;
     }
   };
 
@@ -125,6 +146,7 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
     await o.yieldNow();
     if (deleted === 0) return fail(toJobError(lastError, 'The remaining models depend on each other'));
     if (late()) return fail(timeout());
+    if (stopping()) return fail(interruptedError);
   }
   return { status: 'succeeded', progress };
 }

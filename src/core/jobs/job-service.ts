@@ -380,6 +380,7 @@ export class JobService {
       batchSize: this.o.limits.batchSize,
       ...(job.timeoutMinutes !== undefined ? { deadline: job.createdAt + job.timeoutMinutes * 60_000 } : {}),
       yieldNow: this.o.yieldNow,
+      interrupted: () => this.stopping,
       onProgress: (p) => save({ ...p, total: { ...p.total } }),
       now: this.now,
     });

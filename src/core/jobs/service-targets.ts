@@ -45,9 +45,14 @@ export function serviceImportTarget(o: ServiceTargetOptions): ImportTarget {
 
 export function serviceDeleteTarget(o: ServiceTargetOptions): DeleteTarget {
   return {
+    // Safe to go on with while what was yielded is deleted: the twins (a Map) do not change during
+    // this phase, and each twin's relationships are copied before the first is yielded.
     relationships: function* () {
-      for (const r of o.graph.allRelationships()) yield { sourceId: r.sourceId, id: r.id };
+      for (const t of o.graph.allTwins()) {
+        yield* [...o.graph.outgoing(t.id)].map((r) => ({ sourceId: r.sourceId, id: r.id }));
+      }
     },
+    // A Map iteration: deleting visited twins does not disturb it.
     twinIds: function* () {
       for (const t of o.graph.allTwins()) yield t.id;
     },
