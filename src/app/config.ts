@@ -119,6 +119,31 @@ export const ConfigSchema = Type.Object(
       /** MiB of trajectories one run may produce (a larger run is refused before it starts). */
       maxResultMiB: Type.Number({ minimum: 1 }),
     }),
+    /** Import and delete jobs (docs/import-jobs.md). */
+    jobs: Type.Object({
+      /** The folder under the data folder that file: URIs of import jobs must name (no '..'). */
+      importsFolder: Type.String({ minLength: 1, pattern: '^(?!.*(^|[\\\\/])\\.\\.([\\\\/]|$))[^\\\\/].*$' }),
+      /** Jobs of one kind kept at most (ADT: JobLimitReached). */
+      maxJobs: Type.Integer({ minimum: 1 }),
+      /** Days a finished job is kept (purgeDateTime). */
+      retentionDays: Type.Number({ exclusiveMinimum: 0 }),
+      /** Twins or relationships written per transaction (then the event loop is yielded). */
+      batchSize: Type.Integer({ minimum: 1, maximum: 10_000 }),
+      /** Most ms of writes per transaction (a batch is cut into slices; the event loop runs between). */
+      sliceMs: Type.Number({ minimum: 1, maximum: 1000 }),
+      /** Longest line of an import file, KiB. */
+      maxLineKiB: Type.Integer({ minimum: 1 }),
+      /** Largest Models section, MiB (held for its one batch). */
+      maxModelMiB: Type.Number({ exclusiveMinimum: 0 }),
+      /** Largest import input (file, download or upload), MiB. */
+      maxInputMiB: Type.Number({ exclusiveMinimum: 0 }),
+      /** Error lines written to an output log at most (later ones are counted). */
+      maxLoggedErrors: Type.Integer({ minimum: 1 }),
+      /** Whether http(s) inputBlobUri values are fetched. */
+      httpInput: Type.Boolean(),
+      /** Time budget of an http(s) input, ms. */
+      httpTimeoutMs: Type.Integer({ minimum: 1000 }),
+    }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -164,6 +189,19 @@ export function defaultConfig(): TwinloopConfig {
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
     simulation: { enabled: true, shadow: true },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
+    jobs: {
+      importsFolder: 'imports',
+      maxJobs: 100,
+      retentionDays: 30,
+      batchSize: 200,
+      sliceMs: 10,
+      maxLineKiB: 4096,
+      maxModelMiB: 64,
+      maxInputMiB: 16_384,
+      maxLoggedErrors: 10_000,
+      httpInput: true,
+      httpTimeoutMs: 3_600_000,
+    },
     logLevel: 'info',
   };
 }

@@ -4,7 +4,9 @@
  * → HTTP (with the live stream) → the device simulator (when on and the pilot has behaviours/).
  * Stop in reverse: simulator, HTTP, MQTT, live hub, storage (which flushes).
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { isTwinloopError, TwinloopError, type ErrorCode } from '../core/errors/errors.js';
@@ -27,6 +29,10 @@ import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
 import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
 import { ensureMqttClientId } from '../adapters/mqtt/mqtt-client-id.js';
 import { deviceRoutesPlugin } from '../adapters/http/http-device-routes.js';
+import { jobRoutesPlugin } from '../adapters/http/http-job-routes.js';
+import { FileImportIo } from '../adapters/files/file-import-io.js';
+import { JobService } from '../core/jobs/job-service.js';
+import { serviceDeleteTarget, serviceImportTarget } from '../core/jobs/service-targets.js';
 import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
 import { authRequired, type TwinloopConfig } from './config.js';
 import { ControlService } from '../core/control/control-service.js';
@@ -88,6 +94,10 @@ export interface Platform {
   readonly shadow: ShadowService | undefined;
   /** The device simulator playing the pilot's behaviours, when on (config.simulation). */
   readonly simulator: Simulator | undefined;
+  /** Import and delete jobs (ADT's /jobs routes). */
+  readonly jobs: JobService;
+  /** Where import jobs read and write (the imports folder, job logs). */
+  readonly importIo: FileImportIo;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
 }
@@ -459,6 +469,42 @@ async function startLocked(
     });
     closers.push(() => whatIf.close());
 
+    // ---- import and delete jobs: through the same services as the REST API, one job at a time
+    const importIo = new FileImportIo({
+      importsDir: path.resolve(config.dataDir, config.jobs.importsFolder),
+      logsDir: path.join(config.dataDir, 'jobs'),
+      maxInputBytes: config.jobs.maxInputMiB * 1024 * 1024,
+      httpInput: config.jobs.httpInput,
+      httpTimeoutMs: config.jobs.httpTimeoutMs,
+    });
+    const jobTargets = {
+      models,
+      twins,
+      graph,
+      transaction: (fn: () => void) => storage.twins.transaction(fn),
+    };
+    const jobLogger = logger.child({ component: 'jobs' });
+    const jobs = new JobService({
+      store: storage.jobs,
+      io: importIo,
+      importTarget: serviceImportTarget(jobTargets),
+      deleteTarget: serviceDeleteTarget(jobTargets),
+      limits: {
+        maxJobs: config.jobs.maxJobs,
+        retentionMs: config.jobs.retentionDays * 86_400_000,
+        batchSize: config.jobs.batchSize,
+        sliceMs: config.jobs.sliceMs,
+        maxLineBytes: config.jobs.maxLineKiB * 1024,
+        maxModelBytes: config.jobs.maxModelMiB * 1024 * 1024,
+        maxLoggedErrors: config.jobs.maxLoggedErrors,
+        progressEveryMs: 1000,
+      },
+      yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
+      newId: randomUUID,
+      onError: (err, job) =>
+        jobLogger.error({ err, job: job.id, kind: job.kind }, 'a job stopped on an error'),
+    });
+
     // ---- live stream
     const isOfModel = (_ws: string, modelId: string, baseId: string) => models.isOfModel(modelId, baseId);
     const hub = new LiveHub({
@@ -541,6 +587,7 @@ async function startLocked(
             homePlugin({
               info: () => homeInfo({ pilot, graph, models, behaviours, mqttUrl, simulator, shadow, token }),
             }),
+            jobRoutesPlugin({ jobs, io: importIo }),
             deviceRoutesPlugin({
               workspace,
               credentials: storage.credentials,
@@ -562,6 +609,9 @@ async function startLocked(
       },
     );
     closers.push(() => http.close());
+    // Jobs run once everything is up; they stop first (at their next batch), before HTTP closes.
+    await jobs.start();
+    closers.push(() => jobs.stop());
     const address = http.app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -668,6 +718,8 @@ async function startLocked(
       whatIf,
       calibration,
       simulator,
+      jobs,
+      importIo,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {

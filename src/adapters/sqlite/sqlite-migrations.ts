@@ -177,4 +177,22 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'import and delete jobs',
+    up: (db) => {
+      db.exec(`
+        -- One row per job; body: the job as JSON (status, times, progress, error).
+        CREATE TABLE jobs (
+          kind TEXT NOT NULL,
+          id TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          status TEXT NOT NULL,
+          purge_at INTEGER NOT NULL,
+          body TEXT NOT NULL,
+          PRIMARY KEY (kind, id)
+        );
+        CREATE INDEX jobs_by_created ON jobs (kind, created_at, id);
+      `);
+    },
+  },
 ];

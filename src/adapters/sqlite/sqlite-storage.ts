@@ -4,6 +4,7 @@
  * stores on the same connection. close() commits what is pending and closes the file. `health`
  * says whether writes work now (readiness), from the group commits and a probe write.
  */
+import { SqliteJobStore } from './sqlite-job-store.js';
 import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite-database.js';
 import type Database from 'better-sqlite3';
 import type { GroupCommitOptions } from './sqlite-group-commit.js';
@@ -46,6 +47,8 @@ export interface SqliteStorage {
   behaviour: SqliteBehaviourParameterStore;
   /** Device credentials (tokens scoped to one twin, stored hashed). */
   credentials: SqliteDeviceCredentialStore;
+  /** Import and delete jobs (ADT's /jobs routes). */
+  jobs: SqliteJobStore;
   /** Flushes history and dead letters, then closes the database. */
   close(): Promise<void>;
 }
@@ -102,6 +105,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     deadLetters,
     behaviour: new SqliteBehaviourParameterStore(database.db),
     credentials: new SqliteDeviceCredentialStore(database.db),
+    jobs: new SqliteJobStore(database.db),
     close: async () => {
       if (closed) return;
       closed = true;

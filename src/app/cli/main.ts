@@ -20,6 +20,7 @@ import { registerDeadLetters } from './cmd-dead-letters.js';
 import { registerWhatIf } from './cmd-whatif.js';
 import { registerStatus } from './cmd-status.js';
 import { registerDevices } from './cmd-devices.js';
+import { registerJobs } from './cmd-jobs.js';
 
 const program = new Command();
 program
@@ -66,6 +67,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerWhatIf,
   registerStatus,
   registerDevices,
+  registerJobs,
 ];
 const kit: CliKit = { run };
 for (const register of COMMANDS) register(program, kit);

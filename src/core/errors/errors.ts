@@ -76,6 +76,11 @@ export const ERROR_STATUS = {
   QueryBudgetExceeded: 422,
   // history
   InvalidHistoryQuery: 400,
+  // import and delete jobs
+  ImportJobNotFound: 404,
+  DeleteJobNotFound: 404,
+  /** ADT's code: as many jobs of the kind as are kept exist already (jobs.maxJobs). */
+  JobLimitReached: 400,
   // configuration and lifecycle (not HTTP-facing, but catalogued)
   InvalidConfig: 500,
   PortInUse: 500,

@@ -1,0 +1,30 @@
+/**
+ * Where import jobs read their input and write their output log (ADT: inputBlobUri and
+ * outputBlobUri). The file adapter takes `file:` URIs inside the imports folder and `http(s):`
+ * inputs with a size and time budget (adapters/files/file-import-io.ts).
+ */
+import type { ImportLogSink } from '../jobs/import-runner.js';
+
+export interface ImportInput {
+  /** The bytes of the input, streamed. Rejects (mid-stream) with a TwinloopError when a budget runs out. */
+  stream: AsyncIterable<Uint8Array>;
+  /** The size, when the source tells it. */
+  totalBytes?: number;
+  /** Stops reading and frees the source. */
+  close(): void;
+}
+
+export interface ImportLog extends ImportLogSink {
+  close(): Promise<void>;
+}
+
+export interface ImportIo {
+  /** Checks the URIs of a new job before it is accepted. @throws ValidationFailed with the reason */
+  checkUris(inputBlobUri: string, outputBlobUri: string): void;
+  /** Opens the input. @throws ValidationFailed (not allowed, not found), ServiceUnavailable (unreachable) */
+  openInput(inputBlobUri: string): Promise<ImportInput>;
+  /** Creates the job's output log (empty). */
+  openLog(jobId: string, outputBlobUri: string): Promise<ImportLog>;
+  /** Removes the job's output log when it is Twinloop's own (in the data folder), never a user's file. */
+  removeLog(jobId: string, outputBlobUri: string): Promise<void>;
+}
