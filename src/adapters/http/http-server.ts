@@ -19,7 +19,7 @@ import type { HttpServerOptions } from './http-context.js';
 import { checkApiVersion } from './http-adt-common.js';
 import { installBodyParser } from './http-body-parser.js';
 import { installEdgeGuard } from './http-edge-guard.js';
-import { installErrorHandlers } from './http-errors.js';
+import { MAX_PATH_PARAM_LENGTH, frameworkError, installErrorHandlers } from './http-errors.js';
 import { registerControlRoutes } from './http-control-routes.js';
 import { registerSimulatorRoutes } from './http-simulator-routes.js';
 import { registerHistoryRoutes } from './http-history-routes.js';
@@ -75,7 +75,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    routerOptions: { maxParamLength: 4096 },
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
     ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     ajv: { customOptions: { coerceTypes: true, allErrors: true } },
   }) as unknown as FastifyInstance;
