@@ -210,9 +210,7 @@ export class ModelRegistry implements ModelLookup {
   }
 
   private ownedBy(definedBy: string): Set<string> {
-    return new Set(
-      [...this.entries.entries()].filter(([, e]) => e.definedBy === definedBy).map(([k]) => k),
-    );
+    return new Set([...this.entries.entries()].filter(([, e]) => e.definedBy === definedBy).map(([k]) => k));
   }
 
   /** @throws TwinloopError ModelNotFound */

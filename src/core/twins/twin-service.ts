@@ -10,7 +10,8 @@
  * goes to `onHistoryError`, and `historyNotRecorded(twin)` tells the caller (never a failed write).
  * Relationships live in relationship-service.ts; TwinService exposes both through one object.
  */
-import { TwinloopError, errors, type Problem } from '../errors/errors.js';
+import { TwinloopError, errors, quote, type Problem } from '../errors/errors.js';
+import { isPlainObject } from '../graph/twin-json.js';
 import type { RelationshipRecord, TwinGraph, TwinRecord } from '../graph/graph-types.js';
 import type { LiveEvent } from '../live/live-events.js';
 import type { InterfaceInfo } from '../models/model-types.js';
@@ -18,6 +19,7 @@ import type { HistoryPoint, HistoryValue, TwinStore } from '../ports/storage-por
 import { checkUntrustedValue } from '../json/untrusted-json.js';
 import { applyPatch, clone, parsePatch, toPointer, type PatchOp } from './json-patch.js';
 import { RelationshipService } from './relationship-service.js';
+import { readMetadataEntries, splitMetadataOps } from './twin-metadata.js';
 import { checkTwinContents } from './twin-validation.js';
 import {
   checkIfMatch,
@@ -106,7 +108,7 @@ export class TwinService {
     // Untrusted keys are data: a __proto__ member would be copied as a prototype, unchecked.
     const hostile = checkUntrustedValue(body, { what: 'The digital twin', source: 'request body' });
     if (hostile) throw errors.validation('ValidationFailed', `Digital twin '${id}' is not valid.`, [hostile]);
-    const { modelId, contents, problems } = readTwinBody(body);
+    const { modelId, contents, sourceTimes, problems } = readTwinBody(body);
     let iface: InterfaceInfo | undefined;
     if (modelId !== undefined) {
       iface = this.o.models.getInterface(modelId);
@@ -147,6 +149,7 @@ export class TwinService {
       // Latest telemetry survives a replace; the ingest service updates this object in place.
       telemetry: existing?.telemetry ?? {},
     };
+    if (Object.keys(sourceTimes).length) twin.sourceTimes = sourceTimes;
     this.o.store.saveTwin(twin);
     this.o.graph.putTwin(twin);
     await this.appendHistory(twin, Object.keys(propertyTimes), now);
@@ -243,70 +246,77 @@ export class TwinService {
   // ---------------------------------------------------------------- internals
 
   private async applyTwinPatch(twin: TwinRecord, patch: unknown): Promise<TwinRecord> {
-    const { ops, problems } = parsePatch(patch);
-    const usable = ops.filter((op) => {
-      if (op.segments[0]!.startsWith('$')) {
-        problems.push({
-          code: 'patch.path.system',
-          message: `${op.path}: system properties ($dtId, $etag, $metadata) cannot be patched.`,
-          pointer: `/${op.index}/path`,
-          source: 'request body',
-        });
-        return false;
-      }
-      if (op.segments.length >= 2 && op.segments[1] === '$metadata') {
-        problems.push({
-          code: 'patch.path.system',
-          message: `${op.path}: a component's $metadata cannot be patched.`,
-          pointer: `/${op.index}/path`,
-          source: 'request body',
-        });
-        return false;
-      }
-      return true;
-    });
+    const parsed = parsePatch(patch);
+    const problems = parsed.problems;
+    const current = this.o.models.getInterface(twin.modelId);
+    const isComp = (name: string): boolean => current?.contents.get(name)?.kind === 'Component';
+    const { valueOps, metaOps, problems: metaProblems } = splitMetadataOps(parsed.ops, isComp);
+    problems.push(...metaProblems);
     const next = clone(twin.contents);
-    problems.push(...applyPatch(next, usable));
+    problems.push(...applyPatch(next, valueOps));
     if (problems.length)
       throw errors.validation(
         'JsonPatchInvalid',
-        `The patch of digital twin '${twin.id}' is not valid.`,
+        `The patch of digital twin '${quote(twin.id)}' is not valid.`,
         problems,
       );
-    const iface = this.o.models.getInterface(twin.modelId);
+    const modelOp = metaOps.filter((m) => m.kind === 'model').at(-1);
+    const modelId = modelOp === undefined ? twin.modelId : this.newModelOf(twin, modelOp.value);
+    const iface = this.o.models.getInterface(modelId);
     if (!iface) {
-      throw errors.validation('ValidationFailed', `Digital twin '${twin.id}' cannot be patched.`, [
+      throw errors.validation('ValidationFailed', `Digital twin '${quote(twin.id)}' cannot be patched.`, [
         {
           code: 'twin.model.unknown',
-          message: `Its model ${twin.modelId} is no longer uploaded.`,
+          message: `Its model ${twin.modelId} is no longer uploaded: upload it again, or move the twin to another model (replace /$metadata/$model).`,
           pointer: '/$metadata/$model',
         },
       ]);
     }
-    const touched = new Set(usable.map((op) => op.segments[0]!));
+    const moved = modelId !== twin.modelId;
+    const touched = new Set(valueOps.map((op) => op.segments[0]!));
+    // A twin moved to another model must be valid for it as a whole (ADT's rule).
     const invalid = checkTwinContents(iface, next, this.o.models, {
-      requireComponents: false,
-      only: touched,
+      requireComponents: moved,
+      ...(moved ? {} : { only: touched }),
     });
+    const sourceTimes = { ...twin.sourceTimes };
+    for (const m of metaOps) {
+      if (m.kind !== 'sourceTime') continue;
+      if (m.remove) delete sourceTimes[m.key];
+      else if (valueAt(next, m.key) === null) {
+        invalid.push({
+          code: 'twin.metadata.noProperty',
+          message: `sourceTime is set for '${m.key}', which has no value (set the value in the same patch).`,
+          pointer: `/${m.index}/path`,
+          source: 'request body',
+        });
+      } else sourceTimes[m.key] = m.value!;
+    }
     if (invalid.length)
       throw errors.validation(
         'ValidationFailed',
-        `The patch of digital twin '${twin.id}' is not valid for model ${twin.modelId}.`,
+        `The patch of digital twin '${quote(twin.id)}' is not valid for model ${modelId}.`,
         invalid,
       );
 
     const now = this.o.now();
-    const propertyTimes = { ...twin.propertyTimes };
+    const propertyTimes = moved ? retimed(iface, twin, next) : { ...twin.propertyTimes };
     const changed = new Set<string>();
-    for (const op of usable) this.touchTimes(iface, op, next, propertyTimes, changed, now);
+    for (const op of valueOps) this.touchTimes(iface, op, next, propertyTimes, changed, now);
+    for (const m of metaOps) if (m.kind === 'sourceTime' && !m.remove) propertyTimes[m.key] ??= now;
+    // A sourceTime lives as long as its property.
+    for (const k of Object.keys(sourceTimes)) if (propertyTimes[k] === undefined) delete sourceTimes[k];
     const updated: TwinRecord = {
-      ...twin,
+      id: twin.id,
+      modelId,
+      workspace: twin.workspace,
       etag: this.o.etag(),
       lastUpdateTime: now,
       contents: next,
       propertyTimes,
       telemetry: twin.telemetry,
     };
+    if (Object.keys(sourceTimes).length) updated.sourceTimes = sourceTimes;
     this.o.store.saveTwin(updated);
     this.o.graph.putTwin(updated);
     await this.appendHistory(updated, [...changed], now);
@@ -315,14 +325,38 @@ export class TwinService {
         type: 'propertyChange',
         workspace: this.workspace,
         twinId: twin.id,
-        modelId: twin.modelId,
+        modelId,
         time: now,
-        patch: usable.map((op) =>
+        patch: parsed.ops.map((op) =>
           op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
         ),
       },
     ]);
     return updated;
+  }
+
+  /** The model a `/$metadata/$model` patch moves the twin to. @throws ValidationFailed, ModelDecommissioned */
+  private newModelOf(twin: TwinRecord, value: unknown): string {
+    if (typeof value !== 'string' || !this.o.models.getInterface(value)) {
+      throw errors.validation('ValidationFailed', `Digital twin '${quote(twin.id)}' cannot change model.`, [
+        {
+          code: 'twin.model.unknown',
+          message:
+            typeof value === 'string'
+              ? `Model ${quote(value)} is not uploaded.`
+              : '$model must be the id of an uploaded model.',
+          pointer: '/$metadata/$model',
+          source: 'request body',
+        },
+      ]);
+    }
+    if (value !== twin.modelId && this.o.models.isDecommissioned(value)) {
+      throw new TwinloopError(
+        'ModelDecommissioned',
+        `Model ${value} is decommissioned: no twin can move to it.`,
+      );
+    }
+    return value;
   }
 
   /** Updates per-property times for one applied operation; `changed` collects the history paths. */
@@ -394,8 +428,8 @@ export class TwinService {
   private checkId(kind: 'twin' | 'relationship', id: string): void {
     if (id.length === 0 || id.length > this.o.maxIdLength || hasControlCharacter(id)) {
       throw new TwinloopError(
-        'BadRequest',
-        `The ${kind} id must be 1 to ${this.o.maxIdLength} characters without control characters.`,
+        'InvalidArgument',
+        `The ${kind} id is invalid: it must be 1 to ${this.o.maxIdLength} characters without control characters (it has ${id.length}).`,
       );
     }
   }
@@ -405,10 +439,12 @@ export class TwinService {
 function readTwinBody(body: unknown): {
   modelId: string | undefined;
   contents: Record<string, unknown>;
+  sourceTimes: Record<string, string>;
   problems: Problem[];
 } {
   const problems: Problem[] = [];
   const contents: Record<string, unknown> = {};
+  const sourceTimes: Record<string, string> = {};
   const src = 'request body';
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     problems.push({
@@ -417,7 +453,7 @@ function readTwinBody(body: unknown): {
       pointer: '',
       source: src,
     });
-    return { modelId: undefined, contents, problems };
+    return { modelId: undefined, contents, sourceTimes, problems };
   }
   const b = body as Record<string, unknown>;
   const meta = b.$metadata;
@@ -446,11 +482,35 @@ function readTwinBody(body: unknown): {
       continue;
     }
     if (typeof v === 'object' && v !== null && !Array.isArray(v) && '$metadata' in v) {
-      const { $metadata: _ignored, ...rest } = v as Record<string, unknown>;
+      const { $metadata: compMeta, ...rest } = v as Record<string, unknown>;
       contents[k] = rest;
+      if (isPlainObject(compMeta)) problems.push(...readMetadataEntries(compMeta, k, rest, sourceTimes));
     } else contents[k] = v;
   }
-  return { modelId, contents, problems };
+  if (isPlainObject(meta)) problems.push(...readMetadataEntries(meta, undefined, contents, sourceTimes));
+  return { modelId, contents, sourceTimes, problems };
+}
+
+/**
+ * Property times of a twin moved to another model: a property keeps its time when it is still one
+ * (at the same key: "prop" or "comp/prop" as the new model has it); touchTimes stamps the rest.
+ */
+function retimed(
+  iface: InterfaceInfo,
+  twin: TwinRecord,
+  next: Record<string, unknown>,
+): Record<string, number> {
+  const times: Record<string, number> = {};
+  const keep = (key: string): void => {
+    const t = twin.propertyTimes[key];
+    times[key] = t ?? twin.lastUpdateTime;
+  };
+  for (const [name, value] of Object.entries(next)) {
+    if (iface.contents.get(name)?.kind === 'Component' && isPlainObject(value)) {
+      for (const p of Object.keys(value)) keep(`${name}/${p}`);
+    } else keep(name);
+  }
+  return times;
 }
 
 function valueAt(contents: Record<string, unknown>, path: string): HistoryValue {
