@@ -1,5 +1,5 @@
 /**
- * The HTTP server: Azure Digital Twins' data-plane REST API (api-version 2022-05-31 and 2023-10-31)
+ * The HTTP server: Azure Digital Twins' data-plane REST API (the four GA api-versions: 2020-10-31, 2022-05-31, 2023-06-30, 2023-10-31)
  * plus Twinloop's extensions (bulk telemetry, history, dead letters, health, metrics, OpenAPI).
  * The edge every request passes (http-edge-guard.ts): Host checked against the bound names, the
  * bearer token on every route but GET /healthz, Origin checked on writes and WebSocket upgrades;
@@ -116,7 +116,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       info: {
         title: 'Twinloop API',
         description:
-          'Azure Digital Twins data-plane REST API (2022-05-31, 2023-10-31) plus Twinloop extensions. See docs/api.md.',
+          'Azure Digital Twins data-plane REST API (2020-10-31, 2022-05-31, 2023-06-30, 2023-10-31) plus Twinloop extensions. See docs/api.md.',
         version: '0.1.0',
       },
       ...(options.token !== undefined

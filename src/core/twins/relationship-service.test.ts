@@ -109,7 +109,9 @@ describe('RelationshipService', () => {
     );
     expect(e.code).toBe('TargetTwinNotFound');
     expect(e.status).toBe(404);
-    expect(e.problems.map((p) => `${p.pointer} ${p.code}`)).toEqual(['/$targetId relationship.target.notFound']);
+    expect(e.problems.map((p) => `${p.pointer} ${p.code}`)).toEqual([
+      '/$targetId relationship.target.notFound',
+    ]);
     const self = await caught(
       w.twins.relationships.createOrReplace('r1', 'x', { $targetId: 'r1', $relationshipName: 'contains' }),
     );
