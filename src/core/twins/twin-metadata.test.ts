@@ -168,16 +168,29 @@ describe('twin $metadata: sourceTime and $model', () => {
         '@context': 'dtmi:dtdl:context;3',
         '@id': 'dtmi:test:Lamp;1',
         '@type': 'Interface',
-        contents: [{ '@type': 'Property', name: 'area', schema: 'double' }],
+        contents: [
+          { '@type': 'Property', name: 'area', schema: 'double' },
+          { '@type': 'Component', name: 'thermostat', schema: 'dtmi:test:Thermostat;1' },
+        ],
       },
     ]);
-    await w.twins.createOrReplace('l1', { $metadata: { $model: 'dtmi:test:Lamp;1' }, area: 2 });
+    await w.twins.createOrReplace('l1', {
+      $metadata: { $model: 'dtmi:test:Lamp;1' },
+      area: 2,
+      thermostat: { $metadata: { mode: { sourceTime: NS } }, mode: 'eco' },
+    });
     w.models.delete('dtmi:test:Lamp;1');
     expect(w.twins.get('l1').modelId).toBe('dtmi:test:Lamp;1');
+    // Still read as written: the component keeps its own $metadata.
+    expect(json('l1').thermostat.$metadata.mode?.sourceTime).toBe(NS);
     const e = await caught(w.twins.update('l1', [{ op: 'replace', path: '/area', value: 3 }]));
     expect(e.code).toBe('ValidationFailed');
     expect(e.message).toContain('no longer uploaded');
-    await w.twins.update('l1', [{ op: 'replace', path: '/$metadata/$model', value: SPACE }]);
+    await w.twins.update('l1', [
+      { op: 'replace', path: '/$metadata/$model', value: SPACE },
+      { op: 'remove', path: '/thermostat' },
+    ]);
     expect(w.twins.get('l1').modelId).toBe(SPACE);
+    expect(w.twins.get('l1').sourceTimes).toBeUndefined();
   });
 });
