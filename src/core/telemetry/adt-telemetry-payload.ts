@@ -15,11 +15,20 @@
 import type { Problem } from '../errors/errors.js';
 import { JSON_PROBLEM, decodeUtf8, parseUntrustedJson } from '../json/untrusted-json.js';
 import { parseTime, pointerToken } from './payload-parser.js';
-import type { ReadingSet } from './telemetry-types.js';
+import { checkReadingSet, type IngestWorkspace, type ReadingFailureCode } from './reading-validator.js';
+import type { IncomingMessage, ReadingSet } from './telemetry-types.js';
 
 export type AdtPayloadResult =
   | { ok: false; problems: Problem[] }
-  | { ok: true; readings: ReadingSet[]; dropped: Problem[]; unwrapped: boolean };
+  | {
+      ok: true;
+      readings: ReadingSet[];
+      dropped: Problem[];
+      /** The body was a JSON string holding the JSON read. */
+      unwrapped: boolean;
+      /** Where each reading set is in the JSON read ("" or "/3"), for the problems' pointers. */
+      pointers: string[];
+    };
 
 export interface AdtPayloadContext {
   twinId: string;
@@ -59,12 +68,13 @@ export function parseAdtTelemetry(payload: Uint8Array, ctx: AdtPayloadContext): 
       return { ok: false, problems: [inner.problem] };
     } else {
       dropped.push(problem('payload.shape', 'The payload is a JSON string that holds no JSON object.', ''));
-      return { ok: true, readings: [], dropped, unwrapped };
+      return { ok: true, readings: [], dropped, unwrapped, pointers: [] };
     }
   }
   const many = Array.isArray(doc);
   const items: unknown[] = many ? (doc as unknown[]) : [doc];
   const readings: ReadingSet[] = [];
+  const pointers: string[] = [];
   items.forEach((item, i) => {
     const at = many ? `/${i}` : '';
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
@@ -100,9 +110,39 @@ export function parseAdtTelemetry(payload: Uint8Array, ctx: AdtPayloadContext): 
         rs.sourceTime = true;
       }
     }
-    if (Object.keys(rs.values).length) readings.push(rs);
+    if (Object.keys(rs.values).length) {
+      readings.push(rs);
+      pointers.push(at);
+    }
   });
-  return { ok: true, readings, dropped, unwrapped };
+  return { ok: true, readings, dropped, unwrapped, pointers };
+}
+
+/**
+ * Checks ADT reading sets against the model value by value: the values that fit are accepted, the
+ * others are returned as `dropped` problems. Only an unknown twin or component refuses the message
+ * (checked even when no reading set is left: ADT answers 404 for them).
+ */
+export function checkAdtReadings(
+  readings: readonly ReadingSet[],
+  pointers: readonly string[],
+  ws: IngestWorkspace,
+  msg: Pick<IncomingMessage, 'twinId' | 'component' | 'modelId'>,
+):
+  | { ok: true; accepted: { rs: ReadingSet; values: Record<string, unknown> }[]; dropped: Problem[] }
+  | { ok: false; code: ReadingFailureCode; reason: string; problems: Problem[] } {
+  const probe: ReadingSet = { twinId: msg.twinId ?? '', time: 0, values: {} };
+  if (msg.component !== undefined) probe.component = msg.component;
+  const target = checkReadingSet(probe, ws, '');
+  if (!target.ok && target.code !== 'InvalidTelemetry') return target;
+  const accepted: { rs: ReadingSet; values: Record<string, unknown> }[] = [];
+  const dropped: Problem[] = [];
+  readings.forEach((rs, i) => {
+    const check = checkReadingSet(rs, ws, pointers[i] ?? '', msg.modelId);
+    if (!check.ok) dropped.push(...check.problems);
+    if (check.values && Object.keys(check.values).length) accepted.push({ rs, values: check.values });
+  });
+  return { ok: true, accepted, dropped };
 }
 
 function problem(code: string, message: string, pointer: string): Problem {

@@ -212,6 +212,12 @@ describe('IngestService.ingestAdt (ADT telemetry routes)', () => {
     expect(newest?.problems?.map((p) => p.pointer).sort()).toEqual(['/nope', '/rpm']);
   });
 
+  it('problems point into the array the JSON string holds, skipping members that were dropped', async () => {
+    const body = JSON.stringify(JSON.stringify([5, { temperature: 1 }, { rpm: 'x' }]));
+    expect(await stack.service.ingestAdt(msg(body))).toEqual({ ok: true, readings: 1, deadLettered: 2 });
+    expect(letters()[0]?.problems?.map((p) => p.pointer)).toEqual(['/0', '/2/rpm']);
+  });
+
   it('a message marked once is stored once however often it is resent', async () => {
     const m = msg('"{\\"temperature\\": 19}"', { receivedAt: 5_000, once: true });
     for (let i = 0; i < 3; i++) expect(await stack.service.ingestAdt(m)).toEqual({ ok: true, readings: 1 });

@@ -19,7 +19,7 @@ import type {
   HistoryValue,
 } from '../ports/storage-ports.js';
 import { IngestStats } from './ingest-stats.js';
-import { parseAdtTelemetry } from './adt-telemetry-payload.js';
+import { checkAdtReadings, parseAdtTelemetry } from './adt-telemetry-payload.js';
 import { parseNdjsonPayload, parseTelemetryPayload } from './payload-parser.js';
 import { checkReadingSet } from './reading-validator.js';
 import type { IngestWorkspace } from './reading-validator.js';
@@ -159,28 +159,15 @@ export class IngestService implements TelemetryIngest {
       ...(msg.once ? { once: true } : {}),
     });
     if (!parsed.ok) return this.reject(msg, 'InvalidTelemetry', parsed.problems[0]!.message, parsed.problems);
-    // The twin and component are checked even when no reading set is left (ADT answers 404).
-    const probe = checkReadingSet(
-      {
-        twinId: msg.twinId,
-        ...(msg.component === undefined ? {} : { component: msg.component }),
-        time: 0,
-        values: {},
-      },
+    const split = checkAdtReadings(parsed.readings, parsed.pointers, ws, msg);
+    if (!split.ok) return this.reject(msg, split.code, split.reason, split.problems);
+    const dropped = [...parsed.dropped, ...split.dropped];
+    const sets: AcceptedSet[] = split.accepted.map(({ rs, values }) => ({
       ws,
-      '',
-    );
-    if (!probe.ok && probe.code !== 'InvalidTelemetry')
-      return this.reject(msg, probe.code, probe.reason, probe.problems);
-    const dropped = [...parsed.dropped];
-    const sets: AcceptedSet[] = [];
-    const many = parsed.readings.length > 1 || msg.payload[firstNonSpace(msg.payload)] === 0x5b; // '['
-    parsed.readings.forEach((rs, i) => {
-      const check = checkReadingSet(rs, ws, many ? `/${i}` : '', msg.modelId);
-      if (!check.ok) dropped.push(...check.problems);
-      const values = check.values;
-      if (values && Object.keys(values).length) sets.push({ ws, workspace: msg.workspace, rs, values });
-    });
+      workspace: msg.workspace,
+      rs,
+      values,
+    }));
     const points = toPoints(sets);
     let letter: Promise<IngestOutcome> | undefined;
     if (dropped.length) {
