@@ -298,6 +298,7 @@ describe('ADT telemetry routes take what ADT takes', () => {
   it('a body that is a JSON string holding JSON (the SDK samples) is read and stored', async () => {
     const r = await send(JSON.stringify(JSON.stringify({ humidity: 41 })), { 'message-id': 'm1', ...at(1) });
     expect(r.statusCode).toBe(204);
+    expect(r.headers['twinloop-warning']).toBeUndefined();
     expect(await history('humidity')).toEqual([41]);
   });
 
@@ -307,6 +308,8 @@ describe('ADT telemetry routes take what ADT takes', () => {
     }>();
     const r = await send(JSON.stringify({ humidity: 42, vibration: 3, temperature: 'x' }), at(2));
     expect(r.statusCode).toBe(204);
+    // ADT clients see a plain 204; Twinloop's CLI reads what was not stored from this header.
+    expect(r.headers['twinloop-warning']).toMatch(/^InvalidTelemetry: 2 value\(s\) not stored, 1 stored/);
     expect(await history('humidity')).toEqual([41, 42]);
     const letter = await newestLetter();
     expect(letter).not.toEqual(before.value[0]);

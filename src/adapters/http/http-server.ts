@@ -104,7 +104,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     await app.register(cors, {
       origin: [...options.corsOrigins],
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      exposedHeaders: ['etag', 'location', 'query-charge', 'x-ms-error-code', 'x-request-id'],
+      exposedHeaders: [
+        'etag',
+        'location',
+        'query-charge',
+        'x-ms-error-code',
+        'x-request-id',
+        'twinloop-warning',
+      ],
       maxAge: 600,
     });
   }

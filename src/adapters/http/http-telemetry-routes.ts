@@ -6,7 +6,7 @@
  * POST /telemetry/bulk (NDJSON, many twins in one request, per-line outcomes). The raw bytes go to
  * the ingest service untouched, so a bad payload is dead-lettered exactly as it was received.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_STATUS, TwinloopError, quote, type ErrorCode } from '../../core/errors/errors.js';
 import type { IncomingMessage } from '../../core/telemetry/telemetry-types.js';
 import type { HttpIngestPort, HttpWorkspace } from './http-context.js';
@@ -14,6 +14,9 @@ import { header } from './http-adt-common.js';
 import { NDJSON_BODY_TYPES } from './http-body-parser.js';
 
 const str = { type: 'string' } as const;
+
+/** Set on a 204 whose message had values kept as a dead letter instead of stored. */
+export const TELEMETRY_WARNING_HEADER = 'Twinloop-Warning';
 
 /** Telemetry-Source-Time (RFC 3339) → ms; absent → undefined. */
 export function sourceTime(request: FastifyRequest): number | undefined {
@@ -65,11 +68,24 @@ export function registerTelemetryRoutes(
   ws: HttpWorkspace,
   ingest: HttpIngestPort,
 ): void {
-  const single = async (req: FastifyRequest, twinId: string, component?: string): Promise<void> => {
+  const single = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    twinId: string,
+    component?: string,
+  ): Promise<FastifyReply> => {
     const outcome = await ingest.ingestAdt(
       message(req, ws, 'http', component === undefined ? { twinId } : { twinId, component }),
     );
     if (!outcome.ok) throw refusal(outcome.code, outcome.reason);
+    // ADT answers 204 whatever the model says; Twinloop's own clients (the CLI) read this header.
+    if (outcome.deadLettered) {
+      void reply.header(
+        TELEMETRY_WARNING_HEADER,
+        `InvalidTelemetry: ${outcome.deadLettered} value(s) not stored, ${outcome.readings} stored; kept in the dead letters (GET /deadletters).`,
+      );
+    }
+    return reply.status(204).send();
   };
 
   app.post(
@@ -82,10 +98,7 @@ export function registerTelemetryRoutes(
         params: { type: 'object', properties: { id: str } },
       },
     },
-    async (req, reply) => {
-      await single(req, (req.params as { id: string }).id);
-      return reply.status(204).send();
-    },
+    async (req, reply) => single(req, reply, (req.params as { id: string }).id),
   );
 
   app.post(
@@ -100,8 +113,7 @@ export function registerTelemetryRoutes(
     },
     async (req, reply) => {
       const { id, component } = req.params as { id: string; component: string };
-      await single(req, id, component);
-      return reply.status(204).send();
+      return single(req, reply, id, component);
     },
   );
 

@@ -76,6 +76,7 @@ describe('twin $metadata: sourceTime and $model', () => {
           $model: ROOM,
           temperature: { sourceTime: 'yesterday' },
           name: { sourceTime: NS },
+          thermostat: { sourceTime: NS },
           $etc: 1,
         },
         temperature: 21,
@@ -87,6 +88,7 @@ describe('twin $metadata: sourceTime and $model', () => {
       '/$metadata/$etc twin.metadata.member',
       '/$metadata/name/sourceTime twin.metadata.noProperty',
       '/$metadata/temperature/sourceTime twin.metadata.sourceTime',
+      '/$metadata/thermostat/sourceTime twin.metadata.member',
     ]);
   });
 

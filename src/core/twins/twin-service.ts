@@ -130,10 +130,22 @@ export class TwinService {
         );
       }
     }
-    if (iface)
+    if (iface) {
       problems.push(...checkTwinContents(iface, contents, this.o.models, { requireComponents: true }));
+      for (const key of Object.keys(sourceTimes)) {
+        // A component has no sourceTime of its own: its properties have, in its own $metadata.
+        if (!key.includes('/') && iface.contents.get(key)?.kind === 'Component') {
+          problems.push({
+            code: 'twin.metadata.member',
+            message: `'${key}' is a component: set sourceTime of its properties in its own $metadata.`,
+            pointer: toPointer(['$metadata', key, 'sourceTime']),
+            source: 'request body',
+          });
+        }
+      }
+    }
     if (problems.length || !iface || modelId === undefined) {
-      throw errors.validation('ValidationFailed', `Digital twin '${id}' is not valid.`, problems);
+      throw errors.validation('ValidationFailed', `Digital twin '${quote(id)}' is not valid.`, problems);
     }
     const now = this.o.now();
     const propertyTimes: Record<string, number> = {};
