@@ -128,6 +128,40 @@ describe('twin $metadata: sourceTime and $model', () => {
     expect(unset.problems[0]?.code).toBe('twin.metadata.noProperty');
   });
 
+  it('hostile metadata patches: __proto__ paths, non-string and huge $model, huge sourceTime are refused and not echoed', async () => {
+    await w.twins.createOrReplace('r1', {
+      $metadata: { $model: ROOM },
+      temperature: 1,
+      thermostat: { $metadata: {} },
+    });
+    const proto = await caught(
+      w.twins.update('r1', [{ op: 'add', path: '/$metadata/__proto__/sourceTime', value: NS }]),
+    );
+    expect(proto.code).toBe('JsonPatchInvalid');
+    expect(proto.problems[0]?.code).toBe('patch.path.forbidden');
+    const obj = await caught(w.twins.update('r1', [{ op: 'replace', path: '/$metadata/$model', value: {} }]));
+    expect(obj.code).toBe('ValidationFailed');
+    const huge = 'dtmi:x:' + 'a'.repeat(100_000) + ';1';
+    const big = await caught(
+      w.twins.update('r1', [{ op: 'replace', path: '/$metadata/$model', value: huge }]),
+    );
+    expect(big.code).toBe('ValidationFailed');
+    expect(big.message.length).toBeLessThan(1000);
+    const t0 = performance.now();
+    const longTime = await caught(
+      w.twins.update('r1', [
+        {
+          op: 'replace',
+          path: '/$metadata/temperature/sourceTime',
+          value: '2024-01-01T00:00:00' + '0'.repeat(100_000),
+        },
+      ]),
+    );
+    expect(longTime.problems[0]?.code).toBe('twin.metadata.sourceTime');
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(w.twins.get('r1').modelId).toBe(ROOM);
+  });
+
   it('PATCH /$metadata/$model moves a twin to another model, checked whole against the new one', async () => {
     await w.twins.createOrReplace('r1', {
       $metadata: { $model: ROOM },
