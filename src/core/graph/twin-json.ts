@@ -65,11 +65,18 @@ export function componentMeta(
   comp: string,
   value: Record<string, unknown>,
 ): Record<string, unknown> {
-  const meta: Record<string, unknown> = {};
+  // ADT's component $metadata starts with $lastUpdateTime: the latest write to one of its
+  // properties (a component none of whose properties is set: the twin's last update).
+  let latest: number | undefined;
+  const meta: Record<string, unknown> = { $lastUpdateTime: '' };
   for (const prop of Object.keys(value)) {
     const entry = propertyMeta(twin, `${comp}/${prop}`);
-    if (entry !== undefined) meta[prop] = entry;
+    if (entry === undefined) continue;
+    meta[prop] = entry;
+    const t = own(twin.propertyTimes, `${comp}/${prop}`) as number;
+    if (latest === undefined || t > latest) latest = t;
   }
+  meta.$lastUpdateTime = iso(latest ?? twin.lastUpdateTime);
   return meta;
 }
 
