@@ -25,6 +25,16 @@ async function status(p: Promise<unknown>): Promise<number | string> {
   }
 }
 
+/** ADT's error code of a failed call (RestError.code, from x-ms-error-code / error.code). */
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  }
+}
+
 async function main(): Promise<void> {
   const created = await client.createModels([...ALL_MODELS]);
   out.modelsCreated = created.length;
@@ -114,7 +124,36 @@ async function main(): Promise<void> {
   await client
     .publishComponentTelemetry('room-1', 'thermostat', JSON.stringify({}), 'msg-2')
     .catch(() => undefined);
-  out.badTelemetry = await status(client.publishTelemetry('room-1', { humidity: 'wet' }, 'msg-3'));
+  // The SDK samples pass the payload as a JSON string: it arrives as a JSON string holding JSON.
+  out.stringTelemetry = await status(
+    client.publishTelemetry(
+      'room-1',
+      JSON.stringify({ humidity: 56 }) as unknown as Record<string, unknown>,
+      'msg-4',
+    ),
+  );
+  // ADT answers 204 to values outside the model (Twinloop keeps them as a dead letter).
+  out.telemetryOutsideModel = await status(client.publishTelemetry('room-1', { humidity: 'wet' }, 'msg-3'));
+
+  out.sourceTime = await status(
+    client.updateDigitalTwin('room-1', [
+      { op: 'replace', path: '/$metadata/temperature/sourceTime', value: '2024-05-01T12:00:00.1234567Z' },
+    ]),
+  );
+  out.sourceTimeRead = (
+    (await client.getDigitalTwin('room-1')).body as { $metadata: { temperature: { sourceTime?: string } } }
+  ).$metadata.temperature.sourceTime;
+  out.targetMissing = await code(
+    client.upsertRelationship('room-1', 'cx', { $targetId: 'ghost', $relationshipName: 'contains' }),
+  );
+  await client.updateDigitalTwin('sensor-24', [
+    { op: 'replace', path: '/$metadata/$model', value: 'dtmi:test:Space;1' },
+    { op: 'remove', path: '/kind' },
+    { op: 'add', path: '/area', value: 4 },
+  ]);
+  out.movedModel = (
+    (await client.getDigitalTwin('sensor-24')).body as { $metadata: { $model: string } }
+  ).$metadata.$model;
 
   out.deleteRelated = await status(client.deleteDigitalTwin('sensor-0'));
   await client.deleteRelationship('room-1', 'c1');
@@ -126,7 +165,9 @@ async function main(): Promise<void> {
   out.twinOfDecommissioned = await status(
     client.upsertDigitalTwin('sensor-x', JSON.stringify({ $metadata: { $model: 'dtmi:test:Sensor;1' } })),
   );
-  out.deleteUsedModel = await status(client.deleteModel('dtmi:test:Space;1'));
+  out.deleteUsedModel = await code(client.deleteModel('dtmi:test:Space;1'));
+  // Sensor is only the target of Room's relationship: ADT lets it go.
+  out.deleteTargetOnlyModel = await status(client.deleteModel('dtmi:test:Sensor;1'));
   await client.deleteModel('dtmi:test:Thermostat;1').catch(() => undefined);
   out.modelGoneAfterDelete = await status(
     client.deleteModel('dtmi:test:Room;1').then(() => client.getModel('dtmi:test:Room;1')),

@@ -93,16 +93,27 @@ describe('@azure/digital-twins-core SDK over HTTPS', () => {
     expect(o.incoming).toEqual(['room-1']);
     expect(o.queryCount).toBe(25);
     expect(o.queryPages).toBe(3);
-    expect(o.badTelemetry).toBe(400);
+    expect(o.stringTelemetry).toBe('ok');
+    expect(o.telemetryOutsideModel).toBe('ok');
+    expect(o.sourceTime).toBe('ok');
+    expect(o.sourceTimeRead).toBe('2024-05-01T12:00:00.1234567Z');
+    expect(o.targetMissing).toBe('TargetTwinNotFound');
+    expect(o.movedModel).toBe('dtmi:test:Space;1');
     expect(o.deleteRelated).toBe(400);
     expect(o.deleteAfter).toBe('ok');
     expect(o.getDeleted).toBe(404);
     expect(o.decommissioned).toBe(true);
     expect(o.twinOfDecommissioned).toBe(400);
-    expect(o.deleteUsedModel).toBe(409);
+    expect(o.deleteUsedModel).toBe('ModelReferencesNotDeleted');
+    expect(o.deleteTargetOnlyModel).toBe('ok');
     expect(o.modelGoneAfterDelete).toBe(404);
     // The telemetry the SDK published is durable history.
     const series = s.w.storage.history.listSeries('default', 'room-1').find((x) => x.path === 'humidity');
-    expect(series?.lastValue).toBe(55);
+    expect(series?.lastValue).toBe(56);
+    // The value outside the model is kept, not dropped.
+    const letters = s.w.storage.deadLetters.list({ workspace: 'default', limit: 10, twinId: 'room-1' });
+    expect(
+      letters.some((l) => l.code === 'InvalidTelemetry' && l.reason.includes('1 value(s) not stored')),
+    ).toBe(true);
   });
 });

@@ -3,10 +3,11 @@
  * ADT-style paging (`nextLink`: an absolute URL to the next page carrying an opaque continuation).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TwinloopError } from '../../core/errors/errors.js';
+import { TwinloopError, quote } from '../../core/errors/errors.js';
 import type { WriteConditions } from '../../core/twins/twin-write-support.js';
 
-export const SUPPORTED_API_VERSIONS = ['2022-05-31', '2023-10-31'] as const;
+/** ADT's four GA data-plane versions; the routes behave the same under each (docs/api.md). */
+export const SUPPORTED_API_VERSIONS = ['2020-10-31', '2022-05-31', '2023-06-30', '2023-10-31'] as const;
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 10_000;
 
@@ -19,9 +20,9 @@ export function checkApiVersion(request: FastifyRequest): void {
   for (const v of values) {
     if (!(SUPPORTED_API_VERSIONS as readonly unknown[]).includes(v)) {
       throw new TwinloopError(
-        'BadRequest',
-        `The api-version '${String(v)}' is not supported. Supported versions: ${SUPPORTED_API_VERSIONS.join(', ')}.`,
-        { details: { adtCode: 'InvalidApiVersion' } },
+        'InvalidArgument',
+        `The api-version '${quote(String(v), 40)}' is not supported. Supported versions: ${SUPPORTED_API_VERSIONS.join(', ')}.`,
+        { innerCode: 'UnsupportedApiVersion' },
       );
     }
   }
@@ -48,8 +49,8 @@ export function pageSize(request: FastifyRequest, fallback = DEFAULT_PAGE_SIZE):
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 1) {
     throw new TwinloopError(
-      'BadRequest',
-      `The max-items-per-page header must be a whole number of at least 1, not '${raw}'.`,
+      'InvalidArgument',
+      `The max-items-per-page header must be a whole number of at least 1, not '${quote(raw, 40)}'.`,
     );
   }
   return Math.min(n, MAX_PAGE_SIZE);

@@ -25,6 +25,8 @@ export interface HttpWorkspace {
 /** The ingest service as the HTTP API uses it. */
 export interface HttpIngestPort {
   ingest(msg: IncomingMessage): Promise<IngestOutcome>;
+  /** ADT's telemetry routes: valid values stored, the rest dead-lettered, still accepted. */
+  ingestAdt(msg: IncomingMessage): Promise<IngestOutcome>;
   ingestBulk(
     msg: IncomingMessage,
   ): Promise<{ acceptedLines: number; readings: number; deadLettered: number; lines: unknown[] }>;

@@ -9,15 +9,22 @@ import {
   ERROR_STATUS,
   TwinloopError,
   isTwinloopError,
+  quote,
   type ErrorCode,
   type Problem,
 } from '../../core/errors/errors.js';
 
-/** ADT's ErrorResponse body. */
+/**
+ * ADT's ErrorResponse body: `code` and `message` always; `innererror.code` when Twinloop has a finer
+ * code under ADT's (e.g. `ValidationFailed` / `InvalidTelemetry`); `details` lists every problem
+ * with where it is (Twinloop's own fields `pointer`, `source`, `line`, `column` beside ADT's Error
+ * `code` and `message`).
+ */
 export interface AdtErrorBody {
   error: {
     code: string;
     message: string;
+    innererror?: { code: string };
     /** On 5xx: the request id (also in `x-request-id`), as logged. */
     requestId?: string;
     details?: {
@@ -33,6 +40,7 @@ export interface AdtErrorBody {
 
 export function errorBody(e: TwinloopError): AdtErrorBody {
   const body: AdtErrorBody = { error: { code: e.code, message: e.message } };
+  if (e.innerCode !== undefined) body.error.innererror = { code: e.innerCode };
   if (e.problems.length) {
     body.error.details = e.problems.map((p) => {
       const d: NonNullable<AdtErrorBody['error']['details']>[number] = { code: p.code, message: p.message };
@@ -113,6 +121,28 @@ export function sendError(reply: FastifyReply, e: TwinloopError): FastifyReply {
     .send(body);
 }
 
+/** Longest path segment the router reads (Fastify's maxParamLength); longer is InvalidArgument. */
+export const MAX_PATH_PARAM_LENGTH = 4096;
+
+/**
+ * Fastify's own refusals before routing (`frameworkErrors`): a path parameter longer than the
+ * router takes (a 5 KB twin id) or a URL that does not decode. Answered as ADT does, 400
+ * `InvalidArgument` in ADT's body, never echoing the path.
+ */
+export function frameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const e =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new TwinloopError(
+          'InvalidArgument',
+          `An id in the path is longer than the ${MAX_PATH_PARAM_LENGTH} characters a path segment may have (twin and relationship ids are at most 1024).`,
+        )
+      : new TwinloopError(
+          'InvalidArgument',
+          'The URL is not valid: a path segment is not well-formed percent-encoded UTF-8.',
+        );
+  void sendError(reply, e);
+}
+
 /** Installs the error and not-found handlers on the root instance. */
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
@@ -129,7 +159,10 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendError(
       reply,
-      new TwinloopError('NotFound', `There is no route ${request.method} ${request.url.split('?')[0]}.`),
+      new TwinloopError(
+        'NotFound',
+        `There is no route ${request.method} ${quote(request.url.split('?')[0] ?? '', 200)}.`,
+      ),
     ),
   );
 }

@@ -106,9 +106,10 @@ describe('HTTP API (ADT data plane + extensions)', () => {
     });
     expect(notJson.statusCode).toBe(400);
     expect(notJson.json().error.code).toBe('BadRequest');
-    const version = await inject({ method: 'GET', url: '/digitaltwins/room-1?api-version=2020-10-31' });
+    const version = await inject({ method: 'GET', url: '/digitaltwins/room-1?api-version=2019-01-01' });
     expect(version.statusCode).toBe(400);
-    expect(version.json().error.message).toMatch(/2022-05-31, 2023-10-31/);
+    expect(version.json().error.code).toBe('InvalidArgument');
+    expect(version.json().error.message).toMatch(/2020-10-31, 2022-05-31, 2023-06-30, 2023-10-31/);
     const missing = await inject({ method: 'GET', url: `/digitaltwins/nope${V}` });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('DigitalTwinNotFound');

@@ -1,5 +1,5 @@
 /**
- * The HTTP server: Azure Digital Twins' data-plane REST API (api-version 2022-05-31 and 2023-10-31)
+ * The HTTP server: Azure Digital Twins' data-plane REST API (the four GA api-versions: 2020-10-31, 2022-05-31, 2023-06-30, 2023-10-31)
  * plus Twinloop's extensions (bulk telemetry, history, dead letters, health, metrics, OpenAPI).
  * The edge every request passes (http-edge-guard.ts): Host checked against the bound names, the
  * bearer token on every route but GET /healthz, Origin checked on writes and WebSocket upgrades;
@@ -19,7 +19,7 @@ import type { HttpServerOptions } from './http-context.js';
 import { checkApiVersion } from './http-adt-common.js';
 import { installBodyParser } from './http-body-parser.js';
 import { installEdgeGuard } from './http-edge-guard.js';
-import { installErrorHandlers } from './http-errors.js';
+import { MAX_PATH_PARAM_LENGTH, frameworkError, installErrorHandlers } from './http-errors.js';
 import { registerControlRoutes } from './http-control-routes.js';
 import { registerSimulatorRoutes } from './http-simulator-routes.js';
 import { registerHistoryRoutes } from './http-history-routes.js';
@@ -75,7 +75,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    routerOptions: { maxParamLength: 4096 },
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
     ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     ajv: { customOptions: { coerceTypes: true, allErrors: true } },
   }) as unknown as FastifyInstance;
@@ -103,7 +104,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     await app.register(cors, {
       origin: [...options.corsOrigins],
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      exposedHeaders: ['etag', 'location', 'query-charge', 'x-ms-error-code', 'x-request-id'],
+      exposedHeaders: [
+        'etag',
+        'location',
+        'query-charge',
+        'x-ms-error-code',
+        'x-request-id',
+        'twinloop-warning',
+      ],
       maxAge: 600,
     });
   }
@@ -115,7 +123,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       info: {
         title: 'Twinloop API',
         description:
-          'Azure Digital Twins data-plane REST API (2022-05-31, 2023-10-31) plus Twinloop extensions. See docs/api.md.',
+          'Azure Digital Twins data-plane REST API (2020-10-31, 2022-05-31, 2023-06-30, 2023-10-31) plus Twinloop extensions. See docs/api.md.',
         version: '0.1.0',
       },
       ...(options.token !== undefined

@@ -1,17 +1,22 @@
 /**
  * Telemetry in over HTTP: ADT's POST /digitaltwins/{id}/telemetry and
- * /digitaltwins/{id}/components/{c}/telemetry (204 only once the readings are durable), and our
+ * /digitaltwins/{id}/components/{c}/telemetry (204 only once the readings are durable; as ADT, any
+ * JSON body is accepted, a JSON string holding JSON included: values the model does not take are
+ * kept as a dead letter, not refused — IngestService.ingestAdt), and our
  * POST /telemetry/bulk (NDJSON, many twins in one request, per-line outcomes). The raw bytes go to
  * the ingest service untouched, so a bad payload is dead-lettered exactly as it was received.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ERROR_STATUS, TwinloopError, type ErrorCode } from '../../core/errors/errors.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_STATUS, TwinloopError, quote, type ErrorCode } from '../../core/errors/errors.js';
 import type { IncomingMessage } from '../../core/telemetry/telemetry-types.js';
 import type { HttpIngestPort, HttpWorkspace } from './http-context.js';
 import { header } from './http-adt-common.js';
 import { NDJSON_BODY_TYPES } from './http-body-parser.js';
 
 const str = { type: 'string' } as const;
+
+/** Set on a 204 whose message had values kept as a dead letter instead of stored. */
+export const TELEMETRY_WARNING_HEADER = 'Twinloop-Warning';
 
 /** Telemetry-Source-Time (RFC 3339) → ms; absent → undefined. */
 export function sourceTime(request: FastifyRequest): number | undefined {
@@ -20,8 +25,8 @@ export function sourceTime(request: FastifyRequest): number | undefined {
   const ms = Date.parse(raw);
   if (!Number.isFinite(ms)) {
     throw new TwinloopError(
-      'BadRequest',
-      `The Telemetry-Source-Time header '${raw}' is not an RFC 3339 date-time (e.g. 2024-05-01T12:00:00Z).`,
+      'InvalidArgument',
+      `The Telemetry-Source-Time header '${quote(raw, 60)}' is not an RFC 3339 date-time (e.g. 2024-05-01T12:00:00Z).`,
     );
   }
   return ms;
@@ -33,15 +38,29 @@ function message(
   source: string,
   extra: Partial<IncomingMessage>,
 ): IncomingMessage {
+  const time = sourceTime(req);
   const msg: IncomingMessage = {
     source,
     workspace: ws.name,
-    topic: `${req.method} ${req.url.split('?')[0]}`,
-    receivedAt: sourceTime(req) ?? Date.now(),
+    topic: `${req.method} ${quote(req.url.split('?')[0] ?? '', 300)}`,
+    receivedAt: time ?? Date.now(),
     payload: req.rawBody ?? Buffer.alloc(0),
     ...extra,
   };
+  // A message with its own id and source time is stored at most once (a resend stores nothing).
+  const messageId = header(req, 'message-id');
+  if (time !== undefined && messageId !== undefined && messageId !== '') msg.once = true;
   return msg;
+}
+
+/** ADT's codes for a refused telemetry message: 404s by name, 400 ValidationFailed otherwise. */
+function refusal(code: string, reason: string): TwinloopError {
+  const text = `${reason} (kept in the dead letters: GET /deadletters)`;
+  if (code === 'DigitalTwinNotFound' || code === 'ComponentNotFound' || code === 'PayloadTooLarge') {
+    return new TwinloopError(code, text);
+  }
+  const inner: ErrorCode = code in ERROR_STATUS ? (code as ErrorCode) : 'InvalidTelemetry';
+  return new TwinloopError('ValidationFailed', text, { innerCode: inner });
 }
 
 export function registerTelemetryRoutes(
@@ -49,14 +68,24 @@ export function registerTelemetryRoutes(
   ws: HttpWorkspace,
   ingest: HttpIngestPort,
 ): void {
-  const single = async (req: FastifyRequest, twinId: string, component?: string): Promise<void> => {
-    const outcome = await ingest.ingest(
+  const single = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    twinId: string,
+    component?: string,
+  ): Promise<FastifyReply> => {
+    const outcome = await ingest.ingestAdt(
       message(req, ws, 'http', component === undefined ? { twinId } : { twinId, component }),
     );
-    if (!outcome.ok) {
-      const code: ErrorCode = outcome.code in ERROR_STATUS ? (outcome.code as ErrorCode) : 'InvalidTelemetry';
-      throw new TwinloopError(code, `${outcome.reason} (kept in the dead letters: GET /deadletters)`);
+    if (!outcome.ok) throw refusal(outcome.code, outcome.reason);
+    // ADT answers 204 whatever the model says; Twinloop's own clients (the CLI) read this header.
+    if (outcome.deadLettered) {
+      void reply.header(
+        TELEMETRY_WARNING_HEADER,
+        `InvalidTelemetry: ${outcome.deadLettered} value(s) not stored, ${outcome.readings} stored; kept in the dead letters (GET /deadletters).`,
+      );
     }
+    return reply.status(204).send();
   };
 
   app.post(
@@ -69,10 +98,7 @@ export function registerTelemetryRoutes(
         params: { type: 'object', properties: { id: str } },
       },
     },
-    async (req, reply) => {
-      await single(req, (req.params as { id: string }).id);
-      return reply.status(204).send();
-    },
+    async (req, reply) => single(req, reply, (req.params as { id: string }).id),
   );
 
   app.post(
@@ -87,8 +113,7 @@ export function registerTelemetryRoutes(
     },
     async (req, reply) => {
       const { id, component } = req.params as { id: string; component: string };
-      await single(req, id, component);
-      return reply.status(204).send();
+      return single(req, reply, id, component);
     },
   );
 

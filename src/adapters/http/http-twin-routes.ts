@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RelationshipRecord, TwinRecord } from '../../core/graph/graph-types.js';
-import { relationshipToJson, twinToJson } from '../../core/graph/twin-json.js';
+import { componentMeta, relationshipToJson, twinToJson } from '../../core/graph/twin-json.js';
 import type { HttpWorkspace } from './http-context.js';
 import { conditions, pageOf, withEtag } from './http-adt-common.js';
 
@@ -42,12 +42,7 @@ export function componentJson(
   name: string,
   value: Record<string, unknown>,
 ): Record<string, unknown> {
-  const meta: Record<string, unknown> = {};
-  for (const p of Object.keys(value)) {
-    const t = twin.propertyTimes[`${name}/${p}`];
-    if (t !== undefined) meta[p] = { lastUpdateTime: new Date(t).toISOString() };
-  }
-  return { ...value, $metadata: meta };
+  return { ...value, $metadata: componentMeta(twin, name, value) };
 }
 
 function incomingJson(rel: RelationshipRecord): Record<string, unknown> {

@@ -112,7 +112,7 @@ export class SqliteTwinStore implements TwinStore {
         etag,
         lastUpdateTime,
         contents: JSON.parse(contents) as Record<string, unknown>,
-        propertyTimes: JSON.parse(propertyTimes) as Record<string, number>,
+        ...readTimes(propertyTimes),
         telemetry,
       };
     }
@@ -146,7 +146,7 @@ export class SqliteTwinStore implements TwinStore {
         t.etag,
         t.lastUpdateTime,
         JSON.stringify(t.contents),
-        JSON.stringify(t.propertyTimes),
+        writeTimes(t),
       ),
     );
   }
@@ -194,4 +194,29 @@ export class SqliteTwinStore implements TwinStore {
       throw err;
     }
   }
+}
+
+/**
+ * The property_times column holds the per-property update times and, under the key `$sourceTimes`,
+ * the sourceTimes a writer set (property names never start with `$`, so the key cannot collide;
+ * no migration needed, and rows written before sourceTime existed read as having none).
+ */
+const SOURCE_TIMES_KEY = '$sourceTimes';
+
+function writeTimes(t: TwinRecord): string {
+  if (t.sourceTimes === undefined || Object.keys(t.sourceTimes).length === 0) {
+    return JSON.stringify(t.propertyTimes);
+  }
+  return JSON.stringify({ ...t.propertyTimes, [SOURCE_TIMES_KEY]: t.sourceTimes });
+}
+
+function readTimes(column: string): Pick<TwinRecord, 'propertyTimes' | 'sourceTimes'> {
+  const all = JSON.parse(column) as Record<string, unknown>;
+  const sourceTimes = all[SOURCE_TIMES_KEY];
+  if (sourceTimes === undefined) return { propertyTimes: all as Record<string, number> };
+  delete all[SOURCE_TIMES_KEY];
+  return {
+    propertyTimes: all as Record<string, number>,
+    sourceTimes: sourceTimes as Record<string, string>,
+  };
 }

@@ -99,7 +99,12 @@ export function registerDevice(program: Command, { run }: CliKit): void {
           : `/digitaltwins/${encodeURIComponent(twinId)}/telemetry`;
         const headers: Record<string, string> = { 'message-id': `cli-${Date.now()}` };
         if (o.time) headers['telemetry-source-time'] = o.time;
-        await new ApiClient(clientOptions(cmd)).request('POST', p, { body, headers });
+        const r = await new ApiClient(clientOptions(cmd)).request('POST', p, { body, headers });
+        // The ADT route answers 204 as ADT does and says in this header what it did not store.
+        const warning = r.headers.get('twinloop-warning');
+        if (warning?.startsWith('InvalidTelemetry:')) {
+          throw new TwinloopError('InvalidTelemetry', `${twinId}: ${warning}`);
+        }
         process.stdout.write(
           `sent ${Object.keys(body).length} reading(s) to ${twinId}${o.component ? '/' + o.component : ''}\n`,
         );

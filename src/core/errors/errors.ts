@@ -29,6 +29,8 @@ export interface Problem extends ProblemLocation {
 export const ERROR_STATUS = {
   // generic
   BadRequest: 400,
+  /** ADT's code for an invalid argument: an id too long or with control characters, an unsupported api-version. */
+  InvalidArgument: 400,
   ValidationFailed: 400,
   PayloadTooLarge: 413,
   Unauthorized: 401,
@@ -51,13 +53,18 @@ export const ERROR_STATUS = {
   ModelNotFound: 404,
   ModelAlreadyExists: 409,
   ModelReferencesNotDecommissioned: 409,
-  ModelInUse: 409,
+  /** ADT's code: a model cannot be deleted while another model extends it or uses it as a component. */
+  ModelReferencesNotDeleted: 409,
   ModelDecommissioned: 400,
   // twins and relationships
   DigitalTwinNotFound: 404,
   DigitalTwinAlreadyExists: 412,
   ComponentNotFound: 404,
   RelationshipNotFound: 404,
+  /** ADT's code: the `$targetId` of a relationship names no twin. */
+  TargetTwinNotFound: 404,
+  /** ADT's code: an operation ADT forbids (a relationship from a twin to itself). */
+  OperationNotAllowed: 400,
   RelationshipAlreadyExists: 412,
   /** ADT's code: a twin cannot be deleted while relationships (either direction) remain. */
   RelationshipsNotDeleted: 400,
@@ -94,6 +101,8 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export interface TwinloopErrorOptions {
   cause?: unknown;
+  /** A finer code under `code` (ADT's `innererror.code`), e.g. Twinloop's own where ADT's is generic. */
+  innerCode?: string;
   /** Every problem, when the error sums up a validation. */
   problems?: readonly Problem[];
   /** Extra machine-readable details (never secrets). */
@@ -105,6 +114,7 @@ export class TwinloopError extends Error {
   readonly code: ErrorCode;
   readonly problems: readonly Problem[];
   readonly details: Record<string, unknown> | undefined;
+  readonly innerCode: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: TwinloopErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -112,6 +122,7 @@ export class TwinloopError extends Error {
     this.code = code;
     this.problems = options.problems ?? [];
     this.details = options.details;
+    this.innerCode = options.innerCode;
   }
 
   get status(): number {
@@ -133,16 +144,28 @@ export function formatProblem(p: Problem): string {
   return `${at}${p.message} [${p.code}]`;
 }
 
+/**
+ * An id or other input quoted in a message, cut to a readable length: a message never echoes
+ * kilobytes of what the caller sent.
+ */
+export function quote(s: string, max = 128): string {
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
+}
+
 // ---- constructors for the common cases, so messages stay uniform ----
 
 export const errors = {
   twinNotFound: (id: string) =>
-    new TwinloopError('DigitalTwinNotFound', `There is no digital twin with id '${id}'.`),
-  modelNotFound: (id: string) => new TwinloopError('ModelNotFound', `There is no model with id '${id}'.`),
+    new TwinloopError('DigitalTwinNotFound', `There is no digital twin with id '${quote(id)}'.`),
+  modelNotFound: (id: string) =>
+    new TwinloopError('ModelNotFound', `There is no model with id '${quote(id)}'.`),
   relationshipNotFound: (twinId: string, relId: string) =>
-    new TwinloopError('RelationshipNotFound', `Twin '${twinId}' has no relationship with id '${relId}'.`),
+    new TwinloopError(
+      'RelationshipNotFound',
+      `Twin '${quote(twinId)}' has no relationship with id '${quote(relId)}'.`,
+    ),
   componentNotFound: (twinId: string, name: string) =>
-    new TwinloopError('ComponentNotFound', `Twin '${twinId}' has no component '${name}'.`),
+    new TwinloopError('ComponentNotFound', `Twin '${quote(twinId)}' has no component '${quote(name)}'.`),
   preconditionFailed: (what: string) =>
     new TwinloopError('PreconditionFailed', `${what}: the If-Match etag does not match the current one.`),
   validation: (code: ErrorCode, message: string, problems: readonly Problem[]) =>

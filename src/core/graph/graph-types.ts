@@ -20,6 +20,11 @@ export interface TwinRecord {
   contents: Record<string, unknown>;
   /** Per-property last update time (ms): key "prop", or "component/prop" for a component's property. */
   propertyTimes: Record<string, number>;
+  /**
+   * Per-property sourceTime set by the writer (ADT's `$metadata.<prop>.sourceTime`), exactly as
+   * written (RFC 3339, up to nanoseconds); same keys as propertyTimes. Absent when none is set.
+   */
+  sourceTimes?: Record<string, string>;
   /** Latest telemetry reading by name ("name" or "component/name"): value and source time (ms). */
   telemetry: Record<string, { value: unknown; time: number }>;
 }

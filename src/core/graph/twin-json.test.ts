@@ -31,8 +31,21 @@ describe('twinToJson', () => {
       },
       rpm: 1200,
       location: { x: 1, y: 2 },
-      motor: { temp: 60, mode: 'eco', $metadata: { temp: { lastUpdateTime: '2026-01-02T03:04:07.000Z' } } },
+      motor: {
+        temp: 60,
+        mode: 'eco',
+        $metadata: {
+          $lastUpdateTime: '2026-01-02T03:04:07.000Z',
+          temp: { lastUpdateTime: '2026-01-02T03:04:07.000Z' },
+        },
+      },
     });
+  });
+
+  it("a component's $lastUpdateTime is its latest property write, else the twin's last update", () => {
+    const bare = { ...pump, contents: { ...pump.contents, motor: {} }, propertyTimes: { rpm: T0 } };
+    const motor = (twinToJson(bare, (_t, n) => n === 'motor') as { motor: { $metadata: unknown } }).motor;
+    expect(motor.$metadata).toEqual({ $lastUpdateTime: new Date(pump.lastUpdateTime).toISOString() });
   });
 
   it('gives the ADT relationship shape', () => {

@@ -39,19 +39,45 @@ export function twinToJson(
   const json: Record<string, unknown> = { $dtId: twin.id, $etag: twin.etag, $metadata: metadata };
   for (const [name, value] of Object.entries(twin.contents)) {
     if (isComponent(twin, name) && isPlainObject(value)) {
-      const compMeta: Record<string, unknown> = {};
-      for (const prop of Object.keys(value)) {
-        const t = twin.propertyTimes[`${name}/${prop}`];
-        if (t !== undefined) compMeta[prop] = { lastUpdateTime: iso(t) };
-      }
-      json[name] = { ...value, $metadata: compMeta };
+      json[name] = { ...value, $metadata: componentMeta(twin, name, value) };
     } else {
       json[name] = value;
-      const t = twin.propertyTimes[name];
-      if (t !== undefined) metadata[name] = { lastUpdateTime: iso(t) };
+      const entry = propertyMeta(twin, name);
+      if (entry !== undefined) metadata[name] = entry;
     }
   }
   return json;
+}
+
+/** `{ lastUpdateTime, sourceTime? }` of one property ("prop" or "comp/prop"), or undefined. */
+export function propertyMeta(twin: TwinRecord, key: string): Record<string, string> | undefined {
+  const t = own(twin.propertyTimes, key);
+  if (typeof t !== 'number') return undefined;
+  const entry: Record<string, string> = { lastUpdateTime: iso(t) };
+  const source = twin.sourceTimes === undefined ? undefined : own(twin.sourceTimes, key);
+  if (typeof source === 'string') entry.sourceTime = source;
+  return entry;
+}
+
+/** A component's `$metadata`: one entry per property with a time. */
+export function componentMeta(
+  twin: TwinRecord,
+  comp: string,
+  value: Record<string, unknown>,
+): Record<string, unknown> {
+  // ADT's component $metadata starts with $lastUpdateTime: the latest write to one of its
+  // properties (a component none of whose properties is set: the twin's last update).
+  let latest: number | undefined;
+  const meta: Record<string, unknown> = { $lastUpdateTime: '' };
+  for (const prop of Object.keys(value)) {
+    const entry = propertyMeta(twin, `${comp}/${prop}`);
+    if (entry === undefined) continue;
+    meta[prop] = entry;
+    const t = own(twin.propertyTimes, `${comp}/${prop}`) as number;
+    if (latest === undefined || t > latest) latest = t;
+  }
+  meta.$lastUpdateTime = iso(latest ?? twin.lastUpdateTime);
+  return meta;
 }
 
 /** The relationship as ADT returns it. */
@@ -124,10 +150,7 @@ function metadataField(twin: TwinRecord, path: readonly string[]): unknown {
   if (key === undefined) return (twinToJson(twin) as { $metadata: unknown }).$metadata;
   if (key === '$model') return path.length === 2 ? twin.modelId : undefined;
   if (key === '$lastUpdateTime') return path.length === 2 ? iso(twin.lastUpdateTime) : undefined;
-  const t = own(twin.propertyTimes, key);
-  if (typeof t !== 'number') return undefined;
-  const entry = { lastUpdateTime: iso(t) };
-  return member(entry, path, 2);
+  return member(propertyMeta(twin, key), path, 2);
 }
 
 function componentMetadata(
@@ -136,12 +159,7 @@ function componentMetadata(
   value: Record<string, unknown>,
   rest: readonly string[],
 ): unknown {
-  const meta: Record<string, unknown> = {};
-  for (const prop of Object.keys(value)) {
-    const t = twin.propertyTimes[`${comp}/${prop}`];
-    if (t !== undefined) meta[prop] = { lastUpdateTime: iso(t) };
-  }
-  return member(meta, rest, 0);
+  return member(componentMeta(twin, comp, value), rest, 0);
 }
 
 function telemetryField(twin: TwinRecord, path: readonly string[], from: number): unknown {

@@ -18,7 +18,7 @@ export interface DeleteTarget {
   twinCount(): number;
   deleteRelationship(sourceId: string, id: string): Promise<void>;
   deleteTwin(id: string): Promise<void>;
-  /** @throws ModelInUse while another model depends on it */
+  /** @throws ModelReferencesNotDeleted while another model depends on it */
   deleteModel(id: string): void;
   transaction(fn: () => void): void;
 }
@@ -136,7 +136,7 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
         deleted++;
         progress.models++;
       } catch (e) {
-        if (!isTwinloopError(e) || e.code !== 'ModelInUse')
+        if (!isTwinloopError(e) || e.code !== 'ModelReferencesNotDeleted')
           return fail(toJobError(e, `Model ${id} could not be deleted`));
         lastError = e;
       }

@@ -82,7 +82,7 @@ describe('ModelRegistry', () => {
     const reg = new ModelRegistry();
     reg.add([{ source: 'a', json: [device, battery, room, sensor] }]);
     expect(thrown(() => reg.add([{ source: 'again', json: device }])).code).toBe('ModelAlreadyExists');
-    expect(thrown(() => reg.remove('dtmi:ex:Device;1')).code).toBe('ModelInUse');
+    expect(thrown(() => reg.remove('dtmi:ex:Device;1')).code).toBe('ModelReferencesNotDeleted');
     expect(thrown(() => reg.remove('dtmi:ex:Nope;1')).code).toBe('ModelNotFound');
     reg.remove('dtmi:ex:Sensor;1');
     reg.remove('dtmi:ex:Device;1');

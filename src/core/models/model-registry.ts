@@ -176,27 +176,41 @@ export class ModelRegistry implements ModelLookup {
   }
 
   /**
-   * Deletes a top-level model (and the Interfaces defined inline in it).
-   * @throws TwinloopError ModelNotFound; ModelInUse when another model extends it or uses it as a component.
+   * The models that keep `id` from being deleted: those that extend it or use it (or an Interface
+   * defined inline in it) as a component schema. Relationship targets do not count (ADT's rule):
+   * two models whose relationships target each other can both be deleted.
+   * @throws TwinloopError ModelNotFound
    */
-  remove(id: string): void {
+  blockersOf(id: string): string[] {
     const entry = this.entries.get(id);
     if (!entry) throw errors.modelNotFound(id);
-    const owned = new Set(
-      [...this.entries.entries()].filter(([, e]) => e.definedBy === entry.definedBy).map(([k]) => k),
-    );
-    const users = [...this.entries.values()]
+    const owned = this.ownedBy(entry.definedBy);
+    return [...this.entries.values()]
       .filter(
         (e) => !owned.has(e.info.id) && this.directDependencies(e.info, false).some((d) => owned.has(d)),
       )
       .map((e) => e.info.id);
+  }
+
+  /**
+   * Deletes a top-level model (and the Interfaces defined inline in it).
+   * @throws TwinloopError ModelNotFound; ModelReferencesNotDeleted when another model extends it or uses it as a component.
+   */
+  remove(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) throw errors.modelNotFound(id);
+    const users = this.blockersOf(id);
     if (users.length)
       throw new TwinloopError(
-        'ModelInUse',
+        'ModelReferencesNotDeleted',
         `Model '${id}' is used by ${users.join(', ')} (extends or component); delete those first.`,
         { details: { users } },
       );
-    for (const k of owned) this.entries.delete(k);
+    for (const k of this.ownedBy(entry.definedBy)) this.entries.delete(k);
+  }
+
+  private ownedBy(definedBy: string): Set<string> {
+    return new Set([...this.entries.entries()].filter(([, e]) => e.definedBy === definedBy).map(([k]) => k));
   }
 
   /** @throws TwinloopError ModelNotFound */

@@ -101,13 +101,14 @@ describe('ModelService', () => {
     }
   });
 
-  it('deletes only models nothing depends on (409 ModelInUse otherwise)', () => {
+  it('deletes a model unless another extends it or uses it as a component (409 ModelReferencesNotDeleted)', () => {
     w.models.add(ALL_MODELS);
     const e = caught(() => w.models.delete('dtmi:test:Space;1'));
-    expect(e.code).toBe('ModelInUse');
+    expect(e.code).toBe('ModelReferencesNotDeleted');
     expect(e.status).toBe(409);
-    // Sensor is the target of Room's relationship: in use too.
-    expect(caught(() => w.models.delete('dtmi:test:Sensor;1')).code).toBe('ModelInUse');
+    expect(caught(() => w.models.delete('dtmi:test:Thermostat;1')).code).toBe('ModelReferencesNotDeleted');
+    // Sensor is only the target of Room's relationship: ADT does not block on that.
+    w.models.delete('dtmi:test:Sensor;1');
     w.models.delete('dtmi:test:Room;1');
     w.models.delete('dtmi:test:Space;1');
     expect(
@@ -115,8 +116,8 @@ describe('ModelService', () => {
         .list()
         .map((m) => m.id)
         .sort(),
-    ).toEqual(['dtmi:test:Sensor;1', 'dtmi:test:Thermostat;1']);
-    expect(w.storage.models.list('default')).toHaveLength(2);
+    ).toEqual(['dtmi:test:Thermostat;1']);
+    expect(w.storage.models.list('default')).toHaveLength(1);
     expect(caught(() => w.models.delete('dtmi:test:Room;1')).code).toBe('ModelNotFound');
   });
 
@@ -135,5 +136,34 @@ describe('ModelService', () => {
     expect(m.description).toEqual({ en: 'A lamp', sv: 'En lampa' });
     expect(m.model).toEqual(v2);
     expect(w.models.getInterface('dtmi:test:v2:Lamp;1')?.contents.get('lux')?.unit).toBe('lux');
+  });
+
+  it('two models whose relationships target each other can both be deleted, and a model whose target is gone reloads', async () => {
+    const a = {
+      '@context': 'dtmi:dtdl:context;3',
+      '@id': 'dtmi:test:A;1',
+      '@type': 'Interface',
+      contents: [{ '@type': 'Relationship', name: 'toB', target: 'dtmi:test:B;1' }],
+    };
+    const b = {
+      '@context': 'dtmi:dtdl:context;3',
+      '@id': 'dtmi:test:B;1',
+      '@type': 'Interface',
+      contents: [{ '@type': 'Relationship', name: 'toA', target: 'dtmi:test:A;1' }],
+    };
+    w.models.add([a, b]);
+    w.models.delete('dtmi:test:B;1');
+    expect(w.models.has('dtmi:test:A;1')).toBe(true);
+    // A still names B as its target: the stored models load again after a restart.
+    const dir = w.dir;
+    await w.storage.close();
+    const again = openTestWorkspace({ dir });
+    try {
+      expect(again.models.list().map((m) => m.id)).toEqual(['dtmi:test:A;1']);
+      again.models.delete('dtmi:test:A;1');
+      expect(again.models.count).toBe(0);
+    } finally {
+      await again.storage.close();
+    }
   });
 });

@@ -275,17 +275,20 @@ export class ModelService implements ModelLookup {
     m.decommissioned = true;
   }
 
-  /** Deletes a model no other model depends on. @throws ModelNotFound, ModelInUse (409) */
+  /**
+   * Deletes a model unless another model extends it or uses it as a component schema (ADT's rule:
+   * relationship targets do not block, so models that target each other can be deleted). Twins of
+   * the deleted model stay, as in ADT: they can be read, queried, deleted and moved to another model
+   * (`PATCH /$metadata/$model`); other writes to them fail until the model is uploaded again.
+   * @throws ModelNotFound, ModelReferencesNotDeleted (409)
+   */
   delete(id: string): void {
     if (!this.meta.has(id)) throw errors.modelNotFound(id);
-    // Extends, components and relationship targets, transitively (ADT: ModelReferencesNotDeleted).
-    const dependents = [...this.meta.keys()].filter(
-      (other) => other !== id && this.registry.dependenciesOf(other).includes(id),
-    );
+    const dependents = this.registry.blockersOf(id);
     if (dependents.length) {
       throw new TwinloopError(
-        'ModelInUse',
-        `Model '${id}' cannot be deleted: other models refer to it (${dependents.join(', ')}). Delete those first.`,
+        'ModelReferencesNotDeleted',
+        `Model '${id}' cannot be deleted: other models extend it or use it as a component (${dependents.join(', ')}). Delete those first.`,
         { details: { dependents } },
       );
     }

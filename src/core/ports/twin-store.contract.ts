@@ -68,6 +68,20 @@ export function describeTwinStoreContract(name: string, make: () => Promise<Twin
       expect([...store.loadTwins('other')].map((t) => t.id)).toEqual(['x']);
     });
 
+    it('keeps the sourceTimes a writer set, exactly as written, and none when none was set', async () => {
+      const sourceTimes = {
+        name: '2022-05-31T12:00:01.000125009Z',
+        'motor/rpm': '2024-01-01T00:00:00+02:00',
+      };
+      store.saveTwin(twin('a', { sourceTimes }));
+      store.saveTwin(twin('b'));
+      await reopen();
+      const [a, b] = [...store.loadTwins('ws')].sort((p, q) => p.id.localeCompare(q.id));
+      expect(a).toEqual(twin('a', { sourceTimes }));
+      expect(b?.sourceTimes).toBeUndefined();
+      expect(b?.propertyTimes).toEqual(twin('b').propertyTimes);
+    });
+
     it('fills telemetry with the latest history values (telemetry series only)', async () => {
       store.saveTwin(twin('a'));
       store.saveTwin(twin('b'));

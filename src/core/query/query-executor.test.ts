@@ -60,7 +60,10 @@ describe('SELECT shapes', () => {
   it("uses the caller's component test for returned twins", () => {
     const text = "SELECT * FROM DIGITALTWINS WHERE $dtId = 'pump-1'";
     const byDefault = q(text)[0] as { motor: Record<string, unknown> };
-    expect(byDefault.motor.$metadata).toEqual({ temp: { lastUpdateTime: '1970-01-01T00:00:01.000Z' } });
+    expect(byDefault.motor.$metadata).toEqual({
+      $lastUpdateTime: '1970-01-01T00:00:01.000Z',
+      temp: { lastUpdateTime: '1970-01-01T00:00:01.000Z' },
+    });
     const plain = q(text, { isComponent: () => false })[0] as { motor: Record<string, unknown> };
     expect(plain.motor).toEqual({ temp: 70 });
   });

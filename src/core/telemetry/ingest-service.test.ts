@@ -194,3 +194,38 @@ describe('IngestService', () => {
     );
   });
 });
+
+describe('IngestService.ingestAdt (ADT telemetry routes)', () => {
+  const letters = () => stack.deadLetters.list({ workspace: 'default', limit: 10 });
+
+  it('stores the values the model takes and keeps the rest as one dead letter; ingest() stays strict on the same payload', async () => {
+    const payload = '{"temperature": 20.5, "nope": 1, "rpm": "fast"}';
+    const strict = await stack.service.ingest(msg(payload));
+    expect(strict.ok).toBe(false);
+    expect(raw('pump-1', 'temperature')).toEqual([]);
+    const out = await stack.service.ingestAdt(msg(payload, { source: 'http', receivedAt: 2_000 }));
+    expect(out).toEqual({ ok: true, readings: 1, deadLettered: 2 });
+    expect(raw('pump-1', 'temperature')).toEqual([{ ts: 2_000, value: 20.5 }]);
+    const [newest] = letters();
+    expect(newest?.source).toBe('http');
+    expect(newest?.payload.toString()).toBe(payload);
+    expect(newest?.problems?.map((p) => p.pointer).sort()).toEqual(['/nope', '/rpm']);
+  });
+
+  it('problems point into the array the JSON string holds, skipping members that were dropped', async () => {
+    const body = JSON.stringify(JSON.stringify([5, { temperature: 1 }, { rpm: 'x' }]));
+    expect(await stack.service.ingestAdt(msg(body))).toEqual({ ok: true, readings: 1, deadLettered: 2 });
+    expect(letters()[0]?.problems?.map((p) => p.pointer)).toEqual(['/0', '/2/rpm']);
+  });
+
+  it('a message marked once is stored once however often it is resent', async () => {
+    const m = msg('"{\\"temperature\\": 19}"', { receivedAt: 5_000, once: true });
+    for (let i = 0; i < 3; i++) expect(await stack.service.ingestAdt(m)).toEqual({ ok: true, readings: 1 });
+    expect(raw('pump-1', 'temperature')).toEqual([{ ts: 5_000, value: 19 }]);
+  });
+
+  it('an unknown twin is refused (DigitalTwinNotFound) even when nothing would be stored', async () => {
+    const out = await stack.service.ingestAdt(msg('"not json"', { twinId: 'ghost' }));
+    expect(out).toMatchObject({ ok: false, code: 'DigitalTwinNotFound' });
+  });
+});

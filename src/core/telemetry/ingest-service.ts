@@ -19,6 +19,7 @@ import type {
   HistoryValue,
 } from '../ports/storage-ports.js';
 import { IngestStats } from './ingest-stats.js';
+import { checkAdtReadings, parseAdtTelemetry } from './adt-telemetry-payload.js';
 import { parseNdjsonPayload, parseTelemetryPayload } from './payload-parser.js';
 import { checkReadingSet } from './reading-validator.js';
 import type { IngestWorkspace } from './reading-validator.js';
@@ -136,6 +137,52 @@ export class IngestService implements TelemetryIngest {
     this.stats.acceptedMessages++;
     this.stats.acceptedReadings += points.length;
     return { ok: true, readings: points.length };
+  }
+
+  /**
+   * Ingests telemetry from ADT's routes as ADT takes it (adt-telemetry-payload.ts): a JSON string
+   * holding JSON is read; the values that fit the model are stored; whatever does not (names the
+   * model does not declare, wrong types, non-object members) is kept as ONE dead letter of the whole
+   * payload, with a problem per value and the reason, and the message is still accepted (ADT answers
+   * 204). Refused (ok:false, dead-lettered): an unknown twin or component, bytes that are not JSON.
+   * @throws StorageError (rejects).
+   */
+  async ingestAdt(msg: IncomingMessage): Promise<IngestOutcome> {
+    if (msg.payload.length > this.maxPayloadBytes) return this.ingest(msg);
+    const ws = this.options.workspace(msg.workspace);
+    if (!ws) return this.reject(msg, 'NotFound', `There is no workspace '${msg.workspace}'.`);
+    if (msg.twinId === undefined) return this.reject(msg, 'BadRequest', 'The message names no twin.');
+    const parsed = parseAdtTelemetry(msg.payload, {
+      twinId: msg.twinId,
+      ...(msg.component === undefined ? {} : { component: msg.component }),
+      receivedAt: msg.receivedAt,
+      ...(msg.once ? { once: true } : {}),
+    });
+    if (!parsed.ok) return this.reject(msg, 'InvalidTelemetry', parsed.problems[0]!.message, parsed.problems);
+    const split = checkAdtReadings(parsed.readings, parsed.pointers, ws, msg);
+    if (!split.ok) return this.reject(msg, split.code, split.reason, split.problems);
+    const dropped = [...parsed.dropped, ...split.dropped];
+    const sets: AcceptedSet[] = split.accepted.map(({ rs, values }) => ({
+      ws,
+      workspace: msg.workspace,
+      rs,
+      values,
+    }));
+    const points = toPoints(sets);
+    let letter: Promise<IngestOutcome> | undefined;
+    if (dropped.length) {
+      const where = parsed.unwrapped ? ' (pointers are into the JSON string the body holds)' : '';
+      const reason = `${dropped.length} value(s) not stored, ${points.length} stored: ${dropped[0]!.message}${dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : ''}${where}`;
+      letter = this.reject(msg, 'InvalidTelemetry', reason, dropped);
+    }
+    await Promise.all([points.length ? this.commit(points, sets) : undefined, letter]);
+    if (points.length) {
+      this.stats.acceptedMessages++;
+      this.stats.acceptedReadings += points.length;
+    }
+    return dropped.length
+      ? { ok: true, readings: points.length, deadLettered: dropped.length }
+      : { ok: true, readings: points.length };
   }
 
   /**

@@ -222,7 +222,8 @@ function readingSet(
   return rs;
 }
 
-function parseTime(value: unknown): number | undefined {
+/** A `$ts` value: RFC 3339 with a zone, or ms since the epoch; undefined when it is neither. */
+export function parseTime(value: unknown): number | undefined {
   if (typeof value === 'number') {
     return Number.isFinite(value) && Math.abs(value) <= MAX_TIME ? Math.trunc(value) : undefined;
   }

@@ -16,7 +16,14 @@ export type ReadingFailureCode = 'DigitalTwinNotFound' | 'ComponentNotFound' | '
 
 export type ReadingCheck =
   | { ok: true; twin: TwinRecord; values: Record<string, unknown> }
-  | { ok: false; code: ReadingFailureCode; reason: string; problems: Problem[] };
+  | {
+      ok: false;
+      code: ReadingFailureCode;
+      reason: string;
+      problems: Problem[];
+      /** The values that were valid (an ADT route stores them and dead-letters the rest). */
+      values?: Record<string, unknown>;
+    };
 
 /** What a workspace gives ingestion: its twins and its models. */
 export interface IngestWorkspace {
@@ -103,7 +110,7 @@ export function checkReadingSet(
     const first = problems[0]!;
     const reason =
       problems.length === 1 ? first.message : `${first.message} (and ${problems.length - 1} more problem(s))`;
-    return fail('InvalidTelemetry', reason, problems);
+    return { ...fail('InvalidTelemetry', reason, problems), values };
   }
   return { ok: true, twin, values };
 }

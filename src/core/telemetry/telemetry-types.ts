@@ -20,6 +20,11 @@ export interface IncomingMessage {
   component?: string;
   /** A model the transport says the twin has (an MQTT topic's {modelId} token): the twin's model must be or extend it. */
   modelId?: string;
+  /**
+   * The message carries its own source time and id (ADT's Telemetry-Source-Time and Message-Id):
+   * its readings are stored at most once, so a resend stores nothing twice.
+   */
+  once?: boolean;
 }
 
 /** One validated reading set: values of several telemetries of one twin (or one of its components) at one time. */
@@ -33,5 +38,10 @@ export interface ReadingSet {
   values: Record<string, unknown>;
 }
 
-/** The outcome of one message: accepted readings, or the reason it went to the dead letters. */
-export type IngestOutcome = { ok: true; readings: number } | { ok: false; code: string; reason: string };
+/**
+ * The outcome of one message: accepted readings, or the reason it went to the dead letters. On an
+ * ADT route a message can be both: `deadLettered` counts the values that were kept as a dead letter
+ * instead of stored.
+ */
+export type IngestOutcome =
+  { ok: true; readings: number; deadLettered?: number } | { ok: false; code: string; reason: string };

@@ -103,14 +103,28 @@ describe('RelationshipService', () => {
     ]);
   });
 
-  it('reports an undeclared name and a missing target twin', async () => {
+  it('a missing target twin is 404 TargetTwinNotFound; a relationship to itself is OperationNotAllowed', async () => {
     const e = await caught(
       w.twins.relationships.createOrReplace('s1', 'x', { $targetId: 'ghost', $relationshipName: 'contains' }),
     );
-    expect(e.problems.map((p) => p.code).sort()).toEqual([
-      'relationship.name.unknown',
-      'relationship.target.notFound',
+    expect(e.code).toBe('TargetTwinNotFound');
+    expect(e.status).toBe(404);
+    expect(e.problems.map((p) => `${p.pointer} ${p.code}`)).toEqual([
+      '/$targetId relationship.target.notFound',
     ]);
+    const self = await caught(
+      w.twins.relationships.createOrReplace('r1', 'x', { $targetId: 'r1', $relationshipName: 'contains' }),
+    );
+    expect([self.code, self.status]).toEqual(['OperationNotAllowed', 400]);
+    expect(w.graph.getRelationship('s1', 'x')).toBeUndefined();
+    expect(w.graph.getRelationship('r1', 'x')).toBeUndefined();
+  });
+
+  it('reports an undeclared name', async () => {
+    const e = await caught(
+      w.twins.relationships.createOrReplace('s1', 'x', { $targetId: 'r1', $relationshipName: 'contains' }),
+    );
+    expect(e.problems.map((p) => p.code)).toEqual(['relationship.name.unknown']);
   });
 
   it('enforces maxMultiplicity (2 contains per room) but allows replacing an existing one', async () => {

@@ -4,7 +4,7 @@
  * is checked against the source twin's model: the relationship is declared (own or inherited), the
  * target exists and is of the declared target model, maxMultiplicity holds, properties are valid.
  */
-import { errors, type Problem } from '../errors/errors.js';
+import { TwinloopError, errors, quote, type Problem } from '../errors/errors.js';
 import type { RelationshipRecord, TwinGraph, TwinRecord } from '../graph/graph-types.js';
 import type { LiveEvent } from '../live/live-events.js';
 import type { RelationshipInfo } from '../models/model-types.js';
@@ -67,7 +67,8 @@ export class RelationshipService {
   /**
    * Creates or replaces relationship `relId` of `sourceId` from ADT's body
    * (`$targetId`, `$relationshipName`, properties).
-   * @throws DigitalTwinNotFound (source), PreconditionFailed, InvalidRelationship
+   * @throws DigitalTwinNotFound (source), TargetTwinNotFound (404), OperationNotAllowed (to itself),
+   *   PreconditionFailed, InvalidRelationship
    */
   async createOrReplace(
     sourceId: string,
@@ -144,14 +145,28 @@ export class RelationshipService {
       info = this.declared(source, name, problems);
     }
     if (typeof targetId === 'string' && targetId !== '') {
+      if (targetId === sourceId) {
+        throw new TwinloopError(
+          'OperationNotAllowed',
+          `Relationship '${quote(relId)}' cannot connect twin '${quote(sourceId)}' to itself (ADT refuses relationships to the same twin).`,
+        );
+      }
       const target = this.o.graph.getTwin(targetId);
       if (!target) {
-        problems.push({
-          code: 'relationship.target.notFound',
-          message: `The target twin '${targetId}' does not exist.`,
-          pointer: '/$targetId',
-          source: SRC,
-        });
+        throw new TwinloopError(
+          'TargetTwinNotFound',
+          `The target twin '${quote(targetId)}' of relationship '${quote(relId)}' does not exist.`,
+          {
+            problems: [
+              {
+                code: 'relationship.target.notFound',
+                message: `There is no digital twin with id '${quote(targetId)}'.`,
+                pointer: '/$targetId',
+                source: SRC,
+              },
+            ],
+          },
+        );
       } else if (info?.target && !this.o.models.isOfModel(target.modelId, info.target)) {
         problems.push({
           code: 'relationship.target.model',

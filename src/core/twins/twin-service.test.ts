@@ -137,7 +137,7 @@ describe('TwinService', () => {
         { op: 'replace', path: '/temperature', value: 5 },
         { op: 'replace', path: '/name', value: 'x' },
         { op: 'move', path: '/a', from: '/b' },
-        { op: 'add', path: '/$metadata/$model', value: 'x' },
+        { op: 'add', path: '/$etag', value: 'x' },
       ]),
     );
     expect(e.code).toBe('JsonPatchInvalid');

@@ -10,14 +10,17 @@
  * goes to `onHistoryError`, and `historyNotRecorded(twin)` tells the caller (never a failed write).
  * Relationships live in relationship-service.ts; TwinService exposes both through one object.
  */
-import { TwinloopError, errors, type Problem } from '../errors/errors.js';
+import { TwinloopError, errors, quote } from '../errors/errors.js';
+import { looksLikeComponent } from '../graph/twin-json.js';
 import type { RelationshipRecord, TwinGraph, TwinRecord } from '../graph/graph-types.js';
 import type { LiveEvent } from '../live/live-events.js';
 import type { InterfaceInfo } from '../models/model-types.js';
-import type { HistoryPoint, HistoryValue, TwinStore } from '../ports/storage-ports.js';
+import type { HistoryPoint, TwinStore } from '../ports/storage-ports.js';
 import { checkUntrustedValue } from '../json/untrusted-json.js';
-import { applyPatch, clone, parsePatch, toPointer, type PatchOp } from './json-patch.js';
+import { applyPatch, clone, parsePatch, toPointer } from './json-patch.js';
 import { RelationshipService } from './relationship-service.js';
+import { readTwinBody, retimed, touchTimes, valueAt } from './twin-body.js';
+import { splitMetadataOps } from './twin-metadata.js';
 import { checkTwinContents } from './twin-validation.js';
 import {
   checkIfMatch,
@@ -92,7 +95,10 @@ export class TwinService {
 
   /** True when `name` is a component of the twin's model (for serialising the twin). */
   isComponent(twin: TwinRecord, name: string): boolean {
-    return this.o.models.getInterface(twin.modelId)?.contents.get(name)?.kind === 'Component';
+    const iface = this.o.models.getInterface(twin.modelId);
+    // A twin whose model was deleted still reads as it was written (ADT keeps such twins).
+    if (!iface) return looksLikeComponent(twin, name);
+    return iface.contents.get(name)?.kind === 'Component';
   }
 
   /**
@@ -106,7 +112,7 @@ export class TwinService {
     // Untrusted keys are data: a __proto__ member would be copied as a prototype, unchecked.
     const hostile = checkUntrustedValue(body, { what: 'The digital twin', source: 'request body' });
     if (hostile) throw errors.validation('ValidationFailed', `Digital twin '${id}' is not valid.`, [hostile]);
-    const { modelId, contents, problems } = readTwinBody(body);
+    const { modelId, contents, sourceTimes, problems } = readTwinBody(body);
     let iface: InterfaceInfo | undefined;
     if (modelId !== undefined) {
       iface = this.o.models.getInterface(modelId);
@@ -124,10 +130,22 @@ export class TwinService {
         );
       }
     }
-    if (iface)
+    if (iface) {
       problems.push(...checkTwinContents(iface, contents, this.o.models, { requireComponents: true }));
+      for (const key of Object.keys(sourceTimes)) {
+        // A component has no sourceTime of its own: its properties have, in its own $metadata.
+        if (!key.includes('/') && iface.contents.get(key)?.kind === 'Component') {
+          problems.push({
+            code: 'twin.metadata.member',
+            message: `'${key}' is a component: set sourceTime of its properties in its own $metadata.`,
+            pointer: toPointer(['$metadata', key, 'sourceTime']),
+            source: 'request body',
+          });
+        }
+      }
+    }
     if (problems.length || !iface || modelId === undefined) {
-      throw errors.validation('ValidationFailed', `Digital twin '${id}' is not valid.`, problems);
+      throw errors.validation('ValidationFailed', `Digital twin '${quote(id)}' is not valid.`, problems);
     }
     const now = this.o.now();
     const propertyTimes: Record<string, number> = {};
@@ -147,6 +165,7 @@ export class TwinService {
       // Latest telemetry survives a replace; the ingest service updates this object in place.
       telemetry: existing?.telemetry ?? {},
     };
+    if (Object.keys(sourceTimes).length) twin.sourceTimes = sourceTimes;
     this.o.store.saveTwin(twin);
     this.o.graph.putTwin(twin);
     await this.appendHistory(twin, Object.keys(propertyTimes), now);
@@ -243,70 +262,77 @@ export class TwinService {
   // ---------------------------------------------------------------- internals
 
   private async applyTwinPatch(twin: TwinRecord, patch: unknown): Promise<TwinRecord> {
-    const { ops, problems } = parsePatch(patch);
-    const usable = ops.filter((op) => {
-      if (op.segments[0]!.startsWith('$')) {
-        problems.push({
-          code: 'patch.path.system',
-          message: `${op.path}: system properties ($dtId, $etag, $metadata) cannot be patched.`,
-          pointer: `/${op.index}/path`,
-          source: 'request body',
-        });
-        return false;
-      }
-      if (op.segments.length >= 2 && op.segments[1] === '$metadata') {
-        problems.push({
-          code: 'patch.path.system',
-          message: `${op.path}: a component's $metadata cannot be patched.`,
-          pointer: `/${op.index}/path`,
-          source: 'request body',
-        });
-        return false;
-      }
-      return true;
-    });
+    const parsed = parsePatch(patch);
+    const problems = parsed.problems;
+    const current = this.o.models.getInterface(twin.modelId);
+    const isComp = (name: string): boolean => current?.contents.get(name)?.kind === 'Component';
+    const { valueOps, metaOps, problems: metaProblems } = splitMetadataOps(parsed.ops, isComp);
+    problems.push(...metaProblems);
     const next = clone(twin.contents);
-    problems.push(...applyPatch(next, usable));
+    problems.push(...applyPatch(next, valueOps));
     if (problems.length)
       throw errors.validation(
         'JsonPatchInvalid',
-        `The patch of digital twin '${twin.id}' is not valid.`,
+        `The patch of digital twin '${quote(twin.id)}' is not valid.`,
         problems,
       );
-    const iface = this.o.models.getInterface(twin.modelId);
+    const modelOp = metaOps.filter((m) => m.kind === 'model').at(-1);
+    const modelId = modelOp === undefined ? twin.modelId : this.newModelOf(twin, modelOp.value);
+    const iface = this.o.models.getInterface(modelId);
     if (!iface) {
-      throw errors.validation('ValidationFailed', `Digital twin '${twin.id}' cannot be patched.`, [
+      throw errors.validation('ValidationFailed', `Digital twin '${quote(twin.id)}' cannot be patched.`, [
         {
           code: 'twin.model.unknown',
-          message: `Its model ${twin.modelId} is no longer uploaded.`,
+          message: `Its model ${twin.modelId} is no longer uploaded: upload it again, or move the twin to another model (replace /$metadata/$model).`,
           pointer: '/$metadata/$model',
         },
       ]);
     }
-    const touched = new Set(usable.map((op) => op.segments[0]!));
+    const moved = modelId !== twin.modelId;
+    const touched = new Set(valueOps.map((op) => op.segments[0]!));
+    // A twin moved to another model must be valid for it as a whole (ADT's rule).
     const invalid = checkTwinContents(iface, next, this.o.models, {
-      requireComponents: false,
-      only: touched,
+      requireComponents: moved,
+      ...(moved ? {} : { only: touched }),
     });
+    const sourceTimes = { ...twin.sourceTimes };
+    for (const m of metaOps) {
+      if (m.kind !== 'sourceTime') continue;
+      if (m.remove) delete sourceTimes[m.key];
+      else if (valueAt(next, m.key) === null) {
+        invalid.push({
+          code: 'twin.metadata.noProperty',
+          message: `sourceTime is set for '${m.key}', which has no value (set the value in the same patch).`,
+          pointer: `/${m.index}/path`,
+          source: 'request body',
+        });
+      } else sourceTimes[m.key] = m.value!;
+    }
     if (invalid.length)
       throw errors.validation(
         'ValidationFailed',
-        `The patch of digital twin '${twin.id}' is not valid for model ${twin.modelId}.`,
+        `The patch of digital twin '${quote(twin.id)}' is not valid for model ${modelId}.`,
         invalid,
       );
 
     const now = this.o.now();
-    const propertyTimes = { ...twin.propertyTimes };
+    const propertyTimes = moved ? retimed(iface, twin, next) : { ...twin.propertyTimes };
     const changed = new Set<string>();
-    for (const op of usable) this.touchTimes(iface, op, next, propertyTimes, changed, now);
+    for (const op of valueOps) touchTimes(iface, op, next, propertyTimes, changed, now);
+    for (const m of metaOps) if (m.kind === 'sourceTime' && !m.remove) propertyTimes[m.key] ??= now;
+    // A sourceTime lives as long as its property.
+    for (const k of Object.keys(sourceTimes)) if (propertyTimes[k] === undefined) delete sourceTimes[k];
     const updated: TwinRecord = {
-      ...twin,
+      id: twin.id,
+      modelId,
+      workspace: twin.workspace,
       etag: this.o.etag(),
       lastUpdateTime: now,
       contents: next,
       propertyTimes,
       telemetry: twin.telemetry,
     };
+    if (Object.keys(sourceTimes).length) updated.sourceTimes = sourceTimes;
     this.o.store.saveTwin(updated);
     this.o.graph.putTwin(updated);
     await this.appendHistory(updated, [...changed], now);
@@ -315,9 +341,9 @@ export class TwinService {
         type: 'propertyChange',
         workspace: this.workspace,
         twinId: twin.id,
-        modelId: twin.modelId,
+        modelId,
         time: now,
-        patch: usable.map((op) =>
+        patch: parsed.ops.map((op) =>
           op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
         ),
       },
@@ -325,38 +351,28 @@ export class TwinService {
     return updated;
   }
 
-  /** Updates per-property times for one applied operation; `changed` collects the history paths. */
-  private touchTimes(
-    iface: InterfaceInfo,
-    op: PatchOp,
-    next: Record<string, unknown>,
-    times: Record<string, number>,
-    changed: Set<string>,
-    now: number,
-  ): void {
-    const [head, second] = op.segments as [string, ...string[]];
-    if (iface.contents.get(head)?.kind !== 'Component') {
-      if (op.op === 'remove' && op.segments.length === 1) delete times[head];
-      else times[head] = now;
-      changed.add(head);
-      return;
+  /** The model a `/$metadata/$model` patch moves the twin to. @throws ValidationFailed, ModelDecommissioned */
+  private newModelOf(twin: TwinRecord, value: unknown): string {
+    if (typeof value !== 'string' || !this.o.models.getInterface(value)) {
+      throw errors.validation('ValidationFailed', `Digital twin '${quote(twin.id)}' cannot change model.`, [
+        {
+          code: 'twin.model.unknown',
+          message:
+            typeof value === 'string'
+              ? `Model ${quote(value)} is not uploaded.`
+              : '$model must be the id of an uploaded model.',
+          pointer: '/$metadata/$model',
+          source: 'request body',
+        },
+      ]);
     }
-    if (second !== undefined) {
-      const key = `${head}/${second}`;
-      if (op.op === 'remove' && op.segments.length === 2) delete times[key];
-      else times[key] = now;
-      changed.add(key);
-      return;
+    if (value !== twin.modelId && this.o.models.isDecommissioned(value)) {
+      throw new TwinloopError(
+        'ModelDecommissioned',
+        `Model ${value} is decommissioned: no twin can move to it.`,
+      );
     }
-    // The whole component was set: its properties are all new.
-    for (const k of Object.keys(times)) if (k.startsWith(`${head}/`)) delete times[k];
-    const comp = next[head];
-    if (typeof comp === 'object' && comp !== null) {
-      for (const p of Object.keys(comp)) {
-        times[`${head}/${p}`] = now;
-        changed.add(`${head}/${p}`);
-      }
-    }
+    return value;
   }
 
   private requireComponent(twin: TwinRecord, component: string): void {
@@ -394,71 +410,11 @@ export class TwinService {
   private checkId(kind: 'twin' | 'relationship', id: string): void {
     if (id.length === 0 || id.length > this.o.maxIdLength || hasControlCharacter(id)) {
       throw new TwinloopError(
-        'BadRequest',
-        `The ${kind} id must be 1 to ${this.o.maxIdLength} characters without control characters.`,
+        'InvalidArgument',
+        `The ${kind} id is invalid: it must be 1 to ${this.o.maxIdLength} characters without control characters (it has ${id.length}).`,
       );
     }
   }
-}
-
-/** Splits ADT's twin body into model id, contents (no `$` keys) and problems. */
-function readTwinBody(body: unknown): {
-  modelId: string | undefined;
-  contents: Record<string, unknown>;
-  problems: Problem[];
-} {
-  const problems: Problem[] = [];
-  const contents: Record<string, unknown> = {};
-  const src = 'request body';
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    problems.push({
-      code: 'twin.notObject',
-      message: 'A digital twin must be a JSON object.',
-      pointer: '',
-      source: src,
-    });
-    return { modelId: undefined, contents, problems };
-  }
-  const b = body as Record<string, unknown>;
-  const meta = b.$metadata;
-  let modelId: string | undefined;
-  if (
-    typeof meta !== 'object' ||
-    meta === null ||
-    typeof (meta as Record<string, unknown>).$model !== 'string'
-  ) {
-    problems.push({
-      code: 'twin.model.missing',
-      message: 'A digital twin needs "$metadata": { "$model": "<model id>" }.',
-      pointer: '/$metadata/$model',
-      source: src,
-    });
-  } else modelId = (meta as Record<string, string>).$model;
-  for (const [k, v] of Object.entries(b)) {
-    if (k === '$metadata' || k === '$dtId' || k === '$etag') continue;
-    if (k.startsWith('$')) {
-      problems.push({
-        code: 'twin.member.reserved',
-        message: `'${k}' is not a writable system property.`,
-        pointer: toPointer([k]),
-        source: src,
-      });
-      continue;
-    }
-    if (typeof v === 'object' && v !== null && !Array.isArray(v) && '$metadata' in v) {
-      const { $metadata: _ignored, ...rest } = v as Record<string, unknown>;
-      contents[k] = rest;
-    } else contents[k] = v;
-  }
-  return { modelId, contents, problems };
-}
-
-function valueAt(contents: Record<string, unknown>, path: string): HistoryValue {
-  let v: unknown = contents;
-  for (const seg of path.split('/')) {
-    v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[seg] : undefined;
-  }
-  return v === undefined ? null : (v as HistoryValue);
 }
 
 function hasControlCharacter(s: string): boolean {

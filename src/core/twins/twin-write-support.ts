@@ -3,7 +3,7 @@
  * of ADT (If-Match with one or more etags or `*`, If-None-Match: `*` only), and the port types the
  * twin service depends on.
  */
-import { TwinloopError, errors } from '../errors/errors.js';
+import { TwinloopError, errors, quote } from '../errors/errors.js';
 import type { LiveEvent } from '../live/live-events.js';
 import type { ModelLookup } from '../models/model-types.js';
 import type { HistoryPoint } from '../ports/storage-ports.js';
@@ -46,7 +46,10 @@ export function checkIfMatch(what: string, current: string, ifMatch: string | un
 export function checkIfNoneMatch(what: string, exists: boolean, ifNoneMatch: string | undefined): void {
   if (ifNoneMatch === undefined || ifNoneMatch.trim() === '') return;
   if (ifNoneMatch.trim() !== '*') {
-    throw new TwinloopError('BadRequest', `If-None-Match only supports '*' (got '${ifNoneMatch}').`);
+    throw new TwinloopError(
+      'InvalidArgument',
+      `If-None-Match only supports '*' (got '${quote(ifNoneMatch, 60)}').`,
+    );
   }
   if (exists) {
     throw new TwinloopError('PreconditionFailed', `${what} already exists and If-None-Match: * was given.`);
