@@ -11,6 +11,7 @@ import {
   isTwinloopError,
   quote,
   type ErrorCode,
+  wireCode,
   type Problem,
 } from '../../core/errors/errors.js';
 
@@ -39,8 +40,10 @@ export interface AdtErrorBody {
 }
 
 export function errorBody(e: TwinloopError): AdtErrorBody {
-  const body: AdtErrorBody = { error: { code: e.code, message: e.message } };
-  if (e.innerCode !== undefined) body.error.innererror = { code: e.innerCode };
+  const code = wireCode(e.code);
+  const body: AdtErrorBody = { error: { code, message: e.message } };
+  const inner = e.innerCode ?? (code === e.code ? undefined : e.code);
+  if (inner !== undefined) body.error.innererror = { code: inner };
   if (e.problems.length) {
     body.error.details = e.problems.map((p) => {
       const d: NonNullable<AdtErrorBody['error']['details']>[number] = { code: p.code, message: p.message };
@@ -115,7 +118,7 @@ export function sendError(reply: FastifyReply, e: TwinloopError): FastifyReply {
   if (e.status >= 500) body.error.requestId = reply.request.id;
   return reply
     .status(e.status)
-    .header('x-ms-error-code', e.code)
+    .header('x-ms-error-code', wireCode(e.code))
     .header('x-request-id', reply.request.id)
     .type('application/json; charset=utf-8')
     .send(body);

@@ -99,6 +99,20 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/**
+ * Codes that ADT answers under a broader name: on the wire `x-ms-error-code` and `error.code` carry
+ * ADT's code and `error.innererror.code` Twinloop's own (clients written for ADT see what ADT sends).
+ */
+export const ADT_WIRE_CODE: Partial<Record<ErrorCode, string>> = {
+  // The 2023-10-31 spec, Query_QueryTwins: "400 BadRequest - The continuation token is invalid."
+  InvalidContinuationToken: 'BadRequest',
+};
+
+/** The code a client sees for `code` (ADT's name where ADT uses a broader one). */
+export function wireCode(code: ErrorCode): string {
+  return ADT_WIRE_CODE[code] ?? code;
+}
+
 export interface TwinloopErrorOptions {
   cause?: unknown;
   /** A finer code under `code` (ADT's `innererror.code`), e.g. Twinloop's own where ADT's is generic. */
