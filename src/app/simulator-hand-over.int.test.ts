@@ -83,7 +83,7 @@ describe('values sent by hand win over the simulator', () => {
     const rows = (
       (await api('POST', '/query', {
         query:
-          "SELECT P.$dtId, P.vibration FROM DIGITALTWINS L JOIN P RELATED L.hasEquipment WHERE L.$dtId = 'line-3' AND P.vibration > 7",
+          "SELECT P.$dtId, P.$telemetry.vibration FROM DIGITALTWINS L JOIN P RELATED L.hasEquipment WHERE L.$dtId = 'line-3' AND P.$telemetry.vibration > 7",
       })) as { value: { $dtId: string }[] }
     ).value
       .map((r) => r.$dtId)

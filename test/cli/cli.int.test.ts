@@ -39,7 +39,7 @@ describe('twinloop CLI', () => {
 
   it('sends telemetry, queries it back and lists dead letters', async () => {
     expect((await cli('send', 'pump-1b', 'vibration=9.5', 'running=true')).code).toBe(0);
-    const q = await cli('query', 'SELECT T.$dtId FROM DIGITALTWINS T WHERE T.vibration > 9');
+    const q = await cli('query', 'SELECT T.$dtId FROM DIGITALTWINS T WHERE T.$telemetry.vibration > 9');
     expect(q.code).toBe(0);
     expect(JSON.parse(q.stdout)).toEqual([{ $dtId: 'pump-1b' }]);
     const bad = await cli('send', 'pump-1b', 'vibration="loud"');

@@ -8,7 +8,9 @@ export function registerQuery(program: Command, { run }: CliKit): void {
   withOutput(
     program
       .command('query <text>')
-      .description('run a query (ADT query language, MATCH with any number of hops)')
+      .description(
+        'run a query (ADT query language, MATCH with any number of hops; latest telemetry: T.$telemetry.<name>)',
+      )
       .option('--page-size <n>', 'rows per page')
       .option('--first-page', 'print only the first page'),
   ).action(

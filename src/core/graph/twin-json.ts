@@ -67,7 +67,7 @@ export function relationshipToJson(rel: RelationshipRecord): Record<string, unkn
 
 /**
  * Reads one field of a twin by path; undefined means "not defined" (IS_DEFINED is false).
- * @example twinField(t, ['$metadata', '$model']); twinField(t, ['thermostat', 'setPoint']); twinField(t, ['vibration'])
+ * @example twinField(t, ['$metadata', '$model']); twinField(t, ['thermostat', 'setPoint']); twinField(t, ['$telemetry', 'vibration'])
  */
 export function twinField(twin: TwinRecord, path: readonly string[]): unknown {
   const head = path[0];

@@ -110,10 +110,14 @@ describe('IS_OF_MODEL: versions and extends, as ADT documents them', () => {
   });
 
   it('COUNT and the one-collection form agree', () => {
-    const count = executeQuery(graph, "SELECT COUNT() FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:ex:widget;4')", {
-      isOfModel,
-      cursors: new QueryCursorStore(),
-    }).value;
+    const count = executeQuery(
+      graph,
+      "SELECT COUNT() FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:ex:widget;4')",
+      {
+        isOfModel,
+        cursors: new QueryCursorStore(),
+      },
+    ).value;
     expect(count).toEqual([{ COUNT: 6 }]);
   });
 

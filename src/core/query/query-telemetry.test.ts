@@ -10,7 +10,14 @@ import { buildTestGraph, testIsOfModel, twin } from './query-test-graph.js';
 
 const g = buildTestGraph();
 // A property and a telemetry of one name: `rpm` (property 1500, latest reading 1700).
-g.putTwin(twin('pump-9', 'Pump', { name: 'P9', rpm: 1500 }, { rpm: 1700, vibration: 7.5 }));
+g.putTwin(
+  twin(
+    'pump-9',
+    'Pump',
+    { name: 'P9', rpm: 1500 },
+    { rpm: 1700, vibration: 7.5, position: { lat: 45.7, lon: 4.8 } },
+  ),
+);
 const opts: QueryOptions = { isOfModel: testIsOfModel, pageSize: 1000, cursors: new QueryCursorStore() };
 const q = (text: string): unknown[] => executeQuery(g, text, opts).value;
 const ids = (rows: unknown[], key = '$dtId'): string[] =>
@@ -79,8 +86,11 @@ describe('$telemetry: the latest reading, in every clause', () => {
     expect(ids(q('SELECT $dtId FROM DIGITALTWINS WHERE $telemetry.vibration >= 9'))).toEqual(['pump-3']);
   });
 
-  it('components: $telemetry.<component>.<name>', () => {
+  it('components: $telemetry.<component>.<name>; members of an object reading', () => {
     expect(where('T.$telemetry.motor.current = 3')).toEqual(['pump-1']);
+    expect(where('T.$telemetry.position.lat > 45')).toEqual(['pump-9']);
+    expect(where('IS_OBJECT(T.$telemetry.position)')).toEqual(['pump-9']);
+    expect(where('IS_DEFINED(T.position.lat)')).toEqual([]);
     expect(q("SELECT T.$telemetry.motor.current AS a FROM DIGITALTWINS T WHERE T.$dtId = 'pump-1'")).toEqual([
       { a: 3 },
     ]);
