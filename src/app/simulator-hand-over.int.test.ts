@@ -26,7 +26,7 @@ async function api(method: string, route: string, body?: unknown): Promise<unkno
 const latest = async (twin: string, name: string): Promise<unknown> =>
   (
     (await api('POST', '/query', {
-      query: `SELECT T.${name} FROM DIGITALTWINS T WHERE T.$dtId = '${twin}'`,
+      query: `SELECT T.$telemetry.${name} FROM DIGITALTWINS T WHERE T.$dtId = '${twin}'`,
     })) as { value: Record<string, unknown>[] }
   ).value[0]?.[name];
 
