@@ -35,7 +35,7 @@ const { graph } = plant;
 const queries: [string, string][] = [
   [
     'anchored 3-hop MATCH with filter',
-    `SELECT COUNT() FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE site.$dtId = 'site-42' AND s.value > 90`,
+    `SELECT COUNT() FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE site.$dtId = 'site-42' AND s.$telemetry.value > 90`,
   ],
   [
     'JOIN with filter',
@@ -43,9 +43,9 @@ const queries: [string, string][] = [
   ],
   [
     'model-index scan (machines vibrating > 9.9)',
-    `SELECT COUNT() FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:bench:Machine;1') AND T.vibration > 9.9`,
+    `SELECT COUNT() FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:bench:Machine;1') AND T.$telemetry.vibration > 9.9`,
   ],
-  ['full filtered scan of 1M twins', `SELECT COUNT() FROM DIGITALTWINS T WHERE T.value > 99.9`],
+  ['full filtered scan of 1M twins', `SELECT COUNT() FROM DIGITALTWINS T WHERE T.$telemetry.value > 99.9`],
   [
     '10-hop path',
     `SELECT b.$dtId AS id FROM DIGITALTWINS MATCH (a)-[:feeds*10]->(b) WHERE a.$dtId = 'machine-50-3-0'`,

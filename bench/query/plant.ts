@@ -19,7 +19,6 @@ export const M = {
 
 const MACHINE_KINDS: readonly string[] = [M.Pump, M.Motor, M.Machine];
 const DESCENDANTS: Record<string, string[]> = { [M.Machine]: [M.Pump, M.Motor, M.Compressor] };
-export const descendantsOf = (m: string): string[] => DESCENDANTS[m] ?? [];
 export const isOfModel = (m: string, base: string): boolean =>
   m === base || (DESCENDANTS[base] ?? []).includes(m);
 
@@ -95,7 +94,7 @@ function mkRel(sourceId: string, id: string, name: string, targetId: string, t: 
 
 export function buildPlant(shape: PlantShape, seed = 42): Plant {
   const rnd = prng(seed);
-  const graph = new InMemoryTwinGraph({ hierarchy: { descendantsOf } });
+  const graph = new InMemoryTwinGraph({ hierarchy: { matchesModel: isOfModel } });
   const plant: Plant = { graph, sites: [], lines: [], machines: [], sensors: [] };
   let rels = 0;
   const link = (s: string, name: string, t: string): void => {

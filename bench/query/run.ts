@@ -35,25 +35,25 @@ const cases: Case[] = [
   {
     name: '3-hop MATCH + filter, anchored on a line (line → machine → sensor → monitored machine)',
     make: () =>
-      `SELECT m2.$dtId AS id FROM DIGITALTWINS MATCH (l)-[:contains]->(m)-[:hasSensor]->(s)-[:monitors]->(m2) WHERE l.$dtId = '${pick(plant.lines)}' AND s.value > 50 AND m2.rpm > 1000`,
+      `SELECT m2.$dtId AS id FROM DIGITALTWINS MATCH (l)-[:contains]->(m)-[:hasSensor]->(s)-[:monitors]->(m2) WHERE l.$dtId = '${pick(plant.lines)}' AND s.$telemetry.value > 50 AND m2.rpm > 1000`,
     allPages: true,
   },
   {
     name: '3-hop MATCH + filter, anchored on a site (site → line → machine → sensor, ~4,750 paths)',
     make: () =>
-      `SELECT s.$dtId AS id FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE site.$dtId = '${pick(plant.sites)}' AND s.value > 99`,
+      `SELECT s.$dtId AS id FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE site.$dtId = '${pick(plant.sites)}' AND s.$telemetry.value > 99`,
     allPages: true,
   },
   {
     name: '3-hop MATCH + filter, unanchored, selective model (compressors vibrating > 9)',
     make: () =>
-      `SELECT site.$dtId AS site, m.$dtId AS m FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE IS_OF_MODEL(m, 'dtmi:bench:Compressor;1') AND m.vibration > 9 AND s.value > 99`,
+      `SELECT site.$dtId AS site, m.$dtId AS m FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE IS_OF_MODEL(m, 'dtmi:bench:Compressor;1') AND m.$telemetry.vibration > 9 AND s.$telemetry.value > 99`,
     allPages: true,
   },
   {
     name: '3-hop MATCH + filter, unanchored, broad (every site → … → sensor, COUNT)',
     make: () =>
-      `SELECT COUNT() FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE IS_OF_MODEL(site, 'dtmi:bench:Site;1') AND l.active = true AND s.value > 99`,
+      `SELECT COUNT() FROM DIGITALTWINS MATCH (site)-[:contains]->(l)-[:contains]->(m)-[:hasSensor]->(s) WHERE IS_OF_MODEL(site, 'dtmi:bench:Site;1') AND l.active = true AND s.$telemetry.value > 99`,
     allPages: true,
   },
   {
@@ -64,18 +64,18 @@ const cases: Case[] = [
   },
   {
     name: 'Filtered scan, first page of 100 (sensors with value > 90)',
-    make: () => `SELECT T.$dtId FROM DIGITALTWINS T WHERE T.value > 90`,
+    make: () => `SELECT T.$dtId FROM DIGITALTWINS T WHERE T.$telemetry.value > 90`,
     allPages: false,
   },
   {
     name: 'Filtered scan over all 100k twins (COUNT of sensors with value > 99.5)',
-    make: () => `SELECT COUNT() FROM DIGITALTWINS T WHERE T.value > 99.5`,
+    make: () => `SELECT COUNT() FROM DIGITALTWINS T WHERE T.$telemetry.value > 99.5`,
     allPages: true,
   },
   {
     name: 'Model-index scan (COUNT of machines incl. derived models with vibration > 9)',
     make: () =>
-      `SELECT COUNT() FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:bench:Machine;1') AND T.vibration > 9`,
+      `SELECT COUNT() FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:bench:Machine;1') AND T.$telemetry.vibration > 9`,
     allPages: true,
   },
 ];

@@ -506,7 +506,8 @@ async function startLocked(
     });
 
     // ---- live stream
-    const isOfModel = (_ws: string, modelId: string, baseId: string) => models.isOfModel(modelId, baseId);
+    // IS_OF_MODEL's rule (later versions too) for model subscriptions and live queries alike.
+    const isOfModel = (_ws: string, modelId: string, baseId: string) => models.matchesModel(modelId, baseId);
     const hub = new LiveHub({
       bus: live,
       isOfModel,

@@ -26,7 +26,7 @@ async function api(method: string, route: string, body?: unknown): Promise<unkno
 const latest = async (twin: string, name: string): Promise<unknown> =>
   (
     (await api('POST', '/query', {
-      query: `SELECT T.${name} FROM DIGITALTWINS T WHERE T.$dtId = '${twin}'`,
+      query: `SELECT T.$telemetry.${name} FROM DIGITALTWINS T WHERE T.$dtId = '${twin}'`,
     })) as { value: Record<string, unknown>[] }
   ).value[0]?.[name];
 
@@ -83,7 +83,7 @@ describe('values sent by hand win over the simulator', () => {
     const rows = (
       (await api('POST', '/query', {
         query:
-          "SELECT P.$dtId, P.vibration FROM DIGITALTWINS L JOIN P RELATED L.hasEquipment WHERE L.$dtId = 'line-3' AND P.vibration > 7",
+          "SELECT P.$dtId, P.$telemetry.vibration FROM DIGITALTWINS L JOIN P RELATED L.hasEquipment WHERE L.$dtId = 'line-3' AND P.$telemetry.vibration > 7",
       })) as { value: { $dtId: string }[] }
     ).value
       .map((r) => r.$dtId)

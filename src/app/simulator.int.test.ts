@@ -56,7 +56,7 @@ describe('the device simulator in the platform', () => {
       while (Date.now() < deadline) {
         withValues = await count(
           p,
-          'SELECT COUNT() FROM DIGITALTWINS T WHERE IS_DEFINED(T.vibration) AND IS_DEFINED(T.temperature)',
+          'SELECT COUNT() FROM DIGITALTWINS T WHERE IS_DEFINED(T.$telemetry.vibration) AND IS_DEFINED(T.$telemetry.temperature)',
         );
         if (withValues === pumps && (sim?.stats().published ?? 0) >= pumps * 5) break;
         await new Promise((r) => setTimeout(r, 100));
@@ -66,7 +66,7 @@ describe('the device simulator in the platform', () => {
       const rows = (
         (await api(p, 'POST', '/query', {
           query:
-            "SELECT T.$dtId, T.vibration, T.temperature, T.flow, T.running FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:twinloop:pumpline:Pump;1')",
+            "SELECT T.$dtId, T.$telemetry.vibration, T.$telemetry.temperature, T.$telemetry.flow, T.$telemetry.running FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:twinloop:pumpline:Pump;1')",
         })) as { value: { vibration: number; temperature: number; flow: number; running: boolean }[] }
       ).value;
       for (const r of rows) {
@@ -213,7 +213,9 @@ describe('the device simulator in the platform', () => {
       const q = await fetch(`${p.runtime.httpUrl}/query?${API}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: 'SELECT T.$dtId FROM DIGITALTWINS T WHERE T.vibrationResidual > 3' }),
+        body: JSON.stringify({
+          query: 'SELECT T.$dtId FROM DIGITALTWINS T WHERE T.$telemetry.vibrationResidual > 3',
+        }),
       });
       const ids = ((await q.json()) as { value: { $dtId: string }[] }).value.map((v) => v.$dtId);
       expect(ids).toEqual(['pump-1a']);
@@ -260,7 +262,9 @@ describe('the device simulator in the platform', () => {
     const p = await startTestPlatform(data.dir);
     try {
       expect(p.simulator).toBeUndefined();
-      expect(await count(p, 'SELECT COUNT() FROM DIGITALTWINS T WHERE IS_DEFINED(T.vibration)')).toBe(0);
+      expect(
+        await count(p, 'SELECT COUNT() FROM DIGITALTWINS T WHERE IS_DEFINED(T.$telemetry.vibration)'),
+      ).toBe(0);
     } finally {
       await p.stop();
     }

@@ -92,7 +92,7 @@ describe('twinloop history', () => {
 
 describe('--format on queries and lists', () => {
   it('a query as a table rounds numbers; as CSV keeps them', async () => {
-    const q = "SELECT T.$dtId, T.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-1b'";
+    const q = "SELECT T.$dtId, T.$telemetry.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-1b'";
     const table = await cli('query', q, '--format', 'table');
     expect(table.stdout).toMatch(/pump-1b\s+7\.123\n/);
     const csv = await cli('query', q, '--format', 'csv');

@@ -39,9 +39,17 @@ describe('twinloop CLI', () => {
 
   it('sends telemetry, queries it back and lists dead letters', async () => {
     expect((await cli('send', 'pump-1b', 'vibration=9.5', 'running=true')).code).toBe(0);
-    const q = await cli('query', 'SELECT T.$dtId FROM DIGITALTWINS T WHERE T.vibration > 9');
+    const q = await cli('query', 'SELECT T.$dtId FROM DIGITALTWINS T WHERE T.$telemetry.vibration > 9');
     expect(q.code).toBe(0);
     expect(JSON.parse(q.stdout)).toEqual([{ $dtId: 'pump-1b' }]);
+    // A plain path reads properties only (ADT's answer: no row); stderr names the $telemetry form.
+    const plain = await cli('query', 'SELECT T.$dtId FROM DIGITALTWINS T WHERE T.vibration > 9');
+    expect(plain.code).toBe(0);
+    expect(JSON.parse(plain.stdout)).toEqual([]);
+    expect(plain.stderr).toContain(
+      "hint: 'T.vibration' reads a property, and vibration is a telemetry: its latest reading is T.$telemetry.vibration",
+    );
+    expect(q.stderr).not.toContain('hint:');
     const bad = await cli('send', 'pump-1b', 'vibration="loud"');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/InvalidTelemetry/);

@@ -44,7 +44,7 @@ describe('external broker', () => {
     const end = Date.now() + 10_000;
     let rows: unknown[] = [];
     while (Date.now() < end) {
-      rows = await query("SELECT T.temperature FROM DIGITALTWINS T WHERE T.$dtId = 'pump-1c'");
+      rows = await query("SELECT T.$telemetry.temperature FROM DIGITALTWINS T WHERE T.$dtId = 'pump-1c'");
       if ((rows[0] as { temperature?: number } | undefined)?.temperature === marker) break;
       await new Promise((r) => setTimeout(r, 50));
     }

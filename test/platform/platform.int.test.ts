@@ -72,9 +72,13 @@ describe('the core loop', () => {
     // PUBACK arrived: the reading is durable and visible to the very next query.
     const rows = await query(
       platform,
-      'SELECT T.$dtId, T.vibration FROM DIGITALTWINS T WHERE T.vibration > 7',
+      'SELECT T.$dtId, T.$telemetry.vibration FROM DIGITALTWINS T WHERE T.$telemetry.vibration > 7',
     );
     expect(rows).toEqual([{ $dtId: 'pump-3a', vibration: 7.8 }]);
+    // A bare path reads properties only, as in ADT: vibration is telemetry, so it is not defined.
+    expect(await query(platform, 'SELECT T.$dtId FROM DIGITALTWINS T WHERE IS_DEFINED(T.vibration)')).toEqual(
+      [],
+    );
 
     await waitFor(() => frames.some((f) => f.sub === 's1' && f.events?.some((e) => e.type === 'telemetry')));
     const ev = frames.flatMap((f) => f.events ?? []).find((e) => e.type === 'telemetry');
@@ -100,9 +104,9 @@ describe('the core loop', () => {
       ['DigitalTwinNotFound', 'InvalidTelemetry', 'InvalidTelemetry'].sort(),
     );
     expect(letters.find((l) => l.payload === '{"vibration": ')?.topic).toBe('twins/pump-3a/telemetry');
-    expect(await query(platform, "SELECT T.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-3b'")).toEqual(
-      [{ vibration: 2.5 }],
-    );
+    expect(
+      await query(platform, "SELECT T.$telemetry.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-3b'"),
+    ).toEqual([{ vibration: 2.5 }]);
 
     // Metrics: what was accepted, rejected and committed is counted.
     const metrics = await (await fetch(`${platform.runtime.httpUrl}/metrics`)).text();
@@ -121,9 +125,9 @@ describe('the core loop', () => {
     platform = await startTestPlatform(data.dir);
     expect(await query(platform, 'SELECT COUNT() FROM DIGITALTWINS')).toEqual([{ COUNT: 12 }]);
     // latest telemetry survives too
-    expect(await query(platform, "SELECT T.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-3a'")).toEqual(
-      [{ vibration: 7.8 }],
-    );
+    expect(
+      await query(platform, "SELECT T.$telemetry.vibration FROM DIGITALTWINS T WHERE T.$dtId = 'pump-3a'"),
+    ).toEqual([{ vibration: 7.8 }]);
   });
 
   it('a data folder keeps its pilot: another --pilot is refused with a way out', async () => {

@@ -186,7 +186,7 @@ describe('the README walk-through, as written, in the default mode', () => {
         step('models');
       } else if (line.startsWith('mosquitto_pub')) {
         step('mqtt');
-      } else if (line.includes('AND P.vibration > 7')) {
+      } else if (line.includes('AND P.\\$telemetry.vibration > 7')) {
         const ids = json<{ $dtId: string; vibration: number }[]>(r)
           .map((x) => x.$dtId)
           .sort();
@@ -260,9 +260,12 @@ describe('the README walk-through, as written, in the default mode', () => {
     let back = false;
     for (let i = 0; i < 40 && !(stopped && back); i++) {
       stopped =
-        (await q("SELECT T.running FROM DIGITALTWINS T WHERE T.\\$dtId = 'pump-3c'"))[0]?.running === false;
+        (await q("SELECT T.\\$telemetry.running FROM DIGITALTWINS T WHERE T.\\$dtId = 'pump-3c'"))[0]
+          ?.running === false;
       const a = (
-        await q("SELECT T.vibration, T.vibrationResidual FROM DIGITALTWINS T WHERE T.\\$dtId = 'pump-3a'")
+        await q(
+          "SELECT T.\\$telemetry.vibration, T.\\$telemetry.vibrationResidual FROM DIGITALTWINS T WHERE T.\\$dtId = 'pump-3a'",
+        )
       )[0];
       back =
         typeof a?.vibration === 'number' && a.vibration !== 7.4 && typeof a.vibrationResidual === 'number';

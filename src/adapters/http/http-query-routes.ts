@@ -87,7 +87,7 @@ export function registerQueryRoutes(
           ? { pageSize: pageSize(req, QUERY_LIMITS.defaultPageSize) }
           : {}),
         continuationToken: token,
-        isOfModel: (m, base) => ws.models.isOfModel(m, base),
+        isOfModel: (m, base) => ws.models.matchesModel(m, base),
         isComponent: (t, n) => ws.twins.isComponent(t, n),
         cursors,
         ...(options.budget ? { budget: options.budget } : {}),

@@ -50,7 +50,7 @@ export interface GraphView {
   getTwin(id: string): TwinRecord | undefined;
   /** Every twin, in no particular order. */
   allTwins(): Iterable<TwinRecord>;
-  /** Twins whose model is `modelId`, or (exact = false) any model that extends it. */
+  /** Twins whose model is `modelId`, or (exact = false) any model IS_OF_MODEL matches: later versions, models extending them. */
   twinsOfModel(modelId: string, exact: boolean): Iterable<TwinRecord>;
   /** The relationship `relId` of `sourceId`, or undefined. */
   getRelationship(sourceId: string, relId: string): RelationshipRecord | undefined;

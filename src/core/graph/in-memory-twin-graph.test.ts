@@ -43,8 +43,10 @@ describe('InMemoryTwinGraph', () => {
   });
 
   it('finds twins of derived models through the hierarchy when exact is false', () => {
-    const descendants: Record<string, string[]> = { 'm:Base;1': ['m:Pump;1', 'm:Fan;1'] };
-    const g = new InMemoryTwinGraph({ hierarchy: { descendantsOf: (m) => descendants[m] ?? [] } });
+    const bases: Record<string, string[]> = { 'm:Pump;1': ['m:Base;1'], 'm:Fan;1': ['m:Base;1'] };
+    const g = new InMemoryTwinGraph({
+      hierarchy: { matchesModel: (m, q) => m === q || (bases[m] ?? []).includes(q) },
+    });
     g.putTwin(twin('p', 'm:Pump;1'));
     g.putTwin(twin('f', 'm:Fan;1'));
     g.putTwin(twin('b', 'm:Base;1'));

@@ -16,14 +16,17 @@ import { TwinloopError, errors } from '../errors/errors.js';
 import { EdgeStore } from './edge-store.js';
 import type { RelationshipRecord, TwinGraph, TwinRecord } from './graph-types.js';
 
-/** What the graph needs from the model registry: every model that extends `modelId`, transitively. */
+/** What the graph needs from the model registry: the query language's IS_OF_MODEL rule. */
 export interface ModelHierarchy {
-  /** Models extending `modelId` (directly or not); may include `modelId` itself. */
-  descendantsOf(modelId: string): Iterable<string>;
+  /**
+   * True when twins of `modelId` are of the model `queried` (not exact): in ADT, `modelId` or a
+   * model it extends is `queried` or a later version of it (ModelRegistry.matchesModel).
+   */
+  matchesModel(modelId: string, queried: string): boolean;
 }
 
 export interface InMemoryTwinGraphOptions {
-  /** Resolves inheritance for twinsOfModel(…, exact = false). Without it, only exact models match. */
+  /** Resolves twinsOfModel(…, exact = false) (inheritance, versions). Without it, only exact models match. */
   hierarchy?: ModelHierarchy;
   /** Above this many outgoing edges a source twin gets an id index (default 16). */
   hubThreshold?: number;
@@ -246,11 +249,11 @@ export class InMemoryTwinGraph implements TwinGraph {
     };
   }
 
-  private modelsFor(modelId: string, exact: boolean): Iterable<string> {
-    if (exact || !this.hierarchy) return [modelId];
-    const models = new Set<string>([modelId]);
-    for (const d of this.hierarchy.descendantsOf(modelId)) models.add(d);
-    return models;
+  /** The models of the index whose twins twinsOfModel yields (one check per model in use). */
+  private modelsFor(modelId: string, exact: boolean): string[] {
+    const hierarchy = this.hierarchy;
+    if (exact || !hierarchy) return [modelId];
+    return [...this.byModel.keys()].filter((m) => m === modelId || hierarchy.matchesModel(m, modelId));
   }
 }
 

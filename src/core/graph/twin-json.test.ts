@@ -89,10 +89,15 @@ describe('twinField', () => {
     expect(twinField(pump, ['$dtId', 'x'])).toBeUndefined();
   });
 
-  it('falls back to the latest telemetry value, and $telemetry reads it explicitly', () => {
-    expect(twinField(pump, ['vibration'])).toBe(7.5);
-    expect(twinField(pump, ['motor', 'current'])).toBe(3.2);
-    // a property wins over telemetry of the same name; $telemetry gets the telemetry
+  it('reads properties only on a bare path (ADT); the latest telemetry only through $telemetry', () => {
+    expect(twinField(pump, ['vibration'])).toBeUndefined();
+    expect(twinField(pump, ['motor', 'current'])).toBeUndefined();
+    expect(twinField(pump, ['$telemetry', 'vibration'])).toBe(7.5);
+    expect(twinField(pump, ['$telemetry'])).toBeUndefined();
+    expect(twinField(pump, ['$telemetry', 'vibration', 'x'])).toBeUndefined();
+    expect(twinField(pump, ['$telemetry', '__proto__'])).toBeUndefined();
+    expect(twinField(pump, ['$telemetry', 'constructor'])).toBeUndefined();
+    // a property and a telemetry of one name: the path gives the property, $telemetry the telemetry
     expect(twinField(pump, ['rpm'])).toBe(1200);
     expect(twinField(pump, ['$telemetry', 'rpm'])).toBe(999);
     expect(twinField(pump, ['$telemetry', 'motor', 'current'])).toBe(3.2);

@@ -6,11 +6,10 @@
  * has its own lastUpdateTime (propertyTimes["prop"]); a component never does, its properties are
  * timed as "comp/prop". Callers that know the model may pass `isComponent` to be exact.
  *
- * Latest telemetry is readable from queries in two ways (ADT has neither):
- *   - `T.vibration` — when `vibration` is not a property or component of the twin, the path falls
- *     back to the latest telemetry value of that name (`T.comp.temp` → telemetry "comp/temp");
- *   - `T.$telemetry.vibration` (or `T.$telemetry.comp.temp`) — explicitly the telemetry, even
- *     when a property has the same name.
+ * A path reads the twin's properties and components only, as in ADT: `T.vibration` is undefined
+ * when the twin has no property `vibration`, whatever telemetry arrived. The latest telemetry is
+ * read through the `$telemetry` field alone (a Twinloop extension that ADT refuses, so it never
+ * changes the answer of an ADT query): `T.$telemetry.vibration`, `T.$telemetry.comp.temp`.
  */
 import type { RelationshipRecord, TwinRecord } from './graph-types.js';
 
@@ -94,7 +93,7 @@ export function relationshipToJson(rel: RelationshipRecord): Record<string, unkn
 
 /**
  * Reads one field of a twin by path; undefined means "not defined" (IS_DEFINED is false).
- * @example twinField(t, ['$metadata', '$model']); twinField(t, ['thermostat', 'setPoint']); twinField(t, ['vibration'])
+ * @example twinField(t, ['$metadata', '$model']); twinField(t, ['thermostat', 'setPoint']); twinField(t, ['$telemetry', 'vibration'])
  */
 export function twinField(twin: TwinRecord, path: readonly string[]): unknown {
   const head = path[0];
@@ -119,10 +118,9 @@ export function twinField(twin: TwinRecord, path: readonly string[]): unknown {
     ) {
       return componentMetadata(twin, head, value, path.slice(2));
     }
-    const found = member(value, path, 1);
-    if (found !== undefined) return found;
+    return member(value, path, 1);
   }
-  return telemetryField(twin, path, 0);
+  return undefined;
 }
 
 /** Reads one field of a relationship by path (`$relationshipId`, `$sourceId`, `$targetId`, `$relationshipName`, `$etag`, properties). */

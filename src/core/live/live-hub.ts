@@ -44,7 +44,7 @@ export type LiveQueryCompiler = (workspace: string, query: string) => LiveQueryM
 
 export interface LiveHubOptions {
   bus: LiveEventBus;
-  /** True when `modelId` is `baseId` or extends it (ModelLookup.isOfModel of that workspace). */
+  /** IS_OF_MODEL of the query language for that workspace (ModelRegistry.matchesModel: extends, later versions). */
   isOfModel: (workspace: string, modelId: string, baseId: string) => boolean;
   /** Needed for query subscriptions; without it they are refused with QueryNotSupported. */
   compileQuery?: LiveQueryCompiler;
@@ -158,7 +158,7 @@ function shareKeyOf(spec: LiveSubscriptionSpec): string | undefined {
 
 /**
  * @example
- * const hub = new LiveHub({ bus, isOfModel: (ws, m, b) => models.isOfModel(m, b), compileQuery });
+ * const hub = new LiveHub({ bus, isOfModel: (ws, m, b) => models.matchesModel(m, b), compileQuery });
  * const session = hub.openSession({ get bufferedAmount() { return ws.bufferedAmount }, send: (f) => ws.send(f) });
  * session.subscribe(parseSubscription(msg, opts));
  */

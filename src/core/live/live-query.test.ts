@@ -10,7 +10,12 @@ import { createLiveQueryCompiler } from './live-query.js';
 const PUMP = 'dtmi:ex:Pump;1';
 const LINE = 'dtmi:ex:Line;1';
 
-function twin(id: string, modelId: string, contents: Record<string, unknown>): TwinRecord {
+function twin(
+  id: string,
+  modelId: string,
+  contents: Record<string, unknown>,
+  telemetry: Record<string, unknown> = {},
+): TwinRecord {
   return {
     id,
     modelId,
@@ -19,7 +24,7 @@ function twin(id: string, modelId: string, contents: Record<string, unknown>): T
     lastUpdateTime: 0,
     contents,
     propertyTimes: {},
-    telemetry: {},
+    telemetry: Object.fromEntries(Object.entries(telemetry).map(([k, value]) => [k, { value, time: 1 }])),
   };
 }
 
@@ -63,8 +68,34 @@ describe('createLiveQueryCompiler (real query engine)', () => {
     expect(m.matches('nope')).toBe(false);
     graph.putTwin(twin('p2', PUMP, { temperature: 99 }));
     expect(m.matches('p2')).toBe(true);
-    expect(m.readsTelemetry).toBe(true); // T.temperature may fall back to telemetry
+    expect(m.readsTelemetry).toBe(false); // a bare path reads properties only (ADT)
     expect(m.dependsOnOtherTwins).toBe(false);
+  });
+
+  it('reads the latest telemetry through $telemetry only, bare paths keep the ADT answer', () => {
+    const { graph, compile } = world();
+    graph.putTwin(twin('p1', PUMP, { temperature: 80 }, { vibration: 9 }));
+    graph.putTwin(twin('p2', PUMP, { temperature: 20 }, { vibration: 3 }));
+    const bare = compile('w', 'SELECT T FROM DIGITALTWINS T WHERE T.vibration > 7');
+    expect([...bare.members()]).toEqual([]);
+    expect(bare.readsTelemetry).toBe(false);
+    const undefinedOnes = compile('w', 'SELECT T FROM DIGITALTWINS T WHERE NOT IS_DEFINED(T.vibration)');
+    expect([...undefinedOnes.members()].sort()).toEqual(['L1', 'p1', 'p2']);
+    const ext = compile('w', 'SELECT T FROM DIGITALTWINS T WHERE T.$telemetry.vibration > 7');
+    expect([...ext.members()]).toEqual(['p1']);
+    expect(ext.readsTelemetry).toBe(true);
+    const noAlias = compile('w', 'SELECT * FROM DIGITALTWINS WHERE IS_NUMBER($telemetry.vibration)');
+    expect([...noAlias.members()].sort()).toEqual(['p1', 'p2']);
+    expect(noAlias.readsTelemetry).toBe(true);
+    const matched = compile(
+      'w',
+      'SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE P.$telemetry.vibration > 7',
+    );
+    expect([...matched.members()]).toEqual(['p1']);
+    expect(matched.readsTelemetry).toBe(true);
+    graph.putTwin(twin('p1', PUMP, { temperature: 80 }, { vibration: 2 }));
+    expect(ext.matches('p1')).toBe(false);
+    expect(matched.matches('p1')).toBe(false);
   });
 
   it('knows when a WHERE reads only $ fields', () => {
@@ -115,6 +146,15 @@ describe('createLiveQueryCompiler (real query engine)', () => {
         opts,
       ),
     );
+    s.subscribe(
+      parseSubscription(
+        { id: 'shaky', query: 'SELECT T FROM DIGITALTWINS T WHERE T.$telemetry.vibration > 7' },
+        opts,
+      ),
+    );
+    s.subscribe(
+      parseSubscription({ id: 'bare', query: 'SELECT T FROM DIGITALTWINS T WHERE T.vibration > 7' }, opts),
+    );
 
     // The line is switched off: p1 leaves the MATCH subscription though the event is about L1.
     graph.putTwin(twin('L1', LINE, { status: 'off' }));
@@ -138,6 +178,12 @@ describe('createLiveQueryCompiler (real query engine)', () => {
       },
     ]);
     hub.drain();
+    // A vibration reading arrives: the $telemetry subscription takes p1 in, the bare path does not.
+    graph.putTwin(twin('p1', PUMP, { temperature: 80 }, { vibration: 9 }));
+    bus.publish([
+      { type: 'telemetry', workspace: 'w', twinId: 'p1', modelId: PUMP, time: 2, values: { vibration: 9 } },
+    ]);
+    hub.drain();
     const of = (sub: string) =>
       frames
         .filter((f) => f.sub === sub)
@@ -147,6 +193,12 @@ describe('createLiveQueryCompiler (real query engine)', () => {
     expect(of('hot')).toEqual([
       ['membership', 'p2', true],
       ['propertyChange', 'p2', undefined],
+      ['telemetry', 'p1', undefined],
     ]);
+    expect(of('shaky')).toEqual([
+      ['membership', 'p1', true],
+      ['telemetry', 'p1', undefined],
+    ]);
+    expect(of('bare')).toEqual([]);
   });
 });

@@ -17,7 +17,7 @@ import type { LiveQueryCompiler, LiveQueryMatcher } from './live-hub.js';
 export interface LiveQueryCompilerOptions {
   /** The workspace's current graph (undefined: unknown workspace, refused as NotFound). */
   graphOf: (workspace: string) => GraphView | undefined;
-  /** The workspace's ModelLookup.isOfModel. */
+  /** IS_OF_MODEL of the workspace (ModelRegistry.matchesModel). */
   isOfModel: (workspace: string, modelId: string, baseId: string) => boolean;
   /** Hop cap for MATCH variable hops (default: the query engine's, none). */
   maxHops?: number;
@@ -50,7 +50,11 @@ function collections(ast: QueryAst): { twins: Set<string>; rels: Set<string> } {
   return { twins, rels };
 }
 
-/** Whether a WHERE may read latest telemetry: any twin field that is not a `$` field, or `$telemetry`. */
+/**
+ * Whether a WHERE reads latest telemetry: only through `$telemetry` (`T.$telemetry.vibration`, or
+ * `$telemetry.vibration` over one collection). Other paths read properties, so telemetry events
+ * need not re-evaluate the query.
+ */
 function readsTelemetry(e: Expr | undefined, c: { twins: Set<string>; rels: Set<string> }): boolean {
   if (e === undefined) return false;
   switch (e.kind) {
@@ -58,7 +62,7 @@ function readsTelemetry(e: Expr | undefined, c: { twins: Set<string>; rels: Set<
       const [first, second] = e.segments;
       if (first !== undefined && c.rels.has(first)) return false;
       const field = first !== undefined && c.twins.has(first) ? second : first;
-      return field === undefined || !field.startsWith('$') || field === '$telemetry';
+      return field === '$telemetry';
     }
     case 'compare':
     case 'and':

@@ -1,11 +1,12 @@
 /**
  * The per-workspace, in-memory registry of DTDL models. Batches are validated by the DTDL parser against
  * what is already registered and added all-or-nothing; the registry answers ModelLookup for the twin
- * service, ingestion and queries (IS_OF_MODEL via descendantsOf). Persistence is the caller's business:
+ * service, ingestion and queries (IS_OF_MODEL via matchesModel). Persistence is the caller's business:
  * it stores `definition(id)` and reloads with `ModelRegistry.load`.
  */
 import { TwinloopError, errors } from '../errors/errors.js';
 import type { Problem } from '../errors/errors.js';
+import { isSameOrLaterVersion } from './dtdl/dtmi.js';
 import { parseDtdl } from './dtdl/parse-dtdl.js';
 import type { InterfaceInfo, ModelLookup } from './model-types.js';
 
@@ -141,6 +142,18 @@ export class ModelRegistry implements ModelLookup {
   isOfModel(modelId: string, baseId: string): boolean {
     if (modelId === baseId) return this.entries.has(modelId);
     return this.entries.get(modelId)?.info.ancestors.includes(baseId) ?? false;
+  }
+
+  /**
+   * IS_OF_MODEL of ADT's query language (not exact): true when the model `modelId`, or a model it
+   * extends (transitively), is `queried` or a later version of it — `dtmi:ex:Pump;2` and a model
+   * extending `dtmi:ex:Pump;3` both match `dtmi:ex:Pump;2`. A model no longer registered matches
+   * its own id and later versions of it.
+   */
+  matchesModel(modelId: string, queried: string): boolean {
+    if (isSameOrLaterVersion(modelId, queried)) return true;
+    const ancestors = this.entries.get(modelId)?.info.ancestors ?? [];
+    return ancestors.some((a) => isSameOrLaterVersion(a, queried));
   }
 
   /** Models that extend `id`, directly or transitively (not `id` itself). */

@@ -95,6 +95,11 @@ export class ModelService implements ModelLookup {
     return this.registry.isOfModel(modelId, baseId);
   }
 
+  /** The query language's IS_OF_MODEL (later versions and models extending them match too). */
+  matchesModel(modelId: string, queried: string): boolean {
+    return this.registry.matchesModel(modelId, queried);
+  }
+
   has(id: string): boolean {
     return this.meta.has(id);
   }

@@ -33,11 +33,7 @@ function twin(id: string, modelId: string, contents: Record<string, unknown> = {
 }
 
 function graphOf(twins: TwinRecord[], rels: RelationshipRecord[] = []): InMemoryTwinGraph {
-  const g = new InMemoryTwinGraph({
-    hierarchy: {
-      descendantsOf: (m) => Object.entries(BASES).flatMap(([d, b]) => (b.includes(m) ? [d] : [])),
-    },
-  });
+  const g = new InMemoryTwinGraph({ hierarchy: { matchesModel: isOfModel } });
   for (const t of twins) g.putTwin(t);
   for (const r of rels) g.putRelationship(r);
   return g;

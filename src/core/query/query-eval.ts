@@ -27,7 +27,7 @@ export interface EvalContext {
   lookupVar(name: string): VarInfo | undefined;
   /** The variable bare paths (`WHERE name = 'x'`) refer to, when there is one. */
   defaultVar: VarInfo | undefined;
-  /** True when `modelId` is `base` or extends it. */
+  /** IS_OF_MODEL, not exact: `modelId` or a model it extends is `base` or a later version of it. */
   isOfModel(modelId: string, base: string): boolean;
 }
 

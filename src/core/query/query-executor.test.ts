@@ -147,14 +147,14 @@ describe('WHERE', () => {
     expect(where("T.$metadata.rpm.lastUpdateTime = '1970-01-01T00:00:01.000Z' AND T.rpm > 2000")).toEqual([
       'fan-1',
     ]);
-    expect(where('T.vibration > 7')).toEqual(['pump-1', 'pump-3']);
+    expect(where('T.$telemetry.vibration > 7')).toEqual(['pump-1', 'pump-3']);
     expect(where('T.$telemetry.vibration < 7')).toEqual(['pump-2']);
-    expect(where('T.motor.current = 3')).toEqual(['pump-1']);
+    expect(where('T.$telemetry.motor.current = 3')).toEqual(['pump-1']);
   });
 
   it('"the pumps on line 3 whose last vibration reading is above 7"', () => {
     const rows = q(
-      "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.$dtId = 'line-3' AND IS_OF_MODEL(P, 'dtmi:t:Pump;1') AND P.vibration > 7",
+      "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.$dtId = 'line-3' AND IS_OF_MODEL(P, 'dtmi:t:Pump;1') AND P.$telemetry.vibration > 7",
     );
     expect(ids(rows, 'P')).toEqual(['pump-1']);
   });

@@ -53,7 +53,7 @@ export interface QueryOptions {
   continuationToken?: string | null;
   /** Hop cap for MATCH variable hops (default: none). Reaching it is an error, never a silent cut. */
   maxHops?: number;
-  /** True when `modelId` is `base` or extends it (the model registry's isOfModel). */
+  /** IS_OF_MODEL (not exact): true when `modelId` or a model it extends is `base` or a later version of it (ModelRegistry.matchesModel). */
   isOfModel: (modelId: string, base: string) => boolean;
   /** Tells components from object properties in returned twins (default: looksLikeComponent). */
   isComponent?: ComponentTest;
@@ -92,8 +92,8 @@ type PageWork = Generator<typeof PAUSE, QueryPage, void>;
 /**
  * Runs one page in one go (the event loop is held until it returns: use it for small work).
  * @example
- * const page = executeQuery(graph, "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.$dtId = 'line-3' AND P.vibration > 7",
- *   { isOfModel: registry.isOfModel.bind(registry), cursors });
+ * const page = executeQuery(graph, "SELECT P FROM DIGITALTWINS MATCH (L)-[:contains]->(P) WHERE L.$dtId = 'line-3' AND P.$telemetry.vibration > 7",
+ *   { isOfModel: registry.matchesModel.bind(registry), cursors });
  * // page.value: [{ P: { $dtId: 'pump-7', ... } }], page.continuationToken: null
  * @throws TwinloopError SqlQueryError (problems[0].line/column), QueryNotSupported, QueryTooLarge,
  *   QueryBudgetExceeded, InvalidContinuationToken, ContinuationTokenExpired, BadRequest (page size)

@@ -13,11 +13,6 @@ const BASES: Record<string, string[]> = {
 export const testIsOfModel = (modelId: string, base: string): boolean =>
   modelId === base || (BASES[modelId] ?? []).includes(base);
 
-export const testDescendantsOf = (modelId: string): string[] =>
-  Object.entries(BASES)
-    .filter(([, bases]) => bases.includes(modelId))
-    .map(([m]) => m);
-
 export function twin(
   id: string,
   model: string,
@@ -53,7 +48,7 @@ export function rel(
 }
 
 export function buildTestGraph(): InMemoryTwinGraph {
-  const g = new InMemoryTwinGraph({ hierarchy: { descendantsOf: testDescendantsOf } });
+  const g = new InMemoryTwinGraph({ hierarchy: { matchesModel: testIsOfModel } });
   g.putTwin(twin('site-1', 'Site', { name: 'North' }));
   for (const l of ['line-1', 'line-2', 'line-3']) {
     g.putTwin(twin(l, 'Line', { name: l.toUpperCase(), number: Number(l.slice(5)) }));

@@ -4,7 +4,7 @@
  * properties, the latest values of the twins it is related to, the commands it was sent) and the
  * residuals (measured − predicted) and predictions are written back as the twin's derived telemetry
  * `{name}Residual` and `{name}Predicted` — in history, in the graph (queryable:
- * `WHERE T.vibrationResidual > 2`) and on the live stream, for the analytics to flag a twin that
+ * `WHERE T.$telemetry.vibrationResidual > 2`) and on the live stream, for the analytics to flag a twin that
  * stops behaving like its model.
  */
 import type { GraphView } from '../../core/graph/graph-types.js';

@@ -55,3 +55,29 @@ export function majorVersion(dtmi: string): number | undefined {
   const v = Number.parseInt(dtmi.slice(i + 1), 10);
   return Number.isFinite(v) ? v : undefined;
 }
+
+/** The version of a DTMI as [major, minor] ("…;3" -> [3, 0], "…;3.1" -> [3, 1]), undefined when it has none. */
+export function dtmiVersion(dtmi: string): [number, number] | undefined {
+  const i = dtmi.indexOf(';');
+  if (i < 0) return undefined;
+  const [major, minor = '0'] = dtmi.slice(i + 1).split('.');
+  const v: [number, number] = [Number(major), Number(minor)];
+  return Number.isSafeInteger(v[0]) && Number.isSafeInteger(v[1]) ? v : undefined;
+}
+
+/**
+ * True when `dtmi` names the model `queried` names, in the same or a later version: the version
+ * rule of ADT's IS_OF_MODEL ("dtmi:ex:widget;5" and ";4.2" are versions of "dtmi:ex:widget;4" or
+ * later; ";3" is not). An unversioned `queried` accepts every version; an unversioned `dtmi` only
+ * the very same identifier.
+ * @example isSameOrLaterVersion('dtmi:ex:widget;5', 'dtmi:ex:widget;4') // true
+ */
+export function isSameOrLaterVersion(dtmi: string, queried: string): boolean {
+  if (dtmi === queried) return true;
+  if (deversion(dtmi) !== deversion(queried)) return false;
+  const want = dtmiVersion(queried);
+  if (want === undefined) return !queried.includes(';');
+  const have = dtmiVersion(dtmi);
+  if (have === undefined) return false;
+  return have[0] > want[0] || (have[0] === want[0] && have[1] >= want[1]);
+}
