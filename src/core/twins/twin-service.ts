@@ -22,7 +22,9 @@ import { checkTwinContents } from './twin-validation.js';
 import {
   checkIfMatch,
   checkIfNoneMatch,
+  commitWithJournal,
   newEtag,
+  type ChangeJournal,
   type LiveEventSink,
   type PropertyHistoryPort,
   type TwinModelPort,
@@ -39,6 +41,8 @@ export interface TwinServiceOptions {
   history?: PropertyHistoryPort;
   /** Committed changes are published here (optional). */
   live?: LiveEventSink;
+  /** Changes are journaled here, in the write's transaction, for event routes (optional). */
+  journal?: ChangeJournal;
   /** Clock, ms since epoch. */
   now?: () => number;
   /** Etag factory (default W/"<uuid>"). */
@@ -147,7 +151,12 @@ export class TwinService {
       // Latest telemetry survives a replace; the ingest service updates this object in place.
       telemetry: existing?.telemetry ?? {},
     };
-    this.o.store.saveTwin(twin);
+    commitWithJournal(
+      this.o.store,
+      this.o.journal,
+      () => this.o.store.saveTwin(twin),
+      () => (existing ? { kind: 'twinReplaced', before: existing, twin } : { kind: 'twinCreated', twin }),
+    );
     this.o.graph.putTwin(twin);
     await this.appendHistory(twin, Object.keys(propertyTimes), now);
     this.publish([
@@ -220,7 +229,12 @@ export class TwinService {
         `Digital twin '${id}' still has relationships (e.g. '${r.id}' from '${r.sourceId}' to '${r.targetId}'); delete its outgoing and incoming relationships first.`,
       );
     }
-    this.o.store.deleteTwin(this.workspace, id);
+    commitWithJournal(
+      this.o.store,
+      this.o.journal,
+      () => this.o.store.deleteTwin(this.workspace, id),
+      () => ({ kind: 'twinDeleted', twin }),
+    );
     this.o.graph.deleteTwin(id);
     this.publish([
       {
@@ -307,7 +321,15 @@ export class TwinService {
       propertyTimes,
       telemetry: twin.telemetry,
     };
-    this.o.store.saveTwin(updated);
+    const applied = usable.map((op) =>
+      op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
+    );
+    commitWithJournal(
+      this.o.store,
+      this.o.journal,
+      () => this.o.store.saveTwin(updated),
+      () => ({ kind: 'twinUpdated', twin: updated, patch: applied }),
+    );
     this.o.graph.putTwin(updated);
     await this.appendHistory(updated, [...changed], now);
     this.publish([
@@ -317,9 +339,7 @@ export class TwinService {
         twinId: twin.id,
         modelId: twin.modelId,
         time: now,
-        patch: usable.map((op) =>
-          op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
-        ),
+        patch: applied,
       },
     ]);
     return updated;
