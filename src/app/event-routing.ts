@@ -44,7 +44,7 @@ export async function createEventRouting(o: {
   const log = o.logger.child({ component: 'event-routes' });
   let channel: DeviceChannel | undefined;
   const senders = new Map<string, { key: string; sender: EndpointSender }>();
-  let engine: DeliveryEngine | undefined;
+  const ref: { engine?: DeliveryEngine } = {};
   let nudgeQueued = false;
   const nudge = () => {
     // After the write's transaction: one read per turn, however many writes it held.
@@ -52,7 +52,7 @@ export async function createEventRouting(o: {
     nudgeQueued = true;
     setImmediate(() => {
       nudgeQueued = false;
-      engine?.nudge();
+      ref.engine?.nudge();
     });
   };
 
@@ -126,10 +126,10 @@ export async function createEventRouting(o: {
 
   const observer: DeliveryObserver = registerRouteMetrics(o.metrics, {
     backlog: () => o.storage.outbox.backlog(),
-    down: () => new Map([...(engine?.stats() ?? new Map())].map(([k, v]) => [k, v.down])),
+    down: () => new Map([...(ref.engine?.stats() ?? new Map())].map(([k, v]) => [k, v.down])),
   });
   let lastStorageLog = 0;
-  engine = new DeliveryEngine({
+  const eng = new DeliveryEngine({
     outbox: o.storage.outbox,
     sender: senderFor,
     clock: {
@@ -163,7 +163,7 @@ export async function createEventRouting(o: {
       },
     },
   });
-  const eng = engine;
+  ref.engine = eng;
 
   return {
     service,
