@@ -31,7 +31,7 @@ interface OutboxRowDb {
   created: number;
 }
 
-interface DeadRowDb extends Omit<OutboxRowDb, 'seq'> {
+interface DeadRowDb extends OutboxRowDb {
   id: number;
   dead_at: number;
   attempts: number;
@@ -51,8 +51,8 @@ export class SqliteEventOutbox implements EventOutbox, OutboxWriter {
       ack: db.prepare('DELETE FROM event_outbox WHERE seq = ?'),
       get: db.prepare('SELECT * FROM event_outbox WHERE seq = ?'),
       dead: db.prepare(
-        `INSERT INTO event_dead_letters (endpoint, order_key, event, created, dead_at, attempts, reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO event_dead_letters (seq, endpoint, order_key, event, created, dead_at, attempts, reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       backlog: db.prepare(
         'SELECT endpoint, count(*) AS n, min(created) AS oldest FROM event_outbox GROUP BY endpoint',
@@ -118,6 +118,7 @@ export class SqliteEventOutbox implements EventOutbox, OutboxWriter {
           const r = this.s.get!.get(it.seq) as OutboxRowDb | undefined;
           if (!r) continue;
           this.s.dead!.run(
+            r.seq,
             r.endpoint,
             r.order_key,
             r.event,
@@ -203,13 +204,13 @@ export class SqliteEventOutbox implements EventOutbox, OutboxWriter {
   private select(endpoint: string, ids?: readonly number[]): DeadRowDb[] {
     if (ids === undefined)
       return this.db
-        .prepare('SELECT * FROM event_dead_letters WHERE endpoint = ? ORDER BY id')
+        .prepare('SELECT * FROM event_dead_letters WHERE endpoint = ? ORDER BY seq, id')
         .all(endpoint) as DeadRowDb[];
     const one = this.db.prepare('SELECT * FROM event_dead_letters WHERE endpoint = ? AND id = ?');
     const rows = ids
       .map((id) => one.get(endpoint, id) as DeadRowDb | undefined)
       .filter((r) => r !== undefined);
-    return rows.sort((a, b) => a.id - b.id);
+    return rows.sort((a, b) => a.seq - b.seq || a.id - b.id);
   }
 
   private run<T>(what: string, fn: () => T): T {

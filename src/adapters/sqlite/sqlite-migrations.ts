@@ -200,8 +200,10 @@ export const MIGRATIONS: readonly Migration[] = [
           event TEXT NOT NULL,
           created INTEGER NOT NULL
         );
+        -- seq: the outbox seq it had (replay keeps commit order).
         CREATE TABLE event_dead_letters (
           id INTEGER PRIMARY KEY AUTOINCREMENT,
+          seq INTEGER NOT NULL,
           endpoint TEXT NOT NULL,
           order_key TEXT NOT NULL,
           event TEXT NOT NULL,
