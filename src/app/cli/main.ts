@@ -20,6 +20,7 @@ import { registerDeadLetters } from './cmd-dead-letters.js';
 import { registerWhatIf } from './cmd-whatif.js';
 import { registerStatus } from './cmd-status.js';
 import { registerDevices } from './cmd-devices.js';
+import { registerRoutes } from './cmd-routes.js';
 
 const program = new Command();
 program
@@ -63,6 +64,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerDevice,
   registerHistory,
   registerDeadLetters,
+  registerRoutes,
   registerWhatIf,
   registerStatus,
   registerDevices,
