@@ -164,6 +164,11 @@ export async function createEventRouting(o: {
     },
   });
   ref.engine = eng;
+  // Telemetry rows commit inside the history group commit: read them once it is done.
+  o.storage.outbox.onStagedFlushed = nudge;
+  // A safety net: whatever commits without a nudge is read within a second.
+  const poll = setInterval(() => eng.nudge(), 1000);
+  poll.unref();
 
   return {
     service,
@@ -184,6 +189,8 @@ export async function createEventRouting(o: {
     },
     start: () => eng.start(),
     stop: async () => {
+      clearInterval(poll);
+      o.storage.outbox.onStagedFlushed = undefined;
       await eng.stop();
       await Promise.allSettled([...senders.values()].map((s) => s.sender.close()));
       senders.clear();

@@ -40,6 +40,8 @@ interface DeadRowDb extends OutboxRowDb {
 
 export class SqliteEventOutbox implements EventOutbox, OutboxWriter {
   private staged: OutboxRow[] = [];
+  /** Told (inside the commit's transaction) when staged rows were inserted: defer any reading. */
+  onStagedFlushed: (() => void) | undefined;
   private readonly s: Record<string, Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
@@ -80,6 +82,7 @@ export class SqliteEventOutbox implements EventOutbox, OutboxWriter {
     const rows = this.staged;
     this.staged = [];
     this.append(rows);
+    this.onStagedFlushed?.();
   }
 
   // ---------------------------------------------------------------- delivery side
