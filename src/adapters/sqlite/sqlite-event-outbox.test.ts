@@ -22,12 +22,15 @@ describe('SqliteEventOutbox with the history group commit', () => {
     try {
       const { outbox, history } = fx.storage;
       const ev = { id: 'x', type: 'microsoft.iot.telemetry', source: 's', time: 1, data: {}, twinId: 'p' };
+      let told = 0;
+      outbox.onStagedFlushed = () => told++; // the delivery engine is woken by this
       outbox.stage([{ endpoint: 'hook', orderKey: 'p', event: ev, created: 1 }]);
       expect(await outbox.pending(0, 10)).toEqual([]);
       await history.append([
         { workspace: 'default', twinId: 'p', path: 'flow', kind: 'telemetry', ts: 5, value: 1 },
       ]);
       expect((await outbox.pending(0, 10)).map((d) => d.event.id)).toEqual(['x']);
+      expect(told).toBe(1);
       // A redelivered reading (deduplicated by its source time) still journals its event.
       outbox.stage([{ endpoint: 'hook', orderKey: 'p', event: { ...ev, id: 'y' }, created: 2 }]);
       await history.append([
