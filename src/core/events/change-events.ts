@@ -11,8 +11,21 @@
  */
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
 import { relationshipToJson, twinToJson } from '../graph/twin-json.js';
-import type { CloudEvent } from '../ports/event-routing.js';
 import type { FilterInput } from './route-filter.js';
+
+/** A CloudEvent as sent (attributes and data). */
+export interface CloudEvent {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  subject?: string;
+  time: string;
+  datacontenttype: 'application/json';
+  dataschema?: string;
+  data: unknown;
+  [extension: string]: unknown;
+}
 
 export const EVENT_TYPES = {
   twinCreate: 'Microsoft.DigitalTwins.Twin.Create',

@@ -7,7 +7,9 @@
  * synchronous as that transaction is (the SQLite TwinStore's is); everything else is asynchronous,
  * ready for PostgreSQL. Failures are TwinloopError('StorageError').
  */
-import type { RoutedEvent } from '../events/change-events.js';
+import type { CloudEvent, RoutedEvent } from '../events/change-events.js';
+
+export type { CloudEvent };
 
 /** One event waiting for delivery to one endpoint. */
 export interface OutboxDelivery {
@@ -103,20 +105,6 @@ export interface EventRouteStore {
   listEndpoints(): Promise<StoredEndpoint[]>;
   putEndpoint(endpoint: StoredEndpoint): Promise<void>;
   deleteEndpoint(name: string): Promise<boolean>;
-}
-
-/** A CloudEvent as sent (attributes and data). */
-export interface CloudEvent {
-  specversion: '1.0';
-  id: string;
-  source: string;
-  type: string;
-  subject?: string;
-  time: string;
-  datacontenttype: 'application/json';
-  dataschema?: string;
-  data: unknown;
-  [extension: string]: unknown;
 }
 
 /** Delivers events to one endpoint. */
