@@ -21,14 +21,8 @@ import {
   type TelemetryChange,
 } from './change-events.js';
 import { ENDPOINT_NAME, checkEndpoint, endpointView, type EndpointSpec } from './endpoint-spec.js';
-import {
-  DEFAULT_FILTER_BUDGET,
-  couldMatch,
-  matchesFilter,
-  parseFilter,
-  type FilterBudget,
-  type FilterNode,
-} from './route-filter.js';
+import { DEFAULT_FILTER_BUDGET, parseFilter, type FilterBudget, type FilterNode } from './route-filter.js';
+import { couldMatch, matchesFilter } from './route-filter-eval.js';
 
 export const ROUTE_ID = /^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$/;
 

@@ -1,16 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isTwinloopError } from '../errors/errors.js';
-import {
-  couldMatch,
-  evaluateFilter,
-  matchesFilter,
-  parseFilter,
-  printFilter,
-  type FilterInput,
-  type FilterNode,
-  type Operand,
-} from './route-filter.js';
+import { couldMatch, evaluateFilter, matchesFilter } from './route-filter-eval.js';
+import { parseFilter, printFilter, type FilterInput, type FilterNode, type Operand } from './route-filter.js';
 
 const ev = (attributes: Record<string, string>, body?: unknown): FilterInput => ({ attributes, body });
 const create = ev(
