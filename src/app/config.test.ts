@@ -200,3 +200,53 @@ describe('config', () => {
     );
   });
 });
+
+describe('config: event routes (issue 8)', () => {
+  it('checks declared endpoints and routes as the API does, every problem at once', () => {
+    let err: unknown;
+    try {
+      resolveConfig([
+        {
+          eventRoutes: {
+            endpoints: [
+              { name: 'hook', type: 'webhook', url: 'ftp://x' },
+              { name: 'bus', type: 'nats', subject: 'a.b' },
+              { name: 'hook', type: 'mqtt', topic: 't' },
+            ],
+            routes: [{ id: 'r', endpointName: 'nope', filter: "type = 'x' AND" }],
+            initialBackoffMs: 1000,
+            maxBackoffMs: 10,
+          },
+        },
+      ]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TwinloopError);
+    expect((err as TwinloopError).problems.map((p) => p.pointer)).toEqual(
+      expect.arrayContaining([
+        '/eventRoutes/endpoints/0/url',
+        '/eventRoutes/endpoints/1/url',
+        '/eventRoutes/endpoints/2/name',
+        '/eventRoutes/routes/0/endpointName',
+        '/eventRoutes/routes/0/filter',
+        '/eventRoutes/maxBackoffMs',
+      ]),
+    );
+  });
+
+  it('takes a valid declaration and TWINLOOP_NATS_URL', () => {
+    const cfg = resolveConfig([
+      {
+        eventRoutes: {
+          endpoints: [{ name: 'bus', type: 'nats', subject: 'twins.events' }],
+          routes: [{ id: 'all', endpointName: 'bus', filter: 'true' }],
+        },
+      },
+      envLayer({ TWINLOOP_NATS_URL: 'nats://127.0.0.1:4222' }),
+    ]);
+    expect(cfg.eventRoutes.natsUrl).toBe('nats://127.0.0.1:4222');
+    expect(cfg.eventRoutes.routes).toHaveLength(1);
+    expect(Object.isFrozen(cfg.eventRoutes.endpoints[0])).toBe(true);
+  });
+});

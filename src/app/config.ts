@@ -8,6 +8,8 @@ import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { TwinloopError, type Problem } from '../core/errors/errors.js';
+import { ENDPOINT_NAME, checkEndpoint } from '../core/events/endpoint-spec.js';
+import { checkConfiguredRoute } from '../core/events/event-route-service.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
@@ -144,6 +146,35 @@ export const ConfigSchema = Type.Object(
       /** Time budget of an http(s) input, ms. */
       httpTimeoutMs: Type.Integer({ minimum: 1000 }),
     }),
+    // ---- event routes (issue 8; docs/event-routes.md) ----
+    eventRoutes: Type.Object({
+      /** The CloudEvent `source` of this instance (default: the machine's host name). */
+      source: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+      /** NATS server for nats endpoints without a url of their own. */
+      natsUrl: Type.Optional(Type.String({ pattern: '^(nats|tls|ws|wss)://' })),
+      /** Endpoints declared here ({ name, type, ... } as PUT /endpoints/{name} takes); fixed at run time. */
+      endpoints: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+      /** Routes declared here (as PUT /eventroutes/{id} takes, with their id); fixed at run time. */
+      routes: Type.Array(
+        Type.Object(
+          { id: Type.String(), endpointName: Type.String(), filter: Type.String() },
+          { additionalProperties: false },
+        ),
+      ),
+      maxRoutes: Type.Integer({ minimum: 1, maximum: 10_000 }),
+      maxEndpoints: Type.Integer({ minimum: 1, maximum: 10_000 }),
+      /** Failed attempts after which an event goes to the dead letters; 0: no limit (ttlSeconds only). */
+      maxAttempts: Type.Integer({ minimum: 0 }),
+      /** An event still undelivered this long after its commit goes to the dead letters at its next failure. */
+      ttlSeconds: Type.Number({ exclusiveMinimum: 0 }),
+      initialBackoffMs: Type.Integer({ minimum: 1 }),
+      maxBackoffMs: Type.Integer({ minimum: 1 }),
+      /** Sends in flight per endpoint (to different twins). */
+      concurrency: Type.Integer({ minimum: 1, maximum: 1024 }),
+      /** Per send, ms. */
+      timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+    }),
+    // ---- end of event routes ----
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -201,6 +232,19 @@ export function defaultConfig(): TwinloopConfig {
       maxLoggedErrors: 10_000,
       httpInput: true,
       httpTimeoutMs: 3_600_000,
+    },
+    // event routes (issue 8)
+    eventRoutes: {
+      endpoints: [],
+      routes: [],
+      maxRoutes: 100,
+      maxEndpoints: 100,
+      maxAttempts: 0,
+      ttlSeconds: 24 * 3600,
+      initialBackoffMs: 500,
+      maxBackoffMs: 60_000,
+      concurrency: 64,
+      timeoutMs: 10_000,
     },
     logLevel: 'info',
   };
@@ -334,6 +378,7 @@ export function envLayer(env: Env): ConfigLayer {
     env.TWINLOOP_QUERY_MAX_HOPS,
   );
   if (query) layer.query = query;
+  if (env.TWINLOOP_NATS_URL) layer.eventRoutes = { natsUrl: env.TWINLOOP_NATS_URL }; // event routes (issue 8)
   return layer;
 }
 
@@ -449,6 +494,7 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
         pointer: '/mqtt/maxPacketBytes',
         message: `mqtt.maxPacketBytes (${cfg.mqtt.maxPacketBytes}) must be at least mqtt.maxMessageBytes (${cfg.mqtt.maxMessageBytes})`,
       });
+    problems.push(...eventRouteProblems(cfg.eventRoutes)); // event routes (issue 8)
     if (cfg.tls && (!cfg.tls.certFile || !cfg.tls.keyFile))
       problems.push({
         code: 'config.tls',
@@ -467,6 +513,40 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
   if (cfg.tls)
     cfg.tls = { certFile: path.resolve(cwd, cfg.tls.certFile), keyFile: path.resolve(cwd, cfg.tls.keyFile) };
   return deepFreeze(cfg);
+}
+
+/** Event routes (issue 8): configured endpoints and routes, checked as the API checks them. */
+function eventRouteProblems(er: TwinloopConfig['eventRoutes']): Problem[] {
+  const problems: Problem[] = [];
+  const names = new Set<string>();
+  er.endpoints.forEach((e, i) => {
+    const at = `/eventRoutes/endpoints/${i}`;
+    const name = e.name;
+    if (typeof name !== 'string' || !ENDPOINT_NAME.test(name) || names.has(name))
+      problems.push({
+        code: 'config.eventRoutes',
+        pointer: `${at}/name`,
+        message: `${at}/name: a unique endpoint name is needed`,
+      });
+    else names.add(name);
+    const c = checkEndpoint(e, at);
+    if ('problems' in c)
+      for (const p of c.problems) problems.push({ ...p, message: `${p.pointer}: ${p.message}` });
+    else if (c.spec.type === 'nats' && !c.spec.url && !er.natsUrl)
+      problems.push({
+        code: 'config.eventRoutes',
+        pointer: `${at}/url`,
+        message: `${at}/url: a nats endpoint needs a url, or eventRoutes.natsUrl (TWINLOOP_NATS_URL)`,
+      });
+  });
+  er.routes.forEach((r, i) => problems.push(...checkConfiguredRoute(r, `/eventRoutes/routes/${i}`, names)));
+  if (er.maxBackoffMs < er.initialBackoffMs)
+    problems.push({
+      code: 'config.eventRoutes',
+      pointer: '/eventRoutes/maxBackoffMs',
+      message: 'eventRoutes.maxBackoffMs must be at least eventRoutes.initialBackoffMs',
+    });
+  return problems;
 }
 
 /** The usual way: defaults < file (--config or TWINLOOP_CONFIG) < environment < command line. */

@@ -48,6 +48,7 @@ import { simulationsPlugin } from '../adapters/http/simulations/simulations-plug
 import { calibrationPlugin } from '../adapters/http/calibration/calibration-plugin.js';
 import { CalibrationService, historyFromStore } from '../sim/calibration/calibration-service.js';
 import { startSimulator, type Simulator } from './simulator.js';
+import { createEventRouting, type EventRouting } from './event-routing.js';
 import { exampleReading, formatBanner, homeInfo } from './banner.js';
 import { homePlugin } from '../adapters/http/http-home-routes.js';
 import type { FolderLock } from '../adapters/sqlite/sqlite-folder-lock.js';
@@ -98,6 +99,8 @@ export interface Platform {
   readonly jobs: JobService;
   /** Where import jobs read and write (the imports folder, job logs). */
   readonly importIo: FileImportIo;
+  /** Event routes: routes, endpoints, the delivery engine (docs/event-routes.md). */
+  readonly eventRoutes: EventRouting;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
 }
@@ -251,6 +254,17 @@ async function startLocked(
       'storage opened',
     );
 
+    // ---- event routes (issue 8): journaled in the writes' transactions, delivered once all is up
+    const eventRoutes = await createEventRouting({
+      config: config.eventRoutes,
+      storage,
+      metrics,
+      logger,
+      isComponent: (twin, name) =>
+        models.getInterface(twin.modelId)?.contents.get(name)?.kind === 'Component',
+    });
+    closers.push(() => eventRoutes.stop());
+
     const live = new LiveEventBus();
     const twins = new TwinService({
       workspace,
@@ -259,6 +273,7 @@ async function startLocked(
       store: storage.twins,
       history: storage.history,
       live,
+      journal: eventRoutes.service,
       onHistoryError: (err, twinId) =>
         logger.error(
           { err, twin: twinId },
@@ -273,6 +288,7 @@ async function startLocked(
       live,
       stats,
       maxPayloadBytes: config.mqtt.maxMessageBytes,
+      journal: eventRoutes.service,
     });
 
     // ---- the pilot: seeded on first run; later runs keep the data folder's own
@@ -373,6 +389,7 @@ async function startLocked(
       brokerClients = () => broker.connectedClients;
       revokedCredential = (id) => broker.disconnectCredential(id);
     }
+    eventRoutes.setChannel(channel);
     // A deleted twin's device credentials go with it (a new twin reusing the id starts without them).
     closers.push(
       live.subscribe((events) => {
@@ -583,6 +600,7 @@ async function startLocked(
           },
           plugins: [
             liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength }),
+            eventRoutes.plugin,
             simulationsPlugin(whatIf),
             calibrationPlugin({ calibration }),
             homePlugin({
@@ -627,6 +645,7 @@ async function startLocked(
       mqttMode: config.mqtt.url ? 'external' : 'embedded',
     };
     writeRuntimeInfo(config.dataDir, runtime);
+    eventRoutes.start();
     closers.push(() => removeRuntimeInfo(config.dataDir, runtime));
 
     // ---- the device simulator: a client of the broker like any device, started once all is up
@@ -721,6 +740,7 @@ async function startLocked(
       simulator,
       jobs,
       importIo,
+      eventRoutes,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {

@@ -51,6 +51,11 @@ export interface SqliteHistoryStoreOptions {
   compactSlicePoints?: number;
   /** Told after every group commit (for the commit-latency metric). */
   onCommit?: GroupCommitOptions['onCommit'];
+  /**
+   * Runs inside every group commit's transaction (event routes: the telemetry events staged for
+   * these points commit with them). Throwing fails the commit.
+   */
+  inCommit?: () => void;
 }
 
 export class SqliteHistoryStore implements HistoryStore {
@@ -84,10 +89,13 @@ export class SqliteHistoryStore implements HistoryStore {
     listTwinSeries: Database.Statement<[string, string], SeriesRow>;
   };
 
+  private readonly inCommit: (() => void) | undefined;
+
   constructor(
     private readonly db: Database.Database,
     options: SqliteHistoryStoreOptions = {},
   ) {
+    this.inCommit = options.inCommit;
     this.compactMaxPoints = options.compactMaxPoints ?? 1_000_000;
     this.sliceBudget = Math.max(1, options.compactSlicePoints ?? 2_500);
     this.committer = new GroupCommitter((points) => this.commit(points), {
@@ -394,9 +402,13 @@ export class SqliteHistoryStore implements HistoryStore {
         const { nums, extra } = encodeLog(batch);
         logId = this.db.transaction(() => {
           for (const s of created) this.stmt.insertSeries.run(s.id, s.workspace, s.twinId, s.path, s.kind);
+          this.inCommit?.();
           return Number(this.stmt.insertLog.run(nums, extra).lastInsertRowid);
         })();
-      } else logId = this.maxLogId;
+      } else {
+        if (this.inCommit) this.db.transaction(this.inCommit)();
+        logId = this.maxLogId;
+      }
       this.dedupe.skipped += skipped;
     } catch (e) {
       for (const s of created) this.forget(s);

@@ -195,4 +195,43 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'event routes: routes, endpoints, the outbox and its dead letters',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE event_routes (
+          id TEXT PRIMARY KEY,
+          endpoint_name TEXT NOT NULL,
+          filter TEXT NOT NULL
+        ) WITHOUT ROWID;
+        -- spec: the endpoint's settings as JSON; secret: its auth header's value (never returned).
+        CREATE TABLE event_endpoints (
+          name TEXT PRIMARY KEY,
+          spec TEXT NOT NULL,
+          secret TEXT
+        ) WITHOUT ROWID;
+        -- One row per event per endpoint, written in the transaction of the change it describes.
+        CREATE TABLE event_outbox (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          endpoint TEXT NOT NULL,
+          order_key TEXT NOT NULL,
+          event TEXT NOT NULL,
+          created INTEGER NOT NULL
+        );
+        -- seq: the outbox seq it had (replay keeps commit order).
+        CREATE TABLE event_dead_letters (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          seq INTEGER NOT NULL,
+          endpoint TEXT NOT NULL,
+          order_key TEXT NOT NULL,
+          event TEXT NOT NULL,
+          created INTEGER NOT NULL,
+          dead_at INTEGER NOT NULL,
+          attempts INTEGER NOT NULL,
+          reason TEXT NOT NULL
+        );
+        CREATE INDEX event_dead_letters_by_endpoint ON event_dead_letters (endpoint, id);
+      `);
+    },
+  },
 ];

@@ -14,6 +14,7 @@ import { SqliteDeadLetterStore, type SqliteDeadLetterStoreOptions } from './sqli
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './sqlite-history-store.js';
 import { SqliteModelStore } from './sqlite-model-store.js';
 import { SqliteTwinStore } from './sqlite-twin-store.js';
+import { SqliteEventOutbox, SqliteEventRouteStore } from './sqlite-event-outbox.js';
 import type { IntegrityCheckResult } from './sqlite-file-checks.js';
 import { SqliteWriteHealth } from './sqlite-write-health.js';
 import {
@@ -49,6 +50,10 @@ export interface SqliteStorage {
   credentials: SqliteDeviceCredentialStore;
   /** Import and delete jobs (ADT's /jobs routes). */
   jobs: SqliteJobStore;
+  /** Event routes: the outbox (written in the twin and history transactions) and its dead letters. */
+  outbox: SqliteEventOutbox;
+  /** Event routes and endpoints. */
+  eventRoutes: SqliteEventRouteStore;
   /** Flushes history and dead letters, then closes the database. */
   close(): Promise<void>;
 }
@@ -71,10 +76,14 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     };
   let history: SqliteHistoryStore;
   let deadLetters: SqliteDeadLetterStore;
+  let outbox: SqliteEventOutbox;
   try {
+    outbox = new SqliteEventOutbox(database.db);
+    const o = outbox;
     history = new SqliteHistoryStore(database.db, {
       ...options.history,
       onCommit: observe(options.history?.onCommit),
+      inCommit: () => o.flushStaged(),
     });
     deadLetters = new SqliteDeadLetterStore(database.db, {
       ...options.deadLetters,
@@ -106,6 +115,8 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     behaviour: new SqliteBehaviourParameterStore(database.db),
     credentials: new SqliteDeviceCredentialStore(database.db),
     jobs: new SqliteJobStore(database.db),
+    outbox,
+    eventRoutes: new SqliteEventRouteStore(database.db),
     close: async () => {
       if (closed) return;
       closed = true;

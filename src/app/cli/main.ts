@@ -21,6 +21,7 @@ import { registerWhatIf } from './cmd-whatif.js';
 import { registerStatus } from './cmd-status.js';
 import { registerDevices } from './cmd-devices.js';
 import { registerJobs } from './cmd-jobs.js';
+import { registerRoutes } from './cmd-routes.js';
 
 const program = new Command();
 program
@@ -64,6 +65,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerDevice,
   registerHistory,
   registerDeadLetters,
+  registerRoutes,
   registerWhatIf,
   registerStatus,
   registerDevices,

@@ -88,6 +88,16 @@ export const ERROR_STATUS = {
   DeleteJobNotFound: 404,
   /** ADT's code: as many jobs of the kind as are kept exist already (jobs.maxJobs). */
   JobLimitReached: 400,
+  // event routes (ADT's codes) and endpoints (a Twinloop extension)
+  EventRouteNotFound: 404,
+  EventRouteIdInvalid: 400,
+  EventRouteEndpointInvalid: 400,
+  EventRouteFilterInvalid: 400,
+  /** ADT's code: a count limit was reached (event routes, endpoints). */
+  LimitExceeded: 400,
+  EndpointNotFound: 404,
+  InvalidEndpoint: 400,
+  EndpointInUse: 409,
   // configuration and lifecycle (not HTTP-facing, but catalogued)
   InvalidConfig: 500,
   PortInUse: 500,

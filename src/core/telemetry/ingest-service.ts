@@ -10,6 +10,7 @@
  * commits, not one per message; per-message work is a JSON.parse and a few map lookups.
  */
 import { TwinloopError, type Problem } from '../errors/errors.js';
+import type { TelemetryChange } from '../events/change-events.js';
 import type { LiveEvent, LiveEventBus } from '../live/live-events.js';
 import type {
   DeadLetter,
@@ -37,6 +38,17 @@ export interface IngestServiceOptions {
   maxPayloadBytes?: number;
   /** How much of an oversize payload its dead letter keeps (default 4 KiB). */
   oversizeKeptBytes?: number;
+  /**
+   * Event routes: when some route could want telemetry, the accepted readings are staged right
+   * before the history append, and commit with it (docs/event-routes.md).
+   */
+  journal?: TelemetryJournal;
+}
+
+/** The part of event routing the ingest service feeds. */
+export interface TelemetryJournal {
+  wantsTelemetry(): boolean;
+  stageTelemetry(changes: readonly TelemetryChange[]): void;
 }
 
 /** The outcome of one NDJSON request: one entry per non-blank line. */
@@ -357,7 +369,11 @@ export class IngestService implements TelemetryIngest {
           for (const s of item.sets) allSets.push(s);
         }
         Promise.resolve()
-          .then(() => this.options.history.append(all))
+          .then(() => {
+            // Staged in the same synchronous step as the append: the next history commit holds both.
+            this.stageTelemetry(allSets);
+            return this.options.history.append(all);
+          })
           .then(
             () => {
               try {
@@ -375,6 +391,26 @@ export class IngestService implements TelemetryIngest {
     }
     batch.items.push({ points, sets });
     return batch.done;
+  }
+
+  private stageTelemetry(sets: readonly AcceptedSet[]): void {
+    const j = this.options.journal;
+    if (!j?.wantsTelemetry()) return;
+    const changes: TelemetryChange[] = [];
+    for (const s of sets) {
+      const twin = s.ws.graph.getTwin(s.rs.twinId);
+      if (!twin) continue;
+      const c: TelemetryChange = {
+        twinId: twin.id,
+        modelId: twin.modelId,
+        values: s.values,
+        time: s.rs.time,
+      };
+      if (s.rs.component !== undefined) c.component = s.rs.component;
+      if (s.rs.sourceTime) c.sourceTime = true;
+      changes.push(c);
+    }
+    j.stageTelemetry(changes);
   }
 
   private afterCommit(sets: readonly AcceptedSet[]): void {

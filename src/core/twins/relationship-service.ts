@@ -17,6 +17,8 @@ import {
   checkIfNoneMatch,
   type LiveEventSink,
   type TwinModelPort,
+  commitWithJournal,
+  type ChangeJournal,
   type WriteConditions,
 } from './twin-write-support.js';
 
@@ -26,6 +28,7 @@ export interface RelationshipServiceOptions {
   graph: TwinGraph;
   store: TwinStore;
   live?: LiveEventSink;
+  journal?: ChangeJournal;
   now: () => number;
   etag: () => string;
   checkId: (kind: 'twin' | 'relationship', id: string) => void;
@@ -209,7 +212,15 @@ export class RelationshipService {
       lastUpdateTime: now,
       properties,
     };
-    this.o.store.saveRelationship(rel);
+    commitWithJournal(
+      this.o.store,
+      this.o.journal,
+      () => this.o.store.saveRelationship(rel),
+      () =>
+        existing
+          ? { kind: 'relationshipReplaced', before: existing, rel, modelId: source.modelId }
+          : { kind: 'relationshipCreated', rel, modelId: source.modelId },
+    );
     this.o.graph.putRelationship(rel);
     this.publish(existing ? 'relationshipReplaced' : 'relationshipCreated', source, rel, now);
     await Promise.resolve();
@@ -265,7 +276,19 @@ export class RelationshipService {
       lastUpdateTime: now,
       properties: next,
     };
-    this.o.store.saveRelationship(updated);
+    commitWithJournal(
+      this.o.store,
+      this.o.journal,
+      () => this.o.store.saveRelationship(updated),
+      () => ({
+        kind: 'relationshipUpdated',
+        rel: updated,
+        modelId: source.modelId,
+        patch: usable.map((op) =>
+          op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
+        ),
+      }),
+    );
     this.o.graph.putRelationship(updated);
     this.publish('relationshipUpdated', source, updated, now);
     await Promise.resolve();
@@ -276,7 +299,13 @@ export class RelationshipService {
   async delete(sourceId: string, relId: string, cond: WriteConditions = {}): Promise<void> {
     const rel = this.get(sourceId, relId);
     checkIfMatch(`Relationship '${relId}' of '${sourceId}'`, rel.etag, cond.ifMatch);
-    this.o.store.deleteRelationship(this.o.workspace, sourceId, relId);
+    const sourceModel = this.twin(sourceId).modelId;
+    commitWithJournal(
+      this.o.store,
+      this.o.journal,
+      () => this.o.store.deleteRelationship(this.o.workspace, sourceId, relId),
+      () => ({ kind: 'relationshipDeleted', rel, modelId: sourceModel }),
+    );
     this.o.graph.deleteRelationship(sourceId, relId);
     this.publish('relationshipDeleted', this.twin(sourceId), rel, this.o.now());
     await Promise.resolve();

@@ -25,7 +25,9 @@ import { checkTwinContents } from './twin-validation.js';
 import {
   checkIfMatch,
   checkIfNoneMatch,
+  commitWithJournal,
   newEtag,
+  type ChangeJournal,
   type LiveEventSink,
   type PropertyHistoryPort,
   type TwinModelPort,
@@ -42,6 +44,8 @@ export interface TwinServiceOptions {
   history?: PropertyHistoryPort;
   /** Committed changes are published here (optional). */
   live?: LiveEventSink;
+  /** Changes are journaled here, in the write's transaction, for event routes (optional). */
+  journal?: ChangeJournal;
   /** Clock, ms since epoch. */
   now?: () => number;
   /** Etag factory (default W/"<uuid>"). */
@@ -166,7 +170,12 @@ export class TwinService {
       telemetry: existing?.telemetry ?? {},
     };
     if (Object.keys(sourceTimes).length) twin.sourceTimes = sourceTimes;
-    this.o.store.saveTwin(twin);
+    commitWithJournal(
+      this.o.store,
+      this.o.journal,
+      () => this.o.store.saveTwin(twin),
+      () => (existing ? { kind: 'twinReplaced', before: existing, twin } : { kind: 'twinCreated', twin }),
+    );
     this.o.graph.putTwin(twin);
     await this.appendHistory(twin, Object.keys(propertyTimes), now);
     this.publish([
@@ -239,7 +248,12 @@ export class TwinService {
         `Digital twin '${id}' still has relationships (e.g. '${r.id}' from '${r.sourceId}' to '${r.targetId}'); delete its outgoing and incoming relationships first.`,
       );
     }
-    this.o.store.deleteTwin(this.workspace, id);
+    commitWithJournal(
+      this.o.store,
+      this.o.journal,
+      () => this.o.store.deleteTwin(this.workspace, id),
+      () => ({ kind: 'twinDeleted', twin }),
+    );
     this.o.graph.deleteTwin(id);
     this.publish([
       {
@@ -333,7 +347,15 @@ export class TwinService {
       telemetry: twin.telemetry,
     };
     if (Object.keys(sourceTimes).length) updated.sourceTimes = sourceTimes;
-    this.o.store.saveTwin(updated);
+    const applied = parsed.ops.map((op) =>
+      op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
+    );
+    commitWithJournal(
+      this.o.store,
+      this.o.journal,
+      () => this.o.store.saveTwin(updated),
+      () => ({ kind: 'twinUpdated', twin: updated, patch: applied }),
+    );
     this.o.graph.putTwin(updated);
     await this.appendHistory(updated, [...changed], now);
     this.publish([
@@ -343,9 +365,7 @@ export class TwinService {
         twinId: twin.id,
         modelId,
         time: now,
-        patch: parsed.ops.map((op) =>
-          op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
-        ),
+        patch: applied,
       },
     ]);
     return updated;

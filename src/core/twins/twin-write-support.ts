@@ -4,6 +4,7 @@
  * twin service depends on.
  */
 import { TwinloopError, errors, quote } from '../errors/errors.js';
+import type { Change } from '../events/change-events.js';
 import type { LiveEvent } from '../live/live-events.js';
 import type { ModelLookup } from '../models/model-types.js';
 import type { HistoryPoint } from '../ports/storage-ports.js';
@@ -21,6 +22,28 @@ export interface PropertyHistoryPort {
 /** Where committed changes go (the LiveEventBus). */
 export interface LiveEventSink {
   publish(events: readonly LiveEvent[]): void;
+}
+
+/**
+ * Where committed changes are journaled for event routes: `record` runs inside the store
+ * transaction of the write (so the event commits with it, or neither does). @throws StorageError
+ */
+export interface ChangeJournal {
+  record(change: Change): void;
+}
+
+/** Runs a store write and journals its change in one transaction (just the write without a journal). */
+export function commitWithJournal(
+  store: { transaction<T>(fn: () => T): T },
+  journal: ChangeJournal | undefined,
+  write: () => void,
+  change: () => Change,
+): void {
+  if (!journal) return write();
+  store.transaction(() => {
+    write();
+    journal.record(change());
+  });
 }
 
 /** Conditions of a write, from the If-Match / If-None-Match headers. */

@@ -1,0 +1,203 @@
+/**
+ * Wiring of event routes (docs/event-routes.md), called by the composition root: the route service
+ * (journal) on the storage's outbox, the delivery engine with one sender per endpoint, the metrics,
+ * and the HTTP plugin. Start after storage and before the services write; `start()` begins
+ * delivering (after the connectors are up); `stop()` before storage closes.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { DeliveryEngine, type DeliveryObserver } from '../core/events/delivery-engine.js';
+import { EventRouteService, type ConfiguredEndpoint } from '../core/events/event-route-service.js';
+import type { EndpointSpec } from '../core/events/endpoint-spec.js';
+import { checkEndpoint } from '../core/events/endpoint-spec.js';
+import type { TwinRecord } from '../core/graph/graph-types.js';
+import type { DeviceChannel } from '../core/ports/device-channel.js';
+import type { EndpointSender } from '../core/ports/event-routing.js';
+import { eventRoutesPlugin } from '../adapters/http/event-routes-plugin.js';
+import { WebhookSender } from '../adapters/http/webhook-sender.js';
+import { registerRouteMetrics } from '../adapters/metrics/prometheus-route-metrics.js';
+import { MqttRouteSender } from '../adapters/mqtt/mqtt-route-sender.js';
+import { NatsRouteSender } from '../adapters/nats/nats-route-sender.js';
+import type { SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
+import type { TwinloopConfig } from './config.js';
+
+export interface EventRouting {
+  service: EventRouteService;
+  engine: DeliveryEngine;
+  plugin: ReturnType<typeof eventRoutesPlugin>;
+  /** Gives the MQTT endpoints the platform's broker connection (once it is up). */
+  setChannel(channel: DeviceChannel): void;
+  /** Starts delivering (what a previous run left first). */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export async function createEventRouting(o: {
+  config: Readonly<TwinloopConfig['eventRoutes']>;
+  storage: SqliteStorage;
+  metrics: Registry;
+  logger: Logger;
+  isComponent: (twin: TwinRecord, name: string) => boolean;
+}): Promise<EventRouting> {
+  const cfg = o.config;
+  const log = o.logger.child({ component: 'event-routes' });
+  let channel: DeviceChannel | undefined;
+  const senders = new Map<string, { key: string; sender: EndpointSender }>();
+  const ref: { engine?: DeliveryEngine } = {};
+  let nudgeQueued = false;
+  const nudge = () => {
+    // After the write's transaction: one read per turn, however many writes it held.
+    if (nudgeQueued) return;
+    nudgeQueued = true;
+    setImmediate(() => {
+      nudgeQueued = false;
+      ref.engine?.nudge();
+    });
+  };
+
+  const configured: ConfiguredEndpoint[] = cfg.endpoints.map((e) => {
+    const c = checkEndpoint(e);
+    if ('problems' in c) throw new Error('config endpoints are checked by resolveConfig'); // unreachable
+    return { name: e.name as string, spec: c.spec, ...(c.secret !== undefined ? { secret: c.secret } : {}) };
+  });
+  const service = new EventRouteService({
+    store: o.storage.eventRoutes,
+    writer: o.storage.outbox,
+    source: cfg.source ?? hostname(),
+    endpoints: configured,
+    routes: cfg.routes,
+    maxRoutes: cfg.maxRoutes,
+    maxEndpoints: cfg.maxEndpoints,
+    isComponent: o.isComponent,
+    onRecorded: nudge,
+    onEndpointsChanged: () => {
+      // Senders are rebuilt lazily when an endpoint's settings changed.
+      for (const [name, s] of senders) {
+        const e = service.endpointFor(name);
+        if (!e || senderKey(e) !== s.key) {
+          senders.delete(name);
+          void s.sender.close();
+        }
+      }
+    },
+  });
+  await service.load();
+
+  const build = (e: ConfiguredEndpoint): EndpointSender => {
+    const spec: EndpointSpec = e.spec;
+    if (spec.type === 'webhook')
+      return new WebhookSender({
+        url: spec.url,
+        mode: spec.mode,
+        ...(spec.authHeader ? { authHeader: spec.authHeader } : {}),
+        ...(e.secret !== undefined ? { secret: e.secret } : {}),
+        timeoutMs: cfg.timeoutMs,
+        maxSockets: cfg.concurrency,
+      });
+    if (spec.type === 'mqtt')
+      return new MqttRouteSender({
+        topic: spec.topic,
+        ...(spec.url
+          ? { url: spec.url }
+          : { channel: { publish: (t, p, opt) => requireChannel().publish(t, p, opt) } }),
+        timeoutMs: cfg.timeoutMs,
+      });
+    return new NatsRouteSender({
+      url: spec.url ?? cfg.natsUrl ?? 'nats://127.0.0.1:4222',
+      subject: spec.subject,
+      jetstream: spec.jetstream,
+      timeoutMs: cfg.timeoutMs,
+    });
+  };
+  const requireChannel = (): DeviceChannel => {
+    if (!channel) throw new Error('the broker connection is not up yet');
+    return channel;
+  };
+  const senderFor = (name: string): EndpointSender | undefined => {
+    const hit = senders.get(name);
+    if (hit) return hit.sender;
+    const e = service.endpointFor(name);
+    if (!e) return undefined;
+    const s = { key: senderKey(e), sender: build(e) };
+    senders.set(name, s);
+    return s.sender;
+  };
+
+  const observer: DeliveryObserver = registerRouteMetrics(o.metrics, {
+    backlog: () => o.storage.outbox.backlog(),
+    down: () => new Map([...(ref.engine?.stats() ?? new Map())].map(([k, v]) => [k, v.down])),
+  });
+  let lastStorageLog = 0;
+  const eng = new DeliveryEngine({
+    outbox: o.storage.outbox,
+    sender: senderFor,
+    clock: {
+      now: Date.now,
+      setTimeout: (fn, ms) => {
+        const t = setTimeout(fn, ms);
+        t.unref();
+        return () => clearTimeout(t);
+      },
+    },
+    options: {
+      maxAttempts: cfg.maxAttempts,
+      ttlMs: cfg.ttlSeconds * 1000,
+      initialBackoffMs: cfg.initialBackoffMs,
+      maxBackoffMs: cfg.maxBackoffMs,
+      concurrency: cfg.concurrency,
+    },
+    observer: {
+      ...observer,
+      // Never the event or the request: they may hold secrets (an auth header) or much data.
+      deadLettered: (endpoint, reason) => {
+        observer.deadLettered?.(endpoint, reason);
+        log.warn({ endpoint, reason }, 'an event went to the dead letters');
+      },
+      endpointDown: (endpoint, reason) => log.warn({ endpoint, reason }, 'an endpoint is down: probing it'),
+      endpointUp: (endpoint) => log.info({ endpoint }, 'the endpoint is back'),
+      storageError: (err) => {
+        if (Date.now() - lastStorageLog < 10_000) return;
+        lastStorageLog = Date.now();
+        log.error({ err }, 'event routes: the outbox could not be read or written (retrying)');
+      },
+    },
+  });
+  ref.engine = eng;
+  // Telemetry rows commit inside the history group commit: read them once it is done.
+  o.storage.outbox.onStagedFlushed = nudge;
+  // A safety net: whatever commits without a nudge is read within a second.
+  const poll = setInterval(() => eng.nudge(), 1000);
+  poll.unref();
+
+  return {
+    service,
+    engine: eng,
+    plugin: eventRoutesPlugin({
+      routes: service,
+      outbox: o.storage.outbox,
+      status: (name) => {
+        const s = eng.stats().get(name);
+        return s
+          ? { down: s.down, inFlight: s.inFlight, ...(s.lastError ? { lastError: s.lastError } : {}) }
+          : undefined;
+      },
+      onReplayed: () => eng.nudge(),
+    }),
+    setChannel: (c) => {
+      channel = c;
+    },
+    start: () => eng.start(),
+    stop: async () => {
+      clearInterval(poll);
+      o.storage.outbox.onStagedFlushed = undefined;
+      await eng.stop();
+      await Promise.allSettled([...senders.values()].map((s) => s.sender.close()));
+      senders.clear();
+    },
+  };
+}
+
+function senderKey(e: ConfiguredEndpoint): string {
+  return JSON.stringify([e.spec, e.secret ?? null]);
+}

@@ -1,0 +1,242 @@
+/**
+ * The events ADT emits, as Twinloop journals them, and their CloudEvent form:
+ * - Microsoft.DigitalTwins.Twin.Create / .Delete: the twin as ADT returns it (subject: the twin id);
+ * - Microsoft.DigitalTwins.Twin.Update: `{ modelId, patch }`, a JSON Patch of what changed (a full
+ *   replace is journaled as the patch from the old contents to the new);
+ * - Microsoft.DigitalTwins.Relationship.Create / .Delete: the relationship as ADT returns it;
+ *   .Update: `{ modelId, patch }` (modelId: the source twin's model); subject
+ *   `<sourceId>/relationships/<relationshipId>`;
+ * - microsoft.iot.telemetry: the readings, source `<host>/digitaltwins/<twinId>`, dataschema the
+ *   twin's model, `telemetrysourcetime` when the reading carried a source time.
+ */
+import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
+import { relationshipToJson, twinToJson } from '../graph/twin-json.js';
+import type { FilterInput } from './route-filter.js';
+
+/** A CloudEvent as sent (attributes and data). */
+export interface CloudEvent {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  subject?: string;
+  time: string;
+  datacontenttype: 'application/json';
+  dataschema?: string;
+  data: unknown;
+  [extension: string]: unknown;
+}
+
+export const EVENT_TYPES = {
+  twinCreate: 'Microsoft.DigitalTwins.Twin.Create',
+  twinUpdate: 'Microsoft.DigitalTwins.Twin.Update',
+  twinDelete: 'Microsoft.DigitalTwins.Twin.Delete',
+  relationshipCreate: 'Microsoft.DigitalTwins.Relationship.Create',
+  relationshipUpdate: 'Microsoft.DigitalTwins.Relationship.Update',
+  relationshipDelete: 'Microsoft.DigitalTwins.Relationship.Delete',
+  telemetry: 'microsoft.iot.telemetry',
+} as const;
+
+/** An event as journaled: everything its CloudEvent needs, fixed at commit time. */
+export interface RoutedEvent {
+  /** The CloudEvent id (a UUID; stays the same across retries and replays). */
+  id: string;
+  type: string;
+  source: string;
+  subject?: string;
+  /** When the change happened, ms since epoch. */
+  time: number;
+  dataschema?: string;
+  /** Extension attributes (lower-case names). */
+  ext?: Record<string, string>;
+  data: unknown;
+  /** The twin the event is about: events of one twin are delivered in order. */
+  twinId: string;
+}
+
+export type PatchOperation = { op: string; path: string; value?: unknown };
+
+/** A committed change, as the twin and relationship services report it. */
+export type Change =
+  | { kind: 'twinCreated' | 'twinDeleted'; twin: TwinRecord }
+  | { kind: 'twinReplaced'; before: TwinRecord; twin: TwinRecord }
+  | { kind: 'twinUpdated'; twin: TwinRecord; patch: readonly PatchOperation[] }
+  | { kind: 'relationshipCreated' | 'relationshipDeleted'; rel: RelationshipRecord; modelId: string }
+  | { kind: 'relationshipReplaced'; before: RelationshipRecord; rel: RelationshipRecord; modelId: string }
+  | {
+      kind: 'relationshipUpdated';
+      rel: RelationshipRecord;
+      modelId: string;
+      patch: readonly PatchOperation[];
+    };
+
+export interface TelemetryChange {
+  twinId: string;
+  modelId: string;
+  component?: string;
+  values: Record<string, unknown>;
+  /** Source time (ms). */
+  time: number;
+  /** True when the time is the device's own (then `telemetrysourcetime` is set). */
+  sourceTime?: boolean;
+  /** The message id (ADT: the Message-Id header) when there is one: the event's id. */
+  messageId?: string;
+}
+
+export interface EventFactoryOptions {
+  /** The instance's host name: the CloudEvent `source`. */
+  source: string;
+  newId: () => string;
+  /** Clock for deletions (which have no write time of their own), ms. */
+  now: () => number;
+  isComponent?: (twin: TwinRecord, name: string) => boolean;
+}
+
+function jsonEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function escapePointer(s: string): string {
+  return s.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** The JSON Patch from one contents object to another (top-level members). */
+export function diffContents(
+  before: Readonly<Record<string, unknown>>,
+  after: Readonly<Record<string, unknown>>,
+): PatchOperation[] {
+  const ops: PatchOperation[] = [];
+  for (const k of Object.keys(before))
+    if (!Object.prototype.hasOwnProperty.call(after, k))
+      ops.push({ op: 'remove', path: `/${escapePointer(k)}` });
+  for (const [k, v] of Object.entries(after)) {
+    if (!Object.prototype.hasOwnProperty.call(before, k))
+      ops.push({ op: 'add', path: `/${escapePointer(k)}`, value: v });
+    else if (!jsonEqual(before[k], v)) ops.push({ op: 'replace', path: `/${escapePointer(k)}`, value: v });
+  }
+  return ops;
+}
+
+/** The events of one change (none when a replace changed nothing). */
+export function eventsOf(change: Change, o: EventFactoryOptions): RoutedEvent[] {
+  const base = (type: string, twinId: string, time: number, subject: string, data: unknown): RoutedEvent => ({
+    id: o.newId(),
+    type,
+    source: o.source,
+    subject,
+    time,
+    data,
+    twinId,
+  });
+  switch (change.kind) {
+    case 'twinCreated':
+    case 'twinDeleted': {
+      const t = change.twin;
+      const type = change.kind === 'twinCreated' ? EVENT_TYPES.twinCreate : EVENT_TYPES.twinDelete;
+      const time = change.kind === 'twinCreated' ? t.lastUpdateTime : o.now();
+      return [base(type, t.id, time, t.id, twinToJson(t, o.isComponent))];
+    }
+    case 'twinReplaced': {
+      const patch = diffContents(change.before.contents, change.twin.contents);
+      if (change.before.modelId !== change.twin.modelId)
+        patch.unshift({ op: 'replace', path: '/$metadata/$model', value: change.twin.modelId });
+      if (patch.length === 0) return [];
+      const t = change.twin;
+      return [base(EVENT_TYPES.twinUpdate, t.id, t.lastUpdateTime, t.id, { modelId: t.modelId, patch })];
+    }
+    case 'twinUpdated': {
+      const t = change.twin;
+      return [
+        base(EVENT_TYPES.twinUpdate, t.id, t.lastUpdateTime, t.id, {
+          modelId: t.modelId,
+          patch: change.patch.map((p) => ({ ...p })),
+        }),
+      ];
+    }
+    case 'relationshipCreated':
+    case 'relationshipDeleted': {
+      const r = change.rel;
+      const type =
+        change.kind === 'relationshipCreated'
+          ? EVENT_TYPES.relationshipCreate
+          : EVENT_TYPES.relationshipDelete;
+      const time = change.kind === 'relationshipCreated' ? r.lastUpdateTime : o.now();
+      return [base(type, r.sourceId, time, relSubject(r), relationshipToJson(r))];
+    }
+    case 'relationshipReplaced': {
+      const r = change.rel;
+      const patch = diffContents(change.before.properties, r.properties);
+      if (change.before.targetId !== r.targetId)
+        patch.unshift({ op: 'replace', path: '/$targetId', value: r.targetId });
+      if (patch.length === 0) return [];
+      return [
+        base(EVENT_TYPES.relationshipUpdate, r.sourceId, r.lastUpdateTime, relSubject(r), {
+          modelId: change.modelId,
+          patch,
+        }),
+      ];
+    }
+    case 'relationshipUpdated': {
+      const r = change.rel;
+      return [
+        base(EVENT_TYPES.relationshipUpdate, r.sourceId, r.lastUpdateTime, relSubject(r), {
+          modelId: change.modelId,
+          patch: change.patch.map((p) => ({ ...p })),
+        }),
+      ];
+    }
+  }
+}
+
+function relSubject(r: RelationshipRecord): string {
+  return `${r.sourceId}/relationships/${r.id}`;
+}
+
+/** The event of one telemetry message. */
+export function telemetryEvent(t: TelemetryChange, o: EventFactoryOptions): RoutedEvent {
+  const ev: RoutedEvent = {
+    id: t.messageId ?? o.newId(),
+    type: EVENT_TYPES.telemetry,
+    source: `${o.source}/digitaltwins/${encodeURIComponent(t.twinId)}`,
+    time: t.time,
+    dataschema: t.modelId,
+    data: t.values,
+    twinId: t.twinId,
+  };
+  if (t.component !== undefined) ev.subject = t.component;
+  if (t.sourceTime) ev.ext = { telemetrysourcetime: new Date(t.time).toISOString() };
+  return ev;
+}
+
+/** The CloudEvent (structured form) of a journaled event. */
+export function toCloudEvent(e: RoutedEvent): CloudEvent {
+  const ce: CloudEvent = {
+    specversion: '1.0',
+    id: e.id,
+    source: e.source,
+    type: e.type,
+    time: new Date(e.time).toISOString(),
+    datacontenttype: 'application/json',
+    data: e.data,
+  };
+  if (e.subject !== undefined) ce.subject = e.subject;
+  if (e.dataschema !== undefined) ce.dataschema = e.dataschema;
+  if (e.ext) for (const [k, v] of Object.entries(e.ext)) if (!(k in ce)) ce[k] = v;
+  return ce;
+}
+
+/** What a route filter sees of an event: its CloudEvent attributes and its data as `$body`. */
+export function filterInputOf(e: RoutedEvent): FilterInput {
+  const attributes: Record<string, string> = {
+    specversion: '1.0',
+    id: e.id,
+    source: e.source,
+    type: e.type,
+    time: new Date(e.time).toISOString(),
+    datacontenttype: 'application/json',
+  };
+  if (e.subject !== undefined) attributes.subject = e.subject;
+  if (e.dataschema !== undefined) attributes.dataschema = e.dataschema;
+  if (e.ext) for (const [k, v] of Object.entries(e.ext)) if (!(k in attributes)) attributes[k] = v;
+  return { attributes, body: e.data };
+}

@@ -1,0 +1,172 @@
+/**
+ * Endpoints (a Twinloop extension: ADT manages endpoints in its control plane): where routed events
+ * go. Three types:
+ * - webhook: HTTP(S) POST of each CloudEvent, structured (`application/cloudevents+json`, the
+ *   default) or binary (`ce-*` headers, the data as the body); an optional auth header whose value
+ *   is a secret: stored, never returned, never logged;
+ * - mqtt: a topic, published QoS 1 through the platform's broker (or `url`, another broker);
+ * - nats: a subject, published to NATS (`url`, default the configured one); with `jetstream: true`
+ *   each publish waits for the stream's ack and carries the event id as Nats-Msg-Id (deduplication).
+ * Checked here once for the API and the config file, every problem with its pointer.
+ */
+import type { Problem } from '../errors/errors.js';
+
+export type EndpointSpec =
+  | {
+      type: 'webhook';
+      url: string;
+      mode: 'structured' | 'binary';
+      /** Name of the auth header (its value is the endpoint's secret). */
+      authHeader?: string;
+    }
+  | { type: 'mqtt'; topic: string; url?: string }
+  | { type: 'nats'; subject: string; url?: string; jetstream: boolean };
+
+export const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+const FORBIDDEN_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+]);
+
+export interface CheckedEndpoint {
+  spec: EndpointSpec;
+  /** The auth header's value, when given. */
+  secret?: string;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Checks an endpoint body: `{ type, url | topic | subject, mode?, auth?: { header, value? }, jetstream? }`.
+ * Returns the spec or every problem (pointers relative to `at`).
+ */
+export function checkEndpoint(body: unknown, at = ''): CheckedEndpoint | { problems: Problem[] } {
+  const problems: Problem[] = [];
+  const p = (pointer: string, code: string, message: string) =>
+    problems.push({ code, message, pointer: at + pointer });
+  if (!isObject(body)) {
+    p('', 'endpoint.notObject', 'An endpoint must be a JSON object.');
+    return { problems };
+  }
+  const known: Record<string, readonly string[]> = {
+    webhook: ['type', 'name', 'url', 'mode', 'auth'],
+    mqtt: ['type', 'name', 'topic', 'url'],
+    nats: ['type', 'name', 'subject', 'url', 'jetstream'],
+  };
+  const type = body.type;
+  if (type !== 'webhook' && type !== 'mqtt' && type !== 'nats') {
+    p('/type', 'endpoint.type', "type must be 'webhook', 'mqtt' or 'nats'.");
+    return { problems };
+  }
+  for (const k of Object.keys(body))
+    if (!known[type]!.includes(k))
+      p(`/${k}`, 'endpoint.member', `'${k}' is not a setting of a ${type} endpoint.`);
+  const str = (k: string, max: number): string | undefined => {
+    const v = body[k];
+    if (typeof v !== 'string' || v.length === 0 || v.length > max) {
+      p(`/${k}`, 'endpoint.value', `${k} must be a string of 1 to ${max} characters.`);
+      return undefined;
+    }
+    return v;
+  };
+  const url = (k: string, protocols: readonly string[], required: boolean): string | undefined => {
+    if (!required && body[k] === undefined) return undefined;
+    const v = str(k, 2048);
+    if (v === undefined) return undefined;
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      p(`/${k}`, 'endpoint.url', `${k} is not a URL.`);
+      return undefined;
+    }
+    if (!protocols.includes(u.protocol))
+      p(`/${k}`, 'endpoint.url', `${k} must use ${protocols.map((x) => x.replace(':', '')).join(' or ')}.`);
+    // A secret in a URL is echoed and logged everywhere URLs are: it belongs in `auth`.
+    else if (type === 'webhook' && (u.username || u.password))
+      p(`/${k}`, 'endpoint.url', `${k} must not hold credentials: give them as auth { header, value }.`);
+    return v;
+  };
+  if (type === 'webhook') {
+    const u = url('url', ['http:', 'https:'], true);
+    const mode = body.mode ?? 'structured';
+    if (mode !== 'structured' && mode !== 'binary')
+      p('/mode', 'endpoint.mode', "mode must be 'structured' or 'binary'.");
+    let authHeader: string | undefined;
+    let secret: string | undefined;
+    if (body.auth !== undefined) {
+      const a = body.auth;
+      if (!isObject(a)) p('/auth', 'endpoint.auth', 'auth must be { "header": name, "value": secret }.');
+      else {
+        for (const k of Object.keys(a))
+          if (k !== 'header' && k !== 'value')
+            p(`/auth/${k}`, 'endpoint.auth', `'${k}' is not a setting of auth.`);
+        if (
+          typeof a.header !== 'string' ||
+          !HEADER_NAME.test(a.header) ||
+          FORBIDDEN_HEADERS.has(a.header.toLowerCase())
+        )
+          p(
+            '/auth/header',
+            'endpoint.auth',
+            'auth.header must be an HTTP header name (not Host, Content-Type ...).',
+          );
+        else authHeader = a.header;
+        if (a.value !== undefined) {
+          if (
+            typeof a.value !== 'string' ||
+            a.value.length === 0 ||
+            a.value.length > 8192 ||
+            /[\r\n\0]/.test(a.value)
+          )
+            p('/auth/value', 'endpoint.auth', 'auth.value must be 1 to 8192 characters on one line.');
+          else secret = a.value;
+        }
+      }
+    }
+    if (problems.length || u === undefined) return { problems };
+    const spec: EndpointSpec = { type, url: u, mode: mode as 'structured' | 'binary' };
+    if (authHeader) spec.authHeader = authHeader;
+    return secret === undefined ? { spec } : { spec, secret };
+  }
+  if (type === 'mqtt') {
+    const topic = str('topic', 1024);
+    if (topic !== undefined && (/[+#]/.test(topic) || topic.includes('\0')))
+      p('/topic', 'endpoint.topic', 'topic must not hold the wildcards + or #.');
+    const u = url('url', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:'], false);
+    if (problems.length || topic === undefined) return { problems };
+    return { spec: u === undefined ? { type, topic } : { type, topic, url: u } };
+  }
+  const subject = str('subject', 512);
+  if (subject !== undefined && !/^[^\s*>.]+(\.[^\s*>.]+)*$/.test(subject))
+    p(
+      '/subject',
+      'endpoint.subject',
+      'subject must be dot-separated tokens without spaces or the wildcards * and >.',
+    );
+  const u = url('url', ['nats:', 'tls:', 'ws:', 'wss:'], false);
+  const js = body.jetstream ?? false;
+  if (typeof js !== 'boolean') p('/jetstream', 'endpoint.jetstream', 'jetstream must be true or false.');
+  if (problems.length || subject === undefined) return { problems };
+  const spec: EndpointSpec = { type, subject, jetstream: js as boolean };
+  if (u !== undefined) spec.url = u;
+  return { spec };
+}
+
+/** The endpoint as the API shows it: never its secret. */
+export function endpointView(
+  name: string,
+  spec: EndpointSpec,
+  hasSecret: boolean,
+  origin: 'config' | 'api',
+): Record<string, unknown> {
+  const { authHeader, ...rest } = spec as EndpointSpec & { authHeader?: string };
+  const view: Record<string, unknown> = { name, ...rest, origin };
+  if (authHeader !== undefined) view.auth = { header: authHeader, value: hasSecret ? '(secret)' : null };
+  return view;
+}
