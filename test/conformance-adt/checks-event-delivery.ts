@@ -12,6 +12,7 @@ const SRC = 'learn:concepts-event-notifications';
 
 interface Ev {
   type?: string;
+  source?: string;
   subject?: string;
   data?: unknown;
 }
@@ -28,13 +29,23 @@ export function cloudEvents(deliveries: { headers: Record<string, unknown>; body
     }
     const ceType = d.headers['ce-type'];
     if (typeof ceType === 'string') {
-      out.push({ type: ceType, subject: String(d.headers['ce-subject'] ?? ''), data: body });
+      out.push({
+        type: ceType,
+        source: String(d.headers['ce-source'] ?? ''),
+        subject: String(d.headers['ce-subject'] ?? ''),
+        data: body,
+      });
       continue;
     }
     for (const e of Array.isArray(body) ? body : [body]) {
-      const x = e as { type?: unknown; subject?: unknown; data?: unknown } | null;
+      const x = e as { type?: unknown; source?: unknown; subject?: unknown; data?: unknown } | null;
       if (x && typeof x.type === 'string')
-        out.push({ type: x.type, subject: String(x.subject ?? ''), data: x.data });
+        out.push({
+          type: x.type,
+          source: String(x.source ?? ''),
+          subject: String(x.subject ?? ''),
+          data: x.data,
+        });
     }
   }
   return out;
@@ -141,7 +152,7 @@ export const eventDeliveryChecks: Check[] = [
     },
   ),
   d(
-    'telemetry arrives as microsoft.iot.telemetry, subject the twin id, data the telemetry body',
+    'telemetry arrives as microsoft.iot.telemetry, source naming the twin, data the telemetry body',
     `${SRC}#digital-twin-telemetry-messages`,
     async (ctx) => {
       await route(ctx);
@@ -159,7 +170,9 @@ export const eventDeliveryChecks: Check[] = [
         'a microsoft.iot.telemetry event for ev-tel',
         (e) =>
           e.type === 'microsoft.iot.telemetry' &&
-          e.subject === 'ev-tel' &&
+          // The page's example names the twin at the end of `source` (<instance>/digitaltwins/<twin-ID>)
+          // and has no subject; a subject holding the twin id is taken too.
+          (e.source?.endsWith('/digitaltwins/ev-tel') === true || e.subject === 'ev-tel') &&
           (e.data as { humidity?: number })?.humidity === 61,
       );
     },

@@ -6,7 +6,8 @@
  * NODE_EXTRA_CA_CERTS, and prints a pass/fail table per area. Writes nothing into the repository.
  *
  *   npm run conformance:adt -- [--verbose] [--json] [--min 0.8|120|80%] [--area query,models]
- *                              [--endpoint NAME] [--twinloop-config FILE] [--blob-style http|file]
+ *                              [--endpoint NAME] [--twinloop-config FILE (default: twinloop-config.json here)]
+ *                              [--blob-style http|file]
  *                              [--self-test] [--keep]
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -217,10 +218,12 @@ export async function runConformance(o: RunOptions): Promise<RunOutcome> {
   try {
     const tls = makeCertificate(dir);
     let config: string | undefined;
-    if (o.twinloopConfig) {
+    // The shipped config declares the webhook endpoint `conformance` at the runner's own receiver.
+    const configFile = o.twinloopConfig ?? path.join(here, 'twinloop-config.json');
+    {
       // The config may name the runner's webhook receiver as an endpoint: ${CONFORMANCE_WEBHOOK_URL}.
       config = path.join(dir, 'twinloop-config.json');
-      const text = readFileSync(path.resolve(o.twinloopConfig), 'utf8');
+      const text = readFileSync(path.resolve(configFile), 'utf8');
       writeFileSync(config, text.replaceAll('${CONFORMANCE_WEBHOOK_URL}', blob.webhookUrl));
     }
     const started = await startTwinloop(dataDir, tls, config);
