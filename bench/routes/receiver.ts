@@ -1,10 +1,15 @@
 /**
  * The bench's webhook (its own process, so it does not share the system's event loop): counts the
- * CloudEvents it receives and the latency from each event's `time` (its commit) to its receipt.
+ * CloudEvents it receives (one per request, or batches) and the latency from each event's `time` (its commit) to its receipt.
  * IPC: sends { type: 'ready', port }; answers { type: 'report' } with the figures.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+interface Ev {
+  id: string;
+  time: string;
+}
 
 const latencies: number[] = [];
 let first = 0;
@@ -18,11 +23,14 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const now = Date.now();
     try {
-      const ev = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string; time: string };
-      if (seen.has(ev.id)) duplicates++;
-      else {
-        seen.add(ev.id);
-        latencies.push(now - Date.parse(ev.time));
+      // One event (structured mode) or a CloudEvents batch (an array, maxEventsPerBatch > 1).
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Ev | Ev[];
+      for (const ev of Array.isArray(body) ? body : [body]) {
+        if (seen.has(ev.id)) duplicates++;
+        else {
+          seen.add(ev.id);
+          latencies.push(now - Date.parse(ev.time));
+        }
       }
       if (!first) first = now;
       last = now;

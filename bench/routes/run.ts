@@ -8,7 +8,8 @@
  * one fsync per change: the disk bounds the rate); --kind telemetry: readings through the ingest
  * service, journaled with the history group commit (many changes per commit).
  * Options: --duration S (10), --rate R changes/s (10000), --twins N (1000), --concurrency C (64),
- * --synchronous FULL|NORMAL (the config default), --dry (do not append to bench/RESULTS.md).
+ * --synchronous FULL|NORMAL (the config default), --batch N (the webhook's maxEventsPerBatch, 1:
+ * one event per request, the default as in Event Grid), --dry (do not append to bench/RESULTS.md).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +31,7 @@ const CONCURRENCY = numberFlag(argv, '--concurrency', 64);
 const syncArg = argv.indexOf('--synchronous');
 const SYNC = syncArg >= 0 ? (argv[syncArg + 1] as 'FULL' | 'NORMAL') : undefined;
 const DRY = argv.includes('--dry');
+const BATCH = numberFlag(argv, '--batch', 1);
 const kindArg = argv.indexOf('--kind');
 const KIND = kindArg >= 0 ? argv[kindArg + 1] : 'twin';
 if (KIND !== 'twin' && KIND !== 'telemetry') throw new Error('--kind is twin or telemetry');
@@ -77,7 +79,14 @@ async function main(): Promise<void> {
       ...(SYNC ? { history: { synchronous: SYNC } } : {}),
       eventRoutes: {
         concurrency: CONCURRENCY,
-        endpoints: [{ name: 'bench', type: 'webhook', url: `http://127.0.0.1:${port}/events` }],
+        endpoints: [
+          {
+            name: 'bench',
+            type: 'webhook',
+            url: `http://127.0.0.1:${port}/events`,
+            ...(BATCH > 1 ? { maxEventsPerBatch: BATCH } : {}),
+          },
+        ],
       },
     },
   ]);
@@ -162,7 +171,7 @@ async function main(): Promise<void> {
       `## Event-route delivery to a local webhook (bench/routes/run.ts) — ${new Date().toISOString()}`,
       '',
       loadNote(),
-      `${cpus().length} cores; ${KIND} changes; ${TWINS} twins; target ${RATE} changes/s for ${DURATION_S} s; concurrency ${CONCURRENCY}; synchronous ${config.history.synchronous}.`,
+      `${cpus().length} cores; ${KIND} changes; ${TWINS} twins; target ${RATE} changes/s for ${DURATION_S} s; concurrency ${CONCURRENCY}; ${BATCH > 1 ? `batches of up to ${BATCH} events per request` : 'one event per request'}; synchronous ${config.history.synchronous}.`,
       '',
       '| figure | value |',
       '|---|---|',

@@ -92,6 +92,7 @@ export async function createEventRouting(o: {
         mode: spec.mode,
         ...(spec.authHeader ? { authHeader: spec.authHeader } : {}),
         ...(e.secret !== undefined ? { secret: e.secret } : {}),
+        ...(spec.maxEventsPerBatch ? { maxEventsPerBatch: spec.maxEventsPerBatch } : {}),
         timeoutMs: cfg.timeoutMs,
         maxSockets: cfg.concurrency,
       });

@@ -1,7 +1,9 @@
 /**
  * Webhook endpoints: one HTTP(S) POST per CloudEvent, over keep-alive connections.
  * - structured mode (default): `Content-Type: application/cloudevents+json`, the whole event as body;
- * - binary mode: the attributes as `ce-*` headers, the data as the body (`application/json`).
+ * - binary mode: the attributes as `ce-*` headers, the data as the body (`application/json`);
+ * - batches (`maxEventsPerBatch` above 1, structured mode): `application/cloudevents-batch+json`,
+ *   a JSON array of events, as Event Grid delivers batches to a webhook.
  * 2xx is delivered; 400 and 413 are permanent (the event is dead-lettered at once: sending it again
  * cannot help); anything else (5xx, 429, 404, a refused connection, a timeout) is retried.
  * The auth header's value is sent and never logged: failures name the status, not the request.
@@ -19,6 +21,8 @@ export interface WebhookSenderOptions {
   timeoutMs?: number;
   /** Connections kept per endpoint (default 64). */
   maxSockets?: number;
+  /** Events per request at most (default 1: no batches). */
+  maxEventsPerBatch?: number;
 }
 
 /** Largest response body read (the rest is discarded). */
@@ -28,8 +32,10 @@ export class WebhookSender implements EndpointSender {
   private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly mod: typeof http | typeof https;
+  readonly maxBatch: number;
 
   constructor(private readonly o: WebhookSenderOptions) {
+    this.maxBatch = o.mode === 'structured' ? Math.max(1, o.maxEventsPerBatch ?? 1) : 1;
     this.url = new URL(o.url);
     this.mod = this.url.protocol === 'https:' ? https : http;
     const Agent = this.url.protocol === 'https:' ? https.Agent : http.Agent;
@@ -48,6 +54,15 @@ export class WebhookSender implements EndpointSender {
       headers['content-type'] = 'application/cloudevents+json; charset=utf-8';
       body = JSON.stringify(event);
     }
+    return this.post(headers, body);
+  }
+
+  sendBatch(events: readonly CloudEvent[]): Promise<void> {
+    const headers = { 'content-type': 'application/cloudevents-batch+json; charset=utf-8' };
+    return this.post(headers, JSON.stringify(events));
+  }
+
+  private post(headers: Record<string, string>, body: string): Promise<void> {
     if (this.o.authHeader && this.o.secret !== undefined) headers[this.o.authHeader] = this.o.secret;
     headers['content-length'] = String(Buffer.byteLength(body));
     return new Promise<void>((resolve, reject) => {

@@ -115,6 +115,26 @@ class TestSender implements EndpointSender {
   async close() {}
 }
 
+/** A TestSender that also takes batches of up to `maxBatch` events (all or nothing). */
+class BatchSender extends TestSender {
+  batches: string[][] = [];
+  constructor(
+    readonly maxBatch: number,
+    private readonly failBatch: (ids: string[]) => DeliveryFailure | undefined = () => undefined,
+    fail?: (e: CloudEvent) => DeliveryFailure | undefined,
+  ) {
+    super(fail);
+  }
+  async sendBatch(events: readonly CloudEvent[]): Promise<void> {
+    const ids = events.map((e) => e.id);
+    this.batches.push(ids);
+    await Promise.resolve();
+    const f = this.failBatch(ids);
+    if (f) throw f;
+    this.got.push(...events);
+  }
+}
+
 const OPTS: Partial<DeliveryOptions> = {
   initialBackoffMs: 100,
   maxBackoffMs: 2000,
@@ -252,5 +272,70 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, o, () => 0.5)).toBe(300);
     expect(backoffDelay(50, o, () => 1)).toBe(1000);
     expect(backoffDelay(50, o, () => 0)).toBe(500);
+  });
+});
+
+describe('DeliveryEngine with batches (an endpoint with maxEventsPerBatch)', () => {
+  it('sends the heads of several twins per request, never two events of one twin, order per twin kept', async () => {
+    const sender = new BatchSender(10);
+    const { clock, outbox, engine } = setup(sender);
+    const twins = [...Array(30).keys()].map((i) => `t${i}`);
+    for (let n = 0; n < 5; n++) for (const t of twins) outbox.add('hook', t, n, clock.t);
+    engine.start();
+    await clock.run(200);
+    expect(sender.got).toHaveLength(150);
+    expect(sender.attempts).toBe(0); // nothing went alone
+    for (const ids of sender.batches) {
+      expect(ids.length).toBeLessThanOrEqual(10);
+      const owners = ids.map((id) => id.split('#')[0]);
+      expect(new Set(owners).size).toBe(owners.length);
+    }
+    expect(sender.batches.length).toBeLessThan(150 / 5); // far fewer requests than events
+    for (const seq of perTwin(sender.got).values()) expect(seq).toEqual([0, 1, 2, 3, 4]);
+    expect(outbox.rows).toHaveLength(0);
+  });
+
+  it('a batch refused outright is tried one by one: only the event the endpoint refuses is dead-lettered', async () => {
+    const refuse = (id: string) => (id === 'b#0' ? new DeliveryFailure('HTTP 400', true) : undefined);
+    const sender = new BatchSender(
+      10,
+      (ids) => ids.map(refuse).find((f) => f !== undefined),
+      (e) => refuse(e.id),
+    );
+    const { clock, outbox, engine } = setup(sender);
+    for (const t of ['a', 'b', 'c']) for (let n = 0; n < 2; n++) outbox.add('hook', t, n, clock.t);
+    engine.start();
+    await clock.run(1000);
+    expect(outbox.dead.map((d) => d.event.id)).toEqual(['b#0']);
+    expect(perTwin(sender.got)).toEqual(
+      new Map([
+        ['a', [0, 1]],
+        ['b', [1]],
+        ['c', [0, 1]],
+      ]),
+    );
+    expect(outbox.rows).toHaveLength(0);
+  });
+
+  it('a batch that fails (endpoint down) is retried with backoff and every event arrives once, in order', async () => {
+    let down = true;
+    const sender = new BatchSender(8, () => (down ? new DeliveryFailure('connection refused') : undefined));
+    sender.send = async (e: CloudEvent) => {
+      sender.attempts++;
+      await Promise.resolve();
+      if (down) throw new DeliveryFailure('connection refused');
+      sender.got.push(e);
+    };
+    const { clock, outbox, engine } = setup(sender);
+    for (let n = 0; n < 3; n++) for (const t of ['a', 'b', 'c', 'd', 'e']) outbox.add('hook', t, n, clock.t);
+    engine.start();
+    await clock.run(3000);
+    expect(sender.got).toHaveLength(0);
+    down = false;
+    await clock.run(10_000);
+    expect(sender.got).toHaveLength(15);
+    expect(new Set(sender.got.map((e) => e.id)).size).toBe(15);
+    for (const seq of perTwin(sender.got).values()) expect(seq).toEqual([0, 1, 2]);
+    expect(outbox.dead).toHaveLength(0);
   });
 });

@@ -8,6 +8,12 @@
  * once it is older than `ttlMs`; a permanent failure such as a webhook's 400 at once). A delivery is
  * removed from the outbox only after the endpoint took it; a crash before that sends it again.
  *
+ * An endpoint that takes batches (a webhook with `maxEventsPerBatch`) gets the heads of up to that
+ * many twins' queues in one request: still one event per twin in flight, so the order per twin holds.
+ * A failed batch counts as a failure of each of its twins; a batch the endpoint refuses outright
+ * (a permanent failure) is not dead-lettered as a whole: its events are tried again one by one, so
+ * only the event the endpoint refuses goes to the dead letters.
+ *
  * Failures back off per twin (exponential, with jitter). When an endpoint fails several sends in a
  * row it is taken to be down: one send at a time probes it, after a backoff of its own, so an outage
  * costs a few connection attempts a second, not one per twin.
@@ -83,6 +89,8 @@ interface TwinQueue {
   failures: number;
   /** Waiting for a retry timer, or in flight. */
   held: boolean;
+  /** Its head was in a batch the endpoint refused: send it alone next time. */
+  alone: boolean;
 }
 
 interface EndpointState {
@@ -232,7 +240,7 @@ export class DeliveryEngine {
     const ep = this.endpoint(d.endpoint);
     let q = ep.twins.get(d.orderKey);
     if (!q) {
-      q = { key: d.orderKey, items: [], failures: 0, held: false };
+      q = { key: d.orderKey, items: [], failures: 0, held: false, alone: false };
       ep.twins.set(d.orderKey, q);
     }
     q.items.push(d);
@@ -242,7 +250,7 @@ export class DeliveryEngine {
   }
 
   private limit(ep: EndpointState): number {
-    return ep.consecutiveFailures >= this.o.downAfterFailures ? 1 : this.o.concurrency;
+    return this.isDown(ep) ? 1 : this.o.concurrency;
   }
 
   private pump(ep: EndpointState): void {
@@ -258,16 +266,69 @@ export class DeliveryEngine {
       }
       return;
     }
+    const sender = this.e.sender(ep.name);
+    const maxBatch = sender?.sendBatch && !this.isDown(ep) ? (sender.maxBatch ?? 1) : 1;
     while (ep.inFlight < this.limit(ep) && ep.ready.length > 0) {
       const q = ep.ready.shift()!;
       if (q.items.length === 0 || q.held) continue;
       q.held = true;
       ep.inFlight++;
-      const p = this.sendHead(ep, q).finally(() => {
+      let batch: TwinQueue[] | undefined;
+      if (maxBatch > 1 && !q.alone) {
+        batch = [q];
+        while (batch.length < maxBatch && ep.ready.length > 0) {
+          const next = ep.ready.shift()!;
+          if (next.items.length === 0 || next.held) continue;
+          if (next.alone) {
+            ep.ready.unshift(next); // goes alone, in its turn
+            break;
+          }
+          next.held = true;
+          batch.push(next);
+        }
+      }
+      // A batching endpoint always gets arrays (a receiver set up for batches reads one shape).
+      const sending = batch ? this.sendBatch(ep, batch) : this.sendHead(ep, q);
+      const p = sending.finally(() => {
         this.inflight.delete(p);
       });
       this.inflight.add(p);
     }
+  }
+
+  private isDown(ep: EndpointState): boolean {
+    return ep.consecutiveFailures >= this.o.downAfterFailures;
+  }
+
+  /** One request with the heads of several twins' queues (an endpoint that takes batches). */
+  private async sendBatch(ep: EndpointState, qs: TwinQueue[]): Promise<void> {
+    const heads = qs.map((q) => q.items[0]!);
+    const t0 = this.e.clock.now();
+    let failure: DeliveryFailure | undefined;
+    try {
+      const sender = this.e.sender(ep.name);
+      if (!sender?.sendBatch) throw new DeliveryFailure(`There is no endpoint named '${ep.name}'.`);
+      await sender.sendBatch(heads.map((d) => toCloudEvent(d.event) as CloudEvent));
+    } catch (err) {
+      failure = err instanceof DeliveryFailure ? err : new DeliveryFailure(errorText(err));
+    }
+    ep.inFlight--;
+    const now = this.e.clock.now();
+    if (!failure) {
+      this.succeeded(ep);
+      qs.forEach((q, i) => this.delivered(ep, q, heads[i]!, now, t0));
+    } else {
+      this.endpointFailed(ep, failure, now);
+      qs.forEach((q, i) => {
+        if (failure.permanent) {
+          // Refused as a whole: which event the endpoint refuses is found by sending them alone.
+          q.alone = true;
+          this.retry(ep, q, failure.message, 0);
+        } else this.twinFailed(ep, q, heads[i]!, failure, now);
+      });
+    }
+    this.scheduleFlush();
+    this.pump(ep);
   }
 
   private async sendHead(ep: EndpointState, q: TwinQueue): Promise<void> {
@@ -283,56 +344,89 @@ export class DeliveryEngine {
     }
     ep.inFlight--;
     const now = this.e.clock.now();
+    q.alone = false;
     if (!failure) {
-      if (ep.consecutiveFailures >= this.o.downAfterFailures) this.e.observer?.endpointUp?.(ep.name);
-      ep.consecutiveFailures = 0;
-      ep.pausedUntil = 0;
-      ep.delivered++;
-      this.acks.push(d.seq);
-      this.e.observer?.delivered?.(ep.name, now - d.created, now - t0);
-      this.advance(ep, q);
+      this.succeeded(ep);
+      this.delivered(ep, q, d, now, t0);
     } else {
-      ep.lastError = failure.message;
-      ep.consecutiveFailures++;
-      q.failures++;
-      if (ep.consecutiveFailures === this.o.downAfterFailures)
-        this.e.observer?.endpointDown?.(ep.name, failure.message);
-      if (ep.consecutiveFailures >= this.o.downAfterFailures)
-        ep.pausedUntil =
-          now +
-          backoffDelay(
-            ep.consecutiveFailures - this.o.downAfterFailures + 1,
-            { initialMs: this.o.initialBackoffMs, maxMs: this.o.maxBackoffMs },
-            this.random,
-          );
-      const expired = now - d.created >= this.o.ttlMs;
-      const exhausted = this.o.maxAttempts > 0 && q.failures >= this.o.maxAttempts;
-      if (failure.permanent || expired || exhausted) {
-        const why = failure.permanent
-          ? 'refused by the endpoint'
-          : expired
-            ? `undelivered ${Math.round(this.o.ttlMs / 1000)} s after commit`
-            : `${q.failures} failed attempts`;
-        const reason = `${why}: ${failure.message}`;
-        this.dead.push({ seq: d.seq, attempts: q.failures, reason, at: now });
-        this.e.observer?.deadLettered?.(ep.name, reason);
-        this.advance(ep, q);
-      } else {
-        this.e.observer?.retried?.(ep.name, failure.message);
-        const delay = backoffDelay(
-          q.failures,
-          { initialMs: this.o.initialBackoffMs, maxMs: this.o.maxBackoffMs },
-          this.random,
-        );
-        this.later(() => {
-          q.held = false;
-          ep.ready.push(q);
-          this.pump(ep);
-        }, delay);
-      }
+      this.endpointFailed(ep, failure, now);
+      this.twinFailed(ep, q, d, failure, now);
     }
     this.scheduleFlush();
     this.pump(ep);
+  }
+
+  private succeeded(ep: EndpointState): void {
+    if (this.isDown(ep)) this.e.observer?.endpointUp?.(ep.name);
+    ep.consecutiveFailures = 0;
+    ep.pausedUntil = 0;
+  }
+
+  private delivered(ep: EndpointState, q: TwinQueue, d: OutboxDelivery, now: number, t0: number): void {
+    ep.delivered++;
+    this.acks.push(d.seq);
+    this.e.observer?.delivered?.(ep.name, now - d.created, now - t0);
+    this.advance(ep, q);
+  }
+
+  /** One failed request: the endpoint's failure count, and its pause once it is down. */
+  private endpointFailed(ep: EndpointState, failure: DeliveryFailure, now: number): void {
+    ep.lastError = failure.message;
+    ep.consecutiveFailures++;
+    if (ep.consecutiveFailures === this.o.downAfterFailures)
+      this.e.observer?.endpointDown?.(ep.name, failure.message);
+    if (this.isDown(ep))
+      ep.pausedUntil =
+        now +
+        backoffDelay(
+          ep.consecutiveFailures - this.o.downAfterFailures + 1,
+          { initialMs: this.o.initialBackoffMs, maxMs: this.o.maxBackoffMs },
+          this.random,
+        );
+  }
+
+  /** A twin's head was not delivered: dead-lettered (permanent, expired, exhausted) or retried. */
+  private twinFailed(
+    ep: EndpointState,
+    q: TwinQueue,
+    d: OutboxDelivery,
+    failure: DeliveryFailure,
+    now: number,
+  ): void {
+    q.failures++;
+    const expired = now - d.created >= this.o.ttlMs;
+    const exhausted = this.o.maxAttempts > 0 && q.failures >= this.o.maxAttempts;
+    if (failure.permanent || expired || exhausted) {
+      const why = failure.permanent
+        ? 'refused by the endpoint'
+        : expired
+          ? `undelivered ${Math.round(this.o.ttlMs / 1000)} s after commit`
+          : `${q.failures} failed attempts`;
+      const reason = `${why}: ${failure.message}`;
+      this.dead.push({ seq: d.seq, attempts: q.failures, reason, at: now });
+      this.e.observer?.deadLettered?.(ep.name, reason);
+      this.advance(ep, q);
+    } else {
+      this.retry(
+        ep,
+        q,
+        failure.message,
+        backoffDelay(
+          q.failures,
+          { initialMs: this.o.initialBackoffMs, maxMs: this.o.maxBackoffMs },
+          this.random,
+        ),
+      );
+    }
+  }
+
+  private retry(ep: EndpointState, q: TwinQueue, reason: string, delayMs: number): void {
+    this.e.observer?.retried?.(ep.name, reason);
+    this.later(() => {
+      q.held = false;
+      ep.ready.push(q);
+      this.pump(ep);
+    }, delayMs);
   }
 
   /** The head is settled (delivered or dead-lettered): the twin's next event may go. */

@@ -18,9 +18,17 @@ export type EndpointSpec =
       mode: 'structured' | 'binary';
       /** Name of the auth header (its value is the endpoint's secret). */
       authHeader?: string;
+      /**
+       * Events per POST, at most (Event Grid's setting of the same name). Above 1, events go as a
+       * CloudEvents batch (`application/cloudevents-batch+json`, a JSON array); structured mode only.
+       */
+      maxEventsPerBatch?: number;
     }
   | { type: 'mqtt'; topic: string; url?: string }
   | { type: 'nats'; subject: string; url?: string; jetstream: boolean };
+
+/** Most events one webhook request carries (Event Grid allows 5,000; a batch is held in memory). */
+export const MAX_EVENTS_PER_BATCH = 1000;
 
 export const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
@@ -54,7 +62,7 @@ export function checkEndpoint(body: unknown, at = ''): CheckedEndpoint | { probl
     return { problems };
   }
   const known: Record<string, readonly string[]> = {
-    webhook: ['type', 'name', 'url', 'mode', 'auth'],
+    webhook: ['type', 'name', 'url', 'mode', 'auth', 'maxEventsPerBatch'],
     mqtt: ['type', 'name', 'topic', 'url'],
     nats: ['type', 'name', 'subject', 'url', 'jetstream'],
   };
@@ -97,6 +105,19 @@ export function checkEndpoint(body: unknown, at = ''): CheckedEndpoint | { probl
     const mode = body.mode ?? 'structured';
     if (mode !== 'structured' && mode !== 'binary')
       p('/mode', 'endpoint.mode', "mode must be 'structured' or 'binary'.");
+    const batch = body.maxEventsPerBatch === undefined ? 1 : body.maxEventsPerBatch;
+    if (typeof batch !== 'number' || !Number.isInteger(batch) || batch < 1 || batch > MAX_EVENTS_PER_BATCH)
+      p(
+        '/maxEventsPerBatch',
+        'endpoint.maxEventsPerBatch',
+        `maxEventsPerBatch must be a whole number from 1 to ${MAX_EVENTS_PER_BATCH}.`,
+      );
+    else if (batch > 1 && mode === 'binary')
+      p(
+        '/maxEventsPerBatch',
+        'endpoint.maxEventsPerBatch',
+        'Batches are sent in structured mode only (binary mode carries one event per request).',
+      );
     let authHeader: string | undefined;
     let secret: string | undefined;
     if (body.auth !== undefined) {
@@ -132,6 +153,7 @@ export function checkEndpoint(body: unknown, at = ''): CheckedEndpoint | { probl
     if (problems.length || u === undefined) return { problems };
     const spec: EndpointSpec = { type, url: u, mode: mode as 'structured' | 'binary' };
     if (authHeader) spec.authHeader = authHeader;
+    if (batch !== 1) spec.maxEventsPerBatch = batch as number;
     return secret === undefined ? { spec } : { spec, secret };
   }
   if (type === 'mqtt') {

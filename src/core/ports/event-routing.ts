@@ -114,6 +114,15 @@ export interface EndpointSender {
    * DeliveryFailure; `permanent` failures are dead-lettered at once (a 400 or 413 from a webhook).
    */
   send(event: CloudEvent): Promise<void>;
+  /**
+   * Most events one sendBatch() carries; absent or 1: the endpoint takes one event per send.
+   */
+  readonly maxBatch?: number;
+  /**
+   * Sends several events (of different twins) in one request, all or nothing: resolves once the
+   * endpoint took them all, rejects with a DeliveryFailure for the whole batch.
+   */
+  sendBatch?(events: readonly CloudEvent[]): Promise<void>;
   close(): Promise<void>;
 }
 
