@@ -3,13 +3,14 @@
  * certificate with openssl, serves Twinloop with it (and a bearer token), and runs the scenario in a
  * child process that trusts the certificate through NODE_EXTRA_CA_CERTS — no verification is turned off.
  */
-import { execFileSync, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeSelfSignedCertificate } from '../support/tls-certificate.js';
 import { startTestServer, type TestServer } from './http-fixture.js';
 
 const run = promisify(execFile);
@@ -22,27 +23,7 @@ describe('@azure/digital-twins-core SDK over HTTPS', () => {
   let url: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'twinloop-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    makeSelfSignedCertificate(dir);
     s = await startTestServer({
       tls: {
         cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),

@@ -10,7 +10,7 @@
  *                              [--blob-style http|file]
  *                              [--self-test] [--keep]
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { makeSelfSignedCertificate } from '../support/tls-certificate.js';
 import type { CheckResult } from './harness.js';
 import { belowFloor, formatReport, parseFloor, summarise, type Floor } from './report.js';
 
@@ -114,33 +115,6 @@ async function startBlobServer(): Promise<{ url: string; webhookUrl: string; ser
   return { url: `${base}/blobs`, webhookUrl: `${base}/webhook`, server };
 }
 
-function makeCertificate(dir: string): { cert: string; key: string } {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
-
 async function startTwinloop(
   dataDir: string,
   tls: { cert: string; key: string },
@@ -216,7 +190,7 @@ export async function runConformance(o: RunOptions): Promise<RunOutcome> {
   const blob = await startBlobServer();
   let twinloop: ChildProcess | undefined;
   try {
-    const tls = makeCertificate(dir);
+    const tls = makeSelfSignedCertificate(dir);
     let config: string | undefined;
     // The shipped config declares the webhook endpoint `conformance` at the runner's own receiver.
     const configFile = o.twinloopConfig ?? path.join(here, 'twinloop-config.json');

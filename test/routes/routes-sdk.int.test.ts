@@ -3,7 +3,7 @@
  * getEventRoute, listEventRoutes, deleteEventRoute) against a whole Twinloop over HTTPS with a
  * bearer token; the route it creates delivers to a real local webhook.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliLayer, resolveConfig } from '../../src/app/config.js';
 import { startPlatform, type Platform } from '../../src/app/platform.js';
 import { tempDataDir, waitFor } from '../platform/platform-fixture.js';
+import { makeSelfSignedCertificate } from '../support/tls-certificate.js';
 import { RouteReceiver } from './route-receiver.js';
 
 const run = promisify(execFile);
@@ -23,29 +24,7 @@ let p: Platform;
 
 beforeAll(async () => {
   await receiver.up();
-  const cert = join(data.dir, 'cert.pem');
-  const key = join(data.dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = makeSelfSignedCertificate(data.dir);
   const config = resolveConfig([
     cliLayer({
       data: join(data.dir, 'data'),
