@@ -114,6 +114,8 @@ export function homeHtml(info: HomeView): string {
     ['/models?api-version=2023-10-31', 'Models (JSON)'],
     ['/simulator', 'Device simulator status (JSON)'],
     ['/simulations', 'What-if runs (JSON)'],
+    ['/eventroutes?api-version=2023-10-31', 'Event routes (JSON; endpoints at /endpoints)'],
+    ['/jobs/imports?api-version=2023-10-31', 'Import jobs (JSON)'],
     ['/healthz', 'Health'],
     ['/metrics', 'Metrics (Prometheus)'],
   ];
@@ -153,7 +155,7 @@ twinloop history ${e(twin)}
 mosquitto_pub -p ${e(port)} -q 1 -t 'twins/${e(twin)}/telemetry' -m '{${e(JSON.stringify(info.exampleTelemetry ?? 'value'))}: 1}'</pre>
 <h2>Read next</h2>
 <p>In <code>README.md</code> of your clone: ${README_SECTIONS.map((s) => `“${e(s)}”`).join(', ')}.
-Then <code>docs/api.md</code>, <code>docs/mqtt.md</code>, <code>docs/live.md</code>, <code>docs/simulation.md</code>, <code>docs/what-if.md</code>.</p>
+Then <code>docs/api.md</code>, <code>docs/query.md</code>, <code>docs/mqtt.md</code>, <code>docs/live.md</code>, <code>docs/event-routes.md</code>, <code>docs/import-jobs.md</code>, <code>docs/simulation.md</code>, <code>docs/what-if.md</code>; coming from Azure Digital Twins, <code>docs/migrating-from-adt.md</code>.</p>
 </body>
 </html>
 `;
