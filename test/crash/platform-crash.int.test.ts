@@ -3,54 +3,12 @@
  * MQTT QoS 1 messages as fast as a device can send them; it is killed with SIGKILL mid-stream; after
  * a restart every message that got a PUBACK is in history, and the data folder opens cleanly.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, tempDataDir } from '../platform/platform-fixture.js';
+import { startTwinloopChild, waitForRuntime } from './twinloop-child.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const data = tempDataDir('twinloop-crash-');
-
-function startChild(): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(root, 'src/app/cli/main.ts'),
-      'start',
-      '--data',
-      data.dir,
-      '--http-port',
-      '0',
-      '--mqtt-port',
-      '0',
-      '--log-level',
-      'warn',
-      '--no-sim',
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-}
-
-async function waitForRuntime(child: ChildProcess): Promise<{ mqttUrl: string }> {
-  const file = path.join(data.dir, 'runtime.json');
-  const end = Date.now() + 30_000;
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  while (Date.now() < end) {
-    if (existsSync(file)) {
-      const info = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; mqttUrl: string };
-      if (info.pid === child.pid) return info;
-    }
-    if (child.exitCode !== null) throw new Error(`twinloop exited early: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`twinloop did not start: ${stderr}`);
-}
 
 afterAll(() => data.cleanup());
 
@@ -58,8 +16,8 @@ describe('crash safety', () => {
   it('every PUBACKed reading is in history after SIGKILL', async () => {
     const acked: number[] = [];
     for (let round = 0; round < 2; round++) {
-      const child = startChild();
-      const { mqttUrl } = await waitForRuntime(child);
+      const child = startTwinloopChild(data.dir);
+      const { mqttUrl } = await waitForRuntime(child, data.dir);
       const clients = await Promise.all(
         ['pump-1a', 'pump-3a', 'pump-3b'].map((twin) =>
           mqtt

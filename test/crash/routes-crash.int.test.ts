@@ -4,64 +4,15 @@
  * webhook refuses connections; it is killed with SIGKILL before it could deliver; after a restart,
  * with the webhook back, every acknowledged change arrives, in order per twin.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDataDir } from '../platform/platform-fixture.js';
 import { RouteReceiver, collapseRepeats } from '../routes/route-receiver.js';
+import { kill9, startTwinloopChild, waitForRuntime } from './twinloop-child.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const data = tempDataDir('twinloop-routes-crash-');
 const receiver = new RouteReceiver();
-
-function startChild(configFile: string): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(root, 'src/app/cli/main.ts'),
-      'start',
-      '--config',
-      configFile,
-      '--data',
-      data.dir,
-      '--http-port',
-      '0',
-      '--mqtt-port',
-      '0',
-      '--log-level',
-      'warn',
-      '--no-sim',
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-}
-
-async function waitForRuntime(child: ChildProcess): Promise<{ httpUrl: string }> {
-  const file = path.join(data.dir, 'runtime.json');
-  const end = Date.now() + 60_000;
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  while (Date.now() < end) {
-    if (existsSync(file)) {
-      const info = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; httpUrl: string };
-      if (info.pid === child.pid) return info;
-    }
-    if (child.exitCode !== null) throw new Error(`twinloop exited early: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`twinloop did not start: ${stderr}`);
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  child.kill('SIGKILL');
-  await new Promise<void>((r) =>
-    child.exitCode !== null || child.signalCode ? r() : child.once('exit', () => r()),
-  );
-}
 
 afterAll(async () => {
   await receiver.down();
@@ -86,8 +37,8 @@ describe('event routes across kill -9', () => {
         },
       }),
     );
-    const child = startChild(configFile);
-    const { httpUrl } = await waitForRuntime(child);
+    const child = startTwinloopChild(data.dir, ['--config', configFile]);
+    const { httpUrl } = await waitForRuntime(child, data.dir);
     const acked = new Map<string, string[]>([
       ['pump-1a', []],
       ['pump-3a', []],
@@ -108,9 +59,9 @@ describe('event routes across kill -9', () => {
     expect(receiver.events).toHaveLength(0);
 
     await receiver.up();
-    const again = startChild(configFile);
+    const again = startTwinloopChild(data.dir, ['--config', configFile]);
     try {
-      await waitForRuntime(again);
+      await waitForRuntime(again, data.dir);
       const end = Date.now() + 30_000;
       const done = () => {
         const got = receiver.byTwin('Microsoft.DigitalTwins.Twin.Update');
