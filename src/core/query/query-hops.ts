@@ -30,22 +30,26 @@ export interface HopWalk {
   freshRel(r: RelationshipRecord, src: Source<unknown>): RelationshipRecord | undefined;
 }
 
+/** A variable-hop condition from one twin: `-[:names*minHops..maxHops]-`, walked in `direction`. */
+export interface HopCondition {
+  startTwin: TwinRecord;
+  direction: Dir;
+  names: readonly string[];
+  minHops: number;
+  maxHops: number;
+  /** maxHops is the configured cap, not the query's bound: reaching it with more graph is an error. */
+  capped: boolean;
+}
+
 /**
  * The distinct end twins of a variable-hop condition: twins at the end of a trail (a path that
  * uses no relationship twice: ADT traverses each relationship once) of minHops..maxHops hops.
  */
 export function variableHops(
   w: HopWalk,
-  startTwin: TwinRecord,
-  direction: Dir,
-  names: readonly string[],
-  minHops: number,
-  maxHops: number,
-  capped: boolean,
+  hops: HopCondition,
 ): Generator<TwinRecord | typeof PAUSE, void, void> {
-  return minHops <= 1
-    ? nearHops(w, startTwin, direction, names, minHops, maxHops, capped)
-    : trailHops(w, startTwin, direction, names, minHops, maxHops, capped);
+  return hops.minHops <= 1 ? nearHops(w, hops) : trailHops(w, hops);
 }
 
 /**
@@ -55,15 +59,8 @@ export function variableHops(
  * joins two branches of the search (labelled by their first relationship), the standard shortest
  * cycle through a vertex.
  */
-function* nearHops(
-  w: HopWalk,
-  startTwin: TwinRecord,
-  direction: Dir,
-  names: readonly string[],
-  minHops: number,
-  maxHops: number,
-  capped: boolean,
-): Generator<TwinRecord | typeof PAUSE, void, void> {
+function* nearHops(w: HopWalk, hops: HopCondition): Generator<TwinRecord | typeof PAUSE, void, void> {
+  const { startTwin, direction, names, minHops, maxHops, capped } = hops;
   let startOut = minHops === 0;
   if (startOut) yield startTwin;
   const depth = new Map<string, number>([[startTwin.id, 0]]);
@@ -124,15 +121,8 @@ function* nearHops(
  * minHops 2 or more, depth first over trails (no relationship twice on one trail), each end twin
  * yielded once. Exact, and as cheap as the graph is sparse; on dense graphs the budget ends it.
  */
-function* trailHops(
-  w: HopWalk,
-  startTwin: TwinRecord,
-  direction: Dir,
-  names: readonly string[],
-  minHops: number,
-  maxHops: number,
-  capped: boolean,
-): Generator<TwinRecord | typeof PAUSE, void, void> {
+function* trailHops(w: HopWalk, hops: HopCondition): Generator<TwinRecord | typeof PAUSE, void, void> {
+  const { startTwin, direction, names, minHops, maxHops, capped } = hops;
   const emitted = new Set<string>();
   /** Relationships on the current trail. */
   const used = new Set<string>();

@@ -101,15 +101,14 @@ export function* planRows(plan: QueryPlan, graph: GraphView, budget: QueryBudget
       }
       closeSource();
     } else {
-      const ends = variableHops(
-        walk,
-        fromTwin,
-        step.direction,
-        edge.names,
-        edge.minHops,
-        edge.maxHops,
-        edge.capped,
-      );
+      const ends = variableHops(walk, {
+        startTwin: fromTwin,
+        direction: step.direction,
+        names: edge.names,
+        minHops: edge.minHops,
+        maxHops: edge.maxHops,
+        capped: edge.capped,
+      });
       for (const other of ends) {
         if (other === PAUSE) {
           yield PAUSE;
