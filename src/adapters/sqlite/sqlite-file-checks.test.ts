@@ -1,11 +1,11 @@
 import fs, { statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TwinloopError } from '../../core/errors/errors.js';
 import { openSqliteDatabase } from './sqlite-database.js';
 import { allowWrites, damageEnd, denyWrites } from './sqlite-fault-fixture.js';
 import { openSqliteStorage } from './sqlite-storage.js';
 import { tempDir } from './sqlite-test-fixture.js';
+import { caughtSync } from '../../../test/support/caught.js';
 
 const dirs: string[] = [];
 const locked: string[] = [];
@@ -18,16 +18,6 @@ afterEach(() => {
   for (const f of locked.splice(0)) allowWrites(f);
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
-
-function caught(fn: () => unknown): TwinloopError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TwinloopError) return e;
-    throw e;
-  }
-  throw new Error('expected a TwinloopError');
-}
 
 /** A folder with a database holding history (about 1.5 MB). */
 async function folderWithHistory(): Promise<string> {
@@ -78,10 +68,10 @@ describe('database file checks at open', () => {
   it('says clearly that a data path which is a file is not a folder', () => {
     const file = path.join(dir(), 'data');
     fs.writeFileSync(file, 'not a folder');
-    const e = caught(() => openSqliteDatabase({ dataDir: file }));
+    const e = caughtSync(() => openSqliteDatabase({ dataDir: file }));
     expect(e.code).toBe('StorageError');
     expect(e.message).toMatch(/is a file, not a folder.*--data/);
-    const below = caught(() => openSqliteDatabase({ dataDir: path.join(file, 'sub') }));
+    const below = caughtSync(() => openSqliteDatabase({ dataDir: path.join(file, 'sub') }));
     expect(below.message).toMatch(/a part of the path is a file/);
   });
 
@@ -89,7 +79,7 @@ describe('database file checks at open', () => {
     const dataDir = await folderWithHistory();
     const file = path.join(dataDir, 'twinloop.db');
     fs.truncateSync(file, 0);
-    const e = caught(() => openSqliteStorage({ dataDir, holdsData: true }));
+    const e = caughtSync(() => openSqliteStorage({ dataDir, holdsData: true }));
     expect(e.code).toBe('StorageCorrupt');
     expect(e.message).toMatch(/is empty \(0 bytes\).*truncated.*Restore the file from a backup/);
     expect(fs.statSync(file).size).toBe(0); // nothing was changed
@@ -106,11 +96,13 @@ describe('database file checks at open', () => {
     const file = path.join(dataDir, 'twinloop.db');
     fs.writeFileSync(file, '');
     fs.writeFileSync(`${file}-wal`, Buffer.alloc(4096, 1));
-    expect(caught(() => openSqliteDatabase({ dataDir })).message).toMatch(/write-ahead log holds 4096 bytes/);
+    expect(caughtSync(() => openSqliteDatabase({ dataDir })).message).toMatch(
+      /write-ahead log holds 4096 bytes/,
+    );
   });
 
   it('refuses a missing database in a folder that holds data', () => {
-    const e = caught(() => openSqliteDatabase({ dataDir: dir(), holdsData: true }));
+    const e = caughtSync(() => openSqliteDatabase({ dataDir: dir(), holdsData: true }));
     expect(e.code).toBe('StorageCorrupt');
     expect(e.message).toMatch(/is missing.*move the data folder away/);
   });
@@ -118,7 +110,7 @@ describe('database file checks at open', () => {
   it('detects damage at the end of the file at open, before anything is acknowledged', async () => {
     const dataDir = await folderWithHistory();
     damageEnd(path.join(dataDir, 'twinloop.db'));
-    const e = caught(() => openSqliteStorage({ dataDir, checkIntegrity: true }));
+    const e = caughtSync(() => openSqliteStorage({ dataDir, checkIntegrity: true }));
     expect(e.code).toBe('StorageCorrupt');
     expect(e.message).toMatch(/is damaged.*\.recover/);
   });
@@ -127,7 +119,9 @@ describe('database file checks at open', () => {
     const dataDir = await folderWithHistory();
     const file = path.join(dataDir, 'twinloop.db');
     truncateSync(file, statSync(file).size - 3 * 4096);
-    const e = caught(() => openSqliteStorage({ dataDir, checkIntegrity: true, integrityCheckMaxBytes: 0 }));
+    const e = caughtSync(() =>
+      openSqliteStorage({ dataDir, checkIntegrity: true, integrityCheckMaxBytes: 0 }),
+    );
     expect(e.code).toBe('StorageCorrupt');
     expect(e.message).toMatch(/is truncated: \d+ bytes where its header says \d+/);
   });
@@ -149,7 +143,7 @@ describe('database file checks at open', () => {
     const file = path.join(dataDir, 'twinloop.db');
     denyWrites(file);
     locked.push(file);
-    const e = caught(() => openSqliteDatabase({ dataDir }));
+    const e = caughtSync(() => openSqliteDatabase({ dataDir }));
     expect(e.code).toBe('StorageError');
     expect(e.message).toMatch(/is read-only.*Make the file and its folder writable/);
   });

@@ -1,21 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TwinloopError } from '../errors/errors.js';
 import {
   ALL_MODELS,
   MODELS,
   openTestWorkspace,
   type TestWorkspace,
 } from '../../../test/adt-sdk/workspace-fixture.js';
-
-function caught(fn: () => unknown): TwinloopError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TwinloopError) return e;
-    throw e;
-  }
-  throw new Error('expected a TwinloopError');
-}
+import { caughtSync } from '../../../test/support/caught.js';
 
 describe('ModelService', () => {
   let w: TestWorkspace;
@@ -49,7 +39,7 @@ describe('ModelService', () => {
       '@context': 'dtmi:dtdl:context;3',
       contents: [{ '@type': 'Property', name: 'x', schema: 'nope' }],
     };
-    const e = caught(() => w.models.add([MODELS.sensor, bad]));
+    const e = caughtSync(() => w.models.add([MODELS.sensor, bad]));
     expect(e.code).toBe('DTDLParserError');
     expect(e.problems.length).toBeGreaterThan(0);
     expect(w.models.list()).toEqual([]);
@@ -58,9 +48,9 @@ describe('ModelService', () => {
 
   it('409 when a model id already exists; 400 for a body that is not an array', () => {
     w.models.add([MODELS.sensor]);
-    expect(caught(() => w.models.add([MODELS.sensor])).status).toBe(409);
-    expect(caught(() => w.models.add({})).code).toBe('DTDLParserError');
-    expect(caught(() => w.models.add([MODELS.thermostat, MODELS.thermostat])).problems[0]?.pointer).toBe(
+    expect(caughtSync(() => w.models.add([MODELS.sensor])).status).toBe(409);
+    expect(caughtSync(() => w.models.add({})).code).toBe('DTDLParserError');
+    expect(caughtSync(() => w.models.add([MODELS.thermostat, MODELS.thermostat])).problems[0]?.pointer).toBe(
       '/1/@id',
     );
   });
@@ -78,13 +68,15 @@ describe('ModelService', () => {
     expect(w.models.list({ dependenciesFor: ['dtmi:test:Sensor;1'] }).map((m) => m.id)).toEqual([
       'dtmi:test:Sensor;1',
     ]);
-    expect(caught(() => w.models.list({ dependenciesFor: ['dtmi:test:Nope;1'] })).code).toBe('ModelNotFound');
+    expect(caughtSync(() => w.models.list({ dependenciesFor: ['dtmi:test:Nope;1'] })).code).toBe(
+      'ModelNotFound',
+    );
   });
 
   it('decommissions with ADT patch only; the flag survives a reload', async () => {
     w.models.add(ALL_MODELS);
     expect(
-      caught(() =>
+      caughtSync(() =>
         w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: false }]),
       ).code,
     ).toBe('JsonPatchInvalid');
@@ -103,10 +95,12 @@ describe('ModelService', () => {
 
   it('deletes a model unless another extends it or uses it as a component (409 ModelReferencesNotDeleted)', () => {
     w.models.add(ALL_MODELS);
-    const e = caught(() => w.models.delete('dtmi:test:Space;1'));
+    const e = caughtSync(() => w.models.delete('dtmi:test:Space;1'));
     expect(e.code).toBe('ModelReferencesNotDeleted');
     expect(e.status).toBe(409);
-    expect(caught(() => w.models.delete('dtmi:test:Thermostat;1')).code).toBe('ModelReferencesNotDeleted');
+    expect(caughtSync(() => w.models.delete('dtmi:test:Thermostat;1')).code).toBe(
+      'ModelReferencesNotDeleted',
+    );
     // Sensor is only the target of Room's relationship: ADT does not block on that.
     w.models.delete('dtmi:test:Sensor;1');
     w.models.delete('dtmi:test:Room;1');
@@ -118,7 +112,7 @@ describe('ModelService', () => {
         .sort(),
     ).toEqual(['dtmi:test:Thermostat;1']);
     expect(w.storage.models.list('default')).toHaveLength(1);
-    expect(caught(() => w.models.delete('dtmi:test:Room;1')).code).toBe('ModelNotFound');
+    expect(caughtSync(() => w.models.delete('dtmi:test:Room;1')).code).toBe('ModelNotFound');
   });
 
   it('answers a DTDL v2 model with its language maps, whatever form the document used', () => {

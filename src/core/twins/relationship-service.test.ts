@@ -1,20 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TwinloopError } from '../errors/errors.js';
 import {
   ALL_MODELS,
   openTestWorkspace,
   type TestWorkspace,
 } from '../../../test/adt-sdk/workspace-fixture.js';
-
-async function caught(p: Promise<unknown>): Promise<TwinloopError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TwinloopError) return e;
-    throw e;
-  }
-  throw new Error('expected a TwinloopError');
-}
+import { caught } from '../../../test/support/caught.js';
 
 describe('RelationshipService', () => {
   let w: TestWorkspace;

@@ -2,12 +2,12 @@
 // values), twin PUT bodies and relationship bodies are refused with a pointer, and nothing changes.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { TwinloopError } from '../errors/errors.js';
 import {
   ALL_MODELS,
   openTestWorkspace,
   type TestWorkspace,
 } from '../../../test/adt-sdk/workspace-fixture.js';
+import { caught } from '../../../test/support/caught.js';
 
 const ROOM = 'dtmi:test:Room;1';
 const HOSTILE = ['__proto__', 'constructor', 'prototype'] as const;
@@ -22,16 +22,6 @@ function nested(path: readonly string[], key: string, leaf: unknown): string {
   let inner = `{${JSON.stringify(key)}:${JSON.stringify(leaf)}}`;
   for (let i = path.length - 1; i >= 0; i--) inner = `{${JSON.stringify(path[i])}:${inner}}`;
   return inner;
-}
-
-async function caught(p: Promise<unknown>): Promise<TwinloopError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TwinloopError) return e;
-    throw e;
-  }
-  throw new Error('expected a TwinloopError');
 }
 
 describe('hostile keys in twin writes', () => {

@@ -1,25 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TwinloopError } from '../errors/errors.js';
 import { twinToJson } from '../graph/twin-json.js';
 import {
   ALL_MODELS,
   openTestWorkspace,
   type TestWorkspace,
 } from '../../../test/adt-sdk/workspace-fixture.js';
+import { caught } from '../../../test/support/caught.js';
 
 const ROOM = 'dtmi:test:Room;1';
 const SPACE = 'dtmi:test:Space;1';
 const NS = '2022-05-31T12:00:01.000125009Z';
-
-async function caught(p: Promise<unknown>): Promise<TwinloopError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TwinloopError) return e;
-    throw e;
-  }
-  throw new Error('expected a TwinloopError');
-}
 
 describe('twin $metadata: sourceTime and $model', () => {
   let w: TestWorkspace;

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TwinloopError } from '../errors/errors.js';
 import { TwinService } from './twin-service.js';
 import {
   ALL_MODELS,
   openTestWorkspace,
   type TestWorkspace,
 } from '../../../test/adt-sdk/workspace-fixture.js';
+import { caught } from '../../../test/support/caught.js';
 
 const ROOM = 'dtmi:test:Room;1';
 const room = (extra: Record<string, unknown> = {}) => ({
@@ -13,17 +13,6 @@ const room = (extra: Record<string, unknown> = {}) => ({
   thermostat: { $metadata: {} },
   ...extra,
 });
-
-async function caught(p: Promise<unknown> | (() => unknown)): Promise<TwinloopError> {
-  try {
-    if (typeof p === 'function') p();
-    else await p;
-  } catch (e) {
-    if (e instanceof TwinloopError) return e;
-    throw e;
-  }
-  throw new Error('expected a TwinloopError');
-}
 
 describe('TwinService', () => {
   let w: TestWorkspace;
