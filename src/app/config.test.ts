@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { authRequired, cliLayer, envLayer, resolveConfig } from './config.js';
 import { TwinloopError } from '../core/errors/errors.js';
+import { caughtSync } from '../../test/support/caught.js';
 
 const InvalidConfigLike = /mqtt\/maxPacketBytes|maxPacketBytes/;
 
@@ -143,7 +144,7 @@ describe('config', () => {
 
   it('bounds storage by default (integrity check size, dead-letter age, size and payload), from env or file', () => {
     const cfg = resolveConfig([]);
-    expect(cfg.storage).toEqual({ integrityCheckMaxMB: 1024 });
+    expect(cfg.storage).toEqual({ integrityCheckMaxMB: 1024, poolSize: 10, partition: 'day' });
     expect(cfg.deadLetters).toEqual({ retentionDays: 7, maxMB: 256, maxPayloadBytes: 16384 });
     const env = resolveConfig([
       { deadLetters: { maxMB: 64 } },
@@ -248,5 +249,43 @@ describe('config: event routes (issue 8)', () => {
     expect(cfg.eventRoutes.natsUrl).toBe('nats://127.0.0.1:4222');
     expect(cfg.eventRoutes.routes).toHaveLength(1);
     expect(Object.isFrozen(cfg.eventRoutes.endpoints[0])).toBe(true);
+  });
+});
+
+describe('config: store, role and bus (issue 9)', () => {
+  it('defaults to the embedded store, one process and no bus', () => {
+    const cfg = resolveConfig([]);
+    expect(cfg.storage.url).toBeUndefined();
+    expect(cfg.role).toBe('all');
+    expect(cfg.bus).toEqual({ partitions: 12, prefix: 'twinloop' });
+  });
+
+  it('takes --store, --role and --bus over the environment, the environment over a file', () => {
+    const env = envLayer({
+      TWINLOOP_STORE: 'postgres://env@db/one',
+      TWINLOOP_ROLE: 'worker',
+      TWINLOOP_BUS: 'nats://env:4222',
+    });
+    const cli = cliLayer({ store: 'postgres://cli@db/two', role: 'api', bus: 'nats://cli:4222' });
+    const both = resolveConfig([{ storage: { url: 'postgres://file@db/zero' } }, env, cli]);
+    expect(both.storage.url).toBe('postgres://cli@db/two');
+    expect(both.role).toBe('api');
+    expect(both.bus.url).toBe('nats://cli:4222');
+    expect(resolveConfig([env]).storage.url).toBe('postgres://env@db/one');
+  });
+
+  it('a cluster role without a shared store and a bus is refused, saying what to add', () => {
+    const err = caughtSync(() => resolveConfig([{ role: 'worker' }]));
+    expect(err.code).toBe('InvalidConfig');
+    expect(err.message).toMatch(/role "worker" needs a PostgreSQL store/);
+    expect(err.message).toMatch(/role "worker" needs a NATS JetStream bus/);
+  });
+
+  it('a store URL that is not PostgreSQL is refused without echoing its password', () => {
+    const err = caughtSync(() => resolveConfig([cliLayer({ store: 'mysql://root:hunter2@db/x' })]));
+    expect(err.message).toMatch(/\/storage\/url/);
+    expect(err.message).not.toMatch(/hunter2/);
+    const bad = caughtSync(() => resolveConfig([cliLayer({ role: 'boss' })]));
+    expect(bad.message).toMatch(/\/role/);
   });
 });

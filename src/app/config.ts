@@ -92,6 +92,29 @@ export const ConfigSchema = Type.Object(
        * the start for minutes.
        */
       integrityCheckMaxMB: Type.Number({ minimum: 0 }),
+      /**
+       * Where state and history are kept: absent, the embedded SQLite database in the data folder;
+       * a postgres:// URL, that PostgreSQL database (`?schema=name` picks the schema, default public).
+       */
+      url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+      /** PostgreSQL connections in the pool. */
+      poolSize: Type.Integer({ minimum: 1, maximum: 1000 }),
+      /** PostgreSQL history partitions: one per day or per week. */
+      partition: Type.Union([Type.Literal('day'), Type.Literal('week')]),
+    }),
+    /**
+     * What this process runs (docs/scaling.md): `all` (the default) everything in one process; `api`
+     * the HTTP/WebSocket API and an MQTT broker bridged to the bus; `worker` ingest from the bus into the
+     * store. `api` and `worker` need a PostgreSQL store and a bus.
+     */
+    role: Type.Union([Type.Literal('all'), Type.Literal('api'), Type.Literal('worker')]),
+    bus: Type.Object({
+      /** NATS with JetStream (nats://host:port); absent: no bus, one process. */
+      url: Type.Optional(Type.String({ pattern: '^(nats|tls)://' })),
+      /** Ingest stream partitions (by twin id); fixed for the life of a cluster. */
+      partitions: Type.Integer({ minimum: 1, maximum: 1024 }),
+      /** Prefix of the cluster's streams and subjects (several clusters may share one NATS). */
+      prefix: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' }),
     }),
     deadLetters: Type.Object({
       /** Days dead letters are kept; 0 keeps them until the size cap prunes them. */
@@ -216,7 +239,9 @@ export function defaultConfig(): TwinloopConfig {
       liveMaxVisits: 50_000,
     },
     history: { retentionDays: 0, synchronous: 'FULL' },
-    storage: { integrityCheckMaxMB: 1024 },
+    storage: { integrityCheckMaxMB: 1024, poolSize: 10, partition: 'day' },
+    role: 'all',
+    bus: { partitions: 12, prefix: 'twinloop' },
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
     simulation: { enabled: true, shadow: true },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
@@ -276,6 +301,11 @@ export interface CliConfigOptions {
   queryMaxVisits?: string;
   queryTimeoutMs?: string;
   queryMaxHops?: string;
+  /** postgres://… (storage.url). */
+  store?: string;
+  role?: string;
+  /** nats://… (bus.url). */
+  bus?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -364,8 +394,13 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_WHATIF_MAX_KEPT_MIB) whatIf.maxKeptMiB = num(env.TWINLOOP_WHATIF_MAX_KEPT_MIB);
   if (env.TWINLOOP_WHATIF_MAX_RESULT_MIB) whatIf.maxResultMiB = num(env.TWINLOOP_WHATIF_MAX_RESULT_MIB);
   if (Object.keys(whatIf).length) layer.whatIf = whatIf;
+  const storage: Partial<TwinloopConfig['storage']> = {};
   if (env.TWINLOOP_INTEGRITY_CHECK_MAX_MB)
-    layer.storage = { integrityCheckMaxMB: num(env.TWINLOOP_INTEGRITY_CHECK_MAX_MB) };
+    storage.integrityCheckMaxMB = num(env.TWINLOOP_INTEGRITY_CHECK_MAX_MB);
+  if (env.TWINLOOP_STORE) storage.url = env.TWINLOOP_STORE;
+  if (Object.keys(storage).length) layer.storage = storage;
+  if (env.TWINLOOP_ROLE) layer.role = env.TWINLOOP_ROLE as TwinloopConfig['role'];
+  if (env.TWINLOOP_BUS) layer.bus = { url: env.TWINLOOP_BUS };
   const dl: Partial<TwinloopConfig['deadLetters']> = {};
   if (env.TWINLOOP_DEADLETTER_RETENTION_DAYS) dl.retentionDays = num(env.TWINLOOP_DEADLETTER_RETENTION_DAYS);
   if (env.TWINLOOP_DEADLETTER_MAX_MB) dl.maxMB = num(env.TWINLOOP_DEADLETTER_MAX_MB);
@@ -409,6 +444,9 @@ export function cliLayer(o: CliConfigOptions): ConfigLayer {
   if (o.retentionDays !== undefined) layer.history = { retentionDays: num(o.retentionDays) };
   const query = queryLayer(o.queryMaxVisits, o.queryTimeoutMs, o.queryMaxHops);
   if (query) layer.query = query;
+  if (o.store) layer.storage = { url: o.store };
+  if (o.role) layer.role = o.role as TwinloopConfig['role'];
+  if (o.bus) layer.bus = { url: o.bus };
   return layer;
 }
 
@@ -472,7 +510,8 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
   const problems: Problem[] = [...Value.Errors(ConfigSchema, merged)].map((e) => ({
     code: 'config.invalid',
     pointer: e.path,
-    message: `${e.path || '(root)'}: ${e.message}${e.value !== undefined ? ` (got ${JSON.stringify(e.value)})` : ''}`,
+    // URLs may hold a password: never echoed.
+    message: `${e.path || '(root)'}: ${e.message}${e.value !== undefined && !SECRET_POINTERS.has(e.path) ? ` (got ${JSON.stringify(e.value)})` : ''}`,
   }));
   const cfg = merged as unknown as TwinloopConfig;
   if (problems.length === 0) {
@@ -495,6 +534,7 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
         message: `mqtt.maxPacketBytes (${cfg.mqtt.maxPacketBytes}) must be at least mqtt.maxMessageBytes (${cfg.mqtt.maxMessageBytes})`,
       });
     problems.push(...eventRouteProblems(cfg.eventRoutes)); // event routes (issue 8)
+    problems.push(...roleProblems(cfg));
     if (cfg.tls && (!cfg.tls.certFile || !cfg.tls.keyFile))
       problems.push({
         code: 'config.tls',
@@ -513,6 +553,27 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
   if (cfg.tls)
     cfg.tls = { certFile: path.resolve(cwd, cfg.tls.certFile), keyFile: path.resolve(cwd, cfg.tls.keyFile) };
   return deepFreeze(cfg);
+}
+
+const SECRET_POINTERS = new Set(['/storage/url', '/bus/url', '/mqtt/url']);
+
+/** A cluster role needs the shared store and the bus (docs/scaling.md). */
+function roleProblems(cfg: TwinloopConfig): Problem[] {
+  if (cfg.role === 'all') return [];
+  const problems: Problem[] = [];
+  if (!cfg.storage.url)
+    problems.push({
+      code: 'config.role',
+      pointer: '/storage/url',
+      message: `role "${cfg.role}" needs a PostgreSQL store shared by the cluster: --store postgres://… (env TWINLOOP_STORE)`,
+    });
+  if (!cfg.bus.url)
+    problems.push({
+      code: 'config.role',
+      pointer: '/bus/url',
+      message: `role "${cfg.role}" needs a NATS JetStream bus: --bus nats://… (env TWINLOOP_BUS)`,
+    });
+  return problems;
 }
 
 /** Event routes (issue 8): configured endpoints and routes, checked as the API checks them. */
