@@ -3,6 +3,7 @@ import { TwinloopError } from '../../core/errors/errors.js';
 import { caught } from '../../../test/support/caught.js';
 import { isUnreachable, openPgDatabase, parsePgUrl } from './pg-database.js';
 import { freshSchemaName, pgTestDatabase, pgTestUrl } from './pg-test-fixture.js';
+import { hostPort, startTcpProxy, viaProxy } from '../../../test/support/tcp-proxy.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -117,5 +118,33 @@ describe('PostgreSQL database', () => {
     expect(() => parsePgUrl('not a url')).toThrow(/not a URL/);
     expect(parsePgUrl('postgres://u:p@db.example:6543/tw?schema=plant').where).toBe('db.example:6543/tw');
     expect(parsePgUrl('postgres://u:p@db.example/tw?schema=plant').schema).toBe('plant');
+  });
+
+  it('a server that goes away is a clear "unreachable" StorageError, and the pool recovers by itself', async () => {
+    const proxy = await startTcpProxy(hostPort(pgTestUrl(), 5432));
+    const idle: Error[] = [];
+    const schema = freshSchemaName();
+    const db = await openPgDatabase({
+      url: viaProxy(pgTestUrl(), proxy),
+      schema,
+      connectTimeoutMs: 1000,
+      onIdleError: (e) => idle.push(e),
+    });
+    cleanups.push(async () => {
+      await db.close().catch(() => undefined);
+      await proxy.close();
+      const { dropSchema } = await import('./pg-test-fixture.js');
+      await dropSchema(schema);
+    });
+    expect((await db.query<{ n: number }>('SELECT 1 AS n')).rows[0]!.n).toBe(1);
+    proxy.cut();
+    const err = await caught(db.query('SELECT 1'));
+    expect(err.code).toBe('StorageError');
+    expect(isUnreachable(err)).toBe(true);
+    expect(err.message).toMatch(/PostgreSQL at 127\.0\.0\.1:\d+\/test is unreachable/);
+    const inTx = await caught(db.transaction(async (c) => c.query('SELECT 1')));
+    expect(isUnreachable(inTx)).toBe(true);
+    proxy.restore();
+    expect((await db.query<{ n: number }>('SELECT 2 AS n')).rows[0]!.n).toBe(2);
   });
 });
