@@ -22,6 +22,7 @@ import { jobRoutesPlugin } from '../../adapters/http/http-job-routes.js';
 import { createHttpServer, type HttpServer } from '../../adapters/http/http-server.js';
 import { liveWsPlugin } from '../../adapters/http/live/live-ws-plugin.js';
 import { simulationsPlugin } from '../../adapters/http/simulations/simulations-plugin.js';
+import { prometheusHttpMetrics } from '../../adapters/metrics/prometheus-http-metrics.js';
 import type { SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
 import type { BehaviourCatalog } from '../../sim/behaviour/behaviour-catalog.js';
 import { homeInfo } from '../banner.js';
@@ -78,7 +79,7 @@ export function startHttp(o: {
           ingest: o.ingest,
           history: storage.history,
           deadLetters: storage.deadLetters,
-          metrics: o.metrics,
+          metrics: prometheusHttpMetrics(o.metrics),
           host: config.host,
           port,
           token,
