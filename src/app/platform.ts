@@ -1,72 +1,61 @@
 /**
- * The composition root: the one place that builds adapters and wires them to the core.
- * Start order: storage → models and twin graph → services → pilot (first run) → connectors (MQTT)
- * → HTTP (with the live stream) → the device simulator (when on and the pilot has behaviours/).
- * Stop in reverse: simulator, HTTP, MQTT, live hub, storage (which flushes).
+ * The composition root: the one place that builds adapters and wires them to the core. Each
+ * subsystem is a module under ./subsystems/ whose start function takes what it needs (a typed slice
+ * of config, a logger, the services it depends on) and returns its services and a `close()`; this
+ * file only composes them in start order and closes them in reverse.
+ *
+ * Start order: the data-folder lock → security material (TLS, token) → storage → models and twin
+ * graph → event routes → the write paths (twins, ingest) → the pilot (first run) → retention timers
+ * → connectors (MQTT) → control → behaviours, calibration and what-if → jobs → the live hub →
+ * metrics → HTTP (last) → jobs run, runtime.json, event delivery → the device simulator and shadow
+ * mode. Stop in reverse: devices, runtime.json, jobs, HTTP, live hub, simulation services, control,
+ * MQTT, retention, event routes, storage (which flushes), the lock.
+ *
+ * Roles (`twinloop start --role all|api|worker`, to come) compose a subset of the same modules, in
+ * the same order, each pushing its `close()` on the one stack: an ingest worker is storage + models
+ * and graph + event routes + ingest + retention (its bus consumer in place of MQTT); an API node is
+ * storage + models and graph (the read model) + ingest + MQTT + control + simulation services + jobs
+ * + live + HTTP. Nothing in a subsystem knows which role runs it.
  */
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { Registry } from 'prom-client';
-import { isTwinloopError, TwinloopError, type ErrorCode } from '../core/errors/errors.js';
-import { InMemoryTwinGraph } from '../core/graph/in-memory-twin-graph.js';
+import type { Registry } from 'prom-client';
+import type { InMemoryTwinGraph } from '../core/graph/in-memory-twin-graph.js';
 import { LiveEventBus } from '../core/live/live-events.js';
-import { LiveHub } from '../core/live/live-hub.js';
-import { createLiveQueryCompiler } from '../core/live/live-query.js';
-import { ModelRegistry } from '../core/models/model-registry.js';
-import { ModelService } from '../core/models/model-service.js';
-import { IngestService } from '../core/telemetry/ingest-service.js';
-import { IngestStats } from '../core/telemetry/ingest-stats.js';
-import { TwinService } from '../core/twins/twin-service.js';
-import { createHttpServer, type HttpServer } from '../adapters/http/http-server.js';
-import { liveWsPlugin } from '../adapters/http/live/live-ws-plugin.js';
-import {
-  createCommitMetrics,
-  registerPlatformMetrics,
-} from '../adapters/metrics/prometheus-platform-metrics.js';
-import { AedesBroker } from '../adapters/mqtt/aedes-broker.js';
-import { MqttClientIngest } from '../adapters/mqtt/mqtt-client-ingest.js';
-import { ensureMqttClientId } from '../adapters/mqtt/mqtt-client-id.js';
-import { deviceRoutesPlugin } from '../adapters/http/http-device-routes.js';
-import { jobRoutesPlugin } from '../adapters/http/http-job-routes.js';
-import { FileImportIo } from '../adapters/files/file-import-io.js';
-import { JobService } from '../core/jobs/job-service.js';
-import { serviceDeleteTarget, serviceImportTarget } from '../core/jobs/service-targets.js';
-import { openSqliteStorage, type SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
-import { authRequired, type TwinloopConfig } from './config.js';
-import { ControlService } from '../core/control/control-service.js';
-import type { DeviceChannel } from '../core/ports/device-channel.js';
-import { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
-import { loadBehaviourCatalog } from './behaviour-files.js';
-import { loadPilot } from './pilot-loader.js';
-import { readPilotScenario } from './pilot-files.js';
-import { ShadowService } from '../sim/shadow/shadow-service.js';
-import { WhatIfService } from '../sim/whatif/what-if-service.js';
-import { graphWorld as whatIfWorld } from '../sim/whatif/graph-world.js';
-import { simulationsPlugin } from '../adapters/http/simulations/simulations-plugin.js';
-import { calibrationPlugin } from '../adapters/http/calibration/calibration-plugin.js';
-import { CalibrationService, historyFromStore } from '../sim/calibration/calibration-service.js';
-import { startSimulator, type Simulator } from './simulator.js';
-import { createEventRouting, type EventRouting } from './event-routing.js';
-import { exampleReading, formatBanner, homeInfo } from './banner.js';
-import { homePlugin } from '../adapters/http/http-home-routes.js';
+import type { ModelService } from '../core/models/model-service.js';
+import type { IngestService } from '../core/telemetry/ingest-service.js';
+import type { TwinService } from '../core/twins/twin-service.js';
+import type { ControlService } from '../core/control/control-service.js';
+import type { JobService } from '../core/jobs/job-service.js';
+import type { FileImportIo } from '../adapters/files/file-import-io.js';
 import type { FolderLock } from '../adapters/sqlite/sqlite-folder-lock.js';
+import type { SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
+import type { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
+import type { CalibrationService } from '../sim/calibration/calibration-service.js';
+import type { Simulator } from '../sim/device/device-simulator.js';
+import type { ShadowService } from '../sim/shadow/shadow-service.js';
+import type { WhatIfService } from '../sim/whatif/what-if-service.js';
+import type { TwinloopConfig } from './config.js';
+import { createEventRouting, type EventRouting } from './event-routing.js';
+import { exampleReading, formatBanner } from './banner.js';
 import { lockDataFolder } from './data-folder-lock.js';
-import {
-  ensureToken,
-  readPilotRecord,
-  removeRuntimeInfo,
-  writePilotRecord,
-  writeRuntimeInfo,
-  type RuntimeInfo,
-} from './runtime-files.js';
+import { removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
+import { startControl } from './subsystems/control.js';
+import { startHttp } from './subsystems/http.js';
+import { startIngest } from './subsystems/ingest.js';
+import { createJobs } from './subsystems/jobs.js';
+import { startLive } from './subsystems/live.js';
+import { startRetention } from './subsystems/maintenance.js';
+import { createMetricsRegistry, registerMetrics } from './subsystems/metrics.js';
+import { loadModelsAndGraph } from './subsystems/models-and-graph.js';
+import { startMqtt } from './subsystems/mqtt.js';
+import { loadBehaviours, seedPilot } from './subsystems/pilot.js';
+import { loadSecurity } from './subsystems/security.js';
+import { startDevices, startSimulationServices } from './subsystems/simulation.js';
+import { startStorage } from './subsystems/storage.js';
+import { Closers } from './subsystems/subsystem.js';
 
 export const DEFAULT_WORKSPACE = 'default';
-/** The pilot a new data folder is seeded with. */
-export const DEFAULT_PILOT = 'pump-line';
-/** How many ports above a busy default port are tried before giving up. */
-const PORT_FALLBACK_TRIES = 20;
+export { DEFAULT_PILOT } from './subsystems/pilot.js';
 
 export interface Platform {
   readonly config: Readonly<TwinloopConfig>;
@@ -112,42 +101,6 @@ export interface StartPlatformOptions {
   banner?: boolean;
 }
 
-function readPem(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new TwinloopError('InvalidConfig', `Cannot read the TLS ${what} ${file}: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-}
-
-/**
- * Tries `bind(port)`; when the port is a busy default, tries the next ones and says so.
- * An explicit port is never changed: its PortInUse error (which says how to pick another) stands.
- */
-async function bindWithFallback<T>(
-  what: string,
-  port: number,
-  explicit: boolean,
-  logger: Logger,
-  bind: (port: number) => Promise<T>,
-): Promise<T> {
-  let lastError: unknown;
-  const tries = explicit || port === 0 ? 1 : PORT_FALLBACK_TRIES;
-  for (let i = 0; i < tries; i++) {
-    try {
-      const r = await bind(port + i);
-      if (i > 0) logger.warn(`${what}: default port ${port} is in use, bound ${port + i} instead`);
-      return r;
-    } catch (e) {
-      if (!(isTwinloopError(e) && e.code === ('PortInUse' satisfies ErrorCode))) throw e;
-      lastError = e;
-    }
-  }
-  throw lastError;
-}
-
 export async function startPlatform(
   config: Readonly<TwinloopConfig>,
   options: StartPlatformOptions = {},
@@ -170,89 +123,21 @@ async function startLocked(
   lock: FolderLock,
 ): Promise<Platform> {
   // Security material first: a bad certificate path fails before anything is opened.
-  const tls = config.tls
-    ? { cert: readPem(config.tls.certFile, 'certificate'), key: readPem(config.tls.keyFile, 'key') }
-    : undefined;
-  let token: string | undefined;
-  let tokenCreated = false;
-  if (authRequired(config)) {
-    const t = ensureToken(config.dataDir);
-    token = t.token;
-    tokenCreated = t.created;
-  }
+  const security = loadSecurity(config);
+  const { token } = security;
 
   // ---- storage (the metrics registry first, so commits can be timed from the start)
-  const metrics = new Registry();
-  const recorders = createCommitMetrics(metrics);
-  const storage = openSqliteStorage({
-    dataDir: config.dataDir,
-    synchronous: config.history.synchronous,
-    // A seeded folder (pilot.json) whose database is missing or empty is damage, never a new install.
-    holdsData: readPilotRecord(config.dataDir) !== undefined,
-    checkIntegrity: config.storage.integrityCheckMaxMB > 0,
-    integrityCheckMaxBytes: config.storage.integrityCheckMaxMB * 1024 * 1024,
-    history: { onCommit: (info) => recorders.observeHistoryCommit(info) },
-    deadLetters: {
-      maxPayloadBytes: config.deadLetters.maxPayloadBytes,
-      maxBytes: config.deadLetters.maxMB * 1024 * 1024,
-    },
-  });
-  const closers: (() => Promise<void> | void)[] = [() => lock.release(), () => storage.close()];
-  if (config.storage.integrityCheckMaxMB > 0 && !storage.integrity.checked) {
-    // Too big to check before starting: checked in a worker thread; damage makes /readyz fail.
-    logger.warn(
-      { bytes: storage.integrity.bytes, maxMB: config.storage.integrityCheckMaxMB },
-      'the database is larger than storage.integrityCheckMaxMB: its integrity is checked in the background',
-    );
-    const check = storage.checkInBackground((r) => {
-      if ('error' in r) logger.warn({ reason: r.error }, 'the background integrity check did not finish');
-      else if (r.problems.length)
-        logger.error({ file: storage.file, problems: r.problems }, 'the database is damaged: restore it');
-      else logger.info({ file: storage.file }, 'background integrity check: ok');
-    });
-    closers.push(() => check.stop());
-  }
-  const stopAll = async () => {
-    for (const [i, c] of closers.reverse().entries()) {
-      try {
-        const t0 = performance.now();
-        await c();
-        logger.debug({ step: i, ms: Math.round(performance.now() - t0) }, 'stopped a component');
-      } catch (e) {
-        logger.error({ err: e }, 'error while stopping');
-      }
-    }
-    closers.length = 0;
-  };
+  const metrics = createMetricsRegistry();
+  const { storage, close: closeStorage } = await startStorage({ config, logger, metrics });
+  const closers = new Closers(logger);
+  closers.push(() => lock.release());
+  closers.push(closeStorage);
+  const stopAll = () => closers.close();
 
   try {
     // ---- the default workspace: models, graph, services
     const workspace = DEFAULT_WORKSPACE;
-    const registry = new ModelRegistry();
-    const models = new ModelService({ workspace, registry, store: storage.models });
-    const modelCount = models.load();
-    const graph = new InMemoryTwinGraph({ hierarchy: registry });
-    let twinCount = 0;
-    for (const t of storage.twins.loadTwins(workspace)) {
-      graph.putTwin(t);
-      twinCount++;
-    }
-    let relCount = 0;
-    for (const r of storage.twins.loadRelationships(workspace)) {
-      try {
-        graph.putRelationship(r);
-        relCount++;
-      } catch (e) {
-        logger.warn(
-          { err: e, relationship: r.id, source: r.sourceId },
-          'skipped a stored relationship whose twin is missing',
-        );
-      }
-    }
-    logger.info(
-      { models: modelCount, twins: twinCount, relationships: relCount, file: storage.file },
-      'storage opened',
-    );
+    const { models, graph, loaded } = loadModelsAndGraph({ workspace, storage, logger });
 
     // ---- event routes (issue 8): journaled in the writes' transactions, delivered once all is up
     const eventRoutes = await createEventRouting({
@@ -266,381 +151,97 @@ async function startLocked(
     closers.push(() => eventRoutes.stop());
 
     const live = new LiveEventBus();
-    const twins = new TwinService({
+    const { twins, ingest, stats } = startIngest({
+      config,
+      logger,
       workspace,
       models,
       graph,
-      store: storage.twins,
-      history: storage.history,
+      storage,
       live,
-      journal: eventRoutes.service,
-      onHistoryError: (err, twinId) =>
-        logger.error(
-          { err, twin: twinId },
-          'a twin write is committed, but its property history could not be recorded',
-        ),
-    });
-    const stats = new IngestStats();
-    const ingest = new IngestService({
-      workspace: (name) => (name === workspace ? { graph, models } : undefined),
-      history: storage.history,
-      deadLetters: storage.deadLetters,
-      live,
-      stats,
-      maxPayloadBytes: config.mqtt.maxMessageBytes,
       journal: eventRoutes.service,
     });
 
     // ---- the pilot: seeded on first run; later runs keep the data folder's own
-    const recorded = readPilotRecord(config.dataDir)?.pilot;
-    const empty = modelCount === 0 && twinCount === 0;
-    if (!empty && recorded && config.pilot && config.pilot !== 'none' && config.pilot !== recorded)
-      throw new TwinloopError(
-        'InvalidConfig',
-        `The data folder ${config.dataDir} holds the pilot '${recorded}', not '${config.pilot}'. Start '${config.pilot}' in its own folder (--data ./data-${config.pilot.replace(/[^\w-]+/g, '_')}), or leave out --pilot to go on with '${recorded}'.`,
-      );
-    // A folder seeded before pilot.json existed is taken to hold the default pilot (checked below).
-    const guessed = !config.pilot && !recorded && !empty;
-    let pilot = config.pilot ?? recorded ?? DEFAULT_PILOT;
-    if (empty) writePilotRecord(config.dataDir, pilot);
-    if (empty && pilot !== 'none') {
-      const r = await loadPilot(pilot, { models, twins });
-      logger.info(
-        { pilot: r.name, models: r.models, twins: r.twins, relationships: r.relationships },
-        'pilot loaded',
-      );
-    }
+    const choice = await seedPilot({ config, logger, loaded, models, twins });
 
     // ---- retention: history (when configured) and dead letters (by age and by size, by default)
-    const historyRetentionMs = config.history.retentionDays * 86_400_000;
-    const letterRetentionMs = config.deadLetters.retentionDays * 86_400_000;
-    const prune = () => {
-      try {
-        const now = Date.now();
-        const points = historyRetentionMs > 0 ? storage.history.prune(now - historyRetentionMs) : 0;
-        const letters =
-          (letterRetentionMs > 0 ? storage.deadLetters.prune(now - letterRetentionMs) : 0) +
-          storage.deadLetters.pruneToSize();
-        if (points || letters) logger.info({ points, deadLetters: letters }, 'retention: pruned');
-      } catch (e) {
-        logger.error({ err: e }, 'retention: prune failed');
-      }
-    };
-    prune();
-    const retentionTimer = setInterval(prune, 3600_000);
-    retentionTimer.unref();
-    closers.push(() => clearInterval(retentionTimer));
+    closers.push((await startRetention({ config, logger, storage })).close);
 
-    // ---- MQTT
-    const mqttLogger = logger.child({ component: 'mqtt' });
-    const mqttLog = {
-      info: (msg: string, meta?: Record<string, unknown>) => mqttLogger.info(meta ?? {}, msg),
-      warn: (msg: string, meta?: Record<string, unknown>) => mqttLogger.warn(meta ?? {}, msg),
-      error: (msg: string, meta?: Record<string, unknown>) => mqttLogger.error(meta ?? {}, msg),
-    };
-    let mqttUrl: string;
-    let brokerClients: () => number = () => 0;
-    let revokedCredential: (id: string) => void = () => undefined;
-    let channel: DeviceChannel;
-    if (config.mqtt.url) {
-      const client = new MqttClientIngest({
-        url: config.mqtt.url,
-        // Random, kept in the data folder (0600): a restart resumes the broker's persistent session,
-        // and nobody can guess the id to take that session over. Never logged (its fingerprint is).
-        clientId: ensureMqttClientId(config.dataDir).clientId,
-        ingest,
-        logger: mqttLog,
-        maxMessageBytes: config.mqtt.maxMessageBytes,
-      });
-      await client.start();
-      closers.push(() => client.close());
-      channel = client;
-      mqttUrl = config.mqtt.url;
-    } else {
-      const broker = await bindWithFallback(
-        'MQTT',
-        config.mqtt.port,
-        config.mqtt.portExplicit,
-        logger,
-        async (port) => {
-          const b = new AedesBroker({
-            host: config.host,
-            port,
-            tls,
-            token,
-            credentials: storage.credentials,
-            ingest,
-            logger: mqttLog,
-            maxMessageBytes: config.mqtt.maxMessageBytes,
-            maxPacketBytes: config.mqtt.maxPacketBytes,
-          });
-          try {
-            await b.start();
-          } catch (e) {
-            await b.close().catch(() => undefined);
-            throw e;
-          }
-          return b;
-        },
-      );
-      closers.push(() => broker.close());
-      channel = broker;
-      mqttUrl = broker.url;
-      brokerClients = () => broker.connectedClients;
-      revokedCredential = (id) => broker.disconnectCredential(id);
-    }
+    // ---- connectors: MQTT
+    const mqtt = await startMqtt({ config, logger, security, storage, ingest, live });
+    closers.push(mqtt.close);
+    const { channel, mqttUrl, mqttLogger } = mqtt;
     eventRoutes.setChannel(channel);
-    // A deleted twin's device credentials go with it (a new twin reusing the id starts without them).
-    closers.push(
-      live.subscribe((events) => {
-        for (const e of events) {
-          if (e.type !== 'twinDeleted') continue;
-          try {
-            storage.credentials.revokeTwin(e.workspace, e.twinId);
-          } catch (err) {
-            mqttLogger.error(
-              { err, twin: e.twinId },
-              'could not revoke the device credentials of a deleted twin',
-            );
-          }
-        }
-      }),
-    );
 
     // ---- control: commands and desired state back to devices
-    const control = new ControlService({
-      workspace,
-      graph,
-      models,
-      channel,
-      onError: (err, twinId) =>
-        mqttLogger.warn({ err, twin: twinId }, 'could not publish the desired state of a twin'),
-    });
-    control.start(live);
-    closers.push(() => control.stop());
-    const desiredCount = await control.publishAllDesired();
-    if (desiredCount) mqttLogger.debug({ twins: desiredCount }, 'desired state published');
+    const controlSub = await startControl({ logger, mqttLogger, workspace, graph, models, channel, live });
+    closers.push(controlSub.close);
+    const { control } = controlSub;
 
     // ---- behaviour models (the pilot's behaviours/), compiled against the workspace's models
-    let behaviours = new BehaviourCatalog([], models);
-    if (pilot !== 'none') {
-      try {
-        behaviours = await loadBehaviourCatalog(pilot, models);
-      } catch (e) {
-        if (!guessed) throw e;
-        logger.warn(
-          { err: e },
-          `the data folder names no pilot and the ${pilot} behaviours do not fit its models: no simulation (give --pilot)`,
-        );
-        pilot = 'none';
-      }
-    }
+    const { pilot, behaviours } = await loadBehaviours({ choice, models, logger });
 
-    let simulator: Simulator | undefined; // started last, once everything is up
-    let shadow: ShadowService | undefined;
-
-    // ---- calibration: fit a twin's behaviour parameters to its history, apply them on request
-    const calibration = new CalibrationService({
+    // ---- calibration and what-if runs (the simulator and shadow mode start last, below)
+    const simulation = await startSimulationServices({
+      config,
+      logger,
       workspace,
-      store: storage.behaviour,
-      history: historyFromStore(storage.history, workspace),
-      twin: (id) => {
-        const t = graph.getTwin(id);
-        return t && { modelId: t.modelId, properties: t.contents };
-      },
+      storage,
+      graph,
+      models,
+      live,
       behaviours,
-      // Simulated twins on the simulator's clock; others on Unix seconds, as in shadow mode.
-      simTime: (id) => {
-        const sim = simulator;
-        return sim?.simulates(id) ? (ms: number) => sim.simTime(ms) : (ms: number) => ms / 1000;
-      },
-      // The shadow restarts with the new values; the simulated device (the "real" asset) is left alone.
-      onApplied: (id) => shadow?.forget(id),
     });
-    closers.push(
-      live.subscribe((evs) => {
-        for (const e of evs)
-          if (e.type === 'twinDeleted' && e.workspace === workspace) calibration.deleteTwin(e.twinId);
-      }),
-    );
-
-    // ---- what-if runs: read the live twins (and the simulator's or shadows' states), never write
-    const whatIf = new WhatIfService({
-      catalog: behaviours,
-      world: whatIfWorld(graph, {
-        now: () => (simulator ? simulator.simTime(Date.now()) : Date.now() / 1000),
-        snapshot: (id) => {
-          const sim = simulator?.snapshot(id);
-          if (sim) return { source: 'simulator', snapshot: sim };
-          const sh = shadow?.shadowOf(id);
-          return sh && Number.isFinite(sh.t)
-            ? { source: 'shadow', snapshot: { t: sh.t, state: sh.state() } }
-            : undefined;
-        },
-        parameters: (id) => calibration.applied(id),
-      }),
-      interfaces: models,
-      yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
-      maxKeptBytes: config.whatIf.maxKeptMiB * 1024 * 1024,
-      maxResultBytes: config.whatIf.maxResultMiB * 1024 * 1024,
-    });
-    closers.push(() => whatIf.close());
+    closers.push(simulation.close);
+    const { calibration, whatIf, running } = simulation;
 
     // ---- import and delete jobs: through the same services as the REST API, one job at a time
-    const importIo = new FileImportIo({
-      importsDir: path.resolve(config.dataDir, config.jobs.importsFolder),
-      logsDir: path.join(config.dataDir, 'jobs'),
-      maxInputBytes: config.jobs.maxInputMiB * 1024 * 1024,
-      httpInput: config.jobs.httpInput,
-      httpTimeoutMs: config.jobs.httpTimeoutMs,
-    });
-    const jobTargets = {
+    const jobsSub = createJobs({ config, logger, storage, models, twins, graph });
+    const { jobs, importIo } = jobsSub;
+
+    // ---- live stream
+    const liveSub = startLive({ config, workspace, live, models, graph });
+    closers.push(liveSub.close);
+    const { hub } = liveSub;
+
+    // ---- metrics
+    registerMetrics(metrics, { stats, hub, graph, brokerClients: mqtt.brokerClients, storage });
+
+    // ---- HTTP last
+    const httpSub = await startHttp({
+      config,
+      logger,
+      security,
+      workspace,
       models,
       twins,
       graph,
-      transaction: (fn: () => void) => storage.twins.transaction(fn),
-    };
-    const jobLogger = logger.child({ component: 'jobs' });
-    const jobs = new JobService({
-      store: storage.jobs,
-      io: importIo,
-      importTarget: serviceImportTarget(jobTargets),
-      deleteTarget: serviceDeleteTarget(jobTargets),
-      limits: {
-        maxJobs: config.jobs.maxJobs,
-        retentionMs: config.jobs.retentionDays * 86_400_000,
-        batchSize: config.jobs.batchSize,
-        sliceMs: config.jobs.sliceMs,
-        maxLineBytes: config.jobs.maxLineKiB * 1024,
-        maxModelBytes: config.jobs.maxModelMiB * 1024 * 1024,
-        maxLoggedErrors: config.jobs.maxLoggedErrors,
-        progressEveryMs: 1000,
-      },
-      yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
-      newId: randomUUID,
-      onError: (err, job) =>
-        jobLogger.error({ err, job: job.id, kind: job.kind }, 'a job stopped on an error'),
+      ingest,
+      storage,
+      metrics,
+      control,
+      hub,
+      eventRoutes,
+      simulation,
+      pilot,
+      behaviours,
+      jobs,
+      importIo,
+      mqttUrl,
+      revokedCredential: mqtt.revokedCredential,
     });
-
-    // ---- live stream
-    // IS_OF_MODEL's rule (later versions too) for model subscriptions and live queries alike.
-    const isOfModel = (_ws: string, modelId: string, baseId: string) => models.matchesModel(modelId, baseId);
-    const hub = new LiveHub({
-      bus: live,
-      isOfModel,
-      compileQuery: createLiveQueryCompiler({
-        graphOf: (ws) => (ws === workspace ? graph : undefined),
-        isOfModel,
-        ...(config.query.maxHops !== undefined ? { maxHops: config.query.maxHops } : {}),
-        // Live evaluations are synchronous: a smaller visit budget keeps each to ~20 ms.
-        budget: {
-          ...config.query,
-          maxVisits: config.query.liveMaxVisits,
-          visitsSetting: 'query.liveMaxVisits',
-        },
-      }),
-    });
-    closers.push(() => hub.close());
-
-    // ---- metrics
-    registerPlatformMetrics(metrics, {
-      ingest: () => stats.snapshot(),
-      live: () => hub.stats(),
-      twins: () => graph.twinCount,
-      relationships: () => graph.relationshipCount,
-      mqttClients: brokerClients,
-      historyBuffered: () => storage.history.bufferedPoints,
-    });
-
-    // ---- HTTP last
-    const http: HttpServer = await bindWithFallback(
-      'HTTP',
-      config.httpPort,
-      config.httpPortExplicit,
-      logger,
-      async (port) => {
-        const server = await createHttpServer({
-          workspace: { name: workspace, models, twins, graph },
-          ingest,
-          history: storage.history,
-          deadLetters: storage.deadLetters,
-          metrics,
-          host: config.host,
-          port,
-          token,
-          allowedHosts: config.http.allowedHosts,
-          corsOrigins: config.http.corsOrigins,
-          loggerInstance: logger.child({ component: 'http' }),
-          tls,
-          bodyLimit: config.limits.maxBodyBytes,
-          maxQueryLength: config.limits.maxQueryLength,
-          ...(config.query.maxHops !== undefined ? { maxQueryHops: config.query.maxHops } : {}),
-          query: {
-            budget: config.query,
-            cursors: {
-              ttlMs: config.query.cursorTtlMs,
-              maxCursors: config.query.maxCursors,
-              maxBytes: config.query.cursorMaxBytes,
-            },
-          },
-          control,
-          simulator: {
-            status: () =>
-              simulator && {
-                running: true,
-                pilot: simulator.pilot,
-                speed: simulator.speed,
-                fleets: simulator.fleets,
-                stats: simulator.stats(),
-              },
-            fault: (twinId, fault, on) => {
-              if (!simulator) throw new TwinloopError('ServiceUnavailable', 'The device simulator is off.');
-              return simulator.fault(twinId, fault, on);
-            },
-          },
-          plugins: [
-            liveWsPlugin({ hub, token, maxQueryLength: config.limits.maxQueryLength }),
-            eventRoutes.plugin,
-            simulationsPlugin(whatIf),
-            calibrationPlugin({ calibration }),
-            homePlugin({
-              info: () => homeInfo({ pilot, graph, models, behaviours, mqttUrl, simulator, shadow, token }),
-            }),
-            jobRoutesPlugin({ jobs, io: importIo }),
-            deviceRoutesPlugin({
-              workspace,
-              credentials: storage.credentials,
-              twinExists: (id) => graph.getTwin(id) !== undefined,
-              onRevoked: (id) => revokedCredential(id),
-            }),
-          ],
-          health: () => ({ twins: graph.twinCount, models: models.count }),
-          // Readiness: writes work (group commits and a probe write; see sqlite-write-health.ts).
-          readiness: () => ({ storage: storage.health.check() }),
-        });
-        try {
-          await server.listen();
-        } catch (e) {
-          await server.close().catch(() => undefined);
-          throw e;
-        }
-        return server;
-      },
-    );
-    closers.push(() => http.close());
+    closers.push(httpSub.close);
+    const { http, httpUrl, liveUrl } = httpSub;
     // Jobs run once everything is up; they stop first (at their next batch), before HTTP closes.
-    await jobs.start();
-    closers.push(() => jobs.stop());
-    const address = http.app.server.address();
-    const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
-    const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
-    const httpUrl = `${tls ? 'https' : 'http'}://${shownHost}:${httpPort}`;
+    await jobsSub.start();
+    closers.push(jobsSub.close);
 
     const runtime: RuntimeInfo = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
       httpUrl,
-      liveUrl: `${tls ? 'wss' : 'ws'}://${shownHost}:${httpPort}/live`,
+      liveUrl,
       mqttUrl,
       mqttMode: config.mqtt.url ? 'external' : 'embedded',
     };
@@ -648,59 +249,23 @@ async function startLocked(
     eventRoutes.start();
     closers.push(() => removeRuntimeInfo(config.dataDir, runtime));
 
-    // ---- the device simulator: a client of the broker like any device, started once all is up
-    const scenario = pilot === 'none' ? undefined : readPilotScenario(pilot);
-    if (config.simulation.enabled && behaviours.size > 0) {
-      const simLogger = logger.child({ component: 'simulator' });
-      const sim = await startSimulator({
-        pilot,
-        catalog: behaviours,
-        twins: [...graph.allTwins()].map((t) => ({ id: t.id, modelId: t.modelId })),
-        world: whatIfWorld(graph, { now: () => Date.now() / 1000 }), // property, related, latest
-        live, // readings sent by others take a simulated twin's telemetry over for a while
-        ...(scenario ? { scenario } : {}),
-        mqttUrl,
-        // The embedded broker takes the token as password; an external broker's URL carries its own.
-        password: config.mqtt.url ? undefined : token,
-        speed: config.simulation.speed ?? scenario?.simulation.speed ?? 1,
-        logger: {
-          info: (msg, meta) => simLogger.info(meta ?? {}, msg),
-          warn: (msg, meta) => simLogger.warn(meta ?? {}, msg),
-          error: (msg, meta) => simLogger.error(meta ?? {}, msg),
-        },
-      });
-      simulator = sim;
-      closers.push(() => sim.stop());
-    }
-
-    // ---- shadow mode: each twin with a behaviour, residuals back as derived telemetry
-    if (config.simulation.shadow && behaviours.size > 0) {
-      const shadowLogger = logger.child({ component: 'shadow' });
-      let lastErrorLog = 0;
-      const sim = simulator;
-      shadow = new ShadowService({
-        workspace,
-        graph,
-        catalog: behaviours,
-        writeDerived: (twinId, time, values) => ingest.ingestDerived(workspace, twinId, time, values),
-        // Simulated twins run on the simulator's clock; live ones on Unix seconds (a daily
-        // schedule is then the UTC time of day).
-        simTime: sim ? (ms) => sim.simTime(ms) : (ms) => ms / 1000,
-        parameters: (id) => calibration.applied(id),
-        onError: (err, twinId) => {
-          if (Date.now() - lastErrorLog < 10_000) return;
-          lastErrorLog = Date.now();
-          shadowLogger.warn({ err, twin: twinId }, 'shadow mode: a twin could not be followed');
-        },
-      });
-      const s = shadow;
-      s.start(live);
-      const off = control.onCommand((twinId, command, request) => s.onCommand(twinId, command, request));
-      closers.push(() => {
-        off();
-        s.stop();
-      });
-    }
+    // ---- the device simulator and shadow mode, once all is up
+    const devices = await startDevices({
+      config,
+      logger,
+      workspace,
+      pilot,
+      behaviours,
+      graph,
+      live,
+      ingest,
+      control,
+      services: simulation,
+      mqttUrl,
+      token,
+    });
+    closers.push(devices.close);
+    const { simulator, shadow } = running;
 
     if (options.banner ?? true)
       process.stdout.write(
@@ -713,7 +278,7 @@ async function startLocked(
           ...exampleReading(graph.allTwins(), behaviours),
           ...(simulator ? { simulator: { assets: simulator.stats().assets, speed: simulator.speed } } : {}),
           shadow: shadow !== undefined,
-          ...(token ? { token: { value: token, created: tokenCreated } } : {}),
+          ...(token ? { token: { value: token, created: security.tokenCreated } } : {}),
           defaultPorts: { http: config.httpPort, mqtt: config.mqtt.port },
         }),
       );

@@ -3,6 +3,7 @@
  * temporary folder, DTDL registry, in-memory graph, ingest service) for the HTTP and SDK tests.
  */
 import { Registry } from 'prom-client';
+import { prometheusHttpMetrics } from '../../src/adapters/metrics/prometheus-http-metrics.js';
 import { IngestService } from '../../src/core/telemetry/ingest-service.js';
 import {
   createHttpServer,
@@ -32,7 +33,7 @@ export async function startTestServer(options: Partial<HttpServerOptions> = {}):
     ingest,
     history: w.storage.history,
     deadLetters: w.storage.deadLetters,
-    metrics,
+    metrics: prometheusHttpMetrics(metrics),
     ...options,
   });
   return {

@@ -6,7 +6,7 @@
  * and cells ageing slowly, faster with the degradation fault.
  */
 import { describe, expect, it } from 'vitest';
-import { pilotWorkspace } from '../../src/app/simulator.js';
+import { pilotWorkspace } from '../../src/app/pilot-workspace.js';
 import { createFleetRunner, type ReadingSet } from '../../src/sim/runner/fleet-runner.js';
 
 const VEHICLE = 'dtmi:twinloop:evfleet:Vehicle;1';

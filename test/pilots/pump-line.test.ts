@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TwinloopError } from '../../src/core/errors/errors.js';
-import { pilotWorkspace } from '../../src/app/simulator.js';
+import { pilotWorkspace } from '../../src/app/pilot-workspace.js';
 import { installBehaviourPlugin } from '../../src/sim/behaviour/behaviour-plugin.js';
 import { compileExpr } from '../../src/sim/expr/compile-expr.js';
 import { createFleetRunner } from '../../src/sim/runner/fleet-runner.js';

@@ -3,7 +3,6 @@
  * the server's own options (security, limits, plugins). Routes receive the resolved context.
  */
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyServerOptions } from 'fastify';
-import type { Registry } from 'prom-client';
 import type { GraphView } from '../../core/graph/graph-types.js';
 import type { QueryBudgetLimits } from '../../core/query/query-budget.js';
 import type { QueryCursorLimits } from '../../core/query/query-cursors.js';
@@ -32,13 +31,26 @@ export interface HttpIngestPort {
   ): Promise<{ acceptedLines: number; readings: number; deadLettered: number; lines: unknown[] }>;
 }
 
+/**
+ * The metrics the server serves at /metrics and records its requests in. The Prometheus adapter
+ * (adapters/metrics/prometheus-http-metrics.ts) makes one of a prom-client registry.
+ */
+export interface HttpMetrics {
+  /** The exposition format's content type. */
+  readonly contentType: string;
+  /** The exposition text of every metric of the registry. */
+  metrics(): Promise<string>;
+  /** Counts an answered request by method, route pattern (never the URL) and status, with its duration. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
+}
+
 export interface HttpServerOptions {
   workspace: HttpWorkspace;
   ingest: HttpIngestPort;
   history: Pick<HistoryStore, 'queryRaw' | 'queryAggregate' | 'listSeries'>;
   deadLetters: Pick<DeadLetterStore, 'list' | 'count'>;
-  /** prom-client registry to expose at /metrics; the HTTP metrics are registered in it. */
-  metrics?: Registry;
+  /** Metrics to expose at /metrics; the HTTP requests are recorded in them. */
+  metrics?: HttpMetrics;
   /** Interface to bind (default 127.0.0.1). */
   host?: string;
   /** Port (default 0: the OS picks one; listen() reports it). */

@@ -5,10 +5,9 @@
  * in bytes; the payload as text when it is UTF-8, else base64).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { DeadLetter } from '../../core/ports/storage-ports.js';
-import type { HttpServerOptions, HttpWorkspace, ReadinessCheck } from './http-context.js';
+import type { HttpMetrics, HttpServerOptions, HttpWorkspace, ReadinessCheck } from './http-context.js';
 import { nextLink } from './http-adt-common.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -78,7 +77,7 @@ export function registerOpsRoutes(
   app: FastifyInstance,
   ws: HttpWorkspace,
   options: Pick<HttpServerOptions, 'deadLetters' | 'health' | 'readiness' | 'maxDeadLetterPageBytes'>,
-  metrics: Registry | undefined,
+  metrics: HttpMetrics | undefined,
 ): void {
   const started = Date.now();
   app.get(

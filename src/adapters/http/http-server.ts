@@ -63,7 +63,7 @@ export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 /**
  * @example
  * const http = await createHttpServer({ workspace: { name: 'default', models, twins, graph }, ingest, history, deadLetters,
- *   metrics: registry, port: 8080, token: process.env.TOKEN, plugins: [liveStreamPlugin] });
+ *   metrics: prometheusHttpMetrics(registry), port: 8080, token: process.env.TOKEN, plugins: [liveStreamPlugin] });
  * const { url } = await http.listen();
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<HttpServer> {

@@ -137,25 +137,14 @@ async function publishOverMqtt(
     if (!Number.isSafeInteger(ts))
       throw new TwinloopError('BadRequest', `--time must be an ISO date-time or epoch ms, not '${o.time}'.`);
   }
-  const { default: mqtt } = await import('mqtt');
+  const { publishOnce } = await import('../../adapters/mqtt/mqtt-one-shot-publisher.js');
   const topic = telemetryTopic(twinId, o.component === undefined ? {} : { component: o.component });
-  const c = await mqtt
-    .connectAsync(home.mqttUrl, {
-      clientId: `twinloop-cli-${process.pid}`,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      ...(client.token ? { username: 'twinloop-cli', password: client.token } : {}),
-    })
-    .catch((e: unknown) => {
-      throw new TwinloopError(
-        'ServiceUnavailable',
-        `Cannot reach the MQTT broker at ${home.mqttUrl}: ${(e as Error).message}`,
-      );
-    });
-  try {
-    await c.publishAsync(topic, JSON.stringify(ts === undefined ? body : { ...body, $ts: ts }), { qos: 1 });
-  } finally {
-    await c.endAsync();
-  }
+  await publishOnce({
+    url: home.mqttUrl,
+    clientId: `twinloop-cli-${process.pid}`,
+    ...(client.token ? { credentials: { username: 'twinloop-cli', password: client.token } } : {}),
+    topic,
+    payload: JSON.stringify(ts === undefined ? body : { ...body, $ts: ts }),
+  });
   return `${home.mqttUrl} (${topic})`;
 }

@@ -42,7 +42,8 @@ export function registerSimulate(program: Command, { run }: CliKit): void {
           data?: string;
         }) => {
           const { readRuntimeInfo, readToken } = await import('../runtime-files.js');
-          const { startSimulator, pilotWorkspace } = await import('../simulator.js');
+          const { startMqttSimulator } = await import('../../adapters/mqtt/mqtt-simulator-publisher.js');
+          const { pilotWorkspace } = await import('../pilot-workspace.js');
           const { TwinloopError } = await import('../../core/errors/errors.js');
           const dataDir = path.resolve(o.data ?? process.env.TWINLOOP_DATA ?? './data');
           const mqttUrl = o.mqttUrl ?? readRuntimeInfo(dataDir)?.mqttUrl;
@@ -82,7 +83,7 @@ export function registerSimulate(program: Command, { run }: CliKit): void {
           const speed = numberOf(o.speed, '--speed');
           const seed = numberOf(o.seed, '--seed');
           const sampleInterval = numberOf(o.sampleInterval, '--sample-interval');
-          const sim = await startSimulator({
+          const sim = await startMqttSimulator({
             pilot: o.pilot,
             catalog: workspace.catalog,
             twins: workspace.twins,

@@ -20,6 +20,7 @@
  */
 import type { CloudEvent, EndpointSender, EventOutbox, OutboxDelivery } from '../ports/event-routing.js';
 import { DeliveryFailure } from '../ports/event-routing.js';
+import type { DeliveryClock, DeliveryObserver } from '../ports/delivery-ports.js';
 import { backoffDelay } from './delivery-backoff.js';
 import { toCloudEvent } from './change-events.js';
 
@@ -57,21 +58,7 @@ export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = {
   flushDelayMs: 50,
 };
 
-export interface DeliveryClock {
-  now(): number;
-  /** Calls fn after ms; returns a function that cancels it. */
-  setTimeout(fn: () => void, ms: number): () => void;
-}
-
-/** What the engine reports (metrics and logs); every method must be fast and never throw. */
-export interface DeliveryObserver {
-  delivered?(endpoint: string, latencyMs: number, sendMs: number): void;
-  retried?(endpoint: string, reason: string): void;
-  deadLettered?(endpoint: string, reason: string): void;
-  endpointDown?(endpoint: string, reason: string): void;
-  endpointUp?(endpoint: string): void;
-  storageError?(err: unknown): void;
-}
+export type { DeliveryClock, DeliveryObserver } from '../ports/delivery-ports.js';
 
 export interface DeliveryEngineOptions {
   outbox: EventOutbox;

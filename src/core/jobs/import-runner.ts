@@ -11,6 +11,7 @@
 import { isTwinloopError, type Problem } from '../errors/errors.js';
 import { ImportFileReader, LineSplitter, type ImportLine, type LineError } from './import-format.js';
 import type { ImportProgress, JobError } from './job-state.js';
+import type { ImportLogEntry, ImportLogSink } from '../ports/import-io.js';
 
 /** Where the job writes: the model, twin and relationship services of the workspace. */
 export interface ImportTarget {
@@ -29,18 +30,7 @@ export interface ImportTarget {
   transaction(fn: () => void): void;
 }
 
-/** One line of the output log, as ADT writes it (NDJSON). */
-export interface ImportLogEntry {
-  timestamp: string;
-  jobId: string;
-  jobType: 'Import';
-  logType: 'Info' | 'Warning' | 'Error';
-  details: Record<string, unknown>;
-}
-
-export interface ImportLogSink {
-  write(entry: ImportLogEntry): Promise<void>;
-}
+export type { ImportLogEntry, ImportLogSink } from '../ports/import-io.js';
 
 export interface ImportRunOptions {
   jobId: string;

@@ -3,7 +3,20 @@
  * outputBlobUri). The file adapter takes `file:` URIs inside the imports folder and `http(s):`
  * inputs with a size and time budget (adapters/files/file-import-io.ts).
  */
-import type { ImportLogSink } from '../jobs/import-runner.js';
+
+/** One line of the output log, as ADT writes it (NDJSON). */
+export interface ImportLogEntry {
+  timestamp: string;
+  jobId: string;
+  jobType: 'Import';
+  logType: 'Info' | 'Warning' | 'Error';
+  details: Record<string, unknown>;
+}
+
+/** Where an import job writes its log lines. Rejects when the line cannot be written. */
+export interface ImportLogSink {
+  write(entry: ImportLogEntry): Promise<void>;
+}
 
 export interface ImportInput {
   /** The bytes of the input, streamed. Rejects (mid-stream) with a TwinloopError when a budget runs out. */

@@ -19,6 +19,7 @@ import type {
   HistoryStore,
   HistoryValue,
 } from '../ports/storage-ports.js';
+import type { TelemetryIngest, TelemetryJournal } from '../ports/telemetry-ports.js';
 import { IngestStats } from './ingest-stats.js';
 import { checkAdtReadings, parseAdtTelemetry } from './adt-telemetry-payload.js';
 import { parseNdjsonPayload, parseTelemetryPayload } from './payload-parser.js';
@@ -45,11 +46,7 @@ export interface IngestServiceOptions {
   journal?: TelemetryJournal;
 }
 
-/** The part of event routing the ingest service feeds. */
-export interface TelemetryJournal {
-  wantsTelemetry(): boolean;
-  stageTelemetry(changes: readonly TelemetryChange[]): void;
-}
+export type { TelemetryIngest, TelemetryJournal } from '../ports/telemetry-ports.js';
 
 /** The outcome of one NDJSON request: one entry per non-blank line. */
 export interface BulkIngestOutcome {
@@ -57,18 +54,6 @@ export interface BulkIngestOutcome {
   readings: number;
   deadLettered: number;
   lines: ({ line: number } & IngestOutcome)[];
-}
-
-/** What transports depend on (the MQTT adapters take this, not the class). */
-export interface TelemetryIngest {
-  ingest(msg: IncomingMessage): Promise<IngestOutcome>;
-  /** Dead-letters a message the transport itself refuses (e.g. an unusable topic). */
-  reject(
-    msg: IncomingMessage,
-    code: string,
-    reason: string,
-    problems?: readonly Problem[],
-  ): Promise<IngestOutcome>;
 }
 
 interface AcceptedSet {

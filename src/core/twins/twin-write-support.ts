@@ -1,36 +1,18 @@
 /**
  * Small pieces every twin and relationship write shares: etags and the conditional-request checks
- * of ADT (If-Match with one or more etags or `*`, If-None-Match: `*` only), and the port types the
- * twin service depends on.
+ * of ADT (If-Match with one or more etags or `*`, If-None-Match: `*` only). The port types the twin
+ * service depends on live in core/ports/twin-write-ports.ts (re-exported here).
  */
 import { TwinloopError, errors, quote } from '../errors/errors.js';
 import type { Change } from '../events/change-events.js';
-import type { LiveEvent } from '../live/live-events.js';
-import type { ModelLookup } from '../models/model-types.js';
-import type { HistoryPoint } from '../ports/storage-ports.js';
+import type { ChangeJournal } from '../ports/twin-write-ports.js';
 
-/** What the twin service needs to know about models: the resolved interfaces and ADT's decommissioned flag. */
-export interface TwinModelPort extends ModelLookup {
-  isDecommissioned(id: string): boolean;
-}
-
-/** The part of the history store the twin service writes (property changes). */
-export interface PropertyHistoryPort {
-  append(points: readonly HistoryPoint[]): Promise<void>;
-}
-
-/** Where committed changes go (the LiveEventBus). */
-export interface LiveEventSink {
-  publish(events: readonly LiveEvent[]): void;
-}
-
-/**
- * Where committed changes are journaled for event routes: `record` runs inside the store
- * transaction of the write (so the event commits with it, or neither does). @throws StorageError
- */
-export interface ChangeJournal {
-  record(change: Change): void;
-}
+export type {
+  ChangeJournal,
+  LiveEventSink,
+  PropertyHistoryPort,
+  TwinModelPort,
+} from '../ports/twin-write-ports.js';
 
 /** Runs a store write and journals its change in one transaction (just the write without a journal). */
 export function commitWithJournal(

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
+import { prometheusHttpMetrics } from '../../metrics/prometheus-http-metrics.js';
 import { ALL_MODELS } from '../../../../test/adt-sdk/workspace-fixture.js';
 import { openTestWorkspace, type TestWorkspace } from '../../../../test/adt-sdk/workspace-fixture.js';
 import { IngestService } from '../../../core/telemetry/ingest-service.js';
@@ -106,7 +107,7 @@ describe('calibration routes', () => {
       ingest,
       history: w.storage.history,
       deadLetters: w.storage.deadLetters,
-      metrics: new Registry(),
+      metrics: prometheusHttpMetrics(new Registry()),
       plugins: [calibrationPlugin({ calibration })],
     });
     url = (await http.listen()).url;

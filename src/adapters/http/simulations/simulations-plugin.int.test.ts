@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
+import { prometheusHttpMetrics } from '../../metrics/prometheus-http-metrics.js';
 import { openTestWorkspace, type TestWorkspace } from '../../../../test/adt-sdk/workspace-fixture.js';
 import type { InterfaceInfo } from '../../../core/models/model-types.js';
 import { IngestService } from '../../../core/telemetry/ingest-service.js';
@@ -82,7 +83,7 @@ describe('what-if routes', () => {
       ingest,
       history: w.storage.history,
       deadLetters: w.storage.deadLetters,
-      metrics: new Registry(),
+      metrics: prometheusHttpMetrics(new Registry()),
       plugins: [simulationsPlugin(whatIf)],
     });
     url = (await http.listen()).url;

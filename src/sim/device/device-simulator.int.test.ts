@@ -7,11 +7,13 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TwinloopError } from '../core/errors/errors.js';
-import { API, startTestPlatform, tempDataDir, waitFor } from '../../test/platform/platform-fixture.js';
-import type { Platform } from './platform.js';
-import { encodeTopicLevel, pilotWorkspace, startSimulator } from './simulator.js';
-import { shippedPilotsDir } from './pilot-files.js';
+import { TwinloopError } from '../../core/errors/errors.js';
+import { API, startTestPlatform, tempDataDir, waitFor } from '../../../test/platform/platform-fixture.js';
+import type { Platform } from '../../app/platform.js';
+import { startMqttSimulator as startSimulator } from '../../adapters/mqtt/mqtt-simulator-publisher.js';
+import { pilotWorkspace } from '../../app/pilot-workspace.js';
+import { shippedPilotsDir } from '../../app/pilot-files.js';
+import { encodeTopicLevel } from './device-simulator.js';
 
 const dirs: { cleanup: () => void }[] = [];
 afterAll(() => dirs.forEach((d) => d.cleanup()));

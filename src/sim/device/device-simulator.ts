@@ -4,6 +4,8 @@
  * `twins/{twinId}/telemetry`, JSON with `$ts`), so the platform cannot tell them from real pumps.
  * Used by `twinloop start` (in-process, after MQTT and HTTP are up) and `twinloop simulate`.
  * Like a device, it subscribes to its twins' commands and desired state and reacts to them.
+ * The connection is a port (core/ports/simulator-link.ts): the MQTT client that implements it is
+ * src/adapters/mqtt/mqtt-simulator-publisher.ts (`startMqttSimulator` composes the two).
  *
  * Time: one fleet runner per behaviour, simulated time from t0 = 0 on a real clock at `speed`
  * simulated seconds per wall second. A sample at simulated time t is stamped
@@ -16,34 +18,27 @@
  * a value sent by hand stays the twin's latest value; its other telemetry goes on. Acting on the
  * simulated device (a command to it, or `fault()`) hands the twin back to the simulator at once.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import mqtt from 'mqtt';
-import type { IClientOptions, MqttClient } from 'mqtt';
-import { DEVICE_CONTROL_FILTERS, parseDeviceTopic } from '../core/control/device-topics.js';
-import { TwinloopError } from '../core/errors/errors.js';
-import { isValidResult, parseDtdl } from '../core/models/dtdl/parse-dtdl.js';
-import type { ModelLookup } from '../core/models/model-types.js';
-import type { LiveListener } from '../core/live/live-events.js';
-import { encodeLevel, telemetryTopic } from '../core/telemetry/topic-scheme.js';
-import type { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
-import type { CompiledBehaviour } from '../sim/behaviour/compile-behaviour.js';
-import { createRealClock } from '../sim/runner/clock.js';
+import { parseDeviceTopic } from '../../core/control/device-topics.js';
+import { TwinloopError } from '../../core/errors/errors.js';
+import type { LiveListener } from '../../core/live/live-events.js';
+import type { SimulatorLink } from '../../core/ports/simulator-link.js';
+import { encodeLevel } from '../../core/telemetry/topic-scheme.js';
+import type { BehaviourCatalog } from '../behaviour/behaviour-catalog.js';
+import type { CompiledBehaviour } from '../behaviour/compile-behaviour.js';
+import { createRealClock } from '../runner/clock.js';
 import {
   createFleetRunner,
   type AssetSnapshot,
   type FleetRunner,
   type ReadingSet,
   type RelationshipWiring,
-} from '../sim/runner/fleet-runner.js';
-import type { ScenarioSpec } from '../sim/scenario/scenario-types.js';
-import { resolveScenarioEvents, scheduleScenarioEvent } from '../sim/scenario/scenario-events.js';
-import { parseUntrustedJson } from '../core/json/untrusted-json.js';
-import { loadBehaviourCatalog } from './behaviour-files.js';
+} from '../runner/fleet-runner.js';
+import type { ScenarioSpec } from '../scenario/scenario-types.js';
+import { resolveScenarioEvents, scheduleScenarioEvent } from '../scenario/scenario-events.js';
+import { parseUntrustedJson } from '../../core/json/untrusted-json.js';
 import { handOverState, type HandOver } from './simulator-hand-over.js';
 
 export { DEFAULT_HAND_OVER_MS, type HandOver } from './simulator-hand-over.js';
-import { readPilot } from './pilot-files.js';
 
 export interface SimulatorLogger {
   info(msg: string, meta?: Record<string, unknown>): void;
@@ -78,9 +73,12 @@ export interface SimulatorOptions {
   world?: SimulatorWorld;
   /** The pilot's scenario: default sample interval and seed, and timed events (docs/pilots.md). */
   scenario?: ScenarioSpec;
-  mqttUrl: string;
-  /** MQTT password: the platform's token when auth is on. */
-  password?: string;
+  /**
+   * Opens the connection the readings go out on (called once the options are checked, so a bad
+   * speed or an empty catalog fails before anything connects).
+   * @throws TwinloopError ServiceUnavailable when nothing answers.
+   */
+  connect: () => Promise<SimulatorLink>;
   /** Simulated seconds per wall second (default 1). */
   speed?: number;
   /** Seed of the parameter variation and the sensor noise (default 1). */
@@ -90,8 +88,6 @@ export interface SimulatorOptions {
   /** Simulated seconds between two reads of relationship inputs (default: every sample). */
   relationshipInterval?: number;
   logger?: SimulatorLogger;
-  /** How long to wait for the broker's first CONNACK (default 5000 ms). */
-  connectTimeoutMs?: number;
   /**
    * The platform's committed events: readings of simulated twins that the simulator did not send
    * (a person or another client) take the twin's telemetry of that name over for `handOverMs`.
@@ -180,33 +176,6 @@ function fleetsOf(o: SimulatorOptions, simulated: SimulatorTwin[]): Fleet[] {
   );
 }
 
-function connect(o: SimulatorOptions, log: SimulatorLogger): Promise<MqttClient> {
-  const opts: IClientOptions = {
-    clientId: `twinloop-sim-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
-    clean: true,
-    reconnectPeriod: 1000,
-    connectTimeout: o.connectTimeoutMs ?? 5000,
-    ...(o.password ? { username: 'twinloop-sim', password: o.password } : {}),
-  };
-  const client = mqtt.connect(o.mqttUrl, opts);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.end(true);
-      reject(
-        new TwinloopError(
-          'ServiceUnavailable',
-          `Simulator: no MQTT broker answered at ${o.mqttUrl} within ${opts.connectTimeout} ms (is Twinloop running? give --mqtt-url).`,
-        ),
-      );
-    }, opts.connectTimeout);
-    client.once('connect', () => {
-      clearTimeout(timer);
-      resolve(client);
-    });
-    client.on('error', (e) => log.warn(`Simulator: MQTT error: ${e.message}`));
-  });
-}
-
 const asNumber = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'boolean' ? (v ? 1 : 0) : undefined;
 
@@ -233,19 +202,9 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     if (!fleets.some((f) => f.interfaceId === e.interfaceId))
       log.warn(`Simulator: no twins of ${e.interfaceId} to simulate (${e.source}).`);
 
-  const client = await connect(o, log);
+  const link = await o.connect();
   const stats = { published: 0, failed: 0, skipped: 0, commands: 0, rejected: 0, desired: 0 };
   let lastFailLog = 0;
-  let offline = false;
-  client.on('offline', () => {
-    if (!offline)
-      log.warn(`Simulator: lost the MQTT broker at ${o.mqttUrl}; readings are skipped until it is back.`);
-    offline = true;
-  });
-  client.on('connect', () => {
-    if (offline) log.info('Simulator: MQTT broker back, publishing again.');
-    offline = false;
-  });
 
   const t0 = 0;
   const wallStart = Date.now();
@@ -258,26 +217,27 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     lastValues.set(r.assetId, { ...lastValues.get(r.assetId), ...r.properties, ...values });
     const keys = Object.keys(values);
     if (keys.length === 0) return; // everything dropped out: a real device sends nothing either
-    if (!client.connected) {
+    if (!link.connected) {
       stats.skipped++;
       return;
     }
     const $ts = Math.round(wallStart + ((r.time - t0) * 1000) / speed);
     hand.stamped(r.assetId, $ts, keys);
     const payload = JSON.stringify({ ...values, $ts });
-    client.publish(telemetryTopic(r.assetId), payload, { qos: 1 }, (err) => {
-      if (!err) {
+    link.publishTelemetry(r.assetId, payload).then(
+      () => {
         stats.published++;
-        return;
-      }
-      stats.failed++;
-      if (Date.now() - lastFailLog > 10_000) {
-        lastFailLog = Date.now();
-        log.warn(
-          `Simulator: publishing for ${r.assetId} failed: ${err.message} (${stats.failed} failed so far).`,
-        );
-      }
-    });
+      },
+      (err: unknown) => {
+        stats.failed++;
+        if (Date.now() - lastFailLog > 10_000) {
+          lastFailLog = Date.now();
+          log.warn(
+            `Simulator: publishing for ${r.assetId} failed: ${(err as Error).message} (${stats.failed} failed so far).`,
+          );
+        }
+      },
+    );
   };
 
   const world = o.world;
@@ -336,7 +296,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
         }
     }
   } catch (e) {
-    client.end(true);
+    link.abort();
     throw e;
   }
 
@@ -355,7 +315,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     try {
       scheduleScenarioEvent(sim.runner, e);
     } catch (err) {
-      client.end(true);
+      link.abort();
       throw new TwinloopError('ValidationFailed', `Scenario event at ${at}: ${(err as Error).message}`, {
         cause: err,
       });
@@ -376,16 +336,17 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       });
       // A simulated reading crossed the one sent in flight: repeat the sent values once after it,
       // so that what was sent stands as the latest (in the graph and at the top of history).
-      if (repeat && client.connected) {
+      if (repeat && link.connected) {
         const $ts = repeat.repeatAfter + 1;
         const values = Object.fromEntries(repeat.names.map((n) => [n, e.values[n]]));
         hand.stamped(e.twinId, $ts, repeat.names);
-        client.publish(telemetryTopic(e.twinId), JSON.stringify({ ...values, $ts }), { qos: 1 });
+        // Best effort, as the repeat always was: a lost one leaves the simulated value latest.
+        link.publishTelemetry(e.twinId, JSON.stringify({ ...values, $ts })).catch(() => undefined);
       }
     }
   });
 
-  const onControl = (topic: string, payload: Buffer): void => {
+  const onControl = (topic: string, payload: Uint8Array): void => {
     const target = parseDeviceTopic(topic);
     if (!target) return;
     const sim = runnerOf.get(target.twinId);
@@ -424,13 +385,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       log.warn(`Simulator: ${target.twinId} cannot apply ${topic}: ${(e as Error).message}`);
     }
   };
-  client.on('message', onControl);
-  await new Promise<void>((resolve) => {
-    client.subscribe([...DEVICE_CONTROL_FILTERS], { qos: 1 }, (err) => {
-      if (err) log.warn(`Simulator: cannot subscribe to commands and desired state: ${err.message}`);
-      resolve();
-    });
-  });
+  await link.receiveControl(onControl);
   for (const r of runners) r.start();
 
   let stopped: Promise<void> | undefined;
@@ -471,12 +426,8 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       (stopped ??= (async () => {
         offLive?.();
         for (const r of runners) r.stop();
-        // Wait for in-flight PUBACKs, but never hang a shutdown on a vanished broker.
-        await Promise.race([
-          new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
-          new Promise<void>((resolve) => setTimeout(resolve, 2000).unref()),
-        ]);
-        if (client.connected || client.disconnecting) client.end(true);
+        // Waits for in-flight acknowledgements, but never hangs a shutdown on a vanished broker.
+        await link.close();
       })()),
   };
 }
@@ -485,60 +436,4 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
 function variationFor(model: { layout: { parameters: readonly string[] } }): Record<string, number> {
   const wanted: Record<string, number> = { wearRate: 0.2, frictionLoss: 0.1, baseVibration: 0.1 };
   return Object.fromEntries(Object.entries(wanted).filter(([p]) => model.layout.parameters.includes(p)));
-}
-
-/**
- * A pilot folder's models, twins and relationships as a simulator sees them, for `twinloop simulate`
- * run without a platform in-process: the catalog, the twins, and a world answering from the files.
- */
-export async function pilotWorkspace(
-  pilot: string,
-  options: { assets?: number } = {},
-): Promise<
-  Pick<SimulatorOptions, 'catalog' | 'twins' | 'world' | 'scenario'> & {
-    /** The pilot's twins and relationships (ADT JSON), generated fleet included. */
-    files: ReturnType<typeof readPilot>;
-  }
-> {
-  const files = readPilot(pilot, options);
-  const modelsDir = path.join(files.dir, 'models');
-  const parsed = parseDtdl(
-    readdirSync(modelsDir)
-      .filter((f) => f.endsWith('.json'))
-      .sort()
-      .map((f) => ({ source: path.join(modelsDir, f), text: readFileSync(path.join(modelsDir, f), 'utf8') })),
-  );
-  if (!isValidResult(parsed))
-    throw new TwinloopError('DTDLParserError', `Pilot ${files.name}: its models are invalid.`, {
-      problems: parsed.problems,
-    });
-  const models: ModelLookup = {
-    getInterface: (id) => parsed.interfaces.get(id),
-    isOfModel: (m, b) => m === b || (parsed.interfaces.get(m)?.ancestors.includes(b) ?? false),
-  };
-  const twins = files.twins.map((t) => ({
-    id: String(t.$dtId),
-    modelId: String((t.$metadata as { $model?: unknown } | undefined)?.$model ?? ''),
-  }));
-  const byId = new Map(files.twins.map((t) => [String(t.$dtId), t]));
-  const rels = files.relationships.map((r) => ({
-    source: String(r.$sourceId),
-    target: String(r.$targetId),
-    name: String(r.$relationshipName),
-  }));
-  const world: SimulatorWorld = {
-    property: (id, name) => byId.get(id)?.[name],
-    related: (id, name, direction) =>
-      direction === 'outgoing'
-        ? rels.filter((r) => r.source === id && r.name === name).map((r) => r.target)
-        : rels.filter((r) => r.target === id && r.name === name).map((r) => r.source),
-    latest: (id, name) => byId.get(id)?.[name],
-  };
-  return {
-    catalog: await loadBehaviourCatalog(pilot, models),
-    twins,
-    world,
-    ...(files.scenario ? { scenario: files.scenario } : {}),
-    files,
-  };
 }

@@ -5,9 +5,10 @@
  */
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API, startTestPlatform, tempDataDir, waitFor } from '../../test/platform/platform-fixture.js';
-import type { Platform } from './platform.js';
-import { startSimulator, type Simulator } from './simulator.js';
+import { API, startTestPlatform, tempDataDir, waitFor } from '../../../test/platform/platform-fixture.js';
+import type { Platform } from '../../app/platform.js';
+import { startMqttSimulator as startSimulator } from '../../adapters/mqtt/mqtt-simulator-publisher.js';
+import type { Simulator } from './device-simulator.js';
 
 const data = tempDataDir('twinloop-handover-');
 let p: Platform;

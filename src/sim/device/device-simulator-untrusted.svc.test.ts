@@ -6,9 +6,10 @@
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../test/platform/platform-fixture.js';
-import { shippedPilotsDir } from './pilot-files.js';
-import { pilotWorkspace, startSimulator } from './simulator.js';
+import { waitFor } from '../../../test/platform/platform-fixture.js';
+import { startMqttSimulator as startSimulator } from '../../adapters/mqtt/mqtt-simulator-publisher.js';
+import { shippedPilotsDir } from '../../app/pilot-files.js';
+import { pilotWorkspace } from '../../app/pilot-workspace.js';
 
 const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 

@@ -1,0 +1,57 @@
+/**
+ * Storage: the SQLite database of the data folder (models, twins, history, dead letters, credentials,
+ * jobs, event routes, behaviour parameters), its commits timed into the metrics registry from the
+ * start, and its background integrity check when the database is too big to check before starting.
+ * Closing flushes and closes the database.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { createCommitMetrics } from '../../adapters/metrics/prometheus-platform-metrics.js';
+import { openSqliteStorage, type SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { TwinloopConfig } from '../config.js';
+import { readPilotRecord } from '../runtime-files.js';
+import { subsystem, type Subsystem } from './subsystem.js';
+
+export interface StorageSubsystem extends Subsystem {
+  storage: SqliteStorage;
+}
+
+export function startStorage(o: {
+  config: Readonly<Pick<TwinloopConfig, 'dataDir' | 'history' | 'storage' | 'deadLetters'>>;
+  logger: Logger;
+  metrics: Registry;
+}): Promise<StorageSubsystem> {
+  const { config, logger } = o;
+  return subsystem(logger, (closers) => {
+    const recorders = createCommitMetrics(o.metrics);
+    const storage = openSqliteStorage({
+      dataDir: config.dataDir,
+      synchronous: config.history.synchronous,
+      // A seeded folder (pilot.json) whose database is missing or empty is damage, never a new install.
+      holdsData: readPilotRecord(config.dataDir) !== undefined,
+      checkIntegrity: config.storage.integrityCheckMaxMB > 0,
+      integrityCheckMaxBytes: config.storage.integrityCheckMaxMB * 1024 * 1024,
+      history: { onCommit: (info) => recorders.observeHistoryCommit(info) },
+      deadLetters: {
+        maxPayloadBytes: config.deadLetters.maxPayloadBytes,
+        maxBytes: config.deadLetters.maxMB * 1024 * 1024,
+      },
+    });
+    closers.push(() => storage.close());
+    if (config.storage.integrityCheckMaxMB > 0 && !storage.integrity.checked) {
+      // Too big to check before starting: checked in a worker thread; damage makes /readyz fail.
+      logger.warn(
+        { bytes: storage.integrity.bytes, maxMB: config.storage.integrityCheckMaxMB },
+        'the database is larger than storage.integrityCheckMaxMB: its integrity is checked in the background',
+      );
+      const check = storage.checkInBackground((r) => {
+        if ('error' in r) logger.warn({ reason: r.error }, 'the background integrity check did not finish');
+        else if (r.problems.length)
+          logger.error({ file: storage.file, problems: r.problems }, 'the database is damaged: restore it');
+        else logger.info({ file: storage.file }, 'background integrity check: ok');
+      });
+      closers.push(() => check.stop());
+    }
+    return { storage };
+  });
+}
