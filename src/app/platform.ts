@@ -314,20 +314,20 @@ async function startLocked(
     // ---- retention: history (when configured) and dead letters (by age and by size, by default)
     const historyRetentionMs = config.history.retentionDays * 86_400_000;
     const letterRetentionMs = config.deadLetters.retentionDays * 86_400_000;
-    const prune = () => {
+    const prune = async () => {
       try {
         const now = Date.now();
         const points = historyRetentionMs > 0 ? storage.history.prune(now - historyRetentionMs) : 0;
         const letters =
-          (letterRetentionMs > 0 ? storage.deadLetters.prune(now - letterRetentionMs) : 0) +
-          storage.deadLetters.pruneToSize();
+          (letterRetentionMs > 0 ? await storage.deadLetters.prune(now - letterRetentionMs) : 0) +
+          (await storage.deadLetters.pruneToSize());
         if (points || letters) logger.info({ points, deadLetters: letters }, 'retention: pruned');
       } catch (e) {
         logger.error({ err: e }, 'retention: prune failed');
       }
     };
-    prune();
-    const retentionTimer = setInterval(prune, 3600_000);
+    await prune();
+    const retentionTimer = setInterval(() => void prune(), 3600_000);
     retentionTimer.unref();
     closers.push(() => clearInterval(retentionTimer));
 
@@ -395,14 +395,12 @@ async function startLocked(
       live.subscribe((events) => {
         for (const e of events) {
           if (e.type !== 'twinDeleted') continue;
-          try {
-            storage.credentials.revokeTwin(e.workspace, e.twinId);
-          } catch (err) {
+          storage.credentials.revokeTwin(e.workspace, e.twinId).catch((err: unknown) => {
             mqttLogger.error(
               { err, twin: e.twinId },
               'could not revoke the device credentials of a deleted twin',
             );
-          }
+          });
         }
       }),
     );
@@ -457,10 +455,17 @@ async function startLocked(
       // The shadow restarts with the new values; the simulated device (the "real" asset) is left alone.
       onApplied: (id) => shadow?.forget(id),
     });
+    await calibration.load();
     closers.push(
       live.subscribe((evs) => {
         for (const e of evs)
-          if (e.type === 'twinDeleted' && e.workspace === workspace) calibration.deleteTwin(e.twinId);
+          if (e.type === 'twinDeleted' && e.workspace === workspace)
+            calibration.deleteTwin(e.twinId).catch((err: unknown) => {
+              logger.error(
+                { err, twin: e.twinId },
+                'could not delete the behaviour parameters of a deleted twin',
+              );
+            });
       }),
     );
 
