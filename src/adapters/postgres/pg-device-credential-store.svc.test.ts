@@ -52,7 +52,7 @@ describe('PgDeviceCredentialStore', () => {
         'SELECT octet_length(digest) AS n FROM device_credentials',
       );
       expect(rows.rows).toEqual([{ n: 32 }]);
-      const all = await fx.db.query('SELECT * FROM device_credentials');
+      const all = await fx.db.query<{ digest: Buffer }>('SELECT * FROM device_credentials');
       expect(JSON.stringify(all.rows)).not.toContain(secret);
       expect(
         JSON.stringify(all.rows.map((r: { digest: Buffer }) => r.digest.toString('base64url'))),
