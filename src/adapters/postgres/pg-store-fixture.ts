@@ -23,7 +23,7 @@ export async function pgStoreFixture<S>(
     store: make(db),
     db,
     async reopen() {
-      await db.close();
+      await db.close().catch(() => undefined); // a test may have closed it already
       db = await pgTestDatabase(migrations, schema);
       fx.db = db;
       fx.store = make(db);
