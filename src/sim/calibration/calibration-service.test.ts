@@ -10,6 +10,7 @@ import { tempStorage } from '../../adapters/sqlite/sqlite-test-fixture.js';
 import { TwinloopError } from '../../core/errors/errors.js';
 import { isValidResult, parseDtdl } from '../../core/models/dtdl/parse-dtdl.js';
 import type { ModelLookup } from '../../core/models/model-types.js';
+import type { CalibrationRecord } from '../../core/ports/behaviour-parameter-store.js';
 import type { HistoryPoint } from '../../core/ports/storage-ports.js';
 import { BehaviourCatalog, compileBehaviour, seededRandom } from '../behaviour/index.js';
 import { solveIvp } from '../solvers/solve-ivp.js';
@@ -278,6 +279,60 @@ describe('CalibrationService on SQLite history', () => {
     await expect(s.apply('pump-1', 'nope')).rejects.toMatchObject({ code: 'NotFound' });
     expect(() => s.parameters('tank-1')).toThrow(expect.objectContaining({ code: 'NotFound' }) as Error);
     await expect(s.list('ghost')).rejects.toMatchObject({ code: 'DigitalTwinNotFound' });
+  });
+
+  it('serves applied parameters from memory: loaded once, updated on writes, no store read per call', async () => {
+    const calls: string[] = [];
+    const real = fx.storage.behaviour;
+    const counting = new Proxy(real, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function'
+          ? (...args: unknown[]) => {
+              calls.push(String(prop));
+              return (v as (...a: unknown[]) => unknown).apply(target, args);
+            }
+          : v;
+      },
+    });
+    await real.put({
+      workspace: 'default',
+      twinId: 'pump-1',
+      behaviour: 'pump-line-pump',
+      values: { frictionLoss: 0.2 },
+      appliedAt: 1,
+    });
+    const s = await service({ store: counting });
+    expect(calls).toEqual(['listParameters']);
+    for (let i = 0; i < 1000; i++) expect(s.applied('pump-1')).toEqual({ frictionLoss: 0.2 });
+    expect(s.parameters('pump-1').parameters.frictionLoss!.value).toBe(0.2);
+    expect(calls).toEqual(['listParameters']);
+    await s.reset('pump-1');
+    expect(s.applied('pump-1')).toBeUndefined();
+    expect(await real.get('default', 'pump-1')).toBeUndefined();
+    // A failed write leaves memory as the store is: nothing applied.
+    const failing = new CalibrationService({
+      workspace: 'default',
+      store: {
+        ...counting,
+        listParameters: () => Promise.resolve([]),
+        put: () => Promise.reject(new Error('disk full')),
+        getCalibration: (_w: string, twinId: string, id: string) =>
+          Promise.resolve({
+            id,
+            twinId,
+            behaviour: 'pump-line-pump',
+            base: {},
+            values: { frictionLoss: 0.3 },
+          } as unknown as CalibrationRecord),
+      } as typeof real,
+      history: () => [],
+      twin: () => ({ modelId: PUMP_ID }),
+      behaviours: catalog,
+    });
+    await failing.load();
+    await expect(failing.apply('pump-1', 'c1')).rejects.toThrow('disk full');
+    expect(failing.applied('pump-1')).toBeUndefined();
   });
 
   it('says when the history read was cut, and refuses a calibration of another behaviour', async () => {

@@ -199,6 +199,7 @@ function parseTime(v: unknown, name: string, problems: Problem[]): number | unde
 /**
  * @example
  *   const calibration = new CalibrationService({ ... });
+ *   await calibration.load(); // the applied parameters, kept in memory
  *   await createHttpServer({ ..., plugins: [calibrationPlugin({ calibration })] });
  */
 export function calibrationPlugin(options: CalibrationPluginOptions): FastifyPluginAsync {
