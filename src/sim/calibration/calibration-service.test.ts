@@ -314,7 +314,11 @@ describe('CalibrationService on SQLite history', () => {
     const failing = new CalibrationService({
       workspace: 'default',
       store: {
-        ...counting,
+        get: (w: string, t: string) => real.get(w, t),
+        delete: (w: string, t: string) => real.delete(w, t),
+        addCalibration: (r: CalibrationRecord) => real.addCalibration(r),
+        listCalibrations: (w: string, t: string) => real.listCalibrations(w, t),
+        deleteTwin: (w: string, t: string) => real.deleteTwin(w, t),
         listParameters: () => Promise.resolve([]),
         put: () => Promise.reject(new Error('disk full')),
         getCalibration: (_w: string, twinId: string, id: string) =>
@@ -325,7 +329,7 @@ describe('CalibrationService on SQLite history', () => {
             base: {},
             values: { frictionLoss: 0.3 },
           } as unknown as CalibrationRecord),
-      } as typeof real,
+      },
       history: () => [],
       twin: () => ({ modelId: PUMP_ID }),
       behaviours: catalog,
