@@ -107,6 +107,11 @@ describe('PgDeadLetterStore bounds and commits', () => {
     expect(commits.reduce((a, b) => a + b, 0)).toBe(300);
     const all = await fx.store.list({ workspace: 'default', limit: 1000 });
     expect(all.map((d) => d.time)).toEqual(Array.from({ length: 300 }, (_, i) => 1_299 - i));
+    // flush() waits for what is queued (as a close would).
+    const pending = fx.store.add([letter(999, 5)]);
+    await fx.store.flush();
+    expect(await fx.store.count('default')).toBe(301);
+    await pending;
   });
 
   it('rejects every waiter of a failed commit with StorageError, and never throws past it', async () => {
