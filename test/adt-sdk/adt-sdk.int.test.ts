@@ -92,7 +92,7 @@ describe('@azure/digital-twins-core SDK over HTTPS', () => {
     const series = s.w.storage.history.listSeries('default', 'room-1').find((x) => x.path === 'humidity');
     expect(series?.lastValue).toBe(56);
     // The value outside the model is kept, not dropped.
-    const letters = s.w.storage.deadLetters.list({ workspace: 'default', limit: 10, twinId: 'room-1' });
+    const letters = await s.w.storage.deadLetters.list({ workspace: 'default', limit: 10, twinId: 'room-1' });
     expect(
       letters.some((l) => l.code === 'InvalidTelemetry' && l.reason.includes('1 value(s) not stored')),
     ).toBe(true);

@@ -55,7 +55,7 @@ describe('twinloop simulate --assets', () => {
       const soc = p.graph.getTwin('ev-010')?.telemetry.stateOfCharge?.value as number;
       expect(soc).toBeGreaterThan(0);
       expect(soc).toBeLessThanOrEqual(100);
-      expect(p.storage.deadLetters.count('default')).toBe(0);
+      expect(await p.storage.deadLetters.count('default')).toBe(0);
     } finally {
       await p.stop();
     }

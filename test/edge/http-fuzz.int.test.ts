@@ -117,7 +117,7 @@ describe('HTTP fuzz', () => {
         async (c) => {
           const t = ts++;
           const body = 'v' in c ? JSON.stringify({ $ts: t, humidity: c.v }) : c.b;
-          const dead = s.w.storage.deadLetters.count('default');
+          const dead = await s.w.storage.deadLetters.count('default');
           const r = await rawRequest(
             port,
             'POST',
@@ -138,7 +138,7 @@ describe('HTTP fuzz', () => {
             expect(points.some((p) => p.ts === t && p.value === (Object.is(c.v, -0) ? 0 : c.v))).toBe(true);
           }
           if (r.status >= 400 && r.status !== 415)
-            expect(s.w.storage.deadLetters.count('default')).toBe(dead + 1);
+            expect(await s.w.storage.deadLetters.count('default')).toBe(dead + 1);
         },
       ),
       { numRuns: 200 },

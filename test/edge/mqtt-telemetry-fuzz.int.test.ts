@@ -113,7 +113,7 @@ describe('MQTT telemetry fuzz', () => {
     const after = counts();
     expect(after.dead).toBe(before.dead + 1);
     expect(after.accepted).toBe(before.accepted);
-    const [letter] = stack.deadLetters.list({ workspace: 'default', limit: 1 });
+    const [letter] = await stack.deadLetters.list({ workspace: 'default', limit: 1 });
     expect(letter).toMatchObject({ code: 'InvalidTelemetry' });
     expect(letter!.problems?.[0]).toMatchObject({ code: 'json.key.forbidden', pointer: '/__proto__' });
     expect(letter!.reason).toMatch(/"__proto__" is not allowed/);
@@ -129,7 +129,7 @@ describe('MQTT telemetry fuzz', () => {
         // nothing acknowledged is lost: each message is either accepted or dead-lettered
         expect(after.accepted - before.accepted + (after.dead - before.dead)).toBe(made.length);
         for (const c of made) if (c.valid) expect(stored(c.valid.ts, c.valid.value)).toBe(true);
-        const letters = stack.deadLetters.list({
+        const letters = await stack.deadLetters.list({
           workspace: 'default',
           limit: after.dead - before.dead || 1,
         });

@@ -123,7 +123,7 @@ describe('device credential routes on hostile input', () => {
 
   it('refuses hostile keys, deep and huge JSON, bad UTF-8, other media types and cross-site writes', async () => {
     const path = `/devices/${twinId}/credentials`;
-    const before = platform.storage.credentials.list('default', twinId).length;
+    const before = (await platform.storage.credentials.list('default', twinId)).length;
     const cases: [string | Buffer, Record<string, string>, number, string][] = [
       ['{"__proto__":{"label":"x"}}', {}, 400, 'BadRequest'],
       ['{"label":"a","constructor":{"prototype":1}}', {}, 400, 'BadRequest'],
@@ -138,12 +138,12 @@ describe('device credential routes on hostile input', () => {
       expect(r.status, `${String(body).slice(0, 40)} ${JSON.stringify(headers)}`).toBe(status);
       expect(await codeOf(r)).toBe(code);
     }
-    expect(platform.storage.credentials.list('default', twinId)).toHaveLength(before);
+    expect(await platform.storage.credentials.list('default', twinId)).toHaveLength(before);
   });
 
   it('bounds the credentials one twin may hold', async () => {
     const path = `/devices/${twinId}/credentials`;
-    let held = platform.storage.credentials.list('default', twinId).length;
+    let held = (await platform.storage.credentials.list('default', twinId)).length;
     while (held < 20) {
       expect((await api('POST', path, {})).status).toBe(201);
       held++;
@@ -151,6 +151,6 @@ describe('device credential routes on hostile input', () => {
     const r = await api('POST', path, { label: 'one too many' });
     expect(r.status).toBe(409);
     expect(await codeOf(r)).toBe('Conflict');
-    expect(platform.storage.credentials.list('default', twinId)).toHaveLength(20);
+    expect(await platform.storage.credentials.list('default', twinId)).toHaveLength(20);
   });
 });

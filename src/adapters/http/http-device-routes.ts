@@ -98,13 +98,17 @@ export function registerDeviceRoutes(app: FastifyInstance, options: DeviceRoutes
           'BadRequest',
           `Unknown member(s) ${unknown.join(', ')}: only "label" is allowed.`,
         );
-      if (credentials.list(workspace, twinId).length >= MAX_CREDENTIALS_PER_TWIN)
+      if ((await credentials.list(workspace, twinId)).length >= MAX_CREDENTIALS_PER_TWIN)
         throw new TwinloopError(
           'Conflict',
           `Twin '${twinId}' already has ${MAX_CREDENTIALS_PER_TWIN} device credentials, the most one twin may hold: revoke one first (DELETE /devices/${twinId}/credentials/{id}).`,
         );
       const label = body.label;
-      const issued = credentials.create({ workspace, twinId, ...(label !== undefined ? { label } : {}) });
+      const issued = await credentials.create({
+        workspace,
+        twinId,
+        ...(label !== undefined ? { label } : {}),
+      });
       return reply.code(201).send({
         ...view(issued.credential),
         token: issued.token,
@@ -128,7 +132,7 @@ export function registerDeviceRoutes(app: FastifyInstance, options: DeviceRoutes
     async (req) => {
       const { twinId } = req.params as { twinId: string };
       existing(options, twinId);
-      return { value: credentials.list(workspace, twinId).map(view) };
+      return { value: (await credentials.list(workspace, twinId)).map(view) };
     },
   );
 
@@ -143,8 +147,8 @@ export function registerDeviceRoutes(app: FastifyInstance, options: DeviceRoutes
     },
     async (req, reply) => {
       const { twinId, id } = req.params as { twinId: string; id: string };
-      const owned = credentials.list(workspace, twinId).some((c) => c.id === id);
-      if (!owned || !credentials.revoke(workspace, id)) {
+      const owned = (await credentials.list(workspace, twinId)).some((c) => c.id === id);
+      if (!owned || !(await credentials.revoke(workspace, id))) {
         throw new TwinloopError('NotFound', `Twin '${twinId}' has no device credential '${id}'.`);
       }
       options.onRevoked?.(id);

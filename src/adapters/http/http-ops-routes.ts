@@ -140,7 +140,7 @@ export function registerOpsRoutes(
     async (req) => {
       const q = req.query as { limit?: number; before?: number; source?: string; twinId?: string };
       const limit = q.limit ?? 100;
-      const letters = options.deadLetters.list({
+      const letters = await options.deadLetters.list({
         workspace: ws.name,
         limit,
         maxBytes: options.maxDeadLetterPageBytes ?? DEFAULT_DEAD_LETTER_PAGE_BYTES,
@@ -149,7 +149,7 @@ export function registerOpsRoutes(
         ...(q.twinId ? { twinId: q.twinId } : {}),
       });
       const out: Record<string, unknown> = {
-        total: options.deadLetters.count(ws.name),
+        total: await options.deadLetters.count(ws.name),
         value: letters.map(deadLetterJson),
       };
       // A page ends at `limit` letters or at the byte budget: either way there may be more.
@@ -157,13 +157,15 @@ export function registerOpsRoutes(
       const more =
         letters.length === limit ||
         (last?.id !== undefined &&
-          options.deadLetters.list({
-            workspace: ws.name,
-            limit: 1,
-            beforeId: last.id,
-            ...(q.source ? { source: q.source } : {}),
-            ...(q.twinId ? { twinId: q.twinId } : {}),
-          }).length > 0);
+          (
+            await options.deadLetters.list({
+              workspace: ws.name,
+              limit: 1,
+              beforeId: last.id,
+              ...(q.source ? { source: q.source } : {}),
+              ...(q.twinId ? { twinId: q.twinId } : {}),
+            })
+          ).length > 0);
       if (more && last?.id !== undefined)
         out.nextLink = nextLink(req, { before: String(last.id), limit: String(limit) });
       return out;

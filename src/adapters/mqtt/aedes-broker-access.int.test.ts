@@ -92,8 +92,8 @@ afterEach(async () => {
 describe('AedesBroker principals', () => {
   it('a device credential publishes only its twin, reads only its commands and desired state, and its client id is its twin id', async () => {
     await start({ token: 'platform-secret' });
-    const pump1 = credentials.create({ workspace: 'default', twinId: 'pump-1' });
-    const pump2 = credentials.create({ workspace: 'default', twinId: 'pump-2' });
+    const pump1 = await credentials.create({ workspace: 'default', twinId: 'pump-1' });
+    const pump2 = await credentials.create({ workspace: 'default', twinId: 'pump-2' });
     // Another client id than the twin's, or a foreign credential for it, is refused.
     expect(await refused({ clientId: 'gateway', password: pump1.token })).toMatchObject({ code: 2 });
     const dev = await connect({ clientId: 'pump-1', username: 'pump-1', password: pump1.token });
@@ -123,8 +123,8 @@ describe('AedesBroker principals', () => {
 
   it('a device cannot take over another device session; its own reconnect replaces its session', async () => {
     await start({ token: 'platform-secret' });
-    const pump1 = credentials.create({ workspace: 'default', twinId: 'pump-1' });
-    const pump3 = credentials.create({ workspace: 'default', twinId: 'pump-3' });
+    const pump1 = await credentials.create({ workspace: 'default', twinId: 'pump-1' });
+    const pump3 = await credentials.create({ workspace: 'default', twinId: 'pump-3' });
     const dev1 = await connect({ clientId: 'pump-1', password: pump1.token });
     expect(await refused({ clientId: 'pump-1', password: pump3.token })).toMatchObject({ code: 2 });
     expect(await refused({ clientId: 'pump-1', password: 'platform-wrong' })).toMatchObject({ code: 4 });
@@ -134,12 +134,12 @@ describe('AedesBroker principals', () => {
     await closed(dev1);
     expect(again.connected).toBe(true);
     // A revoked credential no longer connects.
-    credentials.revoke('default', pump1.credential.id);
+    await credentials.revoke('default', pump1.credential.id);
     expect(await refused({ clientId: 'pump-1', password: pump1.token })).toMatchObject({ code: 4 });
   });
 
   it('refuses a device as "server unavailable" when its credential cannot be checked, and logs it', async () => {
-    const issued = credentials.create({ workspace: 'default', twinId: 'pump-1' });
+    const issued = await credentials.create({ workspace: 'default', twinId: 'pump-1' });
     await start({
       token: 'platform-secret',
       credentials: {
@@ -150,6 +150,83 @@ describe('AedesBroker principals', () => {
     });
     expect(await refused({ clientId: 'pump-1', password: issued.token })).toMatchObject({ code: 3 });
     expect(logs.some((l) => l.includes('database is locked'))).toBe(true);
+  });
+
+  it('refuses as "server unavailable" when the store answers too late, and a late grant lets nobody in', async () => {
+    const issued = await credentials.create({ workspace: 'default', twinId: 'pump-1' });
+    let release: () => void = () => undefined;
+    const answered = new Promise<void>((r) => (release = r));
+    await start({
+      token: 'platform-secret',
+      credentialTimeoutMs: 100,
+      credentials: {
+        verify: async (token) => {
+          await new Promise((r) => setTimeout(r, 400));
+          const c = await credentials.verify(token);
+          release();
+          return c;
+        },
+      },
+    });
+    const t0 = Date.now();
+    expect(await refused({ clientId: 'pump-1', password: issued.token })).toMatchObject({ code: 3 });
+    expect(Date.now() - t0).toBeLessThan(390); // refused at the timeout, not when the store answered
+    await answered;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(broker!.connectedClients).toBe(0);
+    expect(logs.some((l) => /longer than 100 ms/.test(l))).toBe(true);
+  });
+
+  it('refuses a device as "server unavailable" when the store rejects', async () => {
+    const issued = await credentials.create({ workspace: 'default', twinId: 'pump-1' });
+    await start({
+      token: 'platform-secret',
+      credentials: { verify: () => Promise.reject(new Error('connection reset by peer')) },
+    });
+    expect(await refused({ clientId: 'pump-1', password: issued.token })).toMatchObject({ code: 3 });
+    expect(logs.some((l) => l.includes('connection reset by peer'))).toBe(true);
+  });
+
+  it('refuses a connection whose credential is revoked while it is being checked', async () => {
+    const issued = await credentials.create({ workspace: 'default', twinId: 'pump-1' });
+    let checking: () => void = () => undefined;
+    const started = new Promise<void>((r) => (checking = r));
+    await start({
+      token: 'platform-secret',
+      credentials: {
+        verify: async (token) => {
+          const c = await credentials.verify(token); // still valid when read ...
+          checking();
+          await new Promise((r) => setTimeout(r, 150)); // ... revoked before the answer
+          return c;
+        },
+      },
+    });
+    const attempt = refused({ clientId: 'pump-1', password: issued.token });
+    await started;
+    await credentials.revoke('default', issued.credential.id);
+    broker!.disconnectCredential(issued.credential.id);
+    expect(await attempt).toMatchObject({ code: 4 });
+  });
+
+  it('checks the credential once at connect, never per packet', async () => {
+    const issued = await credentials.create({ workspace: 'default', twinId: 'pump-1' });
+    let verifies = 0;
+    await start({
+      token: 'platform-secret',
+      credentials: {
+        verify: (token) => {
+          verifies++;
+          return credentials.verify(token);
+        },
+      },
+    });
+    const dev = await connect({ clientId: 'pump-1', password: issued.token });
+    expect(await granted(dev, ['twins/pump-1/commands/+', 'twins/pump-1/desired', '#'])).toEqual([1, 1, 128]);
+    for (let i = 0; i < 20; i++)
+      await dev.publishAsync('twins/pump-1/telemetry', `{"$ts":${1000 + i},"temperature":${i}}`, { qos: 1 });
+    expect(raw('pump-1')).toHaveLength(20);
+    expect(verifies).toBe(1);
   });
 
   it('the platform token keeps full rights: $SYS, #, any twin', async () => {
@@ -177,7 +254,7 @@ describe('AedesBroker principals', () => {
     expect(seen.filter((t) => t.startsWith('$'))).toEqual([]);
     expect(a.connected).toBe(true);
     // A device credential is honoured without auth too: its holder takes over its own twin's id.
-    const cred = credentials.create({ workspace: 'default', twinId: 'pump-2' });
+    const cred = await credentials.create({ workspace: 'default', twinId: 'pump-2' });
     const dev = await connect({ clientId: 'pump-2', password: cred.token });
     await closed(a);
     expect(dev.connected).toBe(true);
@@ -209,10 +286,12 @@ describe('AedesBroker packet-size limit', () => {
     const big = await connect({ clientId: 'big' });
     big.publish('twins/pump-1/telemetry', `{"pad":"${'x'.repeat(200 * 1024)}"}`, { qos: 1 }, () => undefined);
     await closed(big);
-    expect(stack.deadLetters.count('default')).toBe(0);
+    expect(await stack.deadLetters.count('default')).toBe(0);
     // Between maxMessageBytes and the packet limit: acknowledged and dead-lettered as before.
     await good.publishAsync('twins/pump-1/telemetry', `{"pad":"${'x'.repeat(70 * 1024)}"}`, { qos: 1 });
-    expect(stack.deadLetters.list({ workspace: 'default', limit: 10 })[0]?.code).toBe('PayloadTooLarge');
+    expect((await stack.deadLetters.list({ workspace: 'default', limit: 10 }))[0]?.code).toBe(
+      'PayloadTooLarge',
+    );
     expect(good.connected).toBe(true);
   });
 

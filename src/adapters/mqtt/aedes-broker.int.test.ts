@@ -73,7 +73,7 @@ describe('AedesBroker', () => {
     await good.publishAsync('twins/pump-3/telemetry', '{"temperature": 30}', { qos: 1 });
     expect(raw('pump-3', 'temperature')).toHaveLength(1);
     expect(bad.connected).toBe(true);
-    const letters = stack.deadLetters.list({ workspace: 'default', limit: 100 }).reverse();
+    const letters = (await stack.deadLetters.list({ workspace: 'default', limit: 100 })).reverse();
     expect(letters.map((l) => l.code)).toEqual(cases.map((c) => c[2]));
     expect(letters.every((l) => l.clientId === 'bad-device' && l.source === 'mqtt')).toBe(true);
     expect(letters[0]!.reason).toMatch(/Malformed JSON at 1:17/);
@@ -93,7 +93,7 @@ describe('AedesBroker', () => {
     await pub.publishAsync('twins/pump-4/telemetry', '{"rpm": 1450}', { qos: 1 });
     await new Promise((r) => setTimeout(r, 100));
     expect(got.sort()).toEqual(['status/line-1', 'twins/pump-4/telemetry']);
-    expect(stack.deadLetters.count('default')).toBe(0);
+    expect(await stack.deadLetters.count('default')).toBe(0);
   });
 
   it('publishes commands and retained desired state from the platform; devices may not publish there', async () => {
@@ -116,7 +116,7 @@ describe('AedesBroker', () => {
     rogue.publish('twins/pump-1/commands/setRunning', '{"request":true}', { qos: 1 }, () => undefined);
     await new Promise((r) => setTimeout(r, 200));
     expect(got).toHaveLength(2);
-    expect(stack.deadLetters.count('default')).toBe(0);
+    expect(await stack.deadLetters.count('default')).toBe(0);
   });
 
   it('requires the token as the password when one is configured', async () => {

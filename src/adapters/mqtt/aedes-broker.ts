@@ -40,8 +40,16 @@ export interface AedesBrokerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
   /** The platform token: when set, clients must present it (or a device credential) as the MQTT password. */
   token?: string;
-  /** Device credentials: a client presenting one is that twin's device (see mqtt-access.ts). */
+  /**
+   * Device credentials: a client presenting one is that twin's device (see mqtt-access.ts). Checked
+   * once, at CONNECT: what it grants is kept for the connection, so packets never query the store.
+   */
   credentials?: Pick<DeviceCredentialStore, 'verify'>;
+  /**
+   * How long a credential check may take before the client is refused as "server unavailable"
+   * (CONNACK 3; the device retries), ms (default 5000). A late answer never lets it in.
+   */
+  credentialTimeoutMs?: number;
   /**
    * Largest MQTT packet accepted, bytes (default: twice maxMessageBytes, at least maxMessageBytes +
    * 64 KiB). A larger packet is refused as soon as its header is read and the client disconnected.
@@ -76,6 +84,9 @@ export class AedesBroker {
   private readonly maxMessageBytes: number;
   private readonly maxPacketBytes: number;
   private readonly principals = new WeakMap<Client, MqttPrincipal>();
+  private readonly credentialTimeoutMs: number;
+  /** Credential ids being checked now → revoked during the check (the connection is then refused). */
+  private readonly checking = new Map<string, { count: number; revoked: boolean }>();
   /** Ingests whose PUBACK is owed (close() waits for them). */
   private readonly owed = new OwedAcks();
   private readonly sockets = new Set<Socket>();
@@ -86,29 +97,46 @@ export class AedesBroker {
     this.scheme = new TopicScheme(options.topics);
     this.log = options.logger ?? silentLogger;
     this.maxMessageBytes = options.maxMessageBytes ?? 256 * 1024;
+    this.credentialTimeoutMs = Math.max(1, options.credentialTimeoutMs ?? 5000);
     this.tokenDigest = options.token === undefined ? undefined : digest(Buffer.from(options.token, 'utf8'));
     this.maxPacketBytes =
       options.maxPacketBytes ?? Math.max(2 * this.maxMessageBytes, this.maxMessageBytes + 64 * 1024);
     const aedesOptions: AedesOptions = {
       authenticate: (client, _username, password, done) => {
-        let principal: MqttPrincipal | string;
-        try {
-          principal = this.authenticate(client, password);
-        } catch (e) {
-          // The credential store failed: refuse for now ("server unavailable"), the device retries.
-          this.log.error(`MQTT client '${client.id}' not checked: ${(e as Error).message}`);
+        // aedes's hook takes a callback: the check is asynchronous (the credential store), so
+        // `done` is called exactly once, by whichever comes first of the answer and the timeout.
+        let answered = false;
+        const answer = (err: AuthenticateError | null, ok: boolean): void => {
+          if (answered) return;
+          answered = true;
+          clearTimeout(timer);
+          done(err, ok);
+        };
+        const unavailable = (why: string): void => {
+          // The credential store failed or is too slow: refuse for now ("server unavailable"), the device retries.
+          this.log.error(`MQTT client '${client.id}' not checked: ${why}`);
           const err = new Error('credentials cannot be checked now') as AuthenticateError;
           err.returnCode = 3;
-          return done(err, false);
-        }
-        if (typeof principal === 'string') {
-          this.log.warn(`MQTT client '${client.id}' refused: ${principal}`);
-          const err = new Error(principal) as AuthenticateError;
-          err.returnCode = principal.startsWith('client id') ? 2 : 4; // identifier rejected / bad user name or password
-          return done(err, false);
-        }
-        this.principals.set(client, principal);
-        done(null, true);
+          answer(err, false);
+        };
+        const timer = setTimeout(
+          () => unavailable(`the credential check took longer than ${this.credentialTimeoutMs} ms`),
+          this.credentialTimeoutMs,
+        );
+        this.authenticate(client, password).then(
+          (principal) => {
+            if (answered) return; // timed out: refused already, a late grant lets nobody in
+            if (typeof principal === 'string') {
+              this.log.warn(`MQTT client '${client.id}' refused: ${principal}`);
+              const err = new Error(principal) as AuthenticateError;
+              err.returnCode = principal.startsWith('client id') ? 2 : 4; // identifier rejected / bad user name or password
+              return answer(err, false);
+            }
+            this.principals.set(client, principal);
+            answer(null, true);
+          },
+          (e: unknown) => unavailable(e instanceof Error ? e.message : String(e)),
+        );
       },
       authorizeSubscribe: (client, sub, callback) => {
         const principal = this.principals.get(client) ?? { kind: 'anonymous' };
@@ -164,11 +192,12 @@ export class AedesBroker {
   }
 
   /** The client's principal, or why it is refused (a message starting "client id" is CONNACK 2, else 4). */
-  private authenticate(client: Client, password: Buffer | undefined): MqttPrincipal | string {
+  private async authenticate(client: Client, password: Buffer | undefined): Promise<MqttPrincipal | string> {
     const given = password?.toString('utf8');
     let principal: MqttPrincipal | undefined;
-    if (given !== undefined && parseDeviceToken(given)) {
-      const credential = this.options.credentials?.verify(given);
+    const token = given === undefined ? undefined : parseDeviceToken(given);
+    if (given !== undefined && token) {
+      const credential = await this.verifyCredential(token.id, given);
       if (!credential) return 'unknown or revoked device credential';
       if (client.id !== credential.twinId)
         return `client id '${client.id}' is not the credential's twin: a device connects with its twin id ('${credential.twinId}') as client id`;
@@ -187,6 +216,24 @@ export class AedesBroker {
         return `client id '${client.id}' is in use by a connected client`;
     }
     return principal;
+  }
+
+  /** Verifies a device token; undefined also when its credential was revoked while it was being checked. */
+  private async verifyCredential(
+    id: string,
+    token: string,
+  ): Promise<Awaited<ReturnType<DeviceCredentialStore['verify']>>> {
+    const store = this.options.credentials;
+    if (!store) return undefined;
+    const entry = this.checking.get(id) ?? { count: 0, revoked: false };
+    entry.count++;
+    this.checking.set(id, entry);
+    try {
+      const credential = await store.verify(token);
+      return entry.revoked ? undefined : credential;
+    } finally {
+      if (--entry.count === 0) this.checking.delete(id);
+    }
   }
 
   /** The bound port (after start). */
@@ -294,6 +341,9 @@ export class AedesBroker {
 
   /** Disconnects every client connected with this device credential (it was revoked); returns how many. */
   disconnectCredential(credentialId: string): number {
+    // A connection whose check of this credential is under way is refused when the check ends.
+    const checking = this.checking.get(credentialId);
+    if (checking) checking.revoked = true;
     const clients = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
     let n = 0;
     for (const c of Object.values(clients)) {

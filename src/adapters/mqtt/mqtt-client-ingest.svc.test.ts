@@ -29,9 +29,9 @@ function raw(twinId: string, path: string) {
     .points;
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -75,12 +75,12 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
     await pub.publishAsync(topic('pump-1'), '{"$ts":1000,"temperature":21}', { qos: 1 });
     await pub.publishAsync(topic('ghost'), '{"temperature":21}', { qos: 1 });
     await pub.publishAsync(topic('pump-1'), '{"temperature":', { qos: 1 });
-    await until(() => raw('pump-1', 'temperature').length === 1 && stack.deadLetters.count('default') === 2);
+    await until(
+      async () =>
+        raw('pump-1', 'temperature').length === 1 && (await stack.deadLetters.count('default')) === 2,
+    );
     expect(
-      stack.deadLetters
-        .list({ workspace: 'default', limit: 10 })
-        .map((l) => l.code)
-        .sort(),
+      (await stack.deadLetters.list({ workspace: 'default', limit: 10 })).map((l) => l.code).sort(),
     ).toEqual(['DigitalTwinNotFound', 'InvalidTelemetry']);
   });
 

@@ -20,11 +20,11 @@ describe('SqliteBehaviourParameterStore extras', () => {
     const fx = tempStorage();
     try {
       const base = { workspace: 'ws', twinId: 't', behaviour: 'b', appliedAt: 1 };
-      expect(() => fx.storage.behaviour.put({ ...base, values: { a: NaN } })).toThrow(
-        expect.objectContaining({ code: 'BadRequest' }) as Error,
-      );
-      expect(fx.storage.behaviour.get('ws', 't')).toBeUndefined();
-      expect(() => fx.storage.behaviour.listCalibrations('ws', 't', 0)).toThrow(/limit/);
+      await expect(fx.storage.behaviour.put({ ...base, values: { a: NaN } })).rejects.toMatchObject({
+        code: 'BadRequest',
+      });
+      expect(await fx.storage.behaviour.get('ws', 't')).toBeUndefined();
+      await expect(fx.storage.behaviour.listCalibrations('ws', 't', 0)).rejects.toThrow(/limit/);
     } finally {
       await fx.cleanup();
     }
@@ -41,7 +41,13 @@ describe('SqliteBehaviourParameterStore extras', () => {
         .run();
       old.close();
       const storage = openSqliteStorage({ dataDir, synchronous: 'NORMAL' });
-      storage.behaviour.put({ workspace: 'ws', twinId: 't', behaviour: 'b', values: { k: 2 }, appliedAt: 3 });
+      await storage.behaviour.put({
+        workspace: 'ws',
+        twinId: 't',
+        behaviour: 'b',
+        values: { k: 2 },
+        appliedAt: 3,
+      });
       expect(storage.models.list('ws').map((m) => m.id)).toEqual(['dtmi:a;1']);
       await storage.close();
       const raw = new Database(`${dataDir}/twinloop.db`, { readonly: true });

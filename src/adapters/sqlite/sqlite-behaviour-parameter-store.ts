@@ -53,7 +53,8 @@ function checkValues(values: Record<string, number>): void {
 export class SqliteBehaviourParameterStore implements BehaviourParameterStore {
   constructor(private readonly db: Database.Database) {}
 
-  get(workspace: string, twinId: string): BehaviourParameters | undefined {
+  // Synchronous inside (better-sqlite3), asynchronous to the port: a throw becomes a rejection.
+  async get(workspace: string, twinId: string): Promise<BehaviourParameters | undefined> {
     let row: ParameterRow | undefined;
     try {
       row = this.db
@@ -64,19 +65,21 @@ export class SqliteBehaviourParameterStore implements BehaviourParameterStore {
     } catch (e) {
       throw storageError('Cannot read behaviour parameters', e);
     }
-    if (!row) return undefined;
-    const out: BehaviourParameters = {
-      workspace: row.workspace,
-      twinId: row.twin_id,
-      behaviour: row.behaviour,
-      values: JSON.parse(row.vals) as Record<string, number>,
-      appliedAt: row.applied_at,
-    };
-    if (row.calibration_id !== null) out.calibrationId = row.calibration_id;
-    return out;
+    return row && parametersFromRow(row);
   }
 
-  put(p: BehaviourParameters): void {
+  async listParameters(workspace: string): Promise<BehaviourParameters[]> {
+    try {
+      return this.db
+        .prepare<[string], ParameterRow>('SELECT * FROM behaviour_parameters WHERE workspace = ?')
+        .all(workspace)
+        .map(parametersFromRow);
+    } catch (e) {
+      throw storageError('Cannot read behaviour parameters', e);
+    }
+  }
+
+  async put(p: BehaviourParameters): Promise<void> {
     checkValues(p.values);
     try {
       this.db
@@ -97,7 +100,7 @@ export class SqliteBehaviourParameterStore implements BehaviourParameterStore {
     }
   }
 
-  delete(workspace: string, twinId: string): boolean {
+  async delete(workspace: string, twinId: string): Promise<boolean> {
     try {
       return (
         this.db
@@ -109,7 +112,7 @@ export class SqliteBehaviourParameterStore implements BehaviourParameterStore {
     }
   }
 
-  addCalibration(record: CalibrationRecord): void {
+  async addCalibration(record: CalibrationRecord): Promise<void> {
     const { id, workspace, twinId, behaviour, createdAt, ...report } = record;
     try {
       this.db
@@ -128,7 +131,11 @@ export class SqliteBehaviourParameterStore implements BehaviourParameterStore {
     }
   }
 
-  getCalibration(workspace: string, twinId: string, id: string): CalibrationRecord | undefined {
+  async getCalibration(
+    workspace: string,
+    twinId: string,
+    id: string,
+  ): Promise<CalibrationRecord | undefined> {
     try {
       const row = this.db
         .prepare<[string, string, string], CalibrationRow>(
@@ -141,7 +148,11 @@ export class SqliteBehaviourParameterStore implements BehaviourParameterStore {
     }
   }
 
-  listCalibrations(workspace: string, twinId: string, limit = DEFAULT_LIST_LIMIT): CalibrationRecord[] {
+  async listCalibrations(
+    workspace: string,
+    twinId: string,
+    limit = DEFAULT_LIST_LIMIT,
+  ): Promise<CalibrationRecord[]> {
     if (!Number.isSafeInteger(limit) || limit < 1) {
       throw new TwinloopError('BadRequest', `limit must be a positive whole number (got ${limit}).`);
     }
@@ -158,7 +169,7 @@ export class SqliteBehaviourParameterStore implements BehaviourParameterStore {
     }
   }
 
-  deleteTwin(workspace: string, twinId: string): void {
+  async deleteTwin(workspace: string, twinId: string): Promise<void> {
     try {
       this.db.transaction(() => {
         this.db
@@ -172,6 +183,18 @@ export class SqliteBehaviourParameterStore implements BehaviourParameterStore {
       throw storageError('Cannot delete the behaviour data of a twin', e);
     }
   }
+}
+
+function parametersFromRow(row: ParameterRow): BehaviourParameters {
+  const out: BehaviourParameters = {
+    workspace: row.workspace,
+    twinId: row.twin_id,
+    behaviour: row.behaviour,
+    values: JSON.parse(row.vals) as Record<string, number>,
+    appliedAt: row.applied_at,
+  };
+  if (row.calibration_id !== null) out.calibrationId = row.calibration_id;
+  return out;
 }
 
 function fromRow(row: CalibrationRow): CalibrationRecord {

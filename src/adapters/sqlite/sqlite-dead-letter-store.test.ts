@@ -28,14 +28,14 @@ describe('SqliteDeadLetterStore bounds', () => {
     fx = tempStorage({ deadLetters: { maxPayloadBytes: 1 * KiB } });
     const dl = fx.storage.deadLetters;
     await dl.add([letter(1, 256 * KiB), letter(2, 100)]);
-    const [small, big] = dl.list({ workspace: 'default', limit: 10 });
+    const [small, big] = await dl.list({ workspace: 'default', limit: 10 });
     expect(big!.payload.length).toBe(1 * KiB);
     expect(big!.receivedBytes).toBe(256 * KiB);
     expect(big!.payload.equals(Buffer.alloc(1 * KiB, 0x62))).toBe(true); // the head, as received
     expect(small!.payload.length).toBe(100);
     expect(small!.receivedBytes).toBeUndefined();
     // Kept across a reopen.
-    const [, again] = (await fx.reopen()).deadLetters.list({ workspace: 'default', limit: 10 });
+    const [, again] = await (await fx.reopen()).deadLetters.list({ workspace: 'default', limit: 10 });
     expect(again!.receivedBytes).toBe(256 * KiB);
   });
 
@@ -45,7 +45,7 @@ describe('SqliteDeadLetterStore bounds', () => {
     const dl = fx.storage.deadLetters;
     for (let i = 0; i < 100; i++) await dl.add([letter(i, 10 * KiB)]); // ~1 MiB offered
     expect(dl.storedBytes).toBeLessThanOrEqual(maxBytes);
-    const kept = dl.list({ workspace: 'default', limit: 1000 });
+    const kept = await dl.list({ workspace: 'default', limit: 1000 });
     expect(kept.length).toBeGreaterThan(10);
     expect(kept.length).toBeLessThan(20);
     // The newest are kept, in one run with no gap.
@@ -54,21 +54,21 @@ describe('SqliteDeadLetterStore bounds', () => {
     const reopened = (await fx.reopen()).deadLetters;
     expect(reopened.storedBytes).toBeGreaterThan(0);
     expect(reopened.storedBytes).toBeLessThanOrEqual(maxBytes);
-    expect(reopened.pruneToSize()).toBe(0);
+    expect(await reopened.pruneToSize()).toBe(0);
   });
 
   it('ends a list page at the byte budget, and paging by id still sees every letter once', async () => {
     fx = tempStorage({ deadLetters: { maxPayloadBytes: 64 * KiB } });
     const dl = fx.storage.deadLetters;
     await dl.add(Array.from({ length: 40 }, (_, i) => letter(i, 60 * KiB)));
-    const first = dl.list({ workspace: 'default', limit: 1000, maxBytes: 256 * KiB });
+    const first = await dl.list({ workspace: 'default', limit: 1000, maxBytes: 256 * KiB });
     expect(first.length).toBe(4);
     // One letter larger than the budget still makes a page of one (progress is always made).
-    expect(dl.list({ workspace: 'default', limit: 1000, maxBytes: 1 }).length).toBe(1);
+    expect((await dl.list({ workspace: 'default', limit: 1000, maxBytes: 1 })).length).toBe(1);
     const seen: number[] = [];
     let beforeId: number | undefined;
     for (;;) {
-      const page = dl.list({
+      const page = await dl.list({
         workspace: 'default',
         limit: 1000,
         maxBytes: 256 * KiB,
@@ -86,8 +86,8 @@ describe('SqliteDeadLetterStore bounds', () => {
     const dl = fx.storage.deadLetters;
     await dl.add(Array.from({ length: 10 }, (_, i) => letter(i, 1 * KiB)));
     const before = dl.storedBytes;
-    expect(dl.prune(1_005)).toBe(5);
+    expect(await dl.prune(1_005)).toBe(5);
     expect(dl.storedBytes).toBeLessThan(before);
-    expect(dl.count('default')).toBe(5);
+    expect(await dl.count('default')).toBe(5);
   });
 });

@@ -74,7 +74,9 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     return this.committer.submit(letters);
   }
 
-  list(q: DeadLetterQuery): DeadLetterWithTwin[] {
+  // The methods below are synchronous inside (better-sqlite3) but keep the port's asynchronous
+  // shape: a throw becomes a rejection.
+  async list(q: DeadLetterQuery): Promise<DeadLetterWithTwin[]> {
     if (!Number.isInteger(q.limit) || q.limit < 1) {
       throw new TwinloopError('BadRequest', `limit must be a positive integer (got ${q.limit}).`);
     }
@@ -114,7 +116,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     }
   }
 
-  count(workspace: string): number {
+  async count(workspace: string): Promise<number> {
     try {
       return (
         this.db.prepare('SELECT count(*) AS n FROM dead_letters WHERE workspace = ?').get(workspace) as {
@@ -126,7 +128,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     }
   }
 
-  prune(before: number): number {
+  async prune(before: number): Promise<number> {
     try {
       const n = this.db.prepare('DELETE FROM dead_letters WHERE time < ?').run(before).changes;
       if (n) this.bytes = this.totalBytes();
@@ -136,7 +138,11 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     }
   }
 
-  pruneToSize(): number {
+  async pruneToSize(): Promise<number> {
+    return this.pruneToSizeNow();
+  }
+
+  private pruneToSizeNow(): number {
     if (this.bytes <= this.maxBytes) return 0;
     try {
       const target = this.maxBytes * PRUNE_TO;
@@ -212,7 +218,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     this.bytes += added;
     if (this.bytes > this.maxBytes) {
       try {
-        this.pruneToSize();
+        this.pruneToSizeNow();
       } catch {
         // The letters are stored; the next add (or the periodic prune) tries again.
       }

@@ -6,7 +6,7 @@ describeDeviceCredentialStoreContract('sqlite', async () => {
   return {
     store: fx.storage.credentials,
     reopen: async () => (await fx.reopen()).credentials,
-    dump: () =>
+    dump: async () =>
       JSON.stringify(
         fx.storage.db
           .prepare(

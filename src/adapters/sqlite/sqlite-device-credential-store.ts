@@ -62,7 +62,12 @@ export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
     };
   }
 
-  create(input: { workspace: string; twinId: string; label?: string }): IssuedDeviceCredential {
+  // Synchronous inside (better-sqlite3), asynchronous to the port: a throw becomes a rejection.
+  async create(input: {
+    workspace: string;
+    twinId: string;
+    label?: string;
+  }): Promise<IssuedDeviceCredential> {
     const id = `dc_${randomBytes(8).toString('hex')}`;
     const secret = randomBytes(32).toString('base64url');
     const credential: DeviceCredential = {
@@ -87,7 +92,7 @@ export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
     return { credential, token: `tldc_${id}_${secret}` };
   }
 
-  verify(token: string): DeviceCredential | undefined {
+  async verify(token: string): Promise<DeviceCredential | undefined> {
     const t = typeof token === 'string' ? parseDeviceToken(token) : undefined;
     if (!t) return undefined;
     let row: Row | undefined;
@@ -100,7 +105,7 @@ export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
     return timingSafeEqual(digest(t.secret), row.digest) ? toCredential(row) : undefined;
   }
 
-  list(workspace: string, twinId?: string): DeviceCredential[] {
+  async list(workspace: string, twinId?: string): Promise<DeviceCredential[]> {
     try {
       const rows =
         twinId === undefined ? this.stmt.list.all(workspace) : this.stmt.listTwin.all(workspace, twinId);
@@ -110,7 +115,7 @@ export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
     }
   }
 
-  revoke(workspace: string, id: string): boolean {
+  async revoke(workspace: string, id: string): Promise<boolean> {
     try {
       return this.stmt.revoke.run(workspace, id).changes > 0;
     } catch (e) {
@@ -118,7 +123,7 @@ export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
     }
   }
 
-  revokeTwin(workspace: string, twinId: string): number {
+  async revokeTwin(workspace: string, twinId: string): Promise<number> {
     try {
       return this.stmt.revokeTwin.run(workspace, twinId).changes;
     } catch (e) {

@@ -53,13 +53,11 @@ describe('SqliteDeadLetterStore extras', () => {
         dl.add([{ ...base, twinId: 'pump-2' }]),
         dl.add([base]),
       ]);
-      expect(dl.list({ workspace: 'ws', limit: 10, twinId: 'pump-1' }).map((d) => d.twinId)).toEqual([
+      expect((await dl.list({ workspace: 'ws', limit: 10, twinId: 'pump-1' })).map((d) => d.twinId)).toEqual([
         'pump-1',
       ]);
-      expect(dl.count('ws')).toBe(3);
-      expect(() => dl.list({ workspace: 'ws', limit: 0 })).toThrow(
-        expect.objectContaining({ code: 'BadRequest' }) as Error,
-      );
+      expect(await dl.count('ws')).toBe(3);
+      await expect(dl.list({ workspace: 'ws', limit: 0 })).rejects.toMatchObject({ code: 'BadRequest' });
     } finally {
       await fx.cleanup();
     }

@@ -13,23 +13,23 @@ export function startRetention(o: {
   storage: Pick<SqliteStorage, 'history' | 'deadLetters'>;
 }): Promise<Subsystem> {
   const { config, logger, storage } = o;
-  return subsystem(logger, (closers) => {
+  return subsystem(logger, async (closers) => {
     const historyRetentionMs = config.history.retentionDays * 86_400_000;
     const letterRetentionMs = config.deadLetters.retentionDays * 86_400_000;
-    const prune = () => {
+    const prune = async () => {
       try {
         const now = Date.now();
         const points = historyRetentionMs > 0 ? storage.history.prune(now - historyRetentionMs) : 0;
         const letters =
-          (letterRetentionMs > 0 ? storage.deadLetters.prune(now - letterRetentionMs) : 0) +
-          storage.deadLetters.pruneToSize();
+          (letterRetentionMs > 0 ? await storage.deadLetters.prune(now - letterRetentionMs) : 0) +
+          (await storage.deadLetters.pruneToSize());
         if (points || letters) logger.info({ points, deadLetters: letters }, 'retention: pruned');
       } catch (e) {
         logger.error({ err: e }, 'retention: prune failed');
       }
     };
-    prune();
-    const retentionTimer = setInterval(prune, 3600_000);
+    await prune();
+    const retentionTimer = setInterval(() => void prune(), 3600_000);
     retentionTimer.unref();
     closers.push(() => clearInterval(retentionTimer));
     return {};

@@ -101,14 +101,12 @@ export function startMqtt(o: {
       live.subscribe((events) => {
         for (const e of events) {
           if (e.type !== 'twinDeleted') continue;
-          try {
-            storage.credentials.revokeTwin(e.workspace, e.twinId);
-          } catch (err) {
+          storage.credentials.revokeTwin(e.workspace, e.twinId).catch((err: unknown) => {
             mqttLogger.error(
               { err, twin: e.twinId },
               'could not revoke the device credentials of a deleted twin',
             );
-          }
+          });
         }
       }),
     );

@@ -48,7 +48,7 @@ export function startSimulationServices(o: {
   behaviours: BehaviourCatalog;
 }): Promise<SimulationServices> {
   const { config, workspace, storage, graph, models, live, behaviours } = o;
-  return subsystem(o.logger, (closers) => {
+  return subsystem(o.logger, async (closers) => {
     const running: RunningSimulation = { simulator: undefined, shadow: undefined };
     // ---- calibration: fit a twin's behaviour parameters to its history, apply them on request
     const calibration = new CalibrationService({
@@ -68,10 +68,17 @@ export function startSimulationServices(o: {
       // The shadow restarts with the new values; the simulated device (the "real" asset) is left alone.
       onApplied: (id) => running.shadow?.forget(id),
     });
+    await calibration.load();
     closers.push(
       live.subscribe((evs) => {
         for (const e of evs)
-          if (e.type === 'twinDeleted' && e.workspace === workspace) calibration.deleteTwin(e.twinId);
+          if (e.type === 'twinDeleted' && e.workspace === workspace)
+            calibration.deleteTwin(e.twinId).catch((err: unknown) => {
+              o.logger.error(
+                { err, twin: e.twinId },
+                'could not delete the behaviour parameters of a deleted twin',
+              );
+            });
       }),
     );
 

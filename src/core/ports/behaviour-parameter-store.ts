@@ -3,7 +3,8 @@
  * applied to its behaviour model (the simulator, shadow mode and what-if runs use them instead of the
  * model's defaults) and the calibrations run on it, each with its fit report, so that one can be
  * applied later. The embedded adapter is SQLite (adapters/sqlite); every adapter passes
- * behaviour-parameter-store.contract.ts. Storage failures throw TwinloopError('StorageError').
+ * behaviour-parameter-store.contract.ts. Every method is asynchronous (a store may be remote); storage
+ * failures reject with TwinloopError('StorageError').
  */
 
 /** The parameter values applied to one twin's behaviour (only those that differ from the model's). */
@@ -109,17 +110,19 @@ export interface CalibrationRecord {
 
 export interface BehaviourParameterStore {
   /** The parameters applied to a twin, undefined when none are. */
-  get(workspace: string, twinId: string): BehaviourParameters | undefined;
-  /** Durably inserts or replaces the twin's applied parameters. @throws StorageError */
-  put(parameters: BehaviourParameters): void;
+  get(workspace: string, twinId: string): Promise<BehaviourParameters | undefined>;
+  /** The parameters applied to every twin of a workspace (loaded once at start, then kept in memory). */
+  listParameters(workspace: string): Promise<BehaviourParameters[]>;
+  /** Durably inserts or replaces the twin's applied parameters. @throws BadRequest (a value not finite); StorageError */
+  put(parameters: BehaviourParameters): Promise<void>;
   /** Removes the twin's applied parameters; false when it had none. @throws StorageError */
-  delete(workspace: string, twinId: string): boolean;
+  delete(workspace: string, twinId: string): Promise<boolean>;
   /** Durably stores a calibration. @throws Conflict when the twin already has one with this id; StorageError */
-  addCalibration(record: CalibrationRecord): void;
+  addCalibration(record: CalibrationRecord): Promise<void>;
   /** One calibration of a twin, undefined when absent. */
-  getCalibration(workspace: string, twinId: string, id: string): CalibrationRecord | undefined;
-  /** A twin's calibrations, newest first, at most `limit` (default 100). */
-  listCalibrations(workspace: string, twinId: string, limit?: number): CalibrationRecord[];
+  getCalibration(workspace: string, twinId: string, id: string): Promise<CalibrationRecord | undefined>;
+  /** A twin's calibrations, newest first, at most `limit` (default 100). @throws BadRequest (a bad limit) */
+  listCalibrations(workspace: string, twinId: string, limit?: number): Promise<CalibrationRecord[]>;
   /** Removes the twin's applied parameters and calibrations (the twin was deleted). @throws StorageError */
-  deleteTwin(workspace: string, twinId: string): void;
+  deleteTwin(workspace: string, twinId: string): Promise<void>;
 }

@@ -46,7 +46,7 @@ export function describeDeadLetterStoreContract(
         { code: 'json.syntax', message: 'Unexpected token', line: 1, column: 7, pointer: '/a/0' },
       ];
       await store.add([letter(1, { payload, problems, clientId: 'dev-1' })]);
-      const [d] = store.list({ workspace: 'ws', limit: 10 });
+      const [d] = await store.list({ workspace: 'ws', limit: 10 });
       expect(d).toBeDefined();
       expect(Buffer.compare(d!.payload, payload)).toBe(0);
       expect(d!.problems).toEqual(problems);
@@ -64,11 +64,11 @@ export function describeDeadLetterStoreContract(
 
     it('lists newest first with paging by id, without gaps or duplicates', async () => {
       await Promise.all(Array.from({ length: 25 }, (_, i) => store.add([letter(i)])));
-      expect(store.count('ws')).toBe(25);
+      expect(await store.count('ws')).toBe(25);
       const ids: number[] = [];
       let beforeId: number | undefined;
       for (;;) {
-        const page = store.list({
+        const page = await store.list({
           workspace: 'ws',
           limit: 7,
           ...(beforeId !== undefined ? { beforeId } : {}),
@@ -84,34 +84,33 @@ export function describeDeadLetterStoreContract(
 
     it('filters by source and by workspace', async () => {
       await store.add([letter(1), letter(2), letter(3), letter(4, { workspace: 'other' })]);
-      expect(store.list({ workspace: 'ws', limit: 10, source: 'mqtt' }).map((d) => d.reason)).toEqual([
-        'bad 3',
-        'bad 1',
-      ]);
-      expect(store.list({ workspace: 'other', limit: 10 }).map((d) => d.reason)).toEqual(['bad 4']);
-      expect(store.count('other')).toBe(1);
-      expect(store.count('nobody')).toBe(0);
+      expect((await store.list({ workspace: 'ws', limit: 10, source: 'mqtt' })).map((d) => d.reason)).toEqual(
+        ['bad 3', 'bad 1'],
+      );
+      expect((await store.list({ workspace: 'other', limit: 10 })).map((d) => d.reason)).toEqual(['bad 4']);
+      expect(await store.count('other')).toBe(1);
+      expect(await store.count('nobody')).toBe(0);
     });
 
     it('keeps dead letters across reopen and prunes old ones', async () => {
       await store.add(Array.from({ length: 10 }, (_, i) => letter(i)));
       store = await fx.reopen();
-      expect(store.count('ws')).toBe(10);
-      expect(store.prune(1005)).toBe(5);
-      expect(store.list({ workspace: 'ws', limit: 100 }).map((d) => d.time)).toEqual([
+      expect(await store.count('ws')).toBe(10);
+      expect(await store.prune(1005)).toBe(5);
+      expect((await store.list({ workspace: 'ws', limit: 100 })).map((d) => d.time)).toEqual([
         1009, 1008, 1007, 1006, 1005,
       ]);
-      expect(store.prune(1005)).toBe(0);
+      expect(await store.prune(1005)).toBe(0);
     });
 
     it('ends a page at maxBytes of payload (at least one letter) and pages on without gaps', async () => {
       await store.add(Array.from({ length: 12 }, (_, i) => letter(i, { payload: Buffer.alloc(100, i) })));
-      expect(store.list({ workspace: 'ws', limit: 100, maxBytes: 250 })).toHaveLength(2);
-      expect(store.list({ workspace: 'ws', limit: 100, maxBytes: 1 })).toHaveLength(1);
+      expect(await store.list({ workspace: 'ws', limit: 100, maxBytes: 250 })).toHaveLength(2);
+      expect(await store.list({ workspace: 'ws', limit: 100, maxBytes: 1 })).toHaveLength(1);
       const times: number[] = [];
       let beforeId: number | undefined;
       for (;;) {
-        const page = store.list({
+        const page = await store.list({
           workspace: 'ws',
           limit: 100,
           maxBytes: 350,
@@ -122,16 +121,79 @@ export function describeDeadLetterStoreContract(
         beforeId = page[page.length - 1]!.id;
       }
       expect(times).toEqual(Array.from({ length: 12 }, (_, i) => 1011 - i));
-      expect(store.pruneToSize()).toBe(0); // far under any size limit
+      expect(await store.pruneToSize()).toBe(0); // far under any size limit
     });
 
     it('ids keep growing after pruning everything (monotonic)', async () => {
       await store.add([letter(1)]);
-      const [first] = store.list({ workspace: 'ws', limit: 1 });
-      store.prune(Number.MAX_SAFE_INTEGER);
+      const [first] = await store.list({ workspace: 'ws', limit: 1 });
+      await store.prune(Number.MAX_SAFE_INTEGER);
       await store.add([letter(2)]);
-      const [second] = store.list({ workspace: 'ws', limit: 1 });
+      const [second] = await store.list({ workspace: 'ws', limit: 1 });
       expect(second!.id!).toBeGreaterThan(first!.id!);
+    });
+    it('keeps hostile ids, text and any bytes as given (SQL metacharacters, NUL, bad UTF-8)', async () => {
+      const evil = "'; DROP TABLE dead_letters; --";
+      const bytes = Buffer.from([0x00, 0xc3, 0x28, 0xff, 0xfe, 0x00, 0xed, 0xa0, 0x80]);
+      await store.add([
+        letter(1, {
+          workspace: evil,
+          twinId: evil,
+          topic: `twins/${evil}/telemetry`,
+          clientId: 'dev\u{1F600}\u202e',
+          payload: bytes,
+          reason: 'line1\nline2 \u2028 ünïcödé',
+        }),
+      ]);
+      const [d] = await store.list({ workspace: evil, limit: 10, twinId: evil });
+      expect(d).toBeDefined();
+      expect(Buffer.compare(d!.payload, bytes)).toBe(0);
+      expect(d).toMatchObject({
+        workspace: evil,
+        topic: `twins/${evil}/telemetry`,
+        clientId: 'dev\u{1F600}\u202e',
+      });
+      expect(d!.reason).toBe('line1\nline2 \u2028 ünïcödé');
+      expect(await store.count(evil)).toBe(1);
+      expect(await store.count('ws')).toBe(0);
+      await store.add([letter(2)]);
+      expect(await store.count('ws')).toBe(1); // the table is still there
+    });
+
+    it('never loses a letter over NUL in its text: stored readable or rejected with StorageError', async () => {
+      const nul = letter(1, { reason: 'bad\u0000reason', topic: 't/\u0000', twinId: 'a\u0000b' });
+      let stored = true;
+      try {
+        await store.add([nul]);
+      } catch (e) {
+        stored = false;
+        expect((e as { code?: string }).code).toBe('StorageError');
+      }
+      const letters = await store.list({ workspace: 'ws', limit: 10 });
+      if (stored) {
+        expect(letters).toHaveLength(1);
+        expect(letters[0]!.reason).toContain('bad');
+      } else {
+        expect(letters).toHaveLength(0);
+      }
+      await store.add([letter(2)]);
+      expect(await store.count('ws')).toBe(stored ? 2 : 1);
+    });
+
+    it('keeps only the head of a 10 MB payload and records its size as received', async () => {
+      const big = Buffer.alloc(10 * 1024 * 1024, 0x61);
+      big[0] = 0x00;
+      await store.add([letter(1, { payload: big })]);
+      const [d] = await store.list({ workspace: 'ws', limit: 1 });
+      expect(d!.payload.length).toBeLessThan(big.length);
+      expect(d!.receivedBytes).toBe(big.length);
+      expect(Buffer.compare(d!.payload, big.subarray(0, d!.payload.length))).toBe(0);
+    });
+
+    it('rejects a limit that is not a positive integer with BadRequest', async () => {
+      for (const limit of [0, -1, 1.5, Number.NaN]) {
+        await expect(store.list({ workspace: 'ws', limit })).rejects.toMatchObject({ code: 'BadRequest' });
+      }
     });
   });
 }

@@ -12,7 +12,7 @@ export interface DeviceCredentialStoreFixture {
   /** Closes the current store and opens a new one on the same data. */
   reopen(): Promise<DeviceCredentialStore>;
   /** The stored rows as text, to check that no secret is kept in the clear. */
-  dump(): string;
+  dump(): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -32,51 +32,78 @@ export function describeDeviceCredentialStoreContract(
     });
 
     it('issues a random token once, verifies it to its twin, keeps only a digest, across reopen', async () => {
-      const a = store.create({ workspace: 'w', twinId: 'pump-1', label: 'gateway 3' });
-      const b = store.create({ workspace: 'w', twinId: 'pump-1' });
+      const a = await store.create({ workspace: 'w', twinId: 'pump-1', label: 'gateway 3' });
+      const b = await store.create({ workspace: 'w', twinId: 'pump-1' });
       expect(a.token).not.toBe(b.token);
       expect(parseDeviceToken(a.token)?.id).toBe(a.credential.id);
       expect(a.credential).toMatchObject({ workspace: 'w', twinId: 'pump-1', label: 'gateway 3' });
-      expect(store.verify(a.token)).toEqual(a.credential);
-      expect(fx.dump()).not.toContain(parseDeviceToken(a.token)!.secret);
+      expect(await store.verify(a.token)).toEqual(a.credential);
+      expect(await fx.dump()).not.toContain(parseDeviceToken(a.token)!.secret);
       store = await fx.reopen();
-      expect(store.verify(a.token)).toEqual(a.credential);
-      expect(store.verify(b.token)).toEqual(b.credential);
-      expect(store.list('w').map((c) => c.id)).toEqual([a.credential.id, b.credential.id]);
-      expect(store.list('w', 'pump-1')).toHaveLength(2);
-      expect(store.list('w', 'pump-2')).toEqual([]);
-      expect(store.list('other')).toEqual([]);
+      expect(await store.verify(a.token)).toEqual(a.credential);
+      expect(await store.verify(b.token)).toEqual(b.credential);
+      expect((await store.list('w')).map((c) => c.id)).toEqual([a.credential.id, b.credential.id]);
+      expect(await store.list('w', 'pump-1')).toHaveLength(2);
+      expect(await store.list('w', 'pump-2')).toEqual([]);
+      expect(await store.list('other')).toEqual([]);
     });
 
-    it('refuses altered, foreign and malformed tokens (property)', () => {
-      const issued = store.create({ workspace: 'w', twinId: 't' });
+    it('refuses altered, foreign and malformed tokens (property)', async () => {
+      const issued = await store.create({ workspace: 'w', twinId: 't' });
       const { id, secret } = parseDeviceToken(issued.token)!;
       const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
       for (let i = 0; i < secret.length; i += 7) {
-        expect(store.verify(`tldc_${id}_${flip(secret, i)}`)).toBeUndefined();
+        expect(await store.verify(`tldc_${id}_${flip(secret, i)}`)).toBeUndefined();
       }
-      expect(store.verify(`tldc_dc_0000000000000000_${secret}`)).toBeUndefined();
-      fc.assert(
-        fc.property(fc.string({ maxLength: 120 }), (t) => {
-          if (t !== issued.token) expect(store.verify(t)).toBeUndefined();
+      expect(await store.verify(`tldc_dc_0000000000000000_${secret}`)).toBeUndefined();
+      await fc.assert(
+        fc.asyncProperty(fc.string({ maxLength: 120 }), async (t) => {
+          if (t !== issued.token) expect(await store.verify(t)).toBeUndefined();
         }),
         { numRuns: 200 },
       );
-      expect(store.verify(issued.token)?.id).toBe(id);
+      expect((await store.verify(issued.token))?.id).toBe(id);
     });
 
-    it('revokes one credential, or every credential of a twin, within its workspace only', () => {
-      const a = store.create({ workspace: 'w', twinId: 'pump-1' });
-      const b = store.create({ workspace: 'w', twinId: 'pump-1' });
-      const c = store.create({ workspace: 'w', twinId: 'pump-2' });
-      expect(store.revoke('other', a.credential.id)).toBe(false);
-      expect(store.verify(a.token)).toBeDefined();
-      expect(store.revoke('w', a.credential.id)).toBe(true);
-      expect(store.revoke('w', a.credential.id)).toBe(false);
-      expect(store.verify(a.token)).toBeUndefined();
-      expect(store.revokeTwin('w', 'pump-1')).toBe(1);
-      expect(store.verify(b.token)).toBeUndefined();
-      expect(store.verify(c.token)).toEqual(c.credential);
+    it('revokes one credential, or every credential of a twin, within its workspace only', async () => {
+      const a = await store.create({ workspace: 'w', twinId: 'pump-1' });
+      const b = await store.create({ workspace: 'w', twinId: 'pump-1' });
+      const c = await store.create({ workspace: 'w', twinId: 'pump-2' });
+      expect(await store.revoke('other', a.credential.id)).toBe(false);
+      expect(await store.verify(a.token)).toBeDefined();
+      expect(await store.revoke('w', a.credential.id)).toBe(true);
+      expect(await store.revoke('w', a.credential.id)).toBe(false);
+      expect(await store.verify(a.token)).toBeUndefined();
+      expect(await store.revokeTwin('w', 'pump-1')).toBe(1);
+      expect(await store.verify(b.token)).toBeUndefined();
+      expect(await store.verify(c.token)).toEqual(c.credential);
+    });
+
+    it('keeps SQL metacharacters and odd unicode in ids and labels as given', async () => {
+      const evil = "'; DROP TABLE device_credentials; --";
+      const a = await store.create({ workspace: evil, twinId: evil, label: 'l\u202e\u{1F600}"\\' });
+      expect(await store.verify(a.token)).toEqual(a.credential);
+      expect(a.credential).toMatchObject({ workspace: evil, twinId: evil, label: 'l\u202e\u{1F600}"\\' });
+      expect((await store.list(evil, evil)).map((c) => c.id)).toEqual([a.credential.id]);
+      expect(await store.revokeTwin(evil, evil)).toBe(1);
+      const b = await store.create({ workspace: 'w', twinId: 't' });
+      expect(await store.verify(b.token)).toEqual(b.credential); // the table is still there
+    });
+
+    it('a NUL byte in a twin id or label is kept or refused with a catalogue error, never a crash', async () => {
+      for (const input of [
+        { workspace: 'w', twinId: 'a\u0000b' },
+        { workspace: 'w', twinId: 't', label: 'x\u0000y' },
+      ]) {
+        try {
+          const issued = await store.create(input);
+          expect(await store.verify(issued.token)).toEqual(issued.credential);
+        } catch (e) {
+          expect(['BadRequest', 'StorageError']).toContain((e as { code?: string }).code);
+          expect((e as Error).message).toMatch(/NUL|0x00|\\u0000/);
+        }
+      }
+      expect(await store.verify('tldc_dc_0000000000000000_\u0000')).toBeUndefined();
     });
   });
 }

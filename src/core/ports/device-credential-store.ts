@@ -24,20 +24,21 @@ export interface IssuedDeviceCredential {
   token: string;
 }
 
+/** Every method is asynchronous (a store may be remote); failures reject with StorageError. */
 export interface DeviceCredentialStore {
   /** Creates a credential for the twin with a fresh random token. @throws StorageError */
-  create(input: { workspace: string; twinId: string; label?: string }): IssuedDeviceCredential;
+  create(input: { workspace: string; twinId: string; label?: string }): Promise<IssuedDeviceCredential>;
   /**
    * The credential a token belongs to; undefined when the token is malformed, unknown or revoked.
    * The secret is compared in constant time. @throws StorageError
    */
-  verify(token: string): DeviceCredential | undefined;
+  verify(token: string): Promise<DeviceCredential | undefined>;
   /** Credentials of a workspace (of one twin when given), oldest first. @throws StorageError */
-  list(workspace: string, twinId?: string): DeviceCredential[];
+  list(workspace: string, twinId?: string): Promise<DeviceCredential[]>;
   /** Revokes one credential; false when the workspace holds no credential with that id. @throws StorageError */
-  revoke(workspace: string, id: string): boolean;
+  revoke(workspace: string, id: string): Promise<boolean>;
   /** Revokes every credential of a twin (the twin was deleted); returns how many. @throws StorageError */
-  revokeTwin(workspace: string, twinId: string): number;
+  revokeTwin(workspace: string, twinId: string): Promise<number>;
 }
 
 const TOKEN = /^tldc_(dc_[0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;

@@ -82,5 +82,23 @@ export function describeJobStoreContract(name: string, make: () => Promise<JobSt
       await store.put(applyJobEvent(j, { type: 'fail', error: { code: 'X', message: '√ ✓' } }, 6, DAY));
       expect((await store.get('import', id))?.error).toEqual({ code: 'X', message: '√ ✓' });
     });
+
+    it('keeps a NUL in an error message; a NUL in an id is kept or refused with BadRequest', async () => {
+      const j = newImportJob('nul-msg', 'a', 'b', 5, DAY);
+      const error = { code: 'InvalidLine', message: 'line 3: \u0000 is not JSON' };
+      await store.put(applyJobEvent(j, { type: 'fail', error }, 6, DAY));
+      expect((await store.get('import', 'nul-msg'))?.error).toEqual(error);
+      const odd = newImportJob('a\u0000b', 'a', 'b', 7, DAY);
+      try {
+        await store.put(odd);
+        expect(await store.get('import', 'a\u0000b')).toEqual(odd);
+      } catch (e) {
+        expect((e as { code?: string }).code).toBe('BadRequest');
+        expect((e as Error).message).toMatch(/NUL/);
+        expect(await store.get('import', 'a\u0000b')).toBeUndefined();
+        expect(await store.delete('import', 'a\u0000b')).toBe(false);
+      }
+      expect(await store.count('import')).toBeGreaterThanOrEqual(1);
+    });
   });
 }

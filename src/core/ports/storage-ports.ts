@@ -190,10 +190,10 @@ export interface DeadLetterStore {
    */
   add(letters: readonly DeadLetter[]): Promise<void>;
   /** Newest first; at most `limit` letters and, with `maxBytes`, about that many payload bytes. */
-  list(q: DeadLetterQuery): DeadLetter[];
-  count(workspace: string): number;
-  /** Deletes dead letters older than `before` (ms); returns how many. @throws StorageError */
-  prune(before: number): number;
-  /** Deletes the oldest dead letters (every workspace) while over the size limit; returns how many. */
-  pruneToSize(): number;
+  list(q: DeadLetterQuery): Promise<DeadLetter[]>;
+  count(workspace: string): Promise<number>;
+  /** Deletes dead letters older than `before` (ms); resolves to how many. @throws StorageError */
+  prune(before: number): Promise<number>;
+  /** Deletes the oldest dead letters (every workspace) while over the size limit; resolves to how many. */
+  pruneToSize(): Promise<number>;
 }

@@ -94,7 +94,7 @@ describe('IngestService', () => {
     expect(out.code).toBe(code);
     expect(out.reason).toMatch(reason);
     const ws = (extra as { workspace?: string }).workspace ?? 'default';
-    const [letter] = stack.deadLetters.list({ workspace: ws, limit: 10 });
+    const [letter] = await stack.deadLetters.list({ workspace: ws, limit: 10 });
     expect(letter).toMatchObject({ code, source: 'mqtt', topic: 't', time: 1000 });
     expect(letter!.payload.toString()).toBe(payload);
     expect(stack.service.stats.snapshot().deadLettersByCode[code]).toBe(1);
@@ -104,7 +104,7 @@ describe('IngestService', () => {
   it('rejects the whole message when one reading set is bad, pointing at it', async () => {
     const out = await stack.service.ingest(msg('[{"temperature":1},{"temperature":"x"}]'));
     expect(out.ok).toBe(false);
-    const [letter] = stack.deadLetters.list({ workspace: 'default', limit: 1 });
+    const [letter] = await stack.deadLetters.list({ workspace: 'default', limit: 1 });
     expect(letter!.problems?.[0]?.pointer).toBe('/1/temperature');
     expect(raw('pump-1', 'temperature')).toEqual([]);
   });
@@ -114,7 +114,7 @@ describe('IngestService', () => {
     const big = `{"temperature":1,"pad":"${'x'.repeat(300 * 1024)}"}`;
     const out = await service.ingest(msg(big));
     expect(out).toMatchObject({ ok: false, code: 'PayloadTooLarge' });
-    expect(stack.deadLetters.list({ workspace: 'default', limit: 1 })[0]!.payload.length).toBe(4096);
+    expect((await stack.deadLetters.list({ workspace: 'default', limit: 1 }))[0]!.payload.length).toBe(4096);
   });
 
   it('ingests NDJSON line by line: good lines stored, bad lines dead-lettered with their line number', async () => {
@@ -134,7 +134,7 @@ describe('IngestService', () => {
       [4, false],
       [5, true],
     ]);
-    const letters = stack.deadLetters.list({ workspace: 'default', limit: 10 });
+    const letters = await stack.deadLetters.list({ workspace: 'default', limit: 10 });
     expect(letters.map((l) => [l.code, l.payload.toString()]).sort()).toEqual([
       ['DigitalTwinNotFound', '{"$dtId":"ghost","temperature":1}'],
       ['InvalidTelemetry', 'not json'],
@@ -181,12 +181,12 @@ describe('IngestService', () => {
           fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
         ),
         async (payload) => {
-          const before = stack.deadLetters.count('default');
+          const before = await stack.deadLetters.count('default');
           const out = await stack.service.ingest({ ...msg(''), payload });
           if (out.ok) expect(out.readings).toBeGreaterThan(0);
           else {
             expect(out.reason.length).toBeGreaterThan(0);
-            expect(stack.deadLetters.count('default')).toBe(before + 1);
+            expect(await stack.deadLetters.count('default')).toBe(before + 1);
           }
         },
       ),
@@ -206,7 +206,7 @@ describe('IngestService.ingestAdt (ADT telemetry routes)', () => {
     const out = await stack.service.ingestAdt(msg(payload, { source: 'http', receivedAt: 2_000 }));
     expect(out).toEqual({ ok: true, readings: 1, deadLettered: 2 });
     expect(raw('pump-1', 'temperature')).toEqual([{ ts: 2_000, value: 20.5 }]);
-    const [newest] = letters();
+    const [newest] = await letters();
     expect(newest?.source).toBe('http');
     expect(newest?.payload.toString()).toBe(payload);
     expect(newest?.problems?.map((p) => p.pointer).sort()).toEqual(['/nope', '/rpm']);
@@ -215,7 +215,7 @@ describe('IngestService.ingestAdt (ADT telemetry routes)', () => {
   it('problems point into the array the JSON string holds, skipping members that were dropped', async () => {
     const body = JSON.stringify(JSON.stringify([5, { temperature: 1 }, { rpm: 'x' }]));
     expect(await stack.service.ingestAdt(msg(body))).toEqual({ ok: true, readings: 1, deadLettered: 2 });
-    expect(letters()[0]?.problems?.map((p) => p.pointer)).toEqual(['/0', '/2/rpm']);
+    expect((await letters())[0]?.problems?.map((p) => p.pointer)).toEqual(['/0', '/2/rpm']);
   });
 
   it('a message marked once is stored once however often it is resent', async () => {

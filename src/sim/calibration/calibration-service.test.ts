@@ -10,6 +10,7 @@ import { tempStorage } from '../../adapters/sqlite/sqlite-test-fixture.js';
 import { TwinloopError } from '../../core/errors/errors.js';
 import { isValidResult, parseDtdl } from '../../core/models/dtdl/parse-dtdl.js';
 import type { ModelLookup } from '../../core/models/model-types.js';
+import type { CalibrationRecord } from '../../core/ports/behaviour-parameter-store.js';
 import type { HistoryPoint } from '../../core/ports/storage-ports.js';
 import { BehaviourCatalog, compileBehaviour, seededRandom } from '../behaviour/index.js';
 import { solveIvp } from '../solvers/solve-ivp.js';
@@ -93,8 +94,9 @@ describe('CalibrationService on SQLite history', () => {
     'pump-1': { modelId: PUMP_ID, properties: { flowSetpoint: 60 } },
     'tank-1': { modelId: TANK_ID },
   };
-  const service = (over: Partial<CalibrationServiceOptions> = {}): CalibrationService =>
-    new CalibrationService({
+  /** A service with the stored parameters loaded, as the platform starts it. */
+  const service = async (over: Partial<CalibrationServiceOptions> = {}): Promise<CalibrationService> => {
+    const s = new CalibrationService({
       workspace: 'default',
       store: fx.storage.behaviour,
       history: historyFromStore(fx.storage.history, 'default'),
@@ -106,6 +108,9 @@ describe('CalibrationService on SQLite history', () => {
       newId: () => `cal-${++ids}`,
       ...over,
     });
+    await s.load();
+    return s;
+  };
 
   beforeEach(async () => {
     fx = tempStorage();
@@ -126,7 +131,7 @@ describe('CalibrationService on SQLite history', () => {
       ticks++;
       if (running) setImmediate(tick);
     };
-    const sliced = service({
+    const sliced = await service({
       fitSliceMs: 0, // a slice per new simulation: the most pauses
       yieldNow: () => {
         yields++;
@@ -139,14 +144,14 @@ describe('CalibrationService on SQLite history', () => {
     running = false;
     expect(yields).toBeGreaterThan(10);
     expect(ticks - ticksAtStart).toBeGreaterThanOrEqual(yields); // other work ran between the slices
-    const whole = await service({ fitSliceMs: 1e9 }).calibrate('pump-1', REQUEST);
+    const whole = await (await service({ fitSliceMs: 1e9 })).calibrate('pump-1', REQUEST);
     expect(r.parameters).toEqual(whole.parameters);
     expect(r.evaluations).toBe(whole.evaluations);
     expect(r.rmse).toBe(whole.rmse);
   });
 
   it('recovers the pump’s parameters, applies them, keeps them across a reopen, and resets', async () => {
-    const s = service();
+    const s = await service();
     const r = await s.calibrate('pump-1', REQUEST);
     expect(r).toMatchObject({ id: 'cal-1', twinId: 'pump-1', behaviour: 'pump-line-pump', applied: false });
     expect(r.converged).toBe(true);
@@ -168,11 +173,11 @@ describe('CalibrationService on SQLite history', () => {
     expect(vibration!.rmse).toBeLessThan(0.065);
     expect(r.inputs).toEqual({ setpoint: 60, running: 1 }); // the twin's flowSetpoint, and the request's
     expect(r.initialStates.map((p) => p.name)).toEqual(['bearingTemp']);
-    expect(s.list('pump-1').map((c) => c.id)).toEqual(['cal-1']);
-    expect(s.get('pump-1', 'cal-1')).toEqual(r);
+    expect((await s.list('pump-1')).map((c) => c.id)).toEqual(['cal-1']);
+    expect(await s.get('pump-1', 'cal-1')).toEqual(r);
 
     clock += 1000;
-    const eff = s.apply('pump-1', 'cal-1');
+    const eff = await s.apply('pump-1', 'cal-1');
     expect(eff).toMatchObject({
       twinId: 'pump-1',
       behaviour: 'pump-line-pump',
@@ -198,9 +203,9 @@ describe('CalibrationService on SQLite history', () => {
 
     // Reopened: the applied values and the calibration are still there.
     await fx.reopen();
-    const again = service();
+    const again = await service();
     expect(again.parameters('pump-1')).toEqual(eff);
-    expect(again.list('pump-1')).toEqual([{ ...r, applied: true }]);
+    expect(await again.list('pump-1')).toEqual([{ ...r, applied: true }]);
 
     // A second calibration starts from, and holds, what is applied; applying it keeps both.
     const second = await again.calibrate('pump-1', {
@@ -211,14 +216,14 @@ describe('CalibrationService on SQLite history', () => {
     expect(second.base).toEqual(r.values);
     expect(second.parameters[0]!.initial).toBe(r.values.baseVibration);
     clock += 1000;
-    again.apply('pump-1', second.id);
+    await again.apply('pump-1', second.id);
     expect(again.applied('pump-1')).toEqual({ ...r.values, baseVibration: second.values.baseVibration });
-    expect(again.list('pump-1').map((c) => [c.id, c.applied])).toEqual([
+    expect((await again.list('pump-1')).map((c) => [c.id, c.applied])).toEqual([
       ['cal-2', true],
       ['cal-1', false],
     ]);
 
-    const reset = again.reset('pump-1');
+    const reset = await again.reset('pump-1');
     expect(Object.values(reset.parameters).every((p) => p.source === 'model' && p.value === p.default)).toBe(
       true,
     );
@@ -226,11 +231,11 @@ describe('CalibrationService on SQLite history', () => {
     expect(applied.at(-1)!.values.frictionLoss).toBe(0.15);
     expect(again.applied('pump-1')).toBeUndefined();
     await fx.reopen();
-    expect(service().parameters('pump-1').parameters.frictionLoss!.source).toBe('model');
+    expect((await service()).parameters('pump-1').parameters.frictionLoss!.source).toBe('model');
   });
 
   it('refuses what it cannot calibrate, with a clear code and every problem', async () => {
-    const s = service();
+    const s = await service();
     const fail = async (twinId: string, req: Partial<TwinCalibrationRequest>): Promise<TwinloopError> => {
       try {
         await s.calibrate(twinId, { ...REQUEST, ...req });
@@ -270,21 +275,81 @@ describe('CalibrationService on SQLite history', () => {
     expect(few.message).toMatch(/Found 2 numeric points in the window/);
 
     // Nothing was stored by the refused requests.
-    expect(s.list('pump-1')).toEqual([]);
-    expect(() => s.apply('pump-1', 'nope')).toThrow(expect.objectContaining({ code: 'NotFound' }) as Error);
+    expect(await s.list('pump-1')).toEqual([]);
+    await expect(s.apply('pump-1', 'nope')).rejects.toMatchObject({ code: 'NotFound' });
     expect(() => s.parameters('tank-1')).toThrow(expect.objectContaining({ code: 'NotFound' }) as Error);
-    expect(() => s.list('ghost')).toThrow(expect.objectContaining({ code: 'DigitalTwinNotFound' }) as Error);
+    await expect(s.list('ghost')).rejects.toMatchObject({ code: 'DigitalTwinNotFound' });
+  });
+
+  it('serves applied parameters from memory: loaded once, updated on writes, no store read per call', async () => {
+    const calls: string[] = [];
+    const real = fx.storage.behaviour;
+    const counting = new Proxy(real, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function'
+          ? (...args: unknown[]) => {
+              calls.push(String(prop));
+              return (v as (...a: unknown[]) => unknown).apply(target, args);
+            }
+          : v;
+      },
+    });
+    await real.put({
+      workspace: 'default',
+      twinId: 'pump-1',
+      behaviour: 'pump-line-pump',
+      values: { frictionLoss: 0.2 },
+      appliedAt: 1,
+    });
+    const s = await service({ store: counting });
+    expect(calls).toEqual(['listParameters']);
+    for (let i = 0; i < 1000; i++) expect(s.applied('pump-1')).toEqual({ frictionLoss: 0.2 });
+    expect(s.parameters('pump-1').parameters.frictionLoss!.value).toBe(0.2);
+    expect(calls).toEqual(['listParameters']);
+    await s.reset('pump-1');
+    expect(s.applied('pump-1')).toBeUndefined();
+    expect(await real.get('default', 'pump-1')).toBeUndefined();
+    // A failed write leaves memory as the store is: nothing applied.
+    const failing = new CalibrationService({
+      workspace: 'default',
+      store: {
+        get: (w: string, t: string) => real.get(w, t),
+        delete: (w: string, t: string) => real.delete(w, t),
+        addCalibration: (r: CalibrationRecord) => real.addCalibration(r),
+        listCalibrations: (w: string, t: string) => real.listCalibrations(w, t),
+        deleteTwin: (w: string, t: string) => real.deleteTwin(w, t),
+        listParameters: () => Promise.resolve([]),
+        put: () => Promise.reject(new Error('disk full')),
+        getCalibration: (_w: string, twinId: string, id: string) =>
+          Promise.resolve({
+            id,
+            twinId,
+            behaviour: 'pump-line-pump',
+            base: {},
+            values: { frictionLoss: 0.3 },
+          } as unknown as CalibrationRecord),
+      },
+      history: () => [],
+      twin: () => ({ modelId: PUMP_ID }),
+      behaviours: catalog,
+    });
+    await failing.load();
+    await expect(failing.apply('pump-1', 'c1')).rejects.toThrow('disk full');
+    expect(failing.applied('pump-1')).toBeUndefined();
   });
 
   it('says when the history read was cut, and refuses a calibration of another behaviour', async () => {
-    const r = await service({ maxRead: 500 }).calibrate('pump-1', { ...REQUEST, telemetry: ['temperature'] });
+    const r = await (
+      await service({ maxRead: 500 })
+    ).calibrate('pump-1', { ...REQUEST, telemetry: ['temperature'] });
     expect(r.data.truncated).toBe(true);
     expect(r.data.points).toBe(500);
     expect(r.data.to).toBeLessThan(WINDOW_END - 1000);
 
-    const s = service();
-    fx.storage.behaviour.addCalibration({ ...r, id: 'old', behaviour: 'pump-v0' });
-    expect(() => s.apply('pump-1', 'old')).toThrow(expect.objectContaining({ code: 'Conflict' }) as Error);
+    const s = await service();
+    await fx.storage.behaviour.addCalibration({ ...r, id: 'old', behaviour: 'pump-v0' });
+    await expect(s.apply('pump-1', 'old')).rejects.toMatchObject({ code: 'Conflict' });
     expect(s.parameters('pump-1').calibrationId).toBeUndefined();
   });
 
@@ -310,7 +375,7 @@ describe('CalibrationService on SQLite history', () => {
       })),
     );
     twins['pump-2'] = { modelId: PUMP_ID };
-    const s = service({ simTime: () => (ms) => ms / 1000 });
+    const s = await service({ simTime: () => (ms) => ms / 1000 });
     const r = await s.calibrate('pump-2', {
       parameters: ['frictionLoss', 'bearingCooling'],
       telemetry: ['temperature'],

@@ -7,6 +7,7 @@
  */
 import { TwinloopError, errors, type Problem } from '../../core/errors/errors.js';
 import type {
+  BehaviourParameters,
   BehaviourParameterStore,
   CalibrationRecord,
 } from '../../core/ports/behaviour-parameter-store.js';
@@ -117,16 +118,30 @@ export const DEFAULT_MAX_READ = 100_000;
  *     workspace: 'default', store: storage.behaviour, history: historyFromStore(storage.history, 'default'),
  *     twin: (id) => graph.getTwin(id), behaviours: catalog, onApplied: (id) => shadow.forget(id),
  *   });
+ *   await calibration.load();
  *   const r = await calibration.calibrate('pump-3a', { parameters: ['frictionLoss'], telemetry: ['temperature'] });
- *   calibration.apply('pump-3a', r.id);
+ *   await calibration.apply('pump-3a', r.id);
+ *
+ * The applied parameters are read on hot paths (every shadow twin started, every what-if run), so
+ * they are kept in memory: loaded from the store by `load()` at start, and updated after each
+ * write the store has committed. This node is the only writer of its workspace's parameters.
  */
 export class CalibrationService {
   private readonly now: () => number;
   private readonly newId: () => string;
+  /** The applied parameters of the workspace's twins, by twin id (see load()). */
+  private readonly appliedByTwin = new Map<string, BehaviourParameters>();
 
   constructor(private readonly o: CalibrationServiceOptions) {
     this.now = o.now ?? Date.now;
     this.newId = o.newId ?? (() => globalThis.crypto.randomUUID());
+  }
+
+  /** Reads the applied parameters of every twin of the workspace into memory: call once at start. @throws StorageError */
+  async load(): Promise<void> {
+    const all = await this.o.store.listParameters(this.o.workspace);
+    this.appliedByTwin.clear();
+    for (const p of all) this.appliedByTwin.set(p.twinId, p);
   }
 
   /**
@@ -190,7 +205,7 @@ export class CalibrationService {
       ...result,
       data: { ...result.data, truncated },
     };
-    this.o.store.addCalibration(record);
+    await this.o.store.addCalibration(record);
     return { ...record, applied: false };
   }
 
@@ -198,19 +213,20 @@ export class CalibrationService {
    * The twin's calibrations, newest first.
    * @throws TwinloopError DigitalTwinNotFound
    */
-  list(twinId: string, limit?: number): CalibrationView[] {
+  async list(twinId: string, limit?: number): Promise<CalibrationView[]> {
     this.twinOf(twinId);
-    const current = this.o.store.get(this.o.workspace, twinId)?.calibrationId;
-    return this.o.store
-      .listCalibrations(this.o.workspace, twinId, limit)
-      .map((c) => ({ ...c, applied: c.id === current }));
+    const current = this.appliedByTwin.get(twinId)?.calibrationId;
+    return (await this.o.store.listCalibrations(this.o.workspace, twinId, limit)).map((c) => ({
+      ...c,
+      applied: c.id === current,
+    }));
   }
 
   /** @throws TwinloopError DigitalTwinNotFound, NotFound (no such calibration of this twin) */
-  get(twinId: string, calibrationId: string): CalibrationView {
+  async get(twinId: string, calibrationId: string): Promise<CalibrationView> {
     this.twinOf(twinId);
-    const c = this.recordOf(twinId, calibrationId);
-    const current = this.o.store.get(this.o.workspace, twinId)?.calibrationId;
+    const c = await this.recordOf(twinId, calibrationId);
+    const current = this.appliedByTwin.get(twinId)?.calibrationId;
     return { ...c, applied: c.id === current };
   }
 
@@ -220,9 +236,9 @@ export class CalibrationService {
    * @throws TwinloopError DigitalTwinNotFound; NotFound (no such calibration, or no behaviour);
    *   Conflict when the twin's behaviour is no longer the one the calibration fitted.
    */
-  apply(twinId: string, calibrationId: string): EffectiveParameters {
+  async apply(twinId: string, calibrationId: string): Promise<EffectiveParameters> {
     const { entry } = this.behaviourOf(twinId, 'NotFound');
-    const c = this.recordOf(twinId, calibrationId);
+    const c = await this.recordOf(twinId, calibrationId);
     const behaviour = entry.model.spec.behaviour;
     if (c.behaviour !== behaviour) {
       throw new TwinloopError(
@@ -234,14 +250,16 @@ export class CalibrationService {
     const values = Object.fromEntries(
       Object.entries({ ...c.base, ...c.values }).filter(([k, v]) => known.has(k) && Number.isFinite(v)),
     );
-    this.o.store.put({
+    const applied: BehaviourParameters = {
       workspace: this.o.workspace,
       twinId,
       behaviour,
       values,
       calibrationId,
       appliedAt: this.now(),
-    });
+    };
+    await this.o.store.put(applied);
+    this.appliedByTwin.set(twinId, applied);
     const eff = this.effective(twinId, entry);
     this.o.onApplied?.(twinId, valuesOf(eff));
     return eff;
@@ -259,9 +277,10 @@ export class CalibrationService {
    * Back to the model's parameters; then `onApplied` is called with them.
    * @throws TwinloopError DigitalTwinNotFound; NotFound when no behaviour simulates the twin's model
    */
-  reset(twinId: string): EffectiveParameters {
+  async reset(twinId: string): Promise<EffectiveParameters> {
     const { entry } = this.behaviourOf(twinId, 'NotFound');
-    this.o.store.delete(this.o.workspace, twinId);
+    await this.o.store.delete(this.o.workspace, twinId);
+    this.appliedByTwin.delete(twinId);
     const eff = this.effective(twinId, entry);
     this.o.onApplied?.(twinId, valuesOf(eff));
     return eff;
@@ -270,7 +289,7 @@ export class CalibrationService {
   /**
    * The values applied to a twin (those that differ from its model), undefined when none are or the
    * twin has no behaviour: for the simulator, shadow mode and what-if runs. Never throws on a
-   * missing twin.
+   * missing twin. Synchronous: read from memory (see load()).
    */
   applied(twinId: string): Record<string, number> | undefined {
     const twin = this.o.twin(twinId);
@@ -279,8 +298,10 @@ export class CalibrationService {
   }
 
   /** Forgets a deleted twin's applied parameters and calibrations. */
-  deleteTwin(twinId: string): void {
-    this.o.store.deleteTwin(this.o.workspace, twinId);
+  async deleteTwin(twinId: string): Promise<void> {
+    // Forgotten in memory first: a twin created again with this id starts from its model at once.
+    this.appliedByTwin.delete(twinId);
+    await this.o.store.deleteTwin(this.o.workspace, twinId);
   }
 
   // ---------------------------------------------------------------- internals
@@ -307,15 +328,15 @@ export class CalibrationService {
     return { twin, entry };
   }
 
-  private recordOf(twinId: string, calibrationId: string): CalibrationRecord {
-    const c = this.o.store.getCalibration(this.o.workspace, twinId, calibrationId);
+  private async recordOf(twinId: string, calibrationId: string): Promise<CalibrationRecord> {
+    const c = await this.o.store.getCalibration(this.o.workspace, twinId, calibrationId);
     if (!c) throw new TwinloopError('NotFound', `Twin '${twinId}' has no calibration '${calibrationId}'.`);
     return c;
   }
 
   /** The stored values when they belong to the twin's current behaviour (a changed model drops them). */
   private usableApplied(twinId: string, entry: CatalogEntry) {
-    const stored = this.o.store.get(this.o.workspace, twinId);
+    const stored = this.appliedByTwin.get(twinId);
     if (!stored || stored.behaviour !== entry.model.spec.behaviour) return undefined;
     const known = new Set(entry.model.layout.parameters);
     return {

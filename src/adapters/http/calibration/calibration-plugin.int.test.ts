@@ -96,6 +96,7 @@ describe('calibration routes', () => {
       behaviours: catalog,
       onApplied: (twinId) => applied.push(twinId),
     });
+    await calibration.load();
     const ingest = new IngestService({
       workspace: (name) => (name === 'default' ? { graph: w.graph, models: w.models } : undefined),
       history: w.storage.history,

@@ -20,11 +20,11 @@ import type {
 /** What the routes need of the CalibrationService. */
 export interface HttpCalibrationPort {
   calibrate(twinId: string, request: TwinCalibrationRequest): Promise<CalibrationView>;
-  list(twinId: string, limit?: number): CalibrationView[];
-  get(twinId: string, calibrationId: string): CalibrationView;
-  apply(twinId: string, calibrationId: string): EffectiveParameters;
+  list(twinId: string, limit?: number): Promise<CalibrationView[]>;
+  get(twinId: string, calibrationId: string): Promise<CalibrationView>;
+  apply(twinId: string, calibrationId: string): Promise<EffectiveParameters>;
   parameters(twinId: string): EffectiveParameters;
-  reset(twinId: string): EffectiveParameters;
+  reset(twinId: string): Promise<EffectiveParameters>;
 }
 
 export interface CalibrationPluginOptions {
@@ -199,6 +199,7 @@ function parseTime(v: unknown, name: string, problems: Problem[]): number | unde
 /**
  * @example
  *   const calibration = new CalibrationService({ ... });
+ *   await calibration.load(); // the applied parameters, kept in memory
  *   await createHttpServer({ ..., plugins: [calibrationPlugin({ calibration })] });
  */
 export function calibrationPlugin(options: CalibrationPluginOptions): FastifyPluginAsync {
@@ -256,7 +257,7 @@ export function calibrationPlugin(options: CalibrationPluginOptions): FastifyPlu
       async (req) => {
         const { id } = req.params as { id: string };
         const { limit } = req.query as { limit?: number };
-        return { value: cal.list(id, limit) };
+        return { value: await cal.list(id, limit) };
       },
     );
 
