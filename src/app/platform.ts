@@ -230,15 +230,15 @@ async function startLocked(
     const workspace = DEFAULT_WORKSPACE;
     const registry = new ModelRegistry();
     const models = new ModelService({ workspace, registry, store: storage.models });
-    const modelCount = models.load();
+    const modelCount = await models.load();
     const graph = new InMemoryTwinGraph({ hierarchy: registry });
     let twinCount = 0;
-    for (const t of storage.twins.loadTwins(workspace)) {
+    for await (const t of storage.twins.loadTwins(workspace)) {
       graph.putTwin(t);
       twinCount++;
     }
     let relCount = 0;
-    for (const r of storage.twins.loadRelationships(workspace)) {
+    for await (const r of storage.twins.loadRelationships(workspace)) {
       try {
         graph.putRelationship(r);
         relCount++;
@@ -494,12 +494,7 @@ async function startLocked(
       httpInput: config.jobs.httpInput,
       httpTimeoutMs: config.jobs.httpTimeoutMs,
     });
-    const jobTargets = {
-      models,
-      twins,
-      graph,
-      transaction: (fn: () => void) => storage.twins.transaction(fn),
-    };
+    const jobTargets = { models, twins, graph };
     const jobLogger = logger.child({ component: 'jobs' });
     const jobs = new JobService({
       store: storage.jobs,

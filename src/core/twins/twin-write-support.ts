@@ -1,13 +1,15 @@
 /**
  * Small pieces every twin and relationship write shares: etags and the conditional-request checks
- * of ADT (If-Match with one or more etags or `*`, If-None-Match: `*` only), and the port types the
- * twin service depends on.
+ * of ADT (If-Match with one or more etags or `*`, If-None-Match: `*` only), the port types the
+ * twin service depends on, and the commit of a write with its journaled events.
  */
 import { TwinloopError, errors, quote } from '../errors/errors.js';
 import type { Change } from '../events/change-events.js';
 import type { LiveEvent } from '../live/live-events.js';
 import type { ModelLookup } from '../models/model-types.js';
-import type { HistoryPoint } from '../ports/storage-ports.js';
+import type { OutboxRow } from '../ports/event-routing.js';
+import type { HistoryPoint, TwinStoreOp } from '../ports/storage-ports.js';
+import type { TwinCommitQueue } from './twin-commit-queue.js';
 
 /** What the twin service needs to know about models: the resolved interfaces and ADT's decommissioned flag. */
 export interface TwinModelPort extends ModelLookup {
@@ -25,25 +27,29 @@ export interface LiveEventSink {
 }
 
 /**
- * Where committed changes are journaled for event routes: `record` runs inside the store
- * transaction of the write (so the event commits with it, or neither does). @throws StorageError
+ * Where changes are journaled for event routes: `outboxRowsOf` turns a change into the outbox rows
+ * its events need (route filters, in memory, synchronously) before the commit, so they commit in
+ * the write's own transaction (or neither does); `committed` is told after a commit that carried
+ * rows (it wakes the delivery).
  */
 export interface ChangeJournal {
-  record(change: Change): void;
+  outboxRowsOf(change: Change): OutboxRow[];
+  committed(): void;
 }
 
-/** Runs a store write and journals its change in one transaction (just the write without a journal). */
-export function commitWithJournal(
-  store: { transaction<T>(fn: () => T): T },
+/**
+ * Commits store ops with the outbox rows of their change through the commit queue (group commit),
+ * then tells the journal. @throws as TwinStore.commit
+ */
+export async function commitChange(
+  queue: TwinCommitQueue,
   journal: ChangeJournal | undefined,
-  write: () => void,
+  ops: readonly TwinStoreOp[],
   change: () => Change,
-): void {
-  if (!journal) return write();
-  store.transaction(() => {
-    write();
-    journal.record(change());
-  });
+): Promise<void> {
+  const outbox = journal ? journal.outboxRowsOf(change()) : [];
+  await queue.commit(outbox.length ? { ops, outbox } : { ops });
+  if (outbox.length) journal!.committed();
 }
 
 /** Conditions of a write, from the If-Match / If-None-Match headers. */
