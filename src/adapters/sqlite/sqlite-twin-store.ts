@@ -268,7 +268,8 @@ export class SqliteTwinStore implements TwinStore {
           overlay.set(k, null);
           deletedTwins.add(k);
           for (const [key, v] of overlay)
-            if (key.startsWith('r') && v && (v.source === op.id || v.target === op.id)) overlay.set(key, null);
+            if (key.startsWith('r') && v && (v.source === op.id || v.target === op.id))
+              overlay.set(key, null);
           break;
         }
         case 'putRelationship': {

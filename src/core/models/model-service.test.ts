@@ -43,16 +43,16 @@ describe('ModelService', () => {
     expect(e.code).toBe('DTDLParserError');
     expect(e.problems.length).toBeGreaterThan(0);
     expect(w.models.list()).toEqual([]);
-    expect((await w.storage.models.list('default'))).toEqual([]);
+    expect(await w.storage.models.list('default')).toEqual([]);
   });
 
   it('409 when a model id already exists; 400 for a body that is not an array', async () => {
     await w.models.add([MODELS.sensor]);
     expect((await caught(() => w.models.add([MODELS.sensor]))).status).toBe(409);
     expect((await caught(() => w.models.add({}))).code).toBe('DTDLParserError');
-    expect((await caught(() => w.models.add([MODELS.thermostat, MODELS.thermostat]))).problems[0]?.pointer).toBe(
-      '/1/@id',
-    );
+    expect(
+      (await caught(() => w.models.add([MODELS.thermostat, MODELS.thermostat]))).problems[0]?.pointer,
+    ).toBe('/1/@id');
   });
 
   it('lists with dependenciesFor (the models and what they depend on) and 404s unknown ids', async () => {
@@ -113,7 +113,7 @@ describe('ModelService', () => {
         .map((m) => m.id)
         .sort(),
     ).toEqual(['dtmi:test:Thermostat;1']);
-    expect((await w.storage.models.list('default'))).toHaveLength(1);
+    expect(await w.storage.models.list('default')).toHaveLength(1);
     expect((await caught(() => w.models.delete('dtmi:test:Room;1'))).code).toBe('ModelNotFound');
   });
 

@@ -44,7 +44,10 @@ export function describeEventOutboxContract(name: string, make: () => Promise<Ev
     const append = (rows: OutboxRow[]): Promise<void> => fx.twins.commit([{ ops: [], outbox: rows }]);
 
     it('keeps appended rows in commit order, whole, across a reopen', async () => {
-      await fx.twins.commit([{ ops: [], outbox: [row(1), row(2)] }, { ops: [], outbox: [row(3, 'other')] }]);
+      await fx.twins.commit([
+        { ops: [], outbox: [row(1), row(2)] },
+        { ops: [], outbox: [row(3, 'other')] },
+      ]);
       const { outbox } = await fx.reopen();
       const p = await outbox.pending(0, 10);
       expect(p.map((d) => d.event.id)).toEqual(['e1', 'e2', 'e3']);
@@ -76,10 +79,9 @@ export function describeEventOutboxContract(name: string, make: () => Promise<Ev
 
     it('keeps hostile event contents and endpoint names as data', async () => {
       const r = row(7, "hook'; DROP TABLE event_outbox; --", "t'); --");
-      const data = JSON.parse('{"__proto__":{"polluted":true},"big":"' + 'x'.repeat(100_000) + '"}') as Record<
-        string,
-        unknown
-      >;
+      const data = JSON.parse(
+        '{"__proto__":{"polluted":true},"big":"' + 'x'.repeat(100_000) + '"}',
+      ) as Record<string, unknown>;
       await append([{ ...r, event: { ...r.event, data } }]);
       const [d] = await fx.outbox.pending(0, 10);
       expect(d).toMatchObject({ endpoint: r.endpoint, orderKey: r.orderKey });

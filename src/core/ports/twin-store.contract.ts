@@ -44,7 +44,9 @@ const rel = (sourceId: string, id: string, targetId: string): RelationshipRecord
 const put = (t: TwinRecord, expectEtag?: string | null): TwinStoreOp =>
   expectEtag === undefined ? { op: 'putTwin', twin: t } : { op: 'putTwin', twin: t, expectEtag };
 const putRel = (r: RelationshipRecord, expectEtag?: string | null): TwinStoreOp =>
-  expectEtag === undefined ? { op: 'putRelationship', rel: r } : { op: 'putRelationship', rel: r, expectEtag };
+  expectEtag === undefined
+    ? { op: 'putRelationship', rel: r }
+    : { op: 'putRelationship', rel: r, expectEtag };
 const byId = <T extends { id: string }>(xs: T[]): T[] => xs.sort((p, q) => p.id.localeCompare(q.id));
 
 export function describeTwinStoreContract(name: string, make: () => Promise<TwinStoreFixture>): void {
@@ -120,7 +122,12 @@ export function describeTwinStoreContract(name: string, make: () => Promise<Twin
       await commitOps(...['a', 'b', 'c'].map((id) => put(twin(id))));
       await store.commit([
         { ops: [putRel(rel('a', 'r1', 'b')), putRel(rel('b', 'r2', 'c'))] },
-        { ops: [putRel(rel('c', 'r3', 'a')), putRel({ ...rel('c', 'r4', 'b'), properties: { capacity: 99 } })] },
+        {
+          ops: [
+            putRel(rel('c', 'r3', 'a')),
+            putRel({ ...rel('c', 'r4', 'b'), properties: { capacity: 99 } }),
+          ],
+        },
       ]);
       await commitOps({ op: 'deleteRelationship', workspace: 'ws', sourceId: 'c', relId: 'r4' });
       await reopen();
@@ -152,7 +159,10 @@ export function describeTwinStoreContract(name: string, make: () => Promise<Twin
         code: 'PreconditionFailed',
       });
       // a later op sees the earlier ops of the same commit
-      await commitOps(put(twin('a', { etag: 'W/"a-2"' }), 'W/"a-1"'), put(twin('a', { etag: 'W/"a-3"' }), 'W/"a-2"'));
+      await commitOps(
+        put(twin('a', { etag: 'W/"a-2"' }), 'W/"a-1"'),
+        put(twin('a', { etag: 'W/"a-3"' }), 'W/"a-2"'),
+      );
       expect((await twins()).map((t) => t.etag)).toEqual(['W/"a-3"']);
       await commitOps(put(twin('a', { etag: 'W/"a-4"' })));
       await expect(
@@ -177,7 +187,13 @@ export function describeTwinStoreContract(name: string, make: () => Promise<Twin
       });
       await commitOps(putRel({ ...rel('a', 'r1', 'b'), etag: 'W/"r1-2"' }, 'W/"r1"'));
       await expect(
-        commitOps({ op: 'deleteRelationship', workspace: 'ws', sourceId: 'a', relId: 'r1', expectEtag: 'W/"r1"' }),
+        commitOps({
+          op: 'deleteRelationship',
+          workspace: 'ws',
+          sourceId: 'a',
+          relId: 'r1',
+          expectEtag: 'W/"r1"',
+        }),
       ).rejects.toMatchObject({ code: 'PreconditionFailed' });
       // deleting the target twin takes r1 with it: re-creating it expecting absence then holds
       await commitOps(

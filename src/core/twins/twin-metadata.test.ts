@@ -181,7 +181,9 @@ describe('twin $metadata: sourceTime and $model', () => {
     expect(t.propertyTimes).toEqual({ area: 1_700_000_000_000 });
     expect([...w.graph.twinsOfModel(SPACE, true)].map((x) => x.id)).toEqual(['r1']);
     expect([...w.graph.twinsOfModel(ROOM, true)]).toEqual([]);
-    expect((await collect(w.storage.twins.loadTwins('default'))).find((x) => x.id === 'r1')?.modelId).toBe(SPACE);
+    expect((await collect(w.storage.twins.loadTwins('default'))).find((x) => x.id === 'r1')?.modelId).toBe(
+      SPACE,
+    );
     await w.models.update(ROOM, [{ op: 'replace', path: '/decommissioned', value: true }]);
     const decommissioned = await caught(
       w.twins.update('r1', [{ op: 'replace', path: '/$metadata/$model', value: ROOM }]),
