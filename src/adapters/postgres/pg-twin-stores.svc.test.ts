@@ -4,7 +4,7 @@ import { describeModelStoreContract } from '../../core/ports/model-store.contrac
 import type { TwinStoreOp } from '../../core/ports/storage-ports.js';
 import { describeTwinStoreContract } from '../../core/ports/twin-store.contract.js';
 import { collect } from '../../../test/support/collect.js';
-import { openPgDatabase, type PgDatabase } from './pg-database.js';
+import { openPgDatabase } from './pg-database.js';
 import { PG_EVENT_OUTBOX_MIGRATIONS, PgEventOutbox } from './pg-event-outbox.js';
 import { PG_EVENT_ROUTE_MIGRATIONS, PgEventRouteStore } from './pg-event-route-store.js';
 import { PG_MODEL_MIGRATIONS, PgModelStore } from './pg-model-store.js';

@@ -240,4 +240,66 @@ describe('TwinService', () => {
       await again.storage.close();
     }
   });
+
+  it('serialises concurrent writes to one twin: every patch applies, If-Match checks see the previous write', async () => {
+    const t = await w.twins.createOrReplace('r1', room({ temperature: 1 }));
+    const patches = Array.from({ length: 10 }, (_, i) =>
+      w.twins.update('r1', [{ op: 'add', path: `/name`, value: `n${i}` }]),
+    );
+    // two writers that both saw the first etag: the first wins, the second is refused
+    const a = w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 2 }], { ifMatch: t.etag });
+    const b = w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 3 }], { ifMatch: t.etag });
+    const results = await Promise.allSettled([...patches, a, b]);
+    expect(results.slice(0, 10).every((r) => r.status === 'fulfilled')).toBe(true);
+    // the ten patches ran first (call order), so both conditional writes are stale
+    expect(results.slice(10).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(w.twins.get('r1').contents.name).toBe('n9');
+    const stored = (await collect(w.storage.twins.loadTwins('default')))[0]!;
+    expect(stored.etag).toBe(w.twins.get('r1').etag);
+    const c = w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 4 }], {
+      ifMatch: stored.etag,
+    });
+    const d = w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 5 }], {
+      ifMatch: stored.etag,
+    });
+    expect((await Promise.allSettled([c, d])).map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect(w.twins.get('r1').contents.temperature).toBe(4);
+  });
+
+  it('commits writes to different twins started together in one store commit (group commit)', async () => {
+    const before = w.twins.commits.commits;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => w.twins.createOrReplace(`g${i}`, room())));
+    expect(w.twins.commits.commits - before).toBe(1);
+    expect(await collect(w.storage.twins.loadTwins('default'))).toHaveLength(50);
+  });
+
+  it('leaves graph and store unchanged when the commit fails, and publishes nothing', async () => {
+    await w.twins.createOrReplace('r1', room({ temperature: 1 }));
+    const events = w.events.length;
+    const commit = w.storage.twins.commit.bind(w.storage.twins);
+    w.storage.twins.commit = () => Promise.reject(new Error('disk gone'));
+    await expect(w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 9 }])).rejects.toThrow(
+      'disk gone',
+    );
+    await expect(w.twins.createOrReplace('r2', room())).rejects.toThrow('disk gone');
+    await expect(w.twins.delete('r1')).rejects.toThrow('disk gone');
+    w.storage.twins.commit = commit;
+    expect(w.twins.get('r1').contents.temperature).toBe(1);
+    expect(w.graph.getTwin('r2')).toBeUndefined();
+    expect(w.events.length).toBe(events);
+    expect((await collect(w.storage.twins.loadTwins('default'))).map((t) => t.contents)).toEqual([
+      { temperature: 1, thermostat: {} },
+    ]);
+  });
+
+  it('refuses a write from a stale graph (another node changed the twin) with PreconditionFailed', async () => {
+    const t = await w.twins.createOrReplace('r1', room({ temperature: 1 }));
+    // another node replaces the twin behind this node's graph
+    await w.storage.twins.commit([
+      { ops: [{ op: 'putTwin', twin: { ...t, etag: 'W/"other-node"' }, expectEtag: t.etag }] },
+    ]);
+    const e = await caught(w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 2 }]));
+    expect(e.code).toBe('PreconditionFailed');
+    expect(w.twins.get('r1').etag).toBe(t.etag); // unchanged until it reloads
+  });
 });
