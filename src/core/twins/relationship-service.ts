@@ -3,8 +3,9 @@
  * update (If-Match), delete (If-Match), list outgoing (optionally by name) and incoming. Every write
  * is checked against the source twin's model: the relationship is declared (own or inherited), the
  * target exists and is of the declared target model, maxMultiplicity holds, properties are valid.
- * A write holds its source twin (and a create its target twin) from its checks to its commit
- * (twin-commit-queue.ts), and tells the store the etag it started from.
+ * A write holds its source twin (and a create its target twin) shared and the relationship
+ * exclusively from its checks to its commit (twin-commit-queue.ts), and tells the store the etag
+ * it started from.
  */
 import { TwinloopError, errors, quote, type Problem } from '../errors/errors.js';
 import type { RelationshipRecord, TwinGraph, TwinRecord } from '../graph/graph-types.js';
@@ -39,6 +40,14 @@ export interface RelationshipServiceOptions {
 }
 
 const SRC = 'request body';
+
+/** The commit queue's key of a twin (twin-service.ts holds the same key exclusively). */
+export const twinKey = (id: string): string => id;
+
+/** A relationship write's holds: its source twin shared, the relationship exclusively. */
+function relKeys(sourceId: string, relId: string): { key: string; shared?: boolean }[] {
+  return [{ key: twinKey(sourceId), shared: true }, { key: `rel\u0000${sourceId}\u0000${relId}` }];
+}
 const SYSTEM_KEYS = new Set([
   '$relationshipId',
   '$sourceId',
@@ -84,9 +93,13 @@ export class RelationshipService {
     cond: WriteConditions = {},
   ): Promise<RelationshipRecord> {
     this.o.checkId('relationship', relId);
-    const target = (body as { $targetId?: unknown } | null)?.$targetId;
-    const keys = typeof target === 'string' ? [sourceId, target] : [sourceId];
-    return this.o.commits.exclusive(keys, () => this.put(sourceId, relId, body, cond));
+    const b = body as { $targetId?: unknown; $relationshipName?: unknown } | null;
+    const keys = [
+      ...relKeys(sourceId, relId),
+      { key: `name\u0000${sourceId}\u0000${String(b?.$relationshipName)}` },
+    ];
+    if (typeof b?.$targetId === 'string') keys.push({ key: twinKey(b.$targetId), shared: true });
+    return this.o.commits.hold(keys, () => this.put(sourceId, relId, body, cond));
   }
 
   private async put(
@@ -248,7 +261,7 @@ export class RelationshipService {
     patch: unknown,
     cond: WriteConditions = {},
   ): Promise<RelationshipRecord> {
-    return this.o.commits.exclusive([sourceId], () => this.patch(sourceId, relId, patch, cond));
+    return this.o.commits.hold(relKeys(sourceId, relId), () => this.patch(sourceId, relId, patch, cond));
   }
 
   private async patch(
@@ -319,7 +332,7 @@ export class RelationshipService {
 
   /** @throws RelationshipNotFound, PreconditionFailed */
   async delete(sourceId: string, relId: string, cond: WriteConditions = {}): Promise<void> {
-    await this.o.commits.exclusive([sourceId], () => this.remove(sourceId, relId, cond));
+    await this.o.commits.hold(relKeys(sourceId, relId), () => this.remove(sourceId, relId, cond));
   }
 
   private async remove(sourceId: string, relId: string, cond: WriteConditions): Promise<void> {

@@ -106,4 +106,24 @@ describe('TwinCommitQueue', () => {
     await expect(q.exclusive(['x'], () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     await q.exclusive(['x'], async () => undefined);
   });
+
+  it('lets shared holders run together and makes an exclusive holder wait for them all', async () => {
+    const q = new TwinCommitQueue({ store: fakeStore().store });
+    const log: string[] = [];
+    const hold = (name: string, keys: { key: string; shared?: boolean }[], ms: number) =>
+      q.hold(keys, async () => {
+        log.push(`${name}+`);
+        await new Promise((r) => setTimeout(r, ms));
+        log.push(`${name}-`);
+      });
+    await Promise.all([
+      hold('R1', [{ key: 'a', shared: true }, { key: 'r1' }], 20),
+      hold('R2', [{ key: 'a', shared: true }, { key: 'r2' }], 10),
+      hold('W', [{ key: 'a' }], 1),
+      hold('R3', [{ key: 'a', shared: true }], 1),
+    ]);
+    expect(log.slice(0, 2)).toEqual(['R1+', 'R2+']); // both shared holds at once
+    expect(log.indexOf('W+')).toBeGreaterThan(log.indexOf('R1-'));
+    expect(log.indexOf('R3+')).toBeGreaterThan(log.indexOf('W-')); // behind the exclusive one
+  });
 });

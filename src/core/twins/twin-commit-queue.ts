@@ -2,13 +2,16 @@
  * How twin and relationship writes reach the asynchronous TwinStore without losing ADT's
  * conditional-request semantics or the throughput of batched writes.
  *
- * Serialisation: a write holds the twins it reads and writes (a twin write: its twin; a
- * relationship write: its source and target twins) from its checks until its commit has been
- * applied to the graph. Writes to other twins go on meanwhile. We chose per-twin locks over a
- * per-workspace one so that concurrent writes to different twins can share one commit (group
- * commit), and over a pending overlay because the checks (etags, If-None-Match, relationship
- * targets and multiplicity, "no relationships left" on delete) all read the graph: with the twins
- * held, the graph they read is exactly what the store holds on this node. The store's etag
+ * Serialisation: a write holds what it reads and writes from its checks until its commit has been
+ * applied to the graph: a twin write holds its twin exclusively; a relationship write holds its
+ * source and target twins shared (they must not be deleted or change model meanwhile, but other
+ * relationships of them may be written), the relationship itself exclusively, and a create also
+ * (source, name) exclusively (maxMultiplicity counts those). Writes to other things go on
+ * meanwhile. We chose these locks over a per-workspace one so that concurrent writes can share one
+ * commit (group commit: an import's chain of relationships a->b, b->c ... would otherwise commit
+ * one by one), and over a pending overlay because the checks (etags, If-None-Match, targets,
+ * multiplicity, "no relationships left" on delete) all read the graph: with the holds taken, the
+ * graph they read is exactly what the store holds on this node. The store's etag
  * expectations still guard against other nodes (a stale graph): they fail with PreconditionFailed.
  * Locks are taken all at once, in call order, so they cannot deadlock; a write whose twins are
  * free starts synchronously, so writes started in one tick are checked and queued in that tick.
@@ -43,8 +46,8 @@ export class TwinCommitQueue {
   private queued: Queued[] = [];
   private scheduled = false;
   private inFlight = false;
-  /** The last holder of each twin: a promise that settles when it is released. */
-  private readonly holders = new Map<string, Promise<void>>();
+  /** Per key: the last exclusive holder and the shared holders since (each settles on release). */
+  private readonly locks = new Map<string, { writer?: Promise<void>; readers: Set<Promise<void>> }>();
   /** Commits made (for tests and metrics). */
   commits = 0;
 
@@ -55,21 +58,46 @@ export class TwinCommitQueue {
   }
 
   /**
-   * Runs fn holding the given keys (twin ids): after every earlier holder of any of them has
+   * Runs fn holding the given keys exclusively: after every earlier holder of any of them has
    * released it. fn starts synchronously when they are all free.
    */
   exclusive<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
-    const unique = [...new Set(keys)];
+    return this.hold(
+      keys.map((key) => ({ key })),
+      fn,
+    );
+  }
+
+  /**
+   * Runs fn holding the given keys, each shared or exclusive: a shared hold waits only for earlier
+   * exclusive holders, an exclusive one for every earlier holder. fn starts synchronously when
+   * nothing is in its way.
+   */
+  hold<T>(keys: readonly { key: string; shared?: boolean }[], fn: () => Promise<T>): Promise<T> {
+    const wanted = new Map<string, boolean>();
+    for (const k of keys) wanted.set(k.key, (wanted.get(k.key) ?? true) && k.shared === true);
     const before: Promise<void>[] = [];
-    for (const k of unique) {
-      const h = this.holders.get(k);
-      if (h) before.push(h);
-    }
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
-    for (const k of unique) this.holders.set(k, mine);
+    for (const [key, shared] of wanted) {
+      let lock = this.locks.get(key);
+      if (!lock) this.locks.set(key, (lock = { readers: new Set() }));
+      if (lock.writer) before.push(lock.writer);
+      if (shared) lock.readers.add(mine);
+      else {
+        before.push(...lock.readers);
+        lock.readers = new Set();
+        lock.writer = mine;
+      }
+    }
     const done = () => {
-      for (const k of unique) if (this.holders.get(k) === mine) this.holders.delete(k);
+      for (const key of wanted.keys()) {
+        const lock = this.locks.get(key);
+        if (!lock) continue;
+        lock.readers.delete(mine);
+        if (lock.writer === mine) lock.writer = undefined;
+        if (!lock.writer && lock.readers.size === 0) this.locks.delete(key);
+      }
       release();
     };
     const run = async (): Promise<T> => {
