@@ -297,11 +297,12 @@ export class PgTwinStore implements TwinStore {
     for (let j = i; j < ops.length && run.length < this.maxRows; j++) {
       const o = ops[j]!;
       if (!like(o)) break;
+      const op: TwinStoreOp = o;
       const key =
-        o.op === 'putTwin'
-          ? `${o.twin.workspace}\u0000${o.twin.id}`
-          : o.op === 'putRelationship'
-            ? `${o.rel.workspace}\u0000${o.rel.sourceId}\u0000${o.rel.id}`
+        op.op === 'putTwin'
+          ? `${op.twin.workspace}\u0000${op.twin.id}`
+          : op.op === 'putRelationship'
+            ? `${op.rel.workspace}\u0000${op.rel.sourceId}\u0000${op.rel.id}`
             : '';
       if (seen.has(key)) break;
       seen.add(key);
