@@ -130,5 +130,23 @@ export function describeEventOutboxContract(name: string, make: () => Promise<Ev
       expect(await routes.deleteRoute('r')).toBe(false);
       expect(await routes.deleteEndpoint('hook')).toBe(true);
     });
+
+    it('keeps hostile route ids, filters and endpoint settings as data', async () => {
+      const id = "r'; DROP TABLE event_routes; --";
+      const spec = JSON.parse(
+        '{"__proto__":{"polluted":true},"type":"webhook","url":"http://x/ü\u2028"}',
+      ) as Record<string, unknown>;
+      await fx.routes.putEndpoint({ name: "e'); --", spec, secret: 'Bearer "quoted" \\ secret' });
+      await fx.routes.putRoute({ id, endpointName: "e'); --", filter: "type = 'x'' OR 1=1 --'" });
+      const { routes } = await fx.reopen();
+      const [e] = await routes.listEndpoints();
+      expect(e).toEqual({ name: "e'); --", spec, secret: 'Bearer "quoted" \\ secret' });
+      expect(Object.getPrototypeOf(e!.spec)).toBe(Object.prototype);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(await routes.listRoutes()).toEqual([
+        { id, endpointName: "e'); --", filter: "type = 'x'' OR 1=1 --'" },
+      ]);
+      expect(await routes.deleteRoute(id)).toBe(true);
+    });
   });
 }
