@@ -6,7 +6,6 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
-import { collect } from '../../../test/support/collect.js';
 import type { HistoryStore, TwinStore, TwinStoreOp } from './storage-ports.js';
 
 export interface TwinStoreFixture {
@@ -47,6 +46,12 @@ const putRel = (r: RelationshipRecord, expectEtag?: string | null): TwinStoreOp 
   expectEtag === undefined
     ? { op: 'putRelationship', rel: r }
     : { op: 'putRelationship', rel: r, expectEtag };
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of items) out.push(x);
+  return out;
+}
+
 const byId = <T extends { id: string }>(xs: T[]): T[] => xs.sort((p, q) => p.id.localeCompare(q.id));
 
 export function describeTwinStoreContract(name: string, make: () => Promise<TwinStoreFixture>): void {
