@@ -210,4 +210,24 @@ describe('PostgreSQL twin store specifics', () => {
     const seqs = p.map((d) => d.seq);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
   });
+
+  it('fills telemetry through loadTelemetry, one call per page of twins', async () => {
+    const calls: number[] = [];
+    const fx = await pgStores({
+      pageSize: 3,
+      loadTelemetry: async (ws, ids) => {
+        await Promise.resolve();
+        calls.push(ids.length);
+        return new Map(ids.filter((id) => id !== 't1').map((id) => [id, { flow: { value: id, time: 5 } }]));
+      },
+    });
+    cleanups.push(() => fx.cleanup());
+    await fx.s.twins.commit([
+      { ops: Array.from({ length: 7 }, (_, i) => ({ op: 'putTwin' as const, twin: twin(`t${i}`) })) },
+    ]);
+    const loaded = await collect(fx.s.twins.loadTwins('ws'));
+    expect(calls).toEqual([3, 3, 1]);
+    expect(loaded.find((t) => t.id === 't1')!.telemetry).toEqual({});
+    expect(loaded.find((t) => t.id === 't6')!.telemetry).toEqual({ flow: { value: 't6', time: 5 } });
+  });
 });
