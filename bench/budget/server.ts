@@ -42,7 +42,7 @@ const NODE = {
     { '@type': 'Relationship', name: 'link' },
   ],
 };
-platform.models.add([...PUMP_MODELS, NODE]);
+await platform.models.add([...PUMP_MODELS, NODE]);
 for (let i = 1; i <= PUMPS; i++)
   await platform.twins.createOrReplace(`pump-${i}`, {
     $metadata: { $model: PUMP_MODELS[0]!['@id'] },

@@ -295,20 +295,23 @@ async function twinLoad(
   const dir = tmp();
   let storage = openSqliteStorage({ dataDir: dir, synchronous: 'NORMAL' });
   const w0 = performance.now();
-  storage.twins.transaction(() => {
-    for (let i = 0; i < n; i++) {
-      storage.twins.saveTwin({
-        id: `twin-${i}`,
-        modelId: 'dtmi:example:Pump;1',
-        workspace: 'default',
-        etag: 'W/"1"',
-        lastUpdateTime: 1,
-        contents: { name: `pump ${i}`, rated: { flow: 10, head: 20 } },
-        propertyTimes: { name: 1 },
-        telemetry: {},
-      });
-    }
-  });
+  await storage.twins.commit([
+    {
+      ops: Array.from({ length: n }, (_, i) => ({
+        op: 'putTwin' as const,
+        twin: {
+          id: `twin-${i}`,
+          modelId: 'dtmi:example:Pump;1',
+          workspace: 'default',
+          etag: 'W/"1"',
+          lastUpdateTime: 1,
+          contents: { name: `pump ${i}`, rated: { flow: 10, head: 20 } },
+          propertyTimes: { name: 1 },
+          telemetry: {},
+        },
+      })),
+    },
+  ]);
   for (let i = 0; i < n; i += 50_000) {
     const pts: HistoryPoint[] = [];
     for (let j = i; j < Math.min(n, i + 50_000); j++) {
@@ -337,7 +340,7 @@ async function twinLoad(
   const l0 = performance.now();
   let count = 0;
   let withTelemetry = 0;
-  for (const t of storage.twins.loadTwins('default')) {
+  for await (const t of storage.twins.loadTwins('default')) {
     count++;
     if (t.telemetry['flow'] && t.telemetry['motor/state']) withTelemetry++;
   }

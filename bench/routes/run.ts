@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   ]);
   const p = await startPlatform(config, { logger: pino({ level: 'silent' }), banner: false });
   try {
-    p.models.add([
+    await p.models.add([
       {
         '@context': 'dtmi:dtdl:context;3',
         '@id': 'dtmi:bench:Meter;1',

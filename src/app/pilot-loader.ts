@@ -27,7 +27,7 @@ export async function loadPilot(
         })
       : e;
   try {
-    services.models.add(pilot.models.map((m) => m.json));
+    await services.models.add(pilot.models.map((m) => m.json));
   } catch (e) {
     throw where('models', e);
   }

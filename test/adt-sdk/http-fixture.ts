@@ -20,7 +20,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(options: Partial<HttpServerOptions> = {}): Promise<TestServer> {
-  const w = openTestWorkspace();
+  const w = await openTestWorkspace();
   const metrics = new Registry();
   const ingest = new IngestService({
     workspace: (name) => (name === 'default' ? { graph: w.graph, models: w.models } : undefined),

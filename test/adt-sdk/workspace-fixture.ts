@@ -88,7 +88,9 @@ export interface TestWorkspace {
   close(): Promise<void>;
 }
 
-export function openTestWorkspace(options: { dir?: string; now?: () => number } = {}): TestWorkspace {
+export async function openTestWorkspace(
+  options: { dir?: string; now?: () => number } = {},
+): Promise<TestWorkspace> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'twinloop-twins-'));
   const storage = openSqliteStorage({ dataDir: dir, synchronous: 'NORMAL' });
   const registry = new ModelRegistry();
@@ -98,10 +100,10 @@ export function openTestWorkspace(options: { dir?: string; now?: () => number } 
     store: storage.models,
     ...(options.now ? { now: options.now } : {}),
   });
-  models.load();
+  await models.load();
   const graph = new InMemoryTwinGraph({ hierarchy: registry });
-  for (const t of storage.twins.loadTwins('default')) graph.putTwin(t);
-  for (const r of storage.twins.loadRelationships('default')) graph.putRelationship(r);
+  for await (const t of storage.twins.loadTwins('default')) graph.putTwin(t);
+  for await (const r of storage.twins.loadRelationships('default')) graph.putRelationship(r);
   const live = new LiveEventBus();
   const events: LiveEvent[] = [];
   live.subscribe((evs) => events.push(...evs));

@@ -44,7 +44,7 @@ beforeAll(async () => {
     plugins: [boom],
   });
   port = await listen(s);
-  s.w.models.add(ALL_MODELS);
+  await s.w.models.add(ALL_MODELS);
   await s.w.twins.createOrReplace('r1', { $metadata: { $model: ROOM }, thermostat: { $metadata: {} } });
   withCors = await startTestServer({ token: TOKEN, corsOrigins: ['http://app.example:5173'] });
   corsPort = await listen(withCors);

@@ -15,7 +15,7 @@ let port: number;
 beforeAll(async () => {
   s = await startTestServer();
   port = (await s.http.listen()).port;
-  s.w.models.add(ALL_MODELS);
+  await s.w.models.add(ALL_MODELS);
   await s.w.twins.createOrReplace('r1', { $metadata: { $model: ROOM }, thermostat: { $metadata: {} } });
   await s.w.twins.createOrReplace('s1', { $metadata: { $model: 'dtmi:test:Sensor;1' } });
 });

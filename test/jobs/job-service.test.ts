@@ -42,10 +42,9 @@ function fakes(gate?: Promise<void>) {
   };
   const importTarget: ImportTarget = {
     hasModel: () => true,
-    addModels: () => undefined,
+    addModels: async () => undefined,
     createTwin: async (id) => void twins.push(id),
     createRelationship: async () => undefined,
-    transaction: (fn) => fn(),
   };
   const deleteTarget: DeleteTarget = {
     relationships: () => [],
@@ -55,8 +54,7 @@ function fakes(gate?: Promise<void>) {
     twinCount: () => 0,
     deleteRelationship: async () => undefined,
     deleteTwin: async () => undefined,
-    deleteModel: () => undefined,
-    transaction: (fn) => fn(),
+    deleteModel: async () => undefined,
   };
   return { twins, logs, io, importTarget, deleteTarget };
 }

@@ -24,7 +24,7 @@ export function registerModelRoutes(app: FastifyInstance, ws: HttpWorkspace): vo
     '/models',
     { schema: { tags, summary: 'Uploads one or more models (all or nothing).', body: { type: 'array' } } },
     async (req, reply) => {
-      const created = ws.models.add(req.body);
+      const created = await ws.models.add(req.body);
       return reply.status(201).send(created);
     },
   );
@@ -79,7 +79,7 @@ export function registerModelRoutes(app: FastifyInstance, ws: HttpWorkspace): vo
     '/models/:id',
     { schema: { tags, summary: 'Decommissions a model.', params: idParams } },
     async (req, reply) => {
-      ws.models.update((req.params as { id: string }).id, req.body);
+      await ws.models.update((req.params as { id: string }).id, req.body);
       return reply.status(204).send();
     },
   );
@@ -88,7 +88,7 @@ export function registerModelRoutes(app: FastifyInstance, ws: HttpWorkspace): vo
     '/models/:id',
     { schema: { tags, summary: 'Deletes a model no other model refers to.', params: idParams } },
     async (req, reply) => {
-      ws.models.delete((req.params as { id: string }).id);
+      await ws.models.delete((req.params as { id: string }).id);
       return reply.status(204).send();
     },
   );

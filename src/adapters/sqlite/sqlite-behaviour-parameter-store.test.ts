@@ -48,7 +48,7 @@ describe('SqliteBehaviourParameterStore extras', () => {
         values: { k: 2 },
         appliedAt: 3,
       });
-      expect(storage.models.list('ws').map((m) => m.id)).toEqual(['dtmi:a;1']);
+      expect((await storage.models.list('ws')).map((m) => m.id)).toEqual(['dtmi:a;1']);
       await storage.close();
       const raw = new Database(`${dataDir}/twinloop.db`, { readonly: true });
       const tables = raw

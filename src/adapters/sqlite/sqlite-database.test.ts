@@ -95,10 +95,10 @@ describe('openSqliteDatabase', () => {
     expect((err as TwinloopError).message).toContain('twinloop.db');
   });
 
-  it('reports StorageCorrupt for a damaged database', () => {
+  it('reports StorageCorrupt for a damaged database', async () => {
     const dataDir = dir();
     const s = openSqliteStorage({ dataDir });
-    s.models.insert(
+    await s.models.insert(
       Array.from({ length: 500 }, (_, i) => ({
         workspace: 'w',
         id: `dtmi:m${i};1`,
@@ -117,7 +117,7 @@ describe('openSqliteDatabase', () => {
     let err: unknown;
     try {
       const again = openSqliteStorage({ dataDir, checkIntegrity: true });
-      again.models.list('w');
+      await again.models.list('w');
       void again.close();
     } catch (e) {
       err = e;

@@ -7,7 +7,7 @@ describeEventOutboxContract('sqlite', async () => {
   return {
     outbox: fx.storage.outbox,
     routes: fx.storage.eventRoutes,
-    transaction: (fn) => fx.storage.twins.transaction(fn),
+    twins: fx.storage.twins,
     reopen: async () => {
       const s = await fx.reopen();
       return { outbox: s.outbox, routes: s.eventRoutes };

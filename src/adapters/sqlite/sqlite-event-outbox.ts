@@ -1,7 +1,7 @@
 /**
  * The event outbox and its dead letters on SQLite, in the database of the twins and history, so an
  * event commits with the write it describes:
- * - `append` inserts in the caller's transaction (the twin store's);
+ * - `insertRows` inserts in the caller's transaction (the twin store's commit);
  * - `stage` keeps telemetry rows for `flushStaged`, which the history store calls inside its group
  *   commit (the rows commit with the points, or are dropped with them);
  * - the delivery side (pending, acknowledge, deadLetter, replay ...) is asynchronous as the port is,
@@ -64,7 +64,8 @@ export class SqliteEventOutbox implements EventOutbox, OutboxWriter {
 
   // ---------------------------------------------------------------- write side
 
-  append(rows: readonly OutboxRow[]): void {
+  /** Inserts rows in the caller's transaction (the twin store's commit). @throws StorageError */
+  insertRows(rows: readonly OutboxRow[]): void {
     try {
       for (const r of rows) this.s.insert!.run(r.endpoint, r.orderKey, JSON.stringify(r.event), r.created);
     } catch (e) {
@@ -81,7 +82,7 @@ export class SqliteEventOutbox implements EventOutbox, OutboxWriter {
     if (this.staged.length === 0) return;
     const rows = this.staged;
     this.staged = [];
-    this.append(rows);
+    this.insertRows(rows);
     this.onStagedFlushed?.();
   }
 

@@ -1,4 +1,7 @@
-/** ModelStore on SQLite: one row per (workspace, model id), listed in upload order. */
+/**
+ * ModelStore on SQLite: one row per (workspace, model id), listed in upload order. The port is
+ * asynchronous (for PostgreSQL); better-sqlite3 answers synchronously inside.
+ */
 import type Database from 'better-sqlite3';
 import type { ModelStore, StoredModel } from '../../core/ports/storage-ports.js';
 import { storageError } from './sqlite-database.js';
@@ -20,7 +23,8 @@ export class SqliteModelStore implements ModelStore {
     );
   }
 
-  list(workspace: string): StoredModel[] {
+  async list(workspace: string): Promise<StoredModel[]> {
+    await Promise.resolve();
     try {
       return this.db
         .prepare<[string], Row>('SELECT * FROM models WHERE workspace = ? ORDER BY upload_time, seq')
@@ -37,7 +41,8 @@ export class SqliteModelStore implements ModelStore {
     }
   }
 
-  insert(models: readonly StoredModel[]): void {
+  async insert(models: readonly StoredModel[]): Promise<void> {
+    await Promise.resolve();
     try {
       this.db.transaction(() => {
         for (const m of models) {
@@ -49,7 +54,8 @@ export class SqliteModelStore implements ModelStore {
     }
   }
 
-  setDecommissioned(workspace: string, id: string, decommissioned: boolean): boolean {
+  async setDecommissioned(workspace: string, id: string, decommissioned: boolean): Promise<boolean> {
+    await Promise.resolve();
     try {
       return (
         this.db
@@ -61,7 +67,8 @@ export class SqliteModelStore implements ModelStore {
     }
   }
 
-  delete(workspace: string, id: string): boolean {
+  async delete(workspace: string, id: string): Promise<boolean> {
+    await Promise.resolve();
     try {
       return (
         this.db.prepare('DELETE FROM models WHERE workspace = ? AND id = ?').run(workspace, id).changes > 0

@@ -109,7 +109,11 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
       return check;
     },
     models: new SqliteModelStore(database.db),
-    twins: new SqliteTwinStore(database.db, { history, onWriteError: (e) => health.writeFailed(e) }),
+    twins: new SqliteTwinStore(database.db, {
+      history,
+      outbox,
+      onWriteError: (e) => health.writeFailed(e),
+    }),
     history,
     deadLetters,
     behaviour: new SqliteBehaviourParameterStore(database.db),

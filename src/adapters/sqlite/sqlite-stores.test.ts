@@ -68,20 +68,23 @@ describe('SqliteDeadLetterStore extras', () => {
     try {
       const { twins, history } = fx.storage;
       const N = 20_000;
-      twins.transaction(() => {
-        for (let i = 0; i < N; i++) {
-          twins.saveTwin({
-            id: `t${i}`,
-            modelId: 'dtmi:m;1',
-            workspace: 'ws',
-            etag: 'e',
-            lastUpdateTime: 1,
-            contents: { i },
-            propertyTimes: {},
-            telemetry: {},
-          });
-        }
-      });
+      await twins.commit([
+        {
+          ops: Array.from({ length: N }, (_, i) => ({
+            op: 'putTwin' as const,
+            twin: {
+              id: `t${i}`,
+              modelId: 'dtmi:m;1',
+              workspace: 'ws',
+              etag: 'e',
+              lastUpdateTime: 1,
+              contents: { i },
+              propertyTimes: {},
+              telemetry: {},
+            },
+          })),
+        },
+      ]);
       await history.append(
         Array.from({ length: N }, (_, i) => ({
           workspace: 'ws',
@@ -94,7 +97,7 @@ describe('SqliteDeadLetterStore extras', () => {
       );
       let n = 0;
       let ok = 0;
-      for (const t of twins.loadTwins('ws')) {
+      for await (const t of twins.loadTwins('ws')) {
         n++;
         if (t.telemetry['v']?.value === t.contents['i']) ok++;
       }

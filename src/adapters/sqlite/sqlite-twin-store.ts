@@ -1,12 +1,18 @@
 /**
  * TwinStore on SQLite: twins and relationships keyed by (workspace, id), contents and property
  * times as JSON. loadTwins fills each twin's telemetry from the history `series` table (latest value
- * per telemetry series) in the same pass, streaming rows with .iterate() so a million twins load
- * without building an array of rows.
+ * per telemetry series) in the same pass, reading pages of rows in key order (no statement stays
+ * open across an await, so writes may go on between pages; a million twins load in bounded memory).
+ *
+ * commit() checks every etag expectation first, in op order against the stored rows overlaid with
+ * the ops before it, and only then writes, in one transaction with the outbox rows: a failed
+ * expectation writes nothing and never half-runs a deleteTwin's history delete.
  */
 import type Database from 'better-sqlite3';
 import type { RelationshipRecord, TwinRecord } from '../../core/graph/graph-types.js';
-import type { TwinStore } from '../../core/ports/storage-ports.js';
+import { TwinloopError } from '../../core/errors/errors.js';
+import type { OutboxRow } from '../../core/ports/event-routing.js';
+import type { TwinStore, TwinStoreOp, TwinWrite } from '../../core/ports/storage-ports.js';
 import { storageError } from './sqlite-database.js';
 
 export interface SqliteTwinStoreOptions {
@@ -20,9 +26,16 @@ export interface SqliteTwinStoreOptions {
     compactNow(): void;
     deleteTwin(workspace: string, twinId: string, alsoInTransaction?: () => void): void;
   };
+  /** Where a commit's outbox rows go, in its transaction (the SqliteEventOutbox of the database). */
+  outbox?: { insertRows(rows: readonly OutboxRow[]): void };
   /** Told when a write fails (the storage's readiness). */
   onWriteError?: (e: unknown) => void;
+  /** Rows read per page while loading (default 2000). */
+  pageSize?: number;
 }
+
+/** What the expectation check knows of a key while it walks the ops. */
+type Known = { etag: string; source?: string; target?: string } | null;
 
 /** id, model_id, etag, last_update, contents, property_times, telemetry JSON (raw row). */
 type TwinRow = [string, string, string, number, string, string, string];
@@ -40,8 +53,10 @@ interface RelRow {
 
 export class SqliteTwinStore implements TwinStore {
   private readonly s: {
-    load: Database.Statement<[string], TwinRow>;
-    loadRels: Database.Statement<[string], RelRow>;
+    load: Database.Statement<[string, string, number], TwinRow>;
+    loadRels: Database.Statement<[string, string, string, string, number], RelRow>;
+    twinEtag: Database.Statement<[string, string], { etag: string }>;
+    relEtag: Database.Statement<[string, string, string], { etag: string; target_id: string }>;
     saveTwin: Database.Statement;
     deleteTwin: Database.Statement<[string, string]>;
     deleteRelsOf: Database.Statement<[string, string, string, string]>;
@@ -61,10 +76,17 @@ export class SqliteTwinStore implements TwinStore {
           `SELECT t.id, t.model_id, t.etag, t.last_update, t.contents, t.property_times,
              (SELECT json_group_object(s.path, json_array(s.last_ts, json(s.last_value))) FROM series s
                WHERE s.workspace = t.workspace AND s.twin_id = t.id AND s.kind = 'telemetry' AND s.last_ts IS NOT NULL)
-           FROM twins t WHERE t.workspace = ?`,
+           FROM twins t WHERE t.workspace = ? AND t.id > ? ORDER BY t.id LIMIT ?`,
         )
-        .raw(true) as unknown as Database.Statement<[string], TwinRow>,
-      loadRels: db.prepare('SELECT * FROM relationships WHERE workspace = ?'),
+        .raw(true) as unknown as Database.Statement<[string, string, number], TwinRow>,
+      loadRels: db.prepare(
+        `SELECT * FROM relationships WHERE workspace = ? AND (source_id > ? OR source_id = ? AND id > ?)
+         ORDER BY source_id, id LIMIT ?`,
+      ),
+      twinEtag: db.prepare('SELECT etag FROM twins WHERE workspace = ? AND id = ?'),
+      relEtag: db.prepare(
+        'SELECT etag, target_id FROM relationships WHERE workspace = ? AND source_id = ? AND id = ?',
+      ),
       saveTwin: db.prepare(
         `INSERT OR REPLACE INTO twins (workspace, id, model_id, etag, last_update, contents, property_times)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -81,46 +103,53 @@ export class SqliteTwinStore implements TwinStore {
     };
   }
 
-  /** Streams the workspace's twins; do not write to this database until the iteration ends. */
-  *loadTwins(workspace: string): Iterable<TwinRecord> {
+  /** Streams the workspace's twins, a page at a time. */
+  async *loadTwins(workspace: string): AsyncIterable<TwinRecord> {
     this.options.history?.compactNow();
-    let it: IterableIterator<TwinRow>;
-    try {
-      it = this.s.load.iterate(workspace);
-    } catch (e) {
-      throw storageError('Cannot load twins', e);
-    }
+    const size = this.options.pageSize ?? 2000;
+    let after = '';
     for (;;) {
-      let next: IteratorResult<TwinRow>;
+      let page: TwinRow[];
       try {
-        next = it.next();
+        page = this.s.load.all(workspace, after, size);
       } catch (e) {
         throw storageError('Cannot load twins', e);
       }
-      if (next.done) return;
-      const [id, modelId, etag, lastUpdateTime, contents, propertyTimes, tel] = next.value;
-      const telemetry: TwinRecord['telemetry'] = {};
-      const last = JSON.parse(tel) as Record<string, [number, unknown]>;
-      for (const path in last) {
-        const [time, value] = last[path]!;
-        telemetry[path] = { value, time };
+      for (const [id, modelId, etag, lastUpdateTime, contents, propertyTimes, tel] of page) {
+        const telemetry: TwinRecord['telemetry'] = {};
+        const last = JSON.parse(tel) as Record<string, [number, unknown]>;
+        for (const path in last) {
+          const [time, value] = last[path]!;
+          telemetry[path] = { value, time };
+        }
+        yield {
+          id,
+          modelId,
+          workspace,
+          etag,
+          lastUpdateTime,
+          contents: JSON.parse(contents) as Record<string, unknown>,
+          ...readTimes(propertyTimes),
+          telemetry,
+        };
       }
-      yield {
-        id,
-        modelId,
-        workspace,
-        etag,
-        lastUpdateTime,
-        contents: JSON.parse(contents) as Record<string, unknown>,
-        ...readTimes(propertyTimes),
-        telemetry,
-      };
+      if (page.length < size) return;
+      after = page[page.length - 1]![0];
     }
   }
 
-  *loadRelationships(workspace: string): Iterable<RelationshipRecord> {
-    try {
-      for (const r of this.s.loadRels.iterate(workspace)) {
+  async *loadRelationships(workspace: string): AsyncIterable<RelationshipRecord> {
+    const size = this.options.pageSize ?? 2000;
+    let afterSource = '';
+    let afterId = '';
+    for (;;) {
+      let page: RelRow[];
+      try {
+        page = this.s.loadRels.all(workspace, afterSource, afterSource, afterId, size);
+      } catch (e) {
+        throw storageError('Cannot load relationships', e);
+      }
+      for (const r of page) {
         yield {
           id: r.id,
           sourceId: r.source_id,
@@ -132,57 +161,133 @@ export class SqliteTwinStore implements TwinStore {
           properties: JSON.parse(r.properties) as Record<string, unknown>,
         };
       }
-    } catch (e) {
-      throw storageError('Cannot load relationships', e);
+      if (page.length < size) return;
+      const last = page[page.length - 1]!;
+      afterSource = last.source_id;
+      afterId = last.id;
     }
   }
 
-  saveTwin(t: TwinRecord): void {
-    this.run('Cannot save a twin', () =>
-      this.s.saveTwin.run(
-        t.workspace,
-        t.id,
-        t.modelId,
-        t.etag,
-        t.lastUpdateTime,
-        JSON.stringify(t.contents),
-        writeTimes(t),
-      ),
+  async commit(writes: readonly TwinWrite[]): Promise<void> {
+    await Promise.resolve();
+    const ops = writes.flatMap((w) => w.ops);
+    try {
+      this.checkExpectations(ops);
+    } catch (e) {
+      throw storageError('Cannot check a twin write', e);
+    }
+    this.run('Cannot commit twin writes', () =>
+      this.db.transaction(() => {
+        for (const op of ops) this.apply(op);
+        const outbox = this.options.outbox;
+        if (outbox) for (const w of writes) if (w.outbox?.length) outbox.insertRows(w.outbox);
+      })(),
     );
   }
 
-  deleteTwin(workspace: string, id: string): void {
-    const deleteRows = () => {
-      this.s.deleteRelsOf.run(workspace, id, workspace, id);
-      this.s.deleteTwin.run(workspace, id);
+  private apply(op: TwinStoreOp): void {
+    switch (op.op) {
+      case 'putTwin': {
+        const t = op.twin;
+        this.s.saveTwin.run(
+          t.workspace,
+          t.id,
+          t.modelId,
+          t.etag,
+          t.lastUpdateTime,
+          JSON.stringify(t.contents),
+          writeTimes(t),
+        );
+        return;
+      }
+      case 'deleteTwin': {
+        const { workspace, id } = op;
+        const deleteRows = () => {
+          this.s.deleteRelsOf.run(workspace, id, workspace, id);
+          this.s.deleteTwin.run(workspace, id);
+        };
+        // A nested transaction (a savepoint) inside the commit's.
+        if (this.options.history) this.options.history.deleteTwin(workspace, id, deleteRows);
+        else deleteRows();
+        return;
+      }
+      case 'putRelationship': {
+        const r = op.rel;
+        this.s.saveRel.run(
+          r.workspace,
+          r.sourceId,
+          r.id,
+          r.targetId,
+          r.name,
+          r.etag,
+          r.lastUpdateTime,
+          JSON.stringify(r.properties),
+        );
+        return;
+      }
+      case 'deleteRelationship':
+        this.s.deleteRel.run(op.workspace, op.sourceId, op.relId);
+        return;
+    }
+  }
+
+  /**
+   * Walks the ops in order over the stored rows overlaid with the earlier ops' effects.
+   * @throws PreconditionFailed
+   */
+  private checkExpectations(ops: readonly TwinStoreOp[]): void {
+    if (!ops.some((o) => o.expectEtag !== undefined)) return;
+    const overlay = new Map<string, Known>();
+    const deletedTwins = new Set<string>();
+    const twinKey = (ws: string, id: string) => `t\u0000${ws}\u0000${id}`;
+    const relKey = (ws: string, src: string, id: string) => `r\u0000${ws}\u0000${src}\u0000${id}`;
+    const twinNow = (ws: string, id: string): Known => {
+      const k = twinKey(ws, id);
+      if (overlay.has(k)) return overlay.get(k)!;
+      const row = this.s.twinEtag.get(ws, id);
+      return row ? { etag: row.etag } : null;
     };
-    const history = this.options.history;
-    this.run('Cannot delete a twin', () =>
-      history ? history.deleteTwin(workspace, id, deleteRows) : this.transaction(deleteRows),
-    );
-  }
-
-  saveRelationship(r: RelationshipRecord): void {
-    this.run('Cannot save a relationship', () =>
-      this.s.saveRel.run(
-        r.workspace,
-        r.sourceId,
-        r.id,
-        r.targetId,
-        r.name,
-        r.etag,
-        r.lastUpdateTime,
-        JSON.stringify(r.properties),
-      ),
-    );
-  }
-
-  deleteRelationship(workspace: string, sourceId: string, relId: string): void {
-    this.run('Cannot delete a relationship', () => this.s.deleteRel.run(workspace, sourceId, relId));
-  }
-
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const relNow = (ws: string, src: string, id: string): Known => {
+      const k = relKey(ws, src, id);
+      if (overlay.has(k)) return overlay.get(k)!;
+      const row = this.s.relEtag.get(ws, src, id);
+      if (!row) return null;
+      // Gone with a twin deleted earlier in this commit.
+      if (deletedTwins.has(twinKey(ws, src)) || deletedTwins.has(twinKey(ws, row.target_id))) return null;
+      return { etag: row.etag, source: src, target: row.target_id };
+    };
+    for (const op of ops) {
+      switch (op.op) {
+        case 'putTwin':
+          expect(op.expectEtag, twinNow(op.twin.workspace, op.twin.id), `Digital twin '${op.twin.id}'`);
+          overlay.set(twinKey(op.twin.workspace, op.twin.id), { etag: op.twin.etag });
+          break;
+        case 'deleteTwin': {
+          expect(op.expectEtag, twinNow(op.workspace, op.id), `Digital twin '${op.id}'`);
+          const k = twinKey(op.workspace, op.id);
+          overlay.set(k, null);
+          deletedTwins.add(k);
+          for (const [key, v] of overlay)
+            if (key.startsWith('r') && v && (v.source === op.id || v.target === op.id))
+              overlay.set(key, null);
+          break;
+        }
+        case 'putRelationship': {
+          const r = op.rel;
+          expect(op.expectEtag, relNow(r.workspace, r.sourceId, r.id), `Relationship '${r.id}'`);
+          overlay.set(relKey(r.workspace, r.sourceId, r.id), {
+            etag: r.etag,
+            source: r.sourceId,
+            target: r.targetId,
+          });
+          break;
+        }
+        case 'deleteRelationship':
+          expect(op.expectEtag, relNow(op.workspace, op.sourceId, op.relId), `Relationship '${op.relId}'`);
+          overlay.set(relKey(op.workspace, op.sourceId, op.relId), null);
+          break;
+      }
+    }
   }
 
   private run(what: string, fn: () => unknown): void {
@@ -194,6 +299,21 @@ export class SqliteTwinStore implements TwinStore {
       throw err;
     }
   }
+}
+
+/** @throws PreconditionFailed when the stored state is not what the writer expected. */
+function expect(expected: string | null | undefined, now: Known, what: string): void {
+  if (expected === undefined) return;
+  if (expected === null) {
+    if (now !== null)
+      throw new TwinloopError('PreconditionFailed', `${what} exists already (the write expected it absent).`);
+    return;
+  }
+  if (now === null || now.etag !== expected)
+    throw new TwinloopError(
+      'PreconditionFailed',
+      `${what} was changed or deleted by another write (its etag is not the one the write started from).`,
+    );
 }
 
 /**

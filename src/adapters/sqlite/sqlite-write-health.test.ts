@@ -60,7 +60,7 @@ describe('storage readiness (write health)', () => {
     },
   );
 
-  it.runIf(deniesOpenWriters)('fails when a twin write fails', () => {
+  it.runIf(deniesOpenWriters)('fails when a twin write fails', async () => {
     dataDir = tempDir();
     storage = openSqliteStorage({ dataDir, synchronous: 'NORMAL' });
     const twin = {
@@ -73,10 +73,12 @@ describe('storage readiness (write health)', () => {
       propertyTimes: {},
       telemetry: {},
     };
-    storage.twins.saveTwin(twin);
+    await storage.twins.commit([{ ops: [{ op: 'putTwin', twin }] }]);
     expect(storage.health.check()).toEqual({ ready: true });
     denyWrites(path.join(dataDir, 'twinloop.db-wal'));
-    expect(() => storage!.twins.saveTwin({ ...twin, etag: 'W/"2"' })).toThrow(/I\/O error/);
+    await expect(
+      storage.twins.commit([{ ops: [{ op: 'putTwin', twin: { ...twin, etag: 'W/"2"' } }] }]),
+    ).rejects.toThrow(/I\/O error/);
     expect(storage.health.check()).toMatchObject({
       ready: false,
       reason: expect.stringMatching(/I\/O error/),

@@ -41,12 +41,7 @@ export function createJobs(o: {
     httpInput: config.jobs.httpInput,
     httpTimeoutMs: config.jobs.httpTimeoutMs,
   });
-  const jobTargets = {
-    models,
-    twins,
-    graph,
-    transaction: (fn: () => void) => storage.twins.transaction(fn),
-  };
+  const jobTargets = { models, twins, graph };
   const jobLogger = logger.child({ component: 'jobs' });
   const jobs = new JobService({
     store: storage.jobs,

@@ -17,23 +17,23 @@ export interface ModelsAndGraph extends Subsystem {
   loaded: { models: number; twins: number; relationships: number };
 }
 
-export function loadModelsAndGraph(o: {
+export async function loadModelsAndGraph(o: {
   workspace: string;
   storage: Pick<SqliteStorage, 'models' | 'twins' | 'file'>;
   logger: Logger;
-}): ModelsAndGraph {
+}): Promise<ModelsAndGraph> {
   const { workspace, storage, logger } = o;
   const registry = new ModelRegistry();
   const models = new ModelService({ workspace, registry, store: storage.models });
-  const modelCount = models.load();
+  const modelCount = await models.load();
   const graph = new InMemoryTwinGraph({ hierarchy: registry });
   let twinCount = 0;
-  for (const t of storage.twins.loadTwins(workspace)) {
+  for await (const t of storage.twins.loadTwins(workspace)) {
     graph.putTwin(t);
     twinCount++;
   }
   let relCount = 0;
-  for (const r of storage.twins.loadRelationships(workspace)) {
+  for await (const r of storage.twins.loadRelationships(workspace)) {
     try {
       graph.putRelationship(r);
       relCount++;

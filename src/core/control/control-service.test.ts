@@ -58,8 +58,8 @@ describe('ControlService', () => {
   let channel: RecordingChannel;
   let control: ControlService;
   beforeEach(async () => {
-    w = openTestWorkspace();
-    w.models.add([ACTUATOR, VALVE]);
+    w = await openTestWorkspace();
+    await w.models.add([ACTUATOR, VALVE]);
     channel = new RecordingChannel();
     control = new ControlService({ workspace: 'default', graph: w.graph, models: w.registry, channel });
     await w.twins.createOrReplace('v/1', {
@@ -111,7 +111,7 @@ describe('ControlService', () => {
     expect((await caught(control.sendCommand('v/1', 'reset', undefined))).code).toBe('ServiceUnavailable');
   });
 
-  it('builds the desired state from writable properties only, components nested', () => {
+  it('builds the desired state from writable properties only, components nested', async () => {
     const d = control.desiredState('v/1');
     expect(d.desired).toEqual({ opening: 40, actuator: { speed: 2 } });
     expect(d.$etag).toBe(w.graph.getTwin('v/1')?.etag);

@@ -36,13 +36,17 @@ async function setup() {
   let n = 0;
   const svc = new EventRouteService({
     store,
-    writer: { append: (r) => appended.push(...r), stage: (r) => staged.push(...r) },
+    writer: { stage: (r) => staged.push(...r) },
     source: 'twins.example',
     newId: () => `id-${++n}`,
     now: () => Date.UTC(2026, 0, 2),
   });
   await svc.load();
-  return { svc, store, appended, staged };
+  // What a twin write does with the rows: they go in its commit.
+  const record = (change: Parameters<EventRouteService['outboxRowsOf']>[0]): void => {
+    appended.push(...svc.outboxRowsOf(change));
+  };
+  return { svc, store, appended, staged, record };
 }
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -143,7 +147,7 @@ describe('EventRouteService', () => {
     const store = new MemoryRouteStore();
     const svc = new EventRouteService({
       store,
-      writer: { append: () => undefined, stage: () => undefined },
+      writer: { stage: () => undefined },
       source: 's',
       maxRoutes: 2,
     });
@@ -156,15 +160,15 @@ describe('EventRouteService', () => {
   });
 
   it('journals only what a route wants, once per endpoint, as ADT event bodies', async () => {
-    const { svc, appended } = await setup();
-    svc.record({ kind: 'twinCreated', twin: twin('p1') });
+    const { svc, appended, record } = await setup();
+    record({ kind: 'twinCreated', twin: twin('p1') });
     expect(appended).toHaveLength(0); // no routes: nothing written
     await svc.putEndpoint('a', { type: 'mqtt', topic: 'a' });
     await svc.putEndpoint('b', { type: 'mqtt', topic: 'b' });
     await svc.putRoute('all-a', { endpointName: 'a', filter: 'true' });
     await svc.putRoute('all-a-again', { endpointName: 'a', filter: "subject = 'p1'" });
     await svc.putRoute('updates-b', { endpointName: 'b', filter: `type = '${EVENT_TYPES.twinUpdate}'` });
-    svc.record({ kind: 'twinCreated', twin: twin('p1') });
+    record({ kind: 'twinCreated', twin: twin('p1') });
     expect(appended.map((r) => r.endpoint)).toEqual(['a']);
     const created = toCloudEvent(appended[0]!.event);
     expect(created).toMatchObject({
@@ -176,7 +180,7 @@ describe('EventRouteService', () => {
       data: { $dtId: 'p1', $etag: 'W/"1"', $metadata: { $model: 'dtmi:ex:Pump;1' }, rpm: 1 },
     });
     appended.length = 0;
-    svc.record({
+    record({
       kind: 'twinUpdated',
       twin: twin('p1', { rpm: 2 }),
       patch: [{ op: 'replace', path: '/rpm', value: 2 }],
@@ -188,7 +192,7 @@ describe('EventRouteService', () => {
     });
     expect(appended[0]!.orderKey).toBe('p1');
     appended.length = 0;
-    svc.record({
+    record({
       kind: 'twinReplaced',
       before: twin('p1', { rpm: 2, a: 1 }),
       twin: twin('p1', { rpm: 3, b: 'x' }),
@@ -212,13 +216,13 @@ describe('EventRouteService', () => {
       lastUpdateTime: 5,
       properties: { w: 1 },
     };
-    svc.record({ kind: 'relationshipCreated', rel, modelId: 'dtmi:ex:Pump;1' });
+    record({ kind: 'relationshipCreated', rel, modelId: 'dtmi:ex:Pump;1' });
     expect(toCloudEvent(appended[0]!.event)).toMatchObject({
       type: 'Microsoft.DigitalTwins.Relationship.Create',
       subject: 'p1/relationships/r1',
       data: { $relationshipId: 'r1', $sourceId: 'p1', $targetId: 'p2', $relationshipName: 'feeds', w: 1 },
     });
-    svc.record({
+    record({
       kind: 'relationshipUpdated',
       rel,
       modelId: 'dtmi:ex:Pump;1',
@@ -228,7 +232,7 @@ describe('EventRouteService', () => {
       type: 'Microsoft.DigitalTwins.Relationship.Update',
       data: { modelId: 'dtmi:ex:Pump;1', patch: [{ op: 'add', path: '/w', value: 2 }] },
     });
-    svc.record({ kind: 'twinDeleted', twin: twin('p1') });
+    record({ kind: 'twinDeleted', twin: twin('p1') });
     expect(appended.at(-1)!.event).toMatchObject({
       type: 'Microsoft.DigitalTwins.Twin.Delete',
       data: { $dtId: 'p1' },

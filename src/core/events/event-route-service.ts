@@ -1,8 +1,8 @@
 /**
  * Event routes (ADT's `/eventroutes`) and endpoints (a Twinloop extension), and the journal that
- * turns committed changes into outbox rows: each change's events are matched against the routes
- * in memory and written, for every endpoint a route sends them to, inside the write's own
- * transaction (OutboxWriter). Events that no route wants are not written at all: with no routes a
+ * turns changes into outbox rows: each change's events are matched against the routes in memory
+ * and handed, for every endpoint a route sends them to, to the write's own commit (TwinStore.commit
+ * for twins and relationships, the history group commit for telemetry). Events that no route wants are not written at all: with no routes a
  * write costs nothing more, and telemetry is journaled only while some route could match it.
  *
  * Two routes to one endpoint deliver an event once. Endpoints and routes from the config file are
@@ -45,7 +45,7 @@ export interface EventRouteServiceOptions {
   newId?: () => string;
   now?: () => number;
   isComponent?: (twin: TwinRecord, name: string) => boolean;
-  /** Told after outbox rows were appended (the transaction may still roll back: re-read, never trust). */
+  /** Told after a commit that carried outbox rows (wakes the delivery). */
   onRecorded?: () => void;
   /** Told when endpoints change (the senders follow). */
   onEndpointsChanged?: () => void;
@@ -286,12 +286,14 @@ export class EventRouteService {
     return this.telemetryWanted;
   }
 
-  /** Journals a committed change: call inside the transaction of the write. @throws StorageError */
-  record(change: Change): void {
-    if (this.routes.size === 0) return;
-    const rows = this.rowsOf(eventsOf(change, this.factory()));
-    if (rows.length === 0) return;
-    this.o.writer.append(rows);
+  /** The outbox rows of a change, for its commit (none when no route wants its events). */
+  outboxRowsOf(change: Change): OutboxRow[] {
+    if (this.routes.size === 0) return [];
+    return this.rowsOf(eventsOf(change, this.factory()));
+  }
+
+  /** Told after a commit that carried outbox rows. */
+  committed(): void {
     this.o.onRecorded?.();
   }
 

@@ -1,7 +1,8 @@
 /**
  * Runs one delete job (ADT: deletes every model, twin and relationship of the instance, nothing
  * else): relationships first, then twins, then models (those no other model depends on first,
- * round after round), in batches of one transaction each, yielding between batches. A job that
+ * round after round), in batches started together (the twin service commits a batch in few
+ * transactions), yielding between batches. A job that
  * runs longer than its timeoutInMinutes fails where it is (ADT: no rollback). Pure.
  */
 import { isTwinloopError } from '../errors/errors.js';
@@ -19,8 +20,7 @@ export interface DeleteTarget {
   deleteRelationship(sourceId: string, id: string): Promise<void>;
   deleteTwin(id: string): Promise<void>;
   /** @throws ModelReferencesNotDeleted while another model depends on it */
-  deleteModel(id: string): void;
-  transaction(fn: () => void): void;
+  deleteModel(id: string): Promise<void>;
 }
 
 export interface DeleteRunOptions {
@@ -67,7 +67,7 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
     message: 'The delete job ran past its timeoutInMinutes; what was deleted stays deleted.',
   });
 
-  // Batches of writes started synchronously inside one transaction, then awaited.
+  // Batches of writes started in one tick (committed together by the group commit), then awaited.
   const runBatches = async <T>(
     source: () => Iterable<T>,
     write: (item: T) => Promise<void>,
@@ -92,14 +92,7 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
       }
       fresh = false;
       const started: Promise<void>[] = [];
-      try {
-        target.transaction(() => {
-          for (const x of batch) started.push(write(x));
-        });
-      } catch (e) {
-        await Promise.allSettled(started);
-        return toJobError(e, 'A batch of deletes could not be committed');
-      }
+      for (const x of batch) started.push(write(x));
       const results = await Promise.allSettled(started);
       const failed = results.find((r) => r.status === 'rejected');
       for (const r of results) if (r.status === 'fulfilled') count();
@@ -132,7 +125,7 @@ export async function runDelete(o: DeleteRunOptions): Promise<DeleteOutcome> {
     let lastError: unknown;
     for (const id of left) {
       try {
-        target.deleteModel(id);
+        await target.deleteModel(id);
         deleted++;
         progress.models++;
       } catch (e) {

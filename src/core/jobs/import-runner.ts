@@ -1,8 +1,8 @@
 /**
  * Runs one import job: streams the input through LineSplitter and ImportFileReader, uploads the
  * Models section as one batch (the model service checks them together), then writes twins and
- * relationships in batches, each batch in one store transaction, yielding to the event loop between
- * batches so devices keep being acknowledged. A bad line or item is logged with its line number,
+ * relationships in batches (started together, so the twin service's group commit puts a batch's
+ * writes in few store transactions), yielding to the event loop between batches so devices keep being acknowledged. A bad line or item is logged with its line number,
  * code and reason and the job goes on; good items are never lost (what was written stays written,
  * ADT does not roll back either). The job fails only when the file cannot be read as an import file
  * (no header), the Models batch is refused (twins would have no models), or the input breaks off.
@@ -17,7 +17,7 @@ import type { ImportLogEntry, ImportLogSink } from '../ports/import-io.js';
 export interface ImportTarget {
   hasModel(id: string): boolean;
   /** Uploads models, all or nothing. @throws DTDLParserError / ModelAlreadyExists with problems `/index/...` */
-  addModels(models: readonly Record<string, unknown>[]): void;
+  addModels(models: readonly Record<string, unknown>[]): Promise<void>;
   /** Creates a twin that must not exist yet. Rejects with the service's error. */
   createTwin(id: string, body: Record<string, unknown>): Promise<unknown>;
   /** Creates a relationship that must not exist yet. Rejects with the service's error. */
@@ -26,8 +26,6 @@ export interface ImportTarget {
     relationshipId: string,
     body: Record<string, unknown>,
   ): Promise<unknown>;
-  /** Runs fn in one store transaction (the writes it starts synchronously commit together). */
-  transaction(fn: () => void): void;
 }
 
 export type { ImportLogEntry, ImportLogSink } from '../ports/import-io.js';
@@ -226,7 +224,7 @@ class ImportRun {
     this.models = [];
     if (upload.length === 0) return;
     try {
-      this.o.target.addModels(upload.map((m) => m.model));
+      await this.o.target.addModels(upload.map((m) => m.model));
       this.progress.models += upload.length;
       await this.info({ section: 'Models', status: 'Succeeded', models: upload.length });
     } catch (e) {
@@ -265,24 +263,28 @@ class ImportRun {
       const batch = this.batch;
       const started: Promise<unknown>[] = [];
       const t0 = this.o.now();
-      try {
-        this.o.target.transaction(() => {
-          for (const p of batch) {
-            started.push(
-              p.kind === 'twin'
-                ? this.o.target.createTwin(p.id, p.body)
-                : this.o.target.createRelationship(p.sourceId, p.relationshipId, p.body),
-            );
-            if (this.o.now() - t0 >= this.o.sliceMs) break;
-          }
-        });
-      } catch (e) {
-        this.batch = [];
-        await Promise.allSettled(started);
-        throw new Stop({ error: toJobError(e, 'A batch could not be committed') });
+      // Started in one tick: the twin service commits them together (group commit).
+      for (const p of batch) {
+        started.push(
+          p.kind === 'twin'
+            ? this.o.target.createTwin(p.id, p.body)
+            : this.o.target.createRelationship(p.sourceId, p.relationshipId, p.body),
+        );
+        if (this.o.now() - t0 >= this.o.sliceMs) break;
       }
       this.batch = batch.slice(started.length);
       const results = await Promise.allSettled(started);
+      // A store that cannot commit at all stops the job (as a failed transaction did).
+      const storage = results.find(
+        (r) =>
+          r.status === 'rejected' &&
+          isTwinloopError(r.reason) &&
+          (r.reason.code === 'StorageError' || r.reason.code === 'StorageCorrupt'),
+      );
+      if (storage?.status === 'rejected') {
+        this.batch = [];
+        throw new Stop({ error: toJobError(storage.reason, 'A batch could not be committed') });
+      }
       for (const [i, r] of results.entries()) {
         const p = batch[i]!;
         if (r.status === 'fulfilled') {

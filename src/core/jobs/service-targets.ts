@@ -14,8 +14,6 @@ export interface ServiceTargetOptions {
   models: ModelService;
   twins: TwinService;
   graph: TwinGraph;
-  /** The twin store's transaction. */
-  transaction: (fn: () => void) => void;
 }
 
 export function serviceImportTarget(o: ServiceTargetOptions): ImportTarget {
@@ -28,8 +26,8 @@ export function serviceImportTarget(o: ServiceTargetOptions): ImportTarget {
     };
   return {
     hasModel: (id) => o.models.has(id),
-    addModels: (models) => {
-      o.models.add(models);
+    addModels: async (models) => {
+      await o.models.add(models);
     },
     createTwin: (id, body) =>
       o.twins
@@ -39,7 +37,6 @@ export function serviceImportTarget(o: ServiceTargetOptions): ImportTarget {
       o.twins.relationships
         .createOrReplace(sourceId, relId, body, { ifNoneMatch: '*' })
         .catch(exists('RelationshipAlreadyExists', `Relationship '${relId}' of '${sourceId}'`)),
-    transaction: o.transaction,
   };
 }
 
@@ -62,6 +59,5 @@ export function serviceDeleteTarget(o: ServiceTargetOptions): DeleteTarget {
     deleteRelationship: (sourceId, id) => o.twins.relationships.delete(sourceId, id),
     deleteTwin: (id) => o.twins.delete(id),
     deleteModel: (id) => o.models.delete(id),
-    transaction: o.transaction,
   };
 }

@@ -5,18 +5,18 @@ import {
   openTestWorkspace,
   type TestWorkspace,
 } from '../../../test/adt-sdk/workspace-fixture.js';
-import { caughtSync } from '../../../test/support/caught.js';
+import { caught, caughtSync } from '../../../test/support/caught.js';
 
 describe('ModelService', () => {
   let w: TestWorkspace;
   const T0 = Date.UTC(2024, 0, 2, 3, 4, 5);
-  beforeEach(() => {
-    w = openTestWorkspace({ now: () => T0 });
+  beforeEach(async () => {
+    w = await openTestWorkspace({ now: () => T0 });
   });
   afterEach(async () => w.close());
 
-  it('adds a batch and answers ADT model data (language maps, ISO upload time)', () => {
-    const added = w.models.add(ALL_MODELS);
+  it('adds a batch and answers ADT model data (language maps, ISO upload time)', async () => {
+    const added = await w.models.add(ALL_MODELS);
     expect(added.map((m) => m.id)).toEqual(ALL_MODELS.map((m) => m['@id']));
     const room = w.models.get('dtmi:test:Room;1', true);
     expect(room).toEqual({
@@ -29,34 +29,34 @@ describe('ModelService', () => {
     });
     expect(w.models.get('dtmi:test:Space;1').displayName).toEqual({ en: 'Space' });
     expect(w.models.get('dtmi:test:Space;1').model).toBeUndefined();
-    expect(w.storage.models.list('default').map((m) => m.id)).toHaveLength(4);
+    expect((await w.storage.models.list('default')).map((m) => m.id)).toHaveLength(4);
   });
 
-  it('is all or nothing: one invalid model keeps the whole batch out', () => {
+  it('is all or nothing: one invalid model keeps the whole batch out', async () => {
     const bad = {
       '@id': 'dtmi:test:Bad;1',
       '@type': 'Interface',
       '@context': 'dtmi:dtdl:context;3',
       contents: [{ '@type': 'Property', name: 'x', schema: 'nope' }],
     };
-    const e = caughtSync(() => w.models.add([MODELS.sensor, bad]));
+    const e = await caught(() => w.models.add([MODELS.sensor, bad]));
     expect(e.code).toBe('DTDLParserError');
     expect(e.problems.length).toBeGreaterThan(0);
     expect(w.models.list()).toEqual([]);
-    expect(w.storage.models.list('default')).toEqual([]);
+    expect(await w.storage.models.list('default')).toEqual([]);
   });
 
-  it('409 when a model id already exists; 400 for a body that is not an array', () => {
-    w.models.add([MODELS.sensor]);
-    expect(caughtSync(() => w.models.add([MODELS.sensor])).status).toBe(409);
-    expect(caughtSync(() => w.models.add({})).code).toBe('DTDLParserError');
-    expect(caughtSync(() => w.models.add([MODELS.thermostat, MODELS.thermostat])).problems[0]?.pointer).toBe(
-      '/1/@id',
-    );
+  it('409 when a model id already exists; 400 for a body that is not an array', async () => {
+    await w.models.add([MODELS.sensor]);
+    expect((await caught(() => w.models.add([MODELS.sensor]))).status).toBe(409);
+    expect((await caught(() => w.models.add({}))).code).toBe('DTDLParserError');
+    expect(
+      (await caught(() => w.models.add([MODELS.thermostat, MODELS.thermostat]))).problems[0]?.pointer,
+    ).toBe('/1/@id');
   });
 
-  it('lists with dependenciesFor (the models and what they depend on) and 404s unknown ids', () => {
-    w.models.add(ALL_MODELS);
+  it('lists with dependenciesFor (the models and what they depend on) and 404s unknown ids', async () => {
+    await w.models.add(ALL_MODELS);
     expect(
       w.models
         .list({ dependenciesFor: ['dtmi:test:Room;1'] })
@@ -74,17 +74,19 @@ describe('ModelService', () => {
   });
 
   it('decommissions with ADT patch only; the flag survives a reload', async () => {
-    w.models.add(ALL_MODELS);
+    await w.models.add(ALL_MODELS);
     expect(
-      caughtSync(() =>
-        w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: false }]),
+      (
+        await caught(() =>
+          w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: false }]),
+        )
       ).code,
     ).toBe('JsonPatchInvalid');
-    w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
+    await w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
     expect(w.models.get('dtmi:test:Sensor;1').decommissioned).toBe(true);
     const dir = w.dir;
     await w.storage.close();
-    const again = openTestWorkspace({ dir });
+    const again = await openTestWorkspace({ dir });
     try {
       expect(again.models.get('dtmi:test:Sensor;1').decommissioned).toBe(true);
       expect(again.models.isDecommissioned('dtmi:test:Sensor;1')).toBe(true);
@@ -93,29 +95,29 @@ describe('ModelService', () => {
     }
   });
 
-  it('deletes a model unless another extends it or uses it as a component (409 ModelReferencesNotDeleted)', () => {
-    w.models.add(ALL_MODELS);
-    const e = caughtSync(() => w.models.delete('dtmi:test:Space;1'));
+  it('deletes a model unless another extends it or uses it as a component (409 ModelReferencesNotDeleted)', async () => {
+    await w.models.add(ALL_MODELS);
+    const e = await caught(() => w.models.delete('dtmi:test:Space;1'));
     expect(e.code).toBe('ModelReferencesNotDeleted');
     expect(e.status).toBe(409);
-    expect(caughtSync(() => w.models.delete('dtmi:test:Thermostat;1')).code).toBe(
+    expect((await caught(() => w.models.delete('dtmi:test:Thermostat;1'))).code).toBe(
       'ModelReferencesNotDeleted',
     );
     // Sensor is only the target of Room's relationship: ADT does not block on that.
-    w.models.delete('dtmi:test:Sensor;1');
-    w.models.delete('dtmi:test:Room;1');
-    w.models.delete('dtmi:test:Space;1');
+    await w.models.delete('dtmi:test:Sensor;1');
+    await w.models.delete('dtmi:test:Room;1');
+    await w.models.delete('dtmi:test:Space;1');
     expect(
       w.models
         .list()
         .map((m) => m.id)
         .sort(),
     ).toEqual(['dtmi:test:Thermostat;1']);
-    expect(w.storage.models.list('default')).toHaveLength(1);
-    expect(caughtSync(() => w.models.delete('dtmi:test:Room;1')).code).toBe('ModelNotFound');
+    expect(await w.storage.models.list('default')).toHaveLength(1);
+    expect((await caught(() => w.models.delete('dtmi:test:Room;1'))).code).toBe('ModelNotFound');
   });
 
-  it('answers a DTDL v2 model with its language maps, whatever form the document used', () => {
+  it('answers a DTDL v2 model with its language maps, whatever form the document used', async () => {
     const v2 = {
       '@context': 'dtmi:dtdl:context;2',
       '@id': 'dtmi:test:v2:Lamp;1',
@@ -124,7 +126,7 @@ describe('ModelService', () => {
       description: { en: 'A lamp', sv: 'En lampa' },
       contents: [{ '@type': ['Property', 'Illuminance'], name: 'lux', schema: 'double', unit: 'lux' }],
     };
-    w.models.add([v2]);
+    await w.models.add([v2]);
     const m = w.models.get('dtmi:test:v2:Lamp;1', true);
     expect(m.displayName).toEqual({ en: 'Lamp', fr: 'Lampe' });
     expect(m.description).toEqual({ en: 'A lamp', sv: 'En lampa' });
@@ -145,16 +147,16 @@ describe('ModelService', () => {
       '@type': 'Interface',
       contents: [{ '@type': 'Relationship', name: 'toA', target: 'dtmi:test:A;1' }],
     };
-    w.models.add([a, b]);
-    w.models.delete('dtmi:test:B;1');
+    await w.models.add([a, b]);
+    await w.models.delete('dtmi:test:B;1');
     expect(w.models.has('dtmi:test:A;1')).toBe(true);
     // A still names B as its target: the stored models load again after a restart.
     const dir = w.dir;
     await w.storage.close();
-    const again = openTestWorkspace({ dir });
+    const again = await openTestWorkspace({ dir });
     try {
       expect(again.models.list().map((m) => m.id)).toEqual(['dtmi:test:A;1']);
-      again.models.delete('dtmi:test:A;1');
+      await again.models.delete('dtmi:test:A;1');
       expect(again.models.count).toBe(0);
     } finally {
       await again.storage.close();

@@ -3,6 +3,10 @@
  * `dependenciesFor` / `includeModelDefinition`, get, decommission, delete. The registry does the DTDL
  * work (parsing, resolution, dependency graph); this service adds what ADT exposes on top of it
  * (upload time, decommissioned flag, the document as uploaded) and persists through a ModelStore.
+ * Writes are asynchronous (the store is): a write changes the registry and this service's view
+ * only once the store has it; an upload checks and registers its batch synchronously before the
+ * store write, so a concurrent upload of the same ids is refused (ModelAlreadyExists), and takes
+ * it back out when the store write fails.
  */
 import { TwinloopError, errors, type Problem } from '../errors/errors.js';
 import type { ModelStore, StoredModel } from '../ports/storage-ports.js';
@@ -45,8 +49,8 @@ interface ModelMeta {
  *
  * @example
  * const models = new ModelService({ workspace: 'default', registry, store });
- * models.load();                       // from the store, at start
- * models.add([{ '@id': 'dtmi:ex:Room;1', '@type': 'Interface', '@context': 'dtmi:dtdl:context;3' }]);
+ * await models.load();                 // from the store, at start
+ * await models.add([{ '@id': 'dtmi:ex:Room;1', '@type': 'Interface', '@context': 'dtmi:dtdl:context;3' }]);
  */
 export class ModelService implements ModelLookup {
   readonly workspace: string;
@@ -55,6 +59,10 @@ export class ModelService implements ModelLookup {
   private readonly now: () => number;
   /** In upload order (Map keeps insertion order). */
   private readonly meta = new Map<string, ModelMeta>();
+  /** Ids of uploads whose store write is in flight (registered, not yet listed). */
+  private readonly adding = new Set<string>();
+  /** Ids being deleted or decommissioned (one store write per model at a time). */
+  private readonly busy = new Set<string>();
 
   constructor(options: ModelServiceOptions) {
     this.workspace = options.workspace;
@@ -64,8 +72,8 @@ export class ModelService implements ModelLookup {
   }
 
   /** Loads the stored models into the registry (at start). @throws DTDLParserError when stored documents no longer resolve */
-  load(): number {
-    const stored = this.store.list(this.workspace);
+  async load(): Promise<number> {
+    const stored = await this.store.list(this.workspace);
     if (stored.length === 0) return 0;
     const docs = stored.map((m) => parseStored(m));
     this.registry.add(
@@ -119,7 +127,7 @@ export class ModelService implements ModelLookup {
    * @throws DTDLParserError (400) when the body is not an array of objects or a document is not valid DTDL
    * @throws ModelAlreadyExists (409) when an id is already uploaded (or repeated in the batch)
    */
-  add(batch: unknown): ModelData[] {
+  async add(batch: unknown): Promise<ModelData[]> {
     if (!Array.isArray(batch)) {
       throw errors.validation(
         'DTDLParserError',
@@ -178,7 +186,7 @@ export class ModelService implements ModelLookup {
       }
       seen.add(id);
       ids.push(id);
-      if (this.meta.has(id)) existing.push(id);
+      if (this.meta.has(id) || this.adding.has(id)) existing.push(id);
     });
     if (problems.length) throw errors.validation('DTDLParserError', 'The models are not valid.', problems);
     if (existing.length) {
@@ -199,12 +207,15 @@ export class ModelService implements ModelLookup {
       uploadTime,
       decommissioned: false,
     }));
+    for (const id of ids) this.adding.add(id);
     try {
-      this.store.insert(stored);
+      await this.store.insert(stored);
     } catch (e) {
       // Keep the registry in step with the store: nothing of the batch stays.
       for (const id of [...ids].reverse()) this.safeRemove(id);
       throw e;
+    } finally {
+      for (const id of ids) this.adding.delete(id);
     }
     batch.forEach((doc, i) => this.meta.set(ids[i]!, { definition: doc, uploadTime, decommissioned: false }));
     return ids.map((id) => this.toData(id, false));
@@ -235,7 +246,7 @@ export class ModelService implements ModelLookup {
    * Applies ADT's model patch: only `[{ "op": "replace", "path": "/decommissioned", "value": true }]`.
    * @throws ModelNotFound, JsonPatchInvalid
    */
-  update(id: string, patch: unknown): void {
+  async update(id: string, patch: unknown): Promise<void> {
     const m = this.meta.get(id);
     if (!m) throw errors.modelNotFound(id);
     const problems: Problem[] = [];
@@ -275,7 +286,12 @@ export class ModelService implements ModelLookup {
     if (problems.length)
       throw errors.validation('JsonPatchInvalid', `The patch of model '${id}' is not valid.`, problems);
     if (m.decommissioned) return;
-    if (!this.store.setDecommissioned(this.workspace, id, true)) throw errors.modelNotFound(id);
+    this.claim(id);
+    try {
+      if (!(await this.store.setDecommissioned(this.workspace, id, true))) throw errors.modelNotFound(id);
+    } finally {
+      this.busy.delete(id);
+    }
     this.registry.setDecommissioned(id, true);
     m.decommissioned = true;
   }
@@ -287,7 +303,7 @@ export class ModelService implements ModelLookup {
    * (`PATCH /$metadata/$model`); other writes to them fail until the model is uploaded again.
    * @throws ModelNotFound, ModelReferencesNotDeleted (409)
    */
-  delete(id: string): void {
+  async delete(id: string): Promise<void> {
     if (!this.meta.has(id)) throw errors.modelNotFound(id);
     const dependents = this.registry.blockersOf(id);
     if (dependents.length) {
@@ -297,9 +313,24 @@ export class ModelService implements ModelLookup {
         { details: { dependents } },
       );
     }
-    this.store.delete(this.workspace, id);
+    this.claim(id);
+    try {
+      await this.store.delete(this.workspace, id);
+    } finally {
+      this.busy.delete(id);
+    }
     this.meta.delete(id);
     this.registry.remove(id);
+  }
+
+  /** One store write per model at a time. @throws Conflict-like PreconditionFailed when one is in flight */
+  private claim(id: string): void {
+    if (this.busy.has(id))
+      throw new TwinloopError(
+        'PreconditionFailed',
+        `Model '${id}' is being changed by another request; try again.`,
+      );
+    this.busy.add(id);
   }
 
   private safeRemove(id: string): void {

@@ -1,18 +1,20 @@
 /**
- * The contract every EventOutbox / OutboxWriter / EventRouteStore adapter passes: call
- * describeEventOutboxContract from the adapter's test file with a factory for a fresh, empty store.
- * `transaction` runs a function in the adapter's write transaction (the twin store's).
+ * The contract every EventOutbox / EventRouteStore adapter passes: call describeEventOutboxContract
+ * from the adapter's test file with a factory for a fresh, empty store. Rows are written the way
+ * the services write them: as the outbox rows of a TwinStore commit of the same storage.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RoutedEvent } from '../events/change-events.js';
-import type { EventOutbox, EventRouteStore, OutboxRow, OutboxWriter } from './event-routing.js';
+import type { EventOutbox, EventRouteStore, OutboxRow } from './event-routing.js';
+import type { TwinStore } from './storage-ports.js';
 
 export interface EventOutboxFixture {
-  outbox: EventOutbox & OutboxWriter;
+  outbox: EventOutbox;
   routes: EventRouteStore;
-  transaction<T>(fn: () => T): T;
+  /** The twin store of the same storage (its commit writes outbox rows). */
+  twins: TwinStore;
   /** Closes and opens the same data again. */
-  reopen(): Promise<{ outbox: EventOutbox & OutboxWriter; routes: EventRouteStore }>;
+  reopen(): Promise<{ outbox: EventOutbox; routes: EventRouteStore }>;
   cleanup(): Promise<void>;
 }
 
@@ -39,8 +41,13 @@ export function describeEventOutboxContract(name: string, make: () => Promise<Ev
       await fx.cleanup();
     });
 
+    const append = (rows: OutboxRow[]): Promise<void> => fx.twins.commit([{ ops: [], outbox: rows }]);
+
     it('keeps appended rows in commit order, whole, across a reopen', async () => {
-      fx.transaction(() => fx.outbox.append([row(1), row(2), row(3, 'other')]));
+      await fx.twins.commit([
+        { ops: [], outbox: [row(1), row(2)] },
+        { ops: [], outbox: [row(3, 'other')] },
+      ]);
       const { outbox } = await fx.reopen();
       const p = await outbox.pending(0, 10);
       expect(p.map((d) => d.event.id)).toEqual(['e1', 'e2', 'e3']);
@@ -50,18 +57,41 @@ export function describeEventOutboxContract(name: string, make: () => Promise<Ev
       expect((await outbox.pending(0, 2)).length).toBe(2);
     });
 
-    it('rows appended in a transaction that fails are not kept', async () => {
-      expect(() =>
-        fx.transaction(() => {
-          fx.outbox.append([row(1)]);
-          throw new Error('the write failed');
-        }),
-      ).toThrow('the write failed');
+    it('rows of a commit that fails are not kept', async () => {
+      const t = {
+        id: 'p',
+        modelId: 'dtmi:x:A;1',
+        workspace: 'ws',
+        etag: 'W/"1"',
+        lastUpdateTime: 1,
+        contents: {},
+        propertyTimes: {},
+        telemetry: {},
+      };
+      await expect(
+        fx.twins.commit([
+          { ops: [], outbox: [row(1)] },
+          { ops: [{ op: 'putTwin', twin: t, expectEtag: 'W/"absent"' }], outbox: [row(2)] },
+        ]),
+      ).rejects.toMatchObject({ code: 'PreconditionFailed' });
       expect(await fx.outbox.pending(0, 10)).toEqual([]);
     });
 
+    it('keeps hostile event contents and endpoint names as data', async () => {
+      const r = row(7, "hook'; DROP TABLE event_outbox; --", "t'); --");
+      const data = JSON.parse(
+        '{"__proto__":{"polluted":true},"big":"' + 'x'.repeat(100_000) + '"}',
+      ) as Record<string, unknown>;
+      await append([{ ...r, event: { ...r.event, data } }]);
+      const [d] = await fx.outbox.pending(0, 10);
+      expect(d).toMatchObject({ endpoint: r.endpoint, orderKey: r.orderKey });
+      expect(d!.event.data).toEqual(data);
+      expect(Object.getPrototypeOf(d!.event.data)).toBe(Object.prototype);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
     it('acknowledges, dead-letters, replays in the original order, and purges', async () => {
-      fx.transaction(() => fx.outbox.append([row(1), row(2), row(3), row(4, 'other')]));
+      await append([row(1), row(2), row(3), row(4, 'other')]);
       const [a, b, c] = await fx.outbox.pending(0, 10);
       await fx.outbox.acknowledge([a!.seq, 999_999]);
       await fx.outbox.deadLetter([
@@ -99,6 +129,24 @@ export function describeEventOutboxContract(name: string, make: () => Promise<Ev
       expect(await routes.deleteRoute('r')).toBe(true);
       expect(await routes.deleteRoute('r')).toBe(false);
       expect(await routes.deleteEndpoint('hook')).toBe(true);
+    });
+
+    it('keeps hostile route ids, filters and endpoint settings as data', async () => {
+      const id = "r'; DROP TABLE event_routes; --";
+      const spec = JSON.parse(
+        '{"__proto__":{"polluted":true},"type":"webhook","url":"http://x/ü\u2028"}',
+      ) as Record<string, unknown>;
+      await fx.routes.putEndpoint({ name: "e'); --", spec, secret: 'Bearer "quoted" \\ secret' });
+      await fx.routes.putRoute({ id, endpointName: "e'); --", filter: "type = 'x'' OR 1=1 --'" });
+      const { routes } = await fx.reopen();
+      const [e] = await routes.listEndpoints();
+      expect(e).toEqual({ name: "e'); --", spec, secret: 'Bearer "quoted" \\ secret' });
+      expect(Object.getPrototypeOf(e!.spec)).toBe(Object.prototype);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(await routes.listRoutes()).toEqual([
+        { id, endpointName: "e'); --", filter: "type = 'x'' OR 1=1 --'" },
+      ]);
+      expect(await routes.deleteRoute(id)).toBe(true);
     });
   });
 }

@@ -2,10 +2,10 @@
  * Ports of event routing (docs/event-routes.md): the durable outbox of routed events, the store of
  * routes and endpoints, and the senders that deliver to an endpoint.
  *
- * The outbox has two sides. Its write side (`OutboxWriter`) runs inside the transaction of the write
- * the event describes (a twin or relationship write, a history group commit), so it is as
- * synchronous as that transaction is (the SQLite TwinStore's is); everything else is asynchronous,
- * ready for PostgreSQL. Failures are TwinloopError('StorageError').
+ * The outbox has two sides. Its write side commits in the transaction of the write the event
+ * describes: twin and relationship events go in `TwinStore.commit` (a TwinWrite's `outbox` rows),
+ * telemetry events are staged (`OutboxWriter.stage`) for the next history group commit. The
+ * delivery side is asynchronous. Failures are TwinloopError('StorageError').
  */
 import type { CloudEvent, RoutedEvent } from '../events/change-events.js';
 
@@ -30,10 +30,8 @@ export interface OutboxRow {
   created: number;
 }
 
-/** The transactional write side: called inside the transaction of the write the rows describe. */
+/** The telemetry write side (twin and relationship rows go through TwinStore.commit). */
 export interface OutboxWriter {
-  /** Inserts the rows in the current transaction. @throws StorageError (the write then rolls back) */
-  append(rows: readonly OutboxRow[]): void;
   /**
    * Keeps rows to be inserted by the next history group commit (telemetry: the events go in the
    * same transaction as the points they describe; a failed commit drops them with its points).

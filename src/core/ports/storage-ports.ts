@@ -4,6 +4,7 @@
  * Every method documents its failure: storage failures throw TwinloopError('StorageError').
  */
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
+import type { OutboxRow } from './event-routing.js';
 
 // ---------------------------------------------------------------- models
 
@@ -19,34 +20,56 @@ export interface StoredModel {
 }
 
 export interface ModelStore {
-  /** Every stored model of the workspace, in upload order. */
-  list(workspace: string): StoredModel[];
+  /** Every stored model of the workspace, in upload order. @throws StorageError */
+  list(workspace: string): Promise<StoredModel[]>;
   /** Inserts all models in one transaction; @throws StorageError (nothing written) on failure. */
-  insert(models: readonly StoredModel[]): void;
-  /** Sets the decommissioned flag; returns false when the model is absent. */
-  setDecommissioned(workspace: string, id: string, decommissioned: boolean): boolean;
-  /** Deletes the model; returns false when absent. */
-  delete(workspace: string, id: string): boolean;
+  insert(models: readonly StoredModel[]): Promise<void>;
+  /** Sets the decommissioned flag; resolves false when the model is absent. @throws StorageError */
+  setDecommissioned(workspace: string, id: string, decommissioned: boolean): Promise<boolean>;
+  /** Deletes the model; resolves false when absent. @throws StorageError */
+  delete(workspace: string, id: string): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------- twins
 
+/**
+ * One write of a unit of work. `expectEtag`: undefined = unconditional; null = the twin or
+ * relationship must be absent; a string = its stored etag must equal it. A failed expectation
+ * rejects the whole commit with PreconditionFailed (nothing written): the guard for a node whose
+ * in-memory graph is stale (another node wrote since).
+ */
+export type TwinStoreOp =
+  | { op: 'putTwin'; twin: TwinRecord; expectEtag?: string | null }
+  | { op: 'deleteTwin'; workspace: string; id: string; expectEtag?: string | null }
+  | { op: 'putRelationship'; rel: RelationshipRecord; expectEtag?: string | null }
+  | {
+      op: 'deleteRelationship';
+      workspace: string;
+      sourceId: string;
+      relId: string;
+      expectEtag?: string | null;
+    };
+
+/** One service write: its store ops and the outbox rows of the events it causes. */
+export interface TwinWrite {
+  ops: readonly TwinStoreOp[];
+  outbox?: readonly OutboxRow[];
+}
+
 export interface TwinStore {
-  /** Every twin of the workspace (telemetry last values included), for loading the graph at start. */
-  loadTwins(workspace: string): Iterable<TwinRecord>;
-  /** Every relationship of the workspace. */
-  loadRelationships(workspace: string): Iterable<RelationshipRecord>;
-  /** Durably inserts or replaces the twin (not its telemetry, which history keeps). */
-  saveTwin(twin: TwinRecord): void;
+  /** Every twin of the workspace (telemetry last values included), streamed. @throws StorageError */
+  loadTwins(workspace: string): AsyncIterable<TwinRecord>;
+  /** Every relationship of the workspace, streamed. @throws StorageError */
+  loadRelationships(workspace: string): AsyncIterable<RelationshipRecord>;
   /**
-   * Durably deletes the twin and its relationships (both directions), and its history where the
-   * store holds it: a new twin that reuses the id starts with no telemetry or history.
+   * Applies every write's ops (in order) and outbox rows in ONE transaction, all or nothing;
+   * resolves once durable. putTwin stores the twin without its telemetry (history keeps that);
+   * deleteTwin also deletes the twin's relationships (both directions) and its history where the
+   * store holds it, so a new twin that reuses the id starts with no telemetry or history.
+   * @throws PreconditionFailed (an expectEtag did not hold), InvalidArgument (a value the store
+   *   cannot hold, e.g. a NUL character on PostgreSQL), StorageError
    */
-  deleteTwin(workspace: string, id: string): void;
-  saveRelationship(rel: RelationshipRecord): void;
-  deleteRelationship(workspace: string, sourceId: string, relId: string): void;
-  /** Runs fn in one transaction (all or nothing). */
-  transaction<T>(fn: () => T): T;
+  commit(writes: readonly TwinWrite[]): Promise<void>;
 }
 
 // ---------------------------------------------------------------- history

@@ -6,6 +6,7 @@
 import type { Change } from '../events/change-events.js';
 import type { LiveEvent } from '../live/live-events.js';
 import type { ModelLookup } from '../models/model-types.js';
+import type { OutboxRow } from './event-routing.js';
 import type { HistoryPoint } from './storage-ports.js';
 
 /** What the twin service needs to know about models: the resolved interfaces and ADT's decommissioned flag. */
@@ -24,9 +25,12 @@ export interface LiveEventSink {
 }
 
 /**
- * Where committed changes are journaled for event routes: `record` runs inside the store
- * transaction of the write (so the event commits with it, or neither does). @throws StorageError
+ * Where changes are journaled for event routes: `outboxRowsOf` turns a change into the outbox rows
+ * its events need (route filters, in memory, synchronously) before the commit, so they commit in
+ * the write's own transaction (or neither does); `committed` is told after a commit that carried
+ * rows (it wakes the delivery).
  */
 export interface ChangeJournal {
-  record(change: Change): void;
+  outboxRowsOf(change: Change): OutboxRow[];
+  committed(): void;
 }

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collect } from '../../../test/support/collect.js';
 import {
   ALL_MODELS,
   openTestWorkspace,
@@ -9,8 +10,8 @@ import { caught } from '../../../test/support/caught.js';
 describe('RelationshipService', () => {
   let w: TestWorkspace;
   beforeEach(async () => {
-    w = openTestWorkspace();
-    w.models.add(ALL_MODELS);
+    w = await openTestWorkspace();
+    await w.models.add(ALL_MODELS);
     const room = (id: string) =>
       w.twins.createOrReplace(id, {
         $metadata: { $model: 'dtmi:test:Room;1' },
@@ -65,7 +66,7 @@ describe('RelationshipService', () => {
         )
       ).status,
     ).toBe(412);
-    expect(w.storage.twins.loadRelationships('default')).toBeDefined();
+    expect(await collect(w.storage.twins.loadRelationships('default'))).toBeDefined();
     await w.twins.relationships.delete('r1', 'c1', { ifMatch: patched.etag });
     expect(w.graph.getRelationship('r1', 'c1')).toBeUndefined();
     expect(w.events.filter((e) => e.type.startsWith('relationship')).map((e) => e.type)).toEqual([

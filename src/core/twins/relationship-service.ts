@@ -3,6 +3,9 @@
  * update (If-Match), delete (If-Match), list outgoing (optionally by name) and incoming. Every write
  * is checked against the source twin's model: the relationship is declared (own or inherited), the
  * target exists and is of the declared target model, maxMultiplicity holds, properties are valid.
+ * A write holds its source twin (and a create its target twin) shared and the relationship
+ * exclusively from its checks to its commit (twin-commit-queue.ts), and tells the store the etag
+ * it started from.
  */
 import { TwinloopError, errors, quote, type Problem } from '../errors/errors.js';
 import type { RelationshipRecord, TwinGraph, TwinRecord } from '../graph/graph-types.js';
@@ -11,13 +14,14 @@ import type { RelationshipInfo } from '../models/model-types.js';
 import type { TwinStore } from '../ports/storage-ports.js';
 import { checkUntrustedValue } from '../json/untrusted-json.js';
 import { applyPatch, clone, parsePatch, toPointer } from './json-patch.js';
+import type { TwinCommitQueue } from './twin-commit-queue.js';
 import { checkRelationshipProperties } from './twin-validation.js';
 import {
   checkIfMatch,
   checkIfNoneMatch,
   type LiveEventSink,
   type TwinModelPort,
-  commitWithJournal,
+  commitChange,
   type ChangeJournal,
   type WriteConditions,
 } from './twin-write-support.js';
@@ -29,12 +33,21 @@ export interface RelationshipServiceOptions {
   store: TwinStore;
   live?: LiveEventSink;
   journal?: ChangeJournal;
+  commits: TwinCommitQueue;
   now: () => number;
   etag: () => string;
   checkId: (kind: 'twin' | 'relationship', id: string) => void;
 }
 
 const SRC = 'request body';
+
+/** The commit queue's key of a twin (twin-service.ts holds the same key exclusively). */
+export const twinKey = (id: string): string => id;
+
+/** A relationship write's holds: its source twin shared, the relationship exclusively. */
+function relKeys(sourceId: string, relId: string): { key: string; shared?: boolean }[] {
+  return [{ key: twinKey(sourceId), shared: true }, { key: `rel\u0000${sourceId}\u0000${relId}` }];
+}
 const SYSTEM_KEYS = new Set([
   '$relationshipId',
   '$sourceId',
@@ -80,6 +93,21 @@ export class RelationshipService {
     cond: WriteConditions = {},
   ): Promise<RelationshipRecord> {
     this.o.checkId('relationship', relId);
+    const b = body as { $targetId?: unknown; $relationshipName?: unknown } | null;
+    const keys = [
+      ...relKeys(sourceId, relId),
+      { key: `name\u0000${sourceId}\u0000${String(b?.$relationshipName)}` },
+    ];
+    if (typeof b?.$targetId === 'string') keys.push({ key: twinKey(b.$targetId), shared: true });
+    return this.o.commits.hold(keys, () => this.put(sourceId, relId, body, cond));
+  }
+
+  private async put(
+    sourceId: string,
+    relId: string,
+    body: unknown,
+    cond: WriteConditions,
+  ): Promise<RelationshipRecord> {
     const source = this.twin(sourceId);
     const existing = this.o.graph.getRelationship(sourceId, relId);
     checkIfNoneMatch(`Relationship '${relId}' of '${sourceId}'`, existing !== undefined, cond.ifNoneMatch);
@@ -212,10 +240,10 @@ export class RelationshipService {
       lastUpdateTime: now,
       properties,
     };
-    commitWithJournal(
-      this.o.store,
+    await commitChange(
+      this.o.commits,
       this.o.journal,
-      () => this.o.store.saveRelationship(rel),
+      [{ op: 'putRelationship', rel, expectEtag: existing?.etag ?? null }],
       () =>
         existing
           ? { kind: 'relationshipReplaced', before: existing, rel, modelId: source.modelId }
@@ -223,7 +251,6 @@ export class RelationshipService {
     );
     this.o.graph.putRelationship(rel);
     this.publish(existing ? 'relationshipReplaced' : 'relationshipCreated', source, rel, now);
-    await Promise.resolve();
     return rel;
   }
 
@@ -233,6 +260,15 @@ export class RelationshipService {
     relId: string,
     patch: unknown,
     cond: WriteConditions = {},
+  ): Promise<RelationshipRecord> {
+    return this.o.commits.hold(relKeys(sourceId, relId), () => this.patch(sourceId, relId, patch, cond));
+  }
+
+  private async patch(
+    sourceId: string,
+    relId: string,
+    patch: unknown,
+    cond: WriteConditions,
   ): Promise<RelationshipRecord> {
     const rel = this.get(sourceId, relId);
     checkIfMatch(`Relationship '${relId}' of '${sourceId}'`, rel.etag, cond.ifMatch);
@@ -276,10 +312,10 @@ export class RelationshipService {
       lastUpdateTime: now,
       properties: next,
     };
-    commitWithJournal(
-      this.o.store,
+    await commitChange(
+      this.o.commits,
       this.o.journal,
-      () => this.o.store.saveRelationship(updated),
+      [{ op: 'putRelationship', rel: updated, expectEtag: rel.etag }],
       () => ({
         kind: 'relationshipUpdated',
         rel: updated,
@@ -291,24 +327,34 @@ export class RelationshipService {
     );
     this.o.graph.putRelationship(updated);
     this.publish('relationshipUpdated', source, updated, now);
-    await Promise.resolve();
     return updated;
   }
 
   /** @throws RelationshipNotFound, PreconditionFailed */
   async delete(sourceId: string, relId: string, cond: WriteConditions = {}): Promise<void> {
+    await this.o.commits.hold(relKeys(sourceId, relId), () => this.remove(sourceId, relId, cond));
+  }
+
+  private async remove(sourceId: string, relId: string, cond: WriteConditions): Promise<void> {
     const rel = this.get(sourceId, relId);
     checkIfMatch(`Relationship '${relId}' of '${sourceId}'`, rel.etag, cond.ifMatch);
     const sourceModel = this.twin(sourceId).modelId;
-    commitWithJournal(
-      this.o.store,
+    await commitChange(
+      this.o.commits,
       this.o.journal,
-      () => this.o.store.deleteRelationship(this.o.workspace, sourceId, relId),
+      [
+        {
+          op: 'deleteRelationship',
+          workspace: this.o.workspace,
+          sourceId,
+          relId,
+          expectEtag: rel.etag,
+        },
+      ],
       () => ({ kind: 'relationshipDeleted', rel, modelId: sourceModel }),
     );
     this.o.graph.deleteRelationship(sourceId, relId);
     this.publish('relationshipDeleted', this.twin(sourceId), rel, this.o.now());
-    await Promise.resolve();
   }
 
   private twin(id: string): TwinRecord {

@@ -28,8 +28,8 @@ describe('hostile keys in twin writes', () => {
   let w: TestWorkspace;
   let etag: string;
   beforeEach(async () => {
-    w = openTestWorkspace();
-    w.models.add(ALL_MODELS);
+    w = await openTestWorkspace();
+    await w.models.add(ALL_MODELS);
     etag = (
       await w.twins.createOrReplace('r1', { $metadata: { $model: ROOM }, thermostat: { $metadata: {} } })
     ).etag;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collect } from '../../../test/support/collect.js';
 import { twinToJson } from '../graph/twin-json.js';
 import {
   ALL_MODELS,
@@ -14,10 +15,10 @@ const NS = '2022-05-31T12:00:01.000125009Z';
 describe('twin $metadata: sourceTime and $model', () => {
   let w: TestWorkspace;
   let clock = 1_700_000_000_000;
-  beforeEach(() => {
+  beforeEach(async () => {
     clock = 1_700_000_000_000;
-    w = openTestWorkspace({ now: () => clock });
-    w.models.add(ALL_MODELS);
+    w = await openTestWorkspace({ now: () => clock });
+    await w.models.add(ALL_MODELS);
   });
   afterEach(async () => w.close());
 
@@ -48,7 +49,7 @@ describe('twin $metadata: sourceTime and $model', () => {
     expect(j.thermostat.$metadata.setPoint?.sourceTime).toBe('2024-01-01T00:00:00+02:00');
     // it survives a restart
     await w.storage.close();
-    const again = openTestWorkspace({ dir: w.dir });
+    const again = await openTestWorkspace({ dir: w.dir });
     try {
       expect(again.twins.get('r1').sourceTimes).toEqual({
         temperature: NS,
@@ -180,8 +181,10 @@ describe('twin $metadata: sourceTime and $model', () => {
     expect(t.propertyTimes).toEqual({ area: 1_700_000_000_000 });
     expect([...w.graph.twinsOfModel(SPACE, true)].map((x) => x.id)).toEqual(['r1']);
     expect([...w.graph.twinsOfModel(ROOM, true)]).toEqual([]);
-    expect([...w.storage.twins.loadTwins('default')].find((x) => x.id === 'r1')?.modelId).toBe(SPACE);
-    w.models.update(ROOM, [{ op: 'replace', path: '/decommissioned', value: true }]);
+    expect((await collect(w.storage.twins.loadTwins('default'))).find((x) => x.id === 'r1')?.modelId).toBe(
+      SPACE,
+    );
+    await w.models.update(ROOM, [{ op: 'replace', path: '/decommissioned', value: true }]);
     const decommissioned = await caught(
       w.twins.update('r1', [{ op: 'replace', path: '/$metadata/$model', value: ROOM }]),
     );
@@ -189,7 +192,7 @@ describe('twin $metadata: sourceTime and $model', () => {
   });
 
   it('twins of a deleted model stay readable and can be moved to another model; other patches fail until then', async () => {
-    w.models.add([
+    await w.models.add([
       {
         '@context': 'dtmi:dtdl:context;3',
         '@id': 'dtmi:test:Lamp;1',
@@ -205,7 +208,7 @@ describe('twin $metadata: sourceTime and $model', () => {
       area: 2,
       thermostat: { $metadata: { mode: { sourceTime: NS } }, mode: 'eco' },
     });
-    w.models.delete('dtmi:test:Lamp;1');
+    await w.models.delete('dtmi:test:Lamp;1');
     expect(w.twins.get('l1').modelId).toBe('dtmi:test:Lamp;1');
     // Still read as written: the component keeps its own $metadata.
     expect(json('l1').thermostat.$metadata.mode?.sourceTime).toBe(NS);

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collect } from '../../../test/support/collect.js';
 import { TwinService } from './twin-service.js';
 import {
   ALL_MODELS,
@@ -17,10 +18,10 @@ const room = (extra: Record<string, unknown> = {}) => ({
 describe('TwinService', () => {
   let w: TestWorkspace;
   let clock = 1_700_000_000_000;
-  beforeEach(() => {
+  beforeEach(async () => {
     clock = 1_700_000_000_000;
-    w = openTestWorkspace({ now: () => clock });
-    w.models.add(ALL_MODELS);
+    w = await openTestWorkspace({ now: () => clock });
+    await w.models.add(ALL_MODELS);
   });
   afterEach(async () => w.close());
 
@@ -33,7 +34,7 @@ describe('TwinService', () => {
     expect(t.contents).toEqual({ temperature: 21.5, thermostat: { setPoint: 20 } });
     expect(t.propertyTimes).toEqual({ temperature: clock, 'thermostat/setPoint': clock });
     expect(w.graph.getTwin('r1')).toBe(t);
-    expect([...w.storage.twins.loadTwins('default')].map((x) => x.id)).toEqual(['r1']);
+    expect((await collect(w.storage.twins.loadTwins('default'))).map((x) => x.id)).toEqual(['r1']);
     const page = w.storage.history.queryRaw({
       workspace: 'default',
       twinId: 'r1',
@@ -70,7 +71,7 @@ describe('TwinService', () => {
         ?.pointer,
     ).toBe('/$metadata/$model');
     expect((await caught(w.twins.createOrReplace('x', { temperature: 1 }))).code).toBe('ValidationFailed');
-    w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
+    await w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
     expect(
       (await caught(w.twins.createOrReplace('s', { $metadata: { $model: 'dtmi:test:Sensor;1' } }))).code,
     ).toBe('ModelDecommissioned');
@@ -169,7 +170,7 @@ describe('TwinService', () => {
     expect(stale.status).toBe(412);
     await w.twins.delete('s1');
     expect(w.graph.getTwin('s1')).toBeUndefined();
-    expect([...w.storage.twins.loadTwins('default')].map((t) => t.id)).toEqual(['r1']);
+    expect((await collect(w.storage.twins.loadTwins('default'))).map((t) => t.id)).toEqual(['r1']);
     expect((await caught(() => w.twins.get('s1'))).code).toBe('DigitalTwinNotFound');
   });
 
@@ -177,7 +178,7 @@ describe('TwinService', () => {
     const dir = w.dir;
     await w.twins.createOrReplace('r1', room({ temperature: 7 }));
     await w.storage.close();
-    const again = openTestWorkspace({ dir });
+    const again = await openTestWorkspace({ dir });
     try {
       expect(again.twins.get('r1').contents.temperature).toBe(7);
       expect(again.models.get(ROOM).id).toBe(ROOM);
@@ -203,7 +204,7 @@ describe('TwinService', () => {
     const t = await twins.update('r1', [{ op: 'replace', path: '/temperature', value: 8 }]);
     expect(t.contents.temperature).toBe(8);
     expect(w.graph.getTwin('r1')).toBe(t);
-    expect([...w.storage.twins.loadTwins('default')][0]?.contents.temperature).toBe(8); // committed
+    expect((await collect(w.storage.twins.loadTwins('default')))[0]?.contents.temperature).toBe(8); // committed
     expect(twins.historyNotRecorded(t)).toMatchObject({ code: 'StorageError' });
     expect(told).toEqual([[expect.objectContaining({ code: 'StorageError' }), 'r1']]);
     expect(w.events.map((e) => e.type)).toEqual(['twinCreated', 'propertyChange']);
@@ -222,7 +223,7 @@ describe('TwinService', () => {
     await w.twins.createOrReplace('r1', room({ name: 'new' }));
     expect(w.twins.get('r1').telemetry).toEqual({});
     await w.storage.close();
-    const again = openTestWorkspace({ dir });
+    const again = await openTestWorkspace({ dir });
     try {
       expect(again.twins.get('r1').telemetry).toEqual({}); // latest telemetry reloads from history
       expect(again.storage.history.listSeries('default', 'r1').map((s) => s.path)).toEqual(['name']);
@@ -238,5 +239,67 @@ describe('TwinService', () => {
     } finally {
       await again.storage.close();
     }
+  });
+
+  it('serialises concurrent writes to one twin: every patch applies, If-Match checks see the previous write', async () => {
+    const t = await w.twins.createOrReplace('r1', room({ temperature: 1 }));
+    const patches = Array.from({ length: 10 }, (_, i) =>
+      w.twins.update('r1', [{ op: 'add', path: `/name`, value: `n${i}` }]),
+    );
+    // two writers that both saw the first etag: the first wins, the second is refused
+    const a = w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 2 }], { ifMatch: t.etag });
+    const b = w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 3 }], { ifMatch: t.etag });
+    const results = await Promise.allSettled([...patches, a, b]);
+    expect(results.slice(0, 10).every((r) => r.status === 'fulfilled')).toBe(true);
+    // the ten patches ran first (call order), so both conditional writes are stale
+    expect(results.slice(10).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(w.twins.get('r1').contents.name).toBe('n9');
+    const stored = (await collect(w.storage.twins.loadTwins('default')))[0]!;
+    expect(stored.etag).toBe(w.twins.get('r1').etag);
+    const c = w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 4 }], {
+      ifMatch: stored.etag,
+    });
+    const d = w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 5 }], {
+      ifMatch: stored.etag,
+    });
+    expect((await Promise.allSettled([c, d])).map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect(w.twins.get('r1').contents.temperature).toBe(4);
+  });
+
+  it('commits writes to different twins started together in one store commit (group commit)', async () => {
+    const before = w.twins.commits.commits;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => w.twins.createOrReplace(`g${i}`, room())));
+    expect(w.twins.commits.commits - before).toBe(1);
+    expect(await collect(w.storage.twins.loadTwins('default'))).toHaveLength(50);
+  });
+
+  it('leaves graph and store unchanged when the commit fails, and publishes nothing', async () => {
+    await w.twins.createOrReplace('r1', room({ temperature: 1 }));
+    const events = w.events.length;
+    const commit = w.storage.twins.commit.bind(w.storage.twins);
+    w.storage.twins.commit = () => Promise.reject(new Error('disk gone'));
+    await expect(w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 9 }])).rejects.toThrow(
+      'disk gone',
+    );
+    await expect(w.twins.createOrReplace('r2', room())).rejects.toThrow('disk gone');
+    await expect(w.twins.delete('r1')).rejects.toThrow('disk gone');
+    w.storage.twins.commit = commit;
+    expect(w.twins.get('r1').contents.temperature).toBe(1);
+    expect(w.graph.getTwin('r2')).toBeUndefined();
+    expect(w.events.length).toBe(events);
+    expect((await collect(w.storage.twins.loadTwins('default'))).map((t) => t.contents)).toEqual([
+      { temperature: 1, thermostat: {} },
+    ]);
+  });
+
+  it('refuses a write from a stale graph (another node changed the twin) with PreconditionFailed', async () => {
+    const t = await w.twins.createOrReplace('r1', room({ temperature: 1 }));
+    // another node replaces the twin behind this node's graph
+    await w.storage.twins.commit([
+      { ops: [{ op: 'putTwin', twin: { ...t, etag: 'W/"other-node"' }, expectEtag: t.etag }] },
+    ]);
+    const e = await caught(w.twins.update('r1', [{ op: 'replace', path: '/temperature', value: 2 }]));
+    expect(e.code).toBe('PreconditionFailed');
+    expect(w.twins.get('r1').etag).toBe(t.etag); // unchanged until it reloads
   });
 });

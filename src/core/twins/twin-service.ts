@@ -4,8 +4,11 @@
  * with a pointer), persisted through the TwinStore, applied to the in-memory graph, its property
  * changes appended to history, and only then published as live events.
  *
- * Writes check and commit synchronously (TwinStore is synchronous), so If-Match checks cannot
- * interleave with another write; only the history append is awaited afterwards. When that append
+ * Each write holds its twin (twin-commit-queue.ts: per-twin serialisation, so If-Match checks cannot
+ * interleave with another write to it) from its checks until its commit, which it shares with the
+ * writes to other twins queued in the same tick (group commit). The store is told the etag each
+ * write started from (a stale graph on another node fails with PreconditionFailed). The graph
+ * changes only after the commit succeeded; then the history append is awaited. When that append
  * fails, the write stays what it is, committed: it is returned and published as usual, the failure
  * goes to `onHistoryError`, and `historyNotRecorded(twin)` tells the caller (never a failed write).
  * Relationships live in relationship-service.ts; TwinService exposes both through one object.
@@ -19,13 +22,14 @@ import type { HistoryPoint, TwinStore } from '../ports/storage-ports.js';
 import { checkUntrustedValue } from '../json/untrusted-json.js';
 import { applyPatch, clone, parsePatch, toPointer } from './json-patch.js';
 import { RelationshipService } from './relationship-service.js';
+import { TwinCommitQueue } from './twin-commit-queue.js';
 import { readTwinBody, retimed, touchTimes, valueAt } from './twin-body.js';
 import { splitMetadataOps } from './twin-metadata.js';
 import { checkTwinContents } from './twin-validation.js';
 import {
   checkIfMatch,
   checkIfNoneMatch,
-  commitWithJournal,
+  commitChange,
   newEtag,
   type ChangeJournal,
   type LiveEventSink,
@@ -46,6 +50,8 @@ export interface TwinServiceOptions {
   live?: LiveEventSink;
   /** Changes are journaled here, in the write's transaction, for event routes (optional). */
   journal?: ChangeJournal;
+  /** The commit queue (default: one of its own over `store`). */
+  commits?: TwinCommitQueue;
   /** Clock, ms since epoch. */
   now?: () => number;
   /** Etag factory (default W/"<uuid>"). */
@@ -66,6 +72,8 @@ export class TwinService {
   readonly workspace: string;
   /** Relationship operations (same models, graph, store and events). */
   readonly relationships: RelationshipService;
+  /** Where writes are serialised per twin and committed in groups. */
+  readonly commits: TwinCommitQueue;
   /** Twins returned by writes whose property history could not be recorded, with the error. */
   private readonly unrecorded = new WeakMap<TwinRecord, unknown>();
   private readonly o: Required<
@@ -76,8 +84,10 @@ export class TwinService {
   constructor(options: TwinServiceOptions) {
     this.workspace = options.workspace;
     this.o = { now: Date.now, etag: newEtag, maxIdLength: 1024, ...options };
+    this.commits = options.commits ?? new TwinCommitQueue({ store: options.store });
     this.relationships = new RelationshipService({
       ...this.o,
+      commits: this.commits,
       checkId: (kind, id) => this.checkId(kind, id),
     });
   }
@@ -111,6 +121,19 @@ export class TwinService {
    */
   async createOrReplace(id: string, body: unknown, cond: WriteConditions = {}): Promise<TwinRecord> {
     this.checkId('twin', id);
+    const { twin, paths, now, events } = await this.commits.exclusive([id], () =>
+      this.writeTwin(id, body, cond),
+    );
+    await this.appendHistory(twin, paths, now);
+    this.publish(events);
+    return twin;
+  }
+
+  private async writeTwin(
+    id: string,
+    body: unknown,
+    cond: WriteConditions,
+  ): Promise<{ twin: TwinRecord; paths: string[]; now: number; events: LiveEvent[] }> {
     const existing = this.o.graph.getTwin(id);
     checkIfNoneMatch(`Digital twin '${id}'`, existing !== undefined, cond.ifNoneMatch);
     // Untrusted keys are data: a __proto__ member would be copied as a prototype, unchecked.
@@ -170,15 +193,14 @@ export class TwinService {
       telemetry: existing?.telemetry ?? {},
     };
     if (Object.keys(sourceTimes).length) twin.sourceTimes = sourceTimes;
-    commitWithJournal(
-      this.o.store,
+    await commitChange(
+      this.commits,
       this.o.journal,
-      () => this.o.store.saveTwin(twin),
+      [{ op: 'putTwin', twin, expectEtag: existing?.etag ?? null }],
       () => (existing ? { kind: 'twinReplaced', before: existing, twin } : { kind: 'twinCreated', twin }),
     );
     this.o.graph.putTwin(twin);
-    await this.appendHistory(twin, Object.keys(propertyTimes), now);
-    this.publish([
+    const events: LiveEvent[] = [
       {
         type: existing ? 'twinReplaced' : 'twinCreated',
         workspace: this.workspace,
@@ -186,8 +208,8 @@ export class TwinService {
         modelId,
         time: now,
       },
-    ]);
-    return twin;
+    ];
+    return { twin, paths: Object.keys(propertyTimes), now, events };
   }
 
   /**
@@ -195,9 +217,11 @@ export class TwinService {
    * @throws DigitalTwinNotFound, PreconditionFailed, JsonPatchInvalid, ValidationFailed
    */
   async update(id: string, patch: unknown, cond: WriteConditions = {}): Promise<TwinRecord> {
-    const twin = this.get(id);
-    checkIfMatch(`Digital twin '${id}'`, twin.etag, cond.ifMatch);
-    return this.applyTwinPatch(twin, patch);
+    return this.patchHeld(id, () => {
+      const twin = this.get(id);
+      checkIfMatch(`Digital twin '${id}'`, twin.etag, cond.ifMatch);
+      return { twin, patch };
+    });
   }
 
   /** A component's values. @throws DigitalTwinNotFound, ComponentNotFound */
@@ -218,18 +242,34 @@ export class TwinService {
     patch: unknown,
     cond: WriteConditions = {},
   ): Promise<TwinRecord> {
-    const twin = this.get(id);
-    this.requireComponent(twin, component);
-    checkIfMatch(`Digital twin '${id}'`, twin.etag, cond.ifMatch);
-    const prefix = toPointer([component]);
-    const rebased = Array.isArray(patch)
-      ? patch.map((op: unknown) =>
-          typeof op === 'object' && op !== null && typeof (op as { path?: unknown }).path === 'string'
-            ? { ...op, path: prefix + String((op as { path: string }).path) }
-            : op,
-        )
-      : patch;
-    return this.applyTwinPatch(twin, rebased);
+    return this.patchHeld(id, () => {
+      const twin = this.get(id);
+      this.requireComponent(twin, component);
+      checkIfMatch(`Digital twin '${id}'`, twin.etag, cond.ifMatch);
+      const prefix = toPointer([component]);
+      const rebased = Array.isArray(patch)
+        ? patch.map((op: unknown) =>
+            typeof op === 'object' && op !== null && typeof (op as { path?: unknown }).path === 'string'
+              ? { ...op, path: prefix + String((op as { path: string }).path) }
+              : op,
+          )
+        : patch;
+      return { twin, patch: rebased };
+    });
+  }
+
+  /** Runs the checks and the patch holding the twin, then appends its history. */
+  private async patchHeld(
+    id: string,
+    prepare: () => { twin: TwinRecord; patch: unknown },
+  ): Promise<TwinRecord> {
+    const { twin, paths, now, events } = await this.commits.exclusive([id], () => {
+      const p = prepare();
+      return this.applyTwinPatch(p.twin, p.patch);
+    });
+    await this.appendHistory(twin, paths, now);
+    this.publish(events);
+    return twin;
   }
 
   /**
@@ -237,6 +277,10 @@ export class TwinService {
    * @throws DigitalTwinNotFound, PreconditionFailed, RelationshipsNotDeleted (400)
    */
   async delete(id: string, cond: WriteConditions = {}): Promise<void> {
+    await this.commits.exclusive([id], () => this.deleteHeld(id, cond));
+  }
+
+  private async deleteHeld(id: string, cond: WriteConditions): Promise<void> {
     const twin = this.get(id);
     checkIfMatch(`Digital twin '${id}'`, twin.etag, cond.ifMatch);
     const out = first(this.o.graph.outgoing(id));
@@ -248,10 +292,10 @@ export class TwinService {
         `Digital twin '${id}' still has relationships (e.g. '${r.id}' from '${r.sourceId}' to '${r.targetId}'); delete its outgoing and incoming relationships first.`,
       );
     }
-    commitWithJournal(
-      this.o.store,
+    await commitChange(
+      this.commits,
       this.o.journal,
-      () => this.o.store.deleteTwin(this.workspace, id),
+      [{ op: 'deleteTwin', workspace: this.workspace, id, expectEtag: twin.etag }],
       () => ({ kind: 'twinDeleted', twin }),
     );
     this.o.graph.deleteTwin(id);
@@ -264,7 +308,6 @@ export class TwinService {
         time: this.o.now(),
       },
     ]);
-    await Promise.resolve();
   }
 
   // ---------------------------------------------------------------- relationship shortcuts
@@ -275,7 +318,10 @@ export class TwinService {
 
   // ---------------------------------------------------------------- internals
 
-  private async applyTwinPatch(twin: TwinRecord, patch: unknown): Promise<TwinRecord> {
+  private async applyTwinPatch(
+    twin: TwinRecord,
+    patch: unknown,
+  ): Promise<{ twin: TwinRecord; paths: string[]; now: number; events: LiveEvent[] }> {
     const parsed = parsePatch(patch);
     const problems = parsed.problems;
     const current = this.o.models.getInterface(twin.modelId);
@@ -350,15 +396,14 @@ export class TwinService {
     const applied = parsed.ops.map((op) =>
       op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
     );
-    commitWithJournal(
-      this.o.store,
+    await commitChange(
+      this.commits,
       this.o.journal,
-      () => this.o.store.saveTwin(updated),
+      [{ op: 'putTwin', twin: updated, expectEtag: twin.etag }],
       () => ({ kind: 'twinUpdated', twin: updated, patch: applied }),
     );
     this.o.graph.putTwin(updated);
-    await this.appendHistory(updated, [...changed], now);
-    this.publish([
+    const events: LiveEvent[] = [
       {
         type: 'propertyChange',
         workspace: this.workspace,
@@ -367,8 +412,8 @@ export class TwinService {
         time: now,
         patch: applied,
       },
-    ]);
-    return updated;
+    ];
+    return { twin: updated, paths: [...changed], now, events };
   }
 
   /** The model a `/$metadata/$model` patch moves the twin to. @throws ValidationFailed, ModelDecommissioned */

@@ -1,11 +1,14 @@
 /**
  * Small pieces every twin and relationship write shares: etags and the conditional-request checks
  * of ADT (If-Match with one or more etags or `*`, If-None-Match: `*` only). The port types the twin
- * service depends on live in core/ports/twin-write-ports.ts (re-exported here).
+ * service depends on live in core/ports/twin-write-ports.ts (re-exported here); and the commit of a
+ * write with its journaled events.
  */
 import { TwinloopError, errors, quote } from '../errors/errors.js';
 import type { Change } from '../events/change-events.js';
 import type { ChangeJournal } from '../ports/twin-write-ports.js';
+import type { TwinStoreOp } from '../ports/storage-ports.js';
+import type { TwinCommitQueue } from './twin-commit-queue.js';
 
 export type {
   ChangeJournal,
@@ -14,18 +17,19 @@ export type {
   TwinModelPort,
 } from '../ports/twin-write-ports.js';
 
-/** Runs a store write and journals its change in one transaction (just the write without a journal). */
-export function commitWithJournal(
-  store: { transaction<T>(fn: () => T): T },
+/**
+ * Commits store ops with the outbox rows of their change through the commit queue (group commit),
+ * then tells the journal. @throws as TwinStore.commit
+ */
+export async function commitChange(
+  queue: TwinCommitQueue,
   journal: ChangeJournal | undefined,
-  write: () => void,
+  ops: readonly TwinStoreOp[],
   change: () => Change,
-): void {
-  if (!journal) return write();
-  store.transaction(() => {
-    write();
-    journal.record(change());
-  });
+): Promise<void> {
+  const outbox = journal ? journal.outboxRowsOf(change()) : [];
+  await queue.commit(outbox.length ? { ops, outbox } : { ops });
+  if (outbox.length) journal!.committed();
 }
 
 /** Conditions of a write, from the If-Match / If-None-Match headers. */

@@ -57,8 +57,8 @@ describe('calibration routes', () => {
   };
 
   beforeAll(async () => {
-    w = openTestWorkspace();
-    w.models.add(ALL_MODELS);
+    w = await openTestWorkspace();
+    await w.models.add(ALL_MODELS);
     await w.twins.createOrReplace('room-1', { $metadata: { $model: ROOM }, thermostat: { $metadata: {} } });
     await w.twins.createOrReplace('s-1', { $metadata: { $model: SENSOR } });
     const model = compileBehaviour(HUMIDITY, w.models.getInterface(ROOM)!, { source: 'room.yaml' });

@@ -54,8 +54,8 @@ describe('what-if routes', () => {
     });
 
   beforeAll(async () => {
-    w = openTestWorkspace();
-    w.models.add(HEATER_MODELS);
+    w = await openTestWorkspace();
+    await w.models.add(HEATER_MODELS);
     const heater = compileBehaviour(HEATER_BEHAVIOUR, w.models.getInterface(HEATER) as InterfaceInfo, {
       source: 'heater.yaml',
       lookup: w.models,
