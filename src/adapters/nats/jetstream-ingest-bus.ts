@@ -48,6 +48,8 @@ export interface JetStreamIngestBusOptions {
   duplicateWindowMs?: number;
   /** How long the stream keeps messages, ms (default 7 days; only used when creating it). */
   maxAgeMs?: number;
+  /** A read that gets no answer in this long fails (a fenced-off or unreachable consumer), ms (default 5000). */
+  fetchTimeoutMs?: number;
   /** Per publish and per API call, ms (default 10 000). */
   timeoutMs?: number;
   /** Connection name shown by the server. */
@@ -252,8 +254,14 @@ export class JetStreamIngestBus implements IngestBus {
         { cause: e },
       );
     }
-    const reader = new JetStreamPartitionReader(this.js, this.nc, this.stream, name, partition, () =>
-      this.readers.delete(reader),
+    const reader = new JetStreamPartitionReader(
+      this.js,
+      this.nc,
+      this.stream,
+      name,
+      partition,
+      this.o.fetchTimeoutMs ?? 5000,
+      () => this.readers.delete(reader),
     );
     this.readers.add(reader);
     return reader;
@@ -274,6 +282,8 @@ export class JetStreamIngestBus implements IngestBus {
 
 class JetStreamPartitionReader implements PartitionReader {
   private closed = false;
+  /** The consumer's delivery sequence of the last message handed out (the consumer is new: 0). */
+  private delivered = 0;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -281,6 +291,7 @@ class JetStreamPartitionReader implements PartitionReader {
     private readonly stream: string,
     private readonly durable: string,
     readonly partition: number,
+    private readonly fetchTimeoutMs: number,
     private readonly onClose: () => void,
   ) {}
 
@@ -289,16 +300,44 @@ class JetStreamPartitionReader implements PartitionReader {
     for (;;) {
       if (this.closed) throw new TwinloopError('ServiceUnavailable', 'The partition reader is closed.');
       const got: JsMsg[] = [];
+      let timedOut = false;
       try {
         // no_wait: what is there now, and the request ends (nothing left in flight to be lost).
         const it = this.js.fetch(this.stream, this.durable, { batch: max, no_wait: true, expires: 0 });
-        for await (const m of it) got.push(m);
+        // A deleted consumer (fenced off by a newer epoch) or a lost connection never answers.
+        const timer = setTimeout(() => {
+          timedOut = true;
+          it.stop();
+        }, this.fetchTimeoutMs);
+        try {
+          for await (const m of it) got.push(m);
+        } finally {
+          clearTimeout(timer);
+        }
       } catch (e) {
         throw new TwinloopError(
           'ServiceUnavailable',
           `Reading ingest partition ${this.partition} failed: ${(e as Error).message}`,
           { cause: e },
         );
+      }
+      if (timedOut)
+        throw new TwinloopError(
+          'ServiceUnavailable',
+          `Ingest partition ${this.partition} did not answer within ${this.fetchTimeoutMs} ms ` +
+            '(NATS unreachable, or the reader was fenced off by a newer owner).',
+        );
+      // A delivery the client dropped (one that reached an already finished fetch) shows as a gap
+      // in the consumer's delivery sequence. It would come again only after the ack wait, behind
+      // later messages: the caller must reopen from its checkpoint instead of reading on.
+      for (const m of got) {
+        const d = m.info.deliverySequence;
+        if (d !== this.delivered + 1)
+          throw new TwinloopError(
+            'ServiceUnavailable',
+            `Ingest partition ${this.partition} skipped deliveries ${this.delivered + 1}..${d - 1}: reopen from the checkpoint.`,
+          );
+        this.delivered = d;
       }
       if (got.length || Date.now() >= end) return this.batch(got);
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, end - Date.now()))));

@@ -52,8 +52,17 @@ function checkTtl(ttlMs: number): void {
 }
 
 function checkOwner(owner: string): void {
-  if (typeof owner !== 'string' || owner.length < 1 || owner.length > 200)
-    throw new TwinloopError('InvalidArgument', 'A lease owner must be a string of 1..200 characters.');
+  // NUL: PostgreSQL text cannot hold it.
+  if (typeof owner !== 'string' || owner.length < 1 || owner.length > 200 || owner.includes('\u0000'))
+    throw new TwinloopError(
+      'InvalidArgument',
+      'A lease owner must be a string of 1..200 characters without NUL.',
+    );
+}
+
+function checkPartition(p: number): void {
+  if (!Number.isInteger(p) || p < 0 || p > 1_000_000)
+    throw new TwinloopError('InvalidArgument', `A partition must be an integer 0..1 000 000 (got ${p}).`);
 }
 
 export class PgPartitionLeases implements PartitionLeases {
@@ -62,6 +71,7 @@ export class PgPartitionLeases implements PartitionLeases {
   async acquire(partition: number, owner: string, ttlMs: number): Promise<PartitionLease | undefined> {
     checkTtl(ttlMs);
     checkOwner(owner);
+    checkPartition(partition);
     const r = await this.db.query<LeaseRow>(
       `INSERT INTO twinloop_partition_leases AS l (partition, owner, epoch, expires_at)
          VALUES ($1, $2, 1, now() + $3 * interval '1 millisecond')

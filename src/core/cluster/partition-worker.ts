@@ -29,9 +29,9 @@ export interface PartitionWorkerOptions {
   bus: IngestBus;
   leases: PartitionLeases;
   sink: IngestBatchSink;
-  /** Lease and heartbeat TTL, ms (default 3000): a dead worker's partitions are taken over after about this. */
+  /** Lease and heartbeat TTL, ms (default 2500): a dead worker's partitions are taken over after about this. */
   leaseTtlMs?: number;
-  /** How often leases are renewed and the share recomputed, ms (default leaseTtlMs / 3). */
+  /** How often leases are renewed and the share recomputed, ms (default leaseTtlMs / 4). */
   tickMs?: number;
   /** Most messages per batch (default 500). */
   batchSize?: number;
@@ -91,8 +91,8 @@ export class PartitionWorker {
   private lastError?: string;
 
   constructor(private readonly o: PartitionWorkerOptions) {
-    this.ttl = o.leaseTtlMs ?? 3000;
-    this.tick = o.tickMs ?? Math.max(50, Math.floor(this.ttl / 3));
+    this.ttl = o.leaseTtlMs ?? 2500;
+    this.tick = o.tickMs ?? Math.max(50, Math.floor(this.ttl / 4));
     this.now = o.now ?? Date.now;
     this.log = o.log ?? (() => undefined);
   }
@@ -158,21 +158,27 @@ export class PartitionWorker {
     const view = await leases.heartbeat(owner, this.ttl);
     this.lastHeartbeatAt = this.now();
     this.liveOwners = Math.max(1, view.liveOwners.length);
-    for (const [p, s] of [...this.slots]) {
-      if (s.stopping) continue;
-      const asked = this.now();
-      const renewed = await leases.renew(s.lease, this.ttl).catch((e: unknown) => {
-        this.fail(`renew ${p}`, e);
-        return null;
-      });
+    // All renewals at once: one slow round trip must not eat into the other leases' time.
+    const asked = this.now();
+    const live = [...this.slots].filter(([, s]) => !s.stopping);
+    const renewals = await Promise.all(
+      live.map(([p, s]) =>
+        leases.renew(s.lease, this.ttl).catch((e: unknown) => {
+          this.fail(`renew ${p}`, e);
+          return null;
+        }),
+      ),
+    );
+    live.forEach(([p, s], i) => {
+      const renewed = renewals[i];
       if (renewed === undefined) {
         this.log('warn', 'lease lost: partition dropped', { partition: p, epoch: s.lease.epoch });
         void this.drop(p, false);
-      } else if (renewed) {
+      } else if (renewed && !s.stopping) {
         s.lease = renewed;
         s.validUntil = asked + this.ttl;
       }
-    }
+    });
     if (!this.running) return;
     const n = this.o.bus.partitions;
     const target = Math.ceil(n / this.liveOwners);
