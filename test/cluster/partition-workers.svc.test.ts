@@ -242,6 +242,16 @@ describe('three ingest workers in separate processes (machine NATS and PostgreSQ
         partition: number;
       }>('SELECT twin_id, client_id, payload, partition FROM readings WHERE msg_id = $1', [`${run}-hostile`]);
 
+      if (process.env.DEBUG_CLUSTER)
+        for (const o of survivors)
+          console.log(
+            `[cluster] ${o} after the kill (t=${killedAt}):\n` +
+              children
+                .get(o)!
+                .log.filter((l) => !l.includes('"status"') && Number(/"t":(\d+)/.exec(l)?.[1]) >= killedAt)
+                .slice(0, 20)
+                .join('\n'),
+          );
       if (missing.rows.length) {
         const m = missing.rows.map((r) => ({ i: r.i, p: bus.partitionOf(message(r.i).twinId) }));
         const cps = await db.query('SELECT * FROM ingest_checkpoints ORDER BY partition');

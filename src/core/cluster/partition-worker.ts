@@ -246,8 +246,13 @@ export class PartitionWorker {
           const cp = (await sink.checkpoint(p)) ?? 0;
           s.status.committedSeq = cp;
           if (!this.valid(s)) break;
+          const opening = this.now();
           s.reader = await bus.openPartition(p, { fromSeq: cp + 1, epoch: s.lease.epoch });
-          this.log('debug', 'partition reader opened', { partition: p, fromSeq: cp + 1 });
+          this.log('info', 'partition reader opened', {
+            partition: p,
+            fromSeq: cp + 1,
+            openMs: this.now() - opening,
+          });
         }
         const batch = await s.reader.next(size, wait);
         if (!this.valid(s)) break; // lost or giving back: never commit after that
