@@ -14,13 +14,13 @@
  */
 import {
   connect,
-  DeliverPolicy,
+  consumerOpts,
   DiscardPolicy,
   nanos,
   RetentionPolicy,
   StorageType,
-  type ConsumerMessages,
   type JetStreamClient,
+  type JetStreamSubscription,
   type NatsConnection,
   type Subscription,
 } from 'nats';
@@ -175,7 +175,7 @@ export class NatsClusterFeed implements ClusterFeed {
 
   async subscribe(h: FeedHandlers, afterSeq?: number): Promise<FeedSubscription> {
     let events: Subscription | undefined;
-    let messages: ConsumerMessages;
+    let messages: JetStreamSubscription;
     try {
       if (h.onEvent) {
         const onEvent = h.onEvent;
@@ -190,13 +190,13 @@ export class NatsClusterFeed implements ClusterFeed {
           },
         });
       }
-      const consumer = await this.js.consumers.get(
-        this.stream,
-        afterSeq && afterSeq > 0
-          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 }
-          : { deliver_policy: DeliverPolicy.All },
-      );
-      messages = await consumer.consume();
+      // The push-based ordered consumer: the pull-based one of this client does not deliver on
+      // the 2.9 server. It resets itself at the next sequence after a reconnect or a missed message.
+      const opts = consumerOpts();
+      opts.orderedConsumer();
+      if (afterSeq && afterSeq > 0) opts.startSequence(afterSeq + 1);
+      else opts.deliverAll();
+      messages = await this.js.subscribe(`${this.prefix}.feed.change`, opts);
     } catch (e) {
       events?.unsubscribe();
       throw new TwinloopError(
@@ -215,7 +215,7 @@ export class NatsClusterFeed implements ClusterFeed {
       close: async () => {
         this.subs.delete(sub);
         events?.unsubscribe();
-        await messages.close().catch(() => undefined);
+        messages.unsubscribe();
       },
     };
     this.subs.add(sub);
