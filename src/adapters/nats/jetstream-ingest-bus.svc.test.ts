@@ -4,6 +4,7 @@
  * older epoch's reader, and hostile input (SQL in a twin id, 1 MB payload, non-UTF-8 bytes).
  */
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caught } from '../../../test/support/caught.js';
 import { partitionOfTwin, type IngestMessage } from '../../core/ports/cluster.js';
@@ -194,5 +195,65 @@ describe('JetStreamIngestBus (machine NATS)', () => {
       openJetStreamIngestBus({ url: 'nats://127.0.0.1:1', partitions: 4, timeoutMs: 1000 }),
     );
     expect(e).toMatchObject({ code: 'ServiceUnavailable' });
+  });
+});
+
+describe('JetStreamIngestBus when NATS goes away (through a TCP proxy that is cut)', () => {
+  it('publishes and reads fail with ServiceUnavailable, then work again after the reconnect', async () => {
+    const target = new URL(NATS_URL);
+    const sockets = new Set<net.Socket>();
+    const listen = (port: number) =>
+      new Promise<net.Server>((resolve) => {
+        const server = net.createServer((client) => {
+          const upstream = net.connect(Number(target.port || 4222), target.hostname);
+          for (const s of [client, upstream]) {
+            sockets.add(s);
+            s.on('error', () => undefined);
+            s.on('close', () => sockets.delete(s));
+          }
+          client.pipe(upstream).pipe(client);
+        });
+        server.listen(port, '127.0.0.1', () => resolve(server));
+      });
+    let proxy = await listen(0);
+    const port = (proxy.address() as net.AddressInfo).port;
+    // close() waits for open connections: destroy them first
+    const cut = async () => {
+      const closed = new Promise((r) => proxy.close(r));
+      for (const s of sockets) s.destroy();
+      await closed;
+    };
+    const via = await openJetStreamIngestBus({
+      url: `nats://127.0.0.1:${port}`,
+      subjectPrefix: prefix,
+      partitions: 4,
+      timeoutMs: 1000,
+      fetchTimeoutMs: 1000,
+    });
+    try {
+      const ok = await via.publish(msg('outage', 1));
+      const reader = await via.openPartition(ok.partition, { epoch: 40, fromSeq: ok.seq });
+      expect((await reader.next(10, 500)).messages.map((m) => m.seq)).toEqual([ok.seq]);
+      await cut();
+      expect(await caught(via.publish(msg('outage', 2)))).toMatchObject({ code: 'ServiceUnavailable' });
+      expect(await caught(reader.next(10, 100))).toMatchObject({ code: 'ServiceUnavailable' });
+      proxy = await listen(port);
+      // the client reconnects by itself; the retried publish (same id) is stored once
+      let again: { seq: number; duplicate: boolean } | undefined;
+      for (let i = 0; i < 50 && !again; i++) {
+        again = await via.publish(msg('outage', 2)).catch(() => undefined);
+        if (!again) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(again).toBeDefined();
+      const fresh = await via.openPartition(ok.partition, { epoch: 41, fromSeq: ok.seq + 1 });
+      const b = await fresh.next(10, 1000);
+      expect(b.messages.filter((m) => m.id === msg('outage', 2).id)).toHaveLength(1);
+      await b.ack();
+      await fresh.close();
+      await reader.close();
+    } finally {
+      await via.close();
+      await cut();
+    }
   });
 });

@@ -180,7 +180,9 @@ export interface IngestBatchSink {
   /**
    * Stores the messages and sets the partition's checkpoint to lastSeq in one transaction. Must be
    * idempotent under concurrency: messages at or below the stored checkpoint are skipped under a lock
-   * on the checkpoint row (a fenced-off owner's late commit then stores nothing twice).
+   * on the checkpoint row (a fenced-off owner's late commit then stores nothing twice). A message
+   * that fails validation is dead-lettered in the same transaction, never thrown: a throw makes the
+   * worker retry the batch, so a bad message that throws would stall its partition.
    * @throws StorageError (nothing stored; the batch is delivered again)
    */
   commit(partition: number, messages: readonly BusMessage[], lastSeq: number): Promise<void>;
