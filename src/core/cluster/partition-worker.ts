@@ -55,6 +55,9 @@ export interface PartitionStatus {
   lastCommitAt?: number;
   /** Messages this worker committed for the partition since it took it. */
   committed: number;
+  /** What the partition's loop is doing, and since when (local ms): a stuck step shows here. */
+  phase: 'open' | 'read' | 'commit' | 'ack' | 'retry';
+  phaseSince: number;
 }
 
 export interface WorkerStatus {
@@ -214,7 +217,14 @@ export class PartitionWorker {
         lease,
         validUntil: asked + this.ttl,
         stopping: false,
-        status: { partition: p, epoch: lease.epoch, committedSeq: 0, committed: 0 },
+        status: {
+          partition: p,
+          epoch: lease.epoch,
+          committedSeq: 0,
+          committed: 0,
+          phase: 'open',
+          phaseSince: this.now(),
+        },
       };
       this.slots.set(p, slot);
       slot.loop = this.consume(slot);
@@ -240,9 +250,14 @@ export class PartitionWorker {
     const p = s.lease.partition;
     const size = this.o.batchSize ?? 500;
     const wait = this.o.readWaitMs ?? 250;
+    const phase = (x: PartitionStatus['phase']) => {
+      s.status.phase = x;
+      s.status.phaseSince = this.now();
+    };
     while (this.valid(s)) {
       try {
         if (!s.reader) {
+          phase('open');
           const cp = (await sink.checkpoint(p)) ?? 0;
           s.status.committedSeq = cp;
           if (!this.valid(s)) break;
@@ -254,6 +269,7 @@ export class PartitionWorker {
             openMs: this.now() - opening,
           });
         }
+        phase('read');
         const batch = await s.reader.next(size, wait);
         if (!this.valid(s)) break; // lost or giving back: never commit after that
         if (!batch.messages.length) {
@@ -261,16 +277,19 @@ export class PartitionWorker {
           continue;
         }
         const fresh = batch.messages.filter((m) => m.seq > s.status.committedSeq);
+        phase('commit');
         if (fresh.length) await sink.commit(p, fresh, batch.lastSeq);
         s.status.committedSeq = Math.max(s.status.committedSeq, batch.lastSeq);
         s.status.committed += fresh.length;
         s.status.lastCommitAt = this.now();
         s.status.pending = batch.pending;
+        phase('ack');
         await batch.ack();
       } catch (e) {
         // Commit, ack or read failed: restart the partition from its checkpoint (keeps bus order;
         // what was delivered and not acked comes again and is skipped when already committed).
         this.fail(`partition ${p}`, e);
+        phase('retry');
         await s.reader?.close();
         s.reader = undefined;
         await new Promise((r) => setTimeout(r, this.o.retryDelayMs ?? 500));
