@@ -56,7 +56,7 @@ export interface PartitionStatus {
   /** Messages this worker committed for the partition since it took it. */
   committed: number;
   /** What the partition's loop is doing, and since when (local ms): a stuck step shows here. */
-  phase: 'open' | 'read' | 'commit' | 'ack' | 'retry';
+  phase: 'open' | 'read' | 'commit' | 'ack' | 'retry' | 'paused';
   phaseSince: number;
 }
 
@@ -254,13 +254,27 @@ export class PartitionWorker {
       s.status.phase = x;
       s.status.phaseSince = this.now();
     };
-    while (this.valid(s)) {
+    // The loop ends only when the control loop stops the slot (lease lost, deadline passed, given
+    // back, worker stopping). While the local lease deadline has passed and no renewal has come
+    // through yet, it pauses: a loop that ended by itself would leave a partition whose lease is
+    // still renewed but which nobody reads.
+    const reset = async () => {
+      await s.reader?.close();
+      s.reader = undefined;
+    };
+    while (!s.stopping) {
+      if (!this.valid(s)) {
+        await reset();
+        phase('paused');
+        await new Promise((r) => setTimeout(r, Math.min(50, this.tick)));
+        continue;
+      }
       try {
         if (!s.reader) {
           phase('open');
           const cp = (await sink.checkpoint(p)) ?? 0;
           s.status.committedSeq = cp;
-          if (!this.valid(s)) break;
+          if (!this.valid(s)) continue;
           const opening = this.now();
           s.reader = await bus.openPartition(p, { fromSeq: cp + 1, epoch: s.lease.epoch });
           this.log('info', 'partition reader opened', {
@@ -271,7 +285,12 @@ export class PartitionWorker {
         }
         phase('read');
         const batch = await s.reader.next(size, wait);
-        if (!this.valid(s)) break; // lost or giving back: never commit after that
+        if (!this.valid(s)) {
+          // Never commit without a valid lease. What was read and not acked would come again only
+          // after the ack wait, behind newer messages: read again from the checkpoint instead.
+          await reset();
+          continue;
+        }
         if (!batch.messages.length) {
           if (batch.pending !== undefined) s.status.pending = batch.pending;
           continue;
@@ -290,13 +309,11 @@ export class PartitionWorker {
         // what was delivered and not acked comes again and is skipped when already committed).
         this.fail(`partition ${p}`, e);
         phase('retry');
-        await s.reader?.close();
-        s.reader = undefined;
+        await reset();
         await new Promise((r) => setTimeout(r, this.o.retryDelayMs ?? 500));
       }
     }
-    await s.reader?.close();
-    s.reader = undefined;
+    await reset();
   }
 
   private fail(what: string, e: unknown): void {
