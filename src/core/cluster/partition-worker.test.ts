@@ -16,6 +16,7 @@ import type {
   PartitionReader,
 } from '../ports/cluster.js';
 import { partitionOfTwin } from '../ports/cluster.js';
+import { describePartitionLeasesContract } from '../ports/partition-leases.contract.js';
 import { PartitionWorker } from './partition-worker.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -145,6 +146,11 @@ class MemorySink implements IngestBatchSink {
     return Promise.resolve(this.checkpoints.get(p));
   }
 }
+
+// The in-memory leases of these tests behave like the PostgreSQL ones.
+describePartitionLeasesContract('memory (test double)', () =>
+  Promise.resolve({ leases: new MemoryLeases(), cleanup: () => Promise.resolve() }),
+);
 
 const msg = (i: number, twin = `twin-${i % 37}`): IngestMessage => ({
   id: `m${i}`,
