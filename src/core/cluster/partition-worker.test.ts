@@ -292,4 +292,37 @@ describe('PartitionWorker', () => {
     await until('all committed', () => sink.stored.length === 200);
     await w1.stop();
   });
+
+  it('a partition whose local deadline passed pauses and resumes; its loop never ends by itself', async () => {
+    // The local clock jumps past the lease deadline for a moment (a stalled process) and back
+    // (the renewal came through in time). The control loop does not run meanwhile (long tick).
+    const bus = new MemoryBus(1);
+    const leases = new MemoryLeases();
+    const sink = new MemorySink();
+    let offset = 0;
+    const w = new PartitionWorker({
+      owner: 'w',
+      bus,
+      leases,
+      sink,
+      ...options,
+      leaseTtlMs: 5000,
+      tickMs: 3000,
+      now: () => Date.now() + offset,
+    });
+    w.start();
+    await until('owned', () => w.status().partitions.length === 1);
+    await sleep(50);
+    offset = 60_000;
+    await sleep(200);
+    expect(w.status().partitions[0]?.phase).toBe('paused');
+    await bus.publish(msg(1));
+    await sleep(100);
+    expect(sink.stored).toHaveLength(0); // no commit without a valid lease
+    offset = 0;
+    await bus.publish(msg(2));
+    await until('both committed after the pause', () => sink.stored.length === 2, 1500);
+    expect(sink.stored.map((x) => x.m.seq)).toEqual([1, 2]);
+    await w.stop();
+  });
 });
