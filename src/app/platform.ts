@@ -137,7 +137,7 @@ async function startLocked(
   try {
     // ---- the default workspace: models, graph, services
     const workspace = DEFAULT_WORKSPACE;
-    const { models, graph, loaded } = loadModelsAndGraph({ workspace, storage, logger });
+    const { models, graph, loaded } = await loadModelsAndGraph({ workspace, storage, logger });
 
     // ---- event routes (issue 8): journaled in the writes' transactions, delivered once all is up
     const eventRoutes = await createEventRouting({
