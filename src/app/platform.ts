@@ -314,10 +314,10 @@ async function startLocked(
     // ---- retention: history (when configured) and dead letters (by age and by size, by default)
     const historyRetentionMs = config.history.retentionDays * 86_400_000;
     const letterRetentionMs = config.deadLetters.retentionDays * 86_400_000;
-    const prune = () => {
+    const prune = async () => {
       try {
         const now = Date.now();
-        const points = historyRetentionMs > 0 ? storage.history.prune(now - historyRetentionMs) : 0;
+        const points = historyRetentionMs > 0 ? await storage.history.prune(now - historyRetentionMs) : 0;
         const letters =
           (letterRetentionMs > 0 ? storage.deadLetters.prune(now - letterRetentionMs) : 0) +
           storage.deadLetters.pruneToSize();
@@ -326,8 +326,8 @@ async function startLocked(
         logger.error({ err: e }, 'retention: prune failed');
       }
     };
-    prune();
-    const retentionTimer = setInterval(prune, 3600_000);
+    await prune();
+    const retentionTimer = setInterval(() => void prune(), 3600_000);
     retentionTimer.unref();
     closers.push(() => clearInterval(retentionTimer));
 

@@ -58,6 +58,8 @@ export function invalidPoint(p: HistoryPoint): { field: string; message: string 
   for (const f of ['workspace', 'twinId', 'path'] as const) {
     if (typeof p[f] !== 'string' || p[f] === '')
       return { field: f, message: `${f} must be a non-empty string` };
+    // PostgreSQL text cannot hold NUL: every store rejects it in a series key, so they all agree.
+    if (p[f].includes('\u0000')) return { field: f, message: `${f} must not contain a NUL character` };
   }
   if (p.kind !== 'telemetry' && p.kind !== 'property')
     return { field: 'kind', message: 'kind must be "telemetry" or "property"' };
