@@ -337,7 +337,8 @@ export class PgHistoryStore implements HistoryStore {
         await this.commit(batch);
         return;
       } catch (e) {
-        if (!(e instanceof RetryCommit) || attempt >= 3) throw e;
+        const retry = e instanceof RetryCommit || (e as { cause?: unknown }).cause instanceof RetryCommit;
+        if (!retry || attempt >= 3) throw e;
       }
     }
   }
