@@ -273,7 +273,8 @@ export async function queryAggregate(
               p.ts, ${wantLast ? 'coalesce(p.num::text, p.json)' : 'NULL'}
          FROM s CROSS JOIN unnest($9::float8[], $10::float8[]) AS g(lo, hi)
          CROSS JOIN LATERAL (SELECT ts, num, json FROM history_points p
-                              WHERE p.series_id = s.id AND p.ts >= g.lo AND p.ts < g.hi) p
+                              WHERE p.series_id = s.id AND p.ts >= g.lo AND p.ts < g.hi
+                              OFFSET 0) p
      )
      SELECT b, sum(count)::float8 AS count, sum(nnum)::float8 AS nnum, sum(sum) AS sum, min(min) AS min,
             max(max) AS max,

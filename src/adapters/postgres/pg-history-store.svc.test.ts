@@ -11,36 +11,38 @@ import {
   type PgHistoryCommitInfo,
 } from './pg-history-store.js';
 
-describeHistoryStoreContract('postgresql', async () => {
-  let db = await pgTestDatabase([PG_HISTORY_MIGRATIONS]);
-  const schema = db.schema;
-  const fx = {
-    store: await PgHistoryStore.open(db),
-    async reopen() {
-      await fx.store.close();
-      await db.close();
-      db = await pgTestDatabase([PG_HISTORY_MIGRATIONS], schema);
-      fx.store = await PgHistoryStore.open(db);
-      return fx.store;
-    },
-    async cleanup() {
-      await fx.store.close();
-      await db.drop();
-    },
-    async failCommits() {
-      await db.query(`CREATE FUNCTION fail_cp() RETURNS trigger LANGUAGE plpgsql AS $$
+for (const write of ['insert', 'copy'] as const) {
+  describeHistoryStoreContract(`postgresql (${write})`, async () => {
+    let db = await pgTestDatabase([PG_HISTORY_MIGRATIONS]);
+    const schema = db.schema;
+    const fx = {
+      store: await PgHistoryStore.open(db, { write }),
+      async reopen() {
+        await fx.store.close();
+        await db.close();
+        db = await pgTestDatabase([PG_HISTORY_MIGRATIONS], schema);
+        fx.store = await PgHistoryStore.open(db, { write });
+        return fx.store;
+      },
+      async cleanup() {
+        await fx.store.close();
+        await db.drop();
+      },
+      async failCommits() {
+        await db.query(`CREATE FUNCTION fail_cp() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'disk says no'; END $$`);
-      await db.query(
-        'CREATE TRIGGER fail_cp BEFORE INSERT OR UPDATE ON history_rollups FOR EACH ROW EXECUTE FUNCTION fail_cp()',
-      );
-      return async () => {
-        await db.query('DROP TRIGGER fail_cp ON history_rollups');
-        await db.query('DROP FUNCTION fail_cp()');
-      };
-    },
-  };
-  return fx;
-});
+        await db.query(
+          'CREATE TRIGGER fail_cp BEFORE INSERT OR UPDATE ON history_rollups FOR EACH ROW EXECUTE FUNCTION fail_cp()',
+        );
+        return async () => {
+          await db.query('DROP TRIGGER fail_cp ON history_rollups');
+          await db.query('DROP FUNCTION fail_cp()');
+        };
+      },
+    };
+    return fx;
+  });
+}
 
 const DAY = 86_400_000;
 const pt = (twinId: string, ts: number, value: HistoryValue, once = false): HistoryPoint => ({
