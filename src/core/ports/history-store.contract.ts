@@ -565,11 +565,12 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       expect(await store.listSeries(WS)).toHaveLength(2);
     });
 
-    it('rejects a NUL character in a series key (workspace, twin id, path): nothing of that append is stored', async () => {
+    it('rejects a NUL character or a lone surrogate in a series key (workspace, twin id, path): nothing of that append is stored', async () => {
       for (const bad of [
         pt('t\u0000x', 'v', 1, 1),
         pt('t', 'v\u0000', 1, 1),
         { ...pt('t', 'v', 1, 1), workspace: '\u0000' },
+        pt('t\ud800', 'v', 1, 1),
       ]) {
         await expect(store.append([pt('nul-ok', 'v', 1, 1), bad])).rejects.toMatchObject({
           code: 'InvalidTelemetry',
