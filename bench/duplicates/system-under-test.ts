@@ -27,14 +27,14 @@ await client.start();
 send({ type: 'ready' });
 
 /** Rows stored, and distinct (series, ts) among them: rows − distinct = readings stored twice. */
-function count(): { rows: number; distinct: number } {
+async function count(): Promise<{ rows: number; distinct: number }> {
   let rows = 0;
   let distinct = 0;
-  for (const s of stack.history.listSeries('default')) {
+  for (const s of await stack.history.listSeries('default')) {
     const seen = new Set<number>();
     let cursor: string | undefined;
     do {
-      const page = stack.history.queryRaw({
+      const page = await stack.history.queryRaw({
         workspace: 'default',
         twinId: s.twinId,
         path: s.path,
@@ -55,7 +55,7 @@ function count(): { rows: number; distinct: number } {
 process.on('message', (m: { type: string }) => {
   if (m.type === 'count') {
     stack.history.flush();
-    send({ type: 'counts', ...count(), skipped: stack.history.duplicatesSkipped });
+    void count().then((c) => send({ type: 'counts', ...c, skipped: stack.history.duplicatesSkipped }));
   } else if (m.type === 'stop') {
     void client
       .close()

@@ -43,20 +43,22 @@ process.on('message', (m: { type: string }) => {
       cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
   } else if (m.type === 'count') {
-    let rows = 0;
-    for (const series of stack.history.listSeries('default')) {
-      const [b] = stack.history.queryAggregate({
-        workspace: 'default',
-        twinId: series.twinId,
-        path: series.path,
-        from: 0,
-        to: 8.64e15,
-        interval: 8.64e15,
-        fns: ['count'],
-      });
-      rows += b?.count ?? 0;
-    }
-    send({ type: 'rows', rows });
+    void (async () => {
+      let rows = 0;
+      for (const series of await stack.history.listSeries('default')) {
+        const [b] = await stack.history.queryAggregate({
+          workspace: 'default',
+          twinId: series.twinId,
+          path: series.path,
+          from: 0,
+          to: 8.64e15,
+          interval: 8.64e15,
+          fns: ['count'],
+        });
+        rows += b?.count ?? 0;
+      }
+      send({ type: 'rows', rows });
+    })();
   } else if (m.type === 'stop') {
     hub.close();
     void app

@@ -229,15 +229,15 @@ async function queries(): Promise<{
   const to = t0 + N * 1000;
   const interval = (to - from) / 1000;
   const results: QueryResult[] = [];
-  const time = (name: string, fn: () => string): void => {
-    fn(); // warm-up
+  const time = async (name: string, fn: () => Promise<string>): Promise<void> => {
+    await fn(); // warm-up
     const ms: number[] = [];
     const cpuMs: number[] = [];
     let result = '';
     for (let r = 0; r < RUNS; r++) {
       const c = process.cpuUsage();
       const s = performance.now();
-      result = fn();
+      result = await fn();
       ms.push(performance.now() - s);
       const d = process.cpuUsage(c);
       cpuMs.push((d.user + d.system) / 1000);
@@ -247,20 +247,20 @@ async function queries(): Promise<{
     results.push({ name, p50: pct(ms, 50), p99: pct(ms, 99), cpuP50: pct(cpuMs, 50), result });
   };
   const q = { workspace: 'default', twinId: 'pump-1', path: 'flow', from, to, interval };
-  time('1,000 buckets avg', () => {
-    const b = storage.history.queryAggregate({ ...q, fns: ['avg'] });
+  await time('1,000 buckets avg', async () => {
+    const b = await storage.history.queryAggregate({ ...q, fns: ['avg'] });
     return `${b.length} buckets, ${b.reduce((a, x) => a + x.count, 0)} points`;
   });
-  time('1,000 buckets min+max', () => {
-    const b = storage.history.queryAggregate({ ...q, fns: ['min', 'max'] });
+  await time('1,000 buckets min+max', async () => {
+    const b = await storage.history.queryAggregate({ ...q, fns: ['min', 'max'] });
     return `${b.length} buckets`;
   });
-  time('1,000 buckets avg+first+last', () => {
-    const b = storage.history.queryAggregate({ ...q, fns: ['avg', 'first', 'last'] });
+  await time('1,000 buckets avg+first+last', async () => {
+    const b = await storage.history.queryAggregate({ ...q, fns: ['avg', 'first', 'last'] });
     return `${b.length} buckets`;
   });
-  time('raw page of 1,000 (mid-range, asc)', () => {
-    const p = storage.history.queryRaw({
+  await time('raw page of 1,000 (mid-range, asc)', async () => {
+    const p = await storage.history.queryRaw({
       workspace: 'default',
       twinId: 'pump-1',
       path: 'flow',
@@ -270,8 +270,8 @@ async function queries(): Promise<{
     });
     return `${p.points.length} points`;
   });
-  time('raw page of 1,000 (newest, desc)', () => {
-    const p = storage.history.queryRaw({
+  await time('raw page of 1,000 (newest, desc)', async () => {
+    const p = await storage.history.queryRaw({
       workspace: 'default',
       twinId: 'pump-1',
       path: 'flow',

@@ -89,7 +89,9 @@ describe('@azure/digital-twins-core SDK over HTTPS', () => {
     expect(o.deleteTargetOnlyModel).toBe('ok');
     expect(o.modelGoneAfterDelete).toBe(404);
     // The telemetry the SDK published is durable history.
-    const series = s.w.storage.history.listSeries('default', 'room-1').find((x) => x.path === 'humidity');
+    const series = (await s.w.storage.history.listSeries('default', 'room-1')).find(
+      (x) => x.path === 'humidity',
+    );
     expect(series?.lastValue).toBe(56);
     // The value outside the model is kept, not dropped.
     const letters = await s.w.storage.deadLetters.list({ workspace: 'default', limit: 10, twinId: 'room-1' });

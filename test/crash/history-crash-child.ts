@@ -20,7 +20,7 @@ const storage = openSqliteStorage({
   history: { compactMaxPoints: 30_000, compactIntervalMs: 50, chunkPoints: 1024, compactSlicePoints: 2_000 },
 });
 const SERIES = ['a', 'b', 'c'];
-const last = storage.history.listSeries('crash', 'twin').find((s) => s.path === 'a');
+const last = (await storage.history.listSeries('crash', 'twin')).find((s) => s.path === 'a');
 let seq = last ? (last.lastValue as number) + 1 : 0;
 process.stdout.write(`START ${seq}\n`);
 

@@ -81,7 +81,7 @@ describe('history survives kill -9', () => {
       try {
         expect(storage.db.pragma('integrity_check', { simple: true })).toBe('ok');
         for (const p of ['a', 'b', 'c']) {
-          const [b] = storage.history.queryAggregate({
+          const [b] = await storage.history.queryAggregate({
             workspace: 'crash',
             twinId: 'twin',
             path: p,
@@ -98,7 +98,7 @@ describe('history survives kill -9', () => {
             max: acked,
           });
         }
-        const state = storage.history.queryAggregate({
+        const state = await storage.history.queryAggregate({
           workspace: 'crash',
           twinId: 'twin',
           path: 'state',
@@ -109,7 +109,7 @@ describe('history survives kill -9', () => {
         });
         expect(state[0]!.count).toBe(Math.floor(acked / 10) + 1);
         expect(state[0]!.last).toEqual({ seq: Math.floor(acked / 10) * 10 });
-        const series = storage.history.listSeries('crash', 'twin').find((s) => s.path === 'a');
+        const series = (await storage.history.listSeries('crash', 'twin')).find((s) => s.path === 'a');
         expect(series!.lastValue as number).toBeGreaterThanOrEqual(acked);
         expectedStart = (series!.lastValue as number) + 1;
       } finally {

@@ -63,7 +63,7 @@ describe('crash safety', () => {
       for (const twin of ['pump-1a', 'pump-3a', 'pump-3b']) {
         let cursor: string | undefined;
         do {
-          const page = p.storage.history.queryRaw({
+          const page = await p.storage.history.queryRaw({
             workspace: 'default',
             twinId: twin,
             path: 'flow',

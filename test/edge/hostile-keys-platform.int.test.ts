@@ -47,7 +47,7 @@ describe('hostile keys on a started platform', () => {
     };
     expect(after.desired).toEqual(before.desired);
     expect(platform.control.desiredState('pump-1a').desired).not.toHaveProperty('flowSetpoint', 'full blast');
-    const series = platform.storage.history.listSeries('default', 'pump-1a').map((s) => s.path);
+    const series = (await platform.storage.history.listSeries('default', 'pump-1a')).map((s) => s.path);
     expect(series).not.toContain('__proto__');
   });
 

@@ -127,14 +127,16 @@ describe('HTTP fuzz', () => {
           );
           expect(r.status).toBeLessThan(500);
           if (r.status === 204 && 'v' in c) {
-            const points = s.w.storage.history.queryRaw({
-              workspace: 'default',
-              twinId: 'r1',
-              path: 'humidity',
-              from: t,
-              to: t + 1,
-              limit: 5,
-            }).points;
+            const points = (
+              await s.w.storage.history.queryRaw({
+                workspace: 'default',
+                twinId: 'r1',
+                path: 'humidity',
+                from: t,
+                to: t + 1,
+                limit: 5,
+              })
+            ).points;
             expect(points.some((p) => p.ts === t && p.value === (Object.is(c.v, -0) ? 0 : c.v))).toBe(true);
           }
           if (r.status >= 400 && r.status !== 415)

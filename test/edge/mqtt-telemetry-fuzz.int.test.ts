@@ -45,15 +45,17 @@ function counts(): { accepted: number; dead: number } {
   return { accepted: s.acceptedMessages, dead: s.deadLetters };
 }
 
-function stored(ts: number, value: number): boolean {
-  const points = stack.history.queryRaw({
-    workspace: 'default',
-    twinId: 'pump-1',
-    path: 'temperature',
-    from: ts,
-    to: ts + 1,
-    limit: 10,
-  }).points;
+async function stored(ts: number, value: number): Promise<boolean> {
+  const points = (
+    await stack.history.queryRaw({
+      workspace: 'default',
+      twinId: 'pump-1',
+      path: 'temperature',
+      from: ts,
+      to: ts + 1,
+      limit: 10,
+    })
+  ).points;
   return points.some((p) => p.ts === ts && p.value === value);
 }
 
@@ -128,7 +130,7 @@ describe('MQTT telemetry fuzz', () => {
         const after = counts();
         // nothing acknowledged is lost: each message is either accepted or dead-lettered
         expect(after.accepted - before.accepted + (after.dead - before.dead)).toBe(made.length);
-        for (const c of made) if (c.valid) expect(stored(c.valid.ts, c.valid.value)).toBe(true);
+        for (const c of made) if (c.valid) expect(await stored(c.valid.ts, c.valid.value)).toBe(true);
         const letters = await stack.deadLetters.list({
           workspace: 'default',
           limit: after.dead - before.dead || 1,

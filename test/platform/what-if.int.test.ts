@@ -49,7 +49,7 @@ describe('what-if over HTTP', () => {
             ),
           ),
           telemetry: ['pump-3a', 'pump-3b'].map((id) => p.graph.getTwin(id)?.telemetry),
-          series: p.storage.history.listSeries('default'),
+          series: await p.storage.history.listSeries('default'),
           history: (
             await call(p, 'GET', '/digitaltwins/pump-3a/history?path=vibration&from=0&to=4102444800000')
           ).text,

@@ -149,11 +149,11 @@ export function registerHistoryRoutes(
       }
       if (problems.length)
         throw errors.validation('InvalidHistoryQuery', 'The history query is not valid.', problems);
-      if (!ws.graph.getTwin(twinId) && history.listSeries(ws.name, twinId).length === 0)
+      if (!ws.graph.getTwin(twinId) && (await history.listSeries(ws.name, twinId)).length === 0)
         throw errors.twinNotFound(twinId);
 
       if (interval !== undefined) {
-        const buckets = history.queryAggregate({
+        const buckets = await history.queryAggregate({
           workspace: ws.name,
           twinId,
           path: path!,
@@ -171,7 +171,7 @@ export function registerHistoryRoutes(
           value: buckets.map((b) => ({ time: iso(b.start), ...b })),
         };
       }
-      const page = history.queryRaw({
+      const page = await history.queryRaw({
         workspace: ws.name,
         twinId,
         path: path!,

@@ -56,9 +56,10 @@ function refused(opts: mqtt.IClientOptions): Promise<unknown> {
   );
 }
 
-function raw(twinId: string, path = 'temperature') {
-  return stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 10_000 })
-    .points;
+async function raw(twinId: string, path = 'temperature') {
+  return (
+    await stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 10_000 })
+  ).points;
 }
 
 /** The SUBACK's granted QoS per filter (128: refused; MQTT.js rejects then, with the packet). */
@@ -101,8 +102,8 @@ describe('AedesBroker principals', () => {
     expect(dev.connected).toBe(true);
     await dev.publishAsync('twins/pump-1/telemetry', '{"$ts":1000,"temperature":21}', { qos: 1 });
     await dev.publishAsync('twins/pump-1/components/motor/telemetry', '{"current":3}', { qos: 1 });
-    expect(raw('pump-1')).toEqual([{ ts: 1000, value: 21 }]);
-    expect(raw('pump-1', 'motor/current')).toHaveLength(1);
+    expect(await raw('pump-1')).toEqual([{ ts: 1000, value: 21 }]);
+    expect(await raw('pump-1', 'motor/current')).toHaveLength(1);
     expect(
       await granted(dev, [
         'twins/pump-1/commands/+',
@@ -117,7 +118,7 @@ describe('AedesBroker principals', () => {
     // Publishing as another twin closes the connection and stores nothing.
     dev.publish('twins/pump-2/telemetry', '{"$ts":1000,"temperature":99}', { qos: 1 }, () => undefined);
     await closed(dev);
-    expect(raw('pump-2')).toEqual([]);
+    expect(await raw('pump-2')).toEqual([]);
     expect(logs.some((l) => l.includes("may publish only that twin's telemetry"))).toBe(true);
   });
 
@@ -234,14 +235,14 @@ describe('AedesBroker principals', () => {
     const sim = await connect({ clientId: 'twinloop-sim', password: 'platform-secret' });
     expect(await granted(sim, ['$SYS/#', '#', 'twins/+/commands/+'])).toEqual([1, 1, 1]);
     await sim.publishAsync('twins/pump-4/telemetry', '{"temperature":5}', { qos: 1 });
-    expect(raw('pump-4')).toHaveLength(1);
+    expect(await raw('pump-4')).toHaveLength(1);
   });
 
   it('anonymous clients (auth off) publish and subscribe to twin topics, but get no $SYS and take over no connected session', async () => {
     await start();
     const a = await connect({ clientId: 'pump-2' });
     await a.publishAsync('twins/pump-2/telemetry', '{"temperature":7}', { qos: 1 });
-    expect(raw('pump-2')).toHaveLength(1);
+    expect(await raw('pump-2')).toHaveLength(1);
     expect(await granted(a, ['#', 'twins/+/commands/+', '$SYS/#', '$SYS/+/new/clients'])).toEqual([
       1, 1, 128, 128,
     ]);
@@ -352,7 +353,7 @@ describe('AedesBroker graceful stop', () => {
     stack.history.flush();
     let unacked = 0;
     for (const [twin, got] of acked) {
-      const stored = raw(twin).map((p) => p.ts);
+      const stored = (await raw(twin)).map((p) => p.ts);
       unacked += stored.filter((ts) => !got.has(ts)).length;
       expect([...got].filter((ts) => !stored.includes(ts))).toEqual([]); // none acknowledged lost
     }

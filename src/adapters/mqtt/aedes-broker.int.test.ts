@@ -22,9 +22,10 @@ async function connect(url: string, opts: mqtt.IClientOptions = {}): Promise<Mqt
   return c;
 }
 
-function raw(twinId: string, path: string) {
-  return stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 1000 })
-    .points;
+async function raw(twinId: string, path: string) {
+  return (
+    await stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 1000 })
+  ).points;
 }
 
 beforeEach(async () => {
@@ -49,12 +50,12 @@ describe('AedesBroker', () => {
     await c.publishAsync('twins/pump-1/telemetry', '{"$ts":5000,"temperature":21.5,"vibration":3.2}', {
       qos: 1,
     });
-    expect(raw('pump-1', 'temperature')).toEqual([{ ts: 5000, value: 21.5 }]);
-    expect(raw('pump-1', 'vibration')).toEqual([{ ts: 5000, value: 3.2 }]);
+    expect(await raw('pump-1', 'temperature')).toEqual([{ ts: 5000, value: 21.5 }]);
+    expect(await raw('pump-1', 'vibration')).toEqual([{ ts: 5000, value: 3.2 }]);
     await c.publishAsync('twinloop/default/twins/pump-2/components/motor/telemetry', '{"current":4}', {
       qos: 1,
     });
-    expect(raw('pump-2', 'motor/current')).toHaveLength(1);
+    expect(await raw('pump-2', 'motor/current')).toHaveLength(1);
     expect(stack.graph.getTwin('pump-1')!.telemetry.temperature).toEqual({ value: 21.5, time: 5000 });
   });
 
@@ -71,7 +72,7 @@ describe('AedesBroker', () => {
     ];
     for (const [topic, payload] of cases) await bad.publishAsync(topic, payload, { qos: 1 });
     await good.publishAsync('twins/pump-3/telemetry', '{"temperature": 30}', { qos: 1 });
-    expect(raw('pump-3', 'temperature')).toHaveLength(1);
+    expect(await raw('pump-3', 'temperature')).toHaveLength(1);
     expect(bad.connected).toBe(true);
     const letters = (await stack.deadLetters.list({ workspace: 'default', limit: 100 })).reverse();
     expect(letters.map((l) => l.code)).toEqual(cases.map((c) => c[2]));
@@ -80,7 +81,7 @@ describe('AedesBroker', () => {
     expect(letters[1]!.topic).toBe('twins/ghost/telemetry');
     expect(letters[2]!.reason).toMatch(/humidity/);
     expect(letters[3]!.problems?.[0]?.pointer).toBe('/temperature');
-    expect(raw('pump-1', 'temperature')).toEqual([]);
+    expect(await raw('pump-1', 'temperature')).toEqual([]);
   });
 
   it('passes other topics through and forwards telemetry to subscribers', async () => {
@@ -129,7 +130,7 @@ describe('AedesBroker', () => {
       await expect(mqtt.connectAsync(secured.url, { reconnectPeriod: 0 })).rejects.toThrow();
       const ok = await connect(secured.url, { username: 'device', password: 's3cret' });
       await ok.publishAsync('twins/pump-5/telemetry', '{"flow": 2}', { qos: 1 });
-      expect(raw('pump-5', 'flow')).toHaveLength(1);
+      expect(await raw('pump-5', 'flow')).toHaveLength(1);
       await ok.endAsync(true);
     } finally {
       await secured.close();

@@ -24,9 +24,10 @@ let dir: string;
 let stack: IngestStack;
 const cleanup: (() => Promise<unknown>)[] = [];
 
-function raw(twinId: string, path: string) {
-  return stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 1000 })
-    .points;
+async function raw(twinId: string, path: string) {
+  return (
+    await stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 1000 })
+  ).points;
 }
 
 async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
@@ -77,7 +78,7 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
     await pub.publishAsync(topic('pump-1'), '{"temperature":', { qos: 1 });
     await until(
       async () =>
-        raw('pump-1', 'temperature').length === 1 && (await stack.deadLetters.count('default')) === 2,
+        (await raw('pump-1', 'temperature')).length === 1 && (await stack.deadLetters.count('default')) === 2,
     );
     expect(
       (await stack.deadLetters.list({ workspace: 'default', limit: 10 })).map((l) => l.code).sort(),
@@ -124,7 +125,7 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
     open();
     await until(() => pubacks.length === 2);
     expect(pubacks.every((n) => n >= 1)).toBe(true); // each PUBACK went out after its append resolved
-    expect(raw('pump-2', 'vibration').map((p) => p.value)).toEqual([1, 2]);
+    expect((await raw('pump-2', 'vibration')).map((p) => p.value)).toEqual([1, 2]);
   });
 
   it('gets unacknowledged messages again after a restart (persistent session)', async () => {
@@ -153,12 +154,12 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
     await pub.publishAsync(topic('pump-3'), '{"$ts":7,"flow":3}', { qos: 1 });
     await new Promise((r) => setTimeout(r, 300));
     await first.close();
-    expect(raw('pump-3', 'flow')).toEqual([]);
+    expect(await raw('pump-3', 'flow')).toEqual([]);
     const second = new MqttClientIngest({ url: MQTT_URL, clientId, topics, ingest: stack.service });
     cleanup.push(() => second.close());
     await second.start();
-    await until(() => raw('pump-3', 'flow').length === 1);
-    expect(raw('pump-3', 'flow')).toEqual([{ ts: 7, value: 3 }]);
+    await until(async () => (await raw('pump-3', 'flow')).length === 1);
+    expect(await raw('pump-3', 'flow')).toEqual([{ ts: 7, value: 3 }]);
   });
 
   it('a graceful stop mid-stream sends the PUBACK of every stored message: nothing stored twice', async () => {
@@ -200,16 +201,16 @@ describe('MqttClientIngest (machine Mosquitto)', () => {
         if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
       }
     })();
-    await until(() => raw('pump-4', 'flow').length >= 150, 10_000);
+    await until(async () => (await raw('pump-4', 'flow')).length >= 150, 10_000);
     await first.close();
     const second = new MqttClientIngest({ url: MQTT_URL, clientId, topics, ingest: stack.service });
     cleanup.push(() => second.close());
     await second.start();
     await sent;
-    await until(() => new Set(raw('pump-4', 'flow').map((p) => p.value)).size === N, 15_000);
+    await until(async () => new Set((await raw('pump-4', 'flow')).map((p) => p.value)).size === N, 15_000);
     await new Promise((r) => setTimeout(r, 500)); // any late redelivery would land now
     stack.history.flush();
-    const values = raw('pump-4', 'flow').map((p) => p.value as number);
+    const values = (await raw('pump-4', 'flow')).map((p) => p.value as number);
     expect(values.length - new Set(values).size).toBe(0); // stored twice: none
     expect(values).toHaveLength(N);
   });

@@ -52,7 +52,7 @@ describe('SqliteHistoryStore exactly-once', () => {
             }
           }
           for (const t of ['a', 'b']) {
-            const got = history.queryRaw({
+            const got = await history.queryRaw({
               workspace: 'w',
               twinId: t,
               path: 'v',
@@ -86,7 +86,8 @@ describe('SqliteHistoryStore exactly-once', () => {
       db.exec('DROP TRIGGER fail_log');
       await history.append([once('a', 2, 2), once('a', 1, 9)]);
       expect(
-        history.queryRaw({ workspace: 'w', twinId: 'a', path: 'v', from: 0, to: 10, limit: 10 }).points,
+        (await history.queryRaw({ workspace: 'w', twinId: 'a', path: 'v', from: 0, to: 10, limit: 10 }))
+          .points,
       ).toEqual([
         { ts: 1, value: 1 },
         { ts: 2, value: 2 },

@@ -9,6 +9,15 @@ describeHistoryStoreContract('sqlite', async () => {
     store: fx.storage.history,
     reopen: async () => (await fx.reopen()).history,
     cleanup: () => fx.cleanup(),
+    failCommits: async () => {
+      fx.storage.db.exec(
+        "CREATE TRIGGER fail_log BEFORE INSERT ON history_log BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+      );
+      return async () => {
+        fx.storage.db.exec('DROP TRIGGER fail_log');
+        await Promise.resolve();
+      };
+    },
   };
 });
 
@@ -19,6 +28,15 @@ describeHistoryStoreContract('sqlite (tiny chunks)', async () => {
     store: fx.storage.history,
     reopen: async () => (await fx.reopen()).history,
     cleanup: () => fx.cleanup(),
+    failCommits: async () => {
+      fx.storage.db.exec(
+        "CREATE TRIGGER fail_log BEFORE INSERT ON history_log BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+      );
+      return async () => {
+        fx.storage.db.exec('DROP TRIGGER fail_log');
+        await Promise.resolve();
+      };
+    },
   };
 });
 
@@ -63,12 +81,14 @@ describe('SqliteHistoryStore internals', () => {
       await expect(a).rejects.toMatchObject({ code: 'StorageError' });
       await expect(b).rejects.toMatchObject({ code: 'StorageError' });
       expect(
-        history.queryRaw({ workspace: 'w', twinId: 'x', path: 'v', from: 0, to: 10, limit: 10 }).points,
+        (await history.queryRaw({ workspace: 'w', twinId: 'x', path: 'v', from: 0, to: 10, limit: 10 }))
+          .points,
       ).toEqual([]);
       db.exec('DROP TRIGGER fail_log');
       await history.append([p('x', 2, 3)]);
       expect(
-        history.queryRaw({ workspace: 'w', twinId: 'x', path: 'v', from: 0, to: 10, limit: 10 }).points,
+        (await history.queryRaw({ workspace: 'w', twinId: 'x', path: 'v', from: 0, to: 10, limit: 10 }))
+          .points,
       ).toEqual([{ ts: 2, value: 3 }]);
     } finally {
       await fx.cleanup();
@@ -92,7 +112,8 @@ describe('SqliteHistoryStore internals', () => {
       });
       await good;
       expect(
-        history.queryRaw({ workspace: 'w', twinId: 'ok', path: 'v', from: 0, to: 10, limit: 10 }).points,
+        (await history.queryRaw({ workspace: 'w', twinId: 'ok', path: 'v', from: 0, to: 10, limit: 10 }))
+          .points,
       ).toHaveLength(1);
     } finally {
       await fx.cleanup();
@@ -113,7 +134,7 @@ describe('SqliteHistoryStore internals', () => {
     expect(count('SELECT count(*) AS n FROM history_compacted')).toBeLessThan(4);
     expect(count('SELECT count(*) AS n FROM history_log')).toBe(1);
     for (const twin of ['a', 'b', 'c', 'd']) {
-      const [b] = history.queryAggregate({
+      const [b] = await history.queryAggregate({
         workspace: 'w',
         twinId: twin,
         path: 'v',
@@ -131,7 +152,7 @@ describe('SqliteHistoryStore internals', () => {
     fx.storage = again;
     try {
       for (const twin of ['a', 'b', 'c', 'd']) {
-        const page = again.history.queryRaw({
+        const page = await again.history.queryRaw({
           workspace: 'w',
           twinId: twin,
           path: 'v',
@@ -161,7 +182,7 @@ describe('SqliteHistoryStore internals', () => {
       const chunks = (db.prepare('SELECT count(*) AS n FROM history_chunks').get() as { n: number }).n;
       // 64 one-point compactions: 8 merge into one (level 1), 8 of those into one (level 2).
       expect(chunks).toBe(1);
-      const [b] = history.queryAggregate({
+      const [b] = await history.queryAggregate({
         workspace: 'w',
         twinId: 'slow',
         path: 'v',
@@ -187,12 +208,13 @@ describe('SqliteHistoryStore internals', () => {
     const again = openSqliteStorage({ dataDir });
     try {
       expect(
-        again.history.queryRaw({ workspace: 'w', twinId: 'r', path: 'v', from: 0, to: 10, limit: 10 }).points,
+        (await again.history.queryRaw({ workspace: 'w', twinId: 'r', path: 'v', from: 0, to: 10, limit: 10 }))
+          .points,
       ).toEqual([
         { ts: 1, value: 10 },
         { ts: 2, value: 20 },
       ]);
-      expect(again.history.listSeries('w', 'r')).toEqual([
+      expect(await again.history.listSeries('w', 'r')).toEqual([
         { workspace: 'w', twinId: 'r', path: 'v', kind: 'telemetry', lastTs: 2, lastValue: 20 },
       ]);
     } finally {

@@ -19,6 +19,7 @@ import type Database from 'better-sqlite3';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type {
   HistoryAggregateQuery,
+  HistoryAppendOptions,
   HistoryBucket,
   HistoryPoint,
   HistoryRawPage,
@@ -93,7 +94,11 @@ export class SqliteHistoryStore implements HistoryStore {
     insertLog: Database.Statement<[Buffer | null, string | null]>;
     listSeries: Database.Statement<[string], SeriesRow>;
     listTwinSeries: Database.Statement<[string, string], SeriesRow>;
+    putCheckpoint: Database.Statement<[string, number]>;
+    getCheckpoint: Database.Statement<[string], { seq: number }>;
   };
+  /** Checkpoints of the appends queued for the next group commit (key → seq; the latest wins). */
+  private checkpoints = new Map<string, number>();
 
   private readonly inCommit: (() => void) | undefined;
 
@@ -118,6 +123,10 @@ export class SqliteHistoryStore implements HistoryStore {
         insertLog: db.prepare('INSERT INTO history_log (nums, extra) VALUES (?, ?)'),
         listSeries: db.prepare('SELECT * FROM series WHERE workspace = ? ORDER BY twin_id, path'),
         listTwinSeries: db.prepare('SELECT * FROM series WHERE workspace = ? AND twin_id = ? ORDER BY path'),
+        putCheckpoint: db.prepare(
+          'INSERT INTO history_checkpoints (key, seq) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET seq = excluded.seq',
+        ),
+        getCheckpoint: db.prepare('SELECT seq FROM history_checkpoints WHERE key = ?'),
       };
       this.reader = new HistoryReader(db);
       this.compactor = new SeriesCompactor(db, options.chunkPoints ?? 4096);
@@ -134,7 +143,7 @@ export class SqliteHistoryStore implements HistoryStore {
     this.timer.unref();
   }
 
-  append(points: readonly HistoryPoint[]): Promise<void> {
+  append(points: readonly HistoryPoint[], options: HistoryAppendOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(new TwinloopError('StorageError', 'The history store is closed.'));
     for (let i = 0; i < points.length; i++) {
       const bad = invalidPoint(points[i]!);
@@ -148,21 +157,45 @@ export class SqliteHistoryStore implements HistoryStore {
         );
       }
     }
-    if (points.length === 0) return Promise.resolve();
+    const cp = options.checkpoint;
+    if (cp) {
+      if (typeof cp.key !== 'string' || !Number.isSafeInteger(cp.seq)) {
+        return Promise.reject(
+          new TwinloopError(
+            'StorageError',
+            'A history checkpoint needs a string key and an integer sequence.',
+          ),
+        );
+      }
+      // Queued with the points: the commit that takes these points stores it (or neither).
+      this.checkpoints.set(cp.key, cp.seq);
+    } else if (points.length === 0) return Promise.resolve();
     return this.committer.submit(points);
   }
 
-  queryRaw(q: HistoryRawQuery): HistoryRawPage {
+  async readCheckpoint(key: string): Promise<number | undefined> {
+    await Promise.resolve();
+    return this.read(() => this.stmt.getCheckpoint.get(key)?.seq);
+  }
+
+  async queryRaw(q: HistoryRawQuery): Promise<HistoryRawPage> {
+    await Promise.resolve();
     const s = this.lookup(q.workspace, q.twinId, q.path);
     return this.read(() => this.reader.raw(q, s?.id, s ? buffersOf(s) : []));
   }
 
-  queryAggregate(q: HistoryAggregateQuery): HistoryBucket[] {
+  async queryAggregate(q: HistoryAggregateQuery): Promise<HistoryBucket[]> {
+    await Promise.resolve();
     const s = this.lookup(q.workspace, q.twinId, q.path);
     return this.read(() => this.reader.aggregate(q, s?.id, s ? buffersOf(s) : []));
   }
 
-  listSeries(workspace: string, twinId?: string): SeriesInfo[] {
+  async listSeries(workspace: string, twinId?: string): Promise<SeriesInfo[]> {
+    await Promise.resolve();
+    return this.listSeriesNow(workspace, twinId);
+  }
+
+  private listSeriesNow(workspace: string, twinId?: string): SeriesInfo[] {
     return this.read(() => {
       const rows =
         twinId === undefined
@@ -185,7 +218,12 @@ export class SqliteHistoryStore implements HistoryStore {
     });
   }
 
-  prune(before: number): number {
+  async prune(before: number): Promise<number> {
+    await Promise.resolve();
+    return this.pruneNow(before);
+  }
+
+  private pruneNow(before: number): number {
     if (typeof before !== 'number' || Number.isNaN(before)) {
       throw new TwinloopError('InvalidHistoryQuery', `prune needs a time in ms (got ${String(before)}).`);
     }
@@ -201,10 +239,23 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   /**
-   * Deletes every series of the twin. `alsoInTransaction` runs in the same transaction (the twin
-   * store deletes the twin itself with its history: all or nothing).
+   * Deletes every series of the twin. With `alsoInTransaction` (the twin store deletes the twin
+   * itself with its history, all or nothing) it runs synchronously inside that transaction and
+   * throws; without it, it returns a promise like the port says.
    */
-  deleteTwin(workspace: string, twinId: string, alsoInTransaction?: () => void): void {
+  deleteTwin(workspace: string, twinId: string): Promise<void>;
+  deleteTwin(workspace: string, twinId: string, alsoInTransaction: () => void): void;
+  deleteTwin(workspace: string, twinId: string, alsoInTransaction?: () => void): Promise<void> | void {
+    if (alsoInTransaction) return this.deleteTwinNow(workspace, twinId, alsoInTransaction);
+    try {
+      this.deleteTwinNow(workspace, twinId);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  private deleteTwinNow(workspace: string, twinId: string, alsoInTransaction?: () => void): void {
     this.compactNow();
     this.dedupe.invalidate();
     try {
@@ -365,6 +416,11 @@ export class SqliteHistoryStore implements HistoryStore {
 
   /** One group commit: one log row (plus new series rows) in one transaction. */
   private commit(all: HistoryPoint[]): void {
+    const checkpoints = this.checkpoints;
+    this.checkpoints = new Map();
+    const putCheckpoints = (): void => {
+      for (const [key, seq] of checkpoints) this.stmt.putCheckpoint.run(key, seq);
+    };
     const created: SeriesState[] = [];
     const allStates: SeriesState[] = new Array<SeriesState>(all.length);
     const batch: LogBatch = {
@@ -411,10 +467,16 @@ export class SqliteHistoryStore implements HistoryStore {
         logId = this.db.transaction(() => {
           for (const s of created) this.stmt.insertSeries.run(s.id, s.workspace, s.twinId, s.path, s.kind);
           this.inCommit?.();
+          putCheckpoints();
           return Number(this.stmt.insertLog.run(nums, extra).lastInsertRowid);
         })();
       } else {
-        if (this.inCommit) this.db.transaction(this.inCommit)();
+        if (this.inCommit || checkpoints.size) {
+          this.db.transaction(() => {
+            this.inCommit?.();
+            putCheckpoints();
+          })();
+        }
         logId = this.maxLogId;
       }
       this.dedupe.skipped += skipped;

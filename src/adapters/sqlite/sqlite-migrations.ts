@@ -234,4 +234,15 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'history checkpoints: the last stream sequence an ingest worker committed, per key',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE history_checkpoints (
+          key TEXT PRIMARY KEY,
+          seq INTEGER NOT NULL
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];

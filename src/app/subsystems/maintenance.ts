@@ -19,7 +19,7 @@ export function startRetention(o: {
     const prune = async () => {
       try {
         const now = Date.now();
-        const points = historyRetentionMs > 0 ? storage.history.prune(now - historyRetentionMs) : 0;
+        const points = historyRetentionMs > 0 ? await storage.history.prune(now - historyRetentionMs) : 0;
         const letters =
           (letterRetentionMs > 0 ? await storage.deadLetters.prune(now - letterRetentionMs) : 0) +
           (await storage.deadLetters.pruneToSize());

@@ -13,6 +13,8 @@ export interface HistoryStoreFixture {
   reopen(): Promise<HistoryStore>;
   /** Closes the store and removes its data. */
   cleanup(): Promise<void>;
+  /** Makes every commit fail until the returned function is called (a trigger that raises). */
+  failCommits(): Promise<() => Promise<void>>;
 }
 
 const WS = 'ws1';
@@ -50,6 +52,13 @@ function naiveBuckets(points: readonly HistoryPoint[], from: number, to: number,
   return out;
 }
 
+/** A value nested `depth` levels deep: {a: {a: ... 1}}. */
+function nest(depth: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < depth; i++) v = { a: v, l: [i] };
+  return v;
+}
+
 export function describeHistoryStoreContract(name: string, make: () => Promise<HistoryStoreFixture>): void {
   describe(`HistoryStore contract: ${name}`, () => {
     let fx: HistoryStoreFixture;
@@ -69,14 +78,21 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
         pt('t1', 'temp', 20, 2),
         pt('t1', 'temp', 40, 4),
       ]);
-      const asc = store.queryRaw({ workspace: WS, twinId: 't1', path: 'temp', from: 10, to: 40, limit: 100 });
+      const asc = await store.queryRaw({
+        workspace: WS,
+        twinId: 't1',
+        path: 'temp',
+        from: 10,
+        to: 40,
+        limit: 100,
+      });
       expect(asc.points).toEqual([
         { ts: 10, value: 1 },
         { ts: 20, value: 2 },
         { ts: 30, value: 3 },
       ]);
       expect(asc.cursor).toBeUndefined();
-      const desc = store.queryRaw({
+      const desc = await store.queryRaw({
         workspace: WS,
         twinId: 't1',
         path: 'temp',
@@ -88,11 +104,20 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       expect(desc.points.map((p) => p.ts)).toEqual([40, 30, 20, 10]);
       // other series and workspaces are separate
       expect(
-        store.queryRaw({ workspace: 'other', twinId: 't1', path: 'temp', from: 0, to: 100, limit: 10 })
-          .points,
+        (
+          await store.queryRaw({
+            workspace: 'other',
+            twinId: 't1',
+            path: 'temp',
+            from: 0,
+            to: 100,
+            limit: 10,
+          })
+        ).points,
       ).toEqual([]);
       expect(
-        store.queryRaw({ workspace: WS, twinId: 't1', path: 'hum', from: 0, to: 100, limit: 10 }).points,
+        (await store.queryRaw({ workspace: WS, twinId: 't1', path: 'hum', from: 0, to: 100, limit: 10 }))
+          .points,
       ).toEqual([]);
     });
 
@@ -108,7 +133,7 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       ];
       await store.append(pts);
       const fns: AggregateFn[] = ['avg', 'min', 'max', 'sum', 'count', 'first', 'last'];
-      const b = store.queryAggregate({
+      const b = await store.queryAggregate({
         workspace: WS,
         twinId: 't1',
         path: 'v',
@@ -123,7 +148,7 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       expect(b[2]).toMatchObject({ count: 0, avg: null, min: null, max: null });
       expect(b[3]).toMatchObject({ count: 1, avg: -5, first: -5, last: -5 });
       // a last bucket cut short by `to`
-      const c = store.queryAggregate({
+      const c = await store.queryAggregate({
         workspace: WS,
         twinId: 't1',
         path: 'v',
@@ -137,7 +162,7 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
         [1100, 1],
       ]);
       // a series with no points: every bucket empty
-      const e = store.queryAggregate({
+      const e = await store.queryAggregate({
         workspace: WS,
         twinId: 'nobody',
         path: 'v',
@@ -177,7 +202,7 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
           if (run % 5 === 0) store = await fx.reopen();
           await store.append(pts.slice(cut));
           const to = from + span;
-          const got = store.queryAggregate({
+          const got = await store.queryAggregate({
             workspace: WS,
             twinId: twin,
             path: 'x',
@@ -224,7 +249,7 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
           let cursor: string | undefined;
           let pages = 0;
           do {
-            const page = store.queryRaw({
+            const page = await store.queryRaw({
               workspace: WS,
               twinId: 't1',
               path: 'p',
@@ -246,7 +271,7 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
           expect(ts).toEqual(sorted);
         }
       }
-      expect(() =>
+      await expect(
         store.queryRaw({
           workspace: WS,
           twinId: 't1',
@@ -256,7 +281,7 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
           limit: 5,
           cursor: 'not-a-cursor',
         }),
-      ).toThrow(expect.objectContaining({ code: 'InvalidContinuationToken' }) as Error);
+      ).rejects.toMatchObject({ code: 'InvalidContinuationToken' });
     });
 
     it('keeps non-numeric values as JSON: count/first/last over all, numeric functions skip them', async () => {
@@ -269,9 +294,16 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
         pt('t2', 'state', 5, 7.5),
         pt('t2', 'state', 6, [1, 2]),
       ]);
-      const raw = store.queryRaw({ workspace: WS, twinId: 't2', path: 'state', from: 0, to: 10, limit: 10 });
+      const raw = await store.queryRaw({
+        workspace: WS,
+        twinId: 't2',
+        path: 'state',
+        from: 0,
+        to: 10,
+        limit: 10,
+      });
       expect(raw.points.map((p) => p.value)).toEqual(['on', true, obj, null, 7.5, [1, 2]]);
-      const [b] = store.queryAggregate({
+      const [b] = await store.queryAggregate({
         workspace: WS,
         twinId: 't2',
         path: 'state',
@@ -288,9 +320,16 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
         store.append([pt('t3', 'c', i, i), pt('t4', 'c', i, -i)]),
       );
       await Promise.all(all);
-      const page = store.queryRaw({ workspace: WS, twinId: 't3', path: 'c', from: 0, to: 100, limit: 100 });
+      const page = await store.queryRaw({
+        workspace: WS,
+        twinId: 't3',
+        path: 'c',
+        from: 0,
+        to: 100,
+        limit: 100,
+      });
       expect(page.points.map((p) => p.value)).toEqual(Array.from({ length: 50 }, (_, i) => i));
-      const [agg] = store.queryAggregate({
+      const [agg] = await store.queryAggregate({
         workspace: WS,
         twinId: 't4',
         path: 'c',
@@ -308,7 +347,7 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       await expect(bad).rejects.toMatchObject({ code: expect.any(String) as string });
       await good;
       expect(
-        store.queryRaw({ workspace: WS, twinId: 't5', path: 'x', from: 0, to: 10, limit: 10 }).points,
+        (await store.queryRaw({ workspace: WS, twinId: 't5', path: 'x', from: 0, to: 10, limit: 10 })).points,
       ).toEqual([{ ts: 5, value: 1 }]);
     });
 
@@ -324,13 +363,13 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       ]);
       store = await fx.reopen();
       expect(
-        store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
+        (await store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 })).points,
       ).toEqual([
         { ts: 5, value: 1 },
         { ts: 6, value: 9 },
         { ts: 7, value: 2 },
       ]);
-      const series = store.listSeries(WS);
+      const series = await store.listSeries(WS);
       expect(series).toEqual(
         expect.arrayContaining([
           { workspace: WS, twinId: 't1', path: 'a', kind: 'telemetry', lastTs: 7, lastValue: 2 },
@@ -339,10 +378,10 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
         ]),
       );
       expect(series).toHaveLength(3);
-      expect(store.listSeries(WS, 't2').map((s) => s.path)).toEqual(['comp/p']);
+      expect((await store.listSeries(WS, 't2')).map((s) => s.path)).toEqual(['comp/p']);
       // the latest value moves with a newer point, not with an older one
       await store.append([pt('t1', 'a', 8, 3), pt('t1', 'a', 1, 100)]);
-      expect(store.listSeries(WS, 't1').find((s) => s.path === 'a')).toMatchObject({
+      expect((await store.listSeries(WS, 't1')).find((s) => s.path === 'a')).toMatchObject({
         lastTs: 8,
         lastValue: 3,
       });
@@ -353,36 +392,44 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       await store.append(pts.slice(0, 60));
       store = await fx.reopen();
       await store.append(pts.slice(60));
-      const removed = store.prune(42);
+      const removed = await store.prune(42);
       expect(removed).toBe(42);
-      const page = store.queryRaw({ workspace: WS, twinId: 't1', path: 'r', from: 0, to: 1000, limit: 1000 });
+      const page = await store.queryRaw({
+        workspace: WS,
+        twinId: 't1',
+        path: 'r',
+        from: 0,
+        to: 1000,
+        limit: 1000,
+      });
       expect(page.points.map((p) => p.ts)).toEqual(Array.from({ length: 58 }, (_, i) => i + 42));
       store = await fx.reopen();
       expect(
-        store.queryRaw({ workspace: WS, twinId: 't1', path: 'r', from: 0, to: 1000, limit: 1000 }).points,
+        (await store.queryRaw({ workspace: WS, twinId: 't1', path: 'r', from: 0, to: 1000, limit: 1000 }))
+          .points,
       ).toHaveLength(58);
-      expect(store.prune(42)).toBe(0);
+      expect(await store.prune(42)).toBe(0);
     });
 
     it('deletes every series of a twin, and only that twin', async () => {
       await store.append([pt('t1', 'a', 1, 1), pt('t1', 'b', 1, 2), pt('t2', 'a', 1, 3)]);
-      store.deleteTwin(WS, 't1');
-      expect(store.listSeries(WS, 't1')).toEqual([]);
+      await store.deleteTwin(WS, 't1');
+      expect(await store.listSeries(WS, 't1')).toEqual([]);
       expect(
-        store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
+        (await store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 })).points,
       ).toEqual([]);
-      expect(store.listSeries(WS, 't2')).toHaveLength(1);
+      expect(await store.listSeries(WS, 't2')).toHaveLength(1);
       store = await fx.reopen();
       expect(
-        store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
+        (await store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 })).points,
       ).toEqual([]);
       // a twin re-created with the same id starts a new history, in which an old source time is new
       await store.append([pt('t1', 'a', 5, 50), { ...pt('t1', 'b', 1, 20), once: true }]);
       expect(
-        store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 }).points,
+        (await store.queryRaw({ workspace: WS, twinId: 't1', path: 'a', from: 0, to: 10, limit: 10 })).points,
       ).toEqual([{ ts: 5, value: 50 }]);
       expect(
-        store.queryRaw({ workspace: WS, twinId: 't1', path: 'b', from: 0, to: 10, limit: 10 }).points,
+        (await store.queryRaw({ workspace: WS, twinId: 't1', path: 'b', from: 0, to: 10, limit: 10 })).points,
       ).toEqual([{ ts: 1, value: 20 }]);
     });
 
@@ -391,8 +438,8 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
         ...pt(twinId, path, ts, value),
         once: true,
       });
-      const read = (twinId: string, path: string) =>
-        store.queryRaw({ workspace: WS, twinId, path, from: 0, to: 1e6, limit: 1000 }).points;
+      const read = async (twinId: string, path: string) =>
+        (await store.queryRaw({ workspace: WS, twinId, path, from: 0, to: 1e6, limit: 1000 })).points;
       await store.append([once('d1', 'temp', 10, 1), once('d1', 'temp', 20, 2), once('d1', 'flow', 10, 5)]);
       // The same message again (a redelivery), the same ts within one append, and concurrent resends.
       await store.append([once('d1', 'temp', 10, 1), once('d1', 'temp', 20, 2)]);
@@ -403,7 +450,7 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
       ]);
       // A late point between stored ones is new; the first stored value wins over a different one at the same ts.
       await store.append([once('d1', 'temp', 15, 1.5), once('d1', 'temp', 20, 99)]);
-      expect(read('d1', 'temp')).toEqual([
+      expect(await read('d1', 'temp')).toEqual([
         { ts: 10, value: 1 },
         { ts: 15, value: 1.5 },
         { ts: 20, value: 2 },
@@ -416,24 +463,120 @@ export function describeHistoryStoreContract(name: string, make: () => Promise<H
         once('d1', 'state', 10, 'on'),
         once('d1', 'state', 10, 'on'),
       ]);
-      expect(read('d2', 'temp')).toEqual([{ ts: 10, value: 7 }]);
-      expect(read('d1', 'state')).toEqual([{ ts: 10, value: 'on' }]);
+      expect(await read('d2', 'temp')).toEqual([{ ts: 10, value: 7 }]);
+      expect(await read('d1', 'state')).toEqual([{ ts: 10, value: 'on' }]);
       store = await fx.reopen();
       // After a restart (the crash case: the originals are in chunks or the replayed log) nothing doubles.
       await store.append(Array.from({ length: 50 }, (_, i) => once('d1', 'temp', 10 * (i % 5) + 10, 0)));
       await store.append([once('d1', 'flow', 10, 6), once('d1', 'state', 10, 'off')]);
-      expect(read('d1', 'temp').map((p) => p.ts)).toEqual([10, 15, 20, 30, 40, 50]);
-      expect(read('d1', 'flow')).toEqual([{ ts: 10, value: 5 }]);
-      expect(read('d1', 'state')).toEqual([{ ts: 10, value: 'on' }]);
-      expect(store.listSeries(WS, 'd1').find((s) => s.path === 'temp')?.lastValue).toBe(0);
+      expect((await read('d1', 'temp')).map((p) => p.ts)).toEqual([10, 15, 20, 30, 40, 50]);
+      expect(await read('d1', 'flow')).toEqual([{ ts: 10, value: 5 }]);
+      expect(await read('d1', 'state')).toEqual([{ ts: 10, value: 'on' }]);
+      expect((await store.listSeries(WS, 'd1')).find((s) => s.path === 'temp')?.lastValue).toBe(0);
     });
 
     it('stores every point without a source time, even at a ts already held', async () => {
       await store.append([pt('r1', 'temp', 10, 1), pt('r1', 'temp', 10, 1)]);
       await store.append([pt('r1', 'temp', 10, 1), { ...pt('r1', 'temp', 10, 2), once: true }]);
       expect(
-        store.queryRaw({ workspace: WS, twinId: 'r1', path: 'temp', from: 0, to: 100, limit: 10 }).points,
+        (await store.queryRaw({ workspace: WS, twinId: 'r1', path: 'temp', from: 0, to: 100, limit: 10 }))
+          .points,
       ).toHaveLength(3);
+    });
+
+    it('stores a checkpoint with the points of its append, and reads the latest back', async () => {
+      expect(await store.readCheckpoint('ingest/a/0')).toBeUndefined();
+      await store.append([pt('k1', 'v', 1, 1)], { checkpoint: { key: 'ingest/a/0', seq: 17 } });
+      expect(await store.readCheckpoint('ingest/a/0')).toBe(17);
+      // Concurrent appends in one group commit: each key keeps the value of the latest append.
+      await Promise.all([
+        store.append([pt('k1', 'v', 2, 2)], { checkpoint: { key: 'ingest/a/0', seq: 18 } }),
+        store.append([pt('k1', 'v', 3, 3)], { checkpoint: { key: 'ingest/a/1', seq: 5 } }),
+        store.append([pt('k1', 'v', 4, 4)], { checkpoint: { key: 'ingest/a/0', seq: 19 } }),
+      ]);
+      // A checkpoint with no points (every reading of the message was invalid or a duplicate) is kept too.
+      await store.append([], { checkpoint: { key: 'ingest/a/1', seq: 6 } });
+      store = await fx.reopen();
+      expect(await store.readCheckpoint('ingest/a/0')).toBe(19);
+      expect(await store.readCheckpoint('ingest/a/1')).toBe(6);
+      expect(await store.readCheckpoint("'; DROP TABLE x; --")).toBeUndefined();
+      await store.append([pt('k1', 'v', 5, 5)], { checkpoint: { key: "'; DROP TABLE x; --", seq: 1 } });
+      expect(await store.readCheckpoint("'; DROP TABLE x; --")).toBe(1);
+      expect(
+        (await store.queryRaw({ workspace: WS, twinId: 'k1', path: 'v', from: 0, to: 10, limit: 10 })).points,
+      ).toHaveLength(5);
+    });
+
+    it('stores neither the points nor the checkpoint of a failed commit', async () => {
+      await store.append([pt('k2', 'v', 1, 1)], { checkpoint: { key: 'cp', seq: 1 } });
+      const restore = await fx.failCommits();
+      const a = store.append([pt('k2', 'v', 2, 2)], { checkpoint: { key: 'cp', seq: 2 } });
+      const b = store.append([pt('k3', 'v', 2, 2)]);
+      await expect(a).rejects.toMatchObject({ code: 'StorageError' });
+      await expect(b).rejects.toMatchObject({ code: 'StorageError' });
+      await restore();
+      expect(await store.readCheckpoint('cp')).toBe(1);
+      expect(
+        (await store.queryRaw({ workspace: WS, twinId: 'k2', path: 'v', from: 0, to: 10, limit: 10 })).points,
+      ).toEqual([{ ts: 1, value: 1 }]);
+      expect(
+        (await store.queryRaw({ workspace: WS, twinId: 'k3', path: 'v', from: 0, to: 10, limit: 10 })).points,
+      ).toEqual([]);
+      // and the store keeps working
+      await store.append([pt('k2', 'v', 3, 3)], { checkpoint: { key: 'cp', seq: 3 } });
+      expect(await store.readCheckpoint('cp')).toBe(3);
+    });
+
+    it('keeps hostile ids and values intact: SQL metacharacters, unicode, __proto__ keys, NUL in values, huge values', async () => {
+      const twin = "'; DROP TABLE series; --";
+      const path = 'comp/"name"\\%_*?;\u{1F600}\u202e';
+      const proto = JSON.parse(
+        '{"__proto__": {"polluted": true}, "constructor": {"prototype": 1}}',
+      ) as Record<string, unknown>;
+      const nul = 'a\u0000b';
+      const huge = { big: 'x'.repeat(1_000_000), deep: nest(200) };
+      await store.append([
+        pt(twin, path, 1, 1),
+        pt(twin, path, 2, proto),
+        pt(twin, path, 3, nul),
+        pt(twin, path, 4, { [nul]: nul }),
+        pt(twin, path, 5, huge),
+        pt(twin, path, 6, Number.MAX_VALUE),
+        pt(twin, path, 7, -1e-300),
+      ]);
+      store = await fx.reopen();
+      const got = (await store.queryRaw({ workspace: WS, twinId: twin, path, from: 0, to: 10, limit: 10 }))
+        .points;
+      expect(got.map((p) => p.ts)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(got[1]!.value).toEqual(proto);
+      expect(Object.getPrototypeOf(got[1]!.value)).toBe(Object.prototype);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(Object.keys(got[1]!.value as object)).toContain('__proto__');
+      expect(got[2]!.value).toBe(nul);
+      expect(got[3]!.value).toEqual({ [nul]: nul });
+      expect(got[4]!.value).toEqual(huge);
+      expect(got[5]!.value).toBe(Number.MAX_VALUE);
+      expect(got[6]!.value).toBe(-1e-300);
+      expect(await store.listSeries(WS, twin)).toEqual([
+        { workspace: WS, twinId: twin, path, kind: 'telemetry', lastTs: 7, lastValue: -1e-300 },
+      ]);
+      // Other twins are untouched by the metacharacters.
+      await store.append([pt('plain', 'v', 1, 1)]);
+      expect(await store.listSeries(WS)).toHaveLength(2);
+    });
+
+    it('rejects a NUL character or a lone surrogate in a series key (workspace, twin id, path): nothing of that append is stored', async () => {
+      for (const bad of [
+        pt('t\u0000x', 'v', 1, 1),
+        pt('t', 'v\u0000', 1, 1),
+        { ...pt('t', 'v', 1, 1), workspace: '\u0000' },
+        pt('t\ud800', 'v', 1, 1),
+      ]) {
+        await expect(store.append([pt('nul-ok', 'v', 1, 1), bad])).rejects.toMatchObject({
+          code: 'InvalidTelemetry',
+        });
+      }
+      expect(await store.listSeries(WS, 'nul-ok')).toEqual([]);
     });
 
     it('rejects appends after close', async () => {

@@ -148,22 +148,41 @@ export interface SeriesInfo {
   lastValue: HistoryValue;
 }
 
+/** Stored with the points of one append, in the same transaction (see HistoryStore.append). */
+export interface HistoryCheckpoint {
+  /** What the sequence belongs to, e.g. "ingest/<stream>/<partition>". */
+  key: string;
+  /** The last sequence committed under that key (the store keeps the value of the latest commit). */
+  seq: number;
+}
+
+export interface HistoryAppendOptions {
+  /**
+   * Stored in the same transaction as the points: when the commit fails neither is stored, so a
+   * consumer that reads it back after a restart skips exactly what was committed.
+   */
+  checkpoint?: HistoryCheckpoint;
+}
+
 export interface HistoryStore {
   /**
    * Appends points durably. Resolves once the points are committed to disk (group commit: many
-   * concurrent appends share one transaction). @throws StorageError (rejects) when the commit fails.
+   * concurrent appends share one transaction). @throws StorageError (rejects) when the commit fails;
+   * InvalidTelemetry (rejects, nothing stored) when a point is invalid.
    */
-  append(points: readonly HistoryPoint[]): Promise<void>;
-  /** Raw points of one series in [from, to), paged. */
-  queryRaw(q: HistoryRawQuery): HistoryRawPage;
-  /** Aggregates of one series over fixed buckets in [from, to); empty buckets have count 0. */
-  queryAggregate(q: HistoryAggregateQuery): HistoryBucket[];
-  /** Series of a twin (for listing what has history), with their latest values. */
-  listSeries(workspace: string, twinId?: string): SeriesInfo[];
-  /** Deletes points older than `before` (ms); returns how many were removed. */
-  prune(before: number): number;
-  /** Deletes every series of the twin. */
-  deleteTwin(workspace: string, twinId: string): void;
+  append(points: readonly HistoryPoint[], options?: HistoryAppendOptions): Promise<void>;
+  /** The sequence last stored under `key` by an append's checkpoint; undefined when none. @throws StorageError */
+  readCheckpoint(key: string): Promise<number | undefined>;
+  /** Raw points of one series in [from, to), paged. @throws InvalidContinuationToken, StorageError */
+  queryRaw(q: HistoryRawQuery): Promise<HistoryRawPage>;
+  /** Aggregates of one series over fixed buckets in [from, to); empty buckets have count 0. @throws StorageError */
+  queryAggregate(q: HistoryAggregateQuery): Promise<HistoryBucket[]>;
+  /** Series of a twin (for listing what has history), with their latest values. @throws StorageError */
+  listSeries(workspace: string, twinId?: string): Promise<SeriesInfo[]>;
+  /** Deletes points older than `before` (ms); resolves to how many were removed. @throws StorageError */
+  prune(before: number): Promise<number>;
+  /** Deletes every series of the twin. @throws StorageError */
+  deleteTwin(workspace: string, twinId: string): Promise<void>;
   /** Commits what is pending and stops accepting appends. */
   close(): Promise<void>;
 }

@@ -33,8 +33,9 @@ function msg(payload: string, extra: Partial<IncomingMessage> = {}): IncomingMes
   };
 }
 
-function raw(twinId: string, path: string) {
-  return stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 100 }).points;
+async function raw(twinId: string, path: string) {
+  return (await stack.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 100 }))
+    .points;
 }
 
 describe('IngestService', () => {
@@ -45,7 +46,7 @@ describe('IngestService', () => {
       msg('[{"$ts":2000,"temperature":21.5,"rpm":1450},{"$ts":3000,"temperature":22}]'),
     );
     expect(out).toEqual({ ok: true, readings: 3 });
-    expect(raw('pump-1', 'temperature')).toEqual([
+    expect(await raw('pump-1', 'temperature')).toEqual([
       { ts: 2000, value: 21.5 },
       { ts: 3000, value: 22 },
     ]);
@@ -65,11 +66,11 @@ describe('IngestService', () => {
       ok: true,
       readings: 1,
     });
-    expect(raw('pump-1', 'motor/current')).toEqual([{ ts: 1000, value: 4.2 }]);
+    expect(await raw('pump-1', 'motor/current')).toEqual([{ ts: 1000, value: 4.2 }]);
     expect(
       await stack.service.ingest(msg('{"temperature": {"value": 20, "unit": "degreeCelsius"}}')),
     ).toEqual({ ok: true, readings: 1 });
-    expect(raw('pump-1', 'temperature')).toEqual([{ ts: 1000, value: 20 }]);
+    expect(await raw('pump-1', 'temperature')).toEqual([{ ts: 1000, value: 20 }]);
   });
 
   it.each([
@@ -98,7 +99,7 @@ describe('IngestService', () => {
     expect(letter).toMatchObject({ code, source: 'mqtt', topic: 't', time: 1000 });
     expect(letter!.payload.toString()).toBe(payload);
     expect(stack.service.stats.snapshot().deadLettersByCode[code]).toBe(1);
-    expect(stack.history.listSeries('default', 'pump-1')).toEqual([]);
+    expect(await stack.history.listSeries('default', 'pump-1')).toEqual([]);
   });
 
   it('rejects the whole message when one reading set is bad, pointing at it', async () => {
@@ -106,7 +107,7 @@ describe('IngestService', () => {
     expect(out.ok).toBe(false);
     const [letter] = await stack.deadLetters.list({ workspace: 'default', limit: 1 });
     expect(letter!.problems?.[0]?.pointer).toBe('/1/temperature');
-    expect(raw('pump-1', 'temperature')).toEqual([]);
+    expect(await raw('pump-1', 'temperature')).toEqual([]);
   });
 
   it('dead-letters oversize payloads keeping only the head', async () => {
@@ -140,8 +141,10 @@ describe('IngestService', () => {
       ['InvalidTelemetry', 'not json'],
     ]);
     expect(letters.every((l) => l.reason.startsWith('line '))).toBe(true);
-    expect(raw('pump-3', 'vibration')).toEqual([{ ts: Date.parse('2026-01-01T00:00:00Z'), value: 0.5 }]);
-    expect(raw('pump-2', 'motor/current')).toHaveLength(1);
+    expect(await raw('pump-3', 'vibration')).toEqual([
+      { ts: Date.parse('2026-01-01T00:00:00Z'), value: 0.5 },
+    ]);
+    expect(await raw('pump-2', 'motor/current')).toHaveLength(1);
   });
 
   it('shares one commit between concurrent messages and keeps the latest value by source time', async () => {
@@ -154,9 +157,9 @@ describe('IngestService', () => {
     );
     expect(outs.every((o) => o.ok)).toBe(true);
     expect(
-      raw('pump-1', 'temperature').length +
-        raw('pump-2', 'temperature').length +
-        raw('pump-3', 'temperature').length,
+      (await raw('pump-1', 'temperature')).length +
+        (await raw('pump-2', 'temperature')).length +
+        (await raw('pump-3', 'temperature')).length,
     ).toBe(200);
     expect(stack.graph.getTwin('pump-1')!.telemetry.temperature).toEqual({ value: 0, time: 10_000 });
   });
@@ -202,10 +205,10 @@ describe('IngestService.ingestAdt (ADT telemetry routes)', () => {
     const payload = '{"temperature": 20.5, "nope": 1, "rpm": "fast"}';
     const strict = await stack.service.ingest(msg(payload));
     expect(strict.ok).toBe(false);
-    expect(raw('pump-1', 'temperature')).toEqual([]);
+    expect(await raw('pump-1', 'temperature')).toEqual([]);
     const out = await stack.service.ingestAdt(msg(payload, { source: 'http', receivedAt: 2_000 }));
     expect(out).toEqual({ ok: true, readings: 1, deadLettered: 2 });
-    expect(raw('pump-1', 'temperature')).toEqual([{ ts: 2_000, value: 20.5 }]);
+    expect(await raw('pump-1', 'temperature')).toEqual([{ ts: 2_000, value: 20.5 }]);
     const [newest] = await letters();
     expect(newest?.source).toBe('http');
     expect(newest?.payload.toString()).toBe(payload);
@@ -221,7 +224,7 @@ describe('IngestService.ingestAdt (ADT telemetry routes)', () => {
   it('a message marked once is stored once however often it is resent', async () => {
     const m = msg('"{\\"temperature\\": 19}"', { receivedAt: 5_000, once: true });
     for (let i = 0; i < 3; i++) expect(await stack.service.ingestAdt(m)).toEqual({ ok: true, readings: 1 });
-    expect(raw('pump-1', 'temperature')).toEqual([{ ts: 5_000, value: 19 }]);
+    expect(await raw('pump-1', 'temperature')).toEqual([{ ts: 5_000, value: 19 }]);
   });
 
   it('an unknown twin is refused (DigitalTwinNotFound) even when nothing would be stored', async () => {

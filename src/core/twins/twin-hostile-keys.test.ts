@@ -37,11 +37,11 @@ describe('hostile keys in twin writes', () => {
   });
   afterEach(async () => w.close());
 
-  const unchanged = (): void => {
+  const unchanged = async (): Promise<void> => {
     const t = w.twins.get('r1');
     expect(t.etag).toBe(etag);
     expect(Object.getPrototypeOf(t.contents)).toBe(Object.prototype);
-    expect(w.storage.history.listSeries('default', 'r1').map((s) => s.path)).toEqual([]);
+    expect((await w.storage.history.listSeries('default', 'r1')).map((s) => s.path)).toEqual([]);
     expect(w.events).toEqual([]);
   };
 
@@ -52,7 +52,7 @@ describe('hostile keys in twin writes', () => {
     expect(e.code).toBe('JsonPatchInvalid');
     expect(e.problems[0]).toMatchObject({ code: 'patch.path.forbidden', pointer: '/0/path' });
     expect((w.twins.get('r1').contents as { temperature?: unknown }).temperature).toBeUndefined();
-    unchanged();
+    await unchanged();
   });
 
   it('property: a patch path through a hostile segment at any depth is refused, nothing changes', async () => {
@@ -68,7 +68,7 @@ describe('hostile keys in twin writes', () => {
           const e = await caught(w.twins.update('r1', patch));
           expect(e.code).toBe('JsonPatchInvalid');
           expect(e.problems.some((p) => p.code === 'patch.path.forbidden')).toBe(true);
-          unchanged();
+          await unchanged();
         },
       ),
       { numRuns: 150 },
@@ -90,7 +90,7 @@ describe('hostile keys in twin writes', () => {
             code: 'json.key.forbidden',
             pointer: `/0/value/${[...path, key].join('/')}`,
           });
-          unchanged();
+          await unchanged();
         },
       ),
       { numRuns: 150 },
@@ -113,7 +113,7 @@ describe('hostile keys in twin writes', () => {
             pointer: `/${[...path, key].join('/')}`,
           });
           expect(w.graph.getTwin('r2')).toBeUndefined();
-          unchanged();
+          await unchanged();
         },
       ),
       { numRuns: 150 },

@@ -35,7 +35,7 @@ describe('TwinService', () => {
     expect(t.propertyTimes).toEqual({ temperature: clock, 'thermostat/setPoint': clock });
     expect(w.graph.getTwin('r1')).toBe(t);
     expect((await collect(w.storage.twins.loadTwins('default'))).map((x) => x.id)).toEqual(['r1']);
-    const page = w.storage.history.queryRaw({
+    const page = await w.storage.history.queryRaw({
       workspace: 'default',
       twinId: 'r1',
       path: 'temperature',
@@ -226,8 +226,8 @@ describe('TwinService', () => {
     const again = await openTestWorkspace({ dir });
     try {
       expect(again.twins.get('r1').telemetry).toEqual({}); // latest telemetry reloads from history
-      expect(again.storage.history.listSeries('default', 'r1').map((s) => s.path)).toEqual(['name']);
-      const old = again.storage.history.queryRaw({
+      expect((await again.storage.history.listSeries('default', 'r1')).map((s) => s.path)).toEqual(['name']);
+      const old = await again.storage.history.queryRaw({
         workspace: 'default',
         twinId: 'r1',
         path: 'temperature',

@@ -457,7 +457,7 @@ export function historyFromStore(
   store: Pick<HistoryStore, 'queryRaw'>,
   workspace: string,
 ): CalibrationHistory {
-  return (twinId, name, from, to, limit) => {
+  return async (twinId, name, from, to, limit) => {
     const out: HistorySample[] = [];
     let cursor: string | undefined;
     do {
@@ -471,7 +471,7 @@ export function historyFromStore(
         order: 'asc',
       };
       if (cursor !== undefined) q.cursor = cursor;
-      const page = store.queryRaw(q);
+      const page = await store.queryRaw(q);
       for (const p of page.points) out.push({ t: p.ts, v: p.value });
       cursor = page.cursor;
     } while (cursor !== undefined && out.length < limit);

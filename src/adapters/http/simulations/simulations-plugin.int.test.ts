@@ -50,7 +50,7 @@ describe('what-if routes', () => {
       relationships: (await call('GET', `/digitaltwins/h1/relationships${V}`)).text,
       graph: ['h1', 'h2', 'h3'].map((id) => w.graph.getTwin(id)),
       history: (await call('GET', '/digitaltwins/h3/history?path=temperature&from=0&to=4102444800000')).text,
-      series: w.storage.history.listSeries('default'),
+      series: await w.storage.history.listSeries('default'),
     });
 
   beforeAll(async () => {

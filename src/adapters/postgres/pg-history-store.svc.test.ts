@@ -1,0 +1,306 @@
+import fc from 'fast-check';
+import type pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeHistoryStoreContract } from '../../core/ports/history-store.contract.js';
+import type { HistoryPoint, HistoryValue } from '../../core/ports/storage-ports.js';
+import { pgTestDatabase } from './pg-test-fixture.js';
+import {
+  deleteTwinIn,
+  PG_HISTORY_MIGRATIONS,
+  PgHistoryStore,
+  type PgHistoryCommitInfo,
+} from './pg-history-store.js';
+
+for (const write of ['insert', 'copy'] as const) {
+  describeHistoryStoreContract(`postgresql (${write})`, async () => {
+    let db = await pgTestDatabase([PG_HISTORY_MIGRATIONS]);
+    const schema = db.schema;
+    const fx = {
+      store: await PgHistoryStore.open(db, { write }),
+      async reopen() {
+        await fx.store.close();
+        await db.close();
+        db = await pgTestDatabase([PG_HISTORY_MIGRATIONS], schema);
+        fx.store = await PgHistoryStore.open(db, { write });
+        return fx.store;
+      },
+      async cleanup() {
+        await fx.store.close();
+        await db.drop();
+      },
+      async failCommits() {
+        await db.query(`CREATE FUNCTION fail_cp() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'disk says no'; END $$`);
+        await db.query(
+          'CREATE TRIGGER fail_cp BEFORE INSERT OR UPDATE ON history_rollups FOR EACH ROW EXECUTE FUNCTION fail_cp()',
+        );
+        return async () => {
+          await db.query('DROP TRIGGER fail_cp ON history_rollups');
+          await db.query('DROP FUNCTION fail_cp()');
+        };
+      },
+    };
+    return fx;
+  });
+}
+
+const DAY = 86_400_000;
+const pt = (twinId: string, ts: number, value: HistoryValue, once = false): HistoryPoint => ({
+  workspace: 'w',
+  twinId,
+  path: 'v',
+  kind: 'telemetry',
+  ts,
+  value,
+  ...(once ? { once } : {}),
+});
+
+describe('PgHistoryStore (PostgreSQL specifics)', () => {
+  let db: Awaited<ReturnType<typeof pgTestDatabase>>;
+  let store: PgHistoryStore;
+  const commits: PgHistoryCommitInfo[] = [];
+  let inCommit: (c: pg.PoolClient) => Promise<void> = async () => undefined;
+  beforeEach(async () => {
+    db = await pgTestDatabase([PG_HISTORY_MIGRATIONS]);
+    commits.length = 0;
+    inCommit = async () => undefined;
+    store = await PgHistoryStore.open(db, { onCommit: (i) => commits.push(i), inCommit: (c) => inCommit(c) });
+  });
+  afterEach(async () => {
+    await store.close();
+    await db.drop();
+  });
+  const partitions = async (): Promise<string[]> =>
+    (
+      await db.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'history_points'::regclass ORDER BY 1`,
+      )
+    ).rows.map((r) => r.name);
+
+  it(
+    'aggregates from minute rollups equal the raw computation (property, windows of hours, with retention)',
+    { timeout: 120_000 },
+    async () => {
+      let run = 0;
+      const arb = fc.record({
+        points: fc.array(
+          fc.record({
+            ts: fc.integer({ min: 0, max: 6 * 3_600_000 }),
+            v: fc.oneof(
+              fc.integer({ min: -1000, max: 1000 }),
+              fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+              fc.constant('s'),
+            ),
+            once: fc.boolean(),
+          }),
+          { maxLength: 300 },
+        ),
+        from: fc.integer({ min: -3_600_000, max: 3 * 3_600_000 }),
+        span: fc.integer({ min: 1, max: 8 * 3_600_000 }),
+        interval: fc.oneof(
+          fc.integer({ min: 1, max: 4 * 3_600_000 }),
+          fc.constantFrom(60_000, 300_000, 3_600_000),
+        ),
+        pruneAt: fc.option(fc.integer({ min: 0, max: 6 * 3_600_000 })),
+        batches: fc.integer({ min: 1, max: 4 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(arb, async ({ points, from, span, interval, pruneAt, batches }) => {
+          const twin = `p${run++}`;
+          await store.deleteTwin('w', `p${run - 2}`);
+          const pts = points.map((p) => pt(twin, p.ts, p.v, p.once));
+          const size = Math.ceil(pts.length / batches);
+          for (let i = 0; i < pts.length; i += size) await store.append(pts.slice(i, i + size));
+          // What was stored: once points are skipped when their (series, ts) already held a point.
+          const held = new Set<number>();
+          let stored: HistoryPoint[] = [];
+          for (const p of pts) {
+            if (p.once && held.has(p.ts)) continue;
+            held.add(p.ts);
+            stored.push(p);
+          }
+          if (pruneAt !== null) {
+            const removed = await store.prune(pruneAt);
+            const kept = stored.filter((p) => p.ts >= pruneAt);
+            expect(removed).toBe(stored.length - kept.length);
+            stored = kept;
+          }
+          const to = from + span;
+          if (Math.ceil(span / interval) > 10_000) return;
+          const got = await store.queryAggregate({
+            workspace: 'w',
+            twinId: twin,
+            path: 'v',
+            from,
+            to,
+            interval,
+            fns: ['avg', 'min', 'max', 'sum', 'first', 'last'],
+          });
+          const n = Math.ceil(span / interval);
+          expect(got).toHaveLength(n);
+          const by = new Map<number, HistoryPoint[]>();
+          for (const p of stored) {
+            if (p.ts < from || p.ts >= to) continue;
+            const b = Math.floor((p.ts - from) / interval);
+            by.set(b, [...(by.get(b) ?? []), p]);
+          }
+          for (let b = 0; b < n; b++) {
+            const g = got[b]!;
+            const ps = by.get(b) ?? [];
+            const nums = ps.map((p) => p.value).filter((v): v is number => typeof v === 'number');
+            expect(g.start).toBe(from + b * interval);
+            expect(g.count).toBe(ps.length);
+            expect(g.min).toBe(nums.length ? Math.min(...nums) : null);
+            expect(g.max).toBe(nums.length ? Math.max(...nums) : null);
+            if (nums.length) {
+              const s = nums.reduce((a, x) => a + x, 0);
+              expect(g.sum).toBeCloseTo(s, 3);
+              expect(g.avg).toBeCloseTo(s / nums.length, 3);
+            } else expect(g.sum).toBeNull();
+            if (ps.length) {
+              const t0 = Math.min(...ps.map((p) => p.ts));
+              const t1 = Math.max(...ps.map((p) => p.ts));
+              expect(ps.filter((p) => p.ts === t0).map((p) => p.value)).toContainEqual(g.first);
+              expect(ps.filter((p) => p.ts === t1).map((p) => p.value)).toContainEqual(g.last);
+            }
+          }
+        }),
+        { numRuns: 30 },
+      );
+    },
+  );
+
+  it('creates one partition per day ahead of the commit; retention drops whole days and cuts the straddling one', async () => {
+    const t0 = 20_000 * DAY;
+    await store.append([pt('a', t0 + 1, 1), pt('a', t0 + DAY + 5, 2), pt('a', t0 + 2 * DAY + 7, 3)]);
+    await store.append([pt('a', t0 + 2 * DAY + 90_000, 4)]);
+    expect(await partitions()).toEqual([
+      'history_points_d20000',
+      'history_points_d20001',
+      'history_points_d20002',
+      'history_points_default',
+    ]);
+    expect((await db.query('SELECT count(*)::int AS n FROM history_points_default')).rows[0]).toEqual({
+      n: 0,
+    });
+    // The cutoff falls inside day 20002, in the middle of a minute.
+    expect(await store.prune(t0 + 2 * DAY + 30)).toBe(3);
+    expect(await partitions()).toEqual(['history_points_d20002', 'history_points_default']);
+    const page = await store.queryRaw({
+      workspace: 'w',
+      twinId: 'a',
+      path: 'v',
+      from: 0,
+      to: 1e15,
+      limit: 10,
+    });
+    expect(page.points).toEqual([{ ts: t0 + 2 * DAY + 90_000, value: 4 }]);
+    const [b] = await store.queryAggregate({
+      workspace: 'w',
+      twinId: 'a',
+      path: 'v',
+      from: t0,
+      to: t0 + 3 * DAY,
+      interval: 3 * DAY,
+      fns: ['sum'],
+    });
+    expect(b).toEqual({ start: t0, count: 1, sum: 4 });
+  });
+
+  it('week partitions when configured', async () => {
+    const weekly = await PgHistoryStore.open(db, { partition: 'week' });
+    await weekly.append([pt('w', 7 * DAY * 3000 + 5, 1)]);
+    await weekly.close();
+    expect(await partitions()).toContain('history_points_w3000');
+  });
+
+  it('runs inCommit inside every group commit; its failure fails the commit and onCommit sees it', async () => {
+    await db.query('CREATE TABLE staged (n int)');
+    inCommit = async (c) => {
+      await c.query('INSERT INTO staged VALUES (1)');
+    };
+    await Promise.all([store.append([pt('i', 1, 1)]), store.append([pt('i', 2, 2)])]);
+    expect((await db.query('SELECT count(*)::int AS n FROM staged')).rows[0]).toEqual({ n: 1 });
+    expect(commits.at(-1)).toMatchObject({ items: 2, waiters: 2, failed: false });
+    inCommit = async (c) => {
+      await c.query('INSERT INTO staged VALUES (2)');
+      throw new Error('outbox says no');
+    };
+    await expect(store.append([pt('i', 3, 3)])).rejects.toMatchObject({ code: 'StorageError' });
+    expect(commits.at(-1)).toMatchObject({ failed: true });
+    expect((await db.query('SELECT count(*)::int AS n FROM staged')).rows[0]).toEqual({ n: 1 });
+    expect(
+      (await store.queryRaw({ workspace: 'w', twinId: 'i', path: 'v', from: 0, to: 10, limit: 10 })).points,
+    ).toHaveLength(2);
+  });
+
+  it('deleteTwinIn deletes within the caller transaction: rolled back, nothing is deleted', async () => {
+    await store.append([pt('d', 1, 1), pt('e', 1, 2)]);
+    await expect(
+      db.transaction(async (c) => {
+        await deleteTwinIn(c, 'w', 'd');
+        throw new Error('twin store failed');
+      }),
+    ).rejects.toThrow();
+    expect(await store.listSeries('w', 'd')).toHaveLength(1);
+    await db.transaction((c) => deleteTwinIn(c, 'w', 'd'));
+    expect(await store.listSeries('w', 'd')).toEqual([]);
+    expect(
+      (await store.queryRaw({ workspace: 'w', twinId: 'd', path: 'v', from: 0, to: 10, limit: 10 })).points,
+    ).toEqual([]);
+    // the store's cached id of the deleted series is noticed by the next commit
+    await store.append([pt('d', 2, 5)]);
+    expect(
+      (await store.queryRaw({ workspace: 'w', twinId: 'd', path: 'v', from: 0, to: 10, limit: 10 })).points,
+    ).toEqual([{ ts: 2, value: 5 }]);
+    expect(await store.listSeries('w', 'e')).toHaveLength(1);
+  });
+
+  it('two stores (two nodes) racing on the same once points store each once', async () => {
+    const other = await PgHistoryStore.open(db);
+    try {
+      const pts = Array.from({ length: 200 }, (_, i) => pt('race', 1000 + i, i, true));
+      await Promise.all([
+        store.append(pts),
+        other.append(pts),
+        store.append(pts.slice(50)),
+        other.append(pts.slice(100)),
+      ]);
+      const page = await store.queryRaw({
+        workspace: 'w',
+        twinId: 'race',
+        path: 'v',
+        from: 0,
+        to: 1e6,
+        limit: 1000,
+      });
+      expect(page.points).toHaveLength(200);
+      const [b] = await store.queryAggregate({
+        workspace: 'w',
+        twinId: 'race',
+        path: 'v',
+        from: 0,
+        to: 60_000 * 10,
+        interval: 60_000 * 10,
+        fns: ['sum'],
+      });
+      expect(b).toEqual({ start: 0, count: 200, sum: (199 * 200) / 2 });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('rejects a forged cursor and a checkpoint key with NUL', async () => {
+    const forged = Buffer.from(JSON.stringify(['1; DROP TABLE x', 1, 'a'])).toString('base64url');
+    await expect(
+      store.queryRaw({ workspace: 'w', twinId: 'x', path: 'v', from: 0, to: 10, limit: 1, cursor: forged }),
+    ).rejects.toMatchObject({ code: 'InvalidContinuationToken' });
+    await expect(
+      store.append([pt('x', 1, 1)], { checkpoint: { key: 'a\u0000b', seq: 1 } }),
+    ).rejects.toMatchObject({
+      code: 'StorageError',
+    });
+    expect(await store.listSeries('w', 'x')).toEqual([]);
+  });
+});
