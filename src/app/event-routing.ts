@@ -19,7 +19,7 @@ import { WebhookSender } from '../adapters/http/webhook-sender.js';
 import { registerRouteMetrics } from '../adapters/metrics/prometheus-route-metrics.js';
 import { MqttRouteSender } from '../adapters/mqtt/mqtt-route-sender.js';
 import { NatsRouteSender } from '../adapters/nats/nats-route-sender.js';
-import type { SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../core/ports/storage.js';
 import type { TwinloopConfig } from './config.js';
 
 export interface EventRouting {
@@ -35,7 +35,7 @@ export interface EventRouting {
 
 export async function createEventRouting(o: {
   config: Readonly<TwinloopConfig['eventRoutes']>;
-  storage: SqliteStorage;
+  storage: Storage;
   metrics: Registry;
   logger: Logger;
   isComponent: (twin: TwinRecord, name: string) => boolean;

@@ -28,7 +28,8 @@ import type { ControlService } from '../core/control/control-service.js';
 import type { JobService } from '../core/jobs/job-service.js';
 import type { FileImportIo } from '../adapters/files/file-import-io.js';
 import type { FolderLock } from '../adapters/sqlite/sqlite-folder-lock.js';
-import type { SqliteStorage } from '../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../core/ports/storage.js';
+import { TwinloopError } from '../core/errors/errors.js';
 import type { BehaviourCatalog } from '../sim/behaviour/behaviour-catalog.js';
 import type { CalibrationService } from '../sim/calibration/calibration-service.js';
 import type { Simulator } from '../sim/device/device-simulator.js';
@@ -65,7 +66,7 @@ export interface Platform {
   readonly token: string | undefined;
   /** Every HTTP route (method and URL pattern), for the edge tests. */
   readonly httpRoutes: readonly { method: string; url: string }[];
-  readonly storage: SqliteStorage;
+  readonly storage: Storage;
   readonly models: ModelService;
   readonly twins: TwinService;
   readonly graph: InMemoryTwinGraph;
@@ -106,6 +107,14 @@ export async function startPlatform(
   options: StartPlatformOptions = {},
 ): Promise<Platform> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'twinloop' } });
+  if (config.role !== 'all') {
+    // The roles' pieces (bus, leases, partition workers, cluster feed) exist; composing them into
+    // api and worker processes is the next step of issue 9 (docs/scaling.md).
+    throw new TwinloopError(
+      'InvalidConfig',
+      `role "${config.role}" is not available in this version yet: run role "all" (one process per store).`,
+    );
+  }
   // One process per data folder: taken before anything is opened or bound, released last.
   const lock = lockDataFolder(config.dataDir);
   try {

@@ -3,6 +3,7 @@
  * MQTT QoS 1 messages as fast as a device can send them; it is killed with SIGKILL mid-stream; after
  * a restart every message that got a PUBACK is in history, and the data folder opens cleanly.
  */
+import type { SqliteStorage } from '../../src/adapters/sqlite/sqlite-storage.js';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, tempDataDir } from '../platform/platform-fixture.js';
@@ -57,7 +58,7 @@ describe('crash safety', () => {
     // Restart in-process on the same folder and read everything back.
     const p = await startTestPlatform(data.dir);
     try {
-      const integrity = p.storage.db.pragma('integrity_check', { simple: true });
+      const integrity = (p.storage as SqliteStorage).db.pragma('integrity_check', { simple: true });
       expect(integrity).toBe('ok');
       const stored = new Set<number>();
       for (const twin of ['pump-1a', 'pump-3a', 'pump-3b']) {

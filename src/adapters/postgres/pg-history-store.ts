@@ -124,6 +124,11 @@ export class PgHistoryStore implements HistoryStore {
     return new PgHistoryStore(db, partitions, options);
   }
 
+  /** Points accepted but not yet committed. */
+  get bufferedPoints(): number {
+    return this.queuedPoints;
+  }
+
   append(points: readonly HistoryPoint[], options: HistoryAppendOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(new TwinloopError('StorageError', 'The history store is closed.'));
     for (let i = 0; i < points.length; i++) {
@@ -231,6 +236,41 @@ export class PgHistoryStore implements HistoryStore {
       lastTs: row.last_ts,
       lastValue: rowValue(row.last_num, row.last_json),
     }));
+  }
+
+  /**
+   * The latest telemetry readings of these twins (the twin store fills loaded twins with them), in
+   * one statement per page of twins.
+   */
+  async latestTelemetry(
+    workspace: string,
+    twinIds: readonly string[],
+  ): Promise<Map<string, Record<string, { value: unknown; time: number }>>> {
+    const out = new Map<string, Record<string, { value: unknown; time: number }>>();
+    if (twinIds.length === 0) return out;
+    const r = await this.db.query<{
+      twin_id: string;
+      path: string;
+      last_ts: number;
+      last_num: number | null;
+      last_json: string | null;
+    }>(
+      `SELECT twin_id, path, last_ts, last_num, last_json FROM history_series
+        WHERE workspace = $1 AND twin_id = ANY($2::text[]) AND kind = 'telemetry' AND last_ts IS NOT NULL`,
+      [workspace, twinIds],
+    );
+    for (const row of r.rows) {
+      let t = out.get(row.twin_id);
+      if (!t) out.set(row.twin_id, (t = {}));
+      // Paths are data: a member named __proto__ must stay a member.
+      Object.defineProperty(t, row.path, {
+        value: { value: rowValue(row.last_num, row.last_json), time: row.last_ts },
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
   }
 
   /**

@@ -4,6 +4,7 @@
  * stores on the same connection. close() commits what is pending and closes the file. `health`
  * says whether writes work now (readiness), from the group commits and a probe write.
  */
+import type { Storage } from '../../core/ports/storage.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite-database.js';
 import type Database from 'better-sqlite3';
@@ -28,7 +29,8 @@ export interface SqliteStorageOptions extends SqliteDatabaseOptions {
   deadLetters?: SqliteDeadLetterStoreOptions;
 }
 
-export interface SqliteStorage {
+export interface SqliteStorage extends Storage {
+  readonly kind: 'sqlite';
   db: Database.Database;
   file: string;
   /** What the integrity check at open did. */
@@ -95,6 +97,8 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
   }
   let closed = false;
   return {
+    kind: 'sqlite',
+    where: database.file,
     db: database.db,
     file: database.file,
     integrity: database.integrity,

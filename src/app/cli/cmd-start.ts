@@ -54,6 +54,10 @@ export function registerStart(program: Command, { run }: CliKit): void {
     .option('--no-shadow', 'no shadow mode')
     .option('--retention-days <n>', 'days of history kept (0 = forever)')
     .option(
+      '--store <url>',
+      'keep state and history in PostgreSQL: postgres://user:password@host:5432/db[?schema=name] (env TWINLOOP_STORE; default: SQLite in the data folder)',
+    )
+    .option(
       '--query-max-visits <n>',
       'twins and relationships one query may visit (env TWINLOOP_QUERY_MAX_VISITS)',
     )

@@ -23,7 +23,7 @@ import { createHttpServer, type HttpServer } from '../../adapters/http/http-serv
 import { liveWsPlugin } from '../../adapters/http/live/live-ws-plugin.js';
 import { simulationsPlugin } from '../../adapters/http/simulations/simulations-plugin.js';
 import { prometheusHttpMetrics } from '../../adapters/metrics/prometheus-http-metrics.js';
-import type { SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../../core/ports/storage.js';
 import type { BehaviourCatalog } from '../../sim/behaviour/behaviour-catalog.js';
 import { homeInfo } from '../banner.js';
 import type { TwinloopConfig } from '../config.js';
@@ -51,7 +51,7 @@ export function startHttp(o: {
   twins: TwinService;
   graph: InMemoryTwinGraph;
   ingest: IngestService;
-  storage: Pick<SqliteStorage, 'history' | 'deadLetters' | 'credentials' | 'health'>;
+  storage: Pick<Storage, 'history' | 'deadLetters' | 'credentials' | 'health'>;
   metrics: Registry;
   control: ControlService;
   hub: LiveHub;

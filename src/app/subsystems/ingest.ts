@@ -11,7 +11,7 @@ import type { EventRouteService } from '../../core/events/event-route-service.js
 import { IngestService } from '../../core/telemetry/ingest-service.js';
 import { IngestStats } from '../../core/telemetry/ingest-stats.js';
 import { TwinService } from '../../core/twins/twin-service.js';
-import type { SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../../core/ports/storage.js';
 import type { TwinloopConfig } from '../config.js';
 import type { Subsystem } from './subsystem.js';
 
@@ -27,7 +27,7 @@ export function startIngest(o: {
   workspace: string;
   models: ModelService;
   graph: InMemoryTwinGraph;
-  storage: Pick<SqliteStorage, 'twins' | 'history' | 'deadLetters'>;
+  storage: Pick<Storage, 'twins' | 'history' | 'deadLetters'>;
   live: LiveEventBus;
   journal: EventRouteService;
 }): IngestSubsystem {

@@ -13,7 +13,7 @@ import { serviceDeleteTarget, serviceImportTarget } from '../../core/jobs/servic
 import type { ModelService } from '../../core/models/model-service.js';
 import type { TwinService } from '../../core/twins/twin-service.js';
 import { FileImportIo } from '../../adapters/files/file-import-io.js';
-import type { SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../../core/ports/storage.js';
 import type { TwinloopConfig } from '../config.js';
 import type { Subsystem } from './subsystem.js';
 
@@ -28,7 +28,7 @@ export interface JobsSubsystem extends Subsystem {
 export function createJobs(o: {
   config: Readonly<Pick<TwinloopConfig, 'dataDir' | 'jobs'>>;
   logger: Logger;
-  storage: Pick<SqliteStorage, 'twins' | 'jobs'>;
+  storage: Pick<Storage, 'twins' | 'jobs'>;
   models: ModelService;
   twins: TwinService;
   graph: InMemoryTwinGraph;

@@ -3,14 +3,14 @@
  * size, by default), pruned once at start and every hour after.
  */
 import type { Logger } from 'pino';
-import type { SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../../core/ports/storage.js';
 import type { TwinloopConfig } from '../config.js';
 import { subsystem, type Subsystem } from './subsystem.js';
 
 export function startRetention(o: {
   config: Readonly<Pick<TwinloopConfig, 'history' | 'deadLetters'>>;
   logger: Logger;
-  storage: Pick<SqliteStorage, 'history' | 'deadLetters'>;
+  storage: Pick<Storage, 'history' | 'deadLetters'>;
 }): Promise<Subsystem> {
   const { config, logger, storage } = o;
   return subsystem(logger, async (closers) => {

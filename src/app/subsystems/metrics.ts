@@ -7,7 +7,7 @@ import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js
 import type { LiveHub } from '../../core/live/live-hub.js';
 import type { IngestStats } from '../../core/telemetry/ingest-stats.js';
 import { registerPlatformMetrics } from '../../adapters/metrics/prometheus-platform-metrics.js';
-import type { SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../../core/ports/storage.js';
 
 export function createMetricsRegistry(): Registry {
   return new Registry();
@@ -20,7 +20,7 @@ export function registerMetrics(
     hub: LiveHub;
     graph: InMemoryTwinGraph;
     brokerClients: () => number;
-    storage: Pick<SqliteStorage, 'history'>;
+    storage: Pick<Storage, 'history'>;
   },
 ): void {
   registerPlatformMetrics(metrics, {
@@ -29,6 +29,6 @@ export function registerMetrics(
     twins: () => o.graph.twinCount,
     relationships: () => o.graph.relationshipCount,
     mqttClients: o.brokerClients,
-    historyBuffered: () => o.storage.history.bufferedPoints,
+    historyBuffered: () => o.storage.history.bufferedPoints ?? 0,
   });
 }

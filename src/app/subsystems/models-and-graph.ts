@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import { ModelRegistry } from '../../core/models/model-registry.js';
 import { ModelService } from '../../core/models/model-service.js';
-import type { SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../../core/ports/storage.js';
 import type { Subsystem } from './subsystem.js';
 
 export interface ModelsAndGraph extends Subsystem {
@@ -19,7 +19,7 @@ export interface ModelsAndGraph extends Subsystem {
 
 export async function loadModelsAndGraph(o: {
   workspace: string;
-  storage: Pick<SqliteStorage, 'models' | 'twins' | 'file'>;
+  storage: Pick<Storage, 'models' | 'twins' | 'where'>;
   logger: Logger;
 }): Promise<ModelsAndGraph> {
   const { workspace, storage, logger } = o;
@@ -45,7 +45,7 @@ export async function loadModelsAndGraph(o: {
     }
   }
   logger.info(
-    { models: modelCount, twins: twinCount, relationships: relCount, file: storage.file },
+    { models: modelCount, twins: twinCount, relationships: relCount, store: storage.where },
     'storage opened',
   );
   return {

@@ -11,7 +11,7 @@ import type { IngestService } from '../../core/telemetry/ingest-service.js';
 import { AedesBroker } from '../../adapters/mqtt/aedes-broker.js';
 import { ensureMqttClientId } from '../../adapters/mqtt/mqtt-client-id.js';
 import { MqttClientIngest } from '../../adapters/mqtt/mqtt-client-ingest.js';
-import type { SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../../core/ports/storage.js';
 import type { TwinloopConfig } from '../config.js';
 import type { Security } from './security.js';
 import { bindWithFallback, subsystem, type Subsystem } from './subsystem.js';
@@ -32,7 +32,7 @@ export function startMqtt(o: {
   config: Readonly<Pick<TwinloopConfig, 'mqtt' | 'host' | 'dataDir'>>;
   logger: Logger;
   security: Pick<Security, 'tls' | 'token'>;
-  storage: Pick<SqliteStorage, 'credentials'>;
+  storage: Pick<Storage, 'credentials'>;
   ingest: IngestService;
   live: LiveEventBus;
 }): Promise<MqttSubsystem> {

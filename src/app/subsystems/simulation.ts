@@ -14,7 +14,7 @@ import type { LiveEventBus } from '../../core/live/live-events.js';
 import type { ModelService } from '../../core/models/model-service.js';
 import type { IngestService } from '../../core/telemetry/ingest-service.js';
 import { startMqttSimulator } from '../../adapters/mqtt/mqtt-simulator-publisher.js';
-import type { SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../../core/ports/storage.js';
 import type { BehaviourCatalog } from '../../sim/behaviour/behaviour-catalog.js';
 import { CalibrationService, historyFromStore } from '../../sim/calibration/calibration-service.js';
 import type { Simulator } from '../../sim/device/device-simulator.js';
@@ -41,7 +41,7 @@ export function startSimulationServices(o: {
   config: Readonly<Pick<TwinloopConfig, 'whatIf'>>;
   logger: Logger;
   workspace: string;
-  storage: Pick<SqliteStorage, 'behaviour' | 'history'>;
+  storage: Pick<Storage, 'behaviour' | 'history'>;
   graph: InMemoryTwinGraph;
   models: ModelService;
   live: LiveEventBus;

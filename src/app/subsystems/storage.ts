@@ -1,5 +1,6 @@
 /**
- * Storage: the SQLite database of the data folder (models, twins, history, dead letters, credentials,
+ * Storage: with `storage.url`, a PostgreSQL database (shared by a cluster; migrated at open);
+ * otherwise the SQLite database of the data folder (models, twins, history, dead letters, credentials,
  * jobs, event routes, behaviour parameters), its commits timed into the metrics registry from the
  * start, and its background integrity check when the database is too big to check before starting.
  * Closing flushes and closes the database.
@@ -7,23 +8,44 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createCommitMetrics } from '../../adapters/metrics/prometheus-platform-metrics.js';
-import { openSqliteStorage, type SqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import { openPgStorage } from '../../adapters/postgres/pg-storage.js';
+import { openSqliteStorage } from '../../adapters/sqlite/sqlite-storage.js';
+import type { Storage } from '../../core/ports/storage.js';
 import type { TwinloopConfig } from '../config.js';
 import { readPilotRecord } from '../runtime-files.js';
 import { subsystem, type Subsystem } from './subsystem.js';
 
 export interface StorageSubsystem extends Subsystem {
-  storage: SqliteStorage;
+  storage: Storage;
 }
 
 export function startStorage(o: {
-  config: Readonly<Pick<TwinloopConfig, 'dataDir' | 'history' | 'storage' | 'deadLetters'>>;
+  config: Readonly<Pick<TwinloopConfig, 'dataDir' | 'history' | 'storage' | 'deadLetters' | 'role'>>;
   logger: Logger;
   metrics: Registry;
 }): Promise<StorageSubsystem> {
   const { config, logger } = o;
-  return subsystem(logger, (closers) => {
+  return subsystem(logger, async (closers) => {
     const recorders = createCommitMetrics(o.metrics);
+    if (config.storage.url) {
+      const pg = await openPgStorage({
+        url: config.storage.url,
+        poolSize: config.storage.poolSize,
+        applicationName: `twinloop-${config.role}-${process.pid}`,
+        history: {
+          partition: config.storage.partition,
+          onCommit: (info) => recorders.observeHistoryCommit(info),
+        },
+        deadLetters: {
+          maxPayloadBytes: config.deadLetters.maxPayloadBytes,
+          maxBytes: config.deadLetters.maxMB * 1024 * 1024,
+        },
+        onIdleError: (err) => logger.warn({ err: err.message }, 'PostgreSQL dropped an idle connection'),
+      });
+      closers.push(() => pg.close());
+      logger.info({ store: pg.where, schema: pg.db.schema }, 'storage: PostgreSQL');
+      return { storage: pg };
+    }
     const storage = openSqliteStorage({
       dataDir: config.dataDir,
       synchronous: config.history.synchronous,

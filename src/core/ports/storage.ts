@@ -1,0 +1,46 @@
+/**
+ * The storage a Twinloop process runs on, as one object: every store port, the readiness of writes,
+ * and close. Two adapters build it: the embedded SQLite database of a data folder
+ * (adapters/sqlite/sqlite-storage.ts, the default) and a PostgreSQL database shared by a cluster
+ * (adapters/postgres/pg-storage.ts). The composition root picks one from `storage.url` and the rest
+ * of the system sees only this.
+ */
+import type { BehaviourParameterStore } from './behaviour-parameter-store.js';
+import type { DeviceCredentialStore } from './device-credential-store.js';
+import type { EventOutbox, EventRouteStore, OutboxWriter } from './event-routing.js';
+import type { JobStore } from './job-store.js';
+import type { DeadLetterStore, HistoryStore, ModelStore, TwinStore } from './storage-ports.js';
+
+/** Whether writes work now (readiness): ready, or why not and since when. */
+export interface StorageHealthState {
+  ready: boolean;
+  reason?: string;
+  since?: number;
+}
+
+export interface Storage {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where the data is, for logs and the banner: a file path, or host:port/database (never a password). */
+  readonly where: string;
+  models: ModelStore;
+  twins: TwinStore;
+  history: HistoryStore & {
+    /** Points accepted but not yet committed (a gauge). */
+    readonly bufferedPoints?: number;
+  };
+  deadLetters: DeadLetterStore;
+  behaviour: BehaviourParameterStore;
+  credentials: DeviceCredentialStore;
+  jobs: JobStore;
+  /** Event routes: the outbox (written in the twin and history commits) and its dead letters. */
+  outbox: EventOutbox &
+    OutboxWriter & {
+      /** Told after a history commit inserted staged rows (wakes the delivery). */
+      onStagedFlushed: (() => void) | undefined;
+    };
+  eventRoutes: EventRouteStore;
+  /** Whether writes work now; answers at once (probes in the background). */
+  health: { check(): StorageHealthState };
+  /** Commits what is pending and closes. */
+  close(): Promise<void>;
+}
