@@ -10,7 +10,7 @@ import {
   PG_DEVICE_CREDENTIAL_MIGRATIONS,
   PgDeviceCredentialStore,
 } from '../postgres/pg-device-credential-store.js';
-import { pgStoreFixture, type PgStoreFixture } from '../postgres/pg-store-fixture.js';
+import { pgStoreFixture, type PgStoreFixture } from '../postgres/pg-store-test-fixture.js';
 import { AedesBroker } from './aedes-broker.js';
 import { createIngestStack, type IngestStack } from './mqtt-test-fixture.js';
 

@@ -5,7 +5,7 @@ import {
   PG_BEHAVIOUR_PARAMETER_MIGRATIONS,
   PgBehaviourParameterStore,
 } from './pg-behaviour-parameter-store.js';
-import { pgStoreFixture } from './pg-store-fixture.js';
+import { pgStoreFixture } from './pg-store-test-fixture.js';
 
 const open = () =>
   pgStoreFixture([PG_BEHAVIOUR_PARAMETER_MIGRATIONS], (db) => new PgBehaviourParameterStore(db));

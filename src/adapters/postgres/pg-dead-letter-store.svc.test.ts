@@ -7,7 +7,7 @@ import {
   PgDeadLetterStore,
   type PgDeadLetterStoreOptions,
 } from './pg-dead-letter-store.js';
-import { pgStoreFixture, type PgStoreFixture } from './pg-store-fixture.js';
+import { pgStoreFixture, type PgStoreFixture } from './pg-store-test-fixture.js';
 
 const open = (options: PgDeadLetterStoreOptions = {}) =>
   pgStoreFixture([PG_DEAD_LETTER_MIGRATIONS], (db) => new PgDeadLetterStore(db, options));

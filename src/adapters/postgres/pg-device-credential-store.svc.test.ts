@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeDeviceCredentialStoreContract } from '../../core/ports/device-credential-store.contract.js';
 import { PG_DEVICE_CREDENTIAL_MIGRATIONS, PgDeviceCredentialStore } from './pg-device-credential-store.js';
-import { pgStoreFixture } from './pg-store-fixture.js';
+import { pgStoreFixture } from './pg-store-test-fixture.js';
 
 const open = () => pgStoreFixture([PG_DEVICE_CREDENTIAL_MIGRATIONS], (db) => new PgDeviceCredentialStore(db));
 
