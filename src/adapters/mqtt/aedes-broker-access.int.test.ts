@@ -226,7 +226,7 @@ describe('AedesBroker principals', () => {
     expect(await granted(dev, ['twins/pump-1/commands/+', 'twins/pump-1/desired', '#'])).toEqual([1, 1, 128]);
     for (let i = 0; i < 20; i++)
       await dev.publishAsync('twins/pump-1/telemetry', `{"$ts":${1000 + i},"temperature":${i}}`, { qos: 1 });
-    expect(raw('pump-1')).toHaveLength(20);
+    expect(await raw('pump-1')).toHaveLength(20);
     expect(verifies).toBe(1);
   });
 
