@@ -461,6 +461,7 @@ export async function migrateStore(
 
   // ---- history: series by series, pages ascending, appended in large batches (one in flight)
   const historyStarted = Date.now();
+  tell('historyPoints', 0); // starts the clock of the rate and time left
   for (const ws of workspaces) {
     const series = await source.history.listSeries(ws);
     let buffer: HistoryPoint[] = [];

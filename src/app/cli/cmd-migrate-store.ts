@@ -79,7 +79,7 @@ export function progressRenderer(
         line(historyLine(p));
         return;
       }
-      if (p.done >= p.total && !announced.has(p.kind) && p.kind !== 'historySeries') {
+      if (p.total > 0 && p.done >= p.total && !announced.has(p.kind) && p.kind !== 'historySeries') {
         announced.add(p.kind);
         if (drawn) out.write('\n');
         drawn = false;
