@@ -273,6 +273,36 @@ describe('twinloop migrate-store', () => {
       POINTS - 2,
       POINTS - 3,
     ]);
+    // A device resending a reading with its source time after the move: stored once still.
+    const before = await platform.storage.history.queryRaw({
+      workspace: 'default',
+      twinId: pump,
+      path: 'migrated',
+      from: T0,
+      to: T0 + 1,
+      limit: 10,
+    });
+    await platform.storage.history.append([
+      {
+        workspace: 'default',
+        twinId: pump,
+        path: 'migrated',
+        kind: 'telemetry',
+        ts: T0,
+        value: 42,
+        once: true,
+      },
+    ]);
+    const after = await platform.storage.history.queryRaw({
+      workspace: 'default',
+      twinId: pump,
+      path: 'migrated',
+      from: T0,
+      to: T0 + 1,
+      limit: 10,
+    });
+    expect(after.points).toEqual(before.points);
+    expect(after.points).toEqual([{ ts: T0, value: 0 }]);
     const dev = await mqtt.connectAsync(platform.runtime.mqttUrl, {
       reconnectPeriod: 0,
       clientId: pump,
