@@ -239,12 +239,17 @@ export async function nonEmptyKinds(
   return MIGRATION_KINDS.filter((k) => found.has(k)).map((k) => KIND_LABELS[k]);
 }
 
+const PARTIAL =
+  'The target now holds part of the copy: drop its schema (or pick another with ?schema=) before the next try; the source is unchanged.';
+
 /** Wraps a failure with what was being copied, keeping its catalogue code. */
 function during(what: string, e: unknown): never {
   if (e instanceof TwinloopError) {
-    throw new TwinloopError(e.code, `While copying ${what}: ${e.message}`, { cause: e });
+    throw new TwinloopError(e.code, `While copying ${what}: ${e.message} ${PARTIAL}`, { cause: e });
   }
-  throw new TwinloopError('StorageError', `While copying ${what}: ${(e as Error).message}`, { cause: e });
+  throw new TwinloopError('StorageError', `While copying ${what}: ${(e as Error).message} ${PARTIAL}`, {
+    cause: e,
+  });
 }
 
 /**

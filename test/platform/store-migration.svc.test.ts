@@ -12,7 +12,9 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchema, freshSchemaName, pgTestUrl } from '../../src/adapters/postgres/pg-test-fixture.js';
 import { openSqliteStorage } from '../../src/adapters/sqlite/sqlite-storage.js';
+import { openPgStorage } from '../../src/adapters/postgres/pg-storage.js';
 import { migrateStoreCommand } from '../../src/app/cli/cmd-migrate-store.js';
+import { migrateStore } from '../../src/app/store-migration.js';
 import { lockDataFolder } from '../../src/app/data-folder-lock.js';
 import type { Platform } from '../../src/app/platform.js';
 import type { HistoryPoint } from '../../src/core/ports/storage-ports.js';
@@ -321,4 +323,85 @@ describe('twinloop migrate-store', () => {
       }),
     ).rejects.toThrow();
   }, 60_000);
+});
+
+describe('migrate-store and NUL characters (PostgreSQL text cannot hold U+0000)', () => {
+  const twin = (id: string, contents: Record<string, unknown>) => ({
+    id,
+    modelId: 'dtmi:x:A;1',
+    workspace: 'default',
+    etag: 'e',
+    lastUpdateTime: 1,
+    contents,
+    propertyTimes: {},
+    telemetry: {},
+  });
+
+  async function move(fill: (s: ReturnType<typeof openSqliteStorage>) => Promise<void>) {
+    const dir = tempDataDir('twinloop-migrate-nul-');
+    const sch = freshSchemaName();
+    const source = openSqliteStorage({ dataDir: dir.dir });
+    const target = await openPgStorage({ url: pgTestUrl(), schema: sch, poolSize: 2 });
+    await fill(source);
+    return {
+      source,
+      target,
+      async done() {
+        await target.close();
+        await source.close();
+        await dropSchema(sch);
+        dir.cleanup();
+      },
+    };
+  }
+
+  it('values keep their NULs (json), dead-letter text gets U+FFFD, counts equal', async () => {
+    const m = await move(async (s) => {
+      await s.twins.commit([
+        { ops: [{ op: 'putTwin', twin: twin('t1', { a: 'x\u0000y' }), expectEtag: null }] },
+      ]);
+      await s.history.append([
+        { workspace: 'default', twinId: 't1', path: 'p', kind: 'telemetry', ts: 1, value: 'x\u0000y' },
+        { workspace: 'default', twinId: 't1', path: 'q', kind: 'telemetry', ts: 1, value: { 'k\u0000': 1 } },
+      ]);
+      await s.deadLetters.add([
+        {
+          workspace: 'default',
+          time: 1,
+          source: 'mqtt',
+          payload: Buffer.from([0]),
+          code: 'X',
+          reason: 'a\u0000b',
+        },
+      ]);
+    });
+    try {
+      const report = await migrateStore(m.source, m.target);
+      expect(report.ok).toBe(true);
+      for await (const t of m.target.twins.loadTwins('default'))
+        expect(t.contents).toEqual({ a: 'x\u0000y' });
+      const raw = (path: string) =>
+        m.target.history.queryRaw({ workspace: 'default', twinId: 't1', path, from: 0, to: 10, limit: 10 });
+      expect((await raw('p')).points).toEqual([{ ts: 1, value: 'x\u0000y' }]);
+      expect((await raw('q')).points).toEqual([{ ts: 1, value: { 'k\u0000': 1 } }]);
+      const [letter] = await m.target.deadLetters.list({ workspace: 'default', limit: 1 });
+      expect(letter).toMatchObject({ reason: 'a\uFFFDb', payload: Buffer.from([0]) });
+    } finally {
+      await m.done();
+    }
+  });
+
+  it('a NUL in a twin id stops the copy with InvalidArgument naming it and what to do', async () => {
+    const m = await move(async (s) => {
+      await s.twins.commit([{ ops: [{ op: 'putTwin', twin: twin('t\u0000', {}), expectEtag: null }] }]);
+    });
+    try {
+      await expect(migrateStore(m.source, m.target)).rejects.toMatchObject({
+        code: 'InvalidArgument',
+        message: expect.stringMatching(/While copying twins.*NUL.*drop its schema/),
+      });
+    } finally {
+      await m.done();
+    }
+  });
 });
