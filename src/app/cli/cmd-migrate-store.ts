@@ -159,10 +159,12 @@ export interface MigrateStoreCommandOptions {
  *   PostgreSQL URL), StorageError (the target cannot be reached), Conflict (the target is not empty)
  */
 export async function migrateStoreCommand(o: MigrateStoreCommandOptions): Promise<number> {
+  // The URL as shown: never the user and password.
+  const masked = o.to.replace(/\/\/[^@/]*@/, '//…@');
   if (!/^postgres(ql)?:\/\//i.test(o.to)) {
     throw new TwinloopError(
       'BadRequest',
-      `--to must be a PostgreSQL URL (postgres://user:password@host:5432/db[?schema=name]), got "${o.to.replace(/\/\/[^@/]*@/, '//…@')}".`,
+      `--to must be a PostgreSQL URL (postgres://user:password@host:5432/db[?schema=name]), got "${masked}".`,
     );
   }
   if (o.historyBatch !== undefined && (!Number.isSafeInteger(o.historyBatch) || o.historyBatch < 1)) {
@@ -191,7 +193,7 @@ export async function migrateStoreCommand(o: MigrateStoreCommandOptions): Promis
         connectTimeoutMs: 10_000,
       });
       try {
-        o.stderr.write(`Copying ${source.where} to ${target.where}\n`);
+        o.stderr.write(`Copying ${source.where} to ${masked}\n`);
         const progress = progressRenderer(o.stderr);
         const report = await migrateStore(source, target, {
           ...(o.workspaces ? { workspaces: o.workspaces } : {}),
@@ -213,7 +215,7 @@ export async function migrateStoreCommand(o: MigrateStoreCommandOptions): Promis
           return 1;
         }
         o.stderr.write(
-          `Every count matches. Start Twinloop on the new store with: twinloop start --store '${o.to.replace(/\/\/[^@/]*@/, '//…@')}'\n`,
+          `Every count matches. Start Twinloop on the new store with: twinloop start --data '${o.from}' --store '${masked}'\n`,
         );
         return 0;
       } finally {
