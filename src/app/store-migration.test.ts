@@ -133,4 +133,50 @@ describe('migrateStore (SQLite → SQLite)', () => {
     const bad = report.rows.filter((r) => !r.equal);
     expect(bad).toEqual([{ kind: 'historyPoints', source: 103, target: 102, equal: false }]);
   });
+
+  it('streams history: pages no larger than a batch, appends under two batches, one in flight', async () => {
+    const src = open();
+    const dst = open();
+    await seedStore(src.storage, 3000);
+    const h = dst.storage.history;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const sizes: number[] = [];
+    const limits: number[] = [];
+    const target = {
+      ...dst.storage,
+      history: {
+        append: async (points: Parameters<typeof h.append>[0]) => {
+          sizes.push(points.length);
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+          await new Promise((r) => setTimeout(r, 5));
+          try {
+            await h.append(points);
+          } finally {
+            inFlight--;
+          }
+        },
+        queryAggregate: h.queryAggregate.bind(h),
+        listSeries: h.listSeries.bind(h),
+      },
+    } as typeof dst.storage;
+    const s = src.storage.history;
+    const source = {
+      ...src.storage,
+      history: {
+        queryRaw: (q: Parameters<typeof s.queryRaw>[0]) => {
+          limits.push(q.limit);
+          return s.queryRaw(q);
+        },
+        queryAggregate: s.queryAggregate.bind(s),
+        listSeries: s.listSeries.bind(s),
+      },
+    } as typeof src.storage;
+    const report = await migrateStore(source, target, { historyBatch: 700 });
+    expect(report.ok).toBe(true);
+    expect(Math.max(...limits)).toBe(700);
+    expect(Math.max(...sizes)).toBeLessThan(1400);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(6003);
+    expect(maxInFlight).toBe(1);
+  });
 });
