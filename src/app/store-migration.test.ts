@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempStorage } from '../adapters/sqlite/sqlite-test-fixture.js';
-import { countStore, migrateStore, nonEmptyKinds, type MigrationProgress } from './store-migration.js';
+import { countStore, nonEmptyKinds } from './store-counts.js';
+import { migrateStore, type MigrationProgress } from './store-migration.js';
 import { EVIL_ID, seedStore } from './store-migration-test-fixture.js';
 
 // SQLite to SQLite: the orchestration sees only the Storage ports, so this proves the copy without a server.

@@ -11,12 +11,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { CliKit } from './cli-kit.js';
-import {
-  KIND_LABELS,
-  type CountCheckRow,
-  type MigrationKind,
-  type MigrationProgress,
-} from '../store-migration.js';
+import { KIND_LABELS, type MigrationKind } from '../store-counts.js';
+import type { CountCheckRow, MigrationProgress } from '../store-migration.js';
 
 /** Where progress is written: a terminal gets a redrawn bar, anything else plain lines. */
 export interface ProgressSink {
