@@ -6,12 +6,14 @@
  * lookups by such a key find nothing.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { TwinloopError } from '../../core/errors/errors.js';
 import type {
   DeviceCredential,
+  DeviceCredentialRecord,
   DeviceCredentialStore,
   IssuedDeviceCredential,
 } from '../../core/ports/device-credential-store.js';
-import { parseDeviceToken } from '../../core/ports/device-credential-store.js';
+import { checkCredentialRecords, parseDeviceToken } from '../../core/ports/device-credential-store.js';
 import type { PgComponentMigrations, PgDatabase } from './pg-database.js';
 import { anyNul, refuseNul } from './pg-text.js';
 
@@ -140,5 +142,42 @@ export class PgDeviceCredentialStore implements DeviceCredentialStore {
       twinId,
     ]);
     return r.rowCount ?? 0;
+  }
+
+  async exportCredentials(workspace: string): Promise<DeviceCredentialRecord[]> {
+    if (anyNul(workspace)) return [];
+    const r = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM device_credentials WHERE workspace = $1 ORDER BY seq`,
+      [workspace],
+    );
+    return r.rows.map((row) => ({ ...toCredential(row), digest: Buffer.from(row.digest) }));
+  }
+
+  async importCredentials(records: readonly DeviceCredentialRecord[]): Promise<void> {
+    checkCredentialRecords(records);
+    for (const r of records) {
+      refuseNul('a device credential', { workspace: r.workspace, twinId: r.twinId, label: r.label });
+    }
+    if (records.length === 0) return;
+    await this.db.transaction(async (c) => {
+      const ids = records.map((r) => r.id);
+      const taken = await c.query<{ id: string }>(
+        'SELECT id FROM device_credentials WHERE id = ANY($1::text[]) LIMIT 1',
+        [ids],
+      );
+      if (taken.rows[0]) {
+        throw new TwinloopError(
+          'Conflict',
+          `A device credential with id ${taken.rows[0].id} is already stored.`,
+        );
+      }
+      // One row at a time keeps seq (the list order) in the given order.
+      for (const r of records) {
+        await c.query(
+          'INSERT INTO device_credentials (id, workspace, twin_id, label, created_at, digest) VALUES ($1, $2, $3, $4, $5, $6)',
+          [r.id, r.workspace, r.twinId, r.label ?? null, r.createdAt, r.digest],
+        );
+      }
+    });
   }
 }

@@ -5,12 +5,14 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { TwinloopError } from '../../core/errors/errors.js';
 import type {
   DeviceCredential,
+  DeviceCredentialRecord,
   DeviceCredentialStore,
   IssuedDeviceCredential,
 } from '../../core/ports/device-credential-store.js';
-import { parseDeviceToken } from '../../core/ports/device-credential-store.js';
+import { checkCredentialRecords, parseDeviceToken } from '../../core/ports/device-credential-store.js';
 import { storageError } from './sqlite-database.js';
 
 interface Row {
@@ -38,6 +40,7 @@ function digest(secret: string): Buffer {
 }
 
 export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
+  private readonly db: Database.Database;
   private readonly stmt: {
     insert: Database.Statement<[string, string, string, string | null, number, Buffer]>;
     byId: Database.Statement<[string], Row>;
@@ -48,6 +51,7 @@ export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
   };
 
   constructor(db: Database.Database) {
+    this.db = db;
     this.stmt = {
       insert: db.prepare(
         'INSERT INTO device_credentials (id, workspace, twin_id, label, created_at, digest) VALUES (?, ?, ?, ?, ?, ?)',
@@ -128,6 +132,41 @@ export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
       return this.stmt.revokeTwin.run(workspace, twinId).changes;
     } catch (e) {
       throw storageError('Cannot revoke device credentials', e);
+    }
+  }
+
+  async exportCredentials(workspace: string): Promise<DeviceCredentialRecord[]> {
+    try {
+      return this.stmt.list
+        .all(workspace)
+        .map((r) => ({ ...toCredential(r), digest: Buffer.from(r.digest) }));
+    } catch (e) {
+      throw storageError('Cannot read device credentials', e);
+    }
+  }
+
+  async importCredentials(records: readonly DeviceCredentialRecord[]): Promise<void> {
+    checkCredentialRecords(records);
+    const insertAll = this.db.transaction((rs: readonly DeviceCredentialRecord[]) => {
+      for (const r of rs) {
+        if (this.stmt.byId.get(r.id)) {
+          throw new TwinloopError('Conflict', `A device credential with id ${r.id} is already stored.`);
+        }
+        this.stmt.insert.run(
+          r.id,
+          r.workspace,
+          r.twinId,
+          r.label ?? null,
+          r.createdAt,
+          Buffer.from(r.digest),
+        );
+      }
+    });
+    try {
+      insertAll(records);
+    } catch (e) {
+      if (e instanceof TwinloopError) throw e;
+      throw storageError('Cannot store device credentials', e);
     }
   }
 }

@@ -22,6 +22,7 @@ import { registerStatus } from './cmd-status.js';
 import { registerDevices } from './cmd-devices.js';
 import { registerJobs } from './cmd-jobs.js';
 import { registerRoutes } from './cmd-routes.js';
+import { registerMigrateStore } from './cmd-migrate-store.js';
 
 const program = new Command();
 program
@@ -70,6 +71,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerStatus,
   registerDevices,
   registerJobs,
+  registerMigrateStore,
 ];
 const kit: CliKit = { run };
 for (const register of COMMANDS) register(program, kit);

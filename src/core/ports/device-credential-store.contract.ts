@@ -90,6 +90,43 @@ export function describeDeviceCredentialStoreContract(
       expect(await store.verify(b.token)).toEqual(b.credential); // the table is still there
     });
 
+    it('exports credentials with their digests and imports them elsewhere: old tokens still verify', async () => {
+      const evil = "'; DROP TABLE device_credentials; --";
+      const a = await store.create({ workspace: evil, twinId: '__proto__', label: 'gateway \u{1F600}' });
+      const b = await store.create({ workspace: evil, twinId: 'pump-2' });
+      const other = await store.create({ workspace: 'other', twinId: 'x' });
+      const exported = await store.exportCredentials(evil);
+      expect(exported.map((r) => r.id)).toEqual([a.credential.id, b.credential.id]);
+      expect(exported[0]).toMatchObject(a.credential);
+      expect(exported[0]!.digest).toHaveLength(32);
+      expect(await fx.dump()).not.toContain(parseDeviceToken(a.token)!.secret);
+      // Gone from the store, then brought back from the export: the device's token works again.
+      expect(await store.revokeTwin(evil, '__proto__')).toBe(1);
+      expect(await store.revokeTwin(evil, 'pump-2')).toBe(1);
+      expect(await store.verify(a.token)).toBeUndefined();
+      await store.importCredentials(exported);
+      expect(await store.verify(a.token)).toEqual(a.credential);
+      expect(await store.verify(b.token)).toEqual(b.credential);
+      expect(await store.list(evil)).toEqual([a.credential, b.credential]);
+      expect(await store.verify(other.token)).toEqual(other.credential);
+      await store.importCredentials([]);
+    });
+
+    it('an import is all or nothing: a taken id is a Conflict, a bad digest a BadRequest', async () => {
+      const a = await store.create({ workspace: 'w', twinId: 't' });
+      const [rec] = await store.exportCredentials('w');
+      const fresh = { ...rec!, id: 'dc_00000000000000aa', twinId: 't2' };
+      await expect(store.importCredentials([fresh, rec!])).rejects.toMatchObject({ code: 'Conflict' });
+      expect((await store.list('w')).map((c) => c.id)).toEqual([a.credential.id]);
+      await expect(store.importCredentials([{ ...fresh, digest: Buffer.alloc(31) }])).rejects.toMatchObject({
+        code: 'BadRequest',
+      });
+      await expect(store.importCredentials([{ ...fresh, id: "x'; --" }])).rejects.toMatchObject({
+        code: 'BadRequest',
+      });
+      expect(await store.list('w', 't2')).toEqual([]);
+    });
+
     it('a NUL byte in a twin id or label is kept or refused with a catalogue error, never a crash', async () => {
       for (const input of [
         { workspace: 'w', twinId: 'a\u0000b' },

@@ -5,6 +5,8 @@
  * its SHA-256 digest (the token is 32 random bytes: a fast hash is enough for high-entropy secrets).
  */
 
+import { TwinloopError } from '../errors/errors.js';
+
 /** A credential as listed: never the token. */
 export interface DeviceCredential {
   /** Public id (`dc_` + 16 hex digits): names the credential in lists, logs and revoke calls. */
@@ -24,6 +26,15 @@ export interface IssuedDeviceCredential {
   token: string;
 }
 
+/**
+ * A credential with the digest of its secret, to move it to another store (`twinloop migrate-store`):
+ * the token the device holds keeps working because the digest is copied, never recomputed.
+ */
+export interface DeviceCredentialRecord extends DeviceCredential {
+  /** SHA-256 of the token's secret, 32 bytes. */
+  digest: Buffer;
+}
+
 /** Every method is asynchronous (a store may be remote); failures reject with StorageError. */
 export interface DeviceCredentialStore {
   /** Creates a credential for the twin with a fresh random token. @throws StorageError */
@@ -39,6 +50,14 @@ export interface DeviceCredentialStore {
   revoke(workspace: string, id: string): Promise<boolean>;
   /** Revokes every credential of a twin (the twin was deleted); returns how many. @throws StorageError */
   revokeTwin(workspace: string, twinId: string): Promise<number>;
+  /** Every credential of a workspace with its digest, oldest first (for moving a store). @throws StorageError */
+  exportCredentials(workspace: string): Promise<DeviceCredentialRecord[]>;
+  /**
+   * Inserts exported credentials as they are (id, creation time and digest kept), all or nothing, in
+   * the given order. @throws Conflict (nothing written) when an id is already stored; BadRequest when a
+   * digest is not 32 bytes or a field cannot be stored; StorageError
+   */
+  importCredentials(records: readonly DeviceCredentialRecord[]): Promise<void>;
 }
 
 const TOKEN = /^tldc_(dc_[0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -47,4 +66,22 @@ const TOKEN = /^tldc_(dc_[0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 export function parseDeviceToken(token: string): { id: string; secret: string } | undefined {
   const m = TOKEN.exec(token);
   return m ? { id: m[1]!, secret: m[2]! } : undefined;
+}
+
+/** Refuses records that could not verify a token after the move. @throws BadRequest */
+export function checkCredentialRecords(records: readonly DeviceCredentialRecord[]): void {
+  records.forEach((r, i) => {
+    if (!/^dc_[0-9a-f]{16}$/.test(String(r.id)))
+      throw new TwinloopError(
+        'BadRequest',
+        `Credential ${i}: the id ${JSON.stringify(r.id)} is not a credential id.`,
+      );
+    if (!Buffer.isBuffer(r.digest) || r.digest.length !== 32)
+      throw new TwinloopError('BadRequest', `Credential ${r.id}: the digest must be 32 bytes.`);
+    if (typeof r.workspace !== 'string' || typeof r.twinId !== 'string' || !Number.isSafeInteger(r.createdAt))
+      throw new TwinloopError(
+        'BadRequest',
+        `Credential ${r.id}: workspace, twinId and createdAt are required.`,
+      );
+  });
 }
