@@ -9,6 +9,7 @@ import { TwinloopError } from '../../core/errors/errors.js';
 import type { HistoryPoint } from '../../core/ports/storage-ports.js';
 import { hostPort, startTcpProxy, viaProxy, type TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { openPgDatabase, type PgDatabase } from './pg-database.js';
+import { PG_DEAD_LETTER_MIGRATIONS, PgDeadLetterStore } from './pg-dead-letter-store.js';
 import {
   PG_HISTORY_MIGRATIONS,
   PgHistoryStore,
@@ -190,5 +191,45 @@ describe('PostgreSQL history while the server is unreachable', () => {
     await f.store.close();
     await expect(waiting).rejects.toMatchObject({ code: 'StorageError' });
     expect(Date.now() - t0).toBeLessThan(3000); // woke from the 5 s backoff
+  });
+});
+
+describe('PostgreSQL dead letters while the server is unreachable', () => {
+  it('keep add() waiting through a cut and commit the letters once after it; beyond maxQueued add() is refused', async () => {
+    const proxy = await startTcpProxy(hostPort(pgTestUrl(), 5432));
+    const schema = freshSchemaName();
+    const db = await openPgDatabase({
+      url: viaProxy(pgTestUrl(), proxy),
+      schema,
+      migrations: [PG_DEAD_LETTER_MIGRATIONS],
+      connectTimeoutMs: 1000,
+      poolSize: 2,
+      onIdleError: () => undefined,
+    });
+    const letters = new PgDeadLetterStore(db, { maxQueued: 2, retryMinMs: 50, retryMaxMs: 200 });
+    cleanups.push(async () => {
+      proxy.restore();
+      await letters.flush().catch(() => undefined);
+      await db.close().catch(() => undefined);
+      await proxy.close();
+      await dropSchema(schema);
+    });
+    const letter = (n: number) => ({
+      workspace: 'default',
+      time: Date.now(),
+      source: 'mqtt',
+      payload: Buffer.from(`{"bad": ${n}`),
+      code: 'InvalidTelemetry',
+      reason: `letter ${n}`,
+    });
+    await letters.add([letter(0)]);
+    proxy.cut();
+    const waiting = letters.add([letter(1), letter(2)]);
+    await expect(letters.add([letter(3)])).rejects.toMatchObject({ code: 'ServiceUnavailable' });
+    expect(await state(waiting, 800)).toBe('pending');
+    proxy.restore();
+    await waiting;
+    const listed = await letters.list({ workspace: 'default', limit: 10 });
+    expect(listed.map((l) => l.reason).sort()).toEqual(['letter 0', 'letter 1', 'letter 2']);
   });
 });

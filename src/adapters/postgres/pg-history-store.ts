@@ -75,7 +75,7 @@ export interface PgHistoryStoreOptions {
   maxBufferedPoints?: number;
   /** First wait before retrying a commit that found PostgreSQL unreachable, ms (default 250). */
   retryMinMs?: number;
-  /** Longest wait between such retries, ms (default 2000: ingest resumes within ~2 s of recovery). */
+  /** Longest wait between such retries, ms (default 1000: ingest resumes within ~1 s of recovery). */
   retryMaxMs?: number;
   /** Told once when PostgreSQL becomes unreachable for commits, and once when commits work again. */
   onOutage?: (event: PgHistoryOutageEvent) => void;
@@ -152,7 +152,7 @@ export class PgHistoryStore implements HistoryStore {
     this.delayMs = Math.max(0, options.commitDelayMs ?? 0);
     this.maxBuffered = Math.max(1, options.maxBufferedPoints ?? 200_000);
     this.retryMinMs = Math.max(1, options.retryMinMs ?? 250);
-    this.retryMaxMs = Math.max(this.retryMinMs, options.retryMaxMs ?? 2000);
+    this.retryMaxMs = Math.max(this.retryMinMs, options.retryMaxMs ?? 1000);
   }
 
   /**
