@@ -143,6 +143,13 @@ describe('the platform on PostgreSQL while PostgreSQL is unreachable', () => {
         const ackedDuring = [...acked.values()].filter((t) => t > cutAt + 500).length;
         expect(ackedDuring).toBe(0);
         const sentDuring = sent - sentAtCut;
+        // Readiness also says how much waits.
+        const late = await readyz();
+        expect(late.status).toBe(503);
+        expect(late.body.checks.storage?.reason).toMatch(
+          /unreachable.*ingest paused: \d+ history points wait/,
+        );
+        expect(late.body.checks.storage?.since).toBe(down?.body.checks.storage?.since);
 
         // ---- back
         const restoredAt = Date.now();
@@ -153,7 +160,6 @@ describe('the platform on PostgreSQL while PostgreSQL is unreachable', () => {
           15_000,
         );
         const resumeMs = Math.min(...[...acked.values()].filter((t) => t >= restoredAt)) - restoredAt;
-        await waitFor('readyz ready again', () => true);
         let up = await readyz();
         for (let k = 0; k < 20 && up.status !== 200; k++) {
           await sleep(250);

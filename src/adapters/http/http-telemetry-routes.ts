@@ -32,7 +32,7 @@ export async function boundedWait<T>(p: Promise<T>, ms: number): Promise<T> {
         reject(
           new TwinloopError(
             'ServiceUnavailable',
-            `The readings are not durable after ${Math.round(ms / 1000)} s: storage is unreachable or overloaded. They may still be stored; resend later (with Telemetry-Source-Time and Message-Id a resend is stored once).`,
+            `The readings are not durable after ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}: storage is unreachable or overloaded. They may still be stored; resend later (with Telemetry-Source-Time and Message-Id a resend is stored once).`,
             { details: { retryAfterSeconds: 5 } },
           ),
         ),

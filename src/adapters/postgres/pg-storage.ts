@@ -76,17 +76,24 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     migrations: PG_MIGRATIONS,
     ...(options.onIdleError ? { onIdleError: options.onIdleError } : {}),
   });
-  const health = new PgWriteHealth(db);
+  let history: PgHistoryStore | undefined;
+  // While commits wait out an outage, readiness says how much waits (docs/scaling.md).
+  const health = new PgWriteHealth(db, {
+    backlog: () => {
+      const n = history?.unreachableSince ? history.bufferedPoints : 0;
+      return n > 0 ? `ingest paused: ${n} history points wait to be committed` : undefined;
+    },
+  });
   const observe =
     <I extends { failed: boolean; error?: unknown }>(next?: (info: I) => void) =>
     (info: I) => {
       health.observe(info);
       next?.(info);
     };
-  let history: PgHistoryStore;
   const outbox = new PgEventOutbox(db);
+  let opened: PgHistoryStore;
   try {
-    history = await PgHistoryStore.open(db, {
+    opened = history = await PgHistoryStore.open(db, {
       ...options.history,
       inCommit: (client) => outbox.flushStaged(client),
       onCommit: observe(options.history?.onCommit),
@@ -102,7 +109,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
   const twins = new PgTwinStore(db, {
     outbox,
     onDeleteTwin: deleteTwinIn,
-    loadTelemetry: (workspace, ids) => history.latestTelemetry(workspace, ids),
+    loadTelemetry: (workspace, ids) => opened.latestTelemetry(workspace, ids),
   });
   let closed = false;
   return {
@@ -111,7 +118,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     db,
     models: new PgModelStore(db),
     twins,
-    history,
+    history: opened,
     deadLetters,
     behaviour: new PgBehaviourParameterStore(db),
     credentials: new PgDeviceCredentialStore(db),
@@ -126,7 +133,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
       health.close();
       try {
         await deadLetters.flush();
-        await history.close();
+        await opened.close();
       } finally {
         await db.close();
       }
