@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { TwinloopError } from '../../core/errors/errors.js';
+import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { HistoryPoint } from '../../core/ports/storage-ports.js';
 import { hostPort, startTcpProxy, viaProxy, type TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { openPgDatabase, type PgDatabase } from './pg-database.js';
@@ -17,6 +18,7 @@ import {
   type PgHistoryOutageEvent,
   type PgHistoryStoreOptions,
 } from './pg-history-store.js';
+import { openPgStorage } from './pg-storage.js';
 import { dropSchema, freshSchemaName, pgTestUrl } from './pg-test-fixture.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -231,5 +233,62 @@ describe('PostgreSQL dead letters while the server is unreachable', () => {
     await waiting;
     const listed = await letters.list({ workspace: 'default', limit: 10 });
     expect(listed.map((l) => l.reason).sort()).toEqual(['letter 0', 'letter 1', 'letter 2']);
+  });
+});
+
+describe('PostgreSQL storage while the server is unreachable', () => {
+  it('keeps the events staged for routes with the points they belong to, and commits both after the cut', async () => {
+    const proxy = await startTcpProxy(hostPort(pgTestUrl(), 5432));
+    const schema = freshSchemaName();
+    const storage = await openPgStorage({
+      url: viaProxy(pgTestUrl(), proxy),
+      schema,
+      connectTimeoutMs: 1000,
+      poolSize: 4,
+      history: { retryMinMs: 50, retryMaxMs: 200 },
+      onIdleError: () => undefined,
+    });
+    cleanups.push(async () => {
+      proxy.restore();
+      await storage.close().catch(() => undefined);
+      await proxy.close();
+      await dropSchema(schema);
+    });
+    const event = (n: number): OutboxRow => ({
+      endpoint: 'hook',
+      orderKey: 'pump-9',
+      created: Date.now(),
+      event: {
+        id: `00000000-0000-4000-8000-00000000000${n}`,
+        type: 'Microsoft.DigitalTwins.Telemetry',
+        source: 'twinloop',
+        time: Date.now(),
+        data: { temperature: n },
+        twinId: 'pump-9',
+      },
+    });
+    await storage.history.append(points('pump-9', 0, 1)); // series known, pool warm
+    // The connection drops inside the commit, after the outbox rows were inserted, before COMMIT.
+    let cuts = 0;
+    storage.outbox.onStagedFlushed = () => {
+      if (cuts++ === 0) proxy.cut();
+    };
+    storage.outbox.stage([event(1)]);
+    const waiting = storage.history.append(points('pump-9', 1, 1));
+    await sleep(500);
+    expect(cuts).toBe(1);
+    expect(await state(waiting)).toBe('pending');
+    storage.outbox.stage([event(2)]); // staged during the outage: goes with the retry too
+    const later = storage.history.append(points('pump-9', 2, 1));
+    proxy.restore();
+    await Promise.all([waiting, later]);
+    const rows = await storage.db.query<{ id: string }>(
+      "SELECT event->>'id' AS id FROM event_outbox ORDER BY seq",
+    );
+    expect(rows.rows.map((r) => r.id)).toEqual([event(1).event.id, event(2).event.id]);
+    // Committed rows are forgotten: the next commit does not insert them again.
+    await storage.history.append(points('pump-9', 3, 1));
+    const again = await storage.db.query<{ n: number }>('SELECT count(*)::int AS n FROM event_outbox');
+    expect(again.rows[0]!.n).toBe(2);
   });
 });

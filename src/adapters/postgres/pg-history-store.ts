@@ -18,6 +18,8 @@
  * once when it ends (how long, how many points waited), never per failed retry. Memory stays
  * bounded: beyond `maxBufferedPoints` queued, new appends are refused at once with
  * ServiceUnavailable (the caller answers 503 / withholds the PUBACK; the device resends later).
+ * `onCommit` says `retrying` for such an attempt, so what `inCommit` took (the outbox's staged
+ * events) is staged again for the retry (pg-storage.ts) instead of being dropped.
  * Any other failure (a constraint violation, a bad value) still rejects the commit's waiters.
  * A commit whose connection dropped after COMMIT reached the server may have been stored: the
  * retry stores `once` points (device source times) exactly once, other points possibly twice.
@@ -52,6 +54,8 @@ export interface PgHistoryCommitInfo {
   waiters: number;
   failed: boolean;
   error?: unknown;
+  /** A failed attempt whose points are kept and retried (PostgreSQL unreachable). */
+  retrying?: boolean;
 }
 
 export interface PgHistoryStoreOptions {
@@ -432,8 +436,9 @@ export class PgHistoryStore implements HistoryStore {
       } catch (e) {
         this.inFlight = 0;
         const err = storageError(e, 'history commit', this.db.where);
-        this.report(t0, n, batch.length, true, err);
-        if (isUnreachable(err) && !this.closed) {
+        const retrying = isUnreachable(err) && !this.closed;
+        this.report(t0, n, batch.length, true, err, retrying);
+        if (retrying) {
           // Keep the points: back to the head of the queue, retried after a backoff.
           this.queue.unshift(...batch);
           this.queuedPoints += n;
@@ -498,14 +503,21 @@ export class PgHistoryStore implements HistoryStore {
     }
   }
 
-  private report(t0: number, items: number, waiters: number, failed: boolean, error?: unknown): void {
+  private report(
+    t0: number,
+    items: number,
+    waiters: number,
+    failed: boolean,
+    error?: unknown,
+    retrying = false,
+  ): void {
     try {
       this.options.onCommit?.({
         ms: performance.now() - t0,
         items,
         waiters,
         failed,
-        ...(failed ? { error } : {}),
+        ...(failed ? { error, retrying } : {}),
       });
     } catch {
       // an observer must never break a commit

@@ -6,13 +6,22 @@
  * pending (history, dead letters) and ends the pool.
  */
 import type { Storage } from '../../core/ports/storage.js';
-import { PgBehaviourParameterStore, PG_BEHAVIOUR_PARAMETER_MIGRATIONS } from './pg-behaviour-parameter-store.js';
+import {
+  PgBehaviourParameterStore,
+  PG_BEHAVIOUR_PARAMETER_MIGRATIONS,
+} from './pg-behaviour-parameter-store.js';
 import { openPgDatabase, type PgComponentMigrations, type PgDatabase } from './pg-database.js';
 import { PgDeadLetterStore, PG_DEAD_LETTER_MIGRATIONS } from './pg-dead-letter-store.js';
 import { PgDeviceCredentialStore, PG_DEVICE_CREDENTIAL_MIGRATIONS } from './pg-device-credential-store.js';
 import { PgEventOutbox, PG_EVENT_OUTBOX_MIGRATIONS } from './pg-event-outbox.js';
 import { PgEventRouteStore, PG_EVENT_ROUTE_MIGRATIONS } from './pg-event-route-store.js';
-import { deleteTwinIn, PgHistoryStore, PG_HISTORY_MIGRATIONS, type PgHistoryStoreOptions } from './pg-history-store.js';
+import {
+  deleteTwinIn,
+  PgHistoryStore,
+  PG_HISTORY_MIGRATIONS,
+  type PgHistoryCommitInfo,
+  type PgHistoryStoreOptions,
+} from './pg-history-store.js';
 import { PgJobStore, PG_JOB_MIGRATIONS } from './pg-job-store.js';
 import { PgModelStore, PG_MODEL_MIGRATIONS } from './pg-model-store.js';
 import { PgPartitionLeases, PG_LEASE_MIGRATIONS } from './pg-partition-leases.js';
@@ -96,7 +105,11 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     opened = history = await PgHistoryStore.open(db, {
       ...options.history,
       inCommit: (client) => outbox.flushStaged(client),
-      onCommit: observe(options.history?.onCommit),
+      onCommit: observe((info: PgHistoryCommitInfo) => {
+        // Events staged for routes commit with their points: kept for the retry when the points are.
+        outbox.commitEnded(info.failed && info.retrying === true);
+        options.history?.onCommit?.(info);
+      }),
     });
   } catch (e) {
     await db.close().catch(() => undefined);
