@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_STATUS, TwinloopError, type ErrorCode } from '../../core/errors/errors.js';
-import { errorBody, toTwinloopError } from './http-errors.js';
+import { errorBody, retryAfterSeconds, statusOf, toTwinloopError } from './http-errors.js';
 
 const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
 
@@ -19,6 +19,23 @@ describe('error catalogue ↔ HTTP ↔ docs', () => {
       .find((c) => c[1] === `\`${code}\``);
     expect(cells, `docs/errors.md has no line for ${code}`).toBeDefined();
     expect(cells?.[2]).toBe(String(status));
+  });
+
+  it('a temporary 5xx (details.retryAfterSeconds, e.g. PostgreSQL unreachable) is 503 with Retry-After', () => {
+    const down = new TwinloopError('StorageError', 'PostgreSQL at h:5432/db is unreachable', {
+      details: { retryAfterSeconds: 5 },
+    });
+    expect(statusOf(down)).toBe(503);
+    expect(retryAfterSeconds(down)).toBe(5);
+    expect(statusOf(new TwinloopError('StorageError', 'disk full'))).toBe(500);
+    expect(retryAfterSeconds(new TwinloopError('StorageError', 'disk full'))).toBeUndefined();
+    // Only a 5xx, only a positive integer: a 4xx keeps its status, odd values are ignored.
+    const bad = new TwinloopError('BadRequest', 'x', { details: { retryAfterSeconds: 5 } });
+    expect(statusOf(bad)).toBe(400);
+    for (const v of [0, -1, 1.5, '5', Infinity]) {
+      const e = new TwinloopError('StorageError', 'x', { details: { retryAfterSeconds: v } });
+      expect(statusOf(e)).toBe(500);
+    }
   });
 
   it('the docs list no code that does not exist', () => {

@@ -110,14 +110,31 @@ export function toTwinloopError(err: unknown): TwinloopError {
   });
 }
 
+/** `details.retryAfterSeconds` of a 5xx: the failure is temporary (e.g. the database is unreachable). */
+export function retryAfterSeconds(e: TwinloopError): number | undefined {
+  const v = e.details?.retryAfterSeconds;
+  return e.status >= 500 && typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
+/**
+ * The HTTP status of an error: ERROR_STATUS, except that a failure that says it is temporary (a
+ * StorageError because PostgreSQL is unreachable) is 503 with Retry-After: the request may be repeated.
+ */
+export function statusOf(e: TwinloopError): number {
+  return retryAfterSeconds(e) === undefined ? e.status : 503;
+}
+
 /** Sends a TwinloopError as ADT does (status, x-ms-error-code header, ErrorResponse body). */
 export function sendError(reply: FastifyReply, e: TwinloopError): FastifyReply {
   if (e.code === 'Unauthorized') void reply.header('www-authenticate', 'Bearer');
   const body = errorBody(e);
+  const status = statusOf(e);
   // A 5xx names its request id, so a user's report leads to the log line.
-  if (e.status >= 500) body.error.requestId = reply.request.id;
+  if (status >= 500) body.error.requestId = reply.request.id;
+  const retryAfter = retryAfterSeconds(e);
+  if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
   return reply
-    .status(e.status)
+    .status(status)
     .header('x-ms-error-code', wireCode(e.code))
     .header('x-request-id', reply.request.id)
     .type('application/json; charset=utf-8')
@@ -154,7 +171,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (e.status >= 500) {
       request.log.error(
         { err: e.cause ?? e, code: e.code, requestId: request.id, method: request.method, url: request.url },
-        `HTTP ${e.status} ${e.code} (request ${request.id}): ${e.message}`,
+        `HTTP ${statusOf(e)} ${e.code} (request ${request.id}): ${e.message}`,
       );
     }
     return sendError(reply, e);

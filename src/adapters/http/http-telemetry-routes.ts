@@ -5,6 +5,11 @@
  * kept as a dead letter, not refused — IngestService.ingestAdt), and our
  * POST /telemetry/bulk (NDJSON, many twins in one request, per-line outcomes). The raw bytes go to
  * the ingest service untouched, so a bad payload is dead-lettered exactly as it was received.
+ *
+ * The wait for durability is bounded (TELEMETRY_WAIT_MS): when storage cannot commit in time (PostgreSQL
+ * unreachable, docs/scaling.md), the request is answered 503 with Retry-After instead of hanging. The
+ * readings stay queued and may still be stored when storage returns: a resend with
+ * Telemetry-Source-Time and Message-Id is stored once.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_STATUS, TwinloopError, quote, type ErrorCode } from '../../core/errors/errors.js';
@@ -14,6 +19,32 @@ import { header } from './http-adt-common.js';
 import { NDJSON_BODY_TYPES } from './http-body-parser.js';
 
 const str = { type: 'string' } as const;
+
+/** Longest wait for readings to become durable before answering 503, ms. */
+export const TELEMETRY_WAIT_MS = 10_000;
+
+/** `p`, or ServiceUnavailable (503, Retry-After) when it has not settled within `ms`. */
+export async function boundedWait<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new TwinloopError(
+            'ServiceUnavailable',
+            `The readings are not durable after ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}: storage is unreachable or overloaded. They may still be stored; resend later (with Telemetry-Source-Time and Message-Id a resend is stored once).`,
+            { details: { retryAfterSeconds: 5 } },
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Set on a 204 whose message had values kept as a dead letter instead of stored. */
 export const TELEMETRY_WARNING_HEADER = 'Twinloop-Warning';
@@ -67,6 +98,7 @@ export function registerTelemetryRoutes(
   app: FastifyInstance,
   ws: HttpWorkspace,
   ingest: HttpIngestPort,
+  waitMs = TELEMETRY_WAIT_MS,
 ): void {
   const single = async (
     req: FastifyRequest,
@@ -74,8 +106,11 @@ export function registerTelemetryRoutes(
     twinId: string,
     component?: string,
   ): Promise<FastifyReply> => {
-    const outcome = await ingest.ingestAdt(
-      message(req, ws, 'http', component === undefined ? { twinId } : { twinId, component }),
+    const outcome = await boundedWait(
+      ingest.ingestAdt(
+        message(req, ws, 'http', component === undefined ? { twinId } : { twinId, component }),
+      ),
+      waitMs,
     );
     if (!outcome.ok) throw refusal(outcome.code, outcome.reason);
     // ADT answers 204 whatever the model says; Twinloop's own clients (the CLI) read this header.
@@ -127,6 +162,6 @@ export function registerTelemetryRoutes(
           'NDJSON: one reading set per line ({"$dtId": "...", "temperature": 21}); returns counts and per-line outcomes.',
       },
     },
-    async (req) => ingest.ingestBulk(message(req, ws, 'http-bulk', {})),
+    async (req) => boundedWait(ingest.ingestBulk(message(req, ws, 'http-bulk', {})), waitMs),
   );
 }

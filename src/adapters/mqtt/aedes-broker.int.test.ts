@@ -155,4 +155,48 @@ describe('AedesBroker', () => {
       blocker.close();
     }
   });
+
+  it('storage paused (ServiceUnavailable): no PUBACK, the device is disconnected, one warning per 10 s, not one per message', async () => {
+    const lines: { level: string; msg: string }[] = [];
+    let calls = 0;
+    const paused = new AedesBroker({
+      host: '127.0.0.1',
+      port: 0,
+      ingest: {
+        ingest: () => {
+          calls++;
+          return Promise.reject(new TwinloopError('ServiceUnavailable', 'History ingest is paused.'));
+        },
+        reject: () => Promise.reject(new Error('not used')),
+      },
+      logger: {
+        info: (msg) => lines.push({ level: 'info', msg }),
+        warn: (msg) => lines.push({ level: 'warn', msg }),
+        error: (msg) => lines.push({ level: 'error', msg }),
+      },
+    });
+    await paused.start();
+    try {
+      for (let i = 0; i < 5; i++) {
+        const c = await connect(paused.url);
+        const closed = new Promise<void>((r) => c.once('close', () => r()));
+        let acked = false;
+        c.publish('twins/pump-1/telemetry', `{"temperature": ${i}}`, { qos: 1 }, (err) => {
+          if (!err) acked = true;
+        });
+        await closed; // aedes closes the connection: the device resends after reconnecting
+        expect(acked).toBe(false);
+      }
+      expect(calls).toBe(5);
+      const refusals = lines.filter((l) => /refused a message/.test(l.msg));
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]).toMatchObject({
+        level: 'warn',
+        msg: expect.stringMatching(/History ingest is paused/),
+      });
+      expect(lines.filter((l) => l.level === 'error' && /could not store/.test(l.msg))).toHaveLength(0);
+    } finally {
+      await paused.close();
+    }
+  });
 });

@@ -91,6 +91,8 @@ export class AedesBroker {
   private readonly owed = new OwedAcks();
   private readonly sockets = new Set<Socket>();
   private closing = false;
+  /** Refusals because storage is paused (ServiceUnavailable), logged at most once per 10 s. */
+  private refused = { last: -Infinity, since: 0 };
   private boundPort = 0;
 
   constructor(private readonly options: AedesBrokerOptions) {
@@ -176,9 +178,24 @@ export class AedesBroker {
           () => callback(null),
           (e: unknown) => {
             // Storage failed: no PUBACK. aedes closes the connection and the device resends after reconnecting.
-            this.log.error(
-              `MQTT ingest could not store a message on '${packet.topic}': ${(e as Error).message}`,
-            );
+            if ((e as { code?: unknown }).code === 'ServiceUnavailable') {
+              // Storage paused (PostgreSQL unreachable, its buffer full): one line per 10 s, not per message.
+              const now = Date.now();
+              if (now - this.refused.last < 10_000) this.refused.since++;
+              else {
+                const more = this.refused.since
+                  ? ` (and ${this.refused.since} more refused since the last line)`
+                  : '';
+                this.refused = { last: now, since: 0 };
+                this.log.warn(
+                  `MQTT ingest refused a message on '${packet.topic}'${more}: ${(e as Error).message}`,
+                );
+              }
+            } else {
+              this.log.error(
+                `MQTT ingest could not store a message on '${packet.topic}': ${(e as Error).message}`,
+              );
+            }
             callback(e as Error);
           },
         );

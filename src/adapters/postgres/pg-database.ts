@@ -112,6 +112,13 @@ export async function openPgDatabase(options: PgDatabaseOptions): Promise<PgData
         throw fail(e, 'connect');
       }
       let broken = false;
+      // A checked-out client has no 'error' listener (pg-pool removes its idle one): a connection
+      // that drops between two statements would emit an unhandled 'error' and crash the process.
+      // Noted here; the statement under way (or the next) fails with "Connection terminated".
+      const onError = (): void => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const out = await fn(client);
@@ -127,6 +134,7 @@ export async function openPgDatabase(options: PgDatabaseOptions): Promise<PgData
         throw fail(e, 'transaction');
       } finally {
         client.release(broken);
+        client.removeListener('error', onError);
       }
     },
     async migrate(components) {
@@ -185,7 +193,11 @@ export function storageError(e: unknown, what: string, where: string): TwinloopE
   const message = unreachable
     ? `PostgreSQL at ${where} is unreachable${code}: ${err.message ?? String(e)}`
     : `PostgreSQL ${what} failed${code}: ${err.message ?? String(e)}`;
-  return new TwinloopError('StorageError', message, { cause: e });
+  // Temporary: HTTP answers 503 with Retry-After (http-errors.ts), the caller may repeat the request.
+  return new TwinloopError('StorageError', message, {
+    cause: e,
+    ...(unreachable ? { details: { retryAfterSeconds: 5 } } : {}),
+  });
 }
 
 /** True when the error says the server could not be reached (the write may be retried later). */

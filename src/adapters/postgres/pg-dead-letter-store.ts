@@ -12,10 +12,15 @@
  *
  * The text of a dead letter describes bad input, which may hold a NUL that PostgreSQL text and jsonb
  * refuse: it is kept with U+FFFD instead (the payload, which is bytea, keeps the exact bytes).
+ *
+ * While PostgreSQL is unreachable (`isUnreachable`), a failed commit keeps its letters at the head of
+ * the queue and is retried with backoff (as the history's group commit: docs/scaling.md), so `add()`
+ * resolves only once they are durable; beyond `maxQueued` letters waiting, `add()` is refused at once
+ * with ServiceUnavailable. Other failures reject as before; `flush()` (at close) stops retrying.
  */
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { DeadLetter, DeadLetterQuery, DeadLetterStore } from '../../core/ports/storage-ports.js';
-import type { PgComponentMigrations, PgDatabase } from './pg-database.js';
+import { isUnreachable, storageError, type PgComponentMigrations, type PgDatabase } from './pg-database.js';
 import { jsonWithoutNul, withoutNul } from './pg-text.js';
 
 export const PG_DEAD_LETTER_MIGRATIONS: PgComponentMigrations = {
@@ -58,6 +63,11 @@ export interface PgDeadLetterStoreOptions {
   maxBytes?: number;
   /** Most letters in one commit (default 1000); more wait for the next one. */
   maxBatch?: number;
+  /** Most letters waiting for a commit (PostgreSQL unreachable); beyond, add() is refused (default 10,000). */
+  maxQueued?: number;
+  /** Waits between retries of a commit that found PostgreSQL unreachable, ms (default 250 doubling to 1000). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
   /** Told after every commit attempt: how long it took, how many letters, and the error when it failed. */
   onCommit?: (info: { ms: number; items: number; failed: boolean; error?: unknown }) => void;
 }
@@ -102,6 +112,12 @@ export class PgDeadLetterStore implements DeadLetterStore {
   private readonly maxBytes: number;
   private readonly maxBatch: number;
   private queue: Waiter[] = [];
+  private queuedLetters = 0;
+  private readonly maxQueued: number;
+  /** The current backoff (0: the last commit worked) and how to cut it short (flush). */
+  private retryMs = 0;
+  private wake: (() => void) | undefined;
+  private stopRetrying = false;
   private scheduled = false;
   private committing: Promise<void> | undefined;
   /** Total cost of the stored letters as last read, plus what this node added since; undefined: not read yet. */
@@ -115,13 +131,24 @@ export class PgDeadLetterStore implements DeadLetterStore {
     this.maxPayloadBytes = Math.max(0, options.maxPayloadBytes ?? 16 * 1024);
     this.maxBytes = Math.max(1, options.maxBytes ?? 256 * 1024 * 1024);
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
+    this.maxQueued = Math.max(1, options.maxQueued ?? 10_000);
   }
 
   /** Resolves when the letters are committed; rejects (StorageError) when their commit failed. */
   add(letters: readonly DeadLetterWithTwin[]): Promise<void> {
     if (letters.length === 0) return Promise.resolve();
+    if (this.queuedLetters > 0 && this.queuedLetters + letters.length > this.maxQueued) {
+      return Promise.reject(
+        new TwinloopError(
+          'ServiceUnavailable',
+          `Dead letters cannot be stored now: ${this.queuedLetters} already wait for PostgreSQL (limit ${this.maxQueued}); send again later.`,
+          { details: { retryAfterSeconds: 5 } },
+        ),
+      );
+    }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ letters, resolve, reject });
+      this.queuedLetters += letters.length;
       if (!this.scheduled && !this.committing) {
         this.scheduled = true;
         setImmediate(() => {
@@ -213,12 +240,21 @@ export class PgDeadLetterStore implements DeadLetterStore {
     return this.bytes;
   }
 
-  /** Resolves when every letter added so far is committed (or its commit failed): before closing. */
+  /**
+   * Resolves when every letter added so far is committed (or its commit failed): before closing.
+   * An outage is not waited out: what cannot be committed now is failed (StorageError).
+   */
   async flush(): Promise<void> {
-    while (this.queue.length || this.committing || this.scheduled) {
-      if (this.committing) await this.committing.catch(() => undefined);
-      else if (this.queue.length && !this.scheduled) this.drain();
-      else await new Promise((r) => setImmediate(r));
+    this.stopRetrying = true;
+    this.wake?.();
+    try {
+      while (this.queue.length || this.committing || this.scheduled) {
+        if (this.committing) await this.committing.catch(() => undefined);
+        else if (this.queue.length && !this.scheduled) this.drain();
+        else await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.stopRetrying = false;
     }
   }
 
@@ -244,11 +280,31 @@ export class PgDeadLetterStore implements DeadLetterStore {
     const started = Date.now();
     this.committing = this.commit(batch.flatMap((w) => w.letters)).then(
       () => {
+        this.retryMs = 0;
+        this.queuedLetters -= items;
         this.options.onCommit?.({ ms: Date.now() - started, items, failed: false });
         for (const w of batch) w.resolve();
       },
       (e: unknown) => {
         this.options.onCommit?.({ ms: Date.now() - started, items, failed: true, error: e });
+        if (!this.stopRetrying && isUnreachable(storageError(e, 'dead-letter commit', this.db.where))) {
+          // Keep the letters: back to the head of the queue, retried after the backoff.
+          this.queue.unshift(...batch);
+          const min = Math.max(1, this.options.retryMinMs ?? 250);
+          this.retryMs = Math.min(
+            Math.max(min, this.options.retryMaxMs ?? 1000),
+            this.retryMs ? this.retryMs * 2 : min,
+          );
+          return new Promise<void>((resolve) => {
+            const timer = setTimeout(done, this.retryMs);
+            function done(): void {
+              clearTimeout(timer);
+              resolve();
+            }
+            this.wake = done;
+          }).finally(() => (this.wake = undefined));
+        }
+        this.queuedLetters -= items;
         for (const w of batch) w.reject(e);
       },
     );

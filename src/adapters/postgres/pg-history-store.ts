@@ -10,6 +10,19 @@
  * `once` points (device source time) are stored at most once per (series, ts): a point whose ts is
  * not above the series' latest is looked up first; two writers racing on the same point meet the
  * partial unique index, and the loser's commit is retried (it then sees the winner's row).
+ *
+ * When PostgreSQL is unreachable (`isUnreachable`: refused, reset, terminated, timed out), a failed
+ * commit does NOT fail its waiters: its appends go back to the head of the queue and the commit is
+ * retried with backoff (`retryMinMs` doubling to `retryMaxMs`), so an append resolves only once its
+ * points are durable, however long the outage. `onOutage` is told once when the outage starts and
+ * once when it ends (how long, how many points waited), never per failed retry. Memory stays
+ * bounded: beyond `maxBufferedPoints` queued, new appends are refused at once with
+ * ServiceUnavailable (the caller answers 503 / withholds the PUBACK; the device resends later).
+ * `onCommit` says `retrying` for such an attempt, so what `inCommit` took (the outbox's staged
+ * events) is staged again for the retry (pg-storage.ts) instead of being dropped.
+ * Any other failure (a constraint violation, a bad value) still rejects the commit's waiters.
+ * A commit whose connection dropped after COMMIT reached the server may have been stored: the
+ * retry stores `once` points (device source times) exactly once, other points possibly twice.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,7 +43,7 @@ import type {
 import { invalidPoint } from '../sqlite/sqlite-history-series.js';
 import { MINUTE, queryAggregate, rebuildRollups, RollupBuilder, valueText } from './pg-history-aggregate.js';
 import { HistoryPartitions, type PartitionUnit } from './pg-history-schema.js';
-import { storageError, type PgDatabase } from './pg-database.js';
+import { isUnreachable, storageError, type PgDatabase } from './pg-database.js';
 
 export { PG_HISTORY_MIGRATIONS } from './pg-history-schema.js';
 
@@ -41,6 +54,8 @@ export interface PgHistoryCommitInfo {
   waiters: number;
   failed: boolean;
   error?: unknown;
+  /** A failed attempt whose points are kept and retried (PostgreSQL unreachable). */
+  retrying?: boolean;
 }
 
 export interface PgHistoryStoreOptions {
@@ -60,7 +75,29 @@ export interface PgHistoryStoreOptions {
   write?: 'insert' | 'copy';
   /** Told after every group commit attempt (latency metric, health). */
   onCommit?: (info: PgHistoryCommitInfo) => void;
+  /** Most points queued (waiting for a commit); beyond, appends are refused (default 200,000). */
+  maxBufferedPoints?: number;
+  /** First wait before retrying a commit that found PostgreSQL unreachable, ms (default 250). */
+  retryMinMs?: number;
+  /** Longest wait between such retries, ms (default 1000: ingest resumes within ~1 s of recovery). */
+  retryMaxMs?: number;
+  /** Told once when PostgreSQL becomes unreachable for commits, and once when commits work again. */
+  onOutage?: (event: PgHistoryOutageEvent) => void;
 }
+
+/** The start or the end of an outage of the history's group commits. */
+export type PgHistoryOutageEvent =
+  | { state: 'started'; since: number; reason: string; bufferedPoints: number }
+  | {
+      state: 'ended';
+      since: number;
+      /** How long commits failed, ms. */
+      ms: number;
+      /** Commit attempts that failed during the outage. */
+      attempts: number;
+      /** Points that waited and were committed when it ended (most queued at once). */
+      points: number;
+    };
 
 /** Most points one raw page returns. */
 export const MAX_PAGE = 10_000;
@@ -93,6 +130,8 @@ export async function deleteTwinIn(client: pg.PoolClient, workspace: string, twi
 export class PgHistoryStore implements HistoryStore {
   private queue: Pending[] = [];
   private queuedPoints = 0;
+  /** Points of the commit under way (counted against maxBufferedPoints too). */
+  private inFlight = 0;
   private running: Promise<void> | null = null;
   private scheduled = false;
   private closed = false;
@@ -100,6 +139,13 @@ export class PgHistoryStore implements HistoryStore {
   private readonly ids = new Map<string, number>();
   private readonly maxPoints: number;
   private readonly delayMs: number;
+  private readonly maxBuffered: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  /** The outage under way: commits fail because PostgreSQL is unreachable. */
+  private outage: { since: number; reason: string; attempts: number; peak: number } | undefined;
+  /** Ends the backoff wait early (close()). */
+  private wake: (() => void) | undefined;
 
   private constructor(
     private readonly db: PgDatabase,
@@ -108,6 +154,9 @@ export class PgHistoryStore implements HistoryStore {
   ) {
     this.maxPoints = Math.max(1, options.maxCommitPoints ?? 50_000);
     this.delayMs = Math.max(0, options.commitDelayMs ?? 0);
+    this.maxBuffered = Math.max(1, options.maxBufferedPoints ?? 200_000);
+    this.retryMinMs = Math.max(1, options.retryMinMs ?? 250);
+    this.retryMaxMs = Math.max(this.retryMinMs, options.retryMaxMs ?? 1000);
   }
 
   /**
@@ -124,9 +173,14 @@ export class PgHistoryStore implements HistoryStore {
     return new PgHistoryStore(db, partitions, options);
   }
 
-  /** Points accepted but not yet committed. */
+  /** Points accepted but not yet committed (queued, or in the commit under way). */
   get bufferedPoints(): number {
-    return this.queuedPoints;
+    return this.queuedPoints + this.inFlight;
+  }
+
+  /** The outage under way (commits failing because PostgreSQL is unreachable), if any. */
+  get unreachableSince(): { since: number; reason: string } | undefined {
+    return this.outage && { since: this.outage.since, reason: this.outage.reason };
   }
 
   append(points: readonly HistoryPoint[], options: HistoryAppendOptions = {}): Promise<void> {
@@ -153,6 +207,23 @@ export class PgHistoryStore implements HistoryStore {
       );
     }
     if (points.length === 0 && !cp) return Promise.resolve();
+    // Bounded memory: refuse rather than grow while commits cannot keep up (PostgreSQL away).
+    if (
+      points.length > 0 &&
+      this.bufferedPoints > 0 &&
+      this.bufferedPoints + points.length > this.maxBuffered
+    ) {
+      const why = this.outage
+        ? `PostgreSQL is unreachable since ${new Date(this.outage.since).toISOString()}`
+        : 'the group commits cannot keep up';
+      return Promise.reject(
+        new TwinloopError(
+          'ServiceUnavailable',
+          `History ingest is paused: ${why} and ${this.bufferedPoints} points already wait (limit ${this.maxBuffered}); send again later.`,
+          { details: { retryAfterSeconds: 5 } },
+        ),
+      );
+    }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ points, ...(cp ? { checkpoint: cp } : {}), resolve, reject });
       this.queuedPoints += points.length;
@@ -319,6 +390,7 @@ export class PgHistoryStore implements HistoryStore {
   /** Commits what is queued and stops accepting appends (the database stays open: its owner closes it). */
   async close(): Promise<void> {
     this.closed = true;
+    this.wake?.();
     while (this.running || this.queue.length) {
       if (!this.running) this.start();
       await this.running;
@@ -357,28 +429,95 @@ export class PgHistoryStore implements HistoryStore {
       }
       const batch = this.queue.splice(0, k);
       this.queuedPoints -= n;
+      this.inFlight = n;
       const t0 = performance.now();
       try {
         await this.commitWithRetry(batch);
       } catch (e) {
+        this.inFlight = 0;
         const err = storageError(e, 'history commit', this.db.where);
-        this.report(t0, n, batch.length, true, err);
+        const retrying = isUnreachable(err) && !this.closed;
+        this.report(t0, n, batch.length, true, err, retrying);
+        if (retrying) {
+          // Keep the points: back to the head of the queue, retried after a backoff.
+          this.queue.unshift(...batch);
+          this.queuedPoints += n;
+          await this.backoff(err);
+          continue;
+        }
         for (const w of batch) w.reject(err);
         continue;
       }
+      this.inFlight = 0;
       this.report(t0, n, batch.length, false);
+      this.recovered(n);
       for (const w of batch) w.resolve();
     }
   }
 
-  private report(t0: number, items: number, waiters: number, failed: boolean, error?: unknown): void {
+  /** Notes a failed attempt of an outage (telling onOutage when it is the first) and waits. */
+  private async backoff(err: TwinloopError): Promise<void> {
+    if (!this.outage) {
+      this.outage = { since: Date.now(), reason: err.message, attempts: 0, peak: 0 };
+      this.tellOutage({
+        state: 'started',
+        since: this.outage.since,
+        reason: err.message,
+        bufferedPoints: this.queuedPoints,
+      });
+    }
+    const o = this.outage;
+    o.attempts++;
+    o.peak = Math.max(o.peak, this.queuedPoints);
+    const ms = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(o.attempts - 1, 20));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = undefined;
+  }
+
+  /** A commit succeeded: the outage, if one was under way, is over. */
+  private recovered(committed: number): void {
+    const o = this.outage;
+    if (!o) return;
+    this.outage = undefined;
+    this.tellOutage({
+      state: 'ended',
+      since: o.since,
+      ms: Date.now() - o.since,
+      attempts: o.attempts,
+      points: Math.max(o.peak, committed + this.queuedPoints),
+    });
+  }
+
+  private tellOutage(event: PgHistoryOutageEvent): void {
+    try {
+      this.options.onOutage?.(event);
+    } catch {
+      // an observer must never break a commit
+    }
+  }
+
+  private report(
+    t0: number,
+    items: number,
+    waiters: number,
+    failed: boolean,
+    error?: unknown,
+    retrying = false,
+  ): void {
     try {
       this.options.onCommit?.({
         ms: performance.now() - t0,
         items,
         waiters,
         failed,
-        ...(failed ? { error } : {}),
+        ...(failed ? { error, retrying } : {}),
       });
     } catch {
       // an observer must never break a commit

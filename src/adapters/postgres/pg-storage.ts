@@ -6,13 +6,22 @@
  * pending (history, dead letters) and ends the pool.
  */
 import type { Storage } from '../../core/ports/storage.js';
-import { PgBehaviourParameterStore, PG_BEHAVIOUR_PARAMETER_MIGRATIONS } from './pg-behaviour-parameter-store.js';
+import {
+  PgBehaviourParameterStore,
+  PG_BEHAVIOUR_PARAMETER_MIGRATIONS,
+} from './pg-behaviour-parameter-store.js';
 import { openPgDatabase, type PgComponentMigrations, type PgDatabase } from './pg-database.js';
 import { PgDeadLetterStore, PG_DEAD_LETTER_MIGRATIONS } from './pg-dead-letter-store.js';
 import { PgDeviceCredentialStore, PG_DEVICE_CREDENTIAL_MIGRATIONS } from './pg-device-credential-store.js';
 import { PgEventOutbox, PG_EVENT_OUTBOX_MIGRATIONS } from './pg-event-outbox.js';
 import { PgEventRouteStore, PG_EVENT_ROUTE_MIGRATIONS } from './pg-event-route-store.js';
-import { deleteTwinIn, PgHistoryStore, PG_HISTORY_MIGRATIONS, type PgHistoryStoreOptions } from './pg-history-store.js';
+import {
+  deleteTwinIn,
+  PgHistoryStore,
+  PG_HISTORY_MIGRATIONS,
+  type PgHistoryCommitInfo,
+  type PgHistoryStoreOptions,
+} from './pg-history-store.js';
 import { PgJobStore, PG_JOB_MIGRATIONS } from './pg-job-store.js';
 import { PgModelStore, PG_MODEL_MIGRATIONS } from './pg-model-store.js';
 import { PgPartitionLeases, PG_LEASE_MIGRATIONS } from './pg-partition-leases.js';
@@ -76,20 +85,31 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     migrations: PG_MIGRATIONS,
     ...(options.onIdleError ? { onIdleError: options.onIdleError } : {}),
   });
-  const health = new PgWriteHealth(db);
+  let history: PgHistoryStore | undefined;
+  // While commits wait out an outage, readiness says how much waits (docs/scaling.md).
+  const health = new PgWriteHealth(db, {
+    backlog: () => {
+      const n = history?.unreachableSince ? history.bufferedPoints : 0;
+      return n > 0 ? `ingest paused: ${n} history points wait to be committed` : undefined;
+    },
+  });
   const observe =
     <I extends { failed: boolean; error?: unknown }>(next?: (info: I) => void) =>
     (info: I) => {
       health.observe(info);
       next?.(info);
     };
-  let history: PgHistoryStore;
   const outbox = new PgEventOutbox(db);
+  let opened: PgHistoryStore;
   try {
-    history = await PgHistoryStore.open(db, {
+    opened = history = await PgHistoryStore.open(db, {
       ...options.history,
       inCommit: (client) => outbox.flushStaged(client),
-      onCommit: observe(options.history?.onCommit),
+      onCommit: observe((info: PgHistoryCommitInfo) => {
+        // Events staged for routes commit with their points: kept for the retry when the points are.
+        outbox.commitEnded(info.failed && info.retrying === true);
+        options.history?.onCommit?.(info);
+      }),
     });
   } catch (e) {
     await db.close().catch(() => undefined);
@@ -102,7 +122,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
   const twins = new PgTwinStore(db, {
     outbox,
     onDeleteTwin: deleteTwinIn,
-    loadTelemetry: (workspace, ids) => history.latestTelemetry(workspace, ids),
+    loadTelemetry: (workspace, ids) => opened.latestTelemetry(workspace, ids),
   });
   let closed = false;
   return {
@@ -111,7 +131,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     db,
     models: new PgModelStore(db),
     twins,
-    history,
+    history: opened,
     deadLetters,
     behaviour: new PgBehaviourParameterStore(db),
     credentials: new PgDeviceCredentialStore(db),
@@ -126,7 +146,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
       health.close();
       try {
         await deadLetters.flush();
-        await history.close();
+        await opened.close();
       } finally {
         await db.close();
       }

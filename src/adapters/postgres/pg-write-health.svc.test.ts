@@ -44,6 +44,15 @@ describe('PostgreSQL write health', () => {
     expect(health.check()).toMatchObject({ ready: false, reason: 'disk full' });
     health.observe({ failed: false });
     expect(health.check()).toEqual({ ready: true });
+    let waiting: string | undefined = '12 points wait';
+    const told = new PgWriteHealth(
+      { query: () => new Promise(() => undefined) },
+      { probeIntervalMs: 1e9, backlog: () => waiting },
+    );
+    told.observe({ failed: true, error: new Error('unreachable') });
+    expect(told.check()).toMatchObject({ ready: false, reason: 'unreachable (12 points wait)' });
+    waiting = undefined;
+    expect(told.check()).toMatchObject({ ready: false, reason: 'unreachable' });
     health.close();
     expect(health.check().ready).toBe(false);
   });

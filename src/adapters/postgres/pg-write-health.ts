@@ -15,6 +15,8 @@ export interface PgWriteHealthOptions {
   /** Probe at most this often, ms (default 1000). */
   probeIntervalMs?: number;
   now?: () => number;
+  /** What waits because of the failure (e.g. "42 history points wait"), appended to the reason. */
+  backlog?: () => string | undefined;
 }
 
 export interface PgWriteHealthState {
@@ -32,6 +34,7 @@ export class PgWriteHealth {
   private closed = false;
   private readonly probeIntervalMs: number;
   private readonly now: () => number;
+  private readonly backlog: (() => string | undefined) | undefined;
 
   constructor(
     private readonly db: Pick<PgDatabase, 'query'>,
@@ -39,6 +42,7 @@ export class PgWriteHealth {
   ) {
     this.probeIntervalMs = Math.max(0, options.probeIntervalMs ?? 1000);
     this.now = options.now ?? Date.now;
+    this.backlog = options.backlog;
   }
 
   /** Told about every group commit. */
@@ -68,7 +72,18 @@ export class PgWriteHealth {
         this.probing = false;
       });
     }
-    return this.failure ? { ready: false, ...this.failure } : { ready: true };
+    if (!this.failure) return { ready: true };
+    let waiting: string | undefined;
+    try {
+      waiting = this.backlog?.();
+    } catch {
+      waiting = undefined;
+    }
+    return {
+      ready: false,
+      reason: waiting ? `${this.failure.reason} (${waiting})` : this.failure.reason,
+      since: this.failure.since,
+    };
   }
 
   /** Probes now and answers the readiness after it. */

@@ -35,6 +35,29 @@ export function startStorage(o: {
         history: {
           partition: config.storage.partition,
           onCommit: (info) => recorders.observeHistoryCommit(info),
+          // One line when the outage starts, one when it ends (never one per retry): docs/scaling.md.
+          onOutage: (e) => {
+            if (e.state === 'started') {
+              logger.error(
+                {
+                  since: new Date(e.since).toISOString(),
+                  reason: e.reason,
+                  bufferedPoints: e.bufferedPoints,
+                },
+                'PostgreSQL is unreachable: ingest is paused (readings are kept and retried; MQTT PUBACKs withheld, HTTP telemetry answers 503 after a bounded wait; /readyz is unready)',
+              );
+            } else {
+              logger.warn(
+                {
+                  downMs: e.ms,
+                  points: e.points,
+                  attempts: e.attempts,
+                  since: new Date(e.since).toISOString(),
+                },
+                `PostgreSQL is reachable again: ingest resumed after ${(e.ms / 1000).toFixed(1)} s; ${e.points} points waited and are stored`,
+              );
+            }
+          },
         },
         deadLetters: {
           maxPayloadBytes: config.deadLetters.maxPayloadBytes,
