@@ -11,7 +11,7 @@
  * mode. Stop in reverse: devices, runtime.json, jobs, HTTP, live hub, simulation services, control,
  * MQTT, retention, event routes, storage (which flushes), the lock.
  *
- * Roles (`twinloop start --role all|api|worker`, to come) compose a subset of the same modules, in
+ * Roles (`twinloop start --role all|api|worker`) compose a subset of the same modules, in
  * the same order, each pushing its `close()` on the one stack: an ingest worker is storage + models
  * and graph + event routes + ingest + retention (its bus consumer in place of MQTT); an API node is
  * storage + models and graph (the read model) + ingest + MQTT + control + simulation services + jobs
@@ -40,6 +40,7 @@ import { createEventRouting, type EventRouting } from './event-routing.js';
 import { exampleReading, formatBanner } from './banner.js';
 import { lockDataFolder } from './data-folder-lock.js';
 import { removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
+import { announceModelChanges, openClusterBus, startClusterFeed } from './subsystems/cluster.js';
 import { startControl } from './subsystems/control.js';
 import { startHttp } from './subsystems/http.js';
 import { startIngest } from './subsystems/ingest.js';
@@ -54,6 +55,7 @@ import { loadSecurity } from './subsystems/security.js';
 import { startDevices, startSimulationServices } from './subsystems/simulation.js';
 import { startStorage } from './subsystems/storage.js';
 import { Closers } from './subsystems/subsystem.js';
+import { nodeName } from './worker-node.js';
 
 export const DEFAULT_WORKSPACE = 'default';
 export { DEFAULT_PILOT } from './subsystems/pilot.js';
@@ -107,14 +109,11 @@ export async function startPlatform(
   options: StartPlatformOptions = {},
 ): Promise<Platform> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'twinloop' } });
-  if (config.role !== 'all') {
-    // The roles' pieces (bus, leases, partition workers, cluster feed) exist; composing them into
-    // api and worker processes is the next step of issue 9 (docs/scaling.md).
+  if (config.role === 'worker')
     throw new TwinloopError(
       'InvalidConfig',
-      `role "${config.role}" is not available in this version yet: run role "all" (one process per store).`,
+      'A worker node is started with startWorkerNode (src/app/worker-node.ts).',
     );
-  }
   // One process per data folder: taken before anything is opened or bound, released last.
   const lock = lockDataFolder(config.dataDir);
   try {
@@ -160,7 +159,27 @@ async function startLocked(
     closers.push(() => eventRoutes.stop());
 
     const live = new LiveEventBus();
+    // ---- an api node of a cluster: device telemetry goes to the bus; changes come and go on the feed
+    const origin = config.role === 'api' ? nodeName('api') : undefined;
+    let bus: Awaited<ReturnType<typeof openClusterBus>> | undefined;
+    if (origin) {
+      bus = await openClusterBus({ config, logger, origin });
+      closers.push(bus.close);
+      const feed = await startClusterFeed({
+        config,
+        logger,
+        origin,
+        workspace,
+        storage,
+        models,
+        graph,
+        live,
+      });
+      closers.push(feed.close);
+      announceModelChanges(models, feed.replica);
+    }
     const { twins, ingest, stats } = startIngest({
+      ...(bus ? { bus: bus.bus } : {}),
       config,
       logger,
       workspace,

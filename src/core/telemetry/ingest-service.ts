@@ -93,7 +93,7 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
  */
 export class IngestService implements TelemetryIngest {
   readonly stats: IngestStats;
-  private readonly maxPayloadBytes: number;
+  protected readonly maxPayloadBytes: number;
   private readonly oversizeKeptBytes: number;
   private pointBatch: Batch<{ points: HistoryPoint[]; sets: AcceptedSet[] }> | undefined;
   private letterBatch: Batch<DeadLetter> | undefined;
