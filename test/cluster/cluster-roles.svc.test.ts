@@ -232,6 +232,25 @@ describe('a cluster of 2 api nodes and 3 workers', () => {
       [...(rows as Record<string, unknown>[])].sort((x, y) => String(x.$dtId).localeCompare(String(y.$dtId)));
     expect(byId(await query(b, q))).toEqual(byId(fromA));
 
+    // ---- HTTP telemetry through node B: 204 once on the bus, committed by a worker, seen on A
+    const posted = await fetch(`${b.httpUrl}/digitaltwins/${pumps[1]}/telemetry?${API}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ temperature: TOTAL + 1 }),
+    });
+    expect(posted.status).toBe(204);
+    await waitFor(
+      'the HTTP reading on node A',
+      async () => {
+        const rows = (await query(
+          a,
+          `SELECT T.$telemetry.temperature FROM DIGITALTWINS T WHERE T.$dtId = '${pumps[1]}'`,
+        )) as { temperature?: number }[];
+        return rows[0]?.temperature === TOTAL + 1;
+      },
+      20_000,
+    );
+
     // ---- a WebSocket client on A sees a twin written through B
     const wsUrl = (await readRuntime(a)).liveUrl;
     const ws = new WebSocket(wsUrl);

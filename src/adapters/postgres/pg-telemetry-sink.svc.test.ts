@@ -46,7 +46,12 @@ async function worker(schema: string) {
 }
 
 let seqs = 0;
-function busMsg(twinId: string, payload: string | Buffer, over: Partial<BusMessage> = {}): BusMessage {
+function busMsg(
+  twinId: string,
+  payload: string | Buffer,
+  over: Partial<BusMessage> = {},
+  adt = false,
+): BusMessage {
   const seq = ++seqs;
   const m = toIngestMessage(
     {
@@ -59,6 +64,7 @@ function busMsg(twinId: string, payload: string | Buffer, over: Partial<BusMessa
       twinId,
     },
     `m${seq}`,
+    { adt },
   );
   return { ...m, partition: 0, seq, deliveries: 1, ...over };
 }
@@ -143,6 +149,19 @@ describe('the ingest workers sink on PostgreSQL', () => {
     expect(letters.map((l) => l.code).sort()).toContain('BadRequest');
     expect(await count(a.storage, 'room-1')).toBe(1);
     expect(await count(a.storage, "'; DROP TABLE history_points; --")).toBe(0);
+  });
+
+  it("takes HTTP telemetry by ADT's rules: what fits is stored, the rest kept as one dead letter", async () => {
+    const { a } = await setup();
+    const batch = [
+      busMsg('room-1', '{"temperature":21,"nope":1,"label":5}', {}, true),
+      busMsg('room-1', '{"nope":1}', {}, false), // a device message: refused whole
+    ];
+    await a.sink.commit(0, batch, batch[1]!.seq);
+    expect(await count(a.storage, 'room-1')).toBe(1);
+    const letters = await a.storage.deadLetters.list({ workspace: 'default', limit: 10 });
+    expect(letters).toHaveLength(2);
+    expect(letters.map((l) => l.reason).join(' ')).toMatch(/2 value\(s\) not stored, 1 stored/);
   });
 
   it('serialises two owners committing the same partition: each message stored once', async () => {

@@ -3,8 +3,9 @@
  * to the ingest bus, and the call resolves only once the bus has stored it durably, so the device is
  * acknowledged (MQTT PUBACK, HTTP 202) only for what JetStream holds; an ingest worker validates
  * and commits it (core/cluster/telemetry-batch-sink.ts). What the transport itself refuses and
- * oversize payloads are dead-lettered here, as in one process. Everything else of IngestService
- * (ADT-form and NDJSON telemetry, derived values) still commits from this node to the shared store.
+ * oversize payloads are dead-lettered here, as in one process. HTTP telemetry (ADT's routes) goes
+ * the same way, flagged to be validated by ADT's rules. NDJSON bulk requests and derived values
+ * still commit from this node to the shared store (their per-line answers need the validation now).
  */
 import crypto from 'node:crypto';
 import { TwinloopError } from '../errors/errors.js';
@@ -38,8 +39,22 @@ export class BusIngestService extends IngestService {
    */
   override async ingest(msg: IncomingMessage): Promise<IngestOutcome> {
     if (msg.payload.length > this.maxPayloadBytes) return super.ingest(msg); // dead-lettered here
+    return this.publish(msg, false);
+  }
+
+  /**
+   * ADT's telemetry routes (HTTP): published like ingest(), validated by ADT's rules on the worker.
+   * The caller answers once the bus stored it, so it cannot say which values were dropped (they are
+   * in the dead letters). @throws ServiceUnavailable
+   */
+  override async ingestAdt(msg: IncomingMessage): Promise<IngestOutcome> {
+    if (msg.payload.length > this.maxPayloadBytes) return super.ingest(msg);
+    return this.publish(msg, true);
+  }
+
+  private async publish(msg: IncomingMessage, adt: boolean): Promise<IngestOutcome> {
     try {
-      await this.bus.publish(toIngestMessage(msg, this.newId()));
+      await this.bus.publish(toIngestMessage(msg, this.newId(), { adt }));
     } catch (e) {
       if (e instanceof TwinloopError && e.code === 'PayloadTooLarge')
         return this.reject(msg, 'PayloadTooLarge', e.message);

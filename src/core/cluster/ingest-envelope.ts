@@ -18,11 +18,18 @@ interface Envelope {
   c?: string;
   m?: string;
   o?: boolean;
+  /** Taken as ADT's telemetry routes take it (IngestService.ingestAdt). */
+  a?: boolean;
 }
 
 /** The bus message of a device message (the twin decides the partition; "" when none is named). */
-export function toIngestMessage(msg: IncomingMessage, id: string): IngestMessage {
+export function toIngestMessage(
+  msg: IncomingMessage,
+  id: string,
+  options: { adt?: boolean } = {},
+): IngestMessage {
   const e: Envelope = { s: msg.source, w: msg.workspace };
+  if (options.adt) e.a = true;
   if (msg.topic !== undefined) e.t = msg.topic;
   if (msg.component !== undefined) e.c = msg.component;
   if (msg.modelId !== undefined) e.m = msg.modelId;
@@ -63,7 +70,7 @@ export function fromBusMessage(m: BusMessage): SequencedMessage {
       seq: m.seq,
       refused: { code: 'BadRequest', reason: 'The bus message has no receive time.' },
     };
-  return { msg, seq: m.seq };
+  return e.a ? { msg, seq: m.seq, adt: true } : { msg, seq: m.seq };
 }
 
 function readEnvelope(topic: string): Envelope | undefined {
@@ -84,5 +91,6 @@ function readEnvelope(topic: string): Envelope | undefined {
   if (typeof o.c === 'string') e.c = o.c;
   if (typeof o.m === 'string') e.m = o.m;
   if (o.o === true) e.o = true;
+  if (o.a === true) e.a = true;
   return e;
 }

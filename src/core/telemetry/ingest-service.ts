@@ -68,12 +68,14 @@ export interface SequencedMessage {
   msg: IncomingMessage;
   /** Its bus sequence (the checkpoint when it is committed on its own). */
   seq?: number;
+  /** Validated as ADT's telemetry routes take it (ingestAdt), not as a device message. */
+  adt?: boolean;
   /** Refused before validation (e.g. an envelope that could not be read): dead-lettered with this. */
   refused?: { code: string; reason: string };
 }
 
 type Validated =
-  | { ok: true; sets: AcceptedSet[] }
+  | { ok: true; sets: AcceptedSet[]; dropped?: Problem[]; unwrapped?: boolean }
   | { ok: false; code: string; reason: string; problems?: readonly Problem[] };
 
 interface Batch<T> {
@@ -133,31 +135,18 @@ export class IngestService implements TelemetryIngest {
    */
   async ingestAdt(msg: IncomingMessage): Promise<IngestOutcome> {
     if (msg.payload.length > this.maxPayloadBytes) return this.ingest(msg);
-    const ws = this.options.workspace(msg.workspace);
-    if (!ws) return this.reject(msg, 'NotFound', `There is no workspace '${msg.workspace}'.`);
-    if (msg.twinId === undefined) return this.reject(msg, 'BadRequest', 'The message names no twin.');
-    const parsed = parseAdtTelemetry(msg.payload, {
-      twinId: msg.twinId,
-      ...(msg.component === undefined ? {} : { component: msg.component }),
-      receivedAt: msg.receivedAt,
-      ...(msg.once ? { once: true } : {}),
-    });
-    if (!parsed.ok) return this.reject(msg, 'InvalidTelemetry', parsed.problems[0]!.message, parsed.problems);
-    const split = checkAdtReadings(parsed.readings, parsed.pointers, ws, msg);
-    if (!split.ok) return this.reject(msg, split.code, split.reason, split.problems);
-    const dropped = [...parsed.dropped, ...split.dropped];
-    const sets: AcceptedSet[] = split.accepted.map(({ rs, values }) => ({
-      ws,
-      workspace: msg.workspace,
-      rs,
-      values,
-    }));
+    const v = this.validateAdt(msg);
+    if (!v.ok) return this.reject(msg, v.code, v.reason, v.problems);
+    const { sets, dropped, unwrapped } = v;
     const points = toPoints(sets);
     let letter: Promise<IngestOutcome> | undefined;
     if (dropped.length) {
-      const where = parsed.unwrapped ? ' (pointers are into the JSON string the body holds)' : '';
-      const reason = `${dropped.length} value(s) not stored, ${points.length} stored: ${dropped[0]!.message}${dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : ''}${where}`;
-      letter = this.reject(msg, 'InvalidTelemetry', reason, dropped);
+      letter = this.reject(
+        msg,
+        'InvalidTelemetry',
+        adtDroppedReason(dropped, points.length, unwrapped),
+        dropped,
+      );
     }
     await Promise.all([points.length ? this.commit(points, sets) : undefined, letter]);
     if (points.length) {
@@ -281,6 +270,45 @@ export class IngestService implements TelemetryIngest {
     return out;
   }
 
+  /** ADT's validation of one message (see ingestAdt): the sets to store and the values to drop. */
+  private validateAdt(
+    msg: IncomingMessage,
+  ):
+    | { ok: true; sets: AcceptedSet[]; dropped: Problem[]; unwrapped: boolean }
+    | { ok: false; code: string; reason: string; problems?: readonly Problem[] } {
+    const ws = this.options.workspace(msg.workspace);
+    if (!ws) return { ok: false, code: 'NotFound', reason: `There is no workspace '${msg.workspace}'.` };
+    if (msg.twinId === undefined)
+      return { ok: false, code: 'BadRequest', reason: 'The message names no twin.' };
+    const parsed = parseAdtTelemetry(msg.payload, {
+      twinId: msg.twinId,
+      ...(msg.component === undefined ? {} : { component: msg.component }),
+      receivedAt: msg.receivedAt,
+      ...(msg.once ? { once: true } : {}),
+    });
+    if (!parsed.ok)
+      return {
+        ok: false,
+        code: 'InvalidTelemetry',
+        reason: parsed.problems[0]!.message,
+        problems: parsed.problems,
+      };
+    const split = checkAdtReadings(parsed.readings, parsed.pointers, ws, msg);
+    if (!split.ok) return { ok: false, code: split.code, reason: split.reason, problems: split.problems };
+    const sets: AcceptedSet[] = split.accepted.map(({ rs, values }) => ({
+      ws,
+      workspace: msg.workspace,
+      rs,
+      values,
+    }));
+    return {
+      ok: true,
+      sets,
+      dropped: [...parsed.dropped, ...split.dropped],
+      unwrapped: parsed.unwrapped === true,
+    };
+  }
+
   /** Parses and checks one message against its twin's model (no I/O): the one validation of every path. */
   private validate(msg: IncomingMessage): Validated {
     const ws = this.options.workspace(msg.workspace);
@@ -352,7 +380,9 @@ export class IngestService implements TelemetryIngest {
               code: 'PayloadTooLarge',
               reason: `The payload has ${m.msg.payload.length} bytes, more than the limit of ${this.maxPayloadBytes}.`,
             }
-          : this.validate(m.msg);
+          : m.adt
+            ? this.validateAdt(m.msg)
+            : this.validate(m.msg);
       if (!v.ok) {
         const msg =
           v.code === 'PayloadTooLarge'
@@ -363,6 +393,11 @@ export class IngestService implements TelemetryIngest {
       } else {
         const at = outcomes.push({ ok: true, readings: 0 }) - 1;
         accepted.push({ m, sets: v.sets, at });
+        // ADT's rule: the values that do not fit are kept as one dead letter, the rest stored.
+        if (v.dropped?.length) {
+          const reason = adtDroppedReason(v.dropped, toPoints(v.sets).length, v.unwrapped === true);
+          letters.push(this.reject(m.msg, 'InvalidTelemetry', reason, v.dropped));
+        }
       }
     }
     // Dead letters first: a failure after them redelivers the batch (a dead letter may then be kept
@@ -551,6 +586,11 @@ export class IngestService implements TelemetryIngest {
     this.stats.acceptedReadingSets += sets.length;
     this.options.live.publish(events);
   }
+}
+
+function adtDroppedReason(dropped: readonly Problem[], stored: number, unwrapped: boolean): string {
+  const where = unwrapped ? ' (pointers are into the JSON string the body holds)' : '';
+  return `${dropped.length} value(s) not stored, ${stored} stored: ${dropped[0]!.message}${dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : ''}${where}`;
 }
 
 function toPoints(sets: readonly AcceptedSet[]): HistoryPoint[] {
