@@ -171,15 +171,28 @@ describe('the ingest workers sink on PostgreSQL', () => {
       await b.lock.close();
       await b.storage.close();
     });
-    const msgs = Array.from({ length: 400 }, (_, i) => busMsg('room-1', JSON.stringify({ temperature: i })));
-    // A fenced-off owner still committing 1..300 while its successor commits 1..400 from the same checkpoint.
-    await Promise.all([
-      a.sink.commit(0, msgs.slice(0, 300), msgs[299]!.seq),
-      b.sink.commit(0, msgs, msgs[399]!.seq),
-      b.sink.commit(0, msgs.slice(100, 200), msgs[199]!.seq),
-    ]);
+    // A fenced-off owner still committing 1..300 while its successor commits 1..200 and then 1..400
+    // from the same checkpoint, in several interleavings (one partition and one twin per round).
+    for (let round = 0; round < 4; round++) {
+      const twinId = `room-${round + 2}`;
+      await new TwinService({
+        workspace: 'default',
+        models: a.models,
+        graph: a.graph,
+        store: a.storage.twins,
+      }).createOrReplace(twinId, { $metadata: { $model: METER } });
+      for await (const t of b.storage.twins.loadTwins('default')) b.graph.putTwin(t);
+      const msgs = Array.from({ length: 400 }, (_, i) => busMsg(twinId, JSON.stringify({ temperature: i })));
+      const commits = [
+        () => a.sink.commit(round, msgs.slice(0, 300), msgs[299]!.seq),
+        () => b.sink.commit(round, msgs.slice(0, 200), msgs[199]!.seq),
+        () => b.sink.commit(round, msgs, msgs[399]!.seq),
+      ];
+      if (round % 2) commits.reverse();
+      await Promise.all(commits.map((c) => c()));
+      expect(await count(a.storage, twinId)).toBe(400);
+      expect(await a.sink.checkpoint(round)).toBe(msgs[399]!.seq);
+    }
     expect(await a.storage.deadLetters.list({ workspace: 'default', limit: 5 })).toEqual([]);
-    expect(await count(a.storage, 'room-1')).toBe(400);
-    expect(await a.sink.checkpoint(0)).toBe(msgs[399]!.seq);
   });
 });

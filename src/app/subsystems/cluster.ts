@@ -66,7 +66,8 @@ export function startClusterFeed(o: {
       graph,
       live: o.live,
       feed,
-      publishTelemetry: false,
+      // What this node commits itself (NDJSON bulk, derived values); device telemetry goes to the bus.
+      publishTelemetry: true,
       reloadModels: async () => {
         await o.models.load();
       },

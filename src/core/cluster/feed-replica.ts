@@ -39,7 +39,7 @@ export interface FeedReplicaOptions {
   reloadModels: () => Promise<void>;
   /** Reloads the twins and relationships from the store (changes were missed). */
   reloadGraph: () => Promise<void>;
-  /** Publish telemetry committed on this node (ingest workers: true; api nodes ingest nothing). */
+  /** Publish the telemetry this node commits (live events and last values) to the other nodes. */
   publishTelemetry: boolean;
   log?: Log;
 }
