@@ -95,6 +95,30 @@ describe('FeedReplica', () => {
     expect(b.graph.getTwin('t1')).toBeUndefined();
   });
 
+  it('retries a change the feed did not take, and never replaces a newer twin with an older one', async () => {
+    const { feed, changes } = memoryFeed();
+    let failures = 2;
+    const flaky: ClusterFeed = {
+      ...feed,
+      publishChange: (c) =>
+        failures-- > 0 ? Promise.reject(new Error('NATS reconnecting')) : feed.publishChange(c),
+    };
+    const a = await node('a', flaky);
+    const b = await node('b', feed);
+    a.graph.putTwin(twin('t1', { lastUpdateTime: 10, contents: { v: 2 } }));
+    a.live.publish([created('t1')]);
+    await a.replica.flush();
+    expect(changes).toHaveLength(1);
+    expect(a.replica.counts).toMatchObject({ published: 1, failed: 0 });
+    expect(b.graph.getTwin('t1')!.contents).toEqual({ v: 2 });
+    await feed.publishChange({
+      kind: FEED_KINDS.twinPut,
+      origin: 'c',
+      data: { twin: twin('t1', { lastUpdateTime: 5 }) },
+    });
+    expect(b.graph.getTwin('t1')!.contents).toEqual({ v: 2 });
+  });
+
   it("keeps a worker's latest telemetry and the newer of two last values", async () => {
     const { feed } = memoryFeed();
     const worker = await node('w', feed, true);

@@ -39,6 +39,8 @@ export interface FeedReplicaOptions {
   reloadModels: () => Promise<void>;
   /** Reloads the twins and relationships from the store (changes were missed). */
   reloadGraph: () => Promise<void>;
+  /** How long a change that could not be published is retried, ms (default 30 000). */
+  retryForMs?: number;
   /** Publish the telemetry this node commits (live events and last values) to the other nodes. */
   publishTelemetry: boolean;
   log?: Log;
@@ -52,6 +54,7 @@ export class FeedReplica {
   private unsubscribe: (() => void) | undefined;
   /** True while re-publishing a remote change locally: such events are not sent back out. */
   private applying = false;
+  private stopping = false;
   private outgoing: Promise<unknown> = Promise.resolve();
   private readonly log: Log;
   /** Counters for /metrics and tests. */
@@ -102,6 +105,7 @@ export class FeedReplica {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    this.stopping = true;
     await this.outgoing;
     await this.sub?.close();
   }
@@ -149,22 +153,31 @@ export class FeedReplica {
     }
   }
 
-  /** Publishes in commit order (one at a time); a failure is logged, never thrown (the write is committed). */
+  /**
+   * Publishes in commit order (one at a time). A failure is retried with backoff for about
+   * `retryForMs` (NATS reconnecting), then logged, never thrown: the write is committed.
+   */
   private send(change: FeedChange): Promise<void> {
-    const p = this.outgoing.then(() =>
-      this.o.feed.publishChange(change).then(
-        () => {
+    const p = this.outgoing.then(async () => {
+      const end = Date.now() + (this.o.retryForMs ?? 30_000);
+      for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+        try {
+          await this.o.feed.publishChange(change);
           this.counts.published++;
-        },
-        (err: unknown) => {
-          this.counts.failed++;
-          this.log('error', 'a committed change could not be told to the cluster', {
-            kind: change.kind,
-            err: (err as Error).message,
-          });
-        },
-      ),
-    );
+          return;
+        } catch (err) {
+          if (Date.now() + delay > end || this.stopping) {
+            this.counts.failed++;
+            this.log('error', 'a committed change could not be told to the cluster', {
+              kind: change.kind,
+              err: (err as Error).message,
+            });
+            return;
+          }
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    });
     this.outgoing = p;
     return p;
   }
@@ -188,6 +201,9 @@ export class FeedReplica {
         const twin = d.twin as TwinRecord;
         if (!isRecord(twin) || typeof twin.id !== 'string' || twin.workspace !== this.o.workspace) return;
         const old = g.getTwin(twin.id);
+        // Two nodes' publishes can cross: never replace a newer version with an older one.
+        if (old && typeof twin.lastUpdateTime === 'number' && old.lastUpdateTime > twin.lastUpdateTime)
+          return;
         // Last values: whichever reading is newer (the writer's copy may lag this node's telemetry).
         const telemetry = { ...(isRecord(twin.telemetry) ? twin.telemetry : {}) };
         for (const [k, v] of Object.entries(old?.telemetry ?? {}))
@@ -201,6 +217,8 @@ export class FeedReplica {
       case FEED_KINDS.relationshipPut: {
         const rel = d.rel as RelationshipRecord;
         if (!isRecord(rel) || rel.workspace !== this.o.workspace) return;
+        const old = g.getRelationship(String(rel.sourceId), String(rel.id));
+        if (old && typeof rel.lastUpdateTime === 'number' && old.lastUpdateTime > rel.lastUpdateTime) return;
         g.putRelationship(rel);
         break;
       }
