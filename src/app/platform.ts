@@ -40,7 +40,7 @@ import { createEventRouting, type EventRouting } from './event-routing.js';
 import { exampleReading, formatBanner } from './banner.js';
 import { lockDataFolder } from './data-folder-lock.js';
 import { removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
-import { announceModelChanges, openClusterBus, startClusterFeed } from './subsystems/cluster.js';
+import { announceModelChanges, openClusterBus, openClusterFeed } from './subsystems/cluster.js';
 import { startControl } from './subsystems/control.js';
 import { startHttp } from './subsystems/http.js';
 import { startIngest } from './subsystems/ingest.js';
@@ -143,6 +143,11 @@ async function startLocked(
   const stopAll = () => closers.close();
 
   try {
+    // ---- an api node of a cluster: the feed's position is read before the read model is loaded
+    const origin = config.role === 'api' ? nodeName('api') : undefined;
+    const feed = origin ? await openClusterFeed({ config, logger, origin }) : undefined;
+    if (feed) closers.push(feed.close);
+
     // ---- the default workspace: models, graph, services
     const workspace = DEFAULT_WORKSPACE;
     const { models, graph, loaded } = await loadModelsAndGraph({ workspace, storage, logger });
@@ -160,23 +165,11 @@ async function startLocked(
 
     const live = new LiveEventBus();
     // ---- an api node of a cluster: device telemetry goes to the bus; changes come and go on the feed
-    const origin = config.role === 'api' ? nodeName('api') : undefined;
     let bus: Awaited<ReturnType<typeof openClusterBus>> | undefined;
-    if (origin) {
+    if (origin && feed) {
       bus = await openClusterBus({ config, logger, origin });
       closers.push(bus.close);
-      const feed = await startClusterFeed({
-        config,
-        logger,
-        origin,
-        workspace,
-        storage,
-        models,
-        graph,
-        live,
-      });
-      closers.push(feed.close);
-      announceModelChanges(models, feed.replica);
+      announceModelChanges(models, await feed.follow({ workspace, storage, models, graph, live }));
     }
     const { twins, ingest, stats } = startIngest({
       ...(bus ? { bus: bus.bus } : {}),

@@ -71,9 +71,13 @@ export async function startWorkerNode(
       throw new TwinloopError('InvalidConfig', 'A worker node needs a PostgreSQL store.');
     const pg = storage as PgStorage;
     const workspace = 'default';
+    const owner = nodeName('worker');
+    // The feed's position before the read model is loaded: following from it misses nothing.
+    const feed = await openNatsClusterFeed({ url: busUrl, subjectPrefix: config.bus.prefix, name: owner });
+    closers.push(() => feed.close());
+    const feedPosition = await feed.position();
     const mg = await loadModelsAndGraph({ workspace, storage, logger });
     const { models, graph } = mg;
-    const owner = nodeName('worker');
     const live = new LiveEventBus();
     const stats = new IngestStats();
     const ingest = new IngestService({
@@ -86,8 +90,6 @@ export async function startWorkerNode(
     });
 
     // ---- the feed: changes of twins and models from the api nodes; telemetry out
-    const feed = await openNatsClusterFeed({ url: busUrl, subjectPrefix: config.bus.prefix, name: owner });
-    closers.push(() => feed.close());
     const replica = new FeedReplica({
       origin: owner,
       workspace,
@@ -109,7 +111,7 @@ export async function startWorkerNode(
       },
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     });
-    await replica.start();
+    await replica.start(feedPosition);
     closers.push(() => replica.stop());
 
     // ---- the bus and the partition workers

@@ -40,18 +40,26 @@ export function openClusterBus(o: {
   });
 }
 
-/** Starts following the feed from now (the graph was just loaded from the store). */
-export function startClusterFeed(o: {
+/**
+ * Opens the feed and reads its position; call it before the read model is loaded, then `follow`
+ * once it is: the changes committed meanwhile are applied, none older is replayed.
+ */
+export function openClusterFeed(o: {
   config: Readonly<Pick<TwinloopConfig, 'bus'>>;
   logger: Logger;
   origin: string;
-  workspace: string;
-  storage: Pick<Storage, 'twins'>;
-  models: ModelService;
-  graph: InMemoryTwinGraph;
-  live: LiveEventBus;
-}): Promise<Subsystem & { replica: FeedReplica }> {
-  const { logger, graph, workspace, storage } = o;
+}): Promise<
+  Subsystem & {
+    follow(r: {
+      workspace: string;
+      storage: Pick<Storage, 'twins'>;
+      models: ModelService;
+      graph: InMemoryTwinGraph;
+      live: LiveEventBus;
+    }): Promise<FeedReplica>;
+  }
+> {
+  const { logger } = o;
   return subsystem(logger, async (closers) => {
     const feed = await openNatsClusterFeed({
       url: o.config.bus.url!,
@@ -59,32 +67,44 @@ export function startClusterFeed(o: {
       name: o.origin,
     });
     closers.push(() => feed.close());
+    const position = await feed.position();
     const log = logger.child({ component: 'cluster-feed' });
-    const replica = new FeedReplica({
-      origin: o.origin,
-      workspace,
-      graph,
-      live: o.live,
-      feed,
-      // What this node commits itself (NDJSON bulk, derived values); device telemetry goes to the bus.
-      publishTelemetry: true,
-      reloadModels: async () => {
-        await o.models.load();
-      },
-      reloadGraph: async () => {
-        for await (const t of storage.twins.loadTwins(workspace)) graph.putTwin(t);
-        for await (const r of storage.twins.loadRelationships(workspace))
-          try {
-            graph.putRelationship(r);
-          } catch {
-            // its twin is gone: skipped, as at start
-          }
-      },
-      log: (level, message, fields) => log[level](fields ?? {}, message),
-    });
-    await replica.start();
-    closers.push(() => replica.stop());
-    return { replica };
+    const follow = async (r: {
+      workspace: string;
+      storage: Pick<Storage, 'twins'>;
+      models: ModelService;
+      graph: InMemoryTwinGraph;
+      live: LiveEventBus;
+    }): Promise<FeedReplica> => {
+      const { graph, workspace, storage } = r;
+      const replica = new FeedReplica({
+        origin: o.origin,
+        workspace,
+        graph,
+        live: r.live,
+        feed,
+        // What this node commits itself (NDJSON bulk, derived values); device telemetry goes to the bus.
+        publishTelemetry: true,
+        reloadModels: async () => {
+          await r.models.load();
+        },
+        reloadGraph: async () => {
+          for await (const t of storage.twins.loadTwins(workspace)) graph.putTwin(t);
+          for await (const rel of storage.twins.loadRelationships(workspace))
+            try {
+              graph.putRelationship(rel);
+            } catch {
+              // its twin is gone: skipped, as at start
+            }
+        },
+        log: (level, message, fields) => log[level](fields ?? {}, message),
+      });
+      await replica.start(position);
+      // Before the feed connection closes (closers run in reverse).
+      closers.push(() => replica.stop());
+      return replica;
+    };
+    return { follow };
   });
 }
 

@@ -15,6 +15,7 @@ function memoryFeed() {
       for (const s of subs) s.onChange(c, changes.length);
       return Promise.resolve(changes.length);
     },
+    position: () => Promise.resolve(changes.length),
     publishEvent(e: FeedEvent) {
       for (const s of subs) s.onEvent?.(e);
       return Promise.resolve();
