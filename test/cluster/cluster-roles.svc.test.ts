@@ -251,6 +251,35 @@ describe('a cluster of 2 api nodes and 3 workers', () => {
       20_000,
     );
 
+    // ---- a model uploaded through B is known on A (and a twin of it can be created through A)
+    const modelId = 'dtmi:twinloop:test:ClusterProbe;1';
+    const up = await httpJson(b, 'POST', '/models', [
+      {
+        '@id': modelId,
+        '@type': 'Interface',
+        '@context': 'dtmi:dtdl:context;3',
+        contents: [{ '@type': 'Property', name: 'note', schema: 'string' }],
+      },
+    ]);
+    expect(up.status, JSON.stringify(up.body)).toBe(201);
+    await waitFor(
+      'the model on node A',
+      async () => (await httpJson(a, 'GET', `/models/${modelId}`)).status === 200,
+      10_000,
+    );
+    const probe = await httpJson(a, 'PUT', '/digitaltwins/probe-1', {
+      $metadata: { $model: modelId },
+      note: "'; DROP TABLE x; --",
+    });
+    expect(probe.status, JSON.stringify(probe.body)).toBe(200);
+    await waitFor(
+      'the probe twin on node B',
+      async () =>
+        ((await query(b, "SELECT T.note FROM DIGITALTWINS T WHERE T.$dtId = 'probe-1'")) as unknown[])
+          .length === 1,
+      10_000,
+    );
+
     // ---- a WebSocket client on A sees a twin written through B
     const wsUrl = (await readRuntime(a)).liveUrl;
     const ws = new WebSocket(wsUrl);
