@@ -271,8 +271,14 @@ async function startLocked(
     closers.push(() => removeRuntimeInfo(config.dataDir, runtime));
 
     // ---- the device simulator and shadow mode, once all is up
+    // On a cluster every api node sees every reading: a simulator or shadow on each would duplicate
+    // devices and residuals, so api nodes run neither.
+    if (origin && (config.simulation.enabled || config.simulation.shadow))
+      logger.warn('the device simulator and shadow mode do not run on api nodes of a cluster');
     const devices = await startDevices({
-      config,
+      config: origin
+        ? { ...config, simulation: { ...config.simulation, enabled: false, shadow: false } }
+        : config,
       logger,
       workspace,
       pilot,

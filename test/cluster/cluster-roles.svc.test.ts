@@ -46,7 +46,7 @@ let db: pg.Client;
 
 async function startNode(name: string, role: 'api' | 'worker', generation = 0): Promise<Node> {
   const dir = path.join(tmp, `${name}-${generation}`);
-  const args = ['--role', role, '--store', store, '--bus', NATS_URL, '--config', configFile, '--no-shadow'];
+  const args = ['--role', role, '--store', store, '--bus', NATS_URL, '--config', configFile];
   if (role === 'api' && name !== 'apiA') args.push('--pilot', 'none');
   const child = startTwinloopChild(dir, args);
   const info = await waitForRuntime(child, dir, 90_000);
