@@ -11,7 +11,7 @@
  * mode. Stop in reverse: devices, runtime.json, jobs, HTTP, live hub, simulation services, control,
  * MQTT, retention, event routes, storage (which flushes), the lock.
  *
- * Roles (`twinloop start --role all|api|worker`, to come) compose a subset of the same modules, in
+ * Roles (`twinloop start --role all|api|worker`) compose a subset of the same modules, in
  * the same order, each pushing its `close()` on the one stack: an ingest worker is storage + models
  * and graph + event routes + ingest + retention (its bus consumer in place of MQTT); an API node is
  * storage + models and graph (the read model) + ingest + MQTT + control + simulation services + jobs
@@ -40,6 +40,7 @@ import { createEventRouting, type EventRouting } from './event-routing.js';
 import { exampleReading, formatBanner } from './banner.js';
 import { lockDataFolder } from './data-folder-lock.js';
 import { removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
+import { announceModelChanges, openClusterBus, openClusterFeed } from './subsystems/cluster.js';
 import { startControl } from './subsystems/control.js';
 import { startHttp } from './subsystems/http.js';
 import { startIngest } from './subsystems/ingest.js';
@@ -54,6 +55,7 @@ import { loadSecurity } from './subsystems/security.js';
 import { startDevices, startSimulationServices } from './subsystems/simulation.js';
 import { startStorage } from './subsystems/storage.js';
 import { Closers } from './subsystems/subsystem.js';
+import { nodeName } from './worker-node.js';
 
 export const DEFAULT_WORKSPACE = 'default';
 export { DEFAULT_PILOT } from './subsystems/pilot.js';
@@ -107,14 +109,11 @@ export async function startPlatform(
   options: StartPlatformOptions = {},
 ): Promise<Platform> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'twinloop' } });
-  if (config.role !== 'all') {
-    // The roles' pieces (bus, leases, partition workers, cluster feed) exist; composing them into
-    // api and worker processes is the next step of issue 9 (docs/scaling.md).
+  if (config.role === 'worker')
     throw new TwinloopError(
       'InvalidConfig',
-      `role "${config.role}" is not available in this version yet: run role "all" (one process per store).`,
+      'A worker node is started with startWorkerNode (src/app/worker-node.ts).',
     );
-  }
   // One process per data folder: taken before anything is opened or bound, released last.
   const lock = lockDataFolder(config.dataDir);
   try {
@@ -144,6 +143,11 @@ async function startLocked(
   const stopAll = () => closers.close();
 
   try {
+    // ---- an api node of a cluster: the feed's position is read before the read model is loaded
+    const origin = config.role === 'api' ? nodeName('api') : undefined;
+    const feed = origin ? await openClusterFeed({ config, logger, origin }) : undefined;
+    if (feed) closers.push(feed.close);
+
     // ---- the default workspace: models, graph, services
     const workspace = DEFAULT_WORKSPACE;
     const { models, graph, loaded } = await loadModelsAndGraph({ workspace, storage, logger });
@@ -160,7 +164,15 @@ async function startLocked(
     closers.push(() => eventRoutes.stop());
 
     const live = new LiveEventBus();
+    // ---- an api node of a cluster: device telemetry goes to the bus; changes come and go on the feed
+    let bus: Awaited<ReturnType<typeof openClusterBus>> | undefined;
+    if (origin && feed) {
+      bus = await openClusterBus({ config, logger, origin });
+      closers.push(bus.close);
+      announceModelChanges(models, await feed.follow({ workspace, storage, models, graph, live }));
+    }
     const { twins, ingest, stats } = startIngest({
+      ...(bus ? { bus: bus.bus } : {}),
       config,
       logger,
       workspace,
@@ -259,8 +271,14 @@ async function startLocked(
     closers.push(() => removeRuntimeInfo(config.dataDir, runtime));
 
     // ---- the device simulator and shadow mode, once all is up
+    // On a cluster every api node sees every reading: a simulator or shadow on each would duplicate
+    // devices and residuals, so api nodes run neither.
+    if (origin && (config.simulation.enabled || config.simulation.shadow))
+      logger.warn('the device simulator and shadow mode do not run on api nodes of a cluster');
     const devices = await startDevices({
-      config,
+      config: origin
+        ? { ...config, simulation: { ...config.simulation, enabled: false, shadow: false } }
+        : config,
       logger,
       workspace,
       pilot,

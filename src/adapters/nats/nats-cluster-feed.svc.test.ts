@@ -49,6 +49,7 @@ describe('NatsClusterFeed (machine NATS)', () => {
     expect(seenB.map(([, c]) => (c.data as { i: number }).i)).toEqual([...Array(10).keys()]);
     expect(seenA).toEqual(seenB);
     expect(subB.lastSeq).toBe(seqs[9]);
+    expect(await b.position()).toBe(seqs[9]);
     await subB.close();
 
     // node b was away for 5 changes: it resumes after the last one it applied

@@ -150,6 +150,21 @@ export class NatsClusterFeed implements ClusterFeed {
     }
   }
 
+  async position(): Promise<number> {
+    try {
+      const jsm = await this.nc.jetstreamManager({ timeout: this.timeoutMs });
+      return (await jsm.streams.info(this.stream)).state.last_seq;
+    } catch (e) {
+      throw new TwinloopError(
+        'ServiceUnavailable',
+        `Could not read the cluster feed's position: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+
   publishEvent(event: FeedEvent): Promise<void> {
     const bytes = this.encode(event, 'event');
     try {

@@ -54,6 +54,14 @@ export function registerStart(program: Command, { run }: CliKit): void {
     .option('--no-shadow', 'no shadow mode')
     .option('--retention-days <n>', 'days of history kept (0 = forever)')
     .option(
+      '--role <role>',
+      'all (one process), api (HTTP, WebSocket, MQTT; telemetry to the bus) or worker (ingest from the bus); env TWINLOOP_ROLE',
+    )
+    .option(
+      '--bus <url>',
+      'NATS JetStream of a cluster: nats://host:4222 (env TWINLOOP_BUS; roles api and worker)',
+    )
+    .option(
       '--store <url>',
       'keep state and history in PostgreSQL: postgres://user:password@host:5432/db[?schema=name] (env TWINLOOP_STORE; default: SQLite in the data folder)',
     )
@@ -74,7 +82,10 @@ export function registerStart(program: Command, { run }: CliKit): void {
         if (typeof opts.sim === 'boolean') cli.sim = opts.sim ? 'on' : 'off';
         if (typeof opts.shadow === 'boolean') cli.shadow = opts.shadow ? 'on' : 'off';
         const config = loadConfig(cli);
-        const platform = await startPlatform(config);
+        const platform =
+          config.role === 'worker'
+            ? await (await import('../worker-node.js')).startWorkerNode(config)
+            : await startPlatform(config);
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;

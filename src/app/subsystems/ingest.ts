@@ -8,6 +8,8 @@ import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js
 import type { LiveEventBus } from '../../core/live/live-events.js';
 import type { ModelService } from '../../core/models/model-service.js';
 import type { EventRouteService } from '../../core/events/event-route-service.js';
+import { BusIngestService } from '../../core/cluster/bus-ingest-service.js';
+import type { IngestBus } from '../../core/ports/cluster.js';
 import { IngestService } from '../../core/telemetry/ingest-service.js';
 import { IngestStats } from '../../core/telemetry/ingest-stats.js';
 import { TwinService } from '../../core/twins/twin-service.js';
@@ -30,6 +32,8 @@ export function startIngest(o: {
   storage: Pick<Storage, 'twins' | 'history' | 'deadLetters'>;
   live: LiveEventBus;
   journal: EventRouteService;
+  /** An api node of a cluster: device telemetry is published to this bus instead of stored here. */
+  bus?: IngestBus;
 }): IngestSubsystem {
   const { workspace, models, graph, storage, live, logger } = o;
   const twins = new TwinService({
@@ -47,14 +51,15 @@ export function startIngest(o: {
       ),
   });
   const stats = new IngestStats();
-  const ingest = new IngestService({
-    workspace: (name) => (name === workspace ? { graph, models } : undefined),
+  const options = {
+    workspace: (name: string) => (name === workspace ? { graph, models } : undefined),
     history: storage.history,
     deadLetters: storage.deadLetters,
     live,
     stats,
     maxPayloadBytes: o.config.mqtt.maxMessageBytes,
     journal: o.journal,
-  });
+  };
+  const ingest = o.bus ? new BusIngestService({ ...options, bus: o.bus }) : new IngestService(options);
   return { twins, ingest, stats, close: () => Promise.resolve() };
 }

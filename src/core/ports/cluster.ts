@@ -163,6 +163,11 @@ export interface FeedSubscription {
 export interface ClusterFeed {
   /** Publishes a committed change; resolves with its feed seq once stored. @throws ServiceUnavailable, PayloadTooLarge */
   publishChange(change: FeedChange): Promise<number>;
+  /**
+   * The seq of the last change stored (0 when none): read it before loading the read model, then
+   * subscribe after it, so nothing is missed and nothing older is replayed. @throws ServiceUnavailable
+   */
+  position(): Promise<number>;
   /** Publishes a live event (no replay; lost when no node is listening). @throws ServiceUnavailable, PayloadTooLarge */
   publishEvent(event: FeedEvent): Promise<void>;
   /**

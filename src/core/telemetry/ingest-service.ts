@@ -63,6 +63,21 @@ interface AcceptedSet {
   values: Record<string, unknown>;
 }
 
+/** One message of a bus partition for ingestSequenced. */
+export interface SequencedMessage {
+  msg: IncomingMessage;
+  /** Its bus sequence (the checkpoint when it is committed on its own). */
+  seq?: number;
+  /** Validated as ADT's telemetry routes take it (ingestAdt), not as a device message. */
+  adt?: boolean;
+  /** Refused before validation (e.g. an envelope that could not be read): dead-lettered with this. */
+  refused?: { code: string; reason: string };
+}
+
+type Validated =
+  | { ok: true; sets: AcceptedSet[]; dropped?: Problem[]; unwrapped?: boolean }
+  | { ok: false; code: string; reason: string; problems?: readonly Problem[] };
+
 interface Batch<T> {
   items: T[];
   done: Promise<void>;
@@ -80,7 +95,7 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
  */
 export class IngestService implements TelemetryIngest {
   readonly stats: IngestStats;
-  private readonly maxPayloadBytes: number;
+  protected readonly maxPayloadBytes: number;
   private readonly oversizeKeptBytes: number;
   private pointBatch: Batch<{ points: HistoryPoint[]; sets: AcceptedSet[] }> | undefined;
   private letterBatch: Batch<DeadLetter> | undefined;
@@ -100,35 +115,9 @@ export class IngestService implements TelemetryIngest {
         `The payload has ${msg.payload.length} bytes, more than the limit of ${this.maxPayloadBytes} (the dead letter keeps the first ${this.oversizeKeptBytes}).`,
       );
     }
-    const ws = this.options.workspace(msg.workspace);
-    if (!ws) return this.reject(msg, 'NotFound', `There is no workspace '${msg.workspace}'.`);
-    if (msg.twinId === undefined) return this.reject(msg, 'BadRequest', 'The message names no twin.');
-    let sets: AcceptedSet[];
-    try {
-      const parsed = parseTelemetryPayload(msg.payload, {
-        twinId: msg.twinId,
-        component: msg.component,
-        receivedAt: msg.receivedAt,
-      });
-      if (!parsed.ok)
-        return this.reject(msg, 'InvalidTelemetry', parsed.problems[0]!.message, parsed.problems);
-      sets = [];
-      const problems: Problem[] = [];
-      let failure: { code: string; reason: string } | undefined;
-      const many = parsed.readings.length > 1 || msg.payload[firstNonSpace(msg.payload)] === 0x5b; // '['
-      parsed.readings.forEach((rs, i) => {
-        const check = checkReadingSet(rs, ws, many ? `/${i}` : '', msg.modelId);
-        if (check.ok) sets.push({ ws, workspace: msg.workspace, rs, values: check.values });
-        else {
-          failure ??= check;
-          problems.push(...check.problems);
-        }
-      });
-      // A message is one unit: devices retry whole messages, so half-storing one would duplicate the rest.
-      if (failure) return this.reject(msg, failure.code, failure.reason, problems);
-    } catch (e) {
-      return this.reject(msg, 'InternalError', `Ingestion failed unexpectedly: ${(e as Error).message}`);
-    }
+    const v = this.validate(msg);
+    if (!v.ok) return this.reject(msg, v.code, v.reason, v.problems);
+    const { sets } = v;
     const points = toPoints(sets);
     await this.commit(points, sets);
     this.stats.acceptedMessages++;
@@ -146,31 +135,18 @@ export class IngestService implements TelemetryIngest {
    */
   async ingestAdt(msg: IncomingMessage): Promise<IngestOutcome> {
     if (msg.payload.length > this.maxPayloadBytes) return this.ingest(msg);
-    const ws = this.options.workspace(msg.workspace);
-    if (!ws) return this.reject(msg, 'NotFound', `There is no workspace '${msg.workspace}'.`);
-    if (msg.twinId === undefined) return this.reject(msg, 'BadRequest', 'The message names no twin.');
-    const parsed = parseAdtTelemetry(msg.payload, {
-      twinId: msg.twinId,
-      ...(msg.component === undefined ? {} : { component: msg.component }),
-      receivedAt: msg.receivedAt,
-      ...(msg.once ? { once: true } : {}),
-    });
-    if (!parsed.ok) return this.reject(msg, 'InvalidTelemetry', parsed.problems[0]!.message, parsed.problems);
-    const split = checkAdtReadings(parsed.readings, parsed.pointers, ws, msg);
-    if (!split.ok) return this.reject(msg, split.code, split.reason, split.problems);
-    const dropped = [...parsed.dropped, ...split.dropped];
-    const sets: AcceptedSet[] = split.accepted.map(({ rs, values }) => ({
-      ws,
-      workspace: msg.workspace,
-      rs,
-      values,
-    }));
+    const v = this.validateAdt(msg);
+    if (!v.ok) return this.reject(msg, v.code, v.reason, v.problems);
+    const { sets, dropped, unwrapped } = v;
     const points = toPoints(sets);
     let letter: Promise<IngestOutcome> | undefined;
     if (dropped.length) {
-      const where = parsed.unwrapped ? ' (pointers are into the JSON string the body holds)' : '';
-      const reason = `${dropped.length} value(s) not stored, ${points.length} stored: ${dropped[0]!.message}${dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : ''}${where}`;
-      letter = this.reject(msg, 'InvalidTelemetry', reason, dropped);
+      letter = this.reject(
+        msg,
+        'InvalidTelemetry',
+        adtDroppedReason(dropped, points.length, unwrapped),
+        dropped,
+      );
     }
     await Promise.all([points.length ? this.commit(points, sets) : undefined, letter]);
     if (points.length) {
@@ -292,6 +268,187 @@ export class IngestService implements TelemetryIngest {
       this.stats.acceptedReadings += points.length;
     }
     return out;
+  }
+
+  /** ADT's validation of one message (see ingestAdt): the sets to store and the values to drop. */
+  private validateAdt(
+    msg: IncomingMessage,
+  ):
+    | { ok: true; sets: AcceptedSet[]; dropped: Problem[]; unwrapped: boolean }
+    | { ok: false; code: string; reason: string; problems?: readonly Problem[] } {
+    const ws = this.options.workspace(msg.workspace);
+    if (!ws) return { ok: false, code: 'NotFound', reason: `There is no workspace '${msg.workspace}'.` };
+    if (msg.twinId === undefined)
+      return { ok: false, code: 'BadRequest', reason: 'The message names no twin.' };
+    const parsed = parseAdtTelemetry(msg.payload, {
+      twinId: msg.twinId,
+      ...(msg.component === undefined ? {} : { component: msg.component }),
+      receivedAt: msg.receivedAt,
+      ...(msg.once ? { once: true } : {}),
+    });
+    if (!parsed.ok)
+      return {
+        ok: false,
+        code: 'InvalidTelemetry',
+        reason: parsed.problems[0]!.message,
+        problems: parsed.problems,
+      };
+    const split = checkAdtReadings(parsed.readings, parsed.pointers, ws, msg);
+    if (!split.ok) return { ok: false, code: split.code, reason: split.reason, problems: split.problems };
+    const sets: AcceptedSet[] = split.accepted.map(({ rs, values }) => ({
+      ws,
+      workspace: msg.workspace,
+      rs,
+      values,
+    }));
+    return {
+      ok: true,
+      sets,
+      dropped: [...parsed.dropped, ...split.dropped],
+      unwrapped: parsed.unwrapped === true,
+    };
+  }
+
+  /** Parses and checks one message against its twin's model (no I/O): the one validation of every path. */
+  private validate(msg: IncomingMessage): Validated {
+    const ws = this.options.workspace(msg.workspace);
+    if (!ws) return { ok: false, code: 'NotFound', reason: `There is no workspace '${msg.workspace}'.` };
+    if (msg.twinId === undefined)
+      return { ok: false, code: 'BadRequest', reason: 'The message names no twin.' };
+    let sets: AcceptedSet[];
+    try {
+      const parsed = parseTelemetryPayload(msg.payload, {
+        twinId: msg.twinId,
+        component: msg.component,
+        receivedAt: msg.receivedAt,
+      });
+      if (!parsed.ok)
+        return {
+          ok: false,
+          code: 'InvalidTelemetry',
+          reason: parsed.problems[0]!.message,
+          problems: parsed.problems,
+        };
+      sets = [];
+      const problems: Problem[] = [];
+      let failure: { code: string; reason: string } | undefined;
+      const many = parsed.readings.length > 1 || msg.payload[firstNonSpace(msg.payload)] === 0x5b; // '['
+      parsed.readings.forEach((rs, i) => {
+        const check = checkReadingSet(rs, ws, many ? `/${i}` : '', msg.modelId);
+        if (check.ok) sets.push({ ws, workspace: msg.workspace, rs, values: check.values });
+        else {
+          failure ??= check;
+          problems.push(...check.problems);
+        }
+      });
+      // A message is one unit: devices retry whole messages, so half-storing one would duplicate the rest.
+      if (failure) return { ok: false, code: failure.code, reason: failure.reason, problems };
+    } catch (e) {
+      return {
+        ok: false,
+        code: 'InternalError',
+        reason: `Ingestion failed unexpectedly: ${(e as Error).message}`,
+      };
+    }
+    return { ok: true, sets };
+  }
+
+  /**
+   * Ingests messages of one bus partition in bus order (an ingest worker's batch), validated exactly
+   * like `ingest()`: the accepted readings are appended in ONE history commit together with
+   * `checkpoint` (so a crash stores both or neither), bad messages are dead-lettered first (never
+   * thrown: a throw would stall the partition), then twins' last values and live events follow as
+   * after any commit. A message with `refused` set is dead-lettered with that code and reason.
+   * When the store refuses a point the validator let through (InvalidTelemetry, e.g. a NUL byte on
+   * PostgreSQL), each message is committed on its own with the checkpoint at its own sequence, and
+   * the refused ones are dead-lettered.
+   * @throws StorageError (rejects; nothing of this call's readings stored, the checkpoint unchanged).
+   */
+  async ingestSequenced(
+    messages: readonly SequencedMessage[],
+    checkpoint: { key: string; seq: number },
+  ): Promise<IngestOutcome[]> {
+    const outcomes: IngestOutcome[] = [];
+    const letters: Promise<IngestOutcome>[] = [];
+    const accepted: { m: SequencedMessage; sets: AcceptedSet[]; at: number }[] = [];
+    for (const m of messages) {
+      const v: Validated = m.refused
+        ? { ok: false, ...m.refused }
+        : m.msg.payload.length > this.maxPayloadBytes
+          ? {
+              ok: false,
+              code: 'PayloadTooLarge',
+              reason: `The payload has ${m.msg.payload.length} bytes, more than the limit of ${this.maxPayloadBytes}.`,
+            }
+          : m.adt
+            ? this.validateAdt(m.msg)
+            : this.validate(m.msg);
+      if (!v.ok) {
+        const msg =
+          v.code === 'PayloadTooLarge'
+            ? { ...m.msg, payload: m.msg.payload.subarray(0, this.oversizeKeptBytes) }
+            : m.msg;
+        const at = outcomes.push({ ok: false, code: v.code, reason: v.reason }) - 1;
+        letters.push(this.reject(msg, v.code, v.reason, v.problems).then((o) => (outcomes[at] = o)));
+      } else {
+        const at = outcomes.push({ ok: true, readings: 0 }) - 1;
+        accepted.push({ m, sets: v.sets, at });
+        // ADT's rule: the values that do not fit are kept as one dead letter, the rest stored.
+        if (v.dropped?.length) {
+          const reason = adtDroppedReason(v.dropped, toPoints(v.sets).length, v.unwrapped === true);
+          letters.push(this.reject(m.msg, 'InvalidTelemetry', reason, v.dropped));
+        }
+      }
+    }
+    // Dead letters first: a failure after them redelivers the batch (a dead letter may then be kept
+    // twice), never loses one.
+    await Promise.all(letters);
+    const allSets = accepted.flatMap((a) => a.sets);
+    try {
+      this.stageTelemetry(allSets);
+      await this.options.history.append(toPoints(allSets), { checkpoint });
+    } catch (e) {
+      if (!(e instanceof TwinloopError) || e.code !== 'InvalidTelemetry') {
+        this.stats.storageFailures++;
+        throw e;
+      }
+      return this.ingestOneByOne(accepted, outcomes, checkpoint);
+    }
+    this.afterCommit(allSets);
+    for (const a of accepted) {
+      const n = toPoints(a.sets).length;
+      outcomes[a.at] = { ok: true, readings: n };
+      this.stats.acceptedMessages++;
+      this.stats.acceptedReadings += n;
+    }
+    return outcomes;
+  }
+
+  private async ingestOneByOne(
+    accepted: readonly { m: SequencedMessage; sets: AcceptedSet[]; at: number }[],
+    outcomes: IngestOutcome[],
+    checkpoint: { key: string; seq: number },
+  ): Promise<IngestOutcome[]> {
+    for (const a of accepted) {
+      const points = toPoints(a.sets);
+      const cp = { key: checkpoint.key, seq: a.m.seq ?? checkpoint.seq };
+      try {
+        this.stageTelemetry(a.sets);
+        await this.options.history.append(points, { checkpoint: cp });
+        this.afterCommit(a.sets);
+        outcomes[a.at] = { ok: true, readings: points.length };
+        this.stats.acceptedMessages++;
+        this.stats.acceptedReadings += points.length;
+      } catch (e) {
+        if (!(e instanceof TwinloopError) || e.code !== 'InvalidTelemetry') {
+          this.stats.storageFailures++;
+          throw e;
+        }
+        outcomes[a.at] = await this.reject(a.m.msg, 'InvalidTelemetry', e.message, e.problems);
+      }
+    }
+    await this.options.history.append([], { checkpoint });
+    return outcomes;
   }
 
   /** Stores a dead letter; resolves (ok:false) once it is durable. @throws StorageError (rejects). */
@@ -429,6 +586,11 @@ export class IngestService implements TelemetryIngest {
     this.stats.acceptedReadingSets += sets.length;
     this.options.live.publish(events);
   }
+}
+
+function adtDroppedReason(dropped: readonly Problem[], stored: number, unwrapped: boolean): string {
+  const where = unwrapped ? ' (pointers are into the JSON string the body holds)' : '';
+  return `${dropped.length} value(s) not stored, ${stored} stored: ${dropped[0]!.message}${dropped.length > 1 ? ` (and ${dropped.length - 1} more)` : ''}${where}`;
 }
 
 function toPoints(sets: readonly AcceptedSet[]): HistoryPoint[] {

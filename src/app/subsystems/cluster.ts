@@ -1,0 +1,127 @@
+/**
+ * The cluster side of an API node (`--role api`): the ingest bus device telemetry is published to
+ * (instead of being ingested here) and the cluster feed the node tells its committed twin,
+ * relationship and model changes on and applies the others' changes from (graph, models, live
+ * events, telemetry last values). Closing stops following the feed, then closes the connections.
+ */
+import type { Logger } from 'pino';
+import { openJetStreamIngestBus } from '../../adapters/nats/jetstream-ingest-bus.js';
+import { openNatsClusterFeed } from '../../adapters/nats/nats-cluster-feed.js';
+import { FeedReplica } from '../../core/cluster/feed-replica.js';
+import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
+import type { LiveEventBus } from '../../core/live/live-events.js';
+import type { ModelService } from '../../core/models/model-service.js';
+import type { IngestBus } from '../../core/ports/cluster.js';
+import type { Storage } from '../../core/ports/storage.js';
+import type { TwinloopConfig } from '../config.js';
+import { subsystem, type Subsystem } from './subsystem.js';
+
+export interface ClusterApi extends Subsystem {
+  bus: IngestBus;
+  replica: FeedReplica;
+  origin: string;
+}
+
+/** Opens the bus (before ingest is built: ingest publishes to it). */
+export function openClusterBus(o: {
+  config: Readonly<Pick<TwinloopConfig, 'bus'>>;
+  logger: Logger;
+  origin: string;
+}): Promise<Subsystem & { bus: IngestBus }> {
+  return subsystem(o.logger, async (closers) => {
+    const bus = await openJetStreamIngestBus({
+      url: o.config.bus.url!,
+      subjectPrefix: o.config.bus.prefix,
+      partitions: o.config.bus.partitions,
+      name: o.origin,
+    });
+    closers.push(() => bus.close());
+    return { bus };
+  });
+}
+
+/**
+ * Opens the feed and reads its position; call it before the read model is loaded, then `follow`
+ * once it is: the changes committed meanwhile are applied, none older is replayed.
+ */
+export function openClusterFeed(o: {
+  config: Readonly<Pick<TwinloopConfig, 'bus'>>;
+  logger: Logger;
+  origin: string;
+}): Promise<
+  Subsystem & {
+    follow(r: {
+      workspace: string;
+      storage: Pick<Storage, 'twins'>;
+      models: ModelService;
+      graph: InMemoryTwinGraph;
+      live: LiveEventBus;
+    }): Promise<FeedReplica>;
+  }
+> {
+  const { logger } = o;
+  return subsystem(logger, async (closers) => {
+    const feed = await openNatsClusterFeed({
+      url: o.config.bus.url!,
+      subjectPrefix: o.config.bus.prefix,
+      name: o.origin,
+    });
+    closers.push(() => feed.close());
+    const position = await feed.position();
+    const log = logger.child({ component: 'cluster-feed' });
+    const follow = async (r: {
+      workspace: string;
+      storage: Pick<Storage, 'twins'>;
+      models: ModelService;
+      graph: InMemoryTwinGraph;
+      live: LiveEventBus;
+    }): Promise<FeedReplica> => {
+      const { graph, workspace, storage } = r;
+      const replica = new FeedReplica({
+        origin: o.origin,
+        workspace,
+        graph,
+        live: r.live,
+        feed,
+        // What this node commits itself (NDJSON bulk, derived values); device telemetry goes to the bus.
+        publishTelemetry: true,
+        reloadModels: async () => {
+          await r.models.load();
+        },
+        reloadGraph: async () => {
+          for await (const t of storage.twins.loadTwins(workspace)) graph.putTwin(t);
+          for await (const rel of storage.twins.loadRelationships(workspace))
+            try {
+              graph.putRelationship(rel);
+            } catch {
+              // its twin is gone: skipped, as at start
+            }
+        },
+        log: (level, message, fields) => log[level](fields ?? {}, message),
+      });
+      await replica.start(position);
+      // Before the feed connection closes (closers run in reverse).
+      closers.push(() => replica.stop());
+      return replica;
+    };
+    return { follow };
+  });
+}
+
+/**
+ * Tells the cluster after each model write of this node that committed (upload, decommission,
+ * delete): the other nodes reload the models from the store. The model service has no change event
+ * of its own, so its three write methods are wrapped on this instance.
+ */
+export function announceModelChanges(models: ModelService, replica: FeedReplica): void {
+  const after =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      const r = await fn(...a);
+      await replica.modelsChanged();
+      return r;
+    };
+  models.add = after(models.add.bind(models));
+  models.update = after(models.update.bind(models));
+  models.delete = after(models.delete.bind(models));
+}
