@@ -249,7 +249,7 @@ export function planAggregate(
   return { m0, m1: interval < MINUTE * 4 ? m0 : m1, cut, lo, hi };
 }
 
-/** Runs the aggregate of one series. */
+/** Runs the aggregate of one series (callers set jit off and work_mem, see PgHistoryStore). */
 export async function queryAggregate(
   db: { query: (sql: string, params: readonly unknown[]) => Promise<pg.QueryResult> },
   q: HistoryAggregateQuery,
@@ -260,38 +260,53 @@ export async function queryAggregate(
   const wantFirst = fns.has('first');
   const wantLast = fns.has('last');
   const plan = planAggregate(from, to, interval);
-  const found = await db.query(
-    'SELECT id FROM history_series WHERE workspace = $1 AND twin_id = $2 AND path = $3',
-    [q.workspace, q.twinId, q.path],
-  );
-  const sid = (found.rows[0] as { id: number } | undefined)?.id;
-  // The series id as a constant: the planner then prunes and picks index scans for it.
-  const r =
-    sid === undefined
-      ? { rows: [] }
-      : await db.query(
-          `WITH s AS (SELECT ${sid}::int AS id),
+  // One statement (the series looked up in it). Rollup minutes are aggregated per bucket first (a
+  // hash aggregate: sums, min, max, first and last minute); the bucket's first and last values are
+  // then read from its first and last rollup minute by primary key, since the whole minutes of a
+  // bucket do not overlap in time. Raw points are aggregated per bucket without ordered aggregates
+  // (edgeOf), so nothing sorts them; the final GROUP BY sees about one row per bucket from each
+  // side instead of one per minute and per point.
+  const first = wantFirst
+    ? { roll: 'f.first_ts, f.first_v', rawTs: 'min(x.ts)', rawV: edgeOf('min') }
+    : { roll: 'NULL::float8, NULL::text', rawTs: 'NULL::float8', rawV: 'NULL::text' };
+  const last = wantLast
+    ? { roll: 'l.last_ts, l.last_v', rawTs: 'max(x.ts)', rawV: edgeOf('max') }
+    : { roll: 'NULL::float8, NULL::text', rawTs: 'NULL::float8', rawV: 'NULL::text' };
+  const r = await db.query(
+    `WITH s AS MATERIALIZED (
+       SELECT id FROM history_series WHERE workspace = $8 AND twin_id = $9 AND path = $10
+     ),
+     rb AS (
+       SELECT floor((r.minute * ${MINUTE} - $1::float8) / $2::float8)::int AS b, sum(r.count) AS count,
+              sum(r.nnum) AS nnum, sum(r.sum) AS sum, min(r.min) AS min, max(r.max) AS max,
+              min(r.minute) AS fm, max(r.minute) AS lm
+         FROM s JOIN history_rollups r ON r.series_id = s.id
+        WHERE r.minute >= $3 AND r.minute < $4
+          AND NOT EXISTS (SELECT 1 FROM unnest($5::bigint[]) AS c(m) WHERE c.m = r.minute)
+        GROUP BY 1
+     ),
      parts AS (
-       SELECT floor((r.minute * ${MINUTE} - $1::float8) / $2::float8)::int AS b, r.count, r.nnum, r.sum,
-              r.min, r.max, r.first_ts, r.first_v, r.last_ts, r.last_v
-         FROM history_rollups r, s
-        WHERE r.series_id = s.id AND r.minute >= $3 AND r.minute < $4 AND r.minute <> ALL($5::bigint[])
+       SELECT rb.b, rb.count, rb.nnum, rb.sum, rb.min, rb.max, ${first.roll}, ${last.roll}
+         FROM rb CROSS JOIN s
+         ${wantFirst ? 'CROSS JOIN LATERAL (SELECT first_ts, first_v FROM history_rollups WHERE series_id = s.id AND minute = rb.fm OFFSET 0) f' : ''}
+         ${wantLast ? 'CROSS JOIN LATERAL (SELECT last_ts, last_v FROM history_rollups WHERE series_id = s.id AND minute = rb.lm OFFSET 0) l' : ''}
        UNION ALL
-       SELECT floor((p.ts - $1::float8) / $2::float8)::int, 1, (p.num IS NOT NULL)::int, p.num, p.num, p.num,
-              p.ts, ${wantFirst ? 'coalesce(p.num::text, p.json)' : 'NULL'},
-              p.ts, ${wantLast ? 'coalesce(p.num::text, p.json)' : 'NULL'}
-         FROM s CROSS JOIN unnest($6::float8[], $7::float8[]) AS g(lo, hi)
-         CROSS JOIN LATERAL (SELECT ts, num, json FROM history_points p
-                              WHERE p.series_id = s.id AND p.ts >= g.lo AND p.ts < g.hi
-                              OFFSET 0) p
+       SELECT x.b, count(*), count(x.num), sum(x.num), min(x.num), max(x.num),
+              ${first.rawTs}, ${first.rawV}, ${last.rawTs}, ${last.rawV}
+         FROM (SELECT floor((p.ts - $1::float8) / $2::float8)::int AS b, s.id AS sid, p.ts, p.id, p.num
+                 FROM s CROSS JOIN unnest($6::float8[], $7::float8[]) AS g(lo, hi)
+                 CROSS JOIN LATERAL (SELECT ts, id, num FROM history_points p
+                                      WHERE p.series_id = s.id AND p.ts >= g.lo AND p.ts < g.hi
+                                      OFFSET 0) p) x
+        GROUP BY x.b, x.sid
      )
      SELECT b, sum(count)::float8 AS count, sum(nnum)::float8 AS nnum, sum(sum) AS sum, min(min) AS min,
             max(max) AS max,
             ${wantFirst ? '(array_agg(first_v ORDER BY first_ts))[1]' : 'NULL'} AS first,
             ${wantLast ? '(array_agg(last_v ORDER BY last_ts DESC))[1]' : 'NULL'} AS last
        FROM parts GROUP BY b`,
-          [from, interval, plan.m0, plan.m1, plan.cut, plan.lo, plan.hi],
-        );
+    [from, interval, plan.m0, plan.m1, plan.cut, plan.lo, plan.hi, q.workspace, q.twinId, q.path],
+  );
   const out: HistoryBucket[] = new Array<HistoryBucket>(n);
   const rows = new Map<
     number,
@@ -331,4 +346,20 @@ export async function queryAggregate(
     out[b] = bucket;
   }
   return out;
+}
+
+/**
+ * The first (`min`) or last (`max`) raw value of a group by (ts, id), as `*_v` text, without an
+ * ordered aggregate (which would force a sort of every raw row): the (ts, id, num) array with the
+ * least or greatest (ts, id) among numeric points; when a JSON point comes earlier (later), its
+ * text is looked up by (series, ts, id). Ids are below 2^53, exact in float8.
+ */
+function edgeOf(fn: 'min' | 'max'): string {
+  const cmp = fn === 'min' ? '<' : '>';
+  const n = `${fn}(ARRAY[x.ts, x.id::float8, x.num]) FILTER (WHERE x.num IS NOT NULL)`;
+  const j = `${fn}(ARRAY[x.ts, x.id::float8]) FILTER (WHERE x.num IS NULL)`;
+  return `CASE WHEN ${j} IS NOT NULL AND (${n} IS NULL OR ${j} ${cmp} (${n})[1:2])
+            THEN (SELECT p.json FROM history_points p
+                   WHERE p.series_id = x.sid AND p.ts = (${j})[1] AND p.id = (${j})[2]::bigint)
+            ELSE ((${n})[3])::text END`;
 }

@@ -207,9 +207,11 @@ export class PgHistoryStore implements HistoryStore {
 
   async queryAggregate(q: HistoryAggregateQuery): Promise<HistoryBucket[]> {
     // JIT compiling this plan (its cost estimate is high: unknown array sizes) takes far longer
-    // than running it: off for this statement.
+    // than running it: off for this statement. The planner's row estimates for the raw ranges are
+    // far too high; with the default 4 MB work_mem it then picks sorts over hash aggregates
+    // (measured: about twice the CPU for 2.6M points → 1,000 buckets). Both in one round trip.
     return this.db.transaction(async (c) => {
-      await c.query('SET LOCAL jit = off');
+      await c.query("SET LOCAL jit = off; SET LOCAL work_mem = '16MB'");
       return queryAggregate(c, q);
     });
   }
