@@ -13,6 +13,7 @@ import type {
   HistoryBucket,
   HistoryValue,
 } from '../../core/ports/storage-ports.js';
+import { numArrayLiteral, textArrayLiteral } from './pg-array.js';
 
 export const MINUTE = 60_000;
 /** Most buckets one query may ask for (as in the SQLite store). */
@@ -146,7 +147,19 @@ export class RollupBuilder {
          first_v = CASE WHEN excluded.first_ts < r.first_ts THEN excluded.first_v ELSE r.first_v END,
          last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
          last_v = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_v ELSE r.last_v END`,
-      [c.sid, c.minute, c.count, c.nnum, c.sum, c.min, c.max, c.firstTs, c.firstV, c.lastTs, c.lastV],
+      [
+        numArrayLiteral(c.sid),
+        numArrayLiteral(c.minute),
+        numArrayLiteral(c.count),
+        numArrayLiteral(c.nnum),
+        numArrayLiteral(c.sum),
+        numArrayLiteral(c.min),
+        numArrayLiteral(c.max),
+        numArrayLiteral(c.firstTs),
+        textArrayLiteral(c.firstV),
+        numArrayLiteral(c.lastTs),
+        textArrayLiteral(c.lastV),
+      ],
     );
   }
 }

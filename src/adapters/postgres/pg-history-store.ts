@@ -28,6 +28,7 @@ import type {
   SeriesInfo,
 } from '../../core/ports/storage-ports.js';
 import { invalidPoint } from '../sqlite/sqlite-history-series.js';
+import { numArrayLiteral, textArrayLiteral } from './pg-array.js';
 import { MINUTE, queryAggregate, rebuildRollups, RollupBuilder, valueText } from './pg-history-aggregate.js';
 import { HistoryPartitions, type PartitionUnit } from './pg-history-schema.js';
 import { storageError, type PgDatabase } from './pg-database.js';
@@ -419,7 +420,7 @@ export class PgHistoryStore implements HistoryStore {
       const distinct = [...new Set(sids)];
       const cur = await c.query<{ id: number; last_ts: number | null }>(
         'SELECT id, last_ts FROM history_series WHERE id = ANY($1::int[])',
-        [distinct],
+        [numArrayLiteral(distinct)],
       );
       if (cur.rows.length !== distinct.length) {
         this.ids.clear();
@@ -518,7 +519,7 @@ export class PgHistoryStore implements HistoryStore {
           `UPDATE history_series s SET last_ts = u.ts, last_num = u.num, last_json = u.json
              FROM unnest($1::int[], $2::float8[], $3::float8[], $4::text[]) AS u(id, ts, num, json)
             WHERE s.id = u.id AND (s.last_ts IS NULL OR u.ts >= s.last_ts)`,
-          [lid, lts, lnum, ljson],
+          [numArrayLiteral(lid), numArrayLiteral(lts), numArrayLiteral(lnum), textArrayLiteral(ljson)],
         );
       }
       if (checkpoints.size) {
