@@ -54,12 +54,15 @@ export interface RollupRow {
 
 /** Pre-aggregates points (series id, ts, value) into per-minute rollup rows. */
 export class RollupBuilder {
-  private readonly rows = new Map<string, RollupRow>();
+  /** series id → minute → row (numbers as keys: no key string per point). */
+  private readonly rows = new Map<number, Map<number, RollupRow>>();
+  private count = 0;
 
   add(sid: number, ts: number, v: HistoryValue, text: () => string): void {
     const minute = Math.floor(ts / MINUTE);
-    const key = `${sid}:${minute}`;
-    let r = this.rows.get(key);
+    let ofSeries = this.rows.get(sid);
+    if (!ofSeries) this.rows.set(sid, (ofSeries = new Map()));
+    let r = ofSeries.get(minute);
     if (!r) {
       const t = text();
       r = {
@@ -75,7 +78,8 @@ export class RollupBuilder {
         lastTs: ts,
         lastV: t,
       };
-      this.rows.set(key, r);
+      ofSeries.set(minute, r);
+      this.count++;
     } else {
       if (ts < r.firstTs) {
         r.firstTs = ts;
@@ -96,13 +100,13 @@ export class RollupBuilder {
   }
 
   get size(): number {
-    return this.rows.size;
+    return this.count;
   }
 
   /** Upserts the rows, combining with what the table holds (inside the commit's transaction). */
   async write(client: pg.PoolClient): Promise<void> {
-    if (this.rows.size === 0) return;
-    const n = this.rows.size;
+    if (this.count === 0) return;
+    const n = this.count;
     const c = {
       sid: new Array<number>(n),
       minute: new Array<number>(n),
@@ -117,20 +121,21 @@ export class RollupBuilder {
       lastV: new Array<string>(n),
     };
     let i = 0;
-    for (const r of this.rows.values()) {
-      c.sid[i] = r.sid;
-      c.minute[i] = r.minute;
-      c.count[i] = r.count;
-      c.nnum[i] = r.nnum;
-      c.sum[i] = r.nnum ? r.sum : null;
-      c.min[i] = r.nnum ? r.min : null;
-      c.max[i] = r.nnum ? r.max : null;
-      c.firstTs[i] = r.firstTs;
-      c.firstV[i] = r.firstV;
-      c.lastTs[i] = r.lastTs;
-      c.lastV[i] = r.lastV;
-      i++;
-    }
+    for (const ofSeries of this.rows.values())
+      for (const r of ofSeries.values()) {
+        c.sid[i] = r.sid;
+        c.minute[i] = r.minute;
+        c.count[i] = r.count;
+        c.nnum[i] = r.nnum;
+        c.sum[i] = r.nnum ? r.sum : null;
+        c.min[i] = r.nnum ? r.min : null;
+        c.max[i] = r.nnum ? r.max : null;
+        c.firstTs[i] = r.firstTs;
+        c.firstV[i] = r.firstV;
+        c.lastTs[i] = r.lastTs;
+        c.lastV[i] = r.lastV;
+        i++;
+      }
     await client.query(
       `INSERT INTO history_rollups AS r
          (series_id, minute, count, nnum, sum, min, max, first_ts, first_v, last_ts, last_v)

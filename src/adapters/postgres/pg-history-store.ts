@@ -435,7 +435,9 @@ export class PgHistoryStore implements HistoryStore {
       const askS: number[] = [];
       const askT: number[] = [];
       const askAt: number[] = [];
-      for (let j = 0; j < total; j++) {
+      // Without once points nothing below applies: skip a key per point (most telemetry).
+      const anyOnce = all.some((p) => p.once === true);
+      for (let j = 0; anyOnce && j < total; j++) {
         const p = all[j]!;
         const key = `${sids[j]!}:${p.ts}`;
         if (p.once) {
