@@ -13,7 +13,7 @@
  */
 import crypto from 'node:crypto';
 import pg from 'pg';
-import type { HistoryPoint } from '../../src/core/ports/storage-ports.js';
+import type { AggregateFn, HistoryPoint } from '../../src/core/ports/storage-ports.js';
 import { openPgDatabase, type PgDatabase } from '../../src/adapters/postgres/pg-database.js';
 import { PG_HISTORY_MIGRATIONS, PgHistoryStore } from '../../src/adapters/postgres/pg-history-store.js';
 
@@ -151,14 +151,18 @@ async function aggregates(): Promise<string[]> {
       t.sort((a, b) => a - b);
       lines.push(`- ${name}: p50 ${pct(t, 50).toFixed(1)} ms, p99 ${pct(t, 99).toFixed(1)} ms (${result})`);
     };
-    await time('store: 1,000 buckets avg', async () => {
-      const b = await store.queryAggregate({ ...q, fns: ['avg'] });
-      return `${b.length} buckets, ${b.reduce((a, x) => a + x.count, 0)} points`;
-    });
-    await time('store: 1,000 buckets avg+min+max+first+last', async () => {
-      const b = await store.queryAggregate({ ...q, fns: ['avg', 'min', 'max', 'first', 'last'] });
-      return `${b.length} buckets`;
-    });
+    const sets: AggregateFn[][] = [
+      ['avg'],
+      ['avg', 'min', 'max', 'first', 'last'],
+      ['first', 'last'],
+      ['count', 'sum', 'min', 'max'],
+    ];
+    for (const fns of sets) {
+      await time(`store: 1,000 buckets ${fns.join('+')}`, async () => {
+        const b = await store.queryAggregate({ ...q, fns });
+        return `${b.length} buckets, ${b.reduce((a, x) => a + x.count, 0)} points`;
+      });
+    }
     await time('store: raw page of 1,000 (mid-range)', async () => {
       const p = await store.queryRaw({ ...q, from: from + (to - from) / 2, limit: 1000 });
       return `${p.points.length} points`;

@@ -12,16 +12,15 @@
  * Options: --duration S (default 20), --connections C (20), --window W (100), --only embedded|machine|private
  * Prints a markdown block and appends it to bench/RESULTS.md.
  */
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem, loadavg } from 'node:os';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNote } from '../machine-note.js';
-import { serverNodeFlags } from '../server-flags.js';
+import { child, freePort, ingestPhase, load, next, READINGS, sleep } from './ingest-phase.js';
+import type { IngestFigures, LoadConfig } from './ingest-phase.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -35,122 +34,14 @@ const WINDOW = Number(opt('window', '100'));
 const ONLY = opt('only', '');
 const DEVICES = 1000;
 const WARMUP_MS = 2000;
-const READINGS = 5;
 const MACHINE_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
-
-// BENCH_CPU_PROF=dir profiles the system under test (node --cpu-prof) to see where its time goes.
-const PROF_DIR = process.env.BENCH_CPU_PROF;
-
-function child(script: string, argv: string[]): ChildProcess {
-  const prof =
-    PROF_DIR && script === 'system-under-test.ts' && argv[0] !== 'plain'
-      ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR]
-      : [];
-  return fork(join(here, script), argv, {
-    execArgv: ['--import', 'tsx', ...(script === 'system-under-test.ts' ? serverNodeFlags() : []), ...prof],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
-
-function next<T>(c: ChildProcess, type: string, timeoutMs = 120_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out waiting for '${type}'`)), timeoutMs);
-    const on = (m: { type: string }) => {
-      if (m.type === type) {
-        clearTimeout(t);
-        c.off('message', on);
-        resolve(m as T);
-      }
-    };
-    c.on('message', on);
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface LoadResult {
-  published: number;
-  acked: number;
-  elapsedMs: number;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
-function load(host: string, port: number): { proc: ChildProcess; done: Promise<LoadResult> } {
-  const proc = child('load-generator.ts', [
-    host,
-    String(port),
-    String(CONNECTIONS),
-    String(WINDOW),
-    String(DEVICES),
-    String(DURATION_S * 1000 + WARMUP_MS),
-    'twins/',
-  ]);
-  return { proc, done: next<LoadResult>(proc, 'done', DURATION_S * 1000 + 60_000) };
-}
-
-interface IngestFigures {
-  msgsPerS: number;
-  readingsPerS: number;
-  published: number;
-  acked: number;
-  storedReadings: number;
-  lostReadings: number;
-  deadLetters: number;
-}
-
-async function ingestPhase(mode: 'embedded' | 'external', url: string): Promise<IngestFigures> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'twinloop-bench-ingest-'));
-  const sut = child('system-under-test.ts', [mode, dataDir, String(DEVICES), url]);
-  try {
-    const { port } = await next<{ port: number }>(sut, 'ready');
-    const u = new URL(url);
-    const gen = load(
-      mode === 'embedded' ? '127.0.0.1' : u.hostname,
-      mode === 'embedded' ? port : Number(u.port || 1883),
-    );
-    await sleep(WARMUP_MS);
-    sut.send({ type: 'mark' });
-    const a = await next<{ acceptedMessages: number; acceptedReadings: number; t: number }>(sut, 'stats');
-    await sleep(DURATION_S * 1000);
-    sut.send({ type: 'mark' });
-    const b = await next<{ acceptedMessages: number; acceptedReadings: number; t: number }>(sut, 'stats');
-    const lr = await gen.done;
-    // Let the ingest side drain (external mode: the broker may still hold queued messages).
-    let last = -1;
-    let s = b;
-    for (let i = 0; i < 60; i++) {
-      sut.send({ type: 'mark' });
-      s = await next(sut, 'stats');
-      if (s.acceptedMessages === last) break;
-      last = s.acceptedMessages;
-      await sleep(1000);
-    }
-    sut.send({ type: 'count' });
-    const { rows } = await next<{ rows: number }>(sut, 'rows');
-    const secs = (b.t - a.t) / 1000;
-    const stats = s as unknown as { deadLetters: number };
-    return {
-      msgsPerS: (b.acceptedMessages - a.acceptedMessages) / secs,
-      readingsPerS: (b.acceptedReadings - a.acceptedReadings) / secs,
-      published: lr.published,
-      acked: lr.acked,
-      storedReadings: rows,
-      lostReadings: Math.max(0, lr.acked * READINGS - rows),
-      deadLetters: stats.deadLetters,
-    };
-  } finally {
-    sut.send({ type: 'stop' });
-    await new Promise((r) => sut.once('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
+const CFG: LoadConfig = {
+  durationS: DURATION_S,
+  connections: CONNECTIONS,
+  window: WINDOW,
+  devices: DEVICES,
+  warmupMs: WARMUP_MS,
+};
 
 async function barePhase(
   url: string,
@@ -170,7 +61,7 @@ async function barePhase(
   ]);
   try {
     await next(sub, 'ready');
-    const gen = load(target.hostname, Number(target.port || 1883));
+    const gen = load(target.hostname, Number(target.port || 1883), CFG);
     await sleep(WARMUP_MS);
     sub.send({ type: 'mark' });
     const t0 = Date.now();
@@ -226,14 +117,14 @@ const rows: Row[] = [];
 const want = (n: string) => !ONLY || ONLY.split(',').includes(n);
 if (want('embedded')) {
   console.error('embedded aedes: ingest phase ...');
-  const ingest = await ingestPhase('embedded', 'mqtt://127.0.0.1:0');
+  const ingest = await ingestPhase('embedded', 'mqtt://127.0.0.1:0', CFG);
   console.error('embedded aedes: bare phase ...');
   const bare = await barePhase('mqtt://127.0.0.1:0', true);
   rows.push({ broker: 'embedded aedes', ingest, bare });
 }
 if (want('machine')) {
   console.error(`machine Mosquitto ${MACHINE_URL}: ingest phase ...`);
-  const ingest = await ingestPhase('external', MACHINE_URL);
+  const ingest = await ingestPhase('external', MACHINE_URL, CFG);
   console.error('machine Mosquitto: bare phase ...');
   const bare = await barePhase(MACHINE_URL, false);
   rows.push({ broker: `machine Mosquitto (${MACHINE_URL}, default limits)`, ingest, bare });
@@ -243,7 +134,7 @@ if (want('private')) {
   if (m) {
     try {
       console.error(`private Mosquitto ${m.url}: ingest phase ...`);
-      const ingest = await ingestPhase('external', m.url);
+      const ingest = await ingestPhase('external', m.url, CFG);
       console.error('private Mosquitto: bare phase ...');
       const bare = await barePhase(m.url, false);
       rows.push({

@@ -1,13 +1,15 @@
 /**
  * Test and benchmark support (not used by the running platform): a real ingest stack — the DTDL
  * parser's pump model, an in-memory twin graph with N pumps, SQLite history and dead-letter stores in
- * a data folder — so MQTT integration tests and bench/ingest run against the real parts.
+ * a data folder, or any other stores such as PostgreSQL's — so MQTT integration tests and
+ * bench/ingest and bench/cluster run against the real parts.
  */
 import { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import type { TwinRecord } from '../../core/graph/graph-types.js';
 import { LiveEventBus } from '../../core/live/live-events.js';
 import { parseDtdl, isValidResult } from '../../core/models/dtdl/parse-dtdl.js';
 import type { InterfaceInfo, ModelLookup } from '../../core/models/model-types.js';
+import type { DeadLetterStore, HistoryStore } from '../../core/ports/storage-ports.js';
 import { IngestService } from '../../core/telemetry/ingest-service.js';
 import type { IngestServiceOptions } from '../../core/telemetry/ingest-service.js';
 import { openSqliteDatabase } from '../sqlite/sqlite-database.js';
@@ -67,17 +69,63 @@ export function pumpTwin(id: string, workspace = 'default'): TwinRecord {
   };
 }
 
-export interface IngestStack {
-  service: IngestService;
-  graph: InMemoryTwinGraph;
-  history: SqliteHistoryStore;
-  deadLetters: SqliteDeadLetterStore;
-  live: LiveEventBus;
-  database: SqliteDatabase;
+/** The stores an ingest stack writes to: a `Storage` (SQLite or PostgreSQL) has them. */
+export interface IngestStores<
+  H extends HistoryStore = HistoryStore,
+  D extends DeadLetterStore = DeadLetterStore,
+> {
+  history: H;
+  deadLetters: D;
+  /** Commits what is pending and closes the stores. */
   close(): Promise<void>;
 }
 
-/** Builds the stack over a data folder with twins pump-1 .. pump-{twins} in workspace "default". */
+export interface IngestStackOn<
+  H extends HistoryStore = HistoryStore,
+  D extends DeadLetterStore = DeadLetterStore,
+> {
+  service: IngestService;
+  graph: InMemoryTwinGraph;
+  history: H;
+  deadLetters: D;
+  live: LiveEventBus;
+  close(): Promise<void>;
+}
+
+/**
+ * The ingest stack over given stores (e.g. `await openPgStorage(...)`), with twins pump-1 ..
+ * pump-{twins} in workspace "default"; close() closes the stores.
+ */
+export function createIngestStackOn<H extends HistoryStore, D extends DeadLetterStore>(
+  stores: IngestStores<H, D>,
+  options: { twins: number; service?: Partial<IngestServiceOptions> },
+): IngestStackOn<H, D> {
+  const graph = new InMemoryTwinGraph();
+  for (let i = 1; i <= options.twins; i++) graph.putTwin(pumpTwin(`pump-${i}`));
+  const models = pumpModels();
+  const live = new LiveEventBus();
+  const service = new IngestService({
+    workspace: (ws) => (ws === 'default' ? { graph, models } : undefined),
+    history: stores.history,
+    deadLetters: stores.deadLetters,
+    live,
+    ...options.service,
+  });
+  return {
+    service,
+    graph,
+    history: stores.history,
+    deadLetters: stores.deadLetters,
+    live,
+    close: () => stores.close(),
+  };
+}
+
+export interface IngestStack extends IngestStackOn<SqliteHistoryStore, SqliteDeadLetterStore> {
+  database: SqliteDatabase;
+}
+
+/** Builds the stack over SQLite in a data folder with twins pump-1 .. pump-{twins} in workspace "default". */
 export function createIngestStack(options: {
   dataDir: string;
   twins: number;
@@ -91,27 +139,16 @@ export function createIngestStack(options: {
   });
   const history = new SqliteHistoryStore(database.db, options.history);
   const deadLetters = new SqliteDeadLetterStore(database.db);
-  const graph = new InMemoryTwinGraph();
-  for (let i = 1; i <= options.twins; i++) graph.putTwin(pumpTwin(`pump-${i}`));
-  const models = pumpModels();
-  const live = new LiveEventBus();
-  const service = new IngestService({
-    workspace: (ws) => (ws === 'default' ? { graph, models } : undefined),
-    history,
-    deadLetters,
-    live,
-    ...options.service,
-  });
-  return {
-    service,
-    graph,
-    history,
-    deadLetters,
-    live,
-    database,
-    async close() {
-      await history.close();
-      database.close();
+  const stack = createIngestStackOn(
+    {
+      history,
+      deadLetters,
+      async close() {
+        await history.close();
+        database.close();
+      },
     },
-  };
+    { twins: options.twins, ...(options.service ? { service: options.service } : {}) },
+  );
+  return { ...stack, database };
 }

@@ -13,6 +13,7 @@ import type {
   HistoryBucket,
   HistoryValue,
 } from '../../core/ports/storage-ports.js';
+import { numArrayLiteral, textArrayLiteral } from './pg-array.js';
 
 export const MINUTE = 60_000;
 /** Most buckets one query may ask for (as in the SQLite store). */
@@ -53,12 +54,15 @@ export interface RollupRow {
 
 /** Pre-aggregates points (series id, ts, value) into per-minute rollup rows. */
 export class RollupBuilder {
-  private readonly rows = new Map<string, RollupRow>();
+  /** series id → minute → row (numbers as keys: no key string per point). */
+  private readonly rows = new Map<number, Map<number, RollupRow>>();
+  private count = 0;
 
   add(sid: number, ts: number, v: HistoryValue, text: () => string): void {
     const minute = Math.floor(ts / MINUTE);
-    const key = `${sid}:${minute}`;
-    let r = this.rows.get(key);
+    let ofSeries = this.rows.get(sid);
+    if (!ofSeries) this.rows.set(sid, (ofSeries = new Map()));
+    let r = ofSeries.get(minute);
     if (!r) {
       const t = text();
       r = {
@@ -74,7 +78,8 @@ export class RollupBuilder {
         lastTs: ts,
         lastV: t,
       };
-      this.rows.set(key, r);
+      ofSeries.set(minute, r);
+      this.count++;
     } else {
       if (ts < r.firstTs) {
         r.firstTs = ts;
@@ -95,13 +100,13 @@ export class RollupBuilder {
   }
 
   get size(): number {
-    return this.rows.size;
+    return this.count;
   }
 
   /** Upserts the rows, combining with what the table holds (inside the commit's transaction). */
   async write(client: pg.PoolClient): Promise<void> {
-    if (this.rows.size === 0) return;
-    const n = this.rows.size;
+    if (this.count === 0) return;
+    const n = this.count;
     const c = {
       sid: new Array<number>(n),
       minute: new Array<number>(n),
@@ -116,20 +121,21 @@ export class RollupBuilder {
       lastV: new Array<string>(n),
     };
     let i = 0;
-    for (const r of this.rows.values()) {
-      c.sid[i] = r.sid;
-      c.minute[i] = r.minute;
-      c.count[i] = r.count;
-      c.nnum[i] = r.nnum;
-      c.sum[i] = r.nnum ? r.sum : null;
-      c.min[i] = r.nnum ? r.min : null;
-      c.max[i] = r.nnum ? r.max : null;
-      c.firstTs[i] = r.firstTs;
-      c.firstV[i] = r.firstV;
-      c.lastTs[i] = r.lastTs;
-      c.lastV[i] = r.lastV;
-      i++;
-    }
+    for (const ofSeries of this.rows.values())
+      for (const r of ofSeries.values()) {
+        c.sid[i] = r.sid;
+        c.minute[i] = r.minute;
+        c.count[i] = r.count;
+        c.nnum[i] = r.nnum;
+        c.sum[i] = r.nnum ? r.sum : null;
+        c.min[i] = r.nnum ? r.min : null;
+        c.max[i] = r.nnum ? r.max : null;
+        c.firstTs[i] = r.firstTs;
+        c.firstV[i] = r.firstV;
+        c.lastTs[i] = r.lastTs;
+        c.lastV[i] = r.lastV;
+        i++;
+      }
     await client.query(
       `INSERT INTO history_rollups AS r
          (series_id, minute, count, nnum, sum, min, max, first_ts, first_v, last_ts, last_v)
@@ -146,7 +152,19 @@ export class RollupBuilder {
          first_v = CASE WHEN excluded.first_ts < r.first_ts THEN excluded.first_v ELSE r.first_v END,
          last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
          last_v = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_v ELSE r.last_v END`,
-      [c.sid, c.minute, c.count, c.nnum, c.sum, c.min, c.max, c.firstTs, c.firstV, c.lastTs, c.lastV],
+      [
+        numArrayLiteral(c.sid),
+        numArrayLiteral(c.minute),
+        numArrayLiteral(c.count),
+        numArrayLiteral(c.nnum),
+        numArrayLiteral(c.sum),
+        numArrayLiteral(c.min),
+        numArrayLiteral(c.max),
+        numArrayLiteral(c.firstTs),
+        textArrayLiteral(c.firstV),
+        numArrayLiteral(c.lastTs),
+        textArrayLiteral(c.lastV),
+      ],
     );
   }
 }
@@ -249,7 +267,7 @@ export function planAggregate(
   return { m0, m1: interval < MINUTE * 4 ? m0 : m1, cut, lo, hi };
 }
 
-/** Runs the aggregate of one series. */
+/** Runs the aggregate of one series (callers set jit off and work_mem, see PgHistoryStore). */
 export async function queryAggregate(
   db: { query: (sql: string, params: readonly unknown[]) => Promise<pg.QueryResult> },
   q: HistoryAggregateQuery,
@@ -260,38 +278,53 @@ export async function queryAggregate(
   const wantFirst = fns.has('first');
   const wantLast = fns.has('last');
   const plan = planAggregate(from, to, interval);
-  const found = await db.query(
-    'SELECT id FROM history_series WHERE workspace = $1 AND twin_id = $2 AND path = $3',
-    [q.workspace, q.twinId, q.path],
-  );
-  const sid = (found.rows[0] as { id: number } | undefined)?.id;
-  // The series id as a constant: the planner then prunes and picks index scans for it.
-  const r =
-    sid === undefined
-      ? { rows: [] }
-      : await db.query(
-          `WITH s AS (SELECT ${sid}::int AS id),
+  // One statement (the series looked up in it). Rollup minutes are aggregated per bucket first (a
+  // hash aggregate: sums, min, max, first and last minute); the bucket's first and last values are
+  // then read from its first and last rollup minute by primary key, since the whole minutes of a
+  // bucket do not overlap in time. Raw points are aggregated per bucket without ordered aggregates
+  // (edgeOf), so nothing sorts them; the final GROUP BY sees about one row per bucket from each
+  // side instead of one per minute and per point.
+  const first = wantFirst
+    ? { roll: 'f.first_ts, f.first_v', rawTs: 'min(x.ts)', rawV: edgeOf('min') }
+    : { roll: 'NULL::float8, NULL::text', rawTs: 'NULL::float8', rawV: 'NULL::text' };
+  const last = wantLast
+    ? { roll: 'l.last_ts, l.last_v', rawTs: 'max(x.ts)', rawV: edgeOf('max') }
+    : { roll: 'NULL::float8, NULL::text', rawTs: 'NULL::float8', rawV: 'NULL::text' };
+  const r = await db.query(
+    `WITH s AS MATERIALIZED (
+       SELECT id FROM history_series WHERE workspace = $8 AND twin_id = $9 AND path = $10
+     ),
+     rb AS (
+       SELECT floor((r.minute * ${MINUTE} - $1::float8) / $2::float8)::int AS b, sum(r.count) AS count,
+              sum(r.nnum) AS nnum, sum(r.sum) AS sum, min(r.min) AS min, max(r.max) AS max,
+              min(r.minute) AS fm, max(r.minute) AS lm
+         FROM s JOIN history_rollups r ON r.series_id = s.id
+        WHERE r.minute >= $3 AND r.minute < $4
+          AND NOT EXISTS (SELECT 1 FROM unnest($5::bigint[]) AS c(m) WHERE c.m = r.minute)
+        GROUP BY 1
+     ),
      parts AS (
-       SELECT floor((r.minute * ${MINUTE} - $1::float8) / $2::float8)::int AS b, r.count, r.nnum, r.sum,
-              r.min, r.max, r.first_ts, r.first_v, r.last_ts, r.last_v
-         FROM history_rollups r, s
-        WHERE r.series_id = s.id AND r.minute >= $3 AND r.minute < $4 AND r.minute <> ALL($5::bigint[])
+       SELECT rb.b, rb.count, rb.nnum, rb.sum, rb.min, rb.max, ${first.roll}, ${last.roll}
+         FROM rb CROSS JOIN s
+         ${wantFirst ? 'CROSS JOIN LATERAL (SELECT first_ts, first_v FROM history_rollups WHERE series_id = s.id AND minute = rb.fm OFFSET 0) f' : ''}
+         ${wantLast ? 'CROSS JOIN LATERAL (SELECT last_ts, last_v FROM history_rollups WHERE series_id = s.id AND minute = rb.lm OFFSET 0) l' : ''}
        UNION ALL
-       SELECT floor((p.ts - $1::float8) / $2::float8)::int, 1, (p.num IS NOT NULL)::int, p.num, p.num, p.num,
-              p.ts, ${wantFirst ? 'coalesce(p.num::text, p.json)' : 'NULL'},
-              p.ts, ${wantLast ? 'coalesce(p.num::text, p.json)' : 'NULL'}
-         FROM s CROSS JOIN unnest($6::float8[], $7::float8[]) AS g(lo, hi)
-         CROSS JOIN LATERAL (SELECT ts, num, json FROM history_points p
-                              WHERE p.series_id = s.id AND p.ts >= g.lo AND p.ts < g.hi
-                              OFFSET 0) p
+       SELECT x.b, count(*), count(x.num), sum(x.num), min(x.num), max(x.num),
+              ${first.rawTs}, ${first.rawV}, ${last.rawTs}, ${last.rawV}
+         FROM (SELECT floor((p.ts - $1::float8) / $2::float8)::int AS b, s.id AS sid, p.ts, p.id, p.num
+                 FROM s CROSS JOIN unnest($6::float8[], $7::float8[]) AS g(lo, hi)
+                 CROSS JOIN LATERAL (SELECT ts, id, num FROM history_points p
+                                      WHERE p.series_id = s.id AND p.ts >= g.lo AND p.ts < g.hi
+                                      OFFSET 0) p) x
+        GROUP BY x.b, x.sid
      )
      SELECT b, sum(count)::float8 AS count, sum(nnum)::float8 AS nnum, sum(sum) AS sum, min(min) AS min,
             max(max) AS max,
             ${wantFirst ? '(array_agg(first_v ORDER BY first_ts))[1]' : 'NULL'} AS first,
             ${wantLast ? '(array_agg(last_v ORDER BY last_ts DESC))[1]' : 'NULL'} AS last
        FROM parts GROUP BY b`,
-          [from, interval, plan.m0, plan.m1, plan.cut, plan.lo, plan.hi],
-        );
+    [from, interval, plan.m0, plan.m1, plan.cut, plan.lo, plan.hi, q.workspace, q.twinId, q.path],
+  );
   const out: HistoryBucket[] = new Array<HistoryBucket>(n);
   const rows = new Map<
     number,
@@ -331,4 +364,20 @@ export async function queryAggregate(
     out[b] = bucket;
   }
   return out;
+}
+
+/**
+ * The first (`min`) or last (`max`) raw value of a group by (ts, id), as `*_v` text, without an
+ * ordered aggregate (which would force a sort of every raw row): the (ts, id, num) array with the
+ * least or greatest (ts, id) among numeric points; when a JSON point comes earlier (later), its
+ * text is looked up by (series, ts, id). Ids are below 2^53, exact in float8.
+ */
+function edgeOf(fn: 'min' | 'max'): string {
+  const cmp = fn === 'min' ? '<' : '>';
+  const n = `${fn}(ARRAY[x.ts, x.id::float8, x.num]) FILTER (WHERE x.num IS NOT NULL)`;
+  const j = `${fn}(ARRAY[x.ts, x.id::float8]) FILTER (WHERE x.num IS NULL)`;
+  return `CASE WHEN ${j} IS NOT NULL AND (${n} IS NULL OR ${j} ${cmp} (${n})[1:2])
+            THEN (SELECT p.json FROM history_points p
+                   WHERE p.series_id = x.sid AND p.ts = (${j})[1] AND p.id = (${j})[2]::bigint)
+            ELSE ((${n})[3])::text END`;
 }

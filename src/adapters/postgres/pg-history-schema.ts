@@ -10,6 +10,8 @@
  * - `history_rollups`: per series and minute, count/sum/min/max/first/last of the points, upserted
  *   pre-aggregated in every group commit, so aggregates over months read rollups, not raw points.
  * - `history_checkpoints`: the stream sequence an ingest worker committed with its points.
+ * history_series and history_rollups keep free room in their pages (fillfactor) so that the updates
+ * every group commit makes to them stay HOT.
  */
 import type pg from 'pg';
 import type { PgComponentMigrations } from './pg-database.js';
@@ -66,6 +68,18 @@ export const PG_HISTORY_MIGRATIONS: PgComponentMigrations = {
           key text PRIMARY KEY,
           seq bigint NOT NULL
         );
+      `,
+    },
+    {
+      // Every group commit updates the latest value of each series it touches and the rollup of
+      // its current minute: with room left in each page those updates are HOT (no index entry, no
+      // new page), measured several times cheaper per row under ingest. Applies to pages written
+      // from now on.
+      version: 2,
+      name: 'room for HOT updates of series and rollups',
+      sql: `
+        ALTER TABLE history_series SET (fillfactor = 50);
+        ALTER TABLE history_rollups SET (fillfactor = 80);
       `,
     },
   ],

@@ -91,6 +91,8 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
               fc.integer({ min: -1000, max: 1000 }),
               fc.double({ min: -1e6, max: 1e6, noNaN: true }),
               fc.constant('s'),
+              // distinct text values: a first/last read from the wrong point shows
+              fc.string({ maxLength: 4 }),
             ),
             once: fc.boolean(),
           }),

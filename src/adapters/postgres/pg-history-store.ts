@@ -41,6 +41,7 @@ import type {
   SeriesInfo,
 } from '../../core/ports/storage-ports.js';
 import { invalidPoint } from '../sqlite/sqlite-history-series.js';
+import { numArrayLiteral, textArrayLiteral } from './pg-array.js';
 import { MINUTE, queryAggregate, rebuildRollups, RollupBuilder, valueText } from './pg-history-aggregate.js';
 import { HistoryPartitions, type PartitionUnit } from './pg-history-schema.js';
 import { isUnreachable, storageError, type PgDatabase } from './pg-database.js';
@@ -278,9 +279,11 @@ export class PgHistoryStore implements HistoryStore {
 
   async queryAggregate(q: HistoryAggregateQuery): Promise<HistoryBucket[]> {
     // JIT compiling this plan (its cost estimate is high: unknown array sizes) takes far longer
-    // than running it: off for this statement.
+    // than running it: off for this statement. The planner's row estimates for the raw ranges are
+    // far too high; with the default 4 MB work_mem it then picks sorts over hash aggregates
+    // (measured: about twice the CPU for 2.6M points → 1,000 buckets). Both in one round trip.
     return this.db.transaction(async (c) => {
-      await c.query('SET LOCAL jit = off');
+      await c.query("SET LOCAL jit = off; SET LOCAL work_mem = '16MB'");
       return queryAggregate(c, q);
     });
   }
@@ -556,7 +559,7 @@ export class PgHistoryStore implements HistoryStore {
       const distinct = [...new Set(sids)];
       const cur = await c.query<{ id: number; last_ts: number | null }>(
         'SELECT id, last_ts FROM history_series WHERE id = ANY($1::int[])',
-        [distinct],
+        [numArrayLiteral(distinct)],
       );
       if (cur.rows.length !== distinct.length) {
         this.ids.clear();
@@ -571,7 +574,9 @@ export class PgHistoryStore implements HistoryStore {
       const askS: number[] = [];
       const askT: number[] = [];
       const askAt: number[] = [];
-      for (let j = 0; j < total; j++) {
+      // Without once points nothing below applies: skip a key per point (most telemetry).
+      const anyOnce = all.some((p) => p.once === true);
+      for (let j = 0; anyOnce && j < total; j++) {
         const p = all[j]!;
         const key = `${sids[j]!}:${p.ts}`;
         if (p.once) {
@@ -655,7 +660,7 @@ export class PgHistoryStore implements HistoryStore {
           `UPDATE history_series s SET last_ts = u.ts, last_num = u.num, last_json = u.json
              FROM unnest($1::int[], $2::float8[], $3::float8[], $4::text[]) AS u(id, ts, num, json)
             WHERE s.id = u.id AND (s.last_ts IS NULL OR u.ts >= s.last_ts)`,
-          [lid, lts, lnum, ljson],
+          [numArrayLiteral(lid), numArrayLiteral(lts), numArrayLiteral(lnum), textArrayLiteral(ljson)],
         );
       }
       if (checkpoints.size) {
