@@ -8,9 +8,9 @@
  * explicit acks and an ack wait after which unacknowledged messages are delivered again.
  * Metadata rides in headers (tl-*) percent-encoded; the payload bytes are never touched.
  */
+import { checkedPrefix, connectNats, streamName } from './nats-connection.js';
 import {
   AckPolicy,
-  connect,
   DeliverPolicy,
   DiscardPolicy,
   headers as natsHeaders,
@@ -66,31 +66,9 @@ export async function openJetStreamIngestBus(o: JetStreamIngestBusOptions): Prom
       'InvalidConfig',
       `The ingest partition count must be 1..4096 (got ${o.partitions}).`,
     );
-  const prefix = o.subjectPrefix ?? 'twinloop';
-  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix))
-    throw new TwinloopError(
-      'InvalidConfig',
-      `The NATS subject prefix '${prefix.slice(0, 80)}' is not valid.`,
-    );
-  const stream = o.stream ?? `${prefix.replace(/\./g, '_').toUpperCase()}_INGEST`;
-  let nc: NatsConnection;
-  try {
-    nc = await connect({
-      servers: o.url.split(','),
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      timeout: o.timeoutMs ?? 10_000,
-      name: o.name ?? 'twinloop-ingest',
-    });
-  } catch (e) {
-    throw new TwinloopError(
-      'ServiceUnavailable',
-      `NATS at ${o.url} is unreachable: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    );
-  }
+  const prefix = checkedPrefix(o.subjectPrefix);
+  const stream = o.stream ?? streamName(prefix, 'INGEST');
+  const nc = await connectNats({ url: o.url, name: o.name ?? 'twinloop-ingest', timeoutMs: o.timeoutMs });
   try {
     const jsm = await nc.jetstreamManager({ timeout: o.timeoutMs ?? 10_000 });
     await ensureStream(jsm, stream, prefix, o);

@@ -12,8 +12,8 @@
  *   are many, only useful now, and a client that missed some reads history. Storing them in a
  *   stream would double the bus's disk writes for nothing.
  */
+import { checkedPrefix, connectNats, streamName } from './nats-connection.js';
 import {
-  connect,
   consumerOpts,
   DiscardPolicy,
   nanos,
@@ -48,31 +48,9 @@ export interface NatsClusterFeedOptions {
 }
 
 export async function openNatsClusterFeed(o: NatsClusterFeedOptions): Promise<NatsClusterFeed> {
-  const prefix = o.subjectPrefix ?? 'twinloop';
-  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix))
-    throw new TwinloopError(
-      'InvalidConfig',
-      `The NATS subject prefix '${prefix.slice(0, 80)}' is not valid.`,
-    );
-  const stream = o.stream ?? `${prefix.replace(/\./g, '_').toUpperCase()}_FEED`;
-  let nc: NatsConnection;
-  try {
-    nc = await connect({
-      servers: o.url.split(','),
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      timeout: o.timeoutMs ?? 10_000,
-      name: o.name ?? 'twinloop-feed',
-    });
-  } catch (e) {
-    throw new TwinloopError(
-      'ServiceUnavailable',
-      `NATS at ${o.url} is unreachable: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    );
-  }
+  const prefix = checkedPrefix(o.subjectPrefix);
+  const stream = o.stream ?? streamName(prefix, 'FEED');
+  const nc = await connectNats({ url: o.url, name: o.name ?? 'twinloop-feed', timeoutMs: o.timeoutMs });
   try {
     const jsm = await nc.jetstreamManager({ timeout: o.timeoutMs ?? 10_000 });
     const config = {
