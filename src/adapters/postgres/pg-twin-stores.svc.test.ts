@@ -9,6 +9,7 @@ import { PG_EVENT_OUTBOX_MIGRATIONS, PgEventOutbox } from './pg-event-outbox.js'
 import { PG_EVENT_ROUTE_MIGRATIONS, PgEventRouteStore } from './pg-event-route-store.js';
 import { PG_MODEL_MIGRATIONS, PgModelStore } from './pg-model-store.js';
 import { PG_TWIN_MIGRATIONS, PgTwinStore, type PgTwinStoreOptions } from './pg-twin-store.js';
+import { openPgStorage } from './pg-storage.js';
 import { dropSchema, freshSchemaName, pgTestUrl } from './pg-test-fixture.js';
 
 const MIGRATIONS = [
@@ -63,6 +64,26 @@ describeTwinStoreContract('postgres', async () => {
     store: fx.s.twins,
     reopen: async () => ({ store: (await fx.reopen()).twins }),
     cleanup: () => fx.cleanup(),
+  };
+});
+
+// The whole PostgreSQL storage: the twin store with the history store beside it, so the contract's
+// telemetry tests (latest values loaded with the twins; a deleted twin's history goes with it) run too.
+describeTwinStoreContract('postgres storage', async () => {
+  const schema = freshSchemaName();
+  let storage = await openPgStorage({ url: pgTestUrl(), schema, poolSize: 4 });
+  return {
+    store: storage.twins,
+    history: storage.history,
+    reopen: async () => {
+      await storage.close();
+      storage = await openPgStorage({ url: pgTestUrl(), schema, poolSize: 4 });
+      return { store: storage.twins, history: storage.history };
+    },
+    cleanup: async () => {
+      await storage.close().catch(() => undefined);
+      await dropSchema(schema);
+    },
   };
 });
 
