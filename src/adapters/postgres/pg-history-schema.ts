@@ -7,8 +7,10 @@
  *   one). A btree (series_id, ts, id) serves per-series range scans and paging; BRIN on ts serves
  *   time-only scans; a partial unique index on (series_id, ts) WHERE once makes a redelivered
  *   source-time point a no-op even when two writers race.
- * - `history_rollups`: per series and minute, count/sum/min/max/first/last of the points, upserted
- *   pre-aggregated in every group commit, so aggregates over months read rollups, not raw points.
+ * - `history_rollups`: per series and minute, count/sum/min/max/first/last of the points, for the
+ *   minutes below `history_rollup_watermark` (one row): the background roll-up aggregates closed
+ *   minutes from raw points and moves the watermark; a group commit upserts rollups only for its
+ *   late points (below the watermark). Aggregates over months read rollups, not raw points.
  * - `history_checkpoints`: the stream sequence an ingest worker committed with its points.
  * history_series and history_rollups keep free room in their pages (fillfactor) so that the updates
  * every group commit makes to them stay HOT.
@@ -80,6 +82,24 @@ export const PG_HISTORY_MIGRATIONS: PgComponentMigrations = {
       sql: `
         ALTER TABLE history_series SET (fillfactor = 50);
         ALTER TABLE history_rollups SET (fillfactor = 80);
+      `,
+    },
+    {
+      // The rollups are no longer upserted by every group commit: minutes below the watermark are
+      // rolled up (by the background roll-up, pg-history-rollup.ts), minutes at or above it live
+      // only as raw points. It starts one minute before now; rollups at or above it (written by
+      // commits before this migration) are deleted so that the invariant "no rollup row at or
+      // above the watermark" holds: their raw points are still there and get rolled up again.
+      version: 3,
+      name: 'rollup watermark',
+      sql: `
+        CREATE TABLE history_rollup_watermark (
+          one boolean PRIMARY KEY DEFAULT true CHECK (one),
+          minute bigint NOT NULL
+        );
+        INSERT INTO history_rollup_watermark (minute)
+          VALUES (floor(extract(epoch FROM clock_timestamp()) * 1000 / 60000)::bigint - 1);
+        DELETE FROM history_rollups WHERE minute >= (SELECT minute FROM history_rollup_watermark);
       `,
     },
   ],

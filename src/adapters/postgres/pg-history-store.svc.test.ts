@@ -32,10 +32,10 @@ for (const write of ['insert', 'copy'] as const) {
         await db.query(`CREATE FUNCTION fail_cp() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'disk says no'; END $$`);
         await db.query(
-          'CREATE TRIGGER fail_cp BEFORE INSERT OR UPDATE ON history_rollups FOR EACH ROW EXECUTE FUNCTION fail_cp()',
+          'CREATE TRIGGER fail_cp BEFORE INSERT ON history_points FOR EACH ROW EXECUTE FUNCTION fail_cp()',
         );
         return async () => {
-          await db.query('DROP TRIGGER fail_cp ON history_rollups');
+          await db.query('DROP TRIGGER fail_cp ON history_points');
           await db.query('DROP FUNCTION fail_cp()');
         };
       },
