@@ -121,22 +121,26 @@ export class RollupBuilder {
       lastTs: new Array<number>(n),
       lastV: new Array<string>(n),
     };
+    // In key order: two commits (two nodes) upserting rows of the same series lock them in the same
+    // order, so they wait for each other instead of deadlocking.
+    const sorted: RollupRow[] = [];
+    for (const ofSeries of this.rows.values()) for (const r of ofSeries.values()) sorted.push(r);
+    sorted.sort((a, b) => a.sid - b.sid || a.minute - b.minute);
     let i = 0;
-    for (const ofSeries of this.rows.values())
-      for (const r of ofSeries.values()) {
-        c.sid[i] = r.sid;
-        c.minute[i] = r.minute;
-        c.count[i] = r.count;
-        c.nnum[i] = r.nnum;
-        c.sum[i] = r.nnum ? r.sum : null;
-        c.min[i] = r.nnum ? r.min : null;
-        c.max[i] = r.nnum ? r.max : null;
-        c.firstTs[i] = r.firstTs;
-        c.firstV[i] = r.firstV;
-        c.lastTs[i] = r.lastTs;
-        c.lastV[i] = r.lastV;
-        i++;
-      }
+    for (const r of sorted) {
+      c.sid[i] = r.sid;
+      c.minute[i] = r.minute;
+      c.count[i] = r.count;
+      c.nnum[i] = r.nnum;
+      c.sum[i] = r.nnum ? r.sum : null;
+      c.min[i] = r.nnum ? r.min : null;
+      c.max[i] = r.nnum ? r.max : null;
+      c.firstTs[i] = r.firstTs;
+      c.firstV[i] = r.firstV;
+      c.lastTs[i] = r.lastTs;
+      c.lastV[i] = r.lastV;
+      i++;
+    }
     await client.query(
       `INSERT INTO history_rollups AS r
          (series_id, minute, count, nnum, sum, min, max, first_ts, first_v, last_ts, last_v)

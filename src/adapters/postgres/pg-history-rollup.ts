@@ -70,6 +70,8 @@ export async function rollUpIn(client: pg.PoolClient, target: number): Promise<R
   if (wm === undefined) throw new Error('history_rollup_watermark has no row');
   const from = Number(wm);
   if (!(target > from)) return { from, to: from, rows: 0 };
+  // JIT compiling the aggregate would take longer than running it, while commits wait for the lock.
+  await client.query('SET LOCAL jit = off');
   const ins = await client.query(
     `INSERT INTO history_rollups AS r
        (series_id, minute, count, nnum, sum, min, max, first_ts, first_v, last_ts, last_v)
