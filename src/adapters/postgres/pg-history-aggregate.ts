@@ -174,8 +174,16 @@ export class RollupBuilder {
   }
 }
 
-/** Rebuilds the rollups of the minutes [m0, m1) from raw points (after retention cut into a minute). */
-export async function rebuildRollups(client: pg.PoolClient, m0: number, m1: number): Promise<void> {
+/**
+ * Rebuilds the rollups of the minutes [m0, m1) from raw points before `until` (the rollup watermark)
+ * (after retention cut into a minute).
+ */
+export async function rebuildRollups(
+  client: pg.PoolClient,
+  m0: number,
+  m1: number,
+  until = Infinity,
+): Promise<void> {
   await client.query('DELETE FROM history_rollups WHERE minute >= $1 AND minute < $2', [m0, m1]);
   await client.query(
     `INSERT INTO history_rollups (series_id, minute, count, nnum, sum, min, max, first_ts, first_v, last_ts, last_v)
@@ -184,7 +192,7 @@ export async function rebuildRollups(client: pg.PoolClient, m0: number, m1: numb
             max(ts), (array_agg(coalesce(num::text, json) ORDER BY ts DESC, id DESC))[1]
        FROM history_points WHERE ts >= $1 AND ts < $2
       GROUP BY series_id, floor(ts / ${MINUTE})::bigint`,
-    [m0 * MINUTE, m1 * MINUTE],
+    [m0 * MINUTE, Math.min(m1 * MINUTE, until)],
   );
 }
 
@@ -295,9 +303,10 @@ export async function queryAggregate(
   const fns = new Set<AggregateFn>(q.fns);
   const wantFirst = fns.has('first');
   const wantLast = fns.has('last');
-  const w = await db.query('SELECT minute FROM history_rollup_watermark', []);
-  const watermark = Number((w.rows[0] as { minute: number } | undefined)?.minute ?? -Infinity);
-  const plan = planAggregate(from, to, interval, watermark);
+  // Minutes wholly before the watermark (a time) have complete rollups; the rest is read raw.
+  const w = await db.query('SELECT ts FROM history_rollup_watermark', []);
+  const wts = (w.rows[0] as { ts: number } | undefined)?.ts ?? -Infinity;
+  const plan = planAggregate(from, to, interval, Math.floor(wts / MINUTE));
   // One statement (the series looked up in it). Rollup minutes are aggregated per bucket first (a
   // hash aggregate: sums, min, max, first and last minute); the bucket's first and last values are
   // then read from its first and last rollup minute by primary key, since the whole minutes of a

@@ -187,12 +187,12 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
       await c.query('SET LOCAL jit = off');
       return (
         await c.query(
-          `WITH w AS (SELECT minute FROM history_rollup_watermark),
+          `WITH w AS (SELECT ts AS until FROM history_rollup_watermark),
          raw AS (
            SELECT series_id, floor(ts / 60000)::bigint AS minute, count(*)::int AS count,
                   count(num)::int AS nnum, sum(num) AS sum, min(num) AS min, max(num) AS max,
                   min(ts) AS first_ts, max(ts) AS last_ts
-             FROM history_points, w WHERE ts < w.minute * 60000.0 GROUP BY 1, 2
+             FROM history_points, w WHERE ts < w.until GROUP BY 1, 2
          )
          SELECT series_id, minute, raw.count, r.count AS r_count, raw.sum, r.sum AS r_sum
            FROM raw FULL JOIN history_rollups r USING (series_id, minute)
@@ -204,11 +204,11 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
       ).rows;
     });
   const watermark = async (): Promise<number> =>
-    (await db.query<{ minute: number }>('SELECT minute FROM history_rollup_watermark')).rows[0]!.minute;
-  const setWatermark = async (minute: number): Promise<void> => {
+    (await db.query<{ ts: number }>('SELECT ts FROM history_rollup_watermark')).rows[0]!.ts;
+  const setWatermark = async (ts: number): Promise<void> => {
     // Only on an empty history: the invariant (no rollup at or above it) must hold.
     await db.query('DELETE FROM history_points; DELETE FROM history_rollups; DELETE FROM history_series');
-    await db.query('UPDATE history_rollup_watermark SET minute = $1', [minute]);
+    await db.query('UPDATE history_rollup_watermark SET ts = $1', [ts]);
   };
 
   it(
@@ -259,11 +259,11 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
                 if (p.once && held.has(p.ts)) continue;
                 held.add(p.ts);
                 stored.push(p);
-                if (p.ts < wm * 60_000) lateTotal++;
+                if (p.ts < wm) lateTotal++;
               }
               if (b.rollAt !== null) {
                 const r = await s.rollUp(b.rollAt);
-                expect(r.to).toBe(Math.max(r.from, Math.floor(b.rollAt / 60_000)));
+                expect(r.to).toBe(Math.max(r.from, b.rollAt));
                 rolledTotal += r.rows;
               }
               expect(await rollupMismatches()).toEqual([]);
@@ -341,7 +341,7 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
         entered();
         await gate;
       };
-      // minutes 1 and 5: at or above the watermark (0), raw only in this commit
+      // minutes 1 and 5: after the watermark (0), raw only in this commit
       const append = s.append([pt('c', 60_000 + 1, 1), pt('c', 5 * 60_000 + 2, 2)]);
       await inside;
       let rolled = false;
@@ -351,7 +351,7 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
       expect(await watermark()).toBe(0);
       release();
       await append;
-      expect(await roll).toMatchObject({ from: 0, to: 10, rows: 2 });
+      expect(await roll).toMatchObject({ from: 0, to: 10 * 60_000, rows: 2 });
       inCommit = async () => undefined;
       expect(await rollupMismatches()).toEqual([]);
       expect(
@@ -370,13 +370,13 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
     await setWatermark(0);
     const s = await PgHistoryStore.open(db, { rollupEveryMs: 0 });
     try {
-      await s.append([pt('c', 30_000, 1)]); // raw only (minute 0 ≥ watermark 0)
+      await s.append([pt('c', 30_000, 1)]); // raw only (after the watermark, 0)
       let appended = false;
       let append!: Promise<void>;
       await db.transaction(async (c) => {
-        // exactly the store's roll-up, held open: the minutes [0, 10) rolled up, watermark 10
-        expect(await rollUpIn(c, 10)).toMatchObject({ from: 0, to: 10, rows: 1 });
-        // minutes 2 and 20: below the new watermark (its commit must roll it up) and above it
+        // exactly the store's roll-up, held open: the minutes [0, 10) rolled up, watermark at 10 min
+        expect(await rollUpIn(c, 10 * 60_000)).toMatchObject({ from: 0, to: 10 * 60_000, rows: 1 });
+        // minutes 2 and 20: before the new watermark (its commit must roll it up) and after it
         append = s.append([pt('c', 2 * 60_000, 5), pt('c', 20 * 60_000, 7)]).then(() => {
           appended = true;
         });
@@ -384,7 +384,7 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
         expect(appended).toBe(false);
       });
       await append;
-      expect(await watermark()).toBe(10);
+      expect(await watermark()).toBe(10 * 60_000);
       expect(await rollupMismatches()).toEqual([]);
       expect(
         (await db.query('SELECT minute::int, count::int, sum FROM history_rollups ORDER BY minute')).rows,

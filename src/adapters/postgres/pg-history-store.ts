@@ -6,8 +6,9 @@
  * arrays), the latest value of each series, the checkpoints of the appends, and `inCommit(client)`
  * (the event outbox). Then every append of the commit resolves, or every one rejects with the
  * commit's StorageError. Minute rollups are NOT upserted by every commit: a background roll-up
- * (every `rollupEveryMs`) aggregates closed minutes from raw points and moves a watermark; a commit
- * upserts rollups (pre-aggregated here) only for its late points, below the watermark. The design
+ * (every `rollupEveryMs`) aggregates the points of the last seconds from raw points and moves a
+ * watermark (a time); a commit upserts rollups (pre-aggregated here) only for its late points,
+ * before the watermark. The design
  * and why no point is counted twice or lost: pg-history-rollup.ts.
  *
  * `once` points (device source time) are stored at most once per (series, ts): a point whose ts is
@@ -47,6 +48,7 @@ import { invalidPoint } from '../sqlite/sqlite-history-series.js';
 import { numArrayLiteral, textArrayLiteral } from './pg-array.js';
 import { MINUTE, queryAggregate, rebuildRollups, RollupBuilder, valueText } from './pg-history-aggregate.js';
 import {
+  completeBelow,
   rollUpIn,
   rollupTarget,
   ROLLUP_LAG_MS,
@@ -96,7 +98,7 @@ export interface PgHistoryStoreOptions {
   onOutage?: (event: PgHistoryOutageEvent) => void;
   /** Runs the roll-up of closed minutes this often, ms (default 5,000; 0 = never: call rollUp()). */
   rollupEveryMs?: number;
-  /** A minute is closed (rolled up) this long after its end, ms (default 10,000: clock skew, queues). */
+  /** The roll-up leaves the points of this last time raw, ms (default 10,000: clock skew, queues). */
   rollupLagMs?: number;
   /** Told after every timed roll-up (its failures are only told: the next one catches up). */
   onRollup?: (info: { ms: number; result?: RollupResult; error?: unknown }) => void;
@@ -185,8 +187,8 @@ export class PgHistoryStore implements HistoryStore {
   }
 
   /**
-   * Rolls up the minutes closed at `now` (the minute of now − rollupLagMs and before) and moves the
-   * watermark, in one transaction (see pg-history-rollup.ts). Runs on a timer; callable directly.
+   * Rolls up the points before `now` − rollupLagMs not rolled up yet and moves the watermark
+   * there, in one transaction (see pg-history-rollup.ts). Runs on a timer; callable directly.
    */
   rollUp(now = Date.now()): Promise<RollupResult> {
     if (this.rolling) return this.rolling.then(() => this.rollUp(now));
@@ -427,16 +429,18 @@ export class PgHistoryStore implements HistoryStore {
       throw storageError(e, 'listing history partitions', this.db.where);
     });
     return this.db.transaction(async (c) => {
-      const wm = await watermarkForShare(c);
+      // Minutes below `full` have complete rollups: counted from them, the rest (recent: few) raw.
+      const wts = await watermarkForShare(c);
+      const full = Math.min(mb, completeBelow(wts));
       const counted = await c.query<{ n: number | null }>(
         'SELECT sum(count)::float8 AS n FROM history_rollups WHERE minute < $1',
-        [Math.min(mb, wm)],
+        [full],
       );
       let removed = counted.rows[0]?.n ?? 0;
-      if (mb > wm) {
+      if (full < mb) {
         const recent = await c.query<{ n: number }>(
           'SELECT count(*)::float8 AS n FROM history_points WHERE ts >= $1::float8 AND ts < $2::float8',
-          [wm * MINUTE, cut],
+          [full * MINUTE, cut],
         );
         removed += recent.rows[0]?.n ?? 0;
       }
@@ -450,8 +454,8 @@ export class PgHistoryStore implements HistoryStore {
           before,
         ]);
         removed += edge.rowCount ?? 0;
-        // The cut minute has a rollup only below the watermark (above, it lives raw only).
-        if ((edge.rowCount ?? 0) > 0 && mb < wm) await rebuildRollups(c, mb, mb + 1);
+        // The cut minute's rollup holds its points before the watermark only (the rest is raw).
+        if ((edge.rowCount ?? 0) > 0 && mb * MINUTE < wts) await rebuildRollups(c, mb, mb + 1, wts);
       }
       for (const name of whole) this.partitions.forget(name);
       return removed;
@@ -683,7 +687,7 @@ export class PgHistoryStore implements HistoryStore {
 
       // The rollup watermark, held (FOR SHARE) until this commit ends: a roll-up waits for it, or
       // it waits for the roll-up and reads the new one. Only points below it are rolled up here.
-      const below = (await watermarkForShare(c)) * MINUTE;
+      const below = await watermarkForShare(c);
       // Columns of the rows to insert, rollups (late points) and latest values.
       const colS: number[] = [];
       const colT: number[] = [];
