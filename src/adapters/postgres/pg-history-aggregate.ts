@@ -1,7 +1,8 @@
 /**
  * Aggregates of one series in PostgreSQL, computed in SQL from minute rollups for every minute that
- * lies inside one bucket, and from raw points for the rest (the edges of the window and the minutes
- * a bucket boundary cuts). The result equals the computation over raw points: rollups hold exact
+ * lies inside one bucket and below the rollup watermark (pg-history-rollup.ts), and from raw points
+ * for the rest (the edges of the window, the minutes a bucket boundary cuts, and the recent minutes
+ * at or above the watermark, which have no rollup yet). The result equals the computation over raw points: rollups hold exact
  * counts, min, max and the first/last value with its time; only float sums may differ in their
  * last bits (added in another order). Also: the rollups of a group commit, pre-aggregated in JS.
  */
@@ -120,22 +121,26 @@ export class RollupBuilder {
       lastTs: new Array<number>(n),
       lastV: new Array<string>(n),
     };
+    // In key order: two commits (two nodes) upserting rows of the same series lock them in the same
+    // order, so they wait for each other instead of deadlocking.
+    const sorted: RollupRow[] = [];
+    for (const ofSeries of this.rows.values()) for (const r of ofSeries.values()) sorted.push(r);
+    sorted.sort((a, b) => a.sid - b.sid || a.minute - b.minute);
     let i = 0;
-    for (const ofSeries of this.rows.values())
-      for (const r of ofSeries.values()) {
-        c.sid[i] = r.sid;
-        c.minute[i] = r.minute;
-        c.count[i] = r.count;
-        c.nnum[i] = r.nnum;
-        c.sum[i] = r.nnum ? r.sum : null;
-        c.min[i] = r.nnum ? r.min : null;
-        c.max[i] = r.nnum ? r.max : null;
-        c.firstTs[i] = r.firstTs;
-        c.firstV[i] = r.firstV;
-        c.lastTs[i] = r.lastTs;
-        c.lastV[i] = r.lastV;
-        i++;
-      }
+    for (const r of sorted) {
+      c.sid[i] = r.sid;
+      c.minute[i] = r.minute;
+      c.count[i] = r.count;
+      c.nnum[i] = r.nnum;
+      c.sum[i] = r.nnum ? r.sum : null;
+      c.min[i] = r.nnum ? r.min : null;
+      c.max[i] = r.nnum ? r.max : null;
+      c.firstTs[i] = r.firstTs;
+      c.firstV[i] = r.firstV;
+      c.lastTs[i] = r.lastTs;
+      c.lastV[i] = r.lastV;
+      i++;
+    }
     await client.query(
       `INSERT INTO history_rollups AS r
          (series_id, minute, count, nnum, sum, min, max, first_ts, first_v, last_ts, last_v)
@@ -169,8 +174,16 @@ export class RollupBuilder {
   }
 }
 
-/** Rebuilds the rollups of the minutes [m0, m1) from raw points (after retention cut into a minute). */
-export async function rebuildRollups(client: pg.PoolClient, m0: number, m1: number): Promise<void> {
+/**
+ * Rebuilds the rollups of the minutes [m0, m1) from raw points before `until` (the rollup watermark)
+ * (after retention cut into a minute).
+ */
+export async function rebuildRollups(
+  client: pg.PoolClient,
+  m0: number,
+  m1: number,
+  until = Infinity,
+): Promise<void> {
   await client.query('DELETE FROM history_rollups WHERE minute >= $1 AND minute < $2', [m0, m1]);
   await client.query(
     `INSERT INTO history_rollups (series_id, minute, count, nnum, sum, min, max, first_ts, first_v, last_ts, last_v)
@@ -179,7 +192,7 @@ export async function rebuildRollups(client: pg.PoolClient, m0: number, m1: numb
             max(ts), (array_agg(coalesce(num::text, json) ORDER BY ts DESC, id DESC))[1]
        FROM history_points WHERE ts >= $1 AND ts < $2
       GROUP BY series_id, floor(ts / ${MINUTE})::bigint`,
-    [m0 * MINUTE, m1 * MINUTE],
+    [m0 * MINUTE, Math.min(m1 * MINUTE, until)],
   );
 }
 
@@ -213,6 +226,8 @@ export function planAggregate(
   from: number,
   to: number,
   interval: number,
+  /** The rollup watermark: minutes at or above it are read raw. */
+  watermark = Infinity,
 ): {
   m0: number;
   m1: number;
@@ -239,6 +254,8 @@ export function planAggregate(
     return { m0, m1: m0, cut, lo, hi };
   }
   raw(from, m0 * MINUTE);
+  // Rollups only for minutes [m0, mr): those at or above the watermark are not rolled up yet.
+  const mr = Math.max(m0, Math.min(m1, watermark));
   const bucket = (t: number): number => Math.floor((t - from) / interval);
   if (interval < MINUTE * 4) {
     // Most minutes are cut: cheaper to read everything raw than to list them.
@@ -250,7 +267,8 @@ export function planAggregate(
     for (let b = firstB + 1; b <= lastB; b++) {
       const boundary = from + b * interval;
       const m = Math.floor(boundary / MINUTE);
-      if (m < m0 || m >= m1) continue;
+      if (m >= mr) break;
+      if (m < m0) continue;
       // The minute is whole in one bucket only when its first and last ms fall in the same one.
       if (
         bucket(m * MINUTE) !== bucket((m + 1) * MINUTE - 1e-9) ||
@@ -263,11 +281,19 @@ export function planAggregate(
       }
     }
   }
-  raw(m1 * MINUTE, to);
-  return { m0, m1: interval < MINUTE * 4 ? m0 : m1, cut, lo, hi };
+  if (interval < MINUTE * 4) {
+    raw(m1 * MINUTE, to);
+    return { m0, m1: m0, cut, lo, hi };
+  }
+  raw(mr * MINUTE, to);
+  return { m0, m1: mr, cut, lo, hi };
 }
 
-/** Runs the aggregate of one series (callers set jit off and work_mem, see PgHistoryStore). */
+/**
+ * Runs the aggregate of one series (callers set jit off and work_mem, see PgHistoryStore). `db` must
+ * be a REPEATABLE READ transaction: the watermark read first and the aggregate statement then see
+ * the same snapshot, so every point is counted once (from its rollup or raw).
+ */
 export async function queryAggregate(
   db: { query: (sql: string, params: readonly unknown[]) => Promise<pg.QueryResult> },
   q: HistoryAggregateQuery,
@@ -277,7 +303,10 @@ export async function queryAggregate(
   const fns = new Set<AggregateFn>(q.fns);
   const wantFirst = fns.has('first');
   const wantLast = fns.has('last');
-  const plan = planAggregate(from, to, interval);
+  // Minutes wholly before the watermark (a time) have complete rollups; the rest is read raw.
+  const w = await db.query('SELECT ts FROM history_rollup_watermark', []);
+  const wts = (w.rows[0] as { ts: number } | undefined)?.ts ?? -Infinity;
+  const plan = planAggregate(from, to, interval, Math.floor(wts / MINUTE));
   // One statement (the series looked up in it). Rollup minutes are aggregated per bucket first (a
   // hash aggregate: sums, min, max, first and last minute); the bucket's first and last values are
   // then read from its first and last rollup minute by primary key, since the whole minutes of a

@@ -7,8 +7,10 @@
  *   one). A btree (series_id, ts, id) serves per-series range scans and paging; BRIN on ts serves
  *   time-only scans; a partial unique index on (series_id, ts) WHERE once makes a redelivered
  *   source-time point a no-op even when two writers race.
- * - `history_rollups`: per series and minute, count/sum/min/max/first/last of the points, upserted
- *   pre-aggregated in every group commit, so aggregates over months read rollups, not raw points.
+ * - `history_rollups`: per series and minute, count/sum/min/max/first/last of the points, for the
+ *   points before `history_rollup_watermark` (one row, a time): the background roll-up aggregates
+ *   the points of the last seconds into them and moves the watermark; a group commit upserts
+ *   rollups only for its late points (before the watermark). Aggregates over months read rollups, not raw points.
  * - `history_checkpoints`: the stream sequence an ingest worker committed with its points.
  * history_series and history_rollups keep free room in their pages (fillfactor) so that the updates
  * every group commit makes to them stay HOT.
@@ -80,6 +82,24 @@ export const PG_HISTORY_MIGRATIONS: PgComponentMigrations = {
       sql: `
         ALTER TABLE history_series SET (fillfactor = 50);
         ALTER TABLE history_rollups SET (fillfactor = 80);
+      `,
+    },
+    {
+      // The rollups are no longer upserted by every group commit: points before the watermark (a
+      // time, ms) are rolled up (by the background roll-up, pg-history-rollup.ts), later ones live
+      // only as raw points. It starts at the start of the minute before now; rollups at or above it
+      // (written by commits before this migration) are deleted so that the invariant holds: their
+      // raw points are still there and get rolled up again.
+      version: 3,
+      name: 'rollup watermark',
+      sql: `
+        CREATE TABLE history_rollup_watermark (
+          one boolean PRIMARY KEY DEFAULT true CHECK (one),
+          ts double precision NOT NULL
+        );
+        INSERT INTO history_rollup_watermark (ts)
+          VALUES ((floor(extract(epoch FROM clock_timestamp()) * 1000 / 60000) - 1) * 60000);
+        DELETE FROM history_rollups WHERE minute * 60000 >= (SELECT ts FROM history_rollup_watermark);
       `,
     },
   ],

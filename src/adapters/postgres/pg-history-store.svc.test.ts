@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeHistoryStoreContract } from '../../core/ports/history-store.contract.js';
 import type { HistoryPoint, HistoryValue } from '../../core/ports/storage-ports.js';
+import { rollUpIn } from './pg-history-rollup.js';
 import { pgTestDatabase } from './pg-test-fixture.js';
 import {
   deleteTwinIn,
@@ -32,10 +33,10 @@ for (const write of ['insert', 'copy'] as const) {
         await db.query(`CREATE FUNCTION fail_cp() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'disk says no'; END $$`);
         await db.query(
-          'CREATE TRIGGER fail_cp BEFORE INSERT OR UPDATE ON history_rollups FOR EACH ROW EXECUTE FUNCTION fail_cp()',
+          'CREATE TRIGGER fail_cp BEFORE INSERT ON history_points FOR EACH ROW EXECUTE FUNCTION fail_cp()',
         );
         return async () => {
-          await db.query('DROP TRIGGER fail_cp ON history_rollups');
+          await db.query('DROP TRIGGER fail_cp ON history_points');
           await db.query('DROP FUNCTION fail_cp()');
         };
       },
@@ -64,7 +65,13 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
     db = await pgTestDatabase([PG_HISTORY_MIGRATIONS]);
     commits.length = 0;
     inCommit = async () => undefined;
-    store = await PgHistoryStore.open(db, { onCommit: (i) => commits.push(i), inCommit: (c) => inCommit(c) });
+    // No timed roll-up: the tests below move the watermark themselves (their points lie in 1970,
+    // below the watermark a roll-up at the real time sets, so they take the late path anyway).
+    store = await PgHistoryStore.open(db, {
+      onCommit: (i) => commits.push(i),
+      inCommit: (c) => inCommit(c),
+      rollupEveryMs: 0,
+    });
   });
   afterEach(async () => {
     await store.close();
@@ -170,6 +177,265 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
         }),
         { numRuns: 30 },
       );
+    },
+  );
+
+  /** Rollup rows that differ from the aggregate of the raw points below the watermark, are missing, or lie at/above it. */
+  const rollupMismatches = async (): Promise<unknown[]> =>
+    // jit off: compiling this plan (high estimates on tables without statistics) takes ~100 ms
+    db.transaction(async (c) => {
+      await c.query('SET LOCAL jit = off');
+      return (
+        await c.query(
+          `WITH w AS (SELECT ts AS until FROM history_rollup_watermark),
+         raw AS (
+           SELECT series_id, floor(ts / 60000)::bigint AS minute, count(*)::int AS count,
+                  count(num)::int AS nnum, sum(num) AS sum, min(num) AS min, max(num) AS max,
+                  min(ts) AS first_ts, max(ts) AS last_ts
+             FROM history_points, w WHERE ts < w.until GROUP BY 1, 2
+         )
+         SELECT series_id, minute, raw.count, r.count AS r_count, raw.sum, r.sum AS r_sum
+           FROM raw FULL JOIN history_rollups r USING (series_id, minute)
+          WHERE r.count IS DISTINCT FROM raw.count OR r.nnum IS DISTINCT FROM raw.nnum
+             OR r.min IS DISTINCT FROM raw.min OR r.max IS DISTINCT FROM raw.max
+             OR r.first_ts IS DISTINCT FROM raw.first_ts OR r.last_ts IS DISTINCT FROM raw.last_ts
+             OR abs(coalesce(r.sum, 0) - coalesce(raw.sum, 0)) > 1e-6 * greatest(1, abs(coalesce(raw.sum, 0)))`,
+        )
+      ).rows;
+    });
+  const watermark = async (): Promise<number> =>
+    (await db.query<{ ts: number }>('SELECT ts FROM history_rollup_watermark')).rows[0]!.ts;
+  const setWatermark = async (ts: number): Promise<void> => {
+    // Only on an empty history: the invariant (no rollup at or above it) must hold.
+    await db.query('DELETE FROM history_points; DELETE FROM history_rollups; DELETE FROM history_series');
+    await db.query('UPDATE history_rollup_watermark SET ts = $1', [ts]);
+  };
+
+  it(
+    'aggregates equal the raw computation with roll-ups between appends and late points below the watermark (property)',
+    { timeout: 120_000 },
+    async () => {
+      const H = 3_600_000;
+      // over all runs: points appended below the watermark (late path), rollup rows the roll-ups wrote
+      let lateTotal = 0;
+      let rolledTotal = 0;
+      const arb = fc.record({
+        batches: fc.array(
+          fc.record({
+            points: fc.array(
+              fc.record({
+                ts: fc.integer({ min: 0, max: 3 * H }),
+                v: fc.oneof(
+                  fc.integer({ min: -1000, max: 1000 }),
+                  fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+                  fc.string({ maxLength: 4 }),
+                ),
+                once: fc.boolean(),
+              }),
+              { maxLength: 80 },
+            ),
+            // a roll-up after this batch, at this time (the watermark never moves back)
+            rollAt: fc.option(fc.integer({ min: 0, max: 4 * H })),
+          }),
+          { minLength: 1, maxLength: 5 },
+        ),
+        from: fc.integer({ min: -H, max: 2 * H }),
+        span: fc.integer({ min: 1, max: 4 * H }),
+        interval: fc.oneof(fc.integer({ min: 1, max: 2 * H }), fc.constantFrom(60_000, 300_000, H)),
+        pruneAt: fc.option(fc.integer({ min: 0, max: 3 * H })),
+      });
+      await fc.assert(
+        fc.asyncProperty(arb, async ({ batches, from, span, interval, pruneAt }) => {
+          await setWatermark(0);
+          const s = await PgHistoryStore.open(db, { rollupEveryMs: 0, rollupLagMs: 0 });
+          try {
+            const held = new Set<number>();
+            let stored: HistoryPoint[] = [];
+            for (const b of batches) {
+              const wm = await watermark();
+              const pts = b.points.map((p) => pt('r', p.ts, p.v, p.once));
+              await s.append(pts);
+              for (const p of pts) {
+                if (p.once && held.has(p.ts)) continue;
+                held.add(p.ts);
+                stored.push(p);
+                if (p.ts < wm) lateTotal++;
+              }
+              if (b.rollAt !== null) {
+                const r = await s.rollUp(b.rollAt);
+                expect(r.to).toBe(Math.max(r.from, b.rollAt));
+                rolledTotal += r.rows;
+              }
+              expect(await rollupMismatches()).toEqual([]);
+            }
+            if (pruneAt !== null) {
+              const removed = await s.prune(pruneAt);
+              const kept = stored.filter((p) => p.ts >= pruneAt);
+              expect(removed).toBe(stored.length - kept.length);
+              stored = kept;
+              expect(await rollupMismatches()).toEqual([]);
+            }
+            const to = from + span;
+            if (Math.ceil(span / interval) > 10_000) return;
+            const got = await s.queryAggregate({
+              workspace: 'w',
+              twinId: 'r',
+              path: 'v',
+              from,
+              to,
+              interval,
+              fns: ['avg', 'min', 'max', 'sum', 'first', 'last'],
+            });
+            const n = Math.ceil(span / interval);
+            expect(got).toHaveLength(n);
+            const by = new Map<number, HistoryPoint[]>();
+            for (const p of stored) {
+              if (p.ts < from || p.ts >= to) continue;
+              const k = Math.floor((p.ts - from) / interval);
+              by.set(k, [...(by.get(k) ?? []), p]);
+            }
+            for (let k = 0; k < n; k++) {
+              const g = got[k]!;
+              const ps = by.get(k) ?? [];
+              const nums = ps.map((p) => p.value).filter((v): v is number => typeof v === 'number');
+              expect(g.count).toBe(ps.length);
+              expect(g.min).toBe(nums.length ? Math.min(...nums) : null);
+              expect(g.max).toBe(nums.length ? Math.max(...nums) : null);
+              if (nums.length)
+                expect(g.sum).toBeCloseTo(
+                  nums.reduce((a, x) => a + x, 0),
+                  3,
+                );
+              else expect(g.sum).toBeNull();
+              if (ps.length) {
+                const t0 = Math.min(...ps.map((p) => p.ts));
+                const t1 = Math.max(...ps.map((p) => p.ts));
+                expect(ps.filter((p) => p.ts === t0).map((p) => p.value)).toContainEqual(g.first);
+                expect(ps.filter((p) => p.ts === t1).map((p) => p.value)).toContainEqual(g.last);
+              }
+            }
+          } finally {
+            await s.close();
+          }
+        }),
+        { numRuns: 40 },
+      );
+      expect(lateTotal).toBeGreaterThan(0);
+      expect(rolledTotal).toBeGreaterThan(0);
+    },
+  );
+
+  it('a commit holding the watermark (FOR SHARE) makes the roll-up wait, which then rolls up its points', async () => {
+    await setWatermark(0);
+    const s = await PgHistoryStore.open(db, {
+      rollupEveryMs: 0,
+      rollupLagMs: 0,
+      inCommit: (c) => inCommit(c),
+    });
+    let release: () => void = () => undefined;
+    try {
+      const gate = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      inCommit = async () => {
+        entered();
+        await gate;
+      };
+      // minutes 1 and 5: after the watermark (0), raw only in this commit
+      const append = s.append([pt('c', 60_000 + 1, 1), pt('c', 5 * 60_000 + 2, 2)]);
+      await inside;
+      let rolled = false;
+      const roll = s.rollUp(10 * 60_000).then((r) => ((rolled = true), r));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(rolled).toBe(false);
+      expect(await watermark()).toBe(0);
+      release();
+      await append;
+      expect(await roll).toMatchObject({ from: 0, to: 10 * 60_000, rows: 2 });
+      inCommit = async () => undefined;
+      expect(await rollupMismatches()).toEqual([]);
+      expect(
+        (await db.query('SELECT minute::int, count::int FROM history_rollups ORDER BY minute')).rows,
+      ).toEqual([
+        { minute: 1, count: 1 },
+        { minute: 5, count: 1 },
+      ]);
+    } finally {
+      release();
+      await s.close();
+    }
+  });
+
+  it('a commit that starts while a roll-up holds the watermark waits, reads the new one and rolls up its own points', async () => {
+    await setWatermark(0);
+    const s = await PgHistoryStore.open(db, { rollupEveryMs: 0 });
+    try {
+      await s.append([pt('c', 30_000, 1)]); // raw only (after the watermark, 0)
+      let appended = false;
+      let append!: Promise<void>;
+      await db.transaction(async (c) => {
+        // exactly the store's roll-up, held open: the minutes [0, 10) rolled up, watermark at 10 min
+        expect(await rollUpIn(c, 10 * 60_000)).toMatchObject({ from: 0, to: 10 * 60_000, rows: 1 });
+        // minutes 2 and 20: before the new watermark (its commit must roll it up) and after it
+        append = s.append([pt('c', 2 * 60_000, 5), pt('c', 20 * 60_000, 7)]).then(() => {
+          appended = true;
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        expect(appended).toBe(false);
+      });
+      await append;
+      expect(await watermark()).toBe(10 * 60_000);
+      expect(await rollupMismatches()).toEqual([]);
+      expect(
+        (await db.query('SELECT minute::int, count::int, sum FROM history_rollups ORDER BY minute')).rows,
+      ).toEqual([
+        { minute: 0, count: 1, sum: 1 },
+        { minute: 2, count: 1, sum: 5 },
+      ]);
+      const [b] = await s.queryAggregate({
+        workspace: 'w',
+        twinId: 'c',
+        path: 'v',
+        from: 0,
+        to: 30 * 60_000,
+        interval: 30 * 60_000,
+        fns: ['sum', 'first', 'last'],
+      });
+      expect(b).toEqual({ start: 0, count: 3, sum: 13, first: 1, last: 7 });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it(
+    'appends from two stores racing with roll-ups count every point exactly once',
+    { timeout: 60_000 },
+    async () => {
+      await setWatermark(0);
+      const a = await PgHistoryStore.open(db, { rollupEveryMs: 0, rollupLagMs: 0 });
+      const b = await PgHistoryStore.open(db, { rollupEveryMs: 0, rollupLagMs: 0 });
+      try {
+        const work: Promise<unknown>[] = [];
+        let n = 0;
+        for (let i = 0; i < 40; i++) {
+          // points spread over minutes 0..59, some below the moving watermark (late), some above
+          const pts = Array.from({ length: 50 }, (_, j) =>
+            pt(`t${j % 5}`, ((i * 7 + j * 13) % 60) * 60_000 + i * 100 + j, i + j),
+          );
+          n += pts.length;
+          work.push((i % 2 ? a : b).append(pts));
+          if (i % 4 === 0) work.push((i % 8 ? a : b).rollUp((i + 1) * 60_000 * 1.5));
+        }
+        await Promise.all(work);
+        expect(await rollupMismatches()).toEqual([]);
+        await a.rollUp(61 * 60_000);
+        expect(await rollupMismatches()).toEqual([]);
+        const total = await db.query<{ n: number }>('SELECT sum(count)::int AS n FROM history_rollups');
+        expect(total.rows[0]!.n).toBe(n);
+      } finally {
+        await a.close();
+        await b.close();
+      }
     },
   );
 

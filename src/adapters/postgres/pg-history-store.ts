@@ -3,9 +3,13 @@
  *
  * Write path: appends wait in a queue; one group commit at a time takes everything queued (up to
  * `maxCommitPoints`) and writes it in ONE transaction: the points (a multi-row INSERT from unnest
- * arrays), their minute rollups (pre-aggregated here, upserted), the latest value of each series,
- * the checkpoints of the appends, and `inCommit(client)` (the event outbox). Then every append of
- * the commit resolves, or every one rejects with the commit's StorageError.
+ * arrays), the latest value of each series, the checkpoints of the appends, and `inCommit(client)`
+ * (the event outbox). Then every append of the commit resolves, or every one rejects with the
+ * commit's StorageError. Minute rollups are NOT upserted by every commit: a background roll-up
+ * (every `rollupEveryMs`) aggregates the points of the last seconds from raw points and moves a
+ * watermark (a time); a commit upserts rollups (pre-aggregated here) only for its late points,
+ * before the watermark. The design
+ * and why no point is counted twice or lost: pg-history-rollup.ts.
  *
  * `once` points (device source time) are stored at most once per (series, ts): a point whose ts is
  * not above the series' latest is looked up first; two writers racing on the same point meet the
@@ -43,6 +47,14 @@ import type {
 import { invalidPoint } from '../sqlite/sqlite-history-series.js';
 import { numArrayLiteral, textArrayLiteral } from './pg-array.js';
 import { MINUTE, queryAggregate, rebuildRollups, RollupBuilder, valueText } from './pg-history-aggregate.js';
+import {
+  completeBelow,
+  rollUpIn,
+  rollupTarget,
+  ROLLUP_LAG_MS,
+  watermarkForShare,
+  type RollupResult,
+} from './pg-history-rollup.js';
 import { HistoryPartitions, type PartitionUnit } from './pg-history-schema.js';
 import { isUnreachable, storageError, type PgDatabase } from './pg-database.js';
 
@@ -84,6 +96,12 @@ export interface PgHistoryStoreOptions {
   retryMaxMs?: number;
   /** Told once when PostgreSQL becomes unreachable for commits, and once when commits work again. */
   onOutage?: (event: PgHistoryOutageEvent) => void;
+  /** Runs the roll-up of closed minutes this often, ms (default 5,000; 0 = never: call rollUp()). */
+  rollupEveryMs?: number;
+  /** The roll-up leaves the points of this last time raw, ms (default 10,000: clock skew, queues). */
+  rollupLagMs?: number;
+  /** Told after every timed roll-up (its failures are only told: the next one catches up). */
+  onRollup?: (info: { ms: number; result?: RollupResult; error?: unknown }) => void;
 }
 
 /** The start or the end of an outage of the history's group commits. */
@@ -147,6 +165,9 @@ export class PgHistoryStore implements HistoryStore {
   private outage: { since: number; reason: string; attempts: number; peak: number } | undefined;
   /** Ends the backoff wait early (close()). */
   private wake: (() => void) | undefined;
+  private rollupTimer: ReturnType<typeof setInterval> | undefined;
+  /** The roll-up under way, if any (one at a time per store). */
+  private rolling: Promise<RollupResult> | null = null;
 
   private constructor(
     private readonly db: PgDatabase,
@@ -158,6 +179,46 @@ export class PgHistoryStore implements HistoryStore {
     this.maxBuffered = Math.max(1, options.maxBufferedPoints ?? 200_000);
     this.retryMinMs = Math.max(1, options.retryMinMs ?? 250);
     this.retryMaxMs = Math.max(this.retryMinMs, options.retryMaxMs ?? 1000);
+    const every = options.rollupEveryMs ?? 5000;
+    if (every > 0) {
+      this.rollupTimer = setInterval(() => void this.timedRollUp(), every);
+      this.rollupTimer.unref();
+    }
+  }
+
+  /**
+   * Rolls up the points before `now` − rollupLagMs not rolled up yet and moves the watermark
+   * there, in one transaction (see pg-history-rollup.ts). Runs on a timer; callable directly.
+   */
+  rollUp(now = Date.now()): Promise<RollupResult> {
+    if (this.rolling) return this.rolling.then(() => this.rollUp(now));
+    const target = rollupTarget(now, this.options.rollupLagMs ?? ROLLUP_LAG_MS);
+    const run = this.db
+      .transaction((c) => rollUpIn(c, target))
+      .catch((e: unknown) => {
+        throw storageError(e, 'history roll-up', this.db.where);
+      });
+    this.rolling = run.finally(() => {
+      this.rolling = null;
+    });
+    return this.rolling;
+  }
+
+  private async timedRollUp(): Promise<void> {
+    if (this.rolling || this.closed) return;
+    const t0 = performance.now();
+    let info: { ms: number; result?: RollupResult; error?: unknown };
+    try {
+      const result = await this.rollUp();
+      info = { ms: performance.now() - t0, result };
+    } catch (error) {
+      info = { ms: performance.now() - t0, error };
+    }
+    try {
+      this.options.onRollup?.(info);
+    } catch {
+      // an observer must never break the roll-up
+    }
   }
 
   /**
@@ -283,7 +344,10 @@ export class PgHistoryStore implements HistoryStore {
     // far too high; with the default 4 MB work_mem it then picks sorts over hash aggregates
     // (measured: about twice the CPU for 2.6M points → 1,000 buckets). Both in one round trip.
     return this.db.transaction(async (c) => {
-      await c.query("SET LOCAL jit = off; SET LOCAL work_mem = '16MB'");
+      // REPEATABLE READ: the watermark and the aggregate read one snapshot (pg-history-aggregate.ts).
+      await c.query(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off; SET LOCAL work_mem = '16MB'",
+      );
       return queryAggregate(c, q);
     });
   }
@@ -350,7 +414,9 @@ export class PgHistoryStore implements HistoryStore {
   /**
    * Retention: drops the partitions wholly before the cutoff's minute, deletes the older rows of the
    * partition that straddles it (and of the default one), then the minute cut by `before` point by
-   * point; rollups go with them. The count comes from the rollups (exact), not from scanning.
+   * point; rollups go with them. The count comes from the rollups (exact) below the rollup
+   * watermark, from the raw points above it (recent minutes: few). Holds the watermark FOR SHARE so
+   * that no roll-up runs meanwhile.
    */
   async prune(before: number): Promise<number> {
     if (typeof before !== 'number' || Number.isNaN(before)) {
@@ -363,11 +429,21 @@ export class PgHistoryStore implements HistoryStore {
       throw storageError(e, 'listing history partitions', this.db.where);
     });
     return this.db.transaction(async (c) => {
+      // Minutes below `full` have complete rollups: counted from them, the rest (recent: few) raw.
+      const wts = await watermarkForShare(c);
+      const full = Math.min(mb, completeBelow(wts));
       const counted = await c.query<{ n: number | null }>(
         'SELECT sum(count)::float8 AS n FROM history_rollups WHERE minute < $1',
-        [mb],
+        [full],
       );
       let removed = counted.rows[0]?.n ?? 0;
+      if (full < mb) {
+        const recent = await c.query<{ n: number }>(
+          'SELECT count(*)::float8 AS n FROM history_points WHERE ts >= $1::float8 AND ts < $2::float8',
+          [full * MINUTE, cut],
+        );
+        removed += recent.rows[0]?.n ?? 0;
+      }
       for (const name of whole) await c.query(`DROP TABLE IF EXISTS ${name}`);
       for (const name of straddling) await c.query(`DELETE FROM ${name} WHERE ts < $1::float8`, [cut]);
       await c.query('DELETE FROM history_points_default WHERE ts < $1::float8', [cut]);
@@ -378,7 +454,8 @@ export class PgHistoryStore implements HistoryStore {
           before,
         ]);
         removed += edge.rowCount ?? 0;
-        if ((edge.rowCount ?? 0) > 0) await rebuildRollups(c, mb, mb + 1);
+        // The cut minute's rollup holds its points before the watermark only (the rest is raw).
+        if ((edge.rowCount ?? 0) > 0 && mb * MINUTE < wts) await rebuildRollups(c, mb, mb + 1, wts);
       }
       for (const name of whole) this.partitions.forget(name);
       return removed;
@@ -394,6 +471,9 @@ export class PgHistoryStore implements HistoryStore {
   async close(): Promise<void> {
     this.closed = true;
     this.wake?.();
+    if (this.rollupTimer) clearInterval(this.rollupTimer);
+    this.rollupTimer = undefined;
+    await this.rolling?.catch(() => undefined);
     while (this.running || this.queue.length) {
       if (!this.running) this.start();
       await this.running;
@@ -605,7 +685,10 @@ export class PgHistoryStore implements HistoryStore {
         }
       }
 
-      // Columns of the rows to insert, rollups and latest values.
+      // The rollup watermark, held (FOR SHARE) until this commit ends: a roll-up waits for it, or
+      // it waits for the roll-up and reads the new one. Only points below it are rolled up here.
+      const below = await watermarkForShare(c);
+      // Columns of the rows to insert, rollups (late points) and latest values.
       const colS: number[] = [];
       const colT: number[] = [];
       const colO: boolean[] = [];
@@ -626,7 +709,7 @@ export class PgHistoryStore implements HistoryStore {
         colN.push(num ? (p.value as number) : null);
         colJ.push(json);
         if (p.once) onceRows++;
-        rollups.add(sid, p.ts, p.value, () => (json === null ? valueText(p.value) : json));
+        if (p.ts < below) rollups.add(sid, p.ts, p.value, () => (json === null ? valueText(p.value) : json));
         const l = latest.get(sid);
         if (!l || p.ts >= l.ts) latest.set(sid, { ts: p.ts, value: p.value });
       }
