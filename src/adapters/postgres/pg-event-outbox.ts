@@ -75,8 +75,6 @@ interface DeadRowDb extends OutboxRowDb {
 
 export class PgEventOutbox implements EventOutbox, OutboxWriter {
   private staged: OutboxRow[] = [];
-  /** Rows taken by the history commit under way (staged again if it fails and is retried). */
-  private flushed: OutboxRow[] | undefined;
   /** Told after staged rows were inserted (the history commit may still be finishing: re-read). */
   onStagedFlushed: (() => void) | undefined;
 
@@ -113,25 +111,27 @@ export class PgEventOutbox implements EventOutbox, OutboxWriter {
 
   /**
    * Inserts the staged rows in the caller's transaction: the PostgreSQL history store calls this
-   * inside its group commit. The rows are taken at once: a failed commit drops them with its points,
-   * unless the history store keeps its points to retry them (PostgreSQL unreachable): then
-   * `commitFailed(true)` stages them again, ahead of rows staged since, for the retry.
+   * inside its group commits (several may run at once: each takes the rows staged when it flushed,
+   * kept in its `context` across the attempts of its batch). A failed commit drops them with its
+   * points, unless the history store keeps its points to retry them (PostgreSQL unreachable): then
+   * `commitEnded(context, true)` stages them again, ahead of rows staged since, for the retry.
    */
-  async flushStaged(client: pg.PoolClient): Promise<void> {
-    // Rows an earlier attempt of this same commit took (it ran again: a race) go in again too.
-    const rows = this.flushed ? this.flushed.concat(this.staged) : this.staged;
+  async flushStaged(client: pg.PoolClient, context: { data?: unknown } = {}): Promise<void> {
+    if (context.data === undefined) {
+      context.data = this.staged;
+      this.staged = [];
+    }
+    const rows = context.data as OutboxRow[];
     if (rows.length === 0) return;
-    this.staged = [];
-    this.flushed = rows;
     await this.insertRows(client, rows);
     this.onStagedFlushed?.();
   }
 
-  /** The history commit that ran flushStaged ended: forget its rows, or stage them again for its retry. */
-  commitEnded(retrying: boolean): void {
-    const rows = this.flushed;
-    this.flushed = undefined;
-    if (retrying && rows) this.staged = rows.concat(this.staged);
+  /** A history commit that ran flushStaged ended: its rows are done, or staged again for its retry. */
+  commitEnded(context: { data?: unknown }, retrying: boolean): void {
+    const rows = context.data as OutboxRow[] | undefined;
+    context.data = undefined;
+    if (retrying && rows?.length) this.staged = rows.concat(this.staged);
   }
 
   // ---------------------------------------------------------------- delivery side

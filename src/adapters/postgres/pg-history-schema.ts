@@ -102,6 +102,16 @@ export const PG_HISTORY_MIGRATIONS: PgComponentMigrations = {
         DELETE FROM history_rollups WHERE minute * 60000 >= (SELECT ts FROM history_rollup_watermark);
       `,
     },
+    {
+      // Group commits run several at once and no longer update the latest value of each series (the
+      // roll-up does: pg-history-rollup.ts). A twin deletion moves the series generation, so that
+      // every node reads its cached series ids again before a commit uses them.
+      version: 4,
+      name: 'series generation',
+      sql: `
+        ALTER TABLE history_rollup_watermark ADD COLUMN series_gen bigint NOT NULL DEFAULT 0;
+      `,
+    },
   ],
 };
 

@@ -325,7 +325,7 @@ describe('PgHistoryStore (PostgreSQL specifics)', () => {
     },
   );
 
-  it('a commit holding the watermark (FOR SHARE) makes the roll-up wait, which then rolls up its points', async () => {
+  it('a commit holding the watermark lock (shared) makes the roll-up wait, which then rolls up its points', async () => {
     await setWatermark(0);
     const s = await PgHistoryStore.open(db, {
       rollupEveryMs: 0,

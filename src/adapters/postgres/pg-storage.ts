@@ -104,10 +104,10 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
   try {
     opened = history = await PgHistoryStore.open(db, {
       ...options.history,
-      inCommit: (client) => outbox.flushStaged(client),
+      inCommit: (client, context) => outbox.flushStaged(client, context),
       onCommit: observe((info: PgHistoryCommitInfo) => {
         // Events staged for routes commit with their points: kept for the retry when the points are.
-        outbox.commitEnded(info.failed && info.retrying === true);
+        outbox.commitEnded(info.context, info.failed && info.retrying === true);
         options.history?.onCommit?.(info);
       }),
     });
