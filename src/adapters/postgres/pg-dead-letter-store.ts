@@ -22,6 +22,7 @@ import { TwinloopError } from '../../core/errors/errors.js';
 import type { DeadLetter, DeadLetterQuery, DeadLetterStore } from '../../core/ports/storage-ports.js';
 import { isUnreachable, storageError, type PgComponentMigrations, type PgDatabase } from './pg-database.js';
 import { jsonWithoutNul, withoutNul } from './pg-text.js';
+import { deadLetterFromRow, type DeadLetterRow, type DeadLetterWithTwin } from '../sql/dead-letter-rows.js';
 
 export const PG_DEAD_LETTER_MIGRATIONS: PgComponentMigrations = {
   component: 'dead-letters',
@@ -73,22 +74,9 @@ export interface PgDeadLetterStoreOptions {
 }
 
 /** A dead letter may name the twin it was meant for (used by the twinId filter of list). */
-export type DeadLetterWithTwin = DeadLetter & { twinId?: string };
+export type { DeadLetterWithTwin };
 
-interface Row {
-  id: number;
-  workspace: string;
-  time: number;
-  source: string;
-  topic: string | null;
-  client_id: string | null;
-  twin_id: string | null;
-  payload: Buffer;
-  code: string;
-  reason: string;
-  problems: NonNullable<DeadLetter['problems']> | null;
-  received_bytes: number | null;
-}
+type Row = DeadLetterRow<NonNullable<DeadLetter['problems']>>;
 
 interface Waiter {
   letters: readonly DeadLetterWithTwin[];
@@ -395,19 +383,5 @@ export class PgDeadLetterStore implements DeadLetterStore {
 }
 
 function fromRow(r: Row): DeadLetterWithTwin {
-  const d: DeadLetterWithTwin = {
-    id: r.id,
-    workspace: r.workspace,
-    time: r.time,
-    source: r.source,
-    payload: r.payload,
-    code: r.code,
-    reason: r.reason,
-  };
-  if (r.topic !== null) d.topic = r.topic;
-  if (r.client_id !== null) d.clientId = r.client_id;
-  if (r.twin_id !== null) d.twinId = r.twin_id;
-  if (r.problems !== null) d.problems = r.problems;
-  if (r.received_bytes !== null) d.receivedBytes = r.received_bytes;
-  return d;
+  return deadLetterFromRow(r, (p) => p);
 }

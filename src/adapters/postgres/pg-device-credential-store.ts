@@ -5,7 +5,7 @@
  * A workspace, twin id or label holding a NUL is refused (PostgreSQL text cannot hold one);
  * lookups by such a key find nothing.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type {
   DeviceCredential,
@@ -16,6 +16,7 @@ import type {
 import { checkCredentialRecords, parseDeviceToken } from '../../core/ports/device-credential-store.js';
 import type { PgComponentMigrations, PgDatabase } from './pg-database.js';
 import { anyNul, refuseNul } from './pg-text.js';
+import { secretDigest, toCredential, type CredentialRow } from '../sql/device-credential-rows.js';
 
 export const PG_DEVICE_CREDENTIAL_MIGRATIONS: PgComponentMigrations = {
   component: 'device-credentials',
@@ -40,29 +41,8 @@ export const PG_DEVICE_CREDENTIAL_MIGRATIONS: PgComponentMigrations = {
   ],
 };
 
-interface Row {
-  id: string;
-  workspace: string;
-  twin_id: string;
-  label: string | null;
-  created_at: number;
-  digest: Buffer;
-}
-
-function toCredential(r: Row): DeviceCredential {
-  const c: DeviceCredential = {
-    id: r.id,
-    workspace: r.workspace,
-    twinId: r.twin_id,
-    createdAt: r.created_at,
-  };
-  if (r.label !== null) c.label = r.label;
-  return c;
-}
-
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
-}
+type Row = CredentialRow;
+const digest = secretDigest;
 
 const COLUMNS = 'id, workspace, twin_id, label, created_at, digest';
 

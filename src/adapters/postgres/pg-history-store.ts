@@ -30,6 +30,7 @@
  */
 import type pg from 'pg';
 import { TwinloopError } from '../../core/errors/errors.js';
+import { appendError } from '../../core/ports/history-append-check.js';
 import type {
   HistoryAggregateQuery,
   HistoryAppendOptions,
@@ -41,7 +42,6 @@ import type {
   HistoryValue,
   SeriesInfo,
 } from '../../core/ports/storage-ports.js';
-import { invalidPoint } from '../sqlite/sqlite-history-series.js';
 import {
   CommitPipeline,
   type CommitAttemptInfo,
@@ -253,27 +253,9 @@ export class PgHistoryStore implements HistoryStore {
 
   append(points: readonly HistoryPoint[], options: HistoryAppendOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(new TwinloopError('StorageError', 'The history store is closed.'));
-    for (let i = 0; i < points.length; i++) {
-      const bad = invalidPoint(points[i]!);
-      if (bad) {
-        return Promise.reject(
-          new TwinloopError('InvalidTelemetry', `History point ${i} is invalid: ${bad.message}.`, {
-            problems: [
-              { code: 'history.point.invalid', message: bad.message, pointer: `/${i}/${bad.field}` },
-            ],
-          }),
-        );
-      }
-    }
+    const bad = appendError(points, options);
+    if (bad) return Promise.reject(bad);
     const cp = options.checkpoint;
-    if (cp && (typeof cp.key !== 'string' || cp.key.includes('\u0000') || !Number.isSafeInteger(cp.seq))) {
-      return Promise.reject(
-        new TwinloopError(
-          'StorageError',
-          'A history checkpoint needs a string key (no NUL) and an integer sequence.',
-        ),
-      );
-    }
     if (points.length === 0 && !cp) return Promise.resolve();
     // Bounded memory: refuse rather than grow while commits cannot keep up (PostgreSQL away).
     const refused = this.pipeline.refusal(points.length);

@@ -12,6 +12,7 @@ import { TwinloopError } from '../../core/errors/errors.js';
 import type { DeadLetter, DeadLetterQuery, DeadLetterStore } from '../../core/ports/storage-ports.js';
 import { storageError } from './sqlite-database.js';
 import { GroupCommitter, type GroupCommitOptions } from './sqlite-group-commit.js';
+import { deadLetterFromRow, type DeadLetterRow, type DeadLetterWithTwin } from '../sql/dead-letter-rows.js';
 
 export interface SqliteDeadLetterStoreOptions extends GroupCommitOptions {
   /** Largest page `list` returns (default 1000). */
@@ -23,22 +24,9 @@ export interface SqliteDeadLetterStoreOptions extends GroupCommitOptions {
 }
 
 /** A dead letter may name the twin it was meant for (used by the twinId filter of list). */
-export type DeadLetterWithTwin = DeadLetter & { twinId?: string };
+export type { DeadLetterWithTwin };
 
-interface Row {
-  id: number;
-  workspace: string;
-  time: number;
-  source: string;
-  topic: string | null;
-  client_id: string | null;
-  twin_id: string | null;
-  payload: Buffer;
-  code: string;
-  reason: string;
-  problems: string | null;
-  received_bytes: number | null;
-}
+type Row = DeadLetterRow<string>;
 
 /** What a row costs, as SQL over dead_letters (length() of a BLOB does not read it). */
 const ROW_COST = `(length(payload) + length(CAST(reason AS BLOB)) + coalesce(length(CAST(problems AS BLOB)), 0) + coalesce(length(CAST(topic AS BLOB)), 0) + 100)`;
@@ -227,19 +215,5 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 }
 
 function fromRow(r: Row): DeadLetterWithTwin {
-  const d: DeadLetterWithTwin = {
-    id: r.id,
-    workspace: r.workspace,
-    time: r.time,
-    source: r.source,
-    payload: r.payload,
-    code: r.code,
-    reason: r.reason,
-  };
-  if (r.topic !== null) d.topic = r.topic;
-  if (r.client_id !== null) d.clientId = r.client_id;
-  if (r.twin_id !== null) d.twinId = r.twin_id;
-  if (r.problems !== null) d.problems = JSON.parse(r.problems) as NonNullable<DeadLetter['problems']>;
-  if (r.received_bytes !== null) d.receivedBytes = r.received_bytes;
-  return d;
+  return deadLetterFromRow(r, (p) => JSON.parse(p) as NonNullable<DeadLetter['problems']>);
 }

@@ -3,7 +3,7 @@
  * never the secret. Lookup is by the public id carried in the token; the digest is then compared in
  * constant time.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type {
@@ -14,30 +14,10 @@ import type {
 } from '../../core/ports/device-credential-store.js';
 import { checkCredentialRecords, parseDeviceToken } from '../../core/ports/device-credential-store.js';
 import { storageError } from './sqlite-database.js';
+import { secretDigest, toCredential, type CredentialRow } from '../sql/device-credential-rows.js';
 
-interface Row {
-  id: string;
-  workspace: string;
-  twin_id: string;
-  label: string | null;
-  created_at: number;
-  digest: Buffer;
-}
-
-function toCredential(r: Row): DeviceCredential {
-  const c: DeviceCredential = {
-    id: r.id,
-    workspace: r.workspace,
-    twinId: r.twin_id,
-    createdAt: r.created_at,
-  };
-  if (r.label !== null) c.label = r.label;
-  return c;
-}
-
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
-}
+type Row = CredentialRow;
+const digest = secretDigest;
 
 export class SqliteDeviceCredentialStore implements DeviceCredentialStore {
   private readonly db: Database.Database;

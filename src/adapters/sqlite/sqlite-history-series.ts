@@ -52,32 +52,3 @@ export function rowToState(r: SeriesRow): SeriesState {
   }
   return s;
 }
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** What is wrong with a point (field and reason), or undefined. */
-export function invalidPoint(p: HistoryPoint): { field: string; message: string } | undefined {
-  for (const f of ['workspace', 'twinId', 'path'] as const) {
-    if (typeof p[f] !== 'string' || p[f] === '')
-      return { field: f, message: `${f} must be a non-empty string` };
-    // PostgreSQL text cannot hold NUL: every store rejects it in a series key, so they all agree.
-    if (p[f].includes('\u0000')) return { field: f, message: `${f} must not contain a NUL character` };
-    // A lone surrogate has no UTF-8 form: PostgreSQL would store U+FFFD, another key than the one given.
-    if (LONE_SURROGATE.test(p[f]))
-      return { field: f, message: `${f} must be well-formed unicode (a lone surrogate)` };
-  }
-  if (p.kind !== 'telemetry' && p.kind !== 'property')
-    return { field: 'kind', message: 'kind must be "telemetry" or "property"' };
-  if (typeof p.ts !== 'number' || !Number.isFinite(p.ts))
-    return { field: 'ts', message: 'ts must be a finite number of ms' };
-  if (p.value === undefined) return { field: 'value', message: 'value is missing' };
-  if (typeof p.value !== 'number') {
-    try {
-      if (JSON.stringify(p.value) === undefined)
-        return { field: 'value', message: 'the value cannot be written as JSON' };
-    } catch (e) {
-      return { field: 'value', message: `the value cannot be written as JSON (${(e as Error).message})` };
-    }
-  }
-  return undefined;
-}

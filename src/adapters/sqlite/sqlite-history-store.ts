@@ -17,6 +17,7 @@
  */
 import type Database from 'better-sqlite3';
 import { TwinloopError } from '../../core/errors/errors.js';
+import { appendError } from '../../core/ports/history-append-check.js';
 import type {
   HistoryAggregateQuery,
   HistoryAppendOptions,
@@ -38,7 +39,7 @@ import { SeriesCompactor, type SeriesState } from './sqlite-history-compactor.js
  * 2,500 one-point series took ~65 ms (~25 µs a series, about what 25 points of one series cost).
  */
 const SERIES_COST = 25;
-import { invalidPoint, newState, rowToState, type SeriesRow } from './sqlite-history-series.js';
+import { newState, rowToState, type SeriesRow } from './sqlite-history-series.js';
 import { decodeLog, encodeLog, type LogBatch } from './sqlite-history-codec.js';
 import { HistoryDedupe } from './sqlite-history-dedupe.js';
 
@@ -145,28 +146,10 @@ export class SqliteHistoryStore implements HistoryStore {
 
   append(points: readonly HistoryPoint[], options: HistoryAppendOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(new TwinloopError('StorageError', 'The history store is closed.'));
-    for (let i = 0; i < points.length; i++) {
-      const bad = invalidPoint(points[i]!);
-      if (bad) {
-        return Promise.reject(
-          new TwinloopError('InvalidTelemetry', `History point ${i} is invalid: ${bad.message}.`, {
-            problems: [
-              { code: 'history.point.invalid', message: bad.message, pointer: `/${i}/${bad.field}` },
-            ],
-          }),
-        );
-      }
-    }
+    const bad = appendError(points, options);
+    if (bad) return Promise.reject(bad);
     const cp = options.checkpoint;
     if (cp) {
-      if (typeof cp.key !== 'string' || !Number.isSafeInteger(cp.seq)) {
-        return Promise.reject(
-          new TwinloopError(
-            'StorageError',
-            'A history checkpoint needs a string key and an integer sequence.',
-          ),
-        );
-      }
       // Queued with the points: the commit that takes these points stores it (or neither).
       this.checkpoints.set(cp.key, cp.seq);
     } else if (points.length === 0) return Promise.resolve();
