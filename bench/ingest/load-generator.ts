@@ -2,8 +2,11 @@
  * Load generator process for bench/ingest: C TCP connections, each simulating devices/C devices and
  * keeping W QoS 1 PUBLISHes in flight; 5 readings per message. MQTT 3.1.1 is written and read by hand
  * (a few dozen bytes per packet) so the generator stays cheap next to the system under test.
- * argv: host port connections window devices durationMs topicPrefix
- * Sends { type: 'done', published, acked, elapsedMs } to the parent.
+ * argv: host port connections window devices durationMs topicPrefix [ratePerS]
+ * ratePerS (optional, 0 = as fast as the acknowledgements allow): a steady total rate, paced per
+ * connection. Answers 'mark' with { type: 'counts', published, acked, t } (counts so far, for a
+ * measured window seen from the devices' side); 'stop' ends it before durationMs. Sends
+ * { type: 'done', published, acked, elapsedMs } at the end.
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -16,12 +19,15 @@ const [
   devS = '1000',
   durS = '10000',
   prefix = 'twins/',
+  rateS = '0',
 ] = process.argv.slice(2);
 const port = Number(portS);
 const connections = Number(connS);
 const window = Number(winS);
 const devices = Number(devS);
 const durationMs = Number(durS);
+/** Messages per second per connection when paced, else 0. */
+const connRate = Number(rateS) > 0 ? Number(rateS) / connections : 0;
 
 function varint(n: number): Buffer {
   const out: number[] = [];
@@ -78,10 +84,14 @@ function runConnection(index: number): Promise<void> {
     const sock: Socket = connect(port, host);
     sock.setNoDelay(true);
     let seq = 0;
+    let started = 0;
+    // Paced: no more than connRate × seconds since CONNACK, whatever the window allows.
+    const allowed = () =>
+      connRate > 0 && started > 0 ? Math.floor(((Date.now() - started) * connRate) / 1000) : Infinity;
     const sendMore = () => {
       if (stopping) return;
       sock.cork();
-      while (inflight < window) {
+      while (inflight < window && seq < allowed()) {
         seq++;
         const payload = Buffer.from(
           `{"temperature":${(20 + (seq % 50) / 10).toFixed(1)},"vibration":${(seq % 97) / 10},"pressure":${(3 + (seq % 13) / 10).toFixed(1)},"flow":${seq % 41},"rpm":${1400 + (seq % 100)}}`,
@@ -104,6 +114,8 @@ function runConnection(index: number): Promise<void> {
         if (pending.length - o < 2 + len) break;
         if (type === 2) {
           if (pending[o + 3] !== 0) return reject(new Error(`CONNACK refused: ${pending[o + 3]}`));
+          started = Date.now();
+          if (connRate > 0) pacer.push(sendMore);
           sendMore();
         } else if (type === 4) {
           inflight--;
@@ -125,12 +137,25 @@ function runConnection(index: number): Promise<void> {
 }
 
 const stopTimers: (() => void)[] = [];
-setTimeout(() => {
+/** Paced connections, given the chance to send every 10 ms. */
+const pacer: (() => void)[] = [];
+if (connRate > 0)
+  setInterval(() => {
+    for (const f of pacer) f();
+  }, 10).unref();
+process.on('message', (m: { type?: string }) => {
+  if (m.type === 'mark') process.send?.({ type: 'counts', published, acked, t: Date.now() });
+  else if (m.type === 'stop') stopAll();
+});
+/** Stops publishing; ends each connection once its messages are acknowledged. */
+function stopAll(): void {
+  if (stopping) return;
   stopping = true;
   for (const f of stopTimers) f();
   // Unacknowledged messages after a grace period are reported as such (acked < published).
   setTimeout(() => finish(), 15_000).unref();
-}, durationMs);
+}
+setTimeout(stopAll, durationMs);
 
 let finished = false;
 function finish(): void {
