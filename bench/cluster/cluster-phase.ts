@@ -93,23 +93,42 @@ export interface LossFigures {
   drainS: number;
 }
 
-/** Stops the load, waits until the workers stored what the bus holds (or nothing moves for 10 s), counts. */
-async function stopAndCheck(cluster: BenchCluster, gen: Generator): Promise<LossFigures> {
+interface Baseline {
+  rows: number;
+  bus: number;
+  deadLetters: number;
+}
+
+/** What an earlier run on the same cluster left (the failover phase's calibration run). */
+async function baseline(cluster: BenchCluster): Promise<Baseline> {
+  return {
+    rows: await cluster.storedReadings(),
+    bus: await cluster.busMessages(),
+    deadLetters: await cluster.deadLetters(),
+  };
+}
+
+/**
+ * Stops the load, waits until the workers stored what the bus holds (or nothing moves for 10 s),
+ * counts what this run added to the store and the bus since `base`.
+ */
+async function stopAndCheck(cluster: BenchCluster, gen: Generator, base: Baseline): Promise<LossFigures> {
   gen.proc.send({ type: 'stop' });
   const lr: LoadResult = await gen.done;
   const t0 = performance.now();
-  const bus = await cluster.busMessages();
-  let rows = await cluster.storedReadings();
+  const bus = (await cluster.busMessages()) - base.bus;
+  let rows = (await cluster.storedReadings()) - base.rows;
   let still = performance.now();
   while (rows < bus * READINGS && performance.now() - still < 10_000 && performance.now() - t0 < 300_000) {
     await sleep(250);
-    const r = await cluster.storedReadings();
+    const r = (await cluster.storedReadings()) - base.rows;
     if (r !== rows) still = performance.now();
     rows = r;
   }
   const drainS = (performance.now() - t0) / 1000;
   await sleep(1000); // a reading stored twice would show after the count reached the bus's
-  rows = await cluster.storedReadings();
+  rows = (await cluster.storedReadings()) - base.rows;
+  // Over the whole store: a reading stored twice is one whichever run sent it.
   const twice = await cluster.db.query<{ n: number }>(
     `SELECT coalesce(sum(c - 1), 0)::float8 AS n FROM (
        SELECT count(*) AS c FROM ${cluster.schema}.history_points p
@@ -124,7 +143,7 @@ async function stopAndCheck(cluster: BenchCluster, gen: Generator): Promise<Loss
     lostReadings: Math.max(0, lr.acked * READINGS - rows),
     excessReadings: Math.max(0, rows - bus * READINGS),
     twice: twice.rows[0]!.n,
-    deadLetters: await cluster.deadLetters(),
+    deadLetters: (await cluster.deadLetters()) - base.deadLetters,
     drainS,
   };
 }
@@ -147,6 +166,7 @@ export async function workersRun(
   cfg: LoadConfig,
   onWindow?: (edge: 'start' | 'end') => void,
 ): Promise<WorkersRow> {
+  const base = await baseline(cluster);
   // The generator stops on 'stop'; its own end is only a backstop.
   const gen = loadOn(cluster.api, cfg, cfg.durationS + cfg.warmupMs / 1000 + 120);
   try {
@@ -156,7 +176,11 @@ export async function workersRun(
     await sleep(cfg.durationS * 1000);
     const b = await sample(cluster, gen);
     onWindow?.('end');
-    return { workers: cluster.workers.length, window: between(a, b), loss: await stopAndCheck(cluster, gen) };
+    return {
+      workers: cluster.workers.length,
+      window: between(a, b),
+      loss: await stopAndCheck(cluster, gen, base),
+    };
   } finally {
     gen.proc.kill('SIGKILL');
   }
@@ -194,10 +218,11 @@ export async function failoverRun(
     const perS = Math.max(100, Math.round(calibration.window.durablePerS / 2));
     rate = {
       perS,
-      note: `half of ${Math.round(calibration.window.durablePerS)} msg/s durable measured just before on this cluster at full speed`,
+      note: `half of ${Math.round(calibration.window.durablePerS)} msgs/s durable measured just before on this cluster at full speed`,
     };
   }
   const steadyS = Math.max(3, cfg.durationS / 2);
+  const base = await baseline(cluster);
   const gen = loadOn(cluster.api, cfg, cfg.warmupMs / 1000 + 2 * steadyS + 180, rate.perS);
   try {
     await sleep(cfg.warmupMs);
@@ -236,7 +261,7 @@ export async function failoverRun(
     const s2 = await sample(cluster, gen);
     await sleep(steadyS * 1000);
     const s3 = await sample(cluster, gen);
-    const loss = await stopAndCheck(cluster, gen);
+    const loss = await stopAndCheck(cluster, gen, base);
     return {
       ratePerS: rate.perS,
       rateNote: rate.note,

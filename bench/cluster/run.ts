@@ -36,6 +36,7 @@ import { ingestPhase } from '../ingest/ingest-phase.js';
 import type { IngestFigures, LoadConfig } from '../ingest/ingest-phase.js';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
+import { serverNodeFlags } from '../server-flags.js';
 import { BenchCluster, NATS_URL, prepareRunner, type Runner } from './cluster-nodes.js';
 import { failoverRun, workersRun, type FailoverRow, type WorkersRow } from './cluster-phase.js';
 import { failoverBlock, workersBlock } from './cluster-report.js';
@@ -208,6 +209,9 @@ const singleLines =
         '',
       ];
 const clusterRan = workerRows.length > 0 || failover !== undefined;
+const nodeFlags = serverNodeFlags()
+  .map((x) => `${x} `)
+  .join('');
 const lines = [
   `### Cluster benchmark — ${new Date().toISOString()}`,
   '',
@@ -217,7 +221,7 @@ const lines = [
   `- Node ${process.version}; command: \`npm run bench:cluster -- ${argv.join(' ')}\``,
   ...(clusterRan
     ? [
-        `- Cluster nodes: ${runner === 'dist' ? '`node --max-semi-space-size=64 dist/app/cli/main.js start` (the built dist/, as `npm start`)' : '`node --import tsx src/app/cli/main.ts start` (sources through tsx)'} --role api|worker --store postgres://…?schema=<fresh> --bus ${NATS_URL} (fresh prefix, 12 partitions), one data folder each; load: ${CFG.devices} devices over ${CFG.connections} connections to the API node's embedded broker, ${CFG.window} QoS 1 messages in flight per connection, 5 readings/message, ${CFG.durationS} s measured after ${CLUSTER_CFG.warmupMs / 1000} s warm-up.`,
+        `- Cluster nodes: ${runner === 'dist' ? `\`node ${nodeFlags}dist/app/cli/main.js start\` (the built dist/, as \`npm start\`)` : `\`node ${nodeFlags}--import tsx src/app/cli/main.ts start\` (the sources through tsx)`} --role api|worker --store postgres://…?schema=<fresh> --bus ${NATS_URL} (fresh prefix, 12 partitions), one data folder each; load: ${CFG.devices} devices over ${CFG.connections} connections to the API node's embedded broker, ${CFG.window} QoS 1 messages in flight per connection, 5 readings/message, ${CFG.durationS} s measured after ${CLUSTER_CFG.warmupMs / 1000} s warm-up.`,
       ]
     : []),
   `- ${loadNote()}`,
