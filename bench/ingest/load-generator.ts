@@ -3,10 +3,10 @@
  * keeping W QoS 1 PUBLISHes in flight; 5 readings per message. MQTT 3.1.1 is written and read by hand
  * (a few dozen bytes per packet) so the generator stays cheap next to the system under test.
  * argv: host port connections window devices durationMs topicPrefix [ratePerS]
- * ratePerS (optional, 0 = as fast as the acknowledgements allow): a steady total rate, paced per
- * connection. Answers 'mark' with { type: 'counts', published, acked, t } (counts so far, for a
- * measured window seen from the devices' side); 'stop' ends it before durationMs. Sends
- * { type: 'done', published, acked, elapsedMs } at the end.
+ * ratePerS (optional, 0 = as fast as the acknowledgements allow): a steady total rate at most,
+ * paced per connection (what falls behind is not made up in a burst). Answers 'mark' with
+ * { type: 'counts', published, acked, t } (counts so far, for a window seen from the devices' side);
+ * 'stop' ends it before durationMs. Sends { type: 'done', published, acked, elapsedMs } at the end.
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -84,14 +84,24 @@ function runConnection(index: number): Promise<void> {
     const sock: Socket = connect(port, host);
     sock.setNoDelay(true);
     let seq = 0;
-    let started = 0;
-    // Paced: no more than connRate × seconds since CONNACK, whatever the window allows.
-    const allowed = () =>
-      connRate > 0 && started > 0 ? Math.floor(((Date.now() - started) * connRate) / 1000) : Infinity;
+    // Paced: a token bucket of connRate per second holding at most 100 ms of them, so a connection
+    // held back (slow acknowledgements) does not burst to catch up: the rate is at most connRate.
+    let tokens = 0;
+    let filledAt = 0;
+    const allowed = (): boolean => {
+      if (connRate === 0) return true;
+      if (filledAt === 0) return false; // before CONNACK
+      const now = Date.now();
+      tokens = Math.min(Math.max(1, connRate / 10), tokens + ((now - filledAt) * connRate) / 1000);
+      filledAt = now;
+      if (tokens < 1) return false;
+      tokens--;
+      return true;
+    };
     const sendMore = () => {
       if (stopping) return;
       sock.cork();
-      while (inflight < window && seq < allowed()) {
+      while (inflight < window && allowed()) {
         seq++;
         const payload = Buffer.from(
           `{"temperature":${(20 + (seq % 50) / 10).toFixed(1)},"vibration":${(seq % 97) / 10},"pressure":${(3 + (seq % 13) / 10).toFixed(1)},"flow":${seq % 41},"rpm":${1400 + (seq % 100)}}`,
@@ -114,7 +124,7 @@ function runConnection(index: number): Promise<void> {
         if (pending.length - o < 2 + len) break;
         if (type === 2) {
           if (pending[o + 3] !== 0) return reject(new Error(`CONNACK refused: ${pending[o + 3]}`));
-          started = Date.now();
+          filledAt = Date.now();
           if (connRate > 0) pacer.push(sendMore);
           sendMore();
         } else if (type === 4) {
