@@ -157,6 +157,8 @@ process.on('message', (m: { type?: string }) => {
   if (m.type === 'mark') process.send?.({ type: 'counts', published, acked, t: Date.now() });
   else if (m.type === 'stop') stopAll();
 });
+// The benchmark is gone (interrupted): no load left running behind it.
+process.on('disconnect', () => process.exit(0));
 /** Stops publishing; ends each connection once its messages are acknowledged. */
 function stopAll(): void {
   if (stopping) return;
