@@ -9,7 +9,9 @@
  *
  * "failover": 3 workers under a steady paced rate; one worker killed with SIGKILL; the time until
  * every partition it owned is owned by another worker, and until each of them has committed again
- * (its checkpoint in PostgreSQL moved under the new owner); then the same loss check.
+ * (its checkpoint in PostgreSQL moved under the new owner); then the same loss check. The leases
+ * and checkpoints are polled every 50 ms and a change is dated when the poll returns, so the times
+ * are late by up to one poll (and one commit: the first commit may precede the new owner's first sighting).
  */
 import { performance } from 'node:perf_hooks';
 import { load, next, READINGS, sleep } from '../ingest/ingest-phase.js';
@@ -233,6 +235,7 @@ export async function failoverRun(
     const victim = cluster.workers[1]!;
     const { owner, partitions } = await cluster.readyz(victim);
     const mine = partitions.map((p) => p.partition);
+    if (mine.length === 0) throw new Error(`worker ${victim.name} owns no partition to fail over`);
     const t0 = performance.now();
     await cluster.kill9(victim);
     const taken = new Map<number, { at: number; seq: number }>();
