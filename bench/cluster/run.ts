@@ -1,9 +1,9 @@
 /**
  * `npm run bench:cluster`: Twinloop's ingest on PostgreSQL, the storage a cluster shares, against
- * the embedded SQLite default.
+ * the embedded SQLite default; then the cluster itself (issue 9).
  *
- * Phase "single node": bench/ingest's machinery (a load-generator process publishing QoS 1 from
- * 1,000 devices, 5 readings per message, to the system under test: the real ingest stack behind the
+ * Phase "single": bench/ingest's machinery (a load-generator process publishing QoS 1 from 1,000
+ * devices, 5 readings per message, to the system under test: the real ingest stack behind the
  * embedded aedes broker) run twice with the same load and duration — once on SQLite
  * (synchronous=FULL, as bench:ingest) and once on PostgreSQL (PG_URL, in a schema of its own that
  * is dropped after; synchronous_commit as the server has it, on by default). Per store: accepted
@@ -12,24 +12,47 @@
  * PostgreSQL backends and of every postgres process (read from /proc over the window), and the
  * PostgreSQL/SQLite ratio.
  *
- * Later phases (1, 2, 3 ingest workers; failover) need the cluster roles: see LATER PHASES below.
+ * Phase "workers": for N = 1, 2, 3 a fresh cluster on this machine (cluster-nodes.ts): one API node
+ * (`twinloop start --role api`, devices on its embedded broker) and N `--role worker` processes, a
+ * fresh PostgreSQL schema and NATS bus prefix each; the same load generator against the API node:
+ * msg/s acknowledged and msg/s durable in PostgreSQL over the window, scaling against 1 worker, CPU
+ * of each process, the loss check after the drain (none lost, none stored twice) and a per-core note.
+ * Phase "failover": 3 workers at a steady rate (--rate, else half the 3-worker durable rate of this
+ * run, else of a calibration run), one worker killed with SIGKILL: seconds until its partitions are
+ * owned and committing again on the others (target < 5 s), then the loss check (cluster-phase.ts).
+ * The nodes run from the built dist/ as `npm start` does (built first when older than src/), or
+ * through tsx with --runner tsx; the output says which.
  *
- * Options: --duration S (measured window per store, default 20), --only sqlite|pg,
- *          --connections C (20), --window W (100), --record (append the block to bench/RESULTS.md;
- *          default: print only). Set BENCH_CPU_PROF=<dir> to profile the system under test.
+ * Options: --phase single|workers|failover|all (default all), --duration S (measured window per
+ *          store or cluster, default 20), --only sqlite|pg (phase single), --connections C (20),
+ *          --window W (100), --rate R (failover msgs/s), --runner dist|tsx (dist), --record (append
+ *          the block to bench/RESULTS.md; default: print only). PG_URL, NATS_URL name the services.
+ *          Set BENCH_CPU_PROF=<dir> to profile the single-node system under test.
  */
 import crypto from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import pg from 'pg';
 import { ingestPhase } from '../ingest/ingest-phase.js';
 import type { IngestFigures, LoadConfig } from '../ingest/ingest-phase.js';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
+import { serverNodeFlags } from '../server-flags.js';
+import { BenchCluster, NATS_URL, prepareRunner, type Runner } from './cluster-nodes.js';
+import { failoverRun, workersRun, type FailoverRow, type WorkersRow } from './cluster-phase.js';
+import { failoverBlock, workersBlock } from './cluster-report.js';
+import { busyBetween, machineTicks, serverCpuSampler, type ServerCpu } from './proc-cpu.js';
 
 const argv = process.argv.slice(2);
-const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
+const flag = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+const ONLY = flag('--only');
 if (ONLY !== undefined && ONLY !== 'sqlite' && ONLY !== 'pg') throw new Error('--only takes sqlite or pg.');
+const PHASE = flag('--phase') ?? 'all';
+if (!['single', 'workers', 'failover', 'all'].includes(PHASE))
+  throw new Error('--phase takes single, workers, failover or all.');
+const want = (p: string) => PHASE === 'all' || PHASE === p;
+const RUNNER = (flag('--runner') ?? 'dist') as Runner;
+if (RUNNER !== 'dist' && RUNNER !== 'tsx') throw new Error('--runner takes dist or tsx.');
+const RATE = argv.includes('--rate') ? numberFlag(argv, '--rate', 1) : undefined;
 const RECORD = argv.includes('--record');
 const CFG: LoadConfig = {
   durationS: numberFlag(argv, '--duration', 20),
@@ -41,103 +64,6 @@ const CFG: LoadConfig = {
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** The application name the system under test gives its PostgreSQL connections. */
 const SUT_APP = 'tl-bench-sut';
-const TICKS_PER_S = 100; // USER_HZ on Linux
-
-// ------------------------------------------------------------------ CPU of the PostgreSQL server
-
-/** CPU ticks (user + system) of every process whose command is `postgres`, by pid. */
-function postgresTicks(): Map<number, number> {
-  const out = new Map<number, number>();
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return out; // not Linux: no figure
-  }
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-      const f = stat.slice(close + 2).split(' ');
-      // fields 14 and 15 of stat (utime, stime) are 11 and 12 after "pid (comm)"
-      out.set(Number(pid), Number(f[11]) + Number(f[12]));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
-/** Busy and total ticks of the whole machine (/proc/stat). */
-function machineTicks(): { busy: number; total: number } {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const v = line.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (v[3] ?? 0) + (v[4] ?? 0);
-    const total = v.reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch {
-    return { busy: 0, total: 0 };
-  }
-}
-
-interface ServerCpu {
-  /** Cores used by the system under test's backends. */
-  sutBackends: number;
-  /** Cores used by every postgres process (other users of the server included). */
-  server: number;
-  backends: number;
-}
-
-/** Samples postgres CPU at the edges of the measured window. */
-function serverCpuSampler(client: pg.Client): {
-  onWindow: (edge: 'start' | 'end') => Promise<void>;
-  result: () => ServerCpu | undefined;
-} {
-  let t0 = 0;
-  let t1 = 0;
-  let a = new Map<number, number>();
-  let b = new Map<number, number>();
-  const sut = new Set<number>();
-  const sutPids = async (): Promise<void> => {
-    const r = await client.query<{ pid: number }>(
-      'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
-      [SUT_APP],
-    );
-    for (const { pid } of r.rows) sut.add(pid);
-  };
-  return {
-    async onWindow(edge) {
-      if (edge === 'start') {
-        await sutPids();
-        t0 = performance.now();
-        a = postgresTicks();
-      } else {
-        b = postgresTicks();
-        t1 = performance.now();
-        await sutPids();
-      }
-    },
-    result() {
-      if (b.size === 0 || t1 <= t0) return undefined;
-      const secs = (t1 - t0) / 1000;
-      let all = 0;
-      let ofSut = 0;
-      for (const [pid, ticks] of b) {
-        // A process started in the window counts whole; one that ended in it is missed (undercount).
-        const d = ticks - (a.get(pid) ?? 0);
-        all += d;
-        if (sut.has(pid)) ofSut += d;
-      }
-      return {
-        sutBackends: ofSut / TICKS_PER_S / secs,
-        server: all / TICKS_PER_S / secs,
-        backends: sut.size,
-      };
-    },
-  };
-}
 
 // ------------------------------------------------------------------ phase: single node
 
@@ -160,8 +86,7 @@ async function withMachineBusy<T>(
     await inner?.(edge);
     if (edge === 'end') m1 = machineTicks();
   });
-  const total = m1.total - m0.total;
-  return { value, busy: total > 0 ? (m1.busy - m0.busy) / total : NaN };
+  return { value, busy: busyBetween(m0, m1) };
 }
 
 async function sqlitePhase(): Promise<StoreRow> {
@@ -184,7 +109,7 @@ async function pgPhase(): Promise<StoreRow> {
       console.error(`warning: the server has synchronous_commit=${sync.rows[0]?.synchronous_commit}`);
     }
     console.error(`single node, PostgreSQL (schema ${schema}): ${CFG.durationS} s ...`);
-    const sampler = serverCpuSampler(admin);
+    const sampler = serverCpuSampler(admin, SUT_APP);
     const { value, busy } = await withMachineBusy(
       (onWindow) => ingestPhase('embedded', 'mqtt://127.0.0.1:0', CFG, { store: url.toString(), onWindow }),
       sampler.onWindow,
@@ -204,18 +129,54 @@ async function pgPhase(): Promise<StoreRow> {
 }
 
 const rows: StoreRow[] = [];
-if (ONLY !== 'pg') rows.push(await sqlitePhase());
-if (ONLY !== 'sqlite') rows.push(await pgPhase());
+if (want('single')) {
+  if (ONLY !== 'pg') rows.push(await sqlitePhase());
+  if (ONLY !== 'sqlite') rows.push(await pgPhase());
+}
 
-// ---------------------------------------------------------------------------------------------
-// LATER PHASES — not wired yet. They need the cluster roles (ingest workers reading the JetStream
-// bus under PostgreSQL partition leases, src/core/cluster + src/adapters/nats), which are being
-// wired into the composition root by another change. To add here, each printing its own table:
-//   phase "workers":  1, 2 and 3 ingest workers on one PostgreSQL behind the bus, same load:
-//                     msg/s, readings/s, loss check, scaling against 1 worker;
-//   phase "failover": 3 workers, one killed (SIGKILL) mid-run: time until its partitions are
-//                     leased by the others, readings lost (must be 0) and stored twice.
-// ---------------------------------------------------------------------------------------------
+// ------------------------------------------------------------------ phases: workers, failover
+
+const CLUSTER_CFG: LoadConfig = { ...CFG, warmupMs: 3000 };
+const workerRows: WorkersRow[] = [];
+let failover: FailoverRow | undefined;
+let runner: Runner | undefined;
+
+/** A fresh cluster of `workers` workers for one run; stopped and cleaned up whatever happens. */
+async function withCluster<T>(workers: number, run: (c: BenchCluster) => Promise<T>): Promise<T> {
+  const c = await BenchCluster.start({ runner: runner!, devices: CFG.devices, workers });
+  try {
+    return await run(c);
+  } catch (e) {
+    for (const n of c.nodes) console.error(`--- ${n.name} (last output) ---\n${n.tail()}`);
+    throw e;
+  } finally {
+    await c.stop();
+  }
+}
+
+if (want('workers') || want('failover')) {
+  runner = prepareRunner(RUNNER);
+  if (want('workers'))
+    for (const n of [1, 2, 3]) {
+      console.error(`cluster, ${n} worker${n > 1 ? 's' : ''}: ${CFG.durationS} s ...`);
+      workerRows.push(await withCluster(n, (c) => workersRun(c, CLUSTER_CFG)));
+    }
+  if (want('failover')) {
+    const three = workerRows.find((r) => r.workers === 3);
+    const rate = RATE
+      ? { perS: RATE, note: '--rate' }
+      : three
+        ? {
+            perS: Math.max(100, Math.round(three.window.durablePerS / 2)),
+            note: `half of the 3-worker durable rate above`,
+          }
+        : undefined;
+    console.error(
+      `cluster failover, 3 workers${rate ? `, ${rate.perS} msgs/s` : ', calibrating the rate first'} ...`,
+    );
+    failover = await withCluster(3, (c) => failoverRun(c, CLUSTER_CFG, rate));
+  }
+}
 
 // ------------------------------------------------------------------ report
 
@@ -223,32 +184,51 @@ const f = (n: number) => Math.round(n).toLocaleString('en-US');
 const cores = (n: number | undefined) => (n === undefined ? 'n/a' : n.toFixed(2));
 const sqlite = rows.find((r) => r.store.startsWith('SQLite'));
 const postgres = rows.find((r) => r.store.startsWith('PostgreSQL'));
+const singleLines =
+  rows.length === 0
+    ? []
+    : [
+        '#### Single node: SQLite against PostgreSQL',
+        '',
+        `Load: ${CFG.devices} devices over ${CFG.connections} connections to the embedded aedes broker, ${CFG.window} QoS 1 messages in flight per connection, 5 readings/message, ${CFG.durationS} s measured after ${CFG.warmupMs / 1000} s warm-up, per store; group commit, a message acknowledged only after its commit.`,
+        '',
+        '| store | ingest msgs/s | readings/s | acked by broker | readings stored | lost readings | dead letters | Twinloop process, cores | its PostgreSQL backends, cores | all postgres processes, cores | history commits/s × points, mean ms | machine busy | load (1 min) after |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+        ...rows.map(
+          (r) =>
+            `| ${r.store} | ${f(r.figures.msgsPerS)} | ${f(r.figures.readingsPerS)} | ${f(r.figures.acked)} | ${f(r.figures.storedReadings)} | ${f(r.figures.lostReadings)} | ${f(r.figures.deadLetters)} | ${cores(r.figures.sutCores)} | ${cores(r.pgCpu?.sutBackends)} | ${cores(r.pgCpu?.server)} | ${r.figures.commitsPerS.toFixed(0)} × ${f(r.figures.pointsPerCommit)}, ${r.figures.commitMs.toFixed(1)} ms | ${(r.machineBusy * 100).toFixed(0)} % | ${r.loadAfter.toFixed(2)} |`,
+        ),
+        '',
+        ...(sqlite && postgres
+          ? [
+              `PostgreSQL / SQLite: ${(postgres.figures.msgsPerS / sqlite.figures.msgsPerS).toFixed(2)} (same run, same load).`,
+              '',
+            ]
+          : []),
+        'Target: PostgreSQL ≥ 20,000 msgs/s (100,000 readings/s) durably on one node, no reading lost.',
+        '',
+      ];
+const clusterRan = workerRows.length > 0 || failover !== undefined;
+const nodeFlags = serverNodeFlags()
+  .map((x) => `${x} `)
+  .join('');
 const lines = [
-  `### Cluster benchmark, single node — ${new Date().toISOString()}`,
+  `### Cluster benchmark — ${new Date().toISOString()}`,
   '',
-  `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB (PostgreSQL, the broker, the load generator and Twinloop all on it); load average at end ${loadavg()
+  `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB (PostgreSQL, NATS, the broker, the load generator and Twinloop all on it); load average at end ${loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')}`,
   `- Node ${process.version}; command: \`npm run bench:cluster -- ${argv.join(' ')}\``,
-  `- Load: ${CFG.devices} devices over ${CFG.connections} connections to the embedded aedes broker, ${CFG.window} QoS 1 messages in flight per connection, 5 readings/message, ${CFG.durationS} s measured after ${CFG.warmupMs / 1000} s warm-up, per store; group commit, a message acknowledged only after its commit.`,
-  `- ${loadNote()}`,
-  '',
-  '| store | ingest msgs/s | readings/s | acked by broker | readings stored | lost readings | dead letters | Twinloop process, cores | its PostgreSQL backends, cores | all postgres processes, cores | history commits/s × points, mean ms | machine busy | load (1 min) after |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map(
-    (r) =>
-      `| ${r.store} | ${f(r.figures.msgsPerS)} | ${f(r.figures.readingsPerS)} | ${f(r.figures.acked)} | ${f(r.figures.storedReadings)} | ${f(r.figures.lostReadings)} | ${f(r.figures.deadLetters)} | ${cores(r.figures.sutCores)} | ${cores(r.pgCpu?.sutBackends)} | ${cores(r.pgCpu?.server)} | ${r.figures.commitsPerS.toFixed(0)} × ${f(r.figures.pointsPerCommit)}, ${r.figures.commitMs.toFixed(1)} ms | ${(r.machineBusy * 100).toFixed(0)} % | ${r.loadAfter.toFixed(2)} |`,
-  ),
-  '',
-  ...(sqlite && postgres
+  ...(clusterRan
     ? [
-        `PostgreSQL / SQLite: ${(postgres.figures.msgsPerS / sqlite.figures.msgsPerS).toFixed(2)} (same run, same load).`,
-        '',
+        `- Cluster nodes: ${runner === 'dist' ? `\`node ${nodeFlags}dist/app/cli/main.js start\` (the built dist/, as \`npm start\`)` : `\`node ${nodeFlags}--import tsx src/app/cli/main.ts start\` (the sources through tsx)`} --role api|worker --store postgres://…?schema=<fresh> --bus ${NATS_URL} (fresh prefix, 12 partitions), one data folder each; load: ${CFG.devices} devices over ${CFG.connections} connections to the API node's embedded broker, ${CFG.window} QoS 1 messages in flight per connection, 5 readings/message, ${CFG.durationS} s measured after ${CLUSTER_CFG.warmupMs / 1000} s warm-up.`,
       ]
     : []),
-  'Target: PostgreSQL ≥ 20,000 msgs/s (100,000 readings/s) durably on one node, no reading lost.',
-  'Not measured yet: 1, 2, 3 ingest workers (the cluster roles are wired; this phase is not written yet).',
+  `- ${loadNote()}`,
   '',
+  ...singleLines,
+  ...workersBlock(workerRows),
+  ...failoverBlock(failover),
 ];
 const block = lines.join('\n');
 console.log(block);

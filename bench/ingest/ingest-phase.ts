@@ -74,11 +74,17 @@ export interface LoadResult {
   elapsedMs: number;
 }
 
-/** Starts the load generator against host:port for the warm-up and the measured window. */
+/**
+ * Starts the load generator against host:port (any MQTT broker: an embedded one in a child, a
+ * cluster's API node) for the warm-up and the measured window; `ratePerS` paces it to a steady
+ * total rate (default: as fast as the broker acknowledges). The process answers 'mark' with
+ * { type: 'counts', published, acked, t }.
+ */
 export function load(
   host: string,
   port: number,
   cfg: LoadConfig,
+  ratePerS = 0,
 ): { proc: ChildProcess; done: Promise<LoadResult> } {
   const proc = child('load-generator.ts', [
     host,
@@ -88,6 +94,7 @@ export function load(
     String(cfg.devices),
     String(cfg.durationS * 1000 + cfg.warmupMs),
     'twins/',
+    String(ratePerS),
   ]);
   return { proc, done: next<LoadResult>(proc, 'done', cfg.durationS * 1000 + 60_000) };
 }

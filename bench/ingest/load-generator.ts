@@ -2,8 +2,11 @@
  * Load generator process for bench/ingest: C TCP connections, each simulating devices/C devices and
  * keeping W QoS 1 PUBLISHes in flight; 5 readings per message. MQTT 3.1.1 is written and read by hand
  * (a few dozen bytes per packet) so the generator stays cheap next to the system under test.
- * argv: host port connections window devices durationMs topicPrefix
- * Sends { type: 'done', published, acked, elapsedMs } to the parent.
+ * argv: host port connections window devices durationMs topicPrefix [ratePerS]
+ * ratePerS (optional, 0 = as fast as the acknowledgements allow): a steady total rate at most,
+ * paced per connection (what falls behind is not made up in a burst). Answers 'mark' with
+ * { type: 'counts', published, acked, t } (counts so far, for a window seen from the devices' side);
+ * 'stop' ends it before durationMs. Sends { type: 'done', published, acked, elapsedMs } at the end.
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -16,12 +19,15 @@ const [
   devS = '1000',
   durS = '10000',
   prefix = 'twins/',
+  rateS = '0',
 ] = process.argv.slice(2);
 const port = Number(portS);
 const connections = Number(connS);
 const window = Number(winS);
 const devices = Number(devS);
 const durationMs = Number(durS);
+/** Messages per second per connection when paced, else 0. */
+const connRate = Number(rateS) > 0 ? Number(rateS) / connections : 0;
 
 function varint(n: number): Buffer {
   const out: number[] = [];
@@ -78,10 +84,24 @@ function runConnection(index: number): Promise<void> {
     const sock: Socket = connect(port, host);
     sock.setNoDelay(true);
     let seq = 0;
+    // Paced: a token bucket of connRate per second holding at most 100 ms of them, so a connection
+    // held back (slow acknowledgements) does not burst to catch up: the rate is at most connRate.
+    let tokens = 0;
+    let filledAt = 0;
+    const allowed = (): boolean => {
+      if (connRate === 0) return true;
+      if (filledAt === 0) return false; // before CONNACK
+      const now = Date.now();
+      tokens = Math.min(Math.max(1, connRate / 10), tokens + ((now - filledAt) * connRate) / 1000);
+      filledAt = now;
+      if (tokens < 1) return false;
+      tokens--;
+      return true;
+    };
     const sendMore = () => {
       if (stopping) return;
       sock.cork();
-      while (inflight < window) {
+      while (inflight < window && allowed()) {
         seq++;
         const payload = Buffer.from(
           `{"temperature":${(20 + (seq % 50) / 10).toFixed(1)},"vibration":${(seq % 97) / 10},"pressure":${(3 + (seq % 13) / 10).toFixed(1)},"flow":${seq % 41},"rpm":${1400 + (seq % 100)}}`,
@@ -104,6 +124,8 @@ function runConnection(index: number): Promise<void> {
         if (pending.length - o < 2 + len) break;
         if (type === 2) {
           if (pending[o + 3] !== 0) return reject(new Error(`CONNACK refused: ${pending[o + 3]}`));
+          filledAt = Date.now();
+          if (connRate > 0) pacer.push(sendMore);
           sendMore();
         } else if (type === 4) {
           inflight--;
@@ -125,12 +147,27 @@ function runConnection(index: number): Promise<void> {
 }
 
 const stopTimers: (() => void)[] = [];
-setTimeout(() => {
+/** Paced connections, given the chance to send every 10 ms. */
+const pacer: (() => void)[] = [];
+if (connRate > 0)
+  setInterval(() => {
+    for (const f of pacer) f();
+  }, 10).unref();
+process.on('message', (m: { type?: string }) => {
+  if (m.type === 'mark') process.send?.({ type: 'counts', published, acked, t: Date.now() });
+  else if (m.type === 'stop') stopAll();
+});
+// The benchmark is gone (interrupted): no load left running behind it.
+process.on('disconnect', () => process.exit(0));
+/** Stops publishing; ends each connection once its messages are acknowledged. */
+function stopAll(): void {
+  if (stopping) return;
   stopping = true;
   for (const f of stopTimers) f();
   // Unacknowledged messages after a grace period are reported as such (acked < published).
   setTimeout(() => finish(), 15_000).unref();
-}, durationMs);
+}
+setTimeout(stopAll, durationMs);
 
 let finished = false;
 function finish(): void {

@@ -1,6 +1,7 @@
 /**
  * Test support (not a test): a real `twinloop start` in a child process on a test data folder
- * (ports from the OS, simulator off), for the crash tests that kill it with SIGKILL.
+ * (ports from the OS, simulator off), for the crash and cluster tests that kill it with SIGKILL, and
+ * for bench/cluster's nodes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,14 +10,27 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+export interface TwinloopChildOptions {
+  /** Run the built `dist/app/cli/main.js` (as `npm start` does) instead of the sources through tsx. */
+  dist?: boolean;
+  /** Node flags before the script (e.g. `--max-semi-space-size=64`, as `npm start`). */
+  nodeFlags?: readonly string[];
+}
+
 /** Starts `twinloop start --data dataDir` (plus `extraArgs`, e.g. `--config file`). */
-export function startTwinloopChild(dataDir: string, extraArgs: readonly string[] = []): ChildProcess {
+export function startTwinloopChild(
+  dataDir: string,
+  extraArgs: readonly string[] = [],
+  options: TwinloopChildOptions = {},
+): ChildProcess {
+  const entry = options.dist
+    ? [path.join(root, 'dist/app/cli/main.js')]
+    : ['--import', 'tsx', path.join(root, 'src/app/cli/main.ts')];
   return spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      path.join(root, 'src/app/cli/main.ts'),
+      ...(options.nodeFlags ?? []),
+      ...entry,
       'start',
       ...extraArgs,
       '--data',
