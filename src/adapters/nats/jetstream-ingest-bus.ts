@@ -2,12 +2,14 @@
  * The ingest bus on NATS JetStream: one stream `<STREAM>` over subjects `<prefix>.ingest.<p>`,
  * p = FNV-1a(twin id) mod N. N is fixed per cluster and written into the stream's description, so
  * a node configured with another N refuses to start. Publishes carry a Nats-Msg-Id (the stream's
- * duplicate window drops a retried publish) and resolve on the stream's PubAck. Each partition is
+ * duplicate window drops a retried publish) and resolve on the stream's PubAck (jetstream-publisher.ts:
+ * many in flight at the cost of a map entry each). Each partition is
  * read by one durable pull consumer named after the lease epoch of its owner (`p<k>_e<epoch>`),
  * created at the owner's checkpoint + 1 (older epochs' consumers are deleted: fencing), with
  * explicit acks and an ack wait after which unacknowledged messages are delivered again.
  * Metadata rides in headers (tl-*) percent-encoded; the payload bytes are never touched.
  */
+import { JetStreamPublisher } from './jetstream-publisher.js';
 import { checkedPrefix, connectNats, streamName } from './nats-connection.js';
 import {
   AckPolicy,
@@ -140,6 +142,7 @@ async function ensureStream(
 export class JetStreamIngestBus implements IngestBus {
   readonly partitions: number;
   private readonly js: JetStreamClient;
+  private readonly publisher: JetStreamPublisher;
   private closed = false;
   private readonly readers = new Set<JetStreamPartitionReader>();
 
@@ -152,6 +155,7 @@ export class JetStreamIngestBus implements IngestBus {
   ) {
     this.partitions = o.partitions;
     this.js = nc.jetstream({ timeout: o.timeoutMs ?? 10_000 });
+    this.publisher = new JetStreamPublisher(nc, o.timeoutMs ?? 10_000);
   }
 
   partitionOf(twinId: string): number {
@@ -177,25 +181,19 @@ export class JetStreamIngestBus implements IngestBus {
         'PayloadTooLarge',
         `The message of ${m.payload.length} bytes is above the bus's limit of ${max} bytes (NATS max_payload).`,
       );
+    h.set('Nats-Msg-Id', headerValue(m.id, 'message id'));
     try {
-      const ack = await this.js.publish(this.subjectOf(partition), m.payload, {
-        msgID: headerValue(m.id, 'message id'),
-        headers: h,
-        timeout: this.o.timeoutMs ?? 10_000,
-      });
+      const ack = await this.publisher.publish(this.subjectOf(partition), m.payload, h);
       return { partition, seq: ack.seq, duplicate: ack.duplicate };
     } catch (e) {
-      if ((e as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED')
+      const cause = (e as { cause?: { code?: string } }).cause;
+      if (cause?.code === 'MAX_PAYLOAD_EXCEEDED')
         throw new TwinloopError(
           'PayloadTooLarge',
           `The message of ${m.payload.length} bytes plus its headers is above the bus's limit of ${max} bytes.`,
           { cause: e },
         );
-      throw new TwinloopError(
-        'ServiceUnavailable',
-        `NATS JetStream did not confirm the message (retry with the same id): ${(e as Error).message}`,
-        { cause: e },
-      );
+      throw e;
     }
   }
 
@@ -255,6 +253,8 @@ export class JetStreamIngestBus implements IngestBus {
     this.closed = true;
     for (const r of [...this.readers]) await r.close();
     await this.nc.drain().catch(() => this.nc.close().catch(() => undefined));
+    // After the drain: answers that were on their way have settled their publishes.
+    this.publisher.close();
   }
 }
 
