@@ -97,6 +97,7 @@ export async function startWorkerNode(
       live,
       feed,
       publishTelemetry: true,
+      followEvents: false,
       reloadModels: async () => {
         await models.load();
       },

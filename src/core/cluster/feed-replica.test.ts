@@ -43,7 +43,7 @@ function twin(id: string, over: Partial<TwinRecord> = {}): TwinRecord {
   };
 }
 
-async function node(origin: string, feed: ClusterFeed, publishTelemetry = false) {
+async function node(origin: string, feed: ClusterFeed, publishTelemetry = false, followEvents = true) {
   const graph = new InMemoryTwinGraph();
   const live = new LiveEventBus();
   const seen: LiveEvent[] = [];
@@ -56,6 +56,7 @@ async function node(origin: string, feed: ClusterFeed, publishTelemetry = false)
     live,
     feed,
     publishTelemetry,
+    followEvents,
     reloadModels: () => {
       reloads.models++;
       return Promise.resolve();
@@ -143,6 +144,26 @@ describe('FeedReplica', () => {
     await worker.replica.flush();
     expect(api.graph.getTwin('t1')!.telemetry.temp).toEqual({ value: 2, time: 150 });
     expect(api.seen.filter((e) => e.type === 'telemetry')).toHaveLength(3);
+  });
+
+  it('a node that does not follow live events (a worker) still gets last values from the durable changes', async () => {
+    const { feed } = memoryFeed();
+    const a = await node('a', feed, true);
+    const worker = await node('w', feed, true, false);
+    worker.graph.putTwin(twin('t1'));
+    a.live.publish([
+      {
+        type: 'telemetry',
+        workspace: 'default',
+        twinId: 't1',
+        modelId: 'dtmi:t:M;1',
+        time: 7,
+        values: { temp: 4 },
+      },
+    ]);
+    await a.replica.flush();
+    expect(worker.graph.getTwin('t1')!.telemetry).toEqual({ temp: { value: 4, time: 7 } });
+    expect(worker.seen.filter((e) => e.type === 'telemetry')).toHaveLength(0); // no live event re-published
   });
 
   it('ignores hostile or unknown changes without throwing or polluting prototypes', async () => {

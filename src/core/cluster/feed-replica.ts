@@ -43,6 +43,11 @@ export interface FeedReplicaOptions {
   retryForMs?: number;
   /** Publish the telemetry this node commits (live events and last values) to the other nodes. */
   publishTelemetry: boolean;
+  /**
+   * Follow the other nodes' live telemetry events (default true: API nodes serve them to WebSocket
+   * clients). An ingest worker serves no client and takes last values from the durable changes.
+   */
+  followEvents?: boolean;
   log?: Log;
 }
 
@@ -72,7 +77,7 @@ export class FeedReplica {
     this.sub = await this.o.feed.subscribe(
       {
         onChange: (c) => this.onChange(c),
-        onEvent: (e) => this.onEvent(e),
+        ...(this.o.followEvents === false ? {} : { onEvent: (e: FeedEvent) => this.onEvent(e) }),
         onGap: (from, to) => {
           this.log('warn', 'missed feed changes: reloading the read model', { from, to });
           this.counts.reloads++;
