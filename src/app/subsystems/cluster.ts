@@ -110,18 +110,25 @@ export function openClusterFeed(o: {
 
 /**
  * Tells the cluster after each model write of this node that committed (upload, decommission,
- * delete): the other nodes reload the models from the store. The model service has no change event
+ * delete), with what changed: the other nodes bring their models in step with the store (removing
+ * deleted ones too: ModelService.load). The model service has no change event
  * of its own, so its three write methods are wrapped on this instance.
  */
 export function announceModelChanges(models: ModelService, replica: FeedReplica): void {
-  const after =
-    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
-    async (...a: A): Promise<R> => {
-      const r = await fn(...a);
-      await replica.modelsChanged();
-      return r;
-    };
-  models.add = after(models.add.bind(models));
-  models.update = after(models.update.bind(models));
-  models.delete = after(models.delete.bind(models));
+  const add = models.add.bind(models);
+  const update = models.update.bind(models);
+  const del = models.delete.bind(models);
+  models.add = async (batch) => {
+    const r = await add(batch);
+    await replica.modelsChanged({ op: 'upload', ids: r.map((m) => m.id) });
+    return r;
+  };
+  models.update = async (id, patch) => {
+    await update(id, patch);
+    await replica.modelsChanged({ op: 'decommission', ids: [id] });
+  };
+  models.delete = async (id) => {
+    await del(id);
+    await replica.modelsChanged({ op: 'delete', ids: [id] });
+  };
 }

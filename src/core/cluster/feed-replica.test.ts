@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { MODELS, openTestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
+import { ModelRegistry } from '../models/model-registry.js';
+import { ModelService } from '../models/model-service.js';
 import { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
 import type { TwinRecord } from '../graph/graph-types.js';
 import { LiveEventBus, type LiveEvent } from '../live/live-events.js';
@@ -26,7 +29,8 @@ function memoryFeed() {
     },
     close: () => Promise.resolve(),
   };
-  return { feed, changes };
+  const gap = (from: number, to: number) => subs.forEach((s) => s.onGap?.(from, to));
+  return { feed, changes, gap };
 }
 
 function twin(id: string, over: Partial<TwinRecord> = {}): TwinRecord {
@@ -43,7 +47,12 @@ function twin(id: string, over: Partial<TwinRecord> = {}): TwinRecord {
   };
 }
 
-async function node(origin: string, feed: ClusterFeed, publishTelemetry = false) {
+async function node(
+  origin: string,
+  feed: ClusterFeed,
+  publishTelemetry = false,
+  reloadModels: () => Promise<void> = () => Promise.resolve(),
+) {
   const graph = new InMemoryTwinGraph();
   const live = new LiveEventBus();
   const seen: LiveEvent[] = [];
@@ -58,7 +67,7 @@ async function node(origin: string, feed: ClusterFeed, publishTelemetry = false)
     publishTelemetry,
     reloadModels: () => {
       reloads.models++;
-      return Promise.resolve();
+      return reloadModels();
     },
     reloadGraph: () => {
       reloads.graph++;
@@ -164,6 +173,87 @@ describe('FeedReplica', () => {
     expect(api.graph.twinCount).toBe(1);
     expect(api.replica.counts.failed).toBe(1); // the relationship whose twin is missing
     await send(FEED_KINDS.models, {});
-    expect(api.reloads.models).toBe(1);
+    await send(FEED_KINDS.models, { workspace: 'other', op: 'delete', ids: ['x'] });
+    await send(FEED_KINDS.models, { workspace: 'default', op: { __proto__: 1 }, ids: 'not an array' });
+    await api.replica.modelsSettled();
+    expect(api.reloads.models).toBe(2);
+  });
+
+  it('a model uploaded, decommissioned or deleted on one node is so on the others (one store)', async () => {
+    const w = await openTestWorkspace();
+    try {
+      const { feed, changes } = memoryFeed();
+      // Two api nodes over the one model store: each its own registry, reloaded when told.
+      const other = new ModelService({
+        workspace: 'default',
+        registry: new ModelRegistry(),
+        store: w.storage.models,
+      });
+      const a = await node('a', feed);
+      const b = await node('b', feed, false, async () => {
+        await other.load();
+      });
+      const told = async (op: 'upload' | 'decommission' | 'delete', ids: string[]) => {
+        await a.replica.modelsChanged({ op, ids });
+        await b.replica.modelsSettled();
+      };
+      await w.models.add([MODELS.space, MODELS.thermostat, MODELS.room]);
+      await told('upload', ['dtmi:test:Space;1', 'dtmi:test:Thermostat;1', 'dtmi:test:Room;1']);
+      expect(other.list().map((m) => m.id)).toEqual([
+        'dtmi:test:Space;1',
+        'dtmi:test:Thermostat;1',
+        'dtmi:test:Room;1',
+      ]);
+      expect(changes.at(-1)).toEqual({
+        kind: FEED_KINDS.models,
+        origin: 'a',
+        data: {
+          workspace: 'default',
+          op: 'upload',
+          ids: ['dtmi:test:Space;1', 'dtmi:test:Thermostat;1', 'dtmi:test:Room;1'],
+        },
+      });
+      await w.models.update('dtmi:test:Room;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
+      await told('decommission', ['dtmi:test:Room;1']);
+      expect(other.isDecommissioned('dtmi:test:Room;1')).toBe(true);
+      await w.models.delete('dtmi:test:Room;1');
+      await told('delete', ['dtmi:test:Room;1']);
+      expect(other.has('dtmi:test:Room;1')).toBe(false);
+      expect(other.getInterface('dtmi:test:Room;1')).toBeUndefined();
+      expect(other.has('dtmi:test:Space;1')).toBe(true);
+      expect(a.reloads.models).toBe(0); // its own changes are not reloaded
+    } finally {
+      await w.storage.close();
+    }
+  });
+
+  it('reloads models one at a time (changes told meanwhile: one more reload), and on a gap', async () => {
+    const { feed, gap } = memoryFeed();
+    let running = 0;
+    let most = 0;
+    let release: () => void = () => undefined;
+    const b = await node('b', feed, false, async () => {
+      most = Math.max(most, ++running);
+      await new Promise<void>((r) => (release = r));
+      running--;
+    });
+    const send = () =>
+      feed.publishChange({ kind: FEED_KINDS.models, origin: 'a', data: { workspace: 'default' } });
+    await send();
+    await send();
+    await send();
+    expect(b.reloads.models).toBe(1);
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.reloads.models).toBe(2); // the two told meanwhile: one reload after the first
+    release();
+    await b.replica.modelsSettled();
+    expect(most).toBe(1);
+    const settled = b.replica.modelsSettled();
+    gap(3, 9);
+    release();
+    await b.replica.modelsSettled();
+    await settled;
+    expect(b.reloads).toEqual({ models: 3, graph: 1 });
   });
 });

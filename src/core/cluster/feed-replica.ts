@@ -8,8 +8,10 @@
  * commits) becomes one `telemetry.last` change per commit (latest values, replayable) and one live
  * event batch (best effort). Incoming: a change made elsewhere is applied to the graph and its live
  * event re-published on the local bus (so WebSocket clients of this node see it); `models.changed`
- * reloads the models from the store; a gap (the node was away longer than the feed keeps) reloads
- * the whole read model. Changes of this node's own origin are skipped (applied already).
+ * (an upload, decommission or delete, with the model ids) brings the models in step with the store
+ * (`reloadModels` adds, flags and removes: the store is shared, and a change is never applied from
+ * the feed's copy); a gap (the node was away longer than the feed keeps) reloads the whole read
+ * model, models included. Model reloads run one at a time, coalesced. Changes of this node's own origin are skipped (applied already).
  */
 import type { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
@@ -26,6 +28,12 @@ export const FEED_KINDS = {
   live: 'live',
 } as const;
 
+/** What a model write of a node changed (ADT's three model writes). */
+export interface ModelChange {
+  op: 'upload' | 'decommission' | 'delete';
+  ids: readonly string[];
+}
+
 type Log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
 export interface FeedReplicaOptions {
@@ -35,7 +43,7 @@ export interface FeedReplicaOptions {
   graph: InMemoryTwinGraph;
   live: LiveEventBus;
   feed: ClusterFeed;
-  /** Reloads the models from the store (another node changed them). */
+  /** Brings the models in step with the store (another node changed them: add, flag, remove). */
   reloadModels: () => Promise<void>;
   /** Reloads the twins and relationships from the store (changes were missed). */
   reloadGraph: () => Promise<void>;
@@ -56,6 +64,9 @@ export class FeedReplica {
   private applying = false;
   private stopping = false;
   private outgoing: Promise<unknown> = Promise.resolve();
+  /** The model reload under way, and whether another must follow it (a change came meanwhile). */
+  private modelReload: Promise<void> | undefined;
+  private modelReloadAgain = false;
   private readonly log: Log;
   /** Counters for /metrics and tests. */
   readonly counts = { applied: 0, published: 0, failed: 0, reloads: 0 };
@@ -76,6 +87,7 @@ export class FeedReplica {
         onGap: (from, to) => {
           this.log('warn', 'missed feed changes: reloading the read model', { from, to });
           this.counts.reloads++;
+          this.reloadModels();
           this.o.reloadGraph().catch((err: unknown) => this.log('error', 'reload failed', { err }));
         },
         onError: (err, seq) =>
@@ -89,13 +101,18 @@ export class FeedReplica {
     return this.sub?.lastSeq ?? 0;
   }
 
-  /** Tells the cluster that this node changed the models (they are reloaded from the store). */
-  modelsChanged(): Promise<void> {
+  /** Tells the cluster that this node changed the models (the others bring theirs in step with the store). */
+  modelsChanged(change?: ModelChange): Promise<void> {
     return this.send({
       kind: FEED_KINDS.models,
       origin: this.o.origin,
-      data: { workspace: this.o.workspace },
+      data: { workspace: this.o.workspace, ...(change ? { op: change.op, ids: change.ids } : {}) },
     });
+  }
+
+  /** Resolves once the model reloads asked for so far are done (tests). */
+  async modelsSettled(): Promise<void> {
+    while (this.modelReload) await this.modelReload;
   }
 
   /** Resolves once every change published so far has been stored by the feed (or failed). */
@@ -230,11 +247,13 @@ export class FeedReplica {
         if (Array.isArray(c.data)) for (const l of c.data as LastValue[]) this.setLast(l);
         return;
       case FEED_KINDS.models:
-        this.o
-          .reloadModels()
-          .catch((err: unknown) =>
-            this.log('error', 'could not reload the models', { err: (err as Error).message }),
-          );
+        if (d.workspace !== undefined && d.workspace !== this.o.workspace) return;
+        this.log('info', 'models changed on another node: reloading them', {
+          origin: String(c.origin).slice(0, 200),
+          op: typeof d.op === 'string' ? d.op.slice(0, 20) : undefined,
+          ids: Array.isArray(d.ids) ? d.ids.slice(0, 20).map((x) => String(x).slice(0, 200)) : undefined,
+        });
+        this.reloadModels();
         return;
       default:
         return;
@@ -254,6 +273,27 @@ export class FeedReplica {
         this.setLast([x.twinId, prefix + name, value, x.time]);
     }
     this.republish(events);
+  }
+
+  /** One reload at a time; changes told meanwhile get one more after it (it reads the store anew). */
+  private reloadModels(): void {
+    if (this.modelReload) {
+      this.modelReloadAgain = true;
+      return;
+    }
+    this.modelReload = (async () => {
+      do {
+        this.modelReloadAgain = false;
+        try {
+          await this.o.reloadModels();
+        } catch (err) {
+          this.counts.failed++;
+          this.log('error', 'could not reload the models', { err: (err as Error).message });
+        }
+      } while (this.modelReloadAgain && !this.stopping);
+    })().finally(() => {
+      this.modelReload = undefined;
+    });
   }
 
   private setLast([twinId, path, value, time]: LastValue): void {
