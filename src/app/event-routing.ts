@@ -58,6 +58,8 @@ export async function createEventRouting(o: {
   isComponent: (twin: TwinRecord, name: string) => boolean;
   /** The delivery lease on a shared store (default ttl 5 s, a try every second). */
   lease?: { ttlMs: number; everyMs: number };
+  /** Told after a route or endpoint was changed through this node (a cluster tells the others). */
+  onRoutesChanged?: () => void;
 }): Promise<EventRouting> {
   const cfg = o.config;
   const log = o.logger.child({ component: 'event-routes' });
@@ -75,19 +77,9 @@ export async function createEventRouting(o: {
     });
   };
 
-  const configured: ConfiguredEndpoint[] = cfg.endpoints.map((e) => {
-    const c = checkEndpoint(e);
-    if ('problems' in c) throw new Error('config endpoints are checked by resolveConfig'); // unreachable
-    return { name: e.name as string, spec: c.spec, ...(c.secret !== undefined ? { secret: c.secret } : {}) };
-  });
-  const service = new EventRouteService({
-    store: o.storage.eventRoutes,
-    writer: o.storage.outbox,
-    source: cfg.source ?? hostname(),
-    endpoints: configured,
-    routes: cfg.routes,
-    maxRoutes: cfg.maxRoutes,
-    maxEndpoints: cfg.maxEndpoints,
+  const service: EventRouteService = await createRouteJournal({
+    config: cfg,
+    storage: o.storage,
     isComponent: o.isComponent,
     onRecorded: nudge,
     onEndpointsChanged: () => {
@@ -100,8 +92,8 @@ export async function createEventRouting(o: {
         }
       }
     },
+    ...(o.onRoutesChanged ? { onChanged: o.onRoutesChanged } : {}),
   });
-  await service.load();
 
   const build = (e: ConfiguredEndpoint): EndpointSender => {
     const spec: EndpointSpec = e.spec;
@@ -252,6 +244,42 @@ export async function createEventRouting(o: {
       senders.clear();
     },
   };
+}
+
+/**
+ * The route service alone, loaded: the journal that turns writes into outbox rows with the routes
+ * of the config file and the store. An ingest worker of a cluster needs only this (the api nodes
+ * deliver); createEventRouting builds the rest around it.
+ */
+export async function createRouteJournal(o: {
+  config: Readonly<TwinloopConfig['eventRoutes']>;
+  storage: Pick<Storage, 'eventRoutes' | 'outbox'>;
+  isComponent: (twin: TwinRecord, name: string) => boolean;
+  onRecorded?: () => void;
+  onEndpointsChanged?: () => void;
+  onChanged?: () => void;
+}): Promise<EventRouteService> {
+  const cfg = o.config;
+  const configured: ConfiguredEndpoint[] = cfg.endpoints.map((e) => {
+    const c = checkEndpoint(e);
+    if ('problems' in c) throw new Error('config endpoints are checked by resolveConfig'); // unreachable
+    return { name: e.name as string, spec: c.spec, ...(c.secret !== undefined ? { secret: c.secret } : {}) };
+  });
+  const service = new EventRouteService({
+    store: o.storage.eventRoutes,
+    writer: o.storage.outbox,
+    source: cfg.source ?? hostname(),
+    endpoints: configured,
+    routes: cfg.routes,
+    maxRoutes: cfg.maxRoutes,
+    maxEndpoints: cfg.maxEndpoints,
+    isComponent: o.isComponent,
+    ...(o.onRecorded ? { onRecorded: o.onRecorded } : {}),
+    ...(o.onEndpointsChanged ? { onEndpointsChanged: o.onEndpointsChanged } : {}),
+    ...(o.onChanged ? { onChanged: o.onChanged } : {}),
+  });
+  await service.load();
+  return service;
 }
 
 function senderKey(e: ConfiguredEndpoint): string {

@@ -57,7 +57,7 @@ async function node(
   const live = new LiveEventBus();
   const seen: LiveEvent[] = [];
   live.subscribe((es) => seen.push(...es));
-  const reloads = { models: 0, graph: 0 };
+  const reloads = { models: 0, graph: 0, routes: 0 };
   const replica = new FeedReplica({
     origin,
     workspace: 'default',
@@ -71,6 +71,10 @@ async function node(
     },
     reloadGraph: () => {
       reloads.graph++;
+      return Promise.resolve();
+    },
+    reloadRoutes: () => {
+      reloads.routes++;
       return Promise.resolve();
     },
   });
@@ -175,7 +179,7 @@ describe('FeedReplica', () => {
     await send(FEED_KINDS.models, {});
     await send(FEED_KINDS.models, { workspace: 'other', op: 'delete', ids: ['x'] });
     await send(FEED_KINDS.models, { workspace: 'default', op: { __proto__: 1 }, ids: 'not an array' });
-    await api.replica.modelsSettled();
+    await api.replica.reloadsSettled();
     expect(api.reloads.models).toBe(2);
   });
 
@@ -195,7 +199,7 @@ describe('FeedReplica', () => {
       });
       const told = async (op: 'upload' | 'decommission' | 'delete', ids: string[]) => {
         await a.replica.modelsChanged({ op, ids });
-        await b.replica.modelsSettled();
+        await b.replica.reloadsSettled();
       };
       await w.models.add([MODELS.space, MODELS.thermostat, MODELS.room]);
       await told('upload', ['dtmi:test:Space;1', 'dtmi:test:Thermostat;1', 'dtmi:test:Room;1']);
@@ -247,13 +251,25 @@ describe('FeedReplica', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(b.reloads.models).toBe(2); // the two told meanwhile: one reload after the first
     release();
-    await b.replica.modelsSettled();
+    await b.replica.reloadsSettled();
     expect(most).toBe(1);
-    const settled = b.replica.modelsSettled();
+    const settled = b.replica.reloadsSettled();
     gap(3, 9);
     release();
-    await b.replica.modelsSettled();
+    await b.replica.reloadsSettled();
     await settled;
-    expect(b.reloads).toEqual({ models: 3, graph: 1 });
+    expect(b.reloads).toEqual({ models: 3, graph: 1, routes: 1 });
+  });
+
+  it('an event route or endpoint changed on one node makes the others reload theirs', async () => {
+    const { feed, changes } = memoryFeed();
+    const a = await node('a', feed);
+    const b = await node('b', feed);
+    const w = await node('w', feed, true);
+    await a.replica.routesChanged();
+    await Promise.all([a, b, w].map((n) => n.replica.reloadsSettled()));
+    expect(changes.map((c) => c.kind)).toEqual([FEED_KINDS.routes]);
+    expect([a.reloads.routes, b.reloads.routes, w.reloads.routes]).toEqual([0, 1, 1]);
+    expect(b.reloads.models).toBe(0);
   });
 });
