@@ -12,10 +12,10 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchema, freshSchemaName, pgTestUrl } from '../../src/adapters/postgres/pg-test-fixture.js';
-import { cliLayer, resolveConfig, type CliConfigOptions } from '../../src/app/config.js';
+import type { CliConfigOptions } from '../../src/app/config.js';
 import { startPlatform, type Platform } from '../../src/app/platform.js';
 import { startWorkerNode, type WorkerNode } from '../../src/app/worker-node.js';
-import { API, tempDataDir } from '../platform/platform-fixture.js';
+import { API, tempDataDir, testConfig } from '../platform/platform-fixture.js';
 import { RouteReceiver } from '../routes/route-receiver.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -33,20 +33,8 @@ let api: Platform;
 let worker: WorkerNode | undefined;
 const TELEMETRY = 'microsoft.iot.telemetry';
 
-function config(dir: string, cli: CliConfigOptions) {
-  return resolveConfig([
-    cliLayer({
-      data: dir,
-      httpPort: '0',
-      mqttPort: '0',
-      logLevel: 'silent',
-      sim: 'off',
-      shadow: 'off',
-      ...cli,
-    }),
-    { bus: { prefix, partitions: 4 } },
-  ]);
-}
+const config = (dir: string, cli: CliConfigOptions) =>
+  testConfig(dir, cli, { bus: { prefix, partitions: 4 } });
 
 async function put(route: string, body: unknown): Promise<number> {
   const res = await fetch(`${api.runtime.httpUrl}${route}?${API}`, {

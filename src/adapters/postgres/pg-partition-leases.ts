@@ -56,19 +56,45 @@ interface LeaseRow<K> {
   expires_ms: number;
 }
 
-/** The take / renew / release statements over one lease table (`key` is its primary key column). */
-class LeaseTable<K extends string | number> {
+function checkTtl(ttlMs: number): void {
+  if (!Number.isFinite(ttlMs) || ttlMs < 1 || ttlMs > 3_600_000)
+    throw new TwinloopError('InvalidArgument', `A lease TTL must be 1..3 600 000 ms (got ${ttlMs}).`);
+}
+
+/** An owner or a lease name. NUL: PostgreSQL text cannot hold it. */
+function checkText(what: string, v: string): void {
+  if (typeof v !== 'string' || v.length < 1 || v.length > 200 || v.includes('\u0000'))
+    throw new TwinloopError(
+      'InvalidArgument',
+      `A lease ${what} must be a string of 1..200 characters without NUL.`,
+    );
+}
+
+function checkPartition(p: number): void {
+  if (!Number.isInteger(p) || p < 0 || p > 1_000_000)
+    throw new TwinloopError('InvalidArgument', `A partition must be an integer 0..1 000 000 (got ${p}).`);
+}
+
+/** Take, renew and release over one lease table (`key` is its primary key column). */
+abstract class PgLeaseTable<K extends string | number, L extends { owner: string; epoch: number }> {
   private readonly returning: string;
 
   constructor(
-    private readonly db: PgDatabase,
+    protected readonly db: PgDatabase,
     private readonly table: string,
     private readonly key: string,
   ) {
     this.returning = `RETURNING ${key} AS key, owner, epoch, (extract(epoch from expires_at) * 1000)::bigint AS expires_ms`;
   }
 
-  async acquire(key: K, owner: string, ttlMs: number): Promise<LeaseRow<K> | undefined> {
+  protected abstract checkKey(key: K): void;
+  protected abstract keyOf(lease: L): K;
+  protected abstract toLease(row: LeaseRow<K>): L;
+
+  async acquire(key: K, owner: string, ttlMs: number): Promise<L | undefined> {
+    checkTtl(ttlMs);
+    checkText('owner', owner);
+    this.checkKey(key);
     const r = await this.db.query<LeaseRow<K>>(
       `INSERT INTO ${this.table} AS l (${this.key}, owner, epoch, expires_at)
          VALUES ($1, $2, 1, now() + $3 * interval '1 millisecond')
@@ -78,97 +104,56 @@ class LeaseTable<K extends string | number> {
        ${this.returning}`,
       [key, owner, ttlMs],
     );
-    return r.rows[0];
+    return r.rows[0] ? this.toLease(r.rows[0]) : undefined;
   }
 
-  async renew(key: K, owner: string, epoch: number, ttlMs: number): Promise<LeaseRow<K> | undefined> {
+  async renew(lease: L, ttlMs: number): Promise<L | undefined> {
+    checkTtl(ttlMs);
     const r = await this.db.query<LeaseRow<K>>(
       `UPDATE ${this.table} SET expires_at = now() + $4 * interval '1 millisecond'
         WHERE ${this.key} = $1 AND owner = $2 AND epoch = $3 AND expires_at >= now()
        ${this.returning}`,
-      [key, owner, epoch, ttlMs],
+      [this.keyOf(lease), lease.owner, lease.epoch, ttlMs],
     );
-    return r.rows[0];
+    return r.rows[0] ? this.toLease(r.rows[0]) : undefined;
   }
 
-  async release(key: K, owner: string, epoch: number): Promise<void> {
+  async release(lease: L): Promise<void> {
     await this.db.query(
       `UPDATE ${this.table} SET owner = NULL, expires_at = now()
         WHERE ${this.key} = $1 AND owner = $2 AND epoch = $3`,
-      [key, owner, epoch],
+      [this.keyOf(lease), lease.owner, lease.epoch],
     );
   }
 }
 
-const toLease = (r: LeaseRow<number>): PartitionLease => ({
+const toPartitionLease = (r: LeaseRow<number>): PartitionLease => ({
   partition: r.key,
   owner: r.owner,
   epoch: r.epoch,
   expiresAt: r.expires_ms,
 });
 
-const toNamed = (r: LeaseRow<string>): NamedLease => ({
-  name: r.key,
-  owner: r.owner,
-  epoch: r.epoch,
-  expiresAt: r.expires_ms,
-});
-
-function checkTtl(ttlMs: number): void {
-  if (!Number.isFinite(ttlMs) || ttlMs < 1 || ttlMs > 3_600_000)
-    throw new TwinloopError('InvalidArgument', `A lease TTL must be 1..3 600 000 ms (got ${ttlMs}).`);
-}
-
-function checkOwner(owner: string): void {
-  // NUL: PostgreSQL text cannot hold it.
-  if (typeof owner !== 'string' || owner.length < 1 || owner.length > 200 || owner.includes('\u0000'))
-    throw new TwinloopError(
-      'InvalidArgument',
-      'A lease owner must be a string of 1..200 characters without NUL.',
-    );
-}
-
-function checkName(name: string): void {
-  if (typeof name !== 'string' || name.length < 1 || name.length > 200 || name.includes('\u0000'))
-    throw new TwinloopError(
-      'InvalidArgument',
-      'A lease name must be a string of 1..200 characters without NUL.',
-    );
-}
-
-function checkPartition(p: number): void {
-  if (!Number.isInteger(p) || p < 0 || p > 1_000_000)
-    throw new TwinloopError('InvalidArgument', `A partition must be an integer 0..1 000 000 (got ${p}).`);
-}
-
-export class PgPartitionLeases implements PartitionLeases {
-  private readonly table: LeaseTable<number>;
-
-  constructor(private readonly db: PgDatabase) {
-    this.table = new LeaseTable(db, 'twinloop_partition_leases', 'partition');
+export class PgPartitionLeases extends PgLeaseTable<number, PartitionLease> implements PartitionLeases {
+  constructor(db: PgDatabase) {
+    super(db, 'twinloop_partition_leases', 'partition');
   }
 
-  async acquire(partition: number, owner: string, ttlMs: number): Promise<PartitionLease | undefined> {
-    checkTtl(ttlMs);
-    checkOwner(owner);
+  protected checkKey(partition: number): void {
     checkPartition(partition);
-    const r = await this.table.acquire(partition, owner, ttlMs);
-    return r ? toLease(r) : undefined;
   }
 
-  async renew(lease: PartitionLease, ttlMs: number): Promise<PartitionLease | undefined> {
-    checkTtl(ttlMs);
-    const r = await this.table.renew(lease.partition, lease.owner, lease.epoch, ttlMs);
-    return r ? toLease(r) : undefined;
+  protected keyOf(lease: PartitionLease): number {
+    return lease.partition;
   }
 
-  async release(lease: PartitionLease): Promise<void> {
-    await this.table.release(lease.partition, lease.owner, lease.epoch);
+  protected toLease(row: LeaseRow<number>): PartitionLease {
+    return toPartitionLease(row);
   }
 
   async heartbeat(owner: string, ttlMs: number): Promise<ClusterView> {
     checkTtl(ttlMs);
-    checkOwner(owner);
+    checkText('owner', owner);
     await this.db.query(
       `INSERT INTO twinloop_cluster_members (owner, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
        ON CONFLICT (owner) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
@@ -185,7 +170,7 @@ export class PgPartitionLeases implements PartitionLeases {
     ]);
     // Long-dead members are forgotten (cheap, and keeps the table small).
     await this.db.query("DELETE FROM twinloop_cluster_members WHERE expires_at < now() - interval '1 hour'");
-    return { liveOwners: members.rows.map((r) => r.owner), leases: leases.rows.map(toLease) };
+    return { liveOwners: members.rows.map((r) => r.owner), leases: leases.rows.map(toPartitionLease) };
   }
 
   async leave(owner: string): Promise<void> {
@@ -194,28 +179,20 @@ export class PgPartitionLeases implements PartitionLeases {
 }
 
 /** Named leases: a job one node of the cluster runs at a time (NamedLeases). */
-export class PgNamedLeases implements NamedLeases {
-  private readonly table: LeaseTable<string>;
-
+export class PgNamedLeases extends PgLeaseTable<string, NamedLease> implements NamedLeases {
   constructor(db: PgDatabase) {
-    this.table = new LeaseTable(db, 'twinloop_named_leases', 'name');
+    super(db, 'twinloop_named_leases', 'name');
   }
 
-  async acquire(name: string, owner: string, ttlMs: number): Promise<NamedLease | undefined> {
-    checkTtl(ttlMs);
-    checkOwner(owner);
-    checkName(name);
-    const r = await this.table.acquire(name, owner, ttlMs);
-    return r ? toNamed(r) : undefined;
+  protected checkKey(name: string): void {
+    checkText('name', name);
   }
 
-  async renew(lease: NamedLease, ttlMs: number): Promise<NamedLease | undefined> {
-    checkTtl(ttlMs);
-    const r = await this.table.renew(lease.name, lease.owner, lease.epoch, ttlMs);
-    return r ? toNamed(r) : undefined;
+  protected keyOf(lease: NamedLease): string {
+    return lease.name;
   }
 
-  async release(lease: NamedLease): Promise<void> {
-    await this.table.release(lease.name, lease.owner, lease.epoch);
+  protected toLease(row: LeaseRow<string>): NamedLease {
+    return { name: row.key, owner: row.owner, epoch: row.epoch, expiresAt: row.expires_ms };
   }
 }
