@@ -17,11 +17,17 @@ import { createEventRouting, type EventRouting } from './event-routing.js';
 
 const schema = freshSchemaName();
 const receiver = new RouteReceiver();
-const open: { storage: PgStorage; routing: EventRouting }[] = [];
+interface Node {
+  storage: PgStorage;
+  routing: EventRouting;
+  metrics: Registry;
+}
+const open: Node[] = [];
 const TWINS = 8;
 
-async function startNode(): Promise<{ storage: PgStorage; routing: EventRouting }> {
+async function startNode(): Promise<Node> {
   const storage = await openPgStorage({ url: pgTestUrl(), schema, poolSize: 4 });
+  const metrics = new Registry();
   const routing = await createEventRouting({
     config: {
       ...defaultConfig().eventRoutes,
@@ -31,13 +37,13 @@ async function startNode(): Promise<{ storage: PgStorage; routing: EventRouting 
       maxBackoffMs: 200,
     },
     storage,
-    metrics: new Registry(),
+    metrics,
     logger: pino({ level: 'silent' }),
     isComponent: () => false,
     lease: { ttlMs: 1500, everyMs: 200 },
   });
   routing.start();
-  const node = { storage, routing };
+  const node = { storage, routing, metrics };
   open.push(node);
   return node;
 }
@@ -119,6 +125,9 @@ describe('event-route delivery with several nodes on one schema', () => {
     expect(ids()).toHaveLength(total);
     expect([...perTwin().values()].every(ascending)).toBe(true);
     expect([a, b].filter((n) => n.routing.delivering())).toHaveLength(1);
+    const gauge = async (n: { metrics: Registry }) =>
+      (await n.metrics.getSingleMetric('twinloop_route_delivering')!.get()).values[0]?.value;
+    expect((await Promise.all([a, b].map(gauge))).sort()).toEqual([0, 1]);
 
     // ---- the delivering node stops (releases its lease): the other one delivers at once
     const [first, second] = a.routing.delivering() ? [a, b] : [b, a];

@@ -139,6 +139,7 @@ export async function createEventRouting(o: {
   const observer: DeliveryObserver = registerRouteMetrics(o.metrics, {
     backlog: () => o.storage.outbox.backlog(),
     down: () => new Map([...(ref.engine?.stats() ?? new Map())].map(([k, v]) => [k, v.down])),
+    delivering: () => ref.engine !== undefined,
   });
   let lastStorageLog = 0;
   const clock = {
