@@ -3,10 +3,23 @@
  * (journal) on the storage's outbox, the delivery engine with one sender per endpoint, the metrics,
  * and the HTTP plugin. Start after storage and before the services write; `start()` begins
  * delivering (after the connectors are up); `stop()` before storage closes.
+ *
+ * Several nodes on one store (a cluster on PostgreSQL): every node journals its own writes into the
+ * one outbox, but only the holder of the `event-routes` lease delivers (core/cluster/lease-holder.ts;
+ * another node takes over within about ttl + a try's interval when it dies, at its next try when it
+ * stops). Why a lease rather than each node claiming rows (`FOR UPDATE SKIP LOCKED`): the order per
+ * twin per endpoint needs one reader of a twin's queue at a time; claiming rows would need a claim
+ * per (endpoint, twin) kept across batches and retries, and every node would page through the
+ * others' claims. One reader by seq keeps the engine as it is, and one node's sends (concurrent per
+ * endpoint, batched) are not the limit. A node that loses the lease stops its engine (sends in
+ * flight finish, their acknowledgements are written); a successor reads every unacknowledged row
+ * from the start, so a handover never loses an event and, after a clean stop, repeats none.
  */
+import crypto from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { LeaseHolder } from '../core/cluster/lease-holder.js';
 import { DeliveryEngine, type DeliveryObserver } from '../core/events/delivery-engine.js';
 import { EventRouteService, type ConfiguredEndpoint } from '../core/events/event-route-service.js';
 import type { EndpointSpec } from '../core/events/endpoint-spec.js';
@@ -22,9 +35,13 @@ import { NatsRouteSender } from '../adapters/nats/nats-route-sender.js';
 import type { Storage } from '../core/ports/storage.js';
 import type { TwinloopConfig } from './config.js';
 
+/** The lease name of the delivery: one node of a cluster delivers at a time. */
+export const DELIVERY_LEASE = 'event-routes';
+
 export interface EventRouting {
   service: EventRouteService;
-  engine: DeliveryEngine;
+  /** True while this node delivers (always on a store of its own; the lease holder on a shared one). */
+  delivering(): boolean;
   plugin: ReturnType<typeof eventRoutesPlugin>;
   /** Gives the MQTT endpoints the platform's broker connection (once it is up). */
   setChannel(channel: DeviceChannel): void;
@@ -39,6 +56,10 @@ export async function createEventRouting(o: {
   metrics: Registry;
   logger: Logger;
   isComponent: (twin: TwinRecord, name: string) => boolean;
+  /** The delivery lease on a shared store (default ttl 5 s, a try every second). */
+  lease?: { ttlMs: number; everyMs: number };
+  /** Told after a route or endpoint was changed through this node (a cluster tells the others). */
+  onRoutesChanged?: () => void;
 }): Promise<EventRouting> {
   const cfg = o.config;
   const log = o.logger.child({ component: 'event-routes' });
@@ -56,19 +77,9 @@ export async function createEventRouting(o: {
     });
   };
 
-  const configured: ConfiguredEndpoint[] = cfg.endpoints.map((e) => {
-    const c = checkEndpoint(e);
-    if ('problems' in c) throw new Error('config endpoints are checked by resolveConfig'); // unreachable
-    return { name: e.name as string, spec: c.spec, ...(c.secret !== undefined ? { secret: c.secret } : {}) };
-  });
-  const service = new EventRouteService({
-    store: o.storage.eventRoutes,
-    writer: o.storage.outbox,
-    source: cfg.source ?? hostname(),
-    endpoints: configured,
-    routes: cfg.routes,
-    maxRoutes: cfg.maxRoutes,
-    maxEndpoints: cfg.maxEndpoints,
+  const service: EventRouteService = await createRouteJournal({
+    config: cfg,
+    storage: o.storage,
     isComponent: o.isComponent,
     onRecorded: nudge,
     onEndpointsChanged: () => {
@@ -81,8 +92,8 @@ export async function createEventRouting(o: {
         }
       }
     },
+    ...(o.onRoutesChanged ? { onChanged: o.onRoutesChanged } : {}),
   });
-  await service.load();
 
   const build = (e: ConfiguredEndpoint): EndpointSender => {
     const spec: EndpointSpec = e.spec;
@@ -128,75 +139,148 @@ export async function createEventRouting(o: {
   const observer: DeliveryObserver = registerRouteMetrics(o.metrics, {
     backlog: () => o.storage.outbox.backlog(),
     down: () => new Map([...(ref.engine?.stats() ?? new Map())].map(([k, v]) => [k, v.down])),
+    delivering: () => ref.engine !== undefined,
   });
   let lastStorageLog = 0;
-  const eng = new DeliveryEngine({
-    outbox: o.storage.outbox,
-    sender: senderFor,
-    clock: {
-      now: Date.now,
-      setTimeout: (fn, ms) => {
-        const t = setTimeout(fn, ms);
-        t.unref();
-        return () => clearTimeout(t);
-      },
+  const clock = {
+    now: Date.now,
+    setTimeout: (fn: () => void, ms: number) => {
+      const t = setTimeout(fn, ms);
+      t.unref();
+      return () => clearTimeout(t);
     },
-    options: {
-      maxAttempts: cfg.maxAttempts,
-      ttlMs: cfg.ttlSeconds * 1000,
-      initialBackoffMs: cfg.initialBackoffMs,
-      maxBackoffMs: cfg.maxBackoffMs,
-      concurrency: cfg.concurrency,
-    },
-    observer: {
-      ...observer,
-      // Never the event or the request: they may hold secrets (an auth header) or much data.
-      deadLettered: (endpoint, reason) => {
-        observer.deadLettered?.(endpoint, reason);
-        log.warn({ endpoint, reason }, 'an event went to the dead letters');
+  };
+  const newEngine = () =>
+    new DeliveryEngine({
+      outbox: o.storage.outbox,
+      sender: senderFor,
+      clock,
+      options: {
+        maxAttempts: cfg.maxAttempts,
+        ttlMs: cfg.ttlSeconds * 1000,
+        initialBackoffMs: cfg.initialBackoffMs,
+        maxBackoffMs: cfg.maxBackoffMs,
+        concurrency: cfg.concurrency,
       },
-      endpointDown: (endpoint, reason) => log.warn({ endpoint, reason }, 'an endpoint is down: probing it'),
-      endpointUp: (endpoint) => log.info({ endpoint }, 'the endpoint is back'),
-      storageError: (err) => {
-        if (Date.now() - lastStorageLog < 10_000) return;
-        lastStorageLog = Date.now();
-        log.error({ err }, 'event routes: the outbox could not be read or written (retrying)');
+      observer: {
+        ...observer,
+        // Never the event or the request: they may hold secrets (an auth header) or much data.
+        deadLettered: (endpoint, reason) => {
+          observer.deadLettered?.(endpoint, reason);
+          log.warn({ endpoint, reason }, 'an event went to the dead letters');
+        },
+        endpointDown: (endpoint, reason) => log.warn({ endpoint, reason }, 'an endpoint is down: probing it'),
+        endpointUp: (endpoint) => log.info({ endpoint }, 'the endpoint is back'),
+        storageError: (err) => {
+          if (Date.now() - lastStorageLog < 10_000) return;
+          lastStorageLog = Date.now();
+          log.error({ err }, 'event routes: the outbox could not be read or written (retrying)');
+        },
       },
-    },
-  });
-  ref.engine = eng;
+    });
+  /** Begins delivering: what is pending, from the start of the outbox. */
+  const deliver = () => {
+    const eng = newEngine();
+    ref.engine = eng;
+    eng.start();
+  };
+  /** Stops delivering: sends in flight finish and their acknowledgements are written. */
+  const halt = async () => {
+    const eng = ref.engine;
+    ref.engine = undefined;
+    await eng?.stop();
+  };
+  const leases = o.storage.clusterLeases;
+  const holder = leases
+    ? new LeaseHolder({
+        leases,
+        name: DELIVERY_LEASE,
+        owner: `${hostname()}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`,
+        ttlMs: o.lease?.ttlMs ?? 5000,
+        everyMs: o.lease?.everyMs ?? 1000,
+        clock,
+        onAcquired: deliver,
+        onLost: halt,
+        log: (level, message, fields) => log[level](fields ?? {}, message),
+      })
+    : undefined;
   // Telemetry rows commit inside the history group commit: read them once it is done.
   o.storage.outbox.onStagedFlushed = nudge;
-  // A safety net: whatever commits without a nudge is read within a second.
-  const poll = setInterval(() => eng.nudge(), 1000);
+  // A safety net: whatever commits without a nudge is read within a second (on a cluster, the rows
+  // other nodes commit too).
+  const poll = setInterval(() => ref.engine?.nudge(), 1000);
   poll.unref();
 
+  let started = false;
   return {
     service,
-    engine: eng,
+    delivering: () => ref.engine !== undefined,
     plugin: eventRoutesPlugin({
       routes: service,
       outbox: o.storage.outbox,
       status: (name) => {
-        const s = eng.stats().get(name);
+        const s = ref.engine?.stats().get(name);
         return s
           ? { down: s.down, inFlight: s.inFlight, ...(s.lastError ? { lastError: s.lastError } : {}) }
           : undefined;
       },
-      onReplayed: () => eng.nudge(),
+      onReplayed: () => ref.engine?.nudge(),
     }),
     setChannel: (c) => {
       channel = c;
     },
-    start: () => eng.start(),
+    start: () => {
+      if (started) return;
+      started = true;
+      if (holder) holder.start();
+      else deliver();
+    },
     stop: async () => {
       clearInterval(poll);
       o.storage.outbox.onStagedFlushed = undefined;
-      await eng.stop();
+      // The lease is released once the engine stopped: a successor repeats nothing.
+      if (holder) await holder.stop();
+      else await halt();
       await Promise.allSettled([...senders.values()].map((s) => s.sender.close()));
       senders.clear();
     },
   };
+}
+
+/**
+ * The route service alone, loaded: the journal that turns writes into outbox rows with the routes
+ * of the config file and the store. An ingest worker of a cluster needs only this (the api nodes
+ * deliver); createEventRouting builds the rest around it.
+ */
+export async function createRouteJournal(o: {
+  config: Readonly<TwinloopConfig['eventRoutes']>;
+  storage: Pick<Storage, 'eventRoutes' | 'outbox'>;
+  isComponent: (twin: TwinRecord, name: string) => boolean;
+  onRecorded?: () => void;
+  onEndpointsChanged?: () => void;
+  onChanged?: () => void;
+}): Promise<EventRouteService> {
+  const cfg = o.config;
+  const configured: ConfiguredEndpoint[] = cfg.endpoints.map((e) => {
+    const c = checkEndpoint(e);
+    if ('problems' in c) throw new Error('config endpoints are checked by resolveConfig'); // unreachable
+    return { name: e.name as string, spec: c.spec, ...(c.secret !== undefined ? { secret: c.secret } : {}) };
+  });
+  const service = new EventRouteService({
+    store: o.storage.eventRoutes,
+    writer: o.storage.outbox,
+    source: cfg.source ?? hostname(),
+    endpoints: configured,
+    routes: cfg.routes,
+    maxRoutes: cfg.maxRoutes,
+    maxEndpoints: cfg.maxEndpoints,
+    isComponent: o.isComponent,
+    ...(o.onRecorded ? { onRecorded: o.onRecorded } : {}),
+    ...(o.onEndpointsChanged ? { onEndpointsChanged: o.onEndpointsChanged } : {}),
+    ...(o.onChanged ? { onChanged: o.onChanged } : {}),
+  });
+  await service.load();
+  return service;
 }
 
 function senderKey(e: ConfiguredEndpoint): string {

@@ -19,6 +19,7 @@
  */
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { FeedReplica } from '../core/cluster/feed-replica.js';
 import type { InMemoryTwinGraph } from '../core/graph/in-memory-twin-graph.js';
 import { LiveEventBus } from '../core/live/live-events.js';
 import type { ModelService } from '../core/models/model-service.js';
@@ -153,6 +154,8 @@ async function startLocked(
     const { models, graph, loaded } = await loadModelsAndGraph({ workspace, storage, logger });
 
     // ---- event routes (issue 8): journaled in the writes' transactions, delivered once all is up
+    // (on a cluster by one node at a time); a route changed here is told to the other nodes.
+    let replica: FeedReplica | undefined;
     const eventRoutes = await createEventRouting({
       config: config.eventRoutes,
       storage,
@@ -160,6 +163,7 @@ async function startLocked(
       logger,
       isComponent: (twin, name) =>
         models.getInterface(twin.modelId)?.contents.get(name)?.kind === 'Component',
+      onRoutesChanged: () => void replica?.routesChanged(),
     });
     closers.push(() => eventRoutes.stop());
 
@@ -169,7 +173,8 @@ async function startLocked(
     if (origin && feed) {
       bus = await openClusterBus({ config, logger, origin });
       closers.push(bus.close);
-      announceModelChanges(models, await feed.follow({ workspace, storage, models, graph, live }));
+      replica = await feed.follow({ workspace, storage, models, graph, live, routes: eventRoutes.service });
+      announceModelChanges(models, replica);
     }
     const { twins, ingest, stats } = startIngest({
       ...(bus ? { bus: bus.bus } : {}),

@@ -1,10 +1,12 @@
 /**
  * The `worker` role of a cluster (`twinloop start --role worker --store postgres://… --bus nats://…`):
  * storage, models and the twin graph (the read model ingest validates against, kept current over
- * the cluster feed), the ingest bus, partition leases, the partition workers with the real sink
- * (core/cluster/telemetry-batch-sink.ts), and a small HTTP server for /healthz, /readyz (the owned
- * partitions and their lag) and /metrics — no public API. Start order: lock → storage → models and
- * graph → feed → bus → workers → HTTP; stop in reverse (the workers release their leases).
+ * the cluster feed), the event-route journal (telemetry a route wants is staged into the outbox and
+ * commits in the history transaction of its readings; the api nodes deliver it), the ingest bus,
+ * partition leases, the partition workers with the real sink (core/cluster/telemetry-batch-sink.ts),
+ * and a small HTTP server for /healthz, /readyz (the owned partitions and their lag) and /metrics —
+ * no public API. Start order: lock → storage → models and graph, event routes → feed → bus →
+ * workers → HTTP; stop in reverse (the workers release their leases).
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -16,6 +18,7 @@ import { openNatsClusterFeed } from '../adapters/nats/nats-cluster-feed.js';
 import { PgCommitLock } from '../adapters/postgres/pg-commit-lock.js';
 import type { PgStorage } from '../adapters/postgres/pg-storage.js';
 import { FeedReplica } from '../core/cluster/feed-replica.js';
+import type { EventRouteService } from '../core/events/event-route-service.js';
 import { PartitionWorker, type WorkerStatus } from '../core/cluster/partition-worker.js';
 import { TelemetryBatchSink } from '../core/cluster/telemetry-batch-sink.js';
 import { TwinloopError } from '../core/errors/errors.js';
@@ -25,6 +28,7 @@ import { IngestService } from '../core/telemetry/ingest-service.js';
 import { IngestStats } from '../core/telemetry/ingest-stats.js';
 import type { TwinloopConfig } from './config.js';
 import { lockDataFolder } from './data-folder-lock.js';
+import { createRouteJournal } from './event-routing.js';
 import { removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
 import { createMetricsRegistry } from './subsystems/metrics.js';
 import { loadModelsAndGraph } from './subsystems/models-and-graph.js';
@@ -37,6 +41,8 @@ export interface WorkerNode {
   readonly runtime: RuntimeInfo;
   readonly owner: string;
   readonly graph: InMemoryTwinGraph;
+  /** The event routes this worker journals telemetry for (kept current over the feed). */
+  readonly routes: EventRouteService;
   readonly metrics: Registry;
   status(): WorkerStatus;
   stop(): Promise<void>;
@@ -78,6 +84,13 @@ export async function startWorkerNode(
     const feedPosition = await feed.position();
     const mg = await loadModelsAndGraph({ workspace, storage, logger });
     const { models, graph } = mg;
+    // Event routes: after the feed's position too, so a route changed meanwhile is reloaded.
+    const routes = await createRouteJournal({
+      config: config.eventRoutes,
+      storage,
+      isComponent: (twin, name) =>
+        models.getInterface(twin.modelId)?.contents.get(name)?.kind === 'Component',
+    });
     const live = new LiveEventBus();
     const stats = new IngestStats();
     const ingest = new IngestService({
@@ -87,6 +100,7 @@ export async function startWorkerNode(
       live,
       stats,
       maxPayloadBytes: config.mqtt.maxMessageBytes,
+      journal: routes,
     });
 
     // ---- the feed: changes of twins and models from the api nodes; telemetry out
@@ -101,6 +115,7 @@ export async function startWorkerNode(
       reloadModels: async () => {
         await models.load();
       },
+      reloadRoutes: () => routes.load(),
       reloadGraph: async () => {
         for await (const t of storage.twins.loadTwins(workspace)) graph.putTwin(t);
         for await (const r of storage.twins.loadRelationships(workspace))
@@ -234,6 +249,7 @@ export async function startWorkerNode(
       runtime,
       owner,
       graph,
+      routes,
       metrics,
       status: () => worker.status(),
       stop: () => (stopped ??= closers.close()),

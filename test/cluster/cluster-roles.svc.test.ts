@@ -4,8 +4,9 @@
  * from the OS, sharing one PostgreSQL schema and one bus prefix. A device sends QoS 1 readings at
  * full speed to API node A's MQTT broker; one worker is killed with SIGKILL mid-stream and restarted
  * later. Checked: every acknowledged reading is in history exactly once; both API nodes answer the
- * same query with the same result (the latest readings) once the stream drained; a WebSocket client
- * on node A sees a twin written through node B. The failover time is printed.
+ * same query with the same result (the latest readings) once the stream drained; a model uploaded,
+ * decommissioned and deleted through one API node is so on the other; a WebSocket client on node A
+ * sees a twin written through node B. The failover time is printed.
  */
 import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -277,6 +278,22 @@ describe('a cluster of 2 api nodes and 3 workers', () => {
       async () =>
         ((await query(b, "SELECT T.note FROM DIGITALTWINS T WHERE T.$dtId = 'probe-1'")) as unknown[])
           .length === 1,
+      10_000,
+    );
+    // ... decommissioned through A: so on B; deleted through B: gone on A (its twin stays, as in ADT)
+    const decom = await httpJson(a, 'PATCH', `/models/${modelId}`, [
+      { op: 'replace', path: '/decommissioned', value: true },
+    ]);
+    expect(decom.status, JSON.stringify(decom.body)).toBe(204);
+    await waitFor(
+      'the model decommissioned on node B',
+      async () => (await httpJson(b, 'GET', `/models/${modelId}`)).body.decommissioned === true,
+      10_000,
+    );
+    expect((await httpJson(b, 'DELETE', `/models/${modelId}`)).status).toBe(204);
+    await waitFor(
+      'the model gone on node A',
+      async () => (await httpJson(a, 'GET', `/models/${modelId}`)).status === 404,
       10_000,
     );
 

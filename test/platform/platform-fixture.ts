@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { cliLayer, resolveConfig, type CliConfigOptions } from '../../src/app/config.js';
+import { cliLayer, resolveConfig, type CliConfigOptions, type ConfigLayer } from '../../src/app/config.js';
 import { startPlatform, type Platform } from '../../src/app/platform.js';
 
 export function tempDataDir(prefix = 'twinloop-test-'): { dir: string; cleanup: () => void } {
@@ -14,8 +14,9 @@ export function tempDataDir(prefix = 'twinloop-test-'): { dir: string; cleanup: 
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startTestPlatform(dataDir: string, cli: CliConfigOptions = {}): Promise<Platform> {
-  const config = resolveConfig([
+/** A test's config: a data folder, OS-chosen ports, logs silenced, sim and shadow off; `more` on top. */
+export function testConfig(dataDir: string, cli: CliConfigOptions = {}, more: ConfigLayer = {}) {
+  return resolveConfig([
     // sim and shadow off: these tests assert exact telemetry values and counters; simulated pumps and
     // shadow residuals would add to them.
     cliLayer({
@@ -27,8 +28,12 @@ export async function startTestPlatform(dataDir: string, cli: CliConfigOptions =
       shadow: 'off',
       ...cli,
     }),
+    more,
   ]);
-  return startPlatform(config, {
+}
+
+export async function startTestPlatform(dataDir: string, cli: CliConfigOptions = {}): Promise<Platform> {
+  return startPlatform(testConfig(dataDir, cli), {
     logger: pino({ level: process.env.TL_TEST_LOG ?? 'silent' }),
     banner: false,
   });

@@ -4,7 +4,8 @@
  * - twinloop_route_delivery_seconds: commit to acknowledgement by the endpoint (histogram);
  * - twinloop_route_send_seconds: one send, request to acknowledgement (histogram);
  * - twinloop_route_pending_events and twinloop_route_lag_seconds (age of the oldest pending event),
- *   read from the outbox at scrape time; twinloop_route_endpoint_down (1 while probed as down).
+ *   read from the outbox at scrape time; twinloop_route_endpoint_down (1 while probed as down);
+ * - twinloop_route_delivering: 1 on the node that delivers (on a cluster, the lease holder).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DeliveryObserver } from '../../core/events/delivery-engine.js';
@@ -12,6 +13,8 @@ import type { DeliveryObserver } from '../../core/events/delivery-engine.js';
 export interface RouteMetricsSources {
   backlog: () => Promise<Map<string, { count: number; oldest: number }>>;
   down: () => Map<string, boolean>;
+  /** Whether this node delivers now (a cluster: one node at a time). */
+  delivering?: () => boolean;
   now?: () => number;
 }
 
@@ -80,6 +83,14 @@ export function registerRouteMetrics(registry: Registry, sources: RouteMetricsSo
     collect() {
       this.reset();
       for (const [ep, d] of sources.down()) this.set({ endpoint: ep }, d ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'twinloop_route_delivering',
+    help: '1 on the node that delivers the outbox (on a cluster, the holder of the delivery lease).',
+    registers: [registry],
+    collect() {
+      this.set(sources.delivering?.() === false ? 0 : 1);
     },
   });
   return {

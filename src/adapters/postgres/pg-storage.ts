@@ -24,7 +24,7 @@ import {
 } from './pg-history-store.js';
 import { PgJobStore, PG_JOB_MIGRATIONS } from './pg-job-store.js';
 import { PgModelStore, PG_MODEL_MIGRATIONS } from './pg-model-store.js';
-import { PgPartitionLeases, PG_LEASE_MIGRATIONS } from './pg-partition-leases.js';
+import { PgNamedLeases, PgPartitionLeases, PG_LEASE_MIGRATIONS } from './pg-partition-leases.js';
 import { PgTwinStore, PG_TWIN_MIGRATIONS } from './pg-twin-store.js';
 import { PgWriteHealth } from './pg-write-health.js';
 
@@ -65,6 +65,8 @@ export interface PgStorage extends Storage {
   outbox: PgEventOutbox;
   /** Partition leases of the cluster's ingest workers. */
   leases: PgPartitionLeases;
+  /** Named leases: the jobs one node runs at a time (event-route delivery). */
+  clusterLeases: PgNamedLeases;
   health: PgWriteHealth;
 }
 
@@ -139,6 +141,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     outbox,
     eventRoutes: new PgEventRouteStore(db),
     leases: new PgPartitionLeases(db),
+    clusterLeases: new PgNamedLeases(db),
     health,
     async close() {
       if (closed) return;

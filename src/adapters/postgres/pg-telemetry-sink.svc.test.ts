@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TelemetryBatchSink } from '../../core/cluster/telemetry-batch-sink.js';
+import { EventRouteService } from '../../core/events/event-route-service.js';
 import { toIngestMessage } from '../../core/cluster/ingest-envelope.js';
 import { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import { LiveEventBus, type LiveEvent } from '../../core/live/live-events.js';
@@ -25,7 +26,10 @@ const MODELS = [
   },
 ];
 
-/** One worker's view: storage, models and graph loaded from it, the ingest service, the real sink. */
+/**
+ * One worker's view: storage, models and graph loaded from it, the event-route journal, the ingest
+ * service, the real sink.
+ */
 async function worker(schema: string) {
   const storage = await openPgStorage({ url: pgTestUrl(), schema, poolSize: 4 });
   const registry = new ModelRegistry();
@@ -34,15 +38,18 @@ async function worker(schema: string) {
   const graph = new InMemoryTwinGraph({ hierarchy: registry });
   for await (const t of storage.twins.loadTwins('default')) graph.putTwin(t);
   const live = new LiveEventBus();
+  const journal = new EventRouteService({ store: storage.eventRoutes, writer: storage.outbox, source: 'w' });
+  await journal.load();
   const ingest = new IngestService({
     workspace: (w) => (w === 'default' ? { graph, models } : undefined),
     history: storage.history,
     deadLetters: storage.deadLetters,
     live,
+    journal,
   });
   const lock = new PgCommitLock({ url: `${pgTestUrl()}?schema=${schema}`, maxHolders: 4, waitMs: 5000 });
   const sink = new TelemetryBatchSink({ ingest, history: storage.history, bus: 'tb', lock });
-  return { storage, models, graph, live, ingest, sink, lock };
+  return { storage, models, graph, live, journal, ingest, sink, lock };
 }
 
 let seqs = 0;
@@ -81,6 +88,13 @@ async function count(storage: PgStorage, twinId: string): Promise<number> {
   return page.points.length;
 }
 
+/** The temperatures of the telemetry events journaled for a twin, in outbox order. */
+async function routed(storage: PgStorage, twinId: string): Promise<number[]> {
+  return (await storage.outbox.pending(0, 100_000))
+    .filter((d) => d.orderKey === twinId && d.endpoint === 'hook')
+    .map((d) => (d.event.data as { temperature: number }).temperature);
+}
+
 describe('the ingest workers sink on PostgreSQL', () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
@@ -103,6 +117,12 @@ describe('the ingest workers sink on PostgreSQL', () => {
       store: a.storage.twins,
     });
     await twins.createOrReplace('room-1', { $metadata: { $model: METER } });
+    // A route that wants the meters' temperature (workers started after it know it at start).
+    await a.journal.putEndpoint('hook', { type: 'webhook', url: 'http://127.0.0.1:9/events' });
+    await a.journal.putRoute('temps', {
+      endpointName: 'hook',
+      filter: "type = 'microsoft.iot.telemetry' AND $body.temperature >= -1000",
+    });
     return { schema, a };
   }
 
@@ -121,6 +141,8 @@ describe('the ingest workers sink on PostgreSQL', () => {
     await a.sink.commit(0, [...batch, busMsg('room-1', '{"temperature":30}')], last + 1);
     expect(await count(a.storage, 'room-1')).toBe(4);
     expect(await a.sink.checkpoint(0)).toBe(last + 1);
+    // The route's events were journaled with the readings: once each, in order.
+    expect(await routed(a.storage, 'room-1')).toEqual([21, 22, 23, 30]);
   });
 
   it('dead-letters hostile messages without throwing and still moves the checkpoint', async () => {
@@ -192,6 +214,7 @@ describe('the ingest workers sink on PostgreSQL', () => {
       await Promise.all(commits.map((c) => c()));
       expect(await count(a.storage, twinId)).toBe(400);
       expect(await a.sink.checkpoint(round)).toBe(msgs[399]!.seq);
+      expect(await routed(a.storage, twinId)).toEqual([...Array(400).keys()]);
     }
     expect(await a.storage.deadLetters.list({ workspace: 'default', limit: 5 })).toEqual([]);
   });

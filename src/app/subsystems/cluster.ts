@@ -1,8 +1,8 @@
 /**
  * The cluster side of an API node (`--role api`): the ingest bus device telemetry is published to
  * (instead of being ingested here) and the cluster feed the node tells its committed twin,
- * relationship and model changes on and applies the others' changes from (graph, models, live
- * events, telemetry last values). Closing stops following the feed, then closes the connections.
+ * relationship, model and event-route changes on and applies the others' changes from (graph,
+ * models, event routes, live events, telemetry last values). Closing stops following the feed, then closes the connections.
  */
 import type { Logger } from 'pino';
 import { openJetStreamIngestBus } from '../../adapters/nats/jetstream-ingest-bus.js';
@@ -10,6 +10,7 @@ import { openNatsClusterFeed } from '../../adapters/nats/nats-cluster-feed.js';
 import { FeedReplica } from '../../core/cluster/feed-replica.js';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import type { LiveEventBus } from '../../core/live/live-events.js';
+import type { EventRouteService } from '../../core/events/event-route-service.js';
 import type { ModelService } from '../../core/models/model-service.js';
 import type { IngestBus } from '../../core/ports/cluster.js';
 import type { Storage } from '../../core/ports/storage.js';
@@ -40,6 +41,17 @@ export function openClusterBus(o: {
   });
 }
 
+/** What an api node's feed replica keeps current. */
+export interface FollowOptions {
+  workspace: string;
+  storage: Pick<Storage, 'twins'>;
+  models: ModelService;
+  graph: InMemoryTwinGraph;
+  live: LiveEventBus;
+  /** The event routes this node journals with (reloaded when another node changed them). */
+  routes: Pick<EventRouteService, 'load'>;
+}
+
 /**
  * Opens the feed and reads its position; call it before the read model is loaded, then `follow`
  * once it is: the changes committed meanwhile are applied, none older is replayed.
@@ -50,13 +62,7 @@ export function openClusterFeed(o: {
   origin: string;
 }): Promise<
   Subsystem & {
-    follow(r: {
-      workspace: string;
-      storage: Pick<Storage, 'twins'>;
-      models: ModelService;
-      graph: InMemoryTwinGraph;
-      live: LiveEventBus;
-    }): Promise<FeedReplica>;
+    follow(r: FollowOptions): Promise<FeedReplica>;
   }
 > {
   const { logger } = o;
@@ -69,13 +75,7 @@ export function openClusterFeed(o: {
     closers.push(() => feed.close());
     const position = await feed.position();
     const log = logger.child({ component: 'cluster-feed' });
-    const follow = async (r: {
-      workspace: string;
-      storage: Pick<Storage, 'twins'>;
-      models: ModelService;
-      graph: InMemoryTwinGraph;
-      live: LiveEventBus;
-    }): Promise<FeedReplica> => {
+    const follow = async (r: FollowOptions): Promise<FeedReplica> => {
       const { graph, workspace, storage } = r;
       const replica = new FeedReplica({
         origin: o.origin,
@@ -88,6 +88,7 @@ export function openClusterFeed(o: {
         reloadModels: async () => {
           await r.models.load();
         },
+        reloadRoutes: () => r.routes.load(),
         reloadGraph: async () => {
           for await (const t of storage.twins.loadTwins(workspace)) graph.putTwin(t);
           for await (const rel of storage.twins.loadRelationships(workspace))
@@ -110,18 +111,25 @@ export function openClusterFeed(o: {
 
 /**
  * Tells the cluster after each model write of this node that committed (upload, decommission,
- * delete): the other nodes reload the models from the store. The model service has no change event
+ * delete), with what changed: the other nodes bring their models in step with the store (removing
+ * deleted ones too: ModelService.load). The model service has no change event
  * of its own, so its three write methods are wrapped on this instance.
  */
 export function announceModelChanges(models: ModelService, replica: FeedReplica): void {
-  const after =
-    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
-    async (...a: A): Promise<R> => {
-      const r = await fn(...a);
-      await replica.modelsChanged();
-      return r;
-    };
-  models.add = after(models.add.bind(models));
-  models.update = after(models.update.bind(models));
-  models.delete = after(models.delete.bind(models));
+  const add = models.add.bind(models);
+  const update = models.update.bind(models);
+  const del = models.delete.bind(models);
+  models.add = async (batch) => {
+    const r = await add(batch);
+    await replica.modelsChanged({ op: 'upload', ids: r.map((m) => m.id) });
+    return r;
+  };
+  models.update = async (id, patch) => {
+    await update(id, patch);
+    await replica.modelsChanged({ op: 'decommission', ids: [id] });
+  };
+  models.delete = async (id) => {
+    await del(id);
+    await replica.modelsChanged({ op: 'delete', ids: [id] });
+  };
 }

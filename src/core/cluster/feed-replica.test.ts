@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { MODELS, openTestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
+import { ModelRegistry } from '../models/model-registry.js';
+import { ModelService } from '../models/model-service.js';
 import { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
 import type { TwinRecord } from '../graph/graph-types.js';
 import { LiveEventBus, type LiveEvent } from '../live/live-events.js';
@@ -26,7 +29,8 @@ function memoryFeed() {
     },
     close: () => Promise.resolve(),
   };
-  return { feed, changes };
+  const gap = (from: number, to: number) => subs.forEach((s) => s.onGap?.(from, to));
+  return { feed, changes, gap };
 }
 
 function twin(id: string, over: Partial<TwinRecord> = {}): TwinRecord {
@@ -43,12 +47,18 @@ function twin(id: string, over: Partial<TwinRecord> = {}): TwinRecord {
   };
 }
 
-async function node(origin: string, feed: ClusterFeed, publishTelemetry = false, followEvents = true) {
+async function node(
+  origin: string,
+  feed: ClusterFeed,
+  publishTelemetry = false,
+  reloadModels: () => Promise<void> = () => Promise.resolve(),
+  followEvents = true,
+) {
   const graph = new InMemoryTwinGraph();
   const live = new LiveEventBus();
   const seen: LiveEvent[] = [];
   live.subscribe((es) => seen.push(...es));
-  const reloads = { models: 0, graph: 0 };
+  const reloads = { models: 0, graph: 0, routes: 0 };
   const replica = new FeedReplica({
     origin,
     workspace: 'default',
@@ -59,10 +69,14 @@ async function node(origin: string, feed: ClusterFeed, publishTelemetry = false,
     followEvents,
     reloadModels: () => {
       reloads.models++;
-      return Promise.resolve();
+      return reloadModels();
     },
     reloadGraph: () => {
       reloads.graph++;
+      return Promise.resolve();
+    },
+    reloadRoutes: () => {
+      reloads.routes++;
       return Promise.resolve();
     },
   });
@@ -149,7 +163,7 @@ describe('FeedReplica', () => {
   it('a node that does not follow live events (a worker) still gets last values from the durable changes', async () => {
     const { feed } = memoryFeed();
     const a = await node('a', feed, true);
-    const worker = await node('w', feed, true, false);
+    const worker = await node('w', feed, true, undefined, false);
     worker.graph.putTwin(twin('t1'));
     a.live.publish([
       {
@@ -185,6 +199,99 @@ describe('FeedReplica', () => {
     expect(api.graph.twinCount).toBe(1);
     expect(api.replica.counts.failed).toBe(1); // the relationship whose twin is missing
     await send(FEED_KINDS.models, {});
-    expect(api.reloads.models).toBe(1);
+    await send(FEED_KINDS.models, { workspace: 'other', op: 'delete', ids: ['x'] });
+    await send(FEED_KINDS.models, { workspace: 'default', op: { __proto__: 1 }, ids: 'not an array' });
+    await api.replica.reloadsSettled();
+    expect(api.reloads.models).toBe(2);
+  });
+
+  it('a model uploaded, decommissioned or deleted on one node is so on the others (one store)', async () => {
+    const w = await openTestWorkspace();
+    try {
+      const { feed, changes } = memoryFeed();
+      // Two api nodes over the one model store: each its own registry, reloaded when told.
+      const other = new ModelService({
+        workspace: 'default',
+        registry: new ModelRegistry(),
+        store: w.storage.models,
+      });
+      const a = await node('a', feed);
+      const b = await node('b', feed, false, async () => {
+        await other.load();
+      });
+      const told = async (op: 'upload' | 'decommission' | 'delete', ids: string[]) => {
+        await a.replica.modelsChanged({ op, ids });
+        await b.replica.reloadsSettled();
+      };
+      await w.models.add([MODELS.space, MODELS.thermostat, MODELS.room]);
+      await told('upload', ['dtmi:test:Space;1', 'dtmi:test:Thermostat;1', 'dtmi:test:Room;1']);
+      expect(other.list().map((m) => m.id)).toEqual([
+        'dtmi:test:Space;1',
+        'dtmi:test:Thermostat;1',
+        'dtmi:test:Room;1',
+      ]);
+      expect(changes.at(-1)).toEqual({
+        kind: FEED_KINDS.models,
+        origin: 'a',
+        data: {
+          workspace: 'default',
+          op: 'upload',
+          ids: ['dtmi:test:Space;1', 'dtmi:test:Thermostat;1', 'dtmi:test:Room;1'],
+        },
+      });
+      await w.models.update('dtmi:test:Room;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
+      await told('decommission', ['dtmi:test:Room;1']);
+      expect(other.isDecommissioned('dtmi:test:Room;1')).toBe(true);
+      await w.models.delete('dtmi:test:Room;1');
+      await told('delete', ['dtmi:test:Room;1']);
+      expect(other.has('dtmi:test:Room;1')).toBe(false);
+      expect(other.getInterface('dtmi:test:Room;1')).toBeUndefined();
+      expect(other.has('dtmi:test:Space;1')).toBe(true);
+      expect(a.reloads.models).toBe(0); // its own changes are not reloaded
+    } finally {
+      await w.storage.close();
+    }
+  });
+
+  it('reloads models one at a time (changes told meanwhile: one more reload), and on a gap', async () => {
+    const { feed, gap } = memoryFeed();
+    let running = 0;
+    let most = 0;
+    let release: () => void = () => undefined;
+    const b = await node('b', feed, false, async () => {
+      most = Math.max(most, ++running);
+      await new Promise<void>((r) => (release = r));
+      running--;
+    });
+    const send = () =>
+      feed.publishChange({ kind: FEED_KINDS.models, origin: 'a', data: { workspace: 'default' } });
+    await send();
+    await send();
+    await send();
+    expect(b.reloads.models).toBe(1);
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.reloads.models).toBe(2); // the two told meanwhile: one reload after the first
+    release();
+    await b.replica.reloadsSettled();
+    expect(most).toBe(1);
+    const settled = b.replica.reloadsSettled();
+    gap(3, 9);
+    release();
+    await b.replica.reloadsSettled();
+    await settled;
+    expect(b.reloads).toEqual({ models: 3, graph: 1, routes: 1 });
+  });
+
+  it('an event route or endpoint changed on one node makes the others reload theirs', async () => {
+    const { feed, changes } = memoryFeed();
+    const a = await node('a', feed);
+    const b = await node('b', feed);
+    const w = await node('w', feed, true);
+    await a.replica.routesChanged();
+    await Promise.all([a, b, w].map((n) => n.replica.reloadsSettled()));
+    expect(changes.map((c) => c.kind)).toEqual([FEED_KINDS.routes]);
+    expect([a.reloads.routes, b.reloads.routes, w.reloads.routes]).toEqual([0, 1, 1]);
+    expect(b.reloads.models).toBe(0);
   });
 });

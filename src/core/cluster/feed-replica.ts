@@ -8,8 +8,11 @@
  * commits) becomes one `telemetry.last` change per commit (latest values, replayable) and one live
  * event batch (best effort). Incoming: a change made elsewhere is applied to the graph and its live
  * event re-published on the local bus (so WebSocket clients of this node see it); `models.changed`
- * reloads the models from the store; a gap (the node was away longer than the feed keeps) reloads
- * the whole read model. Changes of this node's own origin are skipped (applied already).
+ * (an upload, decommission or delete, with the model ids) brings the models in step with the store
+ * (`reloadModels` adds, flags and removes: the store is shared, and a change is never applied from
+ * the feed's copy); `routes.changed` (an event route or endpoint written on another node) reloads
+ * the routes this node journals with; a gap (the node was away longer than the feed keeps) reloads
+ * the whole read model, models and routes included. Reloads of a kind run one at a time, coalesced. Changes of this node's own origin are skipped (applied already).
  */
 import type { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
@@ -22,9 +25,16 @@ export const FEED_KINDS = {
   relationshipPut: 'relationship.put',
   relationshipDelete: 'relationship.delete',
   models: 'models.changed',
+  routes: 'routes.changed',
   telemetryLast: 'telemetry.last',
   live: 'live',
 } as const;
+
+/** What a model write of a node changed (ADT's three model writes). */
+export interface ModelChange {
+  op: 'upload' | 'decommission' | 'delete';
+  ids: readonly string[];
+}
 
 type Log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
@@ -35,8 +45,10 @@ export interface FeedReplicaOptions {
   graph: InMemoryTwinGraph;
   live: LiveEventBus;
   feed: ClusterFeed;
-  /** Reloads the models from the store (another node changed them). */
+  /** Brings the models in step with the store (another node changed them: add, flag, remove). */
   reloadModels: () => Promise<void>;
+  /** Reloads the event routes and endpoints from the store (another node changed them). */
+  reloadRoutes?: () => Promise<void>;
   /** Reloads the twins and relationships from the store (changes were missed). */
   reloadGraph: () => Promise<void>;
   /** How long a change that could not be published is retried, ms (default 30 000). */
@@ -61,12 +73,20 @@ export class FeedReplica {
   private applying = false;
   private stopping = false;
   private outgoing: Promise<unknown> = Promise.resolve();
+  private readonly models: SerialReload;
+  private readonly routes: SerialReload;
   private readonly log: Log;
   /** Counters for /metrics and tests. */
   readonly counts = { applied: 0, published: 0, failed: 0, reloads: 0 };
 
   constructor(private readonly o: FeedReplicaOptions) {
     this.log = o.log ?? (() => undefined);
+    const failed = (what: string) => (err: unknown) => {
+      this.counts.failed++;
+      this.log('error', `could not reload the ${what}`, { err: (err as Error).message });
+    };
+    this.models = new SerialReload(o.reloadModels, failed('models'));
+    this.routes = new SerialReload(o.reloadRoutes ?? (() => Promise.resolve()), failed('event routes'));
   }
 
   /** Starts following the feed (from now: the read model was just loaded) and publishing local commits. */
@@ -81,6 +101,8 @@ export class FeedReplica {
         onGap: (from, to) => {
           this.log('warn', 'missed feed changes: reloading the read model', { from, to });
           this.counts.reloads++;
+          this.models.request();
+          this.routes.request();
           this.o.reloadGraph().catch((err: unknown) => this.log('error', 'reload failed', { err }));
         },
         onError: (err, seq) =>
@@ -94,13 +116,27 @@ export class FeedReplica {
     return this.sub?.lastSeq ?? 0;
   }
 
-  /** Tells the cluster that this node changed the models (they are reloaded from the store). */
-  modelsChanged(): Promise<void> {
+  /** Tells the cluster that this node changed the models (the others bring theirs in step with the store). */
+  modelsChanged(change?: ModelChange): Promise<void> {
     return this.send({
       kind: FEED_KINDS.models,
       origin: this.o.origin,
+      data: { workspace: this.o.workspace, ...(change ? { op: change.op, ids: change.ids } : {}) },
+    });
+  }
+
+  /** Tells the cluster that this node changed an event route or endpoint (the others reload theirs). */
+  routesChanged(): Promise<void> {
+    return this.send({
+      kind: FEED_KINDS.routes,
+      origin: this.o.origin,
       data: { workspace: this.o.workspace },
     });
+  }
+
+  /** Resolves once the model and route reloads asked for so far are done (tests). */
+  async reloadsSettled(): Promise<void> {
+    await Promise.all([this.models.settled(), this.routes.settled()]);
   }
 
   /** Resolves once every change published so far has been stored by the feed (or failed). */
@@ -111,6 +147,8 @@ export class FeedReplica {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.stopping = true;
+    this.models.stop();
+    this.routes.stop();
     await this.outgoing;
     await this.sub?.close();
   }
@@ -235,11 +273,16 @@ export class FeedReplica {
         if (Array.isArray(c.data)) for (const l of c.data as LastValue[]) this.setLast(l);
         return;
       case FEED_KINDS.models:
-        this.o
-          .reloadModels()
-          .catch((err: unknown) =>
-            this.log('error', 'could not reload the models', { err: (err as Error).message }),
-          );
+        if (d.workspace !== undefined && d.workspace !== this.o.workspace) return;
+        this.log('info', 'models changed on another node: reloading them', {
+          origin: String(c.origin).slice(0, 200),
+          op: typeof d.op === 'string' ? d.op.slice(0, 20) : undefined,
+          ids: Array.isArray(d.ids) ? d.ids.slice(0, 20).map((x) => String(x).slice(0, 200)) : undefined,
+        });
+        this.models.request();
+        return;
+      case FEED_KINDS.routes:
+        this.routes.request();
         return;
       default:
         return;
@@ -285,4 +328,44 @@ export class FeedReplica {
 
 function isRecord(v: unknown): v is Record<string, unknown> & TwinRecord {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A reload that runs one at a time; asked for meanwhile, it runs once more after (reading anew). */
+class SerialReload {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly run: () => Promise<void>,
+    private readonly failed: (err: unknown) => void,
+  ) {}
+
+  request(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.run();
+        } catch (err) {
+          this.failed(err);
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
 }

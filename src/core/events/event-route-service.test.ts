@@ -276,4 +276,61 @@ describe('EventRouteService', () => {
   it('diffContents escapes pointer characters', () => {
     expect(diffContents({}, { 'a/b~c': 1 })).toEqual([{ op: 'add', path: '/a~1b~0c', value: 1 }]);
   });
+  it('load() again follows the routes and endpoints another node changed (a cluster), and says when this node changed them', async () => {
+    const { svc: a, store } = await setup();
+    let told = 0;
+    const b = new EventRouteService({
+      store,
+      writer: { stage: () => undefined },
+      source: 'node-b',
+      endpoints: [
+        { name: 'fixed', spec: { type: 'webhook', url: 'http://127.0.0.1:1/x', mode: 'single' } as never },
+      ],
+      routes: [{ id: 'cfg', endpointName: 'fixed', filter: `type = '${EVENT_TYPES.twinCreate}'` }],
+      onChanged: () => told++,
+    });
+    await b.load();
+    expect(b.wantsTelemetry()).toBe(false);
+    await a.putEndpoint('hook', { type: 'webhook', url: 'http://127.0.0.1:9/e' });
+    await a.putRoute('tel', { endpointName: 'hook', filter: `type = '${EVENT_TYPES.telemetry}'` });
+    await b.load();
+    expect(
+      b
+        .listRoutes()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['cfg', 'tel']);
+    expect(b.endpointNames().sort()).toEqual(['fixed', 'hook']);
+    expect(b.wantsTelemetry()).toBe(true);
+    await a.deleteRoute('tel');
+    await a.deleteEndpoint('hook');
+    await b.load();
+    expect(b.listRoutes().map((r) => r.id)).toEqual(['cfg']); // the configured one stays
+    expect(b.endpointNames()).toEqual(['fixed']);
+    expect(b.wantsTelemetry()).toBe(false);
+    expect(told).toBe(0);
+    await b.putEndpoint('own', { type: 'webhook', url: 'http://127.0.0.1:9/o' });
+    await b.putRoute('own', { endpointName: 'own', filter: 'true' });
+    await b.deleteRoute('own');
+    expect(told).toBe(3);
+  });
+
+  it("a load that overlaps this node's own write keeps that write", async () => {
+    const { svc, store } = await setup();
+    // The load reads the store before the write is in it, and gets its answer after the write is done.
+    let release: () => void = () => undefined;
+    const list = store.listEndpoints;
+    store.listEndpoints = async () => {
+      const snapshot = await list();
+      store.listEndpoints = list;
+      await new Promise<void>((r) => (release = r));
+      return snapshot;
+    };
+    const loading = svc.load();
+    await new Promise((r) => setTimeout(r, 0));
+    await svc.putEndpoint('late', { type: 'webhook', url: 'http://127.0.0.1:9/l' });
+    release();
+    await loading;
+    expect(svc.endpointNames()).toEqual(['late']);
+  });
 });

@@ -7,6 +7,9 @@
  *
  * Two routes to one endpoint deliver an event once. Endpoints and routes from the config file are
  * fixed (they cannot be changed or deleted through the API).
+ *
+ * On a cluster every node journals its own writes with the routes it holds in memory: a node that
+ * changed a route or endpoint says so (`onChanged`), the others `load()` again from the shared store.
  */
 import { TwinloopError, errors, type Problem } from '../errors/errors.js';
 import type { TwinRecord } from '../graph/graph-types.js';
@@ -49,6 +52,8 @@ export interface EventRouteServiceOptions {
   onRecorded?: () => void;
   /** Told when endpoints change (the senders follow). */
   onEndpointsChanged?: () => void;
+  /** Told after this node stored a route or endpoint change (a cluster tells the other nodes). */
+  onChanged?: () => void;
 }
 
 interface CompiledRoute extends StoredRoute {
@@ -64,6 +69,8 @@ export class EventRouteService {
   private routes = new Map<string, CompiledRoute>();
   private endpoints = new Map<string, EndpointEntry>();
   private telemetryWanted = false;
+  /** Counts this node's route and endpoint writes (start and end): a load that raced one reads again. */
+  private writes = 0;
   private readonly budget: FilterBudget;
   private readonly newId: () => string;
   private readonly now: () => number;
@@ -74,29 +81,47 @@ export class EventRouteService {
     this.now = o.now ?? Date.now;
   }
 
-  /** Loads the stored routes and endpoints, with the configured ones (which win). */
+  /**
+   * Loads the stored routes and endpoints, with the configured ones (which win): at start, and
+   * again when another node of a cluster changed them (what the store no longer has goes).
+   */
   async load(): Promise<void> {
-    for (const e of await this.o.store.listEndpoints()) {
-      const c = checkEndpoint(e.spec);
-      if ('problems' in c) continue; // a stored endpoint is always valid; never crash on one that is not
-      this.endpoints.set(e.name, {
-        name: e.name,
-        spec: c.spec,
-        ...(e.secret ? { secret: e.secret } : {}),
-        origin: 'api',
-      });
-    }
-    for (const e of this.o.endpoints ?? []) this.endpoints.set(e.name, { ...e, origin: 'config' });
-    for (const r of await this.o.store.listRoutes()) {
-      try {
-        this.routes.set(r.id, { ...r, ast: parseFilter(r.filter, this.budget), origin: 'api' });
-      } catch {
-        // stored filters were valid when stored
+    for (;;) {
+      const before = this.writes;
+      const [storedEndpoints, storedRoutes] = await Promise.all([
+        this.o.store.listEndpoints(),
+        this.o.store.listRoutes(),
+      ]);
+      if (this.writes !== before) continue; // this node wrote meanwhile: read what it wrote too
+      const endpoints = new Map<string, EndpointEntry>();
+      for (const e of storedEndpoints) {
+        const c = checkEndpoint(e.spec);
+        if ('problems' in c) continue; // a stored endpoint is always valid; never crash on one that is not
+        endpoints.set(e.name, {
+          name: e.name,
+          spec: c.spec,
+          ...(e.secret ? { secret: e.secret } : {}),
+          origin: 'api',
+        });
       }
+      for (const e of this.o.endpoints ?? []) endpoints.set(e.name, { ...e, origin: 'config' });
+      const routes = new Map<string, CompiledRoute>();
+      for (const r of storedRoutes) {
+        try {
+          routes.set(r.id, { ...r, ast: parseFilter(r.filter, this.budget), origin: 'api' });
+        } catch {
+          // stored filters were valid when stored
+        }
+      }
+      for (const r of this.o.routes ?? [])
+        routes.set(r.id, { ...r, ast: parseFilter(r.filter, this.budget), origin: 'config' });
+      const hadEndpoints = this.endpoints.size > 0;
+      this.endpoints = endpoints;
+      this.routes = routes;
+      this.recompute();
+      if (hadEndpoints) this.o.onEndpointsChanged?.();
+      return;
     }
-    for (const r of this.o.routes ?? [])
-      this.routes.set(r.id, { ...r, ast: parseFilter(r.filter, this.budget), origin: 'config' });
-    this.recompute();
   }
 
   // ---------------------------------------------------------------- routes (ADT)
@@ -157,9 +182,10 @@ export class EventRouteService {
         `There are already ${this.routes.size} event routes, the most allowed (eventRoutes.maxRoutes).`,
       );
     const route: StoredRoute = { id, endpointName: b.endpointName, filter: b.filter as string };
-    await this.o.store.putRoute(route);
+    await this.stored(() => this.o.store.putRoute(route));
     this.routes.set(id, { ...route, ast, origin: 'api' });
     this.recompute();
+    this.o.onChanged?.();
   }
 
   /** @throws EventRouteNotFound */
@@ -171,9 +197,10 @@ export class EventRouteService {
         'Conflict',
         `Event route '${id}' is declared in the config file and cannot be deleted here.`,
       );
-    await this.o.store.deleteRoute(id);
+    await this.stored(() => this.o.store.deleteRoute(id));
     this.routes.delete(id);
     this.recompute();
+    this.o.onChanged?.();
   }
 
   // ---------------------------------------------------------------- endpoints (extension)
@@ -240,13 +267,16 @@ export class EventRouteService {
       existing.spec.authHeader === header
     )
       secret = existing.secret;
-    await this.o.store.putEndpoint({
-      name,
-      spec: c.spec as unknown as Record<string, unknown>,
-      ...(secret ? { secret } : {}),
-    });
+    await this.stored(() =>
+      this.o.store.putEndpoint({
+        name,
+        spec: c.spec as unknown as Record<string, unknown>,
+        ...(secret ? { secret } : {}),
+      }),
+    );
     this.endpoints.set(name, { name, spec: c.spec, ...(secret ? { secret } : {}), origin: 'api' });
     this.o.onEndpointsChanged?.();
+    this.o.onChanged?.();
   }
 
   /** @throws EndpointNotFound, EndpointInUse (a route sends to it), Conflict (from the config file) */
@@ -264,9 +294,20 @@ export class EventRouteService {
         'EndpointInUse',
         `Endpoint '${name}' is used by event route '${user.id}': delete the route first.`,
       );
-    await this.o.store.deleteEndpoint(name);
+    await this.stored(() => this.o.store.deleteEndpoint(name));
     this.endpoints.delete(name);
     this.o.onEndpointsChanged?.();
+    this.o.onChanged?.();
+  }
+
+  /** A store write of this node, counted before and after (a load that overlapped it reads again). */
+  private async stored<T>(write: () => Promise<T>): Promise<T> {
+    this.writes++;
+    try {
+      return await write();
+    } finally {
+      this.writes++;
+    }
   }
 
   // ---------------------------------------------------------------- the journal

@@ -6,6 +6,8 @@ import {
   type TestWorkspace,
 } from '../../../test/adt-sdk/workspace-fixture.js';
 import { caught, caughtSync } from '../../../test/support/caught.js';
+import { ModelRegistry } from './model-registry.js';
+import { ModelService } from './model-service.js';
 
 describe('ModelService', () => {
   let w: TestWorkspace;
@@ -161,5 +163,51 @@ describe('ModelService', () => {
     } finally {
       await again.storage.close();
     }
+  });
+  it("load() again follows another node's uploads, decommissions and deletes on the same store (a cluster)", async () => {
+    // Node B: its own registry and service over the store node A (w.models) writes.
+    const registry = new ModelRegistry();
+    const other = new ModelService({ workspace: 'default', registry, store: w.storage.models });
+    await other.load();
+    await w.models.add([MODELS.space, MODELS.thermostat]);
+    await other.load();
+    expect(other.list().map((m) => m.id)).toEqual(['dtmi:test:Space;1', 'dtmi:test:Thermostat;1']);
+    await w.models.add([MODELS.sensor, MODELS.room]);
+    await w.models.update('dtmi:test:Sensor;1', [{ op: 'replace', path: '/decommissioned', value: true }]);
+    await other.load();
+    expect(other.count).toBe(4);
+    expect(other.isDecommissioned('dtmi:test:Sensor;1')).toBe(true);
+    expect(registry.isDecommissioned('dtmi:test:Sensor;1')).toBe(true);
+    expect(other.isOfModel('dtmi:test:Room;1', 'dtmi:test:Space;1')).toBe(true);
+    // Room extends Space: deleted in dependency order on A, both go on B in one load.
+    await w.models.delete('dtmi:test:Room;1');
+    await w.models.delete('dtmi:test:Space;1');
+    await other.load();
+    expect(other.list().map((m) => m.id)).toEqual(['dtmi:test:Thermostat;1', 'dtmi:test:Sensor;1']);
+    expect(other.getInterface('dtmi:test:Room;1')).toBeUndefined();
+    expect(other.getInterface('dtmi:test:Space;1')).toBeUndefined();
+    expect((await caught(() => other.delete('dtmi:test:Room;1'))).code).toBe('ModelNotFound');
+    // Deleted everywhere, then uploaded again through B: A follows too.
+    await w.models.delete('dtmi:test:Sensor;1');
+    await w.models.delete('dtmi:test:Thermostat;1');
+    await other.load();
+    expect(other.count).toBe(0);
+    await other.add([MODELS.space]);
+    await w.models.load();
+    expect(w.models.list().map((m) => m.id)).toEqual(['dtmi:test:Space;1']);
+    expect(w.models.isDecommissioned('dtmi:test:Space;1')).toBe(false);
+    // Deleted and uploaded again with another definition elsewhere: replaced (a new upload time).
+    const third = new ModelService({
+      workspace: 'default',
+      registry: new ModelRegistry(),
+      store: w.storage.models,
+      now: () => T0 + 1000,
+    });
+    await third.load();
+    await third.delete('dtmi:test:Space;1');
+    await third.add([{ ...MODELS.space, displayName: 'Zone' }]);
+    await w.models.load();
+    expect(w.models.get('dtmi:test:Space;1').displayName).toEqual({ en: 'Zone' });
+    expect(w.models.count).toBe(1);
   });
 });

@@ -71,26 +71,56 @@ export class ModelService implements ModelLookup {
     this.now = options.now ?? Date.now;
   }
 
-  /** Loads the stored models into the registry (at start). @throws DTDLParserError when stored documents no longer resolve */
+  /**
+   * Loads the stored models into the registry: at start, and again whenever another node of a
+   * cluster changed them (the store is shared): models uploaded since are added, decommissioned
+   * ones flagged, deleted ones removed (dependents first), one deleted and uploaded again replaced
+   * (told by its upload time). This node's own writes in flight are left
+   * alone. Returns how many models are stored.
+   * @throws DTDLParserError when stored documents no longer resolve
+   */
   async load(): Promise<number> {
     const stored = await this.store.list(this.workspace);
-    if (stored.length === 0) return 0;
-    const docs = stored.map((m) => parseStored(m));
-    this.registry.add(
-      docs.map((json, i) => ({ source: `stored model ${stored[i]!.id}`, json })),
-      { reload: true },
+    // Gone, or deleted and uploaded again (another definition) since this node read it.
+    const inStore = new Map(stored.map((m) => [m.id, m.uploadTime]));
+    this.removeGone(
+      [...this.meta]
+        .filter(([id, m]) => inStore.get(id) !== m.uploadTime && !this.busy.has(id))
+        .map(([id]) => id),
     );
-    stored.forEach((m) => {
-      if (m.decommissioned) this.registry.setDecommissioned(m.id, true);
-    });
-    stored.forEach((m, i) =>
-      this.meta.set(m.id, {
-        definition: docs[i],
-        uploadTime: m.uploadTime,
-        decommissioned: m.decommissioned,
-      }),
+    const fresh = stored.filter((m) => !this.meta.has(m.id) && !this.adding.has(m.id));
+    const docs = fresh.map((m) => parseStored(m));
+    if (fresh.length)
+      this.registry.add(
+        docs.map((json, i) => ({ source: `stored model ${fresh[i]!.id}`, json })),
+        { reload: true },
+      );
+    fresh.forEach((m, i) =>
+      this.meta.set(m.id, { definition: docs[i], uploadTime: m.uploadTime, decommissioned: false }),
     );
+    for (const m of stored) {
+      const known = this.meta.get(m.id);
+      if (!m.decommissioned || !known || known.decommissioned) continue;
+      this.registry.setDecommissioned(m.id, true);
+      known.decommissioned = true;
+    }
     return stored.length;
+  }
+
+  /** Removes models deleted elsewhere, each after the models that extend it or use it (also gone). */
+  private removeGone(ids: string[]): void {
+    for (const id of ids) if (!this.registry.getInterface(id)) this.meta.delete(id);
+    let left = ids.filter((id) => this.meta.has(id));
+    while (left.length) {
+      const blocked = left.filter((id) => this.registry.blockersOf(id).length > 0);
+      if (blocked.length === left.length) return; // still used by a model this node knows: kept
+      for (const id of left)
+        if (!blocked.includes(id)) {
+          this.registry.remove(id);
+          this.meta.delete(id);
+        }
+      left = blocked;
+    }
   }
 
   // ---------------------------------------------------------------- ModelLookup

@@ -122,6 +122,31 @@ export interface PartitionLeases {
   leave(owner: string): Promise<void>;
 }
 
+/**
+ * A lease on a named job that one node of the cluster runs at a time (the event-route delivery):
+ * valid until `expiresAt` unless renewed; `epoch` grows with each take.
+ */
+export interface NamedLease {
+  name: string;
+  owner: string;
+  epoch: number;
+  /** Server time the lease ends, ms since the epoch. */
+  expiresAt: number;
+}
+
+/** Named leases in the shared store, fenced by epoch (the same rules as PartitionLeases). */
+export interface NamedLeases {
+  /**
+   * Takes lease `name` for `owner` for ttlMs when it is free, expired or already the owner's; the epoch grows.
+   * @returns the lease, or undefined when another owner holds it. @throws InvalidArgument, StorageError
+   */
+  acquire(name: string, owner: string, ttlMs: number): Promise<NamedLease | undefined>;
+  /** Extends a lease held at `epoch` and not expired. @returns undefined when it was lost. @throws StorageError */
+  renew(lease: NamedLease, ttlMs: number): Promise<NamedLease | undefined>;
+  /** Gives a lease up at once (no-op when it was already lost). @throws StorageError */
+  release(lease: NamedLease): Promise<void>;
+}
+
 /** A committed change to the twin graph, told to every API node. */
 export interface FeedChange {
   /** What changed ("twin.upsert", "relationship.delete", ...); the read model decides what it means. */

@@ -8,6 +8,7 @@
 import type { BehaviourParameterStore } from './behaviour-parameter-store.js';
 import type { DeviceCredentialStore } from './device-credential-store.js';
 import type { EventOutbox, EventRouteStore, OutboxWriter } from './event-routing.js';
+import type { NamedLeases } from './cluster.js';
 import type { JobStore } from './job-store.js';
 import type { DeadLetterStore, HistoryStore, ModelStore, TwinStore } from './storage-ports.js';
 
@@ -39,6 +40,11 @@ export interface Storage {
       onStagedFlushed: (() => void) | undefined;
     };
   eventRoutes: EventRouteStore;
+  /**
+   * Leases for the jobs one node of a cluster runs at a time (event-route delivery). Present when
+   * several processes share the store (PostgreSQL); absent on SQLite (one process per data folder).
+   */
+  clusterLeases?: NamedLeases;
   /** Whether writes work now; answers at once (probes in the background). */
   health: { check(): StorageHealthState };
   /** Commits what is pending and closes. */
