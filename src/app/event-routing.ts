@@ -205,7 +205,7 @@ export async function createEventRouting(o: {
       })
     : undefined;
   // Telemetry rows commit inside the history group commit: read them once it is done.
-  o.storage.outbox.onStagedFlushed = nudge;
+  o.storage.outbox.onHistoryRows = nudge;
   // A safety net: whatever commits without a nudge is read within a second (on a cluster, the rows
   // other nodes commit too).
   const poll = setInterval(() => ref.engine?.nudge(), 1000);
@@ -237,7 +237,7 @@ export async function createEventRouting(o: {
     },
     stop: async () => {
       clearInterval(poll);
-      o.storage.outbox.onStagedFlushed = undefined;
+      o.storage.outbox.onHistoryRows = undefined;
       // The lease is released once the engine stopped: a successor repeats nothing.
       if (holder) await holder.stop();
       else await halt();
@@ -268,7 +268,6 @@ export async function createRouteJournal(o: {
   });
   const service = new EventRouteService({
     store: o.storage.eventRoutes,
-    writer: o.storage.outbox,
     source: cfg.source ?? hostname(),
     endpoints: configured,
     routes: cfg.routes,

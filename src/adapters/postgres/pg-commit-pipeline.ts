@@ -29,11 +29,6 @@ export interface PipelineItem {
   reject(e: unknown): void;
 }
 
-/** State kept across the attempts of one batch (what `inCommit` hooks took, to give back). */
-export interface CommitContext {
-  data?: unknown;
-}
-
 export interface CommitAttemptInfo {
   ms: number;
   items: number;
@@ -42,8 +37,6 @@ export interface CommitAttemptInfo {
   error?: unknown;
   /** A failed attempt whose items are kept and retried (PostgreSQL unreachable). */
   retrying?: boolean;
-  /** The batch's context (what hooks took inside the transaction). */
-  context: CommitContext;
 }
 
 export type OutageEvent =
@@ -61,7 +54,7 @@ export type OutageEvent =
 
 export interface CommitPipelineOptions<T extends PipelineItem> {
   /** Runs one batch in one transaction. Rejects with the error to report (already a TwinloopError). */
-  commit(batch: readonly T[], context: CommitContext): Promise<void>;
+  commit(batch: readonly T[]): Promise<void>;
   /** Maps a failure to the error waiters see. */
   toError(e: unknown): TwinloopError;
   /** Whether the failure means PostgreSQL is unreachable (keep the items, retry with backoff). */
@@ -210,18 +203,17 @@ export class CommitPipeline<T extends PipelineItem> {
     this.running.push(run);
     this.active++;
     this.inFlightUnits += size;
-    const context: CommitContext = {};
     const t0 = performance.now();
-    void this.o.commit(items, context).then(
+    void this.o.commit(items).then(
       () => {
-        this.attempt(t0, run, context, false);
+        this.attempt(t0, run, false);
         this.recovered(size);
         this.finish(run, { ok: true });
       },
       (e: unknown) => {
         const err = this.o.toError(e);
         const retrying = this.o.isUnreachable(err) && !this.closed;
-        this.attempt(t0, run, context, true, err, retrying);
+        this.attempt(t0, run, true, err, retrying);
         if (retrying) {
           this.requeue(run);
           this.noteFailure(err);
@@ -269,14 +261,7 @@ export class CommitPipeline<T extends PipelineItem> {
     for (const w of waiting) w();
   }
 
-  private attempt(
-    t0: number,
-    run: Running<T>,
-    context: CommitContext,
-    failed: boolean,
-    error?: unknown,
-    retrying = false,
-  ): void {
+  private attempt(t0: number, run: Running<T>, failed: boolean, error?: unknown, retrying = false): void {
     try {
       this.o.onAttempt?.({
         ms: performance.now() - t0,
@@ -284,7 +269,6 @@ export class CommitPipeline<T extends PipelineItem> {
         waiters: run.items.length,
         failed,
         ...(failed ? { error, retrying } : {}),
-        context,
       });
     } catch {
       // an observer must never break a commit

@@ -2,8 +2,8 @@
  * The event outbox and its dead letters on PostgreSQL, in the database of the twins and history, so
  * an event commits with the write it describes:
  * - `insertRows(client, rows)` inserts in the caller's transaction (the twin store's commit);
- * - `stage` keeps telemetry rows for `flushStaged(client)`, which the history store calls inside
- *   its group commit (the rows commit with the points, or are dropped with them);
+ * - `insertHistoryRows(client, rows)` inserts the telemetry rows that appends carried, inside the
+ *   history group commit that stores their points (both stored, or neither);
  * - the delivery side reads and moves rows in statements of its own.
  *
  * Sequence numbers follow commit order: every transaction that inserts outbox rows first takes one
@@ -19,7 +19,6 @@ import type {
   EventOutbox,
   OutboxDelivery,
   OutboxRow,
-  OutboxWriter,
   RouteDeadLetter,
   RouteDeadLetterQuery,
 } from '../../core/ports/event-routing.js';
@@ -73,10 +72,9 @@ interface DeadRowDb extends OutboxRowDb {
   reason: string;
 }
 
-export class PgEventOutbox implements EventOutbox, OutboxWriter {
-  private staged: OutboxRow[] = [];
-  /** Told after staged rows were inserted (the history commit may still be finishing: re-read). */
-  onStagedFlushed: (() => void) | undefined;
+export class PgEventOutbox implements EventOutbox {
+  /** Told after a history commit inserted the rows its appends carried (the commit may still be finishing: re-read). */
+  onHistoryRows: (() => void) | undefined;
 
   constructor(private readonly db: PgDatabase) {}
 
@@ -105,33 +103,15 @@ export class PgEventOutbox implements EventOutbox, OutboxWriter {
     );
   }
 
-  stage(rows: readonly OutboxRow[]): void {
-    for (const r of rows) this.staged.push(r);
-  }
-
   /**
-   * Inserts the staged rows in the caller's transaction: the PostgreSQL history store calls this
-   * inside its group commits (several may run at once: each takes the rows staged when it flushed,
-   * kept in its `context` across the attempts of its batch). A failed commit drops them with its
-   * points, unless the history store keeps its points to retry them (PostgreSQL unreachable): then
-   * `commitEnded(context, true)` stages them again, ahead of rows staged since, for the retry.
+   * Inserts the event-route rows that the appends of a history group commit carried
+   * (`HistoryAppendOptions.outbox`), in that commit's transaction: they are stored with their
+   * points or not at all, and an outage retry carries them again with its appends.
    */
-  async flushStaged(client: pg.PoolClient, context: { data?: unknown } = {}): Promise<void> {
-    if (context.data === undefined) {
-      context.data = this.staged;
-      this.staged = [];
-    }
-    const rows = context.data as OutboxRow[];
+  async insertHistoryRows(client: pg.PoolClient, rows: readonly OutboxRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.insertRows(client, rows);
-    this.onStagedFlushed?.();
-  }
-
-  /** A history commit that ran flushStaged ended: its rows are done, or staged again for its retry. */
-  commitEnded(context: { data?: unknown }, retrying: boolean): void {
-    const rows = context.data as OutboxRow[] | undefined;
-    context.data = undefined;
-    if (retrying && rows?.length) this.staged = rows.concat(this.staged);
+    this.onHistoryRows?.();
   }
 
   // ---------------------------------------------------------------- delivery side

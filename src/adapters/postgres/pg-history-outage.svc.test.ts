@@ -237,7 +237,7 @@ describe('PostgreSQL dead letters while the server is unreachable', () => {
 });
 
 describe('PostgreSQL storage while the server is unreachable', () => {
-  it('keeps the events staged for routes with the points they belong to, and commits both after the cut', async () => {
+  it('keeps the events for routes with the points they belong to, and commits both after the cut', async () => {
     const proxy = await startTcpProxy(hostPort(pgTestUrl(), 5432));
     const schema = freshSchemaName();
     const storage = await openPgStorage({
@@ -270,16 +270,15 @@ describe('PostgreSQL storage while the server is unreachable', () => {
     await storage.history.append(points('pump-9', 0, 1)); // series known, pool warm
     // The connection drops inside the commit, after the outbox rows were inserted, before COMMIT.
     let cuts = 0;
-    storage.outbox.onStagedFlushed = () => {
+    storage.outbox.onHistoryRows = () => {
       if (cuts++ === 0) proxy.cut();
     };
-    storage.outbox.stage([event(1)]);
-    const waiting = storage.history.append(points('pump-9', 1, 1));
+    const waiting = storage.history.append(points('pump-9', 1, 1), { outbox: [event(1)] });
     await sleep(500);
     expect(cuts).toBe(1);
     expect(await state(waiting)).toBe('pending');
-    storage.outbox.stage([event(2)]); // staged during the outage: goes with the retry too
-    const later = storage.history.append(points('pump-9', 2, 1));
+    // Appended during the outage: goes with the retry too, after the first.
+    const later = storage.history.append(points('pump-9', 2, 1), { outbox: [event(2)] });
     proxy.restore();
     await Promise.all([waiting, later]);
     const rows = await storage.db.query<{ id: string }>(

@@ -4,7 +4,7 @@
  * Write path: appends wait in a queue; group commits (up to `maxInFlight` at once,
  * pg-commit-pipeline.ts) each take what is queued (up to `maxCommitPoints`) and write it in ONE
  * transaction (pg-history-commit.ts): the points (COPY), the checkpoints of the appends, and
- * `inCommit(client)` (the event outbox). Then every append of the commit resolves, or every one
+ * `inCommit(client, rows)` (the event-route rows the appends carried, into the outbox). Then every append of the commit resolves, or every one
  * rejects with the commit's StorageError. Minute rollups and the latest value of each series are NOT
  * updated by every commit: a background roll-up (every `rollupEveryMs`) aggregates the points of
  * the last seconds from raw points, updates the latest values and moves a watermark (a time); a
@@ -22,14 +22,14 @@
  * once when it ends (how long, how many points waited), never per failed retry. Memory stays
  * bounded: beyond `maxBufferedPoints` queued, new appends are refused at once with
  * ServiceUnavailable (the caller answers 503 / withholds the PUBACK; the device resends later).
- * `onCommit` says `retrying` for such an attempt and hands back the attempt's context, so what
- * `inCommit` took (the outbox's staged events) is staged again for the retry (pg-storage.ts).
+ * `onCommit` says `retrying` for such an attempt (the appends keep their event-route rows with them).
  * Any other failure (a constraint violation, a bad value) still rejects the commit's waiters.
  * A commit whose connection dropped after COMMIT reached the server may have been stored: the
  * retry stores `once` points (device source times) exactly once, other points possibly twice.
  */
 import type pg from 'pg';
 import { TwinloopError } from '../../core/errors/errors.js';
+import type { OutboxRow } from '../../core/ports/event-routing.js';
 import { appendError } from '../../core/ports/history-append-check.js';
 import type {
   HistoryAggregateQuery,
@@ -45,7 +45,6 @@ import type {
 import {
   CommitPipeline,
   type CommitAttemptInfo,
-  type CommitContext,
   type OutageEvent,
   type PipelineItem,
 } from './pg-commit-pipeline.js';
@@ -76,10 +75,10 @@ export interface PgHistoryStoreOptions {
   /** Wait this long (ms) for more appends before a commit starts; 0 (default) = next turn. */
   commitDelayMs?: number;
   /**
-   * Runs inside every group commit's transaction (the event outbox flushes staged rows); `context`
-   * is kept across the attempts of one batch and handed back by onCommit. Throwing fails the commit.
+   * Runs inside every group commit's transaction with the event-route rows its appends carried
+   * (`HistoryAppendOptions.outbox`): the event outbox inserts them. Throwing fails the commit.
    */
-  inCommit?: (client: pg.PoolClient, context: CommitContext) => Promise<void>;
+  inCommit?: (client: pg.PoolClient, outbox: readonly OutboxRow[]) => Promise<void>;
   /** Group commits in flight at once (default 3: one is built while others wait for the server). */
   maxInFlight?: number;
   /**
@@ -129,6 +128,7 @@ export const MAX_PAGE = 10_000;
 interface Pending extends PipelineItem {
   points: readonly HistoryPoint[];
   checkpoint?: { key: string; seq: number };
+  outbox?: readonly OutboxRow[];
 }
 
 /**
@@ -170,7 +170,7 @@ export class PgHistoryStore implements HistoryStore {
   ) {
     const retryMinMs = Math.max(1, options.retryMinMs ?? 250);
     this.pipeline = new CommitPipeline<Pending>({
-      commit: (batch, context) => this.commitWithRetry(batch, context),
+      commit: (batch) => this.commitWithRetry(batch),
       toError: (e) => storageError(e, 'history commit', db.where),
       isUnreachable,
       maxItems: Math.max(1, options.maxCommitPoints ?? 50_000),
@@ -226,7 +226,7 @@ export class PgHistoryStore implements HistoryStore {
 
   /**
    * Opens the store on a database migrated with PG_HISTORY_MIGRATIONS.
-   * @example const history = await PgHistoryStore.open(db, { inCommit: (c) => outbox.flushStaged(c) });
+   * @example const history = await PgHistoryStore.open(db, { inCommit: (c, rows) => outbox.insertHistoryRows(c, rows) });
    */
   static async open(db: PgDatabase, options: PgHistoryStoreOptions = {}): Promise<PgHistoryStore> {
     const partitions = new HistoryPartitions(options.partition ?? 'day');
@@ -256,7 +256,7 @@ export class PgHistoryStore implements HistoryStore {
     const bad = appendError(points, options);
     if (bad) return Promise.reject(bad);
     const cp = options.checkpoint;
-    if (points.length === 0 && !cp) return Promise.resolve();
+    if (points.length === 0 && !cp && !options.outbox?.length) return Promise.resolve();
     // Bounded memory: refuse rather than grow while commits cannot keep up (PostgreSQL away).
     const refused = this.pipeline.refusal(points.length);
     if (refused) return Promise.reject(refused);
@@ -266,6 +266,7 @@ export class PgHistoryStore implements HistoryStore {
         size: points.length,
         key: cp?.key,
         ...(cp ? { checkpoint: cp } : {}),
+        ...(options.outbox?.length ? { outbox: options.outbox } : {}),
         resolve,
         reject,
       });
@@ -458,7 +459,7 @@ export class PgHistoryStore implements HistoryStore {
   // ------------------------------------------------------------ group commit
 
   /** One batch: runs again (up to 8 attempts) when a series moved under it or a deadlock chose it. */
-  private async commitWithRetry(batch: readonly Pending[], context: CommitContext): Promise<void> {
+  private async commitWithRetry(batch: readonly Pending[]): Promise<void> {
     let total = 0;
     for (const w of batch) total += w.points.length;
     const all = new Array<HistoryPoint>(total);
@@ -468,6 +469,7 @@ export class PgHistoryStore implements HistoryStore {
     for (let j = 0; j < total; j++) ts[j] = all[j]!.ts;
     const checkpoints = new Map<string, number>();
     for (const w of batch) if (w.checkpoint) checkpoints.set(w.checkpoint.key, w.checkpoint.seq);
+    const outbox = batch.flatMap((w) => w.outbox ?? []);
     for (let attempt = 0; ; attempt++) {
       try {
         const { sids, gen } = await this.ids.resolve(this.db, all);
@@ -480,7 +482,7 @@ export class PgHistoryStore implements HistoryStore {
             checkpoints,
             write: this.options.write ?? 'copy',
           });
-          await this.options.inCommit?.(c, context);
+          await this.options.inCommit?.(c, outbox);
         });
         return;
       } catch (e) {

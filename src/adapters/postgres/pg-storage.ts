@@ -106,12 +106,8 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
   try {
     opened = history = await PgHistoryStore.open(db, {
       ...options.history,
-      inCommit: (client, context) => outbox.flushStaged(client, context),
-      onCommit: observe((info: PgHistoryCommitInfo) => {
-        // Events staged for routes commit with their points: kept for the retry when the points are.
-        outbox.commitEnded(info.context, info.failed && info.retrying === true);
-        options.history?.onCommit?.(info);
-      }),
+      inCommit: (client, rows) => outbox.insertHistoryRows(client, rows),
+      onCommit: observe((info: PgHistoryCommitInfo) => options.history?.onCommit?.(info)),
     });
   } catch (e) {
     await db.close().catch(() => undefined);

@@ -38,7 +38,7 @@ async function worker(schema: string) {
   const graph = new InMemoryTwinGraph({ hierarchy: registry });
   for await (const t of storage.twins.loadTwins('default')) graph.putTwin(t);
   const live = new LiveEventBus();
-  const journal = new EventRouteService({ store: storage.eventRoutes, writer: storage.outbox, source: 'w' });
+  const journal = new EventRouteService({ store: storage.eventRoutes, source: 'w' });
   await journal.load();
   const ingest = new IngestService({
     workspace: (w) => (w === 'default' ? { graph, models } : undefined),

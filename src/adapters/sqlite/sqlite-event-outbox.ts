@@ -2,8 +2,8 @@
  * The event outbox and its dead letters on SQLite, in the database of the twins and history, so an
  * event commits with the write it describes:
  * - `insertRows` inserts in the caller's transaction (the twin store's commit);
- * - `stage` keeps telemetry rows for `flushStaged`, which the history store calls inside its group
- *   commit (the rows commit with the points, or are dropped with them);
+ * - `insertHistoryRows` inserts the telemetry rows that appends carried, inside the history group
+ *   commit that stores their points (both stored, or neither);
  * - the delivery side (pending, acknowledge, deadLetter, replay ...) is asynchronous as the port is,
  *   resolving synchronously inside.
  * Also the EventRouteStore (routes and endpoints; the endpoint's secret in its own column).
@@ -15,7 +15,6 @@ import type {
   EventRouteStore,
   OutboxDelivery,
   OutboxRow,
-  OutboxWriter,
   RouteDeadLetter,
   RouteDeadLetterQuery,
   StoredEndpoint,
@@ -38,10 +37,9 @@ interface DeadRowDb extends OutboxRowDb {
   reason: string;
 }
 
-export class SqliteEventOutbox implements EventOutbox, OutboxWriter {
-  private staged: OutboxRow[] = [];
-  /** Told (inside the commit's transaction) when staged rows were inserted: defer any reading. */
-  onStagedFlushed: (() => void) | undefined;
+export class SqliteEventOutbox implements EventOutbox {
+  /** Told (inside the commit's transaction) when a history commit inserted rows: defer any reading. */
+  onHistoryRows: (() => void) | undefined;
   private readonly s: Record<string, Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
@@ -73,17 +71,11 @@ export class SqliteEventOutbox implements EventOutbox, OutboxWriter {
     }
   }
 
-  stage(rows: readonly OutboxRow[]): void {
-    for (const r of rows) this.staged.push(r);
-  }
-
-  /** Inserts the staged rows: called by the history store inside its commit transaction. */
-  flushStaged(): void {
-    if (this.staged.length === 0) return;
-    const rows = this.staged;
-    this.staged = [];
+  /** Inserts the rows the appends of a history commit carried, inside that commit's transaction. */
+  insertHistoryRows(rows: readonly OutboxRow[]): void {
+    if (rows.length === 0) return;
     this.insertRows(rows);
-    this.onStagedFlushed?.();
+    this.onHistoryRows?.();
   }
 
   // ---------------------------------------------------------------- delivery side

@@ -15,6 +15,7 @@
  *   read by the twin store at start) is current.
  * - queries read chunks plus buffers, so every committed point is visible.
  */
+import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type Database from 'better-sqlite3';
 import { TwinloopError } from '../../core/errors/errors.js';
 import { appendError } from '../../core/ports/history-append-check.js';
@@ -60,10 +61,10 @@ export interface SqliteHistoryStoreOptions {
   /** Told after every group commit (for the commit-latency metric). */
   onCommit?: GroupCommitOptions['onCommit'];
   /**
-   * Runs inside every group commit's transaction (event routes: the telemetry events staged for
-   * these points commit with them). Throwing fails the commit.
+   * Runs inside every group commit's transaction with the event-route rows its appends carried
+   * (`HistoryAppendOptions.outbox`): they commit with their points. Throwing fails the commit.
    */
-  inCommit?: () => void;
+  inCommit?: (outbox: readonly OutboxRow[]) => void;
 }
 
 export class SqliteHistoryStore implements HistoryStore {
@@ -100,8 +101,10 @@ export class SqliteHistoryStore implements HistoryStore {
   };
   /** Checkpoints of the appends queued for the next group commit (key → seq; the latest wins). */
   private checkpoints = new Map<string, number>();
+  /** Event-route rows of the appends queued for the next group commit (committed with them). */
+  private outboxRows: OutboxRow[] = [];
 
-  private readonly inCommit: (() => void) | undefined;
+  private readonly inCommit: ((outbox: readonly OutboxRow[]) => void) | undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -152,7 +155,8 @@ export class SqliteHistoryStore implements HistoryStore {
     if (cp) {
       // Queued with the points: the commit that takes these points stores it (or neither).
       this.checkpoints.set(cp.key, cp.seq);
-    } else if (points.length === 0) return Promise.resolve();
+    } else if (points.length === 0 && !options.outbox?.length) return Promise.resolve();
+    if (options.outbox?.length) for (const r of options.outbox) this.outboxRows.push(r);
     return this.committer.submit(points);
   }
 
@@ -401,6 +405,8 @@ export class SqliteHistoryStore implements HistoryStore {
   private commit(all: HistoryPoint[]): void {
     const checkpoints = this.checkpoints;
     this.checkpoints = new Map();
+    const outbox = this.outboxRows;
+    this.outboxRows = [];
     const putCheckpoints = (): void => {
       for (const [key, seq] of checkpoints) this.stmt.putCheckpoint.run(key, seq);
     };
@@ -449,14 +455,14 @@ export class SqliteHistoryStore implements HistoryStore {
         const { nums, extra } = encodeLog(batch);
         logId = this.db.transaction(() => {
           for (const s of created) this.stmt.insertSeries.run(s.id, s.workspace, s.twinId, s.path, s.kind);
-          this.inCommit?.();
+          if (outbox.length) this.inCommit?.(outbox);
           putCheckpoints();
           return Number(this.stmt.insertLog.run(nums, extra).lastInsertRowid);
         })();
       } else {
-        if (this.inCommit || checkpoints.size) {
+        if (outbox.length || checkpoints.size) {
           this.db.transaction(() => {
-            this.inCommit?.();
+            if (outbox.length) this.inCommit?.(outbox);
             putCheckpoints();
           })();
         }

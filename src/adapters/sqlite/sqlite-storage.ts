@@ -85,7 +85,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     history = new SqliteHistoryStore(database.db, {
       ...options.history,
       onCommit: observe(options.history?.onCommit),
-      inCommit: () => o.flushStaged(),
+      inCommit: (rows) => o.insertHistoryRows(rows),
     });
     deadLetters = new SqliteDeadLetterStore(database.db, {
       ...options.deadLetters,

@@ -32,11 +32,9 @@ function twin(id: string, contents: Record<string, unknown> = { rpm: 1 }): TwinR
 async function setup() {
   const store = new MemoryRouteStore();
   const appended: OutboxRow[] = [];
-  const staged: OutboxRow[] = [];
   let n = 0;
   const svc = new EventRouteService({
     store,
-    writer: { stage: (r) => staged.push(...r) },
     source: 'twins.example',
     newId: () => `id-${++n}`,
     now: () => Date.UTC(2026, 0, 2),
@@ -46,7 +44,7 @@ async function setup() {
   const record = (change: Parameters<EventRouteService['outboxRowsOf']>[0]): void => {
     appended.push(...svc.outboxRowsOf(change));
   };
-  return { svc, store, appended, staged, record };
+  return { svc, store, appended, record };
 }
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -147,7 +145,6 @@ describe('EventRouteService', () => {
     const store = new MemoryRouteStore();
     const svc = new EventRouteService({
       store,
-      writer: { stage: () => undefined },
       source: 's',
       maxRoutes: 2,
     });
@@ -240,20 +237,23 @@ describe('EventRouteService', () => {
     });
   });
 
-  it('stages telemetry only while a route could want it', async () => {
-    const { svc, staged } = await setup();
+  it('journals telemetry only while a route could want it', async () => {
+    const { svc } = await setup();
     await svc.putEndpoint('a', { type: 'mqtt', topic: 'a' });
     await svc.putRoute('twins', {
       endpointName: 'a',
       filter: `STARTS_WITH(type, 'Microsoft.DigitalTwins.')`,
     });
     expect(svc.wantsTelemetry()).toBe(false);
+    expect(
+      svc.telemetryRows([{ twinId: 'p1', modelId: 'dtmi:ex:Pump;1', values: { flow: 2 }, time: 1 }]),
+    ).toEqual([]);
     await svc.putRoute('tel', {
       endpointName: 'a',
       filter: "type = 'microsoft.iot.telemetry' AND $body.flow > 1",
     });
     expect(svc.wantsTelemetry()).toBe(true);
-    svc.stageTelemetry([
+    const staged = svc.telemetryRows([
       {
         twinId: 'p1',
         modelId: 'dtmi:ex:Pump;1',
@@ -281,7 +281,6 @@ describe('EventRouteService', () => {
     let told = 0;
     const b = new EventRouteService({
       store,
-      writer: { stage: () => undefined },
       source: 'node-b',
       endpoints: [
         { name: 'fixed', spec: { type: 'webhook', url: 'http://127.0.0.1:1/x', mode: 'single' } as never },

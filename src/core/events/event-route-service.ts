@@ -13,7 +13,7 @@
  */
 import { TwinloopError, errors, type Problem } from '../errors/errors.js';
 import type { TwinRecord } from '../graph/graph-types.js';
-import type { EventRouteStore, OutboxRow, OutboxWriter, StoredRoute } from '../ports/event-routing.js';
+import type { EventRouteStore, OutboxRow, StoredRoute } from '../ports/event-routing.js';
 import {
   EVENT_TYPES,
   eventsOf,
@@ -37,7 +37,6 @@ export interface ConfiguredEndpoint {
 
 export interface EventRouteServiceOptions {
   store: EventRouteStore;
-  writer: OutboxWriter;
   /** The CloudEvent source of this instance (its host name). */
   source: string;
   endpoints?: readonly ConfiguredEndpoint[];
@@ -338,12 +337,11 @@ export class EventRouteService {
     this.o.onRecorded?.();
   }
 
-  /** Journals telemetry with the history commit that stores it (call right before the append). */
-  stageTelemetry(changes: readonly TelemetryChange[]): void {
-    if (!this.telemetryWanted) return;
+  /** The outbox rows of accepted readings, handed to the history append that stores them. */
+  telemetryRows(changes: readonly TelemetryChange[]): OutboxRow[] {
+    if (!this.telemetryWanted) return [];
     const f = this.factory();
-    const rows = this.rowsOf(changes.map((t) => telemetryEvent(t, f)));
-    if (rows.length) this.o.writer.stage(rows);
+    return this.rowsOf(changes.map((t) => telemetryEvent(t, f)));
   }
 
   private factory() {

@@ -4,8 +4,8 @@
  *
  * The outbox has two sides. Its write side commits in the transaction of the write the event
  * describes: twin and relationship events go in `TwinStore.commit` (a TwinWrite's `outbox` rows),
- * telemetry events are staged (`OutboxWriter.stage`) for the next history group commit. The
- * delivery side is asynchronous. Failures are TwinloopError('StorageError').
+ * telemetry events ride with the points they describe (`HistoryAppendOptions.outbox`) into the
+ * history group commit that stores them. The delivery side is asynchronous. Failures are TwinloopError('StorageError').
  */
 import type { CloudEvent, RoutedEvent } from '../events/change-events.js';
 
@@ -31,14 +31,6 @@ export interface OutboxRow {
 }
 
 /** The telemetry write side (twin and relationship rows go through TwinStore.commit). */
-export interface OutboxWriter {
-  /**
-   * Keeps rows to be inserted by the next history group commit (telemetry: the events go in the
-   * same transaction as the points they describe; a failed commit drops them with its points).
-   */
-  stage(rows: readonly OutboxRow[]): void;
-}
-
 /** A delivery that an endpoint would not take before its limit. */
 export interface RouteDeadLetter {
   /** Assigned by the store. */

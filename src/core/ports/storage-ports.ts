@@ -162,6 +162,11 @@ export interface HistoryAppendOptions {
    * consumer that reads it back after a restart skips exactly what was committed.
    */
   checkpoint?: HistoryCheckpoint;
+  /**
+   * Event-route rows of these points (telemetry events), inserted into the outbox in the same
+   * transaction as the points: stored with them or not at all, whichever commit takes them.
+   */
+  outbox?: readonly OutboxRow[];
 }
 
 export interface HistoryStore {

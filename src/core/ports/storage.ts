@@ -7,7 +7,7 @@
  */
 import type { BehaviourParameterStore } from './behaviour-parameter-store.js';
 import type { DeviceCredentialStore } from './device-credential-store.js';
-import type { EventOutbox, EventRouteStore, OutboxWriter } from './event-routing.js';
+import type { EventOutbox, EventRouteStore } from './event-routing.js';
 import type { NamedLeases } from './cluster.js';
 import type { JobStore } from './job-store.js';
 import type { DeadLetterStore, HistoryStore, ModelStore, TwinStore } from './storage-ports.js';
@@ -34,11 +34,10 @@ export interface Storage {
   credentials: DeviceCredentialStore;
   jobs: JobStore;
   /** Event routes: the outbox (written in the twin and history commits) and its dead letters. */
-  outbox: EventOutbox &
-    OutboxWriter & {
-      /** Told after a history commit inserted staged rows (wakes the delivery). */
-      onStagedFlushed: (() => void) | undefined;
-    };
+  outbox: EventOutbox & {
+    /** Told after a history commit inserted the rows its appends carried (wakes the delivery). */
+    onHistoryRows: (() => void) | undefined;
+  };
   eventRoutes: EventRouteStore;
   /**
    * Leases for the jobs one node of a cluster runs at a time (event-route delivery). Present when

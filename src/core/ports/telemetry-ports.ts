@@ -5,14 +5,15 @@
  */
 import type { Problem } from '../errors/errors.js';
 import type { TelemetryChange } from '../events/change-events.js';
+import type { OutboxRow } from './event-routing.js';
 import type { IncomingMessage, IngestOutcome } from '../telemetry/telemetry-types.js';
 
 /** The part of event routing the ingest service feeds. */
 export interface TelemetryJournal {
-  /** True when some route could want telemetry (else nothing is staged). */
+  /** True when some route could want telemetry (else there is nothing to journal). */
   wantsTelemetry(): boolean;
-  /** Stages accepted readings; they commit with the history append that follows. @throws StorageError */
-  stageTelemetry(changes: readonly TelemetryChange[]): void;
+  /** The outbox rows of accepted readings, for the history append that stores them. */
+  telemetryRows(changes: readonly TelemetryChange[]): OutboxRow[];
 }
 
 /** What transports depend on (the MQTT adapters take this, not the class). */

@@ -9,6 +9,7 @@
  * dead-letter write (and the store group-commits concurrent appends), so a burst costs a few
  * commits, not one per message; per-message work is a JSON.parse and a few map lookups.
  */
+import type { OutboxRow } from '../ports/event-routing.js';
 import { TwinloopError, type Problem } from '../errors/errors.js';
 import type { TelemetryChange } from '../events/change-events.js';
 import type { LiveEvent, LiveEventBus } from '../live/live-events.js';
@@ -405,8 +406,7 @@ export class IngestService implements TelemetryIngest {
     await Promise.all(letters);
     const allSets = accepted.flatMap((a) => a.sets);
     try {
-      this.stageTelemetry(allSets);
-      await this.options.history.append(toPoints(allSets), { checkpoint });
+      await this.options.history.append(toPoints(allSets), { checkpoint, ...this.routed(allSets) });
     } catch (e) {
       if (!(e instanceof TwinloopError) || e.code !== 'InvalidTelemetry') {
         this.stats.storageFailures++;
@@ -433,8 +433,7 @@ export class IngestService implements TelemetryIngest {
       const points = toPoints(a.sets);
       const cp = { key: checkpoint.key, seq: a.m.seq ?? checkpoint.seq };
       try {
-        this.stageTelemetry(a.sets);
-        await this.options.history.append(points, { checkpoint: cp });
+        await this.options.history.append(points, { checkpoint: cp, ...this.routed(a.sets) });
         this.afterCommit(a.sets);
         outcomes[a.at] = { ok: true, readings: points.length };
         this.stats.acceptedMessages++;
@@ -511,11 +510,7 @@ export class IngestService implements TelemetryIngest {
           for (const s of item.sets) allSets.push(s);
         }
         Promise.resolve()
-          .then(() => {
-            // Staged in the same synchronous step as the append: the next history commit holds both.
-            this.stageTelemetry(allSets);
-            return this.options.history.append(all);
-          })
+          .then(() => this.options.history.append(all, this.routed(allSets)))
           .then(
             () => {
               try {
@@ -535,9 +530,10 @@ export class IngestService implements TelemetryIngest {
     return batch.done;
   }
 
-  private stageTelemetry(sets: readonly AcceptedSet[]): void {
+  /** The event-route rows of accepted readings, carried by the append that stores them. */
+  private routed(sets: readonly AcceptedSet[]): { outbox?: OutboxRow[] } {
     const j = this.options.journal;
-    if (!j?.wantsTelemetry()) return;
+    if (!j?.wantsTelemetry()) return {};
     const changes: TelemetryChange[] = [];
     for (const s of sets) {
       const twin = s.ws.graph.getTwin(s.rs.twinId);
@@ -552,7 +548,8 @@ export class IngestService implements TelemetryIngest {
       if (s.rs.sourceTime) c.sourceTime = true;
       changes.push(c);
     }
-    j.stageTelemetry(changes);
+    const rows = j.telemetryRows(changes);
+    return rows.length ? { outbox: rows } : {};
   }
 
   private afterCommit(sets: readonly AcceptedSet[]): void {
