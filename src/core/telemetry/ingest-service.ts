@@ -22,6 +22,7 @@ import type {
 } from '../ports/storage-ports.js';
 import type { TelemetryIngest, TelemetryJournal } from '../ports/telemetry-ports.js';
 import { IngestStats } from './ingest-stats.js';
+import { TurnBatcher } from './turn-batcher.js';
 import { checkAdtReadings, parseAdtTelemetry } from './adt-telemetry-payload.js';
 import { parseNdjsonPayload, parseTelemetryPayload } from './payload-parser.js';
 import { checkReadingSet } from './reading-validator.js';
@@ -79,13 +80,6 @@ type Validated =
   | { ok: true; sets: AcceptedSet[]; dropped?: Problem[]; unwrapped?: boolean }
   | { ok: false; code: string; reason: string; problems?: readonly Problem[] };
 
-interface Batch<T> {
-  items: T[];
-  done: Promise<void>;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
 
 /**
@@ -98,8 +92,12 @@ export class IngestService implements TelemetryIngest {
   readonly stats: IngestStats;
   protected readonly maxPayloadBytes: number;
   private readonly oversizeKeptBytes: number;
-  private pointBatch: Batch<{ points: HistoryPoint[]; sets: AcceptedSet[] }> | undefined;
-  private letterBatch: Batch<DeadLetter> | undefined;
+  /** Appends of one turn: one history append, then the twins' last values and live events. */
+  private readonly appends = new TurnBatcher<{ points: HistoryPoint[]; sets: AcceptedSet[] }>((items) =>
+    this.appendTurn(items),
+  );
+  /** Dead letters of one turn: one store call. */
+  private readonly letters = new TurnBatcher<DeadLetter>((items) => this.options.deadLetters.add(items));
 
   constructor(private readonly options: IngestServiceOptions) {
     this.stats = options.stats ?? new IngestStats();
@@ -478,56 +476,30 @@ export class IngestService implements TelemetryIngest {
         return q;
       });
     }
-    let batch = this.letterBatch;
-    if (!batch) {
-      batch = this.letterBatch = newBatch();
-      const b = batch;
-      setImmediate(() => {
-        this.letterBatch = undefined;
-        Promise.resolve()
-          .then(() => this.options.deadLetters.add(b.items))
-          .then(b.resolve, b.reject);
-      });
-    }
-    batch.items.push(letter);
-    await batch.done;
+    await this.letters.add(letter);
     this.stats.countDeadLetter(code);
     return { ok: false, code, reason };
   }
 
   /** Appends with every other message of this turn; after the commit, updates twins and publishes. */
   private commit(points: HistoryPoint[], sets: AcceptedSet[]): Promise<void> {
-    let batch = this.pointBatch;
-    if (!batch) {
-      batch = this.pointBatch = newBatch();
-      const b = batch;
-      setImmediate(() => {
-        this.pointBatch = undefined;
-        const all: HistoryPoint[] = [];
-        const allSets: AcceptedSet[] = [];
-        for (const item of b.items) {
-          for (const p of item.points) all.push(p);
-          for (const s of item.sets) allSets.push(s);
-        }
-        Promise.resolve()
-          .then(() => this.options.history.append(all, this.routed(allSets)))
-          .then(
-            () => {
-              try {
-                this.afterCommit(allSets);
-              } finally {
-                b.resolve();
-              }
-            },
-            (e: unknown) => {
-              this.stats.storageFailures++;
-              b.reject(e);
-            },
-          );
-      });
+    return this.appends.add({ points, sets });
+  }
+
+  private async appendTurn(items: readonly { points: HistoryPoint[]; sets: AcceptedSet[] }[]): Promise<void> {
+    const all: HistoryPoint[] = [];
+    const allSets: AcceptedSet[] = [];
+    for (const item of items) {
+      for (const p of item.points) all.push(p);
+      for (const s of item.sets) allSets.push(s);
     }
-    batch.items.push({ points, sets });
-    return batch.done;
+    try {
+      await this.options.history.append(all, this.routed(allSets));
+    } catch (e) {
+      this.stats.storageFailures++;
+      throw e;
+    }
+    this.afterCommit(allSets);
   }
 
   /** The event-route rows of accepted readings, carried by the append that stores them. */
@@ -609,18 +581,6 @@ function toPoints(sets: readonly AcceptedSet[]): HistoryPoint[] {
     }
   }
   return points;
-}
-
-function newBatch<T>(): Batch<T> {
-  let resolve!: () => void;
-  let reject!: (e: unknown) => void;
-  const done = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A batch nobody awaits any more must not become an unhandled rejection; awaiters still see it.
-  done.catch(() => undefined);
-  return { items: [], done, resolve, reject };
 }
 
 function firstNonSpace(buf: Uint8Array): number {
