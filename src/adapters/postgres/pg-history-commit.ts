@@ -141,18 +141,22 @@ export async function writePoints(c: pg.PoolClient, ids: SeriesIds, input: Commi
   const plain = new Columns();
   const once = new Columns();
   const onceAt: number[] = [];
+  // A once point is skipped when this commit holds a point at its time before it (as if the points
+  // were stored one by one); keys are built only when there is a once point at all.
+  const anyOnce = points.some((p) => p.once === true);
   const seen = new Set<string>();
   let lateOnce = false;
   for (let j = 0; j < points.length; j++) {
     const p = points[j]!;
+    const key = anyOnce ? `${sids[j]!}:${p.ts}` : '';
     if (p.once) {
-      const key = `${sids[j]!}:${p.ts}`;
-      if (seen.has(key)) continue; // the same reading twice in this commit
+      if (seen.has(key)) continue;
       seen.add(key);
       once.add(sids[j]!, p);
       onceAt.push(j);
       if (p.ts < below) lateOnce = true;
     } else {
+      if (anyOnce) seen.add(key);
       plain.add(sids[j]!, p);
     }
   }
@@ -168,18 +172,9 @@ export async function writePoints(c: pg.PoolClient, ids: SeriesIds, input: Commi
     if (!l || p.ts >= l.ts) latest.set(sid, { ts: p.ts, value: p.value });
   };
 
-  if (plain.size) {
-    if (input.write === 'copy') await copyRows(c, plain);
-    else
-      await c.query(
-        `INSERT INTO history_points (series_id, ts, once, num, json)
-         SELECT s, t, false, n, j FROM unnest($1::int[], $2::float8[], $3::float8[], $4::text[]) AS u(s, t, n, j)`,
-        plain.params(),
-      );
-    for (let j = 0; j < points.length; j++) if (!points[j]!.once && points[j]!.ts < below) late(j);
-  }
   if (once.size) {
-    // Only the rows inserted count for the rollups of late points (a skipped one is stored already).
+    // First: NOT EXISTS must see only what was stored before this commit (this commit's own earlier
+    // points were handled above). Only the rows inserted count for the rollups of late points.
     const r = await c.query<{ s: number; t: number }>(
       `INSERT INTO history_points (series_id, ts, once, num, json)
        SELECT s, t, true, n, j FROM unnest($1::int[], $2::float8[], $3::float8[], $4::text[]) AS u(s, t, n, j)
@@ -194,6 +189,16 @@ export async function writePoints(c: pg.PoolClient, ids: SeriesIds, input: Commi
         if (points[j]!.ts < below && stored.has(`${sids[j]!}:${points[j]!.ts}`)) late(j);
       }
     }
+  }
+  if (plain.size) {
+    if (input.write === 'copy') await copyRows(c, plain);
+    else
+      await c.query(
+        `INSERT INTO history_points (series_id, ts, once, num, json)
+         SELECT s, t, false, n, j FROM unnest($1::int[], $2::float8[], $3::float8[], $4::text[]) AS u(s, t, n, j)`,
+        plain.params(),
+      );
+    for (let j = 0; j < points.length; j++) if (!points[j]!.once && points[j]!.ts < below) late(j);
   }
   if (latest.size) {
     await rollups.write(c);

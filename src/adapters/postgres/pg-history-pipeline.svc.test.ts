@@ -78,6 +78,21 @@ describe('PgHistoryStore: pipelined commits, latest values, series generation', 
     expect(r.rows[0]).toEqual({ n: expected, s: sum });
   });
 
+  it('a once point is stored unless a point at its time was stored before it, in this commit too', async () => {
+    // Found by the aggregate property test: one commit, a once point then a plain one at one time.
+    await store.append([pt('o1', 'v', 0, '', true), pt('o1', 'v', 0, 0)]);
+    await store.append([pt('o2', 'v', 0, 0), pt('o2', 'v', 0, '', true)]);
+    await store.append([pt('o3', 'v', 5, 1, true), pt('o3', 'v', 5, 2, true)]);
+    const raw = async (twinId: string) =>
+      (await store.queryRaw({ workspace: 'w', twinId, path: 'v', from: 0, to: 100, limit: 10 })).points;
+    expect(await raw('o1')).toEqual([
+      { ts: 0, value: '' },
+      { ts: 0, value: 0 },
+    ]);
+    expect(await raw('o2')).toEqual([{ ts: 0, value: 0 }]);
+    expect(await raw('o3')).toEqual([{ ts: 5, value: 1 }]);
+  });
+
   it('the latest value is the newest raw point after the watermark, then the one the roll-up stored', async () => {
     const w0 = await watermark();
     await store.append([pt('a', 'v', w0 + 1000, 1), pt('a', 'v', w0 + 3000, 3), pt('a', 'v', w0 + 2000, 2)]);
