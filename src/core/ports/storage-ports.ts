@@ -171,6 +171,11 @@ export interface HistoryAppendOptions {
 
 export interface HistoryStore {
   /**
+   * Points per append this store commits soonest (a store that runs commits side by side answers a
+   * burst sooner in a few appends than in one); absent: any size, the larger the better.
+   */
+  readonly preferredAppendPoints?: number;
+  /**
    * Appends points durably. Resolves once the points are committed to disk (group commit: many
    * concurrent appends share one transaction). @throws StorageError (rejects) when the commit fails;
    * InvalidTelemetry (rejects, nothing stored) when a point is invalid.

@@ -42,6 +42,11 @@ export interface IngestServiceOptions {
   /** How much of an oversize payload its dead letter keeps (default 4 KiB). */
   oversizeKeptBytes?: number;
   /**
+   * Readings of one history append at most (default: the store's `preferredAppendPoints`, else
+   * every message of an event-loop turn in one append).
+   */
+  maxAppendReadings?: number;
+  /**
    * Event routes: when some route could want telemetry, the accepted readings are staged right
    * before the history append, and commit with it (docs/event-routes.md).
    */
@@ -93,15 +98,18 @@ export class IngestService implements TelemetryIngest {
   protected readonly maxPayloadBytes: number;
   private readonly oversizeKeptBytes: number;
   /** Appends of one turn: one history append, then the twins' last values and live events. */
-  private readonly appends = new TurnBatcher<{ points: HistoryPoint[]; sets: AcceptedSet[] }>((items) =>
-    this.appendTurn(items),
-  );
+  private readonly appends: TurnBatcher<{ points: HistoryPoint[]; sets: AcceptedSet[] }>;
   /** Dead letters of one turn: one store call. */
   private readonly letters = new TurnBatcher<DeadLetter>((items) => this.options.deadLetters.add(items));
 
   constructor(private readonly options: IngestServiceOptions) {
     this.stats = options.stats ?? new IngestStats();
     this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.appends = new TurnBatcher(
+      (items) => this.appendTurn(items),
+      options.maxAppendReadings ?? options.history.preferredAppendPoints ?? Infinity,
+      (item) => item.points.length,
+    );
     this.oversizeKeptBytes = options.oversizeKeptBytes ?? 4096;
   }
 
