@@ -119,6 +119,51 @@ describe('JetStreamIngestBus (machine NATS)', () => {
     await fresh.close();
   });
 
+  it('a pull that is partly filled ends at its expiry: an idle read takes about its wait, not the fetch timeout', async () => {
+    const twin = 'partial';
+    const p = bus.partitionOf(twin);
+    const first = await bus.publish(msg(twin, 4000));
+    await bus.publish(msg(twin, 4001));
+    const reader = await bus.openPartition(p, { epoch: 30, fromSeq: first.seq });
+    const got = await reader.next(100, 200); // two of 100: the pull stays open until its expiry
+    expect(got.messages.map((m) => m.twinId)).toEqual([twin, twin]);
+    await got.ack();
+    const t0 = Date.now();
+    const empty = await reader.next(100, 200);
+    expect(empty.messages).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(900); // the fetch timeout is 1000 here; before: 1,200+
+    await reader.close();
+  });
+
+  it('reads a partition in order while it is published to, without a delivery gap', async () => {
+    const twin = 'steady';
+    const p = bus.partitionOf(twin);
+    const first = await bus.publish(msg(twin, 5000));
+    const reader = await bus.openPartition(p, { epoch: 40, fromSeq: first.seq });
+    let publishing = true;
+    const sent: number[] = [first.seq];
+    const publisher = (async () => {
+      for (let i = 5001; publishing; i++) sent.push((await bus.publish(msg(twin, i))).seq);
+    })();
+    const seen: number[] = [];
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      const b = await reader.next(7, 5); // small batches and short waits: many pulls end mid-stream
+      seen.push(...b.messages.filter((m) => m.twinId === twin).map((m) => m.seq));
+      await b.ack();
+    }
+    publishing = false;
+    await publisher;
+    for (let tries = 0; tries < 50 && seen.length < sent.length; tries++) {
+      const b = await reader.next(100, 50);
+      seen.push(...b.messages.filter((m) => m.twinId === twin).map((m) => m.seq));
+      await b.ack();
+    }
+    expect(sent.length).toBeGreaterThan(50);
+    expect(seen).toEqual(sent);
+    await reader.close();
+  });
+
   it('stores a repeated message id once (duplicate window)', async () => {
     const m = msg('dup-twin', 3000);
     const r1 = await bus.publish(m);

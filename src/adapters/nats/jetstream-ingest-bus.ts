@@ -10,6 +10,7 @@
  * unacknowledged messages are delivered again.
  * Metadata rides in headers (tl-*) percent-encoded; the payload bytes are never touched.
  */
+import { JetStreamPartitionReader } from './jetstream-partition-reader.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 import { checkedPrefix, connectNats, streamName } from './nats-connection.js';
 import {
@@ -20,16 +21,14 @@ import {
   nanos,
   RetentionPolicy,
   StorageType,
-  type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
+  type Msg,
   type NatsConnection,
 } from 'nats';
 import { TwinloopError } from '../../core/errors/errors.js';
 import {
   partitionOfTwin,
   type BusMessage,
-  type IngestBatch,
   type IngestBus,
   type IngestMessage,
   type OpenPartitionOptions,
@@ -142,7 +141,6 @@ async function ensureStream(
 
 export class JetStreamIngestBus implements IngestBus {
   readonly partitions: number;
-  private readonly js: JetStreamClient;
   private readonly publisher: JetStreamPublisher;
   private closed = false;
   private readonly readers = new Set<JetStreamPartitionReader>();
@@ -155,7 +153,6 @@ export class JetStreamIngestBus implements IngestBus {
     private readonly o: JetStreamIngestBusOptions,
   ) {
     this.partitions = o.partitions;
-    this.js = nc.jetstream({ timeout: o.timeoutMs ?? 10_000 });
     this.publisher = new JetStreamPublisher(nc, o.timeoutMs ?? 10_000);
   }
 
@@ -235,12 +232,12 @@ export class JetStreamIngestBus implements IngestBus {
       );
     }
     const reader = new JetStreamPartitionReader(
-      this.js,
       this.nc,
       this.stream,
       name,
       partition,
       this.o.fetchTimeoutMs ?? 5000,
+      toBusMessage,
       () => this.readers.delete(reader),
     );
     this.readers.add(reader);
@@ -262,103 +259,7 @@ export class JetStreamIngestBus implements IngestBus {
   }
 }
 
-class JetStreamPartitionReader implements PartitionReader {
-  private closed = false;
-  /** The consumer's delivery sequence of the last message handed out (the consumer is new: 0). */
-  private delivered = 0;
-
-  constructor(
-    private readonly js: JetStreamClient,
-    private readonly nc: NatsConnection,
-    private readonly stream: string,
-    private readonly durable: string,
-    readonly partition: number,
-    private readonly fetchTimeoutMs: number,
-    private readonly onClose: () => void,
-  ) {}
-
-  async next(max: number, waitMs: number): Promise<IngestBatch> {
-    const end = Date.now() + waitMs;
-    for (;;) {
-      if (this.closed) throw new TwinloopError('ServiceUnavailable', 'The partition reader is closed.');
-      const got: JsMsg[] = [];
-      let timedOut = false;
-      try {
-        // no_wait: what is there now, and the request ends (nothing left in flight to be lost).
-        const it = this.js.fetch(this.stream, this.durable, { batch: max, no_wait: true, expires: 0 });
-        // A deleted consumer (fenced off by a newer epoch) or a lost connection never answers.
-        const timer = setTimeout(() => {
-          timedOut = true;
-          it.stop();
-        }, this.fetchTimeoutMs);
-        try {
-          for await (const m of it) got.push(m);
-        } finally {
-          clearTimeout(timer);
-        }
-      } catch (e) {
-        throw new TwinloopError(
-          'ServiceUnavailable',
-          `Reading ingest partition ${this.partition} failed: ${(e as Error).message}`,
-          { cause: e },
-        );
-      }
-      if (timedOut)
-        throw new TwinloopError(
-          'ServiceUnavailable',
-          `Ingest partition ${this.partition} did not answer within ${this.fetchTimeoutMs} ms ` +
-            '(NATS unreachable, or the reader was fenced off by a newer owner).',
-        );
-      // A delivery the client dropped (one that reached an already finished fetch) shows as a gap
-      // in the consumer's delivery sequence. It would come again only after the ack wait, behind
-      // later messages: the caller must reopen from its checkpoint instead of reading on.
-      for (const m of got) {
-        const d = m.info.deliverySequence;
-        if (d !== this.delivered + 1)
-          throw new TwinloopError(
-            'ServiceUnavailable',
-            `Ingest partition ${this.partition} skipped deliveries ${this.delivered + 1}..${d - 1}: reopen from the checkpoint.`,
-          );
-        this.delivered = d;
-      }
-      if (got.length || Date.now() >= end) return this.batch(got);
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, end - Date.now()))));
-    }
-  }
-
-  private batch(got: JsMsg[]): IngestBatch {
-    const messages = got.map((m) => toBusMessage(m, this.partition));
-    const last = got[got.length - 1];
-    return {
-      partition: this.partition,
-      messages,
-      lastSeq: last?.seq ?? 0,
-      pending: last?.info.pending,
-      ack: async () => {
-        last?.ack();
-        try {
-          await this.nc.flush();
-        } catch (e) {
-          throw new TwinloopError(
-            'ServiceUnavailable',
-            `Acknowledging to NATS failed: ${(e as Error).message}`,
-            {
-              cause: e,
-            },
-          );
-        }
-      },
-    };
-  }
-
-  close(): Promise<void> {
-    this.closed = true;
-    this.onClose();
-    return Promise.resolve();
-  }
-}
-
-function toBusMessage(m: JsMsg, partition: number): BusMessage {
+function toBusMessage(m: Msg, partition: number, d: { seq: number; deliveries: number }): BusMessage {
   const get = (k: string): string => {
     const v = m.headers?.get(k) ?? '';
     try {
@@ -375,8 +276,8 @@ function toBusMessage(m: JsMsg, partition: number): BusMessage {
     receivedAt: Number(get(H.received)) || 0,
     payload: m.data,
     partition,
-    seq: m.seq,
-    deliveries: m.info.redeliveryCount,
+    seq: d.seq,
+    deliveries: d.deliveries,
   };
 }
 
