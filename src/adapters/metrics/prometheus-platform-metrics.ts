@@ -135,6 +135,12 @@ export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSou
     'Live events dropped because a subscriber queue was full',
     () => s.live().dropped,
   );
+  totalCounter(
+    registry,
+    'twinloop_live_catchups_total',
+    'Catch-up frames (latest values per twin) sent to subscribers that fell behind',
+    () => s.live().catchUps,
+  );
   gauge(
     'twinloop_live_behind_sessions',
     'Live sessions whose socket is above its high-water mark',

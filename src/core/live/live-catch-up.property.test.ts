@@ -39,10 +39,13 @@ describe('live catch-up (property)', () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 120 }), fc.integer({ min: 0, max: 600 }), (steps, bound) => {
         const bus = new LiveEventBus();
+        // Each step takes 7 ms: catch-up snapshots (one per 100 ms per channel) hold some readers back.
+        let now = 0;
         const hub = new LiveHub({
           bus,
           isOfModel: () => true,
           schedule: () => {},
+          clock: () => now,
           limits: { highWaterBytes: 100, maxChannelBytes: bound },
         });
         const sinks = [new Sink(), new Sink(), new Sink()];
@@ -57,6 +60,7 @@ describe('live catch-up (property)', () => {
         const truth = new Map<string, Values>();
         let seq = 0;
         for (const st of steps) {
+          now += 7;
           if (st.kind === 'publish') {
             const values = Object.fromEntries(st.names.map((n) => [n, ++seq]));
             const ev: LiveEvent = {
@@ -76,7 +80,10 @@ describe('live catch-up (property)', () => {
           } else hub.drain(true);
         }
         sinks.forEach((k) => (k.bufferedAmount = 0));
+        now += 1000;
         hub.drain(true);
+        // Readers held back for the next snapshot get it once the interval has passed.
+        now += 1000;
         sessions.forEach((s) => s.flush());
         for (const k of sinks) {
           const seen = new Map<string, Values>();

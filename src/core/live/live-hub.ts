@@ -50,7 +50,8 @@ export interface LiveHubOptions {
   compileQuery?: LiveQueryCompiler;
   /**
    * Bounds (defaults: 4 MiB unread per channel, catch-ups of 10 000 updates + 1 000 lifecycle
-   * events, 1 MiB transport high-water mark, about 1 000 events a frame).
+   * events, 1 MiB transport high-water mark, about 1 000 events a frame, a catch-up snapshot per
+   * channel every 100 ms at most).
    */
   limits?: Partial<LiveSessionLimits>;
   /** Subscriptions one session may hold (default 100). */
@@ -143,6 +144,7 @@ const DEFAULT_LIMITS: LiveSessionLimits = {
   lifecycleReserve: 1_000,
   highWaterBytes: 1 << 20,
   maxFrameEvents: 1_000,
+  catchUpIntervalMs: 100,
 };
 
 const key = (workspace: string, twinId: string): string => `${workspace}\u0000${twinId}`;
@@ -364,10 +366,12 @@ export class LiveHub {
     else {
       sub = {
         spec,
-        channel: new LiveChannel(this.limits.maxChannelBytes, {
-          maxEvents: this.limits.maxQueue,
-          lifecycleReserve: this.limits.lifecycleReserve,
-        }),
+        channel: new LiveChannel(
+          this.limits.maxChannelBytes,
+          { maxEvents: this.limits.maxQueue, lifecycleReserve: this.limits.lifecycleReserve },
+          this.limits.catchUpIntervalMs,
+          this.clock,
+        ),
         readers: new Map(),
         ...(shareKey !== undefined ? { shareKey } : {}),
       };

@@ -15,10 +15,12 @@ export interface LiveSink {
   /** Sends one text frame; must not throw (transports report their errors themselves). */
   send(frame: string): void;
   /**
-   * Sends one text frame given as its UTF-8 bytes, as they are (a WebSocket can: no re-encoding
-   * per subscriber). Without it, frames are decoded and given to send().
+   * Sends one text message given as two runs of UTF-8 bytes, as they are: the subscriber's own
+   * head and a body its channel's readers share (a WebSocket sends them as two fragments of one
+   * message, so the body is neither copied nor re-encoded per subscriber). Without it, the parts
+   * are joined, decoded and given to send().
    */
-  sendText?(utf8: Uint8Array): void;
+  sendText?(head: Uint8Array, body: Uint8Array): void;
 }
 
 export interface LiveSessionLimits {
@@ -32,6 +34,11 @@ export interface LiveSessionLimits {
   highWaterBytes: number;
   /** About how many events one frame carries at most (a frame holds whole drains). */
   maxFrameEvents: number;
+  /**
+   * Least time between two catch-up snapshots of a channel, ms: lagging readers whose sockets
+   * drain in between wait for the next one and share it.
+   */
+  catchUpIntervalMs: number;
 }
 
 /** Counts kept per session and summed over the hub (for metrics). */
@@ -43,10 +50,12 @@ export interface LiveCounters {
   /** Events a lagging subscriber missed that its catch-up could not keep. */
   dropped: number;
   framesSent: number;
+  /** Catch-up frames sent (each after a `dropped` notice). */
+  catchUps: number;
 }
 
 export function emptyCounters(): LiveCounters {
-  return { delivered: 0, coalesced: 0, dropped: 0, framesSent: 0 };
+  return { delivered: 0, coalesced: 0, dropped: 0, framesSent: 0, catchUps: 0 };
 }
 
 interface SessionSub {
@@ -58,8 +67,6 @@ interface SessionSub {
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
-const COMMA = utf8.encode(',');
-const SUFFIX = utf8.encode(']}');
 
 export class LiveSession {
   readonly counters: LiveCounters = emptyCounters();
@@ -123,9 +130,13 @@ export class LiveSession {
       for (const s of this.subs.values()) {
         if (!s.channel.pending(s.member)) continue;
         if (this.behind) return false;
-        // A lagging reader catches up only once its transport has mostly drained: resuming at the
-        // first byte below the mark would lag again at once, and every catch-up is a frame of all twins.
-        if (s.member.lagged && this.sink.bufferedAmount > this.limits.highWaterBytes / 4) {
+        // A lagging reader catches up only once its transport has mostly drained (resuming at the
+        // first byte below the mark would lag again at once, and every catch-up is a frame of all
+        // twins), and when its channel may make a snapshot (at most one per catchUpIntervalMs).
+        if (
+          s.member.lagged &&
+          (this.sink.bufferedAmount > this.limits.highWaterBytes / 4 || !s.channel.catchUpReady())
+        ) {
           held = true;
           continue;
         }
@@ -157,27 +168,27 @@ export class LiveSession {
         }),
       );
       if (c.count > 0) {
-        this.sink.send(`{"sub":${JSON.stringify(member.subId)},"events":[${c.json}]}`);
+        this.sendFrame(s.prefix, c.body);
         this.sent(c.count);
+        this.count('catchUps', 1);
       }
       return;
     }
-    const { parts, events } = channel.take(member, this.limits.maxFrameEvents);
-    let size = s.prefix.length + SUFFIX.length + Math.max(0, parts.length - 1);
-    for (const p of parts) size += p.length;
-    const frame = new Uint8Array(size);
-    frame.set(s.prefix, 0);
-    let at = s.prefix.length;
-    parts.forEach((p, i) => {
-      if (i > 0) frame.set(COMMA, at++);
-      frame.set(p, at);
-      at += p.length;
-    });
-    frame.set(SUFFIX, at);
-    if (this.sink.sendText) this.sink.sendText(frame);
-    else this.sink.send(utf8Decoder.decode(frame));
-    this.sent(events);
+    const { body, events } = channel.take(member, this.limits.maxFrameEvents);
+    if (events > 0) {
+      this.sendFrame(s.prefix, body);
+      this.sent(events);
+    }
     channel.trim();
+  }
+
+  /** One frame: the subscription's head `{"sub":…,"events":[` then the shared body `…]}`. */
+  private sendFrame(head: Uint8Array, body: Uint8Array): void {
+    if (this.sink.sendText) return this.sink.sendText(head, body);
+    const frame = new Uint8Array(head.length + body.length);
+    frame.set(head, 0);
+    frame.set(body, head.length);
+    this.sink.send(utf8Decoder.decode(frame));
   }
 
   private sent(events: number): void {
@@ -186,7 +197,7 @@ export class LiveSession {
     this.count('delivered', events);
   }
 
-  private count(what: 'delivered' | 'coalesced' | 'dropped', n: number): void {
+  private count(what: 'delivered' | 'coalesced' | 'dropped' | 'catchUps', n: number): void {
     this.counters[what] += n;
     this.totals[what] += n;
   }

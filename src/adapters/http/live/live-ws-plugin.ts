@@ -90,7 +90,10 @@ export function liveWsPlugin(options: LiveWsPluginOptions): FastifyPluginAsync {
 
     // tokenInQuery: the server's edge guard takes `?token=` here (and only here), for browsers.
     const route = { websocket: true, config: { tokenInQuery: true }, preValidation: authorize } as const;
-    app.get(path, route, (socket: WebSocket) => {
+    app.get(path, route, (socket: WebSocket, req: FastifyRequest) => {
+      // The connection under the WebSocket (the one upgraded): corked around a frame's two
+      // fragments so they leave in one write.
+      const tcp = req.socket;
       const session: LiveSessionHandle = options.hub.openSession({
         get bufferedAmount() {
           return socket.bufferedAmount;
@@ -98,9 +101,14 @@ export function liveWsPlugin(options: LiveWsPluginOptions): FastifyPluginAsync {
         send(frame) {
           if (socket.readyState === socket.OPEN) socket.send(frame);
         },
-        // The frame's bytes, shared work of the channel: sent as a text frame without re-encoding.
-        sendText(frame) {
-          if (socket.readyState === socket.OPEN) socket.send(frame, { binary: false });
+        // One text message in two fragments: the subscription's head, then the body its channel's
+        // readers share (sent as they are: no copy, no re-encoding per subscriber).
+        sendText(head, body) {
+          if (socket.readyState !== socket.OPEN) return;
+          tcp.cork();
+          socket.send(head, { binary: false, fin: false });
+          socket.send(body, { binary: false, fin: true });
+          tcp.uncork();
         },
       });
       const reply = (frame: object): void => {
