@@ -13,6 +13,8 @@ export type LiveEvent =
       /** Source time (ms since epoch) of these readings. */
       time: number;
       values: Record<string, unknown>;
+      /** Set when the platform derived these values (analytics, shadow mode), not a device. */
+      derived?: true;
     }
   | {
       type: 'propertyChange';

@@ -68,6 +68,8 @@ interface AcceptedSet {
   workspace: string;
   rs: ReadingSet;
   values: Record<string, unknown>;
+  /** Values the platform derived (ingestDerived), not a device's readings. */
+  derived?: true;
 }
 
 /** One message of a bus partition for ingestSequenced. */
@@ -193,7 +195,9 @@ export class IngestService implements TelemetryIngest {
       if (!Number.isFinite(v))
         throw new TwinloopError('BadRequest', `Derived value '${name}' of '${twinId}' is not finite.`);
     }
-    const sets: AcceptedSet[] = [{ ws, workspace, rs: { twinId, time, values: { ...values } }, values }];
+    const sets: AcceptedSet[] = [
+      { ws, workspace, rs: { twinId, time, values: { ...values } }, values, derived: true },
+    ];
     const points = toPoints(sets);
     await this.commit(points, sets);
     this.stats.derivedReadings += points.length;
@@ -558,6 +562,7 @@ export class IngestService implements TelemetryIngest {
         values: s.values,
       };
       if (s.rs.component !== undefined) ev.component = s.rs.component;
+      if (s.derived) ev.derived = true;
       events.push(ev);
     }
     this.stats.acceptedReadingSets += sets.length;

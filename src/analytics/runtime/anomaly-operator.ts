@@ -1,0 +1,227 @@
+/**
+ * Streaming anomaly detection as an analytics operator: one detector per (twin, telemetry) stream
+ * of the configured models, fed every numeric reading; each score in [0, 1] is written beside its
+ * source as derived telemetry `<name>AnomalyScore`, and a score at or above the threshold raises an
+ * alarm (rule id `anomaly.<name>`) that clears once the scores have stayed below `clearBelow` for
+ * `quietMs` of source time.
+ *
+ * State after a restart is rebuilt from history: the first reading of a stream triggers a read of
+ * its last `warmUpPoints` points before it, replayed through a fresh detector (their scores are not
+ * written); readings arriving meanwhile wait (bounded) and are scored after. A detector's state
+ * depends on the recent past it has seen, so a restarted stream scores like one that never stopped
+ * once it has seen that much history again (docs/analytics.md).
+ */
+import type { AlarmSeverity, AlarmSink, DerivedSink, TelemetryObservation } from '../analytics-types.js';
+import type { AnalyticsOperator } from './analytics-runtime.js';
+
+/** One stream's detector: a score in [0, 1] for every reading, bounded memory. */
+export interface StreamDetector {
+  score(time: number, value: number): number;
+}
+
+/** A reading of a stream's history (for the warm-up). */
+export interface HistoryReading {
+  time: number;
+  value: number;
+}
+
+export interface AnomalyOperatorOptions {
+  /** Telemetry names to score for twins of a model (undefined or empty: none); asked once per model. */
+  streamsOf: (workspace: string, modelId: string) => readonly string[] | undefined;
+  /** A fresh detector (one configuration for every stream). */
+  createDetector: () => StreamDetector;
+  sink: DerivedSink;
+  /** Where threshold crossings go; without it no alarms are raised. */
+  alarms?: AlarmSink;
+  /** Score at or above which an alarm is raised (default 0.99). */
+  threshold?: number;
+  /** Scores below this count as quiet (default 0.5). */
+  clearBelow?: number;
+  /** Quiet source time after which the alarm's condition clears, ms (default 10 minutes). */
+  quietMs?: number;
+  severity?: AlarmSeverity;
+  /** Streams scored at most (default 100,000); beyond, new streams are counted and skipped. */
+  maxStreams?: number;
+  /** Reads a stream's last points before `before` (oldest first) for the warm-up. */
+  recent?: (
+    workspace: string,
+    twinId: string,
+    name: string,
+    before: number,
+    limit: number,
+  ) => Promise<HistoryReading[]>;
+  /** Points replayed at warm-up (default 1,000). */
+  warmUpPoints?: number;
+  /** Readings held per stream while its warm-up runs (default 1,000; beyond, scored cold after it). */
+  maxHeld?: number;
+  /** Told when a warm-up read fails (the stream then starts cold). */
+  onWarmUpError?: (error: unknown) => void;
+}
+
+interface Stream {
+  detector: StreamDetector;
+  /** Readings waiting for the warm-up; undefined once warm. */
+  held: HistoryReading[] | undefined;
+  /** Alarm raised and not yet cleared. */
+  alarmed: boolean;
+  /** Source time of the first quiet score since the last high one. */
+  quietSince: number | undefined;
+}
+
+export interface AnomalyOperatorStats {
+  streams: number;
+  scored: number;
+  alarmsRaised: number;
+  streamsSkipped: number;
+  warmUpFailures: number;
+}
+
+export const ANOMALY_SCORE_SUFFIX = 'AnomalyScore';
+
+export class AnomalyOperator implements AnalyticsOperator {
+  readonly name = 'anomaly';
+  private readonly streams = new Map<string, Stream>();
+  private readonly namesByModel = new Map<string, readonly string[]>();
+  private readonly threshold: number;
+  private readonly clearBelow: number;
+  private readonly quietMs: number;
+  private readonly maxStreams: number;
+  private readonly warmUpPoints: number;
+  private readonly maxHeld: number;
+  private readonly counts = { scored: 0, alarmsRaised: 0, streamsSkipped: 0, warmUpFailures: 0 };
+
+  constructor(private readonly opts: AnomalyOperatorOptions) {
+    this.threshold = opts.threshold ?? 0.99;
+    this.clearBelow = opts.clearBelow ?? 0.5;
+    this.quietMs = opts.quietMs ?? 10 * 60_000;
+    this.maxStreams = opts.maxStreams ?? 100_000;
+    this.warmUpPoints = opts.warmUpPoints ?? 1_000;
+    this.maxHeld = opts.maxHeld ?? 1_000;
+  }
+
+  stats(): AnomalyOperatorStats {
+    return { streams: this.streams.size, ...this.counts };
+  }
+
+  /** Forgets a twin's streams (deleted twin). */
+  forgetTwin(workspace: string, twinId: string): void {
+    const prefix = `${workspace}\u0000${twinId}\u0000`;
+    for (const k of this.streams.keys()) if (k.startsWith(prefix)) this.streams.delete(k);
+  }
+
+  observe(obs: TelemetryObservation): void {
+    if (obs.component !== undefined) return;
+    const names = this.names(obs.workspace, obs.modelId);
+    if (names.length === 0) return;
+    let scores: Record<string, number> | undefined;
+    for (const name of names) {
+      const v = obs.values[name];
+      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+      const s = this.stream(obs, name);
+      if (s === undefined) continue;
+      if (s.held !== undefined) {
+        if (s.held.length < this.maxHeld) s.held.push({ time: obs.time, value: v });
+        continue;
+      }
+      const score = this.scoreOne(obs.workspace, obs.twinId, name, s, obs.time, v);
+      (scores ??= {})[name + ANOMALY_SCORE_SUFFIX] = score;
+    }
+    if (scores !== undefined) this.opts.sink.write(obs.workspace, obs.twinId, obs.time, scores);
+  }
+
+  private names(workspace: string, modelId: string): readonly string[] {
+    const key = `${workspace}\u0000${modelId}`;
+    let n = this.namesByModel.get(key);
+    if (n === undefined) {
+      n = this.opts.streamsOf(workspace, modelId) ?? [];
+      this.namesByModel.set(key, n);
+    }
+    return n;
+  }
+
+  private stream(obs: TelemetryObservation, name: string): Stream | undefined {
+    const key = `${obs.workspace}\u0000${obs.twinId}\u0000${name}`;
+    let s = this.streams.get(key);
+    if (s !== undefined) return s;
+    if (this.streams.size >= this.maxStreams) {
+      this.counts.streamsSkipped++;
+      return undefined;
+    }
+    s = { detector: this.opts.createDetector(), held: undefined, alarmed: false, quietSince: undefined };
+    this.streams.set(key, s);
+    if (this.opts.recent !== undefined && this.warmUpPoints > 0) this.warmUp(obs, name, s);
+    return s;
+  }
+
+  /** Replays the stream's recent history through its fresh detector, then scores what waited. */
+  private warmUp(obs: TelemetryObservation, name: string, s: Stream): void {
+    const held: HistoryReading[] = [];
+    s.held = held;
+    const recent = this.opts.recent as NonNullable<AnomalyOperatorOptions['recent']>;
+    const done = (past: readonly HistoryReading[]): void => {
+      for (const p of past) if (Number.isFinite(p.value)) s.detector.score(p.time, p.value);
+      s.held = undefined;
+      if (held.length === 0) return;
+      const scores: { time: number; score: number }[] = [];
+      for (const r of held)
+        scores.push({
+          time: r.time,
+          score: this.scoreOne(obs.workspace, obs.twinId, name, s, r.time, r.value),
+        });
+      for (const x of scores)
+        this.opts.sink.write(obs.workspace, obs.twinId, x.time, { [name + ANOMALY_SCORE_SUFFIX]: x.score });
+    };
+    recent(obs.workspace, obs.twinId, name, obs.time, this.warmUpPoints).then(done, (e: unknown) => {
+      this.counts.warmUpFailures++;
+      this.opts.onWarmUpError?.(e);
+      done([]);
+    });
+  }
+
+  private scoreOne(
+    workspace: string,
+    twinId: string,
+    name: string,
+    s: Stream,
+    time: number,
+    v: number,
+  ): number {
+    let score = s.detector.score(time, v);
+    if (!Number.isFinite(score)) score = 0;
+    score = Math.min(1, Math.max(0, score));
+    this.counts.scored++;
+    const alarms = this.opts.alarms;
+    if (alarms === undefined) return score;
+    if (score >= this.threshold) {
+      s.quietSince = undefined;
+      if (!s.alarmed) {
+        s.alarmed = true;
+        this.counts.alarmsRaised++;
+        alarms.raise({
+          workspace,
+          twinId,
+          ruleId: `anomaly.${name}`,
+          ruleVersion: 1,
+          severity: this.opts.severity ?? 'warning',
+          message: `${name} is anomalous: score ${score.toFixed(3)} at value ${v}`,
+          time,
+          value: v,
+        });
+      }
+    } else if (s.alarmed && score < this.clearBelow) {
+      s.quietSince ??= time;
+      if (time - s.quietSince >= this.quietMs) {
+        s.alarmed = false;
+        s.quietSince = undefined;
+        alarms.conditionCleared({
+          workspace,
+          twinId,
+          ruleId: `anomaly.${name}`,
+          time,
+          reason: `${name} scores stayed below ${this.clearBelow} for ${Math.round(this.quietMs / 60_000)} min`,
+        });
+      }
+    } else s.quietSince = undefined;
+    return score;
+  }
+}

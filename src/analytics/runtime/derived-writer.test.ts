@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { DerivedWriter } from './derived-writer.js';
+
+describe('DerivedWriter', () => {
+  it('merges values of one twin and time into one write, in the background', async () => {
+    const calls: [string, string, number, Record<string, number>][] = [];
+    const w = new DerivedWriter({
+      write: async (ws, id, t, v) => {
+        calls.push([ws, id, t, v]);
+      },
+    });
+    w.write('w', 'p1', 10, { a: 1 });
+    w.write('w', 'p1', 10, { b: 2 });
+    w.write('w', 'p2', 10, { a: 3 });
+    expect(calls).toHaveLength(0);
+    await w.flush();
+    expect(calls).toEqual([
+      ['w', 'p1', 10, { a: 1, b: 2 }],
+      ['w', 'p2', 10, { a: 3 }],
+    ]);
+    expect(w.stats()).toMatchObject({ written: 3, failed: 0 });
+  });
+
+  it('skips non-finite values, keeps __proto__ as data, counts failures and overflow without throwing', async () => {
+    const errors: unknown[] = [];
+    const seen: Record<string, number>[] = [];
+    const w = new DerivedWriter({
+      maxPendingSets: 2,
+      write: async (_ws, id, _t, v) => {
+        if (id === 'gone') throw new Error('no twin');
+        seen.push(v);
+      },
+      onError: (e) => errors.push(e),
+    });
+    const hostile = JSON.parse('{"__proto__": 5, "ok": 1}') as Record<string, number>;
+    w.write('w', 'p', 1, { ...hostile, nan: NaN, inf: Infinity });
+    w.write('w', 'gone', 1, { a: 1 });
+    w.write('w', 'third', 1, { a: 1 }); // over the bound
+    await w.flush();
+    expect(seen).toHaveLength(1);
+    expect(Object.getPrototypeOf(seen[0])).toBe(Object.prototype);
+    expect(Object.keys(seen[0] as object).sort()).toEqual(['__proto__', 'ok']);
+    expect(w.stats()).toEqual({ written: 2, failed: 1, dropped: 1, nonFinite: 2 });
+    expect(errors).toHaveLength(1);
+  });
+});
