@@ -29,6 +29,7 @@ import type { DeviceChannel } from '../core/ports/device-channel.js';
 import type { EndpointSender } from '../core/ports/event-routing.js';
 import { eventRoutesPlugin } from '../adapters/http/event-routes-plugin.js';
 import { WebhookSender } from '../adapters/http/webhook-sender.js';
+import { EmailRouteSender } from '../adapters/email/email-route-sender.js';
 import { registerRouteMetrics } from '../adapters/metrics/prometheus-route-metrics.js';
 import { MqttRouteSender } from '../adapters/mqtt/mqtt-route-sender.js';
 import { NatsRouteSender } from '../adapters/nats/nats-route-sender.js';
@@ -113,6 +114,15 @@ export async function createEventRouting(o: {
         ...(spec.url
           ? { url: spec.url }
           : { channel: { publish: (t, p, opt) => requireChannel().publish(t, p, opt) } }),
+        timeoutMs: cfg.timeoutMs,
+      });
+    if (spec.type === 'email')
+      return new EmailRouteSender({
+        url: spec.url,
+        from: spec.from,
+        to: spec.to,
+        ...(spec.authUser !== undefined ? { authUser: spec.authUser } : {}),
+        ...(e.secret !== undefined ? { secret: e.secret } : {}),
         timeoutMs: cfg.timeoutMs,
       });
     return new NatsRouteSender({

@@ -6,7 +6,9 @@
  *   is a secret: stored, never returned, never logged;
  * - mqtt: a topic, published QoS 1 through the platform's broker (or `url`, another broker);
  * - nats: a subject, published to NATS (`url`, default the configured one); with `jetstream: true`
- *   each publish waits for the stream's ack and carries the event id as Nats-Msg-Id (deduplication).
+ *   each publish waits for the stream's ack and carries the event id as Nats-Msg-Id (deduplication);
+ * - email: a mail per event through an SMTP server (`url` smtp:// or smtps://, `from`, `to`), for
+ *   alarm notifications; an optional login whose password is the endpoint's secret.
  * Checked here once for the API and the config file, every problem with its pointer.
  */
 import type { Problem } from '../errors/errors.js';
@@ -25,7 +27,22 @@ export type EndpointSpec =
       maxEventsPerBatch?: number;
     }
   | { type: 'mqtt'; topic: string; url?: string }
-  | { type: 'nats'; subject: string; url?: string; jetstream: boolean };
+  | { type: 'nats'; subject: string; url?: string; jetstream: boolean }
+  | {
+      type: 'email';
+      /** smtp://host[:port] (STARTTLS when the server offers it) or smtps://host[:port] (TLS). */
+      url: string;
+      from: string;
+      to: string[];
+      /** SMTP login user (its password is the endpoint's secret). */
+      authUser?: string;
+    };
+
+/** Most recipients of one email endpoint. */
+export const MAX_EMAIL_RECIPIENTS = 50;
+/** A plain address (local@domain), without display names, spaces or line breaks (no header injection). */
+const EMAIL_ADDRESS =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /** Most events one webhook request carries (Event Grid allows 5,000; a batch is held in memory). */
 export const MAX_EVENTS_PER_BATCH = 1000;
@@ -65,10 +82,11 @@ export function checkEndpoint(body: unknown, at = ''): CheckedEndpoint | { probl
     webhook: ['type', 'name', 'url', 'mode', 'auth', 'maxEventsPerBatch'],
     mqtt: ['type', 'name', 'topic', 'url'],
     nats: ['type', 'name', 'subject', 'url', 'jetstream'],
+    email: ['type', 'name', 'url', 'from', 'to', 'auth'],
   };
   const type = body.type;
-  if (type !== 'webhook' && type !== 'mqtt' && type !== 'nats') {
-    p('/type', 'endpoint.type', "type must be 'webhook', 'mqtt' or 'nats'.");
+  if (type !== 'webhook' && type !== 'mqtt' && type !== 'nats' && type !== 'email') {
+    p('/type', 'endpoint.type', "type must be 'webhook', 'mqtt', 'nats' or 'email'.");
     return { problems };
   }
   for (const k of Object.keys(body))
@@ -96,7 +114,7 @@ export function checkEndpoint(body: unknown, at = ''): CheckedEndpoint | { probl
     if (!protocols.includes(u.protocol))
       p(`/${k}`, 'endpoint.url', `${k} must use ${protocols.map((x) => x.replace(':', '')).join(' or ')}.`);
     // A secret in a URL is echoed and logged everywhere URLs are: it belongs in `auth`.
-    else if (type === 'webhook' && (u.username || u.password))
+    else if ((type === 'webhook' || type === 'email') && (u.username || u.password))
       p(`/${k}`, 'endpoint.url', `${k} must not hold credentials: give them as auth { header, value }.`);
     return v;
   };
@@ -156,6 +174,7 @@ export function checkEndpoint(body: unknown, at = ''): CheckedEndpoint | { probl
     if (batch !== 1) spec.maxEventsPerBatch = batch as number;
     return secret === undefined ? { spec } : { spec, secret };
   }
+  if (type === 'email') return checkEmail(body, p, url, problems);
   if (type === 'mqtt') {
     const topic = str('topic', 1024);
     if (topic !== undefined && (/[+#]/.test(topic) || topic.includes('\0')))
@@ -180,6 +199,64 @@ export function checkEndpoint(body: unknown, at = ''): CheckedEndpoint | { probl
   return { spec };
 }
 
+/** The email endpoint's settings: addresses checked one by one, the login's password as the secret. */
+function checkEmail(
+  body: Record<string, unknown>,
+  p: (pointer: string, code: string, message: string) => void,
+  url: (k: string, protocols: readonly string[], required: boolean) => string | undefined,
+  problems: Problem[],
+): CheckedEndpoint | { problems: Problem[] } {
+  let bad = problems.length > 0; // unknown members, reported before
+  const report = (pointer: string, code: string, message: string): void => {
+    bad = true;
+    p(pointer, code, message);
+  };
+  const u = url('url', ['smtp:', 'smtps:'], true);
+  if (u === undefined) bad = true;
+  const address = (v: unknown, pointer: string): string | undefined => {
+    if (typeof v === 'string' && v.length <= 254 && EMAIL_ADDRESS.test(v)) return v;
+    report(pointer, 'endpoint.email', `${pointer.slice(1)} must be an email address like ops@example.com.`);
+    return undefined;
+  };
+  const from = address(body.from, '/from');
+  const to: string[] = [];
+  if (!Array.isArray(body.to) || body.to.length === 0 || body.to.length > MAX_EMAIL_RECIPIENTS)
+    report('/to', 'endpoint.email', `to must be a list of 1 to ${MAX_EMAIL_RECIPIENTS} email addresses.`);
+  else
+    body.to.forEach((v, i) => {
+      const a = address(v, `/to/${i}`);
+      if (a !== undefined) to.push(a);
+    });
+  let authUser: string | undefined;
+  let secret: string | undefined;
+  if (body.auth !== undefined) {
+    const a = body.auth;
+    if (!isObject(a)) report('/auth', 'endpoint.auth', 'auth must be { "user": name, "value": password }.');
+    else {
+      for (const k of Object.keys(a))
+        if (k !== 'user' && k !== 'value')
+          report(`/auth/${k}`, 'endpoint.auth', `'${k}' is not a setting of auth.`);
+      if (typeof a.user !== 'string' || a.user.length === 0 || a.user.length > 256 || /[\r\n\0]/.test(a.user))
+        report('/auth/user', 'endpoint.auth', 'auth.user must be 1 to 256 characters on one line.');
+      else authUser = a.user;
+      if (a.value !== undefined) {
+        if (
+          typeof a.value !== 'string' ||
+          a.value.length === 0 ||
+          a.value.length > 1024 ||
+          /[\r\n\0]/.test(a.value)
+        )
+          report('/auth/value', 'endpoint.auth', 'auth.value must be 1 to 1024 characters on one line.');
+        else secret = a.value;
+      }
+    }
+  }
+  if (bad || u === undefined || from === undefined) return { problems };
+  const spec: EndpointSpec = { type: 'email', url: u, from, to };
+  if (authUser !== undefined) spec.authUser = authUser;
+  return secret === undefined ? { spec } : { spec, secret };
+}
+
 /** The endpoint as the API shows it: never its secret. */
 export function endpointView(
   name: string,
@@ -187,8 +264,9 @@ export function endpointView(
   hasSecret: boolean,
   origin: 'config' | 'api',
 ): Record<string, unknown> {
-  const { authHeader, ...rest } = spec as EndpointSpec & { authHeader?: string };
+  const { authHeader, authUser, ...rest } = spec as EndpointSpec & { authHeader?: string; authUser?: string };
   const view: Record<string, unknown> = { name, ...rest, origin };
   if (authHeader !== undefined) view.auth = { header: authHeader, value: hasSecret ? '(secret)' : null };
+  if (authUser !== undefined) view.auth = { user: authUser, value: hasSecret ? '(secret)' : null };
   return view;
 }
