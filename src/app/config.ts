@@ -137,6 +137,14 @@ export const ConfigSchema = Type.Object(
       /** Shadow mode: each twin with a behaviour gets residuals (measured − model) as telemetry. */
       shadow: Type.Boolean(),
     }),
+    /** Streaming analytics: derived values, anomaly detection, rules and alarms (docs/analytics.md). */
+    analytics: Type.Object({
+      enabled: Type.Boolean(),
+      /** Readings waiting for the analytics at most; beyond, they are counted as overflowed. */
+      maxQueued: Type.Integer({ minimum: 1000, maximum: 10_000_000 }),
+      /** Anomaly score at or above which an anomaly alarm is raised. */
+      anomalyThreshold: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+    }),
     /** What-if runs: bounds of the trajectories kept in memory (docs/what-if.md). */
     whatIf: Type.Object({
       /** MiB of trajectories kept at most, all runs together (finished and running). */
@@ -244,6 +252,7 @@ export function defaultConfig(): TwinloopConfig {
     bus: { partitions: 12, prefix: 'twinloop' },
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
     simulation: { enabled: true, shadow: true },
+    analytics: { enabled: true, maxQueued: 200_000, anomalyThreshold: 0.99 },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
     jobs: {
       importsFolder: 'imports',
@@ -316,14 +325,16 @@ function num(v: string | undefined): number | undefined {
   return Number.isFinite(n) ? n : (v as unknown as number); // left as-is so validation reports it
 }
 
-/** on/off (anything else is left as-is so validation reports it) and a speed. */
+/** on/off (anything else is left as-is so validation reports it). */
+const flag = (v: string): boolean => (v === 'on' ? true : v === 'off' ? false : (v as unknown as boolean));
+
+/** on/off and a speed. */
 function simLayer(
   on: string | undefined,
   speed: string | undefined,
   shadow: string | undefined,
 ): Partial<TwinloopConfig['simulation']> | undefined {
   const sim: Partial<TwinloopConfig['simulation']> = {};
-  const flag = (v: string): boolean => (v === 'on' ? true : v === 'off' ? false : (v as unknown as boolean));
   if (on) sim.enabled = flag(on);
   if (shadow) sim.shadow = flag(shadow);
   if (speed !== undefined && speed !== '') sim.speed = num(speed);
@@ -394,6 +405,8 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_WHATIF_MAX_KEPT_MIB) whatIf.maxKeptMiB = num(env.TWINLOOP_WHATIF_MAX_KEPT_MIB);
   if (env.TWINLOOP_WHATIF_MAX_RESULT_MIB) whatIf.maxResultMiB = num(env.TWINLOOP_WHATIF_MAX_RESULT_MIB);
   if (Object.keys(whatIf).length) layer.whatIf = whatIf;
+  // TWINLOOP_ANALYTICS=on|off
+  if (env.TWINLOOP_ANALYTICS) layer.analytics = { enabled: flag(env.TWINLOOP_ANALYTICS) };
   const storage: Partial<TwinloopConfig['storage']> = {};
   if (env.TWINLOOP_INTEGRITY_CHECK_MAX_MB)
     storage.integrityCheckMaxMB = num(env.TWINLOOP_INTEGRITY_CHECK_MAX_MB);

@@ -47,6 +47,7 @@ import { startHttp } from './subsystems/http.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
+import { startAnalytics } from './subsystems/analytics.js';
 import { startRetention } from './subsystems/maintenance.js';
 import { createMetricsRegistry, registerMetrics } from './subsystems/metrics.js';
 import { loadModelsAndGraph } from './subsystems/models-and-graph.js';
@@ -231,8 +232,22 @@ async function startLocked(
     closers.push(liveSub.close);
     const { hub } = liveSub;
 
+    // ---- streaming analytics: derived values, anomaly detection, rules (off the ingest path)
+    const analytics = startAnalytics({
+      config,
+      logger,
+      workspace,
+      live,
+      ingest,
+      graph,
+      models,
+      history: storage.history,
+      runHere: origin === undefined,
+    });
+    closers.push(analytics.close);
+
     // ---- metrics
-    registerMetrics(metrics, { stats, hub, graph, brokerClients: mqtt.brokerClients, storage });
+    registerMetrics(metrics, { stats, hub, graph, brokerClients: mqtt.brokerClients, storage, analytics });
 
     // ---- HTTP last
     const httpSub = await startHttp({

@@ -13,6 +13,20 @@ export interface PlatformMetricSources {
   relationships: () => number;
   mqttClients: () => number;
   historyBuffered: () => number;
+  /** Streaming analytics totals (absent when analytics are off). */
+  analytics?: () => AnalyticsMetricFigures;
+}
+
+/** What the streaming analytics count (plain numbers; missing parts read as 0). */
+export interface AnalyticsMetricFigures {
+  observed?: number;
+  overflowed?: number;
+  queued?: number;
+  operatorErrors?: number;
+  derivedWritten?: number;
+  derivedFailed?: number;
+  derivedDropped?: number;
+  anomalyScored?: number;
 }
 
 /** A counter whose value is read from a running total at scrape time. */
@@ -114,6 +128,31 @@ export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSou
     'History points committed to the log, not yet compacted into chunks',
     s.historyBuffered,
   );
+  const a = s.analytics;
+  if (a !== undefined) {
+    const t = (name: string, help: string, k: keyof AnalyticsMetricFigures) =>
+      totalCounter(registry, name, help, () => a()[k] ?? 0);
+    t('twinloop_analytics_observed_total', 'Readings taken by the streaming analytics', 'observed');
+    t(
+      'twinloop_analytics_overflowed_total',
+      'Readings the analytics could not queue (overload)',
+      'overflowed',
+    );
+    t(
+      'twinloop_analytics_operator_errors_total',
+      'Readings an analytics operator failed on',
+      'operatorErrors',
+    );
+    t('twinloop_analytics_derived_written_total', 'Derived values stored', 'derivedWritten');
+    t('twinloop_analytics_derived_failed_total', 'Derived values whose write failed', 'derivedFailed');
+    t(
+      'twinloop_analytics_derived_dropped_total',
+      'Derived values dropped (writer queue full)',
+      'derivedDropped',
+    );
+    t('twinloop_analytics_anomaly_scored_total', 'Readings scored by anomaly detectors', 'anomalyScored');
+    gauge('twinloop_analytics_queued', 'Readings waiting for the streaming analytics', () => a().queued ?? 0);
+  }
   gauge('twinloop_live_sessions', 'WebSocket live sessions', () => s.live().sessions);
   gauge('twinloop_live_subscriptions', 'Live subscriptions', () => s.live().subscriptions);
   gauge('twinloop_live_queued_events', 'Events queued for live subscribers', () => s.live().queued);

@@ -3,6 +3,7 @@
  * start) and, once the services exist, the gauges and counters read from them at scrape time.
  */
 import { Registry } from 'prom-client';
+import type { AnalyticsSubsystem } from './analytics.js';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import type { LiveHub } from '../../core/live/live-hub.js';
 import type { IngestStats } from '../../core/telemetry/ingest-stats.js';
@@ -21,8 +22,10 @@ export function registerMetrics(
     graph: InMemoryTwinGraph;
     brokerClients: () => number;
     storage: Pick<Storage, 'history'>;
+    analytics?: AnalyticsSubsystem;
   },
 ): void {
+  const an = o.analytics;
   registerPlatformMetrics(metrics, {
     ingest: () => o.stats.snapshot(),
     live: () => o.hub.stats(),
@@ -30,5 +33,23 @@ export function registerMetrics(
     relationships: () => o.graph.relationshipCount,
     mqttClients: o.brokerClients,
     historyBuffered: () => o.storage.history.bufferedPoints ?? 0,
+    ...(an?.runtime
+      ? {
+          analytics: () => {
+            const st = an.stats();
+            const errors = Object.values(st.runtime?.operatorErrors ?? {}).reduce((x, y) => x + y, 0);
+            return {
+              observed: st.runtime?.observed ?? 0,
+              overflowed: st.runtime?.overflowed ?? 0,
+              queued: st.runtime?.queued ?? 0,
+              operatorErrors: errors,
+              derivedWritten: st.derived?.written ?? 0,
+              derivedFailed: st.derived?.failed ?? 0,
+              derivedDropped: st.derived?.dropped ?? 0,
+              anomalyScored: st.anomaly?.scored ?? 0,
+            };
+          },
+        }
+      : {}),
   });
 }

@@ -1,0 +1,152 @@
+/**
+ * The streaming analytics of a process: the runtime that feeds committed telemetry to the
+ * operators off the ingest path (derived values, anomaly detection, rules), the writer that stores
+ * their results as derived telemetry, and the twin context they read. On an api node of a cluster
+ * every node sees every reading, so analytics there would raise every alarm once per node: they run
+ * only on a single-process platform for now (docs/analytics.md).
+ */
+import type { Logger } from 'pino';
+import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
+import type { LiveEventBus } from '../../core/live/live-events.js';
+import type { ModelService } from '../../core/models/model-service.js';
+import type { HistoryStore } from '../../core/ports/storage-ports.js';
+import type { IngestService } from '../../core/telemetry/ingest-service.js';
+import type { AlarmSink, TwinContext } from '../../analytics/analytics-types.js';
+import type { AnalyticsOperator, AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
+import { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
+import type {
+  AnomalyOperatorStats,
+  HistoryReading,
+  StreamDetector,
+} from '../../analytics/runtime/anomaly-operator.js';
+import { AnomalyOperator } from '../../analytics/runtime/anomaly-operator.js';
+import type { DerivedWriterStats } from '../../analytics/runtime/derived-writer.js';
+import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
+import { graphTwinContext } from '../../analytics/runtime/graph-twin-context.js';
+import type { TwinloopConfig } from '../config.js';
+import type { Subsystem } from './subsystem.js';
+
+/** Anomaly detection of a pilot: which streams, with which detector. */
+export interface AnomalyPlan {
+  /** Telemetry names scored for twins of a model (undefined: none). */
+  streamsOf: (workspace: string, modelId: string) => readonly string[] | undefined;
+  createDetector: () => StreamDetector;
+  /** Points of history replayed into a new stream's detector. */
+  warmUpPoints?: number;
+}
+
+export interface AnalyticsSubsystem extends Subsystem {
+  /** Undefined when analytics are off. */
+  runtime: AnalyticsRuntime | undefined;
+  context: TwinContext;
+  stats(): { runtime?: AnalyticsStats; derived?: DerivedWriterStats; anomaly?: AnomalyOperatorStats };
+}
+
+export interface StartAnalyticsOptions {
+  config: Readonly<Pick<TwinloopConfig, 'analytics'>>;
+  logger: Logger;
+  workspace: string;
+  live: LiveEventBus;
+  ingest: IngestService;
+  graph: InMemoryTwinGraph;
+  models: ModelService;
+  history: HistoryStore;
+  /** Where alarms go (the alarm service); without it nothing raises alarms. */
+  alarms?: AlarmSink;
+  /** Operators built from the pilot's definitions, fed in this order after anomaly detection... */
+  operators?: (context: TwinContext, sink: DerivedWriter) => AnalyticsOperator[];
+  anomaly?: AnomalyPlan;
+  /** False on an api node of a cluster (see the header). */
+  runHere?: boolean;
+}
+
+/** Last points of one stream before `before`, oldest first (a stream's warm-up). */
+async function recentPoints(
+  history: HistoryStore,
+  workspace: string,
+  twinId: string,
+  path: string,
+  before: number,
+  limit: number,
+): Promise<HistoryReading[]> {
+  const page = await history.queryRaw({ workspace, twinId, path, from: 0, to: before, limit, order: 'desc' });
+  const out: HistoryReading[] = [];
+  for (let i = page.points.length - 1; i >= 0; i--) {
+    const p = page.points[i] as { ts: number; value: unknown };
+    if (typeof p.value === 'number') out.push({ time: p.ts, value: p.value });
+  }
+  return out;
+}
+
+export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
+  const { config, logger, workspace, graph, models } = o;
+  const context = graphTwinContext({
+    graphOf: (ws) => (ws === workspace ? graph : undefined),
+    isOfModel: (_ws, m, b) => models.matchesModel(m, b),
+  });
+  if (!config.analytics.enabled || o.runHere === false) {
+    if (config.analytics.enabled) logger.warn('streaming analytics do not run on api nodes of a cluster');
+    return { runtime: undefined, context, stats: () => ({}), close: () => Promise.resolve() };
+  }
+  const log = logger.child({ component: 'analytics' });
+  let lastWriteError = 0;
+  const writer = new DerivedWriter({
+    write: (ws, id, t, values) => o.ingest.ingestDerived(ws, id, t, values),
+    onError: (e, where) => {
+      // One line a minute at most: a deleted twin's late values must not flood the log.
+      if (Date.now() - lastWriteError < 60_000) return;
+      lastWriteError = Date.now();
+      log.warn({ err: e, ...where }, 'a derived value could not be stored');
+    },
+  });
+  const operators: AnalyticsOperator[] = [];
+  let anomaly: AnomalyOperator | undefined;
+  if (o.anomaly) {
+    anomaly = new AnomalyOperator({
+      streamsOf: o.anomaly.streamsOf,
+      createDetector: o.anomaly.createDetector,
+      sink: writer,
+      ...(o.alarms ? { alarms: o.alarms } : {}),
+      threshold: config.analytics.anomalyThreshold,
+      recent: (ws, id, name, before, limit) => recentPoints(o.history, ws, id, name, before, limit),
+      ...(o.anomaly.warmUpPoints !== undefined ? { warmUpPoints: o.anomaly.warmUpPoints } : {}),
+      onWarmUpError: (e) =>
+        log.warn({ err: e }, 'anomaly warm-up from history failed; the stream starts cold'),
+    });
+    operators.push(anomaly);
+  }
+  if (o.operators) operators.push(...o.operators(context, writer));
+  let lastOpError = 0;
+  const runtime = new AnalyticsRuntime({
+    subscribe: (l) => o.live.subscribe(l),
+    operators,
+    maxInboxObservations: config.analytics.maxQueued,
+    onOperatorError: (name, e) => {
+      if (Date.now() - lastOpError < 60_000) return;
+      lastOpError = Date.now();
+      log.error(
+        { err: e, operator: name },
+        'an analytics operator failed on a reading (counted; later ones go on)',
+      );
+    },
+  });
+  // Deleted twins: their detectors go (a new twin with the same id starts fresh).
+  const unlisten = o.live.subscribe((events) => {
+    for (const e of events) if (e.type === 'twinDeleted') anomaly?.forgetTwin(e.workspace, e.twinId);
+  });
+  log.info({ operators: operators.map((op) => op.name) }, 'streaming analytics running');
+  return {
+    runtime,
+    context,
+    stats: () => ({
+      runtime: runtime.stats(),
+      derived: writer.stats(),
+      ...(anomaly ? { anomaly: anomaly.stats() } : {}),
+    }),
+    async close() {
+      unlisten();
+      runtime.close();
+      await writer.flush();
+    },
+  };
+}
