@@ -13,7 +13,10 @@ import {
   type AlarmState,
 } from '../../core/alarms/alarm.js';
 import type { AlarmQuery, AlarmStore } from '../../core/ports/alarm-store.js';
+import { TwinloopError } from '../../core/errors/errors.js';
+import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { PgComponentMigrations, PgDatabase } from './pg-database.js';
+import type { PgEventOutbox } from './pg-event-outbox.js';
 import { anyNul, hasNul, refuseNul, withoutNul } from './pg-text.js';
 
 export const PG_ALARM_MIGRATIONS: PgComponentMigrations = {
@@ -61,11 +64,16 @@ const COLUMNS = 10;
  *   await alarms.write([newAlarm(randomUUID(), raise)]);
  */
 export class PgAlarmStore implements AlarmStore {
-  constructor(private readonly db: PgDatabase) {}
+  constructor(
+    private readonly db: PgDatabase,
+    private readonly outbox?: PgEventOutbox,
+  ) {}
 
   /** @throws Conflict (a second open alarm of a twin and rule); BadRequest (a NUL); StorageError */
-  async write(alarms: readonly AlarmRecord[]): Promise<void> {
-    if (alarms.length === 0) return;
+  async write(alarms: readonly AlarmRecord[], outbox: readonly OutboxRow[] = []): Promise<void> {
+    if (alarms.length === 0 && outbox.length === 0) return;
+    if (outbox.length && !this.outbox)
+      throw new TwinloopError('StorageError', 'This alarm store has no event outbox.');
     for (const a of alarms) refuseNul('an alarm', { ...a });
     const ordered = clearedFirst(alarms);
     // Cleared rows go first in their own statement: a batch may clear an alarm and open its successor,
@@ -106,6 +114,7 @@ export class PgAlarmStore implements AlarmStore {
             );
           }
         }
+        if (outbox.length) await this.outbox!.insertHistoryRows(client, outbox);
       });
     } catch (e) {
       if (isOpenKeyViolation(e)) throw openAlarmConflict(e);

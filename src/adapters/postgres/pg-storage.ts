@@ -136,7 +136,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     behaviour: new PgBehaviourParameterStore(db),
     credentials: new PgDeviceCredentialStore(db),
     jobs: new PgJobStore(db),
-    alarms: new PgAlarmStore(db),
+    alarms: new PgAlarmStore(db, outbox),
     outbox,
     eventRoutes: new PgEventRouteStore(db),
     leases: new PgPartitionLeases(db),

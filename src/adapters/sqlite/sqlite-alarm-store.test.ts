@@ -7,6 +7,7 @@ describeAlarmStoreContract('sqlite', async () => {
   await Promise.resolve();
   return {
     store: fx.storage.alarms,
+    outbox: () => fx.storage.outbox,
     reopen: async () => (await fx.reopen()).alarms,
     cleanup: () => fx.cleanup(),
   };

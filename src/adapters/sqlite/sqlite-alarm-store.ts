@@ -13,7 +13,9 @@ import {
   type AlarmState,
 } from '../../core/alarms/alarm.js';
 import type { AlarmQuery, AlarmStore } from '../../core/ports/alarm-store.js';
+import type { OutboxRow } from '../../core/ports/event-routing.js';
 import { storageError } from './sqlite-database.js';
+import type { SqliteEventOutbox } from './sqlite-event-outbox.js';
 
 interface Row {
   body: string;
@@ -28,9 +30,12 @@ export class SqliteAlarmStore implements AlarmStore {
     prune: Database.Statement<[number]>;
   };
   private readonly lists = new Map<string, Database.Statement<unknown[], Row>>();
-  private readonly writeAll: (alarms: readonly AlarmRecord[]) => void;
+  private readonly writeAll: (alarms: readonly AlarmRecord[], outbox: readonly OutboxRow[]) => void;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    outbox?: SqliteEventOutbox,
+  ) {
     this.s = {
       put: db.prepare(
         `INSERT INTO alarms (workspace, id, twin_id, rule_id, severity, state, first_time, last_time, cleared_time, body)
@@ -46,7 +51,7 @@ export class SqliteAlarmStore implements AlarmStore {
       counts: db.prepare('SELECT state, count(*) AS n FROM alarms WHERE workspace = ? GROUP BY state'),
       prune: db.prepare(`DELETE FROM alarms WHERE state = 'cleared' AND cleared_time < ?`),
     };
-    this.writeAll = db.transaction((alarms: readonly AlarmRecord[]) => {
+    this.writeAll = db.transaction((alarms: readonly AlarmRecord[], rows: readonly OutboxRow[]) => {
       for (const a of clearedFirst(alarms)) {
         this.s.put.run(
           a.workspace,
@@ -61,13 +66,17 @@ export class SqliteAlarmStore implements AlarmStore {
           JSON.stringify(a),
         );
       }
+      if (rows.length) {
+        if (!outbox) throw new Error('this alarm store has no event outbox');
+        outbox.insertHistoryRows(rows);
+      }
     });
   }
 
-  write(alarms: readonly AlarmRecord[]): Promise<void> {
-    if (alarms.length === 0) return Promise.resolve();
+  write(alarms: readonly AlarmRecord[], outbox: readonly OutboxRow[] = []): Promise<void> {
+    if (alarms.length === 0 && outbox.length === 0) return Promise.resolve();
     try {
-      this.writeAll(alarms);
+      this.writeAll(alarms, outbox);
       return Promise.resolve();
     } catch (e) {
       const code = (e as { code?: string }).code;

@@ -126,7 +126,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     behaviour: new SqliteBehaviourParameterStore(database.db),
     credentials: new SqliteDeviceCredentialStore(database.db),
     jobs: new SqliteJobStore(database.db),
-    alarms: new SqliteAlarmStore(database.db),
+    alarms: new SqliteAlarmStore(database.db, outbox),
     outbox,
     eventRoutes: new SqliteEventRouteStore(database.db),
     close: async () => {

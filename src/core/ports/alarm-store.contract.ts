@@ -12,9 +12,12 @@ import {
   type AlarmRecord,
 } from '../alarms/alarm.js';
 import type { AlarmStore } from './alarm-store.js';
+import type { EventOutbox } from './event-routing.js';
 
 export interface AlarmStoreFixture {
   store: AlarmStore;
+  /** The event outbox the store writes its rows into (the test of outbox rows is skipped without one). */
+  outbox?: () => EventOutbox;
   /** Closes the current store and opens a new one on the same data. */
   reopen(): Promise<AlarmStore>;
   cleanup(): Promise<void>;
@@ -164,6 +167,30 @@ export function describeAlarmStoreContract(name: string, make: () => Promise<Ala
         odd.id,
       ]);
       expect(await store.list({ workspace: 'ws', limit: 5, twinId: 'tw/%' })).toEqual([]);
+    });
+
+    it('stores outbox rows with the alarms, and none when the write is refused', async (ctx) => {
+      if (!fx.outbox) return ctx.skip();
+      const a = newAlarm('o1', raise());
+      const event = {
+        id: 'e1',
+        type: 'Twinloop.Alarm.Raised',
+        source: 'h',
+        time: 1000,
+        data: {},
+        twinId: 'pump-1',
+      };
+      await store.write([a], [{ endpoint: 'hook', orderKey: 'pump-1', event, created: 1000 }]);
+      const pending = await fx.outbox().pending(0, 10);
+      expect(pending.map((p) => [p.endpoint, p.event.id])).toEqual([['hook', 'e1']]);
+      const dup = newAlarm('o2', raise());
+      await expect(
+        store.write(
+          [dup],
+          [{ endpoint: 'hook', orderKey: 'pump-1', event: { ...event, id: 'e2' }, created: 1 }],
+        ),
+      ).rejects.toMatchObject({ code: 'Conflict' });
+      expect((await fx.outbox().pending(0, 10)).map((p) => p.event.id)).toEqual(['e1']);
     });
 
     it('keeps or refuses (BadRequest) a NUL in a text, never a StorageError', async () => {

@@ -5,6 +5,7 @@
  * Every method is asynchronous (a store may be remote); failures reject with StorageError.
  */
 import type { AlarmRecord, AlarmSeverityName, AlarmState } from '../alarms/alarm.js';
+import type { OutboxRow } from './event-routing.js';
 
 export interface AlarmQuery {
   workspace: string;
@@ -25,11 +26,12 @@ export interface AlarmQuery {
 
 export interface AlarmStore {
   /**
-   * Inserts or replaces the alarms (by workspace and id) in one transaction; resolves once durable.
+   * Inserts or replaces the alarms (by workspace and id) in one transaction, with the event-route
+   * outbox rows of their transitions (stored with them or not at all); resolves once durable.
    * @throws Conflict (nothing written) when an alarm would be a second open one of its (workspace,
    * twin, rule); BadRequest when a field cannot be stored; StorageError
    */
-  write(alarms: readonly AlarmRecord[]): Promise<void>;
+  write(alarms: readonly AlarmRecord[], outbox?: readonly OutboxRow[]): Promise<void>;
   /** The alarm, or undefined. @throws StorageError */
   get(workspace: string, id: string): Promise<AlarmRecord | undefined>;
   /** The open (active or acknowledged) alarm of the twin and rule, or undefined. @throws StorageError */
