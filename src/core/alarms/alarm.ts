@@ -68,6 +68,15 @@ export interface AlarmEvent {
   alarm: AlarmRecord;
 }
 
+/** When a transition happened: the raise, the latest repeat, the acknowledgement or the clear. */
+export function transitionTime(e: AlarmEvent): number {
+  const a = e.alarm;
+  if (e.transition === 'raised') return a.firstTime;
+  if (e.transition === 'acknowledged') return a.acknowledged?.time ?? a.lastTime;
+  if (e.transition === 'cleared') return a.cleared?.time ?? a.lastTime;
+  return a.lastTime;
+}
+
 /** The key of which at most one alarm is open. */
 export function alarmKey(a: { workspace: string; twinId: string; ruleId: string }): string {
   return `${a.workspace}\u0000${a.twinId}\u0000${a.ruleId}`;
