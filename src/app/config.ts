@@ -124,6 +124,10 @@ export const ConfigSchema = Type.Object(
       /** Bytes of each rejected payload kept; the rest is cut (and the letter says so). */
       maxPayloadBytes: Type.Integer({ minimum: 0 }),
     }),
+    alarms: Type.Object({
+      /** Days cleared alarms are kept (pruned hourly); 0 keeps them. Open alarms are never pruned. */
+      retentionDays: Type.Number({ minimum: 0 }),
+    }),
     /**
      * Pilot: loaded on first start, its behaviours simulated (a folder under pilots/ or a path);
      * "none" for none. Default: the one the data folder was seeded with, else "pump-line".
@@ -251,6 +255,7 @@ export function defaultConfig(): TwinloopConfig {
     role: 'all',
     bus: { partitions: 12, prefix: 'twinloop' },
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
+    alarms: { retentionDays: 90 },
     simulation: { enabled: true, shadow: true },
     analytics: { enabled: true, maxQueued: 200_000, anomalyThreshold: 0.99 },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
@@ -420,6 +425,8 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_DEADLETTER_MAX_PAYLOAD_BYTES)
     dl.maxPayloadBytes = num(env.TWINLOOP_DEADLETTER_MAX_PAYLOAD_BYTES);
   if (Object.keys(dl).length) layer.deadLetters = dl;
+  if (env.TWINLOOP_ALARM_RETENTION_DAYS)
+    layer.alarms = { retentionDays: num(env.TWINLOOP_ALARM_RETENTION_DAYS) };
   const query = queryLayer(
     env.TWINLOOP_QUERY_MAX_VISITS,
     env.TWINLOOP_QUERY_TIMEOUT_MS,

@@ -10,6 +10,7 @@ import type { ModelService } from '../../core/models/model-service.js';
 import type { DeadLetterStore, HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IncomingMessage, IngestOutcome } from '../../core/telemetry/telemetry-types.js';
 import type { TwinService } from '../../core/twins/twin-service.js';
+import type { HttpAlarmPort } from './http-alarm-routes.js';
 import type { HttpControlPort } from './http-control-routes.js';
 import type { HttpSimulatorPort } from './http-simulator-routes.js';
 
@@ -85,6 +86,8 @@ export interface HttpServerOptions {
   control?: HttpControlPort;
   /** The in-process device simulator (GET /simulator, POST /simulator/faults). */
   simulator?: HttpSimulatorPort;
+  /** Alarms (GET /alarms, GET /alarms/{id}, POST /alarms/{id}/ack and /clear). */
+  alarms?: HttpAlarmPort;
   /** Extra fields for /healthz (e.g. storage status). */
   health?: () => Record<string, unknown>;
   /** Readiness checks for /readyz (see http-ops-routes.ts): each says whether it is ready, and why not. */

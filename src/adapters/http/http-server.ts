@@ -20,6 +20,7 @@ import { checkApiVersion } from './http-adt-common.js';
 import { installBodyParser } from './http-body-parser.js';
 import { installEdgeGuard } from './http-edge-guard.js';
 import { MAX_PATH_PARAM_LENGTH, frameworkError, installErrorHandlers } from './http-errors.js';
+import { registerAlarmRoutes } from './http-alarm-routes.js';
 import { registerControlRoutes } from './http-control-routes.js';
 import { registerSimulatorRoutes } from './http-simulator-routes.js';
 import { registerHistoryRoutes } from './http-history-routes.js';
@@ -152,6 +153,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   registerHistoryRoutes(app, ws, options.history);
   if (options.control) registerControlRoutes(app, options.control);
   if (options.simulator) registerSimulatorRoutes(app, options.simulator);
+  if (options.alarms) registerAlarmRoutes(app, ws.name, options.alarms);
   registerOpsRoutes(app, ws, options, options.metrics);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   for (const plugin of options.plugins ?? []) await app.register(plugin);

@@ -22,6 +22,7 @@ import {
   type PgHistoryCommitInfo,
   type PgHistoryStoreOptions,
 } from './pg-history-store.js';
+import { PgAlarmStore, PG_ALARM_MIGRATIONS } from './pg-alarm-store.js';
 import { PgJobStore, PG_JOB_MIGRATIONS } from './pg-job-store.js';
 import { PgModelStore, PG_MODEL_MIGRATIONS } from './pg-model-store.js';
 import { PgNamedLeases, PgPartitionLeases, PG_LEASE_MIGRATIONS } from './pg-partition-leases.js';
@@ -40,6 +41,7 @@ export const PG_MIGRATIONS: readonly PgComponentMigrations[] = [
   PG_EVENT_OUTBOX_MIGRATIONS,
   PG_EVENT_ROUTE_MIGRATIONS,
   PG_LEASE_MIGRATIONS,
+  PG_ALARM_MIGRATIONS,
 ];
 
 export interface PgStorageOptions {
@@ -134,6 +136,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     behaviour: new PgBehaviourParameterStore(db),
     credentials: new PgDeviceCredentialStore(db),
     jobs: new PgJobStore(db),
+    alarms: new PgAlarmStore(db, outbox),
     outbox,
     eventRoutes: new PgEventRouteStore(db),
     leases: new PgPartitionLeases(db),

@@ -245,4 +245,29 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'alarms: at most one open (not cleared) alarm per workspace, twin and rule',
+    up: (db) => {
+      db.exec(`
+        -- body: the alarm as JSON; the columns are what lists, the open-alarm rule and retention need.
+        CREATE TABLE alarms (
+          workspace TEXT NOT NULL,
+          id TEXT NOT NULL,
+          twin_id TEXT NOT NULL,
+          rule_id TEXT NOT NULL,
+          severity TEXT NOT NULL,
+          state TEXT NOT NULL,
+          first_time INTEGER NOT NULL,
+          last_time INTEGER NOT NULL,
+          cleared_time INTEGER,
+          body TEXT NOT NULL,
+          PRIMARY KEY (workspace, id)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX alarms_open_key ON alarms (workspace, twin_id, rule_id) WHERE state <> 'cleared';
+        CREATE INDEX alarms_by_first ON alarms (workspace, first_time, id);
+        CREATE INDEX alarms_by_twin ON alarms (workspace, twin_id, first_time, id);
+        CREATE INDEX alarms_by_cleared ON alarms (cleared_time) WHERE state = 'cleared';
+      `);
+    },
+  },
 ];

@@ -5,6 +5,7 @@
  * says whether writes work now (readiness), from the group commits and a probe write.
  */
 import type { Storage } from '../../core/ports/storage.js';
+import { SqliteAlarmStore } from './sqlite-alarm-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite-database.js';
 import type Database from 'better-sqlite3';
@@ -52,6 +53,8 @@ export interface SqliteStorage extends Storage {
   credentials: SqliteDeviceCredentialStore;
   /** Import and delete jobs (ADT's /jobs routes). */
   jobs: SqliteJobStore;
+  /** Alarms raised by rules. */
+  alarms: SqliteAlarmStore;
   /** Event routes: the outbox (written in the twin and history transactions) and its dead letters. */
   outbox: SqliteEventOutbox;
   /** Event routes and endpoints. */
@@ -123,6 +126,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     behaviour: new SqliteBehaviourParameterStore(database.db),
     credentials: new SqliteDeviceCredentialStore(database.db),
     jobs: new SqliteJobStore(database.db),
+    alarms: new SqliteAlarmStore(database.db, outbox),
     outbox,
     eventRoutes: new SqliteEventRouteStore(database.db),
     close: async () => {

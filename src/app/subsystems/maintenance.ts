@@ -1,6 +1,6 @@
 /**
- * Maintenance timers: retention of history (when configured) and of dead letters (by age and by
- * size, by default), pruned once at start and every hour after.
+ * Maintenance timers: retention of history (when configured), of dead letters (by age and by
+ * size, by default) and of cleared alarms (by age), pruned once at start and every hour after.
  */
 import type { Logger } from 'pino';
 import type { Storage } from '../../core/ports/storage.js';
@@ -8,14 +8,15 @@ import type { TwinloopConfig } from '../config.js';
 import { subsystem, type Subsystem } from './subsystem.js';
 
 export function startRetention(o: {
-  config: Readonly<Pick<TwinloopConfig, 'history' | 'deadLetters'>>;
+  config: Readonly<Pick<TwinloopConfig, 'history' | 'deadLetters' | 'alarms'>>;
   logger: Logger;
-  storage: Pick<Storage, 'history' | 'deadLetters'>;
+  storage: Pick<Storage, 'history' | 'deadLetters' | 'alarms'>;
 }): Promise<Subsystem> {
   const { config, logger, storage } = o;
   return subsystem(logger, async (closers) => {
     const historyRetentionMs = config.history.retentionDays * 86_400_000;
     const letterRetentionMs = config.deadLetters.retentionDays * 86_400_000;
+    const alarmRetentionMs = config.alarms.retentionDays * 86_400_000;
     const prune = async () => {
       try {
         const now = Date.now();
@@ -23,7 +24,9 @@ export function startRetention(o: {
         const letters =
           (letterRetentionMs > 0 ? await storage.deadLetters.prune(now - letterRetentionMs) : 0) +
           (await storage.deadLetters.pruneToSize());
-        if (points || letters) logger.info({ points, deadLetters: letters }, 'retention: pruned');
+        const alarms = alarmRetentionMs > 0 ? await storage.alarms.pruneCleared(now - alarmRetentionMs) : 0;
+        if (points || letters || alarms)
+          logger.info({ points, deadLetters: letters, alarms }, 'retention: pruned');
       } catch (e) {
         logger.error({ err: e }, 'retention: prune failed');
       }

@@ -7,8 +7,11 @@
  *   .Update: `{ modelId, patch }` (modelId: the source twin's model); subject
  *   `<sourceId>/relationships/<relationshipId>`;
  * - microsoft.iot.telemetry: the readings, source `<host>/digitaltwins/<twinId>`, dataschema the
- *   twin's model, `telemetrysourcetime` when the reading carried a source time.
+ *   twin's model, `telemetrysourcetime` when the reading carried a source time;
+ * - Twinloop.Alarm.Raised / .Repeated / .Acknowledged / .Cleared (Twinloop's own): the alarm as
+ *   GET /alarms/{id} answers it, source `<host>/digitaltwins/<twinId>`, subject `alarms/<alarmId>`.
  */
+import { alarmToJson, transitionTime, type AlarmEvent } from '../alarms/alarm.js';
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
 import { relationshipToJson, twinToJson } from '../graph/twin-json.js';
 import type { FilterInput } from './route-filter.js';
@@ -35,6 +38,17 @@ export const EVENT_TYPES = {
   relationshipUpdate: 'Microsoft.DigitalTwins.Relationship.Update',
   relationshipDelete: 'Microsoft.DigitalTwins.Relationship.Delete',
   telemetry: 'microsoft.iot.telemetry',
+  alarmRaised: 'Twinloop.Alarm.Raised',
+  alarmRepeated: 'Twinloop.Alarm.Repeated',
+  alarmAcknowledged: 'Twinloop.Alarm.Acknowledged',
+  alarmCleared: 'Twinloop.Alarm.Cleared',
+} as const;
+
+const ALARM_EVENT_TYPE = {
+  raised: EVENT_TYPES.alarmRaised,
+  repeated: EVENT_TYPES.alarmRepeated,
+  acknowledged: EVENT_TYPES.alarmAcknowledged,
+  cleared: EVENT_TYPES.alarmCleared,
 } as const;
 
 /** An event as journaled: everything its CloudEvent needs, fixed at commit time. */
@@ -206,6 +220,23 @@ export function telemetryEvent(t: TelemetryChange, o: EventFactoryOptions): Rout
   if (t.component !== undefined) ev.subject = t.component;
   if (t.sourceTime) ev.ext = { telemetrysourcetime: new Date(t.time).toISOString() };
   return ev;
+}
+
+/** The event of one alarm transition (ordered with the other events of its twin). */
+export function alarmRoutedEvent(
+  e: AlarmEvent,
+  o: Pick<EventFactoryOptions, 'source' | 'newId'>,
+): RoutedEvent {
+  const a = e.alarm;
+  return {
+    id: o.newId(),
+    type: ALARM_EVENT_TYPE[e.transition],
+    source: `${o.source}/digitaltwins/${encodeURIComponent(a.twinId)}`,
+    subject: `alarms/${a.id}`,
+    time: transitionTime(e),
+    data: alarmToJson(a),
+    twinId: a.twinId,
+  };
 }
 
 /** The CloudEvent (structured form) of a journaled event. */

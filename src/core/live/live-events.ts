@@ -2,6 +2,7 @@
  * Events the platform emits as writes commit: what the WebSocket stream (and later the analytics
  * and rules engines) consume. Emitted only after the write is durable.
  */
+import { alarmToJson, transitionTime, type AlarmEvent, type AlarmTransition } from '../alarms/alarm.js';
 
 export type LiveEvent =
   | {
@@ -41,7 +42,32 @@ export type LiveEvent =
       relationshipName: string;
       targetId: string;
       time: number;
+    }
+  | {
+      type: 'alarm';
+      workspace: string;
+      twinId: string;
+      /** The twin's model ('' when the twin is unknown). */
+      modelId: string;
+      /** When the transition happened (ms). */
+      time: number;
+      transition: AlarmTransition;
+      /** The alarm after the transition, as GET /alarms/{id} answers it. */
+      alarm: Record<string, unknown>;
     };
+
+/** The live event of an alarm transition. */
+export function alarmLiveEvent(e: AlarmEvent, modelId: string | undefined): LiveEvent {
+  return {
+    type: 'alarm',
+    workspace: e.alarm.workspace,
+    twinId: e.alarm.twinId,
+    modelId: modelId ?? '',
+    time: transitionTime(e),
+    transition: e.transition,
+    alarm: alarmToJson(e.alarm),
+  };
+}
 
 export type LiveListener = (events: readonly LiveEvent[]) => void;
 

@@ -7,9 +7,21 @@ import type { Problem } from '../errors/errors.js';
 import { TwinloopError } from '../errors/errors.js';
 
 /** The event families a subscriber can choose between. */
-export type LiveEventKind = 'telemetry' | 'propertyChange' | 'lifecycle';
+export type LiveEventKind = 'telemetry' | 'propertyChange' | 'lifecycle' | 'alarm';
 
-export const LIVE_EVENT_KINDS: readonly LiveEventKind[] = ['telemetry', 'propertyChange', 'lifecycle'];
+export const LIVE_EVENT_KINDS: readonly LiveEventKind[] = [
+  'telemetry',
+  'propertyChange',
+  'lifecycle',
+  'alarm',
+];
+
+/** What a subscription that names no `types` gets: alarms only when asked for. */
+export const DEFAULT_LIVE_EVENT_KINDS: readonly LiveEventKind[] = [
+  'telemetry',
+  'propertyChange',
+  'lifecycle',
+];
 
 /** Which twins a subscription follows: a list of ids, every twin of a model, or the twins a query selects. */
 export type LiveFilter =
@@ -23,7 +35,7 @@ export interface LiveSubscriptionSpec {
   id: string;
   workspace: string;
   filter: LiveFilter;
-  /** Event kinds delivered (all three when the client names none). */
+  /** Event kinds delivered (DEFAULT_LIVE_EVENT_KINDS when the client names none). */
   types: ReadonlySet<LiveEventKind>;
 }
 
@@ -48,6 +60,7 @@ export type LiveDelivered = LiveEvent | LiveMembershipEvent;
 export function eventKind(e: LiveDelivered): LiveEventKind {
   if (e.type === 'telemetry') return 'telemetry';
   if (e.type === 'propertyChange') return 'propertyChange';
+  if (e.type === 'alarm') return 'alarm';
   return 'lifecycle';
 }
 
@@ -131,7 +144,7 @@ export function parseSubscription(
     else filter = { kind: 'query', query };
   }
 
-  let types = new Set<LiveEventKind>(LIVE_EVENT_KINDS);
+  let types = new Set<LiveEventKind>(DEFAULT_LIVE_EVENT_KINDS);
   const t = msg['types'];
   if (t !== undefined) {
     if (!Array.isArray(t) || t.length === 0)

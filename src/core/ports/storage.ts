@@ -5,6 +5,7 @@
  * (adapters/postgres/pg-storage.ts). The composition root picks one from `storage.url` and the rest
  * of the system sees only this.
  */
+import type { AlarmStore } from './alarm-store.js';
 import type { BehaviourParameterStore } from './behaviour-parameter-store.js';
 import type { DeviceCredentialStore } from './device-credential-store.js';
 import type { EventOutbox, EventRouteStore } from './event-routing.js';
@@ -33,6 +34,8 @@ export interface Storage {
   behaviour: BehaviourParameterStore;
   credentials: DeviceCredentialStore;
   jobs: JobStore;
+  /** Alarms raised by rules (active, acknowledged, cleared). */
+  alarms: AlarmStore;
   /** Event routes: the outbox (written in the twin and history commits) and its dead letters. */
   outbox: EventOutbox & {
     /** Told after a history commit inserted the rows its appends carried (wakes the delivery). */

@@ -1,0 +1,210 @@
+/**
+ * The contract every AlarmStore adapter passes: call describeAlarmStoreContract from the adapter's
+ * test file with a factory for a fresh, empty store.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  acknowledgeAlarm,
+  clearAlarm,
+  newAlarm,
+  repeatAlarm,
+  type AlarmRaiseInput,
+  type AlarmRecord,
+} from '../alarms/alarm.js';
+import type { AlarmStore } from './alarm-store.js';
+import type { EventOutbox } from './event-routing.js';
+
+export interface AlarmStoreFixture {
+  store: AlarmStore;
+  /** The event outbox the store writes its rows into (the test of outbox rows is skipped without one). */
+  outbox?: () => EventOutbox;
+  /** Closes the current store and opens a new one on the same data. */
+  reopen(): Promise<AlarmStore>;
+  cleanup(): Promise<void>;
+}
+
+function raise(over: Partial<AlarmRaiseInput> = {}): AlarmRaiseInput {
+  return {
+    workspace: 'ws',
+    twinId: 'pump-1',
+    ruleId: 'vibration-high',
+    ruleVersion: 1,
+    severity: 'major',
+    message: 'vibration 7.9 mm/s above 7.1',
+    time: 1000,
+    value: 7.9,
+    ...over,
+  };
+}
+
+export function describeAlarmStoreContract(name: string, make: () => Promise<AlarmStoreFixture>): void {
+  describe(`AlarmStore contract: ${name}`, () => {
+    let fx: AlarmStoreFixture;
+    let store: AlarmStore;
+    beforeEach(async () => {
+      fx = await make();
+      store = fx.store;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    it('keeps an alarm through its lifecycle and across reopen', async () => {
+      const a = newAlarm('a1', raise());
+      await store.write([a]);
+      const repeated = repeatAlarm(a, raise({ time: 2000, value: 8.2, severity: 'critical' }));
+      const acked = acknowledgeAlarm(repeated, 'ana', 'on my way', 2500);
+      await store.write([acked]);
+      store = await fx.reopen();
+      expect(await store.get('ws', 'a1')).toEqual(acked);
+      expect(await store.open('ws', 'pump-1', 'vibration-high')).toEqual(acked);
+      expect(await store.get('other', 'a1')).toBeUndefined();
+      expect(await store.get('ws', 'nope')).toBeUndefined();
+      const cleared = clearAlarm(acked, 'condition', 'back below 6.8', 3000);
+      await store.write([cleared]);
+      expect(await store.open('ws', 'pump-1', 'vibration-high')).toBeUndefined();
+      expect(await store.get('ws', 'a1')).toEqual(cleared);
+      // A raise after the clear is a new alarm of the same key.
+      const again = newAlarm('a2', raise({ time: 4000 }));
+      await store.write([again]);
+      expect(await store.open('ws', 'pump-1', 'vibration-high')).toEqual(again);
+      expect(await store.countByState('ws')).toEqual({ active: 1, acknowledged: 0, cleared: 1 });
+    });
+
+    it('refuses a second open alarm of a twin and rule with Conflict, writing nothing of the batch', async () => {
+      await store.write([newAlarm('a1', raise())]);
+      const other = newAlarm('b1', raise({ twinId: 'pump-2' }));
+      const twin = newAlarm('a2', raise());
+      await expect(store.write([other, twin])).rejects.toMatchObject({ code: 'Conflict' });
+      expect(await store.get('ws', 'b1')).toBeUndefined();
+      expect(await store.get('ws', 'a2')).toBeUndefined();
+      // Same twin and rule in another workspace, or another rule: fine.
+      await store.write([
+        newAlarm('a3', raise({ workspace: 'ws2' })),
+        newAlarm('a4', raise({ ruleId: 'r2' })),
+      ]);
+      expect((await store.open('ws2', 'pump-1', 'vibration-high'))?.id).toBe('a3');
+      // Clearing one and opening its successor in one batch is allowed.
+      const a1 = (await store.get('ws', 'a1'))!;
+      await store.write([clearAlarm(a1, 'ana', 'fixed', 5000), newAlarm('a5', raise({ time: 6000 }))]);
+      expect((await store.open('ws', 'pump-1', 'vibration-high'))?.id).toBe('a5');
+    });
+
+    it('lists newest first with every filter, paged without gaps or duplicates', async () => {
+      const all: AlarmRecord[] = [];
+      for (let i = 0; i < 30; i++) {
+        let a = newAlarm(
+          `al-${String(i).padStart(2, '0')}`,
+          raise({
+            twinId: `pump-${i % 3}`,
+            ruleId: `rule-${i}`,
+            severity: i % 2 ? 'minor' : 'critical',
+            time: 10_000 + Math.floor(i / 2) * 100, // pairs share a firstTime: ordered by id
+          }),
+        );
+        if (i % 5 === 1) a = acknowledgeAlarm(a, 'bo', undefined, 20_000);
+        if (i % 5 === 2) a = clearAlarm(a, 'condition', 'ok', 30_000 + i);
+        all.push(a);
+      }
+      await store.write(all);
+      await store.write([newAlarm('elsewhere', raise({ workspace: 'ws2' }))]);
+      const newestFirst = [...all].sort((x, y) => y.firstTime - x.firstTime || (y.id < x.id ? -1 : 1));
+      const ids: string[] = [];
+      let after: { firstTime: number; id: string } | undefined;
+      for (;;) {
+        const page = await store.list({ workspace: 'ws', limit: 7, ...(after ? { after } : {}) });
+        if (page.length === 0) break;
+        ids.push(...page.map((a) => a.id));
+        const last = page[page.length - 1]!;
+        after = { firstTime: last.firstTime, id: last.id };
+      }
+      expect(ids).toEqual(newestFirst.map((a) => a.id));
+      const pick = async (q: Partial<Parameters<AlarmStore['list']>[0]>) =>
+        (await store.list({ workspace: 'ws', limit: 100, ...q })).map((a) => a.id);
+      const want = (f: (a: AlarmRecord) => boolean) => newestFirst.filter(f).map((a) => a.id);
+      expect(await pick({ states: ['acknowledged'] })).toEqual(want((a) => a.state === 'acknowledged'));
+      expect(await pick({ states: ['active', 'acknowledged'] })).toEqual(want((a) => a.state !== 'cleared'));
+      expect(await pick({ twinId: 'pump-1' })).toEqual(want((a) => a.twinId === 'pump-1'));
+      expect(await pick({ ruleId: 'rule-7' })).toEqual(['al-07']);
+      expect(await pick({ severities: ['minor'], states: ['cleared'] })).toEqual(
+        want((a) => a.severity === 'minor' && a.state === 'cleared'),
+      );
+      expect(await pick({ since: 11_000, until: 11_300 })).toEqual(
+        want((a) => a.lastTime >= 11_000 && a.firstTime < 11_300),
+      );
+      expect(await pick({ twinId: 'nobody' })).toEqual([]);
+      expect(await pick({ states: [] })).toEqual([]);
+      expect(await store.countByState('ws')).toEqual({ active: 18, acknowledged: 6, cleared: 6 });
+      expect(await store.countByState('empty')).toEqual({ active: 0, acknowledged: 0, cleared: 0 });
+    });
+
+    it('prunes cleared alarms cleared before the cutoff only', async () => {
+      const old = clearAlarm(newAlarm('old', raise({ ruleId: 'r1' })), 'ana', 'done', 5000);
+      const recent = clearAlarm(newAlarm('recent', raise({ ruleId: 'r2' })), 'ana', 'done', 9000);
+      const openOld = newAlarm('open-old', raise({ ruleId: 'r3', time: 1 }));
+      await store.write([old, recent, openOld, newAlarm('w2', raise({ workspace: 'w2', time: 1 }))]);
+      expect(await store.pruneCleared(5000)).toBe(0);
+      expect(await store.pruneCleared(8000)).toBe(1);
+      expect(await store.get('ws', 'old')).toBeUndefined();
+      expect(await store.get('ws', 'recent')).toBeDefined();
+      expect(await store.get('ws', 'open-old')).toBeDefined();
+    });
+
+    it('writes a thousand alarms in one call and keeps odd texts as given', async () => {
+      const many = Array.from({ length: 1000 }, (_, i) => newAlarm(`m${i}`, raise({ twinId: `t${i}` })));
+      await store.write(many);
+      expect((await store.countByState('ws')).active).toBe(1000);
+      const odd = newAlarm(
+        'ünï "id" \' ; DROP TABLE alarms; --',
+        raise({ twinId: 'tw/ïn %_', ruleId: "r'1", message: '√ ✓ 🚨 <b>' }),
+      );
+      await store.write([acknowledgeAlarm(odd, 'Zoë <z@x>', 'a\nb'.repeat(500), 1)]);
+      expect(await store.get('ws', odd.id)).toMatchObject({
+        message: '√ ✓ 🚨 <b>',
+        acknowledged: { by: 'Zoë <z@x>', comment: 'a\nb'.repeat(500) },
+      });
+      expect((await store.list({ workspace: 'ws', limit: 5, twinId: 'tw/ïn %_' })).map((a) => a.id)).toEqual([
+        odd.id,
+      ]);
+      expect(await store.list({ workspace: 'ws', limit: 5, twinId: 'tw/%' })).toEqual([]);
+    });
+
+    it('stores outbox rows with the alarms, and none when the write is refused', async (ctx) => {
+      if (!fx.outbox) return ctx.skip();
+      const a = newAlarm('o1', raise());
+      const event = {
+        id: 'e1',
+        type: 'Twinloop.Alarm.Raised',
+        source: 'h',
+        time: 1000,
+        data: {},
+        twinId: 'pump-1',
+      };
+      await store.write([a], [{ endpoint: 'hook', orderKey: 'pump-1', event, created: 1000 }]);
+      const pending = await fx.outbox().pending(0, 10);
+      expect(pending.map((p) => [p.endpoint, p.event.id])).toEqual([['hook', 'e1']]);
+      const dup = newAlarm('o2', raise());
+      await expect(
+        store.write(
+          [dup],
+          [{ endpoint: 'hook', orderKey: 'pump-1', event: { ...event, id: 'e2' }, created: 1 }],
+        ),
+      ).rejects.toMatchObject({ code: 'Conflict' });
+      expect((await fx.outbox().pending(0, 10)).map((p) => p.event.id)).toEqual(['e1']);
+    });
+
+    it('keeps or refuses (BadRequest) a NUL in a text, never a StorageError', async () => {
+      const a = newAlarm('nul', raise({ message: 'x\u0000y' }));
+      try {
+        await store.write([a]);
+        expect(await store.get('ws', 'nul')).toEqual(a);
+      } catch (e) {
+        expect((e as { code?: string }).code).toBe('BadRequest');
+        expect(await store.get('ws', 'nul')).toBeUndefined();
+      }
+      expect(await store.get('ws', 'a\u0000b')).toBeUndefined();
+      expect(await store.open('ws', 'a\u0000b', 'r')).toBeUndefined();
+      expect(await store.list({ workspace: 'ws', limit: 5, twinId: 'a\u0000b' })).toEqual([]);
+    });
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * The alarm store: alarms raised by rules, durable (a write resolves once committed, so an alarm
+ * outlives kill -9), with at most one open (not cleared) alarm per (workspace, twin, rule), enforced
+ * by the store itself. Lists are newest first (by first raise time, then id) and paged by position.
+ * Every method is asynchronous (a store may be remote); failures reject with StorageError.
+ */
+import type { AlarmRecord, AlarmSeverityName, AlarmState } from '../alarms/alarm.js';
+import type { OutboxRow } from './event-routing.js';
+
+export interface AlarmQuery {
+  workspace: string;
+  /** Only alarms in one of these states (absent: every state). */
+  states?: readonly AlarmState[];
+  twinId?: string;
+  ruleId?: string;
+  /** Only alarms of one of these severities (absent: every severity). */
+  severities?: readonly AlarmSeverityName[];
+  /** Only alarms raised or repeated at or after this time (lastTime ≥ since), ms. */
+  since?: number;
+  /** Only alarms first raised before this time (firstTime < until), ms. */
+  until?: number;
+  limit: number;
+  /** Only alarms after this position of a previous page (the last alarm it held; a deleted one still works). */
+  after?: { firstTime: number; id: string };
+}
+
+export interface AlarmStore {
+  /**
+   * Inserts or replaces the alarms (by workspace and id) in one transaction, with the event-route
+   * outbox rows of their transitions (stored with them or not at all); resolves once durable.
+   * @throws Conflict (nothing written) when an alarm would be a second open one of its (workspace,
+   * twin, rule); BadRequest when a field cannot be stored; StorageError
+   */
+  write(alarms: readonly AlarmRecord[], outbox?: readonly OutboxRow[]): Promise<void>;
+  /** The alarm, or undefined. @throws StorageError */
+  get(workspace: string, id: string): Promise<AlarmRecord | undefined>;
+  /** The open (active or acknowledged) alarm of the twin and rule, or undefined. @throws StorageError */
+  open(workspace: string, twinId: string, ruleId: string): Promise<AlarmRecord | undefined>;
+  /** Alarms matching the query, newest first (firstTime, then id, descending), at most `limit`. @throws StorageError */
+  list(q: AlarmQuery): Promise<AlarmRecord[]>;
+  /** How many alarms of the workspace are in each state. @throws StorageError */
+  countByState(workspace: string): Promise<Record<AlarmState, number>>;
+  /** Deletes cleared alarms (every workspace) cleared before `before` (ms); resolves to how many. @throws StorageError */
+  pruneCleared(before: number): Promise<number>;
+}
