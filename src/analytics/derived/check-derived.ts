@@ -134,6 +134,7 @@ export function checkDerived(
     const scopeValues = new Map<string, DerivedValueSpec>();
     for (const o of others) for (const v of o.spec.values) scopeValues.set(v.name, v);
     for (const v of spec.values) scopeValues.set(v.name, v);
+    const broken = new Set(spec.broken);
     const deps = new Map<string, string[]>();
     for (const o of others) for (const v of o.spec.values) deps.set(v.name, dependsOn(v, scopeValues));
 
@@ -158,7 +159,7 @@ export function checkDerived(
       const c = v.computation;
       if (c.kind !== 'expr') {
         const of = c.of;
-        if (of !== undefined && !scopeValues.has(of)) {
+        if (of !== undefined && !scopeValues.has(of) && !broken.has(of)) {
           const info = readable.get(of);
           const where = v.exprLoc ?? v.loc;
           if (!info || info.from !== 'telemetry')
@@ -182,7 +183,7 @@ export function checkDerived(
         at(
           spec,
           { ...pos, pointer: loc.pointer },
-          p.code.replace(/^sim\.expr\./, ''),
+          p.code.replace(/^(sim\.expr|analytics\.derived)\./, ''),
           `${p.message} (in "${c.expr}")`,
         );
       };
@@ -216,7 +217,8 @@ export function checkDerived(
       for (const n of namesIn(rw.node)) {
         if (scope.has(n)) continue;
         const info = readable.get(n);
-        if (scopeValues.has(n)) {
+        if (broken.has(n)) scope.set(n, scope.size);
+        else if (scopeValues.has(n)) {
           scope.set(n, scope.size);
           inputs.push({ slot: n, from: 'derived', name: n });
         } else if (info?.numeric) {

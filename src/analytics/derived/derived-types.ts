@@ -72,6 +72,8 @@ export interface DerivedFileSpec {
   targetLoc: DerivedLoc;
   description?: string;
   values: DerivedValueSpec[];
+  /** Names of values that had problems (known to the checker, so that readers of them are not reported again). */
+  broken: string[];
   /** The file's lines (to place problems found inside expressions at check time). */
   lines: readonly string[];
 }

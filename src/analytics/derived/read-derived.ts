@@ -180,13 +180,11 @@ function readValue(r: DerivedReader, e: LEntry): DerivedValueSpec | undefined {
 }
 
 const derivedCodes = (problems: Problem[]): Problem[] =>
-  problems.map((p) =>
-    p.code.startsWith('sim.behaviour.') ? { ...p, code: `analytics.derived.${p.code.slice(14)}` } : p,
-  );
+  problems.map((p) => ({ ...p, code: p.code.replace(/^sim\.(behaviour|expr)\./, 'analytics.derived.') }));
 
 /**
  * Reads one definition file. `spec` is undefined when the file is unusable; any problem of
- * severity 'error' means it must not be used.
+ * severity 'error' means it must not be used (`spec` is then given only to be checked further).
  * @example readDerived('model: dtmi:x:Pump;1\nvalues:\n  p: { expr: flow * head }', 'pump.yaml')
  */
 export function readDerived(text: string, source?: string): { spec?: DerivedFileSpec; problems: Problem[] } {
@@ -241,6 +239,7 @@ export function readDerived(text: string, source?: string): { spec?: DerivedFile
   const description = r.str(m.get('description')?.value, "'description'");
   const valuesNode = r.required(m, 'values', root.loc, 'A derived-values file');
   const values: DerivedValueSpec[] = [];
+  const broken: string[] = [];
   if (valuesNode) {
     const vm = r.map(valuesNode, undefined, "'values'");
     if (vm && vm.size > DERIVED_LIMITS.maxValuesPerFile)
@@ -254,11 +253,14 @@ export function readDerived(text: string, source?: string): { spec?: DerivedFile
       for (const e of vm.values()) {
         const v = readValue(r, e);
         if (v) values.push(v);
+        else broken.push(e.key);
       }
     }
   }
   const problems = derivedCodes(r.problems);
-  if (targetName === undefined || targetEntry === undefined || problems.some((p) => p.severity !== 'warning'))
+  // A file with problems in some values is still given (its other values can be checked too, so
+  // every problem shows at once), but must not be used: the caller refuses it on any error.
+  if (targetName === undefined || targetEntry === undefined || (valuesNode && valuesNode.kind !== 'map'))
     return { problems };
   return {
     spec: {
@@ -267,6 +269,7 @@ export function readDerived(text: string, source?: string): { spec?: DerivedFile
       targetLoc: targetEntry.value.loc,
       ...(description === undefined ? {} : { description }),
       values,
+      broken,
       lines: doc.lines,
     },
     problems,
