@@ -50,6 +50,10 @@ export interface DerivedSnapshot {
     lastTime: [string, number][];
     ops: { name: string; signature: string; state: Record<string, unknown> }[];
   }[];
+  /** Twin keys (workspace NUL twin) whose neighbour aggregates read each twin key; pending ones. */
+  watchers?: [string, string[]][];
+  dirty?: string[];
+  lastRefresh?: number;
 }
 
 interface TwinState {
@@ -286,7 +290,13 @@ export class DerivedEngine {
           return op ? [{ name: pv.value.name, signature: opSignature(pv.value), state: op.snapshot() }] : [];
         }),
       });
-    return { version: 1, twins };
+    return {
+      version: 1,
+      twins,
+      watchers: [...this.watchers].map(([k, w]) => [k, [...w]]),
+      dirty: [...this.dirty],
+      ...(Number.isFinite(this.lastRefresh) ? { lastRefresh: this.lastRefresh } : {}),
+    };
   }
 
   /** Replaces the state with a snapshot's; what does not fit the current definitions is dropped. */
@@ -321,5 +331,11 @@ export class DerivedEngine {
           if (v.kind !== 'expr' && v.kind !== 'since') s.ops[i] = createOp(v, op.state);
       });
     }
+    const known = (k: unknown): k is string => typeof k === 'string' && this.states.has(k);
+    for (const [k, w] of Array.isArray(snap.watchers) ? snap.watchers : [])
+      if (typeof k === 'string' && Array.isArray(w) && w.every(known)) this.watchers.set(k, new Set(w));
+    for (const k of Array.isArray(snap.dirty) ? snap.dirty : []) if (known(k)) this.dirty.add(k);
+    if (typeof snap.lastRefresh === 'number' && Number.isFinite(snap.lastRefresh))
+      this.lastRefresh = snap.lastRefresh;
   }
 }

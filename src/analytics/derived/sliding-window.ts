@@ -10,6 +10,8 @@ import type { WindowAggregate } from './derived-types.js';
 export interface SlidingSnapshot {
   t: number[];
   v: number[];
+  /** The running sums as they were, so a restored window rounds exactly as the original would. */
+  sums?: [shift: number, sum: number, sumSq: number, evictions: number];
 }
 
 export class SlidingWindow {
@@ -130,7 +132,11 @@ export class SlidingWindow {
   }
 
   snapshot(): SlidingSnapshot {
-    return { t: this.t.slice(this.head), v: this.v.slice(this.head) };
+    return {
+      t: this.t.slice(this.head),
+      v: this.v.slice(this.head),
+      sums: [this.shift, this.sum, this.sumSq, this.evictions],
+    };
   }
 
   /** A window holding a snapshot's points (those the bounds still allow). */
@@ -149,6 +155,16 @@ export class SlidingWindow {
       )
         w.push(t, v);
     }
+    const sums = s.sums;
+    if (
+      w.count === n &&
+      Array.isArray(sums) &&
+      sums.length === 4 &&
+      sums.every((x) => typeof x === 'number' && Number.isFinite(x)) &&
+      Number.isInteger(sums[3]) &&
+      sums[3] >= 0
+    )
+      [w.shift, w.sum, w.sumSq, w.evictions] = sums;
     return w;
   }
 }
