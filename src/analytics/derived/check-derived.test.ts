@@ -130,6 +130,8 @@ values:
         `model: ${PUMP}\nvalues:\n  p: { expr: flow }\n`,
       ),
     ).toHaveLength(2);
+    // A value only an extension of the relationship's target has (BigPump's speed) is accepted.
+    expect(sets(`model: ${LINE}\nvalues:\n  s: { expr: 'max(hasPump, speed)' }\n`)).toHaveLength(1);
   });
 
   it('refuses hostile definitions without crashing', () => {

@@ -25,6 +25,11 @@ export interface DerivedCheckWorld {
   models: ModelLookup;
   /** A twin's model id; undefined when there is no such twin. */
   twinModel(twinId: string): string | undefined;
+  /**
+   * Every model id known (to find the extensions of a relationship's target, whose twins may have
+   * values the target lacks). Without it, a neighbour value the target lacks is only a warning.
+   */
+  modelIds?(): Iterable<string>;
 }
 
 const NUMERIC = new Set([
@@ -73,14 +78,20 @@ export function checkDerived(
   world: DerivedCheckWorld,
 ): { sets: DerivedSet[]; problems: Problem[] } {
   const problems: Problem[] = [];
-  const at = (spec: DerivedFileSpec, loc: DerivedLoc, code: string, message: string): void => {
+  const at = (
+    spec: DerivedFileSpec,
+    loc: DerivedLoc,
+    code: string,
+    message: string,
+    severity: Problem['severity'] = 'error',
+  ): void => {
     problems.push({
       code: `analytics.derived.${code}`,
       message,
       pointer: loc.pointer,
       line: loc.line,
       column: loc.column,
-      severity: 'error',
+      severity: severity ?? 'error',
       ...(spec.source === undefined ? {} : { source: spec.source }),
     });
   };
@@ -176,7 +187,8 @@ export function checkDerived(
       }
       const ast = v.ast;
       if (!ast) continue;
-      const before = problems.length;
+      const errorCount = (): number => problems.filter((p) => p.severity !== 'warning').length;
+      const before = errorCount();
       const exprAt = (p: Problem): void => {
         const loc = v.exprLoc ?? { ...v.loc, style: 'plain' as const };
         const pos = positionInScalar(loc, loc.style, spec.lines, p.line ?? 1, p.column ?? 1);
@@ -185,6 +197,7 @@ export function checkDerived(
           { ...pos, pointer: loc.pointer },
           p.code.replace(/^(sim\.expr|analytics\.derived)\./, ''),
           `${p.message} (in "${c.expr}")`,
+          p.severity,
         );
       };
       const rw = rewriteAggregates(ast, (n) => iface.contents.get(n)?.kind === 'Relationship');
@@ -196,13 +209,23 @@ export function checkDerived(
         const target =
           rel?.kind === 'Relationship' && rel.target ? world.models.getInterface(rel.target) : undefined;
         if (a.name !== undefined && target) {
-          const info = readableNames(world.models, target).get(a.name);
-          if (!derivedNamesNear(target.id).has(a.name) && !info?.numeric)
+          const name = a.name;
+          const has = (i: InterfaceInfo | undefined): boolean =>
+            i !== undefined &&
+            (derivedNamesNear(i.id).has(name) || readableNames(world.models, i).get(name)?.numeric === true);
+          const all = world.modelIds ? [...world.modelIds()] : undefined;
+          const found =
+            has(target) ||
+            (all ?? []).some(
+              (m) => world.models.isOfModel(m, target.id) && has(world.models.getInterface(m)),
+            );
+          if (!found)
             exprAt({
               code: 'analytics.derived.unknownNeighbourValue',
-              message: `Targets of '${a.relationship}' (${target.id}) have no numeric value '${a.name}'.`,
+              message: `Targets of '${a.relationship}' (${target.id}${all ? ' and the models extending it' : ''}) have no numeric value '${name}'.`,
               line: a.pos.line,
               column: a.pos.column,
+              severity: all ? 'error' : 'warning',
             });
         }
         scope.set(a.slot, scope.size);
@@ -236,8 +259,7 @@ export function checkDerived(
       }
       // Unknown and forbidden names, functions and arity, all at their columns.
       for (const p of checkExpr(rw.node, scope)) exprAt(p);
-      if (problems.length === before)
-        values.push({ ...base, kind: 'expr', expr: c.expr, ast: rw.node, inputs });
+      if (errorCount() === before) values.push({ ...base, kind: 'expr', expr: c.expr, ast: rw.node, inputs });
     }
     for (const cycle of findCycles(deps, new Set(spec.values.map((v) => v.name)))) {
       const first = spec.values.find((v) => v.name === cycle[0]);
@@ -257,7 +279,7 @@ export function checkDerived(
       values: dependencyOrder(values),
     });
   }
-  return { sets: problems.length ? [] : sets, problems };
+  return { sets: problems.some((p) => p.severity !== 'warning') ? [] : sets, problems };
 }
 
 /** The derived values of the scope a value reads (itself included: that is a cycle). */

@@ -101,7 +101,7 @@ export function compile(...texts: string[]): { sets: DerivedSet[]; problems: Pro
     problems.push(...r.problems);
     if (r.spec) specs.push(r.spec);
   });
-  const c = checkDerived(specs, { models, twinModel });
+  const c = checkDerived(specs, { models, twinModel, modelIds: () => parsed.interfaces.keys() });
   return { sets: c.sets, problems: [...problems, ...c.problems] };
 }
 
