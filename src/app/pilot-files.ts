@@ -142,6 +142,29 @@ export function readPilotBehaviours(nameOrPath: string): { source: string; text:
     });
 }
 
+/** A pilot's derived-value definitions (`derived/*.yaml|yml|json`, sorted); [] without the folder. */
+export function readPilotDerived(nameOrPath: string): { source: string; text: string }[] {
+  const dir = path.join(resolvePilotDir(nameOrPath), 'derived');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /\.(ya?ml|json)$/.test(f))
+    .sort()
+    .map((f) => {
+      const source = path.join(dir, f);
+      try {
+        return { source, text: readFileSync(source, 'utf8').replace(/^\uFEFF/, '') };
+      } catch (e) {
+        throw new TwinloopError(
+          'BadRequest',
+          `Cannot read the derived-values file ${source}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+    });
+}
+
 /** A pilot's behaviour plug-in modules (`behaviours/*.plugin.mjs|js`, sorted); [] without any. */
 export function pilotBehaviourPlugins(nameOrPath: string): string[] {
   const dir = path.join(resolvePilotDir(nameOrPath), 'behaviours');

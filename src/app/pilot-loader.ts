@@ -1,11 +1,17 @@
 /**
  * Loads a pilot (models, twins, relationships) into a workspace through the same services the API
  * uses, so a pilot's files are checked exactly like a user's requests. Runs on first start only.
+ * Its derived-value definitions are read and checked at every start (loadPilotDerived).
  */
 import type { ModelService } from '../core/models/model-service.js';
 import type { TwinService } from '../core/twins/twin-service.js';
-import { TwinloopError, isTwinloopError } from '../core/errors/errors.js';
-import { readPilot } from './pilot-files.js';
+import { TwinloopError, errors, isTwinloopError } from '../core/errors/errors.js';
+import { checkDerived } from '../analytics/derived/check-derived.js';
+import type { DerivedCheckWorld } from '../analytics/derived/check-derived.js';
+import type { DerivedFileSpec, DerivedSet } from '../analytics/derived/derived-types.js';
+import { readDerived } from '../analytics/derived/read-derived.js';
+import type { Problem } from '../core/errors/errors.js';
+import { readPilot, readPilotDerived } from './pilot-files.js';
 
 export interface PilotLoadResult {
   name: string;
@@ -53,4 +59,28 @@ export async function loadPilot(
     twins: pilot.twins.length,
     relationships: pilot.relationships.length,
   };
+}
+
+/**
+ * A pilot's derived-value definitions (`derived/*.yaml`), read and checked against the workspace's
+ * models and twins, for the analytics runtime; called at every start (definitions are files, not
+ * stored data). Warnings are returned with the sets.
+ * @throws TwinloopError ValidationFailed listing every problem of every file (file, line, column).
+ */
+export function loadPilotDerived(
+  nameOrPath: string,
+  world: DerivedCheckWorld,
+): { sets: DerivedSet[]; warnings: Problem[] } {
+  const specs: DerivedFileSpec[] = [];
+  const problems: Problem[] = [];
+  for (const { source, text } of readPilotDerived(nameOrPath)) {
+    const r = readDerived(text, source);
+    problems.push(...r.problems);
+    if (r.spec) specs.push(r.spec);
+  }
+  const checked = checkDerived(specs, world);
+  problems.push(...checked.problems);
+  const errs = problems.filter((p) => p.severity !== 'warning');
+  if (errs.length) throw errors.validation('ValidationFailed', `Pilot derived values are invalid.`, errs);
+  return { sets: checked.sets, warnings: problems.filter((p) => p.severity === 'warning') };
 }

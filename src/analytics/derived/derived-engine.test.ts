@@ -1,0 +1,198 @@
+/**
+ * The DerivedEngine on streams with known answers: tumbling and sliding windows, EWMA, rate of
+ * change, time since the last reading, expressions over properties and components, derived values
+ * feeding derived values, neighbour aggregates over a small graph, non-finite results skipped.
+ */
+import { describe, expect, it } from 'vitest';
+import type { TelemetryObservation } from '../analytics-types.js';
+import { DerivedEngine } from './derived-engine.js';
+import { BIG_PUMP, LINE, PUMP, recordingSink, series, sets, testGraph } from './derived-test-fixture.js';
+
+const obs = (
+  twinId: string,
+  time: number,
+  values: Record<string, unknown>,
+  modelId = PUMP,
+): TelemetryObservation => ({
+  workspace: 'w',
+  twinId,
+  modelId,
+  time,
+  values,
+});
+
+function engine(yaml: string, ...more: string[]) {
+  const sink = recordingSink();
+  const context = testGraph();
+  const e = new DerivedEngine({ sets: sets(yaml, ...more), context, sink, windowGraceMs: 1000 });
+  return { e, sink, context };
+}
+const pumpValues = (body: string): string => `model: ${PUMP}\nvalues:\n${body}`;
+
+describe('DerivedEngine', () => {
+  it('tumbling windows: aligned, emitted at the end by the next reading or by tick, late readings dropped', () => {
+    const { e, sink } = engine(
+      pumpValues(
+        ['mean', 'min', 'max', 'sum', 'count', 'stddev']
+          .map((a) => `  f_${a}: { tumbling: { of: flow, size: 10s, aggregate: ${a} } }`)
+          .join('\n'),
+      ),
+    );
+    for (const [t, x] of [
+      [1000, 2],
+      [4000, 4],
+      [9999, 6],
+      [10_000, 10],
+      [12_000, 20],
+    ] as const)
+      e.observe(obs('p1', t, { flow: x }));
+    expect(sink.writes).toEqual([
+      {
+        twin: 'p1',
+        time: 10_000,
+        values: { f_mean: 4, f_min: 2, f_max: 6, f_sum: 12, f_count: 3, f_stddev: Math.sqrt(8 / 3) },
+      },
+    ]);
+    e.tick(20_500); // end 20 000 + grace 1 000 not yet
+    expect(sink.writes).toHaveLength(1);
+    e.tick(21_000);
+    expect(sink.writes[1]).toEqual({
+      twin: 'p1',
+      time: 20_000,
+      values: { f_mean: 15, f_min: 10, f_max: 20, f_sum: 30, f_count: 2, f_stddev: 5 },
+    });
+    e.observe(obs('p1', 15_000, { flow: 99 })); // its window was emitted
+    expect(e.stats().outOfOrder).toBe(6);
+    e.observe(obs('p1', 25_000, { flow: 1 }));
+    e.tick(40_000);
+    expect(series(sink.writes, 'f_count')).toEqual([
+      [10_000, 3],
+      [20_000, 2],
+      [30_000, 1],
+    ]);
+  });
+
+  it('sliding windows emit on each reading over (t − size, t], bounded in points', () => {
+    const { e, sink } = engine(
+      pumpValues(
+        `  smax: { sliding: { of: vibration, size: 3s, aggregate: max } }
+  smean: { sliding: { of: vibration, size: 3s, aggregate: mean } }
+  scount: { sliding: { of: vibration, size: 1h, aggregate: count, maxPoints: 2 } }`,
+      ),
+    );
+    [5, 1, 3, 0, 2].forEach((x, i) => e.observe(obs('p1', i * 1000, { vibration: x })));
+    expect(series(sink.writes, 'smax').map((p) => p[1])).toEqual([5, 5, 5, 3, 3]);
+    const means = series(sink.writes, 'smean').map((p) => p[1]);
+    [5, 3, 3, 4 / 3, 5 / 3].forEach((m, i) => expect(means[i]).toBeCloseTo(m, 12));
+    expect(series(sink.writes, 'scount').map((p) => p[1])).toEqual([1, 2, 2, 2, 2]);
+  });
+
+  it('EWMA halves the distance to a new level every half-life; rate of change per minute', () => {
+    const { e, sink } = engine(
+      pumpValues(
+        `  vEwma: { ewma: { of: vibration, halfLife: 10s } }\n  vRate: { rate: { of: vibration, per: min } }`,
+      ),
+    );
+    e.observe(obs('p1', 0, { vibration: 0 }));
+    e.observe(obs('p1', 10_000, { vibration: 8 }));
+    e.observe(obs('p1', 30_000, { vibration: 8 }));
+    e.observe(obs('p1', 30_000, { vibration: 9 })); // same time: no rate (dt = 0)
+    expect(series(sink.writes, 'vEwma').map((p) => p[1])).toEqual([0, 4, 7, 7]);
+    expect(series(sink.writes, 'vRate')).toEqual([
+      [10_000, 48],
+      [30_000, 0],
+    ]);
+    e.observe(obs('p1', 90_000, { vibration: 10 }));
+    expect(series(sink.writes, 'vRate').at(-1)).toEqual([90_000, 1]);
+  });
+
+  it('time since the last reading is emitted on tick', () => {
+    const { e, sink } = engine(
+      pumpValues(`  silence: { since: {} }\n  flowSilence: { since: { of: flow } }`),
+    );
+    e.tick(1000); // nothing seen yet
+    expect(sink.writes).toEqual([]);
+    e.observe(obs('p1', 1000, { flow: 1 }));
+    e.observe(obs('p1', 4000, { head: 1 }));
+    e.tick(10_000);
+    expect(sink.writes).toEqual([{ twin: 'p1', time: 10_000, values: { silence: 6, flowSilence: 9 } }]);
+  });
+
+  it('expressions read telemetry, booleans, properties and components; derived values feed derived values', () => {
+    const { e, sink } = engine(
+      pumpValues(`  power: { expr: 'flow * head * running' }
+  powerEwma: { ewma: { of: power, halfLife: 1s } }
+  margin: { expr: 'vibrationLimit - vibration' }
+  amps2: { expr: 'motor.current * 2' }
+  twice: { expr: 'power * 2' }`),
+    );
+    e.observe(obs('p1', 0, { flow: 3, head: 4, running: true, vibration: 2 }));
+    expect(sink.writes).toEqual([
+      { twin: 'p1', time: 0, values: { power: 12, powerEwma: 12, twice: 24, margin: 5 } },
+    ]);
+    e.observe({ ...obs('p1', 1000, { current: 7 }), component: 'motor' });
+    expect(sink.writes[1]?.values).toEqual({ amps2: 14 });
+    e.observe(obs('p1', 2000, { running: false }));
+    expect(sink.writes[2]?.values).toEqual({ power: 0, powerEwma: 3, twice: 0 });
+  });
+
+  it('skips and counts non-finite results, never writing them', () => {
+    const { e, sink } = engine(pumpValues(`  ratio: { expr: 'flow / head' }\n  logf: { expr: 'log(flow)' }`));
+    e.observe(obs('p1', 0, { flow: 1, head: 0 })); // 1/0, log 1 = 0
+    e.observe(obs('p1', 1, { flow: -1 })); // -1/0, log(-1)
+    expect(sink.writes).toEqual([{ twin: 'p1', time: 0, values: { logf: 0 } }]);
+    expect(e.stats().nonFinite).toBe(3);
+    expect(sink.writes.every((w) => Object.values(w.values).every(Number.isFinite))).toBe(true);
+  });
+
+  it('sums, averages and counts over relationships, recomputed on tick when a neighbour changes', () => {
+    const { e, sink } = engine(
+      `model: ${LINE}\nvalues:\n  total: { expr: 'sum(hasPump, flow)' }\n  mean: { expr: 'avg(hasPump, flow)' }\n  n: { expr: 'count(hasPump)' }\n  reporting: { expr: 'count(hasPump, flow)' }\n  worst: { expr: 'max(hasPump, margin)' }`,
+      pumpValues(
+        `  margin: { expr: 'vibrationLimit - vibration' }\n  upstream: { expr: 'sum(feeds, flow)' }`,
+      ),
+    );
+    e.watch('w', 'line-1');
+    e.watch('w', 'ghost'); // no such twin: ignored
+    e.tick(0);
+    expect(sink.writes).toEqual([{ twin: 'line-1', time: 0, values: { total: 0, n: 3, reporting: 0 } }]);
+    e.observe(obs('p1', 1000, { flow: 10, vibration: 1 }));
+    e.observe(obs('p2', 1000, { flow: 20, vibration: 1 }));
+    e.observe(obs('p3', 1000, { flow: 30, vibration: 1, speed: 1 }, BIG_PUMP));
+    e.tick(2000);
+    expect(series(sink.writes, 'total', 'line-1')).toEqual([
+      [0, 0],
+      [2000, 60],
+    ]);
+    expect(series(sink.writes, 'mean', 'line-1')).toEqual([[2000, 20]]);
+    expect(series(sink.writes, 'worst', 'line-1')).toEqual([[2000, 8]]); // p3: limit 9 − 1
+    // p1 feeds p2: nothing from p2 yet at p1's reading, then p2's flow at the next tick.
+    expect(series(sink.writes, 'upstream', 'p1')).toEqual([
+      [1000, 0],
+      [2000, 20],
+    ]);
+    const before = sink.writes.length;
+    e.tick(3000); // nothing changed: nothing recomputed
+    expect(sink.writes.length).toBe(before);
+    e.observe(obs('p2', 4000, { flow: 25 }));
+    e.tick(5000);
+    expect(series(sink.writes, 'total', 'line-1').at(-1)).toEqual([5000, 65]);
+  });
+
+  it('applies a model set to extensions, a twin set after it, and skips twins of other models', () => {
+    const { e, sink } = engine(
+      pumpValues(`  p: { expr: flow * 2 }`),
+      `model: ${BIG_PUMP}\nvalues:\n  p: { expr: flow * 3 }\n  s: { expr: speed + p }`,
+      `twin: p2\nvalues:\n  p: { expr: flow * 5 }`,
+    );
+    e.observe(obs('p1', 0, { flow: 1 }));
+    e.observe(obs('p2', 0, { flow: 1 }));
+    e.observe(obs('p3', 0, { flow: 1, speed: 1 }, BIG_PUMP));
+    e.observe(obs('line-1', 0, { flow: 1 }, LINE));
+    expect(sink.writes).toEqual([
+      { twin: 'p1', time: 0, values: { p: 2 } },
+      { twin: 'p2', time: 0, values: { p: 5 } },
+      { twin: 'p3', time: 0, values: { p: 3, s: 4 } },
+    ]);
+  });
+});
