@@ -48,6 +48,7 @@ import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
 import { startAnalytics } from './subsystems/analytics.js';
+import { loadPilotDerived } from './pilot-loader.js';
 import { startRetention } from './subsystems/maintenance.js';
 import { createMetricsRegistry, registerMetrics } from './subsystems/metrics.js';
 import { loadModelsAndGraph } from './subsystems/models-and-graph.js';
@@ -233,6 +234,14 @@ async function startLocked(
     const { hub } = liveSub;
 
     // ---- streaming analytics: derived values, anomaly detection, rules (off the ingest path)
+    const derivedSets =
+      pilot === 'none'
+        ? []
+        : loadPilotDerived(pilot, {
+            models,
+            twinModel: (id) => graph.getTwin(id)?.modelId,
+            modelIds: () => models.list().map((m) => m.id),
+          });
     const analytics = startAnalytics({
       config,
       logger,
@@ -242,6 +251,9 @@ async function startLocked(
       graph,
       models,
       history: storage.history,
+      alarmStore: storage.alarms,
+      routes: eventRoutes.service,
+      ...(Array.isArray(derivedSets) ? {} : { derived: derivedSets.sets }),
       runHere: origin === undefined,
     });
     closers.push(analytics.close);

@@ -12,6 +12,13 @@ import type { ModelService } from '../../core/models/model-service.js';
 import type { HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IngestService } from '../../core/telemetry/ingest-service.js';
 import type { AlarmSink, TwinContext } from '../../analytics/analytics-types.js';
+import { AlarmService, type AlarmServiceStats } from '../../analytics/alarms/alarm-service.js';
+import type { DerivedSet } from '../../analytics/derived/derived-types.js';
+import { DerivedEngine, type DerivedStats } from '../../analytics/derived/derived-engine.js';
+import type { AlarmEvent } from '../../core/alarms/alarm.js';
+import { alarmLiveEvent } from '../../core/live/live-events.js';
+import type { AlarmStore } from '../../core/ports/alarm-store.js';
+import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { AnalyticsOperator, AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
 import { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
 import type {
@@ -38,8 +45,16 @@ export interface AnomalyPlan {
 export interface AnalyticsSubsystem extends Subsystem {
   /** Undefined when analytics are off. */
   runtime: AnalyticsRuntime | undefined;
+  /** The alarms (list, ack, clear): there even when analytics are off, for the alarms kept. */
+  alarms: AlarmService;
   context: TwinContext;
-  stats(): { runtime?: AnalyticsStats; derived?: DerivedWriterStats; anomaly?: AnomalyOperatorStats };
+  stats(): {
+    runtime?: AnalyticsStats;
+    derived?: DerivedWriterStats;
+    derivedEngine?: DerivedStats;
+    anomaly?: AnomalyOperatorStats;
+    alarms?: AlarmServiceStats;
+  };
 }
 
 export interface StartAnalyticsOptions {
@@ -51,10 +66,14 @@ export interface StartAnalyticsOptions {
   graph: InMemoryTwinGraph;
   models: ModelService;
   history: HistoryStore;
-  /** Where alarms go (the alarm service); without it nothing raises alarms. */
-  alarms?: AlarmSink;
-  /** Operators built from the pilot's definitions, fed in this order after anomaly detection... */
-  operators?: (context: TwinContext, sink: DerivedWriter) => AnalyticsOperator[];
+  /** Where alarms are kept. */
+  alarmStore: AlarmStore;
+  /** Event routes: the outbox rows of alarm transitions, and the nudge after they are written. */
+  routes?: { alarmRows(events: readonly AlarmEvent[]): OutboxRow[]; committed(): void };
+  /** The pilot's derived values (checked). */
+  derived?: readonly DerivedSet[];
+  /** Operators built from the pilot's definitions (rules), fed after derived values and anomalies. */
+  operators?: (context: TwinContext, sink: DerivedWriter, alarms: AlarmSink) => AnalyticsOperator[];
   anomaly?: AnomalyPlan;
   /** False on an api node of a cluster (see the header). */
   runHere?: boolean;
@@ -84,11 +103,25 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     graphOf: (ws) => (ws === workspace ? graph : undefined),
     isOfModel: (_ws, m, b) => models.matchesModel(m, b),
   });
+  const log = logger.child({ component: 'analytics' });
+  const alarms = new AlarmService({
+    store: o.alarmStore,
+    ...(o.routes ? { journal: (events: readonly AlarmEvent[]) => o.routes!.alarmRows(events) } : {}),
+    onError: (err, what) => log.error({ err }, `alarm: ${what}`),
+  });
+  // Transitions, once durable: on the live stream, and the event routes' delivery woken.
+  const unlistenAlarms = alarms.subscribe((events) => {
+    o.live.publish(events.map((e) => alarmLiveEvent(e, graph.getTwin(e.alarm.twinId)?.modelId)));
+    o.routes?.committed();
+  });
+  const closeAlarms = async (): Promise<void> => {
+    unlistenAlarms();
+    await alarms.close();
+  };
   if (!config.analytics.enabled || o.runHere === false) {
     if (config.analytics.enabled) logger.warn('streaming analytics do not run on api nodes of a cluster');
-    return { runtime: undefined, context, stats: () => ({}), close: () => Promise.resolve() };
+    return { runtime: undefined, alarms, context, stats: () => ({}), close: closeAlarms };
   }
-  const log = logger.child({ component: 'analytics' });
   let lastWriteError = 0;
   const writer = new DerivedWriter({
     write: (ws, id, t, values) => o.ingest.ingestDerived(ws, id, t, values),
@@ -106,7 +139,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       streamsOf: o.anomaly.streamsOf,
       createDetector: o.anomaly.createDetector,
       sink: writer,
-      ...(o.alarms ? { alarms: o.alarms } : {}),
+      alarms,
       threshold: config.analytics.anomalyThreshold,
       recent: (ws, id, name, before, limit) => recentPoints(o.history, ws, id, name, before, limit),
       ...(o.anomaly.warmUpPoints !== undefined ? { warmUpPoints: o.anomaly.warmUpPoints } : {}),
@@ -115,7 +148,18 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     });
     operators.push(anomaly);
   }
-  if (o.operators) operators.push(...o.operators(context, writer));
+  let derived: DerivedEngine | undefined;
+  if (o.derived && o.derived.length > 0) {
+    const engine = new DerivedEngine({ sets: o.derived, context, sink: writer });
+    derived = engine;
+    // First: its values are stored, come back as derived telemetry, and then reach the rules.
+    operators.unshift({
+      name: 'derived',
+      observe: (obs) => engine.observe(obs),
+      tick: (now) => engine.tick(now),
+    });
+  }
+  if (o.operators) operators.push(...o.operators(context, writer, alarms));
   let lastOpError = 0;
   const runtime = new AnalyticsRuntime({
     subscribe: (l) => o.live.subscribe(l),
@@ -137,16 +181,20 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
   log.info({ operators: operators.map((op) => op.name) }, 'streaming analytics running');
   return {
     runtime,
+    alarms,
     context,
     stats: () => ({
       runtime: runtime.stats(),
       derived: writer.stats(),
+      ...(derived ? { derivedEngine: derived.stats() } : {}),
       ...(anomaly ? { anomaly: anomaly.stats() } : {}),
+      alarms: { ...alarms.stats },
     }),
     async close() {
       unlisten();
       runtime.close();
       await writer.flush();
+      await closeAlarms();
     },
   };
 }

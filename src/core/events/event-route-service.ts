@@ -14,8 +14,10 @@
 import { TwinloopError, errors, type Problem } from '../errors/errors.js';
 import type { TwinRecord } from '../graph/graph-types.js';
 import type { EventRouteStore, OutboxRow, StoredRoute } from '../ports/event-routing.js';
+import type { AlarmEvent } from '../alarms/alarm.js';
 import {
   EVENT_TYPES,
+  alarmRoutedEvent,
   eventsOf,
   filterInputOf,
   telemetryEvent,
@@ -342,6 +344,13 @@ export class EventRouteService {
     if (!this.telemetryWanted) return [];
     const f = this.factory();
     return this.rowsOf(changes.map((t) => telemetryEvent(t, f)));
+  }
+
+  /** The outbox rows of alarm transitions, written with the alarms (none when no route wants them). */
+  alarmRows(events: readonly AlarmEvent[]): OutboxRow[] {
+    if (this.routes.size === 0) return [];
+    const f = this.factory();
+    return this.rowsOf(events.map((e) => alarmRoutedEvent(e, f)));
   }
 
   private factory() {
