@@ -42,10 +42,16 @@ export interface EtsRun {
 
 export const modelName = (s: EtsSpec): string => `ETS(A,${s.trend},${s.season})`;
 
-/** Number of smoothing parameters fitted and of initial states (for the AICc). */
+/**
+ * Number of estimated parameters (for the AICc): the smoothing parameters and the initial level
+ * and slope, which the fit optimises. The initial seasonal states are set by a heuristic from the
+ * first seasons, not estimated, and are not counted: counting m − 1 of them makes a daily season
+ * of 5-minute data (m = 288) lose to a local trend that follows the curve one step ahead and
+ * misses it hours ahead.
+ */
 export function parameterCount(s: EtsSpec): number {
   const smoothing = 1 + (s.trend === 'N' ? 0 : 1) + (s.trend === 'Ad' ? 1 : 0) + (s.season === 'N' ? 0 : 1);
-  const states = 1 + (s.trend === 'N' ? 0 : 1) + (s.season === 'N' ? 0 : s.m - 1);
+  const states = 1 + (s.trend === 'N' ? 0 : 1);
   return smoothing + states;
 }
 

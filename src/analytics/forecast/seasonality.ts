@@ -1,8 +1,9 @@
 /**
  * Detects the season length of a regular series from its autocorrelation: the series is
- * detrended (least-squares line), the ACF computed up to half its length (capped), and the
- * period is the shortest strong, prominent local peak (so a daily series answers one day, not
- * two). Noise, trends and random walks answer undefined.
+ * detrended (least-squares line), the ACF (per overlapping pair, without the usual taper)
+ * computed up to half its length (capped), the shortest strong, prominent local peak (so a daily
+ * series answers one day, not two), refined to the lag nearby where the series differs least
+ * from itself. Noise, trends and random walks answer undefined.
  */
 
 /** Longest season looked for (cells); the ACF costs n × this. */
@@ -15,12 +16,9 @@ export interface SeasonOptions {
   minCorrelation?: number;
 }
 
-/** Autocorrelation r[0..maxLag] of a detrended copy of y (r[0] = 1; all 0 for a constant series). */
-export function autocorrelation(y: ArrayLike<number>, maxLag: number): Float64Array {
+/** y minus its least-squares line, scaled to |d| ≤ 1; undefined when nothing but rounding is left. */
+function detrend(y: ArrayLike<number>): Float64Array | undefined {
   const n = y.length;
-  const r = new Float64Array(maxLag + 1);
-  if (n < 3) return r;
-  // Least-squares line through (i, y_i).
   let sy = 0;
   let sxy = 0;
   const mx = (n - 1) / 2;
@@ -40,19 +38,51 @@ export function autocorrelation(y: ArrayLike<number>, maxLag: number): Float64Ar
     yScale = Math.max(yScale, Math.abs(y[i] as number));
   }
   // What is left of a straight line or a constant is rounding, not a pattern.
-  if (!(scale > 1e-9 * yScale) || !Number.isFinite(scale)) return r;
+  if (!(scale > 1e-9 * yScale) || !Number.isFinite(scale)) return undefined;
+  for (let i = 0; i < n; i++) d[i] = (d[i] as number) / scale;
+  return d;
+}
+
+/** Autocorrelation r[0..maxLag] of a detrended copy of y (all 0 for a constant series). */
+export function autocorrelation(y: ArrayLike<number>, maxLag: number): Float64Array {
+  const n = y.length;
+  const r = new Float64Array(maxLag + 1);
+  const d = n < 3 ? undefined : detrend(y);
+  if (!d) return r;
   let c0 = 0;
-  for (let i = 0; i < n; i++) {
-    d[i] = (d[i] as number) / scale;
-    c0 += (d[i] as number) ** 2;
-  }
+  for (let i = 0; i < n; i++) c0 += (d[i] as number) ** 2;
   if (!(c0 > 1e-24)) return r;
   for (let k = 0; k <= maxLag && k < n; k++) {
     let c = 0;
     for (let i = k; i < n; i++) c += (d[i] as number) * (d[i - k] as number);
-    r[k] = c / c0;
+    // Per overlapping pair (not the usual /n), so that the taper (n − k)/n does not pull the
+    // peaks of a short series towards shorter lags.
+    r[k] = c / (n - k) / (c0 / n);
   }
   return r;
+}
+
+/**
+ * The lag within ±5 % of `p` where the detrended series differs least from itself (mean squared
+ * difference per pair): the ACF peak of a short, non-sinusoidal cycle sits a few lags early.
+ */
+function refine(y: ArrayLike<number>, p: number, maxLag: number): number {
+  const d = detrend(y);
+  if (!d) return p;
+  const n = d.length;
+  const delta = Math.max(2, Math.round(0.05 * p));
+  let best = p;
+  let bestD = Infinity;
+  for (let k = Math.max(2, p - delta); k <= Math.min(maxLag, p + delta); k++) {
+    let s = 0;
+    for (let i = k; i < n; i++) s += ((d[i] as number) - (d[i - k] as number)) ** 2;
+    const v = s / (n - k);
+    if (v < bestD - 1e-15) {
+      bestD = v;
+      best = k;
+    }
+  }
+  return best;
 }
 
 /** The detected season length in cells (≥ 2), or undefined when the series shows none. */
@@ -72,5 +102,6 @@ export function detectSeason(y: ArrayLike<number>, options: SeasonOptions = {}):
   if (peaks.length === 0) return undefined;
   const best = Math.max(...peaks.map((p) => p.r));
   // The shortest peak almost as strong as the best: multiples of the period peak too.
-  return peaks.find((p) => p.r >= 0.8 * best)?.lag;
+  const lag = peaks.find((p) => p.r >= 0.8 * best)?.lag;
+  return lag === undefined ? undefined : refine(y, lag, maxLag);
 }
