@@ -1,10 +1,10 @@
 /**
  * Fits the smoothing parameters of one ETS(A,T,S) model by minimising the sum of squared one-step
- * errors with bounded Nelder–Mead, and scores it by AICc (Gaussian likelihood, parameters plus
+ * errors with Nelder–Mead (bounded parameters through a logistic), and scores it by AICc (Gaussian likelihood, parameters plus
  * initial states counted). Parameters are searched in a box that keeps the usual constraints:
  * β = α·b*, γ = (1 − α)·g*, with α, b*, g* in (0, 1) and φ in [0.8, 0.98].
  */
-import { nelderMead } from '../../sim/calibration/nelder-mead.js';
+import { simplexMinimise } from './simplex.js';
 import {
   initialState,
   parameterCount,
@@ -74,17 +74,32 @@ export function fitEts(y: Float64Array, spec: EtsSpec, maxEvaluations = 400): Et
     trend: spec.trend === 'N' ? 0 : (x[1] as number),
     season: heuristic.season,
   });
-  const objective = (x: Float64Array): number => runEts(y, spec, toParams(spec, x), stateOf(x)).sse;
-  const f0 = objective(Float64Array.from(x0));
-  if (!Number.isFinite(f0)) return undefined;
-  const res = nelderMead(objective, x0, {
-    lower,
-    upper,
-    maxEvaluations,
-    maxIterations: maxEvaluations,
-    xatol: 1e-4,
-    fatol: Math.max(f0 * 1e-9, 1e-300),
+  // Bounded coordinates are searched through a logistic, unbounded ones (level, slope) as they are.
+  const ext = (z: Float64Array): Float64Array =>
+    Float64Array.from(z, (zi, i) => {
+      const lo = lower[i] as number;
+      const hi = upper[i] as number;
+      return Number.isFinite(lo) ? lo + (hi - lo) / (1 + Math.exp(-zi)) : zi;
+    });
+  const z0 = x0.map((xi, i) => {
+    const lo = lower[i] as number;
+    const hi = upper[i] as number;
+    return Number.isFinite(lo) ? Math.log((xi - lo) / (hi - xi)) : xi;
   });
+  const steps = x0.map((xi, i) =>
+    Number.isFinite(lower[i] as number) ? 0.5 : Math.max(0.05 * Math.abs(xi), 0.01),
+  );
+  const objective = (z: Float64Array): number => {
+    const x = ext(z);
+    return runEts(y, spec, toParams(spec, x), stateOf(x)).sse;
+  };
+  const f0 = objective(Float64Array.from(z0));
+  if (!Number.isFinite(f0)) return undefined;
+  const best = simplexMinimise(objective, z0, steps, {
+    maxEvaluations,
+    fatol: Math.max(f0 * 1e-10, 1e-300),
+  });
+  const res = { x: ext(best.x) };
   const params = toParams(spec, res.x);
   const init = stateOf(res.x);
   const run = runEts(y, spec, params, init);
