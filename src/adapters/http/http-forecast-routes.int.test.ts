@@ -147,6 +147,16 @@ describe('GET /digitaltwins/{id}/forecast (real server, real SQLite history)', (
       expect(r.body.error.details[0]!.pointer).toBe('/path');
       expect(r.body.error.details[0]!.message).toContain("'humidity'");
     }
+    for (const hostile of [
+      'path=%FF%FE&horizon=1h',
+      `path=${'x'.repeat(5000)}&horizon=1h`,
+      'path=humidity&horizon=1h&horizon=2h',
+      'path[a]=1&horizon=1h',
+    ]) {
+      const r = await get(`${hostile}&to=${END}`);
+      expect(r.status, hostile.slice(0, 40)).toBe(400);
+      expect(r.body.error.code, hostile.slice(0, 40)).toMatch(/^(BadRequest|InvalidArgument)$/);
+    }
     const protoKey = await get(`__proto__=1&constructor[prototype][x]=1&path=humidity&horizon=1h&to=${END}`);
     expect(protoKey.status).toBe(200);
     expect(({} as Record<string, unknown>).x).toBeUndefined();

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { errors, quote, type Problem } from '../../core/errors/errors.js';
-import { forecastSteps, MAX_HORIZON, type ForecastResult } from '../../analytics/forecast/forecast.js';
+import { forecastSteps, MAX_HORIZON, type ForecastResult } from '../../analytics/forecast/index.js';
 import type { HttpServerOptions, HttpWorkspace } from './http-context.js';
 import { parseInterval, parseTime } from './http-history-routes.js';
 
