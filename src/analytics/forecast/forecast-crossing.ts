@@ -36,7 +36,7 @@ export function normalCdf(z: number): number {
 
 /**
  * @param horizon how far ahead, in the series' time unit (e.g. 2 h in ms); the number of steps is
- *   rounded up and capped by the forecast's own limits.
+ *   rounded up (at most MAX_HORIZON steps of the series' grid).
  * @throws TwinloopError BadRequest as forecast() does, or for a non-finite threshold/horizon.
  */
 export function forecastCrossing(
