@@ -23,6 +23,7 @@ import { MAX_PATH_PARAM_LENGTH, frameworkError, installErrorHandlers } from './h
 import { registerAlarmRoutes } from './http-alarm-routes.js';
 import { registerControlRoutes } from './http-control-routes.js';
 import { registerSimulatorRoutes } from './http-simulator-routes.js';
+import { registerForecastRoutes } from './http-forecast-routes.js';
 import { registerHistoryRoutes } from './http-history-routes.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { registerModelRoutes } from './http-model-routes.js';
@@ -151,6 +152,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     registerTelemetryRoutes(adt, ws, options.ingest);
   });
   registerHistoryRoutes(app, ws, options.history);
+  registerForecastRoutes(app, ws, options.history);
   if (options.control) registerControlRoutes(app, options.control);
   if (options.simulator) registerSimulatorRoutes(app, options.simulator);
   if (options.alarms) registerAlarmRoutes(app, ws.name, options.alarms);
