@@ -283,6 +283,7 @@ async function startLocked(
       importIo,
       mqttUrl,
       revokedCredential: mqtt.revokedCredential,
+      analytics,
     });
     closers.push(httpSub.close);
     const { http, httpUrl, liveUrl } = httpSub;

@@ -4,6 +4,7 @@
  * health and readiness, metrics. A busy default port moves to the next free one; an explicit one
  * fails with PortInUse. Gives back the URLs actually bound.
  */
+import type { AnalyticsSubsystem } from './analytics.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ControlService } from '../../core/control/control-service.js';
@@ -63,6 +64,8 @@ export function startHttp(o: {
   importIo: FileImportIo;
   mqttUrl: string;
   revokedCredential: (id: string) => void;
+  /** Alarms (GET /alarms …) and, when analytics run, their figures for /healthz. */
+  analytics?: Pick<AnalyticsSubsystem, 'alarms' | 'stats'>;
 }): Promise<HttpSubsystem> {
   const { config, logger, workspace, models, twins, graph, storage, control, hub } = o;
   const { tls, token } = o.security;
@@ -99,6 +102,7 @@ export function startHttp(o: {
             },
           },
           control,
+          ...(o.analytics ? { alarms: o.analytics.alarms } : {}),
           simulator: {
             status: () => {
               const simulator = running.simulator;
