@@ -38,10 +38,11 @@ describe.each(DETECTOR_KINDS)('%s detector', (kind) => {
     for (let i = 0; i < 2_000_000; i++) {
       const s = d.score(i * 60_000, signal(i, r) * (1 + i / 1e6));
       if (!(s >= 0 && s <= 1)) throw new Error(`score ${s} at ${i}`);
-      if (i === 10_000) early = sizeAt();
+      if (i === 500_000) early = sizeAt();
     }
-    // Numbers may print longer, never more numbers: the size stays within a small factor.
-    expect(sizeAt()).toBeLessThan(early * 1.5 + 200);
+    // Numbers may print longer, never more numbers: the size stays put, and small.
+    expect(sizeAt()).toBeLessThan(early * 1.2 + 200);
+    expect(sizeAt()).toBeLessThan(100_000);
   });
 
   it('restores from a JSON snapshot and then scores exactly as the original', () => {
