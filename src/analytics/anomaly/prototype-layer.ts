@@ -33,20 +33,23 @@ export class PrototypeLayer {
     readonly bucket: number,
     private readonly window: number,
     prototypes: number,
+    /** Buckets averaged into one element of the vector; the vector slides by one bucket. */
+    private readonly block = 1,
     state?: Record<string, unknown>,
     problems: Problem[] = [],
   ) {
     this.vec = new Float64Array(window);
+    const span = window * block;
     if (state) {
       this.s = Object.fromEntries(NUMBERS.map((k) => [k, stateNumber(state, k, problems)])) as Numbers;
-      this.ring = stateArray(state, 'ring', window, problems);
+      this.ring = stateArray(state, 'ring', span, problems);
       this.protos = stateArray(state, 'protos', window * prototypes, problems);
       this.used = stateArray(state, 'used', prototypes, problems);
       const s = this.s;
       const ints = [s.bucketFill, s.ringPos, s.ringFill, s.protoCount].every(
         (v) => Number.isInteger(v) && v >= 0,
       );
-      if (!ints || s.ringPos >= window || s.ringFill > window || s.protoCount > prototypes || s.typical < 0)
+      if (!ints || s.ringPos >= span || s.ringFill > span || s.protoCount > prototypes || s.typical < 0)
         problems.push({
           code: 'anomaly.snapshot.field',
           message: 'Inconsistent layer counters.',
@@ -54,7 +57,7 @@ export class PrototypeLayer {
         });
     } else {
       this.s = Object.fromEntries(NUMBERS.map((k) => [k, 0])) as Numbers;
-      this.ring = new Float64Array(window);
+      this.ring = new Float64Array(span);
       this.protos = new Float64Array(window * prototypes);
       this.used = new Float64Array(prototypes);
     }
@@ -69,12 +72,12 @@ export class PrototypeLayer {
     const mean = s.bucketSum / s.bucketFill;
     s.bucketSum = 0;
     s.bucketFill = 0;
-    const w = this.window;
+    const span = this.ring.length;
     this.ring[s.ringPos] = mean;
-    s.ringPos = (s.ringPos + 1) % w;
-    if (s.ringFill < w) {
+    s.ringPos = (s.ringPos + 1) % span;
+    if (s.ringFill < span) {
       s.ringFill++;
-      if (s.ringFill < w) return 0;
+      if (s.ringFill < span) return 0;
     }
     return this.match(range, set);
   }
@@ -84,7 +87,13 @@ export class PrototypeLayer {
     const w = this.window;
     s.steps++;
     const vec = this.vec;
-    for (let i = 0; i < w; i++) vec[i] = this.ring[(s.ringPos + i) % w] as number;
+    const b = this.block;
+    const span = this.ring.length;
+    for (let i = 0, k = s.ringPos; i < w; i++) {
+      let sum = 0;
+      for (let j = 0; j < b; j++, k = k + 1 === span ? 0 : k + 1) sum += this.ring[k] as number;
+      vec[i] = sum / b;
+    }
     const scale = range > 0 ? 1 / (range * w) : 0;
     let best = -1;
     let bestD = Number.POSITIVE_INFINITY;

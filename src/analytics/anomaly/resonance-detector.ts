@@ -43,6 +43,8 @@ export interface ResonanceConfig extends Record<string, number> {
   learn: number;
   /** Weight of a reading's excursion beyond the observed range (fraction of the range). */
   rangeWeight: number;
+  /** Evidence is reduced by this multiple of its own long-run mean (a stream that is often novel must be more so). */
+  relative: number;
   /** Output level that starts the mask. */
   alert: number;
   /** Mask length after an alert, as a fraction of probation. */
@@ -60,6 +62,7 @@ export const RESONANCE_DEFAULTS: ResonanceConfig = {
   typicalAlpha: 0.01,
   learn: 0.1,
   rangeWeight: 4,
+  relative: 0,
   alert: 0.2,
   mask: 0.5,
 };
@@ -75,6 +78,7 @@ const BOUNDS = {
   typicalAlpha: [0, 1],
   learn: [0, 1],
   rangeWeight: [0, 1e6],
+  relative: [0, 1e6],
   alert: [0, 1],
   mask: [0, 100],
 } as const;
@@ -89,6 +93,7 @@ export class ResonanceDetector implements AnomalyDetector {
   private lo = 0;
   private hi = 0;
   private maskLeft = 0;
+  private meanEvidence = 0;
 
   constructor(config?: unknown, snapshot?: unknown) {
     const snap = snapshot === undefined ? undefined : readSnapshot('resonance', snapshot);
@@ -97,7 +102,7 @@ export class ResonanceDetector implements AnomalyDetector {
     const w = Math.round(cfg.window);
     const p = Math.round(cfg.prototypes);
     const fine = Math.max(1, Math.round(cfg.probation / cfg.bucketsPerProbation));
-    const buckets = cfg.coarse >= 1 ? [fine, fine * Math.round(cfg.coarse)] : [fine];
+    const blocks = cfg.coarse >= 1 ? [1, Math.round(cfg.coarse)] : [1];
     this.maskRows = Math.round(cfg.mask * cfg.probation);
     if (snap) {
       const problems: Problem[] = [];
@@ -105,21 +110,23 @@ export class ResonanceDetector implements AnomalyDetector {
       this.lo = stateNumber(snap.state, 'lo', problems);
       this.hi = stateNumber(snap.state, 'hi', problems);
       this.maskLeft = stateNumber(snap.state, 'maskLeft', problems);
+      this.meanEvidence = stateNumber(snap.state, 'meanEvidence', problems);
       const layers = snap.state.layers;
-      if (!Array.isArray(layers) || layers.length !== buckets.length) {
+      if (!Array.isArray(layers) || layers.length !== blocks.length) {
         problems.push({
           code: 'anomaly.snapshot.field',
-          message: `layers has ${buckets.length} entries.`,
+          message: `layers has ${blocks.length} entries.`,
           pointer: '/state/layers',
         });
         this.layers = [];
       } else
-        this.layers = buckets.map((b, i) => {
+        this.layers = blocks.map((b, i) => {
           const st = layers[i] as unknown;
           return new PrototypeLayer(
-            b,
+            fine,
             w,
             p,
+            b,
             typeof st === 'object' && st !== null ? (st as Record<string, unknown>) : {},
             problems,
           );
@@ -131,7 +138,7 @@ export class ResonanceDetector implements AnomalyDetector {
           pointer: '/state',
         });
       if (problems.length) throw snapshotError(problems);
-    } else this.layers = buckets.map((b) => new PrototypeLayer(b, w, p));
+    } else this.layers = blocks.map((b) => new PrototypeLayer(fine, w, p, b));
   }
 
   score(_time: number, value: number): number {
@@ -156,8 +163,11 @@ export class ResonanceDetector implements AnomalyDetector {
     const range = this.hi - this.lo;
     let evidence = 0;
     for (const layer of this.layers) evidence = Math.max(evidence, layer.push(x, range, this.set));
+    const total = Math.min(evidence + cfg.rangeWeight * excursion, 1e12);
+    const baseline = this.meanEvidence;
+    this.meanEvidence += (total - baseline) / Math.min(this.n, Math.max(cfg.probation, 1));
     if (this.n <= cfg.probation) return 0;
-    const raw = Math.min(evidence + cfg.rangeWeight * excursion, 1e12);
+    const raw = Math.max(0, total - cfg.relative * baseline);
     let out = raw / (raw + 1);
     if (this.maskLeft > 0) {
       this.maskLeft--;
@@ -176,6 +186,7 @@ export class ResonanceDetector implements AnomalyDetector {
         lo: this.lo,
         hi: this.hi,
         maskLeft: this.maskLeft,
+        meanEvidence: this.meanEvidence,
         layers: this.layers.map((l) => l.state()),
       },
     };
