@@ -162,9 +162,10 @@ describe('multivariate detector', () => {
     for (let i = 0; i < 300_000; i++) {
       const s = d.score(i, [r(), r() * 2, signal(i, r), r() + i / 1e4]);
       if (!(s >= 0 && s <= 1)) throw new Error(`score ${s}`);
-      if (i === 5000) early = JSON.stringify(d.snapshot()).length;
+      if (i === 100_000) early = JSON.stringify(d.snapshot()).length;
     }
-    expect(JSON.stringify(d.snapshot()).length).toBeLessThan(early * 1.5 + 200);
+    expect(JSON.stringify(d.snapshot()).length).toBeLessThan(early * 1.2 + 200);
+    expect(JSON.stringify(d.snapshot()).length).toBeLessThan(400_000);
     expect(() => createMultivariateDetector(undefined, { kind: 'multivariate' })).toThrow(TwinloopError);
     expect(() => createMultivariateDetector(undefined, { kind: 'ewma' })).toThrow(TwinloopError);
   });
