@@ -2,7 +2,7 @@
  * The simple robust baseline: an exponentially weighted mean and variance of the stream, updated
  * with residuals clipped at a few standard deviations (so one outlier does not drag the model), and
  * the score of a reading from its z-score, z²/(z² + 9) (0.5 at three standard deviations). Silent
- * during a warm-up of `probation` readings. O(1) time and a handful of numbers per stream.
+ * during a warm-up of `probation` readings; after an alert its output is damped for a while. O(1) time and a handful of numbers per stream.
  */
 import {
   DEFAULT_PROBATION,
@@ -23,10 +23,26 @@ export interface EwmaConfig extends Record<string, number> {
   alpha: number;
   /** Residuals are clipped at this many standard deviations before they update the model. */
   clip: number;
+  /** Output level that starts a mask (as in the resonance detector), so one event is one detection. */
+  alert: number;
+  /** Mask length after an alert, as a fraction of probation (0: no mask). */
+  mask: number;
 }
 
-export const EWMA_DEFAULTS: EwmaConfig = { probation: DEFAULT_PROBATION, alpha: 0.01, clip: 4 };
-const BOUNDS = { probation: [0, 1e9], alpha: [1e-6, 1], clip: [0.5, 1e6] } as const;
+export const EWMA_DEFAULTS: EwmaConfig = {
+  probation: DEFAULT_PROBATION,
+  alpha: 0.01,
+  clip: 4,
+  alert: 0.9,
+  mask: 0.5,
+};
+const BOUNDS = {
+  probation: [0, 1e9],
+  alpha: [1e-6, 1],
+  clip: [0.5, 1e6],
+  alert: [0, 1],
+  mask: [0, 100],
+} as const;
 
 export class EwmaDetector implements AnomalyDetector {
   readonly kind = 'ewma' as const;
@@ -34,6 +50,7 @@ export class EwmaDetector implements AnomalyDetector {
   private n = 0;
   private mean = 0;
   private variance = 0;
+  private maskLeft = 0;
 
   constructor(config?: unknown, snapshot?: unknown) {
     if (snapshot !== undefined) {
@@ -43,7 +60,8 @@ export class EwmaDetector implements AnomalyDetector {
       this.n = stateNumber(s.state, 'n', problems);
       this.mean = stateNumber(s.state, 'mean', problems);
       this.variance = stateNumber(s.state, 'variance', problems);
-      if (this.n < 0 || this.variance < 0)
+      this.maskLeft = stateNumber(s.state, 'maskLeft', problems);
+      if (this.n < 0 || this.variance < 0 || this.maskLeft < 0)
         problems.push({
           code: 'anomaly.snapshot.field',
           message: 'n and variance are not negative.',
@@ -69,7 +87,12 @@ export class EwmaDetector implements AnomalyDetector {
     this.variance = Math.min(1e300, (1 - a) * (this.variance + a * r * r));
     if (this.n <= probation) return 0;
     const z2 = Math.min(z * z, 1e300);
-    return z2 / (z2 + 9);
+    let out = z2 / (z2 + 9);
+    if (this.maskLeft > 0) {
+      this.maskLeft--;
+      out *= 0.1;
+    } else if (out >= this.cfg.alert) this.maskLeft = Math.round(this.cfg.mask * probation);
+    return out;
   }
 
   snapshot(): DetectorSnapshot {
@@ -77,7 +100,7 @@ export class EwmaDetector implements AnomalyDetector {
       kind: 'ewma',
       version: 1,
       config: { ...this.cfg },
-      state: { n: this.n, mean: this.mean, variance: this.variance },
+      state: { n: this.n, mean: this.mean, variance: this.variance, maskLeft: this.maskLeft },
     };
   }
 }

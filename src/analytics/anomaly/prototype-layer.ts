@@ -101,7 +101,8 @@ export class PrototypeLayer {
     for (let j = 0; j < s.protoCount; j++) {
       let d = 0;
       const o = j * w;
-      for (let i = 0; i < w; i++) d += Math.abs((vec[i] as number) - (protos[o + i] as number));
+      // Partial distance: stop as soon as this prototype cannot be the nearest.
+      for (let i = 0; i < w && d < bestD; i++) d += Math.abs((vec[i] as number) - (protos[o + i] as number));
       if (d < bestD) {
         bestD = d;
         best = j;

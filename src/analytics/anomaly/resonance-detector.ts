@@ -47,6 +47,8 @@ export interface ResonanceConfig extends Record<string, number> {
   relative: number;
   /** Output level that starts the mask. */
   alert: number;
+  /** During a mask, an output this fraction of the way from the masking output to 1 breaks through (1: never). */
+  breakthrough: number;
   /** Mask length after an alert, as a fraction of probation. */
   mask: number;
 }
@@ -64,6 +66,7 @@ export const RESONANCE_DEFAULTS: ResonanceConfig = {
   rangeWeight: 4,
   relative: 0,
   alert: 0.2,
+  breakthrough: 0.7,
   mask: 0.5,
 };
 
@@ -80,6 +83,7 @@ const BOUNDS = {
   rangeWeight: [0, 1e6],
   relative: [0, 1e6],
   alert: [0, 1],
+  breakthrough: [0, 1],
   mask: [0, 100],
 } as const;
 
@@ -93,6 +97,8 @@ export class ResonanceDetector implements AnomalyDetector {
   private lo = 0;
   private hi = 0;
   private maskLeft = 0;
+  /** The output that started the mask: a much larger one breaks through it. */
+  private maskLevel = 0;
   private meanEvidence = 0;
 
   constructor(config?: unknown, snapshot?: unknown) {
@@ -110,6 +116,7 @@ export class ResonanceDetector implements AnomalyDetector {
       this.lo = stateNumber(snap.state, 'lo', problems);
       this.hi = stateNumber(snap.state, 'hi', problems);
       this.maskLeft = stateNumber(snap.state, 'maskLeft', problems);
+      this.maskLevel = stateNumber(snap.state, 'maskLevel', problems);
       this.meanEvidence = stateNumber(snap.state, 'meanEvidence', problems);
       const layers = snap.state.layers;
       if (!Array.isArray(layers) || layers.length !== blocks.length) {
@@ -169,10 +176,13 @@ export class ResonanceDetector implements AnomalyDetector {
     if (this.n <= cfg.probation) return 0;
     const raw = Math.max(0, total - cfg.relative * baseline);
     let out = raw / (raw + 1);
-    if (this.maskLeft > 0) {
+    if (this.maskLeft > 0 && out < this.maskLevel + cfg.breakthrough * (1 - this.maskLevel)) {
       this.maskLeft--;
       out *= 0.1;
-    } else if (out >= cfg.alert) this.maskLeft = this.maskRows;
+    } else if (out >= cfg.alert) {
+      this.maskLeft = this.maskRows;
+      this.maskLevel = out;
+    }
     return out;
   }
 
@@ -186,6 +196,7 @@ export class ResonanceDetector implements AnomalyDetector {
         lo: this.lo,
         hi: this.hi,
         maskLeft: this.maskLeft,
+        maskLevel: this.maskLevel,
         meanEvidence: this.meanEvidence,
         layers: this.layers.map((l) => l.state()),
       },
