@@ -68,3 +68,21 @@ export function writeNabResult(
     );
   fs.writeFileSync(path.join(dir, `${detector}_${series.file}`), `${rows.join('\n')}\n`);
 }
+
+/**
+ * Reads the anomaly scores a detector wrote in NAB's results layout (any detector, NAB's own
+ * included: the `anomaly_score` column, found by its header). @throws Error when the file is
+ * missing or its row count differs from the series'.
+ */
+export function readNabResult(resultsDir: string, detector: string, series: NabSeries): Float64Array {
+  const file = path.join(resultsDir, detector, series.category, `${detector}_${series.file}`);
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
+  const col = (lines[0] ?? '').split(',').indexOf('anomaly_score');
+  if (col < 0) throw new Error(`${file}: no anomaly_score column`);
+  if (lines.length - 1 !== series.values.length)
+    throw new Error(`${file}: ${lines.length - 1} rows, the series has ${series.values.length}`);
+  return Float64Array.from(lines.slice(1), (l) => Number(l.split(',')[col]));
+}

@@ -6,9 +6,12 @@
  * throughput (points/s on one core: the scoring loop only, median of --reps runs), writes every
  * file's scores in NAB's results layout under OUT, and appends a block to bench/RESULTS.md
  * (--dry: print only). Options: --detectors ewma,resonance; --config '{"radius":0.05}' overrides
- * the resonance configuration (for experiments; the reported figures use the defaults).
+ * the resonance configuration (for experiments; the reported figures use the defaults);
+ * --score-results DIR scores results already written in NAB's layout (every detector folder in DIR,
+ * e.g. NAB's own results/numenta, to check this scorer against NAB's published numbers).
  * Not a timed test: it reports, it does not assert.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +27,7 @@ import {
 } from '../../src/analytics/anomaly/nab-scorer.js';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
-import { readNabCorpus, writeNabResult } from './nab-corpus.js';
+import { readNabCorpus, readNabResult, writeNabResult } from './nab-corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -35,6 +38,8 @@ const flag = (name: string): string | undefined => {
 const dataDir = path.resolve(flag('--data') ?? path.join(here, '../../../shared/data/nab'));
 const resultsDir = path.resolve(flag('--results') ?? path.join(os.tmpdir(), 'twinloop-nab-results'));
 const detectors = (flag('--detectors') ?? 'ewma,resonance').split(',') as DetectorKind[];
+/** --score-results DIR: also score the results other detectors wrote there (NAB's layout), e.g. NAB's own numenta/. */
+const scoreDir = flag('--score-results');
 const override = flag('--config') ? (JSON.parse(flag('--config') as string) as Record<string, number>) : {};
 const reps = numberFlag(argv, '--reps', 3);
 const dry = argv.includes('--dry');
@@ -57,7 +62,7 @@ const windowCount = layouts.reduce((a, l) => a + l.scoredWindows, 0);
 const startedAt = new Date();
 
 interface DetectorRun {
-  kind: DetectorKind;
+  kind: string;
   scores: number[];
   raws: number[];
   pps: number;
@@ -81,6 +86,30 @@ function runOnce(kind: DetectorKind): { files: Float64Array[]; seconds: number }
 }
 
 const runs: DetectorRun[] = [];
+
+function report(name: string, files: Float64Array[], pps: number, write: boolean): void {
+  const scored: NabScoredFile[] = corpus.map((s, i) => ({
+    name: s.key,
+    layout: layouts[i]!,
+    scores: files[i]!,
+  }));
+  const results = NAB_PROFILES.map((p) => scoreCorpus(scored, p));
+  if (write) corpus.forEach((s, i) => writeNabResult(resultsDir, name, s, files[i]!, layouts[i]!.window));
+  if (!quiet)
+    for (const f of results[0]!.files)
+      console.log(`  ${name} ${f.name}: raw ${f.raw.toFixed(3)} tp ${f.tp} fp ${f.fp} fn ${f.fn}`);
+  runs.push({
+    kind: name,
+    scores: results.map((r) => r.normalized),
+    raws: results.map((r) => r.raw),
+    pps,
+    threshold: results[0]!.threshold,
+  });
+  console.log(
+    `${name}: ${results.map((r) => `${r.profile} ${r.normalized.toFixed(2)} (raw ${r.raw.toFixed(3)}, threshold ${r.threshold.toFixed(4)})`).join('; ')}; ${Number.isNaN(pps) ? '' : `${Math.round(pps).toLocaleString('en-US')} points/s`}`,
+  );
+}
+
 for (const kind of detectors) {
   let files: Float64Array[] = [];
   const times: number[] = [];
@@ -90,30 +119,18 @@ for (const kind of detectors) {
     times.push(once.seconds);
   }
   times.sort((a, b) => a - b);
-  const pps = points / (times[Math.floor(times.length / 2)] as number);
-  const scored: NabScoredFile[] = corpus.map((s, i) => ({
-    name: s.key,
-    layout: layouts[i]!,
-    scores: files[i]!,
-  }));
-  const results = NAB_PROFILES.map((p) => scoreCorpus(scored, p));
-  corpus.forEach((s, i) => writeNabResult(resultsDir, kind, s, files[i]!, layouts[i]!.window));
-  if (!quiet) {
-    const std = results[0]!;
-    for (const f of std.files)
-      console.log(`  ${kind} ${f.name}: raw ${f.raw.toFixed(3)} tp ${f.tp} fp ${f.fp} fn ${f.fn}`);
-  }
-  runs.push({
-    kind,
-    scores: results.map((r) => r.normalized),
-    raws: results.map((r) => r.raw),
-    pps,
-    threshold: results[0]!.threshold,
-  });
-  console.log(
-    `${kind}: ${results.map((r) => `${r.profile} ${r.normalized.toFixed(1)} (raw ${r.raw.toFixed(3)}, threshold ${r.threshold.toFixed(4)})`).join('; ')}; ${Math.round(pps).toLocaleString('en-US')} points/s`,
-  );
+  report(kind, files, points / (times[Math.floor(times.length / 2)] as number), true);
 }
+if (scoreDir)
+  for (const name of fs.readdirSync(scoreDir).sort()) {
+    if (!fs.statSync(path.join(scoreDir, name)).isDirectory()) continue;
+    report(
+      `${name} (read from ${scoreDir})`,
+      corpus.map((s) => readNabResult(scoreDir, name, s)),
+      Number.NaN,
+      false,
+    );
+  }
 
 const cmd = `npm run bench:nab -- ${argv.join(' ')}`.trim();
 const lines = [
@@ -129,7 +146,7 @@ const lines = [
   '|---|---:|---:|---:|---|---:|',
   ...runs.map(
     (r) =>
-      `| ${r.kind} (this run) | ${r.scores.map((x) => x.toFixed(1)).join(' | ')} | ${r.raws.map((x) => x.toFixed(2)).join(' / ')} | ${Math.round(r.pps).toLocaleString('en-US')} |`,
+      `| ${r.kind} (this run) | ${r.scores.map((x) => x.toFixed(1)).join(' | ')} | ${r.raws.map((x) => x.toFixed(2)).join(' / ')} | ${Number.isNaN(r.pps) ? '–' : Math.round(r.pps).toLocaleString('en-US')} |`,
   ),
   ...PUBLISHED.map(([n, a, b, c]) => `| ${n} (published, all 58 files) | ${a} | ${b} | ${c} | | |`),
   '',
