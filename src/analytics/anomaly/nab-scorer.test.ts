@@ -1,4 +1,5 @@
 /** The NAB scorer: null scores 0, perfect 100, a small case computed by hand, NAB's edge rules. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   NAB_PROFILES,
@@ -88,5 +89,41 @@ describe('NAB scorer', () => {
     const c = scoreCorpus([f], standard);
     expect(c.windows).toBe(0);
     expect(c.raw).toBe(0);
+  });
+
+  it('picks the threshold a brute-force search over every score value picks (property)', () => {
+    const fileArb = fc
+      .record({
+        n: fc.integer({ min: 10, max: 120 }),
+        cuts: fc.array(fc.integer({ min: 0, max: 119 }), { maxLength: 6 }),
+        scores: fc.array(fc.constantFrom(0, 0.1, 0.25, 0.5, 0.75, 0.9, 1, Number.NaN), {
+          minLength: 120,
+          maxLength: 120,
+        }),
+      })
+      .map(({ n, cuts, scores }) => {
+        // Disjoint, sorted windows from the cut points.
+        const c = [...new Set(cuts.filter((x) => x < n))].sort((a, b) => a - b);
+        const ranges: [number, number][] = [];
+        for (let i = 0; i + 1 < c.length; i += 2) ranges.push([c[i]!, c[i + 1]!]);
+        return file(`f${n}`, n, ranges, scores.slice(0, n));
+      });
+    fc.assert(
+      fc.property(
+        fc.array(fileArb, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom(...NAB_PROFILES),
+        (files, profile) => {
+          const c = scoreCorpus(files, profile);
+          const candidates = [Number.POSITIVE_INFINITY, 0, 0.1, 0.25, 0.5, 0.75, 0.9, 1];
+          const brute = Math.max(
+            ...candidates.map((t) => files.reduce((a, f) => a + scoreFile(f, profile, t).raw, 0)),
+          );
+          expect(c.raw).toBeCloseTo(brute, 9);
+          expect(c.normalized).toBeLessThanOrEqual(100 + 1e-9);
+          expect(c.normalized).toBeGreaterThanOrEqual(0 - 1e-9);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
