@@ -1,0 +1,172 @@
+/**
+ * Every detector's contract: scores in [0, 1], bounded state after millions of readings,
+ * snapshot → JSON → restore gives the same scores afterwards, hostile input never throws nor
+ * poisons the state, bad configurations and snapshots are catalogue errors; and the detectors find
+ * an obvious anomaly.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { TwinloopError } from '../../core/errors/errors.js';
+import { createDetector } from './create-detector.js';
+import { DETECTOR_KINDS, type AnomalyDetector } from './detector.js';
+import { createMultivariateDetector } from './multivariate-detector.js';
+
+/** A deterministic pseudo-random generator (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function signal(i: number, r: () => number): number {
+  return 50 + 10 * Math.sin((2 * Math.PI * i) / 288) + 2 * (r() - 0.5);
+}
+
+const json = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
+
+describe.each(DETECTOR_KINDS)('%s detector', (kind) => {
+  it('keeps its state bounded over two million readings, scores within [0, 1]', () => {
+    const d = createDetector(kind, { probation: 500 });
+    const r = rng(1);
+    const sizeAt = (): number => JSON.stringify(d.snapshot()).length;
+    let early = 0;
+    for (let i = 0; i < 2_000_000; i++) {
+      const s = d.score(i * 60_000, signal(i, r) * (1 + i / 1e6));
+      if (!(s >= 0 && s <= 1)) throw new Error(`score ${s} at ${i}`);
+      if (i === 500_000) early = sizeAt();
+    }
+    // Numbers may print longer, never more numbers: the size stays put, and small.
+    expect(sizeAt()).toBeLessThan(early * 1.2 + 200);
+    expect(sizeAt()).toBeLessThan(100_000);
+  });
+
+  it('restores from a JSON snapshot and then scores exactly as the original', () => {
+    const a = createDetector(kind, { probation: 300 });
+    const r = rng(2);
+    for (let i = 0; i < 5000; i++) a.score(i, signal(i, r));
+    const b = createDetector(kind, undefined, json(a.snapshot()));
+    const r2 = rng(3);
+    for (let i = 5000; i < 15_000; i++) {
+      const v = i === 9000 ? 500 : signal(i, r2);
+      expect(b.score(i, v)).toBe(a.score(i, v));
+    }
+    expect(json(b.snapshot())).toEqual(json(a.snapshot()));
+  });
+
+  it('survives hostile readings without throwing or poisoning its state', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.double(),
+            fc.constantFrom(Number.NaN, Infinity, -Infinity, 1e308, -1e308, 0, -0, 5e-324),
+            fc.anything() as fc.Arbitrary<unknown>,
+          ),
+          { maxLength: 200 },
+        ),
+        fc.array(fc.double({ noNaN: true }), { minLength: 1, maxLength: 200 }),
+        (hostile, times) => {
+          const d = createDetector(kind, { probation: 20 });
+          hostile.forEach((v, i) => {
+            const s = d.score(times[i % times.length] as number, v as number);
+            expect(s >= 0 && s <= 1).toBe(true);
+          });
+          const snap = JSON.stringify(d.snapshot());
+          expect(snap).not.toMatch(/null|NaN|Infinity/);
+          // Still usable afterwards: a restored copy agrees, scores stay in range.
+          const e = createDetector(kind, undefined, JSON.parse(snap));
+          for (let i = 0; i < 50; i++) {
+            const s = d.score(i, i % 7);
+            expect(e.score(i, i % 7)).toBe(s);
+            expect(s >= 0 && s <= 1).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('rejects bad configurations and corrupt snapshots with catalogue errors', () => {
+    expect(() => createDetector(kind, { probation: -1 })).toThrow(TwinloopError);
+    expect(() => createDetector(kind, { nope: 1 })).toThrow(/Unknown setting/);
+    expect(() => createDetector(kind, { __proto__: { probation: 1 } })).not.toThrow();
+    expect(() => createDetector(kind, 'x')).toThrow(TwinloopError);
+    const snap = json(createDetector(kind).snapshot()) as { state: Record<string, unknown> };
+    for (const bad of [null, 42, { ...snap, kind: 'other' }, { ...snap, state: { ...snap.state, n: 'x' } }]) {
+      try {
+        createDetector(kind, undefined, bad);
+        expect.unreachable();
+      } catch (e) {
+        expect(e).toBeInstanceOf(TwinloopError);
+        expect((e as TwinloopError).code).toBe('StorageCorrupt');
+      }
+    }
+  });
+
+  it('scores a large spike far above the readings around it', () => {
+    const d: AnomalyDetector = createDetector(kind, { probation: 600 });
+    const r = rng(4);
+    let before = 0;
+    let spike = 0;
+    for (let i = 0; i < 3000; i++) {
+      const s = d.score(i, i === 2500 ? 200 : signal(i, r));
+      if (i >= 1000 && i < 2500) before = Math.max(before, s);
+      if (i >= 2500 && i < 2510) spike = Math.max(spike, s);
+    }
+    expect(spike).toBeGreaterThan(0.5);
+    expect(spike).toBeGreaterThan(before + 0.2);
+  });
+});
+
+describe('multivariate detector', () => {
+  it('flags a reading that breaks the relation between streams, restores exactly, survives hostile input', () => {
+    const a = createMultivariateDetector({ streams: 3, probation: 500, perStreamResonance: 0 });
+    const r = rng(5);
+    let normalMax = 0;
+    for (let i = 0; i < 5000; i++) {
+      const x = 10 * Math.sin(i / 50) + r();
+      normalMax = Math.max(normalMax, a.score(i, [x, 2 * x + r(), 20 + r()]));
+    }
+    const b = createMultivariateDetector(undefined, json(a.snapshot()));
+    // Each value within its usual range, but the second no longer follows the first.
+    const broken = [8, -16, 20.5];
+    const sa = a.score(5000, broken);
+    expect(b.score(5000, broken)).toBe(sa);
+    expect(sa).toBeGreaterThan(0.5);
+    expect(sa).toBeGreaterThan(normalMax + 0.2);
+    for (const hostile of [
+      [Number.NaN, 1, 2],
+      [Infinity],
+      [],
+      [1e308, -1e308, 1e308],
+      'x',
+      null,
+    ] as unknown[]) {
+      const s = a.score(5001, hostile as number[]);
+      expect(s >= 0 && s <= 1).toBe(true);
+    }
+    expect(JSON.stringify(a.snapshot())).not.toMatch(/null|NaN|Infinity/);
+    const c = createMultivariateDetector(undefined, json(a.snapshot()));
+    for (let i = 0; i < 100; i++) expect(c.score(i, [i, 2 * i, 20])).toBe(a.score(i, [i, 2 * i, 20]));
+  });
+
+  it('keeps its state bounded with resonance per stream, and rejects corrupt snapshots', () => {
+    const d = createMultivariateDetector({ streams: 4, probation: 200 });
+    const r = rng(6);
+    let early = 0;
+    for (let i = 0; i < 300_000; i++) {
+      const s = d.score(i, [r(), r() * 2, signal(i, r), r() + i / 1e4]);
+      if (!(s >= 0 && s <= 1)) throw new Error(`score ${s}`);
+      if (i === 100_000) early = JSON.stringify(d.snapshot()).length;
+    }
+    expect(JSON.stringify(d.snapshot()).length).toBeLessThan(early * 1.2 + 200);
+    expect(JSON.stringify(d.snapshot()).length).toBeLessThan(400_000);
+    expect(() => createMultivariateDetector(undefined, { kind: 'multivariate' })).toThrow(TwinloopError);
+    expect(() => createMultivariateDetector(undefined, { kind: 'ewma' })).toThrow(TwinloopError);
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * One scale of the resonance detector: readings averaged into buckets, the last `window` bucket
+ * means form a feature vector, matched against at most `prototypes` prototypes (the categories of
+ * an adaptive-resonance network). Vigilance adapts to the stream: the radius is the larger of a
+ * floor and a multiple of the typical distance to the nearest prototype, so a noisy stream needs a
+ * larger surprise than a smooth one. A resonating vector moves its prototype a little; a novel one
+ * becomes a prototype (recycling the least recently used) and its excess distance is the evidence.
+ */
+import type { Problem } from '../../core/errors/errors.js';
+import { stateArray, stateNumber } from './detector.js';
+
+export interface LayerSettings {
+  /** Floor of the vigilance radius (mean absolute difference / observed range). */
+  radius: number;
+  /** Radius as a multiple of the typical nearest distance. */
+  spread: number;
+  /** Weight of a new distance in the typical one. */
+  typicalAlpha: number;
+  learn: number;
+}
+
+const NUMBERS = ['bucketSum', 'bucketFill', 'ringPos', 'ringFill', 'protoCount', 'steps', 'typical'] as const;
+type Numbers = Record<(typeof NUMBERS)[number], number>;
+
+export class PrototypeLayer {
+  private readonly s: Numbers;
+  private readonly ring: Float64Array;
+  private readonly protos: Float64Array;
+  private readonly used: Float64Array;
+  private readonly vec: Float64Array;
+
+  constructor(
+    readonly bucket: number,
+    private readonly window: number,
+    prototypes: number,
+    /** Buckets averaged into one element of the vector; the vector slides by one bucket. */
+    private readonly block = 1,
+    state?: Record<string, unknown>,
+    problems: Problem[] = [],
+  ) {
+    this.vec = new Float64Array(window);
+    const span = window * block;
+    if (state) {
+      this.s = Object.fromEntries(NUMBERS.map((k) => [k, stateNumber(state, k, problems)])) as Numbers;
+      this.ring = stateArray(state, 'ring', span, problems);
+      this.protos = stateArray(state, 'protos', window * prototypes, problems);
+      this.used = stateArray(state, 'used', prototypes, problems);
+      const s = this.s;
+      const ints = [s.bucketFill, s.ringPos, s.ringFill, s.protoCount].every(
+        (v) => Number.isInteger(v) && v >= 0,
+      );
+      if (!ints || s.ringPos >= span || s.ringFill > span || s.protoCount > prototypes || s.typical < 0)
+        problems.push({
+          code: 'anomaly.snapshot.field',
+          message: 'Inconsistent layer counters.',
+          pointer: '/state',
+        });
+    } else {
+      this.s = Object.fromEntries(NUMBERS.map((k) => [k, 0])) as Numbers;
+      this.ring = new Float64Array(span);
+      this.protos = new Float64Array(window * prototypes);
+      this.used = new Float64Array(prototypes);
+    }
+  }
+
+  /** Adds a reading; answers the evidence (≥ 0) when it closes a bucket, else 0. */
+  push(x: number, range: number, set: LayerSettings): number {
+    const s = this.s;
+    s.bucketSum += x;
+    s.bucketFill++;
+    if (s.bucketFill < this.bucket) return 0;
+    const mean = s.bucketSum / s.bucketFill;
+    s.bucketSum = 0;
+    s.bucketFill = 0;
+    const span = this.ring.length;
+    this.ring[s.ringPos] = mean;
+    s.ringPos = (s.ringPos + 1) % span;
+    if (s.ringFill < span) {
+      s.ringFill++;
+      if (s.ringFill < span) return 0;
+    }
+    return this.match(range, set);
+  }
+
+  private match(range: number, set: LayerSettings): number {
+    const s = this.s;
+    const w = this.window;
+    s.steps++;
+    const vec = this.vec;
+    const b = this.block;
+    const span = this.ring.length;
+    for (let i = 0, k = s.ringPos; i < w; i++) {
+      let sum = 0;
+      for (let j = 0; j < b; j++, k = k + 1 === span ? 0 : k + 1) sum += this.ring[k] as number;
+      vec[i] = sum / b;
+    }
+    const scale = range > 0 ? 1 / (range * w) : 0;
+    let best = -1;
+    let bestD = Number.POSITIVE_INFINITY;
+    const protos = this.protos;
+    for (let j = 0; j < s.protoCount; j++) {
+      let d = 0;
+      const o = j * w;
+      // Partial distance: stop as soon as this prototype cannot be the nearest.
+      for (let i = 0; i < w && d < bestD; i++) d += Math.abs((vec[i] as number) - (protos[o + i] as number));
+      if (d < bestD) {
+        bestD = d;
+        best = j;
+      }
+    }
+    bestD *= scale;
+    const radius = Math.max(set.radius, set.spread * s.typical);
+    if (best >= 0) {
+      const a = Math.max(set.typicalAlpha, 1 / s.steps);
+      s.typical += a * (Math.min(bestD, 2 * radius) - s.typical);
+    }
+    if (best >= 0 && bestD <= radius) {
+      const o = best * w;
+      const a = set.learn;
+      for (let i = 0; i < w; i++)
+        protos[o + i] = (protos[o + i] as number) + a * ((vec[i] as number) - (protos[o + i] as number));
+      this.used[best] = s.steps;
+      return 0;
+    }
+    let slot = s.protoCount;
+    if (slot >= this.used.length) {
+      slot = 0;
+      for (let j = 1; j < this.used.length; j++)
+        if ((this.used[j] as number) < (this.used[slot] as number)) slot = j;
+    } else s.protoCount++;
+    protos.set(vec, slot * w);
+    this.used[slot] = s.steps;
+    return best < 0 ? 0 : (bestD - radius) / radius;
+  }
+
+  state(): Record<string, unknown> {
+    return {
+      ...this.s,
+      ring: Array.from(this.ring),
+      protos: Array.from(this.protos),
+      used: Array.from(this.used),
+    };
+  }
+}

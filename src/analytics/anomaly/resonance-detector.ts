@@ -1,0 +1,205 @@
+/**
+ * The strong detector, in the family of NAB's leader ARTime (adaptive resonance on windowed
+ * features), written from the idea, not the code. Two scales of prototype matching
+ * (prototype-layer.ts): a fine one whose bucket is probation / bucketsPerProbation readings, and a
+ * coarse one `coarse` times longer, so both a changed shape and a changed daily pattern are
+ * novel. A reading outside the range seen so far is evidence at once, before its bucket closes.
+ * After an alert the output is masked for a while, as ARTime does, so one event gives one
+ * detection rather than a burst of false positives.
+ *
+ * Bounded: 2 × prototypes × window numbers. O(prototypes × window / bucket) per reading.
+ */
+import type { Problem } from '../../core/errors/errors.js';
+import {
+  DEFAULT_PROBATION,
+  clampValue,
+  readConfig,
+  readSnapshot,
+  snapshotError,
+  stateNumber,
+  type AnomalyDetector,
+  type DetectorSnapshot,
+} from './detector.js';
+import { PrototypeLayer, type LayerSettings } from './prototype-layer.js';
+
+export interface ResonanceConfig extends Record<string, number> {
+  /** Readings learnt before scoring (NAB: min(0.15·n, 750)). */
+  probation: number;
+  /** Fine buckets per probation: the fine bucket is max(1, round(probation / bucketsPerProbation)). */
+  bucketsPerProbation: number;
+  /** Coarse bucket, in fine buckets (0: no coarse scale). */
+  coarse: number;
+  /** Bucket means in a feature vector. */
+  window: number;
+  /** Most prototypes kept per scale. */
+  prototypes: number;
+  /** Floor of the vigilance radius: mean absolute difference, as a fraction of the observed range. */
+  radius: number;
+  /** Vigilance radius as a multiple of the typical nearest distance. */
+  spread: number;
+  /** Weight of a new nearest distance in the typical one. */
+  typicalAlpha: number;
+  /** How far a resonating prototype moves towards the vector. */
+  learn: number;
+  /** Weight of a reading's excursion beyond the observed range (fraction of the range). */
+  rangeWeight: number;
+  /** Evidence is reduced by this multiple of its own long-run mean (a stream that is often novel must be more so). */
+  relative: number;
+  /** Output level that starts the mask. */
+  alert: number;
+  /** During a mask, an output this fraction of the way from the masking output to 1 breaks through (1: never). */
+  breakthrough: number;
+  /** Mask length after an alert, as a fraction of probation. */
+  mask: number;
+}
+
+export const RESONANCE_DEFAULTS: ResonanceConfig = {
+  probation: DEFAULT_PROBATION,
+  bucketsPerProbation: 150,
+  coarse: 8,
+  window: 8,
+  prototypes: 48,
+  radius: 0.04,
+  spread: 2,
+  typicalAlpha: 0.01,
+  learn: 0.1,
+  rangeWeight: 4,
+  relative: 0,
+  alert: 0.2,
+  breakthrough: 0.7,
+  mask: 0.5,
+};
+
+const BOUNDS = {
+  probation: [0, 1e9],
+  bucketsPerProbation: [1, 1e6],
+  coarse: [0, 1000],
+  window: [1, 64],
+  prototypes: [1, 1024],
+  radius: [1e-6, 10],
+  spread: [0, 1e3],
+  typicalAlpha: [0, 1],
+  learn: [0, 1],
+  rangeWeight: [0, 1e6],
+  relative: [0, 1e6],
+  alert: [0, 1],
+  breakthrough: [0, 1],
+  mask: [0, 100],
+} as const;
+
+export class ResonanceDetector implements AnomalyDetector {
+  readonly kind = 'resonance' as const;
+  private readonly cfg: ResonanceConfig;
+  private readonly set: LayerSettings;
+  private readonly maskRows: number;
+  private readonly layers: PrototypeLayer[];
+  private n = 0;
+  private lo = 0;
+  private hi = 0;
+  private maskLeft = 0;
+  /** The output that started the mask: a much larger one breaks through it. */
+  private maskLevel = 0;
+  private meanEvidence = 0;
+
+  constructor(config?: unknown, snapshot?: unknown) {
+    const snap = snapshot === undefined ? undefined : readSnapshot('resonance', snapshot);
+    const cfg = (this.cfg = readConfig(RESONANCE_DEFAULTS, BOUNDS, snap ? snap.config : config));
+    this.set = { radius: cfg.radius, spread: cfg.spread, typicalAlpha: cfg.typicalAlpha, learn: cfg.learn };
+    const w = Math.round(cfg.window);
+    const p = Math.round(cfg.prototypes);
+    const fine = Math.max(1, Math.round(cfg.probation / cfg.bucketsPerProbation));
+    const blocks = cfg.coarse >= 1 ? [1, Math.round(cfg.coarse)] : [1];
+    this.maskRows = Math.round(cfg.mask * cfg.probation);
+    if (snap) {
+      const problems: Problem[] = [];
+      this.n = stateNumber(snap.state, 'n', problems);
+      this.lo = stateNumber(snap.state, 'lo', problems);
+      this.hi = stateNumber(snap.state, 'hi', problems);
+      this.maskLeft = stateNumber(snap.state, 'maskLeft', problems);
+      this.maskLevel = stateNumber(snap.state, 'maskLevel', problems);
+      this.meanEvidence = stateNumber(snap.state, 'meanEvidence', problems);
+      const layers = snap.state.layers;
+      if (!Array.isArray(layers) || layers.length !== blocks.length) {
+        problems.push({
+          code: 'anomaly.snapshot.field',
+          message: `layers has ${blocks.length} entries.`,
+          pointer: '/state/layers',
+        });
+        this.layers = [];
+      } else
+        this.layers = blocks.map((b, i) => {
+          const st = layers[i] as unknown;
+          return new PrototypeLayer(
+            fine,
+            w,
+            p,
+            b,
+            typeof st === 'object' && st !== null ? (st as Record<string, unknown>) : {},
+            problems,
+          );
+        });
+      if (this.n < 0 || this.hi < this.lo || this.maskLeft < 0)
+        problems.push({
+          code: 'anomaly.snapshot.field',
+          message: 'Inconsistent counters.',
+          pointer: '/state',
+        });
+      if (problems.length) throw snapshotError(problems);
+    } else this.layers = blocks.map((b) => new PrototypeLayer(fine, w, p, b));
+  }
+
+  score(_time: number, value: number): number {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return 0;
+    const x = clampValue(value);
+    const cfg = this.cfg;
+    let excursion = 0;
+    if (this.n === 0) {
+      this.lo = x;
+      this.hi = x;
+    } else {
+      const range = this.hi - this.lo;
+      if (x > this.hi) {
+        excursion = range > 0 ? (x - this.hi) / range : 1;
+        this.hi = x;
+      } else if (x < this.lo) {
+        excursion = range > 0 ? (this.lo - x) / range : 1;
+        this.lo = x;
+      }
+    }
+    this.n++;
+    const range = this.hi - this.lo;
+    let evidence = 0;
+    for (const layer of this.layers) evidence = Math.max(evidence, layer.push(x, range, this.set));
+    const total = Math.min(evidence + cfg.rangeWeight * excursion, 1e12);
+    const baseline = this.meanEvidence;
+    this.meanEvidence += (total - baseline) / Math.min(this.n, Math.max(cfg.probation, 1));
+    if (this.n <= cfg.probation) return 0;
+    const raw = Math.max(0, total - cfg.relative * baseline);
+    let out = raw / (raw + 1);
+    if (this.maskLeft > 0 && out < this.maskLevel + cfg.breakthrough * (1 - this.maskLevel)) {
+      this.maskLeft--;
+      out *= 0.1;
+    } else if (out >= cfg.alert) {
+      this.maskLeft = this.maskRows;
+      this.maskLevel = out;
+    }
+    return out;
+  }
+
+  snapshot(): DetectorSnapshot {
+    return {
+      kind: 'resonance',
+      version: 1,
+      config: { ...this.cfg },
+      state: {
+        n: this.n,
+        lo: this.lo,
+        hi: this.hi,
+        maskLeft: this.maskLeft,
+        maskLevel: this.maskLevel,
+        meanEvidence: this.meanEvidence,
+        layers: this.layers.map((l) => l.state()),
+      },
+    };
+  }
+}
