@@ -49,6 +49,10 @@ import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
 import { startAnalytics } from './subsystems/analytics.js';
 import { loadPilotDerived } from './pilot-loader.js';
+import { readPilotAnomalyPlan } from './pilot-analytics.js';
+import { planStreams } from '../analytics/runtime/anomaly-plan.js';
+import { createDetector } from '../analytics/anomaly/create-detector.js';
+import { DETECTOR_KINDS, type DetectorKind } from '../analytics/anomaly/detector.js';
 import { startRetention } from './subsystems/maintenance.js';
 import { createMetricsRegistry, registerMetrics } from './subsystems/metrics.js';
 import { loadModelsAndGraph } from './subsystems/models-and-graph.js';
@@ -242,6 +246,7 @@ async function startLocked(
             twinModel: (id) => graph.getTwin(id)?.modelId,
             modelIds: () => models.list().map((m) => m.id),
           });
+    const anomalyPlan = readPilotAnomalyPlan(pilot, DETECTOR_KINDS);
     const analytics = startAnalytics({
       config,
       logger,
@@ -254,6 +259,16 @@ async function startLocked(
       alarmStore: storage.alarms,
       routes: eventRoutes.service,
       ...(Array.isArray(derivedSets) ? {} : { derived: derivedSets.sets }),
+      ...(anomalyPlan
+        ? {
+            anomaly: {
+              streamsOf: (_ws: string, modelId: string) =>
+                planStreams(anomalyPlan, modelId, (m, b) => models.matchesModel(m, b)),
+              createDetector: () => createDetector(anomalyPlan.detector as DetectorKind),
+              ...(anomalyPlan.threshold !== undefined ? { threshold: anomalyPlan.threshold } : {}),
+            },
+          }
+        : {}),
       runHere: origin === undefined,
     });
     closers.push(analytics.close);

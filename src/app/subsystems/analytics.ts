@@ -40,6 +40,8 @@ export interface AnomalyPlan {
   createDetector: () => StreamDetector;
   /** Points of history replayed into a new stream's detector. */
   warmUpPoints?: number;
+  /** Alarm threshold of this plan (default: analytics.anomalyThreshold). */
+  threshold?: number;
 }
 
 export interface AnalyticsSubsystem extends Subsystem {
@@ -140,7 +142,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       createDetector: o.anomaly.createDetector,
       sink: writer,
       alarms,
-      threshold: config.analytics.anomalyThreshold,
+      threshold: o.anomaly.threshold ?? config.analytics.anomalyThreshold,
       recent: (ws, id, name, before, limit) => recentPoints(o.history, ws, id, name, before, limit),
       ...(o.anomaly.warmUpPoints !== undefined ? { warmUpPoints: o.anomaly.warmUpPoints } : {}),
       onWarmUpError: (e) =>
