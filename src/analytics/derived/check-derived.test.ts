@@ -82,7 +82,7 @@ values:
       'analytics.derived.syntax@13:21', // 'flow +'
       'analytics.derived.nameClash@3:3',
       'analytics.derived.unknownVariable@4:19',
-      'analytics.derived.notNumeric@6:3',
+      'analytics.derived.notNumeric@6:20',
       'analytics.derived.notNumeric@7:14',
       'analytics.derived.aggregate@8:16',
       'analytics.derived.unknownNeighbourValue@11:26',

@@ -172,7 +172,7 @@ export function checkDerived(
         const of = c.of;
         if (of !== undefined && !scopeValues.has(of) && !broken.has(of)) {
           const info = readable.get(of);
-          const where = v.exprLoc ?? v.loc;
+          const where = v.ofLoc ?? v.loc;
           if (!info || info.from !== 'telemetry')
             at(
               spec,

@@ -179,6 +179,25 @@ describe('DerivedEngine', () => {
     expect(series(sink.writes, 'total', 'line-1').at(-1)).toEqual([5000, 65]);
   });
 
+  it('takes hostile observations without harm: __proto__ keys, wrong types, too many names', () => {
+    const { e, sink } = engine(
+      pumpValues(`  p: { expr: 'flow * 2' }\n  m: { sliding: { of: flow, size: 1h, aggregate: max } }`),
+    );
+    const values = JSON.parse('{"__proto__": {"polluted": 1}, "constructor": 3, "flow": 2}') as Record<
+      string,
+      unknown
+    >;
+    e.observe(obs('p1', 0, values));
+    e.observe(obs('p1', 1, { flow: '7', head: null, vibration: { x: 1 }, running: [1] }));
+    e.observe(obs('p1', 2, { flow: Infinity }));
+    e.observe(obs('p1', 3, Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`t${i}`, i]))));
+    expect(sink.writes).toEqual([{ twin: 'p1', time: 0, values: { p: 4, m: 2 } }]);
+    const snap = e.snapshot();
+    expect(snap.twins[0]?.latest.length).toBe(1024);
+    expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('applies a model set to extensions, a twin set after it, and skips twins of other models', () => {
     const { e, sink } = engine(
       pumpValues(`  p: { expr: flow * 2 }`),

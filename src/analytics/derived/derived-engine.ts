@@ -19,7 +19,7 @@ import type { DerivedPlan, PlanValue } from './derived-plan.js';
 import { DERIVED_LIMITS } from './derived-types.js';
 import type { DerivedSet, ExprInput } from './derived-types.js';
 import { createOp, opSignature } from './window-ops.js';
-import type { StreamOp } from './window-ops.js';
+import type { Emit, StreamOp } from './window-ops.js';
 
 export interface DerivedEngineOptions {
   sets: readonly DerivedSet[];
@@ -66,6 +66,8 @@ interface TwinState {
   /** Time of the last reading per telemetry name ('' for any). */
   lastTime: Map<string, number>;
   ops: (StreamOp | undefined)[];
+  /** Per value: where its operator's results go (made once, not per reading). */
+  emits: ((t: number, x: number) => void)[];
 }
 
 const toNum = (v: unknown): number | undefined =>
@@ -89,6 +91,11 @@ export class DerivedEngine {
   private readonly graceMs: number;
   private readonly refreshMs: number;
   private lastRefresh = -Infinity;
+  /** Scratch of one pass (passes never nest): names changed with their time, and what to write by time. */
+  private readonly changed = new Map<string, number>();
+  private readonly out = new Map<number, Record<string, number>>();
+  /** Twin states by workspace then twin id (no key string built per reading). */
+  private readonly byWs = new Map<string, Map<string, TwinState>>();
   private readonly counts = { readings: 0, written: 0, nonFinite: 0, outOfOrder: 0 };
 
   constructor(private readonly o: DerivedEngineOptions) {
@@ -105,20 +112,22 @@ export class DerivedEngine {
   observe(obs: TelemetryObservation): void {
     this.counts.readings++;
     const s = this.state(obs.workspace, obs.twinId, obs.modelId);
-    const changed = new Map<string, number>();
+    const changed = this.changed;
+    changed.clear();
     const prefix = obs.component === undefined ? '' : `${obs.component}.`;
-    for (const k in obs.values) {
-      if (!Object.prototype.hasOwnProperty.call(obs.values, k)) continue;
-      const x = toNum(obs.values[k]);
+    const values = obs.values;
+    const since = s.plan.sinceOf;
+    for (const k of Object.keys(values)) {
+      const x = toNum(values[k]);
       if (x === undefined) continue;
-      const name = prefix + k;
-      if (!s.latest.has(name) && s.latest.size >= DERIVED_LIMITS.maxLatestPerTwin) continue;
+      const name = prefix === '' ? k : prefix + k;
+      if (s.latest.size >= DERIVED_LIMITS.maxLatestPerTwin && !s.latest.has(name)) continue;
       s.latest.set(name, x);
-      s.lastTime.set(name, obs.time);
+      if (since.has(name)) s.lastTime.set(name, obs.time);
       changed.set(name, obs.time);
     }
     if (!((s.lastTime.get('') ?? -Infinity) > obs.time)) s.lastTime.set('', obs.time);
-    if (s.plan !== EMPTY_PLAN) this.run(s, changed, obs.time, false);
+    if (s.plan !== EMPTY_PLAN) this.run(s, obs.time, false);
     const w = this.watchers.get(s.key);
     if (w) for (const k of w) this.dirty.add(k);
   }
@@ -137,66 +146,80 @@ export class DerivedEngine {
     if (refresh) this.lastRefresh = now;
     for (const s of this.states.values()) {
       if (!s.plan.hasTickWork) continue;
-      const changed = new Map<string, number>();
-      const out = new Map<number, Record<string, number>>();
+      this.changed.clear();
+      this.out.clear();
       s.plan.values.forEach((pv, i) => {
         const v = pv.value;
-        if (v.kind === 'tumbling')
-          s.ops[i]?.due(now, this.graceMs, (t, x) => this.emitted(s, v.name, t, x, changed, out));
+        if (v.kind === 'tumbling') s.ops[i]?.due(now, this.graceMs, s.emits[i] as Emit);
         else if (v.kind === 'since') {
           const last = s.lastTime.get(v.of ?? '');
-          if (last !== undefined) this.emitted(s, v.name, now, Math.max(0, now - last) / 1000, changed, out);
+          if (last !== undefined) this.emitted(s, v.name, now, Math.max(0, now - last) / 1000);
         }
       });
       const neighbours = s.plan.usesNeighbours && (refresh || this.dirty.has(s.key));
       this.dirty.delete(s.key);
-      if (changed.size > 0 || neighbours) this.run(s, changed, now, neighbours, out);
-      else this.flush(s, out);
+      if (this.changed.size > 0 || neighbours) this.run(s, now, neighbours, true);
+      else this.flush(s);
     }
   }
 
   private state(ws: string, id: string, modelId: string): TwinState {
-    const key = keyOf(ws, id);
-    let s = this.states.get(key);
+    let inWs = this.byWs.get(ws);
+    if (!inWs) this.byWs.set(ws, (inWs = new Map()));
+    let s = inWs.get(id);
     if (!s || s.modelId !== modelId) {
+      const key = keyOf(ws, id);
       const plan = this.book.plan(ws, modelId, id);
-      s = { ws, id, key, modelId, plan, latest: new Map(), lastTime: new Map(), ops: [] };
-      s.ops = plan.values.map((pv) =>
+      const st: TwinState = {
+        ws,
+        id,
+        key,
+        modelId,
+        plan,
+        latest: new Map(),
+        lastTime: new Map(),
+        ops: [],
+        emits: [],
+      };
+      st.ops = plan.values.map((pv) =>
         pv.value.kind === 'expr' || pv.value.kind === 'since' ? undefined : createOp(pv.value),
       );
-      this.states.set(key, s);
+      st.emits = plan.values.map((pv) => (t: number, x: number) => this.emitted(st, pv.value.name, t, x));
+      this.states.set(key, st);
+      inWs.set(id, st);
+      s = st;
     }
     return s;
   }
 
   /** One pass over the twin's plan in dependency order; `changed` maps names to their source time. */
-  private run(
-    s: TwinState,
-    changed: Map<string, number>,
-    time: number,
-    neighbours: boolean,
-    out = new Map<number, Record<string, number>>(),
-  ): void {
+  private run(s: TwinState, time: number, neighbours: boolean, keepOut = false): void {
+    const changed = this.changed;
+    if (!keepOut) this.out.clear();
     const values = s.plan.values;
     for (let i = 0; i < values.length; i++) {
       const pv = values[i] as PlanValue;
       const v = pv.value;
       if (v.kind === 'expr') {
         if (!(pv.always || (neighbours && pv.usesNeighbours) || this.triggered(pv, changed))) continue;
-        this.emitted(s, v.name, time, this.evaluate(s, pv), changed, out);
+        this.emitted(s, v.name, time, this.evaluate(s, pv));
       } else if (v.kind !== 'since') {
         const t = changed.get(v.of);
         const x = s.latest.get(v.of);
         if (t === undefined || x === undefined) continue;
-        const ok = s.ops[i]?.add(t, x, (et, ex) => this.emitted(s, v.name, et, ex, changed, out));
+        const ok = s.ops[i]?.add(t, x, s.emits[i] as Emit);
         if (ok === false) this.counts.outOfOrder++;
       }
     }
-    this.flush(s, out);
+    this.flush(s);
   }
 
-  private flush(s: TwinState, out: Map<number, Record<string, number>>): void {
-    for (const [t, rec] of out) {
+  private flush(s: TwinState): void {
+    if (this.out.size === 0) return;
+    // Detached first: a sink may feed the engine again synchronously (derived values observed back).
+    const entries = [...this.out];
+    this.out.clear();
+    for (const [t, rec] of entries) {
       this.counts.written += Object.keys(rec).length;
       this.o.sink.write(s.ws, s.id, t, rec);
     }
@@ -208,20 +231,14 @@ export class DerivedEngine {
     return false;
   }
 
-  private emitted(
-    s: TwinState,
-    name: string,
-    t: number,
-    x: number,
-    changed: Map<string, number>,
-    out: Map<number, Record<string, number>>,
-  ): void {
+  private emitted(s: TwinState, name: string, t: number, x: number): void {
+    const out = this.out;
     if (!Number.isFinite(x)) {
       this.counts.nonFinite++;
       return;
     }
     s.latest.set(name, x);
-    changed.set(name, t);
+    this.changed.set(name, t);
     let rec = out.get(t);
     if (!rec) out.set(t, (rec = Object.create(null) as Record<string, number>));
     rec[name] = x;
@@ -302,6 +319,7 @@ export class DerivedEngine {
   /** Replaces the state with a snapshot's; what does not fit the current definitions is dropped. */
   restore(snap: DerivedSnapshot): void {
     this.states.clear();
+    this.byWs.clear();
     this.watchers.clear();
     this.dirty.clear();
     this.lastRefresh = -Infinity;

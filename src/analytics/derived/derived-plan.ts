@@ -25,9 +25,16 @@ export interface DerivedPlan {
   values: readonly PlanValue[];
   usesNeighbours: boolean;
   hasTickWork: boolean;
+  /** Telemetry whose last reading time a `since` value needs. */
+  sinceOf: ReadonlySet<string>;
 }
 
-export const EMPTY_PLAN: DerivedPlan = { values: [], usesNeighbours: false, hasTickWork: false };
+export const EMPTY_PLAN: DerivedPlan = {
+  values: [],
+  usesNeighbours: false,
+  hasTickWork: false,
+  sinceOf: new Set(),
+};
 
 /** The sets of a model and of each twin, to build plans from. */
 export class PlanBook {
@@ -95,6 +102,9 @@ export class PlanBook {
       usesNeighbours,
       hasTickWork:
         usesNeighbours || values.some((v) => v.value.kind === 'since' || v.value.kind === 'tumbling'),
+      sinceOf: new Set(
+        values.flatMap((v) => (v.value.kind === 'since' && v.value.of !== undefined ? [v.value.of] : [])),
+      ),
     };
   }
 }

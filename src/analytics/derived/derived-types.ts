@@ -63,6 +63,8 @@ export interface DerivedValueSpec {
   loc: DerivedLoc;
   /** Where the computation's text sits (for positions inside an expression). */
   exprLoc?: DerivedLoc & { style: 'plain' | 'quoted' | 'block' };
+  /** Where a windowed value's `of` sits. */
+  ofLoc?: DerivedLoc;
 }
 
 /** One definition file as read. */

@@ -176,7 +176,14 @@ function readValue(r: DerivedReader, e: LEntry): DerivedValueSpec | undefined {
     ...(c.ast ? { ast: c.ast } : {}),
     loc: e.keyLoc,
     ...(v.kind === 'scalar' ? { exprLoc: { ...v.loc, style: v.style } } : {}),
+    ...(v.kind === 'map' ? ofLocOf(v) : {}),
   };
+}
+
+/** Where the `of` of a windowed value's mapping sits, when it has one. */
+function ofLocOf(node: Extract<LNode, { kind: 'map' }>): { ofLoc?: Loc } {
+  const e = node.entries.find((x) => x.key === 'of');
+  return e ? { ofLoc: e.value.loc } : {};
 }
 
 const derivedCodes = (problems: Problem[]): Problem[] =>
