@@ -16,7 +16,7 @@ import { AlarmService, type AlarmServiceStats } from '../../analytics/alarms/ala
 import type { DerivedSet } from '../../analytics/derived/derived-types.js';
 import { DerivedEngine, type DerivedStats } from '../../analytics/derived/derived-engine.js';
 import type { AlarmEvent } from '../../core/alarms/alarm.js';
-import { alarmLiveEvent } from '../../core/live/live-events.js';
+import { alarmLiveEvent, type LiveEvent } from '../../core/live/live-events.js';
 import type { AlarmStore } from '../../core/ports/alarm-store.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { AnalyticsOperator, AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
@@ -135,6 +135,8 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     },
   });
   const operators: AnalyticsOperator[] = [];
+  /** Listeners of lifecycle events (twins created, deleted). */
+  const lifecycle: ((e: LiveEvent) => void)[] = [];
   let anomaly: AnomalyOperator | undefined;
   if (o.anomaly) {
     anomaly = new AnomalyOperator({
@@ -154,11 +156,28 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
   if (o.derived && o.derived.length > 0) {
     const engine = new DerivedEngine({ sets: o.derived, context, sink: writer });
     derived = engine;
-    // First: its values are stored, come back as derived telemetry, and then reach the rules.
+    // Twins without telemetry of their own (a production line) get their neighbour sums only
+    // when watched: every twin is, at start and when created.
+    for (const t of graph.allTwins()) engine.watch(workspace, t.id);
+    // Ticks are on the readings' time base (a simulator may run faster than the wall clock):
+    // the newest reading's time, plus the wall time since it came.
+    let newest = -Infinity;
+    let newestWall = 0;
     operators.unshift({
       name: 'derived',
-      observe: (obs) => engine.observe(obs),
-      tick: (now) => engine.tick(now),
+      observe: (obs) => {
+        if (obs.time > newest) {
+          newest = obs.time;
+          newestWall = Date.now();
+        }
+        engine.observe(obs);
+      },
+      tick: (now) => {
+        if (newest > -Infinity) engine.tick(newest + (now - newestWall));
+      },
+    });
+    lifecycle.push((e) => {
+      if (e.type === 'twinCreated' || e.type === 'twinReplaced') engine.watch(e.workspace, e.twinId);
     });
   }
   if (o.operators) operators.push(...o.operators(context, writer, alarms));
@@ -177,8 +196,14 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     },
   });
   // Deleted twins: their detectors go (a new twin with the same id starts fresh).
+  if (anomaly) {
+    const a = anomaly;
+    lifecycle.push((e) => {
+      if (e.type === 'twinDeleted') a.forgetTwin(e.workspace, e.twinId);
+    });
+  }
   const unlisten = o.live.subscribe((events) => {
-    for (const e of events) if (e.type === 'twinDeleted') anomaly?.forgetTwin(e.workspace, e.twinId);
+    for (const e of events) if (e.type !== 'telemetry') for (const l of lifecycle) l(e);
   });
   log.info({ operators: operators.map((op) => op.name) }, 'streaming analytics running');
   return {
