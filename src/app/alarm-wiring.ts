@@ -1,0 +1,59 @@
+/**
+ * Wiring of alarms, for the composition root: the alarm service on the storage's alarm store, its
+ * transitions published on the live event bus (as `alarm` events, with the twin's model so model
+ * subscriptions see them) and journaled for event routes (Twinloop.Alarm.*, written in the alarm's
+ * own transaction). The rules engine gets the service as its AlarmSink; the HTTP server gets it as
+ * `alarms` (GET /alarms …). Call `close()` before storage closes.
+ *
+ * @example
+ *   const alarms = createAlarms({ storage, live: bus, modelOf: (ws, id) => graph.getTwin(id)?.modelId,
+ *     routes: { source: config.eventRoutes.source, journal: routing.service }, logger });
+ *   createHttpServer({ …, alarms });
+ */
+import type { Logger } from 'pino';
+import { AlarmService, type AlarmServiceOptions } from '../analytics/alarms/alarm-service.js';
+import { alarmRoutedEvent, type RoutedEvent } from '../core/events/change-events.js';
+import { alarmLiveEvent, type LiveEventBus } from '../core/live/live-events.js';
+import type { OutboxRow } from '../core/ports/event-routing.js';
+import type { Storage } from '../core/ports/storage.js';
+
+export interface AlarmWiringOptions {
+  storage: Pick<Storage, 'alarms'>;
+  live: Pick<LiveEventBus, 'publish'>;
+  /** The twin's model id (undefined when the twin is unknown). */
+  modelOf: (workspace: string, twinId: string) => string | undefined;
+  /** Event routes: the CloudEvent source and the route journal (EventRouteService). */
+  routes?: { source: string; journal: { endpointsFor(event: RoutedEvent): string[] } };
+  logger: Logger;
+  service?: Omit<AlarmServiceOptions, 'store' | 'journal' | 'onError'>;
+  now?: () => number;
+}
+
+export function createAlarms(o: AlarmWiringOptions): AlarmService {
+  const log = o.logger.child({ component: 'alarms' });
+  const now = o.now ?? Date.now;
+  const routes = o.routes;
+  const journal = routes
+    ? (events: Parameters<NonNullable<AlarmServiceOptions['journal']>>[0]): OutboxRow[] => {
+        const rows: OutboxRow[] = [];
+        const created = now();
+        const newId = () => globalThis.crypto.randomUUID();
+        for (const e of events) {
+          const event = alarmRoutedEvent(e, { source: routes.source, newId });
+          for (const endpoint of routes.journal.endpointsFor(event))
+            rows.push({ endpoint, orderKey: event.twinId, event, created });
+        }
+        return rows;
+      }
+    : undefined;
+  const service = new AlarmService({
+    ...o.service,
+    store: o.storage.alarms,
+    ...(journal ? { journal } : {}),
+    onError: (err, what) => log.warn({ err }, `alarms: ${what} failed`),
+  });
+  service.subscribe((events) =>
+    o.live.publish(events.map((e) => alarmLiveEvent(e, o.modelOf(e.alarm.workspace, e.alarm.twinId)))),
+  );
+  return service;
+}
