@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { HttpAlarmPort } from '../../adapters/http/http-alarm-routes.js';
 import type { ControlService } from '../../core/control/control-service.js';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
@@ -63,6 +64,8 @@ export function startHttp(o: {
   importIo: FileImportIo;
   mqttUrl: string;
   revokedCredential: (id: string) => void;
+  /** Alarms (GET /alarms …); absent: no alarm routes. */
+  alarms?: HttpAlarmPort;
 }): Promise<HttpSubsystem> {
   const { config, logger, workspace, models, twins, graph, storage, control, hub } = o;
   const { tls, token } = o.security;
@@ -99,6 +102,7 @@ export function startHttp(o: {
             },
           },
           control,
+          ...(o.alarms ? { alarms: o.alarms } : {}),
           simulator: {
             status: () => {
               const simulator = running.simulator;
