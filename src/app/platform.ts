@@ -37,6 +37,8 @@ import type { Simulator } from '../sim/device/device-simulator.js';
 import type { ShadowService } from '../sim/shadow/shadow-service.js';
 import type { WhatIfService } from '../sim/whatif/what-if-service.js';
 import type { TwinloopConfig } from './config.js';
+import type { AlarmService } from '../analytics/alarms/alarm-service.js';
+import { createAlarms } from './alarm-wiring.js';
 import { createEventRouting, type EventRouting } from './event-routing.js';
 import { exampleReading, formatBanner } from './banner.js';
 import { lockDataFolder } from './data-folder-lock.js';
@@ -100,6 +102,8 @@ export interface Platform {
   readonly importIo: FileImportIo;
   /** Event routes: routes, endpoints, the delivery engine (docs/event-routes.md). */
   readonly eventRoutes: EventRouting;
+  /** Alarms: the rules engine's AlarmSink, GET /alarms and the rest (docs/alarms.md). */
+  readonly alarms: AlarmService;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
 }
@@ -194,6 +198,16 @@ async function startLocked(
       journal: eventRoutes.service,
     });
 
+    // ---- alarms (issue 10): on the live stream and event routes; closed before storage
+    const alarms = createAlarms({
+      storage,
+      live,
+      modelOf: (_ws, id) => graph.getTwin(id)?.modelId,
+      routes: eventRoutes.service,
+      logger,
+    });
+    closers.push(() => alarms.close());
+
     // ---- the pilot: seeded on first run; later runs keep the data folder's own
     const choice = await seedPilot({ config, logger, loaded, models, twins });
 
@@ -256,8 +270,7 @@ async function startLocked(
       graph,
       models,
       history: storage.history,
-      alarmStore: storage.alarms,
-      routes: eventRoutes.service,
+      alarms,
       ...(Array.isArray(derivedSets) ? {} : { derived: derivedSets.sets }),
       ...(anomalyPlan
         ? {
@@ -381,6 +394,7 @@ async function startLocked(
       jobs,
       importIo,
       eventRoutes,
+      alarms,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {

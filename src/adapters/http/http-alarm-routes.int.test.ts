@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
+import { cliFor } from '../../../test/cli/cli-runner.js';
 import { rawRequest } from '../../../test/edge/raw-http.js';
 import { AlarmService } from '../../analytics/alarms/alarm-service.js';
 import type { AlarmRaise } from '../../analytics/analytics-types.js';
@@ -241,4 +242,40 @@ describe('alarm routes', () => {
     expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
     expect(answers.filter((r) => r.status === 409)).toHaveLength(19);
   });
+
+  it('twinloop alarms lists (table, json, csv), shows, acks and clears', async () => {
+    const cli = cliFor(w.dir);
+    const flags = ['--url', url, '--token', TOKEN];
+    const json = await cli('alarms', 'list', '--twin', 'pump-3', '--format', 'json', ...flags);
+    expect(json.code).toBe(0);
+    const rows = JSON.parse(json.stdout) as { id: string; twinId: string; state: string }[];
+    expect(rows.map((r) => r.twinId)).toEqual(['pump-3', 'pump-3', 'pump-3']);
+    const csv = await cli(
+      'alarms',
+      'list',
+      '--state',
+      'open',
+      '--limit',
+      '2',
+      '--all',
+      '--format',
+      'csv',
+      ...flags,
+    );
+    expect(csv.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(10); // header + every open alarm
+    const id = rows.find((r) => r.state === 'active')!.id;
+    const acked = await cli('alarms', 'ack', id, '--comment', 'seen', '--user', 'cli-user', ...flags);
+    expect(acked.stdout.trim()).toBe(`${id}: acknowledged`);
+    const shown = await cli('alarms', 'show', id, '--format', 'json', ...flags);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ acknowledged: { by: 'cli-user', comment: 'seen' } });
+    expect((await cli('alarms', 'clear', id, '--reason', 'fixed', ...flags)).stdout.trim()).toBe(
+      `${id}: cleared`,
+    );
+    const twice = await cli('alarms', 'clear', id, ...flags);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/Conflict|already cleared/);
+    const table = await cli('alarms', 'list', '--twin', 'pump-3', ...flags);
+    expect(table.stdout).toMatch(/severity/);
+    expect(table.stdout).toContain('cleared');
+  }, 60_000);
 });

@@ -172,14 +172,17 @@ describe('AlarmService', () => {
     svc.raise(raise({ severity: 'apocalyptic' as never }));
     svc.raise(raise({ time: Number.NaN }));
     svc.raise(raise({ twinId: '' }));
-    svc.raise(raise({ value: Number.POSITIVE_INFINITY }));
     svc.raise(null as never);
+    svc.raise(raise({ ruleId: 'inf', value: Number.POSITIVE_INFINITY })); // kept, without its value
     svc.raise(raise({ message: 'x'.repeat(100_000) }));
     await svc.flush();
-    expect(svc.stats.dropped).toBe(5);
-    expect(errors).toHaveLength(5);
+    expect(svc.stats.dropped).toBe(4);
+    expect(errors).toHaveLength(4);
     expect(errors[0]).toMatch(/Unknown severity/);
-    const [a] = await svc.list({ workspace: 'default', limit: 10 });
+    const [inf] = await svc.list({ workspace: 'default', limit: 10, ruleId: 'inf' });
+    expect(inf).toBeDefined();
+    expect(inf!.value).toBeUndefined();
+    const [a] = await svc.list({ workspace: 'default', limit: 10, ruleId: 'vib' });
     expect(a!.message).toHaveLength(MAX_ALARM_TEXT);
     const acked = await svc.ack('default', a!.id, 'b'.repeat(10_000), 'c'.repeat(10_000));
     expect(acked.acknowledged!.by.length).toBeLessThanOrEqual(200);

@@ -139,7 +139,10 @@ export class AlarmService implements AlarmSink {
       );
       return;
     }
-    this.push({ kind: 'raise', r: { ...a, message: cut(a.message, MAX_ALARM_TEXT) } }, false);
+    const r: AlarmRaise = { ...a, message: cut(a.message, MAX_ALARM_TEXT) };
+    // A value that JSON cannot carry (NaN, ±Infinity, not a number) is left out; the alarm stays.
+    if (r.value !== undefined && !Number.isFinite(r.value)) delete r.value;
+    this.push({ kind: 'raise', r }, false);
   }
 
   /** A rule's condition no longer holds: its open alarm (if any) is cleared by 'condition'. */
@@ -363,6 +366,5 @@ function raiseProblem(a: AlarmRaise): string | undefined {
     return `Unknown severity '${String(a.severity)}'.`;
   if (!Number.isFinite(a.time)) return 'A raise needs a finite time.';
   if (!Number.isSafeInteger(a.ruleVersion)) return 'A raise needs a whole rule version.';
-  if (a.value !== undefined && !Number.isFinite(a.value)) return 'A raise value must be a finite number.';
   return undefined;
 }

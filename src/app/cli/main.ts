@@ -16,6 +16,7 @@ import { registerTwins } from './cmd-twins.js';
 import { registerQuery } from './cmd-query.js';
 import { registerDevice } from './cmd-device.js';
 import { registerHistory } from './cmd-history.js';
+import { registerAlarms } from './cmd-alarms.js';
 import { registerDeadLetters } from './cmd-dead-letters.js';
 import { registerWhatIf } from './cmd-whatif.js';
 import { registerStatus } from './cmd-status.js';
@@ -71,6 +72,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerStatus,
   registerDevices,
   registerJobs,
+  registerAlarms,
   registerMigrateStore,
 ];
 const kit: CliKit = { run };

@@ -12,13 +12,10 @@ import type { ModelService } from '../../core/models/model-service.js';
 import type { HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IngestService } from '../../core/telemetry/ingest-service.js';
 import type { AlarmSink, TwinContext } from '../../analytics/analytics-types.js';
-import { AlarmService, type AlarmServiceStats } from '../../analytics/alarms/alarm-service.js';
+import type { AlarmService, AlarmServiceStats } from '../../analytics/alarms/alarm-service.js';
 import type { DerivedSet } from '../../analytics/derived/derived-types.js';
 import { DerivedEngine, type DerivedStats } from '../../analytics/derived/derived-engine.js';
-import type { AlarmEvent } from '../../core/alarms/alarm.js';
-import { alarmLiveEvent, type LiveEvent } from '../../core/live/live-events.js';
-import type { AlarmStore } from '../../core/ports/alarm-store.js';
-import type { OutboxRow } from '../../core/ports/event-routing.js';
+import type { LiveEvent } from '../../core/live/live-events.js';
 import type { AnalyticsOperator, AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
 import { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
 import type {
@@ -47,7 +44,7 @@ export interface AnomalyPlan {
 export interface AnalyticsSubsystem extends Subsystem {
   /** Undefined when analytics are off. */
   runtime: AnalyticsRuntime | undefined;
-  /** The alarms (list, ack, clear): there even when analytics are off, for the alarms kept. */
+  /** The alarm service it raises through. */
   alarms: AlarmService;
   context: TwinContext;
   stats(): {
@@ -68,10 +65,8 @@ export interface StartAnalyticsOptions {
   graph: InMemoryTwinGraph;
   models: ModelService;
   history: HistoryStore;
-  /** Where alarms are kept. */
-  alarmStore: AlarmStore;
-  /** Event routes: the outbox rows of alarm transitions, and the nudge after they are written. */
-  routes?: { alarmRows(events: readonly AlarmEvent[]): OutboxRow[]; committed(): void };
+  /** The alarm service (rules and anomaly detectors raise through it; created by the platform). */
+  alarms: AlarmService;
   /** The pilot's derived values (checked). */
   derived?: readonly DerivedSet[];
   /** Operators built from the pilot's definitions (rules), fed after derived values and anomalies. */
@@ -106,23 +101,10 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     isOfModel: (_ws, m, b) => models.matchesModel(m, b),
   });
   const log = logger.child({ component: 'analytics' });
-  const alarms = new AlarmService({
-    store: o.alarmStore,
-    ...(o.routes ? { journal: (events: readonly AlarmEvent[]) => o.routes!.alarmRows(events) } : {}),
-    onError: (err, what) => log.error({ err }, `alarm: ${what}`),
-  });
-  // Transitions, once durable: on the live stream, and the event routes' delivery woken.
-  const unlistenAlarms = alarms.subscribe((events) => {
-    o.live.publish(events.map((e) => alarmLiveEvent(e, graph.getTwin(e.alarm.twinId)?.modelId)));
-    o.routes?.committed();
-  });
-  const closeAlarms = async (): Promise<void> => {
-    unlistenAlarms();
-    await alarms.close();
-  };
+  const alarms = o.alarms;
   if (!config.analytics.enabled || o.runHere === false) {
     if (config.analytics.enabled) logger.warn('streaming analytics do not run on api nodes of a cluster');
-    return { runtime: undefined, alarms, context, stats: () => ({}), close: closeAlarms };
+    return { runtime: undefined, alarms, context, stats: () => ({}), close: () => Promise.resolve() };
   }
   let lastWriteError = 0;
   const writer = new DerivedWriter({
@@ -221,7 +203,6 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       unlisten();
       runtime.close();
       await writer.flush();
-      await closeAlarms();
     },
   };
 }
