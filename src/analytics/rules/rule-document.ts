@@ -101,11 +101,12 @@ export function readRuleJsonText(text: string): RuleDocument {
 export function readRuleValue(value: unknown): RuleDocument {
   const problems: Problem[] = [];
   let budget = MAX_RULE_DOCUMENT_CHARS;
+  let tooLarge = false;
   const at = (pointer: string): Loc => ({ line: 0, column: 0, pointer });
   const convert = (v: unknown, pointer: string, depth: number): LNode => {
     if (--budget < 0) {
-      if (budget === -1)
-        problems.push(problem('rule.tooLarge', 'The rule document is too large.', { pointer }));
+      if (!tooLarge) problems.push(problem('rule.tooLarge', 'The rule document is too large.', { pointer }));
+      tooLarge = true;
       return { kind: 'scalar', value: null, loc: at(pointer), style: 'plain' };
     }
     if (depth > MAX_RULE_DOCUMENT_DEPTH && typeof v === 'object' && v !== null) {
@@ -135,6 +136,10 @@ export function readRuleValue(value: unknown): RuleDocument {
       return { kind: 'map', entries, loc: at(pointer) };
     }
     if (typeof v === 'string') budget -= v.length;
+    if (budget < 0 && !tooLarge) {
+      tooLarge = true;
+      problems.push(problem('rule.tooLarge', 'The rule document is too large.', { pointer }));
+    }
     return { kind: 'scalar', value: v, loc: at(pointer), style: 'quoted' };
   };
   const root = convert(value, '', 0);
