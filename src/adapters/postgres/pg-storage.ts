@@ -24,6 +24,7 @@ import {
 } from './pg-history-store.js';
 import { PgJobStore, PG_JOB_MIGRATIONS } from './pg-job-store.js';
 import { PgModelStore, PG_MODEL_MIGRATIONS } from './pg-model-store.js';
+import { PgRuleStore, PG_RULE_MIGRATIONS } from './pg-rule-store.js';
 import { PgNamedLeases, PgPartitionLeases, PG_LEASE_MIGRATIONS } from './pg-partition-leases.js';
 import { PgTwinStore, PG_TWIN_MIGRATIONS } from './pg-twin-store.js';
 import { PgWriteHealth } from './pg-write-health.js';
@@ -40,6 +41,7 @@ export const PG_MIGRATIONS: readonly PgComponentMigrations[] = [
   PG_EVENT_OUTBOX_MIGRATIONS,
   PG_EVENT_ROUTE_MIGRATIONS,
   PG_LEASE_MIGRATIONS,
+  PG_RULE_MIGRATIONS,
 ];
 
 export interface PgStorageOptions {
@@ -136,6 +138,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     jobs: new PgJobStore(db),
     outbox,
     eventRoutes: new PgEventRouteStore(db),
+    rules: new PgRuleStore(db),
     leases: new PgPartitionLeases(db),
     clusterLeases: new PgNamedLeases(db),
     health,

@@ -11,6 +11,7 @@ import type Database from 'better-sqlite3';
 import type { GroupCommitOptions } from './sqlite-group-commit.js';
 import { SqliteBehaviourParameterStore } from './sqlite-behaviour-parameter-store.js';
 import { SqliteDeviceCredentialStore } from './sqlite-device-credential-store.js';
+import { SqliteRuleStore } from './sqlite-rule-store.js';
 import { SqliteDeadLetterStore, type SqliteDeadLetterStoreOptions } from './sqlite-dead-letter-store.js';
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './sqlite-history-store.js';
 import { SqliteModelStore } from './sqlite-model-store.js';
@@ -56,6 +57,8 @@ export interface SqliteStorage extends Storage {
   outbox: SqliteEventOutbox;
   /** Event routes and endpoints. */
   eventRoutes: SqliteEventRouteStore;
+  /** Rule documents, versioned. */
+  rules: SqliteRuleStore;
   /** Flushes history and dead letters, then closes the database. */
   close(): Promise<void>;
 }
@@ -125,6 +128,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     jobs: new SqliteJobStore(database.db),
     outbox,
     eventRoutes: new SqliteEventRouteStore(database.db),
+    rules: new SqliteRuleStore(database.db),
     close: async () => {
       if (closed) return;
       closed = true;
