@@ -4,6 +4,7 @@
  * health and readiness, metrics. A busy default port moves to the next free one; an explicit one
  * fails with PortInUse. Gives back the URLs actually bound.
  */
+import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ControlService } from '../../core/control/control-service.js';
@@ -63,6 +64,8 @@ export function startHttp(o: {
   importIo: FileImportIo;
   mqttUrl: string;
   revokedCredential: (id: string) => void;
+  /** GET/PUT/DELETE /rules and backtests (issue 10). */
+  rules?: FastifyPluginAsync;
 }): Promise<HttpSubsystem> {
   const { config, logger, workspace, models, twins, graph, storage, control, hub } = o;
   const { tls, token } = o.security;
@@ -137,6 +140,7 @@ export function startHttp(o: {
                 }),
             }),
             jobRoutesPlugin({ jobs: o.jobs, io: o.importIo }),
+            ...(o.rules ? [o.rules] : []),
             deviceRoutesPlugin({
               workspace,
               credentials: storage.credentials,
