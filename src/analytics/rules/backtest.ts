@@ -212,22 +212,22 @@ function summarise(
   truncated: boolean,
   cancelled: boolean,
 ): string {
-  const times = count === 1 ? 'once' : count === 0 ? 'never' : `${count} times`;
-  const on = count === 0 ? '' : ` on ${twins} twin${twins === 1 ? '' : 's'}`;
   const cut = cancelled ? ' (cancelled before the end)' : truncated ? ' (stopped at the point limit)' : '';
-  return `would have fired ${times} in the last ${spanWords(spanMs)}${on}${cut}`;
+  if (count === 0) return `would not have fired in the last ${spanWords(spanMs)}${cut}`;
+  const times = count === 1 ? 'once' : `${count} times`;
+  return `would have fired ${times} in the last ${spanWords(spanMs)} on ${twins} twin${twins === 1 ? '' : 's'}${cut}`;
 }
 
-/** 604800000 -> "7 days", 7200000 -> "2 hours", 90000 -> "1.5 minutes". */
+/** 604800000 -> "7 days", 3600000 -> "hour", 90000 -> "1.5 minutes". */
 function spanWords(ms: number): string {
-  const [unit, size] =
-    ms >= 2 * 86_400_000
+  const [unit, size]: [string, number] =
+    ms >= 86_400_000
       ? ['day', 86_400_000]
-      : ms >= 2 * 3_600_000
+      : ms >= 3_600_000
         ? ['hour', 3_600_000]
-        : ms >= 120_000
+        : ms >= 60_000
           ? ['minute', 60_000]
           : ['second', 1000];
-  const n = Math.round((ms / (size as number)) * 10) / 10;
-  return n === 1 ? `${unit as string}` : `${n} ${unit as string}s`;
+  const n = Math.round((ms / size) * 10) / 10;
+  return n === 1 ? unit : `${n} ${unit}s`;
 }
