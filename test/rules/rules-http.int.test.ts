@@ -205,6 +205,39 @@ message: hot {value}
     expect(j.result.twins).toBeGreaterThan(1);
     expect(j.result.count).toBe(1);
 
+    // Missing data: pump-1b reports flow every 10 s with a 5-minute gap from minute 30, and stops at minute 100.
+    const flow = [];
+    for (let t = 0; t < 100 * MIN; t += 10_000)
+      if (t < 30 * MIN || t >= 35 * MIN)
+        flow.push({
+          workspace: 'default',
+          twinId: 'pump-1b',
+          path: 'flow',
+          kind: 'telemetry' as const,
+          ts: t0 + t,
+          value: 50,
+        });
+    await w.storage.history.append(flow);
+    const missing = await call(
+      'POST',
+      '/rules/pump-flow-missing/backtest',
+      JSON.stringify({ twin: 'pump-1b', from: t0, to: t0 + 120 * MIN }),
+    );
+    let m = missing.json;
+    for (let i = 0; i < 200 && m.status === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      m = (await call('GET', missing.headers.get('location')!)).json;
+    }
+    const last = 30 * MIN - 10_000;
+    expect(m.result).toMatchObject({
+      count: 2,
+      episodes: [
+        { twinId: 'pump-1b', start: t0 + last + MIN, end: t0 + 35 * MIN },
+        { twinId: 'pump-1b', start: t0 + 100 * MIN - 10_000 + MIN },
+      ],
+    });
+    expect(m.result.episodes[1].end).toBeUndefined();
+
     expect(
       (await call('POST', '/rules/pump-vibration-high/backtest', JSON.stringify({ twin: 'nope' }))).status,
     ).toBe(404);
