@@ -82,7 +82,9 @@ message: m
   it('checks names against the model schema when one is given', () => {
     const schema = () => ({ telemetry: new Set(['vibration']), properties: new Set(['vibrationLimit']) });
     const r = readRuleText(good.replace('telemetry: vibration', 'telemetry: vibraton'), 'yaml', { schema });
-    expect(r.problems.map((p) => p.code)).toEqual(['rule.unknownName']);
+    expect(r.problems.map((p) => `${p.code} ${p.pointer} ${p.line}`)).toEqual([
+      'rule.unknownName /condition/threshold/telemetry 8',
+    ]);
     expect(readRuleText(good, 'yaml', { schema }).problems).toEqual([]);
   });
 

@@ -428,7 +428,16 @@ function checkNames(
   node: LNode,
 ): void {
   if (!schema) return;
-  const unknown = (name: string, what: 'telemetry' | 'property' | 'either') => {
+  const at = (...path: string[]): LNode => {
+    let n = node;
+    for (const key of path) {
+      const next = n.kind === 'map' ? n.entries.find((e) => e.key === key)?.value : undefined;
+      if (!next) return n;
+      n = next;
+    }
+    return n;
+  };
+  const unknown = (name: string, what: 'telemetry' | 'property' | 'either', where: LNode) => {
     const ok =
       what === 'telemetry'
         ? schema.telemetry.has(name)
@@ -439,19 +448,26 @@ function checkNames(
       r.problem(
         'rule.unknownName',
         `The model ${model} has no ${what === 'either' ? 'telemetry or property' : what} '${name}'.`,
-        node.loc,
+        where.loc,
       );
   };
   if (c.kind === 'expression') {
-    for (const e of [c.when, c.clearWhen, c.value])
+    for (const [field, e] of [
+      ['when', c.when],
+      ['clearWhen', c.clearWhen],
+      ['value', c.value],
+    ] as const)
       if (e)
-        for (const n of namesIn(e.ast)) if (!EXPR_CONSTANTS.has(n)) unknown(n.replace('.', '/'), 'either');
+        for (const n of namesIn(e.ast))
+          if (!EXPR_CONSTANTS.has(n)) unknown(n.replace('.', '/'), 'either', at('expression', field));
     return;
   }
-  unknown(c.telemetry, 'telemetry');
+  unknown(c.telemetry, 'telemetry', at(c.kind, 'telemetry'));
   if (c.kind === 'threshold')
-    for (const ref of [c.above, c.below, c.clearAbove, c.clearBelow])
-      if (ref?.kind === 'property') unknown(ref.name, 'property');
+    for (const field of ['above', 'below', 'clearAbove', 'clearBelow'] as const) {
+      const ref = c[field];
+      if (ref?.kind === 'property') unknown(ref.name, 'property', at('threshold', field));
+    }
 }
 
 /** An LNode as plain JSON (only called on checked rules, whose keys are all known field names). */
