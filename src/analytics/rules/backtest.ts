@@ -21,7 +21,7 @@ export interface BacktestRequest {
 export interface BacktestOptions {
   history: { queryRaw(q: HistoryRawQuery): Promise<HistoryRawPage> };
   context: TwinContext;
-  /** Points per page read (default 5000). */
+  /** Points per page read (default 1000: a SQLite page of 1000 takes some ms). */
   pageSize?: number;
   /** Most readings read in all; the result says when it stopped there (default 20 000 000). */
   maxPoints?: number;
@@ -64,6 +64,10 @@ export interface BacktestResult {
   cancelled: boolean;
 }
 
+const INITIAL_SLICE_MS = 3_600_000;
+const MIN_SLICE_MS = 1000;
+const MAX_SLICE_MS = 7 * 86_400_000;
+
 const yieldLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** @throws whatever the history store throws (StorageError, InvalidContinuationToken). */
@@ -72,7 +76,7 @@ export async function runBacktest(
   req: BacktestRequest,
   o: BacktestOptions,
 ): Promise<BacktestResult> {
-  const pageSize = o.pageSize ?? 5000;
+  const pageSize = o.pageSize ?? 1000;
   const maxPoints = o.maxPoints ?? 20_000_000;
   const maxEpisodes = o.maxEpisodes ?? 10_000;
   const episodes: BacktestEpisode[] = [];
@@ -113,29 +117,44 @@ export async function runBacktest(
     });
 
   for (const twin of req.twins) {
+    // Read in time slices, each paged: a store whose page cost grows with the rest of the range
+    // (SQLite's chunk scan) then pays for one slice per page, not for the whole range. The slice
+    // adapts so that it holds about a page.
     const series = paths.map((path) => ({
       path,
       page: [] as HistoryRawPage['points'],
       i: 0,
       cursor: undefined as string | undefined,
+      sliceFrom: req.from,
+      sliceMs: INITIAL_SLICE_MS,
+      inSlice: 0,
       done: false,
     }));
     const fill = async (s: (typeof series)[number]): Promise<void> => {
       while (s.i >= s.page.length && !s.done) {
+        const sliceTo = Math.min(req.to, s.sliceFrom + s.sliceMs);
         const page = await o.history.queryRaw({
           workspace: req.workspace,
           twinId: twin.id,
           path: s.path,
-          from: req.from,
-          to: req.to,
+          from: s.sliceFrom,
+          to: sliceTo,
           limit: pageSize,
           order: 'asc',
           ...(s.cursor ? { cursor: s.cursor } : {}),
         });
         s.page = page.points;
         s.i = 0;
+        s.inSlice += page.points.length;
         s.cursor = page.cursor;
-        s.done = page.cursor === undefined;
+        if (s.cursor === undefined) {
+          // The slice is read: size the next one from how full this one was.
+          if (s.inSlice > pageSize) s.sliceMs = Math.max(MIN_SLICE_MS, s.sliceMs / 2);
+          else if (s.inSlice < pageSize / 4) s.sliceMs = Math.min(MAX_SLICE_MS, s.sliceMs * 2);
+          s.sliceFrom = sliceTo;
+          s.inSlice = 0;
+          s.done = sliceTo >= req.to;
+        }
         await yieldLoop();
       }
     };
@@ -176,7 +195,7 @@ export async function runBacktest(
         truncated = true;
         break;
       }
-      if (++sinceYield >= 2000) {
+      if (++sinceYield >= 500) {
         sinceYield = 0;
         progress(t);
         await yieldLoop();
