@@ -98,10 +98,12 @@ export class RuleEngine {
     const rules = this.applicable(obs.workspace, obs.twinId, obs.modelId);
     if (rules.length === 0) return;
     const prefix = obs.component === undefined ? '' : `${obs.component}/`;
+    const names = Object.keys(obs.values);
+    let lookup: ReturnType<RuleEngine['lookup']> | undefined;
     for (const rule of rules) {
       let values: Map<string, number> | undefined;
-      for (const name of Object.keys(obs.values)) {
-        const key = prefix + name;
+      for (const name of names) {
+        const key = prefix === '' ? name : prefix + name;
         if (!rule.reads.has(key)) continue;
         const raw = obs.values[name];
         const v = typeof raw === 'number' ? raw : typeof raw === 'boolean' ? (raw ? 1 : 0) : NaN;
@@ -117,7 +119,7 @@ export class RuleEngine {
       }
       s.lastTime = obs.time;
       rule.update(s.inputs, obs.time, values);
-      const j = rule.judge(s.inputs, obs.time, this.lookup(obs.workspace, obs.twinId));
+      const j = rule.judge(s.inputs, obs.time, (lookup ??= this.lookup(obs.workspace, obs.twinId)));
       this.step(obs.workspace, rule, s, j, obs.time);
     }
   }
