@@ -68,3 +68,9 @@ export interface VersionedRule {
   spec: RuleSpec;
   version: number;
 }
+
+/** Telemetry and property names of a model (its own and inherited), to check the names a rule uses. */
+export interface RuleModelSchema {
+  telemetry: ReadonlySet<string>;
+  properties: ReadonlySet<string>;
+}
