@@ -174,3 +174,26 @@ export function pilotBehaviourPlugins(nameOrPath: string): string[] {
     .sort()
     .map((f) => path.join(dir, f));
 }
+
+/** A pilot's rule files (`rules/*.yaml|yml|json`, sorted; docs/rules.md); [] without the folder. */
+export function readPilotRules(nameOrPath: string): { source: string; text: string }[] {
+  const dir = path.join(resolvePilotDir(nameOrPath), 'rules');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /\.(ya?ml|json)$/.test(f))
+    .sort()
+    .map((f) => {
+      const source = path.join(dir, f);
+      try {
+        return { source, text: readFileSync(source, 'utf8').replace(/^\uFEFF/, '') };
+      } catch (e) {
+        throw new TwinloopError(
+          'BadRequest',
+          `Cannot read the rule file ${source}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+    });
+}

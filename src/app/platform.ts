@@ -46,6 +46,7 @@ import { removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime
 import { announceModelChanges, openClusterBus, openClusterFeed } from './subsystems/cluster.js';
 import { startControl } from './subsystems/control.js';
 import { startHttp } from './subsystems/http.js';
+import { startRules } from './subsystems/rules.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
@@ -246,6 +247,17 @@ async function startLocked(
     const jobsSub = createJobs({ config, logger, storage, models, twins, graph });
     const { jobs, importIo } = jobsSub;
 
+    // ---- rules (issue 10): the store, the pilot's rule files on the first start, the routes
+    const rulesSub = await startRules({
+      workspace,
+      storage,
+      models,
+      graph,
+      logger,
+      pilot,
+      firstRun: loaded.models === 0 && loaded.twins === 0,
+    });
+
     // ---- live stream
     const liveSub = startLive({ config, workspace, live, models, graph });
     closers.push(liveSub.close);
@@ -312,6 +324,7 @@ async function startLocked(
       mqttUrl,
       revokedCredential: mqtt.revokedCredential,
       analytics,
+      rules: rulesSub.plugin,
     });
     closers.push(httpSub.close);
     const { http, httpUrl, liveUrl } = httpSub;

@@ -25,6 +25,7 @@ import {
 import { PgAlarmStore, PG_ALARM_MIGRATIONS } from './pg-alarm-store.js';
 import { PgJobStore, PG_JOB_MIGRATIONS } from './pg-job-store.js';
 import { PgModelStore, PG_MODEL_MIGRATIONS } from './pg-model-store.js';
+import { PgRuleStore, PG_RULE_MIGRATIONS } from './pg-rule-store.js';
 import { PgNamedLeases, PgPartitionLeases, PG_LEASE_MIGRATIONS } from './pg-partition-leases.js';
 import { PgTwinStore, PG_TWIN_MIGRATIONS } from './pg-twin-store.js';
 import { PgWriteHealth } from './pg-write-health.js';
@@ -42,6 +43,7 @@ export const PG_MIGRATIONS: readonly PgComponentMigrations[] = [
   PG_EVENT_ROUTE_MIGRATIONS,
   PG_LEASE_MIGRATIONS,
   PG_ALARM_MIGRATIONS,
+  PG_RULE_MIGRATIONS,
 ];
 
 export interface PgStorageOptions {
@@ -139,6 +141,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     alarms: new PgAlarmStore(db, outbox),
     outbox,
     eventRoutes: new PgEventRouteStore(db),
+    rules: new PgRuleStore(db),
     leases: new PgPartitionLeases(db),
     clusterLeases: new PgNamedLeases(db),
     health,

@@ -270,4 +270,28 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'rules: versioned rule documents',
+    up: (db) => {
+      db.exec(`
+        -- latest: the newest version; deleted_at: set while the rule is deleted (its versions stay).
+        CREATE TABLE rules (
+          workspace TEXT NOT NULL,
+          id TEXT NOT NULL,
+          latest INTEGER NOT NULL,
+          deleted_at INTEGER,
+          PRIMARY KEY (workspace, id)
+        ) WITHOUT ROWID;
+        -- definition: canonical JSON (keys sorted), compared to decide whether a put is a new version.
+        CREATE TABLE rule_versions (
+          workspace TEXT NOT NULL,
+          id TEXT NOT NULL,
+          version INTEGER NOT NULL,
+          definition TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (workspace, id, version)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];

@@ -12,6 +12,7 @@ import type Database from 'better-sqlite3';
 import type { GroupCommitOptions } from './sqlite-group-commit.js';
 import { SqliteBehaviourParameterStore } from './sqlite-behaviour-parameter-store.js';
 import { SqliteDeviceCredentialStore } from './sqlite-device-credential-store.js';
+import { SqliteRuleStore } from './sqlite-rule-store.js';
 import { SqliteDeadLetterStore, type SqliteDeadLetterStoreOptions } from './sqlite-dead-letter-store.js';
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './sqlite-history-store.js';
 import { SqliteModelStore } from './sqlite-model-store.js';
@@ -59,6 +60,8 @@ export interface SqliteStorage extends Storage {
   outbox: SqliteEventOutbox;
   /** Event routes and endpoints. */
   eventRoutes: SqliteEventRouteStore;
+  /** Rule documents, versioned. */
+  rules: SqliteRuleStore;
   /** Flushes history and dead letters, then closes the database. */
   close(): Promise<void>;
 }
@@ -129,6 +132,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     alarms: new SqliteAlarmStore(database.db, outbox),
     outbox,
     eventRoutes: new SqliteEventRouteStore(database.db),
+    rules: new SqliteRuleStore(database.db),
     close: async () => {
       if (closed) return;
       closed = true;

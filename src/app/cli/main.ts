@@ -23,6 +23,7 @@ import { registerStatus } from './cmd-status.js';
 import { registerDevices } from './cmd-devices.js';
 import { registerJobs } from './cmd-jobs.js';
 import { registerRoutes } from './cmd-routes.js';
+import { registerRules } from './cmd-rules.js';
 import { registerMigrateStore } from './cmd-migrate-store.js';
 
 const program = new Command();
@@ -68,6 +69,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerHistory,
   registerDeadLetters,
   registerRoutes,
+  registerRules,
   registerWhatIf,
   registerStatus,
   registerDevices,

@@ -4,6 +4,7 @@
  * health and readiness, metrics. A busy default port moves to the next free one; an explicit one
  * fails with PortInUse. Gives back the URLs actually bound.
  */
+import type { FastifyPluginAsync } from 'fastify';
 import type { AnalyticsSubsystem } from './analytics.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -66,6 +67,8 @@ export function startHttp(o: {
   revokedCredential: (id: string) => void;
   /** Alarms (GET /alarms …) and, when analytics run, their figures for /healthz. */
   analytics?: Pick<AnalyticsSubsystem, 'alarms' | 'stats'>;
+  /** GET/PUT/DELETE /rules and backtests (issue 10). */
+  rules?: FastifyPluginAsync;
 }): Promise<HttpSubsystem> {
   const { config, logger, workspace, models, twins, graph, storage, control, hub } = o;
   const { tls, token } = o.security;
@@ -141,6 +144,7 @@ export function startHttp(o: {
                 }),
             }),
             jobRoutesPlugin({ jobs: o.jobs, io: o.importIo }),
+            ...(o.rules ? [o.rules] : []),
             deviceRoutesPlugin({
               workspace,
               credentials: storage.credentials,

@@ -11,6 +11,7 @@ import type { DeviceCredentialStore } from './device-credential-store.js';
 import type { EventOutbox, EventRouteStore } from './event-routing.js';
 import type { NamedLeases } from './cluster.js';
 import type { JobStore } from './job-store.js';
+import type { RuleStore } from './rule-store.js';
 import type { DeadLetterStore, HistoryStore, ModelStore, TwinStore } from './storage-ports.js';
 
 /** Whether writes work now (readiness): ready, or why not and since when. */
@@ -42,6 +43,8 @@ export interface Storage {
     onHistoryRows: (() => void) | undefined;
   };
   eventRoutes: EventRouteStore;
+  /** Rule documents, versioned (docs/rules.md). */
+  rules: RuleStore;
   /**
    * Leases for the jobs one node of a cluster runs at a time (event-route delivery). Present when
    * several processes share the store (PostgreSQL); absent on SQLite (one process per data folder).

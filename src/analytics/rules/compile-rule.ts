@@ -1,0 +1,209 @@
+/**
+ * A checked rule compiled for streaming: which telemetry it reads, how one reading updates the
+ * per-(rule, twin) inputs, and how the condition is judged from them. The judgement is three-valued:
+ * `on` (the raise condition holds), `off` (a raised alarm may clear; hysteresis makes this stricter
+ * than "not on"), or neither (inputs unknown, e.g. a limit property unset: nothing changes).
+ */
+import type { ExprNode } from '../../sim/expr/ast.js';
+import { compileChecked, namesIn, EXPR_CONSTANTS } from '../../sim/expr/index.js';
+import type { Evaluator } from '../../sim/expr/index.js';
+import type { RuleSpec, ValueRef, VersionedRule } from './rule-types.js';
+
+/** The inputs kept per (rule, twin); plain data so that it snapshots as JSON. */
+export interface PairInputs {
+  /** Latest numeric readings by telemetry key (`name` or `component/name`), for expressions and messages. */
+  latest: Record<string, number>;
+  /** Last reading time of the watched telemetry (missing data). */
+  lastSeen?: number;
+  /** Rate of change: [t0, v0, t1, v1, ...] inside the window, at most RATE_POINTS pairs. */
+  window?: number[];
+}
+
+export interface Judgement {
+  on: boolean;
+  off: boolean;
+  value?: number;
+  limit?: number;
+}
+
+export interface RuleLookup {
+  property(name: string): unknown;
+}
+
+export interface CompiledRule {
+  readonly spec: RuleSpec;
+  readonly version: number;
+  /** Telemetry keys whose readings concern the rule. */
+  readonly reads: ReadonlySet<string>;
+  /** The telemetry the condition is about (threshold, rate, missing), for messages. */
+  readonly telemetry?: string;
+  /** The twins the rule is limited to, when it names them. */
+  readonly twinSet?: ReadonlySet<string>;
+  /** Whether tick() can change anything (durations, missing data). */
+  readonly needsTick: boolean;
+  /** Folds one reading set into the inputs (keys already component-qualified). */
+  update(inputs: PairInputs, time: number, values: ReadonlyMap<string, number>): void;
+  /** Judges the condition from the inputs. */
+  judge(inputs: PairInputs, time: number, twin: RuleLookup): Judgement;
+}
+
+/** Rate-of-change points kept per (rule, twin): readings are thinned to window/32 apart. */
+export const RATE_POINTS = 40;
+
+const UNKNOWN: Judgement = { on: false, off: false };
+
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'boolean' ? (v ? 1 : 0) : undefined;
+
+function resolve(ref: ValueRef | undefined, twin: RuleLookup): number | undefined {
+  if (ref === undefined) return undefined;
+  return ref.kind === 'number' ? ref.value : num(twin.property(ref.name));
+}
+
+/** Compiles a checked rule. @throws TwinloopError InternalError on an expression read-rule refused. */
+export function compileRule(r: VersionedRule): CompiledRule {
+  const spec = r.spec;
+  const c = spec.condition;
+  const base = {
+    spec,
+    version: r.version,
+    needsTick: spec.forMs > 0 || c.kind === 'missing',
+    ...(spec.appliesTo.twins ? { twinSet: new Set(spec.appliesTo.twins) } : {}),
+  };
+  if (c.kind === 'threshold') {
+    const key = c.telemetry;
+    return {
+      ...base,
+      reads: new Set([key]),
+      telemetry: key,
+      update: (inputs, _time, values) => storeLatest(inputs, values),
+      judge: (inputs, _time, twin) => {
+        const v = inputs.latest[key];
+        const above = c.above !== undefined;
+        const limit = resolve(above ? c.above : c.below, twin);
+        if (v === undefined || limit === undefined) return UNKNOWN;
+        const clear = resolve(above ? c.clearBelow : c.clearAbove, twin) ?? limit;
+        return above
+          ? { on: v > limit, off: v <= clear, value: v, limit }
+          : { on: v < limit, off: v >= clear, value: v, limit };
+      },
+    };
+  }
+  if (c.kind === 'rateOfChange') {
+    const key = c.telemetry;
+    const spacing = c.windowMs / 32;
+    return {
+      ...base,
+      reads: new Set([key]),
+      telemetry: key,
+      update: (inputs, time, values) => {
+        storeLatest(inputs, values);
+        const v = values.get(key);
+        if (v === undefined) return;
+        const w = (inputs.window ??= []);
+        while (w.length >= 4 && (w[0] as number) < time - c.windowMs) w.splice(0, 2);
+        const lastT = w.length ? (w[w.length - 2] as number) : -Infinity;
+        if (time - lastT >= spacing || w.length === 0) {
+          if (w.length >= RATE_POINTS * 2) w.splice(0, 2);
+          w.push(time, v);
+        } else {
+          // Within the spacing of the last kept point: it moves to the newest reading.
+          w[w.length - 2] = time;
+          w[w.length - 1] = v;
+        }
+      },
+      judge: (inputs, time) => {
+        const w = inputs.window;
+        if (!w || w.length < 4) return UNKNOWN;
+        let i = 0;
+        while (i + 2 < w.length && (w[i] as number) < time - c.windowMs) i += 2;
+        const t0 = w[i] as number;
+        const t1 = w[w.length - 2] as number;
+        if (t1 - t0 < c.windowMs / 2) return UNKNOWN;
+        const rate = (((w[w.length - 1] as number) - (w[i + 1] as number)) / (t1 - t0)) * c.perMs;
+        const on = (c.above !== undefined && rate > c.above) || (c.below !== undefined && rate < c.below);
+        return {
+          on,
+          off: !on,
+          value: rate,
+          ...(c.above !== undefined ? { limit: c.above } : c.below !== undefined ? { limit: c.below } : {}),
+        };
+      },
+    };
+  }
+  if (c.kind === 'missing') {
+    const key = c.telemetry;
+    return {
+      ...base,
+      reads: new Set([key]),
+      telemetry: key,
+      update: (inputs, time, values) => {
+        storeLatest(inputs, values);
+        if (values.has(key)) inputs.lastSeen = Math.max(inputs.lastSeen ?? time, time);
+      },
+      judge: (inputs, time) => {
+        if (inputs.lastSeen === undefined) return UNKNOWN;
+        const silent = time - inputs.lastSeen;
+        return {
+          on: silent >= c.afterMs,
+          off: silent < c.afterMs,
+          value: silent / 1000,
+          limit: c.afterMs / 1000,
+        };
+      },
+    };
+  }
+  // expression
+  const names = new Set<string>();
+  for (const e of [c.when, c.clearWhen, c.value]) if (e) namesIn(e.ast, names);
+  for (const n of EXPR_CONSTANTS.keys()) names.delete(n);
+  const slots = [...names];
+  const scope = new Map(slots.map((n, i) => [n, i] as const));
+  const keys = slots.map((n) => n.replace('.', '/'));
+  const frame = new Float64Array(slots.length);
+  const when = compileChecked(c.when.ast, scope);
+  const clearWhen = c.clearWhen ? compileChecked(c.clearWhen.ast, scope) : undefined;
+  const sides = comparisonSides(c.when.ast);
+  const value: Evaluator | undefined = c.value
+    ? compileChecked(c.value.ast, scope)
+    : sides
+      ? compileChecked(sides.left, scope)
+      : undefined;
+  const limit = !c.value && sides ? compileChecked(sides.right, scope) : undefined;
+  const truthy = (v: number): boolean => v !== 0 && v === v;
+  return {
+    ...base,
+    reads: new Set(keys),
+    update: (inputs, _time, values) => storeLatest(inputs, values),
+    judge: (inputs, _time, twin) => {
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        const v = Object.hasOwn(inputs.latest, key) ? inputs.latest[key] : num(twin.property(key));
+        if (v === undefined) return UNKNOWN;
+        frame[i] = v;
+      }
+      const on = truthy(when(frame));
+      const off = clearWhen ? truthy(clearWhen(frame)) : !on;
+      const j: Judgement = { on, off };
+      const v = value?.(frame);
+      if (v !== undefined && Number.isFinite(v)) j.value = v;
+      const l = limit?.(frame);
+      if (l !== undefined && Number.isFinite(l)) j.limit = l;
+      return j;
+    },
+  };
+}
+
+/**
+ * `a > b` and the like at the top of an expression (or first in a chain of `&&`): its sides are the
+ * alarm's value and limit.
+ */
+function comparisonSides(n: ExprNode): { left: ExprNode; right: ExprNode } | undefined {
+  if (n.kind !== 'binary') return undefined;
+  if (n.op === '&&') return comparisonSides(n.left) ?? comparisonSides(n.right);
+  return ['>', '>=', '<', '<='].includes(n.op) ? { left: n.left, right: n.right } : undefined;
+}
+
+function storeLatest(inputs: PairInputs, values: ReadonlyMap<string, number>): void {
+  for (const [k, v] of values) inputs.latest[k] = v;
+}

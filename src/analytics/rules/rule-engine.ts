@@ -1,0 +1,317 @@
+/**
+ * The streaming rule evaluator: readings in (observe), time passing (tick), alarm decisions out
+ * (AlarmSink). State is kept per (rule, twin), bounded (maxStates pairs; rate windows capped), and can
+ * be snapshotted and restored as JSON.
+ *
+ * Semantics (docs/rules.md): a condition must hold without a break for the rule's `for` (between
+ * readings the last value stands) before `raise` is called, once per episode; with `repeatEvery` it is
+ * called again with the latest value at most that often while the condition holds. `conditionCleared`
+ * is called once when the clear side of the condition (hysteresis) is met. Readings older than the
+ * last one of the pair are ignored. Times are source times (ms); tick(now) should use the same clock.
+ */
+import type { AlarmSink, TelemetryObservation, TwinContext } from '../analytics-types.js';
+import { compileRule, type CompiledRule, type Judgement, type PairInputs } from './compile-rule.js';
+import { formatNumber, renderMessage } from './rule-message.js';
+import type { VersionedRule } from './rule-types.js';
+import { PairStore, type PairState } from './rule-state.js';
+
+export interface RuleEpisode {
+  workspace: string;
+  ruleId: string;
+  ruleVersion: number;
+  twinId: string;
+  /** When the alarm was raised (the condition had held for the rule's duration). */
+  start: number;
+  /** When it cleared; absent while it is still raised. */
+  end?: number;
+  /** The most extreme value seen while raised (highest for `above`, lowest for `below`). */
+  peak?: number;
+}
+
+export interface RuleEngineOptions {
+  sink: AlarmSink;
+  context: TwinContext;
+  /** Most (rule, twin) pairs tracked; readings for new pairs beyond it are counted and skipped. Default 100 000. */
+  maxStates?: number;
+  /** Told when an episode ends (backtests collect them). */
+  onEpisode?: (e: RuleEpisode) => void;
+}
+
+export interface RuleEngineStats {
+  rules: number;
+  pairs: number;
+  /** Readings skipped because maxStates pairs are tracked already. */
+  refused: number;
+  /** Readings older than the pair's last one. */
+  late: number;
+}
+
+/**
+ * @example
+ *   const engine = new RuleEngine({ sink: alarms, context });
+ *   engine.setRules('default', [{ spec, version: 1 }]);
+ *   engine.observe({ workspace: 'default', twinId: 'pump-1', modelId, time, values: { vibration: 7.9 } });
+ *   setInterval(() => engine.tick(Date.now()), 1000);
+ */
+export class RuleEngine {
+  private readonly rules = new Map<string, CompiledRule[]>();
+  private readonly byModel = new Map<string, CompiledRule[]>();
+  private readonly pairs: PairStore;
+  private late = 0;
+
+  constructor(private readonly o: RuleEngineOptions) {
+    this.pairs = new PairStore(o.maxStates ?? 100_000);
+  }
+
+  /**
+   * Replaces the rules of a workspace (disabled ones are left out). A rule that is gone or whose
+   * version changed loses its state; its raised alarms are cleared ("rule deleted" / "rule changed").
+   */
+  setRules(workspace: string, rules: readonly VersionedRule[], now = Date.now()): void {
+    const next = rules.filter((r) => r.spec.enabled).map(compileRule);
+    const keep = new Map(next.map((r) => [r.spec.id, r.version]));
+    for (const old of this.rules.get(workspace) ?? []) {
+      const v = keep.get(old.spec.id);
+      if (v === old.version) continue;
+      for (const s of this.pairs.drop(workspace, old.spec.id)) {
+        if (!s.active) continue;
+        this.o.sink.conditionCleared({
+          workspace,
+          twinId: s.twinId,
+          ruleId: old.spec.id,
+          time: now,
+          reason: v === undefined ? 'rule deleted or disabled' : `rule changed (version ${v})`,
+        });
+        this.endEpisode(workspace, old, s, now);
+      }
+    }
+    this.rules.set(workspace, next);
+    for (const k of [...this.byModel.keys()]) if (k.startsWith(`${workspace}\u0000`)) this.byModel.delete(k);
+  }
+
+  /** The compiled rules of a workspace. */
+  rulesOf(workspace: string): readonly CompiledRule[] {
+    return this.rules.get(workspace) ?? [];
+  }
+
+  observe(obs: TelemetryObservation): void {
+    const rules = this.applicable(obs.workspace, obs.twinId, obs.modelId);
+    if (rules.length === 0) return;
+    const prefix = obs.component === undefined ? '' : `${obs.component}/`;
+    const names = Object.keys(obs.values);
+    let lookup: ReturnType<RuleEngine['lookup']> | undefined;
+    for (const rule of rules) {
+      let values: Map<string, number> | undefined;
+      for (const name of names) {
+        const key = prefix === '' ? name : prefix + name;
+        if (!rule.reads.has(key)) continue;
+        const raw = obs.values[name];
+        const v = typeof raw === 'number' ? raw : typeof raw === 'boolean' ? (raw ? 1 : 0) : NaN;
+        if (!Number.isFinite(v)) continue;
+        (values ??= new Map()).set(key, v);
+      }
+      if (!values) continue;
+      const s = this.pairs.getOrCreate(obs.workspace, rule.spec.id, obs.twinId);
+      if (!s) continue;
+      if (s.lastTime !== undefined && obs.time < s.lastTime) {
+        this.late++;
+        continue;
+      }
+      s.lastTime = obs.time;
+      rule.update(s.inputs, obs.time, values);
+      const j = rule.judge(s.inputs, obs.time, (lookup ??= this.lookup(obs.workspace, obs.twinId)));
+      this.step(obs.workspace, rule, s, j, obs.time);
+    }
+  }
+
+  /** Time passes: durations that have elapsed raise, silent telemetry becomes missing. */
+  tick(now: number): void {
+    for (const [workspace, rules] of this.rules) {
+      for (const rule of rules) {
+        if (!rule.needsTick) continue;
+        for (const s of this.pairs.statesOf(workspace, rule.spec.id)) {
+          if (s.lastTime !== undefined && now < s.lastTime) continue;
+          if (rule.spec.condition.kind === 'missing') {
+            if (s.active || s.inputs.lastSeen === undefined) continue;
+            const j = rule.judge(s.inputs, now, this.lookup(workspace, s.twinId));
+            // The condition began when the telemetry had been silent for `after`.
+            if (j.on) s.since ??= s.inputs.lastSeen + rule.spec.condition.afterMs;
+            this.step(workspace, rule, s, j, now);
+          } else if (!s.active && s.since !== undefined && s.since + rule.spec.forMs <= now) {
+            this.raise(workspace, rule, s, s.since + rule.spec.forMs, s.value, s.limit);
+          }
+        }
+      }
+    }
+  }
+
+  /** Forgets a deleted twin (its raised alarms are the alarm service's to close). */
+  forgetTwin(workspace: string, twinId: string): void {
+    this.pairs.forgetTwin(workspace, twinId);
+  }
+
+  /** Episodes still open (raised, not cleared), e.g. at the end of a backtest. */
+  openEpisodes(): RuleEpisode[] {
+    const out: RuleEpisode[] = [];
+    for (const [workspace, rules] of this.rules)
+      for (const rule of rules)
+        for (const s of this.pairs.statesOf(workspace, rule.spec.id))
+          if (s.active && s.raisedAt !== undefined)
+            out.push({
+              workspace,
+              ruleId: rule.spec.id,
+              ruleVersion: rule.version,
+              twinId: s.twinId,
+              start: s.raisedAt,
+              ...(s.peak !== undefined ? { peak: s.peak } : {}),
+            });
+    return out;
+  }
+
+  stats(): RuleEngineStats {
+    let rules = 0;
+    for (const r of this.rules.values()) rules += r.length;
+    return { rules, pairs: this.pairs.size, refused: this.pairs.refused, late: this.late };
+  }
+
+  /** The state as JSON-safe data (rules are not included: set them again before restore). */
+  snapshot(): unknown {
+    return this.pairs.snapshot(
+      (ws, ruleId) => this.rules.get(ws)?.find((r) => r.spec.id === ruleId)?.version,
+    );
+  }
+
+  /** Restores a snapshot for the rules set now (pairs of other rules or versions are left out). @returns pairs restored */
+  restore(snapshot: unknown): number {
+    return this.pairs.restore(
+      snapshot,
+      (ws, ruleId) => this.rules.get(ws)?.find((r) => r.spec.id === ruleId)?.version,
+    );
+  }
+
+  private step(workspace: string, rule: CompiledRule, s: PairState, j: Judgement, time: number): void {
+    if (j.value !== undefined) s.value = j.value;
+    if (j.limit !== undefined) s.limit = j.limit;
+    if (!s.active) {
+      if (!j.on) {
+        // "For 5 minutes" means without a break: anything but the condition starts the wait again.
+        delete s.since;
+        return;
+      }
+      s.since ??= time;
+      if (time - s.since >= rule.spec.forMs)
+        this.raise(workspace, rule, s, s.since + rule.spec.forMs, j.value, j.limit);
+      return;
+    }
+    if (j.off) {
+      this.clear(workspace, rule, s, j, time);
+      return;
+    }
+    if (j.value !== undefined) s.peak = extreme(rule, s.peak, j.value);
+    const every = rule.spec.repeatEveryMs;
+    if (every !== undefined && s.lastRaiseAt !== undefined && time - s.lastRaiseAt >= every)
+      this.raise(workspace, rule, s, time, j.value, j.limit);
+  }
+
+  private raise(
+    workspace: string,
+    rule: CompiledRule,
+    s: PairState,
+    time: number,
+    value?: number,
+    limit?: number,
+  ): void {
+    if (!s.active) {
+      s.active = true;
+      s.raisedAt = time;
+      delete s.peak;
+    }
+    if (value !== undefined) s.peak = extreme(rule, s.peak, value);
+    s.lastRaiseAt = time;
+    const lookup = this.lookup(workspace, s.twinId);
+    this.o.sink.raise({
+      workspace,
+      twinId: s.twinId,
+      ruleId: rule.spec.id,
+      ruleVersion: rule.version,
+      severity: rule.spec.severity,
+      message: renderMessage(rule.spec.message, {
+        ...(value !== undefined ? { value } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+        twinId: s.twinId,
+        ruleId: rule.spec.id,
+        forMs: rule.spec.forMs,
+        ...(rule.telemetry !== undefined ? { telemetry: rule.telemetry } : {}),
+        property: lookup.property,
+        reading: (n) => s.inputs.latest[n],
+      }),
+      time,
+      ...(value !== undefined ? { value } : {}),
+    });
+  }
+
+  private clear(workspace: string, rule: CompiledRule, s: PairState, j: Judgement, time: number): void {
+    const what = rule.telemetry ?? 'condition';
+    const c = rule.spec.condition;
+    const reason =
+      c.kind === 'missing'
+        ? `${c.telemetry} reported again`
+        : j.value !== undefined
+          ? `${what} ${formatNumber(j.value)} no longer meets the condition${j.limit !== undefined ? ` (limit ${formatNumber(j.limit)})` : ''}`
+          : `${what} no longer meets the condition`;
+    this.o.sink.conditionCleared({ workspace, twinId: s.twinId, ruleId: rule.spec.id, time, reason });
+    this.endEpisode(workspace, rule, s, time);
+    s.active = false;
+    delete s.since;
+    delete s.raisedAt;
+    delete s.lastRaiseAt;
+    delete s.peak;
+  }
+
+  private endEpisode(workspace: string, rule: CompiledRule, s: PairState, end: number): void {
+    if (!this.o.onEpisode || s.raisedAt === undefined) return;
+    this.o.onEpisode({
+      workspace,
+      ruleId: rule.spec.id,
+      ruleVersion: rule.version,
+      twinId: s.twinId,
+      start: s.raisedAt,
+      end,
+      ...(s.peak !== undefined ? { peak: s.peak } : {}),
+    });
+  }
+
+  private lookup(workspace: string, twinId: string): { property: (name: string) => unknown } {
+    const ctx = this.o.context;
+    return { property: (name) => ctx.property(workspace, twinId, name) };
+  }
+
+  private applicable(workspace: string, twinId: string, modelId: string): readonly CompiledRule[] {
+    const all = this.rules.get(workspace);
+    if (!all || all.length === 0) return [];
+    const key = `${workspace}\u0000${modelId}`;
+    let byModel = this.byModel.get(key);
+    if (!byModel) {
+      byModel = all.filter(
+        (r) =>
+          r.spec.appliesTo.model === undefined ||
+          this.o.context.isOfModel(workspace, modelId, r.spec.appliesTo.model),
+      );
+      if (this.byModel.size > 10_000) this.byModel.clear();
+      this.byModel.set(key, byModel);
+    }
+    return byModel.some((r) => r.twinSet !== undefined)
+      ? byModel.filter((r) => r.twinSet === undefined || r.twinSet.has(twinId))
+      : byModel;
+  }
+}
+
+function extreme(rule: CompiledRule, peak: number | undefined, v: number): number {
+  const c = rule.spec.condition;
+  const low =
+    (c.kind === 'threshold' && c.below !== undefined) || (c.kind === 'rateOfChange' && c.above === undefined);
+  if (peak === undefined) return v;
+  return low ? Math.min(peak, v) : Math.max(peak, v);
+}
+
+export type { PairInputs };

@@ -1,0 +1,131 @@
+/**
+ * The per-(rule, twin) state of the rule engine, bounded in count, with a JSON snapshot that a
+ * restart restores. Restore trusts nothing: every field is type-checked, keys live in Maps and
+ * null-prototype objects, and pairs of rules that changed version are left out.
+ */
+import type { PairInputs } from './compile-rule.js';
+import { RATE_POINTS } from './compile-rule.js';
+
+export interface PairState {
+  twinId: string;
+  inputs: PairInputs;
+  /** Source time of the last reading folded in. */
+  lastTime?: number;
+  /** Raised (condition held for its duration, not yet cleared). */
+  active: boolean;
+  /** Since when the raise condition has held (waiting for the duration, or raised). */
+  since?: number;
+  raisedAt?: number;
+  lastRaiseAt?: number;
+  peak?: number;
+  /** Latest judged value and limit (for messages from tick). */
+  value?: number;
+  limit?: number;
+}
+
+const SNAPSHOT_FORMAT = 'twinloop.rules.state/1';
+
+const newInputs = (): PairInputs => ({ latest: Object.create(null) as Record<string, number> });
+
+export class PairStore {
+  /** workspace \0 ruleId -> twinId -> state */
+  private readonly byRule = new Map<string, Map<string, PairState>>();
+  size = 0;
+  refused = 0;
+
+  constructor(private readonly maxStates: number) {}
+
+  getOrCreate(workspace: string, ruleId: string, twinId: string): PairState | undefined {
+    const key = `${workspace}\u0000${ruleId}`;
+    let twins = this.byRule.get(key);
+    const found = twins?.get(twinId);
+    if (found) return found;
+    if (this.size >= this.maxStates) {
+      this.refused++;
+      return undefined;
+    }
+    if (!twins) this.byRule.set(key, (twins = new Map()));
+    const s: PairState = { twinId, inputs: newInputs(), active: false };
+    twins.set(twinId, s);
+    this.size++;
+    return s;
+  }
+
+  statesOf(workspace: string, ruleId: string): Iterable<PairState> {
+    return this.byRule.get(`${workspace}\u0000${ruleId}`)?.values() ?? [];
+  }
+
+  /** Removes a rule's pairs and returns them. */
+  drop(workspace: string, ruleId: string): PairState[] {
+    const key = `${workspace}\u0000${ruleId}`;
+    const twins = this.byRule.get(key);
+    if (!twins) return [];
+    this.byRule.delete(key);
+    this.size -= twins.size;
+    return [...twins.values()];
+  }
+
+  forgetTwin(workspace: string, twinId: string): void {
+    for (const [key, twins] of this.byRule)
+      if (key.startsWith(`${workspace}\u0000`) && twins.delete(twinId)) this.size--;
+  }
+
+  snapshot(versionOf: (workspace: string, ruleId: string) => number | undefined): unknown {
+    const rules: unknown[] = [];
+    for (const [key, twins] of this.byRule) {
+      const [workspace = '', ruleId = ''] = key.split('\u0000');
+      const ruleVersion = versionOf(workspace, ruleId);
+      if (ruleVersion === undefined) continue;
+      rules.push({ workspace, ruleId, ruleVersion, pairs: [...twins.values()].map(toJson) });
+    }
+    return { format: SNAPSHOT_FORMAT, rules };
+  }
+
+  restore(snapshot: unknown, versionOf: (workspace: string, ruleId: string) => number | undefined): number {
+    if (!isObj(snapshot) || snapshot.format !== SNAPSHOT_FORMAT || !Array.isArray(snapshot.rules)) return 0;
+    let restored = 0;
+    for (const r of snapshot.rules as unknown[]) {
+      if (!isObj(r) || typeof r.workspace !== 'string' || typeof r.ruleId !== 'string') continue;
+      if (!Array.isArray(r.pairs) || versionOf(r.workspace, r.ruleId) !== r.ruleVersion) continue;
+      for (const p of r.pairs as unknown[]) {
+        const s = fromJson(p);
+        if (!s) continue;
+        const target = this.getOrCreate(r.workspace, r.ruleId, s.twinId);
+        if (!target) return restored;
+        Object.assign(target, s);
+        restored++;
+      }
+    }
+    return restored;
+  }
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function toJson(s: PairState): unknown {
+  return { ...s, inputs: { ...s.inputs, latest: Object.entries(s.inputs.latest) } };
+}
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function fromJson(v: unknown): PairState | undefined {
+  if (!isObj(v) || typeof v.twinId !== 'string' || typeof v.active !== 'boolean' || !isObj(v.inputs))
+    return undefined;
+  const inputs = newInputs();
+  const latest = v.inputs.latest;
+  if (Array.isArray(latest))
+    for (const e of latest.slice(0, 256) as unknown[])
+      if (Array.isArray(e) && typeof e[0] === 'string' && finite(e[1])) inputs.latest[e[0]] = e[1];
+  if (finite(v.inputs.lastSeen)) inputs.lastSeen = v.inputs.lastSeen;
+  const w = v.inputs.window;
+  if (Array.isArray(w) && w.length % 2 === 0 && w.length <= RATE_POINTS * 2 && w.every(finite))
+    inputs.window = [...w];
+  const s: PairState = { twinId: v.twinId, inputs, active: v.active };
+  for (const k of ['lastTime', 'since', 'raisedAt', 'lastRaiseAt', 'peak', 'value', 'limit'] as const) {
+    const x = v[k];
+    if (finite(x)) s[k] = x;
+  }
+  return s;
+}
