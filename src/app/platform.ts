@@ -47,6 +47,7 @@ import { announceModelChanges, openClusterBus, openClusterFeed } from './subsyst
 import { startControl } from './subsystems/control.js';
 import { startHttp } from './subsystems/http.js';
 import { startRules } from './subsystems/rules.js';
+import type { RuleEngine } from '../analytics/rules/rule-engine.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
@@ -248,6 +249,8 @@ async function startLocked(
     const { jobs, importIo } = jobsSub;
 
     // ---- rules (issue 10): the store, the pilot's rule files on the first start, the routes
+    // The live rule engine (in the analytics, below) follows every change of the rules.
+    let ruleEngine: RuleEngine | undefined;
     const rulesSub = await startRules({
       workspace,
       storage,
@@ -256,6 +259,7 @@ async function startLocked(
       logger,
       pilot,
       firstRun: loaded.models === 0 && loaded.twins === 0,
+      onChange: (rules) => ruleEngine?.setRules(workspace, rules),
     });
 
     // ---- live stream
@@ -283,6 +287,9 @@ async function startLocked(
       models,
       history: storage.history,
       alarms,
+      rules: (engine) => {
+        ruleEngine = engine;
+      },
       ...(Array.isArray(derivedSets) ? {} : { derived: derivedSets.sets }),
       ...(anomalyPlan
         ? {
@@ -297,6 +304,7 @@ async function startLocked(
       runHere: origin === undefined,
     });
     closers.push(analytics.close);
+    if (ruleEngine) ruleEngine.setRules(workspace, await rulesSub.service.enabled());
 
     // ---- metrics
     registerMetrics(metrics, { stats, hub, graph, brokerClients: mqtt.brokerClients, storage, analytics });

@@ -11,7 +11,8 @@ import type { LiveEventBus } from '../../core/live/live-events.js';
 import type { ModelService } from '../../core/models/model-service.js';
 import type { HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IngestService } from '../../core/telemetry/ingest-service.js';
-import type { AlarmSink, TwinContext } from '../../analytics/analytics-types.js';
+import type { TelemetryObservation, TwinContext } from '../../analytics/analytics-types.js';
+import { RuleEngine, type RuleEngineStats } from '../../analytics/rules/rule-engine.js';
 import type { AlarmService, AlarmServiceStats } from '../../analytics/alarms/alarm-service.js';
 import type { DerivedSet } from '../../analytics/derived/derived-types.js';
 import { DerivedEngine, type DerivedStats } from '../../analytics/derived/derived-engine.js';
@@ -52,6 +53,7 @@ export interface AnalyticsSubsystem extends Subsystem {
     derived?: DerivedWriterStats;
     derivedEngine?: DerivedStats;
     anomaly?: AnomalyOperatorStats;
+    rules?: RuleEngineStats;
     alarms?: AlarmServiceStats;
   };
 }
@@ -69,11 +71,41 @@ export interface StartAnalyticsOptions {
   alarms: AlarmService;
   /** The pilot's derived values (checked). */
   derived?: readonly DerivedSet[];
-  /** Operators built from the pilot's definitions (rules), fed after derived values and anomalies. */
-  operators?: (context: TwinContext, sink: DerivedWriter, alarms: AlarmSink) => AnalyticsOperator[];
+  /**
+   * Rules: called with the engine once it exists, to give it the workspace's rules now and on
+   * every change (RuleEngine.setRules). Without it no rules are evaluated.
+   */
+  rules?: (engine: RuleEngine) => void;
   anomaly?: AnomalyPlan;
   /** False on an api node of a cluster (see the header). */
   runHere?: boolean;
+}
+
+/**
+ * An engine as an operator whose ticks run on the readings' time base (a simulator may run faster
+ * than the wall clock): the newest reading's time plus the wall time since it came.
+ */
+function onReadingsClock(
+  name: string,
+  engine: { observe(obs: TelemetryObservation): void; tick(now: number): void },
+  seesDerived: boolean,
+): AnalyticsOperator {
+  let newest = -Infinity;
+  let newestWall = 0;
+  return {
+    name,
+    seesDerived,
+    observe(obs) {
+      if (obs.time > newest) {
+        newest = obs.time;
+        newestWall = Date.now();
+      }
+      engine.observe(obs);
+    },
+    tick(now) {
+      if (newest > -Infinity) engine.tick(newest + (now - newestWall));
+    },
+  };
 }
 
 /** Last points of one stream before `before`, oldest first (a stream's warm-up). */
@@ -141,28 +173,17 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     // Twins without telemetry of their own (a production line) get their neighbour sums only
     // when watched: every twin is, at start and when created.
     for (const t of graph.allTwins()) engine.watch(workspace, t.id);
-    // Ticks are on the readings' time base (a simulator may run faster than the wall clock):
-    // the newest reading's time, plus the wall time since it came.
-    let newest = -Infinity;
-    let newestWall = 0;
-    operators.unshift({
-      name: 'derived',
-      observe: (obs) => {
-        if (obs.time > newest) {
-          newest = obs.time;
-          newestWall = Date.now();
-        }
-        engine.observe(obs);
-      },
-      tick: (now) => {
-        if (newest > -Infinity) engine.tick(newest + (now - newestWall));
-      },
-    });
+    operators.unshift(onReadingsClock('derived', engine, false));
     lifecycle.push((e) => {
       if (e.type === 'twinCreated' || e.type === 'twinReplaced') engine.watch(e.workspace, e.twinId);
     });
   }
-  if (o.operators) operators.push(...o.operators(context, writer, alarms));
+  let rules: RuleEngine | undefined;
+  if (o.rules) {
+    rules = new RuleEngine({ sink: alarms, context });
+    operators.push(onReadingsClock('rules', rules, true));
+    o.rules(rules);
+  }
   let lastOpError = 0;
   const runtime = new AnalyticsRuntime({
     subscribe: (l) => o.live.subscribe(l),
@@ -197,6 +218,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       derived: writer.stats(),
       ...(derived ? { derivedEngine: derived.stats() } : {}),
       ...(anomaly ? { anomaly: anomaly.stats() } : {}),
+      ...(rules ? { rules: rules.stats() } : {}),
       alarms: { ...alarms.stats },
     }),
     async close() {
