@@ -20,6 +20,7 @@ import {
   scoreFile,
   type NabScoredFile,
 } from '../../src/analytics/anomaly/nab-scorer.js';
+import { heldOutScores } from './held-out.js';
 import { readNabCorpus } from './nab-corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -51,27 +52,6 @@ const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' / ');
 const runs = grid.map((config) => ({ config, files: run(config) }));
 const inCat = (f: NabScoredFile, c: string): boolean => f.name.startsWith(`${c}/`);
 
-/** Thresholds chosen without category c, applied to c; pooled over the categories with windows. */
-function heldOutFixed(files: NabScoredFile[]): number[] {
-  return NAB_PROFILES.map((p) => {
-    let raw = 0;
-    let windows = 0;
-    for (const c of categories) {
-      const test = files.filter((f) => inCat(f, c));
-      if (!test.some((f) => f.layout.scoredWindows > 0)) continue;
-      const threshold = scoreCorpus(
-        files.filter((f) => !inCat(f, c)),
-        p,
-      ).threshold;
-      for (const f of test) {
-        raw += scoreFile(f, p, threshold).raw;
-        windows += f.layout.scoredWindows;
-      }
-    }
-    return (100 * (raw + p.fn * windows)) / ((p.tp + p.fn) * windows);
-  });
-}
-
 for (const r of runs) {
   const full = NAB_PROFILES.map((p) => scoreCorpus(r.files, p).normalized);
   const perCat = categories
@@ -84,7 +64,7 @@ for (const r of runs) {
         ).normalized.toFixed(0)}`,
     );
   console.log(
-    `${JSON.stringify(r.config)}: full ${fmt(full)} (mean ${mean(full).toFixed(2)}); held-out thresholds ${fmt(heldOutFixed(r.files))}; ${perCat.join(', ')}`,
+    `${JSON.stringify(r.config)}: full ${fmt(full)} (mean ${mean(full).toFixed(2)}); held-out thresholds ${fmt(heldOutScores(r.files))}; ${perCat.join(', ')}`,
   );
 }
 
