@@ -2,7 +2,7 @@
  * NAB benchmark (npm run bench:nab -- --data DIR --results OUT): runs every detector over every
  * series of a Numenta Anomaly Benchmark folder online, row by row (each detector is told NAB's
  * probationary length, min(floor(0.15·n), 750), as NAB tells its detectors), scores them with the
- * re-implemented NAB scorer in the three profiles beside the published scoreboard, measures
+ * re-implemented NAB scorer in the three profiles beside the published scoreboard, computes
  * a leave-one-category-out held-out estimate (bench/nab/held-out.ts), measures
  * throughput (points/s on one core: the scoring loop only, median of --reps runs), writes every
  * file's scores in NAB's results layout under OUT, and appends a block to bench/RESULTS.md
