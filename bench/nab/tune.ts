@@ -1,5 +1,5 @@
 /**
- * Generality check for the NAB detectors (npm run bench:nab:tune -- --data DIR --grid '[{...},...]'
+ * Generality check for the NAB detectors (npx tsx bench/nab/tune.ts --data DIR --grid '[{...},...]'
  * [--kind resonance]): scores every configuration of a grid on the whole corpus, then a
  * leave-one-category-out estimate: for each category with labelled windows, the configuration and
  * each profile's threshold are chosen on the other categories only, and the held-out category is
