@@ -2,7 +2,8 @@
  * NAB benchmark (npm run bench:nab -- --data DIR --results OUT): runs every detector over every
  * series of a Numenta Anomaly Benchmark folder online, row by row (each detector is told NAB's
  * probationary length, min(floor(0.15·n), 750), as NAB tells its detectors), scores them with the
- * re-implemented NAB scorer in the three profiles beside the published scoreboard, measures
+ * re-implemented NAB scorer in the three profiles beside the published scoreboard, computes
+ * a leave-one-category-out held-out estimate (bench/nab/held-out.ts), measures
  * throughput (points/s on one core: the scoring loop only, median of --reps runs), writes every
  * file's scores in NAB's results layout under OUT, and appends a block to bench/RESULTS.md
  * (--dry: print only). Options: --detectors ewma,resonance; --config '{"radius":0.05}' overrides
@@ -27,6 +28,7 @@ import {
 } from '../../src/analytics/anomaly/nab-scorer.js';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
+import { heldOutScores } from './held-out.js';
 import { readNabCorpus, readNabResult, writeNabResult } from './nab-corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -64,6 +66,7 @@ const startedAt = new Date();
 interface DetectorRun {
   kind: string;
   scores: number[];
+  heldOut: number[];
   raws: number[];
   pps: number;
   threshold: number;
@@ -101,6 +104,7 @@ function report(name: string, files: Float64Array[], pps: number, write: boolean
   runs.push({
     kind: name,
     scores: results.map((r) => r.normalized),
+    heldOut: heldOutScores(scored),
     raws: results.map((r) => r.raw),
     pps,
     threshold: results[0]!.threshold,
@@ -142,13 +146,15 @@ const lines = [
   `- Online, row by row; one configuration for every file; each detector is told NAB's probationary length. Throughput: the scoring loop only, one core, median of ${reps} runs.`,
   `- ${loadNote()}`,
   '',
-  '| detector | standard | reward_low_FP | reward_low_FN | raw (std / lowFP / lowFN) | points/s per core |',
-  '|---|---:|---:|---:|---|---:|',
+  `- Held-out: leave one category out — each profile's threshold chosen on the other categories, the category scored with it, pooled over ${[...new Set(corpus.filter((_, i) => layouts[i]!.scoredWindows > 0).map((s) => s.category))].length} categories with windows (std / lowFP / lowFN).`,
+  '',
+  '| detector | standard | reward_low_FP | reward_low_FN | held-out (std / lowFP / lowFN) | raw (std / lowFP / lowFN) | points/s per core |',
+  '|---|---:|---:|---:|---|---|---:|',
   ...runs.map(
     (r) =>
-      `| ${r.kind} (this run) | ${r.scores.map((x) => x.toFixed(1)).join(' | ')} | ${r.raws.map((x) => x.toFixed(2)).join(' / ')} | ${Number.isNaN(r.pps) ? '–' : Math.round(r.pps).toLocaleString('en-US')} |`,
+      `| ${r.kind} (this run) | ${r.scores.map((x) => x.toFixed(1)).join(' | ')} | ${r.heldOut.map((x) => x.toFixed(1)).join(' / ')} | ${r.raws.map((x) => x.toFixed(2)).join(' / ')} | ${Number.isNaN(r.pps) ? '–' : Math.round(r.pps).toLocaleString('en-US')} |`,
   ),
-  ...PUBLISHED.map(([n, a, b, c]) => `| ${n} (published, all 58 files) | ${a} | ${b} | ${c} | | |`),
+  ...PUBLISHED.map(([n, a, b, c]) => `| ${n} (published, all 58 files) | ${a} | ${b} | ${c} | | | |`),
   '',
   corpus.length < 58
     ? `The published figures are on NAB's full corpus (58 files); this run used ${corpus.length}, so the comparison is indicative only.`

@@ -67,7 +67,7 @@ export const RESONANCE_DEFAULTS: ResonanceConfig = {
   relative: 0,
   alert: 0.2,
   breakthrough: 0.7,
-  mask: 0.5,
+  mask: 0.25,
 };
 
 const BOUNDS = {
