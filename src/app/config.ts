@@ -257,7 +257,7 @@ export function defaultConfig(): TwinloopConfig {
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
     alarms: { retentionDays: 90 },
     simulation: { enabled: true, shadow: true },
-    analytics: { enabled: true, maxQueued: 200_000, anomalyThreshold: 0.99 },
+    analytics: { enabled: true, maxQueued: 200_000, anomalyThreshold: 0.9 },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
     jobs: {
       importsFolder: 'imports',
