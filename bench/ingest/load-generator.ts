@@ -2,7 +2,9 @@
  * Load generator process for bench/ingest: C TCP connections, each simulating devices/C devices and
  * keeping W QoS 1 PUBLISHes in flight; 5 readings per message. MQTT 3.1.1 is written and read by hand
  * (a few dozen bytes per packet) so the generator stays cheap next to the system under test.
- * argv: host port connections window devices durationMs topicPrefix [ratePerS]
+ * argv: host port connections window devices durationMs topicPrefix [ratePerS] [payload]
+ * payload (optional): 'generic' (default: temperature, vibration, pressure, flow, rpm) or 'pumpline'
+ * (the pump-line pilot's Pump telemetry: vibration, temperature, flow, dischargePressure, running).
  * ratePerS (optional, 0 = as fast as the acknowledgements allow): a steady total rate at most,
  * paced per connection (what falls behind is not made up in a burst). Answers 'mark' with
  * { type: 'counts', published, acked, t } (counts so far, for a window seen from the devices' side);
@@ -20,6 +22,7 @@ const [
   durS = '10000',
   prefix = 'twins/',
   rateS = '0',
+  payloadKind = 'generic',
 ] = process.argv.slice(2);
 const port = Number(portS);
 const connections = Number(connS);
@@ -28,6 +31,19 @@ const devices = Number(devS);
 const durationMs = Number(durS);
 /** Messages per second per connection when paced, else 0. */
 const connRate = Number(rateS) > 0 ? Number(rateS) / connections : 0;
+if (payloadKind !== 'generic' && payloadKind !== 'pumpline')
+  throw new Error(`load generator: unknown payload '${payloadKind}' (generic | pumpline)`);
+
+/** The JSON of message `seq`: 5 readings, values varying with seq. */
+function payloadOf(seq: number): Buffer {
+  if (payloadKind === 'pumpline')
+    return Buffer.from(
+      `{"vibration":${(2 + (seq % 31) / 10).toFixed(1)},"temperature":${(40 + (seq % 50) / 10).toFixed(1)},"flow":${40 + (seq % 9)},"dischargePressure":${(3 + (seq % 13) / 10).toFixed(1)},"running":${seq % 211 !== 0}}`,
+    );
+  return Buffer.from(
+    `{"temperature":${(20 + (seq % 50) / 10).toFixed(1)},"vibration":${(seq % 97) / 10},"pressure":${(3 + (seq % 13) / 10).toFixed(1)},"flow":${seq % 41},"rpm":${1400 + (seq % 100)}}`,
+  );
+}
 
 function varint(n: number): Buffer {
   const out: number[] = [];
@@ -103,9 +119,7 @@ function runConnection(index: number): Promise<void> {
       sock.cork();
       while (inflight < window && allowed()) {
         seq++;
-        const payload = Buffer.from(
-          `{"temperature":${(20 + (seq % 50) / 10).toFixed(1)},"vibration":${(seq % 97) / 10},"pressure":${(3 + (seq % 13) / 10).toFixed(1)},"flow":${seq % 41},"rpm":${1400 + (seq % 100)}}`,
-        );
+        const payload = payloadOf(seq);
         sock.write(publishPacket(`${prefix}pump-${device}/telemetry`, nextId, payload));
         nextId = nextId === 65535 ? 1 : nextId + 1;
         device = device === last ? first : device + 1;
