@@ -1,12 +1,17 @@
 /**
  * The rules shipped with the pilots read and check against the pilots' own models (every name they
- * use is a telemetry or property of the model they apply to).
+ * use is a telemetry or property of the model they apply to, or a value the pilot derives for it:
+ * its derived values and anomaly scores).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ruleModelSchema } from '../../src/analytics/rules/rule-context.js';
 import { RuleService } from '../../src/analytics/rules/rule-service.js';
 import { readPilotRules } from '../../src/app/pilot-files.js';
-import { loadPilot } from '../../src/app/pilot-loader.js';
+import { loadPilot, loadPilotDerived } from '../../src/app/pilot-loader.js';
+import { readPilotAnomalyPlan } from '../../src/app/pilot-analytics.js';
+import { derivedNamesOf } from '../../src/analytics/derived/derived-types.js';
+import { planStreams } from '../../src/analytics/runtime/anomaly-plan.js';
+import { DETECTOR_KINDS } from '../../src/analytics/anomaly/detector.js';
 import { openTestWorkspace, type TestWorkspace } from '../adt-sdk/workspace-fixture.js';
 
 describe('pilot rules', () => {
@@ -23,10 +28,21 @@ describe('pilot rules', () => {
       w = await openTestWorkspace();
       await loadPilot(pilot, { models: w.models, twins: w.twins });
       const models = w.models;
+      const isOf = (m: string, b: string) => models.isOfModel(m, b);
+      const derived = loadPilotDerived(pilot, {
+        models,
+        twinModel: () => undefined,
+        modelIds: () => models.list().map((m) => m.id),
+      }).sets;
+      const plan = readPilotAnomalyPlan(pilot, DETECTOR_KINDS);
+      const derivedNames = (id: string) => [
+        ...derivedNamesOf(derived, id, isOf),
+        ...(plan ? planStreams(plan, id, isOf).map((n) => `${n}AnomalyScore`) : []),
+      ];
       const service = new RuleService({
         workspace: 'default',
         store: w.storage.rules,
-        schema: (id) => ruleModelSchema(models, id),
+        schema: (id) => ruleModelSchema(models, id, derivedNames),
       });
       const files = readPilotRules(pilot);
       expect(files).toHaveLength(expected);

@@ -112,3 +112,19 @@ export interface DerivedSet {
   description?: string;
   values: DerivedValue[];
 }
+
+/**
+ * Names of the values that sets derive for twins of `modelId` (model sets that apply to it by
+ * IS_OF_MODEL; twin sets are left out, they name one twin).
+ */
+export function derivedNamesOf(
+  sets: readonly DerivedSet[],
+  modelId: string,
+  isOfModel: (modelId: string, baseId: string) => boolean,
+): string[] {
+  const names: string[] = [];
+  for (const s of sets)
+    if ('model' in s.target && !('twin' in s.target) && isOfModel(modelId, s.target.model))
+      for (const v of s.values) names.push(v.name);
+  return names;
+}

@@ -33,14 +33,19 @@ export function graphTwinContext(
   };
 }
 
-/** The names a rule on `modelId` may read; undefined when the model is unknown. */
+/**
+ * The names a rule on `modelId` may read; undefined when the model is unknown. `derived` adds the
+ * telemetry the platform derives for twins of the model (derived values, anomaly scores), which
+ * reach the rules on the stream like readings.
+ */
 export function ruleModelSchema(
   models: Pick<ModelLookup, 'getInterface'>,
   modelId: string,
+  derived?: (modelId: string) => Iterable<string>,
 ): RuleModelSchema | undefined {
   const root = models.getInterface(modelId);
   if (!root) return undefined;
-  const telemetry = new Set<string>();
+  const telemetry = new Set<string>(derived ? derived(modelId) : []);
   const properties = new Set<string>();
   for (const [name, c] of root.contents) {
     if (c.kind === 'Telemetry') telemetry.add(name);

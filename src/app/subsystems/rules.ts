@@ -30,12 +30,14 @@ export async function startRules(o: {
   /** True on the first start of the data folder (the pilot was just seeded). */
   firstRun: boolean;
   onChange?: (rules: VersionedRule[]) => void;
+  /** Telemetry the platform derives for twins of a model (rules may read it). */
+  derivedNames?: (modelId: string) => Iterable<string>;
 }): Promise<RulesSubsystem> {
   const context = graphTwinContext(o.workspace, o.graph, o.models);
   const service = new RuleService({
     workspace: o.workspace,
     store: o.storage.rules,
-    schema: (modelId) => ruleModelSchema(o.models, modelId),
+    schema: (modelId) => ruleModelSchema(o.models, modelId, o.derivedNames),
     ...(o.onChange ? { onChange: o.onChange } : {}),
   });
   if (o.firstRun && o.pilot !== 'none') {
