@@ -1,6 +1,7 @@
 /**
  * The analytics files of a pilot folder that the analytics subsystem reads at start:
- * `anomaly.yaml` (which streams are scored, by which detector). A pilot without the file has no
+ * `derived/*.yaml` (values derived per model) and `anomaly.yaml` (which streams are scored, by
+ * which detector). A pilot without the file has no
  * anomaly detection; a file with problems stops the start with every problem at its line.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,6 +10,13 @@ import { TwinloopError } from '../core/errors/errors.js';
 import type { AnomalyPlanSpec } from '../analytics/runtime/anomaly-plan.js';
 import { readAnomalyPlan } from '../analytics/runtime/anomaly-plan.js';
 import { resolvePilotDir } from './pilot-files.js';
+import { loadPilotDerived } from './pilot-loader.js';
+import type { DerivedCheckWorld } from '../analytics/derived/check-derived.js';
+import type { DerivedSet } from '../analytics/derived/derived-types.js';
+import { derivedNamesOf } from '../analytics/derived/derived-types.js';
+import { planStreams } from '../analytics/runtime/anomaly-plan.js';
+import { ANOMALY_SCORE_SUFFIX } from '../analytics/runtime/anomaly-operator.js';
+import type { Problem } from '../core/errors/errors.js';
 
 /** Largest analytics file read (they are written by hand). */
 const MAX_FILE_BYTES = 1 << 20;
@@ -35,4 +43,39 @@ export function readPilotAnomalyPlan(pilot: string, kinds: readonly string[]): A
       { problems: r.problems },
     );
   return r.plan;
+}
+
+/** What a pilot folder says about its analytics, read and checked once at start. */
+export interface PilotAnalytics {
+  /** Derived values (empty without a pilot or without a derived/ folder). */
+  derived: DerivedSet[];
+  /** Problems in the derived files that do not stop the start. */
+  derivedWarnings: Problem[];
+  /** The anomaly plan; undefined when the pilot scores no stream. */
+  anomalyPlan: AnomalyPlanSpec | undefined;
+  /** Every telemetry name the platform derives for twins of a model (rules may read them). */
+  derivedNames(modelId: string): string[];
+}
+
+/**
+ * Reads a pilot's derived values and anomaly plan and checks them against the models loaded.
+ * @throws TwinloopError ValidationFailed (every problem at its place).
+ */
+export function loadPilotAnalytics(
+  pilot: string,
+  world: DerivedCheckWorld & { models: { matchesModel(modelId: string, baseId: string): boolean } },
+  kinds: readonly string[],
+): PilotAnalytics {
+  const derived = pilot === 'none' ? { sets: [], warnings: [] } : loadPilotDerived(pilot, world);
+  const anomalyPlan = readPilotAnomalyPlan(pilot, kinds);
+  const isOf = (m: string, b: string) => world.models.matchesModel(m, b);
+  return {
+    derived: derived.sets,
+    derivedWarnings: derived.warnings,
+    anomalyPlan,
+    derivedNames: (modelId) => [
+      ...derivedNamesOf(derived.sets, modelId, isOf),
+      ...(anomalyPlan ? planStreams(anomalyPlan, modelId, isOf).map((n) => n + ANOMALY_SCORE_SUFFIX) : []),
+    ],
+  };
 }

@@ -52,11 +52,8 @@ import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
 import { startAnalytics } from './subsystems/analytics.js';
-import { loadPilotDerived } from './pilot-loader.js';
-import { readPilotAnomalyPlan } from './pilot-analytics.js';
+import { loadPilotAnalytics } from './pilot-analytics.js';
 import { planStreams } from '../analytics/runtime/anomaly-plan.js';
-import { ANOMALY_SCORE_SUFFIX } from '../analytics/runtime/anomaly-operator.js';
-import { derivedNamesOf } from '../analytics/derived/derived-types.js';
 import { createDetector } from '../analytics/anomaly/create-detector.js';
 import { DETECTOR_KINDS, type DetectorKind } from '../analytics/anomaly/detector.js';
 import { startRetention } from './subsystems/maintenance.js';
@@ -252,20 +249,13 @@ async function startLocked(
 
     // ---- rules (issue 10): the store, the pilot's rule files on the first start, the routes
     // ---- the pilot's analytics files: derived values and anomaly plan (checked; rules may read them)
-    const derivedSets =
-      pilot === 'none'
-        ? []
-        : loadPilotDerived(pilot, {
-            models,
-            twinModel: (id) => graph.getTwin(id)?.modelId,
-            modelIds: () => models.list().map((m) => m.id),
-          });
-    const anomalyPlan = readPilotAnomalyPlan(pilot, DETECTOR_KINDS);
-    const isOf = (m: string, b: string) => models.matchesModel(m, b);
-    const derivedNames = (modelId: string): string[] => [
-      ...(Array.isArray(derivedSets) ? [] : derivedNamesOf(derivedSets.sets, modelId, isOf)),
-      ...(anomalyPlan ? planStreams(anomalyPlan, modelId, isOf).map((n) => n + ANOMALY_SCORE_SUFFIX) : []),
-    ];
+    const pilotAnalytics = loadPilotAnalytics(
+      pilot,
+      { models, twinModel: (id) => graph.getTwin(id)?.modelId, modelIds: () => models.list().map((m) => m.id) },
+      DETECTOR_KINDS,
+    );
+    for (const w of pilotAnalytics.derivedWarnings) logger.warn({ pilot, problem: w }, 'pilot derived value warning');
+    const { anomalyPlan } = pilotAnalytics;
     // The live rule engine (in the analytics, below) follows every change of the rules.
     let ruleEngine: RuleEngine | undefined;
     const rulesSub = await startRules({
@@ -277,7 +267,7 @@ async function startLocked(
       pilot,
       firstRun: loaded.models === 0 && loaded.twins === 0,
       onChange: (rules) => ruleEngine?.setRules(workspace, rules),
-      derivedNames,
+      derivedNames: pilotAnalytics.derivedNames,
     });
 
     // ---- live stream
@@ -299,7 +289,7 @@ async function startLocked(
       rules: (engine) => {
         ruleEngine = engine;
       },
-      ...(Array.isArray(derivedSets) ? {} : { derived: derivedSets.sets }),
+      derived: pilotAnalytics.derived,
       ...(anomalyPlan
         ? {
             anomaly: {

@@ -32,8 +32,12 @@ export function testConfig(dataDir: string, cli: CliConfigOptions = {}, more: Co
   ]);
 }
 
-export async function startTestPlatform(dataDir: string, cli: CliConfigOptions = {}): Promise<Platform> {
-  return startPlatform(testConfig(dataDir, cli), {
+export async function startTestPlatform(
+  dataDir: string,
+  cli: CliConfigOptions = {},
+  more: ConfigLayer = {},
+): Promise<Platform> {
+  return startPlatform(testConfig(dataDir, cli, more), {
     logger: pino({ level: process.env.TL_TEST_LOG ?? 'silent' }),
     banner: false,
   });

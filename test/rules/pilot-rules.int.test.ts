@@ -7,10 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ruleModelSchema } from '../../src/analytics/rules/rule-context.js';
 import { RuleService } from '../../src/analytics/rules/rule-service.js';
 import { readPilotRules } from '../../src/app/pilot-files.js';
-import { loadPilot, loadPilotDerived } from '../../src/app/pilot-loader.js';
-import { readPilotAnomalyPlan } from '../../src/app/pilot-analytics.js';
-import { derivedNamesOf } from '../../src/analytics/derived/derived-types.js';
-import { planStreams } from '../../src/analytics/runtime/anomaly-plan.js';
+import { loadPilot } from '../../src/app/pilot-loader.js';
+import { loadPilotAnalytics } from '../../src/app/pilot-analytics.js';
 import { DETECTOR_KINDS } from '../../src/analytics/anomaly/detector.js';
 import { openTestWorkspace, type TestWorkspace } from '../adt-sdk/workspace-fixture.js';
 
@@ -28,17 +26,11 @@ describe('pilot rules', () => {
       w = await openTestWorkspace();
       await loadPilot(pilot, { models: w.models, twins: w.twins });
       const models = w.models;
-      const isOf = (m: string, b: string) => models.isOfModel(m, b);
-      const derived = loadPilotDerived(pilot, {
-        models,
-        twinModel: () => undefined,
-        modelIds: () => models.list().map((m) => m.id),
-      }).sets;
-      const plan = readPilotAnomalyPlan(pilot, DETECTOR_KINDS);
-      const derivedNames = (id: string) => [
-        ...derivedNamesOf(derived, id, isOf),
-        ...(plan ? planStreams(plan, id, isOf).map((n) => `${n}AnomalyScore`) : []),
-      ];
+      const { derivedNames } = loadPilotAnalytics(
+        pilot,
+        { models, twinModel: () => undefined, modelIds: () => models.list().map((m) => m.id) },
+        DETECTOR_KINDS,
+      );
       const service = new RuleService({
         workspace: 'default',
         store: w.storage.rules,

@@ -11,6 +11,8 @@ import { createHttpServer, type HttpServer } from '../../src/adapters/http/http-
 import { IngestService } from '../../src/core/telemetry/ingest-service.js';
 import { loadPilot } from '../../src/app/pilot-loader.js';
 import { startRules } from '../../src/app/subsystems/rules.js';
+import { loadPilotAnalytics } from '../../src/app/pilot-analytics.js';
+import { DETECTOR_KINDS } from '../../src/analytics/anomaly/detector.js';
 import { openTestWorkspace, type TestWorkspace } from '../adt-sdk/workspace-fixture.js';
 
 const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
@@ -46,6 +48,11 @@ describe('rules over HTTP', () => {
       logger: pino({ level: 'silent' }),
       pilot: 'pump-line',
       firstRun: true,
+      derivedNames: loadPilotAnalytics(
+        'pump-line',
+        { models: w.models, twinModel: (id) => w.graph.getTwin(id)?.modelId },
+        DETECTOR_KINDS,
+      ).derivedNames,
     });
     const ingest = new IngestService({
       workspace: (name) => (name === 'default' ? { graph: w.graph, models: w.models } : undefined),

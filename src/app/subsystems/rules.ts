@@ -30,8 +30,8 @@ export async function startRules(o: {
   /** True on the first start of the data folder (the pilot was just seeded). */
   firstRun: boolean;
   onChange?: (rules: VersionedRule[]) => void;
-  /** Telemetry the platform derives for twins of a model (rules may read it). */
-  derivedNames?: (modelId: string) => Iterable<string>;
+  /** Telemetry the platform derives for twins of a model (rules may read it): PilotAnalytics.derivedNames. */
+  derivedNames: (modelId: string) => Iterable<string>;
 }): Promise<RulesSubsystem> {
   const context = graphTwinContext(o.workspace, o.graph, o.models);
   const service = new RuleService({
