@@ -251,10 +251,15 @@ async function startLocked(
     // ---- the pilot's analytics files: derived values and anomaly plan (checked; rules may read them)
     const pilotAnalytics = loadPilotAnalytics(
       pilot,
-      { models, twinModel: (id) => graph.getTwin(id)?.modelId, modelIds: () => models.list().map((m) => m.id) },
+      {
+        models,
+        twinModel: (id) => graph.getTwin(id)?.modelId,
+        modelIds: () => models.list().map((m) => m.id),
+      },
       DETECTOR_KINDS,
     );
-    for (const w of pilotAnalytics.derivedWarnings) logger.warn({ pilot, problem: w }, 'pilot derived value warning');
+    for (const w of pilotAnalytics.derivedWarnings)
+      logger.warn({ pilot, problem: w }, 'pilot derived value warning');
     const { anomalyPlan } = pilotAnalytics;
     // The live rule engine (in the analytics, below) follows every change of the rules.
     let ruleEngine: RuleEngine | undefined;
