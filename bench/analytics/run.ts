@@ -92,6 +92,9 @@ interface Figures {
   derivedReadings: number;
   /** Messages accepted since the load began over the time until the analytics had caught up (drained). */
   keepUpPerS: number;
+  /** History group commits per second over the window, and ms of main thread per commit. */
+  commitsPerS: number;
+  msPerCommit: number;
 }
 
 const mark = async (sut: ChildProcess): Promise<Stats> => {
@@ -148,6 +151,10 @@ async function phase(variant: Variant): Promise<Figures> {
       cpuWithDrainUs: ((end.cpuMs - a.cpuMs) * 1000) / Math.max(1, accepted),
       derivedReadings: end.derivedReadings,
       keepUpPerS: end.acceptedMessages / ((end.t - loadStart) / 1000),
+      commitsPerS: ((b.analytics.commits ?? 0) - (a.analytics.commits ?? 0)) / ((b.t - a.t) / 1000),
+      msPerCommit:
+        (((b.analytics.commitSeconds ?? 0) - (a.analytics.commitSeconds ?? 0)) * 1000) /
+        Math.max(1, (b.analytics.commits ?? 0) - (a.analytics.commits ?? 0)),
     };
   } finally {
     await stopChild(sut);
@@ -163,7 +170,7 @@ for (let r = 1; r <= ROUNDS; r++)
     const fig = await phase(v);
     const q = fig.atEnd;
     console.error(
-      `  ${Math.round(fig.msgsPerS)} msgs/s, ${fig.serverCpuUs.toFixed(1)} µs CPU/msg (${fig.cpuWithDrainUs.toFixed(1)} with drain), lost ${fig.lost}` +
+      `  ${Math.round(fig.msgsPerS)} msgs/s, ${fig.serverCpuUs.toFixed(1)} µs CPU/msg (${fig.cpuWithDrainUs.toFixed(1)} with drain), lost ${fig.lost}, ${Math.round(fig.commitsPerS)} commits/s × ${fig.msPerCommit.toFixed(2)} ms` +
         (v === 'on'
           ? `, queued ${fig.atWindowEnd.queued ?? '?'} at window end → ${q.queued ?? '?'} after ${fig.drainMs} ms, overflowed ${q.overflowed_total ?? '?'}, derived ${q.derived_written_total ?? '?'}, scored ${q.anomaly_scored_total ?? '?'}`
           : ''),
@@ -198,12 +205,12 @@ const lines = [
   `- System under test: the real platform (startPlatform, pump-line pilot, embedded aedes, SQLite synchronous=FULL, simulator and shadow off) with ${TWINS} extra pumps of dtmi:twinloop:pumpline:Pump;1 (not on a line), analytics on (derived values of pilots/pump-line/derived, anomaly detection of anomaly.yaml, alarms) or off (TWINLOOP_ANALYTICS). Load: bench/ingest load generator, pump-line payload (vibration, temperature, flow, dischargePressure, running), ${CONNECTIONS} MQTT connections × ${WINDOW} QoS 1 messages in flight, ${RATE ? `offered at most ${f(RATE)} msgs/s` : 'saturating'}, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; then up to ${DRAIN_MS / 1000} s for the analytics to drain. ${ROUNDS} rounds, variants interleaved; medians.`,
   `- ${loadNote()}`,
   '',
-  '| analytics | ingest msgs/s (median) | per round | ratio to off | caught-up msgs/s (median; per round) | ratio to off | server CPU µs per message, window (median) | same, window + analytics drain (median) | readings stored / acked×5 (lost), per round | server RSS (last) |',
-  '|---|---:|---|---:|---|---:|---:|---:|---|---:|',
+  '| analytics | ingest msgs/s (median) | per round | ratio to off | caught-up msgs/s (median; per round) | ratio to off | server CPU µs per message, window (median) | same, window + analytics drain (median) | history commits/s × ms each, window (median) | readings stored / acked×5 (lost), per round | server RSS (last) |',
+  '|---|---:|---|---:|---|---:|---:|---:|---:|---|---:|',
   ...variants.map((v) => {
     const rs = results.get(v)!;
     const m = median(rs.map((x) => x.msgsPerS));
-    return `| ${v} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${f(median(rs.map((x) => x.keepUpPerS)))} (${rs.map((x) => f(x.keepUpPerS)).join(' / ')}) | ${(median(rs.map((x) => x.keepUpPerS)) / keepBase).toFixed(2)} | ${median(rs.map((x) => x.serverCpuUs)).toFixed(1)} | ${median(rs.map((x) => x.cpuWithDrainUs)).toFixed(1)} | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs[rs.length - 1]!.rssMiB.toFixed(0)} MiB |`;
+    return `| ${v} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${f(median(rs.map((x) => x.keepUpPerS)))} (${rs.map((x) => f(x.keepUpPerS)).join(' / ')}) | ${(median(rs.map((x) => x.keepUpPerS)) / keepBase).toFixed(2)} | ${median(rs.map((x) => x.serverCpuUs)).toFixed(1)} | ${median(rs.map((x) => x.cpuWithDrainUs)).toFixed(1)} | ${f(median(rs.map((x) => x.commitsPerS)))} × ${median(rs.map((x) => x.msPerCommit)).toFixed(2)} ms | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs[rs.length - 1]!.rssMiB.toFixed(0)} MiB |`;
   }),
   '',
   'Analytics on, per round (twinloop_analytics_* of the platform registry, totals since start):',

@@ -43,12 +43,19 @@ for (let i = 1; i <= TWINS; i++)
     motor: { $metadata: {}, ratedPower: 15 },
   });
 
-/** The twinloop_analytics_* figures of the platform's /metrics registry (absent when off). */
+/** The twinloop_analytics_* figures of the platform's /metrics registry (absent when off), and the history commits. */
 async function analyticsMetrics(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const m of await platform.metrics.getMetricsAsJSON())
+  for (const m of await platform.metrics.getMetricsAsJSON()) {
     if (m.name.startsWith('twinloop_analytics_'))
       out[m.name.replace('twinloop_analytics_', '')] = Number(m.values[0]?.value ?? 0);
+    // The history group commits (both variants): how many, and the time spent in them.
+    if (m.name === 'twinloop_history_commit_seconds')
+      for (const v of m.values as { metricName?: string; value: number }[]) {
+        if (v.metricName?.endsWith('_count')) out.commits = v.value;
+        if (v.metricName?.endsWith('_sum')) out.commitSeconds = v.value;
+      }
+  }
   return out;
 }
 

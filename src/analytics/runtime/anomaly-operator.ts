@@ -80,8 +80,10 @@ export const ANOMALY_SCORE_SUFFIX = 'AnomalyScore';
 
 export class AnomalyOperator implements AnalyticsOperator {
   readonly name = 'anomaly';
-  private readonly streams = new Map<string, Stream>();
-  private readonly namesByModel = new Map<string, readonly string[]>();
+  /** workspace → twin → telemetry name → stream (no key strings built per reading). */
+  private readonly streams = new Map<string, Map<string, Map<string, Stream>>>();
+  private streamCount = 0;
+  private readonly namesByModel = new Map<string, Map<string, readonly string[]>>();
   private readonly threshold: number;
   private readonly clearBelow: number;
   private readonly quietMs: number;
@@ -100,13 +102,16 @@ export class AnomalyOperator implements AnalyticsOperator {
   }
 
   stats(): AnomalyOperatorStats {
-    return { streams: this.streams.size, ...this.counts };
+    return { streams: this.streamCount, ...this.counts };
   }
 
   /** Forgets a twin's streams (deleted twin). */
   forgetTwin(workspace: string, twinId: string): void {
-    const prefix = `${workspace}\u0000${twinId}\u0000`;
-    for (const k of this.streams.keys()) if (k.startsWith(prefix)) this.streams.delete(k);
+    const twins = this.streams.get(workspace);
+    const gone = twins?.get(twinId);
+    if (gone === undefined) return;
+    this.streamCount -= gone.size;
+    twins!.delete(twinId);
   }
 
   observe(obs: TelemetryObservation): void {
@@ -114,10 +119,12 @@ export class AnomalyOperator implements AnalyticsOperator {
     const names = this.names(obs.workspace, obs.modelId);
     if (names.length === 0) return;
     let scores: Record<string, number> | undefined;
+    let twin: Map<string, Stream> | undefined;
     for (const name of names) {
       const v = obs.values[name];
       if (typeof v !== 'number' || !Number.isFinite(v)) continue;
-      const s = this.stream(obs, name);
+      twin ??= this.twinStreams(obs.workspace, obs.twinId);
+      const s = twin.get(name) ?? this.stream(obs, name, twin);
       if (s === undefined) continue;
       if (s.held !== undefined) {
         if (s.held.length < this.maxHeld) s.held.push({ time: obs.time, value: v });
@@ -130,25 +137,38 @@ export class AnomalyOperator implements AnalyticsOperator {
   }
 
   private names(workspace: string, modelId: string): readonly string[] {
-    const key = `${workspace}\u0000${modelId}`;
-    let n = this.namesByModel.get(key);
+    let inWs = this.namesByModel.get(workspace);
+    if (inWs === undefined) this.namesByModel.set(workspace, (inWs = new Map()));
+    let n = inWs.get(modelId);
     if (n === undefined) {
       n = this.opts.streamsOf(workspace, modelId) ?? [];
-      this.namesByModel.set(key, n);
+      inWs.set(modelId, n);
     }
     return n;
   }
 
-  private stream(obs: TelemetryObservation, name: string): Stream | undefined {
-    const key = `${obs.workspace}\u0000${obs.twinId}\u0000${name}`;
-    let s = this.streams.get(key);
-    if (s !== undefined) return s;
-    if (this.streams.size >= this.maxStreams) {
+  private twinStreams(workspace: string, twinId: string): Map<string, Stream> {
+    let twins = this.streams.get(workspace);
+    if (twins === undefined) this.streams.set(workspace, (twins = new Map()));
+    let t = twins.get(twinId);
+    if (t === undefined) twins.set(twinId, (t = new Map()));
+    return t;
+  }
+
+  /** A new stream of the twin (warmed up from history), or undefined past `maxStreams`. */
+  private stream(obs: TelemetryObservation, name: string, twin: Map<string, Stream>): Stream | undefined {
+    if (this.streamCount >= this.maxStreams) {
       this.counts.streamsSkipped++;
       return undefined;
     }
-    s = { detector: this.opts.createDetector(), held: undefined, alarmed: false, quietSince: undefined };
-    this.streams.set(key, s);
+    const s: Stream = {
+      detector: this.opts.createDetector(),
+      held: undefined,
+      alarmed: false,
+      quietSince: undefined,
+    };
+    twin.set(name, s);
+    this.streamCount++;
     if (this.opts.recent !== undefined && this.warmUpPoints > 0) this.warmUp(obs, name, s);
     return s;
   }

@@ -4,9 +4,12 @@ import { DerivedWriter } from './derived-writer.js';
 describe('DerivedWriter', () => {
   it('merges values of one twin and time into one write, in the background', async () => {
     const calls: [string, string, number, Record<string, number>][] = [];
+    let appends = 0;
     const w = new DerivedWriter({
-      write: async (ws, id, t, v) => {
-        calls.push([ws, id, t, v]);
+      write: async (sets) => {
+        appends++;
+        for (const s of sets) calls.push([s.workspace, s.twinId, s.time, s.values]);
+        return { refused: [] };
       },
     });
     w.write('w', 'p1', 10, { a: 1 });
@@ -18,6 +21,7 @@ describe('DerivedWriter', () => {
       ['w', 'p1', 10, { a: 1, b: 2 }],
       ['w', 'p2', 10, { a: 3 }],
     ]);
+    expect(appends).toBe(1); // one store call for the turn
     expect(w.stats()).toMatchObject({ written: 3, failed: 0 });
   });
 
@@ -26,9 +30,13 @@ describe('DerivedWriter', () => {
     const seen: Record<string, number>[] = [];
     const w = new DerivedWriter({
       maxPendingSets: 2,
-      write: async (_ws, id, _t, v) => {
-        if (id === 'gone') throw new Error('no twin');
-        seen.push(v);
+      write: async (sets) => {
+        const refused: { index: number; error: unknown }[] = [];
+        sets.forEach((s, index) => {
+          if (s.twinId === 'gone') refused.push({ index, error: new Error('no twin') });
+          else seen.push(s.values);
+        });
+        return { refused };
       },
       onError: (e) => errors.push(e),
     });
@@ -41,6 +49,26 @@ describe('DerivedWriter', () => {
     expect(Object.getPrototypeOf(seen[0])).toBe(Object.prototype);
     expect(Object.keys(seen[0] as object).sort()).toEqual(['__proto__', 'ok']);
     expect(w.stats()).toEqual({ written: 2, failed: 1, dropped: 1, nonFinite: 2 });
+    expect(errors).toHaveLength(1);
+  });
+
+  it('counts a failed append as failed for every value in it, and goes on', async () => {
+    const errors: unknown[] = [];
+    let fail = true;
+    const w = new DerivedWriter({
+      write: async () => {
+        if (fail) throw new Error('disk full');
+        return { refused: [] };
+      },
+      onError: (e) => errors.push(e),
+    });
+    w.write('w', 'p', 1, { a: 1, b: 2 });
+    await w.flush();
+    expect(w.stats()).toMatchObject({ written: 0, failed: 2 });
+    fail = false;
+    w.write('w', 'p', 2, { a: 1 });
+    await w.flush();
+    expect(w.stats()).toMatchObject({ written: 1, failed: 2 });
     expect(errors).toHaveLength(1);
   });
 });

@@ -140,7 +140,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
   }
   let lastWriteError = 0;
   const writer = new DerivedWriter({
-    write: (ws, id, t, values) => o.ingest.ingestDerived(ws, id, t, values),
+    write: (sets) => o.ingest.ingestDerivedMany(sets),
     onError: (e, where) => {
       // One line a minute at most: a deleted twin's late values must not flood the log.
       if (Date.now() - lastWriteError < 60_000) return;

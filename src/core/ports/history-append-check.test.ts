@@ -21,6 +21,19 @@ describe('history append checks (every store)', () => {
     expect(invalidPoint(p({ value: undefined }))?.message).toMatch(/missing/);
   });
 
+  it('checks every point after good ones of the same twin (the fast path never lets a bad key through)', () => {
+    expect(invalidPoint(p({}))).toBeUndefined();
+    expect(invalidPoint(p({ path: 'a\u0000b' }))?.field).toBe('path');
+    expect(invalidPoint(p({ path: '' }))?.field).toBe('path');
+    expect(invalidPoint(p({ path: 7 }))?.field).toBe('path');
+    expect(invalidPoint(p({}))).toBeUndefined();
+    expect(invalidPoint(p({ twinId: '\uDC00' }))?.field).toBe('twinId');
+    expect(invalidPoint(p({ workspace: undefined, twinId: undefined, path: undefined }))?.field).toBe(
+      'workspace',
+    );
+    expect(invalidPoint(p({ ts: NaN }))?.field).toBe('ts'); // same good key, bad time
+  });
+
   it('names the first bad point with a pointer, and a bad checkpoint', () => {
     const e = appendError([p({}), p({ ts: NaN })], {});
     expect(e?.code).toBe('InvalidTelemetry');

@@ -15,21 +15,24 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 const goodKeys = new Set<string>();
 const MAX_GOOD_KEYS = 100_000;
+/**
+ * The last good workspace and twin id (points come grouped by twin: most checks end here). Start as
+ * a value no point has, and only ever hold strings that passed the checks.
+ */
+const NONE: unique symbol = Symbol('none');
+let lastWorkspace: string | typeof NONE = NONE;
+let lastTwin: string | typeof NONE = NONE;
 
 /** What is wrong with a point (field and reason), or undefined. */
 export function invalidPoint(p: HistoryPoint): { field: string; message: string } | undefined {
-  for (const f of ['workspace', 'twinId', 'path'] as const) {
-    const v = p[f];
-    if (typeof v === 'string' && goodKeys.has(v)) continue;
-    if (typeof v !== 'string' || v === '') return { field: f, message: `${f} must be a non-empty string` };
-    // PostgreSQL text cannot hold NUL: every store rejects it in a series key, so they all agree.
-    if (p[f].includes('\u0000')) return { field: f, message: `${f} must not contain a NUL character` };
-    // A lone surrogate has no UTF-8 form: PostgreSQL would store U+FFFD, another key than the one given.
-    if (LONE_SURROGATE.test(p[f]))
-      return { field: f, message: `${f} must be well-formed unicode (a lone surrogate)` };
-    if (goodKeys.size >= MAX_GOOD_KEYS) goodKeys.clear();
-    goodKeys.add(v);
+  if (p.workspace !== lastWorkspace || p.twinId !== lastTwin) {
+    const bad = invalidKey(p, 'workspace') ?? invalidKey(p, 'twinId');
+    if (bad) return bad;
+    lastWorkspace = p.workspace;
+    lastTwin = p.twinId;
   }
+  const badPath = invalidKey(p, 'path');
+  if (badPath) return badPath;
   if (p.kind !== 'telemetry' && p.kind !== 'property')
     return { field: 'kind', message: 'kind must be "telemetry" or "property"' };
   if (typeof p.ts !== 'number' || !Number.isFinite(p.ts))
@@ -46,6 +49,24 @@ export function invalidPoint(p: HistoryPoint): { field: string; message: string 
       return { field: 'value', message: `the value cannot be written as JSON (${(e as Error).message})` };
     }
   }
+  return undefined;
+}
+
+/** What is wrong with one field of a point's series key, or undefined. */
+function invalidKey(
+  p: HistoryPoint,
+  f: 'workspace' | 'twinId' | 'path',
+): { field: string; message: string } | undefined {
+  const v = p[f];
+  if (typeof v === 'string' && goodKeys.has(v)) return undefined;
+  if (typeof v !== 'string' || v === '') return { field: f, message: `${f} must be a non-empty string` };
+  // PostgreSQL text cannot hold NUL: every store rejects it in a series key, so they all agree.
+  if (v.includes('\u0000')) return { field: f, message: `${f} must not contain a NUL character` };
+  // A lone surrogate has no UTF-8 form: PostgreSQL would store U+FFFD, another key than the one given.
+  if (LONE_SURROGATE.test(v))
+    return { field: f, message: `${f} must be well-formed unicode (a lone surrogate)` };
+  if (goodKeys.size >= MAX_GOOD_KEYS) goodKeys.clear();
+  goodKeys.add(v);
   return undefined;
 }
 

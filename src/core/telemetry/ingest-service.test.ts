@@ -232,3 +232,37 @@ describe('IngestService.ingestAdt (ADT telemetry routes)', () => {
     expect(out).toMatchObject({ ok: false, code: 'DigitalTwinNotFound' });
   });
 });
+
+describe('IngestService.ingestDerivedMany', () => {
+  it('stores the good sets in one append, refuses each bad one with its reason, marks events derived', async () => {
+    const events: LiveEvent[] = [];
+    stack.live.subscribe((evs) => events.push(...evs));
+    const hostile = JSON.parse('{"__proto__": 7, "ok": 1}') as Record<string, number>;
+    const r = await stack.service.ingestDerivedMany([
+      { workspace: 'default', twinId: 'pump-1', time: 5000, values: { tempEwma: 21.1 } },
+      { workspace: 'default', twinId: 'nobody', time: 5000, values: { tempEwma: 1 } },
+      { workspace: 'default', twinId: 'pump-2', time: 5000, values: { temperature: 3 } }, // a model name
+      { workspace: 'default', twinId: 'pump-2', time: 5000, values: { x: NaN } },
+      { workspace: 'default', twinId: 'pump-2', time: NaN, values: { x: 1 } },
+      { workspace: 'nowhere', twinId: 'pump-2', time: 5000, values: { x: 1 } },
+      { workspace: 'default', twinId: 'pump-3', time: 6000, values: hostile },
+    ]);
+    expect(r.stored).toBe(3);
+    expect(r.refused.map((x) => x.index)).toEqual([1, 2, 3, 4, 5]);
+    expect(r.refused.map((x) => x.error.message).join('\n')).toMatch(
+      /No twin 'nobody'[\s\S]*name of a content[\s\S]*not finite[\s\S]*no finite time[\s\S]*No twin 'pump-2' in workspace 'nowhere'/,
+    );
+    expect(await raw('pump-1', 'tempEwma')).toEqual([{ ts: 5000, value: 21.1 }]);
+    expect(await raw('pump-3', '__proto__')).toEqual([{ ts: 6000, value: 7 }]);
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype); // nothing polluted
+    expect(events.filter((e) => e.type === 'telemetry')).toHaveLength(2);
+    expect(events.every((e) => (e as { derived?: boolean }).derived === true)).toBe(true);
+    expect(stack.service.stats.snapshot()).toMatchObject({ acceptedMessages: 0, derivedReadings: 3 });
+  });
+
+  it('ingestDerived throws the reason of a refused set', async () => {
+    await expect(stack.service.ingestDerived('default', 'nobody', 1, { a: 1 })).rejects.toThrow(
+      /No twin 'nobody'/,
+    );
+  });
+});

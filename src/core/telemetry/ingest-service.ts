@@ -72,6 +72,14 @@ interface AcceptedSet {
   derived?: true;
 }
 
+/** One set of values the platform derived for a twin at a time (ingestDerivedMany). */
+export interface DerivedReadingSet {
+  workspace: string;
+  twinId: string;
+  time: number;
+  values: Record<string, number>;
+}
+
 /** One message of a bus partition for ingestSequenced. */
 export interface SequencedMessage {
   msg: IncomingMessage;
@@ -181,26 +189,64 @@ export class IngestService implements TelemetryIngest {
     time: number,
     values: Readonly<Record<string, number>>,
   ): Promise<void> {
-    const ws = this.options.workspace(workspace);
-    const twin = ws?.graph.getTwin(twinId);
-    if (!ws || !twin)
-      throw new TwinloopError('BadRequest', `No twin '${twinId}' in workspace '${workspace}'.`);
-    const iface = ws.models.getInterface(twin.modelId);
-    for (const [name, v] of Object.entries(values)) {
-      if (iface?.contents.has(name))
-        throw new TwinloopError(
-          'BadRequest',
-          `Derived value '${name}' of '${twinId}' has the name of a content of ${twin.modelId}.`,
-        );
-      if (!Number.isFinite(v))
-        throw new TwinloopError('BadRequest', `Derived value '${name}' of '${twinId}' is not finite.`);
+    const r = await this.ingestDerivedMany([{ workspace, twinId, time, values: { ...values } }]);
+    if (r.refused.length) throw r.refused[0]!.error;
+  }
+
+  /**
+   * Many sets of derived values (ingestDerived's rules for each) in ONE store append: the sets that
+   * pass are stored together; each refused set is answered with its error, never failing the others.
+   * The `values` objects are taken over (kept in live events and latest values): do not change them.
+   * @throws StorageError when the append fails (rejects; nothing of it is stored).
+   */
+  async ingestDerivedMany(
+    sets: readonly DerivedReadingSet[],
+  ): Promise<{ stored: number; refused: { index: number; error: TwinloopError }[] }> {
+    const refused: { index: number; error: TwinloopError }[] = [];
+    const accepted: AcceptedSet[] = [];
+    for (let i = 0; i < sets.length; i++) {
+      const d = sets[i]!;
+      const error = this.derivedError(d);
+      if (error) {
+        refused.push({ index: i, error });
+        continue;
+      }
+      const ws = this.options.workspace(d.workspace)!;
+      accepted.push({
+        ws,
+        workspace: d.workspace,
+        rs: { twinId: d.twinId, time: d.time, values: d.values },
+        values: d.values,
+        derived: true,
+      });
     }
-    const sets: AcceptedSet[] = [
-      { ws, workspace, rs: { twinId, time, values: { ...values } }, values, derived: true },
-    ];
-    const points = toPoints(sets);
-    await this.commit(points, sets);
+    if (accepted.length === 0) return { stored: 0, refused };
+    const points = toPoints(accepted);
+    await this.commit(points, accepted);
     this.stats.derivedReadings += points.length;
+    return { stored: points.length, refused };
+  }
+
+  /** Why a set of derived values cannot be stored, or undefined. */
+  private derivedError(d: DerivedReadingSet): TwinloopError | undefined {
+    const ws = this.options.workspace(d.workspace);
+    const twin = ws?.graph.getTwin(d.twinId);
+    if (!ws || !twin)
+      return new TwinloopError('BadRequest', `No twin '${d.twinId}' in workspace '${d.workspace}'.`);
+    if (typeof d.time !== 'number' || !Number.isFinite(d.time))
+      return new TwinloopError('BadRequest', `Derived values of '${d.twinId}' have no finite time.`);
+    const iface = ws.models.getInterface(twin.modelId);
+    for (const name in d.values) {
+      if (!Object.prototype.hasOwnProperty.call(d.values, name)) continue;
+      if (iface?.contents.has(name))
+        return new TwinloopError(
+          'BadRequest',
+          `Derived value '${name}' of '${d.twinId}' has the name of a content of ${twin.modelId}.`,
+        );
+      if (!Number.isFinite(d.values[name]))
+        return new TwinloopError('BadRequest', `Derived value '${name}' of '${d.twinId}' is not finite.`);
+    }
+    return undefined;
   }
 
   /**
