@@ -121,48 +121,12 @@ export function readPilot(nameOrPath: string, options: ReadPilotOptions = {}): P
 
 /** A pilot's behaviour model files (`behaviours/*.yaml|yml|json`, sorted); [] without the folder. */
 export function readPilotBehaviours(nameOrPath: string): { source: string; text: string }[] {
-  const dir = path.join(resolvePilotDir(nameOrPath), 'behaviours');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /\.(ya?ml|json)$/.test(f))
-    .sort()
-    .map((f) => {
-      const source = path.join(dir, f);
-      try {
-        return { source, text: readFileSync(source, 'utf8').replace(/^\uFEFF/, '') };
-      } catch (e) {
-        throw new TwinloopError(
-          'BadRequest',
-          `Cannot read the behaviour file ${source}: ${(e as Error).message}`,
-          {
-            cause: e,
-          },
-        );
-      }
-    });
+  return readPilotFolder(nameOrPath, 'behaviours', 'behaviour');
 }
 
 /** A pilot's derived-value definitions (`derived/*.yaml|yml|json`, sorted); [] without the folder. */
 export function readPilotDerived(nameOrPath: string): { source: string; text: string }[] {
-  const dir = path.join(resolvePilotDir(nameOrPath), 'derived');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /\.(ya?ml|json)$/.test(f))
-    .sort()
-    .map((f) => {
-      const source = path.join(dir, f);
-      try {
-        return { source, text: readFileSync(source, 'utf8').replace(/^\uFEFF/, '') };
-      } catch (e) {
-        throw new TwinloopError(
-          'BadRequest',
-          `Cannot read the derived-values file ${source}: ${(e as Error).message}`,
-          {
-            cause: e,
-          },
-        );
-      }
-    });
+  return readPilotFolder(nameOrPath, 'derived', 'derived-values');
 }
 
 /** A pilot's behaviour plug-in modules (`behaviours/*.plugin.mjs|js`, sorted); [] without any. */
@@ -177,7 +141,16 @@ export function pilotBehaviourPlugins(nameOrPath: string): string[] {
 
 /** A pilot's rule files (`rules/*.yaml|yml|json`, sorted; docs/rules.md); [] without the folder. */
 export function readPilotRules(nameOrPath: string): { source: string; text: string }[] {
-  const dir = path.join(resolvePilotDir(nameOrPath), 'rules');
+  return readPilotFolder(nameOrPath, 'rules', 'rule');
+}
+
+/** The YAML/JSON files of one folder of a pilot, sorted, BOM removed; [] without the folder. */
+function readPilotFolder(
+  nameOrPath: string,
+  folder: string,
+  what: string,
+): { source: string; text: string }[] {
+  const dir = path.join(resolvePilotDir(nameOrPath), folder);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => /\.(ya?ml|json)$/.test(f))
@@ -189,7 +162,7 @@ export function readPilotRules(nameOrPath: string): { source: string; text: stri
       } catch (e) {
         throw new TwinloopError(
           'BadRequest',
-          `Cannot read the rule file ${source}: ${(e as Error).message}`,
+          `Cannot read the ${what} file ${source}: ${(e as Error).message}`,
           {
             cause: e,
           },

@@ -3,12 +3,12 @@
  * its models: model ids, IS_OF_MODEL, current property values and relationship targets. Reads are
  * of the live records, so a property changed a moment ago is what the next reading is judged by.
  */
-import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
+import type { GraphView } from '../../core/graph/graph-types.js';
 import type { TwinContext } from '../analytics-types.js';
 
 export interface GraphTwinContextOptions {
   /** The graph of a workspace (undefined: no such workspace). */
-  graphOf: (workspace: string) => InMemoryTwinGraph | undefined;
+  graphOf: (workspace: string) => GraphView | undefined;
   /** IS_OF_MODEL (ModelService.matchesModel: extends, later versions). */
   isOfModel: (workspace: string, modelId: string, baseId: string) => boolean;
 }

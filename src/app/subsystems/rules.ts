@@ -8,7 +8,8 @@ import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js
 import type { ModelService } from '../../core/models/model-service.js';
 import type { Storage } from '../../core/ports/storage.js';
 import { BacktestJobs } from '../../analytics/rules/backtest-jobs.js';
-import { graphTwinContext, ruleModelSchema } from '../../analytics/rules/rule-context.js';
+import { ruleModelSchema } from '../../analytics/rules/rule-context.js';
+import { graphTwinContext } from '../../analytics/runtime/graph-twin-context.js';
 import { RuleService } from '../../analytics/rules/rule-service.js';
 import type { VersionedRule } from '../../analytics/rules/rule-types.js';
 import { ruleRoutesPlugin } from '../../adapters/http/http-rule-routes.js';
@@ -33,7 +34,10 @@ export async function startRules(o: {
   /** Telemetry the platform derives for twins of a model (rules may read it): PilotAnalytics.derivedNames. */
   derivedNames: (modelId: string) => Iterable<string>;
 }): Promise<RulesSubsystem> {
-  const context = graphTwinContext(o.workspace, o.graph, o.models);
+  const context = graphTwinContext({
+    graphOf: (ws) => (ws === o.workspace ? o.graph : undefined),
+    isOfModel: (_ws, m, b) => o.models.matchesModel(m, b),
+  });
   const service = new RuleService({
     workspace: o.workspace,
     store: o.storage.rules,
