@@ -97,9 +97,16 @@ describe('AnalyticsRuntime', () => {
 
   it('counts what overflows its inbox instead of holding it', () => {
     const a = new Collect('a');
-    const { bus, rt, runScheduled } = setup([a], { maxInboxObservations: 3 });
-    bus.publish([1, 2, 3, 4, 5].map((v) => tel('p', v)));
+    const told: number[] = [];
+    const { bus, rt, runScheduled } = setup([a], {
+      maxInboxObservations: 3,
+      onOverflow: (n) => told.push(n),
+    });
+    bus.publish([1, 2].map((v) => tel('p', v)));
+    expect(told).toEqual([]); // nothing overflowed yet
+    bus.publish([3, 4, 5].map((v) => tel('p', v)));
     expect(rt.stats()).toMatchObject({ observed: 5, overflowed: 2, queued: 3 });
+    expect(told).toEqual([2]); // once per batch, with the total
     runScheduled();
     expect(a.seen.map((o) => o.time)).toEqual([1, 2, 3]);
   });

@@ -43,6 +43,8 @@ export interface AnalyticsRuntimeOptions {
   schedule?: (fn: () => void) => void;
   /** Told when an operator throws (counted either way). */
   onOperatorError?: (operator: string, error: unknown) => void;
+  /** Told after a batch in which observations overflowed the inbox, with the total so far. */
+  onOverflow?: (overflowedTotal: number) => void;
 }
 
 export interface AnalyticsStats {
@@ -116,6 +118,7 @@ export class AnalyticsRuntime {
 
   /** The bus listener: O(1) per event, nothing but a push. */
   private take(events: readonly LiveEvent[]): void {
+    const before = this.overflowed;
     for (const e of events) {
       if (e.type !== 'telemetry') continue;
       this.observed++;
@@ -125,6 +128,7 @@ export class AnalyticsRuntime {
       }
       this.inbox.push(e);
     }
+    if (this.overflowed !== before) this.opts.onOverflow?.(this.overflowed);
     this.arm();
   }
 

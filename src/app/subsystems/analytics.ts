@@ -185,7 +185,17 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     o.rules(rules);
   }
   let lastOpError = 0;
+  let lastOverflow = 0;
   const runtime = new AnalyticsRuntime({
+    // Readings the analytics could not keep: stored, never analysed. Said once a minute at most.
+    onOverflow: (total) => {
+      if (Date.now() - lastOverflow < 60_000) return;
+      lastOverflow = Date.now();
+      log.warn(
+        { overflowedTotal: total, maxQueued: config.analytics.maxQueued },
+        'the analytics fall behind ingest: readings beyond analytics.maxQueued are stored but not analysed (no derived value, anomaly score or rule evaluation); see twinloop_analytics_overflowed_total',
+      );
+    },
     subscribe: (l) => o.live.subscribe(l),
     operators,
     maxInboxObservations: config.analytics.maxQueued,
