@@ -62,6 +62,12 @@ export interface AlarmConditionCleared {
 }
 
 /** Where the rules engine sends what it decides (the alarm service implements it). */
+/**
+ * The rule id of the alarms the anomaly detectors raise: `anomaly.<telemetry>`. Reserved: no rule
+ * may have an id that starts with it.
+ */
+export const ANOMALY_RULE_PREFIX = 'anomaly.';
+
 export interface AlarmSink {
   raise(a: AlarmRaise): void;
   conditionCleared(c: AlarmConditionCleared): void;

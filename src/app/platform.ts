@@ -51,7 +51,7 @@ import type { RuleEngine } from '../analytics/rules/rule-engine.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
-import { startAnalytics } from './subsystems/analytics.js';
+import { startAnalytics, type AnalyticsSubsystem } from './subsystems/analytics.js';
 import { loadPilotAnalytics } from './pilot-analytics.js';
 import { planStreams } from '../analytics/runtime/anomaly-plan.js';
 import { createDetector } from '../analytics/anomaly/create-detector.js';
@@ -105,6 +105,8 @@ export interface Platform {
   readonly eventRoutes: EventRouting;
   /** Alarms: the rules engine's AlarmSink, GET /alarms and the rest (docs/alarms.md). */
   readonly alarms: AlarmService;
+  /** The streaming analytics (derived values, anomaly detection, rules; docs/analytics.md). */
+  readonly analytics: AnalyticsSubsystem;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
 }
@@ -309,6 +311,8 @@ async function startLocked(
     });
     closers.push(analytics.close);
     if (ruleEngine) ruleEngine.setRules(workspace, await rulesSub.service.enabled());
+    // Alarms left open by the last run clear when their conditions do (not only by hand).
+    await analytics.resumeOpenAlarms();
 
     // ---- metrics
     registerMetrics(metrics, { stats, hub, graph, brokerClients: mqtt.brokerClients, storage, analytics });
@@ -420,6 +424,7 @@ async function startLocked(
       importIo,
       eventRoutes,
       alarms,
+      analytics,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {

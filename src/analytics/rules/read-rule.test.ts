@@ -35,6 +35,17 @@ describe('readRuleText', () => {
     expect(j.rule).toEqual(r.rule);
   });
 
+  it("refuses ids of the anomaly detectors' alarms (anomaly.*), at the id", () => {
+    const r = readRuleText(good.replace(/^id: vib$/m, 'id: anomaly.vibration'), 'yaml');
+    expect(r.rule).toBeUndefined();
+    expect(r.problems).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/reserved for the anomaly detectors/),
+        line: 2,
+      }), // the template starts with a newline
+    ]);
+  });
+
   it('reports every problem at once, each at its line and column and pointer', () => {
     const r = readRuleText(
       `id: "bad id!"

@@ -4,6 +4,7 @@
  * `rule.*`. Never throws on bad input. Expressions are parsed and checked here (forbidden names,
  * unknown functions, and, when a schema of the model is given, unknown telemetry and properties).
  */
+import { ANOMALY_RULE_PREFIX } from '../analytics-types.js';
 import type { Problem } from '../../core/errors/errors.js';
 import type { LNode } from '../../sim/behaviour/located-document.js';
 import { ALARM_SEVERITIES, type AlarmSeverity } from '../analytics-types.js';
@@ -90,6 +91,12 @@ function checkRule(doc: RuleDocument, options: ReadRuleOptions): ReadRuleResult 
       top.get('id')!.value.loc,
     );
   }
+  if (id !== undefined && id.startsWith(ANOMALY_RULE_PREFIX))
+    r.problem(
+      'rule.invalidValue',
+      `Rule ids starting with '${ANOMALY_RULE_PREFIX}' are reserved for the anomaly detectors' alarms; choose another id than '${id}'.`,
+      top.get('id')?.value.loc ?? rootLoc,
+    );
   const description = r.str(top.get('description')?.value, 'description');
   const message = r.str(need('message'), 'message');
   const severityNode = need('severity');

@@ -336,3 +336,42 @@ message: m
     expect(sink.events).toHaveLength(10);
   });
 });
+
+describe('alarms open from before a restart (resumeOpen)', () => {
+  const open = (ruleId: string, ruleVersion: number, twinId = 'p1') => ({
+    twinId,
+    ruleId,
+    ruleVersion,
+    firstTime: 500,
+    lastTime: 800,
+  });
+
+  it('an alarm of the current version is raised again without a new raise, and clears on its condition', () => {
+    const { sink, engine, feed } = setup([vibration()]);
+    expect(engine.resumeOpen(WS, [open('vib', 1)], 900)).toEqual({ resumed: 1, cleared: 0 });
+    feed('p1', 1000, { vibration: 6.8 }); // between clearBelow and the limit: still raised, no repeat
+    expect(sink.trace).toEqual([]);
+    feed('p1', 2000, { vibration: 6.4 });
+    expect(sink.trace).toEqual(['clear@2000']);
+    feed('p1', 3000, { vibration: 7.5 }); // a new episode
+    expect(sink.trace).toEqual(['clear@2000', 'raise@3000']);
+  });
+
+  it('clears at once the alarms of rules changed, deleted or disabled meanwhile; leaves anomaly alarms alone', () => {
+    const { sink, engine } = setup([vibration()]);
+    const r = engine.resumeOpen(WS, [open('vib', 0), open('gone', 3), open('anomaly.vibration', 1)], 900);
+    expect(r).toEqual({ resumed: 0, cleared: 2 });
+    expect(sink.events.map((e) => [e.kind, e.ruleId, e.kind === 'clear' ? e.reason : ''])).toEqual([
+      ['clear', 'vib', 'rule changed (version 1) while the analytics were stopped'],
+      ['clear', 'gone', 'rule deleted or disabled while the analytics were stopped'],
+    ]);
+  });
+
+  it('a pair already raised since the start is left as it is', () => {
+    const { sink, engine, feed } = setup([vibration()]);
+    feed('p1', 1000, { vibration: 7.5 });
+    expect(engine.resumeOpen(WS, [open('vib', 1)], 1500)).toEqual({ resumed: 0, cleared: 0 });
+    feed('p1', 2000, { vibration: 6 });
+    expect(sink.trace).toEqual(['raise@1000', 'clear@2000']);
+  });
+});

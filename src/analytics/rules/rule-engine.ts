@@ -9,7 +9,12 @@
  * is called once when the clear side of the condition (hysteresis) is met. Readings older than the
  * last one of the pair are ignored. Times are source times (ms); tick(now) should use the same clock.
  */
-import type { AlarmSink, TelemetryObservation, TwinContext } from '../analytics-types.js';
+import {
+  ANOMALY_RULE_PREFIX,
+  type AlarmSink,
+  type TelemetryObservation,
+  type TwinContext,
+} from '../analytics-types.js';
 import { compileRule, type CompiledRule, type Judgement, type PairInputs } from './compile-rule.js';
 import { formatNumber, renderMessage } from './rule-message.js';
 import type { VersionedRule } from './rule-types.js';
@@ -87,6 +92,55 @@ export class RuleEngine {
     }
     this.rules.set(workspace, next);
     for (const k of [...this.byModel.keys()]) if (k.startsWith(`${workspace}\u0000`)) this.byModel.delete(k);
+  }
+
+  /**
+   * Takes up the alarms still open from before a restart (or a takeover), so their conditions can
+   * clear them: an alarm of a current rule version makes its pair raised again (the next reading on
+   * the clear side clears it, as if the platform had never stopped); an alarm of a rule deleted,
+   * disabled or changed meanwhile is cleared at once, as setRules would have done. Alarms of other
+   * raisers (the anomaly detectors' `anomaly.*`) are left alone. Call after setRules.
+   */
+  resumeOpen(
+    workspace: string,
+    open: readonly {
+      twinId: string;
+      ruleId: string;
+      ruleVersion: number;
+      firstTime: number;
+      lastTime: number;
+    }[],
+    now = Date.now(),
+  ): { resumed: number; cleared: number } {
+    const current = new Map(this.rulesOf(workspace).map((r) => [r.spec.id, r]));
+    let resumed = 0;
+    let cleared = 0;
+    for (const a of open) {
+      if (a.ruleId.startsWith(ANOMALY_RULE_PREFIX)) continue;
+      const rule = current.get(a.ruleId);
+      if (rule === undefined || rule.version !== a.ruleVersion) {
+        this.o.sink.conditionCleared({
+          workspace,
+          twinId: a.twinId,
+          ruleId: a.ruleId,
+          time: now,
+          reason:
+            rule === undefined
+              ? 'rule deleted or disabled while the analytics were stopped'
+              : `rule changed (version ${rule.version}) while the analytics were stopped`,
+        });
+        cleared++;
+        continue;
+      }
+      const s = this.pairs.getOrCreate(workspace, a.ruleId, a.twinId);
+      if (!s || s.active) continue;
+      s.active = true;
+      s.since = a.firstTime;
+      s.raisedAt = a.firstTime;
+      s.lastRaiseAt = a.lastTime;
+      resumed++;
+    }
+    return { resumed, cleared };
   }
 
   /** The compiled rules of a workspace. */

@@ -3,6 +3,7 @@
  * once, ValidationFailed), stored with versions (RuleStore), and handed to whoever evaluates them
  * (`onChange` gets every enabled rule after each change, e.g. RuleEngine.setRules).
  */
+import { ANOMALY_RULE_PREFIX } from '../analytics-types.js';
 import { errors, TwinloopError } from '../../core/errors/errors.js';
 import type { Problem } from '../../core/errors/errors.js';
 import type { RuleStore, StoredRule } from '../../core/ports/rule-store.js';
@@ -32,6 +33,11 @@ export class RuleService {
   /** @throws InvalidArgument (a bad id); ValidationFailed (every problem of the document) */
   check(id: string, body: RuleBody): ReadRuleResult & Required<Pick<ReadRuleResult, 'rule' | 'document'>> {
     checkRuleId(id);
+    if (id.startsWith(ANOMALY_RULE_PREFIX))
+      throw new TwinloopError(
+        'InvalidArgument',
+        `Rule ids starting with '${ANOMALY_RULE_PREFIX}' are reserved for the anomaly detectors' alarms, not '${id.slice(0, 64)}'.`,
+      );
     const options = { id, ...(this.o.schema ? { schema: this.o.schema } : {}) };
     const r =
       'value' in body

@@ -83,6 +83,26 @@ describe('AnomalyOperator', () => {
     ]);
   });
 
+  it('takes up its alarms open from before a restart: quiet scores clear them, no second raise', () => {
+    const { op, raised, cleared } = setup();
+    op.observe(obs('p2', 0, { vibration: 5 })); // a stream that exists already
+    const n = op.resumeOpen([
+      { workspace: 'w', twinId: 'p1', ruleId: 'anomaly.vibration' }, // its stream comes later
+      { workspace: 'w', twinId: 'p2', ruleId: 'anomaly.vibration' },
+      { workspace: 'w', twinId: 'p1', ruleId: 'vib-high' }, // a rule's: not the detectors'
+    ]);
+    expect(n).toBe(2);
+    for (const t of [10, 60, 120]) {
+      op.observe(obs('p1', t, { vibration: 5 }));
+      op.observe(obs('p2', t, { vibration: 5 }));
+    }
+    expect(raised).toHaveLength(0);
+    expect(cleared.map((c) => [c.twinId, c.ruleId, c.time])).toEqual([
+      ['p1', 'anomaly.vibration', 120],
+      ['p2', 'anomaly.vibration', 120],
+    ]);
+  });
+
   it('warms a new stream from its history before scoring, holding readings meanwhile', async () => {
     const asked: [string, string, number, number][] = [];
     let release: (v: { time: number; value: number }[]) => void = () => {};

@@ -11,7 +11,13 @@
  * depends on the recent past it has seen, so a restarted stream scores like one that never stopped
  * once it has seen that much history again (docs/analytics.md).
  */
-import type { AlarmSeverity, AlarmSink, DerivedSink, TelemetryObservation } from '../analytics-types.js';
+import {
+  ANOMALY_RULE_PREFIX,
+  type AlarmSeverity,
+  type AlarmSink,
+  type DerivedSink,
+  type TelemetryObservation,
+} from '../analytics-types.js';
 import type { AnalyticsOperator } from './analytics-runtime.js';
 
 /** One stream's detector: a score in [0, 1] for every reading, bounded memory. */
@@ -83,6 +89,8 @@ export class AnomalyOperator implements AnalyticsOperator {
   /** workspace → twin → telemetry name → stream (no key strings built per reading). */
   private readonly streams = new Map<string, Map<string, Map<string, Stream>>>();
   private streamCount = 0;
+  /** Streams (workspace, twin, name) whose alarm was open at start, until they are created. */
+  private readonly resumed = new Set<string>();
   private readonly namesByModel = new Map<string, Map<string, readonly string[]>>();
   private readonly threshold: number;
   private readonly clearBelow: number;
@@ -103,6 +111,24 @@ export class AnomalyOperator implements AnalyticsOperator {
 
   stats(): AnomalyOperatorStats {
     return { streams: this.streamCount, ...this.counts };
+  }
+
+  /**
+   * Alarms of the detectors still open from before a restart (or a takeover): the stream they
+   * belong to starts as alarmed when it is created, so its quiet scores clear the alarm as they
+   * would have without the restart. Other alarms are ignored.
+   */
+  resumeOpen(open: readonly { workspace: string; twinId: string; ruleId: string }[]): number {
+    let n = 0;
+    for (const a of open) {
+      if (!a.ruleId.startsWith(ANOMALY_RULE_PREFIX)) continue;
+      const name = a.ruleId.slice(ANOMALY_RULE_PREFIX.length);
+      const existing = this.streams.get(a.workspace)?.get(a.twinId)?.get(name);
+      if (existing !== undefined) existing.alarmed = true;
+      else this.resumed.add(`${a.workspace}\u0000${a.twinId}\u0000${name}`);
+      n++;
+    }
+    return n;
   }
 
   /** Forgets a twin's streams (deleted twin). */
@@ -161,10 +187,11 @@ export class AnomalyOperator implements AnalyticsOperator {
       this.counts.streamsSkipped++;
       return undefined;
     }
+    const resumedKey = this.resumed.size > 0 ? `${obs.workspace}\u0000${obs.twinId}\u0000${name}` : '';
     const s: Stream = {
       detector: this.opts.createDetector(),
       held: undefined,
-      alarmed: false,
+      alarmed: resumedKey !== '' && this.resumed.delete(resumedKey),
       quietSince: undefined,
     };
     twin.set(name, s);
@@ -220,7 +247,7 @@ export class AnomalyOperator implements AnalyticsOperator {
         alarms.raise({
           workspace,
           twinId,
-          ruleId: `anomaly.${name}`,
+          ruleId: ANOMALY_RULE_PREFIX + name,
           ruleVersion: 1,
           severity: this.opts.severity ?? 'warning',
           message: `${name} is anomalous: score ${score.toFixed(3)} at value ${v}`,
@@ -236,7 +263,7 @@ export class AnomalyOperator implements AnalyticsOperator {
         alarms.conditionCleared({
           workspace,
           twinId,
-          ruleId: `anomaly.${name}`,
+          ruleId: ANOMALY_RULE_PREFIX + name,
           time,
           reason: `${name} scores stayed below ${this.clearBelow} for ${Math.round(this.quietMs / 60_000)} min`,
         });

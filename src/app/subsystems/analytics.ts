@@ -14,6 +14,7 @@ import type { IngestService } from '../../core/telemetry/ingest-service.js';
 import type { TelemetryObservation, TwinContext } from '../../analytics/analytics-types.js';
 import { RuleEngine, type RuleEngineStats } from '../../analytics/rules/rule-engine.js';
 import type { AlarmService, AlarmServiceStats } from '../../analytics/alarms/alarm-service.js';
+import type { AlarmRecord } from '../../core/alarms/alarm.js';
 import type { DerivedSet } from '../../analytics/derived/derived-types.js';
 import { DerivedEngine, type DerivedStats } from '../../analytics/derived/derived-engine.js';
 import type { LiveEvent } from '../../core/live/live-events.js';
@@ -48,6 +49,11 @@ export interface AnalyticsSubsystem extends Subsystem {
   /** The alarm service it raises through. */
   alarms: AlarmService;
   context: TwinContext;
+  /**
+   * Hands the alarms still open (from before a restart) to the rules and the anomaly detectors, so
+   * their conditions can clear them. Call once the rules are set.
+   */
+  resumeOpenAlarms(): Promise<{ open: number; resumed: number; cleared: number }>;
   stats(): {
     runtime?: AnalyticsStats;
     derived?: DerivedWriterStats;
@@ -126,6 +132,30 @@ async function recentPoints(
   return out;
 }
 
+/** Most open alarms taken up at a start (as many as the rule engine keeps pairs). */
+const MAX_RESUMED = 100_000;
+
+/** The workspace's open alarms (active or acknowledged), newest first, at most MAX_RESUMED. */
+async function openAlarms(alarms: AlarmService, workspace: string): Promise<AlarmRecord[]> {
+  await alarms.flush();
+  const out: AlarmRecord[] = [];
+  const limit = 1000;
+  let after: { firstTime: number; id: string } | undefined;
+  while (out.length < MAX_RESUMED) {
+    const page = await alarms.list({
+      workspace,
+      states: ['active', 'acknowledged'],
+      limit,
+      ...(after ? { after } : {}),
+    });
+    out.push(...page);
+    if (page.length < limit) break;
+    const last = page[page.length - 1]!;
+    after = { firstTime: last.firstTime, id: last.id };
+  }
+  return out;
+}
+
 export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
   const { config, logger, workspace, graph, models } = o;
   const context = graphTwinContext({
@@ -136,7 +166,14 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
   const alarms = o.alarms;
   if (!config.analytics.enabled || o.runHere === false) {
     if (config.analytics.enabled) logger.warn('streaming analytics do not run on api nodes of a cluster');
-    return { runtime: undefined, alarms, context, stats: () => ({}), close: () => Promise.resolve() };
+    return {
+      runtime: undefined,
+      alarms,
+      context,
+      resumeOpenAlarms: () => Promise.resolve({ open: 0, resumed: 0, cleared: 0 }),
+      stats: () => ({}),
+      close: () => Promise.resolve(),
+    };
   }
   let lastWriteError = 0;
   const writer = new DerivedWriter({
@@ -223,6 +260,15 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     runtime,
     alarms,
     context,
+    async resumeOpenAlarms() {
+      if (!rules && !anomaly) return { open: 0, resumed: 0, cleared: 0 };
+      const open = await openAlarms(alarms, workspace);
+      const r = rules ? rules.resumeOpen(workspace, open) : { resumed: 0, cleared: 0 };
+      const a = anomaly ? anomaly.resumeOpen(open) : 0;
+      const out = { open: open.length, resumed: r.resumed + a, cleared: r.cleared };
+      if (open.length) log.info(out, 'open alarms taken up by the analytics');
+      return out;
+    },
     stats: () => ({
       runtime: runtime.stats(),
       derived: writer.stats(),
