@@ -312,7 +312,7 @@ async function startLocked(
     closers.push(analytics.close);
     if (ruleEngine) ruleEngine.setRules(workspace, await rulesSub.service.enabled());
     // Alarms left open by the last run clear when their conditions do (not only by hand).
-    await analytics.resumeOpenAlarms();
+    await analytics.resumeOpenAlarms(async (id) => (await rulesSub.service.versions(id)).length > 0);
 
     // ---- metrics
     registerMetrics(metrics, { stats, hub, graph, brokerClients: mqtt.brokerClients, storage, analytics });

@@ -81,6 +81,16 @@ describe('analytics across a restart', () => {
       });
       expect(put.status).toBe(201);
       await bulk(p, 0, before);
+      // An alarm of another raiser than the rules and detectors: no condition of theirs may clear it.
+      p.alarms.raise({
+        workspace: 'default',
+        twinId: 'pump-1a',
+        ruleId: 'external-check',
+        ruleVersion: 1,
+        severity: 'minor',
+        message: 'raised by an outside check',
+        time: T0,
+      });
       await waitFor('both alarms raised', () => p.analytics.stats().runtime?.queued === 0, 30_000);
       let open: Awaited<ReturnType<typeof alarms>> = [];
       for (let i = 0; i < 100; i++) {

@@ -15,6 +15,7 @@ import type { TelemetryObservation, TwinContext } from '../../analytics/analytic
 import { RuleEngine, type RuleEngineStats } from '../../analytics/rules/rule-engine.js';
 import type { AlarmService, AlarmServiceStats } from '../../analytics/alarms/alarm-service.js';
 import type { AlarmRecord } from '../../core/alarms/alarm.js';
+import { ANOMALY_RULE_PREFIX } from '../../analytics/analytics-types.js';
 import type { DerivedSet } from '../../analytics/derived/derived-types.js';
 import { DerivedEngine, type DerivedStats } from '../../analytics/derived/derived-engine.js';
 import type { LiveEvent } from '../../core/live/live-events.js';
@@ -51,9 +52,13 @@ export interface AnalyticsSubsystem extends Subsystem {
   context: TwinContext;
   /**
    * Hands the alarms still open (from before a restart) to the rules and the anomaly detectors, so
-   * their conditions can clear them. Call once the rules are set.
+   * their conditions can clear them. Call once the rules are set. `wasRule` tells a rule id the rule
+   * store knows (deleted or disabled rules included): an open alarm of an id that never was a rule
+   * (another raiser's) is left alone.
    */
-  resumeOpenAlarms(): Promise<{ open: number; resumed: number; cleared: number }>;
+  resumeOpenAlarms(
+    wasRule: (ruleId: string) => Promise<boolean>,
+  ): Promise<{ open: number; resumed: number; cleared: number }>;
   stats(): {
     runtime?: AnalyticsStats;
     derived?: DerivedWriterStats;
@@ -260,10 +265,19 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     runtime,
     alarms,
     context,
-    async resumeOpenAlarms() {
+    async resumeOpenAlarms(wasRule) {
       if (!rules && !anomaly) return { open: 0, resumed: 0, cleared: 0 };
       const open = await openAlarms(alarms, workspace);
-      const r = rules ? rules.resumeOpen(workspace, open) : { resumed: 0, cleared: 0 };
+      const current = new Set(rules?.rulesOf(workspace).map((x) => x.spec.id));
+      const known = new Map<string, boolean>();
+      const ofRules: AlarmRecord[] = [];
+      for (const x of open) {
+        if (x.ruleId.startsWith(ANOMALY_RULE_PREFIX)) continue;
+        let k = current.has(x.ruleId) || known.get(x.ruleId);
+        if (k === undefined) known.set(x.ruleId, (k = await wasRule(x.ruleId).catch(() => false)));
+        if (k) ofRules.push(x);
+      }
+      const r = rules ? rules.resumeOpen(workspace, ofRules) : { resumed: 0, cleared: 0 };
       const a = anomaly ? anomaly.resumeOpen(open) : 0;
       const out = { open: open.length, resumed: r.resumed + a, cleared: r.cleared };
       if (open.length) log.info(out, 'open alarms taken up by the analytics');
