@@ -21,6 +21,9 @@ import { parseDuration } from '../../analytics/rules/rule-duration.js';
 import type { RuleService } from '../../analytics/rules/rule-service.js';
 import { mediaType } from './http-body-parser.js';
 
+/** A time or a duration of the backtest body: a string (RFC 3339, `7d`) or a number (ms). */
+const timeOrSpan = { anyOf: [{ type: 'number' }, { type: 'string', maxLength: 64 }] }; // number first: coercion would turn a number into a string
+
 export interface RuleRoutesOptions {
   rules: RuleService;
   backtests: BacktestJobs;
@@ -161,9 +164,9 @@ export function registerRuleRoutes(app: FastifyInstance, o: RuleRoutesOptions): 
           properties: {
             twin: { type: 'string', maxLength: 1024 },
             model: { type: 'string', maxLength: 4096 },
-            from: { type: ['string', 'number'] },
-            to: { type: ['string', 'number'] },
-            last: { type: ['string', 'number'] },
+            from: timeOrSpan,
+            to: timeOrSpan,
+            last: timeOrSpan,
             version: { type: 'integer', minimum: 1 },
           },
         },
