@@ -1,22 +1,25 @@
 /**
  * Scores a played pilot (pilot-sim.ts) the way the platform would: every reading, in time order,
- * through an AnomalyOperator configured from pilots/pump-line/anomaly.yaml (or overrides) with an
+ * through an AnomalyOperator configured from pilots/pump-line/anomaly.yaml (or overrides: the
+ * univariate streams on or off, other multivariate groups, another group detector) with an
  * in-memory AlarmSink. Then per injected fault: the first alarm on a pump it disturbs at or after
  * the injection (within `detectWithin` of the fault's end for faults that end) and its delay; and
  * false alarms: alarms raised on a pump while nothing disturbs it (outside every fault window and
- * a grace after it), per pump-day of scored time (after the detectors' probation).
+ * a grace after it), per pump-day of scored time (after the detectors' probation). The same figures
+ * for the streams' alarms alone and for the multivariate groups' alone.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AlarmConditionCleared, AlarmRaise } from '../../src/analytics/analytics-types.js';
 import { createDetector } from '../../src/analytics/anomaly/create-detector.js';
 import { DETECTOR_KINDS, type DetectorKind } from '../../src/analytics/anomaly/detector.js';
+import { createMultivariateDetector } from '../../src/analytics/anomaly/multivariate-detector.js';
 import {
   planStreams,
   readAnomalyPlan,
   type AnomalyPlanSpec,
 } from '../../src/analytics/runtime/anomaly-plan.js';
-import { AnomalyOperator } from '../../src/analytics/runtime/anomaly-operator.js';
+import { AnomalyOperator, type GroupDetector } from '../../src/analytics/runtime/anomaly-operator.js';
 import { EPOCH_MS, PILOT_DIR, type Injection, type PilotSim } from './pilot-sim.js';
 
 export interface EvalOptions {
@@ -30,6 +33,27 @@ export interface EvalOptions {
   detectWithinS?: number;
   /** Readings a detector learns before scoring (its default when undefined): the unscored time. */
   probationReadings?: number;
+  /** Score the plan's univariate streams (default true). */
+  streams?: boolean;
+  /** Multivariate groups instead of the plan's (`[]`: none). */
+  groups?: readonly EvalGroup[];
+  /** Multivariate detector settings over the platform's (`{ streams, perStreamDetectors: 0 }`). */
+  groupDetector?: Record<string, number>;
+}
+
+export interface EvalGroup {
+  model: string;
+  name: string;
+  telemetry: readonly string[];
+}
+
+/** Detections and false alarms of one set of alarms (all, the streams', the groups'). */
+export interface AlarmFigures {
+  detections: Detection[];
+  falseAlarms: FalseAlarm[];
+  /** False alarms on the pumps never disturbed. */
+  healthyFalseAlarms: number;
+  alarms: number;
 }
 
 export interface Detection extends Injection {
@@ -46,19 +70,27 @@ export interface FalseAlarm {
   at: number;
 }
 
-export interface EvalResult {
+export interface EvalResult extends AlarmFigures {
   plan: AnomalyPlanSpec;
   threshold: number;
-  detections: Detection[];
-  falseAlarms: FalseAlarm[];
-  /** False alarms on the pumps never disturbed, and their scored pump-days. */
-  healthyFalseAlarms: number;
+  /** The groups scored. */
+  groups: readonly EvalGroup[];
+  /** The same figures for the univariate streams' alarms alone and for the groups' alone. */
+  streamAlarms: AlarmFigures;
+  groupAlarms: AlarmFigures;
+  /** Scored pump-days of the pumps never disturbed. */
   healthyPumpDays: number;
-  /** All pumps' undisturbed scored time (pump-days) and the alarms in it. */
+  /** All pumps' undisturbed scored time (pump-days). */
   quietPumpDays: number;
-  alarms: number;
   scored: number;
   wallMs: number;
+  /**
+   * Per random pump fault (same order as `detections`; undefined for the scenario's and for tank
+   * faults, whose pumps see other events too), the highest group score on the pumps it disturbs from the injection to
+   * the end of its detection window; and the highest group score on the never-disturbed pumps
+   * after probation. Undefined without groups.
+   */
+  groupPeaks?: { perInjection: (number | undefined)[]; healthy: number };
 }
 
 /** The pilot's anomaly plan. @throws Error when it does not read. */
@@ -80,20 +112,34 @@ export function evaluate(sim: PilotSim, o: EvalOptions = {}): EvalResult {
   const cleared: AlarmConditionCleared[] = [];
   let scoredValues = 0;
   const streamsByModel = new Map<string, string[]>();
+  const groups = o.groups ?? plan.multivariate ?? [];
+  const probation = o.probationReadings !== undefined ? { probation: o.probationReadings } : {};
+  const groupScoreNames = groups.map((g) => `${g.name}AnomalyScore`);
+  /** Per twin: time, score, time, score, ... of its group scores. */
+  const groupScores = new Map<string, number[]>();
   const operator = new AnomalyOperator({
     streamsOf: (_ws, modelId) => {
+      if (o.streams === false) return [];
       let s = streamsByModel.get(modelId);
       if (!s) streamsByModel.set(modelId, (s = planStreams(plan, modelId, (m, b) => m === b)));
       return s;
     },
-    createDetector: () =>
-      createDetector(
-        kind,
-        o.probationReadings !== undefined ? { probation: o.probationReadings } : undefined,
-      ),
+    createDetector: () => createDetector(kind, o.probationReadings !== undefined ? probation : undefined),
+    // Exact models, as streamsOf here: the pilot's pumps are of the Pump model itself.
+    groupsOf: (_ws, modelId) => groups.filter((g) => g.model === modelId),
+    // The platform's group detector (createGroupDetector), with the benchmark's overrides.
+    createGroupDetector: (n): GroupDetector =>
+      createMultivariateDetector({ streams: n, perStreamDetectors: 0, ...probation, ...o.groupDetector }),
     sink: {
-      write: (_ws, _id, _t, values) => {
+      write: (_ws, id, t, values) => {
         scoredValues += Object.keys(values).length;
+        for (const k of groupScoreNames) {
+          const v = values[k];
+          if (v === undefined) continue;
+          let series = groupScores.get(id);
+          if (!series) groupScores.set(id, (series = []));
+          series.push(t, v);
+        }
       },
     },
     alarms: { raise: (a) => raised.push(a), conditionCleared: (c) => cleared.push(c) },
@@ -116,26 +162,36 @@ export function evaluate(sim: PilotSim, o: EvalOptions = {}): EvalResult {
         if (!best || inj.at > best.at) best = inj;
     return best;
   };
-  const firstOf = new Map<Injection, AlarmRaise>();
-  for (const a of raised) {
-    const inj = owner(a);
-    if (inj && !firstOf.has(inj)) firstOf.set(inj, a);
-  }
-  const detections: Detection[] = sim.injections.map((inj) => {
-    const first = firstOf.get(inj);
-    return first
-      ? { ...inj, alarmAt: sec(first.time), delayS: sec(first.time) - inj.at, rule: first.ruleId }
-      : { ...inj };
-  });
   /** Windows (s) in which a pump is disturbed: from an injection to its end plus the grace. */
   const windows = new Map<string, [number, number][]>();
   for (const inj of sim.injections)
     for (const p of inj.pumps) windows.set(p, [...(windows.get(p) ?? []), [inj.at, inj.end + grace]]);
   const disturbedAt = (p: string, t: number): boolean =>
     (windows.get(p) ?? []).some(([a, b]) => t >= a && t < b);
-  const falseAlarms: FalseAlarm[] = raised
-    .filter((a) => !disturbedAt(a.twinId, sec(a.time)))
-    .map((a) => ({ twin: a.twinId, rule: a.ruleId, at: sec(a.time) }));
+  const healthy = new Set(sim.healthy);
+  const figures = (alarms: readonly AlarmRaise[]): AlarmFigures => {
+    const firstOf = new Map<Injection, AlarmRaise>();
+    for (const a of alarms) {
+      const inj = owner(a);
+      if (inj && !firstOf.has(inj)) firstOf.set(inj, a);
+    }
+    const detections: Detection[] = sim.injections.map((inj) => {
+      const first = firstOf.get(inj);
+      return first
+        ? { ...inj, alarmAt: sec(first.time), delayS: sec(first.time) - inj.at, rule: first.ruleId }
+        : { ...inj };
+    });
+    const falseAlarms: FalseAlarm[] = alarms
+      .filter((a) => !disturbedAt(a.twinId, sec(a.time)))
+      .map((a) => ({ twin: a.twinId, rule: a.ruleId, at: sec(a.time) }));
+    return {
+      detections,
+      falseAlarms,
+      healthyFalseAlarms: falseAlarms.filter((f) => healthy.has(f.twin)).length,
+      alarms: alarms.length,
+    };
+  };
+  const groupRules = new Set(groups.map((g) => `anomaly.${g.name}`));
 
   // Scored time: after probation (the detectors are silent before it), outside the windows.
   const probationS = (o.probationReadings ?? DEFAULT_PROBATION) * sim.sampleInterval;
@@ -147,16 +203,34 @@ export function evaluate(sim: PilotSim, o: EvalOptions = {}): EvalResult {
     return s;
   };
   const day = 86_400;
-  const healthy = new Set(sim.healthy);
+  const peakOf = (pump: string, from: number, to: number): number => {
+    const series = groupScores.get(pump) ?? [];
+    let max = 0;
+    for (let i = 0; i < series.length; i += 2) {
+      const t = sec(series[i] as number);
+      if (t >= from && t <= to) max = Math.max(max, series[i + 1] as number);
+    }
+    return max;
+  };
+  const peaks = () => ({
+    // Random pump faults only: each is alone on its stand-alone pump, so nothing else raises it.
+    perInjection: sim.injections.map((inj) =>
+      inj.source === 'random' && inj.pumps.length === 1 && inj.pumps[0] === inj.twin
+        ? Math.max(0, ...inj.pumps.map((p) => peakOf(p, inj.at, inj.end + within)))
+        : undefined,
+    ),
+    healthy: Math.max(0, ...sim.healthy.map((p) => peakOf(p, probationS, Infinity))),
+  });
   return {
     plan,
     threshold,
-    detections,
-    falseAlarms,
-    healthyFalseAlarms: falseAlarms.filter((f) => healthy.has(f.twin)).length,
+    groups,
+    ...figures(raised),
+    streamAlarms: figures(raised.filter((a) => !groupRules.has(a.ruleId))),
+    groupAlarms: figures(raised.filter((a) => groupRules.has(a.ruleId))),
+    ...(groups.length ? { groupPeaks: peaks() } : {}),
     healthyPumpDays: (sim.healthy.length * scoredS) / day,
     quietPumpDays: sim.pumps.reduce((s, p) => s + undisturbedS(p), 0) / day,
-    alarms: raised.length,
     scored: scoredValues,
     wallMs,
   };

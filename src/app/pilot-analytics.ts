@@ -1,8 +1,9 @@
 /**
  * The analytics files of a pilot folder that the analytics subsystem reads at start:
  * `derived/*.yaml` (values derived per model) and `anomaly.yaml` (which streams are scored, by
- * which detector). A pilot without the file has no
- * anomaly detection; a file with problems stops the start with every problem at its line.
+ * which detector, and which are scored together by a multivariate detector). A pilot without the
+ * file has no anomaly detection; a file with problems stops the start with every problem at its
+ * line.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,8 @@ import { loadPilotDerived } from './pilot-loader.js';
 import type { DerivedCheckWorld } from '../analytics/derived/check-derived.js';
 import type { DerivedSet } from '../analytics/derived/derived-types.js';
 import { derivedNamesOf } from '../analytics/derived/derived-types.js';
-import { planStreams } from '../analytics/runtime/anomaly-plan.js';
+import { planGroups, planStreams } from '../analytics/runtime/anomaly-plan.js';
+import { checkAnomalyPlan } from '../analytics/runtime/check-anomaly-plan.js';
 import { ANOMALY_SCORE_SUFFIX } from '../analytics/runtime/anomaly-operator.js';
 import type { Problem } from '../core/errors/errors.js';
 
@@ -36,13 +38,16 @@ export function readPilotAnomalyPlan(pilot: string, kinds: readonly string[]): A
       `${file} is ${bytes.length} bytes; at most ${MAX_FILE_BYTES} are read.`,
     );
   const r = readAnomalyPlan(bytes.toString('utf8'), file, kinds);
-  if ('problems' in r)
-    throw new TwinloopError(
-      'ValidationFailed',
-      `The anomaly plan ${file} has ${r.problems.length} problem(s):\n${r.problems.map((p) => `  ${p.message}`).join('\n')}`,
-      { problems: r.problems },
-    );
+  if ('problems' in r) throw planProblems(file, r.problems);
   return r.plan;
+}
+
+function planProblems(file: string, problems: Problem[]): TwinloopError {
+  return new TwinloopError(
+    'ValidationFailed',
+    `The anomaly plan ${file} has ${problems.length} problem(s):\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
+    { problems },
+  );
 }
 
 /** What a pilot folder says about its analytics, read and checked once at start. */
@@ -69,13 +74,34 @@ export function loadPilotAnalytics(
   const derived = pilot === 'none' ? { sets: [], warnings: [] } : loadPilotDerived(pilot, world);
   const anomalyPlan = readPilotAnomalyPlan(pilot, kinds);
   const isOf = (m: string, b: string) => world.models.matchesModel(m, b);
+  if (anomalyPlan?.multivariate?.length) {
+    // Every derived value twins of a model get, from model files and from twin files.
+    const derivedOf = (modelId: string): string[] =>
+      derived.sets.flatMap((s) => {
+        const t = s.target;
+        const applies = 'twin' in t ? t.model === modelId : isOf(modelId, t.model);
+        return applies ? s.values.map((v) => v.name) : [];
+      });
+    const file = path.join(resolvePilotDir(pilot), 'anomaly.yaml');
+    const problems = checkAnomalyPlan(anomalyPlan, file, {
+      models: world.models,
+      ...(world.modelIds ? { modelIds: world.modelIds } : {}),
+      derivedNames: derivedOf,
+    });
+    if (problems.length) throw planProblems(file, problems);
+  }
   return {
     derived: derived.sets,
     derivedWarnings: derived.warnings,
     anomalyPlan,
     derivedNames: (modelId) => [
       ...derivedNamesOf(derived.sets, modelId, isOf),
-      ...(anomalyPlan ? planStreams(anomalyPlan, modelId, isOf).map((n) => n + ANOMALY_SCORE_SUFFIX) : []),
+      ...(anomalyPlan
+        ? [
+            ...planStreams(anomalyPlan, modelId, isOf),
+            ...planGroups(anomalyPlan, modelId, isOf).map((g) => g.name),
+          ].map((n) => n + ANOMALY_SCORE_SUFFIX)
+        : []),
     ],
   };
 }

@@ -53,7 +53,7 @@ import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
 import { startAnalytics, type AnalyticsSubsystem } from './subsystems/analytics.js';
 import { loadPilotAnalytics } from './pilot-analytics.js';
-import { planStreams } from '../analytics/runtime/anomaly-plan.js';
+import { createGroupDetector, planGroups, planStreams } from '../analytics/runtime/anomaly-plan.js';
 import { createDetector } from '../analytics/anomaly/create-detector.js';
 import { DETECTOR_KINDS, type DetectorKind } from '../analytics/anomaly/detector.js';
 import { startRetention } from './subsystems/maintenance.js';
@@ -303,6 +303,9 @@ async function startLocked(
               streamsOf: (_ws: string, modelId: string) =>
                 planStreams(anomalyPlan, modelId, (m, b) => models.matchesModel(m, b)),
               createDetector: () => createDetector(anomalyPlan.detector as DetectorKind),
+              groupsOf: (_ws: string, modelId: string) =>
+                planGroups(anomalyPlan, modelId, (m, b) => models.matchesModel(m, b)),
+              createGroupDetector,
               ...(anomalyPlan.threshold !== undefined ? { threshold: anomalyPlan.threshold } : {}),
             },
           }

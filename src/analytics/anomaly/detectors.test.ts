@@ -155,6 +155,33 @@ describe('multivariate detector', () => {
     for (let i = 0; i < 100; i++) expect(c.score(i, [i, 2 * i, 20])).toBe(a.score(i, [i, 2 * i, 20]));
   });
 
+  it('without per-stream detectors scores the relation alone: same scores after a restore, small state', () => {
+    const a = createMultivariateDetector({ streams: 2, probation: 300, perStreamDetectors: 0 });
+    const r = rng(7);
+    let normalMax = 0;
+    for (let i = 0; i < 3000; i++) {
+      const x = 10 * Math.sin(i / 40) + r();
+      normalMax = Math.max(normalMax, a.score(i, [x, -x + r()]));
+    }
+    const snap = json(a.snapshot()) as { perStream: unknown[] };
+    expect(snap.perStream).toEqual([]);
+    expect(JSON.stringify(snap).length).toBeLessThan(2000);
+    const b = createMultivariateDetector(undefined, snap);
+    // Both within their usual ranges, but they move together instead of against each other.
+    expect(b.score(3000, [6, 6])).toBe(a.score(3000, [6, 6]));
+    expect(a.score(3001, [6, 6])).toBeGreaterThan(Math.max(0.5, normalMax + 0.2));
+    // A missing component counts as expected (its expectation given the other): -0.5 is an
+    // ordinary value of the second stream, scored low although the two are strongly correlated;
+    // and it teaches nothing about the missing one.
+    const cov = (): number[] => (a.snapshot().state as { cov: number[] }).cov;
+    const before = cov();
+    expect(a.score(3002, [Number.NaN, -0.5])).toBeLessThan(0.2);
+    expect(cov()[0]).toBe(before[0]);
+    expect(cov()[1]).toBe(before[1]);
+    expect(cov()[2]).toBe(before[2]);
+    expect(() => createMultivariateDetector(undefined, { ...snap, perStream: [{}] })).toThrow(TwinloopError);
+  });
+
   it('keeps its state bounded with resonance per stream, and rejects corrupt snapshots', () => {
     const d = createMultivariateDetector({ streams: 4, probation: 200 });
     const r = rng(6);

@@ -5,7 +5,9 @@
  * tracked the same way, and the squared Mahalanobis distance D² = zᵀ(C + λI)⁻¹z scores readings
  * that break the usual relation between the streams even when each one alone looks normal. Each
  * stream also has its own univariate detector (resonance by default); the score is the larger of
- * the two. A missing or non-finite component counts as "as expected" and teaches nothing.
+ * the two (`perStreamDetectors: 0` leaves the per-stream detectors out: the score is then the relation's
+ * alone, for assets whose streams are already scored one by one). A missing or non-finite
+ * component counts as "as expected" and teaches nothing.
  *
  * Bounded: O(d²) numbers for d streams; O(d²) per reading plus an O(d³) inversion every
  * `refresh` readings.
@@ -51,6 +53,8 @@ export interface MultivariateConfig extends Record<string, number> {
   refresh: number;
   /** 1: a resonance detector per stream as well; 0: the EWMA baseline per stream. */
   perStreamResonance: number;
+  /** 1: the score is the larger of D²'s and the per-stream detectors'; 0: D²'s alone (no per-stream detectors). */
+  perStreamDetectors: number;
 }
 
 export const MULTIVARIATE_DEFAULTS: MultivariateConfig = {
@@ -61,6 +65,7 @@ export const MULTIVARIATE_DEFAULTS: MultivariateConfig = {
   ridge: 0.01,
   refresh: 32,
   perStreamResonance: 1,
+  perStreamDetectors: 1,
 };
 const BOUNDS = {
   streams: [1, 32],
@@ -70,6 +75,7 @@ const BOUNDS = {
   ridge: [1e-6, 1e6],
   refresh: [1, 1e6],
   perStreamResonance: [0, 1],
+  perStreamDetectors: [0, 1],
 } as const;
 
 /** @throws TwinloopError InvalidConfig for a bad configuration, StorageCorrupt for a bad snapshot. */
@@ -87,6 +93,8 @@ class MahalanobisDetector implements MultivariateDetector {
   private readonly cov: Float64Array;
   private inv: Float64Array;
   private readonly z: Float64Array;
+  /** Which components the current reading has (1) or misses (0). */
+  private readonly seen: Uint8Array;
   private readonly per: AnomalyDetector[];
 
   constructor(config?: unknown, snapshot?: unknown) {
@@ -98,6 +106,7 @@ class MahalanobisDetector implements MultivariateDetector {
     this.cfg = readConfig(MULTIVARIATE_DEFAULTS, BOUNDS, snap ? snap.config : config);
     const d = (this.streams = Math.round(this.cfg.streams));
     const kind: DetectorKind = this.cfg.perStreamResonance >= 0.5 ? 'resonance' : 'ewma';
+    const perCount = this.cfg.perStreamDetectors >= 0.5 ? d : 0;
     if (snap) {
       const problems: Problem[] = [];
       const state = typeof snap.state === 'object' && snap.state !== null ? snap.state : {};
@@ -107,10 +116,10 @@ class MahalanobisDetector implements MultivariateDetector {
       this.counts = stateArray(state, 'counts', d, problems);
       this.cov = stateArray(state, 'cov', d * d, problems);
       this.inv = stateArray(state, 'inv', d * d, problems);
-      if (!Array.isArray(snap.perStream) || snap.perStream.length !== d)
+      if (!Array.isArray(snap.perStream) || snap.perStream.length !== perCount)
         problems.push({
           code: 'anomaly.snapshot.field',
-          message: `perStream has ${d} entries.`,
+          message: `perStream has ${perCount} entries.`,
           pointer: '/perStream',
         });
       if (problems.length) throw snapshotError(problems);
@@ -123,9 +132,10 @@ class MahalanobisDetector implements MultivariateDetector {
       for (let i = 0; i < d; i++) this.cov[i * d + i] = 1;
       this.inv = invert(this.cov, d, this.cfg.ridge);
       const probation = this.cfg.probation;
-      this.per = Array.from({ length: d }, () => createDetector(kind, { probation }));
+      this.per = Array.from({ length: perCount }, () => createDetector(kind, { probation }));
     }
     this.z = new Float64Array(d);
+    this.seen = new Uint8Array(d);
   }
 
   score(time: number, values: readonly number[]): number {
@@ -135,14 +145,16 @@ class MahalanobisDetector implements MultivariateDetector {
     let seen = 0;
     for (let i = 0; i < d; i++) {
       const raw = Array.isArray(values) ? (values[i] as unknown) : undefined;
-      const det = this.per[i] as AnomalyDetector;
+      const det = this.per[i];
       if (typeof raw !== 'number' || !Number.isFinite(raw)) {
         this.z[i] = 0;
+        this.seen[i] = 0;
         continue;
       }
       seen++;
+      this.seen[i] = 1;
       const x = clampValue(raw);
-      perMax = Math.max(perMax, det.score(time, x));
+      if (det !== undefined) perMax = Math.max(perMax, det.score(time, x));
       const c = ++this.counts[i]!;
       const m = this.mean[i] as number;
       const v = this.variance[i] as number;
@@ -163,10 +175,13 @@ class MahalanobisDetector implements MultivariateDetector {
       for (let j = 0; j < d; j++) row += (this.inv[i * d + j] as number) * (this.z[j] as number);
       d2 += (this.z[i] as number) * row;
     }
+    if (seen < d) d2 = this.marginal(d2);
     const a = Math.max(alpha, 1 / this.n);
     for (let i = 0; i < d; i++) {
+      if (!this.seen[i]) continue;
       const zi = Math.max(-clip, Math.min(clip, this.z[i] as number));
       for (let j = 0; j < d; j++) {
+        if (!this.seen[j]) continue;
         const zj = Math.max(-clip, Math.min(clip, this.z[j] as number));
         const k = i * d + j;
         this.cov[k] = (1 - a) * (this.cov[k] as number) + a * zi * zj;
@@ -174,8 +189,35 @@ class MahalanobisDetector implements MultivariateDetector {
     }
     if (this.n % Math.round(refresh) === 0 || this.n <= 2) this.inv = invert(this.cov, d, this.cfg.ridge);
     if (this.n <= probation) return 0;
-    const q = Math.max(0, Math.min(d2, 1e300)) / d;
+    const q = Math.max(0, Math.min(d2, 1e300)) / seen;
     return Math.max(perMax, q / (q + 9));
+  }
+
+  /**
+   * D² of the observed components alone, from the full one (missing z = 0): with P the inverse and
+   * m the missing components, D²ₒ = zᵀPz − wᵀ(P_mm)⁻¹w where w = P_m· z (the Schur complement):
+   * each missing component taken at its expectation given the others, so it neither raises nor
+   * lowers the score.
+   */
+  private marginal(full: number): number {
+    const d = this.streams;
+    const missing: number[] = [];
+    for (let i = 0; i < d; i++) if (!this.seen[i]) missing.push(i);
+    const m = missing.length;
+    const pmm = new Float64Array(m * m);
+    const w = new Float64Array(m);
+    missing.forEach((i, a) => {
+      missing.forEach((j, b) => (pmm[a * m + b] = this.inv[i * d + j] as number));
+      let row = 0;
+      for (let j = 0; j < d; j++) row += (this.inv[i * d + j] as number) * (this.z[j] as number);
+      w[a] = row;
+    });
+    const pinv = invert(pmm, m, 0);
+    let correction = 0;
+    for (let a = 0; a < m; a++)
+      for (let b = 0; b < m; b++)
+        correction += (w[a] as number) * (pinv[a * m + b] as number) * (w[b] as number);
+    return Math.max(0, full - correction);
   }
 
   snapshot(): MultivariateSnapshot {

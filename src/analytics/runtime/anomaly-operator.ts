@@ -3,13 +3,18 @@
  * of the configured models, fed every numeric reading; each score in [0, 1] is written beside its
  * source as derived telemetry `<name>AnomalyScore`, and a score at or above the threshold raises an
  * alarm (rule id `anomaly.<name>`) that clears once the scores have stayed below `clearBelow` for
- * `quietMs` of source time.
+ * `quietMs` of source time. Multivariate groups (several telemetry of one twin scored together
+ * under a name of their own) get one detector per (twin, group), fed the group's vector of every
+ * reading set that has at least one of its telemetry (a missing component is NaN: as expected),
+ * with the same score, write and alarm lifecycle under the group's name.
  *
  * State after a restart is rebuilt from history: the first reading of a stream triggers a read of
  * its last `warmUpPoints` points before it, replayed through a fresh detector (their scores are not
- * written); readings arriving meanwhile wait (bounded) and are scored after. A detector's state
- * depends on the recent past it has seen, so a restarted stream scores like one that never stopped
- * once it has seen that much history again (docs/analytics.md).
+ * written); readings arriving meanwhile wait (bounded) and are scored after. A group reads each of
+ * its streams' last points and aligns them by timestamp (the readings of one message share one)
+ * into at most `warmUpPoints` vectors. A detector's state depends on the recent past it has seen,
+ * so a restarted stream scores like one that never stopped once it has seen that much history
+ * again (docs/analytics.md).
  */
 import {
   ANOMALY_RULE_PREFIX,
@@ -19,23 +24,35 @@ import {
   type TelemetryObservation,
 } from '../analytics-types.js';
 import type { AnalyticsOperator } from './analytics-runtime.js';
+import { alignByTime, type GroupVector, type HistoryReading } from './anomaly-history.js';
 
 /** One stream's detector: a score in [0, 1] for every reading, bounded memory. */
 export interface StreamDetector {
   score(time: number, value: number): number;
 }
 
-/** A reading of a stream's history (for the warm-up). */
-export interface HistoryReading {
-  time: number;
-  value: number;
+/** One multivariate group's detector: a score in [0, 1] for every vector (NaN: a missing component). */
+export interface GroupDetector {
+  score(time: number, values: readonly number[]): number;
 }
+
+/** A multivariate group: its name (score `<name>AnomalyScore`, alarm `anomaly.<name>`) and telemetry. */
+export interface AnomalyGroup {
+  name: string;
+  telemetry: readonly string[];
+}
+
+export type { HistoryReading } from './anomaly-history.js';
 
 export interface AnomalyOperatorOptions {
   /** Telemetry names to score for twins of a model (undefined or empty: none); asked once per model. */
   streamsOf: (workspace: string, modelId: string) => readonly string[] | undefined;
   /** A fresh detector (one configuration for every stream). */
   createDetector: () => StreamDetector;
+  /** Multivariate groups scored for twins of a model (undefined or empty: none); asked once per model. */
+  groupsOf?: (workspace: string, modelId: string) => readonly AnomalyGroup[] | undefined;
+  /** A fresh detector for a group of `streams` telemetry (required when `groupsOf` gives groups). */
+  createGroupDetector?: (streams: number) => GroupDetector;
   sink: DerivedSink;
   /** Where threshold crossings go; without it no alarms are raised. */
   alarms?: AlarmSink;
@@ -46,7 +63,10 @@ export interface AnomalyOperatorOptions {
   /** Quiet source time after which the alarm's condition clears, ms (default 10 minutes). */
   quietMs?: number;
   severity?: AlarmSeverity;
-  /** Streams scored at most (default 100,000); beyond, new streams are counted and skipped. */
+  /**
+   * Streams scored at most (default 100,000), a group of d telemetry counting as d streams; beyond,
+   * new streams and groups are counted and skipped.
+   */
   maxStreams?: number;
   /** Reads a stream's last points before `before` (oldest first) for the warm-up. */
   recent?: (
@@ -64,14 +84,26 @@ export interface AnomalyOperatorOptions {
   onWarmUpError?: (error: unknown) => void;
 }
 
-interface Stream {
-  detector: StreamDetector;
-  /** Readings waiting for the warm-up; undefined once warm. */
-  held: HistoryReading[] | undefined;
+/** Where a stream's or group's alarm stands. */
+interface AlarmState {
   /** Alarm raised and not yet cleared. */
   alarmed: boolean;
   /** Source time of the first quiet score since the last high one. */
   quietSince: number | undefined;
+}
+
+interface Stream extends AlarmState {
+  detector: StreamDetector;
+  /** Readings waiting for the warm-up; undefined once warm. */
+  held: HistoryReading[] | undefined;
+}
+
+interface GroupState extends AlarmState {
+  detector: GroupDetector;
+  /** Streams it counts for (its telemetry). */
+  size: number;
+  /** Vectors waiting for the warm-up; undefined once warm. */
+  held: GroupVector[] | undefined;
 }
 
 export interface AnomalyOperatorStats {
@@ -80,6 +112,10 @@ export interface AnomalyOperatorStats {
   alarmsRaised: number;
   streamsSkipped: number;
   warmUpFailures: number;
+  /** Multivariate detectors (twin × group), vectors they scored, groups not scored (the cap). */
+  groups: number;
+  groupsScored: number;
+  groupsSkipped: number;
 }
 
 export const ANOMALY_SCORE_SUFFIX = 'AnomalyScore';
@@ -92,13 +128,24 @@ export class AnomalyOperator implements AnalyticsOperator {
   /** Streams (workspace, twin, name) whose alarm was open at start, until they are created. */
   private readonly resumed = new Set<string>();
   private readonly namesByModel = new Map<string, Map<string, readonly string[]>>();
+  private readonly groups = new Map<string, GroupState>();
+  /** Streams the groups count for (sum of their sizes). */
+  private groupStreams = 0;
+  private readonly groupsByModel = new Map<string, readonly AnomalyGroup[]>();
   private readonly threshold: number;
   private readonly clearBelow: number;
   private readonly quietMs: number;
   private readonly maxStreams: number;
   private readonly warmUpPoints: number;
   private readonly maxHeld: number;
-  private readonly counts = { scored: 0, alarmsRaised: 0, streamsSkipped: 0, warmUpFailures: 0 };
+  private readonly counts = {
+    scored: 0,
+    alarmsRaised: 0,
+    streamsSkipped: 0,
+    warmUpFailures: 0,
+    groupsScored: 0,
+    groupsSkipped: 0,
+  };
 
   constructor(private readonly opts: AnomalyOperatorOptions) {
     this.threshold = opts.threshold ?? 0.99;
@@ -110,7 +157,7 @@ export class AnomalyOperator implements AnalyticsOperator {
   }
 
   stats(): AnomalyOperatorStats {
-    return { streams: this.streamCount, ...this.counts };
+    return { streams: this.streamCount, groups: this.groups.size, ...this.counts };
   }
 
   /**
@@ -123,7 +170,9 @@ export class AnomalyOperator implements AnalyticsOperator {
     for (const a of open) {
       if (!a.ruleId.startsWith(ANOMALY_RULE_PREFIX)) continue;
       const name = a.ruleId.slice(ANOMALY_RULE_PREFIX.length);
-      const existing = this.streams.get(a.workspace)?.get(a.twinId)?.get(name);
+      const existing =
+        this.streams.get(a.workspace)?.get(a.twinId)?.get(name) ??
+        this.groups.get(`${a.workspace}\u0000${a.twinId}\u0000${name}`);
       if (existing !== undefined) existing.alarmed = true;
       else this.resumed.add(`${a.workspace}\u0000${a.twinId}\u0000${name}`);
       n++;
@@ -131,19 +180,27 @@ export class AnomalyOperator implements AnalyticsOperator {
     return n;
   }
 
-  /** Forgets a twin's streams (deleted twin). */
+  /** Forgets a twin's streams and groups (deleted twin). */
   forgetTwin(workspace: string, twinId: string): void {
     const twins = this.streams.get(workspace);
     const gone = twins?.get(twinId);
-    if (gone === undefined) return;
-    this.streamCount -= gone.size;
-    twins!.delete(twinId);
+    if (gone !== undefined) {
+      this.streamCount -= gone.size;
+      twins!.delete(twinId);
+    }
+    const prefix = `${workspace}\u0000${twinId}\u0000`;
+    for (const [k, g] of this.groups)
+      if (k.startsWith(prefix)) {
+        this.groups.delete(k);
+        this.groupStreams -= g.size;
+      }
   }
 
   observe(obs: TelemetryObservation): void {
     if (obs.component !== undefined) return;
     const names = this.names(obs.workspace, obs.modelId);
-    if (names.length === 0) return;
+    const groups = this.groupsOf(obs.workspace, obs.modelId);
+    if (names.length === 0 && groups.length === 0) return;
     let scores: Record<string, number> | undefined;
     let twin: Map<string, Stream> | undefined;
     for (const name of names) {
@@ -159,6 +216,23 @@ export class AnomalyOperator implements AnalyticsOperator {
       const score = this.scoreOne(obs.workspace, obs.twinId, name, s, obs.time, v);
       (scores ??= {})[name + ANOMALY_SCORE_SUFFIX] = score;
     }
+    for (const group of groups) {
+      let present = false;
+      const values = group.telemetry.map((t) => {
+        const v = obs.values[t];
+        if (typeof v !== 'number' || !Number.isFinite(v)) return Number.NaN;
+        present = true;
+        return v;
+      });
+      if (!present) continue;
+      const g = this.group(obs, group);
+      if (g === undefined) continue;
+      if (g.held !== undefined) {
+        if (g.held.length < this.maxHeld) g.held.push({ time: obs.time, values });
+        continue;
+      }
+      (scores ??= {})[group.name + ANOMALY_SCORE_SUFFIX] = this.scoreGroup(obs, group, g, obs.time, values);
+    }
     if (scores !== undefined) this.opts.sink.write(obs.workspace, obs.twinId, obs.time, scores);
   }
 
@@ -173,6 +247,17 @@ export class AnomalyOperator implements AnalyticsOperator {
     return n;
   }
 
+  private groupsOf(workspace: string, modelId: string): readonly AnomalyGroup[] {
+    if (this.opts.groupsOf === undefined) return NO_GROUPS;
+    const key = `${workspace}\u0000${modelId}`;
+    let g = this.groupsByModel.get(key);
+    if (g === undefined) {
+      g = this.opts.groupsOf(workspace, modelId) ?? NO_GROUPS;
+      this.groupsByModel.set(key, g);
+    }
+    return g;
+  }
+
   private twinStreams(workspace: string, twinId: string): Map<string, Stream> {
     let twins = this.streams.get(workspace);
     if (twins === undefined) this.streams.set(workspace, (twins = new Map()));
@@ -183,7 +268,7 @@ export class AnomalyOperator implements AnalyticsOperator {
 
   /** A new stream of the twin (warmed up from history), or undefined past `maxStreams`. */
   private stream(obs: TelemetryObservation, name: string, twin: Map<string, Stream>): Stream | undefined {
-    if (this.streamCount >= this.maxStreams) {
+    if (this.streamCount + this.groupStreams >= this.maxStreams) {
       this.counts.streamsSkipped++;
       return undefined;
     }
@@ -233,12 +318,102 @@ export class AnomalyOperator implements AnalyticsOperator {
     time: number,
     v: number,
   ): number {
-    let score = s.detector.score(time, v);
-    if (!Number.isFinite(score)) score = 0;
-    score = Math.min(1, Math.max(0, score));
+    const score = clampScore(s.detector.score(time, v));
     this.counts.scored++;
+    this.judge(workspace, twinId, name, s, time, score, () => ({
+      message: `${name} is anomalous: score ${score.toFixed(3)} at value ${v}`,
+      value: v,
+    }));
+    return score;
+  }
+
+  /** A twin's detector of a group: created (and warmed up) on the group's first reading, capped. */
+  private group(obs: TelemetryObservation, group: AnomalyGroup): GroupState | undefined {
+    const key = `${obs.workspace}\u0000${obs.twinId}\u0000${group.name}`;
+    let g = this.groups.get(key);
+    if (g !== undefined) return g;
+    const size = group.telemetry.length;
+    const create = this.opts.createGroupDetector;
+    if (create === undefined || this.streamCount + this.groupStreams + size > this.maxStreams) {
+      this.counts.groupsSkipped++;
+      return undefined;
+    }
+    g = {
+      detector: create(size),
+      size,
+      held: undefined,
+      alarmed: this.resumed.size > 0 && this.resumed.delete(key),
+      quietSince: undefined,
+    };
+    this.groups.set(key, g);
+    this.groupStreams += size;
+    if (this.opts.recent !== undefined && this.warmUpPoints > 0) this.warmUpGroup(obs, group, g);
+    return g;
+  }
+
+  /**
+   * Reads each of the group's streams' recent history, aligns it by timestamp into vectors, replays
+   * them through the fresh detector, then scores what waited (as the univariate warm-up does).
+   */
+  private warmUpGroup(obs: TelemetryObservation, group: AnomalyGroup, g: GroupState): void {
+    const held: GroupVector[] = [];
+    g.held = held;
+    const recent = this.opts.recent as NonNullable<AnomalyOperatorOptions['recent']>;
+    const limit = this.warmUpPoints;
+    const done = (past: readonly GroupVector[]): void => {
+      for (const p of past) g.detector.score(p.time, p.values);
+      g.held = undefined;
+      const scores = held.map((r) => ({
+        time: r.time,
+        score: this.scoreGroup(obs, group, g, r.time, r.values),
+      }));
+      for (const x of scores)
+        this.opts.sink.write(obs.workspace, obs.twinId, x.time, {
+          [group.name + ANOMALY_SCORE_SUFFIX]: x.score,
+        });
+    };
+    Promise.all(group.telemetry.map((t) => recent(obs.workspace, obs.twinId, t, obs.time, limit)))
+      .then(
+        (series) => done(alignByTime(series, limit)),
+        (e: unknown) => {
+          this.counts.warmUpFailures++;
+          this.opts.onWarmUpError?.(e);
+          done([]);
+        },
+      )
+      // A detector or sink that throws while replaying must not become an unhandled rejection.
+      .catch((e: unknown) => this.opts.onWarmUpError?.(e));
+  }
+
+  private scoreGroup(
+    obs: TelemetryObservation,
+    group: AnomalyGroup,
+    g: GroupState,
+    time: number,
+    values: readonly number[],
+  ): number {
+    const score = clampScore(g.detector.score(time, values));
+    this.counts.groupsScored++;
+    this.judge(obs.workspace, obs.twinId, group.name, g, time, score, () => ({
+      message: `${group.name} is anomalous: score ${score.toFixed(3)} at ${group.telemetry
+        .map((t, i) => `${t} ${Number.isFinite(values[i]) ? String(values[i]) : '–'}`)
+        .join(', ')}`,
+    }));
+    return score;
+  }
+
+  /** The alarm lifecycle shared by streams and groups: raise at the threshold, clear after quiet. */
+  private judge(
+    workspace: string,
+    twinId: string,
+    name: string,
+    s: AlarmState,
+    time: number,
+    score: number,
+    describe: () => { message: string; value?: number },
+  ): void {
     const alarms = this.opts.alarms;
-    if (alarms === undefined) return score;
+    if (alarms === undefined) return;
     if (score >= this.threshold) {
       s.quietSince = undefined;
       if (!s.alarmed) {
@@ -250,9 +425,8 @@ export class AnomalyOperator implements AnalyticsOperator {
           ruleId: ANOMALY_RULE_PREFIX + name,
           ruleVersion: 1,
           severity: this.opts.severity ?? 'warning',
-          message: `${name} is anomalous: score ${score.toFixed(3)} at value ${v}`,
           time,
-          value: v,
+          ...describe(),
         });
       }
     } else if (s.alarmed && score < this.clearBelow) {
@@ -269,6 +443,11 @@ export class AnomalyOperator implements AnalyticsOperator {
         });
       }
     } else s.quietSince = undefined;
-    return score;
   }
+}
+
+const NO_GROUPS: readonly AnomalyGroup[] = [];
+
+function clampScore(score: number): number {
+  return Number.isFinite(score) ? Math.min(1, Math.max(0, score)) : 0;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planStreams, readAnomalyPlan } from './anomaly-plan.js';
+import { planGroups, planStreams, readAnomalyPlan } from './anomaly-plan.js';
 
 const KINDS = ['ewma', 'resonance'];
 
@@ -88,5 +88,114 @@ describe('readAnomalyPlan', () => {
       if ('problems' in r) expect(r.problems.length).toBeGreaterThan(0);
     }
     expect(({} as Record<string, unknown>)['detector']).toBeUndefined();
+  });
+
+  it("reads multivariate groups with their places, and answers a model's groups, IS_OF_MODEL included", () => {
+    const r = readAnomalyPlan(
+      [
+        'detector: ewma', // 1
+        'streams: []', // 2
+        'multivariate:', // 3
+        '  - model: dtmi:x:Equipment;1', // 4
+        '    name: pump', // 5
+        '    telemetry: [vibration, temperature, flow]', // 6
+      ].join('\n'),
+      'anomaly.yaml',
+      KINDS,
+    );
+    if (!('plan' in r)) throw new Error(JSON.stringify(r.problems));
+    expect(r.plan.multivariate).toEqual([
+      {
+        model: 'dtmi:x:Equipment;1',
+        name: 'pump',
+        telemetry: ['vibration', 'temperature', 'flow'],
+        loc: {
+          entry: expect.objectContaining({ line: 4, column: 5 }),
+          model: { line: 4, column: 12, pointer: '/multivariate/0/model' },
+          name: { line: 5, column: 11, pointer: '/multivariate/0/name' },
+          telemetry: [
+            expect.objectContaining({ line: 6, column: 17 }),
+            expect.objectContaining({ line: 6, column: 28 }),
+            expect.objectContaining({ line: 6, column: 41 }),
+          ],
+        },
+      },
+    ]);
+    const isOf = (m: string, b: string) => m === b || (m === 'dtmi:x:Pump;1' && b === 'dtmi:x:Equipment;1');
+    expect(planGroups(r.plan, 'dtmi:x:Pump;1', isOf).map((g) => g.name)).toEqual(['pump']);
+    expect(planGroups(r.plan, 'dtmi:x:Tank;1', isOf)).toEqual([]);
+    // A plan without groups has no multivariate member at all.
+    const plain = readAnomalyPlan('detector: ewma\nstreams: []', 'a.yaml', KINDS);
+    expect(plain).toEqual({ plan: { detector: 'ewma', streams: [] } });
+  });
+
+  it('reports every problem of the groups at its line and column', () => {
+    const r = readAnomalyPlan(
+      [
+        'detector: ewma', // 1
+        'streams: []', // 2
+        'multivariate:', // 3
+        '  - model: dtmi:x:P;1', // 4
+        '    name: pump', // 5
+        '    telemetry: [a, b]', // 6
+        '  - model: dtmi:x:P;1', // 7
+        '    name: pump', // 8: duplicate
+        '    telemetry: [a]', // 9: too few
+        '  - model: nope', // 10
+        '    name: 9lives', // 11
+        '    telemetry: [a, a, "x y"]', // 12: repeated, not a name
+        '    colour: red', // 13
+        '  - {}', // 14: nothing
+        '  - just text', // 15
+      ].join('\n'),
+      'anomaly.yaml',
+      KINDS,
+    );
+    if (!('problems' in r)) throw new Error('expected problems');
+    const found = r.problems.map((p) => `${p.code} ${p.message.split(': ')[0]}`);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'anomaly.plan.duplicate anomaly.yaml:8:11',
+        'anomaly.plan.telemetry anomaly.yaml:9:16',
+        'anomaly.plan.model anomaly.yaml:10:12',
+        'anomaly.plan.groupName anomaly.yaml:11:11',
+        'anomaly.plan.telemetry anomaly.yaml:12:20',
+        'anomaly.plan.telemetry anomaly.yaml:12:23',
+        'anomaly.plan.member anomaly.yaml:13:5',
+        'anomaly.plan.model anomaly.yaml:14:5',
+        'anomaly.plan.groupName anomaly.yaml:14:5',
+        'anomaly.plan.telemetry anomaly.yaml:14:5',
+        'anomaly.plan.group anomaly.yaml:15:5',
+      ]),
+    );
+    expect(r.problems).toHaveLength(11);
+  });
+
+  it('never crashes on hostile groups: __proto__ names, huge lists, deep nesting, odd types', () => {
+    const head = 'detector: ewma\nstreams: []\nmultivariate:\n';
+    const group = (name: string, telemetry: string) =>
+      `  - {model: "dtmi:x:P;1", name: ${name}, telemetry: ${telemetry}}\n`;
+    const hostile = [
+      head + group('__proto__', '[a, b]'),
+      head + group('constructor', '[__proto__, b]'),
+      head + group('ok', `[${Array.from({ length: 17 }, (_, i) => `t${i}`).join(', ')}]`),
+      head + group('ok', `${'['.repeat(400)}${']'.repeat(400)}`),
+      head + group('ok', '{a: 1}'),
+      head + group('[1]', '[a, b]'),
+      head + group('ok', '[1, 2]'),
+      head + group(`"${'n'.repeat(100_000)}"`, '[a, b]'),
+      head + Array.from({ length: 1001 }, (_, i) => group(`g${i}`, '[a, b]')).join(''),
+      'detector: ewma\nstreams: []\nmultivariate: {__proto__: {name: x}}',
+      `detector: ewma\nstreams: []\nmultivariate: ${'['.repeat(2000)}${']'.repeat(2000)}`,
+    ];
+    for (const text of hostile) {
+      const r = readAnomalyPlan(text, 'a.yaml', KINDS);
+      expect('problems' in r, text.slice(0, 120)).toBe(true);
+      if ('problems' in r) expect(r.problems.length).toBeGreaterThan(0);
+    }
+    // 'constructor' is an ordinary name: a Map keys the groups, nothing reaches a prototype.
+    const ok = readAnomalyPlan(head + group('constructor', '[a, b]'), 'a.yaml', KINDS);
+    expect('plan' in ok && ok.plan.multivariate?.[0]?.name).toBe('constructor');
+    expect(({} as Record<string, unknown>)['name']).toBeUndefined();
   });
 });

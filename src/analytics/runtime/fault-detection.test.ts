@@ -5,7 +5,8 @@
  * alarm sink (bench/faults/fault-eval.ts). One simulated day, stand-alone pumps: healthy ones and
  * ones with cavitation bursts at seeded random times after the detectors' probation. The slow
  * faults (bearing wear, sensor drift) and dropouts are out of reach of anomaly scores at the
- * pilot's settings (npm run bench:faults reports them as missed); rules cover them.
+ * pilot's settings, the multivariate `pump` group's included (npm run bench:faults reports them as
+ * missed); rules cover them.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, type EvalResult } from '../../../bench/faults/fault-eval.js';
@@ -39,6 +40,15 @@ describe('anomaly detection on the simulated pump-line pilot (1 day, 2 healthy p
       expect(d.delayS!).toBeLessThanOrEqual(MAX_DELAY_S);
       expect(d.rule).toBe('anomaly.vibration');
     }
+  });
+
+  it('the multivariate pump group alone also finds every burst, and raises nothing on healthy pumps', () => {
+    expect(result.groups.map((g) => g.name)).toEqual(['pump']);
+    const bursts = result.groupAlarms.detections.filter((d) => d.kind === 'cavitation');
+    expect(bursts.map((d) => d.rule)).toEqual(['anomaly.pump', 'anomaly.pump', 'anomaly.pump']);
+    for (const d of bursts) expect(d.delayS!).toBeLessThanOrEqual(MAX_DELAY_S);
+    expect(result.groupAlarms.falseAlarms).toEqual([]);
+    expect(result.groupPeaks!.healthy).toBeLessThan(result.threshold - 0.2);
   });
 
   it(`stays below ${MAX_FALSE_PER_PUMP_DAY} false alarms per pump-day on healthy pumps and outside the bursts`, () => {

@@ -22,10 +22,12 @@ import type { LiveEvent } from '../../core/live/live-events.js';
 import type { AnalyticsOperator, AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
 import { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
 import type {
+  AnomalyGroup,
   AnomalyOperatorStats,
-  HistoryReading,
+  GroupDetector,
   StreamDetector,
 } from '../../analytics/runtime/anomaly-operator.js';
+import { recentPoints } from '../../analytics/runtime/anomaly-history.js';
 import { AnomalyOperator } from '../../analytics/runtime/anomaly-operator.js';
 import type { DerivedWriterStats } from '../../analytics/runtime/derived-writer.js';
 import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
@@ -38,6 +40,10 @@ export interface AnomalyPlan {
   /** Telemetry names scored for twins of a model (undefined: none). */
   streamsOf: (workspace: string, modelId: string) => readonly string[] | undefined;
   createDetector: () => StreamDetector;
+  /** Multivariate groups scored for twins of a model (undefined: none). */
+  groupsOf?: (workspace: string, modelId: string) => readonly AnomalyGroup[] | undefined;
+  /** A fresh detector for a group of `streams` telemetry. */
+  createGroupDetector?: (streams: number) => GroupDetector;
   /** Points of history replayed into a new stream's detector. */
   warmUpPoints?: number;
   /** Alarm threshold of this plan (default: analytics.anomalyThreshold). */
@@ -119,24 +125,6 @@ function onReadingsClock(
   };
 }
 
-/** Last points of one stream before `before`, oldest first (a stream's warm-up). */
-async function recentPoints(
-  history: HistoryStore,
-  workspace: string,
-  twinId: string,
-  path: string,
-  before: number,
-  limit: number,
-): Promise<HistoryReading[]> {
-  const page = await history.queryRaw({ workspace, twinId, path, from: 0, to: before, limit, order: 'desc' });
-  const out: HistoryReading[] = [];
-  for (let i = page.points.length - 1; i >= 0; i--) {
-    const p = page.points[i] as { ts: number; value: unknown };
-    if (typeof p.value === 'number') out.push({ time: p.ts, value: p.value });
-  }
-  return out;
-}
-
 /** Most open alarms taken up at a start (as many as the rule engine keeps pairs). */
 const MAX_RESUMED = 100_000;
 
@@ -198,6 +186,10 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     anomaly = new AnomalyOperator({
       streamsOf: o.anomaly.streamsOf,
       createDetector: o.anomaly.createDetector,
+      ...(o.anomaly.groupsOf !== undefined ? { groupsOf: o.anomaly.groupsOf } : {}),
+      ...(o.anomaly.createGroupDetector !== undefined
+        ? { createGroupDetector: o.anomaly.createGroupDetector }
+        : {}),
       sink: writer,
       alarms,
       threshold: o.anomaly.threshold ?? config.analytics.anomalyThreshold,
