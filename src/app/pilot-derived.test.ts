@@ -52,10 +52,15 @@ describe('pilot derived values', () => {
       { model: 'dtmi:twinloop:pumpline:Tank;1' },
     ]);
     const writes: { twin: string; time: number; values: Record<string, number> }[] = [];
+    const props: { twin: string; name: string; value: number; everyMs: number; deadband: number }[] = [];
     const e = new DerivedEngine({
       sets,
       context,
       sink: { write: (_w, twin, time, values) => writes.push({ twin, time, values: { ...values } }) },
+      propertySink: {
+        write: (_w, twin, _time, name, value, p) =>
+          props.push({ twin, name, value, everyMs: p.everyMs, deadband: p.deadband }),
+      },
     });
     const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
     e.watch('default', 'line-1');
@@ -88,6 +93,15 @@ describe('pilot derived values', () => {
     expect(last('tank-1', 'netInflow')).toBe(40);
     expect(last('line-1', 'totalFlow')).toBe(90);
     expect(last('line-1', 'runningPumps')).toBe(3);
+    // The pump's health index goes to its twin's property (vibration 2 against 7.1; bearing at 40 °C).
+    expect(props.filter((p) => p.twin === 'pump-1a')).toEqual([
+      { twin: 'pump-1a', name: 'healthIndex', value: expect.any(Number), everyMs: 60_000, deadband: 0.01 },
+    ]);
+    expect(props.find((p) => p.twin === 'pump-1a')?.value).toBeCloseTo(
+      ((7.1 - 2) / 7.1) * ((80 - 40) / 50),
+      12,
+    );
+    expect(Object.keys(writes.find((w) => w.twin === 'pump-1a')?.values ?? {})).not.toContain('healthIndex');
   });
 
   it('refuses a broken pilot file with every problem at its file and line', () => {

@@ -51,7 +51,7 @@ import type { RuleEngine } from '../analytics/rules/rule-engine.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
-import { startAnalytics } from './subsystems/analytics.js';
+import { startAnalytics, type AnalyticsSubsystem } from './subsystems/analytics.js';
 import { loadPilotAnalytics } from './pilot-analytics.js';
 import { planStreams } from '../analytics/runtime/anomaly-plan.js';
 import { createDetector } from '../analytics/anomaly/create-detector.js';
@@ -105,6 +105,8 @@ export interface Platform {
   readonly eventRoutes: EventRouting;
   /** Alarms: the rules engine's AlarmSink, GET /alarms and the rest (docs/alarms.md). */
   readonly alarms: AlarmService;
+  /** The streaming analytics: derived values and properties, anomaly detection, rules; their stats. */
+  readonly analytics: AnalyticsSubsystem;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
 }
@@ -295,6 +297,7 @@ async function startLocked(
         ruleEngine = engine;
       },
       derived: pilotAnalytics.derived,
+      twins,
       ...(anomalyPlan
         ? {
             anomaly: {
@@ -420,6 +423,7 @@ async function startLocked(
       importIo,
       eventRoutes,
       alarms,
+      analytics,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {
