@@ -98,7 +98,7 @@ describe('pilot derived values', () => {
       { twin: 'pump-1a', name: 'healthIndex', value: expect.any(Number), everyMs: 60_000, deadband: 0.01 },
     ]);
     expect(props.find((p) => p.twin === 'pump-1a')?.value).toBeCloseTo(
-      ((7.1 - 2) / 7.1) * ((80 - 40) / 50),
+      ((7.1 - 2) / 7.1) * ((80 - 40) / 60),
       12,
     );
     expect(Object.keys(writes.find((w) => w.twin === 'pump-1a')?.values ?? {})).not.toContain('healthIndex');

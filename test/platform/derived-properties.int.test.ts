@@ -35,7 +35,7 @@ const getTwin = async (id: string): Promise<TwinJson> => {
 
 /** What the pilot's expression gives for a steady vibration (its EWMA is then that value). */
 const health = (vibration: number, temperature: number) =>
-  Math.min(Math.max((7.1 - vibration) / 7.1, 0), 1) * Math.min(Math.max((80 - temperature) / 50, 0), 1);
+  Math.min(Math.max((7.1 - vibration) / 7.1, 0), 1) * Math.min(Math.max((80 - temperature) / 60, 0), 1);
 
 describe('derived properties in the platform', () => {
   it('readings over HTTP → healthIndex on the twin (new etag, sourceTime), queryable, counted', async () => {
