@@ -2,9 +2,9 @@
  * The streaming analytics of a process: the runtime that feeds committed telemetry to the
  * operators off the ingest path (derived values, anomaly detection, rules), the writer that stores
  * their results as derived telemetry, the writer that patches derived properties into the twins
- * (through the twin service, like an API patch), and the twin context they read. On an api node of a cluster
- * every node sees every reading, so analytics there would raise every alarm once per node: they run
- * only on a single-process platform for now (docs/analytics.md).
+ * (through the twin service, like an API patch), and the twin context they read. On an api node
+ * of a cluster every node sees every reading, so analytics there would raise every alarm once per
+ * node: they run only on a single-process platform for now (docs/analytics.md).
  */
 import type { Logger } from 'pino';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
