@@ -77,3 +77,28 @@ export interface AlarmSink {
 export interface DerivedSink {
   write(workspace: string, twinId: string, time: number, values: Readonly<Record<string, number>>): void;
 }
+
+/** How a derived value with `target: property` is written to its twin (times in ms, source time). */
+export interface PropertyWritePolicy {
+  /** Least time between two writes of the property per twin. */
+  everyMs: number;
+  /** Written only when it moved by more than this since the last write (0: any change). */
+  deadband: number;
+  /** The property is an integer or long: values are rounded (Math.round) before they are written. */
+  integer: boolean;
+}
+
+/**
+ * Where derived values with `target: property` go (the runtime's PropertyWriter patches the twins
+ * through the twin service). `name` is the property, `component.name` for a component's.
+ */
+export interface DerivedPropertySink {
+  write(
+    workspace: string,
+    twinId: string,
+    time: number,
+    name: string,
+    value: number,
+    policy: Readonly<PropertyWritePolicy>,
+  ): void;
+}

@@ -56,6 +56,8 @@ export interface PilotAnalytics {
   derived: DerivedSet[];
   /** Problems in the derived files that do not stop the start. */
   derivedWarnings: Problem[];
+  /** Derived files left out (lenient: they do not fit the data folder's models). */
+  derivedSkipped: string[];
   /** The anomaly plan; undefined when the pilot scores no stream. */
   anomalyPlan: AnomalyPlanSpec | undefined;
   /** Every telemetry name the platform derives for twins of a model (rules may read them). */
@@ -70,8 +72,10 @@ export function loadPilotAnalytics(
   pilot: string,
   world: DerivedCheckWorld & { models: { matchesModel(modelId: string, baseId: string): boolean } },
   kinds: readonly string[],
+  options: { lenient?: boolean } = {},
 ): PilotAnalytics {
-  const derived = pilot === 'none' ? { sets: [], warnings: [] } : loadPilotDerived(pilot, world);
+  const derived =
+    pilot === 'none' ? { sets: [], warnings: [], skipped: [] } : loadPilotDerived(pilot, world, options);
   const anomalyPlan = readPilotAnomalyPlan(pilot, kinds);
   const isOf = (m: string, b: string) => world.models.matchesModel(m, b);
   if (anomalyPlan?.multivariate?.length) {
@@ -93,6 +97,7 @@ export function loadPilotAnalytics(
   return {
     derived: derived.sets,
     derivedWarnings: derived.warnings,
+    derivedSkipped: derived.skipped,
     anomalyPlan,
     derivedNames: (modelId) => [
       ...derivedNamesOf(derived.sets, modelId, isOf),

@@ -52,10 +52,15 @@ describe('pilot derived values', () => {
       { model: 'dtmi:twinloop:pumpline:Tank;1' },
     ]);
     const writes: { twin: string; time: number; values: Record<string, number> }[] = [];
+    const props: { twin: string; name: string; value: number; everyMs: number; deadband: number }[] = [];
     const e = new DerivedEngine({
       sets,
       context,
       sink: { write: (_w, twin, time, values) => writes.push({ twin, time, values: { ...values } }) },
+      propertySink: {
+        write: (_w, twin, _time, name, value, p) =>
+          props.push({ twin, name, value, everyMs: p.everyMs, deadband: p.deadband }),
+      },
     });
     const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
     e.watch('default', 'line-1');
@@ -88,6 +93,15 @@ describe('pilot derived values', () => {
     expect(last('tank-1', 'netInflow')).toBe(40);
     expect(last('line-1', 'totalFlow')).toBe(90);
     expect(last('line-1', 'runningPumps')).toBe(3);
+    // The pump's health index goes to its twin's property (vibration 2 against 7.1; bearing at 40 °C).
+    expect(props.filter((p) => p.twin === 'pump-1a')).toEqual([
+      { twin: 'pump-1a', name: 'healthIndex', value: expect.any(Number), everyMs: 60_000, deadband: 0.01 },
+    ]);
+    expect(props.find((p) => p.twin === 'pump-1a')?.value).toBeCloseTo(
+      ((7.1 - 2) / 7.1) * ((80 - 40) / 60),
+      12,
+    );
+    expect(Object.keys(writes.find((w) => w.twin === 'pump-1a')?.values ?? {})).not.toContain('healthIndex');
   });
 
   it('refuses a broken pilot file with every problem at its file and line', () => {
@@ -119,5 +133,44 @@ describe('pilot derived values', () => {
         ['analytics.derived.aggregate', 'bad.yaml', 4],
       ]);
     }
+  });
+
+  it('lenient (a data folder started before): leaves out a file that does not fit the models, and what reads it', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pilot-derived-lenient-'));
+    mkdirSync(path.join(dir, 'models'));
+    mkdirSync(path.join(dir, 'derived'));
+    for (const f of readdirSync(path.join(resolvePilotDir('pump-line'), 'models')))
+      writeFileSync(
+        path.join(dir, 'models', f),
+        readFileSync(path.join(resolvePilotDir('pump-line'), 'models', f)),
+      );
+    writeFileSync(
+      path.join(dir, 'twins.json'),
+      readFileSync(path.join(resolvePilotDir('pump-line'), 'twins.json')),
+    );
+    // A property the (stored) model does not declare: what a pilot newer than the folder looks like.
+    writeFileSync(
+      path.join(dir, 'derived', 'a-pump.yaml'),
+      'model: dtmi:twinloop:pumpline:Pump;1\nvalues:\n  wearIndex: { expr: vibration / 10, target: property }\n  vibTenth: { expr: vibration / 10 }\n',
+    );
+    // Reads the pump file's value through the line's equipment: left out with it.
+    writeFileSync(
+      path.join(dir, 'derived', 'b-line.yaml'),
+      'model: dtmi:twinloop:pumpline:ProductionLine;1\nvalues:\n  worstTenth: { expr: "max(hasEquipment, vibTenth)" }\n',
+    );
+    // Fits: kept.
+    writeFileSync(
+      path.join(dir, 'derived', 'c-tank.yaml'),
+      'model: dtmi:twinloop:pumpline:Tank;1\nvalues:\n  levelTwice: { expr: level * 2 }\n',
+    );
+    const { world } = pilotWorld(dir);
+    expect(() => loadPilotDerived(dir, world)).toThrow(/Pilot derived values are invalid/);
+    const r = loadPilotDerived(dir, world, { lenient: true });
+    expect(r.sets.map((x) => x.target)).toEqual([{ model: 'dtmi:twinloop:pumpline:Tank;1' }]);
+    expect(r.skipped.map((f) => path.basename(f)).sort()).toEqual(['a-pump.yaml', 'b-line.yaml']);
+    expect(r.warnings.some((w) => w.code === 'analytics.derived.propertyNotDeclared' && w.line === 3)).toBe(
+      true,
+    );
+    expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
   });
 });

@@ -65,22 +65,45 @@ export async function loadPilot(
  * A pilot's derived-value definitions (`derived/*.yaml`), read and checked against the workspace's
  * models and twins, for the analytics runtime; called at every start (definitions are files, not
  * stored data). Warnings are returned with the sets.
- * @throws TwinloopError ValidationFailed listing every problem of every file (file, line, column).
+ *
+ * `lenient` (a data folder started before, whose models were stored when it was first started): a
+ * file with problems is left out, its problems returned as warnings with `skipped` naming it, and
+ * the rest is checked again without it (files may read each other's values) — the pilot's files may
+ * be newer than the folder's models (a property added since), and that must not stop the start.
+ * @throws TwinloopError ValidationFailed listing every problem of every file (file, line, column),
+ *   unless lenient.
  */
 export function loadPilotDerived(
   nameOrPath: string,
   world: DerivedCheckWorld,
-): { sets: DerivedSet[]; warnings: Problem[] } {
-  const specs: DerivedFileSpec[] = [];
-  const problems: Problem[] = [];
+  options: { lenient?: boolean } = {},
+): { sets: DerivedSet[]; warnings: Problem[]; skipped: string[] } {
+  let specs: DerivedFileSpec[] = [];
+  const readProblems: Problem[] = [];
   for (const { source, text } of readPilotDerived(nameOrPath)) {
     const r = readDerived(text, source);
-    problems.push(...r.problems);
+    readProblems.push(...r.problems);
     if (r.spec) specs.push(r.spec);
   }
-  const checked = checkDerived(specs, world);
-  problems.push(...checked.problems);
-  const errs = problems.filter((p) => p.severity !== 'warning');
-  if (errs.length) throw errors.validation('ValidationFailed', `Pilot derived values are invalid.`, errs);
-  return { sets: checked.sets, warnings: problems.filter((p) => p.severity === 'warning') };
+  const isError = (p: Problem) => p.severity !== 'warning';
+  const skipped: string[] = [];
+  const demoted: Problem[] = [];
+  for (;;) {
+    const checked = checkDerived(specs, world);
+    const problems = [...readProblems, ...checked.problems];
+    const errs = problems.filter(isError);
+    if (errs.length === 0)
+      return { sets: checked.sets, warnings: [...demoted, ...problems.filter((p) => !isError(p))], skipped };
+    if (!options.lenient)
+      throw errors.validation('ValidationFailed', `Pilot derived values are invalid.`, errs);
+    // Leave out every file with an error (a problem without a file leaves out all of them).
+    const bad = new Set(errs.map((p) => p.source ?? ''));
+    for (const p of errs) demoted.push({ ...p, severity: 'warning' });
+    readProblems.length = 0;
+    const keep = specs.filter((sp) => !bad.has(sp.source ?? '') && !bad.has(''));
+    for (const sp of specs) if (!keep.includes(sp)) skipped.push(sp.source ?? '(unnamed)');
+    for (const src of bad) if (src !== '' && !skipped.includes(src)) skipped.push(src);
+    if (keep.length === specs.length) return { sets: [], warnings: demoted, skipped };
+    specs = keep;
+  }
 }

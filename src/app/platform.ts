@@ -105,7 +105,7 @@ export interface Platform {
   readonly eventRoutes: EventRouting;
   /** Alarms: the rules engine's AlarmSink, GET /alarms and the rest (docs/alarms.md). */
   readonly alarms: AlarmService;
-  /** The streaming analytics (derived values, anomaly detection, rules; docs/analytics.md). */
+  /** The streaming analytics: derived values and properties, anomaly detection, rules; their stats. */
   readonly analytics: AnalyticsSubsystem;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
@@ -249,6 +249,7 @@ async function startLocked(
     const jobsSub = createJobs({ config, logger, storage, models, twins, graph });
     const { jobs, importIo } = jobsSub;
 
+    const firstRun = loaded.models === 0 && loaded.twins === 0;
     // ---- rules (issue 10): the store, the pilot's rule files on the first start, the routes
     // ---- the pilot's analytics files: derived values and anomaly plan (checked; rules may read them)
     const pilotAnalytics = loadPilotAnalytics(
@@ -259,9 +260,17 @@ async function startLocked(
         modelIds: () => models.list().map((m) => m.id),
       },
       DETECTOR_KINDS,
+      // A data folder started before keeps the models of its first start: pilot files newer than
+      // them (a property added since) are left out with a warning rather than stopping the start.
+      { lenient: !firstRun },
     );
     for (const w of pilotAnalytics.derivedWarnings)
       logger.warn({ pilot, problem: w }, 'pilot derived value warning');
+    if (pilotAnalytics.derivedSkipped.length)
+      logger.warn(
+        { pilot, files: pilotAnalytics.derivedSkipped, data: config.dataDir },
+        "pilot derived-value files left out: they do not fit this data folder's models (stored at its first start; the warnings above say where). Start on a new data folder (--data) to use the pilot as it is now",
+      );
     const { anomalyPlan } = pilotAnalytics;
     // The live rule engine (in the analytics, below) follows every change of the rules.
     let ruleEngine: RuleEngine | undefined;
@@ -272,7 +281,7 @@ async function startLocked(
       graph,
       logger,
       pilot,
-      firstRun: loaded.models === 0 && loaded.twins === 0,
+      firstRun,
       onChange: (rules) => ruleEngine?.setRules(workspace, rules),
       derivedNames: pilotAnalytics.derivedNames,
     });
@@ -297,6 +306,7 @@ async function startLocked(
         ruleEngine = engine;
       },
       derived: pilotAnalytics.derived,
+      twins,
       ...(anomalyPlan
         ? {
             anomaly: {

@@ -26,6 +26,13 @@ export interface AnalyticsMetricFigures {
   derivedWritten?: number;
   derivedFailed?: number;
   derivedDropped?: number;
+  /** Derived values written as twin properties (PropertyWriter). */
+  derivedPropertyWritten?: number;
+  derivedPropertyFailed?: number;
+  derivedPropertySkipped?: number;
+  derivedPropertyDropped?: number;
+  /** Twins with a derived property waiting to be written (gauge). */
+  derivedPropertyPending?: number;
   anomalyScored?: number;
 }
 
@@ -149,6 +156,31 @@ export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSou
       'twinloop_analytics_derived_dropped_total',
       'Derived values dropped (writer queue full)',
       'derivedDropped',
+    );
+    t(
+      'twinloop_analytics_derived_property_written_total',
+      'Derived values written to twin properties (twin patches committed)',
+      'derivedPropertyWritten',
+    );
+    t(
+      'twinloop_analytics_derived_property_failed_total',
+      'Derived property values whose twin patch failed (twin deleted, model changed)',
+      'derivedPropertyFailed',
+    );
+    t(
+      'twinloop_analytics_derived_property_skipped_total',
+      'Derived property values not written: replaced within their interval, within the deadband, or out of order',
+      'derivedPropertySkipped',
+    );
+    t(
+      'twinloop_analytics_derived_property_dropped_total',
+      'Derived property values dropped (too many twins tracked)',
+      'derivedPropertyDropped',
+    );
+    gauge(
+      'twinloop_analytics_derived_property_pending',
+      'Twins with a derived property waiting to be written',
+      () => a().derivedPropertyPending ?? 0,
     );
     t('twinloop_analytics_anomaly_scored_total', 'Readings scored by anomaly detectors', 'anomalyScored');
     gauge('twinloop_analytics_queued', 'Readings waiting for the streaming analytics', () => a().queued ?? 0);

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile, LINE, PUMP, sets } from './derived-test-fixture.js';
 import { readDerived } from './read-derived.js';
+import { derivedNamesOf } from './derived-types.js';
 
 const at = (r: ReturnType<typeof compile>) => r.problems.map((p) => `${p.code}@${p.line}:${p.column}`);
 
@@ -175,5 +176,105 @@ values:
     expect(Date.now() - t0).toBeLessThan(5000);
     const many = Array.from({ length: 201 }, (_, i) => `  v${i}: { expr: flow }`).join('\n');
     expect(at(compile(`model: ${PUMP}\nvalues:\n${many}`))).toEqual(['analytics.derived.invalidValue@3:3']);
+  });
+});
+
+describe('derived properties (target: property)', () => {
+  it('reads the write policy, defaults included, and lets other values read the property', () => {
+    const [s] = sets(`
+model: ${PUMP}
+values:
+  healthIndex: { expr: 'clamp(1 - vibration / vibrationLimit, 0, 1)', target: property, every: 30s, deadband: 0.01 }
+  runHours: { expr: 'flow * 1.6', target: property }
+  motor.load: { expr: 'motor.current / 10', target: property, every: 5min }
+  healthEwma: { ewma: { of: healthIndex, halfLife: 5min } }
+  healthLow: { expr: 'healthIndex < 0.5 || motor.load > 0.9' }
+  plain: { expr: 'flow', target: telemetry }
+`);
+    const byName = new Map(s?.values.map((v) => [v.name, v]));
+    expect(byName.get('healthIndex')?.property).toEqual({ everyMs: 30_000, deadband: 0.01, integer: false });
+    // long: rounded; `every` 1 min and `deadband` 0 by default
+    expect(byName.get('runHours')?.property).toEqual({ everyMs: 60_000, deadband: 0, integer: true });
+    expect(byName.get('motor.load')?.property).toEqual({ everyMs: 300_000, deadband: 0, integer: false });
+    expect(byName.get('healthEwma')).toMatchObject({
+      kind: 'ewma',
+      of: 'healthIndex',
+      dependsOn: ['healthIndex'],
+    });
+    expect(byName.get('healthEwma')?.property).toBeUndefined();
+    expect(byName.get('plain')?.property).toBeUndefined();
+    const low = byName.get('healthLow');
+    expect(low?.kind === 'expr' && low.inputs).toEqual([
+      { slot: 'healthIndex', from: 'derived', name: 'healthIndex' },
+      { slot: 'motor.load', from: 'derived', name: 'motor.load' },
+    ]);
+    const names = s?.values.map((v) => v.name) ?? [];
+    expect(names.indexOf('healthIndex')).toBeLessThan(names.indexOf('healthLow'));
+    expect(names.indexOf('motor.load')).toBeLessThan(names.indexOf('healthLow'));
+    // Rules see derived telemetry only: the properties are the model's own already.
+    expect(derivedNamesOf(s ? [s] : [], PUMP, () => true).sort()).toEqual([
+      'healthEwma',
+      'healthLow',
+      'plain',
+    ]);
+  });
+
+  it('refuses properties the model does not declare writable and numeric, each at its line and column', () => {
+    const r = compile(`model: ${PUMP}
+values:
+  nothing: { expr: flow, target: property }
+  flow: { expr: head, target: property }
+  vibrationLimit: { expr: head, target: property }
+  label: { expr: head, target: property }
+  serial: { expr: head, target: property }
+  motor.nope: { expr: head, target: property }
+  pump.load: { expr: head, target: property }
+  motor.current: { expr: head, target: property }
+  healthIndex: { expr: head }
+  runHours: { expr: head, target: property, every: 100ms }
+  a1: { expr: head, target: sideways }
+  a2: { expr: head, every: 1min, deadband: 1 }
+  a3: { expr: head, target: property, deadband: -1 }
+  a.b: { expr: head }
+  a4: { expr: head, target: property, every: 8d }
+`);
+    expect(at(r)).toEqual([
+      'analytics.derived.invalidValue@12:52', // every under 1 s
+      'analytics.derived.invalidValue@13:29', // target
+      'analytics.derived.invalidValue@14:28', // every without target: property
+      'analytics.derived.invalidValue@14:44', // deadband without target: property
+      'analytics.derived.invalidValue@15:49', // deadband < 0
+      'analytics.derived.invalidName@16:3', // a dotted name is a component's property only
+      'analytics.derived.invalidValue@17:46', // every over 7 d
+      'analytics.derived.propertyNotDeclared@3:3',
+      'analytics.derived.propertyNotDeclared@4:3', // a Telemetry
+      'analytics.derived.propertyNotWritable@5:3',
+      'analytics.derived.propertyNotNumeric@6:3', // string
+      'analytics.derived.propertyNotWritable@7:3', // not writable comes first
+      'analytics.derived.propertyNotDeclared@8:3',
+      'analytics.derived.propertyNotDeclared@9:3', // no component 'pump'
+      'analytics.derived.propertyNotDeclared@10:3', // a component's Telemetry
+      'analytics.derived.nameClash@11:3',
+    ]);
+    const msg = (line: number) => r.problems.find((p) => p.line === line)?.message ?? '';
+    expect(msg(4)).toContain('is a Telemetry of');
+    expect(msg(6)).toContain('has schema string');
+    expect(msg(11)).toContain("say 'target: property'");
+    expect(r.problems.every((p) => p.source === 'f0.yaml' && p.pointer !== undefined)).toBe(true);
+    expect(r.sets).toEqual([]);
+  });
+
+  it('refuses hostile property names', () => {
+    const r = compile(`model: ${PUMP}
+values:
+  __proto__: { expr: flow, target: property }
+  constructor: { expr: flow, target: property }
+  motor.constructor: { expr: flow, target: property }
+  motor.__proto__: { expr: flow, target: property }
+  __proto__.load: { expr: flow, target: property }
+  motor.load.x: { expr: flow, target: property }
+`);
+    expect(at(r)).toEqual([3, 4, 5, 6, 7, 8].map((l) => `analytics.derived.invalidName@${l}:3`));
+    expect(({} as Record<string, unknown>).load).toBeUndefined();
   });
 });

@@ -10,6 +10,8 @@ import type { InterfaceInfo, ModelLookup, Schema } from '../../core/models/model
 import { positionInScalar } from '../../sim/behaviour/located-document.js';
 import { namesIn } from '../../sim/expr/ast.js';
 import { checkExpr } from '../../sim/expr/compile-expr.js';
+import type { PropertyWritePolicy } from '../analytics-types.js';
+import { DERIVED_PROPERTY_SCHEMAS } from './derived-types.js';
 import type {
   DerivedFileSpec,
   DerivedLoc,
@@ -61,6 +63,51 @@ function readableNames(
   };
   add(iface, '', 0);
   return out;
+}
+
+/**
+ * Where a derived property is written: the Property `name` (own or inherited) or `component.name`
+ * that the model declares, writable, with a numeric schema. Gives the write policy, or the problem.
+ */
+function propertyTarget(
+  models: ModelLookup,
+  iface: InterfaceInfo,
+  name: string,
+  policy: { everyMs: number; deadband: number },
+): PropertyWritePolicy | { code: string; message: string } {
+  const dot = name.indexOf('.');
+  let holder = iface;
+  let prop = name;
+  if (dot >= 0) {
+    const comp = iface.contents.get(name.slice(0, dot));
+    const ci = comp?.kind === 'Component' ? models.getInterface(comp.schema) : undefined;
+    if (!ci)
+      return {
+        code: 'propertyNotDeclared',
+        message: `'${name.slice(0, dot)}' is not a component of ${iface.id}, so '${name}' cannot be written.`,
+      };
+    holder = ci;
+    prop = name.slice(dot + 1);
+  }
+  const c = holder.contents.get(prop);
+  const what = dot >= 0 ? `component '${name.slice(0, dot)}' (${holder.id})` : iface.id;
+  if (c?.kind !== 'Property')
+    return {
+      code: 'propertyNotDeclared',
+      message: `'${name}' is ${c ? `a ${c.kind}` : 'not a content'} of ${what}: a derived value with 'target: property' is written to a Property the model declares (writable, with schema ${DERIVED_PROPERTY_SCHEMAS.join(', ')}).`,
+    };
+  if (!c.writable)
+    return {
+      code: 'propertyNotWritable',
+      message: `Property '${name}' of ${what} is not writable ("writable": true in the model): the platform may not write it.`,
+    };
+  const schema = c.schema.kind === 'primitive' ? c.schema.name : undefined;
+  if (schema === undefined || !(DERIVED_PROPERTY_SCHEMAS as readonly string[]).includes(schema))
+    return {
+      code: 'propertyNotNumeric',
+      message: `Property '${name}' of ${what} has schema ${schema ?? c.schema.kind}; a derived property needs one of ${DERIVED_PROPERTY_SCHEMAS.join(', ')}.`,
+    };
+  return { ...policy, integer: schema === 'integer' || schema === 'long' };
 }
 
 interface Resolved {
@@ -151,12 +198,20 @@ export function checkDerived(
 
     const values: DerivedValue[] = [];
     for (const v of spec.values) {
-      if (iface.contents.has(v.name)) {
+      let property: PropertyWritePolicy | undefined;
+      if (v.property) {
+        const t = propertyTarget(world.models, iface, v.name, v.property);
+        if ('code' in t) {
+          at(spec, v.loc, t.code, t.message);
+          continue;
+        }
+        property = t;
+      } else if (iface.contents.has(v.name)) {
         at(
           spec,
           v.loc,
           'nameClash',
-          `'${v.name}' is already a ${iface.contents.get(v.name)?.kind ?? 'content'} of ${r.model}.`,
+          `'${v.name}' is already a ${iface.contents.get(v.name)?.kind ?? 'content'} of ${r.model}${iface.contents.get(v.name)?.kind === 'Property' ? " (to write it, say 'target: property')" : ''}.`,
         );
         continue;
       }
@@ -165,6 +220,7 @@ export function checkDerived(
         ...(v.unit === undefined ? {} : { unit: v.unit }),
         ...(v.description === undefined ? {} : { description: v.description }),
         dependsOn: dependsOn(v, scopeValues),
+        ...(property ? { property } : {}),
       };
       deps.set(v.name, base.dependsOn);
       const c = v.computation;

@@ -6,7 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import type { TelemetryObservation } from '../analytics-types.js';
 import { DerivedEngine } from './derived-engine.js';
-import { BIG_PUMP, LINE, PUMP, recordingSink, series, sets, testGraph } from './derived-test-fixture.js';
+import {
+  BIG_PUMP,
+  LINE,
+  PUMP,
+  recordingPropertySink,
+  recordingSink,
+  series,
+  sets,
+  testGraph,
+} from './derived-test-fixture.js';
 
 const obs = (
   twinId: string,
@@ -23,9 +32,16 @@ const obs = (
 
 function engine(yaml: string, ...more: string[]) {
   const sink = recordingSink();
+  const props = recordingPropertySink();
   const context = testGraph();
-  const e = new DerivedEngine({ sets: sets(yaml, ...more), context, sink, windowGraceMs: 1000 });
-  return { e, sink, context };
+  const e = new DerivedEngine({
+    sets: sets(yaml, ...more),
+    context,
+    sink,
+    propertySink: props,
+    windowGraceMs: 1000,
+  });
+  return { e, sink, props, context };
 }
 const pumpValues = (body: string): string => `model: ${PUMP}\nvalues:\n${body}`;
 
@@ -213,5 +229,58 @@ describe('DerivedEngine', () => {
       { twin: 'p2', time: 0, values: { p: 5 } },
       { twin: 'p3', time: 0, values: { p: 3, s: 4 } },
     ]);
+  });
+
+  it('sends values with target: property to the property sink (integers rounded), and other values read them', () => {
+    const { e, sink, props } = engine(
+      pumpValues(`  healthIndex: { expr: 'clamp(1 - vibration / vibrationLimit, 0, 1)', target: property, every: 30s, deadband: 0.05 }
+  runHours: { expr: 'flow / 4', target: property }
+  motor.load: { expr: 'motor.current / 10', target: property }
+  healthEwma: { ewma: { of: healthIndex, halfLife: 1s } }
+  healthLow: { expr: 'healthIndex < 0.5' }`),
+    );
+    e.observe(obs('p1', 0, { vibration: 3.5, flow: 10 })); // p1's vibrationLimit is 7
+    expect(props.writes).toEqual([
+      {
+        twin: 'p1',
+        time: 0,
+        name: 'healthIndex',
+        value: 0.5,
+        policy: { everyMs: 30_000, deadband: 0.05, integer: false },
+      },
+      {
+        twin: 'p1',
+        time: 0,
+        name: 'runHours',
+        value: 3,
+        policy: { everyMs: 60_000, deadband: 0, integer: true },
+      }, // 2.5 → 3
+    ]);
+    // The properties are not telemetry; the values reading them are, computed after them.
+    expect(sink.writes).toEqual([{ twin: 'p1', time: 0, values: { healthEwma: 0.5, healthLow: 0 } }]);
+    e.observe(obs('p1', 1000, { vibration: 7 }));
+    expect(props.writes.at(-1)).toMatchObject({ time: 1000, name: 'healthIndex', value: 0 });
+    expect(sink.writes.at(-1)).toEqual({
+      twin: 'p1',
+      time: 1000,
+      values: { healthEwma: 0.25, healthLow: 1 },
+    });
+    e.observe({ ...obs('p1', 2000, { current: 7 }), component: 'motor' });
+    expect(props.writes.at(-1)).toMatchObject({ time: 2000, name: 'motor.load', value: 0.7 });
+    expect(e.stats()).toMatchObject({ propertyValues: 4, written: 4 });
+    // The engine decides what a value is; the property sink decides when it reaches the twin.
+    e.observe(obs('p1', 3000, { vibration: 7 }));
+    expect(props.writes.at(-1)).toMatchObject({ time: 3000, name: 'healthIndex', value: 0 });
+  });
+
+  it('needs a property sink when a set writes properties', () => {
+    expect(
+      () =>
+        new DerivedEngine({
+          sets: sets(pumpValues(`  healthIndex: { expr: '1', target: property }`)),
+          context: testGraph(),
+          sink: recordingSink(),
+        }),
+    ).toThrow(/propertySink/);
   });
 });

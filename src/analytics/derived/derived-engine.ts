@@ -1,7 +1,9 @@
 /**
  * The streaming evaluator of derived values: sees every committed observation, keeps per twin its
  * latest numeric values and the state of its windowed values, and writes what it computes through a
- * DerivedSink (finite numbers only; non-finite results are counted, never written). Pure: no I/O,
+ * DerivedSink (finite numbers only; non-finite results are counted, never written); values with
+ * `target: property` go to the DerivedPropertySink instead (rounded first for integer and long
+ * properties), and are read by the other derived values like any derived value. Pure: no I/O,
  * no timers — the runtime calls `tick(now)` for what time alone decides (tumbling windows closing,
  * time since the last reading, neighbour aggregates of twins whose neighbours changed).
  *
@@ -13,11 +15,16 @@
  *   engine.observe({ workspace: 'default', twinId: 'pump-1', modelId, time: Date.now(), values: { flow: 40 } });
  *   engine.tick(Date.now());
  */
-import type { DerivedSink, TelemetryObservation, TwinContext } from '../analytics-types.js';
+import type {
+  DerivedPropertySink,
+  DerivedSink,
+  TelemetryObservation,
+  TwinContext,
+} from '../analytics-types.js';
 import { EMPTY_PLAN, PlanBook } from './derived-plan.js';
 import type { DerivedPlan, PlanValue } from './derived-plan.js';
 import { DERIVED_LIMITS } from './derived-types.js';
-import type { DerivedSet, ExprInput } from './derived-types.js';
+import type { DerivedSet, DerivedValue, ExprInput } from './derived-types.js';
 import { createOp, opSignature } from './window-ops.js';
 import type { Emit, StreamOp } from './window-ops.js';
 
@@ -25,6 +32,8 @@ export interface DerivedEngineOptions {
   sets: readonly DerivedSet[];
   context: TwinContext;
   sink: DerivedSink;
+  /** Where values with `target: property` go; required when a set has such values. */
+  propertySink?: DerivedPropertySink;
   /** A tumbling window is emitted on tick this long after its end when no later reading closed it (5 s). */
   windowGraceMs?: number;
   /** Neighbour aggregates are recomputed at least this often on tick (relationships may change; 60 s). */
@@ -33,7 +42,10 @@ export interface DerivedEngineOptions {
 
 export interface DerivedStats {
   readings: number;
+  /** Values handed to the sink (telemetry). */
   written: number;
+  /** Values handed to the property sink (it decides which reach the twins). */
+  propertyValues: number;
   nonFinite: number;
   outOfOrder: number;
   twins: number;
@@ -96,9 +108,12 @@ export class DerivedEngine {
   private readonly out = new Map<number, Record<string, number>>();
   /** Twin states by workspace then twin id (no key string built per reading). */
   private readonly byWs = new Map<string, Map<string, TwinState>>();
-  private readonly counts = { readings: 0, written: 0, nonFinite: 0, outOfOrder: 0 };
+  private readonly counts = { readings: 0, written: 0, propertyValues: 0, nonFinite: 0, outOfOrder: 0 };
 
+  /** @throws Error when a set writes properties and no propertySink is given. */
   constructor(private readonly o: DerivedEngineOptions) {
+    if (!o.propertySink && o.sets.some((s) => s.values.some((v) => v.property !== undefined)))
+      throw new Error('DerivedEngine: the sets write properties (target: property); give a propertySink.');
     this.book = new PlanBook(o.sets, o.context);
     this.graceMs = o.windowGraceMs ?? 5000;
     this.refreshMs = o.neighbourRefreshMs ?? 60_000;
@@ -153,7 +168,7 @@ export class DerivedEngine {
         if (v.kind === 'tumbling') s.ops[i]?.due(now, this.graceMs, s.emits[i] as Emit);
         else if (v.kind === 'since') {
           const last = s.lastTime.get(v.of ?? '');
-          if (last !== undefined) this.emitted(s, v.name, now, Math.max(0, now - last) / 1000);
+          if (last !== undefined) this.emitted(s, v, now, Math.max(0, now - last) / 1000);
         }
       });
       const neighbours = s.plan.usesNeighbours && (refresh || this.dirty.has(s.key));
@@ -184,7 +199,7 @@ export class DerivedEngine {
       st.ops = plan.values.map((pv) =>
         pv.value.kind === 'expr' || pv.value.kind === 'since' ? undefined : createOp(pv.value),
       );
-      st.emits = plan.values.map((pv) => (t: number, x: number) => this.emitted(st, pv.value.name, t, x));
+      st.emits = plan.values.map((pv) => (t: number, x: number) => this.emitted(st, pv.value, t, x));
       this.states.set(key, st);
       inWs.set(id, st);
       s = st;
@@ -202,7 +217,7 @@ export class DerivedEngine {
       const v = pv.value;
       if (v.kind === 'expr') {
         if (!(pv.always || (neighbours && pv.usesNeighbours) || this.triggered(pv, changed))) continue;
-        this.emitted(s, v.name, time, this.evaluate(s, pv));
+        this.emitted(s, v, time, this.evaluate(s, pv));
       } else if (v.kind !== 'since') {
         const t = changed.get(v.of);
         const x = s.latest.get(v.of);
@@ -231,14 +246,24 @@ export class DerivedEngine {
     return false;
   }
 
-  private emitted(s: TwinState, name: string, t: number, x: number): void {
+  private emitted(s: TwinState, v: DerivedValue, t: number, value: number): void {
     const out = this.out;
-    if (!Number.isFinite(x)) {
+    if (!Number.isFinite(value)) {
       this.counts.nonFinite++;
       return;
     }
+    const name = v.name;
+    const p = v.property;
+    // An integer or long property holds what its twin will hold, for the values reading it too.
+    const x = p?.integer ? Math.round(value) : value;
     s.latest.set(name, x);
     this.changed.set(name, t);
+    if (p) {
+      // The property sink only records the value (it never feeds the engine back synchronously).
+      this.counts.propertyValues++;
+      this.o.propertySink?.write(s.ws, s.id, t, name, x, p);
+      return;
+    }
     let rec = out.get(t);
     if (!rec) out.set(t, (rec = Object.create(null) as Record<string, number>));
     rec[name] = x;

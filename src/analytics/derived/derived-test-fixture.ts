@@ -5,7 +5,12 @@
 import type { Problem } from '../../core/errors/errors.js';
 import { parseDtdl } from '../../core/models/dtdl/parse-dtdl.js';
 import type { ModelLookup } from '../../core/models/model-types.js';
-import type { DerivedSink, TwinContext } from '../analytics-types.js';
+import type {
+  DerivedPropertySink,
+  DerivedSink,
+  PropertyWritePolicy,
+  TwinContext,
+} from '../analytics-types.js';
 import { checkDerived } from './check-derived.js';
 import type { DerivedFileSpec, DerivedSet } from './derived-types.js';
 import { readDerived } from './read-derived.js';
@@ -27,6 +32,10 @@ const MODELS = [
       { '@type': 'Telemetry', name: 'status', schema: 'string' },
       { '@type': 'Property', name: 'vibrationLimit', schema: 'double' },
       { '@type': 'Property', name: 'serial', schema: 'string' },
+      // Written by derived values with `target: property`.
+      { '@type': 'Property', name: 'healthIndex', schema: 'double', writable: true },
+      { '@type': 'Property', name: 'runHours', schema: 'long', writable: true },
+      { '@type': 'Property', name: 'label', schema: 'string', writable: true },
       { '@type': 'Relationship', name: 'feeds', target: PUMP },
       { '@type': 'Component', name: 'motor', schema: 'dtmi:test:Motor;1' },
     ],
@@ -35,7 +44,10 @@ const MODELS = [
     '@context': 'dtmi:dtdl:context;3',
     '@id': 'dtmi:test:Motor;1',
     '@type': 'Interface',
-    contents: [{ '@type': 'Telemetry', name: 'current', schema: 'double' }],
+    contents: [
+      { '@type': 'Telemetry', name: 'current', schema: 'double' },
+      { '@type': 'Property', name: 'load', schema: 'float', writable: true },
+    ],
   },
   {
     '@context': 'dtmi:dtdl:context;3',
@@ -129,3 +141,19 @@ export const series = (writes: readonly Write[], name: string, twin?: string): [
   writes
     .filter((w) => (twin === undefined || w.twin === twin) && name in w.values)
     .map((w) => [w.time, w.values[name] as number]);
+
+export interface PropertyWrite {
+  twin: string;
+  time: number;
+  name: string;
+  value: number;
+  policy: PropertyWritePolicy;
+}
+
+export function recordingPropertySink(): DerivedPropertySink & { writes: PropertyWrite[] } {
+  const writes: PropertyWrite[] = [];
+  return {
+    writes,
+    write: (_ws, twin, time, name, value, policy) => writes.push({ twin, time, name, value, policy }),
+  };
+}

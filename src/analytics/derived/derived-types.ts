@@ -3,6 +3,7 @@
  * into (check-derived.ts, JSON-safe, in dependency order) and the limits that bound a hostile file
  * and the engine's per-twin state (derived-engine.ts).
  */
+import type { PropertyWritePolicy } from '../analytics-types.js';
 import type { ExprNode } from '../../sim/expr/ast.js';
 
 /** Aggregates of a window of one input. `stddev` is the population standard deviation (÷ n). */
@@ -30,7 +31,19 @@ export const DERIVED_LIMITS = {
   maxSlidingPoints: 100_000,
   /** Most numeric values the engine caches per twin (telemetry and derived). */
   maxLatestPerTwin: 1024,
+  /** A derived property is written at most this often per twin (the least `every`), and by default every minute. */
+  minPropertyEveryMs: 1000,
+  defaultPropertyEveryMs: 60_000,
+  /** The longest `every` of a derived property: one week. */
+  maxPropertyEveryMs: 7 * 86_400_000,
 } as const;
+
+/** Where a derived value goes: telemetry (history, the default) or a Property the model declares. */
+export const DERIVED_TARGETS = ['telemetry', 'property'] as const;
+export type DerivedTargetKind = (typeof DERIVED_TARGETS)[number];
+
+/** Schemas a derived property may have; integer and long values are rounded. */
+export const DERIVED_PROPERTY_SCHEMAS = ['double', 'float', 'integer', 'long'] as const;
 
 /** What one derived value computes (times in ms). */
 export type DerivedComputation =
@@ -65,6 +78,8 @@ export interface DerivedValueSpec {
   exprLoc?: DerivedLoc & { style: 'plain' | 'quoted' | 'block' };
   /** Where a windowed value's `of` sits. */
   ofLoc?: DerivedLoc;
+  /** `target: property`: written to the twin's property of that name, at most every `everyMs`. */
+  property?: { everyMs: number; deadband: number };
 }
 
 /** One definition file as read. */
@@ -99,6 +114,11 @@ export type DerivedValue = {
   description?: string;
   /** Derived values of the same twin it reads (in the set or an applicable set). */
   dependsOn: string[];
+  /**
+   * Set for `target: property`: the value is written to the twin's Property `name` (`component.name`
+   * for a component's) by the property sink, not stored as telemetry.
+   */
+  property?: PropertyWritePolicy;
 } & (
   | { kind: 'expr'; expr: string; ast: ExprNode; inputs: ExprInput[] }
   | Exclude<DerivedComputation, { kind: 'expr' }>
@@ -114,8 +134,9 @@ export interface DerivedSet {
 }
 
 /**
- * Names of the values that sets derive for twins of `modelId` (model sets that apply to it by
- * IS_OF_MODEL; twin sets are left out, they name one twin).
+ * Names of the telemetry that sets derive for twins of `modelId` (model sets that apply to it by
+ * IS_OF_MODEL; twin sets are left out, they name one twin). Values written as properties are left
+ * out too: they are Properties of the model already.
  */
 export function derivedNamesOf(
   sets: readonly DerivedSet[],
@@ -125,6 +146,6 @@ export function derivedNamesOf(
   const names: string[] = [];
   for (const s of sets)
     if ('model' in s.target && !('twin' in s.target) && isOfModel(modelId, s.target.model))
-      for (const v of s.values) names.push(v.name);
+      for (const v of s.values) if (v.property === undefined) names.push(v.name);
   return names;
 }

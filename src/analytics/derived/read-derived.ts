@@ -8,6 +8,7 @@
  *     hydraulicPower: { expr: 'flow / 36 * head', unit: kilowatt }
  *     vibrationEwma: { ewma: { of: vibration, halfLife: 5min } }
  *     vibrationMax10: { sliding: { of: vibration, size: 10min, aggregate: max } }
+ *     healthIndex: { expr: 'clamp(vibrationMargin / 7, 0, 1)', target: property, every: 1min, deadband: 0.01 }
  */
 import type { Problem } from '../../core/errors/errors.js';
 import { readLocatedDocument } from '../../sim/behaviour/located-document.js';
@@ -15,7 +16,7 @@ import type { LEntry, LNode, Loc } from '../../sim/behaviour/located-document.js
 import { SpecReader } from '../../sim/behaviour/spec-reader.js';
 import { isReservedName } from '../../sim/expr/functions.js';
 import { parseScenarioTime } from '../../sim/scenario/scenario-time.js';
-import { DERIVED_LIMITS, RATE_UNITS, WINDOW_AGGREGATES } from './derived-types.js';
+import { DERIVED_LIMITS, DERIVED_TARGETS, RATE_UNITS, WINDOW_AGGREGATES } from './derived-types.js';
 import type {
   DerivedComputation,
   DerivedFileSpec,
@@ -25,9 +26,22 @@ import type {
 
 const ROOT_KEYS = ['model', 'twin', 'description', 'values'];
 const KINDS = ['expr', 'tumbling', 'sliding', 'ewma', 'rate', 'since'] as const;
-const VALUE_KEYS = ['unit', 'description', ...KINDS];
+const VALUE_KEYS = ['unit', 'description', 'target', 'every', 'deadband', ...KINDS];
 /** DTDL's rule for content names, which derived values share (they become telemetry names). */
 const NAME = /^[A-Za-z](?:[A-Za-z0-9_]{0,62}[A-Za-z0-9])?$/;
+
+/** A value's name: a content name; for `target: property` also `component.name`. */
+function isValueName(name: string, property: boolean): boolean {
+  const parts = property ? name.split('.') : [name];
+  return parts.length <= 2 && parts.every((p) => NAME.test(p) && !isReservedName(p));
+}
+
+/** Whether the (unchecked) mapping of a value says `target: property` (to judge its name first). */
+function saysProperty(node: LNode): boolean {
+  if (node.kind !== 'map') return false;
+  const t = node.entries.find((x) => x.key === 'target')?.value;
+  return t?.kind === 'scalar' && t.value === 'property';
+}
 
 class DerivedReader extends SpecReader {
   /** A duration (seconds, or text such as '5min'), in ms, > 0 and at most `maxMs`. */
@@ -142,12 +156,53 @@ function readComputation(
   return of === undefined || perMs === undefined ? undefined : { computation: { kind, of, perMs } };
 }
 
+/** `target`, `every` and `deadband` of a value: the property policy, or undefined for telemetry. */
+function readTarget(
+  r: DerivedReader,
+  m: Map<string, LEntry>,
+  what: string,
+): { ok: boolean; property?: { everyMs: number; deadband: number } } {
+  const tNode = m.get('target')?.value;
+  const target = tNode ? r.oneOf(tNode, `${what} 'target'`, DERIVED_TARGETS) : 'telemetry';
+  const everyNode = m.get('every')?.value;
+  const deadbandNode = m.get('deadband')?.value;
+  if (target !== 'property') {
+    for (const [node, key] of [
+      [everyNode, 'every'],
+      [deadbandNode, 'deadband'],
+    ] as const)
+      if (node && target !== undefined)
+        r.problem(
+          'sim.behaviour.invalidValue',
+          `${what} '${key}' applies only to 'target: property'.`,
+          node.loc,
+        );
+    return { ok: target !== undefined && !everyNode && !deadbandNode };
+  }
+  let everyMs: number | undefined = DERIVED_LIMITS.defaultPropertyEveryMs;
+  if (everyNode) {
+    everyMs = r.duration(everyNode, `${what} 'every'`, DERIVED_LIMITS.maxPropertyEveryMs);
+    if (everyMs !== undefined && everyMs < DERIVED_LIMITS.minPropertyEveryMs) {
+      r.problem(
+        'sim.behaviour.invalidValue',
+        `${what} 'every' must be at least ${DERIVED_LIMITS.minPropertyEveryMs / 1000} s (each write is a twin update).`,
+        everyNode.loc,
+      );
+      everyMs = undefined;
+    }
+  }
+  const deadband = deadbandNode ? r.num(deadbandNode, `${what} 'deadband'`, { min: 0 }) : 0;
+  if (everyMs === undefined || deadband === undefined) return { ok: false };
+  return { ok: true, property: { everyMs, deadband } };
+}
+
 function readValue(r: DerivedReader, e: LEntry): DerivedValueSpec | undefined {
   const what = `Derived value '${e.key}'`;
-  if (!NAME.test(e.key) || isReservedName(e.key))
+  const nameOk = isValueName(e.key, saysProperty(e.value));
+  if (!nameOk)
     r.problem(
       'sim.behaviour.invalidName',
-      `${what}: a name is letters, digits and _ (starting with a letter, at most 64) and not one of the expression language's own.`,
+      `${what}: a name is letters, digits and _ (starting with a letter, at most 64; 'component.name' for a property of a component) and not one of the expression language's own.`,
       e.keyLoc,
     );
   const m = r.map(e.value, VALUE_KEYS, what);
@@ -166,10 +221,12 @@ function readValue(r: DerivedReader, e: LEntry): DerivedValueSpec | undefined {
   const c = readComputation(r, kind, ke, what);
   const unit = r.str(m.get('unit')?.value, `${what} 'unit'`);
   const description = r.str(m.get('description')?.value, `${what} 'description'`);
-  if (!c || !NAME.test(e.key) || isReservedName(e.key)) return undefined;
+  const target = readTarget(r, m, what);
+  if (!c || !nameOk || !target.ok) return undefined;
   const v = ke.value;
   return {
     name: e.key,
+    ...(target.property ? { property: target.property } : {}),
     ...(unit === undefined ? {} : { unit }),
     ...(description === undefined ? {} : { description }),
     computation: c.computation,

@@ -1,9 +1,10 @@
 /**
  * The streaming analytics of a process: the runtime that feeds committed telemetry to the
  * operators off the ingest path (derived values, anomaly detection, rules), the writer that stores
- * their results as derived telemetry, and the twin context they read. On an api node of a cluster
- * every node sees every reading, so analytics there would raise every alarm once per node: they run
- * only on a single-process platform for now (docs/analytics.md).
+ * their results as derived telemetry, the writer that patches derived properties into the twins
+ * (through the twin service, like an API patch), and the twin context they read. On an api node
+ * of a cluster every node sees every reading, so analytics there would raise every alarm once per
+ * node: they run only on a single-process platform for now (docs/analytics.md).
  */
 import type { Logger } from 'pino';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
@@ -11,6 +12,8 @@ import type { LiveEventBus } from '../../core/live/live-events.js';
 import type { ModelService } from '../../core/models/model-service.js';
 import type { HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IngestService } from '../../core/telemetry/ingest-service.js';
+import { TwinloopError } from '../../core/errors/errors.js';
+import type { TwinService } from '../../core/twins/twin-service.js';
 import type { TelemetryObservation, TwinContext } from '../../analytics/analytics-types.js';
 import { RuleEngine, type RuleEngineStats } from '../../analytics/rules/rule-engine.js';
 import type { AlarmService, AlarmServiceStats } from '../../analytics/alarms/alarm-service.js';
@@ -31,6 +34,8 @@ import { recentPoints } from '../../analytics/runtime/anomaly-history.js';
 import { AnomalyOperator } from '../../analytics/runtime/anomaly-operator.js';
 import type { DerivedWriterStats } from '../../analytics/runtime/derived-writer.js';
 import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
+import type { PropertyWriterStats } from '../../analytics/runtime/property-writer.js';
+import { PropertyWriter } from '../../analytics/runtime/property-writer.js';
 import { graphTwinContext } from '../../analytics/runtime/graph-twin-context.js';
 import type { TwinloopConfig } from '../config.js';
 import type { Subsystem } from './subsystem.js';
@@ -68,6 +73,8 @@ export interface AnalyticsSubsystem extends Subsystem {
   stats(): {
     runtime?: AnalyticsStats;
     derived?: DerivedWriterStats;
+    /** Derived values written as twin properties (present when the pilot defines some). */
+    derivedProperties?: PropertyWriterStats;
     derivedEngine?: DerivedStats;
     anomaly?: AnomalyOperatorStats;
     rules?: RuleEngineStats;
@@ -88,6 +95,11 @@ export interface StartAnalyticsOptions {
   alarms: AlarmService;
   /** The pilot's derived values (checked). */
   derived?: readonly DerivedSet[];
+  /**
+   * The workspace's twin service: derived values with `target: property` are patched through it.
+   * Required when `derived` has such values.
+   */
+  twins?: Pick<TwinService, 'update'>;
   /**
    * Rules: called with the engine once it exists, to give it the workspace's rules now and on
    * every change (RuleEngine.setRules). Without it no rules are evaluated.
@@ -201,15 +213,56 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     operators.push(anomaly);
   }
   let derived: DerivedEngine | undefined;
+  let properties: PropertyWriter | undefined;
   if (o.derived && o.derived.length > 0) {
-    const engine = new DerivedEngine({ sets: o.derived, context, sink: writer });
+    if (o.derived.some((s) => s.values.some((v) => v.property !== undefined))) {
+      const twins = o.twins;
+      if (!twins)
+        throw new Error('startAnalytics: derived properties need the twin service (options.twins).');
+      let lastPatchError = 0;
+      properties = new PropertyWriter({
+        patch: (ws, id, ops) =>
+          ws === workspace
+            ? twins.update(id, ops)
+            : Promise.reject(new TwinloopError('DigitalTwinNotFound', `No workspace '${ws}' here.`)),
+        has: (ws, id, name) => context.property(ws, id, name.replace('.', '/')) !== undefined,
+        isGone: (e) => e instanceof TwinloopError && e.code === 'DigitalTwinNotFound',
+        onError: (e, where) => {
+          // One line a minute at most: a twin deleted or remodelled must not flood the log.
+          if (Date.now() - lastPatchError < 60_000) return;
+          lastPatchError = Date.now();
+          log.warn({ err: e, ...where }, 'a derived property could not be written to its twin');
+        },
+      });
+    }
+    const engine = new DerivedEngine({
+      sets: o.derived,
+      context,
+      sink: writer,
+      ...(properties ? { propertySink: properties } : {}),
+    });
     derived = engine;
     // Twins without telemetry of their own (a production line) get their neighbour sums only
     // when watched: every twin is, at start and when created.
     for (const t of graph.allTwins()) engine.watch(workspace, t.id);
-    operators.unshift(onReadingsClock('derived', engine, false));
+    const props = properties;
+    operators.unshift(
+      onReadingsClock(
+        'derived',
+        {
+          observe: (obs) => engine.observe(obs),
+          // Derived properties that waited for their `every` go on the same (readings') clock.
+          tick: (now) => {
+            engine.tick(now);
+            props?.tick(now);
+          },
+        },
+        false,
+      ),
+    );
     lifecycle.push((e) => {
       if (e.type === 'twinCreated' || e.type === 'twinReplaced') engine.watch(e.workspace, e.twinId);
+      if (e.type === 'twinDeleted') props?.forgetTwin(e.workspace, e.twinId);
     });
   }
   let rules: RuleEngine | undefined;
@@ -278,6 +331,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     stats: () => ({
       runtime: runtime.stats(),
       derived: writer.stats(),
+      ...(properties ? { derivedProperties: properties.stats() } : {}),
       ...(derived ? { derivedEngine: derived.stats() } : {}),
       ...(anomaly ? { anomaly: anomaly.stats() } : {}),
       ...(rules ? { rules: rules.stats() } : {}),
@@ -286,6 +340,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     async close() {
       unlisten();
       runtime.close();
+      await properties?.flush();
       await writer.flush();
     },
   };

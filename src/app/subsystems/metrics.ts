@@ -46,6 +46,11 @@ export function registerMetrics(
               derivedWritten: st.derived?.written ?? 0,
               derivedFailed: st.derived?.failed ?? 0,
               derivedDropped: st.derived?.dropped ?? 0,
+              derivedPropertyWritten: st.derivedProperties?.written ?? 0,
+              derivedPropertyFailed: st.derivedProperties?.failed ?? 0,
+              derivedPropertySkipped: st.derivedProperties?.skipped ?? 0,
+              derivedPropertyDropped: st.derivedProperties?.dropped ?? 0,
+              derivedPropertyPending: st.derivedProperties?.pendingTwins ?? 0,
               anomalyScored: st.anomaly?.scored ?? 0,
             };
           },
