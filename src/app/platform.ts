@@ -47,11 +47,10 @@ import { announceModelChanges, openClusterBus, openClusterFeed } from './subsyst
 import { startControl } from './subsystems/control.js';
 import { startHttp } from './subsystems/http.js';
 import { startRules } from './subsystems/rules.js';
-import type { RuleEngine } from '../analytics/rules/rule-engine.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
-import { startAnalytics } from './subsystems/analytics.js';
+import { analyticsLease, startAnalytics, type AnalyticsSubsystem } from './subsystems/analytics.js';
 import { loadPilotAnalytics } from './pilot-analytics.js';
 import { planStreams } from '../analytics/runtime/anomaly-plan.js';
 import { createDetector } from '../analytics/anomaly/create-detector.js';
@@ -105,6 +104,8 @@ export interface Platform {
   readonly eventRoutes: EventRouting;
   /** Alarms: the rules engine's AlarmSink, GET /alarms and the rest (docs/alarms.md). */
   readonly alarms: AlarmService;
+  /** The streaming analytics: whether they run here (on a cluster, one api node at a time). */
+  readonly analytics: AnalyticsSubsystem;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
 }
@@ -167,6 +168,8 @@ async function startLocked(
     // ---- event routes (issue 8): journaled in the writes' transactions, delivered once all is up
     // (on a cluster by one node at a time); a route changed here is told to the other nodes.
     let replica: FeedReplica | undefined;
+    // The streaming analytics (below); on a cluster a rule changed on another node reaches them.
+    let analytics: AnalyticsSubsystem | undefined;
     const eventRoutes = await createEventRouting({
       config: config.eventRoutes,
       storage,
@@ -184,7 +187,15 @@ async function startLocked(
     if (origin && feed) {
       bus = await openClusterBus({ config, logger, origin });
       closers.push(bus.close);
-      replica = await feed.follow({ workspace, storage, models, graph, live, routes: eventRoutes.service });
+      replica = await feed.follow({
+        workspace,
+        storage,
+        models,
+        graph,
+        live,
+        routes: eventRoutes.service,
+        reloadRules: () => analytics?.reloadRules() ?? Promise.resolve(),
+      });
       announceModelChanges(models, replica);
     }
     const { twins, ingest, stats } = startIngest({
@@ -261,8 +272,8 @@ async function startLocked(
     for (const w of pilotAnalytics.derivedWarnings)
       logger.warn({ pilot, problem: w }, 'pilot derived value warning');
     const { anomalyPlan } = pilotAnalytics;
-    // The live rule engine (in the analytics, below) follows every change of the rules.
-    let ruleEngine: RuleEngine | undefined;
+    // The live rule engine (in the analytics, below) follows every change of the rules: made here at
+    // once; on a cluster the other nodes are told, and the one running the analytics reloads them.
     const rulesSub = await startRules({
       workspace,
       storage,
@@ -271,7 +282,10 @@ async function startLocked(
       logger,
       pilot,
       firstRun: loaded.models === 0 && loaded.twins === 0,
-      onChange: (rules) => ruleEngine?.setRules(workspace, rules),
+      onChange: (rules) => {
+        analytics?.setRules(rules);
+        if (replica) void replica.rulesChanged();
+      },
       derivedNames: pilotAnalytics.derivedNames,
     });
 
@@ -280,8 +294,9 @@ async function startLocked(
     closers.push(liveSub.close);
     const { hub } = liveSub;
 
-    // ---- streaming analytics: derived values, anomaly detection, rules (off the ingest path)
-    const analytics = startAnalytics({
+    // ---- streaming analytics: derived values, anomaly detection, rules (off the ingest path); on
+    // a cluster on one api node at a time, the holder of the analytics lease
+    analytics = startAnalytics({
       config,
       logger,
       workspace,
@@ -291,9 +306,7 @@ async function startLocked(
       models,
       history: storage.history,
       alarms,
-      rules: (engine) => {
-        ruleEngine = engine;
-      },
+      rules: () => rulesSub.service.enabled(),
       derived: pilotAnalytics.derived,
       ...(anomalyPlan
         ? {
@@ -305,10 +318,10 @@ async function startLocked(
             },
           }
         : {}),
-      runHere: origin === undefined,
+      ...(origin ? { lease: analyticsLease(config, storage.clusterLeases, origin) } : {}),
     });
     closers.push(analytics.close);
-    if (ruleEngine) ruleEngine.setRules(workspace, await rulesSub.service.enabled());
+    await analytics.start();
 
     // ---- metrics
     registerMetrics(metrics, { stats, hub, graph, brokerClients: mqtt.brokerClients, storage, analytics });
@@ -420,6 +433,7 @@ async function startLocked(
       importIo,
       eventRoutes,
       alarms,
+      analytics,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {

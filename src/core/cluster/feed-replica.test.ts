@@ -58,7 +58,7 @@ async function node(
   const live = new LiveEventBus();
   const seen: LiveEvent[] = [];
   live.subscribe((es) => seen.push(...es));
-  const reloads = { models: 0, graph: 0, routes: 0 };
+  const reloads = { models: 0, graph: 0, routes: 0, rules: 0 };
   const replica = new FeedReplica({
     origin,
     workspace: 'default',
@@ -77,6 +77,10 @@ async function node(
     },
     reloadRoutes: () => {
       reloads.routes++;
+      return Promise.resolve();
+    },
+    reloadRules: () => {
+      reloads.rules++;
       return Promise.resolve();
     },
   });
@@ -280,7 +284,7 @@ describe('FeedReplica', () => {
     release();
     await b.replica.reloadsSettled();
     await settled;
-    expect(b.reloads).toEqual({ models: 3, graph: 1, routes: 1 });
+    expect(b.reloads).toEqual({ models: 3, graph: 1, routes: 1, rules: 1 });
   });
 
   it('an event route or endpoint changed on one node makes the others reload theirs', async () => {
@@ -293,5 +297,18 @@ describe('FeedReplica', () => {
     expect(changes.map((c) => c.kind)).toEqual([FEED_KINDS.routes]);
     expect([a.reloads.routes, b.reloads.routes, w.reloads.routes]).toEqual([0, 1, 1]);
     expect(b.reloads.models).toBe(0);
+  });
+
+  it('a rule changed on one node makes the others reload theirs (another workspace is not theirs)', async () => {
+    const { feed, changes } = memoryFeed();
+    const a = await node('a', feed);
+    const b = await node('b', feed);
+    const w = await node('w', feed, true);
+    await a.replica.rulesChanged();
+    await feed.publishChange({ kind: FEED_KINDS.rules, origin: 'x', data: { workspace: 'other' } });
+    await Promise.all([a, b, w].map((n) => n.replica.reloadsSettled()));
+    expect(changes.map((c) => c.kind)).toEqual([FEED_KINDS.rules, FEED_KINDS.rules]);
+    expect([a.reloads.rules, b.reloads.rules, w.reloads.rules]).toEqual([0, 1, 1]);
+    expect([b.reloads.models, b.reloads.routes]).toEqual([0, 0]);
   });
 });
