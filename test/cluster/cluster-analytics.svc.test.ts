@@ -5,7 +5,8 @@
  * prefix, with the pump-line pilot's rules, derived values and anomaly plan. Checked:
  * - one api node runs the analytics (the holder of the analytics lease: /healthz, /metrics);
  * - a rule put through B (which does not run them) reaches A over the feed;
- * - a reading that breaks it raises exactly ONE alarm (count 1), served by both nodes' GET /alarms;
+ * - a reading that breaks it raises exactly ONE alarm (count 1), served by both nodes' GET /alarms
+ *   and seen by a WebSocket client of B;
  * - the derived value of a reading is stored once in history and reaches B's twin;
  * - A is killed: B takes the analytics over within the lease's ttl plus a try, and a later
  *   violation raises an alarm there; B's own derived values are stored.
@@ -18,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect } from 'nats';
 import { pino } from 'pino';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchema, freshSchemaName, pgTestUrl } from '../../src/adapters/postgres/pg-test-fixture.js';
 import { startPlatform, type Platform } from '../../src/app/platform.js';
@@ -195,6 +197,19 @@ describe('streaming analytics on a cluster of 2 api nodes and a worker', () => {
     );
     expect(await gauge(urlB, 'twinloop_analytics_rules')).toBe(0);
 
+    // ---- a WebSocket client of B subscribed to the pump's alarms
+    const ws = new WebSocket(b.runtime.liveUrl);
+    const frames: { type?: string; events?: { type: string; twinId: string; transition?: string }[] }[] = [];
+    ws.on('message', (m) => frames.push(JSON.parse(String(m)) as (typeof frames)[number]));
+    await new Promise<void>((res, rej) => {
+      ws.once('open', () => res());
+      ws.once('error', rej);
+    });
+    ws.send(JSON.stringify({ op: 'subscribe', id: 's1', twinIds: ['pump-1a'], types: ['alarm'] }));
+    await waitFor('subscribed', async () => frames.some((f) => f.type === 'subscribed'), 10_000);
+    const alarmEvents = () =>
+      frames.flatMap((f) => f.events ?? []).filter((e) => e.type === 'alarm' && e.twinId === 'pump-1a');
+
     // ---- a reading (through B, committed by the worker) that breaks it: exactly one alarm
     await telemetry('pump-1a', { temperature: 120, flow: 36, dischargePressure: 2.01325 });
     await waitFor('the alarm', async () => (await alarms(urlB)).length > 0, 20_000);
@@ -202,6 +217,9 @@ describe('streaming analytics on a cluster of 2 api nodes and a worker', () => {
     const raised = await alarms(urlB);
     expect(raised.map((a) => [a.twinId, a.state, a.count])).toEqual([['pump-1a', 'active', 1]]);
     expect((await alarms(urlA)).map((a) => a.id)).toEqual([raised[0]!.id]); // the shared store
+    // raised on A, told to B's live stream over the feed
+    await waitFor("the alarm on B's live stream", async () => alarmEvents().length > 0, 10_000);
+    expect(alarmEvents().map((e) => e.transition)).toEqual(['raised']);
 
     // ---- its derived value: in history once, and on B's twin (over the feed)
     const power = await waitFor(
@@ -225,6 +243,7 @@ describe('streaming analytics on a cluster of 2 api nodes and a worker', () => {
     // ---- the condition clears (A clears the alarm), then A dies
     await telemetry('pump-1a', { temperature: 50 });
     await waitFor('the alarm to clear', async () => (await alarms(urlB))[0]?.state === 'cleared', 20_000);
+    ws.close();
     const killedAt = Date.now();
     await kill9(childA);
     childA = undefined;

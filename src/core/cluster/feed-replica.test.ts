@@ -4,7 +4,8 @@ import { ModelRegistry } from '../models/model-registry.js';
 import { ModelService } from '../models/model-service.js';
 import { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
 import type { TwinRecord } from '../graph/graph-types.js';
-import { LiveEventBus, type LiveEvent } from '../live/live-events.js';
+import { alarmLiveEvent, LiveEventBus, type LiveEvent } from '../live/live-events.js';
+import { newAlarm } from '../alarms/alarm.js';
 import type { ClusterFeed, FeedChange, FeedEvent, FeedHandlers } from '../ports/cluster.js';
 import { FEED_KINDS, FeedReplica } from './feed-replica.js';
 
@@ -162,6 +163,29 @@ describe('FeedReplica', () => {
     await worker.replica.flush();
     expect(api.graph.getTwin('t1')!.telemetry.temp).toEqual({ value: 2, time: 150 });
     expect(api.seen.filter((e) => e.type === 'telemetry')).toHaveLength(3);
+  });
+
+  it("tells the other api nodes' live buses the alarm transitions of this node (no last values)", async () => {
+    const { feed, changes } = memoryFeed();
+    const a = await node('a', feed, true);
+    const b = await node('b', feed, true);
+    const alarm = newAlarm('al-1', {
+      workspace: 'default',
+      twinId: 't1',
+      ruleId: 'hot',
+      ruleVersion: 1,
+      severity: 'major',
+      message: 'hot',
+      time: 9,
+      value: 120,
+    });
+    const ev = alarmLiveEvent({ transition: 'raised', alarm }, 'dtmi:t:M;1');
+    a.live.publish([ev, { ...ev, workspace: 'other' }]);
+    await a.replica.flush();
+    expect(b.seen).toEqual([JSON.parse(JSON.stringify(ev))]);
+    expect(changes).toHaveLength(0); // an alarm is no telemetry: no telemetry.last change
+    await b.replica.flush();
+    expect(a.seen).toEqual([ev, { ...ev, workspace: 'other' }]); // b did not send it back
   });
 
   it('a node that does not follow live events (a worker) still gets last values from the durable changes', async () => {

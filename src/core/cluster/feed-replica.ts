@@ -6,7 +6,8 @@
  * becomes a feed change carrying the record as it is now in this node's graph (the writer applied
  * its own write at once: read-your-writes on the writer's node); telemetry (an ingest worker's
  * commits) becomes one `telemetry.last` change per commit (latest values, replayable) and one live
- * event batch (best effort). Incoming: a change made elsewhere is applied to the graph and its live
+ * event batch (best effort), with the alarm transitions of this node (the one running the analytics)
+ * in it. Incoming: a change made elsewhere is applied to the graph and its live
  * event re-published on the local bus (so WebSocket clients of this node see it); `models.changed`
  * (an upload, decommission or delete, with the model ids) brings the models in step with the store
  * (`reloadModels` adds, flags and removes: the store is shared, and a change is never applied from
@@ -175,8 +176,15 @@ export class FeedReplica {
   private publishLocal(events: readonly LiveEvent[]): void {
     const telemetry: LiveEvent[] = [];
     const last = new Map<string, LastValue>();
+    let alarms = 0;
     for (const e of events) {
       if (e.workspace !== this.o.workspace) continue;
+      if (e.type === 'alarm') {
+        // For the WebSocket clients of the other nodes (their GET /alarms reads the shared store).
+        telemetry.push(e);
+        alarms++;
+        continue;
+      }
       if (e.type === 'telemetry') {
         if (!this.o.publishTelemetry) continue;
         telemetry.push(e);
@@ -211,7 +219,8 @@ export class FeedReplica {
         this.counts.failed++;
         this.log('warn', 'could not publish live telemetry on the feed', { err: (err as Error).message });
       });
-      void this.send({ kind: FEED_KINDS.telemetryLast, origin: this.o.origin, data: [...last.values()] });
+      if (telemetry.length > alarms)
+        void this.send({ kind: FEED_KINDS.telemetryLast, origin: this.o.origin, data: [...last.values()] });
     }
   }
 
@@ -316,7 +325,8 @@ export class FeedReplica {
   private onEvent(e: FeedEvent): void {
     if (e.origin === this.o.origin || e.kind !== FEED_KINDS.live || !Array.isArray(e.data)) return;
     const events = (e.data as LiveEvent[]).filter(
-      (x) => isRecord(x) && x.type === 'telemetry' && x.workspace === this.o.workspace,
+      (x) =>
+        isRecord(x) && (x.type === 'telemetry' || x.type === 'alarm') && x.workspace === this.o.workspace,
     );
     for (const x of events) {
       if (x.type !== 'telemetry' || !isRecord(x.values)) continue;
