@@ -15,7 +15,8 @@
  * the same order, each pushing its `close()` on the one stack: an ingest worker is storage + models
  * and graph + event routes + ingest + retention (its bus consumer in place of MQTT); an API node is
  * storage + models and graph (the read model) + ingest + MQTT + control + simulation services + jobs
- * + live + HTTP. Nothing in a subsystem knows which role runs it.
+ * + live + analytics + HTTP, where event delivery and the analytics run only while the node holds
+ * their lease. Nothing in a subsystem knows which role runs it.
  */
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -168,8 +169,8 @@ async function startLocked(
     // ---- event routes (issue 8): journaled in the writes' transactions, delivered once all is up
     // (on a cluster by one node at a time); a route changed here is told to the other nodes.
     let replica: FeedReplica | undefined;
-    // The streaming analytics (below); on a cluster a rule changed on another node reaches them.
-    let analytics: AnalyticsSubsystem | undefined;
+    // The streaming analytics (made below; rule changes told before then find none running).
+    const late: { analytics?: AnalyticsSubsystem } = {};
     const eventRoutes = await createEventRouting({
       config: config.eventRoutes,
       storage,
@@ -194,7 +195,7 @@ async function startLocked(
         graph,
         live,
         routes: eventRoutes.service,
-        reloadRules: () => analytics?.reloadRules() ?? Promise.resolve(),
+        reloadRules: () => late.analytics?.reloadRules() ?? Promise.resolve(),
       });
       announceModelChanges(models, replica);
     }
@@ -283,7 +284,7 @@ async function startLocked(
       pilot,
       firstRun: loaded.models === 0 && loaded.twins === 0,
       onChange: (rules) => {
-        analytics?.setRules(rules);
+        late.analytics?.setRules(rules);
         if (replica) void replica.rulesChanged();
       },
       derivedNames: pilotAnalytics.derivedNames,
@@ -296,7 +297,7 @@ async function startLocked(
 
     // ---- streaming analytics: derived values, anomaly detection, rules (off the ingest path); on
     // a cluster on one api node at a time, the holder of the analytics lease
-    analytics = startAnalytics({
+    const analytics = startAnalytics({
       config,
       logger,
       workspace,
@@ -320,6 +321,7 @@ async function startLocked(
         : {}),
       ...(origin ? { lease: analyticsLease(config, storage.clusterLeases, origin) } : {}),
     });
+    late.analytics = analytics;
     closers.push(analytics.close);
     await analytics.start();
 

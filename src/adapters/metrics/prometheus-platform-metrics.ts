@@ -156,7 +156,11 @@ export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSou
     );
     t('twinloop_analytics_anomaly_scored_total', 'Readings scored by anomaly detectors', 'anomalyScored');
     gauge('twinloop_analytics_queued', 'Readings waiting for the streaming analytics', () => a().queued ?? 0);
-    gauge('twinloop_analytics_rules', 'Rules the streaming analytics evaluate on this node', () => a().rules ?? 0);
+    gauge(
+      'twinloop_analytics_rules',
+      'Rules the streaming analytics evaluate on this node',
+      () => a().rules ?? 0,
+    );
   }
   if (s.analyticsLeader)
     gauge(

@@ -232,7 +232,8 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
           new Promise<boolean>((r) => (timer = setTimeout(() => r(true), flushMs))),
         ]);
         clearTimeout(timer);
-        if (late) log.warn({ waitedMs: flushMs }, 'derived values were still being written when the run stopped');
+        if (late)
+          log.warn({ waitedMs: flushMs }, 'derived values were still being written when the run stopped');
         await alarms.flush();
       })()),
   };
