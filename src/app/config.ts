@@ -148,6 +148,11 @@ export const ConfigSchema = Type.Object(
       maxQueued: Type.Integer({ minimum: 1000, maximum: 10_000_000 }),
       /** Anomaly score at or above which an anomaly alarm is raised. */
       anomalyThreshold: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+      /**
+       * On a cluster: the analytics lease, ms (one api node runs the analytics; another takes over
+       * within about this plus a second when it dies).
+       */
+      leaseMs: Type.Integer({ minimum: 200, maximum: 600_000 }),
     }),
     /** What-if runs: bounds of the trajectories kept in memory (docs/what-if.md). */
     whatIf: Type.Object({
@@ -257,7 +262,7 @@ export function defaultConfig(): TwinloopConfig {
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
     alarms: { retentionDays: 90 },
     simulation: { enabled: true, shadow: true },
-    analytics: { enabled: true, maxQueued: 200_000, anomalyThreshold: 0.9 },
+    analytics: { enabled: true, maxQueued: 200_000, anomalyThreshold: 0.9, leaseMs: 5000 },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
     jobs: {
       importsFolder: 'imports',

@@ -15,7 +15,8 @@
  * the same order, each pushing its `close()` on the one stack: an ingest worker is storage + models
  * and graph + event routes + ingest + retention (its bus consumer in place of MQTT); an API node is
  * storage + models and graph (the read model) + ingest + MQTT + control + simulation services + jobs
- * + live + HTTP. Nothing in a subsystem knows which role runs it.
+ * + live + analytics + HTTP, where event delivery and the analytics run only while the node holds
+ * their lease. Nothing in a subsystem knows which role runs it.
  */
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -47,11 +48,10 @@ import { announceModelChanges, openClusterBus, openClusterFeed } from './subsyst
 import { startControl } from './subsystems/control.js';
 import { startHttp } from './subsystems/http.js';
 import { startRules } from './subsystems/rules.js';
-import type { RuleEngine } from '../analytics/rules/rule-engine.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
-import { startAnalytics, type AnalyticsSubsystem } from './subsystems/analytics.js';
+import { analyticsLease, startAnalytics, type AnalyticsSubsystem } from './subsystems/analytics.js';
 import { loadPilotAnalytics } from './pilot-analytics.js';
 import { createGroupDetector, planGroups, planStreams } from '../analytics/runtime/anomaly-plan.js';
 import { createDetector } from '../analytics/anomaly/create-detector.js';
@@ -105,7 +105,7 @@ export interface Platform {
   readonly eventRoutes: EventRouting;
   /** Alarms: the rules engine's AlarmSink, GET /alarms and the rest (docs/alarms.md). */
   readonly alarms: AlarmService;
-  /** The streaming analytics: derived values and properties, anomaly detection, rules; their stats. */
+  /** The streaming analytics: derived values and properties, anomaly detection, rules; whether they run here (on a cluster, one api node at a time). */
   readonly analytics: AnalyticsSubsystem;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
@@ -169,6 +169,8 @@ async function startLocked(
     // ---- event routes (issue 8): journaled in the writes' transactions, delivered once all is up
     // (on a cluster by one node at a time); a route changed here is told to the other nodes.
     let replica: FeedReplica | undefined;
+    // The streaming analytics (made below; rule changes told before then find none running).
+    const late: { analytics?: AnalyticsSubsystem } = {};
     const eventRoutes = await createEventRouting({
       config: config.eventRoutes,
       storage,
@@ -186,7 +188,15 @@ async function startLocked(
     if (origin && feed) {
       bus = await openClusterBus({ config, logger, origin });
       closers.push(bus.close);
-      replica = await feed.follow({ workspace, storage, models, graph, live, routes: eventRoutes.service });
+      replica = await feed.follow({
+        workspace,
+        storage,
+        models,
+        graph,
+        live,
+        routes: eventRoutes.service,
+        reloadRules: () => late.analytics?.reloadRules() ?? Promise.resolve(),
+      });
       announceModelChanges(models, replica);
     }
     const { twins, ingest, stats } = startIngest({
@@ -272,8 +282,8 @@ async function startLocked(
         "pilot derived-value files left out: they do not fit this data folder's models (stored at its first start; the warnings above say where). Start on a new data folder (--data) to use the pilot as it is now",
       );
     const { anomalyPlan } = pilotAnalytics;
-    // The live rule engine (in the analytics, below) follows every change of the rules.
-    let ruleEngine: RuleEngine | undefined;
+    // The live rule engine (in the analytics, below) follows every change of the rules: made here at
+    // once; on a cluster the other nodes are told, and the one running the analytics reloads them.
     const rulesSub = await startRules({
       workspace,
       storage,
@@ -282,7 +292,10 @@ async function startLocked(
       logger,
       pilot,
       firstRun,
-      onChange: (rules) => ruleEngine?.setRules(workspace, rules),
+      onChange: (rules) => {
+        late.analytics?.setRules(rules);
+        if (replica) void replica.rulesChanged();
+      },
       derivedNames: pilotAnalytics.derivedNames,
     });
 
@@ -291,7 +304,8 @@ async function startLocked(
     closers.push(liveSub.close);
     const { hub } = liveSub;
 
-    // ---- streaming analytics: derived values, anomaly detection, rules (off the ingest path)
+    // ---- streaming analytics: derived values, anomaly detection, rules (off the ingest path); on
+    // a cluster on one api node at a time, the holder of the analytics lease
     const analytics = startAnalytics({
       config,
       logger,
@@ -302,9 +316,9 @@ async function startLocked(
       models,
       history: storage.history,
       alarms,
-      rules: (engine) => {
-        ruleEngine = engine;
-      },
+      rules: () => rulesSub.service.enabled(),
+      // Alarms left open by the last run (or the last holder of the lease) clear by their conditions.
+      wasRule: async (id) => (await rulesSub.service.versions(id)).length > 0,
       derived: pilotAnalytics.derived,
       twins,
       ...(anomalyPlan
@@ -320,12 +334,11 @@ async function startLocked(
             },
           }
         : {}),
-      runHere: origin === undefined,
+      ...(origin ? { lease: analyticsLease(config, storage.clusterLeases, origin) } : {}),
     });
+    late.analytics = analytics;
     closers.push(analytics.close);
-    if (ruleEngine) ruleEngine.setRules(workspace, await rulesSub.service.enabled());
-    // Alarms left open by the last run clear when their conditions do (not only by hand).
-    await analytics.resumeOpenAlarms(async (id) => (await rulesSub.service.versions(id)).length > 0);
+    await analytics.start();
 
     // ---- metrics
     registerMetrics(metrics, { stats, hub, graph, brokerClients: mqtt.brokerClients, storage, analytics });

@@ -33,8 +33,11 @@ let api: Platform;
 let worker: WorkerNode | undefined;
 const TELEMETRY = 'microsoft.iot.telemetry';
 
+// Analytics off: the api node would run them (it holds the analytics lease) and their derived
+// telemetry (e.g. flowAnomalyScore) would reach the all-telemetry route too; this test is about what
+// the workers journal.
 const config = (dir: string, cli: CliConfigOptions) =>
-  testConfig(dir, cli, { bus: { prefix, partitions: 4 } });
+  testConfig(dir, cli, { bus: { prefix, partitions: 4 }, analytics: { enabled: false } });
 
 async function put(route: string, body: unknown): Promise<number> {
   const res = await fetch(`${api.runtime.httpUrl}${route}?${API}`, {

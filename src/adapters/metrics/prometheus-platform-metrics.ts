@@ -15,6 +15,8 @@ export interface PlatformMetricSources {
   historyBuffered: () => number;
   /** Streaming analytics totals (absent when analytics are off). */
   analytics?: () => AnalyticsMetricFigures;
+  /** 1 while this node runs the streaming analytics (on a cluster: holds their lease), else 0. */
+  analyticsLeader?: () => number;
 }
 
 /** What the streaming analytics count (plain numbers; missing parts read as 0). */
@@ -34,6 +36,8 @@ export interface AnalyticsMetricFigures {
   /** Twins with a derived property waiting to be written (gauge). */
   derivedPropertyPending?: number;
   anomalyScored?: number;
+  /** Rules the running rule engine evaluates (0 where the analytics do not run). */
+  rules?: number;
 }
 
 /** A counter whose value is read from a running total at scrape time. */
@@ -184,7 +188,18 @@ export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSou
     );
     t('twinloop_analytics_anomaly_scored_total', 'Readings scored by anomaly detectors', 'anomalyScored');
     gauge('twinloop_analytics_queued', 'Readings waiting for the streaming analytics', () => a().queued ?? 0);
+    gauge(
+      'twinloop_analytics_rules',
+      'Rules the streaming analytics evaluate on this node',
+      () => a().rules ?? 0,
+    );
   }
+  if (s.analyticsLeader)
+    gauge(
+      'twinloop_analytics_leader',
+      'Whether this node runs the streaming analytics (1; on a cluster the holder of the analytics lease) or not (0)',
+      s.analyticsLeader,
+    );
   gauge('twinloop_live_sessions', 'WebSocket live sessions', () => s.live().sessions);
   gauge('twinloop_live_subscriptions', 'Live subscriptions', () => s.live().subscriptions);
   gauge('twinloop_live_queued_events', 'Events queued for live subscribers', () => s.live().queued);

@@ -1,85 +1,105 @@
 /**
- * The streaming analytics of a process: the runtime that feeds committed telemetry to the
- * operators off the ingest path (derived values, anomaly detection, rules), the writer that stores
- * their results as derived telemetry, the writer that patches derived properties into the twins
- * (through the twin service, like an API patch), and the twin context they read. On an api node
- * of a cluster every node sees every reading, so analytics there would raise every alarm once per
- * node: they run only on a single-process platform for now (docs/analytics.md).
+ * The streaming analytics of a node (derived values, anomaly detection, rules → alarms): where and
+ * when they run. What one run is: ./analytics-run.ts.
+ *
+ * In one process they run from start to stop. On a cluster every api node sees every committed
+ * reading, so analytics on each would raise every alarm and write every derived value once per node:
+ * there they run on one api node at a time, the holder of the `analytics` lease in the shared store
+ * (core/cluster/lease-holder.ts, as event-route delivery does). Taking the lease starts a run (fresh
+ * operators subscribed to the live event bus, the workspace's rules read from the store); losing or
+ * giving it up stops the run cleanly (queued readings analysed, derived values and alarms written)
+ * before the lease is released. A takeover loses what a restart loses: rule durations in progress,
+ * windows of derived values and detector state; anomaly detectors warm up from history again, and
+ * the alarms left open are taken up by the new run's rules and detectors (docs/analytics.md). Rules changed through any node reach the running engine: this node's own
+ * changes directly (`setRules`), the other nodes' over the cluster feed (`reloadRules`).
  */
+import crypto from 'node:crypto';
 import type { Logger } from 'pino';
+import { LeaseHolder } from '../../core/cluster/lease-holder.js';
+import { TwinloopError } from '../../core/errors/errors.js';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import type { LiveEventBus } from '../../core/live/live-events.js';
 import type { ModelService } from '../../core/models/model-service.js';
+import type { NamedLeases } from '../../core/ports/cluster.js';
+import type { DeliveryClock } from '../../core/ports/delivery-ports.js';
 import type { HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IngestService } from '../../core/telemetry/ingest-service.js';
-import { TwinloopError } from '../../core/errors/errors.js';
-import type { TwinService } from '../../core/twins/twin-service.js';
-import type { TelemetryObservation, TwinContext } from '../../analytics/analytics-types.js';
-import { RuleEngine, type RuleEngineStats } from '../../analytics/rules/rule-engine.js';
-import type { AlarmService, AlarmServiceStats } from '../../analytics/alarms/alarm-service.js';
+import { ANOMALY_RULE_PREFIX, type TwinContext } from '../../analytics/analytics-types.js';
 import type { AlarmRecord } from '../../core/alarms/alarm.js';
-import { ANOMALY_RULE_PREFIX } from '../../analytics/analytics-types.js';
+import type { TwinService } from '../../core/twins/twin-service.js';
+import type { AlarmService, AlarmServiceStats } from '../../analytics/alarms/alarm-service.js';
 import type { DerivedSet } from '../../analytics/derived/derived-types.js';
-import { DerivedEngine, type DerivedStats } from '../../analytics/derived/derived-engine.js';
-import type { LiveEvent } from '../../core/live/live-events.js';
-import type { AnalyticsOperator, AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
-import { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
-import type {
-  AnomalyGroup,
-  AnomalyOperatorStats,
-  GroupDetector,
-  StreamDetector,
-} from '../../analytics/runtime/anomaly-operator.js';
-import { recentPoints } from '../../analytics/runtime/anomaly-history.js';
-import { AnomalyOperator } from '../../analytics/runtime/anomaly-operator.js';
-import type { DerivedWriterStats } from '../../analytics/runtime/derived-writer.js';
-import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
-import type { PropertyWriterStats } from '../../analytics/runtime/property-writer.js';
-import { PropertyWriter } from '../../analytics/runtime/property-writer.js';
+import type { VersionedRule } from '../../analytics/rules/rule-types.js';
+import type { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
 import { graphTwinContext } from '../../analytics/runtime/graph-twin-context.js';
 import type { TwinloopConfig } from '../config.js';
+import {
+  startAnalyticsRun,
+  type AnalyticsRun,
+  type AnalyticsRunStats,
+  type AnomalyPlan,
+} from './analytics-run.js';
 import type { Subsystem } from './subsystem.js';
 
-/** Anomaly detection of a pilot: which streams, with which detector. */
-export interface AnomalyPlan {
-  /** Telemetry names scored for twins of a model (undefined: none). */
-  streamsOf: (workspace: string, modelId: string) => readonly string[] | undefined;
-  createDetector: () => StreamDetector;
-  /** Multivariate groups scored for twins of a model (undefined: none). */
-  groupsOf?: (workspace: string, modelId: string) => readonly AnomalyGroup[] | undefined;
-  /** A fresh detector for a group of `streams` telemetry. */
-  createGroupDetector?: (streams: number) => GroupDetector;
-  /** Points of history replayed into a new stream's detector. */
-  warmUpPoints?: number;
-  /** Alarm threshold of this plan (default: analytics.anomalyThreshold). */
-  threshold?: number;
+export type { AnomalyPlan } from './analytics-run.js';
+
+/** The lease name of the analytics: one api node of a cluster runs them at a time. */
+export const ANALYTICS_LEASE = 'analytics';
+
+/** `off`: analytics.enabled is false; `running`: they run here; `standby`: another node runs them. */
+export type AnalyticsState = 'off' | 'running' | 'standby';
+
+/** Totals since this node started, over all its runs (for counters), and what waits now. */
+export interface AnalyticsTotals {
+  observed: number;
+  overflowed: number;
+  operatorErrors: number;
+  derivedWritten: number;
+  derivedFailed: number;
+  derivedDropped: number;
+  derivedPropertyWritten: number;
+  derivedPropertyFailed: number;
+  derivedPropertySkipped: number;
+  derivedPropertyDropped: number;
+  anomalyScored: number;
+  /** Readings waiting now (a gauge, not a total). */
+  queued: number;
+  /** Twins with a derived property waiting to be written now (a gauge). */
+  derivedPropertyPending: number;
+  /** Rules the running engine evaluates now (0 when not running here). */
+  rules: number;
 }
 
 export interface AnalyticsSubsystem extends Subsystem {
-  /** Undefined when analytics are off. */
-  runtime: AnalyticsRuntime | undefined;
+  /** The runtime of the run on this node; undefined when analytics are off or run elsewhere. */
+  readonly runtime: AnalyticsRuntime | undefined;
   /** The alarm service it raises through. */
   alarms: AlarmService;
   context: TwinContext;
+  state(): AnalyticsState;
+  /** Statistics of the current run (empty when none runs here). */
+  stats(): AnalyticsRunStats & { alarms?: AlarmServiceStats };
+  totals(): AnalyticsTotals;
+  /** Gives the running rule engine these rules (a change made through this node); no-op elsewhere. */
+  setRules(rules: readonly VersionedRule[]): void;
+  /** Reads the rules from the store for the running engine (changed on another node); no-op elsewhere. */
+  reloadRules(): Promise<void>;
   /**
-   * Hands the alarms still open (from before a restart) to the rules and the anomaly detectors, so
-   * their conditions can clear them. Call once the rules are set. `wasRule` tells a rule id the rule
-   * store knows (deleted or disabled rules included): an open alarm of an id that never was a rule
-   * (another raiser's) is left alone.
+   * Starts: in one process a run begins at once (resolves once its rules are set); on a cluster the
+   * node begins trying the lease (resolves at once).
    */
-  resumeOpenAlarms(
-    wasRule: (ruleId: string) => Promise<boolean>,
-  ): Promise<{ open: number; resumed: number; cleared: number }>;
-  stats(): {
-    runtime?: AnalyticsStats;
-    derived?: DerivedWriterStats;
-    /** Derived values written as twin properties (present when the pilot defines some). */
-    derivedProperties?: PropertyWriterStats;
-    derivedEngine?: DerivedStats;
-    anomaly?: AnomalyOperatorStats;
-    rules?: RuleEngineStats;
-    alarms?: AlarmServiceStats;
-  };
+  start(): Promise<void>;
+}
+
+export interface AnalyticsLeaseOptions {
+  leases: NamedLeases;
+  /** This node (unique per process). */
+  owner?: string;
+  /** How long a take or renewal holds, ms. */
+  ttlMs: number;
+  /** Between two tries to take or renew, ms (default min(1 s, ttl / 4)). */
+  everyMs?: number;
+  clock?: DeliveryClock;
 }
 
 export interface StartAnalyticsOptions {
@@ -95,46 +115,65 @@ export interface StartAnalyticsOptions {
   alarms: AlarmService;
   /** The pilot's derived values (checked). */
   derived?: readonly DerivedSet[];
-  /**
-   * The workspace's twin service: derived values with `target: property` are patched through it.
-   * Required when `derived` has such values.
-   */
+  /** The workspace's twin service (derived values with `target: property` are patched through it). */
   twins?: Pick<TwinService, 'update'>;
   /**
-   * Rules: called with the engine once it exists, to give it the workspace's rules now and on
-   * every change (RuleEngine.setRules). Without it no rules are evaluated.
+   * Whether a rule id is one the rule store knows (deleted or disabled rules included): at the
+   * start of a run the open alarms of such rules are taken up (their conditions clear them), as are
+   * the detectors' (`anomaly.*`); other raisers' alarms are left alone. Without it, only the alarms
+   * of the current rules are.
    */
-  rules?: (engine: RuleEngine) => void;
+  wasRule?: (ruleId: string) => Promise<boolean>;
+  /**
+   * The workspace's enabled rules in the store (RuleService.enabled), read at the start of each run
+   * and by `reloadRules`. Without it no rules are evaluated.
+   */
+  rules?: () => Promise<readonly VersionedRule[]>;
   anomaly?: AnomalyPlan;
-  /** False on an api node of a cluster (see the header). */
-  runHere?: boolean;
+  /** An api node of a cluster: the analytics run only while this node holds the analytics lease. */
+  lease?: AnalyticsLeaseOptions;
+  /** How long a stopping run waits for its derived values to be written, ms (default 10 000). */
+  stopFlushMs?: number;
+  /** Delay before a failed read of the rules is tried again, ms (default 5 000). */
+  rulesRetryMs?: number;
 }
 
-/**
- * An engine as an operator whose ticks run on the readings' time base (a simulator may run faster
- * than the wall clock): the newest reading's time plus the wall time since it came.
- */
-function onReadingsClock(
-  name: string,
-  engine: { observe(obs: TelemetryObservation): void; tick(now: number): void },
-  seesDerived: boolean,
-): AnalyticsOperator {
-  let newest = -Infinity;
-  let newestWall = 0;
+const ZERO = {
+  observed: 0,
+  overflowed: 0,
+  operatorErrors: 0,
+  derivedWritten: 0,
+  derivedFailed: 0,
+  derivedDropped: 0,
+  derivedPropertyWritten: 0,
+  derivedPropertyFailed: 0,
+  derivedPropertySkipped: 0,
+  derivedPropertyDropped: 0,
+  anomalyScored: 0,
+} as const satisfies Record<string, number>;
+
+function totalsOf(st: AnalyticsRunStats): Totals {
   return {
-    name,
-    seesDerived,
-    observe(obs) {
-      if (obs.time > newest) {
-        newest = obs.time;
-        newestWall = Date.now();
-      }
-      engine.observe(obs);
-    },
-    tick(now) {
-      if (newest > -Infinity) engine.tick(newest + (now - newestWall));
-    },
+    observed: st.runtime?.observed ?? 0,
+    overflowed: st.runtime?.overflowed ?? 0,
+    operatorErrors: Object.values(st.runtime?.operatorErrors ?? {}).reduce((x, y) => x + y, 0),
+    derivedWritten: st.derived?.written ?? 0,
+    derivedFailed: st.derived?.failed ?? 0,
+    derivedDropped: st.derived?.dropped ?? 0,
+    derivedPropertyWritten: st.derivedProperties?.written ?? 0,
+    derivedPropertyFailed: st.derivedProperties?.failed ?? 0,
+    derivedPropertySkipped: st.derivedProperties?.skipped ?? 0,
+    derivedPropertyDropped: st.derivedProperties?.dropped ?? 0,
+    anomalyScored: st.anomaly?.scored ?? 0,
   };
+}
+
+type Totals = Omit<AnalyticsTotals, 'queued' | 'rules' | 'derivedPropertyPending'>;
+
+function add(a: Totals, b: Totals): Totals {
+  const out = { ...a };
+  for (const k of Object.keys(b) as (keyof Totals)[]) out[k] = a[k] + b[k];
+  return out;
 }
 
 /** Most open alarms taken up at a start (as many as the rule engine keeps pairs). */
@@ -162,186 +201,211 @@ async function openAlarms(alarms: AlarmService, workspace: string): Promise<Alar
 }
 
 export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
-  const { config, logger, workspace, graph, models } = o;
+  const { config, logger, workspace, graph, models, alarms } = o;
   const context = graphTwinContext({
     graphOf: (ws) => (ws === workspace ? graph : undefined),
     isOfModel: (_ws, m, b) => models.matchesModel(m, b),
   });
   const log = logger.child({ component: 'analytics' });
-  const alarms = o.alarms;
-  if (!config.analytics.enabled || o.runHere === false) {
-    if (config.analytics.enabled) logger.warn('streaming analytics do not run on api nodes of a cluster');
-    return {
-      runtime: undefined,
-      alarms,
-      context,
-      resumeOpenAlarms: () => Promise.resolve({ open: 0, resumed: 0, cleared: 0 }),
-      stats: () => ({}),
-      close: () => Promise.resolve(),
-    };
-  }
-  let lastWriteError = 0;
-  const writer = new DerivedWriter({
-    write: (sets) => o.ingest.ingestDerivedMany(sets),
-    onError: (e, where) => {
-      // One line a minute at most: a deleted twin's late values must not flood the log.
-      if (Date.now() - lastWriteError < 60_000) return;
-      lastWriteError = Date.now();
-      log.warn({ err: e, ...where }, 'a derived value could not be stored');
-    },
-  });
-  const operators: AnalyticsOperator[] = [];
-  /** Listeners of lifecycle events (twins created, deleted). */
-  const lifecycle: ((e: LiveEvent) => void)[] = [];
-  let anomaly: AnomalyOperator | undefined;
-  if (o.anomaly) {
-    anomaly = new AnomalyOperator({
-      streamsOf: o.anomaly.streamsOf,
-      createDetector: o.anomaly.createDetector,
-      ...(o.anomaly.groupsOf !== undefined ? { groupsOf: o.anomaly.groupsOf } : {}),
-      ...(o.anomaly.createGroupDetector !== undefined
-        ? { createGroupDetector: o.anomaly.createGroupDetector }
-        : {}),
-      sink: writer,
-      alarms,
-      threshold: o.anomaly.threshold ?? config.analytics.anomalyThreshold,
-      recent: (ws, id, name, before, limit) => recentPoints(o.history, ws, id, name, before, limit),
-      ...(o.anomaly.warmUpPoints !== undefined ? { warmUpPoints: o.anomaly.warmUpPoints } : {}),
-      onWarmUpError: (e) =>
-        log.warn({ err: e }, 'anomaly warm-up from history failed; the stream starts cold'),
-    });
-    operators.push(anomaly);
-  }
-  let derived: DerivedEngine | undefined;
-  let properties: PropertyWriter | undefined;
-  if (o.derived && o.derived.length > 0) {
-    if (o.derived.some((s) => s.values.some((v) => v.property !== undefined))) {
-      const twins = o.twins;
-      if (!twins)
-        throw new Error('startAnalytics: derived properties need the twin service (options.twins).');
-      let lastPatchError = 0;
-      properties = new PropertyWriter({
-        patch: (ws, id, ops) =>
-          ws === workspace
-            ? twins.update(id, ops)
-            : Promise.reject(new TwinloopError('DigitalTwinNotFound', `No workspace '${ws}' here.`)),
-        has: (ws, id, name) => context.property(ws, id, name.replace('.', '/')) !== undefined,
-        isGone: (e) => e instanceof TwinloopError && e.code === 'DigitalTwinNotFound',
-        onError: (e, where) => {
-          // One line a minute at most: a twin deleted or remodelled must not flood the log.
-          if (Date.now() - lastPatchError < 60_000) return;
-          lastPatchError = Date.now();
-          log.warn({ err: e, ...where }, 'a derived property could not be written to its twin');
-        },
-      });
+  const enabled = config.analytics.enabled;
+  // A wiring error: said at once, not when (on a cluster: if ever) this node takes the lease.
+  if (!o.twins && o.derived?.some((set) => set.values.some((v) => v.property !== undefined)))
+    throw new Error('startAnalytics: derived properties need the twin service (options.twins).');
+
+  /** The run on this node, and one still stopping (its figures count until it has stopped). */
+  let run: AnalyticsRun | undefined;
+  let stopping: AnalyticsRun | undefined;
+  let retired: Totals = ZERO;
+  /** Rules handed to the engine: a read of the store that began before a newer hand-over is dropped. */
+  let rulesTicket = 0;
+  let rulesRetry: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+
+  const reloadRules = async (): Promise<void> => {
+    const r = run;
+    if (!o.rules || !r) return;
+    const ticket = ++rulesTicket;
+    try {
+      const rules = await o.rules();
+      if (ticket === rulesTicket && run === r) r.setRules(rules);
+    } catch (err) {
+      log.warn({ err }, 'could not read the rules from the store (trying again)');
+      if (rulesRetry === undefined && run === r) {
+        rulesRetry = setTimeout(() => {
+          rulesRetry = undefined;
+          void reloadRules();
+        }, o.rulesRetryMs ?? 5000);
+        rulesRetry.unref();
+      }
     }
-    const engine = new DerivedEngine({
-      sets: o.derived,
+  };
+
+  /** Starts a run here (fresh state, subscribed from now on) and reads its rules. */
+  const begin = (): Promise<void> => {
+    if (run || closed) return Promise.resolve();
+    run = startAnalyticsRun({
+      config,
+      log,
+      workspace,
+      live: o.live,
+      ingest: o.ingest,
+      graph,
+      history: o.history,
       context,
-      sink: writer,
-      ...(properties ? { propertySink: properties } : {}),
+      alarms,
+      ...(o.derived ? { derived: o.derived } : {}),
+      ...(o.twins ? { twins: o.twins } : {}),
+      rules: o.rules !== undefined,
+      ...(o.anomaly ? { anomaly: o.anomaly } : {}),
     });
-    derived = engine;
-    // Twins without telemetry of their own (a production line) get their neighbour sums only
-    // when watched: every twin is, at start and when created.
-    for (const t of graph.allTwins()) engine.watch(workspace, t.id);
-    const props = properties;
-    operators.unshift(
-      onReadingsClock(
-        'derived',
-        {
-          observe: (obs) => engine.observe(obs),
-          // Derived properties that waited for their `every` go on the same (readings') clock.
-          tick: (now) => {
-            engine.tick(now);
-            props?.tick(now);
-          },
-        },
-        false,
-      ),
-    );
-    lifecycle.push((e) => {
-      if (e.type === 'twinCreated' || e.type === 'twinReplaced') engine.watch(e.workspace, e.twinId);
-      if (e.type === 'twinDeleted') props?.forgetTwin(e.workspace, e.twinId);
-    });
-  }
-  let rules: RuleEngine | undefined;
-  if (o.rules) {
-    rules = new RuleEngine({ sink: alarms, context });
-    operators.push(onReadingsClock('rules', rules, true));
-    o.rules(rules);
-  }
-  let lastOpError = 0;
-  let lastOverflow = 0;
-  const runtime = new AnalyticsRuntime({
-    // Readings the analytics could not keep: stored, never analysed. Said once a minute at most.
-    onOverflow: (total) => {
-      if (Date.now() - lastOverflow < 60_000) return;
-      lastOverflow = Date.now();
-      log.warn(
-        { overflowedTotal: total, maxQueued: config.analytics.maxQueued },
-        'the analytics fall behind ingest: readings beyond analytics.maxQueued are stored but not analysed (no derived value, anomaly score or rule evaluation); see twinloop_analytics_overflowed_total',
-      );
-    },
-    subscribe: (l) => o.live.subscribe(l),
-    operators,
-    maxInboxObservations: config.analytics.maxQueued,
-    onOperatorError: (name, e) => {
-      if (Date.now() - lastOpError < 60_000) return;
-      lastOpError = Date.now();
-      log.error(
-        { err: e, operator: name },
-        'an analytics operator failed on a reading (counted; later ones go on)',
-      );
-    },
-  });
-  // Deleted twins: their detectors go (a new twin with the same id starts fresh).
-  if (anomaly) {
-    const a = anomaly;
-    lifecycle.push((e) => {
-      if (e.type === 'twinDeleted') a.forgetTwin(e.workspace, e.twinId);
-    });
-  }
-  const unlisten = o.live.subscribe((events) => {
-    for (const e of events) if (e.type !== 'telemetry') for (const l of lifecycle) l(e);
-  });
-  log.info({ operators: operators.map((op) => op.name) }, 'streaming analytics running');
-  return {
-    runtime,
-    alarms,
-    context,
-    async resumeOpenAlarms(wasRule) {
-      if (!rules && !anomaly) return { open: 0, resumed: 0, cleared: 0 };
+    const r = run;
+    return reloadRules().then(() => resumeOpen(r));
+  };
+
+  /** Hands the alarms left open before this run to its rules and detectors (see `wasRule`). */
+  const resumeOpen = async (r: AnalyticsRun): Promise<void> => {
+    try {
       const open = await openAlarms(alarms, workspace);
-      const current = new Set(rules?.rulesOf(workspace).map((x) => x.spec.id));
+      if (run !== r || open.length === 0) return;
+      const current = new Set(r.ruleIds());
       const known = new Map<string, boolean>();
       const ofRules: AlarmRecord[] = [];
       for (const x of open) {
         if (x.ruleId.startsWith(ANOMALY_RULE_PREFIX)) continue;
         let k = current.has(x.ruleId) || known.get(x.ruleId);
-        if (k === undefined) known.set(x.ruleId, (k = await wasRule(x.ruleId).catch(() => false)));
+        if (k === undefined)
+          known.set(x.ruleId, (k = o.wasRule ? await o.wasRule(x.ruleId).catch(() => false) : false));
         if (k) ofRules.push(x);
       }
-      const r = rules ? rules.resumeOpen(workspace, ofRules) : { resumed: 0, cleared: 0 };
-      const a = anomaly ? anomaly.resumeOpen(open) : 0;
-      const out = { open: open.length, resumed: r.resumed + a, cleared: r.cleared };
-      if (open.length) log.info(out, 'open alarms taken up by the analytics');
-      return out;
+      if (run !== r) return;
+      const out = r.resumeOpen(open, ofRules);
+      log.info({ open: open.length, ...out }, 'open alarms taken up by the analytics');
+    } catch (err) {
+      log.warn(
+        { err },
+        'could not read the open alarms: those raised before stay open until cleared by hand',
+      );
+    }
+  };
+
+  /** Stops the run here: analysed what was queued, written what was derived and raised. */
+  const end = async (): Promise<void> => {
+    const r = run;
+    if (!r) return;
+    run = undefined;
+    stopping = r;
+    if (rulesRetry !== undefined) clearTimeout(rulesRetry);
+    rulesRetry = undefined;
+    try {
+      await r.stop(o.stopFlushMs);
+    } finally {
+      retired = add(retired, totalsOf(r.stats()));
+      stopping = undefined;
+    }
+  };
+
+  let holder: LeaseHolder | undefined;
+  if (enabled && o.lease) {
+    const l = o.lease;
+    const owner = l.owner ?? `analytics-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+    holder = new LeaseHolder({
+      leases: l.leases,
+      name: ANALYTICS_LEASE,
+      owner,
+      ttlMs: l.ttlMs,
+      everyMs: l.everyMs ?? Math.max(50, Math.min(1000, Math.floor(l.ttlMs / 4))),
+      clock: l.clock ?? {
+        now: Date.now,
+        setTimeout: (fn, ms) => {
+          const t = setTimeout(fn, ms);
+          t.unref();
+          return () => clearTimeout(t);
+        },
+      },
+      onAcquired: () => {
+        log.info(
+          { lease: ANALYTICS_LEASE, owner },
+          'took the analytics lease: the streaming analytics run on this node now',
+        );
+        void begin();
+      },
+      onLost: async (why) => {
+        const t0 = Date.now();
+        await end();
+        log[why === 'stopping' ? 'info' : 'warn'](
+          { lease: ANALYTICS_LEASE, owner, why, stopMs: Date.now() - t0 },
+          'gave up the analytics lease: the streaming analytics no longer run on this node',
+        );
+      },
+      log: (level, message, fields) => log[level](fields ?? {}, message),
+    });
+  }
+
+  const current = (): AnalyticsRunStats => run?.stats() ?? {};
+  return {
+    get runtime() {
+      return run?.runtime;
     },
-    stats: () => ({
-      runtime: runtime.stats(),
-      derived: writer.stats(),
-      ...(properties ? { derivedProperties: properties.stats() } : {}),
-      ...(derived ? { derivedEngine: derived.stats() } : {}),
-      ...(anomaly ? { anomaly: anomaly.stats() } : {}),
-      ...(rules ? { rules: rules.stats() } : {}),
-      alarms: { ...alarms.stats },
-    }),
+    alarms,
+    context,
+    state: () => (!enabled ? 'off' : run ? 'running' : 'standby'),
+    stats: () => ({ ...current(), ...(run ? { alarms: { ...alarms.stats } } : {}) }),
+    totals: () => {
+      let t = retired;
+      if (stopping) t = add(t, totalsOf(stopping.stats()));
+      const st = current();
+      if (run) t = add(t, totalsOf(st));
+      return {
+        ...t,
+        queued: st.runtime?.queued ?? 0,
+        rules: st.rules?.rules ?? 0,
+        derivedPropertyPending: st.derivedProperties?.pendingTwins ?? 0,
+      };
+    },
+    setRules: (rules) => {
+      if (!run) return;
+      rulesTicket++;
+      run.setRules(rules);
+    },
+    reloadRules,
+    start: () => {
+      if (!enabled) return Promise.resolve();
+      if (holder) {
+        holder.start();
+        return Promise.resolve();
+      }
+      const r = begin();
+      log.info({ operators: operatorsOf(o) }, 'streaming analytics running');
+      return r;
+    },
     async close() {
-      unlisten();
-      runtime.close();
-      await properties?.flush();
-      await writer.flush();
+      closed = true;
+      // The lease is released once the run has stopped: a successor starts after its last writes.
+      if (holder) await holder.stop();
+      else await end();
     },
   };
+}
+
+/** The names of the operators a run has (for the start log line). */
+function operatorsOf(o: StartAnalyticsOptions): string[] {
+  return [
+    ...(o.derived && o.derived.length > 0 ? ['derived'] : []),
+    ...(o.anomaly ? ['anomaly'] : []),
+    ...(o.rules ? ['rules'] : []),
+  ];
+}
+
+/** The lease options of an api node of a cluster. @throws InvalidConfig without a shared store. */
+export function analyticsLease(
+  config: Readonly<Pick<TwinloopConfig, 'analytics'>>,
+  leases: NamedLeases | undefined,
+  owner: string,
+): AnalyticsLeaseOptions {
+  if (!leases)
+    throw new TwinloopError(
+      'InvalidConfig',
+      'An api node of a cluster needs a shared store with leases (PostgreSQL) to run the analytics.',
+    );
+  return { leases, owner, ttlMs: config.analytics.leaseMs };
 }

@@ -1,8 +1,8 @@
 /**
  * The cluster side of an API node (`--role api`): the ingest bus device telemetry is published to
  * (instead of being ingested here) and the cluster feed the node tells its committed twin,
- * relationship, model and event-route changes on and applies the others' changes from (graph,
- * models, event routes, live events, telemetry last values). Closing stops following the feed, then closes the connections.
+ * relationship, model, event-route and rule changes on and applies the others' changes from (graph,
+ * models, event routes, rules, live events, telemetry last values). Closing stops following the feed, then closes the connections.
  */
 import type { Logger } from 'pino';
 import { openJetStreamIngestBus } from '../../adapters/nats/jetstream-ingest-bus.js';
@@ -50,6 +50,8 @@ export interface FollowOptions {
   live: LiveEventBus;
   /** The event routes this node journals with (reloaded when another node changed them). */
   routes: Pick<EventRouteService, 'load'>;
+  /** Reloads the rules of the live rule engine from the store (another node changed them). */
+  reloadRules?: () => Promise<void>;
 }
 
 /**
@@ -89,6 +91,7 @@ export function openClusterFeed(o: {
           await r.models.load();
         },
         reloadRoutes: () => r.routes.load(),
+        ...(r.reloadRules ? { reloadRules: r.reloadRules } : {}),
         reloadGraph: async () => {
           for await (const t of storage.twins.loadTwins(workspace)) graph.putTwin(t);
           for await (const rel of storage.twins.loadRelationships(workspace))

@@ -65,8 +65,8 @@ export function startHttp(o: {
   importIo: FileImportIo;
   mqttUrl: string;
   revokedCredential: (id: string) => void;
-  /** Alarms (GET /alarms …) and, when analytics run, their figures for /healthz. */
-  analytics?: Pick<AnalyticsSubsystem, 'alarms' | 'stats'>;
+  /** Alarms (GET /alarms …) and, for /healthz, whether the analytics run on this node. */
+  analytics?: Pick<AnalyticsSubsystem, 'alarms' | 'state'>;
   /** GET/PUT/DELETE /rules and backtests (issue 10). */
   rules?: FastifyPluginAsync;
 }): Promise<HttpSubsystem> {
@@ -152,7 +152,11 @@ export function startHttp(o: {
               onRevoked: (id) => o.revokedCredential(id),
             }),
           ],
-          health: () => ({ twins: graph.twinCount, models: models.count }),
+          health: () => ({
+            twins: graph.twinCount,
+            models: models.count,
+            ...(o.analytics ? { analytics: o.analytics.state() } : {}),
+          }),
           // Readiness: writes work (group commits and a probe write; see sqlite-write-health.ts).
           readiness: () => ({ storage: storage.health.check() }),
         });

@@ -26,6 +26,7 @@ export function registerMetrics(
   },
 ): void {
   const an = o.analytics;
+  // Totals over every run of this node (a cluster node may run the analytics several times).
   registerPlatformMetrics(metrics, {
     ingest: () => o.stats.snapshot(),
     live: () => o.hub.stats(),
@@ -33,28 +34,7 @@ export function registerMetrics(
     relationships: () => o.graph.relationshipCount,
     mqttClients: o.brokerClients,
     historyBuffered: () => o.storage.history.bufferedPoints ?? 0,
-    ...(an?.runtime
-      ? {
-          analytics: () => {
-            const st = an.stats();
-            const errors = Object.values(st.runtime?.operatorErrors ?? {}).reduce((x, y) => x + y, 0);
-            return {
-              observed: st.runtime?.observed ?? 0,
-              overflowed: st.runtime?.overflowed ?? 0,
-              queued: st.runtime?.queued ?? 0,
-              operatorErrors: errors,
-              derivedWritten: st.derived?.written ?? 0,
-              derivedFailed: st.derived?.failed ?? 0,
-              derivedDropped: st.derived?.dropped ?? 0,
-              derivedPropertyWritten: st.derivedProperties?.written ?? 0,
-              derivedPropertyFailed: st.derivedProperties?.failed ?? 0,
-              derivedPropertySkipped: st.derivedProperties?.skipped ?? 0,
-              derivedPropertyDropped: st.derivedProperties?.dropped ?? 0,
-              derivedPropertyPending: st.derivedProperties?.pendingTwins ?? 0,
-              anomalyScored: st.anomaly?.scored ?? 0,
-            };
-          },
-        }
-      : {}),
+    ...(an && an.state() !== 'off' ? { analytics: () => an.totals() } : {}),
+    ...(an ? { analyticsLeader: () => (an.state() === 'running' ? 1 : 0) } : {}),
   });
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createIngestStack, type IngestStack } from '../../adapters/mqtt/mqtt-test-fixture.js';
+import { createIngestStack, pumpModels, type IngestStack } from '../../adapters/mqtt/mqtt-test-fixture.js';
 import { TwinloopError } from '../errors/errors.js';
 import type { BusMessage, IngestBus, IngestMessage } from '../ports/cluster.js';
 import type { IncomingMessage } from '../telemetry/telemetry-types.js';
@@ -113,5 +113,39 @@ describe('BusIngestService and the worker side', () => {
       code: 'ServiceUnavailable',
     });
     expect(await stack.deadLetters.count('default')).toBe(2);
+  });
+
+  it('stores derived values straight in the history store and on the live bus, never on the bus', async () => {
+    const { bus, stored } = memoryBus();
+    const models = pumpModels();
+    const node = new BusIngestService({
+      bus,
+      workspace: (ws) => (ws === 'default' ? { graph: stack.graph, models } : undefined),
+      history: stack.history,
+      deadLetters: stack.deadLetters,
+      live: stack.live,
+    });
+    const seen: unknown[] = [];
+    stack.live.subscribe((events) => seen.push(...events));
+    const r = await node.ingestDerivedMany([
+      { workspace: 'default', twinId: 'pump-1', time: 7_000, values: { powerKw: 1.5 } },
+      { workspace: 'default', twinId: 'nope', time: 7_000, values: { powerKw: 2 } },
+    ]);
+    expect(r.stored).toBe(1);
+    expect(r.refused.map((x) => [x.index, x.error.code])).toEqual([[1, 'BadRequest']]);
+    expect(stored).toHaveLength(0);
+    const points = await stack.history.queryRaw({
+      workspace: 'default',
+      twinId: 'pump-1',
+      path: 'powerKw',
+      from: 0,
+      to: 1e15,
+      limit: 10,
+    });
+    expect(points.points).toEqual([{ ts: 7_000, value: 1.5 }]);
+    expect(seen).toMatchObject([
+      { type: 'telemetry', twinId: 'pump-1', derived: true, values: { powerKw: 1.5 } },
+    ]);
+    expect(stack.graph.getTwin('pump-1')?.telemetry.powerKw).toEqual({ value: 1.5, time: 7_000 });
   });
 });

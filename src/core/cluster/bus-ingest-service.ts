@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import { TwinloopError } from '../errors/errors.js';
 import type { IngestBus } from '../ports/cluster.js';
 import { IngestService, type IngestServiceOptions } from '../telemetry/ingest-service.js';
+import type { DerivedReadingSet } from '../telemetry/ingest-service.js';
 import type { IncomingMessage, IngestOutcome } from '../telemetry/telemetry-types.js';
 import { toIngestMessage } from './ingest-envelope.js';
 
@@ -50,6 +51,24 @@ export class BusIngestService extends IngestService {
   override async ingestAdt(msg: IncomingMessage): Promise<IngestOutcome> {
     if (msg.payload.length > this.maxPayloadBytes) return super.ingest(msg);
     return this.publish(msg, true);
+  }
+
+  /**
+   * Derived values (the analytics' results, on the one api node that runs them) are appended
+   * straight to the shared history store, not published to the bus, as in one process: the call
+   * resolves once PostgreSQL committed them, then they go on this node's live bus, and its feed
+   * replica tells every other node (live events for WebSocket clients, and a durable
+   * `telemetry.last` change for the twins' last values), as it does for a worker's commits. Why not
+   * the bus: a worker would add nothing (derived values are not validated against the model, only
+   * checked not to clash with it, which needs this node's read model just as well), they would wait
+   * behind the device backlog of their twin's partition, and the bus would need a second kind of
+   * message. The cost: this node commits to PostgreSQL (one append per event-loop turn of derived
+   * values, as NDJSON bulk requests do). @throws StorageError when the append fails.
+   */
+  override ingestDerivedMany(
+    sets: readonly DerivedReadingSet[],
+  ): ReturnType<IngestService['ingestDerivedMany']> {
+    return super.ingestDerivedMany(sets);
   }
 
   private async publish(msg: IncomingMessage, adt: boolean): Promise<IngestOutcome> {

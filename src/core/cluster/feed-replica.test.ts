@@ -4,7 +4,8 @@ import { ModelRegistry } from '../models/model-registry.js';
 import { ModelService } from '../models/model-service.js';
 import { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
 import type { TwinRecord } from '../graph/graph-types.js';
-import { LiveEventBus, type LiveEvent } from '../live/live-events.js';
+import { alarmLiveEvent, LiveEventBus, type LiveEvent } from '../live/live-events.js';
+import { newAlarm } from '../alarms/alarm.js';
 import type { ClusterFeed, FeedChange, FeedEvent, FeedHandlers } from '../ports/cluster.js';
 import { FEED_KINDS, FeedReplica } from './feed-replica.js';
 
@@ -58,7 +59,7 @@ async function node(
   const live = new LiveEventBus();
   const seen: LiveEvent[] = [];
   live.subscribe((es) => seen.push(...es));
-  const reloads = { models: 0, graph: 0, routes: 0 };
+  const reloads = { models: 0, graph: 0, routes: 0, rules: 0 };
   const replica = new FeedReplica({
     origin,
     workspace: 'default',
@@ -77,6 +78,10 @@ async function node(
     },
     reloadRoutes: () => {
       reloads.routes++;
+      return Promise.resolve();
+    },
+    reloadRules: () => {
+      reloads.rules++;
       return Promise.resolve();
     },
   });
@@ -158,6 +163,29 @@ describe('FeedReplica', () => {
     await worker.replica.flush();
     expect(api.graph.getTwin('t1')!.telemetry.temp).toEqual({ value: 2, time: 150 });
     expect(api.seen.filter((e) => e.type === 'telemetry')).toHaveLength(3);
+  });
+
+  it("tells the other api nodes' live buses the alarm transitions of this node (no last values)", async () => {
+    const { feed, changes } = memoryFeed();
+    const a = await node('a', feed, true);
+    const b = await node('b', feed, true);
+    const alarm = newAlarm('al-1', {
+      workspace: 'default',
+      twinId: 't1',
+      ruleId: 'hot',
+      ruleVersion: 1,
+      severity: 'major',
+      message: 'hot',
+      time: 9,
+      value: 120,
+    });
+    const ev = alarmLiveEvent({ transition: 'raised', alarm }, 'dtmi:t:M;1');
+    a.live.publish([ev, { ...ev, workspace: 'other' }]);
+    await a.replica.flush();
+    expect(b.seen).toEqual([JSON.parse(JSON.stringify(ev))]);
+    expect(changes).toHaveLength(0); // an alarm is no telemetry: no telemetry.last change
+    await b.replica.flush();
+    expect(a.seen).toEqual([ev, { ...ev, workspace: 'other' }]); // b did not send it back
   });
 
   it('a node that does not follow live events (a worker) still gets last values from the durable changes', async () => {
@@ -280,7 +308,7 @@ describe('FeedReplica', () => {
     release();
     await b.replica.reloadsSettled();
     await settled;
-    expect(b.reloads).toEqual({ models: 3, graph: 1, routes: 1 });
+    expect(b.reloads).toEqual({ models: 3, graph: 1, routes: 1, rules: 1 });
   });
 
   it('an event route or endpoint changed on one node makes the others reload theirs', async () => {
@@ -293,5 +321,18 @@ describe('FeedReplica', () => {
     expect(changes.map((c) => c.kind)).toEqual([FEED_KINDS.routes]);
     expect([a.reloads.routes, b.reloads.routes, w.reloads.routes]).toEqual([0, 1, 1]);
     expect(b.reloads.models).toBe(0);
+  });
+
+  it('a rule changed on one node makes the others reload theirs (another workspace is not theirs)', async () => {
+    const { feed, changes } = memoryFeed();
+    const a = await node('a', feed);
+    const b = await node('b', feed);
+    const w = await node('w', feed, true);
+    await a.replica.rulesChanged();
+    await feed.publishChange({ kind: FEED_KINDS.rules, origin: 'x', data: { workspace: 'other' } });
+    await Promise.all([a, b, w].map((n) => n.replica.reloadsSettled()));
+    expect(changes.map((c) => c.kind)).toEqual([FEED_KINDS.rules, FEED_KINDS.rules]);
+    expect([a.reloads.rules, b.reloads.rules, w.reloads.rules]).toEqual([0, 1, 1]);
+    expect([b.reloads.models, b.reloads.routes]).toEqual([0, 0]);
   });
 });

@@ -6,13 +6,17 @@
  * becomes a feed change carrying the record as it is now in this node's graph (the writer applied
  * its own write at once: read-your-writes on the writer's node); telemetry (an ingest worker's
  * commits) becomes one `telemetry.last` change per commit (latest values, replayable) and one live
- * event batch (best effort). Incoming: a change made elsewhere is applied to the graph and its live
+ * event batch (best effort), with the alarm transitions of this node (the one running the analytics)
+ * in it. Incoming: a change made elsewhere is applied to the graph and its live
  * event re-published on the local bus (so WebSocket clients of this node see it); `models.changed`
  * (an upload, decommission or delete, with the model ids) brings the models in step with the store
  * (`reloadModels` adds, flags and removes: the store is shared, and a change is never applied from
  * the feed's copy); `routes.changed` (an event route or endpoint written on another node) reloads
- * the routes this node journals with; a gap (the node was away longer than the feed keeps) reloads
- * the whole read model, models and routes included. Reloads of a kind run one at a time, coalesced. Changes of this node's own origin are skipped (applied already).
+ * the routes this node journals with; `rules.changed` (a rule written on another node) reloads the
+ * rules of the node's live rule engine (only the node running the analytics has one); a gap (the
+ * node was away longer than the feed keeps) reloads the whole read model, models, routes and rules
+ * included. Reloads of a kind run one at a time, coalesced. Changes of this node's own origin are
+ * skipped (applied already).
  */
 import type { InMemoryTwinGraph } from '../graph/in-memory-twin-graph.js';
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
@@ -26,6 +30,7 @@ export const FEED_KINDS = {
   relationshipDelete: 'relationship.delete',
   models: 'models.changed',
   routes: 'routes.changed',
+  rules: 'rules.changed',
   telemetryLast: 'telemetry.last',
   live: 'live',
 } as const;
@@ -49,6 +54,8 @@ export interface FeedReplicaOptions {
   reloadModels: () => Promise<void>;
   /** Reloads the event routes and endpoints from the store (another node changed them). */
   reloadRoutes?: () => Promise<void>;
+  /** Reloads the rules from the store (another node changed them; the analytics' rule engine). */
+  reloadRules?: () => Promise<void>;
   /** Reloads the twins and relationships from the store (changes were missed). */
   reloadGraph: () => Promise<void>;
   /** How long a change that could not be published is retried, ms (default 30 000). */
@@ -75,6 +82,7 @@ export class FeedReplica {
   private outgoing: Promise<unknown> = Promise.resolve();
   private readonly models: SerialReload;
   private readonly routes: SerialReload;
+  private readonly rules: SerialReload;
   private readonly log: Log;
   /** Counters for /metrics and tests. */
   readonly counts = { applied: 0, published: 0, failed: 0, reloads: 0 };
@@ -87,6 +95,7 @@ export class FeedReplica {
     };
     this.models = new SerialReload(o.reloadModels, failed('models'));
     this.routes = new SerialReload(o.reloadRoutes ?? (() => Promise.resolve()), failed('event routes'));
+    this.rules = new SerialReload(o.reloadRules ?? (() => Promise.resolve()), failed('rules'));
   }
 
   /** Starts following the feed (from now: the read model was just loaded) and publishing local commits. */
@@ -103,6 +112,7 @@ export class FeedReplica {
           this.counts.reloads++;
           this.models.request();
           this.routes.request();
+          this.rules.request();
           this.o.reloadGraph().catch((err: unknown) => this.log('error', 'reload failed', { err }));
         },
         onError: (err, seq) =>
@@ -134,9 +144,18 @@ export class FeedReplica {
     });
   }
 
-  /** Resolves once the model and route reloads asked for so far are done (tests). */
+  /** Tells the cluster that this node changed a rule (the node running the analytics reloads them). */
+  rulesChanged(): Promise<void> {
+    return this.send({
+      kind: FEED_KINDS.rules,
+      origin: this.o.origin,
+      data: { workspace: this.o.workspace },
+    });
+  }
+
+  /** Resolves once the model, route and rule reloads asked for so far are done (tests). */
   async reloadsSettled(): Promise<void> {
-    await Promise.all([this.models.settled(), this.routes.settled()]);
+    await Promise.all([this.models.settled(), this.routes.settled(), this.rules.settled()]);
   }
 
   /** Resolves once every change published so far has been stored by the feed (or failed). */
@@ -149,6 +168,7 @@ export class FeedReplica {
     this.stopping = true;
     this.models.stop();
     this.routes.stop();
+    this.rules.stop();
     await this.outgoing;
     await this.sub?.close();
   }
@@ -156,8 +176,15 @@ export class FeedReplica {
   private publishLocal(events: readonly LiveEvent[]): void {
     const telemetry: LiveEvent[] = [];
     const last = new Map<string, LastValue>();
+    let alarms = 0;
     for (const e of events) {
       if (e.workspace !== this.o.workspace) continue;
+      if (e.type === 'alarm') {
+        // For the WebSocket clients of the other nodes (their GET /alarms reads the shared store).
+        telemetry.push(e);
+        alarms++;
+        continue;
+      }
       if (e.type === 'telemetry') {
         if (!this.o.publishTelemetry) continue;
         telemetry.push(e);
@@ -192,7 +219,8 @@ export class FeedReplica {
         this.counts.failed++;
         this.log('warn', 'could not publish live telemetry on the feed', { err: (err as Error).message });
       });
-      void this.send({ kind: FEED_KINDS.telemetryLast, origin: this.o.origin, data: [...last.values()] });
+      if (telemetry.length > alarms)
+        void this.send({ kind: FEED_KINDS.telemetryLast, origin: this.o.origin, data: [...last.values()] });
     }
   }
 
@@ -284,6 +312,10 @@ export class FeedReplica {
       case FEED_KINDS.routes:
         this.routes.request();
         return;
+      case FEED_KINDS.rules:
+        if (d.workspace !== undefined && d.workspace !== this.o.workspace) return;
+        this.rules.request();
+        return;
       default:
         return;
     }
@@ -293,7 +325,8 @@ export class FeedReplica {
   private onEvent(e: FeedEvent): void {
     if (e.origin === this.o.origin || e.kind !== FEED_KINDS.live || !Array.isArray(e.data)) return;
     const events = (e.data as LiveEvent[]).filter(
-      (x) => isRecord(x) && x.type === 'telemetry' && x.workspace === this.o.workspace,
+      (x) =>
+        isRecord(x) && (x.type === 'telemetry' || x.type === 'alarm') && x.workspace === this.o.workspace,
     );
     for (const x of events) {
       if (x.type !== 'telemetry' || !isRecord(x.values)) continue;

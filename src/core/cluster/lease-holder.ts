@@ -29,8 +29,11 @@ export interface LeaseHolderOptions {
   clock: DeliveryClock;
   /** The lease was taken: start the job. */
   onAcquired: () => void;
-  /** The lease was lost or is given up: stop the job (resolves once it stopped). */
-  onLost: () => Promise<void>;
+  /**
+   * The lease was lost or is given up: stop the job (resolves once it stopped). `why`: 'stopping',
+   * 'taken over or expired' or 'not renewed in time'.
+   */
+  onLost: (why: string) => Promise<void>;
   log?: Log;
 }
 
@@ -148,7 +151,7 @@ export class LeaseHolder {
       why,
     });
     this.losing = this.o
-      .onLost()
+      .onLost(why)
       .catch((err: unknown) =>
         this.log('error', 'the job did not stop cleanly', { err: (err as Error).message }),
       )
