@@ -17,8 +17,7 @@
 import type { AlarmSink, TelemetryObservation, TwinContext } from '../analytics-types.js';
 import { compileRule, type CompiledRule, type Judgement, type PairInputs } from './compile-rule.js';
 import type { RuleLookup } from './rule-inputs.js';
-import { formatDuration } from './rule-duration.js';
-import { formatNumber, renderMessage } from './rule-message.js';
+import { formatEta, formatNumber, renderMessage } from './rule-message.js';
 import type { VersionedRule } from './rule-types.js';
 import { PairStore, type PairState } from './rule-state.js';
 
@@ -391,7 +390,7 @@ export class RuleEngine {
       c.kind === 'missing'
         ? `${c.telemetry} reported again`
         : c.kind === 'forecast'
-          ? `${c.telemetry} no longer forecast to reach ${j.limit !== undefined ? formatNumber(j.limit) : 'its limit'} within ${formatDuration(c.clearWithinMs)}`
+          ? `${c.telemetry} no longer forecast to reach ${j.limit !== undefined ? formatNumber(j.limit) : 'its limit'} within ${formatEta(c.clearWithinMs)}`
           : j.value !== undefined
             ? `${what} ${formatNumber(j.value)} no longer meets the condition${j.limit !== undefined ? ` (limit ${formatNumber(j.limit)})` : ''}`
             : `${what} no longer meets the condition`;
