@@ -1,8 +1,9 @@
 /**
  * The analytics files of a pilot folder that the analytics subsystem reads at start:
- * `derived/*.yaml` (values derived per model) and `anomaly.yaml` (which streams are scored, by
- * which detector). A pilot without the file has no
- * anomaly detection; a file with problems stops the start with every problem at its line.
+ * `derived/*.yaml` (values derived per model), `anomaly.yaml` (which streams are scored, by
+ * which detector) and `forecast.yaml` (which streams are forecast continuously). A pilot without
+ * anomaly.yaml or forecast.yaml has no anomaly detection or continuous forecasts; a file with
+ * problems stops the start with every problem at its line.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,8 @@ import type { DerivedSet } from '../analytics/derived/derived-types.js';
 import { derivedNamesOf } from '../analytics/derived/derived-types.js';
 import { planStreams } from '../analytics/runtime/anomaly-plan.js';
 import { ANOMALY_SCORE_SUFFIX } from '../analytics/runtime/anomaly-operator.js';
+import type { ForecastPlanSpec, ForecastPlanWorld } from '../analytics/runtime/forecast-plan.js';
+import { forecastNames, planForecastStreams, readForecastPlan } from '../analytics/runtime/forecast-plan.js';
 import type { Problem } from '../core/errors/errors.js';
 
 /** Largest analytics file read (they are written by hand). */
@@ -45,6 +48,33 @@ export function readPilotAnomalyPlan(pilot: string, kinds: readonly string[]): A
   return r.plan;
 }
 
+/**
+ * The pilot's continuous forecasts, or undefined when it has none (or the pilot is "none").
+ * @throws TwinloopError ValidationFailed (every problem at its line and column), BadRequest (too large).
+ */
+export function readPilotForecastPlan(
+  pilot: string,
+  world?: ForecastPlanWorld,
+): ForecastPlanSpec | undefined {
+  if (pilot === 'none') return undefined;
+  const file = path.join(resolvePilotDir(pilot), 'forecast.yaml');
+  if (!existsSync(file)) return undefined;
+  const bytes = readFileSync(file);
+  if (bytes.length > MAX_FILE_BYTES)
+    throw new TwinloopError(
+      'BadRequest',
+      `${file} is ${bytes.length} bytes; at most ${MAX_FILE_BYTES} are read.`,
+    );
+  const r = readForecastPlan(bytes.toString('utf8'), file, world);
+  if ('problems' in r)
+    throw new TwinloopError(
+      'ValidationFailed',
+      `The forecast plan ${file} has ${r.problems.length} problem(s):\n${r.problems.map((p) => `  ${p.message}`).join('\n')}`,
+      { problems: r.problems },
+    );
+  return r.plan;
+}
+
 /** What a pilot folder says about its analytics, read and checked once at start. */
 export interface PilotAnalytics {
   /** Derived values (empty without a pilot or without a derived/ folder). */
@@ -53,12 +83,15 @@ export interface PilotAnalytics {
   derivedWarnings: Problem[];
   /** The anomaly plan; undefined when the pilot scores no stream. */
   anomalyPlan: AnomalyPlanSpec | undefined;
+  /** The continuous forecasts; undefined when the pilot forecasts no stream. */
+  forecastPlan: ForecastPlanSpec | undefined;
   /** Every telemetry name the platform derives for twins of a model (rules may read them). */
   derivedNames(modelId: string): string[];
 }
 
 /**
- * Reads a pilot's derived values and anomaly plan and checks them against the models loaded.
+ * Reads a pilot's derived values, anomaly plan and forecast plan and checks them against the
+ * models loaded (forecast streams: numeric telemetry of the model, names that clash with nothing).
  * @throws TwinloopError ValidationFailed (every problem at its place).
  */
 export function loadPilotAnalytics(
@@ -69,13 +102,24 @@ export function loadPilotAnalytics(
   const derived = pilot === 'none' ? { sets: [], warnings: [] } : loadPilotDerived(pilot, world);
   const anomalyPlan = readPilotAnomalyPlan(pilot, kinds);
   const isOf = (m: string, b: string) => world.models.matchesModel(m, b);
+  const beforeForecasts = (modelId: string): string[] => [
+    ...derivedNamesOf(derived.sets, modelId, isOf),
+    ...(anomalyPlan ? planStreams(anomalyPlan, modelId, isOf).map((n) => n + ANOMALY_SCORE_SUFFIX) : []),
+  ];
+  const forecastPlan = readPilotForecastPlan(pilot, {
+    getInterface: (id) => world.models.getInterface(id),
+    derivedNames: beforeForecasts,
+  });
   return {
     derived: derived.sets,
     derivedWarnings: derived.warnings,
     anomalyPlan,
+    forecastPlan,
     derivedNames: (modelId) => [
-      ...derivedNamesOf(derived.sets, modelId, isOf),
-      ...(anomalyPlan ? planStreams(anomalyPlan, modelId, isOf).map((n) => n + ANOMALY_SCORE_SUFFIX) : []),
+      ...beforeForecasts(modelId),
+      ...(forecastPlan
+        ? planForecastStreams(forecastPlan, modelId, isOf).flatMap((s) => forecastNames(s.telemetry))
+        : []),
     ],
   };
 }

@@ -54,6 +54,7 @@ import { startLive } from './subsystems/live.js';
 import { startAnalytics } from './subsystems/analytics.js';
 import { loadPilotAnalytics } from './pilot-analytics.js';
 import { planStreams } from '../analytics/runtime/anomaly-plan.js';
+import { planForecastStreams } from '../analytics/runtime/forecast-plan.js';
 import { createDetector } from '../analytics/anomaly/create-detector.js';
 import { DETECTOR_KINDS, type DetectorKind } from '../analytics/anomaly/detector.js';
 import { startRetention } from './subsystems/maintenance.js';
@@ -248,7 +249,7 @@ async function startLocked(
     const { jobs, importIo } = jobsSub;
 
     // ---- rules (issue 10): the store, the pilot's rule files on the first start, the routes
-    // ---- the pilot's analytics files: derived values and anomaly plan (checked; rules may read them)
+    // ---- the pilot's analytics files: derived values, anomaly and forecast plans (checked; rules may read them)
     const pilotAnalytics = loadPilotAnalytics(
       pilot,
       {
@@ -260,7 +261,7 @@ async function startLocked(
     );
     for (const w of pilotAnalytics.derivedWarnings)
       logger.warn({ pilot, problem: w }, 'pilot derived value warning');
-    const { anomalyPlan } = pilotAnalytics;
+    const { anomalyPlan, forecastPlan } = pilotAnalytics;
     // The live rule engine (in the analytics, below) follows every change of the rules.
     let ruleEngine: RuleEngine | undefined;
     const rulesSub = await startRules({
@@ -280,7 +281,7 @@ async function startLocked(
     closers.push(liveSub.close);
     const { hub } = liveSub;
 
-    // ---- streaming analytics: derived values, anomaly detection, rules (off the ingest path)
+    // ---- streaming analytics: derived values, anomaly detection, forecasts, rules (off the ingest path)
     const analytics = startAnalytics({
       config,
       logger,
@@ -302,6 +303,14 @@ async function startLocked(
                 planStreams(anomalyPlan, modelId, (m, b) => models.matchesModel(m, b)),
               createDetector: () => createDetector(anomalyPlan.detector as DetectorKind),
               ...(anomalyPlan.threshold !== undefined ? { threshold: anomalyPlan.threshold } : {}),
+            },
+          }
+        : {}),
+      ...(forecastPlan
+        ? {
+            forecast: {
+              streamsOf: (_ws: string, modelId: string) =>
+                planForecastStreams(forecastPlan, modelId, (m, b) => models.matchesModel(m, b)),
             },
           }
         : {}),

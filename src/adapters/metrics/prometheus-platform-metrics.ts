@@ -27,6 +27,10 @@ export interface AnalyticsMetricFigures {
   derivedFailed?: number;
   derivedDropped?: number;
   anomalyScored?: number;
+  /** Forecast refits run (continuous forecasts and forecast rules). */
+  forecastRefits?: number;
+  /** Forecast refits that waited for a later tick (the per-tick budget was spent). */
+  forecastRefitsDeferred?: number;
 }
 
 /** A counter whose value is read from a running total at scrape time. */
@@ -151,6 +155,16 @@ export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSou
       'derivedDropped',
     );
     t('twinloop_analytics_anomaly_scored_total', 'Readings scored by anomaly detectors', 'anomalyScored');
+    t(
+      'twinloop_analytics_forecast_refits_total',
+      'Forecast refits (continuous forecasts and forecast rules)',
+      'forecastRefits',
+    );
+    t(
+      'twinloop_analytics_forecast_refits_deferred_total',
+      'Forecast refits that waited for a later tick (refit budget spent)',
+      'forecastRefitsDeferred',
+    );
     gauge('twinloop_analytics_queued', 'Readings waiting for the streaming analytics', () => a().queued ?? 0);
   }
   gauge('twinloop_live_sessions', 'WebSocket live sessions', () => s.live().sessions);

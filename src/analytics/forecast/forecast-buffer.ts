@@ -90,11 +90,16 @@ export function addReading(
 /** Cells holding readings. */
 export const bufferSize = (buf: ForecastBuffer | undefined): number => (buf ? buf.points.length / 2 : 0);
 
+export interface BufferForecastOptions extends Pick<ForecastOptions, 'maxEvaluations' | 'trends'> {
+  /** The horizon counts from this time (default: the grid's last point); e.g. the newest reading's. */
+  from?: number;
+}
+
 /**
  * Fits a forecast (forecast(): ETS with detected season, prediction intervals) on the buffer and
- * forecasts `horizonMs` past its grid's last point. The grid runs from the first cell's mean time
- * by the cell width (or by the median gap between cells, whole ms, when readings come less often
- * than once a cell), with values interpolated linearly between the cells; it ends at most one step
+ * forecasts at least `horizonMs` past `from`. The grid runs from the first cell's mean time by the
+ * cell width (or by the median gap between cells, whole ms, when readings come less often than
+ * once a cell), with values interpolated linearly between the cells; it ends at most one step
  * before the newest cell's mean time. Undefined while fewer than MIN_FIT_POINTS cells hold
  * readings, or when the series cannot be forecast.
  */
@@ -102,7 +107,7 @@ export function forecastBuffer(
   buf: ForecastBuffer | undefined,
   shape: BufferShape,
   horizonMs: number,
-  options: Pick<ForecastOptions, 'maxEvaluations' | 'trends'> = {},
+  options: BufferForecastOptions = {},
 ): ForecastResult | undefined {
   if (!buf || bufferSize(buf) < MIN_FIT_POINTS || !(horizonMs > 0)) return undefined;
   const p = buf.points;
@@ -126,11 +131,18 @@ export function forecastBuffer(
     times[k] = t;
     values[k] = tb > ta ? va + (vb - va) * Math.min(1, Math.max(0, (t - ta) / (tb - ta))) : va;
   }
-  const horizon = Math.min(MAX_HORIZON, Math.max(1, Math.ceil(horizonMs / step)));
+  const origin = t0 + (size - 1) * step;
+  const reach = Math.max(origin, options.from ?? origin) + horizonMs - origin;
+  const horizon = Math.min(MAX_HORIZON, Math.max(1, Math.ceil(reach / step)));
   try {
     return forecast(
       { times, values },
-      { horizon, step, maxEvaluations: options.maxEvaluations ?? REFIT_EVALUATIONS, ...options },
+      {
+        horizon,
+        step,
+        maxEvaluations: options.maxEvaluations ?? REFIT_EVALUATIONS,
+        ...(options.trends ? { trends: options.trends } : {}),
+      },
     );
   } catch (e) {
     if (e instanceof TwinloopError) return undefined;

@@ -106,7 +106,7 @@ describe('forecast condition: known answers', () => {
     expect(raise!.time).toBeLessThanOrEqual(2 * H + 5 * MIN);
     expect(clear!.time).toBeGreaterThan(2.5 * H);
     expect(clear!.kind === 'clear' && clear!.reason).toBe(
-      'level no longer forecast to reach 5 within 75 min',
+      'level no longer forecast to reach 5 within 1 h 15 min',
     );
     // The episode's peak is its most urgent ETA.
     expect(episodes[0]!.peak).toBeLessThan(raise!.kind === 'raise' ? raise!.value! : 0);

@@ -76,7 +76,7 @@ export function compileForecast(c: ForecastCondition, base: Base): CompiledRule 
         if (limit === undefined) return;
         const fit: ForecastFit = { at: time, limit, probability: 0 };
         // The forecast reaches as far as the clear side looks; the raise side uses its first part.
-        const f = forecastBuffer(inputs.buffer, shape, c.clearWithinMs, { trends: TRENDS });
+        const f = forecastBuffer(inputs.buffer, shape, c.clearWithinMs, { trends: TRENDS, from: time });
         if (f) {
           const raise = crossingOf(f.points, limit, {
             direction,

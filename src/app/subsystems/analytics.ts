@@ -1,6 +1,6 @@
 /**
  * The streaming analytics of a process: the runtime that feeds committed telemetry to the
- * operators off the ingest path (derived values, anomaly detection, rules), the writer that stores
+ * operators off the ingest path (derived values, anomaly detection, continuous forecasts, rules), the writer that stores
  * their results as derived telemetry, and the twin context they read. On an api node of a cluster
  * every node sees every reading, so analytics there would raise every alarm once per node: they run
  * only on a single-process platform for now (docs/analytics.md).
@@ -26,6 +26,9 @@ import type {
 } from '../../analytics/runtime/anomaly-operator.js';
 import { AnomalyOperator } from '../../analytics/runtime/anomaly-operator.js';
 import type { DerivedWriterStats } from '../../analytics/runtime/derived-writer.js';
+import type { ForecastOperatorStats } from '../../analytics/runtime/forecast-operator.js';
+import { ForecastOperator } from '../../analytics/runtime/forecast-operator.js';
+import type { ForecastStreamSpec } from '../../analytics/runtime/forecast-plan.js';
 import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
 import { graphTwinContext } from '../../analytics/runtime/graph-twin-context.js';
 import type { TwinloopConfig } from '../config.js';
@@ -42,6 +45,12 @@ export interface AnomalyPlan {
   threshold?: number;
 }
 
+/** Continuous forecasts of a pilot (forecast.yaml): which streams, how far ahead, how often. */
+export interface ForecastPlan {
+  /** The forecast streams of twins of a model (undefined: none). */
+  streamsOf: (workspace: string, modelId: string) => readonly ForecastStreamSpec[] | undefined;
+}
+
 export interface AnalyticsSubsystem extends Subsystem {
   /** Undefined when analytics are off. */
   runtime: AnalyticsRuntime | undefined;
@@ -53,6 +62,7 @@ export interface AnalyticsSubsystem extends Subsystem {
     derived?: DerivedWriterStats;
     derivedEngine?: DerivedStats;
     anomaly?: AnomalyOperatorStats;
+    forecast?: ForecastOperatorStats;
     rules?: RuleEngineStats;
     alarms?: AlarmServiceStats;
   };
@@ -77,6 +87,7 @@ export interface StartAnalyticsOptions {
    */
   rules?: (engine: RuleEngine) => void;
   anomaly?: AnomalyPlan;
+  forecast?: ForecastPlan;
   /** False on an api node of a cluster (see the header). */
   runHere?: boolean;
 }
@@ -126,6 +137,35 @@ async function recentPoints(
   return out;
 }
 
+/**
+ * A stream's history as the forecast operator's warm-up wants it: averages over cells of
+ * `spacing` from `from` (a multiple of it) to `to`, each at its cell's middle, oldest first.
+ */
+async function forecastHistory(
+  history: HistoryStore,
+  workspace: string,
+  twinId: string,
+  path: string,
+  from: number,
+  to: number,
+  spacing: number,
+): Promise<HistoryReading[]> {
+  const buckets = await history.queryAggregate({
+    workspace,
+    twinId,
+    path,
+    from,
+    to,
+    interval: spacing,
+    fns: ['avg'],
+  });
+  const out: HistoryReading[] = [];
+  for (const b of buckets)
+    if (b.count > 0 && typeof b.avg === 'number' && Number.isFinite(b.avg))
+      out.push({ time: b.start + Math.floor(spacing / 2), value: b.avg });
+  return out;
+}
+
 export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
   const { config, logger, workspace, graph, models } = o;
   const context = graphTwinContext({
@@ -166,6 +206,18 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     });
     operators.push(anomaly);
   }
+  let forecast: ForecastOperator | undefined;
+  if (o.forecast) {
+    forecast = new ForecastOperator({
+      streamsOf: o.forecast.streamsOf,
+      sink: writer,
+      recent: (ws, id, name, from, to, spacing) =>
+        forecastHistory(o.history, ws, id, name, from, to, spacing),
+      onWarmUpError: (e) =>
+        log.warn({ err: e }, 'forecast warm-up from history failed; the stream starts cold'),
+    });
+    operators.push(forecast);
+  }
   let derived: DerivedEngine | undefined;
   if (o.derived && o.derived.length > 0) {
     const engine = new DerivedEngine({ sets: o.derived, context, sink: writer });
@@ -198,13 +250,12 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       );
     },
   });
-  // Deleted twins: their detectors go (a new twin with the same id starts fresh).
-  if (anomaly) {
-    const a = anomaly;
-    lifecycle.push((e) => {
-      if (e.type === 'twinDeleted') a.forgetTwin(e.workspace, e.twinId);
-    });
-  }
+  // Deleted twins: their detectors and forecast buffers go (a new twin with the same id starts fresh).
+  for (const op of [anomaly, forecast])
+    if (op)
+      lifecycle.push((e) => {
+        if (e.type === 'twinDeleted') op.forgetTwin(e.workspace, e.twinId);
+      });
   const unlisten = o.live.subscribe((events) => {
     for (const e of events) if (e.type !== 'telemetry') for (const l of lifecycle) l(e);
   });
@@ -218,6 +269,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       derived: writer.stats(),
       ...(derived ? { derivedEngine: derived.stats() } : {}),
       ...(anomaly ? { anomaly: anomaly.stats() } : {}),
+      ...(forecast ? { forecast: forecast.stats() } : {}),
       ...(rules ? { rules: rules.stats() } : {}),
       alarms: { ...alarms.stats },
     }),

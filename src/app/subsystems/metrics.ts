@@ -47,6 +47,8 @@ export function registerMetrics(
               derivedFailed: st.derived?.failed ?? 0,
               derivedDropped: st.derived?.dropped ?? 0,
               anomalyScored: st.anomaly?.scored ?? 0,
+              forecastRefits: (st.forecast?.refits ?? 0) + (st.rules?.refits ?? 0),
+              forecastRefitsDeferred: (st.forecast?.refitsDeferred ?? 0) + (st.rules?.refitsDeferred ?? 0),
             };
           },
         }
