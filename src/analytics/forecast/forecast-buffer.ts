@@ -3,7 +3,7 @@
  * readings come (forecast rules, continuous forecasts): readings are averaged into cells of
  * `spacing` = history / BUFFER_POINTS (whole ms, aligned on multiples of it since the epoch), each
  * kept as the mean time and mean value of its readings; cells more than `history` older than the
- * newest reading are dropped and at most BUFFER_POINTS are kept, so the memory (≈ 8 KiB) and the
+ * newest reading are dropped and at most BUFFER_POINTS are kept, so the memory (≈ 12 KiB) and the
  * cost of a refit are bounded whatever the reading rate. Plain numbers, so that it snapshots as
  * JSON.
  *

@@ -34,9 +34,9 @@ export interface ForecastOperatorOptions {
   /** The forecast streams of twins of a model (undefined or empty: none); asked once per model. */
   streamsOf: (workspace: string, modelId: string) => readonly ForecastStreamSpec[] | undefined;
   sink: DerivedSink;
-  /** Streams at most (default 10,000; ≈ 8 KiB each); beyond, new streams are counted and skipped. */
+  /** Streams at most (default 10,000; ≈ 12 KiB each); beyond, new streams are counted and skipped. */
   maxStreams?: number;
-  /** Refits between two ticks at most (default 2; one refit of 512 points takes ~3-35 ms). */
+  /** Refits between two ticks at most (default 2; one refit of 512 cells costs ~3-35 ms of CPU, bench/forecast/refit.ts). */
   maxRefitsPerTick?: number;
   /**
    * A stream's history for its warm-up: averages over cells of `spacingMs` aligned on multiples
