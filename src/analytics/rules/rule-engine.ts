@@ -41,7 +41,7 @@ export interface RuleEngineOptions {
   maxStates?: number;
   /** Told when an episode ends (backtests collect them). */
   onEpisode?: (e: RuleEpisode) => void;
-  /** Forecast refits run between two ticks at most (default 2; a refit of 512 cells costs ~3-15 ms of CPU, bench/forecast/refit.ts). */
+  /** Forecast refits run between two ticks at most (default 2; a refit of 512 cells costs ~2-14 ms of CPU, bench/forecast/refit.ts). */
   maxRefitsPerTick?: number;
   /** (rule, twin) pairs of forecast conditions at most, each holding a buffer of ≈ 12 KiB (default 10 000). */
   maxForecastPairs?: number;

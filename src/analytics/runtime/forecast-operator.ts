@@ -36,7 +36,7 @@ export interface ForecastOperatorOptions {
   sink: DerivedSink;
   /** Streams at most (default 10,000; ≈ 12 KiB each); beyond, new streams are counted and skipped. */
   maxStreams?: number;
-  /** Refits between two ticks at most (default 2; one refit of 512 cells costs ~3-35 ms of CPU, bench/forecast/refit.ts). */
+  /** Refits between two ticks at most (default 2; one refit of 512 cells costs ~2-35 ms of CPU, bench/forecast/refit.ts). */
   maxRefitsPerTick?: number;
   /**
    * A stream's history for its warm-up: averages over cells of `spacingMs` aligned on multiples
