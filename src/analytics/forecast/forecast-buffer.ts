@@ -75,7 +75,10 @@ export function addReading(
     // Running means of the cell's times and values: m += (x − m) / n.
     const n = ++buf.lastCount;
     p[p.length - 2] = (p[p.length - 2] as number) + (time - (p[p.length - 2] as number)) / n;
-    p[p.length - 1] = (p[p.length - 1] as number) + (value - (p[p.length - 1] as number)) / n;
+    // Values near ±MAX_VALUE can overflow the difference: the mean is then halved first.
+    const m = p[p.length - 1] as number;
+    const next = m + (value - m) / n;
+    p[p.length - 1] = Number.isFinite(next) ? next : m / 2 + (value / 2 - m / 2) / n;
     return buf;
   }
   p.push(time, value);

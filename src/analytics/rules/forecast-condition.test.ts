@@ -243,3 +243,25 @@ describe('forecast condition: refit budget, snapshot, bounds', () => {
     expect(engine.stats().forecastPairs).toBe(0);
   });
 });
+
+describe('forecast condition: hostile readings', () => {
+  it('values near ±MAX_VALUE, NaN and late readings neither throw nor poison the buffer', () => {
+    const { engine, feed, sink } = setup([
+      forecastRule('{ telemetry: level, above: 5, within: 1h, every: 1m }'),
+    ]);
+    for (let t = 0; t <= 3 * H; t += 10_000) {
+      feed('t1', t, (t / 10_000) % 2 === 0 ? Number.MAX_VALUE : -Number.MAX_VALUE);
+      engine.observe({ workspace: WS, twinId: 't1', modelId: TANK, time: t, values: { level: NaN } });
+      engine.observe({ workspace: WS, twinId: 't1', modelId: TANK, time: t - 5_000, values: { level: 1 } });
+    }
+    const snap = engine.snapshot() as { rules: { pairs: { inputs: { buffer: { points: number[] } } }[] }[] };
+    const points = snap.rules[0]!.pairs[0]!.inputs.buffer.points;
+    expect(points.length).toBeGreaterThan(2 * 16);
+    expect(points.every(Number.isFinite)).toBe(true);
+    // The snapshot restores (every number finite, times increasing).
+    const again = setup([forecastRule('{ telemetry: level, above: 5, within: 1h, every: 1m }')]);
+    expect(again.engine.restore(JSON.parse(JSON.stringify(snap)) as unknown)).toBe(1);
+    expect(sink.events[0]).toMatchObject({ kind: 'raise', value: 0 }); // MAX_VALUE is beyond 5: ETA 0
+    expect(engine.stats().late).toBeGreaterThan(0);
+  });
+});
