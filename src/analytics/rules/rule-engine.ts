@@ -15,6 +15,7 @@
  * reading time), so a rule over many twins delays its refits instead of stalling the event loop.
  */
 import type { AlarmSink, TelemetryObservation, TwinContext } from '../analytics-types.js';
+import { RefitBudget } from '../forecast/refit-budget.js';
 import { compileRule, type CompiledRule, type Judgement, type PairInputs } from './compile-rule.js';
 import type { RuleLookup } from './rule-inputs.js';
 import { formatEta, formatNumber, renderMessage } from './rule-message.js';
@@ -89,21 +90,16 @@ export class RuleEngine {
   private readonly byModel = new Map<string, CompiledRule[]>();
   private readonly pairs: PairStore;
   private late = 0;
-  /** Forecast refits waiting for a tick, oldest first, by pair key. */
-  private readonly pending = new Map<string, PendingRefit>();
-  private readonly maxRefits: number;
+  /** Forecast refits: a per-tick budget, and those that wait for a tick, by pair key. */
+  private readonly refits: RefitBudget<PendingRefit>;
   private readonly maxForecastPairs: number;
-  private readonly clock: () => number;
-  private budget: number;
   private forecastPairs = 0;
-  private readonly counts = { refits: 0, refitsDeferred: 0, refitMs: 0, forecastRefused: 0 };
+  private forecastRefused = 0;
 
   constructor(private readonly o: RuleEngineOptions) {
     this.pairs = new PairStore(o.maxStates ?? 100_000);
-    this.maxRefits = Math.max(1, Math.floor(o.maxRefitsPerTick ?? 2));
+    this.refits = new RefitBudget(o.maxRefitsPerTick ?? 2, o.clock);
     this.maxForecastPairs = o.maxForecastPairs ?? 10_000;
-    this.clock = o.clock ?? (() => performance.now());
-    this.budget = this.maxRefits;
   }
 
   /**
@@ -160,7 +156,7 @@ export class RuleEngine {
         this.forecastPairs >= this.maxForecastPairs &&
         !this.pairs.get(obs.workspace, rule.spec.id, obs.twinId)?.inputs.buffer
       ) {
-        this.counts.forecastRefused++;
+        this.forecastRefused++;
         continue;
       }
       const s = this.pairs.getOrCreate(obs.workspace, rule.spec.id, obs.twinId);
@@ -185,8 +181,7 @@ export class RuleEngine {
    * have elapsed raise, silent telemetry becomes missing.
    */
   tick(now: number): void {
-    this.budget = this.maxRefits;
-    this.serveRefits();
+    this.refits.tick((p) => this.waitingRefit(p));
     for (const [workspace, rules] of this.rules) {
       for (const rule of rules) {
         if (!rule.needsTick) continue;
@@ -238,9 +233,9 @@ export class RuleEngine {
       pairs: this.pairs.size,
       refused: this.pairs.refused,
       late: this.late,
-      ...this.counts,
-      refitsPending: this.pending.size,
+      ...this.refits.stats(),
       forecastPairs: this.forecastPairs,
+      forecastRefused: this.forecastRefused,
     };
   }
 
@@ -261,7 +256,7 @@ export class RuleEngine {
     return n;
   }
 
-  /** Runs a due refit now when the tick's budget allows and none waits; else queues it. */
+  /** A due refit runs now when the tick's budget allows and none waits; else it waits for a tick. */
   private refitIfDue(
     workspace: string,
     rule: CompiledRule,
@@ -269,42 +264,26 @@ export class RuleEngine {
     time: number,
     lookup: RuleLookup,
   ): void {
-    const refit = rule.refit!;
     const key = `${workspace}\u0000${rule.spec.id}\u0000${s.twinId}`;
-    if (this.pending.has(key) || !refit.due(s.inputs, time, lookup)) return;
-    if (this.pending.size === 0 && this.budget > 0) {
-      this.runRefit(rule, s, time, lookup);
-      return;
-    }
-    this.pending.set(key, { workspace, ruleId: rule.spec.id, version: rule.version, twinId: s.twinId });
-    this.counts.refitsDeferred++;
+    if (this.refits.isWaiting(key) || !rule.refit!.due(s.inputs, time, lookup)) return;
+    this.refits.due(key, { workspace, ruleId: rule.spec.id, version: rule.version, twinId: s.twinId }, () =>
+      rule.refit!.run(s.inputs, time, lookup),
+    );
   }
 
-  private runRefit(rule: CompiledRule, s: PairState, time: number, lookup: RuleLookup): void {
-    const t0 = this.clock();
-    this.budget--;
-    this.counts.refits++;
-    try {
+  /** A waiting refit, if its rule and pair are still there: refit, then judge at the pair's last reading. */
+  private waitingRefit(p: PendingRefit): (() => void) | undefined {
+    const rule = this.rules.get(p.workspace)?.find((r) => r.spec.id === p.ruleId);
+    if (!rule?.refit || rule.version !== p.version) return undefined;
+    const s = this.pairs.get(p.workspace, p.ruleId, p.twinId);
+    const time = s?.lastTime;
+    if (!s || time === undefined) return undefined;
+    const lookup = this.lookup(p.workspace, p.twinId);
+    if (!rule.refit.due(s.inputs, time, lookup)) return undefined;
+    return () => {
       rule.refit!.run(s.inputs, time, lookup);
-    } finally {
-      this.counts.refitMs += this.clock() - t0;
-    }
-  }
-
-  /** Waiting refits, oldest first, while the budget lasts; each is judged at its pair's last reading. */
-  private serveRefits(): void {
-    for (const [key, p] of this.pending) {
-      if (this.budget <= 0) return;
-      this.pending.delete(key);
-      const rule = this.rules.get(p.workspace)?.find((r) => r.spec.id === p.ruleId);
-      if (!rule?.refit || rule.version !== p.version) continue;
-      const s = this.pairs.get(p.workspace, p.ruleId, p.twinId);
-      if (!s || s.lastTime === undefined) continue;
-      const lookup = this.lookup(p.workspace, p.twinId);
-      if (!rule.refit.due(s.inputs, s.lastTime, lookup)) continue;
-      this.runRefit(rule, s, s.lastTime, lookup);
-      this.step(p.workspace, rule, s, rule.judge(s.inputs, s.lastTime, lookup), s.lastTime);
-    }
+      this.step(p.workspace, rule, s, rule.judge(s.inputs, time, lookup), time);
+    };
   }
 
   private countForecastPairs(): void {

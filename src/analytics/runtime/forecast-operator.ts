@@ -26,6 +26,7 @@ import {
   type ForecastBuffer,
 } from '../forecast/forecast-buffer.js';
 import type { ForecastPoint } from '../forecast/forecast.js';
+import { RefitBudget, type RefitStats } from '../forecast/refit-budget.js';
 import type { AnalyticsOperator } from './analytics-runtime.js';
 import type { HistoryReading } from './anomaly-operator.js';
 import { FORECAST_SUFFIXES, type ForecastStreamSpec } from './forecast-plan.js';
@@ -58,14 +59,8 @@ export interface ForecastOperatorOptions {
   clock?: () => number;
 }
 
-export interface ForecastOperatorStats {
+export interface ForecastOperatorStats extends RefitStats {
   streams: number;
-  refits: number;
-  /** Refits that fell due when a tick's budget was spent, and waited. */
-  refitsDeferred: number;
-  refitsPending: number;
-  /** CPU time spent in refits, ms. */
-  refitMs: number;
   /** Forecasts written (three values each). */
   written: number;
   streamsSkipped: number;
@@ -91,16 +86,10 @@ export class ForecastOperator implements AnalyticsOperator {
   readonly name = 'forecast';
   private readonly streams = new Map<string, Stream>();
   private readonly specsByModel = new Map<string, readonly ForecastStreamSpec[]>();
-  private readonly pending = new Set<string>();
+  private readonly refits: RefitBudget<string>;
   private readonly maxStreams: number;
-  private readonly maxRefits: number;
   private readonly maxHeld: number;
-  private readonly clock: () => number;
-  private budget: number;
   private readonly counts = {
-    refits: 0,
-    refitsDeferred: 0,
-    refitMs: 0,
     written: 0,
     streamsSkipped: 0,
     heldDropped: 0,
@@ -109,14 +98,12 @@ export class ForecastOperator implements AnalyticsOperator {
 
   constructor(private readonly opts: ForecastOperatorOptions) {
     this.maxStreams = opts.maxStreams ?? 10_000;
-    this.maxRefits = Math.max(1, Math.floor(opts.maxRefitsPerTick ?? 2));
     this.maxHeld = opts.maxHeld ?? 1_000;
-    this.clock = opts.clock ?? (() => performance.now());
-    this.budget = this.maxRefits;
+    this.refits = new RefitBudget(opts.maxRefitsPerTick ?? 2, opts.clock);
   }
 
   stats(): ForecastOperatorStats {
-    return { streams: this.streams.size, refitsPending: this.pending.size, ...this.counts };
+    return { streams: this.streams.size, ...this.refits.stats(), ...this.counts };
   }
 
   /** Forgets a twin's streams (deleted twin). */
@@ -125,7 +112,7 @@ export class ForecastOperator implements AnalyticsOperator {
     for (const k of this.streams.keys())
       if (k.startsWith(prefix)) {
         this.streams.delete(k);
-        this.pending.delete(k);
+        this.refits.cancel(k);
       }
   }
 
@@ -148,15 +135,12 @@ export class ForecastOperator implements AnalyticsOperator {
     }
   }
 
-  /** Renews the refit budget and runs waiting refits, oldest first. */
+  /** Renews the refit budget and runs waiting refits, oldest first, from their newest reading. */
   tick(): void {
-    this.budget = this.maxRefits;
-    for (const key of this.pending) {
-      if (this.budget <= 0) return;
-      this.pending.delete(key);
+    this.refits.tick((key) => {
       const s = this.streams.get(key);
-      if (s && this.due(s)) this.refit(s);
-    }
+      return s && this.due(s) ? () => this.refit(s) : undefined;
+    });
   }
 
   private specs(workspace: string, modelId: string): readonly ForecastStreamSpec[] {
@@ -227,26 +211,14 @@ export class ForecastOperator implements AnalyticsOperator {
   }
 
   private refitIfDue(key: string, s: Stream): void {
-    if (this.pending.has(key) || !this.due(s)) return;
-    if (this.pending.size === 0 && this.budget > 0) this.refit(s);
-    else {
-      this.pending.add(key);
-      this.counts.refitsDeferred++;
-    }
+    if (this.refits.isWaiting(key) || !this.due(s)) return;
+    this.refits.due(key, key, () => this.refit(s));
   }
 
   private refit(s: Stream): void {
-    const t0 = this.clock();
-    this.budget--;
-    this.counts.refits++;
     const at = s.lastTime as number;
     s.fittedAt = at;
-    let f;
-    try {
-      f = forecastBuffer(s.buffer, s.shape, s.spec.horizonMs, { from: at });
-    } finally {
-      this.counts.refitMs += this.clock() - t0;
-    }
+    const f = forecastBuffer(s.buffer, s.shape, s.spec.horizonMs, { from: at });
     const p = f && pointAt(f.points, at + s.spec.horizonMs);
     if (!p) return;
     const wide = s.spec.interval === 95;
