@@ -1,8 +1,9 @@
 /**
  * The analytics files of a pilot folder that the analytics subsystem reads at start:
- * `derived/*.yaml` (values derived per model) and `anomaly.yaml` (which streams are scored, by
- * which detector, and which are scored together by a multivariate detector). A pilot without the
- * file has no anomaly detection; a file with problems stops the start with every problem at its
+ * `derived/*.yaml` (values derived per model), `anomaly.yaml` (which streams are scored, by which
+ * detector, and which are scored together by a multivariate detector) and `forecast.yaml` (which
+ * streams are forecast continuously). A pilot without anomaly.yaml or forecast.yaml has no anomaly
+ * detection or continuous forecasts; a file with problems stops the start with every problem at its
  * line.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ import { derivedNamesOf } from '../analytics/derived/derived-types.js';
 import { planGroups, planStreams } from '../analytics/runtime/anomaly-plan.js';
 import { checkAnomalyPlan } from '../analytics/runtime/check-anomaly-plan.js';
 import { ANOMALY_SCORE_SUFFIX } from '../analytics/runtime/anomaly-operator.js';
+import type { ForecastPlanSpec, ForecastPlanWorld } from '../analytics/runtime/forecast-plan.js';
+import { forecastNames, planForecastStreams, readForecastPlan } from '../analytics/runtime/forecast-plan.js';
 import type { Problem } from '../core/errors/errors.js';
 
 /** Largest analytics file read (they are written by hand). */
@@ -50,6 +53,33 @@ function planProblems(file: string, problems: Problem[]): TwinloopError {
   );
 }
 
+/**
+ * The pilot's continuous forecasts, or undefined when it has none (or the pilot is "none").
+ * @throws TwinloopError ValidationFailed (every problem at its line and column), BadRequest (too large).
+ */
+export function readPilotForecastPlan(
+  pilot: string,
+  world?: ForecastPlanWorld,
+): ForecastPlanSpec | undefined {
+  if (pilot === 'none') return undefined;
+  const file = path.join(resolvePilotDir(pilot), 'forecast.yaml');
+  if (!existsSync(file)) return undefined;
+  const bytes = readFileSync(file);
+  if (bytes.length > MAX_FILE_BYTES)
+    throw new TwinloopError(
+      'BadRequest',
+      `${file} is ${bytes.length} bytes; at most ${MAX_FILE_BYTES} are read.`,
+    );
+  const r = readForecastPlan(bytes.toString('utf8'), file, world);
+  if ('problems' in r)
+    throw new TwinloopError(
+      'ValidationFailed',
+      `The forecast plan ${file} has ${r.problems.length} problem(s):\n${r.problems.map((p) => `  ${p.message}`).join('\n')}`,
+      { problems: r.problems },
+    );
+  return r.plan;
+}
+
 /** What a pilot folder says about its analytics, read and checked once at start. */
 export interface PilotAnalytics {
   /** Derived values (empty without a pilot or without a derived/ folder). */
@@ -60,12 +90,15 @@ export interface PilotAnalytics {
   derivedSkipped: string[];
   /** The anomaly plan; undefined when the pilot scores no stream. */
   anomalyPlan: AnomalyPlanSpec | undefined;
+  /** The continuous forecasts; undefined when the pilot forecasts no stream. */
+  forecastPlan: ForecastPlanSpec | undefined;
   /** Every telemetry name the platform derives for twins of a model (rules may read them). */
   derivedNames(modelId: string): string[];
 }
 
 /**
- * Reads a pilot's derived values and anomaly plan and checks them against the models loaded.
+ * Reads a pilot's derived values, anomaly plan and forecast plan and checks them against the
+ * models loaded (forecast streams: numeric telemetry of the model, names that clash with nothing).
  * @throws TwinloopError ValidationFailed (every problem at its place).
  */
 export function loadPilotAnalytics(
@@ -94,18 +127,29 @@ export function loadPilotAnalytics(
     });
     if (problems.length) throw planProblems(file, problems);
   }
+  const beforeForecasts = (modelId: string): string[] => [
+    ...derivedNamesOf(derived.sets, modelId, isOf),
+    ...(anomalyPlan
+      ? [
+          ...planStreams(anomalyPlan, modelId, isOf),
+          ...planGroups(anomalyPlan, modelId, isOf).map((g) => g.name),
+        ].map((n) => n + ANOMALY_SCORE_SUFFIX)
+      : []),
+  ];
+  const forecastPlan = readPilotForecastPlan(pilot, {
+    getInterface: (id) => world.models.getInterface(id),
+    derivedNames: beforeForecasts,
+  });
   return {
     derived: derived.sets,
     derivedWarnings: derived.warnings,
     derivedSkipped: derived.skipped,
     anomalyPlan,
+    forecastPlan,
     derivedNames: (modelId) => [
-      ...derivedNamesOf(derived.sets, modelId, isOf),
-      ...(anomalyPlan
-        ? [
-            ...planStreams(anomalyPlan, modelId, isOf),
-            ...planGroups(anomalyPlan, modelId, isOf).map((g) => g.name),
-          ].map((n) => n + ANOMALY_SCORE_SUFFIX)
+      ...beforeForecasts(modelId),
+      ...(forecastPlan
+        ? planForecastStreams(forecastPlan, modelId, isOf).flatMap((s) => forecastNames(s.telemetry))
         : []),
     ],
   };

@@ -54,6 +54,7 @@ import { startLive } from './subsystems/live.js';
 import { analyticsLease, startAnalytics, type AnalyticsSubsystem } from './subsystems/analytics.js';
 import { loadPilotAnalytics } from './pilot-analytics.js';
 import { createGroupDetector, planGroups, planStreams } from '../analytics/runtime/anomaly-plan.js';
+import { planForecastStreams } from '../analytics/runtime/forecast-plan.js';
 import { createDetector } from '../analytics/anomaly/create-detector.js';
 import { DETECTOR_KINDS, type DetectorKind } from '../analytics/anomaly/detector.js';
 import { startRetention } from './subsystems/maintenance.js';
@@ -261,7 +262,7 @@ async function startLocked(
 
     const firstRun = loaded.models === 0 && loaded.twins === 0;
     // ---- rules (issue 10): the store, the pilot's rule files on the first start, the routes
-    // ---- the pilot's analytics files: derived values and anomaly plan (checked; rules may read them)
+    // ---- the pilot's analytics files: derived values, anomaly and forecast plans (checked; rules may read them)
     const pilotAnalytics = loadPilotAnalytics(
       pilot,
       {
@@ -281,7 +282,7 @@ async function startLocked(
         { pilot, files: pilotAnalytics.derivedSkipped, data: config.dataDir },
         "pilot derived-value files left out: they do not fit this data folder's models (stored at its first start; the warnings above say where). Start on a new data folder (--data) to use the pilot as it is now",
       );
-    const { anomalyPlan } = pilotAnalytics;
+    const { anomalyPlan, forecastPlan } = pilotAnalytics;
     // The live rule engine (in the analytics, below) follows every change of the rules: made here at
     // once; on a cluster the other nodes are told, and the one running the analytics reloads them.
     const rulesSub = await startRules({
@@ -304,8 +305,8 @@ async function startLocked(
     closers.push(liveSub.close);
     const { hub } = liveSub;
 
-    // ---- streaming analytics: derived values, anomaly detection, rules (off the ingest path); on
-    // a cluster on one api node at a time, the holder of the analytics lease
+    // ---- streaming analytics: derived values, anomaly detection, forecasts, rules (off the ingest
+    // path); on a cluster on one api node at a time, the holder of the analytics lease
     const analytics = startAnalytics({
       config,
       logger,
@@ -331,6 +332,14 @@ async function startLocked(
                 planGroups(anomalyPlan, modelId, (m, b) => models.matchesModel(m, b)),
               createGroupDetector,
               ...(anomalyPlan.threshold !== undefined ? { threshold: anomalyPlan.threshold } : {}),
+            },
+          }
+        : {}),
+      ...(forecastPlan
+        ? {
+            forecast: {
+              streamsOf: (_ws: string, modelId: string) =>
+                planForecastStreams(forecastPlan, modelId, (m, b) => models.matchesModel(m, b)),
             },
           }
         : {}),

@@ -19,7 +19,7 @@ describe('pilot rules', () => {
   });
 
   for (const [pilot, expected] of [
-    ['pump-line', 6],
+    ['pump-line', 7],
     ['ev-fleet', 7],
   ] as const) {
     it(`${pilot}: every rule file is valid against the pilot's models`, async () => {

@@ -83,6 +83,7 @@ describe('rules over HTTP', () => {
       'pump-cavitation',
       'pump-flow-missing',
       'pump-vibration-high',
+      'tank-level-forecast-low',
       'tank-level-high',
       'tank-level-low',
     ]);
@@ -156,7 +157,7 @@ message: hot {value}
     expect((await call('PUT', '/rules/p', 'id: p', 'text/plain')).status).toBe(415);
     expect((await call('PUT', '/rules/p', 'x'.repeat(300_000), 'application/yaml')).status).toBe(413);
     expect((await call('PUT', '/rules/..%2Fx', yaml(1), 'application/yaml')).status).toBe(400);
-    expect((await call('GET', '/rules')).json.value).toHaveLength(6);
+    expect((await call('GET', '/rules')).json.value).toHaveLength(7);
   });
 
   it('backtests a rule over stored history and says when it would have fired', async () => {
@@ -260,5 +261,55 @@ message: hot {value}
     expect((await call('POST', '/rules/none/backtest', JSON.stringify({ twin: 'pump-1a' }))).status).toBe(
       404,
     );
+  });
+
+  it('backtests the forecast rule: it fires before the threshold rule on a falling level', async () => {
+    // tank-1 level every 10 s: 2 m for 3 h, then falling 2 m/h: below 1 m from 3.5 h, 0.5 m at 3.75 h.
+    const t0 = Date.UTC(2026, 10, 2);
+    const points = [];
+    for (let t = 0; t <= 225 * MIN; t += 10_000)
+      points.push({
+        workspace: 'default',
+        twinId: 'tank-1',
+        path: 'level',
+        kind: 'telemetry' as const,
+        ts: t0 + t,
+        value: t < 180 * MIN ? 2 : 2 - (2 * (t - 180 * MIN)) / (60 * MIN),
+      });
+    await w.storage.history.append(points);
+    const run = async (id: string) => {
+      const start = await call(
+        'POST',
+        `/rules/${id}/backtest`,
+        JSON.stringify({ twin: 'tank-1', from: t0, to: t0 + 226 * MIN }),
+      );
+      expect(start.status).toBe(202);
+      let job = start.json;
+      for (let i = 0; i < 500 && job.status === 'running'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        job = (await call('GET', start.headers.get('location')!)).json;
+      }
+      expect(job.status).toBe('succeeded');
+      return job.result as {
+        count: number;
+        points: number;
+        episodes: { start: number; end?: number; peak?: number }[];
+      };
+    };
+    const threshold = await run('tank-level-low');
+    const forecast = await run('tank-level-forecast-low');
+    expect(forecast.points).toBe(points.length);
+    // The threshold rule: below 1 m from the reading after 3.5 h (1 m exactly is not below), for 30 s.
+    expect(threshold.episodes).toEqual([
+      { twinId: 'tank-1', start: t0 + 210 * MIN + 40_000, peak: expect.any(Number) },
+    ]);
+    // The forecast rule (within 30 min, refits every 2.5 min): once the fall is seen, at most a
+    // refit or two after 3 h, with an ETA to 3.5 h; still raised at the end (the level is below).
+    expect(forecast.count).toBe(1);
+    const e = forecast.episodes[0]!;
+    expect(e.end).toBeUndefined();
+    expect(e.start).toBeGreaterThan(t0 + 180 * MIN);
+    expect(e.start).toBeLessThan(t0 + 195 * MIN);
+    expect(e.peak).toBe(0); // the most urgent ETA: below the limit
   });
 });

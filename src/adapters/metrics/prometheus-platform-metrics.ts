@@ -38,6 +38,10 @@ export interface AnalyticsMetricFigures {
   anomalyScored?: number;
   /** Rules the running rule engine evaluates (0 where the analytics do not run). */
   rules?: number;
+  /** Forecast refits run (continuous forecasts and forecast rules). */
+  forecastRefits?: number;
+  /** Forecast refits that waited for a later tick (the per-tick budget was spent). */
+  forecastRefitsDeferred?: number;
 }
 
 /** A counter whose value is read from a running total at scrape time. */
@@ -187,6 +191,16 @@ export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSou
       () => a().derivedPropertyPending ?? 0,
     );
     t('twinloop_analytics_anomaly_scored_total', 'Readings scored by anomaly detectors', 'anomalyScored');
+    t(
+      'twinloop_analytics_forecast_refits_total',
+      'Forecast refits (continuous forecasts and forecast rules)',
+      'forecastRefits',
+    );
+    t(
+      'twinloop_analytics_forecast_refits_deferred_total',
+      'Forecast refits that waited for a later tick (refit budget spent)',
+      'forecastRefitsDeferred',
+    );
     gauge('twinloop_analytics_queued', 'Readings waiting for the streaming analytics', () => a().queued ?? 0);
     gauge(
       'twinloop_analytics_rules',

@@ -6,7 +6,7 @@
  * step, which would need the joint distribution of the path).
  */
 import { errors } from '../../core/errors/errors.js';
-import { forecast, type ForecastOptions, type ForecastSeries } from './forecast.js';
+import { forecast, type ForecastOptions, type ForecastPoint, type ForecastSeries } from './forecast.js';
 
 export interface CrossingOptions extends Omit<ForecastOptions, 'horizon'> {
   /** 'above' (default): value ≥ threshold; 'below': value ≤ threshold. */
@@ -53,18 +53,57 @@ export function forecastCrossing(
         pointer: '/threshold',
       },
     ]);
-  const probe = forecast(series, { ...options, horizon: 1 });
-  const steps = Math.ceil(horizon / probe.step);
-  const f = steps === 1 ? probe : forecast(series, { ...options, step: probe.step, horizon: steps });
-  const above = (options.direction ?? 'above') === 'above';
+  // With a given step one fit is enough; otherwise a one-step probe learns the grid's step.
+  const probe = options.step === undefined ? forecast(series, { ...options, horizon: 1 }) : undefined;
+  const step = probe?.step ?? (options.step as number);
+  const steps = Math.ceil(horizon / step);
+  const f = probe && steps === 1 ? probe : forecast(series, { ...options, step, horizon: steps });
+  return crossingOf(
+    f.points,
+    threshold,
+    options.direction === undefined ? {} : { direction: options.direction },
+  );
+}
+
+/** Probability that a point's value is beyond the threshold (Gaussian, from its 95 % bound). */
+export function beyondProbability(p: ForecastPoint, threshold: number, above: boolean): number {
+  const sd = (p.upper95 - p.value) / 1.959963984540054;
+  if (!(sd > 0)) return (above ? p.value >= threshold : p.value <= threshold) ? 1 : 0;
+  return normalCdf((above ? p.value - threshold : threshold - p.value) / sd);
+}
+
+export interface CrossingQuery {
+  /** 'above' (default): value ≥ threshold; 'below': value ≤ threshold. */
+  direction?: 'above' | 'below';
+  /**
+   * When given, `time` is the first step whose probability of being beyond the threshold is at
+   * least this; otherwise the first step whose point forecast is at or beyond it.
+   */
+  probability?: number;
+  /** Only steps up to this time count (default: all). */
+  until?: number;
+}
+
+/** When forecast points cross a threshold (see forecastCrossing), without fitting anything. */
+export function crossingOf(
+  points: readonly ForecastPoint[],
+  threshold: number,
+  q: CrossingQuery = {},
+): Crossing {
+  const above = (q.direction ?? 'above') === 'above';
   let time: number | undefined;
   let probability = 0;
-  for (const p of f.points) {
-    const sd = (p.upper95 - p.value) / 1.959963984540054;
-    const z = sd > 0 ? (above ? p.value - threshold : threshold - p.value) / sd : NaN;
-    const pr = sd > 0 ? normalCdf(z) : (above ? p.value >= threshold : p.value <= threshold) ? 1 : 0;
+  for (const p of points) {
+    if (q.until !== undefined && p.time > q.until) break;
+    const pr = beyondProbability(p, threshold, above);
     probability = Math.max(probability, pr);
-    if (time === undefined && (above ? p.value >= threshold : p.value <= threshold)) time = p.time;
+    const crosses =
+      q.probability === undefined
+        ? above
+          ? p.value >= threshold
+          : p.value <= threshold
+        : pr >= q.probability;
+    if (time === undefined && crosses) time = p.time;
   }
   return time === undefined ? { probability } : { time, probability };
 }

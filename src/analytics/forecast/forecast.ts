@@ -11,7 +11,7 @@
  */
 import { errors, type Problem } from '../../core/errors/errors.js';
 import { fitEts, type EtsFit } from './ets-fit.js';
-import { forecastEts, modelName, type EtsSpec } from './ets-model.js';
+import { forecastEts, modelName, type EtsSpec, type Trend } from './ets-model.js';
 import { toRegularGrid } from './forecast-grid.js';
 import { detectSeason, MAX_SEASON } from './seasonality.js';
 
@@ -37,6 +37,12 @@ export interface ForecastOptions {
   multiplicative?: boolean;
   /** Nelder–Mead evaluations per model (default 300). */
   maxEvaluations?: number;
+  /**
+   * Trends tried (default all: N, A, Ad). Leaving out the damped trend suits questions far ahead
+   * in steps: a trend damped by φ ≤ 0.98 adds at most φ/(1 − φ) ≈ 49 steps' worth of slope however
+   * far one looks, so a steady ramp 128 steps from its limit would never be forecast to reach it.
+   */
+  trends?: readonly Trend[];
 }
 
 export interface FittedModel {
@@ -103,18 +109,24 @@ function checkOptions(o: ForecastOptions): void {
 }
 
 /** The models worth fitting on y (scaled) with season m (undefined: none), simplest first. */
-export function candidateSpecs(y: Float64Array, m: number | undefined, multiplicative: boolean): EtsSpec[] {
+export function candidateSpecs(
+  y: Float64Array,
+  m: number | undefined,
+  multiplicative: boolean,
+  trends: readonly Trend[] = ['N', 'A', 'Ad'],
+): EtsSpec[] {
   const out: EtsSpec[] = [];
   const n = y.length;
   const positive = y.every((v) => v > 0);
-  for (const trend of ['N', 'A', 'Ad'] as const) {
+  // The simplest first (ties go to it); N always, so that something fits.
+  const tried = (['N', 'A', 'Ad'] as const).filter((t) => t === 'N' || trends.includes(t));
+  for (const trend of tried) {
     if (trend !== 'N' && n < 4) continue;
     out.push({ trend, season: 'N', m: 1 });
   }
   if (m !== undefined && n >= 2 * m + 2) {
-    for (const trend of ['N', 'A', 'Ad'] as const) out.push({ trend, season: 'A', m });
-    if (multiplicative && positive)
-      for (const trend of ['N', 'A', 'Ad'] as const) out.push({ trend, season: 'M', m });
+    for (const trend of tried) out.push({ trend, season: 'A', m });
+    if (multiplicative && positive) for (const trend of tried) out.push({ trend, season: 'M', m });
   }
   return out;
 }
@@ -147,7 +159,7 @@ export function* forecastSteps(
   yield;
   let best: EtsFit | undefined;
   let fallback: EtsFit | undefined;
-  for (const spec of candidateSpecs(y, m, options.multiplicative ?? true)) {
+  for (const spec of candidateSpecs(y, m, options.multiplicative ?? true, options.trends)) {
     const fit = fitEts(y, spec, options.maxEvaluations ?? 300);
     yield;
     if (!fit) continue;

@@ -7,58 +7,21 @@
 import type { ExprNode } from '../../sim/expr/ast.js';
 import { compileChecked, namesIn, EXPR_CONSTANTS } from '../../sim/expr/index.js';
 import type { Evaluator } from '../../sim/expr/index.js';
-import type { RuleSpec, ValueRef, VersionedRule } from './rule-types.js';
+import { compileForecast } from './forecast-condition.js';
+import {
+  propertyNumber,
+  resolveRef,
+  storeLatest,
+  UNKNOWN,
+  type CompiledRule,
+  type Judgement,
+} from './rule-inputs.js';
+import type { VersionedRule } from './rule-types.js';
 
-/** The inputs kept per (rule, twin); plain data so that it snapshots as JSON. */
-export interface PairInputs {
-  /** Latest numeric readings by telemetry key (`name` or `component/name`), for expressions and messages. */
-  latest: Record<string, number>;
-  /** Last reading time of the watched telemetry (missing data). */
-  lastSeen?: number;
-  /** Rate of change: [t0, v0, t1, v1, ...] inside the window, at most RATE_POINTS pairs. */
-  window?: number[];
-}
-
-export interface Judgement {
-  on: boolean;
-  off: boolean;
-  value?: number;
-  limit?: number;
-}
-
-export interface RuleLookup {
-  property(name: string): unknown;
-}
-
-export interface CompiledRule {
-  readonly spec: RuleSpec;
-  readonly version: number;
-  /** Telemetry keys whose readings concern the rule. */
-  readonly reads: ReadonlySet<string>;
-  /** The telemetry the condition is about (threshold, rate, missing), for messages. */
-  readonly telemetry?: string;
-  /** The twins the rule is limited to, when it names them. */
-  readonly twinSet?: ReadonlySet<string>;
-  /** Whether tick() can change anything (durations, missing data). */
-  readonly needsTick: boolean;
-  /** Folds one reading set into the inputs (keys already component-qualified). */
-  update(inputs: PairInputs, time: number, values: ReadonlyMap<string, number>): void;
-  /** Judges the condition from the inputs. */
-  judge(inputs: PairInputs, time: number, twin: RuleLookup): Judgement;
-}
+export type { CompiledRule, Judgement, PairInputs, RuleLookup } from './rule-inputs.js';
 
 /** Rate-of-change points kept per (rule, twin): readings are thinned to window/32 apart. */
 export const RATE_POINTS = 40;
-
-const UNKNOWN: Judgement = { on: false, off: false };
-
-const num = (v: unknown): number | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'boolean' ? (v ? 1 : 0) : undefined;
-
-function resolve(ref: ValueRef | undefined, twin: RuleLookup): number | undefined {
-  if (ref === undefined) return undefined;
-  return ref.kind === 'number' ? ref.value : num(twin.property(ref.name));
-}
 
 /** Compiles a checked rule. @throws TwinloopError InternalError on an expression read-rule refused. */
 export function compileRule(r: VersionedRule): CompiledRule {
@@ -80,9 +43,9 @@ export function compileRule(r: VersionedRule): CompiledRule {
       judge: (inputs, _time, twin) => {
         const v = inputs.latest[key];
         const above = c.above !== undefined;
-        const limit = resolve(above ? c.above : c.below, twin);
+        const limit = resolveRef(above ? c.above : c.below, twin);
         if (v === undefined || limit === undefined) return UNKNOWN;
-        const clear = resolve(above ? c.clearBelow : c.clearAbove, twin) ?? limit;
+        const clear = resolveRef(above ? c.clearBelow : c.clearAbove, twin) ?? limit;
         return above
           ? { on: v > limit, off: v <= clear, value: v, limit }
           : { on: v < limit, off: v >= clear, value: v, limit };
@@ -131,6 +94,7 @@ export function compileRule(r: VersionedRule): CompiledRule {
       },
     };
   }
+  if (c.kind === 'forecast') return compileForecast(c, base);
   if (c.kind === 'missing') {
     const key = c.telemetry;
     return {
@@ -178,7 +142,7 @@ export function compileRule(r: VersionedRule): CompiledRule {
     judge: (inputs, _time, twin) => {
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i] as string;
-        const v = Object.hasOwn(inputs.latest, key) ? inputs.latest[key] : num(twin.property(key));
+        const v = Object.hasOwn(inputs.latest, key) ? inputs.latest[key] : propertyNumber(twin, key);
         if (v === undefined) return UNKNOWN;
         frame[i] = v;
       }
@@ -202,8 +166,4 @@ function comparisonSides(n: ExprNode): { left: ExprNode; right: ExprNode } | und
   if (n.kind !== 'binary') return undefined;
   if (n.op === '&&') return comparisonSides(n.left) ?? comparisonSides(n.right);
   return ['>', '>=', '<', '<='].includes(n.op) ? { left: n.left, right: n.right } : undefined;
-}
-
-function storeLatest(inputs: PairInputs, values: ReadonlyMap<string, number>): void {
-  for (const [k, v] of values) inputs.latest[k] = v;
 }

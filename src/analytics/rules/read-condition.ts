@@ -1,13 +1,26 @@
 /**
  * The `condition` of a rule document read into a RuleCondition (threshold, rateOfChange, missing,
- * expression), and the names a condition reads checked against the model's schema.
+ * expression, forecast), and the names a condition reads checked against the model's schema.
  */
 import type { LEntry, LNode } from '../../sim/behaviour/located-document.js';
 import { EXPR_CONSTANTS, isForbiddenName, namesIn } from '../../sim/expr/index.js';
 import { NAME_PATTERN, type RuleReader as Reader } from './rule-reader.js';
 import type { RuleCondition, RuleExpr, RuleModelSchema } from './rule-types.js';
 
-const CONDITIONS = ['threshold', 'rateOfChange', 'missing', 'expression'] as const;
+const CONDITIONS = ['threshold', 'rateOfChange', 'missing', 'expression', 'forecast'] as const;
+
+/** Shortest `within` of a forecast condition (shorter is a threshold's business). */
+export const FORECAST_MIN_WITHIN_MS = 60_000;
+/** Shortest `every` of a forecast condition. */
+export const FORECAST_MIN_EVERY_MS = 1_000;
+/** `clearWhen.within` is at most this many times `within`. */
+export const FORECAST_MAX_CLEAR_FACTOR = 2;
+/** Default `clearWhen.within`, times `within`. */
+export const FORECAST_CLEAR_FACTOR = 1.25;
+
+/** The default refit period of a forecast condition: within / 12, at least a minute (never above within). */
+export const defaultForecastEvery = (withinMs: number): number =>
+  Math.min(withinMs, Math.max(60_000, Math.round(withinMs / 12)));
 const PER_MS: ReadonlyMap<string, number> = new Map([
   ['second', 1000],
   ['minute', 60_000],
@@ -108,6 +121,7 @@ export function readCondition(r: Reader, node: LNode): RuleCondition | undefined
     if (!name || afterMs === undefined) return undefined;
     return { kind, telemetry: name, afterMs };
   }
+  if (kind === 'forecast') return readForecast(r, body, telemetry);
   // expression: a string, or { when, clearWhen?, value? }
   if (body.kind === 'scalar') {
     const when = r.expr(body, 'expression');
@@ -127,6 +141,110 @@ export function readCondition(r: Reader, node: LNode): RuleCondition | undefined
     when: plain(when)!,
     ...(clearWhen ? { clearWhen: plain(clearWhen)! } : {}),
     ...(value ? { value: plain(value)! } : {}),
+  };
+}
+
+/** A probability in (0, 1). */
+function probabilityOf(r: Reader, node: LNode | undefined, what: string): number | undefined {
+  const p = r.num(node, what);
+  if (p === undefined || (p > 0 && p < 1)) return p;
+  r.problem('rule.invalidValue', `${what} must be above 0 and below 1.`, node!.loc);
+  return undefined;
+}
+
+/** `forecast: { telemetry, above | below, within, probability?, every?, clearWhen?: { within?, probability? } }` */
+function readForecast(
+  r: Reader,
+  body: LNode,
+  telemetry: (m: Map<string, LEntry>) => string | undefined,
+): RuleCondition | undefined {
+  const t = r.map(
+    body,
+    ['telemetry', 'above', 'below', 'within', 'probability', 'every', 'clearWhen'],
+    'forecast',
+  );
+  if (!t) return undefined;
+  const name = telemetry(t);
+  let ok = name !== undefined;
+  const above = r.ref(t.get('above')?.value, 'above');
+  const below = r.ref(t.get('below')?.value, 'below');
+  if (t.has('above') === t.has('below')) {
+    r.problem('rule.invalidValue', "forecast needs exactly one of 'above' and 'below'.", body.loc);
+    ok = false;
+  }
+  if ((t.has('above') && !above) || (t.has('below') && !below)) ok = false;
+  const withinNode = t.get('within')?.value;
+  let withinMs = r.duration(withinNode, 'forecast.within', true);
+  if (!withinNode) r.problem('rule.missing', "forecast needs 'within'.", body.loc);
+  else if (withinMs !== undefined && withinMs < FORECAST_MIN_WITHIN_MS) {
+    r.problem('rule.invalidValue', 'forecast.within must be at least a minute.', withinNode.loc);
+    withinMs = undefined;
+  }
+  const probNode = t.get('probability')?.value;
+  const probability = probabilityOf(r, probNode, 'forecast.probability');
+  if (probNode && probability === undefined) ok = false;
+  const everyNode = t.get('every')?.value;
+  let everyMs = r.duration(everyNode, 'forecast.every', true);
+  if (everyNode && everyMs === undefined) ok = false;
+  if (everyMs !== undefined && everyMs < FORECAST_MIN_EVERY_MS) {
+    r.problem('rule.invalidValue', 'forecast.every must be at least a second.', everyNode!.loc);
+    ok = false;
+  } else if (everyMs !== undefined && withinMs !== undefined && everyMs > withinMs) {
+    r.problem('rule.invalidValue', 'forecast.every must not be longer than within.', everyNode!.loc);
+    ok = false;
+  }
+  if (withinMs !== undefined) everyMs ??= defaultForecastEvery(withinMs);
+  let clearWithinMs = withinMs === undefined ? undefined : Math.round(withinMs * FORECAST_CLEAR_FACTOR);
+  let clearProbability = probability;
+  const cw = t.get('clearWhen')?.value;
+  if (cw) {
+    const m = r.map(cw, ['within', 'probability'], 'forecast.clearWhen');
+    if (!m) ok = false;
+    const cwWithin = m?.get('within')?.value;
+    if (cwWithin) {
+      const ms = r.duration(cwWithin, 'forecast.clearWhen.within', true);
+      if (ms === undefined) ok = false;
+      else if (withinMs !== undefined && (ms < withinMs || ms > FORECAST_MAX_CLEAR_FACTOR * withinMs)) {
+        r.problem(
+          'rule.invalidValue',
+          `forecast.clearWhen.within must be from within to ${FORECAST_MAX_CLEAR_FACTOR} × within.`,
+          cwWithin.loc,
+        );
+        ok = false;
+      } else clearWithinMs = ms;
+    }
+    const cwProb = m?.get('probability')?.value;
+    if (cwProb) {
+      const p = probabilityOf(r, cwProb, 'forecast.clearWhen.probability');
+      if (p === undefined) ok = false;
+      else if (probability === undefined) {
+        r.problem(
+          'rule.invalidValue',
+          "forecast.clearWhen.probability goes with 'probability'.",
+          m!.get('probability')!.keyLoc,
+        );
+        ok = false;
+      } else if (p > probability) {
+        r.problem(
+          'rule.invalidValue',
+          'forecast.clearWhen.probability must not be above probability.',
+          cwProb.loc,
+        );
+        ok = false;
+      } else clearProbability = p;
+    }
+  }
+  if (!ok || withinMs === undefined || everyMs === undefined || clearWithinMs === undefined) return undefined;
+  return {
+    kind: 'forecast',
+    telemetry: name!,
+    ...(above ? { above } : {}),
+    ...(below ? { below } : {}),
+    withinMs,
+    everyMs,
+    clearWithinMs,
+    ...(probability !== undefined ? { probability } : {}),
+    ...(clearProbability !== undefined ? { clearProbability } : {}),
   };
 }
 
@@ -178,5 +296,10 @@ export function checkNames(
     for (const field of ['above', 'below', 'clearAbove', 'clearBelow'] as const) {
       const ref = c[field];
       if (ref?.kind === 'property') unknown(ref.name, 'property', at('threshold', field));
+    }
+  if (c.kind === 'forecast')
+    for (const field of ['above', 'below'] as const) {
+      const ref = c[field];
+      if (ref?.kind === 'property') unknown(ref.name, 'property', at('forecast', field));
     }
 }

@@ -8,6 +8,11 @@
  * called again with the latest value at most that often while the condition holds. `conditionCleared`
  * is called once when the clear side of the condition (hysteresis) is met. Readings older than the
  * last one of the pair are ignored. Times are source times (ms); tick(now) should use the same clock.
+ *
+ * Forecast conditions refit a model now and then, which costs milliseconds (forecast-buffer.ts): at
+ * most `maxRefitsPerTick` refits run between two ticks. A refit that falls due beyond that waits
+ * in a first-in first-out queue that the next ticks serve (it is then judged at its pair's last
+ * reading time), so a rule over many twins delays its refits instead of stalling the event loop.
  */
 import {
   ANOMALY_RULE_PREFIX,
@@ -15,8 +20,10 @@ import {
   type TelemetryObservation,
   type TwinContext,
 } from '../analytics-types.js';
+import { RefitBudget } from '../forecast/refit-budget.js';
 import { compileRule, type CompiledRule, type Judgement, type PairInputs } from './compile-rule.js';
-import { formatNumber, renderMessage } from './rule-message.js';
+import type { RuleLookup } from './rule-inputs.js';
+import { formatEta, formatNumber, renderMessage } from './rule-message.js';
 import type { VersionedRule } from './rule-types.js';
 import { PairStore, type PairState } from './rule-state.js';
 
@@ -40,6 +47,12 @@ export interface RuleEngineOptions {
   maxStates?: number;
   /** Told when an episode ends (backtests collect them). */
   onEpisode?: (e: RuleEpisode) => void;
+  /** Forecast refits run between two ticks at most (default 2; a refit of 512 cells costs ~2-14 ms of CPU, bench/forecast/refit.ts). */
+  maxRefitsPerTick?: number;
+  /** (rule, twin) pairs of forecast conditions at most, each holding a buffer of ≈ 12 KiB (default 10 000). */
+  maxForecastPairs?: number;
+  /** Monotonic clock in ms, to measure refits (default performance.now). */
+  clock?: () => number;
 }
 
 export interface RuleEngineStats {
@@ -49,6 +62,25 @@ export interface RuleEngineStats {
   refused: number;
   /** Readings older than the pair's last one. */
   late: number;
+  /** Forecast refits run. */
+  refits: number;
+  /** Refits that fell due when the budget of a tick was spent, and waited for a later tick. */
+  refitsDeferred: number;
+  /** Refits waiting now. */
+  refitsPending: number;
+  /** CPU time spent in refits, ms. */
+  refitMs: number;
+  /** Pairs of forecast conditions holding a buffer. */
+  forecastPairs: number;
+  /** Readings skipped because maxForecastPairs pairs hold buffers already. */
+  forecastRefused: number;
+}
+
+interface PendingRefit {
+  workspace: string;
+  ruleId: string;
+  version: number;
+  twinId: string;
 }
 
 /**
@@ -63,9 +95,16 @@ export class RuleEngine {
   private readonly byModel = new Map<string, CompiledRule[]>();
   private readonly pairs: PairStore;
   private late = 0;
+  /** Forecast refits: a per-tick budget, and those that wait for a tick, by pair key. */
+  private readonly refits: RefitBudget<PendingRefit>;
+  private readonly maxForecastPairs: number;
+  private forecastPairs = 0;
+  private forecastRefused = 0;
 
   constructor(private readonly o: RuleEngineOptions) {
     this.pairs = new PairStore(o.maxStates ?? 100_000);
+    this.refits = new RefitBudget(o.maxRefitsPerTick ?? 2, o.clock);
+    this.maxForecastPairs = o.maxForecastPairs ?? 10_000;
   }
 
   /**
@@ -92,6 +131,7 @@ export class RuleEngine {
     }
     this.rules.set(workspace, next);
     for (const k of [...this.byModel.keys()]) if (k.startsWith(`${workspace}\u0000`)) this.byModel.delete(k);
+    this.countForecastPairs();
   }
 
   /**
@@ -165,6 +205,14 @@ export class RuleEngine {
         (values ??= new Map()).set(key, v);
       }
       if (!values) continue;
+      if (
+        rule.refit &&
+        this.forecastPairs >= this.maxForecastPairs &&
+        !this.pairs.get(obs.workspace, rule.spec.id, obs.twinId)?.inputs.buffer
+      ) {
+        this.forecastRefused++;
+        continue;
+      }
       const s = this.pairs.getOrCreate(obs.workspace, rule.spec.id, obs.twinId);
       if (!s) continue;
       if (s.lastTime !== undefined && obs.time < s.lastTime) {
@@ -172,14 +220,22 @@ export class RuleEngine {
         continue;
       }
       s.lastTime = obs.time;
+      const hadBuffer = s.inputs.buffer !== undefined;
       rule.update(s.inputs, obs.time, values);
-      const j = rule.judge(s.inputs, obs.time, (lookup ??= this.lookup(obs.workspace, obs.twinId)));
+      if (!hadBuffer && s.inputs.buffer !== undefined) this.forecastPairs++;
+      lookup ??= this.lookup(obs.workspace, obs.twinId);
+      if (rule.refit) this.refitIfDue(obs.workspace, rule, s, obs.time, lookup);
+      const j = rule.judge(s.inputs, obs.time, lookup);
       this.step(obs.workspace, rule, s, j, obs.time);
     }
   }
 
-  /** Time passes: durations that have elapsed raise, silent telemetry becomes missing. */
+  /**
+   * Time passes: the refit budget is renewed and waiting refits run (oldest first), durations that
+   * have elapsed raise, silent telemetry becomes missing.
+   */
   tick(now: number): void {
+    this.refits.tick((p) => this.waitingRefit(p));
     for (const [workspace, rules] of this.rules) {
       for (const rule of rules) {
         if (!rule.needsTick) continue;
@@ -202,6 +258,7 @@ export class RuleEngine {
   /** Forgets a deleted twin (its raised alarms are the alarm service's to close). */
   forgetTwin(workspace: string, twinId: string): void {
     this.pairs.forgetTwin(workspace, twinId);
+    this.countForecastPairs();
   }
 
   /** Episodes still open (raised, not cleared), e.g. at the end of a backtest. */
@@ -225,7 +282,15 @@ export class RuleEngine {
   stats(): RuleEngineStats {
     let rules = 0;
     for (const r of this.rules.values()) rules += r.length;
-    return { rules, pairs: this.pairs.size, refused: this.pairs.refused, late: this.late };
+    return {
+      rules,
+      pairs: this.pairs.size,
+      refused: this.pairs.refused,
+      late: this.late,
+      ...this.refits.stats(),
+      forecastPairs: this.forecastPairs,
+      forecastRefused: this.forecastRefused,
+    };
   }
 
   /** The state as JSON-safe data (rules are not included: set them again before restore). */
@@ -237,10 +302,51 @@ export class RuleEngine {
 
   /** Restores a snapshot for the rules set now (pairs of other rules or versions are left out). @returns pairs restored */
   restore(snapshot: unknown): number {
-    return this.pairs.restore(
+    const n = this.pairs.restore(
       snapshot,
       (ws, ruleId) => this.rules.get(ws)?.find((r) => r.spec.id === ruleId)?.version,
     );
+    this.countForecastPairs();
+    return n;
+  }
+
+  /** A due refit runs now when the tick's budget allows and none waits; else it waits for a tick. */
+  private refitIfDue(
+    workspace: string,
+    rule: CompiledRule,
+    s: PairState,
+    time: number,
+    lookup: RuleLookup,
+  ): void {
+    const key = `${workspace}\u0000${rule.spec.id}\u0000${s.twinId}`;
+    if (this.refits.isWaiting(key) || !rule.refit!.due(s.inputs, time, lookup)) return;
+    this.refits.due(key, { workspace, ruleId: rule.spec.id, version: rule.version, twinId: s.twinId }, () =>
+      rule.refit!.run(s.inputs, time, lookup),
+    );
+  }
+
+  /** A waiting refit, if its rule and pair are still there: refit, then judge at the pair's last reading. */
+  private waitingRefit(p: PendingRefit): (() => void) | undefined {
+    const rule = this.rules.get(p.workspace)?.find((r) => r.spec.id === p.ruleId);
+    if (!rule?.refit || rule.version !== p.version) return undefined;
+    const s = this.pairs.get(p.workspace, p.ruleId, p.twinId);
+    const time = s?.lastTime;
+    if (!s || time === undefined) return undefined;
+    const lookup = this.lookup(p.workspace, p.twinId);
+    if (!rule.refit.due(s.inputs, time, lookup)) return undefined;
+    return () => {
+      rule.refit!.run(s.inputs, time, lookup);
+      this.step(p.workspace, rule, s, rule.judge(s.inputs, time, lookup), time);
+    };
+  }
+
+  private countForecastPairs(): void {
+    let n = 0;
+    for (const [workspace, rules] of this.rules)
+      for (const rule of rules)
+        if (rule.refit)
+          for (const s of this.pairs.statesOf(workspace, rule.spec.id)) if (s.inputs.buffer) n++;
+    this.forecastPairs = n;
   }
 
   private step(workspace: string, rule: CompiledRule, s: PairState, j: Judgement, time: number): void {
@@ -283,6 +389,11 @@ export class RuleEngine {
     if (value !== undefined) s.peak = extreme(rule, s.peak, value);
     s.lastRaiseAt = time;
     const lookup = this.lookup(workspace, s.twinId);
+    const c = rule.spec.condition;
+    const forecast =
+      c.kind === 'forecast' && value !== undefined
+        ? { eta: value * 1000, probability: value === 0 ? 1 : (s.inputs.fit?.probability ?? 0) }
+        : {};
     this.o.sink.raise({
       workspace,
       twinId: s.twinId,
@@ -298,6 +409,7 @@ export class RuleEngine {
         ...(rule.telemetry !== undefined ? { telemetry: rule.telemetry } : {}),
         property: lookup.property,
         reading: (n) => s.inputs.latest[n],
+        ...forecast,
       }),
       time,
       ...(value !== undefined ? { value } : {}),
@@ -310,9 +422,11 @@ export class RuleEngine {
     const reason =
       c.kind === 'missing'
         ? `${c.telemetry} reported again`
-        : j.value !== undefined
-          ? `${what} ${formatNumber(j.value)} no longer meets the condition${j.limit !== undefined ? ` (limit ${formatNumber(j.limit)})` : ''}`
-          : `${what} no longer meets the condition`;
+        : c.kind === 'forecast'
+          ? `${c.telemetry} no longer forecast to reach ${j.limit !== undefined ? formatNumber(j.limit) : 'its limit'} within ${formatEta(c.clearWithinMs)}`
+          : j.value !== undefined
+            ? `${what} ${formatNumber(j.value)} no longer meets the condition${j.limit !== undefined ? ` (limit ${formatNumber(j.limit)})` : ''}`
+            : `${what} no longer meets the condition`;
     this.o.sink.conditionCleared({ workspace, twinId: s.twinId, ruleId: rule.spec.id, time, reason });
     this.endEpisode(workspace, rule, s, time);
     s.active = false;
@@ -362,8 +476,11 @@ export class RuleEngine {
 
 function extreme(rule: CompiledRule, peak: number | undefined, v: number): number {
   const c = rule.spec.condition;
+  // A forecast's value is its ETA: the soonest is the most extreme.
   const low =
-    (c.kind === 'threshold' && c.below !== undefined) || (c.kind === 'rateOfChange' && c.above === undefined);
+    (c.kind === 'threshold' && c.below !== undefined) ||
+    (c.kind === 'rateOfChange' && c.above === undefined) ||
+    c.kind === 'forecast';
   if (peak === undefined) return v;
   return low ? Math.min(peak, v) : Math.max(peak, v);
 }

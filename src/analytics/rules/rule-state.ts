@@ -3,6 +3,7 @@
  * restart restores. Restore trusts nothing: every field is type-checked, keys live in Maps and
  * null-prototype objects, and pairs of rules that changed version are left out.
  */
+import { bufferFromJson } from '../forecast/forecast-buffer.js';
 import type { PairInputs } from './compile-rule.js';
 import { RATE_POINTS } from './compile-rule.js';
 
@@ -49,6 +50,10 @@ export class PairStore {
     twins.set(twinId, s);
     this.size++;
     return s;
+  }
+
+  get(workspace: string, ruleId: string, twinId: string): PairState | undefined {
+    return this.byRule.get(`${workspace}\u0000${ruleId}`)?.get(twinId);
   }
 
   statesOf(workspace: string, ruleId: string): Iterable<PairState> {
@@ -108,6 +113,8 @@ function toJson(s: PairState): unknown {
   return { ...s, inputs: { ...s.inputs, latest: Object.entries(s.inputs.latest) } };
 }
 
+const ownField = (o: Record<string, unknown>, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 function fromJson(v: unknown): PairState | undefined {
@@ -122,6 +129,24 @@ function fromJson(v: unknown): PairState | undefined {
   const w = v.inputs.window;
   if (Array.isArray(w) && w.length % 2 === 0 && w.length <= RATE_POINTS * 2 && w.every(finite))
     inputs.window = [...w];
+  const buffer = bufferFromJson(v.inputs.buffer);
+  if (buffer) inputs.buffer = buffer;
+  const fit = isObj(v.inputs.fit) ? v.inputs.fit : undefined;
+  // Own fields only: a snapshot is data, its prototype is nobody's business.
+  const at = fit && ownField(fit, 'at');
+  const limit = fit && ownField(fit, 'limit');
+  const probability = fit && ownField(fit, 'probability');
+  if (finite(at) && finite(limit) && finite(probability) && probability >= 0 && probability <= 1) {
+    const cross = ownField(fit!, 'cross');
+    const clear = ownField(fit!, 'clear');
+    inputs.fit = {
+      at,
+      limit,
+      probability,
+      ...(finite(cross) ? { cross } : {}),
+      ...(finite(clear) ? { clear } : {}),
+    };
+  }
   const s: PairState = { twinId: v.twinId, inputs, active: v.active };
   for (const k of ['lastTime', 'since', 'raisedAt', 'lastRaiseAt', 'peak', 'value', 'limit'] as const) {
     const x = v[k];

@@ -44,7 +44,26 @@ export type RuleCondition =
    * (a name is the telemetry when the twin reported one by that name, else the property). `clearWhen`
    * adds hysteresis; `value` says what number the alarm carries.
    */
-  | { kind: 'expression'; when: RuleExpr; clearWhen?: RuleExpr; value?: RuleExpr };
+  | { kind: 'expression'; when: RuleExpr; clearWhen?: RuleExpr; value?: RuleExpr }
+  /**
+   * A telemetry forecast to reach a limit (`above`: at or above it; `below`: at or below) within
+   * `withinMs` of the latest reading: an ETS forecast (src/analytics/forecast/) refitted at most
+   * every `everyMs` of source time on a bounded buffer of the pair's recent readings. "Reaches" is
+   * the point forecast by default, or a probability of being beyond the limit at least
+   * `probability`. It clears once the forecast does not reach the limit within `clearWithinMs`
+   * (at `clearProbability`), and the latest reading is not beyond it.
+   */
+  | {
+      kind: 'forecast';
+      telemetry: string;
+      above?: ValueRef;
+      below?: ValueRef;
+      withinMs: number;
+      probability?: number;
+      everyMs: number;
+      clearWithinMs: number;
+      clearProbability?: number;
+    };
 
 export interface RuleSpec {
   id: string;
@@ -55,7 +74,7 @@ export interface RuleSpec {
   condition: RuleCondition;
   /** How long the condition must hold without a break before the alarm is raised (0: at once). */
   forMs: number;
-  /** Message template: {value}, {limit}, {twinId}, {ruleId}, {for}, {telemetry}, {$property}, {telemetryName}. */
+  /** Message template: {value}, {limit}, {twinId}, {ruleId}, {for}, {telemetry}, {$property}, {telemetryName}; {eta}, {probability} (forecast). */
   message: string;
   /** While raised, raise again with the latest value at most this often (absent: once per episode). */
   repeatEveryMs?: number;

@@ -30,6 +30,10 @@ import type {
 import { recentPoints } from '../../analytics/runtime/anomaly-history.js';
 import { AnomalyOperator } from '../../analytics/runtime/anomaly-operator.js';
 import type { DerivedWriterStats } from '../../analytics/runtime/derived-writer.js';
+import type { ForecastOperatorStats } from '../../analytics/runtime/forecast-operator.js';
+import { ForecastOperator } from '../../analytics/runtime/forecast-operator.js';
+import type { ForecastStreamSpec } from '../../analytics/runtime/forecast-plan.js';
+import type { HistoryReading } from '../../analytics/runtime/anomaly-history.js';
 import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
 import type { PropertyWriterStats } from '../../analytics/runtime/property-writer.js';
 import { PropertyWriter } from '../../analytics/runtime/property-writer.js';
@@ -53,6 +57,41 @@ export interface AnomalyPlan {
   threshold?: number;
 }
 
+/** Continuous forecasts of a pilot (forecast.yaml): which streams, how far ahead, how often. */
+export interface ForecastPlan {
+  /** The forecast streams of twins of a model (undefined: none). */
+  streamsOf: (workspace: string, modelId: string) => readonly ForecastStreamSpec[] | undefined;
+}
+
+/**
+ * A stream's history as the forecast operator's warm-up wants it: averages over cells of
+ * `spacing` from `from` (a multiple of it) to `to`, each at its cell's middle, oldest first.
+ */
+async function forecastHistory(
+  history: HistoryStore,
+  workspace: string,
+  twinId: string,
+  path: string,
+  from: number,
+  to: number,
+  spacing: number,
+): Promise<HistoryReading[]> {
+  const buckets = await history.queryAggregate({
+    workspace,
+    twinId,
+    path,
+    from,
+    to,
+    interval: spacing,
+    fns: ['avg'],
+  });
+  const out: HistoryReading[] = [];
+  for (const b of buckets)
+    if (b.count > 0 && typeof b.avg === 'number' && Number.isFinite(b.avg))
+      out.push({ time: b.start + Math.floor(spacing / 2), value: b.avg });
+  return out;
+}
+
 /** What the operators of a run need (the same for every run of a node). */
 export interface AnalyticsRunOptions {
   config: Readonly<Pick<TwinloopConfig, 'analytics'>>;
@@ -74,6 +113,7 @@ export interface AnalyticsRunOptions {
   /** Evaluate rules (the rules themselves come with AnalyticsRun.setRules). */
   rules: boolean;
   anomaly?: AnomalyPlan;
+  forecast?: ForecastPlan;
 }
 
 /** The statistics of one run (absent parts: that operator does not run). */
@@ -84,6 +124,7 @@ export interface AnalyticsRunStats {
   derivedProperties?: PropertyWriterStats;
   derivedEngine?: DerivedStats;
   anomaly?: AnomalyOperatorStats;
+  forecast?: ForecastOperatorStats;
   rules?: RuleEngineStats;
 }
 
@@ -173,6 +214,18 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
     });
     operators.push(anomaly);
   }
+  let forecast: ForecastOperator | undefined;
+  if (o.forecast) {
+    forecast = new ForecastOperator({
+      streamsOf: o.forecast.streamsOf,
+      sink: writer,
+      recent: (ws, id, name, from, to, spacing) =>
+        forecastHistory(o.history, ws, id, name, from, to, spacing),
+      onWarmUpError: (e) =>
+        log.warn({ err: e }, 'forecast warm-up from history failed; the stream starts cold'),
+    });
+    operators.push(forecast);
+  }
   let derived: DerivedEngine | undefined;
   let properties: PropertyWriter | undefined;
   if (o.derived && o.derived.length > 0) {
@@ -255,13 +308,12 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
       );
     },
   });
-  // Deleted twins: their detectors go (a new twin with the same id starts fresh).
-  if (anomaly) {
-    const a = anomaly;
-    lifecycle.push((e) => {
-      if (e.type === 'twinDeleted') a.forgetTwin(e.workspace, e.twinId);
-    });
-  }
+  // Deleted twins: their detectors and forecast buffers go (a new twin with the same id starts fresh).
+  for (const op of [anomaly, forecast])
+    if (op)
+      lifecycle.push((e) => {
+        if (e.type === 'twinDeleted') op.forgetTwin(e.workspace, e.twinId);
+      });
   const unlisten = o.live.subscribe((events) => {
     for (const e of events) if (e.type !== 'telemetry') for (const l of lifecycle) l(e);
   });
@@ -281,6 +333,7 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
       ...(properties ? { derivedProperties: properties.stats() } : {}),
       ...(derived ? { derivedEngine: derived.stats() } : {}),
       ...(anomaly ? { anomaly: anomaly.stats() } : {}),
+      ...(forecast ? { forecast: forecast.stats() } : {}),
       ...(rules ? { rules: rules.stats() } : {}),
     }),
     stop: (flushMs = 10_000) =>

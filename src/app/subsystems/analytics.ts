@@ -38,10 +38,11 @@ import {
   type AnalyticsRun,
   type AnalyticsRunStats,
   type AnomalyPlan,
+  type ForecastPlan,
 } from './analytics-run.js';
 import type { Subsystem } from './subsystem.js';
 
-export type { AnomalyPlan } from './analytics-run.js';
+export type { AnomalyPlan, ForecastPlan } from './analytics-run.js';
 
 /** The lease name of the analytics: one api node of a cluster runs them at a time. */
 export const ANALYTICS_LEASE = 'analytics';
@@ -62,6 +63,9 @@ export interface AnalyticsTotals {
   derivedPropertySkipped: number;
   derivedPropertyDropped: number;
   anomalyScored: number;
+  /** Forecast refits run (continuous forecasts and forecast rules), and those that waited a tick. */
+  forecastRefits: number;
+  forecastRefitsDeferred: number;
   /** Readings waiting now (a gauge, not a total). */
   queued: number;
   /** Twins with a derived property waiting to be written now (a gauge). */
@@ -130,6 +134,8 @@ export interface StartAnalyticsOptions {
    */
   rules?: () => Promise<readonly VersionedRule[]>;
   anomaly?: AnomalyPlan;
+  /** Continuous forecasts (forecast.yaml). */
+  forecast?: ForecastPlan;
   /** An api node of a cluster: the analytics run only while this node holds the analytics lease. */
   lease?: AnalyticsLeaseOptions;
   /** How long a stopping run waits for its derived values to be written, ms (default 10 000). */
@@ -150,6 +156,8 @@ const ZERO = {
   derivedPropertySkipped: 0,
   derivedPropertyDropped: 0,
   anomalyScored: 0,
+  forecastRefits: 0,
+  forecastRefitsDeferred: 0,
 } as const satisfies Record<string, number>;
 
 function totalsOf(st: AnalyticsRunStats): Totals {
@@ -165,6 +173,8 @@ function totalsOf(st: AnalyticsRunStats): Totals {
     derivedPropertySkipped: st.derivedProperties?.skipped ?? 0,
     derivedPropertyDropped: st.derivedProperties?.dropped ?? 0,
     anomalyScored: st.anomaly?.scored ?? 0,
+    forecastRefits: (st.forecast?.refits ?? 0) + (st.rules?.refits ?? 0),
+    forecastRefitsDeferred: (st.forecast?.refitsDeferred ?? 0) + (st.rules?.refitsDeferred ?? 0),
   };
 }
 
@@ -257,6 +267,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       ...(o.twins ? { twins: o.twins } : {}),
       rules: o.rules !== undefined,
       ...(o.anomaly ? { anomaly: o.anomaly } : {}),
+      ...(o.forecast ? { forecast: o.forecast } : {}),
     });
     const r = run;
     return reloadRules().then(() => resumeOpen(r));
@@ -392,6 +403,7 @@ function operatorsOf(o: StartAnalyticsOptions): string[] {
   return [
     ...(o.derived && o.derived.length > 0 ? ['derived'] : []),
     ...(o.anomaly ? ['anomaly'] : []),
+    ...(o.forecast ? ['forecast'] : []),
     ...(o.rules ? ['rules'] : []),
   ];
 }
