@@ -4,18 +4,27 @@
  * its condition, acknowledged or not) and the people's side (ack, clear, get, list).
  *
  * Every operation goes through one queue, drained by one writer: operations apply in the order
- * they came (so writes of one alarm key never race), and a drain writes everything it changed in
- * ONE store write — a burst of 1,000 repeats is one commit (one fsync), not 1,000. Raises wait up to
- * `batchDelayMs` to gather; ack and clear drain at once. Listeners hear each transition after the
- * write is durable; consecutive repeats of an alarm within a drain are told once, with the count.
- * Event-route rows (`journal`) are written in the same transaction as the alarms.
+ * they came (so writes of one alarm key never race within this node), and a drain writes everything
+ * it changed in ONE store write — a burst of 1,000 repeats is one commit (one fsync), not 1,000.
+ * Raises wait up to `batchDelayMs` to gather; ack and clear drain at once. Listeners hear each
+ * transition after the write is durable; consecutive repeats of an alarm within a drain are told
+ * once, with the count. Event-route rows (`journal`) are written in the same transaction as the alarms.
+ *
+ * Between nodes (several services on one PostgreSQL) nothing is lost either: each alarm is written
+ * over the revision this drain read, and a batch refused because another node wrote one of its
+ * alarms first (or opened the alarm of a key first) is re-read and re-applied — the same operations,
+ * so a repeat counts once and a person's acknowledgement is never overwritten by a stale repeat.
+ * After `conflictAttempts` refusals the batch fails as any write does (ack and clear reject with
+ * Conflict, raises go to onError).
  */
 import {
   ALARM_SEVERITY_LIST,
   acknowledgeAlarm,
   alarmKey,
+  alarmKeptChanging,
   alarmNotFound,
   clearAlarm,
+  isAlarmWriteConflict,
   isOpen,
   newAlarm,
   repeatAlarm,
@@ -58,6 +67,13 @@ export interface AlarmServiceOptions {
   journal?: (events: readonly AlarmEvent[]) => OutboxRow[];
   /** Told about raises that could not be stored or were refused (never thrown to the rules engine). */
   onError?: (err: unknown, what: string) => void;
+  /**
+   * Writes of one batch before giving up when other nodes keep changing the same alarms (each
+   * refused write is re-read and re-applied; default 6).
+   */
+  conflictAttempts?: number;
+  /** First wait before trying a refused batch again, ms; doubles each time, jittered (default 5). */
+  conflictRetryMs?: number;
 }
 
 type Op =
@@ -80,6 +96,8 @@ export interface AlarmServiceStats {
   /** Raises dropped because the queue was full or the raise was malformed. */
   dropped: number;
   failedWrites: number;
+  /** Batches written again because another node changed the same alarms first. */
+  conflicts: number;
 }
 
 function cut(s: string, max: number): string {
@@ -94,13 +112,15 @@ function cut(s: string, max: number): string {
  *   await alarms.ack('default', id, 'ana', 'on my way');
  */
 export class AlarmService implements AlarmSink {
-  readonly stats: AlarmServiceStats = { raises: 0, writes: 0, dropped: 0, failedWrites: 0 };
+  readonly stats: AlarmServiceStats = { raises: 0, writes: 0, dropped: 0, failedWrites: 0, conflicts: 0 };
   private readonly store: AlarmStore;
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly delay: number;
   private readonly maxBatch: number;
   private readonly maxQueued: number;
+  private readonly attempts: number;
+  private readonly retryMs: number;
   private readonly listeners = new Set<AlarmListener>();
   private queue: Op[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -116,6 +136,8 @@ export class AlarmService implements AlarmSink {
     this.delay = o.batchDelayMs ?? 10;
     this.maxBatch = o.maxBatch ?? 10_000;
     this.maxQueued = o.maxQueued ?? 100_000;
+    this.attempts = Math.max(1, o.conflictAttempts ?? 6);
+    this.retryMs = Math.max(0, o.conflictRetryMs ?? 5);
   }
 
   /** Registers a listener of transitions (told after they are durable); returns the remover. */
@@ -243,15 +265,60 @@ export class AlarmService implements AlarmSink {
     );
   }
 
-  /** Applies a batch of operations in order and writes what changed in one store write. */
+  /**
+   * Takes a batch of operations and writes it; a write refused because another node changed the
+   * same alarms (or opened one first) is tried again from a fresh read, a few times.
+   */
   private async drain(): Promise<void> {
     const ops = this.queue.splice(0, this.maxBatch);
+    for (let attempt = 1; ; attempt++) {
+      let done: Applied;
+      try {
+        done = await this.attempt(ops);
+      } catch (e) {
+        if (isAlarmWriteConflict(e) && attempt < this.attempts) {
+          this.stats.conflicts++;
+          await sleep(this.backoff(attempt));
+          continue;
+        }
+        this.fail(ops, e, isAlarmWriteConflict(e) ? attempt : 0);
+        return;
+      }
+      for (const s of done.settled) s();
+      if (done.events.length)
+        for (const l of this.listeners) {
+          try {
+            l(done.events);
+          } catch (e) {
+            this.o.onError?.(e, 'an alarm listener');
+          }
+        }
+      return;
+    }
+  }
+
+  /** Full jitter over a doubling step: two nodes that collided do not collide again in step. */
+  private backoff(attempt: number): number {
+    const step = Math.min(this.retryMs * 2 ** (attempt - 1), 250);
+    return step / 2 + Math.random() * step;
+  }
+
+  /**
+   * Reads what the batch needs, applies its operations in order and writes what changed in one store
+   * write, each alarm over the revision it was read at. Resolves to what to tell once written.
+   * @throws what the store throws (Conflict when another writer got there first)
+   */
+  private async attempt(ops: readonly Op[]): Promise<Applied> {
     const byId = new Map<string, AlarmRecord>(); // workspace\0id → current record
+    const readAt = new Map<string, number>(); // workspace\0id → the revision it was read at
     const openKey = new Map<string, string | null>(); // alarm key → workspace\0id of the open one
     const idKey = (ws: string, id: string) => `${ws}\u0000${id}`;
     const know = (a: AlarmRecord) => {
       const k = idKey(a.workspace, a.id);
-      if (!byId.has(k)) byId.set(k, a);
+      if (!byId.has(k)) {
+        byId.set(k, a);
+        readAt.set(k, a.revision);
+      }
       if (isOpen(a) && !openKey.has(alarmKey(a))) openKey.set(alarmKey(a), k);
     };
     // Read what the batch needs once, concurrently (one round trip per key, not per operation).
@@ -262,22 +329,17 @@ export class AlarmService implements AlarmSink {
       else if (op.kind === 'condition') keys.set(alarmKey(op.c), op.c);
       else ids.set(idKey(op.workspace, op.id), op);
     }
-    try {
-      await Promise.all([
-        ...[...keys].map(async ([k, x]) => {
-          const a = await this.store.open(x.workspace, x.twinId, x.ruleId);
-          if (a) know(a);
-          else if (!openKey.has(k)) openKey.set(k, null);
-        }),
-        ...[...ids.values()].map(async (x) => {
-          const a = await this.store.get(x.workspace, x.id);
-          if (a) know(a);
-        }),
-      ]);
-    } catch (e) {
-      this.fail(ops, e);
-      return;
-    }
+    await Promise.all([
+      ...[...keys].map(async ([k, x]) => {
+        const a = await this.store.open(x.workspace, x.twinId, x.ruleId);
+        if (a) know(a);
+        else if (!openKey.has(k)) openKey.set(k, null);
+      }),
+      ...[...ids.values()].map(async (x) => {
+        const a = await this.store.get(x.workspace, x.id);
+        if (a) know(a);
+      }),
+    ]);
 
     const changed = new Set<string>();
     const events: AlarmEvent[] = [];
@@ -323,38 +385,45 @@ export class AlarmService implements AlarmSink {
     }
 
     if (changed.size) {
-      try {
-        const rows = this.o.journal?.(events) ?? [];
-        await this.store.write(
-          [...changed].map((k) => byId.get(k)!),
-          rows,
-        );
-        this.stats.writes++;
-      } catch (e) {
-        this.fail(ops, e);
-        return;
-      }
+      const rows = this.o.journal?.(events) ?? [];
+      await this.store.write(
+        [...changed].map((k) => ({ alarm: byId.get(k)!, expectedRevision: readAt.get(k) ?? 0 })),
+        rows,
+      );
+      this.stats.writes++;
     }
-    for (const s of settled) s();
-    if (events.length)
-      for (const l of this.listeners) {
-        try {
-          l(events);
-        } catch (e) {
-          this.o.onError?.(e, 'an alarm listener');
-        }
-      }
+    return { settled, events };
   }
 
-  private fail(ops: readonly Op[], e: unknown): void {
+  /** Rejects the people's operations and reports the rules' ones; `attempts` > 0 after conflicts. */
+  private fail(ops: readonly Op[], e: unknown, attempts: number): void {
     this.stats.failedWrites++;
     let rulesOps = 0;
     for (const op of ops) {
-      if (op.kind === 'ack' || op.kind === 'clear') op.reject(e);
+      if (op.kind === 'ack' || op.kind === 'clear')
+        op.reject(
+          attempts
+            ? alarmKeptChanging(op.kind === 'ack' ? 'acknowledged' : 'cleared', op.id, attempts, e)
+            : e,
+        );
       else rulesOps++;
     }
-    if (rulesOps) this.o.onError?.(e, `writing ${rulesOps} alarm raise(s) and clear(s)`);
+    if (rulesOps)
+      this.o.onError?.(
+        e,
+        `writing ${rulesOps} alarm raise(s) and clear(s)${attempts ? ` (refused ${attempts} times: other nodes changed the same alarms)` : ''}`,
+      );
   }
+}
+
+interface Applied {
+  /** Resolutions of the people's operations, called once the write is durable. */
+  settled: (() => void)[];
+  events: AlarmEvent[];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Why a raise cannot become an alarm, or undefined. */
