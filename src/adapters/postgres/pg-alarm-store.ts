@@ -19,7 +19,13 @@ import {
   type AlarmRecord,
   type AlarmState,
 } from '../../core/alarms/alarm.js';
-import type { AlarmQuery, AlarmStore, AlarmWrite } from '../../core/ports/alarm-store.js';
+import type {
+  AlarmChanges,
+  AlarmQuery,
+  AlarmReads,
+  AlarmStore,
+  AlarmWrite,
+} from '../../core/ports/alarm-store.js';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { PgComponentMigrations, PgDatabase } from './pg-database.js';
@@ -99,10 +105,70 @@ export class PgAlarmStore implements AlarmStore {
    */
   async write(changes: readonly AlarmWrite[], outbox: readonly OutboxRow[] = []): Promise<void> {
     if (changes.length === 0 && outbox.length === 0) return;
+    this.check(changes, outbox);
+    try {
+      await this.db.transaction((client) => this.writeIn(client, changes, outbox));
+    } catch (e) {
+      throw refused(e);
+    }
+  }
+
+  /**
+   * Reads with SELECT … FOR UPDATE (one statement, rows locked in the one order), changes, writes,
+   * commits: no other writer changes what was read before this commit.
+   * @throws as write; what `change` throws, as is
+   */
+  async modify(reads: AlarmReads, change: (current: readonly AlarmRecord[]) => AlarmChanges): Promise<void> {
+    const keys = reads.keys.filter((k) => !anyNul(k.workspace, k.twinId, k.ruleId));
+    const ids = reads.ids.filter((x) => !anyNul(x.workspace, x.id));
+    let failed: { error: unknown } | undefined;
+    try {
+      await this.db.transaction(async (client) => {
+        const r = await client.query<Row>(
+          `SELECT body, revision FROM alarms
+           WHERE ((workspace, twin_id, rule_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+                  AND state <> 'cleared')
+              OR (workspace, id) IN (SELECT * FROM unnest($4::text[], $5::text[]))
+           ORDER BY workspace, id FOR UPDATE`,
+          [
+            keys.map((k) => k.workspace),
+            keys.map((k) => k.twinId),
+            keys.map((k) => k.ruleId),
+            ids.map((x) => x.workspace),
+            ids.map((x) => x.id),
+          ],
+        );
+        let out: AlarmChanges;
+        try {
+          out = change(r.rows.map((row) => parse(row)!));
+        } catch (e) {
+          failed = { error: e };
+          throw e;
+        }
+        if (out.changes.length === 0 && out.outbox.length === 0) return;
+        this.check(out.changes, out.outbox);
+        await this.writeIn(client, out.changes, out.outbox);
+      });
+    } catch (e) {
+      if (failed) throw failed.error;
+      throw refused(e);
+    }
+  }
+
+  /** @throws BadRequest; StorageError (outbox rows without an outbox) */
+  private check(changes: readonly AlarmWrite[], outbox: readonly OutboxRow[]): void {
     if (outbox.length && !this.outbox)
       throw new TwinloopError('StorageError', 'This alarm store has no event outbox.');
     checkAlarmWrites(changes);
     for (const c of changes) refuseNul('an alarm', { ...c.alarm });
+  }
+
+  /** The statements of a write, on the transaction's connection. */
+  private async writeIn(
+    client: PgClient,
+    changes: readonly AlarmWrite[],
+    outbox: readonly OutboxRow[],
+  ): Promise<void> {
     const updates = changes.filter((c) => c.expectedRevision > 0);
     // Cleared ones first, each kind in its own statements: a batch may clear an alarm and open its
     // successor, and PostgreSQL checks the open-alarm index row by row.
@@ -113,28 +179,15 @@ export class PgAlarmStore implements AlarmStore {
       steps.filter((c) => c.alarm.state !== 'cleared' && c.expectedRevision > 0),
       steps.filter((c) => c.alarm.state !== 'cleared' && c.expectedRevision === 0),
     ];
-    try {
-      await this.db.transaction(async (client) => {
-        if (updates.length) await this.lockAt(client, updates);
-        for (const [i, group] of groups.entries()) {
-          for (let j = 0; j < group.length; j += CHUNK) {
-            const part = group.slice(j, j + CHUNK);
-            if (i % 2 === 0) await this.update(client, part);
-            else await this.insert(client, part);
-          }
-        }
-        if (outbox.length) await this.outbox!.insertHistoryRows(client, outbox);
-      });
-    } catch (e) {
-      if (isOpenKeyViolation(e)) throw openAlarmConflict(e);
-      if (isDeadlock(e))
-        throw new TwinloopError(
-          'Conflict',
-          'Cannot store the alarms: another writer was storing the same alarms at the same time; nothing was written.',
-          { cause: e, innerCode: 'AlarmChanged' },
-        );
-      throw e;
+    if (updates.length) await this.lockAt(client, updates);
+    for (const [i, group] of groups.entries()) {
+      for (let j = 0; j < group.length; j += CHUNK) {
+        const part = group.slice(j, j + CHUNK);
+        if (i % 2 === 0) await this.update(client, part);
+        else await this.insert(client, part);
+      }
     }
+    if (outbox.length) await this.outbox!.insertHistoryRows(client, outbox);
   }
 
   /** Locks the rows to be changed (sorted) and refuses the batch unless each is at its expected revision. */
@@ -278,6 +331,18 @@ function changedOf(part: readonly AlarmWrite[], written: readonly { workspace: s
   const done = new Set(written.map((x) => `${x.workspace}\u0000${x.id}`));
   const missed = part.find((c) => !done.has(`${c.alarm.workspace}\u0000${c.alarm.id}`)) ?? part[0]!;
   return alarmChanged(missed.alarm.workspace, missed.alarm.id, missed.expectedRevision);
+}
+
+/** A failed write as the port says: Conflict for a second open alarm or a lost race, else as thrown. */
+function refused(e: unknown): unknown {
+  if (isOpenKeyViolation(e)) return openAlarmConflict(e);
+  if (isDeadlock(e))
+    return new TwinloopError(
+      'Conflict',
+      'Cannot store the alarms: another writer was storing the same alarms at the same time; nothing was written.',
+      { cause: e, innerCode: 'AlarmChanged' },
+    );
+  return e;
 }
 
 /** A deadlock (40P01) or serialization failure (40001): another writer's transaction won. */

@@ -18,7 +18,13 @@ import {
   type AlarmState,
 } from '../../core/alarms/alarm.js';
 import { TwinloopError } from '../../core/errors/errors.js';
-import type { AlarmQuery, AlarmStore, AlarmWrite } from '../../core/ports/alarm-store.js';
+import type {
+  AlarmChanges,
+  AlarmQuery,
+  AlarmReads,
+  AlarmStore,
+  AlarmWrite,
+} from '../../core/ports/alarm-store.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
 import { storageError } from './sqlite-database.js';
 import type { SqliteEventOutbox } from './sqlite-event-outbox.js';
@@ -39,6 +45,7 @@ export class SqliteAlarmStore implements AlarmStore {
   };
   private readonly lists = new Map<string, Database.Statement<unknown[], Row>>();
   private readonly writeAll: (changes: readonly AlarmWrite[], outbox: readonly OutboxRow[]) => void;
+  private readonly modifyAll: Database.Transaction<(reads: AlarmReads, change: Change) => void>;
 
   constructor(
     private readonly db: Database.Database,
@@ -103,6 +110,22 @@ export class SqliteAlarmStore implements AlarmStore {
         outbox.insertHistoryRows(rows);
       }
     });
+    this.modifyAll = db.transaction((reads: AlarmReads, change: Change) => {
+      const current = new Map<string, AlarmRecord>();
+      const found = (a: AlarmRecord | undefined) => {
+        if (a) current.set(`${a.workspace}\u0000${a.id}`, a);
+      };
+      for (const k of reads.keys) found(parse(this.s.open.get(k.workspace, k.twinId, k.ruleId)));
+      for (const x of reads.ids) found(parse(this.s.get.get(x.workspace, x.id)));
+      let out: AlarmChanges;
+      try {
+        out = change([...current.values()]);
+      } catch (e) {
+        throw new ChangeFailed(e);
+      }
+      checkAlarmWrites(out.changes);
+      if (out.changes.length || out.outbox.length) this.writeAll(out.changes, out.outbox); // a savepoint
+    });
   }
 
   write(changes: readonly AlarmWrite[], outbox: readonly OutboxRow[] = []): Promise<void> {
@@ -112,11 +135,17 @@ export class SqliteAlarmStore implements AlarmStore {
       this.writeAll(changes, outbox);
       return Promise.resolve();
     } catch (e) {
-      if (e instanceof TwinloopError) return Promise.reject(e);
-      const code = (e as { code?: string }).code;
-      if (code === 'SQLITE_CONSTRAINT_UNIQUE' && /alarms\.twin_id/.test((e as Error).message))
-        return Promise.reject(openAlarmConflict(e));
-      return Promise.reject(storageError('Cannot store alarms', e));
+      return Promise.reject(refused(e));
+    }
+  }
+
+  /** IMMEDIATE: the write lock is taken before the reads, so nothing changes them before the commit. */
+  modify(reads: AlarmReads, change: (current: readonly AlarmRecord[]) => AlarmChanges): Promise<void> {
+    try {
+      this.modifyAll.immediate(reads, change);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e instanceof ChangeFailed ? e.error : refused(e));
     }
   }
 
@@ -183,6 +212,22 @@ export class SqliteAlarmStore implements AlarmStore {
 }
 
 /** The stored alarm; the revision column is the truth (bodies written before revisions have none). */
+type Change = (current: readonly AlarmRecord[]) => AlarmChanges;
+
+/** What the caller's change threw (rethrown as is, never taken for a storage failure). */
+class ChangeFailed {
+  constructor(readonly error: unknown) {}
+}
+
+/** A failed write as the port says: Conflict for a second open alarm, else StorageError. */
+function refused(e: unknown): unknown {
+  if (e instanceof TwinloopError) return e;
+  const code = (e as { code?: string }).code;
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' && /alarms\.twin_id/.test((e as Error).message))
+    return openAlarmConflict(e);
+  return storageError('Cannot store alarms', e);
+}
+
 function parse(r: Row | undefined): AlarmRecord | undefined {
   return r ? { ...(JSON.parse(r.body) as AlarmRecord), revision: r.revision } : undefined;
 }

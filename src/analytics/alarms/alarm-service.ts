@@ -34,7 +34,7 @@ import {
   type AlarmSeverityName,
 } from '../../core/alarms/alarm.js';
 import { TwinloopError } from '../../core/errors/errors.js';
-import type { AlarmQuery, AlarmStore } from '../../core/ports/alarm-store.js';
+import type { AlarmQuery, AlarmReads, AlarmStore, AlarmWrite } from '../../core/ports/alarm-store.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { AlarmConditionCleared, AlarmRaise, AlarmSeverity, AlarmSink } from '../analytics-types.js';
 
@@ -274,7 +274,7 @@ export class AlarmService implements AlarmSink {
     for (let attempt = 1; ; attempt++) {
       let done: Applied;
       try {
-        done = await this.attempt(ops);
+        done = await this.attempt(ops, attempt > 1);
       } catch (e) {
         if (isAlarmWriteConflict(e) && attempt < this.attempts) {
           this.stats.conflicts++;
@@ -305,41 +305,70 @@ export class AlarmService implements AlarmSink {
 
   /**
    * Reads what the batch needs, applies its operations in order and writes what changed in one store
-   * write, each alarm over the revision it was read at. Resolves to what to tell once written.
+   * write, each alarm over the revision it was read at. The first attempt reads without locks
+   * (optimistic); a retry reads, applies and writes in one store transaction with what it read
+   * locked (`modify`), so a batch that lost a race once cannot lose it again to a change of an alarm
+   * it read — a person's ack is not starved by a stream of repeats on another node.
+   * Resolves to what to tell once written.
    * @throws what the store throws (Conflict when another writer got there first)
    */
-  private async attempt(ops: readonly Op[]): Promise<Applied> {
+  private async attempt(ops: readonly Op[], locked: boolean): Promise<Applied> {
+    const reads: { keys: ReadKey[]; ids: ReadId[] } = { keys: [], ids: [] };
+    const seenKeys = new Set<string>();
+    const seenIds = new Set<string>();
+    for (const op of ops) {
+      if (op.kind === 'raise' || op.kind === 'condition') {
+        const x = op.kind === 'raise' ? op.r : op.c;
+        const k = alarmKey(x);
+        if (!seenKeys.has(k)) reads.keys.push({ workspace: x.workspace, twinId: x.twinId, ruleId: x.ruleId });
+        seenKeys.add(k);
+      } else {
+        const k = idKey(op.workspace, op.id);
+        if (!seenIds.has(k)) reads.ids.push({ workspace: op.workspace, id: op.id });
+        seenIds.add(k);
+      }
+    }
+    let planned: Planned | undefined;
+    if (locked) {
+      await this.store.modify(reads, (current) => (planned = this.plan(ops, reads, current)));
+    } else {
+      // One round trip per key and per id, concurrently (not one per operation).
+      const current = await Promise.all([
+        ...reads.keys.map((x) => this.store.open(x.workspace, x.twinId, x.ruleId)),
+        ...reads.ids.map((x) => this.store.get(x.workspace, x.id)),
+      ]);
+      planned = this.plan(
+        ops,
+        reads,
+        current.filter((a) => a !== undefined),
+      );
+      if (planned.changes.length) await this.store.write(planned.changes, planned.outbox);
+    }
+    if (planned?.changes.length) this.stats.writes++;
+    return planned ?? { settled: [], events: [] };
+  }
+
+  /**
+   * Applies the operations, in order, to the alarms as read (pure but for new ids and the clock):
+   * the changes to write, each over the revision it was read at, and what to tell once written.
+   */
+  private plan(
+    ops: readonly Op[],
+    reads: { keys: readonly ReadKey[] },
+    current: readonly AlarmRecord[],
+  ): Planned {
     const byId = new Map<string, AlarmRecord>(); // workspace\0id → current record
     const readAt = new Map<string, number>(); // workspace\0id → the revision it was read at
     const openKey = new Map<string, string | null>(); // alarm key → workspace\0id of the open one
-    const idKey = (ws: string, id: string) => `${ws}\u0000${id}`;
-    const know = (a: AlarmRecord) => {
+    for (const a of current) {
       const k = idKey(a.workspace, a.id);
       if (!byId.has(k)) {
         byId.set(k, a);
         readAt.set(k, a.revision);
       }
       if (isOpen(a) && !openKey.has(alarmKey(a))) openKey.set(alarmKey(a), k);
-    };
-    // Read what the batch needs once, concurrently (one round trip per key, not per operation).
-    const keys = new Map<string, { workspace: string; twinId: string; ruleId: string }>();
-    const ids = new Map<string, { workspace: string; id: string }>();
-    for (const op of ops) {
-      if (op.kind === 'raise') keys.set(alarmKey(op.r), op.r);
-      else if (op.kind === 'condition') keys.set(alarmKey(op.c), op.c);
-      else ids.set(idKey(op.workspace, op.id), op);
     }
-    await Promise.all([
-      ...[...keys].map(async ([k, x]) => {
-        const a = await this.store.open(x.workspace, x.twinId, x.ruleId);
-        if (a) know(a);
-        else if (!openKey.has(k)) openKey.set(k, null);
-      }),
-      ...[...ids.values()].map(async (x) => {
-        const a = await this.store.get(x.workspace, x.id);
-        if (a) know(a);
-      }),
-    ]);
+    for (const x of reads.keys) if (!openKey.has(alarmKey(x))) openKey.set(alarmKey(x), null);
 
     const changed = new Set<string>();
     const events: AlarmEvent[] = [];
@@ -383,16 +412,9 @@ export class AlarmService implements AlarmSink {
         }
       }
     }
-
-    if (changed.size) {
-      const rows = this.o.journal?.(events) ?? [];
-      await this.store.write(
-        [...changed].map((k) => ({ alarm: byId.get(k)!, expectedRevision: readAt.get(k) ?? 0 })),
-        rows,
-      );
-      this.stats.writes++;
-    }
-    return { settled, events };
+    const changes = [...changed].map((k) => ({ alarm: byId.get(k)!, expectedRevision: readAt.get(k) ?? 0 }));
+    const outbox = changes.length ? (this.o.journal?.(events) ?? []) : [];
+    return { changes, outbox, settled, events };
   }
 
   /** Rejects the people's operations and reports the rules' ones; `attempts` > 0 after conflicts. */
@@ -421,6 +443,16 @@ interface Applied {
   settled: (() => void)[];
   events: AlarmEvent[];
 }
+
+interface Planned extends Applied {
+  changes: AlarmWrite[];
+  outbox: OutboxRow[];
+}
+
+type ReadKey = AlarmReads['keys'][number];
+type ReadId = AlarmReads['ids'][number];
+
+const idKey = (ws: string, id: string) => `${ws}\u0000${id}`;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

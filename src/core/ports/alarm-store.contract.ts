@@ -207,6 +207,90 @@ export function describeAlarmStoreContract(name: string, make: () => Promise<Ala
       expect(await store.get('ws', 'a1')).toMatchObject({ count: 2, revision: 2 });
     });
 
+    it('modify: reads what it names, writes what its change returns, in one transaction', async () => {
+      const a = newAlarm('a1', raise());
+      const b = acknowledgeAlarm(newAlarm('b1', raise({ twinId: 'pump-2' })), 'ana', undefined, 1500);
+      await store.write(created(a, b));
+      let seen: string[] = [];
+      await store.modify(
+        {
+          keys: [
+            { workspace: 'ws', twinId: 'pump-1', ruleId: 'vibration-high' },
+            { workspace: 'ws', twinId: 'pump-9', ruleId: 'vibration-high' },
+          ],
+          ids: [
+            { workspace: 'ws', id: 'b1' },
+            { workspace: 'ws', id: 'nope' },
+            { workspace: 'ws', id: 'a1' }, // named twice (by key and by id): read once
+          ],
+        },
+        (current) => {
+          seen = current.map((x) => `${x.id}@${x.revision}`).sort();
+          const cur = current.find((x) => x.id === 'a1')!;
+          const curB = current.find((x) => x.id === 'b1')!;
+          return {
+            changes: [
+              over(cur, repeatAlarm(cur, raise({ time: 2000 }))),
+              over(curB, clearAlarm(curB, 'bo', 'done', 2500)),
+              ...created(newAlarm('c1', raise({ twinId: 'pump-9' }))),
+            ],
+            outbox: [],
+          };
+        },
+      );
+      expect(seen).toEqual(['a1@1', 'b1@2']);
+      expect(await store.get('ws', 'a1')).toMatchObject({ count: 2, revision: 2 });
+      expect(await store.get('ws', 'b1')).toMatchObject({ state: 'cleared', revision: 3 });
+      expect((await store.open('ws', 'pump-9', 'vibration-high'))?.id).toBe('c1');
+      // Nothing to write: nothing written.
+      await store.modify({ keys: [], ids: [{ workspace: 'ws', id: 'a1' }] }, () => ({
+        changes: [],
+        outbox: [],
+      }));
+      expect((await store.get('ws', 'a1'))?.revision).toBe(2);
+    });
+
+    it('modify: writes nothing when the change throws (its error as is) or is refused', async () => {
+      const a = newAlarm('a1', raise());
+      await store.write(created(a));
+      const reads = { keys: [{ workspace: 'ws', twinId: 'pump-1', ruleId: 'vibration-high' }], ids: [] };
+      const oops = new Error('journal failed');
+      await expect(
+        store.modify(reads, () => {
+          throw oops;
+        }),
+      ).rejects.toBe(oops);
+      const stale = {
+        changes: [{ alarm: { ...repeatAlarm(a, raise()), revision: 8 }, expectedRevision: 7 }],
+        outbox: [],
+      };
+      await expect(store.modify(reads, () => stale)).rejects.toMatchObject({
+        code: 'Conflict',
+        innerCode: 'AlarmChanged',
+      });
+      const second = { changes: created(newAlarm('a2', raise())), outbox: [] };
+      await expect(store.modify(reads, () => second)).rejects.toMatchObject({
+        code: 'Conflict',
+        innerCode: 'AlarmAlreadyOpen',
+      });
+      expect(await store.get('ws', 'a1')).toEqual(a);
+      expect(await store.get('ws', 'a2')).toBeUndefined();
+    });
+
+    it('modify: concurrent read-change-writes of one alarm all land, one after the other', async () => {
+      await store.write(created(newAlarm('a1', raise())));
+      const reads = { keys: [{ workspace: 'ws', twinId: 'pump-1', ruleId: 'vibration-high' }], ids: [] };
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.modify(reads, (current) => {
+            const cur = current[0]!;
+            return { changes: [over(cur, repeatAlarm(cur, raise({ time: 2000 + i })))], outbox: [] };
+          }),
+        ),
+      );
+      expect(await store.get('ws', 'a1')).toMatchObject({ count: 11, revision: 11, lastTime: 2009 });
+    });
+
     it('lists newest first with every filter, paged without gaps or duplicates', async () => {
       const all: AlarmRecord[] = [];
       for (let i = 0; i < 30; i++) {

@@ -34,6 +34,18 @@ export interface AlarmWrite {
   expectedRevision: number;
 }
 
+/** What a batch reads: the open alarm of each key (if any), and alarms by id. */
+export interface AlarmReads {
+  keys: readonly { workspace: string; twinId: string; ruleId: string }[];
+  ids: readonly { workspace: string; id: string }[];
+}
+
+/** What a read-change-write cycle writes (as `write` takes it). */
+export interface AlarmChanges {
+  changes: readonly AlarmWrite[];
+  outbox: readonly OutboxRow[];
+}
+
 export interface AlarmStore {
   /**
    * Stores the alarms (by workspace and id) in one transaction, each only if the stored one is still
@@ -45,6 +57,15 @@ export interface AlarmStore {
    * cannot be stored or a revision does not move forward; StorageError
    */
   write(changes: readonly AlarmWrite[], outbox?: readonly OutboxRow[]): Promise<void>;
+  /**
+   * One read-change-write cycle in one transaction, for a writer that lost a race with `write`:
+   * reads the alarms `reads` names, keeps those found locked against other writers until the commit,
+   * calls `change` with them (synchronously: no I/O) and writes what it returns as `write` does.
+   * Nothing is written when `change` throws; its error is rethrown as is.
+   * @throws as `write` (Conflict AlarmAlreadyOpen stays possible: a key with no open alarm has no
+   * row to lock); StorageError
+   */
+  modify(reads: AlarmReads, change: (current: readonly AlarmRecord[]) => AlarmChanges): Promise<void>;
   /** The alarm (with its stored revision), or undefined. @throws StorageError */
   get(workspace: string, id: string): Promise<AlarmRecord | undefined>;
   /** The open (active or acknowledged) alarm of the twin and rule, or undefined. @throws StorageError */
