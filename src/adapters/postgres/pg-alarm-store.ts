@@ -125,10 +125,14 @@ export class PgAlarmStore implements AlarmStore {
     try {
       await this.db.transaction(async (client) => {
         const r = await client.query<Row>(
+          // The ids first (the open alarm of each key through the partial index, plus the ids
+          // asked for), then one locking read by primary key: an OR of both scans the whole table.
           `SELECT body, revision FROM alarms
-           WHERE ((workspace, twin_id, rule_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
-                  AND state <> 'cleared')
-              OR (workspace, id) IN (SELECT * FROM unnest($4::text[], $5::text[]))
+           WHERE (workspace, id) IN (
+             SELECT a.workspace, a.id
+             FROM alarms a JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(w, t, r)
+               ON a.workspace = k.w AND a.twin_id = k.t AND a.rule_id = k.r AND a.state <> 'cleared'
+             UNION SELECT * FROM unnest($4::text[], $5::text[]))
            ORDER BY workspace, id FOR UPDATE`,
           [
             keys.map((k) => k.workspace),

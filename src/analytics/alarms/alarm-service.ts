@@ -297,7 +297,7 @@ export class AlarmService implements AlarmSink {
     }
   }
 
-  /** Full jitter over a doubling step: two nodes that collided do not collide again in step. */
+  /** A doubling step, ±50 % at random: two nodes that collided do not collide again in step. */
   private backoff(attempt: number): number {
     const step = Math.min(this.retryMs * 2 ** (attempt - 1), 250);
     return step / 2 + Math.random() * step;
