@@ -9,6 +9,8 @@ import { cliFor } from '../../../test/cli/cli-runner.js';
 import { rawRequest } from '../../../test/edge/raw-http.js';
 import { AlarmService } from '../../analytics/alarms/alarm-service.js';
 import type { AlarmRaise } from '../../analytics/analytics-types.js';
+import { alarmChanged } from '../../core/alarms/alarm.js';
+import type { AlarmStore } from '../../core/ports/alarm-store.js';
 import { IngestService } from '../../core/telemetry/ingest-service.js';
 import { MAX_ALARM_NOTE } from './http-alarm-routes.js';
 import { createHttpServer, type HttpServer } from './http-server.js';
@@ -38,6 +40,7 @@ describe('alarm routes', () => {
   let url: string;
   let port: number;
   let alarms: AlarmService;
+  let ingest: IngestService;
 
   const call = async (
     method: string,
@@ -73,7 +76,7 @@ describe('alarm routes', () => {
         }),
       );
     await alarms.flush();
-    const ingest = new IngestService({
+    ingest = new IngestService({
       workspace: (name) => (name === 'default' ? { graph: w.graph, models: w.models } : undefined),
       history: w.storage.history,
       deadLetters: w.storage.deadLetters,
@@ -241,6 +244,52 @@ describe('alarm routes', () => {
     );
     expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
     expect(answers.filter((r) => r.status === 409)).toHaveLength(19);
+  });
+
+  it('answers 409 with the reason when other nodes keep changing the alarm through every retry', async () => {
+    const base = w.storage.alarms;
+    // A store on which another node wins every race (each write and each locked retry is refused).
+    const contended: AlarmStore = {
+      get: (ws, id) => base.get(ws, id),
+      open: (ws, t, r) => base.open(ws, t, r),
+      list: (q) => base.list(q),
+      countByState: (ws) => base.countByState(ws),
+      pruneCleared: (b) => base.pruneCleared(b),
+      write: (changes) =>
+        Promise.reject(alarmChanged('default', changes[0]!.alarm.id, changes[0]!.expectedRevision)),
+      modify: (reads) => Promise.reject(alarmChanged('default', reads.ids[0]?.id ?? '?', 1)),
+    };
+    const busy = new AlarmService({ store: contended, conflictAttempts: 3, conflictRetryMs: 1 });
+    const other = await createHttpServer({
+      workspace: { name: 'default', models: w.models, twins: w.twins, graph: w.graph },
+      ingest,
+      history: w.storage.history,
+      deadLetters: w.storage.deadLetters,
+      token: TOKEN,
+      alarms: busy,
+    });
+    try {
+      const { url: otherUrl } = await other.listen();
+      const [a] = (await call('GET', '/alarms?twin=pump-1&rule=r1&state=active')).json.value!;
+      const id = encodeURIComponent(a!.id as string);
+      for (const [path, what] of [
+        ['ack', 'acknowledged'],
+        ['clear', 'cleared'],
+      ] as const) {
+        const answer = await call('POST', `${otherUrl}/alarms/${id}/${path}`, {});
+        expect(answer.status).toBe(409);
+        const error = answer.json.error as { code: string; message: string; innererror?: { code: string } };
+        expect(error.code).toBe('Conflict');
+        expect(error.innererror?.code).toBe('AlarmChanged');
+        expect(error.message).toMatch(new RegExp(`was not ${what}: other Twinloop nodes .* 3 attempts`));
+        expect(error.message).toMatch(/Nothing was changed; read the alarm again and retry/);
+      }
+      expect((await call('GET', `/alarms/${id}`)).json).toMatchObject({ state: 'active' });
+      expect(busy.stats).toMatchObject({ conflicts: 4, failedWrites: 2 });
+    } finally {
+      await other.close();
+      await busy.close();
+    }
   });
 
   it('twinloop alarms lists (table, json, csv), shows, acks and clears', async () => {

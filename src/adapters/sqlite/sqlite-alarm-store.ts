@@ -2,87 +2,150 @@
  * AlarmStore on SQLite: one row per alarm, the alarm itself as JSON beside the columns that lists,
  * the one-open-alarm rule (a partial unique index) and retention need. A write is one transaction
  * (durable as the database's `synchronous` setting says: FULL by default). Resolves synchronously
- * inside.
+ * inside. Each change is written only over the revision its writer read (an UPDATE guarded by the
+ * `revision` column, an INSERT only of a free id); one that finds the alarm moved on rolls the whole
+ * transaction back with Conflict (AlarmChanged). The `revision` column is the truth: bodies written
+ * before it existed have none and are read with the column's.
  */
 import type Database from 'better-sqlite3';
 import {
   ALARM_STATES,
+  alarmChanged,
+  checkAlarmWrites,
   clearedFirst,
   openAlarmConflict,
   type AlarmRecord,
   type AlarmState,
 } from '../../core/alarms/alarm.js';
-import type { AlarmQuery, AlarmStore } from '../../core/ports/alarm-store.js';
+import { TwinloopError } from '../../core/errors/errors.js';
+import type {
+  AlarmChanges,
+  AlarmQuery,
+  AlarmReads,
+  AlarmStore,
+  AlarmWrite,
+} from '../../core/ports/alarm-store.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
 import { storageError } from './sqlite-database.js';
 import type { SqliteEventOutbox } from './sqlite-event-outbox.js';
 
 interface Row {
   body: string;
+  revision: number;
 }
 
 export class SqliteAlarmStore implements AlarmStore {
   private readonly s: {
-    put: Database.Statement;
+    insert: Database.Statement;
+    update: Database.Statement;
     get: Database.Statement<[string, string], Row>;
     open: Database.Statement<[string, string, string], Row>;
     counts: Database.Statement<[string], { state: string; n: number }>;
     prune: Database.Statement<[number]>;
   };
   private readonly lists = new Map<string, Database.Statement<unknown[], Row>>();
-  private readonly writeAll: (alarms: readonly AlarmRecord[], outbox: readonly OutboxRow[]) => void;
+  private readonly writeAll: (changes: readonly AlarmWrite[], outbox: readonly OutboxRow[]) => void;
+  private readonly modifyAll: Database.Transaction<(reads: AlarmReads, change: Change) => void>;
 
   constructor(
     private readonly db: Database.Database,
     outbox?: SqliteEventOutbox,
   ) {
     this.s = {
-      put: db.prepare(
-        `INSERT INTO alarms (workspace, id, twin_id, rule_id, severity, state, first_time, last_time, cleared_time, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (workspace, id) DO UPDATE SET twin_id = excluded.twin_id, rule_id = excluded.rule_id,
-           severity = excluded.severity, state = excluded.state, first_time = excluded.first_time,
-           last_time = excluded.last_time, cleared_time = excluded.cleared_time, body = excluded.body`,
+      // DO NOTHING covers the primary key only: a second open alarm still fails on alarms_open_key.
+      insert: db.prepare(
+        `INSERT INTO alarms (workspace, id, twin_id, rule_id, severity, state, first_time, last_time, cleared_time, body, revision)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (workspace, id) DO NOTHING`,
       ),
-      get: db.prepare('SELECT body FROM alarms WHERE workspace = ? AND id = ?'),
+      update: db.prepare(
+        `UPDATE alarms SET twin_id = ?, rule_id = ?, severity = ?, state = ?, first_time = ?, last_time = ?,
+           cleared_time = ?, body = ?, revision = ?
+         WHERE workspace = ? AND id = ? AND revision = ?`,
+      ),
+      get: db.prepare('SELECT body, revision FROM alarms WHERE workspace = ? AND id = ?'),
       open: db.prepare(
-        `SELECT body FROM alarms WHERE workspace = ? AND twin_id = ? AND rule_id = ? AND state <> 'cleared'`,
+        `SELECT body, revision FROM alarms WHERE workspace = ? AND twin_id = ? AND rule_id = ? AND state <> 'cleared'`,
       ),
       counts: db.prepare('SELECT state, count(*) AS n FROM alarms WHERE workspace = ? GROUP BY state'),
       prune: db.prepare(`DELETE FROM alarms WHERE state = 'cleared' AND cleared_time < ?`),
     };
-    this.writeAll = db.transaction((alarms: readonly AlarmRecord[], rows: readonly OutboxRow[]) => {
-      for (const a of clearedFirst(alarms)) {
-        this.s.put.run(
-          a.workspace,
-          a.id,
-          a.twinId,
-          a.ruleId,
-          a.severity,
-          a.state,
-          a.firstTime,
-          a.lastTime,
-          a.cleared?.time ?? null,
-          JSON.stringify(a),
-        );
+    this.writeAll = db.transaction((changes: readonly AlarmWrite[], rows: readonly OutboxRow[]) => {
+      for (const { alarm: a, expectedRevision } of clearedFirst(changes)) {
+        const body = JSON.stringify(a);
+        const done =
+          expectedRevision === 0
+            ? this.s.insert.run(
+                a.workspace,
+                a.id,
+                a.twinId,
+                a.ruleId,
+                a.severity,
+                a.state,
+                a.firstTime,
+                a.lastTime,
+                a.cleared?.time ?? null,
+                body,
+                a.revision,
+              )
+            : this.s.update.run(
+                a.twinId,
+                a.ruleId,
+                a.severity,
+                a.state,
+                a.firstTime,
+                a.lastTime,
+                a.cleared?.time ?? null,
+                body,
+                a.revision,
+                a.workspace,
+                a.id,
+                expectedRevision,
+              );
+        // Thrown inside the transaction: better-sqlite3 rolls every statement of it back.
+        if (done.changes !== 1) throw alarmChanged(a.workspace, a.id, expectedRevision);
       }
       if (rows.length) {
         if (!outbox) throw new Error('this alarm store has no event outbox');
         outbox.insertHistoryRows(rows);
       }
     });
+    this.modifyAll = db.transaction((reads: AlarmReads, change: Change) => {
+      const current = new Map<string, AlarmRecord>();
+      const found = (a: AlarmRecord | undefined) => {
+        if (a) current.set(`${a.workspace}\u0000${a.id}`, a);
+      };
+      for (const k of reads.keys) found(parse(this.s.open.get(k.workspace, k.twinId, k.ruleId)));
+      for (const x of reads.ids) found(parse(this.s.get.get(x.workspace, x.id)));
+      let out: AlarmChanges;
+      try {
+        out = change([...current.values()]);
+      } catch (e) {
+        throw new ChangeFailed(e);
+      }
+      checkAlarmWrites(out.changes);
+      if (out.changes.length || out.outbox.length) this.writeAll(out.changes, out.outbox); // a savepoint
+    });
   }
 
-  write(alarms: readonly AlarmRecord[], outbox: readonly OutboxRow[] = []): Promise<void> {
-    if (alarms.length === 0 && outbox.length === 0) return Promise.resolve();
+  write(changes: readonly AlarmWrite[], outbox: readonly OutboxRow[] = []): Promise<void> {
+    if (changes.length === 0 && outbox.length === 0) return Promise.resolve();
     try {
-      this.writeAll(alarms, outbox);
+      checkAlarmWrites(changes);
+      this.writeAll(changes, outbox);
       return Promise.resolve();
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === 'SQLITE_CONSTRAINT_UNIQUE' && /alarms\.twin_id/.test((e as Error).message))
-        return Promise.reject(openAlarmConflict(e));
-      return Promise.reject(storageError('Cannot store alarms', e));
+      return Promise.reject(refused(e));
+    }
+  }
+
+  /** IMMEDIATE: the write lock is taken before the reads, so nothing changes them before the commit. */
+  modify(reads: AlarmReads, change: (current: readonly AlarmRecord[]) => AlarmChanges): Promise<void> {
+    try {
+      this.modifyAll.immediate(reads, change);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e instanceof ChangeFailed ? e.error : refused(e));
     }
   }
 
@@ -116,13 +179,13 @@ export class SqliteAlarmStore implements AlarmStore {
           q.after.firstTime,
           q.after.id,
         );
-      const sql = `SELECT body FROM alarms WHERE ${where.join(' AND ')} ORDER BY first_time DESC, id DESC LIMIT ?`;
+      const sql = `SELECT body, revision FROM alarms WHERE ${where.join(' AND ')} ORDER BY first_time DESC, id DESC LIMIT ?`;
       let stmt = this.lists.get(sql);
       if (stmt === undefined) {
         stmt = this.db.prepare<unknown[], Row>(sql);
         if (this.lists.size < 256) this.lists.set(sql, stmt);
       }
-      return stmt.all(...args, q.limit).map((r) => JSON.parse(r.body) as AlarmRecord);
+      return stmt.all(...args, q.limit).map((r) => parse(r)!);
     });
   }
 
@@ -148,6 +211,23 @@ export class SqliteAlarmStore implements AlarmStore {
   }
 }
 
+/** The stored alarm; the revision column is the truth (bodies written before revisions have none). */
+type Change = (current: readonly AlarmRecord[]) => AlarmChanges;
+
+/** What the caller's change threw (rethrown as is, never taken for a storage failure). */
+class ChangeFailed {
+  constructor(readonly error: unknown) {}
+}
+
+/** A failed write as the port says: Conflict for a second open alarm, else StorageError. */
+function refused(e: unknown): unknown {
+  if (e instanceof TwinloopError) return e;
+  const code = (e as { code?: string }).code;
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' && /alarms\.twin_id/.test((e as Error).message))
+    return openAlarmConflict(e);
+  return storageError('Cannot store alarms', e);
+}
+
 function parse(r: Row | undefined): AlarmRecord | undefined {
-  return r ? (JSON.parse(r.body) as AlarmRecord) : undefined;
+  return r ? { ...(JSON.parse(r.body) as AlarmRecord), revision: r.revision } : undefined;
 }

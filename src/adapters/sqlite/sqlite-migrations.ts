@@ -294,4 +294,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'alarms: a revision per alarm (writes only over the revision their writer read)',
+    up: (db) => {
+      db.exec(`
+        -- Alarms stored before have revision 1; bodies without a revision are read with this column's.
+        ALTER TABLE alarms ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+      `);
+    },
+  },
 ];

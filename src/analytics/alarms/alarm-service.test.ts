@@ -1,6 +1,7 @@
 // The alarm service on real SQLite storage: lifecycle, coalesced repeats, ordering, errors, restart.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AlarmEvent } from '../../core/alarms/alarm.js';
+import { alarmChanged, repeatAlarm, type AlarmEvent } from '../../core/alarms/alarm.js';
+import type { AlarmStore } from '../../core/ports/alarm-store.js';
 import { tempStorage } from '../../adapters/sqlite/sqlite-test-fixture.js';
 import type { AlarmRaise } from '../analytics-types.js';
 import { AlarmService, MAX_ALARM_TEXT, type AlarmServiceOptions } from './alarm-service.js';
@@ -16,6 +17,42 @@ const raise = (over: Partial<AlarmRaise> = {}): AlarmRaise => ({
   value: 7.9,
   ...over,
 });
+
+/** The store, with writes that can be held at a gate (to make another node's write come first). */
+function gated(base: AlarmStore) {
+  let gate: Promise<void> | undefined;
+  let open: (() => void) | undefined;
+  let arrived: (() => void) | undefined;
+  const g = {
+    writes: 0,
+    /** Holds the next writes; resolves when one arrives at the gate. */
+    hold(): Promise<void> {
+      gate = new Promise((r) => (open = r));
+      return new Promise((r) => (arrived = r));
+    },
+    release(): void {
+      gate = undefined;
+      open?.();
+    },
+    store: {
+      get: (ws, id) => base.get(ws, id),
+      open: (ws, twin, rule) => base.open(ws, twin, rule),
+      list: (q) => base.list(q),
+      countByState: (ws) => base.countByState(ws),
+      pruneCleared: (before) => base.pruneCleared(before),
+      modify: (reads, change) => base.modify(reads, change),
+      async write(changes, rows) {
+        g.writes++;
+        if (gate) {
+          arrived?.();
+          await gate;
+        }
+        return base.write(changes, rows);
+      },
+    } satisfies AlarmStore,
+  };
+  return g;
+}
 
 async function rejection(p: Promise<unknown>): Promise<{ code?: string; innerCode?: string }> {
   try {
@@ -166,6 +203,105 @@ describe('AlarmService', () => {
     });
     const after = await svc.list({ workspace: 'default', limit: 10, states: ['active'] });
     expect(after.map((a) => a.count)).toEqual([10]);
+  });
+
+  it("re-applies a batch another node got to first: a person's ack there survives, repeats all count", async () => {
+    svc.raise(raise());
+    await svc.flush();
+    const id = events[0]!.alarm.id;
+    // Node A (this process, another service) holds a batch of 5 repeats read at revision 1 ...
+    const g = gated(fx.storage.alarms);
+    const heard: AlarmEvent[] = [];
+    const a = new AlarmService({ store: g.store, batchDelayMs: 1, onError: (e) => errors.push(String(e)) });
+    a.subscribe((evs) => heard.push(...evs));
+    const held = g.hold();
+    for (let i = 0; i < 5; i++) a.raise(raise({ time: 2_000 + i }));
+    await held;
+    // ... while a person acknowledges the alarm on node B.
+    expect((await svc.ack('default', id, 'ana', 'seen')).revision).toBe(2);
+    g.release();
+    await a.flush();
+    expect(a.stats.conflicts).toBe(1);
+    expect(await svc.get('default', id)).toMatchObject({
+      state: 'acknowledged',
+      acknowledged: { by: 'ana', comment: 'seen' },
+      count: 6,
+      lastTime: 2_004,
+      revision: 7,
+    });
+    // Listeners of node A heard the repeats as written (after the ack), once.
+    expect(heard.map((e) => [e.transition, e.alarm.count, e.alarm.state])).toEqual([
+      ['repeated', 6, 'acknowledged'],
+    ]);
+    expect(errors).toEqual([]);
+    await a.close();
+  });
+
+  it("turns the loser's new alarm into a repeat of the winner's, and does not undo a clear", async () => {
+    const g = gated(fx.storage.alarms);
+    const heard: AlarmEvent[] = [];
+    const a = new AlarmService({ store: g.store, batchDelayMs: 1 });
+    a.subscribe((evs) => heard.push(...evs));
+    let held = g.hold();
+    a.raise(raise({ time: 1_500 })); // read: no open alarm
+    await held;
+    svc.raise(raise({ time: 1_000 })); // node B opens it first
+    await svc.flush();
+    g.release();
+    await a.flush();
+    const open = await svc.list({ workspace: 'default', limit: 10 });
+    expect(open.map((x) => [x.id, x.count, x.lastTime])).toEqual([[events[0]!.alarm.id, 2, 1_500]]);
+    expect(heard.map((e) => e.transition)).toEqual(['repeated']);
+    // Node A repeats it again while node B clears it: the clear stands, the raise opens a new alarm.
+    held = g.hold();
+    a.raise(raise({ time: 3_000 }));
+    await held;
+    await svc.clear('default', open[0]!.id, 'bo', 'fixed');
+    g.release();
+    await a.flush();
+    expect(await svc.get('default', open[0]!.id)).toMatchObject({ state: 'cleared', count: 2 });
+    const now = await svc.list({ workspace: 'default', limit: 10, states: ['active'] });
+    expect(now.map((x) => x.count)).toEqual([1]);
+    expect(a.stats.conflicts).toBe(2);
+    await a.close();
+  });
+
+  it('gives up after conflictAttempts: ack and clear reject with Conflict, raises go to onError', async () => {
+    svc.raise(raise());
+    await svc.flush();
+    const id = events[0]!.alarm.id;
+    // A store where another node always repeats the alarm just before this node writes.
+    const base = fx.storage.alarms;
+    const meddled: AlarmStore = {
+      get: (ws, x) => base.get(ws, x),
+      open: (ws, t, r) => base.open(ws, t, r),
+      list: (q) => base.list(q),
+      countByState: (ws) => base.countByState(ws),
+      pruneCleared: (b) => base.pruneCleared(b),
+      async write(changes, rows) {
+        for (const c of changes) {
+          const cur = await base.get(c.alarm.workspace, c.alarm.id);
+          if (cur) await base.write([{ alarm: repeatAlarm(cur, raise()), expectedRevision: cur.revision }]);
+        }
+        return base.write(changes, rows);
+      },
+      // A locked retry cannot lose to a change of what it read; a store may still refuse it (a key
+      // opened elsewhere, a deadlock broken): here it always does.
+      modify: () => Promise.reject(alarmChanged('default', id, 2)),
+    };
+    const a = make({ store: meddled, conflictAttempts: 3, conflictRetryMs: 1 });
+    const err = (await rejection(a.ack('default', id, 'ana'))) as { message?: string; innerCode?: string };
+    expect(err).toMatchObject({ code: 'Conflict', innerCode: 'AlarmChanged' });
+    expect(err.message).toMatch(/not acknowledged.*3 attempts.*Nothing was changed/);
+    expect(a.stats).toMatchObject({ conflicts: 2, failedWrites: 1 });
+    a.raise(raise({ time: 9_000 }));
+    await a.flush();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/refused 3 times/);
+    const stored = await svc.get('default', id);
+    expect(stored.state).toBe('active'); // never acknowledged
+    expect(stored.count).toBe(1 + 2); // only the meddler's repeats (before each first attempt)
+    await a.close();
   });
 
   it('drops malformed raises with a reason and cuts long texts', async () => {

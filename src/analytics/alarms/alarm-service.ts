@@ -4,18 +4,27 @@
  * its condition, acknowledged or not) and the people's side (ack, clear, get, list).
  *
  * Every operation goes through one queue, drained by one writer: operations apply in the order
- * they came (so writes of one alarm key never race), and a drain writes everything it changed in
- * ONE store write — a burst of 1,000 repeats is one commit (one fsync), not 1,000. Raises wait up to
- * `batchDelayMs` to gather; ack and clear drain at once. Listeners hear each transition after the
- * write is durable; consecutive repeats of an alarm within a drain are told once, with the count.
- * Event-route rows (`journal`) are written in the same transaction as the alarms.
+ * they came (so writes of one alarm key never race within this node), and a drain writes everything
+ * it changed in ONE store write — a burst of 1,000 repeats is one commit (one fsync), not 1,000.
+ * Raises wait up to `batchDelayMs` to gather; ack and clear drain at once. Listeners hear each
+ * transition after the write is durable; consecutive repeats of an alarm within a drain are told
+ * once, with the count. Event-route rows (`journal`) are written in the same transaction as the alarms.
+ *
+ * Between nodes (several services on one PostgreSQL) nothing is lost either: each alarm is written
+ * over the revision this drain read, and a batch refused because another node wrote one of its
+ * alarms first (or opened the alarm of a key first) is re-read and re-applied — the same operations,
+ * so a repeat counts once and a person's acknowledgement is never overwritten by a stale repeat.
+ * After `conflictAttempts` refusals the batch fails as any write does (ack and clear reject with
+ * Conflict, raises go to onError).
  */
 import {
   ALARM_SEVERITY_LIST,
   acknowledgeAlarm,
   alarmKey,
+  alarmKeptChanging,
   alarmNotFound,
   clearAlarm,
+  isAlarmWriteConflict,
   isOpen,
   newAlarm,
   repeatAlarm,
@@ -25,7 +34,7 @@ import {
   type AlarmSeverityName,
 } from '../../core/alarms/alarm.js';
 import { TwinloopError } from '../../core/errors/errors.js';
-import type { AlarmQuery, AlarmStore } from '../../core/ports/alarm-store.js';
+import type { AlarmQuery, AlarmReads, AlarmStore, AlarmWrite } from '../../core/ports/alarm-store.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { AlarmConditionCleared, AlarmRaise, AlarmSeverity, AlarmSink } from '../analytics-types.js';
 
@@ -58,6 +67,13 @@ export interface AlarmServiceOptions {
   journal?: (events: readonly AlarmEvent[]) => OutboxRow[];
   /** Told about raises that could not be stored or were refused (never thrown to the rules engine). */
   onError?: (err: unknown, what: string) => void;
+  /**
+   * Writes of one batch before giving up when other nodes keep changing the same alarms (each
+   * refused write is re-read and re-applied; default 6).
+   */
+  conflictAttempts?: number;
+  /** First wait before trying a refused batch again, ms; doubles each time, jittered (default 5). */
+  conflictRetryMs?: number;
 }
 
 type Op =
@@ -80,6 +96,8 @@ export interface AlarmServiceStats {
   /** Raises dropped because the queue was full or the raise was malformed. */
   dropped: number;
   failedWrites: number;
+  /** Batches written again because another node changed the same alarms first. */
+  conflicts: number;
 }
 
 function cut(s: string, max: number): string {
@@ -94,13 +112,15 @@ function cut(s: string, max: number): string {
  *   await alarms.ack('default', id, 'ana', 'on my way');
  */
 export class AlarmService implements AlarmSink {
-  readonly stats: AlarmServiceStats = { raises: 0, writes: 0, dropped: 0, failedWrites: 0 };
+  readonly stats: AlarmServiceStats = { raises: 0, writes: 0, dropped: 0, failedWrites: 0, conflicts: 0 };
   private readonly store: AlarmStore;
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly delay: number;
   private readonly maxBatch: number;
   private readonly maxQueued: number;
+  private readonly attempts: number;
+  private readonly retryMs: number;
   private readonly listeners = new Set<AlarmListener>();
   private queue: Op[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -116,6 +136,8 @@ export class AlarmService implements AlarmSink {
     this.delay = o.batchDelayMs ?? 10;
     this.maxBatch = o.maxBatch ?? 10_000;
     this.maxQueued = o.maxQueued ?? 100_000;
+    this.attempts = Math.max(1, o.conflictAttempts ?? 6);
+    this.retryMs = Math.max(0, o.conflictRetryMs ?? 5);
   }
 
   /** Registers a listener of transitions (told after they are durable); returns the remover. */
@@ -243,41 +265,110 @@ export class AlarmService implements AlarmSink {
     );
   }
 
-  /** Applies a batch of operations in order and writes what changed in one store write. */
+  /**
+   * Takes a batch of operations and writes it; a write refused because another node changed the
+   * same alarms (or opened one first) is tried again from a fresh read, a few times.
+   */
   private async drain(): Promise<void> {
     const ops = this.queue.splice(0, this.maxBatch);
-    const byId = new Map<string, AlarmRecord>(); // workspace\0id → current record
-    const openKey = new Map<string, string | null>(); // alarm key → workspace\0id of the open one
-    const idKey = (ws: string, id: string) => `${ws}\u0000${id}`;
-    const know = (a: AlarmRecord) => {
-      const k = idKey(a.workspace, a.id);
-      if (!byId.has(k)) byId.set(k, a);
-      if (isOpen(a) && !openKey.has(alarmKey(a))) openKey.set(alarmKey(a), k);
-    };
-    // Read what the batch needs once, concurrently (one round trip per key, not per operation).
-    const keys = new Map<string, { workspace: string; twinId: string; ruleId: string }>();
-    const ids = new Map<string, { workspace: string; id: string }>();
-    for (const op of ops) {
-      if (op.kind === 'raise') keys.set(alarmKey(op.r), op.r);
-      else if (op.kind === 'condition') keys.set(alarmKey(op.c), op.c);
-      else ids.set(idKey(op.workspace, op.id), op);
-    }
-    try {
-      await Promise.all([
-        ...[...keys].map(async ([k, x]) => {
-          const a = await this.store.open(x.workspace, x.twinId, x.ruleId);
-          if (a) know(a);
-          else if (!openKey.has(k)) openKey.set(k, null);
-        }),
-        ...[...ids.values()].map(async (x) => {
-          const a = await this.store.get(x.workspace, x.id);
-          if (a) know(a);
-        }),
-      ]);
-    } catch (e) {
-      this.fail(ops, e);
+    for (let attempt = 1; ; attempt++) {
+      let done: Applied;
+      try {
+        done = await this.attempt(ops, attempt > 1);
+      } catch (e) {
+        if (isAlarmWriteConflict(e) && attempt < this.attempts) {
+          this.stats.conflicts++;
+          await sleep(this.backoff(attempt));
+          continue;
+        }
+        this.fail(ops, e, isAlarmWriteConflict(e) ? attempt : 0);
+        return;
+      }
+      for (const s of done.settled) s();
+      if (done.events.length)
+        for (const l of this.listeners) {
+          try {
+            l(done.events);
+          } catch (e) {
+            this.o.onError?.(e, 'an alarm listener');
+          }
+        }
       return;
     }
+  }
+
+  /** A doubling step, ±50 % at random: two nodes that collided do not collide again in step. */
+  private backoff(attempt: number): number {
+    const step = Math.min(this.retryMs * 2 ** (attempt - 1), 250);
+    return step / 2 + Math.random() * step;
+  }
+
+  /**
+   * Reads what the batch needs, applies its operations in order and writes what changed in one store
+   * write, each alarm over the revision it was read at. The first attempt reads without locks
+   * (optimistic); a retry reads, applies and writes in one store transaction with what it read
+   * locked (`modify`), so a batch that lost a race once cannot lose it again to a change of an alarm
+   * it read — a person's ack is not starved by a stream of repeats on another node.
+   * Resolves to what to tell once written.
+   * @throws what the store throws (Conflict when another writer got there first)
+   */
+  private async attempt(ops: readonly Op[], locked: boolean): Promise<Applied> {
+    const reads: { keys: ReadKey[]; ids: ReadId[] } = { keys: [], ids: [] };
+    const seenKeys = new Set<string>();
+    const seenIds = new Set<string>();
+    for (const op of ops) {
+      if (op.kind === 'raise' || op.kind === 'condition') {
+        const x = op.kind === 'raise' ? op.r : op.c;
+        const k = alarmKey(x);
+        if (!seenKeys.has(k)) reads.keys.push({ workspace: x.workspace, twinId: x.twinId, ruleId: x.ruleId });
+        seenKeys.add(k);
+      } else {
+        const k = idKey(op.workspace, op.id);
+        if (!seenIds.has(k)) reads.ids.push({ workspace: op.workspace, id: op.id });
+        seenIds.add(k);
+      }
+    }
+    let planned: Planned | undefined;
+    if (locked) {
+      await this.store.modify(reads, (current) => (planned = this.plan(ops, reads, current)));
+    } else {
+      // One round trip per key and per id, concurrently (not one per operation).
+      const current = await Promise.all([
+        ...reads.keys.map((x) => this.store.open(x.workspace, x.twinId, x.ruleId)),
+        ...reads.ids.map((x) => this.store.get(x.workspace, x.id)),
+      ]);
+      planned = this.plan(
+        ops,
+        reads,
+        current.filter((a) => a !== undefined),
+      );
+      if (planned.changes.length) await this.store.write(planned.changes, planned.outbox);
+    }
+    if (planned?.changes.length) this.stats.writes++;
+    return planned ?? { settled: [], events: [] };
+  }
+
+  /**
+   * Applies the operations, in order, to the alarms as read (pure but for new ids and the clock):
+   * the changes to write, each over the revision it was read at, and what to tell once written.
+   */
+  private plan(
+    ops: readonly Op[],
+    reads: { keys: readonly ReadKey[] },
+    current: readonly AlarmRecord[],
+  ): Planned {
+    const byId = new Map<string, AlarmRecord>(); // workspace\0id → current record
+    const readAt = new Map<string, number>(); // workspace\0id → the revision it was read at
+    const openKey = new Map<string, string | null>(); // alarm key → workspace\0id of the open one
+    for (const a of current) {
+      const k = idKey(a.workspace, a.id);
+      if (!byId.has(k)) {
+        byId.set(k, a);
+        readAt.set(k, a.revision);
+      }
+      if (isOpen(a) && !openKey.has(alarmKey(a))) openKey.set(alarmKey(a), k);
+    }
+    for (const x of reads.keys) if (!openKey.has(alarmKey(x))) openKey.set(alarmKey(x), null);
 
     const changed = new Set<string>();
     const events: AlarmEvent[] = [];
@@ -321,40 +412,50 @@ export class AlarmService implements AlarmSink {
         }
       }
     }
-
-    if (changed.size) {
-      try {
-        const rows = this.o.journal?.(events) ?? [];
-        await this.store.write(
-          [...changed].map((k) => byId.get(k)!),
-          rows,
-        );
-        this.stats.writes++;
-      } catch (e) {
-        this.fail(ops, e);
-        return;
-      }
-    }
-    for (const s of settled) s();
-    if (events.length)
-      for (const l of this.listeners) {
-        try {
-          l(events);
-        } catch (e) {
-          this.o.onError?.(e, 'an alarm listener');
-        }
-      }
+    const changes = [...changed].map((k) => ({ alarm: byId.get(k)!, expectedRevision: readAt.get(k) ?? 0 }));
+    const outbox = changes.length ? (this.o.journal?.(events) ?? []) : [];
+    return { changes, outbox, settled, events };
   }
 
-  private fail(ops: readonly Op[], e: unknown): void {
+  /** Rejects the people's operations and reports the rules' ones; `attempts` > 0 after conflicts. */
+  private fail(ops: readonly Op[], e: unknown, attempts: number): void {
     this.stats.failedWrites++;
     let rulesOps = 0;
     for (const op of ops) {
-      if (op.kind === 'ack' || op.kind === 'clear') op.reject(e);
+      if (op.kind === 'ack' || op.kind === 'clear')
+        op.reject(
+          attempts
+            ? alarmKeptChanging(op.kind === 'ack' ? 'acknowledged' : 'cleared', op.id, attempts, e)
+            : e,
+        );
       else rulesOps++;
     }
-    if (rulesOps) this.o.onError?.(e, `writing ${rulesOps} alarm raise(s) and clear(s)`);
+    if (rulesOps)
+      this.o.onError?.(
+        e,
+        `writing ${rulesOps} alarm raise(s) and clear(s)${attempts ? ` (refused ${attempts} times: other nodes changed the same alarms)` : ''}`,
+      );
   }
+}
+
+interface Applied {
+  /** Resolutions of the people's operations, called once the write is durable. */
+  settled: (() => void)[];
+  events: AlarmEvent[];
+}
+
+interface Planned extends Applied {
+  changes: AlarmWrite[];
+  outbox: OutboxRow[];
+}
+
+type ReadKey = AlarmReads['keys'][number];
+type ReadId = AlarmReads['ids'][number];
+
+const idKey = (ws: string, id: string) => `${ws}\u0000${id}`;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Why a raise cannot become an alarm, or undefined. */

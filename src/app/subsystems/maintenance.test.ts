@@ -23,11 +23,13 @@ describe('retention', () => {
   it('prunes cleared alarms older than alarms.retentionDays and keeps the rest', async () => {
     const now = Date.now();
     const alarms = fx.storage.alarms;
-    await alarms.write([
-      clearAlarm(newAlarm('old', raise('r1', now - 10 * DAY)), 'condition', 'ok', now - 3 * DAY),
-      clearAlarm(newAlarm('recent', raise('r2', now - 10 * DAY)), 'condition', 'ok', now - DAY / 2),
-      newAlarm('open', raise('r3', now - 30 * DAY)),
-    ]);
+    await alarms.write(
+      [
+        clearAlarm(newAlarm('old', raise('r1', now - 10 * DAY)), 'condition', 'ok', now - 3 * DAY),
+        clearAlarm(newAlarm('recent', raise('r2', now - 10 * DAY)), 'condition', 'ok', now - DAY / 2),
+        newAlarm('open', raise('r3', now - 30 * DAY)),
+      ].map((alarm) => ({ alarm, expectedRevision: 0 })),
+    );
     const config = {
       history: { retentionDays: 0, synchronous: 'FULL' as const },
       deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 1024 },

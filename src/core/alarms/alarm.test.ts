@@ -10,10 +10,14 @@ import { LiveHub } from '../live/live-hub.js';
 import type { LiveSink } from '../live/live-session.js';
 import {
   acknowledgeAlarm,
+  alarmKeptChanging,
   alarmToJson,
+  checkAlarmWrites,
   clearAlarm,
   clearedFirst,
+  isAlarmWriteConflict,
   newAlarm,
+  openAlarmConflict,
   repeatAlarm,
   transitionTime,
   type AlarmRaiseInput,
@@ -69,7 +73,60 @@ describe('the alarm state machine', () => {
     expect(late.state).toBe('cleared');
     expect(late.acknowledged).toEqual({ by: 'ana', time: 6_000 });
     expect(codeOf(() => acknowledgeAlarm(late, 'ana', undefined, 7_000))).toBe('Conflict');
-    expect(clearedFirst([a, unacked]).map((x) => x.state)).toEqual(['cleared', 'active']);
+    expect(clearedFirst([{ alarm: a }, { alarm: unacked }]).map((x) => x.alarm.state)).toEqual([
+      'cleared',
+      'active',
+    ]);
+  });
+
+  it('counts a revision: 1 when raised, one more at each change; none read as 0', () => {
+    const a = newAlarm('a', raise());
+    expect(a.revision).toBe(1);
+    const b = repeatAlarm(a, raise({ time: 2_000 }));
+    const c = acknowledgeAlarm(b, 'ana', undefined, 2_500);
+    const d = clearAlarm(c, 'condition', 'ok', 3_000);
+    expect([b.revision, c.revision, d.revision]).toEqual([2, 3, 4]);
+    expect(a.revision).toBe(1); // records are never changed in place
+    const { revision: _gone, ...old } = a;
+    expect(repeatAlarm(old as typeof a, raise()).revision).toBe(1);
+    expect(alarmToJson(d)).not.toHaveProperty('revision');
+  });
+
+  it('checks a store write: revisions forward, each alarm once', () => {
+    const a = newAlarm('a', raise());
+    const b = repeatAlarm(a, raise());
+    expect(() =>
+      checkAlarmWrites([
+        { alarm: a, expectedRevision: 0 },
+        { alarm: b, expectedRevision: 1 },
+      ]),
+    ).toThrow(/twice/);
+    expect(codeOf(() => checkAlarmWrites([{ alarm: a, expectedRevision: 1 }]))).toBe('BadRequest');
+    expect(codeOf(() => checkAlarmWrites([{ alarm: b, expectedRevision: -1 }]))).toBe('BadRequest');
+    expect(codeOf(() => checkAlarmWrites([{ alarm: { ...b, revision: 2.5 }, expectedRevision: 1 }]))).toBe(
+      'BadRequest',
+    );
+    expect(() =>
+      checkAlarmWrites([
+        { alarm: b, expectedRevision: 1 },
+        { alarm: newAlarm('c', raise()), expectedRevision: 0 },
+      ]),
+    ).not.toThrow();
+  });
+
+  it('tells write conflicts worth a retry from other conflicts', () => {
+    expect(isAlarmWriteConflict(openAlarmConflict(undefined))).toBe(true);
+    expect(isAlarmWriteConflict(alarmKeptChanging('acknowledged', 'a', 5, undefined))).toBe(true);
+    const acked = acknowledgeAlarm(newAlarm('a', raise()), 'ana', undefined, 2_000);
+    let already: unknown;
+    try {
+      acknowledgeAlarm(acked, 'bo', undefined, 3_000);
+    } catch (e) {
+      already = e;
+    }
+    expect(already).toMatchObject({ code: 'Conflict' });
+    expect(isAlarmWriteConflict(already)).toBe(false);
+    expect(isAlarmWriteConflict(new Error('x'))).toBe(false);
   });
 
   it('shows times as ISO 8601 and leaves out what is absent', () => {

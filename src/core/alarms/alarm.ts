@@ -11,6 +11,10 @@
  * While an alarm is open (not cleared) a repeat of its rule's condition is the same alarm: `count`
  * grows, `lastTime`, severity, message, value and rule version follow the latest raise. A raise
  * after the clear opens a new alarm. At most one alarm per (workspace, twin, rule) is open.
+ *
+ * Every record carries a `revision`: 1 when raised, one more at each change (repeat, acknowledgement,
+ * clear). Stores write a change only over the revision its writer read (optimistic concurrency), so
+ * two writers (two nodes on one PostgreSQL) never overwrite each other's changes unseen.
  */
 import { TwinloopError, quote } from '../errors/errors.js';
 
@@ -45,6 +49,11 @@ export interface AlarmRecord {
   acknowledged?: { by: string; comment?: string; time: number };
   /** `by`: a person, or CLEARED_BY_CONDITION. */
   cleared?: { by: string; reason: string; time: number };
+  /**
+   * 1 when raised, one more at each change. Stores fill it in when reading (alarms stored before
+   * revisions existed read as revision 1).
+   */
+  revision: number;
 }
 
 /** What a rule says when its condition holds (AlarmRaise of analytics-types.ts has this shape). */
@@ -100,6 +109,7 @@ export function newAlarm(id: string, r: AlarmRaiseInput): AlarmRecord {
     firstTime: r.time,
     lastTime: r.time,
     count: 1,
+    revision: 1,
   };
   if (r.value !== undefined) a.value = r.value;
   return a;
@@ -114,6 +124,7 @@ export function repeatAlarm(a: AlarmRecord, r: AlarmRaiseInput): AlarmRecord {
     message: r.message,
     lastTime: Math.max(a.lastTime, r.time),
     count: a.count + 1,
+    revision: nextRevision(a),
   };
   if (r.value !== undefined) next.value = r.value;
   else delete next.value;
@@ -140,6 +151,7 @@ export function acknowledgeAlarm(
     ...a,
     state: a.state === 'cleared' ? 'cleared' : 'acknowledged',
     acknowledged: { by, ...(comment !== undefined ? { comment } : {}), time },
+    revision: nextRevision(a),
   };
 }
 
@@ -150,12 +162,24 @@ export function clearAlarm(a: AlarmRecord, by: string, reason: string, time: num
       innerCode: 'AlarmAlreadyCleared',
       details: { state: a.state },
     });
-  return { ...a, state: 'cleared', cleared: { by, reason, time: Math.max(time, a.firstTime) } };
+  return {
+    ...a,
+    state: 'cleared',
+    cleared: { by, reason, time: Math.max(time, a.firstTime) },
+    revision: nextRevision(a),
+  };
 }
 
-/** Cleared alarms first: a batch may clear an alarm and open its successor. */
-export function clearedFirst(alarms: readonly AlarmRecord[]): AlarmRecord[] {
-  return [...alarms].sort((a, b) => Number(b.state === 'cleared') - Number(a.state === 'cleared'));
+/** The revision after a change (a record read from somewhere without one counts as revision 0). */
+function nextRevision(a: AlarmRecord): number {
+  const r = (a as { revision?: unknown }).revision;
+  return (typeof r === 'number' && Number.isSafeInteger(r) && r > 0 ? r : 0) + 1;
+}
+
+/** Writes of cleared alarms first: a batch may clear an alarm and open its successor. */
+export function clearedFirst<T extends { alarm: AlarmRecord }>(changes: readonly T[]): T[] {
+  const cleared = (x: T) => Number(x.alarm.state === 'cleared');
+  return [...changes].sort((a, b) => cleared(b) - cleared(a));
 }
 
 /** A write that would open a second alarm of one twin and rule. */
@@ -164,6 +188,71 @@ export function openAlarmConflict(cause: unknown): TwinloopError {
     'Conflict',
     'Cannot store the alarms: a twin would have two open alarms of one rule (at most one alarm per twin and rule is open).',
     { cause, innerCode: 'AlarmAlreadyOpen' },
+  );
+}
+
+/**
+ * A write over an alarm that changed since its writer read it (another node wrote it first), or over
+ * an id already taken: nothing of the batch was written; read again and re-apply.
+ */
+export function alarmChanged(
+  workspace: string,
+  id: string,
+  expectedRevision: number,
+  cause?: unknown,
+): TwinloopError {
+  return new TwinloopError(
+    'Conflict',
+    expectedRevision === 0
+      ? `Cannot store the alarms: alarm '${quote(id)}' is new, but an alarm with its id is stored already.`
+      : `Cannot store the alarms: alarm '${quote(id)}' was changed by another writer since it was read at revision ${expectedRevision}.`,
+    {
+      ...(cause !== undefined ? { cause } : {}),
+      innerCode: 'AlarmChanged',
+      details: { workspace, id, expectedRevision },
+    },
+  );
+}
+
+/**
+ * Checks a store write before it starts: revisions whole and moving forward, each alarm once.
+ * @throws BadRequest
+ */
+export function checkAlarmWrites(changes: readonly { alarm: AlarmRecord; expectedRevision: number }[]): void {
+  const seen = new Set<string>();
+  for (const { alarm: a, expectedRevision: from } of changes) {
+    if (!Number.isSafeInteger(from) || from < 0 || !Number.isSafeInteger(a.revision) || a.revision <= from)
+      throw new TwinloopError(
+        'BadRequest',
+        `Cannot store alarm '${quote(a.id)}': its revision ${String(a.revision)} must be a whole number above the expected ${String(from)}.`,
+      );
+    const k = `${a.workspace}\u0000${a.id}`;
+    if (seen.has(k))
+      throw new TwinloopError('BadRequest', `Cannot store alarm '${quote(a.id)}' twice in one write.`);
+    seen.add(k);
+  }
+}
+
+/** Whether a write was refused because another writer got there first (worth re-reading and retrying). */
+export function isAlarmWriteConflict(e: unknown): e is TwinloopError {
+  return (
+    e instanceof TwinloopError &&
+    e.code === 'Conflict' &&
+    (e.innerCode === 'AlarmChanged' || e.innerCode === 'AlarmAlreadyOpen')
+  );
+}
+
+/** A person's acknowledgement or clear given up after `attempts` writes refused for concurrent changes. */
+export function alarmKeptChanging(
+  what: 'acknowledged' | 'cleared',
+  id: string,
+  attempts: number,
+  cause: unknown,
+): TwinloopError {
+  return new TwinloopError(
+    'Conflict',
+    `Alarm '${quote(id)}' was not ${what}: other Twinloop nodes changed alarms of the same write at the same time, ${attempts} attempts in a row. Nothing was changed; read the alarm again and retry.`,
+    { cause, innerCode: 'AlarmChanged', details: { attempts } },
   );
 }
 
