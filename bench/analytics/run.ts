@@ -10,7 +10,6 @@
  * --warmup S (3), --rate M (offered messages/s; default saturating), --dry (do not append to bench/RESULTS.md). BENCH_CPU_PROF=dir: CPU profiles of the
  * server (node --cpu-prof).
  */
-import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -18,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
-import { serverNodeFlags } from '../server-flags.js';
+import { forkChild, nextMessage, sleep, stopChild } from '../child-processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -36,32 +35,10 @@ const READINGS = 5;
 const DRAIN_MS = 30_000;
 const PROF_DIR = process.env.BENCH_CPU_PROF;
 
-function child(path: string, args: string[], server = false): ChildProcess {
-  const prof = server && PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
-  return fork(join(here, path), args, {
-    execArgv: ['--import', 'tsx', ...(server ? serverNodeFlags() : []), ...prof],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
-
-function next<T>(c: ChildProcess, type: string, timeoutMs = 180_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out waiting for '${type}'`)), timeoutMs);
-    const on = (m: { type: string }) => {
-      if (m.type !== type) return;
-      clearTimeout(t);
-      c.off('message', on);
-      resolve(m as T);
-    };
-    c.on('message', on);
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const stopChild = async (c: ChildProcess) => {
-  c.send({ type: 'stop' });
-  await new Promise((r) => c.once('exit', r));
-};
+const child = (path: string, args: string[], server = false): ChildProcess =>
+  forkChild(here, path, args, server);
+const next = <T>(c: ChildProcess, type: string, timeoutMs = 180_000): Promise<T> =>
+  nextMessage<T>(c, type, timeoutMs);
 
 type Variant = 'off' | 'on';
 interface Stats {

@@ -10,7 +10,8 @@
  *          --dry (print only). Broker: MQTT_URL (default the machine's Mosquitto, 127.0.0.1:1883);
  *          --private: a private Mosquitto with max_queued_messages 0 (it drops nothing while Twinloop is down).
  */
-import { fork, spawn } from 'node:child_process';
+import { forkChild, nextMessage } from '../child-processes.js';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,25 +37,8 @@ const READINGS = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function child(script: string, args: string[]): ChildProcess {
-  return fork(join(here, script), args, {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
-
-function next<T>(c: ChildProcess, type: string, ms = 60_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out waiting for '${type}'`)), ms);
-    const on = (m: { type: string }) => {
-      if (m.type !== type) return;
-      clearTimeout(t);
-      c.off('message', on);
-      resolve(m as T);
-    };
-    c.on('message', on);
-  });
-}
+const child = (script: string, args: string[]): ChildProcess => forkChild(here, script, args);
+const next = <T>(c: ChildProcess, type: string, ms = 60_000): Promise<T> => nextMessage<T>(c, type, ms);
 
 interface Counts {
   rows: number;

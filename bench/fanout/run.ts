@@ -9,7 +9,6 @@
  * --only reading|paused (with the baseline). BENCH_CPU_PROF=dir writes CPU profiles of the server.
  * Prints a markdown block with medians and ratios and appends it to bench/RESULTS.md (--dry: not).
  */
-import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -17,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
-import { serverNodeFlags } from '../server-flags.js';
+import { forkChild, nextMessage, sleep, stopChild } from '../child-processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -31,35 +30,12 @@ const DEVICES = 1000;
 const READINGS = 5;
 const WARMUP_MS = 2000;
 
-// BENCH_CPU_PROF=dir profiles the system under test (node --cpu-prof) to see where its time goes.
-const PROF_DIR = process.env.BENCH_CPU_PROF;
+// BENCH_CPU_PROF=dir profiles the system under test (node --cpu-prof; bench/child-processes.ts).
 
-function child(path: string, args: string[], server = false): ChildProcess {
-  const prof = server && PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
-  return fork(join(here, path), args, {
-    execArgv: ['--import', 'tsx', ...(server ? serverNodeFlags() : []), ...prof],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
-
-function next<T>(c: ChildProcess, type: string, timeoutMs = 120_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out waiting for '${type}'`)), timeoutMs);
-    const on = (m: { type: string }) => {
-      if (m.type !== type) return;
-      clearTimeout(t);
-      c.off('message', on);
-      resolve(m as T);
-    };
-    c.on('message', on);
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const stopChild = async (c: ChildProcess) => {
-  c.send({ type: 'stop' });
-  await new Promise((r) => c.once('exit', r));
-};
+const child = (path: string, args: string[], server = false): ChildProcess =>
+  forkChild(here, path, args, server);
+const next = <T>(c: ChildProcess, type: string, timeoutMs = 120_000): Promise<T> =>
+  nextMessage<T>(c, type, timeoutMs);
 
 type Variant = 'none' | 'reading' | 'paused';
 interface Stats {
