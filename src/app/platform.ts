@@ -43,7 +43,7 @@ import { createAlarms } from './alarm-wiring.js';
 import { createEventRouting, type EventRouting } from './event-routing.js';
 import { exampleReading, formatBanner } from './banner.js';
 import { lockDataFolder } from './data-folder-lock.js';
-import { removeRuntimeInfo, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
+import { removeRuntimeInfo, ruleStateFile, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
 import { announceModelChanges, openClusterBus, openClusterFeed } from './subsystems/cluster.js';
 import { startControl } from './subsystems/control.js';
 import { startHttp } from './subsystems/http.js';
@@ -343,7 +343,9 @@ async function startLocked(
             },
           }
         : {}),
-      ...(origin ? { lease: analyticsLease(config, storage.clusterLeases, origin) } : {}),
+      ...(origin
+        ? { lease: analyticsLease(config, storage.clusterLeases, origin) }
+        : { ruleState: ruleStateFile(config.dataDir, (f, m) => logger.warn(f, m)) }),
     });
     late.analytics = analytics;
     closers.push(analytics.close);

@@ -94,3 +94,46 @@ export function removeRuntimeInfo(dataDir: string, own: Pick<RuntimeInfo, 'pid' 
   if (current && (current.pid !== own.pid || current.startedAt !== own.startedAt)) return;
   rmSync(path.join(dataDir, RUNTIME_FILE), { force: true });
 }
+
+/** The rule engine's state between runs of a single-process platform (RuleEngine.snapshot). */
+export const RULE_STATE_FILE = 'rule-state.json';
+/** Largest rule state read back (100,000 pairs with forecast buffers stay well below). */
+const MAX_RULE_STATE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The rule state kept in the data folder, written atomically. A file that cannot be read back (too
+ * large, not JSON) is moved aside as `rule-state.json.unreadable` and said in the log: the rules
+ * then start afresh, as on a first start; nothing else depends on it.
+ */
+export function ruleStateFile(
+  dataDir: string,
+  warn: (fields: Record<string, unknown>, message: string) => void,
+): { load(): unknown; save(snapshot: unknown): void } {
+  const file = path.join(dataDir, RULE_STATE_FILE);
+  return {
+    load() {
+      if (!existsSync(file)) return undefined;
+      try {
+        const text = readFileSync(file, 'utf8');
+        if (text.length > MAX_RULE_STATE_BYTES)
+          throw new Error(`${text.length} bytes, more than ${MAX_RULE_STATE_BYTES}`);
+        return JSON.parse(text) as unknown;
+      } catch (e) {
+        const aside = `${file}.unreadable`;
+        try {
+          renameSync(file, aside);
+        } catch {
+          // left where it is: the next save replaces it
+        }
+        warn(
+          { file, movedTo: aside, reason: (e as Error).message },
+          'the saved rule state could not be read: the rules start afresh (durations under way begin again)',
+        );
+        return undefined;
+      }
+    },
+    save(snapshot) {
+      writePrivateFile(file, JSON.stringify(snapshot));
+    },
+  };
+}

@@ -7,6 +7,8 @@
  * - the alarms still open are taken up: normal readings clear them by their conditions (the rule's
  *   clear side at once; the detector's after its quiet time), and nothing is raised twice.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../src/app/platform.js';
 import { createDetector } from '../../src/analytics/anomaly/create-detector.js';
@@ -148,6 +150,78 @@ describe('analytics across a restart', () => {
         expect(a).toMatchObject({ state: 'cleared', count: 1, cleared: { by: 'condition' } });
     } finally {
       await p.stop();
+    }
+  }, 120_000);
+
+  it('keeps a rule duration under way across a restart; an unreadable saved state is set aside', async () => {
+    const dir = tempDataDir('twinloop-rule-state-');
+    const send = async (p: Platform, from: number, to: number) => {
+      const lines: string[] = [];
+      for (let s = from; s <= to; s += 30)
+        lines.push(JSON.stringify({ $dtId: 'pump-1b', $ts: T0 + s * 1000, temperature: 150 }));
+      const res = await fetch(`${p.runtime.httpUrl}/telemetry/bulk`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body: `${lines.join('\n')}\n`,
+      });
+      expect(res.status).toBe(200);
+    };
+    const mine = async (p: Platform) => {
+      await p.alarms.flush();
+      const res = await fetch(`${p.runtime.httpUrl}/alarms?twin=pump-1b`);
+      return ((await res.json()) as { value: { ruleId: string; firstTime: string }[] }).value.filter(
+        (a) => a.ruleId === 'hot-for-10m',
+      );
+    };
+    try {
+      let p = await startTestPlatform(dir.dir);
+      try {
+        const put = await fetch(`${p.runtime.httpUrl}/rules/hot-for-10m`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            id: 'hot-for-10m',
+            appliesTo: { twins: ['pump-1b'] },
+            severity: 'minor',
+            for: '10m',
+            condition: { threshold: { telemetry: 'temperature', above: 100 } },
+            message: 'hot',
+          }),
+        });
+        expect(put.status).toBe(201);
+        await send(p, 0, 360); // 6 of the 10 minutes
+        await waitFor('analytics drained', () => p.analytics.stats().runtime?.queued === 0, 30_000);
+        expect(await mine(p)).toEqual([]);
+      } finally {
+        await p.stop(); // saves the rule state
+      }
+      p = await startTestPlatform(dir.dir);
+      try {
+        await send(p, 390, 660); // the condition goes on holding: 10 minutes are up at 600 s
+        await waitFor('analytics drained', () => p.analytics.stats().runtime?.queued === 0, 30_000);
+        let alarms = await mine(p);
+        for (let i = 0; i < 50 && alarms.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          alarms = await mine(p);
+        }
+        // Raised when the duration was up counting from before the restart (a fresh engine: 990 s).
+        expect(alarms.map((a) => a.firstTime)).toEqual([new Date(T0 + 600_000).toISOString()]);
+      } finally {
+        await p.stop();
+      }
+      // A saved state that cannot be read: the platform starts, the file is set aside.
+      writeFileSync(path.join(dir.dir, 'rule-state.json'), '{"format": "twinloop.rules.state/1", "rules": [');
+      p = await startTestPlatform(dir.dir);
+      try {
+        expect(existsSync(path.join(dir.dir, 'rule-state.json.unreadable'))).toBe(true);
+      } finally {
+        await p.stop();
+      }
+      expect(JSON.parse(readFileSync(path.join(dir.dir, 'rule-state.json'), 'utf8'))).toMatchObject({
+        format: 'twinloop.rules.state/1',
+      });
+    } finally {
+      dir.cleanup();
     }
   }, 120_000);
 });

@@ -114,6 +114,22 @@ export interface AnalyticsRunOptions {
   rules: boolean;
   anomaly?: AnomalyPlan;
   forecast?: ForecastPlan;
+  /**
+   * Where the rule engine's state is kept between runs of one process (a file in the data folder):
+   * saved every `ruleStateEveryMs` and when the run stops, restored when it starts, so a `for`
+   * duration under way or a forecast rule's buffer survives a restart. None on a cluster (the next
+   * run may be on another node).
+   */
+  ruleState?: RuleStateStore;
+  /** Between two saves of the rule state, ms (default 60,000). */
+  ruleStateEveryMs?: number;
+}
+
+/** Keeps the rule engine's snapshot (RuleEngine.snapshot) between runs. */
+export interface RuleStateStore {
+  /** The last snapshot saved, or undefined (none, or unreadable: said by the store). */
+  load(): unknown;
+  save(snapshot: unknown): void;
 }
 
 /** The statistics of one run (absent parts: that operator does not run). */
@@ -134,6 +150,8 @@ export interface AnalyticsRun {
   setRules(rules: readonly VersionedRule[]): void;
   /** The ids of the rules the engine evaluates now. */
   ruleIds(): string[];
+  /** Restores the rule state saved by an earlier run (call once the rules are set). @returns pairs restored */
+  restoreRuleState(): number;
   /**
    * Takes up the alarms left open before this run (a restart, a takeover), so their conditions
    * clear them: the rules' (`ofRules`: alarms of rule ids the store knows) and the detectors'.
@@ -317,11 +335,27 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
   const unlisten = o.live.subscribe((events) => {
     for (const e of events) if (e.type !== 'telemetry') for (const l of lifecycle) l(e);
   });
+  const saveRuleState = (): void => {
+    if (!rules || !o.ruleState) return;
+    try {
+      o.ruleState.save(rules.snapshot());
+    } catch (err) {
+      log.warn({ err }, 'could not save the rule state (a restart will start the rules afresh)');
+    }
+  };
+  const ruleStateTimer =
+    rules && o.ruleState ? setInterval(saveRuleState, o.ruleStateEveryMs ?? 60_000) : undefined;
+  ruleStateTimer?.unref();
   let stopping: Promise<void> | undefined;
   return {
     runtime,
     setRules: (list) => rules?.setRules(workspace, list),
     ruleIds: () => (rules ? rules.rulesOf(workspace).map((x) => x.spec.id) : []),
+    restoreRuleState: () => {
+      if (!rules || !o.ruleState) return 0;
+      const snap = o.ruleState.load();
+      return snap === undefined ? 0 : rules.restore(snap);
+    },
     resumeOpen(open, ofRules) {
       const r = rules ? rules.resumeOpen(workspace, ofRules) : { resumed: 0, cleared: 0 };
       const a = anomaly ? anomaly.resumeOpen(open) : 0;
@@ -340,6 +374,8 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
       (stopping ??= (async () => {
         unlisten();
         runtime.close();
+        if (ruleStateTimer !== undefined) clearInterval(ruleStateTimer);
+        saveRuleState();
         // Bounded: while the store is unreachable its appends wait for it (docs/scaling.md), and a
         // node that gives the analytics up must not wait for the whole outage.
         let timer: ReturnType<typeof setTimeout> | undefined;

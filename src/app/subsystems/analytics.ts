@@ -39,6 +39,7 @@ import {
   type AnalyticsRunStats,
   type AnomalyPlan,
   type ForecastPlan,
+  type RuleStateStore,
 } from './analytics-run.js';
 import type { Subsystem } from './subsystem.js';
 
@@ -136,6 +137,8 @@ export interface StartAnalyticsOptions {
   anomaly?: AnomalyPlan;
   /** Continuous forecasts (forecast.yaml). */
   forecast?: ForecastPlan;
+  /** Keeps the rule engine's state between runs of this process (not with `lease`). */
+  ruleState?: RuleStateStore;
   /** An api node of a cluster: the analytics run only while this node holds the analytics lease. */
   lease?: AnalyticsLeaseOptions;
   /** How long a stopping run waits for its derived values to be written, ms (default 10 000). */
@@ -268,9 +271,15 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       rules: o.rules !== undefined,
       ...(o.anomaly ? { anomaly: o.anomaly } : {}),
       ...(o.forecast ? { forecast: o.forecast } : {}),
+      ...(o.ruleState && !o.lease ? { ruleState: o.ruleState } : {}),
     });
     const r = run;
-    return reloadRules().then(() => resumeOpen(r));
+    return reloadRules().then(() => {
+      if (run !== r) return;
+      const restored = r.restoreRuleState();
+      if (restored) log.info({ pairs: restored }, 'rule state restored from the last run');
+      return resumeOpen(r);
+    });
   };
 
   /** Hands the alarms left open before this run to its rules and detectors (see `wasRule`). */
