@@ -111,7 +111,7 @@ export function loadPilotAnalytics(
     pilot === 'none' ? { sets: [], warnings: [], skipped: [] } : loadPilotDerived(pilot, world, options);
   const anomalyPlan = readPilotAnomalyPlan(pilot, kinds);
   const isOf = (m: string, b: string) => world.models.matchesModel(m, b);
-  if (anomalyPlan?.multivariate?.length) {
+  if (anomalyPlan) {
     // Every derived value twins of a model get, from model files and from twin files.
     const derivedOf = (modelId: string): string[] =>
       derived.sets.flatMap((s) => {

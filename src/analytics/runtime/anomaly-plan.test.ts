@@ -19,7 +19,10 @@ describe('readAnomalyPlan', () => {
       KINDS,
     );
     if (!('plan' in r)) throw new Error(JSON.stringify(r.problems));
-    expect(r.plan).toEqual({
+    expect({
+      ...r.plan,
+      streams: r.plan.streams.map(({ model, telemetry }) => ({ model, telemetry })),
+    }).toEqual({
       detector: 'resonance',
       threshold: 0.98,
       streams: [
@@ -27,6 +30,8 @@ describe('readAnomalyPlan', () => {
         { model: 'dtmi:x:Equipment;1', telemetry: ['current', 'vibration'] },
       ],
     });
+    // Each entry knows where it was written (the checks against the models report there).
+    expect(r.plan.streams[1]?.loc?.telemetry.map((l) => l.line)).toEqual([7, 7]);
     const isOf = (m: string, b: string) => m === b || (m === 'dtmi:x:Pump;1' && b === 'dtmi:x:Equipment;1');
     expect(planStreams(r.plan, 'dtmi:x:Pump;1', isOf).sort()).toEqual([
       'current',

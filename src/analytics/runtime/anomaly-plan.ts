@@ -24,9 +24,17 @@ import { createMultivariateDetector, type MultivariateDetector } from '../anomal
 export interface AnomalyPlanSpec {
   detector: string;
   threshold?: number;
-  streams: { model: string; telemetry: string[] }[];
+  streams: StreamEntrySpec[];
   /** Groups of telemetry scored together (absent when the plan has none). */
   multivariate?: MultivariateGroupSpec[];
+}
+
+/** Telemetry of one model, each scored on its own. */
+export interface StreamEntrySpec {
+  model: string;
+  telemetry: string[];
+  /** Where each part was written (for the checks against the models; absent when built in code). */
+  loc?: { entry: Loc; model: Loc; telemetry: Loc[] };
 }
 
 /** Telemetry of one model scored together by a multivariate detector, under a name of its own. */
@@ -99,11 +107,14 @@ export function readAnomalyPlan(
           continue;
         }
         let model: string | undefined;
+        let modelLoc: Loc = item.loc;
         const telemetry: string[] = [];
+        const telemetryLocs: Loc[] = [];
         let sawTelemetry = false;
         for (const f of item.entries) {
           if (f.key === 'model') {
             const v = scalar(f.value);
+            modelLoc = f.value.loc;
             if (typeof v === 'string' && v.length <= 2048 && DTMI.test(v)) model = v;
             else at(f.value.loc, 'anomaly.plan.model', 'model must be a DTMI with a version (dtmi:…;1).');
           } else if (f.key === 'telemetry') {
@@ -118,8 +129,10 @@ export function readAnomalyPlan(
             }
             for (const t of f.value.items) {
               const v = scalar(t);
-              if (typeof v === 'string' && NAME.test(v)) telemetry.push(v);
-              else
+              if (typeof v === 'string' && NAME.test(v)) {
+                telemetry.push(v);
+                telemetryLocs.push(t.loc);
+              } else
                 at(
                   t.loc,
                   'anomaly.plan.telemetry',
@@ -136,7 +149,12 @@ export function readAnomalyPlan(
         if (model === undefined && !item.entries.some((f) => f.key === 'model'))
           at(item.loc, 'anomaly.plan.model', 'a stream entry needs a model.');
         if (!sawTelemetry) at(item.loc, 'anomaly.plan.telemetry', 'a stream entry needs telemetry.');
-        if (model !== undefined && telemetry.length > 0) streams.push({ model, telemetry });
+        if (model !== undefined && telemetry.length > 0)
+          streams.push({
+            model,
+            telemetry,
+            loc: { entry: item.loc, model: modelLoc, telemetry: telemetryLocs },
+          });
       }
     } else if (e.key === 'multivariate') {
       groups = readGroups(e.value, at);

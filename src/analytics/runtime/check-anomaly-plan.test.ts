@@ -68,7 +68,7 @@ describe('checkAnomalyPlan', () => {
   it('reports unknown models and telemetry, non-numeric telemetry and every name clash at its place', () => {
     const p = plan([
       'detector: ewma', // 1
-      'streams: [{model: "dtmi:x:Equipment;1", telemetry: [health2]}]', // 2
+      'streams: [{model: "dtmi:x:Equipment;1", telemetry: [health2]}]', // 2: not a telemetry of Equipment
       'multivariate:', // 3
       '  - model: dtmi:x:Nope;1', // 4
       '    name: a', // 5
@@ -88,6 +88,7 @@ describe('checkAnomalyPlan', () => {
     ]);
     const problems = checkAnomalyPlan(p, 'anomaly.yaml', world({ 'dtmi:x:Pump;1': ['wearAnomalyScore'] }));
     expect(problems.map((x) => `${x.code} ${x.line}:${x.column}`)).toEqual([
+      'anomaly.plan.unknownTelemetry 2:53',
       'anomaly.plan.unknownModel 4:12',
       'anomaly.plan.unknownTelemetry 9:17',
       'anomaly.plan.unknownTelemetry 9:24',
@@ -98,13 +99,34 @@ describe('checkAnomalyPlan', () => {
       'anomaly.plan.nameClash 14:11',
       'anomaly.plan.nameClash 17:11',
     ]);
-    expect(problems[1]?.message).toBe("anomaly.yaml:9:17: 'ghost' is not a telemetry of dtmi:x:Pump;1.");
-    expect(problems[2]?.message).toContain("'limit' is a Property");
-    expect(problems[6]?.message).toContain("'healthAnomalyScore' is already a Telemetry of dtmi:x:BigPump;1");
-    expect(problems[7]?.message).toContain('derived value');
-    expect(problems[8]?.message).toContain("raise 'anomaly.health2'");
+    expect(problems[0]?.message).toBe(
+      "anomaly.yaml:2:53: 'health2' is not a telemetry of dtmi:x:Equipment;1.",
+    );
+    expect(problems[2]?.message).toBe("anomaly.yaml:9:17: 'ghost' is not a telemetry of dtmi:x:Pump;1.");
+    expect(problems[3]?.message).toContain("'limit' is a Property");
+    expect(problems[7]?.message).toContain("'healthAnomalyScore' is already a Telemetry of dtmi:x:BigPump;1");
+    expect(problems[8]?.message).toContain('derived value');
+    expect(problems[9]?.message).toContain("raise 'anomaly.health2'");
+    expect(problems[0]?.pointer).toBe('/streams/0/telemetry/0');
     expect(
-      problems.every((x) => x.source === 'anomaly.yaml' && x.pointer?.startsWith('/multivariate/')),
+      problems.slice(1).every((x) => x.source === 'anomaly.yaml' && x.pointer?.startsWith('/multivariate/')),
     ).toBe(true);
+  });
+
+  it('checks the streams scored on their own: unknown model, unknown or non-numeric telemetry, a taken score name', () => {
+    const p = plan([
+      'detector: ewma', // 1
+      'streams:', // 2
+      '  - {model: "dtmi:x:Nope;1", telemetry: [vibration]}', // 3
+      '  - {model: "dtmi:x:Pump;1", telemetry: [vibratoin, limit, running, vibration]}', // 4
+      '  - {model: "dtmi:x:BigPump;1", telemetry: [health]}', // 5: BigPump has healthAnomalyScore
+    ]);
+    expect(checkAnomalyPlan(p, 'anomaly.yaml', world()).map((x) => `${x.code} ${x.line}`)).toEqual([
+      'anomaly.plan.unknownModel 3',
+      'anomaly.plan.unknownTelemetry 4',
+      'anomaly.plan.unknownTelemetry 4',
+      'anomaly.plan.notNumeric 4',
+      'anomaly.plan.unknownTelemetry 5',
+    ]);
   });
 });

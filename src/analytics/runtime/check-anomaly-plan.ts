@@ -1,6 +1,7 @@
 /**
- * Checks an anomaly plan's multivariate groups against the models: every problem at once, each at
- * its line and column. A group's model must exist; its telemetry must be numeric telemetry of that
+ * Checks an anomaly plan against the models: every problem at once, each at its line and column.
+ * A stream entry's model must exist and its telemetry be numeric telemetry of it, whose score name
+ * the model does not have already. A group's model must exist; its telemetry must be numeric telemetry of that
  * model (booleans are not: a flip would be an outlier of every standardised vector); what the group
  * writes must not clash with anything else a twin of the model (or of a model extending it) has:
  * its name is not a content of the model, `<name>AnomalyScore` is neither a content nor a derived
@@ -47,6 +48,35 @@ export function checkAnomalyPlan(plan: AnomalyPlanSpec, source: string, world: A
   };
   const { models } = world;
   const allIds = world.modelIds ? [...world.modelIds()] : undefined;
+  // Streams scored on their own: a model that exists, numeric telemetry of it (a name the model does
+  // not have would silently never be scored).
+  for (const st of plan.streams) {
+    if (!st.loc) continue;
+    const iface = models.getInterface(st.model);
+    if (!iface) {
+      at(st.loc.model, 'anomaly.plan.unknownModel', `There is no model '${st.model}'.`);
+      continue;
+    }
+    st.telemetry.forEach((t, i) => {
+      const loc = st.loc!.telemetry[i] ?? st.loc!.entry;
+      const c = iface.contents.get(t);
+      if (!c || c.kind !== 'Telemetry')
+        at(
+          loc,
+          'anomaly.plan.unknownTelemetry',
+          c
+            ? `'${t}' is a ${c.kind} of ${st.model}, not a telemetry.`
+            : `'${t}' is not a telemetry of ${st.model}.`,
+        );
+      else if (!isNumeric(c.schema))
+        at(loc, 'anomaly.plan.notNumeric', `Telemetry '${t}' is not numeric (a detector scores numbers).`);
+      else {
+        const score = t + ANOMALY_SCORE_SUFFIX;
+        const clash = iface.contents.get(score);
+        if (clash) at(loc, 'anomaly.plan.nameClash', `'${score}' is already a ${clash.kind} of ${st.model}.`);
+      }
+    });
+  }
   for (const g of plan.multivariate ?? []) {
     const iface = models.getInterface(g.model);
     if (!iface) {
