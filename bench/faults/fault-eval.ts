@@ -154,54 +154,13 @@ export function evaluate(sim: PilotSim, o: EvalOptions = {}): EvalResult {
   const sec = (ms: number): number => (ms - EPOCH_MS) / 1000;
   const grace = o.graceS ?? 1800;
   const within = o.detectWithinS ?? 1800;
-  // Each alarm belongs to the latest injection on its pump that it can be the detection of.
-  const owner = (a: AlarmRaise): Injection | undefined => {
-    let best: Injection | undefined;
-    for (const inj of sim.injections)
-      if (inj.pumps.includes(a.twinId) && sec(a.time) >= inj.at && sec(a.time) <= inj.end + within)
-        if (!best || inj.at > best.at) best = inj;
-    return best;
-  };
-  /** Windows (s) in which a pump is disturbed: from an injection to its end plus the grace. */
-  const windows = new Map<string, [number, number][]>();
-  for (const inj of sim.injections)
-    for (const p of inj.pumps) windows.set(p, [...(windows.get(p) ?? []), [inj.at, inj.end + grace]]);
-  const disturbedAt = (p: string, t: number): boolean =>
-    (windows.get(p) ?? []).some(([a, b]) => t >= a && t < b);
-  const healthy = new Set(sim.healthy);
-  const figures = (alarms: readonly AlarmRaise[]): AlarmFigures => {
-    const firstOf = new Map<Injection, AlarmRaise>();
-    for (const a of alarms) {
-      const inj = owner(a);
-      if (inj && !firstOf.has(inj)) firstOf.set(inj, a);
-    }
-    const detections: Detection[] = sim.injections.map((inj) => {
-      const first = firstOf.get(inj);
-      return first
-        ? { ...inj, alarmAt: sec(first.time), delayS: sec(first.time) - inj.at, rule: first.ruleId }
-        : { ...inj };
-    });
-    const falseAlarms: FalseAlarm[] = alarms
-      .filter((a) => !disturbedAt(a.twinId, sec(a.time)))
-      .map((a) => ({ twin: a.twinId, rule: a.ruleId, at: sec(a.time) }));
-    return {
-      detections,
-      falseAlarms,
-      healthyFalseAlarms: falseAlarms.filter((f) => healthy.has(f.twin)).length,
-      alarms: alarms.length,
-    };
-  };
+  const figures = (alarms: readonly AlarmRaise[]): AlarmFigures =>
+    alarmFigures(sim, alarms, { graceS: grace, detectWithinS: within });
   const groupRules = new Set(groups.map((g) => `anomaly.${g.name}`));
 
   // Scored time: after probation (the detectors are silent before it), outside the windows.
   const probationS = (o.probationReadings ?? DEFAULT_PROBATION) * sim.sampleInterval;
   const scoredS = Math.max(0, sim.seconds - probationS);
-  const undisturbedS = (p: string): number => {
-    let s = 0;
-    for (let t = probationS; t < sim.seconds; t += sim.sampleInterval)
-      if (!disturbedAt(p, t)) s += sim.sampleInterval;
-    return s;
-  };
   const day = 86_400;
   const peakOf = (pump: string, from: number, to: number): number => {
     const series = groupScores.get(pump) ?? [];
@@ -230,10 +189,85 @@ export function evaluate(sim: PilotSim, o: EvalOptions = {}): EvalResult {
     groupAlarms: figures(raised.filter((a) => groupRules.has(a.ruleId))),
     ...(groups.length ? { groupPeaks: peaks() } : {}),
     healthyPumpDays: (sim.healthy.length * scoredS) / day,
-    quietPumpDays: sim.pumps.reduce((s, p) => s + undisturbedS(p), 0) / day,
+    quietPumpDays: undisturbedDays(sim, sim.pumps, probationS, grace),
     scored: scoredValues,
     wallMs,
   };
+}
+
+/** Simulated seconds of an alarm. */
+const secOf = (ms: number): number => (ms - EPOCH_MS) / 1000;
+
+/** The twins an injection disturbs: the pumps it reaches, and the twin it was applied to (a tank). */
+const disturbs = (inj: Injection, twin: string): boolean => inj.twin === twin || inj.pumps.includes(twin);
+
+/** Windows (s) in which each twin is disturbed: from an injection to its end plus the grace. */
+function disturbedWindows(sim: PilotSim, graceS: number): Map<string, [number, number][]> {
+  const windows = new Map<string, [number, number][]>();
+  for (const inj of sim.injections)
+    for (const p of new Set([inj.twin, ...inj.pumps]))
+      windows.set(p, [...(windows.get(p) ?? []), [inj.at, inj.end + graceS]]);
+  return windows;
+}
+
+/**
+ * Detections and false alarms of a set of alarms, whoever raised them (detectors or rules): an alarm
+ * detects the latest injection that disturbs its twin (a pump it reaches, or the twin it was applied
+ * to: a tank's own alarm for supplyLoss) at or after the injection and at most `detectWithinS` after
+ * its end; an alarm outside every window of its twin (injection to end plus `graceS`) is false.
+ */
+export function alarmFigures(
+  sim: PilotSim,
+  alarms: readonly AlarmRaise[],
+  o: { graceS: number; detectWithinS: number },
+): AlarmFigures {
+  const owner = (a: AlarmRaise): Injection | undefined => {
+    let best: Injection | undefined;
+    const t = secOf(a.time);
+    for (const inj of sim.injections)
+      if (disturbs(inj, a.twinId) && t >= inj.at && t <= inj.end + o.detectWithinS)
+        if (!best || inj.at > best.at) best = inj;
+    return best;
+  };
+  const windows = disturbedWindows(sim, o.graceS);
+  const disturbedAt = (p: string, t: number): boolean =>
+    (windows.get(p) ?? []).some(([a, b]) => t >= a && t < b);
+  const healthy = new Set(sim.healthy);
+  const firstOf = new Map<Injection, AlarmRaise>();
+  for (const a of alarms) {
+    const inj = owner(a);
+    if (inj && !firstOf.has(inj)) firstOf.set(inj, a);
+  }
+  const detections: Detection[] = sim.injections.map((inj) => {
+    const first = firstOf.get(inj);
+    return first
+      ? { ...inj, alarmAt: secOf(first.time), delayS: secOf(first.time) - inj.at, rule: first.ruleId }
+      : { ...inj };
+  });
+  const falseAlarms: FalseAlarm[] = alarms
+    .filter((a) => !disturbedAt(a.twinId, secOf(a.time)))
+    .map((a) => ({ twin: a.twinId, rule: a.ruleId, at: secOf(a.time) }));
+  return {
+    detections,
+    falseAlarms,
+    healthyFalseAlarms: falseAlarms.filter((f) => healthy.has(f.twin)).length,
+    alarms: alarms.length,
+  };
+}
+
+/** Undisturbed time of these twins from `fromS` to the end (twin-days; windows as alarmFigures). */
+export function undisturbedDays(
+  sim: PilotSim,
+  twins: readonly string[],
+  fromS: number,
+  graceS: number,
+): number {
+  const windows = disturbedWindows(sim, graceS);
+  let s = 0;
+  for (const p of twins)
+    for (let t = fromS; t < sim.seconds; t += sim.sampleInterval)
+      if (!(windows.get(p) ?? []).some(([a, b]) => t >= a && t < b)) s += sim.sampleInterval;
+  return s / 86_400;
 }
 
 /** Per fault kind: injections, detected, delays (s) of the detected ones. */

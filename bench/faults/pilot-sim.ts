@@ -23,12 +23,19 @@ import { resolveScenarioEvents, scheduleScenarioEvent } from '../../src/sim/scen
 
 export const PILOT_DIR = join(fileURLToPath(new URL('.', import.meta.url)), '../../pilots/pump-line');
 export const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
-const TANK = 'dtmi:twinloop:pumpline:Tank;1';
+export const TANK = 'dtmi:twinloop:pumpline:Tank;1';
 const HOUR = 3600;
 /** Source time of simulated second 0 (ms). */
 export const EPOCH_MS = Date.UTC(2026, 0, 1);
 /** The pump faults drawn at random (the behaviour's; supplyLoss is the tanks'). */
 export const PUMP_FAULTS = ['bearingDamage', 'cavitation', 'sensorDrift', 'flowDropout'] as const;
+
+/** A simulated twin: its model and its properties (the twin file's, then the behaviour's outputs). */
+export interface SimTwin {
+  id: string;
+  modelId: string;
+  props: Record<string, unknown>;
+}
 
 /** One disturbance of some pumps: a fault injected, or pumps stopped by command. */
 export interface Injection {
@@ -71,6 +78,27 @@ export interface PilotSim {
   /** Simulated seconds and the sampling interval. */
   seconds: number;
   sampleInterval: number;
+  /**
+   * Every twin played (the pilot's, the scenario's and the stand-alone pumps), with the properties
+   * the simulator last wrote merged in (the pump behaviour writes `vibrationLimit`, which the
+   * stand-alone pumps have from nowhere else), and the relationships: what a rule's twin context reads.
+   */
+  twins: SimTwin[];
+  relationships: { from: string; name: string; to: string }[];
+}
+
+/** The pilot's models, parsed. @throws Error when they do not parse. */
+export function pilotModels(): ModelLookup {
+  const parsed = parseDtdl(
+    readdirSync(join(PILOT_DIR, 'models'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => ({ source: f, text: readFileSync(join(PILOT_DIR, 'models', f), 'utf8') })),
+  );
+  if (!isValidResult(parsed)) throw new Error('The pump-line pilot models do not parse.');
+  return {
+    getInterface: (id) => parsed.interfaces.get(id),
+    isOfModel: (m, b) => m === b || (parsed.interfaces.get(m)?.ancestors.includes(b) ?? false),
+  };
 }
 
 let pluginsInstalled = false;
@@ -86,16 +114,7 @@ export async function simulatePilot(o: PilotSimOptions): Promise<PilotSim> {
     }
     pluginsInstalled = true;
   }
-  const parsed = parseDtdl(
-    readdirSync(join(PILOT_DIR, 'models'))
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => ({ source: f, text: readFileSync(join(PILOT_DIR, 'models', f), 'utf8') })),
-  );
-  if (!isValidResult(parsed)) throw new Error('The pump-line pilot models do not parse.');
-  const lookup: ModelLookup = {
-    getInterface: (id) => parsed.interfaces.get(id),
-    isOfModel: (m, b) => m === b || (parsed.interfaces.get(m)?.ancestors.includes(b) ?? false),
-  };
+  const lookup = pilotModels();
   const scenarioFile = join(PILOT_DIR, 'scenario.yaml');
   const scenario = readScenario(readFileSync(scenarioFile, 'utf8'), scenarioFile).scenario;
   if (!scenario) throw new Error('The pump-line scenario does not read.');
@@ -106,7 +125,7 @@ export async function simulatePilot(o: PilotSimOptions): Promise<PilotSim> {
     const text = readFileSync(join(PILOT_DIR, 'behaviours', f), 'utf8');
     const iface = String((parseYaml(text) as { interface: unknown }).interface);
     if (!withPilot && iface !== PUMP) continue;
-    const def = parsed.interfaces.get(iface);
+    const def = lookup.getInterface(iface);
     if (!def) throw new Error(`No interface ${iface}.`);
     compiled.set(iface, compileBehaviour(text, def, { source: f, lookup }));
   }
@@ -114,7 +133,7 @@ export async function simulatePilot(o: PilotSimOptions): Promise<PilotSim> {
   if (!pumpModel) throw new Error('The pilot has no pump behaviour.');
 
   // ---- the twins: the pilot's, then the stand-alone pumps ----
-  const twins: { id: string; modelId: string; props: Record<string, unknown> }[] = [];
+  const twins: SimTwin[] = [];
   const relationships: { from: string; name: string; to: string }[] = [];
   if (withPilot) {
     const graph = JSON.parse(readFileSync(join(PILOT_DIR, 'twins.json'), 'utf8')) as {
@@ -183,6 +202,7 @@ export async function simulatePilot(o: PilotSimOptions): Promise<PilotSim> {
   const latestValues = new Map<string, Record<string, number | boolean>>();
   const observations: TelemetryObservation[] = [];
   const runners = new Map<string, FleetRunner>();
+  const twinById = new Map(twins.map((t) => [t.id, t]));
   for (const [iface, model] of compiled) {
     const ids = twins.filter((t) => t.modelId === iface).map((t) => t.id);
     const runner = createFleetRunner({
@@ -192,6 +212,9 @@ export async function simulatePilot(o: PilotSimOptions): Promise<PilotSim> {
       seed: o.seed,
       sink: (r) => {
         latestValues.set(r.assetId, { ...latestValues.get(r.assetId), ...r.values });
+        // As the platform's simulator does: the behaviour's property outputs patch the twin.
+        const twin = twinById.get(r.assetId);
+        if (twin) for (const [k, v] of Object.entries(r.properties)) twin.props[k] = v;
         observations.push({
           workspace: 'default',
           twinId: r.assetId,
@@ -292,5 +315,7 @@ export async function simulatePilot(o: PilotSimOptions): Promise<PilotSim> {
     healthy: pumps.filter((p) => !disturbed.has(p)),
     seconds: end,
     sampleInterval,
+    twins,
+    relationships,
   };
 }

@@ -6,11 +6,14 @@
  * ones with cavitation bursts at seeded random times after the detectors' probation. The slow
  * faults (bearing wear, sensor drift) and dropouts are out of reach of anomaly scores at the
  * pilot's settings, the multivariate `pump` group's included (npm run bench:faults reports them as
- * missed); rules cover them.
+ * missed). The pilot's own rules (with its derived values, bench/faults/rule-eval.ts) on a short
+ * run: the flow-missing rule finds dropouts, the cavitation rule finds bursts, none raises on
+ * healthy pumps (bench:faults measures the slow faults over days).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, type EvalResult } from '../../../bench/faults/fault-eval.js';
 import { simulatePilot, type PilotSim } from '../../../bench/faults/pilot-sim.js';
+import { evaluateRules } from '../../../bench/faults/rule-eval.js';
 
 const MAX_DELAY_S = 60; // the burst's own length: caught while it lasts
 const MAX_FALSE_PER_PUMP_DAY = 0.5;
@@ -58,6 +61,37 @@ describe('anomaly detection on the simulated pump-line pilot (1 day, 2 healthy p
     expect(result.healthyFalseAlarms / result.healthyPumpDays).toBeLessThan(MAX_FALSE_PER_PUMP_DAY);
     expect(result.falseAlarms.length / result.quietPumpDays).toBeLessThan(MAX_FALSE_PER_PUMP_DAY);
   });
+});
 
-  it.todo('bearing damage and sensor drift (slow, learnt as normal) and flow dropouts: rules, not scores');
+describe("the pilot's rules on the simulated pumps (6 h, 2 healthy pumps, 2 cavitation and 2 flow-dropout pumps)", () => {
+  it('the flow-missing rule finds every dropout and the cavitation rule every burst; nothing on healthy pumps', async () => {
+    const sim = await simulatePilot({
+      days: 0.25,
+      seed: 5,
+      pilot: false,
+      healthyPumps: 2,
+      randomPerKind: 2,
+      kinds: ['cavitation', 'flowDropout'],
+      earliest: 1800,
+      latestBeforeEnd: 3600,
+    });
+    const result = evaluateRules(sim);
+    expect(result.rules).toContain('pump-flow-missing');
+    expect(result.derivedSets).toBeGreaterThan(0); // vibrationEwma5min reached the rules
+    const byKind = (kind: string) => result.detections.filter((d) => d.kind === kind);
+    expect(byKind('flowDropout')).toHaveLength(2);
+    // Missing after 60 s of silence: raised while the 120 s dropout lasts.
+    for (const d of byKind('flowDropout')) {
+      expect(d.rule, `${d.twin} at ${d.at} s`).toBe('pump-flow-missing');
+      expect(d.delayS!).toBeLessThan(120);
+    }
+    expect(byKind('cavitation')).toHaveLength(2);
+    for (const d of byKind('cavitation')) {
+      expect(d.rule, `${d.twin} at ${d.at} s`).toBe('pump-cavitation');
+      expect(d.delayS!).toBeLessThanOrEqual(60);
+    }
+    expect(sim.healthy).toEqual(['pump-h1', 'pump-h2']);
+    expect(result.raised.filter((a) => sim.healthy.includes(a.twinId))).toEqual([]);
+    expect(result.falseAlarms).toEqual([]);
+  }, 120_000);
 });
