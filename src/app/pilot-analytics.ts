@@ -26,13 +26,10 @@ import type { Problem } from '../core/errors/errors.js';
 /** Largest analytics file read (they are written by hand). */
 const MAX_FILE_BYTES = 1 << 20;
 
-/**
- * The pilot's anomaly plan, or undefined when it has none (or the pilot is "none").
- * @throws TwinloopError ValidationFailed (every problem at its line and column), BadRequest (too large).
- */
-export function readPilotAnomalyPlan(pilot: string, kinds: readonly string[]): AnomalyPlanSpec | undefined {
+/** The text of one analytics file of a pilot, or undefined without it. @throws TwinloopError BadRequest (too large) */
+function readPilotFile(pilot: string, name: string): { file: string; text: string } | undefined {
   if (pilot === 'none') return undefined;
-  const file = path.join(resolvePilotDir(pilot), 'anomaly.yaml');
+  const file = path.join(resolvePilotDir(pilot), name);
   if (!existsSync(file)) return undefined;
   const bytes = readFileSync(file);
   if (bytes.length > MAX_FILE_BYTES)
@@ -40,17 +37,27 @@ export function readPilotAnomalyPlan(pilot: string, kinds: readonly string[]): A
       'BadRequest',
       `${file} is ${bytes.length} bytes; at most ${MAX_FILE_BYTES} are read.`,
     );
-  const r = readAnomalyPlan(bytes.toString('utf8'), file, kinds);
-  if ('problems' in r) throw planProblems(file, r.problems);
-  return r.plan;
+  return { file, text: bytes.toString('utf8') };
 }
 
-function planProblems(file: string, problems: Problem[]): TwinloopError {
+function planProblems(what: string, file: string, problems: Problem[]): TwinloopError {
   return new TwinloopError(
     'ValidationFailed',
-    `The anomaly plan ${file} has ${problems.length} problem(s):\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
+    `The ${what} ${file} has ${problems.length} problem(s):\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
     { problems },
   );
+}
+
+/**
+ * The pilot's anomaly plan, or undefined when it has none (or the pilot is "none").
+ * @throws TwinloopError ValidationFailed (every problem at its line and column), BadRequest (too large).
+ */
+export function readPilotAnomalyPlan(pilot: string, kinds: readonly string[]): AnomalyPlanSpec | undefined {
+  const f = readPilotFile(pilot, 'anomaly.yaml');
+  if (!f) return undefined;
+  const r = readAnomalyPlan(f.text, f.file, kinds);
+  if ('problems' in r) throw planProblems('anomaly plan', f.file, r.problems);
+  return r.plan;
 }
 
 /**
@@ -61,22 +68,10 @@ export function readPilotForecastPlan(
   pilot: string,
   world?: ForecastPlanWorld,
 ): ForecastPlanSpec | undefined {
-  if (pilot === 'none') return undefined;
-  const file = path.join(resolvePilotDir(pilot), 'forecast.yaml');
-  if (!existsSync(file)) return undefined;
-  const bytes = readFileSync(file);
-  if (bytes.length > MAX_FILE_BYTES)
-    throw new TwinloopError(
-      'BadRequest',
-      `${file} is ${bytes.length} bytes; at most ${MAX_FILE_BYTES} are read.`,
-    );
-  const r = readForecastPlan(bytes.toString('utf8'), file, world);
-  if ('problems' in r)
-    throw new TwinloopError(
-      'ValidationFailed',
-      `The forecast plan ${file} has ${r.problems.length} problem(s):\n${r.problems.map((p) => `  ${p.message}`).join('\n')}`,
-      { problems: r.problems },
-    );
+  const f = readPilotFile(pilot, 'forecast.yaml');
+  if (!f) return undefined;
+  const r = readForecastPlan(f.text, f.file, world);
+  if ('problems' in r) throw planProblems('forecast plan', f.file, r.problems);
   return r.plan;
 }
 
@@ -125,7 +120,7 @@ export function loadPilotAnalytics(
       ...(world.modelIds ? { modelIds: world.modelIds } : {}),
       derivedNames: derivedOf,
     });
-    if (problems.length) throw planProblems(file, problems);
+    if (problems.length) throw planProblems('anomaly plan', file, problems);
   }
   const beforeForecasts = (modelId: string): string[] => [
     ...derivedNamesOf(derived.sets, modelId, isOf),

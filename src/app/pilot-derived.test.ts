@@ -41,6 +41,16 @@ function pilotWorld(pilot: string) {
   return { world: { models, twinModel: modelOfTwin, modelIds: () => parsed.interfaces.keys() }, context };
 }
 
+/** A pilot folder with pump-line's models and twins and an empty derived/ folder. */
+function copyPumpLineModelsAndTwins(dir: string): void {
+  const from = resolvePilotDir('pump-line');
+  mkdirSync(path.join(dir, 'models'));
+  mkdirSync(path.join(dir, 'derived'));
+  for (const f of readdirSync(path.join(from, 'models')))
+    writeFileSync(path.join(dir, 'models', f), readFileSync(path.join(from, 'models', f)));
+  writeFileSync(path.join(dir, 'twins.json'), readFileSync(path.join(from, 'twins.json')));
+}
+
 describe('pilot derived values', () => {
   it('the pump-line pilot ships derived values that check and run', () => {
     const { world, context } = pilotWorld('pump-line');
@@ -106,17 +116,7 @@ describe('pilot derived values', () => {
 
   it('refuses a broken pilot file with every problem at its file and line', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pilot-derived-'));
-    mkdirSync(path.join(dir, 'models'));
-    mkdirSync(path.join(dir, 'derived'));
-    for (const f of readdirSync(path.join(resolvePilotDir('pump-line'), 'models')))
-      writeFileSync(
-        path.join(dir, 'models', f),
-        readFileSync(path.join(resolvePilotDir('pump-line'), 'models', f)),
-      );
-    writeFileSync(
-      path.join(dir, 'twins.json'),
-      readFileSync(path.join(resolvePilotDir('pump-line'), 'twins.json')),
-    );
+    copyPumpLineModelsAndTwins(dir);
     writeFileSync(
       path.join(dir, 'derived', 'bad.yaml'),
       'model: dtmi:twinloop:pumpline:Pump;1\nvalues:\n  flow: { expr: vibration }\n  x: { expr: "sum(hasEquipment, flow)" }\n',
@@ -137,17 +137,7 @@ describe('pilot derived values', () => {
 
   it('lenient (a data folder started before): leaves out a file that does not fit the models, and what reads it', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pilot-derived-lenient-'));
-    mkdirSync(path.join(dir, 'models'));
-    mkdirSync(path.join(dir, 'derived'));
-    for (const f of readdirSync(path.join(resolvePilotDir('pump-line'), 'models')))
-      writeFileSync(
-        path.join(dir, 'models', f),
-        readFileSync(path.join(resolvePilotDir('pump-line'), 'models', f)),
-      );
-    writeFileSync(
-      path.join(dir, 'twins.json'),
-      readFileSync(path.join(resolvePilotDir('pump-line'), 'twins.json')),
-    );
+    copyPumpLineModelsAndTwins(dir);
     // A property the (stored) model does not declare: what a pilot newer than the folder looks like.
     writeFileSync(
       path.join(dir, 'derived', 'a-pump.yaml'),
