@@ -31,6 +31,7 @@ import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { PgComponentMigrations, PgDatabase } from './pg-database.js';
 import type { PgEventOutbox } from './pg-event-outbox.js';
 import { anyNul, hasNul, refuseNul, withoutNul } from './pg-text.js';
+import { alarmRowValues } from '../sql/alarm-rows.js';
 
 export const PG_ALARM_MIGRATIONS: PgComponentMigrations = {
   component: 'alarms',
@@ -243,19 +244,7 @@ export class PgAlarmStore implements AlarmStore {
     const values: unknown[] = [];
     const rows = part.map(({ alarm: a }) => {
       const b = values.length;
-      values.push(
-        a.workspace,
-        a.id,
-        a.twinId,
-        a.ruleId,
-        a.severity,
-        a.state,
-        a.firstTime,
-        a.lastTime,
-        a.cleared?.time ?? null,
-        JSON.stringify(a),
-        a.revision,
-      );
+      values.push(a.workspace, a.id, ...alarmRowValues(a));
       return `(${Array.from({ length: 11 }, (_, k) => `$${b + k + 1}`).join(', ')})`;
     });
     // DO NOTHING covers the primary key only: a second open alarm still fails on alarms_open_key.

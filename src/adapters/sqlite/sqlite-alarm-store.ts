@@ -26,6 +26,7 @@ import type {
   AlarmWrite,
 } from '../../core/ports/alarm-store.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
+import { alarmRowValues } from '../sql/alarm-rows.js';
 import { storageError } from './sqlite-database.js';
 import type { SqliteEventOutbox } from './sqlite-event-outbox.js';
 
@@ -72,36 +73,10 @@ export class SqliteAlarmStore implements AlarmStore {
     };
     this.writeAll = db.transaction((changes: readonly AlarmWrite[], rows: readonly OutboxRow[]) => {
       for (const { alarm: a, expectedRevision } of clearedFirst(changes)) {
-        const body = JSON.stringify(a);
         const done =
           expectedRevision === 0
-            ? this.s.insert.run(
-                a.workspace,
-                a.id,
-                a.twinId,
-                a.ruleId,
-                a.severity,
-                a.state,
-                a.firstTime,
-                a.lastTime,
-                a.cleared?.time ?? null,
-                body,
-                a.revision,
-              )
-            : this.s.update.run(
-                a.twinId,
-                a.ruleId,
-                a.severity,
-                a.state,
-                a.firstTime,
-                a.lastTime,
-                a.cleared?.time ?? null,
-                body,
-                a.revision,
-                a.workspace,
-                a.id,
-                expectedRevision,
-              );
+            ? this.s.insert.run(a.workspace, a.id, ...alarmRowValues(a))
+            : this.s.update.run(...alarmRowValues(a), a.workspace, a.id, expectedRevision);
         // Thrown inside the transaction: better-sqlite3 rolls every statement of it back.
         if (done.changes !== 1) throw alarmChanged(a.workspace, a.id, expectedRevision);
       }
