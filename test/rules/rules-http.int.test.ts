@@ -160,6 +160,21 @@ message: hot {value}
     expect((await call('GET', '/rules')).json.value).toHaveLength(7);
   });
 
+  it('hostile backtest bodies: a huge time, a __proto__ key, deep nesting, wrong types — refused, nothing runs', async () => {
+    const path = '/rules/pump-vibration-high/backtest';
+    for (const body of [
+      JSON.stringify({ twin: 'pump-1a', last: 'x'.repeat(10_000) }),
+      '{"twin":"pump-1a","__proto__":{"last":"7d"}}',
+      JSON.stringify({ twin: 'pump-1a', from: { a: { b: { c: [[[[1]]]] } } } }),
+      JSON.stringify({ twin: 'pump-1a', last: [1, 2] }),
+      JSON.stringify({ twin: 'x'.repeat(5_000) }),
+    ]) {
+      const r = await call('POST', path, body);
+      expect(r.status, body.slice(0, 80)).toBe(400);
+    }
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+  });
+
   it('backtests a rule over stored history and says when it would have fired', async () => {
     // pump-1a (limit 7.1): above for 20 min from minute 20, above for 4 min from minute 70.
     const t0 = Date.UTC(2026, 10, 1);
