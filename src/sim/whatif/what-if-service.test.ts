@@ -163,8 +163,12 @@ describe('what-if jobs', () => {
     const cap = Math.floor(size * 3.5);
     const { s, advance } = service({ maxKeptBytes: cap, maxRunning: 2 });
     const ids: string[] = [];
-    for (let i = 0; i < 12; i++)
-      ids.push(s.create({ twins: ['h1', 'h2'], horizon: '2h', sampleInterval: 1 }).id);
+    const finishedAt = new Map<string, number>();
+    for (let i = 0; i < 12; i++) {
+      const id = s.create({ twins: ['h1', 'h2'], horizon: '2h', sampleInterval: 1 }).id;
+      ids.push(id);
+      void s.wait(id, 120_000).then((j) => finishedAt.set(id, Date.parse(j.finishedAt as string)));
+    }
     let peak = 0;
     const busy = () => s.list().some((j) => j.status === 'queued' || j.status === 'running');
     while (busy()) {
@@ -177,12 +181,19 @@ describe('what-if jobs', () => {
     const m = s.memory();
     expect(m.kept).toBe(3); // 3 results of `size` fit under 3.5 × size
     expect(m.keptBytes).toBeLessThanOrEqual(cap);
-    // The kept ones are the newest; the oldest answer 404 naming the byte bound.
+    await new Promise((res) => setTimeout(res, 1));
+    expect(finishedAt.size).toBe(12);
+    // The kept ones finished last (two run at once, so which of two neighbours finishes first
+    // depends on how their slices interleave); the evicted answer 404 naming the byte bound.
     const kept = s
       .list()
       .filter((j) => j.status === 'succeeded')
       .map((j) => j.id);
-    expect(kept).toEqual(ids.slice(-3).reverse());
+    expect(kept).toHaveLength(3);
+    const evicted = ids.filter((id) => !kept.includes(id));
+    const latestEvicted = Math.max(...evicted.map((id) => finishedAt.get(id)!));
+    for (const id of kept) expect(finishedAt.get(id)!).toBeGreaterThanOrEqual(latestEvicted);
+    expect(kept).toContain(ids[11]);
     expect(refusal(() => s.result(ids[0]!))).toMatchObject({ code: 'NotFound' });
     expect(refusal(() => s.get(ids[0]!)).message).toMatch(/MiB of trajectories/);
     expect(kept.reduce((n, id) => n + arrayBytes(s.result(id)), 0)).toBeLessThanOrEqual(cap);
