@@ -53,10 +53,8 @@ import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
 import { analyticsLease, startAnalytics, type AnalyticsSubsystem } from './subsystems/analytics.js';
 import { loadPilotAnalytics } from './pilot-analytics.js';
-import { createGroupDetector, planGroups, planStreams } from '../analytics/runtime/anomaly-plan.js';
-import { planForecastStreams } from '../analytics/runtime/forecast-plan.js';
-import { createDetector } from '../analytics/anomaly/create-detector.js';
-import { DETECTOR_KINDS, type DetectorKind } from '../analytics/anomaly/detector.js';
+import { anomalyPlanOf, forecastPlanOf } from '../analytics/runtime/analytics-plans.js';
+import { DETECTOR_KINDS } from '../analytics/anomaly/detector.js';
 import { startRetention } from './subsystems/maintenance.js';
 import { createMetricsRegistry, registerMetrics } from './subsystems/metrics.js';
 import { loadModelsAndGraph } from './subsystems/models-and-graph.js';
@@ -307,6 +305,7 @@ async function startLocked(
 
     // ---- streaming analytics: derived values, anomaly detection, forecasts, rules (off the ingest
     // path); on a cluster on one api node at a time, the holder of the analytics lease
+    const isOf = (m: string, b: string): boolean => models.matchesModel(m, b);
     const analytics = startAnalytics({
       config,
       logger,
@@ -322,27 +321,8 @@ async function startLocked(
       wasRule: async (id) => (await rulesSub.service.versions(id)).length > 0,
       derived: pilotAnalytics.derived,
       twins,
-      ...(anomalyPlan
-        ? {
-            anomaly: {
-              streamsOf: (_ws: string, modelId: string) =>
-                planStreams(anomalyPlan, modelId, (m, b) => models.matchesModel(m, b)),
-              createDetector: () => createDetector(anomalyPlan.detector as DetectorKind),
-              groupsOf: (_ws: string, modelId: string) =>
-                planGroups(anomalyPlan, modelId, (m, b) => models.matchesModel(m, b)),
-              createGroupDetector,
-              ...(anomalyPlan.threshold !== undefined ? { threshold: anomalyPlan.threshold } : {}),
-            },
-          }
-        : {}),
-      ...(forecastPlan
-        ? {
-            forecast: {
-              streamsOf: (_ws: string, modelId: string) =>
-                planForecastStreams(forecastPlan, modelId, (m, b) => models.matchesModel(m, b)),
-            },
-          }
-        : {}),
+      ...(anomalyPlan ? { anomaly: anomalyPlanOf(anomalyPlan, isOf) } : {}),
+      ...(forecastPlan ? { forecast: forecastPlanOf(forecastPlan, isOf) } : {}),
       ...(origin
         ? { lease: analyticsLease(config, storage.clusterLeases, origin) }
         : { ruleState: ruleStateFile(config.dataDir, (f, m) => logger.warn(f, m)) }),

@@ -10,29 +10,22 @@
  */
 import type { Logger } from 'pino';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
-import type { LiveEvent, LiveEventBus } from '../../core/live/live-events.js';
+import type { LiveEventBus } from '../../core/live/live-events.js';
 import type { HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IngestService } from '../../core/telemetry/ingest-service.js';
-import type { TelemetryObservation, TwinContext } from '../../analytics/analytics-types.js';
+import type { TwinContext } from '../../analytics/analytics-types.js';
 import type { AlarmService } from '../../analytics/alarms/alarm-service.js';
 import type { DerivedSet } from '../../analytics/derived/derived-types.js';
-import { DerivedEngine, type DerivedStats } from '../../analytics/derived/derived-engine.js';
-import { RuleEngine, type RuleEngineStats } from '../../analytics/rules/rule-engine.js';
+import type { DerivedStats } from '../../analytics/derived/derived-engine.js';
+import type { RuleEngineStats } from '../../analytics/rules/rule-engine.js';
+import { buildAnalyticsOperators } from '../../analytics/runtime/analytics-operators.js';
 import type { VersionedRule } from '../../analytics/rules/rule-types.js';
-import type { AnalyticsOperator, AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
+import type { AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
 import { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
-import type {
-  AnomalyGroup,
-  AnomalyOperatorStats,
-  GroupDetector,
-  StreamDetector,
-} from '../../analytics/runtime/anomaly-operator.js';
+import type { AnomalyOperatorStats } from '../../analytics/runtime/anomaly-operator.js';
 import { recentPoints } from '../../analytics/runtime/anomaly-history.js';
-import { AnomalyOperator } from '../../analytics/runtime/anomaly-operator.js';
 import type { DerivedWriterStats } from '../../analytics/runtime/derived-writer.js';
 import type { ForecastOperatorStats } from '../../analytics/runtime/forecast-operator.js';
-import { ForecastOperator } from '../../analytics/runtime/forecast-operator.js';
-import type { ForecastStreamSpec } from '../../analytics/runtime/forecast-plan.js';
 import type { HistoryReading } from '../../analytics/runtime/anomaly-history.js';
 import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
 import type { PropertyWriterStats } from '../../analytics/runtime/property-writer.js';
@@ -42,32 +35,14 @@ import type { TwinService } from '../../core/twins/twin-service.js';
 import type { AlarmRecord } from '../../core/alarms/alarm.js';
 import type { TwinloopConfig } from '../config.js';
 
-/** Anomaly detection of a pilot: which streams, with which detector. */
-export interface AnomalyPlan {
-  /** Telemetry names scored for twins of a model (undefined: none). */
-  streamsOf: (workspace: string, modelId: string) => readonly string[] | undefined;
-  createDetector: () => StreamDetector;
-  /** Multivariate groups scored for twins of a model (undefined: none). */
-  groupsOf?: (workspace: string, modelId: string) => readonly AnomalyGroup[] | undefined;
-  /** A fresh detector for a group of `streams` telemetry. */
-  createGroupDetector?: (streams: number) => GroupDetector;
-  /** Points of history replayed into a new stream's detector. */
-  warmUpPoints?: number;
-  /** Alarm threshold of this plan (default: analytics.anomalyThreshold). */
-  threshold?: number;
-}
-
-/** Continuous forecasts of a pilot (forecast.yaml): which streams, how far ahead, how often. */
-export interface ForecastPlan {
-  /** The forecast streams of twins of a model (undefined: none). */
-  streamsOf: (workspace: string, modelId: string) => readonly ForecastStreamSpec[] | undefined;
-}
+import type { AnomalyPlan, ForecastPlan } from '../../analytics/runtime/analytics-plans.js';
+export type { AnomalyPlan, ForecastPlan };
 
 /**
  * A stream's history as the forecast operator's warm-up wants it: averages over cells of
  * `spacing` from `from` (a multiple of it) to `to`, each at its cell's middle, oldest first.
  */
-async function forecastHistory(
+export async function forecastHistory(
   history: HistoryStore,
   workspace: string,
   twinId: string,
@@ -170,31 +145,26 @@ export interface AnalyticsRun {
   stop(flushMs?: number): Promise<void>;
 }
 
-/**
- * An engine as an operator whose ticks run on the readings' time base (a simulator may run faster
- * than the wall clock): the newest reading's time plus the wall time since it came.
- */
-function onReadingsClock(
-  name: string,
-  engine: { observe(obs: TelemetryObservation): void; tick(now: number): void },
-  seesDerived: boolean,
-): AnalyticsOperator {
-  let newest = -Infinity;
-  let newestWall = 0;
-  return {
-    name,
-    seesDerived,
-    observe(obs) {
-      if (obs.time > newest) {
-        newest = obs.time;
-        newestWall = Date.now();
-      }
-      engine.observe(obs);
+/** The writer of derived values with `target: property`: patches through the twin service. */
+export function derivedPropertyWriter(
+  o: Pick<AnalyticsRunOptions, 'workspace' | 'context' | 'log'>,
+  twins: Pick<TwinService, 'update'>,
+): PropertyWriter {
+  let lastPatchError = 0;
+  return new PropertyWriter({
+    patch: (ws, id, ops) =>
+      ws === o.workspace
+        ? twins.update(id, ops)
+        : Promise.reject(new TwinloopError('DigitalTwinNotFound', `No workspace '${ws}' here.`)),
+    has: (ws, id, name) => o.context.property(ws, id, name.replace('.', '/')) !== undefined,
+    isGone: (e) => e instanceof TwinloopError && e.code === 'DigitalTwinNotFound',
+    onError: (e, where) => {
+      // One line a minute at most: a twin deleted or remodelled must not flood the log.
+      if (Date.now() - lastPatchError < 60_000) return;
+      lastPatchError = Date.now();
+      o.log.warn({ err: e, ...where }, 'a derived property could not be written to its twin');
     },
-    tick(now) {
-      if (newest > -Infinity) engine.tick(newest + (now - newestWall));
-    },
-  };
+  });
 }
 
 /** Starts a run: fresh operators, subscribed to the live event bus from now on. */
@@ -210,98 +180,34 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
       log.warn({ err: e, ...where }, 'a derived value could not be stored');
     },
   });
-  const operators: AnalyticsOperator[] = [];
-  /** Listeners of lifecycle events (twins created, deleted). */
-  const lifecycle: ((e: LiveEvent) => void)[] = [];
-  let anomaly: AnomalyOperator | undefined;
-  if (o.anomaly) {
-    anomaly = new AnomalyOperator({
-      streamsOf: o.anomaly.streamsOf,
-      createDetector: o.anomaly.createDetector,
-      ...(o.anomaly.groupsOf !== undefined ? { groupsOf: o.anomaly.groupsOf } : {}),
-      ...(o.anomaly.createGroupDetector !== undefined
-        ? { createGroupDetector: o.anomaly.createGroupDetector }
-        : {}),
-      sink: writer,
-      alarms,
-      threshold: o.anomaly.threshold ?? config.analytics.anomalyThreshold,
-      recent: (ws, id, name, before, limit) => recentPoints(o.history, ws, id, name, before, limit),
-      ...(o.anomaly.warmUpPoints !== undefined ? { warmUpPoints: o.anomaly.warmUpPoints } : {}),
-      onWarmUpError: (e) =>
-        log.warn({ err: e }, 'anomaly warm-up from history failed; the stream starts cold'),
-    });
-    operators.push(anomaly);
-  }
-  let forecast: ForecastOperator | undefined;
-  if (o.forecast) {
-    forecast = new ForecastOperator({
-      streamsOf: o.forecast.streamsOf,
-      sink: writer,
-      recent: (ws, id, name, from, to, spacing) =>
-        forecastHistory(o.history, ws, id, name, from, to, spacing),
-      onWarmUpError: (e) =>
-        log.warn({ err: e }, 'forecast warm-up from history failed; the stream starts cold'),
-    });
-    operators.push(forecast);
-  }
-  let derived: DerivedEngine | undefined;
   let properties: PropertyWriter | undefined;
-  if (o.derived && o.derived.length > 0) {
-    if (o.derived.some((set) => set.values.some((v) => v.property !== undefined))) {
-      const twins = o.twins;
-      if (!twins)
-        throw new Error('startAnalyticsRun: derived properties need the twin service (options.twins).');
-      let lastPatchError = 0;
-      properties = new PropertyWriter({
-        patch: (ws, id, ops) =>
-          ws === workspace
-            ? twins.update(id, ops)
-            : Promise.reject(new TwinloopError('DigitalTwinNotFound', `No workspace '${ws}' here.`)),
-        has: (ws, id, name) => context.property(ws, id, name.replace('.', '/')) !== undefined,
-        isGone: (e) => e instanceof TwinloopError && e.code === 'DigitalTwinNotFound',
-        onError: (e, where) => {
-          // One line a minute at most: a twin deleted or remodelled must not flood the log.
-          if (Date.now() - lastPatchError < 60_000) return;
-          lastPatchError = Date.now();
-          log.warn({ err: e, ...where }, 'a derived property could not be written to its twin');
-        },
-      });
-    }
-    const engine = new DerivedEngine({
-      sets: o.derived,
-      context,
-      sink: writer,
-      ...(properties ? { propertySink: properties } : {}),
-    });
-    derived = engine;
-    // Twins without telemetry of their own (a production line) get their neighbour sums only
-    // when watched: every twin is, at start and when created.
-    for (const t of graph.allTwins()) engine.watch(workspace, t.id);
-    const props = properties;
-    operators.unshift(
-      onReadingsClock(
-        'derived',
-        {
-          observe: (obs) => engine.observe(obs),
-          // Derived properties that waited for their `every` go on the same (readings') clock.
-          tick: (now) => {
-            engine.tick(now);
-            props?.tick(now);
-          },
-        },
-        false,
-      ),
-    );
-    lifecycle.push((e) => {
-      if (e.type === 'twinCreated' || e.type === 'twinReplaced') engine.watch(e.workspace, e.twinId);
-      if (e.type === 'twinDeleted') props?.forgetTwin(e.workspace, e.twinId);
-    });
+  if (o.derived?.some((set) => set.values.some((v) => v.property !== undefined))) {
+    const twins = o.twins;
+    if (!twins)
+      throw new Error('startAnalyticsRun: derived properties need the twin service (options.twins).');
+    properties = derivedPropertyWriter(o, twins);
   }
-  let rules: RuleEngine | undefined;
-  if (o.rules) {
-    rules = new RuleEngine({ sink: alarms, context });
-    operators.push(onReadingsClock('rules', rules, true));
-  }
+  const ops = buildAnalyticsOperators({
+    workspace,
+    context,
+    sink: writer,
+    alarms,
+    ...(properties ? { properties } : {}),
+    ...(o.derived ? { derived: o.derived } : {}),
+    rules: o.rules,
+    ...(o.anomaly ? { anomaly: o.anomaly } : {}),
+    anomalyThreshold: config.analytics.anomalyThreshold,
+    ...(o.forecast ? { forecast: o.forecast } : {}),
+    recentPoints: (ws, id, name, before, limit) => recentPoints(o.history, ws, id, name, before, limit),
+    forecastHistory: (ws, id, name, from, to, spacing) =>
+      forecastHistory(o.history, ws, id, name, from, to, spacing),
+    onWarmUpError: (op, e) =>
+      log.warn({ err: e }, `${op} warm-up from history failed; the stream starts cold`),
+    twinIds: (function* () {
+      for (const t of graph.allTwins()) yield t.id;
+    })(),
+  });
+  const { operators, rules, anomaly } = ops;
   let lastOpError = 0;
   let lastOverflow = 0;
   const runtime = new AnalyticsRuntime({
@@ -326,14 +232,8 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
       );
     },
   });
-  // Deleted twins: their detectors and forecast buffers go (a new twin with the same id starts fresh).
-  for (const op of [anomaly, forecast])
-    if (op)
-      lifecycle.push((e) => {
-        if (e.type === 'twinDeleted') op.forgetTwin(e.workspace, e.twinId);
-      });
   const unlisten = o.live.subscribe((events) => {
-    for (const e of events) if (e.type !== 'telemetry') for (const l of lifecycle) l(e);
+    for (const e of events) if (e.type !== 'telemetry') ops.onLifecycle(e);
   });
   const saveRuleState = (): void => {
     if (!rules || !o.ruleState) return;
@@ -365,10 +265,7 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
       runtime: runtime.stats(),
       derived: writer.stats(),
       ...(properties ? { derivedProperties: properties.stats() } : {}),
-      ...(derived ? { derivedEngine: derived.stats() } : {}),
-      ...(anomaly ? { anomaly: anomaly.stats() } : {}),
-      ...(forecast ? { forecast: forecast.stats() } : {}),
-      ...(rules ? { rules: rules.stats() } : {}),
+      ...ops.stats(),
     }),
     stop: (flushMs = 10_000) =>
       (stopping ??= (async () => {
