@@ -153,6 +153,11 @@ export const ConfigSchema = Type.Object(
        * within about this plus a second when it dies).
        */
       leaseMs: Type.Integer({ minimum: 200, maximum: 600_000 }),
+      /**
+       * Run the operators in a worker thread (default): the thread that acknowledges devices only
+       * forwards events and stores results, and the analytics use another core. false: on that thread.
+       */
+      worker: Type.Boolean(),
     }),
     /** What-if runs: bounds of the trajectories kept in memory (docs/what-if.md). */
     whatIf: Type.Object({
@@ -262,7 +267,7 @@ export function defaultConfig(): TwinloopConfig {
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
     alarms: { retentionDays: 90 },
     simulation: { enabled: true, shadow: true },
-    analytics: { enabled: true, maxQueued: 200_000, anomalyThreshold: 0.9, leaseMs: 5000 },
+    analytics: { enabled: true, maxQueued: 200_000, anomalyThreshold: 0.9, leaseMs: 5000, worker: true },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
     jobs: {
       importsFolder: 'imports',
@@ -415,8 +420,11 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_WHATIF_MAX_KEPT_MIB) whatIf.maxKeptMiB = num(env.TWINLOOP_WHATIF_MAX_KEPT_MIB);
   if (env.TWINLOOP_WHATIF_MAX_RESULT_MIB) whatIf.maxResultMiB = num(env.TWINLOOP_WHATIF_MAX_RESULT_MIB);
   if (Object.keys(whatIf).length) layer.whatIf = whatIf;
-  // TWINLOOP_ANALYTICS=on|off
-  if (env.TWINLOOP_ANALYTICS) layer.analytics = { enabled: flag(env.TWINLOOP_ANALYTICS) };
+  // TWINLOOP_ANALYTICS=on|off, TWINLOOP_ANALYTICS_WORKER=on|off
+  const analytics: Partial<TwinloopConfig['analytics']> = {};
+  if (env.TWINLOOP_ANALYTICS) analytics.enabled = flag(env.TWINLOOP_ANALYTICS);
+  if (env.TWINLOOP_ANALYTICS_WORKER) analytics.worker = flag(env.TWINLOOP_ANALYTICS_WORKER);
+  if (Object.keys(analytics).length) layer.analytics = analytics;
   const storage: Partial<TwinloopConfig['storage']> = {};
   if (env.TWINLOOP_INTEGRITY_CHECK_MAX_MB)
     storage.integrityCheckMaxMB = num(env.TWINLOOP_INTEGRITY_CHECK_MAX_MB);

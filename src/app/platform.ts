@@ -53,7 +53,6 @@ import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
 import { analyticsLease, startAnalytics, type AnalyticsSubsystem } from './subsystems/analytics.js';
 import { loadPilotAnalytics } from './pilot-analytics.js';
-import { anomalyPlanOf, forecastPlanOf } from '../analytics/runtime/analytics-plans.js';
 import { DETECTOR_KINDS } from '../analytics/anomaly/detector.js';
 import { startRetention } from './subsystems/maintenance.js';
 import { createMetricsRegistry, registerMetrics } from './subsystems/metrics.js';
@@ -305,7 +304,6 @@ async function startLocked(
 
     // ---- streaming analytics: derived values, anomaly detection, forecasts, rules (off the ingest
     // path); on a cluster on one api node at a time, the holder of the analytics lease
-    const isOf = (m: string, b: string): boolean => models.matchesModel(m, b);
     const analytics = startAnalytics({
       config,
       logger,
@@ -321,8 +319,8 @@ async function startLocked(
       wasRule: async (id) => (await rulesSub.service.versions(id)).length > 0,
       derived: pilotAnalytics.derived,
       twins,
-      ...(anomalyPlan ? { anomaly: anomalyPlanOf(anomalyPlan, isOf) } : {}),
-      ...(forecastPlan ? { forecast: forecastPlanOf(forecastPlan, isOf) } : {}),
+      ...(anomalyPlan ? { anomaly: anomalyPlan } : {}),
+      ...(forecastPlan ? { forecast: forecastPlan } : {}),
       ...(origin
         ? { lease: analyticsLease(config, storage.clusterLeases, origin) }
         : { ruleState: ruleStateFile(config.dataDir, (f, m) => logger.warn(f, m)) }),

@@ -29,23 +29,30 @@ const SNAPSHOT_FORMAT = 'twinloop.rules.state/1';
 const newInputs = (): PairInputs => ({ latest: Object.create(null) as Record<string, number> });
 
 export class PairStore {
-  /** workspace \0 ruleId -> twinId -> state */
-  private readonly byRule = new Map<string, Map<string, PairState>>();
+  /** workspace -> ruleId -> twinId -> state (no key strings built per reading). */
+  private readonly byWorkspace = new Map<string, Map<string, Map<string, PairState>>>();
   size = 0;
   refused = 0;
 
   constructor(private readonly maxStates: number) {}
 
+  private twinsOf(workspace: string, ruleId: string): Map<string, PairState> | undefined {
+    return this.byWorkspace.get(workspace)?.get(ruleId);
+  }
+
   getOrCreate(workspace: string, ruleId: string, twinId: string): PairState | undefined {
-    const key = `${workspace}\u0000${ruleId}`;
-    let twins = this.byRule.get(key);
+    let twins = this.twinsOf(workspace, ruleId);
     const found = twins?.get(twinId);
     if (found) return found;
     if (this.size >= this.maxStates) {
       this.refused++;
       return undefined;
     }
-    if (!twins) this.byRule.set(key, (twins = new Map()));
+    if (!twins) {
+      let rules = this.byWorkspace.get(workspace);
+      if (!rules) this.byWorkspace.set(workspace, (rules = new Map()));
+      rules.set(ruleId, (twins = new Map()));
+    }
     const s: PairState = { twinId, inputs: newInputs(), active: false };
     twins.set(twinId, s);
     this.size++;
@@ -53,36 +60,35 @@ export class PairStore {
   }
 
   get(workspace: string, ruleId: string, twinId: string): PairState | undefined {
-    return this.byRule.get(`${workspace}\u0000${ruleId}`)?.get(twinId);
+    return this.twinsOf(workspace, ruleId)?.get(twinId);
   }
 
   statesOf(workspace: string, ruleId: string): Iterable<PairState> {
-    return this.byRule.get(`${workspace}\u0000${ruleId}`)?.values() ?? [];
+    return this.twinsOf(workspace, ruleId)?.values() ?? [];
   }
 
   /** Removes a rule's pairs and returns them. */
   drop(workspace: string, ruleId: string): PairState[] {
-    const key = `${workspace}\u0000${ruleId}`;
-    const twins = this.byRule.get(key);
-    if (!twins) return [];
-    this.byRule.delete(key);
+    const rules = this.byWorkspace.get(workspace);
+    const twins = rules?.get(ruleId);
+    if (!rules || !twins) return [];
+    rules.delete(ruleId);
     this.size -= twins.size;
     return [...twins.values()];
   }
 
   forgetTwin(workspace: string, twinId: string): void {
-    for (const [key, twins] of this.byRule)
-      if (key.startsWith(`${workspace}\u0000`) && twins.delete(twinId)) this.size--;
+    for (const twins of this.byWorkspace.get(workspace)?.values() ?? []) if (twins.delete(twinId)) this.size--;
   }
 
   snapshot(versionOf: (workspace: string, ruleId: string) => number | undefined): unknown {
     const rules: unknown[] = [];
-    for (const [key, twins] of this.byRule) {
-      const [workspace = '', ruleId = ''] = key.split('\u0000');
-      const ruleVersion = versionOf(workspace, ruleId);
-      if (ruleVersion === undefined) continue;
-      rules.push({ workspace, ruleId, ruleVersion, pairs: [...twins.values()].map(toJson) });
-    }
+    for (const [workspace, byRule] of this.byWorkspace)
+      for (const [ruleId, twins] of byRule) {
+        const ruleVersion = versionOf(workspace, ruleId);
+        if (ruleVersion === undefined) continue;
+        rules.push({ workspace, ruleId, ruleVersion, pairs: [...twins.values()].map(toJson) });
+      }
     return { format: SNAPSHOT_FORMAT, rules };
   }
 

@@ -15,21 +15,27 @@ export interface GraphTwinContextOptions {
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
+/**
+ * A property's value in a twin's contents: `name`, or `component/name`. Own keys only: a property
+ * named like an Object.prototype member must not read one.
+ */
+export function propertyIn(contents: Readonly<Record<string, unknown>>, name: string): unknown {
+  const slash = name.indexOf('/');
+  if (slash < 0) return hasOwn(contents, name) ? contents[name] : undefined;
+  const comp = name.slice(0, slash);
+  const c = hasOwn(contents, comp) ? contents[comp] : undefined;
+  if (typeof c !== 'object' || c === null) return undefined;
+  const prop = name.slice(slash + 1);
+  return hasOwn(c, prop) ? (c as Record<string, unknown>)[prop] : undefined;
+}
+
 export function graphTwinContext(o: GraphTwinContextOptions): TwinContext {
   return {
     modelOf: (ws, id) => o.graphOf(ws)?.getTwin(id)?.modelId,
     isOfModel: o.isOfModel,
     property(ws, id, name) {
       const twin = o.graphOf(ws)?.getTwin(id);
-      if (twin === undefined) return undefined;
-      const slash = name.indexOf('/');
-      // Own keys only: a property named like an Object.prototype member must not read one.
-      if (slash < 0) return hasOwn(twin.contents, name) ? twin.contents[name] : undefined;
-      const comp = name.slice(0, slash);
-      const c = hasOwn(twin.contents, comp) ? twin.contents[comp] : undefined;
-      if (typeof c !== 'object' || c === null) return undefined;
-      const prop = name.slice(slash + 1);
-      return hasOwn(c, prop) ? (c as Record<string, unknown>)[prop] : undefined;
+      return twin === undefined ? undefined : propertyIn(twin.contents, name);
     },
     related(ws, id, rel) {
       const g = o.graphOf(ws);

@@ -120,13 +120,14 @@ export interface AnalyticsRunStats {
 }
 
 export interface AnalyticsRun {
-  readonly runtime: AnalyticsRuntime;
+  /** The runtime when the operators run on this thread (analytics.worker false). */
+  readonly runtime?: AnalyticsRuntime;
   /** Gives the rule engine the workspace's enabled rules (no-op without rules). */
   setRules(rules: readonly VersionedRule[]): void;
   /** The ids of the rules the engine evaluates now. */
   ruleIds(): string[];
   /** Restores the rule state saved by an earlier run (call once the rules are set). @returns pairs restored */
-  restoreRuleState(): number;
+  restoreRuleState(): Promise<number>;
   /**
    * Takes up the alarms left open before this run (a restart, a takeover), so their conditions
    * clear them: the rules' (`ofRules`: alarms of rule ids the store knows) and the detectors'.
@@ -135,7 +136,7 @@ export interface AnalyticsRun {
   resumeOpen(
     open: readonly AlarmRecord[],
     ofRules: readonly AlarmRecord[],
-  ): { resumed: number; cleared: number };
+  ): Promise<{ resumed: number; cleared: number }>;
   stats(): AnalyticsRunStats;
   /**
    * Stops listening, feeds the operators what was queued, then writes the derived values (waiting
@@ -143,6 +144,23 @@ export interface AnalyticsRun {
    * raised so far. Idempotent.
    */
   stop(flushMs?: number): Promise<void>;
+}
+
+/** The writer of derived values (telemetry): batched into IngestService.ingestDerivedMany. */
+export function derivedValueWriter(o: {
+  ingest: Pick<IngestService, 'ingestDerivedMany'>;
+  log: Logger;
+}): DerivedWriter {
+  let lastWriteError = 0;
+  return new DerivedWriter({
+    write: (sets) => o.ingest.ingestDerivedMany(sets),
+    onError: (e, where) => {
+      // One line a minute at most: a deleted twin's late values must not flood the log.
+      if (Date.now() - lastWriteError < 60_000) return;
+      lastWriteError = Date.now();
+      o.log.warn({ err: e, ...where }, 'a derived value could not be stored');
+    },
+  });
 }
 
 /** The writer of derived values with `target: property`: patches through the twin service. */
@@ -170,16 +188,7 @@ export function derivedPropertyWriter(
 /** Starts a run: fresh operators, subscribed to the live event bus from now on. */
 export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
   const { config, log, workspace, graph, context, alarms } = o;
-  let lastWriteError = 0;
-  const writer = new DerivedWriter({
-    write: (sets) => o.ingest.ingestDerivedMany(sets),
-    onError: (e, where) => {
-      // One line a minute at most: a deleted twin's late values must not flood the log.
-      if (Date.now() - lastWriteError < 60_000) return;
-      lastWriteError = Date.now();
-      log.warn({ err: e, ...where }, 'a derived value could not be stored');
-    },
-  });
+  const writer = derivedValueWriter(o);
   let properties: PropertyWriter | undefined;
   if (o.derived?.some((set) => set.values.some((v) => v.property !== undefined))) {
     const twins = o.twins;
@@ -252,14 +261,14 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
     setRules: (list) => rules?.setRules(workspace, list),
     ruleIds: () => (rules ? rules.rulesOf(workspace).map((x) => x.spec.id) : []),
     restoreRuleState: () => {
-      if (!rules || !o.ruleState) return 0;
+      if (!rules || !o.ruleState) return Promise.resolve(0);
       const snap = o.ruleState.load();
-      return snap === undefined ? 0 : rules.restore(snap);
+      return Promise.resolve(snap === undefined ? 0 : rules.restore(snap));
     },
     resumeOpen(open, ofRules) {
       const r = rules ? rules.resumeOpen(workspace, ofRules) : { resumed: 0, cleared: 0 };
       const a = anomaly ? anomaly.resumeOpen(open) : 0;
-      return { resumed: r.resumed + a, cleared: r.cleared };
+      return Promise.resolve({ resumed: r.resumed + a, cleared: r.cleared });
     },
     stats: () => ({
       runtime: runtime.stats(),

@@ -32,13 +32,15 @@ import type { DerivedSet } from '../../analytics/derived/derived-types.js';
 import type { VersionedRule } from '../../analytics/rules/rule-types.js';
 import type { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
 import { graphTwinContext } from '../../analytics/runtime/graph-twin-context.js';
+import { anomalyPlanOf, forecastPlanOf } from '../../analytics/runtime/analytics-plans.js';
+import type { AnomalyPlanSpec } from '../../analytics/runtime/anomaly-plan.js';
+import type { ForecastPlanSpec } from '../../analytics/runtime/forecast-plan.js';
+import { startAnalyticsWorkerRun } from './analytics-worker-run.js';
 import type { TwinloopConfig } from '../config.js';
 import {
   startAnalyticsRun,
   type AnalyticsRun,
   type AnalyticsRunStats,
-  type AnomalyPlan,
-  type ForecastPlan,
   type RuleStateStore,
 } from './analytics-run.js';
 import type { Subsystem } from './subsystem.js';
@@ -134,9 +136,10 @@ export interface StartAnalyticsOptions {
    * and by `reloadRules`. Without it no rules are evaluated.
    */
   rules?: () => Promise<readonly VersionedRule[]>;
-  anomaly?: AnomalyPlan;
-  /** Continuous forecasts (forecast.yaml). */
-  forecast?: ForecastPlan;
+  /** Anomaly detection (anomaly.yaml, checked). */
+  anomaly?: AnomalyPlanSpec;
+  /** Continuous forecasts (forecast.yaml, checked). */
+  forecast?: ForecastPlanSpec;
   /** Keeps the rule engine's state between runs of this process (not with `lease`). */
   ruleState?: RuleStateStore;
   /** An api node of a cluster: the analytics run only while this node holds the analytics lease. */
@@ -256,7 +259,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
   /** Starts a run here (fresh state, subscribed from now on) and reads its rules. */
   const begin = (): Promise<void> => {
     if (run || closed) return Promise.resolve();
-    run = startAnalyticsRun({
+    const common = {
       config,
       log,
       workspace,
@@ -269,14 +272,26 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       ...(o.derived ? { derived: o.derived } : {}),
       ...(o.twins ? { twins: o.twins } : {}),
       rules: o.rules !== undefined,
-      ...(o.anomaly ? { anomaly: o.anomaly } : {}),
-      ...(o.forecast ? { forecast: o.forecast } : {}),
       ...(o.ruleState && !o.lease ? { ruleState: o.ruleState } : {}),
-    });
-    const r = run;
-    return reloadRules().then(() => {
+    };
+    const isOf = (m: string, b: string): boolean => models.matchesModel(m, b);
+    run = config.analytics.worker
+      ? startAnalyticsWorkerRun({
+          ...common,
+          models,
+          ...(o.anomaly ? { anomaly: o.anomaly } : {}),
+          ...(o.forecast ? { forecast: o.forecast } : {}),
+          onFailed: () => restartAfterFailure(),
+        })
+      : startAnalyticsRun({
+          ...common,
+          ...(o.anomaly ? { anomaly: anomalyPlanOf(o.anomaly, isOf) } : {}),
+          ...(o.forecast ? { forecast: forecastPlanOf(o.forecast, isOf) } : {}),
+        });
+    const r: AnalyticsRun = run;
+    return reloadRules().then(async () => {
       if (run !== r) return;
-      const restored = r.restoreRuleState();
+      const restored = await r.restoreRuleState();
       if (restored) log.info({ pairs: restored }, 'rule state restored from the last run');
       return resumeOpen(r);
     });
@@ -298,7 +313,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
         if (k) ofRules.push(x);
       }
       if (run !== r) return;
-      const out = r.resumeOpen(open, ofRules);
+      const out = await r.resumeOpen(open, ofRules);
       log.info({ open: open.length, ...out }, 'open alarms taken up by the analytics');
     } catch (err) {
       log.warn(
@@ -324,6 +339,26 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     }
   };
 
+  /**
+   * The worker of the run died (a defect, logged): the run ends and, a second later, a new one
+   * starts as after a restart (rules read again, rule state restored, open alarms taken up).
+   */
+  let restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** On a cluster: this node holds the analytics lease. */
+  let holding = false;
+  const restartAfterFailure = (): void => {
+    const r = run;
+    if (!r || closed) return;
+    void end().then(() => {
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined;
+        if (closed || run || (holder && !holding)) return;
+        begin().catch((err: unknown) => log.error({ err }, 'could not restart the analytics'));
+      }, 1000);
+      restartTimer.unref();
+    });
+  };
+
   let holder: LeaseHolder | undefined;
   if (enabled && o.lease) {
     const l = o.lease;
@@ -347,9 +382,11 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
           { lease: ANALYTICS_LEASE, owner },
           'took the analytics lease: the streaming analytics run on this node now',
         );
+        holding = true;
         void begin();
       },
       onLost: async (why) => {
+        holding = false;
         const t0 = Date.now();
         await end();
         log[why === 'stopping' ? 'info' : 'warn'](
@@ -400,6 +437,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     },
     async close() {
       closed = true;
+      if (restartTimer !== undefined) clearTimeout(restartTimer);
       // The lease is released once the run has stopped: a successor starts after its last writes.
       if (holder) await holder.stop();
       else await end();

@@ -1,0 +1,86 @@
+/**
+ * The messages between the ingest thread and the analytics worker (analytics-worker.ts): plain
+ * data only, structured-cloned by postMessage. The ingest thread sends the committed events in
+ * their order (telemetry, and twin updates that keep the worker's TwinReplica current) and answers
+ * the worker's history reads; the worker sends what the operators decided (derived values,
+ * property values, alarms) in batches, and its statistics.
+ */
+import type {
+  AlarmConditionCleared,
+  AlarmRaise,
+  PropertyWritePolicy,
+} from '../../analytics/analytics-types.js';
+import type { DerivedSet } from '../../analytics/derived/derived-types.js';
+import type { VersionedRule } from '../../analytics/rules/rule-types.js';
+import type { AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
+import type { OperatorStats } from '../../analytics/runtime/analytics-operators.js';
+import type { AnomalyPlanSpec } from '../../analytics/runtime/anomaly-plan.js';
+import type { ForecastPlanSpec } from '../../analytics/runtime/forecast-plan.js';
+import type { HistoryReading } from '../../analytics/runtime/anomaly-history.js';
+import type { ReplicaSnapshot, ReplicaUpdate } from '../../analytics/runtime/twin-replica.js';
+import type { AlarmRecord } from '../../core/alarms/alarm.js';
+import type { LiveEvent } from '../../core/live/live-events.js';
+
+export interface AnalyticsWorkerData {
+  workspace: string;
+  derived?: DerivedSet[];
+  anomaly?: AnomalyPlanSpec;
+  forecast?: ForecastPlanSpec;
+  anomalyThreshold: number;
+  rules: boolean;
+  /** The ingest thread writes derived properties (a set has values with `target: property`). */
+  properties: boolean;
+  maxQueued: number;
+  snapshot: ReplicaSnapshot;
+}
+
+/** An event for the operators (telemetry, a twin's lifecycle) or an update of the replica. */
+export type WorkerItem = LiveEvent | ReplicaUpdate;
+
+export type ToWorker =
+  | { t: 'items'; items: WorkerItem[] }
+  | { t: 'setRules'; rules: VersionedRule[] }
+  | { t: 'restore'; id: number; snapshot: unknown }
+  | { t: 'resume'; id: number; open: AlarmRecord[]; ofRules: AlarmRecord[] }
+  | { t: 'ruleState'; id: number }
+  | { t: 'history'; id: number; points?: HistoryReading[]; error?: string }
+  | { t: 'stop'; id: number };
+
+/** [workspace, twin id, source time, values]. */
+export type DerivedOut = [string, string, number, Record<string, number>];
+/** [workspace, twin id, source time, property, value, policy]. */
+export type PropertyOut = [string, string, number, string, number, PropertyWritePolicy];
+export type AlarmOut = { raise: AlarmRaise } | { cleared: AlarmConditionCleared };
+
+export interface WorkerStats extends OperatorStats {
+  runtime: AnalyticsStats;
+}
+
+export type FromWorker =
+  | {
+      t: 'out';
+      derived: DerivedOut[];
+      properties: PropertyOut[];
+      alarms: AlarmOut[];
+      /** The readings' clock for the property writer's waiting values. */
+      propertyTick?: number;
+      forgetTwins?: [string, string][];
+    }
+  | { t: 'stats'; stats: WorkerStats }
+  | {
+      t: 'history';
+      id: number;
+      read:
+        | { kind: 'recent'; ws: string; twinId: string; name: string; before: number; limit: number }
+        | {
+            kind: 'cells';
+            ws: string;
+            twinId: string;
+            name: string;
+            from: number;
+            to: number;
+            spacing: number;
+          };
+    }
+  | { t: 'reply'; id: number; value: unknown }
+  | { t: 'log'; level: 'warn' | 'error'; message: string; fields: Record<string, unknown> };
