@@ -6,7 +6,10 @@
  * interleaved. The rate is accepted messages/s over the measured window; after the load stops the
  * analytics are given time to drain, then the readings stored are counted from the store (loss) and
  * the twinloop_analytics_* metrics read (queue, overflow, derived values written, readings scored).
- * Options: --duration S (10), --rounds R (3), --twins N (1000), --connections C (20), --window W (100),
+ * Variants: off (no analytics), on (the default: operators in the analytics worker thread), thread
+ * (analytics.worker false: operators on the ingest thread). The load generator also measures each
+ * message's PUBLISH → PUBACK time over the window.
+ * Options: --variants off,on,thread (all three), --duration S (10), --rounds R (3), --twins N (1000), --connections C (20), --window W (100),
  * --warmup S (3), --rate M (offered messages/s; default saturating), --dry (do not append to bench/RESULTS.md). BENCH_CPU_PROF=dir: CPU profiles of the
  * server (node --cpu-prof).
  */
@@ -40,7 +43,18 @@ const child = (path: string, args: string[], server = false): ChildProcess =>
 const next = <T>(c: ChildProcess, type: string, timeoutMs = 180_000): Promise<T> =>
   nextMessage<T>(c, type, timeoutMs);
 
-type Variant = 'off' | 'on';
+type Variant = 'off' | 'on' | 'thread';
+const VARIANTS: readonly Variant[] = ['off', 'on', 'thread'];
+const variantsFlag = argv.indexOf('--variants');
+const variants: Variant[] =
+  variantsFlag >= 0
+    ? (argv[variantsFlag + 1] ?? '').split(',').map((v) => {
+        if (!VARIANTS.includes(v as Variant))
+          throw new Error(`--variants: '${v}' is not one of ${VARIANTS.join(', ')}`);
+        return v as Variant;
+      })
+    : [...VARIANTS];
+if (!variants.includes('off')) variants.unshift('off');
 interface Stats {
   acceptedMessages: number;
   derivedReadings: number;
@@ -72,6 +86,8 @@ interface Figures {
   /** History group commits per second over the window, and ms of main thread per commit. */
   commitsPerS: number;
   msPerCommit: number;
+  /** PUBLISH → PUBACK over the window, ms (the load generator's clock). */
+  acks: { count: number; p50: number; p99: number; p999: number; max: number };
 }
 
 const mark = async (sut: ChildProcess): Promise<Stats> => {
@@ -98,9 +114,13 @@ async function phase(variant: Variant): Promise<Figures> {
     const loadStart = Date.now();
     const done = next<{ acked: number; published: number }>(gen, 'done', DURATION_S * 1000 + 60_000);
     await sleep(WARMUP_MS);
+    gen.send({ type: 'ackMark' });
+    await next(gen, 'acks');
     const a = await mark(sut);
     await sleep(DURATION_S * 1000);
     const b = await mark(sut);
+    gen.send({ type: 'ackMark' });
+    const acks = await next<Figures['acks']>(gen, 'acks');
     const { acked } = await done;
     // The load is over: the analytics get DRAIN_MS to empty their queue.
     const drainStart = Date.now();
@@ -132,6 +152,7 @@ async function phase(variant: Variant): Promise<Figures> {
       msPerCommit:
         (((b.analytics.commitSeconds ?? 0) - (a.analytics.commitSeconds ?? 0)) * 1000) /
         Math.max(1, (b.analytics.commits ?? 0) - (a.analytics.commits ?? 0)),
+      acks,
     };
   } finally {
     await stopChild(sut);
@@ -139,7 +160,6 @@ async function phase(variant: Variant): Promise<Figures> {
   }
 }
 
-const variants: Variant[] = ['off', 'on'];
 const results = new Map<Variant, Figures[]>(variants.map((v) => [v, []]));
 for (let r = 1; r <= ROUNDS; r++)
   for (const v of variants) {
@@ -147,8 +167,8 @@ for (let r = 1; r <= ROUNDS; r++)
     const fig = await phase(v);
     const q = fig.atEnd;
     console.error(
-      `  ${Math.round(fig.msgsPerS)} msgs/s, ${fig.serverCpuUs.toFixed(1)} µs CPU/msg (${fig.cpuWithDrainUs.toFixed(1)} with drain), lost ${fig.lost}, ${Math.round(fig.commitsPerS)} commits/s × ${fig.msPerCommit.toFixed(2)} ms` +
-        (v === 'on'
+      `  ${Math.round(fig.msgsPerS)} msgs/s, ${fig.serverCpuUs.toFixed(1)} µs CPU/msg (${fig.cpuWithDrainUs.toFixed(1)} with drain), lost ${fig.lost}, ${Math.round(fig.commitsPerS)} commits/s × ${fig.msPerCommit.toFixed(2)} ms, acks p50 ${fig.acks.p50.toFixed(2)} p99 ${fig.acks.p99.toFixed(2)} ms` +
+        (v !== 'off'
           ? `, queued ${fig.atWindowEnd.queued ?? '?'} at window end → ${q.queued ?? '?'} after ${fig.drainMs} ms, overflowed ${q.overflowed_total ?? '?'}, derived ${q.derived_written_total ?? '?'}, scored ${q.anomaly_scored_total ?? '?'}`
           : ''),
     );
@@ -163,58 +183,78 @@ const median = (xs: number[]) => {
 const f = (n: number | undefined) => (n === undefined ? '?' : Math.round(n).toLocaleString('en-US'));
 const base = median(results.get('off')!.map((x) => x.msgsPerS));
 const keepBase = median(results.get('off')!.map((x) => x.keepUpPerS));
-const on = median(results.get('on')!.map((x) => x.msgsPerS));
-const ratio = on / base;
-const behind = results
-  .get('on')!
-  .map((x, i) => ((x.atWindowEnd.queued ?? 0) > x.msgsPerS ? i + 1 : 0))
-  .filter((i) => i > 0);
-const overflowed = results
-  .get('on')!
-  .map((x, i): [number, number] => [i + 1, x.atEnd.overflowed_total ?? 0])
-  .filter(([, n]) => n > 0);
+const analysed = variants.filter((v) => v !== 'off');
+const NAMES: Record<Variant, string> = {
+  off: 'off',
+  on: 'on (worker thread, default)',
+  thread: 'on (ingest thread)',
+};
+const roundsBehind = (v: Variant) =>
+  results
+    .get(v)!
+    .map((x, i) => ((x.atWindowEnd.queued ?? 0) > x.msgsPerS ? i + 1 : 0))
+    .filter((i) => i > 0);
+const overflowedOf = (v: Variant) =>
+  results
+    .get(v)!
+    .map((x, i): [number, number] => [i + 1, x.atEnd.overflowed_total ?? 0])
+    .filter(([, n]) => n > 0);
 const perRound = (v: Variant, k: (x: Figures) => string) => results.get(v)!.map(k).join('; ');
+const ratioOf = (v: Variant) => median(results.get(v)!.map((x) => x.msgsPerS)) / base;
+const keepRatioOf = (v: Variant) => median(results.get(v)!.map((x) => x.keepUpPerS)) / keepBase;
+const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const lines = [
   `### Streaming analytics vs ingest (bench/analytics) — ${new Date().toISOString()}`,
   '',
   `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}`,
   `- Command: \`npm run bench:analytics${argv.length ? ` -- ${argv.join(' ')}` : ''}\`${PROF_DIR ? ' (with BENCH_CPU_PROF: profiled, slower)' : ''}`,
-  `- System under test: the real platform (startPlatform, pump-line pilot, embedded aedes, SQLite synchronous=FULL, simulator and shadow off) with ${TWINS} extra pumps of dtmi:twinloop:pumpline:Pump;1 (not on a line), analytics on (derived values of pilots/pump-line/derived, anomaly detection of anomaly.yaml, alarms) or off (TWINLOOP_ANALYTICS). Load: bench/ingest load generator, pump-line payload (vibration, temperature, flow, dischargePressure, running), ${CONNECTIONS} MQTT connections × ${WINDOW} QoS 1 messages in flight, ${RATE ? `offered at most ${f(RATE)} msgs/s` : 'saturating'}, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; then up to ${DRAIN_MS / 1000} s for the analytics to drain. ${ROUNDS} rounds, variants interleaved; medians.`,
+  `- System under test: the real platform (startPlatform, pump-line pilot, embedded aedes, SQLite synchronous=FULL, simulator and shadow off) with ${TWINS} extra pumps of dtmi:twinloop:pumpline:Pump;1 (not on a line), analytics off (TWINLOOP_ANALYTICS) or on (derived values of pilots/pump-line/derived, anomaly detection of anomaly.yaml, rules, alarms), their operators in the analytics worker thread (default) or on the ingest thread (analytics.worker false). Load: bench/ingest load generator, pump-line payload (vibration, temperature, flow, dischargePressure, running), ${CONNECTIONS} MQTT connections × ${WINDOW} QoS 1 messages in flight, ${RATE ? `offered at most ${f(RATE)} msgs/s` : 'saturating'}, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; then up to ${DRAIN_MS / 1000} s for the analytics to drain. ${ROUNDS} rounds, variants interleaved; medians. Acknowledgement times: PUBLISH written → PUBACK read by the load generator, over the window.`,
   `- ${loadNote()}`,
   '',
-  '| analytics | ingest msgs/s (median) | per round | ratio to off | caught-up msgs/s (median; per round) | ratio to off | server CPU µs per message, window (median) | same, window + analytics drain (median) | history commits/s × ms each, window (median) | readings stored / acked×5 (lost), per round | server RSS (last) |',
-  '|---|---:|---|---:|---|---:|---:|---:|---:|---|---:|',
+  '| analytics | ingest msgs/s (median) | per round | ratio to off | caught-up msgs/s (median; per round) | ratio to off | acks p50 / p99 / p99.9 ms (median) | server CPU µs per message, window (median) | same, window + analytics drain (median) | history commits/s × ms each, window (median) | readings stored / acked×5 (lost), per round | server RSS (last) |',
+  '|---|---:|---|---:|---|---:|---:|---:|---:|---:|---|---:|',
   ...variants.map((v) => {
     const rs = results.get(v)!;
     const m = median(rs.map((x) => x.msgsPerS));
-    return `| ${v} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${f(median(rs.map((x) => x.keepUpPerS)))} (${rs.map((x) => f(x.keepUpPerS)).join(' / ')}) | ${(median(rs.map((x) => x.keepUpPerS)) / keepBase).toFixed(2)} | ${median(rs.map((x) => x.serverCpuUs)).toFixed(1)} | ${median(rs.map((x) => x.cpuWithDrainUs)).toFixed(1)} | ${f(median(rs.map((x) => x.commitsPerS)))} × ${median(rs.map((x) => x.msPerCommit)).toFixed(2)} ms | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs[rs.length - 1]!.rssMiB.toFixed(0)} MiB |`;
+    return `| ${NAMES[v]} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${f(median(rs.map((x) => x.keepUpPerS)))} (${rs.map((x) => f(x.keepUpPerS)).join(' / ')}) | ${(median(rs.map((x) => x.keepUpPerS)) / keepBase).toFixed(2)} | ${ms(median(rs.map((x) => x.acks.p50)))} / ${ms(median(rs.map((x) => x.acks.p99)))} / ${ms(median(rs.map((x) => x.acks.p999)))} | ${median(rs.map((x) => x.serverCpuUs)).toFixed(1)} | ${median(rs.map((x) => x.cpuWithDrainUs)).toFixed(1)} | ${f(median(rs.map((x) => x.commitsPerS)))} × ${median(rs.map((x) => x.msPerCommit)).toFixed(2)} ms | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs[rs.length - 1]!.rssMiB.toFixed(0)} MiB |`;
   }),
   '',
   'Analytics on, per round (twinloop_analytics_* of the platform registry, totals since start):',
   '',
-  '| round | queued at window end | queued after load stopped (drain time, server cores while draining) | overflowed | observed | derived values written (derived readings stored) | derived dropped / failed | anomaly readings scored | operator errors |',
-  '|---|---:|---:|---:|---:|---:|---|---:|---:|',
-  ...results.get('on')!.map((x, i) => {
-    const e = x.atEnd;
-    return `| ${i + 1} | ${f(x.atWindowEnd.queued)} | ${f(e.queued)} (${(x.drainMs / 1000).toFixed(1)} s, ${x.drainCores.toFixed(2)}) | ${f(e.overflowed_total)} | ${f(e.observed_total)} | ${f(e.derived_written_total)} (${f(x.derivedReadings)}) | ${f(e.derived_dropped_total)} / ${f(e.derived_failed_total)} | ${f(e.anomaly_scored_total)} | ${f(e.operator_errors_total)} |`;
-  }),
+  '| analytics | round | queued at window end | queued after load stopped (drain time, server cores while draining) | overflowed | observed | derived values written (derived readings stored) | derived dropped / failed | anomaly readings scored | operator errors |',
+  '|---|---|---:|---:|---:|---:|---:|---|---:|---:|',
+  ...analysed.flatMap((v) =>
+    results.get(v)!.map((x, i) => {
+      const e = x.atEnd;
+      return `| ${NAMES[v]} | ${i + 1} | ${f(x.atWindowEnd.queued)} | ${f(e.queued)} (${(x.drainMs / 1000).toFixed(1)} s, ${x.drainCores.toFixed(2)}) | ${f(e.overflowed_total)} | ${f(e.observed_total)} | ${f(e.derived_written_total)} (${f(x.derivedReadings)}) | ${f(e.derived_dropped_total)} / ${f(e.derived_failed_total)} | ${f(e.anomaly_scored_total)} | ${f(e.operator_errors_total)} |`;
+    }),
+  ),
   '',
-  `Ratio on/off: **${ratio.toFixed(2)}** (${RATE ? 'paced load: this does not test the target of ≥ 0.8 at saturation' : `target ≥ 0.8: ${ratio >= 0.8 ? 'met' : 'missed'}`}) over the measured window; caught-up rates on/off: **${(median(results.get('on')!.map((x) => x.keepUpPerS)) / keepBase).toFixed(2)}**. Per-round detail: ${perRound('on', (x) => f(x.msgsPerS))} on vs ${perRound('off', (x) => f(x.msgsPerS))} off.`,
+  ...analysed.map(
+    (v) =>
+      `${NAMES[v]} / off: **${ratioOf(v).toFixed(2)}** over the measured window (${RATE ? 'paced load: this does not test the target of ≥ 0.8 at saturation' : `target ≥ 0.8: ${ratioOf(v) >= 0.8 ? 'met' : 'missed'}`}); caught-up rates: **${keepRatioOf(v).toFixed(2)}**. Per round: ${perRound(v, (x) => f(x.msgsPerS))} vs ${perRound('off', (x) => f(x.msgsPerS))} off.`,
+  ),
   '',
   '"Caught-up msgs/s": all messages accepted since the load began (warm-up included) over the time until the analytics had drained their queue after the load stopped: the rate at which ingest and analytics together finished the work (for "off", ingest alone).',
   '',
-  ...(overflowed.length
-    ? [
-        `**Readings lost to the analytics** (inbox full, \`analytics.maxQueued\`): ${overflowed.map(([r, n]) => `${f(n)} in round ${r}`).join(', ')}. They were stored (the loss column counts the store) but never analysed: no derived value, no anomaly score.`,
-        '',
-      ]
-    : []),
-  ...(behind.length
-    ? [
-        `The analytics did not keep up at this rate in round(s) ${behind.join(', ')}: more than a second of readings was still queued at the end of the window (table above), so the ingest ratio holds for a ${DURATION_S} s burst with the analytics' work deferred, not for a sustained load; the column "window + analytics drain" charges that deferred work to the messages.`,
-        '',
-      ]
-    : []),
+  ...analysed.flatMap((v) => {
+    const over = overflowedOf(v);
+    const behind = roundsBehind(v);
+    return [
+      ...(over.length
+        ? [
+            `**Readings lost to the analytics**, ${NAMES[v]} (inbox full, \`analytics.maxQueued\`): ${over.map(([r, n]) => `${f(n)} in round ${r}`).join(', ')}. They were stored (the loss column counts the store) but never analysed: no derived value, no anomaly score.`,
+            '',
+          ]
+        : []),
+      ...(behind.length
+        ? [
+            `${NAMES[v]}: the analytics did not keep up in round(s) ${behind.join(', ')}: more than a second of readings was still queued at the end of the window, so the ingest ratio holds for a ${DURATION_S} s burst with the analytics' work deferred, not for a sustained load; the column "window + analytics drain" charges that deferred work to the messages.`,
+            '',
+          ]
+        : []),
+    ];
+  }),
 ];
 const block = lines.join('\n');
 console.log(block);

@@ -28,7 +28,11 @@ const config = resolveConfig([
     sim: 'off',
     shadow: 'off',
   }),
-  { history: { synchronous: 'FULL' }, analytics: { enabled: mode === 'on' } },
+  {
+    history: { synchronous: 'FULL' },
+    // 'on': the operators in the analytics worker thread (the default); 'thread': on the ingest thread.
+    analytics: { enabled: mode !== 'off', worker: mode !== 'thread' },
+  },
 ]);
 const platform = await startPlatform(config, {
   logger: pino({ level: 'warn', base: { app: 'twinloop-bench' } }),

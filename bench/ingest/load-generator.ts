@@ -9,6 +9,8 @@
  * paced per connection (what falls behind is not made up in a burst). Answers 'mark' with
  * { type: 'counts', published, acked, t } (counts so far, for a window seen from the devices' side);
  * 'stop' ends it before durationMs. Sends { type: 'done', published, acked, elapsedMs } at the end.
+ * 'ackMark' answers { type: 'acks', count, p50, p99, p999, max } (ms from PUBLISH written to PUBACK
+ * read, over the acknowledgements since the last 'ackMark') and starts a new period.
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -85,6 +87,19 @@ function publishPacket(topic: string, messageId: number, payload: Buffer): Buffe
 
 let published = 0;
 let acked = 0;
+/** PUBLISH → PUBACK times since the last 'ackMark': 0.05 ms buckets up to 5 s, and the largest. */
+const ACK_BUCKET_MS = 0.05;
+const ackHist = new Uint32Array(100_000);
+let ackCount = 0;
+let ackMax = 0;
+function ackPercentile(q: number): number {
+  let want = Math.ceil(q * ackCount);
+  for (let i = 0; i < ackHist.length; i++) {
+    want -= ackHist[i]!;
+    if (want <= 0) return (i + 1) * ACK_BUCKET_MS;
+  }
+  return ackMax;
+}
 let stopping = false;
 const start = Date.now();
 
@@ -100,6 +115,8 @@ function runConnection(index: number): Promise<void> {
     const sock: Socket = connect(port, host);
     sock.setNoDelay(true);
     let seq = 0;
+    /** When each message id in flight was written (performance.now). */
+    const sentAt = new Float64Array(65536);
     // Paced: a token bucket of connRate per second holding at most 100 ms of them, so a connection
     // held back (slow acknowledgements) does not burst to catch up: the rate is at most connRate.
     let tokens = 0;
@@ -121,6 +138,7 @@ function runConnection(index: number): Promise<void> {
         seq++;
         const payload = payloadOf(seq);
         sock.write(publishPacket(`${prefix}pump-${device}/telemetry`, nextId, payload));
+        sentAt[nextId] = performance.now();
         nextId = nextId === 65535 ? 1 : nextId + 1;
         device = device === last ? first : device + 1;
         inflight++;
@@ -144,6 +162,10 @@ function runConnection(index: number): Promise<void> {
         } else if (type === 4) {
           inflight--;
           acked++;
+          const ms = performance.now() - sentAt[(pending[o + 2]! << 8) | pending[o + 3]!]!;
+          ackHist[Math.min(ackHist.length - 1, Math.floor(ms / ACK_BUCKET_MS))]!++;
+          ackCount++;
+          if (ms > ackMax) ackMax = ms;
         }
         o += 2 + len;
       }
@@ -170,6 +192,19 @@ if (connRate > 0)
 process.on('message', (m: { type?: string }) => {
   if (m.type === 'mark') process.send?.({ type: 'counts', published, acked, t: Date.now() });
   else if (m.type === 'stop') stopAll();
+  else if (m.type === 'ackMark') {
+    process.send?.({
+      type: 'acks',
+      count: ackCount,
+      p50: ackPercentile(0.5),
+      p99: ackPercentile(0.99),
+      p999: ackPercentile(0.999),
+      max: ackMax,
+    });
+    ackHist.fill(0);
+    ackCount = 0;
+    ackMax = 0;
+  }
 });
 // The benchmark is gone (interrupted): no load left running behind it.
 process.on('disconnect', () => process.exit(0));

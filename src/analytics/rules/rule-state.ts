@@ -78,7 +78,8 @@ export class PairStore {
   }
 
   forgetTwin(workspace: string, twinId: string): void {
-    for (const twins of this.byWorkspace.get(workspace)?.values() ?? []) if (twins.delete(twinId)) this.size--;
+    for (const twins of this.byWorkspace.get(workspace)?.values() ?? [])
+      if (twins.delete(twinId)) this.size--;
   }
 
   snapshot(versionOf: (workspace: string, ruleId: string) => number | undefined): unknown {

@@ -259,6 +259,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
   /** Starts a run here (fresh state, subscribed from now on) and reads its rules. */
   const begin = (): Promise<void> => {
     if (run || closed) return Promise.resolve();
+    lastBegin = Date.now();
     const common = {
       config,
       log,
@@ -340,21 +341,26 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
   };
 
   /**
-   * The worker of the run died (a defect, logged): the run ends and, a second later, a new one
-   * starts as after a restart (rules read again, rule state restored, open alarms taken up).
+   * The worker of the run died (a defect, logged): the run ends and a new one starts as after a
+   * restart (rules read again, rule state restored, open alarms taken up): after a second, then
+   * twice as long after each failure within a minute of the last start, at most a minute.
    */
   let restartTimer: ReturnType<typeof setTimeout> | undefined;
+  let restartDelay = 500;
+  let lastBegin = 0;
   /** On a cluster: this node holds the analytics lease. */
   let holding = false;
   const restartAfterFailure = (): void => {
-    const r = run;
-    if (!r || closed) return;
+    if (!run || closed) return;
+    restartDelay = Date.now() - lastBegin < 60_000 ? Math.min(60_000, restartDelay * 2) : 1000;
+    const delay = restartDelay;
+    log.warn({ restartInMs: delay }, 'the analytics run ended with its worker; a new one starts soon');
     void end().then(() => {
       restartTimer = setTimeout(() => {
         restartTimer = undefined;
         if (closed || run || (holder && !holding)) return;
         begin().catch((err: unknown) => log.error({ err }, 'could not restart the analytics'));
-      }, 1000);
+      }, delay);
       restartTimer.unref();
     });
   };

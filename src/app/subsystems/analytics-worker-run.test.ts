@@ -1,0 +1,143 @@
+/**
+ * The analytics with their operators in the worker thread (analytics.worker, the default), composed
+ * as the platform does over real SQLite stores and the pump-line pilot: readings reach the worker's
+ * operators, derived values and alarms come back and are stored; a property change on the ingest
+ * thread reaches the worker's copy of the twins (a rule's limit read from the twin); a worker that
+ * dies is logged and replaced by a new run that reads the rules again.
+ */
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
+import { DETECTOR_KINDS } from '../../analytics/anomaly/detector.js';
+import { readRuleObject } from '../../analytics/rules/read-rule.js';
+import type { VersionedRule } from '../../analytics/rules/rule-types.js';
+import { IngestService } from '../../core/telemetry/ingest-service.js';
+import { createAlarms } from '../alarm-wiring.js';
+import { defaultConfig } from '../config.js';
+import { loadPilotAnalytics } from '../pilot-analytics.js';
+import { loadPilot } from '../pilot-loader.js';
+import { startAnalytics, type AnalyticsSubsystem } from './analytics.js';
+
+const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
+let w: TestWorkspace;
+let ingest: IngestService;
+let a: AnalyticsSubsystem | undefined;
+const logs: { level: number; msg: string }[] = [];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}`);
+    await sleep(20);
+  }
+}
+let t = Date.parse('2031-01-01T00:00:00Z');
+const reading = (twinId: string, values: Record<string, number>) =>
+  ingest.ingest({
+    source: 'mqtt',
+    workspace: 'default',
+    twinId,
+    receivedAt: Date.now(),
+    payload: Buffer.from(JSON.stringify({ ...values, $ts: new Date((t += 1000)).toISOString() })),
+  });
+const alarmsOf = (ruleId: string) => w.storage.alarms.list({ workspace: 'default', ruleId, limit: 100 });
+const series = async (twinId: string, path: string) =>
+  (await w.storage.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 100 }))
+    .points;
+
+/** Above the twin's own `vibrationLimit` property: the limit is read from the worker's replica. */
+const read = readRuleObject({
+  id: 'over-limit',
+  appliesTo: { model: PUMP },
+  severity: 'major',
+  condition: { threshold: { telemetry: 'vibration', above: '$vibrationLimit' } },
+  message: 'vibration {value} above {limit}',
+});
+if (!read.rule) throw new Error(JSON.stringify(read.problems));
+const RULES: VersionedRule[] = [{ spec: read.rule, version: 1 }];
+
+beforeAll(async () => {
+  w = await openTestWorkspace();
+  await loadPilot('pump-line', { models: w.models, twins: w.twins });
+  const pilot = loadPilotAnalytics(
+    'pump-line',
+    { models: w.models, twinModel: (id) => w.graph.getTwin(id)?.modelId },
+    DETECTOR_KINDS,
+  );
+  ingest = new IngestService({
+    workspace: (ws) => (ws === 'default' ? { graph: w.graph, models: w.models } : undefined),
+    history: w.storage.history,
+    deadLetters: w.storage.deadLetters,
+    live: w.live,
+  });
+  a = startAnalytics({
+    config: { analytics: { ...defaultConfig().analytics, worker: true } },
+    logger: pino(
+      { level: 'info' },
+      { write: (line: string) => logs.push(JSON.parse(line) as { level: number; msg: string }) },
+    ),
+    workspace: 'default',
+    live: w.live,
+    ingest,
+    graph: w.graph,
+    models: w.models,
+    history: w.storage.history,
+    alarms: createAlarms({
+      storage: w.storage,
+      live: w.live,
+      modelOf: (_ws, id) => w.graph.getTwin(id)?.modelId,
+      logger: pino({ level: 'silent' }),
+    }),
+    derived: pilot.derived,
+    twins: w.twins,
+    rules: () => Promise.resolve(RULES),
+    ...(pilot.anomalyPlan ? { anomaly: pilot.anomalyPlan } : {}),
+  });
+  await a.start();
+});
+
+afterAll(async () => {
+  await a?.close();
+  await w?.close();
+});
+
+describe('analytics in the worker thread', () => {
+  it('stores derived values and raises alarms judged on the twin’s properties as they change', async () => {
+    expect(a!.runtime).toBeUndefined(); // nothing of the operators on this thread
+    await until('the rule is handed over', () => a!.totals().rules === 1);
+    await reading('pump-1a', { vibration: 2, temperature: 50, flow: 36, dischargePressure: 2.01325 });
+    await until('a derived value', async () => (await series('pump-1a', 'hydraulicPower')).length > 0);
+    expect((await series('pump-1a', 'hydraulicPower'))[0]!.value).toBeCloseTo(1, 9);
+    expect(await alarmsOf('over-limit')).toEqual([]);
+
+    // The limit is lowered on the ingest thread: the worker's copy follows, the next reading is over it.
+    await w.twins.update('pump-1a', [{ op: 'replace', path: '/vibrationLimit', value: 1.5 }]);
+    await reading('pump-1a', { vibration: 2, temperature: 50 });
+    await until('the alarm', async () => (await alarmsOf('over-limit')).length > 0);
+    const [alarm] = await alarmsOf('over-limit');
+    expect(alarm).toMatchObject({ twinId: 'pump-1a', state: 'active', value: 2 });
+    await until('the worker’s figures', () => a!.totals().derivedWritten > 0 && a!.totals().observed >= 2);
+  });
+
+  it('a worker that dies is logged, and a new run takes over with the rules read again', async () => {
+    const before = a!.totals().observed;
+    // A rule the engine cannot compile (the rule service never hands one over): the worker throws.
+    a!.setRules([
+      { version: 1, spec: { id: 'broken', enabled: true, appliesTo: {}, condition: null, forMs: 0 } },
+    ] as unknown as VersionedRule[]);
+    await until('the failure is logged', () =>
+      logs.some((l) => l.msg === 'the analytics worker stopped unexpectedly'),
+    );
+    await until(
+      'a new run with the store’s rules',
+      () => a!.state() === 'running' && a!.totals().rules === 1,
+    );
+    await reading('pump-1b', { vibration: 2, temperature: 50, flow: 36, dischargePressure: 2.01325 });
+    await until(
+      'the new run analyses readings',
+      async () => (await series('pump-1b', 'hydraulicPower')).length > 0,
+    );
+    await until('its figures count', () => a!.totals().observed > before);
+  });
+});
