@@ -17,9 +17,16 @@ import type { DerivedSet } from '../derived/derived-types.js';
 import { DerivedEngine, type DerivedStats } from '../derived/derived-engine.js';
 import { RuleEngine, type RuleEngineStats } from '../rules/rule-engine.js';
 import type { AnalyticsOperator } from './analytics-runtime.js';
-import type { HistoryReading } from './anomaly-history.js';
-import { AnomalyOperator, type AnomalyOperatorStats } from './anomaly-operator.js';
-import { ForecastOperator, type ForecastOperatorStats } from './forecast-operator.js';
+import {
+  AnomalyOperator,
+  type AnomalyOperatorOptions,
+  type AnomalyOperatorStats,
+} from './anomaly-operator.js';
+import {
+  ForecastOperator,
+  type ForecastOperatorOptions,
+  type ForecastOperatorStats,
+} from './forecast-operator.js';
 import type { AnomalyPlan, ForecastPlan } from './analytics-plans.js';
 
 /** Where derived values with `target: property` go, with the ticks that release what waited. */
@@ -44,22 +51,9 @@ export interface AnalyticsOperatorsOptions {
   anomalyThreshold: number;
   forecast?: ForecastPlan;
   /** A stream's last points before `before`, oldest first (anomaly warm-up). */
-  recentPoints: (
-    workspace: string,
-    twinId: string,
-    name: string,
-    before: number,
-    limit: number,
-  ) => Promise<HistoryReading[]>;
+  recentPoints: NonNullable<AnomalyOperatorOptions['recent']>;
   /** Cell averages of a stream from `from` to `to` (forecast warm-up). */
-  forecastHistory: (
-    workspace: string,
-    twinId: string,
-    name: string,
-    from: number,
-    to: number,
-    spacing: number,
-  ) => Promise<HistoryReading[]>;
+  forecastHistory: NonNullable<ForecastOperatorOptions['recent']>;
   onWarmUpError: (operator: 'anomaly' | 'forecast', error: unknown) => void;
   /** The twins there are now (watched by the derived engine for their neighbour values). */
   twinIds: Iterable<string>;

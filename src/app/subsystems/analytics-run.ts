@@ -146,6 +146,30 @@ export interface AnalyticsRun {
   stop(flushMs?: number): Promise<void>;
 }
 
+/**
+ * Writes what a stopping run derived (properties, then values), waiting at most `flushMs`: while the
+ * store is unreachable its appends wait for it (docs/scaling.md), and a node that gives the
+ * analytics up must not wait for the whole outage.
+ */
+export async function flushWriters(
+  writer: DerivedWriter,
+  properties: PropertyWriter | undefined,
+  flushMs: number,
+  log: Logger,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = await Promise.race([
+    (async () => {
+      await properties?.flush();
+      await writer.flush();
+      return false;
+    })(),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), flushMs))),
+  ]);
+  clearTimeout(timer);
+  if (late) log.warn({ waitedMs: flushMs }, 'derived values were still being written when the run stopped');
+}
+
 /** The writer of derived values (telemetry): batched into IngestService.ingestDerivedMany. */
 export function derivedValueWriter(o: {
   ingest: Pick<IngestService, 'ingestDerivedMany'>;
@@ -282,20 +306,7 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
         runtime.close();
         if (ruleStateTimer !== undefined) clearInterval(ruleStateTimer);
         saveRuleState();
-        // Bounded: while the store is unreachable its appends wait for it (docs/scaling.md), and a
-        // node that gives the analytics up must not wait for the whole outage.
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = await Promise.race([
-          (async () => {
-            await properties?.flush();
-            await writer.flush();
-            return false;
-          })(),
-          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), flushMs))),
-        ]);
-        clearTimeout(timer);
-        if (late)
-          log.warn({ waitedMs: flushMs }, 'derived values were still being written when the run stopped');
+        await flushWriters(writer, properties, flushMs, log);
         await alarms.flush();
       })()),
   };

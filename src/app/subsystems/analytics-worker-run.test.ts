@@ -7,40 +7,19 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
-import { DETECTOR_KINDS } from '../../analytics/anomaly/detector.js';
 import { readRuleObject } from '../../analytics/rules/read-rule.js';
 import type { VersionedRule } from '../../analytics/rules/rule-types.js';
-import { IngestService } from '../../core/telemetry/ingest-service.js';
-import { createAlarms } from '../alarm-wiring.js';
 import { defaultConfig } from '../config.js';
-import { loadPilotAnalytics } from '../pilot-analytics.js';
-import { loadPilot } from '../pilot-loader.js';
 import { startAnalytics, type AnalyticsSubsystem } from './analytics.js';
+import { openAnalyticsFixture, until, type AnalyticsFixture } from './analytics-test-fixture.js';
 
 const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
-let w: TestWorkspace;
-let ingest: IngestService;
+let f: AnalyticsFixture;
+let w: AnalyticsFixture['w'];
 let a: AnalyticsSubsystem | undefined;
 const logs: { level: number; msg: string }[] = [];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
-}
-let t = Date.parse('2031-01-01T00:00:00Z');
-const reading = (twinId: string, values: Record<string, number>) =>
-  ingest.ingest({
-    source: 'mqtt',
-    workspace: 'default',
-    twinId,
-    receivedAt: Date.now(),
-    payload: Buffer.from(JSON.stringify({ ...values, $ts: new Date((t += 1000)).toISOString() })),
-  });
+const reading = (twinId: string, values: Record<string, number>) => f.reading(twinId, values);
 const alarmsOf = (ruleId: string) => w.storage.alarms.list({ workspace: 'default', ruleId, limit: 100 });
 const series = async (twinId: string, path: string) =>
   (await w.storage.history.queryRaw({ workspace: 'default', twinId, path, from: 0, to: 1e15, limit: 100 }))
@@ -58,48 +37,27 @@ if (!read.rule) throw new Error(JSON.stringify(read.problems));
 const RULES: VersionedRule[] = [{ spec: read.rule, version: 1 }];
 
 beforeAll(async () => {
-  w = await openTestWorkspace();
-  await loadPilot('pump-line', { models: w.models, twins: w.twins });
-  const pilot = loadPilotAnalytics(
-    'pump-line',
-    { models: w.models, twinModel: (id) => w.graph.getTwin(id)?.modelId },
-    DETECTOR_KINDS,
-  );
-  ingest = new IngestService({
-    workspace: (ws) => (ws === 'default' ? { graph: w.graph, models: w.models } : undefined),
-    history: w.storage.history,
-    deadLetters: w.storage.deadLetters,
-    live: w.live,
-  });
-  a = startAnalytics({
-    config: { analytics: { ...defaultConfig().analytics, worker: true } },
-    logger: pino(
-      { level: 'info' },
-      { write: (line: string) => logs.push(JSON.parse(line) as { level: number; msg: string }) },
+  f = await openAnalyticsFixture('2031-01-01T00:00:00Z');
+  w = f.w;
+  a = startAnalytics(
+    f.options(
+      pino(
+        { level: 'info' },
+        { write: (line: string) => logs.push(JSON.parse(line) as { level: number; msg: string }) },
+      ),
+      {
+        config: { analytics: { ...defaultConfig().analytics, worker: true } },
+        rules: () => Promise.resolve(RULES),
+        ...(f.pilot.anomalyPlan ? { anomaly: f.pilot.anomalyPlan } : {}),
+      },
     ),
-    workspace: 'default',
-    live: w.live,
-    ingest,
-    graph: w.graph,
-    models: w.models,
-    history: w.storage.history,
-    alarms: createAlarms({
-      storage: w.storage,
-      live: w.live,
-      modelOf: (_ws, id) => w.graph.getTwin(id)?.modelId,
-      logger: pino({ level: 'silent' }),
-    }),
-    derived: pilot.derived,
-    twins: w.twins,
-    rules: () => Promise.resolve(RULES),
-    ...(pilot.anomalyPlan ? { anomaly: pilot.anomalyPlan } : {}),
-  });
+  );
   await a.start();
 });
 
 afterAll(async () => {
   await a?.close();
-  await w?.close();
+  await f?.w.close();
 });
 
 describe('analytics in the worker thread', () => {

@@ -25,6 +25,7 @@ import type { RuleEngineStats } from '../../analytics/rules/rule-engine.js';
 import {
   derivedPropertyWriter,
   derivedValueWriter,
+  flushWriters,
   forecastHistory,
   type AnalyticsRun,
   type AnalyticsRunOptions,
@@ -321,18 +322,7 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
         const snap = await request((id) => ({ t: 'stop', id }), undefined, flushMs);
         stopping = true;
         saveRuleState(snap);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = await Promise.race([
-          (async () => {
-            await properties?.flush();
-            await writer.flush();
-            return false;
-          })(),
-          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), flushMs))),
-        ]);
-        clearTimeout(timer);
-        if (late)
-          log.warn({ waitedMs: flushMs }, 'derived values were still being written when the run stopped');
+        await flushWriters(writer, properties, flushMs, log);
         await alarms.flush();
         await worker.terminate();
       })()),
