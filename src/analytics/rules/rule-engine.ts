@@ -92,7 +92,11 @@ interface PendingRefit {
  */
 export class RuleEngine {
   private readonly rules = new Map<string, CompiledRule[]>();
-  private readonly byModel = new Map<string, CompiledRule[]>();
+  /** workspace \0 model → the rules that apply to its twins, and every name they read. */
+  private readonly byModel = new Map<
+    string,
+    { rules: readonly CompiledRule[]; reads: ReadonlySet<string>; twinSets: boolean }
+  >();
   private readonly pairs: PairStore;
   private late = 0;
   /** Forecast refits: a per-tick budget, and those that wait for a tick, by pair key. */
@@ -189,6 +193,7 @@ export class RuleEngine {
   }
 
   observe(obs: TelemetryObservation): void {
+    if (this.unread(obs)) return;
     const rules = this.applicable(obs.workspace, obs.twinId, obs.modelId);
     if (rules.length === 0) return;
     const prefix = obs.component === undefined ? '' : `${obs.component}/`;
@@ -455,22 +460,41 @@ export class RuleEngine {
   }
 
   private applicable(workspace: string, twinId: string, modelId: string): readonly CompiledRule[] {
+    const m = this.ofModel(workspace, modelId);
+    if (m === undefined) return [];
+    return m.twinSets ? m.rules.filter((r) => r.twinSet === undefined || r.twinSet.has(twinId)) : m.rules;
+  }
+
+  private ofModel(
+    workspace: string,
+    modelId: string,
+  ): { rules: readonly CompiledRule[]; reads: ReadonlySet<string>; twinSets: boolean } | undefined {
     const all = this.rules.get(workspace);
-    if (!all || all.length === 0) return [];
+    if (!all || all.length === 0) return undefined;
     const key = `${workspace}\u0000${modelId}`;
-    let byModel = this.byModel.get(key);
-    if (!byModel) {
-      byModel = all.filter(
+    let m = this.byModel.get(key);
+    if (!m) {
+      const rules = all.filter(
         (r) =>
           r.spec.appliesTo.model === undefined ||
           this.o.context.isOfModel(workspace, modelId, r.spec.appliesTo.model),
       );
+      const reads = new Set<string>();
+      for (const r of rules) for (const n of r.reads) reads.add(n);
+      m = { rules, reads, twinSets: rules.some((r) => r.twinSet !== undefined) };
       if (this.byModel.size > 10_000) this.byModel.clear();
-      this.byModel.set(key, byModel);
+      this.byModel.set(key, m);
     }
-    return byModel.some((r) => r.twinSet !== undefined)
-      ? byModel.filter((r) => r.twinSet === undefined || r.twinSet.has(twinId))
-      : byModel;
+    return m;
+  }
+
+  /** True when no rule of the twin's model reads any of these values (most derived sets). */
+  private unread(obs: TelemetryObservation): boolean {
+    const m = this.ofModel(obs.workspace, obs.modelId);
+    if (m === undefined) return true;
+    const prefix = obs.component === undefined ? '' : `${obs.component}/`;
+    for (const name in obs.values) if (m.reads.has(prefix === '' ? name : prefix + name)) return false;
+    return true;
   }
 }
 

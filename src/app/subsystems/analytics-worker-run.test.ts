@@ -11,7 +11,11 @@ import { readRuleObject } from '../../analytics/rules/read-rule.js';
 import type { VersionedRule } from '../../analytics/rules/rule-types.js';
 import { defaultConfig } from '../config.js';
 import { startAnalytics, type AnalyticsSubsystem } from './analytics.js';
-import { openAnalyticsFixture, until, type AnalyticsFixture } from './analytics-test-fixture.js';
+import {
+  openAnalyticsFixture,
+  until,
+  type AnalyticsFixture,
+} from '../../../test/platform/analytics-fixture.js';
 
 const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
 let f: AnalyticsFixture;

@@ -14,7 +14,12 @@ import { pgTestDatabase } from '../../adapters/postgres/pg-test-fixture.js';
 import { RuleService } from '../../analytics/rules/rule-service.js';
 import { defaultConfig } from '../config.js';
 import { ANALYTICS_LEASE, startAnalytics, type AnalyticsSubsystem } from './analytics.js';
-import { openAnalyticsFixture, sleep, until, type AnalyticsFixture } from './analytics-test-fixture.js';
+import {
+  openAnalyticsFixture,
+  sleep,
+  until,
+  type AnalyticsFixture,
+} from '../../../test/platform/analytics-fixture.js';
 
 const TTL = 800;
 const EVERY = 100;

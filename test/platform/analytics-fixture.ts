@@ -1,16 +1,16 @@
 /**
  * Test fixture: the analytics composed as the platform does, over real SQLite stores and the
  * pump-line pilot (its models, twins, derived values and anomaly plan), for tests of the analytics
- * subsystem (analytics.svc.test.ts, analytics-worker-run.test.ts).
+ * subsystem (src/app/subsystems: analytics.svc.test.ts, analytics-worker-run.test.ts).
  */
 import { pino, type Logger } from 'pino';
-import { openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
-import { DETECTOR_KINDS } from '../../analytics/anomaly/detector.js';
-import { IngestService } from '../../core/telemetry/ingest-service.js';
-import { createAlarms } from '../alarm-wiring.js';
-import { loadPilotAnalytics, type PilotAnalytics } from '../pilot-analytics.js';
-import { loadPilot } from '../pilot-loader.js';
-import type { StartAnalyticsOptions } from './analytics.js';
+import { openTestWorkspace, type TestWorkspace } from '../adt-sdk/workspace-fixture.js';
+import { DETECTOR_KINDS } from '../../src/analytics/anomaly/detector.js';
+import { IngestService } from '../../src/core/telemetry/ingest-service.js';
+import { createAlarms } from '../../src/app/alarm-wiring.js';
+import { loadPilotAnalytics, type PilotAnalytics } from '../../src/app/pilot-analytics.js';
+import { loadPilot } from '../../src/app/pilot-loader.js';
+import type { StartAnalyticsOptions } from '../../src/app/subsystems/analytics.js';
 
 export interface AnalyticsFixture {
   w: TestWorkspace;
