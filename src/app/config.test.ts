@@ -104,6 +104,26 @@ describe('config', () => {
     );
   });
 
+  it('runs the analytics in a worker thread by default; the env turns it off; a bad value is reported', () => {
+    expect(resolveConfig([]).analytics).toMatchObject({ enabled: true, worker: true });
+    expect(resolveConfig([envLayer({ TWINLOOP_ANALYTICS_WORKER: 'off' })]).analytics).toMatchObject({
+      enabled: true,
+      worker: false,
+    });
+    expect(resolveConfig([envLayer({ TWINLOOP_ANALYTICS: 'off' })]).analytics).toMatchObject({
+      enabled: false,
+      worker: true,
+    });
+    let err: TwinloopError | undefined;
+    try {
+      resolveConfig([envLayer({ TWINLOOP_ANALYTICS_WORKER: 'maybe' })]);
+    } catch (e) {
+      err = e as TwinloopError;
+    }
+    expect(err?.code).toBe('InvalidConfig');
+    expect(err?.message).toMatch(/analytics.*worker/);
+  });
+
   it('simulates and shadows by default (speed: from the pilot scenario); flags and env turn them off; a bad value is reported', () => {
     expect(resolveConfig([]).simulation).toEqual({ enabled: true, shadow: true });
     const cfg = resolveConfig([

@@ -31,7 +31,7 @@ import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { PgComponentMigrations, PgDatabase } from './pg-database.js';
 import type { PgEventOutbox } from './pg-event-outbox.js';
 import { anyNul, hasNul, refuseNul, withoutNul } from './pg-text.js';
-import { alarmRowValues } from '../sql/alarm-rows.js';
+import { alarmChangeValues, alarmRowValues } from '../sql/alarm-rows.js';
 
 export const PG_ALARM_MIGRATIONS: PgComponentMigrations = {
   component: 'alarms',
@@ -213,18 +213,7 @@ export class PgAlarmStore implements AlarmStore {
     const values: unknown[] = [];
     const rows = part.map(({ alarm: a, expectedRevision }) => {
       const b = values.length;
-      values.push(
-        a.workspace,
-        a.id,
-        expectedRevision,
-        a.severity,
-        a.state,
-        a.firstTime,
-        a.lastTime,
-        a.cleared?.time ?? null,
-        JSON.stringify(a),
-        a.revision,
-      );
+      values.push(a.workspace, a.id, expectedRevision, ...alarmChangeValues(a));
       return `($${b + 1}::text, $${b + 2}::text, $${b + 3}::bigint, $${b + 4}::text, $${b + 5}::text, $${b + 6}::bigint, $${b + 7}::bigint, $${b + 8}::bigint, $${b + 9}::text, $${b + 10}::bigint)`;
     });
     // The rows are locked and checked already; the revision guard stays, and the count is checked.

@@ -5,9 +5,15 @@
 import type { AlarmRecord } from '../../core/alarms/alarm.js';
 
 export function alarmRowValues(a: AlarmRecord): unknown[] {
+  return [a.twinId, a.ruleId, ...alarmChangeValues(a)];
+}
+
+/**
+ * The columns a change of an alarm writes (its twin and rule never change): severity, state,
+ * first_time, last_time, cleared_time, body, revision.
+ */
+export function alarmChangeValues(a: AlarmRecord): unknown[] {
   return [
-    a.twinId,
-    a.ruleId,
     a.severity,
     a.state,
     a.firstTime,

@@ -46,6 +46,26 @@ export function checkAnomalyPlan(plan: AnomalyPlanSpec, source: string, world: A
       source,
     });
   };
+  /** Says why `t` is not a numeric telemetry of `model` (`iface`); true when it is one. */
+  const numericTelemetry = (
+    iface: NonNullable<ReturnType<typeof world.models.getInterface>>,
+    model: string,
+    t: string,
+    loc: Loc,
+    scorer: string,
+  ): boolean => {
+    const c = iface.contents.get(t);
+    if (!c || c.kind !== 'Telemetry')
+      at(
+        loc,
+        'anomaly.plan.unknownTelemetry',
+        c ? `'${t}' is a ${c.kind} of ${model}, not a telemetry.` : `'${t}' is not a telemetry of ${model}.`,
+      );
+    else if (!isNumeric(c.schema))
+      at(loc, 'anomaly.plan.notNumeric', `Telemetry '${t}' is not numeric (${scorer} scores numbers).`);
+    else return true;
+    return false;
+  };
   const { models } = world;
   const allIds = world.modelIds ? [...world.modelIds()] : undefined;
   // Streams scored on their own: a model that exists, numeric telemetry of it (a name the model does
@@ -59,18 +79,7 @@ export function checkAnomalyPlan(plan: AnomalyPlanSpec, source: string, world: A
     }
     st.telemetry.forEach((t, i) => {
       const loc = st.loc!.telemetry[i] ?? st.loc!.entry;
-      const c = iface.contents.get(t);
-      if (!c || c.kind !== 'Telemetry')
-        at(
-          loc,
-          'anomaly.plan.unknownTelemetry',
-          c
-            ? `'${t}' is a ${c.kind} of ${st.model}, not a telemetry.`
-            : `'${t}' is not a telemetry of ${st.model}.`,
-        );
-      else if (!isNumeric(c.schema))
-        at(loc, 'anomaly.plan.notNumeric', `Telemetry '${t}' is not numeric (a detector scores numbers).`);
-      else {
+      if (numericTelemetry(iface, st.model, t, loc, 'a detector')) {
         const score = t + ANOMALY_SCORE_SUFFIX;
         const clash = iface.contents.get(score);
         if (clash) at(loc, 'anomaly.plan.nameClash', `'${score}' is already a ${clash.kind} of ${st.model}.`);
@@ -85,17 +94,7 @@ export function checkAnomalyPlan(plan: AnomalyPlanSpec, source: string, world: A
     }
     g.telemetry.forEach((t, i) => {
       const loc = g.loc.telemetry[i] ?? g.loc.entry;
-      const c = iface.contents.get(t);
-      if (!c || c.kind !== 'Telemetry')
-        at(
-          loc,
-          'anomaly.plan.unknownTelemetry',
-          c
-            ? `'${t}' is a ${c.kind} of ${g.model}, not a telemetry.`
-            : `'${t}' is not a telemetry of ${g.model}.`,
-        );
-      else if (!isNumeric(c.schema))
-        at(loc, 'anomaly.plan.notNumeric', `Telemetry '${t}' is not numeric (a group scores numbers).`);
+      numericTelemetry(iface, g.model, t, loc, 'a group');
     });
     const score = g.name + ANOMALY_SCORE_SUFFIX;
     const own = iface.contents.get(g.name);
