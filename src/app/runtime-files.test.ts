@@ -1,10 +1,13 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ensureToken,
+  MAX_RULE_STATE_BYTES,
   readRuntimeInfo,
+  RULE_STATE_FILE,
+  ruleStateFile,
   removeRuntimeInfo,
   writePilotRecord,
   writeRuntimeInfo,
@@ -58,5 +61,54 @@ describe('runtime files', () => {
     } finally {
       rmSync(old, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the rule state file', () => {
+  const open = () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'twinloop-rule-state-'));
+    const warnings: string[] = [];
+    const f = ruleStateFile(dir, (fields) => warnings.push(String(fields.reason)));
+    return { f, warnings, file: path.join(dir, RULE_STATE_FILE) };
+  };
+
+  it('saves and loads a snapshot; none saved is undefined', () => {
+    const { f, warnings } = open();
+    expect(f.load()).toBeUndefined();
+    f.save({ format: 'x', rules: [1, 2] });
+    expect(f.load()).toEqual({ format: 'x', rules: [1, 2] });
+    expect(warnings).toEqual([]);
+  });
+
+  it('sets aside what it cannot read (bad UTF-8, not JSON, deeply nested, too large) and goes on', () => {
+    const cases: [string, (file: string) => void][] = [
+      ['bad UTF-8', (file) => writeFileSync(file, Buffer.from([0x7b, 0xff, 0xfe, 0x22, 0xc3, 0x28, 0x7d]))],
+      ['not JSON', (file) => writeFileSync(file, '{"format": ')],
+      ['deeply nested', (file) => writeFileSync(file, '['.repeat(5_000_000))],
+      // Sparse: one byte more than the bound, refused by its size before anything is read.
+      ['too large', (file) => (writeFileSync(file, ''), truncateSync(file, MAX_RULE_STATE_BYTES + 1))],
+    ];
+    for (const [what, write] of cases) {
+      const { f, warnings, file } = open();
+      write(file);
+      expect(f.load(), what).toBeUndefined();
+      expect(warnings, what).toHaveLength(1);
+      expect(existsSync(file), what).toBe(false);
+      expect(existsSync(`${file}.unreadable`), what).toBe(true);
+      f.save({ ok: true }); // the next save starts afresh
+      expect(f.load(), what).toEqual({ ok: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loads __proto__ keys as plain data, polluting nothing (the rule engine checks every field)', () => {
+    const { f, file } = open();
+    writeFileSync(
+      file,
+      '{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}',
+    );
+    const v = f.load() as Record<string, unknown>;
+    expect(Object.keys(v)).toEqual(['__proto__', 'constructor']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

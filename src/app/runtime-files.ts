@@ -5,7 +5,7 @@
  * folder's lock with lock.json (who holds it). Every file is written 0600 (private to the user).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PRIVATE_FILE_MODE, ensureDataFolder, makePrivate } from '../adapters/sqlite/sqlite-file-checks.js';
 
@@ -98,7 +98,7 @@ export function removeRuntimeInfo(dataDir: string, own: Pick<RuntimeInfo, 'pid' 
 /** The rule engine's state between runs of a single-process platform (RuleEngine.snapshot). */
 export const RULE_STATE_FILE = 'rule-state.json';
 /** Largest rule state read back (100,000 pairs with forecast buffers stay well below). */
-const MAX_RULE_STATE_BYTES = 256 * 1024 * 1024;
+export const MAX_RULE_STATE_BYTES = 256 * 1024 * 1024;
 
 /**
  * The rule state kept in the data folder, written atomically. A file that cannot be read back (too
@@ -114,10 +114,10 @@ export function ruleStateFile(
     load() {
       if (!existsSync(file)) return undefined;
       try {
-        const text = readFileSync(file, 'utf8');
-        if (text.length > MAX_RULE_STATE_BYTES)
-          throw new Error(`${text.length} bytes, more than ${MAX_RULE_STATE_BYTES}`);
-        return JSON.parse(text) as unknown;
+        // Sized before it is read: an oversized file is set aside without loading it.
+        const size = statSync(file).size;
+        if (size > MAX_RULE_STATE_BYTES) throw new Error(`${size} bytes, more than ${MAX_RULE_STATE_BYTES}`);
+        return JSON.parse(readFileSync(file, 'utf8')) as unknown;
       } catch (e) {
         const aside = `${file}.unreadable`;
         try {
