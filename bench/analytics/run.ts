@@ -7,9 +7,10 @@
  * analytics are given time to drain, then the readings stored are counted from the store (loss) and
  * the twinloop_analytics_* metrics read (queue, overflow, derived values written, readings scored).
  * Variants: off (no analytics), on (the default: operators in the analytics worker thread), thread
- * (analytics.worker false: operators on the ingest thread). The load generator also measures each
+ * (analytics.worker false: operators on the ingest thread), every (worker thread, analytics.deadbands
+ * false: every derived value stored, none reported by exception). The load generator also measures each
  * message's PUBLISH → PUBACK time over the window.
- * Options: --variants off,on,thread (all three), --duration S (10), --rounds R (3), --twins N (1000), --connections C (20), --window W (100),
+ * Options: --variants off,on,thread,every (all four), --duration S (10), --rounds R (3), --twins N (1000), --connections C (20), --window W (100),
  * --warmup S (3), --rate M (offered messages/s; default saturating), --dry (do not append to bench/RESULTS.md). BENCH_CPU_PROF=dir: CPU profiles of the
  * server (node --cpu-prof).
  */
@@ -43,8 +44,8 @@ const child = (path: string, args: string[], server = false): ChildProcess =>
 const next = <T>(c: ChildProcess, type: string, timeoutMs = 180_000): Promise<T> =>
   nextMessage<T>(c, type, timeoutMs);
 
-type Variant = 'off' | 'on' | 'thread';
-const VARIANTS: readonly Variant[] = ['off', 'on', 'thread'];
+type Variant = 'off' | 'on' | 'thread' | 'every';
+const VARIANTS: readonly Variant[] = ['off', 'on', 'thread', 'every'];
 const variantsFlag = argv.indexOf('--variants');
 const variants: Variant[] =
   variantsFlag >= 0
@@ -169,7 +170,7 @@ for (let r = 1; r <= ROUNDS; r++)
     console.error(
       `  ${Math.round(fig.msgsPerS)} msgs/s, ${fig.serverCpuUs.toFixed(1)} µs CPU/msg (${fig.cpuWithDrainUs.toFixed(1)} with drain), lost ${fig.lost}, ${Math.round(fig.commitsPerS)} commits/s × ${fig.msPerCommit.toFixed(2)} ms, acks p50 ${fig.acks.p50.toFixed(2)} p99 ${fig.acks.p99.toFixed(2)} ms` +
         (v !== 'off'
-          ? `, queued ${fig.atWindowEnd.queued ?? '?'} at window end → ${q.queued ?? '?'} after ${fig.drainMs} ms, overflowed ${q.overflowed_total ?? '?'}, derived ${q.derived_written_total ?? '?'}, scored ${q.anomaly_scored_total ?? '?'}`
+          ? `, queued ${fig.atWindowEnd.queued ?? '?'} at window end → ${q.queued ?? '?'} after ${fig.drainMs} ms, overflowed ${q.overflowed_total ?? '?'}, derived ${q.derived_written_total ?? '?'} (held ${q.derived_held_total ?? '?'}), scored ${q.anomaly_scored_total ?? '?'}`
           : ''),
     );
     results.get(v)!.push(fig);
@@ -188,6 +189,7 @@ const NAMES: Record<Variant, string> = {
   off: 'off',
   on: 'on (worker thread, default)',
   thread: 'on (ingest thread)',
+  every: 'on (worker thread, every derived value stored: deadbands off)',
 };
 const roundsBehind = (v: Variant) =>
   results
@@ -208,7 +210,7 @@ const lines = [
   '',
   `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}`,
   `- Command: \`npm run bench:analytics${argv.length ? ` -- ${argv.join(' ')}` : ''}\`${PROF_DIR ? ' (with BENCH_CPU_PROF: profiled, slower)' : ''}`,
-  `- System under test: the real platform (startPlatform, pump-line pilot, embedded aedes, SQLite synchronous=FULL, simulator and shadow off) with ${TWINS} extra pumps of dtmi:twinloop:pumpline:Pump;1 (not on a line), analytics off (TWINLOOP_ANALYTICS) or on (derived values of pilots/pump-line/derived, anomaly detection of anomaly.yaml, rules, alarms), their operators in the analytics worker thread (default) or on the ingest thread (analytics.worker false). Load: bench/ingest load generator, pump-line payload (vibration, temperature, flow, dischargePressure, running), ${CONNECTIONS} MQTT connections × ${WINDOW} QoS 1 messages in flight, ${RATE ? `offered at most ${f(RATE)} msgs/s` : 'saturating'}, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; then up to ${DRAIN_MS / 1000} s for the analytics to drain. ${ROUNDS} rounds, variants interleaved; medians. Acknowledgement times: PUBLISH written → PUBACK read by the load generator, over the window.`,
+  `- System under test: the real platform (startPlatform, pump-line pilot, embedded aedes, SQLite synchronous=FULL, simulator and shadow off) with ${TWINS} extra pumps of dtmi:twinloop:pumpline:Pump;1 (not on a line), analytics off (TWINLOOP_ANALYTICS) or on (derived values of pilots/pump-line/derived, anomaly detection of anomaly.yaml, rules, alarms), their operators in the analytics worker thread (default) or on the ingest thread (analytics.worker false); derived values with a deadband (and anomaly scores) reported by exception (analytics.deadbands, default) or every one stored ('every'). Load: bench/ingest load generator, pump-line payload (vibration, temperature, flow, dischargePressure, running), ${CONNECTIONS} MQTT connections × ${WINDOW} QoS 1 messages in flight, ${RATE ? `offered at most ${f(RATE)} msgs/s` : 'saturating'}, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; then up to ${DRAIN_MS / 1000} s for the analytics to drain. ${ROUNDS} rounds, variants interleaved; medians. Acknowledgement times: PUBLISH written → PUBACK read by the load generator, over the window.`,
   `- ${loadNote()}`,
   '',
   '| analytics | ingest msgs/s (median) | per round | ratio to off | caught-up msgs/s (median; per round) | ratio to off | acks p50 / p99 / p99.9 ms (median) | server CPU µs per message, window (median) | same, window + analytics drain (median) | history commits/s × ms each, window (median) | readings stored / acked×5 (lost), per round | server RSS (last) |',
@@ -221,12 +223,12 @@ const lines = [
   '',
   'Analytics on, per round (twinloop_analytics_* of the platform registry, totals since start):',
   '',
-  '| analytics | round | queued at window end | queued after load stopped (drain time, server cores while draining) | overflowed | observed | derived values written (derived readings stored) | derived dropped / failed | anomaly readings scored | operator errors |',
-  '|---|---|---:|---:|---:|---:|---:|---|---:|---:|',
+  '| analytics | round | queued at window end | queued after load stopped (drain time, server cores while draining) | overflowed | observed | derived values written (derived readings stored) | derived values held back (deadbands) | derived dropped / failed | anomaly readings scored | operator errors |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|',
   ...analysed.flatMap((v) =>
     results.get(v)!.map((x, i) => {
       const e = x.atEnd;
-      return `| ${NAMES[v]} | ${i + 1} | ${f(x.atWindowEnd.queued)} | ${f(e.queued)} (${(x.drainMs / 1000).toFixed(1)} s, ${x.drainCores.toFixed(2)}) | ${f(e.overflowed_total)} | ${f(e.observed_total)} | ${f(e.derived_written_total)} (${f(x.derivedReadings)}) | ${f(e.derived_dropped_total)} / ${f(e.derived_failed_total)} | ${f(e.anomaly_scored_total)} | ${f(e.operator_errors_total)} |`;
+      return `| ${NAMES[v]} | ${i + 1} | ${f(x.atWindowEnd.queued)} | ${f(e.queued)} (${(x.drainMs / 1000).toFixed(1)} s, ${x.drainCores.toFixed(2)}) | ${f(e.overflowed_total)} | ${f(e.observed_total)} | ${f(e.derived_written_total)} (${f(x.derivedReadings)}) | ${f(e.derived_held_total)} | ${f(e.derived_dropped_total)} / ${f(e.derived_failed_total)} | ${f(e.anomaly_scored_total)} | ${f(e.operator_errors_total)} |`;
     }),
   ),
   '',

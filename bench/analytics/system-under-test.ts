@@ -30,8 +30,9 @@ const config = resolveConfig([
   }),
   {
     history: { synchronous: 'FULL' },
-    // 'on': the operators in the analytics worker thread (the default); 'thread': on the ingest thread.
-    analytics: { enabled: mode !== 'off', worker: mode !== 'thread' },
+    // 'on': the operators in the analytics worker thread (the default); 'thread': on the ingest thread;
+    // 'every': in the worker, with every derived value stored (analytics.deadbands false).
+    analytics: { enabled: mode !== 'off', worker: mode !== 'thread', deadbands: mode !== 'every' },
   },
 ]);
 const platform = await startPlatform(config, {

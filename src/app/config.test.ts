@@ -104,6 +104,16 @@ describe('config', () => {
     );
   });
 
+  it('reports derived values by exception by default; TWINLOOP_ANALYTICS_DEADBANDS=off stores every one', () => {
+    expect(resolveConfig([]).analytics.deadbands).toBe(true);
+    expect(resolveConfig([envLayer({ TWINLOOP_ANALYTICS_DEADBANDS: 'off' })]).analytics.deadbands).toBe(
+      false,
+    );
+    expect(() => resolveConfig([envLayer({ TWINLOOP_ANALYTICS_DEADBANDS: 'sometimes' })])).toThrow(
+      /analytics.*deadbands/,
+    );
+  });
+
   it('runs the analytics in a worker thread by default; the env turns it off; a bad value is reported', () => {
     expect(resolveConfig([]).analytics).toMatchObject({ enabled: true, worker: true });
     expect(resolveConfig([envLayer({ TWINLOOP_ANALYTICS_WORKER: 'off' })]).analytics).toMatchObject({

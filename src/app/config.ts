@@ -158,6 +158,12 @@ export const ConfigSchema = Type.Object(
        * forwards events and stores results, and the analytics use another core. false: on that thread.
        */
       worker: Type.Boolean(),
+      /**
+       * Report by exception (default): derived values with a `deadband` (and anomaly scores of a plan
+       * with `report`) are stored and published only when they moved beyond it or after their
+       * heartbeat. false: every derived value is stored (full resolution, more storage).
+       */
+      deadbands: Type.Boolean(),
     }),
     /** What-if runs: bounds of the trajectories kept in memory (docs/what-if.md). */
     whatIf: Type.Object({
@@ -267,7 +273,14 @@ export function defaultConfig(): TwinloopConfig {
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
     alarms: { retentionDays: 90 },
     simulation: { enabled: true, shadow: true },
-    analytics: { enabled: true, maxQueued: 200_000, anomalyThreshold: 0.9, leaseMs: 5000, worker: true },
+    analytics: {
+      enabled: true,
+      maxQueued: 200_000,
+      anomalyThreshold: 0.9,
+      leaseMs: 5000,
+      worker: true,
+      deadbands: true,
+    },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
     jobs: {
       importsFolder: 'imports',
@@ -420,10 +433,11 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_WHATIF_MAX_KEPT_MIB) whatIf.maxKeptMiB = num(env.TWINLOOP_WHATIF_MAX_KEPT_MIB);
   if (env.TWINLOOP_WHATIF_MAX_RESULT_MIB) whatIf.maxResultMiB = num(env.TWINLOOP_WHATIF_MAX_RESULT_MIB);
   if (Object.keys(whatIf).length) layer.whatIf = whatIf;
-  // TWINLOOP_ANALYTICS=on|off, TWINLOOP_ANALYTICS_WORKER=on|off
+  // TWINLOOP_ANALYTICS=on|off, TWINLOOP_ANALYTICS_WORKER=on|off, TWINLOOP_ANALYTICS_DEADBANDS=on|off
   const analytics: Partial<TwinloopConfig['analytics']> = {};
   if (env.TWINLOOP_ANALYTICS) analytics.enabled = flag(env.TWINLOOP_ANALYTICS);
   if (env.TWINLOOP_ANALYTICS_WORKER) analytics.worker = flag(env.TWINLOOP_ANALYTICS_WORKER);
+  if (env.TWINLOOP_ANALYTICS_DEADBANDS) analytics.deadbands = flag(env.TWINLOOP_ANALYTICS_DEADBANDS);
   if (Object.keys(analytics).length) layer.analytics = analytics;
   const storage: Partial<TwinloopConfig['storage']> = {};
   if (env.TWINLOOP_INTEGRITY_CHECK_MAX_MB)

@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../src/app/platform.js';
 import { startTestPlatform, tempDataDir } from './platform-fixture.js';
 
+/** Every score stored (no report by exception): the test counts one score per reading set. */
+const EVERY_SCORE = { analytics: { deadbands: false } };
+
 const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
 const STEP = 10_000;
 const N = 900; // above the detector's 750-vector probation, below the 1,000 replayed at warm-up
@@ -72,7 +75,7 @@ async function scores(from: number): Promise<{ ts: number; value: unknown }[]> {
 }
 
 beforeAll(async () => {
-  p = await startTestPlatform(data.dir);
+  p = await startTestPlatform(data.dir, {}, EVERY_SCORE);
   pump = [...p.graph.allTwins()].find((t) => t.modelId === PUMP)!.id;
 }, 60_000);
 afterAll(async () => {
@@ -95,7 +98,7 @@ describe('multivariate anomaly group in the platform', () => {
     expect(stored.every((x) => typeof x.value === 'number' && x.value >= 0 && x.value < 0.8)).toBe(true);
 
     await p.stop();
-    p = await startTestPlatform(data.dir);
+    p = await startTestPlatform(data.dir, {}, EVERY_SCORE);
     // Full flow and pressure with the vibration and temperature of a slow pump.
     const fast = reading(Math.round(50 * (Math.PI / 2))); // s ≈ 0.95
     const slow = reading(Math.round(50 * ((3 * Math.PI) / 2))); // s ≈ 0.65

@@ -71,7 +71,8 @@ describe.each([{ worker: true }, { worker: false }])(
   ({ worker }) => {
     const data = tempDataDir('twinloop-analytics-restart-');
     afterAll(() => data.cleanup());
-    const layer = { analytics: { worker } };
+    // deadbands off: every score is stored, so the scores before and after the restart compare one to one.
+    const layer = { analytics: { worker, deadbands: false } };
     it('keeps detector scores exact and clears the alarms left open by their conditions', async () => {
       const before = Array.from({ length: 850 }, (_, i) => normal(i));
       before.push(60); // the spike: index 850

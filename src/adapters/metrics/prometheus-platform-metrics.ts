@@ -28,6 +28,8 @@ export interface AnalyticsMetricFigures {
   derivedWritten?: number;
   derivedFailed?: number;
   derivedDropped?: number;
+  /** Derived values computed but not stored (report by exception: within their deadband). */
+  derivedHeld?: number;
   /** Derived values written as twin properties (PropertyWriter). */
   derivedPropertyWritten?: number;
   derivedPropertyFailed?: number;
@@ -164,6 +166,11 @@ export function registerPlatformMetrics(registry: Registry, s: PlatformMetricSou
       'twinloop_analytics_derived_dropped_total',
       'Derived values dropped (writer queue full)',
       'derivedDropped',
+    );
+    t(
+      'twinloop_analytics_derived_held_total',
+      'Derived values computed but not stored or published (report by exception: within their deadband, before their heartbeat)',
+      'derivedHeld',
     );
     t(
       'twinloop_analytics_derived_property_written_total',

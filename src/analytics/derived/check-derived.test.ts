@@ -179,6 +179,46 @@ values:
   });
 });
 
+describe('report by exception (deadband, heartbeat on telemetry)', () => {
+  it('reads the report policy, with the default heartbeat', () => {
+    const [s] = sets(`
+model: ${PUMP}
+values:
+  power: { expr: 'flow * head', deadband: 0.1 }
+  powerSmooth: { ewma: { of: power, halfLife: 1min }, deadband: 0, heartbeat: 30s }
+  plain: { expr: head }
+`);
+    const byName = new Map(s?.values.map((v) => [v.name, v]));
+    expect(byName.get('power')?.report).toEqual({ deadband: 0.1, heartbeatMs: 300_000 });
+    expect(byName.get('powerSmooth')?.report).toEqual({ deadband: 0, heartbeatMs: 30_000 });
+    expect(byName.get('plain')?.report).toBeUndefined();
+  });
+
+  it('refuses bad and misplaced report settings, each at its line and column', () => {
+    const r = compile(`model: ${PUMP}
+values:
+  a1: { expr: head, heartbeat: 1min }
+  a2: { expr: head, deadband: -1 }
+  a3: { expr: head, deadband: .nan }
+  a4: { expr: head, deadband: 1, heartbeat: 100ms }
+  a5: { expr: head, deadband: 1, heartbeat: 8d }
+  runHours: { expr: head, target: property, heartbeat: 1min }
+  a6: { expr: head, deadband: '1; process.exit()' }
+  a7: { expr: head, deadband: { __proto__: 1 } }
+`);
+    expect(at(r)).toEqual([
+      'analytics.derived.invalidValue@3:32', // heartbeat without deadband
+      'analytics.derived.invalidValue@4:31', // deadband < 0
+      'analytics.derived.type@5:31', // not finite
+      'analytics.derived.invalidValue@6:45', // heartbeat under 1 s
+      'analytics.derived.invalidValue@7:45', // heartbeat over 7 d
+      'analytics.derived.invalidValue@8:56', // heartbeat of a property
+      'analytics.derived.type@9:31', // not a number
+      'analytics.derived.type@10:31', // not a number
+    ]);
+  });
+});
+
 describe('derived properties (target: property)', () => {
   it('reads the write policy, defaults included, and lets other values read the property', () => {
     const [s] = sets(`
@@ -242,7 +282,6 @@ values:
       'analytics.derived.invalidValue@12:52', // every under 1 s
       'analytics.derived.invalidValue@13:29', // target
       'analytics.derived.invalidValue@14:28', // every without target: property
-      'analytics.derived.invalidValue@14:44', // deadband without target: property
       'analytics.derived.invalidValue@15:49', // deadband < 0
       'analytics.derived.invalidName@16:3', // a dotted name is a component's property only
       'analytics.derived.invalidValue@17:46', // every over 7 d

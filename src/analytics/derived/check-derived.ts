@@ -221,6 +221,7 @@ export function checkDerived(
         ...(v.description === undefined ? {} : { description: v.description }),
         dependsOn: dependsOn(v, scopeValues),
         ...(property ? { property } : {}),
+        ...(v.report ? { report: { ...v.report } } : {}),
       };
       deps.set(v.name, base.dependsOn);
       const c = v.computation;

@@ -5,6 +5,7 @@
  */
 import type { PropertyWritePolicy } from '../analytics-types.js';
 import type { ExprNode } from '../../sim/expr/ast.js';
+import type { ReportPolicy } from '../runtime/report-filter.js';
 
 /** Aggregates of a window of one input. `stddev` is the population standard deviation (÷ n). */
 export const WINDOW_AGGREGATES = ['mean', 'min', 'max', 'sum', 'count', 'stddev'] as const;
@@ -80,6 +81,8 @@ export interface DerivedValueSpec {
   ofLoc?: DerivedLoc;
   /** `target: property`: written to the twin's property of that name, at most every `everyMs`. */
   property?: { everyMs: number; deadband: number };
+  /** A telemetry value with `deadband` (and `heartbeat`): reported by exception (report-filter.ts). */
+  report?: ReportPolicy;
 }
 
 /** One definition file as read. */
@@ -119,6 +122,11 @@ export type DerivedValue = {
    * for a component's) by the property sink, not stored as telemetry.
    */
   property?: PropertyWritePolicy;
+  /**
+   * Set for a telemetry value reported by exception (`deadband`, `heartbeat`): stored and published
+   * only when it says something new (report-filter.ts); the rules still see every value.
+   */
+  report?: ReportPolicy;
 } & (
   | { kind: 'expr'; expr: string; ast: ExprNode; inputs: ExprInput[] }
   | Exclude<DerivedComputation, { kind: 'expr' }>

@@ -9,6 +9,9 @@
  *     vibrationEwma: { ewma: { of: vibration, halfLife: 5min } }
  *     vibrationMax10: { sliding: { of: vibration, size: 10min, aggregate: max } }
  *     healthIndex: { expr: 'clamp(vibrationMargin / 7, 0, 1)', target: property, every: 1min, deadband: 0.01 }
+ *     vibrationSmooth: { ewma: { of: vibration, halfLife: 1min }, deadband: 0.02, heartbeat: 5min }
+ *
+ * `deadband` (and `heartbeat`) on a telemetry value: reported by exception (report-filter.ts).
  */
 import type { Problem } from '../../core/errors/errors.js';
 import { readLocatedDocument } from '../../sim/behaviour/located-document.js';
@@ -16,6 +19,7 @@ import type { LEntry, LNode, Loc } from '../../sim/behaviour/located-document.js
 import { SpecReader } from '../../sim/behaviour/spec-reader.js';
 import { isReservedName } from '../../sim/expr/functions.js';
 import { parseScenarioTime } from '../../sim/scenario/scenario-time.js';
+import { DEFAULT_HEARTBEAT_MS } from '../runtime/report-filter.js';
 import { DERIVED_LIMITS, DERIVED_TARGETS, RATE_UNITS, WINDOW_AGGREGATES } from './derived-types.js';
 import type {
   DerivedComputation,
@@ -26,7 +30,7 @@ import type {
 
 const ROOT_KEYS = ['model', 'twin', 'description', 'values'];
 const KINDS = ['expr', 'tumbling', 'sliding', 'ewma', 'rate', 'since'] as const;
-const VALUE_KEYS = ['unit', 'description', 'target', 'every', 'deadband', ...KINDS];
+const VALUE_KEYS = ['unit', 'description', 'target', 'every', 'deadband', 'heartbeat', ...KINDS];
 /** DTDL's rule for content names, which derived values share (they become telemetry names). */
 const NAME = /^[A-Za-z](?:[A-Za-z0-9_]{0,62}[A-Za-z0-9])?$/;
 
@@ -156,29 +160,58 @@ function readComputation(
   return of === undefined || perMs === undefined ? undefined : { computation: { kind, of, perMs } };
 }
 
-/** `target`, `every` and `deadband` of a value: the property policy, or undefined for telemetry. */
+/**
+ * `target`, `every`, `deadband` and `heartbeat` of a value: the property policy for `target:
+ * property`; for telemetry, the report policy when `deadband` is given (reported by exception).
+ */
 function readTarget(
   r: DerivedReader,
   m: Map<string, LEntry>,
   what: string,
-): { ok: boolean; property?: { everyMs: number; deadband: number } } {
+): {
+  ok: boolean;
+  property?: { everyMs: number; deadband: number };
+  report?: { deadband: number; heartbeatMs: number };
+} {
   const tNode = m.get('target')?.value;
   const target = tNode ? r.oneOf(tNode, `${what} 'target'`, DERIVED_TARGETS) : 'telemetry';
   const everyNode = m.get('every')?.value;
   const deadbandNode = m.get('deadband')?.value;
+  const heartbeatNode = m.get('heartbeat')?.value;
+  if (target === undefined) return { ok: false };
+  const misplaced = (node: LNode | undefined, key: string, applies: string): boolean => {
+    if (!node) return false;
+    r.problem('sim.behaviour.invalidValue', `${what} '${key}' applies only to ${applies}.`, node.loc);
+    return true;
+  };
   if (target !== 'property') {
-    for (const [node, key] of [
-      [everyNode, 'every'],
-      [deadbandNode, 'deadband'],
-    ] as const)
-      if (node && target !== undefined)
-        r.problem(
-          'sim.behaviour.invalidValue',
-          `${what} '${key}' applies only to 'target: property'.`,
-          node.loc,
-        );
-    return { ok: target !== undefined && !everyNode && !deadbandNode };
+    const bad = misplaced(everyNode, 'every', "'target: property'");
+    if (heartbeatNode && !deadbandNode) {
+      r.problem(
+        'sim.behaviour.invalidValue',
+        `${what} 'heartbeat' needs a 'deadband' (the value is reported by exception: when it moved by more than the deadband, or after the heartbeat).`,
+        heartbeatNode.loc,
+      );
+      return { ok: false };
+    }
+    if (!deadbandNode) return { ok: !bad };
+    const deadband = r.num(deadbandNode, `${what} 'deadband'`, { min: 0 });
+    const heartbeatMs = heartbeatNode
+      ? r.duration(heartbeatNode, `${what} 'heartbeat'`, DERIVED_LIMITS.maxPropertyEveryMs)
+      : DEFAULT_HEARTBEAT_MS;
+    if (heartbeatMs !== undefined && heartbeatMs < DERIVED_LIMITS.minPropertyEveryMs) {
+      r.problem(
+        'sim.behaviour.invalidValue',
+        `${what} 'heartbeat' must be at least ${DERIVED_LIMITS.minPropertyEveryMs / 1000} s.`,
+        heartbeatNode!.loc,
+      );
+      return { ok: false };
+    }
+    if (bad || deadband === undefined || heartbeatMs === undefined) return { ok: false };
+    return { ok: true, report: { deadband, heartbeatMs } };
   }
+  if (misplaced(heartbeatNode, 'heartbeat', "telemetry (a property is written at most every 'every')"))
+    return { ok: false };
   let everyMs: number | undefined = DERIVED_LIMITS.defaultPropertyEveryMs;
   if (everyNode) {
     everyMs = r.duration(everyNode, `${what} 'every'`, DERIVED_LIMITS.maxPropertyEveryMs);
@@ -227,6 +260,7 @@ function readValue(r: DerivedReader, e: LEntry): DerivedValueSpec | undefined {
   return {
     name: e.key,
     ...(target.property ? { property: target.property } : {}),
+    ...(target.report ? { report: target.report } : {}),
     ...(unit === undefined ? {} : { unit }),
     ...(description === undefined ? {} : { description }),
     computation: c.computation,

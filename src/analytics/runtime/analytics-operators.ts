@@ -28,6 +28,13 @@ import {
   type ForecastOperatorStats,
 } from './forecast-operator.js';
 import type { AnomalyPlan, ForecastPlan } from './analytics-plans.js';
+import { ANOMALY_SCORE_SUFFIX } from './anomaly-operator.js';
+import {
+  ReportFilter,
+  type ReportFilterStats,
+  type ReportPoliciesOf,
+  type ReportPolicy,
+} from './report-filter.js';
 
 /** Where derived values with `target: property` go, with the ticks that release what waited. */
 export interface PropertySinkWithTicks extends DerivedPropertySink {
@@ -49,6 +56,8 @@ export interface AnalyticsOperatorsOptions {
   anomaly?: AnomalyPlan;
   /** The anomaly alarms' threshold when the plan sets none. */
   anomalyThreshold: number;
+  /** Report by exception where the definitions say so (false: every value is reported). */
+  deadbands: boolean;
   forecast?: ForecastPlan;
   /** A stream's last points before `before`, oldest first (anomaly warm-up). */
   recentPoints: NonNullable<AnomalyOperatorOptions['recent']>;
@@ -66,6 +75,12 @@ export interface AnalyticsOperators {
   anomaly?: AnomalyOperator;
   forecast?: ForecastOperator;
   rules?: RuleEngine;
+  /**
+   * Which derived values are stored and published (report by exception: `deadband` of a derived
+   * value, `report` of the anomaly plan); absent when every value is. The host applies it to what
+   * it hands to the store, after the run's own rules have seen every value.
+   */
+  report?: ReportFilter;
   /** Feeds a twin or relationship event (not telemetry) to the operators that track twins. */
   onLifecycle(e: LiveEvent): void;
   stats(): OperatorStats;
@@ -76,6 +91,7 @@ export interface OperatorStats {
   anomaly?: AnomalyOperatorStats;
   forecast?: ForecastOperatorStats;
   rules?: RuleEngineStats;
+  report?: ReportFilterStats;
 }
 
 /**
@@ -102,6 +118,47 @@ function onReadingsClock(
     tick(now) {
       if (newest > -Infinity) engine.tick(newest + (now - newestWall));
     },
+  };
+}
+
+/**
+ * The report policies of a twin's derived series: its model's (and its own) derived values with a
+ * `deadband`, and its anomaly scores when the plan says `report` (always reported at or above the
+ * alarm threshold). Undefined when nothing is reported by exception.
+ */
+function reportPolicies(o: AnalyticsOperatorsOptions): ReportPoliciesOf | undefined {
+  const sets = (o.derived ?? []).filter((s) => s.values.some((v) => v.report !== undefined));
+  const scores = o.anomaly?.report;
+  if (sets.length === 0 && scores === undefined) return undefined;
+  const { context } = o;
+  const threshold = o.anomaly?.threshold ?? o.anomalyThreshold;
+  const ofModel = new Map<string, Map<string, ReportPolicy>>();
+  const modelPolicies = (ws: string, modelId: string): Map<string, ReportPolicy> => {
+    const key = `${ws}\u0000${modelId}`;
+    let m = ofModel.get(key);
+    if (m !== undefined) return m;
+    m = new Map();
+    for (const s of sets)
+      if ('model' in s.target && !('twin' in s.target) && context.isOfModel(ws, modelId, s.target.model))
+        for (const v of s.values) if (v.report) m.set(v.name, v.report);
+    if (scores !== undefined && o.anomaly) {
+      const policy: ReportPolicy = { ...scores, atOrAbove: threshold };
+      for (const name of o.anomaly.streamsOf(ws, modelId) ?? []) m.set(name + ANOMALY_SCORE_SUFFIX, policy);
+      for (const g of o.anomaly.groupsOf?.(ws, modelId) ?? []) m.set(g.name + ANOMALY_SCORE_SUFFIX, policy);
+    }
+    if (ofModel.size >= 10_000) ofModel.clear();
+    ofModel.set(key, m);
+    return m;
+  };
+  return (ws, twinId) => {
+    const modelId = context.modelOf(ws, twinId);
+    if (modelId === undefined) return undefined;
+    const m = modelPolicies(ws, modelId);
+    const own = sets.filter((s) => 'twin' in s.target && s.target.twin === twinId);
+    if (own.length === 0) return m;
+    const withOwn = new Map(m);
+    for (const s of own) for (const v of s.values) if (v.report) withOwn.set(v.name, v.report);
+    return withOwn;
   };
 }
 
@@ -176,6 +233,12 @@ export function buildAnalyticsOperators(o: AnalyticsOperatorsOptions): Analytics
     rules = new RuleEngine({ sink: alarms, context });
     operators.push(onReadingsClock('rules', rules, true));
   }
+  const policies = o.deadbands ? reportPolicies(o) : undefined;
+  const report = policies ? new ReportFilter(policies) : undefined;
+  if (report)
+    lifecycle.push((e) => {
+      if (e.type === 'twinDeleted' || e.type === 'twinReplaced') report.forgetTwin(e.workspace, e.twinId);
+    });
   // Deleted twins: their detectors and forecast buffers go (a new twin with the same id starts fresh).
   for (const op of [anomaly, forecast])
     if (op)
@@ -188,6 +251,7 @@ export function buildAnalyticsOperators(o: AnalyticsOperatorsOptions): Analytics
     ...(anomaly ? { anomaly } : {}),
     ...(forecast ? { forecast } : {}),
     ...(rules ? { rules } : {}),
+    ...(report ? { report } : {}),
     onLifecycle(e) {
       for (const l of lifecycle) l(e);
     },
@@ -196,6 +260,7 @@ export function buildAnalyticsOperators(o: AnalyticsOperatorsOptions): Analytics
       ...(anomaly ? { anomaly: anomaly.stats() } : {}),
       ...(forecast ? { forecast: forecast.stats() } : {}),
       ...(rules ? { rules: rules.stats() } : {}),
+      ...(report ? { report: report.stats() } : {}),
     }),
   };
 }

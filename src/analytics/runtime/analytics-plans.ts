@@ -25,6 +25,8 @@ export interface AnomalyPlan {
   warmUpPoints?: number;
   /** Alarm threshold of this plan (default: analytics.anomalyThreshold). */
   threshold?: number;
+  /** Scores reported by exception (the plan's `report`); absent: every score is reported. */
+  report?: { deadband: number; heartbeatMs: number };
 }
 
 /** Continuous forecasts of a pilot (forecast.yaml): which streams, how far ahead, how often. */
@@ -43,6 +45,7 @@ export function anomalyPlanOf(spec: AnomalyPlanSpec, isOf: IsOfModel): AnomalyPl
     groupsOf: (_ws, modelId) => planGroups(spec, modelId, isOf),
     createGroupDetector,
     ...(spec.threshold !== undefined ? { threshold: spec.threshold } : {}),
+    ...(spec.report !== undefined ? { report: spec.report } : {}),
   };
 }
 

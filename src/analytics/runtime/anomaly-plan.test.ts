@@ -78,6 +78,38 @@ describe('readAnomalyPlan', () => {
     );
   });
 
+  it('reads how scores are reported (report by exception), and refuses bad settings at their places', () => {
+    const ok = readAnomalyPlan('detector: ewma\nstreams: []\nreport: { deadband: 0.05 }', 'a.yaml', KINDS);
+    expect('plan' in ok && ok.plan.report).toEqual({ deadband: 0.05, heartbeatMs: 300_000 });
+    const hb = readAnomalyPlan(
+      'detector: ewma\nstreams: []\nreport: { deadband: 0, heartbeat: 30s }',
+      'a.yaml',
+      KINDS,
+    );
+    expect('plan' in hb && hb.plan.report).toEqual({ deadband: 0, heartbeatMs: 30_000 });
+    const plain = readAnomalyPlan('detector: ewma\nstreams: []', 'a.yaml', KINDS);
+    expect('plan' in plain && plain.plan.report).toBeUndefined();
+    for (const [report, where] of [
+      ['{ deadband: 2 }', 'a.yaml:3:21'],
+      ['{ deadband: -0.1 }', 'a.yaml:3:21'],
+      ['{ deadband: .nan }', 'a.yaml:3:21'],
+      ["{ deadband: '0.1' }", 'a.yaml:3:21'],
+      ['{ deadband: 0.1, heartbeat: 10ms }', 'a.yaml:3:37'],
+      ['{ deadband: 0.1, heartbeat: 2d }', 'a.yaml:3:37'],
+      ['{ heartbeat: 1min }', 'a.yaml:3:9'],
+      ['{ deadband: 0.1, __proto__: 1 }', 'a.yaml:3:26'],
+      ['0.1', 'a.yaml:3:9'],
+    ] as const) {
+      const r = readAnomalyPlan(`detector: ewma\nstreams: []\nreport: ${report}`, 'a.yaml', KINDS);
+      expect('problems' in r, report).toBe(true);
+      if ('problems' in r)
+        expect(
+          r.problems.map((p) => p.message.split(': ')[0]),
+          report,
+        ).toEqual([where]);
+    }
+  });
+
   it('never crashes on hostile text: bad YAML, __proto__ keys, deep nesting, huge lists', () => {
     const hostile = [
       '{{{',

@@ -15,10 +15,13 @@
  *   - model: dtmi:twinloop:pumpline:Pump;1
  *     name: pump # scored as pumpAnomalyScore, alarm anomaly.pump
  *     telemetry: [vibration, temperature, flow, dischargePressure]
+ * report: { deadband: 0.05, heartbeat: 5min } # scores stored by exception (optional)
  */
 import type { Problem } from '../../core/errors/errors.js';
 import type { LNode, Loc } from '../../sim/behaviour/located-document.js';
 import { readLocatedDocument } from '../../sim/behaviour/located-document.js';
+import { parseScenarioTime } from '../../sim/scenario/scenario-time.js';
+import { DEFAULT_HEARTBEAT_MS } from './report-filter.js';
 import { createMultivariateDetector, type MultivariateDetector } from '../anomaly/multivariate-detector.js';
 
 export interface AnomalyPlanSpec {
@@ -27,6 +30,12 @@ export interface AnomalyPlanSpec {
   streams: StreamEntrySpec[];
   /** Groups of telemetry scored together (absent when the plan has none). */
   multivariate?: MultivariateGroupSpec[];
+  /**
+   * Scores reported by exception (`report: { deadband, heartbeat }`): stored and published when
+   * they moved by more than the deadband, after the heartbeat, or at or above the threshold
+   * (report-filter.ts). Absent: every score is reported.
+   */
+  report?: { deadband: number; heartbeatMs: number };
 }
 
 /** Telemetry of one model, each scored on its own. */
@@ -86,6 +95,7 @@ export function readAnomalyPlan(
   let threshold: number | undefined;
   const streams: AnomalyPlanSpec['streams'] = [];
   let groups: MultivariateGroupSpec[] | undefined;
+  let report: AnomalyPlanSpec['report'];
   const scalar = (n: LNode): unknown => (n.kind === 'scalar' ? n.value : undefined);
   for (const e of root.entries) {
     if (e.key === 'detector') {
@@ -158,6 +168,8 @@ export function readAnomalyPlan(
       }
     } else if (e.key === 'multivariate') {
       groups = readGroups(e.value, at);
+    } else if (e.key === 'report') {
+      report = readReport(e.value, at);
     } else
       at(e.keyLoc, 'anomaly.plan.member', `'${e.key.slice(0, 64)}' is not a setting of an anomaly plan.`);
   }
@@ -170,8 +182,58 @@ export function readAnomalyPlan(
       ...(threshold === undefined ? {} : { threshold }),
       streams,
       ...(groups === undefined ? {} : { multivariate: groups }),
+      ...(report === undefined ? {} : { report }),
     },
   };
+}
+
+/** The longest heartbeat of reported scores: one day. */
+const MAX_HEARTBEAT_MS = 86_400_000;
+
+/** `report: { deadband, heartbeat }`: how scores are reported by exception. */
+function readReport(
+  node: LNode,
+  at: (loc: Loc, code: string, message: string) => void,
+): AnomalyPlanSpec['report'] {
+  const what =
+    "report is a mapping with 'deadband' (a score difference from 0 to 1) and an optional 'heartbeat' (a duration such as 5min)";
+  if (node.kind !== 'map') {
+    at(node.loc, 'anomaly.plan.report', `${what}.`);
+    return undefined;
+  }
+  let deadband: number | undefined;
+  let heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  let ok = true;
+  for (const f of node.entries) {
+    const v = f.value.kind === 'scalar' ? f.value.value : undefined;
+    if (f.key === 'deadband') {
+      if (typeof v === 'number' && v >= 0 && v <= 1) deadband = v;
+      else {
+        at(f.value.loc, 'anomaly.plan.report', 'deadband must be a number from 0 to 1 (a score difference).');
+        ok = false;
+      }
+    } else if (f.key === 'heartbeat') {
+      const t = parseScenarioTime(v);
+      const ms = t.ok ? t.seconds * 1000 : NaN;
+      if (ms >= 1000 && ms <= MAX_HEARTBEAT_MS) heartbeatMs = ms;
+      else {
+        at(
+          f.value.loc,
+          'anomaly.plan.report',
+          `heartbeat must be a duration from 1 s to 24 h${t.ok ? '' : ` (${t.message})`}.`,
+        );
+        ok = false;
+      }
+    } else {
+      at(f.keyLoc, 'anomaly.plan.member', `'${f.key.slice(0, 64)}' is not a setting of report (${what}).`);
+      ok = false;
+    }
+  }
+  if (deadband === undefined) {
+    if (ok) at(node.loc, 'anomaly.plan.report', `${what}: deadband is missing.`);
+    return undefined;
+  }
+  return ok ? { deadband, heartbeatMs } : undefined;
 }
 
 /** The `multivariate:` list: each group's model, name and telemetry; names unique in the plan. */

@@ -10,9 +10,9 @@
  */
 import type { Logger } from 'pino';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
-import type { LiveEventBus } from '../../core/live/live-events.js';
+import type { LiveEvent, LiveEventBus } from '../../core/live/live-events.js';
 import type { HistoryStore } from '../../core/ports/storage-ports.js';
-import type { IngestService } from '../../core/telemetry/ingest-service.js';
+import type { DerivedReadingSet, IngestService } from '../../core/telemetry/ingest-service.js';
 import type { TwinContext } from '../../analytics/analytics-types.js';
 import type { AlarmService } from '../../analytics/alarms/alarm-service.js';
 import type { DerivedSet } from '../../analytics/derived/derived-types.js';
@@ -29,6 +29,7 @@ import type { ForecastOperatorStats } from '../../analytics/runtime/forecast-ope
 import type { HistoryReading } from '../../analytics/runtime/anomaly-history.js';
 import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
 import type { PropertyWriterStats } from '../../analytics/runtime/property-writer.js';
+import type { ReportFilterStats } from '../../analytics/runtime/report-filter.js';
 import { PropertyWriter } from '../../analytics/runtime/property-writer.js';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { TwinService } from '../../core/twins/twin-service.js';
@@ -117,6 +118,8 @@ export interface AnalyticsRunStats {
   anomaly?: AnomalyOperatorStats;
   forecast?: ForecastOperatorStats;
   rules?: RuleEngineStats;
+  /** Derived values reported by exception: how many were stored, how many held back. */
+  report?: ReportFilterStats;
 }
 
 export interface AnalyticsRun {
@@ -212,7 +215,40 @@ export function derivedPropertyWriter(
 /** Starts a run: fresh operators, subscribed to the live event bus from now on. */
 export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
   const { config, log, workspace, graph, context, alarms } = o;
-  const writer = derivedValueWriter(o);
+  // Report by exception (ops.report): the rules get every derived value at once, the store only what
+  // is reported, and the events of what this run stored are not handed to the rules a second time.
+  let toRules: ((events: readonly LiveEvent[]) => void) | undefined;
+  const ours = new WeakSet<object>();
+  const writer = derivedValueWriter({
+    log,
+    ingest: {
+      ingestDerivedMany: (sets) => {
+        const report = ops.report;
+        if (!report) return o.ingest.ingestDerivedMany(sets);
+        if (o.rules && toRules) {
+          const events: LiveEvent[] = [];
+          for (const s of sets) {
+            const modelId = context.modelOf(s.workspace, s.twinId);
+            if (modelId !== undefined) events.push({ type: 'telemetry', ...s, modelId, derived: true });
+          }
+          toRules(events);
+        }
+        const kept: DerivedReadingSet[] = [];
+        const index: number[] = [];
+        for (let i = 0; i < sets.length; i++) {
+          const s = sets[i]!;
+          const values = report.reportable(s.workspace, s.twinId, s.time, s.values);
+          if (values === undefined) continue;
+          ours.add(values);
+          kept.push(values === s.values ? s : { ...s, values: values as Record<string, number> });
+          index.push(i);
+        }
+        return o.ingest
+          .ingestDerivedMany(kept)
+          .then((r) => ({ ...r, refused: r.refused.map((x) => ({ ...x, index: index[x.index]! })) }));
+      },
+    },
+  });
   let properties: PropertyWriter | undefined;
   if (o.derived?.some((set) => set.values.some((v) => v.property !== undefined))) {
     const twins = o.twins;
@@ -230,6 +266,7 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
     rules: o.rules,
     ...(o.anomaly ? { anomaly: o.anomaly } : {}),
     anomalyThreshold: config.analytics.anomalyThreshold,
+    deadbands: config.analytics.deadbands,
     ...(o.forecast ? { forecast: o.forecast } : {}),
     recentPoints: (ws, id, name, before, limit) => recentPoints(o.history, ws, id, name, before, limit),
     forecastHistory: (ws, id, name, from, to, spacing) =>
@@ -253,7 +290,16 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
         'the analytics fall behind ingest: readings beyond analytics.maxQueued are stored but not analysed (no derived value, anomaly score or rule evaluation); see twinloop_analytics_overflowed_total',
       );
     },
-    subscribe: (l) => o.live.subscribe(l),
+    subscribe: (l) => {
+      toRules = l;
+      return o.live.subscribe((events) =>
+        l(
+          events.some((e) => e.type === 'telemetry' && e.derived && ours.has(e.values))
+            ? events.filter((e) => !(e.type === 'telemetry' && e.derived && ours.has(e.values)))
+            : events,
+        ),
+      );
+    },
     operators,
     maxInboxObservations: config.analytics.maxQueued,
     onOperatorError: (name, e) => {

@@ -27,6 +27,8 @@ export interface AnalyticsWorkerData {
   anomaly?: AnomalyPlanSpec;
   forecast?: ForecastPlanSpec;
   anomalyThreshold: number;
+  /** analytics.deadbands: report by exception. */
+  deadbands: boolean;
   rules: boolean;
   /** The ingest thread writes derived properties (a set has values with `target: property`). */
   properties: boolean;

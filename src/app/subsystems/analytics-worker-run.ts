@@ -178,6 +178,7 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
     ...(o.anomaly ? { anomaly: o.anomaly } : {}),
     ...(o.forecast ? { forecast: o.forecast } : {}),
     anomalyThreshold: config.analytics.anomalyThreshold,
+    deadbands: config.analytics.deadbands,
     rules: o.rules,
     properties: properties !== undefined,
     maxQueued: config.analytics.maxQueued,
@@ -309,6 +310,7 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
         ...(stats?.derivedEngine ? { derivedEngine: stats.derivedEngine } : {}),
         ...(stats?.anomaly ? { anomaly: stats.anomaly } : {}),
         ...(stats?.forecast ? { forecast: stats.forecast } : {}),
+        ...(stats?.report ? { report: stats.report } : {}),
         // The rules handed over count at once (the worker's figures come every 250 ms).
         ...(o.rules ? { rules: { ...(stats?.rules ?? NO_RULE_STATS), rules: enabledRules() } } : {}),
       };

@@ -81,7 +81,9 @@ const sink = new DerivedWriter({
   write: (sets) => {
     const events: LiveEvent[] = [];
     for (const s of sets) {
-      derived.push([s.workspace, s.twinId, s.time, s.values]);
+      // Stored and published: what says something new (report by exception); the rules see all.
+      const reported = ops.report ? ops.report.reportable(s.workspace, s.twinId, s.time, s.values) : s.values;
+      if (reported !== undefined) derived.push([s.workspace, s.twinId, s.time, reported]);
       // The rules read derived values too: they get them here, not back from the ingest thread.
       const modelId = data.rules ? replica.modelOf(s.workspace, s.twinId) : undefined;
       if (modelId !== undefined)
@@ -145,6 +147,7 @@ const ops = buildAnalyticsOperators({
   rules: data.rules,
   ...(data.anomaly ? { anomaly: anomalyPlanOf(data.anomaly, isOf) } : {}),
   anomalyThreshold: data.anomalyThreshold,
+  deadbands: data.deadbands,
   ...(data.forecast ? { forecast: forecastPlanOf(data.forecast, isOf) } : {}),
   recentPoints: (ws, twinId, name, before, limit) =>
     read({ kind: 'recent', ws, twinId, name, before, limit }),

@@ -61,6 +61,8 @@ export interface AnalyticsTotals {
   derivedWritten: number;
   derivedFailed: number;
   derivedDropped: number;
+  /** Derived values computed but held back (report by exception). */
+  derivedHeld: number;
   derivedPropertyWritten: number;
   derivedPropertyFailed: number;
   derivedPropertySkipped: number;
@@ -157,6 +159,7 @@ const ZERO = {
   derivedWritten: 0,
   derivedFailed: 0,
   derivedDropped: 0,
+  derivedHeld: 0,
   derivedPropertyWritten: 0,
   derivedPropertyFailed: 0,
   derivedPropertySkipped: 0,
@@ -174,6 +177,7 @@ function totalsOf(st: AnalyticsRunStats): Totals {
     derivedWritten: st.derived?.written ?? 0,
     derivedFailed: st.derived?.failed ?? 0,
     derivedDropped: st.derived?.dropped ?? 0,
+    derivedHeld: st.report?.held ?? 0,
     derivedPropertyWritten: st.derivedProperties?.written ?? 0,
     derivedPropertyFailed: st.derivedProperties?.failed ?? 0,
     derivedPropertySkipped: st.derivedProperties?.skipped ?? 0,

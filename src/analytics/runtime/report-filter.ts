@@ -1,0 +1,135 @@
+/**
+ * Report by exception: which derived values (calculated telemetry, anomaly scores) are stored and
+ * published, the way a historian (exception deviation and maximum time) or an OPC UA data-change
+ * filter (deadband) does it. Every value is still computed and seen by the rules of the run that
+ * computed it; only the values that say something new leave it:
+ *
+ * - the first value of a series (per twin and name) since the run started;
+ * - a value that moved by more than `deadband` from the last one reported;
+ * - a value `heartbeatMs` or more (of the readings' time) after the last one reported, so a
+ *   steady series still shows in history and on the live stream;
+ * - a value at or above `atOrAbove` (an anomaly score at its alarm threshold), every time.
+ *
+ * What history shows then holds to within `deadband` of what was computed, as a step (the last
+ * reported value holds until the next). Values with no policy are all reported.
+ *
+ * State: the last reported value and time of each series of a twin with policies, dropped with the
+ * twin (forgetTwin). Pure code, no I/O.
+ */
+
+/** How one derived series is reported (times in ms of the readings' time). */
+export interface ReportPolicy {
+  /** Reported when it moved by more than this since the last report (0: on any change). */
+  deadband: number;
+  /** Reported at least this often while values come. */
+  heartbeatMs: number;
+  /** Always reported at or above this value (an anomaly score's alarm threshold). */
+  atOrAbove?: number;
+}
+
+/** The policies of a twin's series by name (undefined: report everything of that twin). */
+export type ReportPoliciesOf = (
+  workspace: string,
+  twinId: string,
+) => ReadonlyMap<string, ReportPolicy> | undefined;
+
+/** Default `heartbeat` when a policy names a deadband only. */
+export const DEFAULT_HEARTBEAT_MS = 5 * 60_000;
+
+interface TwinReport {
+  policies: ReadonlyMap<string, ReportPolicy>;
+  /** name → [value, time] of the last report. */
+  last: Map<string, [number, number]>;
+}
+
+export interface ReportFilterStats {
+  /** Values computed and reported. */
+  reported: number;
+  /** Values computed and held back (within the deadband, before the heartbeat). */
+  held: number;
+}
+
+export class ReportFilter {
+  /** workspace → twin → its series' state, or null when the twin has no policies. */
+  private readonly twins = new Map<string, Map<string, TwinReport | null>>();
+  private readonly counts: ReportFilterStats = { reported: 0, held: 0 };
+
+  constructor(private readonly policiesOf: ReportPoliciesOf) {}
+
+  stats(): ReportFilterStats {
+    return { ...this.counts };
+  }
+
+  /**
+   * The values of a set to report: `values` itself when all are, a new object with those to report
+   * when some are held back, undefined when none is to be reported.
+   */
+  reportable(
+    workspace: string,
+    twinId: string,
+    time: number,
+    values: Readonly<Record<string, number>>,
+  ): Readonly<Record<string, number>> | undefined {
+    let ws = this.twins.get(workspace);
+    if (ws === undefined) this.twins.set(workspace, (ws = new Map()));
+    let twin = ws.get(twinId);
+    if (twin === undefined) {
+      const policies = this.policiesOf(workspace, twinId);
+      twin = policies && policies.size > 0 ? { policies, last: new Map() } : null;
+      ws.set(twinId, twin);
+    }
+    if (twin === null) {
+      for (const name in values) if (Object.hasOwn(values, name)) this.counts.reported++;
+      return values;
+    }
+    let held: string[] | undefined;
+    let reported = 0;
+    for (const name in values) {
+      if (!Object.hasOwn(values, name)) continue;
+      if (this.report(twin, name, time, values[name]!)) reported++;
+      else (held ??= []).push(name);
+    }
+    this.counts.reported += reported;
+    if (held === undefined) return values;
+    this.counts.held += held.length;
+    if (reported === 0) return undefined;
+    const out: Record<string, number> = {};
+    for (const name in values)
+      if (Object.hasOwn(values, name) && !held.includes(name)) setOwn(out, name, values[name]!);
+    return out;
+  }
+
+  /** Forgets a twin's series (deleted, or replaced by one of another model). */
+  forgetTwin(workspace: string, twinId: string): void {
+    this.twins.get(workspace)?.delete(twinId);
+  }
+
+  /** Whether `v` at `time` is to be reported; records it when it is. */
+  private report(twin: TwinReport, name: string, time: number, v: number): boolean {
+    const p = twin.policies.get(name);
+    if (p === undefined) return true;
+    const last = twin.last.get(name);
+    if (
+      last === undefined ||
+      !(time >= last[1]) || // earlier than the last report (a replay, a clock change): said again
+      time - last[1] >= p.heartbeatMs ||
+      !(Math.abs(v - last[0]) <= p.deadband) ||
+      (p.atOrAbove !== undefined && v >= p.atOrAbove)
+    ) {
+      if (last === undefined) twin.last.set(name, [v, time]);
+      else {
+        last[0] = v;
+        last[1] = time;
+      }
+      return true;
+    }
+    return false;
+  }
+}
+
+/** Sets a key as data, never the prototype (`__proto__` stays an ordinary name). */
+function setOwn(o: Record<string, number>, name: string, v: number): void {
+  if (name === '__proto__')
+    Object.defineProperty(o, name, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[name] = v;
+}
