@@ -3,8 +3,16 @@
  * means form a feature vector, matched against at most `prototypes` prototypes (the categories of
  * an adaptive-resonance network). Vigilance adapts to the stream: the radius is the larger of a
  * floor and a multiple of the typical distance to the nearest prototype, so a noisy stream needs a
- * larger surprise than a smooth one. A resonating vector moves its prototype a little; a novel one
- * becomes a prototype (recycling the least recently used) and its excess distance is the evidence.
+ * larger surprise than a smooth one. A prototype whose own members lie farther apart than that (a
+ * noisier part of the pattern) has its own larger radius: the mean distance of the vectors that
+ * resonated with it. A resonating vector moves its prototype a little; a novel one becomes a
+ * prototype (recycling the least recently used) and its excess distance is the evidence.
+ *
+ * Evidence is measured against consolidated memory only: a prototype younger than `mature` of the
+ * layer's blocks does not count as familiar. Otherwise a slow change (a daily peak that does not
+ * come) creeps past vigilance, each vector a little novel and learnt at once, so that the next is
+ * near it; measured against the older prototypes, the change adds up. Resonance with a young
+ * prototype still teaches it.
  */
 import type { Problem } from '../../core/errors/errors.js';
 import { stateArray, stateNumber } from './detector.js';
@@ -17,6 +25,12 @@ export interface LayerSettings {
   /** Weight of a new distance in the typical one. */
   typicalAlpha: number;
   learn: number;
+  /** A prototype's radius is at least this multiple of the mean distance of its members (0: off). */
+  ownRadius: number;
+  /** Weight of a new member's distance in that mean. */
+  ownAlpha: number;
+  /** Prototypes younger than this many blocks are not memory for the evidence (0: off). */
+  mature: number;
 }
 
 const NUMBERS = ['bucketSum', 'bucketFill', 'ringPos', 'ringFill', 'protoCount', 'steps', 'typical'] as const;
@@ -27,6 +41,10 @@ export class PrototypeLayer {
   private readonly ring: Float64Array;
   private readonly protos: Float64Array;
   private readonly used: Float64Array;
+  /** Per prototype: the mean distance of the vectors that resonated with it. */
+  private readonly own: Float64Array;
+  /** Per prototype: the step it was created at. */
+  private readonly born: Float64Array;
   private readonly vec: Float64Array;
 
   constructor(
@@ -45,6 +63,8 @@ export class PrototypeLayer {
       this.ring = stateArray(state, 'ring', span, problems);
       this.protos = stateArray(state, 'protos', window * prototypes, problems);
       this.used = stateArray(state, 'used', prototypes, problems);
+      this.own = stateArray(state, 'own', prototypes, problems);
+      this.born = stateArray(state, 'born', prototypes, problems);
       const s = this.s;
       const ints = [s.bucketFill, s.ringPos, s.ringFill, s.protoCount].every(
         (v) => Number.isInteger(v) && v >= 0,
@@ -60,6 +80,8 @@ export class PrototypeLayer {
       this.ring = new Float64Array(span);
       this.protos = new Float64Array(window * prototypes);
       this.used = new Float64Array(prototypes);
+      this.own = new Float64Array(prototypes);
+      this.born = new Float64Array(prototypes);
     }
   }
 
@@ -95,32 +117,45 @@ export class PrototypeLayer {
       vec[i] = sum / b;
     }
     const scale = range > 0 ? 1 / (range * w) : 0;
+    const shared = Math.max(set.radius, set.spread * s.typical);
+    // Nearest prototype in units of its own radius, overall and among the mature ones.
+    const young = s.steps - Math.round(set.mature * this.block);
     let best = -1;
-    let bestD = Number.POSITIVE_INFINITY;
+    let bestRatio = Number.POSITIVE_INFINITY;
+    let bestD = 0;
+    let matureRatio = Number.POSITIVE_INFINITY;
     const protos = this.protos;
     for (let j = 0; j < s.protoCount; j++) {
+      const radius = Math.max(shared, set.ownRadius * (this.own[j] as number));
+      const mature = (this.born[j] as number) <= young;
+      // Partial distance: stop as soon as this prototype can be neither nearest.
+      const bound = mature ? Math.max(bestRatio, matureRatio) : bestRatio;
+      const stop = scale > 0 ? bound * (radius / scale) : Number.POSITIVE_INFINITY;
       let d = 0;
       const o = j * w;
-      // Partial distance: stop as soon as this prototype cannot be the nearest.
-      for (let i = 0; i < w && d < bestD; i++) d += Math.abs((vec[i] as number) - (protos[o + i] as number));
-      if (d < bestD) {
-        bestD = d;
+      for (let i = 0; i < w && d < stop; i++) d += Math.abs((vec[i] as number) - (protos[o + i] as number));
+      const ratio = (d * scale) / radius;
+      if (mature && ratio < matureRatio) matureRatio = ratio;
+      if (ratio < bestRatio) {
+        bestRatio = ratio;
         best = j;
+        bestD = d * scale;
       }
     }
-    bestD *= scale;
-    const radius = Math.max(set.radius, set.spread * s.typical);
+    // Excess distance to the nearest mature prototype (none yet: no evidence).
+    const evidence = matureRatio > 1 && matureRatio < Number.POSITIVE_INFINITY ? matureRatio - 1 : 0;
     if (best >= 0) {
       const a = Math.max(set.typicalAlpha, 1 / s.steps);
-      s.typical += a * (Math.min(bestD, 2 * radius) - s.typical);
+      s.typical += a * (Math.min(bestD, 2 * shared) - s.typical);
     }
-    if (best >= 0 && bestD <= radius) {
+    if (best >= 0 && bestRatio <= 1) {
       const o = best * w;
       const a = set.learn;
       for (let i = 0; i < w; i++)
         protos[o + i] = (protos[o + i] as number) + a * ((vec[i] as number) - (protos[o + i] as number));
       this.used[best] = s.steps;
-      return 0;
+      this.own[best] = (this.own[best] as number) + set.ownAlpha * (bestD - (this.own[best] as number));
+      return evidence;
     }
     let slot = s.protoCount;
     if (slot >= this.used.length) {
@@ -130,7 +165,9 @@ export class PrototypeLayer {
     } else s.protoCount++;
     protos.set(vec, slot * w);
     this.used[slot] = s.steps;
-    return best < 0 ? 0 : (bestD - radius) / radius;
+    this.own[slot] = s.typical;
+    this.born[slot] = s.steps;
+    return best < 0 ? 0 : Math.max(bestRatio - 1, evidence);
   }
 
   state(): Record<string, unknown> {
@@ -139,6 +176,8 @@ export class PrototypeLayer {
       ring: Array.from(this.ring),
       protos: Array.from(this.protos),
       used: Array.from(this.used),
+      own: Array.from(this.own),
+      born: Array.from(this.born),
     };
   }
 }

@@ -3,11 +3,13 @@
  * features), written from the idea, not the code. Two scales of prototype matching
  * (prototype-layer.ts): a fine one whose bucket is probation / bucketsPerProbation readings, and a
  * coarse one `coarse` times longer, so both a changed shape and a changed daily pattern are
- * novel. A reading outside the range seen so far is evidence at once, before its bucket closes.
+ * novel; each prototype may have its own wider radius, and evidence is measured against prototypes
+ * older than one bucket of their scale, so a slow change cannot creep past vigilance.
+ * A reading outside the range seen so far is evidence at once, before its bucket closes.
  * After an alert the output is masked for a while, as ARTime does, so one event gives one
  * detection rather than a burst of false positives.
  *
- * Bounded: 2 × prototypes × window numbers. O(prototypes × window / bucket) per reading.
+ * Bounded: 2 × prototypes × (window + 3) numbers. O(prototypes × window / bucket) per reading.
  */
 import type { Problem } from '../../core/errors/errors.js';
 import {
@@ -41,6 +43,12 @@ export interface ResonanceConfig extends Record<string, number> {
   typicalAlpha: number;
   /** How far a resonating prototype moves towards the vector. */
   learn: number;
+  /** A prototype's radius is at least this multiple of the mean distance of its members (0: one radius for all). */
+  ownRadius: number;
+  /** Weight of a new member's distance in a prototype's mean. */
+  ownAlpha: number;
+  /** Prototypes younger than this many of their layer's buckets are not memory for the evidence (0: off). */
+  mature: number;
   /** Weight of a reading's excursion beyond the observed range (fraction of the range). */
   rangeWeight: number;
   /** Evidence is reduced by this multiple of its own long-run mean (a stream that is often novel must be more so). */
@@ -63,6 +71,9 @@ export const RESONANCE_DEFAULTS: ResonanceConfig = {
   spread: 2,
   typicalAlpha: 0.01,
   learn: 0.1,
+  ownRadius: 1,
+  ownAlpha: 0.2,
+  mature: 1,
   rangeWeight: 4,
   relative: 0,
   alert: 0.2,
@@ -80,6 +91,9 @@ const BOUNDS = {
   spread: [0, 1e3],
   typicalAlpha: [0, 1],
   learn: [0, 1],
+  ownRadius: [0, 1e3],
+  ownAlpha: [0, 1],
+  mature: [0, 1e3],
   rangeWeight: [0, 1e6],
   relative: [0, 1e6],
   alert: [0, 1],
@@ -104,7 +118,15 @@ export class ResonanceDetector implements AnomalyDetector {
   constructor(config?: unknown, snapshot?: unknown) {
     const snap = snapshot === undefined ? undefined : readSnapshot('resonance', snapshot);
     const cfg = (this.cfg = readConfig(RESONANCE_DEFAULTS, BOUNDS, snap ? snap.config : config));
-    this.set = { radius: cfg.radius, spread: cfg.spread, typicalAlpha: cfg.typicalAlpha, learn: cfg.learn };
+    this.set = {
+      radius: cfg.radius,
+      spread: cfg.spread,
+      typicalAlpha: cfg.typicalAlpha,
+      learn: cfg.learn,
+      ownRadius: cfg.ownRadius,
+      ownAlpha: cfg.ownAlpha,
+      mature: cfg.mature,
+    };
     const w = Math.round(cfg.window);
     const p = Math.round(cfg.prototypes);
     const fine = Math.max(1, Math.round(cfg.probation / cfg.bucketsPerProbation));
