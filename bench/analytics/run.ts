@@ -11,7 +11,7 @@
  * false: every derived value stored, none reported by exception). The load generator also measures each
  * message's PUBLISH → PUBACK time over the window.
  * Options: --variants off,on,thread,every (all four), --duration S (10), --rounds R (3), --twins N (1000), --connections C (20), --window W (100),
- * --warmup S (3), --rate M (offered messages/s; default saturating), --dry (do not append to bench/RESULTS.md). BENCH_CPU_PROF=dir: CPU profiles of the
+ * --warmup S (3), --payload pump|pumpline (pump: a healthy pump's readings, default; pumpline: sawtooth ramps), --rate M (offered messages/s; default saturating), --dry (do not append to bench/RESULTS.md). BENCH_CPU_PROF=dir: CPU profiles of the
  * server (node --cpu-prof).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -34,6 +34,10 @@ const WARMUP_MS = numberFlag(argv, '--warmup', 3) * 1000;
 const DRY = argv.includes('--dry');
 /** Offered load, messages/s in total (0: as fast as acknowledgements allow, saturating). */
 const RATE = argv.includes('--rate') ? numberFlag(argv, '--rate', 1) : 0;
+/** The load generator's payload: 'pump' (a healthy pump's readings, default) or 'pumpline' (sawtooth ramps). */
+const PAYLOAD = argv.includes('--payload') ? (argv[argv.indexOf('--payload') + 1] ?? '') : 'pump';
+if (PAYLOAD !== 'pump' && PAYLOAD !== 'pumpline')
+  throw new Error(`--payload: '${PAYLOAD}' is not one of pump, pumpline`);
 const READINGS = 5;
 /** How long the analytics get to empty their queue once the load stops. */
 const DRAIN_MS = 30_000;
@@ -110,7 +114,7 @@ async function phase(variant: Variant): Promise<Figures> {
       String(DURATION_S * 1000 + WARMUP_MS),
       'twins/',
       String(RATE),
-      'pumpline',
+      PAYLOAD,
     ]);
     const loadStart = Date.now();
     const done = next<{ acked: number; published: number }>(gen, 'done', DURATION_S * 1000 + 60_000);
@@ -210,7 +214,7 @@ const lines = [
   '',
   `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}`,
   `- Command: \`npm run bench:analytics${argv.length ? ` -- ${argv.join(' ')}` : ''}\`${PROF_DIR ? ' (with BENCH_CPU_PROF: profiled, slower)' : ''}`,
-  `- System under test: the real platform (startPlatform, pump-line pilot, embedded aedes, SQLite synchronous=FULL, simulator and shadow off) with ${TWINS} extra pumps of dtmi:twinloop:pumpline:Pump;1 (not on a line), analytics off (TWINLOOP_ANALYTICS) or on (derived values of pilots/pump-line/derived, anomaly detection of anomaly.yaml, rules, alarms), their operators in the analytics worker thread (default) or on the ingest thread (analytics.worker false); derived values with a deadband (and anomaly scores) reported by exception (analytics.deadbands, default) or every one stored ('every'). Load: bench/ingest load generator, pump-line payload (vibration, temperature, flow, dischargePressure, running), ${CONNECTIONS} MQTT connections × ${WINDOW} QoS 1 messages in flight, ${RATE ? `offered at most ${f(RATE)} msgs/s` : 'saturating'}, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; then up to ${DRAIN_MS / 1000} s for the analytics to drain. ${ROUNDS} rounds, variants interleaved; medians. Acknowledgement times: PUBLISH written → PUBACK read by the load generator, over the window.`,
+  `- System under test: the real platform (startPlatform, pump-line pilot, embedded aedes, SQLite synchronous=FULL, simulator and shadow off) with ${TWINS} extra pumps of dtmi:twinloop:pumpline:Pump;1 (not on a line), analytics off (TWINLOOP_ANALYTICS) or on (derived values of pilots/pump-line/derived, anomaly detection of anomaly.yaml, rules, alarms), their operators in the analytics worker thread (default) or on the ingest thread (analytics.worker false); derived values with a deadband (and anomaly scores) reported by exception (analytics.deadbands, default) or every one stored ('every'). Load: bench/ingest load generator, ${PAYLOAD === 'pump' ? "payload 'pump': the Pump telemetry (vibration, temperature, flow, dischargePressure, running) as a healthy pump reports it, nominal values with the sensor noise of the pilot's pump behaviour" : "payload 'pumpline': the Pump telemetry (vibration, temperature, flow, dischargePressure, running) as sawtooth ramps (vibration jumps 2 → 5 mm/s every 31 messages, which the pilot's cavitation rule takes for bursts)"}, ${CONNECTIONS} MQTT connections × ${WINDOW} QoS 1 messages in flight, ${RATE ? `offered at most ${f(RATE)} msgs/s` : 'saturating'}, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; then up to ${DRAIN_MS / 1000} s for the analytics to drain. ${ROUNDS} rounds, variants interleaved; medians. Acknowledgement times: PUBLISH written → PUBACK read by the load generator, over the window.`,
   `- ${loadNote()}`,
   '',
   '| analytics | ingest msgs/s (median) | per round | ratio to off | caught-up msgs/s (median; per round) | ratio to off | acks p50 / p99 / p99.9 ms (median) | server CPU µs per message, window (median) | same, window + analytics drain (median) | history commits/s × ms each, window (median) | readings stored / acked×5 (lost), per round | server RSS (last) |',

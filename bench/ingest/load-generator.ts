@@ -3,8 +3,12 @@
  * keeping W QoS 1 PUBLISHes in flight; 5 readings per message. MQTT 3.1.1 is written and read by hand
  * (a few dozen bytes per packet) so the generator stays cheap next to the system under test.
  * argv: host port connections window devices durationMs topicPrefix [ratePerS] [payload]
- * payload (optional): 'generic' (default: temperature, vibration, pressure, flow, rpm) or 'pumpline'
- * (the pump-line pilot's Pump telemetry: vibration, temperature, flow, dischargePressure, running).
+ * payload (optional): 'generic' (default: temperature, vibration, pressure, flow, rpm), 'pumpline'
+ * (the pump-line pilot's Pump telemetry: vibration, temperature, flow, dischargePressure, running, as
+ * sawtooth ramps: vibration jumps 2 → 5 mm/s every 31 messages) or 'pump' (the same telemetry as a
+ * healthy pump reports it: per-device nominal values with the sensor noise of the pilot's pump
+ * behaviour, pilots/pump-line/behaviours/pump.behaviour.yaml: vibration σ 0.05 mm/s, temperature
+ * σ 0.1 °C at 0.1 °C resolution, flow σ 0.3 m³/h, pressure σ 0.01 bar).
  * ratePerS (optional, 0 = as fast as the acknowledgements allow): a steady total rate at most,
  * paced per connection (what falls behind is not made up in a burst). Answers 'mark' with
  * { type: 'counts', published, acked, t } (counts so far, for a window seen from the devices' side);
@@ -33,11 +37,28 @@ const devices = Number(devS);
 const durationMs = Number(durS);
 /** Messages per second per connection when paced, else 0. */
 const connRate = Number(rateS) > 0 ? Number(rateS) / connections : 0;
-if (payloadKind !== 'generic' && payloadKind !== 'pumpline')
-  throw new Error(`load generator: unknown payload '${payloadKind}' (generic | pumpline)`);
+if (payloadKind !== 'generic' && payloadKind !== 'pumpline' && payloadKind !== 'pump')
+  throw new Error(`load generator: unknown payload '${payloadKind}' (generic | pumpline | pump)`);
 
-/** The JSON of message `seq`: 5 readings, values varying with seq. */
-function payloadOf(seq: number): Buffer {
+/** xorshift32: cheap deterministic noise for the 'pump' payload. */
+let rng = 0x9e3779b9;
+function uniform(): number {
+  rng ^= rng << 13;
+  rng ^= rng >>> 17;
+  rng ^= rng << 5;
+  return (rng >>> 0) / 4294967296;
+}
+/** About N(0, 1): the sum of four uniforms, centred and scaled. */
+const normal = (): number => (uniform() + uniform() + uniform() + uniform() - 2) * Math.sqrt(3);
+
+/** The JSON of message `seq` for `device`: 5 readings. */
+function payloadOf(seq: number, device: number): Buffer {
+  if (payloadKind === 'pump') {
+    const d = device % 10;
+    return Buffer.from(
+      `{"vibration":${(2 + 0.05 * d + 0.05 * normal()).toFixed(2)},"temperature":${(50 + d + 0.1 * normal()).toFixed(1)},"flow":${(40 + d + 0.3 * normal()).toFixed(2)},"dischargePressure":${(4 + 0.1 * d + 0.01 * normal()).toFixed(3)},"running":true}`,
+    );
+  }
   if (payloadKind === 'pumpline')
     return Buffer.from(
       `{"vibration":${(2 + (seq % 31) / 10).toFixed(1)},"temperature":${(40 + (seq % 50) / 10).toFixed(1)},"flow":${40 + (seq % 9)},"dischargePressure":${(3 + (seq % 13) / 10).toFixed(1)},"running":${seq % 211 !== 0}}`,
@@ -136,7 +157,7 @@ function runConnection(index: number): Promise<void> {
       sock.cork();
       while (inflight < window && allowed()) {
         seq++;
-        const payload = payloadOf(seq);
+        const payload = payloadOf(seq, device);
         sock.write(publishPacket(`${prefix}pump-${device}/telemetry`, nextId, payload));
         sentAt[nextId] = performance.now();
         nextId = nextId === 65535 ? 1 : nextId + 1;

@@ -90,13 +90,19 @@ interface PendingRefit {
  *   engine.observe({ workspace: 'default', twinId: 'pump-1', modelId, time, values: { vibration: 7.9 } });
  *   setInterval(() => engine.tick(Date.now()), 1000);
  */
+/** The rules that apply to a model's twins, and every name they read. */
+interface ModelRules {
+  rules: readonly CompiledRule[];
+  reads: ReadonlySet<string>;
+  twinSets: boolean;
+}
+
 export class RuleEngine {
   private readonly rules = new Map<string, CompiledRule[]>();
-  /** workspace \0 model → the rules that apply to its twins, and every name they read. */
-  private readonly byModel = new Map<
-    string,
-    { rules: readonly CompiledRule[]; reads: ReadonlySet<string>; twinSets: boolean }
-  >();
+  /** workspace → model → the rules that apply to its twins, and every name they read. */
+  private readonly byModel = new Map<string, Map<string, ModelRules>>();
+  /** workspace → twin → its property lookup (one object per twin, not one per reading). */
+  private readonly lookups = new Map<string, Map<string, { property: (name: string) => unknown }>>();
   private readonly pairs: PairStore;
   private late = 0;
   /** Forecast refits: a per-tick budget, and those that wait for a tick, by pair key. */
@@ -134,7 +140,7 @@ export class RuleEngine {
       }
     }
     this.rules.set(workspace, next);
-    for (const k of [...this.byModel.keys()]) if (k.startsWith(`${workspace}\u0000`)) this.byModel.delete(k);
+    this.byModel.delete(workspace);
     this.countForecastPairs();
   }
 
@@ -263,6 +269,7 @@ export class RuleEngine {
   /** Forgets a deleted twin (its raised alarms are the alarm service's to close). */
   forgetTwin(workspace: string, twinId: string): void {
     this.pairs.forgetTwin(workspace, twinId);
+    this.lookups.get(workspace)?.delete(twinId);
     this.countForecastPairs();
   }
 
@@ -455,8 +462,17 @@ export class RuleEngine {
   }
 
   private lookup(workspace: string, twinId: string): { property: (name: string) => unknown } {
-    const ctx = this.o.context;
-    return { property: (name) => ctx.property(workspace, twinId, name) };
+    let inWs = this.lookups.get(workspace);
+    if (inWs === undefined) this.lookups.set(workspace, (inWs = new Map()));
+    let l = inWs.get(twinId);
+    if (l === undefined) {
+      const ctx = this.o.context;
+      l = { property: (name) => ctx.property(workspace, twinId, name) };
+      // Bounded like the graph: a twin's lookup goes with forgetTwin; a flood of ids starts afresh.
+      if (inWs.size >= 1_000_000) inWs.clear();
+      inWs.set(twinId, l);
+    }
+    return l;
   }
 
   private applicable(workspace: string, twinId: string, modelId: string): readonly CompiledRule[] {
@@ -465,14 +481,12 @@ export class RuleEngine {
     return m.twinSets ? m.rules.filter((r) => r.twinSet === undefined || r.twinSet.has(twinId)) : m.rules;
   }
 
-  private ofModel(
-    workspace: string,
-    modelId: string,
-  ): { rules: readonly CompiledRule[]; reads: ReadonlySet<string>; twinSets: boolean } | undefined {
+  private ofModel(workspace: string, modelId: string): ModelRules | undefined {
     const all = this.rules.get(workspace);
     if (!all || all.length === 0) return undefined;
-    const key = `${workspace}\u0000${modelId}`;
-    let m = this.byModel.get(key);
+    let inWs = this.byModel.get(workspace);
+    if (inWs === undefined) this.byModel.set(workspace, (inWs = new Map()));
+    let m = inWs.get(modelId);
     if (!m) {
       const rules = all.filter(
         (r) =>
@@ -482,8 +496,8 @@ export class RuleEngine {
       const reads = new Set<string>();
       for (const r of rules) for (const n of r.reads) reads.add(n);
       m = { rules, reads, twinSets: rules.some((r) => r.twinSet !== undefined) };
-      if (this.byModel.size > 10_000) this.byModel.clear();
-      this.byModel.set(key, m);
+      if (inWs.size > 10_000) inWs.clear();
+      inWs.set(modelId, m);
     }
     return m;
   }

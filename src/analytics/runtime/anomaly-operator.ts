@@ -128,10 +128,12 @@ export class AnomalyOperator implements AnalyticsOperator {
   /** Streams (workspace, twin, name) whose alarm was open at start, until they are created. */
   private readonly resumed = new Set<string>();
   private readonly namesByModel = new Map<string, Map<string, readonly string[]>>();
-  private readonly groups = new Map<string, GroupState>();
+  /** workspace → twin → group name → its detector state (no key strings built per reading). */
+  private readonly groups = new Map<string, Map<string, Map<string, GroupState>>>();
+  private groupCount = 0;
   /** Streams the groups count for (sum of their sizes). */
   private groupStreams = 0;
-  private readonly groupsByModel = new Map<string, readonly AnomalyGroup[]>();
+  private readonly groupsByModel = new Map<string, Map<string, readonly AnomalyGroup[]>>();
   private readonly threshold: number;
   private readonly clearBelow: number;
   private readonly quietMs: number;
@@ -157,7 +159,7 @@ export class AnomalyOperator implements AnalyticsOperator {
   }
 
   stats(): AnomalyOperatorStats {
-    return { streams: this.streamCount, groups: this.groups.size, ...this.counts };
+    return { streams: this.streamCount, groups: this.groupCount, ...this.counts };
   }
 
   /**
@@ -172,7 +174,7 @@ export class AnomalyOperator implements AnalyticsOperator {
       const name = a.ruleId.slice(ANOMALY_RULE_PREFIX.length);
       const existing =
         this.streams.get(a.workspace)?.get(a.twinId)?.get(name) ??
-        this.groups.get(`${a.workspace}\u0000${a.twinId}\u0000${name}`);
+        this.groups.get(a.workspace)?.get(a.twinId)?.get(name);
       if (existing !== undefined) existing.alarmed = true;
       else this.resumed.add(`${a.workspace}\u0000${a.twinId}\u0000${name}`);
       n++;
@@ -188,12 +190,13 @@ export class AnomalyOperator implements AnalyticsOperator {
       this.streamCount -= gone.size;
       twins!.delete(twinId);
     }
-    const prefix = `${workspace}\u0000${twinId}\u0000`;
-    for (const [k, g] of this.groups)
-      if (k.startsWith(prefix)) {
-        this.groups.delete(k);
-        this.groupStreams -= g.size;
-      }
+    const groups = this.groups.get(workspace);
+    const goneGroups = groups?.get(twinId);
+    if (goneGroups !== undefined) {
+      for (const g of goneGroups.values()) this.groupStreams -= g.size;
+      this.groupCount -= goneGroups.size;
+      groups!.delete(twinId);
+    }
   }
 
   observe(obs: TelemetryObservation): void {
@@ -249,11 +252,12 @@ export class AnomalyOperator implements AnalyticsOperator {
 
   private groupsOf(workspace: string, modelId: string): readonly AnomalyGroup[] {
     if (this.opts.groupsOf === undefined) return NO_GROUPS;
-    const key = `${workspace}\u0000${modelId}`;
-    let g = this.groupsByModel.get(key);
+    let inWs = this.groupsByModel.get(workspace);
+    if (inWs === undefined) this.groupsByModel.set(workspace, (inWs = new Map()));
+    let g = inWs.get(modelId);
     if (g === undefined) {
       g = this.opts.groupsOf(workspace, modelId) ?? NO_GROUPS;
-      this.groupsByModel.set(key, g);
+      inWs.set(modelId, g);
     }
     return g;
   }
@@ -329,8 +333,11 @@ export class AnomalyOperator implements AnalyticsOperator {
 
   /** A twin's detector of a group: created (and warmed up) on the group's first reading, capped. */
   private group(obs: TelemetryObservation, group: AnomalyGroup): GroupState | undefined {
-    const key = `${obs.workspace}\u0000${obs.twinId}\u0000${group.name}`;
-    let g = this.groups.get(key);
+    let inWs = this.groups.get(obs.workspace);
+    if (inWs === undefined) this.groups.set(obs.workspace, (inWs = new Map()));
+    let twin = inWs.get(obs.twinId);
+    if (twin === undefined) inWs.set(obs.twinId, (twin = new Map()));
+    let g = twin.get(group.name);
     if (g !== undefined) return g;
     const size = group.telemetry.length;
     const create = this.opts.createGroupDetector;
@@ -342,10 +349,13 @@ export class AnomalyOperator implements AnalyticsOperator {
       detector: create(size),
       size,
       held: undefined,
-      alarmed: this.resumed.size > 0 && this.resumed.delete(key),
+      alarmed:
+        this.resumed.size > 0 &&
+        this.resumed.delete(`${obs.workspace}\u0000${obs.twinId}\u0000${group.name}`),
       quietSince: undefined,
     };
-    this.groups.set(key, g);
+    twin.set(group.name, g);
+    this.groupCount++;
     this.groupStreams += size;
     if (this.opts.recent !== undefined && this.warmUpPoints > 0) this.warmUpGroup(obs, group, g);
     return g;
