@@ -103,6 +103,8 @@ export class RuleEngine {
   private readonly byModel = new Map<string, Map<string, ModelRules>>();
   /** workspace → twin → its property lookup (one object per twin, not one per reading). */
   private readonly lookups = new Map<string, Map<string, { property: (name: string) => unknown }>>();
+  /** The values of one reading one rule reads (reused: cleared for each rule). */
+  private readonly scratch = new Map<string, number>();
   private readonly pairs: PairStore;
   private late = 0;
   /** Forecast refits: a per-tick budget, and those that wait for a tick, by pair key. */
@@ -205,17 +207,19 @@ export class RuleEngine {
     const prefix = obs.component === undefined ? '' : `${obs.component}/`;
     const names = Object.keys(obs.values);
     let lookup: ReturnType<RuleEngine['lookup']> | undefined;
+    // One scratch map for every rule: a rule's update reads it and keeps nothing of it.
+    const values = this.scratch;
     for (const rule of rules) {
-      let values: Map<string, number> | undefined;
+      values.clear();
       for (const name of names) {
         const key = prefix === '' ? name : prefix + name;
         if (!rule.reads.has(key)) continue;
         const raw = obs.values[name];
         const v = typeof raw === 'number' ? raw : typeof raw === 'boolean' ? (raw ? 1 : 0) : NaN;
         if (!Number.isFinite(v)) continue;
-        (values ??= new Map()).set(key, v);
+        values.set(key, v);
       }
-      if (!values) continue;
+      if (values.size === 0) continue;
       if (
         rule.refit &&
         this.forecastPairs >= this.maxForecastPairs &&

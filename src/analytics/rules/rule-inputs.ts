@@ -67,7 +67,7 @@ export interface CompiledRule {
   readonly needsTick: boolean;
   /** Present when the condition refits a model (forecast). */
   readonly refit?: RuleRefit;
-  /** Folds one reading set into the inputs (keys already component-qualified). */
+  /** Folds one reading set into the inputs (keys already component-qualified). Must not keep `values`: the engine reuses the map. */
   update(inputs: PairInputs, time: number, values: ReadonlyMap<string, number>): void;
   /** Judges the condition from the inputs. */
   judge(inputs: PairInputs, time: number, twin: RuleLookup): Judgement;
