@@ -515,38 +515,6 @@ describe('LiveHub slow subscribers', () => {
     expect(hub.stats().catchUps).toBe(3);
   });
 
-  it('corks the transport around a whole flush: a dropped notice and its catch-up leave together', () => {
-    const { bus, hub } = setup({ limits: { highWaterBytes: 1000, maxChannelBytes: 0 } });
-    const log: string[] = [];
-    const sink = Object.assign(new FakeSink(), {
-      cork: () => log.push('cork'),
-      uncork: () => log.push('uncork'),
-    });
-    const origSend = sink.send.bind(sink);
-    sink.send = (f: string) => {
-      log.push('send');
-      origSend(f);
-    };
-    const session = hub.openSession(sink);
-    session.subscribe(parse({ id: 'a', model: PUMP }));
-    session.subscribe(parse({ id: 'b', twinIds: ['p1'] }));
-    sink.bufferedAmount = 5000;
-    bus.publish([tel('p1', { x: 1 })]);
-    hub.drain();
-    expect(sink.frames).toHaveLength(0);
-    log.length = 0;
-    sink.bufferedAmount = 0;
-    session.flush();
-    // Two subscriptions, each a notice and a catch-up frame: four sends in one cork.
-    expect(log).toEqual(['cork', 'send', 'send', 'send', 'send', 'uncork']);
-    expect(sink.frames.map((f) => (f as { type?: string }).type ?? 'events')).toEqual([
-      'dropped',
-      'events',
-      'dropped',
-      'events',
-    ]);
-  });
-
   it('joins several unread chunks into one frame body (events in order, valid JSON)', () => {
     const { bus, hub } = setup({ limits: { highWaterBytes: 1000 } });
     const sink = new FakeSink();

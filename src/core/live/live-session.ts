@@ -21,13 +21,6 @@ export interface LiveSink {
    * are joined, decoded and given to send().
    */
   sendText?(head: Uint8Array, body: Uint8Array): void;
-  /**
-   * Optional: hold writes from now until uncork() and hand them to the network together (a
-   * flush's frames — a `dropped` notice and its catch-up, several subscriptions' frames — leave in
-   * one write instead of one each). Calls are paired, never nested by the session.
-   */
-  cork?(): void;
-  uncork?(): void;
 }
 
 export interface LiveSessionLimits {
@@ -131,17 +124,6 @@ export class LiveSession {
    */
   flush(): boolean {
     if (this.closed) return true;
-    const sink = this.sink;
-    if (sink.cork === undefined || sink.uncork === undefined) return this.sendWaiting();
-    sink.cork();
-    try {
-      return this.sendWaiting();
-    } finally {
-      sink.uncork();
-    }
-  }
-
-  private sendWaiting(): boolean {
     for (;;) {
       let sent = false;
       let held = false;

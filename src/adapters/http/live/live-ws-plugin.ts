@@ -112,12 +112,6 @@ export function liveWsPlugin(options: LiveWsPluginOptions): FastifyPluginAsync {
         },
         // Around a whole flush of this connection (nested with the cork above: the frames of one
         // flush leave in one write).
-        cork() {
-          tcp.cork();
-        },
-        uncork() {
-          tcp.uncork();
-        },
       });
       const reply = (frame: object): void => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
