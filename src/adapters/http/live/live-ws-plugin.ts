@@ -110,8 +110,6 @@ export function liveWsPlugin(options: LiveWsPluginOptions): FastifyPluginAsync {
           socket.send(body, { binary: false, fin: true });
           tcp.uncork();
         },
-        // Around a whole flush of this connection (nested with the cork above: the frames of one
-        // flush leave in one write).
       });
       const reply = (frame: object): void => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
