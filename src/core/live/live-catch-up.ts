@@ -16,14 +16,14 @@ export interface CatchUpLimits {
   lifecycleReserve: number;
 }
 
+/** Merge key of telemetry without a component. */
+const TELEMETRY_KEY = 't\u0000';
+
 type Mergeable = Extract<LiveDelivered, { type: 'telemetry' | 'propertyChange' }>;
 
 export class CatchUpQueue {
   /** Events held, in stream order (merged ones are copies this queue owns and may change). */
   private entries: LiveDelivered[] = [];
-  /** Each entry's JSON, made when a snapshot is serialised; cleared when a merge changes the entry. */
-  private json: (string | undefined)[] = [];
-  private readonly indexOf = new Map<LiveDelivered, number>();
   /** Bumped by every fold: a serialised snapshot of this version is still current. */
   version = 0;
   /** Where a later update of a twin may merge: twin, then "t\0component" or "p". */
@@ -47,22 +47,27 @@ export class CatchUpQueue {
     return this.overflowed - before;
   }
 
-  /** The events held as JSON, comma-separated; only entries changed since the last call are serialised. */
+  /**
+   * The events held as one JSON array text: one JSON.stringify of the whole array. A snapshot is
+   * made at most once per interval and, under a stream fast enough to make readers lag, nearly every
+   * entry has merged again since the last one, so keeping each entry's JSON (one call per entry,
+   * an index per merge to invalidate it) cost more than it saved.
+   */
   serialise(): string {
-    for (let i = 0; i < this.entries.length; i++) this.json[i] ??= JSON.stringify(this.entries[i]);
-    return this.json.join(',');
+    return JSON.stringify(this.entries);
   }
 
   private add(ev: LiveDelivered): void {
     if (isMergeable(ev)) {
-      const key = ev.type === 'telemetry' ? `t\u0000${ev.component ?? ''}` : 'p';
+      // No key string made per event for the usual telemetry without a component.
+      const key =
+        ev.type !== 'telemetry' ? 'p' : ev.component === undefined ? TELEMETRY_KEY : `t\u0000${ev.component}`;
       const pending = this.mergeIndex.get(ev.twinId)?.get(key);
       if (pending !== undefined) {
         if (pending.type === 'telemetry' && ev.type === 'telemetry') Object.assign(pending.values, ev.values);
         else if (pending.type === 'propertyChange' && ev.type === 'propertyChange')
           pending.patch = mergePatches(pending.patch, ev.patch);
         pending.time = Math.max(pending.time, ev.time);
-        this.json[this.indexOf.get(pending) as number] = undefined;
         this.coalesced++;
         return;
       }
@@ -72,9 +77,7 @@ export class CatchUpQueue {
       }
       const own: Mergeable =
         ev.type === 'telemetry' ? { ...ev, values: { ...ev.values } } : { ...ev, patch: [...ev.patch] };
-      this.indexOf.set(own, this.entries.length);
       this.entries.push(own);
-      this.json.push(undefined);
       let byKey = this.mergeIndex.get(ev.twinId);
       if (byKey === undefined) this.mergeIndex.set(ev.twinId, (byKey = new Map()));
       byKey.set(key, own);
@@ -87,6 +90,5 @@ export class CatchUpQueue {
     // Nothing later merges across a lifecycle event of its twin.
     this.mergeIndex.delete(ev.twinId);
     this.entries.push(ev);
-    this.json.push(undefined);
   }
 }

@@ -133,10 +133,12 @@ describe('LiveHub routing', () => {
     for (const k of sinks) hub.openSession(k).subscribe(parse({ id: 'a', model: PUMP }));
     const ev = tel('p1', { x: 1 });
     bus.publish([ev]);
-    const spy = vi.spyOn(TextEncoder.prototype, 'encode');
+    const spy = vi.spyOn(JSON, 'stringify');
     hub.drain();
     // Serialised (and encoded) once, in its chunk, whatever the number of sessions.
-    const calls = spy.mock.calls.filter(([t]) => typeof t === 'string' && t.includes('"twinId":"p1"')).length;
+    const calls = spy.mock.results.filter(
+      (r) => typeof r.value === 'string' && r.value.includes('"twinId":"p1"'),
+    ).length;
     spy.mockRestore();
     expect(calls).toBe(1);
     for (const k of sinks) expect(k.events('a')).toHaveLength(1);
@@ -474,7 +476,7 @@ describe('LiveHub slow subscribers', () => {
     const sinks = [new FakeSink(), new FakeSink(), new FakeSink()];
     const sessions = sinks.map((k) => hub.openSession(k));
     sessions.forEach((x, i) => x.subscribe(parse({ id: `s${i}`, model: PUMP })));
-    const encodeSpy = vi.spyOn(TextEncoder.prototype, 'encode');
+    const stringifySpy = vi.spyOn(JSON, 'stringify');
     sinks.forEach((k) => (k.bufferedAmount = 5000));
     bus.publish([tel('p1', { x: 1 }), tel('p2', { x: 1 })]);
     hub.drain();
@@ -495,10 +497,13 @@ describe('LiveHub slow subscribers', () => {
     expect(hub.stats().queued).toBeGreaterThan(0);
     // Once the interval has passed both get the same, current snapshot: serialised once.
     now = 100;
-    encodeSpy.mockClear();
+    stringifySpy.mockClear();
     sessions[1]?.flush();
     sessions[2]?.flush();
-    const snapshots = encodeSpy.mock.calls.filter(([t]) => typeof t === 'string' && t.includes('"twinId"'));
+    const snapshots = stringifySpy.mock.results.filter(
+      (r) => typeof r.value === 'string' && r.value.includes('"twinId"'),
+    );
+    stringifySpy.mockRestore();
     expect(snapshots).toHaveLength(1);
     for (const [i, k] of [sinks[1], sinks[2]].entries()) {
       expect(k?.frames[0]).toMatchObject({ type: 'dropped', sub: `s${i + 1}`, count: 3, coalesced: 3 });
@@ -508,7 +513,31 @@ describe('LiveHub slow subscribers', () => {
       ]);
     }
     expect(hub.stats().catchUps).toBe(3);
-    encodeSpy.mockRestore();
+  });
+
+  it('joins several unread chunks into one frame body (events in order, valid JSON)', () => {
+    const { bus, hub } = setup({ limits: { highWaterBytes: 1000 } });
+    const sink = new FakeSink();
+    hub.openSession(sink).subscribe(parse({ id: 'a', model: PUMP }));
+    sink.bufferedAmount = 5000;
+    for (let i = 0; i < 3; i++) {
+      bus.publish([tel('p1', { x: i }), tel('p2', { y: 'é€😀' })]);
+      hub.drain();
+    }
+    sink.bufferedAmount = 0;
+    hub.drain();
+    bus.publish([tel('p3', { z: 1 })]);
+    hub.drain();
+    expect(sink.frames).toHaveLength(1);
+    expect(sink.events('a').map((e) => [e.twinId, e['values']])).toEqual([
+      ['p1', { x: 0 }],
+      ['p2', { y: 'é€😀' }],
+      ['p1', { x: 1 }],
+      ['p2', { y: 'é€😀' }],
+      ['p1', { x: 2 }],
+      ['p2', { y: 'é€😀' }],
+      ['p3', { z: 1 }],
+    ]);
   });
 
   it('retries a stalled session on its own once the transport drains', async () => {
