@@ -164,6 +164,15 @@ values:
       ).problems.length,
     ).toBeGreaterThan(0);
     expect(readDerived('x'.repeat(1_000_001)).problems[0]?.code).toBe('analytics.derived.tooLarge');
+    // Report settings: a huge heartbeat text, bad UTF-8 in it, a deadband nested deep.
+    for (const report of [
+      `deadband: 1, heartbeat: '${'9'.repeat(100_000)}min'`,
+      'deadband: 1, heartbeat: "5\ufffd\ud800min"',
+      `deadband: ${'['.repeat(1000)}1${']'.repeat(1000)}`,
+    ])
+      expect(
+        readDerived(`model: ${PUMP}\nvalues:\n  a: { expr: flow, ${report} }`).problems.length,
+      ).toBeGreaterThan(0);
     expect(
       readDerived(`model: ${PUMP}\nvalues:\n  a: { expr: '${'('.repeat(500)}1${')'.repeat(500)}' }`)
         .problems[0]?.code,

@@ -118,6 +118,11 @@ describe('readAnomalyPlan', () => {
       `detector: ewma\nstreams:\n${'  - {model: "dtmi:x:P;1", telemetry: [a]}\n'.repeat(1001)}`,
       '\u0000\uffff\ud800',
       '',
+      // report: nested a thousand deep, a huge heartbeat text, bad UTF-8 in a duration, __proto__ inside
+      `detector: ewma\nstreams: []\nreport: ${'{a: '.repeat(1000)}1${'}'.repeat(1000)}`,
+      `detector: ewma\nstreams: []\nreport: { deadband: 0.1, heartbeat: '${'9'.repeat(100_000)}min' }`,
+      'detector: ewma\nstreams: []\nreport: { deadband: 0.1, heartbeat: "5\ufffd\ud800min" }',
+      'detector: ewma\nstreams: []\nreport: { __proto__: { deadband: 0.1 } }',
     ];
     for (const text of hostile) {
       const r = readAnomalyPlan(text, 'a.yaml', KINDS);
@@ -125,6 +130,7 @@ describe('readAnomalyPlan', () => {
       if ('problems' in r) expect(r.problems.length).toBeGreaterThan(0);
     }
     expect(({} as Record<string, unknown>)['detector']).toBeUndefined();
+    expect(({} as Record<string, unknown>)['deadband']).toBeUndefined();
   });
 
   it("reads multivariate groups with their places, and answers a model's groups, IS_OF_MODEL included", () => {

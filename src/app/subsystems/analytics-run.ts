@@ -291,14 +291,12 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
       );
     },
     subscribe: (l) => {
+      // Without report by exception the bus's events go to the runtime as they are (no extra pass).
+      if (!ops.report) return o.live.subscribe(l);
       toRules = l;
-      return o.live.subscribe((events) =>
-        l(
-          events.some((e) => e.type === 'telemetry' && e.derived && ours.has(e.values))
-            ? events.filter((e) => !(e.type === 'telemetry' && e.derived && ours.has(e.values)))
-            : events,
-        ),
-      );
+      const own = (e: LiveEvent): boolean =>
+        e.type === 'telemetry' && e.derived === true && ours.has(e.values);
+      return o.live.subscribe((events) => l(events.some(own) ? events.filter((e) => !own(e)) : events));
     },
     operators,
     maxInboxObservations: config.analytics.maxQueued,
