@@ -22,7 +22,7 @@ import {
 } from '../analytics-types.js';
 import { RefitBudget } from '../forecast/refit-budget.js';
 import { compileRule, type CompiledRule, type Judgement, type PairInputs } from './compile-rule.js';
-import type { RuleLookup } from './rule-inputs.js';
+import { ReadingValues, type RuleLookup } from './rule-inputs.js';
 import { formatEta, formatNumber, renderMessage } from './rule-message.js';
 import type { VersionedRule } from './rule-types.js';
 import { PairStore, type PairState } from './rule-state.js';
@@ -97,6 +97,10 @@ interface ModelRules {
   twinSets: boolean;
 }
 
+/** A reading as a rule sees it: numbers (finite), booleans as 1/0; anything else NaN (not read). */
+const ruleNumber = (raw: unknown): number =>
+  typeof raw === 'number' ? (Number.isFinite(raw) ? raw : NaN) : typeof raw === 'boolean' ? (raw ? 1 : 0) : NaN;
+
 export class RuleEngine {
   private readonly rules = new Map<string, CompiledRule[]>();
   /** workspace → model → the rules that apply to its twins, and every name they read. */
@@ -104,7 +108,7 @@ export class RuleEngine {
   /** workspace → twin → its property lookup (one object per twin, not one per reading). */
   private readonly lookups = new Map<string, Map<string, { property: (name: string) => unknown }>>();
   /** The values of one reading one rule reads (reused: cleared for each rule). */
-  private readonly scratch = new Map<string, number>();
+  private readonly scratch = new ReadingValues();
   private readonly pairs: PairStore;
   private late = 0;
   /** Forecast refits: a per-tick budget, and those that wait for a tick, by pair key. */
@@ -205,20 +209,27 @@ export class RuleEngine {
     const rules = this.applicable(obs.workspace, obs.twinId, obs.modelId);
     if (rules.length === 0) return;
     const prefix = obs.component === undefined ? '' : `${obs.component}/`;
-    const names = Object.keys(obs.values);
+    const own = obs.values;
+    const names = prefix === '' ? undefined : Object.keys(own);
     let lookup: ReturnType<RuleEngine['lookup']> | undefined;
-    // One scratch map for every rule: a rule's update reads it and keeps nothing of it.
+    // One scratch for every rule: a rule's update reads it and keeps nothing of it.
     const values = this.scratch;
     for (const rule of rules) {
       values.clear();
-      for (const name of names) {
-        const key = prefix === '' ? name : prefix + name;
-        if (!rule.reads.has(key)) continue;
-        const raw = obs.values[name];
-        const v = typeof raw === 'number' ? raw : typeof raw === 'boolean' ? (raw ? 1 : 0) : NaN;
-        if (!Number.isFinite(v)) continue;
-        values.set(key, v);
-      }
+      if (names === undefined) {
+        // A rule reads a handful of names: look them up rather than walk every value of the set.
+        for (const key of rule.reads) {
+          if (!Object.hasOwn(own, key)) continue;
+          const v = ruleNumber(own[key]);
+          if (v === v) values.add(key, v);
+        }
+      } else
+        for (const name of names) {
+          const key = prefix + name;
+          if (!rule.reads.has(key)) continue;
+          const v = ruleNumber(own[name]);
+          if (v === v) values.add(key, v);
+        }
       if (values.size === 0) continue;
       if (
         rule.refit &&

@@ -67,8 +67,8 @@ export interface CompiledRule {
   readonly needsTick: boolean;
   /** Present when the condition refits a model (forecast). */
   readonly refit?: RuleRefit;
-  /** Folds one reading set into the inputs (keys already component-qualified). Must not keep `values`: the engine reuses the map. */
-  update(inputs: PairInputs, time: number, values: ReadonlyMap<string, number>): void;
+  /** Folds one reading set into the inputs (keys already component-qualified). Must not keep `values`: the engine reuses it. */
+  update(inputs: PairInputs, time: number, values: ReadingValues): void;
   /** Judges the condition from the inputs. */
   judge(inputs: PairInputs, time: number, twin: RuleLookup): Judgement;
 }
@@ -89,7 +89,51 @@ export function resolveRef(ref: ValueRef | undefined, twin: RuleLookup): number 
   return ref.kind === 'number' ? ref.value : propertyNumber(twin, ref.name);
 }
 
+/**
+ * The values of one reading set that one rule reads (a handful): parallel arrays reused for every
+ * rule and reading, so the hot path allocates nothing (Map#clear allocates a new table each time).
+ * Keys are set at most once between clears (they come from an object's own keys).
+ */
+export class ReadingValues {
+  private readonly keys: string[] = [];
+  private readonly vals: number[] = [];
+  private n = 0;
+
+  get size(): number {
+    return this.n;
+  }
+
+  clear(): void {
+    this.n = 0;
+  }
+
+  /** Adds a key not set since the last clear. */
+  add(key: string, value: number): void {
+    this.keys[this.n] = key;
+    this.vals[this.n++] = value;
+  }
+
+  get(key: string): number | undefined {
+    for (let i = 0; i < this.n; i++) if (this.keys[i] === key) return this.vals[i];
+    return undefined;
+  }
+
+  has(key: string): boolean {
+    for (let i = 0; i < this.n; i++) if (this.keys[i] === key) return true;
+    return false;
+  }
+
+  keyAt(i: number): string {
+    return this.keys[i] as string;
+  }
+
+  valueAt(i: number): number {
+    return this.vals[i] as number;
+  }
+}
+
 /** Keeps the latest value of each reading (for expressions and message placeholders). */
-export function storeLatest(inputs: PairInputs, values: ReadonlyMap<string, number>): void {
-  for (const [k, v] of values) inputs.latest[k] = v;
+export function storeLatest(inputs: PairInputs, values: ReadingValues): void {
+  const latest = inputs.latest;
+  for (let i = 0; i < values.size; i++) latest[values.keyAt(i)] = values.valueAt(i);
 }
