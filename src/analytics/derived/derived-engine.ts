@@ -26,6 +26,7 @@ import type { DerivedPlan, PlanValue } from './derived-plan.js';
 import { DERIVED_LIMITS } from './derived-types.js';
 import type { DerivedSet, DerivedValue, ExprInput } from './derived-types.js';
 import { createOp, opSignature } from './window-ops.js';
+import { ScratchMap } from '../scratch-map.js';
 import type { Emit, StreamOp } from './window-ops.js';
 
 export interface DerivedEngineOptions {
@@ -104,8 +105,8 @@ export class DerivedEngine {
   private readonly refreshMs: number;
   private lastRefresh = -Infinity;
   /** Scratch of one pass (passes never nest): names changed with their time, and what to write by time. */
-  private readonly changed = new Map<string, number>();
-  private readonly out = new Map<number, Record<string, number>>();
+  private readonly changed = new ScratchMap<string, number>();
+  private readonly out = new ScratchMap<number, Record<string, number>>();
   /** Twin states by workspace then twin id (no key string built per reading). */
   private readonly byWs = new Map<string, Map<string, TwinState>>();
   private readonly counts = { readings: 0, written: 0, propertyValues: 0, nonFinite: 0, outOfOrder: 0 };
@@ -132,7 +133,8 @@ export class DerivedEngine {
     const prefix = obs.component === undefined ? '' : `${obs.component}.`;
     const values = obs.values;
     const since = s.plan.sinceOf;
-    for (const k of Object.keys(values)) {
+    for (const k in values) {
+      if (!Object.hasOwn(values, k)) continue;
       const x = toNum(values[k]);
       if (x === undefined) continue;
       const name = prefix === '' ? k : prefix + k;
@@ -230,17 +232,32 @@ export class DerivedEngine {
   }
 
   private flush(s: TwinState): void {
-    if (this.out.size === 0) return;
-    // Detached first: a sink may feed the engine again synchronously (derived values observed back).
-    const entries = [...this.out];
-    this.out.clear();
-    for (const [t, rec] of entries) {
-      this.counts.written += Object.keys(rec).length;
-      this.o.sink.write(s.ws, s.id, t, rec);
+    const out = this.out;
+    const n = out.size;
+    if (n === 0) return;
+    if (n === 1) {
+      // The usual pass: one source time. Detached first: a sink may feed the engine again
+      // synchronously (derived values observed back).
+      const t = out.keyAt(0);
+      const rec = out.valueAt(0);
+      out.clear();
+      this.write(s, t, rec);
+      return;
     }
+    const entries: [number, Record<string, number>][] = [];
+    for (let i = 0; i < n; i++) entries.push([out.keyAt(i), out.valueAt(i)]);
+    out.clear();
+    for (const [t, rec] of entries) this.write(s, t, rec);
   }
 
-  private triggered(pv: PlanValue, changed: ReadonlyMap<string, number>): boolean {
+  private write(s: TwinState, t: number, rec: Record<string, number>): void {
+    let n = 0;
+    for (const _name in rec) n++;
+    this.counts.written += n;
+    this.o.sink.write(s.ws, s.id, t, rec);
+  }
+
+  private triggered(pv: PlanValue, changed: ScratchMap<string, number>): boolean {
     for (const i of pv.inputs ?? [])
       if (i.from !== 'neighbours' && i.from !== 'property' && changed.has(i.name)) return true;
     return false;

@@ -22,7 +22,8 @@ import {
 } from '../analytics-types.js';
 import { RefitBudget } from '../forecast/refit-budget.js';
 import { compileRule, type CompiledRule, type Judgement, type PairInputs } from './compile-rule.js';
-import { ReadingValues, type RuleLookup } from './rule-inputs.js';
+import type { RuleLookup } from './rule-inputs.js';
+import { ScratchMap } from '../scratch-map.js';
 import { formatEta, formatNumber, renderMessage } from './rule-message.js';
 import type { VersionedRule } from './rule-types.js';
 import { PairStore, type PairState } from './rule-state.js';
@@ -108,7 +109,7 @@ export class RuleEngine {
   /** workspace → twin → its property lookup (one object per twin, not one per reading). */
   private readonly lookups = new Map<string, Map<string, { property: (name: string) => unknown }>>();
   /** The values of one reading one rule reads (reused: cleared for each rule). */
-  private readonly scratch = new ReadingValues();
+  private readonly scratch = new ScratchMap<string, number>();
   private readonly pairs: PairStore;
   private late = 0;
   /** Forecast refits: a per-tick budget, and those that wait for a tick, by pair key. */
@@ -221,14 +222,14 @@ export class RuleEngine {
         for (const key of rule.reads) {
           if (!Object.hasOwn(own, key)) continue;
           const v = ruleNumber(own[key]);
-          if (v === v) values.add(key, v);
+          if (v === v) values.set(key, v);
         }
       } else
         for (const name of names) {
           const key = prefix + name;
           if (!rule.reads.has(key)) continue;
           const v = ruleNumber(own[name]);
-          if (v === v) values.add(key, v);
+          if (v === v) values.set(key, v);
         }
       if (values.size === 0) continue;
       if (

@@ -4,6 +4,7 @@
  * compile-rule.ts so that each condition's compiler can live in its own file without an import
  * cycle.
  */
+import type { ScratchMap } from '../scratch-map.js';
 import type { ForecastBuffer } from '../forecast/forecast-buffer.js';
 import type { RuleSpec, ValueRef } from './rule-types.js';
 
@@ -68,7 +69,7 @@ export interface CompiledRule {
   /** Present when the condition refits a model (forecast). */
   readonly refit?: RuleRefit;
   /** Folds one reading set into the inputs (keys already component-qualified). Must not keep `values`: the engine reuses it. */
-  update(inputs: PairInputs, time: number, values: ReadingValues): void;
+  update(inputs: PairInputs, time: number, values: ReadonlyScratch): void;
   /** Judges the condition from the inputs. */
   judge(inputs: PairInputs, time: number, twin: RuleLookup): Judgement;
 }
@@ -89,51 +90,11 @@ export function resolveRef(ref: ValueRef | undefined, twin: RuleLookup): number 
   return ref.kind === 'number' ? ref.value : propertyNumber(twin, ref.name);
 }
 
-/**
- * The values of one reading set that one rule reads (a handful): parallel arrays reused for every
- * rule and reading, so the hot path allocates nothing (Map#clear allocates a new table each time).
- * Keys are set at most once between clears (they come from an object's own keys).
- */
-export class ReadingValues {
-  private readonly keys: string[] = [];
-  private readonly vals: number[] = [];
-  private n = 0;
-
-  get size(): number {
-    return this.n;
-  }
-
-  clear(): void {
-    this.n = 0;
-  }
-
-  /** Adds a key not set since the last clear. */
-  add(key: string, value: number): void {
-    this.keys[this.n] = key;
-    this.vals[this.n++] = value;
-  }
-
-  get(key: string): number | undefined {
-    for (let i = 0; i < this.n; i++) if (this.keys[i] === key) return this.vals[i];
-    return undefined;
-  }
-
-  has(key: string): boolean {
-    for (let i = 0; i < this.n; i++) if (this.keys[i] === key) return true;
-    return false;
-  }
-
-  keyAt(i: number): string {
-    return this.keys[i] as string;
-  }
-
-  valueAt(i: number): number {
-    return this.vals[i] as number;
-  }
-}
+/** The values of one reading set one rule reads (the engine's scratch, reused for every rule and reading). */
+export type ReadonlyScratch = Pick<ScratchMap<string, number>, 'size' | 'get' | 'has' | 'keyAt' | 'valueAt'>;
 
 /** Keeps the latest value of each reading (for expressions and message placeholders). */
-export function storeLatest(inputs: PairInputs, values: ReadingValues): void {
+export function storeLatest(inputs: PairInputs, values: ReadonlyScratch): void {
   const latest = inputs.latest;
   for (let i = 0; i < values.size; i++) latest[values.keyAt(i)] = values.valueAt(i);
 }

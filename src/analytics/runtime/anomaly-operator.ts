@@ -94,12 +94,17 @@ interface AlarmState {
 
 interface Stream extends AlarmState {
   detector: StreamDetector;
+  /** `<name>AnomalyScore`, made once (not a string built per reading). */
+  scoreKey: string;
   /** Readings waiting for the warm-up; undefined once warm. */
   held: HistoryReading[] | undefined;
 }
 
 interface GroupState extends AlarmState {
   detector: GroupDetector;
+  scoreKey: string;
+  /** The vector of one reading, reused once the group is warm (detectors keep nothing of it). */
+  scratch: number[];
   /** Streams it counts for (its telemetry). */
   size: number;
   /** Vectors waiting for the warm-up; undefined once warm. */
@@ -217,24 +222,26 @@ export class AnomalyOperator implements AnalyticsOperator {
         continue;
       }
       const score = this.scoreOne(obs.workspace, obs.twinId, name, s, obs.time, v);
-      (scores ??= {})[name + ANOMALY_SCORE_SUFFIX] = score;
+      (scores ??= {})[s.scoreKey] = score;
     }
     for (const group of groups) {
+      const telemetry = group.telemetry;
       let present = false;
-      const values = group.telemetry.map((t) => {
-        const v = obs.values[t];
-        if (typeof v !== 'number' || !Number.isFinite(v)) return Number.NaN;
-        present = true;
-        return v;
-      });
+      for (let i = 0; i < telemetry.length && !present; i++) present = finite(obs.values[telemetry[i] as string]);
       if (!present) continue;
       const g = this.group(obs, group);
       if (g === undefined) continue;
+      // Held vectors are kept: each its own array; a warm group's detector reads the scratch and keeps nothing.
+      const values = g.held !== undefined ? new Array<number>(telemetry.length) : g.scratch;
+      for (let i = 0; i < telemetry.length; i++) {
+        const v = obs.values[telemetry[i] as string];
+        values[i] = finite(v) ? v : Number.NaN;
+      }
       if (g.held !== undefined) {
         if (g.held.length < this.maxHeld) g.held.push({ time: obs.time, values });
         continue;
       }
-      (scores ??= {})[group.name + ANOMALY_SCORE_SUFFIX] = this.scoreGroup(obs, group, g, obs.time, values);
+      (scores ??= {})[g.scoreKey] = this.scoreGroup(obs, group, g, obs.time, values);
     }
     if (scores !== undefined) this.opts.sink.write(obs.workspace, obs.twinId, obs.time, scores);
   }
@@ -279,6 +286,7 @@ export class AnomalyOperator implements AnalyticsOperator {
     const resumedKey = this.resumed.size > 0 ? `${obs.workspace}\u0000${obs.twinId}\u0000${name}` : '';
     const s: Stream = {
       detector: this.opts.createDetector(),
+      scoreKey: name + ANOMALY_SCORE_SUFFIX,
       held: undefined,
       alarmed: resumedKey !== '' && this.resumed.delete(resumedKey),
       quietSince: undefined,
@@ -324,10 +332,8 @@ export class AnomalyOperator implements AnalyticsOperator {
   ): number {
     const score = clampScore(s.detector.score(time, v));
     this.counts.scored++;
-    this.judge(workspace, twinId, name, s, time, score, () => ({
-      message: `${name} is anomalous: score ${score.toFixed(3)} at value ${v}`,
-      value: v,
-    }));
+    if (this.judge(workspace, twinId, name, s, time, score))
+      this.raise(workspace, twinId, name, time, `${name} is anomalous: score ${score.toFixed(3)} at value ${v}`, v);
     return score;
   }
 
@@ -347,6 +353,8 @@ export class AnomalyOperator implements AnalyticsOperator {
     }
     g = {
       detector: create(size),
+      scoreKey: group.name + ANOMALY_SCORE_SUFFIX,
+      scratch: new Array<number>(size).fill(Number.NaN),
       size,
       held: undefined,
       alarmed:
@@ -404,15 +412,24 @@ export class AnomalyOperator implements AnalyticsOperator {
   ): number {
     const score = clampScore(g.detector.score(time, values));
     this.counts.groupsScored++;
-    this.judge(obs.workspace, obs.twinId, group.name, g, time, score, () => ({
-      message: `${group.name} is anomalous: score ${score.toFixed(3)} at ${group.telemetry
-        .map((t, i) => `${t} ${Number.isFinite(values[i]) ? String(values[i]) : '–'}`)
-        .join(', ')}`,
-    }));
+    if (this.judge(obs.workspace, obs.twinId, group.name, g, time, score))
+      this.raise(
+        obs.workspace,
+        obs.twinId,
+        group.name,
+        time,
+        `${group.name} is anomalous: score ${score.toFixed(3)} at ${group.telemetry
+          .map((t, i) => `${t} ${Number.isFinite(values[i]) ? String(values[i]) : '–'}`)
+          .join(', ')}`,
+      );
     return score;
   }
 
-  /** The alarm lifecycle shared by streams and groups: raise at the threshold, clear after quiet. */
+  /**
+   * The alarm lifecycle shared by streams and groups: raise at the threshold, clear after quiet.
+   * @returns true when an alarm is to be raised now (the caller describes it: no message is built
+   *   for the scores that raise nothing)
+   */
   private judge(
     workspace: string,
     twinId: string,
@@ -420,24 +437,15 @@ export class AnomalyOperator implements AnalyticsOperator {
     s: AlarmState,
     time: number,
     score: number,
-    describe: () => { message: string; value?: number },
-  ): void {
+  ): boolean {
     const alarms = this.opts.alarms;
-    if (alarms === undefined) return;
+    if (alarms === undefined) return false;
     if (score >= this.threshold) {
       s.quietSince = undefined;
       if (!s.alarmed) {
         s.alarmed = true;
         this.counts.alarmsRaised++;
-        alarms.raise({
-          workspace,
-          twinId,
-          ruleId: ANOMALY_RULE_PREFIX + name,
-          ruleVersion: 1,
-          severity: this.opts.severity ?? 'warning',
-          time,
-          ...describe(),
-        });
+        return true;
       }
     } else if (s.alarmed && score < this.clearBelow) {
       s.quietSince ??= time;
@@ -453,8 +461,24 @@ export class AnomalyOperator implements AnalyticsOperator {
         });
       }
     } else s.quietSince = undefined;
+    return false;
+  }
+
+  private raise(workspace: string, twinId: string, name: string, time: number, message: string, value?: number): void {
+    this.opts.alarms?.raise({
+      workspace,
+      twinId,
+      ruleId: ANOMALY_RULE_PREFIX + name,
+      ruleVersion: 1,
+      severity: this.opts.severity ?? 'warning',
+      time,
+      message,
+      ...(value !== undefined ? { value } : {}),
+    });
   }
 }
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 const NO_GROUPS: readonly AnomalyGroup[] = [];
 
