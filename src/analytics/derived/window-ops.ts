@@ -5,6 +5,7 @@
  * each reading), EWMA with a half-life over irregular time, and rate of change.
  */
 import type { DerivedValue, WindowAggregate } from './derived-types.js';
+import { ExtremeWindow } from './extreme-window.js';
 import { SlidingWindow } from './sliding-window.js';
 import type { SlidingSnapshot } from './sliding-window.js';
 
@@ -180,6 +181,29 @@ class Rate implements StreamOp {
   }
 }
 
+/** A sliding maximum or minimum: only the points that can still be the answer are kept (extreme-window.ts). */
+class SlidingExtreme implements StreamOp {
+  w: ExtremeWindow;
+  constructor(sizeMs: number, maxPoints: number, agg: 'max' | 'min') {
+    this.w = new ExtremeWindow(sizeMs, maxPoints, agg);
+  }
+  add(time: number, x: number, emit: Emit): boolean {
+    if (time < this.w.last) return false;
+    this.w.push(time, x);
+    emit(time, this.w.value());
+    return true;
+  }
+  due(): void {}
+  snapshot(): Record<string, unknown> {
+    return { ...this.w.snapshot() };
+  }
+  restore(s: Record<string, unknown>): this {
+    if (Array.isArray(s.t) && Array.isArray(s.v))
+      this.w = ExtremeWindow.restore(s, this.w.sizeMs, this.w.maxPoints, this.w.aggregate);
+    return this;
+  }
+}
+
 /** A fresh operator for a value, or one restored from its snapshot (bad fields are ignored). */
 export function createOp(v: WindowedValue, snapshot?: Record<string, unknown>): StreamOp {
   const s = snapshot ?? {};
@@ -187,7 +211,9 @@ export function createOp(v: WindowedValue, snapshot?: Record<string, unknown>): 
     case 'tumbling':
       return new Tumbling(v.sizeMs, v.aggregate).restore(s);
     case 'sliding':
-      return new Sliding(v.sizeMs, v.maxPoints, v.aggregate).restore(s);
+      return v.aggregate === 'max' || v.aggregate === 'min'
+        ? new SlidingExtreme(v.sizeMs, v.maxPoints, v.aggregate).restore(s)
+        : new Sliding(v.sizeMs, v.maxPoints, v.aggregate).restore(s);
     case 'ewma':
       return new Ewma(v.halfLifeMs).restore(s);
     case 'rate':
