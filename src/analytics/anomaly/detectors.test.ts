@@ -148,6 +148,32 @@ describe('resonance detector', () => {
   });
 });
 
+describe('resonance detector echoes', () => {
+  /** Alerts (score ≥ 0.2) on a daily wave whose level drops by 8 at reading 2500 and stays there. */
+  function shiftAlerts(echo: number): number[] {
+    const d = createDetector('resonance', { probation: 600, echo });
+    const r = rng(8);
+    const alerts: number[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const v = 50 + 10 * Math.sin((2 * Math.PI * i) / 288) + 2 * (r() - 0.5) - (i >= 2500 ? 8 : 0);
+      if (d.score(i, v) >= 0.2) alerts.push(i);
+    }
+    return alerts;
+  }
+
+  it('does not report an event again while a layer window still holds it', () => {
+    const without = shiftAlerts(0);
+    const withEcho = shiftAlerts(1);
+    expect(withEcho[0]).toBe(2500);
+    expect(without[0]).toBe(2500);
+    // The coarse window (8 × 8 buckets of 4 readings) holds the shift for 256 readings, beyond the
+    // 150-reading mask: without the echo mask its vectors report the same shift again.
+    expect(without.filter((i) => i > 2500 && i <= 2756).length).toBeGreaterThan(0);
+    expect(withEcho.filter((i) => i > 2500 && i <= 2756)).toEqual([]);
+    expect(withEcho.length).toBeLessThan(without.length);
+  });
+});
+
 describe('multivariate detector', () => {
   it('flags a reading that breaks the relation between streams, restores exactly, survives hostile input', () => {
     const a = createMultivariateDetector({ streams: 3, probation: 500, perStreamResonance: 0 });

@@ -7,7 +7,9 @@
  * older than one bucket of their scale, so a slow change cannot creep past vigilance.
  * A reading outside the range seen so far is evidence at once, before its bucket closes.
  * After an alert the output is masked for a while, as ARTime does, so one event gives one
- * detection rather than a burst of false positives.
+ * detection rather than a burst of false positives; and a layer's evidence stays masked while its
+ * window still holds the alerting reading (the coarse window outlasts the mask: each of its
+ * vectors that holds the event is novel because of it, the same event again).
  *
  * Bounded: 2 × prototypes × (window + 3) numbers. O(prototypes × window / bucket) per reading.
  */
@@ -59,6 +61,12 @@ export interface ResonanceConfig extends Record<string, number> {
   breakthrough: number;
   /** Mask length after an alert, as a fraction of probation. */
   mask: number;
+  /**
+   * After an alert, a layer's evidence is an echo of that event while the layer's window still
+   * holds the alerting reading, and is masked like the output (this fraction of the window's span
+   * in readings; 0: off).
+   */
+  echo: number;
 }
 
 export const RESONANCE_DEFAULTS: ResonanceConfig = {
@@ -79,7 +87,13 @@ export const RESONANCE_DEFAULTS: ResonanceConfig = {
   alert: 0.2,
   breakthrough: 0.7,
   mask: 0.25,
+  echo: 1,
 };
+
+/** Factor on a masked output, and on a layer's echo of the last alert. */
+const MASKED = 0.1;
+/** sinceAlert before any alert (and its cap). */
+const NO_ALERT = 1e9;
 
 const BOUNDS = {
   probation: [0, 1e9],
@@ -99,6 +113,7 @@ const BOUNDS = {
   alert: [0, 1],
   breakthrough: [0, 1],
   mask: [0, 100],
+  echo: [0, 100],
 } as const;
 
 export class ResonanceDetector implements AnomalyDetector {
@@ -114,6 +129,10 @@ export class ResonanceDetector implements AnomalyDetector {
   /** The output that started the mask: a much larger one breaks through it. */
   private maskLevel = 0;
   private meanEvidence = 0;
+  /** Readings since the last alert (capped at NO_ALERT). */
+  private sinceAlert = NO_ALERT;
+  /** Per layer: readings after an alert during which its evidence is an echo. */
+  private readonly echoRows: number[];
 
   constructor(config?: unknown, snapshot?: unknown) {
     const snap = snapshot === undefined ? undefined : readSnapshot('resonance', snapshot);
@@ -132,6 +151,7 @@ export class ResonanceDetector implements AnomalyDetector {
     const fine = Math.max(1, Math.round(cfg.probation / cfg.bucketsPerProbation));
     const blocks = cfg.coarse >= 1 ? [1, Math.round(cfg.coarse)] : [1];
     this.maskRows = Math.round(cfg.mask * cfg.probation);
+    this.echoRows = blocks.map((b) => Math.round(cfg.echo * fine * w * b));
     if (snap) {
       const problems: Problem[] = [];
       this.n = stateNumber(snap.state, 'n', problems);
@@ -140,6 +160,9 @@ export class ResonanceDetector implements AnomalyDetector {
       this.maskLeft = stateNumber(snap.state, 'maskLeft', problems);
       this.maskLevel = stateNumber(snap.state, 'maskLevel', problems);
       this.meanEvidence = stateNumber(snap.state, 'meanEvidence', problems);
+      // Absent from snapshots taken before echoes were masked: no alert to echo.
+      this.sinceAlert =
+        snap.state.sinceAlert === undefined ? NO_ALERT : stateNumber(snap.state, 'sinceAlert', problems);
       const layers = snap.state.layers;
       if (!Array.isArray(layers) || layers.length !== blocks.length) {
         problems.push({
@@ -160,7 +183,7 @@ export class ResonanceDetector implements AnomalyDetector {
             problems,
           );
         });
-      if (this.n < 0 || this.hi < this.lo || this.maskLeft < 0)
+      if (this.n < 0 || this.hi < this.lo || this.maskLeft < 0 || this.sinceAlert < 0)
         problems.push({
           code: 'anomaly.snapshot.field',
           message: 'Inconsistent counters.',
@@ -191,7 +214,12 @@ export class ResonanceDetector implements AnomalyDetector {
     this.n++;
     const range = this.hi - this.lo;
     let evidence = 0;
-    for (const layer of this.layers) evidence = Math.max(evidence, layer.push(x, range, this.set));
+    if (this.sinceAlert < NO_ALERT) this.sinceAlert++;
+    for (let i = 0; i < this.layers.length; i++) {
+      const e = (this.layers[i] as PrototypeLayer).push(x, range, this.set);
+      // A window that still holds the last alert is novel because of it: the same event again.
+      evidence = Math.max(evidence, this.sinceAlert <= (this.echoRows[i] as number) ? MASKED * e : e);
+    }
     const total = Math.min(evidence + cfg.rangeWeight * excursion, 1e12);
     const baseline = this.meanEvidence;
     this.meanEvidence += (total - baseline) / Math.min(this.n, Math.max(cfg.probation, 1));
@@ -200,10 +228,11 @@ export class ResonanceDetector implements AnomalyDetector {
     let out = raw / (raw + 1);
     if (this.maskLeft > 0 && out < this.maskLevel + cfg.breakthrough * (1 - this.maskLevel)) {
       this.maskLeft--;
-      out *= 0.1;
+      out *= MASKED;
     } else if (out >= cfg.alert) {
       this.maskLeft = this.maskRows;
       this.maskLevel = out;
+      this.sinceAlert = 0;
     }
     return out;
   }
@@ -220,6 +249,7 @@ export class ResonanceDetector implements AnomalyDetector {
         maskLeft: this.maskLeft,
         maskLevel: this.maskLevel,
         meanEvidence: this.meanEvidence,
+        sinceAlert: this.sinceAlert,
         layers: this.layers.map((l) => l.state()),
       },
     };
