@@ -20,3 +20,9 @@ export function numberFlag(argv: readonly string[], name: string, fallback: numb
   if (!(v > 0)) throw new Error(`${name} needs a positive number.`);
   return v;
 }
+
+/** A string flag (`--name value`) from argv; undefined when absent. */
+export function stringFlag(argv: readonly string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}

@@ -20,7 +20,10 @@ import { readDerived } from '../../src/analytics/derived/read-derived.js';
 import { readRuleText } from '../../src/analytics/rules/read-rule.js';
 import type { VersionedRule } from '../../src/analytics/rules/rule-types.js';
 import { anomalyPlanOf } from '../../src/analytics/runtime/analytics-plans.js';
-import { buildAnalyticsOperators } from '../../src/analytics/runtime/analytics-operators.js';
+import {
+  buildAnalyticsOperators,
+  reportDerivedSets,
+} from '../../src/analytics/runtime/analytics-operators.js';
 import { AnalyticsRuntime } from '../../src/analytics/runtime/analytics-runtime.js';
 import { DerivedWriter } from '../../src/analytics/runtime/derived-writer.js';
 import { TwinReplica, type ReplicaSnapshot } from '../../src/analytics/runtime/twin-replica.js';
@@ -30,6 +33,7 @@ import { DETECTOR_KINDS } from '../../src/analytics/anomaly/detector.js';
 import type { LiveEvent } from '../../src/core/live/live-events.js';
 import { parseDtdl } from '../../src/core/models/dtdl/parse-dtdl.js';
 import type { ModelLookup } from '../../src/core/models/model-types.js';
+import { pumpPayloadJson, uniformSource } from '../ingest/pump-payload.js';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
 
@@ -91,22 +95,12 @@ const rules: VersionedRule[] = readPilotRules('pump-line').map((f) => {
 });
 
 // ---- the readings: payload 'pump' of bench/ingest/load-generator.ts, round-robin over the pumps
-let rng = 0x9e3779b9;
-function uniform(): number {
-  rng ^= rng << 13;
-  rng ^= rng >>> 17;
-  rng ^= rng << 5;
-  return (rng >>> 0) / 4294967296;
-}
-const normal = (): number => (uniform() + uniform() + uniform() + uniform() - 2) * Math.sqrt(3);
+const uniform = uniformSource();
 const T0 = 1_800_000_000_000;
 function reading(i: number): TelemetryObservation {
   const p = i % pumps;
-  const d = p % 10;
   // Values as the ingest thread hands them on: parsed from the JSON the devices send.
-  const values = JSON.parse(
-    `{"vibration":${(2 + 0.05 * d + 0.05 * normal()).toFixed(2)},"temperature":${(50 + d + 0.1 * normal()).toFixed(1)},"flow":${(40 + d + 0.3 * normal()).toFixed(2)},"dischargePressure":${(4 + 0.1 * d + 0.01 * normal()).toFixed(3)},"running":true}`,
-  ) as Record<string, unknown>;
+  const values = JSON.parse(pumpPayloadJson(p, uniform)) as Record<string, unknown>;
   return {
     workspace: WS,
     twinId: `pump-${p + 1}`,
@@ -137,24 +131,11 @@ async function round(): Promise<RoundResult> {
   const writer: DerivedWriter = new DerivedWriter({
     schedule: (fn) => void (flush = fn),
     write: (sets) => {
-      const events: LiveEvent[] = [];
-      for (const s of sets) {
-        const reported = ops.report
-          ? ops.report.reportable(s.workspace, s.twinId, s.time, s.values)
-          : s.values;
-        if (reported !== undefined) stored += Object.keys(reported).length;
-        const modelId = replica.modelOf(s.workspace, s.twinId);
-        if (modelId !== undefined)
-          events.push({
-            type: 'telemetry',
-            workspace: s.workspace,
-            twinId: s.twinId,
-            modelId,
-            time: s.time,
-            values: s.values,
-            derived: true,
-          });
-      }
+      const events = reportDerivedSets(sets, {
+        report: ops.report,
+        modelOf: (ws, id) => replica.modelOf(ws, id),
+        store: (_s, reported) => void (stored += Object.keys(reported).length),
+      });
       if (events.length) deliver?.(events);
       return Promise.resolve({ refused: [] });
     },

@@ -16,6 +16,7 @@
  * 'ackMark' answers { type: 'acks', count, p50, p99, p999, max } (ms from PUBLISH written to PUBACK
  * read, over the acknowledgements since the last 'ackMark') and starts a new period.
  */
+import { pumpPayloadJson, uniformSource } from './pump-payload.js';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 
@@ -40,25 +41,11 @@ const connRate = Number(rateS) > 0 ? Number(rateS) / connections : 0;
 if (payloadKind !== 'generic' && payloadKind !== 'pumpline' && payloadKind !== 'pump')
   throw new Error(`load generator: unknown payload '${payloadKind}' (generic | pumpline | pump)`);
 
-/** xorshift32: cheap deterministic noise for the 'pump' payload. */
-let rng = 0x9e3779b9;
-function uniform(): number {
-  rng ^= rng << 13;
-  rng ^= rng >>> 17;
-  rng ^= rng << 5;
-  return (rng >>> 0) / 4294967296;
-}
-/** About N(0, 1): the sum of four uniforms, centred and scaled. */
-const normal = (): number => (uniform() + uniform() + uniform() + uniform() - 2) * Math.sqrt(3);
+const uniform = uniformSource();
 
 /** The JSON of message `seq` for `device`: 5 readings. */
 function payloadOf(seq: number, device: number): Buffer {
-  if (payloadKind === 'pump') {
-    const d = device % 10;
-    return Buffer.from(
-      `{"vibration":${(2 + 0.05 * d + 0.05 * normal()).toFixed(2)},"temperature":${(50 + d + 0.1 * normal()).toFixed(1)},"flow":${(40 + d + 0.3 * normal()).toFixed(2)},"dischargePressure":${(4 + 0.1 * d + 0.01 * normal()).toFixed(3)},"running":true}`,
-    );
-  }
+  if (payloadKind === 'pump') return Buffer.from(pumpPayloadJson(device, uniform));
   if (payloadKind === 'pumpline')
     return Buffer.from(
       `{"vibration":${(2 + (seq % 31) / 10).toFixed(1)},"temperature":${(40 + (seq % 50) / 10).toFixed(1)},"flow":${40 + (seq % 9)},"dischargePressure":${(3 + (seq % 13) / 10).toFixed(1)},"running":${seq % 211 !== 0}}`,

@@ -27,16 +27,13 @@ import {
   type NabScoredFile,
 } from '../../src/analytics/anomaly/nab-scorer.js';
 import { loadNote } from '../machine-note.js';
-import { appendResults, numberFlag } from '../results-file.js';
+import { appendResults, numberFlag, stringFlag } from '../results-file.js';
 import { heldOutScores } from './held-out.js';
 import { readNabCorpus, readNabResult, writeNabResult } from './nab-corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const flag = (name: string): string | undefined => stringFlag(argv, name);
 const dataDir = path.resolve(flag('--data') ?? path.join(here, '../../../shared/data/nab'));
 const resultsDir = path.resolve(flag('--results') ?? path.join(os.tmpdir(), 'twinloop-nab-results'));
 const detectors = (flag('--detectors') ?? 'ewma,resonance').split(',') as DetectorKind[];

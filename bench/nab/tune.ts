@@ -21,14 +21,12 @@ import {
   type NabScoredFile,
 } from '../../src/analytics/anomaly/nab-scorer.js';
 import { heldOutScores } from './held-out.js';
+import { stringFlag } from '../results-file.js';
 import { readNabCorpus } from './nab-corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const flag = (name: string): string | undefined => stringFlag(argv, name);
 const dataDir = path.resolve(flag('--data') ?? path.join(here, '../../../shared/data/nab'));
 const kind = (flag('--kind') ?? 'resonance') as DetectorKind;
 const grid = JSON.parse(flag('--grid') ?? '[{}]') as Record<string, number>[];

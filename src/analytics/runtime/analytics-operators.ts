@@ -14,6 +14,7 @@ import type {
   TwinContext,
 } from '../analytics-types.js';
 import type { DerivedSet } from '../derived/derived-types.js';
+import type { DerivedSetToWrite } from './derived-writer.js';
 import { DerivedEngine, type DerivedStats } from '../derived/derived-engine.js';
 import { RuleEngine, type RuleEngineStats } from '../rules/rule-engine.js';
 import type { AnalyticsOperator } from './analytics-runtime.js';
@@ -263,4 +264,37 @@ export function buildAnalyticsOperators(o: AnalyticsOperatorsOptions): Analytics
       ...(report ? { report: report.stats() } : {}),
     }),
   };
+}
+
+/**
+ * What the host of a run does with a batch of merged derived sets (the analytics worker; the
+ * operators' benchmark): each set's reported values (report by exception, when `report` is given)
+ * go to `store`, and every set, with all its values, goes back to the rules as a derived telemetry
+ * event (returned, in order) when `modelOf` is given (the run has rules).
+ */
+export function reportDerivedSets(
+  sets: readonly DerivedSetToWrite[],
+  o: {
+    report: ReportFilter | undefined;
+    modelOf: ((workspace: string, twinId: string) => string | undefined) | undefined;
+    store: (set: DerivedSetToWrite, reported: Readonly<Record<string, number>>) => void;
+  },
+): LiveEvent[] {
+  const events: LiveEvent[] = [];
+  for (const s of sets) {
+    const reported = o.report ? o.report.reportable(s.workspace, s.twinId, s.time, s.values) : s.values;
+    if (reported !== undefined) o.store(s, reported);
+    const modelId = o.modelOf?.(s.workspace, s.twinId);
+    if (modelId !== undefined)
+      events.push({
+        type: 'telemetry',
+        workspace: s.workspace,
+        twinId: s.twinId,
+        modelId,
+        time: s.time,
+        values: s.values,
+        derived: true,
+      });
+  }
+  return events;
 }

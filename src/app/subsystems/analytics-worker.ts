@@ -11,6 +11,7 @@ import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
 import { anomalyPlanOf, forecastPlanOf } from '../../analytics/runtime/analytics-plans.js';
 import {
   buildAnalyticsOperators,
+  reportDerivedSets,
   type PropertySinkWithTicks,
 } from '../../analytics/runtime/analytics-operators.js';
 import { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
@@ -79,24 +80,13 @@ const armFlush = (): void => {
  */
 const sink = new DerivedWriter({
   write: (sets) => {
-    const events: LiveEvent[] = [];
-    for (const s of sets) {
-      // Stored and published: what says something new (report by exception); the rules see all.
-      const reported = ops.report ? ops.report.reportable(s.workspace, s.twinId, s.time, s.values) : s.values;
-      if (reported !== undefined) derived.push([s.workspace, s.twinId, s.time, reported]);
-      // The rules read derived values too: they get them here, not back from the ingest thread.
-      const modelId = data.rules ? replica.modelOf(s.workspace, s.twinId) : undefined;
-      if (modelId !== undefined)
-        events.push({
-          type: 'telemetry',
-          workspace: s.workspace,
-          twinId: s.twinId,
-          modelId,
-          time: s.time,
-          values: s.values,
-          derived: true,
-        });
-    }
+    // Stored and published: what says something new (report by exception); the rules see all,
+    // here, not back from the ingest thread.
+    const events = reportDerivedSets(sets, {
+      report: ops.report,
+      modelOf: data.rules ? (ws, id) => replica.modelOf(ws, id) : undefined,
+      store: (s, reported) => derived.push([s.workspace, s.twinId, s.time, reported]),
+    });
     if (events.length) deliver?.(events);
     armFlush();
     return Promise.resolve({ refused: [] });
