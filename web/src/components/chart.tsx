@@ -1,0 +1,82 @@
+/**
+ * One time-series chart (uPlot): a line, drawn again when its data changes (uPlot's setData, no new
+ * chart), sized to its box. Dragging across it selects a time range: `onZoom` gets it (the page then
+ * reads that range from the history route at a finer bucket width).
+ */
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+
+function cssVar(name: string, fallback: string): string {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+export function Chart(props: {
+  label: string;
+  xs: readonly number[];
+  ys: readonly (number | null)[];
+  /** Re-read the colours (the theme changed). */
+  theme: string;
+  onZoom?: (fromMs: number, toMs: number) => void;
+  height?: number;
+}) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | undefined>(undefined);
+  const zoom = useRef(props.onZoom);
+  zoom.current = props.onZoom;
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const stroke = cssVar('--accent', '#1456b8');
+    const axis = cssVar('--muted', '#5a6474');
+    const grid = cssVar('--grid', '#e3e7ee');
+    const axisStyle = { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const opts: uPlot.Options = {
+      width: Math.max(200, el.clientWidth),
+      height: props.height ?? 180,
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      scales: { x: { time: true } },
+      axes: [axisStyle, { ...axisStyle, size: 56 }],
+      series: [{}, { label: props.label, stroke, width: 1.5, spanGaps: false, points: { show: false } }],
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 4) return;
+            const from = u.posToVal(u.select.left, 'x');
+            const to = u.posToVal(u.select.left + u.select.width, 'x');
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            zoom.current?.(from * 1000, to * 1000);
+          },
+        ],
+      },
+    };
+    const u = new uPlot(opts, [props.xs.map((x) => x / 1000), [...props.ys]], el);
+    plot.current = u;
+    const ro = new ResizeObserver(() =>
+      u.setSize({ width: Math.max(200, el.clientWidth), height: props.height ?? 180 }),
+    );
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      u.destroy();
+      plot.current = undefined;
+    };
+    // A new chart only for a new series or theme; data changes go through setData below.
+  }, [props.label, props.theme, props.height]);
+
+  useEffect(() => {
+    plot.current?.setData([props.xs.map((x) => x / 1000), [...props.ys]]);
+  }, [props.xs, props.ys]);
+
+  return (
+    <div
+      ref={box}
+      className="chart"
+      role="img"
+      aria-label={`Chart of ${props.label}`}
+      data-points={props.xs.length}
+    />
+  );
+}
