@@ -12,7 +12,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { TwinloopError, quote } from '../../core/errors/errors.js';
+import { TwinloopError } from '../../core/errors/errors.js';
 
 /** One asset kept in memory. */
 export interface WebAsset {
@@ -140,7 +140,9 @@ export function registerWebAppRoutes(app: FastifyInstance, files: WebAppFiles): 
   app.get('/assets/*', shellRoute, async (req, reply) => {
     const name = (req.params as { '*': string })['*'];
     const asset = files.assets.get(name);
-    if (!asset) throw new TwinloopError('NotFound', `No asset '${quote(name, 80)}'.`);
+    // The name is not echoed: an asset path is whatever a link said, not something to show back.
+    if (!asset)
+      throw new TwinloopError('NotFound', 'No such asset of the web app (rebuilt since? reload the page).');
     void reply
       .header('content-type', asset.type)
       .header('cache-control', 'public, max-age=31536000, immutable')

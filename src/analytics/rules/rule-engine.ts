@@ -100,7 +100,15 @@ interface ModelRules {
 
 /** A reading as a rule sees it: numbers (finite), booleans as 1/0; anything else NaN (not read). */
 const ruleNumber = (raw: unknown): number =>
-  typeof raw === 'number' ? (Number.isFinite(raw) ? raw : NaN) : typeof raw === 'boolean' ? (raw ? 1 : 0) : NaN;
+  typeof raw === 'number'
+    ? Number.isFinite(raw)
+      ? raw
+      : NaN
+    : typeof raw === 'boolean'
+      ? raw
+        ? 1
+        : 0
+      : NaN;
 
 export class RuleEngine {
   private readonly rules = new Map<string, CompiledRule[]>();

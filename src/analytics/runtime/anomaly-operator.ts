@@ -227,7 +227,8 @@ export class AnomalyOperator implements AnalyticsOperator {
     for (const group of groups) {
       const telemetry = group.telemetry;
       let present = false;
-      for (let i = 0; i < telemetry.length && !present; i++) present = finite(obs.values[telemetry[i] as string]);
+      for (let i = 0; i < telemetry.length && !present; i++)
+        present = finite(obs.values[telemetry[i] as string]);
       if (!present) continue;
       const g = this.group(obs, group);
       if (g === undefined) continue;
@@ -333,7 +334,14 @@ export class AnomalyOperator implements AnalyticsOperator {
     const score = clampScore(s.detector.score(time, v));
     this.counts.scored++;
     if (this.judge(workspace, twinId, name, s, time, score))
-      this.raise(workspace, twinId, name, time, `${name} is anomalous: score ${score.toFixed(3)} at value ${v}`, v);
+      this.raise(
+        workspace,
+        twinId,
+        name,
+        time,
+        `${name} is anomalous: score ${score.toFixed(3)} at value ${v}`,
+        v,
+      );
     return score;
   }
 
@@ -464,7 +472,14 @@ export class AnomalyOperator implements AnalyticsOperator {
     return false;
   }
 
-  private raise(workspace: string, twinId: string, name: string, time: number, message: string, value?: number): void {
+  private raise(
+    workspace: string,
+    twinId: string,
+    name: string,
+    time: number,
+    message: string,
+    value?: number,
+  ): void {
     this.opts.alarms?.raise({
       workspace,
       twinId,

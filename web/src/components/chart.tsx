@@ -11,6 +11,13 @@ function cssVar(name: string, fallback: string): string {
   return v || fallback;
 }
 
+/** True when a series has few values, or values standing alone between gaps (drawn as dots). */
+export function sparse(ys: readonly (number | null | undefined)[]): boolean {
+  let values = 0;
+  for (const y of ys) if (y !== null && y !== undefined) values++;
+  return values > 0 && values < 60;
+}
+
 export function Chart(props: {
   label: string;
   xs: readonly number[];
@@ -39,7 +46,17 @@ export function Chart(props: {
       cursor: { drag: { x: true, y: false, setScale: false } },
       scales: { x: { time: true } },
       axes: [axisStyle, { ...axisStyle, size: 56 }],
-      series: [{}, { label: props.label, stroke, width: 1.5, spanGaps: false, points: { show: false } }],
+      series: [
+        {},
+        {
+          label: props.label,
+          stroke,
+          width: 1.5,
+          spanGaps: false,
+          // Dots where the line alone would not show: few points, or points between gaps.
+          points: { show: (u: uPlot) => sparse(u.data[1] as (number | null)[]), size: 4, fill: stroke },
+        },
+      ],
       hooks: {
         setSelect: [
           (u) => {

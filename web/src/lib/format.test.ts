@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAge, formatValue, ratePerSecond } from './format.js';
+import { formatAge, formatDuration, formatValue, ratePerSecond } from './format.js';
 
 describe('formatting', () => {
   it('says how old a value is', () => {
@@ -29,5 +29,16 @@ describe('formatting', () => {
     expect(ratePerSecond({ count: 10, time: 1000 }, { count: 40, time: 3000 })).toBe(15);
     expect(ratePerSecond({ count: 10, time: 3000 }, { count: 40, time: 3000 })).toBeUndefined();
     expect(ratePerSecond({ count: 50, time: 1000 }, { count: 40, time: 3000 })).toBeUndefined();
+  });
+});
+
+describe('durations', () => {
+  it('says bucket widths in words', () => {
+    expect(formatDuration(500)).toBe('500 ms');
+    expect(formatDuration(15_000)).toBe('15 s');
+    expect(formatDuration(300_000)).toBe('5 min');
+    expect(formatDuration(7_200_000)).toBe('2 h');
+    expect(formatDuration(86_400_000)).toBe('1 d');
+    expect(formatDuration(-1)).toBe('');
   });
 });

@@ -34,3 +34,13 @@ export function ratePerSecond(
   if (!prev || cur.time <= prev.time || cur.count < prev.count) return undefined;
   return ((cur.count - prev.count) * 1000) / (cur.time - prev.time);
 }
+
+/** A duration in ms as a person says it: 500 ms, 15 s, 5 min, 2 h, 1 d. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toPrecision(3))} s`;
+  if (ms < 3_600_000) return `${Number((ms / 60_000).toPrecision(3))} min`;
+  if (ms < 86_400_000) return `${Number((ms / 3_600_000).toPrecision(3))} h`;
+  return `${Number((ms / 86_400_000).toPrecision(3))} d`;
+}

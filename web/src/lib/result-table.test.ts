@@ -16,6 +16,9 @@ describe('query results as a table', () => {
     expect(resultColumns(rows)).toEqual(['$dtId', 'model', 'flowSetpoint', 'serialNumber']);
     expect(resultCell(rows[0]!, 'model')).toBe('Pump');
     expect(resultCell(rows[1]!, 'serialNumber')).toBeUndefined();
+    expect(resultCell({ motor: { $metadata: { x: 1 }, ratedPower: 15 } }, 'motor')).toEqual({
+      ratedPower: 15,
+    });
   });
 
   it('keeps projections as selected', () => {

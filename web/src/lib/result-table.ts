@@ -29,5 +29,15 @@ export function resultColumns(rows: readonly Record<string, unknown>[]): string[
 /** The cell of `column` in `row` (the model column: the short name of the twin's model). */
 export function resultCell(row: Record<string, unknown>, column: string): unknown {
   if (column === MODEL_COLUMN && !Object.hasOwn(row, MODEL_COLUMN)) return modelShortName(modelOf(row));
-  return Object.hasOwn(row, column) ? row[column] : undefined;
+  const v = Object.hasOwn(row, column) ? row[column] : undefined;
+  // A component: its properties, without its $metadata.
+  if (
+    v &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    Object.hasOwn(v, '$metadata') &&
+    !Object.hasOwn(v, '$dtId')
+  )
+    return Object.fromEntries(Object.entries(v).filter(([k]) => k !== '$metadata'));
+  return v;
 }

@@ -22,7 +22,7 @@ import { ErrorBox } from '../components/error-box.js';
 import { Link } from '../components/link.js';
 import { usePoll } from '../components/use-poll.js';
 import { toCsv } from '../lib/csv.js';
-import { formatAge, formatValue } from '../lib/format.js';
+import { formatAge, formatDuration, formatValue } from '../lib/format.js';
 import { modelShortName } from '../lib/graph.js';
 import { routeHref, twinHref } from '../lib/routes.js';
 import { alignSeries, intervalParam, LiveSeries, numericReadings, pickInterval } from '../lib/series.js';
@@ -316,7 +316,7 @@ export function TwinPage({ id }: { id: string }) {
         <p className="muted">
           {mode.kind === 'live'
             ? 'Live: the last 15 minutes, updated as readings arrive. Drag across a chart to zoom into history.'
-            : `History from ${new Date(mode.from).toLocaleString()} to ${new Date(mode.to).toLocaleString()}, averaged in ${intervalParam(pickInterval(mode.to - mode.from)).replace('ms', ' ms')} buckets. Drag to zoom.`}
+            : `History from ${new Date(mode.from).toLocaleString()} to ${new Date(mode.to).toLocaleString()}, averaged in ${formatDuration(pickInterval(mode.to - mode.from))} buckets. Drag to zoom.`}
         </p>
         {rangeError && <ErrorBox error={rangeError} title="History could not be read" />}
         {liveError && (
