@@ -60,11 +60,54 @@ const VIEWS = [
   { name: 'tablet-dark', viewport: { width: 820, height: 1180 }, colorScheme: 'dark' as const },
 ];
 
+const CONTROL_ROLES = new Set([
+  'button',
+  'link',
+  'textbox',
+  'combobox',
+  'checkbox',
+  'radio',
+  'slider',
+  'spinbutton',
+  'searchbox',
+  'switch',
+  'tab',
+  'menuitem',
+]);
+
+/** Controls without an accessible name, as Chromium's accessibility tree computes names. */
+async function unnamedControls(page: Page): Promise<string[]> {
+  const cdp = await page.context().newCDPSession(page);
+  const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as {
+    nodes: {
+      ignored?: boolean;
+      role?: { value?: string };
+      name?: { value?: string };
+      backendDOMNodeId?: number;
+    }[];
+  };
+  await cdp.detach();
+  return nodes
+    .filter(
+      (n) => !n.ignored && CONTROL_ROLES.has(String(n.role?.value)) && !String(n.name?.value ?? '').trim(),
+    )
+    .map((n) => `${n.role?.value} #${n.backendDOMNodeId}`);
+}
+
+/** A screenshot of the whole page, after checking that every control on it has a name. */
 async function shot(page: Page, name: string): Promise<void> {
+  expect(await unnamedControls(page), `controls without a name on ${name}`).toEqual([]);
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
 describe('the web app on a running platform', () => {
+  it('the accessible-name check finds a control without a name (it can fail)', async () => {
+    const page = await browser.newPage();
+    await page.setContent('<button></button><button>ok</button><input aria-label="x"><input>');
+    expect(await unnamedControls(page)).toHaveLength(2);
+    await page.close();
+  });
+
   it('serves the app at / with a strict CSP, its facts in the shell, and JSON to clients that ask', async () => {
     const res = await fetch(`${base}/`);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
@@ -165,6 +208,10 @@ describe('the web app on a running platform', () => {
       await expect.poll(async () => Number(await graph.getAttribute('data-edges'))).toBeGreaterThan(7);
       expect(await graph.locator('canvas').count()).toBeGreaterThan(0);
       await shot(page, `explorer-${v.name}`);
+      // The results scroll in their box: the page is never wider than the screen.
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(
+        v.viewport.width,
+      );
 
       await box.fill('SELECT * FROM DIGITALTWINS\nWHERE T.x = ');
       await page.getByRole('button', { name: 'Run query' }).click();
@@ -217,6 +264,25 @@ describe('the web app on a running platform', () => {
     expect(errors).toEqual([]);
     await ctx.close();
   });
+
+  it('the twin page and the alarms page on a tablet, dark, without console errors', async () => {
+    const v = VIEWS[1]!;
+    const ctx = await browser.newContext({ viewport: v.viewport, colorScheme: v.colorScheme });
+    const { page, errors } = await open(ctx);
+    await page.goto(`${base}/app/twin?id=tank-1`);
+    await page.getByRole('heading', { name: /tank-1/ }).waitFor();
+    await page.getByRole('table', { name: 'Properties' }).waitFor();
+    await page.locator('.chart canvas').first().waitFor();
+    await shot(page, `twin-${v.name}`);
+    await page.getByRole('link', { name: 'Alarms', exact: true }).click();
+    await page.getByRole('heading', { name: 'Alarms' }).waitFor();
+    await page.getByRole('table', { name: 'Alarms' }).waitFor();
+    await shot(page, `alarms-${v.name}`);
+    // Nothing is wider than the screen.
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(v.viewport.width);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
 });
 
 describe('the web app on a platform that needs a token', () => {
@@ -254,8 +320,8 @@ describe('the web app on a platform that needs a token', () => {
     // The live stream connects with the token as a subprotocol.
     await page.goto(`${url}/app/twin?id=pump-1a`);
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('twinloop.token'))).toBe(token);
-    expect(await page.evaluate(() => localStorage.getItem('twinloop.token'))).toBeNull();
+    expect(await page.evaluate("sessionStorage.getItem('twinloop.token')")).toBe(token);
+    expect(await page.evaluate("localStorage.getItem('twinloop.token')")).toBeNull();
     expect(urls.length).toBeGreaterThan(5);
     for (const u of urls) expect(u).not.toContain(token);
     // The refused token's 401s are the only console errors.

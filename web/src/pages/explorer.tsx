@@ -95,6 +95,11 @@ export function Explorer({ initialQuery }: { initialQuery?: string | undefined }
       } catch (e) {
         setError(e as Error);
         setRan(query);
+        // No results are shown beside an error: they would be the last query's, not this one's.
+        setRows(undefined);
+        setMore(null);
+        setGraphTwins([]);
+        setGraphRels([]);
       } finally {
         setRunning(false);
       }

@@ -5,7 +5,7 @@
  * relationships, and the shown range as CSV.
  */
 import { useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
-import { twinPath } from '../api/client.js';
+import { API_VERSION, twinPath } from '../api/client.js';
 import type {
   AlarmJson,
   DesiredJson,
@@ -24,6 +24,7 @@ import { usePoll } from '../components/use-poll.js';
 import { toCsv } from '../lib/csv.js';
 import { formatAge, formatDuration, formatValue } from '../lib/format.js';
 import { modelShortName } from '../lib/graph.js';
+import { modelTelemetry } from '../lib/model-telemetry.js';
 import { routeHref, twinHref } from '../lib/routes.js';
 import { alignSeries, intervalParam, LiveSeries, numericReadings, pickInterval } from '../lib/series.js';
 import { propertyRows } from '../lib/twin-props.js';
@@ -67,6 +68,25 @@ export function TwinPage({ id }: { id: string }) {
     0,
     [id],
   );
+  const modelId = twin.data?.twin.$metadata.$model;
+  const declared = usePoll(
+    async () => {
+      if (!modelId) return undefined;
+      const q = new URLSearchParams({
+        dependenciesFor: modelId,
+        includeModelDefinition: 'true',
+        'api-version': API_VERSION,
+      });
+      const r = await api.get<{ value: { id: string; model?: unknown }[] }>(`/models?${q}`);
+      return modelTelemetry(
+        modelId,
+        r.value.map((m) => m.model),
+      );
+    },
+    0,
+    [modelId],
+  );
+  const [showDerived, setShowDerived] = useState(false);
   const seriesList = usePoll(() => api.get<SeriesList>(twinPath(id, '/series')), 0, [id]);
   const alarms = usePoll(
     () => api.get<Page<AlarmJson>>(`/alarms?twin=${encodeURIComponent(id)}&limit=50`).then((p) => p.value),
@@ -197,6 +217,12 @@ export function TwinPage({ id }: { id: string }) {
     [paths, version],
   );
 
+  // Device telemetry (declared by the model) first; what the platform derives apart, drawn when opened.
+  const declaredSet = declared.data;
+  const isDevice = (p: string) => !declaredSet || declaredSet.size === 0 || declaredSet.has(p);
+  const deviceCharts = shown.filter((s) => isDevice(s.path));
+  const derivedCharts = shown.filter((s) => !isDevice(s.path));
+
   const zoom = useCallback((from: number, to: number) => {
     if (to - from >= 1000) setMode({ kind: 'range', from, to });
   }, []);
@@ -227,11 +253,29 @@ export function TwinPage({ id }: { id: string }) {
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   };
 
+  const latest = new Map((seriesList.data?.value ?? []).map((s) => [s.path, s]));
+
+  function renderChart(s: { path: string; xs: number[]; ys: (number | null)[] }) {
+    const last = s.ys.length ? s.ys[s.ys.length - 1] : undefined;
+    const info = latest.get(s.path);
+    const value = mode.kind === 'live' && last !== undefined && last !== null ? last : info?.lastValue;
+    return (
+      <figure key={s.path} className="chart-box">
+        <figcaption>
+          <span className="series-name">{s.path}</span>{' '}
+          <output className="latest" aria-label={`Latest ${s.path}`}>
+            {formatValue(value)}
+          </output>
+        </figcaption>
+        <Chart label={s.path} xs={s.xs} ys={s.ys} theme={theme} onZoom={zoom} />
+      </figure>
+    );
+  }
+
   if (twin.error && !twin.data)
     return <ErrorBox error={twin.error} title={`The twin ${id} could not be loaded`} />;
   const t = twin.data?.twin;
   const rows = t ? propertyRows(t, twin.data?.desired) : [];
-  const latest = new Map((seriesList.data?.value ?? []).map((s) => [s.path, s]));
 
   return (
     <>
@@ -327,25 +371,16 @@ export function TwinPage({ id }: { id: string }) {
         {seriesList.data && shown.length === 0 && (
           <p className="muted">No telemetry recorded for this twin yet.</p>
         )}
-        <div className="charts">
-          {shown.map((s) => {
-            const last = s.ys.length ? s.ys[s.ys.length - 1] : undefined;
-            const info = latest.get(s.path);
-            const value =
-              mode.kind === 'live' && last !== undefined && last !== null ? last : info?.lastValue;
-            return (
-              <figure key={s.path} className="chart-box">
-                <figcaption>
-                  <span className="series-name">{s.path}</span>{' '}
-                  <output className="latest" aria-label={`Latest ${s.path}`}>
-                    {formatValue(value)}
-                  </output>
-                </figcaption>
-                <Chart label={s.path} xs={s.xs} ys={s.ys} theme={theme} onZoom={zoom} />
-              </figure>
-            );
-          })}
-        </div>
+        <div className="charts">{deviceCharts.map(renderChart)}</div>
+        {derivedCharts.length > 0 && (
+          <details className="derived" onToggle={(e) => setShowDerived(e.currentTarget.open)}>
+            <summary>
+              Derived by the platform ({derivedCharts.length}): residuals, anomaly scores, predictions,
+              rolling values
+            </summary>
+            {showDerived && <div className="charts">{derivedCharts.map(renderChart)}</div>}
+          </details>
+        )}
       </section>
 
       <div className="two">
