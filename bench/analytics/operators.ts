@@ -72,7 +72,8 @@ for (let i = 1; i <= pumps; i++)
     modelId: PUMP,
     contents: { serialNumber: `BENCH-${i}`, vibrationLimit: 7.1, flowSetpoint: 42 },
   });
-for (const id of parsed.interfaces.keys()) snapshot.models.push([id, [...(parsed.interfaces.get(id)?.ancestors ?? [])]]);
+for (const id of parsed.interfaces.keys())
+  snapshot.models.push([id, [...(parsed.interfaces.get(id)?.ancestors ?? [])]]);
 const twinModel = (id: string): string | undefined => snapshot.twins.find((t) => t.id === id)?.modelId;
 
 const specs = readPilotDerived('pump-line').map((f) => {
@@ -138,7 +139,9 @@ async function round(): Promise<RoundResult> {
     write: (sets) => {
       const events: LiveEvent[] = [];
       for (const s of sets) {
-        const reported = ops.report ? ops.report.reportable(s.workspace, s.twinId, s.time, s.values) : s.values;
+        const reported = ops.report
+          ? ops.report.reportable(s.workspace, s.twinId, s.time, s.values)
+          : s.values;
         if (reported !== undefined) stored += Object.keys(reported).length;
         const modelId = replica.modelOf(s.workspace, s.twinId);
         if (modelId !== undefined)
