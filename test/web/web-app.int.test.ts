@@ -207,6 +207,11 @@ describe('the web app on a running platform', () => {
       // The pumps and what their relationships reach (lines, tanks): nodes and edges drawn on a canvas.
       await expect.poll(async () => Number(await graph.getAttribute('data-edges'))).toBeGreaterThan(7);
       expect(await graph.locator('canvas').count()).toBeGreaterThan(0);
+      // Walking: from line-1 (reached by the pumps' relationships), its own (site, tank) join the graph.
+      const edges = Number(await graph.getAttribute('data-edges'));
+      await page.getByLabel('Walk from').selectOption('line-1');
+      await expect.poll(async () => Number(await graph.getAttribute('data-edges'))).toBeGreaterThan(edges);
+      await page.getByText(/Selected line-1/).waitFor();
       await shot(page, `explorer-${v.name}`);
       // The results scroll in their box: the page is never wider than the screen.
       expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(

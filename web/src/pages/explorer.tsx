@@ -150,6 +150,15 @@ export function Explorer({ initialQuery }: { initialQuery?: string | undefined }
   };
 
   const elements = useMemo(() => graphElements(graphTwins, graphRels), [graphTwins, graphRels]);
+  // The graph's twins as a list too: the canvas cannot be reached from the keyboard.
+  const graphNodeIds = useMemo(
+    () =>
+      elements
+        .filter((e) => e.group === 'nodes')
+        .map((e) => e.data['twinId']!)
+        .sort((a, b) => a.localeCompare(b)),
+    [elements],
+  );
   const columns = useMemo(() => resultColumns(rows ?? []), [rows]);
   const apiError = error instanceof ApiError ? error : undefined;
   const where = apiError?.problems.find((p) => p.line !== undefined);
@@ -279,6 +288,22 @@ export function Explorer({ initialQuery }: { initialQuery?: string | undefined }
             onOpen={(id) => navigate(twinHref(id))}
             label={`Relationship graph: ${graphTwins.length} twins`}
           />
+          <label className="row">
+            Walk from{' '}
+            <select
+              value={selected ?? ''}
+              onChange={(e) => {
+                if (e.target.value) void walk(e.target.value);
+              }}
+            >
+              <option value="">a twin of the graph…</option>
+              {graphNodeIds.map((id) => (
+                <option key={id} value={id}>
+                  {id}
+                </option>
+              ))}
+            </select>
+          </label>
           <p className="muted" aria-live="polite">
             {selected ? (
               <>
