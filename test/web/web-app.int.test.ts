@@ -170,6 +170,16 @@ describe('the web app on a running platform', () => {
       await device.endAsync();
     }
     await shot(page, 'twin-live-laptop-light');
+    // Zoom: dragging across a chart reads that range from history.
+    const over = page.getByRole('img', { name: 'Chart of vibration', exact: true }).locator('.u-over');
+    const bounds = (await over.boundingBox())!;
+    await page.mouse.move(bounds.x + bounds.width * 0.5, bounds.y + bounds.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(bounds.x + bounds.width * 0.95, bounds.y + bounds.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.getByText(/^History from/).waitFor();
+    await page.getByRole('button', { name: 'Earlier' }).click(); // pan
+    await page.getByRole('button', { name: 'Live' }).click();
     // A history range draws from the aggregate route; CSV of the shown range.
     await page.getByRole('button', { name: 'Last 30 days' }).click();
     await page.getByText(/^History from/).waitFor();

@@ -104,7 +104,16 @@ export function GraphView(props: {
       // Nodes before edges (an edge needs its ends).
       c.add(add.sort((a, b) => (a.group === b.group ? 0 : a.group === 'nodes' ? -1 : 1)));
     });
-    c.layout({ name: 'breadthfirst', directed: true, spacingFactor: 1.1, padding: 20, animate: false }).run();
+    // Top to bottom from the twins nothing points at (a site, then its lines, then equipment).
+    const roots = c.nodes().roots();
+    c.layout({
+      name: 'breadthfirst',
+      directed: true,
+      spacingFactor: 1.1,
+      padding: 20,
+      animate: false,
+      ...(roots.nonempty() ? { roots } : {}),
+    }).run();
   }, [props.elements]);
 
   useEffect(() => {
