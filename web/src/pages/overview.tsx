@@ -21,58 +21,65 @@ interface DeadLetterRow {
   topic?: string;
 }
 
-interface Snapshot {
-  home: HomeJson;
-  health: Health;
-  ingest: IngestStatsJson | undefined;
-  deadLetters: { total: number; value: DeadLetterRow[] } | undefined;
-  alarms: AlarmJson[] | undefined;
-  simulator: SimulatorStatus | undefined;
-}
-
 const ALL_TWINS = 'SELECT * FROM DIGITALTWINS';
 
 export function Overview() {
   const { api } = useApp();
   const prev = useRef<{ count: number; time: number } | undefined>(undefined);
   const rate = useRef<number | undefined>(undefined);
-  const optional = <T,>(p: Promise<T>) => p.catch(() => undefined);
-  const { data, error } = usePoll<Snapshot>(async () => {
-    const [home, health, ingest, deadLetters, alarms, simulator] = await Promise.all([
-      api.get<HomeJson>('/'),
-      api.get<Health>('/healthz'),
-      optional(api.get<IngestStatsJson>('/ingest/stats')),
-      optional(api.get<{ total: number; value: DeadLetterRow[] }>('/deadletters?limit=5')),
-      optional(api.get<Page<AlarmJson>>('/alarms?state=open&limit=1000').then((p) => p.value)),
-      optional(api.get<SimulatorStatus>('/simulator')),
-    ]);
-    if (ingest) {
-      const cur = { count: ingest.acceptedReadings, time: Date.parse(ingest.time) };
-      rate.current = ratePerSecond(prev.current, cur) ?? rate.current;
-      prev.current = cur;
-    }
-    return { home, health, ingest, deadLetters, alarms, simulator };
+  // Each figure is drawn as soon as its route answers (no figure waits for the slowest one).
+  const homeP = usePoll(() => api.get<HomeJson>('/'), 5000);
+  const healthP = usePoll(() => api.get<Health>('/healthz'), 5000);
+  const ingestP = usePoll(async () => {
+    const ingest = await api.get<IngestStatsJson>('/ingest/stats');
+    const cur = { count: ingest.acceptedReadings, time: Date.parse(ingest.time) };
+    rate.current = ratePerSecond(prev.current, cur) ?? rate.current;
+    prev.current = cur;
+    return ingest;
   }, 5000);
+  const deadP = usePoll(
+    () => api.get<{ total: number; value: DeadLetterRow[] }>('/deadletters?limit=5'),
+    5000,
+  );
+  const alarmsP = usePoll(
+    () => api.get<Page<AlarmJson>>('/alarms?state=open&limit=1000').then((p) => p.value),
+    5000,
+  );
+  const simP = usePoll(() => api.get<SimulatorStatus>('/simulator'), 5000);
 
-  if (error && !data) return <ErrorBox error={error} title="The overview could not be loaded" />;
-  if (!data) return <p className="muted">Loading the overview…</p>;
-  const { home, health, ingest, deadLetters, alarms, simulator } = data;
+  const home = homeP.data;
+  const health = healthP.data;
+  const ingest = ingestP.data;
+  const deadLetters = deadP.data;
+  const alarms = alarmsP.data;
+  const simulator = simP.data;
+  const error = homeP.error ?? healthP.error;
+  if (error && !home && !health) return <ErrorBox error={error} title="The overview could not be loaded" />;
   const active = alarms?.filter((a) => a.state === 'active').length;
   const acked = alarms?.filter((a) => a.state === 'acknowledged').length;
   const now = Date.now();
+  const pending = '…';
 
   return (
     <>
       <h1>
-        {home.pilot} <span className="muted">overview</span>
+        {home?.pilot ?? 'Twinloop'} <span className="muted">overview</span>
       </h1>
       {error && <ErrorBox error={error} title="Refresh failed (showing the last figures)" />}
       <section className="cards" aria-label="Figures">
-        <Card title="Models" value={health.models} href={routeHref({ page: 'explorer', query: ALL_TWINS })}>
+        <Card
+          title="Models"
+          value={health?.models ?? pending}
+          href={routeHref({ page: 'explorer', query: ALL_TWINS })}
+        >
           DTDL interfaces loaded
         </Card>
-        <Card title="Twins" value={health.twins} href={routeHref({ page: 'explorer', query: ALL_TWINS })}>
-          {health.relationships} relationships
+        <Card
+          title="Twins"
+          value={health?.twins ?? pending}
+          href={routeHref({ page: 'explorer', query: ALL_TWINS })}
+        >
+          {health ? `${health.relationships} relationships` : ''}
         </Card>
         <Card
           title="Ingest rate"
@@ -81,7 +88,9 @@ export function Overview() {
               ? `${formatValue(rate.current)}/s`
               : ingest && ingest.uptimeSeconds > 0
                 ? `${formatValue(ingest.acceptedReadings / ingest.uptimeSeconds)}/s`
-                : '—'
+                : ingestP.error
+                  ? '—'
+                  : pending
           }
           href={routeHref({ page: 'explorer', query: ALL_TWINS })}
         >
@@ -90,7 +99,7 @@ export function Overview() {
         </Card>
         <Card
           title="Dead letters"
-          value={deadLetters?.total ?? '—'}
+          value={deadLetters?.total ?? (deadP.error ? '—' : pending)}
           tone={deadLetters && deadLetters.total > 0 ? 'warn' : undefined}
           href="#dead-letters"
         >
@@ -98,71 +107,81 @@ export function Overview() {
         </Card>
         <Card
           title="Active alarms"
-          value={active ?? '—'}
+          value={active ?? (alarmsP.error ? '—' : pending)}
           tone={active ? 'bad' : undefined}
           href={routeHref({ page: 'alarms' })}
         >
-          {acked !== undefined ? `${acked} acknowledged` : 'analytics off'}
+          {acked !== undefined ? `${acked} acknowledged` : alarmsP.error ? 'analytics off' : ''}
         </Card>
         <Card
           title="Simulator"
-          value={simulator?.running ? 'running' : 'off'}
-          href={home.exampleTwin ? twinHref(home.exampleTwin) : routeHref({ page: 'explorer' })}
+          value={simulator ? (simulator.running ? 'running' : 'off') : simP.error ? '—' : pending}
+          href={home?.exampleTwin ? twinHref(home.exampleTwin) : routeHref({ page: 'explorer' })}
         >
           {simulator?.running
-            ? `${home.simulator?.assets ?? '?'} devices at ×${simulator.speed ?? '?'}`
-            : 'no simulated devices'}
+            ? `${home?.simulator?.assets ?? '?'} devices at ×${simulator.speed ?? '?'}`
+            : simulator
+              ? 'no simulated devices'
+              : ''}
         </Card>
         <Card
           title="Shadow mode"
-          value={home.shadow ? 'on' : 'off'}
+          value={home ? (home.shadow ? 'on' : 'off') : pending}
           href={routeHref({
             page: 'explorer',
             query:
               'SELECT T.$dtId, T.$telemetry.vibrationResidual FROM DIGITALTWINS T WHERE IS_DEFINED(T.$telemetry.vibrationResidual)',
           })}
         >
-          {home.shadow ? 'residuals on twins with a behaviour' : 'no residuals'}
+          {home ? (home.shadow ? 'residuals on twins with a behaviour' : 'no residuals') : ''}
         </Card>
       </section>
 
       <div className="two">
         <section aria-labelledby="connect">
           <h2 id="connect">Connect</h2>
-          <table className="facts">
-            <tbody>
-              <tr>
-                <th scope="row">MQTT</th>
-                <td>
-                  <code>{home.mqttUrl}</code> — topics <code>{'twins/{twinId}/telemetry'}</code>
-                </td>
-              </tr>
-              <tr>
-                <th scope="row">Live stream</th>
-                <td>
-                  <code>{home.liveUrl}</code> (WebSocket, docs/live.md)
-                </td>
-              </tr>
-              <tr>
-                <th scope="row">Access</th>
-                <td>{home.auth ? 'a token is required (DATA/token)' : 'no token needed (loopback)'}</td>
-              </tr>
-              <tr>
-                <th scope="row">API</th>
-                <td>
-                  <a href="/docs">API documentation</a> · <a href="/openapi.json">OpenAPI document</a>
-                </td>
-              </tr>
-            </tbody>
-          </table>
-          <h3>Try it</h3>
-          <pre aria-label="Commands to try">{home.commands.join('\n')}</pre>
+          {!home ? (
+            <p className="muted">Loading…</p>
+          ) : (
+            <>
+              <table className="facts">
+                <tbody>
+                  <tr>
+                    <th scope="row">MQTT</th>
+                    <td>
+                      <code>{home.mqttUrl}</code> — topics <code>{'twins/{twinId}/telemetry'}</code>
+                    </td>
+                  </tr>
+                  <tr>
+                    <th scope="row">Live stream</th>
+                    <td>
+                      <code>{home.liveUrl}</code> (WebSocket, docs/live.md)
+                    </td>
+                  </tr>
+                  <tr>
+                    <th scope="row">Access</th>
+                    <td>{home.auth ? 'a token is required (DATA/token)' : 'no token needed (loopback)'}</td>
+                  </tr>
+                  <tr>
+                    <th scope="row">API</th>
+                    <td>
+                      <a href="/docs">API documentation</a> · <a href="/openapi.json">OpenAPI document</a>
+                    </td>
+                  </tr>
+                </tbody>
+              </table>
+              <h3>Try it</h3>
+              <pre aria-label="Commands to try">{home.commands.join('\n')}</pre>
+            </>
+          )}
         </section>
 
         <section aria-labelledby="dead-letters">
           <h2 id="dead-letters">Latest dead letters</h2>
           {!deadLetters || deadLetters.value.length === 0 ? (
-            <p className="muted">None: every input was accepted.</p>
+            <p className="muted">
+              {deadLetters ? 'None: every input was accepted.' : deadP.error ? 'Not available.' : 'Loading…'}
+            </p>
           ) : (
             <table className="grid">
               <thead>
