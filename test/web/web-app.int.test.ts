@@ -143,6 +143,17 @@ describe('the web app on a running platform', () => {
       expect(await page.getByLabel('Commands to try').textContent()).toContain(
         `-p ${new URL(platform.runtime.mqttUrl).port}`,
       );
+      if (v === VIEWS[0]) {
+        // A rejected reading shows among the latest dead letters, with its reason, at the next refresh.
+        const device = await mqtt.connectAsync(platform.runtime.mqttUrl, { clientId: 'web-test-bad' });
+        await device.publishAsync('twins/pump-1a/telemetry', JSON.stringify({ vibration: 'high' }), {
+          qos: 1,
+        });
+        await device.endAsync();
+        const deadLetters = page.getByRole('region', { name: 'Latest dead letters' });
+        await deadLetters.getByText(/twins\/pump-1a\/telemetry/).waitFor({ timeout: 10_000 });
+        expect(await page.getByRole('link', { name: /^Dead letters: [1-9]/ }).count()).toBe(1);
+      }
       await shot(page, `overview-${v.name}`);
       expect(errors).toEqual([]);
       await ctx.close();
@@ -276,6 +287,20 @@ describe('the web app on a running platform', () => {
       acknowledged: { by: 'e2e operator', comment: 'checked the bearing' },
     });
     await shot(page, 'alarms-acknowledged-laptop-light');
+    // Clear it with a reason: it leaves the open alarms.
+    await page.getByRole('button', { name: /Clear alarm on pump-1c: vibration 99/ }).click();
+    await page.getByLabel('Reason').fill('bearing replaced');
+    await page.getByRole('button', { name: 'Clear', exact: true }).click();
+    await expect
+      .poll(() => page.getByRole('button', { name: /alarm on pump-1c: vibration 99/ }).count())
+      .toBe(0);
+    const cleared = (await (await fetch(`${base}/alarms?twin=pump-1c&rule=web-test-vibration`)).json()) as {
+      value: { state: string; cleared?: { by: string; reason?: string } }[];
+    };
+    expect(cleared.value[0]).toMatchObject({
+      state: 'cleared',
+      cleared: { by: 'e2e operator', reason: 'bearing replaced' },
+    });
     expect(errors).toEqual([]);
     await ctx.close();
   });
