@@ -11,6 +11,15 @@ function cssVar(name: string, fallback: string): string {
   return v || fallback;
 }
 
+function data(p: {
+  xs: readonly number[];
+  ys: readonly (number | null)[];
+  overlay?: { ys: readonly (number | null)[] } | undefined;
+}): uPlot.AlignedData {
+  const xs = p.xs.map((x) => x / 1000);
+  return p.overlay ? [xs, [...p.ys], [...p.overlay.ys]] : [xs, [...p.ys]];
+}
+
 /** True when a series has few values, or values standing alone between gaps (drawn as dots). */
 export function sparse(ys: readonly (number | null | undefined)[]): boolean {
   let values = 0;
@@ -22,6 +31,8 @@ export function Chart(props: {
   label: string;
   xs: readonly number[];
   ys: readonly (number | null)[];
+  /** A second line on the same times (the shadow model's prediction), dashed. */
+  overlay?: { label: string; ys: readonly (number | null)[] } | undefined;
   /** Re-read the colours (the theme changed). */
   theme: string;
   onZoom?: (fromMs: number, toMs: number) => void;
@@ -55,7 +66,20 @@ export function Chart(props: {
           spanGaps: false,
           // Dots where the line alone would not show: few points, or points between gaps.
           points: { show: (u: uPlot) => sparse(u.data[1] as (number | null)[]), size: 4, fill: stroke },
+          ...(props.overlay ? { spanGaps: true } : {}),
         },
+        ...(props.overlay
+          ? [
+              {
+                label: props.overlay.label,
+                stroke: axis,
+                width: 1.2,
+                dash: [5, 4],
+                spanGaps: true,
+                points: { show: false },
+              },
+            ]
+          : []),
       ],
       hooks: {
         setSelect: [
@@ -69,7 +93,7 @@ export function Chart(props: {
         ],
       },
     };
-    const u = new uPlot(opts, [props.xs.map((x) => x / 1000), [...props.ys]], el);
+    const u = new uPlot(opts, data(props), el);
     plot.current = u;
     const ro = new ResizeObserver(() =>
       u.setSize({ width: Math.max(200, el.clientWidth), height: props.height ?? 180 }),
@@ -81,11 +105,11 @@ export function Chart(props: {
       plot.current = undefined;
     };
     // A new chart only for a new series or theme; data changes go through setData below.
-  }, [props.label, props.theme, props.height]);
+  }, [props.label, props.theme, props.height, props.overlay === undefined]);
 
   useEffect(() => {
-    plot.current?.setData([props.xs.map((x) => x / 1000), [...props.ys]]);
-  }, [props.xs, props.ys]);
+    plot.current?.setData(data(props));
+  }, [props.xs, props.ys, props.overlay?.ys]);
 
   return (
     <div

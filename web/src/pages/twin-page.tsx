@@ -46,6 +46,15 @@ function toLocalInput(ms: number): string {
   return d.toISOString().slice(0, 16);
 }
 
+/** A series and its prediction on one time axis (for one chart). */
+function overlaid(
+  a: { path: string; xs: number[]; ys: (number | null)[] },
+  b: { xs: number[]; ys: (number | null)[] },
+): { path: string; xs: number[]; ys: (number | null)[]; overlay: (number | null)[] } {
+  const { xs, columns } = alignSeries([a, b]);
+  return { path: a.path, xs, ys: columns[0]!, overlay: columns[1]! };
+}
+
 export function TwinPage({ id }: { id: string }) {
   const { api, live } = useApp();
   const theme = useContext(ThemeContext);
@@ -168,7 +177,15 @@ export function TwinPage({ id }: { id: string }) {
           xs.push(b.start + interval / 2);
           ys.push(b.count > 0 && typeof b.avg === 'number' ? b.avg : null);
         }
-        seriesOf(path, windowMs).seed(xs, ys);
+        // Live: the chart starts where the data does (a twin that just started is not a dot at the right).
+        const first =
+          mode.kind === 'live'
+            ? Math.max(
+                0,
+                ys.findIndex((y) => y !== null),
+              )
+            : 0;
+        seriesOf(path, windowMs).seed(xs.slice(first), ys.slice(first));
       }),
     )
       .catch((e: Error) => alive && setRangeError(e))
@@ -255,19 +272,36 @@ export function TwinPage({ id }: { id: string }) {
 
   const latest = new Map((seriesList.data?.value ?? []).map((s) => [s.path, s]));
 
-  function renderChart(s: { path: string; xs: number[]; ys: (number | null)[] }) {
+  const byPath = new Map(shown.map((x) => [x.path, x]));
+
+  function renderChart(series: { path: string; xs: number[]; ys: (number | null)[] }) {
+    // Shadow mode's prediction of a device telemetry, drawn over it when the twin has one.
+    const predicted = isDevice(series.path) ? byPath.get(`${series.path}Predicted`) : undefined;
+    const s: { path: string; xs: number[]; ys: (number | null)[]; overlay?: (number | null)[] } = predicted
+      ? overlaid(series, predicted)
+      : series;
     const last = s.ys.length ? s.ys[s.ys.length - 1] : undefined;
     const info = latest.get(s.path);
     const value = mode.kind === 'live' && last !== undefined && last !== null ? last : info?.lastValue;
     return (
       <figure key={s.path} className="chart-box">
         <figcaption>
-          <span className="series-name">{s.path}</span>{' '}
+          <span className="series-name">
+            {s.path}
+            {predicted && <span className="legend-predicted"> · dashed: predicted (shadow mode)</span>}
+          </span>{' '}
           <output className="latest" aria-label={`Latest ${s.path}`}>
             {formatValue(value)}
           </output>
         </figcaption>
-        <Chart label={s.path} xs={s.xs} ys={s.ys} theme={theme} onZoom={zoom} />
+        <Chart
+          label={s.path}
+          xs={s.xs}
+          ys={s.ys}
+          overlay={predicted && s.overlay ? { label: predicted.path, ys: s.overlay } : undefined}
+          theme={theme}
+          onZoom={zoom}
+        />
       </figure>
     );
   }
