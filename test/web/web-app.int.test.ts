@@ -305,6 +305,34 @@ describe('the web app on a running platform', () => {
     await ctx.close();
   });
 
+  it('takes a hostile twin id as text: search finds it, its page shows it, nothing runs', async () => {
+    const id = `<img src=x onerror=alert(1)>"'ü/..?#&q=%2e%2e`;
+    const put = await fetch(`${base}/digitaltwins/${encodeURIComponent(id)}?api-version=2023-10-31`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ $metadata: { $model: 'dtmi:twinloop:pumpline:Tank;1' } }),
+    });
+    expect(put.status, await put.text()).toBe(200);
+    const ctx = await browser.newContext({ viewport: VIEWS[0]!.viewport });
+    const { page, errors } = await open(ctx);
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await page.goto(`${base}/app/explorer`);
+    await page.getByLabel('Twin id contains').fill('<img src=x');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('table', { name: 'Query results' }).getByRole('link', { name: id }).click();
+    await page.getByRole('heading', { name: id }).waitFor();
+    await page.getByRole('table', { name: 'Properties' }).or(page.getByText('No property set.')).waitFor();
+    await shot(page, 'twin-hostile-id-laptop-light');
+    expect(dialogs).toEqual([]);
+    expect(await page.locator('img').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
+
   it('the twin page and the alarms page on a tablet, dark, without console errors', async () => {
     const v = VIEWS[1]!;
     const ctx = await browser.newContext({ viewport: v.viewport, colorScheme: v.colorScheme });

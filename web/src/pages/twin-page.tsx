@@ -402,8 +402,8 @@ export function TwinPage({ id }: { id: string }) {
             Live stream: {liveError}
           </p>
         )}
-        {seriesList.data && shown.length === 0 && (
-          <p className="muted">No telemetry recorded for this twin yet.</p>
+        {seriesList.data && deviceCharts.length === 0 && (
+          <p className="muted">No device telemetry recorded for this twin yet.</p>
         )}
         <div className="charts">{deviceCharts.map(renderChart)}</div>
         {derivedCharts.length > 0 && (
