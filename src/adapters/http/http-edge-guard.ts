@@ -87,6 +87,9 @@ export function hostMatcher(o: EdgeGuardOptions): (hostHeader: string | undefine
   };
 }
 
+/** What a request without the valid token is told (here and by public routes that answer more with it). */
+export const UNAUTHORIZED_MESSAGE = `This server needs "Authorization: Bearer <token>". The token is in the data folder's "token" file (DATA/token), written at the first start.`;
+
 /** The WebSocket subprotocol prefix that carries a token (base64url after it). */
 export const BEARER_PROTOCOL_PREFIX = 'twinloop.bearer.';
 
@@ -174,10 +177,7 @@ export function installEdgeGuard(app: FastifyInstance, o: EdgeGuardOptions): voi
       req.authenticated = given !== undefined && timingSafeEqual(digest(given), expected);
       if (!isPublic) {
         if (!req.authenticated) {
-          throw new TwinloopError(
-            'Unauthorized',
-            `This server needs "Authorization: Bearer <token>". The token is in the data folder's "token" file (DATA/token), written at the first start.`,
-          );
+          throw new TwinloopError('Unauthorized', UNAUTHORIZED_MESSAGE);
         }
       }
     }

@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { TwinloopError } from '../../core/errors/errors.js';
+import { UNAUTHORIZED_MESSAGE } from './http-edge-guard.js';
 import { sendShell, type WebAppFiles } from './http-web-app.js';
 
 /** What the home page says about the running platform (read at each request). */
@@ -189,9 +190,6 @@ export function bootHtml(info: HomeView | undefined): string {
     return '<section class="boot"><h1>Twinloop</h1><p>This server needs a token: the app asks for it (it is in DATA/token).</p></section>';
   return `<section class="boot"><h1>Twinloop is running</h1>\n${homeFactsHtml(info)}</section>`;
 }
-
-const UNAUTHORIZED_MESSAGE =
-  'This server needs "Authorization: Bearer <token>". The token is in the data folder\'s "token" file (DATA/token), written at the first start.';
 
 /**
  * @example
