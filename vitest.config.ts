@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'web/src/**/*.test.ts'],
           exclude: ['**/*.svc.test.ts', 'node_modules/**', 'dist/**'],
           testTimeout: 30_000,
           hookTimeout: 30_000,

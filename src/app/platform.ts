@@ -64,6 +64,8 @@ import { startDevices, startSimulationServices } from './subsystems/simulation.j
 import { startStorage } from './subsystems/storage.js';
 import { Closers } from './subsystems/subsystem.js';
 import { nodeName } from './worker-node.js';
+import { shippedWebAppDir } from './web-app-dir.js';
+import { loadWebApp } from '../adapters/http/http-web-app.js';
 
 export const DEFAULT_WORKSPACE = 'default';
 export { DEFAULT_PILOT } from './subsystems/pilot.js';
@@ -333,6 +335,8 @@ async function startLocked(
     registerMetrics(metrics, { stats, hub, graph, brokerClients: mqtt.brokerClients, storage, analytics });
 
     // ---- HTTP last
+    // The web app as built into dist/web (none in a checkout that was not built: / is a plain page).
+    const webApp = loadWebApp(shippedWebAppDir());
     const httpSub = await startHttp({
       config,
       logger,
@@ -356,6 +360,8 @@ async function startLocked(
       revokedCredential: mqtt.revokedCredential,
       analytics,
       rules: rulesSub.plugin,
+      ingestStats: () => stats.snapshot(),
+      ...(webApp ? { webApp } : {}),
     });
     closers.push(httpSub.close);
     const { http, httpUrl, liveUrl } = httpSub;

@@ -29,8 +29,13 @@ function concrete(url: string): string {
   return url.replace(/:[A-Za-z]+/g, 'pump-1').replace(/\*$/, 'index.html');
 }
 
+/**
+ * Routes that need no token: /healthz, and the web app's shell and hashed assets (the same for
+ * everyone, no data: `/` gives its facts and its JSON only with the token, checked below).
+ */
+const PUBLIC_URLS = new Set(['/healthz', '/', '/app', '/app/*', '/assets/*']);
 const isPublic = (method: string, url: string): boolean =>
-  url === '/healthz' && (method === 'GET' || method === 'HEAD');
+  PUBLIC_URLS.has(url) && (method === 'GET' || method === 'HEAD');
 
 /** Header tricks that must not stand in for the token. */
 function tricks(): { name: string; headers: [string, string][]; query?: string }[] {
@@ -55,6 +60,15 @@ function tricks(): { name: string; headers: [string, string][]; query?: string }
       ],
     },
     { name: '?token= outside the live upgrade', headers: [], query: `token=${token}` },
+    {
+      name: 'the token as a WebSocket subprotocol outside the live upgrade',
+      headers: [
+        [
+          'Sec-WebSocket-Protocol',
+          `twinloop.live, twinloop.bearer.${Buffer.from(token).toString('base64url')}`,
+        ],
+      ],
+    },
     { name: '?access_token=', headers: [], query: `access_token=${token}` },
     { name: 'Bearer without a token', headers: [['Authorization', 'Bearer']] },
     { name: 'Bearer and spaces', headers: [['Authorization', 'Bearer   ']] },
@@ -166,6 +180,31 @@ describe('bearer authentication on every route', () => {
     }
   });
 
+  it("the web app's public routes answer no facts without the token", async () => {
+    const routes = new Set(platform.httpRoutes.map((r) => `${r.method} ${r.url}`));
+    // The app is built in this checkout (npm install builds it): its routes exist.
+    for (const r of ['GET /', 'GET /app/*', 'GET /assets/*']) expect(routes).toContain(r);
+    const shell = await rawRequest(port, 'GET', '/');
+    expect(shell.status).toBe(200);
+    expect(shell.headers['content-type']).toMatch(/^text\/html/);
+    expect(shell.body).not.toContain(platform.runtime.mqttUrl);
+    expect(shell.body).toContain('needs a token');
+    const withToken = await rawRequest(port, 'GET', '/', [['Authorization', `Bearer ${token}`]]);
+    expect(withToken.body).toContain(platform.runtime.mqttUrl);
+    for (const t of tricks()) {
+      const r = await rawRequest(port, 'GET', `/${t.query ? `?${t.query}` : ''}`, [
+        ...t.headers,
+        ['Accept', 'application/json'],
+      ]);
+      expect(r.status, `GET / as JSON with ${t.name}`).toBe(401);
+    }
+    const json = await rawRequest(port, 'GET', '/', [
+      ['Accept', 'application/json'],
+      ['Authorization', `Bearer ${token}`],
+    ]);
+    expect(json.status).toBe(200);
+  });
+
   it('with the token every route is reachable (not 401), and /healthz needs none', async () => {
     expect((await rawRequest(port, 'GET', '/healthz')).status).toBe(200);
     expect((await rawRequest(port, 'HEAD', '/healthz')).status).toBe(200);
@@ -181,9 +220,9 @@ describe('bearer authentication on every route', () => {
   });
 
   it('the /live WebSocket takes the token from ?token= or the header, and refuses an upgrade without it', async () => {
-    const open = (url: string, headers: Record<string, string> = {}): Promise<number> =>
+    const open = (url: string, headers: Record<string, string> = {}, protocols?: string[]): Promise<number> =>
       new Promise((resolve) => {
-        const ws = new WebSocket(url, { headers });
+        const ws = new WebSocket(url, protocols, { headers });
         ws.on('open', () => {
           ws.close();
           resolve(101);
@@ -199,6 +238,14 @@ describe('bearer authentication on every route', () => {
     expect(await open(`${live}?token=wrong`)).toBe(401);
     expect(await open(`${live}?token=${token}`)).toBe(101);
     expect(await open(live, { authorization: `Bearer ${token}` })).toBe(101);
+    // The web app's way: the token as a subprotocol beside twinloop.live (never in the URL).
+    const bearer = (t: string) => `twinloop.bearer.${Buffer.from(t).toString('base64url')}`;
+    const proto = (p: string) => ({ 'sec-websocket-protocol': p });
+    expect(await open(live, {}, ['twinloop.live', bearer(token)])).toBe(101);
+    expect(await open(live, proto(`twinloop.live, ${bearer('wrong')}`))).toBe(401);
+    expect(await open(live, proto(`twinloop.live, ${bearer(token)}, ${bearer(token)}`))).toBe(401);
+    expect(await open(live, proto(`twinloop.live, twinloop.bearer.${token}=`))).toBe(401);
+    expect(await open(`${live}?token=wrong`, proto(`twinloop.live, ${bearer(token)}`))).toBe(401);
     // cross-site WebSocket hijacking: a page elsewhere may not open the stream, even with the token
     expect(await open(`${live}?token=${token}`, { origin: 'http://evil.example' })).toBe(403);
     expect(await open(`${live}?token=${token}`, { origin: `http://127.0.0.1:${port}` })).toBe(101);

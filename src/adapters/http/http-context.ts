@@ -9,10 +9,12 @@ import type { QueryCursorLimits } from '../../core/query/query-cursors.js';
 import type { ModelService } from '../../core/models/model-service.js';
 import type { DeadLetterStore, HistoryStore } from '../../core/ports/storage-ports.js';
 import type { IncomingMessage, IngestOutcome } from '../../core/telemetry/telemetry-types.js';
+import type { IngestStatsSnapshot } from '../../core/telemetry/ingest-stats.js';
 import type { TwinService } from '../../core/twins/twin-service.js';
 import type { HttpAlarmPort } from './http-alarm-routes.js';
 import type { HttpControlPort } from './http-control-routes.js';
 import type { HttpSimulatorPort } from './http-simulator-routes.js';
+import type { WebAppFiles } from './http-web-app.js';
 
 /** One workspace as the HTTP API serves it (only "default" exists for now). */
 export interface HttpWorkspace {
@@ -88,6 +90,10 @@ export interface HttpServerOptions {
   simulator?: HttpSimulatorPort;
   /** Alarms (GET /alarms, GET /alarms/{id}, POST /alarms/{id}/ack and /clear). */
   alarms?: HttpAlarmPort;
+  /** The built web app (shell and assets), served at /, /app/* and /assets/* (http-web-app.ts). */
+  webApp?: WebAppFiles;
+  /** The ingest counters since start, for GET /ingest/stats (the web app's ingest rate). */
+  ingestStats?: () => IngestStatsSnapshot;
   /** Extra fields for /healthz (e.g. storage status). */
   health?: () => Record<string, unknown>;
   /** Readiness checks for /readyz (see http-ops-routes.ts): each says whether it is ready, and why not. */

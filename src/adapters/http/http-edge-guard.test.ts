@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hostMatcher, splitHost } from './http-edge-guard.js';
+import { hostMatcher, splitHost, tokenFromProtocols } from './http-edge-guard.js';
 
 const matcher = (host: string, allowedHosts: string[] = []) =>
   hostMatcher({ host, allowedHosts, tls: false, boundPort: () => 8480, hostname: 'box' });
@@ -33,5 +34,40 @@ describe('Host check', () => {
     for (const h of ['twins.lan:8480', 'proxy.example:443', 'proxy.example', 'tunnel.example:9000'])
       expect(ok(h)).toBe(true);
     for (const h of ['localhost:8480', 'tunnel.example:9001', 'tunnel.example']) expect(ok(h)).toBe(false);
+  });
+});
+
+describe('the token as a WebSocket subprotocol (the web app)', () => {
+  const entry = (t: string) => `twinloop.bearer.${Buffer.from(t).toString('base64url')}`;
+
+  it('reads exactly one twinloop.bearer. entry, base64url of the token (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 200 }), (token) => {
+        expect(tokenFromProtocols(`twinloop.live, ${entry(token)}`)).toBe(
+          Buffer.from(Buffer.from(token).toString('base64url'), 'base64url').toString('utf8'),
+        );
+      }),
+    );
+    expect(tokenFromProtocols(`twinloop.live, ${entry('tl_abc')}`)).toBe('tl_abc');
+  });
+
+  it('takes no token from anything else', () => {
+    for (const h of [
+      undefined,
+      '',
+      'twinloop.live',
+      ['twinloop.bearer.dGxfYWJj'],
+      `${entry('a')}, ${entry('a')}`, // two: neither
+      'twinloop.bearer.', // empty
+      'twinloop.bearer.dGxfYWJj=', // padding: not base64url
+      'twinloop.bearer.dGxfYWJj+/', // base64, not base64url
+      'twinloop.bearer.dGxfYWJk1', // not canonical (trailing bits)
+      `twinloop.bearer.${'A'.repeat(2000)}`, // too long
+      'Twinloop.Bearer.dGxfYWJj', // case matters
+    ])
+      expect(tokenFromProtocols(h as string | string[] | undefined), String(h)).toBeUndefined();
+    fc.assert(
+      fc.property(fc.string(), (s) => ['string', 'undefined'].includes(typeof tokenFromProtocols(s))),
+    );
   });
 });

@@ -5,8 +5,12 @@
  *    name resolves to 127.0.0.1 sends its own name as Host) → 421 `HostNotAllowed`.
  * 2. **Token**: when the server has one, every route needs `Authorization: Bearer <token>`, decided by
  *    the route Fastify matched, never by the URL text or other headers. Only routes marked `public`
- *    (GET /healthz) skip it, and only routes marked `tokenInQuery` (the /live WebSocket upgrade)
- *    also take `?token=` (browsers cannot set headers on a WebSocket). → 401 `Unauthorized`.
+ *    (GET /healthz, the web app's shell and assets) skip it, and only routes marked `tokenInQuery`
+ *    (the /live WebSocket upgrade) also take `?token=` or the `Sec-WebSocket-Protocol` entry
+ *    `twinloop.bearer.<base64url token>` (browsers cannot set headers on a WebSocket; the web app
+ *    uses the subprotocol, so its token never lands in a URL). → 401 `Unauthorized`. Whether a
+ *    request carried the valid token is left on `req.authenticated` (a public route may answer
+ *    less without it: the home page's JSON needs it).
  * 3. **Origin** on every state-changing request (POST, PUT, PATCH, DELETE) and on WebSocket
  *    upgrades: a browser's cross-origin request (an `Origin` that is not this server, or
  *    `Sec-Fetch-Site: cross-site`) is refused unless its origin is configured (--cors-origin).
@@ -83,8 +87,35 @@ export function hostMatcher(o: EdgeGuardOptions): (hostHeader: string | undefine
   };
 }
 
-/** The token presented: the Authorization header, or `?token=` where the route allows it. */
-function presentedToken(req: FastifyRequest, queryAllowed: boolean): string | undefined {
+/** What a request without the valid token is told (here and by public routes that answer more with it). */
+export const UNAUTHORIZED_MESSAGE = `This server needs "Authorization: Bearer <token>". The token is in the data folder's "token" file (DATA/token), written at the first start.`;
+
+/** The WebSocket subprotocol prefix that carries a token (base64url after it). */
+export const BEARER_PROTOCOL_PREFIX = 'twinloop.bearer.';
+
+/**
+ * The token in a `Sec-WebSocket-Protocol` header: exactly one `twinloop.bearer.<base64url>` entry,
+ * decoded; undefined when there is none, several, or the encoding is not canonical base64url.
+ */
+export function tokenFromProtocols(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const found = header
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
+  if (found.length !== 1) return undefined;
+  const b64 = found[0]!.slice(BEARER_PROTOCOL_PREFIX.length);
+  if (!/^[A-Za-z0-9_-]{1,1400}$/.test(b64)) return undefined;
+  const decoded = Buffer.from(b64, 'base64url');
+  if (decoded.toString('base64url') !== b64) return undefined;
+  return decoded.toString('utf8');
+}
+
+/**
+ * The token presented: the Authorization header, or, where the route allows it (the /live upgrade),
+ * `?token=` or a `twinloop.bearer.` WebSocket subprotocol.
+ */
+export function presentedToken(req: FastifyRequest, queryAllowed: boolean): string | undefined {
   const auth = req.headers.authorization;
   if (typeof auth === 'string') {
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(auth);
@@ -92,6 +123,9 @@ function presentedToken(req: FastifyRequest, queryAllowed: boolean): string | un
   }
   if (!queryAllowed) return undefined;
   const q = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1 || req.url.length)).getAll('token');
+  const fromProtocol = tokenFromProtocols(req.headers['sec-websocket-protocol']);
+  if (q.length > 0 && fromProtocol !== undefined) return undefined; // two tokens: take neither
+  if (fromProtocol !== undefined) return fromProtocol;
   return q.length === 1 ? q[0] : undefined;
 }
 
@@ -110,6 +144,7 @@ export function installEdgeGuard(app: FastifyInstance, o: EdgeGuardOptions): voi
   const expected = o.token === undefined ? undefined : digest(o.token);
   const allowedOrigins = new Set((o.corsOrigins ?? []).map((x) => x.toLowerCase().replace(/\/$/, '')));
   const scheme = o.tls ? 'https' : 'http';
+  app.decorateRequest('authenticated', false);
 
   // An upgrade request that got an HTTP answer (refused, or a route that is not a WebSocket) owns a
   // raw socket Node no longer manages: close it, or every refused upgrade leaks a connection (and
@@ -135,15 +170,14 @@ export function installEdgeGuard(app: FastifyInstance, o: EdgeGuardOptions): voi
       origin !== undefined &&
       allowedOrigins.has(origin) &&
       req.headers['access-control-request-method'] !== undefined;
+    req.authenticated = expected === undefined;
     if (expected && !preflight) {
       const isPublic = config.public === true && (req.method === 'GET' || req.method === 'HEAD');
+      const given = presentedToken(req, config.tokenInQuery === true && isWebSocketUpgrade(req));
+      req.authenticated = given !== undefined && timingSafeEqual(digest(given), expected);
       if (!isPublic) {
-        const given = presentedToken(req, config.tokenInQuery === true && isWebSocketUpgrade(req));
-        if (given === undefined || !timingSafeEqual(digest(given), expected)) {
-          throw new TwinloopError(
-            'Unauthorized',
-            `This server needs "Authorization: Bearer <token>". The token is in the data folder's "token" file (DATA/token), written at the first start.`,
-          );
+        if (!req.authenticated) {
+          throw new TwinloopError('Unauthorized', UNAUTHORIZED_MESSAGE);
         }
       }
     }

@@ -1,5 +1,6 @@
 /**
- * Our extension GET /digitaltwins/{id}/history: raw points (paged by cursor) or fixed-interval
+ * Our extensions GET /digitaltwins/{id}/series (what has history: each series with its latest value)
+ * and GET /digitaltwins/{id}/history: raw points (paged by cursor) or fixed-interval
  * aggregates of one series of a twin, from the HistoryStore. Times are ISO 8601 or epoch ms;
  * every bad parameter is reported at once as InvalidHistoryQuery (400) with the parameter named.
  */
@@ -193,6 +194,32 @@ export function registerHistoryRoutes(
         out.nextLink = nextLink(req, { cursor: page.cursor, from: String(from), to: String(to) });
       }
       return out;
+    },
+  );
+
+  app.get(
+    '/digitaltwins/:id/series',
+    {
+      schema: {
+        tags: ['History (Twinloop)'],
+        summary:
+          "The twin's series that have history (telemetry and properties), with the latest value and its time.",
+        params: { type: 'object', properties: { id: { type: 'string' } } },
+      },
+    },
+    async (req) => {
+      const twinId = (req.params as { id: string }).id;
+      const series = await history.listSeries(ws.name, twinId);
+      if (!ws.graph.getTwin(twinId) && series.length === 0) throw errors.twinNotFound(twinId);
+      return {
+        twinId,
+        value: series
+          .filter((s) => s.twinId === twinId)
+          .sort((a, b) =>
+            a.kind === b.kind ? a.path.localeCompare(b.path) : a.kind === 'telemetry' ? -1 : 1,
+          )
+          .map((s) => ({ path: s.path, kind: s.kind, lastTime: iso(s.lastTs), lastValue: s.lastValue })),
+      };
     },
   );
 }

@@ -1,11 +1,18 @@
 /**
- * GET / — the first URL the banner shows: until the web app exists, a short HTML page saying what
- * runs (pilot, twins, simulator, shadow mode, MQTT and live-stream URLs) with links to the API docs,
- * the OpenAPI document, the live stream and the README's sections; a client that asks for JSON
- * (`Accept: application/json`) gets the same facts as JSON. Everything shown is escaped; the page
+ * GET / — the first URL the banner shows. A browser gets the web app (http-web-app.ts) whose shell
+ * already holds what runs (pilot, twins, simulator, shadow mode, MQTT and live-stream URLs, commands
+ * to paste) as plain HTML, shown until the app starts and to clients without scripts; without a
+ * build of the app (a checkout run from src/), the same facts as a plain page with links to the API
+ * docs, the OpenAPI document, the live stream and the README's sections. A client that asks for
+ * JSON (`Accept: application/json`) gets the same facts as JSON. When the server needs a token, the
+ * shell is public (it holds no data, and the app asks for the token) but the facts, as HTML or JSON,
+ * are given only to a request that carries the token. Everything shown is escaped; the plain page
  * loads nothing from anywhere (no scripts, no external styles or images).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { TwinloopError } from '../../core/errors/errors.js';
+import { UNAUTHORIZED_MESSAGE } from './http-edge-guard.js';
+import { sendShell, type WebAppFiles } from './http-web-app.js';
 
 /** What the home page says about the running platform (read at each request). */
 export interface HomeInfo {
@@ -24,6 +31,8 @@ export interface HomeInfo {
 
 export interface HomePluginOptions {
   info: () => HomeInfo;
+  /** The built web app, served at / (else the plain page). */
+  webApp?: WebAppFiles;
 }
 
 const ESCAPES: Record<string, string> = {
@@ -71,6 +80,7 @@ export function homeJson(info: HomeView) {
   return {
     name: 'Twinloop',
     ...info,
+    commands: tryCommands(info, info.exampleTwin ?? 'TWIN', mqttPort(info.mqttUrl)),
     links: {
       docs: '/docs',
       openapi: '/openapi.json',
@@ -85,8 +95,8 @@ export function homeJson(info: HomeView) {
   };
 }
 
-/** The page: plain HTML and an inline style sheet, every value escaped. */
-export function homeHtml(info: HomeView): string {
+/** What runs and what to try, as an HTML fragment (every value escaped): the plain page and the app's boot content. */
+export function homeFactsHtml(info: HomeView): string {
   const e = escapeHtml;
   const twin = info.exampleTwin ?? 'TWIN';
   const rows: [string, string][] = [
@@ -108,6 +118,27 @@ export function homeHtml(info: HomeView): string {
       info.auth ? 'a token is required (Authorization: Bearer …; DATA/token)' : 'no token needed (loopback)',
     ],
   ];
+  const port = mqttPort(info.mqttUrl);
+  return `<table>
+${rows.map(([k, v]) => `<tr><th scope="row">${e(k)}</th><td>${v}</td></tr>`).join('\n')}
+</table>
+<h2>Try it</h2>
+<pre>${e(tryCommands(info, twin, port).join('\n'))}</pre>`;
+}
+
+/** The commands the home page offers to paste (the MQTT port actually bound). */
+export function tryCommands(info: HomeInfo, twin: string, port: string): string[] {
+  return [
+    "alias twinloop='npm run -s twinloop --'",
+    'twinloop query "SELECT * FROM DIGITALTWINS"',
+    `twinloop history ${twin}`,
+    `mosquitto_pub -p ${port} -q 1 -t 'twins/${twin}/telemetry' -m '{${JSON.stringify(info.exampleTelemetry ?? 'value')}: 1}'`,
+  ];
+}
+
+/** The page: plain HTML and an inline style sheet, every value escaped. */
+export function homeHtml(info: HomeView): string {
+  const e = escapeHtml;
   const links: [string, string][] = [
     ['/docs', 'API documentation (OpenAPI, try it out)'],
     ['/openapi.json', 'OpenAPI document'],
@@ -119,7 +150,6 @@ export function homeHtml(info: HomeView): string {
     ['/healthz', 'Health'],
     ['/metrics', 'Metrics (Prometheus)'],
   ];
-  const port = mqttPort(info.mqttUrl);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -130,8 +160,8 @@ export function homeHtml(info: HomeView): string {
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 58rem; margin: 2rem auto; padding: 0 1rem; color: #1d2430; }
 h1 { font-size: 1.6rem; margin-bottom: 0; } h2 { font-size: 1.1rem; margin-top: 1.8rem; }
 .sub { color: #5a6474; margin-top: .2rem; }
-table { border-collapse: collapse; } td { padding: .25rem .8rem .25rem 0; vertical-align: top; }
-td:first-child { font-weight: 600; white-space: nowrap; }
+table { border-collapse: collapse; } td, th { padding: .25rem .8rem .25rem 0; vertical-align: top; text-align: left; }
+th { font-weight: 600; white-space: nowrap; }
 code, pre { font: 13px/1.45 ui-monospace, monospace; background: #f1f3f6; border-radius: 4px; }
 code { padding: .05rem .3rem; } pre { padding: .7rem .9rem; overflow-x: auto; }
 a { color: #1456b8; }
@@ -139,20 +169,13 @@ a { color: #1456b8; }
 </head>
 <body>
 <h1>Twinloop is running</h1>
-<p class="sub">The web app is coming; until then, this page says what runs and where to go.</p>
-<table>
-${rows.map(([k, v]) => `<tr><td>${e(k)}</td><td>${v}</td></tr>`).join('\n')}
-</table>
+<p class="sub">The web app is not built in this checkout (<code>npm run build</code> builds it); this page says what runs and where to go.</p>
+${homeFactsHtml(info)}
 <h2>Where to go</h2>
 <ul>
 ${links.map(([href, text]) => `<li><a href="${e(href)}">${e(text)}</a></li>`).join('\n')}
 <li>Live stream: connect a WebSocket client to <code>${e(info.liveUrl)}</code></li>
 </ul>
-<h2>Try it</h2>
-<pre>alias twinloop='npm run -s twinloop --'
-twinloop query "SELECT * FROM DIGITALTWINS"
-twinloop history ${e(twin)}
-mosquitto_pub -p ${e(port)} -q 1 -t 'twins/${e(twin)}/telemetry' -m '{${e(JSON.stringify(info.exampleTelemetry ?? 'value'))}: 1}'</pre>
 <h2>Read next</h2>
 <p>In <code>README.md</code> of your clone: ${README_SECTIONS.map((s) => `“${e(s)}”`).join(', ')}.
 Then <code>docs/api.md</code>, <code>docs/query.md</code>, <code>docs/mqtt.md</code>, <code>docs/live.md</code>, <code>docs/event-routes.md</code>, <code>docs/import-jobs.md</code>, <code>docs/simulation.md</code>, <code>docs/what-if.md</code>; coming from Azure Digital Twins, <code>docs/migrating-from-adt.md</code>.</p>
@@ -161,20 +184,34 @@ Then <code>docs/api.md</code>, <code>docs/query.md</code>, <code>docs/mqtt.md</c
 `;
 }
 
+/** The web app's boot content: the facts (when the request may see them), replaced when the app starts. */
+export function bootHtml(info: HomeView | undefined): string {
+  if (!info)
+    return '<section class="boot"><h1>Twinloop</h1><p>This server needs a token: the app asks for it (it is in DATA/token).</p></section>';
+  return `<section class="boot"><h1>Twinloop is running</h1>\n${homeFactsHtml(info)}</section>`;
+}
+
 /**
  * @example
  *   await createHttpServer({ ..., plugins: [homePlugin({ info: () => ({ ... }) })] });
  */
 export function homePlugin(options: HomePluginOptions): FastifyPluginAsync {
   return async function homeRoutes(app: FastifyInstance): Promise<void> {
-    app.get('/', { schema: { hide: true } }, async (req, reply) => {
-      const host = req.headers.host ?? `${req.hostname}`;
-      const info: HomeView = {
+    // Public for the shell (the edge guard still sets req.authenticated): the facts need the token.
+    app.get('/', { schema: { hide: true }, config: { public: true } }, async (req, reply) => {
+      // undefined: no edge guard (a bare test server); the platform's guard always sets it.
+      const allowed = req.authenticated !== false;
+      const view = (): HomeView => ({
         ...options.info(),
-        liveUrl: `${req.protocol === 'https' ? 'wss' : 'ws'}://${host}/live`,
-      };
-      if (wantsJson(req))
-        return reply.header('content-type', 'application/json; charset=utf-8').send(homeJson(info));
+        liveUrl: `${req.protocol === 'https' ? 'wss' : 'ws'}://${req.headers.host ?? req.hostname}/live`,
+      });
+      if (wantsJson(req)) {
+        if (!allowed) throw new TwinloopError('Unauthorized', UNAUTHORIZED_MESSAGE);
+        return reply.header('content-type', 'application/json; charset=utf-8').send(homeJson(view()));
+      }
+      if (options.webApp) return sendShell(reply, options.webApp, bootHtml(allowed ? view() : undefined));
+      if (!allowed) throw new TwinloopError('Unauthorized', UNAUTHORIZED_MESSAGE);
+      const info = view();
       return reply
         .header('content-type', 'text/html; charset=utf-8')
         .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'")

@@ -1,5 +1,7 @@
 /**
  * Operator routes (Twinloop's own): /healthz (liveness: the process answers; no token needed),
+ * /ingest/stats (the ingest counters since start, with the server's time: a client gets rates from
+ * two reads),
  * /readyz (readiness: 200 when writes work, else 503 with the reason; the token like any route when
  * one is required), /metrics (Prometheus text), /deadletters (newest first, paged by id and bounded
  * in bytes; the payload as text when it is UTF-8, else base64).
@@ -76,7 +78,10 @@ export function readinessJson(checks: Record<string, ReadinessCheck>): {
 export function registerOpsRoutes(
   app: FastifyInstance,
   ws: HttpWorkspace,
-  options: Pick<HttpServerOptions, 'deadLetters' | 'health' | 'readiness' | 'maxDeadLetterPageBytes'>,
+  options: Pick<
+    HttpServerOptions,
+    'deadLetters' | 'health' | 'readiness' | 'maxDeadLetterPageBytes' | 'ingestStats'
+  >,
   metrics: HttpMetrics | undefined,
 ): void {
   const started = Date.now();
@@ -95,6 +100,32 @@ export function registerOpsRoutes(
       relationships: ws.graph.relationshipCount,
       ...(options.health?.() ?? {}),
     }),
+  );
+
+  app.get(
+    '/ingest/stats',
+    {
+      schema: {
+        tags: ['Operations (Twinloop)'],
+        summary:
+          'Ingest counters since start (messages, readings, dead letters by code) and the server time: rates come from two reads.',
+      },
+    },
+    async () => {
+      if (!options.ingestStats) throw new TwinloopError('NotFound', 'Ingest statistics are not kept here.');
+      const s = options.ingestStats();
+      return {
+        time: new Date().toISOString(),
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        acceptedMessages: s.acceptedMessages,
+        acceptedReadings: s.acceptedReadings,
+        acceptedReadingSets: s.acceptedReadingSets,
+        derivedReadings: s.derivedReadings,
+        deadLetters: s.deadLetters,
+        deadLettersByCode: s.deadLettersByCode,
+        storageFailures: s.storageFailures,
+      };
+    },
   );
 
   app.get(

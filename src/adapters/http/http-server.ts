@@ -31,6 +31,7 @@ import { registerOpsRoutes } from './http-ops-routes.js';
 import { registerQueryRoutes } from './http-query-routes.js';
 import { registerTelemetryRoutes } from './http-telemetry-routes.js';
 import { registerTwinRoutes } from './http-twin-routes.js';
+import { registerWebAppRoutes } from './http-web-app.js';
 
 export type { HttpServerOptions, HttpWorkspace, HttpIngestPort } from './http-context.js';
 
@@ -38,13 +39,15 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The request body exactly as received (every content type). */
     rawBody?: Buffer;
+    /** True when the server needs no token or the request carried the valid one (edge guard). */
+    authenticated?: boolean;
   }
   interface FastifyContextConfig {
     /** The route wants the raw bytes, unparsed (telemetry). */
     rawBody?: boolean;
     /** Media types this route takes besides JSON (http-body-parser.ts). */
     bodyTypes?: readonly string[];
-    /** GET/HEAD of this route need no token (only /healthz). */
+    /** GET/HEAD of this route need no token (/healthz, the web app's shell and hashed assets). */
     public?: boolean;
     /** The WebSocket upgrade of this route may carry the token as `?token=` (only /live). */
     tokenInQuery?: boolean;
@@ -156,6 +159,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   if (options.control) registerControlRoutes(app, options.control);
   if (options.simulator) registerSimulatorRoutes(app, options.simulator);
   if (options.alarms) registerAlarmRoutes(app, ws.name, options.alarms);
+  if (options.webApp) registerWebAppRoutes(app, options.webApp);
   registerOpsRoutes(app, ws, options, options.metrics);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   for (const plugin of options.plugins ?? []) await app.register(plugin);

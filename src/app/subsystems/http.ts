@@ -15,6 +15,8 @@ import type { LiveHub } from '../../core/live/live-hub.js';
 import type { JobService } from '../../core/jobs/job-service.js';
 import type { ModelService } from '../../core/models/model-service.js';
 import type { IngestService } from '../../core/telemetry/ingest-service.js';
+import type { IngestStatsSnapshot } from '../../core/telemetry/ingest-stats.js';
+import type { WebAppFiles } from '../../adapters/http/http-web-app.js';
 import type { TwinService } from '../../core/twins/twin-service.js';
 import type { FileImportIo } from '../../adapters/files/file-import-io.js';
 import { calibrationPlugin } from '../../adapters/http/calibration/calibration-plugin.js';
@@ -69,6 +71,10 @@ export function startHttp(o: {
   analytics?: Pick<AnalyticsSubsystem, 'alarms' | 'state'>;
   /** GET/PUT/DELETE /rules and backtests (issue 10). */
   rules?: FastifyPluginAsync;
+  /** The ingest counters (GET /ingest/stats). */
+  ingestStats?: () => IngestStatsSnapshot;
+  /** The built web app (dist/web), when there is one. */
+  webApp?: WebAppFiles;
 }): Promise<HttpSubsystem> {
   const { config, logger, workspace, models, twins, graph, storage, control, hub } = o;
   const { tls, token } = o.security;
@@ -105,6 +111,8 @@ export function startHttp(o: {
             },
           },
           control,
+          ...(o.ingestStats ? { ingestStats: o.ingestStats } : {}),
+          ...(o.webApp ? { webApp: o.webApp } : {}),
           ...(o.analytics ? { alarms: o.analytics.alarms } : {}),
           simulator: {
             status: () => {
@@ -131,6 +139,7 @@ export function startHttp(o: {
             simulationsPlugin(o.simulation.whatIf),
             calibrationPlugin({ calibration: o.simulation.calibration }),
             homePlugin({
+              ...(o.webApp ? { webApp: o.webApp } : {}),
               info: () =>
                 homeInfo({
                   pilot: o.pilot,

@@ -13,13 +13,20 @@ import { parseSubscription } from '../../../core/live/live-filters.js';
 import type { Problem } from '../../../core/errors/errors.js';
 import { TwinloopError, isTwinloopError } from '../../../core/errors/errors.js';
 import { parseUntrustedJson } from '../../../core/json/untrusted-json.js';
+import { tokenFromProtocols } from '../http-edge-guard.js';
+
+/** The subprotocol the server selects when a client offers it (the web app does, beside its token). */
+export const LIVE_PROTOCOL = 'twinloop.live';
 
 export interface LiveWsPluginOptions {
   /** The hub fed by the platform's LiveEventBus (built by the composition root). */
   hub: LiveHub;
   /** Route path (default "/live"). */
   path?: string;
-  /** When set, connections must present it: `Authorization: Bearer <token>` or `?token=<token>`. */
+  /**
+   * When set, connections must present it: `Authorization: Bearer <token>`, `?token=<token>`, or the
+   * subprotocol `twinloop.bearer.<base64url token>` offered beside `twinloop.live` (browsers).
+   */
   token?: string;
   /** Workspace of subscriptions that name none (default "default"). */
   defaultWorkspace?: string;
@@ -52,6 +59,9 @@ function presentedToken(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   if (typeof h === 'string' && /^Bearer\s+/i.test(h)) return h.replace(/^Bearer\s+/i, '').trim();
   const q = (req.query as Record<string, unknown> | undefined)?.['token'];
+  const fromProtocol = tokenFromProtocols(req.headers['sec-websocket-protocol']);
+  if (q !== undefined && fromProtocol !== undefined) return undefined; // two tokens: take neither
+  if (fromProtocol !== undefined) return fromProtocol;
   return typeof q === 'string' ? q : undefined;
 }
 
@@ -74,7 +84,14 @@ export function liveWsPlugin(options: LiveWsPluginOptions): FastifyPluginAsync {
   return async function live(app: FastifyInstance): Promise<void> {
     if (!app.hasDecorator('websocketServer')) {
       // ws' own limit closes the socket (1009); ours answers with an error frame, so ws' is set well above it.
-      await app.register(websocket, { options: { maxPayload: Math.max(maxMessageBytes * 4, 1 << 20) } });
+      // A browser that offers subprotocols (the token as `twinloop.bearer.…`) fails unless one is
+      // selected: `twinloop.live` is, the bearer one never (it is not echoed back).
+      await app.register(websocket, {
+        options: {
+          maxPayload: Math.max(maxMessageBytes * 4, 1 << 20),
+          handleProtocols: (protocols) => (protocols.has(LIVE_PROTOCOL) ? LIVE_PROTOCOL : false),
+        },
+      });
     }
 
     const authorize = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {

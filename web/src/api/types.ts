@@ -1,0 +1,157 @@
+/**
+ * The HTTP and WebSocket contract as the web app reads it: types shared with the server where the
+ * server has them (core's live events, problems and alarm states; the home page's facts), and the
+ * JSON shapes of routes whose server code builds plain objects (docs/api.md), written once here.
+ */
+export type { LiveEvent } from '../../../src/core/live/live-events.js';
+export type { Problem } from '../../../src/core/errors/errors.js';
+export type { AlarmSeverityName, AlarmState } from '../../../src/core/alarms/alarm.js';
+import type { AlarmSeverityName, AlarmState } from '../../../src/core/alarms/alarm.js';
+import type { Problem } from '../../../src/core/errors/errors.js';
+
+/** GET / with Accept: application/json (homeJson in src/adapters/http/http-home-routes.ts). */
+export interface HomeJson {
+  pilot: string;
+  twins: number;
+  models: number;
+  mqttUrl: string;
+  simulator?: { assets: number; speed: number };
+  shadow: boolean;
+  auth: boolean;
+  exampleTwin?: string;
+  exampleTelemetry?: string;
+  name: string;
+  liveUrl: string;
+  links: Record<string, string>;
+  /** Commands to paste (the MQTT port actually bound). */
+  commands: string[];
+}
+
+/** GET /digitaltwins/{id}/series. */
+export interface SeriesList {
+  twinId: string;
+  value: { path: string; kind: 'telemetry' | 'property'; lastTime: string; lastValue: unknown }[];
+}
+
+/** GET /healthz. */
+export interface Health {
+  status: string;
+  uptimeSeconds: number;
+  workspace: string;
+  models: number;
+  twins: number;
+  relationships: number;
+  analytics?: string;
+}
+
+/** GET /ingest/stats. */
+export interface IngestStatsJson {
+  time: string;
+  uptimeSeconds: number;
+  acceptedMessages: number;
+  acceptedReadings: number;
+  acceptedReadingSets: number;
+  derivedReadings: number;
+  deadLetters: number;
+  deadLettersByCode: Record<string, number>;
+  storageFailures: number;
+}
+
+/** GET /simulator. */
+export interface SimulatorStatus {
+  running: boolean;
+  pilot?: string;
+  speed?: number;
+  fleets?: unknown;
+  stats?: { assets?: number; published?: number; [k: string]: unknown };
+}
+
+/** An alarm as GET /alarms answers it (alarmToJson). */
+export interface AlarmJson {
+  id: string;
+  twinId: string;
+  ruleId: string;
+  ruleVersion: number;
+  severity: AlarmSeverityName;
+  message: string;
+  state: AlarmState;
+  value?: unknown;
+  firstTime: string;
+  lastTime: string;
+  count: number;
+  acknowledged?: { by: string; comment?: string; time: string };
+  cleared?: { by: string; reason?: string; time: string };
+}
+
+/** A page of a list route. */
+export interface Page<T> {
+  value: T[];
+  nextLink?: string;
+  total?: number;
+}
+
+/** POST /query. */
+export interface QueryPage {
+  value: Record<string, unknown>[];
+  continuationToken: string | null;
+}
+
+/** An ADT twin (GET /digitaltwins/{id}). */
+export interface TwinJson {
+  $dtId: string;
+  $etag?: string;
+  $metadata: {
+    $model: string;
+    $lastUpdateTime?: string;
+    [property: string]: unknown;
+  };
+  [property: string]: unknown;
+}
+
+/** GET /digitaltwins/{id}/relationships. */
+export interface RelationshipJson {
+  $relationshipId: string;
+  $sourceId: string;
+  $targetId: string;
+  $relationshipName: string;
+  [property: string]: unknown;
+}
+
+/** GET /digitaltwins/{id}/incomingrelationships. */
+export interface IncomingRelationshipJson {
+  $relationshipId: string;
+  $sourceId: string;
+  $relationshipName: string;
+}
+
+/** GET /digitaltwins/{id}/desired. */
+export interface DesiredJson {
+  desired: Record<string, unknown>;
+  $etag?: string;
+  $lastUpdateTime?: string;
+}
+
+/** One bucket of GET /digitaltwins/{id}/history?interval=. */
+export interface HistoryBucket {
+  time: string;
+  start: number;
+  count: number;
+  avg?: number;
+  min?: number;
+  max?: number;
+}
+
+/** GET /digitaltwins/{id}/history (aggregated). */
+export interface HistoryAggregate {
+  twinId: string;
+  path: string;
+  from: string;
+  to: string;
+  interval: number;
+  value: HistoryBucket[];
+}
+
+/** An error answer: `{ error: { code, message, details? } }` (docs/errors.md). */
+export interface ErrorJson {
+  error: { code: string; message: string; details?: Problem[]; innererror?: { code?: string } };
+}

@@ -1,0 +1,123 @@
+/**
+ * One time-series chart (uPlot): a line, drawn again when its data changes (uPlot's setData, no new
+ * chart), sized to its box. Dragging across it selects a time range: `onZoom` gets it (the page then
+ * reads that range from the history route at a finer bucket width).
+ */
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+
+function cssVar(name: string, fallback: string): string {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+function data(p: {
+  xs: readonly number[];
+  ys: readonly (number | null)[];
+  overlay?: { ys: readonly (number | null)[] } | undefined;
+}): uPlot.AlignedData {
+  const xs = p.xs.map((x) => x / 1000);
+  return p.overlay ? [xs, [...p.ys], [...p.overlay.ys]] : [xs, [...p.ys]];
+}
+
+/** True when a series has few values, or values standing alone between gaps (drawn as dots). */
+export function sparse(ys: readonly (number | null | undefined)[]): boolean {
+  let values = 0;
+  for (const y of ys) if (y !== null && y !== undefined) values++;
+  return values > 0 && values < 60;
+}
+
+export function Chart(props: {
+  label: string;
+  xs: readonly number[];
+  ys: readonly (number | null)[];
+  /** A second line on the same times (the shadow model's prediction), dashed. */
+  overlay?: { label: string; ys: readonly (number | null)[] } | undefined;
+  /** Re-read the colours (the theme changed). */
+  theme: string;
+  onZoom?: (fromMs: number, toMs: number) => void;
+  height?: number;
+}) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | undefined>(undefined);
+  const zoom = useRef(props.onZoom);
+  zoom.current = props.onZoom;
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const stroke = cssVar('--accent', '#1456b8');
+    const axis = cssVar('--muted', '#5a6474');
+    const grid = cssVar('--grid', '#e3e7ee');
+    const axisStyle = { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const opts: uPlot.Options = {
+      width: Math.max(200, el.clientWidth),
+      height: props.height ?? 180,
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      scales: { x: { time: true } },
+      axes: [axisStyle, { ...axisStyle, size: 56 }],
+      series: [
+        {},
+        {
+          label: props.label,
+          stroke,
+          width: 1.5,
+          spanGaps: false,
+          // Dots where the line alone would not show: few points, or points between gaps.
+          points: { show: (u: uPlot) => sparse(u.data[1] as (number | null)[]), size: 4, fill: stroke },
+          ...(props.overlay ? { spanGaps: true } : {}),
+        },
+        ...(props.overlay
+          ? [
+              {
+                label: props.overlay.label,
+                stroke: axis,
+                width: 1.2,
+                dash: [5, 4],
+                spanGaps: true,
+                points: { show: false },
+              },
+            ]
+          : []),
+      ],
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 4) return;
+            const from = u.posToVal(u.select.left, 'x');
+            const to = u.posToVal(u.select.left + u.select.width, 'x');
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            zoom.current?.(from * 1000, to * 1000);
+          },
+        ],
+      },
+    };
+    const u = new uPlot(opts, data(props), el);
+    plot.current = u;
+    const ro = new ResizeObserver(() =>
+      u.setSize({ width: Math.max(200, el.clientWidth), height: props.height ?? 180 }),
+    );
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      u.destroy();
+      plot.current = undefined;
+    };
+    // A new chart only for a new series or theme; data changes go through setData below.
+  }, [props.label, props.theme, props.height, props.overlay === undefined]);
+
+  useEffect(() => {
+    plot.current?.setData(data(props));
+  }, [props.xs, props.ys, props.overlay?.ys]);
+
+  return (
+    <div
+      ref={box}
+      className="chart"
+      role="img"
+      aria-label={`Chart of ${props.label}`}
+      data-points={props.xs.length}
+    />
+  );
+}

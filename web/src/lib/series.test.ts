@@ -1,0 +1,77 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { alignSeries, LiveSeries, numericReadings, pickInterval } from './series.js';
+
+describe('live series', () => {
+  it('keeps points in time order within the window and the count', () => {
+    const s = new LiveSeries(10_000, 4);
+    s.add(1000, 1);
+    s.add(3000, 3);
+    s.add(2000, 2); // late: goes to its place
+    s.add(3000, 30); // same time: replaces
+    expect(s.xs).toEqual([1000, 2000, 3000]);
+    expect(s.ys).toEqual([1, 2, 30]);
+    s.add(20_000, 4); // older than the window go
+    expect(s.xs).toEqual([20_000]);
+    for (let i = 1; i <= 6; i++) s.add(20_000 + i, i);
+    expect(s.xs).toHaveLength(4);
+    s.add(Number.NaN, 1);
+    expect(s.xs).toHaveLength(4);
+  });
+
+  it('stays sorted and bounded whatever order points come in (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 100_000 }), fc.double())), (pts) => {
+        const s = new LiveSeries(50_000, 100);
+        for (const [t, v] of pts) s.add(t, v);
+        for (let i = 1; i < s.xs.length; i++) expect(s.xs[i]!).toBeGreaterThan(s.xs[i - 1]!);
+        expect(s.xs.length).toBeLessThanOrEqual(100);
+        expect(s.ys.length).toBe(s.xs.length);
+      }),
+    );
+  });
+
+  it('seeds from history and keeps live points newer than it', () => {
+    const s = new LiveSeries(60_000);
+    s.add(5000, 5);
+    s.add(9000, 9);
+    s.seed([1000, 2000, 6000], [1, 2, 6]);
+    expect(s.xs).toEqual([1000, 2000, 6000, 9000]);
+    expect(s.ys).toEqual([1, 2, 6, 9]);
+  });
+
+  it('picks round bucket widths that keep a range to a few hundred points', () => {
+    expect(pickInterval(60_000)).toBe(1000);
+    expect(pickInterval(3_600_000)).toBe(10_000);
+    const month = 30 * 86_400_000;
+    expect(month / pickInterval(month)).toBeLessThanOrEqual(600);
+    expect(pickInterval(365 * 86_400_000)).toBe(86_400_000);
+    expect(pickInterval(10 * 365 * 86_400_000) % 86_400_000).toBe(0);
+    expect(pickInterval(0)).toBe(1000);
+  });
+
+  it('takes the numeric readings of an event', () => {
+    expect(numericReadings({ a: 1, b: 'x', c: true, d: Number.NaN, e: { f: 1 } })).toEqual([
+      ['a', 1],
+      ['c', 1],
+    ]);
+  });
+});
+
+describe('aligning series for export', () => {
+  it('puts every time of any series on one axis, null where a series has no point', () => {
+    expect(
+      alignSeries([
+        { xs: [1, 3], ys: [10, 30] },
+        { xs: [2, 3], ys: [20, null] },
+      ]),
+    ).toEqual({
+      xs: [1, 2, 3],
+      columns: [
+        [10, null, 30],
+        [null, 20, null],
+      ],
+    });
+    expect(alignSeries([])).toEqual({ xs: [], columns: [] });
+  });
+});

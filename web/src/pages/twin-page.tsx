@@ -1,0 +1,496 @@
+/**
+ * A twin: its properties (reported and desired, with their age), its telemetry as charts — live
+ * from the WebSocket stream, or any history range read from the aggregate route (a month in a few
+ * hundred buckets), zoomed by dragging across a chart and panned with the buttons — its alarms and
+ * relationships, and the shown range as CSV.
+ */
+import { useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
+import { API_VERSION, twinPath } from '../api/client.js';
+import type {
+  AlarmJson,
+  DesiredJson,
+  HistoryAggregate,
+  IncomingRelationshipJson,
+  Page,
+  RelationshipJson,
+  SeriesList,
+  TwinJson,
+} from '../api/types.js';
+import { ThemeContext, useApp } from '../app-context.js';
+import { Chart } from '../components/chart.js';
+import { ErrorBox } from '../components/error-box.js';
+import { Link } from '../components/link.js';
+import { usePoll } from '../components/use-poll.js';
+import { toCsv } from '../lib/csv.js';
+import { formatAge, formatDuration, formatValue } from '../lib/format.js';
+import { modelShortName } from '../lib/graph.js';
+import { modelTelemetry } from '../lib/model-telemetry.js';
+import { routeHref, twinHref } from '../lib/routes.js';
+import { alignSeries, intervalParam, LiveSeries, numericReadings, pickInterval } from '../lib/series.js';
+import { propertyRows } from '../lib/twin-props.js';
+
+const LIVE_WINDOW_MS = 15 * 60_000;
+const MAX_CHARTS = 50;
+
+type Mode = { kind: 'live' } | { kind: 'range'; from: number; to: number };
+
+const PRESETS: { label: string; ms: number }[] = [
+  { label: 'Last hour', ms: 3_600_000 },
+  { label: 'Last 24 h', ms: 86_400_000 },
+  { label: 'Last 7 days', ms: 7 * 86_400_000 },
+  { label: 'Last 30 days', ms: 30 * 86_400_000 },
+];
+
+function toLocalInput(ms: number): string {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+}
+
+/** A series and its prediction on one time axis (for one chart). */
+function overlaid(
+  a: { path: string; xs: number[]; ys: (number | null)[] },
+  b: { xs: number[]; ys: (number | null)[] },
+): { path: string; xs: number[]; ys: (number | null)[]; overlay: (number | null)[] } {
+  const { xs, columns } = alignSeries([a, b]);
+  return { path: a.path, xs, ys: columns[0]!, overlay: columns[1]! };
+}
+
+export function TwinPage({ id }: { id: string }) {
+  const { api, live } = useApp();
+  const theme = useContext(ThemeContext);
+  const [mode, setMode] = useState<Mode>({ kind: 'live' });
+  const [version, setVersion] = useState(0);
+  const [rangeError, setRangeError] = useState<Error | undefined>();
+  const [liveError, setLiveError] = useState<string | undefined>();
+  const [now, setNow] = useState(Date.now());
+  const series = useRef(new Map<string, LiveSeries>());
+  const frame = useRef(0);
+
+  const twin = usePoll(
+    async () => {
+      const [t, desired] = await Promise.all([
+        api.get<TwinJson>(twinPath(id)),
+        api.get<DesiredJson>(twinPath(id, '/desired')).catch(() => undefined),
+      ]);
+      return { twin: t, desired: desired?.desired ?? {} };
+    },
+    0,
+    [id],
+  );
+  const modelId = twin.data?.twin.$metadata.$model;
+  const declared = usePoll(
+    async () => {
+      if (!modelId) return undefined;
+      const q = new URLSearchParams({
+        dependenciesFor: modelId,
+        includeModelDefinition: 'true',
+        'api-version': API_VERSION,
+      });
+      const r = await api.get<{ value: { id: string; model?: unknown }[] }>(`/models?${q}`);
+      return modelTelemetry(
+        modelId,
+        r.value.map((m) => m.model),
+      );
+    },
+    0,
+    [modelId],
+  );
+  const [showDerived, setShowDerived] = useState(false);
+  const seriesList = usePoll(() => api.get<SeriesList>(twinPath(id, '/series')), 0, [id]);
+  const alarms = usePoll(
+    () => api.get<Page<AlarmJson>>(`/alarms?twin=${encodeURIComponent(id)}&limit=50`).then((p) => p.value),
+    15_000,
+    [id],
+  );
+  const rels = usePoll(
+    async () => {
+      const [out, inc] = await Promise.all([
+        api.get<Page<RelationshipJson>>(twinPath(id, '/relationships')),
+        api.get<Page<IncomingRelationshipJson>>(twinPath(id, '/incomingrelationships')),
+      ]);
+      return { out: out.value, inc: inc.value };
+    },
+    0,
+    [id],
+  );
+
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 5000);
+    return () => clearInterval(t);
+  }, []);
+
+  const telemetryPaths = useMemo(
+    () =>
+      (seriesList.data?.value ?? [])
+        .filter(
+          (s) =>
+            s.kind === 'telemetry' && (typeof s.lastValue === 'number' || typeof s.lastValue === 'boolean'),
+        )
+        .map((s) => s.path)
+        .slice(0, MAX_CHARTS),
+    [seriesList.data],
+  );
+  const [extraPaths, setExtraPaths] = useState<string[]>([]);
+  const paths = useMemo(() => [...new Set([...telemetryPaths, ...extraPaths])], [telemetryPaths, extraPaths]);
+
+  const bump = useCallback(() => {
+    if (frame.current) return;
+    frame.current = requestAnimationFrame(() => {
+      frame.current = 0;
+      setVersion((v) => v + 1);
+    });
+  }, []);
+  useEffect(() => () => cancelAnimationFrame(frame.current), []);
+
+  const seriesOf = (path: string, windowMs: number) => {
+    let s = series.current.get(path);
+    if (!s || s.windowMs !== windowMs) {
+      s = new LiveSeries(windowMs, 20_000);
+      series.current.set(path, s);
+    }
+    return s;
+  };
+
+  // History: the live window's start, or the chosen range, as buckets from the aggregate route.
+  useEffect(() => {
+    let alive = true;
+    const to = mode.kind === 'live' ? Date.now() : mode.to;
+    const from = mode.kind === 'live' ? to - LIVE_WINDOW_MS : mode.from;
+    const windowMs = mode.kind === 'live' ? LIVE_WINDOW_MS : Math.max(1, to - from);
+    const interval = pickInterval(to - from, mode.kind === 'live' ? 450 : 600);
+    if (mode.kind === 'range') series.current.clear();
+    setRangeError(undefined);
+    void Promise.all(
+      paths.map(async (path) => {
+        const q = new URLSearchParams({
+          path,
+          from: String(Math.floor(from)),
+          to: String(Math.ceil(to)),
+          interval: intervalParam(interval),
+          fn: 'avg',
+        });
+        const h = await api.get<HistoryAggregate>(twinPath(id, `/history?${q}`));
+        if (!alive) return;
+        const xs: number[] = [];
+        const ys: (number | null)[] = [];
+        for (const b of h.value) {
+          xs.push(b.start + interval / 2);
+          ys.push(b.count > 0 && typeof b.avg === 'number' ? b.avg : null);
+        }
+        // Live: the chart starts where the data does (a twin that just started is not a dot at the right).
+        const first =
+          mode.kind === 'live'
+            ? Math.max(
+                0,
+                ys.findIndex((y) => y !== null),
+              )
+            : 0;
+        seriesOf(path, windowMs).seed(xs.slice(first), ys.slice(first));
+      }),
+    )
+      .catch((e: Error) => alive && setRangeError(e))
+      .finally(() => alive && bump());
+    return () => {
+      alive = false;
+    };
+  }, [api, id, mode, paths.join('\n'), bump]);
+
+  // Live: telemetry appended as it commits; property changes and alarms reload what they change.
+  useEffect(() => {
+    if (mode.kind !== 'live') return;
+    setLiveError(undefined);
+    return live.subscribe(
+      { twinIds: [id] },
+      ['telemetry', 'propertyChange', 'lifecycle', 'alarm'],
+      (events) => {
+        let props = false;
+        let alarm = false;
+        const fresh: string[] = [];
+        for (const e of events) {
+          if (e.type === 'telemetry') {
+            for (const [name, v] of numericReadings(e.values)) {
+              const path = e.component ? `${e.component}/${name}` : name;
+              if (!series.current.has(path)) fresh.push(path);
+              seriesOf(path, LIVE_WINDOW_MS).add(e.time, v);
+            }
+          } else if (e.type === 'alarm') alarm = true;
+          else props = true;
+        }
+        if (fresh.length) setExtraPaths((old) => [...new Set([...old, ...fresh])]);
+        if (props) twin.reload();
+        if (alarm) alarms.reload();
+        bump();
+      },
+      (message) => setLiveError(message),
+    );
+  }, [live, id, mode.kind]);
+
+  const shown = useMemo(
+    () =>
+      paths.map((path) => {
+        const s = series.current.get(path);
+        return { path, xs: s ? s.xs.slice() : [], ys: s ? s.ys.slice() : [] };
+      }),
+    [paths, version],
+  );
+
+  // Device telemetry (declared by the model) first; what the platform derives apart, drawn when opened.
+  const declaredSet = declared.data;
+  const isDevice = (p: string) => !declaredSet || declaredSet.size === 0 || declaredSet.has(p);
+  const deviceCharts = shown.filter((s) => isDevice(s.path));
+  const derivedCharts = shown.filter((s) => !isDevice(s.path));
+
+  const zoom = useCallback((from: number, to: number) => {
+    if (to - from >= 1000) setMode({ kind: 'range', from, to });
+  }, []);
+  const pan = (dir: -1 | 1) => {
+    if (mode.kind !== 'range') return;
+    const w = mode.to - mode.from;
+    setMode({ kind: 'range', from: mode.from + (dir * w) / 2, to: mode.to + (dir * w) / 2 });
+  };
+  const widen = () => {
+    const [from, to] =
+      mode.kind === 'range' ? [mode.from, mode.to] : [Date.now() - LIVE_WINDOW_MS, Date.now()];
+    const w = to - from;
+    setMode({ kind: 'range', from: from - w / 2, to: to + w / 2 });
+  };
+
+  const exportCsv = () => {
+    const { xs, columns } = alignSeries(shown);
+    const csv = toCsv(
+      shown.map((s) => s.path),
+      xs,
+      columns,
+    );
+    const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${id.replace(/[^\w.-]+/g, '_')}-${mode.kind === 'live' ? 'live' : `${new Date(mode.from).toISOString()}`}.csv`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+
+  const latest = new Map((seriesList.data?.value ?? []).map((s) => [s.path, s]));
+
+  const byPath = new Map(shown.map((x) => [x.path, x]));
+
+  function renderChart(series: { path: string; xs: number[]; ys: (number | null)[] }) {
+    // Shadow mode's prediction of a device telemetry, drawn over it when the twin has one.
+    const predicted = isDevice(series.path) ? byPath.get(`${series.path}Predicted`) : undefined;
+    const s: { path: string; xs: number[]; ys: (number | null)[]; overlay?: (number | null)[] } = predicted
+      ? overlaid(series, predicted)
+      : series;
+    const last = s.ys.length ? s.ys[s.ys.length - 1] : undefined;
+    const info = latest.get(s.path);
+    const value = mode.kind === 'live' && last !== undefined && last !== null ? last : info?.lastValue;
+    return (
+      <figure key={s.path} className="chart-box">
+        <figcaption>
+          <span className="series-name">
+            {s.path}
+            {predicted && <span className="legend-predicted"> · dashed: predicted (shadow mode)</span>}
+          </span>{' '}
+          <output className="latest" aria-label={`Latest ${s.path}`}>
+            {formatValue(value)}
+          </output>
+        </figcaption>
+        <Chart
+          label={s.path}
+          xs={s.xs}
+          ys={s.ys}
+          overlay={predicted && s.overlay ? { label: predicted.path, ys: s.overlay } : undefined}
+          theme={theme}
+          onZoom={zoom}
+        />
+      </figure>
+    );
+  }
+
+  if (twin.error && !twin.data)
+    return <ErrorBox error={twin.error} title={`The twin ${id} could not be loaded`} />;
+  const t = twin.data?.twin;
+  const rows = t ? propertyRows(t, twin.data?.desired) : [];
+
+  return (
+    <>
+      <h1>
+        {id}{' '}
+        {t && (
+          <span className="muted" title={t.$metadata.$model}>
+            {modelShortName(t.$metadata.$model)}
+          </span>
+        )}
+      </h1>
+      {t && <p className="muted model-id">{t.$metadata.$model}</p>}
+
+      <section aria-labelledby="telemetry-title">
+        <div className="row spread">
+          <h2 id="telemetry-title">Telemetry</h2>
+          <div className="row" role="group" aria-label="Time range">
+            <button
+              type="button"
+              aria-pressed={mode.kind === 'live'}
+              onClick={() => setMode({ kind: 'live' })}
+            >
+              Live
+            </button>
+            {PRESETS.map((p) => (
+              <button
+                type="button"
+                key={p.label}
+                onClick={() => {
+                  const to = Date.now();
+                  setMode({ kind: 'range', from: to - p.ms, to });
+                }}
+              >
+                {p.label}
+              </button>
+            ))}
+            <button
+              type="button"
+              onClick={() => pan(-1)}
+              disabled={mode.kind !== 'range'}
+              aria-label="Earlier"
+            >
+              ◀
+            </button>
+            <button type="button" onClick={() => pan(1)} disabled={mode.kind !== 'range'} aria-label="Later">
+              ▶
+            </button>
+            <button type="button" onClick={widen} aria-label="Zoom out">
+              −
+            </button>
+            <button type="button" onClick={exportCsv} disabled={shown.length === 0}>
+              Export CSV
+            </button>
+          </div>
+        </div>
+        {mode.kind === 'range' && (
+          <div className="row" role="group" aria-label="Custom range">
+            <label>
+              From{' '}
+              <input
+                type="datetime-local"
+                value={toLocalInput(mode.from)}
+                onChange={(e) => {
+                  const v = Date.parse(e.target.value);
+                  if (!Number.isNaN(v) && v < mode.to) setMode({ kind: 'range', from: v, to: mode.to });
+                }}
+              />
+            </label>
+            <label>
+              To{' '}
+              <input
+                type="datetime-local"
+                value={toLocalInput(mode.to)}
+                onChange={(e) => {
+                  const v = Date.parse(e.target.value);
+                  if (!Number.isNaN(v) && v > mode.from) setMode({ kind: 'range', from: mode.from, to: v });
+                }}
+              />
+            </label>
+          </div>
+        )}
+        <p className="muted">
+          {mode.kind === 'live'
+            ? 'Live: the last 15 minutes, updated as readings arrive. Drag across a chart to zoom into history.'
+            : `History from ${new Date(mode.from).toLocaleString()} to ${new Date(mode.to).toLocaleString()}, averaged in ${formatDuration(pickInterval(mode.to - mode.from))} buckets. Drag to zoom.`}
+        </p>
+        {rangeError && <ErrorBox error={rangeError} title="History could not be read" />}
+        {liveError && (
+          <p className="error" role="alert">
+            Live stream: {liveError}
+          </p>
+        )}
+        {seriesList.data && deviceCharts.length === 0 && (
+          <p className="muted">No device telemetry recorded for this twin yet.</p>
+        )}
+        <div className="charts">{deviceCharts.map(renderChart)}</div>
+        {derivedCharts.length > 0 && (
+          <details className="derived" onToggle={(e) => setShowDerived(e.currentTarget.open)}>
+            <summary>
+              Derived by the platform ({derivedCharts.length}): residuals, anomaly scores, predictions,
+              rolling values
+            </summary>
+            {showDerived && <div className="charts">{derivedCharts.map(renderChart)}</div>}
+          </details>
+        )}
+      </section>
+
+      <div className="two">
+        <section aria-labelledby="props-title">
+          <h2 id="props-title">Properties</h2>
+          {rows.length === 0 ? (
+            <p className="muted">No property set.</p>
+          ) : (
+            <table className="grid" aria-label="Properties">
+              <thead>
+                <tr>
+                  <th scope="col">Property</th>
+                  <th scope="col">Reported</th>
+                  <th scope="col">Desired</th>
+                  <th scope="col">Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((r) => (
+                  <tr key={r.path}>
+                    <th scope="row">{r.path}</th>
+                    <td>{formatValue(r.value)}</td>
+                    <td
+                      className={
+                        r.desired !== undefined && JSON.stringify(r.desired) !== JSON.stringify(r.value)
+                          ? 'pending'
+                          : ''
+                      }
+                    >
+                      {r.desired !== undefined ? formatValue(r.desired) : ''}
+                    </td>
+                    <td title={r.updated ? new Date(r.updated).toISOString() : undefined}>
+                      {r.updated ? formatAge(r.updated, now) : ''}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+
+        <section aria-labelledby="alarms-title">
+          <h2 id="alarms-title">Alarms</h2>
+          {!alarms.data || alarms.data.length === 0 ? (
+            <p className="muted">{alarms.error ? 'Alarms are not available.' : 'No alarm for this twin.'}</p>
+          ) : (
+            <ul className="plain">
+              {alarms.data.map((a) => (
+                <li key={a.id}>
+                  <span className={`sev ${a.severity}`}>{a.severity}</span>{' '}
+                  <span className={`state ${a.state}`}>{a.state}</span> {a.message}{' '}
+                  <span className="muted">{formatAge(Date.parse(a.lastTime), now)}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+          <p>
+            <Link href={routeHref({ page: 'alarms' })}>All alarms</Link>
+          </p>
+
+          <h2>Relationships</h2>
+          {rels.data && rels.data.out.length + rels.data.inc.length === 0 && <p className="muted">None.</p>}
+          <ul className="plain">
+            {rels.data?.out.map((r) => (
+              <li key={`o${r.$relationshipId}`}>
+                {r.$relationshipName} → <Link href={twinHref(r.$targetId)}>{r.$targetId}</Link>
+              </li>
+            ))}
+            {rels.data?.inc.map((r) => (
+              <li key={`i${r.$relationshipId}${r.$sourceId}`}>
+                <Link href={twinHref(r.$sourceId)}>{r.$sourceId}</Link> {r.$relationshipName} → this twin
+              </li>
+            ))}
+          </ul>
+        </section>
+      </div>
+    </>
+  );
+}
