@@ -2,18 +2,12 @@
 // simulator and shadow mode on, analytics on), the app as built into dist/web. Screenshots of every
 // page (light and dark, laptop and tablet) go to test-artifacts/web/ (ignored by git). Every page is
 // checked for console errors (a CSP violation is one).
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../src/app/platform.js';
 import { startTestPlatform, tempDataDir } from '../platform/platform-fixture.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = path.join(root, 'test-artifacts', 'web');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { launchBrowser, open, shot, unnamedControls, VIEWS } from './browser-harness.js';
 
 let platform: Platform;
 let cleanup: () => void;
@@ -21,16 +15,11 @@ let browser: Browser;
 let base: string;
 
 beforeAll(async () => {
-  if (!existsSync(path.join(root, 'dist/web/index.html')))
-    throw new Error('The web app is not built: run `npm run build` (npm install does it).');
-  if (!existsSync(CHROMIUM))
-    throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
-  mkdirSync(SHOTS, { recursive: true });
   const d = tempDataDir('twinloop-web-');
   cleanup = d.cleanup;
   [platform, browser] = await Promise.all([
     startTestPlatform(d.dir, { sim: 'on', shadow: 'on' }),
-    chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
+    launchBrowser(),
   ]);
   base = platform.runtime.httpUrl;
 }, 60_000);
@@ -40,65 +29,6 @@ afterAll(async () => {
   await platform?.stop();
   cleanup?.();
 });
-
-/** A page that records console errors and failed requests; `errors` must stay empty. */
-async function open(ctx: BrowserContext): Promise<{ page: Page; errors: string[]; urls: string[] }> {
-  const page = await ctx.newPage();
-  const errors: string[] = [];
-  const urls: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('request', (r) => urls.push(r.url()));
-  page.on('websocket', (ws) => urls.push(ws.url()));
-  return { page, errors, urls };
-}
-
-const VIEWS = [
-  { name: 'laptop-light', viewport: { width: 1366, height: 850 }, colorScheme: 'light' as const },
-  { name: 'tablet-dark', viewport: { width: 820, height: 1180 }, colorScheme: 'dark' as const },
-];
-
-const CONTROL_ROLES = new Set([
-  'button',
-  'link',
-  'textbox',
-  'combobox',
-  'checkbox',
-  'radio',
-  'slider',
-  'spinbutton',
-  'searchbox',
-  'switch',
-  'tab',
-  'menuitem',
-]);
-
-/** Controls without an accessible name, as Chromium's accessibility tree computes names. */
-async function unnamedControls(page: Page): Promise<string[]> {
-  const cdp = await page.context().newCDPSession(page);
-  const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as {
-    nodes: {
-      ignored?: boolean;
-      role?: { value?: string };
-      name?: { value?: string };
-      backendDOMNodeId?: number;
-    }[];
-  };
-  await cdp.detach();
-  return nodes
-    .filter(
-      (n) => !n.ignored && CONTROL_ROLES.has(String(n.role?.value)) && !String(n.name?.value ?? '').trim(),
-    )
-    .map((n) => `${n.role?.value} #${n.backendDOMNodeId}`);
-}
-
-/** A screenshot of the whole page, after checking that every control on it has a name. */
-async function shot(page: Page, name: string): Promise<void> {
-  expect(await unnamedControls(page), `controls without a name on ${name}`).toEqual([]);
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
 
 describe('the web app on a running platform', () => {
   it('the accessible-name check finds a control without a name (it can fail)', async () => {
