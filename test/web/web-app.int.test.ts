@@ -124,15 +124,12 @@ describe('the web app on a running platform', () => {
     // A history range draws from the aggregate route; CSV of the shown range.
     await page.getByRole('button', { name: 'Last 30 days' }).click();
     await page.getByText(/^History from/).waitFor();
+    // The chart drew the month (uPlot's draw hook stamps the span it drew on the element).
+    const vibration = page.getByRole('img', { name: 'Chart of vibration', exact: true });
     await expect
-      .poll(async () =>
-        Number(
-          await page
-            .getByRole('img', { name: 'Chart of vibration', exact: true })
-            .getAttribute('data-points'),
-        ),
-      )
-      .toBeGreaterThan(0);
+      .poll(async () => Number(await vibration.getAttribute('data-drawn-span-s')))
+      .toBeGreaterThan(29 * 86_400);
+    expect(Number(await vibration.getAttribute('data-points'))).toBeGreaterThan(0);
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).click();
     const file = await download;

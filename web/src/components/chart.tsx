@@ -2,6 +2,10 @@
  * One time-series chart (uPlot): a line, drawn again when its data changes (uPlot's setData, no new
  * chart), sized to its box. Dragging across it selects a time range: `onZoom` gets it (the page then
  * reads that range from the history route at a finer bucket width).
+ *
+ * A chart redraws when `dataKey` changes (the series' version: the arrays may be the same ones,
+ * appended to) and only while it is on screen or near it: a page of 50 live charts draws the few in
+ * view, and a chart scrolled into view draws its latest data then.
  */
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
@@ -37,11 +41,17 @@ export function Chart(props: {
   theme: string;
   onZoom?: (fromMs: number, toMs: number) => void;
   height?: number;
+  /** Changes when the data does (default: the arrays' identity). */
+  dataKey?: string | number;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | undefined>(undefined);
   const zoom = useRef(props.onZoom);
   zoom.current = props.onZoom;
+  const latest = useRef(props);
+  latest.current = props;
+  const visible = useRef(true);
+  const stale = useRef(false);
 
   useEffect(() => {
     const el = box.current;
@@ -82,6 +92,15 @@ export function Chart(props: {
           : []),
       ],
       hooks: {
+        // What was drawn, when: the element says so (tests and bench:web read it; three attribute writes).
+        draw: [
+          (u) => {
+            const xs = u.data[0];
+            el.dataset.drawnAt = String(performance.now());
+            el.dataset.points = String(xs.length);
+            el.dataset.drawnSpanS = String(xs.length > 1 ? xs[xs.length - 1]! - xs[0]! : 0);
+          },
+        ],
         setSelect: [
           (u) => {
             if (u.select.width < 4) return;
@@ -99,7 +118,19 @@ export function Chart(props: {
       u.setSize({ width: Math.max(200, el.clientWidth), height: props.height ?? 180 }),
     );
     ro.observe(el);
+    const io = new IntersectionObserver(
+      (entries) => {
+        visible.current = entries.some((e) => e.isIntersecting);
+        if (visible.current && stale.current) {
+          stale.current = false;
+          u.setData(data(latest.current));
+        }
+      },
+      { rootMargin: '200px 0px' },
+    );
+    io.observe(el);
     return () => {
+      io.disconnect();
       ro.disconnect();
       u.destroy();
       plot.current = undefined;
@@ -108,16 +139,13 @@ export function Chart(props: {
   }, [props.label, props.theme, props.height, props.overlay === undefined]);
 
   useEffect(() => {
-    plot.current?.setData(data(props));
-  }, [props.xs, props.ys, props.overlay?.ys]);
+    if (!plot.current) return;
+    if (!visible.current) {
+      stale.current = true;
+      return;
+    }
+    plot.current.setData(data(props));
+  }, [props.dataKey ?? props.xs, props.ys, props.overlay?.ys]);
 
-  return (
-    <div
-      ref={box}
-      className="chart"
-      role="img"
-      aria-label={`Chart of ${props.label}`}
-      data-points={props.xs.length}
-    />
-  );
+  return <div ref={box} className="chart" role="img" aria-label={`Chart of ${props.label}`} />;
 }

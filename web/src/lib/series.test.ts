@@ -31,6 +31,24 @@ describe('live series', () => {
     );
   });
 
+  it('at a high rate keeps the whole window in bounded points: older points thinned, not dropped', () => {
+    const window = 15 * 60_000;
+    const s = new LiveSeries(window, 1000);
+    const versions = new Set<number>();
+    for (let t = 0; t <= 40 * 60_000; t += 100) {
+      s.add(t, Math.sin(t / 1000));
+      versions.add(s.version);
+      expect(s.xs.length).toBeLessThanOrEqual(1000);
+    }
+    const span = s.xs[s.xs.length - 1]! - s.xs[0]!;
+    expect(span).toBeGreaterThanOrEqual(window * 0.97); // the window, not its last 100 s
+    expect(span).toBeLessThanOrEqual(window * 1.04); // old points leave in steps of at most 1/32
+    expect(s.xs.at(-1)).toBe(40 * 60_000);
+    // The newest points keep full resolution.
+    expect(s.xs.at(-1)! - s.xs.at(-2)!).toBe(100);
+    expect(versions.size).toBe(24_001); // every change is a new version
+  });
+
   it('seeds from history and keeps live points newer than it', () => {
     const s = new LiveSeries(60_000);
     s.add(5000, 5);

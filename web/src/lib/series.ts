@@ -6,6 +6,8 @@
 export class LiveSeries {
   readonly xs: number[] = [];
   readonly ys: (number | null)[] = [];
+  /** Changes whenever the points do (a chart redraws on a new version, without copying to compare). */
+  version = 0;
   constructor(
     readonly windowMs: number,
     readonly maxPoints = 5000,
@@ -14,37 +16,73 @@ export class LiveSeries {
   /** Adds a point (ms, value); out-of-order points go to their place, a same-time point replaces. */
   add(t: number, v: number | null): void {
     if (!Number.isFinite(t)) return;
+    this.version++;
     let i = this.xs.length;
     while (i > 0 && this.xs[i - 1]! > t) i--;
-    if (i > 0 && this.xs[i - 1] === t) this.ys[i - 1] = v;
-    else {
+    if (i > 0 && this.xs[i - 1] === t) {
+      this.ys[i - 1] = v;
+      return;
+    }
+    if (i === this.xs.length) {
+      this.xs.push(t);
+      this.ys.push(v);
+    } else {
       this.xs.splice(i, 0, t);
       this.ys.splice(i, 0, v);
     }
-    this.trim();
+    this.trim(false);
   }
 
   /** Replaces the content (a history read) and keeps what is newer than its end. */
   seed(xs: readonly number[], ys: readonly (number | null)[]): void {
+    this.version++;
     const end = xs.length ? xs[xs.length - 1]! : -Infinity;
     const keep = this.xs.map((x, i) => [x, this.ys[i]!] as const).filter(([x]) => x > end);
     this.xs.length = 0;
     this.ys.length = 0;
     this.xs.push(...xs, ...keep.map(([x]) => x));
     this.ys.push(...ys, ...keep.map(([, y]) => y));
-    this.trim();
+    this.trim(true);
   }
 
-  private trim(): void {
+  /**
+   * Drops points older than the window — in steps (1/32 of the points or of the window, or all at
+   * once when `now`), so a steady stream does not shift the arrays on every point — and, over
+   * `maxPoints`, thins the older points: the window keeps its span at any rate, in bounded memory.
+   */
+  private trim(now: boolean): void {
     const last = this.xs[this.xs.length - 1];
     if (last === undefined) return;
     let cut = 0;
     while (cut < this.xs.length && this.xs[cut]! < last - this.windowMs) cut++;
-    cut = Math.max(cut, this.xs.length - this.maxPoints);
-    if (cut > 0) {
+    const tooOld = last - this.xs[0]! > this.windowMs + this.windowMs / 32;
+    if (cut > 0 && (now || tooOld || cut * 32 >= this.xs.length || cut === this.xs.length - 1)) {
       this.xs.splice(0, cut);
       this.ys.splice(0, cut);
     }
+    if (this.xs.length > this.maxPoints) this.thin();
+  }
+
+  /**
+   * Over `maxPoints`: all but the newest quarter of the points are thinned to one per
+   * `windowMs / (maxPoints / 2)` (a point is kept when it is that far after the last one kept), so
+   * older points keep an even resolution and the window its span; what is already that sparse
+   * stays. Leaves at most about three quarters of `maxPoints`.
+   */
+  private thin(): void {
+    const step = this.windowMs / (this.maxPoints / 2);
+    const protect = this.xs.length - Math.floor(this.maxPoints / 4);
+    let w = 0;
+    let kept = -Infinity;
+    for (let r = 0; r < protect; r++) {
+      const x = this.xs[r]!;
+      if (x - kept < step) continue;
+      kept = x;
+      this.xs[w] = x;
+      this.ys[w++] = this.ys[r]!;
+    }
+    this.xs.splice(w, protect - w);
+    this.ys.splice(w, protect - w);
   }
 }
 

@@ -31,6 +31,8 @@ import { propertyRows } from '../lib/twin-props.js';
 
 const LIVE_WINDOW_MS = 15 * 60_000;
 const MAX_CHARTS = 50;
+/** Points a chart keeps at most: beyond, the older half is thinned (a chart is a few hundred pixels wide). */
+const LIVE_MAX_POINTS = 4000;
 
 type Mode = { kind: 'live' } | { kind: 'range'; from: number; to: number };
 
@@ -145,13 +147,24 @@ export function TwinPage({ id }: { id: string }) {
   const seriesOf = (path: string, windowMs: number) => {
     let s = series.current.get(path);
     if (!s || s.windowMs !== windowMs) {
-      s = new LiveSeries(windowMs, 20_000);
+      s = new LiveSeries(windowMs, LIVE_MAX_POINTS);
       series.current.set(path, s);
     }
     return s;
   };
 
-  // History: the live window's start, or the chosen range, as buckets from the aggregate route.
+  // Device telemetry (declared by the model) first; what the platform derives apart, drawn when opened.
+  const declaredSet = declared.data;
+  const isDevice = (p: string) => !declaredSet || declaredSet.size === 0 || declaredSet.has(p);
+  // Charts on the page: device telemetry (with the shadow model's prediction drawn over it), and
+  // what the platform derives once that section is opened.
+  const drawn = paths.filter(
+    (p) =>
+      showDerived || isDevice(p) || (p.endsWith('Predicted') && isDevice(p.slice(0, -'Predicted'.length))),
+  );
+
+  // History: the live window's start, or the chosen range, as buckets from the aggregate route, for
+  // the charts on the page; each chart draws as soon as its own series answers.
   useEffect(() => {
     let alive = true;
     const to = mode.kind === 'live' ? Date.now() : mode.to;
@@ -161,7 +174,7 @@ export function TwinPage({ id }: { id: string }) {
     if (mode.kind === 'range') series.current.clear();
     setRangeError(undefined);
     void Promise.all(
-      paths.map(async (path) => {
+      drawn.map(async (path) => {
         const q = new URLSearchParams({
           path,
           from: String(Math.floor(from)),
@@ -186,6 +199,7 @@ export function TwinPage({ id }: { id: string }) {
               )
             : 0;
         seriesOf(path, windowMs).seed(xs.slice(first), ys.slice(first));
+        bump();
       }),
     )
       .catch((e: Error) => alive && setRangeError(e))
@@ -193,7 +207,7 @@ export function TwinPage({ id }: { id: string }) {
     return () => {
       alive = false;
     };
-  }, [api, id, mode, paths.join('\n'), bump]);
+  }, [api, id, mode, drawn.join('\n'), bump]);
 
   // Live: telemetry appended as it commits; property changes and alarms reload what they change.
   useEffect(() => {
@@ -229,14 +243,12 @@ export function TwinPage({ id }: { id: string }) {
     () =>
       paths.map((path) => {
         const s = series.current.get(path);
-        return { path, xs: s ? s.xs.slice() : [], ys: s ? s.ys.slice() : [] };
+        // The series' own arrays (no copy per frame): charts redraw on a new version.
+        return { path, xs: s ? s.xs : [], ys: s ? s.ys : [], version: s ? s.version : -1 };
       }),
     [paths, version],
   );
 
-  // Device telemetry (declared by the model) first; what the platform derives apart, drawn when opened.
-  const declaredSet = declared.data;
-  const isDevice = (p: string) => !declaredSet || declaredSet.size === 0 || declaredSet.has(p);
   const deviceCharts = shown.filter((s) => isDevice(s.path));
   const derivedCharts = shown.filter((s) => !isDevice(s.path));
 
@@ -274,7 +286,7 @@ export function TwinPage({ id }: { id: string }) {
 
   const byPath = new Map(shown.map((x) => [x.path, x]));
 
-  function renderChart(series: { path: string; xs: number[]; ys: (number | null)[] }) {
+  function renderChart(series: { path: string; xs: number[]; ys: (number | null)[]; version: number }) {
     // Shadow mode's prediction of a device telemetry, drawn over it when the twin has one.
     const predicted = isDevice(series.path) ? byPath.get(`${series.path}Predicted`) : undefined;
     const s: { path: string; xs: number[]; ys: (number | null)[]; overlay?: (number | null)[] } = predicted
@@ -298,6 +310,7 @@ export function TwinPage({ id }: { id: string }) {
           label={s.path}
           xs={s.xs}
           ys={s.ys}
+          dataKey={predicted ? `${series.version}:${predicted.version}` : series.version}
           overlay={predicted && s.overlay ? { label: predicted.path, ys: s.overlay } : undefined}
           theme={theme}
           onZoom={zoom}
