@@ -139,6 +139,44 @@ describe('the web app on a running platform', () => {
     await ctx.close();
   });
 
+  it('draws a forecast with its interval over a chart when asked, and not for a range in the past', async () => {
+    // Six hours of a rising temperature of pump-3b, one point every 30 s, written into the history.
+    const now = Date.now();
+    const points = Array.from({ length: 720 }, (_, i) => ({
+      workspace: 'default',
+      twinId: 'pump-3b',
+      path: 'temperature',
+      kind: 'telemetry' as const,
+      ts: now - 6 * 3_600_000 + i * 30_000,
+      value: 40 + i * 0.01 + Math.sin(i / 10) * 0.2,
+    }));
+    await platform.storage.history.append(points);
+    const ctx = await browser.newContext({ viewport: VIEWS[0]!.viewport });
+    const { page, errors } = await open(ctx);
+    await page.goto(`${base}/app/twin?id=pump-3b`);
+    await page.getByRole('button', { name: 'Last 24 h' }).click();
+    await page.getByText(/^History from/).waitFor();
+    const chart = page.getByRole('img', { name: 'Chart of temperature', exact: true });
+    await expect.poll(async () => Number(await chart.getAttribute('data-drawn-series'))).toBeGreaterThan(0);
+    const before = Number(await chart.getAttribute('data-drawn-series')); // 2 with shadow mode's prediction
+    const button = page.getByRole('button', { name: 'Forecast temperature' });
+    await button.click();
+    // The forecast and its two interval lines drawn over what was there.
+    await expect
+      .poll(async () => Number(await chart.getAttribute('data-drawn-series')), { timeout: 15_000 })
+      .toBe(before + 3);
+    expect(await button.getAttribute('aria-pressed')).toBe('true');
+    await page.getByText(/dashed: forecast 6 h ahead, shaded: 95 % interval/).waitFor();
+    await shot(page, 'twin-forecast-laptop-light');
+    await button.click(); // off again
+    await expect.poll(async () => Number(await chart.getAttribute('data-drawn-series'))).toBe(before);
+    // A range that ends in the past: a forecast (which starts now) would not be on it.
+    await page.getByRole('button', { name: 'Earlier' }).click();
+    expect(await button.isDisabled()).toBe(true);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
+
   it('a query finds twins, the graph renders, and a wrong query shows where it is wrong', async () => {
     for (const v of VIEWS) {
       const ctx = await browser.newContext({ viewport: v.viewport, colorScheme: v.colorScheme });

@@ -155,3 +155,19 @@ export interface HistoryAggregate {
 export interface ErrorJson {
   error: { code: string; message: string; details?: Problem[]; innererror?: { code?: string } };
 }
+
+/** GET /digitaltwins/{id}/forecast: an ETS forecast of one numeric series, with 80 % and 95 % intervals. */
+export interface ForecastJson {
+  twinId: string;
+  path: string;
+  step: number;
+  history: { from: string; to: string; buckets: number };
+  points: {
+    time: string;
+    value: number;
+    lower80: number;
+    upper80: number;
+    lower95: number;
+    upper95: number;
+  }[];
+}

@@ -15,13 +15,38 @@ function cssVar(name: string, fallback: string): string {
   return v || fallback;
 }
 
+/**
+ * A line drawn over the series on the same times: the shadow model's prediction (dashed, muted), a
+ * forecast (dashed, accent) and its 95 % interval (`lower` and `upper`: a shaded band between them).
+ */
+export interface ChartOverlay {
+  label: string;
+  ys: readonly (number | null)[];
+  kind: 'predicted' | 'forecast' | 'lower' | 'upper';
+}
+
 function data(p: {
   xs: readonly number[];
   ys: readonly (number | null)[];
-  overlay?: { ys: readonly (number | null)[] } | undefined;
+  overlays?: readonly ChartOverlay[] | undefined;
 }): uPlot.AlignedData {
   const xs = p.xs.map((x) => x / 1000);
-  return p.overlay ? [xs, [...p.ys], [...p.overlay.ys]] : [xs, [...p.ys]];
+  return [xs, [...p.ys], ...(p.overlays ?? []).map((o) => [...o.ys])];
+}
+
+/** A colour with an alpha, from a #rrggbb CSS colour (the band's fill). */
+function withAlpha(hex: string, alpha: number): string {
+  const m = /^#([0-9a-f]{6})$/i.exec(hex);
+  if (!m) return `rgba(20, 86, 184, ${alpha})`;
+  const n = parseInt(m[1]!, 16);
+  return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+/** The shaded band between a forecast's upper and lower lines (uPlot series indexes: 0 is time, 1 the series). */
+function bandsOf(overlays: readonly ChartOverlay[] | undefined, fill: string): uPlot.Band[] {
+  const upper = overlays?.findIndex((o) => o.kind === 'upper') ?? -1;
+  const lower = overlays?.findIndex((o) => o.kind === 'lower') ?? -1;
+  return upper >= 0 && lower >= 0 ? [{ series: [upper + 2, lower + 2], fill }] : [];
 }
 
 /** True when a series has few values, or values standing alone between gaps (drawn as dots). */
@@ -35,8 +60,8 @@ export function Chart(props: {
   label: string;
   xs: readonly number[];
   ys: readonly (number | null)[];
-  /** A second line on the same times (the shadow model's prediction), dashed. */
-  overlay?: { label: string; ys: readonly (number | null)[] } | undefined;
+  /** Lines over the series on the same times (prediction, forecast and its interval). */
+  overlays?: readonly ChartOverlay[] | undefined;
   /** Re-read the colours (the theme changed). */
   theme: string;
   onZoom?: (fromMs: number, toMs: number) => void;
@@ -76,28 +101,26 @@ export function Chart(props: {
           spanGaps: false,
           // Dots where the line alone would not show: few points, or points between gaps.
           points: { show: (u: uPlot) => sparse(u.data[1] as (number | null)[]), size: 4, fill: stroke },
-          ...(props.overlay ? { spanGaps: true } : {}),
+          ...(props.overlays?.length ? { spanGaps: true } : {}),
         },
-        ...(props.overlay
-          ? [
-              {
-                label: props.overlay.label,
-                stroke: axis,
-                width: 1.2,
-                dash: [5, 4],
-                spanGaps: true,
-                points: { show: false },
-              },
-            ]
-          : []),
+        ...(props.overlays ?? []).map((o) => ({
+          label: o.label,
+          stroke: o.kind === 'predicted' ? axis : o.kind === 'forecast' ? stroke : withAlpha(stroke, 0.45),
+          width: o.kind === 'lower' || o.kind === 'upper' ? 1 : 1.4,
+          ...(o.kind === 'predicted' || o.kind === 'forecast' ? { dash: [5, 4] } : {}),
+          spanGaps: true,
+          points: { show: false },
+        })),
       ],
+      bands: bandsOf(props.overlays, withAlpha(stroke, 0.15)),
       hooks: {
-        // What was drawn, when: the element says so (tests and bench:web read it; three attribute writes).
+        // What was drawn, when: the element says so (tests and bench:web read it; a few attribute writes).
         draw: [
           (u) => {
             const xs = u.data[0];
             el.dataset.drawnAt = String(performance.now());
             el.dataset.points = String(xs.length);
+            el.dataset.drawnSeries = String(u.series.length - 1);
             el.dataset.drawnSpanS = String(xs.length > 1 ? xs[xs.length - 1]! - xs[0]! : 0);
           },
         ],
@@ -136,7 +159,7 @@ export function Chart(props: {
       plot.current = undefined;
     };
     // A new chart only for a new series or theme; data changes go through setData below.
-  }, [props.label, props.theme, props.height, props.overlay === undefined]);
+  }, [props.label, props.theme, props.height, (props.overlays ?? []).map((o) => o.kind).join()]);
 
   useEffect(() => {
     if (!plot.current) return;
@@ -145,7 +168,7 @@ export function Chart(props: {
       return;
     }
     plot.current.setData(data(props));
-  }, [props.dataKey ?? props.xs, props.ys, props.overlay?.ys]);
+  }, [props.dataKey ?? props.xs, props.ys, props.overlays]);
 
   return <div ref={box} className="chart" role="img" aria-label={`Chart of ${props.label}`} />;
 }

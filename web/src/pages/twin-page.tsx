@@ -9,6 +9,7 @@ import { API_VERSION, twinPath } from '../api/client.js';
 import type {
   AlarmJson,
   DesiredJson,
+  ForecastJson,
   HistoryAggregate,
   IncomingRelationshipJson,
   Page,
@@ -26,6 +27,7 @@ import { formatAge, formatDuration, formatValue } from '../lib/format.js';
 import { modelShortName } from '../lib/graph.js';
 import { modelTelemetry } from '../lib/model-telemetry.js';
 import { routeHref, twinHref } from '../lib/routes.js';
+import { forecastHorizon, overlay } from '../lib/forecast-overlay.js';
 import { alignSeries, intervalParam, LiveSeries, numericReadings, pickInterval } from '../lib/series.js';
 import { propertyRows } from '../lib/twin-props.js';
 
@@ -35,6 +37,11 @@ const MAX_CHARTS = 50;
 const LIVE_MAX_POINTS = 4000;
 
 type Mode = { kind: 'live' } | { kind: 'range'; from: number; to: number };
+
+type ForecastState =
+  | { state: 'loading' }
+  | { state: 'ready'; data: ForecastJson; madeAt: number }
+  | { state: 'failed'; message: string };
 
 const PRESETS: { label: string; ms: number }[] = [
   { label: 'Last hour', ms: 3_600_000 },
@@ -48,15 +55,6 @@ function toLocalInput(ms: number): string {
   return d.toISOString().slice(0, 16);
 }
 
-/** A series and its prediction on one time axis (for one chart). */
-function overlaid(
-  a: { path: string; xs: number[]; ys: (number | null)[] },
-  b: { xs: number[]; ys: (number | null)[] },
-): { path: string; xs: number[]; ys: (number | null)[]; overlay: (number | null)[] } {
-  const { xs, columns } = alignSeries([a, b]);
-  return { path: a.path, xs, ys: columns[0]!, overlay: columns[1]! };
-}
-
 export function TwinPage({ id }: { id: string }) {
   const { api, live } = useApp();
   const theme = useContext(ThemeContext);
@@ -67,6 +65,9 @@ export function TwinPage({ id }: { id: string }) {
   const [now, setNow] = useState(Date.now());
   const series = useRef(new Map<string, LiveSeries>());
   const frame = useRef(0);
+  // Forecasts asked for, by series path (GET /digitaltwins/{id}/forecast), drawn over their charts.
+  const [forecasts, setForecasts] = useState<ReadonlyMap<string, ForecastState>>(new Map());
+  useEffect(() => setForecasts(new Map()), [id]);
 
   const twin = usePoll(
     async () => {
@@ -286,32 +287,87 @@ export function TwinPage({ id }: { id: string }) {
 
   const byPath = new Map(shown.map((x) => [x.path, x]));
 
+  const toggleForecast = (path: string, horizonMs: number) => {
+    const set = (st: ForecastState | undefined) =>
+      setForecasts((old) => {
+        const next = new Map(old);
+        if (st) next.set(path, st);
+        else next.delete(path);
+        return next;
+      });
+    if (forecasts.has(path)) return set(undefined);
+    set({ state: 'loading' });
+    const q = new URLSearchParams({ path, horizon: `${Math.round(horizonMs / 1000)}s` });
+    api
+      .get<ForecastJson>(twinPath(id, `/forecast?${q}`))
+      .then((data) => set({ state: 'ready', data, madeAt: Date.now() }))
+      .catch((e: Error) => set({ state: 'failed', message: e.message }));
+  };
+  const horizon = forecastHorizon(mode, now, LIVE_WINDOW_MS);
+
   function renderChart(series: { path: string; xs: number[]; ys: (number | null)[]; version: number }) {
-    // Shadow mode's prediction of a device telemetry, drawn over it when the twin has one.
+    // Shadow mode's prediction of a device telemetry, drawn over it when the twin has one; a
+    // forecast when one was asked for.
     const predicted = isDevice(series.path) ? byPath.get(`${series.path}Predicted`) : undefined;
-    const s: { path: string; xs: number[]; ys: (number | null)[]; overlay?: (number | null)[] } = predicted
-      ? overlaid(series, predicted)
-      : series;
-    const last = s.ys.length ? s.ys[s.ys.length - 1] : undefined;
-    const info = latest.get(s.path);
+    const fc = forecasts.get(series.path);
+    const forecast = fc?.state === 'ready' ? fc.data : undefined;
+    const s =
+      predicted || forecast ? overlay(series, predicted, forecast) : { ...series, overlays: undefined };
+    const last = series.ys.length ? series.ys[series.ys.length - 1] : undefined;
+    const info = latest.get(series.path);
     const value = mode.kind === 'live' && last !== undefined && last !== null ? last : info?.lastValue;
     return (
-      <figure key={s.path} className="chart-box">
+      <figure key={series.path} className="chart-box">
         <figcaption>
           <span className="series-name">
-            {s.path}
-            {predicted && <span className="legend-predicted"> · dashed: predicted (shadow mode)</span>}
+            {series.path}
+            {predicted && <span className="legend-predicted"> · dashed grey: predicted (shadow mode)</span>}
+            {forecast && (
+              <span className="legend-predicted">
+                {' '}
+                · dashed: forecast {formatDuration(horizon ?? 0)} ahead, shaded: 95 % interval (made{' '}
+                {formatAge(fc?.state === 'ready' ? fc.madeAt : now, now)})
+              </span>
+            )}
           </span>{' '}
-          <output className="latest" aria-label={`Latest ${s.path}`}>
+          <output className="latest" aria-label={`Latest ${series.path}`}>
             {formatValue(value)}
-          </output>
+          </output>{' '}
+          {isDevice(series.path) && typeof info?.lastValue === 'number' && (
+            <button
+              type="button"
+              className="small"
+              aria-pressed={fc !== undefined}
+              aria-label={`Forecast ${series.path}`}
+              disabled={horizon === undefined && fc === undefined}
+              title={
+                horizon === undefined
+                  ? 'A forecast starts now: choose a range that ends now'
+                  : `Forecast ${formatDuration(horizon)} ahead from the history`
+              }
+              onClick={() =>
+                horizon !== undefined || fc ? toggleForecast(series.path, horizon ?? 0) : undefined
+              }
+            >
+              {fc?.state === 'loading' ? 'Forecasting…' : 'Forecast'}
+            </button>
+          )}
         </figcaption>
+        {fc?.state === 'failed' && (
+          <p className="error" role="alert">
+            No forecast of {series.path}: {fc.message}
+          </p>
+        )}
         <Chart
-          label={s.path}
+          label={series.path}
           xs={s.xs}
           ys={s.ys}
-          dataKey={predicted ? `${series.version}:${predicted.version}` : series.version}
-          overlay={predicted && s.overlay ? { label: predicted.path, ys: s.overlay } : undefined}
+          dataKey={
+            predicted || forecast
+              ? `${series.version}:${predicted?.version ?? ''}:${fc?.state === 'ready' ? fc.madeAt : ''}`
+              : series.version
+          }
+          overlays={s.overlays}
           theme={theme}
           onZoom={zoom}
         />
