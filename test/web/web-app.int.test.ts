@@ -152,10 +152,21 @@ describe('the web app on a running platform', () => {
     }));
     await platform.storage.history.append(points);
     const ctx = await browser.newContext({ viewport: VIEWS[0]!.viewport });
-    const { page, errors } = await open(ctx);
+    const { page, errors, urls } = await open(ctx);
     await page.goto(`${base}/app/twin?id=pump-3b`);
     await page.getByRole('button', { name: 'Last 24 h' }).click();
     await page.getByText(/^History from/).waitFor();
+    // An on/off series is drawn from each bucket's last state (booleans have no average).
+    await expect
+      .poll(() => urls.some((u) => u.includes('/history?path=running&') && u.includes('fn=last')))
+      .toBe(true);
+    const running = (await (
+      await fetch(
+        `${base}/digitaltwins/pump-3b/history?path=running&from=${now - 3_600_000}&to=${Date.now()}&interval=1m&fn=last`,
+      )
+    ).json()) as { value: { count: number; last?: unknown }[] };
+    expect(running.value.filter((b) => b.count > 0).every((b) => typeof b.last === 'boolean')).toBe(true);
+    expect(running.value.some((b) => b.count > 0)).toBe(true);
     const chart = page.getByRole('img', { name: 'Chart of temperature', exact: true });
     await expect.poll(async () => Number(await chart.getAttribute('data-drawn-series'))).toBeGreaterThan(0);
     const before = Number(await chart.getAttribute('data-drawn-series')); // 2 with shadow mode's prediction

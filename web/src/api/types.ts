@@ -139,6 +139,8 @@ export interface HistoryBucket {
   avg?: number;
   min?: number;
   max?: number;
+  /** The bucket's last value (`fn=last`), of any type. */
+  last?: unknown;
 }
 
 /** GET /digitaltwins/{id}/history (aggregated). */

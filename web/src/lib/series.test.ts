@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { alignSeries, LiveSeries, numericReadings, pickInterval } from './series.js';
+import { alignSeries, bucketValue, LiveSeries, numericReadings, pickInterval } from './series.js';
 
 describe('live series', () => {
   it('keeps points in time order within the window and the count', () => {
@@ -56,6 +56,16 @@ describe('live series', () => {
     s.seed([1000, 2000, 6000], [1, 2, 6]);
     expect(s.xs).toEqual([1000, 2000, 6000, 9000]);
     expect(s.ys).toEqual([1, 2, 6, 9]);
+  });
+
+  it('draws a bucket as its average, or an on/off series as its last state (1 or 0)', () => {
+    expect(bucketValue({ count: 3, avg: 2.5 }, false)).toBe(2.5);
+    expect(bucketValue({ count: 0, avg: 2.5 }, false)).toBe(null);
+    expect(bucketValue({ count: 2, avg: null }, false)).toBe(null);
+    expect(bucketValue({ count: 2, last: true }, true)).toBe(1);
+    expect(bucketValue({ count: 2, last: false }, true)).toBe(0);
+    expect(bucketValue({ count: 2, last: 'on' }, true)).toBe(null); // not a boolean: not drawn
+    expect(bucketValue({ count: 0, last: true }, true)).toBe(null);
   });
 
   it('picks round bucket widths that keep a range to a few hundred points', () => {

@@ -98,6 +98,19 @@ export function pickInterval(rangeMs: number, buckets = 600): number {
   return Math.ceil(raw / 86_400_000) * 86_400_000;
 }
 
+/**
+ * What a chart draws for a history bucket: the average of a numeric series; for an on/off series
+ * (booleans have no average) the bucket's last state as 1 or 0. Null for an empty bucket.
+ */
+export function bucketValue(
+  b: { count: number; avg?: number | null; last?: unknown },
+  onOff: boolean,
+): number | null {
+  if (!(b.count > 0)) return null;
+  if (onOff) return typeof b.last === 'boolean' ? (b.last ? 1 : 0) : null;
+  return typeof b.avg === 'number' ? b.avg : null;
+}
+
 /** The history route's `interval` parameter for a width in ms. */
 export function intervalParam(ms: number): string {
   return `${Math.round(ms)}ms`;

@@ -28,7 +28,14 @@ import { modelShortName } from '../lib/graph.js';
 import { modelTelemetry } from '../lib/model-telemetry.js';
 import { routeHref, twinHref } from '../lib/routes.js';
 import { forecastHorizon, overlay } from '../lib/forecast-overlay.js';
-import { alignSeries, intervalParam, LiveSeries, numericReadings, pickInterval } from '../lib/series.js';
+import {
+  alignSeries,
+  bucketValue,
+  intervalParam,
+  LiveSeries,
+  numericReadings,
+  pickInterval,
+} from '../lib/series.js';
 import { propertyRows } from '../lib/twin-props.js';
 
 const LIVE_WINDOW_MS = 15 * 60_000;
@@ -164,6 +171,11 @@ export function TwinPage({ id }: { id: string }) {
       showDerived || isDevice(p) || (p.endsWith('Predicted') && isDevice(p.slice(0, -'Predicted'.length))),
   );
 
+  // On/off series: drawn from each bucket's last state (booleans have no average).
+  const onOff = (seriesList.data?.value ?? [])
+    .filter((s) => typeof s.lastValue === 'boolean')
+    .map((s) => s.path);
+
   // History: the live window's start, or the chosen range, as buckets from the aggregate route, for
   // the charts on the page; each chart draws as soon as its own series answers.
   useEffect(() => {
@@ -181,7 +193,7 @@ export function TwinPage({ id }: { id: string }) {
           from: String(Math.floor(from)),
           to: String(Math.ceil(to)),
           interval: intervalParam(interval),
-          fn: 'avg',
+          fn: onOff.includes(path) ? 'last' : 'avg',
         });
         const h = await api.get<HistoryAggregate>(twinPath(id, `/history?${q}`));
         if (!alive) return;
@@ -189,7 +201,7 @@ export function TwinPage({ id }: { id: string }) {
         const ys: (number | null)[] = [];
         for (const b of h.value) {
           xs.push(b.start + interval / 2);
-          ys.push(b.count > 0 && typeof b.avg === 'number' ? b.avg : null);
+          ys.push(bucketValue(b, onOff.includes(path)));
         }
         // Live: the chart starts where the data does (a twin that just started is not a dot at the right).
         const first =
@@ -208,7 +220,7 @@ export function TwinPage({ id }: { id: string }) {
     return () => {
       alive = false;
     };
-  }, [api, id, mode, drawn.join('\n'), bump]);
+  }, [api, id, mode, drawn.join('\n'), onOff.join('\n'), bump]);
 
   // Live: telemetry appended as it commits; property changes and alarms reload what they change.
   useEffect(() => {
