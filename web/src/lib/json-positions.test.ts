@@ -42,6 +42,18 @@ describe('problems placed in the uploaded text', () => {
     ]);
   });
 
+  it('reads the model a problem is in from its source, as the server reports DTDL problems', () => {
+    const [p] = placeProblems(
+      single,
+      [{ message: 'invalid name', source: 'request body[0]', pointer: '/contents/1/name' }],
+      true,
+    );
+    expect(p).toMatchObject({ line: 7, column: 37 });
+    const text = `[\n  {"@id": "a"},\n  {"@id": "b", "contents": [{"name": "x y"}]}\n]`;
+    const [q] = placeProblems(text, [{ message: 'm', source: 'request body[1]', pointer: '/contents/0/name' }], false);
+    expect(q).toMatchObject({ line: 3, column: 38 });
+  });
+
   it('leaves pointers of another member of the batch alone for a single interface', () => {
     expect(placeProblems(single, [{ message: 'x', pointer: '/3/@id' }], true)[0]!.line).toBeUndefined();
   });

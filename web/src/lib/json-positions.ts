@@ -15,6 +15,8 @@ export interface LineColumn {
 export interface PlacedProblem {
   code?: string;
   message: string;
+  /** Which document: "request body" (pointers into the batch) or "request body[2]" (into its 3rd model). */
+  source?: string;
   pointer?: string;
   line?: number;
   column?: number;
@@ -69,7 +71,8 @@ function segments(pointer: string): (string | number)[] {
 
 /**
  * Each problem with the line and column of the value its pointer names in `text` (or of its nearest
- * existing parent); problems that already have a line, or no pointer, are kept as they are.
+ * existing parent); problems that already have a line, or no pointer, are kept as they are. The
+ * server's pointers are into the batch, or into one model when `source` names it ("request body[1]").
  * @example placeProblems('{\n "@id": 1\n}', [{ message: 'bad id', pointer: '/0/@id' }], true)
  *   // → [{ message: 'bad id', pointer: '/0/@id', line: 2, column: 10 }]
  */
@@ -87,7 +90,9 @@ export function placeProblems(
   }
   return problems.map((p) => {
     if (p.line !== undefined || p.pointer === undefined || !tree) return { ...p };
-    let segs = segments(p.pointer);
+    // A problem of one model of the batch points into that model: its index comes first.
+    const index = p.source !== undefined ? /\[(\d+)\]$/.exec(p.source)?.[1] : undefined;
+    let segs = [...(index !== undefined ? [Number(index)] : []), ...segments(p.pointer)];
     if (single) {
       if (segs.length === 0) return { ...p };
       if (segs[0] !== 0) return { ...p };
