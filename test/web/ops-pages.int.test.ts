@@ -55,9 +55,16 @@ describe('the operations pages on a running platform', () => {
     // Bad UTF-8 holding markup: shown as text, never as HTML.
     await publish(
       'twins/pump-1a/telemetry',
-      Buffer.concat([Buffer.from('{"vibration": "<b id=injected>x</b>'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+      Buffer.concat([
+        Buffer.from('{"vibration": "<b id=injected>x</b>'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}'),
+      ]),
     );
-    const ctx = await browser.newContext({ viewport: VIEWS[0]!.viewport, colorScheme: VIEWS[0]!.colorScheme });
+    const ctx = await browser.newContext({
+      viewport: VIEWS[0]!.viewport,
+      colorScheme: VIEWS[0]!.colorScheme,
+    });
     const { page, errors } = await open(ctx);
     await page.goto(`${base}/`);
     await page.getByRole('link', { name: /^Dead letters: [1-9]/ }).click();
@@ -88,16 +95,25 @@ describe('the operations pages on a running platform', () => {
 
     // Still no twin: refused again, kept as a new letter with the reason.
     await page.getByRole('button', { name: `Re-ingest dead letter ${id}` }).click();
-    await page.getByRole('status').filter({ hasText: /refused again/ }).waitFor();
-    expect(await page.getByRole('status').filter({ hasText: /refused again/ }).textContent()).toMatch(
-      /DigitalTwinNotFound/,
-    );
+    await page
+      .getByRole('status')
+      .filter({ hasText: /refused again/ })
+      .waitFor();
+    expect(
+      await page
+        .getByRole('status')
+        .filter({ hasText: /refused again/ })
+        .textContent(),
+    ).toMatch(/DigitalTwinNotFound/);
 
     // Fix the cause: the twin exists now. The kept letter is re-ingested and its reading is in history.
     const put = await fetch(`${base}/digitaltwins/pump-9z`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ $metadata: { $model: 'dtmi:twinloop:pumpline:Pump;1' }, motor: { $metadata: {} } }),
+      body: JSON.stringify({
+        $metadata: { $model: 'dtmi:twinloop:pumpline:Pump;1' },
+        motor: { $metadata: {} },
+      }),
     });
     expect(put.status, await put.text()).toBeLessThan(300);
     const again = page.locator('li.letter').filter({ hasText: 'twins/pump-9z/telemetry' });
@@ -105,8 +121,13 @@ describe('the operations pages on a running platform', () => {
     const id2 = /^Dead letter (\d+)$/.exec((await again.getAttribute('aria-label')) ?? '')?.[1];
     expect(Number(id2)).toBeGreaterThan(Number(id));
     await page.getByRole('button', { name: `Re-ingest dead letter ${id2}` }).click();
-    await page.getByRole('status').filter({ hasText: `Dead letter ${id2} re-ingested: 1 reading stored` }).waitFor();
-    await expect.poll(() => page.locator('li.letter').filter({ hasText: 'twins/pump-9z/telemetry' }).count()).toBe(0);
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Dead letter ${id2} re-ingested: 1 reading stored` })
+      .waitFor();
+    await expect
+      .poll(() => page.locator('li.letter').filter({ hasText: 'twins/pump-9z/telemetry' }).count())
+      .toBe(0);
     const history = (await (
       await fetch(`${base}/digitaltwins/pump-9z/history?path=vibration&from=${Date.now() - 3600_000}`)
     ).json()) as { value: { value: number }[] };
@@ -120,13 +141,21 @@ describe('the operations pages on a running platform', () => {
   });
 
   it('shows a model upload error at its line and column, then uploads the fixed model', async () => {
-    const ctx = await browser.newContext({ viewport: VIEWS[0]!.viewport, colorScheme: VIEWS[0]!.colorScheme });
+    const ctx = await browser.newContext({
+      viewport: VIEWS[0]!.viewport,
+      colorScheme: VIEWS[0]!.colorScheme,
+    });
     const { page, errors } = await open(ctx);
     await page.goto(`${base}/`);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models' }).click();
-    await page.getByRole('table', { name: 'Models' }).getByRole('link', { name: 'dtmi:twinloop:pumpline:Pump;1' }).click();
+    await page
+      .getByRole('table', { name: 'Models' })
+      .getByRole('link', { name: 'dtmi:twinloop:pumpline:Pump;1' })
+      .click();
     await page.getByLabel('DTDL of dtmi:twinloop:pumpline:Pump;1').waitFor();
-    expect(await page.getByLabel('DTDL of dtmi:twinloop:pumpline:Pump;1').textContent()).toContain('"vibration"');
+    expect(await page.getByLabel('DTDL of dtmi:twinloop:pumpline:Pump;1').textContent()).toContain(
+      '"vibration"',
+    );
     await page.getByText(/\d+ twins? of exactly this model/).waitFor();
 
     await page.getByLabel(/DTDL text/).fill(BAD_MODEL);
@@ -161,7 +190,10 @@ describe('the operations pages on a running platform', () => {
   });
 
   it('starts a what-if run from pump-3a and shows its answer in words, its trajectories and the run', async () => {
-    const ctx = await browser.newContext({ viewport: VIEWS[0]!.viewport, colorScheme: VIEWS[0]!.colorScheme });
+    const ctx = await browser.newContext({
+      viewport: VIEWS[0]!.viewport,
+      colorScheme: VIEWS[0]!.colorScheme,
+    });
     const { page, errors } = await open(ctx);
     await page.goto(`${base}/app/twin?id=pump-3a`);
     await page.getByRole('link', { name: 'What if… (simulate pump-3a ahead)' }).click();
@@ -178,11 +210,15 @@ describe('the operations pages on a running platform', () => {
       throw new Error(`no answer: ${await page.locator('main').textContent()}`, { cause: e });
     });
     const sentence = (await answer.textContent()) ?? '';
-    expect(sentence).toMatch(/^pump-3a crosses its vibrationLimit \(> 7\.1( mm\/s)?\) in \d+(\.\d+)? (s|min|h|d)/);
+    expect(sentence).toMatch(
+      /^pump-3a crosses its vibrationLimit \(> 7\.1( mm\/s)?\) in \d+(\.\d+)? (s|min|h|d)/,
+    );
     runId = new URL(page.url()).searchParams.get('run') ?? undefined;
     expect(runId).toBeTruthy();
     // The same answer as the server's (the CLI's words, computed once).
-    const server = (await (await fetch(`${base}/simulations/${runId}/answer`)).json()) as { sentence: string };
+    const server = (await (await fetch(`${base}/simulations/${runId}/answer`)).json()) as {
+      sentence: string;
+    };
     expect(sentence).toBe(server.sentence);
     await page.getByRole('table', { name: 'Limits checked' }).waitFor();
     const chart = page.getByRole('img', { name: 'Chart of pump-3a vibration' });

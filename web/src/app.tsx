@@ -209,7 +209,13 @@ function Page({ route }: { route: Route }) {
     case 'alarms':
       return <Alarms />;
     case 'deadletters':
-      return <DeadLetters key={`${route.source ?? ''}\u0000${route.twin ?? ''}`} source={route.source} twin={route.twin} />;
+      return (
+        <DeadLetters
+          key={`${route.source ?? ''}\u0000${route.twin ?? ''}`}
+          source={route.source}
+          twin={route.twin}
+        />
+      );
     case 'models':
       return <Models id={route.id} />;
     case 'simulation':

@@ -50,7 +50,11 @@ describe('problems placed in the uploaded text', () => {
     );
     expect(p).toMatchObject({ line: 7, column: 37 });
     const text = `[\n  {"@id": "a"},\n  {"@id": "b", "contents": [{"name": "x y"}]}\n]`;
-    const [q] = placeProblems(text, [{ message: 'm', source: 'request body[1]', pointer: '/contents/0/name' }], false);
+    const [q] = placeProblems(
+      text,
+      [{ message: 'm', source: 'request body[1]', pointer: '/contents/0/name' }],
+      false,
+    );
     expect(q).toMatchObject({ line: 3, column: 38 });
   });
 
@@ -59,10 +63,18 @@ describe('problems placed in the uploaded text', () => {
   });
 
   it('finds JSON syntax errors with their place, and refuses what is not an interface', () => {
-    expect(parseUpload('{\n  "@id": "x",\n  "contents": [,]\n}')).toMatchObject({ ok: false, line: 3, column: 16 });
+    expect(parseUpload('{\n  "@id": "x",\n  "contents": [,]\n}')).toMatchObject({
+      ok: false,
+      line: 3,
+      column: 16,
+    });
     expect(parseUpload('42')).toMatchObject({ ok: false, message: /interface/ });
     expect(parseUpload('')).toMatchObject({ ok: false });
-    expect(parseUpload('\ufeff[{"@id":"a"}]')).toMatchObject({ ok: true, single: false, batch: [{ '@id': 'a' }] });
+    expect(parseUpload('\ufeff[{"@id":"a"}]')).toMatchObject({
+      ok: true,
+      single: false,
+      batch: [{ '@id': 'a' }],
+    });
   });
 
   it('survives hostile text: deep nesting, __proto__ keys, huge arrays', () => {
@@ -72,10 +84,12 @@ describe('problems placed in the uploaded text', () => {
     const parsed = parseUpload(proto);
     expect(parsed.ok).toBe(true);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(placeProblems(proto, [{ message: 'x', pointer: '/0/__proto__/polluted' }], true)[0]).toMatchObject({
-      line: 1,
-      column: 28,
-    });
+    expect(placeProblems(proto, [{ message: 'x', pointer: '/0/__proto__/polluted' }], true)[0]).toMatchObject(
+      {
+        line: 1,
+        column: 28,
+      },
+    );
     const big = `[${Array.from({ length: 50000 }, (_, i) => `{"n":${i}}`).join(',')}]`;
     expect(placeProblems(big, [{ message: 'x', pointer: '/49999/n' }], false)[0]!.column).toBeGreaterThan(1);
     expect(lineColumnAt('a\nb', 99)).toEqual({ line: 2, column: 2 });

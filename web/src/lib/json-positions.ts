@@ -4,7 +4,14 @@
  * the uploaded text (jsonc-parser's syntax tree), and finds a JSON syntax error before anything is
  * sent. A single interface (an object) is sent as a batch of one: its pointers lose their `/0`.
  */
-import { findNodeAtLocation, parse, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import {
+  findNodeAtLocation,
+  parse,
+  parseTree,
+  printParseErrorCode,
+  type Node,
+  type ParseError,
+} from 'jsonc-parser';
 
 export interface LineColumn {
   line: number;
@@ -57,7 +64,12 @@ export function parseUpload(
   }
   if (Array.isArray(value)) return { ok: true, batch: value, single: false };
   if (typeof value === 'object' && value !== null) return { ok: true, batch: [value], single: true };
-  return { ok: false, message: 'Expected a DTDL interface (an object) or an array of them.', line: 1, column: 1 };
+  return {
+    ok: false,
+    message: 'Expected a DTDL interface (an object) or an array of them.',
+    line: 1,
+    column: 1,
+  };
 }
 
 function segments(pointer: string): (string | number)[] {

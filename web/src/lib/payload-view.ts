@@ -29,7 +29,10 @@ function bytesOf(b64: string): Uint8Array {
 const n = (v: number) => v.toLocaleString('en');
 
 export function payloadView(
-  d: Pick<DeadLetterJson, 'payload' | 'payloadEncoding' | 'payloadBytes' | 'payloadTruncated' | 'receivedBytes'>,
+  d: Pick<
+    DeadLetterJson,
+    'payload' | 'payloadEncoding' | 'payloadBytes' | 'payloadTruncated' | 'receivedBytes'
+  >,
   maxChars = 4000,
 ): PayloadView {
   const badUtf8 = d.payloadEncoding === 'base64';
@@ -49,5 +52,10 @@ export function payloadView(
   }
   if (d.payloadTruncated && d.receivedBytes !== undefined)
     notes.push(`only the first ${n(d.payloadBytes)} bytes were kept of ${n(d.receivedBytes)} received`);
-  return { text, badUtf8, ...(hex !== undefined ? { hex } : {}), ...(notes.length ? { note: notes.join('; ') } : {}) };
+  return {
+    text,
+    badUtf8,
+    ...(hex !== undefined ? { hex } : {}),
+    ...(notes.length ? { note: notes.join('; ') } : {}),
+  };
 }

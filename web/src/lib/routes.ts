@@ -44,7 +44,8 @@ export function parseRoute(pathname: string, search = ''): Route {
   if (pathname === '/app/deadletters')
     return { page: 'deadletters', ...params(search, ['source', 'twin'] as const) };
   if (pathname === '/app/models') return { page: 'models', ...params(search, ['id'] as const) };
-  if (pathname === '/app/simulation') return { page: 'simulation', ...params(search, ['twin', 'run'] as const) };
+  if (pathname === '/app/simulation')
+    return { page: 'simulation', ...params(search, ['twin', 'run'] as const) };
   if (pathname === '/app/twin') {
     const id = new URLSearchParams(search).get('id');
     if (id) return { page: 'twin', id };

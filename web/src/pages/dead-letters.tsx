@@ -114,24 +114,20 @@ export function DeadLetters(props: { source?: string | undefined; twin?: string 
           />
         </label>
         <button type="submit">Filter</button>
-        {page.data?.total !== undefined && (
-          <span className="muted">{page.data.total} kept in all</span>
-        )}
+        {page.data?.total !== undefined && <span className="muted">{page.data.total} kept in all</span>}
       </form>
       {outcome && <OutcomeBox outcome={outcome} />}
       {page.error && <ErrorBox error={page.error} title="Dead letters could not be read" />}
       {page.data && page.data.value.length === 0 && (
-        <p className="muted">{before === undefined ? 'No dead letter matches: every input was accepted.' : 'No older dead letters.'}</p>
+        <p className="muted">
+          {before === undefined
+            ? 'No dead letter matches: every input was accepted.'
+            : 'No older dead letters.'}
+        </p>
       )}
       <ol className="letters" aria-label="Dead letters">
         {page.data?.value.map((d) => (
-          <Letter
-            key={d.id}
-            d={d}
-            now={now}
-            busy={busy === d.id}
-            onReingest={() => void reingest(d.id)}
-          />
+          <Letter key={d.id} d={d} now={now} busy={busy === d.id} onReingest={() => void reingest(d.id)} />
         ))}
       </ol>
       <div className="row">
@@ -163,8 +159,8 @@ function OutcomeBox({ outcome }: { outcome: Outcome }) {
     );
   return (
     <div className="notice warn" role="status">
-      Dead letter {r.id} was refused again and is kept as a new dead letter: <span className="code">{r.code}</span>{' '}
-      {r.reason}
+      Dead letter {r.id} was refused again and is kept as a new dead letter:{' '}
+      <span className="code">{r.code}</span> {r.reason}
       {r.problems.length > 0 && (
         <ul>
           {r.problems.map((p, i) => (
@@ -178,12 +174,7 @@ function OutcomeBox({ outcome }: { outcome: Outcome }) {
   );
 }
 
-function Letter(props: {
-  d: DeadLetterJson;
-  now: number;
-  busy: boolean;
-  onReingest: () => void;
-}) {
+function Letter(props: { d: DeadLetterJson; now: number; busy: boolean; onReingest: () => void }) {
   const { d } = props;
   const view = payloadView(d);
   const truncated = d.payloadTruncated === true || d.code === 'PayloadTooLarge';
@@ -266,7 +257,11 @@ function Letter(props: {
         >
           {props.busy ? 'Re-ingesting…' : 'Re-ingest'}
         </button>
-        {truncated && <span className="muted small">Only the head of this payload was kept: it cannot be re-ingested.</span>}
+        {truncated && (
+          <span className="muted small">
+            Only the head of this payload was kept: it cannot be re-ingested.
+          </span>
+        )}
       </div>
     </li>
   );

@@ -6,12 +6,13 @@
  */
 import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError } from '../api/client.js';
-import type { DtdlInterface, ModelJson, Page, QueryPage } from '../api/types.js';
+import type { ModelJson, Page, QueryPage } from '../api/types.js';
 import { useApp } from '../app-context.js';
 import { ErrorBox } from '../components/error-box.js';
 import { Link } from '../components/link.js';
 import { usePoll } from '../components/use-poll.js';
 import { parseUpload, placeProblems, type PlacedProblem } from '../lib/json-positions.js';
+import { contentsSummary } from '../lib/model-summary.js';
 import { routeHref } from '../lib/routes.js';
 
 /** Most models read for the list (pages of the API followed up to this). */
@@ -21,27 +22,10 @@ const MAX_UPLOAD_CHARS = 4 * 1024 * 1024;
 
 const list = (v: unknown): string[] =>
   (Array.isArray(v) ? v : v === undefined ? [] : [v])
-    .map((x) => (typeof x === 'string' ? x : typeof x === 'object' && x && '@id' in x ? String(x['@id']) : ''))
+    .map((x) =>
+      typeof x === 'string' ? x : typeof x === 'object' && x && '@id' in x ? String(x['@id']) : '',
+    )
     .filter(Boolean);
-
-/** "3 telemetry, 2 properties, 1 relationship" from an interface's contents. */
-export function contentsSummary(m: DtdlInterface | undefined): string {
-  const counts = new Map<string, number>();
-  for (const c of m?.contents ?? []) {
-    const types = Array.isArray(c['@type']) ? c['@type'] : [c['@type'] ?? '?'];
-    const kind = types.find((t) => ['Telemetry', 'Property', 'Command', 'Relationship', 'Component'].includes(t)) ?? '?';
-    counts.set(kind, (counts.get(kind) ?? 0) + 1);
-  }
-  const words: Record<string, [string, string]> = {
-    Telemetry: ['telemetry', 'telemetry'],
-    Property: ['property', 'properties'],
-    Command: ['command', 'commands'],
-    Relationship: ['relationship', 'relationships'],
-    Component: ['component', 'components'],
-  };
-  const parts = [...counts].map(([k, n]) => `${n} ${(words[k] ?? [k, k])[n === 1 ? 0 : 1]}`);
-  return parts.length ? parts.join(', ') : 'nothing';
-}
 
 const nameOf = (m: ModelJson) => m.displayName.en ?? Object.values(m.displayName)[0] ?? '';
 
@@ -54,7 +38,9 @@ export function Models(props: { id?: string | undefined }) {
       while (next && out.length < MAX_MODELS) {
         const page: Page<ModelJson> = await api.get<Page<ModelJson>>(next);
         out.push(...page.value);
-        next = page.nextLink ? new URL(page.nextLink, location.href).pathname + new URL(page.nextLink, location.href).search : undefined;
+        next = page.nextLink
+          ? new URL(page.nextLink, location.href).pathname + new URL(page.nextLink, location.href).search
+          : undefined;
       }
       return out.sort((a, b) => a.id.localeCompare(b.id));
     },
@@ -84,28 +70,37 @@ export function Models(props: { id?: string | undefined }) {
                   <tr>
                     <th scope="col">Model</th>
                     <th scope="col">Contents</th>
-                    <th scope="col">Extends</th>
                   </tr>
                 </thead>
                 <tbody>
                   {models.data.map((m) => (
                     <tr key={m.id} aria-selected={m.id === props.id}>
                       <td>
-                        <Link href={routeHref({ page: 'models', id: m.id })} aria-current={m.id === props.id ? 'true' : undefined}>
+                        <Link
+                          href={routeHref({ page: 'models', id: m.id })}
+                          aria-current={m.id === props.id ? 'true' : undefined}
+                        >
                           {m.id}
                         </Link>
                         {nameOf(m) && <div className="muted small">{nameOf(m)}</div>}
+                        {list(m.model?.extends).length > 0 && (
+                          <div className="muted small">extends {list(m.model?.extends).join(', ')}</div>
+                        )}
                         {m.decommissioned && <span className="state cleared">decommissioned</span>}
                       </td>
                       <td>{contentsSummary(m.model)}</td>
-                      <td className="small">{list(m.model?.extends).join(', ')}</td>
                     </tr>
                   ))}
                 </tbody>
               </table>
             </div>
           )}
-          <Upload onUploaded={(ids) => (models.reload(), ids[0] && navigate(routeHref({ page: 'models', id: ids[0] })))} />
+          <Upload
+            onUploaded={(ids) => (
+              models.reload(),
+              ids[0] && navigate(routeHref({ page: 'models', id: ids[0] }))
+            )}
+          />
         </section>
         <section aria-labelledby="model-detail">
           <h2 id="model-detail">{selected ? selected.id : 'Definition'}</h2>
@@ -198,7 +193,11 @@ function ModelDetail(props: { m: ModelJson; extendedBy: string[]; onChanged: (go
       ) : (
         <div className="row">
           {!m.decommissioned && (
-            <button type="button" onClick={() => setConfirm('decommission')} aria-label={`Decommission ${m.id}`}>
+            <button
+              type="button"
+              onClick={() => setConfirm('decommission')}
+              aria-label={`Decommission ${m.id}`}
+            >
               Decommission…
             </button>
           )}
@@ -215,7 +214,9 @@ function Upload(props: { onUploaded: (ids: string[]) => void }) {
   const { api } = useApp();
   const [text, setText] = useState('');
   const [uploaded, setUploaded] = useState<string[] | undefined>();
-  const [failure, setFailure] = useState<{ text: string; message: string; problems: PlacedProblem[] } | undefined>();
+  const [failure, setFailure] = useState<
+    { text: string; message: string; problems: PlacedProblem[] } | undefined
+  >();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -223,7 +224,11 @@ function Upload(props: { onUploaded: (ids: string[]) => void }) {
     setFailure(undefined);
     const parsed = parseUpload(text);
     if (!parsed.ok) {
-      setFailure({ text, message: 'The text is not JSON', problems: [{ message: parsed.message, line: parsed.line, column: parsed.column }] });
+      setFailure({
+        text,
+        message: 'The text is not JSON',
+        problems: [{ message: parsed.message, line: parsed.line, column: parsed.column }],
+      });
       return;
     }
     try {
@@ -244,7 +249,11 @@ function Upload(props: { onUploaded: (ids: string[]) => void }) {
   const onFile = async (f: File | undefined) => {
     if (!f) return;
     if (f.size > MAX_UPLOAD_CHARS) {
-      setFailure({ text: '', message: `The file has ${f.size} bytes; at most ${MAX_UPLOAD_CHARS} here.`, problems: [] });
+      setFailure({
+        text: '',
+        message: `The file has ${f.size} bytes; at most ${MAX_UPLOAD_CHARS} here.`,
+        problems: [],
+      });
       return;
     }
     setText(await f.text());
@@ -255,7 +264,11 @@ function Upload(props: { onUploaded: (ids: string[]) => void }) {
       <h2>Upload</h2>
       <label>
         DTDL file{' '}
-        <input type="file" accept=".json,application/json" onChange={(e) => void onFile(e.target.files?.[0])} />
+        <input
+          type="file"
+          accept=".json,application/json"
+          onChange={(e) => void onFile(e.target.files?.[0])}
+        />
       </label>
       <label className="stack">
         DTDL text (one interface, or an array of them)
@@ -288,11 +301,16 @@ function UploadProblems(props: { text: string; message: string; problems: Placed
   const lines = props.text.split('\n');
   return (
     <div className="error" role="alert" aria-label="Upload problems">
-      <strong>The upload was refused:</strong> {props.message}
+      {/* The server's message repeats its problems on the lines after the first: they are listed below. */}
+      <strong>The upload was refused:</strong> {props.message.split('\n')[0]}
       <ul>
         {props.problems.map((p, i) => (
           <li key={i}>
-            {p.line !== undefined ? `line ${p.line}, column ${p.column ?? 1}: ` : p.pointer !== undefined ? `${p.pointer || '/'}: ` : ''}
+            {p.line !== undefined
+              ? `line ${p.line}, column ${p.column ?? 1}: `
+              : p.pointer !== undefined
+                ? `${p.pointer || '/'}: `
+                : ''}
             {p.message}
             {p.line !== undefined && lines[p.line - 1] !== undefined && (
               <pre className="excerpt" aria-hidden="true">

@@ -67,11 +67,7 @@ export function Overview() {
       </h1>
       {error && <ErrorBox error={error} title="Refresh failed (showing the last figures)" />}
       <section className="cards" aria-label="Figures">
-        <Card
-          title="Models"
-          value={health?.models ?? pending}
-          href={routeHref({ page: 'models' })}
-        >
+        <Card title="Models" value={health?.models ?? pending} href={routeHref({ page: 'models' })}>
           DTDL interfaces loaded
         </Card>
         <Card
@@ -208,7 +204,9 @@ export function Overview() {
             </table>
           )}
           <p className="small">
-            <Link href={routeHref({ page: 'deadletters' })}>Every dead letter, with its payload and re-ingest</Link>
+            <Link href={routeHref({ page: 'deadletters' })}>
+              Every dead letter, with its payload and re-ingest
+            </Link>
           </p>
           <h2>Open alarms</h2>
           {!alarms || alarms.length === 0 ? (

@@ -25,7 +25,8 @@ import { routeHref, twinHref } from '../lib/routes.js';
 import { intervalParam, pickInterval } from '../lib/series.js';
 import { joinHistoryAndRun } from '../lib/whatif-series.js';
 
-const finished = (j: WhatIfJobJson) => j.status === 'succeeded' || j.status === 'failed' || j.status === 'cancelled';
+const finished = (j: WhatIfJobJson) =>
+  j.status === 'succeeded' || j.status === 'failed' || j.status === 'cancelled';
 /** Most history drawn before the fork, ms. */
 const MAX_HISTORY_MS = 7 * 86_400_000;
 /** Most series charted for one twin. */
@@ -58,7 +59,9 @@ export function Simulation(props: { twin?: string | undefined; run?: string | un
         twin={props.twin}
         onStarted={(job) => {
           runs.reload();
-          navigate(routeHref({ page: 'simulation', ...(props.twin ? { twin: props.twin } : {}), run: job.id }));
+          navigate(
+            routeHref({ page: 'simulation', ...(props.twin ? { twin: props.twin } : {}), run: job.id }),
+          );
         }}
       />
       {props.run && <Run key={props.run} id={props.run} twin={props.twin} onChange={() => runs.reload()} />}
@@ -83,7 +86,11 @@ export function Simulation(props: { twin?: string | undefined; run?: string | un
                 <tr key={j.id}>
                   <td>
                     <Link
-                      href={routeHref({ page: 'simulation', ...(props.twin ? { twin: props.twin } : {}), run: j.id })}
+                      href={routeHref({
+                        page: 'simulation',
+                        ...(props.twin ? { twin: props.twin } : {}),
+                        run: j.id,
+                      })}
                       aria-current={j.id === props.run ? 'true' : undefined}
                     >
                       {j.name ?? j.id}
@@ -104,7 +111,9 @@ export function Simulation(props: { twin?: string | undefined; run?: string | un
                       <button
                         type="button"
                         aria-label={`Cancel run ${j.name ?? j.id}`}
-                        onClick={() => void api.del(`/simulations/${encodeURIComponent(j.id)}`).finally(runs.reload)}
+                        onClick={() =>
+                          void api.del(`/simulations/${encodeURIComponent(j.id)}`).finally(runs.reload)
+                        }
                       >
                         Cancel
                       </button>
@@ -149,7 +158,12 @@ function StartForm(props: { twin?: string | undefined; onStarted: (job: WhatIfJo
           value = payload.trim(); // a bare word: a string
         }
       }
-      events.push({ at: commandAt.trim(), twin: id, command: command.trim(), ...(value === undefined ? {} : { payload: value }) });
+      events.push({
+        at: commandAt.trim(),
+        twin: id,
+        command: command.trim(),
+        ...(value === undefined ? {} : { payload: value }),
+      });
     }
     const body = {
       ...(name.trim() ? { name: name.trim() } : {}),
@@ -181,7 +195,8 @@ function StartForm(props: { twin?: string | undefined; onStarted: (job: WhatIfJo
           </select>
         </label>
         <label>
-          Horizon <input size={6} value={horizon} onChange={(e) => setHorizon(e.target.value)} placeholder="24h" />
+          Horizon{' '}
+          <input size={6} value={horizon} onChange={(e) => setHorizon(e.target.value)} placeholder="24h" />
         </label>
         <label>
           Name <input value={name} onChange={(e) => setName(e.target.value)} placeholder="optional" />
@@ -195,10 +210,12 @@ function StartForm(props: { twin?: string | undefined; onStarted: (job: WhatIfJo
           Fault at <input size={6} value={faultAt} onChange={(e) => setFaultAt(e.target.value)} />
         </label>
         <label>
-          Command <input value={command} onChange={(e) => setCommand(e.target.value)} placeholder="setRunning" />
+          Command{' '}
+          <input value={command} onChange={(e) => setCommand(e.target.value)} placeholder="setRunning" />
         </label>
         <label>
-          Command payload <input size={8} value={payload} onChange={(e) => setPayload(e.target.value)} placeholder="false" />
+          Command payload{' '}
+          <input size={8} value={payload} onChange={(e) => setPayload(e.target.value)} placeholder="false" />
         </label>
         <label>
           Command at <input size={6} value={commandAt} onChange={(e) => setCommandAt(e.target.value)} />
@@ -268,17 +285,21 @@ function Run(props: { id: string; twin?: string | undefined; onChange: () => voi
       <p className="muted small">
         {job.twins.length} twin{job.twins.length === 1 ? '' : 's'} simulated for {duration(job.horizon)}:{' '}
         {job.twins.join(', ')}
-        {job.skipped.length > 0 && ` · not simulated: ${job.skipped.map((s) => `${s.twinId} (${s.reason})`).join('; ')}`}
+        {job.skipped.length > 0 &&
+          ` · not simulated: ${job.skipped.map((s) => `${s.twinId} (${s.reason})`).join('; ')}`}
       </p>
       {!finished(job) && (
         <div className="row">
           <progress max={1} value={job.progress} aria-label="Progress of the run" />
           <span>
-            {Math.floor(job.progress * 100)}% · {duration(job.simulatedSeconds)} of {duration(job.horizon)} simulated
+            {Math.floor(job.progress * 100)}% · {duration(job.simulatedSeconds)} of {duration(job.horizon)}{' '}
+            simulated
           </span>
           <button
             type="button"
-            onClick={() => void api.del(path).then(setJob, setError)}
+            onClick={() =>
+              void api.del<WhatIfJobJson>(path).then(setJob, (e: unknown) => setError(e as Error))
+            }
             aria-label={`Cancel run ${job.name ?? job.id}`}
           >
             Cancel
@@ -312,7 +333,13 @@ function Run(props: { id: string; twin?: string | undefined; onChange: () => voi
               </select>
             </label>
           )}
-          <Trajectories key={current.twinId} t={current} forkMs={forkMs} horizon={job.horizon} checks={answer?.checks ?? []} />
+          <Trajectories
+            key={current.twinId}
+            t={current}
+            forkMs={forkMs}
+            horizon={job.horizon}
+            checks={answer?.checks ?? []}
+          />
         </>
       )}
     </section>
@@ -343,7 +370,9 @@ function Checks({ checks }: { checks: LimitCheck[] }) {
               {c.unit ? ` ${c.unit}` : ''}
             </td>
             <td className={c.crossedAt !== undefined ? 'pending' : undefined}>
-              {c.crossedAt !== undefined ? `${duration(c.crossedAt)} (${formatValue(c.crossedValue)})` : 'not crossed'}
+              {c.crossedAt !== undefined
+                ? `${duration(c.crossedAt)} (${formatValue(c.crossedValue)})`
+                : 'not crossed'}
             </td>
             <td>
               {formatValue(c.peak)} after {duration(c.peakAt)}
@@ -403,7 +432,12 @@ function Trajectories(props: { t: TwinTrajectory; forkMs: number; horizon: numbe
   return (
     <div className="charts" aria-label={`Trajectories of ${props.t.twinId}`}>
       {names.map((name) => {
-        const j = joinHistoryAndRun(history[name] ?? { xs: [], ys: [] }, props.forkMs, props.t.times, props.t.telemetry[name] ?? []);
+        const j = joinHistoryAndRun(
+          history[name] ?? { xs: [], ys: [] },
+          props.forkMs,
+          props.t.times,
+          props.t.telemetry[name] ?? [],
+        );
         const unit = props.t.units[name];
         const check = props.checks.find((c) => c.twinId === props.t.twinId && c.series === name);
         return (
@@ -419,7 +453,13 @@ function Trajectories(props: { t: TwinTrajectory; forkMs: number; horizon: numbe
                 </span>
               )}
             </figcaption>
-            <Chart label={`${props.t.twinId} ${name}`} xs={j.xs} ys={j.ys} overlay={{ label: 'simulated', ys: j.overlay }} theme={theme} />
+            <Chart
+              label={`${props.t.twinId} ${name}`}
+              xs={j.xs}
+              ys={j.ys}
+              overlay={{ label: 'simulated', ys: j.overlay }}
+              theme={theme}
+            />
             <span className="legend-predicted">solid: measured · dashed: simulated</span>
           </figure>
         );

@@ -324,7 +324,10 @@ export function TwinPage({ id }: { id: string }) {
       {t && (
         <p className="muted model-id">
           <Link href={routeHref({ page: 'models', id: t.$metadata.$model })}>{t.$metadata.$model}</Link> ·{' '}
-          <Link href={routeHref({ page: 'simulation', twin: id })} aria-label={`What if… (simulate ${id} ahead)`}>
+          <Link
+            href={routeHref({ page: 'simulation', twin: id })}
+            aria-label={`What if… (simulate ${id} ahead)`}
+          >
             What if…
           </Link>{' '}
           ·{' '}
