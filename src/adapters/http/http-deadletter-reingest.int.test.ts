@@ -218,6 +218,17 @@ describe('re-ingest of dead letters', () => {
     expect(site.status).toBe(403);
     const form = await call('POST', `/deadletters/${id}/reingest`, 'a=b', { 'content-type': 'text/plain' });
     expect([403, 415]).toContain(form.status);
+    // A body is not read by this route; a hostile one is refused at the edge, or ignored.
+    const deep = await call('POST', `/deadletters/${id}/reingest`, '['.repeat(5000) + ']'.repeat(5000));
+    expect(deep.status).toBe(400);
+    const proto = await call(
+      'POST',
+      '/deadletters/987654321/reingest',
+      '{"__proto__": {"outcome": "accepted"}}',
+    );
+    expect(proto.status).toBe(400); // the edge refuses __proto__ keys in any body
+    expect(proto.json.outcome).toBeUndefined();
+    expect(({} as Record<string, unknown>).outcome).toBeUndefined();
     const anon = await fetch(`${url}/deadletters/${id}/reingest`, { method: 'POST' });
     expect(anon.status).toBe(401);
     expect((await letters()).map((d) => d.id)).toContain(id);
