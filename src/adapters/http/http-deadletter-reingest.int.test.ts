@@ -7,7 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
+import { reingestDeadLetter } from '../../core/telemetry/dead-letter-reingest.js';
 import { IngestService } from '../../core/telemetry/ingest-service.js';
+import { TopicScheme } from '../../core/telemetry/topic-scheme.js';
 import { createHttpServer, type HttpServer } from './http-server.js';
 
 const TOKEN = 'reingest-token';
@@ -232,5 +234,48 @@ describe('re-ingest of dead letters', () => {
     const anon = await fetch(`${url}/deadletters/${id}/reingest`, { method: 'POST' });
     expect(anon.status).toBe(401);
     expect((await letters()).map((d) => d.id)).toContain(id);
+  });
+});
+
+describe('re-ingest when storage fails', () => {
+  it('puts the letter back (under a new id) and reports the failure', async () => {
+    const w = await openTestWorkspace();
+    try {
+      await w.models.add([PUMP]);
+      await w.twins.createOrReplace('pump-1', { $metadata: { $model: 'dtmi:test:Pump;1' } });
+      const ingest = new IngestService({
+        workspace: (name) => (name === 'default' ? { graph: w.graph, models: w.models } : undefined),
+        history: w.storage.history,
+        deadLetters: w.storage.deadLetters,
+        live: w.live,
+      });
+      await w.storage.deadLetters.add([
+        {
+          workspace: 'default',
+          time: T0,
+          source: 'mqtt',
+          topic: 'twins/pump-1/telemetry',
+          payload: Buffer.from('{"vibration": 1.5}'),
+          code: 'DigitalTwinNotFound',
+          reason: 'no twin',
+        },
+      ]);
+      const [d] = await w.storage.deadLetters.list({ workspace: 'default', limit: 1 });
+      await w.storage.history.close(); // appends now fail with StorageError
+      await expect(
+        reingestDeadLetter(
+          { store: w.storage.deadLetters, ingest, scheme: new TopicScheme() },
+          'default',
+          d!.id!,
+        ),
+      ).rejects.toMatchObject({ code: 'StorageError' });
+      const after = await w.storage.deadLetters.list({ workspace: 'default', limit: 10 });
+      expect(after).toHaveLength(1);
+      expect(after[0]).toMatchObject({ topic: 'twins/pump-1/telemetry', reason: 'no twin', time: T0 });
+      expect(after[0]!.payload.toString()).toBe('{"vibration": 1.5}');
+      expect(after[0]!.id).not.toBe(d!.id);
+    } finally {
+      await w.close();
+    }
   });
 });
