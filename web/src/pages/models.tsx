@@ -95,12 +95,6 @@ export function Models(props: { id?: string | undefined }) {
               </table>
             </div>
           )}
-          <Upload
-            onUploaded={(ids) => (
-              models.reload(),
-              ids[0] && navigate(routeHref({ page: 'models', id: ids[0] }))
-            )}
-          />
         </section>
         <section aria-labelledby="model-detail">
           <h2 id="model-detail">{selected ? selected.id : 'Definition'}</h2>
@@ -116,6 +110,9 @@ export function Models(props: { id?: string | undefined }) {
           )}
         </section>
       </div>
+      <Upload
+        onUploaded={(ids) => (models.reload(), ids[0] && navigate(routeHref({ page: 'models', id: ids[0] })))}
+      />
     </>
   );
 }
