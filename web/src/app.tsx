@@ -16,6 +16,9 @@ import { Overview } from './pages/overview.js';
 const Explorer = lazy(() => import('./pages/explorer.js').then((m) => ({ default: m.Explorer })));
 const TwinPage = lazy(() => import('./pages/twin-page.js').then((m) => ({ default: m.TwinPage })));
 const Alarms = lazy(() => import('./pages/alarms.js').then((m) => ({ default: m.Alarms })));
+const DeadLetters = lazy(() => import('./pages/dead-letters.js').then((m) => ({ default: m.DeadLetters })));
+const Models = lazy(() => import('./pages/models.js').then((m) => ({ default: m.Models })));
+const Simulation = lazy(() => import('./pages/simulation.js').then((m) => ({ default: m.Simulation })));
 
 type Theme = 'light' | 'dark' | 'system';
 
@@ -123,6 +126,15 @@ export function App() {
             <Link href="/app/alarms" aria-current={route.page === 'alarms' ? 'page' : undefined}>
               Alarms
             </Link>
+            <Link href="/app/simulation" aria-current={route.page === 'simulation' ? 'page' : undefined}>
+              What if
+            </Link>
+            <Link href="/app/models" aria-current={route.page === 'models' ? 'page' : undefined}>
+              Models
+            </Link>
+            <Link href="/app/deadletters" aria-current={route.page === 'deadletters' ? 'page' : undefined}>
+              Dead letters
+            </Link>
             <a href="/docs">API docs</a>
           </nav>
           <div className="tools">
@@ -175,6 +187,12 @@ function titleOf(r: Route): string {
       return r.id;
     case 'alarms':
       return 'Alarms';
+    case 'deadletters':
+      return 'Dead letters';
+    case 'models':
+      return r.id ?? 'Models';
+    case 'simulation':
+      return r.twin ? `What if: ${r.twin}` : 'What if';
     case 'notFound':
       return 'Not found';
   }
@@ -190,6 +208,18 @@ function Page({ route }: { route: Route }) {
       return <TwinPage key={route.id} id={route.id} />;
     case 'alarms':
       return <Alarms />;
+    case 'deadletters':
+      return (
+        <DeadLetters
+          key={`${route.source ?? ''}\u0000${route.twin ?? ''}`}
+          source={route.source}
+          twin={route.twin}
+        />
+      );
+    case 'models':
+      return <Models id={route.id} />;
+    case 'simulation':
+      return <Simulation twin={route.twin} run={route.run} />;
     case 'notFound':
       return (
         <section>

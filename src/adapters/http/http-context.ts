@@ -51,7 +51,9 @@ export interface HttpServerOptions {
   workspace: HttpWorkspace;
   ingest: HttpIngestPort;
   history: Pick<HistoryStore, 'queryRaw' | 'queryAggregate' | 'listSeries'>;
-  deadLetters: Pick<DeadLetterStore, 'list' | 'count'>;
+  deadLetters: Pick<DeadLetterStore, 'list' | 'count' | 'get' | 'take' | 'add'>;
+  /** MQTT telemetry topic patterns, to re-ingest MQTT dead letters as the broker read them (default: the default scheme). */
+  telemetryTopics?: readonly string[];
   /** Metrics to expose at /metrics; the HTTP requests are recorded in them. */
   metrics?: HttpMetrics;
   /** Interface to bind (default 127.0.0.1). */

@@ -4,11 +4,14 @@
  * two reads),
  * /readyz (readiness: 200 when writes work, else 503 with the reason; the token like any route when
  * one is required), /metrics (Prometheus text), /deadletters (newest first, paged by id and bounded
- * in bytes; the payload as text when it is UTF-8, else base64).
+ * in bytes; the payload as text when it is UTF-8, else base64), POST /deadletters/{id}/reingest (the
+ * stored payload through the ingest path again, at most once: dead-letter-reingest.ts).
  */
 import type { FastifyInstance } from 'fastify';
-import { TwinloopError } from '../../core/errors/errors.js';
+import { TwinloopError, quote } from '../../core/errors/errors.js';
 import type { DeadLetter } from '../../core/ports/storage-ports.js';
+import { reingestDeadLetter } from '../../core/telemetry/dead-letter-reingest.js';
+import { TopicScheme } from '../../core/telemetry/topic-scheme.js';
 import type { HttpMetrics, HttpServerOptions, HttpWorkspace, ReadinessCheck } from './http-context.js';
 import { nextLink } from './http-adt-common.js';
 
@@ -38,6 +41,7 @@ export function deadLetterJson(d: DeadLetter): Record<string, unknown> {
     source: d.source,
     ...(d.topic !== undefined ? { topic: d.topic } : {}),
     ...(d.clientId !== undefined ? { clientId: d.clientId } : {}),
+    ...((d as { twinId?: string }).twinId !== undefined ? { twinId: (d as { twinId?: string }).twinId } : {}),
     code: d.code,
     reason: d.reason,
     problems: d.problems ?? [],
@@ -80,7 +84,13 @@ export function registerOpsRoutes(
   ws: HttpWorkspace,
   options: Pick<
     HttpServerOptions,
-    'deadLetters' | 'health' | 'readiness' | 'maxDeadLetterPageBytes' | 'ingestStats'
+    | 'deadLetters'
+    | 'health'
+    | 'readiness'
+    | 'maxDeadLetterPageBytes'
+    | 'ingestStats'
+    | 'ingest'
+    | 'telemetryTopics'
   >,
   metrics: HttpMetrics | undefined,
 ): void {
@@ -200,6 +210,39 @@ export function registerOpsRoutes(
       if (more && last?.id !== undefined)
         out.nextLink = nextLink(req, { before: String(last.id), limit: String(limit) });
       return out;
+    },
+  );
+
+  const scheme = new TopicScheme(options.telemetryTopics);
+  app.post(
+    '/deadletters/:id/reingest',
+    {
+      schema: {
+        tags: ['Operations (Twinloop)'],
+        summary:
+          'Runs a dead letter through the ingest path again (once its cause is fixed): accepted (the letter is gone) or rejected again (kept with the new problems).',
+        description:
+          'At most once: the letter is taken before it is ingested, so a second request answers 404. 409 when the letter cannot be re-ingested (its payload was truncated, or its source or topic names no twin).',
+        params: { type: 'object', properties: { id: { type: 'string' } } },
+      },
+    },
+    async (req) => {
+      const raw = (req.params as { id: string }).id;
+      if (!/^[1-9]\d{0,14}$/.test(raw))
+        throw new TwinloopError(
+          'BadRequest',
+          `A dead letter id is a positive whole number, not '${quote(raw, 40)}'.`,
+          {
+            problems: [
+              { code: 'request.params', message: 'not a dead letter id', pointer: '/id', source: 'params' },
+            ],
+          },
+        );
+      return reingestDeadLetter(
+        { store: options.deadLetters, ingest: options.ingest, scheme },
+        ws.name,
+        Number(raw),
+      );
     },
   );
 }

@@ -87,6 +87,9 @@ interface Waiter {
 /** Pruning for size goes down to this share of the limit, so it does not run on every add. */
 const PRUNE_TO = 0.9;
 const ROW_OVERHEAD = 100;
+/** The columns a letter is read from. */
+const COLUMNS =
+  'id, workspace, time, source, topic, client_id, twin_id, payload, code, reason, problems, received_bytes';
 
 /**
  * @example
@@ -195,6 +198,29 @@ export class PgDeadLetterStore implements DeadLetterStore {
       [withoutNul(workspace)],
     );
     return r.rows[0]?.n ?? 0;
+  }
+
+  async get(workspace: string, id: number): Promise<DeadLetterWithTwin | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
+    const r = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM dead_letters WHERE workspace = $1 AND id = $2`,
+      [withoutNul(workspace), id],
+    );
+    const row = r.rows[0];
+    return row ? fromRow(row) : undefined;
+  }
+
+  async take(workspace: string, id: number): Promise<DeadLetterWithTwin | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
+    // DELETE … RETURNING: of concurrent takes of one row, only the one that deleted it gets a row.
+    const r = await this.db.query<Row & { cost: number }>(
+      `DELETE FROM dead_letters WHERE workspace = $1 AND id = $2 RETURNING ${COLUMNS}, cost`,
+      [withoutNul(workspace), id],
+    );
+    const row = r.rows[0];
+    if (!row) return undefined;
+    if (this.bytes !== undefined) this.bytes = Math.max(0, this.bytes - Number(row.cost));
+    return fromRow(row);
   }
 
   async prune(before: number): Promise<number> {

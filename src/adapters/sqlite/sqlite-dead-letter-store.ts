@@ -116,6 +116,43 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     }
   }
 
+  async get(workspace: string, id: number): Promise<DeadLetterWithTwin | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
+    this.committer.flush();
+    try {
+      const r = this.db
+        .prepare<[string, number], Row>('SELECT * FROM dead_letters WHERE workspace = ? AND id = ?')
+        .get(workspace, id);
+      return r ? fromRow(r) : undefined;
+    } catch (e) {
+      throw storageError('Cannot read a dead letter', e);
+    }
+  }
+
+  async take(workspace: string, id: number): Promise<DeadLetterWithTwin | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
+    this.committer.flush();
+    try {
+      // One statement: the row is read and deleted together, so only one caller gets it.
+      const r = this.db
+        .prepare<[string, number], Row>('DELETE FROM dead_letters WHERE workspace = ? AND id = ? RETURNING *')
+        .get(workspace, id);
+      if (!r) return undefined;
+      this.bytes = Math.max(
+        0,
+        this.bytes -
+          (r.payload.length +
+            Buffer.byteLength(r.reason) +
+            (r.problems ? Buffer.byteLength(r.problems) : 0) +
+            (r.topic ? Buffer.byteLength(r.topic) : 0) +
+            100),
+      );
+      return fromRow(r);
+    } catch (e) {
+      throw storageError('Cannot take a dead letter', e);
+    }
+  }
+
   async prune(before: number): Promise<number> {
     try {
       const n = this.db.prepare('DELETE FROM dead_letters WHERE time < ?').run(before).changes;

@@ -12,7 +12,7 @@ import type { WhatIfEventRequest, WhatIfJob } from '../../sim/whatif/what-if-typ
 import { ApiClient } from './api-client.js';
 import { clientOptions, formatOf, withOutput, type CliKit } from './cli-kit.js';
 import { formatRows, roundNumber, shortDuration, type Row } from './output.js';
-import { limitChecks, type LimitCheck, type TrajectoryLike } from './whatif-answer.js';
+import { limitChecks, type LimitCheck, type TrajectoryLike } from '../../sim/whatif/what-if-answer.js';
 
 interface WhatIfOptions {
   root?: string;

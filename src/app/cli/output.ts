@@ -4,6 +4,7 @@
  * numbers to a few significant digits and show times readably (local time); CSV keeps full values.
  */
 import { Option } from 'commander';
+import { spokenDuration } from '../../sim/whatif/what-if-answer.js';
 
 export type Format = 'table' | 'json' | 'csv';
 export const FORMATS: readonly Format[] = ['table', 'json', 'csv'];
@@ -56,16 +57,7 @@ export function roundNumber(v: number, digits = TABLE_DIGITS): string {
 }
 
 /** Seconds as a short duration: "45 s", "12 min", "3 h 20 min", "2 d 4 h". */
-export function shortDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 90) return `${s} s`;
-  const min = Math.round(s / 60);
-  if (min < 90) return `${min} min`;
-  const h = Math.floor(min / 60);
-  if (h < 48) return min % 60 ? `${h} h ${min % 60} min` : `${h} h`;
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
-}
+export const shortDuration = spokenDuration;
 
 /** One cell as a table shows it. */
 export function tableCell(v: unknown): string {

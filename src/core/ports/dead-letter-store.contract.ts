@@ -190,6 +190,46 @@ export function describeDeadLetterStoreContract(
       expect(Buffer.compare(d!.payload, big.subarray(0, d!.payload.length))).toBe(0);
     });
 
+    it('gets one letter by id in its workspace only, and takes it exactly once under concurrency', async () => {
+      await store.add([letter(1, { twinId: 'p-1', problems: [{ code: 'x', message: 'm', pointer: '/a' }] })]);
+      await store.add([letter(2, { workspace: 'other' })]);
+      const [d] = await store.list({ workspace: 'ws', limit: 1 });
+      const [o] = await store.list({ workspace: 'other', limit: 1 });
+      const got = await store.get('ws', d!.id!);
+      expect(got).toMatchObject({ id: d!.id, reason: 'bad 1', twinId: 'p-1', topic: 't/1' });
+      expect(Buffer.compare(got!.payload, d!.payload)).toBe(0);
+      expect(await store.get('ws', o!.id!)).toBeUndefined(); // another workspace's letter
+      expect(await store.get('ws', 987654321)).toBeUndefined();
+      expect(await store.get('ws', Number.NaN)).toBeUndefined();
+      expect(await store.take('ws', o!.id!)).toBeUndefined();
+      expect(await store.count('other')).toBe(1);
+      // Five concurrent takes (a double click, two tabs): one gets the letter, the rest nothing.
+      const taken = await Promise.all(Array.from({ length: 5 }, () => store.take('ws', d!.id!)));
+      const winners = taken.filter((t) => t !== undefined);
+      expect(winners).toHaveLength(1);
+      expect(winners[0]).toMatchObject({
+        id: d!.id,
+        reason: 'bad 1',
+        problems: [{ code: 'x', pointer: '/a' }],
+      });
+      expect(await store.get('ws', d!.id!)).toBeUndefined();
+      expect(await store.count('ws')).toBe(0);
+      store = await fx.reopen();
+      expect(await store.get('ws', d!.id!)).toBeUndefined();
+      expect(await store.count('other')).toBe(1);
+    });
+
+    it('takes a letter added in the same tick (not yet committed by a group commit)', async () => {
+      const adding = store.add([letter(1)]);
+      await adding;
+      const [d] = await store.list({ workspace: 'ws', limit: 1 });
+      const added = store.add([letter(2)]);
+      const t = await store.take('ws', d!.id!);
+      await added;
+      expect(t?.reason).toBe('bad 1');
+      expect((await store.list({ workspace: 'ws', limit: 10 })).map((x) => x.reason)).toEqual(['bad 2']);
+    });
+
     it('rejects a limit that is not a positive integer with BadRequest', async () => {
       for (const limit of [0, -1, 1.5, Number.NaN]) {
         await expect(store.list({ workspace: 'ws', limit })).rejects.toMatchObject({ code: 'BadRequest' });

@@ -244,6 +244,13 @@ export interface DeadLetterStore {
   /** Newest first; at most `limit` letters and, with `maxBytes`, about that many payload bytes. */
   list(q: DeadLetterQuery): Promise<DeadLetter[]>;
   count(workspace: string): Promise<number>;
+  /** One letter of the workspace by id; undefined when there is none (pruned, taken, other workspace). */
+  get(workspace: string, id: number): Promise<DeadLetter | undefined>;
+  /**
+   * Deletes one letter and resolves to it, atomically: of concurrent calls for one id only one gets
+   * the letter, the others undefined (a letter is re-ingested at most once). @throws StorageError
+   */
+  take(workspace: string, id: number): Promise<DeadLetter | undefined>;
   /** Deletes dead letters older than `before` (ms); resolves to how many. @throws StorageError */
   prune(before: number): Promise<number>;
   /** Deletes the oldest dead letters (every workspace) while over the size limit; resolves to how many. */

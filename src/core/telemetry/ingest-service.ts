@@ -536,7 +536,9 @@ export class IngestService implements TelemetryIngest {
     }
     await this.letters.add(letter);
     this.stats.countDeadLetter(code);
-    return { ok: false, code, reason };
+    return letter.problems
+      ? { ok: false, code, reason, problems: letter.problems }
+      : { ok: false, code, reason };
   }
 
   /** Appends with every other message of this turn; after the commit, updates twins and publishes. */
@@ -614,6 +616,15 @@ export class IngestService implements TelemetryIngest {
     this.stats.acceptedReadingSets += sets.length;
     this.options.live.publish(events);
   }
+}
+
+/**
+ * How many values of an ADT message were stored when the rest went to the dead letters, read from
+ * the letter's reason (adtDroppedReason below writes it); undefined for any other reason.
+ */
+export function adtStoredValues(reason: string): number | undefined {
+  const m = /^\d+ value\(s\) not stored, (\d+) stored: /.exec(reason);
+  return m ? Number(m[1]) : undefined;
 }
 
 function adtDroppedReason(dropped: readonly Problem[], stored: number, unwrapped: boolean): string {

@@ -4,6 +4,8 @@
  * durable (or dead-lettered).
  */
 
+import type { DeadLetter } from '../ports/storage-ports.js';
+
 /** A message as received, before any parsing: the raw bytes are kept for the dead-letter store. */
 export interface IncomingMessage {
   /** "mqtt", "http", "http-bulk", "file", "sim" ... */
@@ -44,4 +46,6 @@ export interface ReadingSet {
  * instead of stored.
  */
 export type IngestOutcome =
-  { ok: true; readings: number; deadLettered?: number } | { ok: false; code: string; reason: string };
+  | { ok: true; readings: number; deadLettered?: number }
+  /** Dead-lettered: the code and reason, and every problem with where it is (when the check found some). */
+  | { ok: false; code: string; reason: string; problems?: NonNullable<DeadLetter['problems']> };

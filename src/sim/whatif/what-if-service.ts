@@ -14,6 +14,7 @@ import type { BehaviourCatalog } from '../behaviour/behaviour-catalog.js';
 import { runWhatIf, type WhatIfPlan } from './what-if-engine.js';
 import { DEFAULT_WHAT_IF_LIMITS, planWhatIf, type WhatIfLimits } from './what-if-plan.js';
 import type { WhatIfJob, WhatIfWorld } from './what-if-types.js';
+import { answerOf, type WhatIfAnswer } from './what-if-answer.js';
 import { keepResult, mib, plannedResultBytes, samplesOf, type KeptResult } from './what-if-kept.js';
 
 /** Default bounds of kept trajectories: all runs together, and one run. */
@@ -190,6 +191,12 @@ export class WhatIfService {
         `Simulation ${id} is ${e.job.status}${e.job.error ? ` (${e.job.error.message})` : ''}: it has no trajectories${isFinished(e.job) ? '' : ' yet'}.`,
       );
     return e.result;
+  }
+
+  /** The answer in words and the limit checks. @throws TwinloopError NotFound; Conflict until it has succeeded. */
+  answer(id: string): WhatIfAnswer {
+    const result = this.result(id);
+    return answerOf(this.entry(id).job, result.twins, (twinId, name) => this.o.world.property(twinId, name));
   }
 
   /**

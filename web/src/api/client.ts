@@ -23,6 +23,8 @@ export class ApiError extends Error {
 export interface ApiClient {
   get<T>(path: string, headers?: Record<string, string>): Promise<T>;
   post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
+  patch<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
+  del<T>(path: string, headers?: Record<string, string>): Promise<T>;
 }
 
 export interface ApiClientOptions {
@@ -70,6 +72,8 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
   return {
     get: (path, headers) => call('GET', path, undefined, headers),
     post: (path, body, headers) => call('POST', path, body, headers),
+    patch: (path, body, headers) => call('PATCH', path, body, headers),
+    del: (path, headers) => call('DELETE', path, undefined, headers),
   };
 }
 

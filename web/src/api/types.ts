@@ -8,6 +8,10 @@ export type { Problem } from '../../../src/core/errors/errors.js';
 export type { AlarmSeverityName, AlarmState } from '../../../src/core/alarms/alarm.js';
 import type { AlarmSeverityName, AlarmState } from '../../../src/core/alarms/alarm.js';
 import type { Problem } from '../../../src/core/errors/errors.js';
+export type { WhatIfJob, TwinTrajectory } from '../../../src/sim/whatif/what-if-types.js';
+export type { WhatIfAnswer, LimitCheck } from '../../../src/sim/whatif/what-if-answer.js';
+export type { ReingestResult } from '../../../src/core/telemetry/dead-letter-reingest.js';
+import type { WhatIfJob } from '../../../src/sim/whatif/what-if-types.js';
 
 /** GET / with Accept: application/json (homeJson in src/adapters/http/http-home-routes.ts). */
 export interface HomeJson {
@@ -173,3 +177,45 @@ export interface ForecastJson {
     upper95: number;
   }[];
 }
+
+/** A dead letter as GET /deadletters answers it (deadLetterJson in src/adapters/http/http-ops-routes.ts). */
+export interface DeadLetterJson {
+  id: number;
+  time: string;
+  source: string;
+  topic?: string;
+  clientId?: string;
+  twinId?: string;
+  code: string;
+  reason: string;
+  problems: Problem[];
+  /** Bytes of the payload kept. */
+  payloadBytes: number;
+  /** Only the head was kept: the payload had `receivedBytes` bytes. */
+  payloadTruncated?: boolean;
+  receivedBytes?: number;
+  payloadEncoding: 'utf8' | 'base64';
+  payload: string;
+}
+
+/** A model as GET /models answers it. */
+export interface ModelJson {
+  id: string;
+  displayName: Record<string, string>;
+  description: Record<string, string>;
+  uploadTime: string;
+  decommissioned: boolean;
+  model?: DtdlInterface;
+}
+
+/** The parts of a DTDL interface the models page reads. */
+export interface DtdlInterface {
+  '@id'?: string;
+  '@type'?: string | string[];
+  extends?: string | string[] | Record<string, unknown> | Record<string, unknown>[];
+  contents?: { '@type'?: string | string[]; name?: string; schema?: unknown }[];
+  [k: string]: unknown;
+}
+
+/** A what-if job with its links (GET /simulations). */
+export type WhatIfJobJson = WhatIfJob & { links?: Record<string, string> };

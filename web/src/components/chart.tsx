@@ -17,12 +17,13 @@ function cssVar(name: string, fallback: string): string {
 
 /**
  * A line drawn over the series on the same times: the shadow model's prediction (dashed, muted), a
- * forecast (dashed, accent) and its 95 % interval (`lower` and `upper`: a shaded band between them).
+ * forecast or a simulated run (dashed, accent), a forecast's 95 % interval (`lower` and `upper`: a
+ * shaded band between them), a limit (thin, in the alarm colour).
  */
 export interface ChartOverlay {
   label: string;
   ys: readonly (number | null)[];
-  kind: 'predicted' | 'forecast' | 'lower' | 'upper';
+  kind: 'predicted' | 'forecast' | 'lower' | 'upper' | 'limit';
 }
 
 function data(p: {
@@ -84,6 +85,7 @@ export function Chart(props: {
     const stroke = cssVar('--accent', '#1456b8');
     const axis = cssVar('--muted', '#5a6474');
     const grid = cssVar('--grid', '#e3e7ee');
+    const bad = cssVar('--bad', '#b3261e');
     const axisStyle = { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
@@ -105,8 +107,15 @@ export function Chart(props: {
         },
         ...(props.overlays ?? []).map((o) => ({
           label: o.label,
-          stroke: o.kind === 'predicted' ? axis : o.kind === 'forecast' ? stroke : withAlpha(stroke, 0.45),
-          width: o.kind === 'lower' || o.kind === 'upper' ? 1 : 1.4,
+          stroke:
+            o.kind === 'predicted'
+              ? axis
+              : o.kind === 'forecast'
+                ? stroke
+                : o.kind === 'limit'
+                  ? bad
+                  : withAlpha(stroke, 0.45),
+          width: o.kind === 'lower' || o.kind === 'upper' || o.kind === 'limit' ? 1 : 1.4,
           ...(o.kind === 'predicted' || o.kind === 'forecast' ? { dash: [5, 4] } : {}),
           spanGaps: true,
           points: { show: false },

@@ -12,8 +12,39 @@ describe('client routes', () => {
     expect(parseRoute('/app/twin', '?id=pump-1a')).toEqual({ page: 'twin', id: 'pump-1a' });
     expect(parseRoute('/app/nope')).toEqual({ page: 'notFound', path: '/app/nope' });
     expect(parseRoute('/app/twin', '')).toEqual({ page: 'notFound', path: '/app/twin' });
+    expect(parseRoute('/app/deadletters')).toEqual({ page: 'deadletters' });
+    expect(parseRoute('/app/deadletters', '?source=mqtt&twin=a%2Fb&x=1')).toEqual({
+      page: 'deadletters',
+      source: 'mqtt',
+      twin: 'a/b',
+    });
+    expect(parseRoute('/app/models', '?id=dtmi:x:P;1')).toEqual({ page: 'models', id: 'dtmi:x:P;1' });
+    expect(parseRoute('/app/models', '?id=')).toEqual({ page: 'models' });
+    expect(parseRoute('/app/simulation', '?twin=pump-3a&run=w1')).toEqual({
+      page: 'simulation',
+      twin: 'pump-3a',
+      run: 'w1',
+    });
+    expect(parseRoute('/app/simulation', '?__proto__=x')).toEqual({ page: 'simulation' });
     // A malformed escape is not a crash.
     expect(parseRoute('/app/twin', '?id=%E0%A4%A').page).toBe('twin');
+  });
+
+  it('round-trips the filters of the ops pages through an href (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (a, b) => {
+        for (const r of [
+          { page: 'deadletters', source: a, twin: b },
+          { page: 'models', id: a },
+          { page: 'simulation', twin: a, run: b },
+        ] as const) {
+          const u = new URL(routeHref(r), 'http://x');
+          expect(u.hash).toBe('');
+          expect(parseRoute(u.pathname, u.search)).toEqual(r);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('round-trips any twin id and any query through an href (property)', () => {

@@ -67,11 +67,7 @@ export function Overview() {
       </h1>
       {error && <ErrorBox error={error} title="Refresh failed (showing the last figures)" />}
       <section className="cards" aria-label="Figures">
-        <Card
-          title="Models"
-          value={health?.models ?? pending}
-          href={routeHref({ page: 'explorer', query: ALL_TWINS })}
-        >
+        <Card title="Models" value={health?.models ?? pending} href={routeHref({ page: 'models' })}>
           DTDL interfaces loaded
         </Card>
         <Card
@@ -101,7 +97,7 @@ export function Overview() {
           title="Dead letters"
           value={deadLetters?.total ?? (deadP.error ? '—' : pending)}
           tone={deadLetters && deadLetters.total > 0 ? 'warn' : undefined}
-          href="#dead-letters"
+          href={routeHref({ page: 'deadletters' })}
         >
           rejected inputs kept
         </Card>
@@ -207,6 +203,11 @@ export function Overview() {
               </tbody>
             </table>
           )}
+          <p className="small">
+            <Link href={routeHref({ page: 'deadletters' })}>
+              Every dead letter, with its payload and re-ingest
+            </Link>
+          </p>
           <h2>Open alarms</h2>
           {!alarms || alarms.length === 0 ? (
             <p className="muted">{alarms ? 'No open alarm.' : 'Alarms are not available.'}</p>

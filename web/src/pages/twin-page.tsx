@@ -402,7 +402,21 @@ export function TwinPage({ id }: { id: string }) {
           </span>
         )}
       </h1>
-      {t && <p className="muted model-id">{t.$metadata.$model}</p>}
+      {t && (
+        <p className="muted model-id">
+          <Link href={routeHref({ page: 'models', id: t.$metadata.$model })}>{t.$metadata.$model}</Link> ·{' '}
+          <Link
+            href={routeHref({ page: 'simulation', twin: id })}
+            aria-label={`What if… (simulate ${id} ahead)`}
+          >
+            What if…
+          </Link>{' '}
+          ·{' '}
+          <Link href={routeHref({ page: 'deadletters', twin: id })} aria-label={`Dead letters of ${id}`}>
+            Dead letters
+          </Link>
+        </p>
+      )}
 
       <section aria-labelledby="telemetry-title">
         <div className="row spread">

@@ -72,6 +72,7 @@ describe('streamed what-if downloads', () => {
     cancel: () => job,
     wait: async () => job,
     result: () => current.result,
+    answer: () => ({ id: job.id, sentence: '', checks: [] }),
   };
 
   beforeAll(async () => {

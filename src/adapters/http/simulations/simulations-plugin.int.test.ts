@@ -151,6 +151,14 @@ describe('what-if routes', () => {
       csv: `/simulations/${id}/trajectories.csv`,
     });
 
+    const answer = await call('GET', `/simulations/${id}/answer`);
+    expect(answer.status).toBe(200);
+    expect(answer.json()).toEqual({
+      id,
+      sentence: 'No limits to check: no twin of the run has a <telemetry>Limit, Max or Min property.',
+      checks: [],
+    });
+
     const traj = await call('GET', `/simulations/${id}/trajectories`);
     expect(traj.status).toBe(200);
     const body = traj.json();
@@ -215,6 +223,7 @@ describe('what-if routes', () => {
       '/simulations/none',
       '/simulations/none/trajectories',
       '/simulations/none/trajectories.csv',
+      '/simulations/none/answer',
     ]) {
       const r = await call('GET', path);
       expect(r.status).toBe(404);
@@ -251,6 +260,8 @@ describe('what-if routes', () => {
     expect((early.json().error as { message: string }).message).toMatch(
       /running: it has no trajectories yet/,
     );
+
+    expect((await call('GET', `/simulations/${id}/answer`)).status).toBe(409);
 
     const del = await call('DELETE', `/simulations/${id}`);
     expect(del.status).toBe(200);

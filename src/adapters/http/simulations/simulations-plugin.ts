@@ -6,7 +6,9 @@
  * - DELETE /simulations/{id} → 200, the job cancelled (a finished job is returned as it is);
  * - GET /simulations/{id}/trajectories → JSON per twin: times and series by name, with units
  *   (409 until the job has succeeded); with `Accept: text/csv`, the CSV;
- * - GET /simulations/{id}/trajectories.csv → long CSV `twin,time,kind,name,value`.
+ * - GET /simulations/{id}/trajectories.csv → long CSV `twin,time,kind,name,value`;
+ * - GET /simulations/{id}/answer → the answer in words ("pump-3a crosses its vibrationLimit … in
+ *   21 h") and every limit checked (what-if-answer.ts; 409 until the job has succeeded).
  * Both documents are streamed as the client reads them (simulations-download.ts).
  * The request body is checked by the service (every problem at once, with pointers); the schema
  * here documents it. Errors go through the server's one error handler (TwinloopError codes).
@@ -15,6 +17,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { TwinloopError } from '../../../core/errors/errors.js';
 import type { KeptResult } from '../../../sim/whatif/what-if-kept.js';
 import type { WhatIfJob } from '../../../sim/whatif/what-if-types.js';
+import type { WhatIfAnswer } from '../../../sim/whatif/what-if-answer.js';
 import { csvDownload, jsonDownload } from './simulations-download.js';
 
 /** What the routes need of the WhatIfService. */
@@ -25,6 +28,7 @@ export interface SimulationsPort {
   cancel(id: string): WhatIfJob;
   wait(id: string, ms: number): Promise<WhatIfJob>;
   result(id: string): KeptResult;
+  answer(id: string): WhatIfAnswer;
 }
 
 export interface SimulationsPluginOptions {
@@ -301,6 +305,19 @@ export function simulationsPlugin(
         };
         return reply.type('application/json; charset=utf-8').send(jsonDownload(head, result));
       },
+    );
+
+    app.get(
+      '/simulations/:id/answer',
+      {
+        schema: {
+          tags: TAGS,
+          summary:
+            'The answer of a finished run in words, and every limit (<telemetry>Limit/Max/Min) checked: crossed or not, when, peak. 409 until it has succeeded.',
+          params: idParams,
+        },
+      },
+      async (req) => service.answer((req.params as { id: string }).id),
     );
 
     app.get(
