@@ -153,13 +153,17 @@ describe('JetStreamIngestBus (machine NATS)', () => {
     })();
     const seen: number[] = [];
     const until = Date.now() + 1500;
-    while (Date.now() < until) {
-      const b = await reader.next(7, 5); // small batches and short waits: many pulls end mid-stream
-      seen.push(...b.messages.filter((m) => m.twinId === twin).map((m) => m.seq));
-      await b.ack();
+    try {
+      while (Date.now() < until) {
+        const b = await reader.next(7, 5); // small batches and short waits: many pulls end mid-stream
+        seen.push(...b.messages.filter((m) => m.twinId === twin).map((m) => m.seq));
+        await b.ack();
+      }
+    } finally {
+      // Also when a read fails: the publisher must not outlive the test (and its stream).
+      publishing = false;
+      await publisher;
     }
-    publishing = false;
-    await publisher;
     for (let tries = 0; tries < 50 && seen.length < sent.length; tries++) {
       const b = await reader.next(100, 50);
       seen.push(...b.messages.filter((m) => m.twinId === twin).map((m) => m.seq));
