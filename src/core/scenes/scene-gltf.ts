@@ -2,7 +2,8 @@
  * Writes a scene layout as a binary glTF 2.0 file (GLB: the JSON and its buffer in one file, so a
  * browser fetches one URL from this origin and no `data:` URI is needed under the app's CSP).
  * One unit box and one unit cylinder are stored once; every node scales and places one of them.
- * Nodes carry their name (the part name a binding uses) and `extras.twin`. Each shape × material
+ * Nodes carry their name (the part name a binding uses; also as `extras.part`, since three.js
+ * rewrites `/ . : [ ]` in node names) and `extras.twin`. Each shape × material
  * pair is one mesh; the viewer gives every part its own material copy to colour it.
  * Pure and deterministic (same layout, same bytes).
  *
@@ -193,9 +194,8 @@ export function sceneToGltf(
     translation: n.translation,
     ...(n.rotationY ? { rotation: yRotation(n.rotationY) } : {}),
     scale: n.scale,
-    ...(n.twin !== undefined
-      ? { extras: { twin: n.twin, kind: n.material } }
-      : { extras: { kind: n.material } }),
+    // The part name again in extras: three.js rewrites some characters of node names.
+    extras: { part: n.name, ...(n.twin !== undefined ? { twin: n.twin } : {}), kind: n.material },
   }));
   const bin = new Uint8Array(offset);
   let at = 0;
