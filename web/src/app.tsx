@@ -16,6 +16,8 @@ import { Overview } from './pages/overview.js';
 const Explorer = lazy(() => import('./pages/explorer.js').then((m) => ({ default: m.Explorer })));
 const TwinPage = lazy(() => import('./pages/twin-page.js').then((m) => ({ default: m.TwinPage })));
 const Alarms = lazy(() => import('./pages/alarms.js').then((m) => ({ default: m.Alarms })));
+// The scene page loads three.js itself, when it draws (not even this chunk carries it).
+const ScenePage = lazy(() => import('./pages/scene-page.js').then((m) => ({ default: m.ScenePage })));
 
 type Theme = 'light' | 'dark' | 'system';
 
@@ -123,6 +125,9 @@ export function App() {
             <Link href="/app/alarms" aria-current={route.page === 'alarms' ? 'page' : undefined}>
               Alarms
             </Link>
+            <Link href="/app/scene" aria-current={route.page === 'scene' ? 'page' : undefined}>
+              3D
+            </Link>
             <a href="/docs">API docs</a>
           </nav>
           <div className="tools">
@@ -175,6 +180,8 @@ function titleOf(r: Route): string {
       return r.id;
     case 'alarms':
       return 'Alarms';
+    case 'scene':
+      return r.id !== undefined ? `${r.id} in 3D` : '3D scenes';
     case 'notFound':
       return 'Not found';
   }
@@ -190,6 +197,8 @@ function Page({ route }: { route: Route }) {
       return <TwinPage key={route.id} id={route.id} />;
     case 'alarms':
       return <Alarms />;
+    case 'scene':
+      return <ScenePage key={route.id ?? ''} id={route.id} />;
     case 'notFound':
       return (
         <section>

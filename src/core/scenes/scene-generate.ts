@@ -1,8 +1,8 @@
 /**
  * A scene generated from a twin graph (docs/scenes.md): the layout (scene-layout.ts), its GLB
  * (scene-gltf.ts) and a first binding, each part bound to its twin, coloured by the telemetry its
- * model names first among COLOUR_HINTS (a scale fit for that quantity), labelled with up to three of
- * its model's telemetry names with their units. A user edits the binding afterwards (in the app or
+ * model names first among COLOUR_HINTS (a scale fit for that quantity), labelled with that value and its unit (or
+ * the model's first numeric telemetry when none is hinted). A user edits the binding afterwards (in the app or
  * the file). Pure and deterministic.
  *
  * @example
@@ -87,7 +87,7 @@ export function generateScene(
     const labels = [
       ...(hint ? [hint.telemetry] : []),
       ...tel.map((t) => t.name).filter((t) => t !== hint?.telemetry),
-    ].slice(0, 3);
+    ].slice(0, 1);
     const units: Record<string, string> = {};
     for (const l of labels) {
       const t = tel.find((x) => x.name === l);

@@ -6,6 +6,12 @@
 export type { LiveEvent } from '../../../src/core/live/live-events.js';
 export type { Problem } from '../../../src/core/errors/errors.js';
 export type { AlarmSeverityName, AlarmState } from '../../../src/core/alarms/alarm.js';
+export type {
+  SceneBinding,
+  SceneColourScale,
+  ScenePartBinding,
+} from '../../../src/core/scenes/scene-binding.js';
+import type { SceneBinding } from '../../../src/core/scenes/scene-binding.js';
 import type { AlarmSeverityName, AlarmState } from '../../../src/core/alarms/alarm.js';
 import type { Problem } from '../../../src/core/errors/errors.js';
 
@@ -154,4 +160,27 @@ export interface HistoryAggregate {
 /** An error answer: `{ error: { code, message, details? } }` (docs/errors.md). */
 export interface ErrorJson {
   error: { code: string; message: string; details?: Problem[]; innererror?: { code?: string } };
+}
+
+/** GET /scenes (http-scene-routes.ts). */
+export interface SceneSummary {
+  id: string;
+  title: string;
+  version: number;
+  parts: number;
+  model: string;
+}
+
+/** GET /scenes/{id} and PUT /scenes/{id}/binding. */
+export interface SceneJson {
+  id: string;
+  title: string;
+  version: number;
+  updatedAt?: string;
+  /** The model file's URL (GLB). */
+  model: string;
+  /** The model's part (node) names. */
+  parts: string[];
+  binding: SceneBinding;
+  outcome?: 'created' | 'updated' | 'unchanged';
 }

@@ -1,5 +1,6 @@
 /**
- * The app's client routes: `/` (overview), `/app/explorer?q=…`, `/app/twin?id=…`, `/app/alarms`.
+ * The app's client routes: `/` (overview), `/app/explorer?q=…`, `/app/twin?id=…`, `/app/alarms`,
+ * `/app/scene[?id=…]` (the 3D scenes; without an id, their list).
  * Twin ids may hold any character (`/`, `?`, `#`, spaces, non-ASCII, `..`): an id travels in the
  * query string, where a URL parser changes nothing (a path segment `..` or `%2e%2e` would be
  * resolved away).
@@ -9,6 +10,7 @@ export type Route =
   | { page: 'explorer'; query?: string }
   | { page: 'twin'; id: string }
   | { page: 'alarms' }
+  | { page: 'scene'; id?: string }
   | { page: 'notFound'; path: string };
 
 export function parseRoute(pathname: string, search = ''): Route {
@@ -19,6 +21,10 @@ export function parseRoute(pathname: string, search = ''): Route {
     return q !== null ? { page: 'explorer', query: q } : { page: 'explorer' };
   }
   if (pathname === '/app/alarms') return { page: 'alarms' };
+  if (pathname === '/app/scene') {
+    const id = new URLSearchParams(search).get('id');
+    return id ? { page: 'scene', id } : { page: 'scene' };
+  }
   if (pathname === '/app/twin') {
     const id = new URLSearchParams(search).get('id');
     if (id) return { page: 'twin', id };
@@ -36,9 +42,14 @@ export function routeHref(r: Route): string {
       return `/app/twin?${new URLSearchParams({ id: r.id })}`;
     case 'alarms':
       return '/app/alarms';
+    case 'scene':
+      return r.id !== undefined ? `/app/scene?${new URLSearchParams({ id: r.id })}` : '/app/scene';
     case 'notFound':
       return r.path;
   }
 }
 
 export const twinHref = (id: string): string => routeHref({ page: 'twin', id });
+
+export const sceneHref = (id?: string): string =>
+  routeHref(id === undefined ? { page: 'scene' } : { page: 'scene', id });

@@ -15,6 +15,7 @@ import type {
   RelationshipJson,
   SeriesList,
   TwinJson,
+  SceneSummary,
 } from '../api/types.js';
 import { ThemeContext, useApp } from '../app-context.js';
 import { Chart } from '../components/chart.js';
@@ -25,7 +26,7 @@ import { toCsv } from '../lib/csv.js';
 import { formatAge, formatDuration, formatValue } from '../lib/format.js';
 import { modelShortName } from '../lib/graph.js';
 import { modelTelemetry } from '../lib/model-telemetry.js';
-import { routeHref, twinHref } from '../lib/routes.js';
+import { routeHref, sceneHref, twinHref } from '../lib/routes.js';
 import { alignSeries, intervalParam, LiveSeries, numericReadings, pickInterval } from '../lib/series.js';
 import { propertyRows } from '../lib/twin-props.js';
 
@@ -96,6 +97,11 @@ export function TwinPage({ id }: { id: string }) {
     [modelId],
   );
   const [showDerived, setShowDerived] = useState(false);
+  const scenes = usePoll(
+    () => api.get<Page<SceneSummary>>(`/scenes?${new URLSearchParams({ twin: id })}`).then((p) => p.value),
+    0,
+    [id],
+  );
   const seriesList = usePoll(() => api.get<SeriesList>(twinPath(id, '/series')), 0, [id]);
   const alarms = usePoll(
     () => api.get<Page<AlarmJson>>(`/alarms?twin=${encodeURIComponent(id)}&limit=50`).then((p) => p.value),
@@ -322,6 +328,15 @@ export function TwinPage({ id }: { id: string }) {
         )}
       </h1>
       {t && <p className="muted model-id">{t.$metadata.$model}</p>}
+      {scenes.data && scenes.data.length > 0 && (
+        <p className="row">
+          {scenes.data.map((s) => (
+            <Link key={s.id} href={sceneHref(s.id)} className="button-link">
+              Show in 3D{scenes.data!.length > 1 ? ` (${s.title})` : ''}
+            </Link>
+          ))}
+        </p>
+      )}
 
       <section aria-labelledby="telemetry-title">
         <div className="row spread">
