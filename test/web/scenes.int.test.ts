@@ -19,7 +19,7 @@ const NO_VALUE = '#8a8f98';
 beforeAll(async () => {
   const d = tempDataDir('twinloop-scenes-');
   cleanup = d.cleanup;
-  [platform, browser] = await Promise.all([startTestPlatform(d.dir), launchBrowser()]);
+  [platform, browser] = await Promise.all([startTestPlatform(d.dir), launchBrowser({ webgl: true })]);
   base = platform.runtime.httpUrl;
 }, 60_000);
 
