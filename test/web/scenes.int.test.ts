@@ -147,6 +147,7 @@ describe('the 3D scene page', () => {
       'There is no twin "<b>no such twin</b>"',
     );
     expect(await page.locator('b', { hasText: 'no such twin' }).count()).toBe(0); // text, not markup
+    await shot(page, 'scene-editor-errors-laptop-light');
     expect(((await (await fetch(`${base}/scenes/pump-line`)).json()) as { version: number }).version).toBe(1);
 
     // A good edit: pump-3a's scale to [0, 20] (its reading of 1 stays green, a little greener).
