@@ -48,6 +48,7 @@ import { announceModelChanges, openClusterBus, openClusterFeed } from './subsyst
 import { startControl } from './subsystems/control.js';
 import { startHttp } from './subsystems/http.js';
 import { startRules } from './subsystems/rules.js';
+import { startScenes } from './subsystems/scenes.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
@@ -299,6 +300,9 @@ async function startLocked(
       derivedNames: pilotAnalytics.derivedNames,
     });
 
+    // ---- 3D scenes: the pilot's scene files, their bindings stored (edits kept), the routes
+    const scenesSub = await startScenes({ workspace, storage, graph, logger, pilot });
+
     // ---- live stream
     const liveSub = startLive({ config, workspace, live, models, graph });
     closers.push(liveSub.close);
@@ -360,6 +364,7 @@ async function startLocked(
       revokedCredential: mqtt.revokedCredential,
       analytics,
       rules: rulesSub.plugin,
+      scenes: scenesSub.plugin,
       ingestStats: () => stats.snapshot(),
       ...(webApp ? { webApp } : {}),
     });

@@ -10,14 +10,24 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const SHOTS = path.join(root, 'test-artifacts', 'web');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** Debian's Chromium, after checking the app is built and the browser is there (clear errors if not). */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * Debian's Chromium, after checking the app is built and the browser is there (clear errors if not).
+ * `webgl`: keep WebGL on software rendering (SwiftShader; headless Chromium has no GPU), for the 3D
+ * scene page. Only the tests that draw 3D ask for it: the other pages' timings stay as they were.
+ */
+export async function launchBrowser(options: { webgl?: boolean } = {}): Promise<Browser> {
   if (!existsSync(path.join(root, 'dist/web/index.html')))
     throw new Error('The web app is not built: run `npm run build` (npm install does it).');
   if (!existsSync(CHROMIUM))
     throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
   mkdirSync(SHOTS, { recursive: true });
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      ...(options.webgl ? ['--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'] : []),
+    ],
+  });
 }
 
 /** A page that records console errors and failed requests; `errors` must stay empty. */

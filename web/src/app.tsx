@@ -19,6 +19,8 @@ const Alarms = lazy(() => import('./pages/alarms.js').then((m) => ({ default: m.
 const DeadLetters = lazy(() => import('./pages/dead-letters.js').then((m) => ({ default: m.DeadLetters })));
 const Models = lazy(() => import('./pages/models.js').then((m) => ({ default: m.Models })));
 const Simulation = lazy(() => import('./pages/simulation.js').then((m) => ({ default: m.Simulation })));
+// The scene page loads three.js itself, when it draws (not even this chunk carries it).
+const ScenePage = lazy(() => import('./pages/scene-page.js').then((m) => ({ default: m.ScenePage })));
 
 type Theme = 'light' | 'dark' | 'system';
 
@@ -126,6 +128,9 @@ export function App() {
             <Link href="/app/alarms" aria-current={route.page === 'alarms' ? 'page' : undefined}>
               Alarms
             </Link>
+            <Link href="/app/scene" aria-current={route.page === 'scene' ? 'page' : undefined}>
+              3D
+            </Link>
             <Link href="/app/simulation" aria-current={route.page === 'simulation' ? 'page' : undefined}>
               What if
             </Link>
@@ -193,6 +198,8 @@ function titleOf(r: Route): string {
       return r.id ?? 'Models';
     case 'simulation':
       return r.twin ? `What if: ${r.twin}` : 'What if';
+    case 'scene':
+      return r.id !== undefined ? `${r.id} in 3D` : '3D scenes';
     case 'notFound':
       return 'Not found';
   }
@@ -220,6 +227,8 @@ function Page({ route }: { route: Route }) {
       return <Models id={route.id} />;
     case 'simulation':
       return <Simulation twin={route.twin} run={route.run} />;
+    case 'scene':
+      return <ScenePage key={route.id ?? ''} id={route.id} />;
     case 'notFound':
       return (
         <section>

@@ -1,13 +1,20 @@
 // The RuleStore contract on PostgreSQL, and what only PostgreSQL can get wrong (NUL bytes).
 import { describe, expect, it } from 'vitest';
 import { describeRuleStoreContract } from '../../core/ports/rule-store.contract.js';
-import { PG_RULE_MIGRATIONS, PgRuleStore } from './pg-rule-store.js';
+import { SCENE_TABLES } from '../../core/ports/rule-store.js';
+import { PG_RULE_MIGRATIONS, PG_SCENE_MIGRATIONS, PgRuleStore } from './pg-rule-store.js';
 import { pgStoreFixture } from './pg-store-test-fixture.js';
 
 const open = () => pgStoreFixture([PG_RULE_MIGRATIONS], (db) => new PgRuleStore(db));
 
 describeRuleStoreContract('postgres', async () => {
   const fx = await open();
+  return { store: fx.store, reopen: () => fx.reopen(), cleanup: () => fx.cleanup() };
+});
+
+// Scene bindings (docs/scenes.md): the same adapter over their own tables.
+describeRuleStoreContract('postgres, scene tables', async () => {
+  const fx = await pgStoreFixture([PG_SCENE_MIGRATIONS], (db) => new PgRuleStore(db, SCENE_TABLES));
   return { store: fx.store, reopen: () => fx.reopen(), cleanup: () => fx.cleanup() };
 });
 

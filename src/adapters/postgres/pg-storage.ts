@@ -25,7 +25,8 @@ import {
 import { PgAlarmStore, PG_ALARM_MIGRATIONS } from './pg-alarm-store.js';
 import { PgJobStore, PG_JOB_MIGRATIONS } from './pg-job-store.js';
 import { PgModelStore, PG_MODEL_MIGRATIONS } from './pg-model-store.js';
-import { PgRuleStore, PG_RULE_MIGRATIONS } from './pg-rule-store.js';
+import { PgRuleStore, PG_RULE_MIGRATIONS, PG_SCENE_MIGRATIONS } from './pg-rule-store.js';
+import { SCENE_TABLES } from '../../core/ports/rule-store.js';
 import { PgNamedLeases, PgPartitionLeases, PG_LEASE_MIGRATIONS } from './pg-partition-leases.js';
 import { PgTwinStore, PG_TWIN_MIGRATIONS } from './pg-twin-store.js';
 import { PgWriteHealth } from './pg-write-health.js';
@@ -44,6 +45,7 @@ export const PG_MIGRATIONS: readonly PgComponentMigrations[] = [
   PG_LEASE_MIGRATIONS,
   PG_ALARM_MIGRATIONS,
   PG_RULE_MIGRATIONS,
+  PG_SCENE_MIGRATIONS,
 ];
 
 export interface PgStorageOptions {
@@ -142,6 +144,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     outbox,
     eventRoutes: new PgEventRouteStore(db),
     rules: new PgRuleStore(db),
+    scenes: new PgRuleStore(db, SCENE_TABLES),
     leases: new PgPartitionLeases(db),
     clusterLeases: new PgNamedLeases(db),
     health,

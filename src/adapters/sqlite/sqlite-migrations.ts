@@ -303,4 +303,27 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: "scenes: versioned scene bindings (the rule tables' shape)",
+    up: (db) => {
+      db.exec(`
+        -- A scene's binding (docs/scenes.md), versioned like rules: a head row and one row per version.
+        CREATE TABLE scenes (
+          workspace TEXT NOT NULL,
+          id TEXT NOT NULL,
+          latest INTEGER NOT NULL,
+          deleted_at INTEGER,
+          PRIMARY KEY (workspace, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE scene_versions (
+          workspace TEXT NOT NULL,
+          id TEXT NOT NULL,
+          version INTEGER NOT NULL,
+          definition TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (workspace, id, version)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];

@@ -1,9 +1,16 @@
 /**
  * RuleStore on SQLite: a head row per rule (latest version, deleted or not) and one row per version
  * with its canonical JSON. A put runs in one transaction, so two puts never take the same number.
+ * The same store keeps scene bindings in their own tables (VersionedDocumentTables).
  */
 import type Database from 'better-sqlite3';
-import type { RulePutResult, RuleStore, StoredRule } from '../../core/ports/rule-store.js';
+import type {
+  RulePutResult,
+  RuleStore,
+  StoredRule,
+  VersionedDocumentTables,
+} from '../../core/ports/rule-store.js';
+import { RULE_TABLES } from '../../core/ports/rule-store.js';
 import { canonicalJson } from '../../core/ports/rule-store.js';
 import { storageError } from './sqlite-database.js';
 import { ruleFromRow, type RuleVersionRow } from '../sql/rule-rows.js';
@@ -25,28 +32,31 @@ export class SqliteRuleStore implements RuleStore {
   };
   private readonly putTx: (workspace: string, id: string, text: string, at: number) => RulePutResult;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, tables: VersionedDocumentTables = RULE_TABLES) {
     const cols = 'workspace, id, version, definition, created_at';
+    const { head: headTable, versions: versionTable } = tables;
     this.stmt = {
-      head: db.prepare('SELECT latest, deleted_at FROM rules WHERE workspace = ? AND id = ?'),
-      version: db.prepare(`SELECT ${cols} FROM rule_versions WHERE workspace = ? AND id = ? AND version = ?`),
+      head: db.prepare(`SELECT latest, deleted_at FROM ${headTable} WHERE workspace = ? AND id = ?`),
+      version: db.prepare(
+        `SELECT ${cols} FROM ${versionTable} WHERE workspace = ? AND id = ? AND version = ?`,
+      ),
       versions: db.prepare(
-        `SELECT ${cols} FROM rule_versions WHERE workspace = ? AND id = ? ORDER BY version`,
+        `SELECT ${cols} FROM ${versionTable} WHERE workspace = ? AND id = ? ORDER BY version`,
       ),
       list: db.prepare(
-        `SELECT v.workspace, v.id, v.version, v.definition, v.created_at FROM rules r
-         JOIN rule_versions v ON v.workspace = r.workspace AND v.id = r.id AND v.version = r.latest
+        `SELECT v.workspace, v.id, v.version, v.definition, v.created_at FROM ${headTable} r
+         JOIN ${versionTable} v ON v.workspace = r.workspace AND v.id = r.id AND v.version = r.latest
          WHERE r.workspace = ? AND r.deleted_at IS NULL ORDER BY r.id`,
       ),
       insertVersion: db.prepare(
-        'INSERT INTO rule_versions (workspace, id, version, definition, created_at) VALUES (?, ?, ?, ?, ?)',
+        `INSERT INTO ${versionTable} (workspace, id, version, definition, created_at) VALUES (?, ?, ?, ?, ?)`,
       ),
       upsertHead: db.prepare(
-        `INSERT INTO rules (workspace, id, latest, deleted_at) VALUES (?, ?, ?, NULL)
+        `INSERT INTO ${headTable} (workspace, id, latest, deleted_at) VALUES (?, ?, ?, NULL)
          ON CONFLICT (workspace, id) DO UPDATE SET latest = excluded.latest, deleted_at = NULL`,
       ),
       markDeleted: db.prepare(
-        'UPDATE rules SET deleted_at = ? WHERE workspace = ? AND id = ? AND deleted_at IS NULL',
+        `UPDATE ${headTable} SET deleted_at = ? WHERE workspace = ? AND id = ? AND deleted_at IS NULL`,
       ),
     };
     this.putTx = db.transaction((workspace: string, id: string, text: string, at: number): RulePutResult => {

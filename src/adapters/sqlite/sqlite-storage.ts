@@ -13,6 +13,7 @@ import type { GroupCommitOptions } from './sqlite-group-commit.js';
 import { SqliteBehaviourParameterStore } from './sqlite-behaviour-parameter-store.js';
 import { SqliteDeviceCredentialStore } from './sqlite-device-credential-store.js';
 import { SqliteRuleStore } from './sqlite-rule-store.js';
+import { SCENE_TABLES } from '../../core/ports/rule-store.js';
 import { SqliteDeadLetterStore, type SqliteDeadLetterStoreOptions } from './sqlite-dead-letter-store.js';
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './sqlite-history-store.js';
 import { SqliteModelStore } from './sqlite-model-store.js';
@@ -62,6 +63,8 @@ export interface SqliteStorage extends Storage {
   eventRoutes: SqliteEventRouteStore;
   /** Rule documents, versioned. */
   rules: SqliteRuleStore;
+  /** Scene bindings, versioned like rules (their own tables). */
+  scenes: SqliteRuleStore;
   /** Flushes history and dead letters, then closes the database. */
   close(): Promise<void>;
 }
@@ -133,6 +136,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     outbox,
     eventRoutes: new SqliteEventRouteStore(database.db),
     rules: new SqliteRuleStore(database.db),
+    scenes: new SqliteRuleStore(database.db, SCENE_TABLES),
     close: async () => {
       if (closed) return;
       closed = true;

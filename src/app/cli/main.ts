@@ -24,6 +24,7 @@ import { registerDevices } from './cmd-devices.js';
 import { registerJobs } from './cmd-jobs.js';
 import { registerRoutes } from './cmd-routes.js';
 import { registerRules } from './cmd-rules.js';
+import { registerScene } from './cmd-scene.js';
 import { registerMigrateStore } from './cmd-migrate-store.js';
 
 const program = new Command();
@@ -70,6 +71,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerDeadLetters,
   registerRoutes,
   registerRules,
+  registerScene,
   registerWhatIf,
   registerStatus,
   registerDevices,

@@ -71,6 +71,8 @@ export function startHttp(o: {
   analytics?: Pick<AnalyticsSubsystem, 'alarms' | 'state'>;
   /** GET/PUT/DELETE /rules and backtests (issue 10). */
   rules?: FastifyPluginAsync;
+  /** GET /scenes … and PUT /scenes/{id}/binding (docs/scenes.md). */
+  scenes?: FastifyPluginAsync;
   /** The ingest counters (GET /ingest/stats). */
   ingestStats?: () => IngestStatsSnapshot;
   /** The built web app (dist/web), when there is one. */
@@ -154,6 +156,7 @@ export function startHttp(o: {
             }),
             jobRoutesPlugin({ jobs: o.jobs, io: o.importIo }),
             ...(o.rules ? [o.rules] : []),
+            ...(o.scenes ? [o.scenes] : []),
             deviceRoutesPlugin({
               workspace,
               credentials: storage.credentials,

@@ -42,6 +42,19 @@ export interface RuleStore {
   delete(workspace: string, id: string, at?: number): Promise<boolean>;
 }
 
+/**
+ * The tables a versioned-document store uses: rules (RULE_TABLES) and scene bindings
+ * (SCENE_TABLES, docs/scenes.md) are kept by the same adapters in their own tables, so a scene
+ * binding is versioned, deleted and listed exactly like a rule. Fixed names from this module only
+ * (they are written into SQL).
+ */
+export interface VersionedDocumentTables {
+  head: 'rules' | 'scenes';
+  versions: 'rule_versions' | 'scene_versions';
+}
+export const RULE_TABLES: VersionedDocumentTables = { head: 'rules', versions: 'rule_versions' };
+export const SCENE_TABLES: VersionedDocumentTables = { head: 'scenes', versions: 'scene_versions' };
+
 /** JSON with object keys sorted at every level: equal definitions give equal text. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {

@@ -45,6 +45,8 @@ export interface Storage {
   eventRoutes: EventRouteStore;
   /** Rule documents, versioned (docs/rules.md). */
   rules: RuleStore;
+  /** Scene bindings (docs/scenes.md), versioned like rules in their own tables. */
+  scenes: RuleStore;
   /**
    * Leases for the jobs one node of a cluster runs at a time (event-route delivery). Present when
    * several processes share the store (PostgreSQL); absent on SQLite (one process per data folder).

@@ -25,6 +25,9 @@ export interface ApiClient {
   post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
   patch<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
   del<T>(path: string, headers?: Record<string, string>): Promise<T>;
+  put<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
+  /** The body as bytes (a 3D model), with the same token and error handling. */
+  bytes(path: string): Promise<ArrayBuffer>;
 }
 
 export interface ApiClientOptions {
@@ -51,8 +54,14 @@ export async function toApiError(res: Response): Promise<ApiError> {
 
 export function createApiClient(o: ApiClientOptions): ApiClient {
   const doFetch = o.fetch ?? ((input, init) => fetch(input, init));
-  async function call<T>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}) {
-    const headers: Record<string, string> = { accept: 'application/json', ...extra };
+  async function call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extra: Record<string, string> = {},
+    as: 'json' | 'bytes' = 'json',
+  ) {
+    const headers: Record<string, string> = { accept: as === 'json' ? 'application/json' : '*/*', ...extra };
     const token = o.token();
     if (token) headers['authorization'] = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -67,6 +76,7 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
       throw await toApiError(res);
     }
     if (res.status === 204) return undefined as T;
+    if (as === 'bytes') return (await res.arrayBuffer()) as T;
     return (await res.json()) as T;
   }
   return {
@@ -74,6 +84,8 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
     post: (path, body, headers) => call('POST', path, body, headers),
     patch: (path, body, headers) => call('PATCH', path, body, headers),
     del: (path, headers) => call('DELETE', path, undefined, headers),
+    put: (path, body, headers) => call('PUT', path, body, headers),
+    bytes: (path) => call<ArrayBuffer>('GET', path, undefined, {}, 'bytes'),
   };
 }
 

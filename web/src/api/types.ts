@@ -6,6 +6,12 @@
 export type { LiveEvent } from '../../../src/core/live/live-events.js';
 export type { Problem } from '../../../src/core/errors/errors.js';
 export type { AlarmSeverityName, AlarmState } from '../../../src/core/alarms/alarm.js';
+export type {
+  SceneBinding,
+  SceneColourScale,
+  ScenePartBinding,
+} from '../../../src/core/scenes/scene-binding.js';
+import type { SceneBinding } from '../../../src/core/scenes/scene-binding.js';
 import type { AlarmSeverityName, AlarmState } from '../../../src/core/alarms/alarm.js';
 import type { Problem } from '../../../src/core/errors/errors.js';
 export type { WhatIfJob, TwinTrajectory } from '../../../src/sim/whatif/what-if-types.js';
@@ -219,3 +225,25 @@ export interface DtdlInterface {
 
 /** A what-if job with its links (GET /simulations). */
 export type WhatIfJobJson = WhatIfJob & { links?: Record<string, string> };
+/** GET /scenes (http-scene-routes.ts). */
+export interface SceneSummary {
+  id: string;
+  title: string;
+  version: number;
+  parts: number;
+  model: string;
+}
+
+/** GET /scenes/{id} and PUT /scenes/{id}/binding. */
+export interface SceneJson {
+  id: string;
+  title: string;
+  version: number;
+  updatedAt?: string;
+  /** The model file's URL (GLB). */
+  model: string;
+  /** The model's part (node) names. */
+  parts: string[];
+  binding: SceneBinding;
+  outcome?: 'created' | 'updated' | 'unchanged';
+}

@@ -1,6 +1,7 @@
 /**
  * The app's client routes: `/` (overview), `/app/explorer?q=…`, `/app/twin?id=…`, `/app/alarms`,
- * `/app/deadletters?source=…&twin=…`, `/app/models?id=…`, `/app/simulation?twin=…&run=…`.
+ * `/app/deadletters?source=…&twin=…`, `/app/models?id=…`, `/app/simulation?twin=…&run=…`,
+ * `/app/scene[?id=…]` (the 3D scenes; without an id, their list).
  * Twin ids may hold any character (`/`, `?`, `#`, spaces, non-ASCII, `..`): an id travels in the
  * query string, where a URL parser changes nothing (a path segment `..` or `%2e%2e` would be
  * resolved away).
@@ -13,6 +14,7 @@ export type Route =
   | { page: 'deadletters'; source?: string; twin?: string }
   | { page: 'models'; id?: string }
   | { page: 'simulation'; twin?: string; run?: string }
+  | { page: 'scene'; id?: string }
   | { page: 'notFound'; path: string };
 
 /** The query parameters named, those present only. */
@@ -46,6 +48,10 @@ export function parseRoute(pathname: string, search = ''): Route {
   if (pathname === '/app/models') return { page: 'models', ...params(search, ['id'] as const) };
   if (pathname === '/app/simulation')
     return { page: 'simulation', ...params(search, ['twin', 'run'] as const) };
+  if (pathname === '/app/scene') {
+    const id = new URLSearchParams(search).get('id');
+    return id ? { page: 'scene', id } : { page: 'scene' };
+  }
   if (pathname === '/app/twin') {
     const id = new URLSearchParams(search).get('id');
     if (id) return { page: 'twin', id };
@@ -69,9 +75,14 @@ export function routeHref(r: Route): string {
       return withParams('/app/models', { id: r.id });
     case 'simulation':
       return withParams('/app/simulation', { twin: r.twin, run: r.run });
+    case 'scene':
+      return r.id !== undefined ? `/app/scene?${new URLSearchParams({ id: r.id })}` : '/app/scene';
     case 'notFound':
       return r.path;
   }
 }
 
 export const twinHref = (id: string): string => routeHref({ page: 'twin', id });
+
+export const sceneHref = (id?: string): string =>
+  routeHref(id === undefined ? { page: 'scene' } : { page: 'scene', id });

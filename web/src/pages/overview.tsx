@@ -9,8 +9,16 @@ import { ErrorBox } from '../components/error-box.js';
 import { Link } from '../components/link.js';
 import { usePoll } from '../components/use-poll.js';
 import { formatAge, formatValue, ratePerSecond } from '../lib/format.js';
-import { routeHref, twinHref } from '../lib/routes.js';
-import type { AlarmJson, Health, HomeJson, IngestStatsJson, Page, SimulatorStatus } from '../api/types.js';
+import { routeHref, sceneHref, twinHref } from '../lib/routes.js';
+import type {
+  AlarmJson,
+  Health,
+  HomeJson,
+  IngestStatsJson,
+  Page,
+  SceneSummary,
+  SimulatorStatus,
+} from '../api/types.js';
 
 interface DeadLetterRow {
   id: number;
@@ -52,6 +60,8 @@ export function Overview() {
   const ingest = ingestP.data;
   const deadLetters = deadP.data;
   const alarms = alarmsP.data;
+  const scenesP = usePoll(() => api.get<Page<SceneSummary>>('/scenes').then((p) => p.value), 0);
+  const scenes = scenesP.data;
   const simulator = simP.data;
   const error = homeP.error ?? healthP.error;
   if (error && !home && !health) return <ErrorBox error={error} title="The overview could not be loaded" />;
@@ -108,6 +118,13 @@ export function Overview() {
           href={routeHref({ page: 'alarms' })}
         >
           {acked !== undefined ? `${acked} acknowledged` : alarmsP.error ? 'analytics off' : ''}
+        </Card>
+        <Card
+          title="3D scenes"
+          value={scenes?.length ?? (scenesP.error ? '—' : pending)}
+          href={scenes?.length === 1 ? sceneHref(scenes[0]!.id) : sceneHref()}
+        >
+          {scenes?.length === 1 ? scenes[0]!.title : 'the pilot in 3D'}
         </Card>
         <Card
           title="Simulator"

@@ -16,6 +16,7 @@ import type {
   RelationshipJson,
   SeriesList,
   TwinJson,
+  SceneSummary,
 } from '../api/types.js';
 import { ThemeContext, useApp } from '../app-context.js';
 import { Chart } from '../components/chart.js';
@@ -26,7 +27,7 @@ import { toCsv } from '../lib/csv.js';
 import { formatAge, formatDuration, formatValue } from '../lib/format.js';
 import { modelShortName } from '../lib/graph.js';
 import { modelTelemetry } from '../lib/model-telemetry.js';
-import { routeHref, twinHref } from '../lib/routes.js';
+import { routeHref, sceneHref, twinHref } from '../lib/routes.js';
 import { forecastHorizon, overlay } from '../lib/forecast-overlay.js';
 import {
   alignSeries,
@@ -106,6 +107,11 @@ export function TwinPage({ id }: { id: string }) {
     [modelId],
   );
   const [showDerived, setShowDerived] = useState(false);
+  const scenes = usePoll(
+    () => api.get<Page<SceneSummary>>(`/scenes?${new URLSearchParams({ twin: id })}`).then((p) => p.value),
+    0,
+    [id],
+  );
   const seriesList = usePoll(() => api.get<SeriesList>(twinPath(id, '/series')), 0, [id]);
   const alarms = usePoll(
     () => api.get<Page<AlarmJson>>(`/alarms?twin=${encodeURIComponent(id)}&limit=50`).then((p) => p.value),
@@ -415,6 +421,15 @@ export function TwinPage({ id }: { id: string }) {
           <Link href={routeHref({ page: 'deadletters', twin: id })} aria-label={`Dead letters of ${id}`}>
             Dead letters
           </Link>
+        </p>
+      )}
+      {scenes.data && scenes.data.length > 0 && (
+        <p className="row">
+          {scenes.data.map((s) => (
+            <Link key={s.id} href={sceneHref(s.id)} className="button-link">
+              Show in 3D{scenes.data!.length > 1 ? ` (${s.title})` : ''}
+            </Link>
+          ))}
         </p>
       )}
 
