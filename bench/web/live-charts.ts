@@ -84,9 +84,10 @@ export async function liveCharts(
     await cdp.send('HeapProfiler.enable');
     await page.goto(`${base}/app/twin?id=${TWIN}`);
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
-    await page.waitForFunction(`document.querySelectorAll('.chart').length >= ${N}`, undefined, {
-      timeout: 30_000,
-    });
+    await page
+      .locator('.chart')
+      .nth(N - 1)
+      .waitFor({ timeout: 30_000 });
     const charts = (await page.evaluate("document.querySelectorAll('.chart').length")) as number;
     await new Promise((r) => setTimeout(r, 20_000)); // warm-up: JIT, the live window starts filling
     // The frame probe: rAF → a message posted in the callback, handled once the main thread is free.
