@@ -188,6 +188,45 @@ describe('the web app on a running platform', () => {
     await ctx.close();
   });
 
+  it("sends a twin's command from its page: the device gets it, a wrong request is refused with the reason", async () => {
+    const device = await mqtt.connectAsync(platform.runtime.mqttUrl, { clientId: 'web-test-commands' });
+    const got: { topic: string; payload: string }[] = [];
+    device.on('message', (topic, payload) => got.push({ topic, payload: payload.toString() }));
+    await device.subscribeAsync('twins/pump-1b/commands/#', { qos: 1 });
+    const ctx = await browser.newContext({ viewport: VIEWS[0]!.viewport });
+    const { page, errors } = await open(ctx);
+    try {
+      await page.goto(`${base}/app/twin?id=pump-1b`);
+      const commands = page.getByRole('region', { name: 'Commands' });
+      const input = commands.getByLabel('setRunning: running (boolean)');
+      await input.fill('false');
+      await commands.getByRole('button', { name: 'Send setRunning' }).click();
+      const list = page.getByRole('list', { name: 'Commands sent from this page' });
+      await list.getByText(/^sent setRunning/).waitFor();
+      await expect.poll(() => got.length, { timeout: 5000 }).toBeGreaterThan(0);
+      expect(got[0]!.topic).toBe('twins/pump-1b/commands/setRunning');
+      expect(JSON.parse(got[0]!.payload)).toMatchObject({ request: false });
+      // Not JSON: refused in the page; the wrong type: refused by the server with its reason.
+      await input.fill('maybe');
+      await commands.getByRole('button', { name: 'Send setRunning' }).click();
+      await list.getByText(/The request is not JSON: maybe/).waitFor();
+      await input.fill('42');
+      await commands.getByRole('button', { name: 'Send setRunning' }).click();
+      await list
+        .getByText(/^refused setRunning/)
+        .nth(1)
+        .waitFor();
+      expect(got).toHaveLength(1); // neither refused request reached the device
+      await shot(page, 'twin-commands-laptop-light');
+      // The refused request's 400 is logged by Chromium as a failed load: the only error allowed.
+      expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+      expect(errors.filter((e) => /status of 400/.test(e))).toHaveLength(1);
+    } finally {
+      await device.endAsync();
+      await ctx.close();
+    }
+  });
+
   it('a query finds twins, the graph renders, and a wrong query shows where it is wrong', async () => {
     for (const v of VIEWS) {
       const ctx = await browser.newContext({ viewport: v.viewport, colorScheme: v.colorScheme });

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { modelTelemetry } from './model-telemetry.js';
+import { modelCommands, modelTelemetry } from './model-telemetry.js';
 
 const pumpLine = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -44,5 +44,60 @@ describe("a model's telemetry", () => {
     expect([...modelTelemetry('dtmi:a;1', models)].sort()).toEqual(['t', 'x']);
     expect([...modelTelemetry('dtmi:c;1', models)].sort()).toEqual(['m/t', 'm/x']);
     expect(modelTelemetry('dtmi:none;1', models).size).toBe(0);
+  });
+});
+
+describe('model commands', () => {
+  const base = {
+    '@id': 'dtmi:t:Base;1',
+    '@type': 'Interface',
+    contents: [{ '@type': 'Command', name: 'reset', description: { en: 'Resets the counters.' } }],
+  };
+  const pump = {
+    '@id': 'dtmi:t:Pump;1',
+    '@type': 'Interface',
+    extends: 'dtmi:t:Base;1',
+    contents: [
+      { '@type': 'Telemetry', name: 'flow', schema: 'double' },
+      {
+        '@type': 'Command',
+        name: 'setRunning',
+        description: 'Start or stop the pump.',
+        request: { name: 'running', schema: 'boolean' },
+      },
+      { '@type': 'Component', name: 'motor', schema: 'dtmi:t:Motor;1' },
+      { '@type': 'Command', name: 'reset' }, // a second declaration of a name: the first wins
+    ],
+  };
+  const motor = {
+    '@id': 'dtmi:t:Motor;1',
+    '@type': 'Interface',
+    contents: [{ '@type': 'Command', name: 'calibrate' }],
+  };
+
+  it('lists the commands of the model and what it extends, not its components', () => {
+    expect(modelCommands('dtmi:t:Pump;1', [pump, base, motor])).toEqual([
+      { name: 'reset', description: 'Resets the counters.' },
+      {
+        name: 'setRunning',
+        description: 'Start or stop the pump.',
+        request: { name: 'running', schema: 'boolean' },
+      },
+    ]);
+  });
+
+  it('takes hostile documents without throwing', () => {
+    const hostile = [
+      null,
+      42,
+      {
+        '@id': 'dtmi:t:X;1',
+        contents: [{ '@type': 'Command' }, { '@type': ['Command'], name: '__proto__' }, null],
+      },
+      { '@id': 'dtmi:t:Loop;1', extends: 'dtmi:t:Loop;1', contents: 'nope' },
+    ];
+    expect(modelCommands('dtmi:t:X;1', hostile).map((c) => c.name)).toEqual(['__proto__']);
+    expect(modelCommands('dtmi:t:Loop;1', hostile)).toEqual([]);
+    expect(modelCommands('dtmi:t:Missing;1', hostile)).toEqual([]);
   });
 });

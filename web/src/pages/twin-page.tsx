@@ -22,11 +22,12 @@ import { ThemeContext, useApp } from '../app-context.js';
 import { Chart } from '../components/chart.js';
 import { ErrorBox } from '../components/error-box.js';
 import { Link } from '../components/link.js';
+import { TwinCommands } from '../components/twin-commands.js';
 import { usePoll } from '../components/use-poll.js';
 import { toCsv } from '../lib/csv.js';
 import { formatAge, formatDuration, formatValue } from '../lib/format.js';
 import { modelShortName } from '../lib/graph.js';
-import { modelTelemetry } from '../lib/model-telemetry.js';
+import { modelCommands, modelTelemetry } from '../lib/model-telemetry.js';
 import { routeHref, sceneHref, twinHref } from '../lib/routes.js';
 import { forecastHorizon, overlay } from '../lib/forecast-overlay.js';
 import {
@@ -98,10 +99,8 @@ export function TwinPage({ id }: { id: string }) {
         'api-version': API_VERSION,
       });
       const r = await api.get<{ value: { id: string; model?: unknown }[] }>(`/models?${q}`);
-      return modelTelemetry(
-        modelId,
-        r.value.map((m) => m.model),
-      );
+      const docs = r.value.map((m) => m.model);
+      return { telemetry: modelTelemetry(modelId, docs), commands: modelCommands(modelId, docs) };
     },
     0,
     [modelId],
@@ -168,7 +167,7 @@ export function TwinPage({ id }: { id: string }) {
   };
 
   // Device telemetry (declared by the model) first; what the platform derives apart, drawn when opened.
-  const declaredSet = declared.data;
+  const declaredSet = declared.data?.telemetry;
   const isDevice = (p: string) => !declaredSet || declaredSet.size === 0 || declaredSet.has(p);
   // Charts on the page: device telemetry (with the shadow model's prediction drawn over it), and
   // what the platform derives once that section is opened.
@@ -584,6 +583,10 @@ export function TwinPage({ id }: { id: string }) {
           <p>
             <Link href={routeHref({ page: 'alarms' })}>All alarms</Link>
           </p>
+
+          {declared.data && declared.data.commands.length > 0 && (
+            <TwinCommands twinId={id} commands={declared.data.commands} now={now} />
+          )}
 
           <h2>Relationships</h2>
           {rels.data && rels.data.out.length + rels.data.inc.length === 0 && <p className="muted">None.</p>}
