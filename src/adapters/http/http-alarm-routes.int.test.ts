@@ -14,6 +14,7 @@ import type { AlarmStore } from '../../core/ports/alarm-store.js';
 import { IngestService } from '../../core/telemetry/ingest-service.js';
 import { MAX_ALARM_NOTE } from './http-alarm-routes.js';
 import { createHttpServer, type HttpServer } from './http-server.js';
+import { errorCodeOf, httpCaller } from '../../../test/support/http-call.js';
 
 const TOKEN = 'alarm-test-token';
 const T0 = Date.UTC(2026, 5, 1);
@@ -29,11 +30,6 @@ const raise = (over: Partial<AlarmRaise> = {}): AlarmRaise => ({
   ...over,
 });
 
-interface Answer {
-  status: number;
-  json: Record<string, unknown> & { value?: Record<string, unknown>[]; nextLink?: string };
-}
-
 describe('alarm routes', () => {
   let w: TestWorkspace;
   let http: HttpServer;
@@ -42,25 +38,8 @@ describe('alarm routes', () => {
   let alarms: AlarmService;
   let ingest: IngestService;
 
-  const call = async (
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Answer> => {
-    const res = await fetch(path.startsWith('http') ? path : url + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Answer['json']) : {} };
-  };
-  const errorCode = (a: Answer) => (a.json.error as { code?: string } | undefined)?.code;
+  const call = httpCaller(() => url, TOKEN);
+  const errorCode = errorCodeOf;
 
   beforeAll(async () => {
     w = await openTestWorkspace();

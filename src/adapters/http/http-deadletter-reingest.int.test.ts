@@ -11,6 +11,7 @@ import { reingestDeadLetter } from '../../core/telemetry/dead-letter-reingest.js
 import { IngestService } from '../../core/telemetry/ingest-service.js';
 import { TopicScheme } from '../../core/telemetry/topic-scheme.js';
 import { createHttpServer, type HttpServer } from './http-server.js';
+import { errorCodeOf, httpCaller, type HttpAnswer } from '../../../test/support/http-call.js';
 
 const TOKEN = 'reingest-token';
 const T0 = Date.UTC(2026, 5, 1, 12);
@@ -24,36 +25,14 @@ const PUMP = {
   ],
 };
 
-interface Answer {
-  status: number;
-  json: Record<string, unknown> & { value?: Record<string, unknown>[] };
-}
-
 describe('re-ingest of dead letters', () => {
   let w: TestWorkspace;
   let http: HttpServer;
   let url: string;
 
-  const call = async (
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Answer> => {
-    const res = await fetch(url + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Answer['json']) : {} };
-  };
-  const code = (a: Answer) => (a.json.error as { code?: string } | undefined)?.code;
-  const message = (a: Answer) => (a.json.error as { message?: string } | undefined)?.message ?? '';
+  const call = httpCaller(() => url, TOKEN);
+  const code = errorCodeOf;
+  const message = (a: HttpAnswer) => (a.json.error as { message?: string } | undefined)?.message ?? '';
   const letters = async (twinId?: string) =>
     (await call('GET', `/deadletters?limit=100${twinId ? `&twinId=${encodeURIComponent(twinId)}` : ''}`)).json
       .value!;

@@ -12,6 +12,7 @@ import { IngestService } from '../../core/telemetry/ingest-service.js';
 import { SceneService } from '../../core/scenes/scene-service.js';
 import { createHttpServer, type HttpServer } from './http-server.js';
 import { MAX_SCENE_BINDING_BODY, sceneRoutesPlugin } from './http-scene-routes.js';
+import { httpCaller, type HttpAnswer } from '../../../test/support/http-call.js';
 
 const TOKEN = 'scene-test-token';
 const TWINS = new Set([
@@ -30,12 +31,6 @@ const TWINS = new Set([
   '<i>x</i>',
 ]);
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  json: Record<string, unknown>;
-}
-
 describe('scene routes', () => {
   let w: TestWorkspace;
   let http: HttpServer;
@@ -50,31 +45,8 @@ describe('scene routes', () => {
       twinExists: (id) => TWINS.has(id),
     });
 
-  const call = async (
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Answer> => {
-    const res = await fetch(url + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      json = { text };
-    }
-    return { status: res.status, headers: res.headers, json };
-  };
-  const pointers = (a: Answer) =>
+  const call = httpCaller(() => url, TOKEN);
+  const pointers = (a: HttpAnswer) =>
     ((a.json.error as { details?: { pointer?: string; code: string }[] }).details ?? []).map(
       (d) => `${d.pointer} ${d.code}`,
     );
