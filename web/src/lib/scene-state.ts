@@ -43,25 +43,36 @@ export function colourOnScale(value: unknown, scale: SceneColourScale): string |
 /** Latest values by twin, then telemetry name. */
 export type SceneValues = ReadonlyMap<string, ReadonlyMap<string, { value: unknown; time: number }>>;
 
-/** The values with newer readings merged in (an older reading never replaces a newer one). */
-export function mergeReadings(
-  values: SceneValues,
-  twinId: string,
-  time: number,
-  readings: Record<string, unknown>,
-): SceneValues {
-  const next = new Map(values);
-  const mine = new Map(values.get(twinId) ?? []);
-  let changed = false;
-  for (const [name, value] of Object.entries(readings)) {
-    const old = mine.get(name);
-    if (old && old.time > time) continue;
-    mine.set(name, { value, time });
-    changed = true;
+/** One twin's readings at one time (a telemetry event, or a series' last value). */
+export interface SceneReading {
+  twinId: string;
+  time: number;
+  values: Record<string, unknown>;
+}
+
+/**
+ * The values with a batch of readings merged in (an older reading never replaces a newer one): one
+ * copy of the outer map and of each touched twin's map per batch, whatever its size; the same
+ * object back when nothing changed (React then skips the render).
+ */
+export function mergeReadings(values: SceneValues, batch: readonly SceneReading[]): SceneValues {
+  let next: Map<string, ReadonlyMap<string, { value: unknown; time: number }>> | undefined;
+  const copied = new Map<string, Map<string, { value: unknown; time: number }>>();
+  for (const r of batch) {
+    for (const [name, value] of Object.entries(r.values)) {
+      const old = (copied.get(r.twinId) ?? values.get(r.twinId))?.get(name);
+      if (old && old.time > r.time) continue;
+      let mine = copied.get(r.twinId);
+      if (!mine) {
+        mine = new Map(values.get(r.twinId) ?? []);
+        copied.set(r.twinId, mine);
+        next ??= new Map(values);
+        next.set(r.twinId, mine);
+      }
+      mine.set(name, { value, time: r.time });
+    }
   }
-  if (!changed) return values;
-  next.set(twinId, mine);
-  return next;
+  return next ?? values;
 }
 
 export interface PartRow {

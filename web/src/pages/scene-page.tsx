@@ -19,6 +19,7 @@ import {
   fieldOfPointer,
   formatValue,
   mergeReadings,
+  type SceneReading,
   partRows,
   type PartRow,
   type SceneValues,
@@ -80,16 +81,16 @@ function SceneView({ id }: { id: string }) {
           todo.slice(i, i + 8).map((t) => api.get<SeriesList>(twinPath(t, '/series')).catch(() => undefined)),
         );
         if (!alive) return;
-        setValues((v) => {
-          let next = v;
-          for (const l of lists) {
-            if (!l) continue;
-            for (const s of l.value)
-              if (s.kind === 'telemetry')
-                next = mergeReadings(next, l.twinId, Date.parse(s.lastTime), { [s.path]: s.lastValue });
-          }
-          return next;
-        });
+        const batch = lists.flatMap((l) =>
+          (l?.value ?? [])
+            .filter((s) => s.kind === 'telemetry')
+            .map((s) => ({
+              twinId: l!.twinId,
+              time: Date.parse(s.lastTime),
+              values: { [s.path]: s.lastValue },
+            })),
+        );
+        setValues((v) => mergeReadings(v, batch));
       }
     })();
     return () => {
@@ -106,14 +107,11 @@ function SceneView({ id }: { id: string }) {
   useEffect(() => {
     if (!twins.length) return;
     return live.subscribe({ twinIds: twins }, ['telemetry', 'alarm'], (events) => {
-      const readings = events.filter((e) => e.type === 'telemetry' && !e.component);
-      if (readings.length)
-        setValues((v) => {
-          let next = v;
-          for (const e of readings)
-            if (e.type === 'telemetry') next = mergeReadings(next, e.twinId, e.time, e.values);
-          return next;
-        });
+      const batch: SceneReading[] = [];
+      for (const e of events)
+        if (e.type === 'telemetry' && !e.component)
+          batch.push({ twinId: e.twinId, time: e.time, values: e.values });
+      if (batch.length) setValues((v) => mergeReadings(v, batch));
       if (events.some((e) => e.type === 'alarm')) reloadAlarms.current();
     });
   }, [live, twins]);
