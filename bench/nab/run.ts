@@ -16,20 +16,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
-import { createDetector } from '../../src/analytics/anomaly/create-detector.js';
 import type { DetectorKind } from '../../src/analytics/anomaly/detector.js';
 import {
   NAB_PROFILES,
   layoutFile,
-  probationLength,
   scoreCorpus,
   type NabScoredFile,
 } from '../../src/analytics/anomaly/nab-scorer.js';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag, stringFlag } from '../results-file.js';
 import { heldOutScores } from './held-out.js';
-import { readNabCorpus, readNabResult, writeNabResult } from './nab-corpus.js';
+import { readNabCorpus, readNabResult, scoreNabSeries, writeNabResult } from './nab-corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -72,15 +69,9 @@ interface DetectorRun {
 function runOnce(kind: DetectorKind): { files: Float64Array[]; seconds: number } {
   let seconds = 0;
   const files = corpus.map((s) => {
-    const probation = probationLength(s.values.length);
-    const config = kind === 'resonance' ? { ...override, probation } : { probation };
-    const d = createDetector(kind, config);
-    const out = new Float64Array(s.values.length);
-    const { times, values } = s;
-    const t0 = performance.now();
-    for (let i = 0; i < values.length; i++) out[i] = d.score(times[i] as number, values[i] as number);
-    seconds += (performance.now() - t0) / 1000;
-    return out;
+    const r = scoreNabSeries(kind, kind === 'resonance' ? override : {}, s);
+    seconds += r.seconds;
+    return r.scores;
   });
   return { files, seconds };
 }

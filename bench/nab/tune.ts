@@ -10,19 +10,17 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDetector } from '../../src/analytics/anomaly/create-detector.js';
 import type { DetectorKind } from '../../src/analytics/anomaly/detector.js';
 import {
   NAB_PROFILES,
   layoutFile,
-  probationLength,
   scoreCorpus,
   scoreFile,
   type NabScoredFile,
 } from '../../src/analytics/anomaly/nab-scorer.js';
 import { heldOutScores } from './held-out.js';
 import { stringFlag } from '../results-file.js';
-import { readNabCorpus } from './nab-corpus.js';
+import { readNabCorpus, scoreNabSeries } from './nab-corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -37,12 +35,11 @@ const categories = [...new Set(corpus.map((s) => s.category))];
 
 /** Scores of every file for one configuration. */
 function run(config: Record<string, number>): NabScoredFile[] {
-  return corpus.map((s, i) => {
-    const d = createDetector(kind, { ...config, probation: probationLength(s.values.length) });
-    const out = new Float64Array(s.values.length);
-    for (let r = 0; r < s.values.length; r++) out[r] = d.score(s.times[r] as number, s.values[r] as number);
-    return { name: s.key, layout: layouts[i]!, scores: out };
-  });
+  return corpus.map((s, i) => ({
+    name: s.key,
+    layout: layouts[i]!,
+    scores: scoreNabSeries(kind, config, s).scores,
+  }));
 }
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -7,17 +7,15 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDetector } from '../../src/analytics/anomaly/create-detector.js';
 import type { DetectorKind } from '../../src/analytics/anomaly/detector.js';
 import {
   NAB_PROFILES,
   layoutFile,
-  probationLength,
   scoreCorpus,
   type NabScoredFile,
 } from '../../src/analytics/anomaly/nab-scorer.js';
 import { stringFlag } from '../results-file.js';
-import { readNabCorpus } from './nab-corpus.js';
+import { readNabCorpus, scoreNabSeries } from './nab-corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -28,12 +26,11 @@ const config = JSON.parse(flag('--config') ?? '{}') as Record<string, number>;
 const profile = NAB_PROFILES[Number(flag('--profile') ?? 0)]!;
 
 const corpus = readNabCorpus(dataDir);
-const files: NabScoredFile[] = corpus.map((s) => {
-  const d = createDetector(kind, { ...config, probation: probationLength(s.values.length) });
-  const out = new Float64Array(s.values.length);
-  for (let r = 0; r < s.values.length; r++) out[r] = d.score(s.times[r] as number, s.values[r] as number);
-  return { name: s.key, layout: layoutFile(s.timestamps, s.windows), scores: out };
-});
+const files: NabScoredFile[] = corpus.map((s) => ({
+  name: s.key,
+  layout: layoutFile(s.timestamps, s.windows),
+  scores: scoreNabSeries(kind, config, s).scores,
+}));
 const result = scoreCorpus(files, profile);
 const th = result.threshold;
 console.log(`${profile.name}: ${result.normalized.toFixed(2)} threshold ${th.toFixed(4)}`);
