@@ -40,8 +40,12 @@ export class ExtremeWindow {
     return this.newest;
   }
 
-  /** Adds a reading (time not before the newest) and drops what left the window `(time − size, time]`. */
-  push(time: number, x: number): void {
+  /**
+   * Adds a reading (time not before the newest) and drops what left the window `(time − size, time]`.
+   * −0 is kept as 0, as a JSON snapshot keeps it: a window answers the same after a restore.
+   */
+  push(time: number, reading: number): void {
+    const x = reading + 0;
     const sx = this.sign * x;
     // Later and at least as extreme: the points behind it can never be the answer again.
     while (this.v.length > this.head && this.sign * (this.v[this.v.length - 1] as number) <= sx) {
