@@ -25,6 +25,7 @@ import type { AuthenticateError, AedesOptions, Client } from 'aedes';
 import { maySubscribe, publishRefusal } from './mqtt-access.js';
 import type { MqttPrincipal } from './mqtt-access.js';
 import { limitPacketSize } from './mqtt-packet-limit.js';
+import { InboundQos2Limit } from './mqtt-qos2-limit.js';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { TelemetryIngest } from '../../core/telemetry/ingest-service.js';
 import { TopicScheme } from '../../core/telemetry/topic-scheme.js';
@@ -55,6 +56,11 @@ export interface AedesBrokerOptions {
    * 64 KiB). A larger packet is refused as soon as its header is read and the client disconnected.
    */
   maxPacketBytes?: number;
+  /**
+   * Inbound QoS 2 messages a client may leave unreleased (no PUBREL yet) before it is disconnected
+   * (default 1000).
+   */
+  maxInboundQos2?: number;
   /** How long close() waits for commits under way before closing anyway (default 10 s). */
   closeTimeoutMs?: number;
   /** Telemetry topic patterns (default DEFAULT_TELEMETRY_TOPICS). */
@@ -89,6 +95,7 @@ export class AedesBroker {
   private readonly checking = new Map<string, { count: number; revoked: boolean }>();
   /** Ingests whose PUBACK is owed (close() waits for them). */
   private readonly owed = new OwedAcks();
+  private readonly qos2: InboundQos2Limit;
   private readonly sockets = new Set<Socket>();
   private closing = false;
   /** Refusals because storage is paused (ServiceUnavailable), logged at most once per 10 s. */
@@ -100,6 +107,7 @@ export class AedesBroker {
     this.log = options.logger ?? silentLogger;
     this.maxMessageBytes = options.maxMessageBytes ?? 256 * 1024;
     this.credentialTimeoutMs = Math.max(1, options.credentialTimeoutMs ?? 5000);
+    this.qos2 = new InboundQos2Limit(Math.max(1, options.maxInboundQos2 ?? 1000));
     this.tokenDigest = options.token === undefined ? undefined : digest(Buffer.from(options.token, 'utf8'));
     this.maxPacketBytes =
       options.maxPacketBytes ?? Math.max(2 * this.maxMessageBytes, this.maxMessageBytes + 64 * 1024);
@@ -159,6 +167,13 @@ export class AedesBroker {
         }
         // Stopping: take nothing new. No PUBACK: the device resends it to the next run.
         if (this.closing) return;
+        if (client && packet.qos === 2 && this.qos2.exceeded(client.id, packet.messageId)) {
+          this.log.warn(
+            `MQTT client '${client.id}' left ${this.qos2.max} QoS 2 messages without PUBREL: disconnected.`,
+          );
+          client.disconnect({ reasonCode: RECEIVE_MAXIMUM_EXCEEDED });
+          return;
+        }
         let pending;
         try {
           pending = ingestMqttMessage(
@@ -196,7 +211,11 @@ export class AedesBroker {
                 `MQTT ingest could not store a message on '${packet.topic}': ${(e as Error).message}`,
               );
             }
-            callback(e as Error);
+            // Never acknowledge it: an MQTT 5 PUBACK with an error reason code would tell the device
+            // to drop the message. Close the connection instead (MQTT 5: DISCONNECT 0x89 "server
+            // busy"); the device reconnects and resends what is unacknowledged.
+            if (client) client.disconnect({ reasonCode: SERVER_BUSY });
+            else callback(e as Error);
           },
         );
         this.owed.add(owed);
@@ -270,6 +289,9 @@ export class AedesBroker {
     const host = this.options.host ?? '127.0.0.1';
     const port = this.options.port ?? 1883;
     await this.aedes.listen();
+    this.qos2.install(
+      (this.aedes as unknown as { persistence: Parameters<InboundQos2Limit['install']>[0] }).persistence,
+    );
     const tls = this.options.tls;
     const handle = (socket: Socket): void => {
       this.sockets.add(socket);
@@ -381,6 +403,10 @@ export class AedesBroker {
     return this.aedes.connectedClients;
   }
 }
+
+/** MQTT 5 DISCONNECT reason codes (a 3.1.1 client is simply disconnected). */
+const SERVER_BUSY = 0x89;
+const RECEIVE_MAXIMUM_EXCEEDED = 0x93;
 
 function digest(b: Buffer): Buffer {
   return createHash('sha256').update(b).digest();

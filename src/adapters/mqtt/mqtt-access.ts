@@ -2,14 +2,19 @@
  * Who may do what on the embedded broker (docs/mqtt.md, "Devices as principals"). Three kinds of
  * MQTT client:
  * - platform: presented the platform token (the device simulator, operators' tools): full rights;
- * - device: presented a device credential: publishes only its own twin's telemetry topics,
- *   subscribes only to its own twin's commands and desired state, and its client id is its twin id;
+ * - device: presented a device credential: publishes only its own twin's telemetry, command
+ *   responses, reported state and connection, subscribes only to its own twin's commands and desired
+ *   state, and its client id is its twin id;
  * - anonymous: no credential, allowed only when authentication is off (loopback pilot): may publish
  *   and subscribe to twin topics as before, but never `$SYS` and never takes over the client id of a
  *   connected session.
  * Commands and desired state are published by the platform in-process only, whoever asks.
  */
-import { isPlatformOnlyTopic } from '../../core/control/device-topics.js';
+import {
+  isDeviceControlTopic,
+  isPlatformOnlyTopic,
+  parseDeviceTopic,
+} from '../../core/control/device-topics.js';
 import type { DeviceCredential } from '../../core/ports/device-credential-store.js';
 import { encodeLevel } from '../../core/telemetry/topic-scheme.js';
 import type { TopicScheme } from '../../core/telemetry/topic-scheme.js';
@@ -25,7 +30,9 @@ export function publishRefusal(p: MqttPrincipal, topic: string, scheme: TopicSch
   const c = p.credential;
   if (m.kind === 'telemetry' && m.target.twinId === c.twinId && m.target.workspace === c.workspace)
     return undefined;
-  return `device credential ${c.id} of twin '${c.twinId}' may publish only that twin's telemetry (not on ${topic})`;
+  const control = parseDeviceTopic(topic);
+  if (isDeviceControlTopic(control) && control.twinId === c.twinId) return undefined;
+  return `device credential ${c.id} of twin '${c.twinId}' may publish only that twin's telemetry, command responses, reported state and connection (not on ${topic})`;
 }
 
 /** Whether a subscription filter is allowed. */

@@ -13,10 +13,12 @@ import { randomUUID } from 'node:crypto';
 import { TwinloopError, errors } from '../errors/errors.js';
 import type { GraphView, TwinRecord } from '../graph/graph-types.js';
 import type { LiveEvent, LiveEventBus } from '../live/live-events.js';
-import type { CommandInfo, ContentInfo, ModelLookup } from '../models/model-types.js';
+import type { CommandInfo, ModelLookup } from '../models/model-types.js';
 import { validateValue } from '../models/validate-value.js';
 import type { DeviceChannel } from '../ports/device-channel.js';
+import { desiredDocument } from './desired-state.js';
 import {
+  commandResponseTopic,
   commandTopic,
   desiredTopic,
   type CommandMessage,
@@ -88,6 +90,8 @@ export class ControlService {
       command,
       ...(hasRequest ? { request } : {}),
       sentAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 600_000).toISOString(),
+      responseTopic: commandResponseTopic(twinId, command),
     };
     const topic = commandTopic(twinId, command);
     try {
@@ -182,32 +186,6 @@ export class ControlService {
   }
 
   private desiredOf(twin: TwinRecord): DesiredStateMessage {
-    const desired: Record<string, unknown> = {};
-    const iface = this.o.models.getInterface(twin.modelId);
-    if (iface) {
-      for (const c of iface.contents.values()) {
-        const v = twin.contents[c.name];
-        if (v === undefined) continue;
-        if (isWritable(c)) desired[c.name] = v;
-        else if (c.kind === 'Component' && typeof v === 'object' && v !== null) {
-          const comp = this.o.models.getInterface(c.schema);
-          const sub: Record<string, unknown> = {};
-          for (const [k, cv] of Object.entries(v as Record<string, unknown>)) {
-            const cc = comp?.contents.get(k);
-            if (cc && isWritable(cc)) sub[k] = cv;
-          }
-          if (Object.keys(sub).length) desired[c.name] = sub;
-        }
-      }
-    }
-    return {
-      desired,
-      $etag: twin.etag,
-      $lastUpdateTime: new Date(twin.lastUpdateTime).toISOString(),
-    };
+    return desiredDocument(twin, this.o.models);
   }
-}
-
-function isWritable(c: ContentInfo): boolean {
-  return c.kind === 'Property' && c.writable;
 }

@@ -27,6 +27,44 @@ export interface TwinRecord {
   sourceTimes?: Record<string, string>;
   /** Latest telemetry reading by name ("name" or "component/name"): value and source time (ms). */
   telemetry: Record<string, { value: unknown; time: number }>;
+  /** The device side (docs/control.md): presence, desired versus reported. Absent until either exists. */
+  device?: TwinDeviceState;
+}
+
+/**
+ * What a twin knows of its device, shown in `$metadata` (ADT / IoT Plug and Play style):
+ * `$metadata.$connection` and, per writable property, `desiredValue`, `desiredVersion`, `ackVersion`,
+ * `ackCode`, `ackDescription`, the reported value and a `pending` flag until they agree.
+ */
+export interface TwinDeviceState {
+  /** Counts changes of the twin's desired state (its writable properties); 0 before any. */
+  desiredVersion: number;
+  /** Per property ("prop" or "component/prop"). */
+  properties: Record<string, DevicePropertyState>;
+  connection?: DeviceConnection;
+}
+
+export interface DevicePropertyState {
+  /** The desiredVersion at which this property's desired value was last written. */
+  desiredVersion?: number;
+  /** ms since epoch. */
+  desiredTime?: number;
+  /** What the device last reported for it. */
+  reportedValue?: unknown;
+  reportedTime?: number;
+  /** The desired version the device acknowledged, its HTTP-like code and description. */
+  ackVersion?: number;
+  ackCode?: number;
+  ackDescription?: string;
+  ackTime?: number;
+}
+
+export interface DeviceConnection {
+  state: 'connected' | 'disconnected';
+  /** When the state began, ms since epoch. */
+  since: number;
+  /** Last time anything was heard from the device, ms since epoch. */
+  lastSeen: number;
 }
 
 /** One relationship (an edge), owned by its source twin; ids are unique per source twin. */
