@@ -128,6 +128,17 @@ export const ConfigSchema = Type.Object(
       /** Days cleared alarms are kept (pruned hourly); 0 keeps them. Open alarms are never pruned. */
       retentionDays: Type.Number({ minimum: 0 }),
     }),
+    /** Commands to devices (docs/control.md). */
+    control: Type.Object({
+      /** A command's expiry when the caller gives none, seconds. */
+      commandExpirySeconds: Type.Number({ exclusiveMinimum: 0 }),
+      /** The longest expiry a caller may ask for, seconds. */
+      maxCommandExpirySeconds: Type.Number({ exclusiveMinimum: 0 }),
+      /** Most commands one twin may have queued. */
+      maxQueuedPerTwin: Type.Integer({ minimum: 1 }),
+      /** Days finished commands are kept (pruned hourly); 0 keeps them. */
+      retentionDays: Type.Number({ minimum: 0 }),
+    }),
     /**
      * Pilot: loaded on first start, its behaviours simulated (a folder under pilots/ or a path);
      * "none" for none. Default: the one the data folder was seeded with, else "pump-line".
@@ -272,6 +283,12 @@ export function defaultConfig(): TwinloopConfig {
     bus: { partitions: 12, prefix: 'twinloop' },
     deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 16 * 1024 },
     alarms: { retentionDays: 90 },
+    control: {
+      commandExpirySeconds: 600,
+      maxCommandExpirySeconds: 7 * 86_400,
+      maxQueuedPerTwin: 1000,
+      retentionDays: 30,
+    },
     simulation: { enabled: true, shadow: true },
     analytics: {
       enabled: true,
@@ -579,6 +596,12 @@ export function resolveConfig(layers: readonly ConfigLayer[], cwd = process.cwd(
         code: 'config.mqtt',
         pointer: '/mqtt/maxPacketBytes',
         message: `mqtt.maxPacketBytes (${cfg.mqtt.maxPacketBytes}) must be at least mqtt.maxMessageBytes (${cfg.mqtt.maxMessageBytes})`,
+      });
+    if (cfg.control.commandExpirySeconds > cfg.control.maxCommandExpirySeconds)
+      problems.push({
+        code: 'config.control',
+        pointer: '/control/commandExpirySeconds',
+        message: `control.commandExpirySeconds (${cfg.control.commandExpirySeconds}) cannot exceed control.maxCommandExpirySeconds (${cfg.control.maxCommandExpirySeconds})`,
       });
     problems.push(...eventRouteProblems(cfg.eventRoutes)); // event routes (issue 8)
     problems.push(...roleProblems(cfg));

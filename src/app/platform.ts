@@ -45,7 +45,9 @@ import { exampleReading, formatBanner } from './banner.js';
 import { lockDataFolder } from './data-folder-lock.js';
 import { removeRuntimeInfo, ruleStateFile, writeRuntimeInfo, type RuntimeInfo } from './runtime-files.js';
 import { announceModelChanges, openClusterBus, openClusterFeed } from './subsystems/cluster.js';
-import { startControl } from './subsystems/control.js';
+import { createControlInbox, startControl } from './subsystems/control.js';
+import { commandLiveEvent } from '../core/control/command-service.js';
+import type { CommandService } from '../core/control/command-service.js';
 import { startHttp } from './subsystems/http.js';
 import { startRules } from './subsystems/rules.js';
 import { startScenes } from './subsystems/scenes.js';
@@ -86,8 +88,10 @@ export interface Platform {
   readonly ingest: IngestService;
   readonly live: LiveEventBus;
   readonly metrics: Registry;
-  /** Commands and desired state to devices. */
+  /** Desired state to devices. */
   readonly control: ControlService;
+  /** Commands to devices, stored with their lifecycle. */
+  readonly commands: CommandService;
   /** The behaviour models of the workspace (the pilot's behaviours/), by the models they simulate. */
   readonly behaviours: BehaviourCatalog;
   /** Calibration of twins' behaviour parameters (POST /digitaltwins/{id}/calibrations). */
@@ -229,15 +233,29 @@ async function startLocked(
     closers.push((await startRetention({ config, logger, storage })).close);
 
     // ---- connectors: MQTT
-    const mqtt = await startMqtt({ config, logger, security, storage, ingest, live });
+    const inbox = createControlInbox({ workspace, storage, logger: logger.child({ component: 'control' }) });
+    const mqtt = await startMqtt({ config, logger, security, storage, ingest, live, inbox });
     closers.push(mqtt.close);
     const { channel, mqttUrl, mqttLogger } = mqtt;
     eventRoutes.setChannel(channel);
 
     // ---- control: commands and desired state back to devices
-    const controlSub = await startControl({ logger, mqttLogger, workspace, graph, models, channel, live });
+    const controlSub = await startControl({
+      config,
+      logger,
+      mqttLogger,
+      workspace,
+      graph,
+      models,
+      channel,
+      storage,
+      inbox,
+      live,
+      onCommands: (records) =>
+        live.publish(records.map((c) => commandLiveEvent(c, graph.getTwin(c.twinId)?.modelId))),
+    });
     closers.push(controlSub.close);
-    const { control } = controlSub;
+    const { control, commands } = controlSub;
 
     // ---- behaviour models (the pilot's behaviours/), compiled against the workspace's models
     const { pilot, behaviours } = await loadBehaviours({ choice, models, logger });
@@ -353,6 +371,7 @@ async function startLocked(
       storage,
       metrics,
       control,
+      commands,
       hub,
       eventRoutes,
       simulation,
@@ -402,7 +421,7 @@ async function startLocked(
       graph,
       live,
       ingest,
-      control,
+      commands,
       services: simulation,
       mqttUrl,
       token,
@@ -441,6 +460,7 @@ async function startLocked(
       live,
       metrics,
       control,
+      commands,
       behaviours,
       shadow,
       whatIf,

@@ -74,16 +74,20 @@ describe('twinloop CLI', () => {
 
   it('sends a command to a device, refusing a bad one with the reason', async () => {
     const heard: [string, string, unknown][] = [];
-    const off = platform.control.onCommand((...a) => heard.push(a));
+    const off = platform.commands.onCommand((...a) => heard.push(a));
     try {
-      const ok = await cli('command', 'pump-3a', 'setRunning', 'false');
+      // No device is connected (the simulator is off here): the command is stored and waits queued.
+      const ok = await cli('command', 'pump-3a', 'setRunning', 'false', '--expiry', '30');
       expect(ok.code).toBe(0);
-      expect(ok.stdout).toMatch(/sent setRunning to pump-3a .*twins\/pump-3a\/commands\/setRunning/);
-      expect(heard).toEqual([['pump-3a', 'setRunning', false]]);
+      expect(ok.stdout).toMatch(/^setRunning to pump-3a: request [0-9a-f-]{36}\n {2}queued {7}\d{4}-/);
+      expect(heard).toEqual([]);
+      const waited = await cli('command', 'pump-3a', 'setRunning', 'true', '--wait', '--timeout', '1');
+      expect(waited.code).toBe(1);
+      expect(waited.stderr).toMatch(/Stopped waiting: the command is still queued/);
       const bad = await cli('command', 'pump-3a', 'setRunning', 'maybe');
       expect(bad.code).toBe(1);
       expect(bad.stderr).toMatch(/ValidationFailed/);
-      expect(heard).toHaveLength(1);
+      expect(heard).toEqual([]);
       // the simulator is off in this platform: the fault command says so
       const fault = await cli('fault', 'pump-3a', 'bearingDamage');
       expect(fault.code).toBe(1);

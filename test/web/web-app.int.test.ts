@@ -188,11 +188,15 @@ describe('the web app on a running platform', () => {
     await ctx.close();
   });
 
-  it("sends a twin's command from its page: the device gets it, a wrong request is refused with the reason", async () => {
-    const device = await mqtt.connectAsync(platform.runtime.mqttUrl, { clientId: 'web-test-commands' });
+  it("sends a twin's command from its page and follows it to the device's answer; a wrong request is refused with the reason", async () => {
+    // The device connects as its twin (client id = twin id) and subscribes: commands go out at once.
+    const device = await mqtt.connectAsync(platform.runtime.mqttUrl, {
+      clientId: 'pump-1b',
+      protocolVersion: 5,
+    });
     const got: { topic: string; payload: string }[] = [];
     device.on('message', (topic, payload) => got.push({ topic, payload: payload.toString() }));
-    await device.subscribeAsync('twins/pump-1b/commands/#', { qos: 1 });
+    await device.subscribeAsync('twins/pump-1b/commands/+', { qos: 1 });
     const ctx = await browser.newContext({ viewport: VIEWS[0]!.viewport });
     const { page, errors } = await open(ctx);
     try {
@@ -201,21 +205,31 @@ describe('the web app on a running platform', () => {
       const input = commands.getByLabel('setRunning: running (boolean)');
       await input.fill('false');
       await commands.getByRole('button', { name: 'Send setRunning' }).click();
-      const list = page.getByRole('list', { name: 'Commands sent from this page' });
-      await list.getByText(/^sent setRunning/).waitFor();
+      const table = page.getByRole('table', { name: 'Recent commands' });
       await expect.poll(() => got.length, { timeout: 5000 }).toBeGreaterThan(0);
       expect(got[0]!.topic).toBe('twins/pump-1b/commands/setRunning');
-      expect(JSON.parse(got[0]!.payload)).toMatchObject({ request: false });
+      const sent = JSON.parse(got[0]!.payload) as {
+        requestId: string;
+        request: unknown;
+        responseTopic: string;
+      };
+      expect(sent).toMatchObject({ request: false });
+      await table.getByText('acknowledged', { exact: true }).waitFor();
+      // The device answers: the page shows it live.
+      await device.publishAsync(
+        sent.responseTopic,
+        JSON.stringify({ requestId: sent.requestId, status: 200, response: true }),
+        { qos: 1 },
+      );
+      await table.getByText('succeeded', { exact: true }).waitFor();
+      await table.getByText(/queued .* → sent .* → acknowledged .* → succeeded/).waitFor();
       // Not JSON: refused in the page; the wrong type: refused by the server with its reason.
       await input.fill('maybe');
       await commands.getByRole('button', { name: 'Send setRunning' }).click();
-      await list.getByText(/The request is not JSON: maybe/).waitFor();
+      await commands.getByText(/The request is not JSON: maybe/).waitFor();
       await input.fill('42');
       await commands.getByRole('button', { name: 'Send setRunning' }).click();
-      await list
-        .getByText(/^refused setRunning/)
-        .nth(1)
-        .waitFor();
+      await commands.getByText(/setRunning: .*does not match its schema/).waitFor();
       expect(got).toHaveLength(1); // neither refused request reached the device
       await shot(page, 'twin-commands-laptop-light');
       // The refused request's 400 is logged by Chromium as a failed load: the only error allowed.

@@ -13,7 +13,8 @@
  * messages, waits for the commits under way and sends their PUBACKs before closing connections.
  */
 import { OwedAcks } from './mqtt-owed-acks.js';
-import type { DevicePublishOptions } from '../../core/ports/device-channel.js';
+import type { DeviceInbox, DevicePublishOptions } from '../../core/ports/device-channel.js';
+import { commandTopic, isDeviceControlTopic, parseDeviceTopic } from '../../core/control/device-topics.js';
 import type { DeviceCredentialStore } from '../../core/ports/device-credential-store.js';
 import { parseDeviceToken } from '../../core/ports/device-credential-store.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -72,6 +73,12 @@ export interface AedesBrokerOptions {
    */
   maxMessageBytes?: number;
   ingest: TelemetryIngest;
+  /**
+   * What devices send back (command responses, reported state, connection messages), their
+   * connects and disconnects, subscriptions to their commands and command PUBACKs. A message on a
+   * control topic is acknowledged once the inbox has stored what it changed.
+   */
+  inbox?: DeviceInbox;
   logger?: MqttLogger;
 }
 
@@ -175,15 +182,26 @@ export class AedesBroker {
           return;
         }
         let pending;
+        const control = this.options.inbox && parseDeviceTopic(packet.topic);
         try {
-          pending = ingestMqttMessage(
-            this.options.ingest,
-            this.scheme,
-            packet.topic,
-            packet.payload,
-            client?.id,
-            this.maxMessageBytes,
-          );
+          pending = isDeviceControlTopic(control)
+            ? this.options.inbox?.receive({
+                topic: packet.topic,
+                payload: packet.payload as Buffer,
+                ...(packet.properties?.correlationData
+                  ? { correlationData: packet.properties.correlationData }
+                  : {}),
+                ...(client ? { clientId: client.id } : {}),
+                receivedAt: Date.now(),
+              })
+            : ingestMqttMessage(
+                this.options.ingest,
+                this.scheme,
+                packet.topic,
+                packet.payload,
+                client?.id,
+                this.maxMessageBytes,
+              );
         } catch (e) {
           this.log.error(`MQTT ingest failed for topic '${packet.topic}': ${(e as Error).message}`);
           return callback(e as Error);
@@ -225,6 +243,46 @@ export class AedesBroker {
     this.aedes.on('clientError', (client, err) =>
       this.log.warn(`MQTT client '${client.id}': ${err.message}`),
     );
+    if (options.inbox) this.followDevices(options.inbox);
+  }
+
+  /**
+   * Presence and command delivery from the broker's own events. A client stands for the twin its
+   * device credential names or, without one, the twin its client id names (the inbox ignores ids
+   * that are no twin).
+   */
+  private followDevices(inbox: DeviceInbox): void {
+    const twinOf = (client: Client): string => {
+      const p = this.principals.get(client);
+      return p?.kind === 'device' ? p.credential.twinId : client.id;
+    };
+    const warn = (what: string) => (e: unknown) =>
+      this.log.error(`MQTT: could not store ${what}: ${(e as Error).message}`);
+    this.aedes.on('clientReady', (client) => {
+      const twin = twinOf(client);
+      inbox.presence(twin, 'connected', Date.now(), 'broker').catch(warn(`that '${twin}' connected`));
+    });
+    this.aedes.on('clientDisconnect', (client) => {
+      // A reconnect that took the session over: the twin's device is still connected.
+      const clients = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
+      const current = clients[client.id];
+      if (current && current !== client && current.connected) return;
+      const twin = twinOf(client);
+      inbox.presence(twin, 'disconnected', Date.now(), 'broker').catch(warn(`that '${twin}' disconnected`));
+    });
+    this.aedes.on('subscribe', (subscriptions, client) => {
+      if (!client) return;
+      const twin = twinOf(client);
+      const probe = commandTopic(twin, 'x');
+      if (subscriptions.some((s) => s.qos < 128 && filterMatches(s.topic, probe))) inbox.ready(twin);
+    });
+    this.aedes.on('ack', (packet, client) => {
+      if (!client || packet.cmd !== 'publish') return;
+      const target = parseDeviceTopic(packet.topic);
+      if (target?.kind !== 'command') return;
+      const requestId = requestIdOf(packet.payload);
+      if (requestId) inbox.delivered(target.twinId, requestId, Date.now());
+    });
   }
 
   /** The client's principal, or why it is refused (a message starting "client id" is CONNACK 2, else 4). */
@@ -352,6 +410,7 @@ export class AedesBroker {
           qos: options.qos,
           retain: options.retain,
           dup: false,
+          ...(options.properties ? { properties: options.properties } : {}),
         },
         (err) => (err ? reject(err) : resolve()),
       );
@@ -407,6 +466,29 @@ export class AedesBroker {
 /** MQTT 5 DISCONNECT reason codes (a 3.1.1 client is simply disconnected). */
 const SERVER_BUSY = 0x89;
 const RECEIVE_MAXIMUM_EXCEEDED = 0x93;
+
+/** Whether an MQTT subscription filter matches a topic (`+` one level, `#` the rest). */
+export function filterMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+/** The request id of a command message the platform sent (its own JSON), or undefined. */
+function requestIdOf(payload: unknown): string | undefined {
+  try {
+    const text = Buffer.isBuffer(payload) ? payload.toString('utf8') : String(payload);
+    const id = (JSON.parse(text) as { requestId?: unknown }).requestId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function digest(b: Buffer): Buffer {
   return createHash('sha256').update(b).digest();

@@ -24,6 +24,12 @@ import type { TelemetryIngest } from '../../core/telemetry/ingest-service.js';
 import { TopicScheme } from '../../core/telemetry/topic-scheme.js';
 import { ingestMqttMessage, silentLogger } from './mqtt-message-handler.js';
 import type { MqttLogger } from './mqtt-message-handler.js';
+import type { DeviceInbox } from '../../core/ports/device-channel.js';
+import {
+  PLATFORM_CONTROL_FILTERS,
+  isDeviceControlTopic,
+  parseDeviceTopic,
+} from '../../core/control/device-topics.js';
 
 export interface MqttClientIngestOptions {
   /** mqtt://, mqtts://, ws:// or wss:// URL; user name and password may be given in it. */
@@ -46,6 +52,11 @@ export interface MqttClientIngestOptions {
   /** Extra MQTT.js options (TLS ca/cert/key, keepalive ...). */
   clientOptions?: IClientOptions;
   ingest: TelemetryIngest;
+  /**
+   * What devices send back on control topics (command responses, reported state, connection
+   * messages): subscribed too, and acknowledged once the inbox has stored what it changed.
+   */
+  inbox?: DeviceInbox;
   logger?: MqttLogger;
 }
 
@@ -102,9 +113,9 @@ export class MqttClientIngest {
     if (!client?.connected)
       return Promise.reject(new Error(`not connected to the MQTT broker at ${this.safeUrl}`));
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos: options.qos, retain: options.retain }, (err) =>
-        err ? reject(err) : resolve(),
-      );
+      const props = options.properties;
+      const opts = { qos: options.qos, retain: options.retain, ...(props ? { properties: props } : {}) };
+      client.publish(topic, payload, opts, (err) => (err ? reject(err) : resolve()));
     });
   }
 
@@ -147,7 +158,10 @@ export class MqttClientIngest {
       this.log.info(
         `MQTT ingest connected to ${this.safeUrl} (client id fingerprint ${clientIdFingerprint(this.clientId)}, session present: ${connack.sessionPresent}).`,
       );
-      const filters = this.scheme.subscriptionFilters();
+      const filters = [
+        ...this.scheme.subscriptionFilters(),
+        ...(this.options.inbox ? PLATFORM_CONTROL_FILTERS : []),
+      ];
       client.subscribe(
         filters.map((f) => f),
         { qos: 1 },
@@ -243,15 +257,25 @@ export class MqttClientIngest {
         return callback();
       }
       let pending;
+      const control = this.options.inbox && parseDeviceTopic(packet.topic);
       try {
-        pending = ingestMqttMessage(
-          this.options.ingest,
-          this.scheme,
-          packet.topic,
-          packet.payload,
-          undefined,
-          this.maxMessageBytes,
-        );
+        pending = isDeviceControlTopic(control)
+          ? this.options.inbox?.receive({
+              topic: packet.topic,
+              payload: packet.payload as Buffer,
+              ...(packet.properties?.correlationData
+                ? { correlationData: packet.properties.correlationData }
+                : {}),
+              receivedAt: Date.now(),
+            })
+          : ingestMqttMessage(
+              this.options.ingest,
+              this.scheme,
+              packet.topic,
+              packet.payload,
+              undefined,
+              this.maxMessageBytes,
+            );
       } catch (e) {
         pending = Promise.reject(e as Error);
       }

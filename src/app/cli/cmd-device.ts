@@ -1,6 +1,6 @@
 /**
  * Talking to twins' devices: `twinloop send` (telemetry over HTTP), `twinloop command` (a command
- * to the device over MQTT) and `twinloop fault` (a fault of a simulated device, switched on now).
+ * to the device over MQTT, stored and followed with --wait) and `twinloop fault` (a fault of a simulated device, switched on now).
  */
 import type { Command } from 'commander';
 import { TwinloopError } from '../../core/errors/errors.js';
@@ -14,27 +14,71 @@ export function registerDevice(program: Command, { run }: CliKit): void {
       .command('command <twinId> <command> [request]')
       .description(
         "send a command to a twin's device, e.g. command pump-3a setRunning false (request: JSON; a bare word is a string)",
+      )
+      .option(
+        '--expiry <seconds>',
+        "how long the command may wait for its device and answer (default: the server's, 600)",
+      )
+      .option(
+        '--wait',
+        'follow the command, printing each step, until it is finished (exit 1 unless it succeeded)',
+      )
+      .option(
+        '--timeout <seconds>',
+        'with --wait: stop waiting after this long (default: until the command expires)',
       ),
   ).action(
-    run(async (twinId: string, command: string, request: string | undefined, _o: unknown, cmd: Command) => {
-      let body: unknown;
-      if (request !== undefined) {
-        try {
-          body = JSON.parse(request);
-        } catch {
-          body = request;
+    run(
+      async (
+        twinId: string,
+        command: string,
+        request: string | undefined,
+        o: { expiry?: string; wait?: boolean; timeout?: string },
+        cmd: Command,
+      ) => {
+        let body: unknown;
+        if (request !== undefined) {
+          try {
+            body = JSON.parse(request);
+          } catch {
+            body = request;
+          }
         }
-      }
-      const r = await new ApiClient(clientOptions(cmd)).request(
-        'POST',
-        `/digitaltwins/${encodeURIComponent(twinId)}/commands/${encodeURIComponent(command)}`,
-        body === undefined ? {} : { body },
-      );
-      const receipt = r.body as { requestId: string; topic: string };
-      process.stdout.write(
-        `sent ${command} to ${twinId} (request ${receipt.requestId}, topic ${receipt.topic})\n`,
-      );
-    }),
+        const expiry = o.expiry === undefined ? undefined : positiveSeconds('--expiry', o.expiry);
+        const timeout = o.timeout === undefined ? undefined : positiveSeconds('--timeout', o.timeout);
+        const client = new ApiClient(clientOptions(cmd));
+        const path = `/digitaltwins/${encodeURIComponent(twinId)}/commands/${encodeURIComponent(command)}`;
+        const r = await client.request(
+          'POST',
+          expiry === undefined ? path : `${path}?expirySeconds=${expiry}`,
+          body === undefined ? {} : { body },
+        );
+        let c = r.body as CommandJson;
+        process.stdout.write(`${command} to ${twinId}: request ${c.requestId}\n`);
+        for (const step of c.steps) process.stdout.write(stepLine(step));
+        if (!o.wait) return;
+        const deadline = timeout !== undefined ? Date.now() + timeout * 1000 : Date.parse(c.expiresAt) + 2000;
+        let shown = c.steps.length;
+        const url = `/digitaltwins/${encodeURIComponent(twinId)}/commands/${encodeURIComponent(c.requestId)}`;
+        while (OPEN.has(c.state) && Date.now() < deadline) {
+          const wait = Math.max(1, Math.min(30, Math.ceil((deadline - Date.now()) / 1000)));
+          c = (await client.request('GET', `${url}?afterSteps=${shown}&waitSeconds=${wait}`))
+            .body as CommandJson;
+          for (const step of c.steps.slice(shown)) process.stdout.write(stepLine(step));
+          shown = c.steps.length;
+        }
+        if (c.state === 'succeeded') {
+          if (c.response !== undefined) process.stdout.write(`response: ${JSON.stringify(c.response)}\n`);
+          return;
+        }
+        if (OPEN.has(c.state))
+          throw new TwinloopError('ServiceUnavailable', `Stopped waiting: the command is still ${c.state}.`);
+        throw new TwinloopError(
+          'Conflict',
+          `The command ${c.state}${c.status !== undefined ? ` (status ${c.status})` : ''}: ${c.reason ?? ''}`.trim(),
+        );
+      },
+    ),
   );
 
   withClient(
@@ -147,4 +191,27 @@ async function publishOverMqtt(
     payload: JSON.stringify(ts === undefined ? body : { ...body, $ts: ts }),
   });
   return `${home.mqttUrl} (${topic})`;
+}
+
+interface CommandJson {
+  requestId: string;
+  state: string;
+  expiresAt: string;
+  steps: { state: string; at: string }[];
+  status?: number;
+  response?: unknown;
+  reason?: string;
+}
+
+const OPEN = new Set(['queued', 'sent', 'acknowledged']);
+
+function stepLine(step: { state: string; at: string }): string {
+  return `  ${step.state.padEnd(13)}${step.at}\n`;
+}
+
+function positiveSeconds(flag: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new TwinloopError('BadRequest', `${flag} takes a number of seconds above 0, not '${raw}'.`);
+  return n;
 }

@@ -1,21 +1,42 @@
 /**
- * Control: commands and desired state back to devices over the device channel, following the live
- * event bus (a desired-property change publishes the twin's desired state); on start, every twin's
- * desired state is published once (retained) for devices that connect later.
+ * Control: commands (stored, sent when their device can take them, followed to their answer) and
+ * desired state back to devices over the device channel. The inbox the MQTT connector feeds is made
+ * before the connector starts (`createControlInbox`) and attached here once the services exist. On
+ * start, every twin's desired state is published once (retained) for devices that connect later.
  */
 import type { Logger } from 'pino';
+import { CommandService } from '../../core/control/command-service.js';
+import { ControlInbox } from '../../core/control/control-inbox.js';
 import { ControlService } from '../../core/control/control-service.js';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import type { LiveEventBus } from '../../core/live/live-events.js';
 import type { ModelService } from '../../core/models/model-service.js';
+import type { CommandRecord } from '../../core/ports/command-store.js';
 import type { DeviceChannel } from '../../core/ports/device-channel.js';
+import type { Storage } from '../../core/ports/storage.js';
+import type { TwinloopConfig } from '../config.js';
 import { subsystem, type Subsystem } from './subsystem.js';
 
 export interface ControlSubsystem extends Subsystem {
   control: ControlService;
+  commands: CommandService;
+}
+
+/** The inbox devices' answers arrive in; made before the MQTT connector, attached by startControl. */
+export function createControlInbox(o: {
+  workspace: string;
+  storage: Pick<Storage, 'deadLetters'>;
+  logger: Logger;
+}): ControlInbox {
+  return new ControlInbox({
+    workspace: o.workspace,
+    deadLetters: o.storage.deadLetters,
+    onError: (err, what) => o.logger.error({ err }, `control: ${what} failed`),
+  });
 }
 
 export function startControl(o: {
+  config: Readonly<Pick<TwinloopConfig, 'control' | 'mqtt'>>;
   logger: Logger;
   /** The MQTT connector's logger (control's messages are about the broker). */
   mqttLogger: Logger;
@@ -23,9 +44,13 @@ export function startControl(o: {
   graph: InMemoryTwinGraph;
   models: ModelService;
   channel: DeviceChannel;
+  storage: Pick<Storage, 'commands' | 'deadLetters'>;
+  inbox: ControlInbox;
   live: LiveEventBus;
+  /** Told of every command change (live events, event routes). */
+  onCommands?: (records: readonly CommandRecord[]) => void;
 }): Promise<ControlSubsystem> {
-  const mqttLogger = o.mqttLogger;
+  const { mqttLogger, config } = o;
   return subsystem(o.logger, async (closers) => {
     const control = new ControlService({
       workspace: o.workspace,
@@ -37,8 +62,37 @@ export function startControl(o: {
     });
     control.start(o.live);
     closers.push(() => control.stop());
+    const commands = new CommandService({
+      workspace: o.workspace,
+      graph: o.graph,
+      models: o.models,
+      store: o.storage.commands,
+      channel: o.channel,
+      deadLetters: o.storage.deadLetters,
+      // The embedded broker knows who subscribed; an external broker's sessions queue for offline devices.
+      delivery: config.mqtt.url ? 'unlessDisconnected' : 'subscribed',
+      defaultExpirySeconds: config.control.commandExpirySeconds,
+      maxExpirySeconds: config.control.maxCommandExpirySeconds,
+      maxQueuedPerTwin: config.control.maxQueuedPerTwin,
+      ...(o.onCommands ? { onChange: o.onCommands } : {}),
+      onError: (err, what) => mqttLogger.warn({ err }, `commands: ${what} failed`),
+    });
+    commands.start();
+    closers.push(() => commands.stop());
+    closers.push(
+      o.live.subscribe((events) => {
+        for (const e of events)
+          if (e.type === 'twinDeleted' && e.workspace === o.workspace)
+            commands
+              .twinDeleted(e.twinId)
+              .catch((err: unknown) =>
+                mqttLogger.warn({ err, twin: e.twinId }, 'could not cancel the commands of a deleted twin'),
+              );
+      }),
+    );
+    o.inbox.attach({ commands });
     const desiredCount = await control.publishAllDesired();
     if (desiredCount) mqttLogger.debug({ twins: desiredCount }, 'desired state published');
-    return { control };
+    return { control, commands };
   });
 }

@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AnalyticsSubsystem } from './analytics.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { CommandService } from '../../core/control/command-service.js';
 import type { ControlService } from '../../core/control/control-service.js';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
@@ -58,6 +59,7 @@ export function startHttp(o: {
   storage: Pick<Storage, 'history' | 'deadLetters' | 'credentials' | 'health'>;
   metrics: Registry;
   control: ControlService;
+  commands: CommandService;
   hub: LiveHub;
   eventRoutes: Pick<EventRouting, 'plugin'>;
   simulation: SimulationServices;
@@ -112,7 +114,7 @@ export function startHttp(o: {
               maxBytes: config.query.cursorMaxBytes,
             },
           },
-          control,
+          control: { commands: o.commands, desiredState: (id) => control.desiredState(id) },
           ...(o.ingestStats ? { ingestStats: o.ingestStats } : {}),
           ...(o.webApp ? { webApp: o.webApp } : {}),
           ...(o.analytics ? { alarms: o.analytics.alarms } : {}),

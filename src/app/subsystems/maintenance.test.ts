@@ -34,6 +34,12 @@ describe('retention', () => {
       history: { retentionDays: 0, synchronous: 'FULL' as const },
       deadLetters: { retentionDays: 7, maxMB: 256, maxPayloadBytes: 1024 },
       alarms: { retentionDays: 2 },
+      control: {
+        commandExpirySeconds: 600,
+        maxCommandExpirySeconds: 86_400,
+        maxQueuedPerTwin: 1000,
+        retentionDays: 2,
+      },
     };
     const sub = await startRetention({ config, logger: pino({ level: 'silent' }), storage: fx.storage });
     await sub.close();

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { LiveEventBus } from '../../core/live/live-events.js';
-import type { DeviceChannel } from '../../core/ports/device-channel.js';
+import type { DeviceChannel, DeviceInbox } from '../../core/ports/device-channel.js';
 import type { IngestService } from '../../core/telemetry/ingest-service.js';
 import { AedesBroker } from '../../adapters/mqtt/aedes-broker.js';
 import { ensureMqttClientId } from '../../adapters/mqtt/mqtt-client-id.js';
@@ -35,6 +35,8 @@ export function startMqtt(o: {
   storage: Pick<Storage, 'credentials'>;
   ingest: IngestService;
   live: LiveEventBus;
+  /** Where devices' command responses, reported state and presence go. */
+  inbox: DeviceInbox;
 }): Promise<MqttSubsystem> {
   const { config, logger, storage, ingest, live } = o;
   const { tls, token } = o.security;
@@ -56,6 +58,7 @@ export function startMqtt(o: {
         // and nobody can guess the id to take that session over. Never logged (its fingerprint is).
         clientId: ensureMqttClientId(config.dataDir).clientId,
         ingest,
+        inbox: o.inbox,
         logger: mqttLog,
         maxMessageBytes: config.mqtt.maxMessageBytes,
       });
@@ -77,6 +80,7 @@ export function startMqtt(o: {
             token,
             credentials: storage.credentials,
             ingest,
+            inbox: o.inbox,
             logger: mqttLog,
             maxMessageBytes: config.mqtt.maxMessageBytes,
             maxPacketBytes: config.mqtt.maxPacketBytes,

@@ -8,7 +8,7 @@
  * The services see the simulator and the shadow once they run, through `running`.
  */
 import type { Logger } from 'pino';
-import type { ControlService } from '../../core/control/control-service.js';
+import type { CommandService } from '../../core/control/command-service.js';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import type { LiveEventBus } from '../../core/live/live-events.js';
 import type { ModelService } from '../../core/models/model-service.js';
@@ -126,12 +126,12 @@ export function startDevices(o: {
   graph: InMemoryTwinGraph;
   live: LiveEventBus;
   ingest: IngestService;
-  control: ControlService;
+  commands: Pick<CommandService, 'onCommand'>;
   services: SimulationServices;
   mqttUrl: string;
   token: string | undefined;
 }): Promise<Devices> {
-  const { config, logger, workspace, pilot, behaviours, graph, live, ingest, control } = o;
+  const { config, logger, workspace, pilot, behaviours, graph, live, ingest, commands } = o;
   const { running, calibration } = o.services;
   return subsystem(logger, async (closers) => {
     // ---- the device simulator: a client of the broker like any device, started once all is up
@@ -181,7 +181,7 @@ export function startDevices(o: {
       });
       running.shadow = s;
       s.start(live);
-      const off = control.onCommand((twinId, command, request) => s.onCommand(twinId, command, request));
+      const off = commands.onCommand((twinId, command, request) => s.onCommand(twinId, command, request));
       closers.push(() => {
         off();
         s.stop();

@@ -2,6 +2,7 @@
  * Events the platform emits as writes commit: what the WebSocket stream (and later the analytics
  * and rules engines) consume. Emitted only after the write is durable.
  */
+import type { CommandState } from '../ports/command-store.js';
 import { alarmToJson, transitionTime, type AlarmEvent, type AlarmTransition } from '../alarms/alarm.js';
 
 export type LiveEvent =
@@ -54,6 +55,19 @@ export type LiveEvent =
       transition: AlarmTransition;
       /** The alarm after the transition, as GET /alarms/{id} answers it. */
       alarm: Record<string, unknown>;
+    }
+  | {
+      /** A command was made or changed state (docs/control.md). */
+      type: 'command';
+      workspace: string;
+      twinId: string;
+      /** The twin's model ('' when the twin is unknown). */
+      modelId: string;
+      /** When it reached this state (ms). */
+      time: number;
+      state: CommandState;
+      /** The command as GET /digitaltwins/{id}/commands/{requestId} answers it. */
+      command: Record<string, unknown>;
     };
 
 /** The live event of an alarm transition. */

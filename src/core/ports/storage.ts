@@ -7,6 +7,7 @@
  */
 import type { AlarmStore } from './alarm-store.js';
 import type { BehaviourParameterStore } from './behaviour-parameter-store.js';
+import type { CommandStore } from './command-store.js';
 import type { DeviceCredentialStore } from './device-credential-store.js';
 import type { EventOutbox, EventRouteStore } from './event-routing.js';
 import type { NamedLeases } from './cluster.js';
@@ -35,6 +36,8 @@ export interface Storage {
   behaviour: BehaviourParameterStore;
   credentials: DeviceCredentialStore;
   jobs: JobStore;
+  /** Commands sent to devices, with their lifecycle (docs/control.md). */
+  commands: CommandStore;
   /** Alarms raised by rules (active, acknowledged, cleared). */
   alarms: AlarmStore;
   /** Event routes: the outbox (written in the twin and history commits) and its dead letters. */

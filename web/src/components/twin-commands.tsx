@@ -1,23 +1,36 @@
 /**
  * A twin's commands (from its model): a form per command that sends it to the twin's device
  * (POST /digitaltwins/{id}/commands/{name}, the request payload as JSON, checked by the server against
- * the model) and the commands sent from this page with their state. Today the platform's state of a
- * command ends at "sent": the broker took it (QoS 1); device responses are not tracked yet.
+ * the model), and the twin's recent commands with their state (docs/control.md) followed live:
+ * queued, sent, acknowledged, then succeeded or failed with the device's answer, or expired.
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { twinPath } from '../api/client.js';
 import { useApp } from '../app-context.js';
 import { formatAge } from '../lib/format.js';
 import type { ModelCommand } from '../lib/model-telemetry.js';
 
-interface Sent {
+/** A request this page could not send (refused before it was stored). */
+interface Refused {
   key: number;
   command: string;
   at: number;
-  state: 'sending' | 'sent' | 'refused';
-  requestId?: string;
-  message?: string;
+  message: string;
 }
+
+/** A command as GET /digitaltwins/{id}/commands answers it. */
+interface StoredCommand {
+  requestId: string;
+  command: string;
+  state: string;
+  createdAt: string;
+  steps: { state: string; at: string }[];
+  status?: number;
+  response?: unknown;
+  reason?: string;
+}
+
+const SHOWN = 10;
 
 /** An example request for a DTDL schema (the placeholder of its field). */
 function example(schema: unknown): string {
@@ -48,36 +61,54 @@ export function TwinCommands({
   commands: ModelCommand[];
   now: number;
 }) {
-  const { api } = useApp();
+  const { api, live } = useApp();
   const [inputs, setInputs] = useState<Record<string, string>>({});
-  const [sent, setSent] = useState<Sent[]>([]);
+  const [refused, setRefused] = useState<Refused[]>([]);
+  const [recent, setRecent] = useState<StoredCommand[]>([]);
+  const [sending, setSending] = useState(0);
+
+  // The twin's recent commands, then every step of them as it happens.
+  useEffect(() => {
+    let alive = true;
+    const merge = (c: StoredCommand) =>
+      setRecent((old) => [c, ...old.filter((x) => x.requestId !== c.requestId)].slice(0, SHOWN));
+    api
+      .get<{ value: StoredCommand[] }>(twinPath(twinId, `/commands?limit=${SHOWN}`))
+      .then((r) => alive && setRecent(r.value))
+      .catch(() => undefined);
+    const off = live.subscribe({ twinIds: [twinId] }, ['command'], (events) => {
+      for (const e of events) if (e.type === 'command') merge(e.command as unknown as StoredCommand);
+    });
+    return () => {
+      alive = false;
+      off();
+    };
+  }, [api, live, twinId]);
 
   const send = (c: ModelCommand) => {
     const raw = (inputs[c.name] ?? '').trim();
     const key = Date.now() + Math.random();
-    const add = (s: Sent) => setSent((old) => [s, ...old.filter((x) => x.key !== s.key)].slice(0, 20));
+    const refuse = (message: string) =>
+      setRefused((old) => [{ key, command: c.name, at: Date.now(), message }, ...old].slice(0, 5));
     let body: unknown = undefined;
     if (c.request) {
       try {
         body = JSON.parse(raw);
       } catch {
-        add({
-          key,
-          command: c.name,
-          at: Date.now(),
-          state: 'refused',
-          message: `The request is not JSON: ${raw || '(empty)'}`,
-        });
+        refuse(`The request is not JSON: ${raw || '(empty)'}`);
         return;
       }
     }
-    add({ key, command: c.name, at: Date.now(), state: 'sending' });
+    setSending((n) => n + 1);
     api
-      .post<{ requestId: string }>(twinPath(twinId, `/commands/${encodeURIComponent(c.name)}`), body)
-      .then((r) => add({ key, command: c.name, at: Date.now(), state: 'sent', requestId: r.requestId }))
-      .catch((e: Error) =>
-        add({ key, command: c.name, at: Date.now(), state: 'refused', message: e.message }),
-      );
+      .post<StoredCommand>(twinPath(twinId, `/commands/${encodeURIComponent(c.name)}`), body)
+      .then((r) =>
+        setRecent((old) =>
+          old.some((x) => x.requestId === r.requestId) ? old : [r, ...old].slice(0, SHOWN),
+        ),
+      )
+      .catch((e: Error) => refuse(e.message))
+      .finally(() => setSending((n) => n - 1));
   };
 
   return (
@@ -110,21 +141,53 @@ export function TwinCommands({
           {c.description && <span className="muted small">{c.description}</span>}
         </form>
       ))}
-      {sent.length > 0 && (
-        <ul className="plain" aria-label="Commands sent from this page">
-          {sent.map((s) => (
-            <li key={s.key}>
-              <span className={`state ${s.state === 'refused' ? 'failed' : s.state}`}>{s.state}</span>{' '}
-              {s.command} {s.requestId && <code className="small">{s.requestId}</code>}{' '}
-              {s.message && <span className="error-text">{s.message}</span>}{' '}
-              <span className="muted">{formatAge(s.at, now)}</span>
-            </li>
-          ))}
-        </ul>
+      {refused.map((r) => (
+        <p key={r.key} className="error-text" role="alert">
+          {r.command}: {r.message}
+        </p>
+      ))}
+      {sending > 0 && <p className="muted small">Sending…</p>}
+      {recent.length > 0 && (
+        <table className="commands" aria-label="Recent commands">
+          <thead>
+            <tr>
+              <th>Command</th>
+              <th>State</th>
+              <th>Steps</th>
+              <th>Answer</th>
+            </tr>
+          </thead>
+          <tbody>
+            {recent.map((c) => (
+              <tr key={c.requestId}>
+                <td>
+                  {c.command}{' '}
+                  <code className="small" title={c.requestId}>
+                    {c.requestId.slice(0, 8)}
+                  </code>
+                </td>
+                <td>
+                  <span className={`state ${c.state}`}>{c.state}</span>
+                </td>
+                <td className="muted small">
+                  {c.steps.map((s) => `${s.state} ${formatAge(Date.parse(s.at), now)}`).join(' → ')}
+                </td>
+                <td className="small">
+                  {c.status !== undefined && <code>{c.status}</code>}{' '}
+                  {c.response !== undefined && <code>{JSON.stringify(c.response).slice(0, 80)}</code>}{' '}
+                  {c.reason && (
+                    <span className={c.state === 'failed' ? 'error-text' : 'muted'}>{c.reason}</span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
       <p className="muted small">
-        Sent means the broker took the command (MQTT, QoS 1) on <code>twins/{twinId}/commands/…</code>; device
-        responses are not tracked yet.
+        Commands are stored first: <em>queued</em> while the device is offline, <em>sent</em> on{' '}
+        <code>twins/{twinId}/commands/…</code>, <em>acknowledged</em> when the device has it, then{' '}
+        <em>succeeded</em> or <em>failed</em> with its answer, or <em>expired</em>.
       </p>
     </section>
   );
