@@ -10,7 +10,7 @@ import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDataDir } from '../platform/platform-fixture.js';
-import { startTwinloopChild, waitForRuntime } from './twinloop-child.js';
+import { kill9, startTwinloopChild, waitForRuntime } from './twinloop-child.js';
 
 const data = tempDataDir('twinloop-cmd-crash-');
 const children: ChildProcess[] = [];
@@ -43,13 +43,6 @@ async function start() {
   return { child, mqttUrl: rt.mqttUrl, api };
 }
 
-async function kill(child: ChildProcess): Promise<void> {
-  child.kill('SIGKILL');
-  await new Promise<void>((r) =>
-    child.exitCode !== null || child.signalCode ? r() : child.once('exit', () => r()),
-  );
-}
-
 /** The pump's device: client id = twin id, MQTT 5, subscribed to its commands. */
 async function device(mqttUrl: string) {
   const client: MqttClient = await mqtt.connectAsync(mqttUrl, {
@@ -78,7 +71,7 @@ describe('commands under kill -9', () => {
     const first = await p.api('POST', '/digitaltwins/pump-1a/commands/setRunning', true);
     const second = await p.api('POST', '/digitaltwins/pump-1a/commands/setRunning', false);
     expect([first.state, second.state]).toEqual(['queued', 'queued']);
-    await kill(p.child);
+    await kill9(p.child);
 
     // Restart: the device connects and gets both, once, in order; it answers the first only.
     p = await start();
@@ -96,7 +89,7 @@ describe('commands under kill -9', () => {
     expect(['sent', 'acknowledged']).toContain(sentOnly.state);
 
     // (2) The second was sent and not answered yet: the process dies.
-    await kill(p.child);
+    await kill9(p.child);
     d.client.end(true);
 
     // Restart: the device reconnects; the sent command is not sent again; its answer completes it.
@@ -115,6 +108,6 @@ describe('commands under kill -9', () => {
     const all = (await p.api('GET', '/digitaltwins/pump-1a/commands')) as unknown as { value: Command[] };
     expect(all.value.map((c) => c.state)).toEqual(['succeeded', 'succeeded']);
     d.client.end(true);
-    await kill(p.child);
+    await kill9(p.child);
   });
 });

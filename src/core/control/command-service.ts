@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { TwinloopError, errors } from '../errors/errors.js';
 import type { GraphView, TwinRecord } from '../graph/graph-types.js';
 import type { LiveEvent } from '../live/live-events.js';
+import { commandToJson } from './command-json.js';
 import { parseUntrustedJson } from '../json/untrusted-json.js';
 import type { CommandInfo, ModelLookup } from '../models/model-types.js';
 import { validateValue } from '../models/validate-value.js';
@@ -624,31 +625,10 @@ export class CommandService {
   }
 }
 
+export { commandToJson };
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The command as the API answers it (times in ISO 8601). */
-export function commandToJson(c: CommandRecord): Record<string, unknown> {
-  const json: Record<string, unknown> = {
-    requestId: c.requestId,
-    twinId: c.twinId,
-    command: c.command,
-  };
-  if (c.request !== undefined) json.request = c.request;
-  json.state = c.state;
-  json.createdAt = iso(c.createdAt);
-  json.expiresAt = iso(c.expiresAt);
-  json.steps = c.steps.map((s) => ({ state: s.state, at: iso(s.at) }));
-  if (c.status !== undefined) json.status = c.status;
-  if (c.response !== undefined) json.response = c.response;
-  if (c.reason !== undefined) json.reason = c.reason;
-  if (c.requestedBy !== undefined) json.requestedBy = c.requestedBy;
-  return json;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 /** The live event of a command change. */

@@ -10,8 +10,12 @@
  *   twin's model, `telemetrysourcetime` when the reading carried a source time;
  * - Twinloop.Alarm.Raised / .Repeated / .Acknowledged / .Cleared (Twinloop's own): the alarm as
  *   GET /alarms/{id} answers it, source `<host>/digitaltwins/<twinId>`, subject `alarms/<alarmId>`.
+ * - Twinloop.Command.Queued / .Sent / .Acknowledged / .Succeeded / .Failed / .Expired / .Cancelled:
+ *   the command as its GET answers it, subject `commands/<requestId>` (docs/control.md).
  */
 import { alarmToJson, transitionTime, type AlarmEvent } from '../alarms/alarm.js';
+import { commandToJson } from '../control/command-json.js';
+import type { CommandRecord, CommandState } from '../ports/command-store.js';
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
 import { relationshipToJson, twinToJson } from '../graph/twin-json.js';
 import type { FilterInput } from './route-filter.js';
@@ -42,7 +46,24 @@ export const EVENT_TYPES = {
   alarmRepeated: 'Twinloop.Alarm.Repeated',
   alarmAcknowledged: 'Twinloop.Alarm.Acknowledged',
   alarmCleared: 'Twinloop.Alarm.Cleared',
+  commandQueued: 'Twinloop.Command.Queued',
+  commandSent: 'Twinloop.Command.Sent',
+  commandAcknowledged: 'Twinloop.Command.Acknowledged',
+  commandSucceeded: 'Twinloop.Command.Succeeded',
+  commandFailed: 'Twinloop.Command.Failed',
+  commandExpired: 'Twinloop.Command.Expired',
+  commandCancelled: 'Twinloop.Command.Cancelled',
 } as const;
+
+const COMMAND_EVENT_TYPE: Record<CommandState, string> = {
+  queued: EVENT_TYPES.commandQueued,
+  sent: EVENT_TYPES.commandSent,
+  acknowledged: EVENT_TYPES.commandAcknowledged,
+  succeeded: EVENT_TYPES.commandSucceeded,
+  failed: EVENT_TYPES.commandFailed,
+  expired: EVENT_TYPES.commandExpired,
+  cancelled: EVENT_TYPES.commandCancelled,
+};
 
 const ALARM_EVENT_TYPE = {
   raised: EVENT_TYPES.alarmRaised,
@@ -236,6 +257,25 @@ export function alarmRoutedEvent(
     time: transitionTime(e),
     data: alarmToJson(a),
     twinId: a.twinId,
+  };
+}
+
+/**
+ * The event of one command step (ordered with the other events of its twin): the command as
+ * GET /digitaltwins/{id}/commands/{requestId} answers it, subject `commands/<requestId>`.
+ */
+export function commandRoutedEvent(
+  c: CommandRecord,
+  o: Pick<EventFactoryOptions, 'source' | 'newId'>,
+): RoutedEvent {
+  return {
+    id: o.newId(),
+    type: COMMAND_EVENT_TYPE[c.state],
+    source: `${o.source}/digitaltwins/${encodeURIComponent(c.twinId)}`,
+    subject: `commands/${c.requestId}`,
+    time: c.steps.at(-1)?.at ?? c.createdAt,
+    data: commandToJson(c),
+    twinId: c.twinId,
   };
 }
 

@@ -15,9 +15,11 @@ import { TwinloopError, errors, type Problem } from '../errors/errors.js';
 import type { TwinRecord } from '../graph/graph-types.js';
 import type { EventRouteStore, OutboxRow, StoredRoute } from '../ports/event-routing.js';
 import type { AlarmEvent } from '../alarms/alarm.js';
+import type { CommandRecord } from '../ports/command-store.js';
 import {
   EVENT_TYPES,
   alarmRoutedEvent,
+  commandRoutedEvent,
   eventsOf,
   filterInputOf,
   telemetryEvent,
@@ -351,6 +353,13 @@ export class EventRouteService {
     if (this.routes.size === 0) return [];
     const f = this.factory();
     return this.rowsOf(events.map((e) => alarmRoutedEvent(e, f)));
+  }
+
+  /** The outbox rows of command steps, written with the commands (none when no route wants them). */
+  commandRows(commands: readonly CommandRecord[]): OutboxRow[] {
+    if (this.routes.size === 0) return [];
+    const f = this.factory();
+    return this.rowsOf(commands.map((c) => commandRoutedEvent(c, f)));
   }
 
   private factory() {
