@@ -2,12 +2,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { connect as tcp, createServer } from 'node:net';
+import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { TwinloopError } from '../../core/errors/errors.js';
-import { AedesBroker } from './aedes-broker.js';
+import { AedesBroker, filterMatches } from './aedes-broker.js';
 import { createIngestStack } from './mqtt-test-fixture.js';
 import type { IngestStack } from './mqtt-test-fixture.js';
 
@@ -156,47 +157,118 @@ describe('AedesBroker', () => {
     }
   });
 
-  it('storage paused (ServiceUnavailable): no PUBACK, the device is disconnected, one warning per 10 s, not one per message', async () => {
-    const lines: { level: string; msg: string }[] = [];
-    let calls = 0;
-    const paused = new AedesBroker({
+  it.each([4, 5] as const)(
+    'storage paused (ServiceUnavailable), MQTT v%s: no PUBACK, the device is disconnected, one warning per 10 s, not one per message',
+    async (protocolVersion) => {
+      const lines: { level: string; msg: string }[] = [];
+      let calls = 0;
+      const paused = new AedesBroker({
+        host: '127.0.0.1',
+        port: 0,
+        ingest: {
+          ingest: () => {
+            calls++;
+            return Promise.reject(new TwinloopError('ServiceUnavailable', 'History ingest is paused.'));
+          },
+          reject: () => Promise.reject(new Error('not used')),
+        },
+        logger: {
+          info: (msg) => lines.push({ level: 'info', msg }),
+          warn: (msg) => lines.push({ level: 'warn', msg }),
+          error: (msg) => lines.push({ level: 'error', msg }),
+        },
+      });
+      await paused.start();
+      try {
+        for (let i = 0; i < 5; i++) {
+          const c = await connect(paused.url, { protocolVersion });
+          // MQTT 5: the broker says why (DISCONNECT 0x89 "server busy") instead of a PUBACK with an error.
+          const reason = new Promise<number | undefined>((r) => c.once('disconnect', (p) => r(p.reasonCode)));
+          const closed = new Promise<void>((r) => c.once('close', () => r()));
+          let acked = false;
+          c.publish('twins/pump-1/telemetry', `{"temperature": ${i}}`, { qos: 1 }, (err) => {
+            if (!err) acked = true;
+          });
+          await closed; // aedes closes the connection: the device resends after reconnecting
+          expect(acked).toBe(false);
+          if (protocolVersion === 5) expect(await reason).toBe(0x89);
+        }
+        expect(calls).toBe(5);
+        const refusals = lines.filter((l) => /refused a message/.test(l.msg));
+        expect(refusals).toHaveLength(1);
+        expect(refusals[0]).toMatchObject({
+          level: 'warn',
+          msg: expect.stringMatching(/History ingest is paused/),
+        });
+        expect(lines.filter((l) => l.level === 'error' && /could not store/.test(l.msg))).toHaveLength(0);
+      } finally {
+        await paused.close();
+      }
+    },
+  );
+
+  it('disconnects a client that leaves too many QoS 2 messages unreleased (no PUBREL)', async () => {
+    const lines: string[] = [];
+    const capped = new AedesBroker({
       host: '127.0.0.1',
       port: 0,
-      ingest: {
-        ingest: () => {
-          calls++;
-          return Promise.reject(new TwinloopError('ServiceUnavailable', 'History ingest is paused.'));
-        },
-        reject: () => Promise.reject(new Error('not used')),
-      },
-      logger: {
-        info: (msg) => lines.push({ level: 'info', msg }),
-        warn: (msg) => lines.push({ level: 'warn', msg }),
-        error: (msg) => lines.push({ level: 'error', msg }),
-      },
+      ingest: stack.service,
+      maxInboundQos2: 3,
+      logger: { info: () => undefined, warn: (m) => lines.push(m), error: (m) => lines.push(m) },
     });
-    await paused.start();
+    await capped.start();
     try {
-      for (let i = 0; i < 5; i++) {
-        const c = await connect(paused.url);
-        const closed = new Promise<void>((r) => c.once('close', () => r()));
-        let acked = false;
-        c.publish('twins/pump-1/telemetry', `{"temperature": ${i}}`, { qos: 1 }, (err) => {
-          if (!err) acked = true;
-        });
-        await closed; // aedes closes the connection: the device resends after reconnecting
-        expect(acked).toBe(false);
-      }
-      expect(calls).toBe(5);
-      const refusals = lines.filter((l) => /refused a message/.test(l.msg));
-      expect(refusals).toHaveLength(1);
-      expect(refusals[0]).toMatchObject({
-        level: 'warn',
-        msg: expect.stringMatching(/History ingest is paused/),
-      });
-      expect(lines.filter((l) => l.level === 'error' && /could not store/.test(l.msg))).toHaveLength(0);
+      // A raw MQTT 3.1.1 client that never sends PUBREL: CONNECT, then QoS 2 PUBLISH packets.
+      const socket = tcp(capped.port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      const closed = new Promise<void>((r) => socket.once('close', () => r()));
+      socket.on('error', () => undefined);
+      socket.resume(); // read what the broker sends, so its hang-up is seen
+      socket.write(
+        mqttPacket.generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+          clean: true,
+          clientId: 'hoarder',
+          keepalive: 30,
+        }),
+      );
+      for (let id = 1; id <= 5; id++)
+        socket.write(
+          mqttPacket.generate({
+            cmd: 'publish',
+            topic: 'twins/pump-1/telemetry',
+            payload: Buffer.from(`{"temperature": ${id}}`),
+            qos: 2,
+            messageId: id,
+            retain: false,
+            dup: false,
+          }),
+        );
+      await closed;
+      expect(lines.some((l) => /'hoarder' left 3 QoS 2 messages without PUBREL: disconnected/.test(l))).toBe(
+        true,
+      );
+      // The first three were taken (stored once each); the fourth made the broker hang up.
+      expect(await raw('pump-1', 'temperature')).toHaveLength(3);
+      // Others go on.
+      const ok = await connect(capped.url);
+      await ok.publishAsync('twins/pump-2/telemetry', '{"temperature": 1}', { qos: 2 });
+      expect(await raw('pump-2', 'temperature')).toHaveLength(1);
     } finally {
-      await paused.close();
+      await capped.close();
     }
+  });
+});
+
+describe('filterMatches', () => {
+  it('matches MQTT filters as brokers do', () => {
+    expect(filterMatches('twins/+/commands/+', 'twins/p%2F1/commands/x')).toBe(true);
+    expect(filterMatches('twins/p1/#', 'twins/p1/commands/x')).toBe(true);
+    expect(filterMatches('#', 'twins/p1/commands/x')).toBe(true);
+    expect(filterMatches('twins/p1/commands', 'twins/p1/commands/x')).toBe(false);
+    expect(filterMatches('twins/p2/commands/+', 'twins/p1/commands/x')).toBe(false);
+    expect(filterMatches('twins/p1/commands/+/+', 'twins/p1/commands/x')).toBe(false);
   });
 });

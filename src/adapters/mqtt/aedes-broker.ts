@@ -174,11 +174,11 @@ export class AedesBroker {
         }
         // Stopping: take nothing new. No PUBACK: the device resends it to the next run.
         if (this.closing) return;
-        if (client && packet.qos === 2 && this.qos2.exceeded(client.id, packet.messageId)) {
+        if (client && packet.qos === 2 && !this.qos2.take(client.id, packet.messageId)) {
           this.log.warn(
             `MQTT client '${client.id}' left ${this.qos2.max} QoS 2 messages without PUBREL: disconnected.`,
           );
-          client.disconnect({ reasonCode: RECEIVE_MAXIMUM_EXCEEDED });
+          setImmediate(() => client.disconnect({ reasonCode: RECEIVE_MAXIMUM_EXCEEDED }));
           return;
         }
         let pending;
