@@ -7,6 +7,7 @@
  */
 import type { AlarmStore } from './alarm-store.js';
 import type { BehaviourParameterStore } from './behaviour-parameter-store.js';
+import type { CommandStore } from './command-store.js';
 import type { DeviceCredentialStore } from './device-credential-store.js';
 import type { EventOutbox, EventRouteStore } from './event-routing.js';
 import type { NamedLeases } from './cluster.js';
@@ -47,6 +48,8 @@ export interface Storage {
   rules: RuleStore;
   /** Scene bindings (docs/scenes.md), versioned like rules in their own tables. */
   scenes: RuleStore;
+  /** Commands sent to devices, with their lifecycle (docs/control.md). */
+  commands: CommandStore;
   /**
    * Leases for the jobs one node of a cluster runs at a time (event-route delivery). Present when
    * several processes share the store (PostgreSQL); absent on SQLite (one process per data folder).
