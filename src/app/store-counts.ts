@@ -19,6 +19,7 @@ export const MIGRATION_KINDS = [
   'routeDeadLetters',
   'outboxPending',
   'deadLetters',
+  'commands',
   'historySeries',
   'historyPoints',
 ] as const;
@@ -38,6 +39,7 @@ export const KIND_LABELS: Readonly<Record<MigrationKind, string>> = {
   routeDeadLetters: 'route dead letters',
   outboxPending: 'pending outbox deliveries',
   deadLetters: 'dead letters',
+  commands: 'commands',
   historySeries: 'history series',
   historyPoints: 'history points',
 };
@@ -58,6 +60,23 @@ async function take<T>(it: AsyncIterable<T>, n: number): Promise<T[]> {
     if (out.length >= n) break;
   }
   return out;
+}
+
+/** Commands of a workspace, counted a page at a time (newest first, by seq). */
+async function countCommands(s: Storage, workspace: string): Promise<number> {
+  let n = 0;
+  let beforeSeq: number | undefined;
+  for (;;) {
+    const page = await s.commands.list({
+      workspace,
+      limit: 1000,
+      ...(beforeSeq !== undefined ? { beforeSeq } : {}),
+    });
+    n += page.length;
+    const last = page[page.length - 1];
+    if (!last) return n;
+    beforeSeq = last.seq;
+  }
 }
 
 async function countIter(it: AsyncIterable<unknown>): Promise<number> {
@@ -101,6 +120,7 @@ export async function countStore(
       c.calibrations += (await s.behaviour.listCalibrations(ws, id, 1_000_000)).length;
     c.deviceCredentials += (await s.credentials.list(ws)).length;
     c.deadLetters += await s.deadLetters.count(ws);
+    c.commands += await countCommands(s, ws);
     const series = await s.history.listSeries(ws);
     c.historySeries += series.length;
     for (const x of series) c.historyPoints += await countPoints(s, ws, x.twinId, x.path);
@@ -130,6 +150,7 @@ export async function nonEmptyKinds(
     if ((await s.credentials.list(ws)).length) found.add('deviceCredentials');
     if ((await s.behaviour.listParameters(ws)).length) found.add('behaviourParameters');
     if (await s.deadLetters.count(ws)) found.add('deadLetters');
+    if ((await s.commands.list({ workspace: ws, limit: 1 })).length) found.add('commands');
   }
   for (const k of JOB_KINDS) if (await s.jobs.count(k)) found.add('jobs');
   if ((await s.eventRoutes.listEndpoints()).length) found.add('eventEndpoints');

@@ -6,6 +6,7 @@
  */
 import { newDeleteJob, newImportJob } from '../core/jobs/job-state.js';
 import type { CalibrationRecord } from '../core/ports/behaviour-parameter-store.js';
+import type { CommandState } from '../core/ports/command-store.js';
 import type { OutboxRow } from '../core/ports/event-routing.js';
 import type { HistoryPoint } from '../core/ports/storage-ports.js';
 import type { Storage } from '../core/ports/storage.js';
@@ -66,7 +67,8 @@ export interface SeededStore {
 /**
  * Writes a small store: 2 models, 3 twins (one hostile), 2 relationships, history on 2 series,
  * 2 dead letters, a credential, parameters and 2 calibrations, 2 jobs, an endpoint and a route,
- * 3 pending outbox deliveries and 1 route dead letter.
+ * 3 pending outbox deliveries, 1 route dead letter and 4 commands (queued, acknowledged, succeeded,
+ * expired).
  */
 export async function seedStore(s: Storage, pointsPerSeries = 2500): Promise<SeededStore> {
   const model = (id: string, extendsId?: string) => ({
@@ -185,6 +187,39 @@ export async function seedStore(s: Storage, pointsPerSeries = 2500): Promise<See
       problems: [{ code: 'x', message: 'y', pointer: '/__proto__' }],
     },
   ]);
+  // Commands in several states: queued, acknowledged, succeeded (a hostile response), expired.
+  const command = (i: number, twinId: string) => ({
+    workspace: WS,
+    requestId: `cmd-${i}`,
+    twinId,
+    command: 'setRunning',
+    request: i % 2 === 0,
+    createdAt: T0 + i,
+    expiresAt: T0 + 600_000,
+    ...(i === 1 ? { requestedBy: 'alice 😀' } : {}),
+  });
+  await s.commands.add([
+    command(0, EVIL_ID),
+    command(1, 'pump-1'),
+    command(2, 'pump-1'),
+    command(3, 'pump-2'),
+  ]);
+  const move = (i: number, from: CommandState, to: CommandState, at: number, extra: object = {}) => ({
+    workspace: WS,
+    requestId: `cmd-${i}`,
+    from: [from],
+    to,
+    at: T0 + at,
+    ...extra,
+  });
+  await s.commands.transition([
+    move(1, 'queued', 'sent', 10),
+    move(1, 'sent', 'acknowledged', 11, { status: 202 }),
+    move(2, 'queued', 'sent', 12),
+    move(2, 'sent', 'succeeded', 13, { status: 200, response: proto }),
+    move(3, 'queued', 'sent', 14),
+  ]);
+  await s.commands.expireDue(T0 + 600_000, 1); // cmd-0 (the oldest, queued); cmd-3 stays sent
   const issued = await s.credentials.create({ workspace: WS, twinId: EVIL_ID, label: 'gateway 😀' });
   await s.behaviour.put({
     workspace: WS,

@@ -41,6 +41,7 @@ describe('migrateStore (SQLite → SQLite)', () => {
       routeDeadLetters: [1, 1],
       outboxPending: [3, 3],
       deadLetters: [2, 2],
+      commands: [4, 4],
       historySeries: [3, 3],
       historyPoints: [5003, 5003],
     });
@@ -95,6 +96,21 @@ describe('migrateStore (SQLite → SQLite)', () => {
     expect((await d.outbox.pending(0, 10)).map((x) => x.event.id)).toEqual(['e1', 'e2', 'e3']);
     expect((await d.eventRoutes.listEndpoints())[0]?.secret).toBe('Bearer s3cret');
     expect((await d.behaviour.get('default', 'pump-1'))?.calibrationId).toBe('c2');
+    // Commands in their order, each step at its time, status, response and reason as they were.
+    const commands = async (s: typeof d) =>
+      (await s.commands.list({ workspace: 'default', limit: 10 })).map(({ seq: _seq, ...c }) => c);
+    const copied = await commands(d);
+    expect(copied.map((c) => [c.requestId, c.state])).toEqual([
+      ['cmd-3', 'sent'],
+      ['cmd-2', 'succeeded'],
+      ['cmd-1', 'acknowledged'],
+      ['cmd-0', 'expired'],
+    ]);
+    expect(copied).toEqual(await commands(src.storage));
+    const response = copied[1]!.response as Record<string, unknown>;
+    expect(Object.getOwnPropertyDescriptor(response, '__proto__')?.value).toEqual({ polluted: true });
+    expect(copied[3]!.reason).toMatch(/expired while queued/i);
+    expect((await d.commands.pending('default', 'pump-1')).map((c) => c.requestId)).toEqual(['cmd-1']);
   });
 
   it('refuses a target that holds data, writing nothing', async () => {

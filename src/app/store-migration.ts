@@ -10,11 +10,15 @@
  * go in chunks. Device credentials move with the digest of their secret, so a device's token still
  * authenticates after the move. Route dead letters go through the target's outbox (inserted, then
  * dead-lettered with their attempts, reason and time), the only way the port offers to write them.
+ * Commands likewise: added (queued, oldest first, so a twin's commands keep their order) and moved
+ * through the steps they took, each at its time, the last with the status, response and reason
+ * (the target gives them seqs of its own).
  *
  * At the end every kind is counted on both sides (`countStore`) and compared.
  */
 import { TwinloopError } from '../core/errors/errors.js';
 import type { JobKind, JobRecord } from '../core/jobs/job-state.js';
+import type { CommandRecord, CommandTransition } from '../core/ports/command-store.js';
 import type { OutboxRow } from '../core/ports/event-routing.js';
 import type { HistoryPoint, TwinStoreOp } from '../core/ports/storage-ports.js';
 import type { Storage } from '../core/ports/storage.js';
@@ -84,6 +88,72 @@ async function deadLetterIds(s: Storage, workspace: string): Promise<number[]> {
     beforeId = last;
   }
   return ids.reverse();
+}
+
+/** Seqs of the commands of a workspace, oldest first (the commands are read a page at a time). */
+async function commandSeqs(s: Storage, workspace: string): Promise<number[]> {
+  const seqs: number[] = [];
+  let beforeSeq: number | undefined;
+  for (;;) {
+    const page = await s.commands.list({
+      workspace,
+      limit: 1000,
+      ...(beforeSeq !== undefined ? { beforeSeq } : {}),
+    });
+    for (const c of page) seqs.push(c.seq);
+    const last = page[page.length - 1];
+    if (!last) break;
+    beforeSeq = last.seq;
+  }
+  return seqs.reverse();
+}
+
+/**
+ * Writes commands (oldest first) into the target: added as queued, then one round of transitions
+ * per step after the first (distinct commands in each round), the last step with the status,
+ * response and reason.
+ */
+async function copyCommands(target: Storage, records: readonly CommandRecord[]): Promise<void> {
+  if (!records.length) return;
+  await target.commands.add(
+    records.map((c) => ({
+      workspace: c.workspace,
+      requestId: c.requestId,
+      twinId: c.twinId,
+      command: c.command,
+      ...(c.request !== undefined ? { request: c.request } : {}),
+      createdAt: c.createdAt,
+      expiresAt: c.expiresAt,
+      ...(c.requestedBy !== undefined ? { requestedBy: c.requestedBy } : {}),
+    })),
+  );
+  const rounds = Math.max(...records.map((c) => c.steps.length));
+  for (let k = 1; k < rounds; k++) {
+    const moves: CommandTransition[] = [];
+    for (const c of records) {
+      const step = c.steps[k];
+      if (!step) continue;
+      const last = k === c.steps.length - 1;
+      moves.push({
+        workspace: c.workspace,
+        requestId: c.requestId,
+        from: [c.steps[k - 1]!.state],
+        to: step.state,
+        at: step.at,
+        ...(last && c.status !== undefined ? { status: c.status } : {}),
+        ...(last && c.response !== undefined ? { response: c.response } : {}),
+        ...(last && c.reason !== undefined ? { reason: c.reason } : {}),
+      });
+    }
+    const out = await target.commands.transition(moves);
+    const missed = out.findIndex((r) => r === undefined);
+    if (missed >= 0) {
+      throw new TwinloopError(
+        'StorageError',
+        `the target did not take step ${k + 1} (${moves[missed]!.to}) of command '${moves[missed]!.requestId}'.`,
+      );
+    }
+  }
 }
 
 async function routeDeadLetterIds(s: Storage): Promise<number[]> {
@@ -339,6 +409,30 @@ export async function migrateStore(
       }
     } catch (e) {
       during('dead letters', e);
+    }
+  }
+
+  // ---- commands, oldest first, with their steps
+  for (const ws of workspaces) {
+    try {
+      const seqs = await commandSeqs(source, ws);
+      const size = Math.min(chunk, 1000);
+      for (let i = 0; i < seqs.length; i += size) {
+        const part = seqs.slice(i, i + size);
+        const records = (
+          await source.commands.list({
+            workspace: ws,
+            limit: part.length,
+            beforeSeq: part[part.length - 1]! + 1,
+          })
+        )
+          .filter((c) => c.seq >= part[0]!)
+          .reverse();
+        await copyCommands(target, records);
+        tell('commands', records.length);
+      }
+    } catch (e) {
+      during('commands', e);
     }
   }
 

@@ -172,6 +172,33 @@ beforeAll(async () => {
       initialStates: [],
       data: { from: T0, to: T0 + 1, points: 2, simFrom: 0, simTo: 1, truncated: false, telemetry: [] },
     });
+    // A command that failed, with its steps, and one still queued.
+    await s.commands.add(
+      ['cmd-1', 'cmd-2'].map((requestId, i) => ({
+        workspace: 'default',
+        requestId,
+        twinId: EVIL,
+        command: 'setRunning',
+        request: { on: true },
+        createdAt: T0 + i,
+        expiresAt: Date.UTC(2100, 0, 1), // far ahead: a sweep at start must not expire it
+      })),
+    );
+    const ws = 'default';
+    await s.commands.transition([
+      { workspace: ws, requestId: 'cmd-1', from: ['queued'], to: 'sent', at: T0 + 5 },
+      { workspace: ws, requestId: 'cmd-1', from: ['sent'], to: 'acknowledged', at: T0 + 6 },
+      {
+        workspace: ws,
+        requestId: 'cmd-1',
+        from: ['acknowledged'],
+        to: 'failed',
+        at: T0 + 7,
+        status: 500,
+        response: JSON.parse('{"__proto__": {"polluted": true}, "error": "jammed\\u0000"}') as unknown,
+        reason: 'the device answered 500',
+      },
+    ]);
   } finally {
     await s.close();
   }
@@ -257,6 +284,22 @@ describe('twinloop migrate-store', () => {
     for await (const t of platform.storage.twins.loadTwins('default')) if (t.id === EVIL) evil = t.contents;
     expect(Object.keys(evil!)).toEqual(['__proto__', 'note']);
     expect(Object.getOwnPropertyDescriptor(evil, '__proto__')?.value).toEqual({ polluted: true });
+    const [cmd2, cmd1] = await platform.storage.commands.list({ workspace: 'default', limit: 5 });
+    expect(cmd2).toMatchObject({ requestId: 'cmd-2', state: 'queued', twinId: EVIL });
+    expect(cmd1).toMatchObject({
+      requestId: 'cmd-1',
+      state: 'failed',
+      status: 500,
+      reason: 'the device answered 500',
+    });
+    expect(cmd1!.steps.map((x) => [x.state, x.at - T0])).toEqual([
+      ['queued', 0],
+      ['sent', 5],
+      ['acknowledged', 6],
+      ['failed', 7],
+    ]);
+    expect(JSON.stringify(cmd1!.response)).toBe('{"__proto__":{"polluted":true},"error":"jammed\\u0000"}');
+    expect((await platform.storage.commands.queuedTwins()).map((x) => x.twinId)).toEqual([EVIL]);
     const [rdl] = await platform.storage.outbox.listDeadLetters({ limit: 1 });
     expect(rdl).toMatchObject({
       orderKey: EVIL,

@@ -23,6 +23,7 @@ import {
   type PgHistoryStoreOptions,
 } from './pg-history-store.js';
 import { PgAlarmStore, PG_ALARM_MIGRATIONS } from './pg-alarm-store.js';
+import { PgCommandStore, PG_COMMAND_MIGRATIONS } from './pg-command-store.js';
 import { PgJobStore, PG_JOB_MIGRATIONS } from './pg-job-store.js';
 import { PgModelStore, PG_MODEL_MIGRATIONS } from './pg-model-store.js';
 import { PgRuleStore, PG_RULE_MIGRATIONS, PG_SCENE_MIGRATIONS } from './pg-rule-store.js';
@@ -46,6 +47,7 @@ export const PG_MIGRATIONS: readonly PgComponentMigrations[] = [
   PG_ALARM_MIGRATIONS,
   PG_RULE_MIGRATIONS,
   PG_SCENE_MIGRATIONS,
+  PG_COMMAND_MIGRATIONS,
 ];
 
 export interface PgStorageOptions {
@@ -145,6 +147,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     eventRoutes: new PgEventRouteStore(db),
     rules: new PgRuleStore(db),
     scenes: new PgRuleStore(db, SCENE_TABLES),
+    commands: new PgCommandStore(db),
     leases: new PgPartitionLeases(db),
     clusterLeases: new PgNamedLeases(db),
     health,

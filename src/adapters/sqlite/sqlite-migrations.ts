@@ -326,4 +326,41 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'commands: durable commands to devices and their steps',
+    up: (db) => {
+      db.exec(`
+        -- One row per command (docs/control.md). seq: AUTOINCREMENT, so a seq is never given twice,
+        -- even after the newest command was pruned. request, response: JSON text (NULL when absent).
+        -- steps: JSON array of {state, at}; updated_at: the time of the last step (for prune).
+        CREATE TABLE commands (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          workspace TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          twin_id TEXT NOT NULL,
+          command TEXT NOT NULL,
+          request TEXT,
+          created_at INTEGER NOT NULL,
+          expires_at INTEGER NOT NULL,
+          requested_by TEXT,
+          state TEXT NOT NULL,
+          steps TEXT NOT NULL,
+          status INTEGER,
+          response TEXT,
+          reason TEXT,
+          updated_at INTEGER NOT NULL,
+          UNIQUE (workspace, request_id)
+        );
+        CREATE INDEX commands_by_workspace ON commands (workspace, seq);
+        CREATE INDEX commands_by_twin ON commands (workspace, twin_id, seq);
+        -- pending(), queuedTwins() and countOpen() read the open ones by state.
+        CREATE INDEX commands_by_state ON commands (state, workspace, twin_id, seq);
+        -- expireDue() and prune() (the queries repeat these WHERE clauses word for word).
+        CREATE INDEX commands_open_by_expiry ON commands (expires_at, seq)
+          WHERE state IN ('queued', 'sent', 'acknowledged');
+        CREATE INDEX commands_done_by_time ON commands (updated_at)
+          WHERE state IN ('succeeded', 'failed', 'expired', 'cancelled');
+      `);
+    },
+  },
 ];

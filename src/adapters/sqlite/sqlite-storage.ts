@@ -1,11 +1,12 @@
 /**
  * One call that opens the embedded storage of a data folder: the database (migrated), then the
- * history store (which replays its log), then the model, twin, dead-letter and behaviour parameter
- * stores on the same connection. close() commits what is pending and closes the file. `health`
+ * history store (which replays its log), then the model, twin, dead-letter, behaviour parameter,
+ * command and other stores on the same connection. close() commits what is pending and closes the file. `health`
  * says whether writes work now (readiness), from the group commits and a probe write.
  */
 import type { Storage } from '../../core/ports/storage.js';
 import { SqliteAlarmStore } from './sqlite-alarm-store.js';
+import { SqliteCommandStore, type SqliteCommandStoreOptions } from './sqlite-command-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { openSqliteDatabase, type SqliteDatabaseOptions } from './sqlite-database.js';
 import type Database from 'better-sqlite3';
@@ -30,6 +31,8 @@ import {
 export interface SqliteStorageOptions extends SqliteDatabaseOptions {
   history?: SqliteHistoryStoreOptions;
   deadLetters?: SqliteDeadLetterStoreOptions;
+  /** Group commit of command adds and transitions. */
+  commands?: SqliteCommandStoreOptions;
 }
 
 export interface SqliteStorage extends Storage {
@@ -65,7 +68,9 @@ export interface SqliteStorage extends Storage {
   rules: SqliteRuleStore;
   /** Scene bindings, versioned like rules (their own tables). */
   scenes: SqliteRuleStore;
-  /** Flushes history and dead letters, then closes the database. */
+  /** Commands sent to devices, with their lifecycle. */
+  commands: SqliteCommandStore;
+  /** Flushes history, dead letters and commands, then closes the database. */
   close(): Promise<void>;
 }
 
@@ -88,6 +93,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
   let history: SqliteHistoryStore;
   let deadLetters: SqliteDeadLetterStore;
   let outbox: SqliteEventOutbox;
+  let commands: SqliteCommandStore;
   try {
     outbox = new SqliteEventOutbox(database.db);
     const o = outbox;
@@ -99,6 +105,10 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     deadLetters = new SqliteDeadLetterStore(database.db, {
       ...options.deadLetters,
       onCommit: observe(options.deadLetters?.onCommit),
+    });
+    commands = new SqliteCommandStore(database.db, {
+      ...options.commands,
+      onCommit: observe(options.commands?.onCommit),
     });
   } catch (e) {
     database.close();
@@ -137,11 +147,13 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     eventRoutes: new SqliteEventRouteStore(database.db),
     rules: new SqliteRuleStore(database.db),
     scenes: new SqliteRuleStore(database.db, SCENE_TABLES),
+    commands,
     close: async () => {
       if (closed) return;
       closed = true;
       try {
         deadLetters.flush();
+        commands.flush();
         await history.close();
       } finally {
         database.close();
