@@ -50,8 +50,6 @@ export interface Storage {
   rules: RuleStore;
   /** Scene bindings (docs/scenes.md), versioned like rules in their own tables. */
   scenes: RuleStore;
-  /** Commands sent to devices, with their lifecycle (docs/control.md). */
-  commands: CommandStore;
   /**
    * Leases for the jobs one node of a cluster runs at a time (event-route delivery). Present when
    * several processes share the store (PostgreSQL); absent on SQLite (one process per data folder).
