@@ -277,7 +277,8 @@ export class AedesBroker {
       if (subscriptions.some((s) => s.qos < 128 && filterMatches(s.topic, probe))) inbox.ready(twin);
     });
     this.aedes.on('ack', (packet, client) => {
-      if (!client || packet.cmd !== 'publish') return;
+      // aedes gives the packet only for persistent sessions (clean ones keep no copy to match).
+      if (!client || packet?.cmd !== 'publish') return;
       const target = parseDeviceTopic(packet.topic);
       if (target?.kind !== 'command') return;
       const requestId = requestIdOf(packet.payload);

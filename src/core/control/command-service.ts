@@ -1,8 +1,9 @@
 /**
  * Durable commands (docs/control.md): a command is validated against the twin's model, stored as
  * queued, sent when its twin's device can take it (in order, behind the twin's earlier commands),
- * and followed to its answer: the device's acknowledgement (MQTT PUBACK or a 202 response), its
- * final response (validated against the command's response schema), or its expiry.
+ * and followed to its answer: the device's acknowledgement (a 202 response, or its MQTT PUBACK on a
+ * persistent session), its final response (validated against the command's response schema), or
+ * its expiry.
  *
  * Delivery is at most once: `sent` is stored before the message is published, and a command found
  * `sent` after a restart is never published again (it waits for its answer, or expires).

@@ -9,8 +9,8 @@
  * - queued: stored, not yet handed to the device (it is offline, or earlier commands are ahead);
  * - sent: handed to the broker for the device's session. Stored *before* it is published: delivery
  *   is at most once (a crash right after storing loses that one command: it expires unanswered);
- * - acknowledged: the device confirmed receipt (its MQTT PUBACK on the embedded broker, or a 202
- *   response);
+ * - acknowledged: the device confirmed receipt (a 202 response or, on the embedded broker with a
+ *   persistent session, its MQTT PUBACK);
  * - succeeded / failed: the device's final response (status, payload), or why it is failed;
  * - expired / cancelled: no answer before its expiry; cancelled by a user while still queued.
  *
