@@ -29,6 +29,7 @@ import {
 } from '../../core/ports/command-store.js';
 import {
   checkExpireArgs,
+  checkText,
   commandFromRow,
   duplicateCommand,
   expiredReason,
@@ -211,6 +212,7 @@ export class PgCommandStore implements CommandStore {
   }
 
   async get(workspace: string, requestId: string): Promise<CommandRecord | undefined> {
+    checkText({ workspace, requestId });
     if (anyNul(workspace, requestId)) return undefined;
     const r = await this.db.query<Row>('SELECT * FROM commands WHERE workspace = $1 AND request_id = $2', [
       workspace,
@@ -221,6 +223,7 @@ export class PgCommandStore implements CommandStore {
   }
 
   async list(q: CommandQuery): Promise<CommandRecord[]> {
+    checkText({ workspace: q.workspace, ...(q.twinId !== undefined ? { twinId: q.twinId } : {}) });
     const limit = pageLimit(q.limit);
     const states = stateFilter(q.states);
     if (states?.length === 0 || anyNul(q.workspace, q.twinId)) return [];
@@ -254,6 +257,7 @@ export class PgCommandStore implements CommandStore {
     twinId: string,
     states: readonly CommandState[] = OPEN_COMMAND_STATES,
   ): Promise<CommandRecord[]> {
+    checkText({ workspace, twinId });
     const wanted = stateFilter(states) ?? [];
     if (wanted.length === 0 || anyNul(workspace, twinId)) return [];
     const r = await this.db.query<Row>(
@@ -291,6 +295,7 @@ export class PgCommandStore implements CommandStore {
   }
 
   async countOpen(workspace: string): Promise<Record<'queued' | 'sent' | 'acknowledged', number>> {
+    checkText({ workspace });
     const out = { queued: 0, sent: 0, acknowledged: 0 };
     if (hasNul(workspace)) return out;
     const r = await this.db.query<{ state: string; n: number }>(

@@ -49,6 +49,13 @@ async function one(store: CommandStore, t: CommandTransition): Promise<CommandRe
   return r;
 }
 
+/** An object nested `depth` levels deep. */
+function nested(depth: number): unknown {
+  let o: unknown = null;
+  for (let i = 0; i < depth; i++) o = { a: o };
+  return o;
+}
+
 async function rejection(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
   try {
     await p;
@@ -116,6 +123,7 @@ export function describeCommandStoreContract(name: string, make: () => Promise<C
         cmd(14, { request: cyclic }),
         cmd(15, { request: 10n }),
         cmd(16, { request: () => 1 }),
+        cmd(17, { request: nested(200_000) }), // too deep to serialise
         null,
       ];
       const calls = [
@@ -146,6 +154,18 @@ export function describeCommandStoreContract(name: string, make: () => Promise<C
         'BadRequest',
       );
       expect((await store.get('ws', 'req-2'))!.steps).toHaveLength(1);
+      // reads with arguments of the wrong type
+      const odd = 42 as unknown as string;
+      for (const p of [
+        store.get(odd, 'req-2'),
+        store.list({ workspace: odd, limit: 5 }),
+        store.list({ workspace: 'ws', twinId: odd, limit: 5 }),
+        store.pending('ws', odd),
+        store.countOpen(odd),
+        store.prune('x' as unknown as number),
+      ]) {
+        expect((await rejection(p)).code).toBe('BadRequest');
+      }
     });
 
     it('transitions compare-and-set: only from a listed state, appending each step with its time', async () => {
@@ -271,7 +291,7 @@ export function describeCommandStoreContract(name: string, make: () => Promise<C
       const proto = JSON.parse(
         '{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}, "a": [1]}',
       ) as unknown;
-      const deep = JSON.parse('['.repeat(3000) + ']'.repeat(3000)) as unknown;
+      const deep = JSON.parse('['.repeat(2000) + ']'.repeat(2000)) as unknown;
       const texts = {
         emoji: 'Pumpe läuft ✓ 🚀 漢字',
         lone: 'half \ud83d of a pair',
