@@ -149,4 +149,20 @@ describe('PgCommandStore batching', () => {
       await db.drop();
     }
   });
+
+  it('flush() waits until every call made so far has its outcome (before the pool closes)', async () => {
+    const db = await pgTestDatabase([PG_COMMAND_MIGRATIONS]);
+    try {
+      const store = new PgCommandStore(db, { maxBatch: 10 });
+      let settled = 0;
+      for (let i = 0; i < 50; i++) void store.add([cmd(i)]).then(() => settled++);
+      await store.flush();
+      await Promise.resolve();
+      expect(settled).toBe(50);
+      await store.flush(); // nothing queued: at once
+      expect((await store.list({ workspace: 'ws', limit: 100 })).length).toBe(50);
+    } finally {
+      await db.drop();
+    }
+  });
 });

@@ -153,7 +153,8 @@ const keyOf = (workspace: string, requestId: string): string => `${workspace}\u0
 export class PgCommandStore implements CommandStore {
   private readonly maxBatch: number;
   private queue: Call[] = [];
-  private draining = false;
+  /** The drain under way (it never rejects: each call gets its own outcome). */
+  private draining: Promise<void> | undefined;
 
   constructor(
     private readonly db: PgDatabase,
@@ -315,11 +316,15 @@ export class PgCommandStore implements CommandStore {
     return r.rowCount ?? 0;
   }
 
+  /** Resolves when every call made so far has its outcome (before closing the pool). */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
   private enqueue(call: Call): void {
     this.queue.push(call);
     if (!this.draining) {
-      this.draining = true;
-      setImmediate(() => void this.drain());
+      this.draining = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
     }
   }
 
@@ -353,7 +358,7 @@ export class PgCommandStore implements CommandStore {
         }
       }
     } finally {
-      this.draining = false;
+      this.draining = undefined;
     }
   }
 
