@@ -2,6 +2,7 @@
  * The contract every CommandStore adapter passes: call describeCommandStoreContract from the
  * adapter's test file with a factory for a fresh, empty store.
  */
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   CommandRecord,
@@ -348,6 +349,37 @@ export function describeCommandStoreContract(name: string, make: () => Promise<C
       await one(store, step('req-50', ['sent'], 'acknowledged', 11, { status: 202, response: null }));
       const last = await one(store, step('req-50', ['acknowledged'], 'succeeded', 12));
       expect(last).toMatchObject({ status: 202, response: null });
+    });
+
+    it('keeps any JSON value as request and response, and any text as reason (property)', async () => {
+      let n = 0;
+      const value = fc.jsonValue({ stringUnit: 'binary', maxDepth: 6 });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(value, value, fc.string({ unit: 'binary', minLength: 1 })), {
+            minLength: 1,
+            maxLength: 8,
+          }),
+          async (cases) => {
+            const ids = cases.map(() => `prop-${n++}`);
+            await store.add(cases.map(([request], k) => cmd(0, { requestId: ids[k]!, request })));
+            // a reason holding a NUL may be kept with U+FFFD instead (PostgreSQL text)
+            const reasons = cases.map(([, , r]) => r);
+            await store.transition(
+              cases.map(([, response], k) =>
+                step(ids[k]!, ['queued'], 'failed', 5, { status: 500, response, reason: reasons[k]! }),
+              ),
+            );
+            for (let k = 0; k < cases.length; k++) {
+              const got = (await store.get('ws', ids[k]!))!;
+              expect(JSON.stringify(got.request)).toBe(JSON.stringify(cases[k]![0]));
+              expect(JSON.stringify(got.response)).toBe(JSON.stringify(cases[k]![1]));
+              expect([reasons[k], reasons[k]!.replaceAll('\u0000', '\uFFFD')]).toContain(got.reason);
+            }
+          },
+        ),
+        { numRuns: 25 },
+      );
     });
 
     it('lists newest first, filtered by twin and state, limited (at most 1000) and paged by seq', async () => {
