@@ -284,6 +284,15 @@ describe('twinloop migrate-store', () => {
     for await (const t of platform.storage.twins.loadTwins('default')) if (t.id === EVIL) evil = t.contents;
     expect(Object.keys(evil!)).toEqual(['__proto__', 'note']);
     expect(Object.getOwnPropertyDescriptor(evil, '__proto__')?.value).toEqual({ polluted: true });
+    const [rdl] = await platform.storage.outbox.listDeadLetters({ limit: 1 });
+    expect(rdl).toMatchObject({
+      orderKey: EVIL,
+      attempts: 5,
+      reason: 'HTTP 503',
+      deadAt: T0 + 9,
+      created: T0 + 1,
+    });
+    // Commands as they were (read after the route dead letter: the delivery runs meanwhile).
     const [cmd2, cmd1] = await platform.storage.commands.list({ workspace: 'default', limit: 5 });
     expect(cmd2).toMatchObject({ requestId: 'cmd-2', state: 'queued', twinId: EVIL });
     expect(cmd1).toMatchObject({
@@ -300,14 +309,6 @@ describe('twinloop migrate-store', () => {
     ]);
     expect(JSON.stringify(cmd1!.response)).toBe('{"__proto__":{"polluted":true},"error":"jammed\\u0000"}');
     expect((await platform.storage.commands.queuedTwins()).map((x) => x.twinId)).toEqual([EVIL]);
-    const [rdl] = await platform.storage.outbox.listDeadLetters({ limit: 1 });
-    expect(rdl).toMatchObject({
-      orderKey: EVIL,
-      attempts: 5,
-      reason: 'HTTP 503',
-      deadAt: T0 + 9,
-      created: T0 + 1,
-    });
     const h = await api(
       'GET',
       `/digitaltwins/${pump}/history?path=migrated&from=${T0}&to=${T0 + POINTS * 1000}&limit=3&order=desc`,

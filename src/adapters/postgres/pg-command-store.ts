@@ -5,9 +5,11 @@
  * Of two concurrent transitions of one command the second waits for the first's row lock, then
  * finds the state changed and updates nothing (READ COMMITTED re-checks the WHERE on the new row).
  *
- * Batching: an `add()` call is one INSERT of all its commands (unnest, in the order given); a
- * `transition()` call on distinct commands is one UPDATE joined to the unnested transitions; one
- * that moves a command more than once runs its steps in order in one transaction. `expireDue()`
+ * Batching: concurrent calls are queued and run one batch at a time, in the order made (as the
+ * SQLite store's group commit does): the add() calls of a batch are one INSERT (unnest, in the order
+ * given) in one transaction, the transition() calls one UPDATE joined to the unnested transitions
+ * (on distinct commands: a call touching a command already in the batch starts the next batch). A
+ * call that moves one command more than once runs alone, its steps in order in one transaction. `expireDue()`
  * takes the due rows with FOR UPDATE SKIP LOCKED, so a sweep never waits for (nor undoes) a
  * transition under way: that command is swept next time if it is still open then.
  *
@@ -27,6 +29,7 @@ import {
 } from '../../core/ports/command-store.js';
 import {
   checkExpireArgs,
+  checkText,
   commandFromRow,
   duplicateCommand,
   expiredReason,
@@ -36,6 +39,7 @@ import {
   pruneBefore,
   stateFilter,
   type CommandRow,
+  type PreparedCommand,
   type PreparedTransition,
 } from '../sql/command-rows.js';
 import type { PgComponentMigrations, PgDatabase } from './pg-database.js';
@@ -111,16 +115,62 @@ type Row = CommandRow;
  *   const [c] = await commands.add([{ workspace, requestId: randomUUID(), twinId: 'pump-1',
  *     command: 'setRunning', request: false, createdAt: now, expiresAt: now + 600_000 }]);
  */
+export interface PgCommandStoreOptions {
+  /** Most commands or transitions in one batch of concurrent calls (default 1000). */
+  maxBatch?: number;
+}
+
+/** One caller's add() or transition(), waiting for its batch. */
+type Call =
+  | {
+      kind: 'add';
+      items: PreparedCommand[];
+      keys: string[];
+      resolve: (r: CommandRecord[]) => void;
+      reject: (e: unknown) => void;
+    }
+  | {
+      kind: 'move';
+      /** The transitions that can match (no NUL in the key), with their index in the call. */
+      items: { p: PreparedTransition; i: number }[];
+      total: number;
+      keys: string[];
+      /** Moves one command more than once: runs alone, step after step. */
+      alone: boolean;
+      resolve: (r: (CommandRecord | undefined)[]) => void;
+      reject: (e: unknown) => void;
+    };
+
+const keyOf = (workspace: string, requestId: string): string => `${workspace}\u0000${requestId}`;
+
+/**
+ * @example
+ *   const db = await openPgDatabase({ url, migrations: [PG_COMMAND_MIGRATIONS] });
+ *   const commands = new PgCommandStore(db);
+ *   const [c] = await commands.add([{ workspace, requestId: randomUUID(), twinId: 'pump-1',
+ *     command: 'setRunning', request: false, createdAt: now, expiresAt: now + 600_000 }]);
+ */
 export class PgCommandStore implements CommandStore {
-  constructor(private readonly db: PgDatabase) {}
+  private readonly maxBatch: number;
+  private queue: Call[] = [];
+  /** The drain under way (it never rejects: each call gets its own outcome). */
+  private draining: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: PgDatabase,
+    options: PgCommandStoreOptions = {},
+  ) {
+    this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
+  }
 
   /** @throws BadRequest (wrong types, a NUL in a text field); Conflict (requestId taken); StorageError */
   async add(commands: readonly NewCommand[]): Promise<CommandRecord[]> {
     if (!Array.isArray(commands)) throw new TwinloopError('BadRequest', 'add takes an array of commands.');
     if (commands.length === 0) return [];
-    const prepared = commands.map(prepareCommand);
+    const items = commands.map(prepareCommand);
+    const keys: string[] = [];
     const seen = new Set<string>();
-    for (const { c } of prepared) {
+    for (const { c } of items) {
       refuseNul('a command', {
         workspace: c.workspace,
         requestId: c.requestId,
@@ -128,48 +178,14 @@ export class PgCommandStore implements CommandStore {
         command: c.command,
         requestedBy: c.requestedBy,
       });
-      const key = `${c.workspace}\u0000${c.requestId}`;
+      const key = keyOf(c.workspace, c.requestId);
       if (seen.has(key)) throw duplicateCommand(c.workspace, c.requestId);
       seen.add(key);
+      keys.push(key);
     }
-    const col = <T>(f: (p: (typeof prepared)[number]) => T): T[] => prepared.map(f);
-    let rows: Row[];
-    try {
-      const r = await this.db.query<Row>(
-        `INSERT INTO commands (workspace, request_id, twin_id, command, request, created_at, expires_at,
-                               requested_by, state, steps, updated_at)
-         SELECT w, r, t, c, q, ca, ea, rb, 'queued',
-                jsonb_build_array(jsonb_build_object('state', 'queued', 'at', ca)), ca
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-                     $8::text[]) WITH ORDINALITY AS x(w, r, t, c, q, ca, ea, rb, ord)
-         ORDER BY ord
-         RETURNING *`,
-        [
-          col((p) => p.c.workspace),
-          col((p) => p.c.requestId),
-          col((p) => p.c.twinId),
-          col((p) => p.c.command),
-          col((p) => p.request),
-          col((p) => p.c.createdAt),
-          col((p) => p.c.expiresAt),
-          col((p) => p.c.requestedBy ?? null),
-        ],
-      );
-      rows = r.rows;
-    } catch (e) {
-      if (sqlState(e) === '23505')
-        throw await this.whichDuplicate(
-          prepared.map((p) => p.c),
-          e,
-        );
-      throw e;
-    }
-    const byId = new Map(rows.map((r) => [`${r.workspace}\u0000${r.request_id}`, r]));
-    return prepared.map((p) => {
-      const r = byId.get(`${p.c.workspace}\u0000${p.c.requestId}`);
-      if (!r) throw new TwinloopError('StorageError', 'PostgreSQL did not return a command it stored.');
-      return commandFromRow(r);
-    });
+    return new Promise<CommandRecord[]>((resolve, reject) =>
+      this.enqueue({ kind: 'add', items, keys, resolve, reject }),
+    );
   }
 
   /** @throws BadRequest (wrong types); StorageError */
@@ -180,33 +196,24 @@ export class PgCommandStore implements CommandStore {
     if (transitions.length === 0) return [];
     const prepared = transitions.map(prepareTransition);
     // A NUL in the key: no stored command has one.
-    const live = prepared.map((p, i) => ({ p, i })).filter(({ p }) => !anyNul(p.t.workspace, p.t.requestId));
-    const out: (CommandRecord | undefined)[] = prepared.map(() => undefined);
-    if (!live.length) return out;
-    const keys = new Set(live.map(({ p }) => `${p.t.workspace}\u0000${p.t.requestId}`));
-    if (keys.size === live.length) {
-      // Distinct commands: one statement, whatever their number.
-      const rows = await retryDeadlock(() => this.moveMany(live.map(({ p }) => p)));
-      for (const r of rows) {
-        const at = live[Number(r.ord) - 1];
-        if (at) out[at.i] = commandFromRow(r);
-      }
-      return out;
-    }
-    // One command moved more than once: in order, each step seeing the one before, all or nothing.
-    await retryDeadlock(() =>
-      this.db.transaction(async (client) => {
-        for (const { p, i } of live) {
-          const r = await client.query<Row>(MOVE_ONE, moveOneArgs(p));
-          const row = r.rows[0];
-          out[i] = row ? commandFromRow(row) : undefined;
-        }
+    const items = prepared.map((p, i) => ({ p, i })).filter(({ p }) => !anyNul(p.t.workspace, p.t.requestId));
+    if (!items.length) return prepared.map(() => undefined);
+    const keys = items.map(({ p }) => keyOf(p.t.workspace, p.t.requestId));
+    return new Promise<(CommandRecord | undefined)[]>((resolve, reject) =>
+      this.enqueue({
+        kind: 'move',
+        items,
+        total: prepared.length,
+        keys,
+        alone: new Set(keys).size !== keys.length,
+        resolve,
+        reject,
       }),
     );
-    return out;
   }
 
   async get(workspace: string, requestId: string): Promise<CommandRecord | undefined> {
+    checkText({ workspace, requestId });
     if (anyNul(workspace, requestId)) return undefined;
     const r = await this.db.query<Row>('SELECT * FROM commands WHERE workspace = $1 AND request_id = $2', [
       workspace,
@@ -217,6 +224,7 @@ export class PgCommandStore implements CommandStore {
   }
 
   async list(q: CommandQuery): Promise<CommandRecord[]> {
+    checkText({ workspace: q.workspace, ...(q.twinId !== undefined ? { twinId: q.twinId } : {}) });
     const limit = pageLimit(q.limit);
     const states = stateFilter(q.states);
     if (states?.length === 0 || anyNul(q.workspace, q.twinId)) return [];
@@ -250,6 +258,7 @@ export class PgCommandStore implements CommandStore {
     twinId: string,
     states: readonly CommandState[] = OPEN_COMMAND_STATES,
   ): Promise<CommandRecord[]> {
+    checkText({ workspace, twinId });
     const wanted = stateFilter(states) ?? [];
     if (wanted.length === 0 || anyNul(workspace, twinId)) return [];
     const r = await this.db.query<Row>(
@@ -287,6 +296,7 @@ export class PgCommandStore implements CommandStore {
   }
 
   async countOpen(workspace: string): Promise<Record<'queued' | 'sent' | 'acknowledged', number>> {
+    checkText({ workspace });
     const out = { queued: 0, sent: 0, acknowledged: 0 };
     if (hasNul(workspace)) return out;
     const r = await this.db.query<{ state: string; n: number }>(
@@ -306,9 +316,124 @@ export class PgCommandStore implements CommandStore {
     return r.rowCount ?? 0;
   }
 
-  /** Transitions of distinct commands in one UPDATE; rows carry `ord`, the 1-based index in `ps`. */
-  private async moveMany(ps: readonly PreparedTransition[]): Promise<(Row & { ord: number })[]> {
-    const col = <T>(f: (p: PreparedTransition) => T): T[] => ps.map(f);
+  /** Resolves when every call made so far has its outcome (before closing the pool). */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private enqueue(call: Call): void {
+    this.queue.push(call);
+    if (!this.draining) {
+      this.draining = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    }
+  }
+
+  /**
+   * Runs the queued calls batch after batch, one batch at a time, so calls take effect in the order
+   * made: a batch is a run of calls of one kind on distinct commands (a call that touches a command
+   * already in the batch starts the next one).
+   */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const batch = this.takeBatch();
+        try {
+          if (batch[0]!.kind === 'add') {
+            const adds = batch as Extract<Call, { kind: 'add' }>[];
+            const outcomes = await retryDeadlock(() => this.insertBatch(adds));
+            adds.forEach((c, k) => {
+              const o = outcomes[k]!;
+              if (o instanceof TwinloopError) c.reject(o);
+              else c.resolve(o);
+            });
+          } else {
+            const moves = batch as Extract<Call, { kind: 'move' }>[];
+            const outs = await retryDeadlock(() =>
+              moves.length === 1 && moves[0]!.alone ? this.moveAlone(moves[0]!) : this.moveBatch(moves),
+            );
+            moves.forEach((c, k) => c.resolve(outs[k]!));
+          }
+        } catch (e) {
+          for (const c of batch) c.reject(e);
+        }
+      }
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  private takeBatch(): Call[] {
+    const first = this.queue.shift()!;
+    const batch: Call[] = [first];
+    if (first.kind === 'move' && first.alone) return batch;
+    const keys = new Set(first.keys);
+    let items = first.items.length;
+    for (;;) {
+      const next = this.queue[0];
+      if (!next || next.kind !== first.kind || (next.kind === 'move' && next.alone)) break;
+      if (items + next.items.length > this.maxBatch || next.keys.some((k) => keys.has(k))) break;
+      this.queue.shift();
+      batch.push(next);
+      for (const k of next.keys) keys.add(k);
+      items += next.items.length;
+    }
+    return batch;
+  }
+
+  /**
+   * Inserts the commands of several add() calls in one statement, in one transaction; a call that
+   * meets a requestId already stored gets Conflict and its other commands are deleted again before
+   * the commit (so nobody ever sees part of a refused call).
+   */
+  private insertBatch(
+    calls: readonly Extract<Call, { kind: 'add' }>[],
+  ): Promise<(CommandRecord[] | TwinloopError)[]> {
+    const all = calls.flatMap((c) => c.items);
+    const col = <T>(f: (p: PreparedCommand) => T): T[] => all.map(f);
+    return this.db.transaction(async (client) => {
+      const r = await client.query<Row>(
+        `INSERT INTO commands (workspace, request_id, twin_id, command, request, created_at, expires_at,
+                               requested_by, state, steps, updated_at)
+         SELECT w, r, t, c, q, ca, ea, rb, 'queued',
+                jsonb_build_array(jsonb_build_object('state', 'queued', 'at', ca)), ca
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+                     $8::text[]) WITH ORDINALITY AS x(w, r, t, c, q, ca, ea, rb, ord)
+         ORDER BY ord
+         ON CONFLICT (workspace, request_id) DO NOTHING
+         RETURNING *`,
+        [
+          col((p) => p.c.workspace),
+          col((p) => p.c.requestId),
+          col((p) => p.c.twinId),
+          col((p) => p.c.command),
+          col((p) => p.request),
+          col((p) => p.c.createdAt),
+          col((p) => p.c.expiresAt),
+          col((p) => p.c.requestedBy ?? null),
+        ],
+      );
+      const byKey = new Map(r.rows.map((row) => [keyOf(row.workspace, row.request_id), row]));
+      const undo: number[] = [];
+      const outcomes = calls.map((call) => {
+        const missing = call.items.find(({ c }) => !byKey.has(keyOf(c.workspace, c.requestId)));
+        if (!missing) return call.keys.map((k) => commandFromRow(byKey.get(k)!));
+        for (const k of call.keys) {
+          const row = byKey.get(k);
+          if (row) undo.push(Number(row.seq));
+        }
+        return duplicateCommand(missing.c.workspace, missing.c.requestId);
+      });
+      if (undo.length) await client.query('DELETE FROM commands WHERE seq = ANY($1::bigint[])', [undo]);
+      return outcomes;
+    });
+  }
+
+  /** The transitions of several calls on distinct commands in one UPDATE (one statement, atomic). */
+  private async moveBatch(
+    calls: readonly Extract<Call, { kind: 'move' }>[],
+  ): Promise<(CommandRecord | undefined)[][]> {
+    const all = calls.flatMap((c) => c.items.map(({ p }) => p));
+    const col = <T>(f: (p: PreparedTransition) => T): T[] => all.map(f);
     const r = await this.db.query<Row & { ord: number }>(
       `UPDATE commands c SET state = x.to_state,
          steps = c.steps || jsonb_build_array(jsonb_build_object('state', x.to_state, 'at', x.at)),
@@ -331,25 +456,29 @@ export class PgCommandStore implements CommandStore {
         col((p) => (p.t.reason === undefined ? null : withoutNul(p.t.reason))),
       ],
     );
-    return r.rows;
+    const byOrd = new Map(r.rows.map((row) => [Number(row.ord), row]));
+    let ord = 0;
+    return calls.map((call) => {
+      const out: (CommandRecord | undefined)[] = Array.from({ length: call.total }, () => undefined);
+      for (const { i } of call.items) {
+        const row = byOrd.get(++ord);
+        if (row) out[i] = commandFromRow(row);
+      }
+      return out;
+    });
   }
 
-  /** The Conflict for an add that hit the unique key: names a requestId already stored. */
-  private async whichDuplicate(cs: readonly NewCommand[], e: unknown): Promise<TwinloopError> {
-    try {
-      const r = await this.db.query<{ workspace: string; request_id: string }>(
-        `SELECT c.workspace, c.request_id FROM commands c
-         JOIN unnest($1::text[], $2::text[]) AS x(w, r) ON c.workspace = x.w AND c.request_id = x.r LIMIT 1`,
-        [cs.map((c) => c.workspace), cs.map((c) => c.requestId)],
-      );
-      const hit = r.rows[0];
-      if (hit) return duplicateCommand(hit.workspace, hit.request_id);
-    } catch {
-      // fall through: the original error says enough
-    }
-    return new TwinloopError('Conflict', 'A command with one of these requestIds is already stored.', {
-      cause: e,
+  /** A call that moves one command more than once: step after step in one transaction. */
+  private async moveAlone(call: Extract<Call, { kind: 'move' }>): Promise<(CommandRecord | undefined)[][]> {
+    const out: (CommandRecord | undefined)[] = Array.from({ length: call.total }, () => undefined);
+    await this.db.transaction(async (client) => {
+      for (const { p, i } of call.items) {
+        const r = await client.query<Row>(MOVE_ONE, moveOneArgs(p));
+        const row = r.rows[0];
+        out[i] = row ? commandFromRow(row) : undefined;
+      }
     });
+    return [out];
   }
 }
 

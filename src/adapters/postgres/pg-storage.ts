@@ -70,6 +70,7 @@ export interface PgStorage extends Storage {
   db: PgDatabase;
   history: PgHistoryStore;
   deadLetters: PgDeadLetterStore;
+  commands: PgCommandStore;
   outbox: PgEventOutbox;
   /** Partition leases of the cluster's ingest workers. */
   leases: PgPartitionLeases;
@@ -130,6 +131,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     onDeleteTwin: deleteTwinIn,
     loadTelemetry: (workspace, ids) => opened.latestTelemetry(workspace, ids),
   });
+  const commands = new PgCommandStore(db);
   let closed = false;
   return {
     kind: 'postgres',
@@ -147,7 +149,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     eventRoutes: new PgEventRouteStore(db),
     rules: new PgRuleStore(db),
     scenes: new PgRuleStore(db, SCENE_TABLES),
-    commands: new PgCommandStore(db),
+    commands,
     leases: new PgPartitionLeases(db),
     clusterLeases: new PgNamedLeases(db),
     health,
@@ -157,6 +159,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
       health.close();
       try {
         await deadLetters.flush();
+        await commands.flush();
         await opened.close();
       } finally {
         await db.close();

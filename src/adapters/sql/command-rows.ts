@@ -207,3 +207,11 @@ export function pruneBefore(before: number): number {
   }
   return Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.ceil(before)));
 }
+
+/** Checks the string arguments of a read (workspace, requestId, twinId). @throws BadRequest */
+export function checkText(fields: Record<string, unknown>): void {
+  const wrong = Object.entries(fields)
+    .filter(([, v]) => typeof v !== 'string')
+    .map(([k]) => k);
+  if (wrong.length) throw bad(`${wrong.join(', ')} must be ${wrong.length > 1 ? 'strings' : 'a string'}.`);
+}

@@ -22,6 +22,7 @@ import {
 } from '../../core/ports/command-store.js';
 import {
   checkExpireArgs,
+  checkText,
   commandFromRow,
   duplicateCommand,
   expiredReason,
@@ -135,6 +136,7 @@ export class SqliteCommandStore implements CommandStore {
   }
 
   async get(workspace: string, requestId: string): Promise<CommandRecord | undefined> {
+    checkText({ workspace, requestId });
     return this.read('Cannot read a command', () => {
       const r = this.s.get.get(workspace, requestId);
       return r ? commandFromRow(r) : undefined;
@@ -142,6 +144,7 @@ export class SqliteCommandStore implements CommandStore {
   }
 
   async list(q: CommandQuery): Promise<CommandRecord[]> {
+    checkText({ workspace: q.workspace, ...(q.twinId !== undefined ? { twinId: q.twinId } : {}) });
     const limit = pageLimit(q.limit);
     const states = stateFilter(q.states);
     if (states?.length === 0) return [];
@@ -175,6 +178,7 @@ export class SqliteCommandStore implements CommandStore {
     twinId: string,
     states: readonly CommandState[] = OPEN_COMMAND_STATES,
   ): Promise<CommandRecord[]> {
+    checkText({ workspace, twinId });
     const wanted = stateFilter(states) ?? [];
     if (wanted.length === 0) return [];
     return this.read('Cannot read pending commands', () =>
@@ -209,6 +213,7 @@ export class SqliteCommandStore implements CommandStore {
   }
 
   async countOpen(workspace: string): Promise<Record<'queued' | 'sent' | 'acknowledged', number>> {
+    checkText({ workspace });
     return this.read('Cannot count commands', () => {
       const out = { queued: 0, sent: 0, acknowledged: 0 };
       for (const r of this.s.countOpen.all(workspace)) {
