@@ -114,7 +114,10 @@ async function main(): Promise<void> {
     };
     console.log(`creating ${DEVICES} pump twins …`);
     await pool(twinIds, 16, async (id) => {
-      await api('PUT', `/digitaltwins/${id}?api-version=2023-10-31`, { $metadata: { $model: PUMP } });
+      await api('PUT', `/digitaltwins/${id}?api-version=2023-10-31`, {
+        $metadata: { $model: PUMP },
+        motor: { $metadata: {} },
+      });
     });
 
     const waiting = new Map<string, (at: number) => void>();

@@ -186,6 +186,9 @@ async function startLocked(
       onRoutesChanged: () => void replica?.routesChanged(),
     });
     closers.push(() => eventRoutes.stop());
+    // Every step of every command is journaled for event routes in the command store's transaction.
+    storage.commands.setJournal((changed) => eventRoutes.service.commandRows(changed));
+    closers.push(() => storage.commands.setJournal(undefined));
 
     const live = new LiveEventBus();
     // ---- an api node of a cluster: device telemetry goes to the bus; changes come and go on the feed
@@ -251,8 +254,10 @@ async function startLocked(
       storage,
       inbox,
       live,
-      onCommands: (records) =>
-        live.publish(records.map((c) => commandLiveEvent(c, graph.getTwin(c.twinId)?.modelId))),
+      onCommands: (records) => {
+        live.publish(records.map((c) => commandLiveEvent(c, graph.getTwin(c.twinId)?.modelId)));
+        eventRoutes.service.committed(); // their Twinloop.Command.* rows were journaled with them
+      },
     });
     closers.push(controlSub.close);
     const { control, commands } = controlSub;

@@ -274,4 +274,44 @@ describe('commands', () => {
     const after = (await call('GET', '/digitaltwins/pump-3d/commands')).json.value?.length ?? 0;
     expect(after).toBe(before);
   });
+
+  it('carries every step to event routes (Twinloop.Command.*), journaled with the command', async () => {
+    const sub = await mqtt.connectAsync(platform.runtime.mqttUrl, {
+      clientId: 'route-sub',
+      reconnectPeriod: 0,
+    });
+    devices.push(sub);
+    const got: { type: string; subject: string; data: { state: string; requestId: string } }[] = [];
+    sub.on('message', (_t, payload) => got.push(JSON.parse(payload.toString()) as (typeof got)[number]));
+    await sub.subscribeAsync('ops/commands', { qos: 1 });
+    await platform.eventRoutes.service.putEndpoint('ops-commands', { type: 'mqtt', topic: 'ops/commands' });
+    await platform.eventRoutes.service.putRoute('commands-of-1c', {
+      endpointName: 'ops-commands',
+      filter: "STARTS_WITH(type, 'Twinloop.Command.')",
+    });
+    try {
+      const d = await device('pump-1c');
+      const c = await send('pump-1c', 'setRunning', true);
+      await waitFor('the command', () => d.got.length === 1);
+      await d.client.publishAsync(
+        d.got[0]!.body.responseTopic,
+        JSON.stringify({ requestId: c.requestId, status: 200, response: true }),
+        { qos: 1 },
+      );
+      await waitFor(
+        'three routed events',
+        () => got.filter((e) => e.data.requestId === c.requestId).length === 3,
+      );
+      const mine = got.filter((e) => e.data.requestId === c.requestId);
+      expect(mine.map((e) => e.type)).toEqual([
+        'Twinloop.Command.Queued',
+        'Twinloop.Command.Sent',
+        'Twinloop.Command.Succeeded',
+      ]);
+      expect(mine.every((e) => e.subject === `commands/${c.requestId}`)).toBe(true);
+      expect(mine[2]!.data).toMatchObject({ state: 'succeeded', status: 200, response: true });
+    } finally {
+      await platform.eventRoutes.service.deleteRoute('commands-of-1c');
+    }
+  });
 });

@@ -3,13 +3,24 @@
 import { describe, expect, it } from 'vitest';
 import { describeCommandStoreContract } from '../../core/ports/command-store.contract.js';
 import { PG_COMMAND_MIGRATIONS, PgCommandStore } from './pg-command-store.js';
+import { PG_EVENT_OUTBOX_MIGRATIONS, PgEventOutbox } from './pg-event-outbox.js';
 import { pgStoreFixture } from './pg-store-test-fixture.js';
 import type { PgDatabase } from './pg-database.js';
 import { pgTestDatabase } from './pg-test-fixture.js';
 
 describeCommandStoreContract('postgres', async () => {
-  const fx = await pgStoreFixture([PG_COMMAND_MIGRATIONS], (db) => new PgCommandStore(db));
-  return { store: fx.store, reopen: () => fx.reopen(), cleanup: () => fx.cleanup() };
+  const fx = await pgStoreFixture(
+    [PG_EVENT_OUTBOX_MIGRATIONS, PG_COMMAND_MIGRATIONS],
+    (db) => new PgCommandStore(db, {}, new PgEventOutbox(db)),
+  );
+  return {
+    store: fx.store,
+    get outbox() {
+      return new PgEventOutbox(fx.db);
+    },
+    reopen: () => fx.reopen(),
+    cleanup: () => fx.cleanup(),
+  };
 });
 
 describe('PgCommandStore across nodes', () => {

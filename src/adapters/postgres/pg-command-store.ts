@@ -20,6 +20,7 @@
 import { TwinloopError } from '../../core/errors/errors.js';
 import {
   OPEN_COMMAND_STATES,
+  type CommandJournal,
   type CommandQuery,
   type CommandRecord,
   type CommandState,
@@ -42,7 +43,9 @@ import {
   type PreparedCommand,
   type PreparedTransition,
 } from '../sql/command-rows.js';
+import type pg from 'pg';
 import type { PgComponentMigrations, PgDatabase } from './pg-database.js';
+import type { PgEventOutbox } from './pg-event-outbox.js';
 import { anyNul, hasNul, refuseNul, withoutNul } from './pg-text.js';
 
 export const PG_COMMAND_MIGRATIONS: PgComponentMigrations = {
@@ -159,8 +162,27 @@ export class PgCommandStore implements CommandStore {
   constructor(
     private readonly db: PgDatabase,
     options: PgCommandStoreOptions = {},
+    /** Where journaled event-route rows go (setJournal). */
+    private readonly outbox?: PgEventOutbox,
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
+  }
+
+  private journal: CommandJournal | undefined;
+
+  setJournal(journal: CommandJournal | undefined): void {
+    if (journal && !this.outbox) throw new Error('this command store has no event outbox');
+    this.journal = journal;
+  }
+
+  /** Writes the event-route rows of these changes in the caller's transaction. */
+  private async journalIn(
+    client: pg.PoolClient,
+    changed: readonly (CommandRecord | undefined)[],
+  ): Promise<void> {
+    if (!this.journal || !this.outbox) return;
+    const done = changed.filter((c): c is CommandRecord => c !== undefined);
+    if (done.length) await this.outbox.insertRows(client, this.journal(done));
   }
 
   /** @throws BadRequest (wrong types, a NUL in a text field); Conflict (requestId taken); StorageError */
@@ -279,8 +301,9 @@ export class PgCommandStore implements CommandStore {
     checkExpireArgs(now, limit);
     if (limit === 0) return [];
     const r = await retryDeadlock(() =>
-      this.db.query<Row>(
-        `WITH due AS (
+      this.db.transaction(async (client) => {
+        const res = await client.query<Row>(
+          `WITH due AS (
            SELECT seq FROM commands WHERE ${OPEN_SQL} AND expires_at <= $1
            ORDER BY expires_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
          UPDATE commands c SET state = 'expired',
@@ -289,8 +312,11 @@ export class PgCommandStore implements CommandStore {
            reason = CASE c.state WHEN 'queued' THEN $3 WHEN 'sent' THEN $4 ELSE $5 END
          FROM due WHERE c.seq = due.seq AND c.${OPEN_SQL}
          RETURNING c.*`,
-        [now, limit, expiredReason('queued'), expiredReason('sent'), expiredReason('acknowledged')],
-      ),
+          [now, limit, expiredReason('queued'), expiredReason('sent'), expiredReason('acknowledged')],
+        );
+        await this.journalIn(client, res.rows.map(commandFromRow));
+        return res;
+      }),
     );
     return r.rows.map(commandFromRow).sort((a, b) => a.expiresAt - b.expiresAt || a.seq - b.seq);
   }
@@ -424,6 +450,10 @@ export class PgCommandStore implements CommandStore {
         return duplicateCommand(missing.c.workspace, missing.c.requestId);
       });
       if (undo.length) await client.query('DELETE FROM commands WHERE seq = ANY($1::bigint[])', [undo]);
+      await this.journalIn(
+        client,
+        outcomes.flatMap((o) => (o instanceof TwinloopError ? [] : o)),
+      );
       return outcomes;
     });
   }
@@ -434,8 +464,12 @@ export class PgCommandStore implements CommandStore {
   ): Promise<(CommandRecord | undefined)[][]> {
     const all = calls.flatMap((c) => c.items.map(({ p }) => p));
     const col = <T>(f: (p: PreparedTransition) => T): T[] => all.map(f);
-    const r = await this.db.query<Row & { ord: number }>(
-      `UPDATE commands c SET state = x.to_state,
+    // One statement; in a transaction with the journal's rows when a journal is set.
+    const run = async (client: {
+      query: <R extends pg.QueryResultRow>(sql: string, params: unknown[]) => Promise<pg.QueryResult<R>>;
+    }) => {
+      const res = await client.query<Row & { ord: number }>(
+        `UPDATE commands c SET state = x.to_state,
          steps = c.steps || jsonb_build_array(jsonb_build_object('state', x.to_state, 'at', x.at)),
          updated_at = x.at, status = coalesce(x.status, c.status), response = coalesce(x.response, c.response),
          reason = coalesce(x.reason, c.reason)
@@ -445,17 +479,29 @@ export class PgCommandStore implements CommandStore {
        WHERE c.workspace = x.workspace AND c.request_id = x.request_id
          AND c.state = ANY(string_to_array(x.from_states, ','))
        RETURNING c.*, x.ord`,
-      [
-        col((p) => p.t.workspace),
-        col((p) => p.t.requestId),
-        col((p) => p.t.from.join(',')),
-        col((p) => p.t.to),
-        col((p) => p.t.at),
-        col((p) => p.t.status ?? null),
-        col((p) => p.response),
-        col((p) => (p.t.reason === undefined ? null : withoutNul(p.t.reason))),
-      ],
-    );
+        [
+          col((p) => p.t.workspace),
+          col((p) => p.t.requestId),
+          col((p) => p.t.from.join(',')),
+          col((p) => p.t.to),
+          col((p) => p.t.at),
+          col((p) => p.t.status ?? null),
+          col((p) => p.response),
+          col((p) => (p.t.reason === undefined ? null : withoutNul(p.t.reason))),
+        ],
+      );
+      return res;
+    };
+    const r = this.journal
+      ? await this.db.transaction(async (client) => {
+          const res = await run(client);
+          await this.journalIn(
+            client,
+            [...res.rows].sort((a, b) => Number(a.ord) - Number(b.ord)).map(commandFromRow),
+          );
+          return res;
+        })
+      : await run(this.db);
     const byOrd = new Map(r.rows.map((row) => [Number(row.ord), row]));
     let ord = 0;
     return calls.map((call) => {
@@ -477,6 +523,7 @@ export class PgCommandStore implements CommandStore {
         const row = r.rows[0];
         out[i] = row ? commandFromRow(row) : undefined;
       }
+      await this.journalIn(client, out);
     });
     return [out];
   }

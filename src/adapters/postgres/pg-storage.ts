@@ -131,7 +131,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     onDeleteTwin: deleteTwinIn,
     loadTelemetry: (workspace, ids) => opened.latestTelemetry(workspace, ids),
   });
-  const commands = new PgCommandStore(db);
+  const commands = new PgCommandStore(db, {}, outbox);
   let closed = false;
   return {
     kind: 'postgres',

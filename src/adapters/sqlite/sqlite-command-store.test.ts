@@ -8,6 +8,9 @@ describeCommandStoreContract('sqlite', async () => {
   await Promise.resolve();
   return {
     store: fx.storage.commands,
+    get outbox() {
+      return fx.storage.outbox;
+    },
     reopen: async () => (await fx.reopen()).commands,
     cleanup: () => fx.cleanup(),
   };

@@ -13,6 +13,7 @@ import type Database from 'better-sqlite3';
 import { TwinloopError } from '../../core/errors/errors.js';
 import {
   OPEN_COMMAND_STATES,
+  type CommandJournal,
   type CommandQuery,
   type CommandRecord,
   type CommandState,
@@ -36,6 +37,7 @@ import {
   type PreparedTransition,
 } from '../sql/command-rows.js';
 import { storageError } from './sqlite-database.js';
+import type { SqliteEventOutbox } from './sqlite-event-outbox.js';
 import { GroupCommitter, type GroupCommitOptions } from './sqlite-group-commit.js';
 
 export type SqliteCommandStoreOptions = GroupCommitOptions;
@@ -75,9 +77,13 @@ export class SqliteCommandStore implements CommandStore {
   /** Statements of list() and pending(), by their SQL (a handful of shapes). */
   private readonly shapes = new Map<string, Database.Statement<unknown[], CommandRow>>();
 
+  private journal: CommandJournal | undefined;
+
   constructor(
     private readonly db: Database.Database,
     options: SqliteCommandStoreOptions = {},
+    /** Where journaled event-route rows go (setJournal). */
+    private readonly outbox?: SqliteEventOutbox,
   ) {
     this.s = {
       insert: db.prepare(
@@ -113,6 +119,18 @@ export class SqliteCommandStore implements CommandStore {
       prune: db.prepare(`DELETE FROM commands WHERE ${DONE_SQL} AND updated_at < ?`),
     };
     this.committer = new GroupCommitter((ops) => this.commit(ops), options);
+  }
+
+  setJournal(journal: CommandJournal | undefined): void {
+    if (journal && !this.outbox) throw new Error('this command store has no event outbox');
+    this.journal = journal;
+  }
+
+  /** Writes the event-route rows of these changes (inside the caller's transaction). */
+  private journalIn(changed: readonly (CommandRecord | undefined)[]): void {
+    if (!this.journal || !this.outbox) return;
+    const done = changed.filter((c): c is CommandRecord => c !== undefined);
+    if (done.length) this.outbox.insertHistoryRows(this.journal(done));
   }
 
   async add(commands: readonly NewCommand[]): Promise<CommandRecord[]> {
@@ -207,6 +225,7 @@ export class SqliteCommandStore implements CommandStore {
           const r = this.s.expire.get({ at: now, reason: expiredReason(d.state), seq: d.seq });
           if (r) out.push(commandFromRow(r));
         }
+        this.journalIn(out);
         return out;
       })(),
     );
@@ -258,7 +277,11 @@ export class SqliteCommandStore implements CommandStore {
       this.db.transaction(() => {
         for (const op of ops) {
           try {
-            this.db.transaction(() => (op.kind === 'add' ? this.insert(op) : this.move(op)))();
+            this.db.transaction(() => {
+              if (op.kind === 'add') this.insert(op);
+              else this.move(op);
+              this.journalIn(op.out);
+            })();
           } catch (e) {
             op.out = [];
             op.error = e instanceof TwinloopError ? e : storageError('Cannot store commands', e);

@@ -106,10 +106,11 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
       ...options.deadLetters,
       onCommit: observe(options.deadLetters?.onCommit),
     });
-    commands = new SqliteCommandStore(database.db, {
-      ...options.commands,
-      onCommit: observe(options.commands?.onCommit),
-    });
+    commands = new SqliteCommandStore(
+      database.db,
+      { ...options.commands, onCommit: observe(options.commands?.onCommit) },
+      outbox,
+    );
   } catch (e) {
     database.close();
     throw e;

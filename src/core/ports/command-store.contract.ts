@@ -11,9 +11,12 @@ import type {
   CommandTransition,
   NewCommand,
 } from './command-store.js';
+import type { EventOutbox, OutboxRow } from './event-routing.js';
 
 export interface CommandStoreFixture {
   store: CommandStore;
+  /** The event outbox the store journals into (setJournal). */
+  outbox: Pick<EventOutbox, 'pending'>;
   /** Closes the current store and opens a new one on the same data. */
   reopen(): Promise<CommandStore>;
   cleanup(): Promise<void>;
@@ -76,6 +79,38 @@ export function describeCommandStoreContract(name: string, make: () => Promise<C
     });
     afterEach(async () => {
       await fx.cleanup();
+    });
+
+    it('journals every change it stores, in the same transaction, once a journal is set', async () => {
+      const journal = (changed: readonly CommandRecord[]): OutboxRow[] =>
+        changed.map((c) => ({
+          endpoint: 'ep',
+          orderKey: c.twinId,
+          event: {
+            id: `${c.requestId}:${c.state}`,
+            type: 'Twinloop.Command',
+            source: 'test',
+            time: c.steps.at(-1)!.at,
+            data: { state: c.state },
+            twinId: c.twinId,
+          },
+          created: 1,
+        }));
+      await store.add([cmd(9)]); // before: not journaled
+      store.setJournal(journal);
+      await store.add([cmd(1), cmd(2, { expiresAt: 1500 })]);
+      await store.add([cmd(1)]).catch(() => undefined); // refused (Conflict): nothing journaled
+      await store.transition([
+        { workspace: 'ws', requestId: 'req-1', from: ['queued'], to: 'sent', at: 1100 },
+        { workspace: 'ws', requestId: 'req-2', from: ['sent'], to: 'failed', at: 1100 }, // no match
+      ]);
+      await store.expireDue(1600, 10);
+      store.setJournal(undefined);
+      await store.transition([
+        { workspace: 'ws', requestId: 'req-1', from: ['sent'], to: 'succeeded', at: 1700 },
+      ]);
+      const ids = (await fx.outbox.pending(0, 100)).map((d) => d.event.id);
+      expect(ids).toEqual(['req-1:queued', 'req-2:queued', 'req-1:sent', 'req-2:expired']);
     });
 
     it('adds commands as queued, in the order given, with increasing seq and the first step at createdAt', async () => {

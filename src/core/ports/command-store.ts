@@ -18,6 +18,8 @@
  * command-store.contract.ts.
  */
 
+import type { OutboxRow } from './event-routing.js';
+
 export type CommandState =
   'queued' | 'sent' | 'acknowledged' | 'succeeded' | 'failed' | 'expired' | 'cancelled';
 
@@ -96,7 +98,16 @@ export interface CommandQuery {
   beforeSeq?: number;
 }
 
+/** Event-route rows for commands just changed (computed inside the store's transaction). */
+export type CommandJournal = (changed: readonly CommandRecord[]) => readonly OutboxRow[];
+
 export interface CommandStore {
+  /**
+   * Journals every change (add, transition, expiry) for event routes: the rows `journal` gives are
+   * written in the same transaction as the change, so a route sees every step of every command
+   * that was stored, and none that was not. Undefined: nothing is journaled.
+   */
+  setJournal(journal: CommandJournal | undefined): void;
   /** Stores new commands as queued, in the order given; resolves on commit to the stored records. */
   add(commands: readonly NewCommand[]): Promise<CommandRecord[]>;
   /**
