@@ -23,7 +23,7 @@ import { parseUntrustedJson } from '../json/untrusted-json.js';
 import type { CommandInfo, ModelLookup } from '../models/model-types.js';
 import { validateValue } from '../models/validate-value.js';
 import type { CommandRecord, CommandState, CommandStore, CommandTransition } from '../ports/command-store.js';
-import { OPEN_COMMAND_STATES } from '../ports/command-store.js';
+import { OPEN_COMMAND_STATES, isOpenCommandState, type NewCommand } from '../ports/command-store.js';
 import type { DeviceChannel, DeviceControlMessage } from '../ports/device-channel.js';
 import type { DeadLetter } from '../ports/storage-ports.js';
 import { commandResponseTopic, commandTopic, type CommandMessage } from './device-topics.js';
@@ -65,6 +65,8 @@ const SWEEP_MS = 1000;
 const SWEEP_BATCH = 1000;
 /** Long polls that may wait at once (each holds a timer and a request). */
 const MAX_WAITERS = 10_000;
+/** Open commands kept in memory for their answers (beyond: read from the store). */
+const MAX_KNOWN = 100_000;
 
 export class CommandService {
   private readonly now: () => number;
@@ -81,6 +83,11 @@ export class CommandService {
   /** Per twin: commands queued (known once the twin was counted; kept in step with every change). */
   private readonly queuedCount = new Map<string, number>();
   private readonly listeners = new Set<CommandListener>();
+  /**
+   * Open commands this process stored or changed, as last stored (bounded): a device's answer finds
+   * its command here without reading the store. Missing entries (after a restart) are read.
+   */
+  private readonly known = new Map<string, CommandRecord>();
   /** Long polls waiting for a command's next step (`waitForStep`). */
   private readonly waiters = new Map<string, Set<(c: CommandRecord) => void>>();
   private waiting = 0;
@@ -120,24 +127,57 @@ export class CommandService {
         `Twin '${twinId}' has ${queued} commands queued already (the most is ${this.maxQueued}): wait for its device to take them, or cancel some.`,
       );
     const at = this.now();
-    const [record] = await this.o.store.add([
-      {
-        workspace: this.o.workspace,
-        requestId: randomUUID(),
-        twinId,
-        command,
-        ...(request !== undefined ? { request } : {}),
-        createdAt: at,
-        expiresAt: at + expiryMs,
-        ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
-      },
-    ]);
+    const fresh: NewCommand = {
+      workspace: this.o.workspace,
+      requestId: randomUUID(),
+      twinId,
+      command,
+      ...(request !== undefined ? { request } : {}),
+      createdAt: at,
+      expiresAt: at + expiryMs,
+      ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
+    };
+    // The common case: the device is there and nothing of its twin waits. Then the command is
+    // stored as queued and moved to sent in one commit (both calls in this tick), then published.
+    if (queued === 0 && this.canDeliver(twinId) && !this.drains.has(twinId)) {
+      let result: CommandRecord | undefined;
+      await this.drain(twinId, async () => {
+        const added = this.o.store.add([fresh]);
+        const moved = this.o.store.transition([
+          { workspace: fresh.workspace, requestId: fresh.requestId, from: ['queued'], to: 'sent', at },
+        ]);
+        const [record] = await added;
+        const [sent] = await moved.catch(() => [undefined]);
+        if (!record) throw new TwinloopError('StorageError', 'The command store stored nothing.');
+        if (!sent) {
+          this.queuedCount.set(twinId, (this.queuedCount.get(twinId) ?? 0) + 1);
+          this.emit([record]);
+          result = record;
+          return;
+        }
+        this.emit([record, sent]);
+        result = sent;
+        try {
+          await this.send([sent], at);
+        } catch (e) {
+          // Not taken by the broker: it is queued again (send), and goes when the device can take it.
+          this.o.onError?.(e, `sending command ${sent.requestId} of '${twinId}'`);
+        }
+        result = this.known.get(sent.requestId) ?? sent;
+      });
+      if (result) return result;
+    }
+    const [record] = await this.o.store.add([fresh]);
     if (!record) throw new TwinloopError('StorageError', 'The command store stored nothing.');
     this.queuedCount.set(twinId, (this.queuedCount.get(twinId) ?? 0) + 1);
     this.emit([record]);
     if (!this.canDeliver(twinId)) return record;
     await this.drain(twinId);
-    return (await this.o.store.get(this.o.workspace, record.requestId)) ?? record;
+    return (
+      this.known.get(record.requestId) ??
+      (await this.o.store.get(this.o.workspace, record.requestId)) ??
+      record
+    );
   }
 
   /** One command of a twin. @throws TwinloopError NotFound */
@@ -288,7 +328,7 @@ export class CommandService {
           : 'The command response names no request: send "requestId" (or, MQTT 5, the Correlation Data of the request).';
       return this.keep(m, twinId, 'InvalidCommandResponse', reason);
     }
-    const current = await this.o.store.get(this.o.workspace, requestId);
+    const current = this.known.get(requestId) ?? (await this.o.store.get(this.o.workspace, requestId));
     if (!current || current.twinId !== twinId || current.command !== command) {
       return this.keep(
         m,
@@ -362,8 +402,11 @@ export class CommandService {
     );
   }
 
-  /** Sends the twin's queued commands in order; one drain per twin at a time. */
-  private drain(twinId: string): Promise<void> {
+  /**
+   * Sends the twin's queued commands in order; one drain per twin at a time. `first`, when given,
+   * is the first pass (a command sent at once); passes asked for meanwhile read what is queued.
+   */
+  private drain(twinId: string, first?: () => Promise<void>): Promise<void> {
     const running = this.drains.get(twinId);
     if (running) {
       running.again = true;
@@ -372,10 +415,12 @@ export class CommandService {
     const d = { again: false, done: Promise.resolve() };
     d.done = (async () => {
       try {
-        do {
+        if (first) await first();
+        else d.again = true;
+        while (d.again && this.canDeliver(twinId)) {
           d.again = false;
           await this.drainOnce(twinId);
-        } while (d.again && this.canDeliver(twinId));
+        }
       } finally {
         this.drains.delete(twinId);
       }
@@ -403,6 +448,11 @@ export class CommandService {
     const sent = results.filter((c): c is CommandRecord => c !== undefined);
     this.countDown(twinId, sent.length);
     this.emit(sent);
+    await this.send(sent, at);
+  }
+
+  /** Publishes commands stored as sent, in order; what the broker does not take goes back to queued. */
+  private async send(sent: readonly CommandRecord[], at: number): Promise<void> {
     for (let i = 0; i < sent.length; i++) {
       const c = sent[i] as CommandRecord;
       try {
@@ -540,6 +590,11 @@ export class CommandService {
 
   private emit(records: readonly CommandRecord[]): void {
     if (records.length === 0) return;
+    for (const c of records) {
+      this.known.delete(c.requestId);
+      if (isOpenCommandState(c.state)) this.known.set(c.requestId, c);
+    }
+    while (this.known.size > MAX_KNOWN) this.known.delete(this.known.keys().next().value as string);
     if (this.waiting > 0)
       for (const c of records) {
         const set = this.waiters.get(c.requestId);
