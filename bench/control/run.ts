@@ -61,6 +61,7 @@ class Device {
       clean: true,
     });
     this.client = client;
+    noDelay(client);
     client.on('message', (_topic, payload, packet) => {
       const m = JSON.parse(payload.toString()) as { requestId: string; responseTopic: string };
       this.got.push(m.requestId);
@@ -82,6 +83,11 @@ class Device {
   }
 }
 
+/** Turns Nagle off on a client's socket (as the broker does on its side): small packets go at once. */
+function noDelay(client: MqttClient): void {
+  (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+}
+
 async function pool<T>(items: readonly T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -99,7 +105,9 @@ function pct(h: hdr.Histogram): string {
 async function main(): Promise<void> {
   const note = loadNote();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'twinloop-bench-control-'));
-  const child = startTwinloopChild(dir);
+  // BENCH_CPU_PROF=dir: a CPU profile of the server (written when it stops, gracefully then).
+  const prof = process.env.BENCH_CPU_PROF;
+  const child = startTwinloopChild(dir, [], prof ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', prof] } : {});
   try {
     const { httpUrl, mqttUrl } = await waitForRuntime(child, dir);
     const api = async (method: string, p: string, body?: unknown): Promise<Record<string, unknown>> => {
@@ -150,6 +158,8 @@ async function main(): Promise<void> {
     {
       const pinger = await mqtt.connectAsync(mqttUrl, { clientId: 'bench-pinger', protocolVersion: 5 });
       const echo = await mqtt.connectAsync(mqttUrl, { clientId: 'bench-echo', protocolVersion: 5 });
+      noDelay(pinger);
+      noDelay(echo);
       await echo.subscribeAsync('bench/ping', { qos: 1 });
       echo.on('message', (_t, p) => echo.publish('bench/pong', p, { qos: 1 }));
       await pinger.subscribeAsync('bench/pong', { qos: 1 });
@@ -287,7 +297,7 @@ async function main(): Promise<void> {
       '',
       `Machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}. ${note}`,
       `Command: \`npm run bench:control -- --devices ${DEVICES} --round-trips ${ROUND_TRIPS} --seconds ${SECONDS} --concurrency ${CONCURRENCY} --queued ${QUEUED}\``,
-      `Server: \`twinloop start\` in its own process (embedded broker, SQLite, simulator off); ${DEVICES} devices (MQTT 5, client id = twin id) and the HTTP client in the bench process.`,
+      `Server: \`twinloop start\` in its own process (embedded broker, SQLite synchronous FULL, simulator off); ${DEVICES} devices (MQTT 5, client id = twin id, Nagle off) and the HTTP client in the bench process.`,
       '',
       '| figure | measured |',
       '|---|---|',
@@ -302,7 +312,10 @@ async function main(): Promise<void> {
     console.log(`\n${block}`);
     if (!DRY) appendResults(block);
   } finally {
-    await kill9(child);
+    if (prof) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    } else await kill9(child);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -108,7 +108,8 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     });
     commands = new SqliteCommandStore(
       database.db,
-      { ...options.commands, onCommit: observe(options.commands?.onCommit) },
+      // 2 ms gathers the commands of many concurrent requests into one commit (one fsync).
+      { delayMs: 2, ...options.commands, onCommit: observe(options.commands?.onCommit) },
       outbox,
     );
   } catch (e) {
