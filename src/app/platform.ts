@@ -403,6 +403,7 @@ async function startLocked(
       live,
       ingest,
       control,
+      models,
       services: simulation,
       mqttUrl,
       token,
