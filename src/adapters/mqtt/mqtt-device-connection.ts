@@ -10,11 +10,7 @@
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { connectionTopic, deviceFilters, type ConnectionMessage } from '../../core/control/device-topics.js';
-import type {
-  ControlHandler,
-  DeviceConnection,
-  DevicePublish,
-} from '../../core/ports/simulator-link.js';
+import type { ControlHandler, DeviceConnection, DevicePublish } from '../../core/ports/simulator-link.js';
 import type { SimulatorLogger } from '../../sim/device/device-simulator.js';
 
 export interface MqttDeviceConnectionOptions {
@@ -95,7 +91,9 @@ export class MqttDeviceConnection implements DeviceConnection {
           },
           (e: unknown) => {
             if (!conn.ended)
-              o.logger.warn(`Simulator: device ${o.twinId} could not subscribe or announce itself: ${(e as Error).message}`);
+              o.logger.warn(
+                `Simulator: device ${o.twinId} could not subscribe or announce itself: ${(e as Error).message}`,
+              );
           },
         );
       });

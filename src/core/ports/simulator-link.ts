@@ -17,7 +17,11 @@ export interface ControlMessageProperties {
 }
 
 /** Receives a raw (untrusted) control message: topic, bytes and its MQTT 5 properties. */
-export type ControlHandler = (topic: string, payload: Uint8Array, properties: ControlMessageProperties) => void;
+export type ControlHandler = (
+  topic: string,
+  payload: Uint8Array,
+  properties: ControlMessageProperties,
+) => void;
 
 /** Options of a device → platform publish (command response, reported state, connection). */
 export interface DevicePublish {

@@ -137,7 +137,9 @@ export function createDeviceControl(o: DeviceControlOptions): DeviceControl {
         return { reply, applied: false, status: 400 };
       };
       if (payload.byteLength > maxBytes)
-        return refuse(`The command message is ${payload.byteLength} bytes, more than the ${maxBytes} a device reads.`);
+        return refuse(
+          `The command message is ${payload.byteLength} bytes, more than the ${maxBytes} a device reads.`,
+        );
       const parsed = parseUntrustedJson(payload, { what: 'The command message' });
       if (!parsed.ok) return refuse(parsed.problem.message);
       const body = parsed.value;
@@ -146,7 +148,9 @@ export function createDeviceControl(o: DeviceControlOptions): DeviceControl {
       const msg = body as Record<string, unknown>;
       const requestId = msg.requestId;
       if (typeof requestId !== 'string' || requestId === '' || requestId.length > MAX_REQUEST_ID)
-        return refuse(`The command message has no 'requestId' (a string of 1 to ${MAX_REQUEST_ID} characters).`);
+        return refuse(
+          `The command message has no 'requestId' (a string of 1 to ${MAX_REQUEST_ID} characters).`,
+        );
       const replyTopic =
         props.responseTopic !== undefined ? mqtt5Topic : responseTopicOf(twinId, command, msg.responseTopic);
       const before = answers.get(twinId)?.get(requestId);
@@ -181,7 +185,11 @@ export function createDeviceControl(o: DeviceControlOptions): DeviceControl {
     desired(twinId, payload, apply, readOnly) {
       const what = 'desired state';
       if (payload.byteLength > maxBytes) {
-        o.reject(twinId, what, `The desired-state document is ${payload.byteLength} bytes, more than the ${maxBytes} a device reads.`);
+        o.reject(
+          twinId,
+          what,
+          `The desired-state document is ${payload.byteLength} bytes, more than the ${maxBytes} a device reads.`,
+        );
         return undefined;
       }
       const parsed = parseUntrustedJson(payload, { what: 'The desired-state document' });
@@ -192,7 +200,11 @@ export function createDeviceControl(o: DeviceControlOptions): DeviceControl {
       const doc = parsed.value as Record<string, unknown> | null;
       const version = typeof doc === 'object' && doc !== null ? doc.$version : undefined;
       if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
-        o.reject(twinId, what, "The desired-state document has no '$version' (an integer ≥ 0) to acknowledge.");
+        o.reject(
+          twinId,
+          what,
+          "The desired-state document has no '$version' (an integer ≥ 0) to acknowledge.",
+        );
         return undefined;
       }
       const desired = (doc as Record<string, unknown>).desired;

@@ -168,7 +168,10 @@ export interface Simulator {
    * @throws TwinloopError NotFound (not a simulated twin), BadRequest (a twin beyond the
    *   device-connection cap, which has no connection of its own).
    */
-  connection(twinId: string, state: 'offline' | 'online'): Promise<{ twinId: string; state: 'offline' | 'online' }>;
+  connection(
+    twinId: string,
+    state: 'offline' | 'online',
+  ): Promise<{ twinId: string; state: 'offline' | 'online' }>;
   /** Twins taken offline by hand, sorted. */
   offline(): string[];
   /** The simulated device's whole state now (a what-if fork point); undefined when not simulated. */
@@ -406,7 +409,9 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     ...(o.commandResponse ? { respond: o.commandResponse } : {}),
     reject: (twinId, what, why) => {
       stats.rejected++;
-      logLimited(`Simulator: ${twinId} ignored a ${what} message it cannot answer: ${why} (${stats.rejected} rejected so far).`);
+      logLimited(
+        `Simulator: ${twinId} ignored a ${what} message it cannot answer: ${why} (${stats.rejected} rejected so far).`,
+      );
     },
   });
   const send = (twinId: string, reply: ControlReply): void => {
@@ -433,7 +438,8 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       }
       const v = asNumber(value);
       if (v === undefined) {
-        refused[name] = `the simulated device needs a number or a boolean, got ${JSON.stringify(value)?.slice(0, 80) ?? typeof value}`;
+        refused[name] =
+          `the simulated device needs a number or a boolean, got ${JSON.stringify(value)?.slice(0, 80) ?? typeof value}`;
         continue;
       }
       for (const input of bound) sim.runner.setInput(twinId, input.name, v);
@@ -461,7 +467,9 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
           log.info(`Simulator: ${twinId} received command ${target.command}.`);
         } else if (r.status !== 200) {
           stats.rejected++;
-          logLimited(`Simulator: ${twinId} refused command ${target.command}: ${r.reply.payload.slice(0, 300)}`);
+          logLimited(
+            `Simulator: ${twinId} refused command ${target.command}: ${r.reply.payload.slice(0, 300)}`,
+          );
         }
         send(twinId, r.reply);
         return;
@@ -476,7 +484,9 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       if (!r) return;
       if (Object.keys(r.outcome.refused).length) {
         stats.rejected++;
-        logLimited(`Simulator: ${twinId} could not apply all of its desired state: ${r.reply.payload.slice(0, 300)}`);
+        logLimited(
+          `Simulator: ${twinId} could not apply all of its desired state: ${r.reply.payload.slice(0, 300)}`,
+        );
       }
       if (Object.keys(r.outcome.applied).length) stats.desired++;
       send(twinId, r.reply);

@@ -11,11 +11,7 @@
 import type { ControlReply } from './device-control.js';
 import { parseDeviceTopic } from '../../core/control/device-topics.js';
 import { TwinloopError } from '../../core/errors/errors.js';
-import type {
-  ControlHandler,
-  DeviceConnection,
-  SimulatorLink,
-} from '../../core/ports/simulator-link.js';
+import type { ControlHandler, DeviceConnection, SimulatorLink } from '../../core/ports/simulator-link.js';
 
 /** Default most device connections one simulator opens (the rest share its connection). */
 export const DEFAULT_DEVICE_CONNECTIONS = 1000;
@@ -116,7 +112,9 @@ export function simulatorDevices(o: SimulatorDevicesOptions): SimulatorDevices {
       }
       await forEachLimited([...owned], concurrency, (id) =>
         connect(id).catch((e: unknown) =>
-          o.log.warn(`Simulator: the device connection of ${id} could not be opened: ${(e as Error).message}`),
+          o.log.warn(
+            `Simulator: the device connection of ${id} could not be opened: ${(e as Error).message}`,
+          ),
         ),
       );
     },
