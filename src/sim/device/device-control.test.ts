@@ -246,6 +246,8 @@ describe('the response a simulated device answers with', () => {
       commandResponseOf({
         kind: 'Command',
         name: 'setRunning',
+        semanticTypes: [],
+        definedIn: 'dtmi:test:Pump;1',
         response: { name: 'accepted', schema: { kind: 'primitive', name: 'boolean' }, nullable: false },
       }),
     ).toBe(true);

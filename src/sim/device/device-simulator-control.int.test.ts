@@ -32,7 +32,7 @@ interface Seen {
 /** A broker with the real ingest stack (the pilot's twins are unknown to it: dead letters) and a simulator. */
 async function startRig(options: { deviceConnections?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'twinloop-simctl-'));
-  const stack: IngestStack = createIngestStack({ dataDir: dir, twins: 1, synchronous: 'OFF' });
+  const stack: IngestStack = createIngestStack({ dataDir: dir, twins: 1, synchronous: 'NORMAL' });
   const broker = new AedesBroker({ host: '127.0.0.1', port: 0, ingest: stack.service, token: TOKEN });
   await broker.start();
   const clients: MqttClient[] = [];

@@ -42,7 +42,6 @@ import {
 } from '../runner/fleet-runner.js';
 import type { ScenarioSpec } from '../scenario/scenario-types.js';
 import { resolveScenarioEvents, scheduleScenarioEvent } from '../scenario/scenario-events.js';
-import { parseUntrustedJson } from '../../core/json/untrusted-json.js';
 import { handOverState, type HandOver } from './simulator-hand-over.js';
 import { createDeviceControl, type ControlReply, type DesiredOutcome } from './device-control.js';
 import { simulatorDevices } from './simulator-devices.js';
