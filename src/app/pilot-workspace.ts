@@ -8,7 +8,7 @@ import path from 'node:path';
 import { TwinloopError } from '../core/errors/errors.js';
 import { isValidResult, parseDtdl } from '../core/models/dtdl/parse-dtdl.js';
 import type { ModelLookup } from '../core/models/model-types.js';
-import { commandResponseOf } from '../sim/device/command-response.js';
+import { commandResponseOf, isReadOnlyProperty } from '../sim/device/command-response.js';
 import type { SimulatorOptions, SimulatorWorld } from '../sim/device/device-simulator.js';
 import { loadBehaviourCatalog } from './behaviour-files.js';
 import { readPilot } from './pilot-files.js';
@@ -17,7 +17,7 @@ export async function pilotWorkspace(
   pilot: string,
   options: { assets?: number } = {},
 ): Promise<
-  Pick<SimulatorOptions, 'catalog' | 'twins' | 'world' | 'scenario' | 'commandResponse'> & {
+  Pick<SimulatorOptions, 'catalog' | 'twins' | 'world' | 'scenario' | 'commandResponse' | 'readOnlyProperty'> & {
     /** The pilot's twins and relationships (ADT JSON), generated fleet included. */
     files: ReturnType<typeof readPilot>;
   }
@@ -66,6 +66,10 @@ export async function pilotWorkspace(
       const modelId = modelOf.get(twinId);
       const c = modelId === undefined ? undefined : models.getInterface(modelId)?.contents.get(command);
       return commandResponseOf(c?.kind === 'Command' ? c : undefined);
+    },
+    readOnlyProperty: (twinId, name) => {
+      const modelId = modelOf.get(twinId);
+      return isReadOnlyProperty(modelId === undefined ? undefined : models.getInterface(modelId), name);
     },
     ...(files.scenario ? { scenario: files.scenario } : {}),
     files,

@@ -45,7 +45,8 @@ export class MqttDeviceConnection implements DeviceConnection {
       clientId: o.twinId,
       protocolVersion: 5,
       clean: true,
-      reconnectPeriod: 1000,
+      // 1–5 s, different per device: after a lost broker a fleet does not reconnect all at once.
+      reconnectPeriod: 1000 + Math.floor(Math.random() * 4000),
       connectTimeout: timeout,
       // Subscriptions are made on each connect (before announcing itself), not replayed by mqtt.js.
       resubscribe: false,
@@ -70,32 +71,33 @@ export class MqttDeviceConnection implements DeviceConnection {
       conn.ready = false;
     });
     let warned = false;
-    client.on('error', (e) => {
-      if (warned) return; // a refused device retries every second: one line, not one a second
-      warned = true;
-      o.logger.warn(`Simulator: device connection of ${o.twinId}: ${e.message}`);
-    });
     return new Promise((resolve) => {
+      // A refused device does not hold up the start (nor the others): it keeps trying meanwhile.
       const timer = setTimeout(() => {
         o.logger.warn(
           `Simulator: the device connection of ${o.twinId} is not up after ${timeout} ms; it keeps trying.`,
         );
         resolve(conn);
       }, timeout);
+      const settle = (): void => {
+        clearTimeout(timer);
+        resolve(conn);
+      };
+      client.on('error', (e) => {
+        settle();
+        if (warned) return; // a refused device retries: one line, not one per attempt
+        warned = true;
+        o.logger.warn(`Simulator: device connection of ${o.twinId}: ${e.message} (it keeps trying)`);
+      });
       client.on('connect', () => {
         warned = false;
-        conn.announce().then(
-          () => {
-            clearTimeout(timer);
-            resolve(conn);
-          },
-          (e: unknown) => {
-            if (!conn.ended)
-              o.logger.warn(
-                `Simulator: device ${o.twinId} could not subscribe or announce itself: ${(e as Error).message}`,
-              );
-          },
-        );
+        conn.announce().then(settle, (e: unknown) => {
+          settle();
+          if (!conn.ended)
+            o.logger.warn(
+              `Simulator: device ${o.twinId} could not subscribe or announce itself: ${(e as Error).message}`,
+            );
+        });
       });
     });
   }

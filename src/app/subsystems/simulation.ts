@@ -19,7 +19,7 @@ import type { BehaviourCatalog } from '../../sim/behaviour/behaviour-catalog.js'
 import { CalibrationService, historyFromStore } from '../../sim/calibration/calibration-service.js';
 import type { Simulator } from '../../sim/device/device-simulator.js';
 import { ShadowService } from '../../sim/shadow/shadow-service.js';
-import { commandResponseOf } from '../../sim/device/command-response.js';
+import { commandResponseOf, isReadOnlyProperty } from '../../sim/device/command-response.js';
 import type { ModelLookup } from '../../core/models/model-types.js';
 import { graphWorld as whatIfWorld } from '../../sim/whatif/graph-world.js';
 import { WhatIfService } from '../../sim/whatif/what-if-service.js';
@@ -157,6 +157,10 @@ export function startDevices(o: {
           const twin = graph.getTwin(twinId);
           const c = twin && o.models.getInterface(twin.modelId)?.contents.get(command);
           return commandResponseOf(c?.kind === 'Command' ? c : undefined);
+        },
+        readOnlyProperty: (twinId, name) => {
+          const twin = graph.getTwin(twinId);
+          return isReadOnlyProperty(twin && o.models.getInterface(twin.modelId), name);
         },
         logger: {
           info: (msg, meta) => simLogger.info(meta ?? {}, msg),

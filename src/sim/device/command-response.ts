@@ -5,7 +5,7 @@
  * schema with no obvious value (dates, durations, geospatial) gives undefined: the answer then
  * carries no response.
  */
-import type { CommandInfo, Schema } from '../../core/models/model-types.js';
+import type { CommandInfo, InterfaceInfo, Schema } from '../../core/models/model-types.js';
 
 const NUMBERS = new Set([
   'byte',
@@ -51,4 +51,10 @@ export function plausibleValue(schema: Schema, depth = 0): unknown {
 /** The response a simulated device answers `command` with (undefined: none). */
 export function commandResponseOf(command: CommandInfo | undefined): unknown {
   return command?.response ? plausibleValue(command.response.schema) : undefined;
+}
+
+/** True when `name` is a read-only property of the interface (a device reports it, nobody sets it). */
+export function isReadOnlyProperty(iface: InterfaceInfo | undefined, name: string): boolean {
+  const c = iface?.contents.get(name);
+  return c?.kind === 'Property' && !c.writable;
 }

@@ -18,7 +18,7 @@ import { startMqttSimulator } from '../../adapters/mqtt/mqtt-simulator-publisher
 import { pilotWorkspace } from '../../app/pilot-workspace.js';
 import type { CommandMessage } from '../../core/control/device-topics.js';
 import { TwinloopError } from '../../core/errors/errors.js';
-import type { Simulator } from './device-simulator.js';
+import type { Simulator, SimulatorLogger } from './device-simulator.js';
 
 const TOKEN = 'simulator-test-token';
 
@@ -30,18 +30,30 @@ interface Seen {
 }
 
 /** A broker with the real ingest stack (the pilot's twins are unknown to it: dead letters) and a simulator. */
-async function startRig(options: { deviceConnections?: number } = {}) {
+async function startRig(
+  options: {
+    deviceConnections?: number;
+    auth?: boolean;
+    beforeSimulator?: (url: string) => Promise<MqttClient>;
+    logger?: SimulatorLogger;
+  } = {},
+) {
+  const auth = options.auth ?? true;
   const dir = mkdtempSync(join(tmpdir(), 'twinloop-simctl-'));
   const stack: IngestStack = createIngestStack({ dataDir: dir, twins: 1, synchronous: 'NORMAL' });
-  const broker = new AedesBroker({ host: '127.0.0.1', port: 0, ingest: stack.service, token: TOKEN });
+  const broker = new AedesBroker({
+    host: '127.0.0.1',
+    port: 0,
+    ingest: stack.service,
+    ...(auth ? { token: TOKEN } : {}),
+  });
   await broker.start();
   const clients: MqttClient[] = [];
   const observe = async (filters: string[], protocolVersion: 4 | 5) => {
     const c = await mqtt.connectAsync(broker.url, {
       protocolVersion,
       reconnectPeriod: 0,
-      username: 'observer',
-      password: TOKEN,
+      ...(auth ? { username: 'observer', password: TOKEN } : {}),
     });
     clients.push(c);
     const seen: Seen[] = [];
@@ -54,12 +66,15 @@ async function startRig(options: { deviceConnections?: number } = {}) {
   const v5 = await observe(['twins/+/commands/+/response', 'twins/+/reported', 'twins/+/connection'], 5);
   const v4 = await observe(['twins/+/commands/+/response'], 4);
   const telemetry = await observe(['twins/+/telemetry'], 4);
+  if (options.beforeSimulator) clients.push(await options.beforeSimulator(broker.url));
+  const started = Date.now();
   const sim: Simulator = await startMqttSimulator({
     pilot: 'pump-line',
     ...(await pilotWorkspace('pump-line')),
     mqttUrl: broker.url,
-    password: TOKEN,
+    ...(auth ? { password: TOKEN } : {}),
     speed: 60,
+    ...(options.logger ? { logger: options.logger } : {}),
     ...(options.deviceConnections !== undefined ? { deviceConnections: options.deviceConnections } : {}),
   });
   let n = 0;
@@ -93,7 +108,7 @@ async function startRig(options: { deviceConnections?: number } = {}) {
     await stack.close();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { broker, sim, v5, v4, telemetry, command, close };
+  return { broker, sim, v5, v4, telemetry, command, close, startMs: Date.now() - started };
 }
 
 async function until<T>(what: string, get: () => T | undefined, ms = 10_000): Promise<T> {
@@ -213,6 +228,8 @@ describe('the device simulator as a reference device', () => {
       v5.find((s) => s.topic === 'twins/pump-3a/reported' && s.payload.includes('"version":7')),
     );
     expect(json(ok)).toMatchObject({ flowSetpoint: 20, $ack: { version: 7, code: 200 } });
+    // vibrationLimit is a writable property the behaviour computes: reported only once applied.
+    expect(json(ok).vibrationLimit).toBeUndefined();
     await publish({ flowSetpoint: 'max' }, 8);
     const bad = await until('reported version 8', () =>
       v5.find((s) => s.topic === 'twins/pump-3a/reported' && s.payload.includes('"version":8')),
@@ -341,5 +358,31 @@ describe('the device simulator with more twins than device connections', () => {
     );
     expect((e as TwinloopError).code).toBe('BadRequest');
     expect((e as TwinloopError).message).toMatch(/no device connection of its own/);
+  });
+});
+
+describe('the device simulator when a device cannot connect', () => {
+  let rig: Awaited<ReturnType<typeof startRig>>;
+  const warnings: string[] = [];
+  beforeAll(async () => {
+    // Without auth, a client id in use is refused: pump-1a's device cannot connect.
+    rig = await startRig({
+      auth: false,
+      beforeSimulator: (url) => mqtt.connectAsync(url, { clientId: 'pump-1a', reconnectPeriod: 0 }),
+      logger: { info: () => undefined, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) },
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await rig?.close();
+  });
+
+  it('starts without waiting for it (logged once), and the other devices work', async () => {
+    const { sim, v5, command } = rig;
+    expect(rig.startMs).toBeLessThan(4000); // not held up by the 5 s connect timeout
+    expect(sim.stats().deviceConnections).toBe(sim.stats().assets - 1);
+    expect(warnings.filter((w) => w.includes('pump-1a'))).toHaveLength(1);
+    expect(warnings.find((w) => w.includes('pump-1a'))).toMatch(/keeps trying/);
+    const id = await command('pump-1b', 'setRunning', { request: false, mqtt5: true });
+    expect(json(await responseTo(v5, id)).status).toBe(200);
   });
 });

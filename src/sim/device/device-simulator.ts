@@ -119,6 +119,11 @@ export interface SimulatorOptions {
    * DTDL command's response schema); absent or undefined: the answer has none.
    */
   commandResponse?: (twinId: string, command: string, request: unknown) => unknown;
+  /**
+   * True for a read-only property of the twin's model: the behaviour's value of it is reported with
+   * desired state. Absent: none is (a writable one is reported only once applied).
+   */
+  readOnlyProperty?: (twinId: string, name: string) => boolean;
 }
 
 export interface SimulatorStats {
@@ -259,12 +264,18 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   /** Latest values each simulated asset published (relationship inputs read them). */
   const lastValues = new Map<string, Record<string, number | boolean>>();
   const hand = handOverState({ ...o, log });
+  const readOnly = o.readOnlyProperty;
   /** Read-only properties each simulated asset measured last (reported with desired state). */
   const lastProperties = new Map<string, Record<string, number | boolean>>();
   const publish = (r: ReadingSet): void => {
     const values = hand.filter(r.assetId, r.values);
     lastValues.set(r.assetId, { ...lastValues.get(r.assetId), ...r.properties, ...values });
-    if (Object.keys(r.properties).length) lastProperties.set(r.assetId, r.properties);
+    if (readOnly) {
+      let props: Record<string, number | boolean> | undefined;
+      for (const [k, v] of Object.entries(r.properties))
+        if (readOnly(r.assetId, k)) (props ??= {})[k] = v;
+      if (props) lastProperties.set(r.assetId, props);
+    }
     if (devices.isOffline(r.assetId)) return; // a device off the network sends nothing
     const keys = Object.keys(values);
     if (keys.length === 0) return; // everything dropped out: a real device sends nothing either
