@@ -36,6 +36,7 @@ async function startRig(
     auth?: boolean;
     beforeSimulator?: (url: string) => Promise<MqttClient>;
     logger?: SimulatorLogger;
+    readOnlyProperty?: (twinId: string, name: string) => boolean;
   } = {},
 ) {
   const auth = options.auth ?? true;
@@ -75,6 +76,7 @@ async function startRig(
     ...(auth ? { password: TOKEN } : {}),
     speed: 60,
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.readOnlyProperty ? { readOnlyProperty: options.readOnlyProperty } : {}),
     ...(options.deviceConnections !== undefined ? { deviceConnections: options.deviceConnections } : {}),
   });
   let n = 0;
@@ -333,10 +335,25 @@ describe('the device simulator as a reference device', () => {
 describe('the device simulator with more twins than device connections', () => {
   let rig: Awaited<ReturnType<typeof startRig>>;
   beforeAll(async () => {
-    rig = await startRig({ deviceConnections: 2 });
+    // vibrationLimit counts as read-only here, to see it reported (the pilot's model makes it writable).
+    rig = await startRig({
+      deviceConnections: 2,
+      readOnlyProperty: (_twin, name) => name === 'vibrationLimit',
+    });
   }, 30_000);
   afterAll(async () => {
     await rig?.close();
+  });
+
+  it('reports the read-only properties its behaviour knows with desired state (pump-3c: shared connection)', async () => {
+    const { broker, v5 } = rig;
+    await until('a first reading of pump-3c', () => rig.sim.stats().published > 20);
+    await broker.publish('twins/pump-3c/desired', JSON.stringify({ desired: {}, $version: 3 }), {
+      qos: 1,
+      retain: true,
+    });
+    const r = await until('pump-3c reported', () => lastOn(v5, 'twins/pump-3c/reported'));
+    expect(json(r)).toEqual({ vibrationLimit: 7.1, $ack: { version: 3, code: 200 } });
   });
 
   it('opens only the cap; the other twins answer on the shared connection and cannot go offline alone', async () => {

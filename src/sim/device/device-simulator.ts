@@ -264,7 +264,16 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   /** Latest values each simulated asset published (relationship inputs read them). */
   const lastValues = new Map<string, Record<string, number | boolean>>();
   const hand = handOverState({ ...o, log });
-  const readOnly = o.readOnlyProperty;
+  // Asked once per twin and name (a model does not change under a running simulator).
+  const readOnlyAnswers = new Map<string, boolean>();
+  const readOnly =
+    o.readOnlyProperty &&
+    ((twinId: string, name: string): boolean => {
+      const key = `${twinId}\u0000${name}`;
+      let v = readOnlyAnswers.get(key);
+      if (v === undefined) readOnlyAnswers.set(key, (v = o.readOnlyProperty?.(twinId, name) ?? false));
+      return v;
+    });
   /** Read-only properties each simulated asset measured last (reported with desired state). */
   const lastProperties = new Map<string, Record<string, number | boolean>>();
   const publish = (r: ReadingSet): void => {
@@ -272,8 +281,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     lastValues.set(r.assetId, { ...lastValues.get(r.assetId), ...r.properties, ...values });
     if (readOnly) {
       let props: Record<string, number | boolean> | undefined;
-      for (const [k, v] of Object.entries(r.properties))
-        if (readOnly(r.assetId, k)) (props ??= {})[k] = v;
+      for (const [k, v] of Object.entries(r.properties)) if (readOnly(r.assetId, k)) (props ??= {})[k] = v;
       if (props) lastProperties.set(r.assetId, props);
     }
     if (devices.isOffline(r.assetId)) return; // a device off the network sends nothing
