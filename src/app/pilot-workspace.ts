@@ -17,7 +17,10 @@ export async function pilotWorkspace(
   pilot: string,
   options: { assets?: number } = {},
 ): Promise<
-  Pick<SimulatorOptions, 'catalog' | 'twins' | 'world' | 'scenario' | 'commandResponse' | 'readOnlyProperty'> & {
+  Pick<
+    SimulatorOptions,
+    'catalog' | 'twins' | 'world' | 'scenario' | 'commandResponse' | 'readOnlyProperty'
+  > & {
     /** The pilot's twins and relationships (ADT JSON), generated fleet included. */
     files: ReturnType<typeof readPilot>;
   }
