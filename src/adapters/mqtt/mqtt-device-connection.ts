@@ -122,7 +122,10 @@ export class MqttDeviceConnection implements DeviceConnection {
   }
 
   publish(topic: string, payload: string, options: DevicePublish = {}): Promise<void> {
-    if (!this.connected) return Promise.reject(new Error(`device ${this.twinId} is not connected`));
+    // Connected is enough (not yet announced): the retained desired state arrives right after the
+    // subscription, and its report follows the `connected` message on the same connection.
+    if (this.ended || !this.client.connected)
+      return Promise.reject(new Error(`device ${this.twinId} is not connected`));
     return this.publishRaw(topic, payload, options);
   }
 

@@ -37,6 +37,8 @@ async function startRig(
     beforeSimulator?: (url: string) => Promise<MqttClient>;
     logger?: SimulatorLogger;
     readOnlyProperty?: (twinId: string, name: string) => boolean;
+    /** Retained desired-state documents published before the simulator starts (twin → document). */
+    desired?: Record<string, unknown>;
   } = {},
 ) {
   const auth = options.auth ?? true;
@@ -68,6 +70,8 @@ async function startRig(
   const v4 = await observe(['twins/+/commands/+/response'], 4);
   const telemetry = await observe(['twins/+/telemetry'], 4);
   if (options.beforeSimulator) clients.push(await options.beforeSimulator(broker.url));
+  for (const [twin, doc] of Object.entries(options.desired ?? {}))
+    await broker.publish(`twins/${twin}/desired`, JSON.stringify(doc), { qos: 1, retain: true });
   const started = Date.now();
   const sim: Simulator = await startMqttSimulator({
     pilot: 'pump-line',
@@ -131,7 +135,7 @@ const lastOn = (seen: Seen[], topic: string) => [...seen].reverse().find((s) => 
 describe('the device simulator as a reference device', () => {
   let rig: Awaited<ReturnType<typeof startRig>>;
   beforeAll(async () => {
-    rig = await startRig();
+    rig = await startRig({ desired: { 'pump-3d': { desired: { flowSetpoint: 30 }, $version: 1 } } });
   }, 30_000);
   afterAll(async () => {
     await rig?.close();
@@ -159,6 +163,12 @@ describe('the device simulator as a reference device', () => {
     } finally {
       late.end(true);
     }
+  });
+
+  it('reports the desired state waiting for it (retained) as soon as it connects', async () => {
+    const r = await until('pump-3d reported', () => lastOn(rig.v5, 'twins/pump-3d/reported'));
+    expect(json(r)).toEqual({ flowSetpoint: 30, $ack: { version: 1, code: 200 } });
+    expect(rig.sim.stats().unanswered).toBe(0);
   });
 
   it('answers an MQTT 5 command on its Response Topic with the Correlation Data, and applies it', async () => {

@@ -92,8 +92,17 @@ export function simulatorDevices(o: SimulatorDevicesOptions): SimulatorDevices {
     o.onControl(topic, payload, props);
   };
 
+  /** Connections being opened: a device answers its retained desired state before open() resolves. */
+  const opening = new Map<string, Promise<DeviceConnection>>();
   const connect = async (twinId: string): Promise<void> => {
-    const c = await o.link.openDevice(twinId, handlerFor(twinId));
+    const pending = o.link.openDevice(twinId, handlerFor(twinId));
+    opening.set(twinId, pending);
+    let c: DeviceConnection;
+    try {
+      c = await pending;
+    } finally {
+      if (opening.get(twinId) === pending) opening.delete(twinId);
+    }
     if (closed || offline.has(twinId)) {
       c.drop();
       return;
@@ -129,6 +138,8 @@ export function simulatorDevices(o: SimulatorDevicesOptions): SimulatorDevices {
       const opts = { ...(r.correlationData ? { correlationData: r.correlationData } : {}) };
       const c = connections.get(twinId);
       if (c) return c.publish(r.topic, r.payload, opts);
+      const pending = opening.get(twinId);
+      if (pending) return pending.then((p) => p.publish(r.topic, r.payload, opts));
       if (owned.has(twinId))
         return Promise.reject(new Error(`the device connection of ${twinId} is not open`));
       return o.link.publishControl(r.topic, r.payload, opts);
