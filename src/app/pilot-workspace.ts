@@ -8,6 +8,7 @@ import path from 'node:path';
 import { TwinloopError } from '../core/errors/errors.js';
 import { isValidResult, parseDtdl } from '../core/models/dtdl/parse-dtdl.js';
 import type { ModelLookup } from '../core/models/model-types.js';
+import { commandResponseOf, isReadOnlyProperty } from '../sim/device/command-response.js';
 import type { SimulatorOptions, SimulatorWorld } from '../sim/device/device-simulator.js';
 import { loadBehaviourCatalog } from './behaviour-files.js';
 import { readPilot } from './pilot-files.js';
@@ -16,7 +17,10 @@ export async function pilotWorkspace(
   pilot: string,
   options: { assets?: number } = {},
 ): Promise<
-  Pick<SimulatorOptions, 'catalog' | 'twins' | 'world' | 'scenario'> & {
+  Pick<
+    SimulatorOptions,
+    'catalog' | 'twins' | 'world' | 'scenario' | 'commandResponse' | 'readOnlyProperty'
+  > & {
     /** The pilot's twins and relationships (ADT JSON), generated fleet included. */
     files: ReturnType<typeof readPilot>;
   }
@@ -55,10 +59,21 @@ export async function pilotWorkspace(
         : rels.filter((r) => r.target === id && r.name === name).map((r) => r.source),
     latest: (id, name) => byId.get(id)?.[name],
   };
+  const modelOf = new Map(twins.map((t) => [t.id, t.modelId]));
   return {
     catalog: await loadBehaviourCatalog(pilot, models),
     twins,
     world,
+    // A simulated device answers a command with a value of the command's response schema.
+    commandResponse: (twinId, command) => {
+      const modelId = modelOf.get(twinId);
+      const c = modelId === undefined ? undefined : models.getInterface(modelId)?.contents.get(command);
+      return commandResponseOf(c?.kind === 'Command' ? c : undefined);
+    },
+    readOnlyProperty: (twinId, name) => {
+      const modelId = modelOf.get(twinId);
+      return isReadOnlyProperty(modelId === undefined ? undefined : models.getInterface(modelId), name);
+    },
     ...(files.scenario ? { scenario: files.scenario } : {}),
     files,
   };

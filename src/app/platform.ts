@@ -427,6 +427,7 @@ async function startLocked(
       live,
       ingest,
       commands,
+      models,
       services: simulation,
       mqttUrl,
       token,

@@ -411,6 +411,7 @@ export class AedesBroker {
           qos: options.qos,
           retain: options.retain,
           dup: false,
+          // MQTT 5 subscribers get them (Response Topic, Correlation Data, expiry); 3.1.1 ones do not.
           ...(options.properties ? { properties: options.properties } : {}),
         },
         (err) => (err ? reject(err) : resolve()),

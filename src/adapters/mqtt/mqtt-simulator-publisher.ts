@@ -1,15 +1,22 @@
 /**
- * The device simulator's MQTT connection: one client of the broker, logged in like a device (the
- * platform's token as password when auth is on), publishing readings with QoS 1 to
- * `twins/{twinId}/telemetry` and subscribed to every twin's commands and desired state. Implements
- * the SimulatorLink port (core/ports/simulator-link.ts) for src/sim/device/device-simulator.ts;
+ * The device simulator's MQTT connections: one shared MQTT 5 client of the broker, logged in like a
+ * device (the platform's token as password when auth is on), publishing readings with QoS 1 to
+ * `twins/{twinId}/telemetry` (and, for twins beyond the device-connection cap, receiving their
+ * commands and desired state); plus one device connection per simulated twin
+ * (mqtt-device-connection.ts: client id = twin id, last will, presence). Implements the
+ * SimulatorLink port (core/ports/simulator-link.ts) for src/sim/device/device-simulator.ts;
  * `startMqttSimulator` is the two put together, for `twinloop start` and `twinloop simulate`.
  */
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { DEVICE_CONTROL_FILTERS } from '../../core/control/device-topics.js';
 import { TwinloopError } from '../../core/errors/errors.js';
-import type { SimulatorLink } from '../../core/ports/simulator-link.js';
+import type {
+  ControlHandler,
+  DeviceConnection,
+  DevicePublish,
+  SimulatorLink,
+} from '../../core/ports/simulator-link.js';
 import { telemetryTopic } from '../../core/telemetry/topic-scheme.js';
 import {
   startSimulator,
@@ -17,6 +24,7 @@ import {
   type SimulatorLogger,
   type SimulatorOptions,
 } from '../../sim/device/device-simulator.js';
+import { MqttDeviceConnection } from './mqtt-device-connection.js';
 
 export interface MqttSimulatorPublisherOptions {
   mqttUrl: string;
@@ -55,6 +63,7 @@ export class MqttSimulatorPublisher implements SimulatorLink {
   static connect(o: MqttSimulatorPublisherOptions): Promise<MqttSimulatorPublisher> {
     const opts: IClientOptions = {
       clientId: `twinloop-sim-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+      protocolVersion: 5,
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: o.connectTimeoutMs ?? 5000,
@@ -91,14 +100,48 @@ export class MqttSimulatorPublisher implements SimulatorLink {
     });
   }
 
-  receiveControl(handler: (topic: string, payload: Uint8Array) => void): Promise<void> {
-    this.client.on('message', handler);
+  receiveControl(handler: ControlHandler): Promise<void> {
+    this.client.on('message', (topic, payload, packet) => {
+      const p = packet.properties;
+      handler(topic, payload, {
+        ...(p?.responseTopic !== undefined ? { responseTopic: p.responseTopic } : {}),
+        ...(p?.correlationData !== undefined ? { correlationData: p.correlationData } : {}),
+      });
+    });
     return new Promise<void>((resolve) => {
       this.client.subscribe([...DEVICE_CONTROL_FILTERS], { qos: 1 }, (err) => {
         if (err)
           this.o.logger.warn(`Simulator: cannot subscribe to commands and desired state: ${err.message}`);
         resolve();
       });
+    });
+  }
+
+  publishControl(topic: string, payload: string, options: DevicePublish = {}): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.publish(
+        topic,
+        payload,
+        {
+          qos: 1,
+          retain: options.retain ?? false,
+          ...(options.correlationData
+            ? { properties: { correlationData: Buffer.from(options.correlationData) } }
+            : {}),
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  openDevice(twinId: string, handler: ControlHandler): Promise<DeviceConnection> {
+    return MqttDeviceConnection.open({
+      mqttUrl: this.o.mqttUrl,
+      twinId,
+      ...(this.o.password ? { credentials: { username: 'twinloop-sim', password: this.o.password } } : {}),
+      ...(this.o.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.o.connectTimeoutMs } : {}),
+      handler,
+      logger: this.o.logger,
     });
   }
 

@@ -85,7 +85,8 @@ export function registerDevice(program: Command, { run }: CliKit): void {
     program
       .command('fault <twinId> <fault>')
       .description(
-        "switch a fault of a simulated device on now, e.g. fault pump-3a bearingDamage (the server's simulator)",
+        "switch a fault of a simulated device on now, e.g. fault pump-3a bearingDamage (the server's simulator); " +
+          'fault pump-3a offline cuts the device off the broker (its last will goes out, no telemetry), fault pump-3a online brings it back',
       )
       .option('--off', 'switch it off instead'),
   ).action(
@@ -93,9 +94,13 @@ export function registerDevice(program: Command, { run }: CliKit): void {
       const r = await new ApiClient(clientOptions(cmd)).request('POST', '/simulator/faults', {
         body: { twinId, fault, on: !o.off },
       });
-      const b = r.body as { behaviour: string; simulatedTime: number };
+      const b = r.body as { behaviour?: string; simulatedTime?: number; state?: string };
+      if (b.state !== undefined) {
+        process.stdout.write(`${twinId} is ${b.state}\n`);
+        return;
+      }
       process.stdout.write(
-        `${fault} ${o.off ? 'off' : 'on'} for ${twinId} (behaviour ${b.behaviour}, simulated t = ${Math.round(b.simulatedTime)} s)\n`,
+        `${fault} ${o.off ? 'off' : 'on'} for ${twinId} (behaviour ${b.behaviour ?? '?'}, simulated t = ${Math.round(b.simulatedTime ?? 0)} s)\n`,
       );
     }),
   );

@@ -28,6 +28,10 @@ export function registerSimulate(program: Command, { run }: CliKit): void {
       "MQTT password / API token (env TWINLOOP_TOKEN; default: the data folder's token file)",
     )
     .option('--data <dir>', 'data folder of the local server (to find its broker and token)')
+    .option(
+      '--device-connections <n>',
+      'most twins given an MQTT connection of their own (client id = twin id, last will, presence); the rest share one (default 1000)',
+    )
     .action(
       run(
         async (o: {
@@ -40,6 +44,7 @@ export function registerSimulate(program: Command, { run }: CliKit): void {
           url?: string;
           token?: string;
           data?: string;
+          deviceConnections?: string;
         }) => {
           const { readRuntimeInfo, readToken } = await import('../runtime-files.js');
           const { startMqttSimulator } = await import('../../adapters/mqtt/mqtt-simulator-publisher.js');
@@ -83,6 +88,15 @@ export function registerSimulate(program: Command, { run }: CliKit): void {
           const speed = numberOf(o.speed, '--speed');
           const seed = numberOf(o.seed, '--seed');
           const sampleInterval = numberOf(o.sampleInterval, '--sample-interval');
+          let deviceConnections: number | undefined;
+          if (o.deviceConnections !== undefined) {
+            deviceConnections = Number(o.deviceConnections);
+            if (!Number.isSafeInteger(deviceConnections) || deviceConnections < 0)
+              throw new TwinloopError(
+                'BadRequest',
+                `--device-connections must be a whole number ≥ 0, got '${o.deviceConnections}'.`,
+              );
+          }
           const sim = await startMqttSimulator({
             pilot: o.pilot,
             catalog: workspace.catalog,
@@ -94,6 +108,7 @@ export function registerSimulate(program: Command, { run }: CliKit): void {
             speed: speed ?? workspace.scenario?.simulation.speed ?? 1,
             ...(seed === undefined ? {} : { seed: Math.trunc(seed) }),
             ...(sampleInterval === undefined ? {} : { sampleInterval }),
+            ...(deviceConnections === undefined ? {} : { deviceConnections }),
             logger: { info: log('info'), warn: log('warn'), error: log('error') },
           });
           const fleets = sim.fleets.map((f) => `${f.assets} × ${f.behaviour}`).join(', ');

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CommandService } from '../../core/control/command-service.js';
 import type { ControlService } from '../../core/control/control-service.js';
-import { TwinloopError } from '../../core/errors/errors.js';
+import { TwinloopError, errors } from '../../core/errors/errors.js';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import type { LiveHub } from '../../core/live/live-hub.js';
 import type { JobService } from '../../core/jobs/job-service.js';
@@ -128,13 +128,21 @@ export function startHttp(o: {
                   speed: simulator.speed,
                   fleets: simulator.fleets,
                   stats: simulator.stats(),
+                  offline: simulator.offline(),
                 }
               );
             },
             fault: (twinId, fault, on) => {
               const simulator = running.simulator;
               if (!simulator) throw new TwinloopError('ServiceUnavailable', 'The device simulator is off.');
+              if (!graph.getTwin(twinId)) throw errors.twinNotFound(twinId);
               return simulator.fault(twinId, fault, on);
+            },
+            connection: async (twinId, state) => {
+              const simulator = running.simulator;
+              if (!simulator) throw new TwinloopError('ServiceUnavailable', 'The device simulator is off.');
+              if (!graph.getTwin(twinId)) throw errors.twinNotFound(twinId);
+              return simulator.connection(twinId, state);
             },
           },
           plugins: [

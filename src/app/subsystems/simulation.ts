@@ -19,6 +19,8 @@ import type { BehaviourCatalog } from '../../sim/behaviour/behaviour-catalog.js'
 import { CalibrationService, historyFromStore } from '../../sim/calibration/calibration-service.js';
 import type { Simulator } from '../../sim/device/device-simulator.js';
 import { ShadowService } from '../../sim/shadow/shadow-service.js';
+import { commandResponseOf, isReadOnlyProperty } from '../../sim/device/command-response.js';
+import type { ModelLookup } from '../../core/models/model-types.js';
 import { graphWorld as whatIfWorld } from '../../sim/whatif/graph-world.js';
 import { WhatIfService } from '../../sim/whatif/what-if-service.js';
 import type { TwinloopConfig } from '../config.js';
@@ -127,6 +129,8 @@ export function startDevices(o: {
   live: LiveEventBus;
   ingest: IngestService;
   commands: Pick<CommandService, 'onCommand'>;
+  /** The workspace's models: a simulated device answers a command with a value of its response schema. */
+  models: ModelLookup;
   services: SimulationServices;
   mqttUrl: string;
   token: string | undefined;
@@ -149,6 +153,15 @@ export function startDevices(o: {
         // The embedded broker takes the token as password; an external broker's URL carries its own.
         password: config.mqtt.url ? undefined : o.token,
         speed: config.simulation.speed ?? scenario?.simulation.speed ?? 1,
+        commandResponse: (twinId, command) => {
+          const twin = graph.getTwin(twinId);
+          const c = twin && o.models.getInterface(twin.modelId)?.contents.get(command);
+          return commandResponseOf(c?.kind === 'Command' ? c : undefined);
+        },
+        readOnlyProperty: (twinId, name) => {
+          const twin = graph.getTwin(twinId);
+          return isReadOnlyProperty(twin && o.models.getInterface(twin.modelId), name);
+        },
         logger: {
           info: (msg, meta) => simLogger.info(meta ?? {}, msg),
           warn: (msg, meta) => simLogger.warn(meta ?? {}, msg),

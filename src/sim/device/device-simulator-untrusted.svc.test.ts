@@ -1,7 +1,8 @@
 /**
  * On an external broker (the machine's Mosquitto, MQTT_URL) anyone may publish on the topics the
  * device simulator reads commands and desired state from: it reads them as untrusted JSON. Hostile
- * keys, 10k-deep nesting and bad UTF-8 are counted as rejected and ignored; a valid command still works.
+ * keys, 10k-deep nesting and bad UTF-8 are counted as rejected and ignored (nothing to match an
+ * answer to); a valid command still works and is answered on its response topic.
  */
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -23,6 +24,9 @@ describe('the device simulator on an external broker', () => {
       speed: 60,
     });
     const client = await mqtt.connectAsync(MQTT_URL, { reconnectPeriod: 0 });
+    const answers: string[] = [];
+    client.on('message', (_t, p) => answers.push(p.toString()));
+    await client.subscribeAsync('twins/pump-3a/commands/setRunning/response', { qos: 1 });
     try {
       const topic = 'twins/pump-3a/commands/setRunning';
       for (const m of [
@@ -34,8 +38,11 @@ describe('the device simulator on an external broker', () => {
         await client.publishAsync(topic, m, { qos: 1 });
       await waitFor('the four messages rejected', () => sim.stats().rejected >= 4);
       expect(sim.stats().commands).toBe(0);
-      await client.publishAsync(topic, '{"request":false}', { qos: 1 });
+      expect(answers).toEqual([]);
+      await client.publishAsync(topic, '{"requestId":"ok-1","request":false}', { qos: 1 });
       await waitFor('the valid command', () => sim.stats().commands === 1);
+      await waitFor('its answer', () => answers.length === 1);
+      expect(JSON.parse(answers[0] ?? '')).toEqual({ requestId: 'ok-1', status: 200, response: true });
       expect(sim.stats().rejected).toBe(4);
     } finally {
       await client.endAsync();

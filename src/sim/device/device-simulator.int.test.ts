@@ -6,6 +6,7 @@
  */
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TwinloopError } from '../../core/errors/errors.js';
 import { API, startTestPlatform, tempDataDir, waitFor } from '../../../test/platform/platform-fixture.js';
@@ -174,6 +175,71 @@ describe('the device simulator in the platform', () => {
         'setRunning',
       );
     } finally {
+      await p.stop();
+    }
+  }, 40_000);
+
+  it('takes a simulated device offline and online over HTTP (twinloop fault <twin> offline|online)', async () => {
+    const data = tempDataDir('twinloop-sim-offline-');
+    dirs.push(data);
+    const p = await startTestPlatform(data.dir, { sim: 'on', simSpeed: '600', auth: 'on' });
+    const watcher = await mqtt.connectAsync(p.runtime.mqttUrl, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      username: 'watcher',
+      password: p.token,
+    });
+    const fault = (body: unknown) =>
+      fetch(`${p.runtime.httpUrl}/simulator/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${p.token}` },
+        body: JSON.stringify(body),
+      });
+    try {
+      const presence: { state: string; at: number }[] = [];
+      watcher.on('message', (_t, payload) =>
+        presence.push({ ...(JSON.parse(payload.toString()) as { state: string }), at: Date.now() }),
+      );
+      await watcher.subscribeAsync('twins/pump-3a/connection', { qos: 1 });
+      await waitFor('pump-3a connected (retained)', () => presence.some((m) => m.state === 'connected'));
+      const cut = Date.now();
+      const off = await fault({ twinId: 'pump-3a', fault: 'offline' });
+      expect(off.status).toBe(200);
+      expect(await off.json()).toMatchObject({ twinId: 'pump-3a', fault: 'offline', state: 'offline' });
+      await waitFor('the will of pump-3a', () =>
+        presence.some((m) => m.at >= cut && m.state === 'disconnected'),
+      );
+      const status = (await api(p, 'GET', '/simulator')) as { offline: string[]; stats: { offline: number } };
+      expect(status.offline).toEqual(['pump-3a']);
+      expect(status.stats.offline).toBe(1);
+      await new Promise((r) => setTimeout(r, 200));
+      const quiet = p.graph.getTwin('pump-3a')?.telemetry.vibration?.time;
+      await new Promise((r) => setTimeout(r, 500)); // 300 simulated seconds at speed 600
+      expect(p.graph.getTwin('pump-3a')?.telemetry.vibration?.time).toBe(quiet);
+
+      const back = Date.now();
+      const on = await fault({ twinId: 'pump-3a', fault: 'online' });
+      expect(on.status).toBe(200);
+      await waitFor('pump-3a connected again', () =>
+        presence.some((m) => m.at >= back && m.state === 'connected'),
+      );
+      await waitFor(
+        'pump-3a telemetry again',
+        () => (p.graph.getTwin('pump-3a')?.telemetry.vibration?.time ?? 0) > (quiet ?? 0),
+      );
+      expect(((await api(p, 'GET', '/simulator')) as { offline: string[] }).offline).toEqual([]);
+
+      // Clear errors: a twin that does not exist, and one the simulator does not run.
+      const unknown = await fault({ twinId: 'pump-99', fault: 'offline' });
+      expect(unknown.status).toBe(404);
+      expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('DigitalTwinNotFound');
+      const site = await fault({ twinId: 'site-lyon', fault: 'offline' });
+      expect(site.status).toBe(404);
+      expect(((await site.json()) as { error: { message: string } }).error.message).toContain(
+        'not simulated',
+      );
+    } finally {
+      watcher.end(true);
       await p.stop();
     }
   }, 40_000);

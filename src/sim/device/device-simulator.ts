@@ -12,6 +12,13 @@
  * `$ts = wallStart + (t − t0)·1000/speed`: the wall time at which it falls due, so history lines
  * up with the wall clock whatever the speed (at speed 600, ten simulated minutes fill one second).
  *
+ * Devices: each simulated twin has its own device connection (simulator-devices.ts: client id =
+ * twin id, last will and `connected` on `twins/{id}/connection`), on which it gets its commands and
+ * desired state and answers them as the control contract says (device-control.ts): a command
+ * answered on its response topic, desired state reported with `$ack`. Telemetry stays on the one
+ * shared connection (a publish per reading set, whoever's). `connection(twin, 'offline')` cuts a
+ * twin's connection (its will goes out) and stops its telemetry until `'online'`.
+ *
  * Hand-over: a reading of a simulated twin that another client sends (by HTTP or MQTT: any reading
  * the simulator did not publish itself, seen on the live event bus) wins. The simulator stops
  * publishing those telemetry names for that twin for `handOverMs` of wall time (default 10 min), so
@@ -35,8 +42,10 @@ import {
 } from '../runner/fleet-runner.js';
 import type { ScenarioSpec } from '../scenario/scenario-types.js';
 import { resolveScenarioEvents, scheduleScenarioEvent } from '../scenario/scenario-events.js';
-import { parseUntrustedJson } from '../../core/json/untrusted-json.js';
 import { handOverState, type HandOver } from './simulator-hand-over.js';
+import { createDeviceControl, type ControlReply, type DesiredOutcome } from './device-control.js';
+import { simulatorDevices } from './simulator-devices.js';
+import type { ControlMessageProperties } from '../../core/ports/simulator-link.js';
 
 export { DEFAULT_HAND_OVER_MS, type HandOver } from './simulator-hand-over.js';
 
@@ -98,6 +107,23 @@ export interface SimulatorOptions {
   handOverMs?: number;
   /** Wall clock for hand-over expiry (default Date.now; tests). */
   now?: () => number;
+  /**
+   * Most twins given a device connection of their own (default 1000, the first by id); the others
+   * get and answer their commands and desired state on the shared connection, without presence.
+   */
+  deviceConnections?: number;
+  /** Device connections opened at the same time (default 16). */
+  connectConcurrency?: number;
+  /**
+   * The response payload a simulated device answers a command it applied with (e.g. built from the
+   * DTDL command's response schema); absent or undefined: the answer has none.
+   */
+  commandResponse?: (twinId: string, command: string, request: unknown) => unknown;
+  /**
+   * True for a read-only property of the twin's model: the behaviour's value of it is reported with
+   * desired state. Absent: none is (a writable one is reported only once applied).
+   */
+  readOnlyProperty?: (twinId: string, name: string) => boolean;
 }
 
 export interface SimulatorStats {
@@ -118,6 +144,12 @@ export interface SimulatorStats {
   simulatedSeconds: number;
   /** Twins with telemetry handed over to another client right now (see `handedOver`). */
   handedOver: number;
+  /** Answers and reports that could not be published (logged). */
+  unanswered: number;
+  /** Device connections up now. */
+  deviceConnections: number;
+  /** Twins taken offline by hand (see `offline`). */
+  offline: number;
 }
 
 export interface Simulator {
@@ -134,6 +166,18 @@ export interface Simulator {
    * @throws TwinloopError NotFound (not a simulated twin), BadRequest (no such fault; lists them).
    */
   fault(twinId: string, fault: string, on: boolean): { behaviour: string; simulatedTime: number };
+  /**
+   * Takes a simulated device offline (its connection cut abruptly: the broker publishes its will;
+   * no telemetry) or back online (reconnected, subscribed, `connected`; telemetry resumes).
+   * @throws TwinloopError NotFound (not a simulated twin), BadRequest (a twin beyond the
+   *   device-connection cap, which has no connection of its own).
+   */
+  connection(
+    twinId: string,
+    state: 'offline' | 'online',
+  ): Promise<{ twinId: string; state: 'offline' | 'online' }>;
+  /** Twins taken offline by hand, sorted. */
+  offline(): string[];
   /** The simulated device's whole state now (a what-if fork point); undefined when not simulated. */
   snapshot(twinId: string): AssetSnapshot | undefined;
   /** The twin's telemetry currently left to another client (empty: the simulator publishes it all). */
@@ -203,7 +247,15 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       log.warn(`Simulator: no twins of ${e.interfaceId} to simulate (${e.source}).`);
 
   const link = await o.connect();
-  const stats = { published: 0, failed: 0, skipped: 0, commands: 0, rejected: 0, desired: 0 };
+  const stats = {
+    published: 0,
+    failed: 0,
+    skipped: 0,
+    commands: 0,
+    rejected: 0,
+    desired: 0,
+    unanswered: 0,
+  };
   let lastFailLog = 0;
 
   const t0 = 0;
@@ -212,9 +264,27 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   /** Latest values each simulated asset published (relationship inputs read them). */
   const lastValues = new Map<string, Record<string, number | boolean>>();
   const hand = handOverState({ ...o, log });
+  // Asked once per twin and name (a model does not change under a running simulator).
+  const readOnlyAnswers = new Map<string, boolean>();
+  const readOnly =
+    o.readOnlyProperty &&
+    ((twinId: string, name: string): boolean => {
+      const key = `${twinId}\u0000${name}`;
+      let v = readOnlyAnswers.get(key);
+      if (v === undefined) readOnlyAnswers.set(key, (v = o.readOnlyProperty?.(twinId, name) ?? false));
+      return v;
+    });
+  /** Read-only properties each simulated asset measured last (reported with desired state). */
+  const lastProperties = new Map<string, Record<string, number | boolean>>();
   const publish = (r: ReadingSet): void => {
     const values = hand.filter(r.assetId, r.values);
     lastValues.set(r.assetId, { ...lastValues.get(r.assetId), ...r.properties, ...values });
+    if (readOnly) {
+      let props: Record<string, number | boolean> | undefined;
+      for (const [k, v] of Object.entries(r.properties)) if (readOnly(r.assetId, k)) (props ??= {})[k] = v;
+      if (props) lastProperties.set(r.assetId, props);
+    }
+    if (devices.isOffline(r.assetId)) return; // a device off the network sends nothing
     const keys = Object.keys(values);
     if (keys.length === 0) return; // everything dropped out: a real device sends nothing either
     if (!link.connected) {
@@ -346,46 +416,118 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     }
   });
 
-  const onControl = (topic: string, payload: Uint8Array): void => {
+  let lastRejectLog = 0;
+  const logLimited = (msg: string): void => {
+    // A flood of bad messages is counted, and logged at most once a second.
+    if (Date.now() - lastRejectLog < 1000) return;
+    lastRejectLog = Date.now();
+    log.warn(msg);
+  };
+  const control = createDeviceControl({
+    ...(o.commandResponse ? { respond: o.commandResponse } : {}),
+    reject: (twinId, what, why) => {
+      stats.rejected++;
+      logLimited(
+        `Simulator: ${twinId} ignored a ${what} message it cannot answer: ${why} (${stats.rejected} rejected so far).`,
+      );
+    },
+  });
+  const send = (twinId: string, reply: ControlReply): void => {
+    devices.reply(twinId, reply).catch((err: unknown) => {
+      stats.unanswered++;
+      logLimited(`Simulator: ${twinId} could not publish on ${reply.topic}: ${(err as Error).message}`);
+    });
+  };
+
+  /** Applies a desired-state document's values: property inputs set, other values kept as they are. */
+  const applyDesired = (
+    sim: { runner: FleetRunner; model: CompiledBehaviour },
+    twinId: string,
+    desired: Record<string, unknown>,
+  ): DesiredOutcome => {
+    const applied: Record<string, unknown> = {};
+    const refused: Record<string, string> = {};
+    const inputs = sim.model.spec.inputs.filter((i) => i.source.kind === 'property');
+    for (const [name, value] of Object.entries(desired)) {
+      const bound = inputs.filter((i) => i.source.kind === 'property' && i.source.property === name);
+      if (!bound.length) {
+        applied[name] = value; // a setting this behaviour does not use: the device keeps it
+        continue;
+      }
+      const v = asNumber(value);
+      if (v === undefined) {
+        refused[name] =
+          `the simulated device needs a number or a boolean, got ${JSON.stringify(value)?.slice(0, 80) ?? typeof value}`;
+        continue;
+      }
+      for (const input of bound) sim.runner.setInput(twinId, input.name, v);
+      applied[name] = value;
+    }
+    return { applied, refused };
+  };
+
+  const onControl = (topic: string, payload: Uint8Array, props: ControlMessageProperties): void => {
     const target = parseDeviceTopic(topic);
     if (!target) return;
     const sim = runnerOf.get(target.twinId);
     if (!sim) return; // a twin this simulator does not play
-    if (target.kind === 'command') hand.giveBack(target.twinId, `command ${target.command}`);
-    // On an external broker anyone may publish here: read it as untrusted JSON like any input.
-    const parsed = parseUntrustedJson(payload, { what: 'The message' });
-    if (!parsed.ok) {
-      stats.rejected++;
-      log.warn(`Simulator: ${topic}: ${parsed.problem.message} Ignored.`);
-      return;
-    }
-    const body = parsed.value;
+    const twinId = target.twinId;
+    // On an external broker anyone may publish here: everything is read as untrusted input.
     try {
       if (target.kind === 'command') {
-        const request = (body as { request?: unknown } | null)?.request;
-        sim.runner.command(target.twinId, target.command, request);
-        stats.commands++;
-        log.info(`Simulator: ${target.twinId} received command ${target.command}.`);
+        hand.giveBack(twinId, `command ${target.command}`);
+        const r = control.command(twinId, target.command, payload, props, (request) => {
+          sim.runner.command(twinId, target.command, request);
+        });
+        if (!r) return;
+        if (r.applied) {
+          stats.commands++;
+          log.info(`Simulator: ${twinId} received command ${target.command}.`);
+        } else if (r.status !== 200) {
+          stats.rejected++;
+          logLimited(
+            `Simulator: ${twinId} refused command ${target.command}: ${r.reply.payload.slice(0, 300)}`,
+          );
+        }
+        send(twinId, r.reply);
         return;
       }
-      const desired = (body as { desired?: unknown } | null)?.desired;
-      if (typeof desired !== 'object' || desired === null)
-        throw new TwinloopError('BadRequest', "the desired-state document has no 'desired' object");
-      let applied = 0;
-      for (const input of sim.model.spec.inputs) {
-        if (input.source.kind !== 'property') continue;
-        const v = asNumber((desired as Record<string, unknown>)[input.source.property]);
-        if (v === undefined) continue;
-        sim.runner.setInput(target.twinId, input.name, v);
-        applied++;
+      if (target.kind !== 'desired') return;
+      const r = control.desired(
+        twinId,
+        payload,
+        (desired) => applyDesired(sim, twinId, desired),
+        lastProperties.get(twinId) ?? {},
+      );
+      if (!r) return;
+      if (Object.keys(r.outcome.refused).length) {
+        stats.rejected++;
+        logLimited(
+          `Simulator: ${twinId} could not apply all of its desired state: ${r.reply.payload.slice(0, 300)}`,
+        );
       }
-      if (applied) stats.desired++;
+      if (Object.keys(r.outcome.applied).length) stats.desired++;
+      send(twinId, r.reply);
     } catch (e) {
+      // Never let one message stop the others (the MQTT client's handler must not throw).
       stats.rejected++;
-      log.warn(`Simulator: ${target.twinId} cannot apply ${topic}: ${(e as Error).message}`);
+      logLimited(`Simulator: ${twinId} cannot handle ${topic}: ${(e as Error).message}`);
     }
   };
-  await link.receiveControl(onControl);
+  const devices = simulatorDevices({
+    link,
+    twinIds: simulated.map((t) => t.id),
+    ...(o.deviceConnections !== undefined ? { cap: o.deviceConnections } : {}),
+    ...(o.connectConcurrency !== undefined ? { concurrency: o.connectConcurrency } : {}),
+    onControl,
+    log,
+  });
+  try {
+    await devices.open();
+  } catch (e) {
+    link.abort();
+    throw e;
+  }
   for (const r of runners) r.start();
 
   let stopped: Promise<void> | undefined;
@@ -416,16 +558,30 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       log.info(`Simulator: fault ${fault} ${on ? 'on' : 'off'} for ${twinId}.`);
       return { behaviour: sim.model.spec.behaviour, simulatedTime: sim.runner.t };
     },
+    async connection(twinId, state) {
+      if (!runnerOf.has(twinId))
+        throw new TwinloopError(
+          'NotFound',
+          `Twin '${twinId}' is not simulated (no behaviour of its model, or created after the simulator started).`,
+        );
+      await devices.setOffline(twinId, state === 'offline');
+      if (state === 'online') hand.giveBack(twinId, 'back online');
+      return { twinId, state };
+    },
+    offline: () => devices.offline(),
     stats: () => ({
       assets: fleets.reduce((n, f) => n + f.assetIds.length, 0),
       ...stats,
       handedOver: hand.twins(),
+      deviceConnections: devices.connectedCount(),
+      offline: devices.offline().length,
       simulatedSeconds: runners.length ? Math.min(...runners.map((r) => r.t)) - t0 : 0,
     }),
     stop: () =>
       (stopped ??= (async () => {
         offLive?.();
         for (const r of runners) r.stop();
+        await devices.close();
         // Waits for in-flight acknowledgements, but never hangs a shutdown on a vanished broker.
         await link.close();
       })()),

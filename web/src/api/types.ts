@@ -74,6 +74,8 @@ export interface SimulatorStatus {
   speed?: number;
   fleets?: unknown;
   stats?: { assets?: number; published?: number; [k: string]: unknown };
+  /** Simulated twins taken offline by hand (`twinloop fault <twin> offline`). */
+  offline?: string[];
 }
 
 /** An alarm as GET /alarms answers it (alarmToJson). */

@@ -132,7 +132,8 @@ export function Overview() {
           href={home?.exampleTwin ? twinHref(home.exampleTwin) : routeHref({ page: 'explorer' })}
         >
           {simulator?.running
-            ? `${home?.simulator?.assets ?? '?'} devices at ×${simulator.speed ?? '?'}`
+            ? `${home?.simulator?.assets ?? '?'} devices at ×${simulator.speed ?? '?'}` +
+              (simulator.offline?.length ? `, ${simulator.offline.length} offline` : '')
             : simulator
               ? 'no simulated devices'
               : ''}
