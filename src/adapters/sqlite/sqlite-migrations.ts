@@ -326,4 +326,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'twins: the device side (desired version, reported values, presence; docs/control.md)',
+    up: (db) => {
+      db.exec(`
+        -- JSON of TwinDeviceState, NULL until the twin has any (twins stored before have none).
+        ALTER TABLE twins ADD COLUMN device TEXT;
+      `);
+    },
+  },
 ];

@@ -3,7 +3,7 @@
  * (adapters/sqlite); PostgreSQL comes next and must pass the same contract suites.
  * Every method documents its failure: storage failures throw TwinloopError('StorageError').
  */
-import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
+import type { RelationshipRecord, TwinDeviceState, TwinRecord } from '../graph/graph-types.js';
 import type { OutboxRow } from './event-routing.js';
 
 // ---------------------------------------------------------------- models
@@ -48,7 +48,14 @@ export type TwinStoreOp =
       sourceId: string;
       relId: string;
       expectEtag?: string | null;
-    };
+    }
+  /**
+   * The device's side of a twin (docs/control.md: reported values, acknowledgements, presence):
+   * replaces the stored `device` of the twin and nothing else, so its etag and lastUpdateTime stay
+   * (the device is not a user writing the twin). Does nothing when the twin is absent (deleted).
+   * putTwin stores `twin.device` with the twin, so a write's desired version commits with it.
+   */
+  | { op: 'putDeviceState'; workspace: string; id: string; device: TwinDeviceState };
 
 /** One service write: its store ops and the outbox rows of the events it causes. */
 export interface TwinWrite {
