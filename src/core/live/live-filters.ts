@@ -7,16 +7,17 @@ import type { Problem } from '../errors/errors.js';
 import { TwinloopError } from '../errors/errors.js';
 
 /** The event families a subscriber can choose between. */
-export type LiveEventKind = 'telemetry' | 'propertyChange' | 'lifecycle' | 'alarm';
+export type LiveEventKind = 'telemetry' | 'propertyChange' | 'lifecycle' | 'alarm' | 'device';
 
 export const LIVE_EVENT_KINDS: readonly LiveEventKind[] = [
   'telemetry',
   'propertyChange',
   'lifecycle',
   'alarm',
+  'device',
 ];
 
-/** What a subscription that names no `types` gets: alarms only when asked for. */
+/** What a subscription that names no `types` gets: alarms and the device side only when asked for. */
 export const DEFAULT_LIVE_EVENT_KINDS: readonly LiveEventKind[] = [
   'telemetry',
   'propertyChange',
@@ -61,6 +62,7 @@ export function eventKind(e: LiveDelivered): LiveEventKind {
   if (e.type === 'telemetry') return 'telemetry';
   if (e.type === 'propertyChange') return 'propertyChange';
   if (e.type === 'alarm') return 'alarm';
+  if (e.type === 'connection' || e.type === 'reported' || e.type === 'desiredState') return 'device';
   return 'lifecycle';
 }
 
