@@ -27,6 +27,7 @@ import type { ModelService } from '../core/models/model-service.js';
 import type { IngestService } from '../core/telemetry/ingest-service.js';
 import type { TwinService } from '../core/twins/twin-service.js';
 import type { ControlService } from '../core/control/control-service.js';
+import type { DeviceStateService } from '../core/control/device-state-service.js';
 import type { JobService } from '../core/jobs/job-service.js';
 import type { FileImportIo } from '../adapters/files/file-import-io.js';
 import type { FolderLock } from '../adapters/sqlite/sqlite-folder-lock.js';
@@ -88,6 +89,8 @@ export interface Platform {
   readonly metrics: Registry;
   /** Commands and desired state to devices. */
   readonly control: ControlService;
+  /** What devices report, their presence and divergence (docs/control.md). */
+  readonly deviceState: DeviceStateService;
   /** The behaviour models of the workspace (the pilot's behaviours/), by the models they simulate. */
   readonly behaviours: BehaviourCatalog;
   /** Calibration of twins' behaviour parameters (POST /digitaltwins/{id}/calibrations). */
@@ -235,9 +238,20 @@ async function startLocked(
     eventRoutes.setChannel(channel);
 
     // ---- control: commands and desired state back to devices
-    const controlSub = await startControl({ logger, mqttLogger, workspace, graph, models, channel, live });
+    const controlSub = await startControl({
+      logger,
+      mqttLogger,
+      workspace,
+      graph,
+      models,
+      channel,
+      live,
+      twins,
+      deadLetters: storage.deadLetters,
+      journal: eventRoutes.service,
+    });
     closers.push(controlSub.close);
-    const { control } = controlSub;
+    const { control, devices: deviceState } = controlSub;
 
     // ---- behaviour models (the pilot's behaviours/), compiled against the workspace's models
     const { pilot, behaviours } = await loadBehaviours({ choice, models, logger });
@@ -441,6 +455,7 @@ async function startLocked(
       live,
       metrics,
       control,
+      deviceState,
       behaviours,
       shadow,
       whatIf,
