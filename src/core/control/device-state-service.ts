@@ -77,8 +77,8 @@ export class DeviceStateService {
   private readonly divergenceMs: number;
   private readonly seenPersistMs: number;
   private readonly limits: ReportedLimits;
-  /** Pending properties by "twinId\0key". */
-  private readonly pending = new Map<string, Pending>();
+  /** Pending properties by twin, then by key. */
+  private readonly pending = new Map<string, Map<string, Pending>>();
   /** When lastSeen was last stored, per twin. */
   private readonly seenStored = new Map<string, number>();
   private readonly seenWriting = new Set<string>();
@@ -270,7 +270,7 @@ export class DeviceStateService {
   /** Raises Diverged for properties pending longer than the limit (once each). Resolves once journaled. */
   async checkDivergence(now = this.now()): Promise<void> {
     const events: DeviceLiveEvent[] = [];
-    for (const p of this.pending.values()) {
+    for (const p of this.allPending()) {
       if (p.raised || now - p.since < this.divergenceMs) continue;
       const twin = this.o.graph.getTwin(p.twinId);
       const d = twin?.device?.properties[p.key];
@@ -283,7 +283,7 @@ export class DeviceStateService {
 
   /** Properties pending now, with since when (for tests and the operator). */
   pendingProperties(): { twinId: string; property: string; since: number; diverged: boolean }[] {
-    return [...this.pending.values()].map((p) => ({
+    return [...this.allPending()].map((p) => ({
       twinId: p.twinId,
       property: p.key,
       since: p.since,
@@ -303,33 +303,34 @@ export class DeviceStateService {
     if (out.length) this.emit(out).catch((err: unknown) => this.o.onError?.(err, out[0]!.twinId));
   }
 
+  private *allPending(): Iterable<Pending> {
+    for (const byKey of this.pending.values()) yield* byKey.values();
+  }
+
   /** Updates the pending set for one twin; returns the Converged events of properties that agree again. */
   private track(twin: TwinRecord): DeviceLiveEvent[] {
     const out: DeviceLiveEvent[] = [];
     const props = twin.device?.properties ?? {};
-    const prefix = `${twin.id}\u0000`;
-    for (const [k, p] of this.pending) {
-      if (
-        !k.startsWith(prefix) ||
-        (Object.hasOwn(props, p.key) && isPending(props[p.key], desiredValueOf(twin, p.key)))
-      )
-        continue;
-      this.pending.delete(k);
-      const d = Object.hasOwn(props, p.key) ? props[p.key]! : {};
-      if (p.raised) out.push(this.desiredEvent(twin, p, d, 'converged', this.now()));
-    }
+    let mine = this.pending.get(twin.id);
+    if (mine)
+      for (const [key, p] of mine) {
+        const d = Object.hasOwn(props, key) ? props[key] : undefined;
+        if (d && isPending(d, desiredValueOf(twin, key))) continue;
+        mine.delete(key);
+        if (p.raised) out.push(this.desiredEvent(twin, p, d ?? {}, 'converged', this.now()));
+      }
     for (const [key, d] of Object.entries(props)) {
-      const k = prefix + key;
-      if (this.pending.has(k) || !isPending(d, desiredValueOf(twin, key))) continue;
+      if (mine?.has(key) || !isPending(d, desiredValueOf(twin, key))) continue;
       const since = Math.max(d.desiredTime ?? 0, d.reportedTime ?? 0) || this.now();
-      this.pending.set(k, { twinId: twin.id, key, since, raised: false });
+      if (!mine) this.pending.set(twin.id, (mine = new Map()));
+      mine.set(key, { twinId: twin.id, key, since, raised: false });
     }
+    if (mine?.size === 0) this.pending.delete(twin.id);
     return out;
   }
 
   private forget(twinId: string): void {
-    const prefix = `${twinId}\u0000`;
-    for (const k of this.pending.keys()) if (k.startsWith(prefix)) this.pending.delete(k);
+    this.pending.delete(twinId);
     this.seenStored.delete(twinId);
   }
 
