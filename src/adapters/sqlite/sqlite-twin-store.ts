@@ -9,8 +9,15 @@
  * expectation writes nothing and never half-runs a deleteTwin's history delete.
  */
 import type Database from 'better-sqlite3';
-import type { RelationshipRecord, TwinDeviceState, TwinRecord } from '../../core/graph/graph-types.js';
+import type { RelationshipRecord, TwinRecord } from '../../core/graph/graph-types.js';
 import { TwinloopError } from '../../core/errors/errors.js';
+import {
+  desiredPart,
+  devicePart,
+  mergeDeviceParts,
+  type DesiredPart,
+  type DevicePart,
+} from '../../core/graph/device-state-parts.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { TwinStore, TwinStoreOp, TwinWrite } from '../../core/ports/storage-ports.js';
 import { storageError } from './sqlite-database.js';
@@ -37,8 +44,8 @@ export interface SqliteTwinStoreOptions {
 /** What the expectation check knows of a key while it walks the ops. */
 type Known = { etag: string; source?: string; target?: string } | null;
 
-/** id, model_id, etag, last_update, contents, property_times, telemetry JSON, device JSON (raw row). */
-type TwinRow = [string, string, string, number, string, string, string, string | null];
+/** id, model_id, etag, last_update, contents, property_times, telemetry, desired, device (raw row). */
+type TwinRow = [string, string, string, number, string, string, string, string | null, string | null];
 
 interface RelRow {
   workspace: string;
@@ -58,7 +65,7 @@ export class SqliteTwinStore implements TwinStore {
     twinEtag: Database.Statement<[string, string], { etag: string }>;
     relEtag: Database.Statement<[string, string, string], { etag: string; target_id: string }>;
     saveTwin: Database.Statement;
-    saveDevice: Database.Statement<[string | null, string, string]>;
+    saveDevice: Database.Statement<[string, string, string]>;
     deleteTwin: Database.Statement<[string, string]>;
     deleteRelsOf: Database.Statement<[string, string, string, string]>;
     saveRel: Database.Statement;
@@ -77,7 +84,7 @@ export class SqliteTwinStore implements TwinStore {
           `SELECT t.id, t.model_id, t.etag, t.last_update, t.contents, t.property_times,
              (SELECT json_group_object(s.path, json_array(s.last_ts, json(s.last_value))) FROM series s
                WHERE s.workspace = t.workspace AND s.twin_id = t.id AND s.kind = 'telemetry' AND s.last_ts IS NOT NULL),
-             t.device
+             t.desired, t.device
            FROM twins t WHERE t.workspace = ? AND t.id > ? ORDER BY t.id LIMIT ?`,
         )
         .raw(true) as unknown as Database.Statement<[string, string, number], TwinRow>,
@@ -89,9 +96,13 @@ export class SqliteTwinStore implements TwinStore {
       relEtag: db.prepare(
         'SELECT etag, target_id FROM relationships WHERE workspace = ? AND source_id = ? AND id = ?',
       ),
+      // A write of the twin keeps the stored device part (the device's side, not the writer's).
       saveTwin: db.prepare(
-        `INSERT OR REPLACE INTO twins (workspace, id, model_id, etag, last_update, contents, property_times, device)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO twins (workspace, id, model_id, etag, last_update, contents, property_times, desired, device)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (workspace, id) DO UPDATE SET model_id = excluded.model_id, etag = excluded.etag,
+           last_update = excluded.last_update, contents = excluded.contents,
+           property_times = excluded.property_times, desired = excluded.desired`,
       ),
       saveDevice: db.prepare('UPDATE twins SET device = ? WHERE workspace = ? AND id = ?'),
       deleteTwin: db.prepare('DELETE FROM twins WHERE workspace = ? AND id = ?'),
@@ -118,7 +129,7 @@ export class SqliteTwinStore implements TwinStore {
       } catch (e) {
         throw storageError('Cannot load twins', e);
       }
-      for (const [id, modelId, etag, lastUpdateTime, contents, propertyTimes, tel, device] of page) {
+      for (const [id, modelId, etag, lastUpdateTime, contents, propertyTimes, tel, desired, device] of page) {
         const telemetry: TwinRecord['telemetry'] = {};
         const last = JSON.parse(tel) as Record<string, [number, unknown]>;
         for (const path in last) {
@@ -135,7 +146,11 @@ export class SqliteTwinStore implements TwinStore {
           ...readTimes(propertyTimes),
           telemetry,
         };
-        if (device !== null) twin.device = JSON.parse(device) as TwinDeviceState;
+        const state = mergeDeviceParts(
+          desired === null ? null : (JSON.parse(desired) as DesiredPart),
+          device === null ? null : (JSON.parse(device) as DevicePart),
+        );
+        if (state) twin.device = state;
         yield twin;
       }
       if (page.length < size) return;
@@ -202,12 +217,13 @@ export class SqliteTwinStore implements TwinStore {
           t.lastUpdateTime,
           JSON.stringify(t.contents),
           writeTimes(t),
-          t.device === undefined ? null : JSON.stringify(t.device),
+          t.device === undefined ? null : JSON.stringify(desiredPart(t.device)),
+          t.device === undefined ? null : JSON.stringify(devicePart(t.device)),
         );
         return;
       }
       case 'putDeviceState':
-        this.s.saveDevice.run(JSON.stringify(op.device), op.workspace, op.id);
+        this.s.saveDevice.run(JSON.stringify(devicePart(op.device)), op.workspace, op.id);
         return;
       case 'deleteTwin': {
         const { workspace, id } = op;

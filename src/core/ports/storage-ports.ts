@@ -51,9 +51,11 @@ export type TwinStoreOp =
     }
   /**
    * The device's side of a twin (docs/control.md: reported values, acknowledgements, presence):
-   * replaces the stored `device` of the twin and nothing else, so its etag and lastUpdateTime stay
-   * (the device is not a user writing the twin). Does nothing when the twin is absent (deleted).
-   * putTwin stores `twin.device` with the twin, so a write's desired version commits with it.
+   * stores the device part of `device` (core/graph/device-state-parts.ts) and nothing else, so the
+   * twin's etag and lastUpdateTime stay (the device is not a user writing the twin). Does nothing
+   * when the twin is absent (deleted). putTwin stores the desired part of `twin.device` with the
+   * twin (a write's desired version commits with it) and keeps the stored device part of an
+   * existing twin, so a writer whose copy is stale on the device side cannot set it back.
    */
   | { op: 'putDeviceState'; workspace: string; id: string; device: TwinDeviceState };
 

@@ -131,9 +131,26 @@ export function describeTwinStoreContract(name: string, make: () => Promise<Twin
       expect(loaded.map((t) => t.id)).toEqual(['a', 'b']);
       expect(loaded[0]).toEqual(twin('a', { device: reported, contents: { name: 'A2' } }));
       expect(loaded[1]).toEqual(twin('b', { device: { desiredVersion: 0, properties: {} } }));
-      // a put without device state clears it (the twin's writer carries it over when it keeps it)
+      // a put without device state clears the desired part, never the device's
       await commitOps(put(twin('b')));
-      expect((await twins())[1]!.device).toBeUndefined();
+      expect((await twins())[1]!.device).toEqual({ desiredVersion: 0, properties: {} });
+      // a writer with a stale copy of the device side (another node stored a report since) writes
+      // the desired part only: the reported value and the connection stay
+      const stale: TwinDeviceState = {
+        desiredVersion: 4,
+        properties: { speed: { desiredVersion: 4, desiredTime: 3000, reportedValue: 'old' } },
+      };
+      await commitOps(put(twin('a', { etag: 'W/"a-3"', device: stale }), 'W/"a-1"'));
+      expect((await twins())[0]!.device).toEqual({
+        desiredVersion: 4,
+        properties: {
+          speed: { desiredVersion: 4, desiredTime: 3000, reportedValue: { v: [1, 'x'] }, reportedTime: 1500 },
+        },
+        connection: { state: 'disconnected', since: 1400, lastSeen: 1450 },
+      });
+      // deleted and created again: a new twin starts without the old device side
+      await commitOps({ op: 'deleteTwin', workspace: 'ws', id: 'a' }, put(twin('a')));
+      expect((await twins())[0]!.device).toBeUndefined();
     });
 
     it('fills telemetry with the latest history values (telemetry series only)', async (ctx) => {
