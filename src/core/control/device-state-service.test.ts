@@ -312,6 +312,35 @@ describe('DeviceStateService', () => {
     expect(w.graph.getTwin('p1')!.etag).toBe(etag);
   });
 
+  it('takes connection messages; dead-letters malformed ones and ones for unknown twins', async () => {
+    const conn = (payload: string | Buffer, twinId = 'p1', at = T0) => ({
+      topic: `twins/${twinId}/connection`,
+      payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+      receivedAt: at,
+    });
+    await devices.connection('p1', conn('{"state":"connected"}', 'p1', T0 + 10));
+    expect(json().$metadata.$connection).toMatchObject({
+      state: 'connected',
+      since: new Date(T0 + 10).toISOString(),
+    });
+    await devices.connection('p1', conn('{"state":"disconnected"}', 'p1', T0 + 20));
+    expect(json().$metadata.$connection!.state).toBe('disconnected');
+    const bad = [
+      '{"state":"sleeping"}',
+      '{"state":"connected","extra":1}',
+      '{"__proto__":{"state":"connected"}}',
+      '"connected"',
+      '{"state":',
+      Buffer.from([0xc3, 0x28]),
+    ];
+    for (const b of bad) await devices.connection('p1', conn(b));
+    await devices.connection('ghost', conn('{"state":"connected"}', 'ghost'));
+    expect(json().$metadata.$connection!.state).toBe('disconnected');
+    const got = (await letters()).reverse();
+    expect(got.map((l) => l.code)).toEqual([...bad.map(() => 'BadRequest'), 'DigitalTwinNotFound']);
+    expect(got.every((l) => l.topic?.endsWith('/connection') && l.reason.length > 10)).toBe(true);
+  });
+
   it('stores lastSeen at most once a minute per twin (and with the next presence change)', async () => {
     await devices.presence('p1', 'connected', T0, 'broker');
     devices.seen('p1', T0 + 10_000); // 10 s after the last store: memory only

@@ -23,6 +23,7 @@ import { isTwinloopError, type Problem } from '../errors/errors.js';
 import { desiredValueOf, isPending } from '../graph/device-metadata.js';
 import type { DevicePropertyState, TwinDeviceState, TwinGraph, TwinRecord } from '../graph/graph-types.js';
 import { jsonEqual } from '../json/json-equal.js';
+import { parseUntrustedJson } from '../json/untrusted-json.js';
 import type { DeviceLiveEvent, LiveEvent } from '../live/live-events.js';
 import type { ModelLookup } from '../models/model-types.js';
 import type { DeviceControlMessage, PresenceSource } from '../ports/device-channel.js';
@@ -197,6 +198,36 @@ export class DeviceStateService {
   }
 
   // ---------------------------------------------------------------- presence
+
+  /**
+   * A device's connection message on `twins/{id}/connection` (ConnectionMessage, retained; the
+   * disconnected one as its last will): presence with source 'message' at the time it was received.
+   * Anything but `{"state":"connected"|"disconnected"}` is dead-lettered (and resolves); so is one
+   * for a twin that does not exist (a message names its twin, unlike a broker's client id).
+   * @throws StorageError only
+   */
+  async connection(twinId: string, message: DeviceControlMessage): Promise<void> {
+    const parsed = parseUntrustedJson(message.payload, { maxDepth: 2, what: 'The connection message' });
+    const state =
+      parsed.ok && typeof parsed.value === 'object' && parsed.value !== null && !Array.isArray(parsed.value)
+        ? (parsed.value as Record<string, unknown>).state
+        : undefined;
+    const keys =
+      parsed.ok && typeof parsed.value === 'object' && parsed.value !== null ? Object.keys(parsed.value) : [];
+    if (!parsed.ok)
+      return this.deadLetter(twinId, message, 'BadRequest', parsed.problem.message, [parsed.problem]);
+    if ((state !== 'connected' && state !== 'disconnected') || keys.length !== 1) {
+      const problem = {
+        code: 'connection.shape',
+        message: 'A connection message is {"state":"connected"} or {"state":"disconnected"}.',
+        pointer: state === undefined ? '' : '/state',
+      };
+      return this.deadLetter(twinId, message, 'BadRequest', problem.message, [problem]);
+    }
+    if (!this.o.graph.getTwin(twinId))
+      return this.deadLetter(twinId, message, 'DigitalTwinNotFound', `There is no digital twin '${twinId}'.`);
+    await this.presence(twinId, state, message.receivedAt, 'message');
+  }
 
   /**
    * The twin's device connected or disconnected at `at` (ms). Stores `$connection` (since = at when
