@@ -27,6 +27,7 @@ import type { ModelService } from '../core/models/model-service.js';
 import type { IngestService } from '../core/telemetry/ingest-service.js';
 import type { TwinService } from '../core/twins/twin-service.js';
 import type { ControlService } from '../core/control/control-service.js';
+import type { DeviceStateService } from '../core/control/device-state-service.js';
 import type { JobService } from '../core/jobs/job-service.js';
 import type { FileImportIo } from '../adapters/files/file-import-io.js';
 import type { FolderLock } from '../adapters/sqlite/sqlite-folder-lock.js';
@@ -92,6 +93,8 @@ export interface Platform {
   readonly control: ControlService;
   /** Commands to devices, stored with their lifecycle. */
   readonly commands: CommandService;
+  /** What devices report, their presence and divergence (docs/control.md). */
+  readonly deviceState: DeviceStateService;
   /** The behaviour models of the workspace (the pilot's behaviours/), by the models they simulate. */
   readonly behaviours: BehaviourCatalog;
   /** Calibration of twins' behaviour parameters (POST /digitaltwins/{id}/calibrations). */
@@ -254,13 +257,15 @@ async function startLocked(
       storage,
       inbox,
       live,
+      twins,
+      journal: eventRoutes.service,
       onCommands: (records) => {
         live.publish(records.map((c) => commandLiveEvent(c, graph.getTwin(c.twinId)?.modelId)));
         eventRoutes.service.committed(); // their Twinloop.Command.* rows were journaled with them
       },
     });
     closers.push(controlSub.close);
-    const { control, commands } = controlSub;
+    const { control, commands, devices: deviceState } = controlSub;
 
     // ---- behaviour models (the pilot's behaviours/), compiled against the workspace's models
     const { pilot, behaviours } = await loadBehaviours({ choice, models, logger });
@@ -467,6 +472,7 @@ async function startLocked(
       metrics,
       control,
       commands,
+      deviceState,
       behaviours,
       shadow,
       whatIf,

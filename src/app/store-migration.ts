@@ -514,6 +514,7 @@ function opKey(op: TwinStoreOp): string {
     case 'putRelationship':
       return `${op.rel.sourceId}/${op.rel.id}`;
     case 'deleteTwin':
+    case 'putDeviceState':
       return op.id;
     case 'deleteRelationship':
       return `${op.sourceId}/${op.relId}`;

@@ -17,6 +17,13 @@
  */
 import type pg from 'pg';
 import { TwinloopError } from '../../core/errors/errors.js';
+import {
+  desiredPart,
+  devicePart,
+  mergeDeviceParts,
+  type DesiredPart,
+  type DevicePart,
+} from '../../core/graph/device-state-parts.js';
 import type { RelationshipRecord, TwinRecord } from '../../core/graph/graph-types.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { TwinStore, TwinStoreOp, TwinWrite } from '../../core/ports/storage-ports.js';
@@ -53,6 +60,13 @@ export const PG_TWIN_MIGRATIONS: PgComponentMigrations = {
             );
             CREATE INDEX relationships_by_target ON relationships (workspace, target_id);`,
     },
+    {
+      version: 2,
+      name: 'twins: the device side (desired version, reported values, presence)',
+      // The device state in its two parts (core/graph/device-state-parts.ts), NULL until there is
+      // one: desired (written with the twin), device (written alone, kept by writes of the twin).
+      sql: 'ALTER TABLE twins ADD COLUMN desired json, ADD COLUMN device json;',
+    },
   ],
 };
 
@@ -81,6 +95,8 @@ interface TwinRowDb {
   contents: Record<string, unknown>;
   property_times: Record<string, number>;
   source_times: Record<string, string> | null;
+  desired: DesiredPart | null;
+  device: DevicePart | null;
 }
 
 interface RelRowDb {
@@ -97,7 +113,8 @@ interface RelRowDb {
 type PutTwin = Extract<TwinStoreOp, { op: 'putTwin' }>;
 type PutRel = Extract<TwinStoreOp, { op: 'putRelationship' }>;
 
-const TWIN_COLUMNS = 'workspace, id, model_id, etag, last_update, contents, property_times, source_times';
+const TWIN_COLUMNS =
+  'workspace, id, model_id, etag, last_update, contents, property_times, source_times, desired, device';
 const REL_COLUMNS = 'workspace, source_id, id, target_id, name, etag, last_update, properties';
 
 export class PgTwinStore implements TwinStore {
@@ -140,6 +157,8 @@ export class PgTwinStore implements TwinStore {
           telemetry: telemetry?.get(t.id) ?? {},
         };
         if (t.source_times !== null) twin.sourceTimes = t.source_times;
+        const state = mergeDeviceParts(t.desired, t.device);
+        if (state) twin.device = state;
         yield twin;
       }
       if (r.rows.length < this.pageSize) return;
@@ -212,13 +231,21 @@ export class PgTwinStore implements TwinStore {
         const t = op.twin;
         const r = await c.query(
           `UPDATE twins SET model_id = $3, etag = $4, last_update = $5, contents = $6, property_times = $7,
-             source_times = $8
-           WHERE workspace = $1 AND id = $2 AND etag = $9`,
-          [...twinValues(t), op.expectEtag],
+             source_times = $8, desired = $9
+           WHERE workspace = $1 AND id = $2 AND etag = $10`,
+          // not the device part (the 10th value): a write of the twin keeps the stored one
+          [...twinValues(t).slice(0, 9), op.expectEtag],
         );
         if (r.rowCount === 0) throw changed(`Digital twin '${t.id}'`);
         return i + 1;
       }
+      case 'putDeviceState':
+        await c.query('UPDATE twins SET device = $3 WHERE workspace = $1 AND id = $2', [
+          op.workspace,
+          op.id,
+          jsonText(devicePart(op.device)),
+        ]);
+        return i + 1;
       case 'deleteTwin': {
         const { workspace, id } = op;
         if (typeof op.expectEtag === 'string') {
@@ -316,14 +343,14 @@ export class PgTwinStore implements TwinStore {
     const r = await c.query(
       `INSERT INTO twins (${TWIN_COLUMNS})
        SELECT ${TWIN_COLUMNS}
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::json[], $7::json[], $8::json[])
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::json[], $7::json[], $8::json[], $9::json[], $10::json[])
          AS t(${TWIN_COLUMNS})
        ON CONFLICT (workspace, id) DO ${
          create
            ? 'NOTHING'
            : `UPDATE SET model_id = EXCLUDED.model_id, etag = EXCLUDED.etag, last_update = EXCLUDED.last_update,
                 contents = EXCLUDED.contents, property_times = EXCLUDED.property_times,
-                source_times = EXCLUDED.source_times`
+                source_times = EXCLUDED.source_times, desired = EXCLUDED.desired`
        }`,
       cols,
     );
@@ -360,6 +387,8 @@ function twinValues(t: TwinRecord): unknown[] {
     jsonText(t.contents),
     jsonText(t.propertyTimes),
     sourceTimes,
+    t.device === undefined ? null : jsonText(desiredPart(t.device)),
+    t.device === undefined ? null : jsonText(devicePart(t.device)),
   ];
 }
 
@@ -385,6 +414,7 @@ function checkOp(op: TwinStoreOp): void {
       checkNoNul('model id', op.twin.modelId);
       checkNoNul('etag', op.twin.etag);
       return;
+    case 'putDeviceState':
     case 'deleteTwin':
       checkNoNul('twin id', op.id);
       checkNoNul('workspace', op.workspace);

@@ -363,4 +363,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'twins: the device side (desired version, reported values, presence; docs/control.md)',
+    up: (db) => {
+      db.exec(`
+        -- The twin's device state in its two parts (core/graph/device-state-parts.ts), JSON, NULL
+        -- until there is one: desired (written with the twin) and device (reported values, acks,
+        -- connection: written alone, kept when the twin is written again).
+        ALTER TABLE twins ADD COLUMN desired TEXT;
+        ALTER TABLE twins ADD COLUMN device TEXT;
+      `);
+    },
+  },
 ];

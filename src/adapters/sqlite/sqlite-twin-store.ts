@@ -11,6 +11,13 @@
 import type Database from 'better-sqlite3';
 import type { RelationshipRecord, TwinRecord } from '../../core/graph/graph-types.js';
 import { TwinloopError } from '../../core/errors/errors.js';
+import {
+  desiredPart,
+  devicePart,
+  mergeDeviceParts,
+  type DesiredPart,
+  type DevicePart,
+} from '../../core/graph/device-state-parts.js';
 import type { OutboxRow } from '../../core/ports/event-routing.js';
 import type { TwinStore, TwinStoreOp, TwinWrite } from '../../core/ports/storage-ports.js';
 import { storageError } from './sqlite-database.js';
@@ -37,8 +44,8 @@ export interface SqliteTwinStoreOptions {
 /** What the expectation check knows of a key while it walks the ops. */
 type Known = { etag: string; source?: string; target?: string } | null;
 
-/** id, model_id, etag, last_update, contents, property_times, telemetry JSON (raw row). */
-type TwinRow = [string, string, string, number, string, string, string];
+/** id, model_id, etag, last_update, contents, property_times, telemetry, desired, device (raw row). */
+type TwinRow = [string, string, string, number, string, string, string, string | null, string | null];
 
 interface RelRow {
   workspace: string;
@@ -58,6 +65,7 @@ export class SqliteTwinStore implements TwinStore {
     twinEtag: Database.Statement<[string, string], { etag: string }>;
     relEtag: Database.Statement<[string, string, string], { etag: string; target_id: string }>;
     saveTwin: Database.Statement;
+    saveDevice: Database.Statement<[string, string, string]>;
     deleteTwin: Database.Statement<[string, string]>;
     deleteRelsOf: Database.Statement<[string, string, string, string]>;
     saveRel: Database.Statement;
@@ -75,7 +83,8 @@ export class SqliteTwinStore implements TwinStore {
         .prepare(
           `SELECT t.id, t.model_id, t.etag, t.last_update, t.contents, t.property_times,
              (SELECT json_group_object(s.path, json_array(s.last_ts, json(s.last_value))) FROM series s
-               WHERE s.workspace = t.workspace AND s.twin_id = t.id AND s.kind = 'telemetry' AND s.last_ts IS NOT NULL)
+               WHERE s.workspace = t.workspace AND s.twin_id = t.id AND s.kind = 'telemetry' AND s.last_ts IS NOT NULL),
+             t.desired, t.device
            FROM twins t WHERE t.workspace = ? AND t.id > ? ORDER BY t.id LIMIT ?`,
         )
         .raw(true) as unknown as Database.Statement<[string, string, number], TwinRow>,
@@ -87,10 +96,15 @@ export class SqliteTwinStore implements TwinStore {
       relEtag: db.prepare(
         'SELECT etag, target_id FROM relationships WHERE workspace = ? AND source_id = ? AND id = ?',
       ),
+      // A write of the twin keeps the stored device part (the device's side, not the writer's).
       saveTwin: db.prepare(
-        `INSERT OR REPLACE INTO twins (workspace, id, model_id, etag, last_update, contents, property_times)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO twins (workspace, id, model_id, etag, last_update, contents, property_times, desired, device)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (workspace, id) DO UPDATE SET model_id = excluded.model_id, etag = excluded.etag,
+           last_update = excluded.last_update, contents = excluded.contents,
+           property_times = excluded.property_times, desired = excluded.desired`,
       ),
+      saveDevice: db.prepare('UPDATE twins SET device = ? WHERE workspace = ? AND id = ?'),
       deleteTwin: db.prepare('DELETE FROM twins WHERE workspace = ? AND id = ?'),
       deleteRelsOf: db.prepare(
         'DELETE FROM relationships WHERE workspace = ? AND source_id = ? OR workspace = ? AND target_id = ?',
@@ -115,14 +129,14 @@ export class SqliteTwinStore implements TwinStore {
       } catch (e) {
         throw storageError('Cannot load twins', e);
       }
-      for (const [id, modelId, etag, lastUpdateTime, contents, propertyTimes, tel] of page) {
+      for (const [id, modelId, etag, lastUpdateTime, contents, propertyTimes, tel, desired, device] of page) {
         const telemetry: TwinRecord['telemetry'] = {};
         const last = JSON.parse(tel) as Record<string, [number, unknown]>;
         for (const path in last) {
           const [time, value] = last[path]!;
           telemetry[path] = { value, time };
         }
-        yield {
+        const twin: TwinRecord = {
           id,
           modelId,
           workspace,
@@ -132,6 +146,12 @@ export class SqliteTwinStore implements TwinStore {
           ...readTimes(propertyTimes),
           telemetry,
         };
+        const state = mergeDeviceParts(
+          desired === null ? null : (JSON.parse(desired) as DesiredPart),
+          device === null ? null : (JSON.parse(device) as DevicePart),
+        );
+        if (state) twin.device = state;
+        yield twin;
       }
       if (page.length < size) return;
       after = page[page.length - 1]![0];
@@ -197,9 +217,14 @@ export class SqliteTwinStore implements TwinStore {
           t.lastUpdateTime,
           JSON.stringify(t.contents),
           writeTimes(t),
+          t.device === undefined ? null : JSON.stringify(desiredPart(t.device)),
+          t.device === undefined ? null : JSON.stringify(devicePart(t.device)),
         );
         return;
       }
+      case 'putDeviceState':
+        this.s.saveDevice.run(JSON.stringify(devicePart(op.device)), op.workspace, op.id);
+        return;
       case 'deleteTwin': {
         const { workspace, id } = op;
         const deleteRows = () => {
@@ -236,7 +261,7 @@ export class SqliteTwinStore implements TwinStore {
    * @throws PreconditionFailed
    */
   private checkExpectations(ops: readonly TwinStoreOp[]): void {
-    if (!ops.some((o) => o.expectEtag !== undefined)) return;
+    if (!ops.some((o) => 'expectEtag' in o && o.expectEtag !== undefined)) return;
     const overlay = new Map<string, Known>();
     const deletedTwins = new Set<string>();
     const twinKey = (ws: string, id: string) => `t\u0000${ws}\u0000${id}`;
@@ -285,6 +310,8 @@ export class SqliteTwinStore implements TwinStore {
         case 'deleteRelationship':
           expect(op.expectEtag, relNow(op.workspace, op.sourceId, op.relId), `Relationship '${op.relId}'`);
           overlay.set(relKey(op.workspace, op.sourceId, op.relId), null);
+          break;
+        case 'putDeviceState': // no expectation: it changes no etag
           break;
       }
     }

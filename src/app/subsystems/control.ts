@@ -1,13 +1,17 @@
 /**
- * Control: commands (stored, sent when their device can take them, followed to their answer) and
- * desired state back to devices over the device channel. The inbox the MQTT connector feeds is made
- * before the connector starts (`createControlInbox`) and attached here once the services exist. On
- * start, every twin's desired state is published once (retained) for devices that connect later.
+ * Control: commands (stored, sent when their device can take them, followed to their answer),
+ * desired state back to devices over the device channel, and the device's side (reported state,
+ * presence, divergence: DeviceStateService). The inbox the MQTT connector feeds is made before the
+ * connector starts (`createControlInbox`) and attached here once the services exist. On start,
+ * every twin's desired state is published once (retained) for devices that connect later.
  */
 import type { Logger } from 'pino';
 import { CommandService } from '../../core/control/command-service.js';
 import { ControlInbox } from '../../core/control/control-inbox.js';
 import { ControlService } from '../../core/control/control-service.js';
+import { DeviceStateService } from '../../core/control/device-state-service.js';
+import type { ChangeJournal } from '../../core/ports/twin-write-ports.js';
+import type { TwinService } from '../../core/twins/twin-service.js';
 import type { InMemoryTwinGraph } from '../../core/graph/in-memory-twin-graph.js';
 import type { LiveEventBus } from '../../core/live/live-events.js';
 import type { ModelService } from '../../core/models/model-service.js';
@@ -20,6 +24,8 @@ import { subsystem, type Subsystem } from './subsystem.js';
 export interface ControlSubsystem extends Subsystem {
   control: ControlService;
   commands: CommandService;
+  /** Reported state, presence and divergence of the twins' devices. */
+  devices: DeviceStateService;
 }
 
 /** The inbox devices' answers arrive in; made before the MQTT connector, attached by startControl. */
@@ -49,6 +55,9 @@ export function startControl(o: {
   live: LiveEventBus;
   /** Told of every command change (live events, event routes). */
   onCommands?: (records: readonly CommandRecord[]) => void;
+  twins: TwinService;
+  /** Event routes (Twinloop.Device.*, Twinloop.DesiredState.*). */
+  journal?: ChangeJournal;
 }): Promise<ControlSubsystem> {
   const { mqttLogger, config } = o;
   return subsystem(o.logger, async (closers) => {
@@ -90,9 +99,23 @@ export function startControl(o: {
               );
       }),
     );
-    o.inbox.attach({ commands });
     const desiredCount = await control.publishAllDesired();
     if (desiredCount) mqttLogger.debug({ twins: desiredCount }, 'desired state published');
-    return { control, commands };
+    const devices = new DeviceStateService({
+      workspace: o.workspace,
+      graph: o.graph,
+      models: o.models,
+      twins: o.twins,
+      deadLetters: o.storage.deadLetters,
+      live: o.live,
+      ...(o.journal ? { journal: o.journal } : {}),
+      debug: (fields, message) => mqttLogger.debug(fields, message),
+      onError: (err, twinId) =>
+        mqttLogger.warn({ err, twin: twinId }, 'could not store the device state of a twin'),
+    });
+    devices.start(o.live);
+    closers.push(() => devices.stop());
+    o.inbox.attach({ commands, deviceState: devices });
+    return { control, commands, devices };
   });
 }

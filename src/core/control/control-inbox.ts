@@ -13,6 +13,8 @@ import { isDeviceControlTopic, parseDeviceTopic } from './device-topics.js';
 /** What the inbox needs of the device-state service (desired versus reported, presence). */
 export interface DeviceStateHandler {
   reported(twinId: string, message: DeviceControlMessage): Promise<void>;
+  /** A connection message: presence, or a dead letter when it is malformed or names no twin. */
+  connection(twinId: string, message: DeviceControlMessage): Promise<void>;
   presence(
     twinId: string,
     state: 'connected' | 'disconnected',
@@ -65,6 +67,7 @@ export class ControlInbox implements DeviceInbox {
         const parsed = parseUntrustedJson(m.payload, { what: 'The connection message', source: m.topic });
         const state = parsed.ok ? (parsed.value as { state?: unknown } | null)?.state : undefined;
         if (state !== 'connected' && state !== 'disconnected') {
+          if (h.deviceState) return h.deviceState.connection(topic.twinId, m); // it says why, with a pointer
           const reason = parsed.ok
             ? 'A connection message is {"state":"connected"} or {"state":"disconnected"}.'
             : parsed.problem.message;
@@ -72,7 +75,7 @@ export class ControlInbox implements DeviceInbox {
         }
         if (state === 'connected') h.commands.deviceReady(topic.twinId);
         else h.commands.deviceGone(topic.twinId);
-        await h.deviceState?.presence(topic.twinId, state, m.receivedAt, 'message');
+        await h.deviceState?.connection(topic.twinId, m);
         return;
       }
     }

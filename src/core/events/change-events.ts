@@ -12,12 +12,17 @@
  *   GET /alarms/{id} answers it, source `<host>/digitaltwins/<twinId>`, subject `alarms/<alarmId>`.
  * - Twinloop.Command.Queued / .Sent / .Acknowledged / .Succeeded / .Failed / .Expired / .Cancelled:
  *   the command as its GET answers it, subject `commands/<requestId>` (docs/control.md).
+ * - Twinloop.Device.Connected / .Disconnected: `{ modelId, state, since, lastSeen }`, subject
+ *   `$connection`; Twinloop.DesiredState.Diverged / .Converged: `{ modelId, property, desiredValue,
+ *   reportedValue, desiredVersion, pendingSince }`, subject the property ("prop" or "comp/prop");
+ *   both with source `<host>/digitaltwins/<twinId>` (docs/control.md).
  */
 import { alarmToJson, transitionTime, type AlarmEvent } from '../alarms/alarm.js';
 import { commandToJson } from '../control/command-json.js';
 import type { CommandRecord, CommandState } from '../ports/command-store.js';
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
 import { relationshipToJson, twinToJson } from '../graph/twin-json.js';
+import type { DeviceLiveEvent } from '../live/live-events.js';
 import type { FilterInput } from './route-filter.js';
 
 /** A CloudEvent as sent (attributes and data). */
@@ -53,6 +58,10 @@ export const EVENT_TYPES = {
   commandFailed: 'Twinloop.Command.Failed',
   commandExpired: 'Twinloop.Command.Expired',
   commandCancelled: 'Twinloop.Command.Cancelled',
+  deviceConnected: 'Twinloop.Device.Connected',
+  deviceDisconnected: 'Twinloop.Device.Disconnected',
+  desiredDiverged: 'Twinloop.DesiredState.Diverged',
+  desiredConverged: 'Twinloop.DesiredState.Converged',
 } as const;
 
 const COMMAND_EVENT_TYPE: Record<CommandState, string> = {
@@ -103,7 +112,9 @@ export type Change =
       rel: RelationshipRecord;
       modelId: string;
       patch: readonly PatchOperation[];
-    };
+    }
+  /** The device side of a twin: presence changes and divergence (DeviceStateService). */
+  | { kind: 'device'; events: readonly DeviceLiveEvent[] };
 
 export interface TelemetryChange {
   twinId: string;
@@ -220,6 +231,50 @@ export function eventsOf(change: Change, o: EventFactoryOptions): RoutedEvent[] 
         }),
       ];
     }
+    case 'device':
+      return change.events.flatMap((e) => deviceRoutedEvents(e, o));
+  }
+}
+
+/** The event-route events of a device-side live event (a `reported` one has none: $metadata shows it). */
+function deviceRoutedEvents(e: DeviceLiveEvent, o: EventFactoryOptions): RoutedEvent[] {
+  const ev = (type: string, subject: string, data: unknown): RoutedEvent => ({
+    id: o.newId(),
+    type,
+    source: `${o.source}/digitaltwins/${encodeURIComponent(e.twinId)}`,
+    subject,
+    time: e.time,
+    data,
+    twinId: e.twinId,
+  });
+  switch (e.type) {
+    case 'connection':
+      return [
+        ev(
+          e.state === 'connected' ? EVENT_TYPES.deviceConnected : EVENT_TYPES.deviceDisconnected,
+          '$connection',
+          {
+            modelId: e.modelId,
+            state: e.state,
+            since: new Date(e.time).toISOString(),
+            lastSeen: new Date(e.lastSeen).toISOString(),
+          },
+        ),
+      ];
+    case 'desiredState': {
+      const data: Record<string, unknown> = {
+        modelId: e.modelId,
+        property: e.property,
+        desiredValue: e.desiredValue,
+        reportedValue: e.reportedValue,
+        pendingSince: new Date(e.pendingSince).toISOString(),
+      };
+      if (e.desiredVersion !== undefined) data.desiredVersion = e.desiredVersion;
+      const type = e.transition === 'diverged' ? EVENT_TYPES.desiredDiverged : EVENT_TYPES.desiredConverged;
+      return [ev(type, e.property, data)];
+    }
+    case 'reported':
+      return [];
   }
 }
 

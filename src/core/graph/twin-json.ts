@@ -11,6 +11,7 @@
  * read through the `$telemetry` field alone (a Twinloop extension that ADT refuses, so it never
  * changes the answer of an ADT query): `T.$telemetry.vibration`, `T.$telemetry.comp.temp`.
  */
+import { connectionMeta, devicePropertyMeta, unsetDeviceKeys } from './device-metadata.js';
 import type { RelationshipRecord, TwinRecord } from './graph-types.js';
 
 export type ComponentTest = (twin: TwinRecord, name: string) => boolean;
@@ -35,6 +36,8 @@ export function twinToJson(
     $model: twin.modelId,
     $lastUpdateTime: iso(twin.lastUpdateTime),
   };
+  const connection = connectionMeta(twin);
+  if (connection !== undefined) metadata.$connection = connection;
   const json: Record<string, unknown> = { $dtId: twin.id, $etag: twin.etag, $metadata: metadata };
   for (const [name, value] of Object.entries(twin.contents)) {
     if (isComponent(twin, name) && isPlainObject(value)) {
@@ -45,17 +48,27 @@ export function twinToJson(
       if (entry !== undefined) metadata[name] = entry;
     }
   }
+  // Writable properties the device reported (or whose desired value was removed) but not set.
+  if (twin.device !== undefined)
+    for (const name of unsetDeviceKeys(twin)) {
+      const entry = propertyMeta(twin, name);
+      if (entry !== undefined) metadata[name] = entry;
+    }
   return json;
 }
 
-/** `{ lastUpdateTime, sourceTime? }` of one property ("prop" or "comp/prop"), or undefined. */
-export function propertyMeta(twin: TwinRecord, key: string): Record<string, string> | undefined {
+/**
+ * `{ lastUpdateTime, sourceTime? }` of one property ("prop" or "comp/prop") and, when it has device
+ * state, its desired / reported members (device-metadata.ts); undefined when it has neither.
+ */
+export function propertyMeta(twin: TwinRecord, key: string): Record<string, unknown> | undefined {
   const t = own(twin.propertyTimes, key);
-  if (typeof t !== 'number') return undefined;
-  const entry: Record<string, string> = { lastUpdateTime: iso(t) };
+  const device = twin.device === undefined ? undefined : devicePropertyMeta(twin, key);
+  if (typeof t !== 'number') return device;
+  const entry: Record<string, unknown> = { lastUpdateTime: iso(t) };
   const source = twin.sourceTimes === undefined ? undefined : own(twin.sourceTimes, key);
   if (typeof source === 'string') entry.sourceTime = source;
-  return entry;
+  return device === undefined ? entry : { ...entry, ...device };
 }
 
 /** A component's `$metadata`: one entry per property with a time. */
@@ -75,6 +88,11 @@ export function componentMeta(
     const t = own(twin.propertyTimes, `${comp}/${prop}`) as number;
     if (latest === undefined || t > latest) latest = t;
   }
+  if (twin.device !== undefined)
+    for (const prop of unsetDeviceKeys(twin, comp)) {
+      const entry = propertyMeta(twin, `${comp}/${prop}`);
+      if (entry !== undefined) meta[prop] = entry;
+    }
   meta.$lastUpdateTime = iso(latest ?? twin.lastUpdateTime);
   return meta;
 }
@@ -148,6 +166,7 @@ function metadataField(twin: TwinRecord, path: readonly string[]): unknown {
   if (key === undefined) return (twinToJson(twin) as { $metadata: unknown }).$metadata;
   if (key === '$model') return path.length === 2 ? twin.modelId : undefined;
   if (key === '$lastUpdateTime') return path.length === 2 ? iso(twin.lastUpdateTime) : undefined;
+  if (key === '$connection') return member(connectionMeta(twin), path, 2);
   return member(propertyMeta(twin, key), path, 2);
 }
 

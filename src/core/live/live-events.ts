@@ -68,6 +68,50 @@ export type LiveEvent =
       state: CommandState;
       /** The command as GET /digitaltwins/{id}/commands/{requestId} answers it. */
       command: Record<string, unknown>;
+    }
+  | DeviceLiveEvent;
+
+/**
+ * The device side of a twin (docs/control.md), family `device` of the live stream:
+ * - `connection`: its device connected or disconnected (`time` = since);
+ * - `reported`: it reported writable properties or acknowledged a desired version (`properties`:
+ *   their keys, "prop" or "comp/prop"); the twin's `$metadata` shows the new values;
+ * - `desiredState`: a property stayed pending longer than the limit (`diverged`, once), or agreed
+ *   again after that (`converged`).
+ */
+export type DeviceLiveEvent =
+  | {
+      type: 'connection';
+      workspace: string;
+      twinId: string;
+      modelId: string;
+      time: number;
+      state: 'connected' | 'disconnected';
+      /** When the device was last heard, ms. */
+      lastSeen: number;
+    }
+  | {
+      type: 'reported';
+      workspace: string;
+      twinId: string;
+      modelId: string;
+      time: number;
+      properties: readonly string[];
+    }
+  | {
+      type: 'desiredState';
+      workspace: string;
+      twinId: string;
+      modelId: string;
+      time: number;
+      transition: 'diverged' | 'converged';
+      /** "prop" or "comp/prop". */
+      property: string;
+      desiredValue: unknown;
+      reportedValue: unknown;
+      desiredVersion?: number;
+      /** Since when it was pending, ms. */
+      pendingSince: number;
     };
 
 /** The live event of an alarm transition. */

@@ -7,7 +7,7 @@ import type { Problem } from '../errors/errors.js';
 import { TwinloopError } from '../errors/errors.js';
 
 /** The event families a subscriber can choose between. */
-export type LiveEventKind = 'telemetry' | 'propertyChange' | 'lifecycle' | 'alarm' | 'command';
+export type LiveEventKind = 'telemetry' | 'propertyChange' | 'lifecycle' | 'alarm' | 'command' | 'device';
 
 export const LIVE_EVENT_KINDS: readonly LiveEventKind[] = [
   'telemetry',
@@ -15,9 +15,10 @@ export const LIVE_EVENT_KINDS: readonly LiveEventKind[] = [
   'lifecycle',
   'alarm',
   'command',
+  'device',
 ];
 
-/** What a subscription that names no `types` gets: alarms and commands only when asked for. */
+/** What a subscription that names no `types` gets: alarms, commands and the device side only when asked for. */
 export const DEFAULT_LIVE_EVENT_KINDS: readonly LiveEventKind[] = [
   'telemetry',
   'propertyChange',
@@ -63,6 +64,7 @@ export function eventKind(e: LiveDelivered): LiveEventKind {
   if (e.type === 'propertyChange') return 'propertyChange';
   if (e.type === 'alarm') return 'alarm';
   if (e.type === 'command') return 'command';
+  if (e.type === 'connection' || e.type === 'reported' || e.type === 'desiredState') return 'device';
   return 'lifecycle';
 }
 

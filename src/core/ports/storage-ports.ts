@@ -3,7 +3,7 @@
  * (adapters/sqlite); PostgreSQL comes next and must pass the same contract suites.
  * Every method documents its failure: storage failures throw TwinloopError('StorageError').
  */
-import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
+import type { RelationshipRecord, TwinDeviceState, TwinRecord } from '../graph/graph-types.js';
 import type { OutboxRow } from './event-routing.js';
 
 // ---------------------------------------------------------------- models
@@ -48,7 +48,16 @@ export type TwinStoreOp =
       sourceId: string;
       relId: string;
       expectEtag?: string | null;
-    };
+    }
+  /**
+   * The device's side of a twin (docs/control.md: reported values, acknowledgements, presence):
+   * stores the device part of `device` (core/graph/device-state-parts.ts) and nothing else, so the
+   * twin's etag and lastUpdateTime stay (the device is not a user writing the twin). Does nothing
+   * when the twin is absent (deleted). putTwin stores the desired part of `twin.device` with the
+   * twin (a write's desired version commits with it) and keeps the stored device part of an
+   * existing twin, so a writer whose copy is stale on the device side cannot set it back.
+   */
+  | { op: 'putDeviceState'; workspace: string; id: string; device: TwinDeviceState };
 
 /** One service write: its store ops and the outbox rows of the events it causes. */
 export interface TwinWrite {

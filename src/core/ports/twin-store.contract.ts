@@ -5,7 +5,7 @@
  * checked in op order, all or nothing.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
+import type { RelationshipRecord, TwinDeviceState, TwinRecord } from '../graph/graph-types.js';
 import type { HistoryStore, TwinStore, TwinStoreOp } from './storage-ports.js';
 
 export interface TwinStoreFixture {
@@ -98,6 +98,59 @@ export function describeTwinStoreContract(name: string, make: () => Promise<Twin
       expect(a).toEqual(twin('a', { sourceTimes }));
       expect(b?.sourceTimes).toBeUndefined();
       expect(b?.propertyTimes).toEqual(twin('b').propertyTimes);
+    });
+
+    it('stores the device side with the twin, and alone without touching etag, time or contents', async () => {
+      const device: TwinDeviceState = {
+        desiredVersion: 3,
+        properties: { speed: { desiredVersion: 3, desiredTime: 1000 }, 'motor/rpm': { desiredVersion: 2 } },
+      };
+      await commitOps(put(twin('a', { device })), put(twin('b')));
+      await reopen();
+      const [a, b] = await twins();
+      expect(a).toEqual(twin('a', { device }));
+      expect(b?.device).toBeUndefined();
+      const reported: TwinDeviceState = {
+        ...device,
+        properties: {
+          ...device.properties,
+          speed: { desiredVersion: 3, desiredTime: 1000, reportedValue: { v: [1, 'x'] }, reportedTime: 1500 },
+        },
+        connection: { state: 'disconnected', since: 1400, lastSeen: 1450 },
+      };
+      await commitOps(
+        { op: 'putDeviceState', workspace: 'ws', id: 'a', device: reported },
+        { op: 'putDeviceState', workspace: 'ws', id: 'b', device: { desiredVersion: 0, properties: {} } },
+        // absent twin: nothing is created
+        { op: 'putDeviceState', workspace: 'ws', id: 'gone', device: reported },
+      );
+      // a later write expecting the etag from before still holds: the device side changed no etag
+      await commitOps(put(twin('a', { device: reported, contents: { name: 'A2' } }), 'W/"a-1"'));
+      await reopen();
+      const loaded = await twins();
+      expect(loaded.map((t) => t.id)).toEqual(['a', 'b']);
+      expect(loaded[0]).toEqual(twin('a', { device: reported, contents: { name: 'A2' } }));
+      expect(loaded[1]).toEqual(twin('b', { device: { desiredVersion: 0, properties: {} } }));
+      // a put without device state clears the desired part, never the device's
+      await commitOps(put(twin('b')));
+      expect((await twins())[1]!.device).toEqual({ desiredVersion: 0, properties: {} });
+      // a writer with a stale copy of the device side (another node stored a report since) writes
+      // the desired part only: the reported value and the connection stay
+      const stale: TwinDeviceState = {
+        desiredVersion: 4,
+        properties: { speed: { desiredVersion: 4, desiredTime: 3000, reportedValue: 'old' } },
+      };
+      await commitOps(put(twin('a', { etag: 'W/"a-3"', device: stale }), 'W/"a-1"'));
+      expect((await twins())[0]!.device).toEqual({
+        desiredVersion: 4,
+        properties: {
+          speed: { desiredVersion: 4, desiredTime: 3000, reportedValue: { v: [1, 'x'] }, reportedTime: 1500 },
+        },
+        connection: { state: 'disconnected', since: 1400, lastSeen: 1450 },
+      });
+      // deleted and created again: a new twin starts without the old device side
+      await commitOps({ op: 'deleteTwin', workspace: 'ws', id: 'a' }, put(twin('a')));
+      expect((await twins())[0]!.device).toBeUndefined();
     });
 
     it('fills telemetry with the latest history values (telemetry series only)', async (ctx) => {

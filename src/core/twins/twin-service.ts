@@ -24,6 +24,7 @@ import { applyPatch, clone, parsePatch, toPointer } from './json-patch.js';
 import { RelationshipService } from './relationship-service.js';
 import { TwinCommitQueue } from './twin-commit-queue.js';
 import { readTwinBody, retimed, touchTimes, valueAt } from './twin-body.js';
+import { withDesiredChanges } from './twin-desired.js';
 import { splitMetadataOps } from './twin-metadata.js';
 import { checkTwinContents } from './twin-validation.js';
 import {
@@ -193,6 +194,16 @@ export class TwinService {
       telemetry: existing?.telemetry ?? {},
     };
     if (Object.keys(sourceTimes).length) twin.sourceTimes = sourceTimes;
+    // The device side stays; a changed writable property counts up the desired version (same commit).
+    const device = withDesiredChanges(
+      iface,
+      this.o.models,
+      existing?.contents,
+      contents,
+      existing?.device,
+      now,
+    );
+    if (device) twin.device = device;
     await commitChange(
       this.commits,
       this.o.journal,
@@ -393,6 +404,8 @@ export class TwinService {
       telemetry: twin.telemetry,
     };
     if (Object.keys(sourceTimes).length) updated.sourceTimes = sourceTimes;
+    const device = withDesiredChanges(iface, this.o.models, twin.contents, next, twin.device, now);
+    if (device) updated.device = device;
     const applied = parsed.ops.map((op) =>
       op.op === 'remove' ? { op: op.op, path: op.path } : { op: op.op, path: op.path, value: op.value },
     );

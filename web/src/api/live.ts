@@ -8,7 +8,7 @@ import type { LiveEvent } from './types.js';
 
 export type LiveSelector = { twinIds: string[] } | { model: string; exact?: boolean } | { query: string };
 
-export type LiveType = 'telemetry' | 'propertyChange' | 'lifecycle' | 'alarm' | 'command';
+export type LiveType = 'telemetry' | 'propertyChange' | 'lifecycle' | 'alarm' | 'command' | 'device';
 
 export interface LiveStatus {
   state: 'connecting' | 'open' | 'closed';

@@ -38,7 +38,7 @@ import {
   numericReadings,
   pickInterval,
 } from '../lib/series.js';
-import { propertyRows } from '../lib/twin-props.js';
+import { connectionOf, propertyRows } from '../lib/twin-props.js';
 
 const LIVE_WINDOW_MS = 15 * 60_000;
 const MAX_CHARTS = 50;
@@ -233,7 +233,7 @@ export function TwinPage({ id }: { id: string }) {
     setLiveError(undefined);
     return live.subscribe(
       { twinIds: [id] },
-      ['telemetry', 'propertyChange', 'lifecycle', 'alarm'],
+      ['telemetry', 'propertyChange', 'lifecycle', 'alarm', 'device'],
       (events) => {
         let props = false;
         let alarm = false;
@@ -396,6 +396,7 @@ export function TwinPage({ id }: { id: string }) {
     return <ErrorBox error={twin.error} title={`The twin ${id} could not be loaded`} />;
   const t = twin.data?.twin;
   const rows = t ? propertyRows(t, twin.data?.desired) : [];
+  const connection = t ? connectionOf(t) : undefined;
 
   return (
     <>
@@ -420,6 +421,18 @@ export function TwinPage({ id }: { id: string }) {
           <Link href={routeHref({ page: 'deadletters', twin: id })} aria-label={`Dead letters of ${id}`}>
             Dead letters
           </Link>
+        </p>
+      )}
+      {connection && (
+        <p className="device-connection" aria-label="Device connection">
+          Device <span className={`conn ${connection.state}`}>{connection.state}</span>{' '}
+          <span className="muted" title={new Date(connection.since).toISOString()}>
+            since {formatAge(connection.since, now)}
+          </span>{' '}
+          ·{' '}
+          <span className="muted" title={new Date(connection.lastSeen).toISOString()}>
+            last seen {formatAge(connection.lastSeen, now)}
+          </span>
         </p>
       )}
       {scenes.data && scenes.data.length > 0 && (
@@ -545,16 +558,39 @@ export function TwinPage({ id }: { id: string }) {
                 {rows.map((r) => (
                   <tr key={r.path}>
                     <th scope="row">{r.path}</th>
-                    <td>{formatValue(r.value)}</td>
-                    <td
-                      className={
-                        r.desired !== undefined && JSON.stringify(r.desired) !== JSON.stringify(r.value)
-                          ? 'pending'
-                          : ''
-                      }
-                    >
-                      {r.desired !== undefined ? formatValue(r.desired) : ''}
-                    </td>
+                    {r.device ? (
+                      <>
+                        <td
+                          title={
+                            r.device.reportedTime ? new Date(r.device.reportedTime).toISOString() : undefined
+                          }
+                        >
+                          {'reported' in r.device ? formatValue(r.device.reported) : '—'}
+                        </td>
+                        <td className={r.device.pending ? 'pending' : ''}>
+                          {formatValue(r.value)}
+                          {r.device.pending && (
+                            <span className="pending-mark" title="The device has not reported this value yet">
+                              {' '}
+                              pending
+                            </span>
+                          )}
+                        </td>
+                      </>
+                    ) : (
+                      <>
+                        <td>{formatValue(r.value)}</td>
+                        <td
+                          className={
+                            r.desired !== undefined && JSON.stringify(r.desired) !== JSON.stringify(r.value)
+                              ? 'pending'
+                              : ''
+                          }
+                        >
+                          {r.desired !== undefined ? formatValue(r.desired) : ''}
+                        </td>
+                      </>
+                    )}
                     <td title={r.updated ? new Date(r.updated).toISOString() : undefined}>
                       {r.updated ? formatAge(r.updated, now) : ''}
                     </td>
