@@ -148,9 +148,18 @@ describe('the device simulator in the platform', () => {
         body: 'false',
       });
       expect(res.status).toBe(202);
-      const receipt = (await res.json()) as { requestId: string; status: string; topic: string };
-      expect(receipt.status).toBe('sent');
-      expect(receipt.topic).toBe('twins/pump-3c/commands/setRunning');
+      // The simulated pump is a device subscribed to its commands: the command went out at once,
+      // and the device answers it (200, its response schema's value).
+      const receipt = (await res.json()) as { requestId: string; state: string };
+      expect(receipt.state).toBe('sent');
+      let c = receipt as { state: string; status?: number; response?: unknown; steps?: unknown[] };
+      for (let i = 0; i < 10 && c.state !== 'succeeded'; i++) {
+        const r = await fetch(
+          `${p.runtime.httpUrl}/digitaltwins/pump-3c/commands/${receipt.requestId}?afterSteps=${c.steps?.length ?? 0}&waitSeconds=2`,
+        );
+        c = (await r.json()) as typeof c;
+      }
+      expect(c).toMatchObject({ state: 'succeeded', status: 200, response: true });
       await waitFor('pump-3c to report running = false', () => latest('pump-3c').running?.value === false);
       await waitFor(
         'pump-3c flow to drop to about zero',
