@@ -107,7 +107,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'twinloop-bench-control-'));
   // BENCH_CPU_PROF=dir: a CPU profile of the server (written when it stops, gracefully then).
   const prof = process.env.BENCH_CPU_PROF;
-  const child = startTwinloopChild(dir, [], prof ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', prof] } : {});
+  const child = startTwinloopChild(
+    dir,
+    [],
+    prof ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', prof] } : {},
+  );
   try {
     const { httpUrl, mqttUrl } = await waitForRuntime(child, dir);
     const api = async (method: string, p: string, body?: unknown): Promise<Record<string, unknown>> => {

@@ -8,6 +8,7 @@ import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../src/app/platform.js';
+import { CommandService } from '../../src/core/control/command-service.js';
 import type { LiveEvent } from '../../src/core/live/live-events.js';
 import { httpCaller, type HttpCall } from '../support/http-call.js';
 import { startTestPlatform, tempDataDir, waitFor } from '../platform/platform-fixture.js';
@@ -313,5 +314,24 @@ describe('commands', () => {
     } finally {
       await platform.eventRoutes.service.deleteRoute('commands-of-1c');
     }
+  });
+
+  it('a command queued by another node on the same database goes out from the node the device is on', async () => {
+    // Another node: same store, no broker of its own (its device channel is never used).
+    const other = new CommandService({
+      workspace: 'default',
+      graph: platform.graph,
+      models: platform.models,
+      store: platform.storage.commands,
+      channel: { publish: () => Promise.reject(new Error('this node has no broker')) },
+      deadLetters: platform.storage.deadLetters,
+      delivery: 'subscribed',
+    });
+    const d = await device('pump-3a');
+    const c = await other.invoke('pump-3a', 'setRunning', true);
+    expect(c.state).toBe('queued'); // not ready on that node
+    await waitFor('the command from the node the device is on', () => d.got.length === 1, 10_000);
+    expect(d.got[0]!.body.requestId).toBe(c.requestId);
+    expect((await get('pump-3a', c.requestId)).state).toBe('sent');
   });
 });

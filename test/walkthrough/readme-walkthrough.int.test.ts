@@ -162,6 +162,7 @@ describe('the README walk-through, as written, in the default mode', () => {
     const commands = walkthroughCommands(readFileSync(path.join(root, 'README.md'), 'utf8'));
     expect(commands[0]).toBe(README_ALIAS);
     const checked = new Set<string>();
+    let queuedFor3d: string | undefined;
     const step = (name: string) => checked.add(name);
 
     for (const line of commands.slice(1)) {
@@ -208,9 +209,30 @@ describe('the README walk-through, as written, in the default mode', () => {
         expect(dl.value[0], where).toMatchObject({ code: 'InvalidTelemetry' });
         expect(dl.value[0]?.payload, where).toContain('high');
         step('dead-letters');
-      } else if (line.startsWith('twinloop command pump-3c setRunning false')) {
-        expect(r.stdout, where).toMatch(/sent setRunning to pump-3c/);
+      } else if (line.startsWith('twinloop command pump-3c setRunning false --wait')) {
+        // Followed to the simulated device's answer: each step printed, then the response.
+        expect(r.stdout, where).toMatch(/^setRunning to pump-3c: request [0-9a-f-]{36}\n/);
+        expect(r.stdout, where).toMatch(/ queued .*\n.* sent .*\n.* succeeded .*\nresponse: true\n$/s);
         step('command');
+      } else if (line.startsWith('twinloop fault pump-3d offline')) {
+        expect(r.stdout, where).toMatch(/pump-3d is offline/);
+        step('offline');
+      } else if (line.startsWith('twinloop command pump-3d setRunning false')) {
+        expect(r.stdout, where).toMatch(/^setRunning to pump-3d: request [0-9a-f-]{36}\n {2}queued /);
+        expect(r.stdout, where).not.toMatch(/sent/);
+        queuedFor3d = /request ([0-9a-f-]{36})/.exec(r.stdout)?.[1];
+        step('queued');
+      } else if (line.startsWith('twinloop fault pump-3d online')) {
+        expect(r.stdout, where).toMatch(/pump-3d is online/);
+        step('online');
+      } else if (line.startsWith('twinloop commands pump-3d')) {
+        // Piped, the CLI prints JSON: the queued command is listed (its answer may take a moment).
+        const listed = json<{ requestId: string; state: string }[]>(r);
+        expect(
+          listed.map((c) => c.requestId),
+          where,
+        ).toContain(queuedFor3d);
+        step('commands');
       } else if (line.startsWith('twinloop fault pump-3a bearingDamage')) {
         expect(r.stdout, where).toMatch(/bearingDamage on for pump-3a/);
         step('fault');
@@ -233,6 +255,10 @@ describe('the README walk-through, as written, in the default mode', () => {
     expect([...checked].sort()).toEqual(
       [
         'command',
+        'commands',
+        'offline',
+        'online',
+        'queued',
         'dead-letters',
         'fault',
         'headline',
@@ -273,5 +299,13 @@ describe('the README walk-through, as written, in the default mode', () => {
     }
     expect(stopped).toBe(true);
     expect(back).toBe(true);
+    // The command that waited for pump-3d's device went out when it came back, and was answered.
+    let state = '';
+    for (let i = 0; i < 40 && state !== 'succeeded'; i++) {
+      const listed = json<{ requestId: string; state: string }[]>(await sh('twinloop commands pump-3d'));
+      state = listed.find((c) => c.requestId === queuedFor3d)?.state ?? '';
+      if (state !== 'succeeded') await sleep(250);
+    }
+    expect(state).toBe('succeeded');
   }, 240_000);
 });

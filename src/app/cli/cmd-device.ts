@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { TwinloopError } from '../../core/errors/errors.js';
 import { telemetryTopic } from '../../core/telemetry/topic-scheme.js';
 import { ApiClient } from './api-client.js';
-import { clientOptions, withClient, type CliKit } from './cli-kit.js';
+import { clientOptions, formatOf, withClient, withOutput, type CliKit } from './cli-kit.js';
+import { printRows, type Row } from './output.js';
 
 export function registerDevice(program: Command, { run }: CliKit): void {
   withClient(
@@ -79,6 +80,42 @@ export function registerDevice(program: Command, { run }: CliKit): void {
         );
       },
     ),
+  );
+
+  const commands = program.command('commands').description("a twin's commands and their state: list, cancel");
+  withOutput(
+    commands
+      .command('list <twinId>', { isDefault: true })
+      .description("a twin's commands, newest first, with their state and the device's answer")
+      .option(
+        '--state <states>',
+        'queued, sent, acknowledged, succeeded, failed, expired, cancelled (comma-separated)',
+      )
+      .option('--limit <n>', 'how many', '20'),
+  ).action(
+    run(async (twinId: string, o: { state?: string; limit: string }, cmd: Command) => {
+      const r = await new ApiClient(clientOptions(cmd)).request(
+        'GET',
+        `/digitaltwins/${encodeURIComponent(twinId)}/commands`,
+        { query: { state: o.state, limit: o.limit } },
+      );
+      const body = r.body as { value: Row[] };
+      const rows = body.value.map((c) => ({
+        ...c,
+        request: c.request === undefined ? '' : JSON.stringify(c.request),
+        response: c.response === undefined ? '' : JSON.stringify(c.response),
+      }));
+      printRows(rows, formatOf(cmd), { columns: COMMAND_COLUMNS, json: body.value });
+    }),
+  );
+  withClient(commands.command('cancel <twinId> <requestId>').description('cancel a queued command')).action(
+    run(async (twinId: string, requestId: string, _o: unknown, cmd: Command) => {
+      await new ApiClient(clientOptions(cmd)).request(
+        'DELETE',
+        `/digitaltwins/${encodeURIComponent(twinId)}/commands/${encodeURIComponent(requestId)}`,
+      );
+      process.stdout.write(`cancelled ${requestId}\n`);
+    }),
   );
 
   withClient(
@@ -220,3 +257,14 @@ function positiveSeconds(flag: string, raw: string): number {
     throw new TwinloopError('BadRequest', `${flag} takes a number of seconds above 0, not '${raw}'.`);
   return n;
 }
+
+const COMMAND_COLUMNS = [
+  { key: 'createdAt' },
+  { key: 'command' },
+  { key: 'request' },
+  { key: 'state' },
+  { key: 'status' },
+  { key: 'response' },
+  { key: 'reason' },
+  { key: 'requestId' },
+];

@@ -378,7 +378,10 @@ export class CommandService {
     await Promise.allSettled([...this.drains.values()].map((d) => d.done));
   }
 
-  /** Expires what is due now; resolves to how many. */
+  /**
+   * Expires what is due now, then sends the queued commands of twins whose device is ready here but
+   * that no drain has taken yet; resolves to how many expired.
+   */
   async sweep(): Promise<number> {
     let n = 0;
     for (;;) {
@@ -386,8 +389,17 @@ export class CommandService {
       n += expired.length;
       for (const c of expired) if (c.steps.at(-2)?.state === 'queued') this.countDown(c.twinId, 1);
       this.emit(expired);
-      if (expired.length < SWEEP_BATCH) return n;
+      if (expired.length < SWEEP_BATCH) break;
     }
+    // Commands queued by another node of a cluster (or put back after the broker refused them) for
+    // a device this node can reach go out now.
+    for (const t of await this.o.store.queuedTwins()) {
+      if (t.workspace !== this.o.workspace || !this.canDeliver(t.twinId) || this.drains.has(t.twinId))
+        continue;
+      if (this.queuedCount.get(t.twinId) === 0) this.queuedCount.delete(t.twinId); // counted elsewhere
+      this.drainInBackground(t.twinId);
+    }
+    return n;
   }
 
   // --- internals -------------------------------------------------------------------------------

@@ -18,8 +18,6 @@
  *   both with source `<host>/digitaltwins/<twinId>` (docs/control.md).
  */
 import { alarmToJson, transitionTime, type AlarmEvent } from '../alarms/alarm.js';
-import { commandToJson } from '../control/command-json.js';
-import type { CommandRecord, CommandState } from '../ports/command-store.js';
 import type { RelationshipRecord, TwinRecord } from '../graph/graph-types.js';
 import { relationshipToJson, twinToJson } from '../graph/twin-json.js';
 import type { DeviceLiveEvent } from '../live/live-events.js';
@@ -64,7 +62,7 @@ export const EVENT_TYPES = {
   desiredConverged: 'Twinloop.DesiredState.Converged',
 } as const;
 
-const COMMAND_EVENT_TYPE: Record<CommandState, string> = {
+const COMMAND_EVENT_TYPE = {
   queued: EVENT_TYPES.commandQueued,
   sent: EVENT_TYPES.commandSent,
   acknowledged: EVENT_TYPES.commandAcknowledged,
@@ -72,7 +70,18 @@ const COMMAND_EVENT_TYPE: Record<CommandState, string> = {
   failed: EVENT_TYPES.commandFailed,
   expired: EVENT_TYPES.commandExpired,
   cancelled: EVENT_TYPES.commandCancelled,
-};
+} as const;
+
+/** One step of a command, as event routes journal it (no import of the command store: no cycle). */
+export interface CommandStepEvent {
+  requestId: string;
+  twinId: string;
+  state: keyof typeof COMMAND_EVENT_TYPE;
+  /** When it reached the state, ms. */
+  time: number;
+  /** The command as GET /digitaltwins/{id}/commands/{requestId} answers it. */
+  data: Record<string, unknown>;
+}
 
 const ALARM_EVENT_TYPE = {
   raised: EVENT_TYPES.alarmRaised,
@@ -320,7 +329,7 @@ export function alarmRoutedEvent(
  * GET /digitaltwins/{id}/commands/{requestId} answers it, subject `commands/<requestId>`.
  */
 export function commandRoutedEvent(
-  c: CommandRecord,
+  c: CommandStepEvent,
   o: Pick<EventFactoryOptions, 'source' | 'newId'>,
 ): RoutedEvent {
   return {
@@ -328,8 +337,8 @@ export function commandRoutedEvent(
     type: COMMAND_EVENT_TYPE[c.state],
     source: `${o.source}/digitaltwins/${encodeURIComponent(c.twinId)}`,
     subject: `commands/${c.requestId}`,
-    time: c.steps.at(-1)?.at ?? c.createdAt,
-    data: commandToJson(c),
+    time: c.time,
+    data: c.data,
     twinId: c.twinId,
   };
 }

@@ -16,6 +16,7 @@ import type { TwinRecord } from '../graph/graph-types.js';
 import type { EventRouteStore, OutboxRow, StoredRoute } from '../ports/event-routing.js';
 import type { AlarmEvent } from '../alarms/alarm.js';
 import type { CommandRecord } from '../ports/command-store.js';
+import { commandToJson } from '../control/command-json.js';
 import {
   EVENT_TYPES,
   alarmRoutedEvent,
@@ -359,7 +360,20 @@ export class EventRouteService {
   commandRows(commands: readonly CommandRecord[]): OutboxRow[] {
     if (this.routes.size === 0) return [];
     const f = this.factory();
-    return this.rowsOf(commands.map((c) => commandRoutedEvent(c, f)));
+    return this.rowsOf(
+      commands.map((c) =>
+        commandRoutedEvent(
+          {
+            requestId: c.requestId,
+            twinId: c.twinId,
+            state: c.state,
+            time: c.steps.at(-1)?.at ?? c.createdAt,
+            data: commandToJson(c),
+          },
+          f,
+        ),
+      ),
+    );
   }
 
   private factory() {

@@ -2,7 +2,7 @@
  * Events the platform emits as writes commit: what the WebSocket stream (and later the analytics
  * and rules engines) consume. Emitted only after the write is durable.
  */
-import type { CommandState } from '../ports/command-store.js';
+import type { CommandState } from '../ports/command-state.js';
 import { alarmToJson, transitionTime, type AlarmEvent, type AlarmTransition } from '../alarms/alarm.js';
 
 export type LiveEvent =

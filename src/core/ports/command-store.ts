@@ -20,8 +20,9 @@
 
 import type { OutboxRow } from './event-routing.js';
 
-export type CommandState =
-  'queued' | 'sent' | 'acknowledged' | 'succeeded' | 'failed' | 'expired' | 'cancelled';
+import type { CommandState } from './command-state.js';
+
+export type { CommandState };
 
 /** States a command can still leave. */
 export const OPEN_COMMAND_STATES: readonly CommandState[] = ['queued', 'sent', 'acknowledged'];
