@@ -22,6 +22,8 @@ import { API, startTestPlatform, tempDataDir } from './platform-fixture.js';
 
 const EVIL = "'; DROP TABLE x; --";
 const T0 = Date.UTC(2026, 0, 1);
+/** Commands' times: recent, so retention keeps the finished one. */
+const CT = Date.now() - 60_000;
 const POINTS = 30_000;
 const data = tempDataDir('twinloop-migrate-');
 const schema = freshSchemaName();
@@ -172,7 +174,8 @@ beforeAll(async () => {
       initialStates: [],
       data: { from: T0, to: T0 + 1, points: 2, simFrom: 0, simTo: 1, truncated: false, telemetry: [] },
     });
-    // A command that failed, with its steps, and one still queued.
+    // A command that failed, with its steps, and one still queued (recent: finished commands older
+    // than control.retentionDays are pruned when the platform starts).
     await s.commands.add(
       ['cmd-1', 'cmd-2'].map((requestId, i) => ({
         workspace: 'default',
@@ -180,20 +183,20 @@ beforeAll(async () => {
         twinId: EVIL,
         command: 'setRunning',
         request: { on: true },
-        createdAt: T0 + i,
+        createdAt: CT + i,
         expiresAt: Date.UTC(2100, 0, 1), // far ahead: a sweep at start must not expire it
       })),
     );
     const ws = 'default';
     await s.commands.transition([
-      { workspace: ws, requestId: 'cmd-1', from: ['queued'], to: 'sent', at: T0 + 5 },
-      { workspace: ws, requestId: 'cmd-1', from: ['sent'], to: 'acknowledged', at: T0 + 6 },
+      { workspace: ws, requestId: 'cmd-1', from: ['queued'], to: 'sent', at: CT + 5 },
+      { workspace: ws, requestId: 'cmd-1', from: ['sent'], to: 'acknowledged', at: CT + 6 },
       {
         workspace: ws,
         requestId: 'cmd-1',
         from: ['acknowledged'],
         to: 'failed',
-        at: T0 + 7,
+        at: CT + 7,
         status: 500,
         response: JSON.parse('{"__proto__": {"polluted": true}, "error": "jammed\\u0000"}') as unknown,
         reason: 'the device answered 500',
@@ -301,7 +304,7 @@ describe('twinloop migrate-store', () => {
       status: 500,
       reason: 'the device answered 500',
     });
-    expect(cmd1!.steps.map((x) => [x.state, x.at - T0])).toEqual([
+    expect(cmd1!.steps.map((x) => [x.state, x.at - CT])).toEqual([
       ['queued', 0],
       ['sent', 5],
       ['acknowledged', 6],

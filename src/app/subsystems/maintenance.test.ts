@@ -41,10 +41,31 @@ describe('retention', () => {
         retentionDays: 2,
       },
     };
+    const command = (requestId: string) => ({
+      workspace: 'default',
+      requestId,
+      twinId: 't1',
+      command: 'go',
+      createdAt: now - 10 * DAY,
+      expiresAt: now + DAY,
+    });
+    await fx.storage.commands.add([command('done-long-ago'), command('still-open')]);
+    await fx.storage.commands.transition([
+      {
+        workspace: 'default',
+        requestId: 'done-long-ago',
+        from: ['queued'],
+        to: 'cancelled',
+        at: now - 3 * DAY,
+      },
+    ]);
     const sub = await startRetention({ config, logger: pino({ level: 'silent' }), storage: fx.storage });
     await sub.close();
     expect(await alarms.get('default', 'old')).toBeUndefined();
     expect(await alarms.get('default', 'recent')).toBeDefined();
     expect(await alarms.get('default', 'open')).toBeDefined();
+    // Finished commands older than control.retentionDays go; open ones stay, however old.
+    expect(await fx.storage.commands.get('default', 'done-long-ago')).toBeUndefined();
+    expect(await fx.storage.commands.get('default', 'still-open')).toBeDefined();
   });
 });

@@ -93,6 +93,7 @@ export class CommandService {
   private waiting = 0;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private sweeping: Promise<void> | undefined;
+  private sweepFailures = { since: 0, last: -Infinity };
 
   constructor(private readonly o: CommandServiceOptions) {
     this.now = o.now ?? Date.now;
@@ -363,8 +364,21 @@ export class CommandService {
     this.sweeper ??= setInterval(() => {
       if (this.sweeping) return;
       this.sweeping = this.sweep()
-        .then(() => undefined)
-        .catch((e: unknown) => this.o.onError?.(e, 'the command expiry sweep'))
+        .then(() => {
+          this.sweepFailures = { since: 0, last: this.sweepFailures.last };
+        })
+        .catch((e: unknown) => {
+          // Storage away (a PostgreSQL outage): one line a minute, not one a second.
+          const now = Date.now();
+          this.sweepFailures.since++;
+          if (now - this.sweepFailures.last < 60_000) return;
+          const n = this.sweepFailures.since;
+          this.sweepFailures = { since: 0, last: now };
+          this.o.onError?.(
+            e,
+            `the command expiry sweep${n > 1 ? ` (${n} failures since the last line)` : ''}`,
+          );
+        })
         .finally(() => (this.sweeping = undefined));
     }, SWEEP_MS);
     this.sweeper.unref?.();

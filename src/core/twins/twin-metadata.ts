@@ -7,7 +7,8 @@
  *   or by JSON Patch on `/$metadata/<prop>/sourceTime` (component: `/<comp>/$metadata/<prop>/sourceTime`).
  * - `$model`: a twin moves to another model by `replace /$metadata/$model` (checked by the service).
  *
- * Read-only members a client may send back as it got them (`lastUpdateTime`, `$lastUpdateTime`)
+ * Read-only members a client may send back as it got them (`lastUpdateTime`, `$lastUpdateTime`,
+ * `$connection` and the device side of a property: `desiredValue`, `reportedValue`, `pending` …)
  * are ignored; anything else under `$metadata` is a problem with its pointer.
  */
 import type { Problem } from '../errors/errors.js';
@@ -15,6 +16,19 @@ import { isPlainObject } from '../graph/twin-json.js';
 import { toPointer, type PatchOp } from './json-patch.js';
 
 const SRC = 'request body';
+/** What $metadata shows of the device side (docs/control.md): read-only, ignored when sent back. */
+const DEVICE_MEMBERS: ReadonlySet<string> = new Set([
+  'desiredValue',
+  'desiredVersion',
+  'desiredTime',
+  'reportedValue',
+  'reportedTime',
+  'ackVersion',
+  'ackCode',
+  'ackDescription',
+  'ackTime',
+  'pending',
+]);
 /** RFC 3339 date-time with a zone; any number of fraction digits (ADT's examples use nanoseconds). */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -45,7 +59,13 @@ export function readMetadataEntries(
   const problems: Problem[] = [];
   const base = component === undefined ? ['$metadata'] : [component, '$metadata'];
   for (const [name, entry] of Object.entries(meta)) {
-    if (name === '$model' || name === '$lastUpdateTime') continue;
+    // Read-only members a client sends back as it got them (a GET then a PUT): ignored.
+    if (
+      name === '$model' ||
+      name === '$lastUpdateTime' ||
+      (name === '$connection' && component === undefined)
+    )
+      continue;
     const at = toPointer([...base, name]);
     if (name.startsWith('$') || !isPlainObject(entry)) {
       problems.push({
@@ -57,7 +77,7 @@ export function readMetadataEntries(
       continue;
     }
     for (const [k, v] of Object.entries(entry)) {
-      if (k === 'lastUpdateTime') continue; // read-only, sent back as received
+      if (k === 'lastUpdateTime' || DEVICE_MEMBERS.has(k)) continue; // read-only, sent back as received
       if (k !== 'sourceTime') {
         problems.push({
           code: 'twin.metadata.member',
