@@ -220,6 +220,11 @@ describe('commands', () => {
     await d.client.publishAsync(topic, '{"status": 200', { qos: 1 });
     await d.client.publishAsync(topic, JSON.stringify({ status: 200 }), { qos: 1 });
     await d.client.publishAsync(topic, JSON.stringify({ requestId: 'nope', status: 200 }), { qos: 1 });
+    // Larger than the MQTT message limit (256 KiB): kept (its head) as PayloadTooLarge, never parsed.
+    await d.client.publishAsync(topic, JSON.stringify({ status: 200, response: 'x'.repeat(300_000) }), {
+      qos: 1,
+    });
+    expect(await lettersOf('PayloadTooLarge')).toHaveLength(1);
     const expired = await send('pump-1a', 'setRunning', true, '?expirySeconds=0.5');
     await until('pump-1a', expired.requestId, 'expired');
     await d.client.publishAsync(

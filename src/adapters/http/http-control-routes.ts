@@ -14,7 +14,7 @@ import type { CommandService } from '../../core/control/command-service.js';
 import { commandToJson } from '../../core/control/command-service.js';
 import type { DesiredStateMessage } from '../../core/control/device-topics.js';
 import { TwinloopError } from '../../core/errors/errors.js';
-import type { CommandState } from '../../core/ports/command-store.js';
+import { COMMAND_STATES, type CommandState } from '../../core/ports/command-store.js';
 
 /** What the routes need of control. */
 export interface HttpControlPort {
@@ -22,15 +22,7 @@ export interface HttpControlPort {
   desiredState(twinId: string): DesiredStateMessage;
 }
 
-const STATES: readonly CommandState[] = [
-  'queued',
-  'sent',
-  'acknowledged',
-  'succeeded',
-  'failed',
-  'expired',
-  'cancelled',
-];
+const STATES = COMMAND_STATES;
 /** The longest a long poll may wait, seconds. */
 const MAX_WAIT_SECONDS = 60;
 

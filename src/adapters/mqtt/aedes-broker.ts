@@ -14,7 +14,7 @@
  */
 import { OwedAcks } from './mqtt-owed-acks.js';
 import type { DeviceInbox, DevicePublishOptions } from '../../core/ports/device-channel.js';
-import { commandTopic, isDeviceControlTopic, parseDeviceTopic } from '../../core/control/device-topics.js';
+import { commandTopic, parseDeviceTopic } from '../../core/control/device-topics.js';
 import type { DeviceCredentialStore } from '../../core/ports/device-credential-store.js';
 import { parseDeviceToken } from '../../core/ports/device-credential-store.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -30,7 +30,7 @@ import { InboundQos2Limit } from './mqtt-qos2-limit.js';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { TelemetryIngest } from '../../core/telemetry/ingest-service.js';
 import { TopicScheme } from '../../core/telemetry/topic-scheme.js';
-import { ingestMqttMessage, silentLogger } from './mqtt-message-handler.js';
+import { routeDeviceMessage, silentLogger } from './mqtt-message-handler.js';
 import type { MqttLogger } from './mqtt-message-handler.js';
 
 export interface AedesBrokerOptions {
@@ -92,6 +92,8 @@ export class AedesBroker {
   private readonly aedes: Aedes;
   private server: Server | undefined;
   private readonly scheme: TopicScheme;
+  /** Where a device's message goes (telemetry to ingest, control topics to the inbox). */
+  private readonly routing: Parameters<typeof routeDeviceMessage>[0];
   private readonly log: MqttLogger;
   private readonly tokenDigest: Buffer | undefined;
   private readonly maxMessageBytes: number;
@@ -113,6 +115,12 @@ export class AedesBroker {
     this.scheme = new TopicScheme(options.topics);
     this.log = options.logger ?? silentLogger;
     this.maxMessageBytes = options.maxMessageBytes ?? 256 * 1024;
+    this.routing = {
+      ingest: options.ingest,
+      scheme: this.scheme,
+      ...(options.inbox ? { inbox: options.inbox } : {}),
+      maxBytes: this.maxMessageBytes,
+    };
     this.credentialTimeoutMs = Math.max(1, options.credentialTimeoutMs ?? 5000);
     this.qos2 = new InboundQos2Limit(Math.max(1, options.maxInboundQos2 ?? 1000));
     this.tokenDigest = options.token === undefined ? undefined : digest(Buffer.from(options.token, 'utf8'));
@@ -182,26 +190,8 @@ export class AedesBroker {
           return;
         }
         let pending;
-        const control = this.options.inbox && parseDeviceTopic(packet.topic);
         try {
-          pending = isDeviceControlTopic(control)
-            ? this.options.inbox?.receive({
-                topic: packet.topic,
-                payload: packet.payload as Buffer,
-                ...(packet.properties?.correlationData
-                  ? { correlationData: packet.properties.correlationData }
-                  : {}),
-                ...(client ? { clientId: client.id } : {}),
-                receivedAt: Date.now(),
-              })
-            : ingestMqttMessage(
-                this.options.ingest,
-                this.scheme,
-                packet.topic,
-                packet.payload,
-                client?.id,
-                this.maxMessageBytes,
-              );
+          pending = routeDeviceMessage(this.routing, packet, client?.id);
         } catch (e) {
           this.log.error(`MQTT ingest failed for topic '${packet.topic}': ${(e as Error).message}`);
           return callback(e as Error);

@@ -22,14 +22,10 @@ import { clientIdFingerprint } from './mqtt-client-id.js';
 import type { IClientOptions, IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { TelemetryIngest } from '../../core/telemetry/ingest-service.js';
 import { TopicScheme } from '../../core/telemetry/topic-scheme.js';
-import { ingestMqttMessage, silentLogger } from './mqtt-message-handler.js';
+import { routeDeviceMessage, silentLogger } from './mqtt-message-handler.js';
 import type { MqttLogger } from './mqtt-message-handler.js';
 import type { DeviceInbox } from '../../core/ports/device-channel.js';
-import {
-  PLATFORM_CONTROL_FILTERS,
-  isDeviceControlTopic,
-  parseDeviceTopic,
-} from '../../core/control/device-topics.js';
+import { PLATFORM_CONTROL_FILTERS } from '../../core/control/device-topics.js';
 
 export interface MqttClientIngestOptions {
   /** mqtt://, mqtts://, ws:// or wss:// URL; user name and password may be given in it. */
@@ -75,6 +71,8 @@ interface PendingAck {
 export class MqttClientIngest {
   private client: MqttClient | undefined;
   private readonly scheme: TopicScheme;
+  /** Where a device's message goes (telemetry to ingest, control topics to the inbox). */
+  private readonly routing: Parameters<typeof routeDeviceMessage>[0];
   private readonly log: MqttLogger;
   private readonly clientId: string;
   private readonly maxMessageBytes: number;
@@ -99,6 +97,12 @@ export class MqttClientIngest {
     this.log = options.logger ?? silentLogger;
     this.clientId = options.clientId ?? 'twinloop-ingest';
     this.maxMessageBytes = options.maxMessageBytes ?? 256 * 1024;
+    this.routing = {
+      ingest: options.ingest,
+      scheme: this.scheme,
+      ...(options.inbox ? { inbox: options.inbox } : {}),
+      maxBytes: this.maxMessageBytes,
+    };
     this.baseDelay = options.reconnectDelayMs ?? 500;
     this.maxDelay = options.maxReconnectDelayMs ?? 30_000;
     this.safeUrl = redact(options.url);
@@ -257,25 +261,8 @@ export class MqttClientIngest {
         return callback();
       }
       let pending;
-      const control = this.options.inbox && parseDeviceTopic(packet.topic);
       try {
-        pending = isDeviceControlTopic(control)
-          ? this.options.inbox?.receive({
-              topic: packet.topic,
-              payload: packet.payload as Buffer,
-              ...(packet.properties?.correlationData
-                ? { correlationData: packet.properties.correlationData }
-                : {}),
-              receivedAt: Date.now(),
-            })
-          : ingestMqttMessage(
-              this.options.ingest,
-              this.scheme,
-              packet.topic,
-              packet.payload,
-              undefined,
-              this.maxMessageBytes,
-            );
+        pending = routeDeviceMessage(this.routing, packet, undefined);
       } catch (e) {
         pending = Promise.reject(e as Error);
       }

@@ -130,20 +130,7 @@ export class MqttDeviceConnection implements DeviceConnection {
   }
 
   private publishRaw(topic: string, payload: string, options: DevicePublish): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.client.publish(
-        topic,
-        payload,
-        {
-          qos: 1,
-          retain: options.retain ?? false,
-          ...(options.correlationData
-            ? { properties: { correlationData: Buffer.from(options.correlationData) } }
-            : {}),
-        },
-        (err) => (err ? reject(err) : resolve()),
-      );
-    });
+    return publishQos1(this.client, topic, payload, options);
   }
 
   drop(): void {
@@ -173,4 +160,27 @@ export class MqttDeviceConnection implements DeviceConnection {
     ]);
     if (this.client.connected || this.client.disconnecting) this.client.end(true);
   }
+}
+
+/** A QoS 1 publish of a device's control message (MQTT 5 Correlation Data when given). */
+export function publishQos1(
+  client: MqttClient,
+  topic: string,
+  payload: string,
+  options: DevicePublish,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.publish(
+      topic,
+      payload,
+      {
+        qos: 1,
+        retain: options.retain ?? false,
+        ...(options.correlationData
+          ? { properties: { correlationData: Buffer.from(options.correlationData) } }
+          : {}),
+      },
+      (err) => (err ? reject(err) : resolve()),
+    );
+  });
 }

@@ -24,7 +24,7 @@ import {
   type SimulatorLogger,
   type SimulatorOptions,
 } from '../../sim/device/device-simulator.js';
-import { MqttDeviceConnection } from './mqtt-device-connection.js';
+import { MqttDeviceConnection, publishQos1 } from './mqtt-device-connection.js';
 
 export interface MqttSimulatorPublisherOptions {
   mqttUrl: string;
@@ -118,20 +118,7 @@ export class MqttSimulatorPublisher implements SimulatorLink {
   }
 
   publishControl(topic: string, payload: string, options: DevicePublish = {}): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.client.publish(
-        topic,
-        payload,
-        {
-          qos: 1,
-          retain: options.retain ?? false,
-          ...(options.correlationData
-            ? { properties: { correlationData: Buffer.from(options.correlationData) } }
-            : {}),
-        },
-        (err) => (err ? reject(err) : resolve()),
-      );
-    });
+    return publishQos1(this.client, topic, payload, options);
   }
 
   openDevice(twinId: string, handler: ControlHandler): Promise<DeviceConnection> {

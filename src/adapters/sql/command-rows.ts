@@ -18,19 +18,12 @@ import type {
   CommandTransition,
   NewCommand,
 } from '../../core/ports/command-store.js';
+import { COMMAND_STATES } from '../../core/ports/command-store.js';
 
 /** Largest page `list` answers (the port: adapters cap it at 1000). */
 export const MAX_COMMAND_PAGE = 1000;
 
-export const COMMAND_STATES: readonly CommandState[] = [
-  'queued',
-  'sent',
-  'acknowledged',
-  'succeeded',
-  'failed',
-  'expired',
-  'cancelled',
-];
+export { COMMAND_STATES };
 
 const STATE_SET = new Set<string>(COMMAND_STATES);
 

@@ -23,6 +23,7 @@ import type { OutboxRow } from './event-routing.js';
 import type { CommandState } from './command-state.js';
 
 export type { CommandState };
+export { COMMAND_STATES } from './command-state.js';
 
 /** States a command can still leave. */
 export const OPEN_COMMAND_STATES: readonly CommandState[] = ['queued', 'sent', 'acknowledged'];
