@@ -256,13 +256,15 @@ describe('the device simulator in the platform', () => {
   it('shadow mode: residuals near zero for healthy pumps, large for the one with cavitation', async () => {
     const data = tempDataDir('twinloop-shadow-');
     dirs.push(data);
-    const p = await startTestPlatform(data.dir, { sim: 'on', simSpeed: '600', shadow: 'on' });
+    // Speed 60: the cavitation burst (60 simulated seconds) lasts a second of real time, so a loaded
+    // machine (a CI run) still publishes readings inside it; at 600 it was 100 ms and could be missed.
+    const p = await startTestPlatform(data.dir, { sim: 'on', simSpeed: '60', shadow: 'on' });
     const residual = (id: string) => p.graph.getTwin(id)?.telemetry.vibrationResidual;
     try {
       expect(p.shadow).toBeDefined();
       const pumps = ['pump-1a', 'pump-1b', 'pump-1c', 'pump-3a', 'pump-3b', 'pump-3c', 'pump-3d'];
       await waitFor('residuals of every pump', () => pumps.every((id) => residual(id) !== undefined));
-      await new Promise((r) => setTimeout(r, 500)); // ~5 simulated minutes of readings
+      await new Promise((r) => setTimeout(r, 1000)); // ~1 simulated minute of readings
       const series = async (id: string, from: number) => {
         const res = await fetch(
           `${p.runtime.httpUrl}/digitaltwins/${id}/history?path=vibrationResidual&from=${from}&to=${Date.now() + 600_000}&limit=10000`,
@@ -286,7 +288,7 @@ describe('the device simulator in the platform', () => {
         body: JSON.stringify({ twinId: 'pump-1a', fault: 'cavitation' }),
       });
       expect(res.status).toBe(200);
-      // The burst lasts 60 simulated seconds, 100 ms of real time at speed 600: a loaded machine may
+      // The burst lasts 60 simulated seconds, a second of real time at speed 60: a loaded machine may
       // not look at the latest value inside that window, so the burst is looked for in the history.
       let burst: number[] = [];
       const deadline = Date.now() + 20_000;
