@@ -19,6 +19,7 @@ import { TwinloopError, errors } from '../errors/errors.js';
 import type { GraphView, TwinRecord } from '../graph/graph-types.js';
 import type { LiveEvent } from '../live/live-events.js';
 import { commandToJson } from './command-json.js';
+import { deviceDeadLetter } from './device-dead-letter.js';
 import { parseUntrustedJson } from '../json/untrusted-json.js';
 import type { CommandInfo, ModelLookup } from '../models/model-types.js';
 import { validateValue } from '../models/validate-value.js';
@@ -599,19 +600,7 @@ export class CommandService {
   }
 
   private async keep(m: DeviceControlMessage, twinId: string, code: string, reason: string): Promise<void> {
-    await this.o.deadLetters.add([
-      {
-        workspace: this.o.workspace,
-        time: m.receivedAt,
-        source: 'mqtt',
-        topic: m.topic,
-        ...(m.clientId !== undefined ? { clientId: m.clientId } : {}),
-        twinId,
-        payload: m.payload,
-        code,
-        reason,
-      },
-    ]);
+    await this.o.deadLetters.add([deviceDeadLetter(this.o.workspace, m, twinId, code, reason)]);
   }
 
   private emit(records: readonly CommandRecord[]): void {

@@ -8,6 +8,7 @@ import { parseUntrustedJson } from '../json/untrusted-json.js';
 import type { DeadLetter } from '../ports/storage-ports.js';
 import type { DeviceControlMessage, DeviceInbox, PresenceSource } from '../ports/device-channel.js';
 import type { CommandService } from './command-service.js';
+import { deviceDeadLetter } from './device-dead-letter.js';
 import { isDeviceControlTopic, parseDeviceTopic } from './device-topics.js';
 
 /** What the inbox needs of the device-state service (desired versus reported, presence). */
@@ -109,18 +110,6 @@ export class ControlInbox implements DeviceInbox {
     code: string,
     reason: string,
   ): Promise<void> {
-    await this.o.deadLetters.add([
-      {
-        workspace: this.o.workspace,
-        time: m.receivedAt,
-        source: 'mqtt',
-        topic: m.topic,
-        ...(m.clientId !== undefined ? { clientId: m.clientId } : {}),
-        ...(twinId !== undefined ? { twinId } : {}),
-        payload: m.payload,
-        code,
-        reason,
-      },
-    ]);
+    await this.o.deadLetters.add([deviceDeadLetter(this.o.workspace, m, twinId, code, reason)]);
   }
 }

@@ -19,6 +19,7 @@
  *   `.Converged` when it agrees again. The pending time is kept in memory: after a restart it starts
  *   from the later of the property's desired and reported times.
  */
+import { deviceDeadLetter } from './device-dead-letter.js';
 import { isTwinloopError, type Problem } from '../errors/errors.js';
 import { desiredValueOf, isPending } from '../graph/device-metadata.js';
 import type { DevicePropertyState, TwinDeviceState, TwinGraph, TwinRecord } from '../graph/graph-types.js';
@@ -435,28 +436,7 @@ export class DeviceStateService {
     reason: string,
     problems: readonly Problem[] = [],
   ): Promise<void> {
-    await this.o.deadLetters.add([
-      {
-        workspace: this.o.workspace,
-        time: m.receivedAt,
-        source: 'mqtt',
-        topic: m.topic,
-        ...(m.clientId === undefined ? {} : { clientId: m.clientId }),
-        twinId,
-        payload: m.payload,
-        code,
-        reason,
-        ...(problems.length
-          ? {
-              problems: problems.map((p) => ({
-                code: p.code,
-                message: p.message,
-                ...(p.pointer === undefined ? {} : { pointer: p.pointer }),
-              })),
-            }
-          : {}),
-      },
-    ]);
+    await this.o.deadLetters.add([deviceDeadLetter(this.o.workspace, m, twinId, code, reason, problems)]);
   }
 }
 
