@@ -272,6 +272,17 @@ describe('commands', () => {
       true,
     );
     expect(tooLong.status).toBe(400);
+    // A cross-site request (a browser page of another origin) and a body that is not UTF-8.
+    const cross = await call('POST', '/digitaltwins/pump-3d/commands/setRunning', true, {
+      origin: 'https://evil.example',
+    });
+    expect(cross.status).toBe(403);
+    const badUtf8 = await fetch(`${platform.runtime.httpUrl}/digitaltwins/pump-3d/commands/setRunning`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${platform.token ?? ''}` },
+      body: Buffer.from([0x22, 0xff, 0xfe, 0x22]),
+    });
+    expect(badUtf8.status).toBe(400);
     expect((await call('POST', '/digitaltwins/pump-3d/commands/explode', true)).status).toBe(404);
     expect((await call('POST', '/digitaltwins/nope/commands/setRunning', true)).status).toBe(404);
     expect((await call('GET', '/digitaltwins/pump-3d/commands?state=bogus')).status).toBe(400);
