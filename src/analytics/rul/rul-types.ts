@@ -58,6 +58,8 @@ export interface RulArtefact {
   spec: RulTrainingSpec;
   /** Learned preprocessing and the learner's parameters (the learner documents its shape). */
   model: unknown;
+  /** One step of the resampled history, ms (set by the training service; live inference needs it). */
+  stepMs?: number;
 }
 
 export interface RulTrainingProgress {
@@ -86,4 +88,14 @@ export interface RulPredictor {
    * when it has them; older rows are ignored). Rows with NaN are handled as the learner documents.
    */
   predict(recent: RulAssetSeries): RulPrediction;
+}
+
+/** An active RUL model of the registry, as inference loads it. */
+export interface ActiveRulModel {
+  /** The DTDL interface it is for (twins of models extending it too). */
+  target: string;
+  /** Its registry id and version (named in answers, logs and stats). */
+  modelId: string;
+  version: number;
+  artefact: RulArtefact;
 }

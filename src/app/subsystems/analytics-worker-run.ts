@@ -9,10 +9,8 @@
  * snapshot is taken in the same synchronous step that subscribes to the events, so nothing falls
  * between the two (an event already in the snapshot is applied again, which changes nothing).
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../../adapters/workers/module-worker.js';
 import type { ModelLookup } from '../../core/models/model-types.js';
 import type { AlarmRecord } from '../../core/alarms/alarm.js';
 import type { LiveEvent } from '../../core/live/live-events.js';
@@ -62,16 +60,7 @@ export interface AnalyticsWorkerRunOptions extends Omit<AnalyticsRunOptions, 'an
 
 /** The worker's module: the compiled .js beside this one, or the TypeScript source under tsx. */
 function startWorker(data: AnalyticsWorkerData): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts'))
-    return new Worker(new URL('./analytics-worker.js', here), { workerData: data, name: 'analytics' });
-  const file = new URL('./analytics-worker.ts', here).href;
-  // Development and tests only (tsx is a dev dependency): load the source through tsx's loader.
-  // Its ESM entry, as its package.json exports it for `import` (the CommonJS one fails in a worker).
-  const pkg = createRequire(here).resolve('tsx/package.json');
-  const api = pathToFileURL(join(dirname(pkg), 'dist/esm/api/index.mjs')).href;
-  const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(file)}, ${JSON.stringify(here)}))`;
-  return new Worker(code, { eval: true, workerData: data, name: 'analytics' });
+  return startModuleWorker(import.meta.url, './analytics-worker', { workerData: data, name: 'analytics' });
 }
 
 export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): AnalyticsRun {
