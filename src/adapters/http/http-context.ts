@@ -13,6 +13,7 @@ import type { IngestStatsSnapshot } from '../../core/telemetry/ingest-stats.js';
 import type { TwinService } from '../../core/twins/twin-service.js';
 import type { HttpAlarmPort } from './http-alarm-routes.js';
 import type { HttpControlPort } from './http-control-routes.js';
+import type { HttpRulPort } from './http-rul-routes.js';
 import type { HttpSimulatorPort } from './http-simulator-routes.js';
 import type { WebAppFiles } from './http-web-app.js';
 
@@ -88,6 +89,8 @@ export interface HttpServerOptions {
   plugins?: FastifyPluginAsync[];
   /** Commands and desired state to devices (routes under /digitaltwins/{id}/commands and /desired). */
   control?: HttpControlPort;
+  /** Predictive maintenance: RUL training jobs and predictions (POST /ml/training, GET /digitaltwins/{id}/rul). */
+  rul?: HttpRulPort;
   /** The in-process device simulator (GET /simulator, POST /simulator/faults). */
   simulator?: HttpSimulatorPort;
   /** Alarms (GET /alarms, GET /alarms/{id}, POST /alarms/{id}/ack and /clear). */

@@ -22,6 +22,7 @@ import { installEdgeGuard } from './http-edge-guard.js';
 import { MAX_PATH_PARAM_LENGTH, frameworkError, installErrorHandlers } from './http-errors.js';
 import { registerAlarmRoutes } from './http-alarm-routes.js';
 import { registerControlRoutes } from './http-control-routes.js';
+import { registerRulRoutes } from './http-rul-routes.js';
 import { registerSimulatorRoutes } from './http-simulator-routes.js';
 import { registerForecastRoutes } from './http-forecast-routes.js';
 import { registerHistoryRoutes } from './http-history-routes.js';
@@ -157,6 +158,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   registerHistoryRoutes(app, ws, options.history);
   registerForecastRoutes(app, ws, options.history);
   if (options.control) registerControlRoutes(app, options.control);
+  if (options.rul) registerRulRoutes(app, options.rul);
   if (options.simulator) registerSimulatorRoutes(app, options.simulator);
   if (options.alarms) registerAlarmRoutes(app, ws.name, options.alarms);
   if (options.webApp) registerWebAppRoutes(app, options.webApp);

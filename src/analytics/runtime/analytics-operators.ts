@@ -29,6 +29,8 @@ import {
   type ForecastOperatorStats,
 } from './forecast-operator.js';
 import type { AnomalyPlan, ForecastPlan } from './analytics-plans.js';
+import { RulOperator, type RulOperatorStats } from './rul-operator.js';
+import type { RulArtefact, RulPredictor } from '../rul/rul-types.js';
 import { ANOMALY_SCORE_SUFFIX } from './anomaly-operator.js';
 import {
   ReportFilter,
@@ -65,6 +67,16 @@ export interface AnalyticsOperatorsOptions {
   /** Cell averages of a stream from `from` to `to` (forecast warm-up). */
   forecastHistory: NonNullable<ForecastOperatorOptions['recent']>;
   onWarmUpError: (operator: 'anomaly' | 'forecast', error: unknown) => void;
+  /**
+   * Live RUL inference (the registry's active models are given later with RulOperator.setModels):
+   * how to load an artefact, and a stream's first reading time (a twin's age counts from it).
+   */
+  rul?: {
+    load: (artefact: RulArtefact) => RulPredictor;
+    first: (workspace: string, twinId: string, name: string) => Promise<number | undefined>;
+    /** A model that cannot be loaded, a prediction or a warm-up that failed (`what` says which). */
+    onError: (error: unknown, what: string) => void;
+  };
   /** The twins there are now (watched by the derived engine for their neighbour values). */
   twinIds: Iterable<string>;
 }
@@ -75,6 +87,7 @@ export interface AnalyticsOperators {
   derived?: DerivedEngine;
   anomaly?: AnomalyOperator;
   forecast?: ForecastOperator;
+  rul?: RulOperator;
   rules?: RuleEngine;
   /**
    * Which derived values are stored and published (report by exception: `deadband` of a derived
@@ -91,6 +104,7 @@ export interface OperatorStats {
   derivedEngine?: DerivedStats;
   anomaly?: AnomalyOperatorStats;
   forecast?: ForecastOperatorStats;
+  rul?: RulOperatorStats;
   rules?: RuleEngineStats;
   report?: ReportFilterStats;
 }
@@ -195,6 +209,19 @@ export function buildAnalyticsOperators(o: AnalyticsOperatorsOptions): Analytics
     });
     operators.push(forecast);
   }
+  let rul: RulOperator | undefined;
+  if (o.rul) {
+    rul = new RulOperator({
+      workspace,
+      context,
+      sink,
+      load: o.rul.load,
+      cells: o.forecastHistory,
+      first: o.rul.first,
+      onError: o.rul.onError,
+    });
+    operators.push(rul);
+  }
   let derived: DerivedEngine | undefined;
   if (o.derived && o.derived.length > 0) {
     const props = o.properties;
@@ -241,7 +268,7 @@ export function buildAnalyticsOperators(o: AnalyticsOperatorsOptions): Analytics
       if (e.type === 'twinDeleted' || e.type === 'twinReplaced') report.forgetTwin(e.workspace, e.twinId);
     });
   // Deleted twins: their detectors and forecast buffers go (a new twin with the same id starts fresh).
-  for (const op of [anomaly, forecast])
+  for (const op of [anomaly, forecast, rul])
     if (op)
       lifecycle.push((e) => {
         if (e.type === 'twinDeleted') op.forgetTwin(e.workspace, e.twinId);
@@ -251,6 +278,7 @@ export function buildAnalyticsOperators(o: AnalyticsOperatorsOptions): Analytics
     ...(derived ? { derived } : {}),
     ...(anomaly ? { anomaly } : {}),
     ...(forecast ? { forecast } : {}),
+    ...(rul ? { rul } : {}),
     ...(rules ? { rules } : {}),
     ...(report ? { report } : {}),
     onLifecycle(e) {
@@ -260,6 +288,7 @@ export function buildAnalyticsOperators(o: AnalyticsOperatorsOptions): Analytics
       ...(derived ? { derivedEngine: derived.stats() } : {}),
       ...(anomaly ? { anomaly: anomaly.stats() } : {}),
       ...(forecast ? { forecast: forecast.stats() } : {}),
+      ...(rul ? { rul: rul.stats() } : {}),
       ...(rules ? { rules: rules.stats() } : {}),
       ...(report ? { report: report.stats() } : {}),
     }),

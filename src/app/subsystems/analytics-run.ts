@@ -26,6 +26,7 @@ import type { AnomalyOperatorStats } from '../../analytics/runtime/anomaly-opera
 import { recentPoints } from '../../analytics/runtime/anomaly-history.js';
 import type { DerivedWriterStats } from '../../analytics/runtime/derived-writer.js';
 import type { ForecastOperatorStats } from '../../analytics/runtime/forecast-operator.js';
+import type { RulOperatorStats } from '../../analytics/runtime/rul-operator.js';
 import type { HistoryReading } from '../../analytics/runtime/anomaly-history.js';
 import { DerivedWriter } from '../../analytics/runtime/derived-writer.js';
 import type { PropertyWriterStats } from '../../analytics/runtime/property-writer.js';
@@ -35,6 +36,8 @@ import { TwinloopError } from '../../core/errors/errors.js';
 import type { TwinService } from '../../core/twins/twin-service.js';
 import type { AlarmRecord } from '../../core/alarms/alarm.js';
 import type { TwinloopConfig } from '../config.js';
+import type { ActiveRulModel } from '../../analytics/rul/rul-types.js';
+import { loadRulPredictor } from '../../analytics/rul/rul-predictor.js';
 
 import type { AnomalyPlan, ForecastPlan } from '../../analytics/runtime/analytics-plans.js';
 export type { AnomalyPlan, ForecastPlan };
@@ -68,6 +71,28 @@ export async function forecastHistory(
   return out;
 }
 
+/** The time of a stream's first reading, or undefined when it has none (a twin's age for RUL). */
+export async function firstReading(
+  history: HistoryStore,
+  workspace: string,
+  twinId: string,
+  path: string,
+): Promise<number | undefined> {
+  const page = await history.queryRaw({ workspace, twinId, path, from: -8.64e15, to: 8.64e15, limit: 1, order: 'asc' });
+  return page.points[0]?.ts;
+}
+
+/** Logs what live RUL inference could not do: once a minute at most per kind of trouble. */
+export function rulErrorLog(log: Pick<Logger, 'warn'>): (error: unknown, what: string) => void {
+  const last = new Map<string, number>();
+  return (error, what) => {
+    const kind = what.split(' ')[1] ?? what;
+    if (Date.now() - (last.get(kind) ?? 0) < 60_000) return;
+    last.set(kind, Date.now());
+    log.warn({ err: error, what }, 'live RUL inference: ' + what + ' failed');
+  };
+}
+
 /** What the operators of a run need (the same for every run of a node). */
 export interface AnalyticsRunOptions {
   config: Readonly<Pick<TwinloopConfig, 'analytics'>>;
@@ -90,6 +115,8 @@ export interface AnalyticsRunOptions {
   rules: boolean;
   anomaly?: AnomalyPlan;
   forecast?: ForecastPlan;
+  /** Run live RUL inference (the active models come with AnalyticsRun.setRulModels). */
+  rul?: boolean;
   /**
    * Where the rule engine's state is kept between runs of one process (a file in the data folder):
    * saved every `ruleStateEveryMs` and when the run stops, restored when it starts, so a `for`
@@ -117,6 +144,7 @@ export interface AnalyticsRunStats {
   derivedEngine?: DerivedStats;
   anomaly?: AnomalyOperatorStats;
   forecast?: ForecastOperatorStats;
+  rul?: RulOperatorStats;
   rules?: RuleEngineStats;
   /** Derived values reported by exception: how many were stored, how many held back. */
   report?: ReportFilterStats;
@@ -129,6 +157,8 @@ export interface AnalyticsRun {
   setRules(rules: readonly VersionedRule[]): void;
   /** The ids of the rules the engine evaluates now. */
   ruleIds(): string[];
+  /** Gives live RUL inference the registry's active models (all of them; no-op without `rul`). */
+  setRulModels(models: readonly ActiveRulModel[]): void;
   /** Restores the rule state saved by an earlier run (call once the rules are set). @returns pairs restored */
   restoreRuleState(): Promise<number>;
   /**
@@ -273,6 +303,15 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
       forecastHistory(o.history, ws, id, name, from, to, spacing),
     onWarmUpError: (op, e) =>
       log.warn({ err: e }, `${op} warm-up from history failed; the stream starts cold`),
+    ...(o.rul
+      ? {
+          rul: {
+            load: loadRulPredictor,
+            first: (ws: string, id: string, name: string) => firstReading(o.history, ws, id, name),
+            onError: rulErrorLog(log),
+          },
+        }
+      : {}),
     twinIds: (function* () {
       for (const t of graph.allTwins()) yield t.id;
     })(),
@@ -327,6 +366,7 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
   return {
     runtime,
     setRules: (list) => rules?.setRules(workspace, list),
+    setRulModels: (models) => ops.rul?.setModels(models),
     ruleIds: () => (rules ? rules.rulesOf(workspace).map((x) => x.spec.id) : []),
     restoreRuleState: () => {
       if (!rules || !o.ruleState) return Promise.resolve(0);

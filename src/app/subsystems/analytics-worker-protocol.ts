@@ -19,6 +19,7 @@ import type { ForecastPlanSpec } from '../../analytics/runtime/forecast-plan.js'
 import type { HistoryReading } from '../../analytics/runtime/anomaly-history.js';
 import type { ReplicaSnapshot, ReplicaUpdate } from '../../analytics/runtime/twin-replica.js';
 import type { AlarmRecord } from '../../core/alarms/alarm.js';
+import type { ActiveRulModel } from '../../analytics/rul/rul-types.js';
 import type { LiveEvent } from '../../core/live/live-events.js';
 
 export interface AnalyticsWorkerData {
@@ -30,6 +31,8 @@ export interface AnalyticsWorkerData {
   /** analytics.deadbands: report by exception. */
   deadbands: boolean;
   rules: boolean;
+  /** Live RUL inference runs (models come with `setRulModels`). */
+  rul: boolean;
   /** The ingest thread writes derived properties (a set has values with `target: property`). */
   properties: boolean;
   maxQueued: number;
@@ -42,6 +45,7 @@ export type WorkerItem = LiveEvent | ReplicaUpdate;
 export type ToWorker =
   | { t: 'items'; items: WorkerItem[] }
   | { t: 'setRules'; rules: VersionedRule[] }
+  | { t: 'setRulModels'; models: ActiveRulModel[] }
   | { t: 'restore'; id: number; snapshot: unknown }
   | { t: 'resume'; id: number; open: AlarmRecord[]; ofRules: AlarmRecord[] }
   | { t: 'ruleState'; id: number }
@@ -82,7 +86,8 @@ export type FromWorker =
             from: number;
             to: number;
             spacing: number;
-          };
+          }
+        | { kind: 'first'; ws: string; twinId: string; name: string };
     }
   | { t: 'reply'; id: number; value: unknown }
   | { t: 'log'; level: 'warn' | 'error'; message: string; fields: Record<string, unknown> };

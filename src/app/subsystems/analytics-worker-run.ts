@@ -24,6 +24,7 @@ import {
   derivedPropertyWriter,
   derivedValueWriter,
   flushWriters,
+  firstReading,
   forecastHistory,
   type AnalyticsRun,
   type AnalyticsRunOptions,
@@ -169,6 +170,7 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
     anomalyThreshold: config.analytics.anomalyThreshold,
     deadbands: config.analytics.deadbands,
     rules: o.rules,
+    rul: o.rul === true,
     properties: properties !== undefined,
     maxQueued: config.analytics.maxQueued,
     snapshot,
@@ -219,7 +221,9 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
         const points =
           r.kind === 'recent'
             ? recentPoints(o.history, r.ws, r.twinId, r.name, r.before, r.limit)
-            : forecastHistory(o.history, r.ws, r.twinId, r.name, r.from, r.to, r.spacing);
+            : r.kind === 'first'
+              ? firstReading(o.history, r.ws, r.twinId, r.name).then((t) => (t === undefined ? [] : [{ time: t, value: 0 }]))
+              : forecastHistory(o.history, r.ws, r.twinId, r.name, r.from, r.to, r.spacing);
         points.then(
           (p) => post({ t: 'history', id: m.id, points: p }),
           (e: unknown) => post({ t: 'history', id: m.id, error: e instanceof Error ? e.message : String(e) }),
@@ -272,6 +276,11 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
       postItems(); // the readings before the change are judged by the rules before it
       post({ t: 'setRules', rules: [...list] });
     },
+    setRulModels(models) {
+      if (!o.rul) return;
+      postItems(); // the readings before the change are predicted by the models before it
+      post({ t: 'setRulModels', models: [...models] });
+    },
     ruleIds: () => (o.rules ? rules.filter((r) => r.spec.enabled).map((r) => r.spec.id) : []),
     async restoreRuleState() {
       if (!o.rules || !o.ruleState) return 0;
@@ -299,6 +308,7 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
         ...(stats?.derivedEngine ? { derivedEngine: stats.derivedEngine } : {}),
         ...(stats?.anomaly ? { anomaly: stats.anomaly } : {}),
         ...(stats?.forecast ? { forecast: stats.forecast } : {}),
+        ...(stats?.rul ? { rul: stats.rul } : {}),
         ...(stats?.report ? { report: stats.report } : {}),
         // The rules handed over count at once (the worker's figures come every 250 ms).
         ...(o.rules ? { rules: { ...(stats?.rules ?? NO_RULE_STATS), rules: enabledRules() } } : {}),

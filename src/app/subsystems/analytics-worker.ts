@@ -17,6 +17,7 @@ import {
 import { AnalyticsRuntime } from '../../analytics/runtime/analytics-runtime.js';
 import type { HistoryReading } from '../../analytics/runtime/anomaly-history.js';
 import { TwinReplica } from '../../analytics/runtime/twin-replica.js';
+import { loadRulPredictor } from '../../analytics/rul/rul-predictor.js';
 import type { LiveEvent } from '../../core/live/live-events.js';
 import type {
   AlarmOut,
@@ -127,6 +128,15 @@ const read = (r: Extract<FromWorker, { t: 'history' }>['read']): Promise<History
     send({ t: 'history', id, read: r });
   });
 
+/** What live RUL inference could not do: said once a minute at most per kind of trouble. */
+const rulLast = new Map<string, number>();
+const rulErrors = (e: unknown, what: string): void => {
+  const kind = what.split(' ')[1] ?? what;
+  if (Date.now() - (rulLast.get(kind) ?? 0) < 60_000) return;
+  rulLast.set(kind, Date.now());
+  send({ t: 'log', level: 'warn', message: `live RUL inference: ${what} failed`, fields: { error: errorText(e) } });
+};
+
 const ops = buildAnalyticsOperators({
   workspace: data.workspace,
   context: replica,
@@ -143,6 +153,16 @@ const ops = buildAnalyticsOperators({
     read({ kind: 'recent', ws, twinId, name, before, limit }),
   forecastHistory: (ws, twinId, name, from, to, spacing) =>
     read({ kind: 'cells', ws, twinId, name, from, to, spacing }),
+  ...(data.rul
+    ? {
+        rul: {
+          load: loadRulPredictor,
+          first: async (ws: string, twinId: string, name: string) =>
+            (await read({ kind: 'first', ws, twinId, name }))[0]?.time,
+          onError: rulErrors,
+        },
+      }
+    : {}),
   onWarmUpError: (op, e) =>
     send({
       t: 'log',
@@ -219,6 +239,9 @@ port.on('message', (m: ToWorker) => {
       return;
     case 'setRules':
       ops.rules?.setRules(data.workspace, m.rules);
+      return;
+    case 'setRulModels':
+      ops.rul?.setModels(m.models);
       return;
     case 'restore':
       send({ t: 'reply', id: m.id, value: ops.rules ? ops.rules.restore(m.snapshot) : 0 });

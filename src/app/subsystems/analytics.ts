@@ -35,6 +35,7 @@ import { graphTwinContext } from '../../analytics/runtime/graph-twin-context.js'
 import { anomalyPlanOf, forecastPlanOf } from '../../analytics/runtime/analytics-plans.js';
 import type { AnomalyPlanSpec } from '../../analytics/runtime/anomaly-plan.js';
 import type { ForecastPlanSpec } from '../../analytics/runtime/forecast-plan.js';
+import type { ActiveRulModel } from '../../analytics/rul/rul-types.js';
 import { startAnalyticsWorkerRun } from './analytics-worker-run.js';
 import type { TwinloopConfig } from '../config.js';
 import {
@@ -93,6 +94,8 @@ export interface AnalyticsSubsystem extends Subsystem {
   setRules(rules: readonly VersionedRule[]): void;
   /** Reads the rules from the store for the running engine (changed on another node); no-op elsewhere. */
   reloadRules(): Promise<void>;
+  /** Reads the active RUL models for live inference (one was promoted or rolled back); no-op elsewhere. */
+  reloadRulModels(): Promise<void>;
   /**
    * Starts: in one process a run begins at once (resolves once its rules are set); on a cluster the
    * node begins trying the lease (resolves at once).
@@ -142,6 +145,14 @@ export interface StartAnalyticsOptions {
   anomaly?: AnomalyPlanSpec;
   /** Continuous forecasts (forecast.yaml, checked). */
   forecast?: ForecastPlanSpec;
+  /**
+   * The registry's active RUL models (live inference), read at the start of each run, by
+   * `reloadRulModels`, and on a cluster every `rulRefreshMs` (a promotion through another node).
+   * Without it no RUL inference runs.
+   */
+  rulModels?: () => Promise<readonly ActiveRulModel[]>;
+  /** On a cluster: between two reads of the active RUL models, ms (default 30,000). */
+  rulRefreshMs?: number;
   /** Keeps the rule engine's state between runs of this process (not with `lease`). */
   ruleState?: RuleStateStore;
   /** An api node of a cluster: the analytics run only while this node holds the analytics lease. */
@@ -260,6 +271,32 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     }
   };
 
+  let rulTicket = 0;
+  let rulRetry: ReturnType<typeof setTimeout> | undefined;
+  const reloadRulModels = async (): Promise<void> => {
+    const r = run;
+    if (!o.rulModels || !r) return;
+    const ticket = ++rulTicket;
+    try {
+      const models = await o.rulModels();
+      if (ticket === rulTicket && run === r) r.setRulModels(models);
+    } catch (err) {
+      log.warn({ err }, 'could not read the active RUL models (trying again)');
+      if (rulRetry === undefined && run === r) {
+        rulRetry = setTimeout(() => {
+          rulRetry = undefined;
+          void reloadRulModels();
+        }, o.rulesRetryMs ?? 5000);
+        rulRetry.unref();
+      }
+    }
+  };
+  const rulRefresh =
+    enabled && o.rulModels && o.lease
+      ? setInterval(() => void reloadRulModels(), o.rulRefreshMs ?? 30_000)
+      : undefined;
+  rulRefresh?.unref();
+
   /** Starts a run here (fresh state, subscribed from now on) and reads its rules. */
   const begin = (): Promise<void> => {
     if (run || closed) return Promise.resolve();
@@ -277,6 +314,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       ...(o.derived ? { derived: o.derived } : {}),
       ...(o.twins ? { twins: o.twins } : {}),
       rules: o.rules !== undefined,
+      rul: o.rulModels !== undefined,
       ...(o.ruleState && !o.lease ? { ruleState: o.ruleState } : {}),
     };
     const isOf = (m: string, b: string): boolean => models.matchesModel(m, b);
@@ -294,7 +332,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
           ...(o.forecast ? { forecast: forecastPlanOf(o.forecast, isOf) } : {}),
         });
     const r: AnalyticsRun = run;
-    return reloadRules().then(async () => {
+    return Promise.all([reloadRules(), reloadRulModels()]).then(async () => {
       if (run !== r) return;
       const restored = await r.restoreRuleState();
       if (restored) log.info({ pairs: restored }, 'rule state restored from the last run');
@@ -336,6 +374,8 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     stopping = r;
     if (rulesRetry !== undefined) clearTimeout(rulesRetry);
     rulesRetry = undefined;
+    if (rulRetry !== undefined) clearTimeout(rulRetry);
+    rulRetry = undefined;
     try {
       await r.stop(o.stopFlushMs);
     } finally {
@@ -435,6 +475,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
       run.setRules(rules);
     },
     reloadRules,
+    reloadRulModels,
     start: () => {
       if (!enabled) return Promise.resolve();
       if (holder) {
@@ -448,6 +489,7 @@ export function startAnalytics(o: StartAnalyticsOptions): AnalyticsSubsystem {
     async close() {
       closed = true;
       if (restartTimer !== undefined) clearTimeout(restartTimer);
+      if (rulRefresh !== undefined) clearInterval(rulRefresh);
       // The lease is released once the run has stopped: a successor starts after its last writes.
       if (holder) await holder.stop();
       else await end();
@@ -462,6 +504,7 @@ function operatorsOf(o: StartAnalyticsOptions): string[] {
     ...(o.anomaly ? ['anomaly'] : []),
     ...(o.forecast ? ['forecast'] : []),
     ...(o.rules ? ['rules'] : []),
+    ...(o.rulModels ? ['rul'] : []),
   ];
 }
 
