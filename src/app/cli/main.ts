@@ -26,6 +26,7 @@ import { registerRoutes } from './cmd-routes.js';
 import { registerRules } from './cmd-rules.js';
 import { registerScene } from './cmd-scene.js';
 import { registerMigrateStore } from './cmd-migrate-store.js';
+import { registerMl } from './cmd-ml.js';
 
 const program = new Command();
 program
@@ -78,6 +79,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerJobs,
   registerAlarms,
   registerMigrateStore,
+  registerMl,
 ];
 const kit: CliKit = { run };
 for (const register of COMMANDS) register(program, kit);
