@@ -348,9 +348,15 @@ export class SqliteMlModelStore implements MlModelStore {
     const limit = mlPageLimit(q.limit);
     const where = ['workspace = ?'];
     const args: unknown[] = [q.workspace];
-    if (q.kind !== undefined) (where.push('kind = ?'), args.push(q.kind));
-    if (q.target !== undefined) (where.push('target = ?'), args.push(q.target));
-    if (q.beforeSeq !== undefined) (where.push('seq < ?'), args.push(q.beforeSeq));
+    for (const [cond, v] of [
+      ['kind = ?', q.kind],
+      ['target = ?', q.target],
+      ['seq < ?', q.beforeSeq],
+    ] as const) {
+      if (v === undefined) continue;
+      where.push(cond);
+      args.push(v);
+    }
     args.push(limit);
     return this.read('Cannot read the ML activation log', () =>
       (
