@@ -4,7 +4,9 @@
  * rollback and delete with their errors; hostile ids, queries, bodies and cross-site requests; and
  * the `twinloop ml` commands against it.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_STATUS } from '../../core/errors/errors.js';
 import { openTestWorkspace, type TestWorkspace } from '../../../test/adt-sdk/workspace-fixture.js';
 import { cliFor } from '../../../test/cli/cli-runner.js';
 import { rawRequest } from '../../../test/edge/raw-http.js';
@@ -245,6 +247,77 @@ describe('ML model routes', () => {
     expect((await call('GET', `/ml/models/${id}`)).json).toMatchObject({ status: 'candidate' });
     expect((await fetch(`${url}/ml/models`)).status).toBe(401);
   });
+
+  it('property: random bodies, content types, ids and queries never give a 5xx; every refusal is catalogued', async () => {
+    const hostile = fc
+      .tuple(
+        fc.constantFrom('__proto__', 'constructor', 'prototype', 'reason', 'target', 'kind'),
+        fc.jsonValue({ maxDepth: 2 }),
+      )
+      .map(([k, v]) => `{"${k}":${JSON.stringify(v)}}`);
+    const body: fc.Arbitrary<string | Buffer> = fc.oneof(
+      hostile,
+      fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
+      fc.integer({ min: 100, max: 3000 }).map((d) => '['.repeat(d) + ']'.repeat(d)),
+      fc.constantFrom('{"reason":1e999}', '{"target":"dtmi:x:Fan;1","kind":["rul"]}', '', '{'),
+      fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b)),
+    );
+    const id = fc.oneof(
+      fc.constantFrom('rul-000000000000-v1', '%00', '..%2F..', '%E0%A4%A', '__proto__', 'constructor'),
+      fc.string({ maxLength: 20 }).map((x) => encodeURIComponent(x) || 'x'),
+    );
+    const request = fc.oneof(
+      fc.tuple(
+        fc.constant('POST'),
+        id.map((i) => `/ml/models/${i}/promote`),
+      ),
+      fc.tuple(fc.constant('POST'), fc.constant('/ml/rollback')),
+      fc.tuple(
+        fc.constant('GET'),
+        fc.tuple(id, id).map(([a, b]) => `/ml/models/${a}/compare/${b}`),
+      ),
+      fc.tuple(
+        fc.constant('GET'),
+        fc
+          .array(
+            fc.tuple(
+              fc.constantFrom('kind', 'target', 'status', 'limit', 'continuationToken', '__proto__'),
+              fc.string({ maxLength: 12 }),
+            ),
+            { maxLength: 4 },
+          )
+          .map((kv) => `/ml/models?${kv.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}`),
+      ),
+    );
+    const type = fc.constantFrom(
+      'application/json',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/json; charset=latin1',
+    );
+    await fc.assert(
+      fc.asyncProperty(request, type, body, async ([method, path], ct, b) => {
+        const r = await rawRequest(
+          port,
+          method,
+          path,
+          [
+            ['Authorization', `Bearer ${TOKEN}`],
+            ['Content-Type', ct],
+          ],
+          method === 'POST' ? b : undefined,
+        );
+        expect(r.status, `${method} ${path}: ${r.body.slice(0, 200)}`).toBeLessThan(500);
+        if (r.status >= 400) {
+          const code = r.headers['x-ms-error-code'];
+          expect(code && code in ERROR_STATUS, `code ${code}`).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect((await call('GET', `/ml/models/${m[2]!.id}`)).json).toMatchObject({ status: 'candidate' });
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  }, 120_000);
 
   it('twinloop ml lists, shows, compares, promotes, rolls back and deletes', async () => {
     const cli = cliFor(w.dir);
