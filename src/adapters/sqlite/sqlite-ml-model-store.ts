@@ -123,6 +123,8 @@ export class SqliteMlModelStore implements MlModelStore {
 
   async add(model: NewMlModel): Promise<MlModelRecord> {
     const p = prepareMlModel(model);
+    // Checking a big artefact took a while: let other work run before the (synchronous) write.
+    if (model.artefact.length > 256 * 1024) await new Promise((resolve) => setImmediate(resolve));
     return this.write('Cannot store an ML model', () => {
       const { m } = p;
       const version = this.s.nextVersion.get(m.workspace, m.kind, m.target)!.latest;

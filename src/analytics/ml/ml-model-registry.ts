@@ -67,6 +67,8 @@ export interface MlModelRegistryOptions {
   /** Largest artefact accepted, characters of JSON text (default 64 MiB). */
   maxArtefactChars?: number;
   now?: () => number;
+  /** Lets other work run between the steps of a big add (default: a timer tick). */
+  yieldNow?: () => Promise<void>;
   /** Told when a listener throws or rejects (the change itself is stored). */
   onListenerError?: (error: unknown, change: MlModelChange) => void;
 }
@@ -214,6 +216,8 @@ export class MlModelRegistry {
     if (artefact && checks) checks.artefact(artefact.value, input.features, '/artefact', problems);
     if (problems.length || !artefact)
       throw errors.validation('ValidationFailed', 'The ML model is not valid.', problems);
+    // Reading MBs of artefact took a while: let ingest and requests run before the store reads it again.
+    await (this.o.yieldNow ?? yieldToTimers)();
     const m = await this.o.store.add({
       workspace: this.o.workspace,
       kind: input.kind,
@@ -406,6 +410,8 @@ export class MlModelRegistry {
     });
   }
 }
+
+const yieldToTimers = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 function notFound(id: string): TwinloopError {
   return new TwinloopError('NotFound', `There is no ML model '${quote(id)}'.`, {
