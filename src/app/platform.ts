@@ -336,7 +336,8 @@ async function startLocked(
     const scenesSub = await startScenes({ workspace, storage, graph, logger, pilot });
 
     // ---- ML models (issue 13): the registry of trained models and its /ml routes
-    const mlSub = startMlModels({ workspace, storage, logger });
+    const mlSub = startMlModels({ workspace, storage, logger, followOtherNodes: origin !== undefined });
+    closers.push(mlSub.close);
 
     // ---- live stream
     const liveSub = startLive({ config, workspace, live, models, graph });

@@ -270,6 +270,39 @@ describe('MlModelRegistry', () => {
     expect((await r.active('rul', PUMP))!.id).toBe(m.id);
   });
 
+  it('follows activations made by another node on the same store, not telling its own again', async () => {
+    const other = new MlModelRegistry({ workspace: 'default', store: fx.storage.mlModels, codeVersion: 'x' });
+    const v1 = await registry.add(input());
+    const v2 = await registry.add(input());
+    await registry.promote(v1.id, { by: 'here' });
+    const stop = registry.follow(5);
+    try {
+      await new Promise((r) => setTimeout(r, 30));
+      changes.length = 0;
+      await other.promote(v2.id, { by: 'there' });
+      const deadline = Date.now() + 5000;
+      while (!changes.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(changes).toMatchObject([
+        {
+          type: 'activated',
+          modelId: v2.id,
+          version: 2,
+          previousId: v1.id,
+          previousVersion: 1,
+          remote: true,
+        },
+      ]);
+      await registry.rollback('rul', PUMP, { by: 'here' }); // told once, by the rollback itself
+      await new Promise((r) => setTimeout(r, 50));
+      expect(changes.map((c) => [c.action, c.remote, c.version])).toEqual([
+        [undefined, true, 2],
+        ['rollback', undefined, 1],
+      ]);
+    } finally {
+      stop();
+    }
+  });
+
   it('refuses bad arguments with InvalidArgument', async () => {
     for (const p of [
       registry.get(''),

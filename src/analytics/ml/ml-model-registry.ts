@@ -55,6 +55,8 @@ export interface MlModelChange {
   by?: string;
   reason?: string;
   at: number;
+  /** True when another node made the change (seen by `follow`; who and why are in the log). */
+  remote?: boolean;
 }
 
 export type MlModelListener = (change: MlModelChange) => void | Promise<void>;
@@ -140,6 +142,8 @@ function checkActor(a: MlActor): MlActor {
  */
 export class MlModelRegistry {
   private readonly listeners = new Set<MlModelListener>();
+  /** The model this node last activated per `kind target` (follow() does not tell it again). */
+  private readonly activatedHere = new Map<string, string>();
   private readonly now: () => number;
 
   constructor(private readonly o: MlModelRegistryOptions) {
@@ -349,9 +353,61 @@ export class MlModelRegistry {
     return r;
   }
 
+  /**
+   * Follows activations made by other nodes sharing the store (a cluster on PostgreSQL): every
+   * `intervalMs` the active models are read (one query, no artefacts) and a change not made here is
+   * told to the listeners as `activated` with `remote: true`. Returns the stop.
+   */
+  follow(intervalMs = 2000, onError?: (e: unknown) => void): () => void {
+    let known: Map<string, MlModelRecord> | undefined;
+    let busy = false;
+    let stopped = false;
+    const tick = async (): Promise<void> => {
+      if (busy || stopped) return;
+      busy = true;
+      try {
+        const active = await this.o.store.list({
+          workspace: this.o.workspace,
+          status: 'active',
+          limit: MAX_ML_PAGE,
+        });
+        const now = new Map(active.map((m) => [`${m.kind} ${m.target}`, m]));
+        if (known && !stopped)
+          for (const [k, m] of now) {
+            const before = known.get(k);
+            if (before?.id === m.id || this.activatedHere.get(k) === m.id) continue;
+            this.tell({
+              type: 'activated',
+              workspace: m.workspace,
+              kind: m.kind,
+              target: m.target,
+              modelId: m.id,
+              version: m.version,
+              ...(before ? { previousId: before.id, previousVersion: before.version } : {}),
+              at: m.activatedAt ?? this.now(),
+              remote: true,
+            });
+          }
+        known = now;
+      } catch (e) {
+        onError?.(e);
+      } finally {
+        busy = false;
+      }
+    };
+    void tick();
+    const timer = setInterval(() => void tick(), intervalMs);
+    (timer as { unref?: () => void }).unref?.();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }
+
   private activated(r: MlActivationResult): void {
     if (!r.changed || !r.activation) return;
     const a = r.activation;
+    this.activatedHere.set(`${a.kind} ${a.target}`, a.modelId);
     this.tell({
       type: 'activated',
       workspace: a.workspace,

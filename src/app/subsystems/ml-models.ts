@@ -12,12 +12,16 @@ import { codeVersion } from '../code-version.js';
 export interface MlModelsSubsystem {
   registry: MlModelRegistry;
   plugin: ReturnType<typeof mlRoutesPlugin>;
+  /** Stops following other nodes' activations. */
+  close(): void;
 }
 
 export function startMlModels(o: {
   workspace: string;
   storage: Pick<Storage, 'mlModels'>;
   logger: Logger;
+  /** On a cluster: follow activations made on other nodes (every 2 s), so every node's listeners hear them. */
+  followOtherNodes?: boolean;
 }): MlModelsSubsystem {
   const log = o.logger.child({ component: 'ml-models' });
   const registry = new MlModelRegistry({
@@ -29,5 +33,8 @@ export function startMlModels(o: {
   registry.onChange((c) => {
     if (c.type !== 'added') log.info({ change: c }, `ML model ${c.modelId} ${c.type}`);
   });
-  return { registry, plugin: mlRoutesPlugin(registry) };
+  const stop = o.followOtherNodes
+    ? registry.follow(2000, (err) => log.warn({ err }, 'cannot read the active ML models'))
+    : undefined;
+  return { registry, plugin: mlRoutesPlugin(registry), close: () => stop?.() };
 }
