@@ -8,6 +8,28 @@
 import type { Problem } from '../../core/errors/errors.js';
 import { jsonEqual } from '../../core/json/json-equal.js';
 import type { MlModelKind, MlModelRecord } from '../../core/ports/ml-model-store.js';
+import type { RulMetrics, RulTrainingSpec } from '../rul/rul-types.js';
+
+/** The members of a RUL training spec and of its metrics (tied to rul-types.ts by the compiler). */
+const SPEC_KEYS = {
+  sensors: true,
+  settings: true,
+  window: true,
+  cap: true,
+  regimes: true,
+  validationFraction: true,
+  seed: true,
+} as const satisfies Record<keyof RulTrainingSpec, true>;
+const METRIC_KEYS = {
+  validationRmse: true,
+  validationScore: true,
+  validationMethod: true,
+  trainingAssets: true,
+  validationAssets: true,
+  trainingRows: true,
+  notes: true,
+  trainingMs: true,
+} as const satisfies Record<keyof RulMetrics, true>;
 
 /** One problem at a pointer of the model given to `add`. */
 function problem(out: Problem[], pointer: string, message: string): void {
@@ -34,9 +56,27 @@ function stringList(v: unknown, pointer: string, out: Problem[], o: { min: numbe
   });
 }
 
+/**
+ * Reports each member of `keys` absent from `o` as missing, and gives the list the member checks
+ * push to: their problems about those members (the same pointer) are dropped, so each shows once.
+ */
+function missingFirst(o: Record<string, unknown>, keys: object, pointer: string, out: Problem[]): Problem[] {
+  const gone = new Set(
+    Object.keys(keys)
+      .filter((k) => !Object.hasOwn(o, k))
+      .map((k) => `${pointer}/${k}`),
+  );
+  for (const p of gone) problem(out, p, 'is missing');
+  if (!gone.size) return out;
+  const filtered = [] as Problem[];
+  filtered.push = (...ps: Problem[]) => out.push(...ps.filter((x) => !gone.has(x.pointer ?? '')));
+  return filtered;
+}
+
 /** Problems of a RUL feature definition (RulTrainingSpec); extra members are kept. */
 export function rulSpecProblems(spec: unknown, pointer: string, out: Problem[]): void {
   if (!isObject(spec)) return problem(out, pointer, 'must be an object (the training spec)');
+  out = missingFirst(spec, SPEC_KEYS, pointer, out);
   stringList(spec.sensors, `${pointer}/sensors`, out, { min: 1, max: 1000 });
   stringList(spec.settings, `${pointer}/settings`, out, { min: 0, max: 100 });
   if (!isInt(spec.window, 1, 100_000))
@@ -54,6 +94,7 @@ export function rulSpecProblems(spec: unknown, pointer: string, out: Problem[]):
 /** Problems of RUL metrics (RulMetrics); extra members are kept. */
 export function rulMetricsProblems(m: unknown, pointer: string, out: Problem[]): void {
   if (!isObject(m)) return problem(out, pointer, 'must be an object (the training metrics)');
+  out = missingFirst(m, METRIC_KEYS, pointer, out);
   for (const k of ['validationRmse', 'validationScore'] as const) {
     const v = m[k];
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v)))
@@ -91,7 +132,7 @@ export const ML_KIND_CHECKS: Readonly<Record<MlModelKind, MlKindChecks>> = {
     features: rulSpecProblems,
     metrics: rulMetricsProblems,
     artefact: rulArtefactProblems,
-    lowerIsBetter: ['validationRmse', 'validationScore'],
+    lowerIsBetter: ['validationRmse', 'validationScore'] satisfies (keyof RulMetrics)[],
   },
 };
 

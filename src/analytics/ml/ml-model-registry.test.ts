@@ -140,6 +140,22 @@ describe('MlModelRegistry', () => {
       ].sort(),
     );
     expect(e.message).toMatch(/#\/features\/window/);
+    const partial = await caught(
+      registry.add({
+        ...input(),
+        features: { ...spec(), seed: undefined, window: 0 },
+        metrics: { notes: [] },
+      }),
+    );
+    expect((partial.problems ?? []).map((p) => p.pointer)).toEqual(
+      expect.arrayContaining([
+        '/features/seed',
+        '/features/window',
+        '/metrics/validationRmse',
+        '/metrics/trainingMs',
+      ]),
+    );
+    expect((partial.problems ?? []).filter((p) => p.pointer === '/features/seed')).toHaveLength(1);
     for (const bad of [
       null,
       'text',
