@@ -52,6 +52,8 @@ import type { CommandService } from '../core/control/command-service.js';
 import { startHttp } from './subsystems/http.js';
 import { startRules } from './subsystems/rules.js';
 import { startScenes } from './subsystems/scenes.js';
+import { startMlModels } from './subsystems/ml-models.js';
+import type { MlModelRegistry } from '../analytics/ml/ml-model-registry.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
 import { startLive } from './subsystems/live.js';
@@ -115,6 +117,8 @@ export interface Platform {
   readonly alarms: AlarmService;
   /** The streaming analytics: derived values and properties, anomaly detection, rules; whether they run here (on a cluster, one api node at a time). */
   readonly analytics: AnalyticsSubsystem;
+  /** Trained ML models (RUL): versions, compare, promote, rollback; `onChange` to reload live inference (docs/ml-models.md). */
+  readonly mlModels: MlModelRegistry;
   /** Stops everything in reverse order, flushing storage. Idempotent. */
   stop(): Promise<void>;
 }
@@ -331,6 +335,10 @@ async function startLocked(
     // ---- 3D scenes: the pilot's scene files, their bindings stored (edits kept), the routes
     const scenesSub = await startScenes({ workspace, storage, graph, logger, pilot });
 
+    // ---- ML models (issue 13): the registry of trained models and its /ml routes
+    const mlSub = startMlModels({ workspace, storage, logger, followOtherNodes: origin !== undefined });
+    closers.push(mlSub.close);
+
     // ---- live stream
     const liveSub = startLive({ config, workspace, live, models, graph });
     closers.push(liveSub.close);
@@ -394,6 +402,7 @@ async function startLocked(
       analytics,
       rules: rulesSub.plugin,
       scenes: scenesSub.plugin,
+      mlModels: mlSub.plugin,
       ingestStats: () => stats.snapshot(),
       ...(webApp ? { webApp } : {}),
     });
@@ -483,6 +492,7 @@ async function startLocked(
       eventRoutes,
       alarms,
       analytics,
+      mlModels: mlSub.registry,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {

@@ -20,6 +20,8 @@ export const MIGRATION_KINDS = [
   'outboxPending',
   'deadLetters',
   'commands',
+  'mlModels',
+  'mlActivations',
   'historySeries',
   'historyPoints',
 ] as const;
@@ -40,6 +42,8 @@ export const KIND_LABELS: Readonly<Record<MigrationKind, string>> = {
   outboxPending: 'pending outbox deliveries',
   deadLetters: 'dead letters',
   commands: 'commands',
+  mlModels: 'ML models',
+  mlActivations: 'ML model activations',
   historySeries: 'history series',
   historyPoints: 'history points',
 };
@@ -72,6 +76,20 @@ async function countCommands(s: Storage, workspace: string): Promise<number> {
       limit: 1000,
       ...(beforeSeq !== undefined ? { beforeSeq } : {}),
     });
+    n += page.length;
+    const last = page[page.length - 1];
+    if (!last) return n;
+    beforeSeq = last.seq;
+  }
+}
+
+/** ML models (or activation log lines) of a workspace, counted a page at a time (newest first). */
+async function countMl(s: Storage, workspace: string, what: 'models' | 'activations'): Promise<number> {
+  let n = 0;
+  let beforeSeq: number | undefined;
+  for (;;) {
+    const q = { workspace, limit: 1000, ...(beforeSeq !== undefined ? { beforeSeq } : {}) };
+    const page = what === 'models' ? await s.mlModels.list(q) : await s.mlModels.activations(q);
     n += page.length;
     const last = page[page.length - 1];
     if (!last) return n;
@@ -121,6 +139,8 @@ export async function countStore(
     c.deviceCredentials += (await s.credentials.list(ws)).length;
     c.deadLetters += await s.deadLetters.count(ws);
     c.commands += await countCommands(s, ws);
+    c.mlModels += await countMl(s, ws, 'models');
+    c.mlActivations += await countMl(s, ws, 'activations');
     const series = await s.history.listSeries(ws);
     c.historySeries += series.length;
     for (const x of series) c.historyPoints += await countPoints(s, ws, x.twinId, x.path);
@@ -151,6 +171,8 @@ export async function nonEmptyKinds(
     if ((await s.behaviour.listParameters(ws)).length) found.add('behaviourParameters');
     if (await s.deadLetters.count(ws)) found.add('deadLetters');
     if ((await s.commands.list({ workspace: ws, limit: 1 })).length) found.add('commands');
+    if ((await s.mlModels.list({ workspace: ws, limit: 1 })).length) found.add('mlModels');
+    if ((await s.mlModels.activations({ workspace: ws, limit: 1 })).length) found.add('mlActivations');
   }
   for (const k of JOB_KINDS) if (await s.jobs.count(k)) found.add('jobs');
   if ((await s.eventRoutes.listEndpoints()).length) found.add('eventEndpoints');

@@ -242,5 +242,22 @@ export async function seedStore(s: Storage, pointsPerSeries = 2500): Promise<See
   await s.twins.commit([{ ops: [], outbox: [0, 1, 2, 3].map((i) => outboxRow(i, i ? 'pump-1' : EVIL_ID)) }]);
   const [first] = await s.outbox.pending(0, 1);
   await s.outbox.deadLetter([{ seq: first!.seq, attempts: 7, reason: 'HTTP 500', at: T0 + 99 }]);
+  // Two ML models of the pump (hostile keys in the features), promoted in turn, then rolled back.
+  const mlModel = (window: number) => ({
+    workspace: WS,
+    kind: 'rul' as const,
+    target: 'dtmi:x:Pump;1',
+    createdAt: T0 + window,
+    features: JSON.parse(`{"window": ${window}, "__proto__": {"polluted": true}}`) as unknown,
+    trainingRange: { from: T0, to: T0 + 1000, assets: [EVIL_ID, 'pump-1'], rows: 2 },
+    metrics: { validationRmse: window / 2 },
+    codeVersion: '0.1.0+seed',
+    artefact: JSON.stringify({ format: 'twinloop-rul/1', w: 'x'.repeat(window * 1000) }),
+  });
+  const ml1 = await s.mlModels.add(mlModel(30));
+  const ml2 = await s.mlModels.add(mlModel(40));
+  await s.mlModels.setActive(WS, ml1.id, { at: T0 + 1, by: 'alice', reason: 'first' });
+  await s.mlModels.setActive(WS, ml2.id, { at: T0 + 2, by: 'bob' });
+  await s.mlModels.rollback(WS, 'rul', 'dtmi:x:Pump;1', { at: T0 + 3, by: EVIL_ID, reason: 'drift' });
   return { token: issued.token, pointsPerSeries };
 }

@@ -42,6 +42,8 @@ describe('migrateStore (SQLite → SQLite)', () => {
       outboxPending: [3, 3],
       deadLetters: [2, 2],
       commands: [4, 4],
+      mlModels: [2, 2],
+      mlActivations: [3, 3],
       historySeries: [3, 3],
       historyPoints: [5003, 5003],
     });
@@ -111,6 +113,30 @@ describe('migrateStore (SQLite → SQLite)', () => {
     expect(Object.getOwnPropertyDescriptor(response, '__proto__')?.value).toEqual({ polluted: true });
     expect(copied[3]!.reason).toMatch(/expired while queued/i);
     expect((await d.commands.pending('default', 'pump-1')).map((c) => c.requestId)).toEqual(['cmd-1']);
+    // ML models with their ids, versions, status, times and artefacts; the activation log as it was.
+    const ml = async (s: typeof d) => {
+      const models = await s.mlModels.list({ workspace: 'default', limit: 10 });
+      return Promise.all(
+        models.map(async ({ seq: _seq, ...m }) => ({
+          ...m,
+          artefact: (await s.mlModels.get('default', m.id, { artefact: true }))!.artefact,
+        })),
+      );
+    };
+    const models = await ml(d);
+    expect(models).toEqual(await ml(src.storage));
+    expect(models.map((m) => [m.version, m.status])).toEqual([
+      [2, 'retired'],
+      [1, 'active'],
+    ]);
+    expect(Object.getOwnPropertyDescriptor(models[0]!.features, '__proto__')?.value).toEqual({
+      polluted: true,
+    });
+    const log = async (s: typeof d) =>
+      (await s.mlModels.activations({ workspace: 'default', limit: 10 })).map(({ seq: _seq, ...a }) => a);
+    expect(await log(d)).toEqual(await log(src.storage));
+    expect((await d.mlModels.active('default', 'rul', 'dtmi:x:Pump;1'))!.id).toBe(models[1]!.id);
+    expect((await d.mlModels.add({ ...models[1]!, artefact: '{}' })).version).toBe(3); // versions go on
   });
 
   it('refuses a target that holds data, writing nothing', async () => {

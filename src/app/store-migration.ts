@@ -12,7 +12,9 @@
  * dead-lettered with their attempts, reason and time), the only way the port offers to write them.
  * Commands likewise: added (queued, oldest first, so a twin's commands keep their order) and moved
  * through the steps they took, each at its time, the last with the status, response and reason
- * (the target gives them seqs of its own).
+ * (the target gives them seqs of its own). ML models keep their ids, versions, status and times
+ * (imported as they are, one model with its artefact at a time: artefacts can be MBs), then their
+ * activation log, oldest first, so a rollback on the target goes back as it would have on the source.
  *
  * At the end every kind is counted on both sides (`countStore`) and compared.
  */
@@ -20,6 +22,7 @@ import { TwinloopError } from '../core/errors/errors.js';
 import type { JobKind, JobRecord } from '../core/jobs/job-state.js';
 import type { CommandRecord, CommandTransition } from '../core/ports/command-store.js';
 import type { OutboxRow } from '../core/ports/event-routing.js';
+import type { MlActivation, MlModelRecord } from '../core/ports/ml-model-store.js';
 import type { HistoryPoint, TwinStoreOp } from '../core/ports/storage-ports.js';
 import type { Storage } from '../core/ports/storage.js';
 import {
@@ -154,6 +157,25 @@ async function copyCommands(target: Storage, records: readonly CommandRecord[]):
       );
     }
   }
+}
+
+/** Every ML model (without artefact) or activation log line of a workspace, oldest first. */
+async function mlPages(
+  s: Storage,
+  workspace: string,
+  what: 'models' | 'activations',
+): Promise<(MlModelRecord | MlActivation)[]> {
+  const out: (MlModelRecord | MlActivation)[] = [];
+  let beforeSeq: number | undefined;
+  for (;;) {
+    const q = { workspace, limit: 1000, ...(beforeSeq !== undefined ? { beforeSeq } : {}) };
+    const page = what === 'models' ? await s.mlModels.list(q) : await s.mlModels.activations(q);
+    out.push(...page);
+    const last = page[page.length - 1];
+    if (!last) break;
+    beforeSeq = last.seq;
+  }
+  return out.reverse();
 }
 
 async function routeDeadLetterIds(s: Storage): Promise<number[]> {
@@ -433,6 +455,26 @@ export async function migrateStore(
       }
     } catch (e) {
       during('commands', e);
+    }
+  }
+
+  // ---- ML models (oldest first, one artefact in memory at a time), then their activation log
+  for (const ws of workspaces) {
+    try {
+      for (const m of (await mlPages(source, ws, 'models')) as MlModelRecord[]) {
+        const full = await source.mlModels.get(ws, m.id, { artefact: true });
+        if (!full) continue; // deleted meanwhile
+        await target.mlModels.importModels([{ ...full, artefact: full.artefact ?? '{}' }]);
+        tell('mlModels', 1);
+      }
+      const log = (await mlPages(source, ws, 'activations')) as MlActivation[];
+      for (let i = 0; i < log.length; i += chunk) {
+        const part = log.slice(i, i + chunk);
+        await target.mlModels.importActivations(part);
+        tell('mlActivations', part.length);
+      }
+    } catch (e) {
+      during('ML models', e);
     }
   }
 

@@ -202,6 +202,19 @@ beforeAll(async () => {
         reason: 'the device answered 500',
       },
     ]);
+    // A trained model (1 MB artefact), promoted.
+    const ml = await s.mlModels.add({
+      workspace: 'default',
+      kind: 'rul',
+      target: model,
+      createdAt: T0,
+      features: { window: 30 },
+      trainingRange: { from: T0, to: T0 + 1, assets: [EVIL], rows: 2 },
+      metrics: { validationRmse: 11.5 },
+      codeVersion: '0.1.0+svc',
+      artefact: JSON.stringify({ format: 'twinloop-rul/1', w: 'x'.repeat(1024 * 1024) }),
+    });
+    await s.mlModels.setActive('default', ml.id, { at: T0 + 1, by: EVIL });
   } finally {
     await s.close();
   }
@@ -262,6 +275,8 @@ describe('twinloop migrate-store', () => {
       'calibrations',
       'event routes',
       'event endpoints',
+      'ML models',
+      'ML model activations',
     ]) {
       expect(table).toMatch(new RegExp(`${kind}\\s+1\\s+1\\s+ok`));
     }
@@ -297,6 +312,9 @@ describe('twinloop migrate-store', () => {
     });
     // Commands as they were (read after the route dead letter: the delivery runs meanwhile).
     const [cmd2, cmd1] = await platform.storage.commands.list({ workspace: 'default', limit: 5 });
+    const [ml] = await platform.mlModels.list();
+    expect(ml).toMatchObject({ version: 1, status: 'active', trainingRange: { assets: [EVIL] } });
+    expect((await platform.mlModels.active('rul', ml!.target))!.artefact!.length).toBe(ml!.artefactSize);
     expect(cmd2).toMatchObject({ requestId: 'cmd-2', state: 'queued', twinId: EVIL });
     expect(cmd1).toMatchObject({
       requestId: 'cmd-1',

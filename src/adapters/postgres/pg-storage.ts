@@ -26,6 +26,7 @@ import { PgAlarmStore, PG_ALARM_MIGRATIONS } from './pg-alarm-store.js';
 import { PgCommandStore, PG_COMMAND_MIGRATIONS } from './pg-command-store.js';
 import { PgJobStore, PG_JOB_MIGRATIONS } from './pg-job-store.js';
 import { PgModelStore, PG_MODEL_MIGRATIONS } from './pg-model-store.js';
+import { PgMlModelStore, PG_ML_MODEL_MIGRATIONS } from './pg-ml-model-store.js';
 import { PgRuleStore, PG_RULE_MIGRATIONS, PG_SCENE_MIGRATIONS } from './pg-rule-store.js';
 import { SCENE_TABLES } from '../../core/ports/rule-store.js';
 import { PgNamedLeases, PgPartitionLeases, PG_LEASE_MIGRATIONS } from './pg-partition-leases.js';
@@ -48,6 +49,7 @@ export const PG_MIGRATIONS: readonly PgComponentMigrations[] = [
   PG_RULE_MIGRATIONS,
   PG_SCENE_MIGRATIONS,
   PG_COMMAND_MIGRATIONS,
+  PG_ML_MODEL_MIGRATIONS,
 ];
 
 export interface PgStorageOptions {
@@ -150,6 +152,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     rules: new PgRuleStore(db),
     scenes: new PgRuleStore(db, SCENE_TABLES),
     commands,
+    mlModels: new PgMlModelStore(db),
     leases: new PgPartitionLeases(db),
     clusterLeases: new PgNamedLeases(db),
     health,

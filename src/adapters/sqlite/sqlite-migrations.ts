@@ -375,4 +375,66 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'ml models: versioned trained models, their artefacts and activation log (docs/ml-models.md)',
+    up: (db) => {
+      db.exec(`
+        -- One row per (workspace, kind, target): the last version given (never given again) and the
+        -- active model. Every add and activation writes it, so they are serialised per target.
+        CREATE TABLE ml_model_heads (
+          workspace TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          target TEXT NOT NULL,
+          latest INTEGER NOT NULL,
+          active_id TEXT,
+          PRIMARY KEY (workspace, kind, target)
+        ) WITHOUT ROWID;
+        -- features, training_range, metrics: JSON text. The artefact (MBs) has a table of its own,
+        -- so lists never read it.
+        CREATE TABLE ml_models (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          workspace TEXT NOT NULL,
+          id TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          target TEXT NOT NULL,
+          version INTEGER NOT NULL,
+          status TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          activated_at INTEGER,
+          features TEXT NOT NULL,
+          training_range TEXT NOT NULL,
+          metrics TEXT NOT NULL,
+          code_version TEXT NOT NULL,
+          note TEXT,
+          artefact_size INTEGER NOT NULL,
+          UNIQUE (workspace, id),
+          UNIQUE (workspace, kind, target, version)
+        );
+        CREATE INDEX ml_models_by_target ON ml_models (workspace, kind, target, seq);
+        CREATE INDEX ml_models_by_workspace ON ml_models (workspace, seq);
+        CREATE TABLE ml_model_artefacts (
+          workspace TEXT NOT NULL,
+          id TEXT NOT NULL,
+          artefact TEXT NOT NULL,
+          UNIQUE (workspace, id)
+        );
+        CREATE TABLE ml_model_activations (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          workspace TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          target TEXT NOT NULL,
+          action TEXT NOT NULL,
+          model_id TEXT NOT NULL,
+          version INTEGER NOT NULL,
+          from_id TEXT,
+          from_version INTEGER,
+          rollback_to_id TEXT,
+          at INTEGER NOT NULL,
+          by_whom TEXT NOT NULL,
+          reason TEXT
+        );
+        CREATE INDEX ml_model_activations_by_target ON ml_model_activations (workspace, kind, target, seq);
+      `);
+    },
+  },
 ];

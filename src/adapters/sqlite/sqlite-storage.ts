@@ -14,6 +14,7 @@ import type { GroupCommitOptions } from './sqlite-group-commit.js';
 import { SqliteBehaviourParameterStore } from './sqlite-behaviour-parameter-store.js';
 import { SqliteDeviceCredentialStore } from './sqlite-device-credential-store.js';
 import { SqliteRuleStore } from './sqlite-rule-store.js';
+import { SqliteMlModelStore } from './sqlite-ml-model-store.js';
 import { SCENE_TABLES } from '../../core/ports/rule-store.js';
 import { SqliteDeadLetterStore, type SqliteDeadLetterStoreOptions } from './sqlite-dead-letter-store.js';
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './sqlite-history-store.js';
@@ -70,6 +71,8 @@ export interface SqliteStorage extends Storage {
   scenes: SqliteRuleStore;
   /** Commands sent to devices, with their lifecycle. */
   commands: SqliteCommandStore;
+  /** Trained ML models (docs/ml-models.md). */
+  mlModels: SqliteMlModelStore;
   /** Flushes history, dead letters and commands, then closes the database. */
   close(): Promise<void>;
 }
@@ -150,6 +153,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     rules: new SqliteRuleStore(database.db),
     scenes: new SqliteRuleStore(database.db, SCENE_TABLES),
     commands,
+    mlModels: new SqliteMlModelStore(database.db),
     close: async () => {
       if (closed) return;
       closed = true;

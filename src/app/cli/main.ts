@@ -27,6 +27,7 @@ import { registerRules } from './cmd-rules.js';
 import { registerScene } from './cmd-scene.js';
 import { registerMigrateStore } from './cmd-migrate-store.js';
 import { registerTrain } from './cmd-train.js';
+import { registerMl } from './cmd-ml.js';
 
 const program = new Command();
 program
@@ -80,6 +81,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerAlarms,
   registerMigrateStore,
   registerTrain,
+  registerMl,
 ];
 const kit: CliKit = { run };
 for (const register of COMMANDS) register(program, kit);

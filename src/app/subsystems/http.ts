@@ -75,6 +75,8 @@ export function startHttp(o: {
   rules?: FastifyPluginAsync;
   /** GET /scenes … and PUT /scenes/{id}/binding (docs/scenes.md). */
   scenes?: FastifyPluginAsync;
+  /** The ML model registry's routes under /ml (docs/ml-models.md). */
+  mlModels?: FastifyPluginAsync;
   /** The ingest counters (GET /ingest/stats). */
   ingestStats?: () => IngestStatsSnapshot;
   /** The built web app (dist/web), when there is one. */
@@ -167,6 +169,7 @@ export function startHttp(o: {
             jobRoutesPlugin({ jobs: o.jobs, io: o.importIo }),
             ...(o.rules ? [o.rules] : []),
             ...(o.scenes ? [o.scenes] : []),
+            ...(o.mlModels ? [o.mlModels] : []),
             deviceRoutesPlugin({
               workspace,
               credentials: storage.credentials,

@@ -12,6 +12,7 @@ import type { DeviceCredentialStore } from './device-credential-store.js';
 import type { EventOutbox, EventRouteStore } from './event-routing.js';
 import type { NamedLeases } from './cluster.js';
 import type { JobStore } from './job-store.js';
+import type { MlModelStore } from './ml-model-store.js';
 import type { RuleStore } from './rule-store.js';
 import type { DeadLetterStore, HistoryStore, ModelStore, TwinStore } from './storage-ports.js';
 
@@ -50,6 +51,8 @@ export interface Storage {
   rules: RuleStore;
   /** Scene bindings (docs/scenes.md), versioned like rules in their own tables. */
   scenes: RuleStore;
+  /** Trained ML models (RUL), versioned, with their activation log (docs/ml-models.md). */
+  mlModels: MlModelStore;
   /**
    * Leases for the jobs one node of a cluster runs at a time (event-route delivery). Present when
    * several processes share the store (PostgreSQL); absent on SQLite (one process per data folder).
