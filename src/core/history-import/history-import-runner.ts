@@ -14,32 +14,15 @@
  */
 import { isTwinloopError, quote } from '../errors/errors.js';
 import { LineSplitter } from '../jobs/import-format.js';
-import type { JobError } from '../jobs/job-state.js';
+import type { HistoryImportProgress, JobError } from '../jobs/job-state.js';
 import type { ModelLookup, Schema } from '../models/model-types.js';
+import type { BadRowSink } from '../ports/import-io.js';
 import type { HistoryPoint } from '../ports/storage-ports.js';
 import { DelimitedReader, ROW_ERROR, type RowErrorCode, type TextRow } from './delimited-text.js';
 import { bindMapping, parseIsoTime, type BoundMapping, type HistoryMapping } from './history-mapping.js';
 import { textToValue } from './text-values.js';
 
-/** Twinloop's progress of a history import (the job's `progress`). */
-export interface HistoryImportProgress {
-  bytesRead: number;
-  totalBytes?: number;
-  /** Lines read (a quoted field may span lines). */
-  lines: number;
-  /** Data rows read (the header not counted). */
-  rows: number;
-  /** Rows whose values are committed to history (partly bad rows included). */
-  rowsStored: number;
-  /** Points committed (each a value of one telemetry of one twin at one time). */
-  points: number;
-  /** Rows written to the bad-rows file. */
-  badRows: number;
-  twinsCreated: number;
-  /** Rows read per second since the start. */
-  rowsPerSecond: number;
-  elapsedMs: number;
-}
+export type { HistoryImportProgress };
 
 /** Where a history import writes: the workspace's models, twins and history. */
 export interface HistoryImportTarget {
@@ -53,12 +36,7 @@ export interface HistoryImportTarget {
   append(points: readonly HistoryPoint[]): Promise<void>;
 }
 
-/** Where refused rows go: the row's bytes as read, after a `# file:line:column Code: reason` line each. */
-export interface BadRowSink {
-  /** The file's header row, written once at the top (so the file can be fixed and imported again). */
-  header(raw: readonly Uint8Array[]): Promise<void>;
-  write(raw: readonly Uint8Array[], reasons: readonly string[]): Promise<void>;
-}
+export type { BadRowSink };
 
 export interface HistoryImportRunOptions {
   /** The file's name, as reasons cite it. */
