@@ -324,6 +324,8 @@ class HistoryImportRun {
           },
         };
       } else {
+        // The model must have the mapped telemetry before a twin is made of it.
+        if (this.o.target.models.getInterface(create.model)) this.plan(id, create.model);
         const body: Record<string, unknown> = { $metadata: { $model: create.model } };
         const iface = this.o.target.models.getInterface(create.model);
         for (const p of this.bound!.properties) {
