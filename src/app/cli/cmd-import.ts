@@ -191,12 +191,12 @@ export function registerImport(program: Command, { run }: CliKit): void {
         const tty = process.stderr.isTTY;
         let sent = 0;
         async function* counted(): AsyncGenerator<Uint8Array> {
-        for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-          sent += (chunk as Buffer).length;
-          yield chunk as Buffer;
+          for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+            sent += (chunk as Buffer).length;
+            yield chunk as Buffer;
+          }
         }
-      }
-      const ticker = setInterval(() => {
+        const ticker = setInterval(() => {
           if (tty) process.stderr.write(`\ruploading ${((sent / Math.max(size, 1)) * 100).toFixed(1)}%`);
         }, 500);
         let res: Response;

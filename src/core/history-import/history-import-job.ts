@@ -21,6 +21,7 @@ export interface HistoryImportJobs {
 
 export interface HistoryImportJobRun {
   maxRowBytes: number;
+  sliceMs: number;
   yieldNow: () => Promise<void>;
   cancelled: () => boolean;
   save: (p: HistoryImportProgress) => Promise<void>;
@@ -67,6 +68,7 @@ export async function runHistoryImportJob(
         badRows,
         batchPoints: h.batchPoints,
         maxRowBytes: r.maxRowBytes,
+        sliceMs: r.sliceMs,
         maxBadRows: h.maxBadRows,
         yieldNow: r.yieldNow,
         cancelled: r.cancelled,

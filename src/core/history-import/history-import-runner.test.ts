@@ -76,6 +76,7 @@ describe('runHistoryImport', () => {
       },
       batchPoints: over.batchPoints ?? 7,
       maxRowBytes: 4096,
+      sliceMs: 10,
       maxBadRows: over.maxBadRows ?? 1000,
       ...(over.probeRows !== undefined ? { probeRows: over.probeRows } : {}),
       yieldNow: () => new Promise((res) => setImmediate(res)),

@@ -48,6 +48,8 @@ export interface HistoryImportRunOptions {
   badRows: BadRowSink;
   /** Points per history append. */
   batchPoints: number;
+  /** Most ms of reading and checking rows before the event loop is yielded. */
+  sliceMs: number;
   maxRowBytes: number;
   /** More bad rows than this fail the job. */
   maxBadRows: number;
@@ -104,6 +106,7 @@ class HistoryImportRun {
   private rowsInBatch = 0;
   private inFlight: Promise<void> | undefined;
   private storeBroken = false;
+  private sliceStart = 0;
   private goodRows = 0;
   private firstReason: string | undefined;
   private readonly started: number;
@@ -129,10 +132,16 @@ class HistoryImportRun {
       try {
         for await (const chunk of this.o.input) {
           this.progress.bytesRead += chunk.length;
-          for (const line of this.splitter.push(chunk)) await this.onRows(this.reader.push(line));
+          for (const line of this.splitter.push(chunk)) {
+            await this.onRows(this.reader.push(line));
+            // A chunk holds thousands of rows: the event loop runs every sliceMs of work.
+            if (this.o.now() - this.sliceStart >= this.o.sliceMs) {
+              await this.o.yieldNow();
+              this.sliceStart = this.o.now();
+            }
+          }
           this.progress.lines = this.splitter.lines;
           await this.report();
-          await this.o.yieldNow();
           if (this.o.cancelled()) throw new Stop('cancelled');
         }
       } catch (e) {
@@ -433,6 +442,7 @@ class HistoryImportRun {
         this.progress.rowsStored += rows;
       });
       await this.o.yieldNow();
+      this.sliceStart = this.o.now();
     }
     if (last) await this.waitInFlight();
   }

@@ -475,6 +475,7 @@ export class JobService {
     }
     return runHistoryImportJob(job, this.o.history, {
       maxRowBytes: this.o.limits.maxLineBytes,
+      sliceMs: this.o.limits.sliceMs,
       yieldNow: this.o.yieldNow,
       cancelled: () => this.cancelRequested || this.stopping,
       save: (p) => save({ ...p }),
