@@ -112,7 +112,7 @@ export function mappingFromFlags(
   return m;
 }
 
-interface HistoryJobJson {
+export interface HistoryJobJson {
   id: string;
   status: string;
   error?: { code: string; message: string; details?: { message: string }[] };
@@ -144,7 +144,7 @@ export function progressLine(j: HistoryJobJson, width = 24): string {
   }  ${n(p.badRows)} bad`;
 }
 
-function clock(s: number): string {
+export function clock(s: number): string {
   const t = Math.round(s);
   const h = Math.floor(t / 3600);
   const m = Math.floor((t % 3600) / 60);
