@@ -45,7 +45,7 @@ describe('runHistoryImport', () => {
   async function run(
     input: string | Uint8Array | Uint8Array[],
     mapping: unknown,
-    over: { batchPoints?: number; probeRows?: number; maxBadRows?: number } = {},
+    over: { batchPoints?: number; probeRows?: number; maxBadRows?: number; cancelled?: () => boolean } = {},
   ): Promise<{ r: HistoryImportOutcome; bad: string; badBytes: Uint8Array }> {
     const chunks = Array.isArray(input)
       ? input
@@ -80,7 +80,7 @@ describe('runHistoryImport', () => {
       maxBadRows: over.maxBadRows ?? 1000,
       ...(over.probeRows !== undefined ? { probeRows: over.probeRows } : {}),
       yieldNow: () => new Promise((res) => setImmediate(res)),
-      cancelled: () => false,
+      cancelled: over.cancelled ?? (() => false),
       onProgress: () => undefined,
       now: Date.now,
     });
@@ -256,6 +256,19 @@ describe('runHistoryImport', () => {
     const { r } = await run(file, CMAPSS_LIKE, { maxBadRows: 3 });
     expect(r.status === 'failed' && r.error.code).toBe('LimitExceeded');
     expect(await series('eng-1', 's1')).toHaveLength(1);
+  });
+
+  it('stops at the next chunk when cancelled, keeping the rows read before', async () => {
+    const enc = new TextEncoder();
+    let chunks = 0;
+    const { r } = await run(
+      [enc.encode('1 1 0.1 1.5 3\n1 2 0.2 1.6 4\n'), enc.encode('1 3 0.3 1.7 5\n')],
+      CMAPSS_LIKE,
+      { batchPoints: 1000, cancelled: () => ++chunks >= 1 },
+    );
+    expect(r.status).toBe('cancelled');
+    expect(r.progress).toMatchObject({ rows: 2, rowsStored: 2, points: 6 });
+    expect((await series('eng-1', 's1')).map((p) => p.value)).toEqual([1.5, 1.6]);
   });
 
   it('gives the same history and bad rows however the bytes are cut into chunks (property)', async () => {
