@@ -175,6 +175,7 @@ export function registerImport(program: Command, { run }: CliKit): void {
       .option('--model <dtmi>', 'the model of created twins')
       .option('--encoding <e>', 'utf-8 (default) or latin1')
       .option('--bad-rows-out <file>', 'where to save the bad rows (default: <file>.bad-rows.txt)')
+      .option('--wait', 'follow the job to its end with a progress bar (the default)', true)
       .option('--no-wait', 'create the job and return'),
   ).action(
     run(
