@@ -124,6 +124,24 @@ export class DelimitedReader {
         ];
       }
     }
+    const nul = bytes.indexOf(0);
+    if (nul !== -1) {
+      // Valid UTF-8, but no text file holds NUL: most likely UTF-16 without a byte order mark.
+      const raw = [...(this.open?.raw ?? []), line.bytes];
+      const start = this.open?.line ?? line.lineNumber;
+      this.open = undefined;
+      return [
+        {
+          kind: 'error',
+          line: start,
+          column: this.fieldAtByte(bytes, nul),
+          byteOffset: nul,
+          code: ROW_ERROR.encoding,
+          message: `byte ${nul} of line ${line.lineNumber} is NUL: this is not text (a UTF-16 file? save it as UTF-8)`,
+          raw,
+        },
+      ];
+    }
     let text: string;
     if (this.o.encoding === 'latin1') text = latin1.decode(bytes);
     else {

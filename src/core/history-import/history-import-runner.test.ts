@@ -183,6 +183,13 @@ describe('runHistoryImport', () => {
     const { r } = await run(utf16, CMAPSS_LIKE);
     expect(r.status).toBe('failed');
     expect(r.status === 'failed' && r.error.message).toMatch(/UTF-16.*save it as UTF-8/);
+    // Without its byte order mark: each row is refused as not text, then the probe fails the job.
+    const noBom = await run(Buffer.from('1 1 0.1 1.5 3\n1 2 0.2 1.6 4\n', 'utf16le'), CMAPSS_LIKE, {
+      probeRows: 2,
+    });
+    expect(noBom.r.status === 'failed' && noBom.r.error.message).toMatch(
+      /first 2 rows were all refused.*f\.txt:1:1 InvalidEncoding: byte 1 of line 1 is NUL: this is not text \(a UTF-16 file\?/,
+    );
   });
 
   it('reads a CSV with a BOM, CRLF, a header, quotes (one spanning lines) and ISO and epoch times', async () => {
