@@ -265,6 +265,39 @@ describe('runHistoryImport', () => {
     expect(await series('eng-1', 's1')).toHaveLength(1);
   });
 
+  it('fails when the input breaks off, keeping what was read before', async () => {
+    const enc = new TextEncoder();
+    const r = await runHistoryImport({
+      fileName: 'f.txt',
+      input: (async function* () {
+        yield enc.encode('1 1 0.1 1.5 3\n1 2 0.2 1.6 4\n');
+        throw new Error('connection reset');
+      })(),
+      mapping: parseHistoryMapping(CMAPSS_LIKE),
+      target: serviceHistoryTarget({
+        workspace: 'default',
+        models: w.models,
+        graph: w.graph,
+        twins: w.twins,
+        history: w.storage.history,
+      }),
+      badRows: { header: async () => undefined, write: async () => undefined },
+      batchPoints: 1000,
+      sliceMs: 10,
+      maxRowBytes: 4096,
+      maxBadRows: 10,
+      yieldNow: () => new Promise((res) => setImmediate(res)),
+      cancelled: () => false,
+      onProgress: () => undefined,
+      now: Date.now,
+    });
+    expect(r.status === 'failed' && r.error.message).toBe(
+      'The input could not be read to its end: connection reset',
+    );
+    expect(r.progress).toMatchObject({ rows: 2, rowsStored: 2 });
+    expect((await series('eng-1', 's1')).map((p) => p.value)).toEqual([1.5, 1.6]);
+  });
+
   it('stops at the next chunk when cancelled, keeping the rows read before', async () => {
     const enc = new TextEncoder();
     let chunks = 0;

@@ -65,6 +65,19 @@ export type HistoryImportOutcome =
   | { status: 'succeeded' | 'cancelled'; progress: HistoryImportProgress }
   | { status: 'failed'; progress: HistoryImportProgress; error: JobError };
 
+/** An error of the input itself (not of the rows' handling). */
+class InputError {
+  constructor(readonly cause: unknown) {}
+}
+
+async function* tagged(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of input) yield chunk;
+  } catch (e) {
+    throw new InputError(e);
+  }
+}
+
 class Stop {
   constructor(readonly outcome: 'cancelled' | JobError) {}
 }
@@ -130,7 +143,7 @@ class HistoryImportRun {
   async run(): Promise<HistoryImportOutcome> {
     try {
       try {
-        for await (const chunk of this.o.input) {
+        for await (const chunk of tagged(this.o.input)) {
           this.progress.bytesRead += chunk.length;
           for (const line of this.splitter.push(chunk)) {
             await this.onRows(this.reader.push(line));
@@ -145,10 +158,10 @@ class HistoryImportRun {
           if (this.o.cancelled()) throw new Stop('cancelled');
         }
       } catch (e) {
-        if (e instanceof Stop) throw e;
+        if (!(e instanceof InputError)) throw e;
         // The input broke off (size or time budget, a vanished file): what was read stays stored.
         await this.flush(true);
-        throw new Stop(jobError(e, 'The input could not be read to its end'));
+        throw new Stop(jobError(e.cause, 'The input could not be read to its end'));
       }
       for (const line of this.splitter.end()) await this.onRows(this.reader.push(line));
       await this.onRows(this.reader.end());
@@ -161,7 +174,9 @@ class HistoryImportRun {
         });
     } catch (e) {
       if (!(e instanceof Stop)) {
+        // A failure of our own (the bad-rows file cannot be written…): the rows read are stored first.
         await this.settle();
+        if (!this.storeBroken) await this.flush(true).catch(() => undefined);
         throw e;
       }
       await this.settle();
