@@ -203,6 +203,8 @@ export const ConfigSchema = Type.Object(
       maxInputMiB: Type.Number({ exclusiveMinimum: 0 }),
       /** Error lines written to an output log at most (later ones are counted). */
       maxLoggedErrors: Type.Integer({ minimum: 1 }),
+      /** Bad rows a history import writes aside at most; past them the job fails (docs/history-import.md). */
+      maxBadRows: Type.Integer({ minimum: 1 }),
       /** Whether http(s) inputBlobUri values are fetched. */
       httpInput: Type.Boolean(),
       /** Time budget of an http(s) input, ms. */
@@ -309,6 +311,7 @@ export function defaultConfig(): TwinloopConfig {
       maxModelMiB: 64,
       maxInputMiB: 16_384,
       maxLoggedErrors: 10_000,
+      maxBadRows: 1_000_000,
       httpInput: true,
       httpTimeoutMs: 3_600_000,
     },

@@ -289,7 +289,7 @@ async function startLocked(
     const { calibration, whatIf, running } = simulation;
 
     // ---- import and delete jobs: through the same services as the REST API, one job at a time
-    const jobsSub = createJobs({ config, logger, storage, models, twins, graph });
+    const jobsSub = createJobs({ config, logger, storage, models, twins, graph, workspace });
     const { jobs, importIo } = jobsSub;
 
     const firstRun = loaded.models === 0 && loaded.twins === 0;

@@ -9,7 +9,9 @@
  * - The output log is NDJSON. Twinloop always keeps it in DATA/jobs/; when outputBlobUri is a
  *   `file:` URI inside the imports folder it is written there instead (never over an existing file).
  *   Any other outputBlobUri (an Azure blob URL) is kept as given, and the log stays in DATA/jobs/.
- * - Uploads (PUT /jobs/imports/{id}/input) are streamed into the imports folder, under the budget.
+ * - Uploads (PUT /jobs/imports/{id}/input, PUT /jobs/history-imports/{id}/input) are streamed into
+ *   the imports folder, under the budget.
+ * - A history import's refused rows go to DATA/jobs/history-import-<id>.bad-rows.txt.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,7 +21,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { ImportLogEntry } from '../../core/jobs/import-runner.js';
-import type { ImportInput, ImportIo, ImportLog } from '../../core/ports/import-io.js';
+import type {
+  BadRowLog,
+  HistoryImportIo,
+  ImportInput,
+  ImportIo,
+  ImportLog,
+} from '../../core/ports/import-io.js';
 
 export interface FileImportIoOptions {
   /** The imports folder (absolute); created when missing. */
@@ -35,8 +43,9 @@ export interface FileImportIoOptions {
 
 /** Bytes gathered before a log write (one write per this much, and at close). */
 const LOG_BUFFER_BYTES = 64 * 1024;
+const NEWLINE = Buffer.from('\n');
 
-export class FileImportIo implements ImportIo {
+export class FileImportIo implements ImportIo, HistoryImportIo {
   private readonly importsDir: string;
 
   constructor(private readonly o: FileImportIoOptions) {
@@ -52,6 +61,24 @@ export class FileImportIo implements ImportIo {
   }
 
   checkUris(inputBlobUri: string, outputBlobUri: string): void {
+    const input = this.checkInput(inputBlobUri);
+    const output = parseUri(outputBlobUri, 'outputBlobUri');
+    if (output.protocol === 'file:') {
+      const p = this.insideImports(output, 'outputBlobUri', false);
+      if (fs.existsSync(p)) {
+        throw new TwinloopError(
+          'ValidationFailed',
+          `outputBlobUri: ${p} exists already; an import job never overwrites a file. Name a new one.`,
+        );
+      }
+      if (input.protocol === 'file:' && this.insideImports(input, 'inputBlobUri', true) === p) {
+        throw new TwinloopError('ValidationFailed', 'outputBlobUri must not be the input file.');
+      }
+    }
+  }
+
+  /** Checks an input URI: a file in the imports folder, or http(s) when allowed. @throws ValidationFailed */
+  checkInput(inputBlobUri: string): URL {
     const input = parseUri(inputBlobUri, 'inputBlobUri');
     if (input.protocol === 'file:') this.insideImports(input, 'inputBlobUri', true);
     else if (input.protocol === 'http:' || input.protocol === 'https:') {
@@ -67,19 +94,7 @@ export class FileImportIo implements ImportIo {
         `inputBlobUri: the scheme '${input.protocol}' is not supported; use file: (inside ${this.importsDir}) or http(s):.`,
       );
     }
-    const output = parseUri(outputBlobUri, 'outputBlobUri');
-    if (output.protocol === 'file:') {
-      const p = this.insideImports(output, 'outputBlobUri', false);
-      if (fs.existsSync(p)) {
-        throw new TwinloopError(
-          'ValidationFailed',
-          `outputBlobUri: ${p} exists already; an import job never overwrites a file. Name a new one.`,
-        );
-      }
-      if (input.protocol === 'file:' && this.insideImports(input, 'inputBlobUri', true) === p) {
-        throw new TwinloopError('ValidationFailed', 'outputBlobUri must not be the input file.');
-      }
-    }
+    return input;
   }
 
   async openInput(inputBlobUri: string): Promise<ImportInput> {
@@ -157,8 +172,12 @@ export class FileImportIo implements ImportIo {
    * Streams an upload into the imports folder (replacing an earlier upload of the same job id);
    * returns its file URI. @throws PayloadTooLarge past jobs.maxInputMB (nothing is kept)
    */
-  async saveUpload(jobId: string, body: AsyncIterable<Uint8Array>): Promise<{ uri: string; bytes: number }> {
-    const name = `upload-${safeName(jobId)}.ndjson`;
+  async saveUpload(
+    jobId: string,
+    body: AsyncIterable<Uint8Array>,
+    kind: 'import' | 'history-import' = 'import',
+  ): Promise<{ uri: string; bytes: number }> {
+    const name = kind === 'import' ? `upload-${safeName(jobId)}.ndjson` : this.historyUploadName(jobId);
     const final = path.join(this.importsDir, name);
     const temp = `${final}.${process.pid}.${Date.now()}.part`;
     const handle = await fs.promises.open(temp, 'wx', 0o600);
@@ -178,6 +197,55 @@ export class FileImportIo implements ImportIo {
       throw e;
     }
     return { uri: pathToFileURL(final).href, bytes };
+  }
+
+  /** Where a history import job's refused rows are written (DATA/jobs/). */
+  badRowsPath(jobId: string): string {
+    return path.join(this.o.logsDir, `history-import-${safeName(jobId)}.bad-rows.txt`);
+  }
+
+  async openBadRows(jobId: string): Promise<BadRowLog> {
+    const handle = await fs.promises.open(this.badRowsPath(jobId), 'w', 0o600);
+    let pending: Uint8Array[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const parts = pending;
+      pending = [];
+      size = 0;
+      await handle.writev(parts);
+    };
+    const add = async (parts: Uint8Array[]) => {
+      for (const p of parts) {
+        pending.push(p);
+        size += p.length;
+      }
+      if (size >= LOG_BUFFER_BYTES || pending.length >= 512) await flush();
+    };
+    return {
+      header: (raw) => add([...raw.map((r) => Buffer.from(r)), NEWLINE]),
+      write: (raw, reasons) =>
+        add([
+          ...reasons.map((r) => Buffer.from(`# ${r.replace(/[\r\n]+/g, ' ')}\n`, 'utf8')),
+          ...raw.flatMap((r) => [Buffer.from(r), NEWLINE]),
+        ]),
+      close: async () => {
+        try {
+          await flush();
+        } finally {
+          await handle.close();
+        }
+      },
+    };
+  }
+
+  async removeBadRows(jobId: string): Promise<void> {
+    await fs.promises.rm(this.badRowsPath(jobId), { force: true });
+    await fs.promises.rm(path.join(this.importsDir, this.historyUploadName(jobId)), { force: true });
+  }
+
+  private historyUploadName(jobId: string): string {
+    return `history-${safeName(jobId)}.upload`;
   }
 
   private ownLog(jobId: string): string {

@@ -6,7 +6,8 @@
  *   job, query `timeoutInMinutes`), GET /jobs/deletions (paged), GET /jobs/deletions/{id};
  * - Twinloop extensions: PUT /jobs/imports/{id}/input (the import file as an NDJSON body, streamed
  *   into the imports folder; answers its file URI) and GET /jobs/imports/{id}/output (the log).
- * See docs/import-jobs.md.
+ * See docs/import-jobs.md. History import jobs (/jobs/history-imports, docs/history-import.md) are
+ * registered here too (http-history-import-routes.ts).
  */
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -16,6 +17,7 @@ import { checkJobId, jobToJson, type JobKind } from '../../core/jobs/job-state.j
 import type { FileImportIo } from '../files/file-import-io.js';
 import { checkApiVersion, header, nextLink, pageSize } from './http-adt-common.js';
 import { mediaType, NDJSON_BODY_TYPES } from './http-body-parser.js';
+import { historyImportRoutes } from './http-history-import-routes.js';
 
 export interface JobRoutesOptions {
   jobs: JobService;
@@ -231,5 +233,7 @@ export function jobRoutesPlugin(options: JobRoutesOptions): FastifyPluginAsync {
       { schema: { tags, summary: 'Gets a delete job.', params: idParams } },
       async (req) => jobToJson(await jobs.getDelete((req.params as { id: string }).id)),
     );
+
+    await historyImportRoutes(app, { jobs, io, listPage: (req, kind) => listPage(req, jobs, kind) });
   };
 }

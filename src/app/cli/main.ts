@@ -22,6 +22,7 @@ import { registerWhatIf } from './cmd-whatif.js';
 import { registerStatus } from './cmd-status.js';
 import { registerDevices } from './cmd-devices.js';
 import { registerJobs } from './cmd-jobs.js';
+import { registerImport } from './cmd-import.js';
 import { registerRoutes } from './cmd-routes.js';
 import { registerRules } from './cmd-rules.js';
 import { registerScene } from './cmd-scene.js';
@@ -78,6 +79,7 @@ const COMMANDS: readonly RegisterCommands[] = [
   registerStatus,
   registerDevices,
   registerJobs,
+  registerImport,
   registerAlarms,
   registerMigrateStore,
   registerTrain,

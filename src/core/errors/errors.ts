@@ -86,6 +86,8 @@ export const ERROR_STATUS = {
   // import and delete jobs
   ImportJobNotFound: 404,
   DeleteJobNotFound: 404,
+  /** No history import job with this id (Twinloop's /jobs/history-imports). */
+  HistoryImportJobNotFound: 404,
   /** ADT's code: as many jobs of the kind as are kept exist already (jobs.maxJobs). */
   JobLimitReached: 400,
   // event routes (ADT's codes) and endpoints (a Twinloop extension)

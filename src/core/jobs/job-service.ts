@@ -10,13 +10,17 @@ import type { ImportIo } from '../ports/import-io.js';
 import type { JobStore } from '../ports/job-store.js';
 import { runDelete, type DeleteTarget } from './delete-runner.js';
 import { runImport, toJobError, type ImportTarget } from './import-runner.js';
+import { parseHistoryMapping } from '../history-import/history-mapping.js';
+import { runHistoryImportJob, type HistoryImportJobs } from '../history-import/history-import-job.js';
 import {
   applyJobEvent,
   checkJobId,
   FINISHED_STATUSES,
   newDeleteJob,
+  newHistoryImportJob,
   newImportJob,
   type DeleteJobRecord,
+  type HistoryImportJobRecord,
   type ImportJobRecord,
   type JobEvent,
   type JobKind,
@@ -43,6 +47,8 @@ export interface JobServiceOptions {
   io: ImportIo;
   importTarget: ImportTarget;
   deleteTarget: DeleteTarget;
+  /** History import jobs (CSV into twins' history); absent: they are refused. */
+  history?: HistoryImportJobs;
   limits: JobLimits;
   yieldNow: () => Promise<void>;
   now?: () => number;
@@ -144,9 +150,13 @@ export class JobService {
    * and stops at its next batch. @throws ImportJobNotFound, ValidationFailed (already finished)
    */
   async cancelImport(id: string): Promise<ImportJobRecord> {
-    const job = (await this.find('import', id)) as ImportJobRecord;
+    return (await this.cancel('import', id)) as ImportJobRecord;
+  }
+
+  private async cancel(kind: 'import' | 'history-import', id: string): Promise<JobRecord> {
+    const job = await this.find(kind, id);
     const next = applyJobEvent(job, { type: 'cancel' }, this.now(), this.o.limits.retentionMs);
-    if (this.current?.kind === 'import' && this.current.id === id) {
+    if (this.current?.kind === kind && this.current.id === id) {
       this.cancelRequested = true;
       this.current = next;
     }
@@ -159,16 +169,89 @@ export class JobService {
    * there is no error (ADT answers 204). @throws ValidationFailed when the job has not finished
    */
   async deleteImport(id: string): Promise<void> {
-    const job = await this.findOrUndefined('import', id);
+    const job = await this.findFinished('import', id);
     if (!job) return;
-    if (!FINISHED_STATUSES.has(job.status)) {
-      throw new TwinloopError(
-        'ValidationFailed',
-        `The import job '${id}' is ${job.status}: cancel it and wait until it is cancelled, then delete it.`,
-      );
-    }
     await this.o.store.delete('import', id);
     await this.o.io.removeLog(id, (job as ImportJobRecord).outputBlobUri);
+  }
+
+  private async findFinished(kind: JobKind, id: string): Promise<JobRecord | undefined> {
+    const job = await this.findOrUndefined(kind, id);
+    if (job && !FINISHED_STATUSES.has(job.status)) {
+      throw new TwinloopError(
+        'ValidationFailed',
+        `The ${kind} job '${id}' is ${job.status}: cancel it and wait until it is cancelled, then delete it.`,
+      );
+    }
+    return job;
+  }
+
+  // ---------------------------------------------------------------- history import jobs
+
+  /**
+   * Creates a history import job: `inputBlobUri` (like an import job's), `mapping` (an object,
+   * docs/history-import.md), `fileName` (optional, as reasons cite the file).
+   * @throws ValidationFailed (bad body or mapping: every problem; id taken; URI refused), JobLimitReached
+   */
+  async createHistoryImport(id: string, body: unknown): Promise<HistoryImportJobRecord> {
+    const h = this.o.history;
+    if (!h)
+      throw new TwinloopError('ValidationFailed', 'History import jobs are not available on this node.');
+    checkJobId('history-import', id);
+    const b =
+      typeof body === 'object' && body !== null && !Array.isArray(body)
+        ? (body as Record<string, unknown>)
+        : undefined;
+    const input = b?.inputBlobUri;
+    if (typeof input !== 'string' || input === '') {
+      throw new TwinloopError('ValidationFailed', 'A history import job needs "inputBlobUri" (a string).');
+    }
+    const mapping = parseHistoryMapping(b?.mapping);
+    const model = mapping.createTwins?.model;
+    if (model !== undefined && !h.target.models.getInterface(model)) {
+      throw new TwinloopError(
+        'ValidationFailed',
+        `mapping.createTwins.model: there is no model '${model.slice(0, 200)}'.`,
+      );
+    }
+    const given: unknown = b?.fileName ?? safeDecode(input.split(/[/?#]/).filter(Boolean).pop() ?? 'input');
+    // eslint-disable-next-line no-control-regex
+    if (typeof given !== 'string' || given.length > 255 || /[\u0000-\u001f]/.test(given)) {
+      throw new TwinloopError(
+        'ValidationFailed',
+        'fileName is at most 255 characters without control characters.',
+      );
+    }
+    const fileName = given || 'input';
+    await this.checkNew('history-import', id);
+    h.io.checkInput(input);
+    const job = newHistoryImportJob(
+      id,
+      { inputBlobUri: input, fileName, mapping: b!.mapping as Record<string, unknown> },
+      this.now(),
+      this.o.limits.retentionMs,
+    );
+    await this.o.store.put(job);
+    this.enqueue(job);
+    return job;
+  }
+
+  /** @throws HistoryImportJobNotFound */
+  async getHistoryImport(id: string): Promise<HistoryImportJobRecord> {
+    return (await this.find('history-import', id)) as HistoryImportJobRecord;
+  }
+
+  /** Cancels a history import (at its next chunk). @throws HistoryImportJobNotFound, ValidationFailed (finished) */
+  async cancelHistoryImport(id: string): Promise<HistoryImportJobRecord> {
+    return (await this.cancel('history-import', id)) as HistoryImportJobRecord;
+  }
+
+  /** Deletes a finished history import job, its bad-rows file and its upload. @throws ValidationFailed (not finished) */
+  async deleteHistoryImport(id: string): Promise<void> {
+    const job = await this.findFinished('history-import', id);
+    if (!job) return;
+    await this.o.store.delete('history-import', id);
+    await this.o.history?.io.removeBadRows(id);
   }
 
   // ---------------------------------------------------------------- delete jobs
@@ -236,7 +319,11 @@ export class JobService {
     const job = await this.findOrUndefined(kind, id);
     if (!job) {
       throw new TwinloopError(
-        kind === 'import' ? 'ImportJobNotFound' : 'DeleteJobNotFound',
+        kind === 'import'
+          ? 'ImportJobNotFound'
+          : kind === 'delete'
+            ? 'DeleteJobNotFound'
+            : 'HistoryImportJobNotFound',
         `There is no ${kind} job with id '${id}'.`,
       );
     }
@@ -298,7 +385,12 @@ export class JobService {
     };
     let event: JobEvent;
     try {
-      event = job.kind === 'import' ? await this.runImportJob(job, save) : await this.runDeleteJob(job, save);
+      event =
+        job.kind === 'import'
+          ? await this.runImportJob(job, save)
+          : job.kind === 'delete'
+            ? await this.runDeleteJob(job, save)
+            : await this.runHistoryJob(job, save);
     } catch (e) {
       event = { type: 'fail', error: toJobError(e, 'The job stopped') };
       this.o.onError?.(e, { kind, id });
@@ -371,6 +463,26 @@ export class JobService {
     }
   }
 
+  private async runHistoryJob(
+    job: HistoryImportJobRecord,
+    save: (p: HistoryImportJobRecord['progress']) => Promise<void>,
+  ): Promise<JobEvent> {
+    if (!this.o.history) {
+      return {
+        type: 'fail',
+        error: { code: 'ValidationFailed', message: 'History import jobs are not available on this node.' },
+      };
+    }
+    return runHistoryImportJob(job, this.o.history, {
+      maxRowBytes: this.o.limits.maxLineBytes,
+      sliceMs: this.o.limits.sliceMs,
+      yieldNow: this.o.yieldNow,
+      cancelled: () => this.cancelRequested || this.stopping,
+      save: (p) => save({ ...p }),
+      now: this.now,
+    });
+  }
+
   private async runDeleteJob(
     job: DeleteJobRecord,
     save: (p: DeleteJobRecord['progress']) => Promise<void>,
@@ -385,5 +497,13 @@ export class JobService {
       now: this.now,
     });
     return r.status === 'succeeded' ? { type: 'succeed' } : { type: 'fail', error: r.error };
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
   }
 }

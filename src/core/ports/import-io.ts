@@ -41,3 +41,30 @@ export interface ImportIo {
   /** Removes the job's output log when it is Twinloop's own (in the data folder), never a user's file. */
   removeLog(jobId: string, outputBlobUri: string): Promise<void>;
 }
+
+/**
+ * Where a history import writes the rows it refuses: each row's bytes as read, after one
+ * `# file:line:column Code: reason` line per problem, so the file can be fixed and imported again
+ * (with `comment: "#"` in the mapping). Rejects when it cannot be written.
+ */
+export interface BadRowSink {
+  /** The file's header row, written once at the top. */
+  header(raw: readonly Uint8Array[]): Promise<void>;
+  write(raw: readonly Uint8Array[], reasons: readonly string[]): Promise<void>;
+}
+
+export interface BadRowLog extends BadRowSink {
+  close(): Promise<void>;
+}
+
+/** Where history import jobs read (the same inputs as import jobs) and put their bad rows. */
+export interface HistoryImportIo {
+  /** Checks a new job's input URI. @throws ValidationFailed with the reason */
+  checkInput(inputBlobUri: string): void;
+  /** Opens the input. @throws ValidationFailed (not allowed, not found), ServiceUnavailable (unreachable) */
+  openInput(inputBlobUri: string): Promise<ImportInput>;
+  /** Creates the job's bad-rows file (empty). */
+  openBadRows(jobId: string): Promise<BadRowLog>;
+  /** Removes the job's bad-rows file (and its upload) when the job is deleted. */
+  removeBadRows(jobId: string): Promise<void>;
+}

@@ -3,7 +3,7 @@
  * file with a factory for a fresh, empty store.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyJobEvent, newDeleteJob, newImportJob } from '../jobs/job-state.js';
+import { applyJobEvent, newDeleteJob, newHistoryImportJob, newImportJob } from '../jobs/job-state.js';
 import type { JobStore } from './job-store.js';
 
 export interface JobStoreFixture {
@@ -41,6 +41,41 @@ export function describeJobStoreContract(name: string, make: () => Promise<JobSt
       expect(await store.get('import', 'nope')).toBeUndefined();
       expect(await store.count('import')).toBe(1);
       expect(await store.count('delete')).toBe(1);
+    });
+
+    it('keeps history import jobs (their mapping and progress) apart from import jobs of the same id', async () => {
+      const mapping = {
+        twin: { template: 'e-{unit}' },
+        time: { column: 't', format: 'iso' },
+        telemetry: { 'a b': 's1' },
+      };
+      const h = newHistoryImportJob(
+        'j1',
+        { inputBlobUri: 'file:///in.csv', fileName: 'in.csv', mapping },
+        1000,
+        DAY,
+      );
+      await store.put(newImportJob('j1', 'file:///in', 'file:///out', 900, DAY));
+      await store.put(h);
+      const running = applyJobEvent(h, { type: 'start' }, 1500, DAY);
+      running.progress = {
+        ...running.progress,
+        rows: 12,
+        rowsStored: 11,
+        points: 264,
+        badRows: 1,
+        totalBytes: 4096,
+      };
+      await store.put(running);
+      store = await fx.reopen();
+      expect(await store.get('history-import', 'j1')).toEqual(running);
+      expect((await store.get('import', 'j1'))?.kind).toBe('import');
+      expect((await store.list('history-import', { limit: 10 })).map((j) => j.kind)).toEqual([
+        'history-import',
+      ]);
+      expect((await store.withStatus(['running'])).map((j) => j.kind)).toEqual(['history-import']);
+      expect(await store.delete('history-import', 'j1')).toBe(true);
+      expect(await store.count('import')).toBe(1);
     });
 
     it('lists in creation order, paged by position, and finds jobs by status', async () => {
