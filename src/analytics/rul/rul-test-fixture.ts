@@ -30,7 +30,11 @@ export interface FleetOptions {
 export const SYN_SENSORS = ['a', 'b', 'c', 'd', 'e', 'flat', 'noise'];
 export const SYN_SETTINGS = ['alt', 'mach', 'tra'];
 const GAIN = [3, -2.5, 2, 1.5, -3, 0, 0];
-const NOISE = [0.5, 0.5, 0.6, 0.4, 0.7, 0, 1];
+/** Each regime shifts and scales each sensor its own way (a fixed table, not a linear pattern). */
+const table = createRng(77);
+const OFFSET = Array.from({ length: 42 }, () => 200 * (table.next() - 0.5));
+const SCALE = Array.from({ length: 42 }, () => 0.5 + table.next());
+const NOISE = [0.2, 0.25, 0.3, 0.2, 0.3, 0, 1];
 
 /**
  * A fleet; the underlying degradation and noise depend only on the seed (not on `regimes`), so the
@@ -41,7 +45,7 @@ export function syntheticFleet(o: FleetOptions): RulAssetSeries[] {
   const regime = createRng(o.seed + 1000);
   const nan = createRng(o.seed + 2000);
   const minLife = o.minLife ?? 130;
-  const maxLife = o.maxLife ?? 300;
+  const maxLife = o.maxLife ?? 360;
   const gauss = () => {
     const u = Math.max(1e-12, signal.next());
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * signal.next());
@@ -57,7 +61,7 @@ export function syntheticFleet(o: FleetOptions): RulAssetSeries[] {
     for (const s of [...SYN_SENSORS, ...SYN_SETTINGS]) columns[s] = new Float64Array(life);
     for (let i = 0; i < life; i++) {
       const t = i + 1;
-      const d = wear + (t > onset ? ((t - onset) / (life - onset)) ** 1.6 : 0);
+      const d = wear + 0.3 * (t / life) + (t > onset ? ((t - onset) / (life - onset)) ** 1.6 : 0);
       const r = o.regimes === 6 ? regime.int(6) : 0;
       const centre = SIX_REGIMES[r] as readonly number[];
       (columns.alt as Float64Array)[i] = o.regimes === 6 ? (centre[0] as number) + 0.002 * (regime.next() - 0.5) : 0.004 * (regime.next() - 0.5);
@@ -66,7 +70,7 @@ export function syntheticFleet(o: FleetOptions): RulAssetSeries[] {
       SYN_SENSORS.forEach((s, j) => {
         const base = 10 * (j + 1) + (GAIN[j] as number) * d + (NOISE[j] as number) * gauss();
         // each regime shifts and scales each sensor differently
-        const v = o.regimes === 6 ? base * (1 + 0.3 * r * ((j % 3) - 1)) + 50 * r * (j + 1) : base;
+        const v = o.regimes === 6 ? base * (SCALE[r * 7 + j] as number) + (OFFSET[r * 7 + j] as number) : base;
         (columns[s] as Float64Array)[i] = o.nanRate && nan.next() < o.nanRate ? NaN : v;
       });
     }
