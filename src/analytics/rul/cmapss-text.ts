@@ -26,12 +26,15 @@ export function parseCmapss(text: string, source: string): RulAssetSeries[] {
     start = end + 1;
     if (!t) continue;
     const parts = t.split(/\s+/);
-    const bad = parts.length !== 26 ? -1 : parts.findIndex((p) => !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(p));
+    const bad =
+      parts.length !== 26 ? -1 : parts.findIndex((p) => !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(p));
     if (parts.length !== 26 || bad >= 0)
       throw new TwinloopError(
         'ValidationFailed',
         `${source}:${lineNo}: ${parts.length !== 26 ? `26 numbers expected, found ${parts.length} fields` : `field ${bad + 1} is not a number`}`,
-        { problems: [{ code: 'cmapss.line', source, line: lineNo, column: 1, message: 'not a C-MAPSS row' }] },
+        {
+          problems: [{ code: 'cmapss.line', source, line: lineNo, column: 1, message: 'not a C-MAPSS row' }],
+        },
       );
     const v = parts.map(Number);
     const unit = v[0] as number;
@@ -39,9 +42,15 @@ export function parseCmapss(text: string, source: string): RulAssetSeries[] {
     if (!rows) units.set(unit, (rows = []));
     const prev = rows[rows.length - 1];
     if (prev && !((v[1] as number) > (prev[1] as number)))
-      throw new TwinloopError('ValidationFailed', `${source}:${lineNo}: unit ${unit}: cycle ${v[1]} does not follow ${prev[1]}`, {
-        problems: [{ code: 'cmapss.cycle', source, line: lineNo, column: 1, message: 'cycles must ascend' }],
-      });
+      throw new TwinloopError(
+        'ValidationFailed',
+        `${source}:${lineNo}: unit ${unit}: cycle ${v[1]} does not follow ${prev[1]}`,
+        {
+          problems: [
+            { code: 'cmapss.cycle', source, line: lineNo, column: 1, message: 'cycles must ascend' },
+          ],
+        },
+      );
     rows.push(v);
   }
   const names = [...CMAPSS_SETTINGS, ...CMAPSS_SENSORS];

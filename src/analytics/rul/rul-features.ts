@@ -32,12 +32,20 @@ export function featureCount(channels: number): number {
 /** Names of the features, for notes and debugging. */
 export function featureNames(channels: string[]): string[] {
   const out: string[] = [];
-  for (const c of channels) for (const f of ['last', 'ewm', 'mean', 'meanShort', 'slope', 'slopeShort', 'std']) out.push(`${c}.${f}`);
+  for (const c of channels)
+    for (const f of ['last', 'ewm', 'mean', 'meanShort', 'slope', 'slopeShort', 'std']) out.push(`${c}.${f}`);
   out.push('age');
   return out;
 }
 
-function slope(x: ArrayLike<number>, ch: Float64Array, C: number, c: number, from: number, to: number): number {
+function slope(
+  x: ArrayLike<number>,
+  ch: Float64Array,
+  C: number,
+  c: number,
+  from: number,
+  to: number,
+): number {
   const n = to - from + 1;
   if (n < 2) return 0;
   let sx = 0;

@@ -21,7 +21,16 @@ describe('gradient-boosted trees', () => {
     };
     const train = make(4000);
     const test = make(1000);
-    const opts = { trees: 300, learningRate: 0.1, maxDepth: 4, minLeaf: 10, lambda: 1, rowSample: 0.8, featureSample: 0.8, bins: 64 };
+    const opts = {
+      trees: 300,
+      learningRate: 0.1,
+      maxDepth: 4,
+      minLeaf: 10,
+      lambda: 1,
+      rowSample: 0.8,
+      featureSample: 0.8,
+      bins: 64,
+    };
     const model = fitGbm(train.X, train.y, F, opts, createRng(1));
     const pred = Array.from({ length: 1000 }, (_, i) => gbmPredict(model, test.X, i * F));
     const mean = test.y.reduce((a, b) => a + b, 0) / 1000;

@@ -41,7 +41,10 @@ export function gbmPredict(m: GbmModel, x: ArrayLike<number>, offset = 0): numbe
     let node = root;
     let f = feature[node] as number;
     while (f >= 0) {
-      node = (x[offset + f] as number) <= (threshold[node] as number) ? (left[node] as number) : (right[node] as number);
+      node =
+        (x[offset + f] as number) <= (threshold[node] as number)
+          ? (left[node] as number)
+          : (right[node] as number);
       f = feature[node] as number;
     }
     s += value[node] as number;
@@ -66,9 +69,13 @@ function binFeatures(X: Float64Array, n: number, F: number, bins: number, rng: R
     vals.sort();
     const edges: number[] = [];
     for (let b = 1; b < bins; b++) {
-      const q = vals[Math.min(sampleN - 1, Math.floor((b * sampleN) / bins))] as number;
+      const at = Math.min(sampleN - 1, Math.floor((b * sampleN) / bins));
+      const q = vals[at] as number;
       const prev = edges.length ? (edges[edges.length - 1] as number) : -Infinity;
-      if (q > prev && q < (vals[sampleN - 1] as number)) edges.push(q);
+      if (!(q > prev && q < (vals[sampleN - 1] as number))) continue;
+      let above = at + 1;
+      while ((vals[above] as number) <= q) above++;
+      edges.push(shortest(q, vals[above] as number));
     }
     const thr = Float64Array.from(edges);
     thresholds.push(thr);
@@ -86,6 +93,22 @@ function binFeatures(X: Float64Array, n: number, F: number, bins: number, rng: R
   }
   return { codes, thresholds };
 }
+
+/** The number with the fewest significant digits in [lo, hi) (lo < hi): thresholds stay short in JSON. */
+function shortest(lo: number, hi: number): number {
+  for (let p = 1; p < 17; p++) {
+    const up = Number(lo.toPrecision(p));
+    if (up >= lo && up < hi) return up;
+    const scale = 10 ** (Math.floor(Math.log10(Math.abs(lo) || 1)) - p + 1);
+    const ceil = Math.ceil(lo / scale) * scale;
+    const c = Number(ceil.toPrecision(p));
+    if (c >= lo && c < hi) return c;
+  }
+  return lo;
+}
+
+/** Leaf values are rounded to 1e-5: shorter JSON, no change a prediction could show. */
+const roundLeaf = (v: number): number => Math.round(v * 1e5) / 1e5;
 
 interface NodeWork {
   id: number;
@@ -113,7 +136,7 @@ export function fitGbm(
   const { codes, thresholds } = binFeatures(X, n, F, B, rng);
   let base = 0;
   for (let i = 0; i < n; i++) base += y[i] as number;
-  base = n ? base / n : 0;
+  base = n ? roundLeaf(base / n) : 0;
   const pred = new Float64Array(n).fill(base);
   const resid = new Float64Array(n);
   const model: GbmModel = { base, roots: [], feature: [], threshold: [], left: [], right: [], value: [] };
@@ -174,7 +197,7 @@ export function fitGbm(
     while (stack.length) {
       const node = stack.pop() as NodeWork;
       const cnt = node.end - node.start;
-      const leafValue = (opts.learningRate * node.g) / (cnt + opts.lambda);
+      const leafValue = roundLeaf((opts.learningRate * node.g) / (cnt + opts.lambda));
       model.value[node.id] = leafValue;
       if (node.depth >= opts.maxDepth || cnt < 2 * opts.minLeaf) continue;
       const parentScore = (node.g * node.g) / (cnt + opts.lambda);
@@ -228,7 +251,8 @@ export function fitGbm(
       const leftSmall = leftN <= rightN;
       if (leftSmall) build(node.start, l, small);
       else build(l, node.end, small);
-      for (const f of active) for (let h = f * B * 2, e = h + B * 2; h < e; h++) big[h]! -= small[h] as number;
+      for (const f of active)
+        for (let h = f * B * 2, e = h + B * 2; h < e; h++) big[h]! -= small[h] as number;
       const lh = leftSmall ? small : big;
       const rh = leftSmall ? big : small;
       stack.push({ id: rightId, start: l, end: node.end, depth: node.depth + 1, g: node.g - gl, hist: rh });

@@ -13,7 +13,8 @@ export interface HealthIndex {
 function solve(A: Float64Array, b: Float64Array, n: number): Float64Array {
   for (let c = 0; c < n; c++) {
     let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(A[r * n + c] as number) > Math.abs(A[p * n + c] as number)) p = r;
+    for (let r = c + 1; r < n; r++)
+      if (Math.abs(A[r * n + c] as number) > Math.abs(A[p * n + c] as number)) p = r;
     if (p !== c) {
       for (let k = 0; k < n; k++) {
         const t = A[c * n + k] as number;
@@ -47,7 +48,13 @@ function solve(A: Float64Array, b: Float64Array, n: number): Float64Array {
  * Fits the index on rows of z (S values each) with targets y; `rows` lists which rows
  * (indices into z / y) take part. λ is relative to the number of rows.
  */
-export function fitHealthIndex(z: Float64Array, S: number, y: Float64Array, rows: ArrayLike<number>, lambda: number): HealthIndex {
+export function fitHealthIndex(
+  z: Float64Array,
+  S: number,
+  y: Float64Array,
+  rows: ArrayLike<number>,
+  lambda: number,
+): HealthIndex {
   const n = S + 1;
   const A = new Float64Array(n * n);
   const b = new Float64Array(n);

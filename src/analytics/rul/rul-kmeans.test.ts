@@ -56,7 +56,9 @@ describe('k-means', () => {
     const a = kmeans(pts, 2, 2, 42);
     const b = kmeans(pts, 2, 2, 42);
     expect(Array.from(a.centroids)).toEqual(Array.from(b.centroids));
-    const cs = [Array.from(a.centroids.subarray(0, 2)), Array.from(a.centroids.subarray(2, 4))].sort((p, q) => p[0]! - q[0]!);
+    const cs = [Array.from(a.centroids.subarray(0, 2)), Array.from(a.centroids.subarray(2, 4))].sort(
+      (p, q) => p[0]! - q[0]!,
+    );
     expect(cs[0]![0]).toBeCloseTo(0.0333, 3);
     expect(cs[1]![0]).toBeCloseTo(10.0333, 3);
     expect(a.labels[0]).toBe(a.labels[1]);

@@ -27,7 +27,12 @@ function dist2(p: Float64Array, i: number, c: Float64Array, j: number, d: number
 }
 
 /** The nearest of k centroids (row-major, k × d) to point `x` (d values). */
-export function nearestCentroid(x: ArrayLike<number>, centroids: ArrayLike<number>, k: number, d: number): number {
+export function nearestCentroid(
+  x: ArrayLike<number>,
+  centroids: ArrayLike<number>,
+  k: number,
+  d: number,
+): number {
   let best = 0;
   let bestD = Infinity;
   for (let j = 0; j < k; j++) {
@@ -44,7 +49,14 @@ export function nearestCentroid(x: ArrayLike<number>, centroids: ArrayLike<numbe
   return best;
 }
 
-function kmeansOnce(points: Float64Array, n: number, d: number, k: number, rng: Rng, maxIter: number): KMeansResult {
+function kmeansOnce(
+  points: Float64Array,
+  n: number,
+  d: number,
+  k: number,
+  rng: Rng,
+  maxIter: number,
+): KMeansResult {
   const c = new Float64Array(k * d);
   const closest = new Float64Array(n).fill(Infinity);
   // k-means++: first centre uniform, the next ones with probability ∝ squared distance.
@@ -152,7 +164,8 @@ export function silhouette(points: Float64Array, d: number, labels: Int32Array, 
     if (ownCount <= 0) continue; // a singleton scores 0
     const a = (sum[own] as number) / ownCount;
     let b = Infinity;
-    for (let c = 0; c < k; c++) if (c !== own && (count[c] as number) > 0) b = Math.min(b, (sum[c] as number) / (count[c] as number));
+    for (let c = 0; c < k; c++)
+      if (c !== own && (count[c] as number) > 0) b = Math.min(b, (sum[c] as number) / (count[c] as number));
     if (!Number.isFinite(b)) continue;
     const m = Math.max(a, b);
     total += m > 0 ? (b - a) / m : 0;
@@ -178,7 +191,10 @@ export function kmeansAuto(
   const n = Math.floor(points.length / d);
   const maxK = Math.min(options.maxK ?? 10, n - 1);
   const sampleSize = Math.min(n, options.sample ?? 1500);
-  const order = shuffle(Array.from({ length: n }, (_, i) => i), createRng(seed + 7919)).slice(0, sampleSize);
+  const order = shuffle(
+    Array.from({ length: n }, (_, i) => i),
+    createRng(seed + 7919),
+  ).slice(0, sampleSize);
   const sample = new Float64Array(sampleSize * d);
   order.forEach((src, i) => {
     for (let t = 0; t < d; t++) sample[i * d + t] = points[src * d + t] as number;

@@ -9,7 +9,7 @@ import { gbmPredict } from './rul-gbm.js';
 import { channels } from './rul-health.js';
 import { normalise } from './rul-prep.js';
 import type { RulModel } from './rul-train.js';
-import type { RulArtefact, RulAssetSeries, RulPrediction, RulPredictor, RulTrainingSpec } from './rul-types.js';
+import type { RulAssetSeries, RulPrediction, RulPredictor, RulTrainingSpec } from './rul-types.js';
 
 const MAX_NODES = 5_000_000;
 const MAX_PROBLEMS = 20;
@@ -17,7 +17,8 @@ const MAX_PROBLEMS = 20;
 class Checker {
   readonly problems: Problem[] = [];
   fail(pointer: string, message: string): undefined {
-    if (this.problems.length < MAX_PROBLEMS) this.problems.push({ code: 'rul.artefact', source: 'RUL artefact', pointer, message });
+    if (this.problems.length < MAX_PROBLEMS)
+      this.problems.push({ code: 'rul.artefact', source: 'RUL artefact', pointer, message });
     return undefined;
   }
   get full(): boolean {
@@ -27,27 +28,55 @@ class Checker {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return this.fail(at, 'an object expected');
     return v as Record<string, unknown>;
   }
-  num(o: Record<string, unknown>, key: string, at: string, min = -Infinity, max = Infinity, int = false): number | undefined {
+  num(
+    o: Record<string, unknown>,
+    key: string,
+    at: string,
+    min = -Infinity,
+    max = Infinity,
+    int = false,
+  ): number | undefined {
     const v = Object.hasOwn(o, key) ? o[key] : undefined;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v)))
-      return this.fail(`${at}/${key}`, `a${int ? 'n integer' : ' finite number'} in [${min}, ${max}] expected`);
+      return this.fail(
+        `${at}/${key}`,
+        `a${int ? 'n integer' : ' finite number'} in [${min}, ${max}] expected`,
+      );
     return v;
   }
   strings(o: Record<string, unknown>, key: string, at: string, minLen = 0): string[] | undefined {
     const v = Object.hasOwn(o, key) ? o[key] : undefined;
-    if (!Array.isArray(v) || v.length < minLen || v.length > 10000 || !v.every((s) => typeof s === 'string' && s.length <= 1000))
+    if (
+      !Array.isArray(v) ||
+      v.length < minLen ||
+      v.length > 10000 ||
+      !v.every((s) => typeof s === 'string' && s.length <= 1000)
+    )
       return this.fail(`${at}/${key}`, `an array of at least ${minLen} strings expected`);
     return v as string[];
   }
   /** An array of finite numbers of exactly `len` (when given) items. */
-  nums(o: Record<string, unknown>, key: string, at: string, len?: number, min = -Infinity, int = false, maxLen = MAX_NODES): number[] | undefined {
+  nums(
+    o: Record<string, unknown>,
+    key: string,
+    at: string,
+    len?: number,
+    min = -Infinity,
+    int = false,
+    maxLen = MAX_NODES,
+  ): number[] | undefined {
     const v = Object.hasOwn(o, key) ? o[key] : undefined;
-    if (!Array.isArray(v) || v.length > maxLen) return this.fail(`${at}/${key}`, 'an array of numbers expected');
-    if (len !== undefined && v.length !== len) return this.fail(`${at}/${key}`, `${len} numbers expected, found ${v.length}`);
+    if (!Array.isArray(v) || v.length > maxLen)
+      return this.fail(`${at}/${key}`, 'an array of numbers expected');
+    if (len !== undefined && v.length !== len)
+      return this.fail(`${at}/${key}`, `${len} numbers expected, found ${v.length}`);
     for (let i = 0; i < v.length; i++) {
       const x: unknown = v[i];
       if (typeof x !== 'number' || !Number.isFinite(x) || x < min || (int && !Number.isInteger(x)))
-        return this.fail(`${at}/${key}/${i}`, `a finite number${int ? ' (integer)' : ''}${min > -Infinity ? ` ≥ ${min}` : ''} expected`);
+        return this.fail(
+          `${at}/${key}/${i}`,
+          `a finite number${int ? ' (integer)' : ''}${min > -Infinity ? ` ≥ ${min}` : ''} expected`,
+        );
     }
     return v as number[];
   }
@@ -63,8 +92,20 @@ function checkSpec(c: Checker, v: unknown): RulTrainingSpec | undefined {
   const validationFraction = c.num(o, 'validationFraction', '/spec', 0, 1);
   const seed = c.num(o, 'seed', '/spec');
   const r = Object.hasOwn(o, 'regimes') ? o.regimes : undefined;
-  const regimes = r === 'auto' || (typeof r === 'number' && Number.isInteger(r) && r >= 1 && r <= 50) ? r : c.fail('/spec/regimes', "'auto' or an integer in 1..50 expected");
-  if (!sensors || !settings || window === undefined || cap === undefined || validationFraction === undefined || seed === undefined || regimes === undefined) return undefined;
+  const regimes =
+    r === 'auto' || (typeof r === 'number' && Number.isInteger(r) && r >= 1 && r <= 50)
+      ? r
+      : c.fail('/spec/regimes', "'auto' or an integer in 1..50 expected");
+  if (
+    !sensors ||
+    !settings ||
+    window === undefined ||
+    cap === undefined ||
+    validationFraction === undefined ||
+    seed === undefined ||
+    regimes === undefined
+  )
+    return undefined;
   return { sensors: [...sensors], settings: [...settings], window, cap, regimes, validationFraction, seed };
 }
 
@@ -91,10 +132,12 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
   const window = c.num(f, 'window', '/model/features', 1, 10000, true);
   const short = c.num(f, 'short', '/model/features', 1, 10000, true);
   const alpha = c.num(f, 'alpha', '/model/features', 0, 1);
-  if (window !== undefined && window !== spec.window) c.fail('/model/features/window', `the spec's window (${spec.window}) expected`);
+  if (window !== undefined && window !== spec.window)
+    c.fail('/model/features/window', `the spec's window (${spec.window}) expected`);
   const F = featureCount(S + 1);
   const ms = Object.hasOwn(m, 'members') ? m.members : undefined;
-  if (!Array.isArray(ms) || ms.length < 1 || ms.length > 100) return c.fail('/model/members', 'an array of 1..100 members expected');
+  if (!Array.isArray(ms) || ms.length < 1 || ms.length > 100)
+    return c.fail('/model/members', 'an array of 1..100 members expected');
   const members: RulModel['members'] = [];
   let nodes = 0;
   ms.forEach((mv: unknown, i: number) => {
@@ -117,16 +160,46 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
     const right = c.nums(g, 'right', `${at}/gbm`, N, -1, true);
     const value = c.nums(g, 'value', `${at}/gbm`, N);
     const roots = c.nums(g, 'roots', `${at}/gbm`, undefined, 0, true, 100000);
-    if (bias === undefined || !weights || base === undefined || !threshold || !left || !right || !value || !roots) return;
+    if (
+      bias === undefined ||
+      !weights ||
+      base === undefined ||
+      !threshold ||
+      !left ||
+      !right ||
+      !value ||
+      !roots
+    )
+      return;
     for (let n = 0; n < N; n++) {
       const ft = feature[n] as number;
       if (ft >= F) return void c.fail(`${at}/gbm/feature/${n}`, `a feature index below ${F} expected`);
       // a split's children come after it: no tree can loop
-      if (ft >= 0 && !((left[n] as number) > n && (left[n] as number) < N && (right[n] as number) > n && (right[n] as number) < N))
+      if (
+        ft >= 0 &&
+        !(
+          (left[n] as number) > n &&
+          (left[n] as number) < N &&
+          (right[n] as number) > n &&
+          (right[n] as number) < N
+        )
+      )
         return void c.fail(`${at}/gbm/left/${n}`, 'children must be later nodes of the member');
     }
-    for (let r = 0; r < roots.length; r++) if ((roots[r] as number) >= N) return void c.fail(`${at}/gbm/roots/${r}`, 'not a node');
-    members.push({ health: { bias, weights: [...weights] }, gbm: { base, roots: [...roots], feature: [...feature], threshold: [...threshold], left: [...left], right: [...right], value: [...value] } });
+    for (let r = 0; r < roots.length; r++)
+      if ((roots[r] as number) >= N) return void c.fail(`${at}/gbm/roots/${r}`, 'not a node');
+    members.push({
+      health: { bias, weights: [...weights] },
+      gbm: {
+        base,
+        roots: [...roots],
+        feature: [...feature],
+        threshold: [...threshold],
+        left: [...left],
+        right: [...right],
+        value: [...value],
+      },
+    });
   });
   let interval: RulModel['interval'];
   if (Object.hasOwn(m, 'interval') && m.interval !== undefined) {
@@ -136,10 +209,30 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
     const upper = io && edges && c.nums(io, 'upper', '/model/interval', edges.length + 1);
     if (edges && lower && upper) interval = { edges: [...edges], lower: [...lower], upper: [...upper] };
   }
-  if (c.problems.length || !settingMean || !settingStd || !centroids || !mean || !std || window === undefined || short === undefined || alpha === undefined) return undefined;
+  if (
+    c.problems.length ||
+    !settingMean ||
+    !settingStd ||
+    !centroids ||
+    !mean ||
+    !std ||
+    window === undefined ||
+    short === undefined ||
+    alpha === undefined
+  )
+    return undefined;
   return {
     learner: 'gbm-hi-ensemble/1',
-    prep: { sensors: [...sensors], settings: [...settings], settingMean: [...settingMean], settingStd: [...settingStd], regimes, centroids: [...centroids], mean: [...mean], std: [...std] },
+    prep: {
+      sensors: [...sensors],
+      settings: [...settings],
+      settingMean: [...settingMean],
+      settingStd: [...settingStd],
+      regimes,
+      centroids: [...centroids],
+      mean: [...mean],
+      std: [...std],
+    },
     features: { window, short: Math.min(short, window), alpha },
     members,
     ...(interval ? { interval } : {}),
@@ -167,7 +260,11 @@ export function loadRulPredictor(artefact: unknown): RulPredictor {
   }
   if (!model || !spec || c.problems.length) {
     if (!c.problems.length) c.fail('', 'not a RUL artefact');
-    throw new TwinloopError('ValidationFailed', `RUL artefact refused:\n${c.problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('\n')}`, { problems: c.problems });
+    throw new TwinloopError(
+      'ValidationFailed',
+      `RUL artefact refused:\n${c.problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('\n')}`,
+      { problems: c.problems },
+    );
   }
   return makePredictor(spec, model);
 }
@@ -184,7 +281,10 @@ function makePredictor(spec: RulTrainingSpec, model: RulModel): RulPredictor {
     predict(recent: RulAssetSeries): RulPrediction {
       const n = recent?.steps?.length ?? 0;
       if (!n || typeof recent.columns !== 'object' || recent.columns === null)
-        throw new TwinloopError('ValidationFailed', 'RUL prediction needs at least one row (steps and columns)');
+        throw new TwinloopError(
+          'ValidationFailed',
+          'RUL prediction needs at least one row (steps and columns)',
+        );
       const from = Math.max(0, n - features.window);
       const nz = normalise(prep, recent, from);
       const steps = recent.steps.subarray(from);
@@ -195,11 +295,19 @@ function makePredictor(spec: RulTrainingSpec, model: RulModel): RulPredictor {
         sum += gbmPredict(mem.gbm, x);
       }
       const rul = Math.max(0, sum / members.length);
-      if (!Number.isFinite(rul)) throw new TwinloopError('ValidationFailed', 'RUL prediction: the rows give no finite prediction (check the steps)');
+      if (!Number.isFinite(rul))
+        throw new TwinloopError(
+          'ValidationFailed',
+          'RUL prediction: the rows give no finite prediction (check the steps)',
+        );
       if (!interval) return { rul };
       let g = 0;
       while (g < interval.edges.length && rul > (interval.edges[g] as number)) g++;
-      return { rul, lower: Math.max(0, rul + (interval.lower[g] as number)), upper: Math.max(0, rul + (interval.upper[g] as number)) };
+      return {
+        rul,
+        lower: Math.max(0, rul + (interval.lower[g] as number)),
+        upper: Math.max(0, rul + (interval.upper[g] as number)),
+      };
     },
   };
 }

@@ -72,7 +72,9 @@ export function normalise(prep: RulPrep, series: RulAssetSeries, from = 0): Norm
       for (let t = 0; t < D; t++) {
         const v = (cols[t] as Float64Array)[i] as number;
         // a setting never seen on this asset counts as the training mean
-        x[t] = Number.isFinite(v) ? (v - (prep.settingMean[t] as number)) / (prep.settingStd[t] as number) : 0;
+        x[t] = Number.isFinite(v)
+          ? (v - (prep.settingMean[t] as number)) / (prep.settingStd[t] as number)
+          : 0;
       }
       regime[i] = nearestCentroid(x, prep.centroids, prep.regimes, D);
     }
@@ -124,7 +126,8 @@ export function fitPrep(assets: RulAssetSeries[], spec: RulTrainingSpec, notes: 
     for (const v of col) if (Number.isFinite(v)) sum2 += (v - m) * (v - m);
     const sd = n > 1 ? Math.sqrt(sum2 / (n - 1)) : 0;
     if (n === 0) notes.push(`setting ${name}: no value in any training asset, not used`);
-    else if (!(sd > 1e-12 * (1 + Math.abs(m)))) notes.push(`setting ${name}: constant (${m}), not used for regimes`);
+    else if (!(sd > 1e-12 * (1 + Math.abs(m))))
+      notes.push(`setting ${name}: constant (${m}), not used for regimes`);
     else {
       settings.push(name);
       settingMean.push(m);
@@ -142,7 +145,9 @@ export function fitPrep(assets: RulAssetSeries[], spec: RulTrainingSpec, notes: 
       const col = settingCols[t] as Float64Array;
       for (let i = 0; i < total; i++) {
         const v = col[i] as number;
-        pts[i * D + t] = Number.isFinite(v) ? (v - (settingMean[t] as number)) / (settingStd[t] as number) : 0;
+        pts[i * D + t] = Number.isFinite(v)
+          ? (v - (settingMean[t] as number)) / (settingStd[t] as number)
+          : 0;
       }
     }
     if (spec.regimes === 'auto') {
@@ -150,7 +155,10 @@ export function fitPrep(assets: RulAssetSeries[], spec: RulTrainingSpec, notes: 
       regimes = res.k;
       centroids = Array.from(res.centroids);
       labels = res.labels;
-      const best = res.silhouettes.reduce((b, s) => (s.silhouette > b.silhouette ? s : b), { k: 1, silhouette: 0 });
+      const best = res.silhouettes.reduce((b, s) => (s.silhouette > b.silhouette ? s : b), {
+        k: 1,
+        silhouette: 0,
+      });
       notes.push(
         `regimes: ${regimes} (k-means on ${settings.join(', ')}; best silhouette ${best.silhouette.toFixed(3)} at k=${best.k}, k>1 taken only at ≥ 0.7)`,
       );
@@ -232,5 +240,14 @@ export function fitPrep(assets: RulAssetSeries[], spec: RulTrainingSpec, notes: 
       const d = (std[s] as number[])[r] as number;
       stdFlat[r * S + s] = d > 1e-12 ? d : 0;
     }
-  return { sensors: kept, settings, settingMean, settingStd, regimes, centroids, mean: meanFlat, std: stdFlat };
+  return {
+    sensors: kept,
+    settings,
+    settingMean,
+    settingStd,
+    regimes,
+    centroids,
+    mean: meanFlat,
+    std: stdFlat,
+  };
 }

@@ -64,13 +64,20 @@ export function syntheticFleet(o: FleetOptions): RulAssetSeries[] {
       const d = wear + 0.3 * (t / life) + (t > onset ? ((t - onset) / (life - onset)) ** 1.6 : 0);
       const r = o.regimes === 6 ? regime.int(6) : 0;
       const centre = SIX_REGIMES[r] as readonly number[];
-      (columns.alt as Float64Array)[i] = o.regimes === 6 ? (centre[0] as number) + 0.002 * (regime.next() - 0.5) : 0.004 * (regime.next() - 0.5);
-      (columns.mach as Float64Array)[i] = o.regimes === 6 ? (centre[1] as number) + 0.0002 * (regime.next() - 0.5) : 0.0006 * (regime.next() - 0.5);
+      (columns.alt as Float64Array)[i] =
+        o.regimes === 6
+          ? (centre[0] as number) + 0.002 * (regime.next() - 0.5)
+          : 0.004 * (regime.next() - 0.5);
+      (columns.mach as Float64Array)[i] =
+        o.regimes === 6
+          ? (centre[1] as number) + 0.0002 * (regime.next() - 0.5)
+          : 0.0006 * (regime.next() - 0.5);
       (columns.tra as Float64Array)[i] = o.regimes === 6 ? (centre[2] as number) : 100;
       SYN_SENSORS.forEach((s, j) => {
         const base = 10 * (j + 1) + (GAIN[j] as number) * d + (NOISE[j] as number) * gauss();
         // each regime shifts and scales each sensor differently
-        const v = o.regimes === 6 ? base * (SCALE[r * 7 + j] as number) + (OFFSET[r * 7 + j] as number) : base;
+        const v =
+          o.regimes === 6 ? base * (SCALE[r * 7 + j] as number) + (OFFSET[r * 7 + j] as number) : base;
         (columns[s] as Float64Array)[i] = o.nanRate && nan.next() < o.nanRate ? NaN : v;
       });
     }

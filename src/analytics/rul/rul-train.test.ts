@@ -16,7 +16,10 @@ const spec = (over: Partial<RulTrainingSpec> = {}): RulTrainingSpec => ({
   ...over,
 });
 /** Fewer trees: the tests check behaviour, not the last bit of accuracy. */
-const FAST: RulLearnerOptions = { ...DEFAULT_LEARNER, gbm: { ...DEFAULT_LEARNER.gbm, trees: 40, learningRate: 0.15 } };
+const FAST: RulLearnerOptions = {
+  ...DEFAULT_LEARNER,
+  gbm: { ...DEFAULT_LEARNER.gbm, trees: 40, learningRate: 0.15 },
+};
 
 function slice(a: RulAssetSeries, from: number, to: number): RulAssetSeries {
   const columns: Record<string, Float64Array> = {};
@@ -76,7 +79,11 @@ describe('trainRul', () => {
     for (const k of Object.keys(allNaN.columns)) allNaN.columns[k]!.fill(NaN);
     expect(Number.isFinite(p.predict(allNaN).rul)).toBe(true);
     expect(() => p.predict({ id: 'x', steps: new Float64Array(0), columns: {} })).toThrow(TwinloopError);
-    expect(p.inputs).toEqual([...(artefact.model as { prep: { sensors: string[] } }).prep.sensors, "alt", "mach"]);
+    expect(p.inputs).toEqual([
+      ...(artefact.model as { prep: { sensors: string[] } }).prep.sensors,
+      'alt',
+      'mach',
+    ]);
     // well under a millisecond a call
     const t0 = performance.now();
     for (let i = 0; i < 200; i++) p.predict(asset);
@@ -90,7 +97,9 @@ describe('trainRul', () => {
     expect(multi.metrics.notes.join('\n')).toMatch(/regimes: 6/);
     expect(multi.metrics.validationRmse).toBeLessThan(one.metrics.validationRmse * 1.15);
     const noRegimes = trainRulWith(six, spec({ regimes: 1 }), FAST);
-    console.log(`synthetic validation RMSE: one regime ${one.metrics.validationRmse.toFixed(2)}, six ${multi.metrics.validationRmse.toFixed(2)}, six read as one ${noRegimes.metrics.validationRmse.toFixed(2)}`);
+    console.log(
+      `synthetic validation RMSE: one regime ${one.metrics.validationRmse.toFixed(2)}, six ${multi.metrics.validationRmse.toFixed(2)}, six read as one ${noRegimes.metrics.validationRmse.toFixed(2)}`,
+    );
     expect(multi.metrics.validationRmse).toBeLessThan(noRegimes.metrics.validationRmse * 0.95);
   });
 

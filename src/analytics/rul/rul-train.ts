@@ -21,7 +21,13 @@ import { channels, fitHealthIndex, type HealthIndex } from './rul-health.js';
 import { phm08Score, rmse } from './rul-metrics.js';
 import { fitPrep, normalise, type RulPrep } from './rul-prep.js';
 import { createRng, shuffle } from './rul-random.js';
-import type { RulArtefact, RulAssetSeries, RulMetrics, RulTrainingProgress, RulTrainingSpec } from './rul-types.js';
+import type {
+  RulArtefact,
+  RulAssetSeries,
+  RulMetrics,
+  RulTrainingProgress,
+  RulTrainingSpec,
+} from './rul-types.js';
 
 /** The learner's own choices (chosen by cross-validation on FD001 training engines; see docs/rul.md). */
 export interface RulLearnerOptions {
@@ -35,15 +41,27 @@ export interface RulLearnerOptions {
   maxRows: number;
   /** Random cut points per held-out asset (the last row is always one more). */
   cuts: number;
+  /** Fit the health index on the rows below the cap only (where RUL still falls). */
+  hiBelowCap: boolean;
 }
 
 export const DEFAULT_LEARNER: RulLearnerOptions = {
-  gbm: { trees: 300, learningRate: 0.05, maxDepth: 5, minLeaf: 20, lambda: 1, rowSample: 0.7, featureSample: 0.5, bins: 64 },
+  gbm: {
+    trees: 300,
+    learningRate: 0.05,
+    maxDepth: 5,
+    minLeaf: 50,
+    lambda: 1,
+    rowSample: 0.7,
+    featureSample: 0.5,
+    bins: 64,
+  },
   short: 10,
   alpha: 0.1,
   hiLambda: 1e-3,
   maxRows: 60000,
   cuts: 5,
+  hiBelowCap: true,
 };
 
 /** The artefact's `model` (format 'twinloop-rul/1', learner 'gbm-hi-ensemble/1'). */
@@ -59,10 +77,13 @@ export interface RulModel {
 function validateInput(assets: RulAssetSeries[], spec: RulTrainingSpec): void {
   const problems: Problem[] = [];
   const p = (pointer: string, message: string) => problems.push({ code: 'rul.input', pointer, message });
-  if (!Array.isArray(assets) || assets.length < 2) p('/assets', 'at least 2 assets run to failure are needed');
-  if (!Number.isInteger(spec.window) || spec.window < 1 || spec.window > 10000) p('/spec/window', 'an integer in 1..10000');
+  if (!Array.isArray(assets) || assets.length < 2)
+    p('/assets', 'at least 2 assets run to failure are needed');
+  if (!Number.isInteger(spec.window) || spec.window < 1 || spec.window > 10000)
+    p('/spec/window', 'an integer in 1..10000');
   if (!(spec.cap > 0) || !Number.isFinite(spec.cap)) p('/spec/cap', 'a positive number');
-  if (!(spec.validationFraction > 0 && spec.validationFraction <= 0.5)) p('/spec/validationFraction', 'a number in (0, 0.5]');
+  if (!(spec.validationFraction > 0 && spec.validationFraction <= 0.5))
+    p('/spec/validationFraction', 'a number in (0, 0.5]');
   if (spec.regimes !== 'auto' && !(Number.isInteger(spec.regimes) && spec.regimes >= 1 && spec.regimes <= 50))
     p('/spec/regimes', "'auto' or an integer in 1..50");
   if (!Number.isFinite(spec.seed)) p('/spec/seed', 'a finite number');
@@ -71,12 +92,18 @@ function validateInput(assets: RulAssetSeries[], spec: RulTrainingSpec): void {
     const n = a?.steps?.length;
     if (!(a?.steps instanceof Float64Array) || n === 0) return p(`/assets/${i}`, 'no rows');
     for (let r = 1; r < n; r++)
-      if (!((a.steps[r] as number) > (a.steps[r - 1] as number))) return p(`/assets/${i}/steps/${r}`, 'steps must ascend');
+      if (!((a.steps[r] as number) > (a.steps[r - 1] as number)))
+        return p(`/assets/${i}/steps/${r}`, 'steps must ascend');
     for (const [name, col] of Object.entries(a.columns ?? {}))
       if (!(col instanceof Float64Array) || col.length !== n)
         p(`/assets/${i}/columns/${name}`, `${n} values expected (one a row)`);
   });
-  if (problems.length) throw new TwinloopError('ValidationFailed', `RUL training input refused:\n${problems.map((q) => `${q.pointer}: ${q.message}`).join('\n')}`, { problems });
+  if (problems.length)
+    throw new TwinloopError(
+      'ValidationFailed',
+      `RUL training input refused:\n${problems.map((q) => `${q.pointer}: ${q.message}`).join('\n')}`,
+      { problems },
+    );
 }
 
 /** Quantile of a sorted array (linear interpolation). */
@@ -117,11 +144,18 @@ export function trainRulWith(
   const notes: string[] = [];
   const prep = fitPrep(assets, spec, notes);
   if (prep.sensors.length === 0)
-    throw new TwinloopError('ValidationFailed', 'RUL training input refused: every sensor column is empty or constant');
+    throw new TwinloopError(
+      'ValidationFailed',
+      'RUL training input refused: every sensor column is empty or constant',
+    );
   const S = prep.sensors.length;
   const C = S + 1;
   const F = featureCount(C);
-  const features: FeatureSpec = { window: spec.window, short: Math.min(opts.short, spec.window), alpha: opts.alpha };
+  const features: FeatureSpec = {
+    window: spec.window,
+    short: Math.min(opts.short, spec.window),
+    alpha: opts.alpha,
+  };
   progress('features', 0.05, 'normalising', true);
   const norm = assets.map((a) => normalise(prep, a));
   const targets = assets.map((a) => {
@@ -145,7 +179,10 @@ export function trainRulWith(
   }
   const k = Math.max(2, Math.min(10, Math.round(1 / spec.validationFraction), assets.length));
   const rng = createRng(spec.seed);
-  const order = shuffle(Array.from({ length: assets.length }, (_, i) => i), rng);
+  const order = shuffle(
+    Array.from({ length: assets.length }, (_, i) => i),
+    rng,
+  );
   const fold = new Int32Array(assets.length);
   order.forEach((a, i) => (fold[a] = i % k));
 
@@ -173,8 +210,16 @@ export function trainRulWith(
   for (let f = 0; f < k; f++) {
     const trainIdx = order.filter((a) => fold[a] !== f).sort((p, q) => p - q);
     const rowsIdx: number[] = [];
-    for (const a of trainIdx) for (let r = 0; r < (norm[a] as { rows: number }).rows; r++) rowsIdx.push((offsets[a] as number) + r);
-    const health = fitHealthIndex(zAll, S, yAll, rowsIdx, opts.hiLambda);
+    for (const a of trainIdx)
+      for (let r = 0; r < (norm[a] as { rows: number }).rows; r++) rowsIdx.push((offsets[a] as number) + r);
+    const below = opts.hiBelowCap ? rowsIdx.filter((i) => (yAll[i] as number) < spec.cap) : rowsIdx;
+    const health = fitHealthIndex(
+      zAll,
+      S,
+      yAll,
+      below.length > 10 * (S + 1) ? below : rowsIdx,
+      opts.hiLambda,
+    );
     // training matrix: every row of every training asset (evenly thinned beyond maxRows)
     const stride = Math.max(1, rowsIdx.length / opts.maxRows);
     const nRows = Math.floor(rowsIdx.length / stride);
@@ -197,7 +242,11 @@ export function trainRulWith(
     }
     progress('fit', 0.1 + (0.85 * f) / k, `member ${f + 1} of ${k}: ${m} rows × ${F} features`, true);
     const gbm = fitGbm(X.subarray(0, m * F), y.subarray(0, m), F, opts.gbm, rng, (done) =>
-      progress('fit', 0.1 + (0.85 * (f + done / opts.gbm.trees)) / k, `member ${f + 1} of ${k}: tree ${done}`),
+      progress(
+        'fit',
+        0.1 + (0.85 * (f + done / opts.gbm.trees)) / k,
+        `member ${f + 1} of ${k}: tree ${done}`,
+      ),
     );
     members.push({ health, gbm });
     // held-out predictions
@@ -240,14 +289,19 @@ export function trainRulWith(
   const randomPred = pred.filter((_, i) => !lastCut[i]);
   const randomTruth = truth.filter((_, i) => !lastCut[i]);
   // interval from the random cuts' residuals, by prediction level (quartiles)
-  const residualOrder = randomPred.map((p, i) => ({ p, r: (randomTruth[i] as number) - p })).sort((u, v) => u.p - v.p);
+  const residualOrder = randomPred
+    .map((p, i) => ({ p, r: (randomTruth[i] as number) - p }))
+    .sort((u, v) => u.p - v.p);
   const groups = 4;
   const edges: number[] = [];
   const lower: number[] = [];
   const upper: number[] = [];
   if (residualOrder.length >= 40) {
     for (let g = 0; g < groups; g++) {
-      const part = residualOrder.slice(Math.floor((g * residualOrder.length) / groups), Math.floor(((g + 1) * residualOrder.length) / groups));
+      const part = residualOrder.slice(
+        Math.floor((g * residualOrder.length) / groups),
+        Math.floor(((g + 1) * residualOrder.length) / groups),
+      );
       const rs = Float64Array.from(part, (e) => e.r).sort();
       if (g < groups - 1) edges.push((part[part.length - 1] as { p: number }).p);
       lower.push(quantile(rs, 0.1));
@@ -265,12 +319,21 @@ export function trainRulWith(
   const validationScore = setScores.reduce((s, v) => s + v, 0) / setScores.length;
   notes.push(
     `sensors used: ${prep.sensors.join(', ')}; ${F} window features (window ${features.window}, short ${features.short}, α ${features.alpha})`,
-    `validation at random cuts only: RMSE ${rmse(randomPred, randomTruth).toFixed(2)}, PHM08 ${(setScores.slice(0, opts.cuts).reduce((s, v) => s + v, 0) / Math.max(1, opts.cuts)).toFixed(1)} per set of ${assets.length}; at the last row: RMSE ${rmse(predLast, truthLast).toFixed(2)}`,
+    `validation at random cuts only: RMSE ${rmse(randomPred, randomTruth).toFixed(2)} (${rmse(
+      randomPred,
+      randomTruth.map((t) => Math.min(spec.cap, t)),
+    ).toFixed(
+      2,
+    )} against the capped truth), PHM08 ${(setScores.slice(0, opts.cuts).reduce((s, v) => s + v, 0) / Math.max(1, opts.cuts)).toFixed(1)} per set of ${assets.length}; at the last row: RMSE ${rmse(predLast, truthLast).toFixed(2)}`,
     `model: mean of ${k} members (one per fold), ${opts.gbm.trees} trees each (depth ${opts.gbm.maxDepth}, learning rate ${opts.gbm.learningRate})`,
   );
   progress('validate', 1, 'done', true);
   return {
-    artefact: { format: 'twinloop-rul/1', spec: { ...spec, sensors: [...spec.sensors], settings: [...spec.settings] }, model },
+    artefact: {
+      format: 'twinloop-rul/1',
+      spec: { ...spec, sensors: [...spec.sensors], settings: [...spec.settings] },
+      model,
+    },
     metrics: {
       validationRmse,
       validationScore,
