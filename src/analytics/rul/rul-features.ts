@@ -19,6 +19,8 @@ export interface FeatureSpec {
   window: number;
   short: number;
   alpha: number;
+  /** false: the age feature is left at 0 (the model ignores the asset's age). */
+  age?: boolean;
 }
 
 /** Features per channel (see the module comment). */
@@ -108,5 +110,5 @@ export function windowFeatures(
     out[o++] = slope(steps, ch, C, c, fromShort, t);
     out[o++] = n > 1 ? Math.sqrt(sum2 / (n - 1)) : 0;
   }
-  out[o] = steps[t] as number;
+  out[o] = spec.age === false ? 0 : (steps[t] as number);
 }

@@ -132,6 +132,8 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
   const window = c.num(f, 'window', '/model/features', 1, 10000, true);
   const short = c.num(f, 'short', '/model/features', 1, 10000, true);
   const alpha = c.num(f, 'alpha', '/model/features', 0, 1);
+  const age = Object.hasOwn(f, 'age') ? f.age : true;
+  if (age !== true && age !== false) c.fail('/model/features/age', 'true or false expected');
   if (window !== undefined && window !== spec.window)
     c.fail('/model/features/window', `the spec's window (${spec.window}) expected`);
   const F = featureCount(S + 1);
@@ -233,7 +235,7 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
       mean: [...mean],
       std: [...std],
     },
-    features: { window, short: Math.min(short, window), alpha },
+    features: { window, short: Math.min(short, window), alpha, ...(age === false ? { age: false } : {}) },
     members,
     ...(interval ? { interval } : {}),
   };

@@ -43,6 +43,8 @@ export interface RulLearnerOptions {
   cuts: number;
   /** Fit the health index on the rows below the cap only (where RUL still falls). */
   hiBelowCap: boolean;
+  /** Give the trees the asset's age (its step number). */
+  age: boolean;
 }
 
 export const DEFAULT_LEARNER: RulLearnerOptions = {
@@ -62,6 +64,7 @@ export const DEFAULT_LEARNER: RulLearnerOptions = {
   maxRows: 60000,
   cuts: 5,
   hiBelowCap: true,
+  age: true,
 };
 
 /** The artefact's `model` (format 'twinloop-rul/1', learner 'gbm-hi-ensemble/1'). */
@@ -155,6 +158,7 @@ export function trainRulWith(
     window: spec.window,
     short: Math.min(opts.short, spec.window),
     alpha: opts.alpha,
+    ...(opts.age ? {} : { age: false }),
   };
   progress('features', 0.05, 'normalising', true);
   const norm = assets.map((a) => normalise(prep, a));
