@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { TwinloopError } from '../../core/errors/errors.js';
+import { featureCount } from './rul-features.js';
+import { fitMlp } from './rul-mlp.js';
 import { loadRulPredictor } from './rul-predictor.js';
+import { createRng } from './rul-random.js';
 import { DEFAULT_LEARNER, trainRulWith } from './rul-train.js';
 import { SYN_SENSORS, SYN_SETTINGS, syntheticFleet } from './rul-test-fixture.js';
 
@@ -119,5 +122,42 @@ describe('loadRulPredictor refuses malformed artefacts', () => {
     const c = good();
     c.model.members = Array.from({ length: 100 }, () => ({ health: 1, gbm: 2 }));
     expect(refused(c).problems.length).toBeLessThanOrEqual(20);
+  });
+});
+
+describe('artefacts with a network beside the trees', () => {
+  it('are loaded, blended, and refused when a layer has the wrong size', () => {
+    const F = featureCount(good().model.prep.sensors.length + 1);
+    const rng = createRng(5);
+    const n = 200;
+    const X = Float64Array.from({ length: n * F }, () => rng.next());
+    const y = Float64Array.from({ length: n }, (_, i) => 100 * X[i * F]!);
+    const net = fitMlp(
+      X,
+      y,
+      F,
+      125,
+      { hidden: [4, 3], epochs: 2, batch: 32, learningRate: 0.01, decay: 0 },
+      rng,
+    );
+    const a = good();
+    a.model.blend = 0.5;
+    for (const m of a.model.members) m.mlp = net;
+    const withNet = loadRulPredictor(JSON.parse(JSON.stringify(a))).predict(fleet[0]!);
+    const trees = loadRulPredictor(good()).predict(fleet[0]!);
+    expect(Number.isFinite(withNet.rul)).toBe(true);
+    expect(withNet.rul).not.toBe(trees.rul);
+    const b = JSON.parse(JSON.stringify(a));
+    b.model.members[0].mlp.w1.pop();
+    expect(refused(b).message).toMatch(/\/model\/members\/0\/mlp\/w1: \d+ numbers expected/);
+    const c = JSON.parse(JSON.stringify(a));
+    delete c.model.members[1].mlp;
+    expect(refused(c).message).toMatch(/\/model\/members\/1\/mlp: a network expected/);
+    const d = JSON.parse(JSON.stringify(a));
+    d.model.blend = 2;
+    expect(refused(d).message).toMatch(/\/model\/blend/);
+    const e = JSON.parse(JSON.stringify(a));
+    e.model.members[0].mlp.std[0] = 0;
+    expect(refused(e).message).toMatch(/\/model\/members\/0\/mlp\/std\/0/);
   });
 });

@@ -6,6 +6,7 @@
 import { TwinloopError, type Problem } from '../../core/errors/errors.js';
 import { featureCount, windowFeatures } from './rul-features.js';
 import { gbmPredict } from './rul-gbm.js';
+import { mlpPredict, type MlpModel } from './rul-mlp.js';
 import { channels } from './rul-health.js';
 import { normalise } from './rul-prep.js';
 import type { RulModel } from './rul-train.js';
@@ -141,6 +142,8 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
   if (!Array.isArray(ms) || ms.length < 1 || ms.length > 100)
     return c.fail('/model/members', 'an array of 1..100 members expected');
   const members: RulModel['members'] = [];
+  const blend = Object.hasOwn(m, 'blend') ? c.num(m, 'blend', '/model', 0, 1) : 0;
+  if (blend === undefined) return undefined;
   let nodes = 0;
   ms.forEach((mv: unknown, i: number) => {
     if (c.full) return;
@@ -190,6 +193,11 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
     }
     for (let r = 0; r < roots.length; r++)
       if ((roots[r] as number) >= N) return void c.fail(`${at}/gbm/roots/${r}`, 'not a node');
+    let mlp: MlpModel | undefined;
+    if (Object.hasOwn(mo, 'mlp') && mo.mlp !== undefined) {
+      mlp = checkMlp(c, mo.mlp, `${at}/mlp`, F);
+      if (!mlp) return;
+    } else if (blend > 0) return void c.fail(`${at}/mlp`, 'a network expected (blend > 0)');
     members.push({
       health: { bias, weights: [...weights] },
       gbm: {
@@ -201,6 +209,7 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
         right: [...right],
         value: [...value],
       },
+      ...(mlp ? { mlp } : {}),
     });
   });
   let interval: RulModel['interval'];
@@ -237,7 +246,36 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
     },
     features: { window, short: Math.min(short, window), alpha, ...(age === false ? { age: false } : {}) },
     members,
+    blend,
     ...(interval ? { interval } : {}),
+  };
+}
+
+/** Checks a member's network: every array as long as the layer sizes say. */
+function checkMlp(c: Checker, v: unknown, at: string, F: number): MlpModel | undefined {
+  const o = c.obj(v, at);
+  if (!o) return undefined;
+  const b1 = c.nums(o, 'b1', at, undefined, -Infinity, false, 4096);
+  const b2 = c.nums(o, 'b2', at, undefined, -Infinity, false, 4096);
+  if (!b1 || !b2) return undefined;
+  const mean = c.nums(o, 'mean', at, F);
+  const std = c.nums(o, 'std', at, F, Number.MIN_VALUE);
+  const scale = c.num(o, 'scale', at, Number.MIN_VALUE, 1e12);
+  const w1 = c.nums(o, 'w1', at, b1.length * F);
+  const w2 = c.nums(o, 'w2', at, b2.length * b1.length);
+  const w3 = c.nums(o, 'w3', at, b2.length);
+  const b3 = c.num(o, 'b3', at);
+  if (!mean || !std || scale === undefined || !w1 || !w2 || !w3 || b3 === undefined) return undefined;
+  return {
+    mean: [...mean],
+    std: [...std],
+    scale,
+    w1: [...w1],
+    b1: [...b1],
+    w2: [...w2],
+    b2: [...b2],
+    w3: [...w3],
+    b3,
   };
 }
 
@@ -272,7 +310,7 @@ export function loadRulPredictor(artefact: unknown): RulPredictor {
 }
 
 function makePredictor(spec: RulTrainingSpec, model: RulModel): RulPredictor {
-  const { prep, features, members, interval } = model;
+  const { prep, features, members, interval, blend } = model;
   const S = prep.sensors.length;
   const C = S + 1;
   const x = new Float64Array(featureCount(C));
@@ -294,7 +332,8 @@ function makePredictor(spec: RulTrainingSpec, model: RulModel): RulPredictor {
       for (const mem of members) {
         const ch = channels(nz.z, nz.rows, S, mem.health);
         windowFeatures(ch, C, steps, nz.rows - 1, features, x, 0);
-        sum += gbmPredict(mem.gbm, x);
+        const tree = gbmPredict(mem.gbm, x);
+        sum += mem.mlp ? (1 - blend) * tree + blend * mlpPredict(mem.mlp, x) : tree;
       }
       const rul = Math.max(0, sum / members.length);
       if (!Number.isFinite(rul))

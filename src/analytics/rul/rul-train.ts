@@ -17,6 +17,7 @@
 import { TwinloopError, type Problem } from '../../core/errors/errors.js';
 import { featureCount, windowFeatures, type FeatureSpec } from './rul-features.js';
 import { fitGbm, gbmPredict, type GbmModel, type GbmOptions } from './rul-gbm.js';
+import { fitMlp, mlpPredict, type MlpModel, type MlpOptions } from './rul-mlp.js';
 import { channels, fitHealthIndex, type HealthIndex } from './rul-health.js';
 import { phm08Score, rmse } from './rul-metrics.js';
 import { fitPrep, normalise, type RulPrep } from './rul-prep.js';
@@ -45,6 +46,10 @@ export interface RulLearnerOptions {
   hiBelowCap: boolean;
   /** Give the trees the asset's age (its step number). */
   age: boolean;
+  /** A second learner averaged with the trees (null: trees only); its weight is chosen on validation. */
+  mlp: MlpOptions | null;
+  /** Members fitted per fold (different row and feature subsamples), averaged. */
+  bags: number;
 }
 
 export const DEFAULT_LEARNER: RulLearnerOptions = {
@@ -65,6 +70,8 @@ export const DEFAULT_LEARNER: RulLearnerOptions = {
   cuts: 5,
   hiBelowCap: true,
   age: true,
+  mlp: null,
+  bags: 1,
 };
 
 /** The artefact's `model` (format 'twinloop-rul/1', learner 'gbm-hi-ensemble/1'). */
@@ -72,7 +79,9 @@ export interface RulModel {
   learner: 'gbm-hi-ensemble/1';
   prep: RulPrep;
   features: FeatureSpec;
-  members: { health: HealthIndex; gbm: GbmModel }[];
+  members: { health: HealthIndex; gbm: GbmModel; mlp?: MlpModel }[];
+  /** Weight of the network in each member's prediction (1 − blend on the trees); 0 without networks. */
+  blend: number;
   /** Prediction interval: for predictions below edges[i] (or above the last), RUL − prediction quantiles. */
   interval?: { edges: number[]; lower: number[]; upper: number[] };
 }
@@ -209,7 +218,8 @@ export function trainRulWith(
   });
 
   const members: RulModel['members'] = [];
-  const cutPred: number[][] = assets.map(() => []);
+  const cutTree: number[][] = assets.map(() => []);
+  const cutNet: number[][] = assets.map(() => []);
   const x = new Float64Array(F);
   for (let f = 0; f < k; f++) {
     const trainIdx = order.filter((a) => fold[a] !== f).sort((p, q) => p - q);
@@ -245,26 +255,80 @@ export function trainRulWith(
       }
     }
     progress('fit', 0.1 + (0.85 * f) / k, `member ${f + 1} of ${k}: ${m} rows × ${F} features`, true);
-    const gbm = fitGbm(X.subarray(0, m * F), y.subarray(0, m), F, opts.gbm, rng, (done) =>
-      progress(
-        'fit',
-        0.1 + (0.85 * (f + done / opts.gbm.trees)) / k,
-        `member ${f + 1} of ${k}: tree ${done}`,
-      ),
-    );
-    members.push({ health, gbm });
-    // held-out predictions
+    const treeShare = opts.mlp ? 0.6 : 1;
+    const bags = Math.max(1, Math.floor(opts.bags));
+    const fitted: RulModel['members'] = [];
+    for (let b = 0; b < bags; b++) {
+      const at = f + b / bags;
+      const gbm = fitGbm(X.subarray(0, m * F), y.subarray(0, m), F, opts.gbm, rng, (done) =>
+        progress(
+          'fit',
+          0.1 + (0.85 * (at + (treeShare * done) / opts.gbm.trees / bags)) / k,
+          `member ${f + 1} of ${k}${bags > 1 ? `, bag ${b + 1} of ${bags}` : ''}: tree ${done}`,
+        ),
+      );
+      const mlpOpts = opts.mlp;
+      const mlp = mlpOpts
+        ? fitMlp(X.subarray(0, m * F), y.subarray(0, m), F, spec.cap, mlpOpts, rng, (epoch) =>
+            progress(
+              'fit',
+              0.1 + (0.85 * (at + (treeShare + (1 - treeShare) * (epoch / mlpOpts.epochs)) / bags)) / k,
+              `member ${f + 1} of ${k}: network epoch ${epoch}`,
+            ),
+          )
+        : undefined;
+      fitted.push(mlp ? { health, gbm, mlp } : { health, gbm });
+    }
+    members.push(...fitted);
+    // held-out predictions (the mean of the fold's bags)
     for (let a = 0; a < assets.length; a++) {
       if (fold[a] !== f) continue;
       const nz = norm[a] as { rows: number; z: Float64Array };
       const ch = channels(nz.z, nz.rows, S, health);
       for (const row of cuts[a] as number[]) {
         windowFeatures(ch, C, (assets[a] as RulAssetSeries).steps, row, features, x, 0);
-        (cutPred[a] as number[]).push(Math.max(0, gbmPredict(gbm, x)));
+        let tree = 0;
+        let net = 0;
+        for (const mem of fitted) {
+          tree += gbmPredict(mem.gbm, x) / fitted.length;
+          net += mem.mlp ? mlpPredict(mem.mlp, x) / fitted.length : 0;
+        }
+        (cutTree[a] as number[]).push(tree);
+        (cutNet[a] as number[]).push(net);
       }
     }
   }
   progress('validate', 0.96, 'validation figures', true);
+  // the network's weight: the one of 0, ¼, ½, ¾, 1 with the least RMSE at the held-out random cuts
+  const randomCutRmse = (w: number): number => {
+    const p: number[] = [];
+    const t: number[] = [];
+    assets.forEach((a, i) => {
+      const rows = cuts[i] as number[];
+      const last = a.steps[a.steps.length - 1] as number;
+      for (let c = 0; c < rows.length - 1; c++) {
+        p.push(
+          Math.max(
+            0,
+            (1 - w) * ((cutTree[i] as number[])[c] as number) + w * ((cutNet[i] as number[])[c] as number),
+          ),
+        );
+        t.push(last - (a.steps[rows[c] as number] as number));
+      }
+    });
+    return rmse(p, t);
+  };
+  let blend = 0;
+  if (opts.mlp) {
+    const tried = [0, 0.25, 0.5, 0.75, 1].map((w) => ({ w, e: randomCutRmse(w) }));
+    blend = tried.reduce((b, t) => (t.e < b.e - 1e-12 ? t : b)).w;
+    notes.push(
+      `learners at the held-out random cuts (RMSE): ${tried.map((t) => `network weight ${t.w}: ${t.e.toFixed(2)}`).join(', ')}; weight ${blend} taken`,
+    );
+  }
+  const cutPred = cutTree.map((tr, i) =>
+    tr.map((v, c) => Math.max(0, (1 - blend) * v + blend * ((cutNet[i] as number[])[c] as number))),
+  );
   // figures: every cut (random and last) against the true uncapped RUL
   const pred: number[] = [];
   const truth: number[] = [];
@@ -316,7 +380,8 @@ export function trainRulWith(
     learner: 'gbm-hi-ensemble/1',
     prep,
     features,
-    members,
+    members: blend > 0 ? members : members.map((m) => ({ health: m.health, gbm: m.gbm })),
+    blend,
     ...(lower.length ? { interval: { edges, lower, upper } } : {}),
   };
   const validationRmse = rmse(pred, truth);
@@ -329,7 +394,7 @@ export function trainRulWith(
     ).toFixed(
       2,
     )} against the capped truth), PHM08 ${(setScores.slice(0, opts.cuts).reduce((s, v) => s + v, 0) / Math.max(1, opts.cuts)).toFixed(1)} per set of ${assets.length}; at the last row: RMSE ${rmse(predLast, truthLast).toFixed(2)}`,
-    `model: mean of ${k} members (one per fold), ${opts.gbm.trees} trees each (depth ${opts.gbm.maxDepth}, learning rate ${opts.gbm.learningRate})`,
+    `model: mean of ${members.length} members (${opts.bags > 1 ? `${Math.floor(opts.bags)} a fold` : 'one per fold'}), ${opts.gbm.trees} trees each (depth ${opts.gbm.maxDepth}, learning rate ${opts.gbm.learningRate})`,
   );
   progress('validate', 1, 'done', true);
   return {
