@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { TwinloopError } from '../../core/errors/errors.js';
+import { featureCount } from './rul-features.js';
+import { fitMlp } from './rul-mlp.js';
+import { loadRulPredictor } from './rul-predictor.js';
+import { createRng } from './rul-random.js';
+import { DEFAULT_LEARNER, trainRulWith } from './rul-train.js';
+import { SYN_SENSORS, SYN_SETTINGS, syntheticFleet } from './rul-test-fixture.js';
+
+const fleet = syntheticFleet({ assets: 10, regimes: 1, seed: 8 });
+const { artefact } = trainRulWith(
+  fleet,
+  {
+    sensors: [...SYN_SENSORS],
+    settings: [...SYN_SETTINGS],
+    window: 20,
+    cap: 125,
+    regimes: 'auto',
+    validationFraction: 0.5,
+    seed: 3,
+  },
+  { ...DEFAULT_LEARNER, gbm: { ...DEFAULT_LEARNER.gbm, trees: 10 } },
+);
+const text = JSON.stringify(artefact);
+/** A fresh, mutable copy of the good artefact. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests damage the artefact field by field
+const good = (): any => JSON.parse(text);
+
+function refused(a: unknown): TwinloopError {
+  try {
+    loadRulPredictor(a);
+  } catch (e) {
+    expect(e).toBeInstanceOf(TwinloopError);
+    expect((e as TwinloopError).code).toBe('ValidationFailed');
+    return e as TwinloopError;
+  }
+  throw new Error('accepted');
+}
+
+describe('loadRulPredictor refuses malformed artefacts', () => {
+  it('loads the good one', () => {
+    expect(loadRulPredictor(good()).predict(fleet[0]!).rul).toBeGreaterThanOrEqual(0);
+  });
+
+  it('not an artefact at all', () => {
+    for (const v of [null, undefined, 42, 'x', [], [good()], {}]) refused(v);
+    expect(refused({ ...good(), format: 'twinloop-rul/2' }).message).toMatch(/\/format/);
+    const m = good();
+    m.model.learner = 'mlp';
+    expect(refused(m).message).toMatch(/\/model\/learner/);
+  });
+
+  it('__proto__ and constructor keys are plain data, never read as fields, and pollute nothing', () => {
+    const hostile = JSON.parse(
+      `{"__proto__":{"format":"twinloop-rul/1","spec":${JSON.stringify(artefact.spec)},"model":${JSON.stringify(artefact.model)}},"constructor":{"prototype":{"polluted":1}}}`,
+    );
+    expect(refused(hostile).message).toMatch(/\/format/);
+    const inner = good();
+    delete inner.model.prep;
+    inner.model = JSON.parse(`{"__proto__":${JSON.stringify(good().model)}}`);
+    refused(inner);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(({} as Record<string, unknown>).format).toBeUndefined();
+  });
+
+  it('wrong array lengths, NaN, infinities and wrong types, each with its JSON pointer', () => {
+    const a = good();
+    a.model.prep.mean.pop();
+    expect(refused(a).message).toMatch(/\/model\/prep\/mean: \d+ numbers expected/);
+    const b = good();
+    b.model.members[0].gbm.threshold[3] = NaN;
+    expect(refused(b).message).toMatch(/\/model\/members\/0\/gbm\/threshold\/3/);
+    const c = good();
+    c.model.members[0].health.weights[0] = Infinity;
+    expect(refused(c).message).toMatch(/\/model\/members\/0\/health\/weights\/0/);
+    const d = good();
+    d.model.members[0].gbm.value = 'x'.repeat(100);
+    expect(refused(d).message).toMatch(/\/model\/members\/0\/gbm\/value/);
+    const e = good();
+    e.spec.window = 21;
+    expect(refused(e).message).toMatch(/\/model\/features\/window/);
+    const f = good();
+    f.model.members[0].gbm.left.pop();
+    expect(refused(f).message).toMatch(/\/model\/members\/0\/gbm\/left/);
+    const g = good();
+    g.model.prep.std[0] = -1;
+    expect(refused(g).message).toMatch(/\/model\/prep\/std\/0/);
+    const h = good();
+    h.spec.regimes = 0;
+    expect(refused(h).message).toMatch(/\/spec\/regimes/);
+  });
+
+  it('trees that loop or point outside, feature indices out of range', () => {
+    const a = good();
+    const gbm = a.model.members[0].gbm;
+    const split = gbm.feature.findIndex((f: number) => f >= 0);
+    gbm.left[split] = split; // a loop
+    expect(refused(a).message).toMatch(/children must be later nodes/);
+    const b = good();
+    b.model.members[0].gbm.right[split] = 10 ** 9;
+    refused(b);
+    const c = good();
+    c.model.members[0].gbm.feature[split] = 10 ** 6;
+    expect(refused(c).message).toMatch(/a feature index below/);
+    const d = good();
+    d.model.members[0].gbm.roots.push(10 ** 7);
+    expect(refused(d).message).toMatch(/roots/);
+  });
+
+  it('huge and deeply nested input is refused quickly; problems are capped', () => {
+    const a = good();
+    a.model.members[0].gbm.feature = new Array(6_000_000).fill(-1);
+    const t0 = performance.now();
+    refused(a);
+    expect(performance.now() - t0).toBeLessThan(500);
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const b = good();
+    b.model.prep.mean = deep;
+    b.model.members[0].gbm.value = deep;
+    refused(b);
+    const c = good();
+    c.model.members = Array.from({ length: 100 }, () => ({ health: 1, gbm: 2 }));
+    expect(refused(c).problems.length).toBeLessThanOrEqual(20);
+  });
+});
+
+describe('artefacts with a network beside the trees', () => {
+  it('are loaded, blended, and refused when a layer has the wrong size', () => {
+    const F = featureCount(good().model.prep.sensors.length + 1);
+    const rng = createRng(5);
+    const n = 200;
+    const X = Float64Array.from({ length: n * F }, () => rng.next());
+    const y = Float64Array.from({ length: n }, (_, i) => 100 * X[i * F]!);
+    const net = fitMlp(
+      X,
+      y,
+      F,
+      125,
+      { hidden: [4, 3], epochs: 2, batch: 32, learningRate: 0.01, decay: 0 },
+      rng,
+    );
+    const a = good();
+    a.model.blend = 0.5;
+    for (const m of a.model.members) m.mlp = net;
+    const withNet = loadRulPredictor(JSON.parse(JSON.stringify(a))).predict(fleet[0]!);
+    const trees = loadRulPredictor(good()).predict(fleet[0]!);
+    expect(Number.isFinite(withNet.rul)).toBe(true);
+    expect(withNet.rul).not.toBe(trees.rul);
+    const b = JSON.parse(JSON.stringify(a));
+    b.model.members[0].mlp.w1.pop();
+    expect(refused(b).message).toMatch(/\/model\/members\/0\/mlp\/w1: \d+ numbers expected/);
+    const c = JSON.parse(JSON.stringify(a));
+    delete c.model.members[1].mlp;
+    expect(refused(c).message).toMatch(/\/model\/members\/1\/mlp: a network expected/);
+    const d = JSON.parse(JSON.stringify(a));
+    d.model.blend = 2;
+    expect(refused(d).message).toMatch(/\/model\/blend/);
+    const e = JSON.parse(JSON.stringify(a));
+    e.model.members[0].mlp.std[0] = 0;
+    expect(refused(e).message).toMatch(/\/model\/members\/0\/mlp\/std\/0/);
+  });
+});
