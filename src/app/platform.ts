@@ -53,6 +53,7 @@ import { startHttp } from './subsystems/http.js';
 import { startRules } from './subsystems/rules.js';
 import { startScenes } from './subsystems/scenes.js';
 import { startMlModels } from './subsystems/ml-models.js';
+import { startRul } from './subsystems/rul.js';
 import type { MlModelRegistry } from '../analytics/ml/ml-model-registry.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
@@ -338,6 +339,12 @@ async function startLocked(
     // ---- ML models (issue 13): the registry of trained models and its /ml routes
     const mlSub = startMlModels({ workspace, storage, logger, followOtherNodes: origin !== undefined });
     closers.push(mlSub.close);
+    // ---- predictive maintenance: RUL training (worker thread), predictions, live inference
+    const rulSub = startRul({ workspace, logger, history: storage.history, graph, models, registry: mlSub.registry });
+    closers.push(rulSub.close);
+    mlSub.registry.onChange((c) => {
+      if (c.kind === 'rul' && c.type !== 'added') void late.analytics?.reloadRulModels();
+    });
 
     // ---- live stream
     const liveSub = startLive({ config, workspace, live, models, graph });
@@ -363,6 +370,7 @@ async function startLocked(
       twins,
       ...(anomalyPlan ? { anomaly: anomalyPlan } : {}),
       ...(forecastPlan ? { forecast: forecastPlan } : {}),
+      rulModels: rulSub.activeModels,
       ...(origin
         ? { lease: analyticsLease(config, storage.clusterLeases, origin) }
         : { ruleState: ruleStateFile(config.dataDir, (f, m) => logger.warn(f, m)) }),
@@ -403,6 +411,7 @@ async function startLocked(
       rules: rulesSub.plugin,
       scenes: scenesSub.plugin,
       mlModels: mlSub.plugin,
+      rul: rulSub.http,
       ingestStats: () => stats.snapshot(),
       ...(webApp ? { webApp } : {}),
     });

@@ -4,6 +4,7 @@
  * health and readiness, metrics. A busy default port moves to the next free one; an explicit one
  * fails with PortInUse. Gives back the URLs actually bound.
  */
+import type { HttpRulPort } from '../../adapters/http/http-rul-routes.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AnalyticsSubsystem } from './analytics.js';
 import type { Logger } from 'pino';
@@ -77,6 +78,8 @@ export function startHttp(o: {
   scenes?: FastifyPluginAsync;
   /** The ML model registry's routes under /ml (docs/ml-models.md). */
   mlModels?: FastifyPluginAsync;
+  /** RUL training jobs and predictions (POST /ml/training, GET /digitaltwins/{id}/rul). */
+  rul?: HttpRulPort;
   /** The ingest counters (GET /ingest/stats). */
   ingestStats?: () => IngestStatsSnapshot;
   /** The built web app (dist/web), when there is one. */
@@ -117,6 +120,7 @@ export function startHttp(o: {
             },
           },
           control: { commands: o.commands, desiredState: (id) => control.desiredState(id) },
+          ...(o.rul ? { rul: o.rul } : {}),
           ...(o.ingestStats ? { ingestStats: o.ingestStats } : {}),
           ...(o.webApp ? { webApp: o.webApp } : {}),
           ...(o.analytics ? { alarms: o.analytics.alarms } : {}),
