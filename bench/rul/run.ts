@@ -35,29 +35,49 @@ for (const f of [`train_${subset}.txt`, `test_${subset}.txt`, `RUL_${subset}.txt
   if (!fs.existsSync(path.join(dataDir, f))) throw new Error(`${path.join(dataDir, f)} is missing.`);
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'twinloop-bench-rul-'));
-const server = spawn(process.execPath, [cli, 'start', '--data', work], { stdio: ['ignore', 'ignore', 'inherit'] });
+const server = spawn(process.execPath, [cli, 'start', '--data', work], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 const twinloop = (...args: string[]): string =>
-  execFileSync(process.execPath, [cli, ...args, '--data', work], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  execFileSync(process.execPath, [cli, ...args, '--data', work], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 try {
-  for (let i = 0; i < 120 && !fs.existsSync(path.join(work, 'runtime.json')); i++) await new Promise((r) => setTimeout(r, 500));
+  for (let i = 0; i < 120 && !fs.existsSync(path.join(work, 'runtime.json')); i++)
+    await new Promise((r) => setTimeout(r, 500));
   await new Promise((r) => setTimeout(r, 1000));
   const client = new ApiClient({ data: work });
   twinloop('models', 'add', path.join(root, 'examples/cmapss/turbofan.json'));
   const prefix = subset.toLowerCase();
   const t0 = performance.now();
-  twinloop('import', path.join(dataDir, `train_${subset}.txt`), '--mapping', path.join(root, 'examples/cmapss/mapping.yaml'), '--twin-prefix', `${prefix}-train-`);
+  twinloop(
+    'import',
+    path.join(dataDir, `train_${subset}.txt`),
+    '--mapping',
+    path.join(root, 'examples/cmapss/mapping.yaml'),
+    '--twin-prefix',
+    `${prefix}-train-`,
+  );
   const importMs = performance.now() - t0;
   const t1 = performance.now();
-  const started = (await client.request('POST', '/ml/training', {
-    body: {
-      target: 'dtmi:twinloop:example:cmapss:Turbofan;1',
-      settings: ['setting1', 'setting2', 'setting3'],
-      twinIdPrefix: `${prefix}-train-`,
-      stepSeconds: 3600,
-      promote: true,
-    },
-  })).body as { id: string };
-  let job: { status: string; error?: { message: string }; result?: { modelId: string; metrics: Record<string, unknown> }; request: { spec: { cap: number } } };
+  const started = (
+    await client.request('POST', '/ml/training', {
+      body: {
+        target: 'dtmi:twinloop:example:cmapss:Turbofan;1',
+        settings: ['setting1', 'setting2', 'setting3'],
+        twinIdPrefix: `${prefix}-train-`,
+        stepSeconds: 3600,
+        promote: true,
+      },
+    })
+  ).body as { id: string };
+  let job: {
+    status: string;
+    error?: { message: string };
+    result?: { modelId: string; metrics: Record<string, unknown> };
+    request: { spec: { cap: number } };
+  };
   for (;;) {
     job = (await client.request('GET', `/ml/training/${started.id}`)).body as typeof job;
     if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
@@ -65,12 +85,25 @@ try {
   }
   const trainMs = performance.now() - t1;
   if (job.status !== 'succeeded') throw new Error(`training ${job.status}: ${job.error?.message ?? ''}`);
-  twinloop('import', path.join(dataDir, `test_${subset}.txt`), '--mapping', path.join(root, 'examples/cmapss/mapping.yaml'), '--twin-prefix', `${prefix}-test-`);
-  const truth = fs.readFileSync(path.join(dataDir, `RUL_${subset}.txt`), 'utf8').split(/\s+/).filter((s) => s !== '').map(Number);
+  twinloop(
+    'import',
+    path.join(dataDir, `test_${subset}.txt`),
+    '--mapping',
+    path.join(root, 'examples/cmapss/mapping.yaml'),
+    '--twin-prefix',
+    `${prefix}-test-`,
+  );
+  const truth = fs
+    .readFileSync(path.join(dataDir, `RUL_${subset}.txt`), 'utf8')
+    .split(/\s+/)
+    .filter((s) => s !== '')
+    .map(Number);
   const predicted: number[] = [];
   const t2 = performance.now();
   for (let unit = 1; unit <= truth.length; unit++) {
-    const p = (await client.request('GET', `/digitaltwins/${prefix}-test-${unit}/rul`)).body as { rul: number };
+    const p = (await client.request('GET', `/digitaltwins/${prefix}-test-${unit}/rul`)).body as {
+      rul: number;
+    };
     predicted.push(p.rul);
   }
   const perTwinMs = (performance.now() - t2) / truth.length;
@@ -85,7 +118,9 @@ try {
     `- Path: twinloop import (examples/cmapss/mapping.yaml) → POST /ml/training (defaults: window 30, cap ${cap}, regimes auto, every sensor; learner: per-regime normalisation, health index, GBM ensemble by 5-fold cross-fitting) → GET /digitaltwins/{id}/rul at each test engine's last row.`,
     `- Validation (held-out training engines only): RMSE ${Number(m.validationRmse).toFixed(2)}, PHM08 ${Number(m.validationScore).toFixed(1)} (${String(m.validationMethod)}).`,
     '',
-    '| subset | test RMSE (official, true RUL as given) | PHM08 score | RMSE vs truth capped at ' + cap + ' (not official) | PHM08 capped | import train s | training s | inference ms/twin |',
+    '| subset | test RMSE (official, true RUL as given) | PHM08 score | RMSE vs truth capped at ' +
+      cap +
+      ' (not official) | PHM08 capped | import train s | training s | inference ms/twin |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     `| ${subset} | ${rmse(predicted, truth).toFixed(2)} | ${phm08Score(predicted, truth).toFixed(1)} | ${rmse(predicted, capped).toFixed(2)} | ${phm08Score(predicted, capped).toFixed(1)} | ${(importMs / 1000).toFixed(1)} | ${(trainMs / 1000).toFixed(1)} | ${perTwinMs.toFixed(1)} |`,
     '',

@@ -340,7 +340,14 @@ async function startLocked(
     const mlSub = startMlModels({ workspace, storage, logger, followOtherNodes: origin !== undefined });
     closers.push(mlSub.close);
     // ---- predictive maintenance: RUL training (worker thread), predictions, live inference
-    const rulSub = startRul({ workspace, logger, history: storage.history, graph, models, registry: mlSub.registry });
+    const rulSub = startRul({
+      workspace,
+      logger,
+      history: storage.history,
+      graph,
+      models,
+      registry: mlSub.registry,
+    });
     closers.push(rulSub.close);
     mlSub.registry.onChange((c) => {
       if (c.kind === 'rul' && c.type !== 'added') void late.analytics?.reloadRulModels();

@@ -38,7 +38,10 @@ export function registerRulRoutes(app: FastifyInstance, rul: HttpRulPort): void 
     },
     async (req, reply) => {
       const job = rul.training.start(rul.readRequest(req.body));
-      return reply.code(202).header('location', `/ml/training/${encodeURIComponent(job.id)}`).send(job);
+      return reply
+        .code(202)
+        .header('location', `/ml/training/${encodeURIComponent(job.id)}`)
+        .send(job);
     },
   );
 
@@ -50,7 +53,9 @@ export function registerRulRoutes(app: FastifyInstance, rul: HttpRulPort): void 
 
   app.get(
     '/ml/training/:id',
-    { schema: { tags: [TAG], summary: 'One training job, with its progress and result.', params: jobParams } },
+    {
+      schema: { tags: [TAG], summary: 'One training job, with its progress and result.', params: jobParams },
+    },
     async (req) => rul.training.get((req.params as { id: string }).id),
   );
 

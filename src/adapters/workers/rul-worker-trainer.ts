@@ -26,7 +26,10 @@ export function workerRulTrainer(options: WorkerTrainerOptions = {}): RulTrainer
           reject(new TwinloopError('ServiceUnavailable', 'The training was cancelled.'));
           return;
         }
-        const transfer = assets.flatMap((a) => [a.steps.buffer, ...Object.values(a.columns).map((c) => c.buffer)]);
+        const transfer = assets.flatMap((a) => [
+          a.steps.buffer,
+          ...Object.values(a.columns).map((c) => c.buffer),
+        ]);
         const worker = startModuleWorker(import.meta.url, './rul-train-worker', {
           workerData: { assets, spec },
           transferList: transfer as ArrayBuffer[],
@@ -54,10 +57,23 @@ export function workerRulTrainer(options: WorkerTrainerOptions = {}): RulTrainer
           }
         });
         worker.on('error', (err) =>
-          settle(() => reject(new TwinloopError('InternalError', `The training worker failed: ${err.message}`, { cause: err }))),
+          settle(() =>
+            reject(
+              new TwinloopError('InternalError', `The training worker failed: ${err.message}`, {
+                cause: err,
+              }),
+            ),
+          ),
         );
         worker.on('exit', (code) =>
-          settle(() => reject(new TwinloopError('InternalError', `The training worker stopped (exit code ${code}) before it finished.`))),
+          settle(() =>
+            reject(
+              new TwinloopError(
+                'InternalError',
+                `The training worker stopped (exit code ${code}) before it finished.`,
+              ),
+            ),
+          ),
         );
       });
     },

@@ -92,7 +92,13 @@ describe('readRulAssets', () => {
     fixtures.push(fx);
     for (const stepMs of [0, -1, 0.5, NaN])
       await expect(
-        readRulAssets({ history: fx.storage.history, workspace: 'default', twinIds: ['p'], columns: ['x'], stepMs }),
+        readRulAssets({
+          history: fx.storage.history,
+          workspace: 'default',
+          twinIds: ['p'],
+          columns: ['x'],
+          stepMs,
+        }),
       ).rejects.toMatchObject({ code: 'ValidationFailed' });
   });
 });

@@ -75,9 +75,12 @@ async function seriesSpan(
  * @throws ValidationFailed when `stepMs` is not a positive whole number of ms; StorageError from the store
  */
 export async function readRulAssets(o: ReadRulAssetsOptions): Promise<ReadRulAssetsResult> {
-  const { history, workspace, columns, stepMs } = o;
+  const { stepMs } = o;
   if (!Number.isInteger(stepMs) || stepMs <= 0)
-    throw new TwinloopError('ValidationFailed', `The step must be a positive whole number of ms (got ${stepMs}).`);
+    throw new TwinloopError(
+      'ValidationFailed',
+      `The step must be a positive whole number of ms (got ${stepMs}).`,
+    );
   const maxSteps = o.maxStepsPerAsset ?? 100_000;
   const assets: RulAssetSeries[] = [];
   const skipped: ReadRulAssetsResult['skipped'] = [];

@@ -49,8 +49,10 @@ export class RulPredictionService {
    */
   async predict(twinId: string, modelId?: string): Promise<TwinRulAnswer> {
     const twinModel = this.o.modelOfTwin(twinId);
-    if (twinModel === undefined) throw new TwinloopError('DigitalTwinNotFound', `There is no twin '${twinId}'.`);
-    const m = modelId !== undefined ? await this.o.models.byId(modelId) : await this.o.models.activeFor(twinModel);
+    if (twinModel === undefined)
+      throw new TwinloopError('DigitalTwinNotFound', `There is no twin '${twinId}'.`);
+    const m =
+      modelId !== undefined ? await this.o.models.byId(modelId) : await this.o.models.activeFor(twinModel);
     if (!m)
       throw new TwinloopError(
         'NotFound',
@@ -61,7 +63,10 @@ export class RulPredictionService {
     const predictor = this.predictor(m);
     const stepMs = m.artefact.stepMs;
     if (typeof stepMs !== 'number' || stepMs <= 0)
-      throw new TwinloopError('ValidationFailed', `The RUL model '${m.modelId}' has no step: it cannot read history.`);
+      throw new TwinloopError(
+        'ValidationFailed',
+        `The RUL model '${m.modelId}' has no step: it cannot read history.`,
+      );
     const read = await readRulAssets({
       history: this.o.history,
       workspace: this.o.workspace,
@@ -79,7 +84,7 @@ export class RulPredictionService {
     const p = predictor.predict(asset);
     const n = asset.steps.length;
     const step = asset.steps[n - 1]!;
-    const lastStart = (read.range.to ?? 0);
+    const lastStart = read.range.to ?? 0;
     return {
       twinId,
       modelId: m.modelId,

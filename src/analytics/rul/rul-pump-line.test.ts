@@ -29,7 +29,15 @@ function points(run: PumpRun): HistoryPoint[] {
     for (const s of PUMP_SENSORS) {
       const v = run.values[s][i]!;
       if (Number.isFinite(v))
-        out.push({ workspace: 'default', twinId: run.id, path: s, kind: 'telemetry', ts: ORIGIN + t * 1000, value: v, once: true });
+        out.push({
+          workspace: 'default',
+          twinId: run.id,
+          path: s,
+          kind: 'telemetry',
+          ts: ORIGIN + t * 1000,
+          value: v,
+          once: true,
+        });
     }
   });
   return out;
@@ -114,7 +122,9 @@ describe('RUL on the pump-line pilot (bearing wear to failure)', () => {
       expect(now.step).toBe(n);
     }
     const rmse = Math.sqrt(squares.reduce((a, b) => a + b, 0) / squares.length);
-    console.log(`pump-line RUL: held-out RMSE ${rmse.toFixed(2)} steps (of 10 min) over ${squares.length} cut points`);
+    console.log(
+      `pump-line RUL: held-out RMSE ${rmse.toFixed(2)} steps (of 10 min) over ${squares.length} cut points`,
+    );
     expect(rmse).toBeLessThan(MAX_RMSE_STEPS);
   });
 });

@@ -33,9 +33,16 @@ export interface PumpRun {
  * Simulates `count` pumps until each fails (or `maxHours` pass: such pumps are left out).
  * @example const runs = pumpRunsToFailure({ count: 12, seed: 3, sampleSeconds: 600 });
  */
-export function pumpRunsToFailure(o: { count: number; seed: number; sampleSeconds: number; maxHours?: number }): PumpRun[] {
+export function pumpRunsToFailure(o: {
+  count: number;
+  seed: number;
+  sampleSeconds: number;
+  maxHours?: number;
+}): PumpRun[] {
   const files = readdirSync(join(DIR, 'models')).filter((f) => f.endsWith('.json'));
-  const parsed = parseDtdl(files.map((f) => ({ source: f, text: readFileSync(join(DIR, 'models', f), 'utf8') })));
+  const parsed = parseDtdl(
+    files.map((f) => ({ source: f, text: readFileSync(join(DIR, 'models', f), 'utf8') })),
+  );
   if (!isValidResult(parsed)) throw new Error('The pump-line pilot models do not parse.');
   const lookup: ModelLookup = {
     getInterface: (id) => parsed.interfaces.get(id),
@@ -73,7 +80,7 @@ export function pumpRunsToFailure(o: { count: number; seed: number; sampleSecond
   });
   ids.forEach((id, i) => {
     // Damage begins between 1 h and 13 h in, spread over the fleet.
-    const at = Math.round(3600 * (1 + (((i * 5) % o.count) / o.count) * 12) / 5) * 5;
+    const at = Math.round((3600 * (1 + (((i * 5) % o.count) / o.count) * 12)) / 5) * 5;
     runs.set(id, {
       id,
       times: [],

@@ -101,7 +101,9 @@ describe('readRulTrainingRequest', () => {
   });
 
   it('treats __proto__ and constructor keys as unknown options, not as the object prototype', () => {
-    const body = JSON.parse(`{"target":"${ENGINE}","__proto__":{"promote":true},"constructor":{"prototype":{"x":1}}}`) as unknown;
+    const body = JSON.parse(
+      `{"target":"${ENGINE}","__proto__":{"promote":true},"constructor":{"prototype":{"x":1}}}`,
+    ) as unknown;
     const r = refused(body);
     expect(r.pointers).toEqual(['/__proto__', '/constructor']);
     expect(({} as Record<string, unknown>).promote).toBeUndefined();

@@ -97,7 +97,8 @@ export function readRulTrainingRequest(body: unknown, info: RulModelInfo): RulTr
     }
     const out: string[] = [];
     v.forEach((n, i) => {
-      if (typeof n !== 'string' || !NAME.test(n)) bad(`/${key}/${i}`, `${JSON.stringify(n)} is not a telemetry name.`);
+      if (typeof n !== 'string' || !NAME.test(n))
+        bad(`/${key}/${i}`, `${JSON.stringify(n)} is not a telemetry name.`);
       else if (!numericSet.has(n)) bad(`/${key}/${i}`, `${target} has no numeric telemetry '${n}'.`);
       else if (out.includes(n)) bad(`/${key}/${i}`, `'${n}' is listed twice.`);
       else out.push(n);
@@ -107,13 +108,20 @@ export function readRulTrainingRequest(body: unknown, info: RulModelInfo): RulTr
   const settings = names('settings', 20) ?? [];
   const sensors = names('sensors', LIMITS.sensors) ?? numeric.filter((n) => !settings.includes(n));
   if (sensors.length === 0) bad('/sensors', `${target} has no numeric telemetry to learn from.`);
-  for (const s of settings) if (own(b, 'sensors') !== undefined && sensors.includes(s))
-    bad('/settings', `'${s}' is both a sensor and a setting.`);
+  for (const s of settings)
+    if (own(b, 'sensors') !== undefined && sensors.includes(s))
+      bad('/settings', `'${s}' is both a sensor and a setting.`);
 
   const num = (key: string, min: number, max: number, integer: boolean): number | undefined => {
     const v = own(b, key);
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    if (
+      typeof v !== 'number' ||
+      !Number.isFinite(v) ||
+      v < min ||
+      v > max ||
+      (integer && !Number.isInteger(v))
+    ) {
       bad(`/${key}`, `${key} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}.`);
       return undefined;
     }
@@ -157,7 +165,11 @@ export function readRulTrainingRequest(body: unknown, info: RulModelInfo): RulTr
   if (typeof promote !== 'boolean') bad('/promote', 'promote must be true or false.');
 
   if (problems.length > 0)
-    throw new TwinloopError('ValidationFailed', `The training request is not valid: ${problems[0]!.message}`, { problems });
+    throw new TwinloopError(
+      'ValidationFailed',
+      `The training request is not valid: ${problems[0]!.message}`,
+      { problems },
+    );
   return {
     kind: 'rul',
     target,

@@ -113,10 +113,14 @@ export class RulTrainingService {
 
   /** Queues a training. @throws TooManyRequests when `maxQueued` jobs wait; ServiceUnavailable when stopping */
   start(request: RulTrainingRequest): RulTrainingJob {
-    if (this.closed) throw new TwinloopError('ServiceUnavailable', 'Twinloop is stopping: no training starts now.');
+    if (this.closed)
+      throw new TwinloopError('ServiceUnavailable', 'Twinloop is stopping: no training starts now.');
     const max = this.o.maxQueued ?? 10;
     if (this.queue.length >= max)
-      throw new TwinloopError('TooManyRequests', `${max} trainings are waiting already; try again when one has run.`);
+      throw new TwinloopError(
+        'TooManyRequests',
+        `${max} trainings are waiting already; try again when one has run.`,
+      );
     const id = this.o.newId();
     const job: RulTrainingJob = {
       id,
@@ -134,7 +138,11 @@ export class RulTrainingService {
 
   get(id: string): RulTrainingJob {
     const job = this.jobs.get(id);
-    if (!job) throw new TwinloopError('NotFound', `There is no training job '${id}' (finished jobs are kept until ${this.o.keepFinished ?? 50} newer ones have finished, and not after a restart).`);
+    if (!job)
+      throw new TwinloopError(
+        'NotFound',
+        `There is no training job '${id}' (finished jobs are kept until ${this.o.keepFinished ?? 50} newer ones have finished, and not after a restart).`,
+      );
     return { ...job };
   }
 
@@ -151,7 +159,11 @@ export class RulTrainingService {
       this.queue.splice(this.queue.indexOf(id), 1);
       this.finish(job, 'cancelled');
     } else if (job.status === 'running') this.running?.abort.abort();
-    else throw new TwinloopError('Conflict', `The training job '${id}' has ${job.status}; only a waiting or running job can be cancelled.`);
+    else
+      throw new TwinloopError(
+        'Conflict',
+        `The training job '${id}' has ${job.status}; only a waiting or running job can be cancelled.`,
+      );
     return { ...job };
   }
 
@@ -193,7 +205,9 @@ export class RulTrainingService {
         phase,
         fraction,
         ...(message !== undefined ? { message } : {}),
-        ...(fraction > 0.02 && fraction < 1 ? { etaSeconds: Math.round((elapsed * (1 - fraction)) / fraction) } : {}),
+        ...(fraction > 0.02 && fraction < 1
+          ? { etaSeconds: Math.round((elapsed * (1 - fraction)) / fraction) }
+          : {}),
       };
     };
     try {
@@ -224,7 +238,8 @@ export class RulTrainingService {
         columns,
         stepMs,
         ...(failures.size > 0 ? { failureOf: (id: string) => failures.get(id) } : {}),
-        onAsset: (done, total) => progress('read', (READ_SHARE * done) / total, `read ${done} of ${total} twins`),
+        onAsset: (done, total) =>
+          progress('read', (READ_SHARE * done) / total, `read ${done} of ${total} twins`),
         cancelled: () => abort.signal.aborted,
       });
       if (abort.signal.aborted) throw abortError();
@@ -292,7 +307,10 @@ export class RulTrainingService {
       for (let i = 1; i < page.points.length; i++) gaps.push(page.points[i]!.ts - page.points[i - 1]!.ts);
     }
     if (gaps.length === 0)
-      throw new TwinloopError('ValidationFailed', 'The step cannot be found from the history (too few readings): give stepSeconds.');
+      throw new TwinloopError(
+        'ValidationFailed',
+        'The step cannot be found from the history (too few readings): give stepSeconds.',
+      );
     gaps.sort((a, b) => a - b);
     return Math.max(1, Math.round(gaps[gaps.length >> 1]!));
   }
@@ -300,7 +318,8 @@ export class RulTrainingService {
   private finish(job: RulTrainingJob, status: RulJobStatus): void {
     job.status = status;
     job.finishedAt = new Date(this.now()).toISOString();
-    if (status === 'cancelled') job.error = { code: 'Cancelled' satisfies string, message: 'The training was cancelled.' };
+    if (status === 'cancelled')
+      job.error = { code: 'Cancelled' satisfies string, message: 'The training was cancelled.' };
     this.prune();
   }
 
@@ -317,7 +336,12 @@ function abortError(): TwinloopError {
 }
 
 function rangeOf(r: RulHistoryRange, assets: number): TrainedRulModel['trainingRange'] {
-  return { ...(r.from !== undefined ? { from: r.from } : {}), ...(r.to !== undefined ? { to: r.to } : {}), assets, rows: r.rows };
+  return {
+    ...(r.from !== undefined ? { from: r.from } : {}),
+    ...(r.to !== undefined ? { to: r.to } : {}),
+    assets,
+    rows: r.rows,
+  };
 }
 
 /** A failure time from a property value: ms since the epoch, or ISO 8601 text. */

@@ -31,7 +31,15 @@ function model(window: number, extra: Partial<RulArtefact> = {}): ActiveRulModel
     version: 1,
     artefact: {
       format: 'twinloop-rul/1',
-      spec: { sensors: ['x'], settings: [], window, cap: 125, regimes: 'auto', validationFraction: 0.2, seed: 1 },
+      spec: {
+        sensors: ['x'],
+        settings: [],
+        window,
+        cap: 125,
+        regimes: 'auto',
+        validationFraction: 0.2,
+        seed: 1,
+      },
       model: {},
       stepMs: HOUR,
       ...extra,
@@ -47,17 +55,39 @@ function harness(opts: { history?: boolean } = {}) {
   const h = fx.storage.history;
   const op = new RulOperator({
     workspace: 'default',
-    context: { isOfModel: (_ws, m, base) => m === base || (m === 'dtmi:example:BigEngine;1' && base === ENGINE) },
+    context: {
+      isOfModel: (_ws, m, base) => m === base || (m === 'dtmi:example:BigEngine;1' && base === ENGINE),
+    },
     sink: { write: (_ws, twinId, time, values) => written.push({ twinId, time, values: { ...values } }) },
     load: echoPredictor,
     ...(opts.history
       ? {
           cells: async (workspace, twinId, name, from, to, spacing) =>
-            (await h.queryAggregate({ workspace, twinId, path: name, from, to, interval: spacing, fns: ['avg'] }))
+            (
+              await h.queryAggregate({
+                workspace,
+                twinId,
+                path: name,
+                from,
+                to,
+                interval: spacing,
+                fns: ['avg'],
+              })
+            )
               .filter((b) => b.count > 0)
               .map((b) => ({ time: b.start + spacing / 2, value: b.avg as number })),
           first: async (workspace, twinId, name) =>
-            (await h.queryRaw({ workspace, twinId, path: name, from: -8e15, to: 8e15, limit: 1, order: 'asc' })).points[0]?.ts,
+            (
+              await h.queryRaw({
+                workspace,
+                twinId,
+                path: name,
+                from: -8e15,
+                to: 8e15,
+                limit: 1,
+                order: 'asc',
+              })
+            ).points[0]?.ts,
         }
       : {}),
     onError: (e) => errors.push(String(e)),
@@ -95,7 +125,15 @@ describe('RulOperator', () => {
     const { op, written, see, history } = harness({ history: true });
     const pts: HistoryPoint[] = [];
     for (let c = 1; c <= 50; c++)
-      pts.push({ workspace: 'default', twinId: 'e1', path: 'x', kind: 'telemetry', ts: ORIGIN + c * HOUR, value: c, once: true });
+      pts.push({
+        workspace: 'default',
+        twinId: 'e1',
+        path: 'x',
+        kind: 'telemetry',
+        ts: ORIGIN + c * HOUR,
+        value: c,
+        once: true,
+      });
     await history.append(pts);
     op.setModels([model(5)]);
     see('e1', ORIGIN + 50 * HOUR, 50); // committed already (as the bus delivers it after the commit)
@@ -111,7 +149,11 @@ describe('RulOperator', () => {
     const { op, written, see, errors } = harness();
     op.setModels([
       { ...model(3), modelId: 'bad', artefact: { ...model(3).artefact, model: { bad: true } } },
-      { ...model(3), modelId: 'nostep', artefact: { ...model(3).artefact, stepMs: undefined as unknown as number } },
+      {
+        ...model(3),
+        modelId: 'nostep',
+        artefact: { ...model(3).artefact, stepMs: undefined as unknown as number },
+      },
     ]);
     expect(Object.keys(op.stats().refused)).toEqual(['bad', 'nostep']);
     expect(errors).toHaveLength(2);
@@ -144,8 +186,15 @@ describe('RulOperator', () => {
       maxTwins: 2,
     });
     op.setModels([model(3)]);
-    for (const t of ['a', 'b', 'c']) op.observe({ workspace: 'default', twinId: t, modelId: ENGINE, time: ORIGIN, values: { x: 1 } });
-    op.observe({ workspace: 'default', twinId: 'a', modelId: ENGINE, time: ORIGIN + HOUR, values: { x: 'high', __proto__: 5 } as Record<string, unknown> });
+    for (const t of ['a', 'b', 'c'])
+      op.observe({ workspace: 'default', twinId: t, modelId: ENGINE, time: ORIGIN, values: { x: 1 } });
+    op.observe({
+      workspace: 'default',
+      twinId: 'a',
+      modelId: ENGINE,
+      time: ORIGIN + HOUR,
+      values: { x: 'high', __proto__: 5 } as Record<string, unknown>,
+    });
     expect(op.stats()).toMatchObject({ twins: 2, twinsSkipped: 1 });
     expect(written).toHaveLength(2);
   });

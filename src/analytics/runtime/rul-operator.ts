@@ -97,7 +97,12 @@ export class RulOperator implements AnalyticsOperator {
   }
 
   stats(): RulOperatorStats {
-    return { models: this.models.length, twins: this.twins.size, ...this.counts, refused: { ...this.refused } };
+    return {
+      models: this.models.length,
+      twins: this.twins.size,
+      ...this.counts,
+      refused: { ...this.refused },
+    };
   }
 
   /**
@@ -118,7 +123,13 @@ export class RulOperator implements AnalyticsOperator {
         const stepMs = m.artefact.stepMs;
         if (typeof stepMs !== 'number' || !Number.isInteger(stepMs) || stepMs <= 0)
           throw new Error('the artefact has no step (stepMs)');
-        next.push({ model: m, predictor, stepMs, window: Math.max(1, predictor.spec.window), inputs: predictor.inputs });
+        next.push({
+          model: m,
+          predictor,
+          stepMs,
+          window: Math.max(1, predictor.spec.window),
+          inputs: predictor.inputs,
+        });
       } catch (err) {
         this.refused[m.modelId] = err instanceof Error ? err.message : String(err);
         this.o.onError?.(err, `RUL model ${m.modelId} v${m.version} of ${m.target}`);
@@ -145,7 +156,14 @@ export class RulOperator implements AnalyticsOperator {
         this.counts.twinsSkipped++;
         return;
       }
-      s = { loaded, firstStep: undefined, rows: [], current: undefined, predictedStep: undefined, held: undefined };
+      s = {
+        loaded,
+        firstStep: undefined,
+        rows: [],
+        current: undefined,
+        predictedStep: undefined,
+        held: undefined,
+      };
       this.twins.set(key, s);
       if (this.o.cells && this.o.first) {
         this.warmUp(key, s, obs);
@@ -163,7 +181,8 @@ export class RulOperator implements AnalyticsOperator {
   private modelOf(modelId: string): Loaded | undefined {
     let l = this.byModel.get(modelId);
     if (l === undefined) {
-      l = this.models.find((m) => this.o.context.isOfModel(this.o.workspace, modelId, m.model.target)) ?? null;
+      l =
+        this.models.find((m) => this.o.context.isOfModel(this.o.workspace, modelId, m.model.target)) ?? null;
       this.byModel.set(modelId, l);
     }
     return l ?? undefined;
@@ -203,7 +222,10 @@ export class RulOperator implements AnalyticsOperator {
     if (last !== undefined) {
       const gap = Math.round((c.start - last.start) / stepMs) - 1;
       for (let g = Math.max(0, gap - window); g < gap; g++)
-        s.rows.push({ start: last.start + (g + 1) * stepMs, values: new Float64Array(c.sum.length).fill(NaN) });
+        s.rows.push({
+          start: last.start + (g + 1) * stepMs,
+          values: new Float64Array(c.sum.length).fill(NaN),
+        });
     }
     const values = new Float64Array(c.sum.length);
     for (let i = 0; i < values.length; i++) values[i] = c.n[i]! > 0 ? c.sum[i]! / c.n[i]! : NaN;
@@ -259,7 +281,14 @@ export class RulOperator implements AnalyticsOperator {
       s.firstStep = stepStart(first, stepMs);
       const byStep = new Map<number, Float64Array>();
       for (let i = 0; i < inputs.length; i++) {
-        const cells = await this.o.cells!(ws, obs.twinId, inputs[i]!, Math.max(from, s.firstStep), now, stepMs);
+        const cells = await this.o.cells!(
+          ws,
+          obs.twinId,
+          inputs[i]!,
+          Math.max(from, s.firstStep),
+          now,
+          stepMs,
+        );
         for (const p of cells) {
           const start = stepStart(p.time, stepMs);
           let v = byStep.get(start);

@@ -32,12 +32,18 @@ interface TrainOptions {
 }
 
 const list = (v: string | undefined): string[] | undefined =>
-  v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
 
 function number(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new TwinloopError('BadRequest', `${flag} must be a number, not '${v}'.`);
+  if (v.trim() === '' || !Number.isFinite(n))
+    throw new TwinloopError('BadRequest', `${flag} must be a number, not '${v}'.`);
   return n;
 }
 
@@ -47,7 +53,10 @@ export function trainingBody(o: TrainOptions): Record<string, unknown> {
   if (o.step !== undefined) {
     stepSeconds = parseDuration(o.step) ?? number(o.step, '--step');
     if (stepSeconds === undefined || stepSeconds <= 0)
-      throw new TwinloopError('BadRequest', `--step must be a duration such as 1h or 3600s, not '${o.step}'.`);
+      throw new TwinloopError(
+        'BadRequest',
+        `--step must be a duration such as 1h or 3600s, not '${o.step}'.`,
+      );
   }
   const body: Record<string, unknown> = { kind: 'rul', target: o.target };
   const set = (k: string, v: unknown): void => {
@@ -58,7 +67,10 @@ export function trainingBody(o: TrainOptions): Record<string, unknown> {
   set('stepSeconds', stepSeconds);
   set('window', number(o.window, '--window'));
   set('cap', number(o.cap, '--cap'));
-  set('regimes', o.regimes === undefined || o.regimes === 'auto' ? o.regimes : number(o.regimes, '--regimes'));
+  set(
+    'regimes',
+    o.regimes === undefined || o.regimes === 'auto' ? o.regimes : number(o.regimes, '--regimes'),
+  );
   set('validationFraction', number(o.validation, '--validation'));
   set('seed', number(o.seed, '--seed'));
   set('twins', list(o.twins));
@@ -84,10 +96,19 @@ export function registerTrain(program: Command, { run }: CliKit): void {
     train
       .command('rul')
       .description('train a remaining-useful-life model from twins that ran to failure')
-      .requiredOption('--target <dtmi>', 'the model whose twins to learn from (twins of models extending it too)')
-      .option('--sensors <names>', 'telemetry to learn from, comma separated (default: every numeric telemetry but the settings)')
+      .requiredOption(
+        '--target <dtmi>',
+        'the model whose twins to learn from (twins of models extending it too)',
+      )
+      .option(
+        '--sensors <names>',
+        'telemetry to learn from, comma separated (default: every numeric telemetry but the settings)',
+      )
       .option('--settings <names>', 'telemetry giving the operating condition (clustered into regimes)')
-      .option('--step <duration>', 'one step of the resampled history, e.g. 1h (default: the readings’ median spacing)')
+      .option(
+        '--step <duration>',
+        'one step of the resampled history, e.g. 1h (default: the readings’ median spacing)',
+      )
       .option('--window <steps>', 'steps in one input window (default 30)')
       .option('--cap <steps>', 'the training target is min(cap, steps to failure) (default 125)')
       .option('--regimes <n|auto>', 'operating regimes (default auto)')
@@ -95,14 +116,18 @@ export function registerTrain(program: Command, { run }: CliKit): void {
       .option('--seed <n>', 'seed of every random choice (default 1)')
       .option('--twins <ids>', 'the twins to learn from, comma separated (default: every twin of the target)')
       .option('--prefix <text>', 'only twins whose id starts with this')
-      .option('--failed-at-property <name>', 'a twin property with the failure time: twins without it are left out')
+      .option(
+        '--failed-at-property <name>',
+        'a twin property with the failure time: twins without it are left out',
+      )
       .option('--promote', 'make the model the active one when it is stored')
       .option('--note <text>', 'a note stored with the model')
       .option('--no-wait', 'start the training and return'),
   ).action(
     run(async (o: TrainOptions, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
-      let job = (await client.request('POST', '/ml/training', { body: trainingBody(o) })).body as RulTrainingJob;
+      let job = (await client.request('POST', '/ml/training', { body: trainingBody(o) }))
+        .body as RulTrainingJob;
       const path = `/ml/training/${encodeURIComponent(job.id)}`;
       if (!o.wait) {
         printObject(job, formatOf(cmd));
@@ -149,7 +174,9 @@ export function registerTrain(program: Command, { run }: CliKit): void {
         `learned from ${m.trainingAssets} twins (${m.trainingRows} steps), validated on ${m.validationAssets} held-out twins in ${shortDuration(took)}`,
         `validation RMSE ${roundNumber(m.validationRmse, 3)} steps, PHM08 score ${roundNumber(m.validationScore, 4)} (${m.validationMethod})`,
         ...m.notes.map((n) => `note: ${n}`),
-        ...(r.skipped.length ? [`left out: ${r.skipped.map((s) => `${s.twinId} (${s.reason})`).join('; ')}`] : []),
+        ...(r.skipped.length
+          ? [`left out: ${r.skipped.map((s) => `${s.twinId} (${s.reason})`).join('; ')}`]
+          : []),
       ];
       process.stdout.write(lines.join('\n') + '\n');
     }),
@@ -164,7 +191,8 @@ export function registerTrain(program: Command, { run }: CliKit): void {
     run(async (twin: string, o: { model?: string }, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
       const q = o.model !== undefined ? `?model=${encodeURIComponent(o.model)}` : '';
-      const body = (await client.request('GET', `/digitaltwins/${encodeURIComponent(twin)}/rul${q}`)).body as {
+      const body = (await client.request('GET', `/digitaltwins/${encodeURIComponent(twin)}/rul${q}`))
+        .body as {
         rul: number;
         lower?: number;
         upper?: number;

@@ -78,7 +78,15 @@ export async function firstReading(
   twinId: string,
   path: string,
 ): Promise<number | undefined> {
-  const page = await history.queryRaw({ workspace, twinId, path, from: -8.64e15, to: 8.64e15, limit: 1, order: 'asc' });
+  const page = await history.queryRaw({
+    workspace,
+    twinId,
+    path,
+    from: -8.64e15,
+    to: 8.64e15,
+    limit: 1,
+    order: 'asc',
+  });
   return page.points[0]?.ts;
 }
 

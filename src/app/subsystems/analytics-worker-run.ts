@@ -222,7 +222,9 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
           r.kind === 'recent'
             ? recentPoints(o.history, r.ws, r.twinId, r.name, r.before, r.limit)
             : r.kind === 'first'
-              ? firstReading(o.history, r.ws, r.twinId, r.name).then((t) => (t === undefined ? [] : [{ time: t, value: 0 }]))
+              ? firstReading(o.history, r.ws, r.twinId, r.name).then((t) =>
+                  t === undefined ? [] : [{ time: t, value: 0 }],
+                )
               : forecastHistory(o.history, r.ws, r.twinId, r.name, r.from, r.to, r.spacing);
         points.then(
           (p) => post({ t: 'history', id: m.id, points: p }),

@@ -134,7 +134,12 @@ const rulErrors = (e: unknown, what: string): void => {
   const kind = what.split(' ')[1] ?? what;
   if (Date.now() - (rulLast.get(kind) ?? 0) < 60_000) return;
   rulLast.set(kind, Date.now());
-  send({ t: 'log', level: 'warn', message: `live RUL inference: ${what} failed`, fields: { error: errorText(e) } });
+  send({
+    t: 'log',
+    level: 'warn',
+    message: `live RUL inference: ${what} failed`,
+    fields: { error: errorText(e) },
+  });
 };
 
 const ops = buildAnalyticsOperators({

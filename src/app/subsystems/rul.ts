@@ -29,7 +29,12 @@ export interface RulSubsystem {
 }
 
 function toActive(m: { target: string; id: string; version: number; artefact?: string }): ActiveRulModel {
-  return { target: m.target, modelId: m.id, version: m.version, artefact: JSON.parse(m.artefact ?? '{}') as RulArtefact };
+  return {
+    target: m.target,
+    modelId: m.id,
+    version: m.version,
+    artefact: JSON.parse(m.artefact ?? '{}') as RulArtefact,
+  };
 }
 
 export function startRul(o: {
@@ -46,7 +51,8 @@ export function startRul(o: {
     if (!iface) return undefined;
     const out: string[] = [];
     for (const c of iface.contents.values())
-      if (c.kind === 'Telemetry' && c.schema.kind === 'primitive' && NUMERIC.has(c.schema.name)) out.push(c.name);
+      if (c.kind === 'Telemetry' && c.schema.kind === 'primitive' && NUMERIC.has(c.schema.name))
+        out.push(c.name);
     return out;
   };
   /** Parsed artefacts of the active models, by id and version (a promotion parses one more). */
@@ -64,7 +70,8 @@ export function startRul(o: {
       }
       out.push(a);
     }
-    for (const k of parsed.keys()) if (!out.some((a) => `${a.modelId}\u0000${a.version}` === k)) parsed.delete(k);
+    for (const k of parsed.keys())
+      if (!out.some((a) => `${a.modelId}\u0000${a.version}` === k)) parsed.delete(k);
     return out;
   };
   const training = new RulTrainingService({
