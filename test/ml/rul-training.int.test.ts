@@ -1,0 +1,136 @@
+/**
+ * Predictive maintenance in a running platform (docs/predictive-maintenance.md): pumps of the
+ * pump-line pilot run to failure (simulated from the pilot's behaviour, stored as their history),
+ * a training over HTTP (its job, its progress, the model in the registry, promoted), the prediction
+ * route, live inference writing `rul` for a new reading, and hostile requests refused.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Platform } from '../../src/app/platform.js';
+import type { HistoryPoint } from '../../src/core/ports/storage-ports.js';
+import {
+  PUMP_MODEL,
+  PUMP_SENSORS,
+  pumpRunsToFailure,
+} from '../../src/analytics/rul/rul-pump-test-fixture.js';
+import { httpCaller, type HttpCall } from '../support/http-call.js';
+import { API, startTestPlatform, tempDataDir, waitFor } from '../platform/platform-fixture.js';
+
+const data = tempDataDir('twinloop-rul-');
+let platform: Platform;
+let call: HttpCall;
+const SAMPLE_S = 600;
+const ORIGIN = Date.UTC(2026, 0, 5);
+const runs = pumpRunsToFailure({ count: 10, seed: 5, sampleSeconds: SAMPLE_S });
+
+beforeAll(async () => {
+  platform = await startTestPlatform(data.dir, { auth: 'on' });
+  call = httpCaller(() => platform.runtime.httpUrl, platform.token!);
+  for (const r of runs) {
+    const put = await call('PUT', `/digitaltwins/${r.id}?${API}`, {
+      $metadata: { $model: PUMP_MODEL },
+      motor: { $metadata: {} },
+    });
+    expect(put.status, JSON.stringify(put.json)).toBe(200);
+    const points: HistoryPoint[] = [];
+    r.times.forEach((t, i) => {
+      for (const s of PUMP_SENSORS)
+        if (Number.isFinite(r.values[s][i]))
+          points.push({
+            workspace: 'default',
+            twinId: r.id,
+            path: s,
+            kind: 'telemetry',
+            ts: ORIGIN + t * 1000,
+            value: r.values[s][i]!,
+            once: true,
+          });
+    });
+    await platform.storage.history.append(points);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await platform?.stop();
+  data.cleanup();
+});
+
+describe('RUL training and inference over HTTP', () => {
+  it(
+    'trains, stores and promotes a model, predicts from history and live',
+    { timeout: 120_000 },
+    async () => {
+      const start = await call('POST', '/ml/training', {
+        target: PUMP_MODEL,
+        sensors: [...PUMP_SENSORS],
+        twins: runs.slice(0, 9).map((r) => r.id),
+        stepSeconds: SAMPLE_S,
+        cap: 200,
+        promote: true,
+      });
+      expect(start.status).toBe(202);
+      const id = (start.json as { id: string }).id;
+      expect(start.headers.get('location')).toBe(`/ml/training/${id}`);
+      let job:
+        | { status: string; progress: { fraction: number }; result?: { modelId: string; promoted: boolean } }
+        | undefined;
+      for (;;) {
+        job = (await call('GET', `/ml/training/${id}`)).json as typeof job;
+        if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      if (!job) throw new Error('no job');
+      expect(job.status).toBe('succeeded');
+      expect(job.progress.fraction).toBe(1);
+      expect(job.result!.promoted).toBe(true);
+      const model = await call('GET', `/ml/models/${job.result!.modelId}`);
+      expect(model.json).toMatchObject({ status: 'active', target: PUMP_MODEL, kind: 'rul' });
+
+      const held = runs[9]!;
+      const now = await call('GET', `/digitaltwins/${held.id}/rul`);
+      expect(now.status).toBe(200);
+      const answer = now.json as { rul: number; step: number; modelId: string };
+      expect(answer.modelId).toBe(job.result!.modelId);
+      expect(answer.step).toBe(held.times.length);
+      expect(Math.abs(answer.rul)).toBeLessThan(10); // it has just failed
+
+      // Live: a new reading of the held-out pump, one step later: `rul` is written beside it.
+      const t = ORIGIN + (held.times.at(-1)! + SAMPLE_S) * 1000;
+      const send = await call('POST', `/digitaltwins/${held.id}/telemetry?${API}`, {
+        vibration: 7.3,
+        temperature: 40,
+        flow: 45,
+        dischargePressure: 4.5,
+        $ts: new Date(t).toISOString(),
+      });
+      expect(send.status).toBeLessThan(300);
+      await waitFor(
+        'rul written',
+        () => platform.graph.getTwin(held.id)?.telemetry.rul !== undefined,
+        30_000,
+      );
+      expect(platform.graph.getTwin(held.id)!.telemetry.rul!.time).toBe(t);
+    },
+  );
+
+  it('refuses hostile and wrong requests with clear codes', async () => {
+    const proto = await call(
+      'POST',
+      '/ml/training',
+      `{"target":"${PUMP_MODEL}","__proto__":{"promote":true}}`,
+    );
+    expect(proto.status).toBe(400);
+    expect((await call('POST', '/ml/training', { target: 'dtmi:nope:X;1' })).status).toBe(404);
+    expect((await call('POST', '/ml/training', { target: PUMP_MODEL, window: 1e9 })).status).toBe(400);
+    const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+    expect((await call('POST', '/ml/training', deep)).status).toBe(400);
+    const cross = await call(
+      'POST',
+      '/ml/training',
+      { target: PUMP_MODEL },
+      { origin: 'https://evil.example' },
+    );
+    expect(cross.status).toBe(403);
+    expect((await call('GET', '/ml/training/nope')).status).toBe(404);
+    expect((await call('GET', '/digitaltwins/nope/rul')).status).toBe(404);
+  });
+});
