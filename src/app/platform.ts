@@ -54,6 +54,7 @@ import { startRules } from './subsystems/rules.js';
 import { startScenes } from './subsystems/scenes.js';
 import { startMlModels } from './subsystems/ml-models.js';
 import { startRul } from './subsystems/rul.js';
+import { RUL_LOWER, RUL_UPPER, RUL_VALUE } from '../analytics/runtime/rul-operator.js';
 import type { MlModelRegistry } from '../analytics/ml/ml-model-registry.js';
 import { startIngest } from './subsystems/ingest.js';
 import { createJobs } from './subsystems/jobs.js';
@@ -330,7 +331,8 @@ async function startLocked(
         late.analytics?.setRules(rules);
         if (replica) void replica.rulesChanged();
       },
-      derivedNames: pilotAnalytics.derivedNames,
+      // Any model may get an active RUL model (trained later): rules may read what it writes.
+      derivedNames: (modelId) => [...pilotAnalytics.derivedNames(modelId), RUL_VALUE, RUL_LOWER, RUL_UPPER],
     });
 
     // ---- 3D scenes: the pilot's scene files, their bindings stored (edits kept), the routes

@@ -75,7 +75,7 @@ describe('RUL training and inference over HTTP', () => {
         | undefined;
       for (;;) {
         job = (await call('GET', `/ml/training/${id}`)).json as typeof job;
-        if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+        if (['succeeded', 'failed', 'cancelled'].includes(job?.status ?? '')) break;
         await new Promise((r) => setTimeout(r, 200));
       }
       if (!job) throw new Error('no job');
