@@ -130,6 +130,13 @@ describe('RUL training and inference over HTTP', () => {
       { origin: 'https://evil.example' },
     );
     expect(cross.status).toBe(403);
+    const badUtf8 = await fetch(`${platform.runtime.httpUrl}/ml/training`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${platform.token!}`, 'content-type': 'application/json' },
+      body: Buffer.concat([Buffer.from('{"target":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+    });
+    expect(badUtf8.status).toBe(400);
+    expect((await call('POST', '/ml/training', 'x'.repeat(17 * 1024 * 1024))).status).toBe(413);
     expect((await call('GET', '/ml/training/nope')).status).toBe(404);
     expect((await call('GET', '/digitaltwins/nope/rul')).status).toBe(404);
   });
