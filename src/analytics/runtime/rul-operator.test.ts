@@ -198,4 +198,42 @@ describe('RulOperator', () => {
     expect(op.stats()).toMatchObject({ twins: 2, twinsSkipped: 1 });
     expect(written).toHaveLength(2);
   });
+
+  it('reports failed predictions at most once a minute, and every model it cannot load', () => {
+    const errors: string[] = [];
+    let clock = 0;
+    const op = new RulOperator({
+      workspace: 'default',
+      context: { isOfModel: () => true },
+      sink: { write: () => undefined },
+      load: (a) => ({
+        spec: a.spec,
+        inputs: ['x'],
+        predict: () => {
+          throw new Error('broken');
+        },
+      }),
+      onError: (_e, what) => errors.push(what),
+      now: () => clock,
+    });
+    op.setModels([model(3)]);
+    for (let i = 0; i < 5; i++)
+      op.observe({
+        workspace: 'default',
+        twinId: 'e1',
+        modelId: ENGINE,
+        time: ORIGIN + i * HOUR,
+        values: { x: i },
+      });
+    expect(errors).toEqual(['RUL prediction of e1']);
+    clock = 61_000;
+    op.observe({
+      workspace: 'default',
+      twinId: 'e1',
+      modelId: ENGINE,
+      time: ORIGIN + 9 * HOUR,
+      values: { x: 9 },
+    });
+    expect(errors).toHaveLength(2);
+  });
 });

@@ -46,7 +46,13 @@ export interface RulOperatorOptions {
   first?: (workspace: string, twinId: string, name: string) => Promise<number | undefined>;
   maxTwins?: number;
   maxHeld?: number;
+  /**
+   * Told what could not be done (`what` says which): every model that cannot be loaded; failed
+   * predictions and warm-ups at most once a minute each (a broken store must not flood the log).
+   */
   onError?: (error: unknown, what: string) => void;
+  /** Wall clock for that limit (default Date.now). */
+  now?: () => number;
 }
 
 export interface RulOperatorStats {
@@ -176,6 +182,14 @@ export class RulOperator implements AnalyticsOperator {
       return;
     }
     this.fold(s, obs);
+  }
+
+  private readonly lastReported = new Map<string, number>();
+  private report(kind: string, err: unknown, what: string): void {
+    const now = (this.o.now ?? Date.now)();
+    if (now - (this.lastReported.get(kind) ?? -Infinity) < 60_000) return;
+    this.lastReported.set(kind, now);
+    this.o.onError?.(err, what);
   }
 
   private modelOf(modelId: string): Loaded | undefined {
@@ -309,7 +323,7 @@ export class RulOperator implements AnalyticsOperator {
     read()
       .catch((err: unknown) => {
         this.counts.warmUpFailures++;
-        this.o.onError?.(err, `RUL warm-up of ${obs.twinId}`);
+        this.report('warm-up', err, `RUL warm-up of ${obs.twinId}`);
       })
       .finally(() => {
         if (this.twins.get(key) !== s) return; // forgotten meanwhile

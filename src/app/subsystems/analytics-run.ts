@@ -90,17 +90,6 @@ export async function firstReading(
   return page.points[0]?.ts;
 }
 
-/** Logs what live RUL inference could not do: once a minute at most per kind of trouble. */
-export function rulErrorLog(log: Pick<Logger, 'warn'>): (error: unknown, what: string) => void {
-  const last = new Map<string, number>();
-  return (error, what) => {
-    const kind = what.split(' ')[1] ?? what;
-    if (Date.now() - (last.get(kind) ?? 0) < 60_000) return;
-    last.set(kind, Date.now());
-    log.warn({ err: error, what }, 'live RUL inference: ' + what + ' failed');
-  };
-}
-
 /** What the operators of a run need (the same for every run of a node). */
 export interface AnalyticsRunOptions {
   config: Readonly<Pick<TwinloopConfig, 'analytics'>>;
@@ -316,7 +305,8 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
           rul: {
             load: loadRulPredictor,
             first: (ws: string, id: string, name: string) => firstReading(o.history, ws, id, name),
-            onError: rulErrorLog(log),
+            onError: (err: unknown, what: string) =>
+              log.warn({ err, what }, `live RUL inference: ${what} failed`),
           },
         }
       : {}),

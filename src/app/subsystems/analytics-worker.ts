@@ -128,19 +128,14 @@ const read = (r: Extract<FromWorker, { t: 'history' }>['read']): Promise<History
     send({ t: 'history', id, read: r });
   });
 
-/** What live RUL inference could not do: said once a minute at most per kind of trouble. */
-const rulLast = new Map<string, number>();
-const rulErrors = (e: unknown, what: string): void => {
-  const kind = what.split(' ')[1] ?? what;
-  if (Date.now() - (rulLast.get(kind) ?? 0) < 60_000) return;
-  rulLast.set(kind, Date.now());
+/** What live RUL inference could not do (the operator limits how often). */
+const rulErrors = (e: unknown, what: string): void =>
   send({
     t: 'log',
     level: 'warn',
     message: `live RUL inference: ${what} failed`,
     fields: { error: errorText(e) },
   });
-};
 
 const ops = buildAnalyticsOperators({
   workspace: data.workspace,
