@@ -273,7 +273,7 @@ export class RulOperator implements AnalyticsOperator {
       this.counts.predictions++;
       this.o.sink.write(obs.workspace, obs.twinId, obs.time, values);
     } catch (err) {
-      this.o.onError?.(err, `RUL prediction of ${obs.twinId}`);
+      this.report('prediction', err, `RUL prediction of ${obs.twinId}`);
     }
   }
 
