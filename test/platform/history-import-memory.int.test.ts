@@ -1,6 +1,6 @@
 /**
  * A history import streams: a 48 MiB file is imported by a child process whose V8 heap is capped at
- * 32 MiB (reading the file whole into a string would not fit), through the real file adapter,
+ * 32 MiB (reading the file whole into a string would not fit; the live heap stays under 24 MiB), through the real file adapter,
  * runner and SQLite history; every good row is stored and every bad one written aside.
  */
 import { execFile } from 'node:child_process';
@@ -21,6 +21,7 @@ describe('history import memory', () => {
         process.execPath,
         [
           '--max-old-space-size=32',
+          '--expose-gc',
           '--import',
           'tsx',
           path.join(root, 'test/support/history-import-memory-child.ts'),
@@ -35,11 +36,12 @@ describe('history import memory', () => {
         rowsWritten: number;
         fileBytes: number;
         peakHeap: number;
+        peakLiveHeap: number;
         peakRss: number;
         badLines: number;
       };
       console.log(
-        `48 MiB file: ${r.progress.rows} rows; peak heap ${(r.peakHeap / 1048576).toFixed(1)} MiB, peak RSS ${(r.peakRss / 1048576).toFixed(0)} MiB`,
+        `48 MiB file: ${r.progress.rows} rows; peak live heap ${(r.peakLiveHeap / 1048576).toFixed(1)} MiB (sampled heap ${(r.peakHeap / 1048576).toFixed(1)} MiB), peak RSS ${(r.peakRss / 1048576).toFixed(0)} MiB`,
       );
       expect(r.status).toBe('succeeded');
       expect(r.progress.bytesRead).toBeGreaterThan(48 * 1048576);
@@ -51,7 +53,9 @@ describe('history import memory', () => {
         points: r.rowsWritten - bad,
       });
       expect(r.badLines).toBe(1 + 2 * bad); // the header, then a reason and the row for each
-      expect(r.peakHeap).toBeLessThan(32 * 1048576);
+      // The old generation is capped at 32 MiB (the file would not fit); what stays alive is far less.
+      // The sampled heapUsed also counts uncollected young garbage, so it is reported, not bounded.
+      expect(r.peakLiveHeap).toBeLessThan(24 * 1048576);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
