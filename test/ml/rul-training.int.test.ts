@@ -140,4 +140,29 @@ describe('RUL training and inference over HTTP', () => {
     expect((await call('GET', '/ml/training/nope')).status).toBe(404);
     expect((await call('GET', '/digitaltwins/nope/rul')).status).toBe(404);
   });
+
+  it('cancels a training: the job ends cancelled, without an error, and adds no model', async () => {
+    const before = ((await call('GET', '/ml/models')).json as { value: unknown[] }).value.length;
+    const start = await call('POST', '/ml/training', {
+      target: PUMP_MODEL,
+      sensors: [...PUMP_SENSORS],
+      stepSeconds: SAMPLE_S,
+      cap: 200,
+    });
+    expect(start.status).toBe(202);
+    const id = (start.json as { id: string }).id;
+    const del = await call('DELETE', `/ml/training/${id}`);
+    expect(del.status).toBe(200);
+    let job: { status: string; error?: unknown } | undefined;
+    for (let i = 0; i < 600; i++) {
+      job = (await call('GET', `/ml/training/${id}`)).json as typeof job;
+      if (job?.status !== 'queued' && job?.status !== 'running') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(job?.status).toBe('cancelled');
+    expect(job?.error).toBeUndefined();
+    expect(((await call('GET', '/ml/models')).json as { value: unknown[] }).value).toHaveLength(before);
+    // A finished job cannot be cancelled again: 409 with the reason.
+    expect((await call('DELETE', `/ml/training/${id}`)).status).toBe(409);
+  }, 60_000);
 });

@@ -318,8 +318,9 @@ export class RulTrainingService {
   private finish(job: RulTrainingJob, status: RulJobStatus): void {
     job.status = status;
     job.finishedAt = new Date(this.now()).toISOString();
-    if (status === 'cancelled')
-      job.error = { code: 'Cancelled' satisfies string, message: 'The training was cancelled.' };
+    // A cancelled job says so by its status alone (no error: nothing failed; every code in an
+    // error comes from the catalogue, and cancelling is not an error).
+    if (status === 'cancelled') delete job.error;
     this.prune();
   }
 
