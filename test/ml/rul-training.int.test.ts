@@ -6,13 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../src/app/platform.js';
-import type { HistoryPoint } from '../../src/core/ports/storage-ports.js';
 import {
   PUMP_MODEL,
   PUMP_SENSORS,
   pumpRunsToFailure,
 } from '../../src/analytics/rul/rul-pump-test-fixture.js';
 import { httpCaller, type HttpCall } from '../support/http-call.js';
+import { seedPumpRuns, trainingEnd } from '../support/rul-pumps.js';
 import { API, startTestPlatform, tempDataDir, waitFor } from '../platform/platform-fixture.js';
 
 const data = tempDataDir('twinloop-rul-');
@@ -25,28 +25,7 @@ const runs = pumpRunsToFailure({ count: 10, seed: 5, sampleSeconds: SAMPLE_S });
 beforeAll(async () => {
   platform = await startTestPlatform(data.dir, { auth: 'on' });
   call = httpCaller(() => platform.runtime.httpUrl, platform.token!);
-  for (const r of runs) {
-    const put = await call('PUT', `/digitaltwins/${r.id}?${API}`, {
-      $metadata: { $model: PUMP_MODEL },
-      motor: { $metadata: {} },
-    });
-    expect(put.status, JSON.stringify(put.json)).toBe(200);
-    const points: HistoryPoint[] = [];
-    r.times.forEach((t, i) => {
-      for (const s of PUMP_SENSORS)
-        if (Number.isFinite(r.values[s][i]))
-          points.push({
-            workspace: 'default',
-            twinId: r.id,
-            path: s,
-            kind: 'telemetry',
-            ts: ORIGIN + t * 1000,
-            value: r.values[s][i]!,
-            once: true,
-          });
-    });
-    await platform.storage.history.append(points);
-  }
+  await seedPumpRuns(platform, call, runs, ORIGIN);
 }, 60_000);
 
 afterAll(async () => {
@@ -70,15 +49,7 @@ describe('RUL training and inference over HTTP', () => {
       expect(start.status).toBe(202);
       const id = (start.json as { id: string }).id;
       expect(start.headers.get('location')).toBe(`/ml/training/${id}`);
-      let job:
-        | { status: string; progress: { fraction: number }; result?: { modelId: string; promoted: boolean } }
-        | undefined;
-      for (;;) {
-        job = (await call('GET', `/ml/training/${id}`)).json as typeof job;
-        if (['succeeded', 'failed', 'cancelled'].includes(job?.status ?? '')) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      if (!job) throw new Error('no job');
+      const job = await trainingEnd(call, id);
       expect(job.status).toBe('succeeded');
       expect(job.progress.fraction).toBe(1);
       expect(job.result!.promoted).toBe(true);
@@ -88,8 +59,9 @@ describe('RUL training and inference over HTTP', () => {
       const held = runs[9]!;
       const now = await call('GET', `/digitaltwins/${held.id}/rul`);
       expect(now.status).toBe(200);
-      const answer = now.json as { rul: number; step: number; modelId: string };
+      const answer = now.json as { rul: number; step: number; modelId: string; stepSeconds: number };
       expect(answer.modelId).toBe(job.result!.modelId);
+      expect(answer.stepSeconds).toBe(SAMPLE_S);
       expect(answer.step).toBe(held.times.length);
       expect(Math.abs(answer.rul)).toBeLessThan(10); // it has just failed
 
@@ -153,14 +125,9 @@ describe('RUL training and inference over HTTP', () => {
     const id = (start.json as { id: string }).id;
     const del = await call('DELETE', `/ml/training/${id}`);
     expect(del.status).toBe(200);
-    let job: { status: string; error?: unknown } | undefined;
-    for (let i = 0; i < 600; i++) {
-      job = (await call('GET', `/ml/training/${id}`)).json as typeof job;
-      if (job?.status !== 'queued' && job?.status !== 'running') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(job?.status).toBe('cancelled');
-    expect(job?.error).toBeUndefined();
+    const job = await trainingEnd(call, id, 60_000);
+    expect(job.status).toBe('cancelled');
+    expect(job.error).toBeUndefined();
     expect(((await call('GET', '/ml/models')).json as { value: unknown[] }).value).toHaveLength(before);
     // A finished job cannot be cancelled again: 409 with the reason.
     expect((await call('DELETE', `/ml/training/${id}`)).status).toBe(409);

@@ -36,6 +36,8 @@ export interface TwinRulAnswer extends RulPrediction {
   /** The twin's step the prediction is for (1 = its first step), and that step's start time. */
   step: number;
   time: string;
+  /** One step, in seconds (the model's): `rul` steps are `rul × stepSeconds` seconds. */
+  stepSeconds: number;
 }
 
 export class RulPredictionService {
@@ -92,6 +94,7 @@ export class RulPredictionService {
       ...p,
       step,
       time: new Date(lastStart).toISOString(),
+      stepSeconds: stepMs / 1000,
     };
   }
 

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { modelCommands, modelTelemetry } from './model-telemetry.js';
+import { modelCommands, modelLineage, modelTelemetry } from './model-telemetry.js';
 
 const pumpLine = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -99,5 +99,22 @@ describe('model commands', () => {
     expect(modelCommands('dtmi:t:X;1', hostile).map((c) => c.name)).toEqual(['__proto__']);
     expect(modelCommands('dtmi:t:Loop;1', hostile)).toEqual([]);
     expect(modelCommands('dtmi:t:Missing;1', hostile)).toEqual([]);
+  });
+});
+
+describe('modelLineage', () => {
+  it('gives the model and what it extends, directly or not, once each, cycles included', () => {
+    const docs = [
+      { '@id': 'dtmi:x:A;1', '@type': 'Interface', extends: 'dtmi:x:B;1' },
+      { '@id': 'dtmi:x:B;1', '@type': 'Interface', extends: ['dtmi:x:C;1', { '@id': 'dtmi:x:D;1' }] },
+      { '@id': 'dtmi:x:C;1', '@type': 'Interface', extends: 'dtmi:x:A;1' },
+    ];
+    expect([...modelLineage('dtmi:x:A;1', docs)].sort()).toEqual([
+      'dtmi:x:A;1',
+      'dtmi:x:B;1',
+      'dtmi:x:C;1',
+      'dtmi:x:D;1',
+    ]);
+    expect([...modelLineage('dtmi:x:Z;1', docs)]).toEqual(['dtmi:x:Z;1']);
   });
 });

@@ -107,3 +107,21 @@ export function modelCommands(rootId: string, models: readonly unknown[]): Model
   });
   return [...out.values()];
 }
+
+/** The model and every interface it extends, directly or not (ids), from the same documents. */
+export function modelLineage(rootId: string, models: readonly unknown[]): Set<string> {
+  const byId = new Map<string, Json>();
+  for (const m of models) if (m && typeof m === 'object' && idOf(m)) byId.set(idOf(m)!, m as Json);
+  const out = new Set<string>();
+  const walk = (id: string, depth: number): void => {
+    if (out.has(id) || depth > 12) return;
+    out.add(id);
+    const ext = byId.get(id)?.['extends'];
+    for (const e of Array.isArray(ext) ? ext : ext !== undefined ? [ext] : []) {
+      const eid = idOf(e);
+      if (eid) walk(eid, depth + 1);
+    }
+  };
+  walk(rootId, 0);
+  return out;
+}

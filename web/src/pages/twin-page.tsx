@@ -23,11 +23,12 @@ import { Chart } from '../components/chart.js';
 import { ErrorBox } from '../components/error-box.js';
 import { Link } from '../components/link.js';
 import { TwinCommands } from '../components/twin-commands.js';
+import { TwinRul } from '../components/twin-rul.js';
 import { usePoll } from '../components/use-poll.js';
 import { toCsv } from '../lib/csv.js';
 import { formatAge, formatDuration, formatValue } from '../lib/format.js';
 import { modelShortName } from '../lib/graph.js';
-import { modelCommands, modelTelemetry } from '../lib/model-telemetry.js';
+import { modelCommands, modelLineage, modelTelemetry } from '../lib/model-telemetry.js';
 import { routeHref, sceneHref, twinHref } from '../lib/routes.js';
 import { forecastHorizon, overlay } from '../lib/forecast-overlay.js';
 import {
@@ -39,6 +40,7 @@ import {
   pickInterval,
 } from '../lib/series.js';
 import { connectionOf, propertyRows } from '../lib/twin-props.js';
+import { naturalOrder } from '../lib/rul-view.js';
 
 const LIVE_WINDOW_MS = 15 * 60_000;
 const MAX_CHARTS = 50;
@@ -100,7 +102,11 @@ export function TwinPage({ id }: { id: string }) {
       });
       const r = await api.get<{ value: { id: string; model?: unknown }[] }>(`/models?${q}`);
       const docs = r.value.map((m) => m.model);
-      return { telemetry: modelTelemetry(modelId, docs), commands: modelCommands(modelId, docs) };
+      return {
+        telemetry: modelTelemetry(modelId, docs),
+        commands: modelCommands(modelId, docs),
+        lineage: modelLineage(modelId, docs),
+      };
     },
     0,
     [modelId],
@@ -142,6 +148,7 @@ export function TwinPage({ id }: { id: string }) {
             s.kind === 'telemetry' && (typeof s.lastValue === 'number' || typeof s.lastValue === 'boolean'),
         )
         .map((s) => s.path)
+        .sort(naturalOrder)
         .slice(0, MAX_CHARTS),
     [seriesList.data],
   );
@@ -301,6 +308,12 @@ export function TwinPage({ id }: { id: string }) {
   };
 
   const latest = new Map((seriesList.data?.value ?? []).map((s) => [s.path, s]));
+  // Live, but the twin's newest reading is older than the live window (imported history, a device
+  // that stopped): say so, and offer the week before it rather than empty charts.
+  let newest = -Infinity;
+  for (const s of seriesList.data?.value ?? [])
+    if (s.kind === 'telemetry') newest = Math.max(newest, Date.parse(s.lastTime));
+  const staleLive = mode.kind === 'live' && Number.isFinite(newest) && newest < now - LIVE_WINDOW_MS;
 
   const byPath = new Map(shown.map((x) => [x.path, x]));
 
@@ -445,6 +458,8 @@ export function TwinPage({ id }: { id: string }) {
         </p>
       )}
 
+      {declared.data && <TwinRul twinId={id} lineage={declared.data.lineage} />}
+
       <section aria-labelledby="telemetry-title">
         <div className="row spread">
           <h2 id="telemetry-title">Telemetry</h2>
@@ -518,6 +533,20 @@ export function TwinPage({ id }: { id: string }) {
             ? 'Live: the last 15 minutes, updated as readings arrive. Drag across a chart to zoom into history.'
             : `History from ${new Date(mode.from).toLocaleString()} to ${new Date(mode.to).toLocaleString()}, averaged in ${formatDuration(pickInterval(mode.to - mode.from))} buckets. Drag to zoom.`}
         </p>
+        {staleLive && (
+          <p className="row" role="status">
+            <span>
+              No reading in the last 15 minutes: the newest is from {new Date(newest).toLocaleString()} (
+              {formatAge(newest, now)}).
+            </span>
+            <button
+              type="button"
+              onClick={() => setMode({ kind: 'range', from: newest - 7 * 86_400_000, to: newest + 60_000 })}
+            >
+              Show the week before it
+            </button>
+          </p>
+        )}
         {rangeError && <ErrorBox error={rangeError} title="History could not be read" />}
         {liveError && (
           <p className="error" role="alert">
