@@ -12,7 +12,7 @@ import {
   pumpRunsToFailure,
 } from '../../src/analytics/rul/rul-pump-test-fixture.js';
 import { httpCaller, type HttpCall } from '../support/http-call.js';
-import { seedPumpRuns, trainingEnd } from '../support/rul-pumps.js';
+import { pumpTraining, seedPumpRuns, trainingEnd } from '../support/rul-pumps.js';
 import { API, startTestPlatform, tempDataDir, waitFor } from '../platform/platform-fixture.js';
 
 const data = tempDataDir('twinloop-rul-');
@@ -38,14 +38,7 @@ describe('RUL training and inference over HTTP', () => {
     'trains, stores and promotes a model, predicts from history and live',
     { timeout: 120_000 },
     async () => {
-      const start = await call('POST', '/ml/training', {
-        target: PUMP_MODEL,
-        sensors: [...PUMP_SENSORS],
-        twins: runs.slice(0, 9).map((r) => r.id),
-        stepSeconds: SAMPLE_S,
-        cap: 200,
-        promote: true,
-      });
+      const start = await call('POST', '/ml/training', pumpTraining(runs.slice(0, 9), SAMPLE_S));
       expect(start.status).toBe(202);
       const id = (start.json as { id: string }).id;
       expect(start.headers.get('location')).toBe(`/ml/training/${id}`);

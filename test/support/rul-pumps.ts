@@ -47,6 +47,18 @@ export async function seedPumpRuns(
   }
 }
 
+/** The training request of these tests: pumps' sensors, the given twins, one step a sample, cap 200, promoted. */
+export function pumpTraining(twins: readonly PumpRun[], sampleSeconds: number): Record<string, unknown> {
+  return {
+    target: PUMP_MODEL,
+    sensors: [...PUMP_SENSORS],
+    twins: twins.map((r) => r.id),
+    stepSeconds: sampleSeconds,
+    cap: 200,
+    promote: true,
+  };
+}
+
 export interface TrainingJobJson {
   status: string;
   progress: { fraction: number };

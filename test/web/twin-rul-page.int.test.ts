@@ -8,13 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { Platform } from '../../src/app/platform.js';
-import {
-  PUMP_MODEL,
-  PUMP_SENSORS,
-  pumpRunsToFailure,
-} from '../../src/analytics/rul/rul-pump-test-fixture.js';
+import { pumpRunsToFailure } from '../../src/analytics/rul/rul-pump-test-fixture.js';
 import { httpCaller, type HttpCall } from '../support/http-call.js';
-import { seedPumpRuns, trainingEnd } from '../support/rul-pumps.js';
+import { pumpTraining, seedPumpRuns, trainingEnd } from '../support/rul-pumps.js';
 import { startTestPlatform, tempDataDir } from '../platform/platform-fixture.js';
 import { launchBrowser, open, shot, VIEWS } from './browser-harness.js';
 
@@ -34,14 +30,7 @@ beforeAll(async () => {
   base = platform.runtime.httpUrl;
   call = httpCaller(() => base, platform.token ?? '');
   await seedPumpRuns(platform, call, runs, ORIGIN);
-  const start = await call('POST', '/ml/training', {
-    target: PUMP_MODEL,
-    sensors: [...PUMP_SENSORS],
-    twins: runs.slice(0, 9).map((r) => r.id),
-    stepSeconds: SAMPLE_S,
-    cap: 200,
-    promote: true,
-  });
+  const start = await call('POST', '/ml/training', pumpTraining(runs.slice(0, 9), SAMPLE_S));
   expect(start.status).toBe(202);
   const job = await trainingEnd(call, (start.json as { id: string }).id);
   expect(job.status).toBe('succeeded');
