@@ -2,7 +2,8 @@
  * Predictive maintenance in a running platform (docs/predictive-maintenance.md): pumps of the
  * pump-line pilot run to failure (simulated from the pilot's behaviour, stored as their history),
  * a training over HTTP (its job, its progress, the model in the registry, promoted), the prediction
- * route, live inference writing `rul` for a new reading, and hostile requests refused.
+ * route, live inference writing `rul` for a new reading (and after a restart), a cancelled training,
+ * and hostile requests refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../src/app/platform.js';
@@ -74,6 +75,29 @@ describe('RUL training and inference over HTTP', () => {
         30_000,
       );
       expect(platform.graph.getTwin(held.id)!.telemetry.rul!.time).toBe(t);
+
+      // After a restart the model is still active and live inference goes on: the next step's
+      // reading gets its `rul`, from a window warmed up from history, equal to what the route
+      // answers from the same history.
+      await platform.stop();
+      platform = await startTestPlatform(data.dir, { auth: 'on' });
+      const t2 = t + SAMPLE_S * 1000;
+      const again = await call('POST', `/digitaltwins/${held.id}/telemetry?${API}`, {
+        vibration: 7.4,
+        temperature: 40.5,
+        flow: 44,
+        dischargePressure: 4.4,
+        $ts: new Date(t2).toISOString(),
+      });
+      expect(again.status).toBeLessThan(300);
+      await waitFor(
+        'rul written after the restart',
+        () => platform.graph.getTwin(held.id)?.telemetry.rul?.time === t2,
+        30_000,
+      );
+      const live = platform.graph.getTwin(held.id)!.telemetry.rul!.value as number;
+      const fromHistory = (await call('GET', `/digitaltwins/${held.id}/rul`)).json as { rul: number };
+      expect(live).toBeCloseTo(fromHistory.rul, 6);
     },
   );
 
