@@ -30,6 +30,7 @@ describe('readRulAssets', () => {
     pts.push(point('engine-2', 's1', ORIGIN + 9 * HOUR, 3));
     await h.append(pts);
     const seen: number[] = [];
+    let paced = 0;
     const r = await readRulAssets({
       history: h,
       workspace: 'default',
@@ -37,6 +38,7 @@ describe('readRulAssets', () => {
       columns: ['s1', 's2'],
       stepMs: HOUR,
       onAsset: (done) => seen.push(done),
+      pace: async () => void paced++,
     });
     expect(seen).toEqual([1, 2, 3]);
     expect(r.skipped).toEqual([{ twinId: 'engine-3', reason: 'no reading of any chosen telemetry' }]);
@@ -48,6 +50,8 @@ describe('readRulAssets', () => {
     expect([...e2!.columns.s1!]).toEqual([1, NaN, 3]);
     expect([...e2!.columns.s2!]).toEqual([NaN, NaN, NaN]);
     expect(r.range).toEqual({ from: ORIGIN + HOUR, to: ORIGIN + 9 * HOUR, rows: 8 });
+    // Paced after every series read: 3 twins × 2 spans, then 2 twins with readings × 2 columns.
+    expect(paced).toBe(3 * 2 + 2 * 2);
   });
 
   it('keeps the latest rows with their true step numbers, and ends at a given failure time', async () => {

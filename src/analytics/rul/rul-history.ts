@@ -39,6 +39,11 @@ export interface ReadRulAssetsOptions {
   onAsset?: (done: number, total: number) => void;
   /** Stops early when it answers true (a cancelled job). */
   cancelled?: () => boolean;
+  /**
+   * Called after each series read (core/jobs/work-slicer.ts): gives the event loop back now and
+   * then, since a synchronous store answers every read at once.
+   */
+  pace?: () => Promise<void>;
 }
 
 export interface ReadRulAssetsResult {
@@ -111,6 +116,7 @@ async function readAsset(
   let last = -Infinity;
   for (const c of columns) {
     const span = await seriesSpan(history, workspace, twinId, c);
+    await o.pace?.();
     if (span === undefined) continue;
     first = Math.min(first, span.first);
     last = Math.max(last, span.last);
@@ -148,6 +154,7 @@ async function readAsset(
         const i = Math.round((b.start - from) / stepMs);
         if (i >= 0 && i < n) values[i] = b.avg;
       }
+      await o.pace?.();
     }
     cols[c] = values;
   }

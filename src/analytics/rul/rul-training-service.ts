@@ -10,6 +10,7 @@
  */
 import { TwinloopError, type ErrorCode } from '../../core/errors/errors.js';
 import type { HistoryStore } from '../../core/ports/storage-ports.js';
+import { workSlicer } from '../../core/jobs/work-slicer.js';
 import { readRulAssets, type RulHistoryRange } from './rul-history.js';
 import type { RulTrainingRequest } from './rul-training-request.js';
 import type {
@@ -93,6 +94,12 @@ export interface RulTrainingServiceOptions {
   minAssets?: number;
   now?: () => number;
   onError?: (err: unknown, jobId: string) => void;
+  /**
+   * Gives the event loop back while history is read (setImmediate in the platform), at least every
+   * `sliceMs` (default 10) of reading; without it the read runs in one go (tests).
+   */
+  yieldNow?: () => Promise<void>;
+  sliceMs?: number;
 }
 
 /** Share of the progress bar each part takes. */
@@ -241,6 +248,15 @@ export class RulTrainingService {
         onAsset: (done, total) =>
           progress('read', (READ_SHARE * done) / total, `read ${done} of ${total} twins`),
         cancelled: () => abort.signal.aborted,
+        ...(this.o.yieldNow
+          ? {
+              pace: workSlicer({
+                sliceMs: this.o.sliceMs ?? 10,
+                yieldNow: this.o.yieldNow,
+                now: () => performance.now(),
+              }),
+            }
+          : {}),
       });
       if (abort.signal.aborted) throw abortError();
       if (read.assets.length < minAssets)

@@ -85,6 +85,9 @@ export function startRul(o: {
       },
     },
     trainer: workerRulTrainer(),
+    // Reading a model's history is thousands of synchronous store reads: sliced, so devices are
+    // acknowledged while it runs.
+    yieldNow: () => new Promise((resolve) => setImmediate(resolve)),
     registry: {
       add: async (m) => {
         const r = await o.registry.add({
