@@ -25,9 +25,11 @@ const OPTS: CnnOptions = {
   batch: 16,
   learningRate: 3e-3,
   decay: 0,
+  dropout: 0,
   innerShare: 0.2,
   clip: 6,
   age: false,
+  pool: 1,
 };
 
 /** Windows (W × C) whose target depends on the trend of channel 0 and the level of channel 1. */
@@ -96,7 +98,7 @@ describe('convolutional network of RUL', () => {
     const train = synthetic(3000, W, C, 1);
     const inner = synthetic(400, W, C, 2);
     const test = synthetic(500, W, C, 3);
-    const { model } = fitCnn(train, inner, W, C, 100, 0, OPTS, createRng(9));
+    const { model } = fitCnn(train, inner, W, 1, C, 100, 0, OPTS, createRng(9));
     const run = cnnRunner(model);
     const pred = test.truth.map((_, i) => run(test.X, i * W * C));
     const mean = test.truth.reduce((a, b) => a + b, 0) / test.truth.length;
@@ -111,9 +113,9 @@ describe('convolutional network of RUL', () => {
     const train = synthetic(300, W, C, 4);
     const inner = synthetic(60, W, C, 5);
     const o = { ...OPTS, epochs: 3 };
-    const a = fitCnn(train, inner, W, C, 100, 0, o, createRng(1));
-    const b = fitCnn(train, inner, W, C, 100, 0, o, createRng(1));
-    const c = fitCnn(train, inner, W, C, 100, 0, o, createRng(2));
+    const a = fitCnn(train, inner, W, 1, C, 100, 0, o, createRng(1));
+    const b = fitCnn(train, inner, W, 1, C, 100, 0, o, createRng(1));
+    const c = fitCnn(train, inner, W, 1, C, 100, 0, o, createRng(2));
     expect(JSON.stringify(b.model)).toBe(JSON.stringify(a.model));
     expect(JSON.stringify(c.model)).not.toBe(JSON.stringify(a.model));
     expect(a.model.params).toHaveLength(cnnLayout(W, C, o.conv, o.hidden).size);
@@ -126,7 +128,7 @@ describe('convolutional network of RUL', () => {
     // an inner set whose targets have nothing to do with the inputs: no epoch helps for long
     const inner = synthetic(60, W, C, 7);
     inner.y.reverse();
-    const r = fitCnn(train, inner, W, C, 100, 0, { ...OPTS, epochs: 40, patience: 3 }, createRng(3));
+    const r = fitCnn(train, inner, W, 1, C, 100, 0, { ...OPTS, epochs: 40, patience: 3 }, createRng(3));
     expect(r.epochs).toBeLessThan(40);
     const run = cnnRunner(r.model);
     const err = rmse(
@@ -141,10 +143,14 @@ describe('convolutional network of RUL', () => {
     const z = Float64Array.from([1, 2, 3, 100, -100, 5]); // three rows
     const steps = [4, 5, 6];
     const out = new Float64Array(4 * (S + 1));
-    cnnInput(z, S, steps, 1, 4, 6, 10, out, 0);
+    cnnInput(z, S, steps, 1, 4, 1, 6, 10, out, 0);
     expect(Array.from(out)).toEqual([1, 2, 0.4, 1, 2, 0.4, 1, 2, 0.4, 3, 6, 0.5]);
     const plain = new Float64Array(2 * S);
-    cnnInput(z, S, steps, 2, 2, 6, 0, plain, 0);
+    cnnInput(z, S, steps, 2, 2, 1, 6, 0, plain, 0);
     expect(Array.from(plain)).toEqual([3, 6, -6, 5]);
+    // pooled: two positions of two rows each, ending at row 2 (rows 0,0 padded | rows 1,2 clipped: (3 − 6) / 2, (6 + 5) / 2)
+    const pooled = new Float64Array(2 * (S + 1));
+    cnnInput(z, S, steps, 2, 2, 2, 6, 10, pooled, 0);
+    expect(Array.from(pooled)).toEqual([1, 2, 0.4, -1.5, 5.5, 0.6]);
   });
 });

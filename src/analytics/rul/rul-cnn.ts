@@ -3,8 +3,9 @@
  * second learner of the ensemble (after Li et al. 2018, "Remaining useful life estimation in
  * prognostics using deep convolution neural networks", scaled down to train on one core).
  *
- * Input: the last `window` rows of the per-regime z-scores (clipped to ±clip), time-major, one
- * input channel per kept sensor (plus the asset's age when asked). Histories shorter than the
+ * Input: the last rows of the per-regime z-scores (clipped to ±clip), averaged `pool` rows to an
+ * input position (a longer history at the same cost, and less noise), time-major, one input
+ * channel per kept sensor (plus the asset's age when asked). Histories shorter than the
  * window are padded by repeating their first row, so training (every row of every asset is an end
  * row) and prediction (a twin with a few rows) see the same thing. Then conv layers over time
  * ('same' zero padding, ReLU), a dense ReLU layer on the flattened maps and one linear output, the
@@ -33,15 +34,22 @@ export interface CnnOptions {
   decay: number;
   /** Share of the training assets held out, whole, for early stopping. */
   innerShare: number;
+  /** Share of the flattened maps dropped (inverted dropout) at each training window. */
+  dropout: number;
   /** Inputs are clipped to ±clip (z-scores). */
   clip: number;
   /** Add the asset's age (step / cap) as an input channel. */
   age: boolean;
+  /** Rows averaged into one input position (the network sees floor(window / pool) positions). */
+  pool: number;
 }
 
 /** A fitted network (JSON). `params` is flat, laid out as `cnnLayout` says. */
 export interface CnnModel {
+  /** Input positions. */
   window: number;
+  /** Rows averaged per position. */
+  pool: number;
   /** Input channels (sensors, plus one for age when `ageScale` > 0). */
   channels: number;
   conv: { filters: number; kernel: number }[];
@@ -99,6 +107,9 @@ interface Work {
   grads: Float64Array[];
   hid: Float64Array;
   dhid: Float64Array;
+  /** The dense layer's input after dropout (training only), and the dropout mask. */
+  drop: Float64Array;
+  mask: Float64Array | null;
 }
 
 function makeWork(L: CnnLayout): Work {
@@ -108,6 +119,8 @@ function makeWork(L: CnnLayout): Work {
     grads: sizes.map((n) => new Float64Array(n)),
     hid: new Float64Array(L.hidden),
     dhid: new Float64Array(L.hidden),
+    drop: new Float64Array(L.flat),
+    mask: null,
   };
 }
 
@@ -134,7 +147,12 @@ function forward(L: CnnLayout, p: Float64Array, wk: Work): number {
       }
     }
   }
-  const x = wk.acts[L.layers.length]!;
+  let x = wk.acts[L.layers.length]!;
+  const mask = wk.mask;
+  if (mask) {
+    for (let i = 0; i < L.flat; i++) wk.drop[i] = x[i]! * mask[i]!;
+    x = wk.drop;
+  }
   let out = p[L.ob]!;
   for (let h = 0; h < L.hidden; h++) {
     let s = p[L.db + h]!;
@@ -152,7 +170,8 @@ function backward(L: CnnLayout, p: Float64Array, wk: Work, dOut: number, g: Floa
   const W = L.window;
   const nl = L.layers.length;
   g[L.ob]! += dOut;
-  const x = wk.acts[nl]!;
+  const mask = wk.mask;
+  const x = mask ? wk.drop : wk.acts[nl]!;
   const dx = wk.grads[nl]!;
   dx.fill(0);
   for (let h = 0; h < L.hidden; h++) {
@@ -167,6 +186,7 @@ function backward(L: CnnLayout, p: Float64Array, wk: Work, dOut: number, g: Floa
       dx[i]! += d * p[wo + i]!;
     }
   }
+  if (mask) for (let i = 0; i < L.flat; i++) dx[i]! *= mask[i]!;
   for (let li = nl - 1; li >= 0; li--) {
     const l = L.layers[li]!;
     const a = wk.acts[li]!;
@@ -231,9 +251,10 @@ export function cnnInit(L: CnnLayout, rng: Rng, bias = 0): Float64Array {
 }
 
 /**
- * Writes the network input of the window ending at row t into out[offset..]: z rows (S values
- * each, from the per-regime normalisation), clipped, repeated first row before the series starts,
- * and the age channel (step / ageScale) when ageScale > 0.
+ * Writes the network input of the `window` positions ending at row t into out[offset..]: each the
+ * mean of `pool` z rows (S values each, from the per-regime normalisation), clipped, the first row
+ * repeated before the series starts, and the age channel (step of the position's last row /
+ * ageScale) when ageScale > 0. Reads rows t − window × pool + 1 .. t.
  */
 export function cnnInput(
   z: Float64Array,
@@ -241,6 +262,7 @@ export function cnnInput(
   steps: ArrayLike<number>,
   t: number,
   window: number,
+  pool: number,
   clip: number,
   ageScale: number,
   out: Float64Array | Float32Array,
@@ -248,13 +270,17 @@ export function cnnInput(
 ): void {
   const C = ageScale > 0 ? S + 1 : S;
   for (let i = 0; i < window; i++) {
-    const r = Math.max(0, t - window + 1 + i);
+    const last = t - (window - 1 - i) * pool;
     const o = offset + i * C;
     for (let s = 0; s < S; s++) {
-      const v = z[r * S + s]!;
-      out[o + s] = v > clip ? clip : v < -clip ? -clip : v;
+      let sum = 0;
+      for (let j = 0; j < pool; j++) {
+        const v = z[Math.max(0, last - j) * S + s]!;
+        sum += v > clip ? clip : v < -clip ? -clip : v;
+      }
+      out[o + s] = sum / pool;
     }
-    if (ageScale > 0) out[o + S] = steps[r]! / ageScale;
+    if (ageScale > 0) out[o + S] = steps[Math.max(0, last)]! / ageScale;
   }
 }
 
@@ -286,6 +312,7 @@ export function fitCnn(
   train: CnnData,
   inner: CnnData,
   window: number,
+  pool: number,
   channels: number,
   scale: number,
   ageScale: number,
@@ -316,7 +343,10 @@ export function fitCnn(
   let lr = o.learningRate;
   let lastChange = 0;
   const perEpoch = Math.min(n, Math.max(1, Math.floor(o.samplesPerEpoch)));
+  const mask = new Float64Array(L.flat);
+  const keep = 1 - Math.min(0.9, Math.max(0, o.dropout));
   const innerRmse = (): number => {
+    wk.mask = null;
     const m = inner.y.length;
     if (m === 0) return 0;
     let s = 0;
@@ -341,6 +371,10 @@ export function fitCnn(
       for (let k = start; k < end; k++) {
         const i = order[k]!;
         for (let j = 0; j < D; j++) a[j] = train.X[i * D + j]!;
+        if (keep < 1) {
+          for (let j = 0; j < L.flat; j++) mask[j] = rng.next() < keep ? 1 / keep : 0;
+          wk.mask = mask;
+        }
         const err = forward(L, p, wk) - train.y[i]! / scale;
         backward(L, p, wk, err, g);
       }
@@ -375,6 +409,7 @@ export function fitCnn(
   return {
     model: {
       window,
+      pool,
       channels,
       conv: o.conv.map((c) => ({ filters: c.filters, kernel: c.kernel })),
       hidden: o.hidden,

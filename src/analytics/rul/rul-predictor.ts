@@ -274,6 +274,7 @@ function checkCnn(
   const o = c.obj(v, at);
   if (!o) return undefined;
   const window = c.num(o, 'window', at, 1, MAX_CNN_WINDOW, true);
+  const pool = c.num(o, 'pool', at, 1, spec.window, true);
   const channels = c.num(o, 'channels', at, S, S + 1, true);
   const hidden = c.num(o, 'hidden', at, 1, 1024, true);
   const scale = c.num(o, 'scale', at, Number.MIN_VALUE, 1e9);
@@ -296,11 +297,12 @@ function checkCnn(
     scale === undefined ||
     ageScale === undefined ||
     clip === undefined ||
+    pool === undefined ||
     conv.length !== lv.length
   )
     return undefined;
-  if (window !== Math.min(spec.window, MAX_CNN_WINDOW))
-    return c.fail(`${at}/window`, `${Math.min(spec.window, MAX_CNN_WINDOW)} expected (the spec's window)`);
+  const want = Math.min(Math.floor(spec.window / pool), MAX_CNN_WINDOW);
+  if (window !== want) return c.fail(`${at}/window`, `${want} expected (the spec's window / pool)`);
   if ((ageScale > 0 ? S + 1 : S) !== channels)
     return c.fail(
       `${at}/channels`,
@@ -310,7 +312,7 @@ function checkCnn(
   if (size > MAX_NODES) return c.fail(`${at}/params`, `more than ${MAX_NODES} parameters`);
   const params = c.nums(o, 'params', at, size);
   if (!params) return undefined;
-  return { window, channels, conv, hidden, scale, ageScale, clip, params: [...params] };
+  return { window, pool, channels, conv, hidden, scale, ageScale, clip, params: [...params] };
 }
 
 /** Checks a member's network: every array as long as the layer sizes say. */
@@ -399,7 +401,18 @@ function makePredictor(spec: RulTrainingSpec, model: RulModel): RulPredictor {
         const tree = gbmPredict(mem.gbm, x);
         const run = runners[i];
         if (run && mem.cnn) {
-          cnnInput(nz.z, S, steps, nz.rows - 1, mem.cnn.window, mem.cnn.clip, mem.cnn.ageScale, cnnX, 0);
+          cnnInput(
+            nz.z,
+            S,
+            steps,
+            nz.rows - 1,
+            mem.cnn.window,
+            mem.cnn.pool,
+            mem.cnn.clip,
+            mem.cnn.ageScale,
+            cnnX,
+            0,
+          );
           sum += (1 - blend) * tree + blend * run(cnnX);
         } else sum += mem.mlp ? (1 - blend) * tree + blend * mlpPredict(mem.mlp, x) : tree;
       });

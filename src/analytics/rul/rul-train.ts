@@ -43,6 +43,11 @@ export interface RulLearnerOptions {
   maxRows: number;
   /** Random cut points per held-out asset (the last row is always one more). */
   cuts: number;
+  /**
+   * Validation draws the true RUL of a random cut uniformly in 1..horizon (null: 1.2 × cap). Fixed,
+   * it lets trainings with different caps be compared on the same cuts.
+   */
+  horizon: number | null;
   /** Fit the health index on the rows below the cap only (where RUL still falls). */
   hiBelowCap: boolean;
   /** Give the trees the asset's age (its step number). */
@@ -74,6 +79,7 @@ export const DEFAULT_LEARNER: RulLearnerOptions = {
   hiLambda: 1e-3,
   maxRows: 60000,
   cuts: 5,
+  horizon: null,
   hiBelowCap: true,
   age: true,
   mlp: null,
@@ -91,9 +97,11 @@ export const DEFAULT_LEARNER: RulLearnerOptions = {
     batch: 32,
     learningRate: 1e-3,
     decay: 1e-4,
+    dropout: 0.3,
     innerShare: 0.15,
     clip: 6,
     age: true,
+    pool: 1,
   },
 };
 
@@ -145,7 +153,7 @@ function validateInput(assets: RulAssetSeries[], spec: RulTrainingSpec): void {
     );
 }
 
-/** The network sees at most this many rows (bounds its cost; longer windows still feed the trees). */
+/** The network sees at most this many positions (bounds its cost; longer windows still feed the trees). */
 export const MAX_CNN_WINDOW = 100;
 /** Early stopping looks at most at about this many windows. */
 const MAX_CNN_INNER = 5000;
@@ -232,7 +240,7 @@ export function trainRulWith(
   order.forEach((a, i) => (fold[a] = i % k));
 
   // validation cut points of every asset (drawn once, whatever the fold)
-  const maxRul = Math.round(1.2 * spec.cap);
+  const maxRul = Math.max(1, Math.round(opts.horizon ?? 1.2 * spec.cap));
   const cuts = assets.map((a) => {
     const n = a.steps.length;
     const last = a.steps[n - 1] as number;
@@ -250,7 +258,8 @@ export function trainRulWith(
   });
 
   // the network's inputs: the last cnnWindow rows of z (+ age), every row of an asset an end row
-  const cnnWindow = Math.min(spec.window, MAX_CNN_WINDOW);
+  const cnnPool = Math.max(1, Math.min(spec.window, Math.floor(opts.cnn?.pool ?? 1)));
+  const cnnWindow = Math.min(Math.floor(spec.window / cnnPool), MAX_CNN_WINDOW);
   const ageScale = opts.cnn?.age ? spec.cap : 0;
   const cnnChannels = S + (ageScale > 0 ? 1 : 0);
   const cnnD = cnnWindow * cnnChannels;
@@ -271,6 +280,7 @@ export function trainRulWith(
           (assets[a] as RulAssetSeries).steps,
           r,
           cnnWindow,
+          cnnPool,
           opts.cnn?.clip ?? 6,
           ageScale,
           X,
@@ -363,6 +373,7 @@ export function trainRulWith(
               cnnData.train,
               cnnData.inner,
               cnnWindow,
+              cnnPool,
               cnnChannels,
               spec.cap,
               ageScale,
@@ -395,6 +406,7 @@ export function trainRulWith(
             (assets[a] as RulAssetSeries).steps,
             row,
             cnnWindow,
+            cnnPool,
             cnnOpts.clip,
             ageScale,
             cnnX,
