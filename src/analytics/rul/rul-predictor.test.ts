@@ -6,6 +6,7 @@ import { loadRulPredictor } from './rul-predictor.js';
 import { createRng } from './rul-random.js';
 import { DEFAULT_CNN, DEFAULT_LEARNER, trainRulWith } from './rul-train.js';
 import { SYN_SENSORS, SYN_SETTINGS, syntheticFleet } from './rul-test-fixture.js';
+import type { RulTrainingProgress } from './rul-types.js';
 
 const fleet = syntheticFleet({ assets: 10, regimes: 1, seed: 8 });
 const { artefact } = trainRulWith(
@@ -170,7 +171,8 @@ describe('artefacts with a convolutional network beside the trees (gbm-cnn-ensem
     cnn: { ...DEFAULT_CNN, epochs: 2, samplesPerEpoch: 300, hidden: 6, pool: 2 },
     blend: 0.5,
   };
-  const trained = trainRulWith(fleet, cnnSpec, small);
+  const seen: RulTrainingProgress[] = [];
+  const trained = trainRulWith(fleet, cnnSpec, small, (p) => seen.push(p));
   const cnnText = JSON.stringify(trained.artefact);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests damage the artefact field by field
   const cnnGood = (): any => JSON.parse(cnnText);
@@ -193,6 +195,11 @@ describe('artefacts with a convolutional network beside the trees (gbm-cnn-ensem
     const short = { id: 'x', steps: asset.steps.slice(0, 3), columns: {} as Record<string, Float64Array> };
     for (const [k, v] of Object.entries(asset.columns)) short.columns[k] = v.slice(0, 3);
     expect(Number.isFinite(p.predict(short).rul)).toBe(true);
+    // progress rises from 0 to 1 through the networks' epochs too
+    const fractions = seen.map((q) => q.fraction);
+    expect(fractions.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= fractions[i - 1]!))).toBe(true);
+    expect(fractions.at(-1)).toBe(1);
+    expect(trained.metrics.notes.join('\n')).toMatch(/network epochs run per member/);
     // the same seed trains the same artefact
     expect(JSON.stringify(trainRulWith(fleet, cnnSpec, small).artefact)).toBe(cnnText);
   });
