@@ -240,6 +240,22 @@ describe('artefacts with a convolutional network beside the trees (gbm-cnn-ensem
     const t0 = performance.now();
     expect(refused(i).message).toMatch(/\/model\/members\/0\/cnn\/params: more than/);
     expect(performance.now() - t0).toBeLessThan(500);
+    // a network under the parameter bound (4.3 M) but costly to run (~50 M multiply-adds) is refused
+    // before its parameters are read, and so are networks that together cost too much
+    const k = cnnGood();
+    k.model.members[0].cnn.conv = [
+      { filters: 256, kernel: 64 },
+      { filters: 256, kernel: 64 },
+    ];
+    k.model.members[0].cnn.hidden = 1;
+    expect(refused(k).message).toMatch(/\/model\/members\/0\/cnn: more than \d+ multiply-adds/);
+    // deep nesting where the parameters go: refused, no stack overflow
+    let deep: unknown = 1;
+    for (let n = 0; n < 100_000; n++) deep = [deep];
+    const l = cnnGood();
+    l.model.members[0].cnn.params = deep;
+    l.model.members[1].cnn.conv = deep;
+    expect(refused(l).message).toMatch(/\/model\/members\/0\/cnn\/params/);
     // a network in the old learner is refused
     const j = cnnGood();
     j.model.learner = 'gbm-hi-ensemble/1';

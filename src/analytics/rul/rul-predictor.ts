@@ -14,6 +14,8 @@ import { MAX_CNN_WINDOW, type RulModel } from './rul-train.js';
 import type { RulAssetSeries, RulPrediction, RulPredictor, RulTrainingSpec } from './rul-types.js';
 
 const MAX_NODES = 5_000_000;
+/** Multiply-adds of all the networks of one prediction (a few ms at most; the default uses ~0.3 M). */
+const MAX_CNN_MACS = 20_000_000;
 const MAX_PROBLEMS = 20;
 
 class Checker {
@@ -148,6 +150,7 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
   const blend = Object.hasOwn(m, 'blend') ? c.num(m, 'blend', '/model', 0, 1) : 0;
   if (blend === undefined) return undefined;
   let nodes = 0;
+  let macs = 0;
   ms.forEach((mv: unknown, i: number) => {
     if (c.full) return;
     const at = `/model/members/${i}`;
@@ -204,6 +207,12 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
       if (!cnn) return;
       nodes += cnn.params.length;
       if (nodes > MAX_NODES) return void c.fail(`${at}/cnn/params`, `more than ${MAX_NODES} numbers in all`);
+      macs += cnnMacs(cnn);
+      if (macs > MAX_CNN_MACS)
+        return void c.fail(
+          `${at}/cnn`,
+          `the networks need more than ${MAX_CNN_MACS} multiply-adds a prediction`,
+        );
     } else if (Object.hasOwn(mo, 'cnn')) return void c.fail(`${at}/cnn`, 'no network in this learner');
     else if (Object.hasOwn(mo, 'mlp') && mo.mlp !== undefined) {
       mlp = checkMlp(c, mo.mlp, `${at}/mlp`, F);
@@ -263,6 +272,17 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
   };
 }
 
+/** Multiply-adds of one forward pass of a network. */
+function cnnMacs(m: Pick<CnnModel, 'window' | 'channels' | 'conv' | 'hidden'>): number {
+  let cin = m.channels;
+  let n = 0;
+  for (const l of m.conv) {
+    n += m.window * l.filters * l.kernel * cin;
+    cin = l.filters;
+  }
+  return n + m.hidden * (m.window * cin + 1);
+}
+
 /** Checks a member's convolutional network: its shape bounded, `params` as long as the shape says. */
 function checkCnn(
   c: Checker,
@@ -310,6 +330,8 @@ function checkCnn(
     );
   const size = cnnLayout(window, channels, conv, hidden).size;
   if (size > MAX_NODES) return c.fail(`${at}/params`, `more than ${MAX_NODES} parameters`);
+  if (cnnMacs({ window, channels, conv, hidden }) > MAX_CNN_MACS)
+    return c.fail(at, `more than ${MAX_CNN_MACS} multiply-adds a prediction`);
   const params = c.nums(o, 'params', at, size);
   if (!params) return undefined;
   return { window, pool, channels, conv, hidden, scale, ageScale, clip, params: [...params] };
