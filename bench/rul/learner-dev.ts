@@ -17,6 +17,7 @@ import {
   type RulLearnerOptions,
 } from '../../src/analytics/rul/index.js';
 import type { RulAssetSeries, RulTrainingSpec } from '../../src/analytics/rul/rul-types.js';
+import { RUL_DEFAULTS } from '../../src/analytics/rul/rul-training-request.js';
 import { createRng } from '../../src/analytics/rul/rul-random.js';
 import { numberFlag, stringFlag } from '../results-file.js';
 import fs from 'node:fs';
@@ -46,8 +47,8 @@ const opts: RulLearnerOptions = {
 const spec: RulTrainingSpec = {
   sensors: [...CMAPSS_SENSORS],
   settings: [...CMAPSS_SETTINGS],
-  window: numberFlag(argv, '--window', 30),
-  cap: numberFlag(argv, '--cap', 125),
+  window: numberFlag(argv, '--window', RUL_DEFAULTS.window),
+  cap: numberFlag(argv, '--cap', RUL_DEFAULTS.cap),
   regimes: 'auto',
   validationFraction: numberFlag(argv, '--validation', 0.2),
   seed: numberFlag(argv, '--seed', 1),

@@ -115,7 +115,7 @@ try {
     `## RUL on C-MAPSS ${subset} (bench/rul/run.ts) — ${new Date().toISOString()}`,
     '',
     `- ${os.cpus().length} cores, Node ${process.version}. ${loadNote()}`,
-    `- Path: twinloop import (examples/cmapss/mapping.yaml) → POST /ml/training (defaults: window 30, cap ${cap}, regimes auto, every sensor; learner: per-regime normalisation, health index, GBM ensemble by 5-fold cross-fitting) → GET /digitaltwins/{id}/rul at each test engine's last row.`,
+    `- Path: twinloop import (examples/cmapss/mapping.yaml) → POST /ml/training (defaults: window 150, cap ${cap}, regimes auto, every sensor; learner: per-regime normalisation, health index, GBM ensemble by 5-fold cross-fitting) → GET /digitaltwins/{id}/rul at each test engine's last row.`,
     `- Validation (held-out training engines only): RMSE ${Number(m.validationRmse).toFixed(2)}, PHM08 ${Number(m.validationScore).toFixed(1)} (${String(m.validationMethod)}).`,
     '',
     '| subset | test RMSE (official, true RUL as given) | PHM08 score | RMSE vs truth capped at ' +

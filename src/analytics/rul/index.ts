@@ -4,6 +4,8 @@ export {
   trainRul,
   trainRulWith,
   DEFAULT_LEARNER,
+  DEFAULT_CNN,
+  MAX_CNN_WINDOW,
   type RulLearnerOptions,
   type RulModel,
 } from './rul-train.js';

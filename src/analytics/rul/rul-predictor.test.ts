@@ -4,8 +4,9 @@ import { featureCount } from './rul-features.js';
 import { fitMlp } from './rul-mlp.js';
 import { loadRulPredictor } from './rul-predictor.js';
 import { createRng } from './rul-random.js';
-import { DEFAULT_LEARNER, trainRulWith } from './rul-train.js';
+import { DEFAULT_CNN, DEFAULT_LEARNER, trainRulWith } from './rul-train.js';
 import { SYN_SENSORS, SYN_SETTINGS, syntheticFleet } from './rul-test-fixture.js';
+import type { RulTrainingProgress } from './rul-types.js';
 
 const fleet = syntheticFleet({ assets: 10, regimes: 1, seed: 8 });
 const { artefact } = trainRulWith(
@@ -19,7 +20,7 @@ const { artefact } = trainRulWith(
     validationFraction: 0.5,
     seed: 3,
   },
-  { ...DEFAULT_LEARNER, gbm: { ...DEFAULT_LEARNER.gbm, trees: 10 } },
+  { ...DEFAULT_LEARNER, gbm: { ...DEFAULT_LEARNER.gbm, trees: 10 }, cnn: null },
 );
 const text = JSON.stringify(artefact);
 /** A fresh, mutable copy of the good artefact. */
@@ -159,5 +160,105 @@ describe('artefacts with a network beside the trees', () => {
     const e = JSON.parse(JSON.stringify(a));
     e.model.members[0].mlp.std[0] = 0;
     expect(refused(e).message).toMatch(/\/model\/members\/0\/mlp\/std\/0/);
+  });
+});
+
+describe('artefacts with a convolutional network beside the trees (gbm-cnn-ensemble/2)', () => {
+  const cnnSpec = { ...artefact.spec, window: 24 };
+  const small = {
+    ...DEFAULT_LEARNER,
+    gbm: { ...DEFAULT_LEARNER.gbm, trees: 10 },
+    cnn: { ...DEFAULT_CNN, epochs: 2, samplesPerEpoch: 300, hidden: 6, pool: 2 },
+    blend: 0.5,
+  };
+  const seen: RulTrainingProgress[] = [];
+  const trained = trainRulWith(fleet, cnnSpec, small, (p) => seen.push(p));
+  const cnnText = JSON.stringify(trained.artefact);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests damage the artefact field by field
+  const cnnGood = (): any => JSON.parse(cnnText);
+
+  it('round-trips through JSON and loadRulPredictor, predicting as the trained members did', () => {
+    expect(cnnGood().model.learner).toBe('gbm-cnn-ensemble/2');
+    expect(cnnGood().model.members[0].cnn.window).toBe(12); // 24 rows, 2 a position
+    const p = loadRulPredictor(cnnGood());
+    const asset = fleet[1]!;
+    const r = p.predict(asset);
+    expect(Number.isFinite(r.rul)).toBe(true);
+    expect(r.rul).toBeGreaterThanOrEqual(0);
+    // the network takes part: without it (trees alone) the answer differs
+    const treesOnly = cnnGood();
+    treesOnly.model.learner = 'gbm-hi-ensemble/1';
+    treesOnly.model.blend = 0;
+    for (const m of treesOnly.model.members) delete m.cnn;
+    expect(loadRulPredictor(treesOnly).predict(asset).rul).not.toBe(r.rul);
+    // a short history (fewer rows than the window) is padded, still a finite answer
+    const short = { id: 'x', steps: asset.steps.slice(0, 3), columns: {} as Record<string, Float64Array> };
+    for (const [k, v] of Object.entries(asset.columns)) short.columns[k] = v.slice(0, 3);
+    expect(Number.isFinite(p.predict(short).rul)).toBe(true);
+    // progress rises from 0 to 1 through the networks' epochs too
+    const fractions = seen.map((q) => q.fraction);
+    expect(fractions.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= fractions[i - 1]!))).toBe(true);
+    expect(fractions.at(-1)).toBe(1);
+    expect(trained.metrics.notes.join('\n')).toMatch(/network epochs run per member/);
+    // the same seed trains the same artefact
+    expect(JSON.stringify(trainRulWith(fleet, cnnSpec, small).artefact)).toBe(cnnText);
+  });
+
+  it('refuses a damaged network, each problem with its pointer', () => {
+    const a = cnnGood();
+    a.model.members[0].cnn.params.pop();
+    expect(refused(a).message).toMatch(/\/model\/members\/0\/cnn\/params: \d+ numbers expected/);
+    const b = cnnGood();
+    b.model.members[1].cnn.params[5] = NaN;
+    expect(refused(b).message).toMatch(/\/model\/members\/1\/cnn\/params\/5/);
+    const c = cnnGood();
+    c.model.members[0].cnn.window = 13;
+    expect(refused(c).message).toMatch(/\/model\/members\/0\/cnn\/window: 12 expected/);
+    const d = cnnGood();
+    d.model.members[0].cnn.conv[0].filters = 10 ** 6;
+    expect(refused(d).message).toMatch(/\/model\/members\/0\/cnn\/conv\/0\/filters/);
+    const e = cnnGood();
+    delete e.model.members[0].cnn;
+    expect(refused(e).message).toMatch(/\/model\/members\/0\/cnn: an object expected/);
+    const f = cnnGood();
+    f.model.members[0].mlp = {};
+    expect(refused(f).message).toMatch(/\/model\/members\/0\/mlp: no perceptron/);
+    const g = cnnGood();
+    g.model.members[0].cnn.channels = 99;
+    expect(refused(g).message).toMatch(/\/model\/members\/0\/cnn\/channels/);
+    const h = cnnGood();
+    h.model.members[0].cnn = JSON.parse(`{"__proto__":${JSON.stringify(cnnGood().model.members[0].cnn)}}`);
+    expect(refused(h).message).toMatch(/\/model\/members\/0\/cnn\/window/);
+    expect(({} as Record<string, unknown>).params).toBeUndefined();
+    // a network too large to run is refused before any array is read
+    const i = cnnGood();
+    i.model.members[0].cnn.conv = [
+      { filters: 256, kernel: 64 },
+      { filters: 256, kernel: 64 },
+    ];
+    i.model.members[0].cnn.hidden = 1024;
+    const t0 = performance.now();
+    expect(refused(i).message).toMatch(/\/model\/members\/0\/cnn\/params: more than/);
+    expect(performance.now() - t0).toBeLessThan(500);
+    // a network under the parameter bound (4.3 M) but costly to run (~50 M multiply-adds) is refused
+    // before its parameters are read, and so are networks that together cost too much
+    const k = cnnGood();
+    k.model.members[0].cnn.conv = [
+      { filters: 256, kernel: 64 },
+      { filters: 256, kernel: 64 },
+    ];
+    k.model.members[0].cnn.hidden = 1;
+    expect(refused(k).message).toMatch(/\/model\/members\/0\/cnn: more than \d+ multiply-adds/);
+    // deep nesting where the parameters go: refused, no stack overflow
+    let deep: unknown = 1;
+    for (let n = 0; n < 100_000; n++) deep = [deep];
+    const l = cnnGood();
+    l.model.members[0].cnn.params = deep;
+    l.model.members[1].cnn.conv = deep;
+    expect(refused(l).message).toMatch(/\/model\/members\/0\/cnn\/params/);
+    // a network in the old learner is refused
+    const j = cnnGood();
+    j.model.learner = 'gbm-hi-ensemble/1';
+    expect(refused(j).message).toMatch(/\/model\/members\/0\/cnn: no network in this learner/);
   });
 });

@@ -7,12 +7,15 @@ import { TwinloopError, type Problem } from '../../core/errors/errors.js';
 import { featureCount, windowFeatures } from './rul-features.js';
 import { gbmPredict } from './rul-gbm.js';
 import { mlpPredict, type MlpModel } from './rul-mlp.js';
+import { cnnInput, cnnLayout, cnnRunner, type CnnModel } from './rul-cnn.js';
 import { channels } from './rul-health.js';
 import { normalise } from './rul-prep.js';
-import type { RulModel } from './rul-train.js';
+import { MAX_CNN_WINDOW, type RulModel } from './rul-train.js';
 import type { RulAssetSeries, RulPrediction, RulPredictor, RulTrainingSpec } from './rul-types.js';
 
 const MAX_NODES = 5_000_000;
+/** Multiply-adds of all the networks of one prediction (a few ms at most; the default uses ~0.3 M). */
+const MAX_CNN_MACS = 20_000_000;
 const MAX_PROBLEMS = 20;
 
 class Checker {
@@ -114,7 +117,9 @@ function checkSpec(c: Checker, v: unknown): RulTrainingSpec | undefined {
 function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | undefined {
   const m = c.obj(v, '/model');
   if (!m) return undefined;
-  if (m.learner !== 'gbm-hi-ensemble/1') return c.fail('/model/learner', "'gbm-hi-ensemble/1' expected");
+  const learner = m.learner;
+  if (learner !== 'gbm-hi-ensemble/1' && learner !== 'gbm-cnn-ensemble/2')
+    return c.fail('/model/learner', "'gbm-hi-ensemble/1' or 'gbm-cnn-ensemble/2' expected");
   const p = c.obj(Object.hasOwn(m, 'prep') ? m.prep : undefined, '/model/prep');
   const f = c.obj(Object.hasOwn(m, 'features') ? m.features : undefined, '/model/features');
   if (!p || !f) return undefined;
@@ -145,6 +150,7 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
   const blend = Object.hasOwn(m, 'blend') ? c.num(m, 'blend', '/model', 0, 1) : 0;
   if (blend === undefined) return undefined;
   let nodes = 0;
+  let macs = 0;
   ms.forEach((mv: unknown, i: number) => {
     if (c.full) return;
     const at = `/model/members/${i}`;
@@ -194,7 +200,21 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
     for (let r = 0; r < roots.length; r++)
       if ((roots[r] as number) >= N) return void c.fail(`${at}/gbm/roots/${r}`, 'not a node');
     let mlp: MlpModel | undefined;
-    if (Object.hasOwn(mo, 'mlp') && mo.mlp !== undefined) {
+    let cnn: CnnModel | undefined;
+    if (learner === 'gbm-cnn-ensemble/2') {
+      if (Object.hasOwn(mo, 'mlp')) return void c.fail(`${at}/mlp`, 'no perceptron in this learner');
+      cnn = checkCnn(c, Object.hasOwn(mo, 'cnn') ? mo.cnn : undefined, `${at}/cnn`, S, spec);
+      if (!cnn) return;
+      nodes += cnn.params.length;
+      if (nodes > MAX_NODES) return void c.fail(`${at}/cnn/params`, `more than ${MAX_NODES} numbers in all`);
+      macs += cnnMacs(cnn);
+      if (macs > MAX_CNN_MACS)
+        return void c.fail(
+          `${at}/cnn`,
+          `the networks need more than ${MAX_CNN_MACS} multiply-adds a prediction`,
+        );
+    } else if (Object.hasOwn(mo, 'cnn')) return void c.fail(`${at}/cnn`, 'no network in this learner');
+    else if (Object.hasOwn(mo, 'mlp') && mo.mlp !== undefined) {
       mlp = checkMlp(c, mo.mlp, `${at}/mlp`, F);
       if (!mlp) return;
     } else if (blend > 0) return void c.fail(`${at}/mlp`, 'a network expected (blend > 0)');
@@ -210,6 +230,7 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
         value: [...value],
       },
       ...(mlp ? { mlp } : {}),
+      ...(cnn ? { cnn } : {}),
     });
   });
   let interval: RulModel['interval'];
@@ -233,7 +254,7 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
   )
     return undefined;
   return {
-    learner: 'gbm-hi-ensemble/1',
+    learner,
     prep: {
       sensors: [...sensors],
       settings: [...settings],
@@ -249,6 +270,71 @@ function checkModel(c: Checker, v: unknown, spec: RulTrainingSpec): RulModel | u
     blend,
     ...(interval ? { interval } : {}),
   };
+}
+
+/** Multiply-adds of one forward pass of a network. */
+function cnnMacs(m: Pick<CnnModel, 'window' | 'channels' | 'conv' | 'hidden'>): number {
+  let cin = m.channels;
+  let n = 0;
+  for (const l of m.conv) {
+    n += m.window * l.filters * l.kernel * cin;
+    cin = l.filters;
+  }
+  return n + m.hidden * (m.window * cin + 1);
+}
+
+/** Checks a member's convolutional network: its shape bounded, `params` as long as the shape says. */
+function checkCnn(
+  c: Checker,
+  v: unknown,
+  at: string,
+  S: number,
+  spec: RulTrainingSpec,
+): CnnModel | undefined {
+  const o = c.obj(v, at);
+  if (!o) return undefined;
+  const window = c.num(o, 'window', at, 1, MAX_CNN_WINDOW, true);
+  const pool = c.num(o, 'pool', at, 1, spec.window, true);
+  const channels = c.num(o, 'channels', at, S, S + 1, true);
+  const hidden = c.num(o, 'hidden', at, 1, 1024, true);
+  const scale = c.num(o, 'scale', at, Number.MIN_VALUE, 1e9);
+  const ageScale = c.num(o, 'ageScale', at, 0, 1e12);
+  const clip = c.num(o, 'clip', at, Number.MIN_VALUE, 1e6);
+  const lv = Object.hasOwn(o, 'conv') ? o.conv : undefined;
+  if (!Array.isArray(lv) || lv.length < 1 || lv.length > 8)
+    return c.fail(`${at}/conv`, 'an array of 1..8 layers expected');
+  const conv: CnnModel['conv'] = [];
+  lv.forEach((l: unknown, i: number) => {
+    const lo = c.obj(l, `${at}/conv/${i}`);
+    const filters = lo && c.num(lo, 'filters', `${at}/conv/${i}`, 1, 256, true);
+    const kernel = lo && c.num(lo, 'kernel', `${at}/conv/${i}`, 1, 64, true);
+    if (filters !== undefined && kernel !== undefined) conv.push({ filters, kernel });
+  });
+  if (
+    window === undefined ||
+    channels === undefined ||
+    hidden === undefined ||
+    scale === undefined ||
+    ageScale === undefined ||
+    clip === undefined ||
+    pool === undefined ||
+    conv.length !== lv.length
+  )
+    return undefined;
+  const want = Math.min(Math.floor(spec.window / pool), MAX_CNN_WINDOW);
+  if (window !== want) return c.fail(`${at}/window`, `${want} expected (the spec's window / pool)`);
+  if ((ageScale > 0 ? S + 1 : S) !== channels)
+    return c.fail(
+      `${at}/channels`,
+      `${ageScale > 0 ? S + 1 : S} expected (sensors${ageScale > 0 ? ' and age' : ''})`,
+    );
+  const size = cnnLayout(window, channels, conv, hidden).size;
+  if (size > MAX_NODES) return c.fail(`${at}/params`, `more than ${MAX_NODES} parameters`);
+  if (cnnMacs({ window, channels, conv, hidden }) > MAX_CNN_MACS)
+    return c.fail(at, `more than ${MAX_CNN_MACS} multiply-adds a prediction`);
+  const params = c.nums(o, 'params', at, size);
+  if (!params) return undefined;
+  return { window, pool, channels, conv, hidden, scale, ageScale, clip, params: [...params] };
 }
 
 /** Checks a member's network: every array as long as the layer sizes say. */
@@ -314,6 +400,8 @@ function makePredictor(spec: RulTrainingSpec, model: RulModel): RulPredictor {
   const S = prep.sensors.length;
   const C = S + 1;
   const x = new Float64Array(featureCount(C));
+  const runners = members.map((m) => (m.cnn ? cnnRunner(m.cnn) : undefined));
+  const cnnX = new Float64Array(members[0]?.cnn ? members[0].cnn.window * members[0].cnn.channels : 0);
   const inputs = Object.freeze([...prep.sensors, ...prep.settings]);
   return {
     spec: Object.freeze({ ...spec }),
@@ -329,12 +417,27 @@ function makePredictor(spec: RulTrainingSpec, model: RulModel): RulPredictor {
       const nz = normalise(prep, recent, from);
       const steps = recent.steps.subarray(from);
       let sum = 0;
-      for (const mem of members) {
+      members.forEach((mem, i) => {
         const ch = channels(nz.z, nz.rows, S, mem.health);
         windowFeatures(ch, C, steps, nz.rows - 1, features, x, 0);
         const tree = gbmPredict(mem.gbm, x);
-        sum += mem.mlp ? (1 - blend) * tree + blend * mlpPredict(mem.mlp, x) : tree;
-      }
+        const run = runners[i];
+        if (run && mem.cnn) {
+          cnnInput(
+            nz.z,
+            S,
+            steps,
+            nz.rows - 1,
+            mem.cnn.window,
+            mem.cnn.pool,
+            mem.cnn.clip,
+            mem.cnn.ageScale,
+            cnnX,
+            0,
+          );
+          sum += (1 - blend) * tree + blend * run(cnnX);
+        } else sum += mem.mlp ? (1 - blend) * tree + blend * mlpPredict(mem.mlp, x) : tree;
+      });
       const rul = Math.max(0, sum / members.length);
       if (!Number.isFinite(rul))
         throw new TwinloopError(

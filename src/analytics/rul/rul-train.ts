@@ -13,11 +13,16 @@
  *    their last row; RMSE and the PHM08 score are against the true, uncapped RUL.
  * 4. The artefact predicts with the mean of the k members; its interval is the 10–90 % quantiles
  *    of the held-out residuals, by level of the prediction.
+ *
+ * Optionally (`cnn`, off by default) each member also holds a 1D convolutional network over the
+ * normalised window (rul-cnn.ts), fitted on the same assets with early stopping on an inner split;
+ * its weight in the blend is the best of 0, 0.1, …, 1 at the held-out random cuts.
  */
 import { TwinloopError, type Problem } from '../../core/errors/errors.js';
 import { featureCount, windowFeatures, type FeatureSpec } from './rul-features.js';
 import { fitGbm, gbmPredict, type GbmModel, type GbmOptions } from './rul-gbm.js';
 import { fitMlp, mlpPredict, type MlpModel, type MlpOptions } from './rul-mlp.js';
+import { cnnInput, cnnRunner, fitCnn, type CnnData, type CnnModel, type CnnOptions } from './rul-cnn.js';
 import { channels, fitHealthIndex, type HealthIndex } from './rul-health.js';
 import { phm08Score, rmse } from './rul-metrics.js';
 import { fitPrep, normalise, type RulPrep } from './rul-prep.js';
@@ -42,6 +47,11 @@ export interface RulLearnerOptions {
   maxRows: number;
   /** Random cut points per held-out asset (the last row is always one more). */
   cuts: number;
+  /**
+   * Validation draws the true RUL of a random cut uniformly in 1..horizon (null: 1.2 × cap). Fixed,
+   * it lets trainings with different caps be compared on the same cuts.
+   */
+  horizon: number | null;
   /** Fit the health index on the rows below the cap only (where RUL still falls). */
   hiBelowCap: boolean;
   /** Give the trees the asset's age (its step number). */
@@ -50,7 +60,39 @@ export interface RulLearnerOptions {
   mlp: MlpOptions | null;
   /** Members fitted per fold (different row and feature subsamples), averaged. */
   bags: number;
+  /**
+   * A 1D convolutional network over the normalised window (rul-cnn.ts) averaged with the trees
+   * (null: none); its weight is chosen on validation. Takes the place of `mlp` when both are set.
+   */
+  cnn: CnnOptions | null;
+  /** The network's weight in the blend, in [0, 1]; null: the best of a grid at the held-out random cuts. */
+  blend: number | null;
 }
+
+/**
+ * The convolutional network's options when it is switched on (`{ ...DEFAULT_LEARNER, cnn:
+ * DEFAULT_CNN }`): the best of those tried by cross-validation on FD001 (see docs/rul.md). Off by
+ * default: blended with the trees it did not lower the validation RMSE (weight 0 chosen).
+ */
+export const DEFAULT_CNN: CnnOptions = {
+  conv: [
+    { filters: 10, kernel: 5 },
+    { filters: 10, kernel: 5 },
+  ],
+  hidden: 16,
+  epochs: 30,
+  patience: 6,
+  plateau: 3,
+  samplesPerEpoch: 6000,
+  batch: 64,
+  learningRate: 3e-3,
+  decay: 1e-4,
+  dropout: 0.2,
+  innerShare: 0.15,
+  clip: 6,
+  age: true,
+  pool: 4,
+};
 
 export const DEFAULT_LEARNER: RulLearnerOptions = {
   gbm: {
@@ -68,18 +110,25 @@ export const DEFAULT_LEARNER: RulLearnerOptions = {
   hiLambda: 1e-3,
   maxRows: 60000,
   cuts: 5,
+  horizon: null,
   hiBelowCap: true,
   age: true,
   mlp: null,
   bags: 1,
+  cnn: null,
+  blend: null,
 };
 
-/** The artefact's `model` (format 'twinloop-rul/1', learner 'gbm-hi-ensemble/1'). */
+/**
+ * The artefact's `model` (format 'twinloop-rul/1'). Learner 'gbm-hi-ensemble/1': trees (and
+ * optionally a perceptron) on window features; 'gbm-cnn-ensemble/2': the same with a convolutional
+ * network in each member (`cnn`), which then is the network of the blend.
+ */
 export interface RulModel {
-  learner: 'gbm-hi-ensemble/1';
+  learner: 'gbm-hi-ensemble/1' | 'gbm-cnn-ensemble/2';
   prep: RulPrep;
   features: FeatureSpec;
-  members: { health: HealthIndex; gbm: GbmModel; mlp?: MlpModel }[];
+  members: { health: HealthIndex; gbm: GbmModel; mlp?: MlpModel; cnn?: CnnModel }[];
   /** Weight of the network in each member's prediction (1 − blend on the trees); 0 without networks. */
   blend: number;
   /** Prediction interval: for predictions below edges[i] (or above the last), RUL − prediction quantiles. */
@@ -117,6 +166,11 @@ function validateInput(assets: RulAssetSeries[], spec: RulTrainingSpec): void {
       { problems },
     );
 }
+
+/** The network sees at most this many positions (bounds its cost; longer windows still feed the trees). */
+export const MAX_CNN_WINDOW = 100;
+/** Early stopping looks at most at about this many windows. */
+const MAX_CNN_INNER = 5000;
 
 /** Quantile of a sorted array (linear interpolation). */
 function quantile(sorted: Float64Array, q: number): number {
@@ -200,7 +254,7 @@ export function trainRulWith(
   order.forEach((a, i) => (fold[a] = i % k));
 
   // validation cut points of every asset (drawn once, whatever the fold)
-  const maxRul = Math.round(1.2 * spec.cap);
+  const maxRul = Math.max(1, Math.round(opts.horizon ?? 1.2 * spec.cap));
   const cuts = assets.map((a) => {
     const n = a.steps.length;
     const last = a.steps[n - 1] as number;
@@ -216,6 +270,54 @@ export function trainRulWith(
     list.push(n - 1);
     return list;
   });
+
+  // the network's inputs: the last cnnWindow rows of z (+ age), every row of an asset an end row
+  const cnnPool = Math.max(1, Math.min(spec.window, Math.floor(opts.cnn?.pool ?? 1)));
+  const cnnWindow = Math.min(Math.floor(spec.window / cnnPool), MAX_CNN_WINDOW);
+  const ageScale = opts.cnn?.age ? spec.cap : 0;
+  const cnnChannels = S + (ageScale > 0 ? 1 : 0);
+  const cnnD = cnnWindow * cnnChannels;
+  const cnnX = new Float64Array(cnnD);
+  const cnnEpochs: string[] = [];
+  const cnnRows = (list: number[], stride: number): CnnData => {
+    let n = 0;
+    for (const a of list) n += Math.ceil((norm[a] as { rows: number }).rows / stride);
+    const X = new Float32Array(n * cnnD);
+    const y = new Float64Array(n);
+    let m = 0;
+    for (const a of list) {
+      const nz = norm[a] as { rows: number; z: Float64Array };
+      for (let r = 0; r < nz.rows; r += stride, m++) {
+        cnnInput(
+          nz.z,
+          S,
+          (assets[a] as RulAssetSeries).steps,
+          r,
+          cnnWindow,
+          cnnPool,
+          opts.cnn?.clip ?? 6,
+          ageScale,
+          X,
+          m * cnnD,
+        );
+        y[m] = (targets[a] as Float64Array)[r] as number;
+      }
+    }
+    return { X, y };
+  };
+  /** A fold's training assets split, seeded and whole, into the network's training and early-stopping sets. */
+  const cnnFoldData = (trainIdx: number[], o: CnnOptions): { train: CnnData; inner: CnnData } => {
+    const pool = shuffle([...trainIdx], rng);
+    const nInner = pool.length >= 5 ? Math.max(1, Math.round(o.innerShare * pool.length)) : 0;
+    const inner = pool.slice(0, nInner).sort((p, q) => p - q);
+    const rest = pool.slice(nInner).sort((p, q) => p - q);
+    const rows = rest.reduce((n, a) => n + (norm[a] as { rows: number }).rows, 0);
+    const innerRows = inner.reduce((n, a) => n + (norm[a] as { rows: number }).rows, 0);
+    return {
+      train: cnnRows(rest, Math.max(1, Math.ceil(rows / opts.maxRows))),
+      inner: cnnRows(inner, Math.max(1, Math.ceil(innerRows / MAX_CNN_INNER))),
+    };
+  };
 
   const members: RulModel['members'] = [];
   const cutTree: number[][] = assets.map(() => []);
@@ -255,7 +357,9 @@ export function trainRulWith(
       }
     }
     progress('fit', 0.1 + (0.85 * f) / k, `member ${f + 1} of ${k}: ${m} rows × ${F} features`, true);
-    const treeShare = opts.mlp ? 0.6 : 1;
+    const cnnOpts = opts.cnn;
+    const cnnData = cnnOpts ? cnnFoldData(trainIdx, cnnOpts) : undefined;
+    const treeShare = cnnOpts ? 0.15 : opts.mlp ? 0.6 : 1;
     const bags = Math.max(1, Math.floor(opts.bags));
     const fitted: RulModel['members'] = [];
     for (let b = 0; b < bags; b++) {
@@ -267,7 +371,7 @@ export function trainRulWith(
           `member ${f + 1} of ${k}${bags > 1 ? `, bag ${b + 1} of ${bags}` : ''}: tree ${done}`,
         ),
       );
-      const mlpOpts = opts.mlp;
+      const mlpOpts = cnnOpts ? null : opts.mlp;
       const mlp = mlpOpts
         ? fitMlp(X.subarray(0, m * F), y.subarray(0, m), F, spec.cap, mlpOpts, rng, (epoch) =>
             progress(
@@ -277,8 +381,30 @@ export function trainRulWith(
             ),
           )
         : undefined;
-      fitted.push(mlp ? { health, gbm, mlp } : { health, gbm });
+      const cnn =
+        cnnOpts && cnnData
+          ? fitCnn(
+              cnnData.train,
+              cnnData.inner,
+              cnnWindow,
+              cnnPool,
+              cnnChannels,
+              spec.cap,
+              ageScale,
+              cnnOpts,
+              rng,
+              (epoch, of) =>
+                progress(
+                  'fit',
+                  0.1 + (0.85 * (at + (treeShare + (1 - treeShare) * (epoch / of)) / bags)) / k,
+                  `member ${f + 1} of ${k}: network epoch ${epoch}`,
+                ),
+            )
+          : undefined;
+      if (cnn) cnnEpochs.push(`${cnn.epochs} (best ${cnn.best.toFixed(2)})`);
+      fitted.push(cnn ? { health, gbm, cnn: cnn.model } : mlp ? { health, gbm, mlp } : { health, gbm });
     }
+    const runners = fitted.map((mem) => (mem.cnn ? cnnRunner(mem.cnn) : undefined));
     members.push(...fitted);
     // held-out predictions (the mean of the fold's bags)
     for (let a = 0; a < assets.length; a++) {
@@ -287,12 +413,26 @@ export function trainRulWith(
       const ch = channels(nz.z, nz.rows, S, health);
       for (const row of cuts[a] as number[]) {
         windowFeatures(ch, C, (assets[a] as RulAssetSeries).steps, row, features, x, 0);
+        if (cnnOpts)
+          cnnInput(
+            nz.z,
+            S,
+            (assets[a] as RulAssetSeries).steps,
+            row,
+            cnnWindow,
+            cnnPool,
+            cnnOpts.clip,
+            ageScale,
+            cnnX,
+            0,
+          );
         let tree = 0;
         let net = 0;
-        for (const mem of fitted) {
+        fitted.forEach((mem, b) => {
           tree += gbmPredict(mem.gbm, x) / fitted.length;
-          net += mem.mlp ? mlpPredict(mem.mlp, x) / fitted.length : 0;
-        }
+          const run = runners[b];
+          net += run ? run(cnnX) / fitted.length : mem.mlp ? mlpPredict(mem.mlp, x) / fitted.length : 0;
+        });
         (cutTree[a] as number[]).push(tree);
         (cutNet[a] as number[]).push(net);
       }
@@ -319,11 +459,14 @@ export function trainRulWith(
     return rmse(p, t);
   };
   let blend = 0;
-  if (opts.mlp) {
-    const tried = [0, 0.25, 0.5, 0.75, 1].map((w) => ({ w, e: randomCutRmse(w) }));
-    blend = tried.reduce((b, t) => (t.e < b.e - 1e-12 ? t : b)).w;
+  if (opts.cnn || opts.mlp) {
+    const grid = opts.cnn ? Array.from({ length: 11 }, (_, i) => i / 10) : [0, 0.25, 0.5, 0.75, 1];
+    const tried = grid.map((w) => ({ w, e: randomCutRmse(w) }));
+    blend =
+      (opts.blend === null ? null : Math.min(1, Math.max(0, opts.blend))) ??
+      tried.reduce((b, t) => (t.e < b.e - 1e-12 ? t : b)).w;
     notes.push(
-      `learners at the held-out random cuts (RMSE): ${tried.map((t) => `network weight ${t.w}: ${t.e.toFixed(2)}`).join(', ')}; weight ${blend} taken`,
+      `learners at the held-out random cuts (RMSE): ${tried.map((t) => `network weight ${t.w}: ${t.e.toFixed(2)}`).join(', ')}; weight ${blend} ${opts.blend === null ? 'taken' : 'as set'}`,
     );
   }
   const cutPred = cutTree.map((tr, i) =>
@@ -376,8 +519,9 @@ export function trainRulWith(
       upper.push(quantile(rs, 0.9));
     }
   }
+  const withCnn = blend > 0 && members.some((m) => m.cnn);
   const model: RulModel = {
-    learner: 'gbm-hi-ensemble/1',
+    learner: withCnn ? 'gbm-cnn-ensemble/2' : 'gbm-hi-ensemble/1',
     prep,
     features,
     members: blend > 0 ? members : members.map((m) => ({ health: m.health, gbm: m.gbm })),
@@ -394,8 +538,10 @@ export function trainRulWith(
     ).toFixed(
       2,
     )} against the capped truth), PHM08 ${(setScores.slice(0, opts.cuts).reduce((s, v) => s + v, 0) / Math.max(1, opts.cuts)).toFixed(1)} per set of ${assets.length}; at the last row: RMSE ${rmse(predLast, truthLast).toFixed(2)}`,
-    `model: mean of ${members.length} members (${opts.bags > 1 ? `${Math.floor(opts.bags)} a fold` : 'one per fold'}), ${opts.gbm.trees} trees each (depth ${opts.gbm.maxDepth}, learning rate ${opts.gbm.learningRate})`,
+    `model: mean of ${members.length} members (${opts.bags > 1 ? `${Math.floor(opts.bags)} a fold` : 'one per fold'}), ${opts.gbm.trees} trees each (depth ${opts.gbm.maxDepth}, learning rate ${opts.gbm.learningRate})${withCnn ? `, and a convolutional network each (window ${cnnWindow}, weight ${blend})` : ''}`,
   );
+  if (cnnEpochs.length)
+    notes.push(`network epochs run per member (inner early-stopping RMSE): ${cnnEpochs.join(', ')}`);
   progress('validate', 1, 'done', true);
   return {
     artefact: {

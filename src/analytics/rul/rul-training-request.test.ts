@@ -23,7 +23,7 @@ describe('readRulTrainingRequest', () => {
     expect(r.spec).toEqual({
       sensors: ['s1', 's2', 's3'],
       settings: ['setting1', 'setting2'],
-      window: 30,
+      window: 150,
       cap: 125,
       regimes: 'auto',
       validationFraction: 0.2,

@@ -34,7 +34,7 @@ export interface RulTrainingRequest {
 }
 
 export const RUL_DEFAULTS = {
-  window: 30,
+  window: 150,
   cap: 125,
   validationFraction: 0.2,
   seed: 1,

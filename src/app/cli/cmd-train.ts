@@ -109,7 +109,7 @@ export function registerTrain(program: Command, { run }: CliKit): void {
         '--step <duration>',
         'one step of the resampled history, e.g. 1h (default: the readings’ median spacing)',
       )
-      .option('--window <steps>', 'steps in one input window (default 30)')
+      .option('--window <steps>', 'steps in one input window (default 150)')
       .option('--cap <steps>', 'the training target is min(cap, steps to failure) (default 125)')
       .option('--regimes <n|auto>', 'operating regimes (default auto)')
       .option('--validation <share>', 'share of twins held out for validation (default 0.2)')
