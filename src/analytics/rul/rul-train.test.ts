@@ -84,10 +84,7 @@ describe('trainRul', () => {
       'alt',
       'mach',
     ]);
-    // well under a millisecond a call
-    const t0 = performance.now();
-    for (let i = 0; i < 200; i++) p.predict(asset);
-    expect((performance.now() - t0) / 200).toBeLessThan(1);
+    // (its cost per call is a figure of bench:rul, not a timed test)
   });
 
   it('refuses bad input with ValidationFailed and where it is', () => {
