@@ -219,7 +219,9 @@ export class RulTrainingService {
     };
     try {
       const r = job.request;
-      let ids = r.twins ?? this.o.twins.twinsOf(r.target);
+      // Sorted: the seeded split into folds must not depend on the order the graph holds twins in
+      // (creation order in a new process, storage order after a restart).
+      let ids = [...(r.twins ?? this.o.twins.twinsOf(r.target))].sort();
       if (r.twinIdPrefix !== undefined) ids = ids.filter((id) => id.startsWith(r.twinIdPrefix!));
       const failures = new Map<string, number>();
       if (r.failedAtProperty !== undefined) {
