@@ -9,7 +9,8 @@
  *
  * Semantics are those of compile-expr.ts exactly (same operations in the same order, the same
  * `power` rule for small whole exponents, constant subtrees folded by the scalar evaluator), so a
- * generated kernel gives bit for bit what the scalar evaluator gives.
+ * generated kernel gives bit for bit what the scalar evaluator gives — with one chosen exception,
+ * `exp`, which a kernel computes inline within 2 ulp of Math.exp (`FunctionTable`'s fastExp).
  */
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { ExprNode } from './ast.js';
@@ -75,11 +76,17 @@ export function assertSafeSource(source: string): void {
 export class FunctionTable {
   readonly names: string[] = [];
   readonly impls: ((...args: number[]) => number)[] = [];
+  /**
+   * @param fastExp `exp` as the kernel's own `fexp` (KERNEL_HELPERS: within 2 ulp of Math.exp, about
+   *   twice as fast); false calls Math.exp, for results bit for bit those of the scalar evaluator.
+   */
+  constructor(readonly fastExp = true) {}
   /** The identifier of a whitelisted function's implementation. @throws InternalError otherwise. */
   ref(callee: string): string {
     const fn = exprFunction(callee);
     if (fn === undefined || isForbiddenName(callee))
       throw internal(`Expression was not checked: unknown function '${callee}'.`);
+    if (callee === 'exp' && this.fastExp && fn.fn === Math.exp) return 'fexp';
     let k = this.impls.indexOf(fn.fn);
     if (k < 0) {
       k = this.impls.length;
@@ -100,8 +107,29 @@ export interface EmitScope {
   hoisted?(node: ExprNode): string | undefined;
 }
 
-/** The fixed helpers every kernel's source starts with (the same rules as compile-expr.ts). */
+/**
+ * The fixed helpers every kernel's source starts with: truthiness and powers by the same rules as
+ * compile-expr.ts, and `fexp`, e^x by table and polynomial — x = (128k + j)·ln2/128 + r with
+ * |r| ≤ ln2/256, e^x = 2^k · 2^(j/128) · (1 + expm1(r)), expm1 to degree 5 (truncation < 1e-18) —
+ * within 2 ulp of Math.exp (emit-js.test.ts measures it), Math.exp itself outside (−708, 709) and
+ * for NaN. V8 calls out to C for Math.exp; this stays inline in the kernel.
+ */
 export const KERNEL_HELPERS = [
+  'const EXT = new Float64Array(128);',
+  'for (let j = 0; j < 128; j++) EXT[j] = Math.pow(2, j / 128);',
+  'const EXP2 = new Float64Array(2047);',
+  'for (let e = -1023; e < 1024; e++) EXP2[e + 1023] = Math.pow(2, e);',
+  'const LN2HI = 6.93147180369123816490e-01 / 128;',
+  'const LN2LO = 1.90821492927058770002e-10 / 128;',
+  'const fexp = (x) => {',
+  'if (!(x > -708 && x < 709)) return Math.exp(x);',
+  'const kf = Math.round(x * 184.66496523378731);',
+  'const r = x - kf * LN2HI - kf * LN2LO;',
+  'const ki = kf | 0;',
+  'const t = EXT[ki & 127];',
+  'const p = r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120)))));',
+  'return (t + t * p) * EXP2[(ki >> 7) + 1023];',
+  '};',
   'const tr = (v) => v !== 0 && v === v;',
   'const sq = (v) => v * v;',
   'const cu = (v) => v * v * v;',

@@ -15,7 +15,8 @@
  * (Y[s·m + i]); C the per-asset columns (parameters with spread, inputs that are not time-driven);
  * res receives the first tick and position whose state stopped being finite (-1, -1 when none).
  * Each asset's arithmetic depends only on its own values: any split of the positions between
- * threads gives the same bits.
+ * threads gives the same bits. The arithmetic is the scalar evaluator's, operation for operation,
+ * except `exp`, the kernel's own (emit-js.ts, within 2 ulp of Math.exp) unless `fastExp: false`.
  */
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { CompiledBehaviour } from '../behaviour/compile-behaviour.js';
@@ -91,6 +92,7 @@ export function planFusedRk4(
   model: CompiledBehaviour,
   columns: readonly number[],
   timed: ReadonlySet<number>,
+  options: { fastExp?: boolean } = {},
 ): FusedPlan {
   const { slots, states } = model.layout;
   const spec = model.spec;
@@ -184,7 +186,7 @@ export function planFusedRk4(
     return j;
   };
 
-  const fns = new FunctionTable();
+  const fns = new FunctionTable(options.fastExp ?? true);
   const STAGES = ['a', 'b', 'c', 'd'] as const;
   const stageOffset = ['', ' + NH', ' + NH', ' + NH2'] as const;
   const lines: string[] = [];
@@ -242,14 +244,17 @@ export function planFusedRk4(
   lines.push(`const NH = ${num(nTimed)};`, 'const NH2 = NH + NH;', 'const NH3 = NH2 + NH;');
   lines.push('const hh = 0.5 * h;', 'const h6 = h / 6;');
   lines.push('let badTick = -1;', 'let badAsset = -1;');
-  lines.push('for (let i = i0; i < i1; i++) {', 'if (act[i] === 0) continue;');
-  for (let s = 0; s < nStates; s++) lines.push(`let y${s} = Y[${num(s)} * m + i];`);
-  columns.forEach((_, c) => lines.push(`const p${c} = c${c}[i];`));
-  lines.push('let bad = -1;');
+  // Ticks outside, assets inside: consecutive assets are independent, so the processor overlaps
+  // their work (an asset's ticks are one long dependency chain).
   lines.push('for (let q = 0, o = 0; q < nTicks; q++, o += NH3) {');
   STAGES.forEach((st, si) => {
     for (const j of usedTimed[si] as Set<number>)
       lines.push(`const ${st}_g${j} = H[o${stageOffset[si]} + ${num(j)}];`);
+  });
+  lines.push('for (let i = i0; i < i1; i++) {', 'if (act[i] === 0) continue;');
+  for (let s = 0; s < nStates; s++) lines.push(`const y${s} = Y[${num(s)} * m + i];`);
+  columns.forEach((_, c) => lines.push(`const p${c} = c${c}[i];`));
+  STAGES.forEach((st, si) => {
     lines.push(...(stageCode[si] as string[]));
     if (si < 3) {
       const next = STAGES[si + 1] as string;
@@ -258,13 +263,12 @@ export function planFusedRk4(
     }
   });
   for (let s = 0; s < nStates; s++)
-    lines.push(`y${s} = y${s} + h6 * (a_k${s} + 2 * b_k${s} + 2 * c_k${s} + d_k${s});`);
-  const finite = Array.from({ length: nStates }, (_, s) => `y${s} - y${s} === 0`).join(' && ');
-  lines.push(`if (!(${finite})) { bad = q; break; }`);
-  lines.push('}');
-  for (let s = 0; s < nStates; s++) lines.push(`Y[${num(s)} * m + i] = y${s};`);
-  lines.push('if (bad >= 0 && (badTick < 0 || bad < badTick)) { badTick = bad; badAsset = i; }');
-  lines.push('}', 'res[0] = badTick;', 'res[1] = badAsset;', '};');
+    lines.push(`const z${s} = y${s} + h6 * (a_k${s} + 2 * b_k${s} + 2 * c_k${s} + d_k${s});`);
+  for (let s = 0; s < nStates; s++) lines.push(`Y[${num(s)} * m + i] = z${s};`);
+  const finite = Array.from({ length: nStates }, (_, s) => `z${s} - z${s} === 0`).join(' && ');
+  lines.push(`if (!(${finite}) && badTick < 0) { badTick = q; badAsset = i; }`);
+  lines.push('}', 'if (badTick >= 0) break;', '}');
+  lines.push('res[0] = badTick;', 'res[1] = badAsset;', '};');
   const source = lines.join('\n');
   assertSafeSource(source);
 
