@@ -32,6 +32,8 @@ export interface BatchRk4Options {
    * as pay off (up to the machine's cores, at least 256 members each, once a run is long enough).
    */
   threads?: number;
+  /** `exp` inline in the kernel, within 2 ulp of Math.exp (default true; fused-rk4.ts). */
+  fastExp?: boolean;
 }
 
 export interface BatchRk4 {
@@ -100,7 +102,7 @@ export function createBatchRk4(
     }
   });
   for (const x of timed) timedSlots.add(x.slot);
-  const plan = planFusedRk4(model, columns, timedSlots);
+  const plan = planFusedRk4(model, columns, timedSlots, { fastExp: options.fastExp ?? true });
   const kernel = compileFusedRk4(plan);
   if (!kernel) return undefined;
 
