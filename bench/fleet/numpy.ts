@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
-import { createPumpFleet, DAMAGE, loadPumpModel, pumpId, STOP } from './pump-fleet.js';
+import { createPumpFleet, DAMAGE, loadPumpModel, STOP } from './pump-fleet.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -26,7 +26,11 @@ const ASSETS = Math.round(numberFlag(argv, '--assets', 1000));
 const HOURS = numberFlag(argv, '--hours', 24);
 const ROUNDS = Math.round(numberFlag(argv, '--rounds', 3));
 const startedAt = new Date();
-const loadAt = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' / ');
+const loadAt = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
 
 const model = loadPumpModel();
 const end = HOURS * 3600;
@@ -101,7 +105,9 @@ const runNumpy = (): NumpyRun =>
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+  return s.length % 2
+    ? (s[(s.length - 1) / 2] as number)
+    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 };
 
 const one: TwinloopRun[] = [];
@@ -143,7 +149,10 @@ const t2 = median(two.map((r) => r.seconds));
 const tn = np.length ? median(np.map((r) => r.seconds)) : NaN;
 const steps = ASSETS * end;
 const lines: string[] = [];
-lines.push(`## Fleet: Twinloop against hand-written NumPy (bench/fleet/numpy.ts) — ${startedAt.toISOString()}`, '');
+lines.push(
+  `## Fleet: Twinloop against hand-written NumPy (bench/fleet/numpy.ts) — ${startedAt.toISOString()}`,
+  '',
+);
 lines.push(
   `- Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}${np[0] ? `, Python ${np[0].python}, NumPy ${np[0].numpy}` : ''}.`,
 );
@@ -157,9 +166,28 @@ lines.push('| | wall s (median) | all rounds | ns per asset-step |');
 lines.push('|---|---:|---|---:|');
 const row = (name: string, xs: number[], med: number): string =>
   `| ${name} | ${med.toFixed(2)} | ${xs.map((x) => x.toFixed(2)).join(', ')} | ${((med * 1e9) / steps).toFixed(0)} |`;
-lines.push(row('Twinloop, 1 thread', one.map((r) => r.seconds), t1));
-if (np.length) lines.push(row('NumPy', np.map((r) => r.seconds), tn));
-lines.push(row(`Twinloop, ${two[0]?.threads ?? 2} threads`, two.map((r) => r.seconds), t2));
+lines.push(
+  row(
+    'Twinloop, 1 thread',
+    one.map((r) => r.seconds),
+    t1,
+  ),
+);
+if (np.length)
+  lines.push(
+    row(
+      'NumPy',
+      np.map((r) => r.seconds),
+      tn,
+    ),
+  );
+lines.push(
+  row(
+    `Twinloop, ${two[0]?.threads ?? 2} threads`,
+    two.map((r) => r.seconds),
+    t2,
+  ),
+);
 lines.push('');
 lines.push(
   np.length

@@ -160,7 +160,7 @@ export function createBatchRk4(
       if (inputsStale) gather();
       if (!pool && canThread && (wanted !== undefined || n * active >= START_THREADS_AT))
         pool = createKernelPool(plan, { Y, C, S, H, act, m }, maxThreads);
-      for (let done = 0; done < n; ) {
+      for (let done = 0; done < n;) {
         const q = Math.min(CHUNK, n - done);
         plan.fillHoisted(frame, H, t0, tick, k + done, q, setTimed);
         let bt: number;
