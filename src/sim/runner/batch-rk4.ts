@@ -15,10 +15,12 @@ import { TwinloopError } from '../../core/errors/errors.js';
 import type { BehaviourRuntime, CompiledBehaviour } from '../behaviour/compile-behaviour.js';
 import { cycleAt, scheduleAt } from '../behaviour/input-signals.js';
 import { createKernelPool, portableToWorkers, sharedFloat64, type KernelPool } from './fleet-threads.js';
-import { compileFusedRk4, planFusedRk4 } from './fused-rk4.js';
+import { compileFusedRk4, planFusedRk4, type FusedPlan } from './fused-rk4.js';
 
-/** Ticks per kernel call at most (bounds the hoisted table: CHUNK × 3 × values per point). */
+/** Ticks per kernel call at most. */
 const CHUNK = 2048;
+/** Values in the hoisted table at most (CHUNK × 3 points × values per point, shortened to fit). */
+const MAX_HOISTED = 1 << 18;
 /** Members per thread below which another thread does not pay for its synchronisation. */
 const MIN_PER_THREAD = 256;
 /** Asset-steps in one run before worker threads are started (their start-up is ~50 ms). */
@@ -102,7 +104,13 @@ export function createBatchRk4(
     }
   });
   for (const x of timed) timedSlots.add(x.slot);
-  const plan = planFusedRk4(model, columns, timedSlots, { fastExp: options.fastExp ?? true });
+  let plan: FusedPlan;
+  try {
+    plan = planFusedRk4(model, columns, timedSlots, { fastExp: options.fastExp ?? true });
+  } catch (e) {
+    if (e instanceof TwinloopError && e.code === 'BadRequest') return undefined; // over the budget
+    throw e;
+  }
   const kernel = compileFusedRk4(plan);
   if (!kernel) return undefined;
 
@@ -118,7 +126,8 @@ export function createBatchRk4(
   });
   const S = sharedFloat64(plan.nStatic);
   plan.fillStatic(frame, S);
-  const H = sharedFloat64(CHUNK * 3 * plan.nTimed);
+  const chunk = Math.max(1, Math.min(CHUNK, Math.floor(MAX_HOISTED / Math.max(1, 3 * plan.nTimed))));
+  const H = sharedFloat64(chunk * 3 * plan.nTimed);
   const act = new Uint8Array(new SharedArrayBuffer(m)).fill(1);
   const res = new Int32Array(2);
   const setTimed = (f: Float64Array, t: number): void => {
@@ -161,7 +170,7 @@ export function createBatchRk4(
       if (!pool && canThread && (wanted !== undefined || n * active >= START_THREADS_AT))
         pool = createKernelPool(plan, { Y, C, S, H, act, m }, maxThreads);
       for (let done = 0; done < n;) {
-        const q = Math.min(CHUNK, n - done);
+        const q = Math.min(chunk, n - done);
         plan.fillHoisted(frame, H, t0, tick, k + done, q, setTimed);
         let bt: number;
         let ba: number;

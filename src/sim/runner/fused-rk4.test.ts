@@ -11,6 +11,7 @@ import { compileBehaviour, type BehaviourRuntime } from '../behaviour/compile-be
 import { tankInterface } from '../behaviour/test-interface.js';
 import { createBatchRk4 } from './batch-rk4.js';
 import { createFleetRunner, type FleetRunner, type ReadingSet } from './fleet-runner.js';
+import { planFusedRk4 } from './fused-rk4.js';
 
 const pump = pilotBehaviour('pump-line', 'pump.behaviour.yaml', 'dtmi:twinloop:pumpline:Pump;1');
 
@@ -92,6 +93,33 @@ describe('fused RK4 kernel', () => {
     expect(batch.members).toEqual([0, 2, 3]);
     expect(batch.stats.steps).toBe(4 * 10 + 3 * 10);
     expect(batch.stateOf(1, new Float64Array(3))).toEqual(y1);
+  });
+
+  it('keeps to its work budget: a model whose kernel would be huge steps asset by asset', () => {
+    const n = 40;
+    const states = Array.from({ length: n }, (_, j) => {
+      const terms = Array.from({ length: 700 }, (_, k) => `x${(j + k) % n}*0.00001`).join(' + ');
+      return `  x${j}: { initial: ${j}, derivative: "-x${j}*0.01 + ${terms}" }`;
+    });
+    const model = compileBehaviour(
+      `behaviour: big\ninterface: dtmi:test:Tank;1\nstates:\n${states.join('\n')}\ntelemetry:\n  level: x0\n`,
+      tankInterface(),
+    );
+    const rts = [model.createRuntime(), model.createRuntime()];
+    expect(() => planFusedRk4(model, [], new Set())).toThrow(/would be \d+ characters \(limit 524288\)/);
+    expect(
+      createBatchRk4(
+        model,
+        rts,
+        [0, 1],
+        rts.map((rt) => model.initialState(rt)),
+      ),
+    ).toBeUndefined();
+    const runner = createFleetRunner({ model, assets: [{ id: 'a' }, { id: 'b' }] });
+    const alone = createFleetRunner({ model, assets: [{ id: 'a' }], batch: false });
+    runner.advanceTo(5);
+    alone.advanceTo(5);
+    expect([...runner.state('a')]).toEqual([...alone.state('a')]);
   });
 
   it('names no JavaScript: behaviour names that are the kernel’s own identifiers change nothing', () => {

@@ -82,6 +82,13 @@ export interface FusedPlan {
   ): void;
 }
 
+/**
+ * Work budget: a kernel's source at most this long (a model far beyond any pilot's). Past it the
+ * model is not batched (the runner steps its assets one by one), rather than handing V8 a function
+ * it would compile slowly and never optimise.
+ */
+export const MAX_KERNEL_SOURCE = 512 * 1024;
+
 const internal = (message: string): TwinloopError => new TwinloopError('InternalError', message);
 
 /**
@@ -148,6 +155,7 @@ export function planFusedRk4(
     outputKind.set(slot, k);
     return { name, slot, ast, kind: k };
   });
+  const outputBySlot = new Map(outputOrder.map((o) => [o.slot, o]));
   // Only the outputs the derivatives read (directly or through other outputs) are computed.
   const needed = new Set<number>();
   const markNeeded = (n: ExprNode): void => {
@@ -155,7 +163,7 @@ export function planFusedRk4(
       const slot = slots.get(n.name);
       if (slot !== undefined && outputSlots.has(slot) && !needed.has(slot)) {
         needed.add(slot);
-        const o = outputOrder.find((x) => x.slot === slot);
+        const o = outputBySlot.get(slot);
         if (o) markNeeded(o.ast);
       }
     } else if (n.kind === 'unary') markNeeded(n.operand);
@@ -171,17 +179,21 @@ export function planFusedRk4(
   for (const st of spec.states) markNeeded(st.derivative.ast);
   const uniformOutputs = outputOrder.filter((o) => needed.has(o.slot) && o.kind !== VARY);
   const varyOutputs = outputOrder.filter((o) => needed.has(o.slot) && o.kind === VARY);
+  const varyIndex = new Map(varyOutputs.map((o, j) => [o.slot, j]));
 
   // Hoisted subtrees, deduplicated by their printed form (the same text is the same value).
-  const staticHoists: { key: string; ev: Evaluator }[] = [];
-  const timedHoists: { key: string; ev: Evaluator }[] = [];
+  const staticHoists: Evaluator[] = [];
+  const timedHoists: Evaluator[] = [];
+  const hoistIndex = [new Map<string, number>(), new Map<string, number>()] as const;
   const hoist = (n: ExprNode, kind: Kind): number => {
     const list = kind === STATIC ? staticHoists : timedHoists;
+    const index = hoistIndex[kind === STATIC ? 0 : 1];
     const key = printExpr(n);
-    let j = list.findIndex((x) => x.key === key);
-    if (j < 0) {
+    let j = index.get(key);
+    if (j === undefined) {
       j = list.length;
-      list.push({ key, ev: compileChecked(n, slots) });
+      list.push(compileChecked(n, slots));
+      index.set(key, j);
     }
     return j;
   };
@@ -206,8 +218,8 @@ export function planFusedRk4(
         if (s !== undefined) return x(s);
         const c = columnIndex.get(slot);
         if (c !== undefined) return `p${c}`;
-        const o = varyOutputs.findIndex((v) => v.slot === slot);
-        return o >= 0 ? `${st}_v${o}` : undefined;
+        const o = varyIndex.get(slot);
+        return o === undefined ? undefined : `${st}_v${o}`;
       },
       hoisted(n) {
         const k = kindOf(n);
@@ -270,11 +282,16 @@ export function planFusedRk4(
   lines.push('}', 'if (badTick >= 0) break;', '}');
   lines.push('res[0] = badTick;', 'res[1] = badAsset;', '};');
   const source = lines.join('\n');
+  if (source.length > MAX_KERNEL_SOURCE)
+    throw new TwinloopError(
+      'BadRequest',
+      `The fused kernel of '${spec.behaviour}' would be ${source.length} characters (limit ${MAX_KERNEL_SOURCE}).`,
+    );
   assertSafeSource(source);
 
   const uniformEvs = uniformOutputs.map((o) => ({ slot: o.slot, ev: compileChecked(o.ast, slots) }));
-  const staticEvs = staticHoists.map((x) => x.ev);
-  const timedEvs = timedHoists.map((x) => x.ev);
+  const staticEvs = staticHoists;
+  const timedEvs = timedHoists;
   const evalOutputs = (f: Float64Array): void => {
     for (const o of uniformEvs) f[o.slot] = o.ev(f);
   };
