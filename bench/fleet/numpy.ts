@@ -4,7 +4,8 @@
  * (the ones Twinloop drew, passed in a file) and actions written in NumPy (pump_numpy.py). Runs them
  * side by side in one invocation, alternating Twinloop on one thread, NumPy and Twinloop on two
  * threads `--rounds` times (default 3), and reports the medians, the ratio Twinloop / NumPy (< 1:
- * Twinloop is faster) and the speed-up of two threads over one. Checks that NumPy's end states
+ * Twinloop is faster), the speed-up of two threads over one, and CPU seconds beside wall seconds
+ * (on a shared machine wall time says how busy it was; CPU time what the work cost). Checks that NumPy's end states
  * equal Twinloop's to 1e-9 (relative) and that one and two threads give the same bits.
  * Flags: --assets N, --hours H, --rounds R, --dry (print only).
  * Not a timed test: it reports, it does not assert.
@@ -37,17 +38,22 @@ const end = HOURS * 3600;
 
 interface TwinloopRun {
   seconds: number;
+  /** CPU seconds of the whole process (every thread) while stepping. */
+  cpu: number;
   threads: number;
   states: Float64Array[];
 }
 function runTwinloop(threads: number): TwinloopRun {
   const runner = createPumpFleet(model, ASSETS, threads);
+  const c = process.cpuUsage();
   const t = performance.now();
   runner.advanceTo(end);
   const seconds = (performance.now() - t) / 1000;
-  const used = runner.threads;
+  const used = process.cpuUsage(c);
+  const cpu = (used.user + used.system) / 1e6;
+  const threadsUsed = runner.threads;
   runner.close();
-  return { seconds, threads: used, states: runner.assetIds.map((id) => runner.state(id)) };
+  return { seconds, cpu, threads: threadsUsed, states: runner.assetIds.map((id) => runner.state(id)) };
 }
 
 /** The first python that imports numpy (pyenv's python3 first, then Debian's). */
@@ -90,6 +96,7 @@ fs.writeFileSync(
 );
 interface NumpyRun {
   seconds: number;
+  cpu: number;
   states: number[][];
   numpy: string;
   python: string;
@@ -162,32 +169,13 @@ lines.push(
   `- ${ASSETS.toLocaleString('en')} pumps × ${HOURS} h at 1 s RK4 (bench/fleet/pump.behaviour.yaml; pump-0001 bearing damage from 1 h, pump-0002 stopped at 2 h); NumPy: bench/fleet/pump_numpy.py, the same equations, schedule, per-asset parameters and actions, in-place ufuncs over state arrays. ${ROUNDS} rounds alternating the three, medians; stepping only (no start-up).`,
   '',
 );
-lines.push('| | wall s (median) | all rounds | ns per asset-step |');
-lines.push('|---|---:|---|---:|');
-const row = (name: string, xs: number[], med: number): string =>
-  `| ${name} | ${med.toFixed(2)} | ${xs.map((x) => x.toFixed(2)).join(', ')} | ${((med * 1e9) / steps).toFixed(0)} |`;
-lines.push(
-  row(
-    'Twinloop, 1 thread',
-    one.map((r) => r.seconds),
-    t1,
-  ),
-);
-if (np.length)
-  lines.push(
-    row(
-      'NumPy',
-      np.map((r) => r.seconds),
-      tn,
-    ),
-  );
-lines.push(
-  row(
-    `Twinloop, ${two[0]?.threads ?? 2} threads`,
-    two.map((r) => r.seconds),
-    t2,
-  ),
-);
+lines.push('| | wall s (median) | all rounds | ns per asset-step | CPU s (median, all threads) |');
+lines.push('|---|---:|---|---:|---:|');
+const row = (name: string, runs: { seconds: number; cpu: number }[], med: number): string =>
+  `| ${name} | ${med.toFixed(2)} | ${runs.map((x) => x.seconds.toFixed(2)).join(', ')} | ${((med * 1e9) / steps).toFixed(0)} | ${median(runs.map((r) => r.cpu)).toFixed(2)} |`;
+lines.push(row('Twinloop, 1 thread', one, t1));
+if (np.length) lines.push(row('NumPy', np, tn));
+lines.push(row(`Twinloop, ${two[0]?.threads ?? 2} threads`, two, t2));
 lines.push('');
 lines.push(
   np.length
@@ -195,7 +183,7 @@ lines.push(
     : 'NumPy not available (see bench/fleet/ensure-numpy.sh): no ratio.',
 );
 lines.push(
-  `Two threads over one: **${(t1 / t2).toFixed(2)}×** (target ≥ 1.6×: ${t1 / t2 >= 1.6 ? 'met' : 'MISSED'}).`,
+  `Two threads over one: **${(t1 / t2).toFixed(2)}×** (target ≥ 1.6×: ${t1 / t2 >= 1.6 ? 'met' : 'MISSED'}); CPU seconds two threads / one: ${(median(two.map((r) => r.cpu)) / median(one.map((r) => r.cpu))).toFixed(2)} (near 1: the split costs little work, so wall time halves when two cores are free).`,
 );
 lines.push(
   `Same end states: 1 and 2 threads ${sameBits ? 'bit for bit' : '**DIFFER**'}; NumPy against Twinloop, largest relative difference ${np.length ? maxRel.toExponential(1) : '—'} (${np.length ? (maxRel <= 1e-9 ? 'within 1e-9' : '**over 1e-9**') : 'not compared'}).`,

@@ -4,7 +4,7 @@ at 1 s ticks. Same equations, same daily speed schedule, the per-asset parameter
 from the JSON config), the same two actions (bearing damage on asset 1 from 1 h, asset 2 stopped at
 2 h; an action at a tick applies from the step that starts there).
 
-Usage: python3 pump_numpy.py CONFIG.json  -> prints JSON {seconds, states, numpy, python} on stdout.
+Usage: python3 pump_numpy.py CONFIG.json  -> prints JSON {seconds, cpu, states, numpy, python} on stdout.
 CONFIG: {"hours": H, "params": {"wearRate": [...], "motorCooling": [...], "ratedFlow": [...]},
          "base": {name: value}, "schedule": [[t, v], ...], "period": P,
          "damage": {"asset": i, "at": s, "rate": r}, "stop": {"asset": j, "at": s}}
@@ -99,6 +99,7 @@ def main() -> None:
     dmg, stop = cfg["damage"], cfg["stop"]
     h = 1.0
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for step in range(steps):
         t = float(step)
         if t == dmg["at"]:
@@ -123,10 +124,12 @@ def main() -> None:
         np.multiply(k1, h / 6, out=k1)
         np.add(y, k1, out=y)
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu": cpu,
                 "states": y.T.tolist(),
                 "numpy": np.__version__,
                 "python": platform.python_version(),

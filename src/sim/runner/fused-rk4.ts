@@ -205,6 +205,7 @@ export function planFusedRk4(
   const stageCode: string[][] = [];
   const usedTimed: Set<number>[] = [];
   const usedStatic = new Set<number>();
+  const usedColumns = new Set<number>();
   STAGES.forEach((st, si) => {
     const used = new Set<number>();
     usedTimed.push(used);
@@ -217,7 +218,10 @@ export function planFusedRk4(
         const s = stateIndex.get(slot);
         if (s !== undefined) return x(s);
         const c = columnIndex.get(slot);
-        if (c !== undefined) return `p${c}`;
+        if (c !== undefined) {
+          usedColumns.add(c);
+          return `p${c}`;
+        }
         const o = varyIndex.get(slot);
         return o === undefined ? undefined : `${st}_v${o}`;
       },
@@ -251,7 +255,7 @@ export function planFusedRk4(
   lines.push(KERNEL_HELPERS);
   fns.impls.forEach((_, k) => lines.push(`const f${k} = F[${num(k)}];`));
   lines.push('return function fusedRk4(Y, C, S, H, act, m, i0, i1, nTicks, h, res) {');
-  columns.forEach((_, c) => lines.push(`const c${c} = C[${num(c)}];`));
+  for (const c of usedColumns) lines.push(`const c${c} = C[${num(c)}];`);
   for (let j = 0; j < nStatic; j++) if (usedStatic.has(j)) lines.push(`const s${j} = S[${num(j)}];`);
   lines.push(`const NH = ${num(nTimed)};`, 'const NH2 = NH + NH;', 'const NH3 = NH2 + NH;');
   lines.push('const hh = 0.5 * h;', 'const h6 = h / 6;');
@@ -265,7 +269,7 @@ export function planFusedRk4(
   });
   lines.push('for (let i = i0; i < i1; i++) {', 'if (act[i] === 0) continue;');
   for (let s = 0; s < nStates; s++) lines.push(`const y${s} = Y[${num(s)} * m + i];`);
-  columns.forEach((_, c) => lines.push(`const p${c} = c${c}[i];`));
+  for (const c of usedColumns) lines.push(`const p${c} = c${c}[i];`);
   STAGES.forEach((st, si) => {
     lines.push(...(stageCode[si] as string[]));
     if (si < 3) {
