@@ -14,7 +14,14 @@ import { availableParallelism } from 'node:os';
 import { TwinloopError } from '../../core/errors/errors.js';
 import type { BehaviourRuntime, CompiledBehaviour } from '../behaviour/compile-behaviour.js';
 import { cycleAt, scheduleAt } from '../behaviour/input-signals.js';
-import { createKernelPool, portableToWorkers, sharedFloat64, type KernelPool } from './fleet-threads.js';
+import {
+  createKernelPool,
+  portableToWorkers,
+  BLOCK,
+  runBlocks,
+  sharedFloat64,
+  type KernelPool,
+} from './fleet-threads.js';
 import { compileFusedRk4, planFusedRk4, type FusedPlan } from './fused-rk4.js';
 
 /** Ticks per kernel call at most. */
@@ -22,7 +29,7 @@ const CHUNK = 2048;
 /** Values in the hoisted table at most (CHUNK × 3 points × values per point, shortened to fit). */
 const MAX_HOISTED = 1 << 18;
 /** Members per thread below which another thread does not pay for its synchronisation. */
-const MIN_PER_THREAD = 256;
+const MIN_PER_THREAD = 2 * BLOCK;
 /** Asset-steps in one run before worker threads are started (their start-up is ~50 ms). */
 const START_THREADS_AT = 100_000;
 /** Most threads a batch uses. */
@@ -130,6 +137,11 @@ export function createBatchRk4(
   const H = sharedFloat64(chunk * 3 * plan.nTimed);
   const act = new Uint8Array(new SharedArrayBuffer(m)).fill(1);
   const res = new Int32Array(2);
+  const scratch = new Int32Array(2);
+  const shared = { Y, C, S, H, act, m };
+  // One thread takes the same blocks in order (the same failure reports as any split).
+  let nextBlock = 0;
+  const takeBlock = (): number => nextBlock++;
   const setTimed = (f: Float64Array, t: number): void => {
     for (const x of timed) f[x.slot] = x.at(t);
   };
@@ -168,7 +180,7 @@ export function createBatchRk4(
     run(t0, tick, k, n) {
       if (inputsStale) gather();
       if (!pool && canThread && (wanted !== undefined || n * active >= START_THREADS_AT))
-        pool = createKernelPool(plan, { Y, C, S, H, act, m }, maxThreads);
+        pool = createKernelPool(plan, shared, maxThreads);
       for (let done = 0; done < n;) {
         const q = Math.min(chunk, n - done);
         plan.fillHoisted(frame, H, t0, tick, k + done, q, setTimed);
@@ -176,7 +188,8 @@ export function createBatchRk4(
         let ba: number;
         if (pool) [bt, ba] = pool.run(kernel, q, tick);
         else {
-          kernel(Y, C, S, H, act, m, 0, m, q, tick, res);
+          nextBlock = 0;
+          runBlocks(kernel, shared, q, tick, takeBlock, scratch, res);
           bt = res[0] as number;
           ba = res[1] as number;
         }

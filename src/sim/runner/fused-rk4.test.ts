@@ -11,7 +11,8 @@ import { compileBehaviour, type BehaviourRuntime } from '../behaviour/compile-be
 import { tankInterface } from '../behaviour/test-interface.js';
 import { createBatchRk4 } from './batch-rk4.js';
 import { createFleetRunner, type FleetRunner, type ReadingSet } from './fleet-runner.js';
-import { planFusedRk4 } from './fused-rk4.js';
+import { createKernelPool, sharedFloat64 } from './fleet-threads.js';
+import { compileFusedRk4, planFusedRk4 } from './fused-rk4.js';
 
 const pump = pilotBehaviour('pump-line', 'pump.behaviour.yaml', 'dtmi:twinloop:pumpline:Pump;1');
 
@@ -242,6 +243,28 @@ telemetry:
     alone.advanceTo(200);
     expect(runner.threads).toBe(1);
     expect(runner.state('t599')[0]).toBeCloseTo(alone.state('t599')[0]!, 9);
+  });
+
+  it('fail loudly, never hang, when a worker cannot start its kernel', () => {
+    const rts = spreadRuntimes(4);
+    const y = rts.map(() => Float64Array.of(20, 20, 0));
+    const plan = planFusedRk4(pump, [], new Set([pump.layout.slots.get('speed')!]));
+    const kernel = compileFusedRk4(plan)!;
+    // A function table a worker refuses (not Math's own): the worker reports, the run throws.
+    const broken = { ...plan, fnNames: ['clamp'] };
+    const n = 3 * 4;
+    const batch = {
+      Y: sharedFloat64(n),
+      C: [],
+      S: sharedFloat64(plan.nStatic),
+      H: sharedFloat64(3 * plan.nTimed),
+      act: new Uint8Array(new SharedArrayBuffer(4)).fill(1),
+      m: 4,
+    };
+    y.forEach((v, i) => v.forEach((x, s) => (batch.Y[s * 4 + i] = x)));
+    const pool = createKernelPool(broken, batch, 2);
+    expect(() => pool.run(kernel, 1, 1)).toThrow(/A fleet worker thread failed/);
+    expect(() => pool.run(kernel, 1, 1)).toThrow(/closed/);
   });
 
   it('refuses a thread count that is not a whole number from 1 to 64', () => {
