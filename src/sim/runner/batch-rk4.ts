@@ -30,8 +30,8 @@ const CHUNK = 2048;
 const MAX_HOISTED = 1 << 18;
 /** Members per thread below which another thread does not pay for its synchronisation. */
 const MIN_PER_THREAD = 2 * BLOCK;
-/** Asset-steps in one run before worker threads are started (their start-up is ~50 ms). */
-const START_THREADS_AT = 100_000;
+/** Asset-steps in one run before worker threads are started (~30 ms of work; a start-up ~50 ms). */
+const START_THREADS_AT = 500_000;
 /** Most threads a batch uses. */
 const MAX_THREADS = 8;
 
