@@ -75,3 +75,4 @@ console.log(block);
 if (!dry) {
   appendResults(block);
 }
+runner.close();

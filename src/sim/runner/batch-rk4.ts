@@ -24,8 +24,11 @@ import {
 } from './fleet-threads.js';
 import { compileFusedRk4, planFusedRk4, type FusedPlan } from './fused-rk4.js';
 
-/** Ticks per kernel call at most. */
-const CHUNK = 2048;
+/**
+ * Ticks per kernel call at most: BLOCK assets × CHUNK ticks (~1 ms) is the unit of work threads
+ * share, small enough that the last block of a job keeps nobody waiting long.
+ */
+const CHUNK = 256;
 /** Values in the hoisted table at most (CHUNK × 3 points × values per point, shortened to fit). */
 const MAX_HOISTED = 1 << 18;
 /** Members per thread below which another thread does not pay for its synchronisation. */

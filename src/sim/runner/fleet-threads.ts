@@ -47,7 +47,7 @@ const WORKER_MATH = [
 ] as const;
 
 /** Assets per block: the unit of work a thread takes (and of failure reports). */
-export const BLOCK = 128;
+export const BLOCK = 64;
 
 // ctrl: [0] job generation, [1] workers done, [2] stop, [3] a worker failed, [4] next block.
 const WORKER = `
