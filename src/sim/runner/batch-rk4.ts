@@ -156,7 +156,7 @@ export function createBatchRk4(
     Math.max(1, Math.floor(m / (wanted === undefined ? MIN_PER_THREAD : 1))),
   );
   let pool: KernelPool | undefined;
-  const canThread = maxThreads > 1 && portableToWorkers(plan);
+  let canThread = maxThreads > 1 && portableToWorkers(plan);
 
   /** Members' inputs change only through relationship refreshes (actions take an asset out). */
   let inputsStale = true;
@@ -237,6 +237,7 @@ export function createBatchRk4(
     close() {
       pool?.close();
       pool = undefined;
+      canThread = false;
     },
   };
   return batch;

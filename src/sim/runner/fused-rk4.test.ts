@@ -203,6 +203,19 @@ describe('fleet worker threads', () => {
     for (const r of runs) r.runner.close();
   });
 
+  it('end on close(), and the runner goes on on one thread with the same results', () => {
+    const a = createFleetRunner({ model: pump, assets: ids.map((id) => ({ id })), threads: 2 });
+    const b = createFleetRunner({ model: pump, assets: ids.map((id) => ({ id })), threads: 1 });
+    a.advanceTo(100);
+    expect(a.threads).toBe(2);
+    a.close();
+    expect(a.threads).toBe(1);
+    a.advanceTo(200);
+    b.advanceTo(200);
+    expect(a.threads).toBe(1);
+    for (const id of ids) expect([...a.state(id)]).toEqual([...b.state(id)]);
+  });
+
   it('name the asset that fails, whichever thread stepped it', () => {
     for (const threads of [1, 2]) {
       const runner = createFleetRunner({
