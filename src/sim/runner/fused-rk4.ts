@@ -1,9 +1,10 @@
 /**
  * One fused RK4 kernel per behaviour model and batch: the four stages of a step, with every output
  * the derivatives read and every derivative, printed as one JavaScript function over typed arrays
- * (src/sim/expr/emit-js.ts prints the expressions) and compiled once with `new Function`. Each asset's
- * states stay in locals across the ticks of a chunk: one read and one write of its states per chunk,
- * no closure call and no allocation per step.
+ * (src/sim/expr/emit-js.ts prints the expressions) and compiled once with `new Function`. Per tick
+ * and asset: one read and one write of its states, the stages in locals, no closure call and no
+ * allocation. Ticks are the outer loop and assets the inner one, so consecutive iterations are
+ * independent and the processor overlaps them.
  *
  * What is the same for every asset is hoisted out of the asset loop, exactly: a subtree over
  * parameters without spread is computed once (`s<j>`), a subtree over time and time-driven inputs
@@ -13,7 +14,8 @@
  * The kernel: `fusedRk4(Y, C, S, H, act, m, i0, i1, nTicks, h, res)` steps batch positions i0..i1-1
  * (skipping those with act[i] = 0) nTicks ticks of size h. Y holds the states state-major
  * (Y[s·m + i]); C the per-asset columns (parameters with spread, inputs that are not time-driven);
- * res receives the first tick and position whose state stopped being finite (-1, -1 when none).
+ * res receives the first tick whose states stopped being finite and the first such position in it
+ * (-1, -1 when none); the kernel stops after that tick.
  * Each asset's arithmetic depends only on its own values: any split of the positions between
  * threads gives the same bits. The arithmetic is the scalar evaluator's, operation for operation,
  * except `exp`, the kernel's own (emit-js.ts, within 2 ulp of Math.exp) unless `fastExp: false`.
