@@ -580,7 +580,10 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     stop: () =>
       (stopped ??= (async () => {
         offLive?.();
-        for (const r of runners) r.stop();
+        for (const r of runners) {
+          r.stop();
+          r.close();
+        }
         await devices.close();
         // Waits for in-flight acknowledgements, but never hangs a shutdown on a vanished broker.
         await link.close();

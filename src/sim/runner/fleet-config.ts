@@ -54,6 +54,12 @@ export interface FleetRunnerOptions {
    * same results to rounding, several times faster). Assets with faults or actions step alone.
    */
   batch?: boolean;
+  /**
+   * Threads stepping the batch, this one included (an integer 1–64). Default: as many as pay off —
+   * up to the machine's cores, with at least 256 batched assets each, once a run is long enough.
+   * Results are the same bits whatever the number.
+   */
+  threads?: number;
   /** Seed of the parameter variation and of each asset's noise stream (default 1). */
   seed?: number;
   /** Relative standard deviation per parameter: value × (1 + std·N(0,1)), drawn per asset. */
@@ -122,6 +128,8 @@ export function checkFleetOptions(o: FleetRunnerOptions): FleetConfig {
   const relationshipEvery = o.relationshipEvery ?? 1;
   if (!Number.isInteger(relationshipEvery) || relationshipEvery < 1)
     add('/relationshipEvery', 'relationshipEvery must be an integer >= 1.');
+  if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 1 || o.threads > 64))
+    add('/threads', `threads must be an integer from 1 to 64, got ${String(o.threads)}.`);
   for (const [k, f] of [
     ['sink', o.sink],
     ['relationships', o.relationships],

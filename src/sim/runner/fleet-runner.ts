@@ -99,6 +99,10 @@ export interface FleetRunner {
    */
   start(until?: number): void;
   stop(): void;
+  /** Threads the batch steps on now (1 until a run is long enough to start workers). */
+  readonly threads: number;
+  /** Ends the batch's worker threads, if any (also done when the runner is garbage collected). */
+  close(): void;
 }
 
 const bad = (message: string): TwinloopError => new TwinloopError('BadRequest', message);
@@ -146,9 +150,17 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
       runtimes,
       members,
       members.map((i) => (steppers[i] as OdeStepper).y),
+      options.threads === undefined ? {} : { threads: options.threads },
     );
     if (batch) for (const i of batch.members) inBatch[i] = 1;
   }
+  /** Assets stepping alone, in index order. */
+  let lone: number[] = [];
+  const refreshLone = (): void => {
+    lone = [];
+    for (let i = 0; i < n; i++) if (!inBatch[i]) lone.push(i);
+  };
+  refreshLone();
   const scratch = new Float64Array(model.layout.states.length);
   /** The current state of an asset, wherever it steps. */
   const yOf = (i: number): Float64Array =>
@@ -158,6 +170,7 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
     if (!inBatch[i]) return;
     inBatch[i] = 0;
     (steppers[i] as OdeStepper).reset(t, (batch as BatchRk4).remove(i));
+    refreshLone();
   };
   const tk = (k: number): number => t0 + k * tick;
   let k = 0;
@@ -234,9 +247,15 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
     batch?.inputsChanged();
   };
 
-  /** The hot loop: from tick k to tick kTarget. */
+  /**
+   * The hot loop: from tick k to tick kTarget, in spans that end where the whole fleet must be at
+   * the same tick (a sample, a relationship refresh): the batch runs a span in one call (its
+   * members are independent of the assets stepping alone), then the lone assets step tick by tick
+   * with their actions.
+   */
   const runTicks = (kTarget: number): void => {
     let i = -1;
+    let kAt = k;
     try {
       if (!begun) {
         begun = true;
@@ -244,38 +263,49 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
         sample(tk(0));
       }
       while (k < kTarget) {
+        kAt = k;
         if (relInputs.length && k > 0 && k % relationshipEvery === 0) refreshRelationships(tk(k));
-        const tn = tk(k + 1);
-        while (queue.length && (queue[0] as Action).at <= tn) {
-          const a = queue.shift() as Action;
-          i = a.asset;
-          const s = steppers[i] as OdeStepper;
-          if (a.at > s.t) s.advanceTo(a.at);
-          a.apply(a.at);
-          s.reset(a.at, s.y);
-        }
+        let kEnd = kTarget;
+        if (sink) kEnd = Math.min(kEnd, (Math.floor(k / ticksPerSample) + 1) * ticksPerSample);
+        if (relInputs.length)
+          kEnd = Math.min(kEnd, (Math.floor(k / relationshipEvery) + 1) * relationshipEvery);
         if (batch && batch.members.length) {
           try {
-            batch.step(tk(k), tick);
+            batch.run(t0, tick, k, kEnd - k);
           } catch (e) {
             i = (e as { asset?: number }).asset ?? -1;
+            kAt = (e as { tick?: number }).tick ?? k;
             throw e;
           }
         }
-        for (i = 0; i < n; i++) {
-          if (inBatch[i]) continue;
-          const s = steppers[i] as OdeStepper;
-          if (s.t < tn) s.advanceTo(tn);
-        }
-        i = -1;
-        k++;
-        if (k % ticksPerSample === 0) sample(tn);
+        if (lone.length || queue.length)
+          for (let kk = k; kk < kEnd; kk++) {
+            kAt = kk;
+            const tn = tk(kk + 1);
+            while (queue.length && (queue[0] as Action).at <= tn) {
+              const a = queue.shift() as Action;
+              i = a.asset;
+              const s = steppers[i] as OdeStepper;
+              if (a.at > s.t) s.advanceTo(a.at);
+              a.apply(a.at);
+              s.reset(a.at, s.y);
+            }
+            for (let j = 0; j < lone.length; j++) {
+              i = lone[j] as number;
+              const s = steppers[i] as OdeStepper;
+              if (s.t < tn) s.advanceTo(tn);
+            }
+            i = -1;
+          }
+        k = kEnd;
+        kAt = k;
+        if (k % ticksPerSample === 0) sample(tk(k));
       }
     } catch (e) {
       if (i < 0) throw e;
       throw new TwinloopError(
         'BadRequest',
-        `Asset '${ids[i]}' failed at t ≈ ${tk(k)} s: ${(e as Error).message}`,
+        `Asset '${ids[i]}' failed at t ≈ ${tk(kAt)} s: ${(e as Error).message}`,
         {
           cause: e,
         },
@@ -394,6 +424,12 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
     stop() {
       if (timer !== undefined && clock) clock.clearTimer(timer);
       timer = undefined;
+    },
+    get threads() {
+      return batch?.threads ?? 1;
+    },
+    close() {
+      batch?.close();
     },
   };
   return runner;
