@@ -52,11 +52,13 @@ export interface BatchRk4 {
   /** Asset indices (into the runner's assets) in the batch, in order. */
   readonly members: readonly number[];
   /**
-   * Steps every member from tick k to tick k + n (t = t0 + k·tick, step size tick).
+   * Steps every member from tick k to tick k + n (t = t0 + k·tick, step size tick). `alongside(k, q)`
+   * is called for each piece of ticks k..k + q the batch steps, on this thread while worker threads
+   * step the members (with one thread, after the piece): for work that does not touch the batch.
    * @throws TwinloopError BadRequest naming the first asset whose state stopped being finite
    *   (`asset`: its index, `tick`: the tick that failed).
    */
-  run(t0: number, tick: number, k: number, n: number): void;
+  run(t0: number, tick: number, k: number, n: number, alongside?: (k: number, n: number) => void): void;
   /** Copies a member's state into `out`. */
   stateOf(asset: number, out: Float64Array): Float64Array;
   /** Takes an asset out of the batch and returns its state. */
@@ -180,7 +182,7 @@ export function createBatchRk4(
       return pool?.threads ?? 1;
     },
     stats,
-    run(t0, tick, k, n) {
+    run(t0, tick, k, n, alongside) {
       if (inputsStale) gather();
       if (!pool && canThread && (wanted !== undefined || n * active >= START_THREADS_AT))
         pool = createKernelPool(plan, shared, maxThreads);
@@ -189,12 +191,14 @@ export function createBatchRk4(
         plan.fillHoisted(frame, H, t0, tick, k + done, q, setTimed);
         let bt: number;
         let ba: number;
-        if (pool) [bt, ba] = pool.run(kernel, q, tick);
+        const from = k + done;
+        if (pool) [bt, ba] = pool.run(kernel, q, tick, alongside && (() => alongside(from, q)));
         else {
           nextBlock = 0;
           runBlocks(kernel, shared, q, tick, takeBlock, scratch, res);
           bt = res[0] as number;
           ba = res[1] as number;
+          if (bt < 0) alongside?.(from, q);
         }
         if (bt >= 0) {
           stats.steps += active * bt;

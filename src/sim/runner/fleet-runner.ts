@@ -250,8 +250,8 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
   /**
    * The hot loop: from tick k to tick kTarget, in spans that end where the whole fleet must be at
    * the same tick (a sample, a relationship refresh): the batch runs a span in one call (its
-   * members are independent of the assets stepping alone), then the lone assets step tick by tick
-   * with their actions.
+   * members are independent of the assets stepping alone), the lone assets stepping tick by tick
+   * with their actions beside it (on this thread while worker threads step the batch).
    */
   const runTicks = (kTarget: number): void => {
     let i = -1;
@@ -269,17 +269,10 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
         if (sink) kEnd = Math.min(kEnd, (Math.floor(k / ticksPerSample) + 1) * ticksPerSample);
         if (relInputs.length)
           kEnd = Math.min(kEnd, (Math.floor(k / relationshipEvery) + 1) * relationshipEvery);
-        if (batch && batch.members.length) {
-          try {
-            batch.run(t0, tick, k, kEnd - k);
-          } catch (e) {
-            i = (e as { asset?: number }).asset ?? -1;
-            kAt = (e as { tick?: number }).tick ?? k;
-            throw e;
-          }
-        }
-        if (lone.length || queue.length)
-          for (let kk = k; kk < kEnd; kk++) {
+        // The lone assets step tick by tick with their actions; beside a batch, while its worker
+        // threads step the members (a batch member never has an action pending: it left first).
+        const stepLone = (kFrom: number, q: number): void => {
+          for (let kk = kFrom; kk < kFrom + q; kk++) {
             kAt = kk;
             const tn = tk(kk + 1);
             while (queue.length && (queue[0] as Action).at <= tn) {
@@ -297,6 +290,21 @@ export function createFleetRunner(options: FleetRunnerOptions): FleetRunner {
             }
             i = -1;
           }
+        };
+        const loneWork = lone.length > 0 || queue.length > 0;
+        if (batch && batch.members.length) {
+          try {
+            batch.run(t0, tick, k, kEnd - k, loneWork ? stepLone : undefined);
+          } catch (e) {
+            // A member of the batch (the error names it), else a lone asset (i and kAt say which).
+            const asset = (e as { asset?: number }).asset;
+            if (asset !== undefined) {
+              i = asset;
+              kAt = (e as { tick?: number }).tick ?? k;
+            }
+            throw e;
+          }
+        } else if (loneWork) stepLone(k, kEnd - k);
         k = kEnd;
         kAt = k;
         if (k % ticksPerSample === 0) sample(tk(k));

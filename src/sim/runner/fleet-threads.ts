@@ -105,10 +105,13 @@ export interface KernelPool {
   readonly threads: number;
   /**
    * Runs nTicks ticks of every block, the workers and this thread taking blocks in turn.
+   * `alongside` runs on this thread once the workers have the job, before it takes blocks (work
+   * that does not touch the batch: the assets stepping alone); what it throws is thrown once the
+   * job is over, so the workers never run into the next one.
    * Returns the first (tick, position) whose state stopped being finite, or [-1, -1].
    * @throws TwinloopError InternalError when a worker failed or stopped answering.
    */
-  run(kernel: FusedKernel, nTicks: number, h: number): [number, number];
+  run(kernel: FusedKernel, nTicks: number, h: number, alongside?: () => void): [number, number];
   close(): void;
 }
 
@@ -195,7 +198,7 @@ export function createKernelPool(plan: FusedPlan, batch: SharedBatch, threads: n
   };
   const pool: KernelPool = {
     threads,
-    run(kernel, nTicks, h) {
+    run(kernel, nTicks, h, alongside) {
       if (closed) throw new TwinloopError('InternalError', 'The fleet thread pool is closed.');
       job[0] = nTicks;
       job[1] = h;
@@ -203,6 +206,12 @@ export function createKernelPool(plan: FusedPlan, batch: SharedBatch, threads: n
       const target = done + nWorkers;
       Atomics.add(ctrl, 0, 1);
       Atomics.notify(ctrl, 0);
+      let failed: { error: unknown } | undefined;
+      try {
+        alongside?.();
+      } catch (error) {
+        failed = { error };
+      }
       runBlocks(kernel, batch, nTicks, h, next, scratch, mainRes);
       let waited = 0;
       for (;;) {
@@ -218,6 +227,7 @@ export function createKernelPool(plan: FusedPlan, batch: SharedBatch, threads: n
         }
       }
       done = target;
+      if (failed) throw failed.error;
       // The first failure by tick, then by position: the same whoever stepped which block.
       let bt = mainRes[0] as number;
       let ba = mainRes[1] as number;

@@ -229,6 +229,21 @@ describe('fleet worker threads', () => {
     }
   });
 
+  it('name a lone asset that fails while worker threads step the batch, after the job ends', () => {
+    for (const threads of [1, 2]) {
+      const runner = createFleetRunner({
+        model: pump,
+        assets: ids.map((id) => ({ id, ...(id === 'p250' ? { parameters: { motorHeatCapacity: 0 } } : {}) })),
+        threads,
+      });
+      // A command takes p250 out of the batch at once: it steps alone, beside the threads.
+      runner.command('p250', 'setRunning', true, 0.5);
+      expect(() => runner.advanceTo(100)).toThrow(/Asset 'p250' failed at t ≈ 0 s/);
+      expect(runner.threads).toBe(threads);
+      runner.close();
+    }
+  });
+
   it('keep a kernel calling a function a worker cannot call on one thread', () => {
     const model = compileBehaviour(
       `behaviour: tank
