@@ -135,7 +135,7 @@ try {
   );
   lines.push('');
   lines.push(
-    `Dead letters: ${platform.storage.deadLetters.count('default')}${shadowStats ? `; shadow observations: ${shadowStats.observations.toLocaleString('en')}, shadow errors: ${shadowStats.errors}` : ''}.`,
+    `Dead letters: ${await platform.storage.deadLetters.count('default')}${shadowStats ? `; shadow observations: ${shadowStats.observations.toLocaleString('en')}, shadow errors: ${shadowStats.errors}` : ''}.`,
   );
   const block = lines.join('\n') + '\n';
   console.log(block);
