@@ -5,52 +5,19 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BinaryOp, ExprNode, UnaryOp } from './ast.js';
+import { arbExpr } from './expr-test-fixture.js';
 import { compileBatch } from './compile-batch.js';
 import { compileChecked } from './compile-expr.js';
-import { EXPR_FUNCTIONS } from './functions.js';
 
 const N = 5;
 const VARS = ['u1', 'u2', 'c1', 'c2', 'c3'] as const; // u*: uniform, c*: a column per asset
 const slots = new Map<string, number>(VARS.map((v, i) => [v, i]));
 const pos = { line: 1, column: 1, offset: 0 };
-const BINARY: BinaryOp[] = ['+', '-', '*', '/', '%', '^', '<', '<=', '>', '>=', '==', '!=', '&&', '||'];
-const UNARY: UnaryOp[] = ['-', '+', '!'];
-const FUNCS = [...EXPR_FUNCTIONS.entries()].map(([name, f]) => ({
-  name,
-  min: f.minArgs,
-  max: Math.min(f.maxArgs, 3),
-}));
-
-const { node: arbNode } = fc.letrec<{ node: ExprNode }>((tie) => ({
-  node: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc
-      .oneof(fc.constantFrom(0, 1, 2, 3, 4, 0.5), fc.double({ min: -1e3, max: 1e3, noNaN: true }))
-      .map((value): ExprNode => ({ kind: 'number', value, pos })),
-    fc.constantFrom(...VARS, 'pi').map((name): ExprNode => ({ kind: 'name', name, pos })),
-    fc
-      .tuple(fc.constantFrom(...UNARY), tie('node'))
-      .map(([op, operand]): ExprNode => ({ kind: 'unary', op, operand, pos })),
-    fc
-      .tuple(fc.constantFrom(...BINARY), tie('node'), tie('node'))
-      .map(([op, left, right]): ExprNode => ({ kind: 'binary', op, left, right, pos })),
-    fc.tuple(tie('node'), tie('node'), tie('node')).map(([test, then, otherwise]): ExprNode => ({
-      kind: 'conditional',
-      test,
-      then,
-      else: otherwise,
-      pos,
-    })),
-    fc
-      .constantFrom(...FUNCS)
-      .chain((f) =>
-        fc
-          .array(tie('node'), { minLength: f.min, maxLength: f.max })
-          .map((args): ExprNode => ({ kind: 'call', callee: f.name, args, pos })),
-      ),
-  ),
-}));
+const arbNode = arbExpr({
+  names: [...VARS, 'pi'],
+  numbers: fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 0.5), fc.double({ min: -1e3, max: 1e3, noNaN: true })),
+  maxArgs: 3,
+});
 
 const value = fc.oneof(
   fc.double({ min: -100, max: 100, noNaN: true }),

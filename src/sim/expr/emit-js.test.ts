@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BinaryOp, ExprNode, UnaryOp } from './ast.js';
+import type { ExprNode } from './ast.js';
+import { arbExpr } from './expr-test-fixture.js';
 import { compileChecked } from './compile-expr.js';
 import {
   assertSafeSource,
@@ -17,7 +18,6 @@ import {
   KERNEL_HELPERS,
   type EmitScope,
 } from './emit-js.js';
-import { EXPR_FUNCTIONS } from './functions.js';
 import { parseExpr } from './parser.js';
 
 const pos = { line: 1, column: 1, offset: 0 };
@@ -174,45 +174,14 @@ describe('emitting kernels: nothing from the user reaches the source', () => {
   });
 });
 
-const BINARY: BinaryOp[] = ['+', '-', '*', '/', '%', '^', '<', '<=', '>', '>=', '==', '!=', '&&', '||'];
-const UNARY: UnaryOp[] = ['-', '+', '!'];
-const FUNCS = [...EXPR_FUNCTIONS.entries()].map(([n, f]) => ({
-  name: n,
-  min: f.minArgs,
-  max: Math.min(f.maxArgs, 4),
-}));
-const { node: arbNode } = fc.letrec<{ node: ExprNode }>((tie) => ({
-  node: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc
-      .oneof(
-        fc.constantFrom(0, -0, 1, 2, 3, 4, 0.5, NaN, Infinity, -Infinity),
-        fc.double({ min: -1e3, max: 1e3 }),
-      )
-      .map((value): ExprNode => ({ kind: 'number', value, pos })),
-    fc.constantFrom(...VARS, 'pi', 'e', 'true').map((n): ExprNode => ({ kind: 'name', name: n, pos })),
-    fc
-      .tuple(fc.constantFrom(...UNARY), tie('node'))
-      .map(([op, operand]): ExprNode => ({ kind: 'unary', op, operand, pos })),
-    fc
-      .tuple(fc.constantFrom(...BINARY), tie('node'), tie('node'))
-      .map(([op, left, right]): ExprNode => ({ kind: 'binary', op, left, right, pos })),
-    fc.tuple(tie('node'), tie('node'), tie('node')).map(([test, then, otherwise]): ExprNode => ({
-      kind: 'conditional',
-      test,
-      then,
-      else: otherwise,
-      pos,
-    })),
-    fc
-      .constantFrom(...FUNCS)
-      .chain((f) =>
-        fc
-          .array(tie('node'), { minLength: f.min, maxLength: f.max })
-          .map((args): ExprNode => ({ kind: 'call', callee: f.name, args, pos })),
-      ),
+const arbNode = arbExpr({
+  names: [...VARS, 'pi', 'e', 'true'],
+  numbers: fc.oneof(
+    fc.constantFrom(0, -0, 1, 2, 3, 4, 0.5, NaN, Infinity, -Infinity),
+    fc.double({ min: -1e3, max: 1e3 }),
   ),
-}));
+  maxArgs: 4,
+});
 const value = fc.oneof(
   fc.double({ min: -100, max: 100, noNaN: true }),
   fc.constantFrom(0, -0, 1, 2, -1, 0.5, NaN, Infinity, -Infinity),

@@ -2,13 +2,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TwinloopError } from '../../core/errors/errors.js';
-import type { BinaryOp, ExprNode, UnaryOp } from './ast.js';
+import type { BinaryOp, ExprNode } from './ast.js';
+import { arbExpr } from './expr-test-fixture.js';
 import { compileExpr, parseExpr, printExpr, tokenize } from './index.js';
 import { EXPR_CONSTANTS, EXPR_FUNCTIONS } from './functions.js';
 
 const VARS = ['x', 'y', 'z', 'inlet.pressure'] as const;
 const scope = new Map<string, number>(VARS.map((v, i) => [v, i]));
-const pos = { line: 1, column: 1, offset: 0 };
 
 /** The reference: a direct tree-walking interpreter, written independently of the closure compiler. */
 function reference(n: ExprNode, vars: Readonly<Record<string, number>>): number {
@@ -51,43 +51,11 @@ function reference(n: ExprNode, vars: Readonly<Record<string, number>>): number 
   }
 }
 
-const BINARY: BinaryOp[] = ['+', '-', '*', '/', '%', '^', '<', '<=', '>', '>=', '==', '!=', '&&', '||'];
-const UNARY: UnaryOp[] = ['-', '+', '!'];
-const FUNCS = [...EXPR_FUNCTIONS.entries()].map(([name, f]) => ({
-  name,
-  min: f.minArgs,
-  max: Math.min(f.maxArgs, 4),
-}));
-
-const { node: arbNode } = fc.letrec<{ node: ExprNode }>((tie) => ({
-  node: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc
-      .oneof(fc.integer({ min: 0, max: 1000 }), fc.double({ min: 0, max: 1e25, noNaN: true }))
-      .map((value): ExprNode => ({ kind: 'number', value, pos })),
-    fc.constantFrom(...VARS, 'pi', 'e', 'true').map((name): ExprNode => ({ kind: 'name', name, pos })),
-    fc
-      .tuple(fc.constantFrom(...UNARY), tie('node'))
-      .map(([op, operand]): ExprNode => ({ kind: 'unary', op, operand, pos })),
-    fc
-      .tuple(fc.constantFrom(...BINARY), tie('node'), tie('node'))
-      .map(([op, left, right]): ExprNode => ({ kind: 'binary', op, left, right, pos })),
-    fc.tuple(tie('node'), tie('node'), tie('node')).map(([test, then, otherwise]): ExprNode => ({
-      kind: 'conditional',
-      test,
-      then,
-      else: otherwise,
-      pos,
-    })),
-    fc
-      .constantFrom(...FUNCS)
-      .chain((f) =>
-        fc
-          .array(tie('node'), { minLength: f.min, maxLength: f.max })
-          .map((args): ExprNode => ({ kind: 'call', callee: f.name, args, pos })),
-      ),
-  ),
-}));
+const arbNode = arbExpr({
+  names: [...VARS, 'pi', 'e', 'true'],
+  numbers: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.double({ min: 0, max: 1e25, noNaN: true })),
+  maxArgs: 4,
+});
 
 const sameNumber = (a: number, b: number): boolean => Object.is(a, b) || (a === 0 && b === 0);
 
