@@ -1,7 +1,7 @@
 /**
  * Test support: random expression trees of the language (fast-check), for the property tests that
- * compare the evaluators (the closure compiler against a reference interpreter, the batch and the
- * generated-code paths against the closure compiler). Only test files import it.
+ * compare the evaluators (the closure compiler against a reference interpreter, the generated
+ * kernel code against the closure compiler). Only test files import it.
  */
 import fc from 'fast-check';
 import type { BinaryOp, ExprNode, UnaryOp } from './ast.js';
