@@ -60,20 +60,26 @@ describe('RUL training and inference over HTTP', () => {
       expect(Math.abs(answer.rul)).toBeLessThan(10); // it has just failed
 
       // Live: a new reading of the held-out pump, one step later: `rul` is written beside it.
+      // A reading of the held-out pump at `at` (ms), then its `rul` written for that time.
+      const readingGetsRul = async (at: number, values: Record<string, number>): Promise<number> => {
+        const send = await call('POST', `/digitaltwins/${held.id}/telemetry?${API}`, {
+          ...values,
+          $ts: new Date(at).toISOString(),
+        });
+        expect(send.status).toBeLessThan(300);
+        await waitFor(
+          `rul written for ${new Date(at).toISOString()}`,
+          () => platform.graph.getTwin(held.id)?.telemetry.rul !== undefined,
+          30_000,
+        );
+        await waitFor(
+          'rul of that reading',
+          () => platform.graph.getTwin(held.id)?.telemetry.rul?.time === at,
+        );
+        return platform.graph.getTwin(held.id)!.telemetry.rul!.value as number;
+      };
       const t = ORIGIN + (held.times.at(-1)! + SAMPLE_S) * 1000;
-      const send = await call('POST', `/digitaltwins/${held.id}/telemetry?${API}`, {
-        vibration: 7.3,
-        temperature: 40,
-        flow: 45,
-        dischargePressure: 4.5,
-        $ts: new Date(t).toISOString(),
-      });
-      expect(send.status).toBeLessThan(300);
-      await waitFor(
-        'rul written',
-        () => platform.graph.getTwin(held.id)?.telemetry.rul !== undefined,
-        30_000,
-      );
+      await readingGetsRul(t, { vibration: 7.3, temperature: 40, flow: 45, dischargePressure: 4.5 });
       expect(platform.graph.getTwin(held.id)!.telemetry.rul!.time).toBe(t);
 
       // After a restart the model is still active and live inference goes on: the next step's
@@ -82,20 +88,12 @@ describe('RUL training and inference over HTTP', () => {
       await platform.stop();
       platform = await startTestPlatform(data.dir, { auth: 'on' });
       const t2 = t + SAMPLE_S * 1000;
-      const again = await call('POST', `/digitaltwins/${held.id}/telemetry?${API}`, {
+      const live = await readingGetsRul(t2, {
         vibration: 7.4,
         temperature: 40.5,
         flow: 44,
         dischargePressure: 4.4,
-        $ts: new Date(t2).toISOString(),
       });
-      expect(again.status).toBeLessThan(300);
-      await waitFor(
-        'rul written after the restart',
-        () => platform.graph.getTwin(held.id)?.telemetry.rul?.time === t2,
-        30_000,
-      );
-      const live = platform.graph.getTwin(held.id)!.telemetry.rul!.value as number;
       const fromHistory = (await call('GET', `/digitaltwins/${held.id}/rul`)).json as { rul: number };
       expect(live).toBeCloseTo(fromHistory.rul, 6);
     },
