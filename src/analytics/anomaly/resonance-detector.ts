@@ -10,8 +10,12 @@
  * detection rather than a burst of false positives; and a layer's evidence stays masked while its
  * window still holds the alerting reading (the coarse window outlasts the mask: each of its
  * vectors that holds the event is novel because of it, the same event again).
+ * Beside the prototypes, a stuck-value channel (stuck-run.ts): a run of identical readings longer
+ * than any the stream has completed is reported at a fixed output (`stuck`), fused by max, even
+ * when the stuck value is an ordinary level that prototype matching finds familiar.
  *
- * Bounded: 2 × prototypes × (window + 3) numbers. O(prototypes × window / bucket) per reading.
+ * Bounded: 2 × prototypes × (window + 3) numbers, and 5 for the stuck run. O(prototypes × window /
+ * bucket) per reading.
  */
 import type { Problem } from '../../core/errors/errors.js';
 import {
@@ -266,14 +270,7 @@ export class ResonanceDetector implements AnomalyDetector {
       this.sinceAlert = 0;
     }
     // A stuck run is its own event, not an echo of the last alert: the mask does not hide it.
-    if (stuck && cfg.stuck > out) {
-      out = cfg.stuck;
-      if (process.env.STUCKMASK) {
-        this.maskLeft = this.maskRows;
-        this.maskLevel = out;
-        this.sinceAlert = 0;
-      }
-    }
+    if (stuck && cfg.stuck > out) out = cfg.stuck;
     return out;
   }
 
