@@ -77,7 +77,7 @@ export interface ResonanceConfig extends Record<string, number> {
    * (stuck-run.ts), fused by max with the resonance output (0: off).
    */
   stuck: number;
-  /** A stuck run must also be at least this fraction of probation long. */
+  /** A stuck run must also be at least this fraction of probation long (and 2 readings). */
   stuckMin: number;
 }
 
