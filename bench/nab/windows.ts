@@ -1,9 +1,10 @@
 /**
  * Per-window diagnosis of one detector configuration on a NAB folder (npx tsx bench/nab/windows.ts
- * --data DIR [--config '{...}'] [--kind resonance] [--profile 0|1|2]): at the corpus threshold of the
- * profile, every labelled window with its first detection (rows after the left edge, sweep score),
- * its highest score and that score's rank among the file's scores outside windows, and the
- * highest-scoring false positives. Not a timed test: it reports, it does not assert.
+ * --data DIR [--config '{...}'] [--kind resonance] [--profile 0|1|2] [--fps]): at the corpus
+ * threshold of the profile, every labelled window with its first detection (rows after the left
+ * edge, sweep score), its highest score and that score's rank among the file's scores outside
+ * windows, and the highest-scoring false positives (--fps: every false positive, with its row).
+ * Not a timed test: it reports, it does not assert.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,8 @@ const dataDir = path.resolve(flag('--data') ?? path.join(here, '../../../shared/
 const kind = (flag('--kind') ?? 'resonance') as DetectorKind;
 const config = JSON.parse(flag('--config') ?? '{}') as Record<string, number>;
 const profile = NAB_PROFILES[Number(flag('--profile') ?? 0)]!;
+/** --fps: also list every false positive (row, score, rows since the probation ended). */
+const listFps = argv.includes('--fps');
 
 const corpus = readNabCorpus(dataDir);
 const files: NabScoredFile[] = corpus.map((s) => ({
@@ -54,6 +57,10 @@ for (const f of files) {
       .map((x) => x.toFixed(3))
       .join(',')}`,
   );
+  if (listFps)
+    for (let i = layout.probation; i < layout.rows; i++)
+      if (layout.window[i]! < 0 && scores[i]! >= th)
+        console.log(`   fp at ${i} (+${i - layout.probation} after probation): ${scores[i]!.toFixed(3)}`);
   for (const [w, { l, r }] of wins) {
     if (r < layout.probation) continue;
     let first = -1;

@@ -10,8 +10,12 @@
  * detection rather than a burst of false positives; and a layer's evidence stays masked while its
  * window still holds the alerting reading (the coarse window outlasts the mask: each of its
  * vectors that holds the event is novel because of it, the same event again).
+ * Beside the prototypes, a stuck-value channel (stuck-run.ts): a run of identical readings longer
+ * than any the stream has completed is reported at a fixed output (`stuck`), fused by max, even
+ * when the stuck value is an ordinary level that prototype matching finds familiar.
  *
- * Bounded: 2 × prototypes × (window + 3) numbers. O(prototypes × window / bucket) per reading.
+ * Bounded: 2 × prototypes × (window + 3) numbers, and 5 for the stuck run. O(prototypes × window /
+ * bucket) per reading.
  */
 import type { Problem } from '../../core/errors/errors.js';
 import {
@@ -25,6 +29,7 @@ import {
   type DetectorSnapshot,
 } from './detector.js';
 import { PrototypeLayer, type LayerSettings } from './prototype-layer.js';
+import { StuckRun } from './stuck-run.js';
 
 export interface ResonanceConfig extends Record<string, number> {
   /** Readings learnt before scoring (NAB: min(0.15·n, 750)). */
@@ -67,6 +72,13 @@ export interface ResonanceConfig extends Record<string, number> {
    * in readings; 0: off).
    */
   echo: number;
+  /**
+   * Output for a run of identical readings longer than every run the stream has completed
+   * (stuck-run.ts), fused by max with the resonance output (0: off).
+   */
+  stuck: number;
+  /** A stuck run must also be at least this fraction of probation long (and 2 readings). */
+  stuckMin: number;
 }
 
 export const RESONANCE_DEFAULTS: ResonanceConfig = {
@@ -88,6 +100,8 @@ export const RESONANCE_DEFAULTS: ResonanceConfig = {
   breakthrough: 0.7,
   mask: 0.25,
   echo: 1,
+  stuck: 0.5,
+  stuckMin: 0.1,
 };
 
 /** Factor on a masked output, and on a layer's echo of the last alert. */
@@ -114,6 +128,8 @@ const BOUNDS = {
   breakthrough: [0, 1],
   mask: [0, 100],
   echo: [0, 100],
+  stuck: [0, 1],
+  stuckMin: [0, 1e3],
 } as const;
 
 export class ResonanceDetector implements AnomalyDetector {
@@ -133,6 +149,7 @@ export class ResonanceDetector implements AnomalyDetector {
   private sinceAlert = NO_ALERT;
   /** Per layer: readings after an alert during which its evidence is an echo. */
   private readonly echoRows: number[];
+  private readonly stuck: StuckRun;
 
   constructor(config?: unknown, snapshot?: unknown) {
     const snap = snapshot === undefined ? undefined : readSnapshot('resonance', snapshot);
@@ -152,6 +169,7 @@ export class ResonanceDetector implements AnomalyDetector {
     const blocks = cfg.coarse >= 1 ? [1, Math.round(cfg.coarse)] : [1];
     this.maskRows = Math.round(cfg.mask * cfg.probation);
     this.echoRows = blocks.map((b) => Math.round(cfg.echo * fine * w * b));
+    const stuckMin = Math.max(2, Math.round(cfg.stuckMin * cfg.probation));
     if (snap) {
       const problems: Problem[] = [];
       this.n = stateNumber(snap.state, 'n', problems);
@@ -163,6 +181,19 @@ export class ResonanceDetector implements AnomalyDetector {
       // Absent from snapshots taken before echoes were masked: no alert to echo.
       this.sinceAlert =
         snap.state.sinceAlert === undefined ? NO_ALERT : stateNumber(snap.state, 'sinceAlert', problems);
+      // Absent from snapshots taken before the stuck-run channel: no run seen yet.
+      const stuck = snap.state.stuck;
+      if (stuck === undefined) this.stuck = new StuckRun(stuckMin);
+      else if (typeof stuck === 'object' && stuck !== null && !Array.isArray(stuck))
+        this.stuck = new StuckRun(stuckMin, stuck as Record<string, unknown>, problems);
+      else {
+        problems.push({
+          code: 'anomaly.snapshot.field',
+          message: 'stuck is an object.',
+          pointer: '/state/stuck',
+        });
+        this.stuck = new StuckRun(stuckMin);
+      }
       const layers = snap.state.layers;
       if (!Array.isArray(layers) || layers.length !== blocks.length) {
         problems.push({
@@ -190,7 +221,10 @@ export class ResonanceDetector implements AnomalyDetector {
           pointer: '/state',
         });
       if (problems.length) throw snapshotError(problems);
-    } else this.layers = blocks.map((b) => new PrototypeLayer(fine, w, p, b));
+    } else {
+      this.layers = blocks.map((b) => new PrototypeLayer(fine, w, p, b));
+      this.stuck = new StuckRun(stuckMin);
+    }
   }
 
   score(_time: number, value: number): number {
@@ -213,6 +247,7 @@ export class ResonanceDetector implements AnomalyDetector {
     }
     this.n++;
     const range = this.hi - this.lo;
+    const stuck = this.stuck.push(x);
     let evidence = 0;
     if (this.sinceAlert < NO_ALERT) this.sinceAlert++;
     for (let i = 0; i < this.layers.length; i++) {
@@ -234,6 +269,8 @@ export class ResonanceDetector implements AnomalyDetector {
       this.maskLevel = out;
       this.sinceAlert = 0;
     }
+    // A stuck run is its own event, not an echo of the last alert: the mask does not hide it.
+    if (stuck && cfg.stuck > out) out = cfg.stuck;
     return out;
   }
 
@@ -251,6 +288,7 @@ export class ResonanceDetector implements AnomalyDetector {
         meanEvidence: this.meanEvidence,
         sinceAlert: this.sinceAlert,
         layers: this.layers.map((l) => l.state()),
+        stuck: this.stuck.state(),
       },
     };
   }
