@@ -8,7 +8,10 @@
  * the CPU time per message the operators cost, which bounds the ingest ratio of bench:analytics.
  *
  * Usage: npx tsx bench/analytics/operators.ts [--pumps 1000] [--messages 200000] [--rounds 5]
- *   [--spacing-ms 50] [--every] [--write]. `--every`: every derived value stored (no deadbands).
+ *   [--spacing-ms 50] [--every] [--write] [--digest]. `--every`: every derived value stored (no
+ *   deadbands). `--digest`: prints a digest of everything the operators decided in each round
+ *   (every derived set with its values, what was stored, property values, alarms), to show that a
+ *   change of the code keeps them (it costs CPU: not for the figures).
  *   Profile: node --cpu-prof --import tsx bench/analytics/operators.ts --rounds 1
  */
 import os from 'node:os';
@@ -43,6 +46,33 @@ const messages = numberFlag(argv, '--messages', 200_000);
 const rounds = numberFlag(argv, '--rounds', 5);
 const spacingMs = numberFlag(argv, '--spacing-ms', 50);
 const every = argv.includes('--every');
+const digest = argv.includes('--digest');
+
+/** FNV-1a over strings and numbers (their exact bits): the digest of a round's outputs. */
+class Digest {
+  private h = 0x811c9dc5;
+  private readonly f = new Float64Array(1);
+  private readonly b = new Uint8Array(this.f.buffer);
+  str(s: string): void {
+    for (let i = 0; i < s.length; i++) this.h = Math.imul(this.h ^ s.charCodeAt(i), 0x01000193);
+    this.h = Math.imul(this.h ^ 0xff, 0x01000193);
+  }
+  num(x: number): void {
+    this.f[0] = x;
+    for (const byte of this.b) this.h = Math.imul(this.h ^ byte, 0x01000193);
+  }
+  values(v: Readonly<Record<string, unknown>>): void {
+    for (const k of Object.keys(v)) {
+      this.str(k);
+      const x = v[k];
+      if (typeof x === 'number') this.num(x);
+      else this.str(String(x));
+    }
+  }
+  get hex(): string {
+    return (this.h >>> 0).toString(16).padStart(8, '0');
+  }
+}
 const WS = 'default';
 const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
 
@@ -111,6 +141,7 @@ function reading(i: number): TelemetryObservation {
 }
 
 interface RoundResult {
+  digest?: string;
   usPerMessage: number;
   stored: number;
   held: number;
@@ -125,16 +156,45 @@ async function round(): Promise<RoundResult> {
   let deliver: ((events: readonly LiveEvent[]) => void) | undefined;
   let stored = 0;
   let alarms = 0;
-  const alarmSink: AlarmSink = { raise: () => void alarms++, conditionCleared: () => undefined };
+  const d = digest ? new Digest() : undefined;
+  const alarmSink: AlarmSink = {
+    raise: (a) => {
+      alarms++;
+      if (d) {
+        d.str(`raise ${a.twinId} ${a.ruleId} ${a.message}`);
+        d.num(a.time);
+        d.num(a.value ?? NaN);
+      }
+    },
+    conditionCleared: (c) => {
+      if (d) {
+        d.str(`clear ${c.twinId} ${c.ruleId} ${c.reason}`);
+        d.num(c.time);
+      }
+    },
+  };
   // As analytics-worker.ts: report by exception on what is stored, every value back to the rules.
   let flush: (() => void) | undefined;
   const writer: DerivedWriter = new DerivedWriter({
     schedule: (fn) => void (flush = fn),
     write: (sets) => {
+      if (d)
+        for (const s of sets) {
+          d.str(`set ${s.twinId}`);
+          d.num(s.time);
+          d.values(s.values);
+        }
       const events = reportDerivedSets(sets, {
         report: ops.report,
         modelOf: (ws, id) => replica.modelOf(ws, id),
-        store: (_s, reported) => void (stored += Object.keys(reported).length),
+        store: (s, reported) => {
+          stored += Object.keys(reported).length;
+          if (d) {
+            d.str(`stored ${s.twinId}`);
+            d.num(s.time);
+            d.values(reported);
+          }
+        },
       });
       if (events.length) deliver?.(events);
       return Promise.resolve({ refused: [] });
@@ -146,7 +206,17 @@ async function round(): Promise<RoundResult> {
     context: replica,
     sink: writer,
     alarms: alarmSink,
-    properties: { write: () => undefined, tick: () => undefined, forgetTwin: () => undefined },
+    properties: {
+      write: (_ws, id, time, name, value) => {
+        if (d) {
+          d.str(`property ${id} ${name}`);
+          d.num(time);
+          d.num(value);
+        }
+      },
+      tick: () => undefined,
+      forgetTwin: () => undefined,
+    },
     derived: checked.sets,
     rules: true,
     ...(anomalySpec ? { anomaly: anomalyPlanOf(anomalySpec, isOf) } : {}),
@@ -189,6 +259,7 @@ async function round(): Promise<RoundResult> {
   runtime.close();
   const s = ops.stats();
   return {
+    ...(d ? { digest: d.hex } : {}),
     usPerMessage: (cpu.user + cpu.system) / messages,
     stored,
     held: s.report?.held ?? 0,
@@ -212,4 +283,5 @@ const block = [
   '',
 ].join('\n');
 console.log(block);
+if (digest) console.log(`digests per round (warm-up excluded): ${results.map((r) => r.digest).join(' ')}`);
 if (argv.includes('--write')) appendResults(block);
