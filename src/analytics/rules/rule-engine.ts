@@ -96,6 +96,8 @@ interface TwinRules {
   modelId: string;
   generation: number;
   rules: readonly CompiledRule[];
+  /** Each rule's `reads` as an array (walked without an iterator per reading). */
+  reads: (readonly string[])[];
   pairs: (PairState | undefined)[];
   lookup: { property: (name: string) => unknown } | undefined;
 }
@@ -241,7 +243,9 @@ export class RuleEngine {
       values.clear();
       if (names === undefined) {
         // A rule reads a handful of names: look them up rather than walk every value of the set.
-        for (const key of rule.reads) {
+        const reads = twin.reads[r] as readonly string[];
+        for (let k = 0; k < reads.length; k++) {
+          const key = reads[k] as string;
           if (!Object.hasOwn(own, key)) continue;
           const v = ruleNumber(own[key]);
           if (v === v) values.set(key, v);
@@ -293,10 +297,12 @@ export class RuleEngine {
     if (inWs === undefined) this.twinCache.set(workspace, (inWs = new Map()));
     let t = inWs.get(twinId);
     if (t === undefined || t.modelId !== modelId || t.generation !== this.generation) {
+      const rules = this.applicable(workspace, twinId, modelId);
       t = {
         modelId,
         generation: this.generation,
-        rules: this.applicable(workspace, twinId, modelId),
+        rules,
+        reads: rules.map((r) => [...r.reads]),
         pairs: [],
         lookup: undefined,
       };
