@@ -6,7 +6,7 @@
  * Payload: bench:analytics's 'pump' readings (5 values) for 1000 pumps, in batches of 100; back,
  * one healthIndex property value per message and a derived set every other message.
  *
- * Usage: npx tsx bench/analytics/wire.ts [--batches 2000]
+ * Usage: npm run bench:analytics:wire -- [--batches 2000]
  */
 import v8 from 'node:v8';
 import type { PropertyWritePolicy } from '../../src/analytics/analytics-types.js';
