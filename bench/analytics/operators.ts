@@ -8,7 +8,10 @@
  * the CPU time per message the operators cost, which bounds the ingest ratio of bench:analytics.
  *
  * Usage: npx tsx bench/analytics/operators.ts [--pumps 1000] [--messages 200000] [--rounds 5]
- *   [--spacing-ms 50] [--every] [--write]. `--every`: every derived value stored (no deadbands).
+ *   [--spacing-ms 50] [--every] [--write] [--digest] [--payload pump|pumpline]. `--every`: every derived value stored (no
+ *   deadbands). `--digest`: prints a digest of everything the operators decided in each round
+ *   (every derived set with its values, what was stored, property values, alarms), to show that a
+ *   change of the code keeps them (it costs CPU: not for the figures).
  *   Profile: node --cpu-prof --import tsx bench/analytics/operators.ts --rounds 1
  */
 import os from 'node:os';
@@ -43,6 +46,40 @@ const messages = numberFlag(argv, '--messages', 200_000);
 const rounds = numberFlag(argv, '--rounds', 5);
 const spacingMs = numberFlag(argv, '--spacing-ms', 50);
 const every = argv.includes('--every');
+const digest = argv.includes('--digest');
+/** 'pump' (default: a healthy pump) or 'pumpline' (bench:ingest's sawtooth ramps: the pilot's rules and detectors raise and clear alarms). */
+const payload = argv.includes('--payload') ? (argv[argv.indexOf('--payload') + 1] ?? '') : 'pump';
+if (payload !== 'pump' && payload !== 'pumpline')
+  throw new Error(`--payload: '${payload}' is not pump or pumpline`);
+/** The sawtooth of load-generator.ts's 'pumpline' payload, message `seq` of a device. */
+const pumplineJson = (seq: number): string =>
+  `{"vibration":${(2 + (seq % 31) / 10).toFixed(1)},"temperature":${(40 + (seq % 50) / 10).toFixed(1)},"flow":${40 + (seq % 9)},"dischargePressure":${(3 + (seq % 13) / 10).toFixed(1)},"running":${seq % 211 !== 0}}`;
+
+/** FNV-1a over strings and numbers (their exact bits): the digest of a round's outputs. */
+class Digest {
+  private h = 0x811c9dc5;
+  private readonly f = new Float64Array(1);
+  private readonly b = new Uint8Array(this.f.buffer);
+  str(s: string): void {
+    for (let i = 0; i < s.length; i++) this.h = Math.imul(this.h ^ s.charCodeAt(i), 0x01000193);
+    this.h = Math.imul(this.h ^ 0xff, 0x01000193);
+  }
+  num(x: number): void {
+    this.f[0] = x;
+    for (const byte of this.b) this.h = Math.imul(this.h ^ byte, 0x01000193);
+  }
+  values(v: Readonly<Record<string, unknown>>): void {
+    for (const k of Object.keys(v)) {
+      this.str(k);
+      const x = v[k];
+      if (typeof x === 'number') this.num(x);
+      else this.str(String(x));
+    }
+  }
+  get hex(): string {
+    return (this.h >>> 0).toString(16).padStart(8, '0');
+  }
+}
 const WS = 'default';
 const PUMP = 'dtmi:twinloop:pumpline:Pump;1';
 
@@ -100,7 +137,8 @@ const T0 = 1_800_000_000_000;
 function reading(i: number): TelemetryObservation {
   const p = i % pumps;
   // Values as the ingest thread hands them on: parsed from the JSON the devices send.
-  const values = JSON.parse(pumpPayloadJson(p, uniform)) as Record<string, unknown>;
+  const json = payload === 'pump' ? pumpPayloadJson(p, uniform) : pumplineJson(Math.floor(i / pumps));
+  const values = JSON.parse(json) as Record<string, unknown>;
   return {
     workspace: WS,
     twinId: `pump-${p + 1}`,
@@ -111,6 +149,7 @@ function reading(i: number): TelemetryObservation {
 }
 
 interface RoundResult {
+  digest?: string;
   usPerMessage: number;
   stored: number;
   held: number;
@@ -125,16 +164,45 @@ async function round(): Promise<RoundResult> {
   let deliver: ((events: readonly LiveEvent[]) => void) | undefined;
   let stored = 0;
   let alarms = 0;
-  const alarmSink: AlarmSink = { raise: () => void alarms++, conditionCleared: () => undefined };
+  const d = digest ? new Digest() : undefined;
+  const alarmSink: AlarmSink = {
+    raise: (a) => {
+      alarms++;
+      if (d) {
+        d.str(`raise ${a.twinId} ${a.ruleId} ${a.message}`);
+        d.num(a.time);
+        d.num(a.value ?? NaN);
+      }
+    },
+    conditionCleared: (c) => {
+      if (d) {
+        d.str(`clear ${c.twinId} ${c.ruleId} ${c.reason}`);
+        d.num(c.time);
+      }
+    },
+  };
   // As analytics-worker.ts: report by exception on what is stored, every value back to the rules.
   let flush: (() => void) | undefined;
   const writer: DerivedWriter = new DerivedWriter({
     schedule: (fn) => void (flush = fn),
     write: (sets) => {
+      if (d)
+        for (const s of sets) {
+          d.str(`set ${s.twinId}`);
+          d.num(s.time);
+          d.values(s.values);
+        }
       const events = reportDerivedSets(sets, {
         report: ops.report,
         modelOf: (ws, id) => replica.modelOf(ws, id),
-        store: (_s, reported) => void (stored += Object.keys(reported).length),
+        store: (s, reported) => {
+          stored += Object.keys(reported).length;
+          if (d) {
+            d.str(`stored ${s.twinId}`);
+            d.num(s.time);
+            d.values(reported);
+          }
+        },
       });
       if (events.length) deliver?.(events);
       return Promise.resolve({ refused: [] });
@@ -146,7 +214,17 @@ async function round(): Promise<RoundResult> {
     context: replica,
     sink: writer,
     alarms: alarmSink,
-    properties: { write: () => undefined, tick: () => undefined, forgetTwin: () => undefined },
+    properties: {
+      write: (_ws, id, time, name, value) => {
+        if (d) {
+          d.str(`property ${id} ${name}`);
+          d.num(time);
+          d.num(value);
+        }
+      },
+      tick: () => undefined,
+      forgetTwin: () => undefined,
+    },
     derived: checked.sets,
     rules: true,
     ...(anomalySpec ? { anomaly: anomalyPlanOf(anomalySpec, isOf) } : {}),
@@ -189,6 +267,7 @@ async function round(): Promise<RoundResult> {
   runtime.close();
   const s = ops.stats();
   return {
+    ...(d ? { digest: d.hex } : {}),
     usPerMessage: (cpu.user + cpu.system) / messages,
     stored,
     held: s.report?.held ?? 0,
@@ -206,10 +285,11 @@ const last = results[results.length - 1] as RoundResult;
 const block = [
   `### Analytics operators alone (bench/analytics/operators.ts) — ${new Date().toISOString()}`,
   '',
-  `- \`npm run bench:analytics:operators -- --pumps ${pumps} --messages ${messages} --rounds ${rounds} --spacing-ms ${spacingMs}${every ? ' --every' : ''}\`; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}. ${loadNote()}`,
-  `- The pump-line pilot's derived values, anomaly plan and rules over ${pumps} pumps, composed as the analytics worker composes them (report by exception ${every ? 'off: every derived value stored' : 'on'}), fed the 'pump' payload of bench:analytics (5 readings per message) at ${spacingMs} ms per pump; CPU time of the operators only (no broker, store or thread hop), after one warm-up round.`,
+  `- \`npm run bench:analytics:operators -- --pumps ${pumps} --messages ${messages} --rounds ${rounds} --spacing-ms ${spacingMs}${every ? ' --every' : ''}${payload !== 'pump' ? ` --payload ${payload}` : ''}\`; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}. ${loadNote()}`,
+  `- The pump-line pilot's derived values, anomaly plan and rules over ${pumps} pumps, composed as the analytics worker composes them (report by exception ${every ? 'off: every derived value stored' : 'on'}), fed the '${payload}' payload of bench:analytics (5 readings per message) at ${spacingMs} ms per pump; CPU time of the operators only (no broker, store or thread hop), after one warm-up round.`,
   `- **${median(us).toFixed(1)} µs of CPU per message** (median of ${rounds}; per round ${us.map((u) => u.toFixed(1)).join(' / ')}); last round: ${last.scored.toLocaleString('en')} readings scored, ${last.stored.toLocaleString('en')} derived values stored, ${last.held.toLocaleString('en')} held back, ${last.alarms} alarms.`,
   '',
 ].join('\n');
 console.log(block);
+if (digest) console.log(`digests per round (warm-up excluded): ${results.map((r) => r.digest).join(' ')}`);
 if (argv.includes('--write')) appendResults(block);

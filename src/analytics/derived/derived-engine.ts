@@ -282,8 +282,12 @@ export class DerivedEngine {
       return;
     }
     let rec = out.get(t);
-    if (!rec) out.set(t, (rec = Object.create(null) as Record<string, number>));
-    rec[name] = x;
+    // A plain object, not Object.create(null): that one is a dictionary from the start, and every
+    // sink walks it (~0.4 µs more per reading). Names are data, `__proto__` included.
+    if (!rec) out.set(t, (rec = {}));
+    if (name === '__proto__')
+      Object.defineProperty(rec, name, { value: x, enumerable: true, writable: true, configurable: true });
+    else rec[name] = x;
   }
 
   private evaluate(s: TwinState, pv: PlanValue): number {

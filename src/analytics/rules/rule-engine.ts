@@ -91,6 +91,17 @@ interface PendingRefit {
  *   engine.observe({ workspace: 'default', twinId: 'pump-1', modelId, time, values: { vibration: 7.9 } });
  *   setInterval(() => engine.tick(Date.now()), 1000);
  */
+/** A twin's applicable rules, and its pair of each by position (undefined: not made yet). */
+interface TwinRules {
+  modelId: string;
+  generation: number;
+  rules: readonly CompiledRule[];
+  /** Each rule's `reads` as an array (walked without an iterator per reading). */
+  reads: (readonly string[])[];
+  pairs: (PairState | undefined)[];
+  lookup: { property: (name: string) => unknown } | undefined;
+}
+
 /** The rules that apply to a model's twins, and every name they read. */
 interface ModelRules {
   rules: readonly CompiledRule[];
@@ -119,6 +130,9 @@ export class RuleEngine {
   /** The values of one reading one rule reads (reused: cleared for each rule). */
   private readonly scratch = new ScratchMap<string, number>();
   private readonly pairs: PairStore;
+  /** workspace → twin → its rules and pairs (twinRules); valid while `generation` is unchanged. */
+  private readonly twinCache = new Map<string, Map<string, TwinRules>>();
+  private generation = 0;
   private late = 0;
   /** Forecast refits: a per-tick budget, and those that wait for a tick, by pair key. */
   private readonly refits: RefitBudget<PendingRefit>;
@@ -156,6 +170,7 @@ export class RuleEngine {
     }
     this.rules.set(workspace, next);
     this.byModel.delete(workspace);
+    this.generation++;
     this.countForecastPairs();
   }
 
@@ -215,19 +230,22 @@ export class RuleEngine {
 
   observe(obs: TelemetryObservation): void {
     if (this.unread(obs)) return;
-    const rules = this.applicable(obs.workspace, obs.twinId, obs.modelId);
+    const twin = this.twinRules(obs.workspace, obs.twinId, obs.modelId);
+    const rules = twin.rules;
     if (rules.length === 0) return;
     const prefix = obs.component === undefined ? '' : `${obs.component}/`;
     const own = obs.values;
     const names = prefix === '' ? undefined : Object.keys(own);
-    let lookup: ReturnType<RuleEngine['lookup']> | undefined;
     // One scratch for every rule: a rule's update reads it and keeps nothing of it.
     const values = this.scratch;
-    for (const rule of rules) {
+    for (let r = 0; r < rules.length; r++) {
+      const rule = rules[r] as CompiledRule;
       values.clear();
       if (names === undefined) {
         // A rule reads a handful of names: look them up rather than walk every value of the set.
-        for (const key of rule.reads) {
+        const reads = twin.reads[r] as readonly string[];
+        for (let k = 0; k < reads.length; k++) {
+          const key = reads[k] as string;
           if (!Object.hasOwn(own, key)) continue;
           const v = ruleNumber(own[key]);
           if (v === v) values.set(key, v);
@@ -248,8 +266,12 @@ export class RuleEngine {
         this.forecastRefused++;
         continue;
       }
-      const s = this.pairs.getOrCreate(obs.workspace, rule.spec.id, obs.twinId);
-      if (!s) continue;
+      let s = twin.pairs[r];
+      if (s === undefined) {
+        s = this.pairs.getOrCreate(obs.workspace, rule.spec.id, obs.twinId);
+        if (!s) continue;
+        twin.pairs[r] = s;
+      }
       if (s.lastTime !== undefined && obs.time < s.lastTime) {
         this.late++;
         continue;
@@ -258,11 +280,37 @@ export class RuleEngine {
       const hadBuffer = s.inputs.buffer !== undefined;
       rule.update(s.inputs, obs.time, values);
       if (!hadBuffer && s.inputs.buffer !== undefined) this.forecastPairs++;
-      lookup ??= this.lookup(obs.workspace, obs.twinId);
+      const lookup = (twin.lookup ??= this.lookup(obs.workspace, obs.twinId));
       if (rule.refit) this.refitIfDue(obs.workspace, rule, s, obs.time, lookup);
       const j = rule.judge(s.inputs, obs.time, lookup);
       this.step(obs.workspace, rule, s, j, obs.time);
     }
+  }
+
+  /**
+   * A twin's applicable rules and their pairs by position, looked up once per reading (not once
+   * per rule); made again when its model changes or when pairs may have gone (setRules, restore,
+   * forgetTwin: `generation`).
+   */
+  private twinRules(workspace: string, twinId: string, modelId: string): TwinRules {
+    let inWs = this.twinCache.get(workspace);
+    if (inWs === undefined) this.twinCache.set(workspace, (inWs = new Map()));
+    let t = inWs.get(twinId);
+    if (t === undefined || t.modelId !== modelId || t.generation !== this.generation) {
+      const rules = this.applicable(workspace, twinId, modelId);
+      t = {
+        modelId,
+        generation: this.generation,
+        rules,
+        reads: rules.map((r) => [...r.reads]),
+        pairs: [],
+        lookup: undefined,
+      };
+      // Bounded like the lookups: a flood of ids starts afresh.
+      if (inWs.size >= 1_000_000) inWs.clear();
+      inWs.set(twinId, t);
+    }
+    return t;
   }
 
   /**
@@ -294,6 +342,8 @@ export class RuleEngine {
   forgetTwin(workspace: string, twinId: string): void {
     this.pairs.forgetTwin(workspace, twinId);
     this.lookups.get(workspace)?.delete(twinId);
+    this.twinCache.get(workspace)?.delete(twinId);
+    this.generation++;
     this.countForecastPairs();
   }
 
@@ -342,6 +392,7 @@ export class RuleEngine {
       snapshot,
       (ws, ruleId) => this.rules.get(ws)?.find((r) => r.spec.id === ruleId)?.version,
     );
+    this.generation++;
     this.countForecastPairs();
     return n;
   }

@@ -111,6 +111,15 @@ interface GroupState extends AlarmState {
   held: GroupVector[] | undefined;
 }
 
+/** A twin's streams and groups by position in its model's names and groups (undefined: not made yet). */
+interface TwinView {
+  modelId: string;
+  names: readonly string[];
+  groups: readonly AnomalyGroup[];
+  streams: (Stream | undefined)[];
+  groupStates: (GroupState | undefined)[];
+}
+
 export interface AnomalyOperatorStats {
   streams: number;
   scored: number;
@@ -139,6 +148,8 @@ export class AnomalyOperator implements AnalyticsOperator {
   /** Streams the groups count for (sum of their sizes). */
   private groupStreams = 0;
   private readonly groupsByModel = new Map<string, Map<string, readonly AnomalyGroup[]>>();
+  /** workspace → twin → its streams and groups by position (see view). */
+  private readonly views = new Map<string, Map<string, TwinView>>();
   private readonly threshold: number;
   private readonly clearBelow: number;
   private readonly quietMs: number;
@@ -189,6 +200,7 @@ export class AnomalyOperator implements AnalyticsOperator {
 
   /** Forgets a twin's streams and groups (deleted twin). */
   forgetTwin(workspace: string, twinId: string): void {
+    this.views.get(workspace)?.delete(twinId);
     const twins = this.streams.get(workspace);
     const gone = twins?.get(twinId);
     if (gone !== undefined) {
@@ -206,17 +218,23 @@ export class AnomalyOperator implements AnalyticsOperator {
 
   observe(obs: TelemetryObservation): void {
     if (obs.component !== undefined) return;
-    const names = this.names(obs.workspace, obs.modelId);
-    const groups = this.groupsOf(obs.workspace, obs.modelId);
+    const view = this.view(obs.workspace, obs.twinId, obs.modelId);
+    const names = view.names;
+    const groups = view.groups;
     if (names.length === 0 && groups.length === 0) return;
+    const values = obs.values;
     let scores: Record<string, number> | undefined;
-    let twin: Map<string, Stream> | undefined;
-    for (const name of names) {
-      const v = obs.values[name];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      const v = values[name];
       if (typeof v !== 'number' || !Number.isFinite(v)) continue;
-      twin ??= this.twinStreams(obs.workspace, obs.twinId);
-      const s = twin.get(name) ?? this.stream(obs, name, twin);
-      if (s === undefined) continue;
+      let s = view.streams[i];
+      if (s === undefined) {
+        const twin = this.twinStreams(obs.workspace, obs.twinId);
+        s = twin.get(name) ?? this.stream(obs, name, twin);
+        if (s === undefined) continue;
+        view.streams[i] = s;
+      }
       if (s.held !== undefined) {
         if (s.held.length < this.maxHeld) s.held.push({ time: obs.time, value: v });
         continue;
@@ -224,27 +242,52 @@ export class AnomalyOperator implements AnalyticsOperator {
       const score = this.scoreOne(obs.workspace, obs.twinId, name, s, obs.time, v);
       (scores ??= {})[s.scoreKey] = score;
     }
-    for (const group of groups) {
+    for (let j = 0; j < groups.length; j++) {
+      const group = groups[j] as AnomalyGroup;
       const telemetry = group.telemetry;
       let present = false;
-      for (let i = 0; i < telemetry.length && !present; i++)
-        present = finite(obs.values[telemetry[i] as string]);
+      for (let i = 0; i < telemetry.length && !present; i++) present = finite(values[telemetry[i] as string]);
       if (!present) continue;
-      const g = this.group(obs, group);
-      if (g === undefined) continue;
+      let g = view.groupStates[j];
+      if (g === undefined) {
+        g = this.group(obs, group);
+        if (g === undefined) continue;
+        view.groupStates[j] = g;
+      }
       // Held vectors are kept: each its own array; a warm group's detector reads the scratch and keeps nothing.
-      const values = g.held !== undefined ? new Array<number>(telemetry.length) : g.scratch;
+      const vector = g.held !== undefined ? new Array<number>(telemetry.length) : g.scratch;
       for (let i = 0; i < telemetry.length; i++) {
-        const v = obs.values[telemetry[i] as string];
-        values[i] = finite(v) ? v : Number.NaN;
+        const v = values[telemetry[i] as string];
+        vector[i] = finite(v) ? v : Number.NaN;
       }
       if (g.held !== undefined) {
-        if (g.held.length < this.maxHeld) g.held.push({ time: obs.time, values });
+        if (g.held.length < this.maxHeld) g.held.push({ time: obs.time, values: vector });
         continue;
       }
-      (scores ??= {})[g.scoreKey] = this.scoreGroup(obs, group, g, obs.time, values);
+      (scores ??= {})[g.scoreKey] = this.scoreGroup(obs, group, g, obs.time, vector);
     }
     if (scores !== undefined) this.opts.sink.write(obs.workspace, obs.twinId, obs.time, scores);
+  }
+
+  /**
+   * A twin's streams and groups in the order of its model's names and groups, looked up once per
+   * reading (not once per name); rebuilt when the twin's model changes, dropped with the twin.
+   */
+  private view(workspace: string, twinId: string, modelId: string): TwinView {
+    let inWs = this.views.get(workspace);
+    if (inWs === undefined) this.views.set(workspace, (inWs = new Map()));
+    let v = inWs.get(twinId);
+    if (v === undefined || v.modelId !== modelId) {
+      v = {
+        modelId,
+        names: this.names(workspace, modelId),
+        groups: this.groupsOf(workspace, modelId),
+        streams: [],
+        groupStates: [],
+      };
+      inWs.set(twinId, v);
+    }
+    return v;
   }
 
   private names(workspace: string, modelId: string): readonly string[] {

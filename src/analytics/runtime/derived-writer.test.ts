@@ -25,6 +25,36 @@ describe('DerivedWriter', () => {
     expect(w.stats()).toMatchObject({ written: 3, failed: 0 });
   });
 
+  it('merges a twin and time written again later in the turn; groups by workspace then twin; each turn starts empty', async () => {
+    const batches: [string, string, number, Record<string, number>][][] = [];
+    const w = new DerivedWriter({
+      schedule: () => undefined, // flushed by hand below
+      write: async (sets) => {
+        batches.push(sets.map((s) => [s.workspace, s.twinId, s.time, s.values]));
+        return { refused: [] };
+      },
+    });
+    w.write('w', 'p1', 10, { a: 1 });
+    w.write('w', 'p2', 10, { a: 2 });
+    w.write('v', 'p1', 10, { a: 3 });
+    w.write('w', 'p1', 11, { a: 4 });
+    w.write('w', 'p1', 10, { b: 5 });
+    await w.flush();
+    w.write('w', 'p2', 12, { c: 6 });
+    await w.flush();
+    await w.flush(); // nothing left
+    expect(batches).toEqual([
+      [
+        ['w', 'p1', 10, { a: 1, b: 5 }],
+        ['w', 'p1', 11, { a: 4 }],
+        ['w', 'p2', 10, { a: 2 }],
+        ['v', 'p1', 10, { a: 3 }],
+      ],
+      [['w', 'p2', 12, { c: 6 }]],
+    ]);
+    expect(w.stats()).toMatchObject({ written: 6, failed: 0, dropped: 0 });
+  });
+
   it('skips non-finite values, keeps __proto__ as data, counts failures and overflow without throwing', async () => {
     const errors: unknown[] = [];
     const seen: Record<string, number>[] = [];

@@ -42,12 +42,37 @@ export interface DerivedWriterStats {
   nonFinite: number;
 }
 
+/** A set waiting: its values merged so far and how many. */
+interface PendingSet {
+  time: number;
+  values: Record<string, number>;
+  n: number;
+}
+
+/** A twin's sets of the current turn (`turn` tells whether `sets` is this turn's). */
+interface PendingTwin {
+  id: string;
+  turn: number;
+  sets: PendingSet[];
+}
+
+interface PendingWorkspace {
+  name: string;
+  turn: number;
+  /** The twins with sets this turn, in the order they got their first. */
+  twins: PendingTwin[];
+  byId: Map<string, PendingTwin>;
+}
+
 export class DerivedWriter implements DerivedSink {
-  /** workspace → twin → time → values (no key strings built per value). */
-  private pending = new Map<
-    string,
-    Map<string, Map<number, { values: Record<string, number>; n: number }>>
-  >();
+  /**
+   * workspace → twin → its sets of this turn, kept from turn to turn (no key strings built per
+   * value, no map made per twin and turn): what `turn` does not match is empty.
+   */
+  private readonly workspaces = new Map<string, PendingWorkspace>();
+  /** The workspaces with sets this turn, in the order they got their first. */
+  private order: PendingWorkspace[] = [];
+  private turn = 0;
   private pendingSets = 0;
   private readonly maxPending: number;
   private readonly schedule: (fn: () => void) => void;
@@ -65,18 +90,41 @@ export class DerivedWriter implements DerivedSink {
   }
 
   write(workspace: string, twinId: string, time: number, values: Readonly<Record<string, number>>): void {
-    let twins = this.pending.get(workspace);
-    if (twins === undefined) this.pending.set(workspace, (twins = new Map()));
-    let times = twins.get(twinId);
-    if (times === undefined) twins.set(twinId, (times = new Map()));
-    let set = times.get(time);
+    let ws = this.workspaces.get(workspace);
+    if (ws === undefined) {
+      ws = { name: workspace, turn: -1, twins: [], byId: new Map() };
+      this.workspaces.set(workspace, ws);
+    }
+    if (ws.turn !== this.turn) {
+      ws.turn = this.turn;
+      ws.twins = [];
+      this.order.push(ws);
+    }
+    let twin = ws.byId.get(twinId);
+    if (twin === undefined) {
+      twin = { id: twinId, turn: -1, sets: [] };
+      ws.byId.set(twinId, twin);
+    }
+    if (twin.turn !== this.turn) {
+      twin.turn = this.turn;
+      twin.sets = [];
+      ws.twins.push(twin);
+    }
+    let set: PendingSet | undefined;
+    const sets = twin.sets;
+    // Usually one set per twin and turn (a reading's derived values and scores merge into it).
+    for (let i = 0; i < sets.length; i++)
+      if (sets[i]!.time === time) {
+        set = sets[i];
+        break;
+      }
     if (set === undefined) {
       if (this.pendingSets >= this.maxPending) {
         this.counts.dropped += Object.keys(values).length;
         return;
       }
-      set = { values: {}, n: 0 };
-      times.set(time, set);
+      set = { time, values: {}, n: 0 };
+      sets.push(set);
       this.pendingSets++;
     }
     const into = set.values;
@@ -107,18 +155,22 @@ export class DerivedWriter implements DerivedSink {
 
   private flushNow(): void {
     this.scheduled = false;
-    const pending = this.pending;
-    this.pending = new Map();
+    const order = this.order;
+    this.order = [];
+    this.turn++;
     this.pendingSets = 0;
     const batch: DerivedSetToWrite[] = [];
     const sizes: number[] = [];
-    for (const [workspace, twins] of pending)
-      for (const [twinId, times] of twins)
-        for (const [time, set] of times) {
+    for (const ws of order) {
+      // Bounded like the graph: a flood of twin ids starts afresh (between turns: nothing is pending).
+      if (ws.byId.size >= 1_000_000) ws.byId.clear();
+      for (const twin of ws.twins)
+        for (const set of twin.sets) {
           if (set.n === 0) continue;
-          batch.push({ workspace, twinId, time, values: set.values });
+          batch.push({ workspace: ws.name, twinId: twin.id, time: set.time, values: set.values });
           sizes.push(set.n);
         }
+    }
     if (batch.length === 0) return;
     const total = sizes.reduce((a, b) => a + b, 0);
     const p = this.opts.write(batch).then(

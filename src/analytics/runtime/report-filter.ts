@@ -38,8 +38,16 @@ export const DEFAULT_HEARTBEAT_MS = 5 * 60_000;
 
 interface TwinReport {
   policies: ReadonlyMap<string, ReportPolicy>;
-  /** name → [value, time] of the last report. */
-  last: Map<string, [number, number]>;
+  /** name → its policy and last report (null: the name has no policy), one lookup per value. */
+  series: Map<string, Series | null>;
+}
+
+interface Series {
+  policy: ReportPolicy;
+  /** A report was made; then its value and time. */
+  reported: boolean;
+  value: number;
+  time: number;
 }
 
 export interface ReportFilterStats {
@@ -53,6 +61,8 @@ export class ReportFilter {
   /** workspace → twin → its series' state, or null when the twin has no policies. */
   private readonly twins = new Map<string, Map<string, TwinReport | null>>();
   private readonly counts: ReportFilterStats = { reported: 0, held: 0 };
+  /** Scratch of one reportable call: whether each value (in order) is reported. */
+  private readonly flags: boolean[] = [];
 
   constructor(private readonly policiesOf: ReportPoliciesOf) {}
 
@@ -75,27 +85,30 @@ export class ReportFilter {
     let twin = ws.get(twinId);
     if (twin === undefined) {
       const policies = this.policiesOf(workspace, twinId);
-      twin = policies && policies.size > 0 ? { policies, last: new Map() } : null;
+      twin = policies && policies.size > 0 ? { policies, series: new Map() } : null;
       ws.set(twinId, twin);
     }
     if (twin === null) {
       for (const name in values) if (Object.hasOwn(values, name)) this.counts.reported++;
       return values;
     }
-    let held: string[] | undefined;
+    const flags = this.flags;
+    let n = 0;
     let reported = 0;
     for (const name in values) {
       if (!Object.hasOwn(values, name)) continue;
-      if (this.report(twin, name, time, values[name]!)) reported++;
-      else (held ??= []).push(name);
+      const r = this.report(twin, name, time, values[name]!);
+      flags[n++] = r;
+      if (r) reported++;
     }
     this.counts.reported += reported;
-    if (held === undefined) return values;
-    this.counts.held += held.length;
+    if (reported === n) return values;
+    this.counts.held += n - reported;
     if (reported === 0) return undefined;
     const out: Record<string, number> = {};
+    let i = 0;
     for (const name in values)
-      if (Object.hasOwn(values, name) && !held.includes(name)) setOwn(out, name, values[name]!);
+      if (Object.hasOwn(values, name) && flags[i++] === true) setOwn(out, name, values[name]!);
     return out;
   }
 
@@ -106,21 +119,24 @@ export class ReportFilter {
 
   /** Whether `v` at `time` is to be reported; records it when it is. */
   private report(twin: TwinReport, name: string, time: number, v: number): boolean {
-    const p = twin.policies.get(name);
-    if (p === undefined) return true;
-    const last = twin.last.get(name);
+    let series = twin.series.get(name);
+    if (series === undefined) {
+      const policy = twin.policies.get(name);
+      series = policy === undefined ? null : { policy, reported: false, value: 0, time: 0 };
+      twin.series.set(name, series);
+    }
+    if (series === null) return true;
+    const p = series.policy;
     if (
-      last === undefined ||
-      !(time >= last[1]) || // earlier than the last report (a replay, a clock change): said again
-      time - last[1] >= p.heartbeatMs ||
-      !(Math.abs(v - last[0]) <= p.deadband) ||
+      !series.reported ||
+      !(time >= series.time) || // earlier than the last report (a replay, a clock change): said again
+      time - series.time >= p.heartbeatMs ||
+      !(Math.abs(v - series.value) <= p.deadband) ||
       (p.atOrAbove !== undefined && v >= p.atOrAbove)
     ) {
-      if (last === undefined) twin.last.set(name, [v, time]);
-      else {
-        last[0] = v;
-        last[1] = time;
-      }
+      series.reported = true;
+      series.value = v;
+      series.time = time;
       return true;
     }
     return false;

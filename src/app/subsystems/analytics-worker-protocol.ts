@@ -3,13 +3,10 @@
  * data only, structured-cloned by postMessage. The ingest thread sends the committed events in
  * their order (telemetry, and twin updates that keep the worker's TwinReplica current) and answers
  * the worker's history reads; the worker sends what the operators decided (derived values,
- * property values, alarms) in batches, and its statistics.
+ * property values, alarms) in batches, and its statistics. The hot parts (telemetry one way,
+ * derived and property values the other) travel compacted (analytics-worker-codec.ts).
  */
-import type {
-  AlarmConditionCleared,
-  AlarmRaise,
-  PropertyWritePolicy,
-} from '../../analytics/analytics-types.js';
+import type { AlarmConditionCleared, AlarmRaise } from '../../analytics/analytics-types.js';
 import type { DerivedSet } from '../../analytics/derived/derived-types.js';
 import type { VersionedRule } from '../../analytics/rules/rule-types.js';
 import type { AnalyticsStats } from '../../analytics/runtime/analytics-runtime.js';
@@ -21,6 +18,7 @@ import type { ReplicaSnapshot, ReplicaUpdate } from '../../analytics/runtime/twi
 import type { AlarmRecord } from '../../core/alarms/alarm.js';
 import type { ActiveRulModel } from '../../analytics/rul/rul-types.js';
 import type { LiveEvent } from '../../core/live/live-events.js';
+import type { OutBatch, WireBatch } from './analytics-worker-codec.js';
 
 export interface AnalyticsWorkerData {
   workspace: string;
@@ -43,7 +41,8 @@ export interface AnalyticsWorkerData {
 export type WorkerItem = LiveEvent | ReplicaUpdate;
 
 export type ToWorker =
-  | { t: 'items'; items: WorkerItem[] }
+  /** The items in order: ItemEncoder's batch (telemetry compacted) and the rest as they are. */
+  | { t: 'items'; wire: WireBatch; rest: WorkerItem[] }
   | { t: 'setRules'; rules: VersionedRule[] }
   | { t: 'setRulModels'; models: ActiveRulModel[] }
   | { t: 'restore'; id: number; snapshot: unknown }
@@ -52,10 +51,6 @@ export type ToWorker =
   | { t: 'history'; id: number; points?: HistoryReading[]; error?: string }
   | { t: 'stop'; id: number };
 
-/** [workspace, twin id, source time, values]. */
-export type DerivedOut = [string, string, number, Record<string, number>];
-/** [workspace, twin id, source time, property, value, policy]. */
-export type PropertyOut = [string, string, number, string, number, PropertyWritePolicy];
 export type AlarmOut = { raise: AlarmRaise } | { cleared: AlarmConditionCleared };
 
 export interface WorkerStats extends OperatorStats {
@@ -65,8 +60,8 @@ export interface WorkerStats extends OperatorStats {
 export type FromWorker =
   | {
       t: 'out';
-      derived: DerivedOut[];
-      properties: PropertyOut[];
+      /** Derived values and property values (OutEncoder). */
+      batch?: OutBatch;
       alarms: AlarmOut[];
       /** The readings' clock for the property writer's waiting values. */
       propertyTick?: number;

@@ -22,17 +22,16 @@ import type { LiveEvent } from '../../core/live/live-events.js';
 import type {
   AlarmOut,
   AnalyticsWorkerData,
-  DerivedOut,
   FromWorker,
-  PropertyOut,
   ToWorker,
   WorkerItem,
 } from './analytics-worker-protocol.js';
+import { ItemDecoder, OutEncoder } from './analytics-worker-codec.js';
 
 const port = parentPort;
 if (!port) throw new Error('analytics-worker.ts runs as a worker thread');
 const data = workerData as AnalyticsWorkerData;
-const send = (m: FromWorker): void => port.postMessage(m);
+const send = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 const replica = new TwinReplica(data.workspace);
@@ -43,29 +42,26 @@ const isOf = (m: string, b: string): boolean => replica.isOfModel(data.workspace
 let deliver: ((events: readonly LiveEvent[]) => void) | undefined;
 
 // ---- outputs, sent in one message per turn
-let derived: DerivedOut[] = [];
-let properties: PropertyOut[] = [];
+const out = new OutEncoder();
+const items = new ItemDecoder<WorkerItem>();
 let alarms: AlarmOut[] = [];
 let propertyTick: number | undefined;
 let forgetTwins: [string, string][] = [];
 let flushArmed = false;
 const flushOut = (): void => {
   flushArmed = false;
-  if (
-    derived.length + properties.length + alarms.length + forgetTwins.length === 0 &&
-    propertyTick === undefined
-  )
-    return;
-  send({
-    t: 'out',
-    derived,
-    properties,
-    alarms,
-    ...(propertyTick !== undefined ? { propertyTick } : {}),
-    ...(forgetTwins.length ? { forgetTwins } : {}),
-  });
-  derived = [];
-  properties = [];
+  const batch = out.take();
+  if (batch === undefined && alarms.length + forgetTwins.length === 0 && propertyTick === undefined) return;
+  send(
+    {
+      t: 'out',
+      ...(batch !== undefined ? { batch } : {}),
+      alarms,
+      ...(propertyTick !== undefined ? { propertyTick } : {}),
+      ...(forgetTwins.length ? { forgetTwins } : {}),
+    },
+    batch !== undefined ? [batch.wire.nums.buffer as ArrayBuffer] : undefined,
+  );
   alarms = [];
   propertyTick = undefined;
   forgetTwins = [];
@@ -86,7 +82,7 @@ const sink = new DerivedWriter({
     const events = reportDerivedSets(sets, {
       report: ops.report,
       modelOf: data.rules ? (ws, id) => replica.modelOf(ws, id) : undefined,
-      store: (s, reported) => derived.push([s.workspace, s.twinId, s.time, reported]),
+      store: (s, reported) => out.derived(s.workspace, s.twinId, s.time, reported),
     });
     if (events.length) deliver?.(events);
     armFlush();
@@ -105,7 +101,7 @@ const alarmSink: AlarmSink = {
 };
 const propertySink: PropertySinkWithTicks = {
   write(ws, id, time, name, value, policy) {
-    properties.push([ws, id, time, name, value, policy]);
+    out.property(ws, id, time, name, value, policy);
     armFlush();
   },
   tick(now) {
@@ -235,7 +231,7 @@ const statsTimer = setInterval(sendStats, 250);
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'items':
-      take(m.items);
+      take(items.decode(m.wire, m.rest));
       return;
     case 'setRules':
       ops.rules?.setRules(data.workspace, m.rules);
