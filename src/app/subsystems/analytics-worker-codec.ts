@@ -16,7 +16,11 @@
  * Bounded: when the tables hold more than `maxStrings` strings or `maxShapes` shapes at the start
  * of a batch, both sides start afresh (`reset` in that batch).
  */
-import type { PropertyWritePolicy } from '../../analytics/analytics-types.js';
+import type {
+  DerivedPropertySink,
+  DerivedSink,
+  PropertyWritePolicy,
+} from '../../analytics/analytics-types.js';
 import type { LiveEvent } from '../../core/live/live-events.js';
 
 /** One batch on the wire. */
@@ -469,15 +473,8 @@ export class OutEncoder {
 
 /** Where decoded outputs go (the ingest thread's writers). */
 export interface OutSinks {
-  derived(workspace: string, twinId: string, time: number, values: Record<string, number>): void;
-  property(
-    workspace: string,
-    twinId: string,
-    time: number,
-    name: string,
-    value: number,
-    policy: Readonly<PropertyWritePolicy>,
-  ): void;
+  derived: DerivedSink['write'];
+  property: DerivedPropertySink['write'];
 }
 
 export class OutDecoder {
