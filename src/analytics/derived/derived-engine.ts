@@ -27,6 +27,7 @@ import { DERIVED_LIMITS } from './derived-types.js';
 import type { DerivedSet, DerivedValue, ExprInput } from './derived-types.js';
 import { createOp, opSignature } from './window-ops.js';
 import { ScratchMap } from '../scratch-map.js';
+import { setOwnKey } from '../../core/json/own-key.js';
 import type { Emit, StreamOp } from './window-ops.js';
 
 export interface DerivedEngineOptions {
@@ -285,9 +286,7 @@ export class DerivedEngine {
     // A plain object, not Object.create(null): that one is a dictionary from the start, and every
     // sink walks it (~0.4 µs more per reading). Names are data, `__proto__` included.
     if (!rec) out.set(t, (rec = {}));
-    if (name === '__proto__')
-      Object.defineProperty(rec, name, { value: x, enumerable: true, writable: true, configurable: true });
-    else rec[name] = x;
+    setOwnKey(rec, name, x);
   }
 
   private evaluate(s: TwinState, pv: PlanValue): number {

@@ -8,6 +8,7 @@
  * meanwhile, the store is down) is counted and reported, never thrown at the operator.
  */
 import type { DerivedSink } from '../analytics-types.js';
+import { setOwnKey } from '../../core/json/own-key.js';
 
 /** One set of derived values of a twin at a time, as handed to the store. */
 export interface DerivedSetToWrite {
@@ -137,9 +138,7 @@ export class DerivedWriter implements DerivedSink {
       }
       if (!Object.hasOwn(into, name)) set.n++;
       // Names come from checked definitions, but `__proto__` must stay data, never the prototype.
-      if (name === '__proto__')
-        Object.defineProperty(into, name, { value: v, enumerable: true, writable: true, configurable: true });
-      else into[name] = v;
+      setOwnKey(into, name, v);
     }
     if (!this.scheduled) {
       this.scheduled = true;

@@ -16,6 +16,7 @@
  * State: the last reported value and time of each series of a twin with policies, dropped with the
  * twin (forgetTwin). Pure code, no I/O.
  */
+import { setOwnKey } from '../../core/json/own-key.js';
 
 /** How one derived series is reported (times in ms of the readings' time). */
 export interface ReportPolicy {
@@ -108,7 +109,7 @@ export class ReportFilter {
     const out: Record<string, number> = {};
     let i = 0;
     for (const name in values)
-      if (Object.hasOwn(values, name) && flags[i++] === true) setOwn(out, name, values[name]!);
+      if (Object.hasOwn(values, name) && flags[i++] === true) setOwnKey(out, name, values[name]!);
     return out;
   }
 
@@ -141,11 +142,4 @@ export class ReportFilter {
     }
     return false;
   }
-}
-
-/** Sets a key as data, never the prototype (`__proto__` stays an ordinary name). */
-function setOwn(o: Record<string, number>, name: string, v: number): void {
-  if (name === '__proto__')
-    Object.defineProperty(o, name, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[name] = v;
 }

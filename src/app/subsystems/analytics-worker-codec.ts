@@ -22,6 +22,7 @@ import type {
   PropertyWritePolicy,
 } from '../../analytics/analytics-types.js';
 import type { LiveEvent } from '../../core/live/live-events.js';
+import { setOwnKey } from '../../core/json/own-key.js';
 
 /** One batch on the wire. */
 export interface WireBatch {
@@ -236,9 +237,7 @@ export class WireDecoder {
       const x = this.num();
       const v = kinds[i] === BOOLEAN ? x !== 0 : x;
       const name = names[i] as string;
-      if (name === '__proto__')
-        Object.defineProperty(out, name, { value: v, enumerable: true, writable: true, configurable: true });
-      else out[name] = v;
+      setOwnKey(out, name, v);
     }
     return out;
   }
