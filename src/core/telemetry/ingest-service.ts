@@ -634,20 +634,21 @@ function adtDroppedReason(dropped: readonly Problem[], stored: number, unwrapped
 
 function toPoints(sets: readonly AcceptedSet[]): HistoryPoint[] {
   const points: HistoryPoint[] = [];
-  for (const s of sets) {
-    const prefix = s.rs.component === undefined ? '' : `${s.rs.component}/`;
-    for (const [name, value] of Object.entries(s.values)) {
-      const p: HistoryPoint = {
-        workspace: s.workspace,
-        twinId: s.rs.twinId,
-        path: prefix + name,
+  for (const { workspace, rs, values } of sets) {
+    const prefix = rs.component === undefined ? '' : `${rs.component}/`;
+    // A source time makes the reading idempotent: a redelivered or resent message is stored once.
+    // Every point has the same shape (`once` always set): the history adapters' loops stay monomorphic.
+    const once = rs.sourceTime === true;
+    for (const name of Object.keys(values)) {
+      points.push({
+        workspace,
+        twinId: rs.twinId,
+        path: prefix === '' ? name : prefix + name,
         kind: 'telemetry',
-        ts: s.rs.time,
-        value: value as HistoryValue,
-      };
-      // A source time makes the reading idempotent: a redelivered or resent message is stored once.
-      if (s.rs.sourceTime) p.once = true;
-      points.push(p);
+        ts: rs.time,
+        value: values[name] as HistoryValue,
+        once,
+      });
     }
   }
   return points;
