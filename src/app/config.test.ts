@@ -134,6 +134,17 @@ describe('config', () => {
     expect(err?.message).toMatch(/analytics.*worker/);
   });
 
+  it('runs the analytics worker at nice 10 by default; the env sets 0..19; anything else is reported', () => {
+    expect(resolveConfig([]).analytics.workerNice).toBe(10);
+    expect(resolveConfig([envLayer({ TWINLOOP_ANALYTICS_WORKER_NICE: '0' })]).analytics.workerNice).toBe(0);
+    expect(resolveConfig([envLayer({ TWINLOOP_ANALYTICS_WORKER_NICE: '19' })]).analytics.workerNice).toBe(19);
+    for (const bad of ['20', '-1', '2.5', 'low', '1e999']) {
+      expect(() => resolveConfig([envLayer({ TWINLOOP_ANALYTICS_WORKER_NICE: bad })]), bad).toThrow(
+        /analytics.*workerNice/,
+      );
+    }
+  });
+
   it('simulates and shadows by default (speed: from the pilot scenario); flags and env turn them off; a bad value is reported', () => {
     expect(resolveConfig([]).simulation).toEqual({ enabled: true, shadow: true });
     const cfg = resolveConfig([

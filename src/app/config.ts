@@ -170,6 +170,12 @@ export const ConfigSchema = Type.Object(
        */
       worker: Type.Boolean(),
       /**
+       * The worker thread's nice value (0–19, default 10; Linux, where it is per thread): when the CPU
+       * is short, the OS runs the thread that acknowledges devices first and the analytics with what
+       * is left (they queue up to maxQueued, then count overflows). 0: the same priority as ingest.
+       */
+      workerNice: Type.Integer({ minimum: 0, maximum: 19 }),
+      /**
        * Report by exception (default): derived values with a `deadband` (and anomaly scores of a plan
        * with `report`) are stored and published only when they moved beyond it or after their
        * heartbeat. false: every derived value is stored (full resolution, more storage).
@@ -298,6 +304,7 @@ export function defaultConfig(): TwinloopConfig {
       anomalyThreshold: 0.9,
       leaseMs: 5000,
       worker: true,
+      workerNice: 10,
       deadbands: true,
     },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
@@ -453,10 +460,12 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_WHATIF_MAX_KEPT_MIB) whatIf.maxKeptMiB = num(env.TWINLOOP_WHATIF_MAX_KEPT_MIB);
   if (env.TWINLOOP_WHATIF_MAX_RESULT_MIB) whatIf.maxResultMiB = num(env.TWINLOOP_WHATIF_MAX_RESULT_MIB);
   if (Object.keys(whatIf).length) layer.whatIf = whatIf;
-  // TWINLOOP_ANALYTICS=on|off, TWINLOOP_ANALYTICS_WORKER=on|off, TWINLOOP_ANALYTICS_DEADBANDS=on|off
+  // TWINLOOP_ANALYTICS=on|off, TWINLOOP_ANALYTICS_WORKER=on|off, TWINLOOP_ANALYTICS_WORKER_NICE=0..19,
+  // TWINLOOP_ANALYTICS_DEADBANDS=on|off
   const analytics: Partial<TwinloopConfig['analytics']> = {};
   if (env.TWINLOOP_ANALYTICS) analytics.enabled = flag(env.TWINLOOP_ANALYTICS);
   if (env.TWINLOOP_ANALYTICS_WORKER) analytics.worker = flag(env.TWINLOOP_ANALYTICS_WORKER);
+  if (env.TWINLOOP_ANALYTICS_WORKER_NICE) analytics.workerNice = num(env.TWINLOOP_ANALYTICS_WORKER_NICE);
   if (env.TWINLOOP_ANALYTICS_DEADBANDS) analytics.deadbands = flag(env.TWINLOOP_ANALYTICS_DEADBANDS);
   if (Object.keys(analytics).length) layer.analytics = analytics;
   const storage: Partial<TwinloopConfig['storage']> = {};

@@ -34,6 +34,8 @@ export interface AnalyticsWorkerData {
   /** The ingest thread writes derived properties (a set has values with `target: property`). */
   properties: boolean;
   maxQueued: number;
+  /** analytics.workerNice: the worker lowers its own thread's priority to it (Linux). */
+  nice: number;
   snapshot: ReplicaSnapshot;
 }
 

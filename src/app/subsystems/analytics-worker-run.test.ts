@@ -5,6 +5,7 @@
  * thread reaches the worker's copy of the twins (a rule's limit read from the twin); a worker that
  * dies is logged and replaced by a new run that reads the rules again.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRuleObject } from '../../analytics/rules/read-rule.js';
@@ -81,6 +82,21 @@ describe('analytics in the worker thread', () => {
     expect(alarm).toMatchObject({ twinId: 'pump-1a', state: 'active', value: 2 });
     await until('the worker’s figures', () => a!.totals().derivedWritten > 0 && a!.totals().observed >= 2);
   });
+
+  it.runIf(process.platform === 'linux')(
+    'runs below the ingest thread’s priority (analytics.workerNice 10), that thread keeping its own',
+    async () => {
+      const niceOf = (stat: string): number => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      const own = niceOf(readFileSync('/proc/thread-self/stat', 'utf8'));
+      const threads = readdirSync('/proc/self/task').map((t) =>
+        niceOf(readFileSync(`/proc/self/task/${t}/stat`, 'utf8')),
+      );
+      expect(niceOf(readFileSync('/proc/thread-self/stat', 'utf8'))).toBe(own);
+      // A runner started at nice 10 or more (nice -n 19 npm test) cannot tell the worker apart.
+      if (own < 10) expect(threads.filter((n) => n === 10).length).toBeGreaterThanOrEqual(1);
+      else expect(threads.every((n) => n >= own)).toBe(true);
+    },
+  );
 
   it('a worker that dies is logged, and a new run takes over with the rules read again', async () => {
     const before = a!.totals().observed;

@@ -176,6 +176,7 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
     rul: o.rul === true,
     properties: properties !== undefined,
     maxQueued: config.analytics.maxQueued,
+    nice: config.analytics.workerNice,
     snapshot,
   });
 

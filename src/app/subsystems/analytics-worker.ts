@@ -27,12 +27,23 @@ import type {
   WorkerItem,
 } from './analytics-worker-protocol.js';
 import { ItemDecoder, OutEncoder } from './analytics-worker-codec.js';
+import { lowerThreadPriority } from '../../adapters/workers/thread-priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('analytics-worker.ts runs as a worker thread');
 const data = workerData as AnalyticsWorkerData;
 const send = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+// Below the ingest thread (analytics.workerNice): when the CPU is short, acknowledgements go first.
+const priority = lowerThreadPriority(data.nice);
+if (!priority.applied && data.nice > 0 && process.platform === 'linux')
+  send({
+    t: 'log',
+    level: 'warn',
+    message: "the analytics worker could not lower its priority: it runs at the ingest thread's",
+    fields: { reason: priority.reason, nice: data.nice },
+  });
 
 const replica = new TwinReplica(data.workspace);
 replica.load(data.snapshot);
