@@ -224,6 +224,17 @@ describe('resonance detector echoes', () => {
     expect(old[0]).toBeLessThan(after[0]![0]!);
     const same = shiftAlerts(1, 2500, () => undefined).filter((i) => i > 2500);
     expect(same).toEqual(after[0]);
+    // A snapshot of the old defaults (48 prototypes, no alertPad) keeps its own configuration.
+    const oldDefaults = createDetector('resonance', { probation: 600, prototypes: 48 });
+    for (let i = 0; i < 3000; i++) oldDefaults.score(i, i % 10);
+    const snap = json(oldDefaults.snapshot()) as {
+      config: Record<string, number>;
+      state: Record<string, unknown>;
+    };
+    delete snap.state.alertPad;
+    const restored = createDetector('resonance', undefined, snap);
+    expect(restored.snapshot().config.prototypes).toBe(48);
+    for (let i = 3000; i < 4000; i++) expect(restored.score(i, i % 10)).toBe(oldDefaults.score(i, i % 10));
   });
 
   it('rejects a snapshot whose alertPad is not a count of readings within a bucket', () => {
