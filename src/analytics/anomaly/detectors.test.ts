@@ -148,15 +148,49 @@ describe('resonance detector', () => {
   });
 });
 
+describe('resonance detector memory', () => {
+  it('keeps enough prototypes that a long recurring pattern is not forgotten and found novel again', () => {
+    // 120 levels held for 32 readings each, repeated: about a hundred distinct fine vectors a cycle.
+    const r0 = rng(11);
+    const levels = Array.from({ length: 120 }, () => Math.round(r0() * 100));
+    const period = 120 * 32;
+    const alertsFrom3rdCycle = (config: Record<string, number>): number => {
+      const d = createDetector('resonance', { probation: 600, ...config });
+      const r = rng(12);
+      let alerts = 0;
+      for (let i = 0; i < 6 * period; i++) {
+        const s = d.score(i, (levels[Math.floor(i / 32) % 120] as number) + (r() - 0.5));
+        if (i >= 3 * period && s >= 0.2) alerts++;
+      }
+      return alerts;
+    };
+    // 48 prototypes (the old default) recycle shapes that come back a cycle later.
+    expect(alertsFrom3rdCycle({ prototypes: 48 })).toBeGreaterThan(0);
+    expect(alertsFrom3rdCycle({})).toBe(0);
+  });
+});
+
 describe('resonance detector echoes', () => {
-  /** Alerts (score ≥ 0.2) on a daily wave whose level drops by 8 at reading 2500 and stays there. */
-  function shiftAlerts(echo: number): number[] {
-    const d = createDetector('resonance', { probation: 600, echo });
+  /**
+   * Alerts (score ≥ 0.2) on a daily wave whose level drops by 8 at reading `at` and stays there;
+   * `restore`: right after reading `at`, go on with a copy restored from a snapshot edited by it.
+   */
+  function shiftAlerts(
+    echo: number,
+    at = 2500,
+    restore?: (state: Record<string, unknown>) => void,
+  ): number[] {
+    let d = createDetector('resonance', { probation: 600, echo });
     const r = rng(8);
     const alerts: number[] = [];
     for (let i = 0; i < 4000; i++) {
-      const v = 50 + 10 * Math.sin((2 * Math.PI * i) / 288) + 2 * (r() - 0.5) - (i >= 2500 ? 8 : 0);
+      const v = 50 + 10 * Math.sin((2 * Math.PI * i) / 288) + 2 * (r() - 0.5) - (i >= at ? 8 : 0);
       if (d.score(i, v) >= 0.2) alerts.push(i);
+      if (i === at && restore) {
+        const snap = json(d.snapshot()) as { state: Record<string, unknown> };
+        restore(snap.state);
+        d = createDetector('resonance', undefined, snap);
+      }
     }
     return alerts;
   }
@@ -171,6 +205,54 @@ describe('resonance detector echoes', () => {
     expect(without.filter((i) => i > 2500 && i <= 2756).length).toBeGreaterThan(0);
     expect(withEcho.filter((i) => i > 2500 && i <= 2756)).toEqual([]);
     expect(withEcho.length).toBeLessThan(without.length);
+  });
+
+  it('counts the echo from the close of the bucket that holds the alert, wherever the alert fell in it', () => {
+    // Buckets of 600 / 150 = 4 readings; the one holding 2500..2503 closes at 2503. Whichever of its
+    // readings alerts, the coarse window holds the event until that bucket leaves it.
+    const after = [2500, 2501, 2502, 2503].map((at) => {
+      const alerts = shiftAlerts(1, at);
+      expect(alerts[0]).toBe(at);
+      return alerts.filter((i) => i > at);
+    });
+    expect(after[3]!.length).toBeGreaterThan(0);
+    for (const a of after) expect(a).toEqual(after[3]);
+    // A snapshot taken before the count started at the bucket's close (no alertPad) restores, and
+    // counts from the alerting reading as it did then: for an alert early in its bucket the
+    // coarse window reports the event again before it has left.
+    const old = shiftAlerts(1, 2500, (state) => delete state.alertPad).filter((i) => i > 2500);
+    expect(old[0]).toBeLessThan(after[0]![0]!);
+    const same = shiftAlerts(1, 2500, () => undefined).filter((i) => i > 2500);
+    expect(same).toEqual(after[0]);
+    // A snapshot of the old defaults (48 prototypes, no alertPad) keeps its own configuration.
+    const oldDefaults = createDetector('resonance', { probation: 600, prototypes: 48 });
+    for (let i = 0; i < 3000; i++) oldDefaults.score(i, i % 10);
+    const snap = json(oldDefaults.snapshot()) as {
+      config: Record<string, number>;
+      state: Record<string, unknown>;
+    };
+    delete snap.state.alertPad;
+    const restored = createDetector('resonance', undefined, snap);
+    expect(restored.snapshot().config.prototypes).toBe(48);
+    for (let i = 3000; i < 4000; i++) expect(restored.score(i, i % 10)).toBe(oldDefaults.score(i, i % 10));
+  });
+
+  it('rejects a snapshot whose alertPad is not a count of readings within a bucket', () => {
+    const d = createDetector('resonance', { probation: 600 });
+    for (let i = 0; i < 1000; i++) d.score(i, i % 10);
+    const snap = json(d.snapshot()) as { state: Record<string, unknown> };
+    for (const bad of [-1, 1.5, 4, 'x', null]) {
+      try {
+        createDetector('resonance', undefined, { ...snap, state: { ...snap.state, alertPad: bad } });
+        expect.unreachable();
+      } catch (e) {
+        expect(e).toBeInstanceOf(TwinloopError);
+        expect((e as TwinloopError).code).toBe('StorageCorrupt');
+      }
+    }
+    expect(() =>
+      createDetector('resonance', undefined, { ...snap, state: { ...snap.state, alertPad: 3 } }),
+    ).not.toThrow();
   });
 });
 

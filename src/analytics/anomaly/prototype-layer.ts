@@ -85,6 +85,11 @@ export class PrototypeLayer {
     }
   }
 
+  /** Readings still to come before the open bucket closes (0 when the last reading closed one). */
+  pending(): number {
+    return this.s.bucketFill === 0 ? 0 : this.bucket - this.s.bucketFill;
+  }
+
   /** Adds a reading; answers the evidence (≥ 0) when it closes a bucket, else 0. */
   push(x: number, range: number, set: LayerSettings): number {
     const s = this.s;

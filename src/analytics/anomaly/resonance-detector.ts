@@ -69,7 +69,7 @@ export interface ResonanceConfig extends Record<string, number> {
   /**
    * After an alert, a layer's evidence is an echo of that event while the layer's window still
    * holds the alerting reading, and is masked like the output (this fraction of the window's span
-   * in readings; 0: off).
+   * in readings, counted from the close of the bucket that holds the alerting reading; 0: off).
    */
   echo: number;
   /**
@@ -86,7 +86,7 @@ export const RESONANCE_DEFAULTS: ResonanceConfig = {
   bucketsPerProbation: 150,
   coarse: 8,
   window: 8,
-  prototypes: 48,
+  prototypes: 128,
   radius: 0.04,
   spread: 2,
   typicalAlpha: 0.01,
@@ -149,6 +149,11 @@ export class ResonanceDetector implements AnomalyDetector {
   private sinceAlert = NO_ALERT;
   /** Per layer: readings after an alert during which its evidence is an echo. */
   private readonly echoRows: number[];
+  /**
+   * Readings between the last alert and the close of the bucket that holds it: the alerting
+   * reading enters the layers' windows only then, so its echo lasts that much longer.
+   */
+  private alertPad = 0;
   private readonly stuck: StuckRun;
 
   constructor(config?: unknown, snapshot?: unknown) {
@@ -181,6 +186,8 @@ export class ResonanceDetector implements AnomalyDetector {
       // Absent from snapshots taken before echoes were masked: no alert to echo.
       this.sinceAlert =
         snap.state.sinceAlert === undefined ? NO_ALERT : stateNumber(snap.state, 'sinceAlert', problems);
+      // Absent from snapshots taken before the echo counted from the bucket's close: as before.
+      this.alertPad = snap.state.alertPad === undefined ? 0 : stateNumber(snap.state, 'alertPad', problems);
       // Absent from snapshots taken before the stuck-run channel: no run seen yet.
       const stuck = snap.state.stuck;
       if (stuck === undefined) this.stuck = new StuckRun(stuckMin);
@@ -214,7 +221,15 @@ export class ResonanceDetector implements AnomalyDetector {
             problems,
           );
         });
-      if (this.n < 0 || this.hi < this.lo || this.maskLeft < 0 || this.sinceAlert < 0)
+      if (
+        this.n < 0 ||
+        this.hi < this.lo ||
+        this.maskLeft < 0 ||
+        this.sinceAlert < 0 ||
+        !Number.isInteger(this.alertPad) ||
+        this.alertPad < 0 ||
+        this.alertPad >= fine
+      )
         problems.push({
           code: 'anomaly.snapshot.field',
           message: 'Inconsistent counters.',
@@ -253,7 +268,9 @@ export class ResonanceDetector implements AnomalyDetector {
     for (let i = 0; i < this.layers.length; i++) {
       const e = (this.layers[i] as PrototypeLayer).push(x, range, this.set);
       // A window that still holds the last alert is novel because of it: the same event again.
-      evidence = Math.max(evidence, this.sinceAlert <= (this.echoRows[i] as number) ? MASKED * e : e);
+      const rows = this.echoRows[i] as number;
+      const echo = rows > 0 && this.sinceAlert <= rows + this.alertPad;
+      evidence = Math.max(evidence, echo ? MASKED * e : e);
     }
     const total = Math.min(evidence + cfg.rangeWeight * excursion, 1e12);
     const baseline = this.meanEvidence;
@@ -268,6 +285,7 @@ export class ResonanceDetector implements AnomalyDetector {
       this.maskLeft = this.maskRows;
       this.maskLevel = out;
       this.sinceAlert = 0;
+      this.alertPad = this.layers[0]?.pending() ?? 0;
     }
     // A stuck run is its own event, not an echo of the last alert: the mask does not hide it.
     if (stuck && cfg.stuck > out) out = cfg.stuck;
@@ -287,6 +305,7 @@ export class ResonanceDetector implements AnomalyDetector {
         maskLevel: this.maskLevel,
         meanEvidence: this.meanEvidence,
         sinceAlert: this.sinceAlert,
+        alertPad: this.alertPad,
         layers: this.layers.map((l) => l.state()),
         stuck: this.stuck.state(),
       },
