@@ -16,6 +16,12 @@
  * `catchUpIntervalMs`: laggers that could read in between wait (costing nothing) and then share the
  * next one. A reader too slow for the raw stream gets latest values at that bounded rate instead
  * of costing the ingest thread a fresh snapshot every time its socket drains.
+ *
+ * Each reader also backs off on its own: one that lags again soon after a catch-up (within twice its
+ * current interval) waits twice as long for the next, up to `maxCatchUpIntervalMs`; one that stayed
+ * in step longer than that starts again from `catchUpIntervalMs`. A reader that keeps up is never
+ * slowed; one that cannot keep up converges to latest values about once per maximum interval, so
+ * the bytes it costs the ingest thread fall with its own pace instead of staying at the full rate.
  */
 import type { LiveDelivered } from './live-filters.js';
 import type { CatchUpLimits } from './live-catch-up.js';
@@ -90,7 +96,14 @@ export interface ChannelMember {
   overflowed: number;
   /** Called with the counts as chunks are folded (session and hub counters). */
   onFold(missed: number, overflowed: number): void;
+  /** Least time between two catch-ups of this reader, ms: its own back-off (see the header). */
+  catchUpEvery: number;
+  /** When it last took a catch-up (clock ms; -Infinity: never). */
+  lastCatchUpAt: number;
 }
+
+/** A member's fields the channel keeps (join() sets them). */
+type MemberState = 'cursor' | 'lagged' | 'missed' | 'overflowed' | 'catchUpEvery' | 'lastCatchUpAt';
 
 export class LiveChannel {
   readonly members = new Set<ChannelMember>();
@@ -114,6 +127,8 @@ export class LiveChannel {
     /** Least time between two catch-up snapshots, ms (0: none). */
     private readonly catchUpIntervalMs = 0,
     private readonly clock: () => number = () => performance.now(),
+    /** Most a reader's back-off grows to, ms (at least catchUpIntervalMs). */
+    private readonly maxCatchUpIntervalMs = catchUpIntervalMs,
   ) {}
 
   /** Bytes held in the log now. */
@@ -150,8 +165,16 @@ export class LiveChannel {
   }
 
   /** A new member starts at the next chunk (it gets what is committed from now on). */
-  join(member: Omit<ChannelMember, 'cursor' | 'lagged' | 'missed' | 'overflowed'>): ChannelMember {
-    const m: ChannelMember = { ...member, cursor: this.nextSeq, lagged: false, missed: 0, overflowed: 0 };
+  join(member: Omit<ChannelMember, MemberState>): ChannelMember {
+    const m: ChannelMember = {
+      ...member,
+      cursor: this.nextSeq,
+      lagged: false,
+      missed: 0,
+      overflowed: 0,
+      catchUpEvery: this.catchUpIntervalMs,
+      lastCatchUpAt: -Infinity,
+    };
     this.members.add(m);
     return m;
   }
@@ -182,13 +205,16 @@ export class LiveChannel {
   }
 
   /**
-   * True when a lagged member may take its catch-up now: the snapshot held is current, or the last
-   * one is at least `catchUpIntervalMs` old (otherwise it waits and shares the next).
+   * True when a lagged member may take its catch-up now: its own back-off has passed since its last
+   * one, and the snapshot held is current or the last one is at least `catchUpIntervalMs` old
+   * (otherwise it waits and shares the next).
    */
-  catchUpReady(): boolean {
+  catchUpReady(m: ChannelMember): boolean {
+    const now = this.clock();
+    if (now - m.lastCatchUpAt < m.catchUpEvery) return false;
     const c = this.catchUp;
     if (c === undefined || this.catchUpBytes?.version === c.version) return true;
-    return this.clock() - this.lastSnapshotAt >= this.catchUpIntervalMs;
+    return now - this.lastSnapshotAt >= this.catchUpIntervalMs;
   }
 
   /**
@@ -210,6 +236,7 @@ export class LiveChannel {
     m.lagged = false;
     m.missed = 0;
     m.overflowed = 0;
+    m.lastCatchUpAt = this.clock();
     this.forgetCatchUpUnlessLagging();
     return out;
   }
@@ -241,10 +268,26 @@ export class LiveChannel {
     return { body, events };
   }
 
+  /**
+   * The member falls behind. Lagging again within twice its interval of its last catch-up doubles
+   * its back-off (up to the maximum); after a longer stretch in step it starts from the base again.
+   */
+  private lag(m: ChannelMember): void {
+    if (m.lagged) return;
+    m.lagged = true;
+    const keptUp = this.clock() - m.lastCatchUpAt > 2 * m.catchUpEvery;
+    m.catchUpEvery = keptUp
+      ? this.catchUpIntervalMs
+      : Math.min(
+          Math.max(this.maxCatchUpIntervalMs, this.catchUpIntervalMs),
+          2 * Math.max(m.catchUpEvery, 1),
+        );
+  }
+
   /** `n` events were lost before routing (the hub's inbox was full): every member is told so. */
   markLost(n: number): void {
     for (const m of this.members) {
-      m.lagged = true;
+      this.lag(m);
       m.missed += n;
       m.overflowed += n;
       m.onFold(n, n);
@@ -269,7 +312,7 @@ export class LiveChannel {
       const overflowed = this.catchUp.fold(head.events);
       for (const m of this.members) {
         if (m.cursor > head.seq) continue;
-        m.lagged = true;
+        this.lag(m);
         m.cursor = head.seq + 1;
         m.missed += head.events.length;
         m.overflowed += overflowed;

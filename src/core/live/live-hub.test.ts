@@ -515,6 +515,71 @@ describe('LiveHub slow subscribers', () => {
     expect(hub.stats().catchUps).toBe(3);
   });
 
+  it('backs off a reader that lags again right after each catch-up (doubling, capped); one that kept up starts over', () => {
+    let now = 0;
+    const { bus, hub } = setup({
+      clock: () => now,
+      limits: { highWaterBytes: 1000, maxChannelBytes: 0, catchUpIntervalMs: 100, maxCatchUpIntervalMs: 400 },
+    });
+    const sink = new FakeSink();
+    const session = hub.openSession(sink);
+    session.subscribe(parse({ id: 's', model: PUMP }));
+    const catchUps = (): number =>
+      sink.frames.filter((f) => (f as { type?: string }).type === 'dropped').length;
+    /** The reader falls behind at time t: an event arrives while its socket is full. */
+    const lagAt = (t: number, x: number): void => {
+      now = t;
+      sink.bufferedAmount = 5000;
+      bus.publish([tel('p1', { x })]);
+      hub.drain();
+    };
+    /** Its socket drains at time t: it takes a catch-up if it may. */
+    const drainAt = (t: number): void => {
+      now = t;
+      sink.bufferedAmount = 0;
+      session.flush();
+    };
+
+    lagAt(0, 1);
+    drainAt(0);
+    expect(catchUps()).toBe(1); // the first catch-up at once
+    // Lags again 10 ms after it: its next waits 200 ms, not 100.
+    lagAt(10, 2);
+    drainAt(150);
+    expect(catchUps()).toBe(1);
+    drainAt(200);
+    expect(catchUps()).toBe(2);
+    // Again: 400 ms.
+    lagAt(210, 3);
+    drainAt(500);
+    expect(catchUps()).toBe(2);
+    drainAt(600);
+    expect(catchUps()).toBe(3);
+    // Again: still 400 (the maximum), not 800.
+    lagAt(610, 4);
+    drainAt(999);
+    expect(catchUps()).toBe(3);
+    drainAt(1000);
+    expect(catchUps()).toBe(4);
+    expect(sink.events('s').at(-1)?.['values']).toEqual({ x: 4 }); // the latest values, nothing lost
+    // It keeps up for a while: every event reaches it as it comes, at once.
+    now = 1100;
+    bus.publish([tel('p1', { x: 5 })]);
+    hub.drain();
+    expect(sink.events('s').at(-1)?.['values']).toEqual({ x: 5 });
+    // Then lags once more, long after its last catch-up: back to the base interval, so it catches up
+    // as soon as it drains, and lagging again right after costs it 200 ms, not 800.
+    lagAt(2000, 6);
+    drainAt(2000);
+    expect(catchUps()).toBe(5);
+    expect(sink.events('s').at(-1)?.['values']).toEqual({ x: 6 });
+    lagAt(2010, 7);
+    drainAt(2199);
+    expect(catchUps()).toBe(5);
+    drainAt(2200);
+    expect(catchUps()).toBe(6);
+  });
+
   it('joins several unread chunks into one frame body (events in order, valid JSON)', () => {
     const { bus, hub } = setup({ limits: { highWaterBytes: 1000 } });
     const sink = new FakeSink();

@@ -145,6 +145,7 @@ const DEFAULT_LIMITS: LiveSessionLimits = {
   highWaterBytes: 1 << 20,
   maxFrameEvents: 1_000,
   catchUpIntervalMs: 100,
+  maxCatchUpIntervalMs: 1000,
 };
 
 const key = (workspace: string, twinId: string): string => `${workspace}\u0000${twinId}`;
@@ -371,6 +372,7 @@ export class LiveHub {
           { maxEvents: this.limits.maxQueue, lifecycleReserve: this.limits.lifecycleReserve },
           this.limits.catchUpIntervalMs,
           this.clock,
+          this.limits.maxCatchUpIntervalMs,
         ),
         readers: new Map(),
         ...(shareKey !== undefined ? { shareKey } : {}),

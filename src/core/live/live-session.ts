@@ -39,6 +39,11 @@ export interface LiveSessionLimits {
    * drain in between wait for the next one and share it.
    */
   catchUpIntervalMs: number;
+  /**
+   * Most a lagging reader's own wait between catch-ups grows to, ms: a reader that lags again soon
+   * after each catch-up waits twice as long each time, up to this (live-channel.ts).
+   */
+  maxCatchUpIntervalMs: number;
 }
 
 /** Counts kept per session and summed over the hub (for metrics). */
@@ -132,10 +137,11 @@ export class LiveSession {
         if (this.behind) return false;
         // A lagging reader catches up only once its transport has mostly drained (resuming at the
         // first byte below the mark would lag again at once, and every catch-up is a frame of all
-        // twins), and when its channel may make a snapshot (at most one per catchUpIntervalMs).
+        // twins), and when its channel may make a snapshot for it (at most one per catchUpIntervalMs,
+        // and not before the reader's own back-off has passed).
         if (
           s.member.lagged &&
-          (this.sink.bufferedAmount > this.limits.highWaterBytes / 4 || !s.channel.catchUpReady())
+          (this.sink.bufferedAmount > this.limits.highWaterBytes / 4 || !s.channel.catchUpReady(s.member))
         ) {
           held = true;
           continue;
