@@ -35,9 +35,7 @@ const FRAME_END: Uint8Array = Buffer.from(']}');
 /**
  * A frame body for events given as one JSON array text `[…]`: its UTF-8 bytes without the `[`,
  * followed by `}` — `…]}` — written straight into one buffer (no sliced copy, no second pass to
- * append the frame end). One JSON.stringify of the whole array (V8's own serialiser; a
- * hand-written one with cached ids was twice as fast in isolation but slower in the server,
- * where events come in many shapes).
+ * append the frame end). Used for catch-up snapshots (one JSON text made by the catch-up).
  */
 export function bodyOfArrayJson(json: string): Uint8Array {
   const n = Buffer.byteLength(json);
@@ -46,6 +44,38 @@ export function bodyOfArrayJson(json: string): Uint8Array {
   out.write(json, 0, n, 'utf8');
   out[n] = CLOSE_BRACE;
   return out.subarray(1);
+}
+
+/**
+ * A frame body for events — each one's JSON, comma-separated, then `]}` — the same bytes as
+ * `bodyOfArrayJson(JSON.stringify(events))`, made event by event straight into one buffer: the
+ * JSON text of a whole chunk is a rope of many pieces that V8 must flatten (copy) before it can
+ * be encoded, which cost as much as serialising it; a short text per event is encoded as it is
+ * (2.2 → 1.5 µs per event in isolation, on 1,000 pump events). `bytesPerEvent` sizes the buffer; it grows when short, and a result much smaller
+ * than its buffer is copied out so the log does not hold the slack.
+ */
+export function bodyOfEvents(events: readonly unknown[], bytesPerEvent: number): Uint8Array {
+  let out = Buffer.allocUnsafeSlow(Math.ceil(events.length * bytesPerEvent * 1.25) + 16);
+  let at = 0;
+  for (let i = 0; i < events.length; i++) {
+    // As JSON.stringify does for an array element that has no JSON form.
+    const text = JSON.stringify(events[i]) ?? 'null';
+    // A UTF-16 unit takes at most 3 bytes in UTF-8 (a surrogate pair: 4 for 2 units).
+    const need = at + 3 * text.length + 3;
+    if (need > out.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * out.length, need));
+      out.copy(grown, 0, 0, at);
+      out = grown;
+    }
+    if (i > 0) out[at++] = COMMA;
+    at += out.write(text, at, 'utf8');
+  }
+  out.set(FRAME_END, at);
+  at += FRAME_END.length;
+  if (at >= out.length * 0.875) return out.subarray(0, at);
+  const exact = Buffer.allocUnsafeSlow(at);
+  out.copy(exact, 0, 0, at);
+  return exact;
 }
 
 /**
@@ -156,7 +186,7 @@ export class LiveChannel {
 
   private serialise(chunk: LiveChunk): Uint8Array {
     if (chunk.bytes !== undefined) return chunk.bytes;
-    const bytes = bodyOfArrayJson(JSON.stringify(chunk.events));
+    const bytes = bodyOfEvents(chunk.events, this.bytesPerEvent);
     chunk.bytes = bytes;
     this.logBytes += bytes.length - chunk.size;
     chunk.size = bytes.length;
