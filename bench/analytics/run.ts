@@ -8,9 +8,10 @@
  * the twinloop_analytics_* metrics read (queue, overflow, derived values written, readings scored).
  * Variants: off (no analytics), on (the default: operators in the analytics worker thread), thread
  * (analytics.worker false: operators on the ingest thread), every (worker thread, analytics.deadbands
- * false: every derived value stored, none reported by exception). The load generator also measures each
+ * false: every derived value stored, none reported by exception), same (worker thread at the ingest
+ * thread's priority, analytics.workerNice 0; the default runs it at nice 10). The load generator also measures each
  * message's PUBLISH → PUBACK time over the window.
- * Options: --variants off,on,thread,every (all four), --duration S (10), --rounds R (3), --twins N (1000), --connections C (20), --window W (100),
+ * Options: --variants off,on,thread,every,same (default: off,on,thread,every), --duration S (10), --rounds R (3), --twins N (1000), --connections C (20), --window W (100),
  * --warmup S (3), --payload pump|pumpline (pump: a healthy pump's readings, default; pumpline: sawtooth ramps), --rate M (offered messages/s; default saturating), --dry (do not append to bench/RESULTS.md). BENCH_CPU_PROF=dir: CPU profiles of the
  * server (node --cpu-prof).
  */
@@ -48,8 +49,8 @@ const child = (path: string, args: string[], server = false): ChildProcess =>
 const next = <T>(c: ChildProcess, type: string, timeoutMs = 180_000): Promise<T> =>
   nextMessage<T>(c, type, timeoutMs);
 
-type Variant = 'off' | 'on' | 'thread' | 'every';
-const VARIANTS: readonly Variant[] = ['off', 'on', 'thread', 'every'];
+type Variant = 'off' | 'on' | 'thread' | 'every' | 'same';
+const VARIANTS: readonly Variant[] = ['off', 'on', 'thread', 'every', 'same'];
 const variantsFlag = argv.indexOf('--variants');
 const variants: Variant[] =
   variantsFlag >= 0
@@ -58,7 +59,7 @@ const variants: Variant[] =
           throw new Error(`--variants: '${v}' is not one of ${VARIANTS.join(', ')}`);
         return v as Variant;
       })
-    : [...VARIANTS];
+    : ['off', 'on', 'thread', 'every'];
 if (!variants.includes('off')) variants.unshift('off');
 interface Stats {
   acceptedMessages: number;
@@ -194,6 +195,7 @@ const NAMES: Record<Variant, string> = {
   on: 'on (worker thread, default)',
   thread: 'on (ingest thread)',
   every: 'on (worker thread, every derived value stored: deadbands off)',
+  same: "on (worker thread at the ingest thread's priority: workerNice 0)",
 };
 const roundsBehind = (v: Variant) =>
   results

@@ -31,8 +31,14 @@ const config = resolveConfig([
   {
     history: { synchronous: 'FULL' },
     // 'on': the operators in the analytics worker thread (the default); 'thread': on the ingest thread;
-    // 'every': in the worker, with every derived value stored (analytics.deadbands false).
-    analytics: { enabled: mode !== 'off', worker: mode !== 'thread', deadbands: mode !== 'every' },
+    // 'every': in the worker, with every derived value stored (analytics.deadbands false); 'same': in
+    // the worker at the ingest thread's priority (analytics.workerNice 0; the default is 10).
+    analytics: {
+      enabled: mode !== 'off',
+      worker: mode !== 'thread',
+      deadbands: mode !== 'every',
+      ...(mode === 'same' ? { workerNice: 0 } : {}),
+    },
   },
 ]);
 const platform = await startPlatform(config, {
