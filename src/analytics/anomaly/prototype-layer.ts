@@ -33,11 +33,16 @@ export interface LayerSettings {
   mature: number;
 }
 
-const NUMBERS = ['bucketSum', 'bucketFill', 'ringPos', 'ringFill', 'protoCount', 'steps', 'typical'] as const;
-type Numbers = Record<(typeof NUMBERS)[number], number>;
-
 export class PrototypeLayer {
-  private readonly s: Numbers;
+  // Counters as fields of the layer (not a record of their own): one object less to reach per reading.
+  private bucketSum = 0;
+  private bucketFill = 0;
+  private ringPos = 0;
+  private ringFill = 0;
+  private protoCount = 0;
+  private steps = 0;
+  private typical = 0;
+  /** The layer's arrays are views of one buffer, side by side: one allocation per layer, read together. */
   private readonly ring: Float64Array;
   private readonly protos: Float64Array;
   private readonly used: Float64Array;
@@ -56,81 +61,91 @@ export class PrototypeLayer {
     state?: Record<string, unknown>,
     problems: Problem[] = [],
   ) {
-    this.vec = new Float64Array(window);
     const span = window * block;
+    const buffer = new Float64Array(window + span + 3 * prototypes + window * prototypes);
+    let at = 0;
+    const take = (n: number): Float64Array => buffer.subarray(at, (at += n));
+    this.vec = take(window);
+    this.ring = take(span);
+    this.used = take(prototypes);
+    this.own = take(prototypes);
+    this.born = take(prototypes);
+    this.protos = take(window * prototypes);
     if (state) {
-      this.s = Object.fromEntries(NUMBERS.map((k) => [k, stateNumber(state, k, problems)])) as Numbers;
-      this.ring = stateArray(state, 'ring', span, problems);
-      this.protos = stateArray(state, 'protos', window * prototypes, problems);
-      this.used = stateArray(state, 'used', prototypes, problems);
-      this.own = stateArray(state, 'own', prototypes, problems);
-      this.born = stateArray(state, 'born', prototypes, problems);
-      const s = this.s;
-      const ints = [s.bucketFill, s.ringPos, s.ringFill, s.protoCount].every(
+      this.bucketSum = stateNumber(state, 'bucketSum', problems);
+      this.bucketFill = stateNumber(state, 'bucketFill', problems);
+      this.ringPos = stateNumber(state, 'ringPos', problems);
+      this.ringFill = stateNumber(state, 'ringFill', problems);
+      this.protoCount = stateNumber(state, 'protoCount', problems);
+      this.steps = stateNumber(state, 'steps', problems);
+      this.typical = stateNumber(state, 'typical', problems);
+      this.ring.set(stateArray(state, 'ring', span, problems));
+      this.protos.set(stateArray(state, 'protos', window * prototypes, problems));
+      this.used.set(stateArray(state, 'used', prototypes, problems));
+      this.own.set(stateArray(state, 'own', prototypes, problems));
+      this.born.set(stateArray(state, 'born', prototypes, problems));
+      const ints = [this.bucketFill, this.ringPos, this.ringFill, this.protoCount].every(
         (v) => Number.isInteger(v) && v >= 0,
       );
-      if (!ints || s.ringPos >= span || s.ringFill > span || s.protoCount > prototypes || s.typical < 0)
+      if (
+        !ints ||
+        this.ringPos >= span ||
+        this.ringFill > span ||
+        this.protoCount > prototypes ||
+        this.typical < 0
+      )
         problems.push({
           code: 'anomaly.snapshot.field',
           message: 'Inconsistent layer counters.',
           pointer: '/state',
         });
-    } else {
-      this.s = Object.fromEntries(NUMBERS.map((k) => [k, 0])) as Numbers;
-      this.ring = new Float64Array(span);
-      this.protos = new Float64Array(window * prototypes);
-      this.used = new Float64Array(prototypes);
-      this.own = new Float64Array(prototypes);
-      this.born = new Float64Array(prototypes);
     }
   }
 
   /** Readings still to come before the open bucket closes (0 when the last reading closed one). */
   pending(): number {
-    return this.s.bucketFill === 0 ? 0 : this.bucket - this.s.bucketFill;
+    return this.bucketFill === 0 ? 0 : this.bucket - this.bucketFill;
   }
 
   /** Adds a reading; answers the evidence (≥ 0) when it closes a bucket, else 0. */
   push(x: number, range: number, set: LayerSettings): number {
-    const s = this.s;
-    s.bucketSum += x;
-    s.bucketFill++;
-    if (s.bucketFill < this.bucket) return 0;
-    const mean = s.bucketSum / s.bucketFill;
-    s.bucketSum = 0;
-    s.bucketFill = 0;
+    this.bucketSum += x;
+    this.bucketFill++;
+    if (this.bucketFill < this.bucket) return 0;
+    const mean = this.bucketSum / this.bucketFill;
+    this.bucketSum = 0;
+    this.bucketFill = 0;
     const span = this.ring.length;
-    this.ring[s.ringPos] = mean;
-    s.ringPos = (s.ringPos + 1) % span;
-    if (s.ringFill < span) {
-      s.ringFill++;
-      if (s.ringFill < span) return 0;
+    this.ring[this.ringPos] = mean;
+    this.ringPos = (this.ringPos + 1) % span;
+    if (this.ringFill < span) {
+      this.ringFill++;
+      if (this.ringFill < span) return 0;
     }
     return this.match(range, set);
   }
 
   private match(range: number, set: LayerSettings): number {
-    const s = this.s;
     const w = this.window;
-    s.steps++;
+    this.steps++;
     const vec = this.vec;
     const b = this.block;
     const span = this.ring.length;
-    for (let i = 0, k = s.ringPos; i < w; i++) {
+    for (let i = 0, k = this.ringPos; i < w; i++) {
       let sum = 0;
       for (let j = 0; j < b; j++, k = k + 1 === span ? 0 : k + 1) sum += this.ring[k] as number;
       vec[i] = sum / b;
     }
     const scale = range > 0 ? 1 / (range * w) : 0;
-    const shared = Math.max(set.radius, set.spread * s.typical);
+    const shared = Math.max(set.radius, set.spread * this.typical);
     // Nearest prototype in units of its own radius, overall and among the mature ones.
-    const young = s.steps - Math.round(set.mature * this.block);
+    const young = this.steps - Math.round(set.mature * this.block);
     let best = -1;
     let bestRatio = Number.POSITIVE_INFINITY;
     let bestD = 0;
     let matureRatio = Number.POSITIVE_INFINITY;
     const protos = this.protos;
-    for (let j = 0; j < s.protoCount; j++) {
+    for (let j = 0; j < this.protoCount; j++) {
       const radius = Math.max(shared, set.ownRadius * (this.own[j] as number));
       const mature = (this.born[j] as number) <= young;
       // Partial distance: stop as soon as this prototype can be neither nearest.
@@ -150,34 +165,40 @@ export class PrototypeLayer {
     // Excess distance to the nearest mature prototype (none yet: no evidence).
     const evidence = matureRatio > 1 && matureRatio < Number.POSITIVE_INFINITY ? matureRatio - 1 : 0;
     if (best >= 0) {
-      const a = Math.max(set.typicalAlpha, 1 / s.steps);
-      s.typical += a * (Math.min(bestD, 2 * shared) - s.typical);
+      const a = Math.max(set.typicalAlpha, 1 / this.steps);
+      this.typical += a * (Math.min(bestD, 2 * shared) - this.typical);
     }
     if (best >= 0 && bestRatio <= 1) {
       const o = best * w;
       const a = set.learn;
       for (let i = 0; i < w; i++)
         protos[o + i] = (protos[o + i] as number) + a * ((vec[i] as number) - (protos[o + i] as number));
-      this.used[best] = s.steps;
+      this.used[best] = this.steps;
       this.own[best] = (this.own[best] as number) + set.ownAlpha * (bestD - (this.own[best] as number));
       return evidence;
     }
-    let slot = s.protoCount;
+    let slot = this.protoCount;
     if (slot >= this.used.length) {
       slot = 0;
       for (let j = 1; j < this.used.length; j++)
         if ((this.used[j] as number) < (this.used[slot] as number)) slot = j;
-    } else s.protoCount++;
+    } else this.protoCount++;
     protos.set(vec, slot * w);
-    this.used[slot] = s.steps;
-    this.own[slot] = s.typical;
-    this.born[slot] = s.steps;
+    this.used[slot] = this.steps;
+    this.own[slot] = this.typical;
+    this.born[slot] = this.steps;
     return best < 0 ? 0 : Math.max(bestRatio - 1, evidence);
   }
 
   state(): Record<string, unknown> {
     return {
-      ...this.s,
+      bucketSum: this.bucketSum,
+      bucketFill: this.bucketFill,
+      ringPos: this.ringPos,
+      ringFill: this.ringFill,
+      protoCount: this.protoCount,
+      steps: this.steps,
+      typical: this.typical,
       ring: Array.from(this.ring),
       protos: Array.from(this.protos),
       used: Array.from(this.used),
