@@ -259,8 +259,8 @@ export class DerivedEngine {
   }
 
   private triggered(pv: PlanValue, changed: ScratchMap<string, number>): boolean {
-    for (const i of pv.inputs ?? [])
-      if (i.from !== 'neighbours' && i.from !== 'property' && changed.has(i.name)) return true;
+    const triggers = pv.triggers ?? [];
+    for (let i = 0; i < triggers.length; i++) if (changed.has(triggers[i] as string)) return true;
     return false;
   }
 
@@ -292,11 +292,12 @@ export class DerivedEngine {
   private evaluate(s: TwinState, pv: PlanValue): number {
     const frame = pv.frame as Float64Array;
     const inputs = pv.inputs ?? [];
+    const keys = pv.propertyKeys ?? [];
     for (let k = 0; k < inputs.length; k++) {
       const i = inputs[k] as ExprInput;
       frame[k] =
         i.from === 'neighbours' ? this.aggregate(s, i)
-        : i.from === 'property' ? (toNum(this.o.context.property(s.ws, s.id, i.name.replace('.', '/'))) ?? NaN)
+        : i.from === 'property' ? (toNum(this.o.context.property(s.ws, s.id, keys[k] as string)) ?? NaN)
         : (s.latest.get(i.name) ?? NaN); // prettier-ignore
     }
     return (pv.evaluate as (f: Float64Array) => number)(frame);

@@ -16,6 +16,10 @@ export interface PlanValue {
   evaluate?: Evaluator;
   frame?: Float64Array;
   inputs?: readonly ExprInput[];
+  /** Per input, the twin property it reads (`component/name`; '' for inputs of other kinds), made once. */
+  propertyKeys?: readonly string[];
+  /** The telemetry and derived values whose change triggers the expression. */
+  triggers?: readonly string[];
   /** The expression reads no telemetry or derived value: evaluated on every reading. */
   always: boolean;
   usesNeighbours: boolean;
@@ -92,6 +96,10 @@ export class PlanBook {
         evaluate: compileChecked(value.ast, scope),
         frame: new Float64Array(value.inputs.length),
         inputs: value.inputs,
+        propertyKeys: value.inputs.map((i) => (i.from === 'property' ? i.name.replace('.', '/') : '')),
+        triggers: value.inputs.flatMap((i) =>
+          i.from === 'telemetry' || i.from === 'derived' ? [i.name] : [],
+        ),
         always: !value.inputs.some((i) => i.from === 'telemetry' || i.from === 'derived'),
         usesNeighbours: value.inputs.some((i) => i.from === 'neighbours'),
       };

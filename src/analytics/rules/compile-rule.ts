@@ -13,8 +13,8 @@ import {
   resolveRef,
   storeLatest,
   UNKNOWN,
+  Verdict,
   type CompiledRule,
-  type Judgement,
 } from './rule-inputs.js';
 import type { VersionedRule } from './rule-types.js';
 
@@ -35,6 +35,7 @@ export function compileRule(r: VersionedRule): CompiledRule {
   };
   if (c.kind === 'threshold') {
     const key = c.telemetry;
+    const verdict = new Verdict();
     return {
       ...base,
       reads: new Set([key]),
@@ -47,8 +48,8 @@ export function compileRule(r: VersionedRule): CompiledRule {
         if (v === undefined || limit === undefined) return UNKNOWN;
         const clear = resolveRef(above ? c.clearBelow : c.clearAbove, twin) ?? limit;
         return above
-          ? { on: v > limit, off: v <= clear, value: v, limit }
-          : { on: v < limit, off: v >= clear, value: v, limit };
+          ? verdict.of(v > limit, v <= clear, v, limit)
+          : verdict.of(v < limit, v >= clear, v, limit);
       },
     };
   }
@@ -97,6 +98,7 @@ export function compileRule(r: VersionedRule): CompiledRule {
   if (c.kind === 'forecast') return compileForecast(c, base);
   if (c.kind === 'missing') {
     const key = c.telemetry;
+    const verdict = new Verdict();
     return {
       ...base,
       reads: new Set([key]),
@@ -108,12 +110,7 @@ export function compileRule(r: VersionedRule): CompiledRule {
       judge: (inputs, time) => {
         if (inputs.lastSeen === undefined) return UNKNOWN;
         const silent = time - inputs.lastSeen;
-        return {
-          on: silent >= c.afterMs,
-          off: silent < c.afterMs,
-          value: silent / 1000,
-          limit: c.afterMs / 1000,
-        };
+        return verdict.of(silent >= c.afterMs, silent < c.afterMs, silent / 1000, c.afterMs / 1000);
       },
     };
   }
@@ -135,6 +132,7 @@ export function compileRule(r: VersionedRule): CompiledRule {
       : undefined;
   const limit = !c.value && sides ? compileChecked(sides.right, scope) : undefined;
   const truthy = (v: number): boolean => v !== 0 && v === v;
+  const verdict = new Verdict();
   return {
     ...base,
     reads: new Set(keys),
@@ -148,12 +146,14 @@ export function compileRule(r: VersionedRule): CompiledRule {
       }
       const on = truthy(when(frame));
       const off = clearWhen ? truthy(clearWhen(frame)) : !on;
-      const j: Judgement = { on, off };
       const v = value?.(frame);
-      if (v !== undefined && Number.isFinite(v)) j.value = v;
       const l = limit?.(frame);
-      if (l !== undefined && Number.isFinite(l)) j.limit = l;
-      return j;
+      return verdict.of(
+        on,
+        off,
+        v !== undefined && Number.isFinite(v) ? v : undefined,
+        l !== undefined && Number.isFinite(l) ? l : undefined,
+      );
     },
   };
 }

@@ -70,12 +70,32 @@ export interface CompiledRule {
   readonly refit?: RuleRefit;
   /** Folds one reading set into the inputs (keys already component-qualified). Must not keep `values`: the engine reuses it. */
   update(inputs: PairInputs, time: number, values: ReadonlyScratch): void;
-  /** Judges the condition from the inputs. */
+  /** Judges the condition from the inputs. The judgement may be the rule's own, reused by its next judge (Verdict). */
   judge(inputs: PairInputs, time: number, twin: RuleLookup): Judgement;
 }
 
 /** Inputs unknown (e.g. a limit property unset): nothing changes. */
 export const UNKNOWN: Judgement = { on: false, off: false };
+
+/**
+ * A compiled rule's own judgement, filled in by each of its judges (one object per rule, not one
+ * per reading): the engine reads it before it judges again and keeps nothing of it.
+ */
+export class Verdict implements Judgement {
+  on = false;
+  off = false;
+  value: number | undefined = undefined;
+  limit: number | undefined = undefined;
+
+  /** This judgement, now `on`/`off` with `value` and `limit` (undefined: none). */
+  of(on: boolean, off: boolean, value: number | undefined, limit: number | undefined): Judgement {
+    this.on = on;
+    this.off = off;
+    this.value = value;
+    this.limit = limit;
+    return this;
+  }
+}
 
 const num = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'boolean' ? (v ? 1 : 0) : undefined;
