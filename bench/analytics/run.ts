@@ -6,12 +6,13 @@
  * interleaved. The rate is accepted messages/s over the measured window; after the load stops the
  * analytics are given time to drain, then the readings stored are counted from the store (loss) and
  * the twinloop_analytics_* metrics read (queue, overflow, derived values written, readings scored).
- * Variants: off (no analytics), on (the default: operators in the analytics worker thread), thread
- * (analytics.worker false: operators on the ingest thread), every (worker thread, analytics.deadbands
- * false: every derived value stored, none reported by exception), same (worker thread at the ingest
- * thread's priority, analytics.workerNice 0; the default runs it at nice 10). The load generator also measures each
+ * Variants: off (no analytics), on (the default: operators in the analytics worker thread, which runs
+ * in SCHED_IDLE), thread (analytics.worker false: operators on the ingest thread), every (worker
+ * thread, analytics.deadbands false: every derived value stored, none reported by exception), same
+ * (worker thread at the ingest thread's priority: analytics.workerIdle false, workerNice 0), nice10 and
+ * nice19 (worker thread at that nice value, not SCHED_IDLE). The load generator also measures each
  * message's PUBLISH → PUBACK time over the window.
- * Options: --variants off,on,thread,every,same (default: off,on,thread,every), --duration S (10), --rounds R (3), --twins N (1000), --connections C (20), --window W (100),
+ * Options: --variants off,on,thread,every,same,nice10,nice19 (default: off,on,thread,every), --duration S (10), --rounds R (3), --twins N (1000), --connections C (20), --window W (100),
  * --warmup S (3), --payload pump|pumpline (pump: a healthy pump's readings, default; pumpline: sawtooth ramps), --rate M (offered messages/s; default saturating), --dry (do not append to bench/RESULTS.md). BENCH_CPU_PROF=dir: CPU profiles of the
  * server (node --cpu-prof).
  */
@@ -49,8 +50,8 @@ const child = (path: string, args: string[], server = false): ChildProcess =>
 const next = <T>(c: ChildProcess, type: string, timeoutMs = 180_000): Promise<T> =>
   nextMessage<T>(c, type, timeoutMs);
 
-type Variant = 'off' | 'on' | 'thread' | 'every' | 'same';
-const VARIANTS: readonly Variant[] = ['off', 'on', 'thread', 'every', 'same'];
+type Variant = 'off' | 'on' | 'thread' | 'every' | 'same' | 'nice10' | 'nice19';
+const VARIANTS: readonly Variant[] = ['off', 'on', 'thread', 'every', 'same', 'nice10', 'nice19'];
 const variantsFlag = argv.indexOf('--variants');
 const variants: Variant[] =
   variantsFlag >= 0
@@ -66,6 +67,8 @@ interface Stats {
   derivedReadings: number;
   t: number;
   cpuMs: number;
+  /** CPU of the ingest (main) thread and of the server's other threads, ms (Linux only). */
+  threads?: { main: number; others: number; mainWaited: number };
   rss: number;
   analytics: Record<string, number>;
 }
@@ -77,6 +80,11 @@ interface Figures {
   rssMiB: number;
   /** Server CPU (user + system) per accepted message over the window, µs. */
   serverCpuUs: number;
+  /** Of it, the ingest (main) thread's, µs per message, and the share of the window it was running (Linux only). */
+  ingestThreadUs?: number;
+  ingestThreadBusy?: number;
+  /** The share of the window the ingest thread was ready to run but waited for a core. */
+  ingestThreadWaited?: number;
   /** Analytics metrics at the end of the measured window (load still on). */
   atWindowEnd: Record<string, number>;
   /** Analytics metrics once drained (or after DRAIN_MS), and how long that took. */
@@ -147,6 +155,13 @@ async function phase(variant: Variant): Promise<Figures> {
       lost: Math.max(0, acked * READINGS - rows),
       rssMiB: b.rss / 2 ** 20,
       serverCpuUs: ((b.cpuMs - a.cpuMs) * 1000) / Math.max(1, accepted),
+      ...(a.threads && b.threads
+        ? {
+            ingestThreadUs: ((b.threads.main - a.threads.main) * 1000) / Math.max(1, accepted),
+            ingestThreadBusy: (b.threads.main - a.threads.main) / (b.t - a.t),
+            ingestThreadWaited: (b.threads.mainWaited - a.threads.mainWaited) / (b.t - a.t),
+          }
+        : {}),
       atWindowEnd: b.analytics,
       atEnd: end.analytics,
       drainMs,
@@ -173,7 +188,7 @@ for (let r = 1; r <= ROUNDS; r++)
     const fig = await phase(v);
     const q = fig.atEnd;
     console.error(
-      `  ${Math.round(fig.msgsPerS)} msgs/s, ${fig.serverCpuUs.toFixed(1)} µs CPU/msg (${fig.cpuWithDrainUs.toFixed(1)} with drain), lost ${fig.lost}, ${Math.round(fig.commitsPerS)} commits/s × ${fig.msPerCommit.toFixed(2)} ms, acks p50 ${fig.acks.p50.toFixed(2)} p99 ${fig.acks.p99.toFixed(2)} ms` +
+      `  ${Math.round(fig.msgsPerS)} msgs/s, ${fig.serverCpuUs.toFixed(1)} µs CPU/msg (${fig.cpuWithDrainUs.toFixed(1)} with drain${fig.ingestThreadUs !== undefined ? `; ingest thread ${fig.ingestThreadUs.toFixed(1)} µs/msg, busy ${((fig.ingestThreadBusy ?? 0) * 100).toFixed(0)} %, waited for a core ${((fig.ingestThreadWaited ?? 0) * 100).toFixed(0)} %` : ''}), lost ${fig.lost}, ${Math.round(fig.commitsPerS)} commits/s × ${fig.msPerCommit.toFixed(2)} ms, acks p50 ${fig.acks.p50.toFixed(2)} p99 ${fig.acks.p99.toFixed(2)} ms` +
         (v !== 'off'
           ? `, queued ${fig.atWindowEnd.queued ?? '?'} at window end → ${q.queued ?? '?'} after ${fig.drainMs} ms, overflowed ${q.overflowed_total ?? '?'}, derived ${q.derived_written_total ?? '?'} (held ${q.derived_held_total ?? '?'}), scored ${q.anomaly_scored_total ?? '?'}`
           : ''),
@@ -192,10 +207,12 @@ const keepBase = median(results.get('off')!.map((x) => x.keepUpPerS));
 const analysed = variants.filter((v) => v !== 'off');
 const NAMES: Record<Variant, string> = {
   off: 'off',
-  on: 'on (worker thread, default)',
+  on: 'on (worker thread in SCHED_IDLE, default)',
   thread: 'on (ingest thread)',
   every: 'on (worker thread, every derived value stored: deadbands off)',
-  same: "on (worker thread at the ingest thread's priority: workerNice 0)",
+  same: "on (worker thread at the ingest thread's priority: workerIdle false, workerNice 0)",
+  nice10: 'on (worker thread at nice 10, not SCHED_IDLE: workerIdle false)',
+  nice19: 'on (worker thread at nice 19, not SCHED_IDLE)',
 };
 const roundsBehind = (v: Variant) =>
   results
@@ -210,6 +227,12 @@ const overflowedOf = (v: Variant) =>
 const perRound = (v: Variant, k: (x: Figures) => string) => results.get(v)!.map(k).join('; ');
 const ratioOf = (v: Variant) => median(results.get(v)!.map((x) => x.msgsPerS)) / base;
 const keepRatioOf = (v: Variant) => median(results.get(v)!.map((x) => x.keepUpPerS)) / keepBase;
+/**
+ * The median over rounds of each round's ratio to the 'off' run beside it: this machine's speed
+ * drifts by tens of per cent within a run, and a pair run a minute apart shares most of the drift.
+ */
+const pairedRatioOf = (v: Variant) =>
+  median(results.get(v)!.map((x, i) => x.msgsPerS / results.get('off')![i]!.msgsPerS));
 const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const lines = [
   `### Streaming analytics vs ingest (bench/analytics) — ${new Date().toISOString()}`,
@@ -219,12 +242,12 @@ const lines = [
   `- System under test: the real platform (startPlatform, pump-line pilot, embedded aedes, SQLite synchronous=FULL, simulator and shadow off) with ${TWINS} extra pumps of dtmi:twinloop:pumpline:Pump;1 (not on a line), analytics off (TWINLOOP_ANALYTICS) or on (derived values of pilots/pump-line/derived, anomaly detection of anomaly.yaml, rules, alarms), their operators in the analytics worker thread (default) or on the ingest thread (analytics.worker false); derived values with a deadband (and anomaly scores) reported by exception (analytics.deadbands, default) or every one stored ('every'). Load: bench/ingest load generator, ${PAYLOAD === 'pump' ? "payload 'pump': the Pump telemetry (vibration, temperature, flow, dischargePressure, running) as a healthy pump reports it, nominal values with the sensor noise of the pilot's pump behaviour" : "payload 'pumpline': the Pump telemetry (vibration, temperature, flow, dischargePressure, running) as sawtooth ramps (vibration jumps 2 → 5 mm/s every 31 messages, which the pilot's cavitation rule takes for bursts)"}, ${CONNECTIONS} MQTT connections × ${WINDOW} QoS 1 messages in flight, ${RATE ? `offered at most ${f(RATE)} msgs/s` : 'saturating'}, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; then up to ${DRAIN_MS / 1000} s for the analytics to drain. ${ROUNDS} rounds, variants interleaved; medians. Acknowledgement times: PUBLISH written → PUBACK read by the load generator, over the window.`,
   `- ${loadNote()}`,
   '',
-  '| analytics | ingest msgs/s (median) | per round | ratio to off | caught-up msgs/s (median; per round) | ratio to off | acks p50 / p99 / p99.9 ms (median) | server CPU µs per message, window (median) | same, window + analytics drain (median) | history commits/s × ms each, window (median) | readings stored / acked×5 (lost), per round | server RSS (last) |',
-  '|---|---:|---|---:|---|---:|---:|---:|---:|---:|---|---:|',
+  '| analytics | ingest msgs/s (median) | per round | ratio to off | caught-up msgs/s (median; per round) | ratio to off | acks p50 / p99 / p99.9 ms (median) | server CPU µs per message, window (median) | of it the ingest thread: µs per message, share of the window running / waiting for a core (median) | same, window + analytics drain (median) | history commits/s × ms each, window (median) | readings stored / acked×5 (lost), per round | server RSS (last) |',
+  '|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|',
   ...variants.map((v) => {
     const rs = results.get(v)!;
     const m = median(rs.map((x) => x.msgsPerS));
-    return `| ${NAMES[v]} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${f(median(rs.map((x) => x.keepUpPerS)))} (${rs.map((x) => f(x.keepUpPerS)).join(' / ')}) | ${(median(rs.map((x) => x.keepUpPerS)) / keepBase).toFixed(2)} | ${ms(median(rs.map((x) => x.acks.p50)))} / ${ms(median(rs.map((x) => x.acks.p99)))} / ${ms(median(rs.map((x) => x.acks.p999)))} | ${median(rs.map((x) => x.serverCpuUs)).toFixed(1)} | ${median(rs.map((x) => x.cpuWithDrainUs)).toFixed(1)} | ${f(median(rs.map((x) => x.commitsPerS)))} × ${median(rs.map((x) => x.msPerCommit)).toFixed(2)} ms | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs[rs.length - 1]!.rssMiB.toFixed(0)} MiB |`;
+    return `| ${NAMES[v]} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${f(median(rs.map((x) => x.keepUpPerS)))} (${rs.map((x) => f(x.keepUpPerS)).join(' / ')}) | ${(median(rs.map((x) => x.keepUpPerS)) / keepBase).toFixed(2)} | ${ms(median(rs.map((x) => x.acks.p50)))} / ${ms(median(rs.map((x) => x.acks.p99)))} / ${ms(median(rs.map((x) => x.acks.p999)))} | ${median(rs.map((x) => x.serverCpuUs)).toFixed(1)} | ${rs[0]!.ingestThreadUs !== undefined ? `${median(rs.map((x) => x.ingestThreadUs ?? 0)).toFixed(1)}, ${(median(rs.map((x) => x.ingestThreadBusy ?? 0)) * 100).toFixed(0)} % / ${(median(rs.map((x) => x.ingestThreadWaited ?? 0)) * 100).toFixed(0)} %` : 'n/a'} | ${median(rs.map((x) => x.cpuWithDrainUs)).toFixed(1)} | ${f(median(rs.map((x) => x.commitsPerS)))} × ${median(rs.map((x) => x.msPerCommit)).toFixed(2)} ms | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs[rs.length - 1]!.rssMiB.toFixed(0)} MiB |`;
   }),
   '',
   'Analytics on, per round (twinloop_analytics_* of the platform registry, totals since start):',
@@ -240,7 +263,7 @@ const lines = [
   '',
   ...analysed.map(
     (v) =>
-      `${NAMES[v]} / off: **${ratioOf(v).toFixed(2)}** over the measured window (${RATE ? 'paced load: this does not test the target of ≥ 0.8 at saturation' : `target ≥ 0.8: ${ratioOf(v) >= 0.8 ? 'met' : 'missed'}`}); caught-up rates: **${keepRatioOf(v).toFixed(2)}**. Per round: ${perRound(v, (x) => f(x.msgsPerS))} vs ${perRound('off', (x) => f(x.msgsPerS))} off.`,
+      `${NAMES[v]} / off: **${ratioOf(v).toFixed(2)}** over the measured window (${RATE ? 'paced load: this does not test the target of ≥ 0.8 at saturation' : `target ≥ 0.8: ${ratioOf(v) >= 0.8 ? 'met' : 'missed'}`}); caught-up rates: **${keepRatioOf(v).toFixed(2)}**; median of the per-round ratios (each round's run against the 'off' run beside it): **${pairedRatioOf(v).toFixed(2)}**. Per round: ${perRound(v, (x) => f(x.msgsPerS))} vs ${perRound('off', (x) => f(x.msgsPerS))} off.`,
   ),
   '',
   '"Caught-up msgs/s": all messages accepted since the load began (warm-up included) over the time until the analytics had drained their queue after the load stopped: the rate at which ingest and analytics together finished the work (for "off", ingest alone).',

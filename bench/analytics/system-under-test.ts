@@ -4,9 +4,10 @@
  * live hub, event routes, and the streaming analytics when on), simulator and shadow mode off, ports
  * chosen by the OS, plus N extra pumps of the pilot's Pump model created through the twin service.
  * argv: dataDir on|off twins
- * Messages: → ready {port}; 'mark' → stats {acceptedMessages, t, cpuMs, rss, analytics};
+ * Messages: → ready {port}; 'mark' → stats {acceptedMessages, t, cpuMs, threads, rss, analytics};
  * 'count' → rows {rows, series}; 'stop'.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { cliLayer, resolveConfig } from '../../src/app/config.js';
 import { startPlatform } from '../../src/app/platform.js';
@@ -30,14 +31,21 @@ const config = resolveConfig([
   }),
   {
     history: { synchronous: 'FULL' },
-    // 'on': the operators in the analytics worker thread (the default); 'thread': on the ingest thread;
-    // 'every': in the worker, with every derived value stored (analytics.deadbands false); 'same': in
-    // the worker at the ingest thread's priority (analytics.workerNice 0; the default is 10).
+    // 'on': the operators in the analytics worker thread, in SCHED_IDLE (the default); 'thread': on
+    // the ingest thread; 'every': in the worker, with every derived value stored (analytics.deadbands
+    // false); 'same': in the worker at the ingest thread's priority (workerIdle false, workerNice 0);
+    // 'nice10', 'nice19': in the worker at that nice value, not SCHED_IDLE.
     analytics: {
       enabled: mode !== 'off',
       worker: mode !== 'thread',
       deadbands: mode !== 'every',
-      ...(mode === 'same' ? { workerNice: 0 } : {}),
+      ...(mode === 'same'
+        ? { workerIdle: false, workerNice: 0 }
+        : mode === 'nice10'
+          ? { workerIdle: false, workerNice: 10 }
+          : mode === 'nice19'
+            ? { workerIdle: false, workerNice: 19 }
+            : {}),
     },
   },
 ]);
@@ -70,6 +78,33 @@ async function analyticsMetrics(): Promise<Record<string, number>> {
   return out;
 }
 
+/**
+ * CPU of the ingest thread (the process's main thread) and of all its other threads (the analytics
+ * worker, GC helpers, libuv), and the time the ingest thread was ready to run but waited for a core,
+ * ms, from /proc/self/task/<tid>/schedstat (Linux with schedstats; undefined elsewhere).
+ */
+function threadCpuMs(): { main: number; others: number; mainWaited: number } | undefined {
+  try {
+    let main = 0;
+    let others = 0;
+    let mainWaited = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      // "<ns on a CPU> <ns waiting on a run queue> <time slices>"
+      const [run = 0, wait = 0] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8')
+        .trim()
+        .split(' ')
+        .map(Number);
+      if (Number(tid) === process.pid) {
+        main += run / 1e6;
+        mainWaited += wait / 1e6;
+      } else others += run / 1e6;
+    }
+    return { main, others, mainWaited };
+  } catch {
+    return undefined;
+  }
+}
+
 const port = Number(new URL(platform.runtime.mqttUrl).port);
 send({ type: 'ready', port });
 
@@ -83,6 +118,7 @@ process.on('message', (m: { type: string }) => {
         derivedReadings: platform.ingest.stats.snapshot().derivedReadings,
         t: Date.now(),
         cpuMs: (cpu.user + cpu.system) / 1000,
+        threads: threadCpuMs(),
         rss: process.memoryUsage().rss,
         analytics,
       });

@@ -145,6 +145,19 @@ describe('config', () => {
     }
   });
 
+  it('puts the analytics worker in SCHED_IDLE by default; the env turns it off; a bad value is reported', () => {
+    expect(resolveConfig([]).analytics.workerIdle).toBe(true);
+    expect(resolveConfig([envLayer({ TWINLOOP_ANALYTICS_WORKER_IDLE: 'off' })]).analytics.workerIdle).toBe(
+      false,
+    );
+    expect(resolveConfig([envLayer({ TWINLOOP_ANALYTICS_WORKER_IDLE: 'on' })]).analytics.workerIdle).toBe(
+      true,
+    );
+    expect(() => resolveConfig([envLayer({ TWINLOOP_ANALYTICS_WORKER_IDLE: 'sometimes' })])).toThrow(
+      /TWINLOOP_ANALYTICS_WORKER_IDLE|workerIdle/,
+    );
+  });
+
   it('simulates and shadows by default (speed: from the pilot scenario); flags and env turn them off; a bad value is reported', () => {
     expect(resolveConfig([]).simulation).toEqual({ enabled: true, shadow: true });
     const cfg = resolveConfig([

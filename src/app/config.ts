@@ -176,6 +176,13 @@ export const ConfigSchema = Type.Object(
        */
       workerNice: Type.Integer({ minimum: 0, maximum: 19 }),
       /**
+       * The worker thread in Linux's SCHED_IDLE class (default true): it runs only on CPU time the
+       * ingest thread does not want, which takes its core back at once (a nice value alone still
+       * left ingest waiting for the worker's time slice). Set through util-linux's `chrt`; where
+       * that is missing (or off Linux) the worker runs at `workerNice`, and says so in the log.
+       */
+      workerIdle: Type.Boolean(),
+      /**
        * Report by exception (default): derived values with a `deadband` (and anomaly scores of a plan
        * with `report`) are stored and published only when they moved beyond it or after their
        * heartbeat. false: every derived value is stored (full resolution, more storage).
@@ -305,6 +312,7 @@ export function defaultConfig(): TwinloopConfig {
       leaseMs: 5000,
       worker: true,
       workerNice: 10,
+      workerIdle: true,
       deadbands: true,
     },
     whatIf: { maxKeptMiB: 256, maxResultMiB: 64 },
@@ -461,11 +469,12 @@ export function envLayer(env: Env): ConfigLayer {
   if (env.TWINLOOP_WHATIF_MAX_RESULT_MIB) whatIf.maxResultMiB = num(env.TWINLOOP_WHATIF_MAX_RESULT_MIB);
   if (Object.keys(whatIf).length) layer.whatIf = whatIf;
   // TWINLOOP_ANALYTICS=on|off, TWINLOOP_ANALYTICS_WORKER=on|off, TWINLOOP_ANALYTICS_WORKER_NICE=0..19,
-  // TWINLOOP_ANALYTICS_DEADBANDS=on|off
+  // TWINLOOP_ANALYTICS_WORKER_IDLE=on|off, TWINLOOP_ANALYTICS_DEADBANDS=on|off
   const analytics: Partial<TwinloopConfig['analytics']> = {};
   if (env.TWINLOOP_ANALYTICS) analytics.enabled = flag(env.TWINLOOP_ANALYTICS);
   if (env.TWINLOOP_ANALYTICS_WORKER) analytics.worker = flag(env.TWINLOOP_ANALYTICS_WORKER);
   if (env.TWINLOOP_ANALYTICS_WORKER_NICE) analytics.workerNice = num(env.TWINLOOP_ANALYTICS_WORKER_NICE);
+  if (env.TWINLOOP_ANALYTICS_WORKER_IDLE) analytics.workerIdle = flag(env.TWINLOOP_ANALYTICS_WORKER_IDLE);
   if (env.TWINLOOP_ANALYTICS_DEADBANDS) analytics.deadbands = flag(env.TWINLOOP_ANALYTICS_DEADBANDS);
   if (Object.keys(analytics).length) layer.analytics = analytics;
   const storage: Partial<TwinloopConfig['storage']> = {};

@@ -1,12 +1,14 @@
 /**
- * A worker thread for thread-priority.test.ts: lowers its own priority to `workerData.nice`, answers
- * its outcome and its thread id, then stays alive until it is sent any message.
+ * A worker thread for thread-priority.test.ts: lowers its own priority to `workerData.nice`, or
+ * with `workerData.idle` puts itself in SCHED_IDLE (through `workerData.chrt`, default chrt),
+ * answers its outcome and its thread id, then stays alive until it is sent any message.
  */
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThreadPriority } from './thread-priority.js';
+import { idleThreadPolicy, lowerThreadPriority } from './thread-priority.js';
 
-const outcome = lowerThreadPriority((workerData as { nice: number }).nice);
+const d = workerData as { nice?: number; idle?: boolean; chrt?: string };
+const outcome = d.idle ? idleThreadPolicy(process.platform, d.chrt) : lowerThreadPriority(d.nice ?? 0);
 const tid = readlinkSync('/proc/thread-self').split('/').pop();
 parentPort?.postMessage({ outcome, tid });
 parentPort?.once('message', () => parentPort?.close());

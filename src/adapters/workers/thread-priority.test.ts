@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { startModuleWorker } from './module-worker.js';
-import { lowerThreadPriority } from './thread-priority.js';
+import { idleThreadPolicy, lowerThreadPriority, threadPolicy } from './thread-priority.js';
 
 /** The nice value of every thread of this process, by thread id (Linux /proc). */
 function niceByThread(): Map<string, number> {
@@ -56,6 +56,56 @@ describe('lowerThreadPriority', () => {
       // Every other thread (the main thread included) kept its priority.
       for (const [t, nice] of after) if (t !== tid) expect(nice).toBe(before.get(t) ?? nice);
       expect(after.get(String(process.pid))).toBe(before.get(String(process.pid)));
+    },
+  );
+});
+
+/** Starts the fixture worker with `data`, answers its outcome and thread id, and how to end it. */
+async function fixture(data: object): Promise<{ outcome: unknown; tid: string; end: () => Promise<void> }> {
+  const worker = startModuleWorker(import.meta.url, './thread-priority-test-fixture', { workerData: data });
+  const m = await new Promise<{ outcome: unknown; tid: string }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    ...m,
+    end: async () => {
+      worker.postMessage('stop');
+      await worker.terminate();
+    },
+  };
+}
+
+describe('idleThreadPolicy', () => {
+  it('is not applied off Linux', () => {
+    expect(idleThreadPolicy('darwin')).toEqual({
+      applied: false,
+      reason: 'SCHED_IDLE is Linux only (this is darwin)',
+    });
+  });
+
+  it.runIf(process.platform === 'linux')('says why when chrt is missing, and changes nothing', async () => {
+    const w = await fixture({ idle: true, chrt: 'twinloop-no-such-chrt' });
+    const policy = threadPolicy(w.tid);
+    await w.end();
+    expect(w.outcome).toMatchObject({
+      applied: false,
+      reason: expect.stringContaining('twinloop-no-such-chrt'),
+    });
+    expect(policy).toBe(0);
+  });
+
+  it.runIf(process.platform === 'linux')(
+    'puts the calling worker thread in SCHED_IDLE, and no other thread',
+    async () => {
+      const before = new Map(readdirSync('/proc/self/task').map((t) => [t, threadPolicy(t)]));
+      const w = await fixture({ idle: true });
+      const policies = new Map(readdirSync('/proc/self/task').map((t) => [t, threadPolicy(t)]));
+      await w.end();
+      expect(w.outcome).toEqual({ applied: true, tid: w.tid });
+      expect(policies.get(w.tid)).toBe(5); // SCHED_IDLE
+      expect(policies.get(String(process.pid))).toBe(0); // the main thread: SCHED_OTHER
+      for (const [t, p] of policies) if (t !== w.tid && before.has(t)) expect(p).toBe(before.get(t));
     },
   );
 });

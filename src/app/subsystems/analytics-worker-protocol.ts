@@ -36,6 +36,8 @@ export interface AnalyticsWorkerData {
   maxQueued: number;
   /** analytics.workerNice: the worker lowers its own thread's priority to it (Linux). */
   nice: number;
+  /** analytics.workerIdle: the worker puts its own thread in SCHED_IDLE (Linux, util-linux chrt); else `nice`. */
+  idle: boolean;
   snapshot: ReplicaSnapshot;
 }
 

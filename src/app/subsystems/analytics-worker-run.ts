@@ -177,6 +177,7 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
     properties: properties !== undefined,
     maxQueued: config.analytics.maxQueued,
     nice: config.analytics.workerNice,
+    idle: config.analytics.workerIdle,
     snapshot,
   });
 

@@ -27,7 +27,7 @@ import type {
   WorkerItem,
 } from './analytics-worker-protocol.js';
 import { ItemDecoder, OutEncoder } from './analytics-worker-codec.js';
-import { lowerThreadPriority } from '../../adapters/workers/thread-priority.js';
+import { idleThreadPolicy, lowerThreadPriority } from '../../adapters/workers/thread-priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('analytics-worker.ts runs as a worker thread');
@@ -35,9 +35,18 @@ const data = workerData as AnalyticsWorkerData;
 const send = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-// Below the ingest thread (analytics.workerNice): when the CPU is short, acknowledgements go first.
-const priority = lowerThreadPriority(data.nice);
-if (!priority.applied && data.nice > 0 && process.platform === 'linux')
+// Below the ingest thread: when the CPU is short, acknowledgements go first. SCHED_IDLE
+// (analytics.workerIdle) where it can be set, else the nice value (analytics.workerNice).
+const idle = data.idle ? idleThreadPolicy() : undefined;
+if (idle && !idle.applied && process.platform === 'linux')
+  send({
+    t: 'log',
+    level: 'warn',
+    message: `the analytics worker could not use SCHED_IDLE: it runs at nice ${data.nice} instead`,
+    fields: { reason: idle.reason },
+  });
+const priority = idle?.applied ? undefined : lowerThreadPriority(data.nice);
+if (priority && !priority.applied && data.nice > 0 && process.platform === 'linux')
   send({
     t: 'log',
     level: 'warn',
