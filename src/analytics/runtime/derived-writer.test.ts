@@ -55,6 +55,34 @@ describe('DerivedWriter', () => {
     expect(w.stats()).toMatchObject({ written: 6, failed: 0, dropped: 0 });
   });
 
+  it('takes a merged set whole (writeSet): same object, same turn, before the merged ones; bounded; non-finite values go through write', async () => {
+    const batches: [string, string, number, Record<string, number>][][] = [];
+    const w = new DerivedWriter({
+      schedule: () => undefined, // flushed by hand below
+      maxPendingSets: 3,
+      write: async (sets) => {
+        batches.push(sets.map((s) => [s.workspace, s.twinId, s.time, s.values]));
+        return { refused: [] };
+      },
+    });
+    const whole = JSON.parse('{"a":1,"__proto__":2}') as Record<string, number>;
+    w.write('w', 'p2', 10, { c: 3 });
+    w.writeSet('w', 'p1', 10, whole);
+    w.writeSet('w', 'p3', 10, { a: Number.NaN, b: 4 }); // merged: only b is kept
+    w.writeSet('w', 'p4', 10, { a: 5 }); // past maxPendingSets (3): dropped, counted
+    w.writeSet('w', 'p5', 10, {}); // nothing to store
+    await w.flush();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]![0]![3]).toBe(whole); // taken over, not copied
+    expect(Object.getPrototypeOf(batches[0]![0]![3])).toBe(Object.prototype);
+    expect(batches[0]!.map(([ws, id, t, v]) => [ws, id, t, { ...v }])).toEqual([
+      ['w', 'p1', 10, whole],
+      ['w', 'p2', 10, { c: 3 }],
+      ['w', 'p3', 10, { b: 4 }],
+    ]);
+    expect(w.stats()).toEqual({ written: 4, failed: 0, dropped: 1, nonFinite: 1 });
+  });
+
   it('skips non-finite values, keeps __proto__ as data, counts failures and overflow without throwing', async () => {
     const errors: unknown[] = [];
     const seen: Record<string, number>[] = [];

@@ -202,7 +202,8 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
 
   const outs = new OutDecoder();
   const sinks: OutSinks = {
-    derived: (ws, id, time, values) => writer.write(ws, id, time, values),
+    // Merged per twin and time by the worker already: taken whole.
+    derived: (ws, id, time, values) => writer.writeSet(ws, id, time, values),
     property: (ws, id, time, name, value, policy) => properties?.write(ws, id, time, name, value, policy),
   };
   let stats: WorkerStats | undefined;
