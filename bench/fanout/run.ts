@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
 import { forkChild, nextMessage, sleep, stopChild } from '../child-processes.js';
+import { ingestThreadFigures, type ThreadCpu } from '../thread-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -42,6 +43,7 @@ interface Stats {
   acceptedMessages: number;
   t: number;
   cpuMs: number;
+  threads?: ThreadCpu;
   rss: number;
   live: { delivered: number; coalesced: number; dropped: number; queued: number };
 }
@@ -57,6 +59,8 @@ interface Figures {
   serverCpuUs: number;
   /** Subscriber process CPU over the window, in cores. */
   subscriberCores: number;
+  /** The ingest (main) thread: µs of CPU per message, share of the window running and waiting for a core (Linux). */
+  ingest?: { ingestThreadUs: number; ingestThreadBusy: number; ingestThreadWaited: number };
 }
 
 async function phase(variant: Variant): Promise<Figures> {
@@ -111,6 +115,7 @@ async function phase(variant: Variant): Promise<Figures> {
       live: b.live,
       serverCpuUs: ((b.cpuMs - a.cpuMs) * 1000) / Math.max(1, b.acceptedMessages - a.acceptedMessages),
       subscriberCores: (sb - sa) / (b.t - a.t),
+      ingest: ingestThreadFigures(a.threads, b.threads, b.acceptedMessages - a.acceptedMessages, b.t - a.t),
     };
   } finally {
     if (subs) await stopChild(subs);
@@ -129,7 +134,14 @@ for (let r = 1; r <= ROUNDS; r++)
   for (const v of variants) {
     console.error(`round ${r}/${ROUNDS}: ${v === 'none' ? 'no subscribers' : `${SUBSCRIBERS} ${v}`} ...`);
     const fig = await phase(v);
-    console.error(`  ${Math.round(fig.msgsPerS)} msgs/s, lost ${fig.lost}, delivered ${fig.live.delivered}`);
+    const it = fig.ingest;
+    console.error(
+      `  ${Math.round(fig.msgsPerS)} msgs/s, lost ${fig.lost}, delivered ${fig.live.delivered}, server ${fig.serverCpuUs.toFixed(1)} µs CPU/msg` +
+        (it
+          ? ` (ingest thread ${it.ingestThreadUs.toFixed(1)} µs/msg, busy ${(it.ingestThreadBusy * 100).toFixed(0)} %, waited for a core ${(it.ingestThreadWaited * 100).toFixed(0)} %)`
+          : '') +
+        (v !== 'none' ? `, subscribers ${fig.subscriberCores.toFixed(2)} cores` : ''),
+    );
     results.get(v)!.push(fig);
   }
 
@@ -153,16 +165,24 @@ const lines = [
   `- Load: ${DEVICES} devices over ${CONNECTIONS} MQTT connections (embedded aedes), ${WINDOW} QoS 1 messages in flight each, ${READINGS} readings/message; ${DURATION_S} s measured after ${WARMUP_MS / 1000} s warm-up; SQLite synchronous=FULL. Subscribers: one WebSocket each, subscribed to every twin (model subscription), in their own process. ${ROUNDS} rounds, variants interleaved; medians.`,
   `- ${loadNote()}`,
   '',
-  '| variant | ingest msgs/s (median) | per round | ratio to none | server CPU µs per message (median) | subscriber process, cores | readings stored / acked×5 (lost) | events received by subscribers | coalesced / dropped by server | server RSS |',
-  '|---|---:|---|---:|---:|---:|---|---:|---|---:|',
+  '| variant | ingest msgs/s (median) | per round | ratio to none | server CPU µs per message (median) | of it the ingest thread: µs per message, share of the window running / waiting for a core (median) | subscriber process, cores | readings stored / acked×5 (lost) | events received by subscribers | coalesced / dropped by server | server RSS |',
+  '|---|---:|---|---:|---:|---:|---:|---|---:|---|---:|',
   ...variants.map((v) => {
     const rs = results.get(v)!;
     const m = median(rs.map((x) => x.msgsPerS));
     const last = rs[rs.length - 1]!;
     const cpu = median(rs.map((x) => x.serverCpuUs));
     const subCores = median(rs.map((x) => x.subscriberCores));
-    return `| ${label[v]} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${cpu.toFixed(1)} | ${v === 'none' ? '–' : subCores.toFixed(2)} | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs.map((x) => f(x.received)).join(' / ')} | ${f(last.live.coalesced)} / ${f(last.live.dropped)} | ${last.rssMiB.toFixed(0)} MiB |`;
+    return `| ${label[v]} | ${f(m)} | ${rs.map((x) => f(x.msgsPerS)).join(' / ')} | ${(m / base).toFixed(2)} | ${cpu.toFixed(1)} | ${rs[0]!.ingest ? `${median(rs.map((x) => x.ingest?.ingestThreadUs ?? 0)).toFixed(1)}, ${(median(rs.map((x) => x.ingest?.ingestThreadBusy ?? 0)) * 100).toFixed(0)} % / ${(median(rs.map((x) => x.ingest?.ingestThreadWaited ?? 0)) * 100).toFixed(0)} %` : 'n/a'} | ${v === 'none' ? '–' : subCores.toFixed(2)} | ${rs.map((x) => `${f(x.stored)}/${f(x.acked * READINGS)} (${f(x.lost)})`).join('; ')} | ${rs.map((x) => f(x.received)).join(' / ')} | ${f(last.live.coalesced)} / ${f(last.live.dropped)} | ${last.rssMiB.toFixed(0)} MiB |`;
   }),
+  '',
+  `Median of the per-round ratios (each round's run against the no-subscriber run beside it; this machine's speed drifts within a run): ${variants
+    .filter((v) => v !== 'none')
+    .map(
+      (v) =>
+        `${label[v]} **${median(results.get(v)!.map((x, i) => x.msgsPerS / results.get('none')![i]!.msgsPerS)).toFixed(2)}**`,
+    )
+    .join(', ')}.`,
   '',
   'Target: ≥ 0.9 of the no-subscriber rate with subscribers reading and paused.',
   '',

@@ -3,7 +3,7 @@
  * synchronous=FULL, 1,000 pump twins) behind the embedded aedes broker, with the live stream
  * (LiveHub + the WebSocket plugin on a real Fastify server) fed by the same LiveEventBus, as in the
  * platform. argv: dataDir twins
- * Messages: → ready {port, httpPort}; 'mark' → stats {acceptedMessages, acceptedReadings, t, live};
+ * Messages: → ready {port, httpPort}; 'mark' → stats {acceptedMessages, acceptedReadings, t, live, cpuMs, threads};
  * 'count' → rows {rows}; 'stop'.
  */
 import Fastify from 'fastify';
@@ -11,6 +11,7 @@ import { AedesBroker } from '../../src/adapters/mqtt/aedes-broker.js';
 import { createIngestStack, pumpModels } from '../../src/adapters/mqtt/mqtt-test-fixture.js';
 import { LiveHub } from '../../src/core/live/live-hub.js';
 import { liveWsPlugin } from '../../src/adapters/http/live/live-ws-plugin.js';
+import { threadCpuMs } from '../thread-cpu.js';
 
 const [dataDir = '', twinsS = '1000'] = process.argv.slice(2);
 const send = (m: unknown) => process.send?.(m);
@@ -41,6 +42,7 @@ process.on('message', (m: { type: string }) => {
       live: hub.stats(),
       rss: process.memoryUsage().rss,
       cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+      threads: threadCpuMs(),
     });
   } else if (m.type === 'count') {
     void (async () => {
