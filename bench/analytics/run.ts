@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { loadNote } from '../machine-note.js';
 import { appendResults, numberFlag } from '../results-file.js';
 import { forkChild, nextMessage, sleep, stopChild } from '../child-processes.js';
+import { ingestThreadFigures, type ThreadCpu } from '../thread-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -68,7 +69,7 @@ interface Stats {
   t: number;
   cpuMs: number;
   /** CPU of the ingest (main) thread and of the server's other threads, ms (Linux only). */
-  threads?: { main: number; others: number; mainWaited: number };
+  threads?: ThreadCpu;
   rss: number;
   analytics: Record<string, number>;
 }
@@ -155,13 +156,7 @@ async function phase(variant: Variant): Promise<Figures> {
       lost: Math.max(0, acked * READINGS - rows),
       rssMiB: b.rss / 2 ** 20,
       serverCpuUs: ((b.cpuMs - a.cpuMs) * 1000) / Math.max(1, accepted),
-      ...(a.threads && b.threads
-        ? {
-            ingestThreadUs: ((b.threads.main - a.threads.main) * 1000) / Math.max(1, accepted),
-            ingestThreadBusy: (b.threads.main - a.threads.main) / (b.t - a.t),
-            ingestThreadWaited: (b.threads.mainWaited - a.threads.mainWaited) / (b.t - a.t),
-          }
-        : {}),
+      ...ingestThreadFigures(a.threads, b.threads, accepted, b.t - a.t),
       atWindowEnd: b.analytics,
       atEnd: end.analytics,
       drainMs,

@@ -7,10 +7,10 @@
  * Messages: → ready {port}; 'mark' → stats {acceptedMessages, t, cpuMs, threads, rss, analytics};
  * 'count' → rows {rows, series}; 'stop'.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { cliLayer, resolveConfig } from '../../src/app/config.js';
 import { startPlatform } from '../../src/app/platform.js';
+import { threadCpuMs } from '../thread-cpu.js';
 
 const [dataDir = '', mode = 'on', twinsS = '1000'] = process.argv.slice(2);
 const TWINS = Number(twinsS);
@@ -76,33 +76,6 @@ async function analyticsMetrics(): Promise<Record<string, number>> {
       }
   }
   return out;
-}
-
-/**
- * CPU of the ingest thread (the process's main thread) and of all its other threads (the analytics
- * worker, GC helpers, libuv), and the time the ingest thread was ready to run but waited for a core,
- * ms, from /proc/self/task/<tid>/schedstat (Linux with schedstats; undefined elsewhere).
- */
-function threadCpuMs(): { main: number; others: number; mainWaited: number } | undefined {
-  try {
-    let main = 0;
-    let others = 0;
-    let mainWaited = 0;
-    for (const tid of readdirSync('/proc/self/task')) {
-      // "<ns on a CPU> <ns waiting on a run queue> <time slices>"
-      const [run = 0, wait = 0] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8')
-        .trim()
-        .split(' ')
-        .map(Number);
-      if (Number(tid) === process.pid) {
-        main += run / 1e6;
-        mainWaited += wait / 1e6;
-      } else others += run / 1e6;
-    }
-    return { main, others, mainWaited };
-  } catch {
-    return undefined;
-  }
 }
 
 const port = Number(new URL(platform.runtime.mqttUrl).port);
