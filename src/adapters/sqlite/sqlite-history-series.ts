@@ -39,6 +39,7 @@ export function newState(
     bjson: null,
     small: [],
     frozen: null,
+    deferrals: 0,
   };
 }
 
