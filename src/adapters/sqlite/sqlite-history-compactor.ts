@@ -41,8 +41,6 @@ export interface SeriesState extends SeriesBuffer {
   small: SmallChunk[];
   /** Points handed to the compaction pass under way (still visible to queries until written). */
   frozen: SeriesBuffer | null;
-  /** Passes in a row that left this series' few points in its buffer (sqlite-history-store.ts, startPass). */
-  deferrals: number;
 }
 
 const FAN_IN = 8;

@@ -39,7 +39,6 @@ export function newState(
     bjson: null,
     small: [],
     frozen: null,
-    deferrals: 0,
   };
 }
 

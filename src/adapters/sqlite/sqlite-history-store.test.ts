@@ -121,10 +121,7 @@ describe('SqliteHistoryStore internals', () => {
   });
 
   it('compacts in slices; queries see points mid-pass; a crash mid-pass neither loses nor duplicates', async () => {
-    // (Series of 10 points would be left for a later pass as sparse: that is tested below.)
-    const fx = tempStorage({
-      history: { compactMaxPoints: 30, compactSlicePoints: 1, compactSparsePoints: 0 },
-    });
+    const fx = tempStorage({ history: { compactMaxPoints: 30, compactSlicePoints: 1 } });
     const { history, db } = fx.storage;
     const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
     await history.append(
@@ -224,69 +221,6 @@ describe('SqliteHistoryStore internals', () => {
       await again.close();
       fx.storage = again;
       await fx.cleanup().catch(() => undefined);
-    }
-  });
-
-  it('leaves a sparse series in its buffer for a few passes, logged again as one row; a crash loses and doubles nothing', async () => {
-    const fx = tempStorage({ history: { compactMaxPoints: 40 } }); // sparse: fewer than 32 points
-    const { history, db } = fx.storage;
-    const n = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
-    const chunksOf = (twin: string): number =>
-      n(
-        `SELECT count(*) AS n FROM history_chunks c JOIN series s ON s.id = c.series_id WHERE s.twin_id = '${twin}'`,
-      );
-    /** Lets the pass started by the last append run its slices (one per event-loop turn). */
-    const settle = async (): Promise<void> => {
-      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-    };
-    const values = async (store: typeof history, twin: string): Promise<number[]> =>
-      (
-        await store.queryRaw({ workspace: 'w', twinId: twin, path: 'v', from: 0, to: 1e6, limit: 1000 })
-      ).points.map((x) => x.value as number);
-    try {
-      // 40 points of a busy series start a pass; the slow series has 3 (JSON and __proto__ in one).
-      await history.append([
-        ...Array.from({ length: 40 }, (_, i) => p('busy', i, i)),
-        p('slow', 1, 1),
-        p('slow', 2, 2),
-        { ...p('slow', 3, 0), value: JSON.parse('{"__proto__": {"x": 1}, "ok": true}') as number },
-      ]);
-      await settle();
-      expect(chunksOf('busy')).toBe(1);
-      expect(chunksOf('slow')).toBe(0); // left in its buffer…
-      expect(n('SELECT count(*) AS n FROM history_log')).toBe(1); // …and logged again, alone
-      expect((await values(history, 'slow')).slice(0, 2)).toEqual([1, 2]);
-      // A point more for the slow series, then passes: at most 5 in a row leave it; the 6th writes it.
-      await history.append([p('slow', 4, 4)]);
-      for (let pass = 1; pass <= 6; pass++) {
-        await history.append(Array.from({ length: 40 }, (_, i) => p('busy', pass * 100 + i, i)));
-        await settle();
-        expect(chunksOf('slow')).toBe(pass < 5 ? 0 : 1);
-      }
-      expect(n('SELECT count(*) AS n FROM history_log')).toBe(0);
-      // Deferred again (new points), then a crash: the file is closed without compacting.
-      await history.append([p('slow', 5, 5), ...Array.from({ length: 40 }, (_, i) => p('busy', 900 + i, i))]);
-      await settle();
-      expect(n('SELECT count(*) AS n FROM history_log')).toBe(1);
-      await history.append([p('slow', 6, 6)]); // a row of its own, after the carried one
-      db.close();
-      const { openSqliteStorage } = await import('./sqlite-storage.js');
-      const again = openSqliteStorage({ dataDir: fx.dataDir });
-      fx.storage = again;
-      const slow = await again.history.queryRaw({
-        workspace: 'w',
-        twinId: 'slow',
-        path: 'v',
-        from: 0,
-        to: 1e6,
-        limit: 100,
-      });
-      expect(slow.points.map((x) => x.ts)).toEqual([1, 2, 3, 4, 5, 6]);
-      expect(Object.getOwnPropertyNames(slow.points[2]!.value)).toEqual(['__proto__', 'ok']);
-      expect(await values(again.history, 'busy')).toHaveLength(40 * 8);
-      expect((await again.history.listSeries('w', 'slow'))[0]).toMatchObject({ lastTs: 6, lastValue: 6 });
-    } finally {
-      await fx.cleanup();
     }
   });
 });

@@ -40,8 +40,6 @@ import { SeriesCompactor, type SeriesState } from './sqlite-history-compactor.js
  * 2,500 one-point series took ~65 ms (~25 µs a series, about what 25 points of one series cost).
  */
 const SERIES_COST = 25;
-/** A series with at most this many passes in a row left in its buffer (startPass; passes run every 10 s at most). */
-const MAX_DEFERRALS = 5;
 import { newState, rowToState, type SeriesRow } from './sqlite-history-series.js';
 import { decodeLog, encodeLog, type LogBatch } from './sqlite-history-codec.js';
 import { HistoryDedupe } from './sqlite-history-dedupe.js';
@@ -53,11 +51,6 @@ export interface SqliteHistoryStoreOptions {
   compactIntervalMs?: number;
   /** Compact as soon as this many points are buffered (default 1,000,000). */
   compactMaxPoints?: number;
-  /**
-   * A pass run while ingesting leaves a series with fewer buffered points than this in its buffer
-   * for a later pass, at most 5 passes in a row (default 32; 0: never). See startPass.
-   */
-  compactSparsePoints?: number;
   /** Points per full chunk (default 4096). */
   chunkPoints?: number;
   /**
@@ -88,13 +81,7 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Points in frozen buffers of the pass under way. */
   private frozenPoints = 0;
   /** The compaction pass under way: series whose frozen points are still to be written. */
-  private pass: {
-    epoch: number;
-    queue: SeriesState[];
-    next: number;
-    /** Series left in their buffers by this pass, and how many of their points are in log rows up to `epoch`. */
-    carried: { s: SeriesState; n: number }[];
-  } | null = null;
+  private pass: { epoch: number; queue: SeriesState[]; next: number } | null = null;
   private passRunning = false;
   private readonly sliceBudget: number;
   private maxLogId = 0;
@@ -102,7 +89,6 @@ export class SqliteHistoryStore implements HistoryStore {
   private closed = false;
   private readonly timer: NodeJS.Timeout;
   private readonly compactMaxPoints: number;
-  private readonly sparsePoints: number;
   private readonly stmt: {
     seriesByKey: Database.Statement<[string, string, string], SeriesRow>;
     seriesById: Database.Statement<[number], SeriesRow>;
@@ -126,7 +112,6 @@ export class SqliteHistoryStore implements HistoryStore {
   ) {
     this.inCommit = options.inCommit;
     this.compactMaxPoints = options.compactMaxPoints ?? 1_000_000;
-    this.sparsePoints = options.compactSparsePoints ?? 32;
     this.sliceBudget = Math.max(1, options.compactSlicePoints ?? 2_500);
     this.committer = new GroupCommitter((points) => this.commit(points), {
       delayMs: options.commitDelayMs ?? 0,
@@ -320,77 +305,20 @@ export class SqliteHistoryStore implements HistoryStore {
     }
   }
 
-  /**
-   * Hands the live buffers to a new pass (their points are those of log rows up to maxLogId).
-   * With `defer` (the passes that run while ingesting; never compactNow), a series with fewer than
-   * `compactSparsePoints` buffered is left in its buffer, at most MAX_DEFERRALS passes in a row: a chunk
-   * row per series and pass costs ~25 points' worth (SERIES_COST), and slow series (derived values
-   * stored by exception: thousands of series with a point now and then) made most of a pass's rows
-   * and half its time. Their points are in log rows the pass deletes, so the pass's last
-   * transaction logs them again as one row (writeCarry) before it deletes those rows.
-   */
-  private startPass(defer = false): void {
+  /** Hands every live buffer to a new pass (their points are those of log rows up to maxLogId). */
+  private startPass(): void {
     if (this.pass || this.dirty.size === 0) return;
-    const queue: SeriesState[] = [];
-    const carried: { s: SeriesState; n: number }[] = [];
-    let deferredPoints = 0;
-    for (const s of this.dirty) {
-      const n = s.bts.length;
-      if (defer && n < this.sparsePoints && s.deferrals < MAX_DEFERRALS) {
-        s.deferrals++;
-        carried.push({ s, n });
-        deferredPoints += n;
-        continue;
-      }
-      s.deferrals = 0;
+    const queue = [...this.dirty];
+    for (const s of queue) {
       s.frozen = { bts: s.bts, bnum: s.bnum, bjson: s.bjson };
       s.bts = [];
       s.bnum = [];
       s.bjson = null;
-      queue.push(s);
     }
-    // The deferred series stay dirty: the next pass looks at them again.
     this.dirty.clear();
-    for (const c of carried) this.dirty.add(c.s);
-    this.frozenPoints += this.buffered - deferredPoints;
-    this.buffered = deferredPoints;
-    this.pass = { epoch: this.maxLogId, queue, next: 0, carried };
-  }
-
-  /**
-   * Logs again, as one row, the points the pass left in buffers that are in log rows up to its
-   * epoch (the first `n` of each carried series: later ones came from later rows, which stay).
-   * Runs in the pass's last transaction, before those rows are deleted. A series deleted since
-   * (deleteTwin compacts everything first, so this is only a guard) is skipped.
-   */
-  private writeCarry(carried: readonly { s: SeriesState; n: number }[]): number | undefined {
-    let total = 0;
-    for (const c of carried) if (this.byId.get(c.s.id) === c.s) total += Math.min(c.n, c.s.bts.length);
-    if (total === 0) return undefined;
-    const batch: LogBatch = {
-      n: 0,
-      sids: new Uint32Array(total),
-      ts: new Float64Array(total),
-      vals: new Float64Array(total),
-      extra: [],
-    };
-    for (const { s, n } of carried) {
-      if (this.byId.get(s.id) !== s) continue;
-      const m = Math.min(n, s.bts.length);
-      for (let i = 0; i < m; i++) {
-        const json = s.bjson?.get(i);
-        if (json !== undefined) {
-          batch.extra.push([s.id, s.bts[i]!, json]);
-          continue;
-        }
-        batch.sids[batch.n] = s.id;
-        batch.ts[batch.n] = s.bts[i]!;
-        batch.vals[batch.n] = s.bnum[i]!;
-        batch.n++;
-      }
-    }
-    const { nums, extra } = encodeLog(batch);
-    return Number(this.stmt.insertLog.run(nums, extra).lastInsertRowid);
+    this.frozenPoints += this.buffered;
+    this.buffered = 0;
+    this.pass = { epoch: this.maxLogId, queue, next: 0 };
   }
 
   /** Writes the next slice of the pass in one transaction; the last slice also empties the log. */
@@ -407,14 +335,10 @@ export class SqliteHistoryStore implements HistoryStore {
     const slice = pass.queue.slice(first, pass.next);
     const last = pass.next >= pass.queue.length;
     this.dedupe.invalidate();
-    let carryId: number | undefined;
     try {
       this.db.transaction(() => {
         for (const s of slice) if (s.frozen) this.compactor.compactSeries(s, s.frozen, pass.epoch);
-        if (last) {
-          if (pass.carried.length) carryId = this.writeCarry(pass.carried);
-          this.compactor.finishPass(pass.epoch);
-        }
+        if (last) this.compactor.finishPass(pass.epoch);
       })();
     } catch (e) {
       // Nothing of the slice was written: retry it later. Its chunk ids are gone, so forget the tiers.
@@ -427,8 +351,6 @@ export class SqliteHistoryStore implements HistoryStore {
       s.frozen = null;
       s.lastDirty = false;
     }
-    // The carried points' row is deleted by the pass that takes them (its epoch is at least this id).
-    if (carryId !== undefined && carryId > this.maxLogId) this.maxLogId = carryId;
     if (last) this.pass = null;
   }
 
@@ -443,7 +365,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const next = (): void => {
       try {
         if (this.closed) return void (this.passRunning = false);
-        if (!this.pass) this.startPass(true);
+        if (!this.pass) this.startPass();
         this.step(this.sliceBudget);
       } catch {
         // Points stay buffered and in the log; the timer retries. Appends are unaffected.
