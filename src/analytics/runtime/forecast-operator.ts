@@ -85,7 +85,9 @@ interface Stream {
 export class ForecastOperator implements AnalyticsOperator {
   readonly name = 'forecast';
   private readonly streams = new Map<string, Stream>();
-  private readonly specsByModel = new Map<string, readonly ForecastStreamSpec[]>();
+  /** workspace → model → its streams (two maps: no key string built per reading). */
+  private readonly specsByModel = new Map<string, Map<string, readonly ForecastStreamSpec[]>>();
+  private specsCached = 0;
   private readonly refits: RefitBudget<string>;
   private readonly maxStreams: number;
   private readonly maxHeld: number;
@@ -144,15 +146,26 @@ export class ForecastOperator implements AnalyticsOperator {
   }
 
   private specs(workspace: string, modelId: string): readonly ForecastStreamSpec[] {
-    const key = `${workspace}\u0000${modelId}`;
-    let specs = this.specsByModel.get(key);
+    let byModel = this.specsByModel.get(workspace);
+    if (byModel === undefined) {
+      byModel = new Map();
+      this.specsByModel.set(workspace, byModel);
+    }
+    let specs = byModel.get(modelId);
     if (specs === undefined) {
       specs = this.opts.streamsOf(workspace, modelId) ?? [];
-      if (this.specsByModel.size > 10_000) this.specsByModel.clear();
-      this.specsByModel.set(key, specs);
+      // Bounded like before: a flood of model ids starts afresh.
+      if (++this.specsCached > 10_000) {
+        this.specsByModel.clear();
+        this.specsCached = 1;
+        byModel = new Map();
+        this.specsByModel.set(workspace, byModel);
+      }
+      byModel.set(modelId, specs);
     }
     return specs;
   }
+
 
   private stream(key: string, obs: TelemetryObservation, spec: ForecastStreamSpec): Stream | undefined {
     let s = this.streams.get(key);
