@@ -166,7 +166,6 @@ export class ForecastOperator implements AnalyticsOperator {
     return specs;
   }
 
-
   private stream(key: string, obs: TelemetryObservation, spec: ForecastStreamSpec): Stream | undefined {
     let s = this.streams.get(key);
     if (s !== undefined) return s;
