@@ -127,7 +127,17 @@ export function alarmLiveEvent(e: AlarmEvent, modelId: string | undefined): Live
   };
 }
 
-export type LiveListener = (events: readonly LiveEvent[]) => void;
+/**
+ * Beside a batch of events, by index (sparse): a device's own JSON text of a telemetry event's
+ * `values`, where ingestion knows the text holds exactly them (one plain object, every value a
+ * number or boolean taken as it is; ReadingCheck.json). The live stream writes it instead of
+ * serialising the values again, after checking that the text names no key twice (valuesJsonFits);
+ * every other listener can ignore it. Kept beside the events, never on them: a copy or merge of an
+ * event (coalescing, catch-ups) must not carry a text that no longer matches.
+ */
+export type ValuesJson = readonly (string | undefined)[];
+
+export type LiveListener = (events: readonly LiveEvent[], valuesJson?: ValuesJson) => void;
 
 /** In-process fan-out of committed events. Listeners must be fast and never throw. */
 export class LiveEventBus {
@@ -143,12 +153,12 @@ export class LiveEventBus {
     return this.listeners.size;
   }
 
-  /** Delivers a batch of committed events to every listener, in order. */
-  publish(events: readonly LiveEvent[]): void {
+  /** Delivers a batch of committed events to every listener, in order (with their values' texts, if known). */
+  publish(events: readonly LiveEvent[], valuesJson?: ValuesJson): void {
     if (events.length === 0) return;
     for (const l of this.listeners) {
       try {
-        l(events);
+        l(events, valuesJson);
       } catch {
         // A faulty listener must not break ingestion; listeners count their own errors.
       }

@@ -71,6 +71,32 @@ function setup(over: Partial<ConstructorParameters<typeof LiveHub>[0]> = {}) {
 }
 
 describe('LiveHub routing', () => {
+  it("sends a device's own text of the values on every route, and never a text that does not fit", () => {
+    const { bus, hub } = setup({
+      compileQuery: () => ({ members: () => ['p1', 'p2'], matches: (id) => id === 'p1' || id === 'p2' }),
+    });
+    const sink = new FakeSink();
+    const raw: string[] = [];
+    sink.send = (frame: string) => {
+      raw.push(frame);
+      sink.frames.push(JSON.parse(frame));
+    };
+    const s = hub.openSession(sink);
+    s.subscribe(parse({ id: 'ids', twinIds: ['p1', 'p2'], types: ['telemetry'] }));
+    s.subscribe(parse({ id: 'model', model: PUMP, types: ['telemetry'] }));
+    s.subscribe(parse({ id: 'query', query: 'SELECT * FROM digitaltwins', types: ['telemetry'] }));
+    const a = { ...tel('p1', { x: 1.5, on: true }), time: 1000 };
+    const b = { ...tel('p2', { x: 2 }), time: 2000 };
+    const c = { ...tel('p1', { x: 3 }), time: 3000 };
+    // a: the device wrote 1.50 (kept as written); b: a text naming x twice (never sent); c: none.
+    bus.publish([a, b, c], ['{"x":1.50,"on":true}', '{"x":"evil","x":2}']);
+    hub.drain();
+    for (const id of ['ids', 'model', 'query']) expect(sink.events(id)).toEqual([a, b, c]);
+    // Once per route: each of the three channels wrote the device's text.
+    expect(raw.join('\n').split('"values":{"x":1.50,"on":true}')).toHaveLength(4);
+    expect(raw.join('\n')).not.toContain('evil');
+  });
+
   it('delivers by twin ids, only the asked types, batched per publish', () => {
     const { bus, hub } = setup();
     const sink = new FakeSink();

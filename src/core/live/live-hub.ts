@@ -8,7 +8,7 @@
  * the same thing share one channel (live-channel.ts): an event is routed and serialised once per
  * channel, not once per subscriber, and a subscriber that does not read costs nothing per event.
  */
-import type { LiveEvent, LiveEventBus } from './live-events.js';
+import type { LiveEvent, LiveEventBus, ValuesJson } from './live-events.js';
 import type {
   LiveDelivered,
   LiveEventKind,
@@ -19,6 +19,7 @@ import { eventKind } from './live-filters.js';
 import type { LiveCounters, LiveSessionLimits, LiveSink } from './live-session.js';
 import { LiveSession, emptyCounters } from './live-session.js';
 import { LiveChannel } from './live-channel.js';
+import { TelemetryPrefixes } from './event-json.js';
 import { TwinloopError } from '../errors/errors.js';
 
 /** A compiled query subscription: which twins satisfy the query now. */
@@ -182,6 +183,10 @@ export class LiveHub {
   private readonly querySubs = new Set<Subscription>();
   private readonly shared = new Map<string, Subscription>();
   private inbox: (readonly LiveEvent[])[] = [];
+  /** Beside each inbox batch: its values' texts (live-events.ts ValuesJson), when ingestion gave some. */
+  private inboxJson: (ValuesJson | undefined)[] = [];
+  /** Telemetry event prefixes per twin, shared by every channel (event-json.ts). */
+  private readonly prefixes = new TelemetryPrefixes();
   private inboxHead = 0;
   private inboxEvents = 0;
   /** Events not routed because the inbox was full, since the last drain. */
@@ -211,10 +216,11 @@ export class LiveHub {
     this.maxInboxEvents = opts.maxInboxEvents ?? 200_000;
     this.maxTotalChannelBytes = opts.maxTotalChannelBytes ?? 64 << 20;
     // The hot path: one push (or one count when full), at most one schedule call.
-    this.unlisten = opts.bus.subscribe((events) => {
+    this.unlisten = opts.bus.subscribe((events, valuesJson) => {
       if (this.inboxEvents + events.length > this.maxInboxEvents) this.inboxOverflow += events.length;
       else {
         this.inbox.push(events);
+        this.inboxJson.push(valuesJson);
         this.inboxEvents += events.length;
       }
       this.scheduleDrain();
@@ -285,13 +291,17 @@ export class LiveHub {
     if (this.inboxOverflow > 0) this.overflowAll(touched);
     while (this.inboxHead < this.inbox.length) {
       const batch = this.inbox[this.inboxHead] as readonly LiveEvent[];
+      const json = this.inboxJson[this.inboxHead];
+      this.inboxJson[this.inboxHead] = undefined;
       this.inbox[this.inboxHead++] = [];
       this.inboxEvents -= batch.length;
-      for (const ev of batch) this.route(ev, touched);
+      if (json === undefined) for (const ev of batch) this.route(ev, touched, undefined);
+      else for (let i = 0; i < batch.length; i++) this.route(batch[i] as LiveEvent, touched, json[i]);
       if (!all && this.clock() - this.lastDrain > this.sliceMs) break;
     }
     if (this.inboxHead === this.inbox.length) {
       this.inbox = [];
+      this.inboxJson = [];
       this.inboxHead = 0;
     } else this.scheduleDrain();
     // JOIN/MATCH subscriptions: one recompute for all the events of this drain.
@@ -373,6 +383,7 @@ export class LiveHub {
           this.limits.catchUpIntervalMs,
           this.clock,
           this.limits.maxCatchUpIntervalMs,
+          this.prefixes,
         ),
         readers: new Map(),
         ...(shareKey !== undefined ? { shareKey } : {}),
@@ -445,12 +456,12 @@ export class LiveHub {
 
   // ------------------------------------------------------------------ routing
 
-  private route(ev: LiveEvent, touched: Set<Subscription>): void {
+  private route(ev: LiveEvent, touched: Set<Subscription>, json: string | undefined): void {
     const kind = eventKind(ev);
     // No closure per event: this runs for every committed event.
     const direct = this.byTwin.size > 0 ? this.byTwin.get(key(ev.workspace, ev.twinId)) : undefined;
     if (direct !== undefined)
-      for (const sub of direct) if (sub.spec.types.has(kind)) deliverTo(sub, ev, touched);
+      for (const sub of direct) if (sub.spec.types.has(kind)) deliverTo(sub, ev, touched, json);
 
     for (const sub of this.modelSubs) {
       if (sub.spec.workspace !== ev.workspace || !sub.spec.types.has(kind)) continue;
@@ -460,12 +471,12 @@ export class LiveHub {
         ok = f.exact ? ev.modelId === f.model : this.opts.isOfModel(ev.workspace, ev.modelId, f.model);
         sub.modelMemo!.set(ev.modelId, ok);
       }
-      if (ok) deliverTo(sub, ev, touched);
+      if (ok) deliverTo(sub, ev, touched, json);
     }
 
     for (const sub of this.querySubs) {
       if (sub.spec.workspace !== ev.workspace) continue;
-      this.routeQuery(sub, ev, kind, touched);
+      this.routeQuery(sub, ev, kind, touched, json);
     }
   }
 
@@ -475,6 +486,7 @@ export class LiveHub {
     ev: LiveEvent,
     kind: LiveEventKind,
     touched: Set<Subscription>,
+    json: string | undefined,
   ): void {
     const members = sub.members!;
     const wanted = sub.spec.types.has(kind);
@@ -487,7 +499,7 @@ export class LiveHub {
       return;
     }
     if (ev.type === 'telemetry' && !sub.matcher!.readsTelemetry) {
-      if (wanted && members.has(ev.twinId)) deliverTo(sub, ev, touched);
+      if (wanted && members.has(ev.twinId)) deliverTo(sub, ev, touched, json);
       return;
     }
     if (ev.type === 'twinDeleted') {
@@ -500,7 +512,7 @@ export class LiveHub {
     const was = members.has(ev.twinId);
     const now = this.evaluate(sub, ev.twinId);
     if (now && !was) this.membership(sub, ev, ev.twinId, true, touched);
-    if (wanted && (was || now)) deliverTo(sub, ev, touched);
+    if (wanted && (was || now)) deliverTo(sub, ev, touched, json);
     if (was && !now) this.membership(sub, ev, ev.twinId, false, touched);
     // A relationship may change what a JOIN sees from its target too.
     if ('targetId' in ev && ev.targetId !== ev.twinId) {
@@ -594,8 +606,13 @@ export class LiveHub {
   }
 }
 
-/** Appends a routed event to a subscription's channel and marks the channel for sealing. */
-function deliverTo(sub: Subscription, ev: LiveEvent, touched: Set<Subscription>): void {
-  sub.channel.append(ev);
+/** Appends a routed event (with its values' text, if known) to a subscription's channel and marks the channel for sealing. */
+function deliverTo(
+  sub: Subscription,
+  ev: LiveEvent,
+  touched: Set<Subscription>,
+  json: string | undefined = undefined,
+): void {
+  sub.channel.append(ev, json);
   touched.add(sub);
 }

@@ -61,6 +61,26 @@ describe('IngestService', () => {
     expect(stack.service.stats.snapshot()).toMatchObject({ acceptedMessages: 1, acceptedReadings: 3 });
   });
 
+  it("hands the live stream a device's own text of its values only when validation took them as they are", async () => {
+    const seen: [LiveEvent, string | undefined][] = [];
+    stack.live.subscribe((evs, json) => evs.forEach((e, i) => seen.push([e, json?.[i]])));
+    const plain = '{"temperature":21.50, "rpm":1450}';
+    expect(await stack.service.ingest(msg(plain))).toEqual({ ok: true, readings: 2 });
+    // A unit wrapper is unwrapped, a $ts is not a value: the text is not the values then.
+    await stack.service.ingest(msg('{"temperature": {"value": 20, "unit": "degreeCelsius"}}'));
+    await stack.service.ingest(msg('{"$ts":5000,"temperature":22}'));
+    await stack.service.ingest(msg('[{"temperature":23}]'));
+    // A repeated key is passed on as it came: the live stream checks it (event-json.ts) before use.
+    await stack.service.ingest(msg('{"temperature":1,"temperature":24}'));
+    expect(seen.map(([e, j]) => [(e as { values: unknown }).values, j])).toEqual([
+      [{ temperature: 21.5, rpm: 1450 }, plain],
+      [{ temperature: 20 }, undefined],
+      [{ temperature: 22 }, undefined],
+      [{ temperature: 23 }, undefined],
+      [{ temperature: 24 }, '{"temperature":1,"temperature":24}'],
+    ]);
+  });
+
   it('stores component telemetry under component/name and accepts a matching unit', async () => {
     expect(await stack.service.ingest(msg('{"current": 4.2}', { component: 'motor' }))).toEqual({
       ok: true,

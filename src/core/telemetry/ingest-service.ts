@@ -70,6 +70,8 @@ interface AcceptedSet {
   values: Record<string, unknown>;
   /** Values the platform derived (ingestDerived), not a device's readings. */
   derived?: true;
+  /** The device's own JSON text of `values`, when validation says it holds them (ReadingCheck). */
+  json?: string | undefined;
 }
 
 /** One set of values the platform derived for a twin at a time (ingestDerivedMany). */
@@ -392,7 +394,7 @@ export class IngestService implements TelemetryIngest {
       const many = parsed.readings.length > 1 || msg.payload[firstNonSpace(msg.payload)] === 0x5b; // '['
       parsed.readings.forEach((rs, i) => {
         const check = checkReadingSet(rs, ws, many ? `/${i}` : '', msg.modelId);
-        if (check.ok) sets.push({ ws, workspace: msg.workspace, rs, values: check.values });
+        if (check.ok) sets.push({ ws, workspace: msg.workspace, rs, values: check.values, json: check.json });
         else {
           failure ??= check;
           problems.push(...check.problems);
@@ -586,6 +588,8 @@ export class IngestService implements TelemetryIngest {
 
   private afterCommit(sets: readonly AcceptedSet[]): void {
     const events: LiveEvent[] = [];
+    // By event index, only where a device's own text holds the values (the live stream sends it).
+    let valuesJson: string[] | undefined;
     for (const s of sets) {
       // Look the twin up again: it may have been replaced or deleted while the append committed.
       const twin = s.ws.graph.getTwin(s.rs.twinId);
@@ -611,10 +615,11 @@ export class IngestService implements TelemetryIngest {
       };
       if (s.rs.component !== undefined) ev.component = s.rs.component;
       if (s.derived) ev.derived = true;
+      if (s.json !== undefined) (valuesJson ??= [])[events.length] = s.json;
       events.push(ev);
     }
     this.stats.acceptedReadingSets += sets.length;
-    this.options.live.publish(events);
+    this.options.live.publish(events, valuesJson);
   }
 }
 

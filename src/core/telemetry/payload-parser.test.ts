@@ -9,8 +9,36 @@ describe('parseTelemetryPayload', () => {
     const r = parseTelemetryPayload(Buffer.from('{"temperature": 21.5, "vibration": 3.2}'), ctx);
     expect(r).toEqual({
       ok: true,
-      readings: [{ twinId: 'pump-1', time: 1_000, values: { temperature: 21.5, vibration: 3.2 } }],
+      readings: [
+        {
+          twinId: 'pump-1',
+          time: 1_000,
+          values: { temperature: 21.5, vibration: 3.2 },
+          json: '{"temperature": 21.5, "vibration": 3.2}',
+        },
+      ],
     });
+  });
+
+  it("keeps the payload's own text as the values' JSON only when the payload is that one object", () => {
+    const one = (text: string | Buffer) => {
+      const r = parseTelemetryPayload(text, ctx);
+      return r.ok ? r.readings.map((x) => x.json) : r.problems.map((p) => p.code);
+    };
+    expect(one('{"t":1,"on":true}')).toEqual(['{"t":1,"on":true}']);
+    // $ keys are not values: the text is not theirs.
+    expect(one('{"$ts":1790000000000,"t":1}')).toEqual([undefined]);
+    // An array holds several sets; a leading space or BOM in text: not the object alone.
+    expect(one('[{"t":1},{"t":2}]')).toEqual([undefined, undefined]);
+    expect(one(' {"t":1}')).toEqual([undefined]);
+    expect(one('\ufeff{"t":1}')).toEqual([undefined]);
+    // A BOM in the bytes is dropped by the UTF-8 decoder: the text is the object.
+    expect(one(Buffer.from('\ufeff{"t":1}'))).toEqual(['{"t":1}']);
+    // Bounded: a long payload is not kept (the live stream serialises its values instead).
+    const long = `{"t":1,"pad":"${'x'.repeat(5000)}"}`;
+    expect(one(long)).toEqual([undefined]);
+    // Hostile keys are still refused before anything is kept.
+    expect(one('{"__proto__":{"t":1}}')).toEqual(['json.key.forbidden']);
   });
 
   it('takes $ts as RFC 3339 or epoch ms, and many reading sets per message', () => {

@@ -13,7 +13,7 @@
  */
 import type { Problem } from '../errors/errors.js';
 import { JSON_PROBLEM, decodeUtf8, parseUntrustedJson } from '../json/untrusted-json.js';
-import type { ReadingSet } from './telemetry-types.js';
+import { MAX_VALUES_JSON, type ReadingSet } from './telemetry-types.js';
 
 export type PayloadParseResult = { ok: true; readings: ReadingSet[] } | { ok: false; problems: Problem[] };
 
@@ -60,7 +60,7 @@ export function parseTelemetryPayload(
       if (rs) readings.push(rs);
     });
   } else {
-    const rs = readingSet(doc, '', ctx.twinId, ctx.component, ctx.receivedAt, false, problems);
+    const rs = readingSet(doc, '', ctx.twinId, ctx.component, ctx.receivedAt, false, problems, decoded);
     if (rs) readings.push(rs);
   }
   return problems.length ? { ok: false, problems } : { ok: true, readings };
@@ -158,6 +158,8 @@ function readingSet(
   receivedAt: number,
   bulk: boolean,
   problems: Problem[],
+  /** The payload's text when `item` is the whole payload (kept as ReadingSet.json when it can be). */
+  text?: string,
 ): ReadingSet | undefined {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
     problems.push(
@@ -172,8 +174,10 @@ function readingSet(
   let comp = component;
   const values: Record<string, unknown> = {};
   let count = 0;
+  let reserved = false;
   for (const [key, value] of Object.entries(item)) {
     if (key.charCodeAt(0) === 36 /* $ */) {
+      reserved = true;
       // The pointer is built only here: the hot path (plain telemetry names) never needs it.
       const at = `${pointer}/${pointerToken(key)}`;
       if (key === '$ts') {
@@ -219,6 +223,9 @@ function readingSet(
   const rs: ReadingSet = { twinId: dtId, time, values };
   if (comp !== undefined) rs.component = comp;
   if (sourceTime) rs.sourceTime = true;
+  // `{` first: no BOM or leading space (the text is the object and nothing else).
+  if (text !== undefined && !reserved && text.length <= MAX_VALUES_JSON && text.charCodeAt(0) === 0x7b)
+    rs.json = text;
   return rs;
 }
 

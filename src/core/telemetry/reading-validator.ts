@@ -15,7 +15,17 @@ import type { ReadingSet } from './telemetry-types.js';
 export type ReadingFailureCode = 'DigitalTwinNotFound' | 'ComponentNotFound' | 'InvalidTelemetry';
 
 export type ReadingCheck =
-  | { ok: true; twin: TwinRecord; values: Record<string, unknown> }
+  | {
+      ok: true;
+      twin: TwinRecord;
+      values: Record<string, unknown>;
+      /**
+       * The reading set's own JSON text (ReadingSet.json) when every value was taken as it is and
+       * is a number or a boolean: the text then holds exactly these values, unless it repeats a
+       * key (which the live stream checks before using it: live-events.ts).
+       */
+      json?: string;
+    }
   | {
       ok: false;
       code: ReadingFailureCode;
@@ -67,7 +77,10 @@ export function checkReadingSet(
   }
   const problems: Problem[] = [];
   const values: Record<string, unknown> = {};
+  const json = rs.json;
+  let plain = json !== undefined;
   for (const [name, raw] of Object.entries(rs.values)) {
+    if (plain && typeof raw !== 'number' && typeof raw !== 'boolean') plain = false;
     const tel = telemetryOf(iface, name);
     if (!tel) {
       const where =
@@ -112,7 +125,7 @@ export function checkReadingSet(
       problems.length === 1 ? first.message : `${first.message} (and ${problems.length - 1} more problem(s))`;
     return { ...fail('InvalidTelemetry', reason, problems), values };
   }
-  return { ok: true, twin, values };
+  return plain && json !== undefined ? { ok: true, twin, values, json } : { ok: true, twin, values };
 }
 
 function telemetryOf(iface: InterfaceInfo, name: string): TelemetryInfo | undefined {

@@ -29,6 +29,9 @@ export interface IncomingMessage {
   once?: boolean;
 }
 
+/** The longest payload text a reading set keeps as its values' JSON (ReadingSet.json). */
+export const MAX_VALUES_JSON = 4096;
+
 /** One validated reading set: values of several telemetries of one twin (or one of its components) at one time. */
 export interface ReadingSet {
   twinId: string;
@@ -38,6 +41,12 @@ export interface ReadingSet {
   /** True when the time came from the payload (`$ts`), not from the receive time. */
   sourceTime?: boolean;
   values: Record<string, unknown>;
+  /**
+   * The payload's own JSON text, when the payload was this one object and nothing else (no `$`
+   * keys, at most MAX_VALUES_JSON characters): the live stream may send it as the values instead of
+   * serialising them again, once validation took every value as it is (see live-events.ts).
+   */
+  json?: string;
 }
 
 /**
