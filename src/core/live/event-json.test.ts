@@ -115,3 +115,30 @@ describe('bodyOfEvents with device texts of the values', () => {
     );
   });
 });
+
+describe('the time of a fast telemetry event', () => {
+  it('is written with the digits JSON.stringify gives, at every length', () => {
+    const prefixes = new TelemetryPrefixes();
+    const times = [
+      0,
+      7,
+      10,
+      999_999_999,
+      1_000_000_000,
+      1_000_000_001,
+      1_765_000_000_123,
+      Number.MAX_SAFE_INTEGER,
+    ];
+    for (let d = 1; d <= 15; d++) times.push(10 ** d - 1, 10 ** d, 10 ** d + 1);
+    const events = times.map((t) => telemetry('p', t, { a: 1 }));
+    const body = Buffer.from(
+      bodyOfEvents(
+        events,
+        10,
+        events.map(() => '{"a":1}'),
+        prefixes,
+      ),
+    ).toString();
+    expect(body).toBe(`${events.map((e) => JSON.stringify(e)).join(',')}]}`);
+  });
+});
