@@ -13,6 +13,7 @@ import { readRuleObject } from '../../analytics/rules/read-rule.js';
 import type { VersionedRule } from '../../analytics/rules/rule-types.js';
 import { defaultConfig } from '../config.js';
 import { startAnalytics, type AnalyticsSubsystem } from './analytics.js';
+import { currentThreadId, threadPolicy } from '../../adapters/workers/thread-priority.js';
 import {
   openAnalyticsFixture,
   until,
@@ -45,7 +46,6 @@ const RULES: VersionedRule[] = [{ spec: read.rule, version: 1 }];
 /** A thread's nice value from its /proc stat line (field 19; the command may hold spaces). */
 const niceOf = (stat: string): number => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 /** A thread's scheduling policy (field 41: 0 SCHED_OTHER, 5 SCHED_IDLE). */
-const policyOf = (stat: string): number => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
 /** util-linux's chrt, which sets SCHED_IDLE, is on this machine. */
 const hasChrt = spawnSync('chrt', ['--help']).status === 0;
 let niceBefore = 0;
@@ -97,13 +97,12 @@ describe('analytics in the worker thread', () => {
     'runs below the ingest thread’s priority (SCHED_IDLE by default, else nice 10), that thread keeping its own',
     async () => {
       const own = readFileSync('/proc/thread-self/stat', 'utf8');
-      const threads = readdirSync('/proc/self/task').map((t) =>
-        readFileSync(`/proc/self/task/${t}/stat`, 'utf8'),
-      );
+      const tids = readdirSync('/proc/self/task');
+      const threads = tids.map((t) => readFileSync(`/proc/self/task/${t}/stat`, 'utf8'));
       expect(niceOf(own)).toBe(niceBefore); // the thread that started the run (the ingest thread here)
-      expect(policyOf(own)).toBe(0); // SCHED_OTHER
+      expect(threadPolicy(currentThreadId()!)).toBe(0); // SCHED_OTHER
       if (hasChrt) {
-        expect(threads.filter((t) => policyOf(t) === 5).length).toBeGreaterThanOrEqual(1); // SCHED_IDLE
+        expect(tids.filter((t) => threadPolicy(t) === 5).length).toBeGreaterThanOrEqual(1); // SCHED_IDLE
         expect(logs.some((l) => /could not use SCHED_IDLE/.test(l.msg))).toBe(false);
         return;
       }
