@@ -1,12 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TelemetryPrefixes, valuesJsonFits } from './event-json.js';
+import { TelemetryPrefixes, TelemetryWriter } from './event-json.js';
 import { bodyOfArrayJson, bodyOfEvents } from './live-channel.js';
 import type { LiveDelivered } from './live-filters.js';
 
 const parsedBody = (b: Uint8Array): unknown => JSON.parse(`[${Buffer.from(b).toString('utf8').slice(0, -1)}`);
 const reference = (events: readonly unknown[]): unknown =>
   parsedBody(bodyOfArrayJson(JSON.stringify(events)));
+/** The body's text when every event is written from its text (the writer's own bytes). */
+const bodyText = (events: LiveDelivered[], texts: (string | undefined)[]): string =>
+  Buffer.from(bodyOfEvents(events, 10, texts, new TelemetryWriter())).toString();
 
 const telemetry = (twinId: string, time: number, values: Record<string, number | boolean>) =>
   ({
@@ -18,19 +21,42 @@ const telemetry = (twinId: string, time: number, values: Record<string, number |
     values,
   }) satisfies LiveDelivered;
 
-describe('valuesJsonFits', () => {
-  it('accepts a text with one key per value, however it is spelled', () => {
-    expect(valuesJsonFits('{"a":1,"b":true}', { a: 1, b: true })).toBe(true);
-    expect(valuesJsonFits('{ "a" : 1.50 ,\n "b":\tfalse }', { a: 1.5, b: false })).toBe(true);
-    expect(valuesJsonFits('{"\\u0061":1e2}', { a: 100 })).toBe(true);
+describe('TelemetryWriter.accepts', () => {
+  const accepts = (text: string, values: Record<string, number | boolean>, time = 1000) =>
+    new TelemetryWriter().accepts(telemetry('p', time, values), text);
+
+  it('takes a text with one key per value, however it is spelled', () => {
+    expect(accepts('{"a":1,"b":true}', { a: 1, b: true })).toBe(true);
+    expect(accepts('{ "a" : 1.50 ,\n "b":\tfalse }', { a: 1.5, b: false })).toBe(true);
+    expect(accepts('{"\\u0061":1e2}', { a: 100 })).toBe(true);
   });
 
   it('refuses a text that repeats a key (its first value was never validated)', () => {
-    const values = JSON.parse('{"a":"<script>","a":2}') as Record<string, unknown>;
+    const values = JSON.parse('{"a":"<script>","a":2}') as Record<string, number>;
     expect(values).toEqual({ a: 2 });
-    expect(valuesJsonFits('{"a":"<script>","a":2}', values)).toBe(false);
-    expect(valuesJsonFits('{"a":1,"a":2}', { a: 2 })).toBe(false);
-    expect(valuesJsonFits('{"a":1}', { a: 1, b: 2 })).toBe(false);
+    expect(accepts('{"a":"<script>","a":2}', values)).toBe(false);
+    expect(accepts('{"a":1,"a":2}', { a: 2 })).toBe(false);
+    expect(accepts('{"a":1}', { a: 1, b: 2 })).toBe(false);
+  });
+
+  it('leaves a plain $ts out, and refuses one spelled with escapes or given twice', () => {
+    expect(accepts('{"$ts":"2026-11-24T10:00:00Z","a":1}', { a: 1 })).toBe(true);
+    expect(accepts('{"a":1, "$ts" : 1790000000000 }', { a: 1 })).toBe(true);
+    expect(accepts('{"\\u0024ts":1790000000000,"a":1}', { a: 1 })).toBe(false);
+    expect(accepts('{"$ts":1,"$ts":2,"a":1}', { a: 1 })).toBe(false);
+    expect(accepts('{"$ts":1}', {})).toBe(false);
+  });
+
+  it('refuses what it cannot write as JSON.stringify orders it: components, derived values, odd times', () => {
+    const w = new TelemetryWriter();
+    const ev = telemetry('p', 1000, { a: 1 });
+    expect(w.accepts({ ...ev, component: 'motor' }, '{"a":1}')).toBe(false);
+    expect(w.accepts({ ...ev, derived: true }, '{"a":1}')).toBe(false);
+    expect(w.accepts({ ...ev, time: -1 }, '{"a":1}')).toBe(false);
+    expect(w.accepts({ ...ev, time: 1.5 }, '{"a":1}')).toBe(false);
+    expect(w.accepts({ type: 'twinDeleted', workspace: 'w', twinId: 'p', modelId: 'm', time: 1 }, '{}')).toBe(
+      false,
+    );
   });
 });
 
@@ -51,8 +77,8 @@ describe('TelemetryPrefixes', () => {
 describe('bodyOfEvents with device texts of the values', () => {
   const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,8}$/);
   const value = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean());
-  /** The device's spelling: the same JSON with spaces, exponents and trailing zeros of its own. */
-  const spelled = (values: Record<string, number | boolean>, style: number): string => {
+  /** The device's spelling: the same JSON with spaces, exponents and trailing zeros of its own, and maybe a $ts. */
+  const spelled = (values: Record<string, number | boolean>, style: number, ts: number): string => {
     const parts = Object.entries(values).map(([k, v]) => {
       let n = JSON.stringify(v);
       if (style === 1 && typeof v === 'number' && Number.isSafeInteger(v) && !Object.is(v, -0))
@@ -60,6 +86,8 @@ describe('bodyOfEvents with device texts of the values', () => {
       if (style === 2 && typeof v === 'number') n = v.toExponential();
       return style === 3 ? ` "${k}" :\t${n} ` : `"${k}":${n}`;
     });
+    const stamp = [' "$ts" : 1790000000000 ', '"$ts":"2026-11-24T10:00:00.5+01:00"', '"\\u0024ts":1'][ts % 3];
+    if (ts > 0 && stamp !== undefined) parts.splice(ts % (parts.length + 1), 0, stamp);
     return `{${parts.join(',')}}`;
   };
 
@@ -72,6 +100,7 @@ describe('bodyOfEvents with device texts of the values', () => {
             time: fc.oneof(fc.nat(), fc.double(), fc.constant(1_765_000_000_000)),
             values: fc.dictionary(name, value, { minKeys: 1, maxKeys: 6 }),
             style: fc.integer({ min: 0, max: 3 }),
+            ts: fc.integer({ min: 0, max: 8 }),
             text: fc.boolean(),
             kind: fc.constantFrom('device', 'component', 'derived', 'duplicate'),
           }),
@@ -79,46 +108,58 @@ describe('bodyOfEvents with device texts of the values', () => {
         ),
         fc.integer({ min: 1, max: 400 }),
         (specs, perEvent) => {
-          const prefixes = new TelemetryPrefixes(5);
+          const writer = new TelemetryWriter(5);
           const events: LiveDelivered[] = [];
           const texts: (string | undefined)[] = [];
           for (const s of specs) {
             const ev: Extract<LiveDelivered, { type: 'telemetry' }> = telemetry(s.twinId, s.time, s.values);
             if (s.kind === 'component') ev.component = 'motor';
             if (s.kind === 'derived') ev.derived = true;
-            let text = spelled(s.values, s.style);
+            let text = spelled(s.values, s.style, s.ts);
             // A text that repeats its first key with another value: must never be sent.
             if (s.kind === 'duplicate') text = text.replace('{', `{"${Object.keys(s.values)[0]}":"evil",`);
             texts.push(s.text ? text : undefined);
             events.push(ev);
           }
-          const body = bodyOfEvents(events, perEvent, texts, prefixes);
+          const body = bodyOfEvents(events, perEvent, texts, writer);
           expect(parsedBody(body)).toEqual(reference(events));
-          expect(Buffer.from(body).toString()).not.toContain('evil');
+          const written = Buffer.from(body).toString();
+          expect(written).not.toContain('evil');
+          expect(written).not.toContain('$ts');
+          expect(written).not.toContain('u0024ts');
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 400 },
     );
   });
 
   it('writes the prefix, time and text as they are, and grows its buffer for long texts', () => {
-    const prefixes = new TelemetryPrefixes();
     const ev = telemetry('pompe-é"1', 1_765_000_000_123, { vibration: 2.5, running: true });
-    const body = bodyOfEvents([ev, ev], 1, ['{"vibration":2.50,"running":true}', undefined], prefixes);
-    expect(Buffer.from(body).toString()).toBe(
+    expect(bodyText([ev, ev], ['{"vibration":2.50,"running":true}', undefined])).toBe(
       `{"type":"telemetry","workspace":"default","twinId":"pompe-é\\"1","modelId":"dtmi:x:Pump;1","time":1765000000123,"values":{"vibration":2.50,"running":true}},${JSON.stringify(ev)}]}`,
     );
     const wide = { ...ev, values: { a: 1 } };
     const long = `{"a":1${' '.repeat(3000)}}`;
-    expect(parsedBody(bodyOfEvents([wide, wide, wide], 1, [long, long, long], prefixes))).toEqual(
+    const writer = new TelemetryWriter();
+    expect(parsedBody(bodyOfEvents([wide, wide, wide], 1, [long, long, long], writer))).toEqual(
       reference([wide, wide, wide]),
     );
+  });
+
+  it('cuts a $ts member first, in the middle or last, with its comma', () => {
+    const ev = telemetry('p', 5, { a: 1, b: 2 });
+    const values = (text: string) =>
+      bodyText([ev], [text])
+        .replace(/^.*"values":/, '')
+        .slice(0, -3);
+    expect(values('{"$ts":5,"a":1,"b":2}')).toBe('{"a":1,"b":2}');
+    expect(values('{"a":1, "$ts":"2026-11-24T10:00:00Z" ,"b":2}')).toBe('{"a":1, "b":2}');
+    expect(values('{"a":1,"b":2 , "$ts":5e0 }')).toBe('{"a":1,"b":2  }');
   });
 });
 
 describe('the time of a fast telemetry event', () => {
   it('is written with the digits JSON.stringify gives, at every length', () => {
-    const prefixes = new TelemetryPrefixes();
     const times = [
       0,
       7,
@@ -131,14 +172,11 @@ describe('the time of a fast telemetry event', () => {
     ];
     for (let d = 1; d <= 15; d++) times.push(10 ** d - 1, 10 ** d, 10 ** d + 1);
     const events = times.map((t) => telemetry('p', t, { a: 1 }));
-    const body = Buffer.from(
-      bodyOfEvents(
+    expect(
+      bodyText(
         events,
-        10,
         events.map(() => '{"a":1}'),
-        prefixes,
       ),
-    ).toString();
-    expect(body).toBe(`${events.map((e) => JSON.stringify(e)).join(',')}]}`);
+    ).toBe(`${events.map((e) => JSON.stringify(e)).join(',')}]}`);
   });
 });

@@ -19,22 +19,6 @@ const ZERO = 0x30;
 /** `,"values":` between the time and the values text. */
 const VALUES_KEY: Uint8Array = Buffer.from(',"values":');
 
-/**
- * True when `text` names no key twice, for a text validation took as `values` (one flat object of
- * numbers and booleans whose names, being DTDL names, hold no quote): then every `"` in it opens or
- * closes a key, so twice as many quotes as `values` has keys means no key is repeated. A repeated
- * key would let the text carry a value validation never saw (JSON.parse keeps only the last one).
- */
-export function valuesJsonFits(text: string, values: Readonly<Record<string, unknown>>): boolean {
-  let keys = 0;
-  for (const k in values) if (Object.hasOwn(values, k)) keys++;
-  let quotes = 0;
-  for (let i = text.indexOf('"'); i !== -1; i = text.indexOf('"', i + 1)) {
-    if (++quotes > 2 * keys) return false;
-  }
-  return quotes === 2 * keys;
-}
-
 interface Prefix {
   workspace: string;
   modelId: string;
@@ -68,51 +52,120 @@ export class TelemetryPrefixes {
 }
 
 /**
- * Most bytes writeTelemetryEvent writes for a prefix and a values text: the prefix, at most 16
- * digits of time, the key, the text at 3 bytes per UTF-16 unit, the closing brace.
+ * Writes device telemetry events from their twin's cached prefix and the device's own text of the
+ * values. `accepts(ev, text)` decides (and remembers what it found for the `write` that follows):
+ * a device's telemetry event (no component, not derived: those have other keys, in another order),
+ * a time that is a whole non-negative number of ms, and a text that holds exactly the values:
+ *
+ * - its `$ts` member, if any, is left out: found as `"$ts"` spelled plainly, once, with a number or
+ *   a string value (validation accepted it as a time, so the string holds no escaped quote);
+ * - no key is repeated: the values are numbers and booleans and their names, being DTDL names, hold
+ *   no quote, so every `"` left opens or closes a key, and twice as many quotes as the event's
+ *   values have keys means none is named twice. A repeated key would let the text carry a value
+ *   validation never saw (JSON.parse keeps only the last one). A `$ts` spelled with escapes counts
+ *   as a key too much: such a text is not used.
  */
-export function telemetryEventBound(prefix: Uint8Array, text: string): number {
-  return prefix.length + 16 + VALUES_KEY.length + 3 * text.length + 1;
+export class TelemetryWriter {
+  readonly prefixes: TelemetryPrefixes;
+  /** What accepts() found: the prefix, and the text's part to leave out ([cutFrom, cutTo), empty when none). */
+  private prefix: Uint8Array = VALUES_KEY;
+  private cutFrom = 0;
+  private cutTo = 0;
+
+  constructor(maxTwins = 10_000) {
+    this.prefixes = new TelemetryPrefixes(maxTwins);
+  }
+
+  accepts(ev: LiveDelivered, text: string): ev is Extract<LiveDelivered, { type: 'telemetry' }> {
+    if (ev.type !== 'telemetry' || ev.component !== undefined || ev.derived !== undefined) return false;
+    if (!Number.isSafeInteger(ev.time) || ev.time < 0) return false;
+    if (!this.cut(text)) return false;
+    let keys = 0;
+    for (const k in ev.values) if (Object.hasOwn(ev.values, k)) keys++;
+    const quotes = quotesIn(text, 0, this.cutFrom, 2 * keys);
+    if (quotes + quotesIn(text, this.cutTo, text.length, 2 * keys - quotes) !== 2 * keys) return false;
+    this.prefix = this.prefixes.of(ev);
+    return true;
+  }
+
+  /** Most bytes `write` takes for the text (accepts() said yes to it). */
+  bound(text: string): number {
+    return this.prefix.length + 16 + VALUES_KEY.length + 3 * text.length + 1;
+  }
+
+  /** Writes the event accepts() said yes to at `out[at]`; returns where it ended. `out` must have bound(text) bytes free. */
+  write(out: Buffer, at: number, time: number, text: string): number {
+    out.set(this.prefix, at);
+    at += this.prefix.length;
+    at = writeDigits(out, at, time);
+    out.set(VALUES_KEY, at);
+    at += VALUES_KEY.length;
+    if (this.cutTo === 0) at += out.write(text, at, 'utf8');
+    else {
+      at += out.write(text.substring(0, this.cutFrom), at, 'utf8');
+      at += out.write(text.substring(this.cutTo), at, 'utf8');
+    }
+    out[at++] = 0x7d; // }
+    return at;
+  }
+
+  /**
+   * Finds the `$ts` member to leave out (cutFrom/cutTo; both 0 when there is none); false when the
+   * text has one that cannot be cut cleanly (then the event is serialised from its values).
+   */
+  private cut(text: string): boolean {
+    this.cutFrom = 0;
+    this.cutTo = 0;
+    const at = text.indexOf('"$ts"');
+    if (at === -1) return true;
+    let i = skipSpace(text, at + 5);
+    if (text.charCodeAt(i) !== 0x3a /* : */) return false;
+    i = skipSpace(text, i + 1);
+    let end: number;
+    if (text.charCodeAt(i) === 0x22 /* " */) {
+      const close = text.indexOf('"', i + 1);
+      if (close === -1) return false;
+      end = close + 1;
+    } else {
+      end = i;
+      while (end < text.length && isNumberChar(text.charCodeAt(end))) end++;
+      if (end === i) return false;
+    }
+    if (text.indexOf('"$ts"', end) !== -1) return false;
+    const after = skipSpace(text, end);
+    if (text.charCodeAt(after) === 0x2c /* , */) {
+      // `"$ts":…,` then the values: leave the member and its comma out.
+      this.cutFrom = at;
+      this.cutTo = after + 1;
+      return true;
+    }
+    // The last member: leave out the comma before it too.
+    let before = at - 1;
+    while (before > 0 && isSpace(text.charCodeAt(before))) before--;
+    if (text.charCodeAt(before) !== 0x2c) return false; // `$ts` alone: no values (never accepted)
+    this.cutFrom = before;
+    this.cutTo = end;
+    return true;
+  }
 }
 
-/**
- * True when `ev` can be written by writeTelemetryEvent with `text` as its values: a device's
- * telemetry event (no component, not derived: those have other keys, in another order), a time
- * that is a whole non-negative number of ms, and a text that repeats no key.
- */
-export function fastTelemetry(
-  ev: LiveDelivered,
-  text: string,
-): ev is Extract<LiveDelivered, { type: 'telemetry' }> {
-  return (
-    ev.type === 'telemetry' &&
-    ev.component === undefined &&
-    ev.derived === undefined &&
-    Number.isSafeInteger(ev.time) &&
-    ev.time >= 0 &&
-    valuesJsonFits(text, ev.values)
-  );
+/** Quotes in text[from, to), counting no further than `most` + 1. */
+function quotesIn(text: string, from: number, to: number, most: number): number {
+  let n = 0;
+  for (let i = text.indexOf('"', from); i !== -1 && i < to; i = text.indexOf('"', i + 1)) {
+    if (++n > most) return n;
+  }
+  return n;
 }
 
-/**
- * Writes `prefix`, the event's time, `,"values":`, `text` and `}` at `out[at]`; returns where it
- * ended. `out` must have telemetryEventBound(prefix, text) bytes free from `at`.
- */
-export function writeTelemetryEvent(
-  out: Buffer,
-  at: number,
-  prefix: Uint8Array,
-  time: number,
-  text: string,
-): number {
-  out.set(prefix, at);
-  at += prefix.length;
-  at = writeDigits(out, at, time);
-  out.set(VALUES_KEY, at);
-  at += VALUES_KEY.length;
-  at += out.write(text, at, 'utf8');
-  out[at++] = 0x7d; // }
-  return at;
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+/** Characters of a JSON number: digits, sign, point, exponent. */
+const isNumberChar = (c: number): boolean =>
+  (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  return i;
 }
 
 /**

@@ -25,12 +25,7 @@
  */
 import type { LiveDelivered } from './live-filters.js';
 import type { ValuesJson } from './live-events.js';
-import {
-  fastTelemetry,
-  telemetryEventBound,
-  writeTelemetryEvent,
-  type TelemetryPrefixes,
-} from './event-json.js';
+import type { TelemetryWriter } from './event-json.js';
 import type { CatchUpLimits } from './live-catch-up.js';
 import { CatchUpQueue } from './live-catch-up.js';
 
@@ -61,7 +56,7 @@ export function bodyOfArrayJson(json: string): Uint8Array {
  * (2.2 → 1.5 µs per event in isolation, on 1,000 pump events). `bytesPerEvent` sizes the buffer; it grows when short, and a result much smaller
  * than its buffer is copied out so the log does not hold the slack.
  *
- * With `valuesJson` (by event index, live-events.ts) and `prefixes`, a device's telemetry event
+ * With `valuesJson` (by event index, live-events.ts) and a `writer`, a device's telemetry event
  * whose text fits is written from its twin's cached prefix and the device's own text of the values
  * (event-json.ts: 1.1 → 0.26 µs per pump event in isolation); it then parses to the same value as
  * its JSON.stringify, spelled as the device spelled its values.
@@ -70,20 +65,19 @@ export function bodyOfEvents(
   events: readonly unknown[],
   bytesPerEvent: number,
   valuesJson?: ValuesJson,
-  prefixes?: TelemetryPrefixes,
+  writer?: TelemetryWriter,
 ): Uint8Array {
   let out = Buffer.allocUnsafeSlow(Math.ceil(events.length * bytesPerEvent * 1.25) + 16);
   let at = 0;
   for (let i = 0; i < events.length; i++) {
     const json = valuesJson?.[i];
-    if (json !== undefined && prefixes !== undefined) {
+    if (json !== undefined && writer !== undefined) {
       const ev = events[i] as LiveDelivered;
-      if (fastTelemetry(ev, json)) {
-        const prefix = prefixes.of(ev);
-        const need = at + 1 + telemetryEventBound(prefix, json) + FRAME_END.length;
+      if (writer.accepts(ev, json)) {
+        const need = at + 1 + writer.bound(json) + FRAME_END.length;
         if (need > out.length) out = grown(out, at, need);
         if (i > 0) out[at++] = COMMA;
-        at = writeTelemetryEvent(out, at, prefix, ev.time, json);
+        at = writer.write(out, at, ev.time, json);
         continue;
       }
     }
@@ -196,8 +190,8 @@ export class LiveChannel {
     private readonly clock: () => number = () => performance.now(),
     /** Most a reader's back-off grows to, ms (at least catchUpIntervalMs). */
     private readonly maxCatchUpIntervalMs = catchUpIntervalMs,
-    /** Per-twin event prefixes shared by a hub's channels: device texts are used only with them. */
-    private readonly prefixes?: TelemetryPrefixes,
+    /** Writes device events from their own texts (per-twin prefixes shared by a hub's channels); without it, texts are not used. */
+    private readonly writer?: TelemetryWriter,
   ) {}
 
   /** Bytes held in the log now. */
@@ -207,7 +201,7 @@ export class LiveChannel {
 
   /** Adds an event to the chunk being built, with the device's text of its values when known. */
   append(ev: LiveDelivered, valuesJson?: string): void {
-    if (valuesJson !== undefined && this.prefixes !== undefined)
+    if (valuesJson !== undefined && this.writer !== undefined)
       (this.openJson ??= [])[this.openEvents.length] = valuesJson;
     this.openEvents.push(ev);
   }
@@ -234,7 +228,7 @@ export class LiveChannel {
 
   private serialise(chunk: LiveChunk): Uint8Array {
     if (chunk.bytes !== undefined) return chunk.bytes;
-    const bytes = bodyOfEvents(chunk.events, this.bytesPerEvent, chunk.valuesJson, this.prefixes);
+    const bytes = bodyOfEvents(chunk.events, this.bytesPerEvent, chunk.valuesJson, this.writer);
     chunk.bytes = bytes;
     chunk.valuesJson = undefined;
     // The memory held, slack included (bodyOfEvents keeps up to 30 % of it).

@@ -129,11 +129,12 @@ export function alarmLiveEvent(e: AlarmEvent, modelId: string | undefined): Live
 
 /**
  * Beside a batch of events, by index (sparse): a device's own JSON text of a telemetry event's
- * `values`, where ingestion knows the text holds exactly them (one plain object, every value a
- * number or boolean taken as it is; ReadingCheck.json). The live stream writes it instead of
- * serialising the values again, after checking that the text names no key twice (valuesJsonFits);
- * every other listener can ignore it. Kept beside the events, never on them: a copy or merge of an
- * event (coalescing, catch-ups) must not carry a text that no longer matches.
+ * `values`, where ingestion knows the text holds them (one plain object, every value a number or
+ * boolean taken as it is; ReadingCheck.json), possibly with a `$ts` member too. The live stream
+ * writes it, less any `$ts` member, instead of serialising the values again, after checking that the
+ * text names no key twice (event-json.ts); every other listener can ignore it. Kept beside the
+ * events, never on them: a copy or merge of an event (coalescing, catch-ups) must not carry a text
+ * that no longer matches.
  */
 export type ValuesJson = readonly (string | undefined)[];
 

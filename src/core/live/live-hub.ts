@@ -19,7 +19,7 @@ import { eventKind } from './live-filters.js';
 import type { LiveCounters, LiveSessionLimits, LiveSink } from './live-session.js';
 import { LiveSession, emptyCounters } from './live-session.js';
 import { LiveChannel } from './live-channel.js';
-import { TelemetryPrefixes } from './event-json.js';
+import { TelemetryWriter } from './event-json.js';
 import { TwinloopError } from '../errors/errors.js';
 
 /** A compiled query subscription: which twins satisfy the query now. */
@@ -185,8 +185,8 @@ export class LiveHub {
   private inbox: (readonly LiveEvent[])[] = [];
   /** Beside each inbox batch: its values' texts (live-events.ts ValuesJson), when ingestion gave some. */
   private inboxJson: (ValuesJson | undefined)[] = [];
-  /** Telemetry event prefixes per twin, shared by every channel (event-json.ts). */
-  private readonly prefixes = new TelemetryPrefixes();
+  /** Writes device telemetry events from their own texts, prefixes per twin shared by every channel (event-json.ts). */
+  private readonly writer = new TelemetryWriter();
   private inboxHead = 0;
   private inboxEvents = 0;
   /** Events not routed because the inbox was full, since the last drain. */
@@ -383,7 +383,7 @@ export class LiveHub {
           this.limits.catchUpIntervalMs,
           this.clock,
           this.limits.maxCatchUpIntervalMs,
-          this.prefixes,
+          this.writer,
         ),
         readers: new Map(),
         ...(shareKey !== undefined ? { shareKey } : {}),

@@ -66,7 +66,7 @@ describe('IngestService', () => {
     stack.live.subscribe((evs, json) => evs.forEach((e, i) => seen.push([e, json?.[i]])));
     const plain = '{"temperature":21.50, "rpm":1450}';
     expect(await stack.service.ingest(msg(plain))).toEqual({ ok: true, readings: 2 });
-    // A unit wrapper is unwrapped, a $ts is not a value: the text is not the values then.
+    // A unit wrapper is unwrapped: the text is not the values then. A $ts stays in the text.
     await stack.service.ingest(msg('{"temperature": {"value": 20, "unit": "degreeCelsius"}}'));
     await stack.service.ingest(msg('{"$ts":5000,"temperature":22}'));
     await stack.service.ingest(msg('[{"temperature":23}]'));
@@ -75,7 +75,7 @@ describe('IngestService', () => {
     expect(seen.map(([e, j]) => [(e as { values: unknown }).values, j])).toEqual([
       [{ temperature: 21.5, rpm: 1450 }, plain],
       [{ temperature: 20 }, undefined],
-      [{ temperature: 22 }, undefined],
+      [{ temperature: 22 }, '{"$ts":5000,"temperature":22}'],
       [{ temperature: 23 }, undefined],
       [{ temperature: 24 }, '{"temperature":1,"temperature":24}'],
     ]);

@@ -26,8 +26,9 @@ describe('parseTelemetryPayload', () => {
       return r.ok ? r.readings.map((x) => x.json) : r.problems.map((p) => p.code);
     };
     expect(one('{"t":1,"on":true}')).toEqual(['{"t":1,"on":true}']);
-    // $ keys are not values: the text is not theirs.
-    expect(one('{"$ts":1790000000000,"t":1}')).toEqual([undefined]);
+    // $ts is kept in the text (the live writer leaves it out); other $ keys are refused anyway.
+    expect(one('{"$ts":1790000000000,"t":1}')).toEqual(['{"$ts":1790000000000,"t":1}']);
+    expect(one('{"$dtId":"x","t":1}')).toEqual(['payload.reserved']);
     // An array holds several sets; a leading space or BOM in text: not the object alone.
     expect(one('[{"t":1},{"t":2}]')).toEqual([undefined, undefined]);
     expect(one(' {"t":1}')).toEqual([undefined]);

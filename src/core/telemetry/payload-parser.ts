@@ -174,10 +174,11 @@ function readingSet(
   let comp = component;
   const values: Record<string, unknown> = {};
   let count = 0;
+  /** A `$` key other than `$ts` (the live stream's writer knows how to leave `$ts` out of the text). */
   let reserved = false;
   for (const [key, value] of Object.entries(item)) {
     if (key.charCodeAt(0) === 36 /* $ */) {
-      reserved = true;
+      if (key !== '$ts') reserved = true;
       // The pointer is built only here: the hot path (plain telemetry names) never needs it.
       const at = `${pointer}/${pointerToken(key)}`;
       if (key === '$ts') {

@@ -42,9 +42,10 @@ export interface ReadingSet {
   sourceTime?: boolean;
   values: Record<string, unknown>;
   /**
-   * The payload's own JSON text, when the payload was this one object and nothing else (no `$`
-   * keys, at most MAX_VALUES_JSON characters): the live stream may send it as the values instead of
-   * serialising them again, once validation took every value as it is (see live-events.ts).
+   * The payload's own JSON text, when the payload was this one object and nothing else (no `$` key
+   * but `$ts`, at most MAX_VALUES_JSON characters): the live stream may send it, less its `$ts`
+   * member, as the values instead of serialising them again, once validation took every value as it
+   * is (see live-events.ts, event-json.ts).
    */
   json?: string;
 }
