@@ -40,6 +40,7 @@ import type { ActiveRulModel } from '../../analytics/rul/rul-types.js';
 import { loadRulPredictor } from '../../analytics/rul/rul-predictor.js';
 
 import type { AnomalyPlan, ForecastPlan } from '../../analytics/runtime/analytics-plans.js';
+import { OwnDerivedValues } from './own-derived-values.js';
 export type { AnomalyPlan, ForecastPlan };
 
 /**
@@ -245,7 +246,7 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
   // Report by exception (ops.report): the rules get every derived value at once, the store only what
   // is reported, and the events of what this run stored are not handed to the rules a second time.
   let toRules: ((events: readonly LiveEvent[]) => void) | undefined;
-  const ours = new WeakSet<object>();
+  const ours = new OwnDerivedValues();
   const writer = derivedValueWriter({
     log,
     ingest: {
@@ -266,12 +267,11 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
           const s = sets[i]!;
           const values = report.reportable(s.workspace, s.twinId, s.time, s.values);
           if (values === undefined) continue;
-          ours.add(values);
           kept.push(values === s.values ? s : { ...s, values: values as Record<string, number> });
           index.push(i);
         }
-        return o.ingest
-          .ingestDerivedMany(kept)
+        return ours
+          .storing(kept, (k) => o.ingest.ingestDerivedMany(k))
           .then((r) => ({ ...r, refused: r.refused.map((x) => ({ ...x, index: index[x.index]! })) }));
       },
     },
@@ -331,9 +331,17 @@ export function startAnalyticsRun(o: AnalyticsRunOptions): AnalyticsRun {
       // Without report by exception the bus's events go to the runtime as they are (no extra pass).
       if (!ops.report) return o.live.subscribe(l);
       toRules = l;
-      const own = (e: LiveEvent): boolean =>
-        e.type === 'telemetry' && e.derived === true && ours.has(e.values);
-      return o.live.subscribe((events) => l(events.some(own) ? events.filter((e) => !own(e)) : events));
+      return o.live.subscribe((events) => {
+        // The run's own stored sets are left out (their rules had them); a copy only when some are.
+        let kept: LiveEvent[] | undefined;
+        for (let i = 0; i < events.length; i++) {
+          const e = events[i] as LiveEvent;
+          if (e.type === 'telemetry' && e.derived === true && ours.take(e.values))
+            kept ??= events.slice(0, i);
+          else kept?.push(e);
+        }
+        l(kept ?? events);
+      });
     },
     operators,
     maxInboxObservations: config.analytics.maxQueued,

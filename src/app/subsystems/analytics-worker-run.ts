@@ -36,6 +36,7 @@ import type {
   WorkerItem,
   WorkerStats,
 } from './analytics-worker-protocol.js';
+import { OwnDerivedValues } from './own-derived-values.js';
 import { ItemEncoder, OutDecoder, type OutSinks } from './analytics-worker-codec.js';
 
 const NO_RULE_STATS: RuleEngineStats = {
@@ -67,16 +68,11 @@ function startWorker(data: AnalyticsWorkerData): Worker {
 
 export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): AnalyticsRun {
   const { config, log, workspace, graph, alarms } = o;
-  /** The values objects this run stored: their events are not sent back (the worker's rules had them). */
-  const ours = new WeakSet<object>();
+  /** The values this run is storing: their events are not sent back (the worker's rules had them). */
+  const ours = new OwnDerivedValues();
   const writer = derivedValueWriter({
     log,
-    ingest: {
-      ingestDerivedMany: (sets) => {
-        for (const s of sets) ours.add(s.values);
-        return o.ingest.ingestDerivedMany(sets);
-      },
-    },
+    ingest: { ingestDerivedMany: (sets) => ours.storing(sets, (s) => o.ingest.ingestDerivedMany(s)) },
   });
   const needsProperties = o.derived?.some((set) => set.values.some((v) => v.property !== undefined)) ?? false;
   if (needsProperties && !o.twins)
@@ -115,7 +111,7 @@ export function startAnalyticsWorkerRun(o: AnalyticsWorkerRunOptions): Analytics
         case 'telemetry':
           // Derived values go only to the rules (no other operator reads them), and the worker's
           // own only once (it hands them to its rules itself).
-          if (e.derived && (!o.rules || ours.has(e.values))) break;
+          if (e.derived && (ours.take(e.values) || !o.rules)) break;
           items.add(e);
           posted++;
           break;
