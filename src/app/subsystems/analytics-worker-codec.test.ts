@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PropertyWritePolicy } from '../../analytics/analytics-types.js';
 import type { LiveEvent } from '../../core/live/live-events.js';
+import { telemetryEvent } from '../../core/live/live-test-fixture.js';
 import { ItemDecoder, ItemEncoder, OutDecoder, OutEncoder, type OutBatch } from './analytics-worker-codec.js';
 import type { WorkerItem } from './analytics-worker-protocol.js';
 
@@ -42,15 +43,7 @@ const own = (pairs: [string, unknown][]): Record<string, unknown> => {
 };
 
 const tele = (twinId: string, time: number, values: Record<string, unknown>, more: Partial<Telemetry> = {}) =>
-  ({
-    type: 'telemetry',
-    workspace: 'default',
-    twinId,
-    modelId: 'dtmi:x:Pump;1',
-    time,
-    values,
-    ...more,
-  }) as Telemetry;
+  telemetryEvent(twinId, time, values, more) as Telemetry;
 
 describe('ItemEncoder / ItemDecoder', () => {
   it('gives back telemetry and the other items in order, as structured clone does', () => {

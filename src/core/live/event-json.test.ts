@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { TelemetryPrefixes, TelemetryWriter } from './event-json.js';
 import { bodyOfArrayJson, bodyOfEvents } from './live-channel.js';
 import type { LiveDelivered } from './live-filters.js';
+import { telemetryEvent } from './live-test-fixture.js';
 
 const parsedBody = (b: Uint8Array): unknown => JSON.parse(`[${Buffer.from(b).toString('utf8').slice(0, -1)}`);
 const reference = (events: readonly unknown[]): unknown =>
@@ -12,14 +13,7 @@ const bodyText = (events: LiveDelivered[], texts: (string | undefined)[]): strin
   Buffer.from(bodyOfEvents(events, 10, texts, new TelemetryWriter())).toString();
 
 const telemetry = (twinId: string, time: number, values: Record<string, number | boolean>) =>
-  ({
-    type: 'telemetry',
-    workspace: 'default',
-    twinId,
-    modelId: 'dtmi:x:Pump;1',
-    time,
-    values,
-  }) satisfies LiveDelivered;
+  telemetryEvent(twinId, time, values);
 
 describe('TelemetryWriter.accepts', () => {
   const accepts = (text: string, values: Record<string, number | boolean>, time = 1000) =>
