@@ -35,9 +35,14 @@ describe('parseTelemetryPayload', () => {
     expect(one('\ufeff{"t":1}')).toEqual([undefined]);
     // A BOM in the bytes is dropped by the UTF-8 decoder: the text is the object.
     expect(one(Buffer.from('\ufeff{"t":1}'))).toEqual(['{"t":1}']);
-    // Bounded: a long payload is not kept (the live stream serialises its values instead).
+    // Bounded: a long payload is not kept (the live stream serialises its values instead), nor one
+    // much longer than its values (padding), in all or per value.
     const long = `{"t":1,"pad":"${'x'.repeat(5000)}"}`;
     expect(one(long)).toEqual([undefined]);
+    expect(one(`{"t":1${' '.repeat(200)}}`)).toEqual([undefined]);
+    const many = `{${Array.from({ length: 40 }, (_, i) => `"value_${i}": ${i}.25`).join(', ')}}`;
+    expect(one(many)).toEqual([many]);
+    expect(one(`{"$ts":1790000000000, "t":1}`)).toEqual(['{"$ts":1790000000000, "t":1}']);
     // Hostile keys are still refused before anything is kept.
     expect(one('{"__proto__":{"t":1}}')).toEqual(['json.key.forbidden']);
   });

@@ -13,7 +13,7 @@
  */
 import type { Problem } from '../errors/errors.js';
 import { JSON_PROBLEM, decodeUtf8, parseUntrustedJson } from '../json/untrusted-json.js';
-import { MAX_VALUES_JSON, type ReadingSet } from './telemetry-types.js';
+import { MAX_VALUES_JSON, MAX_VALUES_JSON_PER_VALUE, type ReadingSet } from './telemetry-types.js';
 
 export type PayloadParseResult = { ok: true; readings: ReadingSet[] } | { ok: false; problems: Problem[] };
 
@@ -225,7 +225,13 @@ function readingSet(
   if (comp !== undefined) rs.component = comp;
   if (sourceTime) rs.sourceTime = true;
   // `{` first: no BOM or leading space (the text is the object and nothing else).
-  if (text !== undefined && !reserved && text.length <= MAX_VALUES_JSON && text.charCodeAt(0) === 0x7b)
+  if (
+    text !== undefined &&
+    !reserved &&
+    text.length <= MAX_VALUES_JSON &&
+    text.length <= MAX_VALUES_JSON_PER_VALUE * (count + (sourceTime ? 1 : 0)) &&
+    text.charCodeAt(0) === 0x7b
+  )
     rs.json = text;
   return rs;
 }

@@ -29,8 +29,13 @@ export interface IncomingMessage {
   once?: boolean;
 }
 
-/** The longest payload text a reading set keeps as its values' JSON (ReadingSet.json). */
+/**
+ * The longest payload text a reading set keeps as its values' JSON (ReadingSet.json), in all and per
+ * value: the text is held until the live stream has written it, so it must not weigh much more than
+ * the values themselves (a value padded with kilobytes of spaces is serialised from the values instead).
+ */
 export const MAX_VALUES_JSON = 4096;
+export const MAX_VALUES_JSON_PER_VALUE = 64;
 
 /** One validated reading set: values of several telemetries of one twin (or one of its components) at one time. */
 export interface ReadingSet {
@@ -43,7 +48,8 @@ export interface ReadingSet {
   values: Record<string, unknown>;
   /**
    * The payload's own JSON text, when the payload was this one object and nothing else (no `$` key
-   * but `$ts`, at most MAX_VALUES_JSON characters): the live stream may send it, less its `$ts`
+   * but `$ts`, at most MAX_VALUES_JSON characters and MAX_VALUES_JSON_PER_VALUE per value, `$ts`
+   * counted as one): the live stream may send it, less its `$ts`
    * member, as the values instead of serialising them again, once validation took every value as it
    * is (see live-events.ts, event-json.ts).
    */
