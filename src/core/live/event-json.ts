@@ -66,7 +66,7 @@ export class TelemetryPrefixes {
  *   as a key too much: such a text is not used.
  */
 export class TelemetryWriter {
-  readonly prefixes: TelemetryPrefixes;
+  private readonly prefixes: TelemetryPrefixes;
   /** What accepts() found: the prefix, and the text's part to leave out ([cutFrom, cutTo), empty when none). */
   private prefix: Uint8Array = VALUES_KEY;
   private cutFrom = 0;

@@ -81,6 +81,28 @@ describe('IngestService', () => {
     ]);
   });
 
+  it('publishes no event and no text for hostile payloads: bad UTF-8, deep nesting, __proto__, padding', async () => {
+    const seen: [LiveEvent, string | undefined][] = [];
+    stack.live.subscribe((evs, json) => evs.forEach((e, i) => seen.push([e, json?.[i]])));
+    const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+    for (const payload of [
+      Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0xff, 0x7d]), // {"t":\xff}
+      Buffer.from(deep),
+      Buffer.from('{"__proto__":{"temperature":1},"temperature":2}'),
+      Buffer.from('{"temperature":{"__proto__":1}}'),
+    ]) {
+      const out = await stack.service.ingest({ ...msg(''), payload });
+      expect(out.ok).toBe(false);
+    }
+    expect(seen).toEqual([]);
+    // Accepted, but padded far beyond its values: stored and published, its text not held.
+    const padded = `{"temperature":21${' '.repeat(3000)}}`;
+    expect(await stack.service.ingest(msg(padded))).toEqual({ ok: true, readings: 1 });
+    expect(seen.map(([e, j]) => [(e as { values: unknown }).values, j])).toEqual([
+      [{ temperature: 21 }, undefined],
+    ]);
+  });
+
   it('stores component telemetry under component/name and accepts a matching unit', async () => {
     expect(await stack.service.ingest(msg('{"current": 4.2}', { component: 'motor' }))).toEqual({
       ok: true,
