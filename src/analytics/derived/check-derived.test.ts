@@ -20,6 +20,7 @@ values:
   vibMax: { sliding: { of: vibration, size: 10min, aggregate: max, maxPoints: 500 } }
   flowMean: { tumbling: { of: flow, size: 1h, aggregate: mean } }
   headRate: { rate: { of: head, per: min } }
+  headTrend: { rate: { of: head, per: h, halfLife: 10min } }
   silence: { since: {} }
   silentFlow: { since: { of: flow } }
   motorAmps: { expr: motor.current * 2 }
@@ -44,6 +45,8 @@ values:
     });
     expect(byName.get('flowMean')).toMatchObject({ kind: 'tumbling', sizeMs: 3_600_000 });
     expect(byName.get('headRate')).toMatchObject({ kind: 'rate', perMs: 60_000 });
+    expect(byName.get('headRate')).not.toHaveProperty('halfLifeMs');
+    expect(byName.get('headTrend')).toMatchObject({ kind: 'rate', perMs: 3_600_000, halfLifeMs: 600_000 });
     expect(byName.get('silence')).toMatchObject({ kind: 'since' });
     const over = byName.get('overLimit');
     expect(over?.kind === 'expr' && over.inputs).toEqual([
@@ -74,6 +77,7 @@ values:
   h: { expr: 'sum(feeds, temperature)' }
   i: { rate: { of: flow, per: fortnight } }
   j: { expr: 'flow +' }
+  k: { rate: { of: flow, halfLife: 8d } }
 `);
     expect(at(r)).toEqual([
       'analytics.derived.invalidValue@9:35', // size over 24 h
@@ -81,6 +85,7 @@ values:
       'analytics.derived.unknownField@10:3', // two kinds
       'analytics.derived.invalidValue@12:31', // per
       'analytics.derived.syntax@13:21', // 'flow +'
+      'analytics.derived.invalidValue@14:36', // half-life over 7 d
       'analytics.derived.nameClash@3:3',
       'analytics.derived.unknownVariable@4:19',
       'analytics.derived.notNumeric@6:20',

@@ -52,7 +52,8 @@ export type DerivedComputation =
   | { kind: 'tumbling'; of: string; sizeMs: number; aggregate: WindowAggregate }
   | { kind: 'sliding'; of: string; sizeMs: number; aggregate: WindowAggregate; maxPoints: number }
   | { kind: 'ewma'; of: string; halfLifeMs: number }
-  | { kind: 'rate'; of: string; perMs: number }
+  /** Between the last two readings, or with `halfLifeMs` the slope fitted over readings weighted by age. */
+  | { kind: 'rate'; of: string; perMs: number; halfLifeMs?: number }
   /** Seconds since the last reading of `of` (of any telemetry when absent); emitted on tick. */
   | { kind: 'since'; of?: string };
 

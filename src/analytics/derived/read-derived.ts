@@ -109,7 +109,7 @@ function readComputation(
     tumbling: ['of', 'size', 'aggregate'],
     sliding: ['of', 'size', 'aggregate', 'maxPoints'],
     ewma: ['of', 'halfLife'],
-    rate: ['of', 'per'],
+    rate: ['of', 'per', 'halfLife'],
     since: ['of'],
   };
   const m = r.map(node, keys[kind], `${what} '${kind}'`);
@@ -157,7 +157,10 @@ function readComputation(
   const perNode = m.get('per')?.value;
   const per = perNode ? r.oneOf(perNode, `${w}per'`, Object.keys(RATE_UNITS)) : 's';
   const perMs = per === undefined ? undefined : RATE_UNITS[per];
-  return of === undefined || perMs === undefined ? undefined : { computation: { kind, of, perMs } };
+  const hlNode = m.get('halfLife')?.value;
+  const halfLifeMs = hlNode ? r.duration(hlNode, `${w}halfLife'`, DERIVED_LIMITS.maxWindowMs) : undefined;
+  if (of === undefined || perMs === undefined || (hlNode && halfLifeMs === undefined)) return undefined;
+  return { computation: halfLifeMs === undefined ? { kind, of, perMs } : { kind, of, perMs, halfLifeMs } };
 }
 
 /**

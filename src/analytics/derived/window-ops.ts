@@ -2,7 +2,8 @@
  * The streaming operators of windowed derived values, one instance per twin and value, each O(1)
  * per reading (sliding windows amortised) with a JSON-safe snapshot: tumbling windows (aligned on
  * multiples of their size since the epoch, emitted at the window's end), sliding windows (emitted on
- * each reading), EWMA with a half-life over irregular time, and rate of change.
+ * each reading), EWMA with a half-life over irregular time, and rate of change (between two readings,
+ * or fitted over an exponentially weighted window).
  */
 import type { DerivedValue, WindowAggregate } from './derived-types.js';
 import { ExtremeWindow } from './extreme-window.js';
@@ -181,6 +182,72 @@ class Rate implements StreamOp {
   }
 }
 
+/**
+ * Rate of change as the slope of a line fitted to the readings by least squares, each weighted by
+ * 2^(−age/halfLife) (exponentially weighted linear regression over irregular time): O(1) state,
+ * exact on a straight ramp, and its noise falls with the number of readings in a half-life — the
+ * two-reading rate amplifies a sensor's noise by 1/Δt, which at a high reading rate leaves nothing
+ * but noise. Times are kept relative to the last reading, in half-lives, so the sums stay near 1.
+ * Emitted once the readings of the fit span a half-life: before, it is a slope over a moment of
+ * noise (a rule on it would fire at every start).
+ */
+class SmoothedRate implements StreamOp {
+  /** Σw, Σw·τ, Σw·τ², Σw·x, Σw·τ·x with τ = (time − t) / halfLife. */
+  w = 0;
+  wt = 0;
+  wtt = 0;
+  wx = 0;
+  wtx = 0;
+  t = -Infinity;
+  /** The time of the fit's first reading. */
+  from = -Infinity;
+  constructor(
+    readonly perMs: number,
+    readonly halfLifeMs: number,
+  ) {}
+  add(time: number, x: number, emit: Emit): boolean {
+    const dt = time - this.t;
+    if (dt < 0) return false;
+    if (this.w > 0 && dt > 0) {
+      // Age every sum by dt and move the origin to the new reading's time (τ' = τ − d).
+      const d = dt / this.halfLifeMs;
+      const k = Math.pow(2, -d);
+      const w = this.w * k;
+      const wt = this.wt * k;
+      const wx = this.wx * k;
+      this.wtt = (this.wtt - 2 * d * this.wt) * k + d * d * w;
+      this.wtx = this.wtx * k - d * wx;
+      this.wt = wt - d * w;
+      this.w = w;
+      this.wx = wx;
+      if (!(this.w > 1e-300)) this.w = this.wt = this.wtt = this.wx = this.wtx = 0; // all weight gone
+    }
+    if (this.w === 0) this.from = time;
+    this.t = time;
+    // The new reading sits at τ = 0: it adds only to Σw and Σw·x.
+    this.w += 1;
+    this.wx += x;
+    const det = this.w * this.wtt - this.wt * this.wt;
+    // A half-life of readings, two distinct times with weight (and no cancellation): the fitted slope.
+    if (time - this.from >= this.halfLifeMs && det > 1e-9 * this.w * this.wtt)
+      emit(time, ((this.w * this.wtx - this.wt * this.wx) / det / this.halfLifeMs) * this.perMs);
+    return true;
+  }
+  due(): void {}
+  snapshot(): Record<string, unknown> {
+    const { w, wt, wtt, wx, wtx, t, from } = this;
+    return w === 0 ? {} : { w, wt, wtt, wx, wtx, t, from };
+  }
+  restore(o: Record<string, unknown>): this {
+    const [w, wt, wtt, wx, wtx, t, from] = [o.w, o.wt, o.wtt, o.wx, o.wtx, o.t, o.from].map(num);
+    if (
+      w !== undefined && w > 0 && wt !== undefined && wtt !== undefined && wtt >= 0 &&
+      wx !== undefined && wtx !== undefined && t !== undefined && from !== undefined && from <= t
+    ) Object.assign(this, { w, wt, wtt, wx, wtx, t, from }); // prettier-ignore
+    return this;
+  }
+}
+
 /** A sliding maximum or minimum: only the points that can still be the answer are kept (extreme-window.ts). */
 class SlidingExtreme implements StreamOp {
   w: ExtremeWindow;
@@ -217,7 +284,9 @@ export function createOp(v: WindowedValue, snapshot?: Record<string, unknown>): 
     case 'ewma':
       return new Ewma(v.halfLifeMs).restore(s);
     case 'rate':
-      return new Rate(v.perMs).restore(s);
+      return (
+        v.halfLifeMs === undefined ? new Rate(v.perMs) : new SmoothedRate(v.perMs, v.halfLifeMs)
+      ).restore(s);
   }
 }
 
@@ -231,7 +300,9 @@ export function opSignature(v: DerivedValue): string {
     case 'ewma':
       return `ewma:${v.of}:${v.halfLifeMs}`;
     case 'rate':
-      return `rate:${v.of}:${v.perMs}`;
+      return v.halfLifeMs === undefined
+        ? `rate:${v.of}:${v.perMs}`
+        : `rate:${v.of}:${v.perMs}:${v.halfLifeMs}`;
     default:
       return v.kind;
   }
