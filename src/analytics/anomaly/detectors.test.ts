@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { TwinloopError } from '../../core/errors/errors.js';
 import { createDetector } from './create-detector.js';
 import { DETECTOR_KINDS, type AnomalyDetector } from './detector.js';
-import { createMultivariateDetector } from './multivariate-detector.js';
+import { createMultivariateDetector, relationScore } from './multivariate-detector.js';
 
 /** A deterministic pseudo-random generator (mulberry32). */
 function rng(seed: number): () => number {
@@ -313,6 +313,40 @@ describe('multivariate detector', () => {
     expect(cov()[1]).toBe(before[1]);
     expect(cov()[2]).toBe(before[2]);
     expect(() => createMultivariateDetector(undefined, { ...snap, perStream: [{}] })).toThrow(TwinloopError);
+  });
+
+  it('scores a healthy asset 0 most of the time; the score crosses 0.8 at q = 36 as before', () => {
+    expect(relationScore(0)).toBe(0);
+    expect(relationScore(3)).toBe(0);
+    expect(relationScore(11.25)).toBeCloseTo(0.5, 12);
+    expect(relationScore(36)).toBeCloseTo(0.8, 12);
+    expect(36 / (36 + 9)).toBeCloseTo(0.8, 12); // the earlier map's crossing
+    expect(relationScore(1e300)).toBeLessThanOrEqual(1);
+    // Four correlated Gaussian streams (one asset, healthy): after the probation, at most a few
+    // per cent of vectors score above 0, and with a 0.05 deadband few scores would be stored.
+    const a = createMultivariateDetector({ streams: 4, probation: 750, perStreamDetectors: 0 });
+    const r = rng(11);
+    const gauss = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+    let above = 0;
+    let stored = 0;
+    let last = -1;
+    for (let i = 0; i < 20_750; i++) {
+      const load = gauss();
+      const s = a.score(i, [
+        load + 0.3 * gauss(),
+        50 + gauss(),
+        2 * load + gauss(),
+        4 - load + 0.5 * gauss(),
+      ]);
+      if (i < 750) continue;
+      if (s > 0) above++;
+      if (last < 0 || Math.abs(s - last) > 0.05) {
+        stored++;
+        last = s;
+      }
+    }
+    expect(above / 20_000).toBeLessThan(0.05);
+    expect(stored / 20_000).toBeLessThan(0.05);
   });
 
   it('keeps its state bounded with resonance per stream, and rejects corrupt snapshots', () => {

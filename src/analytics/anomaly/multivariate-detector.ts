@@ -189,8 +189,7 @@ class MahalanobisDetector implements MultivariateDetector {
     }
     if (this.n % Math.round(refresh) === 0 || this.n <= 2) this.inv = invert(this.cov, d, this.cfg.ridge);
     if (this.n <= probation) return 0;
-    const q = Math.max(0, Math.min(d2, 1e300)) / seen;
-    return Math.max(perMax, q / (q + 9));
+    return Math.max(perMax, relationScore(Math.max(0, Math.min(d2, 1e300)) / seen));
   }
 
   /**
@@ -280,4 +279,17 @@ function swap(a: Float64Array, i: number, j: number): void {
   const t = a[i] as number;
   a[i] = a[j] as number;
   a[j] = t;
+}
+
+/**
+ * The score of q = D²/k (k components present). A healthy vector's q is about 1 (D² of k standard
+ * normal components has mean k) and above 3 for fewer than 2 % of them: those score 0, so a
+ * healthy asset's score rests at 0 instead of jittering around 0.1 (with a 0.05 deadband it was
+ * stored for every other reading). Above, (q − 3)/(q − 3 + 8.25): 0.5 at q = 11.25 and 0.8 at
+ * q = 36, where the earlier q/(q + 9) crossed 0.8 too, so alarms at 0.8 (the pump-line pilot's
+ * threshold) come exactly when they did.
+ */
+export function relationScore(q: number): number {
+  const e = q - 3;
+  return e > 0 ? e / (e + 8.25) : 0;
 }
