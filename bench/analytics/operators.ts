@@ -8,8 +8,8 @@
  * the CPU time per message the operators cost, which bounds the ingest ratio of bench:analytics.
  *
  * Usage: npx tsx bench/analytics/operators.ts [--pumps 1000] [--messages 200000] [--rounds 5]
- *   [--spacing-ms 50] [--every] [--write] [--digest] [--payload pump|pumpline]. `--every`: every derived value stored (no
- *   deadbands). `--digest`: prints a digest of everything the operators decided in each round
+ *   [--spacing-ms 50] [--every] [--write] [--digest] [--by-name] [--payload pump|pumpline]. `--every`: every derived value stored (no
+ *   deadbands). `--by-name`: how many values of each name the last round stored. `--digest`: prints a digest of everything the operators decided in each round
  *   (every derived set with its values, what was stored, property values, alarms), to show that a
  *   change of the code keeps them (it costs CPU: not for the figures).
  *   Profile: node --cpu-prof --import tsx bench/analytics/operators.ts --rounds 1
@@ -47,6 +47,7 @@ const rounds = numberFlag(argv, '--rounds', 5);
 const spacingMs = numberFlag(argv, '--spacing-ms', 50);
 const every = argv.includes('--every');
 const digest = argv.includes('--digest');
+const byName = argv.includes('--by-name');
 /** 'pump' (default: a healthy pump) or 'pumpline' (bench:ingest's sawtooth ramps: the pilot's rules and detectors raise and clear alarms). */
 const payload = argv.includes('--payload') ? (argv[argv.indexOf('--payload') + 1] ?? '') : 'pump';
 if (payload !== 'pump' && payload !== 'pumpline')
@@ -150,6 +151,8 @@ function reading(i: number): TelemetryObservation {
 
 interface RoundResult {
   digest?: string;
+  /** Values stored per derived value name (--by-name). */
+  storedByName?: Map<string, number>;
   usPerMessage: number;
   stored: number;
   held: number;
@@ -163,6 +166,7 @@ async function round(): Promise<RoundResult> {
   replica.load(snapshot);
   let deliver: ((events: readonly LiveEvent[]) => void) | undefined;
   let stored = 0;
+  const storedByName = byName ? new Map<string, number>() : undefined;
   let alarms = 0;
   const d = digest ? new Digest() : undefined;
   const alarmSink: AlarmSink = {
@@ -197,6 +201,8 @@ async function round(): Promise<RoundResult> {
         modelOf: (ws, id) => replica.modelOf(ws, id),
         store: (s, reported) => {
           stored += Object.keys(reported).length;
+          if (storedByName)
+            for (const k of Object.keys(reported)) storedByName.set(k, (storedByName.get(k) ?? 0) + 1);
           if (d) {
             d.str(`stored ${s.twinId}`);
             d.num(s.time);
@@ -268,6 +274,7 @@ async function round(): Promise<RoundResult> {
   const s = ops.stats();
   return {
     ...(d ? { digest: d.hex } : {}),
+    ...(storedByName ? { storedByName } : {}),
     usPerMessage: (cpu.user + cpu.system) / messages,
     stored,
     held: s.report?.held ?? 0,
@@ -291,5 +298,12 @@ const block = [
   '',
 ].join('\n');
 console.log(block);
+if (last.storedByName)
+  console.log(
+    `stored by name, last round: ${[...last.storedByName]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n.toLocaleString('en')}`)
+      .join(', ')}`,
+  );
 if (digest) console.log(`digests per round (warm-up excluded): ${results.map((r) => r.digest).join(' ')}`);
 if (argv.includes('--write')) appendResults(block);

@@ -160,6 +160,22 @@ values:
     expect(codes.filter((c) => c.startsWith('analytics.derived.forbiddenName@6:')).length).toBe(4);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 
+    // A rate's half-life: zero, negative, not a duration, an object, a huge or broken text.
+    for (const hl of [
+      '0',
+      '-5',
+      'soon',
+      '{ __proto__: 1 }',
+      '[1]',
+      `'${'9'.repeat(100_000)}s'`,
+      '"1\ud800min"',
+    ]) {
+      const r = compile(`model: ${PUMP}\nvalues:\n  r: { rate: { of: head, halfLife: ${hl} } }\n`);
+      expect(at(r)).toEqual(['analytics.derived.invalidValue@3:36']);
+      expect(r.sets.flatMap((set) => set.values)).toEqual([]);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
     const t0 = Date.now();
     expect(readDerived(deep).problems.length).toBeGreaterThan(0);
