@@ -179,6 +179,20 @@ describe('DerivedEngine', () => {
     const [last] = series(b.sink.writes, 'tSmooth').slice(-1);
     expect(last?.[0]).toBe(1e12 + 30_000);
     expect(last?.[1]).toBeCloseTo(1.5, 9);
+    // Hostile magnitudes (finite, but their sums overflow): the fit starts afresh instead of holding
+    // Infinity or NaN (which a snapshot could not even write), and recovers exactly after a gap.
+    const t0 = 2e12;
+    for (const [dt, x] of [
+      [0, 1.7e308],
+      [1_000, 1.7e308],
+      [2_000, -1.7e308],
+      [3_000, 1.7e308],
+    ] as const)
+      b.e.observe(obs('p1', t0 + dt, { head: x }));
+    const snap = JSON.stringify(b.e.snapshot());
+    expect(snap).not.toMatch(/null|NaN|Infinity/);
+    for (let i = 0; i <= 20; i++) b.e.observe(obs('p1', 3e12 + i * 3_000, { head: 10 + i }));
+    expect(series(b.sink.writes, 'tSmooth').at(-1)?.[1]).toBeCloseTo(20, 6); // 1 per 3 s
   });
 
   it('time since the last reading is emitted on tick', () => {

@@ -228,9 +228,19 @@ class SmoothedRate implements StreamOp {
     this.w += 1;
     this.wx += x;
     const det = this.w * this.wtt - this.wt * this.wt;
+    const num = this.w * this.wtx - this.wt * this.wx;
+    if (!Number.isFinite(num) || !Number.isFinite(det)) {
+      // Values near ±1.8e308 overflowed a sum: the fit starts afresh from this reading (a value of
+      // extreme magnitude otherwise weighs on it like any other, until its weight has decayed).
+      this.w = 1;
+      this.wt = this.wtt = this.wtx = 0;
+      this.wx = x;
+      this.from = time;
+      return true;
+    }
     // A half-life of readings, two distinct times with weight (and no cancellation): the fitted slope.
     if (time - this.from >= this.halfLifeMs && det > 1e-9 * this.w * this.wtt)
-      emit(time, ((this.w * this.wtx - this.wt * this.wx) / det / this.halfLifeMs) * this.perMs);
+      emit(time, (num / det / this.halfLifeMs) * this.perMs);
     return true;
   }
   due(): void {}
