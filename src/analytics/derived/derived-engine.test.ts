@@ -195,6 +195,34 @@ describe('DerivedEngine', () => {
     expect(series(b.sink.writes, 'tSmooth').at(-1)?.[1]).toBeCloseTo(20, 6); // 1 per 3 s
   });
 
+  it('a fitted rate restored from a corrupt snapshot starts afresh', () => {
+    const yaml = pumpValues(`  tSmooth: { rate: { of: head, per: min, halfLife: 30s } }`);
+    const a = engine(yaml);
+    for (let i = 0; i < 20; i++) a.e.observe(obs('p1', i * 3_000, { head: 40 + i }));
+    type Snap = ReturnType<DerivedEngine['snapshot']>;
+    const good = JSON.parse(JSON.stringify(a.e.snapshot())) as Snap;
+    const state = (good.twins[0]?.ops as { name: string; state: Record<string, unknown> }[])[0]!.state;
+    for (const bad of [
+      { ...state, w: 'x' },
+      { ...state, w: -1 },
+      { ...state, wtt: -1 },
+      { ...state, from: (state.t as number) + 1 },
+      { ...state, wx: null },
+      JSON.parse('{"__proto__": {"w": 5}, "t": 1}') as Record<string, unknown>,
+    ]) {
+      const snap = JSON.parse(JSON.stringify(good)) as Snap;
+      (snap.twins[0]?.ops as { state: unknown }[])[0]!.state = bad;
+      const b = engine(yaml);
+      b.e.restore(snap);
+      // Fresh: nothing until its readings span a half-life again, then the exact slope.
+      for (let i = 20; i < 30; i++) b.e.observe(obs('p1', i * 3_000, { head: 40 + i }));
+      expect(series(b.sink.writes, 'tSmooth')).toEqual([]);
+      b.e.observe(obs('p1', 30 * 3_000, { head: 70 }));
+      expect(series(b.sink.writes, 'tSmooth')[0]?.[1]).toBeCloseTo(20, 6);
+    }
+    expect(({} as Record<string, unknown>).w).toBeUndefined();
+  });
+
   it('time since the last reading is emitted on tick', () => {
     const { e, sink } = engine(
       pumpValues(`  silence: { since: {} }\n  flowSilence: { since: { of: flow } }`),
